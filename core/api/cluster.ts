@@ -1,0 +1,34 @@
+// Agent → leader RPC. The cluster-auth middleware has already checked the
+// HMAC signature for everything under /v1/cluster/.
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError } from "../http/errors.ts";
+import { HeartbeatRequest, JoinRequest } from "../cluster/protocol.ts";
+import type { CoreApiDeps } from "./deps.ts";
+import { errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
+
+export function clusterRoutes(d: CoreApiDeps) {
+  const membership = () => {
+    if (!d.membership) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node does not accept agents (role agent)");
+    return d.membership;
+  };
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "post", path: "/v1/cluster/join", tags: ["cluster"], summary: "An agent joins (signed with the cluster secret)",
+      request: jsonBody(JoinRequest),
+      responses: { ...jsonResponse(z.object({ nodeId: z.string(), index: z.number(), heartbeatMs: z.number() })), ...errorResponses },
+    }),
+    handler: async (c) => c.json(await membership().join(c.req.valid("json" as never) as JoinRequest)),
+  });
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "post", path: "/v1/cluster/heartbeat", tags: ["cluster"], summary: "An agent's heartbeat with its live sample",
+      request: jsonBody(HeartbeatRequest),
+      responses: { ...jsonResponse(z.object({ ok: z.boolean(), status: z.string() })), ...errorResponses },
+    }),
+    handler: async (c) => c.json(await membership().heartbeat(c.req.valid("json" as never) as HeartbeatRequest)),
+  });
+}

@@ -1,0 +1,24 @@
+// What the core routes need from the node. Built by core/node.ts.
+import type { RouteTable } from "../http/routes.ts";
+import type { PluginHost } from "../plugins/host.ts";
+import type { HostInfo } from "../plugins/types.ts";
+import type { StateReader } from "../state/reader.ts";
+import type { Replicator } from "../state/replicator.ts";
+import type { Membership } from "../cluster/membership.ts";
+
+export interface CoreApiDeps {
+  routes: RouteTable;
+  plugins: PluginHost;
+  host: HostInfo;
+  version: string;
+  runtime: string;
+  advertise: string;
+  port: number;
+  startedAt: number;
+  state: StateReader;
+  replicator?: Replicator;
+  membership?: Membership;
+  leaderAddress: () => string | undefined;
+  peers: () => string[];
+  agentJoined?: () => boolean;
+}

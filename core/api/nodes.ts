@@ -1,0 +1,45 @@
+// /v1/nodes and /v1/node/{id}: the cluster's nodes with their fingerprinted
+// resources, status and (for one node) the latest live sample.
+import { createRoute, z } from "@hono/zod-openapi";
+import { notFound } from "../http/errors.ts";
+import type { NodeRow } from "../store/schema.ts";
+import type { CoreApiDeps } from "./deps.ts";
+import { errorResponses, jsonResponse, NodeView } from "./schemas.ts";
+
+export function nodeView(d: CoreApiDeps, n: NodeRow) {
+  return { ...n, lastHeartbeatAt: d.membership?.lastHeartbeat(n.id) ?? null };
+}
+
+export function nodeRoutes(d: CoreApiDeps) {
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "get", path: "/v1/nodes", tags: ["nodes"], summary: "List nodes",
+      request: { query: z.object({ status: z.enum(["ready", "down"]).optional() }) },
+      responses: { ...jsonResponse(z.array(NodeView)), ...errorResponses },
+    }),
+    handler: (c) => {
+      const status = c.req.query("status");
+      const list = d.state.listNodes().filter((n) => !status || n.status === status);
+      return c.json(list.map((n) => nodeView(d, n)));
+    },
+  });
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "get", path: "/v1/node/{id}", tags: ["nodes"], summary: "One node (by id or name) with its latest live sample",
+      request: { params: z.object({ id: z.string().min(1).max(200) }) },
+      responses: {
+        ...jsonResponse(NodeView.extend({ sample: z.object({}).passthrough().nullable() })),
+        ...errorResponses,
+      },
+    }),
+    handler: (c) => {
+      const id = c.req.param("id");
+      const n = d.state.getNode(id);
+      if (!n) throw notFound(`no node with id or name "${id}"`, "NODE_NOT_FOUND");
+      return c.json({ ...nodeView(d, n), sample: d.membership?.latestSample(n.id) ?? null });
+    },
+  });
+}

@@ -1,0 +1,74 @@
+// The CLI's HTTP client: CORRAL_ADDR (default http://127.0.0.1:7700) and
+// CORRAL_TOKEN, overridable with --addr and --token. Non-2xx answers become
+// ClientError with the server's message, so the CLI prints it and exits 1.
+export class ClientError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ClientOptions {
+  addr?: string;
+  token?: string;
+  env?: Record<string, string | undefined>;
+}
+
+export class ApiClient {
+  readonly base: string;
+  private token?: string;
+
+  constructor(opts: ClientOptions = {}) {
+    const env = opts.env ?? process.env;
+    const addr = opts.addr ?? env.CORRAL_ADDR ?? "http://127.0.0.1:7700";
+    this.base = (/^https?:\/\//.test(addr) ? addr : `http://${addr}`).replace(/\/+$/, "");
+    this.token = opts.token ?? env.CORRAL_TOKEN ?? undefined;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>("GET", path);
+  }
+  put<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>("PUT", path, body);
+  }
+  post<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>("POST", path, body);
+  }
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>("DELETE", path);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers["X-Consul-Token"] = this.token;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      throw new ClientError(0, "UNREACHABLE", `cannot reach corral at ${this.base}: ${(err as Error).message} (set CORRAL_ADDR or --addr)`);
+    }
+    const text = await res.text();
+    let data: unknown = text;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      // Non-JSON answers (Consul-style text errors) are passed on as text.
+    }
+    if (!res.ok) {
+      const e = data as { error?: string; code?: string } | string;
+      const message = typeof e === "object" && e?.error ? e.error : String(text || res.statusText);
+      const code = typeof e === "object" && e?.code ? e.code : `HTTP_${res.status}`;
+      throw new ClientError(res.status, code, message);
+    }
+    return data as T;
+  }
+}

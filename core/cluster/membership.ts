@@ -1,0 +1,124 @@
+// The leader's view of agents: joins become RegisterNode commands, missed
+// heartbeats become SetNodeStatus(down), a returning heartbeat becomes
+// SetNodeStatus(ready). Live samples travel in heartbeats and stay in
+// memory: they are fast, ephemeral data and do not belong in the log.
+import { ApiError } from "../http/errors.ts";
+import type { Logger } from "../log.ts";
+import type { StateReader } from "../state/reader.ts";
+import type { Replicator } from "../state/replicator.ts";
+import type { EventBus } from "../events.ts";
+import type { NodeRow } from "../store/schema.ts";
+import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, LiveSample } from "./protocol.ts";
+
+export interface MembershipOptions {
+  replicator: Replicator;
+  state: StateReader;
+  log: Logger;
+  bus: EventBus;
+  nodeTtlMs: number;
+  /** Heartbeat interval the leader asks agents to use. */
+  heartbeatMs: number;
+  now?: () => number;
+}
+
+export class Membership {
+  private lastSeen = new Map<string, number>();
+  private samples = new Map<string, LiveSample>();
+  private sweeper?: ReturnType<typeof setInterval>;
+  private sweeping = false;
+  private readonly now: () => number;
+
+  constructor(private opts: MembershipOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Starts the down-detector. Every known node gets a full TTL of grace first. */
+  start(): void {
+    const t = this.now();
+    for (const n of this.opts.state.listNodes()) this.lastSeen.set(n.id, t);
+    const every = Math.max(100, Math.min(1000, Math.floor(this.opts.nodeTtlMs / 4)));
+    this.sweeper = setInterval(() => void this.sweep(), every);
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async join(req: JoinRequest): Promise<JoinResponse> {
+    const existing = this.opts.state.getNode(req.id);
+    this.lastSeen.set(req.id, this.now());
+    let index = existing?.modifyIndex ?? 0;
+    if (!existing || existing.status !== "ready" || registrationChanged(existing, req)) {
+      const out = await this.opts.replicator.propose({ type: "RegisterNode", v: 1, at: this.now(), node: req });
+      if (!out.result.ok) throw new ApiError(409, out.result.code, out.result.message);
+      index = out.index;
+      this.opts.log.info(existing ? "node rejoined" : "node joined", { node: req.name, id: req.id });
+    }
+    return { nodeId: req.id, index, heartbeatMs: this.opts.heartbeatMs };
+  }
+
+  async heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
+    const node = this.opts.state.getNode(req.id);
+    if (!node) throw new ApiError(404, "UNKNOWN_NODE", `node ${req.id} is not registered; join first`);
+    this.lastSeen.set(req.id, this.now());
+    if (req.sample) {
+      this.samples.set(req.id, req.sample);
+      this.opts.bus.publish("node.sample", { nodeId: req.id, sample: req.sample });
+    }
+    if (node.status === "down") {
+      await this.opts.replicator.propose({ type: "SetNodeStatus", v: 1, at: this.now(), nodeId: req.id, status: "ready", reason: "heartbeat resumed" });
+      this.opts.log.info("node ready again", { node: node.name, id: node.id });
+      return { ok: true, status: "ready" };
+    }
+    return { ok: true, status: "ready" };
+  }
+
+  latestSample(nodeId: string): LiveSample | undefined {
+    return this.samples.get(nodeId);
+  }
+
+  lastHeartbeat(nodeId: string): number | undefined {
+    return this.lastSeen.get(nodeId);
+  }
+
+  /** Marks nodes down whose last heartbeat is older than node_ttl. */
+  async sweep(): Promise<void> {
+    if (this.sweeping || !this.opts.replicator.status().isLeader) return;
+    this.sweeping = true;
+    try {
+      const now = this.now();
+      for (const n of this.opts.state.listNodes()) {
+        if (n.status !== "ready") continue;
+        const seen = this.lastSeen.get(n.id);
+        if (seen === undefined) {
+          this.lastSeen.set(n.id, now);
+          continue;
+        }
+        if (now - seen > this.opts.nodeTtlMs) {
+          await this.opts.replicator.propose({
+            type: "SetNodeStatus", v: 1, at: now, nodeId: n.id, status: "down",
+            reason: `no heartbeat for ${now - seen} ms`,
+          });
+          this.samples.delete(n.id);
+          this.opts.log.warn("node down", { node: n.name, id: n.id, silentMs: now - seen });
+        }
+      }
+    } catch (err) {
+      this.opts.log.warn("node sweep failed", { err });
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}
+
+function registrationChanged(row: NodeRow, req: JoinRequest): boolean {
+  return (
+    row.name !== req.name ||
+    row.address !== req.address ||
+    row.datacenter !== req.datacenter ||
+    JSON.stringify(row.resources) !== JSON.stringify(req.resources) ||
+    JSON.stringify(row.reserved) !== JSON.stringify(req.reserved) ||
+    JSON.stringify(row.attributes) !== JSON.stringify(req.attributes) ||
+    JSON.stringify(row.meta) !== JSON.stringify(req.meta)
+  );
+}

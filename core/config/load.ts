@@ -1,0 +1,413 @@
+// Loading corral.toml: read, parse (smol-toml), overlay environment and flags,
+// validate (zod), and turn every problem into a precise `file:line: key: reason`.
+//
+// Precedence: defaults < file < env (CORRAL_<SECTION>_<KEY>) < flags.
+// All problems found are reported, one per line, sorted: the file's by line,
+// then env, then flags. ConfigError's own file/line/keyPath/reason are the
+// first one's. A TOML syntax error stops at that error (nothing else is checked).
+import { readFileSync } from "node:fs";
+import { parse as parseToml, TomlError } from "smol-toml";
+import type { z } from "zod";
+import { KeyLocator } from "./locate.ts";
+import {
+  KEY_KINDS,
+  SECTIONS,
+  buildConfigSchema,
+  defaultNodeName,
+  describeValue,
+  isTable,
+  knownKeysAt,
+  strippedKeys,
+  suggest,
+  type KeyKind,
+  type Section,
+} from "./schema.ts";
+import type { Config, Role } from "./types.ts";
+
+export interface ConfigIssue {
+  /** The config file path, or "env" / "flags" when the value came from there. */
+  file: string;
+  line?: number;
+  /** Dotted TOML key path ("node.http_port", "leader.peers[1]"), an env var name, or a flag ("--http-port"). */
+  keyPath: string;
+  reason: string;
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}${i.line !== undefined ? `:${i.line}` : ""}: ${i.keyPath}: ${i.reason}`;
+}
+
+export class ConfigError extends Error {
+  file: string;
+  line?: number;
+  keyPath: string;
+  reason: string;
+  /** Every problem found (at least one); the fields above are issues[0]'s. */
+  issues: ConfigIssue[];
+
+  constructor(issue: ConfigIssue | ConfigIssue[]) {
+    const issues = Array.isArray(issue) ? issue : [issue];
+    if (issues.length === 0) throw new TypeError("ConfigError needs at least one issue");
+    super(issues.map(formatIssue).join("\n"));
+    this.name = "ConfigError";
+    const first = issues[0]!;
+    this.file = first.file;
+    if (first.line !== undefined) this.line = first.line;
+    this.keyPath = first.keyPath;
+    this.reason = first.reason;
+    this.issues = issues;
+  }
+}
+
+export interface LoadFlags {
+  bind?: string;
+  httpPort?: number;
+  dataDir?: string;
+  logLevel?: string;
+  name?: string;
+}
+
+export interface LoadOptions {
+  role: Role;
+  /** Path to the TOML file. With `text` too, `file` only names the source in messages. */
+  file?: string;
+  /** TOML source text (instead of reading `file`). */
+  text?: string;
+  /** Environment; default process.env. Only CORRAL_<SECTION>_<KEY> variables are read. */
+  env?: Record<string, string | undefined>;
+  /** CLI flags; override env and file. */
+  flags?: LoadFlags;
+  /** Built-in plugin names: the default for plugins.enabled. */
+  builtinPlugins: string[];
+  /** Schemas for `[plugins.<name>]` tables; other plugin tables are kept raw. */
+  pluginSchemas?: Record<string, z.ZodType>;
+  /** Default for node.name; default: the host name (made valid). */
+  defaultName?: string;
+}
+
+/** Flag option -> [section, key, flag as typed]. */
+const FLAG_KEYS: Record<keyof LoadFlags, [Section, string, string]> = {
+  bind: ["node", "bind", "--bind"],
+  httpPort: ["node", "http_port", "--http-port"],
+  dataDir: ["node", "data_dir", "--data-dir"],
+  logLevel: ["node", "log_level", "--log-level"],
+  name: ["node", "name", "--name"],
+};
+
+/** `CORRAL_NODE_HTTP_PORT` for ("node", "http_port"). */
+export function envName(section: string, key: string): string {
+  return `CORRAL_${section.toUpperCase()}_${key.toUpperCase()}`;
+}
+
+/** Every environment variable loadConfig reads, with its [section, key]. */
+export const ENV_VARS: ReadonlyMap<string, readonly [Section, string]> = new Map(
+  SECTIONS.flatMap((s) => Object.keys(KEY_KINDS[s]).map((k) => [envName(s, k), [s, k] as const] as const)),
+);
+
+interface Origin {
+  file: string;
+  keyPath: string;
+}
+
+type Path = PropertyKey[];
+
+interface RawIssue {
+  path: Path;
+  reason: string;
+}
+
+/** Render a path as a TOML-style dotted key: node.bind, leader.peers[1], plugins."my.plugin".x */
+export function formatKeyPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else {
+      const s = String(seg);
+      const k = /^[A-Za-z0-9_-]+$/.test(s) ? s : JSON.stringify(s);
+      out += out === "" ? k : `.${k}`;
+    }
+  }
+  return out === "" ? "(root)" : out;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "true or false",
+  array: "an array",
+  object: "a table",
+  record: "a table",
+  bigint: "an integer",
+  date: "a date-time",
+};
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[seg as string];
+  }
+  return v;
+}
+
+/** Turn zod issues into located raw issues (path + reason). */
+function fromZod(
+  issues: readonly z.core.$ZodIssue[],
+  prefix: Path,
+  data: unknown,
+  knownKeys: (path: Path) => string[],
+  out: RawIssue[],
+): void {
+  for (const iss of issues) {
+    const path = [...prefix, ...iss.path];
+    switch (iss.code) {
+      case "unrecognized_keys":
+        for (const k of iss.keys) out.push(unknownKey([...path, k], knownKeys(path)));
+        break;
+      case "invalid_type": {
+        const exp = EXPECTED[iss.expected] ?? iss.expected;
+        out.push({ path, reason: `expected ${exp}, got ${describeValue(valueAt(data, iss.path))}` });
+        break;
+      }
+      case "invalid_value": {
+        const got = valueAt(data, iss.path);
+        const opts = iss.values.map((x) => JSON.stringify(x)).join(", ");
+        out.push({ path, reason: `must be one of ${opts}; got ${got === undefined ? "nothing" : JSON.stringify(got)}` });
+        break;
+      }
+      case "invalid_union": {
+        // one branch's first issue is more useful than "Invalid input"
+        const branch = iss.errors.find((e) => e.length > 0);
+        if (branch) fromZod(branch.slice(0, 1), path, valueAt(data, iss.path), () => [], out);
+        else out.push({ path, reason: iss.message });
+        break;
+      }
+      default:
+        out.push({ path, reason: iss.message });
+    }
+  }
+}
+
+function unknownKey(path: Path, known: readonly string[]): RawIssue {
+  const key = String(path[path.length - 1]);
+  const s = suggest(key, known);
+  return { path, reason: s ? `unknown key (did you mean "${s}"?)` : "unknown key" };
+}
+
+function osReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  let msg = String(err?.message ?? e);
+  msg = msg.replace(/,\s*(open|read|scandir)\s+'.*'$/, "");
+  if (err?.code && !msg.includes(err.code)) msg = `${err.code}: ${msg}`;
+  return msg;
+}
+
+function coerceEnv(kind: KeyKind, raw: string): { value: unknown } | { error: string } {
+  switch (kind) {
+    case "string":
+    case "enum":
+    case "duration":
+      return { value: raw };
+    case "int":
+      if (/^\s*[+-]?\d+\s*$/.test(raw)) return { value: Number(raw) };
+      return { error: `expected an integer, got ${JSON.stringify(raw)}` };
+    case "size":
+      if (/^\s*\d+\s*$/.test(raw)) return { value: Number(raw) };
+      return { value: raw.trim() };
+    case "bool": {
+      const b = raw.trim().toLowerCase();
+      if (["true", "1", "yes", "on"].includes(b)) return { value: true };
+      if (["false", "0", "no", "off"].includes(b)) return { value: false };
+      return { error: `expected true or false, got ${JSON.stringify(raw)}` };
+    }
+    case "list":
+      return {
+        value: raw
+          .split(",")
+          .map((x) => x.trim())
+          .filter((x) => x !== ""),
+      };
+  }
+}
+
+/** Set root[section][key]; false when the file made `section` something other than a table. */
+function setIn(root: Record<string, unknown>, section: string, key: string, value: unknown): boolean {
+  const t = root[section];
+  if (isTable(t)) t[key] = value;
+  else if (t === undefined) root[section] = { [key]: value };
+  else return false; // the file's type error for `section` is reported instead
+  return true;
+}
+
+/** Load, merge and validate the configuration. Throws ConfigError. */
+export function loadConfig(opts: LoadOptions): Config {
+  const fileLabel = opts.file ?? (opts.text !== undefined ? "(text)" : "(defaults)");
+
+  // 1. source text
+  let text = "";
+  if (opts.text !== undefined) text = opts.text;
+  else if (opts.file !== undefined) {
+    try {
+      text = readFileSync(opts.file, "utf8");
+    } catch (e) {
+      throw new ConfigError({ file: fileLabel, keyPath: "(file)", reason: `cannot read: ${osReason(e)}` });
+    }
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+
+  // 2. parse
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const firstLine = e.message.split("\n")[0]!.replace(/^Invalid TOML document:\s*/, "");
+      throw new ConfigError({
+        file: fileLabel,
+        line: e.line,
+        keyPath: "(syntax)",
+        reason: `${firstLine} (column ${e.column})`,
+      });
+    }
+    throw new ConfigError({ file: fileLabel, keyPath: "(syntax)", reason: String((e as Error)?.message ?? e) });
+  }
+
+  const origins = new Map<string, Origin>(); // "section\0key" -> where the value came from
+  const pre: ConfigIssue[] = [];
+
+  // 3. environment
+  const env = opts.env ?? process.env;
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || !name.startsWith("CORRAL_")) continue;
+    const target = ENV_VARS.get(name);
+    if (!target) {
+      // Only variables that look like config keys are checked, so CORRAL_ADDR,
+      // CORRAL_TOKEN and friends (used by the CLI) pass.
+      const section = SECTIONS.find((s) => name.startsWith(`CORRAL_${s.toUpperCase()}_`));
+      if (section) {
+        const s = suggest(name, [...ENV_VARS.keys()]);
+        pre.push({
+          file: "env",
+          keyPath: name,
+          reason: s ? `unknown variable (did you mean ${s}?)` : "unknown variable",
+        });
+      }
+      continue;
+    }
+    const [section, key] = target;
+    const kind = (KEY_KINDS[section] as Record<string, KeyKind>)[key]!;
+    const c = coerceEnv(kind, value);
+    if ("error" in c) {
+      pre.push({ file: "env", keyPath: name, reason: c.error });
+      continue;
+    }
+    if (setIn(raw, section, key, c.value)) origins.set(`${section}\0${key}`, { file: "env", keyPath: name });
+  }
+
+  // 4. flags
+  for (const [opt, value] of Object.entries(opts.flags ?? {})) {
+    const target = FLAG_KEYS[opt as keyof LoadFlags];
+    if (!target || value === undefined) continue;
+    const [section, key, flag] = target;
+    let v: unknown = value;
+    if (key === "http_port" && typeof v === "string") {
+      const c = coerceEnv("int", v);
+      if ("error" in c) {
+        pre.push({ file: "flags", keyPath: flag, reason: c.error });
+        continue;
+      }
+      v = c.value;
+    }
+    if (typeof v === "number" && !Number.isInteger(v)) {
+      pre.push({ file: "flags", keyPath: flag, reason: `expected an integer, got ${v}` });
+      continue;
+    }
+    if (setIn(raw, section, key, v)) origins.set(`${section}\0${key}`, { file: "flags", keyPath: flag });
+  }
+
+  // 5. validate
+  const schema = buildConfigSchema({
+    role: opts.role,
+    defaultName: opts.defaultName ?? defaultNodeName(),
+    builtinPlugins: opts.builtinPlugins,
+  });
+  const pluginSchemas = opts.pluginSchemas ?? {};
+  const knownKeys = (path: Path): string[] => {
+    if (path[0] === "plugins" && path.length >= 2) {
+      const ps = pluginSchemas[String(path[1])];
+      return ps ? knownKeysAt(ps, path.slice(2)) : [];
+    }
+    return knownKeysAt(schema, path);
+  };
+
+  const rawIssues: RawIssue[] = [];
+  const result = schema.safeParse(raw);
+  if (!result.success) fromZod(result.error.issues, [], raw, knownKeys, rawIssues);
+
+  // [plugins.<name>] tables with a schema: validate (output discarded; the
+  // plugin host parses `settings` again on enable) and refuse unknown keys.
+  const pluginsTable = raw.plugins;
+  if (isTable(pluginsTable)) {
+    for (const [name, table] of Object.entries(pluginsTable)) {
+      const ps = pluginSchemas[name];
+      if (!ps || !isTable(table) || name in KEY_KINDS.plugins) continue;
+      const prefix: Path = ["plugins", name];
+      const r = ps.safeParse(table);
+      if (!r.success) fromZod(r.error.issues, prefix, table, knownKeys, rawIssues);
+      for (const [parent, key] of strippedKeys(ps, table)) {
+        rawIssues.push(unknownKey([...prefix, ...parent, key], knownKeys([...prefix, ...parent])));
+      }
+    }
+  }
+
+  // 6. locate and report
+  if (rawIssues.length > 0 || pre.length > 0) {
+    const locator = new KeyLocator(text);
+    const issues: ConfigIssue[] = [...pre];
+    for (const ri of rawIssues) {
+      const origin = ri.path.length >= 2 ? origins.get(`${String(ri.path[0])}\0${String(ri.path[1])}`) : undefined;
+      if (origin) {
+        const rest = ri.path.slice(2);
+        const where = rest.length > 0 ? `${formatKeyPath(rest).replace(/^\[(\d+)\]/, (_, n) => `item ${Number(n) + 1}`)}: ` : "";
+        issues.push({ file: origin.file, keyPath: origin.keyPath, reason: where + ri.reason });
+      } else {
+        const line = locator.lineOf(ri.path);
+        issues.push({
+          file: fileLabel,
+          ...(line !== undefined ? { line } : {}),
+          keyPath: formatKeyPath(ri.path),
+          reason: ri.reason,
+        });
+      }
+    }
+    throw new ConfigError(sortIssues(issues, fileLabel));
+  }
+
+  const parsed = result.data!;
+  return {
+    ...(opts.file !== undefined ? { file: opts.file } : {}),
+    role: opts.role,
+    ...parsed,
+  };
+}
+
+function sortIssues(issues: ConfigIssue[], fileLabel: string): ConfigIssue[] {
+  const rank = (i: ConfigIssue) => (i.file === fileLabel ? 0 : i.file === "env" ? 1 : 2);
+  const seen = new Set<string>();
+  return issues
+    .map((i, n) => ({ i, n }))
+    .sort(
+      (a, b) =>
+        rank(a.i) - rank(b.i) ||
+        (a.i.line ?? Number.MAX_SAFE_INTEGER) - (b.i.line ?? Number.MAX_SAFE_INTEGER) ||
+        a.n - b.n,
+    )
+    .map((x) => x.i)
+    .filter((i) => {
+      const k = formatIssue(i);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+}

@@ -1,0 +1,75 @@
+// The validated configuration, as the rest of corral sees it.
+// Durations are given in TOML as Go-style strings ("500ms", "10s", "1m") and
+// arrive here as milliseconds (keys ending in Ms). Sizes arrive as bytes.
+// core/config/schema.ts is the zod schema that produces this shape; the
+// defaults and one-line comments live in config.example.toml.
+
+export type Role = "dev" | "leader" | "agent";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface NodeConfig {
+  /** Node name, unique in the cluster. Default: the host name. */
+  name: string;
+  /** Folder for the SQLite state, node id and plugin data. Default "./data". */
+  dataDir: string;
+  /** Address the HTTP API binds. Default "127.0.0.1". */
+  bind: string;
+  /** HTTP API port. Default 7700. */
+  httpPort: number;
+  /** Address other nodes use to reach this one. Default: bind (or 127.0.0.1 when bind is 0.0.0.0). */
+  advertise: string;
+  logLevel: LogLevel;
+  /** Datacenter name reported in the Consul-compatible API. Default "dc1". */
+  datacenter: string;
+}
+
+export interface ClusterConfig {
+  /** Shared secret that peers and agents present. Required for leader and agent roles. */
+  secret: string;
+}
+
+export interface LeaderConfig {
+  /** Other leader-role nodes, "host:port". Empty: a single-leader cluster. */
+  peers: string[];
+  /** An agent with no heartbeat for this long is marked down. Default 15s. */
+  nodeTtlMs: number;
+  /** Raft election timeout. Default 1000ms. */
+  electionTimeoutMs: number;
+  /** Raft heartbeat interval. Default 100ms. */
+  heartbeatIntervalMs: number;
+}
+
+export interface AgentConfig {
+  /** Leader-role nodes to join, "host:port" or "http(s)://host:port". */
+  leaders: string[];
+  /** Heartbeat interval. Default 2s. */
+  heartbeatMs: number;
+}
+
+export interface HttpConfig {
+  /** Largest accepted request body. Default 1 MiB. */
+  maxBodyBytes: number;
+}
+
+export interface PluginsConfig {
+  /** Folder of external plugins (.ts/.js files or folders). "" disables external plugins. */
+  dir: string;
+  /** Plugins to enable at start. Default: every built-in plugin. */
+  enabled: string[];
+  /** Whether to watch `dir` and hot-reload changed external plugins. Default true. */
+  watch: boolean;
+  /** Raw `[plugins.<name>]` tables, validated by each plugin's own schema on enable. */
+  settings: Record<string, Record<string, unknown>>;
+}
+
+export interface Config {
+  /** The file this config came from, or undefined when built from defaults only. */
+  file?: string;
+  role: Role;
+  node: NodeConfig;
+  cluster: ClusterConfig;
+  leader: LeaderConfig;
+  agent: AgentConfig;
+  http: HttpConfig;
+  plugins: PluginsConfig;
+}

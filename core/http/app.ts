@@ -1,0 +1,54 @@
+// Builds the node's HTTP surface: middlewares in order, one error handler,
+// JSON 404s, and the route table that core and plugins add to.
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Logger } from "../log.ts";
+import { ApiError } from "./errors.ts";
+import { RouteTable } from "./routes.ts";
+import { bodyLimit } from "./middleware/body-limit.ts";
+import { indexHeader } from "./middleware/index-header.ts";
+import { clusterAuth } from "./middleware/cluster-auth.ts";
+
+export interface AppOptions {
+  log: Logger;
+  version: string;
+  maxBodyBytes: number;
+  clusterSecret: string;
+  appliedIndex: () => number;
+  /** Extra middlewares (metrics, ACLs), run after the built-in ones. */
+  extra?: import("hono").MiddlewareHandler[];
+}
+
+export function errorBody(code: string, message: string) {
+  return { error: message, code };
+}
+
+export function createRouteTable(opts: AppOptions): RouteTable {
+  const onError = (err: Error, c: Context): Response => {
+    if (err instanceof ApiError) {
+      for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      return c.json(errorBody(err.code, err.message), err.status);
+    }
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const code = status === 413 ? "BODY_TOO_LARGE" : status === 401 ? "UNAUTHORIZED" : "BAD_REQUEST";
+      return c.json(errorBody(code, err.message || "bad request"), status);
+    }
+    opts.log.error("request failed", { method: c.req.method, path: c.req.path, err });
+    return c.json(errorBody("INTERNAL", "internal error"), 500);
+  };
+
+  return new RouteTable({
+    title: "corral",
+    version: opts.version,
+    middlewares: [
+      bodyLimit({ maxBytes: opts.maxBodyBytes }),
+      clusterAuth({ secret: opts.clusterSecret, prefixes: ["/v1/cluster/", "/v1/raft/"] }),
+      indexHeader({ appliedIndex: opts.appliedIndex }),
+      ...(opts.extra ?? []),
+    ],
+    onError,
+    notFound: (c) => c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404),
+    invalidInput: (message, c) => c.json(errorBody("INVALID_INPUT", message), 400),
+  });
+}

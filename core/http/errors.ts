@@ -1,0 +1,30 @@
+// Typed API errors. Handlers throw ApiError (or return error values that the
+// route converts); the one error handler in app.ts turns them into
+// { "error": "...", "code": "..." } with the status.
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, code = "INVALID_INPUT") => new ApiError(400, code, message);
+export const notFound = (message: string, code = "NOT_FOUND") => new ApiError(404, code, message);
+export const unauthorized = (message: string) => new ApiError(401, "UNAUTHORIZED", message);
+export const conflict = (message: string, code = "CONFLICT") => new ApiError(409, code, message);
+
+/** Maps a command refusal code from an applier to an HTTP status. */
+export function statusForCode(code: string): ContentfulStatusCode {
+  if (code.endsWith("_NOT_FOUND")) return 404;
+  if (code.endsWith("_TAKEN") || code === "CONFLICT" || code === "CAS_FAILED") return 409;
+  if (code === "NOT_LEADER" || code === "SHUTTING_DOWN" || code === "NO_LEADER") return 503;
+  if (code === "TIMEOUT") return 504;
+  if (code === "PERMISSION_DENIED") return 403;
+  return 400;
+}

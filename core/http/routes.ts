@@ -1,0 +1,94 @@
+// The route table. Core and plugins add routes here; the table builds a fresh
+// OpenAPIHono app whenever it changes (a plugin enabled, disabled or
+// reloaded). Requests in flight finish on the app they started on.
+// Rebuilding is cheap (routes change rarely) and means a disabled plugin's
+// routes are really gone: they 404, and they leave /v1/openapi.json.
+import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+
+export type Handler = (c: Context<any, any, any>) => Response | Promise<Response>;
+
+export interface RouteEntry {
+  /** "core" or a plugin name. */
+  owner: string;
+  route: RouteConfig;
+  handler: Handler;
+}
+
+export interface AppShape {
+  /** Middlewares applied to every route, in order. */
+  middlewares: MiddlewareHandler[];
+  onError: (err: Error, c: Context) => Response | Promise<Response>;
+  notFound: (c: Context) => Response | Promise<Response>;
+  /** The answer to a request whose input fails a route's zod schema. */
+  invalidInput: (message: string, c: Context) => Response;
+  title: string;
+  version: string;
+}
+
+export class RouteTable {
+  private entries: RouteEntry[] = [];
+  private app!: OpenAPIHono;
+  private generation = 0;
+
+  constructor(private shape: AppShape) {
+    this.rebuild();
+  }
+
+  add(entry: RouteEntry): void {
+    this.entries.push(entry);
+    this.rebuild();
+  }
+
+  /** Adds several routes with one rebuild (a plugin's setup). */
+  addMany(entries: RouteEntry[]): void {
+    if (entries.length === 0) return;
+    this.entries.push(...entries);
+    this.rebuild();
+  }
+
+  removeOwner(owner: string): number {
+    const before = this.entries.length;
+    this.entries = this.entries.filter((e) => e.owner !== owner);
+    const removed = before - this.entries.length;
+    if (removed) this.rebuild();
+    return removed;
+  }
+
+  list(): readonly RouteEntry[] {
+    return this.entries;
+  }
+
+  /** Bumps whenever the routes change; tests use it to detect leaks. */
+  version(): number {
+    return this.generation;
+  }
+
+  fetch = (req: Request, env?: unknown): Response | Promise<Response> => this.app.fetch(req, env as never);
+
+  openApiDocument(): unknown {
+    return this.app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: { title: this.shape.title, version: this.shape.version },
+    });
+  }
+
+  private rebuild(): void {
+    const shape = this.shape;
+    const app = new OpenAPIHono({
+      defaultHook: (result, c) => {
+        if (!result.success) {
+          const issue = result.error.issues[0];
+          const where = issue?.path?.length ? `${issue.path.join(".")}: ` : "";
+          return shape.invalidInput(`${where}${issue?.message ?? "invalid input"}`, c);
+        }
+      },
+    });
+    for (const mw of shape.middlewares) app.use("*", mw);
+    for (const e of this.entries) app.openapi(e.route, e.handler as never);
+    app.notFound(shape.notFound);
+    app.onError(shape.onError);
+    this.app = app;
+    this.generation++;
+  }
+}

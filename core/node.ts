@@ -1,0 +1,195 @@
+// Assembles a running node from its config: store and state machine
+// (leader-role), HTTP routes, plugin host, membership (leader side) and the
+// agent loop (agent side). `dev` is both in one process. Everything is
+// built here and passed down; nothing is global.
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { Registry } from "prom-client";
+import type { Config } from "./config/types.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { EventBus } from "./events.ts";
+import { openStore, type Store } from "./store/db.ts";
+import { currentRuntime } from "./store/driver.ts";
+import { Fsm } from "./state/fsm.ts";
+import { LocalLog } from "./state/local-log.ts";
+import { createStateReader, emptyStateReader } from "./state/reader.ts";
+import { ReplicationError, type Replicator } from "./state/replicator.ts";
+import { createRouteTable } from "./http/app.ts";
+import { ApiError, statusForCode } from "./http/errors.ts";
+import { serve, type Server } from "./http/serve.ts";
+import { PluginHost } from "./plugins/host.ts";
+import { builtinPlugins } from "./plugins/builtin.ts";
+import type { HostInfo } from "./plugins/types.ts";
+import { Membership } from "./cluster/membership.ts";
+import { AgentMember } from "./cluster/agent.ts";
+import { HttpLeaderTransport, LocalLeaderTransport } from "./cluster/transport.ts";
+import { loadOrCreateNodeId } from "./cluster/identity.ts";
+import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
+import { fingerprint } from "../plugins/probe/fingerprint.ts";
+import type { ProbeOverrides } from "../plugins/probe/types.ts";
+import type { Command } from "./state/commands.ts";
+import { VERSION } from "./version.ts";
+import type { CoreApiDeps } from "./api/deps.ts";
+import { statusRoutes } from "./api/status.ts";
+import { nodeRoutes } from "./api/nodes.ts";
+import { pluginRoutes } from "./api/plugins.ts";
+import { clusterRoutes } from "./api/cluster.ts";
+
+export interface RunningNode {
+  config: Config;
+  url: string;
+  nodeId: string;
+  log: Logger;
+  plugins: PluginHost;
+  /** Re-read the config file and bring plugins in line (SIGHUP). */
+  reload(next: Config): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function startNode(config: Config, opts: { log?: Logger } = {}): Promise<RunningNode> {
+  const log = opts.log ?? createLogger({ level: config.node.logLevel });
+  const dataDir = resolve(config.node.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const nodeId = loadOrCreateNodeId(dataDir);
+  const role = config.role;
+  const isLeaderRole = role === "leader" || role === "dev";
+  const secret = config.cluster.secret || devSecret(dataDir);
+  const advertiseHost = config.node.advertise;
+  const selfAddress = `${advertiseHost}:${config.node.httpPort}`;
+
+  const bus = new EventBus();
+  const metrics = new Registry();
+  const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter };
+
+  let store: Store | undefined;
+  let replicator: Replicator | undefined;
+  let state = emptyStateReader;
+  if (isLeaderRole) {
+    store = await openStore(join(dataDir, "state.db"));
+    const fsm = new Fsm(store);
+    fsm.onApplied((e) => bus.publish("applied", e));
+    replicator = new LocalLog(store, fsm, { selfAddress });
+    state = createStateReader(store, fsm);
+  }
+
+  const propose = async (cmd: Command) => {
+    if (!replicator) throw new ApiError(503, "NOT_A_LEADER_ROLE", "agents hold no cluster state; send writes to a leader");
+    try {
+      return await replicator.propose(cmd);
+    } catch (err) {
+      if (err instanceof ReplicationError) throw new ApiError(statusForCode(err.code), err.code, err.message);
+      throw err;
+    }
+  };
+
+  const routes = createRouteTable({
+    log,
+    version: VERSION,
+    maxBodyBytes: config.http.maxBodyBytes,
+    clusterSecret: secret,
+    appliedIndex: () => state.appliedIndex(),
+  });
+
+  let settings = config.plugins.settings;
+  const plugins = new PluginHost({ log, routes, bus, state, propose, host, metrics }, () => settings);
+  for (const mod of builtinPlugins()) plugins.registerBuiltin(mod);
+  if (config.plugins.dir) {
+    const dir = resolve(config.plugins.dir);
+    await plugins.loadExternal(dir);
+    if (config.plugins.watch) plugins.watchExternal(dir);
+  }
+
+  const membership = isLeaderRole && replicator
+    ? new Membership({ replicator, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, heartbeatMs: config.agent.heartbeatMs })
+    : undefined;
+
+  let agent: AgentMember | undefined;
+  const deps: CoreApiDeps = {
+    routes, plugins, host, version: VERSION, runtime: currentRuntime(),
+    advertise: advertiseHost, port: config.node.httpPort, startedAt: Date.now(),
+    state, replicator, membership,
+    leaderAddress: () => (replicator ? replicator.status().leader : config.agent.leaders[0]),
+    peers: () => (isLeaderRole ? [selfAddress, ...config.leader.peers] : config.agent.leaders),
+    agentJoined: () => agent?.isJoined() ?? false,
+  };
+  statusRoutes(deps);
+  nodeRoutes(deps);
+  pluginRoutes(deps);
+  clusterRoutes(deps);
+
+  await plugins.reconcile(new Set(config.plugins.enabled), false);
+
+  let server: Server;
+  try {
+    server = await serve(routes.fetch, { hostname: config.node.bind, port: config.node.httpPort });
+  } catch (err) {
+    await plugins.stopAll();
+    store?.close();
+    throw new Error(`cannot listen on ${config.node.bind}:${config.node.httpPort}: ${(err as Error).message}`);
+  }
+  deps.port = server.port;
+  const url = `http://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
+
+  membership?.start();
+
+  if (role === "agent" || role === "dev") {
+    let latest: LiveSample | undefined;
+    bus.subscribe("probe.sample", (s) => (latest = s as LiveSample));
+    const registration = async (): Promise<JoinRequest> => {
+      // The probe table's overrides apply even while the probe plugin is off.
+      const { interval: _interval, ...overrides } = (settings.probe ?? {}) as ProbeOverrides & { interval?: unknown };
+      const fp = await fingerprint({ dataDir, overrides });
+      for (const w of fp.warnings) log.warn("fingerprint: " + w);
+      return {
+        id: nodeId, name: config.node.name, address: `${advertiseHost}:${server.port}`,
+        datacenter: config.node.datacenter, role: role === "dev" ? "dev" : "agent",
+        attributes: fp.attributes,
+        resources: fp.resources,
+        reserved: fp.reserved,
+        meta: {},
+      };
+    };
+    const transport = membership
+      ? new LocalLeaderTransport(membership)
+      : new HttpLeaderTransport(config.agent.leaders, secret);
+    agent = new AgentMember({ transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log });
+    agent.start();
+  }
+
+  log.info("corral started", { role, node: config.node.name, nodeId, url, dataDir, version: VERSION, runtime: currentRuntime() });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config, url, nodeId, log, plugins,
+    async reload(next: Config) {
+      settings = next.plugins.settings;
+      await plugins.reconcile(new Set(next.plugins.enabled), true);
+      log.info("configuration reloaded", { file: next.file });
+    },
+    shutdown() {
+      stopping ??= (async () => {
+        agent?.stop();
+        membership?.stop();
+        await server.stop();
+        await plugins.stopAll();
+        await replicator?.close();
+        store?.close();
+        log.info("corral stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * A dev node with no configured secret gets a random one, kept in its data
+ * dir so that a local agent can be pointed at it (see README).
+ */
+function devSecret(dataDir: string): string {
+  const file = join(dataDir, "cluster-secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const s = randomBytes(24).toString("base64url");
+  writeFileSync(file, s + "\n", { mode: 0o600 });
+  return s;
+}

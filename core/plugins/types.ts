@@ -1,0 +1,83 @@
+// The contract between corral and a plugin (built-in or external).
+//
+// A plugin receives a narrow capability object (PluginContext) and never the
+// hono app, the database handle or another plugin. Everything it registers
+// through the context is tracked by the host so that disable and reload can
+// release all of it: routes disappear, timers stop, sockets close,
+// subscriptions end.
+import type { z } from "zod";
+import type { RouteConfig } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { Logger } from "../log.ts";
+import type { Command, CommandResult } from "../state/commands.ts";
+import type { StateReader } from "../state/reader.ts";
+import type { MetricsRegistry } from "./metrics.ts";
+
+export interface PluginHandle {
+  /** Release whatever the plugin holds that the host does not track itself. */
+  stop(): void | Promise<void>;
+}
+
+export interface PluginModule<C = unknown> {
+  name: string;
+  version: string;
+  description?: string;
+  /** Names of plugins that must be enabled before this one (checked on enable). */
+  dependencies?: string[];
+  /** Validates `[plugins.<name>]`; defaults fill missing keys. */
+  configSchema: z.ZodType<C>;
+  setup(ctx: PluginContext<C>): PluginHandle | Promise<PluginHandle>;
+}
+
+/** A handler gets the hono context; whatever it throws is mapped by the core error handler. */
+export type RouteHandler = (c: Context<any, any, any>) => Response | Promise<Response>;
+
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Something closeable the plugin opened itself (a UDP socket, a listener). */
+export interface Closeable {
+  close(): void | Promise<void>;
+}
+
+export type ProposeResult = { index: number; result: CommandResult };
+
+export interface EventSubscription {
+  unsubscribe(): void;
+}
+
+/** Live information about this node that plugins may read or publish. */
+export interface HostInfo {
+  nodeId: string;
+  nodeName: string;
+  role: "dev" | "leader" | "agent";
+  dataDir: string;
+  datacenter: string;
+}
+
+export interface PluginContext<C = unknown> {
+  name: string;
+  config: C;
+  log: Logger;
+  host: HostInfo;
+  /** Mount a route. `route` is a @hono/zod-openapi RouteConfig with an absolute path. */
+  route(route: RouteConfig, handler: RouteHandler): void;
+  /** Repeating timer; an exception inside marks the plugin failed. */
+  every(intervalMs: number, fn: () => void | Promise<void>): TimerHandle;
+  /** One-shot timer. */
+  after(delayMs: number, fn: () => void | Promise<void>): TimerHandle;
+  /** Register something to close on stop (sockets, listeners, child processes). */
+  own<T extends Closeable>(resource: T): T;
+  /** Read-only view of replicated state. */
+  state: StateReader;
+  /** Replicated change: goes through the command log; resolves once applied. */
+  propose(command: Command): Promise<ProposeResult>;
+  /** Subscribe to a local event bus topic (e.g. "applied", "node-sample"). */
+  subscribe(topic: string, fn: (payload: unknown) => void): EventSubscription;
+  /** Publish on the local event bus (ephemeral, not replicated). */
+  publish(topic: string, payload: unknown): void;
+  metrics: MetricsRegistry;
+  /** Report an asynchronous failure: the plugin is marked failed and released. */
+  fail(error: unknown): void;
+}

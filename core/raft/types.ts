@@ -1,0 +1,214 @@
+// The data that crosses core/raft's boundary: log entries, messages, the
+// state a driver must persist, and what Ready hands back. Everything here is
+// plain JSON (no Maps, no undefined-vs-missing tricks that JSON would lose)
+// because messages travel over HTTP and state is stored in SQLite.
+
+/** "noop": the entry a new leader appends (thesis §6.4); "conf": a membership change. */
+export type EntryType = "normal" | "conf" | "noop";
+
+export interface Entry {
+  index: number;
+  term: number;
+  type: EntryType;
+  /** Opaque to raft for "normal"; JSON of ConfEntryData for "conf"; "" for "noop". */
+  data: string;
+}
+
+/** What must be durable before any message of the same Ready is sent (Figure 2, "persistent state"). */
+export interface HardState {
+  term: number;
+  /** Candidate voted for in `term`, or null. */
+  vote: string | null;
+  /** Highest index known committed. Persisting it is an optimisation: it saves replaying on restart. */
+  commit: number;
+}
+
+export type Role = "follower" | "precandidate" | "candidate" | "leader";
+
+/** Volatile state, reported for observability and request routing; never persisted. */
+export interface SoftState {
+  leader: string | undefined;
+  role: Role;
+}
+
+/**
+ * The application's state up to and including `index`, plus the voter set in
+ * force at `index` (so a node restored from it knows its configuration).
+ */
+export interface Snapshot {
+  index: number;
+  term: number;
+  voters: string[];
+  data: string;
+}
+
+/** Exactly what a node persisted, handed back to the constructor on restart. */
+export interface PersistedState {
+  hardState: HardState;
+  snapshot?: Snapshot;
+  /** Contiguous entries starting at snapshot.index + 1 (or 1 without a snapshot). */
+  entries: Entry[];
+}
+
+/** A linearizable read may be served once the application has applied `index` (thesis §6.4). */
+export interface ReadState {
+  ctx: string;
+  index: number;
+}
+
+// ---------------------------------------------------------------- messages
+
+interface MsgBase {
+  from: string;
+  to: string;
+  /** Sender's term; for PreVote the term the sender would campaign in (thesis §9.6). */
+  term: number;
+}
+
+export interface PreVoteMsg extends MsgBase { type: "PreVote"; lastIndex: number; lastTerm: number }
+export interface VoteMsg extends MsgBase {
+  type: "Vote";
+  lastIndex: number;
+  lastTerm: number;
+  /** Campaign started by TimeoutNow: voters must not hide behind their leader lease (thesis §3.10). */
+  transfer: boolean;
+}
+export interface PreVoteRespMsg extends MsgBase { type: "PreVoteResp"; reject: boolean }
+export interface VoteRespMsg extends MsgBase { type: "VoteResp"; reject: boolean }
+export interface AppendMsg extends MsgBase {
+  type: "Append";
+  prevIndex: number;
+  prevTerm: number;
+  entries: Entry[];
+  commit: number;
+}
+/**
+ * Success: `index` is the last index known to match the leader.
+ * Reject: `index` is the rejected prevIndex; `conflictTerm` is the follower's
+ * term at prevIndex (0 if its log is shorter) and `conflictIndex` the first
+ * index of that term in its log, or its last index when shorter (thesis §5.3
+ * "fast back-off").
+ */
+export interface AppendRespMsg extends MsgBase {
+  type: "AppendResp";
+  reject: boolean;
+  index: number;
+  conflictTerm: number;
+  conflictIndex: number;
+}
+export interface HeartbeatMsg extends MsgBase {
+  type: "Heartbeat";
+  /** min(follower's match, leader commit): never beyond what the follower holds. */
+  commit: number;
+  /** Read round being confirmed (thesis §6.4), echoed back. */
+  readSeq: number;
+}
+export interface HeartbeatRespMsg extends MsgBase { type: "HeartbeatResp"; readSeq: number }
+export interface SnapshotMsg extends MsgBase { type: "Snapshot"; snapshot: Snapshot }
+export interface TimeoutNowMsg extends MsgBase { type: "TimeoutNow" }
+
+export type Message =
+  | PreVoteMsg
+  | VoteMsg
+  | PreVoteRespMsg
+  | VoteRespMsg
+  | AppendMsg
+  | AppendRespMsg
+  | HeartbeatMsg
+  | HeartbeatRespMsg
+  | SnapshotMsg
+  | TimeoutNowMsg;
+
+export type MessageType = Message["type"];
+
+// ---------------------------------------------------------------- Ready
+
+/**
+ * One batch of work for the driver. Process it in this order, then call
+ * advance(ready) before asking for the next one:
+ *  1. Persist, durably and atomically if you can: `snapshot` (replacing the
+ *     whole stored log), then `entries` (first delete every stored entry with
+ *     index >= entries[0].index: they were overwritten), then `hardState`.
+ *  2. Only then send `messages`. A message may promise (a vote, an append
+ *     ack) what step 1 made durable; sending first can break safety after a
+ *     crash.
+ *  3. Restore `snapshot` into the application, then apply `committedEntries`
+ *     in order.
+ *  4. Serve `readStates` once the application has applied their index.
+ */
+export interface Ready {
+  hardState?: HardState;
+  softState?: SoftState;
+  entries: Entry[];
+  snapshot?: Snapshot;
+  messages: Message[];
+  committedEntries: Entry[];
+  readStates: ReadState[];
+  /** The voter set, when it changed (a conf entry was appended or truncated away, or a snapshot restored). */
+  voters?: string[];
+}
+
+// ---------------------------------------------------------------- results
+
+export type ProposeResult =
+  | { ok: true; index: number; term: number }
+  | { ok: false; code: "NOT_LEADER"; leader?: string }
+  | { ok: false; code: "TRANSFERRING" };
+
+export type ConfChange = { type: "add" | "remove"; node: string };
+
+export type ConfChangeResult =
+  | ProposeResult
+  | { ok: false; code: "CONF_CHANGE_PENDING" | "INVALID_CONF_CHANGE"; message: string };
+
+export type ReadIndexResult =
+  | { ok: true }
+  | { ok: false; code: "NOT_LEADER"; leader?: string }
+  | { ok: false; code: "BUSY"; message: string };
+
+export type TransferResult =
+  | { ok: true }
+  | { ok: false; code: "NOT_LEADER"; leader?: string }
+  | { ok: false; code: "UNKNOWN_PEER"; message: string };
+
+export type CompactResult =
+  | { ok: true; snapshot: Snapshot }
+  | { ok: false; code: "INVALID_SNAPSHOT"; message: string };
+
+// ---------------------------------------------------------------- status
+
+export type ProgressState = "probe" | "replicate" | "snapshot";
+
+export interface ProgressStatus {
+  match: number;
+  next: number;
+  state: ProgressState;
+  /** Leader's tick count when this follower last answered. */
+  lastContactTick: number;
+  recentActive: boolean;
+}
+
+export interface Status {
+  id: string;
+  term: number;
+  vote: string | null;
+  role: Role;
+  leader: string | undefined;
+  commitIndex: number;
+  appliedIndex: number;
+  firstIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  voters: string[];
+  /** Leader only: one row per other voter. */
+  progress?: Record<string, ProgressStatus>;
+  leadTransferee?: string;
+  tick: number;
+}
+
+/** Optional injected logger; core/log.ts's Logger fits. */
+export interface RaftLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}

@@ -1,0 +1,40 @@
+// Node attribute interpolation used by constraints and spread:
+//   ${attr.<key>}  → node.attributes[key]   (fingerprinted)
+//   ${meta.<key>}  → node.meta[key]         (operator metadata)
+//   ${node.id} ${node.name} ${node.status}
+// Anything not wrapped in ${...} is a literal.
+
+import type { NodeView } from "./types.ts";
+
+export type AttributeReader = (node: NodeView) => string | undefined;
+
+const INTERPOLATION = /^\$\{(attr|meta|node)\.([A-Za-z0-9_.\-]+)\}$/;
+const NODE_FIELDS = new Set(["id", "name", "status"]);
+
+/** Why `text` is not a valid attribute reference, or null when it is. */
+export function attributeError(text: string): string | null {
+  if (!text.startsWith("${")) return null; // a literal
+  const m = INTERPOLATION.exec(text);
+  if (!m) return `"${text}" is not a valid interpolation; use \${attr.<key>}, \${meta.<key>} or \${node.id|name|status}`;
+  if (m[1] === "node" && !NODE_FIELDS.has(m[2]!)) {
+    return `unknown node field "${m[2]}"; use \${node.id}, \${node.name} or \${node.status}`;
+  }
+  return null;
+}
+
+/** Compile an attribute reference to a reader. Assumes attributeError(text) is null. */
+export function compileAttribute(text: string): AttributeReader {
+  const m = INTERPOLATION.exec(text);
+  if (!m) return () => text;
+  const key = m[2]!;
+  switch (m[1]) {
+    case "attr":
+      return (node) => node.attributes[key];
+    case "meta":
+      return (node) => node.meta[key];
+    default:
+      if (key === "id") return (node) => node.id;
+      if (key === "name") return (node) => node.name;
+      return (node) => node.status;
+  }
+}

@@ -1,0 +1,122 @@
+// Raw (validated, snake_case) document → Job (camelCase, ms, every default set).
+// Defaults that depend on the job type follow Nomad's: a service restarts a
+// couple of times and is rescheduled forever; a batch task retries more and is
+// rescheduled once.
+
+import type { RawJob } from "./schema.ts";
+import type {
+  Constraint,
+  Job,
+  JobType,
+  ReschedulePolicy,
+  RestartPolicy,
+  ServiceSpec,
+  Task,
+  TaskGroup,
+  UpdateStrategy,
+} from "./types.ts";
+
+type RawGroup = RawJob["groups"][number];
+type RawTask = RawGroup["tasks"][number];
+type RawConstraint = RawJob["constraints"][number];
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+
+const RESTART_DEFAULTS: Record<JobType, RestartPolicy> = {
+  service: { attempts: 2, intervalMs: 30 * MINUTE_MS, delayMs: 15_000, mode: "fail" },
+  batch: { attempts: 3, intervalMs: 24 * HOUR_MS, delayMs: 15_000, mode: "fail" },
+};
+
+const RESCHEDULE_DEFAULTS: Record<JobType, ReschedulePolicy> = {
+  service: { attempts: 0, intervalMs: 0, delayMs: 30_000, unlimited: true },
+  batch: { attempts: 1, intervalMs: 24 * HOUR_MS, delayMs: 5_000, unlimited: false },
+};
+
+const UPDATE_DEFAULTS: UpdateStrategy = {
+  maxParallel: 1,
+  minHealthyTimeMs: 10_000,
+  healthyDeadlineMs: 5 * MINUTE_MS,
+  autoRevert: false,
+};
+
+export function normalizeJob(raw: RawJob): Job {
+  return {
+    id: raw.id,
+    namespace: raw.namespace,
+    type: raw.type,
+    priority: raw.priority,
+    constraints: raw.constraints.map(normalizeConstraint),
+    groups: raw.groups.map((g) => normalizeGroup(raw, g)),
+  };
+}
+
+function normalizeConstraint(c: RawConstraint): Constraint {
+  if (c.operator === "distinct_hosts") return { attribute: "", operator: c.operator, value: c.value ?? "true" };
+  return { attribute: c.attribute ?? "", operator: c.operator, value: c.value ?? "" };
+}
+
+function normalizeGroup(job: RawJob, g: RawGroup): TaskGroup {
+  const r = RESTART_DEFAULTS[job.type];
+  const s = RESCHEDULE_DEFAULTS[job.type];
+  return {
+    name: g.name,
+    count: g.count,
+    constraints: g.constraints.map(normalizeConstraint),
+    spread: g.spread.map((sp) => ({ attribute: sp.attribute, targets: sp.targets })),
+    restart: {
+      attempts: g.restart.attempts ?? r.attempts,
+      intervalMs: g.restart.interval ?? r.intervalMs,
+      delayMs: g.restart.delay ?? r.delayMs,
+      mode: g.restart.mode ?? r.mode,
+    },
+    reschedule: {
+      attempts: g.reschedule.attempts ?? s.attempts,
+      intervalMs: g.reschedule.interval ?? s.intervalMs,
+      delayMs: g.reschedule.delay ?? s.delayMs,
+      unlimited: g.reschedule.unlimited ?? s.unlimited,
+    },
+    update: {
+      maxParallel: g.update.max_parallel ?? UPDATE_DEFAULTS.maxParallel,
+      minHealthyTimeMs: g.update.min_healthy_time ?? UPDATE_DEFAULTS.minHealthyTimeMs,
+      healthyDeadlineMs: g.update.healthy_deadline ?? UPDATE_DEFAULTS.healthyDeadlineMs,
+      autoRevert: g.update.auto_revert ?? UPDATE_DEFAULTS.autoRevert,
+    },
+    tasks: g.tasks.map((t) => normalizeTask(job, g, t)),
+  };
+}
+
+function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
+  const task: Task = {
+    name: t.name,
+    driver: t.driver,
+    command: t.command,
+    args: t.args,
+    env: t.env,
+    resources: { cpuMhz: t.resources.cpu, memoryMb: t.resources.memory },
+    ports: Object.fromEntries(
+      Object.entries(t.ports).map(([label, p]) => [label, p.static === undefined ? {} : { static: p.static }]),
+    ),
+  };
+  if (t.service) task.service = normalizeService(job, g, t, t.service);
+  return task;
+}
+
+function normalizeService(job: RawJob, g: RawGroup, t: RawTask, svc: NonNullable<RawTask["service"]>): ServiceSpec {
+  // Nomad's default service name: ${JOB}-${TASKGROUP}-${TASK}, made DNS-safe.
+  const name = svc.name ?? `${job.id}-${g.name}-${t.name}`.replace(/[^A-Za-z0-9-]/g, "-").slice(0, 63);
+  const out: ServiceSpec = {
+    name,
+    tags: svc.tags,
+    checks: svc.checks.map((c, i) => ({
+      name: c.name ?? `${name}-${c.type}-${i}`,
+      type: c.type,
+      ...(c.path !== undefined ? { path: c.path } : {}),
+      intervalMs: c.interval,
+      timeoutMs: c.timeout,
+      ...(c.type === "ttl" ? { ttlMs: c.ttl ?? c.interval } : {}),
+    })),
+  };
+  if (svc.port !== undefined) out.port = svc.port;
+  return out;
+}

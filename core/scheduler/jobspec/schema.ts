@@ -1,0 +1,257 @@
+// zod schema for the raw (snake_case) job document. Shape checks live in the
+// schema; rules that span fields (unique names, port labels that must exist,
+// percents that must add up) are superRefine steps on the object that owns
+// them, so each error carries the key path of the offending field.
+// normalize.ts turns the parsed value into the camelCase Job.
+
+import { z } from "zod";
+import { attributeError } from "../attribute.ts";
+import { parseVersionRange } from "../version.ts";
+import { parseDurationMs } from "./duration.ts";
+
+/** Bounds on one job document (STYLE: a limit on everything). */
+export const LIMITS = {
+  groups: 100,
+  tasksPerGroup: 50,
+  countPerGroup: 10_000,
+  constraints: 64,
+  spreads: 8,
+  portsPerTask: 32,
+  checksPerService: 16,
+  nameChars: 128,
+} as const;
+
+/**
+ * Cross-field rules run even when a nested field already failed, so one pass
+ * reports every problem. The value may then be partly unparsed: a rule that
+ * trips over that (a TypeError) is skipped, the nested error already speaks.
+ */
+const ALWAYS = { when: () => true };
+function lenient<T>(rule: (value: T, ctx: z.RefinementCtx) => void): (value: T, ctx: z.RefinementCtx) => void {
+  return (value, ctx) => {
+    try {
+      rule(value, ctx);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+    }
+  };
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]*$/;
+const PORT_LABEL = /^[A-Za-z_][A-Za-z0-9_\-]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SERVICE_NAME = /^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?$/;
+
+const name = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(LIMITS.nameChars, `${what} must be at most ${LIMITS.nameChars} characters`)
+    .regex(NAME, `${what} may contain letters, digits, "_", "." and "-", and must start with a letter or digit`);
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDurationMs(text);
+  if (ms === null) {
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a duration; use Go-style strings like "10s", "1m30s" or "500ms"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const int = (min: number, max: number) =>
+  z.number().int(`must be a whole number`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+const constraint = z
+  .strictObject({
+    attribute: z.string().optional(),
+    operator: z.enum(["=", "!=", "regexp", "version", "distinct_hosts"]).default("="),
+    value: scalarString.optional(),
+  })
+  .superRefine(lenient((c, ctx) => {
+    if (c.operator === "distinct_hosts") {
+      if (c.value !== undefined && c.value !== "true" && c.value !== "false") {
+        ctx.addIssue({ code: "custom", path: ["value"], message: `distinct_hosts takes "true" or "false"` });
+      }
+      return;
+    }
+    if (!c.attribute) ctx.addIssue({ code: "custom", path: ["attribute"], message: `required for operator "${c.operator}"` });
+    else {
+      const bad = attributeError(c.attribute);
+      if (bad) ctx.addIssue({ code: "custom", path: ["attribute"], message: bad });
+    }
+    if (c.value === undefined) {
+      ctx.addIssue({ code: "custom", path: ["value"], message: `required for operator "${c.operator}"` });
+      return;
+    }
+    if (c.operator === "regexp") {
+      try {
+        new RegExp(c.value);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", path: ["value"], message: `invalid regular expression: ${(e as Error).message}` });
+      }
+    }
+    if (c.operator === "version") {
+      const r = parseVersionRange(c.value);
+      if (!r.ok) ctx.addIssue({ code: "custom", path: ["value"], message: r.error });
+    }
+  }), ALWAYS);
+
+const spread = z
+  .strictObject({
+    attribute: z.string().min(1),
+    targets: z
+      .array(z.strictObject({ value: scalarString, percent: z.number().min(0).max(100) }))
+      .default([]),
+  })
+  .superRefine(lenient((s, ctx) => {
+    const bad = attributeError(s.attribute);
+    if (bad || !s.attribute.startsWith("${")) {
+      ctx.addIssue({ code: "custom", path: ["attribute"], message: bad ?? `spread needs a node attribute like "\${meta.rack}"` });
+    }
+    const sum = s.targets.reduce((acc, t) => acc + t.percent, 0);
+    if (sum > 100) ctx.addIssue({ code: "custom", path: ["targets"], message: `target percents add up to ${sum}, more than 100` });
+    uniqueBy(s.targets, (t) => t.value, ctx, ["targets"], "value", "target value");
+  }), ALWAYS);
+
+const restart = z.strictObject({
+  attempts: int(0, 1000).optional(),
+  interval: duration.optional(),
+  delay: duration.optional(),
+  mode: z.enum(["fail", "delay"]).optional(),
+});
+
+const reschedule = z.strictObject({
+  attempts: int(0, 1000).optional(),
+  interval: duration.optional(),
+  delay: duration.optional(),
+  unlimited: z.boolean().optional(),
+});
+
+const update = z
+  .strictObject({
+    max_parallel: int(0, LIMITS.countPerGroup).optional(),
+    min_healthy_time: duration.optional(),
+    healthy_deadline: duration.optional(),
+    auto_revert: z.boolean().optional(),
+  })
+  .superRefine(lenient((u, ctx) => {
+    if (u.min_healthy_time !== undefined && u.healthy_deadline !== undefined && u.min_healthy_time >= u.healthy_deadline) {
+      ctx.addIssue({ code: "custom", path: ["min_healthy_time"], message: "must be shorter than healthy_deadline" });
+    }
+  }), ALWAYS);
+
+const check = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    type: z.enum(["http", "tcp", "ttl"]),
+    path: z.string().optional(),
+    interval: duration.default(10_000),
+    timeout: duration.default(2_000),
+    ttl: duration.optional(),
+  })
+  .superRefine(lenient((c, ctx) => {
+    if (c.type === "http" && !c.path) ctx.addIssue({ code: "custom", path: ["path"], message: "required for http checks" });
+    if (c.path !== undefined && !c.path.startsWith("/")) ctx.addIssue({ code: "custom", path: ["path"], message: `must start with "/"` });
+    if (c.path !== undefined && c.type !== "http") ctx.addIssue({ code: "custom", path: ["path"], message: "only http checks take a path" });
+    if (c.interval <= 0) ctx.addIssue({ code: "custom", path: ["interval"], message: "must be longer than 0" });
+    if (c.timeout <= 0) ctx.addIssue({ code: "custom", path: ["timeout"], message: "must be longer than 0" });
+  }), ALWAYS);
+
+const service = z.strictObject({
+  name: z.string().regex(SERVICE_NAME, "must be a DNS label: letters, digits and \"-\"").max(63).optional(),
+  tags: z.array(z.string()).default([]),
+  port: z.string().optional(),
+  checks: z.array(check).max(LIMITS.checksPerService).default([]),
+});
+
+const task = z
+  .strictObject({
+    name: name("task name"),
+    driver: z.literal("exec", { error: `only the "exec" driver exists` }).default("exec"),
+    command: z.string().min(1, "must not be empty"),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), scalarString).default({}),
+    resources: z
+      .strictObject({ cpu: int(1, 10_000_000).default(100), memory: int(1, 100_000_000).default(300) })
+      .default({ cpu: 100, memory: 300 }),
+    ports: z.record(z.string(), z.strictObject({ static: int(1, 65535).optional() })).default({}),
+    service: service.optional(),
+  })
+  .superRefine(lenient((t, ctx) => {
+    for (const key of Object.keys(t.env)) {
+      if (!ENV_NAME.test(key)) ctx.addIssue({ code: "custom", path: ["env", key], message: "not a valid environment variable name" });
+    }
+    const labels = Object.keys(t.ports);
+    if (labels.length > LIMITS.portsPerTask) ctx.addIssue({ code: "custom", path: ["ports"], message: `at most ${LIMITS.portsPerTask} ports` });
+    for (const label of labels) {
+      if (!PORT_LABEL.test(label)) ctx.addIssue({ code: "custom", path: ["ports", label], message: "port labels are letters, digits, \"_\" and \"-\"" });
+    }
+    const svc = t.service;
+    if (!svc) return;
+    if (svc.port !== undefined && !(svc.port in t.ports)) {
+      ctx.addIssue({ code: "custom", path: ["service", "port"], message: `no port labelled "${svc.port}" in this task (have: ${labels.join(", ") || "none"})` });
+    }
+    svc.checks.forEach((c, i) => {
+      if (c.type !== "ttl" && svc.port === undefined) {
+        ctx.addIssue({ code: "custom", path: ["service", "checks", i, "type"], message: `${c.type} checks need service.port` });
+      }
+    });
+  }), ALWAYS);
+
+const group = z
+  .strictObject({
+    name: name("group name"),
+    count: int(0, LIMITS.countPerGroup).default(1),
+    constraints: z.array(constraint).max(LIMITS.constraints).default([]),
+    spread: z.array(spread).max(LIMITS.spreads).default([]),
+    restart: restart.default({}),
+    reschedule: reschedule.default({}),
+    update: update.default({}),
+    tasks: z.array(task).min(1, "a group needs at least one task").max(LIMITS.tasksPerGroup),
+  })
+  .superRefine(lenient((g, ctx) => {
+    uniqueBy(g.tasks, (t) => t.name, ctx, ["tasks"], "name", "task name");
+    const seen = new Map<number, string>();
+    g.tasks.forEach((t, i) => {
+      for (const [label, p] of Object.entries(t.ports)) {
+        if (p.static === undefined) continue;
+        const other = seen.get(p.static);
+        if (other) {
+          ctx.addIssue({ code: "custom", path: ["tasks", i, "ports", label, "static"], message: `static port ${p.static} is already used by ${other}` });
+        } else seen.set(p.static, `task "${t.name}" port "${label}"`);
+      }
+    });
+  }), ALWAYS);
+
+export const jobSchema = z
+  .strictObject({
+    id: name("job id"),
+    namespace: name("namespace").default("default"),
+    type: z.enum(["service", "batch"]).default("service"),
+    priority: int(1, 100).default(50),
+    constraints: z.array(constraint).max(LIMITS.constraints).default([]),
+    groups: z.array(group).min(1, "a job needs at least one group").max(LIMITS.groups),
+  })
+  .superRefine(lenient((j, ctx) => uniqueBy(j.groups, (g) => g.name, ctx, ["groups"], "name", "group name")), ALWAYS);
+
+export type RawJob = z.output<typeof jobSchema>;
+
+function uniqueBy<T>(
+  items: T[],
+  key: (item: T) => string,
+  ctx: z.RefinementCtx,
+  path: (string | number)[],
+  field: string,
+  what: string,
+): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    const first = seen.get(k);
+    if (first !== undefined) {
+      ctx.addIssue({ code: "custom", path: [...path, i, field], message: `duplicate ${what} "${k}" (also at index ${first})` });
+    } else seen.set(k, i);
+  });
+}

@@ -1,0 +1,34 @@
+// Read-only access to replicated state for HTTP handlers and plugins.
+import { asc, eq } from "drizzle-orm";
+import type { Store } from "../store/db.ts";
+import { nodes, type NodeRow } from "../store/schema.ts";
+import type { Fsm } from "./fsm.ts";
+
+export interface StateReader {
+  /** Index of the last applied command (X-Corral-Index). */
+  appliedIndex(): number;
+  /** Highest index that changed `table` (never 0: Consul clients treat 0 as "no index"). */
+  tableIndex(table: string): number;
+  listNodes(): NodeRow[];
+  getNode(idOrName: string): NodeRow | undefined;
+}
+
+export function createStateReader(store: Store, fsm: Fsm): StateReader {
+  const db = store.db;
+  return {
+    appliedIndex: () => fsm.appliedIndex(),
+    tableIndex: (t) => Math.max(1, fsm.tableIndex(t)),
+    listNodes: () => db.select().from(nodes).orderBy(asc(nodes.name)).all(),
+    getNode: (idOrName) =>
+      db.select().from(nodes).where(eq(nodes.id, idOrName)).get() ??
+      db.select().from(nodes).where(eq(nodes.name, idOrName)).get(),
+  };
+}
+
+/** For agents, which hold no replicated state of their own. */
+export const emptyStateReader: StateReader = {
+  appliedIndex: () => 0,
+  tableIndex: () => 1,
+  listNodes: () => [],
+  getNode: () => undefined,
+};

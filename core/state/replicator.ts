@@ -1,0 +1,39 @@
+// How callers change cluster state: propose(command) resolves once the
+// command is committed and applied, with its log index and the applier's
+// result. LocalLog (this issue) orders commands itself; the Raft driver
+// implements the same interface, so callers never change.
+import type { Command, CommandResult } from "./commands.ts";
+
+export interface ProposeOutcome {
+  index: number;
+  result: CommandResult;
+}
+
+export interface ReplicationStatus {
+  /** This node leads (accepts proposals) right now. */
+  isLeader: boolean;
+  /** Address ("host:port") of the active leader, when known. */
+  leader: string | undefined;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  /** Milliseconds since this node last heard from the leader (0 on the leader). */
+  lastContactMs: number;
+}
+
+export interface Replicator {
+  propose(command: Command): Promise<ProposeOutcome>;
+  status(): ReplicationStatus;
+  close(): Promise<void>;
+}
+
+/** A typed refusal that HTTP maps to a status (e.g. NOT_LEADER → 503 or a forward). */
+export class ReplicationError extends Error {
+  constructor(
+    readonly code: "NOT_LEADER" | "SHUTTING_DOWN" | "TIMEOUT" | "INVALID_COMMAND",
+    message: string,
+    readonly leader?: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,77 @@
+// Opens the state database: the runtime's SQLite driver, WAL, migrations,
+// and drizzle on top. One Store per data dir; main passes it down.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { entityKind } from "drizzle-orm";
+import { BaseSQLiteDatabase, SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
+import { BetterSQLiteSession } from "drizzle-orm/better-sqlite3/session";
+import * as schema from "./schema.ts";
+import { migrations } from "./migrations.ts";
+import { openClient, currentRuntime, type SqlClient, type Runtime } from "./driver.ts";
+
+export type Db = BaseSQLiteDatabase<"sync", unknown, typeof schema>;
+
+export interface Store {
+  db: Db;
+  client: SqlClient;
+  runtime: Runtime;
+  path: string;
+  /** Runs fn in one SQLite transaction (IMMEDIATE: takes the write lock up front). */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** "full": fsync on every commit (survives power loss). "normal": fsync at WAL checkpoints (survives a process crash, may lose the last commits on power loss). */
+  sync?: "full" | "normal";
+  runtime?: Runtime;
+}
+
+class CorralSQLiteDatabase extends BaseSQLiteDatabase<"sync", unknown, typeof schema> {
+  static override readonly [entityKind]: string = "CorralSQLiteDatabase";
+}
+
+export async function openStore(path: string, opts: OpenOptions = {}): Promise<Store> {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const runtime = opts.runtime ?? currentRuntime();
+  const client = await openClient(path, runtime);
+  client.exec("PRAGMA journal_mode = WAL");
+  client.exec(`PRAGMA synchronous = ${opts.sync === "full" ? "FULL" : "NORMAL"}`);
+  client.exec("PRAGMA busy_timeout = 5000");
+  client.exec("PRAGMA foreign_keys = ON");
+  migrate(client);
+
+  // Built like drizzle's own better-sqlite3 driver, but over our SqlClient, so
+  // the same query code runs on bun:sqlite, better-sqlite3 and node:sqlite.
+  const dialect = new SQLiteSyncDialect();
+  const { extractTablesRelationalConfig, createTableRelationsHelpers } = await import("drizzle-orm");
+  const tables = extractTablesRelationalConfig(schema, createTableRelationsHelpers);
+  const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: tables.tableNamesMap };
+  const session = new BetterSQLiteSession(client as never, dialect, relational as never, {});
+  const db = new CorralSQLiteDatabase("sync", dialect, session as never, relational as never) as Db;
+
+  return {
+    db,
+    client,
+    runtime,
+    path,
+    transaction: <T>(fn: () => T) => client.transaction(fn).immediate(),
+    close: () => client.close(),
+  };
+}
+
+function migrate(client: SqlClient): void {
+  const row = client.prepare("PRAGMA user_version").get() as { user_version: number };
+  const current = row.user_version;
+  if (current > migrations.length) {
+    throw new Error(
+      `state database schema version ${current} is newer than this corral (${migrations.length}); upgrade corral`,
+    );
+  }
+  for (let v = current; v < migrations.length; v++) {
+    client.transaction(() => {
+      client.exec(migrations[v]!);
+      client.exec(`PRAGMA user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,149 @@
+// One SQLite adapter for three runtimes: bun:sqlite under Bun, better-sqlite3
+// (v12) under Node, node:sqlite under Deno. Each is wrapped into the small
+// synchronous surface below, and drizzle-orm sits on top (core/store/db.ts).
+//
+// The driver modules are loaded with dynamic imports whose specifiers the
+// bundlers leave alone, so one bundle runs on every runtime.
+import { createRequire } from "node:module";
+
+export interface SqlStatement {
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
+  /** Rows as arrays instead of objects (drizzle's "values" mode). */
+  raw(): { all(...params: unknown[]): unknown[][]; get(...params: unknown[]): unknown[] | undefined };
+}
+
+/** The better-sqlite3-shaped surface drizzle's better-sqlite3 session needs. */
+export interface SqlClient {
+  prepare(sql: string): SqlStatement;
+  exec(sql: string): void;
+  close(): void;
+  /** better-sqlite3's transaction(): wraps fn; call .deferred/.immediate/.exclusive or the function itself. */
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): TransactionFn<A, R>;
+}
+
+export type TransactionFn<A extends unknown[], R> = ((...args: A) => R) & {
+  deferred: (...args: A) => R;
+  immediate: (...args: A) => R;
+  exclusive: (...args: A) => R;
+};
+
+/** BEGIN/COMMIT around fn, ROLLBACK on throw; nested calls become savepoints. */
+function makeTransaction(exec: (sql: string) => void): SqlClient["transaction"] {
+  let depth = 0;
+  return <A extends unknown[], R>(fn: (...args: A) => R) => {
+    const run = (mode: string) => (...args: A): R => {
+      const sp = `corral_sp${depth}`;
+      exec(depth === 0 ? `BEGIN ${mode}` : `SAVEPOINT ${sp}`);
+      depth++;
+      try {
+        const result = fn(...args);
+        depth--;
+        exec(depth === 0 ? "COMMIT" : `RELEASE ${sp}`);
+        return result;
+      } catch (err) {
+        depth--;
+        exec(depth === 0 ? "ROLLBACK" : `ROLLBACK TO ${sp}; RELEASE ${sp}`);
+        throw err;
+      }
+    };
+    const f = run("DEFERRED") as TransactionFn<A, R>;
+    f.deferred = run("DEFERRED");
+    f.immediate = run("IMMEDIATE");
+    f.exclusive = run("EXCLUSIVE");
+    return f;
+  };
+}
+
+export type Runtime = "bun" | "node" | "deno";
+
+export function currentRuntime(): Runtime {
+  const g = globalThis as Record<string, unknown>;
+  if (typeof g.Bun !== "undefined") return "bun";
+  if (typeof g.Deno !== "undefined") return "deno";
+  return "node";
+}
+
+// Hidden from bundlers: a literal import("bun:sqlite") would make esbuild
+// try to resolve it for the Node bundle.
+const dynamicImport = new Function("s", "return import(s)") as (s: string) => Promise<any>;
+
+export async function openClient(path: string, runtime = currentRuntime()): Promise<SqlClient> {
+  if (runtime === "bun") return openBun(path);
+  if (runtime === "deno") return openNodeSqlite(path);
+  return openBetterSqlite(path);
+}
+
+async function openBun(path: string): Promise<SqlClient> {
+  const { Database } = await dynamicImport("bun:sqlite");
+  const db = new Database(path, { create: true, strict: false });
+  return {
+    prepare(sql: string): SqlStatement {
+      const stmt = db.prepare(sql);
+      return {
+        run: (...p) => {
+          const r = stmt.run(...(p as any[]));
+          return { changes: r.changes, lastInsertRowid: r.lastInsertRowid };
+        },
+        all: (...p) => stmt.all(...(p as any[])),
+        get: (...p) => stmt.get(...(p as any[])) ?? undefined,
+        raw: () => ({
+          all: (...p) => stmt.values(...(p as any[])),
+          get: (...p) => stmt.values(...(p as any[]))[0],
+        }),
+      };
+    },
+    exec: (sql) => db.exec(sql),
+    close: () => db.close(),
+    transaction: makeTransaction((sql) => db.exec(sql)),
+  };
+}
+
+async function openBetterSqlite(path: string): Promise<SqlClient> {
+  // createRequire keeps better-sqlite3 a plain runtime require in the bundle:
+  // it is a native addon and must sit beside dist/corral.mjs in node_modules.
+  const require = createRequire(import.meta.url);
+  const Database = require("better-sqlite3");
+  return new Database(path) as SqlClient;
+}
+
+async function openNodeSqlite(path: string): Promise<SqlClient> {
+  const { DatabaseSync } = await dynamicImport("node:sqlite");
+  const db = new DatabaseSync(path);
+  return {
+    prepare(sql: string): SqlStatement {
+      const stmt = db.prepare(sql);
+      const arrays = () => {
+        const s2 = db.prepare(sql);
+        if (typeof s2.setReturnArrays === "function") {
+          s2.setReturnArrays(true);
+          return {
+            all: (...p: unknown[]) => s2.all(...p) as unknown[][],
+            get: (...p: unknown[]) => s2.get(...p) as unknown[] | undefined,
+          };
+        }
+        // Older node:sqlite: object rows keep column order, so values() is the row.
+        return {
+          all: (...p: unknown[]) => (s2.all(...p) as object[]).map((r) => Object.values(r)),
+          get: (...p: unknown[]) => {
+            const r = s2.get(...p) as object | undefined;
+            return r ? Object.values(r) : undefined;
+          },
+        };
+      };
+      return {
+        run: (...p) => {
+          const r = stmt.run(...p);
+          return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
+        },
+        all: (...p) => stmt.all(...p),
+        get: (...p) => stmt.get(...p),
+        raw: arrays,
+      };
+    },
+    exec: (sql) => db.exec(sql),
+    close: () => db.close(),
+    transaction: makeTransaction((sql) => db.exec(sql)),
+  };
+}

@@ -1,0 +1,154 @@
+// Starts real corral processes from the real entry point (core/main.ts under
+// Bun) on free loopback ports, with their own data dirs, and cleans up.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const ENTRY = join(ROOT, "core/main.ts");
+export const BUN = process.execPath; // tests run under bun
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export function tempDir(prefix = "corral-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface CorralProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  dataDir: string;
+  output: () => string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface StartOptions {
+  role?: "dev" | "leader" | "agent";
+  port?: number;
+  dataDir?: string;
+  /** TOML text; written to dataDir/../corral.toml and passed with --config. */
+  config?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Wait for /v1/healthz (default true). */
+  waitReady?: boolean;
+}
+
+const live = new Set<CorralProcess>();
+
+export async function startCorral(opts: StartOptions = {}): Promise<CorralProcess> {
+  const port = opts.port ?? (await freePort());
+  const dataDir = opts.dataDir ?? join(tempDir(), "data");
+  const args = [ENTRY, opts.role ?? "dev", "--http-port", String(port), "--data-dir", dataDir];
+  if (opts.config !== undefined) {
+    const file = join(tempDir("corral-cfg-"), "corral.toml");
+    writeFileSync(file, opts.config);
+    args.push("--config", file);
+  }
+  args.push(...(opts.args ?? []));
+  const child = spawn(BUN, args, {
+    cwd: ROOT,
+    env: { ...process.env, CORRAL_NODE_LOG_LEVEL: "info", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | string>((res) => child.once("exit", (code, sig) => res(code ?? sig ?? -1)));
+  const p: CorralProcess = {
+    child, port, url: `http://127.0.0.1:${port}`, dataDir, output: () => out, exited,
+    async kill(signal = "SIGKILL") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const r = await exited;
+      live.delete(p);
+      return r;
+    },
+  };
+  live.add(p);
+  if (opts.waitReady !== false) await waitHealthy(p);
+  return p;
+}
+
+export async function waitHealthy(p: CorralProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (p.child.exitCode !== null) throw new Error(`corral exited early (${p.child.exitCode}):\n${p.output()}`);
+    try {
+      const r = await fetch(p.url + "/v1/healthz", { signal: AbortSignal.timeout(1000) });
+      if (r.ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`corral at ${p.url} not healthy after ${timeoutMs} ms:\n${p.output()}`);
+}
+
+export async function killAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.kill("SIGKILL")));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls fn until it returns a truthy value or the time runs out. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, stepMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+    await sleep(stepMs);
+  }
+}
+
+export async function getJson<T = any>(url: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {
+  const r = await fetch(url, init);
+  const text = await r.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // keep text
+  }
+  return { status: r.status, body: body as T, headers: r.headers };
+}
+
+/** A signed agent/peer RPC, as an agent would send it. */
+export async function signedPost(baseUrl: string, path: string, secret: string, body: unknown) {
+  const text = JSON.stringify(body);
+  return getJson(baseUrl + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(secret, "POST", path, text) },
+    body: text,
+  });
+}
+
+export function devSecretOf(dataDir: string): string {
+  return readFileSync(join(dataDir, "cluster-secret"), "utf8").trim();
+}
+
+export function cleanup(dir: string) {
+  rmSync(dir, { recursive: true, force: true });
+}
