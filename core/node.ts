@@ -27,7 +27,7 @@ import { HttpLeaderTransport, LocalLeaderTransport } from "./cluster/transport.t
 import { loadOrCreateNodeId } from "./cluster/identity.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
 import { fingerprint } from "../plugins/probe/fingerprint.ts";
-import type { ProbeOverrides } from "../plugins/probe/types.ts";
+import { probeConfigSchema } from "../plugins/probe/config.ts";
 import type { Command } from "./state/commands.ts";
 import { VERSION } from "./version.ts";
 import type { CoreApiDeps } from "./api/deps.ts";
@@ -138,7 +138,8 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     bus.subscribe("probe.sample", (s) => (latest = s as LiveSample));
     const registration = async (): Promise<JoinRequest> => {
       // The probe table's overrides apply even while the probe plugin is off.
-      const { interval: _interval, ...overrides } = (settings.probe ?? {}) as ProbeOverrides & { interval?: unknown };
+      const parsed = probeConfigSchema.safeParse(settings.probe ?? {});
+      const { interval: _interval, ...overrides } = parsed.success ? parsed.data : { interval: 0 };
       const fp = await fingerprint({ dataDir, overrides });
       for (const w of fp.warnings) log.warn("fingerprint: " + w);
       return {

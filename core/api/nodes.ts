@@ -4,7 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { notFound } from "../http/errors.ts";
 import type { NodeRow } from "../store/schema.ts";
 import type { CoreApiDeps } from "./deps.ts";
-import { errorResponses, jsonResponse, NodeView } from "./schemas.ts";
+import { errorResponses, jsonResponse, NodeView, pathParam } from "./schemas.ts";
 
 export function nodeView(d: CoreApiDeps, n: NodeRow) {
   return { ...n, lastHeartbeatAt: d.membership?.lastHeartbeat(n.id) ?? null };
@@ -36,7 +36,7 @@ export function nodeRoutes(d: CoreApiDeps) {
       },
     }),
     handler: (c) => {
-      const id = c.req.param("id");
+      const id = pathParam(c, "id");
       const n = d.state.getNode(id);
       if (!n) throw notFound(`no node with id or name "${id}"`, "NODE_NOT_FOUND");
       return c.json({ ...nodeView(d, n), sample: d.membership?.latestSample(n.id) ?? null });

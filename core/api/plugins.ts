@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../http/errors.ts";
 import { PluginError } from "../plugins/host.ts";
 import type { CoreApiDeps } from "./deps.ts";
-import { errorResponses, jsonBody, jsonResponse, PluginView } from "./schemas.ts";
+import { errorResponses, jsonBody, jsonResponse, pathParam, PluginView } from "./schemas.ts";
 
 const Name = z.object({ name: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "plugin names are lowercase words") });
 
@@ -33,8 +33,8 @@ export function pluginRoutes(d: CoreApiDeps) {
       responses: { ...jsonResponse(PluginView), ...errorResponses },
     }),
     handler: (c) => {
-      const p = d.plugins.get(c.req.param("name"));
-      if (!p) throw new ApiError(404, "PLUGIN_NOT_FOUND", `no plugin named "${c.req.param("name")}"`);
+      const p = d.plugins.get(pathParam(c, "name"));
+      if (!p) throw new ApiError(404, "PLUGIN_NOT_FOUND", `no plugin named "${pathParam(c, "name")}"`);
       return c.json(p);
     },
   });
@@ -47,8 +47,8 @@ export function pluginRoutes(d: CoreApiDeps) {
       responses: { ...jsonResponse(PluginView), ...errorResponses },
     }),
     handler: async (c) => {
-      const name = c.req.param("name");
-      const { enabled } = (await c.req.json()) as { enabled: boolean };
+      const name = pathParam(c, "name");
+      const { enabled } = c.req.valid("json" as never) as { enabled: boolean };
       const info = await (enabled ? d.plugins.enable(name) : d.plugins.disable(name)).catch(toApiError);
       return c.json(info);
     },
@@ -62,6 +62,6 @@ export function pluginRoutes(d: CoreApiDeps) {
       request: { params: Name },
       responses: { ...jsonResponse(PluginView), ...errorResponses },
     }),
-    handler: async (c) => c.json(await d.plugins.reload(c.req.param("name")).catch(toApiError)),
+    handler: async (c) => c.json(await d.plugins.reload(pathParam(c, "name")).catch(toApiError)),
   });
 }

@@ -50,3 +50,10 @@ export const PluginView = z
     reloads: z.number(),
   })
   .openapi("Plugin");
+
+/** A path parameter the route's schema has already validated. */
+export function pathParam(c: { req: { param(name: string): string | undefined } }, name: string): string {
+  const v = c.req.param(name);
+  if (v === undefined) throw new Error(`route has no path parameter ${name}`);
+  return v;
+}

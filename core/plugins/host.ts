@@ -223,6 +223,7 @@ export class PluginHost {
       this.setState(rec, "enabled");
       this.deps.log.info("plugin enabled", { plugin: rec.name, version: rec.version });
     } catch (err) {
+      this.deps.log.error("plugin failed to start", { plugin: rec.name, err });
       await this.stop(rec, "failed", err);
       throw new PluginError("PLUGIN_SETUP_FAILED", `plugin ${rec.name} failed to start: ${errorText(err)}`);
     }

@@ -73,7 +73,7 @@ export interface PluginContext<C = unknown> {
   state: StateReader;
   /** Replicated change: goes through the command log; resolves once applied. */
   propose(command: Command): Promise<ProposeResult>;
-  /** Subscribe to a local event bus topic (e.g. "applied", "node-sample"). */
+  /** Subscribe to a local event bus topic (e.g. "applied", "probe.sample", "node.sample", "plugin.state"). */
   subscribe(topic: string, fn: (payload: unknown) => void): EventSubscription;
   /** Publish on the local event bus (ephemeral, not replicated). */
   publish(topic: string, payload: unknown): void;

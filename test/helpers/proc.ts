@@ -31,6 +31,8 @@ export interface CorralProcess {
   port: number;
   url: string;
   dataDir: string;
+  /** The config file written from StartOptions.config, if any. */
+  configFile?: string;
   output: () => string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
@@ -55,10 +57,11 @@ export async function startCorral(opts: StartOptions = {}): Promise<CorralProces
   const port = opts.port ?? (await freePort());
   const dataDir = opts.dataDir ?? join(tempDir(), "data");
   const args = [ENTRY, opts.role ?? "dev", "--http-port", String(port), "--data-dir", dataDir];
+  let configFile: string | undefined;
   if (opts.config !== undefined) {
-    const file = join(tempDir("corral-cfg-"), "corral.toml");
-    writeFileSync(file, opts.config);
-    args.push("--config", file);
+    configFile = join(tempDir("corral-cfg-"), "corral.toml");
+    writeFileSync(configFile, opts.config);
+    args.push("--config", configFile);
   }
   args.push(...(opts.args ?? []));
   const child = spawn(BUN, args, {
@@ -71,7 +74,7 @@ export async function startCorral(opts: StartOptions = {}): Promise<CorralProces
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | string>((res) => child.once("exit", (code, sig) => res(code ?? sig ?? -1)));
   const p: CorralProcess = {
-    child, port, url: `http://127.0.0.1:${port}`, dataDir, output: () => out, exited,
+    child, port, url: `http://127.0.0.1:${port}`, dataDir, configFile, output: () => out, exited,
     async kill(signal = "SIGKILL") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const r = await exited;
