@@ -35,6 +35,7 @@ import { statusRoutes } from "./api/status.ts";
 import { nodeRoutes } from "./api/nodes.ts";
 import { pluginRoutes } from "./api/plugins.ts";
 import { clusterRoutes } from "./api/cluster.ts";
+import { kvRoutes } from "./api/kv.ts";
 
 export interface RunningNode {
   config: Config;
@@ -112,11 +113,13 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     leaderAddress: () => (replicator ? replicator.status().leader : config.agent.leaders[0]),
     peers: () => (isLeaderRole ? [selfAddress, ...config.leader.peers] : config.agent.leaders),
     agentJoined: () => agent?.isJoined() ?? false,
+    propose,
   };
   statusRoutes(deps);
   nodeRoutes(deps);
   pluginRoutes(deps);
   clusterRoutes(deps);
+  if (isLeaderRole) kvRoutes(deps);
 
   await plugins.reconcile(new Set(config.plugins.enabled), false);
 

@@ -5,6 +5,8 @@ import type { HostInfo } from "../plugins/types.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { Replicator } from "../state/replicator.ts";
 import type { Membership } from "../cluster/membership.ts";
+import type { Command } from "../state/commands.ts";
+import type { ProposeOutcome } from "../state/replicator.ts";
 
 export interface CoreApiDeps {
   routes: RouteTable;
@@ -21,4 +23,6 @@ export interface CoreApiDeps {
   leaderAddress: () => string | undefined;
   peers: () => string[];
   agentJoined?: () => boolean;
+  /** Replicated write; throws ApiError (503 NOT_A_LEADER_ROLE, NOT_LEADER...) when it cannot. */
+  propose: (cmd: Command) => Promise<ProposeOutcome>;
 }

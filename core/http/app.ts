@@ -27,6 +27,7 @@ export function createRouteTable(opts: AppOptions): RouteTable {
   const onError = (err: Error, c: Context): Response => {
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+      if (err.format === "text") return c.text(err.message, err.status);
       return c.json(errorBody(err.code, err.message), err.status);
     }
     if (err instanceof HTTPException) {

@@ -9,9 +9,16 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** "text": a plain-text body, as Consul answers (node-consul shows it as the message). */
+    readonly format: "json" | "text" = "json",
   ) {
     super(message);
   }
+}
+
+/** An error on a Consul-compatible route: status and a short text/plain body. */
+export function consulError(status: ContentfulStatusCode, message: string, headers: Record<string, string> = {}): ApiError {
+  return new ApiError(status, "CONSUL_" + status, message, headers, "text");
 }
 
 export const badRequest = (message: string, code = "INVALID_INPUT") => new ApiError(400, code, message);

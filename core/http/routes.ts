@@ -67,10 +67,14 @@ export class RouteTable {
   fetch = (req: Request, env?: unknown): Response | Promise<Response> => this.app.fetch(req, env as never);
 
   openApiDocument(): unknown {
-    return this.app.getOpenAPI31Document({
+    const doc = this.app.getOpenAPI31Document({
       openapi: "3.1.0",
       info: { title: this.shape.title, version: this.shape.version },
     });
+    // Wildcard params are written "{key{.*}}" for hono's router; OpenAPI wants "{key}".
+    const paths: Record<string, unknown> = {};
+    for (const [path, item] of Object.entries(doc.paths ?? {})) paths[path.replace(/\{(\w+)\{[^}]*\}\}/g, "{$1}")] = item;
+    return { ...doc, paths };
   }
 
   private rebuild(): void {

@@ -6,6 +6,7 @@
 import type { CompiledSpread, GroupAsk } from "./ask.ts";
 import { isLive, jobKey, type ClusterIndex, type SchedNode } from "./clusterIndex.ts";
 import type { Job } from "./jobspec/types.ts";
+import { newOrder, type NodeOrder } from "./order.ts";
 import { DEFAULT_PORT_RANGE, type Resources, type Rng, type ScheduleOptions } from "./types.ts";
 
 export interface ResolvedOptions {
@@ -24,14 +25,6 @@ interface NodeDelta {
   ports: Map<number, number>;
 }
 
-/** A lazily drawn Fisher–Yates permutation of node positions with a cursor. */
-interface NodeOrder {
-  /** perm[i] = pos + 1, or 0 for "still i" (so a fresh Int32Array is the identity). */
-  perm: Int32Array;
-  drawn: number;
-  cursor: number;
-}
-
 /** What the evaluation tracks per task group. */
 export interface GroupState {
   /** node position → live allocations of the group, after this plan. */
@@ -42,6 +35,8 @@ export interface GroupState {
   spreadCounts: Map<CompiledSpread, Map<string, number>>;
   /** Per spread block: least/most used value count, valid for one generation. */
   spreadBounds: Map<CompiledSpread, { generation: number; min: number; max: number }>;
+  /** Seeded order over the nodes that could fit one allocation when the group started placing. */
+  candidates: NodeOrder | null;
 }
 
 export interface EvalContext {
@@ -55,10 +50,12 @@ export interface EvalContext {
   /** Live allocations of this job per node position, after this plan. */
   jobOnNode: Map<number, number>;
   groups: Map<string, GroupState>;
+  lastGroup: [string, GroupState] | null;
   /** Bumped by every placement; lets rankers cache per-placement figures. */
   generation: number;
   /** attribute → distinct values over ready nodes, computed on first use. */
   spreadValues: Map<string, string[]>;
+  /** Seeded order over every node: explaining failures, preemption. */
   order: NodeOrder;
 }
 
@@ -79,9 +76,10 @@ export function createEvalContext(index: ClusterIndex, job: Job, rng: Rng, opts:
     delta: new Map(),
     jobOnNode: new Map(),
     groups: new Map(),
+    lastGroup: null,
     generation: 0,
     spreadValues: new Map(),
-    order: { perm: new Int32Array(index.nodes.length), drawn: 0, cursor: 0 },
+    order: newOrder(index.nodes.length),
   };
   for (const alloc of liveJobAllocs(ctx)) {
     const node = index.byId.get(alloc.nodeId);
@@ -97,11 +95,14 @@ function bump<K>(m: Map<K, number>, key: K, by: number): void {
 }
 
 export function groupState(ctx: EvalContext, group: string): GroupState {
+  // Checks and rankers ask for the same group many times in a row.
+  if (ctx.lastGroup !== null && ctx.lastGroup[0] === group) return ctx.lastGroup[1];
   let g = ctx.groups.get(group);
   if (!g) {
-    g = { onNode: new Map(), constraintVerdicts: new Array(ctx.index.nodes.length), spreadCounts: new Map(), spreadBounds: new Map() };
+    g = { onNode: new Map(), constraintVerdicts: new Array(ctx.index.nodes.length), spreadCounts: new Map(), spreadBounds: new Map(), candidates: null };
     ctx.groups.set(group, g);
   }
+  ctx.lastGroup = [group, g];
   return g;
 }
 
@@ -165,23 +166,4 @@ export function spreadCountsFor(ctx: EvalContext, ask: GroupAsk, spread: Compile
 function liveJobAllocs(ctx: EvalContext) {
   const all = ctx.index.byJob.get(jobKey(ctx.job.namespace, ctx.job.id)) ?? [];
   return all.filter((a) => isLive(a) && !ctx.stopped.has(a.id));
-}
-
-/** Next node position in the evaluation's seeded order; wraps around after n draws. */
-export function nextNodePos(ctx: EvalContext): number {
-  const o = ctx.order;
-  const perm = o.perm;
-  const n = perm.length;
-  const i = o.cursor % n;
-  o.cursor++;
-  if (i === o.drawn && i < n) {
-    // Draw position i: swap it with a random not-yet-drawn position j ≥ i.
-    const j = i + Math.floor(ctx.rng() * (n - i));
-    const vi = perm[i] === 0 ? i : perm[i]! - 1;
-    const vj = perm[j] === 0 ? j : perm[j]! - 1;
-    perm[i] = vj + 1;
-    perm[j] = vi + 1;
-    o.drawn++;
-  }
-  return perm[i] === 0 ? i : perm[i]! - 1;
 }

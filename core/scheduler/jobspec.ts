@@ -26,7 +26,7 @@ export function parseJobSpec(text: string, format: "toml" | "json"): JobSpecResu
 
 /** Validate an already-decoded document (e.g. a JSON request body). */
 export function validateJob(value: unknown): JobSpecResult {
-  const parsed = jobSchema.safeParse(value);
+  const parsed = jobSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) return { ok: false, errors: toErrors(parsed.error.issues) };
   return { ok: true, job: normalizeJob(parsed.data) };
 }

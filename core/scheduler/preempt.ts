@@ -12,7 +12,8 @@
 
 import type { GroupAsk } from "./ask.ts";
 import { isLive, type SchedNode } from "./clusterIndex.ts";
-import { freeCpuMhz, freeMemoryMb, nextNodePos, portInUse, type EvalContext } from "./evalContext.ts";
+import { freeCpuMhz, freeMemoryMb, portInUse, type EvalContext } from "./evalContext.ts";
+import { nextInOrder } from "./order.ts";
 import { newMetrics } from "./metrics.ts";
 import { feasible, FILTER_CHECKS } from "./pipeline.ts";
 import type { AllocationView } from "./types.ts";
@@ -37,7 +38,7 @@ export function findPreemption(ctx: EvalContext, ask: GroupAsk): PreemptionChoic
   let best: PreemptionChoice | null = null;
   let found = 0;
   for (let scanned = 0; scanned < nodes.length && found < PREEMPTION_CANDIDATES; scanned++) {
-    const node = nodes[nextNodePos(ctx)]!;
+    const node = nodes[nextInOrder(ctx.order, ctx.rng)]!;
     if (!feasible(node, ask, ctx, scratch, FILTER_CHECKS)) continue;
     const victims = chooseVictims(ctx, node, ask, maxVictimPriority);
     if (!victims) continue;

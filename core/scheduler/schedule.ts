@@ -19,7 +19,7 @@ import { findPreemption } from "./preempt.ts";
 import { reconcile, stopOf } from "./reconcile.ts";
 import { seededRng } from "./rng.ts";
 import { selectNode } from "./select.ts";
-import type { FailedGroup, Placement, Plan, ScheduleOptions, Snapshot, Stop } from "./types.ts";
+import type { FailedGroup, Placement, PlacementMetrics, Plan, ScheduleOptions, Snapshot, Stop } from "./types.ts";
 
 export function schedule(input: Snapshot | ClusterIndex, job: Job, evalId: string, opts: ScheduleOptions = {}): Plan {
   const index = isClusterIndex(input) ? input : indexSnapshot(input);
@@ -80,7 +80,7 @@ function placeOne(
   ctx: EvalContext,
   ask: GroupAsk,
   taskGroupIndex: number,
-  metrics: ReturnType<typeof newMetrics>,
+  metrics: PlacementMetrics,
   stops: Stop[],
 ): Placement | null {
   const choice = selectNode(ctx, ask, metrics);

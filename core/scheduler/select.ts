@@ -1,14 +1,22 @@
-// Candidate selection: walk nodes in the evaluation's seeded order, keep the
-// first `limit` feasible ones, score only those, take the best. Nomad does the
-// same with its LimitIterator: scoring every one of 10,000 nodes per placement
-// buys little packing quality for a lot of time, while the best of a few
-// random feasible nodes ("power of k choices") is close to the best overall.
-// The order's cursor carries on between placements, so successive placements
-// look at fresh nodes instead of re-scoring the same first few.
+// Candidate selection: walk nodes in a seeded random order, keep the first
+// `limit` feasible ones, score only those, take the best. Nomad does the same
+// with its LimitIterator: scoring every one of 10,000 nodes per placement buys
+// little packing quality for a lot of time, while the best of a few random
+// feasible nodes ("power of k choices") is close to the best overall. The
+// order's cursor carries on between placements, so successive placements look
+// at fresh nodes instead of re-scoring the same first few.
+//
+// The walk is over a per-group candidate list: the ready nodes that had room
+// for one allocation when the group started placing (one tight loop of two
+// subtractions per node). In a full cluster most nodes fail exactly that, and
+// skipping them up front is far cheaper than drawing and checking them one by
+// one for every placement. The full pipeline still runs on each candidate,
+// since this plan's own placements keep filling nodes.
 
 import type { GroupAsk } from "./ask.ts";
 import type { SchedNode } from "./clusterIndex.ts";
-import { nextNodePos, type EvalContext, type ResolvedOptions } from "./evalContext.ts";
+import { freeCpuMhz, freeMemoryMb, groupState, type EvalContext, type ResolvedOptions } from "./evalContext.ts";
+import { newOrder, nextInOrder, type NodeOrder } from "./order.ts";
 import { feasible, rankersFor, score } from "./pipeline.ts";
 import type { PlacementMetrics } from "./types.ts";
 
@@ -34,29 +42,26 @@ export function candidateLimit(nodeCount: number, ask: GroupAsk, opts: ResolvedO
 }
 
 /**
- * The best of up to `limit` feasible nodes, or null after one full pass found
- * none; then `metrics` says why. Rejections of a successful placement are not
- * kept (nobody asks why a placed allocation skipped some nodes), so the pass
- * runs without bookkeeping and only a failed one is repeated to explain it.
- * The repeat sees the same state and the whole (already drawn) order, so it
- * rejects the same nodes for the same reasons.
+ * The best of up to `limit` feasible nodes, or null when none is left.
+ * First over the group's candidate list; when that runs dry, one pass over
+ * every node in the evaluation's order, which both finds nodes that gained
+ * room after the list was built (preemption) and, on failure, records in
+ * `metrics` why each node was turned away. Successful placements keep no
+ * rejection counts: nobody asks why a placed allocation skipped some nodes.
  */
 export function selectNode(ctx: EvalContext, ask: GroupAsk, metrics: PlacementMetrics): Choice | null {
-  const best = scan(ctx, ask, null);
-  if (best === null) scan(ctx, ask, metrics);
-  return best;
+  return scan(ctx, ask, candidateOrder(ctx, ask), null) ?? scan(ctx, ask, ctx.order, metrics);
 }
 
-function scan(ctx: EvalContext, ask: GroupAsk, metrics: PlacementMetrics | null): Choice | null {
+function scan(ctx: EvalContext, ask: GroupAsk, order: NodeOrder, metrics: PlacementMetrics | null): Choice | null {
   const nodes = ctx.index.nodes;
-  const n = nodes.length;
-  const limit = candidateLimit(n, ask, ctx.opts);
+  const limit = candidateLimit(nodes.length, ask, ctx.opts);
   const rankers = rankersFor(ask);
   let best: Choice | null = null;
   let found = 0;
   let scanned = 0;
-  for (; scanned < n && found < limit; scanned++) {
-    const node = nodes[nextNodePos(ctx)]!;
+  for (; scanned < order.size && found < limit; scanned++) {
+    const node = nodes[nextInOrder(order, ctx.rng)]!;
     if (!feasible(node, ask, ctx, metrics)) continue;
     found++;
     const s = score(node, ask, ctx, rankers);
@@ -64,4 +69,19 @@ function scan(ctx: EvalContext, ask: GroupAsk, metrics: PlacementMetrics | null)
   }
   if (metrics) metrics.nodesEvaluated += scanned;
   return best;
+}
+
+/** The group's candidate order, built on its first placement. */
+function candidateOrder(ctx: EvalContext, ask: GroupAsk): NodeOrder {
+  const g = groupState(ctx, ask.group);
+  if (g.candidates) return g.candidates;
+  const nodes = ctx.index.nodes;
+  const list = new Int32Array(nodes.length);
+  let size = 0;
+  const { cpuMhz, memoryMb } = ask.resources;
+  for (const node of nodes) {
+    if (node.view.status === "ready" && freeCpuMhz(ctx, node) >= cpuMhz && freeMemoryMb(ctx, node) >= memoryMb) list[size++] = node.pos;
+  }
+  g.candidates = newOrder(size, list.subarray(0, size));
+  return g.candidates;
 }

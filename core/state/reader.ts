@@ -3,6 +3,8 @@ import { asc, eq } from "drizzle-orm";
 import type { Store } from "../store/db.ts";
 import { nodes, type NodeRow } from "../store/schema.ts";
 import type { Fsm } from "./fsm.ts";
+import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
+import { blockingQuery, IndexWatch } from "./watch.ts";
 
 export interface StateReader {
   /** Index of the last applied command (X-Corral-Index). */
@@ -11,6 +13,14 @@ export interface StateReader {
   tableIndex(table: string): number;
   listNodes(): NodeRow[];
   getNode(idOrName: string): NodeRow | undefined;
+  kvGet(key: string): KvEntry | undefined;
+  kvList(prefix: string): KvEntry[];
+  kvPrefixIndex(prefix: string): number;
+  /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
+  blocking<T>(
+    opts: { tables: readonly string[]; minIndex: number; waitMs: number; signal?: AbortSignal },
+    read: () => { index: number; value: T },
+  ): Promise<{ index: number; value: T }>;
 }
 
 export function createStateReader(store: Store, fsm: Fsm): StateReader {
@@ -22,6 +32,10 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     getNode: (idOrName) =>
       db.select().from(nodes).where(eq(nodes.id, idOrName)).get() ??
       db.select().from(nodes).where(eq(nodes.name, idOrName)).get(),
+    kvGet: (k) => kvGet(db, k),
+    kvList: (p) => kvList(db, p),
+    kvPrefixIndex: (p) => kvPrefixIndex(db, p),
+    blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),
   };
 }
 
@@ -31,4 +45,10 @@ export const emptyStateReader: StateReader = {
   tableIndex: () => 1,
   listNodes: () => [],
   getNode: () => undefined,
+  kvGet: () => undefined,
+  kvList: () => [],
+  kvPrefixIndex: () => 0,
+  blocking: async (_opts, read) => read(),
 };
+
+export { IndexWatch };

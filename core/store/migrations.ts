@@ -27,4 +27,16 @@ export const migrations: string[] = [
      modify_index INTEGER NOT NULL
    );
    CREATE INDEX nodes_name ON nodes(name);`,
+  // 2: KV store
+  `CREATE TABLE kv (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     flags INTEGER NOT NULL,
+     create_index INTEGER NOT NULL,
+     modify_index INTEGER NOT NULL
+   );
+   CREATE TABLE kv_tombstones (
+     key TEXT PRIMARY KEY,
+     delete_index INTEGER NOT NULL
+   );`,
 ];

@@ -47,3 +47,18 @@ export interface NodeReserved {
 }
 
 export type NodeRow = typeof nodes.$inferSelect;
+
+/** KV entries (Consul's /v1/kv). `value` is standard base64. */
+export const kv = sqliteTable("kv", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+  flags: integer("flags").notNull(),
+  createIndex: integer("create_index").notNull(),
+  modifyIndex: integer("modify_index").notNull(),
+});
+
+/** Deleted keys with the index of their deletion, so prefix indexes move forward on deletes. */
+export const kvTombstones = sqliteTable("kv_tombstones", {
+  key: text("key").primaryKey(),
+  deleteIndex: integer("delete_index").notNull(),
+});

@@ -12,7 +12,7 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
-const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
+const PART_SOURCE = String.raw`(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)`;
 
 /** Milliseconds, or null when `text` is not a duration. "0" alone is allowed. */
 export function parseDurationMs(text: string): number | null {
@@ -20,11 +20,10 @@ export function parseDurationMs(text: string): number | null {
   if (s === "0") return 0;
   if (s === "") return null;
   let total = 0;
-  PART.lastIndex = 0;
-  while (PART.lastIndex < s.length) {
-    const at = PART.lastIndex;
-    const m = PART.exec(s);
-    if (!m || m.index !== at) return null;
+  const part = new RegExp(PART_SOURCE, "y"); // sticky regexps carry state; one per call
+  while (part.lastIndex < s.length) {
+    const m = part.exec(s);
+    if (!m) return null;
     total += Number(m[1]) * UNIT_MS[m[2]!]!;
   }
   return total;

@@ -1,10 +1,55 @@
-// Appliers for node membership commands. Pure functions of (db, index, command):
-// no clocks, no randomness, so every replica applying the same log agrees.
+// Node membership: commands and their appliers. Appliers are pure functions
+// of (db, index, command): no clocks, no randomness, so every replica
+// applying the same log agrees.
 import { eq } from "drizzle-orm";
+import { z } from "zod";
 import type { Db } from "../../store/db.ts";
 import { nodes } from "../../store/schema.ts";
-import type { z } from "zod";
-import type { RegisterNode, SetNodeStatus, DeregisterNode, CommandResult } from "../commands.ts";
+import type { CommandResult } from "../result.ts";
+
+const resources = z.object({
+  cpuMhz: z.number().nonnegative(),
+  cores: z.number().int().nonnegative(),
+  memoryBytes: z.number().nonnegative(),
+  diskBytes: z.number().nonnegative(),
+});
+
+const reserved = z.object({ cpuMhz: z.number().nonnegative(), memoryBytes: z.number().nonnegative() });
+
+export const RegisterNode = z.object({
+  type: z.literal("RegisterNode"),
+  v: z.literal(1),
+  at: z.number(), // proposer's clock, ms since epoch
+  node: z.object({
+    id: z.string().min(1),
+    name: z.string().min(1),
+    address: z.string(),
+    datacenter: z.string(),
+    role: z.enum(["agent", "dev"]),
+    attributes: z.record(z.string(), z.string()),
+    resources,
+    reserved,
+    meta: z.record(z.string(), z.string()),
+  }),
+});
+
+export const SetNodeStatus = z.object({
+  type: z.literal("SetNodeStatus"),
+  v: z.literal(1),
+  at: z.number(),
+  nodeId: z.string().min(1),
+  status: z.enum(["ready", "down"]),
+  reason: z.string().optional(),
+});
+
+export const DeregisterNode = z.object({
+  type: z.literal("DeregisterNode"),
+  v: z.literal(1),
+  at: z.number(),
+  nodeId: z.string().min(1),
+});
+
+export const nodeCommands = [RegisterNode, SetNodeStatus, DeregisterNode] as const;
 
 export function applyRegisterNode(db: Db, index: number, cmd: z.infer<typeof RegisterNode>): CommandResult {
   const n = cmd.node;
@@ -52,3 +97,9 @@ export function applyDeregisterNode(db: Db, _index: number, cmd: z.infer<typeof 
   if (!r.changes) return { ok: false, code: "NODE_NOT_FOUND", message: `no node ${cmd.nodeId}` };
   return { ok: true };
 }
+
+export const nodeAppliers = {
+  RegisterNode: { tables: ["nodes"], apply: applyRegisterNode },
+  SetNodeStatus: { tables: ["nodes"], apply: applySetNodeStatus },
+  DeregisterNode: { tables: ["nodes"], apply: applyDeregisterNode },
+};

@@ -1,0 +1,140 @@
+// Consul-compatible KV: GET (recurse, keys, separator, raw, blocking),
+// PUT (raw body, flags, cas), DELETE (recurse, cas). Shapes and errors as in
+// shared/reference/consul-http-api.md §7.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { blockingParams, checkDatacenter, flag, setConsulHeaders } from "../http/consul.ts";
+import { consulError } from "../http/errors.ts";
+import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
+import type { CoreApiDeps } from "./deps.ts";
+import { pathParam } from "./schemas.ts";
+
+const KvEntryView = z
+  .object({
+    LockIndex: z.number(), Key: z.string(), Flags: z.number(), Value: z.string().nullable(),
+    CreateIndex: z.number(), ModifyIndex: z.number(),
+  })
+  .openapi("KVPair");
+
+const keyParam = z.object({ key: z.string().max(1024) });
+const kvQuery = z.object({
+  recurse: z.string().optional(), keys: z.string().optional(), separator: z.string().max(64).optional(),
+  raw: z.string().optional(), index: z.string().optional(), wait: z.string().optional(), dc: z.string().optional(),
+  stale: z.string().optional(), consistent: z.string().optional(), token: z.string().optional(),
+  flags: z.string().optional(), cas: z.string().optional(),
+});
+
+const PATH = "/v1/kv/{key{.*}}";
+
+function view(e: KvEntry) {
+  return { LockIndex: 0, Key: e.key, Flags: e.flags, Value: e.value === "" ? null : e.value, CreateIndex: e.createIndex, ModifyIndex: e.modifyIndex };
+}
+
+function uintParam(c: Context, name: string): number | undefined {
+  const v = new URL(c.req.url).searchParams.get(name);
+  if (v === null) return undefined;
+  if (!/^\d{1,20}$/.test(v) || !Number.isSafeInteger(Number(v))) throw consulError(400, `Invalid ${name} value`);
+  return Number(v);
+}
+
+/** Keys under prefix, each cut after the first separator past the prefix (Consul's keys+separator). */
+export function listKeys(keys: string[], prefix: string, separator: string | null): string[] {
+  if (!separator) return keys;
+  const out = new Set<string>();
+  for (const k of keys) {
+    const at = k.indexOf(separator, prefix.length);
+    out.add(at === -1 ? k : k.slice(0, at + separator.length));
+  }
+  return [...out].sort();
+}
+
+export function kvRoutes(d: CoreApiDeps) {
+  const status = () => d.replicator?.status();
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "get", path: PATH, tags: ["kv"], summary: "Read a key, a prefix (?recurse) or key names (?keys); blocks with ?index",
+      request: { params: keyParam, query: kvQuery },
+      responses: {
+        200: { description: "Entries, key names, or the raw value (?raw)", content: { "application/json": { schema: z.union([z.array(KvEntryView), z.array(z.string())]) } } },
+        404: { description: "No such key (empty body)" },
+      },
+    }),
+    handler: async (c) => {
+      checkDatacenter(c, d.host.datacenter);
+      const key = pathParam(c, "key");
+      const params = blockingParams(c);
+      const recurse = flag(c, "recurse");
+      const keysMode = flag(c, "keys");
+      const separator = new URL(c.req.url).searchParams.get("separator") ?? new URL(c.req.url).searchParams.get("seperator");
+      const state = d.state;
+      const { index, value } = await state.blocking(
+        { tables: ["kv"], minIndex: params.index, waitMs: params.waitMs, signal: c.req.raw.signal },
+        () => {
+          if (recurse || keysMode) {
+            const entries = state.kvList(key);
+            return { index: Math.max(state.kvPrefixIndex(key), 1), value: entries };
+          }
+          const e = state.kvGet(key);
+          return { index: e ? e.modifyIndex : Math.max(state.kvPrefixIndex(key), 1), value: e ? [e] : [] };
+        },
+      );
+      setConsulHeaders(c, index, status(), params.consistency);
+      if (keysMode) {
+        if (value.length === 0 && key !== "") return c.body(null, 404);
+        return c.json(listKeys(value.map((e) => e.key), key, separator));
+      }
+      if (value.length === 0) return c.body(null, 404);
+      if (flag(c, "raw")) {
+        c.header("Content-Type", "text/plain; charset=utf-8");
+        c.header("X-Content-Type-Options", "nosniff");
+        return c.body(Buffer.from(value[0]!.value, "base64"));
+      }
+      return c.json(value.map(view));
+    },
+  });
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "put", path: PATH, tags: ["kv"], summary: "Write a key (raw body); ?cas=N for check-and-set, ?flags=N",
+      request: { params: keyParam, query: kvQuery },
+      responses: { 200: { description: "true, or false when a cas did not match", content: { "application/json": { schema: z.boolean() } } } },
+    }),
+    handler: async (c) => {
+      checkDatacenter(c, d.host.datacenter);
+      const key = pathParam(c, "key");
+      if (key === "") throw consulError(400, "Missing key name");
+      const q = new URL(c.req.url).searchParams;
+      if (q.has("acquire") || q.has("release")) throw consulError(400, "sessions (acquire/release) are not supported");
+      const flags = uintParam(c, "flags") ?? 0;
+      const cas = uintParam(c, "cas");
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      if (body.byteLength > MAX_KV_VALUE_BYTES) {
+        throw consulError(413, `Request body(${body.byteLength} bytes) too large, max size: ${MAX_KV_VALUE_BYTES} bytes.`);
+      }
+      const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value: Buffer.from(body).toString("base64"), flags, cas });
+      return c.json(out.result.ok ? out.result.value === true : false);
+    },
+  });
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "delete", path: PATH, tags: ["kv"], summary: "Delete a key, or a prefix with ?recurse; ?cas=N",
+      request: { params: keyParam, query: kvQuery },
+      responses: { 200: { description: "true, or false when a cas did not match", content: { "application/json": { schema: z.boolean() } } } },
+    }),
+    handler: async (c) => {
+      checkDatacenter(c, d.host.datacenter);
+      const key = pathParam(c, "key");
+      const recurse = flag(c, "recurse");
+      const cas = uintParam(c, "cas");
+      if (recurse && cas !== undefined) throw consulError(400, "Conflicting flags: recurse and cas");
+      if (!recurse && key === "") throw consulError(400, "Missing key name");
+      const out = await d.propose({ type: "KVDelete", v: 1, at: Date.now(), key, recurse, cas });
+      return c.json(out.result.ok ? out.result.value === true : false);
+    },
+  });
+}

@@ -1,0 +1,75 @@
+// Conventions shared by the Consul-compatible routes (see
+// shared/reference/consul-http-api.md): presence flags, blocking-query
+// parameters, and the X-Consul-* headers.
+import type { Context } from "hono";
+import { consulError } from "./errors.ts";
+import type { ReplicationStatus } from "../state/replicator.ts";
+
+const DEFAULT_WAIT_MS = 5 * 60_000;
+const MAX_WAIT_MS = 10 * 60_000;
+
+/** Presence flags (G6): `?recurse`, `?recurse=`, even `?recurse=false` turn it on. */
+export function flag(c: Context, name: string): boolean {
+  return new URL(c.req.url).searchParams.has(name);
+}
+
+/** Go's time.ParseDuration subset Consul clients send ("10s", "5m", "120000ms"). */
+export function parseGoDurationMs(s: string): number | undefined {
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let at = 0;
+  let total = 0;
+  if (!s) return undefined;
+  while (at < s.length) {
+    re.lastIndex = at;
+    const m = re.exec(s);
+    if (!m) return undefined;
+    total += Number(m[1]) * unit[m[2]!]!;
+    at = re.lastIndex;
+  }
+  return total;
+}
+
+export interface BlockingParams {
+  /** 0 = do not block. */
+  index: number;
+  waitMs: number;
+  consistency: "default" | "stale" | "consistent";
+}
+
+/** B1, B2, B8: index, wait (capped, with Consul's jitter of up to wait/16), consistency. */
+export function blockingParams(c: Context, rng: () => number = Math.random): BlockingParams {
+  const q = new URL(c.req.url).searchParams;
+  let index = 0;
+  const rawIndex = q.get("index");
+  if (rawIndex !== null && rawIndex !== "") {
+    if (!/^\d{1,20}$/.test(rawIndex)) throw consulError(400, "Invalid index");
+    index = Number(rawIndex);
+  }
+  let waitMs = DEFAULT_WAIT_MS;
+  const rawWait = q.get("wait");
+  if (rawWait !== null && rawWait !== "") {
+    const ms = parseGoDurationMs(rawWait);
+    if (ms === undefined) throw consulError(400, "Invalid wait time");
+    waitMs = Math.min(ms, MAX_WAIT_MS);
+  }
+  waitMs += Math.floor(rng() * (waitMs / 16));
+  const stale = q.has("stale");
+  const consistent = q.has("consistent");
+  if (stale && consistent) throw consulError(400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+  return { index, waitMs, consistency: stale ? "stale" : consistent ? "consistent" : "default" };
+}
+
+/** B4, B7, B8: set on every response of a blocking-capable endpoint. */
+export function setConsulHeaders(c: Context, index: number, status: ReplicationStatus | undefined, consistency: BlockingParams["consistency"]) {
+  c.header("X-Consul-Index", String(Math.max(1, index)));
+  c.header("X-Consul-KnownLeader", String(Boolean(status?.leader)));
+  c.header("X-Consul-LastContact", String(Math.max(0, Math.round(status?.lastContactMs ?? 0))));
+  c.header("X-Consul-Effective-Consistency", consistency === "default" ? "leader" : consistency);
+}
+
+/** G9: accept our own datacenter; another one has no path. */
+export function checkDatacenter(c: Context, ours: string): void {
+  const dc = new URL(c.req.url).searchParams.get("dc");
+  if (dc && dc !== ours) throw consulError(500, `No path to datacenter`);
+}

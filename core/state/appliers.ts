@@ -1,0 +1,30 @@
+// The applier registry: command type -> (tables it touches, apply function).
+// Adding a domain = one spread here and one in commands.ts.
+import type { Db } from "../store/db.ts";
+import type { Command, CommandOf, CommandType } from "./commands.ts";
+import type { CommandResult } from "./result.ts";
+import { nodeAppliers } from "./domains/nodes.ts";
+import { kvAppliers } from "./domains/kv.ts";
+
+export interface Applier<T extends CommandType> {
+  /** State tables the command may change: blocking queries on them wake up. */
+  tables: readonly string[];
+  apply(db: Db, index: number, cmd: CommandOf<T>): CommandResult;
+}
+
+export type ApplierRegistry = { [T in CommandType]: Applier<T> };
+
+export const appliers: ApplierRegistry = {
+  Noop: { tables: [], apply: () => ({ ok: true }) },
+  ...nodeAppliers,
+  ...kvAppliers,
+};
+
+export function applierFor(cmd: Command): Applier<CommandType> | undefined {
+  return (appliers as Record<string, Applier<CommandType>>)[cmd.type];
+}
+
+/** Every state table some command touches. */
+export function allTables(): string[] {
+  return [...new Set(Object.values(appliers).flatMap((a) => a.tables))];
+}

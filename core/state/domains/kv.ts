@@ -1,0 +1,113 @@
+// The KV store (Consul's /v1/kv semantics): commands and appliers.
+// Values travel and are stored as standard base64 text, so the log, the
+// snapshot and every SQLite driver see the same bytes.
+import { asc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../../store/db.ts";
+import { kv, kvTombstones } from "../../store/schema.ts";
+import type { CommandResult } from "../result.ts";
+
+/** Consul's limit on one value. */
+export const MAX_KV_VALUE_BYTES = 512 * 1024;
+
+const key = z.string().min(1).max(1024);
+
+export const KVSet = z.object({
+  type: z.literal("KVSet"),
+  v: z.literal(1),
+  at: z.number(),
+  key,
+  /** Standard base64 of the value's bytes. */
+  value: z.string().max(Math.ceil(MAX_KV_VALUE_BYTES / 3) * 4),
+  flags: z.number().int().nonnegative().default(0),
+  /** Check-and-set: 0 = only if absent; N = only if ModifyIndex is N. */
+  cas: z.number().int().nonnegative().optional(),
+});
+
+export const KVDelete = z.object({
+  type: z.literal("KVDelete"),
+  v: z.literal(1),
+  at: z.number(),
+  key: z.string().max(1024),
+  recurse: z.boolean().default(false),
+  cas: z.number().int().nonnegative().optional(),
+});
+
+export const kvCommands = [KVSet, KVDelete] as const;
+
+/** LIKE pattern for "starts with prefix", with SQL wildcards escaped. */
+export function prefixPattern(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
+}
+
+function applyKVSet(db: Db, index: number, cmd: z.infer<typeof KVSet>): CommandResult {
+  const existing = db.select({ modifyIndex: kv.modifyIndex, createIndex: kv.createIndex }).from(kv).where(eq(kv.key, cmd.key)).get();
+  if (cmd.cas !== undefined) {
+    const ok = cmd.cas === 0 ? !existing : existing?.modifyIndex === cmd.cas;
+    if (!ok) return { ok: true, value: false };
+  }
+  const row = { key: cmd.key, value: cmd.value, flags: cmd.flags, createIndex: existing?.createIndex ?? index, modifyIndex: index };
+  db.insert(kv).values(row).onConflictDoUpdate({ target: kv.key, set: { value: row.value, flags: row.flags, modifyIndex: index } }).run();
+  db.delete(kvTombstones).where(eq(kvTombstones.key, cmd.key)).run();
+  return { ok: true, value: true };
+}
+
+function applyKVDelete(db: Db, index: number, cmd: z.infer<typeof KVDelete>): CommandResult {
+  if (cmd.recurse) {
+    const where = cmd.key === "" ? undefined : sql`${kv.key} LIKE ${prefixPattern(cmd.key)} ESCAPE '\\'`;
+    const keys = db.select({ key: kv.key }).from(kv).where(where).all();
+    db.delete(kv).where(where).run();
+    for (const k of keys) tombstone(db, k.key, index);
+    return { ok: true, value: true };
+  }
+  const existing = db.select({ modifyIndex: kv.modifyIndex }).from(kv).where(eq(kv.key, cmd.key)).get();
+  if (cmd.cas !== undefined && (cmd.cas === 0 || existing?.modifyIndex !== cmd.cas)) return { ok: true, value: false };
+  if (existing) {
+    db.delete(kv).where(eq(kv.key, cmd.key)).run();
+    tombstone(db, cmd.key, index);
+  }
+  return { ok: true, value: true };
+}
+
+/**
+ * A deleted key leaves a tombstone carrying the delete's index, so that a
+ * prefix query's index still moves forward when a key under it disappears
+ * (Consul does the same). A later write of the key removes its tombstone.
+ */
+function tombstone(db: Db, key: string, index: number) {
+  db.insert(kvTombstones).values({ key, deleteIndex: index }).onConflictDoUpdate({ target: kvTombstones.key, set: { deleteIndex: index } }).run();
+}
+
+export const kvAppliers = {
+  KVSet: { tables: ["kv"], apply: applyKVSet },
+  KVDelete: { tables: ["kv"], apply: applyKVDelete },
+};
+
+// ---- reads ----
+
+export interface KvEntry {
+  key: string;
+  value: string;
+  flags: number;
+  createIndex: number;
+  modifyIndex: number;
+}
+
+export function kvGet(db: Db, k: string): KvEntry | undefined {
+  return db.select().from(kv).where(eq(kv.key, k)).get();
+}
+
+export function kvList(db: Db, prefix: string): KvEntry[] {
+  const where = prefix === "" ? undefined : sql`${kv.key} LIKE ${prefixPattern(prefix)} ESCAPE '\\'`;
+  return db.select().from(kv).where(where).orderBy(asc(kv.key)).all();
+}
+
+/** Highest index that changed anything under `prefix` (writes and deletes). */
+export function kvPrefixIndex(db: Db, prefix: string): number {
+  const pattern = prefixPattern(prefix);
+  const live = db.select({ m: sql<number | null>`max(${kv.modifyIndex})` }).from(kv)
+    .where(prefix === "" ? undefined : sql`${kv.key} LIKE ${pattern} ESCAPE '\\'`).get();
+  const dead = db.select({ m: sql<number | null>`max(${kvTombstones.deleteIndex})` }).from(kvTombstones)
+    .where(prefix === "" ? undefined : sql`${kvTombstones.key} LIKE ${pattern} ESCAPE '\\'`).get();
+  return Math.max(live?.m ?? 0, dead?.m ?? 0);
+}
