@@ -23,7 +23,7 @@ import { builtinPlugins } from "./plugins/builtin.ts";
 import type { HostInfo } from "./plugins/types.ts";
 import { Membership } from "./cluster/membership.ts";
 import { AgentMember } from "./cluster/agent.ts";
-import { HttpLeaderTransport, LocalLeaderTransport } from "./cluster/transport.ts";
+import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/transport.ts";
 import { loadOrCreateNodeId } from "./cluster/identity.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
 import { fingerprint } from "../plugins/probe/fingerprint.ts";
@@ -74,12 +74,15 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     state = createStateReader(store, fsm);
   }
 
+  // Agents reach the leaders over signed HTTP; leader-role nodes write locally.
+  const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, secret);
   const propose = async (cmd: Command) => {
-    if (!replicator) throw new ApiError(503, "NOT_A_LEADER_ROLE", "agents hold no cluster state; send writes to a leader");
     try {
-      return await replicator.propose(cmd);
+      if (leaderClient) return await leaderClient.propose(cmd);
+      return await replicator!.propose(cmd);
     } catch (err) {
       if (err instanceof ReplicationError) throw new ApiError(statusForCode(err.code), err.code, err.message);
+      if (err instanceof RpcError) throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message);
       throw err;
     }
   };
@@ -114,12 +117,13 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     peers: () => (isLeaderRole ? [selfAddress, ...config.leader.peers] : config.agent.leaders),
     agentJoined: () => agent?.isJoined() ?? false,
     propose,
+    forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
   };
   statusRoutes(deps);
   nodeRoutes(deps);
   pluginRoutes(deps);
   clusterRoutes(deps);
-  if (isLeaderRole) kvRoutes(deps);
+  kvRoutes(deps);
 
   await plugins.reconcile(new Set(config.plugins.enabled), false);
 
@@ -154,9 +158,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
         meta: {},
       };
     };
-    const transport = membership
-      ? new LocalLeaderTransport(membership)
-      : new HttpLeaderTransport(config.agent.leaders, secret);
+    const transport = membership ? new LocalLeaderTransport(membership) : leaderClient!;
     agent = new AgentMember({ transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log });
     agent.start();
   }

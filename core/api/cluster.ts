@@ -3,6 +3,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../http/errors.ts";
 import { HeartbeatRequest, JoinRequest } from "../cluster/protocol.ts";
+import { Command } from "../state/commands.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
 
@@ -30,5 +31,19 @@ export function clusterRoutes(d: CoreApiDeps) {
       responses: { ...jsonResponse(z.object({ ok: z.boolean(), status: z.string() })), ...errorResponses },
     }),
     handler: async (c) => c.json(await membership().heartbeat(c.req.valid("json" as never) as HeartbeatRequest)),
+  });
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "post", path: "/v1/cluster/propose", tags: ["cluster"],
+      summary: "A replicated write from an agent or a follower (signed with the cluster secret)",
+      request: jsonBody(Command),
+      responses: { ...jsonResponse(z.object({ index: z.number(), result: z.object({}).passthrough() })), ...errorResponses },
+    }),
+    handler: async (c) => {
+      if (!d.replicator) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node does not accept writes (role agent)");
+      return c.json(await d.propose(c.req.valid("json" as never) as Command));
+    },
   });
 }

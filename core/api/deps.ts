@@ -25,4 +25,6 @@ export interface CoreApiDeps {
   agentJoined?: () => boolean;
   /** Replicated write; throws ApiError (503 NOT_A_LEADER_ROLE, NOT_LEADER...) when it cannot. */
   propose: (cmd: Command) => Promise<ProposeOutcome>;
+  /** On agents: hand a client's request to a leader and return its answer. */
+  forward?: (req: Request) => Promise<Response>;
 }

@@ -62,6 +62,7 @@ export function kvRoutes(d: CoreApiDeps) {
       },
     }),
     handler: async (c) => {
+      if (d.forward) return d.forward(c.req.raw);
       checkDatacenter(c, d.host.datacenter);
       const key = pathParam(c, "key");
       const params = blockingParams(c);
@@ -103,6 +104,7 @@ export function kvRoutes(d: CoreApiDeps) {
       responses: { 200: { description: "true, or false when a cas did not match", content: { "application/json": { schema: z.boolean() } } } },
     }),
     handler: async (c) => {
+      if (d.forward) return d.forward(c.req.raw);
       checkDatacenter(c, d.host.datacenter);
       const key = pathParam(c, "key");
       if (key === "") throw consulError(400, "Missing key name");
@@ -127,6 +129,7 @@ export function kvRoutes(d: CoreApiDeps) {
       responses: { 200: { description: "true, or false when a cas did not match", content: { "application/json": { schema: z.boolean() } } } },
     }),
     handler: async (c) => {
+      if (d.forward) return d.forward(c.req.raw);
       checkDatacenter(c, d.host.datacenter);
       const key = pathParam(c, "key");
       const recurse = flag(c, "recurse");

@@ -5,11 +5,21 @@
 import { signRequest, SIGNATURE_HEADER } from "../http/middleware/cluster-auth.ts";
 import type { Membership } from "./membership.ts";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from "./protocol.ts";
+import type { Command } from "../state/commands.ts";
+import type { ProposeOutcome } from "../state/replicator.ts";
 
 export interface LeaderTransport {
   join(req: JoinRequest): Promise<JoinResponse>;
   heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse>;
   describe(): string;
+}
+
+/** What an agent needs beyond membership: writes and reads served by a leader. */
+export interface LeaderClient extends LeaderTransport {
+  /** A replicated write, signed with the cluster secret (POST /v1/cluster/propose). */
+  propose(cmd: Command): Promise<ProposeOutcome>;
+  /** Sends a client's request on to a leader as is (method, path, query, headers, body) and returns its answer. */
+  forward(req: Request): Promise<Response>;
 }
 
 /** An RPC answer that was not 2xx. */
@@ -28,7 +38,10 @@ export function normalizeLeaderUrl(addr: string): string {
   return withScheme.replace(/\/+$/, "");
 }
 
-export class HttpLeaderTransport implements LeaderTransport {
+/** Hop-by-hop headers a proxy must not pass on (RFC 9110 §7.6.1), plus ones fetch sets itself. */
+const HOP_HEADERS = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host", "content-length"];
+
+export class HttpLeaderTransport implements LeaderClient {
   private current = 0;
   private readonly urls: string[];
 
@@ -50,6 +63,31 @@ export class HttpLeaderTransport implements LeaderTransport {
 
   heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
     return this.call("/v1/cluster/heartbeat", req);
+  }
+
+  propose(cmd: Command): Promise<ProposeOutcome> {
+    return this.call("/v1/cluster/propose", cmd);
+  }
+
+  async forward(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const headers = new Headers(req.headers);
+    for (const h of HOP_HEADERS) headers.delete(h);
+    const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+    let lastErr: unknown;
+    for (let tried = 0; tried < this.urls.length; tried++) {
+      const base = this.urls[this.current]!;
+      try {
+        const res = await fetch(base + url.pathname + url.search, { method: req.method, headers, body, signal: req.signal, redirect: "manual" });
+        if (res.status !== 503) return res;
+        lastErr = new Error(`leader ${base} answered 503`);
+      } catch (err) {
+        if (req.signal.aborted) throw err;
+        lastErr = err;
+      }
+      this.current = (this.current + 1) % this.urls.length;
+    }
+    throw new RpcError(503, "NO_LEADER", `no leader reachable (${(lastErr as Error)?.message ?? "unknown error"})`);
   }
 
   private async call<T>(path: string, body: unknown): Promise<T> {

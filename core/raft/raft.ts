@@ -157,8 +157,18 @@ export class Raft {
         this.progress.set(v, pr);
       }
     }
-    for (const id of [...this.progress.keys()]) if (!this.voters.includes(id)) this.progress.delete(id);
     if (this.leadTransferee !== undefined && !this.voters.includes(this.leadTransferee)) this.leadTransferee = undefined;
+    this.pruneProgress();
+  }
+
+  /**
+   * A removed node keeps being replicated to until its removal commits, so
+   * it learns that it is out and stops campaigning; it never counts in a
+   * quorum meanwhile (quorums only look at `voters`).
+   */
+  pruneProgress(): void {
+    if (this.lastConfIndex > this.log.committed) return;
+    for (const id of [...this.progress.keys()]) if (!this.voters.includes(id)) this.progress.delete(id);
   }
 
   /** Only a voter may campaign: a removed or not-yet-added node must not disrupt (§4.2.3). */

@@ -42,6 +42,7 @@ export function maybeCommit(r: Raft): boolean {
  */
 function afterCommit(r: Raft): void {
   bcastAppend(r);
+  r.pruneProgress();
   if (!r.voters.includes(r.id) && r.log.committed >= r.lastConfIndex) {
     r.logger?.info("raft: removed from the configuration, stepping down", { id: r.id, term: r.term });
     r.becomeFollower(r.term, undefined);

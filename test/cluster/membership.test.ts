@@ -56,6 +56,14 @@ describe("leader + agent processes", () => {
     const withSample = await eventually(async () => (await getJson(leader.url + "/v1/node/" + id)).body.sample, 5000);
     expect(withSample.memoryUsedBytes).toBeGreaterThan(0);
 
+    // An agent hands KV reads and writes to the leader.
+    expect(await (await fetch(agent.url + "/v1/kv/via-agent", { method: "PUT", body: "v1" })).json()).toBe(true);
+    const viaLeader = (await getJson<any[]>(leader.url + "/v1/kv/via-agent")).body;
+    expect(Buffer.from(viaLeader[0].Value, "base64").toString()).toBe("v1");
+    const viaAgent = await getJson<any[]>(agent.url + "/v1/kv/via-agent");
+    expect(viaAgent.body[0].ModifyIndex).toBe(viaLeader[0].ModifyIndex);
+    expect(Number(viaAgent.headers.get("x-consul-index"))).toBe(viaLeader[0].ModifyIndex);
+
     // kill -9: marked down within node_ttl + 1 s.
     await agent.kill("SIGKILL");
     const killedAt = Date.now();
