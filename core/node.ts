@@ -12,7 +12,6 @@ import { EventBus } from "./events.ts";
 import { openStore, type Store } from "./store/db.ts";
 import { currentRuntime } from "./store/driver.ts";
 import { Fsm } from "./state/fsm.ts";
-import { LocalLog } from "./state/local-log.ts";
 import { createStateReader, emptyStateReader } from "./state/reader.ts";
 import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { createRouteTable } from "./http/app.ts";
@@ -36,6 +35,10 @@ import { nodeRoutes } from "./api/nodes.ts";
 import { pluginRoutes } from "./api/plugins.ts";
 import { clusterRoutes } from "./api/cluster.ts";
 import { kvRoutes } from "./api/kv.ts";
+import { raftRoutes } from "./api/raft.ts";
+import { readGate } from "./http/read-gate.ts";
+import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
+import type { RaftReplicator } from "./cluster/raft/replicator.ts";
 
 export interface RunningNode {
   config: Config;
@@ -61,18 +64,19 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
 
   const bus = new EventBus();
   const metrics = new Registry();
-  const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter };
+  const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter, advertise: advertiseHost };
 
   let store: Store | undefined;
-  let replicator: Replicator | undefined;
+  let raft: RaftReplicator | undefined;
   let state = emptyStateReader;
   if (isLeaderRole) {
-    store = await openStore(join(dataDir, "state.db"));
+    store = await openStore(join(dataDir, "state.db"), { sync: config.raft.sync });
     const fsm = new Fsm(store);
     fsm.onApplied((e) => bus.publish("applied", e));
-    replicator = new LocalLog(store, fsm, { selfAddress });
+    raft = createRaft({ config, selfAddress, secret, store, fsm, log });
     state = createStateReader(store, fsm);
   }
+  const replicator: Replicator | undefined = raft;
 
   // Agents reach the leaders over signed HTTP; leader-role nodes write locally.
   const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, secret);
@@ -81,7 +85,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
       if (leaderClient) return await leaderClient.propose(cmd);
       return await replicator!.propose(cmd);
     } catch (err) {
-      if (err instanceof ReplicationError) throw new ApiError(statusForCode(err.code), err.code, err.message);
+      if (err instanceof ReplicationError) toApiError(err);
       if (err instanceof RpcError) throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message);
       throw err;
     }
@@ -93,10 +97,16 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     maxBodyBytes: config.http.maxBodyBytes,
     clusterSecret: secret,
     appliedIndex: () => state.appliedIndex(),
+    maxPeerMessageBytes: config.raft.maxMessageBytes,
+    stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError) }) : undefined,
   });
 
   let settings = config.plugins.settings;
-  const plugins = new PluginHost({ log, routes, bus, state, propose, host, metrics }, () => settings);
+  const plugins = new PluginHost({
+    log, routes, bus, state, propose, host, metrics,
+    forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
+    replication: () => replicator?.status(),
+  }, () => settings);
   for (const mod of builtinPlugins()) plugins.registerBuiltin(mod);
   if (config.plugins.dir) {
     const dir = resolve(config.plugins.dir);
@@ -114,7 +124,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     advertise: advertiseHost, port: config.node.httpPort, startedAt: Date.now(),
     state, replicator, membership,
     leaderAddress: () => (replicator ? replicator.status().leader : config.agent.leaders[0]),
-    peers: () => (isLeaderRole ? [selfAddress, ...config.leader.peers] : config.agent.leaders),
+    peers: () => (raft ? raft.raftStatus().voters.map((v) => (v === DEV_RAFT_ID ? selfAddress : v)) : config.agent.leaders),
     agentJoined: () => agent?.isJoined() ?? false,
     propose,
     forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
@@ -124,6 +134,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   pluginRoutes(deps);
   clusterRoutes(deps);
   kvRoutes(deps);
+  if (raft && store) raftRoutes(deps, raft, store);
 
   await plugins.reconcile(new Set(config.plugins.enabled), false);
 
@@ -138,7 +149,9 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   deps.port = server.port;
   const url = `http://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
 
+  raft?.start();
   membership?.start();
+  if (raft && membership) raft.onLeadershipChange((isLeader) => isLeader && membership.becameLeader());
 
   if (role === "agent" || role === "dev") {
     let latest: LiveSample | undefined;
@@ -159,7 +172,11 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
       };
     };
     const transport = membership ? new LocalLeaderTransport(membership) : leaderClient!;
-    agent = new AgentMember({ transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log });
+    agent = new AgentMember({
+      transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log,
+      // Plugins that keep state on a leader (discovery's anti-entropy) resync after every (re)join.
+      onJoined: () => bus.publish("agent.joined", { nodeId }),
+    });
     agent.start();
   }
 
@@ -198,4 +215,12 @@ function devSecret(dataDir: string): string {
   const s = randomBytes(24).toString("base64url");
   writeFileSync(file, s + "\n", { mode: 0o600 });
   return s;
+}
+
+/** Replication refusals become API errors with their status (503 NOT_LEADER, 504 TIMEOUT...). */
+function toApiError(err: unknown): never {
+  if (err instanceof ReplicationError) {
+    throw new ApiError(statusForCode(err.code), err.code, err.message + (err.leader ? ` (leader: ${err.leader})` : ""));
+  }
+  throw err;
 }

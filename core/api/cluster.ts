@@ -1,6 +1,8 @@
 // Agent → leader RPC. The cluster-auth middleware has already checked the
 // HMAC signature for everything under /v1/cluster/.
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";
 import { ApiError } from "../http/errors.ts";
 import { HeartbeatRequest, JoinRequest } from "../cluster/protocol.ts";
 import { Command } from "../state/commands.ts";
@@ -12,6 +14,17 @@ export function clusterRoutes(d: CoreApiDeps) {
     if (!d.membership) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node does not accept agents (role agent)");
     return d.membership;
   };
+  // Heartbeats must reach the leader: it alone marks nodes down. A follower
+  // passes joins and heartbeats on (the signature covers path and body, so
+  // it stays valid).
+  const viaLeader = async (c: Context, local: () => Promise<unknown>) => {
+    const st = d.replicator?.status();
+    if (st && !st.isLeader && !c.req.header(FORWARDED_HEADER)) {
+      if (!st.leader) throw new ApiError(503, "NO_LEADER", "no leader elected yet");
+      return proxyRequest(`http://${st.leader}`, c.req.raw);
+    }
+    return c.json(await local());
+  };
 
   d.routes.add({
     owner: "core",
@@ -20,7 +33,7 @@ export function clusterRoutes(d: CoreApiDeps) {
       request: jsonBody(JoinRequest),
       responses: { ...jsonResponse(z.object({ nodeId: z.string(), index: z.number(), heartbeatMs: z.number() })), ...errorResponses },
     }),
-    handler: async (c) => c.json(await membership().join(c.req.valid("json" as never) as JoinRequest)),
+    handler: (c) => viaLeader(c, () => membership().join(c.req.valid("json" as never) as JoinRequest)),
   });
 
   d.routes.add({
@@ -30,7 +43,7 @@ export function clusterRoutes(d: CoreApiDeps) {
       request: jsonBody(HeartbeatRequest),
       responses: { ...jsonResponse(z.object({ ok: z.boolean(), status: z.string() })), ...errorResponses },
     }),
-    handler: async (c) => c.json(await membership().heartbeat(c.req.valid("json" as never) as HeartbeatRequest)),
+    handler: (c) => viaLeader(c, () => membership().heartbeat(c.req.valid("json" as never) as HeartbeatRequest)),
   });
 
   d.routes.add({

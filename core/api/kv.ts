@@ -94,6 +94,7 @@ export function kvRoutes(d: CoreApiDeps) {
       }
       return c.json(value.map(view));
     },
+    stateRead: true,
   });
 
   d.routes.add({

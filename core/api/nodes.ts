@@ -23,6 +23,7 @@ export function nodeRoutes(d: CoreApiDeps) {
       const list = d.state.listNodes().filter((n) => !status || n.status === status);
       return c.json(list.map((n) => nodeView(d, n)));
     },
+    stateRead: true,
   });
 
   d.routes.add({
@@ -41,5 +42,6 @@ export function nodeRoutes(d: CoreApiDeps) {
       if (!n) throw notFound(`no node with id or name "${id}"`, "NODE_NOT_FOUND");
       return c.json({ ...nodeView(d, n), sample: d.membership?.latestSample(n.id) ?? null });
     },
+    stateRead: true,
   });
 }

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { CoreApiDeps } from "./deps.ts";
 import { jsonResponse } from "./schemas.ts";
+import { consulMember } from "../http/consul.ts";
 
 export function statusRoutes(d: CoreApiDeps) {
   d.routes.add({
@@ -52,8 +53,13 @@ export function statusRoutes(d: CoreApiDeps) {
       const rs = d.replicator?.status();
       return c.json({
         // Consul-shaped keys that clients (Prometheus, node-consul) read.
-        Config: { Datacenter: d.host.datacenter, NodeName: d.host.nodeName, NodeID: d.host.nodeId, Server: d.host.role !== "agent", Version: d.version },
-        Member: { Name: d.host.nodeName, Addr: d.advertise, Port: d.port, Status: 1 },
+        // Every top-level value must be an object: the Go client decodes a map of maps (§4.4).
+        Config: {
+          Datacenter: d.host.datacenter, PrimaryDatacenter: d.host.datacenter, NodeName: d.host.nodeName, NodeID: d.host.nodeId,
+          Server: d.host.role !== "agent", Revision: "", Version: d.version,
+        },
+        Member: consulMember({ name: d.host.nodeName, addr: d.advertise, port: d.port, datacenter: d.host.datacenter, role: d.host.role, id: d.host.nodeId, alive: true }),
+        Meta: {},
         corral: {
           role: d.host.role,
           nodeId: d.host.nodeId,
@@ -69,7 +75,8 @@ export function statusRoutes(d: CoreApiDeps) {
           plugins: d.plugins.list().map((p) => ({ name: p.name, state: p.state })),
           // What enabled plugins hold right now (timers, sockets, routes...): leak checks.
           pluginResources: d.plugins.stats(),
-          routes: d.routes.list().length,
+          // Hidden routes (405 answers for wrong methods) are not in the OpenAPI document.
+          routes: d.routes.list().filter((e) => !e.route.hide).length,
         },
       });
     },

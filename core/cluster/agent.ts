@@ -12,6 +12,8 @@ export interface AgentMemberOptions {
   latestSample: () => LiveSample | undefined;
   heartbeatMs: number;
   log: Logger;
+  /** Called after each successful join (first start, or a leader that forgot us). */
+  onJoined?: () => void;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -69,6 +71,7 @@ export class AgentMember {
     this.nodeId = reg.id;
     this.joined = true;
     this.opts.log.info("joined cluster", { leader: this.opts.transport.describe(), nodeId: res.nodeId });
+    this.opts.onJoined?.();
   }
 
   private async beat() {

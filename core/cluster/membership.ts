@@ -44,6 +44,15 @@ export class Membership {
     clearInterval(this.sweeper);
   }
 
+  /**
+   * A new leader has heard no heartbeats yet: give every node a full TTL of
+   * grace, or a failover would mark the whole cluster down.
+   */
+  becameLeader(): void {
+    const t = this.now();
+    for (const n of this.opts.state.listNodes()) this.lastSeen.set(n.id, t);
+  }
+
   async join(req: JoinRequest): Promise<JoinResponse> {
     const existing = this.opts.state.getNode(req.id);
     this.lastSeen.set(req.id, this.now());

@@ -7,6 +7,7 @@ import type { Membership } from "./membership.ts";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from "./protocol.ts";
 import type { Command } from "../state/commands.ts";
 import type { ProposeOutcome } from "../state/replicator.ts";
+import { proxyRequest } from "../http/proxy.ts";
 
 export interface LeaderTransport {
   join(req: JoinRequest): Promise<JoinResponse>;
@@ -38,9 +39,6 @@ export function normalizeLeaderUrl(addr: string): string {
   return withScheme.replace(/\/+$/, "");
 }
 
-/** Hop-by-hop headers a proxy must not pass on (RFC 9110 §7.6.1), plus ones fetch sets itself. */
-const HOP_HEADERS = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host", "content-length"];
-
 export class HttpLeaderTransport implements LeaderClient {
   private current = 0;
   private readonly urls: string[];
@@ -70,15 +68,12 @@ export class HttpLeaderTransport implements LeaderClient {
   }
 
   async forward(req: Request): Promise<Response> {
-    const url = new URL(req.url);
-    const headers = new Headers(req.headers);
-    for (const h of HOP_HEADERS) headers.delete(h);
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
     let lastErr: unknown;
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
       try {
-        const res = await fetch(base + url.pathname + url.search, { method: req.method, headers, body, signal: req.signal, redirect: "manual" });
+        const res = await proxyRequest(base, req, body);
         if (res.status !== 503) return res;
         lastErr = new Error(`leader ${base} answered 503`);
       } catch (err) {

@@ -15,6 +15,7 @@ import type {
   HttpConfig,
   LeaderConfig,
   LogLevel,
+  RaftConfig,
   NodeConfig,
   PluginsConfig,
   Role,
@@ -38,6 +39,7 @@ export const KEY_KINDS = {
   },
   cluster: { secret: "string" },
   leader: { peers: "list", node_ttl: "duration", election_timeout: "duration", heartbeat_interval: "duration" },
+  raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
   http: { max_body_bytes: "size" },
   plugins: { dir: "string", enabled: "list", watch: "bool" },
@@ -63,6 +65,10 @@ export const DEFAULTS = {
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   agentHeartbeatMs: 2000,
+  raftSync: "full" as "full" | "normal",
+  snapshotThreshold: 8192,
+  raftJoin: false,
+  maxMessageBytes: 64 * 1024 * 1024,
   maxBodyBytes: 1_048_576,
   pluginsDir: "",
   watch: true,
@@ -231,6 +237,22 @@ export function buildConfigSchema(opts: SchemaOptions) {
       }),
     );
 
+  const raft = z
+    .strictObject({
+      sync: z.enum(["full", "normal"]).default(DEFAULTS.raftSync),
+      snapshot_threshold: intIn(16, 10_000_000).default(DEFAULTS.snapshotThreshold),
+      join: z.boolean().default(DEFAULTS.raftJoin),
+      max_message_bytes: sizeBytes().default(DEFAULTS.maxMessageBytes),
+    })
+    .transform(
+      (v): RaftConfig => ({
+        sync: v.sync,
+        snapshotThreshold: v.snapshot_threshold,
+        join: v.join,
+        maxMessageBytes: v.max_message_bytes,
+      }),
+    );
+
   const agent = z
     .strictObject({
       leaders: z.array(leaderAddress).default([]),
@@ -278,6 +300,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
     node: node.prefault({}),
     cluster: cluster.prefault({}),
     leader: leader.prefault({}),
+    raft: raft.prefault({}),
     agent: agent.prefault({}),
     http: http.prefault({}),
     plugins: plugins.prefault({}),

@@ -39,6 +39,21 @@ export interface LeaderConfig {
   heartbeatIntervalMs: number;
 }
 
+export interface RaftConfig {
+  /**
+   * "full": fsync every commit of the log (survives power loss of a majority).
+   * "normal": fsync at WAL checkpoints only (survives process crashes; a power
+   * loss may lose the newest entries a node acknowledged).
+   */
+  sync: "full" | "normal";
+  /** Take a snapshot and compact the log once this many entries follow the last snapshot. */
+  snapshotThreshold: number;
+  /** Start without bootstrapping: wait to be added to an existing cluster (`corral operator raft add-peer`). */
+  join: boolean;
+  /** Largest peer message accepted (InstallSnapshot carries the whole state). */
+  maxMessageBytes: number;
+}
+
 export interface AgentConfig {
   /** Leader-role nodes to join, "host:port" or "http(s)://host:port". */
   leaders: string[];
@@ -69,6 +84,7 @@ export interface Config {
   node: NodeConfig;
   cluster: ClusterConfig;
   leader: LeaderConfig;
+  raft: RaftConfig;
   agent: AgentConfig;
   http: HttpConfig;
   plugins: PluginsConfig;

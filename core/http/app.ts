@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../log.ts";
 import { ApiError } from "./errors.ts";
-import { RouteTable } from "./routes.ts";
+import { RouteTable, type AppShape } from "./routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { indexHeader } from "./middleware/index-header.ts";
 import { clusterAuth } from "./middleware/cluster-auth.ts";
@@ -17,6 +17,9 @@ export interface AppOptions {
   appliedIndex: () => number;
   /** Extra middlewares (metrics, ACLs), run after the built-in ones. */
   extra?: import("hono").MiddlewareHandler[];
+  /** Largest Raft peer message (InstallSnapshot). */
+  maxPeerMessageBytes?: number;
+  stateRead?: AppShape["stateRead"];
 }
 
 export function errorBody(code: string, message: string) {
@@ -43,7 +46,7 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     title: "corral",
     version: opts.version,
     middlewares: [
-      bodyLimit({ maxBytes: opts.maxBodyBytes }),
+      bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }] }),
       clusterAuth({ secret: opts.clusterSecret, prefixes: ["/v1/cluster/", "/v1/raft/"] }),
       indexHeader({ appliedIndex: opts.appliedIndex }),
       ...(opts.extra ?? []),
@@ -51,5 +54,6 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     onError,
     notFound: (c) => c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404),
     invalidInput: (message, c) => c.json(errorBody("INVALID_INPUT", message), 400),
+    stateRead: opts.stateRead,
   });
 }

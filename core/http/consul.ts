@@ -73,3 +73,16 @@ export function checkDatacenter(c: Context, ours: string): void {
   const dc = new URL(c.req.url).searchParams.get("dc");
   if (dc && dc !== ours) throw consulError(500, `No path to datacenter`);
 }
+
+/**
+ * A Serf member as /v1/agent/members and /v1/agent/self show it (§4.4).
+ * Status 1 = alive, 4 = failed; the protocol numbers are Consul's current ones.
+ */
+export function consulMember(m: { name: string; addr: string; port: number; datacenter: string; role: string; id: string; alive: boolean }) {
+  return {
+    Name: m.name, Addr: m.addr, Port: m.port,
+    Tags: { dc: m.datacenter, role: m.role === "agent" ? "node" : "consul", id: m.id, corral_role: m.role },
+    Status: m.alive ? 1 : 4,
+    ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2, DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
+  };
+}

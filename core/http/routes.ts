@@ -13,6 +13,12 @@ export interface RouteEntry {
   owner: string;
   route: RouteConfig;
   handler: Handler;
+  /**
+   * The route reads replicated state: on a follower it is answered by the
+   * leader unless the client asks for ?stale, and ?consistent confirms
+   * leadership first (AppShape.stateRead decides how).
+   */
+  stateRead?: boolean;
 }
 
 export interface AppShape {
@@ -22,6 +28,8 @@ export interface AppShape {
   notFound: (c: Context) => Response | Promise<Response>;
   /** The answer to a request whose input fails a route's zod schema. */
   invalidInput: (message: string, c: Context) => Response;
+  /** Wraps the handlers of stateRead routes (consistency modes); identity when absent. */
+  stateRead?: (handler: Handler) => Handler;
   title: string;
   version: string;
 }
@@ -89,7 +97,10 @@ export class RouteTable {
       },
     });
     for (const mw of shape.middlewares) app.use("*", mw);
-    for (const e of this.entries) app.openapi(e.route, e.handler as never);
+    for (const e of this.entries) {
+      const handler = e.stateRead && shape.stateRead ? shape.stateRead(e.handler) : e.handler;
+      app.openapi(e.route, handler as never);
+    }
     app.notFound(shape.notFound);
     app.onError(shape.onError);
     this.app = app;

@@ -9,6 +9,7 @@ import type { RouteTable, RouteEntry } from "../http/routes.ts";
 import { ApiError } from "../http/errors.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { Command } from "../state/commands.ts";
+import type { ReplicationStatus } from "../state/replicator.ts";
 import { ScopedMetrics } from "./metrics.ts";
 import type { Closeable, HostInfo, PluginContext, ProposeResult, RouteHandler, TimerHandle } from "./types.ts";
 
@@ -20,6 +21,9 @@ export interface ContextDeps {
   propose: (cmd: Command) => Promise<ProposeResult>;
   host: HostInfo;
   metrics: Registry;
+  /** Agents: pass a client request on to a leader. */
+  forward?: (req: Request) => Promise<Response>;
+  replication?: () => ReplicationStatus | undefined;
 }
 
 /** Everything one enabled instance of a plugin holds. */
@@ -113,9 +117,9 @@ export function buildContext<C>(
     host: deps.host,
     state: deps.state,
     metrics: res.metrics,
-    route(route: RouteConfig, handler: RouteHandler) {
+    route(route: RouteConfig, handler: RouteHandler, opts?: { stateRead?: boolean }) {
       if (res.released) return;
-      const entry: RouteEntry = { owner: name, route, handler: wrapHandler(handler) };
+      const entry: RouteEntry = { owner: name, route, handler: wrapHandler(handler), stateRead: opts?.stateRead };
       if (res.pendingRoutes) res.pendingRoutes.push(entry);
       else deps.routes.add(entry);
     },
@@ -149,6 +153,8 @@ export function buildContext<C>(
     },
     publish: (topic, payload) => deps.bus.publish(topic, payload),
     fail,
+    forward: deps.forward,
+    replication: deps.replication,
   };
 }
 

@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import type { Command, CommandResult } from "../state/commands.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { MetricsRegistry } from "./metrics.ts";
+import type { ReplicationStatus } from "../state/replicator.ts";
 
 export interface PluginHandle {
   /** Release whatever the plugin holds that the host does not track itself. */
@@ -54,6 +55,8 @@ export interface HostInfo {
   role: "dev" | "leader" | "agent";
   dataDir: string;
   datacenter: string;
+  /** Host (no port) other nodes use to reach this one. */
+  advertise?: string;
 }
 
 export interface PluginContext<C = unknown> {
@@ -61,8 +64,12 @@ export interface PluginContext<C = unknown> {
   config: C;
   log: Logger;
   host: HostInfo;
-  /** Mount a route. `route` is a @hono/zod-openapi RouteConfig with an absolute path. */
-  route(route: RouteConfig, handler: RouteHandler): void;
+  /**
+   * Mount a route. `route` is a @hono/zod-openapi RouteConfig with an
+   * absolute path. `stateRead: true` for routes that answer from replicated
+   * state: on a follower they are served by the leader unless ?stale.
+   */
+  route(route: RouteConfig, handler: RouteHandler, opts?: { stateRead?: boolean }): void;
   /** Repeating timer; an exception inside marks the plugin failed. */
   every(intervalMs: number, fn: () => void | Promise<void>): TimerHandle;
   /** One-shot timer. */
@@ -80,4 +87,11 @@ export interface PluginContext<C = unknown> {
   metrics: MetricsRegistry;
   /** Report an asynchronous failure: the plugin is marked failed and released. */
   fail(error: unknown): void;
+  /**
+   * Agents only (they hold no replicated state): hand a client's request to
+   * a leader as is and return its answer. Undefined on leader-role nodes.
+   */
+  forward?: (req: Request) => Promise<Response>;
+  /** Leadership as this node sees it (X-Consul-KnownLeader, LastContact); undefined on agents. */
+  replication?: () => ReplicationStatus | undefined;
 }

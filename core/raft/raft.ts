@@ -171,9 +171,18 @@ export class Raft {
     for (const id of [...this.progress.keys()]) if (!this.voters.includes(id)) this.progress.delete(id);
   }
 
-  /** Only a voter may campaign: a removed or not-yet-added node must not disrupt (§4.2.3). */
+  /**
+   * Whether we may campaign. A voter may. A node outside its latest
+   * configuration may too while that configuration is uncommitted: it can
+   * hold the only up-to-date log, e.g. a leader that appended its own
+   * removal and lost leadership before replicating it (thesis §4.1: such a
+   * server "should still start new elections, as it might still be needed
+   * until the C_new entry is committed"). Once the removal is known to be
+   * committed it stays quiet, so removed nodes do not disrupt (§4.2.3).
+   * Its votes only count from `voters`, never its own.
+   */
   promotable(): boolean {
-    return this.voters.includes(this.id);
+    return this.voters.includes(this.id) || this.lastConfIndex > this.log.committed;
   }
 
   // ------------------------------------------------------------ roles

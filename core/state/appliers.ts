@@ -5,6 +5,8 @@ import type { Command, CommandOf, CommandType } from "./commands.ts";
 import type { CommandResult } from "./result.ts";
 import { nodeAppliers } from "./domains/nodes.ts";
 import { kvAppliers } from "./domains/kv.ts";
+import { restoreAppliers } from "./domains/restore.ts";
+import { catalogAppliers } from "./domains/catalog.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -18,6 +20,8 @@ export const appliers: ApplierRegistry = {
   Noop: { tables: [], apply: () => ({ ok: true }) },
   ...nodeAppliers,
   ...kvAppliers,
+  ...restoreAppliers,
+  ...catalogAppliers,
 };
 
 export function applierFor(cmd: Command): Applier<CommandType> | undefined {
@@ -26,5 +30,11 @@ export function applierFor(cmd: Command): Applier<CommandType> | undefined {
 
 /** Every state table some command touches. */
 export function allTables(): string[] {
-  return [...new Set(Object.values(appliers).flatMap((a) => a.tables))];
+  return [...new Set(Object.values(appliers).flatMap((a) => a.tables))].filter((t) => t !== "*");
+}
+
+/** The tables a command touches, with "*" (a restore) meaning all of them. */
+export function tablesOf(cmd: Command): readonly string[] {
+  const t = applierFor(cmd)?.tables ?? [];
+  return t.includes("*") ? allTables() : t;
 }

@@ -7,7 +7,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Store } from "../store/db.ts";
 import { meta } from "../store/schema.ts";
 import { decodeCommand, type Command, type CommandResult } from "./commands.ts";
-import { applierFor, allTables } from "./appliers.ts";
+import { applierFor, allTables, tablesOf } from "./appliers.ts";
 import { IndexWatch } from "./watch.ts";
 
 export interface AppliedEntry {
@@ -20,6 +20,8 @@ export type AppliedListener = (entry: AppliedEntry) => void;
 
 export class Fsm {
   private applied: number;
+  /** Index of the last entry applied in the open transaction (== applied outside one). */
+  private applying: number;
   private listeners = new Set<AppliedListener>();
   /** Highest index that changed each table (blocking queries, X-Consul-Index). */
   private tableIndexes = new Map<string, number>();
@@ -28,6 +30,24 @@ export class Fsm {
   constructor(private store: Store) {
     const row = store.db.select().from(meta).where(eq(meta.key, "applied_index")).get();
     this.applied = row ? Number(row.value) : 0;
+    this.applying = this.applied;
+  }
+
+  /** The last index applied, counting entries of a transaction not yet committed. */
+  applyingIndex(): number {
+    return this.applying;
+  }
+
+  /** The transaction that applied entries rolled back: forget them. */
+  rollback(): void {
+    this.applying = this.applied;
+  }
+
+  /** A snapshot replaced the whole state (inside the open transaction). */
+  restoredTo(index: number): void {
+    this.applied = this.applying = index;
+    this.tableIndexes.clear();
+    this.watch.notify(allTables());
   }
 
   appliedIndex(): number {
@@ -54,9 +74,10 @@ export class Fsm {
    * refusal is itself the deterministic outcome of that entry).
    */
   applyInTransaction(index: number, data: string | Command): AppliedEntry {
-    if (index !== this.applied + 1) {
-      throw new Error(`fsm: apply index ${index} out of order (applied ${this.applied})`);
+    if (index !== this.applying + 1) {
+      throw new Error(`fsm: apply index ${index} out of order (applied ${this.applying})`);
     }
+    this.applying = index;
     const command = typeof data === "string" ? decodeCommand(data) : data;
     const applier = applierFor(command);
     const result: CommandResult = applier
@@ -73,7 +94,7 @@ export class Fsm {
   /** Called after the transaction that applied `entry` committed. */
   published(entry: AppliedEntry): void {
     this.applied = entry.index;
-    const tables = entry.result.ok ? (applierFor(entry.command)?.tables ?? []) : [];
+    const tables = entry.result.ok ? tablesOf(entry.command) : [];
     for (const t of tables) this.tableIndexes.set(t, entry.index);
     this.watch.notify(tables);
     for (const fn of this.listeners) {
@@ -85,9 +106,4 @@ export class Fsm {
     }
   }
 
-  /** After a snapshot restore every table may have changed. */
-  resetIndexes(): void {
-    this.tableIndexes.clear();
-    this.watch.notify(allTables());
-  }
 }

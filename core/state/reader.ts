@@ -4,6 +4,7 @@ import type { Store } from "../store/db.ts";
 import { nodes, type NodeRow } from "../store/schema.ts";
 import type { Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
+import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
 import { blockingQuery, IndexWatch } from "./watch.ts";
 
 export interface StateReader {
@@ -16,6 +17,8 @@ export interface StateReader {
   kvGet(key: string): KvEntry | undefined;
   kvList(prefix: string): KvEntry[];
   kvPrefixIndex(prefix: string): number;
+  /** The service catalog (discovery plugin, DNS): each query with its blocking index. */
+  catalog: CatalogReader;
   /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
   blocking<T>(
     opts: { tables: readonly string[]; minIndex: number; waitMs: number; signal?: AbortSignal },
@@ -35,6 +38,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     kvGet: (k) => kvGet(db, k),
     kvList: (p) => kvList(db, p),
     kvPrefixIndex: (p) => kvPrefixIndex(db, p),
+    catalog: createCatalogReader(db),
     blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),
   };
 }
@@ -48,6 +52,7 @@ export const emptyStateReader: StateReader = {
   kvGet: () => undefined,
   kvList: () => [],
   kvPrefixIndex: () => 0,
+  catalog: emptyCatalogReader,
   blocking: async (_opts, read) => read(),
 };
 

@@ -49,6 +49,8 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: tables.tableNamesMap };
   const session = new BetterSQLiteSession(client as never, dialect, relational as never, {});
   const db = new CorralSQLiteDatabase("sync", dialect, session as never, relational as never) as Db;
+  // Appliers that work on whole tables (snapshot restore) reach the client through the db.
+  (db as unknown as { $client: SqlClient }).$client = client;
 
   return {
     db,

@@ -39,4 +39,60 @@ export const migrations: string[] = [
      key TEXT PRIMARY KEY,
      delete_index INTEGER NOT NULL
    );`,
+  // 3: Raft snapshot (the state at `idx`, sent to followers that need compacted entries)
+  `CREATE TABLE raft_snapshot (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     idx INTEGER NOT NULL,
+     term INTEGER NOT NULL,
+     voters TEXT NOT NULL,
+     data TEXT NOT NULL
+   );`,
+  // 4: service catalog (discovery): instances, checks, nodes known only
+  // through their registrations (leader-role nodes), and delete markers so
+  // per-query indexes move forward when a row disappears.
+  `CREATE TABLE services (
+     node_id TEXT NOT NULL,
+     service_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     tags TEXT NOT NULL,
+     address TEXT NOT NULL,
+     port INTEGER NOT NULL,
+     meta TEXT NOT NULL,
+     weights TEXT NOT NULL,
+     tagged_addresses TEXT NOT NULL,
+     enable_tag_override INTEGER NOT NULL,
+     create_index INTEGER NOT NULL,
+     modify_index INTEGER NOT NULL,
+     PRIMARY KEY (node_id, service_id)
+   );
+   CREATE INDEX services_name ON services(name COLLATE NOCASE);
+   CREATE TABLE checks (
+     node_id TEXT NOT NULL,
+     check_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     status TEXT NOT NULL,
+     notes TEXT NOT NULL,
+     output TEXT NOT NULL,
+     service_id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     definition TEXT NOT NULL,
+     create_index INTEGER NOT NULL,
+     modify_index INTEGER NOT NULL,
+     PRIMARY KEY (node_id, check_id)
+   );
+   CREATE INDEX checks_service ON checks(node_id, service_id);
+   CREATE TABLE catalog_nodes (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     address TEXT NOT NULL,
+     datacenter TEXT NOT NULL,
+     create_index INTEGER NOT NULL,
+     modify_index INTEGER NOT NULL
+   );
+   CREATE TABLE catalog_tombstones (
+     kind TEXT NOT NULL,
+     key TEXT NOT NULL,
+     delete_index INTEGER NOT NULL,
+     PRIMARY KEY (kind, key)
+   );`,
 ];

@@ -2,7 +2,7 @@
 // migrations.ts (test/store checks both against the live table_info).
 // Every state table carries create_index/modify_index: the log index of the
 // command that created or last changed the row (Consul's CreateIndex/ModifyIndex).
-import { sqliteTable, text, integer } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, primaryKey } from "drizzle-orm/sqlite-core";
 
 /** The ordered command log (the Raft log once peering is on). */
 export const log = sqliteTable("log", {
@@ -62,3 +62,77 @@ export const kvTombstones = sqliteTable("kv_tombstones", {
   key: text("key").primaryKey(),
   deleteIndex: integer("delete_index").notNull(),
 });
+
+/** The latest Raft snapshot: its index, term, voter set and the state dump. One row. */
+export const raftSnapshot = sqliteTable("raft_snapshot", {
+  id: integer("id").primaryKey(),
+  idx: integer("idx").notNull(),
+  term: integer("term").notNull(),
+  voters: text("voters", { mode: "json" }).$type<string[]>().notNull(),
+  data: text("data").notNull(),
+});
+
+/** Service instances (Consul's ServiceNode): one row per (node, service id). */
+export const services = sqliteTable(
+  "services",
+  {
+    nodeId: text("node_id").notNull(),
+    serviceId: text("service_id").notNull(),
+    name: text("name").notNull(),
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
+    /** "" = clients use the node's address. */
+    address: text("address").notNull(),
+    port: integer("port").notNull(),
+    meta: text("meta", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    weights: text("weights", { mode: "json" }).$type<{ passing: number; warning: number }>().notNull(),
+    taggedAddresses: text("tagged_addresses", { mode: "json" }).$type<Record<string, { address: string; port: number }>>().notNull(),
+    enableTagOverride: integer("enable_tag_override", { mode: "boolean" }).notNull(),
+    createIndex: integer("create_index").notNull(),
+    modifyIndex: integer("modify_index").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.nodeId, t.serviceId] })],
+);
+
+export type ServiceRow = typeof services.$inferSelect;
+
+/** Health checks; service_id "" = a node-level check. modify_index moves on status changes, not output-only ones. */
+export const checks = sqliteTable(
+  "checks",
+  {
+    nodeId: text("node_id").notNull(),
+    checkId: text("check_id").notNull(),
+    name: text("name").notNull(),
+    status: text("status").$type<"passing" | "warning" | "critical">().notNull(),
+    notes: text("notes").notNull(),
+    output: text("output").notNull(),
+    serviceId: text("service_id").notNull(),
+    type: text("type").notNull(),
+    definition: text("definition", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    createIndex: integer("create_index").notNull(),
+    modifyIndex: integer("modify_index").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.nodeId, t.checkId] })],
+);
+
+export type CheckRow = typeof checks.$inferSelect;
+
+/** Nodes the catalog knows only from their registrations (leader-role nodes do not join as agents). */
+export const catalogNodes = sqliteTable("catalog_nodes", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  address: text("address").notNull(),
+  datacenter: text("datacenter").notNull(),
+  createIndex: integer("create_index").notNull(),
+  modifyIndex: integer("modify_index").notNull(),
+});
+
+/** Index of the last delete under a (kind, key): kinds "service" (lowercased name), "node" and "nodecheck" (node id). */
+export const catalogTombstones = sqliteTable(
+  "catalog_tombstones",
+  {
+    kind: text("kind").notNull(),
+    key: text("key").notNull(),
+    deleteIndex: integer("delete_index").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.key] })],
+);

@@ -49,6 +49,7 @@ describe("defaults", () => {
       },
       cluster: { secret: "" },
       leader: { peers: [], nodeTtlMs: 15000, electionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
+      raft: { sync: "full", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024 },
       agent: { leaders: [], heartbeatMs: 2000 },
       http: { maxBodyBytes: 1048576 },
       plugins: { dir: "", enabled: BUILTINS, watch: true, settings: {} },

@@ -3,11 +3,19 @@ import { bodyLimit as honoBodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors.ts";
 
-export function bodyLimit(opts: { maxBytes: number }): MiddlewareHandler {
-  return honoBodyLimit({
-    maxSize: opts.maxBytes,
-    onError: () => {
-      throw new ApiError(413, "BODY_TOO_LARGE", `request body is larger than ${opts.maxBytes} bytes`);
-    },
-  });
+export function bodyLimit(opts: { maxBytes: number; overrides?: { prefix: string; maxBytes: number }[] }): MiddlewareHandler {
+  const make = (maxBytes: number) =>
+    honoBodyLimit({
+      maxSize: maxBytes,
+      onError: () => {
+        throw new ApiError(413, "BODY_TOO_LARGE", `request body is larger than ${maxBytes} bytes`);
+      },
+    });
+  const base = make(opts.maxBytes);
+  const special = (opts.overrides ?? []).map((o) => ({ prefix: o.prefix, mw: make(o.maxBytes) }));
+  return function bodyLimitMiddleware(c, next) {
+    // Peer messages (a snapshot for a lagging follower) may be larger than any client body.
+    const s = special.find((o) => c.req.path.startsWith(o.prefix));
+    return (s ? s.mw : base)(c, next);
+  };
 }

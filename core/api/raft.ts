@@ -1,0 +1,162 @@
+// Raft over HTTP and its operator API:
+//   POST /v1/raft/message                      peer messages (signed; cluster-auth middleware)
+//   GET  /v1/operator/raft                     members, role, term, indexes, last contact
+//   GET  /v1/operator/raft/configuration       the same in Consul's shape
+//   POST /v1/operator/raft/peers               add a leader-role peer  {"address": "host:port"}
+//   DELETE /v1/operator/raft/peers/{address}   remove one
+//   POST /v1/operator/raft/transfer-leader     {"to"?: "host:port"}
+//   GET  /v1/snapshot                          a consistent backup of the whole state
+//   PUT  /v1/snapshot                          restore a backup (replicated)
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError, statusForCode } from "../http/errors.ts";
+import { ReplicationError } from "../state/replicator.ts";
+import type { RaftReplicator } from "../cluster/raft/replicator.ts";
+import type { Message } from "../raft/index.ts";
+import { dumpState, encodeDump } from "../state/snapshot.ts";
+import type { Store } from "../store/db.ts";
+import type { CoreApiDeps } from "./deps.ts";
+import { errorResponses, jsonBody, jsonResponse, pathParam } from "./schemas.ts";
+
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+const Address = z.string().regex(HOST_PORT, 'expected "host:port"');
+
+const MessageBatch = z.object({
+  from: z.string().max(300),
+  messages: z.array(z.object({ type: z.string().max(32), from: z.string().max(300), to: z.string().max(300), term: z.number().int().nonnegative() }).passthrough()).max(100_000),
+});
+
+function replicationError(err: unknown): never {
+  if (err instanceof ReplicationError) {
+    throw new ApiError(statusForCode(err.code), err.code, err.message + (err.leader ? ` (leader: ${err.leader})` : ""));
+  }
+  throw err;
+}
+
+export function raftRoutes(d: CoreApiDeps, raft: RaftReplicator, store: Store) {
+  const add = (route: ReturnType<typeof createRoute>, handler: Parameters<CoreApiDeps["routes"]["add"]>[0]["handler"]) =>
+    d.routes.add({ owner: "core", route, handler });
+
+  add(
+    createRoute({
+      method: "post", path: "/v1/raft/message", tags: ["raft"], summary: "Raft messages from a peer (signed with the cluster secret)",
+      request: jsonBody(MessageBatch),
+      responses: { 204: { description: "Accepted" }, ...errorResponses },
+    }),
+    (c) => {
+      const batch = c.req.valid("json" as never) as { messages: Message[] };
+      raft.step(batch.messages);
+      return c.body(null, 204);
+    },
+  );
+
+  add(
+    createRoute({
+      method: "get", path: "/v1/operator/raft", tags: ["operator"], summary: "Raft members, role, term, commit and applied index, last contact",
+      responses: jsonResponse(z.object({}).passthrough()),
+    }),
+    (c) => {
+      const st = raft.raftStatus();
+      const rs = raft.status();
+      const members = st.voters.map((id) => {
+        const pr = st.progress?.[id];
+        return {
+          address: id,
+          leader: id === st.leader,
+          voter: true,
+          ...(pr ? { matchIndex: pr.match, state: pr.state, lastContactTicks: st.tick - pr.lastContactTick } : {}),
+        };
+      });
+      return c.json({
+        id: st.id, role: st.role, term: st.term, leader: st.leader ?? null,
+        commitIndex: st.commitIndex, appliedIndex: rs.appliedIndex, lastIndex: st.lastIndex, snapshotIndex: st.snapshotIndex,
+        lastContactMs: rs.lastContactMs, members,
+      });
+    },
+  );
+
+  add(
+    createRoute({
+      method: "get", path: "/v1/operator/raft/configuration", tags: ["operator"], summary: "Raft configuration in Consul's shape",
+      responses: jsonResponse(z.object({}).passthrough()),
+    }),
+    (c) => {
+      const st = raft.raftStatus();
+      return c.json({
+        Servers: st.voters.map((id) => ({ ID: id, Node: id, Address: id, Leader: id === st.leader, Voter: true, ProtocolVersion: "3" })),
+        Index: st.commitIndex,
+      });
+    },
+  );
+
+  add(
+    createRoute({
+      method: "post", path: "/v1/operator/raft/peers", tags: ["operator"], summary: "Add a leader-role peer (started with raft.join = true)",
+      request: jsonBody(z.object({ address: Address }).strict()),
+      responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
+    }),
+    async (c) => {
+      const { address } = c.req.valid("json" as never) as { address: string };
+      const index = await raft.changeMembership("add", address).catch(replicationError);
+      return c.json({ index });
+    },
+  );
+
+  add(
+    createRoute({
+      method: "delete", path: "/v1/operator/raft/peers/{address}", tags: ["operator"], summary: "Remove a leader-role peer",
+      request: { params: z.object({ address: Address }) },
+      responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
+    }),
+    async (c) => {
+      const index = await raft.changeMembership("remove", pathParam(c, "address")).catch(replicationError);
+      return c.json({ index });
+    },
+  );
+
+  add(
+    createRoute({
+      method: "post", path: "/v1/operator/raft/transfer-leader", tags: ["operator"], summary: "Hand leadership to another voter (the most up-to-date one by default)",
+      request: { body: { required: false, content: { "application/json": { schema: z.object({ to: Address.optional() }).strict() } } } },
+      responses: { ...jsonResponse(z.object({ leader: z.string().nullable() })), ...errorResponses },
+    }),
+    async (c) => {
+      const body = (c.req.valid("json" as never) ?? {}) as { to?: string };
+      try {
+        raft.transferLeadership(body.to);
+      } catch (err) {
+        replicationError(err);
+      }
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && raft.status().isLeader) await new Promise((r) => setTimeout(r, 20));
+      return c.json({ leader: raft.status().leader ?? null });
+    },
+  );
+
+  add(
+    createRoute({
+      method: "get", path: "/v1/snapshot", tags: ["operator"], summary: "A consistent snapshot of the whole state (backup)",
+      responses: { 200: { description: "The state dump (JSON)", content: { "application/json": { schema: z.object({}).passthrough() } } } },
+    }),
+    async (c) => {
+      // Read barrier first: a backup taken on a deposed leader would be stale.
+      await raft.readBarrier().catch(replicationError);
+      const { index, data } = store.transaction(() => ({ index: d.state.appliedIndex(), data: encodeDump(dumpState(store)) }));
+      c.header("X-Corral-Index", String(index));
+      c.header("Content-Disposition", `attachment; filename="corral-snapshot-${index}.json"`);
+      return c.body(data, 200, { "Content-Type": "application/json" });
+    },
+  );
+
+  add(
+    createRoute({
+      method: "put", path: "/v1/snapshot", tags: ["operator"], summary: "Restore a snapshot: every node's state is replaced through the log",
+      responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
+    }),
+    async (c) => {
+      const data = await c.req.text();
+      const out = await d.propose({ type: "RestoreState", v: 1, at: Date.now(), data });
+      if (!out.result.ok) throw new ApiError(400, out.result.code, out.result.message);
+      return c.json({ index: out.index });
+    },
+  );
+}

@@ -1,0 +1,353 @@
+// The Raft driver: owns the real clock (a tick timer), the SQLite storage
+// and the HTTP transport around core/raft's pure state machine, and
+// implements the Replicator interface, so callers of propose() do not know
+// whether one node or five order their commands.
+//
+// Processing one Ready (core/raft/types.ts states the contract):
+//   one SQLite transaction: persist snapshot/entries/hard state, then apply
+//   the committed entries to the FSM (same transaction: state, applied index
+//   and log can never disagree after a crash); then send the messages; then
+//   advance; then answer the proposers whose entries were applied.
+import { RaftNode, type Entry, type Message, type Ready, type Status } from "../../raft/index.ts";
+import type { Store } from "../../store/db.ts";
+import type { Fsm, AppliedEntry } from "../../state/fsm.ts";
+import { Command, encodeCommand } from "../../state/commands.ts";
+import { ReplicationError, type ProposeOutcome, type ReplicationStatus, type Replicator } from "../../state/replicator.ts";
+import type { Logger } from "../../log.ts";
+import type { RaftStorage } from "./storage.ts";
+import type { RaftTransport } from "./transport.ts";
+import type { LeaderForwarder } from "./forward.ts";
+
+const NOOP = { type: "Noop", v: 1, at: 0 } as const;
+
+export interface RaftReplicatorOptions {
+  /** Raft id: the advertised "host:port" of a leader-role node; a dev node uses a fixed id (see setup.ts). */
+  id: string;
+  /** This node's "host:port", reported as the leader's address when we lead. */
+  selfAddress: string;
+  /** The other leader-role nodes at bootstrap. */
+  peers: string[];
+  join: boolean;
+  store: Store;
+  fsm: Fsm;
+  storage: RaftStorage;
+  transport: RaftTransport;
+  forwarder: LeaderForwarder;
+  log: Logger;
+  electionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  snapshotThreshold: number;
+  /** How long a proposal may wait to be applied. */
+  proposeTimeoutMs?: number;
+  rng?: () => number;
+}
+
+interface Pending {
+  term: number;
+  resolve: (o: ProposeOutcome) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class RaftReplicator implements Replicator {
+  readonly node: RaftNode;
+  private pending = new Map<number, Pending>();
+  private reads = new Map<string, { resolve: (index: number) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readWaiters: { index: number; resolve: () => void }[] = [];
+  private ticker?: ReturnType<typeof setInterval>;
+  private drainScheduled = false;
+  private closed = false;
+  private readSeq = 0;
+  private lastLeaderContact = Date.now();
+  private leaderListeners = new Set<(isLeader: boolean, leader: string | undefined) => void>();
+  private readonly tickMs: number;
+
+  constructor(private opts: RaftReplicatorOptions) {
+    this.tickMs = opts.heartbeatIntervalMs;
+    const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / this.tickMs));
+    const restore = opts.storage.load();
+    this.node = new RaftNode({
+      id: opts.id,
+      peers: restore || opts.join ? [] : [opts.id, ...opts.peers.filter((p) => p !== opts.id)],
+      electionTicks,
+      heartbeatTicks: 1,
+      rng: opts.rng ?? Math.random,
+      restore,
+      applied: restore ? opts.fsm.appliedIndex() : undefined,
+      logger: { debug: (m, f) => opts.log.debug("raft: " + m, f), info: (m, f) => opts.log.info("raft: " + m, f), warn: (m, f) => opts.log.warn("raft: " + m, f) },
+    });
+  }
+
+  start(): void {
+    // A lone voter needs nobody's vote: lead now instead of after an election timeout.
+    const st = this.node.status();
+    if (st.voters.length === 1 && st.voters[0] === this.opts.id && st.role !== "leader") this.node.campaign();
+    this.ticker = setInterval(() => {
+      this.node.tick();
+      this.drain();
+    }, this.tickMs);
+    this.drain();
+  }
+
+  /** Messages from a peer (POST /v1/raft/message). */
+  step(messages: Message[]): void {
+    if (this.closed) return;
+    for (const m of messages) {
+      if (m.to !== this.opts.id) continue;
+      if (m.from === this.node.status().leader) this.lastLeaderContact = Date.now();
+      this.node.step(m);
+    }
+    this.scheduleDrain();
+  }
+
+  async propose(command: Command): Promise<ProposeOutcome> {
+    if (this.closed) throw new ReplicationError("SHUTTING_DOWN", "node is shutting down");
+    const parsed = Command.safeParse(command);
+    if (!parsed.success) throw new ReplicationError("INVALID_COMMAND", `invalid command: ${parsed.error.issues[0]?.message ?? "?"}`);
+    const st = this.node.status();
+    if (st.role !== "leader") return this.forward(parsed.data);
+    const r = this.node.propose(encodeCommand(parsed.data));
+    if (!r.ok) {
+      if (r.code === "TRANSFERRING") throw new ReplicationError("NOT_LEADER", "leadership is being transferred; retry");
+      return this.forward(parsed.data);
+    }
+    const outcome = this.waitApplied(r.index, r.term);
+    this.scheduleDrain();
+    return outcome;
+  }
+
+  /** Single-server membership change (thesis §4.1); resolves once committed. */
+  async changeMembership(type: "add" | "remove", node: string): Promise<number> {
+    const r = this.node.proposeConfChange({ type, node });
+    if (!r.ok) {
+      const code = r.code === "NOT_LEADER" ? "NOT_LEADER" : "INVALID_COMMAND";
+      const msg = "message" in r ? r.message : `not the leader${"leader" in r && r.leader ? ` (leader: ${r.leader})` : ""}`;
+      throw new ReplicationError(code, msg, "leader" in r ? r.leader : undefined);
+    }
+    this.scheduleDrain();
+    return (await this.waitApplied(r.index, r.term)).index;
+  }
+
+  transferLeadership(to?: string): void {
+    const st = this.node.status();
+    if (st.role !== "leader") throw new ReplicationError("NOT_LEADER", "only the leader can transfer leadership", st.leader);
+    const target = to ?? this.bestFollower(st);
+    if (!target) throw new ReplicationError("INVALID_COMMAND", "no other voter to transfer leadership to");
+    const r = this.node.transferLeadership(target);
+    if (!r.ok) throw new ReplicationError(r.code === "NOT_LEADER" ? "NOT_LEADER" : "INVALID_COMMAND", "message" in r ? r.message : "not the leader");
+    this.scheduleDrain();
+  }
+
+  /**
+   * Linearizable read barrier (thesis §6.4): the leader confirms it still
+   * leads with a heartbeat round to a quorum, then waits until it has
+   * applied the commit index of that moment.
+   */
+  async readBarrier(timeoutMs = 5000): Promise<void> {
+    const ctx = `r${++this.readSeq}`;
+    const index = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(ctx);
+        reject(new ReplicationError("TIMEOUT", "could not confirm leadership with a quorum in time"));
+      }, timeoutMs);
+      this.reads.set(ctx, { resolve, reject, timer });
+      const r = this.node.readIndex(ctx);
+      if (!r.ok) {
+        clearTimeout(timer);
+        this.reads.delete(ctx);
+        reject(new ReplicationError(r.code === "NOT_LEADER" ? "NOT_LEADER" : "TIMEOUT", "message" in r ? r.message : "not the leader", "leader" in r ? r.leader : undefined));
+        return;
+      }
+      this.scheduleDrain();
+    });
+    if (this.opts.fsm.appliedIndex() >= index) return;
+    await new Promise<void>((resolve) => this.readWaiters.push({ index, resolve }));
+  }
+
+  status(): ReplicationStatus {
+    const st = this.node.status();
+    const isLeader = st.role === "leader";
+    return {
+      isLeader,
+      leader: st.leader === this.opts.id ? this.opts.selfAddress : st.leader,
+      term: st.term,
+      commitIndex: st.commitIndex,
+      appliedIndex: this.opts.fsm.appliedIndex(),
+      lastContactMs: isLeader ? 0 : st.leader ? Date.now() - this.lastLeaderContact : -1,
+    };
+  }
+
+  raftStatus(): Status {
+    return this.node.status();
+  }
+
+  onLeadershipChange(fn: (isLeader: boolean, leader: string | undefined) => void): () => void {
+    this.leaderListeners.add(fn);
+    return () => this.leaderListeners.delete(fn);
+  }
+
+  /** Graceful stop: hand leadership to the most up-to-date follower first. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const st = this.node.status();
+    if (st.role === "leader" && st.voters.length > 1) {
+      try {
+        this.transferLeadership();
+        const deadline = Date.now() + Math.min(2000, this.opts.electionTimeoutMs * 2);
+        while (Date.now() < deadline && this.node.status().role === "leader") await new Promise((r) => setTimeout(r, 20));
+      } catch (err) {
+        this.opts.log.warn("leadership transfer on shutdown failed", { err });
+      }
+    }
+    this.closed = true;
+    clearInterval(this.ticker);
+    this.opts.transport.close();
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new ReplicationError("SHUTTING_DOWN", "node is shutting down"));
+    }
+    this.pending.clear();
+  }
+
+  // ---- internals ----
+
+  private waitApplied(index: number, term: number): Promise<ProposeOutcome> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(index);
+        reject(new ReplicationError("TIMEOUT", `entry ${index} was not applied within ${this.opts.proposeTimeoutMs ?? 10_000} ms (outcome unknown)`));
+      }, this.opts.proposeTimeoutMs ?? 10_000);
+      this.pending.set(index, { term, resolve, reject, timer });
+    });
+  }
+
+  private async forward(cmd: Command): Promise<ProposeOutcome> {
+    const leader = await this.waitForLeader();
+    if (leader === this.opts.id) return this.propose(cmd);
+    return this.opts.forwarder.propose(leader, cmd);
+  }
+
+  /** The current leader, waiting up to two election timeouts for one to emerge. */
+  private async waitForLeader(): Promise<string> {
+    const deadline = Date.now() + this.opts.electionTimeoutMs * 2;
+    for (;;) {
+      const leader = this.node.status().leader;
+      if (leader) return leader;
+      if (Date.now() > deadline || this.closed) throw new ReplicationError("NOT_LEADER", "no leader elected (is a quorum of leader-role nodes up?)");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private bestFollower(st: Status): string | undefined {
+    let best: string | undefined;
+    let bestMatch = -1;
+    for (const [id, pr] of Object.entries(st.progress ?? {})) {
+      if (id === st.id || !st.voters.includes(id)) continue;
+      if (pr.match > bestMatch) [best, bestMatch] = [id, pr.match];
+    }
+    return best;
+  }
+
+  /** Coalesces bursts of proposals and messages into one Ready. */
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.closed) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    if (this.closed) return;
+    while (this.node.hasReady()) this.process(this.node.ready());
+  }
+
+  private process(rd: Ready): void {
+    const fsm = this.opts.fsm;
+    const applied: AppliedEntry[] = [];
+    try {
+      this.opts.store.transaction(() => {
+        this.opts.storage.persist(rd);
+        if (rd.snapshot) fsm.restoredTo(rd.snapshot.index);
+        for (const e of rd.committedEntries) {
+          // Entries at or below the applied index were applied before a restart.
+          if (e.index <= fsm.applyingIndex()) continue;
+          applied.push(fsm.applyInTransaction(e.index, e.type === "normal" ? e.data : NOOP));
+        }
+      });
+    } catch (err) {
+      // Storage failed (disk full, I/O error): continuing could ack what is
+      // not durable. Stop this node; the others carry on and it can rejoin.
+      fsm.rollback();
+      this.opts.log.error("raft: persisting failed; stopping this node", { err });
+      throw err;
+    }
+    if (rd.snapshot) this.opts.log.info("installed snapshot", { index: rd.snapshot.index, term: rd.snapshot.term });
+    for (const a of applied) fsm.published(a);
+    this.opts.transport.send(rd.messages);
+    this.node.advance(rd);
+    this.settle(rd.committedEntries, applied);
+    if (rd.softState) this.leadershipChanged(rd.softState.role === "leader", rd.softState.leader);
+    for (const rs of rd.readStates) this.readReady(rs.ctx, rs.index);
+    this.releaseReadWaiters();
+    this.maybeCompact();
+  }
+
+  private settle(entries: Entry[], applied: AppliedEntry[]): void {
+    const results = new Map(applied.map((a) => [a.index, a]));
+    for (const e of entries) {
+      const p = this.pending.get(e.index);
+      if (!p) continue;
+      this.pending.delete(e.index);
+      clearTimeout(p.timer);
+      const a = results.get(e.index);
+      if (e.term === p.term && a) p.resolve({ index: a.index, result: a.result });
+      else p.reject(new ReplicationError("NOT_LEADER", "leadership changed before the write committed; it was not applied"));
+    }
+  }
+
+  private leadershipChanged(isLeader: boolean, leader: string | undefined): void {
+    this.lastLeaderContact = Date.now();
+    this.opts.log.info(isLeader ? "raft: became leader" : "raft: following", { leader, term: this.node.status().term });
+    for (const fn of this.leaderListeners) fn(isLeader, leader);
+    if (!isLeader) {
+      for (const [ctx, r] of this.reads) {
+        clearTimeout(r.timer);
+        r.reject(new ReplicationError("NOT_LEADER", "lost leadership during a consistent read", leader));
+        this.reads.delete(ctx);
+      }
+    }
+  }
+
+  private readReady(ctx: string, index: number): void {
+    const r = this.reads.get(ctx);
+    if (!r) return;
+    this.reads.delete(ctx);
+    clearTimeout(r.timer);
+    r.resolve(index);
+  }
+
+  private releaseReadWaiters(): void {
+    if (this.readWaiters.length === 0) return;
+    const applied = this.opts.fsm.appliedIndex();
+    const still: typeof this.readWaiters = [];
+    for (const w of this.readWaiters) (w.index <= applied ? w.resolve() : still.push(w));
+    this.readWaiters = still;
+  }
+
+  /** Snapshot and compact once snapshotThreshold entries follow the last snapshot. */
+  private maybeCompact(): void {
+    const st = this.node.status();
+    const applied = st.appliedIndex;
+    if (applied - st.snapshotIndex < this.opts.snapshotThreshold) return;
+    const term = this.node.termAt(applied);
+    if (term === undefined) return;
+    this.opts.store.transaction(() => {
+      const r = this.node.compact({ index: applied, term, data: this.opts.storage.dump() });
+      if (r.ok) this.opts.storage.compacted(r.snapshot);
+      else this.opts.log.warn("raft: compaction refused", { reason: r.message });
+    });
+    this.opts.log.info("raft: snapshot taken, log compacted", { index: applied });
+  }
+}

@@ -1,0 +1,39 @@
+// Builds a leader-role node's Raft replicator from its config. The node's
+// Raft id is its advertised "host:port": what peers list in leader.peers and
+// what `corral operator raft add-peer` takes.
+import type { Config } from "../../config/types.ts";
+import type { Logger } from "../../log.ts";
+import type { Store } from "../../store/db.ts";
+import type { Fsm } from "../../state/fsm.ts";
+import { RaftReplicator } from "./replicator.ts";
+import { RaftStorage } from "./storage.ts";
+import { HttpRaftTransport } from "./transport.ts";
+import { HttpLeaderForwarder } from "./forward.ts";
+
+/**
+ * A dev node is a cluster of one forever, so its Raft id need not be an
+ * address: a fixed id lets it restart on another port (--http-port) and still
+ * find itself in its voter set.
+ */
+export const DEV_RAFT_ID = "dev";
+
+export function createRaft(opts: { config: Config; selfAddress: string; secret: string; store: Store; fsm: Fsm; log: Logger }): RaftReplicator {
+  const { config, selfAddress, secret, store, fsm, log } = opts;
+  const dev = config.role === "dev";
+  return new RaftReplicator({
+    id: dev ? DEV_RAFT_ID : selfAddress,
+    selfAddress,
+    peers: dev ? [] : config.leader.peers,
+    join: dev ? false : config.raft.join,
+    store,
+    fsm,
+    storage: new RaftStorage(store),
+    // A request that takes longer than an election timeout is worse than a dropped one.
+    transport: new HttpRaftTransport({ self: selfAddress, secret, log, timeoutMs: Math.max(1000, config.leader.electionTimeoutMs * 2) }),
+    forwarder: new HttpLeaderForwarder(secret),
+    log,
+    electionTimeoutMs: config.leader.electionTimeoutMs,
+    heartbeatIntervalMs: config.leader.heartbeatIntervalMs,
+    snapshotThreshold: config.raft.snapshotThreshold,
+  });
+}

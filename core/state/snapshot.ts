@@ -1,0 +1,78 @@
+// A snapshot of the replicated state: every state table's rows, as JSON.
+// Used by Raft (InstallSnapshot, log compaction) and by operator backups
+// (`corral operator snapshot save|restore`). The log and node-local facts
+// (`meta`: applied index, raft hard state) are not part of it.
+import type { SqlClient } from "../store/driver.ts";
+
+/** The one thing these functions need from a Store. */
+type Store = { client: SqlClient };
+
+const NOT_STATE = new Set(["log", "meta", "raft_snapshot"]);
+
+export interface StateDump {
+  format: "corral-state-v1";
+  /** PRAGMA user_version of the schema the rows belong to. */
+  schema: number;
+  tables: Record<string, { columns: string[]; rows: unknown[][] }>;
+}
+
+export function stateTables(store: Store): string[] {
+  const rows = store.client
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    .all() as { name: string }[];
+  return rows.map((r) => r.name).filter((n) => !NOT_STATE.has(n));
+}
+
+function schemaVersion(store: Store): number {
+  return (store.client.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+}
+
+/** Reads every state table. Call inside a transaction for a consistent view. */
+export function dumpState(store: Store): StateDump {
+  const tables: StateDump["tables"] = {};
+  for (const name of stateTables(store)) {
+    const columns = (store.client.prepare(`PRAGMA table_info("${name}")`).all() as { name: string }[]).map((c) => c.name);
+    const rows = store.client.prepare(`SELECT ${columns.map((c) => `"${c}"`).join(", ")} FROM "${name}" ORDER BY rowid`).raw().all();
+    tables[name] = { columns, rows };
+  }
+  return { format: "corral-state-v1", schema: schemaVersion(store), tables };
+}
+
+export function encodeDump(d: StateDump): string {
+  return JSON.stringify(d);
+}
+
+/** Parses and checks a dump; throws with a plain sentence when it is not one of ours. */
+export function decodeDump(data: string, store: Store): StateDump {
+  let d: StateDump;
+  try {
+    d = JSON.parse(data) as StateDump;
+  } catch {
+    throw new Error("not a corral snapshot (not JSON)");
+  }
+  if (d?.format !== "corral-state-v1" || typeof d.tables !== "object") throw new Error("not a corral snapshot");
+  if (d.schema > schemaVersion(store)) {
+    throw new Error(`snapshot schema ${d.schema} is newer than this corral's (${schemaVersion(store)}); upgrade corral first`);
+  }
+  return d;
+}
+
+/**
+ * Replaces every state table with the dump's rows. Call inside a
+ * transaction. Tables the dump lacks (added by a later migration) end up
+ * empty; columns the dump lacks take their defaults.
+ */
+export function restoreState(store: Store, d: StateDump): void {
+  for (const name of stateTables(store)) {
+    store.client.exec(`DELETE FROM "${name}"`);
+    const t = d.tables[name];
+    if (!t || t.rows.length === 0) continue;
+    const live = new Set((store.client.prepare(`PRAGMA table_info("${name}")`).all() as { name: string }[]).map((c) => c.name));
+    const cols = t.columns.filter((c) => live.has(c));
+    const pick = t.columns.map((c, i) => (live.has(c) ? i : -1)).filter((i) => i >= 0);
+    const stmt = store.client.prepare(
+      `INSERT INTO "${name}" (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
+    );
+    for (const row of t.rows) stmt.run(...pick.map((i) => row[i]));
+  }
+}
