@@ -59,8 +59,10 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   const role = config.role;
   const isLeaderRole = role === "leader" || role === "dev";
   const secret = config.cluster.secret || devSecret(dataDir);
-  const advertiseHost = config.node.advertise;
-  const selfAddress = `${advertiseHost}:${config.node.httpPort}`;
+  // node.advertise may carry its own port (a NAT or proxy in front of this node).
+  const advertised = /^(\[[^\]]+\]|[^:\[\]]+):(\d{1,5})$/.exec(config.node.advertise);
+  const advertiseHost = advertised ? advertised[1]! : config.node.advertise;
+  const selfAddress = advertised ? config.node.advertise : `${advertiseHost}:${config.node.httpPort}`;
 
   const bus = new EventBus();
   const metrics = new Registry();
@@ -163,7 +165,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
       const fp = await fingerprint({ dataDir, overrides });
       for (const w of fp.warnings) log.warn("fingerprint: " + w);
       return {
-        id: nodeId, name: config.node.name, address: `${advertiseHost}:${server.port}`,
+        id: nodeId, name: config.node.name, address: advertised ? selfAddress : `${advertiseHost}:${server.port}`,
         datacenter: config.node.datacenter, role: role === "dev" ? "dev" : "agent",
         attributes: fp.attributes,
         resources: fp.resources,
