@@ -41,21 +41,12 @@ export class ApiClient {
     return this.request<T>("DELETE", path);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (this.token) headers["X-Consul-Token"] = this.token;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    let res: Response;
-    try {
-      res = await fetch(this.base + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (err) {
-      throw new ClientError(0, "UNREACHABLE", `cannot reach corral at ${this.base}: ${(err as Error).message} (set CORRAL_ADDR or --addr)`);
-    }
+  /**
+   * `body` is sent as JSON unless `contentType` is given, in which case a
+   * string or bytes body is sent as is.
+   */
+  async request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+    const res = await this.raw(method, path, body, contentType);
     const text = await res.text();
     let data: unknown = text;
     try {
@@ -70,5 +61,24 @@ export class ApiClient {
       throw new ClientError(res.status, code, message);
     }
     return data as T;
+  }
+
+  /** The raw response, whatever its status (request() turns errors into ClientError). */
+  async raw(method: string, path: string, body?: unknown, contentType?: string): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers["X-Consul-Token"] = this.token;
+    if (body !== undefined) headers["content-type"] = contentType ?? "application/json";
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : contentType ? (body as string | Uint8Array) : JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+    } catch (err) {
+      throw new ClientError(0, "UNREACHABLE", `cannot reach corral at ${this.base}: ${(err as Error).message} (set CORRAL_ADDR or --addr)`);
+    }
+    return res;
   }
 }

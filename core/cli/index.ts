@@ -8,6 +8,8 @@ import { agentSpec, devSpec, leaderSpec, runNode } from "./commands/run.ts";
 import { configCheck, configCheckSpec } from "./commands/config.ts";
 import { nodes, nodesSpec } from "./commands/nodes.ts";
 import { plugins, pluginsSpec } from "./commands/plugins.ts";
+import { operatorRaft, operatorRaftSpec, operatorSnapshot, operatorSnapshotSpec } from "./commands/operator.ts";
+import { kv, kvSpec } from "./commands/kv.ts";
 
 interface Command {
   /** Words that select the command, e.g. ["config", "check"]. */
@@ -24,6 +26,9 @@ export const commands: Command[] = [
   { path: ["agent"], spec: agentSpec, run: (a) => runNode("agent", a) },
   { path: ["nodes"], spec: nodesSpec, run: nodes },
   { path: ["plugins"], spec: pluginsSpec, run: plugins },
+  { path: ["kv"], spec: kvSpec, run: kv },
+  { path: ["operator", "raft"], spec: operatorRaftSpec, run: operatorRaft },
+  { path: ["operator", "snapshot"], spec: operatorSnapshotSpec, run: operatorSnapshot },
   { path: ["config", "check"], spec: configCheckSpec, run: configCheck },
   { path: ["version"], spec: versionSpec, run: async () => (process.stdout.write(`corral ${VERSION}\n`), 0) },
 ];

@@ -121,4 +121,25 @@ describe("corral CLI", () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain("cannot reach corral at http://127.0.0.1:1");
   });
+
+  test("kv get/put/delete and operator raft/snapshot against a node", () => {
+    const env = { CORRAL_ADDR: dev.url };
+    expect(corral(["kv", "put", "cli/a", "hello"], env).out).toContain("wrote cli/a");
+    expect(corral(["kv", "get", "cli/a"], env).out).toBe("hello\n");
+    expect(corral(["kv", "put", "cli/b", "2", "--cas", "0"], env).code).toBe(0);
+    const casFail = corral(["kv", "put", "cli/b", "3", "--cas", "0"], env);
+    expect(casFail.code).toBe(1);
+    expect(corral(["kv", "get", "cli/", "--recurse"], env).out).toBe("cli/a: hello\ncli/b: 2\n");
+    const missing = corral(["kv", "get", "cli/nope"], env);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain("no key cli/nope");
+
+    expect(corral(["operator", "raft", "list-peers"], env).out).toMatch(/ADDRESS\s+STATE\s+VOTER/);
+    const file = join(tempDir(), "backup.json");
+    expect(corral(["operator", "snapshot", "save", file], env).out).toContain(`to ${file}`);
+    expect(corral(["kv", "delete", "cli/", "--recurse"], env).code).toBe(0);
+    expect(corral(["kv", "get", "cli/a"], env).code).toBe(1);
+    expect(corral(["operator", "snapshot", "restore", file], env).out).toContain("restored");
+    expect(corral(["kv", "get", "cli/a"], env).out).toBe("hello\n");
+  });
 });
