@@ -34,6 +34,10 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   snapshotThreshold?: number;
   extra?: string;
+  /** No proxies: nodes advertise their own ports (benchmarks; isolate() is then unavailable). */
+  direct?: boolean;
+  /** raft.sync; default "normal" (tests need no fsync per commit). */
+  sync?: "full" | "normal";
 }
 
 function startProxy(port: number, target: () => number): Proxy {
@@ -79,11 +83,11 @@ export class TestCluster {
     const base = tempDir("corral-cluster-");
     for (let i = 0; i < this.opts.size; i++) {
       const node: ClusterNode = {
-        index: i, address: `127.0.0.1:${proxyPorts[i]}`, port: ports[i]!, dataDir: join(base, `n${i}`),
+        index: i, address: `127.0.0.1:${this.opts.direct ? ports[i] : proxyPorts[i]}`, port: ports[i]!, dataDir: join(base, `n${i}`),
         url: `http://127.0.0.1:${ports[i]}`,
       };
       this.nodes.push(node);
-      this.proxies.push(startProxy(proxyPorts[i]!, () => node.port));
+      if (!this.opts.direct) this.proxies.push(startProxy(proxyPorts[i]!, () => node.port));
     }
     await Promise.all(this.nodes.map((n) => this.startNode(n.index)));
   }
@@ -95,7 +99,7 @@ export class TestCluster {
       `[node]\nname = "leader-${i}"\nadvertise = "${n.address}"\n`,
       `[cluster]\nsecret = "${CLUSTER_SECRET}"\n`,
       `[leader]\npeers = [${peers.join(", ")}]\nelection_timeout = "${this.opts.electionTimeoutMs ?? 1000}ms"\nheartbeat_interval = "${this.opts.heartbeatMs ?? 100}ms"\n`,
-      `[raft]\nsync = "normal"\nsnapshot_threshold = ${this.opts.snapshotThreshold ?? 8192}\n`,
+      `[raft]\nsync = "${this.opts.sync ?? "normal"}"\nsnapshot_threshold = ${this.opts.snapshotThreshold ?? 8192}\n`,
       this.opts.extra ?? "",
     ].join("\n");
   }
@@ -113,6 +117,7 @@ export class TestCluster {
 
   /** Cuts node i off from its peers both ways (clients still reach it directly). */
   isolate(i: number): void {
+    if (this.opts.direct) throw new Error("isolate() needs the proxies (direct: false)");
     this.proxies[i]!.cutInbound = true;
     for (const [j, p] of this.proxies.entries()) if (j !== i) p.dropFrom.add(this.nodes[i]!.address);
   }
