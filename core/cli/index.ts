@@ -8,6 +8,9 @@ import { agentSpec, devSpec, leaderSpec, runNode } from "./commands/run.ts";
 import { configCheck, configCheckSpec } from "./commands/config.ts";
 import { nodes, nodesSpec } from "./commands/nodes.ts";
 import { plugins, pluginsSpec } from "./commands/plugins.ts";
+import {
+  catalogNodes, catalogNodesSpec, serviceDeregister, serviceDeregisterSpec, serviceRegister, serviceRegisterSpec, services, servicesSpec,
+} from "./commands/services.ts";
 import { operatorRaft, operatorRaftSpec, operatorSnapshot, operatorSnapshotSpec } from "./commands/operator.ts";
 import { kv, kvSpec } from "./commands/kv.ts";
 
@@ -26,6 +29,10 @@ export const commands: Command[] = [
   { path: ["agent"], spec: agentSpec, run: (a) => runNode("agent", a) },
   { path: ["nodes"], spec: nodesSpec, run: nodes },
   { path: ["plugins"], spec: pluginsSpec, run: plugins },
+  { path: ["services"], spec: servicesSpec, run: services },
+  { path: ["service", "register"], spec: serviceRegisterSpec, run: serviceRegister },
+  { path: ["service", "deregister"], spec: serviceDeregisterSpec, run: serviceDeregister },
+  { path: ["catalog", "nodes"], spec: catalogNodesSpec, run: catalogNodes },
   { path: ["kv"], spec: kvSpec, run: kv },
   { path: ["operator", "raft"], spec: operatorRaftSpec, run: operatorRaft },
   { path: ["operator", "snapshot"], spec: operatorSnapshotSpec, run: operatorSnapshot },

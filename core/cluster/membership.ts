@@ -9,6 +9,7 @@ import type { Replicator } from "../state/replicator.ts";
 import type { EventBus } from "../events.ts";
 import type { NodeRow } from "../store/schema.ts";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, LiveSample } from "./protocol.ts";
+import type { NodeMonitor } from "./node-monitor.ts";
 
 export interface MembershipOptions {
   replicator: Replicator;
@@ -18,6 +19,8 @@ export interface MembershipOptions {
   nodeTtlMs: number;
   /** Heartbeat interval the leader asks agents to use. */
   heartbeatMs: number;
+  /** Metrics history and threshold checks on the samples (node-monitor.ts). */
+  monitor?: NodeMonitor;
   now?: () => number;
 }
 
@@ -72,10 +75,11 @@ export class Membership {
     this.lastSeen.set(req.id, this.now());
     if (req.sample) {
       this.samples.set(req.id, req.sample);
+      this.opts.monitor?.observe(req.id, req.sample);
       this.opts.bus.publish("node.sample", { nodeId: req.id, sample: req.sample });
     }
     if (node.status === "down") {
-      await this.opts.replicator.propose({ type: "SetNodeStatus", v: 1, at: this.now(), nodeId: req.id, status: "ready", reason: "heartbeat resumed" });
+      await this.opts.replicator.propose({ type: "SetNodeStatus", v: 1, at: this.now(), nodeId: req.id, name: node.name, status: "ready", reason: "heartbeat resumed" });
       this.opts.log.info("node ready again", { node: node.name, id: node.id });
       return { ok: true, status: "ready" };
     }
@@ -96,7 +100,9 @@ export class Membership {
     this.sweeping = true;
     try {
       const now = this.now();
-      for (const n of this.opts.state.listNodes()) {
+      const listed = this.opts.state.listNodes();
+      this.opts.monitor?.retain(new Set(listed.map((n) => n.id)));
+      for (const n of listed) {
         if (n.status !== "ready") continue;
         const seen = this.lastSeen.get(n.id);
         if (seen === undefined) {
@@ -105,10 +111,11 @@ export class Membership {
         }
         if (now - seen > this.opts.nodeTtlMs) {
           await this.opts.replicator.propose({
-            type: "SetNodeStatus", v: 1, at: now, nodeId: n.id, status: "down",
+            type: "SetNodeStatus", v: 1, at: now, nodeId: n.id, name: n.name, status: "down",
             reason: `no heartbeat for ${now - seen} ms`,
           });
           this.samples.delete(n.id);
+          this.opts.monitor?.nodeDown(n.id);
           this.opts.log.warn("node down", { node: n.name, id: n.id, silentMs: now - seen });
         }
       }

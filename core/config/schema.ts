@@ -38,10 +38,20 @@ export const KEY_KINDS = {
     datacenter: "string",
   },
   cluster: { secret: "string" },
-  leader: { peers: "list", node_ttl: "duration", election_timeout: "duration", heartbeat_interval: "duration" },
+  leader: {
+    peers: "list",
+    node_ttl: "duration",
+    election_timeout: "duration",
+    heartbeat_interval: "duration",
+    metrics_retention: "duration",
+    metrics_resolution: "duration",
+    cpu_warning_percent: "int",
+    memory_warning_percent: "int",
+    threshold_duration: "duration",
+  },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
-  http: { max_body_bytes: "size" },
+  http: { max_body_bytes: "size", max_event_streams: "int" },
   plugins: { dir: "string", enabled: "list", watch: "bool" },
 } as const satisfies Record<string, Record<string, KeyKind>>;
 
@@ -52,6 +62,8 @@ export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export const PLUGIN_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 export const MIN_SECRET_LENGTH = 16;
+/** Buckets of metrics history kept per node (memory bound: about 100 bytes each). */
+export const MAX_METRICS_BUCKETS = 100_000;
 
 export const DEFAULTS = {
   dataDir: "./data",
@@ -64,6 +76,12 @@ export const DEFAULTS = {
   nodeTtlMs: 15_000,
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
+  metricsRetentionMs: 3_600_000,
+  metricsResolutionMs: 10_000,
+  cpuWarningPercent: 90,
+  memoryWarningPercent: 90,
+  thresholdDurationMs: 60_000,
+  maxEventStreams: 64,
   agentHeartbeatMs: 2000,
   raftSync: "full" as "full" | "normal",
   snapshotThreshold: 8192,
@@ -218,6 +236,11 @@ export function buildConfigSchema(opts: SchemaOptions) {
       node_ttl: durationMs().default(DEFAULTS.nodeTtlMs),
       election_timeout: durationMs().default(DEFAULTS.electionTimeoutMs),
       heartbeat_interval: durationMs().default(DEFAULTS.heartbeatIntervalMs),
+      metrics_retention: durationMs({ min: 1000, max: 30 * 86_400_000 }).default(DEFAULTS.metricsRetentionMs),
+      metrics_resolution: durationMs({ min: 100, max: 86_400_000 }).default(DEFAULTS.metricsResolutionMs),
+      cpu_warning_percent: intIn(0, 100).default(DEFAULTS.cpuWarningPercent),
+      memory_warning_percent: intIn(0, 100).default(DEFAULTS.memoryWarningPercent),
+      threshold_duration: durationMs({ min: 0, max: 86_400_000 }).default(DEFAULTS.thresholdDurationMs),
     })
     .superRefine((v, ctx) => {
       if (v.heartbeat_interval >= v.election_timeout) {
@@ -227,6 +250,19 @@ export function buildConfigSchema(opts: SchemaOptions) {
           message: `must be shorter than leader.election_timeout (${v.heartbeat_interval}ms >= ${v.election_timeout}ms)`,
         });
       }
+      if (v.metrics_resolution > v.metrics_retention) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["metrics_resolution"],
+          message: `must not be longer than leader.metrics_retention (${v.metrics_resolution}ms > ${v.metrics_retention}ms)`,
+        });
+      } else if (v.metrics_retention / v.metrics_resolution > MAX_METRICS_BUCKETS) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["metrics_retention"],
+          message: `keeps ${Math.ceil(v.metrics_retention / v.metrics_resolution)} buckets per node at metrics_resolution ${v.metrics_resolution}ms; at most ${MAX_METRICS_BUCKETS} (raise metrics_resolution)`,
+        });
+      }
     })
     .transform(
       (v): LeaderConfig => ({
@@ -234,6 +270,11 @@ export function buildConfigSchema(opts: SchemaOptions) {
         nodeTtlMs: v.node_ttl,
         electionTimeoutMs: v.election_timeout,
         heartbeatIntervalMs: v.heartbeat_interval,
+        metricsRetentionMs: v.metrics_retention,
+        metricsResolutionMs: v.metrics_resolution,
+        cpuWarningPercent: v.cpu_warning_percent,
+        memoryWarningPercent: v.memory_warning_percent,
+        thresholdDurationMs: v.threshold_duration,
       }),
     );
 
@@ -270,8 +311,11 @@ export function buildConfigSchema(opts: SchemaOptions) {
     .transform((v): AgentConfig => ({ leaders: v.leaders, heartbeatMs: v.heartbeat }));
 
   const http = z
-    .strictObject({ max_body_bytes: sizeBytes().default(DEFAULTS.maxBodyBytes) })
-    .transform((v): HttpConfig => ({ maxBodyBytes: v.max_body_bytes }));
+    .strictObject({
+      max_body_bytes: sizeBytes().default(DEFAULTS.maxBodyBytes),
+      max_event_streams: intIn(1, 100_000).default(DEFAULTS.maxEventStreams),
+    })
+    .transform((v): HttpConfig => ({ maxBodyBytes: v.max_body_bytes, maxEventStreams: v.max_event_streams }));
 
   // [plugins] has three keys of its own; every other key must be a table
   // ([plugins.<name>]) and is kept raw in `settings`.

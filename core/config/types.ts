@@ -37,6 +37,16 @@ export interface LeaderConfig {
   electionTimeoutMs: number;
   /** Raft heartbeat interval. Default 100ms. */
   heartbeatIntervalMs: number;
+  /** How long the leader keeps each node's heartbeat metrics history. Default 1h. */
+  metricsRetentionMs: number;
+  /** Bucket width of that history: samples are aggregated per bucket. Default 10s. */
+  metricsResolutionMs: number;
+  /** A node whose CPU stays above this percent for thresholdDurationMs gets health "warning"; 0 turns the check off. Default 90. */
+  cpuWarningPercent: number;
+  /** Same for memory in use (percent of used + available). Default 90. */
+  memoryWarningPercent: number;
+  /** How long a node must stay above (or back under) a threshold before its health changes. Default 60s. */
+  thresholdDurationMs: number;
 }
 
 export interface RaftConfig {
@@ -64,6 +74,8 @@ export interface AgentConfig {
 export interface HttpConfig {
   /** Largest accepted request body. Default 1 MiB. */
   maxBodyBytes: number;
+  /** Event streams (/v1/events) open at once on this node; more are refused with 429. Default 64. */
+  maxEventStreams: number;
 }
 
 export interface PluginsConfig {

@@ -105,6 +105,9 @@ export function buildContext<C>(
       return await handler(c);
     } catch (err) {
       if (err instanceof ApiError || err instanceof HTTPException) throw err;
+      // The client hung up (a watch ended, a forwarded blocking query was
+      // cancelled): nothing is wrong with the plugin.
+      if (c.req.raw.signal?.aborted) throw new ApiError(400, "CLIENT_CLOSED", "the client closed the request");
       fail(err);
       throw new ApiError(500, "PLUGIN_FAILED", `plugin ${name} failed: ${(err as Error)?.message ?? String(err)}`);
     }

@@ -118,7 +118,7 @@ export class RaftNode {
       return { ok: true };
     }
     const pr = r.progress.get(to);
-    if (!pr) return { ok: false, code: "UNKNOWN_PEER", message: `${to} is not a voter` };
+    if (!pr || !r.voters.includes(to)) return { ok: false, code: "UNKNOWN_PEER", message: `${to} is not a voter` };
     if (r.leadTransferee === to) return { ok: true };
     r.leadTransferee = to;
     r.electionElapsed = 0; // the abort timer (see Raft.tickLeader)

@@ -11,38 +11,47 @@
 //               times out.
 import type { ProgressState, ProgressStatus } from "./types.ts";
 
-/** A bounded FIFO of the last index of each unacknowledged Append. */
+/**
+ * A bounded FIFO of unacknowledged Appends: the last index each carried and
+ * the tick it was sent at (to notice when acks stop coming).
+ */
 export class Inflights {
-  private items: number[] = [];
+  private lasts: number[] = [];
+  private ticks: number[] = [];
   constructor(readonly capacity: number) {}
 
   full(): boolean {
-    return this.items.length >= this.capacity;
+    return this.lasts.length >= this.capacity;
   }
 
   count(): number {
-    return this.items.length;
+    return this.lasts.length;
   }
 
-  add(lastIndex: number): void {
+  add(lastIndex: number, tick: number): void {
     if (this.full()) throw new Error("raft: inflights overflow");
-    this.items.push(lastIndex);
+    this.lasts.push(lastIndex);
+    this.ticks.push(tick);
   }
 
   /** An ack for `index` also acknowledges every earlier Append (they are cumulative). */
   freeLE(index: number): void {
     let i = 0;
-    while (i < this.items.length && this.items[i]! <= index) i++;
-    if (i > 0) this.items.splice(0, i);
+    while (i < this.lasts.length && this.lasts[i]! <= index) i++;
+    if (i > 0) {
+      this.lasts.splice(0, i);
+      this.ticks.splice(0, i);
+    }
   }
 
-  /** Lets one more Append out when acks may have been lost (see HeartbeatResp handling). */
-  freeFirst(): void {
-    this.items.shift();
+  /** Tick at which the oldest unacknowledged Append was sent. */
+  oldestSentTick(): number | undefined {
+    return this.ticks[0];
   }
 
   reset(): void {
-    this.items = [];
+    this.lasts = [];
+    this.ticks = [];
   }
 }
 
@@ -102,12 +111,12 @@ export class Progress {
     }
   }
 
-  /** An Append carrying entries up to `lastIndex` (or none) was just sent. */
-  sentAppend(entryCount: number, lastIndex: number): void {
+  /** An Append carrying entries up to `lastIndex` (or none) was just sent at `tick`. */
+  sentAppend(entryCount: number, lastIndex: number, tick: number): void {
     if (this.state === "replicate") {
       if (entryCount > 0) {
         this.next = lastIndex + 1; // optimistic: assume it arrives
-        this.inflights.add(lastIndex);
+        this.inflights.add(lastIndex, tick);
       }
     } else if (this.state === "probe") {
       this.probeSent = true;
@@ -129,22 +138,32 @@ export class Progress {
   /**
    * A rejection of the Append with prevIndex `rejected`; `hintNext` is where
    * the conflict hint says to retry. Returns false when the rejection is
-   * stale (it answers an Append older than what we already know).
+   * stale (it answers an Append older than what we already know); otherwise
+   * we are in probe state, with `next` lowered, ready to send one Append.
    */
   maybeDecrTo(rejected: number, hintNext: number): boolean {
     if (this.state === "replicate") {
       // Anything at or below match is known to agree: the reject is stale.
-      // Otherwise an Append was lost or refused: fall back to probing from
-      // what we know matches (the caller switches to probe).
       if (rejected <= this.match) return false;
-      this.next = this.match + 1;
-      return true;
+      // An Append was lost, or overtaken by a later one: probe from the hint.
+      this.becomeProbe();
+    } else if (this.next - 1 !== rejected) {
+      // In probe only the answer to the one outstanding Append counts.
+      return false;
     }
-    // In probe only the answer to the one outstanding Append counts.
-    if (this.next - 1 !== rejected) return false;
     this.next = Math.max(this.match + 1, Math.min(rejected, hintNext), 1);
     this.probeSent = false;
     return true;
+  }
+
+  /**
+   * In replicate state, whether the oldest unacknowledged Append has waited
+   * `ticks` or more: its ack (or it) was probably lost, and with no new
+   * traffic nothing else would reveal the gap.
+   */
+  stalled(now: number, ticks: number): boolean {
+    const oldest = this.inflights.oldestSentTick();
+    return this.state === "replicate" && oldest !== undefined && now - oldest >= ticks;
   }
 
   status(): ProgressStatus {

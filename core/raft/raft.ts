@@ -1,25 +1,18 @@
 // The Raft state machine: term, vote, role and the log, advanced only by
 // tick() and step(). Roles are data (etcd style): becomeX() resets the
-// volatile state and step()/tick() dispatch on `role`. Election rules live in
-// election.ts, replication in replication.ts, reads in readindex.ts; this
-// file holds the state they share and the rules that apply to every role
-// (term comparison, §5.1).
+// volatile state and tick()/step() dispatch on `role`. This file holds the
+// state every rule shares, the configuration bookkeeping and the role
+// changes; message dispatch is in step.ts, elections in election.ts,
+// replication in replication.ts, reads in readindex.ts.
 import { resolveConfig, validateConfig, type RaftConfig, type ResolvedConfig } from "./config.ts";
-import { campaign, handleVoteRequest, handleVoteResponse, hup } from "./election.ts";
+import { hup } from "./election.ts";
 import { RaftLog } from "./log.ts";
 import { decodeConf, encodeConf, sameVoters } from "./membership.ts";
 import { Progress } from "./progress.ts";
 import { hasQuorum } from "./quorum.ts";
 import { ReadQueue } from "./readindex.ts";
-import {
-  appendEntries,
-  bcastHeartbeat,
-  handleAppend,
-  handleAppendResp,
-  handleHeartbeat,
-  handleHeartbeatResp,
-  handleSnapshot,
-} from "./replication.ts";
+import { appendEntries, bcastHeartbeat } from "./replication.ts";
+import { stepMessage } from "./step.ts";
 import type { Entry, Message, PersistedState, RaftLogger, ReadState, Role, Snapshot } from "./types.ts";
 
 /** A message before `from` is filled in. */
@@ -42,7 +35,7 @@ export class Raft {
   /** Index of the last conf entry in the log; 0 when the config comes from the snapshot. */
   lastConfIndex = 0;
 
-  /** Leader: one per other voter. */
+  /** Leader: one per other voter, and per removed node until its removal commits. */
   readonly progress = new Map<string, Progress>();
   /** (Pre)candidate: answers received in this round. */
   readonly votes = new Map<string, boolean>();
@@ -292,100 +285,6 @@ export class Raft {
   }
 
   step(m: Message): void {
-    if (m.to !== this.id || m.from === this.id) return;
-    if (m.term > this.term) {
-      if (!this.acceptHigherTerm(m)) return;
-    } else if (m.term < this.term) {
-      return this.answerStaleTerm(m);
-    }
-    switch (m.type) {
-      case "PreVote":
-      case "Vote":
-        return handleVoteRequest(this, m);
-    }
-    if (this.role === "leader") this.stepLeader(m);
-    else if (this.role === "follower") this.stepFollower(m);
-    else this.stepCandidate(m);
-  }
-
-  /**
-   * §5.1: a higher term makes us a follower of that term. Exceptions: a
-   * PreVote (and a granted PreVoteResp) carries a term nobody is in yet
-   * (§9.6); a Vote arriving while we have a live leader is ignored so a
-   * partitioned node cannot depose a healthy leader (§4.2.3), unless it was
-   * started by a leadership transfer.
-   */
-  private acceptHigherTerm(m: Message): boolean {
-    if (m.type === "PreVote") return true;
-    if (m.type === "PreVoteResp" && !m.reject) return true;
-    if (m.type === "Vote" && !m.transfer && this.cfg.checkQuorum && this.inLease()) {
-      this.logger?.debug("raft: ignoring vote request within lease", { id: this.id, from: m.from, term: m.term });
-      return false;
-    }
-    const fromLeader = m.type === "Append" || m.type === "Heartbeat" || m.type === "Snapshot";
-    this.becomeFollower(m.term, fromLeader ? m.from : undefined);
-    return true;
-  }
-
-  /** §5.1: answer a stale sender with our term so it steps down; ignore the rest. */
-  private answerStaleTerm(m: Message): void {
-    switch (m.type) {
-      case "Append":
-      case "Heartbeat":
-      case "Snapshot":
-        return this.send({ type: "AppendResp", to: m.from, term: this.term, reject: true, index: 0, conflictTerm: 0, conflictIndex: 0 });
-      case "PreVote":
-        return this.send({ type: "PreVoteResp", to: m.from, term: this.term, reject: true });
-      case "Vote":
-        return this.send({ type: "VoteResp", to: m.from, term: this.term, reject: true });
-    }
-  }
-
-  private stepLeader(m: Message): void {
-    switch (m.type) {
-      case "AppendResp":
-        return handleAppendResp(this, m);
-      case "HeartbeatResp":
-        return handleHeartbeatResp(this, m);
-      case "Append":
-      case "Heartbeat":
-      case "Snapshot":
-        // Two leaders in one term would break Election Safety (§5.2).
-        throw new Error(`raft: ${this.id} is leader of term ${this.term} and got ${m.type} from ${m.from}`);
-    }
-  }
-
-  private stepFollower(m: Message): void {
-    switch (m.type) {
-      case "Append":
-      case "Heartbeat":
-      case "Snapshot":
-        this.electionElapsed = 0;
-        this.leader = m.from;
-        if (m.type === "Append") return handleAppend(this, m);
-        if (m.type === "Heartbeat") return handleHeartbeat(this, m);
-        return handleSnapshot(this, m);
-      case "TimeoutNow":
-        // Thesis §3.10: the leader chose us; skip pre-vote, we know it stepped aside.
-        if (this.promotable()) return campaign(this, "real", true);
-        return;
-    }
-  }
-
-  private stepCandidate(m: Message): void {
-    switch (m.type) {
-      case "Append":
-      case "Heartbeat":
-      case "Snapshot":
-        // §5.2: a leader of our term exists; recognise it.
-        this.becomeFollower(m.term, m.from);
-        return this.stepFollower(m);
-      case "PreVoteResp":
-        if (this.role === "precandidate") handleVoteResponse(this, m);
-        return;
-      case "VoteResp":
-        if (this.role === "candidate") handleVoteResponse(this, m);
-        return;
-    }
+    stepMessage(this, m);
   }
 }

@@ -80,7 +80,7 @@ export function sendAppend(r: Raft, to: string, sendIfEmpty: boolean): boolean {
   const entries = r.log.slice(pr.next, last);
   if (entries.length === 0 && !sendIfEmpty) return false;
   r.send({ type: "Append", to, term: r.term, prevIndex, prevTerm, entries, commit: r.log.committed });
-  pr.sentAppend(entries.length, prevIndex + entries.length);
+  pr.sentAppend(entries.length, prevIndex + entries.length, r.tickCount);
   return true;
 }
 
@@ -102,10 +102,7 @@ export function handleAppendResp(r: Raft, m: AppendRespMsg): void {
   pr.recentActive = true;
   pr.lastContactTick = r.tickCount;
   if (m.reject) {
-    if (pr.maybeDecrTo(m.index, nextFromHint(r, m))) {
-      if (pr.state === "replicate") pr.becomeProbe();
-      sendAppend(r, m.from, true);
-    }
+    if (pr.maybeDecrTo(m.index, nextFromHint(r, m))) sendAppend(r, m.from, true);
     return;
   }
   if (!pr.maybeUpdate(m.index)) return; // stale or duplicated ack
@@ -125,12 +122,19 @@ export function handleHeartbeatResp(r: Raft, m: HeartbeatRespMsg): void {
   if (!pr) return;
   pr.recentActive = true;
   pr.lastContactTick = r.tickCount;
-  // The follower is reachable: an Append or its answer may have been lost,
-  // so let one more out (etcd does the same).
+  // The follower is reachable, so something it should have answered may
+  // have been lost: a probe (send it again), a snapshot (after a while), or
+  // streamed Appends whose acks stopped coming (fall back to probing).
   pr.probeSent = false;
-  if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirst();
-  if (pr.state === "snapshot" && r.tickCount - pr.snapshotSentTick >= r.cfg.electionTicks) pr.becomeProbe();
-  if (pr.match < r.log.lastIndex()) sendAppend(r, m.from, true);
+  // Two heartbeat rounds without an ack: long for a network round trip, short
+  // enough that a lost Append is resent before clients notice.
+  const lossTicks = Math.min(r.cfg.electionTicks, 2 * r.cfg.heartbeatTicks);
+  if (pr.state === "snapshot" && r.tickCount - pr.snapshotSentTick >= lossTicks) pr.becomeProbe();
+  if (pr.stalled(r.tickCount, lossTicks)) pr.becomeProbe();
+  // While Appends are in flight, an empty one would only overtake them and be
+  // refused (messages may be reordered); their acks will come.
+  const awaitingAcks = pr.state === "replicate" && pr.inflights.count() > 0;
+  if (pr.match < r.log.lastIndex() && !awaitingAcks) sendAppend(r, m.from, true);
   r.reads.onAck(r, m.from, m.readSeq);
 }
 

@@ -137,12 +137,19 @@ export type MessageType = Message["type"];
  *  4. Serve `readStates` once the application has applied their index.
  */
 export interface Ready {
+  /** Changed term/vote/commit: persist before sending `messages`. */
   hardState?: HardState;
+  /** Changed leader/role: for routing and observability; not persisted. */
   softState?: SoftState;
+  /** New or overwritten entries: delete stored entries from entries[0].index on, then append; before sending. */
   entries: Entry[];
+  /** From the leader's InstallSnapshot: replaces the stored snapshot and log; restore it into the application. */
   snapshot?: Snapshot;
+  /** Send ONLY after this Ready's hardState, entries and snapshot are durable. */
   messages: Message[];
+  /** Apply in order, after `snapshot`. */
   committedEntries: Entry[];
+  /** Confirmed linearizable reads: serve each once `index` is applied. */
   readStates: ReadState[];
   /** The voter set, when it changed (a conf entry was appended or truncated away, or a snapshot restored). */
   voters?: string[];

@@ -7,6 +7,9 @@ import { nodeAppliers } from "./domains/nodes.ts";
 import { kvAppliers } from "./domains/kv.ts";
 import { restoreAppliers } from "./domains/restore.ts";
 import { catalogAppliers } from "./domains/catalog.ts";
+import { clusterEventAppliers } from "./domains/cluster-events.ts";
+import { nodeHealthAppliers } from "./domains/node-health.ts";
+import { jobAppliers } from "./domains/jobs.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -22,6 +25,9 @@ export const appliers: ApplierRegistry = {
   ...kvAppliers,
   ...restoreAppliers,
   ...catalogAppliers,
+  ...clusterEventAppliers,
+  ...nodeHealthAppliers,
+  ...jobAppliers,
 };
 
 export function applierFor(cmd: Command): Applier<CommandType> | undefined {

@@ -6,6 +6,7 @@ import type { Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
 import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
 import { blockingQuery, IndexWatch } from "./watch.ts";
+import { createJobsReader, emptyJobsReader, type JobsReader } from "./domains/jobs-read.ts";
 
 export interface StateReader {
   /** Index of the last applied command (X-Corral-Index). */
@@ -19,6 +20,8 @@ export interface StateReader {
   kvPrefixIndex(prefix: string): number;
   /** The service catalog (discovery plugin, DNS): each query with its blocking index. */
   catalog: CatalogReader;
+  /** Jobs, evaluations, allocations, deployments, drains (scheduling loop, API, agents). */
+  jobs: JobsReader;
   /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
   blocking<T>(
     opts: { tables: readonly string[]; minIndex: number; waitMs: number; signal?: AbortSignal },
@@ -39,6 +42,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     kvList: (p) => kvList(db, p),
     kvPrefixIndex: (p) => kvPrefixIndex(db, p),
     catalog: createCatalogReader(db),
+    jobs: createJobsReader(db),
     blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),
   };
 }
@@ -53,6 +57,7 @@ export const emptyStateReader: StateReader = {
   kvList: () => [],
   kvPrefixIndex: () => 0,
   catalog: emptyCatalogReader,
+  jobs: emptyJobsReader,
   blocking: async (_opts, read) => read(),
 };
 

@@ -1,7 +1,7 @@
 // How callers change cluster state: propose(command) resolves once the
 // command is committed and applied, with its log index and the applier's
-// result. LocalLog (this issue) orders commands itself; the Raft driver
-// implements the same interface, so callers never change.
+// result. The Raft driver (core/cluster/raft/replicator.ts) implements it;
+// callers never know whether one node or five ordered their command.
 import type { Command, CommandResult } from "./commands.ts";
 
 export interface ProposeOutcome {

@@ -1,5 +1,7 @@
 // Schema migrations, applied in order at start. PRAGMA user_version records
 // how many have run. Append only: never edit a migration that has shipped.
+import { JOBS_MIGRATION } from "./migration-jobs.ts";
+
 export const migrations: string[] = [
   `CREATE TABLE log (
      idx INTEGER PRIMARY KEY,
@@ -95,4 +97,10 @@ export const migrations: string[] = [
      delete_index INTEGER NOT NULL,
      PRIMARY KEY (kind, key)
    );`,
+  // 5: node-level health from the leader's threshold checks (SetNodeHealth).
+  `ALTER TABLE nodes ADD COLUMN health TEXT NOT NULL DEFAULT 'passing';
+   ALTER TABLE nodes ADD COLUMN health_reason TEXT NOT NULL DEFAULT '';
+   ALTER TABLE nodes ADD COLUMN health_changed_at INTEGER NOT NULL DEFAULT 0;`,
+  // 6: cluster resource management: jobs, versions, evaluations, allocations, deployments, drains (migration-jobs.ts).
+  JOBS_MIGRATION,
 ];

@@ -32,6 +32,10 @@ export const nodes = sqliteTable("nodes", {
   statusChangedAt: integer("status_changed_at").notNull(),
   createIndex: integer("create_index").notNull(),
   modifyIndex: integer("modify_index").notNull(),
+  /** Threshold checks on heartbeat metrics (SetNodeHealth): "passing" | "warning". */
+  health: text("health").$type<"passing" | "warning">().notNull().default("passing"),
+  healthReason: text("health_reason").notNull().default(""),
+  healthChangedAt: integer("health_changed_at").notNull().default(0),
 });
 
 export interface NodeResources {
@@ -136,3 +140,6 @@ export const catalogTombstones = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.kind, t.key] })],
 );
+
+// Jobs, evaluations, allocations, deployments, drains.
+export * from "./schema-jobs.ts";

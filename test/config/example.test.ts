@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../core/config/load.ts";
 import { KEY_KINDS, SECTIONS } from "../../core/config/schema.ts";
-import { probeConfigSchema } from "../../plugins/probe/config.ts";
+import { builtinPlugins } from "../../core/plugins/builtin.ts";
+import { discoveryConfigSchema } from "../../plugins/discovery/config.ts";
 
 const EXAMPLE = join(import.meta.dir, "..", "..", "config.example.toml");
 const BUILTINS = ["probe", "discovery", "dns", "health", "invoke", "authz", "exec", "ui"];
@@ -65,7 +66,7 @@ describe("config.example.toml", () => {
   test("the commented-out plugin example validates when uncommented", () => {
     const text = readFileSync(EXAMPLE, "utf8")
       .split("\n")
-      .map((l) => (/^# \[plugins\.probe\]/.test(l) || /^# [a-z_]+ = /.test(l) ? l.slice(2) : l))
+      .map((l) => (/^# \[plugins\.[a-z]+\]/.test(l) || /^# [a-z_]+ = /.test(l) ? l.slice(2) : l))
       .join("\n")
       .replace(/^name = .*$/m, "") // commented default examples
       .replace(/^enabled = .*$/m, "");
@@ -75,10 +76,17 @@ describe("config.example.toml", () => {
       text,
       env: {},
       builtinPlugins: BUILTINS,
-      pluginSchemas: { probe: probeConfigSchema },
+      pluginSchemas: Object.fromEntries(builtinPlugins().map((p) => [p.name, p.configSchema])),
     });
+    // Every built-in plugin has its table in the example, and it parses with the plugin's own schema.
+    for (const p of builtinPlugins()) {
+      expect(Object.keys(c.plugins.settings), `[plugins.${p.name}] missing from config.example.toml`).toContain(p.name);
+      expect(p.configSchema.safeParse(c.plugins.settings[p.name]).success).toBe(true);
+    }
     expect(c.plugins.settings.probe).toEqual({
       interval: "1s", cpu_total_mhz: 8000, memory_total_mb: 16384, reserved_cpu_mhz: 0, reserved_memory_mb: 0,
     });
+    expect(c.plugins.settings.discovery).toEqual({ sync_interval: "30s" });
+    expect(discoveryConfigSchema.parse(c.plugins.settings.discovery)).toEqual({ sync_interval: 30_000 });
   });
 });

@@ -48,10 +48,13 @@ describe("defaults", () => {
         datacenter: "dc1",
       },
       cluster: { secret: "" },
-      leader: { peers: [], nodeTtlMs: 15000, electionTimeoutMs: 1000, heartbeatIntervalMs: 100 },
+      leader: {
+        peers: [], nodeTtlMs: 15000, electionTimeoutMs: 1000, heartbeatIntervalMs: 100,
+        metricsRetentionMs: 3_600_000, metricsResolutionMs: 10_000, cpuWarningPercent: 90, memoryWarningPercent: 90, thresholdDurationMs: 60_000,
+      },
       raft: { sync: "full", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024 },
       agent: { leaders: [], heartbeatMs: 2000 },
-      http: { maxBodyBytes: 1048576 },
+      http: { maxBodyBytes: 1048576, maxEventStreams: 64 },
       plugins: { dir: "", enabled: BUILTINS, watch: true, settings: {} },
     });
   });
@@ -212,6 +215,23 @@ describe("errors", () => {
     const e = fail('[leader]\nelection_timeout = "100ms"\nheartbeat_interval = "200ms"');
     expect(e.line).toBe(3);
     expect(e.keyPath).toBe("leader.heartbeat_interval");
+  });
+
+  test("metrics history and threshold keys", () => {
+    const c = load(
+      '[leader]\nmetrics_retention = "2h"\nmetrics_resolution = "30s"\ncpu_warning_percent = 75\nmemory_warning_percent = 0\nthreshold_duration = "0s"\n[http]\nmax_event_streams = 3',
+    );
+    expect(c.leader).toMatchObject({
+      metricsRetentionMs: 7_200_000, metricsResolutionMs: 30_000, cpuWarningPercent: 75, memoryWarningPercent: 0, thresholdDurationMs: 0,
+    });
+    expect(c.http.maxEventStreams).toBe(3);
+    expect(fail("[leader]\ncpu_warning_percent = 101").message).toBe("corral.toml:2: leader.cpu_warning_percent: must be between 0 and 100, got 101");
+    expect(fail('[leader]\nmemory_warning_percent = "90"').reason).toContain("expected an integer");
+    const slow = fail('[leader]\nmetrics_retention = "1m"\nmetrics_resolution = "2m"');
+    expect(slow.keyPath).toBe("leader.metrics_resolution");
+    expect(slow.reason).toContain("must not be longer than leader.metrics_retention");
+    expect(fail('[leader]\nmetrics_retention = "30d"\nmetrics_resolution = "100ms"').reason).toContain("buckets per node");
+    expect(fail("[http]\nmax_event_streams = 0").reason).toContain("must be between 1");
   });
 
   test("bad size", () => {

@@ -58,11 +58,12 @@ export async function startCorral(opts: StartOptions = {}): Promise<CorralProces
   const dataDir = opts.dataDir ?? join(tempDir(), "data");
   const args = [ENTRY, opts.role ?? "dev", "--http-port", String(port), "--data-dir", dataDir];
   let configFile: string | undefined;
-  if (opts.config !== undefined) {
-    configFile = join(tempDir("corral-cfg-"), "corral.toml");
-    writeFileSync(configFile, opts.config);
-    args.push("--config", configFile);
-  }
+  // Tests run many nodes at once: let each DNS listener take a free port
+  // unless the test configures [plugins.dns] itself.
+  const config = opts.config ?? "";
+  configFile = join(tempDir("corral-cfg-"), "corral.toml");
+  writeFileSync(configFile, config.includes("[plugins.dns]") ? config : `${config}\n[plugins.dns]\nport = 0\n`);
+  args.push("--config", configFile);
   args.push(...(opts.args ?? []));
   const child = spawn(BUN, args, {
     cwd: ROOT,

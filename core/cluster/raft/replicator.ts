@@ -39,11 +39,18 @@ export interface RaftReplicatorOptions {
   snapshotThreshold: number;
   /** How long a proposal may wait to be applied. */
   proposeTimeoutMs?: number;
+  /**
+   * Propose LeaderElected { leader, term } on winning an election, so leader
+   * changes are in the log and the event stream can replay them. Off in unit
+   * tests whose index arithmetic starts right after the election no-op.
+   */
+  announceLeadership?: boolean;
   rng?: () => number;
 }
 
 interface Pending {
   term: number;
+  proposedAt: number;
   resolve: (o: ProposeOutcome) => void;
   reject: (e: Error) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -60,6 +67,8 @@ export class RaftReplicator implements Replicator {
   private readSeq = 0;
   private lastLeaderContact = Date.now();
   private leaderListeners = new Set<(isLeader: boolean, leader: string | undefined) => void>();
+  private latencyListeners = new Set<(seconds: number) => void>();
+  private announcedTerm = 0;
   private readonly tickMs: number;
 
   constructor(private opts: RaftReplicatorOptions) {
@@ -186,6 +195,12 @@ export class RaftReplicator implements Replicator {
     return () => this.leaderListeners.delete(fn);
   }
 
+  /** Time from propose to applied of each of this leader's own entries (corral_raft_apply_duration_seconds). */
+  onApplyLatency(fn: (seconds: number) => void): () => void {
+    this.latencyListeners.add(fn);
+    return () => this.latencyListeners.delete(fn);
+  }
+
   /** Graceful stop: hand leadership to the most up-to-date follower first. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -217,7 +232,7 @@ export class RaftReplicator implements Replicator {
         this.pending.delete(index);
         reject(new ReplicationError("TIMEOUT", `entry ${index} was not applied within ${this.opts.proposeTimeoutMs ?? 10_000} ms (outcome unknown)`));
       }, this.opts.proposeTimeoutMs ?? 10_000);
-      this.pending.set(index, { term, resolve, reject, timer });
+      this.pending.set(index, { term, proposedAt: performance.now(), resolve, reject, timer });
     });
   }
 
@@ -302,8 +317,11 @@ export class RaftReplicator implements Replicator {
       this.pending.delete(e.index);
       clearTimeout(p.timer);
       const a = results.get(e.index);
-      if (e.term === p.term && a) p.resolve({ index: a.index, result: a.result });
-      else p.reject(new ReplicationError("NOT_LEADER", "leadership changed before the write committed; it was not applied"));
+      if (e.term === p.term && a) {
+        p.resolve({ index: a.index, result: a.result });
+        const seconds = (performance.now() - p.proposedAt) / 1000;
+        for (const fn of this.latencyListeners) fn(seconds);
+      } else p.reject(new ReplicationError("NOT_LEADER", "leadership changed before the write committed; it was not applied"));
     }
   }
 
@@ -311,6 +329,7 @@ export class RaftReplicator implements Replicator {
     this.lastLeaderContact = Date.now();
     this.opts.log.info(isLeader ? "raft: became leader" : "raft: following", { leader, term: this.node.status().term });
     for (const fn of this.leaderListeners) fn(isLeader, leader);
+    if (isLeader) this.announceLeader();
     if (!isLeader) {
       for (const [ctx, r] of this.reads) {
         clearTimeout(r.timer);
@@ -318,6 +337,16 @@ export class RaftReplicator implements Replicator {
         this.reads.delete(ctx);
       }
     }
+  }
+
+  /** Once per term won: LeaderElected into the log (see announceLeadership). */
+  private announceLeader(): void {
+    const term = this.node.status().term;
+    if (!this.opts.announceLeadership || term <= this.announcedTerm) return;
+    this.announcedTerm = term;
+    this.propose({ type: "LeaderElected", v: 1, at: Date.now(), leader: this.opts.selfAddress, term }).catch((err) => {
+      this.opts.log.debug("raft: announcing leadership failed (leadership moved on)", { err });
+    });
   }
 
   private readReady(ctx: string, index: number): void {

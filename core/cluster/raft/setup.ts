@@ -35,5 +35,6 @@ export function createRaft(opts: { config: Config; selfAddress: string; secret: 
     electionTimeoutMs: config.leader.electionTimeoutMs,
     heartbeatIntervalMs: config.leader.heartbeatIntervalMs,
     snapshotThreshold: config.raft.snapshotThreshold,
+    announceLeadership: true,
   });
 }

@@ -40,6 +40,8 @@ export const SetNodeStatus = z.object({
   nodeId: z.string().min(1),
   status: z.enum(["ready", "down"]),
   reason: z.string().optional(),
+  /** The node's name when proposed, for the event stream (optional: older entries lack it). */
+  name: z.string().max(128).optional(),
 });
 
 export const DeregisterNode = z.object({

@@ -1,0 +1,37 @@
+// UpdateAllocStatus: an agent reports what happened to its allocations.
+// Agents send transitions only, and the applier enforces the rules that keep
+// the record honest whatever an agent sends:
+// - an agent only reports allocations placed on its own node;
+// - a terminal client status (complete, failed, lost) is final: a late
+//   "running" from an agent that was cut off cannot resurrect a lost
+//   allocation that was already replaced elsewhere;
+// - an update that changes nothing moves no index.
+import { eq } from "drizzle-orm";
+import type { z } from "zod";
+import type { Db } from "../../store/db.ts";
+import { allocations } from "../../store/schema-jobs.ts";
+import type { CommandResult } from "../result.ts";
+import type { UpdateAllocStatus } from "./jobs-commands.ts";
+import { isTerminalClient, refreshJobStatus, stableJson } from "./jobs-common.ts";
+
+export function applyUpdateAllocStatus(db: Db, index: number, cmd: z.infer<typeof UpdateAllocStatus>): CommandResult {
+  const ignored: string[] = [];
+  const touched = new Map<string, { namespace: string; jobId: string }>();
+  let updated = 0;
+  for (const u of cmd.updates) {
+    const a = db.select().from(allocations).where(eq(allocations.id, u.allocId)).get();
+    if (!a || a.nodeId !== cmd.nodeId || isTerminalClient(a.clientStatus)) {
+      ignored.push(u.allocId);
+      continue;
+    }
+    if (a.clientStatus === u.clientStatus && a.clientDescription === u.description && stableJson(a.taskStates) === stableJson(u.taskStates)) continue;
+    db.update(allocations).set({
+      clientStatus: u.clientStatus, clientDescription: u.description, taskStates: u.taskStates,
+      modifiedAt: cmd.at, modifyIndex: index,
+    }).where(eq(allocations.id, u.allocId)).run();
+    touched.set(`${a.namespace}\u0000${a.jobId}`, { namespace: a.namespace, jobId: a.jobId });
+    updated++;
+  }
+  for (const j of touched.values()) refreshJobStatus(db, index, j.namespace, j.jobId);
+  return { ok: true, value: { updated, ignored } };
+}

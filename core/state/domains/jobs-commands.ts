@@ -1,0 +1,150 @@
+// Commands of cluster resource management (jobs, evaluations, allocations,
+// deployments, drains). Each is zod-validated before it is logged, so a
+// malformed proposal (an agent's RPC included) never reaches an applier.
+// Jobs travel normalized (core/scheduler/jobspec): the API parsed and
+// validated the document; the schema here only guards the shape.
+import { z } from "zod";
+import type { Job } from "../../scheduler/jobspec/types.ts";
+
+const id = z.string().min(1).max(256);
+const name = z.string().min(1).max(128);
+const ms = z.number().int().nonnegative();
+const resources = z.object({ cpuMhz: z.number().nonnegative(), memoryMb: z.number().nonnegative() });
+
+const constraint = z.object({ attribute: z.string().max(512), operator: z.enum(["=", "!=", "regexp", "version", "distinct_hosts"]), value: z.string().max(1024) });
+const check = z.object({
+  name: z.string().max(256), type: z.enum(["http", "tcp", "ttl"]), path: z.string().max(2048).optional(),
+  intervalMs: ms, timeoutMs: ms, ttlMs: ms.optional(),
+});
+const task = z.object({
+  name, driver: z.literal("exec"), command: z.string().min(1).max(4096), args: z.array(z.string().max(65_536)).max(1024),
+  env: z.record(z.string().max(256), z.string().max(65_536)), resources,
+  ports: z.record(z.string().max(64), z.object({ static: z.number().int().min(1).max(65535).optional() })),
+  service: z.object({ name: z.string().max(63), tags: z.array(z.string().max(512)).max(64), port: z.string().max(64).optional(), checks: z.array(check).max(16) }).optional(),
+});
+const group = z.object({
+  name, count: z.number().int().min(0).max(10_000),
+  constraints: z.array(constraint).max(64),
+  spread: z.array(z.object({ attribute: z.string().max(512), targets: z.array(z.object({ value: z.string().max(512), percent: z.number() })).max(64) })).max(8),
+  restart: z.object({ attempts: z.number().int().nonnegative(), intervalMs: ms, delayMs: ms, mode: z.enum(["fail", "delay"]) }),
+  reschedule: z.object({ attempts: z.number().int().nonnegative(), intervalMs: ms, delayMs: ms, unlimited: z.boolean() }),
+  update: z.object({ maxParallel: z.number().int().min(0), minHealthyTimeMs: ms, healthyDeadlineMs: ms, autoRevert: z.boolean() }),
+  tasks: z.array(task).min(1).max(50),
+});
+/** A normalized job (what parseJobSpec returns). */
+export const JobSchema: z.ZodType<Job> = z.object({
+  id: name, namespace: name, type: z.enum(["service", "batch"]), priority: z.number().int().min(1).max(100),
+  constraints: z.array(constraint).max(64), groups: z.array(group).min(1).max(100),
+}) as z.ZodType<Job>;
+
+const base = { v: z.literal(1), at: z.number() };
+
+/** A new job or a new version of one; creates its evaluation in the same entry. */
+export const RegisterJob = z.object({
+  type: z.literal("RegisterJob"), ...base,
+  job: JobSchema,
+  evalId: id,
+  /** Set when the leader re-registers an older version (auto_revert). */
+  revertedFrom: z.number().int().nonnegative().optional(),
+});
+
+/** Stop a job (its allocations are stopped by the evaluation); purge also forgets it. */
+export const DeregisterJob = z.object({
+  type: z.literal("DeregisterJob"), ...base,
+  namespace: name, jobId: name, purge: z.boolean().default(false), evalId: id,
+});
+
+const portAssignment = z.object({ task: name, label: z.string().max(64), value: z.number().int().min(1).max(65535), static: z.boolean() });
+
+export const PlanPlacement = z.object({
+  id, group: name, taskGroupIndex: z.number().int().nonnegative(), nodeId: id,
+  resources, ports: z.array(portAssignment).max(2048),
+  groupHash: z.string().max(128),
+  deploymentId: z.string().max(256),
+  previousAlloc: z.string().max(256),
+  reschedules: z.array(z.number()).max(1000),
+});
+export type PlanPlacement = z.infer<typeof PlanPlacement>;
+
+export const PlanStop = z.object({
+  allocId: id,
+  /** "lost" for allocations of a node that went down; absent leaves the client status to the agent. */
+  clientStatus: z.literal("lost").optional(),
+  description: z.string().max(1024),
+});
+export type PlanStop = z.infer<typeof PlanStop>;
+
+/**
+ * The outcome of one evaluation, applied atomically. The applier verifies
+ * that every placement still fits its node (Nomad's plan applier) and refuses
+ * the whole plan otherwise: the leader then re-plans from fresh state.
+ */
+export const CommitPlan = z.object({
+  type: z.literal("CommitPlan"), ...base,
+  evalId: id, namespace: name, jobId: name,
+  /** Version of the job the plan was computed for (-1: the job is gone). */
+  jobVersion: z.number().int().min(-1),
+  placements: z.array(PlanPlacement).max(10_000),
+  stops: z.array(PlanStop).max(100_000),
+  evalStatus: z.enum(["complete", "blocked"]),
+  evalDescription: z.string().max(1024),
+  failedGroups: z.array(z.unknown()).max(100),
+  /** A deployment to open (rolling update) with this plan. */
+  deployment: z.object({ id, groups: z.record(name, z.object({ desired: z.number().int(), autoRevert: z.boolean() })) }).optional(),
+});
+
+const taskState = z.object({
+  state: z.enum(["pending", "running", "dead"]), failed: z.boolean(), restarts: z.number().int().nonnegative(),
+  oom: z.boolean(), ooms: z.number().int().nonnegative(), exitCode: z.number().int().nullable(),
+  startedAt: z.number(), finishedAt: z.number(),
+  events: z.array(z.object({ at: z.number(), type: z.string().max(64), message: z.string().max(1024) })).max(32),
+});
+
+/** An agent reports changes of its allocations (transitions only). */
+export const UpdateAllocStatus = z.object({
+  type: z.literal("UpdateAllocStatus"), ...base,
+  nodeId: id,
+  updates: z.array(z.object({
+    allocId: id,
+    clientStatus: z.enum(["pending", "running", "complete", "failed"]),
+    description: z.string().max(1024),
+    taskStates: z.record(name, taskState),
+  })).min(1).max(1000),
+});
+
+export const EvalUpdate = z.object({
+  id, namespace: name, jobId: name, priority: z.number().int().min(1).max(100),
+  triggeredBy: z.string().max(64), nodeId: z.string().max(256).default(""),
+  status: z.enum(["pending", "blocked", "complete", "failed", "canceled"]),
+  description: z.string().max(1024).default(""),
+  waitUntil: ms.default(0),
+});
+export type EvalUpdate = z.infer<typeof EvalUpdate>;
+
+/** Create evaluations (node events, failures, delayed reschedules) or change their status. */
+export const UpdateEvaluation = z.object({ type: z.literal("UpdateEvaluation"), ...base, evals: z.array(EvalUpdate).min(1).max(10_000) });
+
+/** Deployment progress from the leader's health watcher. */
+export const UpdateDeployment = z.object({
+  type: z.literal("UpdateDeployment"), ...base,
+  health: z.array(z.object({ allocId: id, healthy: z.boolean(), description: z.string().max(1024) })).max(10_000),
+  deployments: z.array(z.object({ id, status: z.enum(["running", "successful", "failed", "cancelled"]), description: z.string().max(1024) })).max(100),
+});
+
+/** Start (enable) or cancel a drain of a node. */
+export const DrainNode = z.object({
+  type: z.literal("DrainNode"), ...base,
+  nodeId: id, enable: z.boolean(),
+  /** Milliseconds after `at` when the remaining allocations are stopped at once; 0 = none. */
+  deadlineMs: ms.default(0),
+});
+
+export const jobCommands = [RegisterJob, DeregisterJob, CommitPlan, UpdateAllocStatus, UpdateEvaluation, UpdateDeployment, DrainNode] as const;
+
+/** Bounds on what the state keeps per job (older rows are garbage-collected by appliers). */
+export const JOB_STATE_LIMITS = {
+  versions: 10,
+  terminalAllocs: 200,
+  finishedEvals: 50,
+  finishedDeployments: 10,
+} as const;

@@ -1,0 +1,106 @@
+// Reads of jobs, evaluations, allocations, deployments and drains, for the
+// API, the leader's scheduling loop and agents (allocations by node, with a
+// per-node index for blocking queries).
+import { and, asc, desc, eq, inArray, like, sql } from "drizzle-orm";
+import type { Db } from "../../store/db.ts";
+import { checks } from "../../store/schema.ts";
+import {
+  allocations, deployments, evaluations, jobs, jobVersions, nodeDrains,
+  type AllocRow, type DeploymentRow, type EvalRow, type EvalStatus, type JobRow, type NodeDrainRow,
+} from "../../store/schema-jobs.ts";
+import type { Job } from "../../scheduler/jobspec/types.ts";
+
+/** Every state table of this domain (blocking queries wait on these). */
+export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains"] as const;
+
+/** The catalog service id of a task's service: the agent registers it, the leader reads its checks. */
+export function taskServiceId(allocId: string, task: string): string {
+  return `_corral-task-${allocId}-${task}`;
+}
+
+export interface AllocFilter {
+  namespace?: string;
+  jobId?: string;
+  nodeId?: string;
+}
+
+export interface JobsReader {
+  listJobs(namespace?: string): JobRow[];
+  getJob(namespace: string, id: string): JobRow | undefined;
+  jobVersion(namespace: string, id: string, version: number): Job | undefined;
+  listAllocs(filter?: AllocFilter): AllocRow[];
+  /** By full id, or by a unique prefix of at least 4 characters. */
+  getAlloc(idOrPrefix: string): AllocRow | undefined;
+  /** Allocations that hold resources (wanted running, not finished). */
+  liveAllocs(): AllocRow[];
+  /** Highest modify index of the allocations on a node (agents block on it); at least 1. */
+  nodeAllocIndex(nodeId: string): number;
+  listEvals(filter?: { namespace?: string; jobId?: string; status?: EvalStatus[] }): EvalRow[];
+  getEval(id: string): EvalRow | undefined;
+  listDeployments(filter?: { namespace?: string; jobId?: string; status?: string }): DeploymentRow[];
+  drains(): NodeDrainRow[];
+  /** Catalog check statuses of an allocation's task services ("passing", "warning", "critical"). */
+  allocCheckStatuses(nodeId: string, allocId: string): string[];
+}
+
+export function createJobsReader(db: Db): JobsReader {
+  const filterAllocs = (f: AllocFilter = {}) =>
+    and(
+      f.namespace !== undefined ? eq(allocations.namespace, f.namespace) : undefined,
+      f.jobId !== undefined ? eq(allocations.jobId, f.jobId) : undefined,
+      f.nodeId !== undefined ? eq(allocations.nodeId, f.nodeId) : undefined,
+    );
+  return {
+    listJobs: (ns) => db.select().from(jobs).where(ns !== undefined ? eq(jobs.namespace, ns) : undefined).orderBy(asc(jobs.namespace), asc(jobs.id)).all(),
+    getJob: (ns, id) => db.select().from(jobs).where(and(eq(jobs.namespace, ns), eq(jobs.id, id))).get(),
+    jobVersion: (ns, id, v) =>
+      db.select({ spec: jobVersions.spec }).from(jobVersions)
+        .where(and(eq(jobVersions.namespace, ns), eq(jobVersions.jobId, id), eq(jobVersions.version, v))).get()?.spec,
+    listAllocs: (f) => db.select().from(allocations).where(filterAllocs(f)).orderBy(asc(allocations.createIndex), asc(allocations.id)).all(),
+    getAlloc: (idOrPrefix) => {
+      const exact = db.select().from(allocations).where(eq(allocations.id, idOrPrefix)).get();
+      if (exact || idOrPrefix.length < 4) return exact;
+      const escaped = idOrPrefix.replace(/[\\%_]/g, (c) => "\\" + c);
+      const found = db.select().from(allocations).where(sql`${allocations.id} LIKE ${escaped + "%"} ESCAPE '\\'`).limit(2).all();
+      return found.length === 1 ? found[0] : undefined;
+    },
+    liveAllocs: () =>
+      db.select().from(allocations)
+        .where(and(eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]))).all(),
+    nodeAllocIndex: (nodeId) =>
+      Math.max(1, db.select({ m: sql<number | null>`max(${allocations.modifyIndex})` }).from(allocations).where(eq(allocations.nodeId, nodeId)).get()?.m ?? 0),
+    listEvals: (f = {}) =>
+      db.select().from(evaluations).where(and(
+        f.namespace !== undefined ? eq(evaluations.namespace, f.namespace) : undefined,
+        f.jobId !== undefined ? eq(evaluations.jobId, f.jobId) : undefined,
+        f.status ? inArray(evaluations.status, f.status) : undefined,
+      )).orderBy(desc(evaluations.createIndex)).all(),
+    getEval: (id) => db.select().from(evaluations).where(eq(evaluations.id, id)).get(),
+    listDeployments: (f = {}) =>
+      db.select().from(deployments).where(and(
+        f.namespace !== undefined ? eq(deployments.namespace, f.namespace) : undefined,
+        f.jobId !== undefined ? eq(deployments.jobId, f.jobId) : undefined,
+        f.status !== undefined ? eq(deployments.status, f.status) : undefined,
+      )).orderBy(desc(deployments.createIndex)).all(),
+    drains: () => db.select().from(nodeDrains).all(),
+    allocCheckStatuses: (nodeId, allocId) =>
+      db.select({ status: checks.status }).from(checks)
+        .where(and(eq(checks.nodeId, nodeId), like(checks.serviceId, `_corral-task-${allocId}-%`))).all().map((r) => r.status),
+  };
+}
+
+/** For agents, which hold no replicated state. */
+export const emptyJobsReader: JobsReader = {
+  listJobs: () => [],
+  getJob: () => undefined,
+  jobVersion: () => undefined,
+  listAllocs: () => [],
+  getAlloc: () => undefined,
+  liveAllocs: () => [],
+  nodeAllocIndex: () => 1,
+  listEvals: () => [],
+  getEval: () => undefined,
+  listDeployments: () => [],
+  drains: () => [],
+  allocCheckStatuses: () => [],
+};

@@ -1,0 +1,25 @@
+// `[plugins.discovery]` config.
+import { z } from "zod";
+import { durationMs } from "./duration.ts";
+
+/** Below this, anti-entropy writes a log entry per agent faster than it helps. */
+export const MIN_SYNC_INTERVAL_MS = 1_000;
+export const MAX_SYNC_INTERVAL_MS = 60 * 60 * 1000;
+
+const syncInterval = z.string().transform((text, ctx) => {
+  const ms = durationMs(text);
+  if (ms === undefined || ms < MIN_SYNC_INTERVAL_MS || ms > MAX_SYNC_INTERVAL_MS) {
+    ctx.addIssue({ code: "custom", message: `sync_interval must be a duration between 1s and 1h (e.g. "30s"), got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  }
+  return Math.round(ms);
+});
+
+export const discoveryConfigSchema = z
+  .object({
+    /** How often an agent sends its full registration set to the catalog (anti-entropy); parsed to ms. */
+    sync_interval: syncInterval.prefault("30s"),
+  })
+  .strict();
+
+export type DiscoveryConfig = z.output<typeof discoveryConfigSchema>;

@@ -1,0 +1,127 @@
+// Route plumbing shared by the discovery endpoints: lenient query schemas
+// (every Consul parameter is optional and may repeat; we parse them
+// ourselves so errors are Consul's text/plain 400s), blocking reads with the
+// X-Consul-* headers, forwarding from agents, and 405 for wrong methods (G8).
+import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { blockingParams, checkDatacenter, setConsulHeaders } from "../../core/http/consul.ts";
+import { ApiError, consulError } from "../../core/http/errors.ts";
+import type { Indexed } from "../../core/state/domains/catalog-read.ts";
+import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
+
+const param = z.union([z.string(), z.array(z.string())]).optional();
+
+/** A query schema naming Consul's parameters for the document, accepting anything. */
+export function query(...names: string[]) {
+  return z.object(Object.fromEntries(["dc", "token", ...names].map((n) => [n, param])));
+}
+
+export const BLOCKING = ["index", "wait", "stale", "consistent", "cached", "filter", "node-meta", "ns", "partition", "peer"];
+
+export const emptyOk = { 200: { description: "Done (empty body)" } } as const;
+
+export function jsonOk<T extends z.ZodType>(schema: T, description = "OK") {
+  return { 200: { description, content: { "application/json": { schema } } } } as const;
+}
+
+export function searchParams(c: Context): URLSearchParams {
+  return new URL(c.req.url).searchParams;
+}
+
+/** A path parameter, percent-decoded by the router (%2F, %3A: G5). */
+export function pathParam(c: Context, name: string): string {
+  return c.req.param(name) ?? "";
+}
+
+/** `?filter=` (bexpr) is not implemented: refuse it rather than answer unfiltered. */
+function refuseFilter(c: Context) {
+  if (searchParams(c).get("filter")) throw consulError(400, "filter expressions are not supported by corral");
+}
+
+/** `node-meta=k:v` (repeatable, all must match). */
+export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => boolean {
+  const pairs = searchParams(c).getAll("node-meta").map((p) => {
+    const at = p.indexOf(":");
+    return at === -1 ? [p, ""] : [p.slice(0, at), p.slice(at + 1)];
+  });
+  return (meta) => pairs.every(([k, v]) => meta[k!] === v);
+}
+
+/**
+ * Mounts a read of replicated state: forwarded to a leader on agents,
+ * stateRead (served by the Raft leader unless ?stale) elsewhere.
+ */
+export function readRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler): void {
+  ctx.route(def, (c) => (ctx.forward ? forward(ctx.forward, c) : handler(c)), { stateRead: true });
+  methodNotAllowed(ctx, def);
+}
+
+/**
+ * Hands the request to a leader. Its failures are expected, not plugin bugs
+ * (a handler's unexpected throw marks the plugin failed): a client that hangs
+ * up on a held blocking query aborts the upstream fetch, and a leader may be
+ * unreachable (Consul answers 500 "No cluster leader").
+ */
+async function forward(fn: (req: Request) => Promise<Response>, c: Context): Promise<Response> {
+  try {
+    return await fn(c.req.raw);
+  } catch (err) {
+    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+    throw consulError(500, `No cluster leader (${String((err as Error)?.message ?? err).slice(0, 120)})`);
+  }
+}
+
+/** Mounts a route and, hidden from the document, 405 answers for the other methods on its path. */
+export function localRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler): void {
+  ctx.route(def, handler);
+  methodNotAllowed(ctx, def);
+}
+
+function methodNotAllowed(ctx: PluginContext<unknown>, def: RouteConfig) {
+  for (const method of ["get", "put", "post", "delete"] as const) {
+    if (method === def.method) continue;
+    ctx.route(
+      createRoute({ method, path: def.path, hide: true, responses: { 405: { description: "Method not allowed" } } }),
+      (c) => c.text(`method ${c.req.method} not allowed`, 405, { Allow: def.method.toUpperCase() }),
+    );
+  }
+}
+
+/** B1–B8: dc check, index/wait/consistency, the blocking wait, and the X-Consul-* headers. */
+export async function blockingRead<T>(
+  ctx: PluginContext<unknown>,
+  c: Context,
+  tables: readonly string[],
+  read: () => Indexed<T>,
+): Promise<T> {
+  checkDatacenter(c, ctx.host.datacenter);
+  refuseFilter(c);
+  const p = blockingParams(c);
+  const r = await ctx.state.blocking({ tables, minIndex: p.index, waitMs: p.waitMs, signal: c.req.raw.signal }, read);
+  setConsulHeaders(c, r.index, ctx.replication?.(), p.consistency);
+  return r.value;
+}
+
+/** G6: `passing` is presence-true when empty, else a Go bool; anything else is a 400. */
+export function passingParam(c: Context): boolean {
+  const v = searchParams(c).get("passing");
+  if (v === null) return false;
+  if (v === "") return true;
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(v)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(v)) return false;
+  throw consulError(400, "Invalid value for ?passing");
+}
+
+/** Tables whose changes can move a catalog or health result. */
+export const CATALOG_TABLES = ["services", "catalog_nodes", "catalog_tombstones", "nodes"] as const;
+export const HEALTH_TABLES = [...CATALOG_TABLES, "checks"] as const;
+
+/** The request body as text (size bounded by the node's body limit); a client gone mid-body is a 400, not a plugin failure. */
+export async function bodyText(c: Context): Promise<string> {
+  try {
+    return await c.req.text();
+  } catch (err) {
+    if (err instanceof ApiError) throw err; // the body limit's 413
+    throw consulError(400, "Request decode failed: the body could not be read");
+  }
+}

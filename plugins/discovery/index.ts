@@ -1,0 +1,129 @@
+// The discovery plugin: a Consul-compatible catalog, health and agent API
+// (shared/reference/consul-http-api.md §4–§6) over the replicated catalog
+// (core/state/domains/catalog.ts), plus this node's own registrations with
+// anti-entropy (sync.ts) and TTL checks (checks.ts). See docs/discovery.md.
+//
+// Agent endpoints answer from this node's registry; catalog and health reads
+// come from replicated state (forwarded to a leader on agents). Timers,
+// routes and subscriptions go through ctx, so disabling the plugin releases
+// them; the registry file stays, and re-enabling resumes from it.
+import { join } from "node:path";
+import { z } from "zod";
+import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import { CheckStatus, registrationDigest, type NodeRef } from "../../core/state/domains/catalog.ts";
+import { CheckRunner } from "./checks.ts";
+import { discoveryConfigSchema, type DiscoveryConfig } from "./config.ts";
+import { LocalRegistry } from "./local.ts";
+import { CatalogSync } from "./sync.ts";
+import { agentServiceRoutes } from "./routes/agent-services.ts";
+import { agentCheckRoutes } from "./routes/agent-checks.ts";
+import { catalogRoutes } from "./routes/catalog.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+export const DISCOVERY_VERSION = "0.1.0";
+/** Bus topic other plugins (health) publish check results on: { checkId, status, output }. */
+export const CHECK_RESULT_TOPIC = "discovery.check.result";
+/** Consul reaps DeregisterCriticalServiceAfter every 30 s; finer here costs nothing. */
+const REAP_INTERVAL_MS = 5_000;
+
+const CheckResult = z.object({ checkId: z.string(), status: CheckStatus, output: z.string().default("") });
+
+export function registryFile(dataDir: string): string {
+  return join(dataDir, "discovery", "services.json");
+}
+
+/** This node's digest as the catalog has it: read locally on leader-role nodes, from a leader on agents. */
+async function catalogDigest(ctx: PluginContext<DiscoveryConfig>): Promise<string | undefined> {
+  if (!ctx.forward) {
+    const r = ctx.state.catalog.registrations(ctx.host.nodeId);
+    return registrationDigest(r.node, r.services, r.checks);
+  }
+  const req = new Request(`http://leader/v1/discovery/digest/${encodeURIComponent(ctx.host.nodeId)}`, { signal: AbortSignal.timeout(5_000) });
+  const res = await ctx.forward(req);
+  if (!res.ok) return undefined;
+  const body = (await res.json()) as { digest?: unknown };
+  return typeof body.digest === "string" ? body.digest : undefined;
+}
+
+/** Periodic anti-entropy, resync on (re)join, the critical-service reaper, results from other plugins, metrics. */
+function background(ctx: PluginContext<DiscoveryConfig>, registry: LocalRegistry, sync: CatalogSync, runner: CheckRunner): void {
+  ctx.every(ctx.config.sync_interval, async () => void (await sync.full()));
+  ctx.subscribe("agent.joined", () => sync.full());
+  ctx.every(REAP_INTERVAL_MS, async () => {
+    for (const id of runner.expiredServices()) {
+      ctx.log.info("deregistering service: a check was critical past DeregisterCriticalServiceAfter", { service: id });
+      for (const ch of registry.removeService(id) ?? []) runner.disarm(ch);
+      registry.save();
+      await sync.service(id);
+    }
+  });
+  ctx.subscribe(CHECK_RESULT_TOPIC, (payload) => {
+    const r = CheckResult.safeParse(payload);
+    if (r.success && registry.check(r.data.checkId)) return runner.set(r.data.checkId, r.data.status, r.data.output);
+  });
+
+  const gauge = ctx.metrics.gauge({
+    name: "corral_discovery_local_services", help: "Services registered on this agent",
+    collect: () => void gauge.set(registry.listServices().length),
+  });
+  const syncs = ctx.metrics.gauge({
+    name: "corral_discovery_full_syncs", help: "Anti-entropy full syncs since the plugin started: written, or skipped (catalog already agreed)",
+    labelNames: ["outcome"] as const,
+    collect: () => {
+      syncs.set({ outcome: "written" }, sync.stats.written);
+      syncs.set({ outcome: "skipped" }, sync.stats.skipped);
+    },
+  });
+}
+
+async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle> {
+  const file = registryFile(ctx.host.dataDir);
+  const registry = new LocalRegistry(file);
+  try {
+    registry.load();
+  } catch (err) {
+    // Starting empty would make the next sync delete this node's services
+    // from the catalog: refuse, and let the operator decide.
+    throw new Error(`${file} is unreadable (${(err as Error).message}); fix or move it away to start with no services`);
+  }
+
+  const now = () => Date.now();
+  const node = (): NodeRef => ({
+    id: ctx.host.nodeId, name: ctx.host.nodeName, address: ctx.host.advertise ?? "127.0.0.1", datacenter: ctx.host.datacenter,
+  });
+  const sync = new CatalogSync({
+    propose: (cmd) => ctx.propose(cmd), registry, node, log: ctx.log, now,
+    after: (ms, fn) => void ctx.after(ms, fn), maxRetryMs: ctx.config.sync_interval,
+    catalogDigest: () => catalogDigest(ctx),
+  });
+  const runner = new CheckRunner({ registry, sync, now, after: (ms, fn) => ctx.after(ms, async () => void (await fn())) });
+  runner.armAll();
+
+  const deps = { ctx: ctx as PluginContext<unknown>, registry, sync, runner, now };
+  agentServiceRoutes(deps);
+  agentCheckRoutes(deps);
+  catalogRoutes(deps.ctx);
+  healthRoutes(deps.ctx);
+
+  background(ctx, registry, sync, runner);
+
+  // The first sync: a restarted agent brings the catalog in line at once.
+  void sync.full();
+  return {
+    stop() {
+      sync.stop();
+      runner.stop();
+    },
+  };
+}
+
+export const discoveryPlugin: PluginModule<DiscoveryConfig> = {
+  name: "discovery",
+  version: DISCOVERY_VERSION,
+  description: "Consul-compatible service catalog, health and agent API with blocking queries; agent-owned registrations",
+  configSchema: discoveryConfigSchema,
+  setup,
+};
+export default discoveryPlugin;
+
+export { discoveryConfigSchema, type DiscoveryConfig } from "./config.ts";

@@ -1,0 +1,100 @@
+// /v1/agent/check/*: this agent's checks (reference §4.3). TTL checks are
+// driven here: pass/warn/fail/update set the status and restart the TTL.
+import { createRoute, z } from "@hono/zod-openapi";
+import { consulError } from "../../../core/http/errors.ts";
+import { CheckStatus, MAX_CHECKS_PER_NODE, MAX_CHECK_OUTPUT } from "../../../core/state/domains/catalog.ts";
+import { canonicalKeys, isObject, parseCheck } from "../check-definition.ts";
+import { decodeJson } from "../definition.ts";
+import { bodyText, emptyOk, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
+import { HealthCheckSchema, localCheckView } from "../views.ts";
+import type { AgentDeps } from "./agent-deps.ts";
+
+const tags = ["agent"];
+const idParam = { params: z.object({ id: z.string() }) };
+
+export function unknownCheck(id: string) {
+  return consulError(404, `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`);
+}
+
+const UpdateBody = z.object({ Status: z.string().optional(), Output: z.string().max(1_000_000).optional() });
+
+export function agentCheckRoutes(a: AgentDeps): void {
+  const { ctx, registry, sync, runner } = a;
+
+  /** The TTL check `id`, or Consul's errors for unknown and non-TTL checks. */
+  const ttlCheck = (id: string) => {
+    const c = registry.check(id);
+    if (!c) throw unknownCheck(id);
+    // Client libraries match this exact text to re-register (§4.3).
+    if (c.spec.type !== "ttl") throw consulError(500, `CheckID "${id}" does not have associated TTL`);
+    return c;
+  };
+
+  localRoute(ctx, createRoute({
+    method: "get", path: "/v1/agent/checks", tags, summary: "This agent's checks: a map of check ID to HealthCheck",
+    request: { query: query("filter") }, responses: jsonOk(z.record(z.string(), HealthCheckSchema)),
+  }), (c) => {
+    const out: Record<string, ReturnType<typeof localCheckView>> = {};
+    for (const ch of registry.listChecks()) out[ch.spec.id] = localCheckView(ch, ctx.host.nodeName, registry.service(ch.spec.serviceId));
+    return c.json(out);
+  });
+
+  localRoute(ctx, createRoute({
+    method: "put", path: "/v1/agent/check/register", tags,
+    summary: "Register a check on this agent (node-level, or attached with ServiceID); HTTP/TCP checks start critical until run",
+    request: { query: query() }, responses: emptyOk,
+  }), async (c) => {
+    const spec = parseCheck(decodeJson(await bodyText(c)));
+    if (spec.serviceId && !registry.service(spec.serviceId)) throw consulError(400, `ServiceID "${spec.serviceId}" does not exist`);
+    if (!registry.check(spec.id) && registry.listChecks().length >= MAX_CHECKS_PER_NODE) {
+      throw consulError(400, `this agent already has ${MAX_CHECKS_PER_NODE} checks`);
+    }
+    registry.putCheck(spec, a.now());
+    runner.arm(spec.id);
+    registry.save();
+    await sync.check(spec.id);
+    return c.body(null, 200);
+  });
+
+  localRoute(ctx, createRoute({
+    method: "put", path: "/v1/agent/check/deregister/{id{.+}}", tags, summary: "Remove a check from this agent",
+    request: { ...idParam, query: query() }, responses: emptyOk,
+  }), async (c) => {
+    const id = pathParam(c, "id");
+    if (!registry.removeCheck(id)) throw unknownCheck(id);
+    runner.disarm(id);
+    registry.save();
+    await sync.check(id);
+    return c.body(null, 200);
+  });
+
+  for (const [verb, status] of [["pass", "passing"], ["warn", "warning"], ["fail", "critical"]] as const) {
+    localRoute(ctx, createRoute({
+      method: "put", path: `/v1/agent/check/${verb}/{id{.+}}`, tags,
+      summary: `Set a TTL check ${status} (?note= becomes its Output) and restart its TTL`,
+      request: { ...idParam, query: query("note") },
+      responses: { ...emptyOk, 404: { description: "Unknown check ID (text)" }, 500: { description: "Not a TTL check (text)" } },
+    }), async (c) => {
+      const id = pathParam(c, "id");
+      ttlCheck(id);
+      await runner.set(id, status, searchParams(c).get("note") ?? "");
+      return c.body(null, 200);
+    });
+  }
+
+  localRoute(ctx, createRoute({
+    method: "put", path: "/v1/agent/check/update/{id{.+}}", tags,
+    summary: "Set a TTL check's Status and Output (JSON body {Status, Output}) and restart its TTL",
+    request: { ...idParam, query: query() }, responses: emptyOk,
+  }), async (c) => {
+    const id = pathParam(c, "id");
+    const raw = decodeJson(await bodyText(c));
+    const body = UpdateBody.safeParse(isObject(raw) ? canonicalKeys(raw, ["Status", "Output"]) : null);
+    if (!body.success) throw consulError(400, "Request decode failed: body must be {\"Status\": string, \"Output\": string}");
+    const status = CheckStatus.safeParse(body.data.Status);
+    if (!status.success) throw consulError(400, `Invalid check status: "${String(body.data.Status ?? "").slice(0, 20)}"`);
+    ttlCheck(id);
+    await runner.set(id, status.data, (body.data.Output ?? "").slice(0, MAX_CHECK_OUTPUT));
+    return c.body(null, 200);
+  });
+}

@@ -1,0 +1,14 @@
+// What the agent-side routes share: the plugin context, this agent's
+// registry, the catalog writer and the check runner.
+import type { PluginContext } from "../../../core/plugins/types.ts";
+import type { CheckRunner } from "../checks.ts";
+import type { LocalRegistry } from "../local.ts";
+import type { CatalogSync } from "../sync.ts";
+
+export interface AgentDeps {
+  ctx: PluginContext<unknown>;
+  registry: LocalRegistry;
+  sync: CatalogSync;
+  runner: CheckRunner;
+  now(): number;
+}

@@ -1,0 +1,90 @@
+// /v1/catalog/* (reference §5) and /v1/agent/members (§4.4): reads of the
+// replicated catalog. Every one blocks on ?index and carries X-Consul-Index
+// (except datacenters and members, which Consul does not block either).
+import { createRoute, z } from "@hono/zod-openapi";
+import { consulError } from "../../../core/http/errors.ts";
+import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
+import type { PluginContext } from "../../../core/plugins/types.ts";
+import { registrationDigest } from "../../../core/state/domains/catalog.ts";
+import { BLOCKING, blockingRead, CATALOG_TABLES, jsonOk, localRoute, nodeMetaFilter, pathParam, query, readRoute, searchParams } from "../http.ts";
+import { catalogServiceView, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
+
+const tags = ["catalog"];
+
+export function catalogRoutes(ctx: PluginContext<unknown>): void {
+  const catalog = () => ctx.state.catalog;
+
+  localRoute(ctx, createRoute({
+    method: "get", path: "/v1/catalog/datacenters", tags, summary: "Known datacenters (this one)",
+    responses: jsonOk(z.array(z.string())),
+  }), (c) => c.json([ctx.host.datacenter]));
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/catalog/nodes", tags, summary: "Every node of the catalog; ?node-meta=k:v; blocks on ?index",
+    request: { query: query(...BLOCKING, "near") }, responses: jsonOk(z.array(NodeSchema)),
+  }), async (c) => {
+    const metaOk = nodeMetaFilter(c);
+    const nodes = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().nodes());
+    return c.json(nodes.filter((n) => metaOk(n.meta)).map(nodeView));
+  });
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/catalog/services", tags,
+    summary: "Service names with their unique tags, whatever their health; blocks on ?index",
+    request: { query: query(...BLOCKING) }, responses: jsonOk(z.record(z.string(), z.array(z.string()))),
+  }), async (c) => {
+    if (searchParams(c).get("node-meta")) throw consulError(400, "node-meta is not supported on /v1/catalog/services");
+    return c.json(await blockingRead(ctx, c, ["services", "catalog_tombstones"], () => catalog().services()));
+  });
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/catalog/service/{service{.*}}", tags,
+    summary: "Every instance of a service ([] when unknown); ?tag= (repeatable, all must match); blocks on ?index",
+    request: { params: z.object({ service: z.string() }), query: query(...BLOCKING, "tag", "near") },
+    responses: jsonOk(z.array(ServiceNodeSchema)),
+  }), async (c) => {
+    const name = pathParam(c, "service");
+    if (!name) throw consulError(400, "Missing service name");
+    const metaOk = nodeMetaFilter(c);
+    const tagList = searchParams(c).getAll("tag");
+    const list = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().serviceInstances(name, { tags: tagList }));
+    return c.json(list.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service)));
+  });
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/catalog/node/{node{.*}}", tags,
+    summary: "A node and its services (null when unknown); blocks on ?index",
+    request: { params: z.object({ node: z.string() }), query: query(...BLOCKING) },
+    responses: jsonOk(z.object({ Node: NodeSchema, Services: z.record(z.string(), AgentServiceSchema) }).nullable()),
+  }), async (c) => {
+    const name = pathParam(c, "node");
+    if (!name) throw consulError(400, "Missing node name");
+    const r = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().node(name));
+    if (!r) return c.json(null);
+    return c.json({ Node: nodeView(r.node), Services: Object.fromEntries(r.services.map((s) => [s.serviceId, catalogServiceView(s)])) });
+  });
+
+  // corral's own (not Consul's): what anti-entropy compares before it writes.
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/discovery/digest/{node}", tags: ["discovery"],
+    summary: "Digest of a node's registrations in the catalog (by node ID); agents compare it with their own before a full sync",
+    request: { params: z.object({ node: z.string().max(128) }) },
+    responses: jsonOk(z.object({ node: z.string(), digest: z.string(), services: z.number(), checks: z.number() })),
+  }), (c) => {
+    const node = pathParam(c, "node");
+    const r = catalog().registrations(node);
+    return c.json({ node, digest: registrationDigest(r.node, r.services, r.checks), services: r.services.length, checks: r.checks.length });
+  });
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/agent/members", tags: ["agent"],
+    summary: "Cluster members as Consul's Serf members (Status 1 alive, 4 failed)",
+    request: { query: query("wan", "segment") }, responses: jsonOk(z.array(MemberSchema)),
+  }), (c) => {
+    checkDatacenter(c, ctx.host.datacenter);
+    const list = catalog().nodes().value.map((n) =>
+      consulMember({ name: n.name, addr: n.address, port: n.port, datacenter: n.datacenter, role: "agent", id: n.id, alive: n.status === "ready" }),
+    );
+    return c.json(list);
+  });
+}

@@ -1,0 +1,72 @@
+// /v1/health/* (reference §6): instances with their checks, a node's node
+// checks (serfHealth, derived from membership) included. `passing` drops any
+// instance with a non-passing check, warning included (§6.2).
+import { createRoute, z } from "@hono/zod-openapi";
+import { consulError } from "../../../core/http/errors.ts";
+import { CheckStatus } from "../../../core/state/domains/catalog.ts";
+import type { PluginContext } from "../../../core/plugins/types.ts";
+import { BLOCKING, blockingRead, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, readRoute, searchParams } from "../http.ts";
+import { catalogServiceView, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
+
+const tags = ["health"];
+
+export function healthRoutes(ctx: PluginContext<unknown>): void {
+  const catalog = () => ctx.state.catalog;
+  const name = (c: Parameters<typeof pathParam>[0], p: string, what: string) => {
+    const v = pathParam(c, p);
+    if (!v) throw consulError(400, `Missing ${what} name`);
+    return v;
+  };
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/health/service/{service{.*}}", tags,
+    summary: "Instances of a service with node and service checks; ?passing, ?tag= (all must match); blocks on ?index",
+    request: { params: z.object({ service: z.string() }), query: query(...BLOCKING, "passing", "tag", "near") },
+    responses: jsonOk(z.array(ServiceEntrySchema)),
+  }), async (c) => {
+    const service = name(c, "service", "service");
+    const passing = passingParam(c);
+    const metaOk = nodeMetaFilter(c);
+    const tagList = searchParams(c).getAll("tag");
+    const list = await blockingRead(ctx, c, HEALTH_TABLES, () => catalog().serviceInstances(service, { tags: tagList, withChecks: true }));
+    return c.json(
+      list
+        .filter((i) => metaOk(i.node.meta) && (!passing || i.checks.every((ch) => ch.status === "passing")))
+        .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) })),
+    );
+  });
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/health/checks/{service{.*}}", tags, summary: "The checks of every instance of a service; blocks on ?index",
+    request: { params: z.object({ service: z.string() }), query: query(...BLOCKING, "near") },
+    responses: jsonOk(z.array(HealthCheckSchema)),
+  }), async (c) => {
+    const service = name(c, "service", "service");
+    const list = await blockingRead(ctx, c, HEALTH_TABLES, () => catalog().serviceChecks(service));
+    return c.json(list.map(healthCheckView));
+  });
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/health/node/{node{.*}}", tags, summary: "A node's checks: serfHealth, node checks, service checks; blocks on ?index",
+    request: { params: z.object({ node: z.string() }), query: query(...BLOCKING) },
+    responses: jsonOk(z.array(HealthCheckSchema)),
+  }), async (c) => {
+    const node = name(c, "node", "node");
+    const list = await blockingRead(ctx, c, HEALTH_TABLES, () => catalog().nodeChecks(node));
+    return c.json(list.map(healthCheckView));
+  });
+
+  readRoute(ctx, createRoute({
+    method: "get", path: "/v1/health/state/{state{.*}}", tags,
+    summary: "Every check in a state: any, passing, warning or critical; blocks on ?index",
+    request: { params: z.object({ state: z.string() }), query: query(...BLOCKING, "near") },
+    responses: jsonOk(z.array(HealthCheckSchema)),
+  }), async (c) => {
+    const state = pathParam(c, "state");
+    if (!state) throw consulError(400, "Missing check state");
+    const parsed = state === "any" ? ({ success: true, data: "any" } as const) : CheckStatus.safeParse(state);
+    if (!parsed.success) throw consulError(400, "Invalid check state");
+    const list = await blockingRead(ctx, c, HEALTH_TABLES, () => catalog().checksInState(parsed.data));
+    return c.json(list.map(healthCheckView));
+  });
+}

@@ -1,0 +1,123 @@
+// The dns plugin: a Consul-style DNS interface over UDP and TCP.
+//
+// The answering is done by the pure responder (responder.ts) over a
+// DnsCatalog; this file only wires it to sockets (server.ts), the catalog
+// (catalog.ts, or an injected one), the config and metrics. Both listeners
+// are registered with ctx.own, so disable/reload closes them and frees the
+// port; a port that cannot be bound makes setup throw (the plugin is marked
+// failed, the node keeps serving).
+import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import { catalogFromState } from "./catalog.ts";
+import { dnsConfigSchema, type DnsConfig } from "./config.ts";
+import { respond } from "./responder.ts";
+import { listenDns } from "./server.ts";
+import type { DnsCatalog, ResponderConfig } from "./types.ts";
+
+export const DNS_VERSION = "0.1.0";
+
+export interface DnsPluginDeps {
+  /** Where answers come from (tests inject a fake; default: catalogFromState(ctx.state)). */
+  catalog?: (ctx: PluginContext<DnsConfig>) => DnsCatalog;
+  /** Random numbers for shuffling (default Math.random). */
+  random?: () => number;
+  /** Clock for the SOA serial (default Date.now). */
+  now?: () => number;
+}
+
+/** What setup returns: the usual handle plus where it listens (port 0 picks one). */
+export interface DnsHandle extends PluginHandle {
+  address: string;
+  port: number;
+}
+
+/** Query types counted under their own label; the rest are "other" (bounded label values). */
+const QTYPE_LABELS = new Set(["A", "AAAA", "SRV", "ANY", "CNAME", "SOA", "NS", "TXT", "PTR", "MX"]);
+const WARN_EVERY_MS = 10_000;
+
+export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfig> {
+  return {
+    name: "dns",
+    version: DNS_VERSION,
+    description: "DNS interface (UDP and TCP): A/AAAA/SRV for healthy service instances, nodes",
+    configSchema: dnsConfigSchema,
+    async setup(ctx: PluginContext<DnsConfig>): Promise<DnsHandle> {
+      const cfg = ctx.config;
+      const catalog = deps.catalog ? deps.catalog(ctx) : catalogFromState(ctx.state);
+      const queries = ctx.metrics.counter({
+        name: "corral_dns_queries_total",
+        help: "DNS queries answered, by transport, query type and response code",
+        labelNames: ["transport", "qtype", "rcode"] as const,
+      });
+      const truncated = ctx.metrics.counter({
+        name: "corral_dns_truncated_total",
+        help: "DNS responses cut to fit (TC bit set), by transport",
+        labelNames: ["transport"] as const,
+      });
+
+      let lastWarn = 0;
+      const onError = (err: unknown) => {
+        // An unexpected failure answers SERVFAIL; log it, but not once per query.
+        const now = Date.now();
+        if (now - lastWarn < WARN_EVERY_MS) return;
+        lastWarn = now;
+        ctx.log.warn("dns query failed (answered SERVFAIL)", { err });
+      };
+      const base: ResponderConfig = {
+        domain: cfg.domain,
+        altDomain: cfg.alt_domain,
+        datacenter: ctx.host.datacenter,
+        nodeName: ctx.host.nodeName,
+        serviceTtl: cfg.service_ttl,
+        nodeTtl: cfg.node_ttl,
+        udpAnswerLimit: cfg.udp_answer_limit,
+        random: deps.random,
+        now: deps.now,
+      };
+      const udpOpts = { ...base, transport: "udp" as const, onError };
+      const tcpOpts = { ...base, transport: "tcp" as const, onError };
+
+      let stopped = false;
+      const listeners = await listenDns(
+        {
+          bind: cfg.bind,
+          port: cfg.port,
+          idleTimeoutMs: cfg.tcp_idle_timeout,
+          own: (c) => void ctx.own(c),
+          onError: (err, where) => {
+            if (where === "udp-send") ctx.log.debug("dns: sending a response failed", { err });
+            else if (!stopped) ctx.fail(err);
+          },
+        },
+        (msg, transport) => {
+          if (stopped) return undefined;
+          const r = respond(msg, catalog, transport === "udp" ? udpOpts : tcpOpts);
+          if (!r) return undefined;
+          queries.inc({ transport, qtype: QTYPE_LABELS.has(r.qtype) ? r.qtype : r.qtype === "" ? "none" : "other", rcode: r.rcode });
+          if (r.truncated) truncated.inc({ transport });
+          return r.response;
+        },
+      );
+      ctx.log.info("dns listening", {
+        address: listeners.address,
+        port: listeners.port,
+        domain: cfg.domain,
+        ...(cfg.alt_domain ? { altDomain: cfg.alt_domain } : {}),
+      });
+      return {
+        address: listeners.address,
+        port: listeners.port,
+        stop() {
+          stopped = true;
+        },
+      };
+    },
+  };
+}
+
+export const dnsPlugin: PluginModule<DnsConfig> = createDnsPlugin();
+export default dnsPlugin;
+
+export { answer, respond, fit, shuffle, seededRandom, srvTarget } from "./responder.ts";
+export { catalogFromState } from "./catalog.ts";
+export { dnsConfigSchema, type DnsConfig } from "./config.ts";
+export type { DnsCatalog, DnsInstance, DnsInstanceStatus, ResponderConfig, ResponderOptions } from "./types.ts";

@@ -1,0 +1,218 @@
+// The DNS listeners: one UDP socket (node:dgram) and one TCP server (node:net)
+// on the same address and port, both handing raw messages to `handler`.
+//
+// TCP (RFC 1035 §4.2.2, RFC 7766): every message is preceded by a 2-byte
+// length; a connection may carry several queries, answered in order; it is
+// closed after `idleTimeoutMs` without traffic, on a zero-length or oversized
+// message, or when the client stops reading and its unread input piles up.
+import dgram from "node:dgram";
+import net from "node:net";
+import type { DnsTransport } from "./types.ts";
+
+/** Returns the encoded response, or undefined to send nothing. */
+export type DnsMessageHandler = (query: Buffer, transport: DnsTransport) => Buffer | undefined;
+
+/** Queries larger than this are dropped (UDP) or end the connection (TCP). */
+export const MAX_QUERY_BYTES = 16 * 1024;
+/** Concurrent TCP connections; more are refused by the kernel backlog / closed at once. */
+export const MAX_TCP_CONNECTIONS = 512;
+
+export interface DnsListenOptions {
+  bind: string;
+  /** 0: pick a free port, the same for UDP and TCP. */
+  port: number;
+  idleTimeoutMs: number;
+  /** Errors after the listeners are up (a socket error); the plugin decides what they mean. */
+  /** `udp-send`: a response could not be sent to one client (that client's problem, usually). */
+  onError?: (err: unknown, where: "udp" | "tcp" | "udp-send") => void;
+  /** Called with each listener as soon as it is up, so a failure later in setup still releases it. */
+  own?: (c: { close(): Promise<void> }) => void;
+}
+
+export interface DnsListeners {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export class DnsBindError extends Error {
+  constructor(
+    readonly code: string,
+    readonly transport: "udp" | "tcp",
+    bind: string,
+    port: number,
+  ) {
+    const where = `${bind.includes(":") ? `[${bind}]` : bind}:${port}/${transport}`;
+    const why =
+      code === "EADDRINUSE"
+        ? "address already in use (EADDRINUSE); set [plugins.dns] port to a free port or stop what holds it"
+        : code === "EACCES"
+          ? "permission denied (EACCES); ports below 1024 need root or CAP_NET_BIND_SERVICE"
+          : code === "EADDRNOTAVAIL"
+            ? "address not available on this host (EADDRNOTAVAIL); check [plugins.dns] bind"
+            : code;
+    super(`dns: cannot listen on ${where}: ${why}`);
+    this.name = "DnsBindError";
+  }
+}
+
+export async function listenDns(opts: DnsListenOptions, handler: DnsMessageHandler): Promise<DnsListeners> {
+  const attempts = opts.port === 0 ? 8 : 1;
+  for (let attempt = 1; ; attempt++) {
+    const udp = await listenUdp(opts, handler);
+    opts.own?.(udp);
+    try {
+      const tcp = await listenTcp({ ...opts, port: udp.port }, handler);
+      opts.own?.(tcp);
+      return {
+        address: opts.bind,
+        port: udp.port,
+        close: async () => {
+          await Promise.all([udp.close(), tcp.close()]);
+        },
+      };
+    } catch (err) {
+      await udp.close();
+      // With port 0 the UDP port the kernel picked may be taken for TCP: try another.
+      if (!(err instanceof DnsBindError && err.code === "EADDRINUSE" && attempt < attempts)) throw err;
+    }
+  }
+}
+
+interface Listener {
+  port: number;
+  close(): Promise<void>;
+}
+
+function once(close: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined;
+  return () => (p ??= close());
+}
+
+export function listenUdp(opts: DnsListenOptions, handler: DnsMessageHandler): Promise<Listener> {
+  const socket = dgram.createSocket({ type: net.isIPv6(opts.bind) ? "udp6" : "udp4" });
+  return new Promise((resolve, reject) => {
+    const failBind = (err: NodeJS.ErrnoException) => {
+      try {
+        socket.close();
+      } catch {
+        // never bound
+      }
+      reject(new DnsBindError(err.code ?? err.message, "udp", opts.bind, opts.port));
+    };
+    socket.once("error", failBind);
+    socket.on("message", (msg, rinfo) => {
+      if (msg.length > MAX_QUERY_BYTES) return;
+      try {
+        const out = handler(msg, "udp");
+        if (!out) return;
+        socket.send(out, rinfo.port, rinfo.address, (err) => {
+          if (err) opts.onError?.(err, "udp-send");
+        });
+      } catch (err) {
+        // Never let one message take the process down; the plugin decides.
+        opts.onError?.(err, "udp");
+      }
+    });
+    socket.bind(opts.port, opts.bind, () => {
+      socket.off("error", failBind);
+      socket.on("error", (err) => opts.onError?.(err, "udp"));
+      resolve({
+        port: socket.address().port,
+        close: once(
+          () =>
+            new Promise<void>((done) => {
+              try {
+                socket.close(() => done());
+              } catch {
+                done(); // already closed
+              }
+            }),
+        ),
+      });
+    });
+  });
+}
+
+export function listenTcp(opts: DnsListenOptions, handler: DnsMessageHandler): Promise<Listener> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    serveConnection(socket, handler, opts);
+  });
+  server.maxConnections = MAX_TCP_CONNECTIONS;
+  return new Promise((resolve, reject) => {
+    const failBind = (err: NodeJS.ErrnoException) => {
+      reject(new DnsBindError(err.code ?? err.message, "tcp", opts.bind, opts.port));
+    };
+    server.once("error", failBind);
+    server.listen({ port: opts.port, host: opts.bind }, () => {
+      server.off("error", failBind);
+      server.on("error", (err) => opts.onError?.(err, "tcp"));
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        close: once(
+          () =>
+            new Promise<void>((done) => {
+              for (const s of sockets) s.destroy();
+              sockets.clear();
+              server.close(() => done());
+            }),
+        ),
+      });
+    });
+  });
+}
+
+function serveConnection(socket: net.Socket, handler: DnsMessageHandler, opts: DnsListenOptions): void {
+  socket.setNoDelay(true);
+  socket.setTimeout(opts.idleTimeoutMs, () => socket.destroy());
+  socket.on("error", () => socket.destroy()); // a client resetting is not our failure
+  let pending: Buffer = Buffer.alloc(0);
+  let blocked = false;
+
+  const drainInput = () => {
+    while (!blocked && pending.length >= 2) {
+      const len = pending.readUInt16BE(0);
+      if (len === 0 || len > MAX_QUERY_BYTES) {
+        socket.destroy();
+        return;
+      }
+      if (pending.length < 2 + len) return;
+      const msg = pending.subarray(2, 2 + len);
+      pending = pending.subarray(2 + len);
+      let out: Buffer | undefined;
+      try {
+        out = handler(Buffer.from(msg), "tcp");
+      } catch (err) {
+        socket.destroy();
+        opts.onError?.(err, "tcp");
+        return;
+      }
+      if (!out) continue;
+      const frame = Buffer.allocUnsafe(2 + out.length);
+      frame.writeUInt16BE(out.length, 0);
+      out.copy(frame, 2);
+      if (!socket.write(frame)) {
+        // The client is not reading: stop reading its queries until it does.
+        blocked = true;
+        socket.pause();
+        socket.once("drain", () => {
+          blocked = false;
+          socket.resume();
+          drainInput();
+        });
+      }
+    }
+  };
+
+  socket.on("data", (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    if (pending.length > 4 * (MAX_QUERY_BYTES + 2)) {
+      socket.destroy();
+      return;
+    }
+    drainInput();
+  });
+}

@@ -1,0 +1,207 @@
+// An in-memory network of RaftNodes for unit tests (etcd's raft_test.go
+// `network`): messages move synchronously, in FIFO order, and can be dropped
+// per link (cut, isolate) or per type (ignore). Each node has a
+// MemoryStorage that survives crash()/restart(), and a trivial application
+// that records what it applied.
+import { MemoryStorage, RaftNode, type Entry, type Message, type MessageType, type RaftConfig, type ReadState, type Snapshot } from "../../core/raft/index.ts";
+import { mulberry32 } from "../sim/prng.ts";
+
+export interface TestApp {
+  /** data of applied "normal" entries, in order. */
+  applied: string[];
+  appliedIndex: number;
+  snapshots: Snapshot[];
+}
+
+export class Network {
+  readonly nodes = new Map<string, RaftNode>();
+  readonly storages = new Map<string, MemoryStorage>();
+  readonly apps = new Map<string, TestApp>();
+  readonly readStates = new Map<string, ReadState[]>();
+  /** Every message delivered, in order (for assertions on the trace). */
+  readonly delivered: Message[] = [];
+  private queue: Message[] = [];
+  private cutLinks = new Set<string>();
+  private ignored = new Set<MessageType>();
+  private seed = 1;
+
+  constructor(
+    ids: string[],
+    readonly opts: Partial<RaftConfig> = {},
+  ) {
+    for (const id of ids) this.start(id, ids);
+  }
+
+  /** Start a node: bootstrapping with `peers`, joining with [], or restarting from storage. */
+  start(id: string, peers: string[] = []): RaftNode {
+    const storage = this.storages.get(id) ?? new MemoryStorage();
+    this.storages.set(id, storage);
+    const restore = storage.load();
+    const node = new RaftNode({
+      electionTicks: 10,
+      heartbeatTicks: 1,
+      rng: mulberry32(this.seed++).next,
+      ...this.opts,
+      id,
+      peers,
+      restore,
+    });
+    this.nodes.set(id, node);
+    const snap = storage.getSnapshot();
+    this.apps.set(id, {
+      applied: snap ? (JSON.parse(snap.data) as string[]) : [],
+      appliedIndex: snap?.index ?? 0,
+      snapshots: [],
+    });
+    this.readStates.set(id, []);
+    this.drain(id);
+    return node;
+  }
+
+  crash(id: string): void {
+    this.nodes.delete(id);
+  }
+
+  restart(id: string): RaftNode {
+    return this.start(id);
+  }
+
+  node(id: string): RaftNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`no running node ${id}`);
+    return n;
+  }
+
+  /** Run one node's Ready loop: persist, queue messages, apply. */
+  drain(id: string): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    const storage = this.storages.get(id)!;
+    const app = this.apps.get(id)!;
+    while (node.hasReady()) {
+      const rd = node.ready();
+      storage.save(rd);
+      this.queue.push(...rd.messages);
+      if (rd.snapshot) {
+        app.applied = JSON.parse(rd.snapshot.data) as string[];
+        app.appliedIndex = rd.snapshot.index;
+        app.snapshots.push(rd.snapshot);
+      }
+      for (const e of rd.committedEntries) this.apply(app, e);
+      this.readStates.get(id)!.push(...rd.readStates);
+      node.advance(rd);
+      node.checkInvariants();
+    }
+  }
+
+  private apply(app: TestApp, e: Entry): void {
+    if (e.index !== app.appliedIndex + 1) throw new Error(`applied ${e.index} after ${app.appliedIndex}`);
+    app.appliedIndex = e.index;
+    if (e.type === "normal") app.applied.push(e.data);
+  }
+
+  /** Take a snapshot of `id`'s application at its applied index and compact. */
+  compact(id: string): Snapshot {
+    const node = this.node(id);
+    const app = this.apps.get(id)!;
+    const term = node.termAt(app.appliedIndex)!;
+    const res = node.compact({ index: app.appliedIndex, term, data: JSON.stringify(app.applied) });
+    if (!res.ok) throw new Error(res.message);
+    this.storages.get(id)!.compact(res.snapshot);
+    return res.snapshot;
+  }
+
+  /** Deliver queued messages (and what they trigger) until none are left. */
+  stabilize(maxMessages = 100_000): void {
+    if (!this.deliverUntil(() => false, maxMessages) && this.queue.length > 0) throw new Error("network did not stabilize");
+  }
+
+  /**
+   * Deliver queued messages one at a time until `done()` holds (checked
+   * before each delivery); returns whether it did.
+   */
+  deliverUntil(done: () => boolean, maxMessages = 100_000): boolean {
+    for (const id of this.nodes.keys()) this.drain(id);
+    for (let n = 0; n < maxMessages; n++) {
+      if (done()) return true;
+      const m = this.queue.shift();
+      if (!m) return false;
+      if (this.cutLinks.has(`${m.from}->${m.to}`) || this.ignored.has(m.type)) continue;
+      const to = this.nodes.get(m.to);
+      if (!to) continue;
+      this.delivered.push(m);
+      to.step(JSON.parse(JSON.stringify(m)) as Message); // as if over the wire
+      this.drain(m.to);
+    }
+    return done();
+  }
+
+  /** Queue a hand-made message (it is delivered on the next stabilize). */
+  inject(m: Message): void {
+    this.queue.push(m);
+  }
+
+  /** Take the queued messages without delivering them. */
+  takeQueue(): Message[] {
+    const q = this.queue;
+    this.queue = [];
+    return q;
+  }
+
+  tick(id: string, n = 1): void {
+    for (let i = 0; i < n; i++) {
+      this.node(id).tick();
+      this.drain(id);
+    }
+  }
+
+  /** Tick every running node n times, stabilizing after each round. */
+  tickAll(n = 1): void {
+    for (let i = 0; i < n; i++) {
+      for (const id of this.nodes.keys()) this.tick(id);
+      this.stabilize();
+    }
+  }
+
+  campaign(id: string): void {
+    this.node(id).campaign();
+    this.stabilize();
+  }
+
+  propose(id: string, data: string) {
+    const res = this.node(id).propose(data);
+    this.stabilize();
+    return res;
+  }
+
+  cut(a: string, b: string): void {
+    this.cutLinks.add(`${a}->${b}`);
+    this.cutLinks.add(`${b}->${a}`);
+  }
+
+  /** One direction only. */
+  cutOneWay(from: string, to: string): void {
+    this.cutLinks.add(`${from}->${to}`);
+  }
+
+  isolate(id: string): void {
+    for (const other of this.storages.keys()) if (other !== id) this.cut(id, other);
+  }
+
+  ignore(type: MessageType): void {
+    this.ignored.add(type);
+  }
+
+  recover(): void {
+    this.cutLinks.clear();
+    this.ignored.clear();
+  }
+
+  leaders(): string[] {
+    return [...this.nodes.values()].filter((n) => n.status().role === "leader").map((n) => n.id);
+  }
+
+  applied(id: string): string[] {
+    return this.apps.get(id)!.applied;
+  }
+}

@@ -1,0 +1,294 @@
+// The deterministic simulator (TigerBeetle's VOPR idea): real RaftNodes, a
+// simulated clock, disk and network, all driven by one seed. Phase 1 runs
+// clients under the seed's fault mix and checks safety after every event;
+// phase 2 heals everything and requires a leader and a commit within a tick
+// budget (liveness.ts). Finally the clients' history must be linearizable.
+import type { Message, Ready } from "../../core/raft/index.ts";
+import { checkHistory } from "../lincheck/check.ts";
+import { SafetyChecker } from "./checker.ts";
+import { Clients } from "./clients.ts";
+import { EventHeap } from "./heap.ts";
+import { Faults } from "./faults.ts";
+import { Liveness } from "./liveness.ts";
+import { SimNetwork } from "./network.ts";
+import { SimNode } from "./node.ts";
+import { mulberry32, type Rng } from "./prng.ts";
+import { pickSwarm, TICK_UNITS, type Swarm } from "./swarm.ts";
+
+type SimEvent =
+  | { time: number; seq: number; kind: "tick"; node: string; incarnation: number }
+  | { time: number; seq: number; kind: "deliver"; msg: Message }
+  | { time: number; seq: number; kind: "restart"; node: string; incarnation: number }
+  | { time: number; seq: number; kind: "client"; proc: number }
+  | { time: number; seq: number; kind: "fault"; fault: string }
+  | { time: number; seq: number; kind: "probe" };
+
+type NewEvent = SimEvent extends infer E ? (E extends SimEvent ? Omit<E, "seq"> : never) : never;
+
+export interface SimStats {
+  events: number;
+  maxTerm: number;
+  committed: number;
+  messages: number;
+  dropped: number;
+  crashes: number;
+  snapshotsInstalled: number;
+  confChanges: number;
+  clientOps: number;
+  historyEvents: number;
+  livenessTicks: number;
+}
+
+export interface SimResult {
+  seed: number;
+  ok: boolean;
+  failure?: string;
+  swarm: Swarm;
+  stats: SimStats;
+}
+
+export class Simulation {
+  readonly rng: Rng;
+  readonly swarm: Swarm;
+  readonly net: SimNetwork;
+  readonly checker = new SafetyChecker();
+  readonly nodes = new Map<string, SimNode>();
+  readonly clients: Clients;
+  readonly faults: Faults;
+  private heap = new EventHeap<SimEvent>();
+  private seq = 0;
+  now = 0;
+  phase: 1 | 2 = 1;
+  events = 0;
+  snapshotsInstalled = 0;
+  private failure: string | undefined;
+  private readonly liveness = new Liveness(this);
+
+  constructor(
+    readonly seed: number,
+    override: Partial<Swarm> = {},
+  ) {
+    this.rng = mulberry32(seed);
+    this.swarm = { ...pickSwarm(this.rng.fork()), ...override };
+    this.net = new SimNetwork(this.rng.fork(), this.swarm);
+    const ids = Array.from({ length: this.swarm.nodes }, (_, i) => `n${i + 1}`);
+    this.faults = new Faults(this, this.rng.fork(), ids);
+    this.clients = new Clients(this.rng.fork(), this.swarm, {
+      now: () => this.now,
+      node: (id) => {
+        const n = this.nodes.get(id);
+        const raft = n?.raft;
+        if (!n || !raft || !n.kv) return undefined;
+        return { id, kv: n.kv, propose: (d) => raft.propose(d), readIndex: (c) => raft.readIndex(c), flush: () => this.withReady(n, () => undefined) };
+      },
+      nodeIds: () => [...this.nodes.values()].filter((n) => !n.gone).map((n) => n.id),
+      scheduleClient: (proc, at) => this.schedule({ time: at, kind: "client", proc }),
+    });
+    for (const id of ids) this.addNode(id, ids);
+  }
+
+  schedule(e: NewEvent): void {
+    this.heap.push({ ...e, seq: this.seq++ } as SimEvent);
+  }
+
+  addNode(id: string, peers: string[]): SimNode {
+    const node = new SimNode(id, peers, this.rng.fork(), this.swarm);
+    this.nodes.set(id, node);
+    this.startNode(node);
+    return node;
+  }
+
+  private startNode(node: SimNode): void {
+    node.start();
+    this.processReady(node);
+    this.schedule({ time: this.now + node.tickUnits, kind: "tick", node: node.id, incarnation: node.incarnation });
+  }
+
+  crash(node: SimNode, restartAfter: number | undefined): void {
+    if (!node.alive) return;
+    node.crash();
+    this.clients.onCrash(node.id);
+    if (restartAfter !== undefined) this.schedule({ time: this.now + restartAfter, kind: "restart", node: node.id, incarnation: node.incarnation });
+  }
+
+  /** The alive node with the highest term that believes it leads. */
+  leaderId(): string | undefined {
+    let best: { id: string; term: number } | undefined;
+    for (const n of this.nodes.values()) {
+      const st = n.raft?.status();
+      if (st?.role === "leader" && (!best || st.term > best.term)) best = { id: n.id, term: st.term };
+    }
+    return best?.id;
+  }
+
+  /** Run `f` against a node's raft, then its Ready loop and the checks. */
+  withReady<T>(node: SimNode, f: () => T): T {
+    const out = f();
+    this.processReady(node);
+    if (node.raft) this.checker.observe(node.id, node.raft);
+    return out;
+  }
+
+  /** The driver loop of a real node: persist, send, apply, advance. */
+  processReady(node: SimNode): void {
+    while (node.raft?.hasReady()) {
+      const raft = node.raft;
+      const kv = node.kv!;
+      const rd: Ready = raft.ready();
+      if (this.phase === 1 && this.rng.chance(this.swarm.crashBeforePersist)) return this.crash(node, this.restartDelay());
+      if (rd.entries.length > 0) {
+        const first = rd.entries[0]!.index;
+        const prevTerm = rd.snapshot && first === rd.snapshot.index + 1 ? rd.snapshot.term : node.storage.term(first - 1);
+        this.checker.onPersist(node.id, rd.entries, prevTerm, rd.hardState?.commit ?? raft.status().commitIndex);
+      }
+      node.storage.save(rd);
+      if (this.phase === 1 && this.rng.chance(this.swarm.crashBeforeSend)) return this.crash(node, this.restartDelay());
+      for (const m of rd.messages) this.net.send(this.now, m, (time, msg) => this.schedule({ time, kind: "deliver", msg }));
+      if (rd.snapshot) {
+        kv.restore(rd.snapshot);
+        this.snapshotsInstalled++;
+        this.checker.onRestore(node.id, rd.snapshot, kv.hash);
+        this.clients.onSnapshot(node.id, rd.snapshot.index);
+      }
+      if (rd.committedEntries.length > 0) {
+        const term = raft.status().term;
+        for (const e of rd.committedEntries) {
+          const res = kv.apply(e);
+          this.checker.onApply(node.id, e, kv.hash, term);
+          this.clients.onApply(node.id, e, res);
+          if (e.type === "conf") this.faults.onConfCommitted(e);
+        }
+      }
+      this.clients.onReadStates(node.id, rd.readStates);
+      this.clients.serveReads(node.id, kv);
+      raft.advance(rd);
+      raft.checkInvariants();
+      this.maybeCompact(node);
+    }
+  }
+
+  private maybeCompact(node: SimNode): void {
+    const every = this.swarm.compactEvery;
+    const kv = node.kv!;
+    if (every === 0 || kv.appliedIndex - node.storage.snapshotIndex() < every) return;
+    const term = node.raft!.termAt(kv.appliedIndex);
+    if (term === undefined) return;
+    const res = node.raft!.compact({ index: kv.appliedIndex, term, data: kv.snapshotData() });
+    if (res.ok) node.storage.compact(res.snapshot);
+  }
+
+  restartDelay(): number {
+    return this.rng.int(this.swarm.restartAfter[0], this.swarm.restartAfter[1]);
+  }
+
+  private handle(ev: SimEvent): void {
+    switch (ev.kind) {
+      case "tick": {
+        const node = this.nodes.get(ev.node)!;
+        if (node.incarnation !== ev.incarnation || !node.raft) return;
+        this.withReady(node, () => node.raft!.tick());
+        // A crash inside the Ready loop ends this life's tick chain; a restart starts a new one.
+        if (node.incarnation === ev.incarnation) this.schedule({ time: this.now + node.tickUnits, kind: "tick", node: node.id, incarnation: node.incarnation });
+        return;
+      }
+      case "deliver": {
+        const node = this.nodes.get(ev.msg.to);
+        if (!node?.raft || this.net.isBlocked(ev.msg.from, ev.msg.to)) return;
+        this.withReady(node, () => node.raft!.step(ev.msg));
+        return;
+      }
+      case "restart": {
+        const node = this.nodes.get(ev.node)!;
+        if (node.incarnation === ev.incarnation && !node.alive && !node.gone) this.startNode(node);
+        return;
+      }
+      case "client":
+        this.clients.expire(10 * this.swarm.electionTicks * TICK_UNITS);
+        return this.clients.issue(ev.proc);
+      case "fault":
+        return this.faults.fire(ev.fault);
+      case "probe":
+        return this.probeLiveness();
+    }
+  }
+
+  /** Phase 2: heal everything, restart every node, then watch for liveness. */
+  private startPhase2(): void {
+    this.phase = 2;
+    this.net.healAll();
+    for (const n of this.nodes.values()) if (!n.alive && !n.gone) this.startNode(n);
+    this.liveness.start();
+    this.schedule({ time: this.now + TICK_UNITS, kind: "probe" });
+  }
+
+  private probeLiveness(): void {
+    const verdict = this.liveness.probe();
+    if (verdict === "pending") this.schedule({ time: this.now + TICK_UNITS, kind: "probe" });
+    else if (verdict !== "done") this.failure ??= verdict;
+  }
+
+  describeNodes(): string {
+    return [...this.nodes.values()]
+      .map((n) => {
+        if (n.gone) return `${n.id}:gone`;
+        const st = n.raft?.status();
+        if (!st) return `${n.id}:down`;
+        return `${n.id}:${st.role}/t${st.term}/c${st.commitIndex}/a${st.appliedIndex}/l${st.lastIndex}/v[${st.voters.join(",")}]`;
+      })
+      .join(" ");
+  }
+
+  run(): SimResult {
+    const phase1End = this.swarm.phase1Ticks * TICK_UNITS;
+    this.faults.start();
+    try {
+      while (this.failure === undefined && this.checker.violation === undefined) {
+        if (this.phase === 1 && this.now >= phase1End) this.startPhase2();
+        if (this.phase === 2 && this.liveness.ticksTaken >= 0) break;
+        const ev = this.heap.pop();
+        if (!ev) {
+          this.failure = "simulation ran out of events";
+          break;
+        }
+        this.now = Math.max(this.now, ev.time);
+        this.events++;
+        this.handle(ev);
+      }
+    } catch (e) {
+      this.failure = `exception at t=${this.now}: ${(e as Error).stack ?? e}`;
+    }
+    this.clients.finish();
+    let failure = this.checker.violation ?? this.failure;
+    if (!failure) {
+      const lin = checkHistory(this.clients.history, { maxStepsPerKey: 2_000_000 });
+      if (!lin.ok) failure = `linearizability: ${JSON.stringify({ perKey: lin.perKey, counterexample: lin.counterexample }, (_k, v) => (v === Infinity ? "inf" : v))}`;
+    }
+    return { seed: this.seed, ok: !failure, ...(failure ? { failure: `${failure} (t=${this.now})` } : {}), swarm: this.swarm, stats: this.stats() };
+  }
+
+  private stats(): SimStats {
+    let maxTerm = 0;
+    let crashes = 0;
+    for (const n of this.nodes.values()) {
+      maxTerm = Math.max(maxTerm, n.raft?.status().term ?? 0);
+      crashes += n.crashes;
+    }
+    return {
+      events: this.events,
+      maxTerm,
+      committed: this.checker.maxCommitted,
+      messages: this.net.sent,
+      dropped: this.net.dropped,
+      crashes,
+      snapshotsInstalled: this.snapshotsInstalled,
+      confChanges: this.faults.confChangesCommitted,
+      clientOps: this.clients.completed,
+      historyEvents: this.clients.history.length,
+      livenessTicks: this.liveness.ticksTaken,
+    };
+  }
+}
+
+export function runSeed(seed: number, override: Partial<Swarm> = {}): SimResult {
+  return new Simulation(seed, override).run();
+}
