@@ -1,0 +1,120 @@
+// Service discovery under load, on one real dev process:
+//  1. 1,000 instances of one service across 50 nodes (each with a passing
+//     check); `GET /v1/health/service/web?passing` driven by wrk (autocannon-
+//     style fetch loop when wrk is absent) beside a bare Bun.serve returning
+//     the same bytes (the ceiling): req/s, p99 and the ratio.
+//  2. 1,000 open blocking queries on that endpoint: the time from one change
+//     until every one of them has answered.
+// Prints one JSON line.   npx bun bench/discovery.ts [--seconds 5] [--connections 32]
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { startCorral, killAll, signedPost, devSecretOf } from "../test/helpers/proc.ts";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const SECONDS = opt("seconds", 5);
+const CONNECTIONS = opt("connections", 32);
+const NODES = 50;
+const INSTANCES = 1000;
+const WATCHERS = 1000;
+
+interface Load {
+  req_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  tool: string;
+}
+
+/** wrk with --latency, parsed; the percentiles come from its latency distribution. */
+function wrk(url: string): Load | undefined {
+  if (spawnSync("wrk", ["--version"]).error) return undefined;
+  const r = spawnSync("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", url], { encoding: "utf8" });
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1];
+  const pct = (p: string) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(r.stdout);
+    if (!m) return NaN;
+    const v = Number(m[1]);
+    return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+  };
+  return { req_per_s: Math.round(Number(rps)), p50_ms: pct("50"), p99_ms: pct("99"), tool: "wrk" };
+}
+
+async function fetchLoad(url: string): Promise<Load> {
+  const lat: number[] = [];
+  const end = performance.now() + SECONDS * 1000;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (performance.now() < end) {
+      const a = performance.now();
+      await (await fetch(url)).arrayBuffer();
+      lat.push(performance.now() - a);
+    }
+  }));
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => Number(lat[Math.floor(lat.length * p)]!.toFixed(3));
+  return { req_per_s: Math.round(lat.length / ((performance.now() - t0) / 1000)), p50_ms: q(0.5), p99_ms: q(0.99), tool: "fetch" };
+}
+
+const measure = async (url: string) => wrk(url) ?? (await fetchLoad(url));
+
+const node = await startCorral({ role: "dev", args: ["--log-level", "warn"] });
+const secret = devSecretOf(node.dataDir);
+try {
+  // 50 nodes × 20 instances, through the signed propose RPC an agent would use.
+  for (let n = 0; n < NODES; n++) {
+    const ref = { id: randomUUID(), name: `bench-node-${n}`, address: `10.0.${n >> 8}.${n & 255}`, datacenter: "dc1" };
+    await Promise.all(Array.from({ length: INSTANCES / NODES }, async (_, i) => {
+      const sid = `web-${n}-${i}`;
+      const r = await signedPost(node.url, "/v1/cluster/propose", secret, {
+        type: "RegisterService", v: 1, at: Date.now(), node: ref,
+        service: { id: sid, name: "web", tags: ["v1"], address: "", port: 20000 + i, meta: {}, weights: { passing: 1, warning: 1 }, taggedAddresses: {}, enableTagOverride: false },
+        checks: [{ id: `service:${sid}`, name: "alive", status: "passing", notes: "", output: "", serviceId: sid, type: "ttl", definition: { TTL: "1h" } }],
+      });
+      if (r.status !== 200) throw new Error(`register failed: ${r.status} ${JSON.stringify(r.body)}`);
+    }));
+  }
+  const url = `${node.url}/v1/health/service/web?passing`;
+  const first = await fetch(url);
+  const bytes = new Uint8Array(await first.arrayBuffer());
+  const index = first.headers.get("x-consul-index")!;
+  const count = (JSON.parse(new TextDecoder().decode(bytes)) as unknown[]).length;
+  if (count !== INSTANCES) throw new Error(`expected ${INSTANCES} instances, got ${count}`);
+
+  const corral = await measure(url);
+  const ceilingServer = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(bytes, { headers: { "content-type": "application/json", "x-consul-index": index } }) });
+  const ceiling = await measure(`http://127.0.0.1:${ceilingServer.port}/v1/health/service/web?passing`);
+  ceilingServer.stop(true);
+
+  // Fan-out: 1,000 watchers blocked on the current index; one check changes.
+  const watchers = Array.from({ length: WATCHERS }, () => {
+    let doneAt = 0;
+    const p = fetch(`${url}&index=${index}&wait=60s`).then(async (r) => {
+      await r.arrayBuffer();
+      doneAt = performance.now();
+      return r.headers.get("x-consul-index");
+    });
+    return { p, done: () => doneAt };
+  });
+  await Bun.sleep(1500); // let every request reach the server and block
+  const list = JSON.parse(new TextDecoder().decode(bytes)) as { Node: { ID: string }; Checks: { CheckID: string }[] }[];
+  const target = list[0]!;
+  const check = target.Checks.find((c) => c.CheckID.startsWith("service:"))!;
+  const changedAt = performance.now();
+  await signedPost(node.url, "/v1/cluster/propose", secret, {
+    type: "UpdateCheckStatus", v: 1, at: Date.now(), nodeId: target.Node.ID, checkId: check.CheckID, status: "critical", output: "down",
+  });
+  const indexes = await Promise.all(watchers.map((w) => w.p));
+  const fanoutMs = Math.max(...watchers.map((w) => w.done())) - changedAt;
+  const moved = indexes.filter((i) => Number(i) > Number(index)).length;
+
+  console.log(JSON.stringify({
+    bench: "discovery", instances: INSTANCES, nodes: NODES, response_bytes: bytes.length, connections: CONNECTIONS, seconds: SECONDS,
+    corral, ceiling, ratio_to_ceiling: Number((corral.req_per_s / ceiling.req_per_s).toFixed(3)),
+    watchers: WATCHERS, watchers_answered_with_new_index: moved, fanout_ms: Number(fanoutMs.toFixed(1)),
+  }));
+} finally {
+  await killAll();
+}
