@@ -6,9 +6,11 @@
 //  2. 1,000 open blocking queries on that endpoint: the time from one change
 //     until every one of them has answered.
 // Prints one JSON line.   npx bun bench/discovery.ts [--seconds 5] [--connections 32]
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { startCorral, killAll, signedPost, devSecretOf } from "../test/helpers/proc.ts";
+import { startCorral, killAll, signedPost, devSecretOf, freePort, tempDir } from "../test/helpers/proc.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -60,6 +62,38 @@ async function fetchLoad(url: string): Promise<Load> {
 
 const measure = async (url: string) => wrk(url) ?? (await fetchLoad(url));
 
+/** Blocks WATCHERS requests on `watchUrl`'s current index, calls `change`, times until all answered. */
+async function fanout(watchUrl: string, change: () => Promise<void>) {
+  const first = await fetch(watchUrl);
+  await first.arrayBuffer();
+  const index = first.headers.get("x-consul-index")!;
+  const sep = watchUrl.includes("?") ? "&" : "?";
+  const done: number[] = [];
+  const answers = Array.from({ length: WATCHERS }, () =>
+    fetch(`${watchUrl}${sep}index=${index}&wait=60s`).then(async (r) => {
+      await r.arrayBuffer();
+      done.push(performance.now());
+      return r.headers.get("x-consul-index");
+    }),
+  );
+  await Bun.sleep(1500); // every request reaches the server and blocks
+  const changedAt = performance.now();
+  await change();
+  const indexes = await Promise.all(answers);
+  return {
+    answered_with_new_index: indexes.filter((i) => Number(i) > Number(index)).length,
+    all_answered_ms: Number((Math.max(...done) - changedAt).toFixed(1)),
+    median_ms: Number(([...done].sort((a, b) => a - b)[done.length >> 1]! - changedAt).toFixed(1)),
+  };
+}
+
+// Bun's fetch sends at most 256 requests at once per process unless told
+// otherwise; 1,000 watchers need 1,000 open requests.
+if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
+  const r = spawnSync(process.execPath, [import.meta.path, ...args], { stdio: "inherit", env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" } });
+  process.exit(r.status ?? 1);
+}
+
 const node = await startCorral({ role: "dev", args: ["--log-level", "warn"] });
 const secret = devSecretOf(node.dataDir);
 try {
@@ -84,36 +118,40 @@ try {
   if (count !== INSTANCES) throw new Error(`expected ${INSTANCES} instances, got ${count}`);
 
   const corral = await measure(url);
-  const ceilingServer = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(bytes, { headers: { "content-type": "application/json", "x-consul-index": index } }) });
-  const ceiling = await measure(`http://127.0.0.1:${ceilingServer.port}/v1/health/service/web?passing`);
-  ceilingServer.stop(true);
+  // The ceiling: a bare Bun.serve in its own process (as corral is) sending the same bytes.
+  const bodyFile = join(tempDir("corral-bench-"), "body.json");
+  writeFileSync(bodyFile, bytes);
+  const ceilingPort = await freePort();
+  const ceilingProc = spawn(process.execPath, ["-e", `
+    const body = require("fs").readFileSync(${JSON.stringify(bodyFile)});
+    Bun.serve({ hostname: "127.0.0.1", port: ${ceilingPort}, fetch: () => new Response(body, { headers: { "content-type": "application/json", "x-consul-index": "${index}" } }) });
+  `], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) if (await fetch(`http://127.0.0.1:${ceilingPort}/`).then(() => true, () => false)) break; else await Bun.sleep(50);
+  const ceiling = await measure(`http://127.0.0.1:${ceilingPort}/v1/health/service/web?passing`);
+  ceilingProc.kill();
 
-  // Fan-out: 1,000 watchers blocked on the current index; one check changes.
-  const watchers = Array.from({ length: WATCHERS }, () => {
-    let doneAt = 0;
-    const p = fetch(`${url}&index=${index}&wait=60s`).then(async (r) => {
-      await r.arrayBuffer();
-      doneAt = performance.now();
-      return r.headers.get("x-consul-index");
-    });
-    return { p, done: () => doneAt };
-  });
-  await Bun.sleep(1500); // let every request reach the server and block
+  // Fan-out: 1,000 watchers blocked on a query's current index; one check changes.
   const list = JSON.parse(new TextDecoder().decode(bytes)) as { Node: { ID: string }; Checks: { CheckID: string }[] }[];
-  const target = list[0]!;
-  const check = target.Checks.find((c) => c.CheckID.startsWith("service:"))!;
-  const changedAt = performance.now();
-  await signedPost(node.url, "/v1/cluster/propose", secret, {
-    type: "UpdateCheckStatus", v: 1, at: Date.now(), nodeId: target.Node.ID, checkId: check.CheckID, status: "critical", output: "down",
+  const flip = async (i: number, status: "passing" | "critical") => {
+    const check = list[i]!.Checks.find((c) => c.CheckID.startsWith("service:"))!;
+    await signedPost(node.url, "/v1/cluster/propose", secret, {
+      type: "UpdateCheckStatus", v: 1, at: Date.now(), nodeId: list[i]!.Node.ID, checkId: check.CheckID, status, output: status,
+    });
+  };
+  const small = await fanout(`${node.url}/v1/catalog/services`, async () => {
+    await signedPost(node.url, "/v1/cluster/propose", secret, {
+      type: "RegisterService", v: 1, at: Date.now(), node: { id: list[0]!.Node.ID, name: "bench-node-0", address: "10.0.0.0", datacenter: "dc1" },
+      service: { id: "new-svc", name: "new-svc", tags: [], address: "", port: 1, meta: {}, weights: { passing: 1, warning: 1 }, taggedAddresses: {}, enableTagOverride: false },
+      checks: [],
+    });
   });
-  const indexes = await Promise.all(watchers.map((w) => w.p));
-  const fanoutMs = Math.max(...watchers.map((w) => w.done())) - changedAt;
-  const moved = indexes.filter((i) => Number(i) > Number(index)).length;
-
+  const large = await fanout(url, () => flip(2, "critical"));
   console.log(JSON.stringify({
     bench: "discovery", instances: INSTANCES, nodes: NODES, response_bytes: bytes.length, connections: CONNECTIONS, seconds: SECONDS,
     corral, ceiling, ratio_to_ceiling: Number((corral.req_per_s / ceiling.req_per_s).toFixed(3)),
-    watchers: WATCHERS, watchers_answered_with_new_index: moved, fanout_ms: Number(fanoutMs.toFixed(1)),
+    watchers: WATCHERS,
+    fanout_small: small, // /v1/catalog/services (Prometheus's watch): a small answer, a service added
+    fanout_1mb: large, // /v1/health/service/web?passing: ~1 MB to each of 1,000 watchers, 1 GB in all
   }));
 } finally {
   await killAll();

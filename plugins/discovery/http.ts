@@ -8,6 +8,9 @@ import { blockingParams, checkDatacenter, setConsulHeaders } from "../../core/ht
 import { ApiError, consulError } from "../../core/http/errors.ts";
 import type { Indexed } from "../../core/state/domains/catalog-read.ts";
 import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
+import { QueryCache, requestKey } from "../../core/http/query-cache.ts";
+
+export { QueryCache };
 
 const param = z.union([z.string(), z.array(z.string())]).optional();
 
@@ -85,6 +88,30 @@ function methodNotAllowed(ctx: PluginContext<unknown>, def: RouteConfig) {
       (c) => c.text(`method ${c.req.method} not allowed`, 405, { Allow: def.method.toUpperCase() }),
     );
   }
+}
+
+/**
+ * A blocking read answered with JSON from a per-plugin cache: `read` returns
+ * the final view (what is sent); while none of `tables` changed, every
+ * request for the same query gets the same serialized bytes.
+ */
+export async function cachedJsonRead(
+  ctx: PluginContext<unknown>,
+  cache: QueryCache,
+  c: Context,
+  tables: readonly string[],
+  read: () => Indexed<unknown>,
+): Promise<Response> {
+  const key = requestKey(c.req.url);
+  const version = () => tables.map((t) => ctx.state.tableIndex(t)).join(",");
+  const answer = await blockingRead(ctx, c, tables, () => {
+    const a = cache.get(key, version(), () => {
+      const r = read();
+      return { index: r.index, body: JSON.stringify(r.value) };
+    });
+    return { index: a.index, value: a.body };
+  });
+  return c.body(answer, 200, { "Content-Type": "application/json" });
 }
 
 /** B1–B8: dc check, index/wait/consistency, the blocking wait, and the X-Consul-* headers. */

@@ -6,13 +6,14 @@ import { consulError } from "../../../core/http/errors.ts";
 import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
 import { registrationDigest } from "../../../core/state/domains/catalog.ts";
-import { BLOCKING, blockingRead, CATALOG_TABLES, jsonOk, localRoute, nodeMetaFilter, pathParam, query, readRoute, searchParams } from "../http.ts";
+import { BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
 
 const tags = ["catalog"];
 
 export function catalogRoutes(ctx: PluginContext<unknown>): void {
   const catalog = () => ctx.state.catalog;
+  const cache = new QueryCache();
 
   localRoute(ctx, createRoute({
     method: "get", path: "/v1/catalog/datacenters", tags, summary: "Known datacenters (this one)",
@@ -24,8 +25,10 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     request: { query: query(...BLOCKING, "near") }, responses: jsonOk(z.array(NodeSchema)),
   }), async (c) => {
     const metaOk = nodeMetaFilter(c);
-    const nodes = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().nodes());
-    return c.json(nodes.filter((n) => metaOk(n.meta)).map(nodeView));
+    return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
+      const r = catalog().nodes();
+      return { index: r.index, value: r.value.filter((n) => metaOk(n.meta)).map(nodeView) };
+    });
   });
 
   readRoute(ctx, createRoute({
@@ -34,7 +37,7 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     request: { query: query(...BLOCKING) }, responses: jsonOk(z.record(z.string(), z.array(z.string()))),
   }), async (c) => {
     if (searchParams(c).get("node-meta")) throw consulError(400, "node-meta is not supported on /v1/catalog/services");
-    return c.json(await blockingRead(ctx, c, ["services", "catalog_tombstones"], () => catalog().services()));
+    return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => catalog().services());
   });
 
   readRoute(ctx, createRoute({
@@ -47,8 +50,10 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     if (!name) throw consulError(400, "Missing service name");
     const metaOk = nodeMetaFilter(c);
     const tagList = searchParams(c).getAll("tag");
-    const list = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().serviceInstances(name, { tags: tagList }));
-    return c.json(list.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service)));
+    return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
+      const r = catalog().serviceInstances(name, { tags: tagList });
+      return { index: r.index, value: r.value.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service)) };
+    });
   });
 
   readRoute(ctx, createRoute({

@@ -5,13 +5,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus } from "../../../core/state/domains/catalog.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
-import { BLOCKING, blockingRead, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, readRoute, searchParams } from "../http.ts";
+import { BLOCKING, cachedJsonRead, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
 
 const tags = ["health"];
 
 export function healthRoutes(ctx: PluginContext<unknown>): void {
   const catalog = () => ctx.state.catalog;
+  const cache = new QueryCache();
   const name = (c: Parameters<typeof pathParam>[0], p: string, what: string) => {
     const v = pathParam(c, p);
     if (!v) throw consulError(400, `Missing ${what} name`);
@@ -28,12 +29,13 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     const passing = passingParam(c);
     const metaOk = nodeMetaFilter(c);
     const tagList = searchParams(c).getAll("tag");
-    const list = await blockingRead(ctx, c, HEALTH_TABLES, () => catalog().serviceInstances(service, { tags: tagList, withChecks: true }));
-    return c.json(
-      list
+    return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
+      const r = catalog().serviceInstances(service, { tags: tagList, withChecks: true });
+      const value = r.value
         .filter((i) => metaOk(i.node.meta) && (!passing || i.checks.every((ch) => ch.status === "passing")))
-        .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) })),
-    );
+        .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) }));
+      return { index: r.index, value };
+    });
   });
 
   readRoute(ctx, createRoute({
@@ -42,8 +44,10 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     responses: jsonOk(z.array(HealthCheckSchema)),
   }), async (c) => {
     const service = name(c, "service", "service");
-    const list = await blockingRead(ctx, c, HEALTH_TABLES, () => catalog().serviceChecks(service));
-    return c.json(list.map(healthCheckView));
+    return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
+      const r = catalog().serviceChecks(service);
+      return { index: r.index, value: r.value.map(healthCheckView) };
+    });
   });
 
   readRoute(ctx, createRoute({
@@ -52,8 +56,10 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     responses: jsonOk(z.array(HealthCheckSchema)),
   }), async (c) => {
     const node = name(c, "node", "node");
-    const list = await blockingRead(ctx, c, HEALTH_TABLES, () => catalog().nodeChecks(node));
-    return c.json(list.map(healthCheckView));
+    return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
+      const r = catalog().nodeChecks(node);
+      return { index: r.index, value: r.value.map(healthCheckView) };
+    });
   });
 
   readRoute(ctx, createRoute({
@@ -66,7 +72,9 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     if (!state) throw consulError(400, "Missing check state");
     const parsed = state === "any" ? ({ success: true, data: "any" } as const) : CheckStatus.safeParse(state);
     if (!parsed.success) throw consulError(400, "Invalid check state");
-    const list = await blockingRead(ctx, c, HEALTH_TABLES, () => catalog().checksInState(parsed.data));
-    return c.json(list.map(healthCheckView));
+    return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
+      const r = catalog().checksInState(parsed.data);
+      return { index: r.index, value: r.value.map(healthCheckView) };
+    });
   });
 }

@@ -1,0 +1,49 @@
+// Serialized answers of replicated-state reads, reused while the tables they
+// come from have not changed. A thousand clients blocked on the same query
+// all wake on one change: the first recomputes and serializes, the rest send
+// the same bytes. Bounded (least recently used out).
+export interface CachedAnswer {
+  /** The query's own index (X-Consul-Index). */
+  index: number;
+  body: string;
+}
+
+export class QueryCache {
+  private entries = new Map<string, { version: string; answer: CachedAnswer }>();
+
+  constructor(private maxEntries = 512) {}
+
+  /**
+   * The answer for `key` at table `version`, computing it at most once per
+   * version. `version` must change whenever any table the query reads changes.
+   */
+  get(key: string, version: string, compute: () => CachedAnswer): CachedAnswer {
+    const hit = this.entries.get(key);
+    if (hit && hit.version === version) {
+      // Re-insert: Map iteration order is the LRU order.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit.answer;
+    }
+    const answer = compute();
+    this.entries.delete(key);
+    this.entries.set(key, { version, answer });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    return answer;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
+}
+
+/** A cache key for a request: path plus the query without the parameters that don't change the answer. */
+export function requestKey(url: string, ignore: readonly string[] = ["index", "wait", "token", "stale", "consistent", "cached", "pretty"]): string {
+  const u = new URL(url);
+  const params = [...u.searchParams.entries()].filter(([k]) => !ignore.includes(k)).sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1));
+  return u.pathname + "?" + params.map(([k, v]) => `${k}=${v}`).join("&");
+}
