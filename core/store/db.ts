@@ -18,6 +18,13 @@ export interface Store {
   path: string;
   /** Runs fn in one SQLite transaction (IMMEDIATE: takes the write lock up front). */
   transaction<T>(fn: () => T): T;
+  /**
+   * Whether the next commits must be fsynced. With sync "full" the caller
+   * may relax it for commits whose loss a restart repairs anyway (applying
+   * already-durable log entries); a later fsynced commit also makes the
+   * earlier WAL frames durable. With sync "normal" this does nothing.
+   */
+  fsyncCommits(on: boolean): void;
   close(): void;
 }
 
@@ -37,6 +44,7 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   const client = await openClient(path, runtime);
   client.exec("PRAGMA journal_mode = WAL");
   client.exec(`PRAGMA synchronous = ${opts.sync === "full" ? "FULL" : "NORMAL"}`);
+  let fsyncing = opts.sync === "full";
   client.exec("PRAGMA busy_timeout = 5000");
   client.exec("PRAGMA foreign_keys = ON");
   migrate(client);
@@ -58,6 +66,11 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
     runtime,
     path,
     transaction: <T>(fn: () => T) => client.transaction(fn).immediate(),
+    fsyncCommits: (on: boolean) => {
+      if (opts.sync !== "full" || on === fsyncing) return;
+      client.exec(`PRAGMA synchronous = ${on ? "FULL" : "NORMAL"}`);
+      fsyncing = on;
+    },
     close: () => client.close(),
   };
 }

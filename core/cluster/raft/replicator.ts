@@ -70,6 +70,9 @@ export class RaftReplicator implements Replicator {
   private latencyListeners = new Set<(seconds: number) => void>();
   private announcedTerm = 0;
   private readonly tickMs: number;
+  /** Term and vote as last persisted (to tell which hard-state changes need an fsync). */
+  private durableTerm = -1;
+  private durableVote: string | null = null;
 
   constructor(private opts: RaftReplicatorOptions) {
     this.tickMs = opts.heartbeatIntervalMs;
@@ -281,6 +284,14 @@ export class RaftReplicator implements Replicator {
   private process(rd: Ready): void {
     const fsm = this.opts.fsm;
     const applied: AppliedEntry[] = [];
+    // fsync only what Raft's safety rests on: new log entries, a snapshot, a
+    // new term or vote. Applying committed entries (and a higher commit
+    // index) need not be: after a crash Raft delivers again every committed
+    // entry above the applied index persisted with the state.
+    const hs = rd.hardState;
+    const votedOrTermChanged = !!hs && (hs.term !== this.durableTerm || hs.vote !== this.durableVote);
+    this.opts.store.fsyncCommits(rd.entries.length > 0 || !!rd.snapshot || votedOrTermChanged);
+    if (hs) [this.durableTerm, this.durableVote] = [hs.term, hs.vote];
     try {
       this.opts.store.transaction(() => {
         this.opts.storage.persist(rd);
