@@ -86,7 +86,7 @@ export class RaftReplicator implements Replicator {
       rng: opts.rng ?? Math.random,
       restore,
       applied: restore ? opts.fsm.appliedIndex() : undefined,
-      logger: { debug: (m, f) => opts.log.debug("raft: " + m, f), info: (m, f) => opts.log.info("raft: " + m, f), warn: (m, f) => opts.log.warn("raft: " + m, f) },
+      logger: opts.log,
     });
   }
 
