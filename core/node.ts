@@ -36,9 +36,19 @@ import { pluginRoutes } from "./api/plugins.ts";
 import { clusterRoutes } from "./api/cluster.ts";
 import { kvRoutes } from "./api/kv.ts";
 import { raftRoutes } from "./api/raft.ts";
+import { jobRoutes } from "./api/jobs.ts";
+import { allocationRoutes } from "./api/allocations.ts";
+import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
+import { heartbeatFastPath } from "./cluster/heartbeat-fast.ts";
+import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
+import { NodeMonitor, nodeMonitorSettings } from "./cluster/node-monitor.ts";
+import { httpMetrics } from "./http/middleware/http-metrics.ts";
+import { EventHub } from "./monitor/event-hub.ts";
+import { storeLogSource } from "./monitor/log-source.ts";
+import { setupMonitoring } from "./monitor/setup.ts";
 
 export interface RunningNode {
   config: Config;
@@ -71,12 +81,14 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   let store: Store | undefined;
   let raft: RaftReplicator | undefined;
   let state = emptyStateReader;
+  let events: EventHub | undefined;
   if (isLeaderRole) {
     store = await openStore(join(dataDir, "state.db"), { sync: config.raft.sync });
     const fsm = new Fsm(store);
     fsm.onApplied((e) => bus.publish("applied", e));
     raft = createRaft({ config, selfAddress, secret, store, fsm, log });
     state = createStateReader(store, fsm);
+    events = new EventHub({ source: storeLogSource(store, fsm), log, maxStreams: config.http.maxEventStreams });
   }
   const replicator: Replicator | undefined = raft;
 
@@ -101,6 +113,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     appliedIndex: () => state.appliedIndex(),
     maxPeerMessageBytes: config.raft.maxMessageBytes,
     stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError) }) : undefined,
+    outer: [httpMetrics({ registry: metrics })],
   });
 
   let settings = config.plugins.settings;
@@ -116,8 +129,16 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     if (config.plugins.watch) plugins.watchExternal(dir);
   }
 
+  const nodeMonitor = isLeaderRole && replicator
+    ? new NodeMonitor({ replicator, state, log, ...nodeMonitorSettings(config.leader) })
+    : undefined;
   const membership = isLeaderRole && replicator
-    ? new Membership({ replicator, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, heartbeatMs: config.agent.heartbeatMs })
+    ? new Membership({ replicator, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, heartbeatMs: config.agent.heartbeatMs, monitor: nodeMonitor })
+    : undefined;
+
+  // Jobs are scheduled by the active Raft leader only (see core/cluster/scheduling/loop.ts).
+  const scheduling = isLeaderRole && raft
+    ? new SchedulingLoop({ state, propose: (c) => raft!.propose(c), isLeader: () => raft!.status().isLeader, bus, log: log.child({ component: "scheduler" }), preemption: config.leader.schedulerPreemption })
     : undefined;
 
   let agent: AgentMember | undefined;
@@ -136,24 +157,38 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   pluginRoutes(deps);
   clusterRoutes(deps);
   kvRoutes(deps);
+  jobRoutes(deps, scheduling);
+  allocationRoutes(deps);
   if (raft && store) raftRoutes(deps, raft, store);
+  const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events, raft, nodeMonitor });
 
   await plugins.reconcile(new Set(config.plugins.enabled), false);
 
   let server: Server;
   try {
-    server = await serve(routes.fetch, { hostname: config.node.bind, port: config.node.httpPort });
+    // Heartbeats are most of a big cluster's requests: the leader answers them before the route table.
+    const fast = membership && raft
+      ? heartbeatFastPath({
+        secret, membership, isLeader: () => raft!.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
+        counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [metrics] }),
+      })
+      : undefined;
+    server = await serve(fast ? (req) => fast(req) ?? routes.fetch(req) : routes.fetch, { hostname: config.node.bind, port: config.node.httpPort });
   } catch (err) {
+    monitoring.close();
     await plugins.stopAll();
     store?.close();
     throw new Error(`cannot listen on ${config.node.bind}:${config.node.httpPort}: ${(err as Error).message}`);
   }
   deps.port = server.port;
   const url = `http://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
+  host.apiUrl = url;
 
   raft?.start();
   membership?.start();
   if (raft && membership) raft.onLeadershipChange((isLeader) => isLeader && membership.becameLeader());
+  if (raft && scheduling) raft.onLeadershipChange((isLeader) => scheduling.leadershipChanged(isLeader));
+  scheduling?.start();
 
   if (role === "agent" || role === "dev") {
     let latest: LiveSample | undefined;
@@ -196,6 +231,9 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
       stopping ??= (async () => {
         agent?.stop();
         membership?.stop();
+        scheduling?.stop();
+        // Event streams never end by themselves: close them so the server can stop.
+        monitoring.close();
         await server.stop();
         await plugins.stopAll();
         await replicator?.close();

@@ -21,7 +21,8 @@ export function clusterRoutes(d: CoreApiDeps) {
     const st = d.replicator?.status();
     if (st && !st.isLeader && !c.req.header(FORWARDED_HEADER)) {
       if (!st.leader) throw new ApiError(503, "NO_LEADER", "no leader elected yet");
-      return proxyRequest(`http://${st.leader}`, c.req.raw);
+      // The body was read (signature check, validation): pass hono's cached copy.
+      return proxyRequest(`http://${st.leader}`, c.req.raw, await c.req.arrayBuffer());
     }
     return c.json(await local());
   };

@@ -32,6 +32,10 @@ export const NodeView = z
     meta: z.record(z.string(), z.string()),
     statusChangedAt: z.number(),
     lastHeartbeatAt: z.number().nullable(),
+    /** Node-level health from the leader's CPU/memory thresholds (docs/monitoring.md). */
+    health: z.enum(["passing", "warning"]),
+    healthReason: z.string(),
+    healthChangedAt: z.number(),
     createIndex: z.number(),
     modifyIndex: z.number(),
   })

@@ -13,6 +13,10 @@ import {
 } from "./commands/services.ts";
 import { operatorRaft, operatorRaftSpec, operatorSnapshot, operatorSnapshotSpec } from "./commands/operator.ts";
 import { kv, kvSpec } from "./commands/kv.ts";
+import { jobRun, jobRunSpec } from "./commands/job-run.ts";
+import { jobPlan, jobPlanSpec, jobStatus, jobStatusSpec, jobStop, jobStopSpec } from "./commands/jobs.ts";
+import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, nodeDrainSpec } from "./commands/alloc.ts";
+import { monitor, monitorSpec } from "./commands/monitor.ts";
 
 interface Command {
   /** Words that select the command, e.g. ["config", "check"]. */
@@ -34,6 +38,14 @@ export const commands: Command[] = [
   { path: ["service", "deregister"], spec: serviceDeregisterSpec, run: serviceDeregister },
   { path: ["catalog", "nodes"], spec: catalogNodesSpec, run: catalogNodes },
   { path: ["kv"], spec: kvSpec, run: kv },
+  { path: ["job", "run"], spec: jobRunSpec, run: jobRun },
+  { path: ["job", "status"], spec: jobStatusSpec, run: jobStatus },
+  { path: ["job", "stop"], spec: jobStopSpec, run: jobStop },
+  { path: ["job", "plan"], spec: jobPlanSpec, run: jobPlan },
+  { path: ["alloc", "status"], spec: allocStatusSpec, run: allocStatus },
+  { path: ["alloc", "logs"], spec: allocLogsSpec, run: allocLogs },
+  { path: ["node", "drain"], spec: nodeDrainSpec, run: nodeDrain },
+  { path: ["monitor"], spec: monitorSpec, run: monitor },
   { path: ["operator", "raft"], spec: operatorRaftSpec, run: operatorRaft },
   { path: ["operator", "snapshot"], spec: operatorSnapshotSpec, run: operatorSnapshot },
   { path: ["config", "check"], spec: configCheckSpec, run: configCheck },

@@ -70,7 +70,7 @@ export class Membership {
   }
 
   async heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
-    const node = this.opts.state.getNode(req.id);
+    const node = this.opts.state.nodeStatus(req.id);
     if (!node) throw new ApiError(404, "UNKNOWN_NODE", `node ${req.id} is not registered; join first`);
     this.lastSeen.set(req.id, this.now());
     if (req.sample) {
@@ -80,7 +80,7 @@ export class Membership {
     }
     if (node.status === "down") {
       await this.opts.replicator.propose({ type: "SetNodeStatus", v: 1, at: this.now(), nodeId: req.id, name: node.name, status: "ready", reason: "heartbeat resumed" });
-      this.opts.log.info("node ready again", { node: node.name, id: node.id });
+      this.opts.log.info("node ready again", { node: node.name, id: req.id });
       return { ok: true, status: "ready" };
     }
     return { ok: true, status: "ready" };
@@ -100,7 +100,7 @@ export class Membership {
     this.sweeping = true;
     try {
       const now = this.now();
-      const listed = this.opts.state.listNodes();
+      const listed = this.opts.state.nodeStatuses();
       this.opts.monitor?.retain(new Set(listed.map((n) => n.id)));
       for (const n of listed) {
         if (n.status !== "ready") continue;

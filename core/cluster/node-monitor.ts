@@ -77,3 +77,13 @@ export class NodeMonitor {
     }
   }
 }
+
+/** The monitor's settings from the [leader] table. */
+export function nodeMonitorSettings(leader: {
+  metricsRetentionMs: number; metricsResolutionMs: number; cpuWarningPercent: number; memoryWarningPercent: number; thresholdDurationMs: number;
+}): Pick<NodeMonitorOptions, "history" | "thresholds"> {
+  return {
+    history: { retentionMs: leader.metricsRetentionMs, resolutionMs: leader.metricsResolutionMs },
+    thresholds: { cpuPercent: leader.cpuWarningPercent, memoryPercent: leader.memoryWarningPercent, durationMs: leader.thresholdDurationMs },
+  };
+}

@@ -48,6 +48,7 @@ export const KEY_KINDS = {
     cpu_warning_percent: "int",
     memory_warning_percent: "int",
     threshold_duration: "duration",
+    scheduler_preemption: "bool",
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
@@ -81,6 +82,7 @@ export const DEFAULTS = {
   cpuWarningPercent: 90,
   memoryWarningPercent: 90,
   thresholdDurationMs: 60_000,
+  schedulerPreemption: false,
   maxEventStreams: 64,
   agentHeartbeatMs: 2000,
   raftSync: "full" as "full" | "normal",
@@ -241,6 +243,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       cpu_warning_percent: intIn(0, 100).default(DEFAULTS.cpuWarningPercent),
       memory_warning_percent: intIn(0, 100).default(DEFAULTS.memoryWarningPercent),
       threshold_duration: durationMs({ min: 0, max: 86_400_000 }).default(DEFAULTS.thresholdDurationMs),
+      scheduler_preemption: z.boolean().default(DEFAULTS.schedulerPreemption),
     })
     .superRefine((v, ctx) => {
       if (v.heartbeat_interval >= v.election_timeout) {
@@ -275,6 +278,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         cpuWarningPercent: v.cpu_warning_percent,
         memoryWarningPercent: v.memory_warning_percent,
         thresholdDurationMs: v.threshold_duration,
+        schedulerPreemption: v.scheduler_preemption,
       }),
     );
 

@@ -47,6 +47,8 @@ export interface LeaderConfig {
   memoryWarningPercent: number;
   /** How long a node must stay above (or back under) a threshold before its health changes. Default 60s. */
   thresholdDurationMs: number;
+  /** The scheduler may evict lower-priority allocations when a job does not fit. Default false. */
+  schedulerPreemption: boolean;
 }
 
 export interface RaftConfig {

@@ -15,8 +15,10 @@ export interface AppOptions {
   maxBodyBytes: number;
   clusterSecret: string;
   appliedIndex: () => number;
-  /** Extra middlewares (metrics, ACLs), run after the built-in ones. */
+  /** Extra middlewares (ACLs), run after the built-in ones. */
   extra?: import("hono").MiddlewareHandler[];
+  /** Middlewares run before the built-in ones (request metrics: refused requests count too). */
+  outer?: import("hono").MiddlewareHandler[];
   /** Largest Raft peer message (InstallSnapshot). */
   maxPeerMessageBytes?: number;
   stateRead?: AppShape["stateRead"];
@@ -46,6 +48,7 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     title: "corral",
     version: opts.version,
     middlewares: [
+      ...(opts.outer ?? []),
       bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }] }),
       clusterAuth({ secret: opts.clusterSecret, prefixes: ["/v1/cluster/", "/v1/raft/"] }),
       indexHeader({ appliedIndex: opts.appliedIndex }),

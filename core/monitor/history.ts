@@ -73,7 +73,8 @@ export class SampleRing {
   points(sinceMs: number, nowMs: number): MetricsPoint[] {
     const res = this.opts.resolutionMs;
     if (this.newest === -Infinity) return [];
-    const oldestKept = Math.max(this.newest - (this.slots.length - 1) * res, Math.floor((nowMs - this.opts.retentionMs) / res + 1) * res);
+    // The ring's oldest slot, or the bucket holding now - retention if that is younger.
+    const oldestKept = Math.max(this.newest - (this.slots.length - 1) * res, Math.floor((nowMs - this.opts.retentionMs) / res) * res);
     const from = Math.max(oldestKept, Math.floor(sinceMs / res) * res);
     const out: MetricsPoint[] = [];
     for (let t = from; t <= this.newest; t += res) {

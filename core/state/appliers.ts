@@ -10,6 +10,9 @@ import { catalogAppliers } from "./domains/catalog.ts";
 import { clusterEventAppliers } from "./domains/cluster-events.ts";
 import { nodeHealthAppliers } from "./domains/node-health.ts";
 import { jobAppliers } from "./domains/jobs.ts";
+import { aclAppliers } from "./domains/acl.ts";
+import { intentionAppliers } from "./domains/intentions.ts";
+import { auditAppliers } from "./domains/audit.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -28,6 +31,9 @@ export const appliers: ApplierRegistry = {
   ...clusterEventAppliers,
   ...nodeHealthAppliers,
   ...jobAppliers,
+  ...aclAppliers,
+  ...intentionAppliers,
+  ...auditAppliers,
 };
 
 export function applierFor(cmd: Command): Applier<CommandType> | undefined {

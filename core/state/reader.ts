@@ -7,6 +7,7 @@ import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
 import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
 import { blockingQuery, IndexWatch } from "./watch.ts";
 import { createJobsReader, emptyJobsReader, type JobsReader } from "./domains/jobs-read.ts";
+import { createAclReader, emptyAclReader, type AclReader } from "./domains/acl-read.ts";
 
 export interface StateReader {
   /** Index of the last applied command (X-Corral-Index). */
@@ -15,6 +16,10 @@ export interface StateReader {
   tableIndex(table: string): number;
   listNodes(): NodeRow[];
   getNode(idOrName: string): NodeRow | undefined;
+  /** A node's status and name by id: the heartbeat hot path (one cached statement, no JSON columns to parse). */
+  nodeStatus(id: string): NodeStatusRow | undefined;
+  /** Every node's id, name and status (the down-detector's sweep), as cheaply. */
+  nodeStatuses(): (NodeStatusRow & { id: string })[];
   kvGet(key: string): KvEntry | undefined;
   kvList(prefix: string): KvEntry[];
   kvPrefixIndex(prefix: string): number;
@@ -22,6 +27,8 @@ export interface StateReader {
   catalog: CatalogReader;
   /** Jobs, evaluations, allocations, deployments, drains (scheduling loop, API, agents). */
   jobs: JobsReader;
+  /** ACL tokens and policies, intentions, the audit log (core/acl, plugins/authz). */
+  acl: AclReader;
   /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
   blocking<T>(
     opts: { tables: readonly string[]; minIndex: number; waitMs: number; signal?: AbortSignal },
@@ -29,8 +36,35 @@ export interface StateReader {
   ): Promise<{ index: number; value: T }>;
 }
 
+export interface NodeStatusRow {
+  status: string;
+  name: string;
+}
+
 export function createStateReader(store: Store, fsm: Fsm): StateReader {
   const db = store.db;
+  // The heartbeat hot path. Prepared once (drizzle builds and prepares each
+  // query per call, which dominated the leader's CPU at thousands of
+  // heartbeats per second), and memoized until the nodes table changes
+  // (joins and status changes are rare; heartbeats are not).
+  const statusStmt = store.client.prepare("SELECT status, name FROM nodes WHERE id = ?");
+  const statusesStmt = store.client.prepare("SELECT id, name, status FROM nodes");
+  const statusCache = new Map<string, NodeStatusRow | null>();
+  let statusCacheIndex = -1;
+  const nodeStatus = (id: string): NodeStatusRow | undefined => {
+    const index = fsm.tableIndex("nodes");
+    if (index !== statusCacheIndex) {
+      statusCache.clear();
+      statusCacheIndex = index;
+    }
+    let row = statusCache.get(id);
+    if (row === undefined) {
+      row = (statusStmt.get(id) as NodeStatusRow | undefined) ?? null;
+      // Bounded: unknown ids (a forgotten agent retrying) are not remembered past a limit.
+      if (statusCache.size < 100_000) statusCache.set(id, row);
+    }
+    return row ?? undefined;
+  };
   return {
     appliedIndex: () => fsm.appliedIndex(),
     tableIndex: (t) => Math.max(1, fsm.tableIndex(t)),
@@ -38,11 +72,14 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     getNode: (idOrName) =>
       db.select().from(nodes).where(eq(nodes.id, idOrName)).get() ??
       db.select().from(nodes).where(eq(nodes.name, idOrName)).get(),
+    nodeStatus,
+    nodeStatuses: () => statusesStmt.all() as (NodeStatusRow & { id: string })[],
     kvGet: (k) => kvGet(db, k),
     kvList: (p) => kvList(db, p),
     kvPrefixIndex: (p) => kvPrefixIndex(db, p),
     catalog: createCatalogReader(db),
     jobs: createJobsReader(db),
+    acl: createAclReader(db),
     blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),
   };
 }
@@ -53,11 +90,14 @@ export const emptyStateReader: StateReader = {
   tableIndex: () => 1,
   listNodes: () => [],
   getNode: () => undefined,
+  nodeStatus: () => undefined,
+  nodeStatuses: () => [],
   kvGet: () => undefined,
   kvList: () => [],
   kvPrefixIndex: () => 0,
   catalog: emptyCatalogReader,
   jobs: emptyJobsReader,
+  acl: emptyAclReader,
   blocking: async (_opts, read) => read(),
 };
 

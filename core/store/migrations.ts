@@ -1,6 +1,7 @@
 // Schema migrations, applied in order at start. PRAGMA user_version records
 // how many have run. Append only: never edit a migration that has shipped.
 import { JOBS_MIGRATION } from "./migration-jobs.ts";
+import { ACL_MIGRATION } from "./migration-acl.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -103,4 +104,6 @@ export const migrations: string[] = [
    ALTER TABLE nodes ADD COLUMN health_changed_at INTEGER NOT NULL DEFAULT 0;`,
   // 6: cluster resource management: jobs, versions, evaluations, allocations, deployments, drains (migration-jobs.ts).
   JOBS_MIGRATION,
+  // 7: authorization: ACL tokens, policies, bootstrap marker, intentions, audit log (migration-acl.ts).
+  ACL_MIGRATION,
 ];

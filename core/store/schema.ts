@@ -143,3 +143,6 @@ export const catalogTombstones = sqliteTable(
 
 // Jobs, evaluations, allocations, deployments, drains.
 export * from "./schema-jobs.ts";
+
+// ACL tokens, policies, intentions, audit log.
+export * from "./schema-acl.ts";

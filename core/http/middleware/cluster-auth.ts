@@ -42,7 +42,9 @@ export function clusterAuth(opts: { secret: string; prefixes: string[] }): Middl
     const path = c.req.path;
     if (!opts.prefixes.some((p) => path.startsWith(p))) return next();
     const url = new URL(c.req.url);
-    const body = new Uint8Array(await c.req.raw.clone().arrayBuffer());
+    // Read through hono's body cache, not a clone of the stream: the route's
+    // validator then parses the cached bytes instead of teeing the stream.
+    const body = new Uint8Array(await c.req.arrayBuffer());
     const ok = verifySignature(opts.secret, c.req.header(SIGNATURE_HEADER), c.req.method, url.pathname + url.search, body);
     if (!ok) throw new ApiError(401, "UNAUTHORIZED", "missing or invalid cluster signature (check cluster.secret)");
     return next();

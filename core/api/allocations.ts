@@ -1,0 +1,98 @@
+// Allocations and drains:
+//   GET  /v1/job/{id}/allocations    a job's allocations (blocking ?index&wait)
+//   GET  /v1/allocations             every allocation (?namespace, ?job, ?node)
+//   GET  /v1/allocation/{id}         one (full id or a unique prefix of 4+ characters), with its tasks
+//   GET  /v1/node/{id}/allocations   a node's allocations: what its agent runs (blocking)
+//   POST /v1/node/{id}/drain         {"enable"?: true, "deadline"?: "10m"}: migrate its allocations away
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { ApiError, statusForCode } from "../http/errors.ts";
+import { parseGoDurationMs } from "../http/consul.ts";
+import type { CoreApiDeps } from "./deps.ts";
+import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
+import { BlockingQuery, Loose, NamespaceQuery, allocView, blocking, namespaceOf } from "./job-views.ts";
+
+const tags = ["allocations"];
+const IdParam = z.object({ id: z.string().min(1).max(256) });
+const responses = { ...jsonResponse(Loose), ...errorResponses };
+
+const DrainBody = z.object({
+  enable: z.boolean().default(true),
+  /** After this, allocations still on the node are stopped at once: "30s", "10m"; "0s" or absent = no deadline. */
+  deadline: z.string().max(32).optional(),
+}).strict();
+
+export function allocationRoutes(d: CoreApiDeps): void {
+  const add = (route: ReturnType<typeof createRoute>, handler: (c: Context) => Response | Promise<Response>, stateRead = false) =>
+    d.routes.add({ owner: "core", route, handler: (c) => (d.forward ? d.forward(c.req.raw) : handler(c)), stateRead });
+  const nodeOr404 = (idOrName: string) => {
+    const n = d.state.getNode(idOrName);
+    if (!n) throw new ApiError(404, "NODE_NOT_FOUND", `no node with id or name "${idOrName}"`);
+    return n;
+  };
+
+  add(createRoute({
+    method: "get", path: "/v1/job/{id}/allocations", tags, summary: "A job's allocations (blocking with ?index&wait)",
+    request: { params: z.object({ id: z.string().min(1).max(128) }), query: NamespaceQuery.extend(BlockingQuery.shape) }, responses,
+  }), async (c) => {
+    const ns = namespaceOf(c);
+    const jobId = pathParam(c, "id");
+    const { index, waitMs } = blocking(c);
+    const out = await d.state.blocking({ tables: ["allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
+      const list = d.state.jobs.listAllocs({ namespace: ns, jobId });
+      return { index: Math.max(1, ...list.map((a) => a.modifyIndex)), value: list };
+    });
+    c.header("X-Corral-Index", String(out.index));
+    return c.json(out.value.map((a) => allocView(a, d.state)));
+  }, true);
+
+  add(createRoute({
+    method: "get", path: "/v1/allocations", tags, summary: "Allocations (?namespace, ?job, ?node)",
+    request: { query: NamespaceQuery.extend({ job: z.string().max(128).optional(), node: z.string().max(256).optional() }) }, responses,
+  }), (c) => {
+    const q = new URL(c.req.url).searchParams;
+    const node = q.get("node");
+    const list = d.state.jobs.listAllocs({
+      namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined,
+      nodeId: node ? nodeOr404(node).id : undefined,
+    });
+    return c.json(list.map((a) => allocView(a, d.state)));
+  }, true);
+
+  add(createRoute({
+    method: "get", path: "/v1/allocation/{id}", tags, summary: "One allocation with its tasks and task states (id or unique prefix)",
+    request: { params: IdParam }, responses,
+  }), (c) => {
+    const a = d.state.jobs.getAlloc(pathParam(c, "id"));
+    if (!a) throw new ApiError(404, "ALLOC_NOT_FOUND", `no allocation matches "${pathParam(c, "id")}"`);
+    return c.json(allocView(a, d.state, true));
+  }, true);
+
+  add(createRoute({
+    method: "get", path: "/v1/node/{id}/allocations", tags,
+    summary: "A node's allocations with their tasks: what its agent runs or stops (blocking with ?index&wait)",
+    request: { params: IdParam, query: BlockingQuery }, responses,
+  }), async (c) => {
+    const nodeId = pathParam(c, "id");
+    const { index, waitMs } = blocking(c);
+    const out = await d.state.blocking({ tables: ["allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => ({
+      index: d.state.jobs.nodeAllocIndex(nodeId), value: d.state.jobs.listAllocs({ nodeId }),
+    }));
+    c.header("X-Corral-Index", String(out.index));
+    return c.json(out.value.map((a) => allocView(a, d.state, true)));
+  }, true);
+
+  add(createRoute({
+    method: "post", path: "/v1/node/{id}/drain", tags: ["nodes"],
+    summary: "Drain a node: no new placements, its allocations migrate (update.max_parallel at a time); {\"enable\": false} ends it",
+    request: { params: IdParam, body: { required: false, content: { "application/json": { schema: DrainBody } } } }, responses,
+  }), async (c) => {
+    const node = nodeOr404(pathParam(c, "id"));
+    const body = ((c.req.valid("json" as never) as z.infer<typeof DrainBody> | undefined) ?? { enable: true });
+    const deadlineMs = body.deadline ? parseGoDurationMs(body.deadline) : 0;
+    if (deadlineMs === undefined) throw new ApiError(400, "INVALID_INPUT", `deadline must be a duration such as "10m", not ${JSON.stringify(body.deadline)}`);
+    const out = await d.propose({ type: "DrainNode", v: 1, at: Date.now(), nodeId: node.id, enable: body.enable ?? true, deadlineMs: Math.round(deadlineMs) });
+    if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);
+    return c.json({ nodeId: node.id, draining: body.enable ?? true, deadlineMs: Math.round(deadlineMs), index: out.index });
+  });
+}

@@ -1,0 +1,88 @@
+// JSON shapes of the jobs API (camelCase, like every corral-native route)
+// and the small helpers its routes share: namespace and blocking parameters,
+// job spec bodies (JSON or TOML by Content-Type).
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { parseGoDurationMs } from "../http/consul.ts";
+import { ApiError } from "../http/errors.ts";
+import { parseJobSpec, type Job } from "../scheduler/index.ts";
+import type { StateReader } from "../state/reader.ts";
+import type { AllocRow, EvalRow, JobRow } from "../store/schema-jobs.ts";
+import { holdsResources } from "../state/domains/jobs-common.ts";
+
+export const Loose = z.object({}).passthrough();
+export const NamespaceQuery = z.object({ namespace: z.string().max(128).optional() });
+export const BlockingQuery = z.object({ index: z.string().max(20).optional(), wait: z.string().max(20).optional(), stale: z.string().optional() });
+
+/** Longest a blocking read of the jobs API waits. */
+const MAX_WAIT_MS = 5 * 60_000;
+
+export function namespaceOf(c: Context): string {
+  return new URL(c.req.url).searchParams.get("namespace") || "default";
+}
+
+export function blocking(c: Context): { index: number; waitMs: number } {
+  const q = new URL(c.req.url).searchParams;
+  const raw = q.get("index");
+  if (raw !== null && raw !== "" && !/^\d{1,16}$/.test(raw)) throw new ApiError(400, "INVALID_INPUT", "index must be a whole number");
+  const wait = q.get("wait");
+  const waitMs = wait ? parseGoDurationMs(wait) : 60_000;
+  if (waitMs === undefined) throw new ApiError(400, "INVALID_INPUT", `wait must be a duration such as "30s", not ${JSON.stringify(wait)}`);
+  return { index: raw ? Number(raw) : 0, waitMs: Math.min(waitMs, MAX_WAIT_MS) };
+}
+
+/** A job document from the request body: TOML when the Content-Type says so, JSON otherwise. */
+export async function jobFromBody(c: Context): Promise<Job> {
+  const type = (c.req.header("content-type") ?? "").toLowerCase();
+  const text = await c.req.text();
+  const parsed = parseJobSpec(text, type.includes("toml") ? "toml" : "json");
+  if (!parsed.ok) {
+    const first = parsed.errors[0]!;
+    throw new JobSpecError(`invalid job: ${first.path ? first.path + ": " : ""}${first.message}${parsed.errors.length > 1 ? ` (and ${parsed.errors.length - 1} more)` : ""}`, parsed.errors);
+  }
+  return parsed.job;
+}
+
+/** A 400 that also lists every problem with its key path. */
+export class JobSpecError extends ApiError {
+  constructor(message: string, readonly errors: { path: string; message: string }[]) {
+    super(400, "INVALID_JOB", message);
+  }
+}
+
+export interface AllocCounts {
+  pending: number;
+  running: number;
+  complete: number;
+  failed: number;
+  lost: number;
+}
+
+export function allocCounts(allocs: readonly AllocRow[]): AllocCounts {
+  const out: AllocCounts = { pending: 0, running: 0, complete: 0, failed: 0, lost: 0 };
+  for (const a of allocs) {
+    if (a.desiredStatus === "stop" && holdsResources({ ...a, desiredStatus: "run" })) continue; // on its way out
+    out[a.clientStatus]++;
+  }
+  return out;
+}
+
+export function jobView(j: JobRow, allocs: readonly AllocRow[]) {
+  const { spec: _spec, ...rest } = j;
+  return { ...rest, allocations: allocCounts(allocs.filter((a) => a.desiredStatus === "run")) };
+}
+
+export function allocView(a: AllocRow, state: StateReader, full = false) {
+  const { groupSpec, ...rest } = a;
+  return { ...rest, nodeName: state.getNode(a.nodeId)?.name ?? null, ...(full ? { groupSpec } : {}) };
+}
+
+export function evalView(e: EvalRow) {
+  return e;
+}
+
+export function jobOr404(state: StateReader, namespace: string, id: string): JobRow {
+  const j = state.jobs.getJob(namespace, id);
+  if (!j) throw new ApiError(404, "JOB_NOT_FOUND", `no job "${id}" in namespace "${namespace}"`);
+  return j;
+}

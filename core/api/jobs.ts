@@ -1,0 +1,133 @@
+// Jobs API (Nomad-like): register, read, stop, dry-run plan, evaluations.
+//   GET    /v1/jobs                     list (?namespace, blocking ?index&wait)
+//   POST   /v1/jobs                     register: JSON or TOML body (Content-Type)
+//   GET    /v1/job/{id}                 one job with versions and deployments
+//   DELETE /v1/job/{id}                 stop (?purge forgets it)
+//   POST   /v1/job/{id}/plan            dry run: placements, failures and reasons; nothing committed
+//   GET    /v1/evaluations, /v1/evaluation/{id}
+// On an agent every route is handed to a leader; reads are stateRead routes
+// (a follower passes them to the leader unless ?stale).
+import { randomUUID } from "node:crypto";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { ApiError, statusForCode } from "../http/errors.ts";
+import type { SchedulingLoop } from "../cluster/scheduling/loop.ts";
+import type { Job } from "../scheduler/index.ts";
+import type { CoreApiDeps } from "./deps.ts";
+import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
+import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
+
+const tags = ["jobs"];
+const IdParam = z.object({ id: z.string().min(1).max(128) });
+const created = { ...jsonResponse(Loose), ...errorResponses };
+
+/** The job document of a POST, or a 400 listing every problem with its key path. */
+async function bodyJob(c: Context): Promise<Job | Response> {
+  try {
+    return await jobFromBody(c);
+  } catch (err) {
+    if (err instanceof JobSpecError) return c.json({ error: err.message, code: err.code, errors: err.errors }, 400);
+    throw err;
+  }
+}
+
+export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined): void {
+  const add = (route: ReturnType<typeof createRoute>, handler: (c: Context) => Response | Promise<Response>, stateRead = false) =>
+    d.routes.add({ owner: "core", route, handler: (c) => (d.forward ? d.forward(c.req.raw) : handler(c)), stateRead });
+  const propose = async (cmd: Parameters<CoreApiDeps["propose"]>[0]) => {
+    const out = await d.propose(cmd);
+    if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);
+    return out;
+  };
+
+  add(createRoute({
+    method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",
+    request: { query: NamespaceQuery.extend(BlockingQuery.shape).extend({ all: z.string().optional() }) }, responses: created,
+  }), async (c) => {
+    const q = new URL(c.req.url).searchParams;
+    const ns = q.has("namespace") ? namespaceOf(c) : undefined;
+    const { index, waitMs } = blocking(c);
+    const out = await d.state.blocking({ tables: ["jobs", "allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => ({
+      index: Math.max(d.state.tableIndex("jobs"), d.state.tableIndex("allocations")),
+      value: d.state.jobs.listJobs(ns).map((j) => jobView(j, d.state.jobs.listAllocs({ namespace: j.namespace, jobId: j.id }))),
+    }));
+    c.header("X-Corral-Index", String(out.index));
+    return c.json(out.value);
+  }, true);
+
+  add(createRoute({
+    method: "post", path: "/v1/jobs", tags,
+    summary: "Register a job: the body is a job document (docs/jobs.md), TOML when Content-Type contains \"toml\", JSON otherwise",
+    responses: created,
+  }), async (c) => {
+    const job = await bodyJob(c);
+    if (job instanceof Response) return job;
+    const evalId = randomUUID();
+    const out = await propose({ type: "RegisterJob", v: 1, at: Date.now(), job, evalId });
+    const v = out.result.ok ? (out.result.value as { version: number; changed: boolean }) : undefined;
+    return c.json({ jobId: job.id, namespace: job.namespace, evalId, index: out.index, version: v?.version, changed: v?.changed });
+  });
+
+  add(createRoute({
+    method: "get", path: "/v1/job/{id}", tags, summary: "One job: spec, status, versions kept, deployments, allocation counts",
+    request: { params: IdParam, query: NamespaceQuery }, responses: created,
+  }), (c) => {
+    const ns = namespaceOf(c);
+    const j = jobOr404(d.state, ns, pathParam(c, "id"));
+    const versions = [];
+    for (let v = j.version; v >= 0 && versions.length < 10; v--) if (d.state.jobs.jobVersion(ns, j.id, v)) versions.push(v);
+    return c.json({
+      ...jobView(j, d.state.jobs.listAllocs({ namespace: ns, jobId: j.id })), spec: j.spec, versions,
+      deployments: d.state.jobs.listDeployments({ namespace: ns, jobId: j.id }).slice(0, 5),
+    });
+  }, true);
+
+  add(createRoute({
+    method: "delete", path: "/v1/job/{id}", tags, summary: "Stop a job (its allocations stop); ?purge also forgets it",
+    request: { params: IdParam, query: NamespaceQuery.extend({ purge: z.string().optional() }) }, responses: created,
+  }), async (c) => {
+    const ns = namespaceOf(c);
+    const evalId = randomUUID();
+    const purge = new URL(c.req.url).searchParams.has("purge");
+    const out = await propose({ type: "DeregisterJob", v: 1, at: Date.now(), namespace: ns, jobId: pathParam(c, "id"), purge, evalId });
+    return c.json({ evalId, index: out.index, purged: purge });
+  });
+
+  add(createRoute({
+    method: "post", path: "/v1/job/{id}/plan", tags,
+    summary: "Dry run: what registering this job document would place and stop, with the reasons for what cannot be placed. Nothing is committed",
+    request: { params: IdParam }, responses: created,
+  }), async (c) => {
+    if (!scheduling) throw new ApiError(503, "NOT_A_LEADER_ROLE", "plans are computed by leader-role nodes");
+    const job = await bodyJob(c);
+    if (job instanceof Response) return job;
+    if (job.id !== pathParam(c, "id")) throw new ApiError(400, "INVALID_INPUT", `the document's id "${job.id}" differs from the path's "${pathParam(c, "id")}"`);
+    const { plan, commit } = scheduling.dryRun(job);
+    const name = (id: string) => d.state.getNode(id)?.name ?? id;
+    return c.json({
+      jobId: job.id, namespace: job.namespace, jobVersion: commit.jobVersion, blocked: plan.blocked,
+      placements: plan.placements.map((p) => ({ ...p, nodeName: name(p.nodeId) })),
+      stops: plan.stops.map((s) => ({ ...s, nodeName: name(s.nodeId) })),
+      failedGroups: plan.failedGroups, opensDeployment: commit.deployment !== undefined,
+    });
+  }, true);
+
+  add(createRoute({
+    method: "get", path: "/v1/evaluations", tags, summary: "Evaluations, newest first (?namespace, ?job, ?status=pending,blocked,...)",
+    request: { query: NamespaceQuery.extend({ job: z.string().max(128).optional(), status: z.string().max(64).optional() }) }, responses: created,
+  }), (c) => {
+    const q = new URL(c.req.url).searchParams;
+    const status = q.get("status")?.split(",").filter(Boolean) as never;
+    const list = d.state.jobs.listEvals({ namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined, status });
+    return c.json(list.slice(0, 1000).map(evalView));
+  }, true);
+
+  add(createRoute({
+    method: "get", path: "/v1/evaluation/{id}", tags, summary: "One evaluation with its placement failures",
+    request: { params: z.object({ id: z.string().min(1).max(256) }) }, responses: created,
+  }), (c) => {
+    const e = d.state.jobs.getEval(pathParam(c, "id"));
+    if (!e) throw new ApiError(404, "EVAL_NOT_FOUND", `no evaluation ${pathParam(c, "id")}`);
+    return c.json(evalView(e));
+  }, true);
+}

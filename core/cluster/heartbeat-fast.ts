@@ -1,0 +1,75 @@
+// The heartbeat fast path. Every agent heartbeats every few seconds, so at
+// thousands of agents POST /v1/cluster/heartbeat is most of what a leader
+// serves (bench/heartbeats.ts: 5,000 agents once a second). On the active
+// leader this handler answers it before the route table: the same checks
+// (body size, HMAC signature, HeartbeatRequest schema) and the same
+// Membership.heartbeat, without hono's context, middleware chain and
+// validator per request. What it skips is what a heartbeat does not need:
+// the X-Corral-Index header and the request metrics middleware (heartbeats
+// are counted by corral_cluster_heartbeats_total instead, see below).
+// Anything else (another path, a follower, a malformed request) goes to the
+// route table unchanged, whose /v1/cluster/heartbeat route stays the
+// reference (and the OpenAPI entry).
+import type { Counter } from "prom-client";
+import { verifySignature, SIGNATURE_HEADER } from "../http/middleware/cluster-auth.ts";
+import { ApiError } from "../http/errors.ts";
+import type { Membership } from "./membership.ts";
+import { HeartbeatRequest } from "./protocol.ts";
+
+export const HEARTBEAT_PATH = "/v1/cluster/heartbeat";
+
+export interface FastPathDeps {
+  secret: string;
+  membership: Membership;
+  isLeader(): boolean;
+  maxBodyBytes: number;
+  /** Counts heartbeats answered here. */
+  counter?: Pick<Counter, "inc">;
+}
+
+const json = (status: number, body: unknown) => Response.json(body, { status });
+const error = (status: number, code: string, message: string) => json(status, { error: message, code });
+
+/** The path of a request URL without building a URL object ("http://host:port/path?query"). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
+}
+
+/** A fetch handler that answers heartbeats on the leader and returns undefined for everything else. */
+export function heartbeatFastPath(d: FastPathDeps): (req: Request) => Promise<Response> | undefined {
+  return (req) => {
+    if (req.method !== "POST" || pathOf(req.url) !== HEARTBEAT_PATH || !d.isLeader()) return undefined;
+    const length = Number(req.headers.get("content-length") ?? NaN);
+    if (!Number.isFinite(length) || length > d.maxBodyBytes) return undefined; // the route table's body limit decides
+    return answer(d, req);
+  };
+}
+
+async function answer(d: FastPathDeps, req: Request): Promise<Response> {
+  const body = new Uint8Array(await req.arrayBuffer());
+  if (!verifySignature(d.secret, req.headers.get(SIGNATURE_HEADER), "POST", HEARTBEAT_PATH, body)) {
+    return error(401, "UNAUTHORIZED", "missing or invalid cluster signature (check cluster.secret)");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return error(400, "INVALID_INPUT", "body is not JSON");
+  }
+  const hb = HeartbeatRequest.safeParse(parsed);
+  if (!hb.success) {
+    const issue = hb.error.issues[0];
+    return error(400, "INVALID_INPUT", `${issue?.path.length ? issue.path.join(".") + ": " : ""}${issue?.message ?? "invalid input"}`);
+  }
+  try {
+    const out = await d.membership.heartbeat(hb.data);
+    d.counter?.inc();
+    return json(200, out);
+  } catch (err) {
+    if (err instanceof ApiError) return error(err.status, err.code, err.message);
+    return error(500, "INTERNAL", "internal error");
+  }
+}

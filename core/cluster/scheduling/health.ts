@@ -1,0 +1,71 @@
+// The leader's allocation health watcher, pure part: which allocations
+// became healthy or unhealthy, and which running deployments are now
+// decided. The loop (loop.ts) gathers the rows, proposes UpdateDeployment
+// with the result, and re-registers the last stable version when a failed
+// deployment asked for auto_revert.
+import type { AllocRow, DeploymentRow, JobRow } from "../../store/schema-jobs.ts";
+import { holdsResources } from "../../state/domains/jobs-common.ts";
+import { allocHealth } from "./policy.ts";
+import { groupHash } from "./views.ts";
+
+export interface HealthInput {
+  now: number;
+  /** Allocations without a verdict yet (live ones, and any of a running deployment). */
+  candidates: readonly AllocRow[];
+  /** Catalog check statuses of an allocation's task services. */
+  checks(a: AllocRow): string[];
+  job(namespace: string, id: string): JobRow | undefined;
+  running: readonly DeploymentRow[];
+  /** Every allocation of a job (for deployment outcomes). */
+  jobAllocs(namespace: string, id: string): AllocRow[];
+}
+
+export interface HealthOutcome {
+  health: { allocId: string; healthy: boolean; description: string }[];
+  deployments: { id: string; status: "successful" | "failed" | "cancelled"; description: string }[];
+  /** Failed deployments whose job should go back to its stable version. */
+  reverts: { namespace: string; jobId: string; stableVersion: number; failedVersion: number }[];
+}
+
+export function assessHealth(input: HealthInput): HealthOutcome {
+  const out: HealthOutcome = { health: [], deployments: [], reverts: [] };
+  const verdicts = new Map<string, boolean>();
+  for (const a of input.candidates) {
+    if (a.jobType !== "service") continue;
+    const job = input.job(a.namespace, a.jobId);
+    const group = job?.spec.groups.find((g) => g.name === a.groupName) ?? a.groupSpec;
+    const v = allocHealth(a, input.checks(a), input.now, group.update);
+    if (!v) continue;
+    out.health.push({ allocId: a.id, ...v });
+    verdicts.set(a.id, v.healthy);
+  }
+  for (const d of input.running) {
+    const job = input.job(d.namespace, d.jobId);
+    const allocs = input.jobAllocs(d.namespace, d.jobId).map((a) =>
+      verdicts.has(a.id) ? { ...a, health: verdicts.get(a.id) ? "healthy" : "unhealthy" } : a);
+    const o = deploymentOutcome(d, job, allocs);
+    if (!o) continue;
+    out.deployments.push({ id: d.id, ...o });
+    const wantsRevert = Object.values(d.groups).some((g) => g.autoRevert);
+    if (o.status === "failed" && wantsRevert && job && job.stableVersion !== null && job.stableVersion !== d.jobVersion) {
+      out.reverts.push({ namespace: d.namespace, jobId: d.jobId, stableVersion: job.stableVersion, failedVersion: d.jobVersion });
+    }
+  }
+  return out;
+}
+
+/** successful: every group runs `count` healthy allocations of this version; failed: one of them turned unhealthy. */
+export function deploymentOutcome(
+  d: DeploymentRow, job: JobRow | undefined, allocs: readonly AllocRow[],
+): { status: "successful" | "failed" | "cancelled"; description: string } | undefined {
+  if (!job || job.stop) return { status: "cancelled", description: "job stopped" };
+  if (job.version !== d.jobVersion) return { status: "cancelled", description: `superseded by version ${job.version}` };
+  const bad = allocs.find((a) => a.deploymentId === d.id && a.health === "unhealthy");
+  if (bad) return { status: "failed", description: `allocation ${bad.id.slice(0, 8)} (${bad.groupName}[${bad.taskGroupIndex}]) is unhealthy` };
+  for (const g of job.spec.groups) {
+    const hash = groupHash(job.spec, g);
+    const live = allocs.filter((a) => a.groupName === g.name && holdsResources(a));
+    if (live.length !== g.count || live.some((a) => a.groupHash !== hash || a.health !== "healthy")) return undefined;
+  }
+  return { status: "successful", description: "every allocation is healthy" };
+}

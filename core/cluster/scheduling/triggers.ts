@@ -1,0 +1,120 @@
+// What the leader does after a committed entry: which evaluations to run,
+// which jobs need a new evaluation, which nodes' capacity changed (blocked
+// evaluations may fit now). A function of the entry and the state after it,
+// with no I/O of its own; loop.ts carries the reactions out.
+import type { AppliedEntry } from "../../state/fsm.ts";
+import type { StateReader } from "../../state/reader.ts";
+import { holdsResources } from "../../state/domains/jobs-common.ts";
+
+export interface JobRef {
+  namespace: string;
+  jobId: string;
+  priority: number;
+}
+
+export type Reaction =
+  | { kind: "enqueue"; evalId: string }
+  | { kind: "evaluate"; jobs: JobRef[]; triggeredBy: string; nodeId?: string }
+  | { kind: "capacity"; nodeId: string }
+  | { kind: "unblock"; namespace: string; jobId: string };
+
+/** Jobs with live allocations on a node (a node event concerns them). */
+function jobsOnNode(state: StateReader, nodeId: string): JobRef[] {
+  const seen = new Map<string, JobRef>();
+  for (const a of state.jobs.listAllocs({ nodeId })) {
+    if (!holdsResources(a)) continue;
+    seen.set(`${a.namespace}\u0000${a.jobId}`, { namespace: a.namespace, jobId: a.jobId, priority: a.priority });
+  }
+  return [...seen.values()];
+}
+
+function jobRef(state: StateReader, namespace: string, jobId: string): JobRef | undefined {
+  const j = state.jobs.getJob(namespace, jobId);
+  return j ? { namespace, jobId, priority: j.priority } : undefined;
+}
+
+export function reactionsTo(entry: AppliedEntry, state: StateReader): Reaction[] {
+  const c = entry.command;
+  if (!entry.result.ok) return [];
+  switch (c.type) {
+    case "RegisterJob":
+      return [{ kind: "enqueue", evalId: c.evalId }];
+    case "DeregisterJob":
+      return [{ kind: "unblock", namespace: c.namespace, jobId: c.jobId }, { kind: "enqueue", evalId: c.evalId }];
+    case "UpdateEvaluation":
+      return c.evals.filter((e) => e.status === "pending").map((e) => ({ kind: "enqueue" as const, evalId: e.id }));
+    case "RegisterNode":
+      return [{ kind: "capacity", nodeId: c.node.id }];
+    case "SetNodeStatus":
+      return c.status === "down"
+        ? [{ kind: "evaluate", jobs: jobsOnNode(state, c.nodeId), triggeredBy: "node-update", nodeId: c.nodeId }]
+        : [{ kind: "capacity", nodeId: c.nodeId }];
+    case "DeregisterNode":
+      return [{ kind: "evaluate", jobs: jobsOnNode(state, c.nodeId), triggeredBy: "node-update", nodeId: c.nodeId }];
+    case "DrainNode":
+      return c.enable
+        ? [{ kind: "evaluate", jobs: jobsOnNode(state, c.nodeId), triggeredBy: "node-drain", nodeId: c.nodeId }]
+        : [{ kind: "capacity", nodeId: c.nodeId }];
+    case "CommitPlan":
+      return afterPlan(c, state);
+    case "UpdateAllocStatus":
+      return afterReport(c, state);
+    case "UpdateDeployment":
+      return afterHealth(c, state);
+    default:
+      return [];
+  }
+}
+
+/** Stops free capacity; preempted allocations of other jobs need their own evaluation. */
+function afterPlan(c: Extract<AppliedEntry["command"], { type: "CommitPlan" }>, state: StateReader): Reaction[] {
+  const out: Reaction[] = [];
+  const nodes = new Set<string>();
+  const victims = new Map<string, JobRef>();
+  for (const s of c.stops) {
+    const a = state.jobs.getAlloc(s.allocId);
+    if (!a) continue;
+    nodes.add(a.nodeId);
+    if (a.jobId !== c.jobId || a.namespace !== c.namespace) victims.set(`${a.namespace}\u0000${a.jobId}`, { namespace: a.namespace, jobId: a.jobId, priority: a.priority });
+  }
+  for (const nodeId of nodes) out.push({ kind: "capacity", nodeId });
+  if (victims.size) out.push({ kind: "evaluate", jobs: [...victims.values()], triggeredBy: "preemption" });
+  return out;
+}
+
+/**
+ * A failure needs a replacement (reschedule policy); a finished allocation
+ * frees capacity; a running one may let a drain move the next batch.
+ */
+function afterReport(c: Extract<AppliedEntry["command"], { type: "UpdateAllocStatus" }>, state: StateReader): Reaction[] {
+  const out: Reaction[] = [];
+  const failed = new Map<string, JobRef>();
+  const progressed = new Map<string, JobRef>();
+  const draining = new Set(state.jobs.drains().map((d) => d.nodeId));
+  for (const u of c.updates) {
+    const a = state.jobs.getAlloc(u.allocId);
+    if (!a || a.nodeId !== c.nodeId) continue;
+    const key = `${a.namespace}\u0000${a.jobId}`;
+    if (u.clientStatus === "failed" && a.desiredStatus === "run") failed.set(key, { namespace: a.namespace, jobId: a.jobId, priority: a.priority });
+    if (u.clientStatus === "complete" || u.clientStatus === "failed") out.push({ kind: "capacity", nodeId: c.nodeId });
+    if (u.clientStatus === "running" && a.jobType === "batch" && draining.size > 0) {
+      const ref = jobRef(state, a.namespace, a.jobId);
+      if (ref) progressed.set(key, ref);
+    }
+  }
+  if (failed.size) out.push({ kind: "evaluate", jobs: [...failed.values()], triggeredBy: "alloc-failure" });
+  if (progressed.size) out.push({ kind: "evaluate", jobs: [...progressed.values()], triggeredBy: "node-drain" });
+  return out;
+}
+
+/** A health verdict may release the next batch of a rolling update or a drain. */
+function afterHealth(c: Extract<AppliedEntry["command"], { type: "UpdateDeployment" }>, state: StateReader): Reaction[] {
+  const jobs = new Map<string, JobRef>();
+  for (const h of c.health) {
+    const a = state.jobs.getAlloc(h.allocId);
+    if (!a) continue;
+    const ref = jobRef(state, a.namespace, a.jobId);
+    if (ref) jobs.set(`${a.namespace}\u0000${a.jobId}`, ref);
+  }
+  return jobs.size ? [{ kind: "evaluate", jobs: [...jobs.values()], triggeredBy: "deployment-watcher" }] : [];
+}

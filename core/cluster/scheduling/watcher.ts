@@ -1,0 +1,85 @@
+// The leader's periodic watcher: allocation health and deployment outcomes
+// (health.ts decides, this proposes), auto_revert to the last stable
+// version, and drain deadlines (a drain past its deadline re-evaluates the
+// jobs still on the node, which then leave all at once).
+import type { Command } from "../../state/commands.ts";
+import type { StateReader } from "../../state/reader.ts";
+import type { ProposeOutcome } from "../../state/replicator.ts";
+import type { Logger } from "../../log.ts";
+import type { AllocRow } from "../../store/schema-jobs.ts";
+import { holdsResources } from "../../state/domains/jobs-common.ts";
+import { assessHealth } from "./health.ts";
+import type { JobRef } from "./triggers.ts";
+
+export interface WatcherDeps {
+  state: StateReader;
+  propose(cmd: Command): Promise<ProposeOutcome>;
+  evaluate(jobs: JobRef[], triggeredBy: string): Promise<void>;
+  log: Logger;
+  now(): number;
+  newId(): string;
+}
+
+export class HealthWatcher {
+  /** Drain deadlines already acted on (node id + deadline). */
+  private expired = new Set<string>();
+
+  constructor(private d: WatcherDeps) {}
+
+  async tick(): Promise<void> {
+    await this.health();
+    await this.deadlines();
+  }
+
+  private async health(): Promise<void> {
+    const s = this.d.state;
+    const running = s.jobs.listDeployments({ status: "running" });
+    const candidates = new Map<string, AllocRow>();
+    for (const a of s.jobs.liveAllocs()) if (a.health === "" && a.jobType === "service") candidates.set(a.id, a);
+    for (const dep of running) {
+      for (const a of s.jobs.listAllocs({ namespace: dep.namespace, jobId: dep.jobId })) {
+        if (a.deploymentId === dep.id && a.health === "" && a.desiredStatus === "run") candidates.set(a.id, a);
+      }
+    }
+    if (candidates.size === 0 && running.length === 0) return;
+    const out = assessHealth({
+      now: this.d.now(), candidates: [...candidates.values()], running,
+      checks: (a) => s.jobs.allocCheckStatuses(a.nodeId, a.id),
+      job: (ns, id) => s.jobs.getJob(ns, id),
+      jobAllocs: (ns, id) => s.jobs.listAllocs({ namespace: ns, jobId: id }),
+    });
+    if (out.health.length === 0 && out.deployments.length === 0) return;
+    const r = await this.d.propose({ type: "UpdateDeployment", v: 1, at: this.d.now(), health: out.health, deployments: out.deployments });
+    if (!r.result.ok) return;
+    for (const dep of out.deployments) this.d.log.info("deployment " + dep.status, { deployment: dep.id, description: dep.description });
+    for (const rv of out.reverts) await this.revert(rv);
+  }
+
+  private async revert(rv: { namespace: string; jobId: string; stableVersion: number; failedVersion: number }): Promise<void> {
+    const spec = this.d.state.jobs.jobVersion(rv.namespace, rv.jobId, rv.stableVersion);
+    if (!spec) {
+      this.d.log.warn("auto_revert: stable version no longer kept", { job: `${rv.namespace}/${rv.jobId}`, version: rv.stableVersion });
+      return;
+    }
+    this.d.log.warn("auto_revert: rolling back to the last stable version", { job: `${rv.namespace}/${rv.jobId}`, from: rv.failedVersion, to: rv.stableVersion });
+    await this.d.propose({ type: "RegisterJob", v: 1, at: this.d.now(), job: spec, evalId: this.d.newId(), revertedFrom: rv.failedVersion });
+  }
+
+  private async deadlines(): Promise<void> {
+    const s = this.d.state;
+    const now = this.d.now();
+    for (const drain of s.jobs.drains()) {
+      const key = `${drain.nodeId}@${drain.deadlineAt}`;
+      if (drain.deadlineAt === 0 || now < drain.deadlineAt || this.expired.has(key)) continue;
+      this.expired.add(key);
+      const jobs = new Map<string, JobRef>();
+      for (const a of s.jobs.listAllocs({ nodeId: drain.nodeId })) {
+        if (holdsResources(a)) jobs.set(`${a.namespace}\u0000${a.jobId}`, { namespace: a.namespace, jobId: a.jobId, priority: a.priority });
+      }
+      if (jobs.size) {
+        this.d.log.info("drain deadline reached: stopping the remaining allocations", { node: drain.nodeId, allocations: jobs.size });
+        await this.d.evaluate([...jobs.values()], "node-drain");
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// Request metrics: corral_http_requests_total{method,route,status} and
+// corral_http_request_duration_seconds{method,route}. `route` is the matched
+// route pattern ("/v1/node/{id}"), never the raw path: one series per route,
+// not per key or id a client sends (label cardinality). Mounted first, so
+// requests the later middlewares refuse (401, 413) are counted too.
+//
+// For a streamed answer (/v1/events) the duration ends when the handler
+// returns the response, not when the stream closes.
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import { Counter, Histogram, type Registry } from "prom-client";
+
+export interface HttpMetricsOptions {
+  registry: Registry;
+  /** Histogram buckets, seconds. */
+  buckets?: number[];
+  /** Clock in ms (tests). */
+  now?: () => number;
+}
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** The label for a request no route matched (404s for random paths must not create series). */
+export const UNMATCHED_ROUTE = "unmatched";
+
+/** "/v1/kv/:key{.*}" → "/v1/kv/{key}"; "/v1/node/:id" → "/v1/node/{id}". */
+export function routePattern(honoPath: string): string {
+  return honoPath.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}");
+}
+
+/**
+ * The pattern of the route that handled the request. Middlewares are
+ * registered for every method ("ALL"); the handler's entry is the last one
+ * with a real method.
+ */
+export function routeLabel(c: Context): string {
+  const matched = matchedRoutes(c);
+  for (let i = matched.length - 1; i >= 0; i--) {
+    const r = matched[i]!;
+    if (r.method !== "ALL") return routePattern(r.path);
+  }
+  return UNMATCHED_ROUTE;
+}
+
+export function httpMetrics(opts: HttpMetricsOptions): MiddlewareHandler {
+  const now = opts.now ?? (() => performance.now());
+  const requests = new Counter({
+    name: "corral_http_requests_total", help: "HTTP requests answered, by method, route pattern and status",
+    labelNames: ["method", "route", "status"], registers: [opts.registry],
+  });
+  const duration = new Histogram({
+    name: "corral_http_request_duration_seconds", help: "Time to answer an HTTP request (until the response starts), by method and route pattern",
+    labelNames: ["method", "route"], registers: [opts.registry],
+    buckets: opts.buckets ?? [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  });
+  return async function httpMetricsMiddleware(c, next) {
+    const started = now();
+    try {
+      await next();
+    } finally {
+      const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
+      const route = routeLabel(c);
+      requests.inc({ method, route, status: String(c.res.status) });
+      duration.observe({ method, route }, (now() - started) / 1000);
+    }
+  };
+}
