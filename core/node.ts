@@ -11,7 +11,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { EventBus } from "./events.ts";
 import { openStore, type Store } from "./store/db.ts";
 import { currentRuntime } from "./store/driver.ts";
-import { Fsm } from "./state/fsm.ts";
+import { Fsm, type AppliedEntry } from "./state/fsm.ts";
 import { createStateReader, emptyStateReader } from "./state/reader.ts";
 import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { createRouteTable } from "./http/app.ts";
@@ -49,6 +49,10 @@ import { httpMetrics } from "./http/middleware/http-metrics.ts";
 import { EventHub } from "./monitor/event-hub.ts";
 import { storeLogSource } from "./monitor/log-source.ts";
 import { setupMonitoring } from "./monitor/setup.ts";
+import { setupSecurity } from "./acl/setup.ts";
+import { peerHttp, serverTls } from "./http/tls.ts";
+import { aclRpcRoutes, intentionRpcRoutes } from "./api/acl-rpc.ts";
+import { routeListRoutes } from "./api/routes-list.ts";
 
 export interface RunningNode {
   config: Config;
@@ -74,6 +78,8 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   const advertiseHost = advertised ? advertised[1]! : config.node.advertise;
   const selfAddress = advertised ? config.node.advertise : `${advertiseHost}:${config.node.httpPort}`;
 
+  // [tls]: how this node calls its peers and leaders (core/http/tls.ts).
+  const peer = peerHttp(config.tls);
   const bus = new EventBus();
   const metrics = new Registry();
   const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter, advertise: advertiseHost };
@@ -86,14 +92,14 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     store = await openStore(join(dataDir, "state.db"), { sync: config.raft.sync });
     const fsm = new Fsm(store);
     fsm.onApplied((e) => bus.publish("applied", e));
-    raft = createRaft({ config, selfAddress, secret, store, fsm, log });
+    raft = createRaft({ config, selfAddress, secret, store, fsm, log, peer });
     state = createStateReader(store, fsm);
     events = new EventHub({ source: storeLogSource(store, fsm), log, maxStreams: config.http.maxEventStreams });
   }
   const replicator: Replicator | undefined = raft;
 
   // Agents reach the leaders over signed HTTP; leader-role nodes write locally.
-  const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, secret);
+  const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, secret, undefined, peer);
   const propose = async (cmd: Command) => {
     try {
       if (leaderClient) return await leaderClient.propose(cmd);
@@ -105,6 +111,17 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     }
   };
 
+  // ACLs, rate limits, audit (core/acl/setup.ts; docs/acl.md).
+  const security = setupSecurity({
+    config, log, secret, propose, state: isLeaderRole ? state : undefined,
+    remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
+    remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
+    onApplied: (fn) => void bus.subscribe("applied", (e) => fn((e as AppliedEntry).command.type, (e as AppliedEntry).index)),
+  });
+  host.localToken = security.localToken;
+  // Call checks (intentions) for the invoke plugin, beside the ACL reads.
+  state = { ...state, acl: { ...state.acl, ...security.calls } };
+
   const routes = createRouteTable({
     log,
     version: VERSION,
@@ -112,8 +129,10 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     clusterSecret: secret,
     appliedIndex: () => state.appliedIndex(),
     maxPeerMessageBytes: config.raft.maxMessageBytes,
-    stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError) }) : undefined,
+    stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError), scheme: peer.scheme, fetch: peer.fetch }) : undefined,
     outer: [httpMetrics({ registry: metrics })],
+    extra: security.middlewares,
+    routeMiddleware: security.routeMiddleware,
   });
 
   let settings = config.plugins.settings;
@@ -151,11 +170,15 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     agentJoined: () => agent?.isJoined() ?? false,
     propose,
     forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
+    peerHttp: peer,
   };
   statusRoutes(deps);
   nodeRoutes(deps);
   pluginRoutes(deps);
   clusterRoutes(deps);
+  aclRpcRoutes(deps);
+  intentionRpcRoutes(deps);
+  routeListRoutes(deps);
   kvRoutes(deps);
   jobRoutes(deps, scheduling);
   allocationRoutes(deps);
@@ -173,7 +196,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
         counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [metrics] }),
       })
       : undefined;
-    server = await serve(fast ? (req) => fast(req) ?? routes.fetch(req) : routes.fetch, { hostname: config.node.bind, port: config.node.httpPort });
+    server = await serve(fast ? (req, env) => fast(req) ?? routes.fetch(req, env) : routes.fetch, { hostname: config.node.bind, port: config.node.httpPort, tls: serverTls(config.tls) });
   } catch (err) {
     monitoring.close();
     await plugins.stopAll();
@@ -181,7 +204,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     throw new Error(`cannot listen on ${config.node.bind}:${config.node.httpPort}: ${(err as Error).message}`);
   }
   deps.port = server.port;
-  const url = `http://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
+  const url = `${config.tls.certFile ? "https" : "http"}://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
   host.apiUrl = url;
 
   raft?.start();
@@ -224,6 +247,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     config, url, nodeId, log, plugins,
     async reload(next: Config) {
       settings = next.plugins.settings;
+      security.reload(settings.authz);
       await plugins.reconcile(new Set(next.plugins.enabled), true);
       log.info("configuration reloaded", { file: next.file });
     },
@@ -236,6 +260,8 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
         monitoring.close();
         await server.stop();
         await plugins.stopAll();
+        // The last audit records, while the log still takes writes (bounded: a lost leader must not hang shutdown).
+        await Promise.race([security.close(), new Promise((r) => setTimeout(r, 2_000))]);
         await replicator?.close();
         store?.close();
         log.info("corral stopped");

@@ -5,12 +5,12 @@
 //   GET  /v1/node/{id}/allocations   a node's allocations: what its agent runs (blocking)
 //   POST /v1/node/{id}/drain         {"enable"?: true, "deadline"?: "10m"}: migrate its allocations away
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { ApiError, statusForCode } from "../http/errors.ts";
 import { parseGoDurationMs } from "../http/consul.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, allocView, blocking, namespaceOf } from "./job-views.ts";
+import { forwardingAdder } from "./jobs.ts";
 
 const tags = ["allocations"];
 const IdParam = z.object({ id: z.string().min(1).max(256) });
@@ -22,14 +22,15 @@ const DrainBody = z.object({
   deadline: z.string().max(32).optional(),
 }).strict();
 
+function nodeOr404(d: CoreApiDeps, idOrName: string) {
+  const n = d.state.getNode(idOrName);
+  if (!n) throw new ApiError(404, "NODE_NOT_FOUND", `no node with id or name "${idOrName}"`);
+  return n;
+}
+
 export function allocationRoutes(d: CoreApiDeps): void {
-  const add = (route: ReturnType<typeof createRoute>, handler: (c: Context) => Response | Promise<Response>, stateRead = false) =>
-    d.routes.add({ owner: "core", route, handler: (c) => (d.forward ? d.forward(c.req.raw) : handler(c)), stateRead });
-  const nodeOr404 = (idOrName: string) => {
-    const n = d.state.getNode(idOrName);
-    if (!n) throw new ApiError(404, "NODE_NOT_FOUND", `no node with id or name "${idOrName}"`);
-    return n;
-  };
+  const add = forwardingAdder(d);
+  nodeRoutes(d, add);
 
   add(createRoute({
     method: "get", path: "/v1/job/{id}/allocations", tags, summary: "A job's allocations (blocking with ?index&wait)",
@@ -54,7 +55,7 @@ export function allocationRoutes(d: CoreApiDeps): void {
     const node = q.get("node");
     const list = d.state.jobs.listAllocs({
       namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined,
-      nodeId: node ? nodeOr404(node).id : undefined,
+      nodeId: node ? nodeOr404(d, node).id : undefined,
     });
     return c.json(list.map((a) => allocView(a, d.state)));
   }, true);
@@ -68,6 +69,10 @@ export function allocationRoutes(d: CoreApiDeps): void {
     return c.json(allocView(a, d.state, true));
   }, true);
 
+}
+
+/** What agents read (their allocations) and drains. */
+function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof forwardingAdder>): void {
   add(createRoute({
     method: "get", path: "/v1/node/{id}/allocations", tags,
     summary: "A node's allocations with their tasks: what its agent runs or stops (blocking with ?index&wait)",
@@ -87,7 +92,7 @@ export function allocationRoutes(d: CoreApiDeps): void {
     summary: "Drain a node: no new placements, its allocations migrate (update.max_parallel at a time); {\"enable\": false} ends it",
     request: { params: IdParam, body: { required: false, content: { "application/json": { schema: DrainBody } } } }, responses,
   }), async (c) => {
-    const node = nodeOr404(pathParam(c, "id"));
+    const node = nodeOr404(d, pathParam(c, "id"));
     const body = ((c.req.valid("json" as never) as z.infer<typeof DrainBody> | undefined) ?? { enable: true });
     const deadlineMs = body.deadline ? parseGoDurationMs(body.deadline) : 0;
     if (deadlineMs === undefined) throw new ApiError(400, "INVALID_INPUT", `deadline must be a duration such as "10m", not ${JSON.stringify(body.deadline)}`);

@@ -22,7 +22,7 @@ export function clusterRoutes(d: CoreApiDeps) {
     if (st && !st.isLeader && !c.req.header(FORWARDED_HEADER)) {
       if (!st.leader) throw new ApiError(503, "NO_LEADER", "no leader elected yet");
       // The body was read (signature check, validation): pass hono's cached copy.
-      return proxyRequest(`http://${st.leader}`, c.req.raw, await c.req.arrayBuffer());
+      return proxyRequest(`${d.peerHttp?.scheme ?? "http"}://${st.leader}`, c.req.raw, await c.req.arrayBuffer(), undefined, d.peerHttp?.fetch);
     }
     return c.json(await local());
   };

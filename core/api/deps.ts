@@ -27,4 +27,6 @@ export interface CoreApiDeps {
   propose: (cmd: Command) => Promise<ProposeOutcome>;
   /** On agents: hand a client's request to a leader and return its answer. */
   forward?: (req: Request) => Promise<Response>;
+  /** How this node calls its peers: http or https with the cluster's CA ([tls], core/http/tls.ts). */
+  peerHttp?: import("../http/tls.ts").PeerHttp;
 }

@@ -31,14 +31,23 @@ async function bodyJob(c: Context): Promise<Job | Response> {
   }
 }
 
-export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined): void {
-  const add = (route: ReturnType<typeof createRoute>, handler: (c: Context) => Response | Promise<Response>, stateRead = false) =>
+type Add = (route: ReturnType<typeof createRoute>, handler: (c: Context) => Response | Promise<Response>, stateRead?: boolean) => void;
+
+/** Adds a core route that an agent hands to a leader as is. */
+export function forwardingAdder(d: CoreApiDeps): Add {
+  return (route, handler, stateRead = false) =>
     d.routes.add({ owner: "core", route, handler: (c) => (d.forward ? d.forward(c.req.raw) : handler(c)), stateRead });
+}
+
+export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined): void {
+  const add = forwardingAdder(d);
   const propose = async (cmd: Parameters<CoreApiDeps["propose"]>[0]) => {
     const out = await d.propose(cmd);
     if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);
     return out;
   };
+  planRoute(d, add, scheduling);
+  evaluationRoutes(d, add);
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",
@@ -93,6 +102,10 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     return c.json({ evalId, index: out.index, purged: purge });
   });
 
+}
+
+/** POST /v1/job/{id}/plan: a dry run on the leader, nothing committed. */
+function planRoute(d: CoreApiDeps, add: Add, scheduling: SchedulingLoop | undefined): void {
   add(createRoute({
     method: "post", path: "/v1/job/{id}/plan", tags,
     summary: "Dry run: what registering this job document would place and stop, with the reasons for what cannot be placed. Nothing is committed",
@@ -112,6 +125,9 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     });
   }, true);
 
+}
+
+function evaluationRoutes(d: CoreApiDeps, add: Add): void {
   add(createRoute({
     method: "get", path: "/v1/evaluations", tags, summary: "Evaluations, newest first (?namespace, ?job, ?status=pending,blocked,...)",
     request: { query: NamespaceQuery.extend({ job: z.string().max(128).optional(), status: z.string().max(64).optional() }) }, responses: created,

@@ -7,6 +7,8 @@ export interface FlagSpec {
   help: string;
   /** Shown in help, e.g. "ADDR". */
   value?: string;
+  /** One-letter alias of a boolean flag, e.g. "f" for -f. */
+  short?: string;
 }
 
 export interface CommandSpec {
@@ -39,6 +41,11 @@ export function parseArgs(argv: string[], flags: Record<string, FlagSpec> = {}):
       continue;
     }
     if (!arg.startsWith("--") || arg === "-") {
+      const alias = /^-([A-Za-z])$/.exec(arg) && Object.entries(flags).find(([, f]) => f.short === arg[1] && f.type === "boolean");
+      if (alias) {
+        out.flags[alias[0]] = true;
+        continue;
+      }
       if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown flag ${arg}`);
       out.positionals.push(arg);
       continue;
@@ -72,7 +79,7 @@ export function helpText(spec: CommandSpec): string {
   const lines = [`Usage: ${spec.usage}`, "", spec.summary];
   if (spec.details) lines.push("", spec.details);
   const rows = Object.entries(spec.flags ?? {}).map(([n, f]) => [
-    `  --${n}${f.type === "boolean" ? "" : " " + (f.value ?? f.type.toUpperCase())}`,
+    `  ${f.short ? `-${f.short}, ` : ""}--${n}${f.type === "boolean" ? "" : " " + (f.value ?? f.type.toUpperCase())}`,
     f.help,
   ]);
   rows.push(["  --help", "Show this help"]);

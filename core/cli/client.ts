@@ -1,6 +1,8 @@
 // The CLI's HTTP client: CORRAL_ADDR (default http://127.0.0.1:7700) and
 // CORRAL_TOKEN, overridable with --addr and --token. Non-2xx answers become
 // ClientError with the server's message, so the CLI prints it and exits 1.
+import { readFileSync } from "node:fs";
+
 export class ClientError extends Error {
   constructor(
     readonly status: number,
@@ -20,12 +22,16 @@ export interface ClientOptions {
 export class ApiClient {
   readonly base: string;
   private token?: string;
+  /** HTTPS: CORRAL_CACERT (trust), CORRAL_CLIENT_CERT and CORRAL_CLIENT_KEY (for verify_incoming). */
+  private tls?: { ca?: string; cert?: string; key?: string };
 
   constructor(opts: ClientOptions = {}) {
     const env = opts.env ?? process.env;
     const addr = opts.addr ?? env.CORRAL_ADDR ?? "http://127.0.0.1:7700";
     this.base = (/^https?:\/\//.test(addr) ? addr : `http://${addr}`).replace(/\/+$/, "");
     this.token = opts.token ?? env.CORRAL_TOKEN ?? undefined;
+    const file = (name: string) => (env[name] ? readFileSync(env[name]!, "utf8") : undefined);
+    if (env.CORRAL_CACERT || env.CORRAL_CLIENT_CERT) this.tls = { ca: file("CORRAL_CACERT"), cert: file("CORRAL_CLIENT_CERT"), key: file("CORRAL_CLIENT_KEY") };
   }
 
   get<T>(path: string): Promise<T> {
@@ -75,7 +81,8 @@ export class ApiClient {
         headers,
         body: body === undefined ? undefined : contentType ? (body as string | Uint8Array) : JSON.stringify(body),
         signal: AbortSignal.timeout(60_000),
-      });
+        ...(this.tls ? { tls: this.tls } : {}),
+      } as RequestInit);
     } catch (err) {
       throw new ClientError(0, "UNREACHABLE", `cannot reach corral at ${this.base}: ${(err as Error).message} (set CORRAL_ADDR or --addr)`);
     }

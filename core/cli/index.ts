@@ -17,6 +17,8 @@ import { jobRun, jobRunSpec } from "./commands/job-run.ts";
 import { jobPlan, jobPlanSpec, jobStatus, jobStatusSpec, jobStop, jobStopSpec } from "./commands/jobs.ts";
 import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, nodeDrainSpec } from "./commands/alloc.ts";
 import { monitor, monitorSpec } from "./commands/monitor.ts";
+import { aclBootstrap, aclBootstrapSpec, aclPolicy, aclPolicySpec, aclToken, aclTokenSpec } from "./commands/acl.ts";
+import { intention, intentionSpec } from "./commands/intention.ts";
 
 interface Command {
   /** Words that select the command, e.g. ["config", "check"]. */
@@ -48,6 +50,10 @@ export const commands: Command[] = [
   { path: ["monitor"], spec: monitorSpec, run: monitor },
   { path: ["operator", "raft"], spec: operatorRaftSpec, run: operatorRaft },
   { path: ["operator", "snapshot"], spec: operatorSnapshotSpec, run: operatorSnapshot },
+  { path: ["acl", "bootstrap"], spec: aclBootstrapSpec, run: aclBootstrap },
+  { path: ["acl", "token"], spec: aclTokenSpec, run: aclToken },
+  { path: ["acl", "policy"], spec: aclPolicySpec, run: aclPolicy },
+  { path: ["intention"], spec: intentionSpec, run: intention },
   { path: ["config", "check"], spec: configCheckSpec, run: configCheck },
   { path: ["version"], spec: versionSpec, run: async () => (process.stdout.write(`corral ${VERSION}\n`), 0) },
 ];

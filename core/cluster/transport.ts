@@ -8,6 +8,8 @@ import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } f
 import type { Command } from "../state/commands.ts";
 import type { ProposeOutcome } from "../state/replicator.ts";
 import { proxyRequest } from "../http/proxy.ts";
+import type { TokenGrant } from "../acl/resolve.ts";
+import { PLAIN_HTTP, type PeerHttp } from "../http/tls.ts";
 
 export interface LeaderTransport {
   join(req: JoinRequest): Promise<JoinResponse>;
@@ -34,8 +36,8 @@ export class RpcError extends Error {
   }
 }
 
-export function normalizeLeaderUrl(addr: string): string {
-  const withScheme = /^https?:\/\//.test(addr) ? addr : `http://${addr}`;
+export function normalizeLeaderUrl(addr: string, scheme = "http"): string {
+  const withScheme = /^https?:\/\//.test(addr) ? addr : `${scheme}://${addr}`;
   return withScheme.replace(/\/+$/, "");
 }
 
@@ -47,8 +49,10 @@ export class HttpLeaderTransport implements LeaderClient {
     leaders: string[],
     private secret: string,
     private timeoutMs = 5_000,
+    /** https and the cluster's CA when [tls] is set (core/http/tls.ts). */
+    private peer: PeerHttp = PLAIN_HTTP,
   ) {
-    this.urls = leaders.map(normalizeLeaderUrl);
+    this.urls = leaders.map((l) => normalizeLeaderUrl(l, peer.scheme));
   }
 
   describe(): string {
@@ -67,13 +71,24 @@ export class HttpLeaderTransport implements LeaderClient {
     return this.call("/v1/cluster/propose", cmd);
   }
 
+  /** Every intention, for call checks on this agent (core/acl/calls.ts). */
+  async intentions(): Promise<{ source: string; destination: string; action: "allow" | "deny" }[]> {
+    return (await this.call<{ intentions: { source: string; destination: string; action: "allow" | "deny" }[] }>("/v1/cluster/acl/intentions", {})).intentions;
+  }
+
+  /** What a token is, by its secret's SHA-256 (the agent's ACL cache, core/acl/resolve.ts). */
+  async resolveToken(secretHash: string): Promise<TokenGrant | null> {
+    return (await this.call<{ token: TokenGrant | null }>("/v1/cluster/acl/resolve", { secretHash })).token;
+  }
+
   async forward(req: Request): Promise<Response> {
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
     let lastErr: unknown;
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
       try {
-        const res = await proxyRequest(base, req, body);
+        // Signed: the leader knows this agent authorized the request (core/acl/node-signature.ts).
+        const res = await proxyRequest(base, req, body, this.secret, this.peer.fetch);
         if (res.status !== 503) return res;
         lastErr = new Error(`leader ${base} answered 503`);
       } catch (err) {
@@ -91,7 +106,7 @@ export class HttpLeaderTransport implements LeaderClient {
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
       try {
-        const res = await fetch(base + path, {
+        const res = await this.peer.fetch(base + path, {
           method: "POST",
           headers: {
             "content-type": "application/json",

@@ -17,6 +17,7 @@ import type {
   LogLevel,
   RaftConfig,
   NodeConfig,
+  TlsConfig,
   PluginsConfig,
   Role,
 } from "./types.ts";
@@ -52,7 +53,8 @@ export const KEY_KINDS = {
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
-  http: { max_body_bytes: "size", max_event_streams: "int" },
+  http: { max_body_bytes: "size", max_event_streams: "int", rate_limit_per_token: "int", rate_limit_per_address: "int", rate_limit_burst: "int" },
+  tls: { cert_file: "string", key_file: "string", ca_file: "string", verify_incoming: "bool", verify_outgoing: "bool" },
   plugins: { dir: "string", enabled: "list", watch: "bool" },
 } as const satisfies Record<string, Record<string, KeyKind>>;
 
@@ -84,6 +86,9 @@ export const DEFAULTS = {
   thresholdDurationMs: 60_000,
   schedulerPreemption: false,
   maxEventStreams: 64,
+  rateLimitPerToken: 0,
+  rateLimitPerAddress: 0,
+  rateLimitBurst: 100,
   agentHeartbeatMs: 2000,
   raftSync: "full" as "full" | "normal",
   snapshotThreshold: 8192,
@@ -318,8 +323,34 @@ export function buildConfigSchema(opts: SchemaOptions) {
     .strictObject({
       max_body_bytes: sizeBytes().default(DEFAULTS.maxBodyBytes),
       max_event_streams: intIn(1, 100_000).default(DEFAULTS.maxEventStreams),
+      rate_limit_per_token: intIn(0, 1_000_000).default(DEFAULTS.rateLimitPerToken),
+      rate_limit_per_address: intIn(0, 1_000_000).default(DEFAULTS.rateLimitPerAddress),
+      rate_limit_burst: intIn(1, 1_000_000).default(DEFAULTS.rateLimitBurst),
     })
-    .transform((v): HttpConfig => ({ maxBodyBytes: v.max_body_bytes, maxEventStreams: v.max_event_streams }));
+    .transform((v): HttpConfig => ({
+      maxBodyBytes: v.max_body_bytes, maxEventStreams: v.max_event_streams,
+      rateLimitPerToken: v.rate_limit_per_token, rateLimitPerAddress: v.rate_limit_per_address, rateLimitBurst: v.rate_limit_burst,
+    }));
+
+  const tls = z
+    .strictObject({
+      cert_file: z.string().default(""),
+      key_file: z.string().default(""),
+      ca_file: z.string().default(""),
+      verify_incoming: z.boolean().default(false),
+      verify_outgoing: z.boolean().default(true),
+    })
+    .superRefine((v, ctx) => {
+      if ((v.cert_file === "") !== (v.key_file === "")) {
+        ctx.addIssue({ code: "custom", path: [v.cert_file ? "key_file" : "cert_file"], message: "cert_file and key_file go together: set both, or neither" });
+      }
+      if (v.verify_incoming && (v.ca_file === "" || v.cert_file === "")) {
+        ctx.addIssue({ code: "custom", path: ["verify_incoming"], message: "needs cert_file, key_file and ca_file (clients are checked against ca_file)" });
+      }
+    })
+    .transform((v): TlsConfig => ({
+      certFile: v.cert_file, keyFile: v.key_file, caFile: v.ca_file, verifyIncoming: v.verify_incoming, verifyOutgoing: v.verify_outgoing,
+    }));
 
   // [plugins] has three keys of its own; every other key must be a table
   // ([plugins.<name>]) and is kept raw in `settings`.
@@ -351,6 +382,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
     raft: raft.prefault({}),
     agent: agent.prefault({}),
     http: http.prefault({}),
+    tls: tls.prefault({}),
     plugins: plugins.prefault({}),
   });
 }

@@ -78,6 +78,25 @@ export interface HttpConfig {
   maxBodyBytes: number;
   /** Event streams (/v1/events) open at once on this node; more are refused with 429. Default 64. */
   maxEventStreams: number;
+  /** Requests per second one ACL token may send to this node; 0 = no limit. Default 0. */
+  rateLimitPerToken: number;
+  /** Requests per second one client address may send to this node; 0 = no limit. Default 0. */
+  rateLimitPerAddress: number;
+  /** Requests a quiet token or address may send at once before the rate applies. Default 100. */
+  rateLimitBurst: number;
+}
+
+export interface TlsConfig {
+  /** PEM certificate (chain) this node serves HTTPS with; "" = plain HTTP. */
+  certFile: string;
+  /** PEM private key of certFile. */
+  keyFile: string;
+  /** PEM CA bundle: verifies the leaders' certificates (outgoing) and clients' certificates (verifyIncoming). */
+  caFile: string;
+  /** Require every HTTPS client to present a certificate signed by caFile (mTLS). Default false. */
+  verifyIncoming: boolean;
+  /** Check the certificates of the nodes this one calls against caFile. Default true. */
+  verifyOutgoing: boolean;
 }
 
 export interface PluginsConfig {
@@ -101,5 +120,6 @@ export interface Config {
   raft: RaftConfig;
   agent: AgentConfig;
   http: HttpConfig;
+  tls: TlsConfig;
   plugins: PluginsConfig;
 }

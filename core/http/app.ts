@@ -22,7 +22,12 @@ export interface AppOptions {
   /** Largest Raft peer message (InstallSnapshot). */
   maxPeerMessageBytes?: number;
   stateRead?: AppShape["stateRead"];
+  /** Per-route middleware (ACL enforcement, core/acl/enforce.ts). */
+  routeMiddleware?: AppShape["routeMiddleware"];
 }
+
+/** Longest error message sent back (the fuzzer found 6 KB IDs echoed in Consul's texts). */
+export const MAX_ERROR_CHARS = 512;
 
 export function errorBody(code: string, message: string) {
   return { error: message, code };
@@ -32,8 +37,10 @@ export function createRouteTable(opts: AppOptions): RouteTable {
   const onError = (err: Error, c: Context): Response => {
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
-      if (err.format === "text") return c.text(err.message, err.status);
-      return c.json(errorBody(err.code, err.message), err.status);
+      // Messages may quote what the client sent (an ID, a key): never echo more than a line of it back.
+      const message = err.message.length > MAX_ERROR_CHARS ? err.message.slice(0, MAX_ERROR_CHARS - 3) + "..." : err.message;
+      if (err.format === "text") return c.text(message, err.status);
+      return c.json(errorBody(err.code, message), err.status);
     }
     if (err instanceof HTTPException) {
       const status = err.status;
@@ -49,7 +56,7 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     version: opts.version,
     middlewares: [
       ...(opts.outer ?? []),
-      bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }] }),
+      bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }], streamed: ["/v1/invoke/"] }),
       clusterAuth({ secret: opts.clusterSecret, prefixes: ["/v1/cluster/", "/v1/raft/"] }),
       indexHeader({ appliedIndex: opts.appliedIndex }),
       ...(opts.extra ?? []),
@@ -58,5 +65,6 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     notFound: (c) => c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404),
     invalidInput: (message, c) => c.json(errorBody("INVALID_INPUT", message), 400),
     stateRead: opts.stateRead,
+    routeMiddleware: opts.routeMiddleware,
   });
 }

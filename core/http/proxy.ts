@@ -1,18 +1,30 @@
 // Passing a client's request on to another node as is: method, path, query,
 // headers (minus hop-by-hop ones) and body; the answer comes back unchanged
 // (streamed). Used by agents (to a leader) and by followers (to the leader).
+import { signRequest, SIGNATURE_HEADER } from "./middleware/cluster-auth.ts";
+
 export const FORWARDED_HEADER = "X-Corral-Forwarded";
 
 /** Hop-by-hop headers a proxy must not pass on (RFC 9110 §7.6.1), plus ones fetch sets itself. */
 const HOP_HEADERS = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host", "content-length"];
 
-export async function proxyRequest(baseUrl: string, req: Request, body?: ArrayBuffer): Promise<Response> {
+/**
+ * `signWith`: the cluster secret. The request is then signed as node RPC is
+ * (X-Corral-Signature over method, path, query and body): the receiving node
+ * knows this node already authorized it (core/acl/node-signature.ts).
+ */
+export async function proxyRequest(
+  baseUrl: string, req: Request, body?: ArrayBuffer, signWith?: string,
+  /** The peer fetch (TLS trust, core/http/tls.ts). */
+  fetchFn: (url: string, init?: RequestInit) => Promise<Response> = fetch,
+): Promise<Response> {
   const url = new URL(req.url);
   const headers = new Headers(req.headers);
   for (const h of HOP_HEADERS) headers.delete(h);
   headers.set(FORWARDED_HEADER, "1");
   const payload = req.method === "GET" || req.method === "HEAD" ? undefined : (body ?? (await req.arrayBuffer()));
-  const res = await fetch(baseUrl + url.pathname + url.search, { method: req.method, headers, body: payload, signal: req.signal, redirect: "manual" });
+  if (signWith) headers.set(SIGNATURE_HEADER, signRequest(signWith, req.method, url.pathname + url.search, new Uint8Array(payload ?? new ArrayBuffer(0))));
+  const res = await fetchFn(baseUrl + url.pathname + url.search, { method: req.method, headers, body: payload, signal: req.signal, redirect: "manual" });
   // fetch already decoded the body: drop headers that describe the wire form.
   const out = new Headers(res.headers);
   out.delete("content-encoding");

@@ -10,6 +10,8 @@ export interface ReadGateDeps {
   status(): { isLeader: boolean; leader: string | undefined };
   readBarrier(): Promise<void>;
   scheme?: string;
+  /** The peer fetch (TLS, core/http/tls.ts). */
+  fetch?: (url: string, init?: RequestInit) => Promise<Response>;
 }
 
 export function readGate(deps: ReadGateDeps): (handler: Handler) => Handler {
@@ -21,7 +23,7 @@ export function readGate(deps: ReadGateDeps): (handler: Handler) => Handler {
       // A request some node already forwarded is answered here, never bounced again.
       if (c.req.header(FORWARDED_HEADER)) return handler(c);
       if (!st.leader) throw new ApiError(503, "NO_LEADER", "no leader elected; retry, or read with ?stale");
-      return proxyRequest(`${deps.scheme ?? "http"}://${st.leader}`, c.req.raw);
+      return proxyRequest(`${deps.scheme ?? "http"}://${st.leader}`, c.req.raw, undefined, undefined, deps.fetch);
     }
     if (q.has("consistent")) await deps.readBarrier();
     return handler(c);

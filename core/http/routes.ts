@@ -5,6 +5,7 @@
 // routes are really gone: they 404, and they leave /v1/openapi.json.
 import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import type { RoutePermission } from "../acl/types.ts";
 
 export type Handler = (c: Context<any, any, any>) => Response | Promise<Response>;
 
@@ -19,6 +20,8 @@ export interface RouteEntry {
    * leadership first (AppShape.stateRead decides how).
    */
   stateRead?: boolean;
+  /** What a caller needs when ACLs are on (core/acl/types.ts); else core/acl/route-permissions.ts decides. */
+  permission?: RoutePermission;
 }
 
 export interface AppShape {
@@ -30,6 +33,8 @@ export interface AppShape {
   invalidInput: (message: string, c: Context) => Response;
   /** Wraps the handlers of stateRead routes (consistency modes); identity when absent. */
   stateRead?: (handler: Handler) => Handler;
+  /** A middleware run for one route before its input validation (ACL enforcement); none when absent. */
+  routeMiddleware?: (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler | undefined;
   title: string;
   version: string;
 }
@@ -99,7 +104,9 @@ export class RouteTable {
     for (const mw of shape.middlewares) app.use("*", mw);
     for (const e of this.entries) {
       const handler = e.stateRead && shape.stateRead ? shape.stateRead(e.handler) : e.handler;
-      app.openapi(e.route, handler as never);
+      const mw = shape.routeMiddleware?.(e, this.entries);
+      const own = e.route.middleware ? [e.route.middleware].flat() : [];
+      app.openapi(mw ? { ...e.route, middleware: [mw, ...own] as never } : e.route, handler as never);
     }
     app.notFound(shape.notFound);
     app.onError(shape.onError);

@@ -11,7 +11,7 @@ import type { StateReader } from "../state/reader.ts";
 import type { Command } from "../state/commands.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 import { ScopedMetrics } from "./metrics.ts";
-import type { Closeable, HostInfo, PluginContext, ProposeResult, RouteHandler, TimerHandle } from "./types.ts";
+import type { Closeable, HostInfo, PluginContext, ProposeResult, RouteHandler, RouteOptions, TimerHandle } from "./types.ts";
 
 export interface ContextDeps {
   log: Logger;
@@ -120,9 +120,9 @@ export function buildContext<C>(
     host: deps.host,
     state: deps.state,
     metrics: res.metrics,
-    route(route: RouteConfig, handler: RouteHandler, opts?: { stateRead?: boolean }) {
+    route(route: RouteConfig, handler: RouteHandler, opts?: RouteOptions) {
       if (res.released) return;
-      const entry: RouteEntry = { owner: name, route, handler: wrapHandler(handler), stateRead: opts?.stateRead };
+      const entry: RouteEntry = { owner: name, route, handler: wrapHandler(handler), stateRead: opts?.stateRead, permission: opts?.permission };
       if (res.pendingRoutes) res.pendingRoutes.push(entry);
       else deps.routes.add(entry);
     },

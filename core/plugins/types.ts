@@ -13,6 +13,7 @@ import type { Command, CommandResult } from "../state/commands.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
+import type { RoutePermission } from "../acl/types.ts";
 
 export interface PluginHandle {
   /** Release whatever the plugin holds that the host does not track itself. */
@@ -57,6 +58,26 @@ export interface HostInfo {
   datacenter: string;
   /** Host (no port) other nodes use to reach this one. */
   advertise?: string;
+  /** This node's own HTTP API ("http://host:port"), set once it listens: for plugins that use another plugin's API (exec registers job services through discovery's agent API). */
+  apiUrl?: string;
+  /**
+   * A per-process token this node accepts as its own (full rights, this
+   * node only, never stored): for plugins calling the node's own API with
+   * ACLs on. Send it as X-Consul-Token.
+   */
+  localToken?: string;
+}
+
+export interface RouteOptions {
+  /** Answers from replicated state: on a follower it is served by the leader unless ?stale. */
+  stateRead?: boolean;
+  /**
+   * What a caller needs when ACLs are on, e.g. `{ resource: "service",
+   * access: "read", segment: (c) => c.req.param("name") }`. Omitted: the
+   * core's table (core/acl/route-permissions.ts) decides, and a route in
+   * neither needs operator:write. See docs/acl.md.
+   */
+  permission?: RoutePermission;
 }
 
 export interface PluginContext<C = unknown> {
@@ -69,7 +90,7 @@ export interface PluginContext<C = unknown> {
    * absolute path. `stateRead: true` for routes that answer from replicated
    * state: on a follower they are served by the leader unless ?stale.
    */
-  route(route: RouteConfig, handler: RouteHandler, opts?: { stateRead?: boolean }): void;
+  route(route: RouteConfig, handler: RouteHandler, opts?: RouteOptions): void;
   /** Repeating timer; an exception inside marks the plugin failed. */
   every(intervalMs: number, fn: () => void | Promise<void>): TimerHandle;
   /** One-shot timer. */

@@ -71,6 +71,9 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
     { topic: "check", type: "ChecksSynced", payload: { nodeId: c.node.id, node: c.node.name, checks: c.checks.length } },
   ],
   ...jobEventMappers,
+  // Authorization is not streamed (the event stream needs only event:read; tokens and policies need acl:read).
+  ACLBootstrap: () => [], ACLTokenSet: () => [], ACLTokenDelete: () => [], ACLPolicySet: () => [], ACLPolicyDelete: () => [],
+  IntentionSet: () => [], IntentionDelete: () => [], AuditAppend: () => [],
 };
 
 function checkPayload(node: { id: string; name: string }, ch: { id: string; name: string; status: string; serviceId: string }) {

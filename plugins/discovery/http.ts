@@ -8,7 +8,9 @@ import { blockingParams, checkDatacenter, setConsulHeaders } from "../../core/ht
 import { ApiError, consulError } from "../../core/http/errors.ts";
 import type { Indexed } from "../../core/state/domains/catalog-read.ts";
 import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
+import type { RoutePermission } from "../../core/acl/types.ts";
 import { QueryCache, requestKey } from "../../core/http/query-cache.ts";
+import { isConsulPath } from "../../core/http/consul-paths.ts";
 
 export { QueryCache };
 
@@ -54,8 +56,8 @@ export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => bo
  * Mounts a read of replicated state: forwarded to a leader on agents,
  * stateRead (served by the Raft leader unless ?stale) elsewhere.
  */
-export function readRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler): void {
-  ctx.route(def, (c) => (ctx.forward ? forward(ctx.forward, c) : handler(c)), { stateRead: true });
+export function readRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission): void {
+  ctx.route(def, (c) => (ctx.forward ? forward(ctx.forward, c) : handler(c)), { stateRead: true, permission });
   methodNotAllowed(ctx, def);
 }
 
@@ -75,8 +77,9 @@ async function forward(fn: (req: Request) => Promise<Response>, c: Context): Pro
 }
 
 /** Mounts a route and, hidden from the document, 405 answers for the other methods on its path. */
-export function localRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler): void {
-  ctx.route(def, handler);
+/** `permission`: what a caller needs with ACLs on (else core/acl/route-permissions.ts decides; 405 siblings inherit it). */
+export function localRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission): void {
+  ctx.route(def, handler, { permission });
   methodNotAllowed(ctx, def);
 }
 
@@ -85,7 +88,10 @@ function methodNotAllowed(ctx: PluginContext<unknown>, def: RouteConfig) {
     if (method === def.method) continue;
     ctx.route(
       createRoute({ method, path: def.path, hide: true, responses: { 405: { description: "Method not allowed" } } }),
-      (c) => c.text(`method ${c.req.method} not allowed`, 405, { Allow: def.method.toUpperCase() }),
+      // Consul's routes answer text; corral's own (the digest) JSON { error, code } like every corral route.
+      (c) => isConsulPath(def.path)
+        ? c.text(`method ${c.req.method} not allowed`, 405, { Allow: def.method.toUpperCase() })
+        : c.json({ error: `method ${c.req.method} not allowed`, code: "METHOD_NOT_ALLOWED" }, 405, { Allow: def.method.toUpperCase() }),
     );
   }
 }

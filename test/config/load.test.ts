@@ -54,7 +54,8 @@ describe("defaults", () => {
       },
       raft: { sync: "full", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024 },
       agent: { leaders: [], heartbeatMs: 2000 },
-      http: { maxBodyBytes: 1048576, maxEventStreams: 64 },
+      http: { maxBodyBytes: 1048576, maxEventStreams: 64, rateLimitPerToken: 0, rateLimitPerAddress: 0, rateLimitBurst: 100 },
+      tls: { certFile: "", keyFile: "", caFile: "", verifyIncoming: false, verifyOutgoing: true },
       plugins: { dir: "", enabled: BUILTINS, watch: true, settings: {} },
     });
   });
@@ -440,5 +441,27 @@ describe("plugin tables", () => {
   test("plugins.enabled names are checked", () => {
     expect(fail('[plugins]\nenabled = ["ok", "not ok"]').keyPath).toBe("plugins.enabled[1]");
     expect(load('[plugins]\nenabled = ["dns", "dns", "x"]').plugins.enabled).toEqual(["dns", "x"]);
+  });
+});
+
+describe("[tls] and rate limits", () => {
+  test("cert_file and key_file go together; verify_incoming needs a CA", () => {
+    expect(fail('[tls]\ncert_file = "/c.pem"').message).toContain("tls.key_file");
+    expect(fail('[tls]\ncert_file = "/c.pem"').message).toContain("cert_file and key_file go together");
+    expect(fail('[tls]\ncert_file = "/c.pem"\nkey_file = "/k.pem"\nverify_incoming = true').message).toContain("tls.verify_incoming");
+    const ok = load('[tls]\ncert_file = "/c.pem"\nkey_file = "/k.pem"\nca_file = "/ca.pem"\nverify_incoming = true');
+    expect(ok.tls).toEqual({ certFile: "/c.pem", keyFile: "/k.pem", caFile: "/ca.pem", verifyIncoming: true, verifyOutgoing: true });
+  });
+
+  test("rate limits are whole numbers; the burst at least 1", () => {
+    expect(load("[http]\nrate_limit_per_token = 50\nrate_limit_burst = 5").http).toMatchObject({ rateLimitPerToken: 50, rateLimitBurst: 5 });
+    expect(fail("[http]\nrate_limit_burst = 0").message).toContain("http.rate_limit_burst");
+    expect(fail('[http]\nrate_limit_per_address = "10"').message).toContain("expected an integer");
+  });
+
+  test("environment variables reach the new keys", () => {
+    const c = loadConfig({ role: "dev", text: "", file: "corral.toml", env: { CORRAL_HTTP_RATE_LIMIT_PER_ADDRESS: "7", CORRAL_TLS_VERIFY_OUTGOING: "false" }, builtinPlugins: [] });
+    expect(c.http.rateLimitPerAddress).toBe(7);
+    expect(c.tls.verifyOutgoing).toBe(false);
   });
 });

@@ -62,7 +62,10 @@ export async function startCorral(opts: StartOptions = {}): Promise<CorralProces
   // unless the test configures [plugins.dns] itself.
   const config = opts.config ?? "";
   configFile = join(tempDir("corral-cfg-"), "corral.toml");
-  writeFileSync(configFile, config.includes("[plugins.dns]") ? config : `${config}\n[plugins.dns]\nport = 0\n`);
+  let text = config.includes("[plugins.dns]") ? config : `${config}\n[plugins.dns]\nport = 0\n`;
+  // Same for the invoke proxy listener (default 7701).
+  if (!config.includes("[plugins.invoke]")) text += `\n[plugins.invoke]\nport = 0\n`;
+  writeFileSync(configFile, text);
   args.push("--config", configFile);
   args.push(...(opts.args ?? []));
   const child = spawn(BUN, args, {

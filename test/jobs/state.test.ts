@@ -131,10 +131,8 @@ describe("jobs state", () => {
     expect(t.state.jobs.getJob("default", "web")).toBeUndefined();
     await t.propose(plan(stop, -1, [], [{ allocId: a, description: "job stopped" }]));
     expect(t.state.jobs.getAlloc(a)!.desiredStatus).toBe("stop"); // still running on its agent: kept
+    // Once its agent reports it stopped, a purged job's allocation is collected.
     await t.propose({ type: "UpdateAllocStatus", v: 1, at: 40, nodeId: N1, updates: [{ allocId: a, clientStatus: "complete", description: "", taskStates: {} }] });
-    const ev3 = uuid();
-    await t.propose({ type: "UpdateEvaluation", v: 1, at: 2, evals: [{ id: ev3, namespace: "default", jobId: "web", priority: 50, triggeredBy: "test", nodeId: "", status: "pending", description: "", waitUntil: 0 }] });
-    await t.propose(plan(ev3, -1, []));
     expect(t.state.jobs.getAlloc(a)).toBeUndefined();
     expect((await t.propose({ type: "DeregisterJob", v: 1, at: 30, namespace: "default", jobId: "web", purge: false, evalId: uuid() })).result.code).toBe("JOB_NOT_FOUND");
   });

@@ -55,7 +55,8 @@ export function storeContract(test: TestFn, expectedRuntime: string) {
   test("the drizzle schema matches the migrated tables", async () => {
     const s = await openStore(dbPath());
     for (const table of [schema.log, schema.meta, schema.nodes, schema.kv, schema.kvTombstones, schema.raftSnapshot,
-      schema.services, schema.checks, schema.catalogNodes, schema.catalogTombstones]) {
+      schema.services, schema.checks, schema.catalogNodes, schema.catalogTombstones,
+      schema.aclTokens, schema.aclPolicies, schema.aclTokenPolicies, schema.aclBootstrap, schema.intentions, schema.auditLog]) {
       const { name } = getTableConfig(table);
       const live = (s.client.prepare(`PRAGMA table_info(${name})`).all() as { name: string }[]).map((c) => c.name).sort();
       const declared = Object.values(getTableColumns(table)).map((c) => c.name).sort();

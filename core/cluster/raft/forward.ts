@@ -14,6 +14,7 @@ export class HttpLeaderForwarder implements LeaderForwarder {
     private secret: string,
     private timeoutMs = 15_000,
     private scheme = "http",
+    private fetchFn: (url: string, init?: RequestInit) => Promise<Response> = fetch,
   ) {}
 
   async propose(leader: string, cmd: Command): Promise<ProposeOutcome> {
@@ -21,7 +22,7 @@ export class HttpLeaderForwarder implements LeaderForwarder {
     const body = JSON.stringify(cmd);
     let res: Response;
     try {
-      res = await fetch(`${this.scheme}://${leader}${path}`, {
+      res = await this.fetchFn(`${this.scheme}://${leader}${path}`, {
         method: "POST",
         headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.secret, "POST", path, body) },
         body,

@@ -9,6 +9,7 @@ import { RaftReplicator } from "./replicator.ts";
 import { RaftStorage } from "./storage.ts";
 import { HttpRaftTransport } from "./transport.ts";
 import { HttpLeaderForwarder } from "./forward.ts";
+import { PLAIN_HTTP, type PeerHttp } from "../../http/tls.ts";
 
 /**
  * A dev node is a cluster of one forever, so its Raft id need not be an
@@ -17,8 +18,9 @@ import { HttpLeaderForwarder } from "./forward.ts";
  */
 export const DEV_RAFT_ID = "dev";
 
-export function createRaft(opts: { config: Config; selfAddress: string; secret: string; store: Store; fsm: Fsm; log: Logger }): RaftReplicator {
+export function createRaft(opts: { config: Config; selfAddress: string; secret: string; store: Store; fsm: Fsm; log: Logger; peer?: PeerHttp }): RaftReplicator {
   const { config, selfAddress, secret, store, fsm, log } = opts;
+  const peer = opts.peer ?? PLAIN_HTTP;
   const dev = config.role === "dev";
   return new RaftReplicator({
     id: dev ? DEV_RAFT_ID : selfAddress,
@@ -29,8 +31,8 @@ export function createRaft(opts: { config: Config; selfAddress: string; secret: 
     fsm,
     storage: new RaftStorage(store),
     // A request that takes longer than an election timeout is worse than a dropped one.
-    transport: new HttpRaftTransport({ self: selfAddress, secret, log, timeoutMs: Math.max(1000, config.leader.electionTimeoutMs * 2) }),
-    forwarder: new HttpLeaderForwarder(secret),
+    transport: new HttpRaftTransport({ self: selfAddress, secret, log, timeoutMs: Math.max(1000, config.leader.electionTimeoutMs * 2), scheme: peer.scheme, fetch: peer.fetch }),
+    forwarder: new HttpLeaderForwarder(secret, undefined, peer.scheme, peer.fetch),
     log,
     electionTimeoutMs: config.leader.electionTimeoutMs,
     heartbeatIntervalMs: config.leader.heartbeatIntervalMs,

@@ -31,6 +31,8 @@ export interface HttpRaftTransportOptions {
   timeoutMs: number;
   /** "http" or "https". */
   scheme?: string;
+  /** The peer fetch (TLS trust, core/http/tls.ts); global fetch when absent. */
+  fetch?: (url: string, init?: RequestInit) => Promise<Response>;
   /** Upper bound on queued messages per peer; older ones are dropped first. */
   maxQueued?: number;
 }
@@ -94,7 +96,7 @@ export class HttpRaftTransport implements RaftTransport {
   private async post(to: string, messages: Message[]): Promise<boolean> {
     const body = JSON.stringify({ from: this.opts.self, messages });
     try {
-      const res = await fetch(`${this.opts.scheme ?? "http"}://${to}${RAFT_MESSAGE_PATH}`, {
+      const res = await (this.opts.fetch ?? fetch)(`${this.opts.scheme ?? "http"}://${to}${RAFT_MESSAGE_PATH}`, {
         method: "POST",
         headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.opts.secret, "POST", RAFT_MESSAGE_PATH, body) },
         body,

@@ -129,13 +129,14 @@ export class SchedulingLoop {
       this.d.log.warn("scheduling: reacting to an entry failed", { index: entry.index, err });
       return;
     }
+    if (reactions.some((r) => r.kind === "reset")) return this.leadershipChanged(true);
     for (const r of reactions) {
       if (r.kind === "enqueue") {
         const e = this.d.state.jobs.getEval(r.evalId);
         if (e) this.enqueueRow(e);
       } else if (r.kind === "evaluate") void this.createEvals(r.jobs, r.triggeredBy, r.nodeId);
       else if (r.kind === "capacity") this.capacityChanged(r.nodeId, entry.index);
-      else this.queue.unblockJob(r.namespace, r.jobId);
+      else if (r.kind === "unblock") this.queue.unblockJob(r.namespace, r.jobId);
     }
     this.pump();
   }

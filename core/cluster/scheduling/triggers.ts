@@ -16,7 +16,9 @@ export type Reaction =
   | { kind: "enqueue"; evalId: string }
   | { kind: "evaluate"; jobs: JobRef[]; triggeredBy: string; nodeId?: string }
   | { kind: "capacity"; nodeId: string }
-  | { kind: "unblock"; namespace: string; jobId: string };
+  | { kind: "unblock"; namespace: string; jobId: string }
+  /** The whole state was replaced (a backup restored): start over from it. */
+  | { kind: "reset" };
 
 /** Jobs with live allocations on a node (a node event concerns them). */
 function jobsOnNode(state: StateReader, nodeId: string): JobRef[] {
@@ -61,6 +63,8 @@ export function reactionsTo(entry: AppliedEntry, state: StateReader): Reaction[]
       return afterReport(c, state);
     case "UpdateDeployment":
       return afterHealth(c, state);
+    case "RestoreState":
+      return [{ kind: "reset" }];
     default:
       return [];
   }

@@ -3,7 +3,12 @@ import { bodyLimit as honoBodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors.ts";
 
-export function bodyLimit(opts: { maxBytes: number; overrides?: { prefix: string; maxBytes: number }[] }): MiddlewareHandler {
+export function bodyLimit(opts: {
+  maxBytes: number;
+  overrides?: { prefix: string; maxBytes: number }[];
+  /** Paths whose handlers stream the body on and enforce their own limit (the invoke proxy): hono's limiter would buffer a chunked body. */
+  streamed?: string[];
+}): MiddlewareHandler {
   const make = (maxBytes: number) =>
     honoBodyLimit({
       maxSize: maxBytes,
@@ -14,6 +19,7 @@ export function bodyLimit(opts: { maxBytes: number; overrides?: { prefix: string
   const base = make(opts.maxBytes);
   const special = (opts.overrides ?? []).map((o) => ({ prefix: o.prefix, mw: make(o.maxBytes) }));
   return function bodyLimitMiddleware(c, next) {
+    if (opts.streamed?.some((p) => c.req.path.startsWith(p))) return next();
     // Peer messages (a snapshot for a lagging follower) may be larger than any client body.
     const s = special.find((o) => c.req.path.startsWith(o.prefix));
     return (s ? s.mw : base)(c, next);

@@ -15,7 +15,7 @@ function signature(secret: string, timeMs: number, method: string, path: string,
 }
 
 /** Header value for an outgoing RPC. `path` includes the query string. */
-export function signRequest(secret: string, method: string, path: string, body: string, nowMs = Date.now()): string {
+export function signRequest(secret: string, method: string, path: string, body: string | Uint8Array, nowMs = Date.now()): string {
   return `t=${nowMs},sig=${signature(secret, nowMs, method, path, body)}`;
 }
 

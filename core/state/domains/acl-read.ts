@@ -34,6 +34,10 @@ export interface AclReader {
   intentionExact(source: string, destination: string): IntentionRow | undefined;
   /** Newest first. */
   audit(q: AuditQuery): AuditRow[];
+  /** Set by the node (core/acl/calls.ts): whether ACLs are enforced. */
+  enabled?: () => boolean;
+  /** Set by the node: may the holder of `token` call `destination` (intentions)? For the invoke plugin. */
+  authorizeCall?: (token: string | undefined, destination: string) => Promise<{ allowed: boolean; reason: string }>;
 }
 
 function withPolicies(db: Db, rows: AclTokenRow[]): TokenWithPolicies[] {

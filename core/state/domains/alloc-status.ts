@@ -5,14 +5,15 @@
 // - a terminal client status (complete, failed, lost) is final: a late
 //   "running" from an agent that was cut off cannot resurrect a lost
 //   allocation that was already replaced elsewhere;
-// - an update that changes nothing moves no index.
-import { eq } from "drizzle-orm";
+// - an update that changes nothing moves no index;
+// - the allocations of a purged job are deleted once they have stopped.
+import { and, eq } from "drizzle-orm";
 import type { z } from "zod";
 import type { Db } from "../../store/db.ts";
-import { allocations } from "../../store/schema-jobs.ts";
+import { allocations, jobs } from "../../store/schema-jobs.ts";
 import type { CommandResult } from "../result.ts";
 import type { UpdateAllocStatus } from "./jobs-commands.ts";
-import { isTerminalClient, refreshJobStatus, stableJson } from "./jobs-common.ts";
+import { collectGarbage, isTerminalClient, refreshJobStatus, stableJson } from "./jobs-common.ts";
 
 export function applyUpdateAllocStatus(db: Db, index: number, cmd: z.infer<typeof UpdateAllocStatus>): CommandResult {
   const ignored: string[] = [];
@@ -32,6 +33,11 @@ export function applyUpdateAllocStatus(db: Db, index: number, cmd: z.infer<typeo
     touched.set(`${a.namespace}\u0000${a.jobId}`, { namespace: a.namespace, jobId: a.jobId });
     updated++;
   }
-  for (const j of touched.values()) refreshJobStatus(db, index, j.namespace, j.jobId);
+  for (const j of touched.values()) {
+    // A purged job's allocations go once they have stopped: no later plan would collect them.
+    const exists = db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.namespace, j.namespace), eq(jobs.id, j.jobId))).get();
+    if (exists) refreshJobStatus(db, index, j.namespace, j.jobId);
+    else collectGarbage(db, j.namespace, j.jobId, false);
+  }
   return { ok: true, value: { updated, ignored } };
 }

@@ -11,7 +11,7 @@ import type { CommandResult } from "../result.ts";
 import {
   DeregisterJob, DrainNode, JOB_STATE_LIMITS, RegisterJob, UpdateDeployment, UpdateEvaluation, jobCommands, type EvalUpdate,
 } from "./jobs-commands.ts";
-import { collectGarbage, refreshJobStatus, stableJson } from "./jobs-common.ts";
+import { refreshJobStatus, stableJson } from "./jobs-common.ts";
 import { applyCommitPlan } from "./plan.ts";
 import { applyUpdateAllocStatus } from "./alloc-status.ts";
 
@@ -147,19 +147,13 @@ function applyDrainNode(db: Db, index: number, cmd: z.infer<typeof DrainNode>): 
   return { ok: true, value: { changed: true } };
 }
 
-/** Job GC after a purge leaves nothing of a job that has no live allocation. */
-export function gcJob(db: Db, namespace: string, jobId: string): void {
-  const exists = db.select({ id: jobs.id }).from(jobs).where(jobKey(namespace, jobId)).get() !== undefined;
-  collectGarbage(db, namespace, jobId, exists);
-}
-
 const ALLOC_TABLES = ["allocations", "evaluations", "jobs", "deployments"] as const;
 
 export const jobAppliers = {
   RegisterJob: { tables: ["jobs", "job_versions", "evaluations"], apply: applyRegisterJob },
   DeregisterJob: { tables: ["jobs", "job_versions", "evaluations", "deployments"], apply: applyDeregisterJob },
   CommitPlan: { tables: ALLOC_TABLES, apply: applyCommitPlan },
-  UpdateAllocStatus: { tables: ["allocations", "jobs"], apply: applyUpdateAllocStatus },
+  UpdateAllocStatus: { tables: ALLOC_TABLES, apply: applyUpdateAllocStatus },
   UpdateEvaluation: { tables: ["evaluations"], apply: applyUpdateEvaluation },
   UpdateDeployment: { tables: ["allocations", "deployments", "jobs"], apply: applyUpdateDeployment },
   DrainNode: { tables: ["node_drains"], apply: applyDrainNode },

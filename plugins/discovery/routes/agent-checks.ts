@@ -8,6 +8,7 @@ import { decodeJson } from "../definition.ts";
 import { bodyText, emptyOk, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
 import { HealthCheckSchema, localCheckView } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
+import { agentPermissions } from "../permissions.ts";
 
 const tags = ["agent"];
 const idParam = { params: z.object({ id: z.string() }) };
@@ -20,6 +21,7 @@ const UpdateBody = z.object({ Status: z.string().optional(), Output: z.string().
 
 export function agentCheckRoutes(a: AgentDeps): void {
   const { ctx, registry, sync, runner } = a;
+  const perm = agentPermissions(registry);
 
   /** The TTL check `id`, or Consul's errors for unknown and non-TTL checks. */
   const ttlCheck = (id: string) => {
@@ -37,7 +39,7 @@ export function agentCheckRoutes(a: AgentDeps): void {
     const out: Record<string, ReturnType<typeof localCheckView>> = {};
     for (const ch of registry.listChecks()) out[ch.spec.id] = localCheckView(ch, ctx.host.nodeName, registry.service(ch.spec.serviceId));
     return c.json(out);
-  });
+  }, perm.checksRead);
 
   localRoute(ctx, createRoute({
     method: "put", path: "/v1/agent/check/register", tags,
@@ -54,7 +56,7 @@ export function agentCheckRoutes(a: AgentDeps): void {
     registry.save();
     await sync.check(spec.id);
     return c.body(null, 200);
-  });
+  }, perm.checkRegister);
 
   localRoute(ctx, createRoute({
     method: "put", path: "/v1/agent/check/deregister/{id{.+}}", tags, summary: "Remove a check from this agent",
@@ -66,7 +68,7 @@ export function agentCheckRoutes(a: AgentDeps): void {
     registry.save();
     await sync.check(id);
     return c.body(null, 200);
-  });
+  }, perm.checkWrite);
 
   for (const [verb, status] of [["pass", "passing"], ["warn", "warning"], ["fail", "critical"]] as const) {
     localRoute(ctx, createRoute({
@@ -79,7 +81,7 @@ export function agentCheckRoutes(a: AgentDeps): void {
       ttlCheck(id);
       await runner.set(id, status, searchParams(c).get("note") ?? "");
       return c.body(null, 200);
-    });
+    }, perm.checkWrite);
   }
 
   localRoute(ctx, createRoute({
@@ -96,5 +98,5 @@ export function agentCheckRoutes(a: AgentDeps): void {
     ttlCheck(id);
     await runner.set(id, status.data, (body.data.Output ?? "").slice(0, MAX_CHECK_OUTPUT));
     return c.body(null, 200);
-  });
+  }, perm.checkWrite);
 }

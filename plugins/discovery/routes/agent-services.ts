@@ -11,6 +11,7 @@ import type { CheckSpec } from "../check-definition.ts";
 import { bodyText, emptyOk, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
 import { agentServiceView, AgentServiceSchema, contentHash } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
+import { agentPermissions } from "../permissions.ts";
 
 const tags = ["agent"];
 
@@ -39,6 +40,7 @@ export function maintenanceCheck(serviceId: string, reason: string): CheckSpec {
 
 export function agentServiceRoutes(a: AgentDeps): void {
   const { ctx, registry, sync, runner } = a;
+  const perm = agentPermissions(registry);
 
   localRoute(ctx, createRoute({
     method: "put", path: "/v1/agent/service/register", tags,
@@ -55,7 +57,7 @@ export function agentServiceRoutes(a: AgentDeps): void {
     registry.save();
     await sync.service(reg.service.id);
     return c.body(null, 200);
-  });
+  }, perm.register);
 
   localRoute(ctx, createRoute({
     method: "put", path: "/v1/agent/service/deregister/{id{.+}}", tags,
@@ -69,7 +71,7 @@ export function agentServiceRoutes(a: AgentDeps): void {
     registry.save();
     await sync.service(id);
     return c.body(null, 200);
-  });
+  }, perm.serviceWrite);
 
   localRoute(ctx, createRoute({
     method: "put", path: "/v1/agent/service/maintenance/{id{.+}}", tags,
@@ -85,7 +87,7 @@ export function agentServiceRoutes(a: AgentDeps): void {
     registry.save();
     await sync.check(check.id);
     return c.body(null, 200);
-  });
+  }, perm.serviceWrite);
 
   localRoute(ctx, createRoute({
     method: "put", path: "/v1/agent/maintenance", tags,
@@ -99,7 +101,7 @@ export function agentServiceRoutes(a: AgentDeps): void {
     registry.save();
     await sync.check(check.id);
     return c.body(null, 200);
-  });
+  }, perm.nodeWrite);
 
   localRoute(ctx, createRoute({
     method: "get", path: "/v1/agent/services", tags, summary: "This agent's services: a map of service ID to AgentService",
@@ -121,5 +123,5 @@ export function agentServiceRoutes(a: AgentDeps): void {
     if (!s) throw consulError(404, `unknown service ID: ${id}`);
     const view = agentServiceView(s, ctx.host.datacenter);
     return c.json({ ...view, ContentHash: contentHash(view) });
-  });
+  }, perm.serviceRead);
 }

@@ -1,0 +1,137 @@
+// Service invocation overhead: wrk against the same backends three ways, in
+// one run — straight to a backend, through corral's invoke proxy listener
+// (Host routing, p2c over the backends), and through HAProxy (`mode http`,
+// `balance roundrobin`, keep-alive both sides, config generated in a temp
+// dir). Runs are interleaved over several rounds and the median round is
+// kept, since other processes share the machine.
+//
+// Two phases: loaded (--connections, default 32: req/s and latency under
+// load) and unloaded (one connection: what the hop itself adds to a request).
+// Prints one JSON line. Goal: corral >= 0.8x HAProxy's req/s and <= 0.3 ms
+// added to p50 over direct.
+//   npx bun bench/invoke.ts [--seconds 5] [--rounds 3] [--connections 32] [--backends 2] [--profile DIR]
+// Needs wrk and haproxy (apt-get install -y wrk haproxy). --profile writes
+// corral's CPU profile (markdown) into DIR.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, killAll, startCorral } from "../test/helpers/proc.ts";
+import { killBackends, proxyPort, register, startBackend, waitPassing, type Backend } from "../test/invoke/helpers.ts";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const SECONDS = opt("seconds", 5);
+const ROUNDS = opt("rounds", 3);
+const CONNECTIONS = opt("connections", 32);
+const BACKENDS = opt("backends", 2);
+const profileAt = args.indexOf("--profile");
+const PROFILE_DIR = profileAt >= 0 ? args[profileAt + 1] : undefined;
+
+interface Figures {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
+
+/** Runs wrk and reads req/s and the p50/p99 of its latency distribution. */
+function wrk(url: string, connections: number, seconds: number, host?: string): Figures {
+  const a = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...(host ? ["-H", `Host: ${host}`] : []), url];
+  const out = execFileSync("wrk", a, { encoding: "utf8" });
+  const pct = (p: string) => {
+    const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m").exec(out);
+    if (!m) throw new Error(`wrk output without ${p}%:\n${out}`);
+    return Number(m[1]) * UNIT_MS[m[2]!]!;
+  };
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!rps) throw new Error(`wrk output without Requests/sec:\n${out}`);
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out);
+  if (errors) process.stderr.write(`wrk ${url} (${host ?? "-"}): ${errors[0]}\n`);
+  return { rps: Math.round(Number(rps[1])), p50Ms: round3(pct("50")), p99Ms: round3(pct("99")) };
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+async function startHaproxy(backends: Backend[]): Promise<{ port: number; stop(): void }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "corral-haproxy-"));
+  const cfg = join(dir, "haproxy.cfg");
+  writeFileSync(cfg, [
+    "global", "  maxconn 4096", "  nbthread 1",
+    "defaults", "  mode http", "  option http-keep-alive", "  http-reuse always",
+    "  timeout connect 5s", "  timeout client 30s", "  timeout server 30s",
+    "frontend f", `  bind 127.0.0.1:${port}`, "  default_backend b",
+    "backend b", "  balance roundrobin",
+    ...backends.map((b, i) => `  server s${i} 127.0.0.1:${b.port}`),
+    "",
+  ].join("\n"));
+  const child = spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (d) => (err += d));
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      return { port, stop: () => child.kill("SIGKILL") };
+    } catch {
+      await Bun.sleep(50);
+    }
+  }
+  throw new Error(`haproxy did not start: ${err}`);
+}
+
+function median(list: Figures[]): Figures {
+  const by = (k: keyof Figures) => [...list].sort((a, b) => a[k] - b[k])[Math.floor(list.length / 2)]![k];
+  return { rps: by("rps"), p50Ms: by("p50Ms"), p99Ms: by("p99Ms") };
+}
+
+/** Interleaves the three targets round by round; returns the median figures of each. */
+function phase(targets: Record<string, { url: string; host?: string }>, connections: number): Record<string, Figures> {
+  const runs: Record<string, Figures[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+  for (const [, t] of Object.entries(targets)) wrk(t.url, connections, 1, t.host); // warm-up: connections, JIT
+  for (let r = 0; r < ROUNDS; r++) for (const [k, t] of Object.entries(targets)) runs[k]!.push(wrk(t.url, connections, SECONDS, t.host));
+  return Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
+}
+
+const node = await startCorral({
+  role: "dev",
+  config: `[plugins]\nenabled = ["discovery", "invoke"]\nwatch = false\n\n[plugins.invoke]\nport = 0\n`,
+  env: { CORRAL_NODE_LOG_LEVEL: "warn", ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}) },
+});
+let haproxy: { port: number; stop(): void } | undefined;
+try {
+  const backends = await Promise.all(Array.from({ length: BACKENDS }, (_, i) => startBackend(`b${i}`)));
+  for (const b of backends) await register(node, "bench", b);
+  await waitPassing(node, "bench", BACKENDS);
+  const port = await proxyPort(node);
+  haproxy = await startHaproxy(backends);
+  const targets = {
+    direct: { url: `${backends[0]!.url}/` },
+    corral: { url: `http://127.0.0.1:${port}/`, host: "bench" },
+    haproxy: { url: `http://127.0.0.1:${haproxy.port}/` },
+  };
+  const loaded = phase(targets, CONNECTIONS);
+  const unloaded = phase(targets, 1);
+  console.log(JSON.stringify({
+    bench: "invoke", seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, backends: BACKENDS,
+    ...loaded,
+    unloaded,
+    ratios: {
+      corralOverHaproxyRps: round3(loaded.corral!.rps / loaded.haproxy!.rps),
+      corralMinusDirectP50Ms: round3(loaded.corral!.p50Ms - loaded.direct!.p50Ms),
+      unloadedCorralMinusDirectP50Ms: round3(unloaded.corral!.p50Ms - unloaded.direct!.p50Ms),
+      unloadedHaproxyMinusDirectP50Ms: round3(unloaded.haproxy!.p50Ms - unloaded.direct!.p50Ms),
+    },
+    goal: "corralOverHaproxyRps >= 0.8 and corral p50 - direct p50 <= 0.3 ms",
+  }));
+} finally {
+  haproxy?.stop();
+  await killBackends();
+  // SIGTERM first so --profile gets written.
+  if (PROFILE_DIR) await node.kill("SIGTERM");
+  await killAll();
+}

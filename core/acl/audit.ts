@@ -1,0 +1,127 @@
+// The audit log's write side. Every write request (not GET/HEAD, not peer
+// RPC) is recorded — accessor, method, path, route, status, remote address,
+// time — by the node that received it from the client (a request another
+// node signed and passed on is that node's to record).
+//
+// Records are batched: one AuditAppend command carries every record of the
+// last `audit_flush_interval` (or 500, whichever comes first), proposed off
+// the request path. A write therefore never waits for its audit record, and
+// the log gains one entry per interval, not one per write. The price: a node
+// that dies loses the records of its last interval. The queue is bounded;
+// when the leaders cannot be reached for long, the oldest records are
+// dropped and counted (GET /v1/audit shows the count).
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import type { Logger } from "../log.ts";
+import type { Command } from "../state/commands.ts";
+import { MAX_AUDIT_BATCH, type AuditRecord } from "../state/domains/audit.ts";
+import { remoteAddress } from "../http/remote-addr.ts";
+import { requestIdentity } from "./enforce.ts";
+import { isNodeSigned } from "./node-signature.ts";
+
+export const AUDIT_BATCH = 500;
+export const MAX_AUDIT_QUEUE = 20_000;
+
+export interface AuditBatcherOptions {
+  propose: (cmd: Command) => Promise<unknown>;
+  flushMs: () => number;
+  retention: () => { maxRecords: number; maxAgeMs: number };
+  log: Logger;
+  now?: () => number;
+}
+
+export class AuditBatcher {
+  private queue: AuditRecord[] = [];
+  private timer?: ReturnType<typeof setTimeout>;
+  private flushing?: Promise<void>;
+  private closed = false;
+  dropped = 0;
+  written = 0;
+
+  constructor(private opts: AuditBatcherOptions) {}
+
+  add(r: AuditRecord): void {
+    if (this.closed) return;
+    this.queue.push(r);
+    if (this.queue.length > MAX_AUDIT_QUEUE) {
+      this.dropped += this.queue.length - MAX_AUDIT_QUEUE;
+      this.queue.splice(0, this.queue.length - MAX_AUDIT_QUEUE);
+    }
+    if (this.queue.length >= AUDIT_BATCH) this.schedule(0);
+    else this.schedule(this.opts.flushMs());
+  }
+
+  /** Proposes what is queued; resolves when written (or failed, then requeued). */
+  flush(): Promise<void> {
+    this.flushing ??= this.flushOnce().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0 && !this.closed) this.schedule(this.opts.flushMs());
+    });
+    return this.flushing;
+  }
+
+  /** Writes what is left, then stops. */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush().catch(() => undefined);
+    this.closed = true;
+  }
+
+  pending(): number {
+    return this.queue.length;
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, ms);
+  }
+
+  private async flushOnce(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_AUDIT_BATCH);
+      const { maxRecords, maxAgeMs } = this.opts.retention();
+      try {
+        await this.opts.propose({ type: "AuditAppend", v: 1, at: (this.opts.now ?? Date.now)(), records: batch, maxRecords, maxAgeMs });
+        this.written += batch.length;
+      } catch (err) {
+        this.queue.unshift(...batch);
+        this.opts.log.warn("audit records not written yet; will retry", { pending: this.queue.length, err: (err as Error)?.message });
+        return;
+      }
+    }
+  }
+}
+
+/** "PUT /v1/kv/{key}": the pattern of the route that answered, never the raw path. */
+export function routeOf(c: Context): string {
+  const matched = matchedRoutes(c);
+  for (let i = matched.length - 1; i >= 0; i--) {
+    const r = matched[i]!;
+    if (r.method !== "ALL") return `${c.req.method} ${r.path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}")}`;
+  }
+  return `${c.req.method} (no route)`;
+}
+
+const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export function auditMiddleware(opts: { enabled: () => boolean; batcher: AuditBatcher; nodeName: string; peerPrefixes: string[] }): MiddlewareHandler {
+  return async function auditLogMiddleware(c, next) {
+    if (READS.has(c.req.method) || opts.peerPrefixes.some((p) => c.req.path.startsWith(p))) return next();
+    await next();
+    if (!opts.enabled() || isNodeSigned(c)) return;
+    opts.batcher.add({
+      at: Date.now(),
+      node: opts.nodeName,
+      accessor: requestIdentity(c)?.accessorId ?? "",
+      method: c.req.method.slice(0, 16),
+      path: c.req.path.slice(0, 2048),
+      route: routeOf(c).slice(0, 512),
+      status: c.res.status,
+      remote: remoteAddress(c).slice(0, 128),
+    });
+  };
+}

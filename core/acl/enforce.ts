@@ -1,0 +1,109 @@
+// ACL enforcement: one middleware, mounted on every route by the route
+// table (before the route's input validation, so a refused request learns
+// nothing about what it sent), built from the permission the route needs.
+//
+// Answers, as Consul's: an unknown token → 403 "ACL not found"; a known
+// token without the permission → 403 "Permission denied". Text on
+// Consul-compatible routes, JSON { error, code } elsewhere. The decision
+// depends on the token and the names in the request only, never on whether
+// the named thing exists, so a 403 leaks nothing. Lists named in the
+// permission table are filtered instead (entries the token may not read are
+// dropped; X-Consul-Results-Filtered-By-ACLs: true).
+import type { Context, MiddlewareHandler } from "hono";
+import { ApiError } from "../http/errors.ts";
+import { isConsulPath } from "../http/consul-paths.ts";
+import type { RouteEntry } from "../http/routes.ts";
+import type { Logger } from "../log.ts";
+import type { AclSettings } from "../../plugins/authz/config.ts";
+import { filterResources } from "./filters.ts";
+import { isNodeSigned } from "./node-signature.ts";
+import { permissionFor } from "./route-permissions.ts";
+import { AclUnavailableError, type TokenResolver } from "./resolve.ts";
+import { requestToken } from "./secret.ts";
+import type { Authorizer, Identity, PermissionSpec, SegmentHelpers } from "./types.ts";
+
+const IDENTITY = "corral.aclIdentity";
+
+/** What an undeclared route needs while ACLs are on: fail closed. */
+const UNDECLARED: PermissionSpec = { resource: "operator", access: "write" };
+
+export interface EnforceDeps {
+  settings: () => AclSettings;
+  resolver: () => TokenResolver;
+  helpers: SegmentHelpers;
+  log: Logger;
+}
+
+/** The identity the ACL middleware resolved for this request, if it did. */
+export function requestIdentity(c: Context): Identity | undefined {
+  return c.get(IDENTITY as never) as Identity | undefined;
+}
+
+export function aclError(c: Context, status: 403 | 503, code: string, message: string): ApiError {
+  return new ApiError(status, code, message, {}, isConsulPath(c.req.path) ? "text" : "json");
+}
+
+/** The request's identity; throws 403 ACL not found for an unknown token. */
+export async function identify(c: Context, resolver: TokenResolver): Promise<Identity> {
+  const token = requestToken(c.req.url, (n) => c.req.header(n));
+  let id: Identity | undefined;
+  try {
+    id = await resolver.resolve(token);
+  } catch (err) {
+    if (err instanceof AclUnavailableError) throw aclError(c, 503, "ACL_UNAVAILABLE", err.message);
+    throw err;
+  }
+  if (!id) throw aclError(c, 403, "ACL_NOT_FOUND", "ACL not found");
+  c.set(IDENTITY as never, id as never);
+  return id;
+}
+
+/** The route-table hook: the ACL middleware of one route. */
+export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler {
+  const warned = new Set<string>();
+  return (entry, all) => {
+    const perm = permissionFor(entry, all);
+    const name = `${entry.route.method.toUpperCase()} ${entry.route.path}`;
+    return async function aclMiddleware(c, next) {
+      if (!deps.settings().enabled || perm === "none" || perm === "peer" || isNodeSigned(c)) return next();
+      const identity = await identify(c, deps.resolver());
+      if (perm === "authenticated") return next();
+      if (!perm && !warned.has(name)) {
+        warned.add(name);
+        deps.log.warn("route declares no permission: it needs operator:write until it does (core/acl/route-permissions.ts)", { route: name, owner: entry.owner });
+      }
+      const spec = perm ?? UNDECLARED;
+      if (spec.filter && (!spec.filterWhen || spec.filterWhen(c))) {
+        await next();
+        await filterAnswer(c, spec, identity.authz);
+        return;
+      }
+      const { resource, segment } = spec.target
+        ? await spec.target(c, deps.helpers)
+        : { resource: spec.resource, segment: spec.segment ? await spec.segment(c, deps.helpers) : "" };
+      const ok = spec.subtree?.(c) ? identity.authz.allowedUnder(resource, segment, spec.access) : identity.authz.allowed(resource, segment, spec.access);
+      if (!ok) throw aclError(c, 403, "PERMISSION_DENIED", "Permission denied");
+      return next();
+    };
+  };
+}
+
+/** Drops the entries of a 200 JSON answer the token may not read. */
+async function filterAnswer(c: Context, spec: PermissionSpec, authz: Authorizer): Promise<void> {
+  const res = c.res;
+  if (res.status !== 200 || !(res.headers.get("content-type") ?? "").includes("json") || !spec.filter) return;
+  const resources = filterResources(spec.filter) ?? [spec.resource];
+  if (resources.every((r) => authz.readsAll(r))) return;
+  let body: unknown;
+  try {
+    body = await res.clone().json();
+  } catch {
+    return;
+  }
+  const out = spec.filter(body, authz);
+  const headers = new Headers(res.headers);
+  headers.delete("content-length");
+  if (out.dropped > 0) headers.set("X-Consul-Results-Filtered-By-ACLs", "true");
+  c.res = undefined as never; // replace, do not merge the old headers back in (hono merges on assignment)
+  c.res = new Response(JSON.stringify(out.body), { status: res.status, headers });
+}

@@ -1,0 +1,155 @@
+// What every core and built-in plugin route needs, in one ordered table.
+// A route may declare its own permission (RouteEntry.permission,
+// ctx.route(def, handler, { permission })); this table is consulted when it
+// does not. A route found in neither is "undeclared": with ACLs on it needs
+// operator:write (fail closed), and test/acl/route-permissions.test.ts fails
+// naming it — add it here, or declare it where the route is mounted.
+//
+// Keys are the method and the path exactly as written in createRoute
+// ("/v1/kv/{key{.*}}"). Hidden routes (405 answers for other methods on a
+// path) take the permission of the visible route on the same path.
+import type { Context } from "hono";
+import { parseJobSpec } from "../scheduler/jobspec.ts";
+import { arrayBy, checksArray, kvFilter, mapKeys, mapValuesBy, reads } from "./filters.ts";
+import type { PermissionSpec, Resource, RoutePermission, SegmentHelpers, Want } from "./types.ts";
+
+type Segment = NonNullable<PermissionSpec["segment"]>;
+
+const param = (name: string): Segment => (c) => c.req.param(name) ?? "";
+const self: Segment = (_c, h) => h.selfName;
+const nodeParam = (name: string): Segment => (c, h) => h.nodeName(c.req.param(name) ?? "");
+const need = (resource: Resource, access: Want, segment?: Segment, extra: Partial<PermissionSpec> = {}): PermissionSpec => ({ resource, access, segment, ...extra });
+const flagged = (c: Context, ...names: string[]) => names.some((n) => new URL(c.req.url).searchParams.has(n));
+
+/** A job document's id, parsed the way the handler parses it; "" when it does not parse (then job_prefix "" is needed). */
+const jobInBody: Segment = async (c) => {
+  const type = (c.req.header("content-type") ?? "").toLowerCase();
+  try {
+    const parsed = parseJobSpec(await c.req.raw.clone().text(), type.includes("toml") ? "toml" : "json");
+    return parsed.ok ? parsed.job.id : "";
+  } catch {
+    return "";
+  }
+};
+
+const operatorRead = need("operator", "read");
+const operatorWrite = need("operator", "write");
+
+/** [methods, path or prefix ("/v1/raft/*"), permission]; first match wins. */
+export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePermission]> = [
+  ["GET", "/v1/healthz", "none"],
+  ["*", "/v1/cluster/*", "peer"],
+  ["*", "/v1/raft/*", "peer"],
+  // status and identity
+  ["GET", "/v1/openapi.json", operatorRead],
+  ["GET", "/v1/operator/routes", operatorRead],
+  ["GET", "/v1/status/leader", operatorRead],
+  ["GET", "/v1/status/peers", operatorRead],
+  ["GET", "/v1/agent/self", need("agent", "read", self)],
+  ["GET", "/v1/agent/metrics", need("agent", "read", self)],
+  ["GET", "/metrics", need("agent", "read", self)],
+  ["GET", "/v1/probe", need("agent", "read", self)],
+  ["GET", "/v1/events", need("event", "read")],
+  // nodes
+  ["GET", "/v1/nodes", need("node", "read", undefined, { filter: reads(["node"], arrayBy("node", "name")) })],
+  ["GET", "/v1/node/{id}", need("node", "read", nodeParam("id"))],
+  ["GET", "/v1/node/{id}/metrics", need("node", "read", nodeParam("id"))],
+  ["GET", "/v1/node/{id}/allocations", need("node", "read", nodeParam("id"))],
+  ["POST", "/v1/node/{id}/drain", need("node", "write", nodeParam("id"))],
+  // plugins
+  ["GET", "/v1/plugins", need("plugin", "read", undefined, { filter: reads(["plugin"], arrayBy("plugin", "name")) })],
+  ["GET", "/v1/plugins/{name}", need("plugin", "read", param("name"))],
+  ["PUT", "/v1/plugins/{name}", need("plugin", "write", param("name"))],
+  ["POST", "/v1/plugins/{name}/reload", need("plugin", "write", param("name"))],
+  // KV (Consul: listings are filtered, a recursive delete needs write on the whole subtree)
+  ["GET", "/v1/kv/{key{.*}}", need("key", "read", param("key"), { filter: reads(["key"], kvFilter), filterWhen: (c) => flagged(c, "recurse", "keys") })],
+  ["PUT", "/v1/kv/{key{.*}}", need("key", "write", param("key"))],
+  ["DELETE", "/v1/kv/{key{.*}}", need("key", "write", param("key"), { subtree: (c) => flagged(c, "recurse") })],
+  // operator
+  ["GET", "/v1/operator/raft", operatorRead],
+  ["GET", "/v1/operator/raft/configuration", operatorRead],
+  ["POST", "/v1/operator/raft/peers", operatorWrite],
+  ["DELETE", "/v1/operator/raft/peers/{address}", operatorWrite],
+  ["POST", "/v1/operator/raft/transfer-leader", operatorWrite],
+  // A snapshot holds every token's hash and policy, and a restore replaces them: management only.
+  ["GET", "/v1/snapshot", need("acl", "write")],
+  ["PUT", "/v1/snapshot", need("acl", "write")],
+  // jobs (rules name jobs by id; namespaces are not part of the name)
+  ["GET", "/v1/jobs", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "id")) })],
+  ["POST", "/v1/jobs", need("job", "write", jobInBody)],
+  ["GET", "/v1/job/{id}", need("job", "read", param("id"))],
+  ["DELETE", "/v1/job/{id}", need("job", "write", param("id"))],
+  ["POST", "/v1/job/{id}/plan", need("job", "write", param("id"))],
+  ["GET", "/v1/job/{id}/allocations", need("job", "read", param("id"))],
+  ["GET", "/v1/evaluations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],
+  ["GET", "/v1/evaluation/{id}", need("job", "read", (c, h) => h.jobOfEval(c.req.param("id") ?? ""))],
+  ["GET", "/v1/allocations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],
+  ["GET", "/v1/allocation/{id}", need("job", "read", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
+  ["GET", "/v1/alloc/{id}/logs", need("job", "read", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
+  // discovery: catalog and health reads (agent routes declare their own, see plugins/discovery/permissions.ts)
+  // Consul needs no token for the datacenter list; any token that resolves will do here.
+  ["GET", "/v1/catalog/datacenters", "authenticated"],
+  ["GET", "/v1/catalog/nodes", need("node", "read", undefined, { filter: reads(["node"], arrayBy("node", "Node")) })],
+  ["GET", "/v1/catalog/services", need("service", "read", undefined, { filter: reads(["service"], mapKeys("service")) })],
+  ["GET", "/v1/catalog/service/{service{.*}}", need("service", "read", param("service"))],
+  ["GET", "/v1/catalog/node/{node{.*}}", need("node", "read", param("node"))],
+  ["GET", "/v1/discovery/digest/{node}", need("node", "read", nodeParam("node"))],
+  ["GET", "/v1/agent/members", need("node", "read", undefined, { filter: reads(["node"], arrayBy("node", "Name")) })],
+  ["GET", "/v1/agent/services", need("service", "read", undefined, { filter: reads(["service"], mapValuesBy("service", "Service")) })],
+  ["GET", "/v1/health/service/{service{.*}}", need("service", "read", param("service"))],
+  ["GET", "/v1/health/checks/{service{.*}}", need("service", "read", param("service"))],
+  ["GET", "/v1/health/node/{node{.*}}", need("node", "read", param("node"))],
+  ["GET", "/v1/health/state/{state{.*}}", need("service", "read", undefined, { filter: reads(["service", "node"], checksArray) })],
+  // invoke: a call needs service read on the destination (intentions then decide who may call whom);
+  // the proxy's run-time overrides are per service.
+  ["*", "/v1/invoke/{service}", need("service", "read", param("service"))],
+  ["*", "/v1/invoke/{service}/{path{.*}}", need("service", "read", param("service"))],
+  ["GET", "/v1/invoke-config", need("agent", "read", self)],
+  ["GET", "/v1/invoke-config/{service}", need("service", "read", param("service"))],
+  ["PUT,DELETE", "/v1/invoke-config/{service}", need("service", "write", param("service"))],
+];
+
+interface Routed {
+  route: { method: string; path: string; hide?: boolean };
+  permission?: RoutePermission;
+}
+
+function fromTable(method: string, path: string): RoutePermission | undefined {
+  const m = method.toUpperCase();
+  for (const [methods, p, perm] of ROUTE_PERMISSIONS) {
+    if (methods !== "*" && !methods.split(",").includes(m)) continue;
+    if (p.endsWith("/*") ? path.startsWith(p.slice(0, -1)) : p === path) return perm;
+  }
+  return undefined;
+}
+
+/**
+ * The permission a route needs: its own declaration, else the table, else
+ * (hidden 405 routes) the visible route's on the same path. undefined:
+ * undeclared.
+ */
+export function permissionFor(entry: Routed, all: readonly Routed[]): RoutePermission | undefined {
+  if (entry.permission) return entry.permission;
+  const own = fromTable(entry.route.method, entry.route.path);
+  if (own || !entry.route.hide) return own;
+  const visible = all.find((e) => e !== entry && !e.route.hide && e.route.path === entry.route.path);
+  const inherited = visible ? permissionFor(visible, all) : undefined;
+  // A 405 answer has no list to filter: it needs the list's permission outright.
+  if (inherited && typeof inherited === "object" && inherited.filter) return { ...inherited, filter: undefined, filterWhen: undefined };
+  return inherited;
+}
+
+/** "key:read", "none", "peer", "authenticated"; undefined stays undefined. For listings and error messages. */
+export function describePermission(p: RoutePermission | undefined): string | undefined {
+  if (p === undefined || typeof p === "string") return p;
+  return `${p.resource}:${p.access}${p.target ? " (or as the request names it)" : ""}${p.filter ? " (filtered list)" : ""}`;
+}
+
+/** Routes allowed to need nothing at all. */
+export const OPEN_ROUTES = new Set([
+  "GET /v1/healthz", "PUT /v1/acl/bootstrap",
+  // The dashboard's page and assets hold no data (plugins/ui/routes.ts): it must load to ask for a token.
+  "GET /", "GET /ui", "GET /ui/", "GET /ui/assets/{file}",
+]);
+
+export type { SegmentHelpers };

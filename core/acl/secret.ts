@@ -1,0 +1,51 @@
+// Token secrets: made from 128 random bits, stored only as their SHA-256,
+// compared in constant time, shown once. A salt or a slow hash is not needed:
+// secrets are random, not chosen by people, so a hash of one cannot be
+// guessed back. Where a request's token comes from follows Consul (reference §2).
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+
+/** How a secret looks in every answer after its creation. */
+export const MASKED_SECRET = "<hidden>";
+
+/** 128 random bits written like a UUID (Consul clients expect that shape). */
+export function newSecret(): string {
+  const h = randomBytes(16).toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function newAccessorId(): string {
+  return randomUUID();
+}
+
+export function hashSecret(secret: string): string {
+  return createHash("sha256").update(secret, "utf8").digest("hex");
+}
+
+/** Constant-time comparison of two hex hashes. */
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, "hex");
+  const y = Buffer.from(b, "hex");
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(s: string): boolean {
+  return UUID_RE.test(s);
+}
+
+/** Longest token header or parameter read; anything longer cannot be a token of ours. */
+export const MAX_TOKEN_CHARS = 256;
+
+/**
+ * The request's token: `?token=`, then `X-Consul-Token`, then
+ * `Authorization: Bearer <token>` (scheme case-insensitive). "" = none.
+ */
+export function requestToken(url: string, header: (name: string) => string | undefined): string {
+  const q = new URL(url).searchParams.get("token");
+  if (q) return q.slice(0, MAX_TOKEN_CHARS + 1);
+  const x = header("x-consul-token");
+  if (x) return x.trim().slice(0, MAX_TOKEN_CHARS + 1);
+  const auth = header("authorization");
+  const m = auth ? /^bearer\s+(\S+)/i.exec(auth.trim()) : null;
+  return m ? m[1]!.slice(0, MAX_TOKEN_CHARS + 1) : "";
+}

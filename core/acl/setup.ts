@@ -1,0 +1,121 @@
+// Wires authorization into a node: settings from `[plugins.authz]` (read by
+// the core whether or not the authz plugin is enabled), the token resolver
+// (local state on leader-role nodes, the leaders over signed RPC on
+// agents), the route middleware, and the global middlewares in order:
+//   node signature → rate limits → audit → (per route) ACL → validation → handler.
+import { randomBytes } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import type { Config } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import type { Command } from "../state/commands.ts";
+import type { StateReader } from "../state/reader.ts";
+import type { RouteEntry } from "../http/routes.ts";
+import { rateLimit } from "../http/middleware/rate-limit.ts";
+import { settingsFromTable, type AclSettings } from "../../plugins/authz/config.ts";
+import { auditMiddleware, AuditBatcher } from "./audit.ts";
+import { routeAuthorizer } from "./enforce.ts";
+import { nodeSignature } from "./node-signature.ts";
+import { stateTokenSource, TokenResolver, type TokenGrant, type TokenSource } from "./resolve.ts";
+import type { SegmentHelpers } from "./types.ts";
+import { cachedList, callAuthorizer } from "./calls.ts";
+import type { IntentionRule } from "./intentions.ts";
+
+export const PEER_PREFIXES = ["/v1/cluster/", "/v1/raft/"];
+
+export interface SecurityOptions {
+  config: Config;
+  log: Logger;
+  secret: string;
+  /** Leader-role nodes: their replicated state. */
+  state?: StateReader;
+  /** Agents: a leader's answer for a secret's hash (signed RPC). */
+  remoteLookup?: (secretHash: string) => Promise<TokenGrant | null>;
+  /** Agents: the intentions, from a leader (signed RPC). */
+  remoteIntentions?: () => Promise<IntentionRule[]>;
+  propose: (cmd: Command) => Promise<unknown>;
+  /** Leader-role nodes: called with each applied entry (resolved tokens are kept until an ACL change). */
+  onApplied?: (fn: (commandType: string, index: number) => void) => void;
+}
+
+/** Commands after which resolved tokens may be stale. */
+const ACL_CHANGES = new Set(["ACLBootstrap", "ACLTokenSet", "ACLTokenDelete", "ACLPolicySet", "ACLPolicyDelete", "RestoreState"]);
+
+export interface Security {
+  /** For AppOptions.extra, in order. */
+  middlewares: MiddlewareHandler[];
+  routeMiddleware: (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler | undefined;
+  settings: () => AclSettings;
+  resolver: () => TokenResolver;
+  /** This process's own token (HostInfo.localToken). */
+  localToken: string;
+  audit: AuditBatcher;
+  /** Call checks for the invoke plugin, offered on state.acl. */
+  calls: ReturnType<typeof callAuthorizer>;
+  /** New `[plugins.authz]` settings (SIGHUP). */
+  reload(table: Record<string, unknown> | undefined): void;
+  close(): Promise<void>;
+}
+
+function helpers(state: StateReader | undefined, selfName: string): SegmentHelpers {
+  return {
+    selfName,
+    nodeName: (idOrName) => state?.getNode(idOrName)?.name ?? idOrName,
+    jobOfAlloc: (id) => state?.jobs.getAlloc(id)?.jobId ?? "",
+    jobOfEval: (id) => state?.jobs.getEval(id)?.jobId ?? "",
+  };
+}
+
+export function setupSecurity(o: SecurityOptions): Security {
+  let settings = settingsFromTable(o.config.plugins.settings.authz);
+  const localToken = randomBytes(24).toString("base64url");
+  // Bumped by every ACL change, and by a gap in applied indexes (a Raft snapshot was installed: anything may have changed).
+  let aclVersion = 0;
+  let lastIndex = o.state?.appliedIndex() ?? -1;
+  o.onApplied?.((type, index) => {
+    if (ACL_CHANGES.has(type) || (lastIndex >= 0 && index !== lastIndex + 1)) aclVersion++;
+    lastIndex = index;
+  });
+  const source: TokenSource = o.state
+    ? stateTokenSource(() => o.state!.acl, o.onApplied ? () => aclVersion : undefined)
+    : { lookup: (h) => o.remoteLookup!(h) };
+  const makeResolver = () => new TokenResolver({
+    source, defaultAllow: () => settings.defaultAllow, localToken, downPolicy: settings.downPolicy,
+    // Leader-role nodes read their own state; only agents cache.
+    ttlMs: o.state ? 0 : settings.tokenTtlMs,
+  });
+  let resolver = makeResolver();
+  const audit = new AuditBatcher({
+    propose: o.propose, log: o.log.child({ component: "audit" }),
+    flushMs: () => settings.auditFlushMs,
+    retention: () => ({ maxRecords: settings.auditMaxRecords, maxAgeMs: settings.auditMaxAgeMs }),
+  });
+  const http = o.config.http;
+  const limiter = rateLimit({
+    perToken: http.rateLimitPerToken, perAddress: http.rateLimitPerAddress, burst: http.rateLimitBurst,
+    exempt: (path) => path === "/v1/healthz" || PEER_PREFIXES.some((p) => path.startsWith(p)),
+  });
+  const middlewares = [
+    nodeSignature({ secret: o.secret, peerPrefixes: PEER_PREFIXES }),
+    ...(limiter ? [limiter] : []),
+    auditMiddleware({ enabled: () => settings.audit, batcher: audit, nodeName: o.config.node.name, peerPrefixes: PEER_PREFIXES }),
+  ];
+  if (settings.enabled && settings.defaultAllow) o.log.warn("ACLs are on with default_policy = \"allow\": anything no rule names is allowed");
+  const calls = callAuthorizer({
+    enabled: () => settings.enabled, defaultAllow: () => settings.defaultAllow, resolver: () => resolver,
+    intentions: o.state ? () => o.state!.acl.intentions() : cachedList(() => o.remoteIntentions!(), () => settings.tokenTtlMs),
+  });
+  return {
+    middlewares,
+    calls,
+    routeMiddleware: routeAuthorizer({ settings: () => settings, resolver: () => resolver, helpers: helpers(o.state, o.config.node.name), log: o.log }),
+    settings: () => settings,
+    resolver: () => resolver,
+    localToken,
+    audit,
+    reload(table) {
+      settings = settingsFromTable(table);
+      resolver = makeResolver();
+    },
+    close: () => audit.close(),
+  };
+}

@@ -1,0 +1,92 @@
+// The vocabulary of ACLs: resources, access levels, and what a route
+// declares it needs. Pure types; no I/O.
+import type { Context } from "hono";
+
+/** An access level a rule grants. "write" implies "read"; "deny" refuses both. */
+export type Access = "read" | "write" | "deny";
+
+/** What a request asks for. */
+export type Want = "read" | "write";
+
+/**
+ * Resources a rule can name. Segmented ones take a name ("kv" takes a key,
+ * "service" a service name) and have exact and prefix rules; `acl` and
+ * `operator` are one switch each. `intention` has no rule of its own: it is
+ * derived from service rules, as in Consul (see rules.ts).
+ */
+export const SEGMENTED = ["agent", "event", "job", "key", "node", "plugin", "query", "service", "session", "intention"] as const;
+export const UNSEGMENTED = ["acl", "operator", "keyring", "mesh", "peering"] as const;
+export type SegmentedResource = (typeof SEGMENTED)[number];
+export type UnsegmentedResource = (typeof UNSEGMENTED)[number];
+export type Resource = SegmentedResource | UnsegmentedResource;
+
+export function isSegmented(r: Resource): r is SegmentedResource {
+  return (SEGMENTED as readonly string[]).includes(r);
+}
+
+/** Answers "may this identity do `want` on `resource` named `segment`?". */
+export interface Authorizer {
+  allowed(resource: Resource, segment: string, want: Want): boolean;
+  /** `allowed` on `prefix` and on every name below it (a recursive delete: Consul's KeyWritePrefix). */
+  allowedUnder(resource: Resource, prefix: string, want: Want): boolean;
+  /** True when every segment of `resource` is readable (lets list filters skip work). */
+  readsAll(resource: Resource): boolean;
+}
+
+/** Helpers a segment function may use; on agents the lookups find nothing. */
+export interface SegmentHelpers {
+  /** A node's name from its id or name (rules name nodes by name). */
+  nodeName(idOrName: string): string;
+  /** The job an allocation or evaluation belongs to ("" when unknown). */
+  jobOfAlloc(id: string): string;
+  jobOfEval(id: string): string;
+  /** This node's name (agent:* rules). */
+  selfName: string;
+}
+
+/** Drops the entries of a JSON answer the identity may not read; returns how many it dropped. */
+export type ListFilter = (body: unknown, authz: Authorizer) => { body: unknown; dropped: number };
+
+export interface PermissionSpec {
+  resource: Resource;
+  access: Want;
+  /** The rule segment the request names (a key, a service name). Default "". */
+  segment?: (c: Context, h: SegmentHelpers) => string | Promise<string>;
+  /**
+   * A list answer: no 403; entries the token may not read are dropped from
+   * the answer instead (Consul filters lists). `filterWhen` limits this to
+   * some requests (KV: only ?recurse or ?keys); otherwise the segment check applies.
+   */
+  filter?: ListFilter;
+  filterWhen?: (c: Context) => boolean;
+  /**
+   * When the resource itself depends on the request (a check belongs to a
+   * service, or to the node): returns both; overrides `resource` and `segment`.
+   */
+  target?: (c: Context, h: SegmentHelpers) => { resource: Resource; segment: string } | Promise<{ resource: Resource; segment: string }>;
+  /** The request touches everything under the segment (DELETE ?recurse): check the whole subtree. */
+  subtree?: (c: Context) => boolean;
+}
+
+/**
+ * What a route needs:
+ * - a PermissionSpec: a token whose rules allow it;
+ * - "authenticated": any known token (GET /v1/acl/token/self);
+ * - "none": nothing (only /v1/healthz and PUT /v1/acl/bootstrap);
+ * - "peer": signed cluster RPC, checked by the cluster-auth middleware.
+ */
+export type RoutePermission = PermissionSpec | "authenticated" | "none" | "peer";
+
+/** Who a request is, once its token is resolved. */
+export interface Identity {
+  accessorId: string;
+  description: string;
+  /** Services this token speaks for (intentions identify callers by these). */
+  serviceIdentities: string[];
+  anonymous: boolean;
+  authz: Authorizer;
+}
+
+export const ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002";
+export const MANAGEMENT_POLICY_ID = "00000000-0000-0000-0000-000000000001";
+export const MANAGEMENT_POLICY_NAME = "global-management";

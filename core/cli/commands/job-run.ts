@@ -1,0 +1,148 @@
+// `corral job run FILE`: register a job and follow it until every
+// allocation of the new version runs (and, for a service, its deployment is
+// healthy), or something fails. Exit 0 on success, 1 on a failure, a
+// blocked placement or the timeout; --detach returns right after
+// registering.
+import { readFileSync } from "node:fs";
+import { UsageError, type CommandSpec, type Parsed } from "../args.ts";
+import type { ApiClient } from "../client.ts";
+import { Progress, progressBar } from "../progress.ts";
+import { clientFlags, clientFrom } from "./shared.ts";
+
+export const jobRunSpec: CommandSpec = {
+  name: "job run",
+  summary: "Register a job from a TOML or JSON file and wait until its allocations run (healthy) or fail.",
+  usage: "corral job run FILE [--detach] [--timeout 5m] [--addr URL] [--token TOKEN]",
+  details: "FILE is a job document (docs/jobs.md): JSON when it ends in .json, TOML otherwise.",
+  flags: {
+    detach: { type: "boolean", help: "Return once the job is registered" },
+    timeout: { type: "string", value: "DURATION", help: "Give up waiting after this long (default 5m)" },
+    ...clientFlags,
+  },
+};
+
+export interface AllocJson {
+  id: string;
+  jobVersion: number;
+  groupName: string;
+  taskGroupIndex: number;
+  nodeId: string;
+  nodeName: string | null;
+  desiredStatus: string;
+  desiredDescription: string;
+  clientStatus: string;
+  clientDescription: string;
+  health: string;
+  ports: { task: string; label: string; value: number }[];
+  taskStates: Record<string, { state: string; restarts: number; ooms: number; oom: boolean; events: { at: number; type: string; message: string }[] }>;
+}
+
+interface JobJson {
+  type: string;
+  version: number;
+  spec: { groups: { name: string; count: number }[] };
+  deployments: { jobVersion: number; status: string; statusDescription: string }[];
+}
+
+interface EvalJson {
+  status: string;
+  statusDescription: string;
+  failedGroups: { group: string; missing: number; metrics: { reasons: Record<string, number>; nodesEvaluated: number } }[];
+}
+
+export function parseTimeoutMs(v: unknown, fallbackMs: number): number {
+  if (v === undefined) return fallbackMs;
+  const m = /^(\d+)(ms|s|m|h)$/.exec(String(v));
+  if (!m) throw new UsageError(`--timeout takes a duration such as "90s" or "5m", not "${String(v)}"`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"];
+}
+
+export function readJobFile(file: string): { body: string; contentType: string } {
+  let body: string;
+  try {
+    body = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  return { body, contentType: file.endsWith(".json") ? "application/json" : "application/toml" };
+}
+
+/** Placement failures of an evaluation, one line per reason. */
+export function failureLines(ev: Pick<EvalJson, "failedGroups">): string[] {
+  const out: string[] = [];
+  for (const g of ev.failedGroups) {
+    out.push(`  group "${g.group}": ${g.missing} allocation(s) not placed (${g.metrics.nodesEvaluated} nodes evaluated)`);
+    for (const [reason, n] of Object.entries(g.metrics.reasons)) out.push(`    ${reason}: ${n} node(s)`);
+  }
+  return out;
+}
+
+export async function jobRun(args: Parsed): Promise<number> {
+  const file = args.positionals[0];
+  if (!file || args.positionals.length > 1) throw new UsageError("expected one FILE");
+  const timeoutMs = parseTimeoutMs(args.flags.timeout, 5 * 60_000);
+  const { body, contentType } = readJobFile(file);
+  const client = clientFrom(args);
+  const reg = await client.request<{ jobId: string; namespace: string; evalId: string; version: number }>("POST", "/v1/jobs", body, contentType);
+  if (args.flags.json && args.flags.detach) {
+    process.stdout.write(JSON.stringify(reg) + "\n");
+    return 0;
+  }
+  process.stdout.write(`Job "${reg.jobId}" registered (version ${reg.version}), evaluation ${reg.evalId}\n`);
+  if (args.flags.detach) return 0;
+  return monitor(client, reg, Date.now() + timeoutMs);
+}
+
+async function monitor(client: ApiClient, reg: { jobId: string; namespace: string; evalId: string; version: number }, deadline: number): Promise<number> {
+  const progress = new Progress();
+  const q = `?namespace=${encodeURIComponent(reg.namespace)}`;
+  const jobPath = `/v1/job/${encodeURIComponent(reg.jobId)}`;
+  let index = 0;
+  while (Date.now() < deadline) {
+    const ev = await client.get<EvalJson>(`/v1/evaluation/${reg.evalId}`);
+    if (ev.status === "blocked" || ev.status === "failed") {
+      progress.done(`Evaluation ${ev.status}: ${ev.statusDescription}`);
+      for (const l of failureLines(ev)) process.stdout.write(l + "\n");
+      if (ev.status === "blocked") process.stdout.write("The job stays registered: the rest is placed when capacity frees.\n");
+      return 1;
+    }
+    const job = await client.get<JobJson>(jobPath + q);
+    const res = await client.raw("GET", `${jobPath}/allocations${q}&index=${index}&wait=2s`);
+    index = Number(res.headers.get("x-corral-index") ?? index);
+    const allocs = (await res.json()) as AllocJson[];
+    const verdict = judge(job, allocs, reg.version, ev.status);
+    progress.update(verdict.line);
+    if (verdict.done !== undefined) {
+      progress.done();
+      for (const l of verdict.details) process.stdout.write(l + "\n");
+      return verdict.done ? 0 : 1;
+    }
+  }
+  progress.done("Timed out waiting for the job; it keeps running (see `corral job status`).");
+  return 1;
+}
+
+/**
+ * Where the rollout of the registered `version` stands: the progress line,
+ * and done=true/false once it succeeded or failed. A newer version (an
+ * auto_revert rollback, or someone else's update) ends the wait.
+ */
+export function judge(job: JobJson, allocs: AllocJson[], version: number, evalStatus: string): { line: string; done?: boolean; details: string[] } {
+  const want = job.spec.groups.reduce((n, g) => n + g.count, 0);
+  const current = allocs.filter((a) => a.desiredStatus === "run" && a.jobVersion === version);
+  const running = current.filter((a) => a.clientStatus === "running" || a.clientStatus === "complete").length;
+  const healthy = current.filter((a) => a.health === "healthy" || (job.type === "batch" && a.clientStatus !== "pending")).length;
+  const failed = allocs.filter((a) => a.jobVersion === version && (a.clientStatus === "failed" || a.health === "unhealthy"));
+  const line = `${progressBar(job.type === "batch" ? running : healthy, want)} ${running} running, ${healthy} healthy`;
+  const dep = job.deployments.find((d) => d.jobVersion === version);
+  const failLines = failed.map((a) => `  ${a.id.slice(0, 8)} ${a.groupName}[${a.taskGroupIndex}] on ${a.nodeName ?? a.nodeId}: ${a.clientStatus}${a.health === "unhealthy" ? " (unhealthy)" : ""} ${a.clientDescription}`);
+  const newer = job.version > version ? [`The job is now at version ${job.version} (an auto_revert rollback, or a newer registration).`] : [];
+  if (dep?.status === "failed") return { line, done: false, details: [`Deployment failed: ${dep.statusDescription}`, ...failLines, ...newer] };
+  if (dep?.status === "successful") return { line, done: true, details: [`Deployment successful: ${want} allocation(s) healthy`] };
+  if (newer.length || dep?.status === "cancelled") return { line, done: false, details: [`Version ${version} was superseded.`, ...newer] };
+  if (job.type === "batch" && failed.length) return { line, done: false, details: ["Allocation(s) failed:", ...failLines] };
+  if (!dep && evalStatus === "complete" && running >= want && (job.type === "batch" || healthy >= want)) {
+    return { line, done: true, details: [`${want} allocation(s) running`] };
+  }
+  return { line, details: [] };
+}

@@ -1,0 +1,45 @@
+// Route plumbing of the authz plugin: every route forwards to a leader on
+// agents (they hold no tokens), declares its permission, and turns command
+// refusals into Consul-style text errors.
+import type { RouteConfig } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { consulError, statusForCode } from "../../core/http/errors.ts";
+import type { RoutePermission } from "../../core/acl/types.ts";
+import type { Command } from "../../core/state/commands.ts";
+import type { PluginContext, ProposeResult, RouteHandler } from "../../core/plugins/types.ts";
+import type { AuthzConfig } from "./config.ts";
+
+export type AuthzContext = PluginContext<AuthzConfig>;
+
+export function mount(ctx: AuthzContext, def: RouteConfig, permission: RoutePermission, handler: RouteHandler, stateRead = false): void {
+  ctx.route(def, (c) => (ctx.forward ? forward(ctx.forward, c) : handler(c)), { permission, stateRead });
+}
+
+async function forward(fn: (req: Request) => Promise<Response>, c: Context): Promise<Response> {
+  try {
+    return await fn(c.req.raw);
+  } catch (err) {
+    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+    throw consulError(500, `No cluster leader (${String((err as Error)?.message ?? err).slice(0, 120)})`);
+  }
+}
+
+/** Proposes; a refusal becomes its status with the applier's message. */
+export async function write(ctx: AuthzContext, cmd: Command): Promise<ProposeResult> {
+  const out = await ctx.propose(cmd);
+  if (!out.result.ok) throw consulError(statusForCode(out.result.code), out.result.message);
+  return out;
+}
+
+/** Consul answers every /v1/acl/ route this way while ACLs are off. */
+export function requireAcls(ctx: AuthzContext): void {
+  if (!ctx.config.enabled) throw consulError(401, "ACL support disabled");
+}
+
+/** The intention default: the ACL default policy when ACLs are on, allow when they are off. */
+export function intentionDefaultAllow(ctx: AuthzContext): boolean {
+  return !ctx.config.enabled || ctx.config.default_policy === "allow";
+}
+
+/** Consul's "ACL not found", also for an unknown token or policy id (a 403, as Consul answers). */
+export const aclNotFound = () => consulError(403, "ACL not found");

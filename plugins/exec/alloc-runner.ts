@@ -1,0 +1,160 @@
+// One allocation on this agent: its folder, its tasks, its services, and
+// the client status the leader sees:
+//   pending  → until every task runs (and its service is registered)
+//   running  → while tasks run; a task restarting keeps it running
+//   complete → every task ended well, or the allocation was stopped
+//   failed   → a task failed past its restart policy (the others are stopped)
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "../../core/log.ts";
+import type { TaskGroup, PortAssignment } from "../../core/scheduler/index.ts";
+import type { TaskState } from "../../core/store/schema-jobs.ts";
+import { taskEnv } from "./env.ts";
+import { RotatingLog } from "./logs.ts";
+import type { TaskLimits } from "./limits.ts";
+import { TaskRunner } from "./task-runner.ts";
+
+/** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
+export interface NodeAlloc {
+  id: string;
+  namespace: string;
+  jobId: string;
+  jobType: string;
+  groupName: string;
+  taskGroupIndex: number;
+  nodeId: string;
+  ports: PortAssignment[];
+  desiredStatus: "run" | "stop";
+  desiredDescription: string;
+  clientStatus: string;
+  groupSpec: TaskGroup;
+  taskStates?: Record<string, TaskState>;
+}
+
+export type RunnerStatus = "pending" | "running" | "complete" | "failed";
+
+export interface ServiceHooks {
+  /** The task runs: register its service (if any); resolves once the catalog write is done or gave up. */
+  register(alloc: NodeAlloc, task: string): Promise<void>;
+  deregister(alloc: NodeAlloc, task: string): Promise<void>;
+}
+
+export interface AllocRunnerDeps {
+  allocsDir: string;
+  host: string;
+  killTimeoutMs: number;
+  maxLogFileBytes: number;
+  maxLogFiles: number;
+  limits: TaskLimits;
+  services: ServiceHooks;
+  report(allocId: string, status: RunnerStatus, description: string, tasks: Record<string, TaskState>): void;
+  onProcess(allocId: string, task: string, pid: number | undefined): void;
+  now(): number;
+  log: Logger;
+  agentEnv: Record<string, string | undefined>;
+}
+
+export function allocDir(allocsDir: string, allocId: string): string {
+  return join(allocsDir, allocId);
+}
+
+export class AllocRunner {
+  status: RunnerStatus = "pending";
+  private tasks = new Map<string, TaskRunner>();
+  private logs: RotatingLog[] = [];
+  private registering = new Set<string>();
+  private registered = new Set<string>();
+  private stopping = false;
+  private terminal = false;
+  private description = "";
+
+  constructor(readonly alloc: NodeAlloc, private d: AllocRunnerDeps) {}
+
+  get dir(): string {
+    return allocDir(this.d.allocsDir, this.alloc.id);
+  }
+
+  start(): void {
+    const a = this.alloc;
+    const g = a.groupSpec;
+    for (const task of g.tasks) {
+      const taskDir = join(this.dir, "tasks", task.name);
+      mkdirSync(taskDir, { recursive: true });
+      const logDir = join(this.dir, "logs");
+      const stdout = new RotatingLog(logDir, task.name, "stdout", this.d.maxLogFileBytes, this.d.maxLogFiles);
+      const stderr = new RotatingLog(logDir, task.name, "stderr", this.d.maxLogFileBytes, this.d.maxLogFiles);
+      this.logs.push(stdout, stderr);
+      const env = taskEnv({
+        allocId: a.id, jobId: a.jobId, namespace: a.namespace, group: a.groupName, index: a.taskGroupIndex, task,
+        allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: this.d.agentEnv,
+      });
+      const runner = new TaskRunner({
+        allocId: a.id, task, batch: a.jobType === "batch", restart: g.restart, env, cwd: taskDir, stdout, stderr,
+        killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
+        onChange: (st) => this.taskChanged(task.name, st),
+        onProcess: (pid) => this.d.onProcess(a.id, task.name, pid),
+      });
+      this.tasks.set(task.name, runner);
+    }
+    for (const t of this.tasks.values()) t.start();
+    this.emit();
+  }
+
+  private taskChanged(task: string, st: TaskState): void {
+    if (st.state === "running" && !this.registered.has(task) && !this.stopping) {
+      this.registering.add(task);
+      void this.d.services.register(this.alloc, task).finally(() => {
+        this.registering.delete(task);
+        this.registered.add(task);
+        this.emit();
+      });
+    } else if (st.state !== "running" && this.registered.delete(task)) {
+      void this.d.services.deregister(this.alloc, task);
+    }
+    this.emit();
+    const failed = [...this.tasks.values()].find((t) => t.state.state === "dead" && t.state.failed);
+    if (failed && !this.stopping) void this.stop(`sibling task failed: ${failed.state.events.at(-1)?.message ?? "failed"}`);
+  }
+
+  private aggregate(): RunnerStatus {
+    const states = [...this.tasks.values()].map((t) => t.state);
+    if (states.some((s) => s.state === "dead" && s.failed)) return "failed";
+    if (states.every((s) => s.state === "dead")) return "complete";
+    const allRunning = [...this.tasks].every(([name, t]) => t.state.state === "running" && !this.registering.has(name));
+    if (allRunning) return "running";
+    return this.status === "running" ? "running" : "pending";
+  }
+
+  /** Reports the current state; once complete or failed has been reported nothing changes any more. */
+  private emit(): void {
+    if (this.terminal) return;
+    this.status = this.aggregate();
+    if (this.status === "complete" || this.status === "failed") this.terminal = true;
+    const tasks: Record<string, TaskState> = {};
+    for (const [name, t] of this.tasks) tasks[name] = t.state;
+    const failedTask = [...this.tasks.values()].find((t) => t.state.failed);
+    const description = this.description || (failedTask ? failedTask.state.events.at(-1)?.message ?? "" : "");
+    this.d.report(this.alloc.id, this.status, description, tasks);
+  }
+
+  /** Stops every task (SIGTERM, grace, SIGKILL) and deregisters the services; the allocation ends complete (or failed). */
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (!this.terminal) this.description = reason.slice(0, 1000);
+    await Promise.all([...this.tasks.values()].map((t) => t.stop(reason)));
+    await Promise.all([...this.registered].map((t) => this.d.services.deregister(this.alloc, t)));
+    this.registered.clear();
+    for (const l of this.logs) l.close();
+    this.emit();
+  }
+
+  /** Every task ended by itself (completed or failed): nothing left to run. */
+  get finished(): boolean {
+    return [...this.tasks.values()].every((t) => t.state.state === "dead");
+  }
+
+  get stopped(): boolean {
+    return this.stopping;
+  }
+}

@@ -1,0 +1,89 @@
+// The exec task driver: runs the allocations the leader placed on this node
+// as real processes (docs/exec.md). On an agent (and a dev node) it
+// watches GET /v1/node/{id}/allocations, starts and stops tasks, enforces
+// memory (cgroup v2 or an RSS watchdog), restarts tasks by their restart
+// policy, registers their services, and reports status transitions with
+// UpdateAllocStatus. On a leader-role node that runs no tasks it only
+// serves GET /v1/alloc/{id}/logs by passing it on to the right agent.
+//
+// Disabling the plugin (or stopping the node) stops its tasks without
+// reporting them: the allocations stay "running" in the state, so an agent
+// back within node_ttl restarts them, and one that stays away has them
+// marked lost and replaced elsewhere.
+import { join } from "node:path";
+import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import type { TaskState } from "../../core/store/schema-jobs.ts";
+import { execConfigSchema, type ExecConfig } from "./config.ts";
+import { createLimits } from "./limits.ts";
+import { ProcessFile } from "./processes.ts";
+import { StatusReporter } from "./reporter.ts";
+import { logRoutes } from "./routes.ts";
+import { JobServices } from "./services.ts";
+import { AllocWatch, localAllocs, remoteAllocs } from "./source.ts";
+import { Supervisor } from "./supervisor.ts";
+import type { RunnerStatus } from "./alloc-runner.ts";
+
+export const EXEC_VERSION = "0.1.0";
+
+export function execDir(dataDir: string): string {
+  return join(dataDir, "exec");
+}
+
+async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
+  const cfg = ctx.config;
+  const dir = execDir(ctx.host.dataDir);
+  const allocsDir = join(dir, "allocs");
+  if (ctx.host.role === "leader") {
+    // Leaders run no tasks; they only pass log requests on to the agent that runs the allocation.
+    logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: () => undefined });
+    return { stop() {} };
+  }
+
+  const processes = new ProcessFile(join(dir, "processes.json"));
+  const reaped = await processes.reap(cfg.kill_timeout);
+  if (reaped.length) ctx.log.warn("killed task processes left from before this agent restarted", { tasks: reaped.map((e) => `${e.allocId}/${e.task}`) });
+
+  const limits = createLimits(cfg.cgroup_root, ctx.log);
+  ctx.every(cfg.watchdog_interval, () => limits.tick());
+  const reporter = new StatusReporter({ nodeId: ctx.host.nodeId, propose: (c) => ctx.propose(c), now: Date.now, log: ctx.log });
+  const host = ctx.host.advertise ?? "127.0.0.1";
+  const services = new JobServices({ apiUrl: () => ctx.host.apiUrl, token: () => ctx.host.localToken, host, runChecks: cfg.run_checks, publish: (t, p) => ctx.publish(t, p), log: ctx.log });
+  const supervisor = new Supervisor({
+    allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
+    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env,
+    report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
+      reporter.report({ allocId, clientStatus, description, taskStates }),
+    onProcess: (allocId: string, task: string, pid: number | undefined) => processes.set(allocId, task, pid),
+  }, reporter, ctx.log);
+
+  const source = ctx.forward ? remoteAllocs(ctx.host.nodeId, ctx.forward) : localAllocs(ctx.host.nodeId, ctx.state);
+  const watch = ctx.own(new AllocWatch(source, (allocs) => supervisor.reconcile(allocs), ctx.log));
+  watch.start();
+  logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: (id) => supervisor.find(id)?.alloc });
+
+  const gauge = ctx.metrics.gauge({
+    name: "corral_exec_running_allocations", help: "Allocations this agent is running",
+    collect: () => void gauge.set([...supervisor.runners.values()].filter((r) => r.status === "running").length),
+  });
+  ctx.log.info("exec driver ready", { limits: limits.mode, allocsDir });
+
+  return {
+    async stop() {
+      watch.close();
+      reporter.stop(); // the allocations stay as the leader knows them (see the header)
+      services.stop();
+      await supervisor.close("exec driver stopping");
+    },
+  };
+}
+
+export const execPlugin: PluginModule<ExecConfig> = {
+  name: "exec",
+  version: EXEC_VERSION,
+  description: "Task driver: runs allocations as processes with memory/CPU limits, restarts, logs and job services",
+  configSchema: execConfigSchema,
+  setup,
+};
+export default execPlugin;
+
+export { execConfigSchema, type ExecConfig } from "./config.ts";

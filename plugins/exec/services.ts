@@ -1,0 +1,165 @@
+// Services of job tasks in the catalog. A running task with a `service`
+// block is registered with this node's discovery plugin through its
+// Consul-compatible agent API (PUT /v1/agent/service/register), the way
+// Nomad registers tasks with a local Consul agent: the agent's registry is
+// the source of truth for its node's part of the catalog and its
+// anti-entropy would remove anything written to the catalog behind its back.
+// The service id is _corral-task-<alloc>-<task> (the leader reads the
+// checks of that id for deployment health); it is deregistered when the task
+// stops.
+//
+// http and tcp checks are run here (run_checks) and their results handed to
+// the discovery plugin on its "discovery.check.result" topic; the discovery
+// plugin runs ttl checks itself. With discovery disabled, registration fails
+// (logged once per allocation) and the task runs without a catalog entry.
+// With ACLs on, the calls carry the node's own token (HostInfo.localToken).
+import { connect } from "node:net";
+import type { Logger } from "../../core/log.ts";
+import type { ServiceCheck } from "../../core/scheduler/index.ts";
+import { taskServiceId } from "../../core/state/domains/jobs-read.ts";
+import { CHECK_RESULT_TOPIC } from "../discovery/index.ts";
+import type { NodeAlloc, ServiceHooks } from "./alloc-runner.ts";
+
+export interface ServicesDeps {
+  apiUrl(): string | undefined;
+  /** This node's own token (HostInfo.localToken) for its agent API when ACLs are on. */
+  token(): string | undefined;
+  /** Address other nodes reach this one at (the services' address). */
+  host: string;
+  runChecks: boolean;
+  publish(topic: string, payload: unknown): void;
+  log: Logger;
+}
+
+const REGISTER_ATTEMPTS = 3;
+const REQUEST_TIMEOUT_MS = 5_000;
+
+export function checkId(serviceId: string, i: number): string {
+  return `${serviceId}:${i}`;
+}
+
+/** The Consul service definition of a task's service. */
+export function serviceDefinition(alloc: NodeAlloc, taskName: string, host: string): Record<string, unknown> | undefined {
+  const task = alloc.groupSpec.tasks.find((t) => t.name === taskName);
+  const svc = task?.service;
+  if (!svc) return undefined;
+  const port = svc.port ? (alloc.ports.find((p) => p.task === taskName && p.label === svc.port)?.value ?? 0) : 0;
+  const id = taskServiceId(alloc.id, taskName);
+  const checks = svc.checks.map((c, i) => {
+    const base = { CheckID: checkId(id, i), Name: c.name };
+    if (c.type === "ttl") return { ...base, TTL: `${c.ttlMs ?? c.intervalMs}ms` };
+    const target = c.type === "http" ? { HTTP: `http://${host}:${port}${c.path ?? "/"}` } : { TCP: `${host}:${port}` };
+    return { ...base, ...target, Interval: `${c.intervalMs}ms`, Timeout: `${c.timeoutMs}ms` };
+  });
+  return {
+    ID: id, Name: svc.name, Tags: svc.tags, Address: host, Port: port,
+    Meta: { corral_alloc_id: alloc.id, corral_job: alloc.jobId, corral_namespace: alloc.namespace, corral_group: alloc.groupName, corral_task: taskName },
+    Checks: checks,
+  };
+}
+
+export class JobServices implements ServiceHooks {
+  private loops = new Map<string, ReturnType<typeof setTimeout>[]>();
+  private stopped = false;
+
+  constructor(private d: ServicesDeps) {}
+
+  async register(alloc: NodeAlloc, taskName: string): Promise<void> {
+    const def = serviceDefinition(alloc, taskName, this.d.host);
+    const base = this.d.apiUrl();
+    if (!def || !base) return;
+    for (let attempt = 1; attempt <= REGISTER_ATTEMPTS; attempt++) {
+      try {
+        const res = await fetch(`${base}/v1/agent/service/register?replace-existing-checks`, {
+          method: "PUT", body: JSON.stringify(def), headers: { "content-type": "application/json", ...this.auth() }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        if (res.ok) break;
+        const text = (await res.text()).slice(0, 200);
+        if (res.status === 404) {
+          this.d.log.warn("job service not registered: the discovery plugin is not enabled on this node", { alloc: alloc.id, task: taskName });
+          return;
+        }
+        throw new Error(`${res.status} ${text}`);
+      } catch (err) {
+        if (attempt === REGISTER_ATTEMPTS) {
+          this.d.log.warn("job service registration failed", { alloc: alloc.id, task: taskName, err: (err as Error).message });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+      }
+    }
+    if (this.d.runChecks) this.startChecks(alloc, taskName, def.ID as string);
+  }
+
+  async deregister(alloc: NodeAlloc, taskName: string): Promise<void> {
+    const id = taskServiceId(alloc.id, taskName);
+    this.stopChecks(id);
+    const base = this.d.apiUrl();
+    if (!base || !alloc.groupSpec.tasks.find((t) => t.name === taskName)?.service) return;
+    try {
+      await fetch(`${base}/v1/agent/service/deregister/${encodeURIComponent(id)}`, { method: "PUT", headers: this.auth(), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (err) {
+      // The discovery plugin's anti-entropy cannot help here (the registry still has it); say so.
+      this.d.log.warn("job service deregistration failed", { alloc: alloc.id, task: taskName, err: (err as Error).message });
+    }
+  }
+
+  private auth(): Record<string, string> {
+    const t = this.d.token();
+    return t ? { "X-Consul-Token": t } : {};
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const id of [...this.loops.keys()]) this.stopChecks(id);
+  }
+
+  private startChecks(alloc: NodeAlloc, taskName: string, serviceId: string): void {
+    this.stopChecks(serviceId);
+    const svc = alloc.groupSpec.tasks.find((t) => t.name === taskName)!.service!;
+    const port = svc.port ? (alloc.ports.find((p) => p.task === taskName && p.label === svc.port)?.value ?? 0) : 0;
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    this.loops.set(serviceId, timers);
+    svc.checks.forEach((c, i) => {
+      if (c.type === "ttl") return;
+      const run = async () => {
+        const r = await probe(c, this.d.host, port);
+        if (!this.loops.has(serviceId) || this.stopped) return;
+        this.d.publish(CHECK_RESULT_TOPIC, { checkId: checkId(serviceId, i), status: r.status, output: r.output });
+        timers[i] = setTimeout(run, c.intervalMs);
+      };
+      timers[i] = setTimeout(run, 0);
+    });
+  }
+
+  private stopChecks(serviceId: string): void {
+    for (const t of this.loops.get(serviceId) ?? []) clearTimeout(t);
+    this.loops.delete(serviceId);
+  }
+}
+
+/** One http or tcp probe, Consul's rules: 2xx passing, 429 warning, anything else critical. */
+export async function probe(c: ServiceCheck, host: string, port: number): Promise<{ status: "passing" | "warning" | "critical"; output: string }> {
+  if (c.type === "http") {
+    const url = `http://${host}:${port}${c.path ?? "/"}`;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(c.timeoutMs), redirect: "manual" });
+      await res.body?.cancel();
+      const status = res.status >= 200 && res.status < 300 ? "passing" : res.status === 429 ? "warning" : "critical";
+      return { status, output: `HTTP GET ${url}: ${res.status} ${res.statusText}` };
+    } catch (err) {
+      return { status: "critical", output: `HTTP GET ${url}: ${(err as Error).message}` };
+    }
+  }
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (status: "passing" | "critical", output: string) => {
+      sock.destroy();
+      clearTimeout(timer);
+      resolve({ status, output });
+    };
+    const timer = setTimeout(() => done("critical", `TCP connect ${host}:${port}: timeout`), c.timeoutMs);
+    sock.once("connect", () => done("passing", `TCP connect ${host}:${port}: Success`));
+    sock.once("error", (e) => done("critical", `TCP connect ${host}:${port}: ${e.message}`));
+  });
+}

@@ -1,0 +1,86 @@
+// Brings this agent's running allocations in line with what the leader
+// lists for its node: start what is wanted and not running, stop what is
+// stopped (desired "stop", or no longer listed), forget and clean up what
+// the leader garbage-collected. Allocation folders (logs included) stay
+// until the leader forgets the allocation, so `corral alloc logs` works on
+// finished allocations.
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import type { Logger } from "../../core/log.ts";
+import { AllocRunner, type AllocRunnerDeps, type NodeAlloc } from "./alloc-runner.ts";
+import type { StatusReporter } from "./reporter.ts";
+
+const TERMINAL = new Set(["complete", "failed", "lost"]);
+
+export class Supervisor {
+  readonly runners = new Map<string, AllocRunner>();
+  private closed = false;
+
+  constructor(private deps: AllocRunnerDeps, private reporter: StatusReporter, private log: Logger) {}
+
+  /** One answer of the allocation watch. Runs quickly: stops run in the background. */
+  reconcile(allocs: readonly NodeAlloc[]): void {
+    if (this.closed) return;
+    const listed = new Set(allocs.map((a) => a.id));
+    for (const a of allocs) {
+      const runner = this.runners.get(a.id);
+      const wanted = a.desiredStatus === "run" && !TERMINAL.has(a.clientStatus);
+      if (wanted && !runner) this.start(a);
+      else if (!wanted && runner && !runner.stopped && !runner.finished) {
+        void runner.stop(a.desiredDescription || "allocation stopped");
+      } else if (!runner && a.desiredStatus === "stop" && !TERMINAL.has(a.clientStatus)) {
+        // Stopped before it ran here (or before this agent restarted): nothing runs, say so.
+        this.reporter.report({ allocId: a.id, clientStatus: "complete", description: a.desiredDescription || "stopped before it ran", taskStates: a.taskStates ?? {} });
+      }
+    }
+    for (const [id, runner] of this.runners) {
+      if (listed.has(id)) continue;
+      // Garbage-collected by the leader (or moved): stop it if it still runs, then forget it.
+      this.runners.delete(id);
+      this.reporter.forget(id);
+      void runner.stop("allocation no longer assigned to this node").then(() => this.removeDir(runner.dir));
+    }
+    this.sweepDirs(listed);
+  }
+
+  private start(a: NodeAlloc): void {
+    const runner = new AllocRunner(a, this.deps);
+    this.runners.set(a.id, runner);
+    this.log.info("starting allocation", { alloc: a.id, job: `${a.namespace}/${a.jobId}`, group: `${a.groupName}[${a.taskGroupIndex}]` });
+    try {
+      runner.start();
+    } catch (err) {
+      this.log.error("allocation could not start", { alloc: a.id, err });
+      void runner.stop(`could not start: ${(err as Error).message}`);
+    }
+  }
+
+  /** Folders of allocations neither running here nor listed by the leader. */
+  private sweepDirs(listed: ReadonlySet<string>): void {
+    if (!existsSync(this.deps.allocsDir)) return;
+    for (const id of readdirSync(this.deps.allocsDir)) {
+      if (!listed.has(id) && !this.runners.has(id)) this.removeDir(`${this.deps.allocsDir}/${id}`);
+    }
+  }
+
+  private removeDir(dir: string): void {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (err) {
+      this.log.warn("could not remove an allocation folder", { dir, err });
+    }
+  }
+
+  /** A runner by allocation id or unique prefix (4+ characters), like the API accepts. */
+  find(idOrPrefix: string): AllocRunner | undefined {
+    const exact = this.runners.get(idOrPrefix);
+    if (exact || idOrPrefix.length < 4) return exact;
+    const found = [...this.runners.values()].filter((r) => r.alloc.id.startsWith(idOrPrefix));
+    return found.length === 1 ? found[0] : undefined;
+  }
+
+  /** Stops every allocation (plugin disabled, node shutting down). */
+  async close(reason: string): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.runners.values()].map((r) => r.stop(reason)));
+  }
+}

@@ -1,0 +1,119 @@
+// Passing an instance's answer to the client: the head (connection-scoped
+// fields dropped), then the body as it arrives, delimited the way the head
+// says, with backpressure (a slow client pauses the instance's socket).
+// When the body ends, the upstream connection goes back to the pool if it
+// can carry another request.
+import { ChunkedDecoder } from "./chunked.ts";
+import { clientHead } from "./http1.ts";
+import { latin1, type Outbox } from "./outbox.ts";
+import type { ConnHandler, RawReply, UpstreamPool } from "./upstream.ts";
+
+export interface ClientSide {
+  out: Outbox;
+  /** Upstream socket to pause while the client's send buffer is full (null when none). */
+  forwarding: Forwarder | null;
+  /** The exchange is over; close the client connection when `close`. */
+  finished(close: boolean): void;
+  /** The answer cannot be completed (the instance broke off): drop the client connection. */
+  broken(): void;
+}
+
+export class Forwarder implements ConnHandler {
+  private remaining: number;
+  private readonly decoder: ChunkedDecoder | null;
+  private done = false;
+
+  constructor(
+    private readonly r: RawReply,
+    private readonly client: ClientSide,
+    private readonly pool: UpstreamPool,
+    private readonly closeAfter: boolean,
+    private readonly dechunk: boolean,
+    /** The request body was sent in full (else the connection is mid-request and cannot be reused). */
+    private readonly requestComplete: () => boolean,
+  ) {
+    this.remaining = r.head.framing === "length" ? r.head.contentLength : 0;
+    this.decoder = r.head.framing === "chunked" ? new ChunkedDecoder() : null;
+  }
+
+  /** While set, output is collected and written once: one send(2) for head and first bytes (and no Nagle stall between them). */
+  private batch: Uint8Array[] | null = null;
+
+  start(): void {
+    this.client.forwarding = this;
+    this.batch = [latin1(clientHead(this.r.head, this.closeAfter, this.dechunk))];
+    if (this.r.head.framing === "none" || (this.r.head.framing === "length" && this.remaining === 0)) {
+      this.flush();
+      this.end(this.r.rest === null);
+      return;
+    }
+    if (this.r.rest) this.data(this.r.rest);
+    this.flush();
+    if (!this.done) this.r.handOver(this);
+  }
+
+  private emit(b: Uint8Array): void {
+    if (this.batch) this.batch.push(b);
+    else this.client.out.write(b);
+  }
+
+  private flush(): void {
+    const b = this.batch;
+    this.batch = null;
+    if (b && b.length) this.client.out.write(b.length === 1 ? b[0]! : Buffer.concat(b));
+  }
+
+  pause(paused: boolean): void {
+    if (this.done) return;
+    const s = this.r.conn.socket;
+    if (paused) s.pause();
+    else s.resume();
+  }
+
+  data(d: Buffer): void {
+    if (this.done) return;
+    const framing = this.r.head.framing;
+    if (framing === "close") return this.emit(d);
+    if (framing === "length") {
+      const n = Math.min(this.remaining, d.byteLength);
+      this.emit(n === d.byteLength ? d : d.subarray(0, n));
+      this.remaining -= n;
+      if (this.remaining === 0) this.end(n === d.byteLength);
+      return;
+    }
+    this.chunked(d);
+  }
+
+  closed(): void {
+    if (this.done) return;
+    if (this.r.head.framing === "close") return this.end(false);
+    // Cut mid-body: the client must not take a truncated body for a whole one.
+    this.done = true;
+    this.client.forwarding = null;
+    this.client.broken();
+  }
+
+  private chunked(d: Buffer): void {
+    let at: number;
+    try {
+      at = this.dechunk ? this.decoder!.push(d, 0, d.byteLength, (a, b) => this.emit(d.subarray(a, b))) : this.decoder!.push(d, 0, d.byteLength);
+    } catch {
+      return this.closed();
+    }
+    if (!this.dechunk) this.emit(at < 0 || at === d.byteLength ? d : d.subarray(0, at));
+    if (at >= 0) this.end(at === d.byteLength);
+  }
+
+  /** `clean`: nothing arrived past the body (else the connection is out of step and is closed). */
+  private end(clean: boolean): void {
+    this.flush();
+    this.done = true;
+    this.client.forwarding = null;
+    const conn = this.r.conn;
+    if (clean && !this.r.head.close && this.r.head.framing !== "close" && this.requestComplete()) {
+      conn.socket.resume();
+      this.pool.release(conn);
+    } else conn.close();
+    this.client.finished(this.closeAfter);
+  }
+}

@@ -1,0 +1,67 @@
+// Writes to a Bun socket with backpressure. `socket.write` takes what the
+// kernel buffer can hold and returns how much; the rest waits here until the
+// socket's `drain`, and the producer on the other side is paused meanwhile
+// (`onBlocked` / `onFlushed`), so a fast sender never fills our memory with
+// what a slow receiver has not read.
+
+export interface WritableSocket {
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
+}
+
+export class Outbox {
+  private pending: Uint8Array[] = [];
+  /** Unwritable (closed): writes are dropped. */
+  dead = false;
+
+  constructor(
+    private readonly sock: WritableSocket,
+    private readonly onBlocked: () => void,
+    private readonly onFlushed: () => void,
+  ) {}
+
+  get blocked(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Queues `data` behind what is pending, or writes it now. Returns false while blocked. */
+  write(data: Uint8Array): boolean {
+    if (this.dead) return false;
+    if (this.pending.length) {
+      this.pending.push(data);
+      return false;
+    }
+    const n = this.sock.write(data);
+    if (n === data.byteLength) return true;
+    if (n < 0) {
+      this.dead = true;
+      return false;
+    }
+    this.pending.push(n === 0 ? data : data.subarray(n));
+    this.onBlocked();
+    return false;
+  }
+
+  /** The socket can take more (its `drain` handler). */
+  drain(): void {
+    while (this.pending.length && !this.dead) {
+      const head = this.pending[0]!;
+      const n = this.sock.write(head);
+      if (n < 0) {
+        this.dead = true;
+        this.pending = [];
+        return;
+      }
+      if (n < head.byteLength) {
+        this.pending[0] = head.subarray(n);
+        return;
+      }
+      this.pending.shift();
+    }
+    if (!this.dead) this.onFlushed();
+  }
+}
+
+/** A head (ASCII, or latin-1 obs-text) as the bytes it was received as. */
+export function latin1(text: string): Buffer {
+  return Buffer.from(text, "latin1");
+}

@@ -1,0 +1,260 @@
+// The raw-socket proxy listener (Bun.listen): HTTP/1.1 parsed and written by
+// corral itself, so a call costs a head parse, a head write and two socket
+// writes — no Request/Response objects, no streams, no fetch machinery.
+// That is what brings a proxied request near HAProxy's cost (docs/invoke.md,
+// "Performance"). Bun only; elsewhere the fetch engine serves the listener.
+//
+// One exchange at a time per client connection; pipelined requests wait in
+// the buffer (bounded). The call itself (instance choice, retries, breakers)
+// is the Invoker's, as for every other front.
+import type { Logger } from "../../../core/log.ts";
+import { timeoutHeaderMs, TIMEOUT_HEADER, TOKEN_HEADERS, TRY_TIMEOUT_HEADER } from "../headers.ts";
+import { Refusal, type Invoker } from "../invoker.ts";
+import type { HostRouter } from "../listener.ts";
+import { splitInvokePath } from "../listener.ts";
+import type { TraceIds } from "../trace.ts";
+import { BodyError, BufferedBody, StreamedBody, type BodySink } from "./bodies.ts";
+import { Forwarder } from "./forward.ts";
+import { field, HttpError, MAX_HEAD_BYTES, parseRequestHead, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
+import { latin1, Outbox } from "./outbox.ts";
+import { RawTransport, UpstreamPool, type BodySource } from "./upstream.ts";
+
+/** Seconds a client connection may sit idle between requests. */
+const CLIENT_IDLE_SECONDS = 120;
+/** Pipelined bytes waiting behind the current exchange; more closes the connection. */
+const MAX_PIPELINED_BYTES = 256 * 1024;
+const HEAD_END = Buffer.from("\r\n\r\n");
+const NO_BODY: BodySource = { buffered: null };
+
+export interface Engine {
+  invoker: Invoker;
+  router: HostRouter;
+  pool: UpstreamPool;
+  trace: TraceIds;
+  log: Logger;
+}
+
+interface Sock {
+  write(d: Uint8Array, o?: number, l?: number): number;
+  end(): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  timeout(s: number): void;
+  setNoDelay(on: boolean): boolean;
+  remoteAddress: string;
+  data: ClientConn;
+}
+
+export class ClientConn {
+  readonly out: Outbox;
+  forwarding: Forwarder | null = null;
+  private buf: Buffer | null = null;
+  private busy = false;
+  private closed = false;
+  private endWhenFlushed = false;
+  private sink: BodySink | null = null;
+  private transport: RawTransport | null = null;
+
+  constructor(
+    private readonly sock: Sock,
+    private readonly e: Engine,
+  ) {
+    this.out = new Outbox(sock, () => this.forwarding?.pause(true), () => this.flushed());
+    sock.timeout(CLIENT_IDLE_SECONDS);
+  }
+
+  onData(d: Buffer): void {
+    if (this.sink && !this.sink.complete) {
+      const left = this.sink.feed(d);
+      if (left === null) return;
+      d = left;
+    }
+    this.buf = this.buf ? Buffer.concat([this.buf, d]) : d;
+    if (!this.busy) this.pump();
+    else if (this.buf.byteLength > MAX_PIPELINED_BYTES) this.sock.terminate();
+  }
+
+  onClose(): void {
+    this.closed = true;
+    this.transport?.abort?.();
+    this.sink?.abort();
+    this.forwarding?.closed();
+  }
+
+  // ClientSide (forward.ts) and ClientFlow (bodies.ts)
+  finished(close: boolean): void {
+    this.busy = false;
+    this.sink = null;
+    if (close || this.closed) return this.close();
+    this.sock.timeout(CLIENT_IDLE_SECONDS);
+    if (this.buf) this.pump();
+  }
+
+  broken(): void {
+    this.sock.terminate();
+  }
+
+  pause(): void {
+    this.sock.pause();
+  }
+
+  resume(): void {
+    this.sock.resume();
+  }
+
+  fail(err: BodyError): void {
+    if (this.forwarding) return this.sock.terminate(); // mid-answer: no room for an error response
+    this.transport?.abort?.();
+    this.sink = null;
+    this.respond(err.status, new Refusal(err.status, err.status === 413 ? "BODY_TOO_LARGE" : "BAD_REQUEST", err.message).json(), true);
+  }
+
+  private flushed(): void {
+    if (this.endWhenFlushed) return this.sock.end();
+    this.forwarding?.pause(false);
+  }
+
+  private close(): void {
+    this.closed = true;
+    if (this.out.blocked) this.endWhenFlushed = true;
+    else this.sock.end();
+  }
+
+  private respond(status: number, json: string, close: boolean): void {
+    this.out.write(latin1(simpleResponse(status, json, close)));
+    this.finished(close);
+  }
+
+  /** Starts the next request whose head is complete in the buffer. */
+  private pump(): void {
+    if (this.busy || this.closed || !this.buf) return;
+    const buf = this.buf;
+    const end = buf.indexOf(HEAD_END);
+    if (end < 0) {
+      if (buf.byteLength > MAX_HEAD_BYTES) this.respond(431, new Refusal(431, "HEAD_TOO_LARGE", "request head too large").json(), true);
+      return;
+    }
+    this.buf = end + 4 < buf.byteLength ? buf.subarray(end + 4) : null;
+    this.busy = true;
+    this.sock.timeout(0); // an exchange (an event stream) may be quiet for long
+    let head: RequestHead;
+    try {
+      head = parseRequestHead(buf.toString("latin1", 0, end));
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      return this.respond(err.status, new Refusal(err.status, "BAD_REQUEST", err.message).json(), true);
+    }
+    this.exchange(head).catch((err) => {
+      this.e.log.warn("invoke: call failed", { err });
+      if (!this.closed && !this.forwarding) this.respond(502, new Refusal(502, "INVOKE_FAILED", `call failed: ${(err as Error)?.message ?? err}`).json(), true);
+    });
+  }
+
+  private async exchange(head: RequestHead): Promise<void> {
+    const started = performance.now();
+    const route = this.route(head);
+    if (head.upgrade) return this.refuse(head, new Refusal(501, "UPGRADE_NOT_SUPPORTED", "protocol upgrades (WebSocket) are not proxied"));
+    if (!route) return this.refuse(head, new Refusal(404, "NO_SERVICE_IN_HOST", `Host ${JSON.stringify(head.host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/...`));
+    const body = this.takeBody(head);
+    if (body instanceof Refusal) return this.refuse(head, body);
+    const token = field(head.fields, TOKEN_HEADERS[0]) ?? field(head.fields, TOKEN_HEADERS[1]) ?? undefined;
+    const svc = await this.e.invoker.admit(route.service, token, started);
+    if (svc instanceof Refusal) return this.refuse(head, svc);
+    let source: BodySource = NO_BODY;
+    if (body instanceof BufferedBody) source = { buffered: await body.done };
+    else if (body) source = body;
+    if (this.closed) return;
+    const prefix = upstreamPrefix(head, route.target, { ip: this.sock.remoteAddress ?? "", traceparent: this.e.trace.next(field(head.fields, "traceparent")) });
+    const t = new RawTransport(this.e.pool, prefix, head.method, source, (b) => void (!head.http10 && this.out.write(b)));
+    this.transport = t;
+    const policy = svc.policy;
+    const r = await this.e.invoker.run({
+      svc, method: head.method, replayable: !(body instanceof StreamedBody), started,
+      timeoutMs: timeoutHeaderMs(field(head.fields, TIMEOUT_HEADER)) ?? policy.timeoutMs,
+      tryMs: timeoutHeaderMs(field(head.fields, TRY_TIMEOUT_HEADER)) ?? policy.tryTimeoutMs,
+      aborted: () => this.closed,
+    }, t);
+    this.transport = null;
+    if (this.closed) return void (r instanceof Refusal || r.conn.close());
+    if (r instanceof Refusal) return this.refuse(head, r);
+    const complete = () => !this.sink || this.sink.complete;
+    const closeAfter = !head.keepAlive || r.head.framing === "close" || !complete();
+    new Forwarder(r, this, this.e.pool, closeAfter, head.http10 && r.head.framing === "chunked", complete).start();
+  }
+
+  private refuse(head: RequestHead, r: Refusal): void {
+    if (this.closed) return;
+    // A body not read to its end leaves the connection out of step: close it.
+    const close = !head.keepAlive || (this.sink !== null && !this.sink.complete) || ((head.contentLength > 0 || head.chunked) && !this.sink);
+    this.respond(r.status, r.json(), close);
+  }
+
+  /** Sets up the body's sink and feeds it what already arrived; a Refusal when the body is refused outright. */
+  private takeBody(head: RequestHead): BufferedBody | StreamedBody | Refusal | null {
+    if (head.contentLength <= 0 && !head.chunked) return null;
+    const cfg = this.e.invoker.cfg;
+    if (cfg.max_request_bytes > 0 && head.contentLength > cfg.max_request_bytes) {
+      return new Refusal(413, "BODY_TOO_LARGE", `request body is larger than ${cfg.max_request_bytes} bytes`);
+    }
+    const sink = !head.chunked && head.contentLength <= cfg.retry_buffer_bytes
+      ? new BufferedBody(head.contentLength)
+      : new StreamedBody(this, head.contentLength, head.chunked, cfg.max_request_bytes);
+    this.sink = sink;
+    const pending = this.buf;
+    this.buf = null;
+    if (pending) {
+      const left = sink.feed(pending);
+      if (left) this.buf = left;
+    }
+    return sink;
+  }
+
+  private route(head: RequestHead): { service: string; target: string } | undefined {
+    let host = head.host;
+    let target = head.target;
+    if (target[0] !== "/") {
+      // absolute-form (a client using us as its HTTP proxy): the authority names the service
+      const m = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(target);
+      if (!m) return undefined;
+      host = m[1]!;
+      target = m[2] ? (m[2][0] === "/" ? m[2] : `/${m[2]}`) : "/";
+    }
+    const service = this.e.router.service(host);
+    if (service) return { service, target };
+    return splitInvokePath(target);
+  }
+}
+
+export interface SocketListener {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function listenSockets(opts: { bind: string; port: number }, e: Engine): SocketListener {
+  const Bun = (globalThis as { Bun: { listen(o: unknown): { port: number; stop(force?: boolean): void } } }).Bun;
+  const server = Bun.listen({
+    hostname: opts.bind,
+    port: opts.port,
+    socket: {
+      open: (s: Sock) => {
+        s.setNoDelay(true); // heads and small bodies go out at once, not after the peer's delayed ACK
+        s.data = new ClientConn(s, e);
+      },
+      data: (s: Sock, d: Buffer) => s.data.onData(d),
+      drain: (s: Sock) => s.data.out.drain(),
+      close: (s: Sock) => s.data.onClose(),
+      error: (s: Sock) => s.data.onClose(),
+      timeout: (s: Sock) => s.terminate(),
+    },
+  });
+  return {
+    address: opts.bind,
+    port: server.port,
+    close: async () => {
+      server.stop(true);
+      e.pool.close();
+    },
+  };
+}

@@ -1,0 +1,110 @@
+// The invoke plugin: call any service by name through this node — on the API
+// port (/v1/invoke/{service}/{path}) or the proxy listener (Host routing).
+// See docs/invoke.md.
+//
+// Wiring only: where instances come from (watch.ts: the local catalog on
+// leader-role nodes, blocking queries to a leader on agents), the services
+// table (services.ts), the call loop (invoker.ts), the listener and routes.
+// Everything that holds a socket, a timer or a watch goes through ctx, so
+// disable/reload frees the port and stops every watch.
+import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import { allowAll, authorizerFromState, type CallAuthorizer } from "./authorize.ts";
+import { invokeConfigSchema, type InvokeConfig } from "./config.ts";
+import { listenSockets } from "./fast/server.ts";
+import { UpstreamPool } from "./fast/upstream.ts";
+import { fetchCaller, type CallHandler, type FetchFn } from "./fetch.ts";
+import { Invoker } from "./invoker.ts";
+import { HostRouter, startFetchListener, type Listener } from "./listener.ts";
+import { InvokeMetrics } from "./metrics.ts";
+import { invokeRoutes } from "./routes.ts";
+import { ServiceRegistry } from "./services.ts";
+import { TraceIds } from "./trace.ts";
+import { localSource, remoteSource, type CatalogSource } from "./watch.ts";
+
+export const INVOKE_VERSION = "0.1.0";
+
+export interface InvokePluginDeps {
+  /** Who may call whom (default: authz through ctx.state, allow-all while it is absent). */
+  authorizer?: (ctx: PluginContext<InvokeConfig>) => CallAuthorizer;
+  /** Instances (default: local catalog on leader-role nodes, ctx.forward on agents). */
+  source?: (ctx: PluginContext<InvokeConfig>) => CatalogSource;
+  rng?: () => number;
+}
+
+export interface InvokeHandle extends PluginHandle {
+  address: string;
+  port: number;
+}
+
+/** Upstream connections: a keep-alive pool of our own where Bun offers one, closed when the plugin stops. */
+function upstreamFetch(ctx: PluginContext<InvokeConfig>): FetchFn {
+  const Session = (globalThis as { Bun?: { FetchSession?: new (init?: object) => { fetch: FetchFn; close(): void } } }).Bun?.FetchSession;
+  if (!Session) return fetch as unknown as FetchFn;
+  const session = ctx.own(new Session({ keepAlive: { idleTimeout: 60 } }));
+  return session.fetch;
+}
+
+function defaultSource(ctx: PluginContext<InvokeConfig>): CatalogSource {
+  if (ctx.forward) return remoteSource(ctx.forward, ctx.config.watch_wait);
+  return localSource(() => ctx.state.catalog, (opts, read) => ctx.state.blocking(opts, read), ctx.config.watch_wait);
+}
+
+export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<InvokeConfig> {
+  return {
+    name: "invoke",
+    version: INVOKE_VERSION,
+    description: "Service invocation: a proxy to any service by name, balanced over healthy instances, with timeouts, retries, a retry budget and circuit breaking",
+    configSchema: invokeConfigSchema,
+    async setup(ctx: PluginContext<InvokeConfig>): Promise<InvokeHandle> {
+      const cfg = ctx.config;
+      const now = () => Date.now();
+      const rng = deps.rng ?? Math.random;
+      let registry: ServiceRegistry | undefined;
+      const metrics = new InvokeMetrics(ctx.metrics, () => registry?.list().length ?? 0);
+      registry = new ServiceRegistry(cfg, {
+        source: (deps.source ?? defaultSource)(ctx), now, rng, log: ctx.log,
+        onEndpointsGone: (svc, gone) => gone.forEach((e) => metrics.forgetEndpoint(svc, e)),
+        onDropped: (svc) => {
+          svc.pool.endpoints.forEach((e) => metrics.forgetEndpoint(svc, e));
+          ctx.log.debug("invoke: stopped watching an idle service", { service: svc.name });
+        },
+      });
+      const reg = registry;
+      ctx.own({ close: () => reg.stop() });
+      ctx.every(Math.min(30_000, Math.max(1000, cfg.watch_idle / 4)), () => reg.sweep());
+
+      const invoker = new Invoker({
+        cfg, registry, metrics, rng, now, log: ctx.log,
+        authorizer: deps.authorizer ? deps.authorizer(ctx) : ctx.state ? authorizerFromState(ctx.state) : allowAll,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      });
+      const trace = new TraceIds();
+      const viaFetch = fetchCaller(invoker, upstreamFetch(ctx), trace);
+      // A call must never take the plugin down: an unexpected throw (a client
+      // gone mid-body) is that call's 502, logged.
+      const onError = (err: unknown): Response => {
+        ctx.log.warn("invoke: call failed", { err });
+        return Response.json({ error: `call failed: ${(err as Error)?.message ?? String(err)}`, code: "INVOKE_FAILED" }, { status: 502 });
+      };
+      const call: CallHandler = (req, service, target, client) => viaFetch(req, service, target, client).catch(onError);
+
+      let listener: Listener | undefined;
+      invokeRoutes({ ctx, registry, call, listener: () => listener && { address: listener.address, port: listener.port, engine } });
+      const sockets = cfg.engine === "sockets" && typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
+      const engine = sockets ? "sockets" : "fetch";
+      listener = ctx.own(
+        sockets
+          ? listenSockets({ bind: cfg.bind, port: cfg.port }, { invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), pool: new UpstreamPool(), trace, log: ctx.log })
+          : await startFetchListener({ bind: cfg.bind, port: cfg.port, domain: cfg.domain, datacenter: ctx.host.datacenter, maxRequestBytes: cfg.max_request_bytes }, call),
+      );
+      ctx.log.info("invoke proxy listening", { address: listener.address, port: listener.port, engine, domain: `${cfg.domain}.` });
+      return { address: listener.address, port: listener.port, stop() {} };
+    },
+  };
+}
+
+export const invokePlugin: PluginModule<InvokeConfig> = createInvokePlugin();
+export default invokePlugin;
+
+export { invokeConfigSchema, type InvokeConfig } from "./config.ts";
+export type { CallAuthorizer, CallDecision } from "./authorize.ts";

@@ -1,0 +1,189 @@
+// One call, whatever carries it: find the service, check intentions, then
+// attempts — pick an instance, send, judge the answer, maybe retry elsewhere
+// after a backoff — until an answer worth returning, the retry rules say
+// stop, or the deadline.
+//
+// The transport (fetch.ts for the API route and the portable listener,
+// fast/ for the raw-socket listener) only sends one attempt and reports its
+// answer's status or why there is none; breakers, budget, metrics and
+// retries are decided here, the same for both.
+//
+// Timeouts end at the response headers: the body (a large download, an
+// event stream) then flows for as long as both sides keep it open.
+import type { Logger } from "../../core/log.ts";
+import type { Rng } from "./balancer.ts";
+import type { CallAuthorizer } from "./authorize.ts";
+import type { InvokeConfig } from "./config.ts";
+import type { ErrorKind, InvokeMetrics } from "./metrics.ts";
+import type { Endpoint } from "./pool.ts";
+import { backoffMs, codeClass, retryable, type FailureKind, type RetryRules } from "./retry.ts";
+import { TooManyServicesError, type ServiceEntry, type ServiceRegistry } from "./services.ts";
+
+/** What corral answers itself (JSON `{ error, code, ...extra }`). */
+export class Refusal {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly message: string,
+    readonly extra?: Record<string, unknown>,
+  ) {}
+
+  json(): string {
+    return JSON.stringify({ error: this.message, code: this.code, ...this.extra });
+  }
+}
+
+/** An instance's answer as far as the call loop cares: its status. */
+export interface Reply {
+  status: number;
+}
+
+export interface Transport<R extends Reply> {
+  /** Sends one attempt; settles at the response headers (or with why there are none) within tryMs. */
+  send(ep: Endpoint, tryMs: number): Promise<R | FailureKind>;
+  /** A reply that will not be returned (it is being retried): release it. */
+  discard(r: R): void;
+}
+
+export interface CallSpec {
+  svc: ServiceEntry;
+  method: string;
+  /** The body may be sent more than once. */
+  replayable: boolean;
+  timeoutMs: number;
+  tryMs: number;
+  /** performance.now() when the call arrived. */
+  started: number;
+  /** The client went away. */
+  aborted(): boolean;
+}
+
+export interface InvokerDeps {
+  cfg: InvokeConfig;
+  registry: ServiceRegistry;
+  metrics: InvokeMetrics;
+  authorizer: CallAuthorizer;
+  /** Wall clock in ms (breakers, budget, deadlines). */
+  now: () => number;
+  rng: Rng;
+  sleep: (ms: number) => Promise<void>;
+  log: Logger;
+}
+
+export class Invoker {
+  readonly cfg: InvokeConfig;
+  private readonly rules: RetryRules;
+  private readonly retryStatus = new Uint8Array(100);
+
+  constructor(private readonly d: InvokerDeps) {
+    this.cfg = d.cfg;
+    this.rules = { methods: new Set(d.cfg.retry_methods) };
+    for (const s of d.cfg.retry_statuses) this.retryStatus[s - 500] = 1;
+  }
+
+  /** The service to call, or why the call cannot go ahead (unknown, catalog down, denied). */
+  async admit(name: string, token: string | undefined, started: number): Promise<ServiceEntry | Refusal> {
+    let svc: ServiceEntry;
+    try {
+      svc = this.d.registry.acquire(name);
+    } catch (err) {
+      if (!(err instanceof TooManyServicesError)) throw err;
+      return this.refuse(undefined, started, 503, "too_many_services", "TOO_MANY_SERVICES", err.message);
+    }
+    if (!svc.loaded) await this.firstView(svc);
+    if (!svc.loaded) {
+      const why = svc.loadError ? `: ${(svc.loadError as Error).message ?? svc.loadError}` : "";
+      return this.refuse(svc, started, 503, "catalog", "CATALOG_UNAVAILABLE", `the catalog could not be read${why}`);
+    }
+    if (!svc.exists) return this.refuse(undefined, started, 404, "unknown_service", "UNKNOWN_SERVICE", `no service named "${name}" in the catalog`);
+    if (this.d.authorizer.enabled()) {
+      const decision = await this.d.authorizer.authorizeCall(token, svc.name);
+      if (!decision.allowed) {
+        return this.refuse(svc, started, 403, "denied", "INTENTION_DENIED", `calling "${svc.name}" is not allowed: ${decision.reason}`, { reason: decision.reason });
+      }
+    }
+    return svc;
+  }
+
+  /** A call corral refuses before any attempt (a body too large, a bad request). */
+  refuse(svc: ServiceEntry | undefined, started: number, status: number, kind: ErrorKind, code: string, message: string, extra?: Record<string, unknown>): Refusal {
+    // Unknown names come from clients: one label for all of them keeps /metrics bounded.
+    this.d.metrics.error(svc ? svc.name : "(unknown)", kind);
+    if (svc) this.d.metrics.observe(svc, (performance.now() - started) / 1000);
+    return new Refusal(status, code, message, extra);
+  }
+
+  /** The attempt loop. Returns the reply to pass on, or corral's own answer. */
+  async run<R extends Reply>(c: CallSpec, t: Transport<R>): Promise<R | Refusal> {
+    const { svc } = c;
+    svc.budget.recordRequest();
+    const deadline = this.d.now() + c.timeoutMs;
+    let tried: Endpoint[] | null = null;
+    let last: R | FailureKind | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const now = this.d.now();
+      if (now >= deadline) return this.giveUp(c, last ?? "timeout");
+      const ep = svc.pool.pick(now, tried);
+      if (!ep) return last !== undefined ? this.giveUp(c, last) : this.refuse(svc, c.started, 503, "no_instance", "NO_HEALTHY_INSTANCE", `service "${svc.name}" has no healthy instance`);
+      ep.inflight++;
+      let out: R | FailureKind;
+      try {
+        out = await t.send(ep, Math.min(c.tryMs, deadline - now));
+      } finally {
+        ep.inflight--;
+      }
+      this.judge(svc, ep, out);
+      if (typeof out !== "string" && !this.retryStatus[out.status - 500]) return this.done(c, out);
+      last = out;
+      if (!this.mayRetry(c, out, attempt)) return this.giveUp(c, out);
+      const wait = backoffMs(attempt + 1, this.cfg.backoff_base, this.cfg.backoff_max, this.d.rng);
+      if (this.d.now() + wait >= deadline) return this.giveUp(c, out);
+      if (typeof out !== "string") t.discard(out);
+      this.d.metrics.retry(svc);
+      (tried ??= []).push(ep);
+      if (wait > 0) await this.d.sleep(wait);
+    }
+  }
+
+  /** Breaker and metrics for one attempt: 5xx, refused, reset, timeout count against the instance. */
+  private judge(svc: ServiceEntry, ep: Endpoint, out: Reply | FailureKind): void {
+    if (out === "aborted") return svc.pool.abandoned(ep);
+    if (typeof out === "string") this.d.metrics.attempt(svc, ep, out === "timeout" ? "timeout" : "error");
+    else {
+      this.d.metrics.attempt(svc, ep, codeClass(out.status));
+      if (out.status < 500) return svc.pool.succeeded(ep, this.d.now());
+    }
+    if (!svc.pool.failed(ep, this.d.now())) return;
+    this.d.metrics.ejected(svc, ep);
+    this.d.log.info("invoke: instance ejected", { service: svc.name, instance: ep.label, ejections: ep.breaker.ejections, untilMs: ep.breaker.until });
+  }
+
+  private mayRetry(c: CallSpec, out: Reply | FailureKind, attempt: number): boolean {
+    if (attempt >= c.svc.policy.maxRetries) return false;
+    if (!retryable(typeof out === "string" ? out : "status", c.method, c.replayable, this.rules)) return false;
+    if (c.aborted()) return false;
+    if (c.svc.budget.tryRetry()) return true;
+    this.d.metrics.budgetExhausted(c.svc);
+    return false;
+  }
+
+  private done<R extends Reply>(c: CallSpec, r: R): R {
+    this.d.metrics.observe(c.svc, (performance.now() - c.started) / 1000);
+    return r;
+  }
+
+  /** No attempt left: the last answer if there was one, else corral's own error. */
+  private giveUp<R extends Reply>(c: CallSpec, last: R | FailureKind): R | Refusal {
+    if (typeof last !== "string") return this.done(c, last);
+    const name = c.svc.name;
+    if (last === "timeout") return this.refuse(c.svc, c.started, 504, "timeout", "UPSTREAM_TIMEOUT", `service "${name}" did not answer within the timeout`);
+    if (last === "aborted") return new Refusal(499, "CLIENT_CLOSED", "the client closed the request");
+    return this.refuse(c.svc, c.started, 502, "unavailable", "UPSTREAM_UNAVAILABLE", `no instance of "${name}" could be reached (${last})`);
+  }
+
+  private async firstView(svc: ServiceEntry): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([svc.ready, new Promise<void>((r) => (timer = setTimeout(r, svc.policy.timeoutMs)))]);
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,60 @@
+// W3C Trace Context (https://www.w3.org/TR/trace-context/) for one hop.
+//
+// A valid incoming `traceparent` keeps its trace id and flags and gets a new
+// parent id: corral is a hop of its own, so the backend sees corral's span as
+// its parent (what a tracing proxy does; we record no span, but the ids stay
+// unique per hop). A missing or invalid one is replaced by a new trace,
+// sampled (flags 01). `tracestate` passes unchanged.
+//
+// Random ids come from a pooled crypto buffer, so a call costs no syscall.
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const POOL_BYTES = 4096;
+
+export class TraceIds {
+  private pool = new Uint8Array(POOL_BYTES);
+  private at = POOL_BYTES;
+
+  constructor(private readonly fill: (buf: Uint8Array) => void = (b) => void crypto.getRandomValues(b)) {}
+
+  /** `bytes` random bytes as lowercase hex; never all zeros (invalid in trace context). */
+  hex(bytes: number): string {
+    for (;;) {
+      if (this.at + bytes > POOL_BYTES) {
+        this.fill(this.pool);
+        this.at = 0;
+      }
+      let out = "";
+      let zero = true;
+      for (let i = 0; i < bytes; i++) {
+        const b = this.pool[this.at++]!;
+        if (b !== 0) zero = false;
+        out += HEX[b];
+      }
+      if (!zero) return out;
+    }
+  }
+
+  /** The traceparent to send upstream for an incoming one (or null). */
+  next(incoming: string | null): string {
+    const span = this.hex(8);
+    if (incoming !== null && isValidTraceparent(incoming)) {
+      const v = incoming.trim().toLowerCase();
+      // version 00 layout: 00-<trace 32>-<parent 16>-<flags 2>
+      return `00-${v.slice(3, 35)}-${span}-${v.slice(53, 55)}`;
+    }
+    return `00-${this.hex(16)}-${span}-01`;
+  }
+}
+
+const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/** Version ff is forbidden; all-zero ids are invalid; version 00 has no suffix. */
+export function isValidTraceparent(value: string): boolean {
+  const m = TRACEPARENT_RE.exec(value.trim().toLowerCase());
+  if (!m) return false;
+  const [, version, trace, parent, , rest] = m;
+  if (version === "ff") return false;
+  if (version === "00" && rest !== undefined) return false;
+  return !/^0+$/.test(trace!) && !/^0+$/.test(parent!);
+}

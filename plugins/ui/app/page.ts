@@ -1,0 +1,76 @@
+// What a page gets while it is shown. Everything it starts through the
+// context (blocking queries, event subscriptions, timers, streams) stops
+// when the user leaves the page: the signal aborts, so no request or
+// listener outlives its page (browsers allow only ~6 connections per host).
+import { HttpError, watch, type WatchOptions } from "./api.ts";
+import { h, type Child } from "./dom.ts";
+import { loginDialog } from "./login.ts";
+import type { ClusterEvent, Live } from "./live.ts";
+
+export class PageCtx {
+  private ctrl = new AbortController();
+  readonly signal = this.ctrl.signal;
+
+  constructor(
+    readonly main: HTMLElement,
+    readonly live: Live,
+  ) {}
+
+  /** Sets the page's heading (focused after navigation) and the document title. */
+  title(text: string, ...extra: Child[]): HTMLElement {
+    document.title = `${text} · corral`;
+    const h1 = h("h1", { tabindex: "-1" }, text);
+    const head = h("div", { class: "page-head" }, h1, ...extra);
+    this.main.prepend(head);
+    return h1;
+  }
+
+  /** Reacts to stream events of a topic ("*": all; "reset": re-read everything). */
+  on(topic: string, fn: (e: ClusterEvent) => void): void {
+    const off = this.live.on(topic, fn);
+    this.signal.addEventListener("abort", off, { once: true });
+  }
+
+  every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    this.signal.addEventListener("abort", () => clearInterval(t), { once: true });
+  }
+
+  /** A blocking query loop bound to this page. */
+  watch<T>(path: string, onData: (data: T, index: number) => void, o: Omit<WatchOptions, "signal"> = {}): void {
+    watch(path, onData, { ...o, signal: this.signal });
+  }
+
+  /** Coalesces bursts (a sync that changes 20 checks) into one call after `ms`. */
+  debounce(fn: () => void, ms = 250): () => void {
+    let t: ReturnType<typeof setTimeout> | undefined;
+    this.signal.addEventListener("abort", () => clearTimeout(t), { once: true });
+    return () => {
+      clearTimeout(t);
+      t = setTimeout(() => !this.signal.aborted && fn(), ms);
+    };
+  }
+
+  leave(): void {
+    this.ctrl.abort();
+  }
+}
+
+/** An error where data should be; a refusal says which permission and offers sign-in. */
+export function errorView(err: unknown, what: string): HTMLElement {
+  const e = err as Error;
+  if (err instanceof HttpError && err.denied) {
+    return h(
+      "div",
+      { class: "alert alert-denied", role: "alert" },
+      h("p", null, `Permission denied: your token may not read ${what} (${e.message}).`),
+      h("button", { type: "button", class: "btn", onClick: () => loginDialog() }, "Sign in with another token"),
+    );
+  }
+  return h("div", { class: "alert alert-error", role: "alert" }, h("p", null, `Could not load ${what}: ${e?.message ?? String(err)}`));
+}
+
+/** A placeholder while the first answer is on its way. */
+export function loading(what: string): HTMLElement {
+  return h("p", { class: "loading", "aria-busy": "true" }, `Loading ${what}…`);
+}

@@ -1,0 +1,231 @@
+// The overview: who leads, the nodes with live CPU and memory, services by
+// health, jobs by allocation state, and the event feed. How each part
+// stays current:
+//   raft, nodes   re-read on `leader` / `node` events from the stream
+//   sparklines    metrics history polled once per bucket (nodes.ts)
+//   services      blocking query on /v1/health/state/any (any check, service or node change)
+//   jobs          blocking query on /v1/jobs (jobs and allocations)
+//   feed          the stream itself
+import { api, enc } from "../api.ts";
+import { sparkline } from "../chart.ts";
+import { badge, fill, h, section, table } from "../dom.ts";
+import { ago, bytes, clock, percent } from "../format.ts";
+import { allocChips, jobHref, type JobView } from "../jobs.ts";
+import { describe, type ClusterEvent } from "../live.ts";
+import { pollMetrics, type NodeInfo, type NodeMetrics } from "../nodes.ts";
+import { errorView, loading, type PageCtx } from "../page.ts";
+import { serviceSummaries, type ServiceSummary } from "../services.ts";
+
+interface RaftInfo {
+  id: string;
+  role: string;
+  term: number;
+  leader: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+  members: { address: string; leader: boolean; voter: boolean; matchIndex?: number; state?: string }[];
+}
+
+export function overviewPage(ctx: PageCtx): void {
+  ctx.title("Overview");
+  const raftBody = h("div", null, loading("Raft status"));
+  const nodesBody = h("div", null, loading("nodes"));
+  const servicesBody = h("div", null, loading("services"));
+  const jobsBody = h("div", null, loading("jobs"));
+  const feed = h("ol", { class: "feed", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Cluster events, newest first" });
+  ctx.main.append(
+    h(
+      "div",
+      { class: "overview" },
+      h(
+        "div",
+        { class: "overview-main" },
+        section("Leader-role nodes", raftBody),
+        section("Nodes", nodesBody),
+        section("Services", servicesBody),
+        section("Jobs", jobsBody),
+      ),
+      h("aside", { class: "overview-side", "aria-label": "Live events" }, section("Events", h("p", { class: "hint" }, "Live from /v1/events, newest first."), feed)),
+    ),
+  );
+
+  raftPart(ctx, raftBody);
+  nodesPart(ctx, nodesBody);
+  servicesPart(ctx, servicesBody);
+  jobsPart(ctx, jobsBody);
+  feedPart(ctx, feed);
+}
+
+function raftPart(ctx: PageCtx, body: HTMLElement): void {
+  const load = async () => {
+    try {
+      const r = (await api<RaftInfo>("/v1/operator/raft", { signal: ctx.signal })).data;
+      fill(
+        body,
+        h("p", { class: "lead" }, r.leader ? ["Leader: ", h("strong", { "data-testid": "raft-leader" }, r.leader), ` · term ${r.term} · committed ${r.commitIndex} · applied ${r.appliedIndex}`] : "No leader right now: an election is under way, or a quorum is missing."),
+        table(
+          "Raft members",
+          ["Member", "Role", "Voter", "Replicated to"],
+          r.members.map((m) => [m.address, m.leader ? badge("leader") : badge("follower"), m.voter ? "yes" : "no", m.matchIndex ?? (m.leader ? r.commitIndex : "–")]),
+          { captionHidden: true },
+        ),
+      );
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      const agent = (err as { status?: number }).status === 404;
+      fill(body, agent ? h("p", { class: "muted" }, "This node is an agent: it takes no part in Raft. Open a leader-role node's dashboard to see the peers.") : errorView(err, "the Raft status"));
+    }
+  };
+  void load();
+  const again = ctx.debounce(load, 300);
+  ctx.on("leader", again);
+  ctx.on("reset", again);
+}
+
+function nodesPart(ctx: PageCtx, body: HTMLElement): void {
+  let nodes: NodeInfo[] = [];
+  const metrics = new Map<string, NodeMetrics>();
+  const pollers = new Map<string, AbortController>();
+  ctx.signal.addEventListener("abort", () => pollers.forEach((c) => c.abort()), { once: true });
+
+  const render = () => {
+    fill(
+      body,
+      table(
+        "Nodes",
+        ["Node", "Status", "CPU (5 min)", "Memory (5 min)", "Heartbeat"],
+        nodes.map((n) => nodeRow(n, metrics.get(n.id))),
+        { captionHidden: true, empty: "No nodes have joined yet." },
+      ),
+    );
+  };
+
+  // Sparklines for up to 50 ready nodes: each polls its metrics once per bucket.
+  const syncPollers = () => {
+    const wanted = new Set(nodes.filter((n) => n.status === "ready").slice(0, 50).map((n) => n.id));
+    for (const [id, c] of pollers) if (!wanted.has(id)) (c.abort(), pollers.delete(id));
+    for (const id of wanted) {
+      if (pollers.has(id)) continue;
+      const c = new AbortController();
+      pollers.set(id, c);
+      ctx.signal.addEventListener("abort", () => c.abort(), { once: true });
+      pollMetrics(id, () => "5m", (m) => (metrics.set(id, m), render()), () => metrics.delete(id), c.signal);
+    }
+  };
+
+  const load = async () => {
+    try {
+      nodes = (await api<NodeInfo[]>("/v1/nodes", { signal: ctx.signal })).data.sort((a, b) => a.name.localeCompare(b.name));
+      render();
+      syncPollers();
+    } catch (err) {
+      if (!ctx.signal.aborted) fill(body, errorView(err, "nodes"));
+    }
+  };
+  void load();
+  const again = ctx.debounce(load, 250);
+  ctx.on("node", again);
+  ctx.on("reset", again);
+}
+
+function nodeRow(n: NodeInfo, m: NodeMetrics | undefined) {
+  const cpu = m?.points.map((p) => p.cpuPercentAvg) ?? [];
+  const mem = m?.points.map((p) => p.memoryUsedBytesAvg) ?? [];
+  const total = n.resources.memoryBytes || Math.max(1, ...mem);
+  const latestCpu = m?.latest?.cpuPercent ?? cpu[cpu.length - 1];
+  const latestMem = m?.latest?.memoryUsedBytes ?? mem[mem.length - 1];
+  return [
+    [h("a", { href: `#/nodes/${enc(n.id)}` }, n.name), h("div", { class: "muted small" }, `${n.role} · `, h("code", null, n.address))],
+    h("span", { class: "chips" }, badge(n.status), n.health === "warning" ? h("span", { title: n.healthReason }, badge("warning", "warning")) : null),
+    n.status === "ready" ? h("span", { class: "spark-cell" }, sparkline(cpu, 100, `CPU of ${n.name}, last 5 minutes: now ${percent(latestCpu)}`, "spark-cpu"), h("span", null, percent(latestCpu))) : h("span", { class: "muted" }, "–"),
+    n.status === "ready"
+      ? h("span", { class: "spark-cell" }, sparkline(mem, total, `Memory of ${n.name}, last 5 minutes: now ${bytes(latestMem)} of ${bytes(total)}`, "spark-mem"), h("span", null, `${bytes(latestMem)} / ${bytes(total)}`))
+      : h("span", { class: "muted" }, "–"),
+    h("time", { datetime: n.lastHeartbeatAt ? new Date(n.lastHeartbeatAt).toISOString() : null, title: n.lastHeartbeatAt ? new Date(n.lastHeartbeatAt).toLocaleString() : null }, ago(n.lastHeartbeatAt)),
+  ];
+}
+
+function servicesPart(ctx: PageCtx, body: HTMLElement): void {
+  const render = (list: ServiceSummary[], more: number) => {
+    fill(
+      body,
+      table(
+        "Services",
+        ["Service", "Instances", "Passing", "Warning", "Critical", "Tags"],
+        list.map((s) => [
+          h("a", { href: `#/services/${enc(s.name)}` }, s.name),
+          s.instances,
+          count(s.passing, "passing"),
+          count(s.warning, "warning"),
+          count(s.critical, "critical"),
+          s.tags.length ? h("span", { class: "chips" }, s.tags.map((t) => h("span", { class: "tag" }, t))) : h("span", { class: "muted" }, "–"),
+        ]),
+        { captionHidden: true, empty: "No services are registered." },
+      ),
+      more > 0 ? h("p", { class: "hint" }, `${more} more services are not summarised here.`) : null,
+    );
+  };
+  let running = false;
+  let again = false;
+  const load = async () => {
+    if (running) return void (again = true);
+    running = true;
+    try {
+      const { list, more } = await serviceSummaries(ctx.signal);
+      render(list, more);
+    } catch (err) {
+      if (!ctx.signal.aborted) fill(body, errorView(err, "services"));
+    } finally {
+      running = false;
+      if (again && !ctx.signal.aborted) (again = false), void load();
+    }
+  };
+  // Any check, service or node change moves this index; then the summaries are re-read.
+  ctx.watch("/v1/health/state/any", () => void load(), { onError: (err) => fill(body, errorView(err, "services")) });
+}
+
+function count(n: number, status: string) {
+  return n > 0 ? h("span", { "data-status": status }, badge(status, String(n))) : h("span", { class: "muted", "data-status": status }, "0");
+}
+
+function jobsPart(ctx: PageCtx, body: HTMLElement): void {
+  ctx.watch<JobView[]>(
+    "/v1/jobs",
+    (jobs) => {
+      fill(
+        body,
+        table(
+          "Jobs",
+          ["Job", "Namespace", "Type", "Status", "Allocations", "Version"],
+          jobs.map((j) => [h("a", { href: jobHref(j) }, j.id), j.namespace, j.type, badge(j.status), allocChips(j.allocations), `v${j.version}`]),
+          { captionHidden: true, empty: "No jobs. Submit one with corral job run FILE." },
+        ),
+      );
+    },
+    { onError: (err) => fill(body, errorView(err, "jobs")) },
+  );
+}
+
+function feedPart(ctx: PageCtx, feed: HTMLElement): void {
+  const item = (e: ClusterEvent) =>
+    h(
+      "li",
+      { class: e.history ? "feed-item history" : "feed-item" },
+      h("time", { datetime: new Date(e.at).toISOString() }, clock(e.at)),
+      " ",
+      badge(e.topic === "reset" ? "warning" : "info", e.topic),
+      " ",
+      h("span", { class: "feed-type" }, e.type),
+      " ",
+      h("span", { class: "feed-what" }, describe(e)),
+      e.index ? h("span", { class: "muted" }, ` #${e.index}`) : null,
+    );
+  // What arrived before this page opened, oldest at the bottom.
+  feed.append(...ctx.live.feed.map(item));
+  if (ctx.live.feed.length === 0) feed.append(h("li", { class: "muted empty-feed" }, "No events yet."));
+  ctx.on("*", (e) => {
+    feed.querySelector(".empty-feed")?.remove();
+    feed.prepend(item(e));
+    while (feed.children.length > 50) feed.lastElementChild?.remove();
+  });
+}

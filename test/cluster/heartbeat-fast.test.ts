@@ -1,0 +1,59 @@
+// The leader's heartbeat fast path answers like the route it shadows:
+// signature, size and schema checks, membership errors as JSON; other
+// requests, and every request on a follower, fall through to the route table.
+import { describe, expect, test } from "bun:test";
+import { heartbeatFastPath } from "../../core/cluster/heartbeat-fast.ts";
+import { signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
+import { ApiError } from "../../core/http/errors.ts";
+
+const SECRET = "fast-path-secret-0123456789";
+const ID = "11111111-1111-4111-8111-111111111111";
+
+function setup(leader = true) {
+  const seen: string[] = [];
+  const membership = {
+    heartbeat: async (req: { id: string }) => {
+      if (req.id !== ID) throw new ApiError(404, "UNKNOWN_NODE", "join first");
+      seen.push(req.id);
+      return { ok: true, status: "ready" };
+    },
+  } as never;
+  let count = 0;
+  const fast = heartbeatFastPath({ secret: SECRET, membership, isLeader: () => leader, maxBodyBytes: 1000, counter: { inc: () => void count++ } });
+  return { fast, seen, count: () => count };
+}
+
+function req(body: unknown, opts: { secret?: string; path?: string; method?: string } = {}) {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const path = opts.path ?? "/v1/cluster/heartbeat";
+  return new Request("http://127.0.0.1:7700" + path, {
+    method: opts.method ?? "POST", body: text,
+    headers: { "content-type": "application/json", "content-length": String(text.length), [SIGNATURE_HEADER]: signRequest(opts.secret ?? SECRET, "POST", path, text) },
+  });
+}
+
+describe("heartbeat fast path", () => {
+  test("answers a signed heartbeat on the leader", async () => {
+    const s = setup();
+    const res = await s.fast(req({ id: ID }))!;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, status: "ready" });
+    expect(s.seen).toEqual([ID]);
+    expect(s.count()).toBe(1);
+  });
+
+  test("refuses a bad signature, bad JSON, a bad schema; passes membership errors on", async () => {
+    const s = setup();
+    expect((await s.fast(req({ id: ID }, { secret: "wrong-secret-0123456789" }))!).status).toBe(401);
+    expect(await (await s.fast(req("{not json"))!).json()).toMatchObject({ code: "INVALID_INPUT" });
+    expect(await (await s.fast(req({ id: "nope" }))!).json()).toMatchObject({ code: "INVALID_INPUT", error: expect.stringContaining("id") });
+    const unknown = await s.fast(req({ id: "22222222-2222-4222-8222-222222222222" }))!;
+    expect([unknown.status, ((await unknown.json()) as { code: string }).code]).toEqual([404, "UNKNOWN_NODE"]);
+  });
+
+  test("leaves other paths, followers and oversized bodies to the route table", () => {
+    expect(setup().fast(req({ id: ID }, { path: "/v1/cluster/join" }))).toBeUndefined();
+    expect(setup(false).fast(req({ id: ID }))).toBeUndefined();
+    expect(setup().fast(req({ id: ID, pad: "x".repeat(2000) }))).toBeUndefined();
+  });
+});

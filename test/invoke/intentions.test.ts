@@ -1,0 +1,54 @@
+// Intentions enforced by the invoke plugin on a dev node with ACLs on
+// (default deny): the caller is its token's service identity; an intention
+// denying it gets 403 JSON naming the intention, on the proxy listener and
+// the API route alike; an allowing one gets through; no token, no call.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { getJson, killAll } from "../helpers/proc.ts";
+import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
+import { killBackends, proxyPort, register, startBackend, waitPassing } from "./helpers.ts";
+
+let n: AclNode;
+let port = 0;
+let web = "";
+
+beforeAll(async () => {
+  n = await startAclNode("\n[plugins.invoke]\nport = 0\n");
+  const m = n.management;
+  for (const name of ["files", "events"]) await register(n.proc, name, await startBackend(name), { token: m });
+  await waitPassing(n.proc, "files", 1, 10_000, m);
+  await waitPassing(n.proc, "events", 1, 10_000, m);
+  expect((await call(n.url, "PUT", "/v1/connect/intentions/exact?source=web&destination=files", m, { Action: "deny" })).status).toBe(200);
+  expect((await call(n.url, "PUT", "/v1/connect/intentions/exact?source=web&destination=events", m, { Action: "allow" })).status).toBe(200);
+  // The API route also needs service:read on the destination; the proxy listener checks intentions only.
+  web = (await tokenWith(n, "web", 'service_prefix "" { policy = "read" }', ["web"])).secret;
+  port = await proxyPort(n.proc, m);
+}, 30_000);
+
+afterAll(async () => {
+  await killBackends();
+  await killAll();
+});
+
+describe("intentions", () => {
+  test("a caller an intention denies gets 403 with the reason, on the listener and the API route", async () => {
+    const r = await getJson(`http://127.0.0.1:${port}/`, { headers: { host: "files", "x-consul-token": web } });
+    expect(r.status).toBe(403);
+    expect(r.body).toEqual({ error: 'calling "files" is not allowed: intention web => files (deny)', code: "INTENTION_DENIED", reason: "intention web => files (deny)" });
+    const api = await getJson(`${n.url}/v1/invoke/files/`, { headers: { "x-consul-token": web } });
+    expect([api.status, api.body.code, api.body.reason]).toEqual([403, "INTENTION_DENIED", "intention web => files (deny)"]);
+  });
+
+  test("an allowing intention lets the call through; the token does not reach the instance", async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/echo`, { headers: { host: "events", "x-consul-token": web } });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { id: string; headers: Record<string, string> };
+    expect(body.id).toBe("events");
+    expect(body.headers["x-consul-token"]).toBeUndefined();
+  });
+
+  test("no token: no identity, and the default policy (deny) decides", async () => {
+    const r = await getJson(`http://127.0.0.1:${port}/`, { headers: { host: "events" } });
+    expect(r.status).toBe(403);
+    expect(r.body.code).toBe("INTENTION_DENIED");
+  });
+});
