@@ -16,6 +16,7 @@
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeGeneratedAssets } from "../plugins/ui/assets.ts";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const ENTRY = join(ROOT, "core/main.ts");
@@ -134,6 +135,9 @@ export async function build(
 ): Promise<Artifact[]> {
   const outdir = resolve(ROOT, opts.outdir ?? "dist");
   mkdirSync(outdir, { recursive: true });
+  // The dashboard's script and style sheet, bundled into plugins/ui/generated/assets.ts,
+  // which both artifacts embed (a checkout bundles them on demand instead; docs/ui.md).
+  await writeGeneratedAssets();
   const artifacts: Artifact[] = [];
   if (opts.only !== "bundle") {
     for (const f of ["corral", "corral.map"]) rmSync(join(outdir, f), { force: true });

@@ -12,8 +12,8 @@ export interface CheckSpec {
   /** "" = a node-level check. */
   serviceId: string;
   notes: string;
-  /** ttl runs here; http/tcp are run by the health plugin; maintenance is set by the agent endpoints. */
-  type: "ttl" | "http" | "tcp" | "maintenance";
+  /** ttl runs here; http/tcp/script (Args) are run by the health plugin; maintenance is set by the agent endpoints. */
+  type: "ttl" | "http" | "tcp" | "script" | "maintenance";
   /** Status at registration (Consul's default: critical). */
   status: CheckStatus;
   ttlMs?: number;
@@ -52,6 +52,7 @@ const CheckBody = z.object({
   Header: z.record(z.string().max(256), z.array(z.string().max(4096)).max(32)).nullable().optional(),
   Body: z.string().max(65_536).optional(), TLSSkipVerify: z.boolean().optional(), TLSServerName: z.string().max(256).optional(),
   TCP: z.string().max(300).optional(),
+  Args: z.array(z.string().max(4096)).min(1).max(64).optional(),
   Interval: duration, Timeout: duration, TTL: duration, DeregisterCriticalServiceAfter: duration,
   SuccessBeforePassing: z.number().int().min(0).max(1000).optional(),
   FailuresBeforeCritical: z.number().int().min(0).max(1000).optional(),
@@ -73,10 +74,15 @@ function dur(body: Record<string, unknown>, key: string): number | undefined {
   return ms;
 }
 
-/** Refuses the check kinds corral does not run (§4.1 "not needed"). */
-function refuseUnsupported(b: Record<string, unknown>) {
+/** Consul's script-check refusal, pointing at the key that allows them. */
+export const SCRIPT_CHECKS_DISABLED = "script checks are disabled on this agent; to allow Args checks set plugins.health.enable_exec_checks = true";
+
+/** Refuses the check kinds corral does not run (§4.1 "not needed"); Args only with exec checks allowed. */
+function refuseUnsupported(b: Record<string, unknown>, allowExec: boolean) {
   const set = (k: string) => b[k] !== undefined && b[k] !== null && b[k] !== "" && !(Array.isArray(b[k]) && (b[k] as unknown[]).length === 0);
-  if (set("Args") || set("ScriptArgs") || set("Script")) throw consulError(400, "script checks are disabled; enable_exec_checks is off");
+  if (!allowExec && (set("Args") || set("ScriptArgs") || set("Script"))) throw consulError(400, SCRIPT_CHECKS_DISABLED);
+  if (set("Script")) throw consulError(400, "Script (a shell command line) is not supported; use Args (an argument vector, run without a shell)");
+  if (set("ScriptArgs") && !set("Args")) b.Args = b.ScriptArgs;
   for (const k of ["DockerContainerID", "GRPC", "H2PING", "UDP", "AliasNode", "AliasService", "OSService"]) {
     if (set(k)) throw consulError(400, `${k} checks are not supported`);
   }
@@ -85,12 +91,14 @@ function refuseUnsupported(b: Record<string, unknown>) {
 export interface CheckContext {
   /** For checks inside a service definition. */
   service?: { id: string; name: string; position: number; count: number };
+  /** Accept Args (exec) checks: plugins.health.enable_exec_checks, announced by the health plugin. */
+  allowExec?: boolean;
 }
 
 export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   if (!isObject(raw)) throw consulError(400, "Request decode failed: a check must be a JSON object");
   const canon = canonicalKeys(raw, CHECK_FIELDS);
-  refuseUnsupported(canon);
+  refuseUnsupported(canon, ctx.allowExec === true);
   const parsed = CheckBody.safeParse(canon);
   if (!parsed.success) throw decodeError("Check.", parsed.error);
   const b = parsed.data;
@@ -100,7 +108,8 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   const deregisterAfterMs = dur(canon, "DeregisterCriticalServiceAfter");
 
   if (b.HTTP && b.TCP) throw consulError(400, "Only one of HTTP or TCP may be set per check");
-  const type = b.HTTP ? "http" : b.TCP ? "tcp" : "ttl";
+  if (b.Args && (b.HTTP || b.TCP)) throw consulError(400, "Only one of Args, HTTP or TCP may be set per check");
+  const type = b.HTTP ? "http" : b.TCP ? "tcp" : b.Args ? "script" : "ttl";
   if (type !== "ttl") {
     if (ttlMs) throw consulError(400, "Interval and TTL cannot both be specified");
     if (!intervalMs) throw consulError(400, "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or GRPC checks");
@@ -127,6 +136,7 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   if (b.TLSSkipVerify !== undefined) definition.TLSSkipVerify = b.TLSSkipVerify;
   put("TLSServerName", b.TLSServerName);
   put("TCP", b.TCP);
+  put("ScriptArgs", b.Args);
   if (intervalMs) definition.Interval = formatDuration(intervalMs);
   if (timeoutMs) definition.Timeout = formatDuration(timeoutMs);
   if (ttlMs) definition.TTL = formatDuration(ttlMs);

@@ -4,10 +4,13 @@
 // "discovery.check.result"), and the reaper of DeregisterCriticalServiceAfter.
 // A status change is written to the catalog at once; an output-only change
 // waits for the next full sync (Consul defers those too: reference B5).
+// Every (re)definition and removal of a check is also announced to the
+// plugins that run http/tcp/script checks (`notify`, topics.ts).
 import type { CheckStatus } from "../../core/state/domains/catalog.ts";
 import type { TimerHandle } from "../../core/plugins/types.ts";
-import type { LocalRegistry, StatusChange } from "./local.ts";
+import type { LocalCheck, LocalRegistry, StatusChange } from "./local.ts";
 import type { CatalogSync } from "./sync.ts";
+import { RUNNABLE_TYPES, type LocalCheckInfo, type LocalChecksEvent } from "./topics.ts";
 
 export interface CheckRunnerDeps {
   registry: LocalRegistry;
@@ -15,6 +18,14 @@ export interface CheckRunnerDeps {
   now(): number;
   /** The plugin's ctx.after: a rejected promise from `fn` reaches the host (plugin marked failed). */
   after(ms: number, fn: () => Promise<unknown>): TimerHandle;
+  /** Tells check runners (the health plugin) what to run: LOCAL_CHECKS_TOPIC. */
+  notify?(event: LocalChecksEvent): void;
+  /** Persists the registry a little later (coalesced): for results of runners, which may come by the thousand. */
+  saveSoon?(): void;
+}
+
+export function checkInfo(c: LocalCheck): LocalCheckInfo {
+  return { id: c.spec.id, serviceId: c.spec.serviceId, type: c.spec.type, status: c.status, definition: c.spec.definition };
 }
 
 export const TTL_EXPIRED_OUTPUT = "TTL expired";
@@ -24,41 +35,62 @@ export class CheckRunner {
 
   constructor(private d: CheckRunnerDeps) {}
 
-  /** (Re)starts the TTL window of a TTL check; anything else has no timer here. */
-  arm(id: string): void {
-    this.disarm(id);
+  /** (Re)starts the TTL window of a TTL check, or hands a runnable check (http, tcp, script) to its runner. */
+  arm(id: string, announce = true): void {
+    this.clearTimer(id);
     const c = this.d.registry.check(id);
-    if (!c || c.spec.type !== "ttl" || !c.spec.ttlMs) return;
+    if (!c) return;
+    if (announce && RUNNABLE_TYPES.has(c.spec.type)) this.d.notify?.({ op: "put", check: checkInfo(c) });
+    if (c.spec.type !== "ttl" || !c.spec.ttlMs) return;
     this.timers.set(id, this.d.after(c.spec.ttlMs, () => {
       this.timers.delete(id);
       return this.set(id, "critical", TTL_EXPIRED_OUTPUT, false);
     }));
   }
 
+  /** The check is gone: no more TTL window, no more runs. */
   disarm(id: string): void {
+    this.clearTimer(id);
+    this.d.notify?.({ op: "remove", id });
+  }
+
+  private clearTimer(id: string): void {
     this.timers.get(id)?.cancel();
     this.timers.delete(id);
   }
 
-  /** A restarted agent gives every TTL check a fresh window (as Consul does). */
+  /** A restarted agent gives every TTL check a fresh window (as Consul does); runners get the full set. */
   armAll(): void {
-    for (const c of this.d.registry.listChecks()) this.arm(c.spec.id);
+    for (const c of this.d.registry.allChecks()) this.arm(c.spec.id, false);
+    this.announceAll();
+  }
+
+  /** The full set of runnable checks, to a runner that (re)started. */
+  announceAll(): void {
+    const checks: LocalCheckInfo[] = [];
+    for (const c of this.d.registry.allChecks()) if (RUNNABLE_TYPES.has(c.spec.type)) checks.push(checkInfo(c));
+    this.d.notify?.({ op: "reset", checks });
   }
 
   stop(): void {
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
+    this.d.notify?.({ op: "reset", checks: [] });
   }
 
   /**
    * Records a result and persists it; `resetTtl` restarts a TTL window (a
-   * pass/warn/fail/update call does, an expiry does not). Resolves once a
-   * status change reached the catalog (or failed and was queued for resync).
+   * pass/warn/fail/update call does, an expiry does not); `saveNow` false
+   * coalesces the file write (runners' results). Resolves once a status
+   * change reached the catalog (or failed and was queued for resync).
    */
-  async set(id: string, status: CheckStatus, output: string, resetTtl = true): Promise<StatusChange> {
+  async set(id: string, status: CheckStatus, output: string, resetTtl = true, saveNow = true): Promise<StatusChange> {
     const change = this.d.registry.setStatus(id, status, output, this.d.now());
-    if (resetTtl) this.arm(id);
-    if (change !== "none") this.d.registry.save();
+    if (resetTtl) this.arm(id, false);
+    if (change !== "none") {
+      if (saveNow || !this.d.saveSoon) this.d.registry.save();
+      else this.d.saveSoon();
+    }
     if (change === "status") await this.d.sync.status(id);
     return change;
   }
@@ -67,7 +99,7 @@ export class CheckRunner {
   expiredServices(): string[] {
     const now = this.d.now();
     const out = new Set<string>();
-    for (const c of this.d.registry.listChecks()) {
+    for (const c of this.d.registry.allChecks()) {
       const after = c.spec.deregisterAfterMs;
       if (!after || !c.spec.serviceId || c.status !== "critical" || c.criticalSince === undefined) continue;
       if (now - c.criticalSince >= after) out.add(c.spec.serviceId);

@@ -1,6 +1,7 @@
 // `[plugins.discovery]` config.
 import { z } from "zod";
 import { durationMs } from "./duration.ts";
+import { MAX_CHECKS_PER_NODE, MAX_SERVICES_PER_NODE, NODE_CHECKS_CAP, NODE_SERVICES_CAP } from "../../core/state/domains/catalog.ts";
 
 /** Below this, anti-entropy writes a log entry per agent faster than it helps. */
 export const MIN_SYNC_INTERVAL_MS = 1_000;
@@ -19,6 +20,10 @@ export const discoveryConfigSchema = z
   .object({
     /** How often an agent sends its full registration set to the catalog (anti-entropy); parsed to ms. */
     sync_interval: syncInterval.prefault("30s"),
+    /** Services one node may register (its full sync is one log entry: mind http.max_body_bytes on agents). */
+    max_services_per_node: z.number().int().min(1).max(NODE_SERVICES_CAP).default(MAX_SERVICES_PER_NODE),
+    /** Checks one node may register. */
+    max_checks_per_node: z.number().int().min(1).max(NODE_CHECKS_CAP).default(MAX_CHECKS_PER_NODE),
   })
   .strict();
 

@@ -92,8 +92,8 @@ function checkList(canon: Record<string, unknown>): unknown[] {
   return list;
 }
 
-/** Parses a register body (already JSON-decoded). Throws Consul-style 400s. */
-export function parseServiceRegistration(raw: unknown): ServiceRegistration {
+/** Parses a register body (already JSON-decoded). Throws Consul-style 400s. `allowExec`: accept Args checks. */
+export function parseServiceRegistration(raw: unknown, opts: { allowExec?: boolean } = {}): ServiceRegistration {
   if (!isObject(raw)) throw consulError(400, "Request decode failed: body must be a JSON object");
   const canon = canonicalKeys(raw, SERVICE_FIELDS);
   const parsed = ServiceBody.safeParse(canon);
@@ -110,7 +110,7 @@ export function parseServiceRegistration(raw: unknown): ServiceRegistration {
   };
   const list = checkList(canon);
   const checks = list.map((c, i) =>
-    parseCheck(c, { service: { id: service.id, name: service.name, position: i + 1, count: list.length } }),
+    parseCheck(c, { service: { id: service.id, name: service.name, position: i + 1, count: list.length }, allowExec: opts.allowExec }),
   );
   const ids = new Set<string>();
   for (const c of checks) {

@@ -9,7 +9,7 @@
 // them; the registry file stays, and re-enabling resumes from it.
 import { join } from "node:path";
 import { z } from "zod";
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import type { PluginContext, PluginHandle, PluginModule, TimerHandle } from "../../core/plugins/types.ts";
 import { CheckStatus, registrationDigest, type NodeRef } from "../../core/state/domains/catalog.ts";
 import { CheckRunner } from "./checks.ts";
 import { discoveryConfigSchema, type DiscoveryConfig } from "./config.ts";
@@ -19,12 +19,16 @@ import { agentServiceRoutes } from "./routes/agent-services.ts";
 import { agentCheckRoutes } from "./routes/agent-checks.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { CHECK_RESULT_TOPIC, LOCAL_CHECKS_REQUEST_TOPIC, LOCAL_CHECKS_TOPIC, RUNNABLE_TYPES } from "./topics.ts";
+import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const DISCOVERY_VERSION = "0.1.0";
 /** Bus topic other plugins (health) publish check results on: { checkId, status, output }. */
-export const CHECK_RESULT_TOPIC = "discovery.check.result";
+export { CHECK_RESULT_TOPIC } from "./topics.ts";
 /** Consul reaps DeregisterCriticalServiceAfter every 30 s; finer here costs nothing. */
 const REAP_INTERVAL_MS = 5_000;
+/** Results of check runners are written to services.json at most this often (their status changes reach the catalog at once). */
+const RESULT_SAVE_DELAY_MS = 1_000;
 
 const CheckResult = z.object({ checkId: z.string(), status: CheckStatus, output: z.string().default("") });
 
@@ -59,8 +63,12 @@ function background(ctx: PluginContext<DiscoveryConfig>, registry: LocalRegistry
   });
   ctx.subscribe(CHECK_RESULT_TOPIC, (payload) => {
     const r = CheckResult.safeParse(payload);
-    if (r.success && registry.check(r.data.checkId)) return runner.set(r.data.checkId, r.data.status, r.data.output);
+    const type = r.success ? registry.check(r.data.checkId)?.spec.type : undefined;
+    // Runners report on http/tcp/script checks only; the file write is coalesced.
+    if (r.success && type && RUNNABLE_TYPES.has(type)) return runner.set(r.data.checkId, r.data.status, r.data.output, false, false);
   });
+  // A check runner that starts after this plugin asks for the full set.
+  ctx.subscribe(LOCAL_CHECKS_REQUEST_TOPIC, () => runner.announceAll());
 
   const gauge = ctx.metrics.gauge({
     name: "corral_discovery_local_services", help: "Services registered on this agent",
@@ -96,10 +104,24 @@ async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle>
     after: (ms, fn) => void ctx.after(ms, fn), maxRetryMs: ctx.config.sync_interval,
     catalogDigest: () => catalogDigest(ctx),
   });
-  const runner = new CheckRunner({ registry, sync, now, after: (ms, fn) => ctx.after(ms, async () => void (await fn())) });
+  let saveTimer: TimerHandle | undefined;
+  const saveSoon = () => void (saveTimer ??= ctx.after(RESULT_SAVE_DELAY_MS, () => {
+    saveTimer = undefined;
+    registry.save();
+  }));
+  const runner = new CheckRunner({
+    registry, sync, now, after: (ms, fn) => ctx.after(ms, async () => void (await fn())),
+    notify: (event) => ctx.publish(LOCAL_CHECKS_TOPIC, event), saveSoon,
+  });
   runner.armAll();
 
-  const deps = { ctx: ctx as PluginContext<unknown>, registry, sync, runner, now };
+  // Args (exec) checks are accepted while the health plugin runs with enable_exec_checks.
+  let health = parseHealthState(undefined);
+  ctx.subscribe(HEALTH_STATE_TOPIC, (p) => void (health = parseHealthState(p)));
+  ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
+
+  const limits = { services: ctx.config.max_services_per_node, checks: ctx.config.max_checks_per_node };
+  const deps = { ctx: ctx as PluginContext<unknown>, registry, sync, runner, now, limits, execChecks: () => health.execChecks };
   agentServiceRoutes(deps);
   agentCheckRoutes(deps);
   catalogRoutes(deps.ctx);
@@ -113,6 +135,10 @@ async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle>
     stop() {
       sync.stop();
       runner.stop();
+      if (saveTimer) {
+        saveTimer.cancel();
+        registry.save();
+      }
     },
   };
 }

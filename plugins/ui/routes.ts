@@ -51,8 +51,17 @@ const SECURITY_HEADERS = {
 
 const html = { 200: { description: "The dashboard page", content: { "text/html": { schema: z.string() } } } };
 
-export function pageRoutes(ctx: PluginContext<{ redirect_root: boolean }>, assets: () => Promise<UiAssets>): void {
+export function pageRoutes(ctx: PluginContext<{ redirect_root: boolean }>, load: () => Promise<UiAssets>): void {
   const open = { permission: "none" as const };
+  // A bundling error (an app file being edited) is this request's 500, not a
+  // plugin failure: the next request bundles again.
+  const assets = async () => {
+    try {
+      return await load();
+    } catch (err) {
+      throw new ApiError(500, "UI_ASSETS_UNAVAILABLE", (err as Error)?.message ?? String(err));
+    }
+  };
   const page = async () =>
     new Response(pageHtml(await assets()), {
       // no-store: a rebuilt app has new asset names, and the page must name them.

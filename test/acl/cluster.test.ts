@@ -52,6 +52,37 @@ describe("peers", () => {
   }, 60_000);
 });
 
+describe("followers", () => {
+  test("a follower enforces with its replicated copy: new and deleted tokens take effect there too", async () => {
+    const cluster = new TestCluster({ size: 3, direct: true, extra: ACL_CONFIG });
+    try {
+      await cluster.start();
+      // Bootstrap through any node (a follower forwards it) once a leader exists; then find the leader with the token.
+      const boot = await eventually(async () => {
+        const r = await getJson(cluster.nodes[0]!.url + "/v1/acl/bootstrap", { method: "PUT" });
+        return r.status === 200 ? r : undefined;
+      }, 15_000);
+      const management = boot.body.SecretID as string;
+      const li = await eventually(async () => {
+        for (const node of cluster.nodes) if ((await call(node.url, "GET", "/v1/operator/raft", management)).body?.role === "leader") return node.index + 1;
+        return undefined;
+      }, 10_000) - 1;
+      const leaderUrl = cluster.nodes[li]!.url;
+      const followerUrl = cluster.nodes[(li + 1) % 3]!.url;
+      const n = { proc: cluster.nodes[li]!.proc!, url: leaderUrl, management };
+      const t = await tokenWith(n, "f", 'key_prefix "f/" { policy = "write" }');
+      await eventually(async () => (await call(followerUrl, "PUT", "/v1/kv/f/1", t.secret, "1")).status === 200, 5_000);
+      expect((await call(followerUrl, "PUT", "/v1/kv/g/1", t.secret, "1")).status).toBe(403);
+      expect((await call(followerUrl, "GET", "/v1/kv/f/1?stale", t.secret)).status).toBe(200);
+      await call(leaderUrl, "DELETE", `/v1/acl/token/${t.accessor}`, n.management);
+      await eventually(async () => (await call(followerUrl, "PUT", "/v1/kv/f/2", t.secret, "1")).status === 403, 5_000);
+      for (const node of cluster.nodes) expect(node.proc!.output()).not.toContain(t.secret);
+    } finally {
+      await cluster.stop();
+    }
+  }, 60_000);
+});
+
 describe("agents", () => {
   test("wrong secret: no token lookups, no proposals, no forwarded requests trusted", async () => {
     const n = await startAclNode();

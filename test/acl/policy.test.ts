@@ -161,3 +161,10 @@ describe("subtree checks (recursive delete)", () => {
     expect(authz(['key_prefix "" { policy = "write" }', 'key_prefix "x/" { policy = "deny" }']).allowedUnder("key", "", "write")).toBe(false);
   });
 });
+
+test("the global-management policy's rules text parses (reads and the CLI show it)", async () => {
+  const { MANAGEMENT_RULES } = await import("../../core/state/domains/acl.ts");
+  const r = parseRules(MANAGEMENT_RULES);
+  expect(r.unsegmented).toEqual({ acl: "write", operator: "write" });
+  expect(r.rules.filter((x) => x.segment === "" && x.prefix && x.access === "write").length).toBe(r.rules.length);
+});

@@ -36,7 +36,7 @@ function tlsConfig(dir: string, verifyIncoming = false): string {
 
 async function get(url: string, tls?: object) {
   const r = await fetch(url, { tls, signal: AbortSignal.timeout(3000) } as RequestInit);
-  return { status: r.status, body: await r.json().catch(() => undefined) };
+  return { status: r.status, body: (await r.json().catch(() => undefined)) as any };
 }
 
 async function startTls(role: "leader" | "agent", config: string, port?: number): Promise<CorralProcess & { https: string }> {

@@ -62,6 +62,16 @@ async function exerciseDev(node: RunningNode, runtime: "bun" | "node" | "deno") 
     if (!self) throw new Error(`/v1/nodes never listed the dev node: ${JSON.stringify(nodes).slice(0, 500)}\n${node.output()}`);
     expect(self.role).toBe("dev");
 
+    // The dashboard travels inside the artifact: the page, and the bundled assets it names.
+    const html = await (await fetch(`${node.url}/ui`)).text();
+    const assets = [...html.matchAll(/\/ui\/assets\/app\.[0-9a-f]+\.(?:js|css)/g)].map((m) => m[0]);
+    expect(assets.length).toBe(2);
+    for (const a of assets) {
+      const res = await fetch(node.url + a);
+      expect({ asset: a, status: res.status }).toEqual({ asset: a, status: 200 });
+      expect((await res.text()).length).toBeGreaterThan(1_000);
+    }
+
     const out = node.output();
     expect(out).toContain(`corral dev ready: API at http://127.0.0.1:${node.port}`);
     // The node reports which runtime (and so which SQLite driver) it is on.

@@ -85,7 +85,7 @@ describe("discovery on a dev node", () => {
       [{ Name: "x", Tags: [1] }, /Tags/],
       [{ Name: "x", Meta: { k: 1 } }, /Meta/],
       [{ Name: "x", Meta: { "bad key": "v" } }, /invalid characters/],
-      [{ Name: "x", Check: { Args: ["/bin/true"], Interval: "10s" } }, /^script checks are disabled; enable_exec_checks is off$/],
+      [{ Name: "x", Check: { Args: ["/bin/true"], Interval: "10s" } }, /^script checks are disabled on this agent; to allow Args checks set plugins.health.enable_exec_checks = true$/],
       [{ Name: "x", Check: { Script: "true", Interval: "10s" } }, /script checks are disabled/],
       [{ Name: "x", Check: { GRPC: "127.0.0.1:1", Interval: "10s" } }, /GRPC checks are not supported/],
       [{ Name: "x", Check: { HTTP: "http://x" } }, /Interval must be > 0/],

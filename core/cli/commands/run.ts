@@ -69,6 +69,7 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   const config = configFromArgs(role, args);
   const node = await startNode(config);
   process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
+  if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
 
   const stop = async (signal: string) => {
     node.log.info("stopping", { signal });

@@ -25,6 +25,13 @@ export const MAX_META_PAIRS = 64;
  */
 export const MAX_SERVICES_PER_NODE = 1_000;
 export const MAX_CHECKS_PER_NODE = 2_000;
+/**
+ * The most a node may be configured to (plugins.discovery.max_*_per_node):
+ * what SyncNodeServices accepts. Fixed here, not in plugin config, so every
+ * replica validates the log the same way.
+ */
+export const NODE_SERVICES_CAP = 10_000;
+export const NODE_CHECKS_CAP = 20_000;
 /** Consul's default check_output_max_size. */
 export const MAX_CHECK_OUTPUT = 4_096;
 
@@ -94,8 +101,8 @@ export const UpdateCheckStatus = z.object({
 export const SyncNodeServices = z.object({
   type: z.literal("SyncNodeServices"), ...base,
   node: NodeRef,
-  services: z.array(CatalogServiceDef).max(MAX_SERVICES_PER_NODE),
-  checks: z.array(CatalogCheckDef).max(MAX_CHECKS_PER_NODE),
+  services: z.array(CatalogServiceDef).max(NODE_SERVICES_CAP),
+  checks: z.array(CatalogCheckDef).max(NODE_CHECKS_CAP),
 });
 
 export const catalogCommands = [RegisterService, DeregisterService, RegisterCheck, DeregisterCheck, UpdateCheckStatus, SyncNodeServices] as const;

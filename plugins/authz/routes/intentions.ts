@@ -51,10 +51,16 @@ function checkNamespaces(b: { SourceNS?: string; DestinationNS?: string }): void
   }
 }
 
-export function intentionRoutes(ctx: AuthzContext): void {
-  const byDestination = (access: "read" | "write", segment: PermissionSpec["segment"]): PermissionSpec => ({ resource: "intention", access, segment });
-  const byId = (access: "read" | "write") => byDestination(access, (c) => ctx.state.acl.intention(c.req.param("id") ?? "")?.destination ?? "");
+const byDestination = (access: "read" | "write", segment: PermissionSpec["segment"]): PermissionSpec => ({ resource: "intention", access, segment });
 
+export function intentionRoutes(ctx: AuthzContext): void {
+  listAndCreateRoutes(ctx);
+  pairRoutes(ctx);
+  idRoutes(ctx);
+}
+
+/** GET and POST /v1/connect/intentions. */
+function listAndCreateRoutes(ctx: AuthzContext): void {
   mount(ctx, createRoute({ method: "get", path: "/v1/connect/intentions", tags, summary: "Every intention the token may read", responses: ok(z.array(IntentionSchema)) }),
     { resource: "intention", access: "read", filter: reads(["intention"], arrayBy("intention", "DestinationName")) }, (c) => {
       if (new URL(c.req.url).searchParams.get("filter")) throw consulError(400, "filter expressions are not supported by corral");
@@ -71,6 +77,10 @@ export function intentionRoutes(ctx: AuthzContext): void {
       return c.json({ ID: (out.result as { value?: { id?: string } }).value?.id ?? intention.id });
     });
 
+}
+
+/** /v1/connect/intentions/exact and /check: by source and destination name. */
+function pairRoutes(ctx: AuthzContext): void {
   mount(ctx, createRoute({ method: "get", path: "/v1/connect/intentions/exact", tags, summary: "The intention for exactly ?source=&destination=", request: { query: PairQuery }, responses: ok(IntentionSchema) }),
     byDestination("read", dstQuery), (c) => {
       const i = ctx.state.acl.intentionExact(queryParam(c, "source"), queryParam(c, "destination"));
@@ -111,6 +121,11 @@ export function intentionRoutes(ctx: AuthzContext): void {
     return c.json({ Allowed: d ? d.action === "allow" : intentionDefaultAllow(ctx) });
   }, true);
 
+}
+
+/** Consul's older ID-based routes; registered after /exact and /check, which the {id} pattern would match too. */
+function idRoutes(ctx: AuthzContext): void {
+  const byId = (access: "read" | "write") => byDestination(access, (c) => ctx.state.acl.intention(c.req.param("id") ?? "")?.destination ?? "");
   mount(ctx, createRoute({ method: "get", path: "/v1/connect/intentions/{id}", tags, summary: "One intention by ID", request: { params: z.object({ id: z.string().max(128) }) }, responses: ok(IntentionSchema) }),
     byId("read"), (c) => {
       const i = ctx.state.acl.intention(c.req.param("id") ?? "");

@@ -2,7 +2,7 @@
 // driven here: pass/warn/fail/update set the status and restart the TTL.
 import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
-import { CheckStatus, MAX_CHECKS_PER_NODE, MAX_CHECK_OUTPUT } from "../../../core/state/domains/catalog.ts";
+import { CheckStatus, MAX_CHECK_OUTPUT } from "../../../core/state/domains/catalog.ts";
 import { canonicalKeys, isObject, parseCheck } from "../check-definition.ts";
 import { decodeJson } from "../definition.ts";
 import { bodyText, emptyOk, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
@@ -46,10 +46,10 @@ export function agentCheckRoutes(a: AgentDeps): void {
     summary: "Register a check on this agent (node-level, or attached with ServiceID); HTTP/TCP checks start critical until run",
     request: { query: query() }, responses: emptyOk,
   }), async (c) => {
-    const spec = parseCheck(decodeJson(await bodyText(c)));
+    const spec = parseCheck(decodeJson(await bodyText(c)), { allowExec: a.execChecks() });
     if (spec.serviceId && !registry.service(spec.serviceId)) throw consulError(400, `ServiceID "${spec.serviceId}" does not exist`);
-    if (!registry.check(spec.id) && registry.listChecks().length >= MAX_CHECKS_PER_NODE) {
-      throw consulError(400, `this agent already has ${MAX_CHECKS_PER_NODE} checks`);
+    if (!registry.check(spec.id) && registry.checkCount() >= a.limits.checks) {
+      throw consulError(400, `this agent already has ${a.limits.checks} checks (plugins.discovery.max_checks_per_node)`);
     }
     registry.putCheck(spec, a.now());
     runner.arm(spec.id);

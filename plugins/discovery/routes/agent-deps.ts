@@ -11,4 +11,8 @@ export interface AgentDeps {
   sync: CatalogSync;
   runner: CheckRunner;
   now(): number;
+  /** plugins.discovery.max_services_per_node / max_checks_per_node. */
+  limits: { services: number; checks: number };
+  /** Args checks are accepted (the health plugin runs with enable_exec_checks). */
+  execChecks(): boolean;
 }

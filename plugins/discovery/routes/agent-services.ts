@@ -5,7 +5,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { consulError } from "../../../core/http/errors.ts";
-import { MAX_SERVICES_PER_NODE } from "../../../core/state/domains/catalog.ts";
 import { decodeJson, parseServiceRegistration } from "../definition.ts";
 import type { CheckSpec } from "../check-definition.ts";
 import { bodyText, emptyOk, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
@@ -47,9 +46,13 @@ export function agentServiceRoutes(a: AgentDeps): void {
     summary: "Register a service on this agent (Consul's service definition, JSON body); ?replace-existing-checks",
     request: { query: query("replace-existing-checks") }, responses: emptyOk,
   }), async (c) => {
-    const reg = parseServiceRegistration(decodeJson(await bodyText(c)));
-    if (!registry.service(reg.service.id) && registry.listServices().length >= MAX_SERVICES_PER_NODE) {
-      throw consulError(400, `this agent already has ${MAX_SERVICES_PER_NODE} services`);
+    const reg = parseServiceRegistration(decodeJson(await bodyText(c)), { allowExec: a.execChecks() });
+    if (!registry.service(reg.service.id) && registry.serviceCount() >= a.limits.services) {
+      throw consulError(400, `this agent already has ${a.limits.services} services (plugins.discovery.max_services_per_node)`);
+    }
+    const added = reg.checks.filter((ch) => !registry.check(ch.id)).length;
+    if (added > 0 && registry.checkCount() + added > a.limits.checks) {
+      throw consulError(400, `this agent already has ${registry.checkCount()} checks, at most ${a.limits.checks} (plugins.discovery.max_checks_per_node)`);
     }
     const dropped = registry.putService(reg.service, reg.checks, searchParams(c).has("replace-existing-checks"), a.now());
     for (const id of dropped) runner.disarm(id);

@@ -41,7 +41,10 @@ export class Forwarder implements ConnHandler {
 
   start(): void {
     this.client.forwarding = this;
-    this.batch = [latin1(clientHead(this.r.head, this.closeAfter, this.dechunk))];
+    // The common case (HTTP/1.1, nothing connection-scoped, client keeps the
+    // connection) passes the head on as received: no decoding, no rebuilding.
+    const asIs = this.r.head.verbatim && !this.closeAfter && !this.dechunk;
+    this.batch = [asIs ? this.r.rawHead : latin1(clientHead(this.r.head, this.closeAfter, this.dechunk))];
     if (this.r.head.framing === "none" || (this.r.head.framing === "length" && this.remaining === 0)) {
       this.flush();
       this.end(this.r.rest === null);
@@ -60,7 +63,14 @@ export class Forwarder implements ConnHandler {
   private flush(): void {
     const b = this.batch;
     this.batch = null;
-    if (b && b.length) this.client.out.write(b.length === 1 ? b[0]! : Buffer.concat(b));
+    if (!b || !b.length) return;
+    if (b.length === 1) return void this.client.out.write(b[0]!);
+    // Head and body read together and passed on as is: one view of the received bytes, no copy.
+    const [x, y] = b as [Uint8Array, Uint8Array];
+    if (b.length === 2 && x.buffer === y.buffer && x.byteOffset + x.byteLength === y.byteOffset) {
+      return void this.client.out.write(new Uint8Array(x.buffer, x.byteOffset, x.byteLength + y.byteLength));
+    }
+    this.client.out.write(Buffer.concat(b));
   }
 
   pause(paused: boolean): void {

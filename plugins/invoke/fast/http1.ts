@@ -3,21 +3,25 @@
 // body is framed, and write the heads that go on.
 //
 // Strict where leniency lets requests be smuggled past a proxy: CRLF only,
-// no obs-fold, no space before the colon, no control characters in values,
-// Content-Length and Transfer-Encoding together refused, conflicting
-// Content-Lengths refused, only "chunked" as a request transfer coding.
-import { TIMEOUT_HEADER, TOKEN_HEADERS, TRY_TIMEOUT_HEADER } from "../headers.ts";
+// no obs-fold, no space before the colon, no control characters, CL and TE
+// together refused, conflicting Content-Lengths refused, only "chunked" as a
+// request transfer coding.
+//
+// Fast by design (this runs for every proxied request): the head is checked
+// with two whole-text regexes, then one scan picks out only the fields corral
+// acts on; every other field is passed on as the bytes it arrived as. A head
+// is rewritten by cutting those fields' segments out of the text.
 
 /** A head (request line or status line plus fields) larger than this is refused (431 / 502). */
 export const MAX_HEAD_BYTES = 64 * 1024;
 
-// Checked once over the whole head rather than per field: a control
-// character (HTAB aside) or a lone CR/LF anywhere, and any field line that
-// is not `token ":"` (which also catches obs-fold and "name :").
 const BAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const BAD_FIELD_LINE = /\r\n(?![!#$%&'*+\-.^_`|~0-9A-Za-z]+:)/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s\x00-\x1f\x7f]+) HTTP\/1\.([01])$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
+/** The fields a request's handling depends on or replaces (the rest pass untouched). */
+const REQUEST_FIELDS = /\r\n(host|content-length|transfer-encoding|connection|upgrade|keep-alive|proxy-connection|te|trailer|traceparent|x-forwarded-(?:for|proto|host)|x-corral-(?:timeout|try-timeout|token)|x-consul-token)[ \t]*:[ \t]*([^\r]*)/gi;
+const RESPONSE_FIELDS = /\r\n(content-length|transfer-encoding|connection|keep-alive|proxy-connection)[ \t]*:[ \t]*([^\r]*)/gi;
 
 export class HttpError extends Error {
   constructor(
@@ -28,47 +32,40 @@ export class HttpError extends Error {
   }
 }
 
-/** Header fields: lower-case names, trimmed values, and the lines as received (to pass on verbatim). */
-export interface Fields {
-  names: string[];
-  values: string[];
-  lines: string[];
+/** One field picked out of a head: lower-case name, trimmed value, and where its "\r\nname: value" segment lies. */
+interface Picked {
+  name: string;
+  value: string;
+  start: number;
+  end: number;
 }
 
-function parseFields(text: string, status: number): { first: string; fields: Fields } {
+/** Validates `text` and picks the fields `re` names, in order. */
+function pick(text: string, re: RegExp, status: number): Picked[] {
   if (BAD_CHAR.test(text)) throw new HttpError(status, "control character or bare CR/LF in the head");
   if (BAD_FIELD_LINE.test(text)) throw new HttpError(status, "malformed header field");
-  const lines = text.split("\r\n");
-  const f: Fields = { names: [], values: [], lines: [] };
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(":");
-    f.names.push(line.slice(0, colon).toLowerCase());
-    f.values.push(line.slice(colon + 1).trim());
-    f.lines.push(line);
-  }
-  return { first: lines[0]!, fields: f };
-}
-
-/** Every value of a field, comma lists split, lower-cased. */
-export function tokens(f: Fields, name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < f.names.length; i++) {
-    if (f.names[i] !== name) continue;
-    for (const t of f.values[i]!.split(",")) if (t.trim()) out.push(t.trim().toLowerCase());
-  }
+  const out: Picked[] = [];
+  // Every match starts at a line start ("\r\n" then the name), so one global scan finds them all.
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push({ name: m[1]!.toLowerCase(), value: m[2]!.trim(), start: m.index, end: m.index + m[0].length });
   return out;
 }
 
-export function field(f: Fields, name: string): string | null {
-  const i = f.names.indexOf(name);
-  return i === -1 ? null : f.values[i]!;
+function values(p: Picked[], name: string): string[] {
+  const out: string[] = [];
+  for (const f of p) if (f.name === name) for (const t of f.value.split(",")) if (t.trim()) out.push(t.trim().toLowerCase());
+  return out;
+}
+
+function one(p: Picked[], name: string): string | null {
+  for (const f of p) if (f.name === name) return f.value;
+  return null;
 }
 
 /** -1 when absent; repeated values must agree (RFC 9112 §6.3 item 5). */
-function contentLength(f: Fields, status: number): number {
+function contentLength(p: Picked[], status: number): number {
   let n = -1;
-  for (const v of tokens(f, "content-length")) {
+  for (const v of values(p, "content-length")) {
     if (!/^\d{1,15}$/.test(v)) throw new HttpError(status, "invalid Content-Length");
     const x = Number(v);
     if (n !== -1 && x !== n) throw new HttpError(status, "conflicting Content-Length values");
@@ -77,11 +74,36 @@ function contentLength(f: Fields, status: number): number {
   return n;
 }
 
+/** Fields named in Connection (beyond the ones corral handles) are hop-by-hop too: their segments. */
+function connectionNamed(text: string, connection: string[], known: RegExp): Picked[] {
+  const extra = connection.filter((t) => !known.test(t) && /^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(t));
+  if (!extra.length) return [];
+  const re = new RegExp(`\\r\\n(${extra.map((t) => t.replace(/[.*+^$|\\]/g, "\\$&")).join("|")})[ \\t]*:[^\\r]*`, "gi");
+  return [...text.matchAll(re)].map((m) => ({ name: m[1]!.toLowerCase(), value: "", start: m.index!, end: m.index! + m[0].length }));
+}
+
+/** Adds segments not already in `drop`, keeping it sorted by position. */
+function addNamed(drop: Picked[], named: Picked[]): void {
+  if (!named.length) return;
+  for (const n of named) if (!drop.some((d) => d.start === n.start)) drop.push(n);
+  drop.sort((a, b) => a.start - b.start);
+}
+
+/** `text` without the given segments (sorted by start). */
+function cut(text: string, from: number, segments: Picked[]): string {
+  let out = "";
+  let at = from;
+  for (const s of segments) {
+    out += text.slice(at, s.start);
+    at = s.end;
+  }
+  return out + text.slice(at);
+}
+
 export interface RequestHead {
   method: string;
   target: string;
   http10: boolean;
-  fields: Fields;
   host: string | null;
   /** -1: no Content-Length. */
   contentLength: number;
@@ -89,90 +111,71 @@ export interface RequestHead {
   /** The connection may carry another request after this one. */
   keepAlive: boolean;
   upgrade: boolean;
+  /** Control and forwarding fields (null when absent). */
+  token: string | null;
+  traceparent: string | null;
+  timeout: string | null;
+  tryTimeout: string | null;
+  /** The head as received (no final CRLFCRLF), and the fields corral picked out of it. */
+  text: string;
+  picked: Picked[];
+  firstLineEnd: number;
 }
 
 export function parseRequestHead(text: string): RequestHead {
-  const { first, fields } = parseFields(text, 400);
-  const m = REQUEST_LINE.exec(first);
+  const first = text.indexOf("\r\n");
+  const m = REQUEST_LINE.exec(first === -1 ? text : text.slice(0, first));
   if (!m) throw new HttpError(400, "malformed request line");
-  const te = tokens(fields, "transfer-encoding");
-  const cl = contentLength(fields, 400);
+  const p = pick(text, REQUEST_FIELDS, 400);
+  const te = values(p, "transfer-encoding");
+  const cl = contentLength(p, 400);
   if (te.length && cl !== -1) throw new HttpError(400, "both Transfer-Encoding and Content-Length");
   if (te.length && (te.length !== 1 || te[0] !== "chunked")) throw new HttpError(501, "only the chunked transfer coding is supported");
   const http10 = m[3] === "0";
   if (http10 && te.length) throw new HttpError(400, "Transfer-Encoding in an HTTP/1.0 request");
-  const connection = tokens(fields, "connection");
-  const host = field(fields, "host");
-  if (!http10 && host === null) throw new HttpError(400, "missing Host");
+  const hosts = p.filter((f) => f.name === "host");
+  if (hosts.length > 1) throw new HttpError(400, "more than one Host");
+  if (!http10 && !hosts.length) throw new HttpError(400, "missing Host");
+  const connection = values(p, "connection");
   return {
-    method: m[1]!, target: m[2]!, http10, fields, host, contentLength: cl, chunked: te.length === 1,
+    method: m[1]!, target: m[2]!, http10, host: hosts[0]?.value ?? null, contentLength: cl, chunked: te.length === 1,
     keepAlive: !http10 && !connection.includes("close"),
-    upgrade: connection.includes("upgrade") && fields.names.includes("upgrade"),
+    upgrade: connection.includes("upgrade") && p.some((f) => f.name === "upgrade"),
+    token: one(p, "x-corral-token") ?? one(p, "x-consul-token"),
+    traceparent: one(p, "traceparent"), timeout: one(p, "x-corral-timeout"), tryTimeout: one(p, "x-corral-try-timeout"),
+    text, picked: p, firstLineEnd: first === -1 ? text.length : first,
   };
 }
-
-export type Framing = "none" | "length" | "chunked" | "close";
-
-export interface ResponseHead {
-  status: number;
-  statusLine: string;
-  fields: Fields;
-  contentLength: number;
-  framing: Framing;
-  /** The instance will close (or is HTTP/1.0): the connection cannot go back to the pool. */
-  close: boolean;
-}
-
-/** RFC 9112 §6.3: how a response to `method` is delimited. */
-export function parseResponseHead(text: string, method: string): ResponseHead {
-  const { first, fields } = parseFields(text, 502);
-  const m = STATUS_LINE.exec(first);
-  if (!m) throw new HttpError(502, "malformed status line from the instance");
-  const status = Number(m[2]);
-  const te = tokens(fields, "transfer-encoding");
-  const cl = te.length ? -1 : contentLength(fields, 502);
-  let framing: Framing;
-  if (method === "HEAD" || status < 200 || status === 204 || status === 304) framing = "none";
-  else if (te.length) framing = te[te.length - 1] === "chunked" ? "chunked" : "close";
-  else framing = cl >= 0 ? "length" : "close";
-  const connection = tokens(fields, "connection");
-  return {
-    status, statusLine: `HTTP/1.1 ${m[2]} ${m[3] ?? ""}`, fields, contentLength: cl, framing,
-    close: status === 101 || (m[1] === "0" ? !connection.includes("keep-alive") : connection.includes("close")),
-  };
-}
-
-/** Request fields corral consumes or replaces; the rest go on as received. */
-const DROP_REQUEST = new Set([
-  "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "host",
-  TIMEOUT_HEADER, TRY_TIMEOUT_HEADER, ...TOKEN_HEADERS, "traceparent", "x-forwarded-for",
-]);
 
 export interface Forwarding {
   ip: string;
   traceparent: string;
 }
 
+const REQUEST_HANDLED = /^(host|connection|upgrade|keep-alive|proxy-connection|te|trailer|close|content-length|transfer-encoding)$/;
+
 /**
  * The head sent upstream, without its Host line and final CRLF (per
- * attempt: `prefix + "host: <instance>\r\n\r\n"`). Framing fields stay: the
- * body is passed on byte for byte.
+ * attempt: `prefix + "host: <instance>\r\n\r\n"`). Fields corral does not
+ * handle stay byte for byte; framing fields stay (the body is passed on
+ * as is); hop-by-hop and control fields go; forwarding fields are added.
  */
 export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding): string {
-  const f = h.fields;
-  const named = tokens(f, "connection");
-  let out = `${h.method} ${target} HTTP/1.1\r\n`;
+  const drop: Picked[] = [];
   let xff = "";
   let proto = false;
   let fhost = false;
-  for (let i = 0; i < f.names.length; i++) {
-    const n = f.names[i]!;
-    if (n === "x-forwarded-for") xff = xff ? `${xff}, ${f.values[i]}` : f.values[i]!;
-    if (DROP_REQUEST.has(n) || (named.length && named.includes(n))) continue;
-    if (n === "x-forwarded-proto") proto = true;
-    else if (n === "x-forwarded-host") fhost = true;
-    out += f.lines[i] + "\r\n";
+  for (const f of h.picked) {
+    if (f.name === "content-length" || f.name === "transfer-encoding") continue;
+    if (f.name === "x-forwarded-proto") proto = true;
+    else if (f.name === "x-forwarded-host") fhost = true;
+    else {
+      if (f.name === "x-forwarded-for") xff = xff ? `${xff}, ${f.value}` : f.value;
+      drop.push(f);
+    }
   }
+  addNamed(drop, connectionNamed(h.text, values(h.picked, "connection"), REQUEST_HANDLED));
+  let out = `${h.method} ${target} HTTP/1.1${cut(h.text, h.firstLineEnd, drop)}\r\n`;
   if (fwd.ip) xff = xff ? `${xff}, ${fwd.ip}` : fwd.ip;
   if (xff) out += `x-forwarded-for: ${xff}\r\n`;
   if (!proto) out += "x-forwarded-proto: http\r\n";
@@ -181,19 +184,51 @@ export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding):
   return out + `traceparent: ${fwd.traceparent}\r\n`;
 }
 
-/** The head the client gets: the instance's, minus connection-scoped fields. */
+export type Framing = "none" | "length" | "chunked" | "close";
+
+export interface ResponseHead {
+  status: number;
+  contentLength: number;
+  framing: Framing;
+  /** The instance will close (or is HTTP/1.0): the connection cannot go back to the pool. */
+  close: boolean;
+  /** HTTP/1.1 with no connection-scoped field: the client may get the head byte for byte. */
+  verbatim: boolean;
+  text: string;
+  picked: Picked[];
+  firstLineEnd: number;
+}
+
+/** RFC 9112 §6.3: how a response to `method` is delimited. */
+export function parseResponseHead(text: string, method: string): ResponseHead {
+  const first = text.indexOf("\r\n");
+  const m = STATUS_LINE.exec(first === -1 ? text : text.slice(0, first));
+  if (!m) throw new HttpError(502, "malformed status line from the instance");
+  const status = Number(m[2]);
+  const p = pick(text, RESPONSE_FIELDS, 502);
+  const te = values(p, "transfer-encoding");
+  const cl = te.length ? -1 : contentLength(p, 502);
+  let framing: Framing;
+  if (method === "HEAD" || status < 200 || status === 204 || status === 304) framing = "none";
+  else if (te.length) framing = te[te.length - 1] === "chunked" ? "chunked" : "close";
+  else framing = cl >= 0 ? "length" : "close";
+  const connection = values(p, "connection");
+  return {
+    status, contentLength: cl, framing,
+    close: status === 101 || (m[1] === "0" ? !connection.includes("keep-alive") : connection.includes("close")),
+    verbatim: m[1] === "1" && !p.some((f) => f.name === "connection" || f.name === "keep-alive" || f.name === "proxy-connection"),
+    text, picked: p, firstLineEnd: first === -1 ? text.length : first,
+  };
+}
+
+const RESPONSE_HANDLED = /^(connection|keep-alive|proxy-connection|close|content-length|transfer-encoding)$/;
+
+/** The head the client gets: the instance's, minus connection-scoped fields (and framing when dechunked for HTTP/1.0). */
 export function clientHead(r: ResponseHead, closeAfter: boolean, dechunk: boolean): string {
-  const f = r.fields;
-  const named = tokens(f, "connection");
-  let out = r.statusLine + "\r\n";
-  for (let i = 0; i < f.names.length; i++) {
-    const n = f.names[i]!;
-    if (n === "connection" || n === "keep-alive" || n === "proxy-connection" || (named.length && named.includes(n))) continue;
-    if (dechunk && n === "transfer-encoding") continue;
-    out += f.lines[i] + "\r\n";
-  }
-  if (closeAfter) out += "connection: close\r\n";
-  return out + "\r\n";
+  const drop = r.picked.filter((f) => f.name === "connection" || f.name === "keep-alive" || f.name === "proxy-connection" || (dechunk && f.name === "transfer-encoding"));
+  addNamed(drop, connectionNamed(r.text, values(r.picked, "connection"), RESPONSE_HANDLED));
+  const statusLine = `HTTP/1.1${r.text.slice(8, r.firstLineEnd)}`; // "HTTP/1.0 200 OK" -> "HTTP/1.1 200 OK"
+  return `${statusLine}${cut(r.text, r.firstLineEnd, drop)}\r\n${closeAfter ? "connection: close\r\n" : ""}\r\n`;
 }
 
 const REASONS: Record<number, string> = {

@@ -73,7 +73,7 @@ export class UpstreamPool {
     while (list && list.length) {
       const c = list.pop()!;
       if (c.closed) continue;
-      c.socket.timeout(0);
+      if (!(globalThis as any).SKIP?.includes('T')) c.socket.timeout(0);
       return c;
     }
     return this.open(ep);
@@ -92,7 +92,7 @@ export class UpstreamPool {
     let list = this.idle.get(c.key);
     if (!list) this.idle.set(c.key, (list = []));
     if (list.length >= MAX_IDLE_PER_INSTANCE) return c.close();
-    c.socket.timeout(IDLE_SECONDS);
+    if (!(globalThis as any).SKIP?.includes('T')) c.socket.timeout(IDLE_SECONDS);
     list.push(c);
   }
 
@@ -164,6 +164,8 @@ export interface RawReply extends Reply {
   head: ResponseHead;
   conn: UpstreamConn;
   rest: Buffer | null;
+  /** The head's bytes as received (CRLFCRLF included). */
+  rawHead: Buffer;
   /** Give the connection's further events to `h` (what arrived meanwhile first). */
   handOver(h: ConnHandler): void;
 }
@@ -276,7 +278,10 @@ export class RawTransport implements Transport<RawReply> {
       }
       const held = new Held();
       conn.handler = held;
-      return { status: parsed.status, head: parsed, conn, rest: next < buf.byteLength ? buf.subarray(next) : null, handOver: (h) => held.handOver(conn, h) };
+      return {
+        status: parsed.status, head: parsed, conn, rest: next < buf.byteLength ? buf.subarray(next) : null, rawHead: buf.subarray(at, next),
+        handOver: (h) => held.handOver(conn, h),
+      };
     }
   }
 }

@@ -109,11 +109,13 @@ export interface WatchOptions {
  * `wait`). Calls onData on the first answer and whenever the index moves.
  * Errors back off (1 s doubling to 30 s) and are reported, then retried.
  */
-export function watch<T>(path: string, onData: (data: T, index: number) => void, o: WatchOptions): void {
+export function watch<T>(path: string, onData: (data: T, index: number, headers: Headers) => void, o: WatchOptions): void {
   let index = 0;
   let backoff = 1000;
   void (async () => {
     while (!o.signal.aborted) {
+      await whenVisible(o.signal);
+      if (o.signal.aborted) return;
       try {
         const url = index > 0 ? withQuery(path, { index, wait: o.wait ?? "60s" }) : path;
         const a = await api<T>(url, { signal: o.signal, allow404: o.allow404 });
@@ -121,7 +123,7 @@ export function watch<T>(path: string, onData: (data: T, index: number) => void,
         // Consul's rule: an index that went backwards (a restore, a new leader) starts over.
         const changed = index === 0 || a.index !== index;
         index = a.index < index ? 0 : a.index;
-        if (changed) onData(a.data, a.index);
+        if (changed) onData(a.data, a.index, a.headers);
         // An answer without an index cannot block: poll it slowly rather than spin.
         if (a.index === 0) await sleep(10_000, o.signal);
       } catch (err) {
@@ -132,6 +134,24 @@ export function watch<T>(path: string, onData: (data: T, index: number) => void,
       }
     }
   })();
+}
+
+/**
+ * Resolves once the tab is visible. A hidden tab stops starting requests:
+ * browsers allow ~6 connections per host across all tabs, and each open
+ * dashboard holds up to four long-lived ones.
+ */
+export function whenVisible(signal?: AbortSignal): Promise<void> {
+  if (document.visibilityState !== "hidden" || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (document.visibilityState === "hidden" && !signal?.aborted) return;
+      document.removeEventListener("visibilitychange", done);
+      resolve();
+    };
+    document.addEventListener("visibilitychange", done);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -3,7 +3,7 @@
 // (and redrawn when it changes) rather than scaled by a viewBox, so their
 // text stays legible from a phone to a wide screen.
 import { h, s, uid } from "./dom.ts";
-import { hhmm } from "./format.ts";
+import { clock, hhmm } from "./format.ts";
 
 export type Point = [time: number, value: number];
 
@@ -109,7 +109,7 @@ function drawChart(d: ChartData, width: number, title: string): SVGSVGElement {
   const ticks = Math.max(2, Math.min(6, Math.floor(iw / 90)));
   for (let i = 0; i <= ticks; i++) {
     const t = d.from + (span * i) / ticks;
-    svg.appendChild(s("text", { class: "axis", x: x(t), y: height - 6, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" }, hhmm(t)));
+    svg.appendChild(s("text", { class: "axis", x: x(t), y: height - 6, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" }, span < 15 * 60_000 ? clock(t) : hhmm(t)));
   }
   for (const sr of d.series) {
     for (const seg of segments(sr.points, d.gapMs)) {

@@ -21,10 +21,11 @@ export interface ClusterEvent {
   history?: boolean;
 }
 
-export type LiveStatus = "connecting" | "live" | "reconnecting" | "denied";
+export type LiveStatus = "connecting" | "live" | "reconnecting" | "denied" | "paused";
 type Handler = (e: ClusterEvent) => void;
 
 const FEED_SIZE = 50;
+const PAUSE_AFTER_MS = 30_000;
 /** Entries replayed when the page opens, so the feed is not empty. */
 const HISTORY = 30;
 
@@ -35,6 +36,7 @@ export class Live {
   private lastId = 0;
   private liveFrom = 0;
   private generation = 0;
+  private failures = 0;
   status: LiveStatus = "connecting";
   detail = "";
   readonly feed: ClusterEvent[] = [];
@@ -44,6 +46,23 @@ export class Live {
     this.liveFrom = index;
     this.lastId = Math.max(0, index - HISTORY);
     this.open();
+    // A tab hidden for a while lets go of its stream (connections per host are few) and
+    // resumes from its last id when shown again: nothing is missed.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    document.addEventListener("visibilitychange", () => {
+      clearTimeout(timer);
+      if (document.visibilityState === "hidden") {
+        timer = setTimeout(() => this.pause(), PAUSE_AFTER_MS);
+      } else if (this.status === "paused") this.open();
+    });
+  }
+
+  private pause(): void {
+    if (this.status === "denied") return;
+    this.generation++;
+    this.es?.close();
+    this.es = undefined;
+    this.setStatus("paused", "The tab was hidden: updates resume when it is shown again.");
   }
 
   /** The token changed: reopen with it, where we were. */
@@ -78,7 +97,11 @@ export class Live {
     const es = new EventSource(url);
     this.es = es;
     this.setStatus(this.status === "live" ? "reconnecting" : "connecting");
-    es.onopen = () => gen === this.generation && this.setStatus("live");
+    es.onopen = () => {
+      if (gen !== this.generation) return;
+      this.failures = 0;
+      this.setStatus("live");
+    };
     es.onerror = () => {
       if (gen !== this.generation) return;
       if (es.readyState === EventSource.CONNECTING) return this.setStatus("reconnecting");
@@ -91,7 +114,9 @@ export class Live {
   /** Finds out why the stream closed; reopens after a pause unless the token may not read events. */
   private async recover(gen: number): Promise<void> {
     this.setStatus("reconnecting");
-    let wait = 2000;
+    // 2 s, doubling to 30 s while the stream keeps failing (a node down, 429 too many streams).
+    this.failures++;
+    let wait = Math.min(30_000, 2000 * 2 ** (this.failures - 1));
     try {
       const a = await api<{ can: Record<string, boolean> }>("/v1/ui/session?can=event:read");
       if (!a.data.can["event:read"]) {
@@ -99,7 +124,7 @@ export class Live {
         return;
       }
     } catch {
-      wait = 5000; // the node is down or restarting
+      wait = Math.max(wait, 5000); // the node is down or restarting
     }
     await sleep(wait);
     if (gen === this.generation) this.open();

@@ -124,10 +124,10 @@ function renderAccount(): void {
 }
 
 function renderLive(s: LiveStatus, detail: string): void {
-  const text = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", denied: "Not live" }[s];
+  const text = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", denied: "Not live", paused: "Paused" }[s];
   liveBadge.className = `live live-${s}`;
   liveBadge.title = detail || (s === "live" ? "Updates arrive from the event stream and blocking queries" : "");
-  fill(liveBadge, h("span", { class: "live-dot", "aria-hidden": "true" }), text);
+  fill(liveBadge, h("span", { class: "live-dot", "aria-hidden": "true" }), text, detail ? h("span", { class: "visually-hidden" }, `: ${detail}`) : null);
 }
 
 async function boot(): Promise<void> {

@@ -3,7 +3,7 @@
 // `resolutionMs` (leader.metrics_resolution, 10 s by default) and has no
 // blocking index, so it is the one thing the page polls: once per bucket,
 // per node shown, which is as fresh as the data can be.
-import { api, enc } from "./api.ts";
+import { api, enc, whenVisible } from "./api.ts";
 
 export interface NodeInfo {
   id: string;
@@ -61,10 +61,13 @@ export function pollMetrics(nodeId: string, since: () => string, onData: (m: Nod
   let timer: ReturnType<typeof setTimeout> | undefined;
   signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
   const tick = async () => {
+    await whenVisible(signal);
+    if (signal.aborted) return;
     let next = 10_000;
     try {
       const a = await api<NodeMetrics>(`/v1/node/${enc(nodeId)}/metrics?since=${enc(since())}`, { signal });
-      next = Math.max(2_000, a.data.resolutionMs);
+      // No history yet (a node that just joined): look again soon rather than a whole bucket later.
+      next = a.data.points.length < 2 ? 2_000 : Math.max(2_000, a.data.resolutionMs);
       onData(a.data);
     } catch (err) {
       if (signal.aborted) return;

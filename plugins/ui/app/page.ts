@@ -25,6 +25,12 @@ export class PageCtx {
     return h1;
   }
 
+  /** "Overview › Services › web" above the heading of a page reached from the overview. */
+  crumbs(...items: [label: string, href?: string][]): void {
+    const list = h("ol", null, items.map(([label, href]) => h("li", null, href ? h("a", { href }, label) : h("span", { "aria-current": "page" }, label))));
+    this.main.prepend(h("nav", { "aria-label": "Breadcrumb", class: "crumbs" }, list));
+  }
+
   /** Reacts to stream events of a topic ("*": all; "reset": re-read everything). */
   on(topic: string, fn: (e: ClusterEvent) => void): void {
     const off = this.live.on(topic, fn);
@@ -37,7 +43,7 @@ export class PageCtx {
   }
 
   /** A blocking query loop bound to this page. */
-  watch<T>(path: string, onData: (data: T, index: number) => void, o: Omit<WatchOptions, "signal"> = {}): void {
+  watch<T>(path: string, onData: (data: T, index: number, headers: Headers) => void, o: Omit<WatchOptions, "signal"> = {}): void {
     watch(path, onData, { ...o, signal: this.signal });
   }
 
@@ -57,13 +63,14 @@ export class PageCtx {
 }
 
 /** An error where data should be; a refusal says which permission and offers sign-in. */
-export function errorView(err: unknown, what: string): HTMLElement {
+export function errorView(err: unknown, what: string, needs?: string): HTMLElement {
   const e = err as Error;
   if (err instanceof HttpError && err.denied) {
+    const detail = /^permission denied$/i.test(e.message) ? "" : ` (${e.message})`;
     return h(
       "div",
       { class: "alert alert-denied", role: "alert" },
-      h("p", null, `Permission denied: your token may not read ${what} (${e.message}).`),
+      h("p", null, `Your token may not read ${what}${needs ? `: it needs ${needs}` : ""}.${detail}`),
       h("button", { type: "button", class: "btn", onClick: () => loginDialog() }, "Sign in with another token"),
     );
   }
@@ -73,4 +80,9 @@ export function errorView(err: unknown, what: string): HTMLElement {
 /** A placeholder while the first answer is on its way. */
 export function loading(what: string): HTMLElement {
   return h("p", { class: "loading", "aria-busy": "true" }, `Loading ${what}…`);
+}
+
+/** Said under a list the server shortened because the token may not read every entry. */
+export function filteredNote(headers: Headers): HTMLElement | null {
+  return headers.get("X-Consul-Results-Filtered-By-ACLs") === "true" ? h("p", { class: "hint" }, "Some entries are hidden: your token may not read them.") : null;
 }

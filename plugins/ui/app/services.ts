@@ -39,8 +39,9 @@ export function worst(checks: { Status: string }[]): "passing" | "warning" | "cr
 /** At most this many services are summarised on the overview (each costs one request per change). */
 export const MAX_SUMMARISED = 200;
 
-export async function serviceSummaries(signal: AbortSignal): Promise<{ list: ServiceSummary[]; more: number }> {
-  const names = (await api<Record<string, string[]>>("/v1/catalog/services", { signal })).data;
+export async function serviceSummaries(signal: AbortSignal): Promise<{ list: ServiceSummary[]; more: number; headers: Headers }> {
+  const answer = await api<Record<string, string[]>>("/v1/catalog/services", { signal });
+  const names = answer.data;
   const all = Object.entries(names).sort(([a], [b]) => a.localeCompare(b));
   const shown = all.slice(0, MAX_SUMMARISED);
   const list: ServiceSummary[] = [];
@@ -56,5 +57,5 @@ export async function serviceSummaries(signal: AbortSignal): Promise<{ list: Ser
     );
     list.push(...part);
   }
-  return { list, more: all.length - shown.length };
+  return { list, more: all.length - shown.length, headers: answer.headers };
 }

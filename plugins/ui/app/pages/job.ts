@@ -11,6 +11,7 @@ import { errorView, loading, type PageCtx } from "../page.ts";
 export function jobPage(ctx: PageCtx, namespace: string, id: string, query: URLSearchParams): void {
   const status = h("span", { class: "chips" });
   ctx.title(id, status);
+  ctx.crumbs(["Overview", "#/"], [`Jobs (${namespace})`], [id]);
   const facts = h("div", null, loading("the job"));
   const allocs = h("div", null, loading("allocations"));
   const detail = h("div");
@@ -23,7 +24,7 @@ export function jobPage(ctx: PageCtx, namespace: string, id: string, query: URLS
       fill(status, badge(j.status), j.stop ? badge("stopped") : null);
       renderJob(facts, j);
     } catch (err) {
-      if (!ctx.signal.aborted) fill(facts, errorView(err, "this job"));
+      if (!ctx.signal.aborted) fill(facts, errorView(err, "this job", `job read on "${id}"`));
     }
   };
   void load();
@@ -89,7 +90,7 @@ export function jobPage(ctx: PageCtx, namespace: string, id: string, query: URLS
       const tail = restartLogs || !old ? logTail(a.id, tasks, signal) : old;
       fill(detail, section(`Allocation ${shortId(a.id)}`, h("p", { class: "lead" }, badge(a.clientStatus), ` ${a.clientDescription || ""}`), states, h("h3", null, "Output"), tail));
     } catch (err) {
-      if (!signal.aborted) fill(detail, section("Allocation", errorView(err, "this allocation")));
+      if (!signal.aborted) fill(detail, section("Allocation", errorView(err, "this allocation", `job read on "${id}"`)));
     }
   };
 
@@ -99,7 +100,7 @@ export function jobPage(ctx: PageCtx, namespace: string, id: string, query: URLS
       list = [...data].sort((a, b) => b.modifiedAt - a.modifiedAt);
       renderList();
     },
-    { onError: (err) => fill(allocs, errorView(err, "allocations")) },
+    { onError: (err) => fill(allocs, errorView(err, "allocations", `job read on "${id}"`)) },
   );
   if (selected) void showDetail(true);
   const refreshDetail = ctx.debounce(() => void showDetail(false), 250);

@@ -60,7 +60,7 @@ function folderView(ctx: PageCtx, prefix: string): void {
         ),
       );
     },
-    { allow404: true, onError: (err) => fill(list, errorView(err, "keys")) },
+    { allow404: true, onError: (err) => fill(list, errorView(err, "keys", `key read on "${prefix}"`)) },
   );
 
   if (prefix) {
@@ -124,7 +124,7 @@ function keyView(ctx: PageCtx, key: string): void {
   ctx.title(key.split("/").pop() || key);
   document.title = `${key} · corral`;
   const body = h("div", null, loading("the key"));
-  ctx.main.append(breadcrumb(key), section("Value", body));
+  ctx.main.append(breadcrumb(key), section("Entry", body));
   const valueId = uid("value");
   const flagsId = uid("flags");
   const whyId = uid("why");
@@ -140,16 +140,16 @@ function keyView(ctx: PageCtx, key: string): void {
   let loadedText = "";
   let allowed = true;
   let binary = false;
+  /** Our own write or delete is in flight: its echo from the blocking query is not someone else's change. */
+  let busy = false;
 
   const dirty = () => value.value !== loadedText || Number(flags.value || 0) !== (entry?.Flags ?? 0);
   const setButtons = () => {
     for (const b of [save, del]) {
-      b.toggleAttribute("disabled", false);
       b.setAttribute("aria-disabled", String(!allowed || binary));
       if (!allowed) b.setAttribute("aria-describedby", whyId);
     }
-    if (!entry) del.hidden = true;
-    else del.hidden = false;
+    del.hidden = !entry;
     save.textContent = entry ? "Save" : "Create";
   };
 
@@ -170,6 +170,7 @@ function keyView(ctx: PageCtx, key: string): void {
 
   const write = async (cas: number) => {
     status.textContent = "Saving…";
+    busy = true;
     try {
       const a = await api<boolean>(`/v1/kv/${encPath(key)}?cas=${cas}&flags=${Number(flags.value || 0)}`, { method: "PUT", body: value.value });
       if (a.data === true) {
@@ -183,6 +184,8 @@ function keyView(ctx: PageCtx, key: string): void {
       conflict(now);
     } catch (err) {
       status.textContent = err instanceof HttpError && err.denied ? `Refused: ${err.message}` : `Not saved: ${(err as Error).message}`;
+    } finally {
+      busy = false;
     }
   };
 
@@ -208,12 +211,15 @@ function keyView(ctx: PageCtx, key: string): void {
     if (!allowed || !entry) return;
     const sure = await confirmDialog({ title: "Delete this key?", body: h("p", null, h("code", null, key), " will be deleted. This cannot be undone."), confirm: "Delete", danger: true });
     if (!sure) return;
+    busy = true;
     try {
       const a = await api<boolean>(`/v1/kv/${encPath(key)}?cas=${entry.ModifyIndex}`, { method: "DELETE" });
       if (a.data === true) location.hash = href(key.slice(0, key.lastIndexOf("/") + 1));
       else conflict((await api<KvEntry[] | null>(`/v1/kv/${encPath(key)}`, { allow404: true })).data?.[0] ?? null);
     } catch (err) {
       status.textContent = err instanceof HttpError && err.denied ? `Refused: ${err.message}` : (err as Error).message;
+    } finally {
+      busy = false;
     }
   });
 
@@ -245,13 +251,14 @@ function keyView(ctx: PageCtx, key: string): void {
         show(e);
         return;
       }
-      if (e?.ModifyIndex === entry?.ModifyIndex) return; // our own write, already shown
+      if (busy || e?.ModifyIndex === entry?.ModifyIndex) return; // our own write, shown when it completes
+      if (e && !decodeValue(e.Value).binary && decodeValue(e.Value).text === value.value) return show(e); // the same text: nothing to choose
       if (!dirty()) {
         show(e);
         status.textContent = e ? `Updated from the server (index ${e.ModifyIndex}).` : "The key was deleted on the server.";
       } else conflict(e);
     },
-    { allow404: true, onError: (err) => fill(body, errorView(err, "this key")) },
+    { allow404: true, onError: (err) => fill(body, errorView(err, "this key", `key read on "${key}"`)) },
   );
 
   const check = `key:write:${key}`;

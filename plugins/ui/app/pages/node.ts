@@ -15,6 +15,7 @@ const RANGES: [string, string][] = [["5m", "5 minutes"], ["15m", "15 minutes"], 
 export function nodePage(ctx: PageCtx, id: string): void {
   const badges = h("span", { class: "chips" });
   ctx.title(id, badges);
+  ctx.crumbs(["Overview", "#/"], ["Nodes"], [id]);
   const h1 = ctx.main.querySelector("h1")!;
   const facts = h("div", null, loading("the node"));
   const rangeId = uid("range");
@@ -52,7 +53,7 @@ export function nodePage(ctx: PageCtx, id: string): void {
           ),
         );
       },
-      { onError: (err) => fill(checks, (err as { status?: number }).status === 404 ? h("p", { class: "muted" }, "The discovery plugin is off: no health checks to show.") : errorView(err, "checks")) },
+      { onError: (err) => fill(checks, (err as { status?: number }).status === 404 ? h("p", { class: "muted" }, "The discovery plugin is off: no health checks to show.") : errorView(err, "checks", "node and service read")) },
     );
   };
 
@@ -61,6 +62,8 @@ export function nodePage(ctx: PageCtx, id: string): void {
     try {
       node = (await api<NodeInfo>(`/v1/node/${enc(id)}`, { signal: ctx.signal })).data;
       h1.textContent = node.name;
+      const crumb = ctx.main.querySelector(".crumbs [aria-current]");
+      if (crumb) crumb.textContent = node.name;
       document.title = `${node.name} · corral`;
       fill(badges, badge(node.status), badge(node.health), h("span", { class: "muted" }, node.role));
       renderFacts(facts, node);
@@ -68,7 +71,7 @@ export function nodePage(ctx: PageCtx, id: string): void {
       attrsSummary.textContent = `Attributes and metadata (${Object.keys(node.attributes).length + Object.keys(node.meta).length})`;
       if (!checksStarted) startChecks(node.name);
     } catch (err) {
-      if (!ctx.signal.aborted) fill(facts, errorView(err, "this node"));
+      if (!ctx.signal.aborted) fill(facts, errorView(err, "this node", "node read"));
     }
   };
   void load();
@@ -82,7 +85,7 @@ export function nodePage(ctx: PageCtx, id: string): void {
   const startPoll = () => {
     poll.abort();
     poll = new AbortController();
-    pollMetrics(id, () => range.value, (m) => drawCharts(m), (err) => fill(now, errorView(err, "metrics")), poll.signal);
+    pollMetrics(id, () => range.value, (m) => drawCharts(m), (err) => fill(now, errorView(err, "metrics", "node read")), poll.signal);
   };
   range.addEventListener("change", startPoll);
 
@@ -91,7 +94,8 @@ export function nodePage(ctx: PageCtx, id: string): void {
     const pts = (f: (p: NodeMetrics["points"][number]) => number): Point[] => m.points.map((p) => [p.time, f(p)]);
     const to = Date.now();
     // A history younger than the range (a node that just joined, a new leader) starts the axis where it starts.
-    const from = Math.max(m.since, (m.points[0]?.time ?? m.since) - m.resolutionMs);
+    // At least two minutes of axis, so a single bucket is not stretched over the whole width.
+    const from = Math.max(m.since, Math.min((m.points[0]?.time ?? m.since) - m.resolutionMs, to - 120_000));
     const gapMs = m.resolutionMs * 2.5;
     const l = m.latest;
     fill(now, l ? `Now: CPU ${percent(l.cpuPercent, 1)} · memory ${bytes(l.memoryUsedBytes)} used, ${bytes(l.memoryAvailableBytes)} available · load ${l.load1.toFixed(2)}` : "No live sample: the node sends none (down, or the probe plugin is off).");
@@ -132,7 +136,7 @@ export function nodePage(ctx: PageCtx, id: string): void {
         ),
       );
     },
-    { onError: (err) => fill(allocs, errorView(err, "allocations")) },
+    { onError: (err) => fill(allocs, errorView(err, "allocations", "node read")) },
   );
 
 }

@@ -13,7 +13,7 @@ import { ago, bytes, clock, percent } from "../format.ts";
 import { allocChips, jobHref, type JobView } from "../jobs.ts";
 import { describe, type ClusterEvent } from "../live.ts";
 import { pollMetrics, type NodeInfo, type NodeMetrics } from "../nodes.ts";
-import { errorView, loading, type PageCtx } from "../page.ts";
+import { errorView, filteredNote, loading, type PageCtx } from "../page.ts";
 import { serviceSummaries, type ServiceSummary } from "../services.ts";
 
 interface RaftInfo {
@@ -73,7 +73,7 @@ function raftPart(ctx: PageCtx, body: HTMLElement): void {
     } catch (err) {
       if (ctx.signal.aborted) return;
       const agent = (err as { status?: number }).status === 404;
-      fill(body, agent ? h("p", { class: "muted" }, "This node is an agent: it takes no part in Raft. Open a leader-role node's dashboard to see the peers.") : errorView(err, "the Raft status"));
+      fill(body, agent ? h("p", { class: "muted" }, "This node is an agent: it takes no part in Raft. Open a leader-role node's dashboard to see the peers.") : errorView(err, "the Raft status", "operator read"));
     }
   };
   void load();
@@ -84,6 +84,7 @@ function raftPart(ctx: PageCtx, body: HTMLElement): void {
 
 function nodesPart(ctx: PageCtx, body: HTMLElement): void {
   let nodes: NodeInfo[] = [];
+  let note: HTMLElement | null = null;
   const metrics = new Map<string, NodeMetrics>();
   const pollers = new Map<string, AbortController>();
   ctx.signal.addEventListener("abort", () => pollers.forEach((c) => c.abort()), { once: true });
@@ -95,8 +96,9 @@ function nodesPart(ctx: PageCtx, body: HTMLElement): void {
         "Nodes",
         ["Node", "Status", "CPU (5 min)", "Memory (5 min)", "Heartbeat"],
         nodes.map((n) => nodeRow(n, metrics.get(n.id))),
-        { captionHidden: true, empty: "No nodes have joined yet." },
+        { captionHidden: true, empty: note ? "No nodes your token may read." : "No nodes have joined yet." },
       ),
+      note,
     );
   };
 
@@ -115,11 +117,13 @@ function nodesPart(ctx: PageCtx, body: HTMLElement): void {
 
   const load = async () => {
     try {
-      nodes = (await api<NodeInfo[]>("/v1/nodes", { signal: ctx.signal })).data.sort((a, b) => a.name.localeCompare(b.name));
+      const a = await api<NodeInfo[]>("/v1/nodes", { signal: ctx.signal });
+      nodes = a.data.sort((x, y) => x.name.localeCompare(y.name));
+      note = filteredNote(a.headers);
       render();
       syncPollers();
     } catch (err) {
-      if (!ctx.signal.aborted) fill(body, errorView(err, "nodes"));
+      if (!ctx.signal.aborted) fill(body, errorView(err, "nodes", "node read"));
     }
   };
   void load();
@@ -129,9 +133,13 @@ function nodesPart(ctx: PageCtx, body: HTMLElement): void {
 }
 
 function nodeRow(n: NodeInfo, m: NodeMetrics | undefined) {
-  const cpu = m?.points.map((p) => p.cpuPercentAvg) ?? [];
-  const mem = m?.points.map((p) => p.memoryUsedBytesAvg) ?? [];
+  // The buckets, then the latest heartbeat sample: "now" is the line's last point.
+  const fresh = m?.latest && m.latest.time > (m.points[m.points.length - 1]?.time ?? 0) ? m.latest : null;
+  const cpu = [...(m?.points.map((p) => p.cpuPercentAvg) ?? []), ...(fresh ? [fresh.cpuPercent] : [])];
+  const mem = [...(m?.points.map((p) => p.memoryUsedBytesAvg) ?? []), ...(fresh ? [fresh.memoryUsedBytes] : [])];
   const total = n.resources.memoryBytes || Math.max(1, ...mem);
+  // The node list is re-read on node events only; the metrics poll brings the newer heartbeat time.
+  const seen = Math.max(n.lastHeartbeatAt ?? 0, m?.latest?.time ?? 0) || null;
   const latestCpu = m?.latest?.cpuPercent ?? cpu[cpu.length - 1];
   const latestMem = m?.latest?.memoryUsedBytes ?? mem[mem.length - 1];
   return [
@@ -141,12 +149,12 @@ function nodeRow(n: NodeInfo, m: NodeMetrics | undefined) {
     n.status === "ready"
       ? h("span", { class: "spark-cell" }, sparkline(mem, total, `Memory of ${n.name}, last 5 minutes: now ${bytes(latestMem)} of ${bytes(total)}`, "spark-mem"), h("span", null, `${bytes(latestMem)} / ${bytes(total)}`))
       : h("span", { class: "muted" }, "–"),
-    h("time", { datetime: n.lastHeartbeatAt ? new Date(n.lastHeartbeatAt).toISOString() : null, title: n.lastHeartbeatAt ? new Date(n.lastHeartbeatAt).toLocaleString() : null }, ago(n.lastHeartbeatAt)),
+    h("time", { datetime: seen ? new Date(seen).toISOString() : null, title: seen ? new Date(seen).toLocaleString() : null }, ago(seen)),
   ];
 }
 
 function servicesPart(ctx: PageCtx, body: HTMLElement): void {
-  const render = (list: ServiceSummary[], more: number) => {
+  const render = (list: ServiceSummary[], more: number, note: HTMLElement | null) => {
     fill(
       body,
       table(
@@ -160,8 +168,9 @@ function servicesPart(ctx: PageCtx, body: HTMLElement): void {
           count(s.critical, "critical"),
           s.tags.length ? h("span", { class: "chips" }, s.tags.map((t) => h("span", { class: "tag" }, t))) : h("span", { class: "muted" }, "–"),
         ]),
-        { captionHidden: true, empty: "No services are registered." },
+        { captionHidden: true, empty: note ? "No services your token may read." : "No services are registered." },
       ),
+      note,
       more > 0 ? h("p", { class: "hint" }, `${more} more services are not summarised here.`) : null,
     );
   };
@@ -171,17 +180,17 @@ function servicesPart(ctx: PageCtx, body: HTMLElement): void {
     if (running) return void (again = true);
     running = true;
     try {
-      const { list, more } = await serviceSummaries(ctx.signal);
-      render(list, more);
+      const { list, more, headers } = await serviceSummaries(ctx.signal);
+      render(list, more, filteredNote(headers));
     } catch (err) {
-      if (!ctx.signal.aborted) fill(body, errorView(err, "services"));
+      if (!ctx.signal.aborted) fill(body, errorView(err, "services", "service read"));
     } finally {
       running = false;
       if (again && !ctx.signal.aborted) (again = false), void load();
     }
   };
   // Any check, service or node change moves this index; then the summaries are re-read.
-  ctx.watch("/v1/health/state/any", () => void load(), { onError: (err) => fill(body, errorView(err, "services")) });
+  ctx.watch("/v1/health/state/any", () => void load(), { onError: (err) => fill(body, errorView(err, "services", "service read")) });
 }
 
 function count(n: number, status: string) {
@@ -191,9 +200,11 @@ function count(n: number, status: string) {
 function jobsPart(ctx: PageCtx, body: HTMLElement): void {
   ctx.watch<JobView[]>(
     "/v1/jobs",
-    (jobs) => {
+    (jobs, _index, headers) => {
+      const note = filteredNote(headers);
       fill(
         body,
+        note,
         table(
           "Jobs",
           ["Job", "Namespace", "Type", "Status", "Allocations", "Version"],
@@ -202,7 +213,7 @@ function jobsPart(ctx: PageCtx, body: HTMLElement): void {
         ),
       );
     },
-    { onError: (err) => fill(body, errorView(err, "jobs")) },
+    { onError: (err) => fill(body, errorView(err, "jobs", "job read")) },
   );
 }
 

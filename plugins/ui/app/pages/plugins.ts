@@ -5,7 +5,7 @@
 import { api, enc, HttpError } from "../api.ts";
 import { confirmDialog } from "../dialog.ts";
 import { badge, fill, h, section, uid } from "../dom.ts";
-import { errorView, loading, type PageCtx } from "../page.ts";
+import { errorView, filteredNote, loading, type PageCtx } from "../page.ts";
 import { can, reasonFor } from "../session.ts";
 
 interface PluginInfo {
@@ -23,10 +23,14 @@ export function pluginsPage(ctx: PageCtx): void {
   ctx.main.append(section("Plugins of this node", h("p", { class: "hint" }, "Switching a plugin lasts until the node restarts or re-reads its config (SIGHUP)."), body));
   let plugins: PluginInfo[] = [];
   let allowed: Record<string, boolean> = {};
+  let note: HTMLElement | null = null;
   const errors = new Map<string, string>();
   const busy = new Set<string>();
 
   const render = () => {
+    // Rows are rebuilt on every change: keep the keyboard focus on the same control.
+    const active = document.activeElement;
+    const label = active && body.contains(active) ? active.getAttribute("aria-label") : null;
     fill(
       body,
       h(
@@ -40,7 +44,9 @@ export function pluginsPage(ctx: PageCtx): void {
           h("tbody", null, plugins.map(row)),
         ),
       ),
+      note,
     );
+    if (label) body.querySelector<HTMLElement>(`[aria-label="${CSS.escape(label)}"]`)?.focus();
   };
 
   const row = (p: PluginInfo) => {
@@ -82,7 +88,6 @@ export function pluginsPage(ctx: PageCtx): void {
     } finally {
       busy.delete(p.name);
       render();
-      (body.querySelector(`[data-plugin="${CSS.escape(p.name)}"]`) as HTMLElement | null)?.focus();
     }
   };
 
@@ -102,11 +107,13 @@ export function pluginsPage(ctx: PageCtx): void {
 
   const load = async () => {
     try {
-      plugins = (await api<PluginInfo[]>("/v1/plugins", { signal: ctx.signal })).data.sort((a, b) => a.name.localeCompare(b.name));
+      const a = await api<PluginInfo[]>("/v1/plugins", { signal: ctx.signal });
+      plugins = a.data.sort((x, y) => x.name.localeCompare(y.name));
+      note = filteredNote(a.headers);
       allowed = await can(plugins.map((p) => `plugin:write:${p.name}`));
       if (!ctx.signal.aborted) render();
     } catch (err) {
-      if (!ctx.signal.aborted) fill(body, errorView(err, "plugins"));
+      if (!ctx.signal.aborted) fill(body, errorView(err, "plugins", "plugin read"));
     }
   };
   void load();

@@ -8,6 +8,7 @@ import { worst, type HealthEntry } from "../services.ts";
 export function servicePage(ctx: PageCtx, name: string): void {
   const summary = h("span", { class: "chips" });
   ctx.title(name, summary);
+  ctx.crumbs(["Overview", "#/"], ["Services"], [name]);
   const instances = h("div", null, loading("instances"));
   const checks = h("div", null, loading("checks"));
   ctx.main.append(section("Instances", instances), section("Checks", checks));
@@ -65,6 +66,6 @@ export function servicePage(ctx: PageCtx, name: string): void {
         ),
       );
     },
-    { onError: (err) => fill(instances, errorView(err, `the service ${name}`)) },
+    { onError: (err) => fill(instances, errorView(err, `the service ${name}`, `service read on "${name}"`)) },
   );
 }

@@ -1,0 +1,103 @@
+// The health plugin: runs the http, tcp and (when allowed) exec checks of
+// the services registered on THIS node (docs/health.md). The discovery
+// plugin owns registrations and TTL checks; it hands this plugin its node's
+// runnable checks over the local bus (discovery/topics.ts), so every check
+// runs once, on the node that owns it, and results go back to discovery on
+// `discovery.check.result`, which writes status changes to the log and
+// reaps services past DeregisterCriticalServiceAfter. Only status changes
+// are reported at once (thresholds.ts), so a healthy cluster writes nothing.
+//
+// It announces itself on `health.state` (topics.ts): discovery then accepts
+// Args checks when enable_exec_checks is on, and the exec driver's stopgap
+// check runner steps aside (plugins.exec.run_checks = "auto").
+import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import { CHECK_RESULT_TOPIC, LOCAL_CHECKS_REQUEST_TOPIC, LOCAL_CHECKS_TOPIC, type LocalChecksEvent } from "../discovery/topics.ts";
+import { healthConfigSchema, type HealthConfig } from "./config.ts";
+import type { RunSpec } from "./definition.ts";
+import { checkEnv, execProbe } from "./exec-probe.ts";
+import { httpInit, httpProbe, tcpProbe, type ProbeResult } from "./probes.ts";
+import { HealthRunner } from "./runner.ts";
+import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, type HealthState } from "./topics.ts";
+
+export const HEALTH_VERSION = "0.1.0";
+
+export const EXEC_DISABLED_OUTPUT = "exec checks are disabled on this agent (plugins.health.enable_exec_checks = false)";
+
+/** Runs one probe of `spec` by its kind. */
+function prober(cfg: HealthConfig, stop: AbortSignal) {
+  const inits = new WeakMap<RunSpec, RequestInit>();
+  const env = checkEnv();
+  return async (spec: RunSpec): Promise<ProbeResult> => {
+    const p = spec.probe;
+    switch (p.kind) {
+      case "http": {
+        let init = inits.get(spec);
+        if (!init) inits.set(spec, (init = httpInit(p)));
+        return httpProbe(p, init, spec.timeoutMs, cfg.output_max_size, stop);
+      }
+      case "tcp":
+        return tcpProbe(p, spec.timeoutMs);
+      case "exec":
+        if (!cfg.enable_exec_checks) return { status: "critical", output: EXEC_DISABLED_OUTPUT };
+        return execProbe(p, spec.timeoutMs, cfg.output_max_size, env, stop);
+      case "invalid":
+        return { status: "critical", output: p.reason };
+    }
+  };
+}
+
+function metrics(ctx: PluginContext<HealthConfig>, runner: HealthRunner): void {
+  const s = runner.stats;
+  const g = (name: string, help: string, value: () => number) => {
+    const gauge = ctx.metrics.gauge({ name, help, collect: () => void gauge.set(value()) });
+  };
+  g("corral_health_checks", "Checks this node's health plugin runs", () => s.checks);
+  g("corral_health_probes_in_flight", "Probes running now", () => s.inFlight);
+  g("corral_health_probes_waiting", "Due checks waiting for a probe slot (plugins.health.max_concurrent)", () => s.waiting);
+  g("corral_health_probes", "Probes run since the plugin started", () => s.probes);
+  g("corral_health_reports", "Results reported to the catalog (status changes and deferred output changes) since the plugin started", () => s.reports);
+}
+
+function setup(ctx: PluginContext<HealthConfig>): PluginHandle {
+  const cfg = ctx.config;
+  const stopping = new AbortController();
+  const runner = new HealthRunner({
+    now: () => performance.now(),
+    random: Math.random,
+    setTimer: (ms, fn) => ctx.after(ms, fn),
+    probe: prober(cfg, stopping.signal),
+    report: (checkId, r) => ctx.publish(CHECK_RESULT_TOPIC, { checkId, status: r.status, output: r.output }),
+    maxConcurrent: cfg.max_concurrent,
+    minIntervalMs: cfg.min_interval,
+    outputIntervalMs: cfg.output_update_interval,
+  });
+  ctx.subscribe(LOCAL_CHECKS_TOPIC, (ev) => runner.apply(ev as LocalChecksEvent));
+  // Discovery may have started first: ask for its node's checks.
+  ctx.publish(LOCAL_CHECKS_REQUEST_TOPIC, {});
+
+  const announce = (state: HealthState) => ctx.publish(HEALTH_STATE_TOPIC, state);
+  const on: HealthState = { enabled: true, execChecks: cfg.enable_exec_checks };
+  ctx.subscribe(HEALTH_STATE_REQUEST_TOPIC, () => announce(on));
+  announce(on);
+  metrics(ctx, runner);
+  ctx.log.info("health checks ready", { checks: runner.stats.checks, execChecks: cfg.enable_exec_checks, maxConcurrent: cfg.max_concurrent });
+
+  return {
+    stop() {
+      runner.stop();
+      stopping.abort();
+      announce({ enabled: false, execChecks: false });
+    },
+  };
+}
+
+export const healthPlugin: PluginModule<HealthConfig> = {
+  name: "health",
+  version: HEALTH_VERSION,
+  description: "Runs the http, tcp and exec checks of this node's services; reports status changes to the catalog",
+  configSchema: healthConfigSchema,
+  setup,
+};
+export default healthPlugin;
+
+export { healthConfigSchema, type HealthConfig } from "./config.ts";

@@ -1,0 +1,110 @@
+// The http and tcp probes: one attempt each, Consul's rules.
+//
+// http: 2xx passing, 429 warning (Too Many Requests: alive but shedding),
+// anything else critical, and no answer within the timeout critical. Output
+// is Consul's "HTTP GET <url>: 200 OK Output: <body excerpt>"; the excerpt
+// is the first `maxBytes` bytes of the body (plugins.health.output_max_size,
+// Consul's 4 KiB by default), cut on a UTF-8 boundary. The rest of a body up
+// to 64 KiB is read and dropped so the connection goes back to fetch's
+// keep-alive pool (Bun pools connections per host); a longer one is cancelled.
+// Redirects are followed, as Go's client does. `tls_skip_verify` uses Bun's
+// fetch `tls` option (other runtimes verify regardless).
+//
+// tcp: a connection within the timeout is passing, anything else critical.
+import { connect } from "node:net";
+import { MAX_CHECK_OUTPUT, type CheckStatus } from "../../core/state/domains/catalog.ts";
+import { formatDuration } from "../discovery/duration.ts";
+import type { HttpProbeSpec, TcpProbeSpec } from "./definition.ts";
+
+export interface ProbeResult {
+  status: CheckStatus;
+  output: string;
+}
+
+/** Body bytes read past the excerpt to keep a connection reusable; longer bodies are cancelled. */
+const DRAIN_LIMIT = 64 * 1024;
+const DEFAULT_HEADERS: [string, string][] = [["User-Agent", "Consul Health Check"], ["Accept", "text/plain, text/*, */*"]];
+const decoder = new TextDecoder();
+
+export function clip(output: string): string {
+  return output.length > MAX_CHECK_OUTPUT ? output.slice(0, MAX_CHECK_OUTPUT) : output;
+}
+
+/** The first `max` bytes as text, not splitting a UTF-8 sequence. */
+export function utf8Prefix(bytes: Uint8Array, max: number): string {
+  if (bytes.length <= max) return decoder.decode(bytes);
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return decoder.decode(bytes.subarray(0, end));
+}
+
+async function readExcerpt(res: Response, maxBytes: number): Promise<string> {
+  if (!res.body) return "";
+  const length = Number(res.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(length) && length <= DRAIN_LIMIT) return utf8Prefix(new Uint8Array(await res.arrayBuffer()), maxBytes);
+  const reader = res.body.getReader();
+  const kept = new Uint8Array(maxBytes + 4);
+  let have = 0;
+  let seen = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.length, kept.length - have);
+    kept.set(value.subarray(0, take), have);
+    have += take;
+    seen += value.length;
+    if (seen > DRAIN_LIMIT) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  return utf8Prefix(kept.subarray(0, have), maxBytes);
+}
+
+export function httpStatus(code: number): CheckStatus {
+  return code >= 200 && code < 300 ? "passing" : code === 429 ? "warning" : "critical";
+}
+
+function failure(err: unknown, timeoutMs: number): string {
+  const e = err as Error;
+  if (e?.name === "TimeoutError") return `timed out after ${formatDuration(timeoutMs)}`;
+  return (e?.message ?? String(err)).slice(0, 300);
+}
+
+/** Per-spec fetch options, built once per check (runner.ts caches them). */
+export function httpInit(p: HttpProbeSpec): RequestInit {
+  const names = new Set(p.headers.map(([n]) => n.toLowerCase()));
+  const headers = [...DEFAULT_HEADERS.filter(([n]) => !names.has(n.toLowerCase())), ...p.headers];
+  const init: RequestInit & { tls?: { rejectUnauthorized: boolean } } = { method: p.method, headers, redirect: "follow" };
+  if (p.body !== undefined && p.body !== "") init.body = p.body;
+  if (p.tlsSkipVerify) init.tls = { rejectUnauthorized: false };
+  return init;
+}
+
+export async function httpProbe(p: HttpProbeSpec, init: RequestInit, timeoutMs: number, maxBytes: number, stop?: AbortSignal): Promise<ProbeResult> {
+  const line = `HTTP ${p.method} ${p.url}`;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = stop ? AbortSignal.any([timeout, stop]) : timeout;
+  try {
+    const res = await fetch(p.url, { ...init, signal });
+    const excerpt = await readExcerpt(res, maxBytes);
+    return { status: httpStatus(res.status), output: clip(`${line}: ${res.status} ${res.statusText} Output: ${excerpt}`) };
+  } catch (err) {
+    return { status: "critical", output: clip(`${line}: ${failure(timeout.aborted ? timeout.reason : err, timeoutMs)}`) };
+  }
+}
+
+export function tcpProbe(p: TcpProbeSpec, timeoutMs: number): Promise<ProbeResult> {
+  const where = p.host.includes(":") ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
+  return new Promise((resolve) => {
+    const sock = connect({ host: p.host, port: p.port });
+    const done = (status: CheckStatus, output: string) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ status, output });
+    };
+    const timer = setTimeout(() => done("critical", `TCP connect ${where}: timed out after ${formatDuration(timeoutMs)}`), timeoutMs);
+    sock.once("connect", () => done("passing", `TCP connect ${where}: Success`));
+    sock.once("error", (e) => done("critical", `TCP connect ${where}: ${e.message.slice(0, 300)}`));
+  });
+}
