@@ -7,13 +7,15 @@
 //
 // Two phases: loaded (--connections, default 32: req/s and latency under
 // load) and unloaded (one connection: what the hop itself adds to a request).
+// Also the CPU each proxy process spends per request (/proc/<pid>/stat),
+// which other load on the machine disturbs far less than req/s.
 // Prints one JSON line. Goal: corral >= 0.8x HAProxy's req/s and <= 0.3 ms
 // added to p50 over direct.
 //   npx bun bench/invoke.ts [--seconds 5] [--rounds 3] [--connections 32] [--backends 2] [--profile DIR]
 // Needs wrk and haproxy (apt-get install -y wrk haproxy). --profile writes
 // corral's CPU profile (markdown) into DIR.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, killAll, startCorral } from "../test/helpers/proc.ts";
@@ -35,14 +37,27 @@ interface Figures {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU (user + system) the proxy process spent per request, in microseconds: steadier than req/s on a shared machine. */
+  cpuUsPerReq?: number;
+}
+
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
 
 /** Runs wrk and reads req/s and the p50/p99 of its latency distribution. */
-function wrk(url: string, connections: number, seconds: number, host?: string): Figures {
+function wrk(url: string, connections: number, seconds: number, host?: string, pid?: number): Figures {
   const a = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...(host ? ["-H", `Host: ${host}`] : []), url];
+  const cpu0 = pid ? cpuSeconds(pid) : 0;
   const out = execFileSync("wrk", a, { encoding: "utf8" });
+  const cpu = pid ? cpuSeconds(pid) - cpu0 : 0;
+  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const pct = (p: string) => {
     const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m").exec(out);
     if (!m) throw new Error(`wrk output without ${p}%:\n${out}`);
@@ -52,12 +67,12 @@ function wrk(url: string, connections: number, seconds: number, host?: string): 
   if (!rps) throw new Error(`wrk output without Requests/sec:\n${out}`);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out);
   if (errors) process.stderr.write(`wrk ${url} (${host ?? "-"}): ${errors[0]}\n`);
-  return { rps: Math.round(Number(rps[1])), p50Ms: round3(pct("50")), p99Ms: round3(pct("99")) };
+  return { rps: Math.round(Number(rps[1])), p50Ms: round3(pct("50")), p99Ms: round3(pct("99")), ...(pid && total ? { cpuUsPerReq: Math.round((cpu * 1e6) / total) } : {}) };
 }
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
-async function startHaproxy(backends: Backend[]): Promise<{ port: number; stop(): void }> {
+async function startHaproxy(backends: Backend[]): Promise<{ port: number; pid: number; stop(): void }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "corral-haproxy-"));
   const cfg = join(dir, "haproxy.cfg");
@@ -76,7 +91,7 @@ async function startHaproxy(backends: Backend[]): Promise<{ port: number; stop()
   for (let i = 0; i < 100; i++) {
     try {
       await fetch(`http://127.0.0.1:${port}/`);
-      return { port, stop: () => child.kill("SIGKILL") };
+      return { port, pid: child.pid!, stop: () => child.kill("SIGKILL") };
     } catch {
       await Bun.sleep(50);
     }
@@ -85,15 +100,16 @@ async function startHaproxy(backends: Backend[]): Promise<{ port: number; stop()
 }
 
 function median(list: Figures[]): Figures {
-  const by = (k: keyof Figures) => [...list].sort((a, b) => a[k] - b[k])[Math.floor(list.length / 2)]![k];
-  return { rps: by("rps"), p50Ms: by("p50Ms"), p99Ms: by("p99Ms") };
+  const by = (k: keyof Figures) => [...list].sort((a, b) => (a[k] ?? 0) - (b[k] ?? 0))[Math.floor(list.length / 2)]![k];
+  const cpu = by("cpuUsPerReq");
+  return { rps: by("rps")!, p50Ms: by("p50Ms")!, p99Ms: by("p99Ms")!, ...(cpu ? { cpuUsPerReq: cpu } : {}) };
 }
 
 /** Interleaves the three targets round by round; returns the median figures of each. */
-function phase(targets: Record<string, { url: string; host?: string }>, connections: number): Record<string, Figures> {
+function phase(targets: Record<string, { url: string; host?: string; pid?: number }>, connections: number): Record<string, Figures> {
   const runs: Record<string, Figures[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
   for (const [, t] of Object.entries(targets)) wrk(t.url, connections, 1, t.host); // warm-up: connections, JIT
-  for (let r = 0; r < ROUNDS; r++) for (const [k, t] of Object.entries(targets)) runs[k]!.push(wrk(t.url, connections, SECONDS, t.host));
+  for (let r = 0; r < ROUNDS; r++) for (const [k, t] of Object.entries(targets)) runs[k]!.push(wrk(t.url, connections, SECONDS, t.host, t.pid));
   return Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
 }
 
@@ -102,7 +118,7 @@ const node = await startCorral({
   config: `[plugins]\nenabled = ["discovery", "invoke"]\nwatch = false\n\n[plugins.invoke]\nport = 0\n`,
   env: { CORRAL_NODE_LOG_LEVEL: "warn", ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}) },
 });
-let haproxy: { port: number; stop(): void } | undefined;
+let haproxy: { port: number; pid: number; stop(): void } | undefined;
 try {
   const backends = await Promise.all(Array.from({ length: BACKENDS }, (_, i) => startBackend(`b${i}`)));
   for (const b of backends) await register(node, "bench", b);
@@ -111,8 +127,8 @@ try {
   haproxy = await startHaproxy(backends);
   const targets = {
     direct: { url: `${backends[0]!.url}/` },
-    corral: { url: `http://127.0.0.1:${port}/`, host: "bench" },
-    haproxy: { url: `http://127.0.0.1:${haproxy.port}/` },
+    corral: { url: `http://127.0.0.1:${port}/`, host: "bench", pid: node.child.pid },
+    haproxy: { url: `http://127.0.0.1:${haproxy.port}/`, pid: haproxy.pid },
   };
   const loaded = phase(targets, CONNECTIONS);
   const unloaded = phase(targets, 1);
@@ -122,6 +138,7 @@ try {
     unloaded,
     ratios: {
       corralOverHaproxyRps: round3(loaded.corral!.rps / loaded.haproxy!.rps),
+      corralOverHaproxyCpuPerReq: round3((loaded.corral!.cpuUsPerReq ?? 0) / (loaded.haproxy!.cpuUsPerReq ?? 1)),
       corralMinusDirectP50Ms: round3(loaded.corral!.p50Ms - loaded.direct!.p50Ms),
       unloadedCorralMinusDirectP50Ms: round3(unloaded.corral!.p50Ms - unloaded.direct!.p50Ms),
       unloadedHaproxyMinusDirectP50Ms: round3(unloaded.haproxy!.p50Ms - unloaded.direct!.p50Ms),

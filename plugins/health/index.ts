@@ -33,7 +33,7 @@ function prober(cfg: HealthConfig, stop: AbortSignal) {
       case "http": {
         let init = inits.get(spec);
         if (!init) inits.set(spec, (init = httpInit(p)));
-        return httpProbe(p, init, spec.timeoutMs, cfg.output_max_size, stop);
+        return httpProbe(p, init, spec.timeoutMs, cfg.output_max_size);
       }
       case "tcp":
         return tcpProbe(p, spec.timeoutMs);
@@ -55,6 +55,7 @@ function metrics(ctx: PluginContext<HealthConfig>, runner: HealthRunner): void {
   g("corral_health_probes_in_flight", "Probes running now", () => s.inFlight);
   g("corral_health_probes_waiting", "Due checks waiting for a probe slot (plugins.health.max_concurrent)", () => s.waiting);
   g("corral_health_probes", "Probes run since the plugin started", () => s.probes);
+  g("corral_health_probe_delay_seconds_sum", "Sum over probes of how late each started after it was due (a runner falling behind)", () => s.lagMs / 1000);
   g("corral_health_reports", "Results reported to the catalog (status changes and deferred output changes) since the plugin started", () => s.reports);
 }
 

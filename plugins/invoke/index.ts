@@ -60,14 +60,11 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
       const now = () => Date.now();
       const rng = deps.rng ?? Math.random;
       let registry: ServiceRegistry | undefined;
-      const metrics = new InvokeMetrics(ctx.metrics, () => registry?.list().length ?? 0);
+      const metrics = new InvokeMetrics(ctx.metrics, () => registry?.list() ?? []);
+      // An instance that leaves (or a service no longer watched) takes its series with it: churn does not grow /metrics.
       registry = new ServiceRegistry(cfg, {
         source: (deps.source ?? defaultSource)(ctx), now, rng, log: ctx.log,
-        onEndpointsGone: (svc, gone) => gone.forEach((e) => metrics.forgetEndpoint(svc, e)),
-        onDropped: (svc) => {
-          svc.pool.endpoints.forEach((e) => metrics.forgetEndpoint(svc, e));
-          ctx.log.debug("invoke: stopped watching an idle service", { service: svc.name });
-        },
+        onDropped: (svc) => ctx.log.debug("invoke: stopped watching an idle service", { service: svc.name }),
       });
       const reg = registry;
       ctx.own({ close: () => reg.stop() });

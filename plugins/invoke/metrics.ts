@@ -1,6 +1,6 @@
-// The invoke plugin's Prometheus series. Label children are looked up once
-// per (instance, code class) or service and kept on the endpoint or service
-// entry, so the hot path does no label hashing.
+// The invoke plugin's Prometheus series. Per-attempt counts are plain numbers
+// on the endpoint, exported when scraped; per-service children are looked up
+// once and kept on the service entry.
 import type { Counter, Gauge, Histogram } from "prom-client";
 import type { MetricsRegistry } from "../../core/plugins/metrics.ts";
 import type { Endpoint } from "./pool.ts";
@@ -8,6 +8,16 @@ import type { ServiceEntry } from "./services.ts";
 
 /** Latency buckets (seconds): sub-millisecond proxying up to long timeouts. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Attempt outcomes, the `code` label of corral_invoke_requests_total (index = Endpoint.counts slot). */
+export const CODES = ["1xx", "2xx", "3xx", "4xx", "5xx", "error", "timeout"] as const;
+export const CODE_ERROR = 5;
+export const CODE_TIMEOUT = 6;
+
+/** The CODES slot of an HTTP status. */
+export function codeSlot(status: number): number {
+  return status >= 100 && status < 600 ? Math.floor(status / 100) - 1 : 4;
+}
 
 /** Why corral itself answered instead of an instance. */
 export type ErrorKind = "unknown_service" | "no_instance" | "timeout" | "unavailable" | "denied" | "catalog" | "too_many_services" | "too_large";
@@ -24,11 +34,22 @@ export class InvokeMetrics {
   private readonly ejections: Counter<"service" | "instance">;
   private readonly exhausted: Counter<"service">;
 
-  constructor(m: MetricsRegistry, watched: () => number) {
-    this.requests = m.counter({
+  constructor(m: MetricsRegistry, services: () => ServiceEntry[]) {
+    // Counted in plain numbers on each endpoint (the hot path does no label
+    // hashing) and handed to prom-client when scraped.
+    const requests: Counter<"service" | "instance" | "code"> = m.counter({
       name: "corral_invoke_requests_total", help: "Attempts sent to service instances, by status class (or error, timeout)",
       labelNames: ["service", "instance", "code"] as const,
-    });
+      collect: () => {
+        requests.reset();
+        for (const svc of services()) {
+          for (const e of svc.pool.endpoints) {
+            e.counts.forEach((n, i) => n > 0 && requests.inc({ service: svc.name, instance: e.label, code: CODES[i]! }, n));
+          }
+        }
+      },
+    } as Parameters<MetricsRegistry["counter"]>[0]);
+    this.requests = requests;
     this.errors = m.counter({
       name: "corral_invoke_errors_total", help: "Calls answered by corral instead of an instance, by reason",
       labelNames: ["service", "kind"] as const,
@@ -46,15 +67,13 @@ export class InvokeMetrics {
     });
     const gauge: Gauge = m.gauge({
       name: "corral_invoke_watched_services", help: "Services with a live catalog watch on this node",
-      collect: (): void => gauge.set(watched()),
+      collect: (): void => gauge.set(services().length),
     });
   }
 
-  /** One attempt's outcome on an instance: "2xx".."5xx", "error" or "timeout". */
-  attempt(svc: ServiceEntry, e: Endpoint, code: string): void {
-    let child = e.metrics[code];
-    if (!child) child = e.metrics[code] = this.requests.labels(svc.name, e.label, code);
-    child.inc();
+  /** One attempt's outcome on an instance: an index into CODES. */
+  attempt(e: Endpoint, code: number): void {
+    e.counts[code]!++;
   }
 
   observe(svc: ServiceEntry, seconds: number): void {
@@ -79,11 +98,6 @@ export class InvokeMetrics {
     this.errors.inc({ service, kind });
   }
 
-  /** An instance left the pool: its series go too, so churn does not grow /metrics forever. */
-  forgetEndpoint(svc: ServiceEntry, e: Endpoint): void {
-    for (const code of Object.keys(e.metrics)) this.requests.remove(svc.name, e.label, code);
-    e.metrics = {};
-  }
 
   private child(svc: ServiceEntry, key: string, make: () => Inc): Inc {
     let c = svc.metrics[key] as Inc | undefined;

@@ -28,8 +28,8 @@ export class Endpoint {
   readonly hostPort: string;
   readonly weight: number;
   readonly breaker: breaker.BreakerState;
-  /** Metric children, filled lazily by the metrics module. */
-  metrics: Record<string, { inc(): void }> = {};
+  /** Attempts by outcome (metrics.ts CODES); exported when /metrics is scraped. */
+  readonly counts = new Float64Array(7);
 
   constructor(
     readonly spec: EndpointSpec,

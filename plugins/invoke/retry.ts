@@ -42,12 +42,3 @@ export function retryable(kind: FailureKind, method: string, replayable: boolean
   if (kind === "refused") return true;
   return rules.methods.has(method);
 }
-
-/** Status code class as a metric label. */
-export function codeClass(status: number): "1xx" | "2xx" | "3xx" | "4xx" | "5xx" {
-  if (status >= 500) return "5xx";
-  if (status >= 400) return "4xx";
-  if (status >= 300) return "3xx";
-  if (status >= 200) return "2xx";
-  return "1xx";
-}

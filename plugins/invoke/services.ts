@@ -6,7 +6,7 @@ import type { Logger } from "../../core/log.ts";
 import type { Rng } from "./balancer.ts";
 import { RetryBudget } from "./budget.ts";
 import { effectivePolicy, type InvokeConfig, type ServicePolicy, type ServicePolicyInput } from "./config.ts";
-import { ServicePool, type Endpoint } from "./pool.ts";
+import { ServicePool } from "./pool.ts";
 import type { CatalogSource, InstanceView } from "./watch.ts";
 
 export class ServiceEntry {
@@ -63,8 +63,7 @@ export class ServiceEntry {
 
   private apply(v: InstanceView): void {
     this.exists = v.exists;
-    const gone = this.pool.update(v.passing, this.deps.now());
-    if (gone.length) this.deps.onEndpointsGone(this, gone);
+    this.pool.update(v.passing, this.deps.now());
     this.loaded = true;
     this.loadError = undefined;
     this.markReady();
@@ -76,7 +75,6 @@ export interface RegistryDeps {
   now: () => number;
   rng: Rng;
   log: Logger;
-  onEndpointsGone: (svc: ServiceEntry, gone: Endpoint[]) => void;
   onDropped: (svc: ServiceEntry) => void;
 }
 

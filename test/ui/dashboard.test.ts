@@ -88,6 +88,21 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard (dev node, headless Chromium)", () =>
     await dark.page.context().close();
   }, 30_000);
 
+  test("keyboard: the first Tab reaches the skip link, which moves focus to the page", async () => {
+    await page.goto(`${node.url}/ui#/`);
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    expect(await page.evaluate(() => document.activeElement!.getBoundingClientRect().top)).toBeGreaterThanOrEqual(0);
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("MAIN");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => !!document.activeElement?.closest("main"))).toBe(true);
+    // The visible focus ring of the focused control.
+    expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).toBe("solid");
+  }, 30_000);
+
   test("a TTL check turning critical shows on the overview within 2 s, without a reload", async () => {
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const critical = page.locator("main tr", { has: page.getByRole("link", { name: "web", exact: true }) }).locator('[data-status="critical"]');
@@ -212,7 +227,7 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard (dev node, headless Chromium)", () =>
       await page.goto(`${node.url}/ui#/`);
       await page.getByRole("link", { name: "ui-ticker" }).click();
       await page.getByRole("heading", { level: 1, name: "ui-ticker" }).waitFor();
-      await page.getByRole("button", { name: "Logs and tasks" }).first().click({ timeout: 20_000 });
+      await page.getByRole("button", { name: /^Logs and tasks of allocation/ }).first().click({ timeout: 20_000 });
       const log = page.getByRole("log", { name: "Task output" });
       await page.waitForFunction(() => /tick \d+\n.*tick \d+/s.test(document.querySelector(".log")?.textContent ?? ""), undefined, { timeout: 20_000 });
       const before = (await log.textContent())!.length;
@@ -226,7 +241,7 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard (dev node, headless Chromium)", () =>
     }
   }, 60_000);
 
-  test("phone width (390 px): no page scrolls sideways", async () => {
+  test("phone width (390 px): no page scrolls sideways; every control has a label", async () => {
     const phone = await openPage(browser, { width: 390, height: 844 });
     try {
       for (const route of ["#/", `#/nodes/${nodeId}`, "#/services/web", "#/plugins", "#/kv/", "#/kv/app/config"]) {
@@ -234,6 +249,13 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard (dev node, headless Chromium)", () =>
         await phone.page.locator("main h1").waitFor();
         await phone.page.waitForTimeout(400);
         expect({ route, overflow: await horizontalOverflow(phone.page) }).toEqual({ route, overflow: 0 });
+        // Every control has a label (a <label>, aria-label(ledby), or its own text).
+        const unlabeled = await phone.page.evaluate(() =>
+          [...document.querySelectorAll("input, select, textarea, button, [role=switch]")]
+            .filter((el: any) => !(el.labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby") || el.textContent.trim()))
+            .map((el: any) => el.outerHTML.slice(0, 80)),
+        );
+        expect({ route, unlabeled }).toEqual({ route, unlabeled: [] });
       }
       await phone.page.goto(`${node.url}/ui#/`);
       await phone.page.getByRole("link", { name: "web", exact: true }).waitFor();

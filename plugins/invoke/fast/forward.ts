@@ -74,10 +74,11 @@ export class Forwarder implements ConnHandler {
   }
 
   pause(paused: boolean): void {
-    if (this.done) return;
-    const s = this.r.conn.socket;
-    if (paused) s.pause();
-    else s.resume();
+    const conn = this.r.conn;
+    if (this.done || conn.paused === paused) return;
+    conn.paused = paused;
+    if (paused) conn.socket.pause();
+    else conn.socket.resume();
   }
 
   data(d: Buffer): void {
@@ -121,7 +122,6 @@ export class Forwarder implements ConnHandler {
     this.client.forwarding = null;
     const conn = this.r.conn;
     if (clean && !this.r.head.close && this.r.head.framing !== "close" && this.requestComplete()) {
-      conn.socket.resume();
       this.pool.release(conn);
     } else conn.close();
     this.client.finished(this.closeAfter);

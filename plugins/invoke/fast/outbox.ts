@@ -5,7 +5,8 @@
 // what a slow receiver has not read.
 
 export interface WritableSocket {
-  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
+  /** Bytes taken; -1 when closed. A string is written as UTF-8 (Outbox only passes ASCII ones). */
+  write(data: Uint8Array | string): number;
 }
 
 export class Outbox {
@@ -23,20 +24,22 @@ export class Outbox {
     return this.pending.length > 0;
   }
 
-  /** Queues `data` behind what is pending, or writes it now. Returns false while blocked. */
-  write(data: Uint8Array): boolean {
+  /** Queues `data` (bytes, or an ASCII-only string) behind what is pending, or writes it now. Returns false while blocked. */
+  write(data: Uint8Array | string): boolean {
     if (this.dead) return false;
     if (this.pending.length) {
-      this.pending.push(data);
+      this.pending.push(typeof data === "string" ? latin1(data) : data);
       return false;
     }
     const n = this.sock.write(data);
-    if (n === data.byteLength) return true;
+    const len = typeof data === "string" ? data.length : data.byteLength;
+    if (n === len) return true;
     if (n < 0) {
       this.dead = true;
       return false;
     }
-    this.pending.push(n === 0 ? data : data.subarray(n));
+    const bytes = typeof data === "string" ? latin1(data) : data;
+    this.pending.push(n === 0 ? bytes : bytes.subarray(n));
     this.onBlocked();
     return false;
   }

@@ -16,17 +16,20 @@ import type { TraceIds } from "../trace.ts";
 import { BodyError, BufferedBody, StreamedBody, type BodySink } from "./bodies.ts";
 import { Forwarder } from "./forward.ts";
 import { HttpError, MAX_HEAD_BYTES, parseRequestHead, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
-import { latin1, Outbox } from "./outbox.ts";
+import { Outbox } from "./outbox.ts";
 import { RawTransport, UpstreamPool, type BodySource } from "./upstream.ts";
 
-/** Seconds a client connection may sit idle between requests. */
+/** Seconds a client connection may sit idle between requests (checked by a sweep every IDLE_SWEEP_MS). */
 const CLIENT_IDLE_SECONDS = 120;
+const IDLE_SWEEP_MS = 10_000;
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
 const MAX_PIPELINED_BYTES = 256 * 1024;
 const HEAD_END = Buffer.from("\r\n\r\n");
 const NO_BODY: BodySource = { buffered: null };
 
 export interface Engine {
+  /** The idle sweep's count (a coarse clock for idle connections). */
+  sweeps(): number;
   invoker: Invoker;
   router: HostRouter;
   pool: UpstreamPool;
@@ -35,12 +38,11 @@ export interface Engine {
 }
 
 interface Sock {
-  write(d: Uint8Array, o?: number, l?: number): number;
+  write(d: Uint8Array | string): number;
   end(): void;
   terminate(): void;
   pause(): void;
   resume(): void;
-  timeout(s: number): void;
   setNoDelay(on: boolean): boolean;
   remoteAddress: string;
   data: ClientConn;
@@ -55,13 +57,23 @@ export class ClientConn {
   private endWhenFlushed = false;
   private sink: BodySink | null = null;
   private transport: RawTransport | null = null;
+  private readonly ip: string;
+  /** The idle sweep's count when the last exchange ended (-1 while one runs). */
+  idleSweep: number;
 
   constructor(
     private readonly sock: Sock,
     private readonly e: Engine,
+    sweeps: number,
   ) {
     this.out = new Outbox(sock, () => this.forwarding?.pause(true), () => this.flushed());
-    sock.timeout(CLIENT_IDLE_SECONDS);
+    this.ip = sock.remoteAddress ?? "";
+    this.idleSweep = sweeps;
+  }
+
+  /** Idle since the sweep count `before` or earlier: closed (keep-alive connections are not kept forever). */
+  closeIfIdle(before: number): void {
+    if (!this.busy && !this.buf && this.idleSweep <= before) this.sock.terminate();
   }
 
   onData(d: Buffer): void {
@@ -87,7 +99,7 @@ export class ClientConn {
     this.busy = false;
     this.sink = null;
     if (close || this.closed) return this.close();
-    if (!(globalThis as any).SKIP?.includes('T')) this.sock.timeout(CLIENT_IDLE_SECONDS);
+    this.idleSweep = this.e.sweeps();
     if (this.buf) this.pump();
   }
 
@@ -122,7 +134,7 @@ export class ClientConn {
   }
 
   private respond(status: number, json: string, close: boolean): void {
-    this.out.write(latin1(simpleResponse(status, json, close)));
+    this.out.write(Buffer.from(simpleResponse(status, json, close))); // UTF-8: the JSON may quote what the client sent
     this.finished(close);
   }
 
@@ -131,13 +143,14 @@ export class ClientConn {
     if (this.busy || this.closed || !this.buf) return;
     const buf = this.buf;
     const end = buf.indexOf(HEAD_END);
-    if (end < 0) {
-      if (buf.byteLength > MAX_HEAD_BYTES) this.respond(431, new Refusal(431, "HEAD_TOO_LARGE", "request head too large").json(), true);
-      return;
+    if (end < 0 ? buf.byteLength > MAX_HEAD_BYTES : end > MAX_HEAD_BYTES) {
+      this.buf = null;
+      this.busy = true;
+      return this.respond(431, new Refusal(431, "HEAD_TOO_LARGE", `request head larger than ${MAX_HEAD_BYTES} bytes`).json(), true);
     }
+    if (end < 0) return;
     this.buf = end + 4 < buf.byteLength ? buf.subarray(end + 4) : null;
     this.busy = true;
-    if (!(globalThis as any).SKIP?.includes('T')) this.sock.timeout(0); // an exchange (an event stream) may be quiet for long
     let head: RequestHead;
     try {
       head = parseRequestHead(buf.toString("latin1", 0, end));
@@ -154,18 +167,21 @@ export class ClientConn {
   private async exchange(head: RequestHead): Promise<void> {
     const started = performance.now();
     const route = this.route(head);
-    if (head.upgrade) return this.refuse(head, new Refusal(501, "UPGRADE_NOT_SUPPORTED", "protocol upgrades (WebSocket) are not proxied"));
+    // The client may start speaking the other protocol: close rather than read it as HTTP.
+    if (head.upgrade) return this.refuse(head, new Refusal(501, "UPGRADE_NOT_SUPPORTED", "protocol upgrades (WebSocket) are not proxied"), true);
     if (!route) return this.refuse(head, new Refusal(404, "NO_SERVICE_IN_HOST", `Host ${JSON.stringify(head.host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/...`));
     const body = this.takeBody(head);
     if (body instanceof Refusal) return this.refuse(head, body);
     const token = head.token ?? undefined;
-    const svc = await this.e.invoker.admit(route.service, token, started);
+    let admitted = this.e.invoker.admit(route.service, token, started);
+    if (admitted instanceof Promise) admitted = await admitted;
+    const svc = admitted;
     if (svc instanceof Refusal) return this.refuse(head, svc);
     let source: BodySource = NO_BODY;
     if (body instanceof BufferedBody) source = { buffered: await body.done };
     else if (body) source = body;
     if (this.closed) return;
-    const prefix = upstreamPrefix(head, route.target, { ip: this.sock.remoteAddress ?? "", traceparent: this.e.trace.next(head.traceparent) });
+    const prefix = upstreamPrefix(head, route.target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent) });
     const t = new RawTransport(this.e.pool, prefix, head.method, source, (b) => void (!head.http10 && this.out.write(b)));
     this.transport = t;
     const policy = svc.policy;
@@ -183,10 +199,10 @@ export class ClientConn {
     new Forwarder(r, this, this.e.pool, closeAfter, head.http10 && r.head.framing === "chunked", complete).start();
   }
 
-  private refuse(head: RequestHead, r: Refusal): void {
+  private refuse(head: RequestHead, r: Refusal, forceClose = false): void {
     if (this.closed) return;
     // A body not read to its end leaves the connection out of step: close it.
-    const close = !head.keepAlive || (this.sink !== null && !this.sink.complete) || ((head.contentLength > 0 || head.chunked) && !this.sink);
+    const close = forceClose || !head.keepAlive || (this.sink !== null && !this.sink.complete) || ((head.contentLength > 0 || head.chunked) && !this.sink);
     this.respond(r.status, r.json(), close);
   }
 
@@ -232,27 +248,46 @@ export interface SocketListener {
   close(): Promise<void>;
 }
 
-export function listenSockets(opts: { bind: string; port: number }, e: Engine): SocketListener {
+export function listenSockets(opts: { bind: string; port: number }, engine: Omit<Engine, "sweeps">): SocketListener {
+  let sweeps = 0;
+  const conns = new Set<ClientConn>();
+  const e: Engine = { ...engine, sweeps: () => sweeps };
+  const sweeper = setInterval(() => {
+    sweeps++;
+    const before = sweeps - Math.ceil((CLIENT_IDLE_SECONDS * 1000) / IDLE_SWEEP_MS);
+    for (const c of conns) c.closeIfIdle(before);
+  }, IDLE_SWEEP_MS);
   const Bun = (globalThis as { Bun: { listen(o: unknown): { port: number; stop(force?: boolean): void } } }).Bun;
-  const server = Bun.listen({
-    hostname: opts.bind,
-    port: opts.port,
-    socket: {
-      open: (s: Sock) => {
-        s.setNoDelay(true); // heads and small bodies go out at once, not after the peer's delayed ACK
-        s.data = new ClientConn(s, e);
+  let server: { port: number; stop(force?: boolean): void };
+  try {
+    server = Bun.listen({
+      hostname: opts.bind,
+      port: opts.port,
+      socket: {
+        open: (s: Sock) => {
+          s.setNoDelay(true); // heads and small bodies go out at once, not after the peer's delayed ACK
+          s.data = new ClientConn(s, e, sweeps);
+          conns.add(s.data);
+        },
+        data: (s: Sock, d: Buffer) => s.data.onData(d),
+        drain: (s: Sock) => s.data.out.drain(),
+        close: (s: Sock) => {
+          conns.delete(s.data);
+          s.data.onClose();
+        },
+        error: (s: Sock) => s.data.onClose(),
       },
-      data: (s: Sock, d: Buffer) => s.data.onData(d),
-      drain: (s: Sock) => s.data.out.drain(),
-      close: (s: Sock) => s.data.onClose(),
-      error: (s: Sock) => s.data.onClose(),
-      timeout: (s: Sock) => s.terminate(),
-    },
-  });
+    });
+  } catch (err) {
+    clearInterval(sweeper);
+    e.pool.close();
+    throw err;
+  }
   return {
     address: opts.bind,
     port: server.port,
     close: async () => {
+      clearInterval(sweeper);
       server.stop(true);
       e.pool.close();
     },

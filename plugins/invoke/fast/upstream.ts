@@ -2,7 +2,8 @@
 // and the transport that sends one attempt on one of them and settles at
 // the response head.
 //
-// An idle connection is closed by us after IDLE_SECONDS, before typical
+// An idle connection is closed by us after IDLE_SECONDS (give or take a
+// sweep), before typical
 // servers give up on it (Node 5 s, Bun 10 s), so a reused one is rarely
 // stale. When it is anyway (closed before a byte came back), a replayable
 // request is sent once more on a fresh connection, transparently: that is
@@ -14,9 +15,12 @@ import { HttpError, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from 
 import { latin1, Outbox } from "./outbox.ts";
 
 const IDLE_SECONDS = 4;
+/** How often idle connections are looked at (a per-request socket timer would cost a native call each time). */
+const SWEEP_MS = 1000;
 /** Idle connections kept per instance; more are closed when released. */
 const MAX_IDLE_PER_INSTANCE = 256;
 const HEAD_END = Buffer.from("\r\n\r\n");
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Who currently reads a connection's events. */
 export interface ConnHandler {
@@ -29,6 +33,10 @@ export class UpstreamConn {
   handler: ConnHandler | null = null;
   /** Served an exchange before (a failure with no answer may just be a stale keep-alive). */
   reused = false;
+  /** The pool's sweep count when it went idle. */
+  idleSweep = 0;
+  /** We paused reading it (a slow client): resume before reuse. */
+  paused = false;
   closed = false;
   readonly out: Outbox;
 
@@ -37,7 +45,7 @@ export class UpstreamConn {
     onBlocked: () => void,
     onFlushed: () => void,
   ) {
-    this.out = new Outbox({ write: (d, o, l) => this.socket.write(d, o, l) }, onBlocked, onFlushed);
+    this.out = new Outbox({ write: (d) => this.socket.write(d) }, onBlocked, onFlushed);
   }
 
   /** The current streamed request body pauses and resumes with our send buffer. */
@@ -52,8 +60,7 @@ export class UpstreamConn {
 }
 
 interface BunSocket {
-  write(d: Uint8Array, o?: number, l?: number): number;
-  timeout(s: number): void;
+  write(d: Uint8Array | string, o?: number, l?: number): number;
   setNoDelay(on: boolean): boolean;
   terminate(): void;
   pause(): void;
@@ -66,6 +73,19 @@ export class UpstreamPool {
   private idle = new Map<string, UpstreamConn[]>();
   private all = new Set<UpstreamConn>();
   private stopped = false;
+  private sweeps = 0;
+  private readonly sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+
+  /** Closes connections idle for IDLE_SECONDS (oldest sit at the bottom of each stack). */
+  private sweep(): void {
+    this.sweeps++;
+    const cutoff = this.sweeps - Math.ceil((IDLE_SECONDS * 1000) / SWEEP_MS);
+    for (const list of this.idle.values()) {
+      let n = 0;
+      while (n < list.length && list[n]!.idleSweep <= cutoff) list[n++]!.close();
+      if (n) list.splice(0, n);
+    }
+  }
 
   /** A pooled connection to `ep`, or a new one. Rejects like fetch does (code ECONNREFUSED...). */
   acquire(ep: Endpoint): UpstreamConn | Promise<UpstreamConn> {
@@ -73,7 +93,6 @@ export class UpstreamPool {
     while (list && list.length) {
       const c = list.pop()!;
       if (c.closed) continue;
-      if (!(globalThis as any).SKIP?.includes('T')) c.socket.timeout(0);
       return c;
     }
     return this.open(ep);
@@ -92,11 +111,16 @@ export class UpstreamPool {
     let list = this.idle.get(c.key);
     if (!list) this.idle.set(c.key, (list = []));
     if (list.length >= MAX_IDLE_PER_INSTANCE) return c.close();
-    if (!(globalThis as any).SKIP?.includes('T')) c.socket.timeout(IDLE_SECONDS);
+    if (c.paused) {
+      c.paused = false;
+      c.socket.resume();
+    }
+    c.idleSweep = this.sweeps;
     list.push(c);
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     this.stopped = true;
     for (const c of this.all) c.close();
     this.all.clear();
@@ -127,7 +151,6 @@ export class UpstreamPool {
           forget();
           s.data.handler?.closed(err);
         },
-        timeout: (s: BunSocket) => s.data.close(),
       },
     });
     conn.socket.setNoDelay(true);
@@ -247,8 +270,10 @@ export class RawTransport implements Transport<RawReply> {
           finish(k === "other" ? "reset" : k);
         },
       };
-      const headBytes = latin1(`${this.prefix}host: ${ep.hostPort}\r\n\r\n`);
-      conn.out.write(this.body.buffered ? Buffer.concat([headBytes, this.body.buffered]) : headBytes);
+      const text = `${this.prefix}host: ${ep.hostPort}\r\n\r\n`;
+      // An ASCII head goes as a string (Bun encodes it natively); obs-text needs its latin-1 bytes.
+      if (this.body.buffered) conn.out.write(Buffer.concat([latin1(text), this.body.buffered]));
+      else conn.out.write(NON_ASCII.test(text) ? latin1(text) : text);
       this.body.attach?.(conn);
     });
   }
@@ -261,6 +286,7 @@ export class RawTransport implements Transport<RawReply> {
     let at = 0;
     for (;;) {
       const end = buf.indexOf(HEAD_END, at);
+      if (end - at > MAX_HEAD_BYTES) return "other";
       if (end < 0) return at === 0 ? undefined : buf.subarray(at);
       let parsed: ResponseHead;
       try {

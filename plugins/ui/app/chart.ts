@@ -106,10 +106,12 @@ function drawChart(d: ChartData, width: number, title: string): SVGSVGElement {
     svg.appendChild(s("line", { class: "grid", x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v) }));
     svg.appendChild(s("text", { class: "axis", x: pad.l - 6, y: y(v) + 4, "text-anchor": "end" }, d.yFormat(v)));
   }
-  const ticks = Math.max(2, Math.min(6, Math.floor(iw / 90)));
+  // Labels with seconds are wider: space them further apart.
+  const withSeconds = span < 15 * 60_000;
+  const ticks = Math.max(2, Math.min(6, Math.floor(iw / (withSeconds ? 130 : 90))));
   for (let i = 0; i <= ticks; i++) {
     const t = d.from + (span * i) / ticks;
-    svg.appendChild(s("text", { class: "axis", x: x(t), y: height - 6, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" }, span < 15 * 60_000 ? clock(t) : hhmm(t)));
+    svg.appendChild(s("text", { class: "axis", x: x(t), y: height - 6, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" }, withSeconds ? clock(t) : hhmm(t)));
   }
   for (const sr of d.series) {
     for (const seg of segments(sr.points, d.gapMs)) {

@@ -43,10 +43,23 @@ export function s<K extends keyof SVGElementTagNameMap>(tag: K, attrs?: Attrs | 
   return el;
 }
 
-/** Replaces an element's content. */
+/**
+ * Replaces an element's content. Live data redraws parts of a page while
+ * someone may be tabbing through them: if focus was inside, it is put back
+ * on the matching control (same tag, and same label, link or text).
+ */
 export function fill(el: Element, ...children: Child[]): void {
+  const active = document.activeElement as HTMLElement | null;
+  const inside = active && active !== el && el.contains(active) ? focusKey(active) : null;
   el.replaceChildren();
   add(el, ...children);
+  if (inside) [...el.querySelectorAll<HTMLElement>(active!.tagName)].find((e) => focusKey(e) === inside)?.focus();
+}
+
+/** What identifies a control across a redraw: its label, else its link, else its text. */
+function focusKey(e: HTMLElement): string {
+  const label = e.getAttribute("aria-label") ?? e.getAttribute("href") ?? (e.textContent ?? "").trim();
+  return `${e.tagName}|${label}`;
 }
 
 let idSeq = 0;
@@ -56,8 +69,10 @@ export function uid(prefix = "id"): string {
 }
 
 /** A table with a caption and column headers; wrapped so it scrolls on a phone instead of widening the page. */
-export function table(caption: string, headers: string[], rows: Child[][], opts: { empty?: string; captionHidden?: boolean } = {}): HTMLElement {
+export function table(caption: string, headers: string[], rows: Child[][], opts: { empty?: string; captionHidden?: boolean; phoneHides?: number[] } = {}): HTMLElement {
   if (rows.length === 0 && opts.empty) return h("p", { class: "empty" }, opts.empty);
+  // Secondary columns give way on a phone, so the ones that matter fit without scrolling.
+  const cls = (i: number) => (opts.phoneHides?.includes(i) ? "phone-hide" : null);
   return h(
     "div",
     { class: "table-wrap" },
@@ -65,8 +80,8 @@ export function table(caption: string, headers: string[], rows: Child[][], opts:
       "table",
       null,
       h("caption", { class: opts.captionHidden ? "visually-hidden" : null }, caption),
-      h("thead", null, h("tr", null, headers.map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", null, rows.map((r) => h("tr", null, r.map((c, i) => (i === 0 ? h("th", { scope: "row" }, c) : h("td", null, c)))))),
+      h("thead", null, h("tr", null, headers.map((t, i) => h("th", { scope: "col", class: cls(i) }, t)))),
+      h("tbody", null, rows.map((r) => h("tr", null, r.map((c, i) => (i === 0 ? h("th", { scope: "row" }, c) : h("td", { class: cls(i) }, c)))))),
     ),
   );
 }

@@ -3,6 +3,7 @@
 // pages/; each gets a PageCtx whose signal ends everything it started when
 // the user navigates away. Back and forward are the browser's own: routes
 // are the part of the URL after "#".
+import { sleep } from "./api.ts";
 import { fill, h } from "./dom.ts";
 import { Live, type LiveStatus } from "./live.ts";
 import { loginDialog } from "./login.ts";
@@ -136,12 +137,17 @@ async function boot(): Promise<void> {
   shell(root);
   live.onStatus(renderLive);
   renderLive("connecting", "");
-  try {
-    await loadSession();
-  } catch (err) {
-    main.append(errorView(err, "the session"));
-    return;
+  // The node may be restarting: say so and keep trying, without reloading the page.
+  for (;;) {
+    try {
+      await loadSession();
+      break;
+    } catch (err) {
+      fill(main, errorView(err, "the session"), h("p", { class: "hint" }, "Trying again every 5 seconds…"));
+      await sleep(5_000);
+    }
   }
+  main.replaceChildren();
   renderAccount();
   onSessionChange(() => {
     renderAccount();

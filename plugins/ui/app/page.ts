@@ -27,7 +27,8 @@ export class PageCtx {
 
   /** "Overview › Services › web" above the heading of a page reached from the overview. */
   crumbs(...items: [label: string, href?: string][]): void {
-    const list = h("ol", null, items.map(([label, href]) => h("li", null, href ? h("a", { href }, label) : h("span", { "aria-current": "page" }, label))));
+    const last = items.length - 1;
+    const list = h("ol", null, items.map(([label, href], i) => h("li", null, href ? h("a", { href }, label) : h("span", { "aria-current": i === last ? "page" : null }, label))));
     this.main.prepend(h("nav", { "aria-label": "Breadcrumb", class: "crumbs" }, list));
   }
 

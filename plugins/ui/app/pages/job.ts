@@ -52,7 +52,7 @@ export function jobPage(ctx: PageCtx, namespace: string, id: string, query: URLS
           a.desiredStatus,
           a.health ? badge(a.health === "healthy" ? "passing" : "critical", a.health) : h("span", { class: "muted" }, "–"),
           ago(a.modifiedAt),
-          h("button", { type: "button", class: "btn btn-small", "aria-pressed": String(a.id === selected), onClick: () => choose(a.id) }, a.id === selected ? "Shown below" : "Logs and tasks"),
+          h("button", { type: "button", class: "btn btn-small", "aria-pressed": String(a.id === selected), "aria-label": `Logs and tasks of allocation ${shortId(a.id)}`, onClick: () => choose(a.id) }, a.id === selected ? "Shown below" : "Logs and tasks"),
         ]),
         { captionHidden: true, empty: "No allocations (yet)." },
       ),

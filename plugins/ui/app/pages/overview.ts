@@ -67,7 +67,7 @@ function raftPart(ctx: PageCtx, body: HTMLElement): void {
           "Raft members",
           ["Member", "Role", "Voter", "Replicated to"],
           r.members.map((m) => [m.address, m.leader ? badge("leader") : badge("follower"), m.voter ? "yes" : "no", m.matchIndex ?? (m.leader ? r.commitIndex : "–")]),
-          { captionHidden: true },
+          { captionHidden: true, phoneHides: [2] },
         ),
       );
     } catch (err) {
@@ -96,10 +96,21 @@ function nodesPart(ctx: PageCtx, body: HTMLElement): void {
         "Nodes",
         ["Node", "Status", "CPU (5 min)", "Memory (5 min)", "Heartbeat"],
         nodes.map((n) => nodeRow(n, metrics.get(n.id))),
-        { captionHidden: true, empty: note ? "No nodes your token may read." : "No nodes have joined yet." },
+        { captionHidden: true, empty: note ? "No nodes your token may read." : "No nodes have joined yet.", phoneHides: [4] },
       ),
       note,
     );
+    body.querySelectorAll("tbody tr").forEach((tr, i) => ((tr as HTMLElement).dataset.nodeId = nodes[i]?.id ?? ""));
+  };
+
+  // A metrics answer redraws only that node's sparkline and heartbeat cells, so a
+  // keyboard user's focus on a link in the table is never pulled away.
+  const renderMetrics = (id: string) => {
+    const n = nodes.find((x) => x.id === id);
+    const tr = body.querySelector(`tr[data-node-id="${CSS.escape(id)}"]`);
+    if (!n || !tr) return render();
+    const cells = nodeRow(n, metrics.get(id));
+    for (const i of [2, 3, 4]) fill(tr.children[i]!, cells[i]);
   };
 
   // Sparklines for up to 50 ready nodes: each polls its metrics once per bucket.
@@ -111,7 +122,7 @@ function nodesPart(ctx: PageCtx, body: HTMLElement): void {
       const c = new AbortController();
       pollers.set(id, c);
       ctx.signal.addEventListener("abort", () => c.abort(), { once: true });
-      pollMetrics(id, () => "5m", (m) => (metrics.set(id, m), render()), () => metrics.delete(id), c.signal);
+      pollMetrics(id, () => "5m", (m) => (metrics.set(id, m), renderMetrics(id)), () => metrics.delete(id), c.signal);
     }
   };
 
@@ -168,7 +179,7 @@ function servicesPart(ctx: PageCtx, body: HTMLElement): void {
           count(s.critical, "critical"),
           s.tags.length ? h("span", { class: "chips" }, s.tags.map((t) => h("span", { class: "tag" }, t))) : h("span", { class: "muted" }, "–"),
         ]),
-        { captionHidden: true, empty: note ? "No services your token may read." : "No services are registered." },
+        { captionHidden: true, empty: note ? "No services your token may read." : "No services are registered.", phoneHides: [1, 5] },
       ),
       note,
       more > 0 ? h("p", { class: "hint" }, `${more} more services are not summarised here.`) : null,
@@ -209,7 +220,7 @@ function jobsPart(ctx: PageCtx, body: HTMLElement): void {
           "Jobs",
           ["Job", "Namespace", "Type", "Status", "Allocations", "Version"],
           jobs.map((j) => [h("a", { href: jobHref(j) }, j.id), j.namespace, j.type, badge(j.status), allocChips(j.allocations), `v${j.version}`]),
-          { captionHidden: true, empty: "No jobs. Submit one with corral job run FILE." },
+          { captionHidden: true, empty: "No jobs. Submit one with corral job run FILE.", phoneHides: [1, 2, 5] },
         ),
       );
     },

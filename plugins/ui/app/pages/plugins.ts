@@ -27,12 +27,15 @@ export function pluginsPage(ctx: PageCtx): void {
   const errors = new Map<string, string>();
   const busy = new Set<string>();
 
+  // When the token may change none of them, one note says so instead of a reason on every row.
+  const noneId = uid("why");
+  const noneAllowed = () => plugins.length > 0 && plugins.every((p) => allowed[`plugin:write:${p.name}`] === false);
+
+  // Rows are rebuilt on every change; fill() keeps the keyboard focus on the same control.
   const render = () => {
-    // Rows are rebuilt on every change: keep the keyboard focus on the same control.
-    const active = document.activeElement;
-    const label = active && body.contains(active) ? active.getAttribute("aria-label") : null;
     fill(
       body,
+      noneAllowed() ? h("p", { id: noneId, class: "reason" }, "Your token may not switch or reload plugins here: it needs plugin write on each (for example plugin_prefix \"\" { policy = \"write\" }).") : null,
       h(
         "div",
         { class: "table-wrap" },
@@ -46,13 +49,13 @@ export function pluginsPage(ctx: PageCtx): void {
       ),
       note,
     );
-    if (label) body.querySelector<HTMLElement>(`[aria-label="${CSS.escape(label)}"]`)?.focus();
   };
 
   const row = (p: PluginInfo) => {
     const check = `plugin:write:${p.name}`;
     const ok = allowed[check] !== false;
-    const reasonId = uid("why");
+    const shared = noneAllowed();
+    const reasonId = shared ? noneId : uid("why");
     const on = p.state === "enabled";
     const inert = !ok || busy.has(p.name);
     const toggle = h(
@@ -71,7 +74,7 @@ export function pluginsPage(ctx: PageCtx): void {
       { "data-plugin-row": p.name },
       h("th", { scope: "row" }, h("div", null, p.name, " ", h("span", { class: "muted small" }, `${p.version} · ${p.source}`)), h("div", { class: "desc small" }, p.description)),
       h("td", null, badge(p.state), p.error ? h("div", { class: "output small" }, p.error) : null),
-      h("td", null, toggle, !ok ? h("div", { id: reasonId, class: "reason small" }, reasonFor(check)) : null, errors.has(p.name) ? h("div", { class: "form-error small", role: "alert" }, errors.get(p.name)) : null),
+      h("td", null, toggle, !ok && !shared ? h("div", { id: reasonId, class: "reason small" }, reasonFor(check)) : null, errors.has(p.name) ? h("div", { class: "form-error small", role: "alert" }, errors.get(p.name)) : null),
       h("td", null, reload),
     );
   };

@@ -1,0 +1,128 @@
+// Health checks at scale on ONE node: a dev process runs 10,000 HTTP checks
+// at a 10 s interval (1,000 probes a second) against a separate Bun.serve
+// process. The checks are registered through the agent API (1,000 services
+// of 10 checks; plugins.discovery.max_checks_per_node raised to 10,000).
+// After every check passes and a warm-up, it measures for --seconds (30):
+// probes/s achieved (the node's corral_health_probes and the target's own
+// count), the node's CPU % of one core (utime+stime from /proc/<pid>/stat),
+// its RSS (VmRSS), how far behind schedule probes start, and the Raft
+// commit index (it must not move: only status changes go through the log).
+// Goal: <= 25 % of one core, <= 150 MB RSS. Prints one JSON line.
+//   npx bun bench/checks.ts [--seconds 30] [--checks 10000] [--interval 10]
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { BUN, startCorral, killAll, getJson, sleep } from "../test/helpers/proc.ts";
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const SECONDS = opt("seconds", 30);
+const CHECKS = opt("checks", 10_000);
+const INTERVAL_S = opt("interval", 10);
+const PER_SERVICE = 10;
+const WARMUP_S = opt("warmup", 10);
+const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+const TARGET = `
+let n = 0;
+const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch(req) {
+  if (new URL(req.url).pathname === "/__count") return new Response(String(n));
+  n++;
+  return new Response("ok");
+} });
+console.log(s.port);
+`;
+
+async function startTarget(): Promise<{ port: number; stop(): void }> {
+  const child = spawn(BUN, ["-e", TARGET], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve) => child.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
+  return { port, stop: () => void child.kill("SIGKILL") };
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+}
+
+function rssMb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(base + "/metrics")).text();
+  const m = new RegExp(`^${name} ([\\d.e+]+)`, "m").exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function register(base: string, targetPort: number) {
+  const t0 = performance.now();
+  for (let s = 0; s < CHECKS / PER_SERVICE; s++) {
+    const checks = Array.from({ length: PER_SERVICE }, (_, i) => ({ HTTP: `http://127.0.0.1:${targetPort}/s${s}/c${i}`, Interval: `${INTERVAL_S}s` }));
+    const r = await fetch(`${base}/v1/agent/service/register`, { method: "PUT", body: JSON.stringify({ Name: `bench-${s}`, Port: targetPort, Checks: checks }) });
+    if (r.status !== 200) throw new Error(`register: ${r.status} ${await r.text()}`);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+async function waitPassing(base: string): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const list = (await getJson<{ Status: string }[]>(`${base}/v1/health/state/passing`)).body;
+    if (list.length >= CHECKS) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > 600_000) throw new Error(`only ${list.length} of ${CHECKS} checks passing after 10 min`);
+    await sleep(1_000);
+  }
+}
+
+const target = await startTarget();
+const node = await startCorral({
+  role: "dev",
+  config: `[plugins.discovery]\nmax_services_per_node = ${Math.max(1000, CHECKS / PER_SERVICE)}\nmax_checks_per_node = ${Math.max(2000, CHECKS)}\n`,
+});
+try {
+  const pid = node.child.pid!;
+  const idleRss = rssMb(pid);
+  const registerS = await register(node.url, target.port);
+  const passingS = await waitPassing(node.url);
+  await sleep(WARMUP_S * 1000);
+
+  const count = async () => Number(await (await fetch(`http://127.0.0.1:${target.port}/__count`)).text());
+  const commit = async () => Number((await getJson(`${node.url}/v1/operator/raft`)).body.commitIndex);
+  const delay = () => metric(node.url, "corral_health_probe_delay_seconds_sum");
+  const before = { t: performance.now(), cpu: cpuTicks(pid), probes: await metric(node.url, "corral_health_probes"), hits: await count(), index: await commit(), delay: await delay() };
+  let maxRss = 0;
+  let inFlight = 0;
+  for (let i = 0; i < SECONDS; i++) {
+    await sleep(1000);
+    maxRss = Math.max(maxRss, rssMb(pid));
+    inFlight = Math.max(inFlight, await metric(node.url, "corral_health_probes_in_flight"));
+  }
+  const after = { t: performance.now(), cpu: cpuTicks(pid), probes: await metric(node.url, "corral_health_probes"), hits: await count(), index: await commit(), delay: await delay() };
+  const secs = (after.t - before.t) / 1000;
+  console.log(JSON.stringify({
+    bench: "checks",
+    runtime: `bun ${Bun.version}`,
+    checks: CHECKS,
+    interval_s: INTERVAL_S,
+    expected_per_s: CHECKS / INTERVAL_S,
+    probes_per_s: Math.round((after.probes - before.probes) / secs),
+    target_hits_per_s: Math.round((after.hits - before.hits) / secs),
+    cpu_percent: Number(((100 * (after.cpu - before.cpu)) / TICKS / secs).toFixed(1)),
+    rss_mb: rssMb(pid),
+    rss_max_mb: maxRss,
+    rss_idle_mb: idleRss,
+    in_flight_max: inFlight,
+    start_delay_ms_avg: Number(((1000 * (after.delay - before.delay)) / Math.max(1, after.probes - before.probes)).toFixed(2)),
+    log_entries_during: after.index - before.index,
+    register_s: Number(registerS.toFixed(1)),
+    all_passing_after_s: Number(passingS.toFixed(1)),
+    measured_s: Number(secs.toFixed(1)),
+  }));
+} finally {
+  target.stop();
+  await killAll();
+}
