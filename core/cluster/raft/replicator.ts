@@ -17,6 +17,7 @@ import type { Logger } from "../../log.ts";
 import type { RaftStorage } from "./storage.ts";
 import type { RaftTransport } from "./transport.ts";
 import type { LeaderForwarder } from "./forward.ts";
+import { ReadBarriers } from "./reads.ts";
 
 const NOOP = { type: "Noop", v: 1, at: 0 } as const;
 
@@ -59,12 +60,10 @@ interface Pending {
 export class RaftReplicator implements Replicator {
   readonly node: RaftNode;
   private pending = new Map<number, Pending>();
-  private reads = new Map<string, { resolve: (index: number) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
-  private readWaiters: { index: number; resolve: () => void }[] = [];
+  private reads: ReadBarriers;
   private ticker?: ReturnType<typeof setInterval>;
   private drainScheduled = false;
   private closed = false;
-  private readSeq = 0;
   private lastLeaderContact = Date.now();
   private leaderListeners = new Set<(isLeader: boolean, leader: string | undefined) => void>();
   private latencyListeners = new Set<(seconds: number) => void>();
@@ -75,6 +74,7 @@ export class RaftReplicator implements Replicator {
   private durableVote: string | null = null;
 
   constructor(private opts: RaftReplicatorOptions) {
+    this.reads = new ReadBarriers(() => opts.fsm.appliedIndex());
     this.tickMs = opts.heartbeatIntervalMs;
     const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / this.tickMs));
     const restore = opts.storage.load();
@@ -155,25 +155,16 @@ export class RaftReplicator implements Replicator {
    * leads with a heartbeat round to a quorum, then waits until it has
    * applied the commit index of that moment.
    */
-  async readBarrier(timeoutMs = 5000): Promise<void> {
-    const ctx = `r${++this.readSeq}`;
-    const index = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(ctx);
-        reject(new ReplicationError("TIMEOUT", "could not confirm leadership with a quorum in time"));
-      }, timeoutMs);
-      this.reads.set(ctx, { resolve, reject, timer });
+  readBarrier(timeoutMs = 5000): Promise<void> {
+    return this.reads.wait((ctx) => {
       const r = this.node.readIndex(ctx);
       if (!r.ok) {
-        clearTimeout(timer);
-        this.reads.delete(ctx);
-        reject(new ReplicationError(r.code === "NOT_LEADER" ? "NOT_LEADER" : "TIMEOUT", "message" in r ? r.message : "not the leader", "leader" in r ? r.leader : undefined));
-        return;
+        const code = r.code === "NOT_LEADER" ? "NOT_LEADER" : "TIMEOUT";
+        return new ReplicationError(code, "message" in r ? r.message : "not the leader", "leader" in r ? r.leader : undefined);
       }
       this.scheduleDrain();
-    });
-    if (this.opts.fsm.appliedIndex() >= index) return;
-    await new Promise<void>((resolve) => this.readWaiters.push({ index, resolve }));
+      return undefined;
+    }, timeoutMs);
   }
 
   status(): ReplicationStatus {
@@ -315,8 +306,8 @@ export class RaftReplicator implements Replicator {
     this.node.advance(rd);
     this.settle(rd.committedEntries, applied);
     if (rd.softState) this.leadershipChanged(rd.softState.role === "leader", rd.softState.leader);
-    for (const rs of rd.readStates) this.readReady(rs.ctx, rs.index);
-    this.releaseReadWaiters();
+    for (const rs of rd.readStates) this.reads.confirmed(rs.ctx, rs.index);
+    this.reads.applied();
     this.maybeCompact();
   }
 
@@ -341,13 +332,7 @@ export class RaftReplicator implements Replicator {
     this.opts.log.info(isLeader ? "raft: became leader" : "raft: following", { leader, term: this.node.status().term });
     for (const fn of this.leaderListeners) fn(isLeader, leader);
     if (isLeader) this.announceLeader();
-    if (!isLeader) {
-      for (const [ctx, r] of this.reads) {
-        clearTimeout(r.timer);
-        r.reject(new ReplicationError("NOT_LEADER", "lost leadership during a consistent read", leader));
-        this.reads.delete(ctx);
-      }
-    }
+    else this.reads.lostLeadership(leader);
   }
 
   /** Once per term won: LeaderElected into the log (see announceLeadership). */
@@ -358,22 +343,6 @@ export class RaftReplicator implements Replicator {
     this.propose({ type: "LeaderElected", v: 1, at: Date.now(), leader: this.opts.selfAddress, term }).catch((err) => {
       this.opts.log.debug("raft: announcing leadership failed (leadership moved on)", { err });
     });
-  }
-
-  private readReady(ctx: string, index: number): void {
-    const r = this.reads.get(ctx);
-    if (!r) return;
-    this.reads.delete(ctx);
-    clearTimeout(r.timer);
-    r.resolve(index);
-  }
-
-  private releaseReadWaiters(): void {
-    if (this.readWaiters.length === 0) return;
-    const applied = this.opts.fsm.appliedIndex();
-    const still: typeof this.readWaiters = [];
-    for (const w of this.readWaiters) (w.index <= applied ? w.resolve() : still.push(w));
-    this.readWaiters = still;
   }
 
   /** Snapshot and compact once snapshotThreshold entries follow the last snapshot. */

@@ -1,0 +1,69 @@
+// Linearizable reads (thesis §6.4, read index): a read waits until the leader
+// has confirmed its leadership with a quorum round (Raft hands back a
+// ReadState with the commit index of that moment), then until the state
+// machine has applied that index. This module keeps the two waiting lists.
+import { ReplicationError } from "../../state/replicator.ts";
+
+interface PendingRead {
+  resolve: (index: number) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class ReadBarriers {
+  private confirming = new Map<string, PendingRead>();
+  private applying: { index: number; resolve: () => void }[] = [];
+  private seq = 0;
+
+  constructor(private appliedIndex: () => number) {}
+
+  /**
+   * Starts a read round: `start(ctx)` asks Raft for a read index and returns
+   * a refusal (not the leader, too busy) or undefined when the round began.
+   */
+  async wait(start: (ctx: string) => ReplicationError | undefined, timeoutMs: number): Promise<void> {
+    const ctx = `r${++this.seq}`;
+    const index = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.confirming.delete(ctx);
+        reject(new ReplicationError("TIMEOUT", "could not confirm leadership with a quorum in time"));
+      }, timeoutMs);
+      this.confirming.set(ctx, { resolve, reject, timer });
+      const refused = start(ctx);
+      if (refused) {
+        clearTimeout(timer);
+        this.confirming.delete(ctx);
+        reject(refused);
+      }
+    });
+    if (this.appliedIndex() >= index) return;
+    await new Promise<void>((resolve) => this.applying.push({ index, resolve }));
+  }
+
+  /** Raft confirmed leadership for `ctx` at commit index `index`. */
+  confirmed(ctx: string, index: number): void {
+    const r = this.confirming.get(ctx);
+    if (!r) return;
+    this.confirming.delete(ctx);
+    clearTimeout(r.timer);
+    r.resolve(index);
+  }
+
+  /** The state machine applied more entries: release the reads they satisfy. */
+  applied(): void {
+    if (this.applying.length === 0) return;
+    const applied = this.appliedIndex();
+    const still: typeof this.applying = [];
+    for (const w of this.applying) (w.index <= applied ? w.resolve() : still.push(w));
+    this.applying = still;
+  }
+
+  /** Leadership was lost: reads still being confirmed can never be. */
+  lostLeadership(leader: string | undefined): void {
+    for (const [ctx, r] of this.confirming) {
+      clearTimeout(r.timer);
+      r.reject(new ReplicationError("NOT_LEADER", "lost leadership during a consistent read", leader));
+      this.confirming.delete(ctx);
+    }
+  }
+}
