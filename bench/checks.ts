@@ -1,17 +1,19 @@
-// Health checks at scale on ONE node: a dev process runs 10,000 HTTP checks
-// at a 10 s interval (1,000 probes a second) against a separate Bun.serve
+// Health checks at scale on ONE node: an agent (joined to a leader process;
+// --role dev: a single dev process instead) runs 10,000 HTTP checks at a
+// 10 s interval (1,000 probes a second) against a separate Bun.serve
 // process. The checks are registered through the agent API (1,000 services
-// of 10 checks; plugins.discovery.max_checks_per_node raised to 10,000).
+// of 10 checks; plugins.discovery.max_checks_per_node raised to 10,000, and
+// the leader's http.max_body_bytes to 32 MiB for the agent's full sync).
 // After every check passes and a warm-up, it measures for --seconds (30):
 // probes/s achieved (the node's corral_health_probes and the target's own
 // count), the node's CPU % of one core (utime+stime from /proc/<pid>/stat),
 // its RSS (VmRSS), how far behind schedule probes start, and the Raft
 // commit index (it must not move: only status changes go through the log).
 // Goal: <= 25 % of one core, <= 150 MB RSS. Prints one JSON line.
-//   npx bun bench/checks.ts [--seconds 30] [--checks 10000] [--interval 10]
+//   npx bun bench/checks.ts [--role agent|dev] [--seconds 30] [--checks 10000] [--interval 10]
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { BUN, startCorral, killAll, getJson, sleep } from "../test/helpers/proc.ts";
+import { BUN, startCorral, killAll, getJson, sleep, freePort, type CorralProcess } from "../test/helpers/proc.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -23,6 +25,7 @@ const CHECKS = opt("checks", 10_000);
 const INTERVAL_S = opt("interval", 10);
 const PER_SERVICE = 10;
 const WARMUP_S = opt("warmup", 10);
+const ROLE = args.includes("--role") ? args[args.indexOf("--role") + 1]! : "agent";
 const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 const TARGET = `
@@ -78,11 +81,22 @@ async function waitPassing(base: string): Promise<number> {
   }
 }
 
+/** The node that runs the checks, and the leader whose log is watched (the same process with --role dev). */
+async function startNodes(): Promise<{ node: CorralProcess; leader: CorralProcess }> {
+  const limits = `[plugins.discovery]\nmax_services_per_node = ${Math.max(1000, CHECKS / PER_SERVICE)}\nmax_checks_per_node = ${Math.max(2000, CHECKS)}\n`;
+  if (ROLE === "dev") {
+    const node = await startCorral({ role: "dev", config: limits });
+    return { node, leader: node };
+  }
+  const secret = "bench-checks-secret-0123456789";
+  const port = await freePort();
+  const leader = await startCorral({ role: "leader", port, config: `[cluster]\nsecret = "${secret}"\n\n[http]\nmax_body_bytes = "32MiB"\n` });
+  const node = await startCorral({ role: "agent", config: `[cluster]\nsecret = "${secret}"\n\n[agent]\nleaders = ["127.0.0.1:${port}"]\n\n${limits}` });
+  return { node, leader };
+}
+
 const target = await startTarget();
-const node = await startCorral({
-  role: "dev",
-  config: `[plugins.discovery]\nmax_services_per_node = ${Math.max(1000, CHECKS / PER_SERVICE)}\nmax_checks_per_node = ${Math.max(2000, CHECKS)}\n`,
-});
+const { node, leader } = await startNodes();
 try {
   const pid = node.child.pid!;
   const idleRss = rssMb(pid);
@@ -91,7 +105,7 @@ try {
   await sleep(WARMUP_S * 1000);
 
   const count = async () => Number(await (await fetch(`http://127.0.0.1:${target.port}/__count`)).text());
-  const commit = async () => Number((await getJson(`${node.url}/v1/operator/raft`)).body.commitIndex);
+  const commit = async () => Number((await getJson(`${leader.url}/v1/operator/raft`)).body.commitIndex);
   const delay = () => metric(node.url, "corral_health_probe_delay_seconds_sum");
   const before = { t: performance.now(), cpu: cpuTicks(pid), probes: await metric(node.url, "corral_health_probes"), hits: await count(), index: await commit(), delay: await delay() };
   let maxRss = 0;
@@ -99,6 +113,7 @@ try {
   for (let i = 0; i < SECONDS; i++) {
     await sleep(1000);
     maxRss = Math.max(maxRss, rssMb(pid));
+    if (process.env.BENCH_DEBUG) console.error("rss", i, rssMb(pid));
     inFlight = Math.max(inFlight, await metric(node.url, "corral_health_probes_in_flight"));
   }
   const after = { t: performance.now(), cpu: cpuTicks(pid), probes: await metric(node.url, "corral_health_probes"), hits: await count(), index: await commit(), delay: await delay() };
@@ -106,6 +121,7 @@ try {
   console.log(JSON.stringify({
     bench: "checks",
     runtime: `bun ${Bun.version}`,
+    role: ROLE,
     checks: CHECKS,
     interval_s: INTERVAL_S,
     expected_per_s: CHECKS / INTERVAL_S,

@@ -10,7 +10,8 @@
 import { join } from "node:path";
 import { z } from "zod";
 import type { PluginContext, PluginHandle, PluginModule, TimerHandle } from "../../core/plugins/types.ts";
-import { CheckStatus, registrationDigest, type NodeRef } from "../../core/state/domains/catalog.ts";
+import { CheckStatus, type NodeRef } from "../../core/state/domains/catalog.ts";
+import { CatalogDigests } from "./digest.ts";
 import { CheckRunner } from "./checks.ts";
 import { discoveryConfigSchema, type DiscoveryConfig } from "./config.ts";
 import { LocalRegistry } from "./local.ts";
@@ -37,11 +38,8 @@ export function registryFile(dataDir: string): string {
 }
 
 /** This node's digest as the catalog has it: read locally on leader-role nodes, from a leader on agents. */
-async function catalogDigest(ctx: PluginContext<DiscoveryConfig>): Promise<string | undefined> {
-  if (!ctx.forward) {
-    const r = ctx.state.catalog.registrations(ctx.host.nodeId);
-    return registrationDigest(r.node, r.services, r.checks);
-  }
+async function catalogDigest(ctx: PluginContext<DiscoveryConfig>, digests: CatalogDigests): Promise<string | undefined> {
+  if (!ctx.forward) return digests.get(ctx.host.nodeId).digest;
   const req = new Request(`http://leader/v1/discovery/digest/${encodeURIComponent(ctx.host.nodeId)}`, { signal: AbortSignal.timeout(5_000) });
   const res = await ctx.forward(req);
   if (!res.ok) return undefined;
@@ -96,13 +94,14 @@ async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle>
   }
 
   const now = () => Date.now();
+  const digests = new CatalogDigests(ctx.state);
   const node = (): NodeRef => ({
     id: ctx.host.nodeId, name: ctx.host.nodeName, address: ctx.host.advertise ?? "127.0.0.1", datacenter: ctx.host.datacenter,
   });
   const sync = new CatalogSync({
     propose: (cmd) => ctx.propose(cmd), registry, node, log: ctx.log, now,
     after: (ms, fn) => void ctx.after(ms, fn), maxRetryMs: ctx.config.sync_interval,
-    catalogDigest: () => catalogDigest(ctx),
+    catalogDigest: () => catalogDigest(ctx, digests),
   });
   let saveTimer: TimerHandle | undefined;
   const saveSoon = () => void (saveTimer ??= ctx.after(RESULT_SAVE_DELAY_MS, () => {

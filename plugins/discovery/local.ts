@@ -34,6 +34,8 @@ export type StatusChange = "status" | "output" | "none";
 export class LocalRegistry {
   private services = new Map<string, CatalogServiceDef>();
   private checks = new Map<string, LocalCheck>();
+  /** Moves on every change of what the catalog would hold (sync.ts caches its digest by it). */
+  version = 0;
 
   constructor(private file: string) {}
 
@@ -43,6 +45,7 @@ export class LocalRegistry {
     const data = FileSchema.parse(JSON.parse(readFileSync(this.file, "utf8")));
     this.services = new Map(data.services.map((s) => [s.id, s]));
     this.checks = new Map(data.checks.map((c) => [c.spec.id, c]));
+    this.version++;
   }
 
   save(): void {
@@ -94,6 +97,7 @@ export class LocalRegistry {
    * missing from `checks` are dropped. Returns the IDs of dropped checks.
    */
   putService(svc: CatalogServiceDef, checks: CheckSpec[], replaceChecks: boolean, now: number): string[] {
+    this.version++;
     this.services.set(svc.id, svc);
     const keep = new Set(checks.map((c) => c.id));
     const dropped = replaceChecks ? this.checksOf(svc.id).filter((c) => !keep.has(c.spec.id)).map((c) => c.spec.id) : [];
@@ -105,12 +109,14 @@ export class LocalRegistry {
   /** Removes a service and its checks; returns the removed check IDs (undefined when unknown). */
   removeService(id: string): string[] | undefined {
     if (!this.services.delete(id)) return undefined;
+    this.version++;
     const gone = this.checksOf(id).map((c) => c.spec.id);
     for (const c of gone) this.checks.delete(c);
     return gone;
   }
 
   putCheck(spec: CheckSpec, now: number): void {
+    this.version++;
     const prev = this.checks.get(spec.id);
     const status = prev ? prev.status : spec.status;
     const output = prev ? prev.output : "";
@@ -119,6 +125,7 @@ export class LocalRegistry {
   }
 
   removeCheck(id: string): boolean {
+    this.version++;
     return this.checks.delete(id);
   }
 
@@ -128,12 +135,14 @@ export class LocalRegistry {
     if (!c) return "none";
     const out = output.length > MAX_CHECK_OUTPUT ? output.slice(0, MAX_CHECK_OUTPUT) : output;
     if (c.status !== status) {
+      this.version++;
       c.status = status;
       c.output = out;
       c.criticalSince = status === "critical" ? now : undefined;
       return "status";
     }
     if (c.output !== out) {
+      this.version++;
       c.output = out;
       return "output";
     }

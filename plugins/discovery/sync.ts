@@ -38,6 +38,8 @@ export class CatalogSync {
   private stopped = false;
   /** Full syncs written, and skipped because the catalog already agreed (metrics, tests). */
   readonly stats = { written: 0, skipped: 0 };
+  /** The registry's digest as of a registry version (a node with 10,000 checks need not hash them every sync_interval). */
+  private local?: { version: number; node: string; digest: string };
 
   constructor(private d: SyncDeps) {}
 
@@ -83,19 +85,26 @@ export class CatalogSync {
   /** Sends the whole registration set unless the catalog already has it; rows the agent no longer has are removed. */
   full(): Promise<boolean> {
     return this.run(async () => {
+      const remote = await this.d.catalogDigest().catch(() => undefined);
       const r = this.d.registry;
       const node = this.d.node();
-      const services = r.listServices();
-      const checks = r.listChecks().map(LocalRegistry.toCatalog);
-      const remote = await this.d.catalogDigest().catch(() => undefined);
-      if (remote === registrationDigest(node, services, checks)) {
+      if (remote !== undefined && remote === this.localDigest(node)) {
         this.due = false;
         this.stats.skipped++;
         return undefined;
       }
       this.due = false;
-      return { type: "SyncNodeServices", v: 1, at: this.d.now(), node, services, checks };
+      return { type: "SyncNodeServices", v: 1, at: this.d.now(), node, services: r.listServices(), checks: r.listChecks().map(LocalRegistry.toCatalog) };
     }, true);
+  }
+
+  private localDigest(node: NodeRef): string {
+    const r = this.d.registry;
+    const nodeKey = `${node.name}\n${node.address}\n${node.datacenter}`;
+    if (this.local?.version === r.version && this.local.node === nodeKey) return this.local.digest;
+    const digest = registrationDigest(node, r.listServices(), r.listChecks().map(LocalRegistry.toCatalog));
+    this.local = { version: r.version, node: nodeKey, digest };
+    return digest;
   }
 
   private run(build: () => Command | undefined | Promise<Command | undefined>, isFull = false): Promise<boolean> {

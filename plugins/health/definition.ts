@@ -38,8 +38,11 @@ export interface RunSpec {
   intervalMs: number;
   timeoutMs: number;
   thresholds: Thresholds;
-  /** Equal keys: the same check; a re-registration with an equal key keeps its schedule and counters. */
-  key: string;
+}
+
+/** The same check: a re-registration with an equal spec keeps its schedule and counters. */
+export function sameSpec(a: RunSpec, b: RunSpec): boolean {
+  return stableJson(a) === stableJson(b);
 }
 
 /** Consul's defaults: 10 s for http/tcp, 30 s for scripts. */
@@ -53,9 +56,11 @@ export function splitHostPort(addr: string): { host: string; port: number } | un
   return { host: m[1]!, port };
 }
 
+const NO_HEADERS: [string, string][] = [];
+
 function headerPairs(v: unknown): [string, string][] {
+  if (!v || typeof v !== "object" || Object.keys(v).length === 0) return NO_HEADERS;
   const out: [string, string][] = [];
-  if (!v || typeof v !== "object") return out;
   for (const [name, values] of Object.entries(v as Record<string, unknown>)) {
     for (const value of Array.isArray(values) ? values : [values]) if (typeof value === "string") out.push([name, value]);
   }
@@ -85,11 +90,10 @@ export function runSpec(info: LocalCheckInfo, minIntervalMs: number): RunSpec {
   const interval = durationMs(d.Interval) ?? 0;
   const timeout = durationMs(d.Timeout) ?? 0;
   const kind = probe.kind === "invalid" ? "http" : probe.kind;
-  const spec = {
+  return {
     id: info.id, probe,
     intervalMs: Math.max(minIntervalMs, Math.round(interval)),
     timeoutMs: timeout > 0 ? Math.round(timeout) : DEFAULT_TIMEOUT_MS[kind],
     thresholds: thresholds(d),
   };
-  return { ...spec, key: stableJson(spec) };
 }

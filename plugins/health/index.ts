@@ -25,16 +25,13 @@ export const EXEC_DISABLED_OUTPUT = "exec checks are disabled on this agent (plu
 
 /** Runs one probe of `spec` by its kind. */
 function prober(cfg: HealthConfig, stop: AbortSignal) {
-  const inits = new WeakMap<RunSpec, RequestInit>();
   const env = checkEnv();
   return async (spec: RunSpec): Promise<ProbeResult> => {
     const p = spec.probe;
     switch (p.kind) {
-      case "http": {
-        let init = inits.get(spec);
-        if (!init) inits.set(spec, (init = httpInit(p)));
-        return httpProbe(p, init, spec.timeoutMs, cfg.output_max_size);
-      }
+      case "http":
+        // Most checks share one init object; the others build theirs per probe (cheap, and nothing kept per check).
+        return httpProbe(p, httpInit(p), spec.timeoutMs, cfg.output_max_size);
       case "tcp":
         return tcpProbe(p, spec.timeoutMs);
       case "exec":

@@ -69,8 +69,12 @@ function failure(err: unknown): string {
   return ((err as Error)?.message ?? String(err)).slice(0, 300);
 }
 
-/** Per-spec fetch options, built once per check (runner.ts caches them). */
+/** The options of most checks (GET, no headers of their own, no body): one object for all of them. */
+const PLAIN_GET: RequestInit = { method: "GET", headers: DEFAULT_HEADERS, redirect: "follow" };
+
+/** Per-spec fetch options, built once per check (index.ts caches them). */
 export function httpInit(p: HttpProbeSpec): RequestInit {
+  if (p.method === "GET" && p.headers.length === 0 && !p.body && !p.tlsSkipVerify) return PLAIN_GET;
   const names = new Set(p.headers.map(([n]) => n.toLowerCase()));
   const headers = [...DEFAULT_HEADERS.filter(([n]) => !names.has(n.toLowerCase())), ...p.headers];
   const init: RequestInit & { tls?: { rejectUnauthorized: boolean } } = { method: p.method, headers, redirect: "follow" };

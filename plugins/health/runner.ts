@@ -5,7 +5,7 @@
 // changes to the log. Clock, random, timer and probes are injected, so
 // tests drive it with a fake clock.
 import type { LocalCheckInfo, LocalChecksEvent } from "../discovery/topics.ts";
-import { runSpec, type RunSpec } from "./definition.ts";
+import { runSpec, sameSpec, type RunSpec } from "./definition.ts";
 import { firstRunAt, nextRunAt, DueQueue } from "./scheduler.ts";
 import { CheckState, type Report } from "./thresholds.ts";
 import type { ProbeResult } from "./probes.ts";
@@ -72,7 +72,7 @@ export class HealthRunner {
   put(info: LocalCheckInfo): void {
     const spec = runSpec(info, this.d.minIntervalMs);
     const old = this.entries.get(info.id);
-    if (old && old.spec.key === spec.key) {
+    if (old && sameSpec(old.spec, spec)) {
       old.state.reported = info.status;
       return;
     }

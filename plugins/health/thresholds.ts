@@ -76,10 +76,13 @@ export class CheckState {
   }
 }
 
-/** Consul's defaults: 0 for both, FailuresBeforeWarning = FailuresBeforeCritical. */
+const DEFAULTS: Thresholds = Object.freeze({ successBeforePassing: 0, failuresBeforeWarning: 0, failuresBeforeCritical: 0 });
+
+/** Consul's defaults: 0 for both, FailuresBeforeWarning = FailuresBeforeCritical (one shared object for the defaults). */
 export function thresholds(def: { SuccessBeforePassing?: unknown; FailuresBeforeCritical?: unknown; FailuresBeforeWarning?: unknown }): Thresholds {
   const n = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined);
   const critical = n(def.FailuresBeforeCritical) ?? 0;
+  if (critical === 0 && n(def.SuccessBeforePassing) === undefined && n(def.FailuresBeforeWarning) === undefined) return DEFAULTS;
   return {
     successBeforePassing: n(def.SuccessBeforePassing) ?? 0,
     failuresBeforeCritical: critical,

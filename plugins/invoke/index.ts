@@ -10,7 +10,7 @@
 import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
 import { allowAll, authorizerFromState, type CallAuthorizer } from "./authorize.ts";
 import { invokeConfigSchema, type InvokeConfig } from "./config.ts";
-import { listenSockets } from "./fast/server.ts";
+import { listenSockets } from "./fast/listen.ts";
 import { UpstreamPool } from "./fast/upstream.ts";
 import { fetchCaller, type CallHandler, type FetchFn } from "./fetch.ts";
 import { Invoker } from "./invoker.ts";
@@ -59,16 +59,14 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
       const cfg = ctx.config;
       const now = () => Date.now();
       const rng = deps.rng ?? Math.random;
-      let registry: ServiceRegistry | undefined;
-      const metrics = new InvokeMetrics(ctx.metrics, () => registry?.list() ?? []);
-      // An instance that leaves (or a service no longer watched) takes its series with it: churn does not grow /metrics.
-      registry = new ServiceRegistry(cfg, {
+      const registry = new ServiceRegistry(cfg, {
         source: (deps.source ?? defaultSource)(ctx), now, rng, log: ctx.log,
         onDropped: (svc) => ctx.log.debug("invoke: stopped watching an idle service", { service: svc.name }),
       });
-      const reg = registry;
-      ctx.own({ close: () => reg.stop() });
-      ctx.every(Math.min(30_000, Math.max(1000, cfg.watch_idle / 4)), () => reg.sweep());
+      ctx.own({ close: () => registry.stop() });
+      ctx.every(Math.min(30_000, Math.max(1000, cfg.watch_idle / 4)), () => registry.sweep());
+      // Series exist for watched services and present instances only: churn does not grow /metrics.
+      const metrics = new InvokeMetrics(ctx.metrics, () => registry.list());
 
       const invoker = new Invoker({
         cfg, registry, metrics, rng, now, log: ctx.log,

@@ -39,7 +39,7 @@ describe("exec checks off (the default)", () => {
       expect(r.status).toBe(400);
       expect(await r.text()).toBe("script checks are disabled on this agent; to allow Args checks set plugins.health.enable_exec_checks = true");
     }
-    expect((await fetch(off.url + "/v1/agent/services").then((r) => r.json())).x).toBeUndefined();
+    expect(((await fetch(off.url + "/v1/agent/services").then((r) => r.json())) as any).x).toBeUndefined();
   });
 });
 
@@ -58,7 +58,7 @@ describe("exec checks on", () => {
     expect((await settled("ex", "ex1", "warning")).Output).toBe("degraded\n");
     expect((await settled("ex", "ex2", "critical")).Output).toBe("broken\n");
     // Consul's type name and definition for Args checks.
-    const agent = await fetch(on.url + "/v1/agent/checks").then((x) => x.json());
+    const agent: any = await fetch(on.url + "/v1/agent/checks").then((x) => x.json());
     expect(agent.ex0).toMatchObject({ Type: "script", Definition: { ScriptArgs: sh("echo fine") } });
     await put(on.url, "/v1/agent/service/deregister/ex", undefined);
   }, 20_000);

@@ -5,6 +5,7 @@
 //   /echo...         -> JSON: id, method, path, headers, body byte count
 //   /upload          -> reads the body as it comes: JSON { id, bytes, sha256 }
 //   /seen            -> bytes of the current /upload received so far
+//   /download?mb=N   -> N MiB (byte i = i % 251 within each MiB), streamed
 //   /sse?n=&every=   -> n events, one every `every` ms
 //   /__control?slow=MS&fail=STATUS -> every later request waits MS / answers STATUS (0 = off)
 //   /__stats         -> requests served (control and stats excluded)
@@ -32,6 +33,20 @@ function sse(n: number, everyMs: number): Response {
     },
   });
   return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+}
+
+/** `mb` MiB of a known pattern (byte i = i % 251), produced as it is read. */
+function download(mb: number): Response {
+  const chunk = new Uint8Array(1 << 20).map((_, i) => i % 251);
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent === mb) return c.close();
+      sent++;
+      c.enqueue(chunk);
+    },
+  });
+  return new Response(stream, { headers: { "content-type": "application/octet-stream", "content-length": String(mb << 20) } });
 }
 
 async function upload(req: Request): Promise<Response> {
@@ -64,6 +79,7 @@ const server = Bun.serve({
     if (slowMs) await Bun.sleep(slowMs);
     if (failStatus) return new Response(`failing (${id})`, { status: failStatus, headers: { "x-backend": id } });
     if (url.pathname === "/upload") return upload(req);
+    if (url.pathname === "/download") return download(Number(url.searchParams.get("mb") ?? 1));
     if (url.pathname === "/sse") return sse(Number(url.searchParams.get("n") ?? 5), Number(url.searchParams.get("every") ?? 200));
     if (url.pathname.startsWith("/echo")) {
       const body = req.body ? new Uint8Array(await req.arrayBuffer()) : new Uint8Array();

@@ -173,6 +173,24 @@ for (const engine of ["sockets", "fetch"] as const) {
         expect(r.body).toMatchObject({ bytes: 50 * MiB, sha256: createHash("sha256").update(data).digest("hex") });
       }, 60_000);
 
+      test("a 50 MB answer streams to a slow reader intact", async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/download?mb=50`, { headers: { host: "files" } });
+        expect(r.status).toBe(200);
+        const hash = createHash("sha256");
+        const expected = createHash("sha256");
+        const mib = new Uint8Array(MiB).map((_, i) => i % 251);
+        for (let i = 0; i < 50; i++) expected.update(mib);
+        let bytes = 0;
+        let reads = 0;
+        for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+          hash.update(chunk);
+          bytes += chunk.byteLength;
+          if (++reads % 50 === 0) await sleep(1); // a reader slower than the instance: backpressure, not buffering
+        }
+        expect(bytes).toBe(50 * MiB);
+        expect(hash.digest("hex")).toBe(expected.digest("hex"));
+      }, 60_000);
+
       test("server-sent events arrive as they are sent, not when the stream ends", async () => {
         const started = Date.now();
         const r = await fetch(`http://127.0.0.1:${port}/sse?n=5&every=300`, { headers: { host: "events", accept: "text/event-stream" } });

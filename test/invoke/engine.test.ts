@@ -20,12 +20,20 @@ import { freePort } from "../helpers/proc.ts";
 function rawBackend() {
   const received: string[] = [];
   let connections = 0;
+  let streamsClosed = 0;
   const answer = (sock: net.Socket, head: string, body: string) => {
     received.push(head + "\r\n\r\n" + body);
     const path = head.split(" ")[1]!;
     if (path === "/cl") sock.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
     else if (path === "/chunked") sock.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
-    else if (path === "/until-close") sock.end("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it");
+    else if (path === "/stream") {
+      sock.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+      const t = setInterval(() => sock.write("c\r\ndata: tick\n\n\r\n"), 20);
+      sock.on("close", () => {
+        clearInterval(t);
+        streamsClosed++;
+      });
+    } else if (path === "/until-close") sock.end("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it");
     else if (path === "/conn-close") sock.end("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye");
     else if (path === "/head") sock.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
     else if (path === "/echo") sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n${body}`);
@@ -64,7 +72,7 @@ function rawBackend() {
     });
     sock.on("error", () => {});
   });
-  return { server, received, connections: () => connections };
+  return { server, received, connections: () => connections, streamsClosed: () => streamsClosed };
 }
 
 /** Sends raw bytes on one connection and collects everything until `done(text)` or the connection closes. */
@@ -233,6 +241,17 @@ describe("raw-socket engine", () => {
       await c.until(() => c.closed(), 5000);
       expect((await c.until(() => true)).startsWith(`HTTP/1.1 ${code} `)).toBe(true);
     }
+  });
+
+  test("a client leaving an endless stream releases the instance's connection", async () => {
+    const c = rawClient(port);
+    c.send("GET /stream HTTP/1.1\r\nHost: svc\r\n\r\n");
+    await c.until((t) => count(t, "data: tick") >= 3);
+    const before = backend.streamsClosed();
+    c.end();
+    const deadline = Date.now() + 3000;
+    while (backend.streamsClosed() === before && Date.now() < deadline) await Bun.sleep(20);
+    expect(backend.streamsClosed()).toBe(before + 1);
   });
 
   test("a pooled connection the instance dropped is replaced without the client noticing", async () => {

@@ -5,7 +5,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
 import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
-import { registrationDigest } from "../../../core/state/domains/catalog.ts";
+import { CatalogDigests } from "../digest.ts";
 import { BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
 
@@ -14,6 +14,7 @@ const tags = ["catalog"];
 export function catalogRoutes(ctx: PluginContext<unknown>): void {
   const catalog = () => ctx.state.catalog;
   const cache = new QueryCache();
+  const digests = new CatalogDigests(ctx.state);
 
   localRoute(ctx, createRoute({
     method: "get", path: "/v1/catalog/datacenters", tags, summary: "Known datacenters (this one)",
@@ -77,8 +78,8 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     responses: jsonOk(z.object({ node: z.string(), digest: z.string(), services: z.number(), checks: z.number() })),
   }), (c) => {
     const node = pathParam(c, "node");
-    const r = catalog().registrations(node);
-    return c.json({ node, digest: registrationDigest(r.node, r.services, r.checks), services: r.services.length, checks: r.checks.length });
+    const d = digests.get(node);
+    return c.json({ node, digest: d.digest, services: d.services, checks: d.checks });
   });
 
   readRoute(ctx, createRoute({

@@ -3,7 +3,8 @@
 // connection as it comes (one attempt). Either way each sink knows where the
 // body ends, so what follows is the connection's next request.
 import { ChunkedDecoder } from "./chunked.ts";
-import type { BodySource, UpstreamConn } from "./upstream.ts";
+import type { BodySource } from "./transport.ts";
+import type { UpstreamConn } from "./upstream.ts";
 
 export interface BodySink {
   /** The whole body has arrived. */

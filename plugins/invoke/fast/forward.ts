@@ -6,7 +6,8 @@
 import { ChunkedDecoder } from "./chunked.ts";
 import { clientHead } from "./http1.ts";
 import { latin1, type Outbox } from "./outbox.ts";
-import type { ConnHandler, RawReply, UpstreamPool } from "./upstream.ts";
+import type { RawReply } from "./transport.ts";
+import type { ConnHandler, UpstreamPool } from "./upstream.ts";
 
 export interface ClientSide {
   out: Outbox;
@@ -19,40 +20,51 @@ export interface ClientSide {
 }
 
 export class Forwarder implements ConnHandler {
-  private remaining: number;
-  private readonly decoder: ChunkedDecoder | null;
-  private done = false;
-
-  constructor(
-    private readonly r: RawReply,
-    private readonly client: ClientSide,
-    private readonly pool: UpstreamPool,
-    private readonly closeAfter: boolean,
-    private readonly dechunk: boolean,
-    /** The request body was sent in full (else the connection is mid-request and cannot be reused). */
-    private readonly requestComplete: () => boolean,
-  ) {
-    this.remaining = r.head.framing === "length" ? r.head.contentLength : 0;
-    this.decoder = r.head.framing === "chunked" ? new ChunkedDecoder() : null;
-  }
-
+  private r!: RawReply;
+  private closeAfter = false;
+  private dechunk = false;
+  private remaining = 0;
+  private decoder: ChunkedDecoder | null = null;
+  private done = true;
   /** While set, output is collected and written once: one send(2) for head and first bytes (and no Nagle stall between them). */
   private batch: Uint8Array[] | null = null;
 
-  start(): void {
+  /** One per client connection, reused for each of its answers. */
+  constructor(
+    private readonly client: ClientSide,
+    private readonly pool: UpstreamPool,
+    /** The request body was sent in full (else the connection is mid-request and cannot be reused). */
+    private readonly requestComplete: () => boolean,
+  ) {}
+
+  start(r: RawReply, closeAfter: boolean, dechunk: boolean): void {
+    this.r = r;
+    this.closeAfter = closeAfter;
+    this.dechunk = dechunk;
+    this.done = false;
+    this.remaining = r.head.framing === "length" ? r.head.contentLength : 0;
+    this.decoder = r.head.framing === "chunked" ? new ChunkedDecoder() : null;
     this.client.forwarding = this;
     // The common case (HTTP/1.1, nothing connection-scoped, client keeps the
     // connection) passes the head on as received: no decoding, no rebuilding.
-    const asIs = this.r.head.verbatim && !this.closeAfter && !this.dechunk;
-    this.batch = [asIs ? this.r.rawHead : latin1(clientHead(this.r.head, this.closeAfter, this.dechunk))];
-    if (this.r.head.framing === "none" || (this.r.head.framing === "length" && this.remaining === 0)) {
+    const asIs = r.head.verbatim && !closeAfter && !dechunk;
+    this.batch = [asIs ? r.rawHead : latin1(clientHead(r.head, closeAfter, dechunk))];
+    if (r.head.framing === "none" || (r.head.framing === "length" && this.remaining === 0)) {
       this.flush();
-      this.end(this.r.rest === null);
+      this.end(r.rest === null);
       return;
     }
-    if (this.r.rest) this.data(this.r.rest);
+    if (r.rest) this.data(r.rest);
     this.flush();
-    if (!this.done) this.r.handOver(this);
+    if (!this.done) r.handOver(this);
+  }
+
+  pause(paused: boolean): void {
+    const conn = this.r.conn;
+    if (this.done || conn.paused === paused) return;
+    conn.paused = paused;
+    if (paused) conn.socket.pause();
+    else conn.socket.resume();
   }
 
   private emit(b: Uint8Array): void {
@@ -73,14 +85,6 @@ export class Forwarder implements ConnHandler {
     this.client.out.write(Buffer.concat(b));
   }
 
-  pause(paused: boolean): void {
-    const conn = this.r.conn;
-    if (this.done || conn.paused === paused) return;
-    conn.paused = paused;
-    if (paused) conn.socket.pause();
-    else conn.socket.resume();
-  }
-
   data(d: Buffer): void {
     if (this.done) return;
     const framing = this.r.head.framing;
@@ -93,6 +97,14 @@ export class Forwarder implements ConnHandler {
       return;
     }
     this.chunked(d);
+  }
+
+  /** The client went away mid-answer: stop reading the instance (an endless event stream would hold it forever). */
+  clientGone(): void {
+    if (this.done) return;
+    this.done = true;
+    this.client.forwarding = null;
+    this.r.conn.close();
   }
 
   closed(): void {

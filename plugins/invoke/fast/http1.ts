@@ -51,27 +51,24 @@ function pick(text: string, re: RegExp, status: number): Picked[] {
   return out;
 }
 
-function values(p: Picked[], name: string): string[] {
-  const out: string[] = [];
-  for (const f of p) if (f.name === name) for (const t of f.value.split(",")) if (t.trim()) out.push(t.trim().toLowerCase());
-  return out;
-}
-
-function one(p: Picked[], name: string): string | null {
-  for (const f of p) if (f.name === name) return f.value;
-  return null;
-}
-
-/** -1 when absent; repeated values must agree (RFC 9112 §6.3 item 5). */
-function contentLength(p: Picked[], status: number): number {
-  let n = -1;
-  for (const v of values(p, "content-length")) {
+/** Content-Length values (a list, or repeated) must agree (RFC 9112 §6.3 item 5). Returns the length so far. */
+function addContentLength(value: string, n: number, status: number): number {
+  for (const t of value.split(",")) {
+    const v = t.trim();
     if (!/^\d{1,15}$/.test(v)) throw new HttpError(status, "invalid Content-Length");
     const x = Number(v);
     if (n !== -1 && x !== n) throw new HttpError(status, "conflicting Content-Length values");
     n = x;
   }
   return n;
+}
+
+/** Connection or Transfer-Encoding tokens, lower-cased ("close", "upgrade", "chunked"...). */
+function listTokens(value: string, into: string[]): void {
+  for (const t of value.split(",")) {
+    const v = t.trim();
+    if (v) into.push(v.toLowerCase());
+  }
 }
 
 /** Fields named in Connection (beyond the ones corral handles) are hop-by-hop too: their segments. */
@@ -120,6 +117,8 @@ export interface RequestHead {
   text: string;
   picked: Picked[];
   firstLineEnd: number;
+  /** Connection tokens, lower-cased. */
+  connection: string[];
 }
 
 export function parseRequestHead(text: string): RequestHead {
@@ -127,23 +126,44 @@ export function parseRequestHead(text: string): RequestHead {
   const m = REQUEST_LINE.exec(first === -1 ? text : text.slice(0, first));
   if (!m) throw new HttpError(400, "malformed request line");
   const p = pick(text, REQUEST_FIELDS, 400);
-  const te = values(p, "transfer-encoding");
-  const cl = contentLength(p, 400);
+  // One pass over the picked fields (this runs per request).
+  let cl = -1;
+  let host: string | null = null;
+  let hosts = 0;
+  let upgradeField = false;
+  let token: string | null = null;
+  let consulToken: string | null = null;
+  let traceparent: string | null = null;
+  let timeout: string | null = null;
+  let tryTimeout: string | null = null;
+  const te: string[] = [];
+  const connection: string[] = [];
+  for (const f of p) {
+    switch (f.name) {
+      case "host": hosts++; host = f.value; break;
+      case "content-length": cl = addContentLength(f.value, cl, 400); break;
+      case "transfer-encoding": listTokens(f.value, te); break;
+      case "connection": listTokens(f.value, connection); break;
+      case "upgrade": upgradeField = true; break;
+      case "x-corral-token": token ??= f.value; break;
+      case "x-consul-token": consulToken ??= f.value; break;
+      case "traceparent": traceparent ??= f.value; break;
+      case "x-corral-timeout": timeout ??= f.value; break;
+      case "x-corral-try-timeout": tryTimeout ??= f.value; break;
+    }
+  }
   if (te.length && cl !== -1) throw new HttpError(400, "both Transfer-Encoding and Content-Length");
   if (te.length && (te.length !== 1 || te[0] !== "chunked")) throw new HttpError(501, "only the chunked transfer coding is supported");
   const http10 = m[3] === "0";
   if (http10 && te.length) throw new HttpError(400, "Transfer-Encoding in an HTTP/1.0 request");
-  const hosts = p.filter((f) => f.name === "host");
-  if (hosts.length > 1) throw new HttpError(400, "more than one Host");
-  if (!http10 && !hosts.length) throw new HttpError(400, "missing Host");
-  const connection = values(p, "connection");
+  if (hosts > 1) throw new HttpError(400, "more than one Host");
+  if (!http10 && !hosts) throw new HttpError(400, "missing Host");
   return {
-    method: m[1]!, target: m[2]!, http10, host: hosts[0]?.value ?? null, contentLength: cl, chunked: te.length === 1,
+    method: m[1]!, target: m[2]!, http10, host, contentLength: cl, chunked: te.length === 1,
     keepAlive: !http10 && !connection.includes("close"),
-    upgrade: connection.includes("upgrade") && p.some((f) => f.name === "upgrade"),
-    token: one(p, "x-corral-token") ?? one(p, "x-consul-token"),
-    traceparent: one(p, "traceparent"), timeout: one(p, "x-corral-timeout"), tryTimeout: one(p, "x-corral-try-timeout"),
-    text, picked: p, firstLineEnd: first === -1 ? text.length : first,
+    upgrade: upgradeField && connection.includes("upgrade"),
+    token: token ?? consulToken, traceparent, timeout, tryTimeout,
+    text, picked: p, firstLineEnd: first === -1 ? text.length : first, connection,
   };
 }
 
@@ -174,7 +194,7 @@ export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding):
       drop.push(f);
     }
   }
-  addNamed(drop, connectionNamed(h.text, values(h.picked, "connection"), REQUEST_HANDLED));
+  if (h.connection.length) addNamed(drop, connectionNamed(h.text, h.connection, REQUEST_HANDLED));
   let out = `${h.method} ${target} HTTP/1.1${cut(h.text, h.firstLineEnd, drop)}\r\n`;
   if (fwd.ip) xff = xff ? `${xff}, ${fwd.ip}` : fwd.ip;
   if (xff) out += `x-forwarded-for: ${xff}\r\n`;
@@ -197,6 +217,7 @@ export interface ResponseHead {
   text: string;
   picked: Picked[];
   firstLineEnd: number;
+  connection: string[];
 }
 
 /** RFC 9112 §6.3: how a response to `method` is delimited. */
@@ -206,18 +227,27 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   if (!m) throw new HttpError(502, "malformed status line from the instance");
   const status = Number(m[2]);
   const p = pick(text, RESPONSE_FIELDS, 502);
-  const te = values(p, "transfer-encoding");
-  const cl = te.length ? -1 : contentLength(p, 502);
+  let cl = -1;
+  let verbatim = m[1] === "1";
+  const te: string[] = [];
+  const connection: string[] = [];
+  for (const f of p) {
+    if (f.name === "content-length") cl = addContentLength(f.value, cl, 502);
+    else if (f.name === "transfer-encoding") listTokens(f.value, te);
+    else {
+      verbatim = false; // connection, keep-alive, proxy-connection: not for the client
+      if (f.name === "connection") listTokens(f.value, connection);
+    }
+  }
+  if (te.length) cl = -1;
   let framing: Framing;
   if (method === "HEAD" || status < 200 || status === 204 || status === 304) framing = "none";
   else if (te.length) framing = te[te.length - 1] === "chunked" ? "chunked" : "close";
   else framing = cl >= 0 ? "length" : "close";
-  const connection = values(p, "connection");
   return {
     status, contentLength: cl, framing,
     close: status === 101 || (m[1] === "0" ? !connection.includes("keep-alive") : connection.includes("close")),
-    verbatim: m[1] === "1" && !p.some((f) => f.name === "connection" || f.name === "keep-alive" || f.name === "proxy-connection"),
-    text, picked: p, firstLineEnd: first === -1 ? text.length : first,
+    verbatim, text, picked: p, firstLineEnd: first === -1 ? text.length : first, connection,
   };
 }
 
@@ -226,7 +256,7 @@ const RESPONSE_HANDLED = /^(connection|keep-alive|proxy-connection|close|content
 /** The head the client gets: the instance's, minus connection-scoped fields (and framing when dechunked for HTTP/1.0). */
 export function clientHead(r: ResponseHead, closeAfter: boolean, dechunk: boolean): string {
   const drop = r.picked.filter((f) => f.name === "connection" || f.name === "keep-alive" || f.name === "proxy-connection" || (dechunk && f.name === "transfer-encoding"));
-  addNamed(drop, connectionNamed(r.text, values(r.picked, "connection"), RESPONSE_HANDLED));
+  if (r.connection.length) addNamed(drop, connectionNamed(r.text, r.connection, RESPONSE_HANDLED));
   const statusLine = `HTTP/1.1${r.text.slice(8, r.firstLineEnd)}`; // "HTTP/1.0 200 OK" -> "HTTP/1.1 200 OK"
   return `${statusLine}${cut(r.text, r.firstLineEnd, drop)}\r\n${closeAfter ? "connection: close\r\n" : ""}\r\n`;
 }

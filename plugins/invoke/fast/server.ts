@@ -1,6 +1,6 @@
-// The raw-socket proxy listener (Bun.listen): HTTP/1.1 parsed and written by
-// corral itself, so a call costs a head parse, a head write and two socket
-// writes — no Request/Response objects, no streams, no fetch machinery.
+// A client connection of the raw-socket proxy listener: HTTP/1.1 parsed and
+// written by corral itself, so a call costs a head parse, a head write and
+// two socket writes — no Request/Response objects, no streams, no fetch.
 // That is what brings a proxied request near HAProxy's cost (docs/invoke.md,
 // "Performance"). Bun only; elsewhere the fetch engine serves the listener.
 //
@@ -9,7 +9,7 @@
 // is the Invoker's, as for every other front.
 import type { Logger } from "../../../core/log.ts";
 import { timeoutHeaderMs } from "../headers.ts";
-import { Refusal, type Invoker } from "../invoker.ts";
+import { Refusal, type CallSpec, type Invoker } from "../invoker.ts";
 import type { HostRouter } from "../listener.ts";
 import { splitInvokePath } from "../listener.ts";
 import type { TraceIds } from "../trace.ts";
@@ -17,11 +17,10 @@ import { BodyError, BufferedBody, StreamedBody, type BodySink } from "./bodies.t
 import { Forwarder } from "./forward.ts";
 import { HttpError, MAX_HEAD_BYTES, parseRequestHead, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
 import { Outbox } from "./outbox.ts";
-import { RawTransport, UpstreamPool, type BodySource } from "./upstream.ts";
+import { RawTransport, type BodySource } from "./transport.ts";
+import type { UpstreamPool } from "./upstream.ts";
 
-/** Seconds a client connection may sit idle between requests (checked by a sweep every IDLE_SWEEP_MS). */
-const CLIENT_IDLE_SECONDS = 120;
-const IDLE_SWEEP_MS = 10_000;
+
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
 const MAX_PIPELINED_BYTES = 256 * 1024;
 const HEAD_END = Buffer.from("\r\n\r\n");
@@ -37,7 +36,7 @@ export interface Engine {
   log: Logger;
 }
 
-interface Sock {
+export interface Sock {
   write(d: Uint8Array | string): number;
   end(): void;
   terminate(): void;
@@ -56,7 +55,13 @@ export class ClientConn {
   private closed = false;
   private endWhenFlushed = false;
   private sink: BodySink | null = null;
+  /** Set while an exchange's attempts run (for abort). */
   private transport: RawTransport | null = null;
+  /** Reused by every exchange on this connection (one at a time): no per-call objects. */
+  private readonly t: RawTransport;
+  private readonly fw: Forwarder;
+  private readonly spec: CallSpec;
+  private http10 = false;
   private readonly ip: string;
   /** The idle sweep's count when the last exchange ended (-1 while one runs). */
   idleSweep: number;
@@ -69,6 +74,9 @@ export class ClientConn {
     this.out = new Outbox(sock, () => this.forwarding?.pause(true), () => this.flushed());
     this.ip = sock.remoteAddress ?? "";
     this.idleSweep = sweeps;
+    this.t = new RawTransport(e.pool, (b) => void (!this.http10 && this.out.write(b)));
+    this.fw = new Forwarder(this, e.pool, () => !this.sink || this.sink.complete);
+    this.spec = { svc: undefined!, method: "", replayable: true, timeoutMs: 0, tryMs: 0, started: 0, aborted: () => this.closed };
   }
 
   /** Idle since the sweep count `before` or earlier: closed (keep-alive connections are not kept forever). */
@@ -91,7 +99,7 @@ export class ClientConn {
     this.closed = true;
     this.transport?.abort?.();
     this.sink?.abort();
-    this.forwarding?.closed();
+    this.forwarding?.clientGone();
   }
 
   // ClientSide (forward.ts) and ClientFlow (bodies.ts)
@@ -182,21 +190,22 @@ export class ClientConn {
     else if (body) source = body;
     if (this.closed) return;
     const prefix = upstreamPrefix(head, route.target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent) });
-    const t = new RawTransport(this.e.pool, prefix, head.method, source, (b) => void (!head.http10 && this.out.write(b)));
-    this.transport = t;
+    this.http10 = head.http10;
+    this.transport = this.t.reset(prefix, head.method, source);
     const policy = svc.policy;
-    const r = await this.e.invoker.run({
-      svc, method: head.method, replayable: !(body instanceof StreamedBody), started,
-      timeoutMs: timeoutHeaderMs(head.timeout) ?? policy.timeoutMs,
-      tryMs: timeoutHeaderMs(head.tryTimeout) ?? policy.tryTimeoutMs,
-      aborted: () => this.closed,
-    }, t);
+    const spec = this.spec;
+    spec.svc = svc;
+    spec.method = head.method;
+    spec.replayable = !(body instanceof StreamedBody);
+    spec.started = started;
+    spec.timeoutMs = head.timeout === null ? policy.timeoutMs : (timeoutHeaderMs(head.timeout) ?? policy.timeoutMs);
+    spec.tryMs = head.tryTimeout === null ? policy.tryTimeoutMs : (timeoutHeaderMs(head.tryTimeout) ?? policy.tryTimeoutMs);
+    const r = await this.e.invoker.run(spec, this.t);
     this.transport = null;
     if (this.closed) return void (r instanceof Refusal || r.conn.close());
     if (r instanceof Refusal) return this.refuse(head, r);
-    const complete = () => !this.sink || this.sink.complete;
-    const closeAfter = !head.keepAlive || r.head.framing === "close" || !complete();
-    new Forwarder(r, this, this.e.pool, closeAfter, head.http10 && r.head.framing === "chunked", complete).start();
+    const closeAfter = !head.keepAlive || r.head.framing === "close" || !(!this.sink || this.sink.complete);
+    this.fw.start(r, closeAfter, head.http10 && r.head.framing === "chunked");
   }
 
   private refuse(head: RequestHead, r: Refusal, forceClose = false): void {
@@ -240,56 +249,4 @@ export class ClientConn {
     if (service) return { service, target };
     return splitInvokePath(target);
   }
-}
-
-export interface SocketListener {
-  address: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-export function listenSockets(opts: { bind: string; port: number }, engine: Omit<Engine, "sweeps">): SocketListener {
-  let sweeps = 0;
-  const conns = new Set<ClientConn>();
-  const e: Engine = { ...engine, sweeps: () => sweeps };
-  const sweeper = setInterval(() => {
-    sweeps++;
-    const before = sweeps - Math.ceil((CLIENT_IDLE_SECONDS * 1000) / IDLE_SWEEP_MS);
-    for (const c of conns) c.closeIfIdle(before);
-  }, IDLE_SWEEP_MS);
-  const Bun = (globalThis as { Bun: { listen(o: unknown): { port: number; stop(force?: boolean): void } } }).Bun;
-  let server: { port: number; stop(force?: boolean): void };
-  try {
-    server = Bun.listen({
-      hostname: opts.bind,
-      port: opts.port,
-      socket: {
-        open: (s: Sock) => {
-          s.setNoDelay(true); // heads and small bodies go out at once, not after the peer's delayed ACK
-          s.data = new ClientConn(s, e, sweeps);
-          conns.add(s.data);
-        },
-        data: (s: Sock, d: Buffer) => s.data.onData(d),
-        drain: (s: Sock) => s.data.out.drain(),
-        close: (s: Sock) => {
-          conns.delete(s.data);
-          s.data.onClose();
-        },
-        error: (s: Sock) => s.data.onClose(),
-      },
-    });
-  } catch (err) {
-    clearInterval(sweeper);
-    e.pool.close();
-    throw err;
-  }
-  return {
-    address: opts.bind,
-    port: server.port,
-    close: async () => {
-      clearInterval(sweeper);
-      server.stop(true);
-      e.pool.close();
-    },
-  };
 }

@@ -1,0 +1,33 @@
+// Digests of nodes' registrations as the catalog has them, cached until one
+// of the catalog tables changes: anti-entropy asks for one every
+// sync_interval per node, and hashing a node with 10,000 checks means
+// reading and serializing 10,000 rows. An idle catalog answers from memory.
+import type { StateReader } from "../../core/state/reader.ts";
+import { registrationDigest } from "../../core/state/domains/catalog.ts";
+
+const TABLES = ["services", "checks", "catalog_nodes"] as const;
+/** Distinct nodes remembered; past it the cache starts over. */
+const MAX_NODES = 4096;
+
+export interface NodeDigest {
+  digest: string;
+  services: number;
+  checks: number;
+}
+
+export class CatalogDigests {
+  private cache = new Map<string, NodeDigest & { key: string }>();
+
+  constructor(private state: StateReader) {}
+
+  get(nodeId: string): NodeDigest {
+    const key = TABLES.map((t) => this.state.tableIndex(t)).join(",");
+    const hit = this.cache.get(nodeId);
+    if (hit && hit.key === key) return hit;
+    const r = this.state.catalog.registrations(nodeId);
+    const entry = { key, digest: registrationDigest(r.node, r.services, r.checks), services: r.services.length, checks: r.checks.length };
+    if (this.cache.size >= MAX_NODES) this.cache.clear();
+    this.cache.set(nodeId, entry);
+    return entry;
+  }
+}

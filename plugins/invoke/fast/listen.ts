@@ -1,0 +1,61 @@
+// The raw-socket listener (Bun.listen): one ClientConn per client connection
+// (server.ts), and a sweep that closes keep-alive connections left idle —
+// checked every IDLE_SWEEP_MS rather than with a socket timer reset on every
+// request (a native call each time).
+import { ClientConn, type Engine, type Sock } from "./server.ts";
+
+/** Seconds a client connection may sit idle between requests. */
+const CLIENT_IDLE_SECONDS = 120;
+const IDLE_SWEEP_MS = 10_000;
+
+export interface SocketListener {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function listenSockets(opts: { bind: string; port: number }, engine: Omit<Engine, "sweeps">): SocketListener {
+  let sweeps = 0;
+  const conns = new Set<ClientConn>();
+  const e: Engine = { ...engine, sweeps: () => sweeps };
+  const sweeper = setInterval(() => {
+    sweeps++;
+    const before = sweeps - Math.ceil((CLIENT_IDLE_SECONDS * 1000) / IDLE_SWEEP_MS);
+    for (const c of conns) c.closeIfIdle(before);
+  }, IDLE_SWEEP_MS);
+  const Bun = (globalThis as { Bun: { listen(o: unknown): { port: number; stop(force?: boolean): void } } }).Bun;
+  let server: { port: number; stop(force?: boolean): void };
+  try {
+    server = Bun.listen({
+      hostname: opts.bind,
+      port: opts.port,
+      socket: {
+        open: (s: Sock) => {
+          s.setNoDelay(true); // heads and small bodies go out at once, not after the peer's delayed ACK
+          s.data = new ClientConn(s, e, sweeps);
+          conns.add(s.data);
+        },
+        data: (s: Sock, d: Buffer) => s.data.onData(d),
+        drain: (s: Sock) => s.data.out.drain(),
+        close: (s: Sock) => {
+          conns.delete(s.data);
+          s.data.onClose();
+        },
+        error: (s: Sock) => s.data.onClose(),
+      },
+    });
+  } catch (err) {
+    clearInterval(sweeper);
+    e.pool.close();
+    throw err;
+  }
+  return {
+    address: opts.bind,
+    port: server.port,
+    close: async () => {
+      clearInterval(sweeper);
+      server.stop(true);
+      e.pool.close();
+    },
+  };
+}
