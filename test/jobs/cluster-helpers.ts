@@ -30,7 +30,7 @@ export async function startLeader(): Promise<CorralProcess> {
       `[cluster]\nsecret = "${SECRET}"`,
       `[leader]\nnode_ttl = "${NODE_TTL_MS}ms"\nscheduler_preemption = true`,
       `[raft]\nsync = "normal"`,
-      `[plugins]\nenabled = ["probe", "discovery", "exec"]\nwatch = false`,
+      `[plugins]\nenabled = ["probe", "discovery", "exec", "invoke"]\nwatch = false`,
     ].join("\n\n") + "\n",
   });
 }
@@ -42,7 +42,7 @@ export async function startAgent(leader: CorralProcess, name: string, opts: { cp
     `[node]\nname = "${name}"`,
     `[cluster]\nsecret = "${SECRET}"`,
     `[agent]\nleaders = ["127.0.0.1:${leader.port}"]\nheartbeat = "300ms"`,
-    `[plugins]\nenabled = ["probe", "discovery", "exec"]\nwatch = false`,
+    `[plugins]\nenabled = ["probe", "discovery", "exec", "invoke"]\nwatch = false`,
     `[plugins.probe]\ncpu_total_mhz = ${opts.cpuMhz ?? 2000}\nmemory_total_mb = ${opts.memoryMb ?? 2048}`,
     `[plugins.exec]\nkill_timeout = "1s"\nwatchdog_interval = "100ms"`,
   ].join("\n\n") + "\n";

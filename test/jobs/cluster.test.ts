@@ -47,6 +47,15 @@ describe("jobs on a leader and two agents", () => {
       return r.body.length === 4 && r.body;
     }, 15_000);
     expect(healthy.map((e) => e.Service.Port).sort()).toEqual(live.map((x) => x.ports[0].value).sort());
+    // Reachable by name through the invoke plugin, on the leader and on an agent.
+    for (const base of [L, a.proc.url]) {
+      const answers = await eventually(async () => {
+        const rs = await Promise.all(Array.from({ length: 8 }, () => fetch(`${base}/v1/invoke/web/`)));
+        const texts = await Promise.all(rs.map((r) => r.text()));
+        return rs.every((r) => r.status === 200) && texts;
+      }, 10_000);
+      expect(answers.every((t) => t === "ok")).toBe(true);
+    }
     // Any node serves a task's logs: the leader passes the request on to the agent running it.
     await fetch(`http://127.0.0.1:${live[0].ports[0].value}/`);
     const logs = await fetch(`${L}/v1/alloc/${live[0].id.slice(0, 8)}/logs?type=stderr`);
