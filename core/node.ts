@@ -40,6 +40,7 @@ import { jobRoutes } from "./api/jobs.ts";
 import { allocationRoutes } from "./api/allocations.ts";
 import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
 import { heartbeatFastPath } from "./cluster/heartbeat-fast.ts";
+import { raftFastPath } from "./cluster/raft/fast-path.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
@@ -196,7 +197,12 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
         counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [metrics] }),
       })
       : undefined;
-    server = await serve(fast ? (req, env) => fast(req) ?? routes.fetch(req, env) : routes.fetch, { hostname: config.node.bind, port: config.node.httpPort, tls: serverTls(config.tls) });
+    // Peer messages likewise: one or two per follower per replicated write.
+    const raftFast = raft ? raftFastPath({ secret, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m) }) : undefined;
+    const handler = fast || raftFast
+      ? (req: Request, env?: unknown) => raftFast?.(req) ?? fast?.(req) ?? routes.fetch(req, env)
+      : routes.fetch;
+    server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls: serverTls(config.tls) });
   } catch (err) {
     monitoring.close();
     await plugins.stopAll();
