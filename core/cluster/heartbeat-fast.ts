@@ -13,6 +13,7 @@
 import type { Counter } from "prom-client";
 import { verifySignature, SIGNATURE_HEADER } from "../http/middleware/cluster-auth.ts";
 import { ApiError } from "../http/errors.ts";
+import { pathOf } from "../http/path-of.ts";
 import type { Membership } from "./membership.ts";
 import { HeartbeatRequest } from "./protocol.ts";
 
@@ -29,14 +30,6 @@ export interface FastPathDeps {
 
 const json = (status: number, body: unknown) => Response.json(body, { status });
 const error = (status: number, code: string, message: string) => json(status, { error: message, code });
-
-/** The path of a request URL without building a URL object ("http://host:port/path?query"). */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const q = url.indexOf("?", start);
-  return q < 0 ? url.slice(start) : url.slice(start, q);
-}
 
 /** A fetch handler that answers heartbeats on the leader and returns undefined for everything else. */
 export function heartbeatFastPath(d: FastPathDeps): (req: Request) => Promise<Response> | undefined {

@@ -179,3 +179,23 @@ export function sizeBytes(opts: { min?: number; max?: number } = {}) {
     return n;
   });
 }
+
+/**
+ * Go's time.ParseDuration grammar, minus negative values: a sequence of
+ * decimal numbers each with a unit (ns, us/µs, ms, s, m, h), or "0".
+ * Milliseconds, or undefined when `text` is not one. The one parser behind
+ * Consul's `wait=`, plugin intervals and job specs (no "d": Go has none).
+ */
+export function parseGoDuration(text: string): number | undefined {
+  const s = text.trim().replace(/^\+/, "");
+  if (s === "0") return 0;
+  if (s === "") return undefined;
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let total = 0;
+  while (part.lastIndex < s.length) {
+    const m = part.exec(s);
+    if (!m) return undefined;
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  }
+  return total;
+}

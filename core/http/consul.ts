@@ -3,6 +3,7 @@
 // parameters, and the X-Consul-* headers.
 import type { Context } from "hono";
 import { consulError } from "./errors.ts";
+import { parseGoDuration } from "../config/duration.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 
 const DEFAULT_WAIT_MS = 5 * 60_000;
@@ -14,21 +15,7 @@ export function flag(c: Context, name: string): boolean {
 }
 
 /** Go's time.ParseDuration subset Consul clients send ("10s", "5m", "120000ms"). */
-export function parseGoDurationMs(s: string): number | undefined {
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
-  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let at = 0;
-  let total = 0;
-  if (!s) return undefined;
-  while (at < s.length) {
-    re.lastIndex = at;
-    const m = re.exec(s);
-    if (!m) return undefined;
-    total += Number(m[1]) * unit[m[2]!]!;
-    at = re.lastIndex;
-  }
-  return total;
-}
+export const parseGoDurationMs = parseGoDuration;
 
 export interface BlockingParams {
   /** 0 = do not block. */

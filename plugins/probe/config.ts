@@ -3,44 +3,15 @@
 // The interval is a Go-style duration string ("1s", "500ms", "1m30s"), parsed
 // here to milliseconds so the rest of the plugin deals in numbers only.
 import { z } from "zod";
+import { parseGoDuration } from "../../core/config/duration.ts";
 
 /** Below this, sampling costs more than it tells (CPU ticks are 10 ms). */
 export const MIN_INTERVAL_MS = 100;
 /** Above this, samples are too stale to mean "live". */
 export const MAX_INTERVAL_MS = 60 * 60 * 1000;
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  "µs": 1e-3,
-  "μs": 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/**
- * Go's time.ParseDuration, minus negative values: a sequence of decimal
- * numbers each with a unit (ns, us/µs, ms, s, m, h), or "0". Returns
- * milliseconds, or undefined when `text` is not a duration.
- */
-export function parseDurationMs(text: string): number | undefined {
-  const s = text.trim().replace(/^\+/, "");
-  if (s === "0") return 0;
-  if (s === "") return undefined;
-  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let ms = 0;
-  let at = 0;
-  while (at < s.length) {
-    part.lastIndex = at;
-    const m = part.exec(s);
-    if (!m) return undefined;
-    ms += Number(m[1]) * UNIT_MS[m[2]!]!;
-    at = part.lastIndex;
-  }
-  return ms;
-}
+/** Go-style duration to milliseconds, or undefined (kept as an export for the plugin's users). */
+export const parseDurationMs = parseGoDuration;
 
 const intervalMs = z.string().transform((text, ctx) => {
   const ms = parseDurationMs(text);

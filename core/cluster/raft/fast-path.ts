@@ -8,6 +8,7 @@
 import { verifySignature, SIGNATURE_HEADER } from "../../http/middleware/cluster-auth.ts";
 import type { Message } from "../../raft/index.ts";
 import { RAFT_MESSAGE_PATH } from "./transport.ts";
+import { pathOf } from "../../http/path-of.ts";
 
 export interface RaftFastPathDeps {
   secret: string;
@@ -16,14 +17,6 @@ export interface RaftFastPathDeps {
 }
 
 const error = (status: number, code: string, message: string) => Response.json({ error: message, code }, { status });
-
-/** The path of a request URL without building a URL object. */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const q = url.indexOf("?", start);
-  return q < 0 ? url.slice(start) : url.slice(start, q);
-}
 
 function isMessage(m: unknown): m is Message {
   if (!m || typeof m !== "object") return false;
