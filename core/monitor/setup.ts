@@ -39,7 +39,7 @@ export function setupMonitoring(deps: MonitoringDeps): Monitoring {
     eventStreams: deps.events ? () => deps.events!.size() : undefined,
     state: leaderRole ? api.state : undefined,
     latestSample: api.membership ? (id) => api.membership!.latestSample(id) : undefined,
-    checkCounts: leaderRole ? () => countByStatus(api.state.catalog.checksInState("any").value) : undefined,
+    checkCounts: leaderRole ? cachedCounts(api.state) : undefined,
   };
   registerCoreMetrics(deps.registry, sources);
   metricsRoutes(api, deps.registry);
@@ -61,6 +61,16 @@ export function setupMonitoring(deps: MonitoringDeps): Monitoring {
       unsubscribe();
       deps.events?.close();
     },
+  };
+}
+
+/** countByStatus over the catalog, recounted only when checks (or nodes: serfHealth) changed: a scrape of a node with 10,000 checks reads none while they hold. */
+function cachedCounts(state: CoreApiDeps["state"]) {
+  let last: { index: string; counts: ReturnType<typeof countByStatus> } | undefined;
+  return () => {
+    const index = `${state.tableIndex("checks")},${state.tableIndex("nodes")},${state.tableIndex("catalog_nodes")}`;
+    if (last?.index !== index) last = { index, counts: countByStatus(state.catalog.checksInState("any").value) };
+    return last.counts;
   };
 }
 

@@ -40,7 +40,8 @@ export class CheckRunner {
     this.clearTimer(id);
     const c = this.d.registry.check(id);
     if (!c) return;
-    if (announce && RUNNABLE_TYPES.has(c.spec.type)) this.d.notify?.({ op: "put", check: checkInfo(c) });
+    // A check that is no longer runnable (re-registered as TTL under the same ID) leaves its runner.
+    if (announce) this.d.notify?.(RUNNABLE_TYPES.has(c.spec.type) ? { op: "put", check: checkInfo(c) } : { op: "remove", id });
     if (c.spec.type !== "ttl" || !c.spec.ttlMs) return;
     this.timers.set(id, this.d.after(c.spec.ttlMs, () => {
       this.timers.delete(id);

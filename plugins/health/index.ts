@@ -43,28 +43,40 @@ function prober(cfg: HealthConfig, stop: AbortSignal) {
   };
 }
 
-function metrics(ctx: PluginContext<HealthConfig>, runner: HealthRunner): void {
-  const s = runner.stats;
-  const g = (name: string, help: string, value: () => number) => {
-    const gauge = ctx.metrics.gauge({ name, help, collect: () => void gauge.set(value()) });
+/** Gauges read the runner at each scrape; the counters are fed as probes start and results go out. */
+function metrics(ctx: PluginContext<HealthConfig>, runner: () => HealthRunner) {
+  const g = (name: string, help: string, value: (s: HealthRunner["stats"]) => number) => {
+    const gauge = ctx.metrics.gauge({ name, help, collect: () => void gauge.set(value(runner().stats)) });
   };
-  g("corral_health_checks", "Checks this node's health plugin runs", () => s.checks);
-  g("corral_health_probes_in_flight", "Probes running now", () => s.inFlight);
-  g("corral_health_probes_waiting", "Due checks waiting for a probe slot (plugins.health.max_concurrent)", () => s.waiting);
-  g("corral_health_probes", "Probes run since the plugin started", () => s.probes);
-  g("corral_health_probe_delay_seconds_sum", "Sum over probes of how late each started after it was due (a runner falling behind)", () => s.lagMs / 1000);
-  g("corral_health_reports", "Results reported to the catalog (status changes and deferred output changes) since the plugin started", () => s.reports);
+  g("corral_health_checks", "Checks this node's health plugin runs", (s) => s.checks);
+  g("corral_health_probes_in_flight", "Probes running now", (s) => s.inFlight);
+  g("corral_health_probes_waiting", "Due checks waiting for a probe slot (plugins.health.max_concurrent)", (s) => s.waiting);
+  const probes = ctx.metrics.counter({ name: "corral_health_probes_total", help: "Probes started" });
+  const delay = ctx.metrics.counter({ name: "corral_health_probe_delay_seconds_total", help: "How late probes started after they were due, summed (a runner falling behind)" });
+  const reports = ctx.metrics.counter({ name: "corral_health_reports_total", help: "Results reported to the catalog: status changes, and output changes deferred by output_update_interval" });
+  return {
+    started: (lagMs: number) => {
+      probes.inc();
+      if (lagMs > 0) delay.inc(lagMs / 1000);
+    },
+    reported: () => reports.inc(),
+  };
 }
 
 function setup(ctx: PluginContext<HealthConfig>): PluginHandle {
   const cfg = ctx.config;
   const stopping = new AbortController();
-  const runner = new HealthRunner({
+  const m = metrics(ctx, () => runner);
+  const runner: HealthRunner = new HealthRunner({
     now: () => performance.now(),
     random: Math.random,
     setTimer: (ms, fn) => ctx.after(ms, fn),
     probe: prober(cfg, stopping.signal),
-    report: (checkId, r) => ctx.publish(CHECK_RESULT_TOPIC, { checkId, status: r.status, output: r.output }),
+    report: (checkId, r) => {
+      m.reported();
+      ctx.publish(CHECK_RESULT_TOPIC, { checkId, status: r.status, output: r.output });
+    },
+    started: m.started,
     maxConcurrent: cfg.max_concurrent,
     minIntervalMs: cfg.min_interval,
     outputIntervalMs: cfg.output_update_interval,
@@ -77,7 +89,6 @@ function setup(ctx: PluginContext<HealthConfig>): PluginHandle {
   const on: HealthState = { enabled: true, execChecks: cfg.enable_exec_checks };
   ctx.subscribe(HEALTH_STATE_REQUEST_TOPIC, () => announce(on));
   announce(on);
-  metrics(ctx, runner);
   ctx.log.info("health checks ready", { checks: runner.stats.checks, execChecks: cfg.enable_exec_checks, maxConcurrent: cfg.max_concurrent });
 
   return {

@@ -17,6 +17,8 @@ export interface RunnerDeps {
   setTimer(ms: number, fn: () => void): { cancel(): void };
   probe(spec: RunSpec): Promise<ProbeResult>;
   report(checkId: string, r: Report): void;
+  /** A probe started `lagMs` after it was due (metrics). */
+  started?(lagMs: number): void;
   maxConcurrent: number;
   minIntervalMs: number;
   outputIntervalMs: number;
@@ -139,7 +141,9 @@ export class HealthRunner {
     const gen = e.gen;
     this.stats.inFlight++;
     this.stats.probes++;
-    this.stats.lagMs += Math.max(0, this.d.now() - e.due);
+    const lag = Math.max(0, this.d.now() - e.due);
+    this.stats.lagMs += lag;
+    this.d.started?.(lag);
     this.d.probe(e.spec).then(
       (r) => this.finish(id, gen, r),
       (err) => this.finish(id, gen, { status: "critical", output: `check failed to run: ${(err as Error)?.message ?? String(err)}` }),

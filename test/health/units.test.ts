@@ -216,3 +216,39 @@ describe("probe rules", () => {
     expect(utf8Prefix(bytes, 7)).toBe("aé€");
   });
 });
+
+describe("discovery's side of the hand-off", () => {
+  test("runnable checks are announced: reset at start, put on (re)definition, remove when gone or no longer runnable", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { LocalRegistry } = await import("../../plugins/discovery/local.ts");
+    const { CheckRunner } = await import("../../plugins/discovery/checks.ts");
+    const { parseServiceRegistration } = await import("../../plugins/discovery/definition.ts");
+    const registry = new LocalRegistry(join(mkdtempSync(join(tmpdir(), "corral-health-")), "services.json"));
+    const events: any[] = [];
+    const statusWrites: string[] = [];
+    let saves = 0;
+    const runner = new CheckRunner({
+      registry, sync: { status: async (id: string) => void statusWrites.push(id) } as any, now: () => 0,
+      after: () => ({ cancel() {} }), notify: (e) => events.push(e), saveSoon: () => void saves++,
+    });
+    const reg = parseServiceRegistration({ Name: "web", Checks: [{ CheckID: "h", HTTP: "http://x/", Interval: "1s" }, { CheckID: "t", TTL: "5s" }] });
+    registry.putService(reg.service, reg.checks, false, 0);
+    runner.armAll();
+    expect(events.shift()).toMatchObject({ op: "reset", checks: [{ id: "h", type: "http", status: "critical" }] });
+    for (const c of reg.checks) runner.arm(c.id);
+    expect(events.splice(0)).toMatchObject([{ op: "put", check: { id: "h" } }, { op: "remove", id: "t" }]);
+    // A runner's result: status change written at once, the file later; an unchanged result does nothing.
+    expect(await runner.set("h", "passing", "ok", false, false)).toBe("status");
+    expect(await runner.set("h", "passing", "ok", false, false)).toBe("none");
+    expect([statusWrites, saves]).toEqual([["h"], 1]);
+    // Re-registered as TTL under the same ID: it leaves the runner.
+    const ttl = parseServiceRegistration({ Name: "web", Checks: [{ CheckID: "h", TTL: "5s" }] });
+    registry.putService(ttl.service, ttl.checks, true, 0);
+    runner.arm("h");
+    expect(events.splice(0)).toEqual([{ op: "remove", id: "h" }]);
+    runner.stop();
+    expect(events.splice(0)).toEqual([{ op: "reset", checks: [] }]);
+  });
+});
