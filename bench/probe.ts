@@ -15,35 +15,10 @@
 // *before* the sampler and systeminformation are imported (systeminformation
 // keeps its own references from load time). Their CPU is cross-checked with
 // the cutime/cstime of /proc/self/stat (reaped children, USER_HZ ticks).
-import { createRequire } from "node:module";
+import { installSpawnCounter } from "../test/helpers/spawn-counter.ts";
 import { readFileSync } from "node:fs";
 
-let spawns = 0;
-// node:child_process is built on Bun.spawn: count a call once, at the outermost wrapper.
-let inside = 0;
-{
-  const cp = createRequire(import.meta.url)("node:child_process") as Record<string, (...a: unknown[]) => unknown>;
-  for (const k of ["exec", "execSync", "execFile", "execFileSync", "spawn", "spawnSync", "fork"]) {
-    const orig = cp[k]!;
-    cp[k] = function (this: unknown, ...args: unknown[]) {
-      spawns++;
-      inside++;
-      try {
-        return orig.apply(this, args);
-      } finally {
-        inside--;
-      }
-    };
-  }
-  const bun = Bun as unknown as Record<string, (...a: unknown[]) => unknown>;
-  for (const k of ["spawn", "spawnSync"]) {
-    const orig = bun[k]!;
-    bun[k] = (...args: unknown[]) => {
-      if (inside === 0) spawns++;
-      return orig(...args);
-    };
-  }
-}
+const spawnCounter = installSpawnCounter();
 
 const { createSampler } = await import("../plugins/probe/sample.ts");
 
@@ -83,7 +58,7 @@ interface Phase {
 async function phase(seconds: number, intervalMs: number, fn: () => Promise<unknown> | void): Promise<Phase> {
   const total = Math.round((seconds * 1000) / intervalMs);
   const tickWallMs: number[] = [];
-  const s0 = spawns;
+  const s0 = spawnCounter.count();
   const k0 = childCpuMs();
   const c0 = cpuMs();
   const t0 = performance.now();
@@ -103,7 +78,7 @@ async function phase(seconds: number, intervalMs: number, fn: () => Promise<unkn
     wallMs: performance.now() - t0,
     cpuMs: cpuMs() - c0,
     childCpuMs: childCpuMs() - k0,
-    spawns: spawns - s0,
+    spawns: spawnCounter.count() - s0,
     ticks: tickWallMs.length,
     tickWallMs,
   };
@@ -194,7 +169,7 @@ async function benchCalls() {
     for (let i = 0; i < reps; i++) {
       // > 200 ms apart: systeminformation caches some readings for 200 ms.
       await Bun.sleep(250);
-      const s0 = spawns;
+      const s0 = spawnCounter.count();
       const k0 = childCpuMs();
       const c0 = cpuMs();
       const t0 = performance.now();
@@ -202,7 +177,7 @@ async function benchCalls() {
       wall += performance.now() - t0;
       cpu += cpuMs() - c0;
       kid += childCpuMs() - k0;
-      sp += spawns - s0;
+      sp += spawnCounter.count() - s0;
     }
     calls[name] = {
       wall_ms: round(wall / reps, 2),
