@@ -13,6 +13,10 @@ import type { TraceIds } from "./trace.ts";
 export type FetchFn = (url: string, init: RequestInit & { decompress?: boolean }) => Promise<Response>;
 export type CallHandler = (req: Request, service: string, target: string, client: ClientInfo) => Promise<Response>;
 
+function isUpgrade(h: Headers): boolean {
+  return h.has("upgrade") && /(^|,)\s*upgrade\s*(,|$)/i.test(h.get("connection") ?? "");
+}
+
 function reply(r: Refusal): Response {
   return new Response(r.json(), { status: r.status, headers: { "content-type": "application/json" } });
 }
@@ -59,6 +63,11 @@ class FetchTransport implements Transport<Response> {
 export function fetchCaller(invoker: Invoker, fetchFn: FetchFn, trace: TraceIds): CallHandler {
   const cfg = invoker.cfg;
   return async (req, name, target, client) => {
+    // fetch cannot hand a connection over to another protocol; passing the
+    // request on as a plain one would leave the client waiting for a 101.
+    if (isUpgrade(req.headers)) {
+      return reply(new Refusal(501, "UPGRADE_NOT_SUPPORTED", "protocol upgrades (WebSocket) are tunnelled only by the proxy listener's sockets engine (plugins.invoke.engine = \"sockets\", under Bun)"));
+    }
     const started = performance.now();
     const svc = await invoker.admit(name, callerToken(req.headers), started);
     if (svc instanceof Refusal) return reply(svc);

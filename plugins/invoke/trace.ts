@@ -8,11 +8,12 @@
 //
 // Random ids come from a pooled crypto buffer, so a call costs no syscall.
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const POOL_BYTES = 4096;
 
 export class TraceIds {
   private pool = new Uint8Array(POOL_BYTES);
+  /** The pool as lowercase hex, encoded once per refill: an id is then a slice of it. */
+  private hexPool = "";
   private at = POOL_BYTES;
 
   constructor(private readonly fill: (buf: Uint8Array) => void = (b) => void crypto.getRandomValues(b)) {}
@@ -22,16 +23,12 @@ export class TraceIds {
     for (;;) {
       if (this.at + bytes > POOL_BYTES) {
         this.fill(this.pool);
+        this.hexPool = Buffer.from(this.pool.buffer, this.pool.byteOffset, POOL_BYTES).toString("hex");
         this.at = 0;
       }
-      let out = "";
-      let zero = true;
-      for (let i = 0; i < bytes; i++) {
-        const b = this.pool[this.at++]!;
-        if (b !== 0) zero = false;
-        out += HEX[b];
-      }
-      if (!zero) return out;
+      const id = this.hexPool.slice(this.at * 2, (this.at + bytes) * 2);
+      this.at += bytes;
+      if (!ALL_ZERO.test(id)) return id;
     }
   }
 
@@ -47,6 +44,7 @@ export class TraceIds {
   }
 }
 
+const ALL_ZERO = /^0+$/;
 const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
 /** Version ff is forbidden; all-zero ids are invalid; version 00 has no suffix. */

@@ -8,7 +8,9 @@
 //   /download?mb=N   -> N MiB (byte i = i % 251 within each MiB), streamed
 //   /sse?n=&every=   -> n events, one every `every` ms
 //   /__control?slow=MS&fail=STATUS -> every later request waits MS / answers STATUS (0 = off)
-//   /__stats         -> requests served (control and stats excluded)
+//   /ws              -> WebSocket: greets "hello <id>", echoes "<id>:<message>",
+//                       closes (code 4000) on the message "bye"
+//   /__stats         -> requests served (control and stats excluded), WebSockets open and closed
 import { createHash } from "node:crypto";
 
 const id = process.argv[2] ?? "backend";
@@ -16,6 +18,8 @@ let slowMs = 0;
 let failStatus = 0;
 let served = 0;
 let seen = 0;
+let wsOpen = 0;
+let wsClosed = 0;
 
 const encoder = new TextEncoder();
 
@@ -62,18 +66,32 @@ async function upload(req: Request): Promise<Response> {
 }
 
 const server = Bun.serve({
+  websocket: {
+    open(ws) {
+      wsOpen++;
+      ws.send(`hello ${id}`);
+    },
+    message(ws, message) {
+      if (message === "bye") return ws.close(4000, "bye");
+      ws.send(typeof message === "string" ? `${id}:${message}` : message);
+    },
+    close() {
+      wsClosed++;
+    },
+  },
   hostname: "127.0.0.1",
   port: Number(process.argv[3] ?? 0),
   idleTimeout: 0,
   maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-  async fetch(req) {
+  async fetch(req, srv) {
     const url = new URL(req.url);
+    if (url.pathname === "/ws") return srv.upgrade(req) ? undefined : new Response("expected a WebSocket upgrade", { status: 426 });
     if (url.pathname === "/__control") {
       if (url.searchParams.has("slow")) slowMs = Number(url.searchParams.get("slow"));
       if (url.searchParams.has("fail")) failStatus = Number(url.searchParams.get("fail"));
       return new Response("ok");
     }
-    if (url.pathname === "/__stats") return Response.json({ id, served });
+    if (url.pathname === "/__stats") return Response.json({ id, served, wsOpen, wsClosed });
     if (url.pathname === "/seen") return new Response(String(seen));
     served++;
     if (slowMs) await Bun.sleep(slowMs);

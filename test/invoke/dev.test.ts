@@ -207,6 +207,58 @@ for (const engine of ["sockets", "fetch"] as const) {
       }, 30_000);
     });
 
+    describe("protocol upgrades", () => {
+      test.skipIf(engine !== "fetch")("the fetch engine and the API route cannot tunnel: a clear 501", async () => {
+        const headers = { host: "files", connection: "Upgrade", upgrade: "websocket" };
+        for (const url of [`http://127.0.0.1:${port}/ws`, `${node.url}/v1/invoke/files/ws`]) {
+          const r = await fetch(url, { headers });
+          expect(r.status).toBe(501);
+          expect(((await r.json()) as { code: string }).code).toBe("UPGRADE_NOT_SUPPORTED");
+        }
+      });
+
+      test.skipIf(engine !== "sockets")("a WebSocket passes through both ways, large messages too, and closes from either side", async () => {
+        const files = backends.find((b) => b.id === "files")!;
+        const stats = async () => (await (await fetch(`${files.url}/__stats`)).json()) as { wsOpen: number; wsClosed: number };
+        const before = await stats();
+        const open = (path: string) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+          const inbox: (string | ArrayBuffer)[] = [];
+          let closed: CloseEvent | undefined;
+          ws.binaryType = "arraybuffer";
+          ws.onmessage = (e) => inbox.push(e.data);
+          ws.onclose = (e) => (closed = e);
+          return { ws, inbox, closed: () => closed };
+        };
+
+        const a = open("/v1/invoke/files/ws");
+        await eventually(async () => a.inbox[0] ?? undefined, 5000);
+        expect(a.inbox[0]).toBe("hello files");
+        for (let i = 0; i < 200; i++) a.ws.send(`m${i}`);
+        const big = new Uint8Array(4 * MiB).map((_, i) => i % 251);
+        a.ws.send(big);
+        await eventually(async () => (a.inbox.length >= 202 ? true : undefined), 20_000);
+        expect(a.inbox.slice(1, 201)).toEqual(Array.from({ length: 200 }, (_, i) => `files:m${i}`));
+        expect(new Uint8Array(a.inbox[201] as ArrayBuffer)).toEqual(big);
+        // Closed by the instance: the client hears its code.
+        a.ws.send("bye");
+        await eventually(async () => a.closed(), 5000);
+        expect(a.closed()!.code).toBe(4000);
+
+        // Closed by the client: the instance hears it.
+        const b = open("/v1/invoke/files/ws");
+        await eventually(async () => b.inbox[0] ?? undefined, 5000);
+        b.ws.close(1000);
+        await eventually(async () => ((await stats()).wsClosed >= before.wsClosed + 2 ? true : undefined), 5000);
+        expect((await stats()).wsOpen).toBe(before.wsOpen + 2);
+
+        // An instance that declines the upgrade: its answer, then the connection ends.
+        const declined = await fetch(`http://127.0.0.1:${port}/echo`, { headers: { host: "files", connection: "upgrade", upgrade: "websocket" } });
+        expect(declined.status).toBe(200);
+        expect(((await declined.json()) as { headers: Record<string, string> }).headers.upgrade).toBe("websocket");
+      }, 60_000);
+    });
+
     describe("observability", () => {
       test("per-service and per-instance metrics", async () => {
         const text = await (await fetch(`${node.url}/metrics`)).text();

@@ -48,7 +48,13 @@ describe("request heads", () => {
     expect([h.timeout, h.token, h.traceparent]).toEqual(["2s", "t", "00-a"]);
     expect(parseRequestHead("GET / HTTP/1.1\r\nHost: a\r\nConnection: close").keepAlive).toBe(false);
     expect(parseRequestHead("GET / HTTP/1.0").keepAlive).toBe(false);
-    expect(parseRequestHead("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket").upgrade).toBe(true);
+    expect(parseRequestHead("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket").upgrade).toBe("websocket");
+    expect(parseRequestHead("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket").upgrade).toBeNull(); // not named in Connection
+    // The upgrade is passed on (the rest of Connection's fields stay hop-by-hop).
+    const up = parseRequestHead("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k");
+    expect(upstreamPrefix(up, "/ws", { ip: "", traceparent: "t" })).toBe(
+      "GET /ws HTTP/1.1\r\nSec-WebSocket-Key: k\r\nx-forwarded-proto: http\r\nx-forwarded-host: a\r\nconnection: upgrade\r\nupgrade: websocket\r\ntraceparent: t\r\n",
+    );
     expect(parseRequestHead("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5").contentLength).toBe(5);
   });
 

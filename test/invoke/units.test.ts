@@ -219,6 +219,21 @@ describe("trace context", () => {
     expect(out.slice(36, 52)).not.toBe("b7ad6b7169203331");
     expect(ids.next("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00").endsWith("-00")).toBe(true);
   });
+  test("ids: lowercase hex of the pool's bytes, never all zeros, fresh across refills", () => {
+    let fills = 0;
+    const rng = seeded(9);
+    // The first pool is all zeros: every id cut from it is invalid and skipped, the next pool serves.
+    const z = new TraceIds((b) => void (fills++ === 0 ? b.fill(0) : b.forEach((_, i) => (b[i] = Math.floor(rng() * 256)))));
+    const seen = new Set<string>();
+    for (let i = 0; i < 2_000; i++) {
+      const id = z.hex(8);
+      expect(id).toMatch(/^[0-9a-f]{16}$/);
+      expect(id).not.toBe("0000000000000000");
+      seen.add(id);
+    }
+    expect(seen.size).toBe(2_000);
+    expect(fills).toBeGreaterThan(2);
+  });
   test("starts a sampled trace when absent or invalid", () => {
     for (const bad of [null, "", "garbage", "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"]) {
       const out = ids.next(bad);

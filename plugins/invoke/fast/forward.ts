@@ -48,6 +48,12 @@ export class Forwarder implements ConnHandler {
     // The common case (HTTP/1.1, nothing connection-scoped, client keeps the
     // connection) passes the head on as received: no decoding, no rebuilding.
     const asIs = r.head.verbatim && !closeAfter && !dechunk;
+    // Commonest of all: head and the whole body in the chunk received, passed on as that chunk.
+    if (asIs && r.head.framing === "length" && r.received.byteLength - r.headLength === this.remaining) {
+      this.client.out.write(r.received);
+      this.end(true);
+      return;
+    }
     this.batch = [asIs ? r.rawHead : latin1(clientHead(r.head, closeAfter, dechunk))];
     if (r.head.framing === "none" || (r.head.framing === "length" && this.remaining === 0)) {
       this.flush();

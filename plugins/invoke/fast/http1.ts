@@ -107,7 +107,8 @@ export interface RequestHead {
   chunked: boolean;
   /** The connection may carry another request after this one. */
   keepAlive: boolean;
-  upgrade: boolean;
+  /** Connection: upgrade with an Upgrade field: the protocol asked for (e.g. "websocket"), else null. */
+  upgrade: string | null;
   /** Control and forwarding fields (null when absent). */
   token: string | null;
   traceparent: string | null;
@@ -130,7 +131,7 @@ export function parseRequestHead(text: string): RequestHead {
   let cl = -1;
   let host: string | null = null;
   let hosts = 0;
-  let upgradeField = false;
+  let upgradeField: string | null = null;
   let token: string | null = null;
   let consulToken: string | null = null;
   let traceparent: string | null = null;
@@ -144,7 +145,7 @@ export function parseRequestHead(text: string): RequestHead {
       case "content-length": cl = addContentLength(f.value, cl, 400); break;
       case "transfer-encoding": listTokens(f.value, te); break;
       case "connection": listTokens(f.value, connection); break;
-      case "upgrade": upgradeField = true; break;
+      case "upgrade": upgradeField ??= f.value; break;
       case "x-corral-token": token ??= f.value; break;
       case "x-consul-token": consulToken ??= f.value; break;
       case "traceparent": traceparent ??= f.value; break;
@@ -161,7 +162,7 @@ export function parseRequestHead(text: string): RequestHead {
   return {
     method: m[1]!, target: m[2]!, http10, host, contentLength: cl, chunked: te.length === 1,
     keepAlive: !http10 && !connection.includes("close"),
-    upgrade: upgradeField && connection.includes("upgrade"),
+    upgrade: upgradeField !== null && connection.includes("upgrade") ? upgradeField : null,
     token: token ?? consulToken, traceparent, timeout, tryTimeout,
     text, picked: p, firstLineEnd: first === -1 ? text.length : first, connection,
   };
@@ -201,6 +202,8 @@ export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding):
   if (!proto) out += "x-forwarded-proto: http\r\n";
   if (!fhost && h.host) out += `x-forwarded-host: ${h.host}\r\n`;
   if (h.http10) out += "connection: close\r\n"; // its answer must be close-delimited or dechunked anyway
+  // An upgrade is the one hop-by-hop request the instance must see: it is what the tunnel is for.
+  else if (h.upgrade !== null) out += `connection: upgrade\r\nupgrade: ${h.upgrade}\r\n`;
   return out + `traceparent: ${fwd.traceparent}\r\n`;
 }
 

@@ -17,8 +17,8 @@ import { BodyError, BufferedBody, StreamedBody, type BodySink } from "./bodies.t
 import { Forwarder } from "./forward.ts";
 import { HttpError, MAX_HEAD_BYTES, parseRequestHead, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
 import { Outbox } from "./outbox.ts";
-import { RawTransport, type BodySource } from "./transport.ts";
-import type { UpstreamPool } from "./upstream.ts";
+import { RawTransport, type BodySource, type RawReply } from "./transport.ts";
+import type { UpstreamConn, UpstreamPool } from "./upstream.ts";
 
 
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
@@ -50,6 +50,8 @@ export interface Sock {
 export class ClientConn {
   readonly out: Outbox;
   forwarding: Forwarder | null = null;
+  /** After a 101 answer: the instance's connection, carrying the new protocol both ways until either side closes. */
+  private tunnel: UpstreamConn | null = null;
   private buf: Buffer | null = null;
   private busy = false;
   private closed = false;
@@ -71,7 +73,7 @@ export class ClientConn {
     private readonly e: Engine,
     sweeps: number,
   ) {
-    this.out = new Outbox(sock, () => this.forwarding?.pause(true), () => this.flushed());
+    this.out = new Outbox(sock, () => this.pauseUpstream(true), () => this.flushed());
     this.ip = sock.remoteAddress ?? "";
     this.idleSweep = sweeps;
     this.t = new RawTransport(e.pool, (b) => void (!this.http10 && this.out.write(b)));
@@ -85,6 +87,7 @@ export class ClientConn {
   }
 
   onData(d: Buffer): void {
+    if (this.tunnel) return void this.tunnel.out.write(d);
     if (this.sink && !this.sink.complete) {
       const left = this.sink.feed(d);
       if (left === null) return;
@@ -97,6 +100,7 @@ export class ClientConn {
 
   onClose(): void {
     this.closed = true;
+    this.tunnel?.close();
     this.transport?.abort?.();
     this.sink?.abort();
     this.forwarding?.clientGone();
@@ -132,7 +136,38 @@ export class ClientConn {
 
   private flushed(): void {
     if (this.endWhenFlushed) return this.sock.end();
-    this.forwarding?.pause(false);
+    this.pauseUpstream(false);
+  }
+
+  /** Our send buffer to the client is full (or drained): stop (or resume) reading the instance. */
+  private pauseUpstream(paused: boolean): void {
+    const t = this.tunnel;
+    if (!t) return this.forwarding?.pause(paused);
+    if (t.paused === paused) return;
+    t.paused = paused;
+    if (paused) t.socket.pause();
+    else t.socket.resume();
+  }
+
+  /**
+   * The instance switched protocols (101): its head goes to the client as
+   * received (Connection and Upgrade are what the client waits for), then
+   * bytes pass both ways, with backpressure each way, until one side closes.
+   * The connection never goes back to the pool.
+   */
+  private startTunnel(r: RawReply): void {
+    const conn = r.conn;
+    this.tunnel = conn;
+    this.out.write(r.received);
+    // The instance's send buffer is full: stop reading the client.
+    conn.bodyPaused = (paused) => (paused ? this.sock.pause() : this.sock.resume());
+    r.handOver({
+      data: (d) => void this.out.write(d),
+      closed: () => this.close(),
+    });
+    const early = this.buf; // what the client sent after its request, already in the new protocol
+    this.buf = null;
+    if (early) conn.out.write(early);
   }
 
   private close(): void {
@@ -175,8 +210,10 @@ export class ClientConn {
   private async exchange(head: RequestHead): Promise<void> {
     const started = performance.now();
     const route = this.route(head);
-    // The client may start speaking the other protocol: close rather than read it as HTTP.
-    if (head.upgrade) return this.refuse(head, new Refusal(501, "UPGRADE_NOT_SUPPORTED", "protocol upgrades (WebSocket) are not proxied"), true);
+    // An upgrade with a body (no client sends one) would mix the body with the new protocol's bytes.
+    if (head.upgrade !== null && (head.contentLength > 0 || head.chunked)) {
+      return this.refuse(head, new Refusal(501, "UPGRADE_WITH_BODY", "a protocol upgrade request with a body is not proxied"), true);
+    }
     if (!route) return this.refuse(head, new Refusal(404, "NO_SERVICE_IN_HOST", `Host ${JSON.stringify(head.host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/...`));
     const body = this.takeBody(head);
     if (body instanceof Refusal) return this.refuse(head, body);
@@ -204,7 +241,9 @@ export class ClientConn {
     this.transport = null;
     if (this.closed) return void (r instanceof Refusal || r.conn.close());
     if (r instanceof Refusal) return this.refuse(head, r);
-    const closeAfter = !head.keepAlive || r.head.framing === "close" || !(!this.sink || this.sink.complete);
+    if (head.upgrade !== null && r.status === 101) return this.startTunnel(r);
+    // An upgrade the instance declined: the client may still switch on its own, so the connection ends with the answer.
+    const closeAfter = head.upgrade !== null || !head.keepAlive || r.head.framing === "close" || !(!this.sink || this.sink.complete);
     this.fw.start(r, closeAfter, head.http10 && r.head.framing === "chunked");
   }
 

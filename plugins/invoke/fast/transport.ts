@@ -18,9 +18,13 @@ const NON_ASCII = /[^\x00-\x7f]/;
 export interface RawReply extends Reply {
   head: ResponseHead;
   conn: UpstreamConn;
-  rest: Buffer | null;
+  /** The bytes received up to now: the head (CRLFCRLF included) from offset 0, then `rest`. */
+  received: Buffer;
+  headLength: number;
+  /** Body bytes read with the head (null when none). */
+  readonly rest: Buffer | null;
   /** The head's bytes as received (CRLFCRLF included). */
-  rawHead: Buffer;
+  readonly rawHead: Buffer;
   /** Give the connection's further events to `h` (what arrived meanwhile first). */
   handOver(h: ConnHandler): void;
 }
@@ -46,8 +50,8 @@ type Outcome = RawReply | FailureKind | "stale";
 export class Attempt implements ConnHandler, RawReply {
   status = 0;
   head!: ResponseHead;
-  rest: Buffer | null = null;
-  rawHead!: Buffer;
+  received!: Buffer;
+  headLength = 0;
   readonly promise: Promise<Outcome>;
   private resolve!: (o: Outcome) => void;
   private buf: Buffer | null = null;
@@ -95,6 +99,14 @@ export class Attempt implements ConnHandler, RawReply {
     this.finish(k === "other" ? "reset" : k);
   }
 
+  get rawHead(): Buffer {
+    return this.received.subarray(0, this.headLength);
+  }
+
+  get rest(): Buffer | null {
+    return this.headLength < this.received.byteLength ? this.received.subarray(this.headLength) : null;
+  }
+
   handOver(h: ConnHandler): void {
     this.conn.handler = h;
     const held = this.held;
@@ -127,8 +139,9 @@ export class Attempt implements ConnHandler, RawReply {
       this.buf = null;
       this.status = parsed.status;
       this.head = parsed;
-      this.rawHead = buf.subarray(0, next);
-      this.rest = next < buf.byteLength ? buf.subarray(next) : null;
+      // Views are made only when asked for: a small answer usually goes on as the one chunk it came in.
+      this.received = buf;
+      this.headLength = next;
       return this.finish(this);
     }
   }
