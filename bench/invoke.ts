@@ -1,8 +1,9 @@
-// Service invocation overhead: wrk against the same backends three ways, in
+// Service invocation overhead: wrk against the same backends four ways, in
 // one run — straight to a backend, through corral's invoke proxy listener
-// (Host routing, p2c over the backends), and through HAProxy (`mode http`,
+// (Host routing, p2c over the backends), through HAProxy (`mode http`,
 // `balance roundrobin`, keep-alive both sides, config generated in a temp
-// dir). Runs are interleaved over several rounds and the median round is
+// dir), and through a bare Bun TCP relay (bench/support/bare-relay.ts: no
+// HTTP, no policy — the floor for any proxy on Bun's sockets). Runs are interleaved over several rounds and the median round is
 // kept, since other processes share the machine.
 //
 // Two phases: loaded (--connections, default 32: req/s and latency under
@@ -18,7 +19,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, killAll, startCorral } from "../test/helpers/proc.ts";
+import { BUN, ROOT, freePort, killAll, startCorral } from "../test/helpers/proc.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing, type Backend } from "../test/invoke/helpers.ts";
 
 const args = process.argv.slice(2);
@@ -99,6 +100,21 @@ async function startHaproxy(backends: Backend[]): Promise<{ port: number; pid: n
   throw new Error(`haproxy did not start: ${err}`);
 }
 
+/** The bare relay, in its own process like the others. */
+async function startBareRelay(backends: Backend[]): Promise<{ port: number; pid: number; stop(): void }> {
+  const child = spawn(BUN, [join(ROOT, "bench/support/bare-relay.ts"), ...backends.map((b) => String(b.port))], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`bare relay exited (${code})`)));
+  });
+  return { port, pid: child.pid!, stop: () => child.kill("SIGKILL") };
+}
+
 function median(list: Figures[]): Figures {
   const by = (k: keyof Figures) => [...list].sort((a, b) => (a[k] ?? 0) - (b[k] ?? 0))[Math.floor(list.length / 2)]![k];
   const cpu = by("cpuUsPerReq");
@@ -119,16 +135,19 @@ const node = await startCorral({
   env: { CORRAL_NODE_LOG_LEVEL: "warn", ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}) },
 });
 let haproxy: { port: number; pid: number; stop(): void } | undefined;
+let bare: { port: number; pid: number; stop(): void } | undefined;
 try {
   const backends = await Promise.all(Array.from({ length: BACKENDS }, (_, i) => startBackend(`b${i}`)));
   for (const b of backends) await register(node, "bench", b);
   await waitPassing(node, "bench", BACKENDS);
   const port = await proxyPort(node);
   haproxy = await startHaproxy(backends);
+  bare = await startBareRelay(backends);
   const targets = {
     direct: { url: `${backends[0]!.url}/` },
     corral: { url: `http://127.0.0.1:${port}/`, host: "bench", pid: node.child.pid },
     haproxy: { url: `http://127.0.0.1:${haproxy.port}/`, pid: haproxy.pid },
+    bareRelay: { url: `http://127.0.0.1:${bare.port}/`, pid: bare.pid },
   };
   const loaded = phase(targets, CONNECTIONS);
   const unloaded = phase(targets, 1);
@@ -139,6 +158,9 @@ try {
     ratios: {
       corralOverHaproxyRps: round3(loaded.corral!.rps / loaded.haproxy!.rps),
       corralOverHaproxyCpuPerReq: round3((loaded.corral!.cpuUsPerReq ?? 0) / (loaded.haproxy!.cpuUsPerReq ?? 1)),
+      // The runtime's own floor: what a Bun proxy with no HTTP and no policy reaches against HAProxy.
+      bareRelayOverHaproxyRps: round3(loaded.bareRelay!.rps / loaded.haproxy!.rps),
+      bareRelayOverHaproxyCpuPerReq: round3((loaded.bareRelay!.cpuUsPerReq ?? 0) / (loaded.haproxy!.cpuUsPerReq ?? 1)),
       corralMinusDirectP50Ms: round3(loaded.corral!.p50Ms - loaded.direct!.p50Ms),
       unloadedCorralMinusDirectP50Ms: round3(unloaded.corral!.p50Ms - unloaded.direct!.p50Ms),
       unloadedHaproxyMinusDirectP50Ms: round3(unloaded.haproxy!.p50Ms - unloaded.direct!.p50Ms),
@@ -147,6 +169,7 @@ try {
   }));
 } finally {
   haproxy?.stop();
+  bare?.stop();
   await killBackends();
   // SIGTERM first so --profile gets written.
   if (PROFILE_DIR) await node.kill("SIGTERM");
