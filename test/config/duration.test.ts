@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { durationMs, formatDuration, parseDuration, parseSize, sizeBytes } from "../../core/config/duration.ts";
-import { editDistance, suggest } from "../../core/config/schema.ts";
+import { editDistance, suggest } from "../../core/config/introspect.ts";
 
 describe("parseDuration", () => {
   test("Go-style strings", () => {
