@@ -8,15 +8,12 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { DueQueue, firstRunAt, nextRunAt } from "../plugins/health/scheduler.ts";
 import { BATCH_WINDOW_MS } from "../plugins/health/runner.ts";
+import { numberFlag } from "./support/args.ts";
 
+const SECONDS = numberFlag("seconds", 20);
+const CHECKS = numberFlag("checks", 10_000);
+const INTERVAL_MS = numberFlag("interval", 10) * 1000;
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const SECONDS = opt("seconds", 20);
-const CHECKS = opt("checks", 10_000);
-const INTERVAL_MS = opt("interval", 10) * 1000;
 const mode = args.find((a) => a.startsWith("--mode="))?.slice(7);
 
 function rssMb(): number {

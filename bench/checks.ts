@@ -14,18 +14,14 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { BUN, startCorral, killAll, getJson, sleep, freePort, type CorralProcess } from "../test/helpers/proc.ts";
+import { numberFlag, stringFlag } from "./support/args.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const SECONDS = opt("seconds", 30);
-const CHECKS = opt("checks", 10_000);
-const INTERVAL_S = opt("interval", 10);
+const SECONDS = numberFlag("seconds", 30);
+const CHECKS = numberFlag("checks", 10_000);
+const INTERVAL_S = numberFlag("interval", 10);
 const PER_SERVICE = 10;
-const WARMUP_S = opt("warmup", 10);
-const ROLE = args.includes("--role") ? args[args.indexOf("--role") + 1]! : "agent";
+const WARMUP_S = numberFlag("warmup", 10);
+const ROLE = stringFlag("role", "agent");
 const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 const TARGET = `

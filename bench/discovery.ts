@@ -11,14 +11,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { startCorral, killAll, signedPost, devSecretOf, freePort, tempDir } from "../test/helpers/proc.ts";
+import { numberFlag } from "./support/args.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const SECONDS = opt("seconds", 5);
-const CONNECTIONS = opt("connections", 32);
+const SECONDS = numberFlag("seconds", 5);
+const CONNECTIONS = numberFlag("connections", 32);
 const NODES = 50;
 const INSTANCES = 1000;
 const WATCHERS = 1000;
@@ -90,7 +86,7 @@ async function fanout(watchUrl: string, change: () => Promise<void>) {
 // Bun's fetch sends at most 256 requests at once per process unless told
 // otherwise; 1,000 watchers need 1,000 open requests.
 if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
-  const r = spawnSync(process.execPath, [import.meta.path, ...args], { stdio: "inherit", env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" } });
+  const r = spawnSync(process.execPath, [import.meta.path, ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" } });
   process.exit(r.status ?? 1);
 }
 

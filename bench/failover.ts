@@ -5,14 +5,10 @@
 // timeout.   npx bun bench/failover.ts [--kills 20] [--election-ms 1000]
 import { TestCluster } from "../test/helpers/cluster.ts";
 import { sleep } from "../test/helpers/proc.ts";
+import { numberFlag } from "./support/args.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const KILLS = opt("kills", 20);
-const ELECTION_MS = opt("election-ms", 1000);
+const KILLS = numberFlag("kills", 20);
+const ELECTION_MS = numberFlag("election-ms", 1000);
 
 const c = new TestCluster({ size: 3, direct: true, electionTimeoutMs: ELECTION_MS });
 await c.start();

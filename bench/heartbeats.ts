@@ -14,19 +14,14 @@ import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { signRequest, SIGNATURE_HEADER } from "../core/http/middleware/cluster-auth.ts";
 import { killAll, startCorral } from "../test/helpers/proc.ts";
+import { numberFlag, stringFlag } from "./support/args.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const AGENTS = opt("agents", 5000);
-const SECONDS = opt("seconds", 30);
-const MAX_INFLIGHT = opt("inflight", 1024);
+const AGENTS = numberFlag("agents", 5000);
+const SECONDS = numberFlag("seconds", 30);
+const MAX_INFLIGHT = numberFlag("inflight", 1024);
 const SECRET = "bench-heartbeat-secret-0123456789";
 const TICK_MS = 10;
-const profileAt = args.indexOf("--profile");
-const PROFILE_DIR = profileAt >= 0 ? args[profileAt + 1] : undefined;
+const PROFILE_DIR = stringFlag("profile", "") || undefined;
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
 const leader = await startCorral({

@@ -19,14 +19,10 @@ import { InvokeMetrics } from "../plugins/invoke/metrics.ts";
 import { ServiceRegistry } from "../plugins/invoke/services.ts";
 import { TraceIds } from "../plugins/invoke/trace.ts";
 import type { Logger } from "../core/log.ts";
+import { numberFlag } from "./support/args.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const REQUESTS = opt("requests", 100_000);
-const RUNS = opt("runs", 7);
+const REQUESTS = numberFlag("requests", 100_000);
+const RUNS = numberFlag("runs", 7);
 
 const REQUEST = Buffer.from("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n");
 // What test/invoke/backend.ts answers (Bun.serve's head).

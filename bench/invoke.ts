@@ -21,18 +21,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, ROOT, freePort, killAll, startCorral } from "../test/helpers/proc.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing, type Backend } from "../test/invoke/helpers.ts";
+import { numberFlag, stringFlag } from "./support/args.ts";
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const SECONDS = opt("seconds", 5);
-const ROUNDS = opt("rounds", 3);
-const CONNECTIONS = opt("connections", 32);
-const BACKENDS = opt("backends", 2);
-const profileAt = args.indexOf("--profile");
-const PROFILE_DIR = profileAt >= 0 ? args[profileAt + 1] : undefined;
+const SECONDS = numberFlag("seconds", 5);
+const ROUNDS = numberFlag("rounds", 3);
+const CONNECTIONS = numberFlag("connections", 32);
+const BACKENDS = numberFlag("backends", 2);
+const PROFILE_DIR = stringFlag("profile", "") || undefined;
 
 interface Figures {
   rps: number;
