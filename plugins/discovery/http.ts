@@ -11,6 +11,7 @@ import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
 import type { RoutePermission } from "../../core/acl/types.ts";
 import { QueryCache, requestKey } from "../../core/http/query-cache.ts";
 import { isConsulPath } from "../../core/http/consul-paths.ts";
+import { FilterError, prepareFilter, type FieldType, type Filter } from "./filter.ts";
 
 export { QueryCache };
 
@@ -38,9 +39,51 @@ export function pathParam(c: Context, name: string): string {
   return c.req.param(name) ?? "";
 }
 
-/** `?filter=` (bexpr) is not implemented: refuse it rather than answer unfiltered. */
-function refuseFilter(c: Context) {
-  if (searchParams(c).get("filter")) throw consulError(400, "filter expressions are not supported by corral");
+/**
+ * `?filter=` (go-bexpr, filter.ts) checked against the endpoint's element
+ * type: undefined when absent or empty (Consul's "no filter"), a 400 naming
+ * the problem and its line:column when the expression is bad.
+ */
+export async function filterParam(c: Context, type: FieldType): Promise<RequestFilter | undefined> {
+  const raw = searchParams(c).get("filter");
+  if (raw === null || raw.trim() === "") return undefined;
+  let f: Filter;
+  try {
+    f = await prepareFilter(raw, type);
+  } catch (err) {
+    throw asConsulError(err);
+  }
+  return {
+    select(list) {
+      try {
+        return f.select(list);
+      } catch (err) {
+        throw asConsulError(err); // the regex time budget
+      }
+    },
+  };
+}
+
+export interface RequestFilter {
+  /** The elements that pass; a 400 if the filter turns out too expensive on them. */
+  select<E>(list: readonly E[]): E[];
+}
+
+function asConsulError(err: unknown): unknown {
+  if (!(err instanceof FilterError)) return err;
+  return consulError(400, err.problem.startsWith("filter too expensive") ? err.problem : `Invalid filter at ${err.line}:${err.column}: ${err.problem}`);
+}
+
+/** The elements of a list that pass `filter` (all of them without one). */
+export function filtered<E>(list: E[], filter: RequestFilter | undefined): E[] {
+  return filter ? filter.select(list) : list;
+}
+
+/** The entries of an id → element map that pass `filter` (all of them without one). */
+export function filterValues<V>(map: Record<string, V>, filter: RequestFilter | undefined): Record<string, V> {
+  if (!filter) return map;
+  const keep = new Set(filter.select(Object.values(map)));
+  return Object.fromEntries(Object.entries(map).filter(([, v]) => keep.has(v)));
 }
 
 /** `node-meta=k:v` (repeatable, all must match). */
@@ -128,7 +171,6 @@ export async function blockingRead<T>(
   read: () => Indexed<T>,
 ): Promise<T> {
   checkDatacenter(c, ctx.host.datacenter);
-  refuseFilter(c);
   const p = blockingParams(c);
   const r = await ctx.state.blocking({ tables, minIndex: p.index, waitMs: p.waitMs, signal: c.req.raw.signal }, read);
   setConsulHeaders(c, r.index, ctx.replication?.(), p.consistency);

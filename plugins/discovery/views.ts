@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import type { CatalogServiceDef } from "../../core/state/domains/catalog.ts";
 import type { CatalogCheck, CatalogNode, CatalogService } from "../../core/state/domains/catalog-read.ts";
 import type { LocalCheck } from "./local.ts";
+import { T } from "./filter.ts";
 
 const strMap = z.record(z.string(), z.string());
 const Weights = z.object({ Passing: z.number(), Warning: z.number() });
@@ -110,3 +111,48 @@ export function localCheckView(c: LocalCheck, nodeName: string, service: Catalog
     Type: c.spec.type, Definition: { ...c.spec.definition }, CreateIndex: 0, ModifyIndex: 0,
   };
 }
+
+// Element types for `?filter=` (filter.ts): the field names and types of the
+// views above, which are what selectors name (test/discovery/filter.test.ts
+// checks they stay in step).
+const fStrMap = T.map(T.string);
+const fWeights = T.struct({ Passing: T.int, Warning: T.int });
+const fServiceTagged = T.map(T.struct({ Address: T.string, Port: T.int }));
+const fNode = T.struct({
+  ID: T.string, Node: T.string, Address: T.string, Datacenter: T.string, TaggedAddresses: fStrMap, Meta: fStrMap,
+  CreateIndex: T.int, ModifyIndex: T.int,
+});
+// `Kind` is not in corral's JSON (Consul omits it when empty, and corral
+// refuses mesh kinds), but filters written for Consul name it
+// (`Service.Kind != "connect-proxy"`): it reads as "".
+const fCatalogService = T.struct({
+  Kind: T.string, ID: T.string, Service: T.string, Tags: T.slice(T.string), Address: T.string, Meta: fStrMap, Port: T.int, Weights: fWeights,
+  EnableTagOverride: T.bool, TaggedAddresses: fServiceTagged, CreateIndex: T.int, ModifyIndex: T.int,
+});
+const fHealthCheck = T.struct({
+  Node: T.string, CheckID: T.string, Name: T.string, Status: T.string, Notes: T.string, Output: T.string, ServiceID: T.string,
+  ServiceName: T.string, ServiceTags: T.slice(T.string), Type: T.string, Definition: T.map(T.any), CreateIndex: T.int, ModifyIndex: T.int,
+});
+
+export const FilterTypes = {
+  /** catalog/nodes */
+  node: fNode,
+  /** catalog/service/:s, and catalog/services (filtered instance by instance, then grouped) */
+  serviceNode: T.struct({
+    ID: T.string, Node: T.string, Address: T.string, Datacenter: T.string, TaggedAddresses: fStrMap, NodeMeta: fStrMap,
+    ServiceKind: T.string, ServiceID: T.string, ServiceName: T.string, ServiceTags: T.slice(T.string), ServiceAddress: T.string,
+    ServicePort: T.int, ServiceMeta: fStrMap, ServiceWeights: fWeights, ServiceTaggedAddresses: fServiceTagged,
+    ServiceEnableTagOverride: T.bool, CreateIndex: T.int, ModifyIndex: T.int,
+  }),
+  /** catalog/node/:n (its Services) */
+  catalogService: fCatalogService,
+  /** agent/services */
+  agentService: T.struct({
+    Kind: T.string, ID: T.string, Service: T.string, Tags: T.slice(T.string), Meta: fStrMap, Port: T.int, Address: T.string,
+    TaggedAddresses: fServiceTagged, Weights: fWeights, EnableTagOverride: T.bool, Datacenter: T.string,
+  }),
+  /** health/checks/:s, health/node/:n, health/state/:st, agent/checks */
+  healthCheck: fHealthCheck,
+  /** health/service/:s */
+  serviceEntry: T.struct({ Node: fNode, Service: fCatalogService, Checks: T.slice(fHealthCheck) }),
+};

@@ -5,8 +5,8 @@ import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus, MAX_CHECK_OUTPUT } from "../../../core/state/domains/catalog.ts";
 import { canonicalKeys, isObject, parseCheck } from "../check-definition.ts";
 import { decodeJson } from "../definition.ts";
-import { bodyText, emptyOk, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
-import { HealthCheckSchema, localCheckView } from "../views.ts";
+import { bodyText, emptyOk, filterParam, filterValues, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
+import { FilterTypes, HealthCheckSchema, localCheckView } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions } from "../permissions.ts";
 
@@ -33,12 +33,13 @@ export function agentCheckRoutes(a: AgentDeps): void {
   };
 
   localRoute(ctx, createRoute({
-    method: "get", path: "/v1/agent/checks", tags, summary: "This agent's checks: a map of check ID to HealthCheck",
+    method: "get", path: "/v1/agent/checks", tags, summary: "This agent's checks: a map of check ID to HealthCheck; ?filter=",
     request: { query: query("filter") }, responses: jsonOk(z.record(z.string(), HealthCheckSchema)),
-  }), (c) => {
+  }), async (c) => {
+    const filter = await filterParam(c, FilterTypes.healthCheck);
     const out: Record<string, ReturnType<typeof localCheckView>> = {};
     for (const ch of registry.listChecks()) out[ch.spec.id] = localCheckView(ch, ctx.host.nodeName, registry.service(ch.spec.serviceId));
-    return c.json(out);
+    return c.json(filterValues(out, filter));
   }, perm.checksRead);
 
   localRoute(ctx, createRoute({

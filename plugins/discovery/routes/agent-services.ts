@@ -7,8 +7,8 @@ import type { Context } from "hono";
 import { consulError } from "../../../core/http/errors.ts";
 import { decodeJson, parseServiceRegistration } from "../definition.ts";
 import type { CheckSpec } from "../check-definition.ts";
-import { bodyText, emptyOk, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
-import { agentServiceView, AgentServiceSchema, contentHash } from "../views.ts";
+import { bodyText, emptyOk, filterParam, filterValues, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
+import { agentServiceView, AgentServiceSchema, contentHash, FilterTypes } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions } from "../permissions.ts";
 
@@ -107,12 +107,13 @@ export function agentServiceRoutes(a: AgentDeps): void {
   }, perm.nodeWrite);
 
   localRoute(ctx, createRoute({
-    method: "get", path: "/v1/agent/services", tags, summary: "This agent's services: a map of service ID to AgentService",
+    method: "get", path: "/v1/agent/services", tags, summary: "This agent's services: a map of service ID to AgentService; ?filter=",
     request: { query: query("filter") }, responses: jsonOk(z.record(z.string(), AgentServiceSchema)),
-  }), (c) => {
+  }), async (c) => {
+    const filter = await filterParam(c, FilterTypes.agentService);
     const out: Record<string, ReturnType<typeof agentServiceView>> = {};
     for (const s of registry.listServices()) out[s.id] = agentServiceView(s, ctx.host.datacenter);
-    return c.json(out);
+    return c.json(filterValues(out, filter));
   });
 
   // After the PUT routes above: its pattern would match their paths too.

@@ -6,8 +6,8 @@ import { consulError } from "../../../core/http/errors.ts";
 import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
 import { CatalogDigests } from "../digest.ts";
-import { BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
-import { catalogServiceView, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
+import { BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, filtered, filterParam, filterValues, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
+import { catalogServiceView, FilterTypes, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
 
 const tags = ["catalog"];
 
@@ -22,28 +22,52 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
   }), (c) => c.json([ctx.host.datacenter]));
 
   readRoute(ctx, createRoute({
-    method: "get", path: "/v1/catalog/nodes", tags, summary: "Every node of the catalog; ?node-meta=k:v; blocks on ?index",
+    method: "get", path: "/v1/catalog/nodes", tags, summary: "Every node of the catalog; ?node-meta=k:v, ?filter=; blocks on ?index",
     request: { query: query(...BLOCKING, "near") }, responses: jsonOk(z.array(NodeSchema)),
   }), async (c) => {
     const metaOk = nodeMetaFilter(c);
+    const filter = await filterParam(c, FilterTypes.node);
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
       const r = catalog().nodes();
-      return { index: r.index, value: r.value.filter((n) => metaOk(n.meta)).map(nodeView) };
+      const value = r.value.filter((n) => metaOk(n.meta)).map(nodeView);
+      return { index: r.index, value: filtered(value, filter) };
     });
   });
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/catalog/services", tags,
-    summary: "Service names with their unique tags, whatever their health; blocks on ?index",
+    summary: "Service names with their unique tags, whatever their health; ?filter= (on each instance as a ServiceNode); blocks on ?index",
     request: { query: query(...BLOCKING) }, responses: jsonOk(z.record(z.string(), z.array(z.string()))),
   }), async (c) => {
     if (searchParams(c).get("node-meta")) throw consulError(400, "node-meta is not supported on /v1/catalog/services");
-    return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => catalog().services());
+    const filter = await filterParam(c, FilterTypes.serviceNode);
+    if (!filter) return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => catalog().services());
+    // As Consul: the filter sees each instance as a ServiceNode (catalog/service's element); the
+    // names with a matching instance are listed with those instances' tags. The index stays the
+    // unfiltered list's; node rows are in the cache version since NodeMeta/Address can match.
+    return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
+      const r = catalog().services();
+      const views: ReturnType<typeof serviceNodeView>[] = [];
+      const seen = new Set<string>();
+      for (const name of Object.keys(r.value)) {
+        const lower = name.toLowerCase();
+        if (seen.has(lower)) continue; // serviceInstances matches names case-insensitively
+        seen.add(lower);
+        for (const i of catalog().serviceInstances(name).value) views.push(serviceNodeView(i.node, i.service));
+      }
+      const out: Record<string, Set<string>> = {};
+      for (const v of filter.select(views)) {
+        const tags = (out[v.ServiceName] ??= new Set());
+        for (const t of v.ServiceTags) tags.add(t);
+      }
+      const value = Object.fromEntries(Object.keys(out).sort().map((k) => [k, [...out[k]!].sort()]));
+      return { index: r.index, value };
+    });
   });
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/catalog/service/{service{.*}}", tags,
-    summary: "Every instance of a service ([] when unknown); ?tag= (repeatable, all must match); blocks on ?index",
+    summary: "Every instance of a service ([] when unknown); ?tag= (repeatable, all must match), ?filter=; blocks on ?index",
     request: { params: z.object({ service: z.string() }), query: query(...BLOCKING, "tag", "near") },
     responses: jsonOk(z.array(ServiceNodeSchema)),
   }), async (c) => {
@@ -51,23 +75,28 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     if (!name) throw consulError(400, "Missing service name");
     const metaOk = nodeMetaFilter(c);
     const tagList = searchParams(c).getAll("tag");
+    const filter = await filterParam(c, FilterTypes.serviceNode);
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
       const r = catalog().serviceInstances(name, { tags: tagList });
-      return { index: r.index, value: r.value.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service)) };
+      const value = r.value.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service));
+      return { index: r.index, value: filtered(value, filter) };
     });
   });
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/catalog/node/{node{.*}}", tags,
-    summary: "A node and its services (null when unknown); blocks on ?index",
+    summary: "A node and its services (null when unknown); ?filter= (on the services); blocks on ?index",
     request: { params: z.object({ node: z.string() }), query: query(...BLOCKING) },
     responses: jsonOk(z.object({ Node: NodeSchema, Services: z.record(z.string(), AgentServiceSchema) }).nullable()),
   }), async (c) => {
     const name = pathParam(c, "node");
     if (!name) throw consulError(400, "Missing node name");
+    // As Consul: the filter applies to the node's services.
+    const filter = await filterParam(c, FilterTypes.catalogService);
     const r = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().node(name));
     if (!r) return c.json(null);
-    return c.json({ Node: nodeView(r.node), Services: Object.fromEntries(r.services.map((s) => [s.serviceId, catalogServiceView(s)])) });
+    const services = Object.fromEntries(r.services.map((s) => [s.serviceId, catalogServiceView(s)]));
+    return c.json({ Node: nodeView(r.node), Services: filterValues(services, filter) });
   });
 
   // corral's own (not Consul's): what anti-entropy compares before it writes.

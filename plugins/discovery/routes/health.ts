@@ -5,8 +5,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus } from "../../../core/state/domains/catalog.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
-import { BLOCKING, cachedJsonRead, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
-import { catalogServiceView, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
+import { BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
+import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
 
 const tags = ["health"];
 
@@ -21,7 +21,7 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/service/{service{.*}}", tags,
-    summary: "Instances of a service with node and service checks; ?passing, ?tag= (all must match); blocks on ?index",
+    summary: "Instances of a service with node and service checks; ?passing, ?tag= (all must match), ?filter=; blocks on ?index",
     request: { params: z.object({ service: z.string() }), query: query(...BLOCKING, "passing", "tag", "near") },
     responses: jsonOk(z.array(ServiceEntrySchema)),
   }), async (c) => {
@@ -29,42 +29,45 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     const passing = passingParam(c);
     const metaOk = nodeMetaFilter(c);
     const tagList = searchParams(c).getAll("tag");
+    const filter = await filterParam(c, FilterTypes.serviceEntry);
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().serviceInstances(service, { tags: tagList, withChecks: true });
       const value = r.value
         .filter((i) => metaOk(i.node.meta) && (!passing || i.checks.every((ch) => ch.status === "passing")))
         .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) }));
-      return { index: r.index, value };
+      return { index: r.index, value: filtered(value, filter) };
     });
   });
 
   readRoute(ctx, createRoute({
-    method: "get", path: "/v1/health/checks/{service{.*}}", tags, summary: "The checks of every instance of a service; blocks on ?index",
+    method: "get", path: "/v1/health/checks/{service{.*}}", tags, summary: "The checks of every instance of a service; ?filter=; blocks on ?index",
     request: { params: z.object({ service: z.string() }), query: query(...BLOCKING, "near") },
     responses: jsonOk(z.array(HealthCheckSchema)),
   }), async (c) => {
     const service = name(c, "service", "service");
+    const filter = await filterParam(c, FilterTypes.healthCheck);
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().serviceChecks(service);
-      return { index: r.index, value: r.value.map(healthCheckView) };
+      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
     });
   });
 
   readRoute(ctx, createRoute({
-    method: "get", path: "/v1/health/node/{node{.*}}", tags, summary: "A node's checks: serfHealth, node checks, service checks; blocks on ?index",
+    method: "get", path: "/v1/health/node/{node{.*}}", tags, summary: "A node's checks: serfHealth, node checks, service checks; ?filter=; blocks on ?index",
     request: { params: z.object({ node: z.string() }), query: query(...BLOCKING) },
     responses: jsonOk(z.array(HealthCheckSchema)),
   }), async (c) => {
     const node = name(c, "node", "node");
+    const filter = await filterParam(c, FilterTypes.healthCheck);
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().nodeChecks(node);
-      return { index: r.index, value: r.value.map(healthCheckView) };
+      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
     });
   });
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/state/{state{.*}}", tags,
-    summary: "Every check in a state: any, passing, warning or critical; blocks on ?index",
+    summary: "Every check in a state: any, passing, warning or critical; ?filter=; blocks on ?index",
     request: { params: z.object({ state: z.string() }), query: query(...BLOCKING, "near") },
     responses: jsonOk(z.array(HealthCheckSchema)),
   }), async (c) => {
@@ -72,9 +75,10 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     if (!state) throw consulError(400, "Missing check state");
     const parsed = state === "any" ? ({ success: true, data: "any" } as const) : CheckStatus.safeParse(state);
     if (!parsed.success) throw consulError(400, "Invalid check state");
+    const filter = await filterParam(c, FilterTypes.healthCheck);
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().checksInState(parsed.data);
-      return { index: r.index, value: r.value.map(healthCheckView) };
+      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
     });
   });
 }
