@@ -8,6 +8,8 @@
 // failed, the node keeps serving).
 import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
 import { catalogFromState } from "./catalog.ts";
+import { normalizeDomain } from "./names.ts";
+import { RemoteCatalog } from "./remote.ts";
 import { dnsConfigSchema, type DnsConfig } from "./config.ts";
 import { respond } from "./responder.ts";
 import { listenDns } from "./server.ts";
@@ -34,6 +36,14 @@ export interface DnsHandle extends PluginHandle {
 const QTYPE_LABELS = new Set(["A", "AAAA", "SRV", "ANY", "CNAME", "SOA", "NS", "TXT", "PTR", "MX"]);
 const WARN_EVERY_MS = 10_000;
 
+// Agents (remote.ts): how long a watch's blocking query waits, how long a
+// first lookup waits for the leaders, when an unasked name stops being
+// watched, and how many names are watched at most.
+const AGENT_WATCH_WAIT_MS = 5 * 60_000;
+const AGENT_FIRST_ANSWER_MS = 2_000;
+const AGENT_IDLE_MS = 10 * 60_000;
+const AGENT_MAX_NAMES = 1_000;
+
 export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfig> {
   return {
     name: "dns",
@@ -42,7 +52,22 @@ export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfi
     configSchema: dnsConfigSchema,
     async setup(ctx: PluginContext<DnsConfig>): Promise<DnsHandle> {
       const cfg = ctx.config;
-      const catalog = deps.catalog ? deps.catalog(ctx) : catalogFromState(ctx.state);
+      // Leader-role nodes answer from their replica; agents hold no state and
+      // ask the leaders about the names they are asked (remote.ts).
+      const remote = !deps.catalog && ctx.forward
+        ? new RemoteCatalog({
+          forward: ctx.forward,
+          domains: [cfg.domain, cfg.alt_domain].filter((d): d is string => !!d).map(normalizeDomain),
+          datacenter: ctx.host.datacenter,
+          waitMs: AGENT_WATCH_WAIT_MS, firstAnswerMs: AGENT_FIRST_ANSWER_MS, idleMs: AGENT_IDLE_MS, maxNames: AGENT_MAX_NAMES,
+          onError: (err) => ctx.log.debug("dns: catalog query to the leaders failed", { err }),
+        })
+        : undefined;
+      if (remote) {
+        ctx.own({ close: () => remote.close() });
+        ctx.every(AGENT_IDLE_MS / 10, () => remote.sweep());
+      }
+      const catalog = deps.catalog ? deps.catalog(ctx) : remote ?? catalogFromState(ctx.state);
       const queries = ctx.metrics.counter({
         name: "corral_dns_queries_total",
         help: "DNS queries answered, by transport, query type and response code",
@@ -76,6 +101,14 @@ export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfi
       const udpOpts = { ...base, transport: "udp" as const, onError };
       const tcpOpts = { ...base, transport: "tcp" as const, onError };
 
+      const answer = (msg: Buffer, transport: "udp" | "tcp"): Buffer | undefined => {
+        const r = respond(msg, catalog, transport === "udp" ? udpOpts : tcpOpts);
+        if (!r) return undefined;
+        queries.inc({ transport, qtype: QTYPE_LABELS.has(r.qtype) ? r.qtype : r.qtype === "" ? "none" : "other", rcode: r.rcode });
+        if (r.truncated) truncated.inc({ transport });
+        return r.response;
+      };
+
       let stopped = false;
       const listeners = await listenDns(
         {
@@ -90,11 +123,8 @@ export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfi
         },
         (msg, transport) => {
           if (stopped) return undefined;
-          const r = respond(msg, catalog, transport === "udp" ? udpOpts : tcpOpts);
-          if (!r) return undefined;
-          queries.inc({ transport, qtype: QTYPE_LABELS.has(r.qtype) ? r.qtype : r.qtype === "" ? "none" : "other", rcode: r.rcode });
-          if (r.truncated) truncated.inc({ transport });
-          return r.response;
+          if (remote) return remote.prepare(msg).then(() => (stopped ? undefined : answer(msg, transport)));
+          return answer(msg, transport);
         },
       );
       ctx.log.info("dns listening", {

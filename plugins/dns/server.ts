@@ -10,7 +10,8 @@ import net from "node:net";
 import type { DnsTransport } from "./types.ts";
 
 /** Returns the encoded response, or undefined to send nothing. */
-export type DnsMessageHandler = (query: Buffer, transport: DnsTransport) => Buffer | undefined;
+/** The answer to one message (undefined: send nothing); a promise when the answer needs a lookup elsewhere (agents). */
+export type DnsMessageHandler = (query: Buffer, transport: DnsTransport) => Buffer | undefined | Promise<Buffer | undefined>;
 
 /** Queries larger than this are dropped (UDP) or end the connection (TCP). */
 export const MAX_QUERY_BYTES = 16 * 1024;
@@ -103,12 +104,16 @@ export function listenUdp(opts: DnsListenOptions, handler: DnsMessageHandler): P
     socket.once("error", failBind);
     socket.on("message", (msg, rinfo) => {
       if (msg.length > MAX_QUERY_BYTES) return;
-      try {
-        const out = handler(msg, "udp");
+      const send = (out: Buffer | undefined) => {
         if (!out) return;
         socket.send(out, rinfo.port, rinfo.address, (err) => {
           if (err) opts.onError?.(err, "udp-send");
         });
+      };
+      try {
+        const out = handler(msg, "udp");
+        if (out instanceof Promise) out.then(send, (err) => opts.onError?.(err, "udp"));
+        else send(out);
       } catch (err) {
         // Never let one message take the process down; the plugin decides.
         opts.onError?.(err, "udp");
@@ -182,29 +187,49 @@ function serveConnection(socket: net.Socket, handler: DnsMessageHandler, opts: D
       if (pending.length < 2 + len) return;
       const msg = pending.subarray(2, 2 + len);
       pending = pending.subarray(2 + len);
-      let out: Buffer | undefined;
+      let out: Buffer | undefined | Promise<Buffer | undefined>;
       try {
         out = handler(Buffer.from(msg), "tcp");
       } catch (err) {
-        socket.destroy();
-        opts.onError?.(err, "tcp");
+        fail(err);
         return;
       }
-      if (!out) continue;
-      const frame = Buffer.allocUnsafe(2 + out.length);
-      frame.writeUInt16BE(out.length, 0);
-      out.copy(frame, 2);
-      if (!socket.write(frame)) {
-        // The client is not reading: stop reading its queries until it does.
+      if (out instanceof Promise) {
+        // Answers go back in order: hold the next queries until this one is answered.
         blocked = true;
-        socket.pause();
-        socket.once("drain", () => {
-          blocked = false;
-          socket.resume();
-          drainInput();
-        });
+        out.then(
+          (o) => {
+            blocked = false;
+            if (write(o)) drainInput();
+          },
+          fail,
+        );
+        return;
       }
+      if (!write(out)) return;
     }
+  };
+
+  const fail = (err: unknown) => {
+    socket.destroy();
+    opts.onError?.(err, "tcp");
+  };
+
+  /** Sends one framed answer; false when the client is not reading (input paused until it does). */
+  const write = (out: Buffer | undefined): boolean => {
+    if (!out || socket.destroyed) return !socket.destroyed;
+    const frame = Buffer.allocUnsafe(2 + out.length);
+    frame.writeUInt16BE(out.length, 0);
+    out.copy(frame, 2);
+    if (socket.write(frame)) return true;
+    blocked = true;
+    socket.pause();
+    socket.once("drain", () => {
+      blocked = false;
+      socket.resume();
+      drainInput();
+    });
+    return false;
   };
 
   socket.on("data", (chunk: Buffer) => {

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import dgram from "node:dgram";
 import { promises as dnsPromises } from "node:dns";
 import net from "node:net";
-import * as dnsPacket from "dns-packet";
 import { Registry } from "prom-client";
 import { EventBus } from "../../core/events.ts";
 import { RouteTable } from "../../core/http/routes.ts";
@@ -17,7 +16,7 @@ import type { Closeable, PluginContext } from "../../core/plugins/types.ts";
 import { emptyStateReader } from "../../core/state/reader.ts";
 import dnsPlugin, { createDnsPlugin, type DnsConfig, type DnsHandle } from "../../plugins/dns/index.ts";
 import { standardCatalog } from "./fake-catalog.ts";
-import { decode, type Decoded } from "./wire.ts";
+import { connect, encodeQuery, frame, readFrames, udpQuery } from "./wire.ts";
 
 async function freePort(): Promise<number> {
   for (;;) {
@@ -78,61 +77,6 @@ function makeHost(settings: () => Record<string, Record<string, unknown>>) {
   );
   host.registerBuiltin(createDnsPlugin({ catalog: () => standardCatalog() }));
   return { host, metrics };
-}
-
-function encodeQuery(name: string, type: string, id: number): Buffer {
-  return dnsPacket.encode({ type: "query", id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: type as dnsPacket.RecordType }] });
-}
-
-async function udpQuery(port: number, name: string, type: string): Promise<Decoded> {
-  const s = dgram.createSocket("udp4");
-  try {
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("udp query timed out")), 2000);
-      s.on("message", (m) => {
-        clearTimeout(timer);
-        resolve(decode(m));
-      });
-      s.send(encodeQuery(name, type, 77), port, "127.0.0.1");
-    });
-  } finally {
-    s.close();
-  }
-}
-
-function frame(msg: Buffer): Buffer {
-  const out = Buffer.alloc(msg.length + 2);
-  out.writeUInt16BE(msg.length, 0);
-  msg.copy(out, 2);
-  return out;
-}
-
-/** Reads `count` framed responses from a TCP socket. */
-function readFrames(sock: net.Socket, count: number): Promise<Decoded[]> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const out: Decoded[] = [];
-    const timer = setTimeout(() => reject(new Error(`got ${out.length} of ${count} responses`)), 3000);
-    sock.on("data", (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const len = buf.readUInt16BE(0);
-        out.push(decode(buf.subarray(2, 2 + len)));
-        buf = buf.subarray(2 + len);
-      }
-      if (out.length >= count) {
-        clearTimeout(timer);
-        resolve(out);
-      }
-    });
-  });
-}
-
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, "127.0.0.1", () => resolve(s));
-    s.once("error", reject);
-  });
 }
 
 function resolverFor(port: number) {
