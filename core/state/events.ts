@@ -65,6 +65,20 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
   RegisterCheck: (c) => one("check", "CheckRegistered", checkPayload(c.node, c.check)),
   DeregisterCheck: (c) => one("check", "CheckDeregistered", { nodeId: c.nodeId, checkId: c.checkId }),
   UpdateCheckStatus: (c) => one("check", "CheckStatusChanged", { nodeId: c.nodeId, checkId: c.checkId, status: c.status }),
+  CatalogRegister: (c) => [
+    ...(c.service
+      ? [{
+        topic: "service" as const, type: "ServiceRegistered",
+        payload: { nodeId: c.node.id, node: c.node.name, serviceId: c.service.id, name: c.service.name, address: c.service.address, port: c.service.port, tags: c.service.tags },
+      }]
+      : []),
+    ...c.checks.map((ch) => ({ topic: "check" as const, type: "CheckRegistered", payload: checkPayload(c.node, ch) })),
+  ],
+  CatalogDeregister: (c) => c.checkId
+    ? one("check", "CheckDeregistered", { nodeId: c.nodeId, checkId: c.checkId })
+    : c.serviceId
+      ? one("service", "ServiceDeregistered", { nodeId: c.nodeId, serviceId: c.serviceId })
+      : one("node", "CatalogNodeDeregistered", { nodeId: c.nodeId }),
   // An agent's full set (anti-entropy) can hold thousands of rows: counts, not one event per row.
   SyncNodeServices: (c) => [
     { topic: "service", type: "ServicesSynced", payload: { nodeId: c.node.id, node: c.node.name, services: c.services.length } },

@@ -19,6 +19,7 @@ import { CatalogSync } from "./sync.ts";
 import { agentServiceRoutes } from "./routes/agent-services.ts";
 import { agentCheckRoutes } from "./routes/agent-checks.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
+import { catalogWriteRoutes } from "./routes/catalog-write.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { CHECK_RESULT_TOPIC, LOCAL_CHECKS_REQUEST_TOPIC, LOCAL_CHECKS_TOPIC, RUNNABLE_TYPES } from "./topics.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
@@ -124,6 +125,7 @@ async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle>
   agentServiceRoutes(deps);
   agentCheckRoutes(deps);
   catalogRoutes(deps.ctx);
+  catalogWriteRoutes(deps.ctx);
   healthRoutes(deps.ctx);
 
   background(ctx, registry, sync, runner);

@@ -105,7 +105,28 @@ export const SyncNodeServices = z.object({
   checks: z.array(CatalogCheckDef).max(NODE_CHECKS_CAP),
 });
 
-export const catalogCommands = [RegisterService, DeregisterService, RegisterCheck, DeregisterCheck, UpdateCheckStatus, SyncNodeServices] as const;
+/**
+ * PUT /v1/catalog/register: a node (external ones included), optionally a
+ * service and checks on it. Nothing else of the node changes (unlike the
+ * agent's sync); an agent's anti-entropy later removes from its own node what
+ * it does not have, as in Consul.
+ */
+export const CatalogRegister = z.object({
+  type: z.literal("CatalogRegister"), ...base,
+  node: NodeRef,
+  service: CatalogServiceDef.optional(),
+  checks: z.array(CatalogCheckDef).max(64),
+});
+
+/** PUT /v1/catalog/deregister: one check, one service (with its checks), or the node's whole catalog entry. */
+export const CatalogDeregister = z.object({
+  type: z.literal("CatalogDeregister"), ...base,
+  nodeId: id,
+  serviceId: z.string().max(256).optional(),
+  checkId: z.string().max(256).optional(),
+});
+
+export const catalogCommands = [RegisterService, DeregisterService, RegisterCheck, DeregisterCheck, UpdateCheckStatus, SyncNodeServices, CatalogRegister, CatalogDeregister] as const;
 
 // ---- row helpers ----
 
@@ -286,6 +307,31 @@ function applySyncNodeServices(db: Db, index: number, cmd: z.infer<typeof SyncNo
   return { ok: true };
 }
 
+function applyCatalogRegister(db: Db, index: number, cmd: z.infer<typeof CatalogRegister>): CommandResult {
+  const nodeId = cmd.node.id;
+  for (const c of cmd.checks) {
+    if (c.serviceId && c.serviceId !== cmd.service?.id && serviceName(db, nodeId, c.serviceId) === undefined) {
+      return { ok: false, code: "SERVICE_NOT_FOUND", message: `ServiceID "${c.serviceId}" of check "${c.id}" does not exist on node "${cmd.node.name}"` };
+    }
+  }
+  upsertNode(db, index, cmd.node);
+  if (cmd.service) upsertService(db, index, nodeId, cmd.service);
+  for (const c of cmd.checks) upsertCheck(db, index, nodeId, c);
+  return { ok: true };
+}
+
+function applyCatalogDeregister(db: Db, index: number, cmd: z.infer<typeof CatalogDeregister>): CommandResult {
+  const { nodeId } = cmd;
+  if (cmd.checkId) return { ok: true, value: { removed: removeCheck(db, index, nodeId, cmd.checkId) } };
+  if (cmd.serviceId) return { ok: true, value: { removed: removeService(db, index, nodeId, cmd.serviceId) } };
+  // The whole node: its checks, its services, its registration (a member node stays a member).
+  for (const c of db.select({ id: checks.checkId }).from(checks).where(eq(checks.nodeId, nodeId)).all()) removeCheck(db, index, nodeId, c.id);
+  for (const sv of db.select({ id: services.serviceId }).from(services).where(eq(services.nodeId, nodeId)).all()) removeService(db, index, nodeId, sv.id);
+  const removed = (db.delete(catalogNodes).where(eq(catalogNodes.id, nodeId)).run() as unknown as { changes: number }).changes > 0;
+  if (removed) tombstone(db, "node", nodeId, index);
+  return { ok: true, value: { removed } };
+}
+
 /** Every catalog command may touch all four tables; blocking queries pick the ones they read. */
 const TABLES = ["services", "checks", "catalog_nodes", "catalog_tombstones"] as const;
 
@@ -296,4 +342,6 @@ export const catalogAppliers = {
   DeregisterCheck: { tables: TABLES, apply: applyDeregisterCheck },
   UpdateCheckStatus: { tables: TABLES, apply: applyUpdateCheckStatus },
   SyncNodeServices: { tables: TABLES, apply: applySyncNodeServices },
+  CatalogRegister: { tables: TABLES, apply: applyCatalogRegister },
+  CatalogDeregister: { tables: TABLES, apply: applyCatalogDeregister },
 };
