@@ -41,12 +41,13 @@ import { allocationRoutes } from "./api/allocations.ts";
 import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
 import { heartbeatFastPath } from "./cluster/heartbeat-fast.ts";
 import { raftFastPath } from "./cluster/raft/fast-path.ts";
+import { kvFastPath } from "./api/kv-fast.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
 import { NodeMonitor, nodeMonitorSettings } from "./cluster/node-monitor.ts";
-import { httpMetrics } from "./http/middleware/http-metrics.ts";
+import { HttpMetrics } from "./http/middleware/http-metrics.ts";
 import { EventHub } from "./monitor/event-hub.ts";
 import { storeLogSource } from "./monitor/log-source.ts";
 import { setupMonitoring } from "./monitor/setup.ts";
@@ -123,6 +124,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   // Call checks (intentions) for the invoke plugin, beside the ACL reads.
   state = { ...state, acl: { ...state.acl, ...security.calls } };
 
+  const httpMetrics = new HttpMetrics({ registry: metrics });
   const routes = createRouteTable({
     log,
     version: VERSION,
@@ -131,7 +133,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     appliedIndex: () => state.appliedIndex(),
     maxPeerMessageBytes: config.raft.maxMessageBytes,
     stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError), scheme: peer.scheme, fetch: peer.fetch }) : undefined,
-    outer: [httpMetrics({ registry: metrics })],
+    outer: [httpMetrics.middleware()],
     extra: security.middlewares,
     routeMiddleware: security.routeMiddleware,
   });
@@ -199,8 +201,12 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
       : undefined;
     // Peer messages likewise: one or two per follower per replicated write.
     const raftFast = raft ? raftFastPath({ secret, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m) }) : undefined;
-    const handler = fast || raftFast
-      ? (req: Request, env?: unknown) => raftFast?.(req) ?? fast?.(req) ?? routes.fetch(req, env)
+    // And the plain KV write, the hot client write (agents forward theirs through the route).
+    const kvFast = raft
+      ? kvFastPath({ propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: httpMetrics, log })
+      : undefined;
+    const handler = fast || raftFast || kvFast
+      ? (req: Request, env?: unknown) => raftFast?.(req) ?? kvFast?.(req) ?? fast?.(req) ?? routes.fetch(req, env)
       : routes.fetch;
     server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls: serverTls(config.tls) });
   } catch (err) {

@@ -45,6 +45,11 @@ export interface Security {
   middlewares: MiddlewareHandler[];
   routeMiddleware: (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler | undefined;
   settings: () => AclSettings;
+  /**
+   * True while no ACL, audit or rate limit acts on client requests (the
+   * default): a request then may skip the middlewares (core/api/kv-fast.ts).
+   */
+  open: () => boolean;
   resolver: () => TokenResolver;
   /** This process's own token (HostInfo.localToken). */
   localToken: string;
@@ -109,6 +114,7 @@ export function setupSecurity(o: SecurityOptions): Security {
     calls,
     routeMiddleware: routeAuthorizer({ settings: () => settings, resolver: () => resolver, helpers: helpers(o.state, o.config.node.name), log: o.log }),
     settings: () => settings,
+    open: () => !settings.enabled && !settings.audit && !limiter,
     resolver: () => resolver,
     localToken,
     audit,

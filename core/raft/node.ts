@@ -5,8 +5,9 @@
 //
 //   while (node.hasReady()) {
 //     const rd = node.ready();
+//     transport.send(rd.messages.slice(0, rd.sendBeforePersist)); // a leader's Appends may go first
 //     storage.save(rd.snapshot, rd.entries, rd.hardState); // durable first
-//     transport.send(rd.messages);                         // only after persisting
+//     transport.send(rd.messages.slice(rd.sendBeforePersist)); // only after persisting
 //     if (rd.snapshot) app.restore(rd.snapshot);
 //     for (const e of rd.committedEntries) app.apply(e);
 //     node.advance(rd);
@@ -34,6 +35,24 @@ import type {
   Status,
   TransferResult,
 } from "./types.ts";
+
+/**
+ * Moves to the front of `msgs` (keeping their order) the messages that may be
+ * sent before the Ready is persisted (see Ready.sendBeforePersist) and returns
+ * how many there are: Appends and Heartbeats (only a leader sends them) whose
+ * commit index is durable here. The commit check matters when the leader is
+ * its own majority (a removed follower still gets Appends): it commits what
+ * it has not persisted yet, and must not tell anyone before it has.
+ */
+function frontEarly(msgs: Message[], persisted: number): number {
+  const early = (m: Message) => (m.type === "Append" || m.type === "Heartbeat") && m.commit <= persisted;
+  const front = msgs.filter(early);
+  if (front.length > 0 && front.length < msgs.length) {
+    const rest = msgs.filter((m) => !early(m));
+    msgs.splice(0, msgs.length, ...front, ...rest);
+  }
+  return front.length;
+}
 
 const sameHard = (a: HardState, b: HardState) => a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 const sameSoft = (a: SoftState, b: SoftState) => a.leader === b.leader && a.role === b.role;
@@ -177,6 +196,7 @@ export class RaftNode {
     const rd: Ready = {
       entries: log.unstableEntries(),
       messages: r.msgs,
+      sendBeforePersist: 0,
       committedEntries: log.nextCommitted(r.cfg.maxCommittedPerReady),
       readStates: r.readStates,
     };
@@ -189,6 +209,8 @@ export class RaftNode {
     const last = rd.committedEntries[rd.committedEntries.length - 1];
     if (last) log.applying = last.index;
     const hs = this.hardState();
+    const sameTermAndVote = hs.term === this.prevHard.term && hs.vote === this.prevHard.vote;
+    rd.sendBeforePersist = sameTermAndVote && !rd.snapshot ? frontEarly(rd.messages, log.persisted) : 0;
     if (!sameHard(hs, this.prevHard)) rd.hardState = this.prevHard = hs;
     const ss = this.softState();
     if (!sameSoft(ss, this.prevSoft)) rd.softState = this.prevSoft = ss;

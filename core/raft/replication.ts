@@ -22,9 +22,11 @@ export function appendEntries(r: Raft, ents: { type: EntryType; data: string }[]
  * §5.4.2: commit the highest index stored on a majority of the *current*
  * voters, but only if it belongs to the current term; earlier-term entries
  * are committed indirectly (Figure 8). The leader counts its own log as
- * matching up to lastIndex: its Ready persists those entries before any
- * message is sent or anything applied, so the commit cannot be observed
- * before it is durable here.
+ * matching up to lastIndex: its Ready persists those entries before anything
+ * is applied, and before any message that carries the commit is sent (the
+ * Appends a driver may send earlier carry only a durable commit index; see
+ * Ready.sendBeforePersist), so the commit cannot be observed before it is
+ * durable here.
  */
 export function maybeCommit(r: Raft): boolean {
   const idx = quorumMatchIndex(r.voters, (id) => (id === r.id ? r.log.lastIndex() : (r.progress.get(id)?.match ?? 0)));

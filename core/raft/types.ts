@@ -131,7 +131,9 @@ export type MessageType = Message["type"];
  *     index >= entries[0].index: they were overwritten), then `hardState`.
  *  2. Only then send `messages`. A message may promise (a vote, an append
  *     ack) what step 1 made durable; sending first can break safety after a
- *     crash.
+ *     crash. The exception: the first `sendBeforePersist` messages may be
+ *     sent before step 1, so the leader writes its log while the followers
+ *     write theirs (thesis §10.2.1).
  *  3. Restore `snapshot` into the application, then apply `committedEntries`
  *     in order.
  *  4. Serve `readStates` once the application has applied their index.
@@ -145,8 +147,20 @@ export interface Ready {
   entries: Entry[];
   /** From the leader's InstallSnapshot: replaces the stored snapshot and log; restore it into the application. */
   snapshot?: Snapshot;
-  /** Send ONLY after this Ready's hardState, entries and snapshot are durable. */
+  /** Send ONLY after this Ready's hardState, entries and snapshot are durable (but see sendBeforePersist). */
   messages: Message[];
+  /**
+   * How many of `messages`, from the front, may be sent before persisting:
+   * a leader's Appends and Heartbeats whose commit index covers only entries
+   * already durable here, in a Ready that changes neither term nor vote.
+   * They promise nothing this Ready persists: the leader's own new entries
+   * count toward a commit only with followers' acks, and a commit reached
+   * that way shows (in messages or committedEntries) only in a later Ready,
+   * which ready() gives out only after advance(), i.e. after persisting
+   * (Ongaro's thesis §10.2.1; etcd does the same). Sending them all after
+   * persisting is also correct.
+   */
+  sendBeforePersist: number;
   /** Apply in order, after `snapshot`. */
   committedEntries: Entry[];
   /** Confirmed linearizable reads: serve each once `index` is applied. */

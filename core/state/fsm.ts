@@ -3,7 +3,7 @@
 // transaction and records the applied index in the same transaction, so
 // after a crash the state and the applied index always agree (an entry is
 // applied exactly once).
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Store } from "../store/db.ts";
 import { meta } from "../store/schema.ts";
 import { decodeCommand, type Command, type CommandResult } from "./commands.ts";
@@ -83,11 +83,9 @@ export class Fsm {
     const result: CommandResult = applier
       ? applier.apply(this.store.db, index, command as never)
       : { ok: false, code: "UNKNOWN_COMMAND", message: `unknown command type ${String((command as { type?: unknown }).type)}` };
-    this.store.db
-      .insert(meta)
-      .values({ key: "applied_index", value: String(index) })
-      .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } })
-      .run();
+    this.store.client
+      .prepare("INSERT INTO meta (key, value) VALUES ('applied_index', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+      .run(String(index));
     return { index, command, result };
   }
 

@@ -75,6 +75,16 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   };
 }
 
+/**
+ * The SQL client under a drizzle db: for the few statements on the hot write
+ * path (applying a KV write, recording the applied index, appending to the
+ * log), where building the query through drizzle cost more than running it.
+ * The client compiles each SQL text once (driver.ts).
+ */
+export function clientOf(db: Db): SqlClient {
+  return (db as unknown as { $client: SqlClient }).$client;
+}
+
 function migrate(client: SqlClient): void {
   const row = client.prepare("PRAGMA user_version").get() as { user_version: number };
   const current = row.user_version;

@@ -41,6 +41,19 @@ describe("KV", () => {
     expect(((await (await get("empty")).json()) as any[])[0].Value).toBeNull();
   });
 
+  test("a plain PUT (the fast path, core/api/kv-fast.ts) answers as the route does", async () => {
+    const fast = await put("same/answer", "v");
+    const route = await put("same/answer", "v", "?flags=0");
+    for (const r of [fast, route]) {
+      expect(r.status).toBe(200);
+      expect(r.headers.get("content-type")).toBe("application/json");
+    }
+    expect(await fast.text()).toBe(await route.text());
+    const [e] = (await (await get("same/answer")).json()) as any[];
+    expect(e).toMatchObject({ Key: "same/answer", Value: Buffer.from("v").toString("base64"), Flags: 0 });
+    expect(e.ModifyIndex).toBeGreaterThan(e.CreateIndex);
+  });
+
   test("%2F and %3A in keys decode like raw slashes", async () => {
     await put("a%2Fb%3Ac", "x");
     const [e] = (await (await get("a/b:c")).json()) as any[];

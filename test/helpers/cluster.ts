@@ -39,6 +39,8 @@ export interface ClusterOptions {
   direct?: boolean;
   /** raft.sync; default "normal" (tests need no fsync per commit). */
   sync?: "full" | "normal";
+  /** Extra environment for every node process (BUN_OPTIONS for a CPU profile in a benchmark). */
+  env?: Record<string, string>;
 }
 
 function startProxy(port: number, target: () => number): Proxy {
@@ -107,7 +109,7 @@ export class TestCluster {
 
   async startNode(i: number): Promise<CorralProcess> {
     const n = this.nodes[i]!;
-    n.proc = await startCorral({ role: "leader", port: n.port, dataDir: n.dataDir, config: this.config(i) });
+    n.proc = await startCorral({ role: "leader", port: n.port, dataDir: n.dataDir, config: this.config(i), env: this.opts.env });
     return n.proc;
   }
 

@@ -229,6 +229,49 @@ describe("Ready ordering", () => {
     expect(b.hasReady()).toBe(false);
   });
 
+  test("a leader's Appends may be sent before it persists the entries they carry (thesis §10.2.1)", () => {
+    const net = new Network(ids3);
+    net.campaign("a");
+    const a = net.node("a");
+    a.propose("x");
+    const rd = a.ready();
+    expect(rd.entries.map((e) => e.data)).toEqual(["x"]);
+    expect(rd.sendBeforePersist).toBe(2);
+    const early = rd.messages.slice(0, rd.sendBeforePersist) as AppendMsg[];
+    expect(early.map((m) => [m.type, m.entries.map((e) => e.data)])).toEqual([["Append", ["x"]], ["Append", ["x"]]]);
+    // Their commit index covers only entries persisted before this Ready.
+    for (const m of early) expect(m.commit).toBeLessThan(rd.entries[0]!.index);
+  });
+
+  test("acks and votes always wait for the persist", () => {
+    const net = new Network(ids3, { preVote: false });
+    net.campaign("a");
+    const term = net.node("a").status().term;
+    const b = net.node("b");
+    b.step({ type: "Append", from: "a", to: "b", term, prevIndex: 2, prevTerm: term, entries: [{ index: 3, term, type: "normal", data: "x" }], commit: 2 });
+    expect(b.ready().sendBeforePersist).toBe(0);
+    const c = net.node("c");
+    c.step({ type: "Vote", from: "b", to: "c", term: term + 1, lastIndex: 3, lastTerm: term, transfer: true });
+    const rd = c.ready();
+    expect(rd.messages.map((m) => m.type)).toEqual(["VoteResp"]);
+    expect(rd.sendBeforePersist).toBe(0);
+  });
+
+  test("a leader that is its own majority does not announce a commit before persisting it", () => {
+    // Removing b leaves a alone: the conf entry commits as it is appended,
+    // and the Append that still goes to b carries that commit index. Sent
+    // before a persisted the entry, a crash could lose an entry b applied.
+    const net = new Network(["a", "b"]);
+    net.campaign("a");
+    const a = net.node("a");
+    const r = a.proposeConfChange({ type: "remove", node: "b" });
+    expect(r.ok).toBe(true);
+    const rd = a.ready();
+    expect(rd.committedEntries.map((e) => e.index)).toContain(rd.entries[0]!.index);
+    expect(rd.messages).toContainEqual(expect.objectContaining({ type: "Append", to: "b", commit: rd.entries[0]!.index }));
+    expect(rd.sendBeforePersist).toBe(0);
+  });
+
   test("ready() twice without advance() is a programming error", () => {
     const net = new Network(ids3);
     const a = net.node("a");

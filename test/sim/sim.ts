@@ -135,6 +135,12 @@ export class Simulation {
       const raft = node.raft;
       const kv = node.kv!;
       const rd: Ready = raft.ready();
+      const send = (msgs: Message[]) => {
+        for (const m of msgs) this.net.send(this.now, m, (time, msg) => this.schedule({ time, kind: "deliver", msg }));
+      };
+      // Like the real driver: a leader's Appends go out before it persists them,
+      // so a crash before persisting can leave them only on followers.
+      send(rd.messages.slice(0, rd.sendBeforePersist));
       if (this.phase === 1 && this.rng.chance(this.swarm.crashBeforePersist)) return this.crash(node, this.restartDelay());
       if (rd.entries.length > 0) {
         const first = rd.entries[0]!.index;
@@ -143,7 +149,7 @@ export class Simulation {
       }
       node.storage.save(rd);
       if (this.phase === 1 && this.rng.chance(this.swarm.crashBeforeSend)) return this.crash(node, this.restartDelay());
-      for (const m of rd.messages) this.net.send(this.now, m, (time, msg) => this.schedule({ time, kind: "deliver", msg }));
+      send(rd.messages.slice(rd.sendBeforePersist));
       if (rd.snapshot) {
         kv.restore(rd.snapshot);
         this.snapshotsInstalled++;

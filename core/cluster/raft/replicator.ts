@@ -4,6 +4,7 @@
 // whether one node or five order their commands.
 //
 // Processing one Ready (core/raft/types.ts states the contract):
+//   send what may precede persisting (a leader's Appends and Heartbeats);
 //   one SQLite transaction: persist snapshot/entries/hard state, then apply
 //   the committed entries to the FSM (same transaction: state, applied index
 //   and log can never disagree after a crash); then send the messages; then
@@ -14,7 +15,7 @@ import type { Fsm, AppliedEntry } from "../../state/fsm.ts";
 import { Command, encodeCommand } from "../../state/commands.ts";
 import { ReplicationError, type ProposeOutcome, type ReplicationStatus, type Replicator } from "../../state/replicator.ts";
 import type { Logger } from "../../log.ts";
-import type { RaftStorage } from "./storage.ts";
+import { TRIM_ROWS_PER_READY, type RaftStorage } from "./storage.ts";
 import type { RaftTransport } from "./transport.ts";
 import type { LeaderForwarder } from "./forward.ts";
 import { ReadBarriers } from "./reads.ts";
@@ -283,9 +284,14 @@ export class RaftReplicator implements Replicator {
     const votedOrTermChanged = !!hs && (hs.term !== this.durableTerm || hs.vote !== this.durableVote);
     this.opts.store.fsyncCommits(rd.entries.length > 0 || !!rd.snapshot || votedOrTermChanged);
     if (hs) [this.durableTerm, this.durableVote] = [hs.term, hs.vote];
+    // A leader's Appends go out before its own fsync (Ready.sendBeforePersist,
+    // thesis §10.2.1): the followers write their logs while we write ours.
+    // Their acks are stepped only after this synchronous persist returns.
+    this.opts.transport.send(rd.messages.slice(0, rd.sendBeforePersist));
     try {
       this.opts.store.transaction(() => {
         this.opts.storage.persist(rd);
+        this.opts.storage.trim(TRIM_ROWS_PER_READY);
         if (rd.snapshot) fsm.restoredTo(rd.snapshot.index);
         for (const e of rd.committedEntries) {
           // Entries at or below the applied index were applied before a restart.
@@ -302,7 +308,7 @@ export class RaftReplicator implements Replicator {
     }
     if (rd.snapshot) this.opts.log.info("installed snapshot", { index: rd.snapshot.index, term: rd.snapshot.term });
     for (const a of applied) fsm.published(a);
-    this.opts.transport.send(rd.messages);
+    this.opts.transport.send(rd.messages.slice(rd.sendBeforePersist));
     this.node.advance(rd);
     this.settle(rd.committedEntries, applied);
     if (rd.softState) this.leadershipChanged(rd.softState.role === "leader", rd.softState.leader);
@@ -352,6 +358,9 @@ export class RaftReplicator implements Replicator {
     if (applied - st.snapshotIndex < this.opts.snapshotThreshold) return;
     const term = this.node.termAt(applied);
     if (term === undefined) return;
+    // No fsync: losing the snapshot in a crash leaves the previous one and
+    // the whole log, and the next fsynced Ready makes it durable anyway.
+    this.opts.store.fsyncCommits(false);
     this.opts.store.transaction(() => {
       const r = this.node.compact({ index: applied, term, data: this.opts.storage.dump() });
       if (r.ok) this.opts.storage.compacted(r.snapshot);

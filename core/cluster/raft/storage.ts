@@ -3,7 +3,7 @@
 // `raft_snapshot`). Everything one Ready asks to persist is written in one
 // transaction together with the entries it commits, so a crash leaves
 // either all of it or none (core/raft's Ready contract, types.ts).
-import { and, asc, eq, gt, gte, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Store } from "../../store/db.ts";
 import { log, meta, raftSnapshot } from "../../store/schema.ts";
 import type { Entry, EntryType, HardState, PersistedState, Snapshot } from "../../raft/index.ts";
@@ -16,7 +16,17 @@ function entryType(kind: string): EntryType {
   return kind === "noop" || kind === "conf" ? kind : "normal";
 }
 
+/**
+ * Compacted entries deleted per Ready (see trim). Deleting a whole
+ * snapshot_threshold of them in one transaction stalled a loaded node for
+ * 10-30 ms, on every node at the same index, which set the write p99.
+ */
+export const TRIM_ROWS_PER_READY = 256;
+
 export class RaftStorage {
+  /** Whether stored entries the snapshot covers may await trim(). */
+  private trimPending = false;
+
   constructor(private store: Store) {}
 
   /** What was persisted, or undefined for a node that never ran Raft. */
@@ -29,6 +39,8 @@ export class RaftStorage {
     const snapshot: Snapshot | undefined = snapRow
       ? { index: snapRow.idx, term: snapRow.term, voters: snapRow.voters, data: snapRow.data }
       : undefined;
+    // Entries a crash left below the snapshot are never read, only trimmed.
+    this.trimPending = !!snapshot;
     const rows = db.select().from(log).where(gt(log.idx, snapshot?.index ?? 0)).orderBy(asc(log.idx)).all();
     const entries: Entry[] = rows.map((r) => ({ index: r.idx, term: r.term, type: entryType(r.kind), data: r.data }));
     return { hardState, snapshot, entries };
@@ -45,14 +57,16 @@ export class RaftStorage {
       db.insert(meta).values({ key: "applied_index", value: String(s.index) })
         .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } }).run();
     }
+    // Entries and hard state come with every loaded Ready: plain SQL (see clientOf in store/db.ts).
+    const client = this.store.client;
     if (rd.entries.length > 0) {
-      db.delete(log).where(gte(log.idx, rd.entries[0]!.index)).run();
-      const insert = this.store.client.prepare("INSERT INTO log (idx, term, kind, data) VALUES (?, ?, ?, ?)");
+      client.prepare("DELETE FROM log WHERE idx >= ?").run(rd.entries[0]!.index);
+      const insert = client.prepare("INSERT INTO log (idx, term, kind, data) VALUES (?, ?, ?, ?)");
       for (const e of rd.entries) insert.run(e.index, e.term, e.type, e.data);
     }
     if (rd.hardState) {
-      db.insert(meta).values({ key: HARD_STATE_KEY, value: JSON.stringify(rd.hardState) })
-        .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } }).run();
+      client.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .run(HARD_STATE_KEY, JSON.stringify(rd.hardState));
     }
   }
 
@@ -61,10 +75,25 @@ export class RaftStorage {
     return encodeDump(dumpState(this.store));
   }
 
-  /** Records a snapshot raft accepted and drops the log entries it covers. */
+  /** Records a snapshot raft accepted; the log entries it covers go by trim(). */
   compacted(s: Snapshot): void {
     this.saveSnapshot(s);
-    this.store.db.delete(log).where(lte(log.idx, s.index)).run();
+    this.trimPending = true;
+  }
+
+  /**
+   * Deletes up to `rows` of the oldest entries the stored snapshot covers
+   * (call inside a transaction). The rest wait for the next call: nothing
+   * reads the log below the snapshot, and a crash leaves them to the next
+   * load(). The bound is read from the stored snapshot, not remembered, so
+   * a compaction whose transaction rolled back deletes nothing.
+   */
+  trim(rows: number): void {
+    if (!this.trimPending) return;
+    const deleted = this.store.client
+      .prepare("DELETE FROM log WHERE idx <= (SELECT idx FROM raft_snapshot WHERE id = 1) AND idx < (SELECT min(idx) FROM log) + ?")
+      .run(rows).changes;
+    if (deleted < rows) this.trimPending = false;
   }
 
   termAt(index: number): number | undefined {

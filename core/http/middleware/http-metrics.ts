@@ -42,26 +42,44 @@ export function routeLabel(c: Context): string {
   return UNMATCHED_ROUTE;
 }
 
+/** The two request series; the middleware feeds them, and so do the fast paths that bypass it (core/api/kv-fast.ts). */
+export class HttpMetrics {
+  readonly now: () => number;
+  private requests: Counter;
+  private duration: Histogram;
+
+  constructor(opts: HttpMetricsOptions) {
+    this.now = opts.now ?? (() => performance.now());
+    this.requests = new Counter({
+      name: "corral_http_requests_total", help: "HTTP requests answered, by method, route pattern and status",
+      labelNames: ["method", "route", "status"], registers: [opts.registry],
+    });
+    this.duration = new Histogram({
+      name: "corral_http_request_duration_seconds", help: "Time to answer an HTTP request (until the response starts), by method and route pattern",
+      labelNames: ["method", "route"], registers: [opts.registry],
+      buckets: opts.buckets ?? [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    });
+  }
+
+  /** One answered request; `started` is this.now() when it arrived. */
+  observe(method: string, route: string, status: number, started: number): void {
+    const m = METHODS.has(method) ? method : "OTHER";
+    this.requests.inc({ method: m, route, status: String(status) });
+    this.duration.observe({ method: m, route }, (this.now() - started) / 1000);
+  }
+
+  middleware(): MiddlewareHandler {
+    return async (c, next) => {
+      const started = this.now();
+      try {
+        await next();
+      } finally {
+        this.observe(c.req.method, routeLabel(c), c.res.status, started);
+      }
+    };
+  }
+}
+
 export function httpMetrics(opts: HttpMetricsOptions): MiddlewareHandler {
-  const now = opts.now ?? (() => performance.now());
-  const requests = new Counter({
-    name: "corral_http_requests_total", help: "HTTP requests answered, by method, route pattern and status",
-    labelNames: ["method", "route", "status"], registers: [opts.registry],
-  });
-  const duration = new Histogram({
-    name: "corral_http_request_duration_seconds", help: "Time to answer an HTTP request (until the response starts), by method and route pattern",
-    labelNames: ["method", "route"], registers: [opts.registry],
-    buckets: opts.buckets ?? [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-  });
-  return async function httpMetricsMiddleware(c, next) {
-    const started = now();
-    try {
-      await next();
-    } finally {
-      const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
-      const route = routeLabel(c);
-      requests.inc({ method, route, status: String(c.res.status) });
-      duration.observe({ method, route }, (now() - started) / 1000);
-    }
-  };
+  return new HttpMetrics(opts).middleware();
 }

@@ -3,7 +3,7 @@
 // snapshot and every SQLite driver see the same bytes.
 import { asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../../store/db.ts";
+import { clientOf, type Db } from "../../store/db.ts";
 import { kv, kvTombstones } from "../../store/schema.ts";
 import type { CommandResult } from "../result.ts";
 
@@ -40,15 +40,21 @@ export function prefixPattern(prefix: string): string {
   return prefix.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
 }
 
+// Plain SQL: the KV write is the hottest applier (see clientOf).
 function applyKVSet(db: Db, index: number, cmd: z.infer<typeof KVSet>): CommandResult {
-  const existing = db.select({ modifyIndex: kv.modifyIndex, createIndex: kv.createIndex }).from(kv).where(eq(kv.key, cmd.key)).get();
+  const client = clientOf(db);
+  const existing = client.prepare("SELECT modify_index AS modifyIndex, create_index AS createIndex FROM kv WHERE key = ?").get(cmd.key) as
+    | { modifyIndex: number; createIndex: number }
+    | undefined;
   if (cmd.cas !== undefined) {
     const ok = cmd.cas === 0 ? !existing : existing?.modifyIndex === cmd.cas;
     if (!ok) return { ok: true, value: false };
   }
-  const row = { key: cmd.key, value: cmd.value, flags: cmd.flags, createIndex: existing?.createIndex ?? index, modifyIndex: index };
-  db.insert(kv).values(row).onConflictDoUpdate({ target: kv.key, set: { value: row.value, flags: row.flags, modifyIndex: index } }).run();
-  db.delete(kvTombstones).where(eq(kvTombstones.key, cmd.key)).run();
+  client.prepare(
+    "INSERT INTO kv (key, value, flags, create_index, modify_index) VALUES (?, ?, ?, ?, ?) " +
+      "ON CONFLICT (key) DO UPDATE SET value = excluded.value, flags = excluded.flags, modify_index = excluded.modify_index",
+  ).run(cmd.key, cmd.value, cmd.flags, existing?.createIndex ?? index, index);
+  client.prepare("DELETE FROM kv_tombstones WHERE key = ?").run(cmd.key);
   return { ok: true, value: true };
 }
 

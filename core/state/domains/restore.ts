@@ -2,8 +2,7 @@
 // so every leader-role node replaces its state with it at the same index
 // (`corral operator snapshot restore`, like `consul snapshot restore`).
 import { z } from "zod";
-import type { Db } from "../../store/db.ts";
-import type { SqlClient } from "../../store/driver.ts";
+import { clientOf, type Db } from "../../store/db.ts";
 import type { CommandResult } from "../result.ts";
 import { decodeDump, restoreState } from "../snapshot.ts";
 
@@ -18,7 +17,7 @@ export const RestoreState = z.object({
 export const restoreCommands = [RestoreState] as const;
 
 function applyRestoreState(db: Db, _index: number, cmd: z.infer<typeof RestoreState>): CommandResult {
-  const store = { client: (db as unknown as { $client: SqlClient }).$client };
+  const store = { client: clientOf(db) };
   let dump;
   try {
     dump = decodeDump(cmd.data, store);
