@@ -1,6 +1,7 @@
 // Starts real corral processes from the real entry point (core/main.ts under
 // Bun) on free loopback ports, with their own data dirs, and cleans up.
 import { spawn, type ChildProcess } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,14 +12,50 @@ export const ROOT = resolve(import.meta.dir, "../..");
 export const ENTRY = join(ROOT, "core/main.ts");
 export const BUN = process.execPath; // tests run under bun
 
+/**
+ * A loopback port free for TCP and UDP, chosen below the kernel's ephemeral
+ * range: the nodes a test starts bind port 0 for their DNS and invoke
+ * listeners, and a port the kernel hands out there could be one picked here
+ * for a node not started yet ("port in use"). Never the same port twice in
+ * this process.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
+  for (let i = 0; i < 200; i++) {
+    const port = FIRST_PICKED_PORT + Math.floor(Math.random() * (EPHEMERAL_LOW - FIRST_PICKED_PORT));
+    if (handedOut.has(port)) continue;
+    if ((await bindable(port, "tcp")) && (await bindable(port, "udp"))) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port in ${FIRST_PICKED_PORT}-${EPHEMERAL_LOW - 1}`);
+}
+
+const FIRST_PICKED_PORT = 10_000;
+const EPHEMERAL_LOW = (() => {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > FIRST_PICKED_PORT + 1000 ? low : 32_768;
+  } catch {
+    return 32_768; // Linux's default start
+  }
+})();
+const handedOut = new Set<number>();
+
+function bindable(port: number, proto: "tcp" | "udp"): Promise<boolean> {
+  return new Promise((res) => {
+    if (proto === "tcp") {
+      const s = createServer();
+      s.once("error", () => res(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
+    } else {
+      const u = createSocket("udp4");
+      u.once("error", () => {
+        u.close();
+        res(false);
+      });
+      u.bind(port, "127.0.0.1", () => u.close(() => res(true)));
+    }
   });
 }
 
