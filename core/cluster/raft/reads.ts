@@ -1,7 +1,8 @@
 // Linearizable reads (thesis §6.4, read index): a read waits until the leader
 // has confirmed its leadership with a quorum round (Raft hands back a
 // ReadState with the commit index of that moment), then until the state
-// machine has applied that index. This module keeps the two waiting lists.
+// machine has applied that index. This module keeps the two waiting lists
+// (the second also serves writes a follower forwarded: see untilApplied).
 import { ReplicationError } from "../../state/replicator.ts";
 
 interface PendingRead {
@@ -47,6 +48,25 @@ export class ReadBarriers {
     this.confirming.delete(ctx);
     clearTimeout(r.timer);
     r.resolve(index);
+  }
+
+  /** Resolves once the state machine has applied `index` (true), or after `timeoutMs` (false). */
+  untilApplied(index: number, timeoutMs: number): Promise<boolean> {
+    if (this.appliedIndex() >= index) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const entry = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.applying = this.applying.filter((w) => w !== entry);
+        resolve(false);
+      }, timeoutMs);
+      this.applying.push(entry);
+    });
   }
 
   /** The state machine applied more entries: release the reads they satisfy. */

@@ -234,7 +234,12 @@ export class RaftReplicator implements Replicator {
   private async forward(cmd: Command): Promise<ProposeOutcome> {
     const leader = await this.waitForLeader();
     if (leader === this.opts.id) return this.propose(cmd);
-    return this.opts.forwarder.propose(leader, cmd);
+    const out = await this.opts.forwarder.propose(leader, cmd);
+    // Read-your-writes on this node: answer once this replica has applied the
+    // write too, so a `?stale` read here right after sees it. Bounded: the
+    // write is committed either way, and a lagging replica only delays.
+    await this.reads.untilApplied(out.index, this.opts.electionTimeoutMs);
+    return out;
   }
 
   /** The current leader, waiting up to two election timeouts for one to emerge. */
