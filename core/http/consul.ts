@@ -73,3 +73,19 @@ export function consulMember(m: { name: string; addr: string; port: number; data
     ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2, DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
   };
 }
+
+/**
+ * Hands a Consul-style request to a leader (an agent's plugins hold no
+ * state). Its failures are expected, not plugin bugs (a handler's unexpected
+ * throw marks the plugin failed): a client that hangs up on a held blocking
+ * query aborts the upstream fetch (499), and a leader may be unreachable
+ * (Consul answers 500 "No cluster leader").
+ */
+export async function forwardToLeader(forward: (req: Request) => Promise<Response>, c: Context): Promise<Response> {
+  try {
+    return await forward(c.req.raw);
+  } catch (err) {
+    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+    throw consulError(500, `No cluster leader (${String((err as Error)?.message ?? err).slice(0, 120)})`);
+  }
+}

@@ -2,7 +2,7 @@
 // agents (they hold no tokens), declares its permission, and turns command
 // refusals into Consul-style text errors.
 import type { RouteConfig } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import { forwardToLeader } from "../../core/http/consul.ts";
 import { consulError, statusForCode } from "../../core/http/errors.ts";
 import type { RoutePermission } from "../../core/acl/types.ts";
 import type { Command } from "../../core/state/commands.ts";
@@ -12,16 +12,7 @@ import type { AuthzConfig } from "./config.ts";
 export type AuthzContext = PluginContext<AuthzConfig>;
 
 export function mount(ctx: AuthzContext, def: RouteConfig, permission: RoutePermission, handler: RouteHandler, stateRead = false): void {
-  ctx.route(def, (c) => (ctx.forward ? forward(ctx.forward, c) : handler(c)), { permission, stateRead });
-}
-
-async function forward(fn: (req: Request) => Promise<Response>, c: Context): Promise<Response> {
-  try {
-    return await fn(c.req.raw);
-  } catch (err) {
-    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
-    throw consulError(500, `No cluster leader (${String((err as Error)?.message ?? err).slice(0, 120)})`);
-  }
+  ctx.route(def, (c) => (ctx.forward ? forwardToLeader(ctx.forward, c) : handler(c)), { permission, stateRead });
 }
 
 /** Proposes; a refusal becomes its status with the applier's message. */

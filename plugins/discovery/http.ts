@@ -4,7 +4,7 @@
 // X-Consul-* headers, forwarding from agents, and 405 for wrong methods (G8).
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { blockingParams, checkDatacenter, setConsulHeaders } from "../../core/http/consul.ts";
+import { blockingParams, checkDatacenter, forwardToLeader, setConsulHeaders } from "../../core/http/consul.ts";
 import { ApiError, consulError } from "../../core/http/errors.ts";
 import type { Indexed } from "../../core/state/domains/catalog-read.ts";
 import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
@@ -100,23 +100,8 @@ export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => bo
  * stateRead (served by the Raft leader unless ?stale) elsewhere.
  */
 export function readRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission): void {
-  ctx.route(def, (c) => (ctx.forward ? forward(ctx.forward, c) : handler(c)), { stateRead: true, permission });
+  ctx.route(def, (c) => (ctx.forward ? forwardToLeader(ctx.forward, c) : handler(c)), { stateRead: true, permission });
   methodNotAllowed(ctx, def);
-}
-
-/**
- * Hands the request to a leader. Its failures are expected, not plugin bugs
- * (a handler's unexpected throw marks the plugin failed): a client that hangs
- * up on a held blocking query aborts the upstream fetch, and a leader may be
- * unreachable (Consul answers 500 "No cluster leader").
- */
-async function forward(fn: (req: Request) => Promise<Response>, c: Context): Promise<Response> {
-  try {
-    return await fn(c.req.raw);
-  } catch (err) {
-    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
-    throw consulError(500, `No cluster leader (${String((err as Error)?.message ?? err).slice(0, 120)})`);
-  }
 }
 
 /** Mounts a route and, hidden from the document, 405 answers for the other methods on its path. */

@@ -147,7 +147,7 @@ export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfi
 export const dnsPlugin: PluginModule<DnsConfig> = createDnsPlugin();
 export default dnsPlugin;
 
-export { answer, respond, fit, shuffle, seededRandom, srvTarget } from "./responder.ts";
+export { answer, respond, fit, shuffle, srvTarget } from "./responder.ts";
 export { catalogFromState } from "./catalog.ts";
 export { dnsConfigSchema, type DnsConfig } from "./config.ts";
 export type { DnsCatalog, DnsInstance, DnsInstanceStatus, ResponderConfig, ResponderOptions } from "./types.ts";

@@ -378,15 +378,3 @@ export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   }
   return out;
 }
-
-/** A small seeded generator (mulberry32) for reproducible shuffles in tests and simulations. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

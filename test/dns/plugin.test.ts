@@ -7,16 +7,14 @@ import dgram from "node:dgram";
 import { promises as dnsPromises } from "node:dns";
 import net from "node:net";
 import { Registry } from "prom-client";
-import { EventBus } from "../../core/events.ts";
-import { RouteTable } from "../../core/http/routes.ts";
 import { silentLogger } from "../../core/log.ts";
-import { PluginHost } from "../../core/plugins/host.ts";
 import { ScopedMetrics } from "../../core/plugins/metrics.ts";
 import type { Closeable, PluginContext } from "../../core/plugins/types.ts";
 import { emptyStateReader } from "../../core/state/reader.ts";
 import dnsPlugin, { createDnsPlugin, type DnsConfig, type DnsHandle } from "../../plugins/dns/index.ts";
 import { standardCatalog } from "./fake-catalog.ts";
 import { connect, encodeQuery, frame, readFrames, udpQuery } from "./wire.ts";
+import { testPluginHost } from "../helpers/plugin-host.ts";
 
 async function freePort(): Promise<number> {
   for (;;) {
@@ -54,27 +52,7 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 function makeHost(settings: () => Record<string, Record<string, unknown>>) {
-  const metrics = new Registry();
-  const routes = new RouteTable({
-    middlewares: [],
-    onError: (err, c) => c.json({ error: err.message }, 500),
-    notFound: (c) => c.json({ error: "not found" }, 404),
-    invalidInput: (message, c) => c.json({ error: message }, 400),
-    title: "test",
-    version: "0",
-  });
-  const host = new PluginHost(
-    {
-      log: silentLogger,
-      routes,
-      bus: new EventBus(),
-      state: emptyStateReader,
-      propose: () => Promise.reject(new Error("no state in this test")),
-      host: { nodeId: "id-1", nodeName: "node-1", role: "dev", dataDir: "/tmp", datacenter: "dc1" },
-      metrics,
-    },
-    settings,
-  );
+  const { host, metrics } = testPluginHost(settings);
   host.registerBuiltin(createDnsPlugin({ catalog: () => standardCatalog() }));
   return { host, metrics };
 }

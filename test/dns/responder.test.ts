@@ -4,7 +4,10 @@
 // what is checked is what a client would decode.
 import { describe, expect, test } from "bun:test";
 import * as dnsPacket from "dns-packet";
-import { answer, respond, seededRandom, shuffle } from "../../plugins/dns/responder.ts";
+import { answer, respond, shuffle } from "../../plugins/dns/responder.ts";
+import { mulberry32 } from "../sim/prng.ts";
+
+const seededRandom = (seed: number) => mulberry32(seed).next;
 import type { DnsCatalog, ResponderOptions } from "../../plugins/dns/types.ts";
 import { fakeCatalog, inst, standardCatalog } from "./fake-catalog.ts";
 import { decode } from "./wire.ts";

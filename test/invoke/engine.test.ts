@@ -6,15 +6,10 @@
 // stale pooled connection.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { Registry } from "prom-client";
-import { EventBus } from "../../core/events.ts";
-import { RouteTable } from "../../core/http/routes.ts";
-import { silentLogger } from "../../core/log.ts";
-import { PluginHost } from "../../core/plugins/host.ts";
-import { emptyStateReader } from "../../core/state/reader.ts";
 import { ChunkedDecoder } from "../../plugins/invoke/fast/chunked.ts";
 import { createInvokePlugin } from "../../plugins/invoke/index.ts";
 import { freePort } from "../helpers/proc.ts";
+import { testPluginHost } from "../helpers/plugin-host.ts";
 
 /** A raw HTTP/1.1 instance: answers by path; counts connections; records what it received. */
 function rawBackend() {
@@ -111,18 +106,7 @@ function rawClient(port: number) {
 const count = (s: string, what: string) => s.split(what).length - 1;
 const backend = rawBackend();
 let port = 0;
-const routes = new RouteTable({
-  middlewares: [], onError: (e, c) => c.json({ error: e.message }, 500), notFound: (c) => c.json({}, 404),
-  invalidInput: (m, c) => c.json({ error: m }, 400), title: "t", version: "0",
-});
-const host = new PluginHost(
-  {
-    log: silentLogger, routes, bus: new EventBus(), state: emptyStateReader, metrics: new Registry(),
-    propose: () => Promise.reject(new Error("no state")),
-    host: { nodeId: "i", nodeName: "n", role: "dev", dataDir: "/tmp", datacenter: "dc1" },
-  },
-  () => ({ invoke: { port, engine: "sockets", retry_buffer_bytes: "16" } }),
-);
+const { host } = testPluginHost(() => ({ invoke: { port, engine: "sockets", retry_buffer_bytes: "16" } }));
 
 beforeAll(async () => {
   await new Promise<void>((r) => backend.server.listen(0, "127.0.0.1", () => r()));

@@ -3,16 +3,11 @@
 // intentions deny with 403 and the reason, the listener's port is freed on
 // disable and bound again on enable/reload, run-time policy overrides, metrics.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Registry } from "prom-client";
-import { EventBus } from "../../core/events.ts";
-import { RouteTable } from "../../core/http/routes.ts";
-import { silentLogger } from "../../core/log.ts";
-import { PluginHost } from "../../core/plugins/host.ts";
-import { emptyStateReader } from "../../core/state/reader.ts";
 import type { CallAuthorizer } from "../../plugins/invoke/authorize.ts";
 import { createInvokePlugin } from "../../plugins/invoke/index.ts";
 import type { CatalogSource, InstanceView } from "../../plugins/invoke/watch.ts";
 import { freePort } from "../helpers/proc.ts";
+import { testPluginHost } from "../helpers/plugin-host.ts";
 
 /** Intentions as authz would answer them: the "web" identity may not call "db". */
 const tokens: Record<string, string> = { "web-token": "web", "api-token": "api" };
@@ -36,23 +31,7 @@ const source: CatalogSource = {
 };
 
 let port = 0;
-const metrics = new Registry();
-const routes = new RouteTable({
-  middlewares: [],
-  onError: (err, c) => c.json({ error: err.message }, 500),
-  notFound: (c) => c.json({ error: "not found" }, 404),
-  invalidInput: (message, c) => c.json({ error: message }, 400),
-  title: "test",
-  version: "0",
-});
-const host = new PluginHost(
-  {
-    log: silentLogger, routes, bus: new EventBus(), state: emptyStateReader, metrics,
-    propose: () => Promise.reject(new Error("no state in this test")),
-    host: { nodeId: "id-1", nodeName: "node-1", role: "dev", dataDir: "/tmp", datacenter: "dc1" },
-  },
-  () => ({ invoke: { port } }),
-);
+const { host, routes, metrics } = testPluginHost(() => ({ invoke: { port } }));
 host.registerBuiltin(createInvokePlugin({ authorizer: () => authorizer, source: () => source }));
 
 const proxy = (path: string, init: RequestInit & { headers?: Record<string, string> } = {}) => fetch(`http://127.0.0.1:${port}${path}`, init);

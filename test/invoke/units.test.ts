@@ -11,18 +11,9 @@ import * as br from "../../plugins/invoke/outlier.ts";
 import { ServicePool, type EndpointSpec } from "../../plugins/invoke/pool.ts";
 import { backoffMs, classifyError, retryable } from "../../plugins/invoke/retry.ts";
 import { isValidTraceparent, TraceIds } from "../../plugins/invoke/trace.ts";
+import { mulberry32 } from "../sim/prng.ts";
 
-/** mulberry32: a small seeded generator. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = (seed: number) => mulberry32(seed).next;
 
 type C = Candidate & { id: string };
 const cands = (n: number, weights: number[] = []): C[] => Array.from({ length: n }, (_, i) => ({ id: `e${i}`, inflight: 0, weight: weights[i] ?? 1, swrr: 0 }));
