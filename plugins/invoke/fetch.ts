@@ -32,7 +32,11 @@ class FetchTransport implements Transport<Response> {
     private readonly signal: AbortSignal,
   ) {}
 
-  async send(ep: Endpoint, tryMs: number): Promise<Response | FailureKind> {
+  send(ep: Endpoint, tryMs: number, settle: (out: Response | FailureKind) => void): void {
+    void this.attempt(ep, tryMs).then(settle);
+  }
+
+  private async attempt(ep: Endpoint, tryMs: number): Promise<Response | FailureKind> {
     const ctl = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {

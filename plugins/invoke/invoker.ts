@@ -8,6 +8,12 @@
 // answer's status or why there is none; breakers, budget, metrics and
 // retries are decided here, the same for both.
 //
+// The loop is driven by callbacks, not promises: on the raw-socket listener
+// an answer's head arrives in the instance socket's data callback and goes
+// on to the client in that same callback, with no promise or microtask hop
+// per request (docs/invoke.md, "Performance"). `run` wraps it in a promise
+// for the fetch front.
+//
 // Timeouts end at the response headers: the body (a large download, an
 // event stream) then flows for as long as both sides keep it open.
 import type { Logger } from "../../core/log.ts";
@@ -39,8 +45,11 @@ export interface Reply {
 }
 
 export interface Transport<R extends Reply> {
-  /** Sends one attempt; settles at the response headers (or with why there are none) within tryMs. */
-  send(ep: Endpoint, tryMs: number): Promise<R | FailureKind>;
+  /**
+   * Sends one attempt; calls `settle` once, at the response headers (or with
+   * why there are none) within tryMs. It may call it before returning.
+   */
+  send(ep: Endpoint, tryMs: number, settle: (out: R | FailureKind) => void): void;
   /** A reply that will not be returned (it is being retried): release it. */
   discard(r: R): void;
 }
@@ -73,9 +82,10 @@ export interface InvokerDeps {
 export class Invoker {
   readonly cfg: InvokeConfig;
   private readonly rules: RetryRules;
-  private readonly retryStatus = new Uint8Array(100);
+  /** 1 at [status - 500] for the statuses retried. */
+  readonly retryStatus = new Uint8Array(100);
 
-  constructor(private readonly d: InvokerDeps) {
+  constructor(readonly d: InvokerDeps) {
     this.cfg = d.cfg;
     this.rules = { methods: new Set(d.cfg.retry_methods) };
     for (const s of d.cfg.retry_statuses) this.retryStatus[s - 500] = 1;
@@ -120,40 +130,13 @@ export class Invoker {
     return new Refusal(status, code, message, extra);
   }
 
-  /** The attempt loop. Returns the reply to pass on, or corral's own answer. */
-  async run<R extends Reply>(c: CallSpec, t: Transport<R>): Promise<R | Refusal> {
-    const { svc } = c;
-    svc.budget.recordRequest();
-    const deadline = this.d.now() + c.timeoutMs;
-    let tried: Endpoint[] | null = null;
-    let last: R | FailureKind | undefined;
-    for (let attempt = 0; ; attempt++) {
-      const now = this.d.now();
-      if (now >= deadline) return this.giveUp(c, last ?? "timeout");
-      const ep = svc.pool.pick(now, tried);
-      if (!ep) return last !== undefined ? this.giveUp(c, last) : this.refuse(svc, c.started, 503, "no_instance", "NO_HEALTHY_INSTANCE", `service "${svc.name}" has no healthy instance`);
-      ep.inflight++;
-      let out: R | FailureKind;
-      try {
-        out = await t.send(ep, Math.min(c.tryMs, deadline - now));
-      } finally {
-        ep.inflight--;
-      }
-      this.judge(svc, ep, out);
-      if (typeof out !== "string" && !this.retryStatus[out.status - 500]) return this.done(c, out);
-      last = out;
-      if (!this.mayRetry(c, out, attempt)) return this.giveUp(c, out);
-      const wait = backoffMs(attempt + 1, this.cfg.backoff_base, this.cfg.backoff_max, this.d.rng);
-      if (this.d.now() + wait >= deadline) return this.giveUp(c, out);
-      if (typeof out !== "string") t.discard(out);
-      this.d.metrics.retry(svc);
-      (tried ??= []).push(ep);
-      if (wait > 0) await this.d.sleep(wait);
-    }
+  /** The attempt loop as a promise: the reply to pass on, or corral's own answer. */
+  run<R extends Reply>(c: CallSpec, t: Transport<R>): Promise<R | Refusal> {
+    return new Promise((done) => new Call(this, t).start(c, done));
   }
 
   /** Breaker and metrics for one attempt: 5xx, refused, reset, timeout count against the instance. */
-  private judge(svc: ServiceEntry, ep: Endpoint, out: Reply | FailureKind): void {
+  judge(svc: ServiceEntry, ep: Endpoint, out: Reply | FailureKind): void {
     if (out === "aborted") return svc.pool.abandoned(ep);
     if (typeof out === "string") this.d.metrics.attempt(ep, out === "timeout" ? CODE_TIMEOUT : CODE_ERROR);
     else {
@@ -165,7 +148,7 @@ export class Invoker {
     this.d.log.info("invoke: instance ejected", { service: svc.name, instance: ep.label, ejections: ep.breaker.ejections, untilMs: ep.breaker.until });
   }
 
-  private mayRetry(c: CallSpec, out: Reply | FailureKind, attempt: number): boolean {
+  mayRetry(c: CallSpec, out: Reply | FailureKind, attempt: number): boolean {
     if (attempt >= c.svc.policy.maxRetries) return false;
     if (!retryable(typeof out === "string" ? out : "status", c.method, c.replayable, this.rules)) return false;
     if (c.aborted()) return false;
@@ -174,14 +157,14 @@ export class Invoker {
     return false;
   }
 
-  private done<R extends Reply>(c: CallSpec, r: R): R {
+  finished<R extends Reply>(c: CallSpec, r: R): R {
     this.d.metrics.observe(c.svc, (performance.now() - c.started) / 1000);
     return r;
   }
 
   /** No attempt left: the last answer if there was one, else corral's own error. */
-  private giveUp<R extends Reply>(c: CallSpec, last: R | FailureKind): R | Refusal {
-    if (typeof last !== "string") return this.done(c, last);
+  giveUp<R extends Reply>(c: CallSpec, last: R | FailureKind): R | Refusal {
+    if (typeof last !== "string") return this.finished(c, last);
     const name = c.svc.name;
     if (last === "timeout") return this.refuse(c.svc, c.started, 504, "timeout", "UPSTREAM_TIMEOUT", `service "${name}" did not answer within the timeout`);
     if (last === "aborted") return new Refusal(499, "CLIENT_CLOSED", "the client closed the request");
@@ -192,5 +175,72 @@ export class Invoker {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([svc.ready, new Promise<void>((r) => (timer = setTimeout(r, svc.policy.timeoutMs)))]);
     clearTimeout(timer);
+  }
+}
+
+/**
+ * One call's attempts, step by step: pick an instance and send; when the
+ * transport settles, judge the outcome and either finish or go again after
+ * a backoff. Reusable (start() again once done): a client connection of the
+ * raw-socket listener keeps one for all its requests.
+ */
+export class Call<R extends Reply> {
+  private c!: CallSpec;
+  private done!: (r: R | Refusal) => void;
+  private deadline = 0;
+  private attempt = 0;
+  private tried: Endpoint[] | null = null;
+  private last: R | FailureKind | undefined;
+  /** The instance the attempt in flight went to. */
+  private ep: Endpoint | null = null;
+  private readonly settled = (out: R | FailureKind): void => this.outcome(out);
+  private readonly again = (): void => this.next();
+
+  constructor(
+    private readonly inv: Invoker,
+    private readonly t: Transport<R>,
+  ) {}
+
+  start(c: CallSpec, done: (r: R | Refusal) => void): void {
+    this.c = c;
+    this.done = done;
+    this.attempt = 0;
+    this.tried = null;
+    this.last = undefined;
+    c.svc.budget.recordRequest();
+    this.deadline = this.inv.d.now() + c.timeoutMs;
+    this.next();
+  }
+
+  private next(): void {
+    const { c, inv } = this;
+    const now = inv.d.now();
+    if (now >= this.deadline) return this.done(inv.giveUp(c, this.last ?? "timeout"));
+    const ep = c.svc.pool.pick(now, this.tried);
+    if (!ep) {
+      return this.done(this.last !== undefined ? inv.giveUp(c, this.last) : inv.refuse(c.svc, c.started, 503, "no_instance", "NO_HEALTHY_INSTANCE", `service "${c.svc.name}" has no healthy instance`));
+    }
+    ep.inflight++;
+    this.ep = ep;
+    this.t.send(ep, Math.min(c.tryMs, this.deadline - now), this.settled); // last: it may settle before returning
+  }
+
+  private outcome(out: R | FailureKind): void {
+    const { c, inv } = this;
+    const ep = this.ep!;
+    this.ep = null;
+    ep.inflight--;
+    inv.judge(c.svc, ep, out);
+    if (typeof out !== "string" && !inv.retryStatus[out.status - 500]) return this.done(inv.finished(c, out));
+    this.last = out;
+    if (!inv.mayRetry(c, out, this.attempt)) return this.done(inv.giveUp(c, out));
+    const wait = backoffMs(this.attempt + 1, inv.cfg.backoff_base, inv.cfg.backoff_max, inv.d.rng);
+    if (inv.d.now() + wait >= this.deadline) return this.done(inv.giveUp(c, out));
+    if (typeof out !== "string") this.t.discard(out);
+    inv.d.metrics.retry(c.svc);
+    (this.tried ??= []).push(ep);
+    this.attempt++;
+    if (wait > 0) void inv.d.sleep(wait).then(this.again);
+    else this.next();
   }
 }

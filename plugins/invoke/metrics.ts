@@ -1,7 +1,8 @@
 // The invoke plugin's Prometheus series. Per-attempt counts are plain numbers
 // on the endpoint, exported when scraped; per-service children are looked up
 // once and kept on the service entry.
-import type { Counter, Gauge, Histogram } from "prom-client";
+import type { Counter, Gauge } from "prom-client";
+import type { FastHistogram, HistogramChild } from "../../core/plugins/histogram.ts";
 import type { MetricsRegistry } from "../../core/plugins/metrics.ts";
 import type { Endpoint } from "./pool.ts";
 import type { ServiceEntry } from "./services.ts";
@@ -29,7 +30,7 @@ interface Inc {
 export class InvokeMetrics {
   private readonly requests: Counter<"service" | "instance" | "code">;
   private readonly errors: Counter<"service" | "kind">;
-  private readonly latency: Histogram<"service">;
+  private readonly latency: FastHistogram<"service">;
   private readonly retries: Counter<"service">;
   private readonly ejections: Counter<"service" | "instance">;
   private readonly exhausted: Counter<"service">;
@@ -77,7 +78,7 @@ export class InvokeMetrics {
   }
 
   observe(svc: ServiceEntry, seconds: number): void {
-    let child = svc.metrics.latency as { observe(v: number): void } | undefined;
+    let child = svc.metrics.latency as HistogramChild | undefined;
     if (!child) child = svc.metrics.latency = this.latency.labels(svc.name);
     child.observe(seconds);
   }

@@ -106,7 +106,7 @@ function rawClient(port: number) {
 const count = (s: string, what: string) => s.split(what).length - 1;
 const backend = rawBackend();
 let port = 0;
-const { host } = testPluginHost(() => ({ invoke: { port, engine: "sockets", retry_buffer_bytes: "16" } }));
+const { host } = testPluginHost(() => ({ invoke: { port, engine: "sockets", retry_buffer_bytes: "16", max_request_bytes: "100" } }));
 
 beforeAll(async () => {
   await new Promise<void>((r) => backend.server.listen(0, "127.0.0.1", () => r()));
@@ -171,6 +171,22 @@ describe("raw-socket engine", () => {
     expect(text).toContain("10\r\n0123456789abcdef\r\n4\r\nWXYZ\r\n0\r\n\r\n");
     expect(backend.received.some((r) => /\r\ntransfer-encoding: chunked\r\n/i.test(r) && r.endsWith("WXYZ\r\n0\r\n\r\n"))).toBe(true);
     c.end();
+  });
+
+  test("a body over max_request_bytes: 413 up front from Content-Length, or mid-stream — one answer, then the connection closes", async () => {
+    const a = rawClient(port);
+    a.send("POST /echo HTTP/1.1\r\nHost: svc\r\nContent-Length: 101\r\n\r\n");
+    await a.until(() => a.closed());
+    expect(await a.until(() => true)).toMatch(/^HTTP\/1\.1 413 [^]*"code":"BODY_TOO_LARGE"/);
+    // Chunked: the call is under way (the instance waits for the body's end) when the limit is crossed.
+    const b = rawClient(port);
+    b.send(`POST /echo HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n3c\r\n${"a".repeat(60)}\r\n`);
+    await Bun.sleep(50);
+    b.send(`3c\r\n${"b".repeat(60)}\r\n`);
+    await b.until(() => b.closed());
+    const text = await b.until(() => true);
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(count(text, "HTTP/1.1")).toBe(1);
   });
 
   test("Expect: 100-continue: the interim answer reaches the client before the body is sent", async () => {

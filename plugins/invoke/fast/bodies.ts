@@ -27,6 +27,8 @@ export class BodyError extends Error {
 /** Content-Length bodies up to retry_buffer_bytes: collected, then sent with each attempt's head. */
 export class BufferedBody implements BodySink {
   complete = false;
+  /** The whole body, once complete. */
+  value: Buffer | null = null;
   readonly done: Promise<Buffer>;
   private parts: Buffer[] = [];
   private resolve!: (b: Buffer) => void;
@@ -46,7 +48,8 @@ export class BufferedBody implements BodySink {
     this.need -= take;
     if (this.need === 0 && !this.complete) {
       this.complete = true;
-      this.resolve(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
+      this.value = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+      this.resolve(this.value);
       this.parts = [];
     }
     return take < d.byteLength ? d.subarray(take) : null;

@@ -19,9 +19,17 @@ const BAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const BAD_FIELD_LINE = /\r\n(?![!#$%&'*+\-.^_`|~0-9A-Za-z]+:)/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s\x00-\x1f\x7f]+) HTTP\/1\.([01])$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
-/** The fields a request's handling depends on or replaces (the rest pass untouched). */
-const REQUEST_FIELDS = /\r\n(host|content-length|transfer-encoding|connection|upgrade|keep-alive|proxy-connection|te|trailer|traceparent|x-forwarded-(?:for|proto|host)|x-corral-(?:timeout|try-timeout|token)|x-consul-token)[ \t]*:[ \t]*([^\r]*)/gi;
-const RESPONSE_FIELDS = /\r\n(content-length|transfer-encoding|connection|keep-alive|proxy-connection)[ \t]*:[ \t]*([^\r]*)/gi;
+/** The fields a request's handling depends on or replaces, lower case (the rest pass untouched). */
+export const REQUEST_FIELD_NAMES = [
+  "host", "content-length", "transfer-encoding", "connection", "upgrade", "keep-alive", "proxy-connection", "te", "trailer", "traceparent",
+  "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-corral-timeout", "x-corral-try-timeout", "x-corral-token", "x-consul-token",
+];
+/** The fields of an answer corral acts on. */
+export const RESPONSE_FIELD_NAMES = ["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection"];
+/** "\r\n<name>: <value>" for any of `names`, case-insensitive. */
+const fieldsRegex = (names: string[]) => new RegExp(`\\r\\n(${names.join("|")})[ \\t]*:[ \\t]*([^\\r]*)`, "gi");
+const REQUEST_FIELDS = fieldsRegex(REQUEST_FIELD_NAMES);
+const RESPONSE_FIELDS = fieldsRegex(RESPONSE_FIELD_NAMES);
 
 export class HttpError extends Error {
   constructor(
@@ -33,7 +41,7 @@ export class HttpError extends Error {
 }
 
 /** One field picked out of a head: lower-case name, trimmed value, and where its "\r\nname: value" segment lies. */
-interface Picked {
+export interface Picked {
   name: string;
   value: string;
   start: number;
@@ -122,11 +130,16 @@ export interface RequestHead {
   connection: string[];
 }
 
+/** Parses a request head (its text up to, not including, the final CRLFCRLF). scan.ts has the same for bytes, faster, for common heads. */
 export function parseRequestHead(text: string): RequestHead {
   const first = text.indexOf("\r\n");
   const m = REQUEST_LINE.exec(first === -1 ? text : text.slice(0, first));
   if (!m) throw new HttpError(400, "malformed request line");
-  const p = pick(text, REQUEST_FIELDS, 400);
+  return requestHead(text, m[1]!, m[2]!, m[3] === "0", pick(text, REQUEST_FIELDS, 400), first === -1 ? text.length : first);
+}
+
+/** A validated request line and the fields picked from the head: what they mean, or why they are refused. */
+export function requestHead(text: string, method: string, target: string, http10: boolean, p: Picked[], firstLineEnd: number): RequestHead {
   // One pass over the picked fields (this runs per request).
   let cl = -1;
   let host: string | null = null;
@@ -155,16 +168,15 @@ export function parseRequestHead(text: string): RequestHead {
   }
   if (te.length && cl !== -1) throw new HttpError(400, "both Transfer-Encoding and Content-Length");
   if (te.length && (te.length !== 1 || te[0] !== "chunked")) throw new HttpError(501, "only the chunked transfer coding is supported");
-  const http10 = m[3] === "0";
   if (http10 && te.length) throw new HttpError(400, "Transfer-Encoding in an HTTP/1.0 request");
   if (hosts > 1) throw new HttpError(400, "more than one Host");
   if (!http10 && !hosts) throw new HttpError(400, "missing Host");
   return {
-    method: m[1]!, target: m[2]!, http10, host, contentLength: cl, chunked: te.length === 1,
+    method, target, http10, host, contentLength: cl, chunked: te.length === 1,
     keepAlive: !http10 && !connection.includes("close"),
     upgrade: upgradeField !== null && connection.includes("upgrade") ? upgradeField : null,
     token: token ?? consulToken, traceparent, timeout, tryTimeout,
-    text, picked: p, firstLineEnd: first === -1 ? text.length : first, connection,
+    text, picked: p, firstLineEnd, connection,
   };
 }
 
@@ -223,15 +235,18 @@ export interface ResponseHead {
   connection: string[];
 }
 
-/** RFC 9112 §6.3: how a response to `method` is delimited. */
+/** Parses a response head (text up to the final CRLFCRLF) to `method`; RFC 9112 §6.3 framing. scan.ts has the same for bytes. */
 export function parseResponseHead(text: string, method: string): ResponseHead {
   const first = text.indexOf("\r\n");
   const m = STATUS_LINE.exec(first === -1 ? text : text.slice(0, first));
   if (!m) throw new HttpError(502, "malformed status line from the instance");
-  const status = Number(m[2]);
-  const p = pick(text, RESPONSE_FIELDS, 502);
+  return responseHead(text, method, m[1] === "0", Number(m[2]), pick(text, RESPONSE_FIELDS, 502), first === -1 ? text.length : first);
+}
+
+/** A validated status line and the fields picked from the head: how the body is delimited and whether the connection lives on. */
+export function responseHead(text: string, method: string, http10: boolean, status: number, p: Picked[], firstLineEnd: number): ResponseHead {
   let cl = -1;
-  let verbatim = m[1] === "1";
+  let verbatim = !http10;
   const te: string[] = [];
   const connection: string[] = [];
   for (const f of p) {
@@ -249,8 +264,8 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   else framing = cl >= 0 ? "length" : "close";
   return {
     status, contentLength: cl, framing,
-    close: status === 101 || (m[1] === "0" ? !connection.includes("keep-alive") : connection.includes("close")),
-    verbatim, text, picked: p, firstLineEnd: first === -1 ? text.length : first, connection,
+    close: status === 101 || (http10 ? !connection.includes("keep-alive") : connection.includes("close")),
+    verbatim, text, picked: p, firstLineEnd, connection,
   };
 }
 

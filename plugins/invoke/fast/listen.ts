@@ -41,7 +41,14 @@ export function listenSockets(opts: { bind: string; port: number }, engine: Omit
           conns.delete(s.data);
           s.data.onClose();
         },
-        error: (s: Sock) => s.data.onClose(),
+        // A socket error, or a throw in our handlers (Bun routes it here): this connection is done; the listener goes on.
+        error: (s: Sock, err: unknown) => {
+          // An error with a code is the network's (a reset); one without is a bug of ours, worth a warning.
+          if ((err as { code?: string })?.code) e.log.debug("invoke: client connection error", { err });
+          else e.log.warn("invoke: client connection failed", { err });
+          s.terminate();
+          s.data.onClose();
+        },
       },
     });
   } catch (err) {

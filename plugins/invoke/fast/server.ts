@@ -6,17 +6,22 @@
 //
 // One exchange at a time per client connection; pipelined requests wait in
 // the buffer (bounded). The call itself (instance choice, retries, breakers)
-// is the Invoker's, as for every other front.
+// is the Invoker's call loop, as for every other front. In the common case
+// (no ACL lookup, no body to wait for, a pooled connection) a request goes
+// out within its socket's data callback and its answer comes back within
+// the instance socket's: no promise is made per request.
 import type { Logger } from "../../../core/log.ts";
 import { timeoutHeaderMs } from "../headers.ts";
-import { Refusal, type CallSpec, type Invoker } from "../invoker.ts";
+import { Call, Refusal, type CallSpec, type Invoker } from "../invoker.ts";
 import type { HostRouter } from "../listener.ts";
 import { splitInvokePath } from "../listener.ts";
+import type { ServiceEntry } from "../services.ts";
 import type { TraceIds } from "../trace.ts";
 import { BodyError, BufferedBody, StreamedBody, type BodySink } from "./bodies.ts";
 import { Forwarder } from "./forward.ts";
-import { HttpError, MAX_HEAD_BYTES, parseRequestHead, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
+import { HttpError, MAX_HEAD_BYTES, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
 import { Outbox } from "./outbox.ts";
+import { readRequestHead } from "./scan.ts";
 import { RawTransport, type BodySource, type RawReply } from "./transport.ts";
 import type { UpstreamConn, UpstreamPool } from "./upstream.ts";
 
@@ -63,6 +68,10 @@ export class ClientConn {
   private readonly t: RawTransport;
   private readonly fw: Forwarder;
   private readonly spec: CallSpec;
+  private readonly call: Call<RawReply>;
+  /** The request whose call runs (its answer is handled by `answered`). */
+  private head: RequestHead | null = null;
+  private readonly answered = (r: RawReply | Refusal): void => this.answer(r);
   private http10 = false;
   private readonly ip: string;
   /** The idle sweep's count when the last exchange ended (-1 while one runs). */
@@ -76,9 +85,13 @@ export class ClientConn {
     this.out = new Outbox(sock, () => this.pauseUpstream(true), () => this.flushed());
     this.ip = sock.remoteAddress ?? "";
     this.idleSweep = sweeps;
-    this.t = new RawTransport(e.pool, (b) => void (!this.http10 && this.out.write(b)));
+    this.t = new RawTransport(e.pool, {
+      interim: (b) => void (!this.http10 && this.out.write(b)),
+      crashed: (err) => this.crashed(err),
+    });
     this.fw = new Forwarder(this, e.pool, () => !this.sink || this.sink.complete);
     this.spec = { svc: undefined!, method: "", replayable: true, timeoutMs: 0, tryMs: 0, started: 0, aborted: () => this.closed };
+    this.call = new Call(e.invoker, this.t);
   }
 
   /** Idle since the sweep count `before` or earlier: closed (keep-alive connections are not kept forever). */
@@ -101,7 +114,7 @@ export class ClientConn {
   onClose(): void {
     this.closed = true;
     this.tunnel?.close();
-    this.transport?.abort?.();
+    this.transport?.abort();
     this.sink?.abort();
     this.forwarding?.clientGone();
   }
@@ -129,7 +142,7 @@ export class ClientConn {
 
   fail(err: BodyError): void {
     if (this.forwarding) return this.sock.terminate(); // mid-answer: no room for an error response
-    this.transport?.abort?.();
+    this.dropCall();
     this.sink = null;
     this.respond(err.status, new Refusal(err.status, err.status === 413 ? "BODY_TOO_LARGE" : "BAD_REQUEST", err.message).json(), true);
   }
@@ -194,20 +207,30 @@ export class ClientConn {
     if (end < 0) return;
     this.buf = end + 4 < buf.byteLength ? buf.subarray(end + 4) : null;
     this.busy = true;
-    let head: RequestHead;
     try {
-      head = parseRequestHead(buf.toString("latin1", 0, end));
+      let head: RequestHead;
+      try {
+        head = readRequestHead(buf, end);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        return this.respond(err.status, new Refusal(err.status, "BAD_REQUEST", err.message).json(), true);
+      }
+      this.exchange(head);
     } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      return this.respond(err.status, new Refusal(err.status, "BAD_REQUEST", err.message).json(), true);
+      this.crashed(err);
     }
-    this.exchange(head).catch((err) => {
-      this.e.log.warn("invoke: call failed", { err });
-      if (!this.closed && !this.forwarding) this.respond(502, new Refusal(502, "INVOKE_FAILED", `call failed: ${(err as Error)?.message ?? err}`).json(), true);
-    });
   }
 
-  private async exchange(head: RequestHead): Promise<void> {
+  /** Our own code threw mid-exchange: a 502 if the answer has not begun, else the connection is dropped. */
+  crashed(err: unknown): void {
+    this.e.log.warn("invoke: call failed", { err });
+    if (this.closed) return;
+    if (this.forwarding) return this.sock.terminate();
+    this.dropCall();
+    this.respond(502, new Refusal(502, "INVOKE_FAILED", `call failed: ${(err as Error)?.message ?? err}`).json(), true);
+  }
+
+  private exchange(head: RequestHead): void {
     const started = performance.now();
     const route = this.route(head);
     // An upgrade with a body (no client sends one) would mix the body with the new protocol's bytes.
@@ -217,17 +240,27 @@ export class ClientConn {
     if (!route) return this.refuse(head, new Refusal(404, "NO_SERVICE_IN_HOST", `Host ${JSON.stringify(head.host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/...`));
     const body = this.takeBody(head);
     if (body instanceof Refusal) return this.refuse(head, body);
-    const token = head.token ?? undefined;
-    let admitted = this.e.invoker.admit(route.service, token, started);
-    if (admitted instanceof Promise) admitted = await admitted;
-    const svc = admitted;
+    const admitted = this.e.invoker.admit(route.service, head.token ?? undefined, started);
+    if (admitted instanceof Promise) {
+      admitted.then((svc) => this.admitted(head, route.target, body, svc, started)).catch((err) => this.crashed(err));
+    } else this.admitted(head, route.target, body, admitted, started);
+  }
+
+  private admitted(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry | Refusal, started: number): void {
     if (svc instanceof Refusal) return this.refuse(head, svc);
-    let source: BodySource = NO_BODY;
-    if (body instanceof BufferedBody) source = { buffered: await body.done };
-    else if (body) source = body;
+    if (body instanceof BufferedBody && !body.complete) {
+      // A client gone before its body arrived is the end of it: nothing to answer.
+      body.done.then(() => this.start(head, target, body, svc, started), () => {}).catch((err) => this.crashed(err));
+    } else this.start(head, target, body, svc, started);
+  }
+
+  /** Starts the call: the request goes to an instance now when one has an idle connection. */
+  private start(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number): void {
     if (this.closed) return;
-    const prefix = upstreamPrefix(head, route.target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent) });
+    const source: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
+    const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent) });
     this.http10 = head.http10;
+    this.head = head;
     this.transport = this.t.reset(prefix, head.method, source);
     const policy = svc.policy;
     const spec = this.spec;
@@ -237,9 +270,23 @@ export class ClientConn {
     spec.started = started;
     spec.timeoutMs = head.timeout === null ? policy.timeoutMs : (timeoutHeaderMs(head.timeout) ?? policy.timeoutMs);
     spec.tryMs = head.tryTimeout === null ? policy.tryTimeoutMs : (timeoutHeaderMs(head.tryTimeout) ?? policy.tryTimeoutMs);
-    const r = await this.e.invoker.run(spec, this.t);
+    this.call.start(spec, this.answered);
+  }
+
+  /** The exchange ends without the call's answer (corral answers itself): an attempt in flight is abandoned. */
+  private dropCall(): void {
+    const t = this.transport;
+    this.head = null; // what the call still reports is ignored
     this.transport = null;
-    if (this.closed) return void (r instanceof Refusal || r.conn.close());
+    t?.abort();
+  }
+
+  /** The call's outcome: an instance's answer to pass on, or corral's own. */
+  private answer(r: RawReply | Refusal): void {
+    const head = this.head;
+    this.head = null;
+    this.transport = null;
+    if (this.closed || !head) return void (r instanceof Refusal || r.conn.close());
     if (r instanceof Refusal) return this.refuse(head, r);
     if (head.upgrade !== null && r.status === 101) return this.startTunnel(r);
     // An upgrade the instance declined: the client may still switch on its own, so the connection ends with the answer.

@@ -4,12 +4,18 @@
 // (a stale keep-alive), a replayable request is sent once more on a fresh
 // connection, transparently: that is not the instance failing, so it costs
 // no retry and no breaker count.
+//
+// No object, promise or closure per attempt: one RawTransport per client
+// connection is the attempt's connection handler and, once settled, its
+// reply. The answer's head is read in the instance socket's data callback
+// and the call loop is told in that same callback.
 import type { Reply, Transport } from "../invoker.ts";
 import type { Endpoint } from "../pool.ts";
 import { classifyError, type FailureKind } from "../retry.ts";
-import { HttpError, MAX_HEAD_BYTES, parseResponseHead, type ResponseHead } from "./http1.ts";
+import { HttpError, MAX_HEAD_BYTES, type ResponseHead } from "./http1.ts";
 import { latin1 } from "./outbox.ts";
-import { UpstreamConn, type ConnHandler, type Deadlines, type UpstreamPool } from "./upstream.ts";
+import { readResponseHead } from "./scan.ts";
+import { UpstreamConn, type ConnHandler, type Timed, type UpstreamPool } from "./upstream.ts";
 
 const HEAD_END = Buffer.from("\r\n\r\n");
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -37,63 +43,112 @@ export interface BodySource {
   attach?(conn: UpstreamConn): void;
 }
 
-/** 1xx answers (100 Continue) go to the client as they come; the final head settles the attempt. */
-export type InterimSink = (bytes: Buffer) => void;
+/** What the transport tells the client side outside the call loop. */
+export interface AttemptHooks {
+  /** 1xx answers (100 Continue) go to the client as they come; the final head settles the attempt. */
+  interim(bytes: Buffer): void;
+  /** Code past the attempt (the call loop, the answer's handling) threw: the exchange cannot go on. */
+  crashed(err: unknown): void;
+}
 
-type Outcome = RawReply | FailureKind | "stale";
+type Settle = (out: RawReply | FailureKind) => void;
+const NO_BODY: BodySource = { buffered: null };
 
 /**
- * One attempt on one connection: reads the answer's head (passing 1xx on),
- * settles once, then holds what arrives until the forwarder takes over. One
- * object per attempt serves as the connection's handler and as the reply.
+ * A client connection's attempts, one exchange at a time: `reset` per
+ * request, then the call loop's send() per attempt.
  */
-export class Attempt implements ConnHandler, RawReply {
+export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler, Timed {
   status = 0;
   head!: ResponseHead;
   received!: Buffer;
   headLength = 0;
-  readonly promise: Promise<Outcome>;
-  private resolve!: (o: Outcome) => void;
+  conn!: UpstreamConn;
+  /** performance.now() past which the attempt in flight times out. */
+  deadline = 0;
+  method = "GET";
+  private prefix = "";
+  private body: BodySource = NO_BODY;
+  /** Set while an attempt is in flight (cleared when it settles). */
+  private settle: Settle | null = null;
+  private ep!: Endpoint;
+  /** The attempt in flight went out again on a new connection after a stale one. */
+  private fresh = false;
+  /** The request is on `conn` and the attempt waits for the answer's head. */
+  private sent = false;
   private buf: Buffer | null = null;
   private got = 0;
-  private settled = false;
   private held: Buffer[] | null = null;
   private heldEnd: { err?: unknown } | null = null;
-  /** performance.now() past which the attempt times out. */
-  readonly deadline: number;
+  private readonly refused = (): void => this.finish("refused"); // nothing was sent: safe to send elsewhere, whatever the method
+  private readonly opened = (conn: UpstreamConn): void => this.begin(conn);
 
   constructor(
-    private readonly t: RawTransport,
-    readonly conn: UpstreamConn,
-    tryMs: number,
-  ) {
-    this.promise = new Promise<Outcome>((r) => (this.resolve = r));
-    this.deadline = performance.now() + tryMs;
-    t.deadlines.add(this);
-    conn.handler = this;
+    private readonly pool: UpstreamPool,
+    private readonly hooks: AttemptHooks,
+  ) {}
+
+  reset(prefix: string, method: string, body: BodySource): this {
+    this.prefix = prefix;
+    this.method = method;
+    this.body = body;
+    return this;
   }
 
-  finish(v: Outcome): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.t.deadlines.delete(this);
-    this.t.abort = null;
-    if (typeof v === "string") {
+  send(ep: Endpoint, tryMs: number, settle: Settle): void {
+    this.settle = settle;
+    this.ep = ep;
+    this.fresh = false;
+    this.deadline = performance.now() + tryMs;
+    this.open(this.pool.acquire(ep));
+  }
+
+  /** The client went away: an attempt still waiting for its head ends. */
+  abort(): void {
+    if (this.sent) this.finish("aborted");
+  }
+
+  discard(r: RawReply): void {
+    r.conn.close();
+  }
+
+  /** Settles the attempt in flight, once. */
+  finish(v: RawReply | FailureKind | "stale"): void {
+    const settle = this.settle;
+    if (!settle) return;
+    this.settle = null;
+    this.sent = false;
+    this.pool.deadlines.delete(this);
+    if (v !== this) {
       this.conn.handler = null;
       this.conn.close();
     }
-    this.resolve(v);
+    if (v === "stale") {
+      // A reused connection that died before answering was stale, not the instance failing.
+      if (this.body.attach === undefined && !this.fresh) {
+        this.fresh = true;
+        this.settle = settle;
+        return this.open(this.pool.connect(this.ep));
+      }
+      v = "reset";
+    }
+    try {
+      settle(v as RawReply | FailureKind);
+    } catch (err) {
+      this.hooks.crashed(err);
+    }
   }
 
+  // ConnHandler: the connection's events while the attempt waits for its head (then held until handOver).
   data(d: Buffer): void {
-    if (this.settled) return void (this.held ??= []).push(d);
+    if (!this.settle) return void (this.held ??= []).push(d);
     this.got += d.byteLength;
     this.buf = this.buf ? Buffer.concat([this.buf, d]) : d;
     this.readHead();
   }
 
   closed(err?: unknown): void {
-    if (this.settled) return void (this.heldEnd = { err });
+    if (!this.settle) return void (this.heldEnd = { err });
     if (this.got === 0 && this.conn.reused) return this.finish("stale");
     const k = err ? classifyError(err) : "reset";
     this.finish(k === "other" ? "reset" : k);
@@ -110,9 +165,32 @@ export class Attempt implements ConnHandler, RawReply {
   handOver(h: ConnHandler): void {
     this.conn.handler = h;
     const held = this.held;
+    const end = this.heldEnd;
     this.held = null;
+    this.heldEnd = null;
     if (held) for (const c of held) h.data(c);
-    if (this.heldEnd) h.closed(this.heldEnd.err);
+    if (end) h.closed(end.err);
+  }
+
+  private open(c: UpstreamConn | Promise<UpstreamConn>): void {
+    if (c instanceof UpstreamConn) return this.begin(c);
+    c.then(this.opened, this.refused).catch((err) => this.hooks.crashed(err));
+  }
+
+  private begin(conn: UpstreamConn): void {
+    this.conn = conn;
+    this.buf = null;
+    this.got = 0;
+    this.held = null;
+    this.heldEnd = null;
+    conn.handler = this;
+    this.sent = true;
+    this.pool.deadlines.add(this);
+    const text = `${this.prefix}host: ${this.ep.hostPort}\r\n\r\n`;
+    // An ASCII head goes as a string (Bun encodes it natively); obs-text needs its latin-1 bytes.
+    if (this.body.buffered) conn.out.write(Buffer.concat([latin1(text), this.body.buffered]));
+    else conn.out.write(NON_ASCII.test(text) ? latin1(text) : text);
+    this.body.attach?.(conn);
   }
 
   /** Settles on the final head; passes 1xx heads on; waits while incomplete. */
@@ -124,14 +202,14 @@ export class Attempt implements ConnHandler, RawReply {
       if (end < 0) return void (this.buf = buf);
       let parsed: ResponseHead;
       try {
-        parsed = parseResponseHead(buf.toString("latin1", 0, end), this.t.method);
+        parsed = readResponseHead(buf, end, this.method);
       } catch (err) {
         if (err instanceof HttpError) return this.finish("other");
         throw err;
       }
       const next = end + 4;
       if (parsed.status < 200 && parsed.status !== 101) {
-        this.t.interim(buf.subarray(0, next));
+        this.hooks.interim(buf.subarray(0, next));
         if (next >= buf.byteLength) return void (this.buf = null);
         buf = buf.subarray(next);
         continue;
@@ -144,67 +222,5 @@ export class Attempt implements ConnHandler, RawReply {
       this.headLength = next;
       return this.finish(this);
     }
-  }
-}
-
-/**
- * A client connection's attempts, one exchange at a time: `reset` per
- * request, then the Invoker calls send() per attempt. Reused across the
- * connection's requests (no transport object per call).
- */
-export class RawTransport implements Transport<RawReply> {
-  /** Set while an attempt waits for its head: the client went away. */
-  abort: (() => void) | null = null;
-  method = "GET";
-  private prefix = "";
-  private body: BodySource = { buffered: null };
-
-  constructor(
-    private readonly pool: UpstreamPool,
-    readonly interim: InterimSink,
-  ) {}
-
-  get deadlines(): Deadlines {
-    return this.pool.deadlines;
-  }
-
-  reset(prefix: string, method: string, body: BodySource): this {
-    this.prefix = prefix;
-    this.method = method;
-    this.body = body;
-    this.abort = null;
-    return this;
-  }
-
-  async send(ep: Endpoint, tryMs: number): Promise<RawReply | FailureKind> {
-    const deadline = performance.now() + tryMs;
-    for (let fresh = false; ; fresh = true) {
-      let conn: UpstreamConn;
-      try {
-        const c = fresh ? this.pool.connect(ep) : this.pool.acquire(ep);
-        conn = c instanceof UpstreamConn ? c : await c;
-      } catch {
-        return "refused"; // nothing was sent: safe to send elsewhere, whatever the method
-      }
-      const a = new Attempt(this, conn, Math.max(1, deadline - performance.now()));
-      this.abort = () => a.finish("aborted");
-      this.write(conn, ep);
-      const out = await a.promise;
-      // A reused connection that died before answering was stale, not the instance failing.
-      if (out === "stale" && this.body.attach === undefined && !fresh) continue;
-      return out === "stale" ? "reset" : out;
-    }
-  }
-
-  discard(r: RawReply): void {
-    r.conn.close();
-  }
-
-  private write(conn: UpstreamConn, ep: Endpoint): void {
-    const text = `${this.prefix}host: ${ep.hostPort}\r\n\r\n`;
-    // An ASCII head goes as a string (Bun encodes it natively); obs-text needs its latin-1 bytes.
-    if (this.body.buffered) conn.out.write(Buffer.concat([latin1(text), this.body.buffered]));
-    else conn.out.write(NON_ASCII.test(text) ? latin1(text) : text);
-    this.body.attach?.(conn);
   }
 }

@@ -5,7 +5,6 @@
 // reused one is rarely stale. When it is anyway, transport.ts sends a
 // replayable request once more on a fresh connection.
 import type { Endpoint } from "../pool.ts";
-import type { Attempt } from "./transport.ts";
 import { Outbox } from "./outbox.ts";
 
 const IDLE_SECONDS = 4;
@@ -144,8 +143,10 @@ export class UpstreamPool {
           forget();
           s.data.handler?.closed(err);
         },
+        // A socket error, or a throw in our data handler (Bun routes it here): the connection is done either way.
         error: (s: BunSocket, err: unknown) => {
           forget();
+          s.terminate();
           s.data.handler?.closed(err);
         },
       },
@@ -157,6 +158,13 @@ export class UpstreamPool {
   }
 }
 
+/** An attempt waiting for an answer's head. */
+export interface Timed {
+  /** performance.now() past which it times out. */
+  deadline: number;
+  finish(outcome: "timeout"): void;
+}
+
 /**
  * Per-try timeouts at TICK_MS granularity: one interval checks the attempts
  * waiting for a head, instead of a timer set and cleared per attempt.
@@ -164,15 +172,15 @@ export class UpstreamPool {
 const TICK_MS = 10;
 
 export class Deadlines {
-  private waiting = new Set<Attempt>();
+  private waiting = new Set<Timed>();
   private timer: ReturnType<typeof setInterval> | null = null;
 
-  add(a: Attempt): void {
+  add(a: Timed): void {
     this.waiting.add(a);
     this.timer ??= setInterval(() => this.tick(), TICK_MS);
   }
 
-  delete(a: Attempt): void {
+  delete(a: Timed): void {
     this.waiting.delete(a);
   }
 
