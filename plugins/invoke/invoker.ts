@@ -132,7 +132,7 @@ export class Invoker {
 
   /** The attempt loop as a promise: the reply to pass on, or corral's own answer. */
   run<R extends Reply>(c: CallSpec, t: Transport<R>): Promise<R | Refusal> {
-    return new Promise((done) => new Call(this, t).start(c, done));
+    return new Promise((done, fail) => new Call(this, t, fail).start(c, done));
   }
 
   /** Breaker and metrics for one attempt: 5xx, refused, reset, timeout count against the instance. */
@@ -193,12 +193,28 @@ export class Call<R extends Reply> {
   private last: R | FailureKind | undefined;
   /** The instance the attempt in flight went to. */
   private ep: Endpoint | null = null;
-  private readonly settled = (out: R | FailureKind): void => this.outcome(out);
-  private readonly again = (): void => this.next();
+  private readonly settled = (out: R | FailureKind): void => {
+    if (!this.failed) return this.outcome(out);
+    try {
+      this.outcome(out);
+    } catch (err) {
+      this.failed(err);
+    }
+  };
+  private readonly again = (): void => {
+    try {
+      this.next();
+    } catch (err) {
+      if (!this.failed) throw err;
+      this.failed(err);
+    }
+  };
 
   constructor(
     private readonly inv: Invoker,
     private readonly t: Transport<R>,
+    /** Where a throw in the loop (a bug) goes when it runs in a callback; without it, to whoever settled. */
+    private readonly failed?: (err: unknown) => void,
   ) {}
 
   start(c: CallSpec, done: (r: R | Refusal) => void): void {

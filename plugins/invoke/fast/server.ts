@@ -91,7 +91,7 @@ export class ClientConn {
     });
     this.fw = new Forwarder(this, e.pool, () => !this.sink || this.sink.complete);
     this.spec = { svc: undefined!, method: "", replayable: true, timeoutMs: 0, tryMs: 0, started: 0, aborted: () => this.closed };
-    this.call = new Call(e.invoker, this.t);
+    this.call = new Call(e.invoker, this.t, (err) => this.crashed(err));
   }
 
   /** Idle since the sweep count `before` or earlier: closed (keep-alive connections are not kept forever). */

@@ -47,7 +47,7 @@ export interface BodySource {
 export interface AttemptHooks {
   /** 1xx answers (100 Continue) go to the client as they come; the final head settles the attempt. */
   interim(bytes: Buffer): void;
-  /** Code past the attempt (the call loop, the answer's handling) threw: the exchange cannot go on. */
+  /** Our code threw where no caller can catch it (after a connect): the exchange cannot go on. */
   crashed(err: unknown): void;
 }
 
@@ -132,11 +132,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
       }
       v = "reset";
     }
-    try {
-      settle(v as RawReply | FailureKind);
-    } catch (err) {
-      this.hooks.crashed(err);
-    }
+    settle(v as RawReply | FailureKind); // the call loop catches what throws past it
   }
 
   // ConnHandler: the connection's events while the attempt waits for its head (then held until handOver).
