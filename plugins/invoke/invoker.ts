@@ -193,8 +193,8 @@ export class Call<R extends Reply> {
   private last: R | FailureKind | undefined;
   /** The instance the attempt in flight went to. */
   private ep: Endpoint | null = null;
+  // The loop's steps run in transport and timer callbacks: a throw there (a bug) goes to `failed`, not into the transport.
   private readonly settled = (out: R | FailureKind): void => {
-    if (!this.failed) return this.outcome(out);
     try {
       this.outcome(out);
     } catch (err) {
@@ -205,7 +205,6 @@ export class Call<R extends Reply> {
     try {
       this.next();
     } catch (err) {
-      if (!this.failed) throw err;
       this.failed(err);
     }
   };
@@ -213,8 +212,8 @@ export class Call<R extends Reply> {
   constructor(
     private readonly inv: Invoker,
     private readonly t: Transport<R>,
-    /** Where a throw in the loop (a bug) goes when it runs in a callback; without it, to whoever settled. */
-    private readonly failed?: (err: unknown) => void,
+    /** Where a throw in a step of the loop goes (the call cannot go on). */
+    private readonly failed: (err: unknown) => void,
   ) {}
 
   start(c: CallSpec, done: (r: R | Refusal) => void): void {

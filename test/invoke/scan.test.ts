@@ -86,40 +86,43 @@ function received(text: string): { buf: Buffer; end: number } | null {
   return end === text.length ? { buf, end } : null; // a mutation that made an earlier CRLFCRLF is a shorter head
 }
 
+/** One way of reading a head: the scanner alone, the scanner with the parser behind it, the parser alone. */
+interface Readers {
+  scan(buf: Buffer, end: number, text: string, method: string): unknown;
+  read(buf: Buffer, end: number, method: string): unknown;
+  parse(text: string, method: string): unknown;
+}
+
+/** Every corpus head and 20,000 seeded mutations of them: read with the scanner first, exactly the parser's result or error. */
+function agree(corpus: string[], seed: number, r: Readers): void {
+  const rng = mulberry32(seed);
+  let scanned = 0;
+  let checked = 0;
+  const check = (text: string) => {
+    const got = received(text);
+    if (!got) return;
+    checked++;
+    const method = rng.chance(0.1) ? "HEAD" : "GET"; // framing differs for HEAD answers
+    if (outcome(() => r.scan(got.buf, got.end, text, method)) !== null) scanned++; // taken (an error is an answer too)
+    expect(outcome(() => r.read(got.buf, got.end, method)), JSON.stringify(text)).toEqual(outcome(() => r.parse(text, method)));
+  };
+  for (const t of corpus) check(t);
+  for (let i = 0; i < 20_000; i++) check(mutate(rng.pick(corpus), rng));
+  expect(checked).toBeGreaterThan(15_000);
+  expect(scanned).toBeGreaterThan(checked / 4); // many mutations stay valid, and the scanner takes those
+}
+
 describe("head scanners agree with the parsers", () => {
   test("requests: every corpus head and 20,000 mutations", () => {
-    const rng = mulberry32(7);
-    let scanned = 0;
-    let checked = 0;
-    const check = (text: string) => {
-      const r = received(text);
-      if (!r) return;
-      checked++;
-      if (outcome(() => scanners.request(r.buf, r.end, text)) !== null) scanned++; // taken (an error is an answer too)
-      expect(outcome(() => readRequestHead(r.buf, r.end)), JSON.stringify(text)).toEqual(outcome(() => parseRequestHead(text)));
-    };
-    for (const t of REQUESTS) check(t);
-    for (let i = 0; i < 20_000; i++) check(mutate(rng.pick(REQUESTS), rng));
-    expect(checked).toBeGreaterThan(15_000);
-    expect(scanned).toBeGreaterThan(checked / 4); // many mutations stay valid, and the scanner takes those
+    agree(REQUESTS, 7, {
+      scan: (buf, end, text) => scanners.request(buf, end, text),
+      read: (buf, end) => readRequestHead(buf, end),
+      parse: (text) => parseRequestHead(text),
+    });
   });
 
   test("responses: every corpus head and 20,000 mutations, to GET and HEAD", () => {
-    const rng = mulberry32(11);
-    let scanned = 0;
-    let checked = 0;
-    const check = (text: string) => {
-      const r = received(text);
-      if (!r) return;
-      checked++;
-      const method = rng.chance(0.1) ? "HEAD" : "GET";
-      if (outcome(() => scanners.response(r.buf, r.end, text, method)) !== null) scanned++;
-      expect(outcome(() => readResponseHead(r.buf, r.end, method)), JSON.stringify(text)).toEqual(outcome(() => parseResponseHead(text, method)));
-    };
-    for (const t of RESPONSES) check(t);
-    for (let i = 0; i < 20_000; i++) check(mutate(rng.pick(RESPONSES), rng));
-    expect(checked).toBeGreaterThan(15_000);
-    expect(scanned).toBeGreaterThan(checked / 4);
+    agree(RESPONSES, 11, { scan: scanners.response, read: readResponseHead, parse: parseResponseHead });
   });
 
   test("the common heads are taken by the scanners, not left to the parsers", () => {

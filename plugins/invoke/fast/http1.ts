@@ -7,10 +7,13 @@
 // together refused, conflicting Content-Lengths refused, only "chunked" as a
 // request transfer coding.
 //
-// Fast by design (this runs for every proxied request): the head is checked
-// with two whole-text regexes, then one scan picks out only the fields corral
-// acts on; every other field is passed on as the bytes it arrived as. A head
-// is rewritten by cutting those fields' segments out of the text.
+// These parsers are the reference: the head is checked with two whole-text
+// regexes, then one scan picks out only the fields corral acts on; every
+// other field is passed on as the bytes it arrived as. A head is rewritten
+// by cutting those fields' segments out of the text. Per request, common
+// heads are read by scan.ts instead (the same checks, on bytes, no regex),
+// which leaves every other head to these and shares the code that decides
+// what the picked fields mean (requestHead, responseHead).
 
 /** A head (request line or status line plus fields) larger than this is refused (431 / 502). */
 export const MAX_HEAD_BYTES = 64 * 1024;
