@@ -116,12 +116,16 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
   finish(v: RawReply | FailureKind | "stale"): void {
     const settle = this.settle;
     if (!settle) return;
+    // Refused while connecting, the attempt has no connection: `conn` is still an earlier attempt's, maybe back in the pool for another client.
+    const onConn = this.sent;
     this.settle = null;
     this.sent = false;
-    this.pool.deadlines.delete(this);
-    if (v !== this) {
-      this.conn.handler = null;
-      this.conn.close();
+    if (onConn) {
+      this.pool.deadlines.delete(this);
+      if (v !== this) {
+        this.conn.handler = null;
+        this.conn.close();
+      }
     }
     if (v === "stale") {
       // A reused connection that died before answering was stale, not the instance failing.
