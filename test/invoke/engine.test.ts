@@ -151,6 +151,19 @@ describe("raw-socket engine", () => {
     c.end();
   });
 
+  test("a small body that arrives after its head is waited for, then sent with it", async () => {
+    const c = rawClient(port);
+    c.send("POST /echo HTTP/1.1\r\nHost: svc\r\nContent-Length: 4\r\n\r\n");
+    await Bun.sleep(50);
+    c.send("pi");
+    await Bun.sleep(20);
+    c.send("ng");
+    const text = await c.until((t) => t.endsWith("ping"));
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(backend.received.some((r) => r.endsWith("\r\n\r\nping") && /\r\ncontent-length: 4\r\n/i.test(r))).toBe(true);
+    c.end();
+  });
+
   test("an HTTP/1.0 client gets a chunked answer dechunked, then the connection closes", async () => {
     const c = rawClient(port);
     c.send("GET /chunked HTTP/1.0\r\nHost: svc\r\n\r\n");
