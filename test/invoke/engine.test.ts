@@ -10,6 +10,7 @@ import { ChunkedDecoder } from "../../plugins/invoke/fast/chunked.ts";
 import { createInvokePlugin } from "../../plugins/invoke/index.ts";
 import { freePort } from "../helpers/proc.ts";
 import { testPluginHost } from "../helpers/plugin-host.ts";
+import { fixedInstances } from "./helpers.ts";
 
 /** A raw HTTP/1.1 instance: answers by path; counts connections; records what it received. */
 function rawBackend() {
@@ -111,14 +112,7 @@ const { host } = testPluginHost(() => ({ invoke: { port, engine: "sockets", retr
 beforeAll(async () => {
   await new Promise<void>((r) => backend.server.listen(0, "127.0.0.1", () => r()));
   const bport = (backend.server.address() as net.AddressInfo).port;
-  host.registerBuiltin(createInvokePlugin({
-    source: () => ({
-      watch(_s, on) {
-        queueMicrotask(() => on.update({ exists: true, passing: [{ key: "n/b", node: "n", serviceId: "b", address: "127.0.0.1", port: bport, weight: 1 }] }));
-        return { stop() {} };
-      },
-    }),
-  }));
+  host.registerBuiltin(createInvokePlugin({ source: fixedInstances({ b: bport }) }));
   port = await freePort();
   expect((await host.enable("invoke")).state).toBe("enabled");
 });

@@ -2,6 +2,7 @@
 // registration through a node's agent API, and the proxy listener's port.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import type { InvokePluginDeps } from "../../plugins/invoke/index.ts";
 import { BUN, ROOT, eventually, getJson, type CorralProcess } from "../helpers/proc.ts";
 
 export const BACKEND = join(ROOT, "test/invoke/backend.ts");
@@ -125,4 +126,15 @@ export async function load(port: number, host: string, count: number, concurrenc
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return { by, failures };
+}
+
+/** For in-process plugin tests: every service has these passing instances on 127.0.0.1 (id -> port), with no catalog behind them. */
+export function fixedInstances(instances: Record<string, number>): NonNullable<InvokePluginDeps["source"]> {
+  const passing = Object.entries(instances).map(([id, port]) => ({ key: `n/${id}`, node: "n", serviceId: id, address: "127.0.0.1", port, weight: 1 }));
+  return () => ({
+    watch(_service, on) {
+      queueMicrotask(() => on.update({ exists: true, passing }));
+      return { stop() {} };
+    },
+  });
 }

@@ -9,6 +9,7 @@ import net from "node:net";
 import { createInvokePlugin } from "../../plugins/invoke/index.ts";
 import { freePort } from "../helpers/proc.ts";
 import { testPluginHost } from "../helpers/plugin-host.ts";
+import { fixedInstances } from "./helpers.ts";
 
 /** A keep-alive HTTP/1.1 instance answering "ok" to every request; counts connections opened and closed. */
 function liveInstance() {
@@ -69,15 +70,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => live.server.listen(0, "127.0.0.1", () => r()));
   const livePort = (live.server.address() as net.AddressInfo).port;
   const deadPort = await freePort(); // nothing listens there: connections are refused
-  host.registerBuiltin(createInvokePlugin({
-    source: () => ({
-      watch(_s, on) {
-        const at = (id: string, p: number) => ({ key: `n/${id}`, node: "n", serviceId: id, address: "127.0.0.1", port: p, weight: 1 });
-        queueMicrotask(() => on.update({ exists: true, passing: [at("live", livePort), at("dead", deadPort)] }));
-        return { stop() {} };
-      },
-    }),
-  }));
+  host.registerBuiltin(createInvokePlugin({ source: fixedInstances({ live: livePort, dead: deadPort }) }));
   port = await freePort();
   expect((await host.enable("invoke")).state).toBe("enabled");
 });
