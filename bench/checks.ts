@@ -11,10 +11,11 @@
 // commit index (it must not move: only status changes go through the log).
 // Goal: <= 25 % of one core, <= 150 MB RSS. Prints one JSON line.
 //   npx bun bench/checks.ts [--role agent|dev] [--seconds 30] [--checks 10000] [--interval 10]
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { BUN, startCorral, killAll, getJson, sleep, freePort, type CorralProcess } from "../test/helpers/proc.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
+import { clockTicks, cpuTicks } from "./support/cpu.ts";
 
 const SECONDS = numberFlag("seconds", 30);
 const CHECKS = numberFlag("checks", 10_000);
@@ -22,7 +23,6 @@ const INTERVAL_S = numberFlag("interval", 10);
 const PER_SERVICE = 10;
 const WARMUP_S = numberFlag("warmup", 10);
 const ROLE = stringFlag("role", "agent");
-const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 const TARGET = `
 let n = 0;
@@ -38,12 +38,6 @@ async function startTarget(): Promise<{ port: number; stop(): void }> {
   const child = spawn(BUN, ["-e", TARGET], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve) => child.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
   return { port, stop: () => void child.kill("SIGKILL") };
-}
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
 }
 
 function rssMb(pid: number): number {
@@ -127,7 +121,7 @@ try {
     expected_per_s: CHECKS / INTERVAL_S,
     probes_per_s: Math.round((after.probes - before.probes) / secs),
     target_hits_per_s: Math.round((after.hits - before.hits) / secs),
-    cpu_percent: Number(((100 * (cpuEnd.cpu - before.cpu)) / TICKS / cpuSecs).toFixed(1)),
+    cpu_percent: Number(((100 * (cpuEnd.cpu - before.cpu)) / clockTicks() / cpuSecs).toFixed(1)),
     rss_mb: rss[Math.floor(rss.length / 2)],
     rss_max_mb: rss[rss.length - 1],
     rss_idle_mb: idleRss,

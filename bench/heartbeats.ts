@@ -11,10 +11,10 @@
 // --profile writes the leader's CPU profile (markdown) into DIR.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
 import { signRequest, SIGNATURE_HEADER } from "../core/http/middleware/cluster-auth.ts";
 import { killAll, startCorral } from "../test/helpers/proc.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
+import { cpuSeconds } from "./support/cpu.ts";
 
 const AGENTS = numberFlag("agents", 5000);
 const SECONDS = numberFlag("seconds", 30);
@@ -22,7 +22,6 @@ const MAX_INFLIGHT = numberFlag("inflight", 1024);
 const SECRET = "bench-heartbeat-secret-0123456789";
 const TICK_MS = 10;
 const PROFILE_DIR = stringFlag("profile", "") || undefined;
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
 const leader = await startCorral({
   role: "leader",
@@ -31,11 +30,6 @@ const leader = await startCorral({
 });
 const pid = leader.child.pid!;
 
-function cpuTicks(): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return Number(rest[11]) + Number(rest[12]); // utime + stime
-}
 function rssBytes(): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
 }
@@ -104,7 +98,7 @@ const beat = (i: number) => {
 
 // Agent i fires at (i / AGENTS) of each second; every tick sends the agents whose slot passed.
 const t0 = performance.now();
-const ticks0 = cpuTicks();
+const cpu0 = cpuSeconds(pid);
 const self0 = process.cpuUsage();
 let sent = 0;
 let peakRss = rssBytes();
@@ -122,7 +116,7 @@ await new Promise<void>((done) => {
   }, TICK_MS);
 });
 const wallS = (performance.now() - t0) / 1000;
-const cpuS = (cpuTicks() - ticks0) / CLK_TCK;
+const cpuS = cpuSeconds(pid) - cpu0;
 const self = process.cpuUsage(self0);
 while (inflight > 0) await new Promise((r) => setTimeout(r, 10));
 const rss = rssBytes();

@@ -16,12 +16,13 @@
 // Needs wrk and haproxy (apt-get install -y wrk haproxy). --profile writes
 // corral's CPU profile (markdown) into DIR.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, ROOT, freePort, killAll, startCorral } from "../test/helpers/proc.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing, type Backend } from "../test/invoke/helpers.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
+import { cpuSeconds } from "./support/cpu.ts";
 
 const SECONDS = numberFlag("seconds", 5);
 const ROUNDS = numberFlag("rounds", 3);
@@ -35,14 +36,6 @@ interface Figures {
   p99Ms: number;
   /** CPU (user + system) the proxy process spent per request, in microseconds: steadier than req/s on a shared machine. */
   cpuUsPerReq?: number;
-}
-
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
-
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };

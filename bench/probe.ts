@@ -17,6 +17,7 @@
 // the cutime/cstime of /proc/self/stat (reaped children, USER_HZ ticks).
 import { installSpawnCounter } from "../test/helpers/spawn-counter.ts";
 import { readFileSync } from "node:fs";
+import { statFields } from "./support/cpu.ts";
 
 const spawnCounter = installSpawnCounter();
 
@@ -33,7 +34,7 @@ function arg(name: string, fallback: number): number {
 /** CPU ms of reaped children (cutime + cstime); 0 off Linux. USER_HZ = 100. */
 function childCpuMs(): number {
   try {
-    const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
+    const fields = statFields("self");
     return (Number(fields[13]) + Number(fields[14])) * 10;
   } catch {
     return 0;

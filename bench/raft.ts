@@ -11,12 +11,13 @@
 // Prints one JSON line.   npx bun bench/raft.ts [--seconds 5] [--clients 1,16,64] [--rounds 1]
 //   [--only corral|etcd] [--profile DIR]  (DIR: Bun CPU profiles of corral's nodes, .cpuprofile)
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TestCluster } from "../test/helpers/cluster.ts";
 import { freePort, sleep } from "../test/helpers/proc.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
+import { cpuSeconds } from "./support/cpu.ts";
 
 const SECONDS = numberFlag("seconds", 5);
 const CLIENT_COUNTS = stringFlag("clients", "1,16,64").split(",").map(Number);
@@ -36,12 +37,7 @@ interface Level {
 }
 
 /** utime + stime of a process, in µs. */
-function cpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from 3 (state) on
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
+const cpuUs = (pid: number): number => cpuSeconds(pid) * 1e6;
 
 /** Runs a level and adds the CPU µs per write of the leader and (mean) of the followers. */
 async function measured(clients: number, leader: number, followers: number[], write: (i: number) => Promise<boolean>): Promise<Level> {

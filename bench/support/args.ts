@@ -21,11 +21,6 @@ export function numberFlag(name: string, dflt: number): number {
   return n;
 }
 
-/** Whether the bare flag `--name` is given. */
-export function hasFlag(name: string): boolean {
-  return argv.includes(`--${name}`);
-}
-
 function fail(message: string): never {
   console.error(`${process.argv[1]?.split("/").pop() ?? "bench"}: ${message}`);
   process.exit(2);

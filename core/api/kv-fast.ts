@@ -12,15 +12,15 @@
 import type { Logger } from "../log.ts";
 import type { Command } from "../state/commands.ts";
 import { MAX_KV_VALUE_BYTES } from "../state/domains/kv.ts";
-import { errorBody, MAX_ERROR_CHARS } from "../http/app.ts";
+import { apiErrorReply, errorBody } from "../http/app.ts";
+import { pathOf } from "../http/path-of.ts";
 import { ApiError } from "../http/errors.ts";
 import type { HttpMetrics } from "../http/middleware/http-metrics.ts";
+import { MAX_KEY_CHARS } from "./kv.ts";
 
 const PREFIX = "/v1/kv/";
 /** The route's label in corral_http_requests_total (routePattern of /v1/kv/:key{.*}). */
 const ROUTE = "/v1/kv/{key}";
-/** core/api/kv.ts: keyParam's max. */
-const MAX_KEY_CHARS = 1024;
 
 export interface KvFastPathDeps {
   propose(cmd: Command): Promise<{ result: { ok: boolean; value?: unknown } }>;
@@ -37,11 +37,11 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 
 /** As the route table's error handler answers an ApiError (core/http/app.ts). */
 function errorResponse(err: ApiError): Response {
-  const message = err.message.length > MAX_ERROR_CHARS ? err.message.slice(0, MAX_ERROR_CHARS - 3) + "..." : err.message;
-  if (err.format === "text") {
-    return new Response(message, { status: err.status, headers: { "content-type": "text/plain; charset=UTF-8", ...err.headers } });
+  const reply = apiErrorReply(err);
+  if ("text" in reply) {
+    return new Response(reply.text, { status: err.status, headers: { "content-type": "text/plain; charset=UTF-8", ...err.headers } });
   }
-  return json(err.status, errorBody(err.code, message), err.headers);
+  return json(err.status, reply.json, err.headers);
 }
 
 /** A fetch handler that answers plain KV writes and returns undefined for everything else. */
@@ -50,10 +50,11 @@ export function kvFastPath(d: KvFastPathDeps): (req: Request) => Promise<Respons
   return (req) => {
     if (req.method !== "PUT") return undefined;
     const url = req.url;
-    const start = url.indexOf("/", url.indexOf("//") + 2);
-    if (start < 0 || !url.startsWith(PREFIX, start) || url.includes("?", start)) return undefined;
+    if (url.includes("?")) return undefined;
+    const path = pathOf(url);
+    if (!path.startsWith(PREFIX)) return undefined;
     // Percent-encoded keys go to the route: hono's decoding is the reference.
-    const key = url.slice(start + PREFIX.length);
+    const key = path.slice(PREFIX.length);
     if (key === "" || key.length > MAX_KEY_CHARS || key.includes("%")) return undefined;
     const length = Number(req.headers.get("content-length") ?? NaN);
     if (!Number.isFinite(length) || length > maxBytes || !d.open()) return undefined;

@@ -16,7 +16,10 @@ const KvEntryView = z
   })
   .openapi("KVPair");
 
-const keyParam = z.object({ key: z.string().max(1024) });
+/** Longest KV key (characters); the write fast path (kv-fast.ts) checks the same. */
+export const MAX_KEY_CHARS = 1024;
+
+const keyParam = z.object({ key: z.string().max(MAX_KEY_CHARS) });
 const kvQuery = z.object({
   recurse: z.string().optional(), keys: z.string().optional(), separator: z.string().max(64).optional(),
   raw: z.string().optional(), index: z.string().optional(), wait: z.string().optional(), dc: z.string().optional(),

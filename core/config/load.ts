@@ -14,7 +14,7 @@ import { ConfigError, formatKeyPath, fromZod, sortIssues, unknownKey, type Confi
 import { KEY_KINDS, SECTIONS, buildConfigSchema, defaultNodeName, type KeyKind, type Section } from "./schema.ts";
 import type { Config, Role } from "./types.ts";
 
-export { ConfigError, formatIssue, formatKeyPath, type ConfigIssue } from "./issues.ts";
+export { ConfigError } from "./issues.ts";
 
 export interface LoadFlags {
   bind?: string;

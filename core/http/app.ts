@@ -33,14 +33,24 @@ export function errorBody(code: string, message: string) {
   return { error: message, code };
 }
 
+/**
+ * What an ApiError answers: its message as plain text or in an errorBody,
+ * clipped to MAX_ERROR_CHARS (messages may quote what the client sent, an ID
+ * or a key: never echo more than a line of it back). Status and headers are
+ * the error's own; the route table's onError and the KV fast path
+ * (core/api/kv-fast.ts) both answer with this.
+ */
+export function apiErrorReply(err: ApiError): { text: string } | { json: ReturnType<typeof errorBody> } {
+  const message = err.message.length > MAX_ERROR_CHARS ? err.message.slice(0, MAX_ERROR_CHARS - 3) + "..." : err.message;
+  return err.format === "text" ? { text: message } : { json: errorBody(err.code, message) };
+}
+
 export function createRouteTable(opts: AppOptions): RouteTable {
   const onError = (err: Error, c: Context): Response => {
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
-      // Messages may quote what the client sent (an ID, a key): never echo more than a line of it back.
-      const message = err.message.length > MAX_ERROR_CHARS ? err.message.slice(0, MAX_ERROR_CHARS - 3) + "..." : err.message;
-      if (err.format === "text") return c.text(message, err.status);
-      return c.json(errorBody(err.code, message), err.status);
+      const reply = apiErrorReply(err);
+      return "text" in reply ? c.text(reply.text, err.status) : c.json(reply.json, err.status);
     }
     if (err instanceof HTTPException) {
       const status = err.status;

@@ -55,9 +55,13 @@ export function setConsulHeaders(c: Context, index: number, status: ReplicationS
   c.header("X-Consul-Effective-Consistency", consistency === "default" ? "leader" : consistency);
 }
 
-/** G9: accept our own datacenter; another one has no path. */
+/** G9: accept our own datacenter (?dc); another one has no path. */
 export function checkDatacenter(c: Context, ours: string): void {
-  const dc = new URL(c.req.url).searchParams.get("dc");
+  assertDatacenter(new URL(c.req.url).searchParams.get("dc"), ours);
+}
+
+/** A datacenter a request names (absent: ours): another one than ours has no path. */
+export function assertDatacenter(dc: string | null | undefined, ours: string): void {
   if (dc && dc !== ours) throw consulError(500, `No path to datacenter`);
 }
 

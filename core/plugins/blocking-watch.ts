@@ -40,7 +40,7 @@ export function watchLoop(step: (index: number, signal: AbortSignal) => Promise<
   return { stop: () => ctl.abort() };
 }
 
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     function done() {

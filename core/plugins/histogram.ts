@@ -61,11 +61,7 @@ export class FastHistogram<L extends string = string> {
     return c;
   }
 
-  /** Drops one label set's series (an instance or service gone). */
-  remove(...values: string[]): void {
-    this.children.delete(values.join("\u0000"));
-  }
-
+  /** Registry.resetMetrics() calls it. */
   reset(): void {
     this.children.clear();
   }

@@ -4,7 +4,7 @@
 // after a crash the state and the applied index always agree (an entry is
 // applied exactly once).
 import { eq } from "drizzle-orm";
-import type { Store } from "../store/db.ts";
+import { setMeta, type Store } from "../store/db.ts";
 import { meta } from "../store/schema.ts";
 import { decodeCommand, type Command, type CommandResult } from "./commands.ts";
 import { applierFor, allTables, tablesOf } from "./appliers.ts";
@@ -83,9 +83,7 @@ export class Fsm {
     const result: CommandResult = applier
       ? applier.apply(this.store.db, index, command as never)
       : { ok: false, code: "UNKNOWN_COMMAND", message: `unknown command type ${String((command as { type?: unknown }).type)}` };
-    this.store.client
-      .prepare("INSERT INTO meta (key, value) VALUES ('applied_index', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-      .run(String(index));
+    setMeta(this.store.client, "applied_index", String(index));
     return { index, command, result };
   }
 

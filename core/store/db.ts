@@ -85,6 +85,17 @@ export function clientOf(db: Db): SqlClient {
   return (db as unknown as { $client: SqlClient }).$client;
 }
 
+const SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/**
+ * Sets one row of the `meta` table (the applied index, Raft's hard state).
+ * Plain SQL through the client, like clientOf's statements: the client
+ * compiles the text once, so this costs what the prepared statement does.
+ */
+export function setMeta(client: SqlClient, key: string, value: string): void {
+  client.prepare(SET_META).run(key, value);
+}
+
 function migrate(client: SqlClient): void {
   const row = client.prepare("PRAGMA user_version").get() as { user_version: number };
   const current = row.user_version;

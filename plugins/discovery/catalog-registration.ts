@@ -6,16 +6,16 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { consulError } from "../../core/http/errors.ts";
-import type { CatalogCheckDef, CatalogServiceDef } from "../../core/state/domains/catalog.ts";
-import { canonicalKeys, decodeError, isObject } from "./check-definition.ts";
-import { parseServiceRegistration } from "./definition.ts";
+import { isUuid } from "../../core/acl/secret.ts";
+import { MAX_CHECKS_PER_WRITE, type CatalogCheckDef, type CatalogServiceDef } from "../../core/state/domains/catalog.ts";
+import { canonicalKeys, checkStatus, decodeObject, isObject } from "./check-definition.ts";
+import { assertUniqueCheckIds, checkList, parseServiceRegistration } from "./definition.ts";
 
 const REGISTER_FIELDS = ["ID", "Node", "Address", "Datacenter", "TaggedAddresses", "NodeMeta", "Service", "Check", "Checks", "SkipNodeUpdate"] as const;
 const SERVICE_FIELDS = ["ID", "Service", "Tags", "Address", "Port", "Meta", "Weights", "TaggedAddresses", "EnableTagOverride", "Kind", "Proxy", "Connect", "Namespace", "Partition"] as const;
 const CHECK_FIELDS = ["Node", "CheckID", "ID", "Name", "Status", "Notes", "Output", "ServiceID", "Type", "Definition", "Namespace", "Partition"] as const;
 const DEREGISTER_FIELDS = ["Node", "Datacenter", "ServiceID", "CheckID", "Namespace", "Partition"] as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 const RegisterBody = z.object({
@@ -84,15 +84,11 @@ function parseService(raw: unknown): CatalogServiceDef {
 }
 
 function parseCatalogCheck(raw: unknown, node: string): CatalogCheckDef {
-  if (!isObject(raw)) throw consulError(400, "Request decode failed: a check must be a JSON object");
-  const parsed = CheckBody.safeParse(canonicalKeys(raw, CHECK_FIELDS));
-  if (!parsed.success) throw decodeError("Check.", parsed.error);
-  const b = parsed.data;
+  const b = decodeObject(raw, "a check", CHECK_FIELDS, CheckBody, "Check.").body;
   if (b.Node && b.Node.toLowerCase() !== node.toLowerCase()) throw consulError(400, `Check node "${b.Node.slice(0, 128)}" does not match the registration's node "${node}"`);
   const id = b.CheckID || b.ID || b.Name;
   if (!id) throw consulError(400, "Missing check ID");
-  const status = b.Status || "critical";
-  if (status !== "passing" && status !== "warning" && status !== "critical") throw consulError(400, "Status for checks must 'passing', 'warning', 'critical'");
+  const status = checkStatus(b.Status);
   return {
     id, name: b.Name || id, status, notes: b.Notes ?? "", output: b.Output ?? "",
     serviceId: b.ServiceID ?? "", // as in Consul: a check belongs to a service only when it names it
@@ -101,31 +97,17 @@ function parseCatalogCheck(raw: unknown, node: string): CatalogCheckDef {
 }
 
 export function parseCatalogRegistration(raw: unknown): CatalogRegistration {
-  if (!isObject(raw)) throw consulError(400, "Request decode failed: body must be a JSON object");
-  const canon = canonicalKeys(raw, REGISTER_FIELDS);
-  const parsed = RegisterBody.safeParse(canon);
-  if (!parsed.success) throw decodeError("", parsed.error);
-  const b = parsed.data;
+  const { canon, body: b } = decodeObject(raw, "body", REGISTER_FIELDS, RegisterBody);
   if (!b.Node) throw consulError(400, "Must provide node");
   if (!NODE_NAME.test(b.Node)) throw consulError(400, `Invalid node name "${b.Node.slice(0, 128)}": letters, digits, '.', '_' and '-'`);
-  if (b.ID !== undefined && b.ID !== "" && !UUID.test(b.ID)) throw consulError(400, "Invalid node ID: must be a UUID");
+  if (b.ID !== undefined && b.ID !== "" && !isUuid(b.ID)) throw consulError(400, "Invalid node ID: must be a UUID");
   if (!b.SkipNodeUpdate && !b.Address) throw consulError(400, "Must provide address if SkipNodeUpdate is not set");
   refuseNonEmpty(canon, "NodeMeta");
   refuseNonEmpty(canon, "TaggedAddresses");
   const service = canon.Service === undefined || canon.Service === null ? undefined : parseService(canon.Service);
-  const list: unknown[] = [];
-  if (canon.Check !== undefined && canon.Check !== null) list.push(canon.Check);
-  if (canon.Checks !== undefined && canon.Checks !== null) {
-    if (!Array.isArray(canon.Checks)) throw consulError(400, "Request decode failed: Checks must be an array");
-    list.push(...canon.Checks);
-  }
-  if (list.length > 64) throw consulError(400, "a registration may carry at most 64 checks");
+  const list = checkList(canon, MAX_CHECKS_PER_WRITE, `a registration may carry at most ${MAX_CHECKS_PER_WRITE} checks`);
   const checks = list.map((c) => parseCatalogCheck(c, b.Node!));
-  const ids = new Set<string>();
-  for (const c of checks) {
-    if (ids.has(c.id)) throw consulError(400, `duplicate CheckID "${c.id}"`);
-    ids.add(c.id);
-  }
+  assertUniqueCheckIds(checks);
   return {
     ...(b.ID ? { nodeId: b.ID.toLowerCase() } : {}),
     node: b.Node, address: b.Address ?? "", ...(b.Datacenter ? { datacenter: b.Datacenter } : {}),
@@ -134,10 +116,7 @@ export function parseCatalogRegistration(raw: unknown): CatalogRegistration {
 }
 
 export function parseCatalogDeregistration(raw: unknown): CatalogDeregistration {
-  if (!isObject(raw)) throw consulError(400, "Request decode failed: body must be a JSON object");
-  const parsed = DeregisterBody.safeParse(canonicalKeys(raw, DEREGISTER_FIELDS));
-  if (!parsed.success) throw decodeError("", parsed.error);
-  const b = parsed.data;
+  const b = decodeObject(raw, "body", DEREGISTER_FIELDS, DeregisterBody).body;
   if (!b.Node) throw consulError(400, "Must provide node");
   if (b.ServiceID && b.CheckID) throw consulError(400, "Provide ServiceID or CheckID, not both");
   return {

@@ -66,6 +66,25 @@ export function decodeError(prefix: string, err: z.ZodError) {
   return consulError(400, `Request decode failed: ${where}${i?.message ?? "invalid"}`.slice(0, 200));
 }
 
+/**
+ * A JSON object under Consul's field names (canonicalKeys) checked by `schema`, with Consul-style 400s.
+ * `canon` keeps every known field (for those the schema leaves loose); `what` names the object in the error.
+ */
+export function decodeObject<S extends z.ZodType>(raw: unknown, what: string, fields: readonly string[], schema: S, prefix = ""): { canon: Record<string, unknown>; body: z.output<S> } {
+  if (!isObject(raw)) throw consulError(400, `Request decode failed: ${what} must be a JSON object`);
+  const canon = canonicalKeys(raw, fields);
+  const parsed = schema.safeParse(canon);
+  if (!parsed.success) throw decodeError(prefix, parsed.error);
+  return { canon, body: parsed.data };
+}
+
+/** A check's Status field: critical when absent (Consul's default), else one of the three. */
+export function checkStatus(raw: string | undefined): CheckStatus {
+  const status = raw || "critical";
+  if (status !== "passing" && status !== "warning" && status !== "critical") throw consulError(400, "Status for checks must 'passing', 'warning', 'critical'");
+  return status;
+}
+
 function dur(body: Record<string, unknown>, key: string): number | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
@@ -116,10 +135,7 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   } else if (!ttlMs) {
     throw consulError(400, "TTL must be > 0 for TTL checks");
   }
-  const status = b.Status ? b.Status : "critical";
-  if (status !== "passing" && status !== "warning" && status !== "critical") {
-    throw consulError(400, `Status for checks must 'passing', 'warning', 'critical'`);
-  }
+  const status = checkStatus(b.Status);
 
   const svc = ctx.service;
   const id = b.CheckID || b.ID || (svc ? (svc.count > 1 ? `service:${svc.id}:${svc.position}` : `service:${svc.id}`) : b.Name);

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { MAX_META_PAIRS, type CatalogServiceDef } from "../../core/state/domains/catalog.ts";
 import { consulError } from "../../core/http/errors.ts";
-import { canonicalKeys, decodeError, isObject, parseCheck, type CheckSpec } from "./check-definition.ts";
+import { canonicalKeys, decodeError, decodeObject, isObject, parseCheck, type CheckSpec } from "./check-definition.ts";
 
 export type { CheckSpec } from "./check-definition.ts";
 
@@ -81,24 +81,30 @@ function refuseMesh(canon: Record<string, unknown>, kind: string | undefined) {
   }
 }
 
-function checkList(canon: Record<string, unknown>): unknown[] {
+/** A body's Check and Checks together (still to be parsed), at most `max` of them (else 400 `tooMany`). */
+export function checkList(canon: Record<string, unknown>, max: number, tooMany: string): unknown[] {
   const list: unknown[] = [];
   if (canon.Check !== undefined && canon.Check !== null) list.push(canon.Check);
   if (canon.Checks !== undefined && canon.Checks !== null) {
     if (!Array.isArray(canon.Checks)) throw consulError(400, "Request decode failed: Checks must be an array");
     list.push(...canon.Checks);
   }
-  if (list.length > MAX_CHECKS_PER_SERVICE) throw consulError(400, `a service may have at most ${MAX_CHECKS_PER_SERVICE} checks`);
+  if (list.length > max) throw consulError(400, tooMany);
   return list;
+}
+
+/** Check ids must differ within one registration. */
+export function assertUniqueCheckIds(checks: { id: string }[]): void {
+  const ids = new Set<string>();
+  for (const c of checks) {
+    if (ids.has(c.id)) throw consulError(400, `duplicate CheckID "${c.id}"`);
+    ids.add(c.id);
+  }
 }
 
 /** Parses a register body (already JSON-decoded). Throws Consul-style 400s. `allowExec`: accept Args checks. */
 export function parseServiceRegistration(raw: unknown, opts: { allowExec?: boolean } = {}): ServiceRegistration {
-  if (!isObject(raw)) throw consulError(400, "Request decode failed: body must be a JSON object");
-  const canon = canonicalKeys(raw, SERVICE_FIELDS);
-  const parsed = ServiceBody.safeParse(canon);
-  if (!parsed.success) throw decodeError("", parsed.error);
-  const b = parsed.data;
+  const { canon, body: b } = decodeObject(raw, "body", SERVICE_FIELDS, ServiceBody);
   if (!b.Name) throw consulError(400, "Missing service name");
   refuseMesh(canon, b.Kind);
   const meta = b.Meta ?? {};
@@ -108,15 +114,11 @@ export function parseServiceRegistration(raw: unknown, opts: { allowExec?: boole
     weights: parseWeights(canon.Weights), taggedAddresses: parseTaggedAddresses(canon.TaggedAddresses),
     enableTagOverride: b.EnableTagOverride ?? false,
   };
-  const list = checkList(canon);
+  const list = checkList(canon, MAX_CHECKS_PER_SERVICE, `a service may have at most ${MAX_CHECKS_PER_SERVICE} checks`);
   const checks = list.map((c, i) =>
     parseCheck(c, { service: { id: service.id, name: service.name, position: i + 1, count: list.length }, allowExec: opts.allowExec }),
   );
-  const ids = new Set<string>();
-  for (const c of checks) {
-    if (ids.has(c.id)) throw consulError(400, `duplicate CheckID "${c.id}"`);
-    ids.add(c.id);
-  }
+  assertUniqueCheckIds(checks);
   return { service, checks };
 }
 

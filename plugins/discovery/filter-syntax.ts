@@ -25,10 +25,19 @@ export const MAX_FILTER_DEPTH = 64;
 // ---- errors ---------------------------------------------------------------------------
 
 /** A bad expression: what is wrong and where (0-based offset, 1-based line and column). */
+/** Go's one-character string escapes. */
+const SIMPLE_ESCAPES: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", '"': '"' };
+
 export class FilterError extends Error {
   readonly line: number;
   readonly column: number;
-  constructor(readonly problem: string, readonly offset: number, source: string) {
+  constructor(
+    readonly problem: string,
+    readonly offset: number,
+    source: string,
+    /** The filter ran out of its time budget on the data (not a fault in the expression: no position to show). */
+    readonly overBudget = false,
+  ) {
     const before = source.slice(0, Math.max(0, offset));
     const line = before.split("\n").length;
     const column = offset - (before.lastIndexOf("\n") + 1) + 1;
@@ -304,9 +313,8 @@ class Parser {
       const escPos = this.i;
       const e = this.src[this.i + 1];
       this.i += 2;
-      const simple: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\", '"': '"' };
-      if (e !== undefined && e in simple) {
-        out += simple[e];
+      if (e !== undefined && e in SIMPLE_ESCAPES) {
+        out += SIMPLE_ESCAPES[e];
         continue;
       }
       const hex = (n: number) => {

@@ -100,12 +100,21 @@ export interface Filter {
 const kindName = (t: FieldType): string =>
   t.kind === "slice" ? "a list" : t.kind === "map" ? "a map" : t.kind === "struct" ? "an object" : t.kind === "int" || t.kind === "float" ? "a number" : t.kind === "bool" ? "a boolean" : "a string";
 
+type MatchNode = Extract<FilterAst, { type: "match" }>;
+
+/** The `matches` operators of a parsed expression, left to right. */
+function regexMatches(n: FilterAst, into: MatchNode[] = []): MatchNode[] {
+  if (n.type === "or" || n.type === "and") regexMatches(n.right, regexMatches(n.left, into));
+  else if (n.type === "not") regexMatches(n.operand, into);
+  else if (n.op.endsWith("matches")) into.push(n);
+  return into;
+}
+
 /** compileFilter, loading the regex engine first when the expression has a regex. Throws FilterError. */
 export async function prepareFilter(expression: string, type: FieldType, opts: { regexBudgetMs?: number } = {}): Promise<Filter> {
-  const hasRegex = (n: FilterAst): boolean =>
-    n.type === "match" ? n.op.endsWith("matches") : n.type === "not" ? hasRegex(n.operand) : hasRegex(n.left) || hasRegex(n.right);
-  if (!engine && hasRegex(parseFilter(expression))) await loadRegexEngine();
-  return compileFilter(expression, type, opts);
+  const ast = parseFilter(expression);
+  if (!engine && regexMatches(ast).length > 0) await loadRegexEngine();
+  return compiled(ast, expression, type, opts);
 }
 
 /**
@@ -114,8 +123,11 @@ export async function prepareFilter(expression: string, type: FieldType, opts: {
  * `matches` needs loadRegexEngine() done (prepareFilter does that).
  */
 export function compileFilter(expression: string, type: FieldType, opts: { regexBudgetMs?: number } = {}): Filter {
+  return compiled(parseFilter(expression), expression, type, opts);
+}
+
+function compiled(ast: FilterAst, expression: string, type: FieldType, opts: { regexBudgetMs?: number }): Filter {
   const budgetMs = opts.regexBudgetMs ?? REGEX_BUDGET_MS;
-  const ast = parseFilter(expression);
   const fail = (problem: string, at: number): never => {
     throw new FilterError(problem, at, expression);
   };
@@ -131,13 +143,8 @@ export function compileFilter(expression: string, type: FieldType, opts: { regex
         return { type: "match", m: compileMatch(n, type, fail) };
     }
   };
-  let regexes = 0;
-  const count = (n: FilterAst): void => {
-    if (n.type === "or" || n.type === "and") return void (count(n.left), count(n.right));
-    if (n.type === "not") return count(n.operand);
-    if (n.op.endsWith("matches") && ++regexes > MAX_FILTER_REGEXES) fail(`more than ${MAX_FILTER_REGEXES} regular expressions`, n.pos);
-  };
-  count(ast);
+  const tooMany = regexMatches(ast)[MAX_FILTER_REGEXES];
+  if (tooMany) fail(`more than ${MAX_FILTER_REGEXES} regular expressions`, tooMany.pos);
   const root = build(ast);
   return {
     expression,
@@ -149,7 +156,7 @@ export function compileFilter(expression: string, type: FieldType, opts: { regex
   };
 }
 
-function compileMatch(n: Extract<FilterAst, { type: "match" }>, root: FieldType, fail: (p: string, at: number) => never): CompiledMatch {
+function compileMatch(n: MatchNode, root: FieldType, fail: (p: string, at: number) => never): CompiledMatch {
   const mapLookup: boolean[] = [];
   let t = root;
   const names: string[] = [];
@@ -360,7 +367,7 @@ function leaf(m: CompiledMatch, v: unknown, b: Budget | undefined): boolean {
       r = m.leaf.re.test(input);
       b.spentMs += performance.now() - t0;
       if (b.spentMs > b.limitMs) {
-        throw new FilterError(`filter too expensive: its regular expressions ran for more than ${b.limitMs} ms on this result`, 0, b.expression);
+        throw new FilterError(`filter too expensive: its regular expressions ran for more than ${b.limitMs} ms on this result`, 0, b.expression, true);
       }
       break;
     }

@@ -71,7 +71,7 @@ export interface RequestFilter {
 
 function asConsulError(err: unknown): unknown {
   if (!(err instanceof FilterError)) return err;
-  return consulError(400, err.problem.startsWith("filter too expensive") ? err.problem : `Invalid filter at ${err.line}:${err.column}: ${err.problem}`);
+  return consulError(400, err.overBudget ? err.problem : `Invalid filter at ${err.line}:${err.column}: ${err.problem}`);
 }
 
 /** The elements of a list that pass `filter` (all of them without one). */

@@ -6,12 +6,13 @@
 // are registered with ctx.own, so disable/reload closes them and frees the
 // port; a port that cannot be bound makes setup throw (the plugin is marked
 // failed, the node keeps serving).
+import type * as dnsPacket from "dns-packet";
 import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
 import { catalogFromState } from "./catalog.ts";
 import { normalizeDomain } from "./names.ts";
 import { RemoteCatalog } from "./remote.ts";
 import { dnsConfigSchema, type DnsConfig } from "./config.ts";
-import { respond } from "./responder.ts";
+import { decodeQuery, respondDecoded, type RespondResult } from "./responder.ts";
 import { listenDns } from "./server.ts";
 import type { DnsCatalog, ResponderConfig } from "./types.ts";
 
@@ -101,13 +102,15 @@ export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfi
       const udpOpts = { ...base, transport: "udp" as const, onError };
       const tcpOpts = { ...base, transport: "tcp" as const, onError };
 
-      const answer = (msg: Buffer, transport: "udp" | "tcp"): Buffer | undefined => {
-        const r = respond(msg, catalog, transport === "udp" ? udpOpts : tcpOpts);
+      /** Counts a result and returns what to send. */
+      const sent = (r: RespondResult | undefined, transport: "udp" | "tcp"): Buffer | undefined => {
         if (!r) return undefined;
         queries.inc({ transport, qtype: QTYPE_LABELS.has(r.qtype) ? r.qtype : r.qtype === "" ? "none" : "other", rcode: r.rcode });
         if (r.truncated) truncated.inc({ transport });
         return r.response;
       };
+      const answer = (query: dnsPacket.DecodedPacket, transport: "udp" | "tcp"): Buffer | undefined =>
+        sent(respondDecoded(query, catalog, transport === "udp" ? udpOpts : tcpOpts), transport);
 
       let stopped = false;
       const listeners = await listenDns(
@@ -123,8 +126,12 @@ export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfi
         },
         (msg, transport) => {
           if (stopped) return undefined;
-          if (remote) return remote.prepare(msg).then(() => (stopped ? undefined : answer(msg, transport)));
-          return answer(msg, transport);
+          const d = decodeQuery(msg);
+          if (!d.ok) return sent(d.result, transport);
+          // An agent waits only for a name whose first answer has not come yet;
+          // otherwise (and on leaders) the answer is synchronous.
+          const p = remote?.prepareQuestions(d.query.questions ?? []);
+          return p ? p.then(() => (stopped ? undefined : answer(d.query, transport))) : answer(d.query, transport);
         },
       );
       ctx.log.info("dns listening", {

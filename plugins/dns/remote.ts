@@ -36,7 +36,9 @@ export class CatalogUnavailable extends Error {}
 interface Watched<T> {
   /** undefined until the first answer. */
   value: T | undefined;
+  /** Resolves on the first answer or the first failure (then `settled` is true). */
   first: Promise<void>;
+  settled: boolean;
   lastUsed: number;
   stop(): void;
 }
@@ -51,14 +53,14 @@ interface HealthEntry {
 function worst(checks: { Status?: string }[] | undefined): DnsInstanceStatus {
   let out: DnsInstanceStatus = "passing";
   for (const c of checks ?? []) {
-    if (c.Status === "critical" || c.Status === "maintenance") return "critical";
+    if (c.Status === "critical") return "critical";
     if (c.Status === "warning") out = "warning";
   }
   return out;
 }
 
 /** The instances of one /v1/health/service answer, as DNS sees them. */
-export function instancesFromHealth(body: unknown): DnsInstance[] {
+function instancesFromHealth(body: unknown): DnsInstance[] {
   if (!Array.isArray(body)) return [];
   return (body as HealthEntry[]).flatMap((e) => {
     if (!e.Node || !e.Service) return [];
@@ -76,7 +78,7 @@ export function instancesFromHealth(body: unknown): DnsInstance[] {
 }
 
 /** A node of one /v1/catalog/node answer (null for an unknown node). */
-export function nodeFromCatalog(body: unknown): { name: string; address: string } | null {
+function nodeFromCatalog(body: unknown): { name: string; address: string } | null {
   const n = (body as { Node?: { Node?: unknown; Address?: unknown } } | null)?.Node;
   return n && typeof n.Node === "string" && typeof n.Address === "string" ? { name: n.Node, address: n.Address } : null;
 }
@@ -90,24 +92,33 @@ export class RemoteCatalog implements DnsCatalog {
     this.now = o.now ?? Date.now;
   }
 
-  /** Watches what `query` asks about and waits (bounded) for first answers. Never throws. */
-  async prepare(query: Uint8Array): Promise<void> {
+  /** prepareQuestions for a wire-format query (undecodable: nothing to watch). Never throws. */
+  prepare(query: Uint8Array): Promise<void> | undefined {
     let questions: dnsPacket.Question[];
     try {
       questions = dnsPacket.decode(Buffer.from(query)).questions ?? [];
     } catch {
-      return; // the responder answers FORMERR
+      return undefined; // the responder answers FORMERR
     }
-    const waits: Promise<void>[] = [];
-    for (const q of questions.slice(0, 4)) {
-      const l = parseName(q.name, this.o.domains, this.o.datacenter);
-      if (l.kind === "service") waits.push(this.watchService(l.service).first);
-      else if (l.kind === "node") waits.push(this.watchNode(l.node).first);
-    }
-    if (waits.length === 0) return;
+    return this.prepareQuestions(questions);
+  }
+
+  /**
+   * Watches what a query asks about. Returns a promise that resolves when
+   * the name's first answer came (or after firstAnswerMs), or undefined when
+   * there is nothing to wait for — the name is already settled or is not one
+   * we watch — so the common query is answered synchronously. Never rejects.
+   */
+  prepareQuestions(questions: readonly dnsPacket.Question[]): Promise<void> | undefined {
+    // The responder answers anything but exactly one question FORMERR: watch nothing for it.
+    if (questions.length !== 1) return undefined;
+    const l = parseName(questions[0]!.name, this.o.domains, this.o.datacenter);
+    const w = l.kind === "service" ? this.watchService(l.service) : l.kind === "node" ? this.watchNode(l.node) : undefined;
+    if (!w || w.settled) return undefined; // watch() touched lastUsed
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.all(waits), new Promise<void>((r) => (timer = setTimeout(r, this.o.firstAnswerMs)))]);
-    clearTimeout(timer);
+    return Promise.race([w.first, new Promise<void>((r) => (timer = setTimeout(r, this.o.firstAnswerMs)))]).then(() =>
+      clearTimeout(timer),
+    );
   }
 
   serviceInstances(name: string, tag?: string): DnsInstance[] {
@@ -164,8 +175,18 @@ export class RemoteCatalog implements DnsCatalog {
       return w;
     }
     if (this.size() >= this.o.maxNames) this.evictOldest();
-    let settle!: () => void;
-    const entry: Watched<T> = { value: undefined, first: new Promise<void>((r) => (settle = r)), lastUsed: this.now(), stop: () => {} };
+    let resolveFirst!: () => void;
+    const entry: Watched<T> = {
+      value: undefined,
+      first: new Promise<void>((r) => (resolveFirst = r)),
+      settled: false,
+      lastUsed: this.now(),
+      stop: () => {},
+    };
+    const settle = () => {
+      entry.settled = true;
+      resolveFirst();
+    };
     const handle = watchRemote(this.o.forward, path, this.o.waitMs, {
       update: (body) => {
         entry.value = read(body);

@@ -63,26 +63,47 @@ export interface RespondResult {
 }
 
 /**
- * Decode, answer and encode one wire-format message. Returns undefined when
- * nothing should be sent back: the message is itself a response (QR=1; never
- * answer those, so two servers cannot ping-pong) or too short to carry even
- * an ID. Anything else undecodable is FORMERR.
+ * Decode, answer and encode one wire-format message (decodeQuery, then
+ * respondDecoded). Returns undefined when nothing should be sent back: the
+ * message is itself a response (QR=1; never answer those, so two servers
+ * cannot ping-pong) or too short to carry even an ID. Anything else
+ * undecodable is FORMERR.
  */
 export function respond(
   raw: Uint8Array,
   catalog: DnsCatalog,
   opts: ResponderOptions & { onError?: (err: unknown) => void },
 ): RespondResult | undefined {
+  const d = decodeQuery(raw);
+  return d.ok ? respondDecoded(d.query, catalog, opts) : d.result;
+}
+
+/**
+ * The first half of respond: a decoded query to answer, or the final result
+ * when there is none (undefined: send nothing; else FORMERR).
+ */
+export type DecodedQuery =
+  | { ok: true; query: dnsPacket.DecodedPacket }
+  | { ok: false; result: RespondResult | undefined };
+
+export function decodeQuery(raw: Uint8Array): DecodedQuery {
   const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (buf.length >= 3 && buf[2]! & 0x80) return undefined; // QR: a response
-  let query: dnsPacket.DecodedPacket;
+  if (buf.length >= 3 && buf[2]! & 0x80) return { ok: false, result: undefined }; // QR: a response
   try {
-    query = dnsPacket.decode(buf);
+    return { ok: true, query: dnsPacket.decode(buf) };
   } catch {
-    if (buf.length < 2) return undefined;
+    if (buf.length < 2) return { ok: false, result: undefined };
     const formerr = reply({ id: buf.readUInt16BE(0), flags: buf.length >= 4 ? buf.readUInt16BE(2) : 0 }, RCODE.FORMERR, { aa: false });
-    return { response: dnsPacket.encode(formerr), qtype: "", rcode: "FORMERR", truncated: false };
+    return { ok: false, result: { response: dnsPacket.encode(formerr), qtype: "", rcode: "FORMERR", truncated: false } };
   }
+}
+
+/** The second half of respond: answer and encode a query decodeQuery decoded. Never throws. */
+export function respondDecoded(
+  query: dnsPacket.DecodedPacket,
+  catalog: DnsCatalog,
+  opts: ResponderOptions & { onError?: (err: unknown) => void },
+): RespondResult {
   const qtype = query.questions?.length === 1 ? String(query.questions[0]!.type) : "";
   const packet = answer(query, catalog, opts);
   let response: Buffer;

@@ -9,8 +9,12 @@ import dgram from "node:dgram";
 import net from "node:net";
 import type { DnsTransport } from "./types.ts";
 
-/** Returns the encoded response, or undefined to send nothing. */
-/** The answer to one message (undefined: send nothing); a promise when the answer needs a lookup elsewhere (agents). */
+/**
+ * The answer to one message: the encoded response, or undefined to send
+ * nothing; a promise only when the answer waits for a lookup elsewhere (an
+ * agent's first query for a name). TCP holds a connection's later queries
+ * only behind a promise; a synchronous answer is written at once.
+ */
 export type DnsMessageHandler = (query: Buffer, transport: DnsTransport) => Buffer | undefined | Promise<Buffer | undefined>;
 
 /** Queries larger than this are dropped (UDP) or end the connection (TCP). */

@@ -37,8 +37,7 @@ export class ReadBarriers {
         reject(refused);
       }
     });
-    if (this.appliedIndex() >= index) return;
-    await new Promise<void>((resolve) => this.applying.push({ index, resolve }));
+    await this.untilApplied(index);
   }
 
   /** Raft confirmed leadership for `ctx` at commit index `index`. */
@@ -50,18 +49,21 @@ export class ReadBarriers {
     r.resolve(index);
   }
 
-  /** Resolves once the state machine has applied `index` (true), or after `timeoutMs` (false). */
-  untilApplied(index: number, timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves once the state machine has applied `index` (true), or after
+   * `timeoutMs` (false); without a timeout it waits for as long as it takes.
+   */
+  untilApplied(index: number, timeoutMs?: number): Promise<boolean> {
     if (this.appliedIndex() >= index) return Promise.resolve(true);
     return new Promise((resolve) => {
       const entry = {
         index,
         resolve: () => {
-          clearTimeout(timer);
+          if (timer !== undefined) clearTimeout(timer);
           resolve(true);
         },
       };
-      const timer = setTimeout(() => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
         this.applying = this.applying.filter((w) => w !== entry);
         resolve(false);
       }, timeoutMs);

@@ -3,8 +3,8 @@
 // `raft_snapshot`). Everything one Ready asks to persist is written in one
 // transaction together with the entries it commits, so a crash leaves
 // either all of it or none (core/raft's Ready contract, types.ts).
-import { and, asc, eq, gt, sql } from "drizzle-orm";
-import type { Store } from "../../store/db.ts";
+import { and, asc, eq, gt } from "drizzle-orm";
+import { setMeta, type Store } from "../../store/db.ts";
 import { log, meta, raftSnapshot } from "../../store/schema.ts";
 import type { Entry, EntryType, HardState, PersistedState, Snapshot } from "../../raft/index.ts";
 import { decodeDump, dumpState, encodeDump, restoreState } from "../../state/snapshot.ts";
@@ -54,8 +54,7 @@ export class RaftStorage {
       restoreState(this.store, decodeDump(s.data, this.store));
       db.delete(log).run();
       this.saveSnapshot(s);
-      db.insert(meta).values({ key: "applied_index", value: String(s.index) })
-        .onConflictDoUpdate({ target: meta.key, set: { value: sql`excluded.value` } }).run();
+      setMeta(this.store.client, "applied_index", String(s.index));
     }
     // Entries and hard state come with every loaded Ready: plain SQL (see clientOf in store/db.ts).
     const client = this.store.client;
@@ -65,8 +64,7 @@ export class RaftStorage {
       for (const e of rd.entries) insert.run(e.index, e.term, e.type, e.data);
     }
     if (rd.hardState) {
-      client.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .run(HARD_STATE_KEY, JSON.stringify(rd.hardState));
+      setMeta(client, HARD_STATE_KEY, JSON.stringify(rd.hardState));
     }
   }
 

@@ -105,6 +105,9 @@ export const SyncNodeServices = z.object({
   checks: z.array(CatalogCheckDef).max(NODE_CHECKS_CAP),
 });
 
+/** Checks one catalog write may carry. */
+export const MAX_CHECKS_PER_WRITE = 64;
+
 /**
  * PUT /v1/catalog/register: a node (external ones included), optionally a
  * service and checks on it. Nothing else of the node changes (unlike the
@@ -115,7 +118,7 @@ export const CatalogRegister = z.object({
   type: z.literal("CatalogRegister"), ...base,
   node: NodeRef,
   service: CatalogServiceDef.optional(),
-  checks: z.array(CatalogCheckDef).max(64),
+  checks: z.array(CatalogCheckDef).max(MAX_CHECKS_PER_WRITE),
 });
 
 /** PUT /v1/catalog/deregister: one check, one service (with its checks), or the node's whole catalog entry. */

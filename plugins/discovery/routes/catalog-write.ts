@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requestIdentity } from "../../../core/acl/enforce.ts";
 import type { PermissionSpec } from "../../../core/acl/types.ts";
+import { assertDatacenter } from "../../../core/http/consul.ts";
 import { consulError } from "../../../core/http/errors.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
 import type { Command } from "../../../core/state/commands.ts";
@@ -47,10 +48,6 @@ export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
     if (!out.result.ok) throw consulError(400, out.result.message ?? out.result.code ?? "rejected");
     return out.result;
   };
-  const dcOf = (dc: string | undefined) => {
-    if (dc && dc !== ctx.host.datacenter) throw consulError(500, "No path to datacenter");
-    return ctx.host.datacenter;
-  };
 
   /** The node to write: the one of that name if the catalog has it (members keep their id), else the body's ID or one derived from the name. */
   const nodeRef = (r: CatalogRegistration) => {
@@ -59,7 +56,7 @@ export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
       if (!known) throw consulError(400, `SkipNodeUpdate: node "${r.node}" is not in the catalog`);
       return { id: known.id, name: known.name, address: known.address, datacenter: known.datacenter };
     }
-    return { id: known?.id ?? r.nodeId ?? externalNodeId(r.node), name: r.node, address: r.address, datacenter: dcOf(undefined) };
+    return { id: known?.id ?? r.nodeId ?? externalNodeId(r.node), name: r.node, address: r.address, datacenter: ctx.host.datacenter };
   };
 
   readRoute(ctx, createRoute({
@@ -68,12 +65,13 @@ export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
     request: { query: query() }, responses: jsonOk(z.boolean()),
   }), async (c) => {
     const r = parseCatalogRegistration(decodeJson(await bodyText(c)));
-    dcOf(r.datacenter);
+    assertDatacenter(r.datacenter, ctx.host.datacenter);
     if (r.service) requireServiceWrite(c, r.service.name);
     const node = nodeRef(r);
+    let owners: Map<string, string> | undefined; // read once, and only if a check names another service of the node
     for (const ch of r.checks) {
       if (!ch.serviceId || ch.serviceId === r.service?.id) continue;
-      const owner = ownerName(ctx, node.id, ch.serviceId);
+      const owner = (owners ??= serviceNames(ctx, node.id)).get(ch.serviceId);
       if (owner) requireServiceWrite(c, owner);
     }
     await propose({ type: "CatalogRegister", v: 1, at: Date.now(), node, ...(r.service ? { service: r.service } : {}), checks: r.checks });
@@ -86,13 +84,11 @@ export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
     request: { query: query() }, responses: jsonOk(z.boolean()),
   }), async (c) => {
     const d = parseCatalogDeregistration(decodeJson(await bodyText(c)));
-    dcOf(d.datacenter);
+    assertDatacenter(d.datacenter, ctx.host.datacenter);
     const node = catalog().nodeByName(d.node);
     if (!node) return c.json(true); // nothing to remove (Consul answers true too)
-    if (d.serviceId) {
-      const owner = ownerName(ctx, node.id, d.serviceId);
-      if (owner) requireServiceWrite(c, owner);
-    }
+    const owner = d.serviceId ? serviceNames(ctx, node.id).get(d.serviceId) : undefined;
+    if (owner) requireServiceWrite(c, owner);
     await propose({
       type: "CatalogDeregister", v: 1, at: Date.now(), nodeId: node.id,
       ...(d.serviceId ? { serviceId: d.serviceId } : {}), ...(d.checkId ? { checkId: d.checkId } : {}),
@@ -101,7 +97,7 @@ export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
   }, nodeWrite);
 }
 
-/** The name of service `serviceId` on node `nodeId`, if the catalog has it. */
-function ownerName(ctx: PluginContext<unknown>, nodeId: string, serviceId: string): string | undefined {
-  return ctx.state.catalog.registrations(nodeId).services.find((s) => s.id === serviceId)?.name;
+/** Service id -> name for the services the catalog has on node `nodeId`. */
+function serviceNames(ctx: PluginContext<unknown>, nodeId: string): Map<string, string> {
+  return new Map(ctx.state.catalog.registrations(nodeId).services.map((s) => [s.id, s.name]));
 }

@@ -17,6 +17,8 @@
 
 /** A head (request line or status line plus fields) larger than this is refused (431 / 502). */
 export const MAX_HEAD_BYTES = 64 * 1024;
+/** What ends a head. */
+export const HEAD_END = Buffer.from("\r\n\r\n");
 
 const BAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const BAD_FIELD_LINE = /\r\n(?![!#$%&'*+\-.^_`|~0-9A-Za-z]+:)/;

@@ -19,17 +19,14 @@ import type { ServiceEntry } from "../services.ts";
 import type { TraceIds } from "../trace.ts";
 import { BodyError, BufferedBody, StreamedBody, type BodySink } from "./bodies.ts";
 import { Forwarder } from "./forward.ts";
-import { HttpError, MAX_HEAD_BYTES, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
+import { HEAD_END, HttpError, MAX_HEAD_BYTES, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
 import { Outbox } from "./outbox.ts";
 import { readRequestHead } from "./scan.ts";
-import { RawTransport, type BodySource, type RawReply } from "./transport.ts";
+import { NO_BODY, RawTransport, type BodySource, type RawReply } from "./transport.ts";
 import type { UpstreamConn, UpstreamPool } from "./upstream.ts";
-
 
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
 const MAX_PIPELINED_BYTES = 256 * 1024;
-const HEAD_END = Buffer.from("\r\n\r\n");
-const NO_BODY: BodySource = { buffered: null };
 
 export interface Engine {
   /** The idle sweep's count (a coarse clock for idle connections). */
@@ -62,8 +59,6 @@ export class ClientConn {
   private closed = false;
   private endWhenFlushed = false;
   private sink: BodySink | null = null;
-  /** Set while an exchange's attempts run (for abort). */
-  private transport: RawTransport | null = null;
   /** Reused by every exchange on this connection (one at a time): no per-call objects. */
   private readonly t: RawTransport;
   private readonly fw: Forwarder;
@@ -72,7 +67,6 @@ export class ClientConn {
   /** The request whose call runs (its answer is handled by `answered`). */
   private head: RequestHead | null = null;
   private readonly answered = (r: RawReply | Refusal): void => this.answer(r);
-  private http10 = false;
   private readonly ip: string;
   /** The idle sweep's count when the last exchange ended (-1 while one runs). */
   idleSweep: number;
@@ -86,7 +80,7 @@ export class ClientConn {
     this.ip = sock.remoteAddress ?? "";
     this.idleSweep = sweeps;
     this.t = new RawTransport(e.pool, {
-      interim: (b) => void (!this.http10 && this.out.write(b)),
+      interim: (b) => void (!this.head?.http10 && this.out.write(b)), // an HTTP/1.0 client knows no 1xx
       crashed: (err) => this.crashed(err),
     });
     this.fw = new Forwarder(this, e.pool, () => !this.sink || this.sink.complete);
@@ -114,7 +108,7 @@ export class ClientConn {
   onClose(): void {
     this.closed = true;
     this.tunnel?.close();
-    this.transport?.abort();
+    this.t.abort();
     this.sink?.abort();
     this.forwarding?.clientGone();
   }
@@ -259,9 +253,8 @@ export class ClientConn {
     if (this.closed) return;
     const source: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
     const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent) });
-    this.http10 = head.http10;
     this.head = head;
-    this.transport = this.t.reset(prefix, head.method, source);
+    this.t.reset(prefix, head.method, source);
     const policy = svc.policy;
     const spec = this.spec;
     spec.svc = svc;
@@ -275,17 +268,14 @@ export class ClientConn {
 
   /** The exchange ends without the call's answer (corral answers itself): an attempt in flight is abandoned. */
   private dropCall(): void {
-    const t = this.transport;
     this.head = null; // what the call still reports is ignored
-    this.transport = null;
-    t?.abort();
+    this.t.abort();
   }
 
   /** The call's outcome: an instance's answer to pass on, or corral's own. */
   private answer(r: RawReply | Refusal): void {
     const head = this.head;
     this.head = null;
-    this.transport = null;
     if (this.closed || !head) return void (r instanceof Refusal || r.conn.close());
     if (r instanceof Refusal) return this.refuse(head, r);
     if (head.upgrade !== null && r.status === 101) return this.startTunnel(r);

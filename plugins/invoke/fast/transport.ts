@@ -12,12 +12,11 @@
 import type { Reply, Transport } from "../invoker.ts";
 import type { Endpoint } from "../pool.ts";
 import { classifyError, type FailureKind } from "../retry.ts";
-import { HttpError, MAX_HEAD_BYTES, type ResponseHead } from "./http1.ts";
+import { HEAD_END, HttpError, MAX_HEAD_BYTES, type ResponseHead } from "./http1.ts";
 import { latin1 } from "./outbox.ts";
 import { readResponseHead } from "./scan.ts";
 import { UpstreamConn, type ConnHandler, type Timed, type UpstreamPool } from "./upstream.ts";
 
-const HEAD_END = Buffer.from("\r\n\r\n");
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** An instance's answer: its head, the connection (now carrying the body) and body bytes read with the head. */
@@ -52,7 +51,8 @@ export interface AttemptHooks {
 }
 
 type Settle = (out: RawReply | FailureKind) => void;
-const NO_BODY: BodySource = { buffered: null };
+/** A request without a body. */
+export const NO_BODY: BodySource = { buffered: null };
 
 /**
  * A client connection's attempts, one exchange at a time: `reset` per
