@@ -9,7 +9,7 @@
 // ("/v1/kv/{key{.*}}"). Hidden routes (405 answers for other methods on a
 // path) take the permission of the visible route on the same path.
 import type { Context } from "hono";
-import { parseJobSpec } from "../scheduler/jobspec.ts";
+import { parsedJobSpec } from "../api/job-views.ts";
 import { arrayBy, checksArray, kvFilter, mapKeys, mapValuesBy, reads } from "./filters.ts";
 import type { PermissionSpec, Resource, RoutePermission, SegmentHelpers, Want } from "./types.ts";
 
@@ -23,9 +23,8 @@ const flagged = (c: Context, ...names: string[]) => names.some((n) => new URL(c.
 
 /** A job document's id, parsed the way the handler parses it; "" when it does not parse (then job_prefix "" is needed). */
 const jobInBody: Segment = async (c) => {
-  const type = (c.req.header("content-type") ?? "").toLowerCase();
   try {
-    const parsed = parseJobSpec(await c.req.raw.clone().text(), type.includes("toml") ? "toml" : "json");
+    const parsed = await parsedJobSpec(c); // the same parse the handler uses
     return parsed.ok ? parsed.job.id : "";
   } catch {
     return "";

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { consulError } from "../../../core/http/errors.ts";
+import { requestBody } from "../../../core/http/json-body.ts";
 import { arrayBy, reads } from "../../../core/acl/filters.ts";
 import { decidingIntention, validIntentionName } from "../../../core/acl/intentions.ts";
 import type { PermissionSpec } from "../../../core/acl/types.ts";
@@ -30,12 +31,9 @@ const ExactBody = z.object({ SourceName: z.string().max(256).optional(), Destina
 
 /** "" when the body is not JSON: then intention_prefix "" (write) is needed, and the handler answers 400 anyway. */
 async function destinationInBody(c: Context): Promise<string> {
-  try {
-    const b = JSON.parse(await c.req.raw.clone().text()) as { DestinationName?: unknown };
-    return typeof b?.DestinationName === "string" ? b.DestinationName : "";
-  } catch {
-    return "";
-  }
+  const body = await requestBody(c); // the value the handler reads too (consulJsonBody)
+  const b = body.kind === "json" ? (body.value as { DestinationName?: unknown } | null) : null;
+  return typeof b?.DestinationName === "string" ? b.DestinationName : "";
 }
 
 const dstQuery = (c: Context) => new URL(c.req.url).searchParams.get("destination") ?? "";
