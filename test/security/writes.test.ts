@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eventually, getJson, killAll, sleep, BUN } from "../helpers/proc.ts";
 import { call, ok, startDev, startPair, token, type Node } from "./helpers-writes.ts";
+import { duplicateKey } from "../../core/http/json-body.ts";
 
 afterAll(() => killAll());
 
@@ -15,6 +16,25 @@ async function catalogNode(n: Node, name: string) {
   const r = await call(n.url, "GET", `/v1/catalog/node/${name}`, n.management);
   return r.status === 200 ? r.body : null;
 }
+
+describe("duplicateKey (the scanner behind the 400)", () => {
+  test("finds equal and case-only duplicates at any depth, and nothing else", () => {
+    expect(duplicateKey('{"a":1,"a":2}')).toBe("a");
+    expect(duplicateKey('{"Node":"x","node":"y"}')).toBe("node");
+    expect(duplicateKey('{"a":{"b":1,"B":2}}')).toBe("B");
+    expect(duplicateKey('[{"a":1},{"a":2,"x":[{"k":1,"k":2}]}]')).toBe("k");
+    expect(duplicateKey(String.raw`{"n\u006fde":1,"node":2}`)).toBe("node"); // a JSON escape: the same key
+    expect(duplicateKey(String.raw`{"\\u006eode":1,"node":2}`)).toBeUndefined(); // an escaped backslash: another key
+    expect(duplicateKey(String.raw`{"\"a":1,"\"A":2}`)).toBe('"A');
+    // Keys in different objects, and strings that look like keys, are not duplicates.
+    expect(duplicateKey('{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":"\\"a\\",\\"a\\"","d":"{\\"a\\":1,\\"a\\":2}"}')).toBeUndefined();
+    expect(duplicateKey('{"a":[1,"a",{"b":"a"}],"A ":1}')).toBeUndefined();
+    expect(duplicateKey("[1,2,3]")).toBeUndefined();
+    expect(duplicateKey('"x"')).toBeUndefined();
+    const deep = "[".repeat(20_000) + '{"a":1,"a":2}' + "]".repeat(20_000);
+    expect(duplicateKey(deep)).toBe("a");
+  });
+});
 
 describe("dev node", () => {
   let n: Node;
@@ -93,6 +113,18 @@ describe("dev node", () => {
           expect(r.body.code).toBe("DUPLICATE_KEY");
         }
       }
+      // Every other route with a body, found by walking the live route table: the guard answers before the
+      // route's ACL check and validation, so each must say 400 duplicate key (raw bodies excepted, below).
+      const routes = (await ok(call(n.url, "GET", "/v1/operator/routes", m))) as { method: string; path: string; hidden: boolean }[];
+      const raw = ["/v1/kv/", "/v1/invoke/", "/v1/snapshot", "/v1/cluster/", "/v1/raft/"];
+      const walked = routes.filter((r) => !r.hidden && r.method !== "GET" && r.method !== "HEAD" && !raw.some((p) => r.path.startsWith(p)));
+      expect(walked.length).toBeGreaterThan(25);
+      for (const r of walked) {
+        const path = r.path.replace(/\{(\w+)(\{[^}]*\})?\}/g, "x");
+        const res = await call(n.url, r.method, path, m, '{"Name":"a","nested":{"k":1,"K":2}}', { "content-type": "application/json" });
+        const text = typeof res.body === "string" ? res.body : res.body?.error;
+        expect(`${r.method} ${r.path} ${res.status} ${String(text).includes("duplicate key")}`).toBe(`${r.method} ${r.path} 400 true`);
+      }
       // Nothing took effect: the probe plugin is still on.
       const p = await call(n.url, "GET", `/v1/plugins/${plugin}`, m);
       expect(p.body.enabled ?? p.body.state).not.toBe(false);
@@ -156,8 +188,8 @@ describe("dev node", () => {
       await ok(call(n.url, "PUT", "/v1/catalog/register", t, { Node: "victim", Address: "10.0.0.1", Check: { CheckID: "victim-ping", Name: "ping", Status: "passing" } }));
     });
 
-    test("catalog: writing to another node's entry needs node write on that node", async () => {
-      const t = await token(n, "mine-only", 'node "mine" { policy = "write" }\nservice_prefix "" { policy = "write" }');
+    test("catalog: writing to another node's entry needs node write on that node, in any spelling of its name", async () => {
+      const t = await token(n, "all-nodes-but-victim", 'node_prefix "" { policy = "write" }\nnode "victim" { policy = "deny" }\nservice_prefix "" { policy = "write" }');
       expect((await call(n.url, "PUT", "/v1/catalog/register", t, { Node: "VICTIM", Address: "6.6.6.6" })).status).toBe(403);
       expect((await call(n.url, "PUT", "/v1/catalog/deregister", t, { Node: "Victim" })).status).toBe(403);
       expect((await catalogNode(n, "victim")).Node.Address).toBe("10.0.0.1");
