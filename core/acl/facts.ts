@@ -1,5 +1,6 @@
 // The facts an ACL decision needs from the replicated state: a node's name
-// from its id, the job of an allocation or evaluation, who owns the services
+// from its id, the job of an allocation or evaluation, the destination of an
+// intention by id, who owns the services
 // and checks a catalog node holds. Leader-role nodes read them from their
 // state; agents (no state) ask a leader for the very same answers over signed
 // RPC (POST /v1/cluster/acl/facts), so an agent decides exactly as a leader
@@ -8,7 +9,7 @@ import { z } from "zod";
 import type { StateReader } from "../state/reader.ts";
 
 export const FactQuery = z.object({
-  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "catalogOwners"]),
+  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "intentionDestination", "catalogOwners"]),
   id: z.string().max(1024),
 }).strict();
 export type FactQuery = z.infer<typeof FactQuery>;
@@ -24,7 +25,7 @@ export const NO_OWNERS: CatalogOwners = { services: {}, checks: {} };
 /**
  * The answer to one fact query, read from `state`. Unknown things answer
  * what the leader's route would check for them: a node id that names no node
- * stays as given, an unknown allocation or evaluation belongs to job "", an
+ * stays as given, an unknown allocation, evaluation or intention names "", an
  * unknown catalog node owns nothing.
  */
 export function readFact(state: StateReader, q: FactQuery): string | CatalogOwners {
@@ -35,6 +36,8 @@ export function readFact(state: StateReader, q: FactQuery): string | CatalogOwne
       return state.jobs.getAlloc(q.id)?.jobId ?? "";
     case "jobOfEval":
       return state.jobs.getEval(q.id)?.jobId ?? "";
+    case "intentionDestination":
+      return state.acl.intention(q.id)?.destination ?? "";
     case "catalogOwners": {
       const node = state.catalog.nodeByName(q.id);
       if (!node) return NO_OWNERS;

@@ -89,6 +89,7 @@ function helpers(state: StateReader | undefined, selfName: string, remote?: (q: 
     nodeName: (id) => (state ? (readFact(state, { kind: "nodeName", id }) as string) : text({ kind: "nodeName", id })),
     jobOfAlloc: (id) => (state ? (readFact(state, { kind: "jobOfAlloc", id }) as string) : text({ kind: "jobOfAlloc", id })),
     jobOfEval: (id) => (state ? (readFact(state, { kind: "jobOfEval", id }) as string) : text({ kind: "jobOfEval", id })),
+    intentionDestination: (id) => (state ? (readFact(state, { kind: "intentionDestination", id }) as string) : text({ kind: "intentionDestination", id })),
     catalogOwners: async (node) => {
       const v = await fact({ kind: "catalogOwners", id: node });
       return (v && typeof v === "object" ? v : NO_OWNERS) as CatalogOwners;

@@ -34,7 +34,7 @@ export async function startPair(agentName: string): Promise<{ leader: Node; agen
     role: "agent", port: await freePort(), dataDir: join(tempDir(), "agent-data"),
     config: [
       `[node]\nname = "${agentName}"`, `[cluster]\nsecret = "${SECRET}"`, `[agent]\nleaders = ["127.0.0.1:${leader.proc.port}"]\nheartbeat = "300ms"`,
-      plugins.replace(', "authz"', ""), `[plugins.probe]\ncpu_total_mhz = 2000\nmemory_total_mb = 2048`, `[plugins.exec]\nkill_timeout = "1s"`, ACL,
+      plugins, `[plugins.probe]\ncpu_total_mhz = 2000\nmemory_total_mb = 2048`, `[plugins.exec]\nkill_timeout = "1s"`, ACL,
     ].join("\n\n"),
   });
   const node = await eventually(async () => {

@@ -196,6 +196,19 @@ describe("dev node", () => {
     });
   });
 
+  test("a job's task services need service write: a job-only token cannot put instances under another service's name", async () => {
+    const t = await token(n, "job-only", 'job "sneaky" { policy = "write" }\nservice "own-svc" { policy = "write" }');
+    const job = (service: string) => ({
+      id: "sneaky",
+      groups: [{ name: "g", count: 1, tasks: [{ name: "t", command: BUN, args: ["-e", "setInterval(() => {}, 1000)"], resources: { cpu: 20, memory: 32 }, service: { name: service } }] }],
+    });
+    const refused = await call(n.url, "POST", "/v1/jobs", t, job("db"), { "content-type": "application/json" });
+    expect(refused.status).toBe(403);
+    expect((await call(n.url, "GET", "/v1/job/sneaky", n.management)).status).toBe(404);
+    await ok(call(n.url, "POST", "/v1/jobs", t, job("own-svc"), { "content-type": "application/json" }));
+    await ok(call(n.url, "DELETE", "/v1/job/sneaky?purge", n.management));
+  });
+
   describe("canonical names: a deny on a name holds for every spelling of it", () => {
     test("reads of a denied service or node in other letter cases are refused", async () => {
       const t = await token(n, "no-secret", 'service_prefix "" { policy = "read" }\nservice "secret" { policy = "deny" }\nnode_prefix "" { policy = "read" }\nnode "vault" { policy = "deny" }');
@@ -297,6 +310,16 @@ describe("leader + agent: an agent decides as the leader does", () => {
     expect(ext.Services["db-e"].Service).toBe("db");
     const checks = await ok(call(leader.url, "GET", "/v1/health/checks/db", leader.management));
     expect(checks.find((c: any) => c.CheckID === "db-e-check")?.Status).toBe("critical");
+  });
+
+  test("an intention by ID: the agent checks its real destination, as the leader does", async () => {
+    const created = await ok(call(leader.url, "POST", "/v1/connect/intentions", leader.management, { SourceName: "web", DestinationName: "db", Action: "deny" }));
+    const t = await token(leader, "intentions-but-db", 'service_prefix "" { policy = "read" intentions = "write" }\nservice "db" { policy = "deny" }');
+    for (const url of [leader.url, agentUrl]) {
+      expect((await call(url, "GET", `/v1/connect/intentions/${created.ID}`, t)).status).toBe(403);
+      expect((await call(url, "DELETE", `/v1/connect/intentions/${created.ID}`, t)).status).toBe(403);
+    }
+    expect((await call(leader.url, "GET", `/v1/connect/intentions/${created.ID}`, leader.management)).body.Action).toBe("deny");
   });
 
   test("case variants of a denied service are refused through the agent too", async () => {

@@ -123,7 +123,8 @@ function pairRoutes(ctx: AuthzContext): void {
 
 /** Consul's older ID-based routes; registered after /exact and /check, which the {id} pattern would match too. */
 function idRoutes(ctx: AuthzContext): void {
-  const byId = (access: "read" | "write") => byDestination(access, (c) => ctx.state.acl.intention(c.req.param("id") ?? "")?.destination ?? "");
+  // The destination as the state has it: agents ask a leader (core/acl/facts.ts) rather than find nothing and check "".
+  const byId = (access: "read" | "write") => byDestination(access, (c, h) => h.intentionDestination(c.req.param("id") ?? ""));
   mount(ctx, createRoute({ method: "get", path: "/v1/connect/intentions/{id}", tags, summary: "One intention by ID", request: { params: z.object({ id: z.string().max(128) }) }, responses: ok(IntentionSchema) }),
     byId("read"), (c) => {
       const i = ctx.state.acl.intention(c.req.param("id") ?? "");
