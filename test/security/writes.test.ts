@@ -238,6 +238,16 @@ describe("dev node", () => {
       expect((await catalogNode(n, "vault")).Node.Address).toBe("10.0.0.9");
     });
 
+    test("an intention denying web → db also denies a call to DB", async () => {
+      await ok(call(n.url, "POST", "/v1/connect/intentions", n.management, { SourceName: "web", DestinationName: "*", Action: "allow" }));
+      await ok(call(n.url, "POST", "/v1/connect/intentions", n.management, { SourceName: "web", DestinationName: "db", Action: "deny" }));
+      for (const [src, dst] of [["web", "db"], ["web", "DB"], ["WEB", "Db"]]) {
+        const r = await ok(call(n.url, "GET", `/v1/connect/intentions/check?source=${src}&destination=${dst}`, n.management));
+        expect(`${src}->${dst} ${r.Allowed}`).toBe(`${src}->${dst} false`);
+      }
+      expect((await ok(call(n.url, "GET", "/v1/connect/intentions/check?source=web&destination=api", n.management))).Allowed).toBe(true);
+    });
+
     test("a write rule in one case grants the same name in any case (one name, one rule)", async () => {
       const t = await token(n, "web-upper", 'service "WEB" { policy = "write" }');
       await ok(call(n.url, "PUT", "/v1/agent/service/register", t, { ID: "web-1", Name: "web", Port: 80 }));
