@@ -287,7 +287,7 @@ describe("leader + agent: an agent decides as the leader does", () => {
 
   test("an allocation, its logs and a node's allocations: refused through the agent as on the leader", async () => {
     const t = await token(leader, "no-secret-job", `job_prefix "" { policy = "read" }\njob "secret" { policy = "deny" }\nnode_prefix "" { policy = "read" }\nnode "${AGENT}" { policy = "deny" }`);
-    for (const path of [`/v1/allocation/${allocId}`, `/v1/allocation/${allocId.slice(0, 8)}`, `/v1/alloc/${allocId}/logs`, `/v1/node/${agentNodeId}/allocations`, `/v1/node/${agentNodeId}`]) {
+    for (const path of [`/v1/allocation/${allocId}`, `/v1/allocation/${allocId.slice(0, 8)}`, `/v1/alloc/${allocId}/logs`, `/v1/alloc/${allocId.slice(0, 8)}/logs`, `/v1/node/${agentNodeId}/allocations`, `/v1/node/${agentNodeId}`]) {
       const onLeader = await call(leader.url, "GET", path, t);
       const onAgent = await call(agentUrl, "GET", path, t);
       expect(`${path} leader ${onLeader.status} agent ${onAgent.status}`).toBe(`${path} leader 403 agent 403`);
@@ -296,12 +296,15 @@ describe("leader + agent: an agent decides as the leader does", () => {
     const mayRead = await token(leader, "jobs-read", `job_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }`);
     for (const url of [leader.url, agentUrl]) {
       expect((await call(url, "GET", `/v1/allocation/${allocId}`, mayRead)).status).toBe(200);
-      const logs = await eventually(async () => {
-        const r = await fetch(`${url}/v1/alloc/${allocId}/logs`, { headers: { "X-Consul-Token": mayRead } });
-        const text = await r.text();
-        return r.status === 200 && text.includes("secret output") && text;
-      }, 10_000);
-      expect(logs).toContain("secret output");
+      // By full ID and by prefix (a prefix is resolved on the state, as the ACL check resolved it).
+      for (const id of [allocId, allocId.slice(0, 8)]) {
+        const logs = await eventually(async () => {
+          const r = await fetch(`${url}/v1/alloc/${id}/logs`, { headers: { "X-Consul-Token": mayRead } });
+          const text = await r.text();
+          return r.status === 200 && text.includes("secret output") && text;
+        }, 10_000);
+        expect(logs).toContain("secret output");
+      }
     }
   });
 
