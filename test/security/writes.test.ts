@@ -188,6 +188,21 @@ describe("dev node", () => {
       await ok(call(n.url, "PUT", "/v1/catalog/register", t, { Node: "victim", Address: "10.0.0.1", Check: { CheckID: "victim-ping", Name: "ping", Status: "passing" } }));
     });
 
+    test("catalog: a new node name with an existing node's ID does not take that node over", async () => {
+      const t = await token(n, "fresh-node", 'node "fresh" { policy = "write" }');
+      const victimId = (await catalogNode(n, "victim")).Node.ID as string;
+      const r = await call(n.url, "PUT", "/v1/catalog/register", t, { Node: "fresh", ID: victimId, Address: "6.6.6.6" });
+      expect(r.status).toBe(400);
+      expect(String(r.body)).toContain("belongs to node");
+      const victim = await catalogNode(n, "victim");
+      expect(victim.Node.Address).toBe("10.0.0.1");
+      expect(Object.keys(victim.Services)).toEqual(["db-x"]);
+      expect(await catalogNode(n, "fresh")).toBeNull();
+      // A member node's ID neither.
+      const self = (await ok(call(n.url, "GET", "/v1/nodes", n.management)))[0];
+      expect((await call(n.url, "PUT", "/v1/catalog/register", t, { Node: "fresh", ID: self.id, Address: "6.6.6.6" })).status).toBe(400);
+    });
+
     test("catalog: writing to another node's entry needs node write on that node, in any spelling of its name", async () => {
       const t = await token(n, "all-nodes-but-victim", 'node_prefix "" { policy = "write" }\nnode "victim" { policy = "deny" }\nservice_prefix "" { policy = "write" }');
       expect((await call(n.url, "PUT", "/v1/catalog/register", t, { Node: "VICTIM", Address: "6.6.6.6" })).status).toBe(403);

@@ -103,7 +103,16 @@ export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
       if (!known) throw consulError(400, `SkipNodeUpdate: node "${r.node}" is not in the catalog`);
       return { id: known.id, name: known.name, address: known.address, datacenter: known.datacenter };
     }
-    return { id: known?.id ?? r.nodeId ?? externalNodeId(r.node), name: r.node, address: r.address, datacenter: ctx.host.datacenter };
+    const id = known?.id ?? r.nodeId ?? externalNodeId(r.node);
+    // A new name with the ID of a node that exists would rename that node (and hand its services to whoever may
+    // write the new name): refused, as Consul refuses a node ID that aliases another node.
+    if (!known) {
+      const holder = ctx.state.getNode(id)?.name ?? catalog().registrations(id).node?.name;
+      if (holder !== undefined && holder.toLowerCase() !== r.node.toLowerCase()) {
+        throw consulError(400, `node ID "${id}" belongs to node "${holder}", not "${r.node}"`);
+      }
+    }
+    return { id, name: r.node, address: r.address, datacenter: ctx.host.datacenter };
   };
 
   readRoute(ctx, createRoute({
