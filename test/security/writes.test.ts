@@ -333,6 +333,9 @@ describe("leader + agent: an agent decides as the leader does", () => {
       expect(`${url === agentUrl ? "agent" : "leader"} ${reg.status} ${takeover.status} ${check.status} ${dup.status}`)
         .toBe(`${url === agentUrl ? "agent" : "leader"} 403 403 403 400`);
     }
+    // What may be written still goes through the agent, body intact (parsed there, forwarded as sent).
+    await ok(call(agentUrl, "PUT", "/v1/catalog/register", leader.management, { Node: "ext2", Address: "10.1.0.2", Service: { ID: "ok-1", Service: "ok", Port: 7 } }));
+    expect((await ok(call(leader.url, "GET", "/v1/catalog/node/ext2", leader.management))).Services["ok-1"].Port).toBe(7);
     const ext = await ok(call(leader.url, "GET", "/v1/catalog/node/ext", leader.management));
     expect(Object.keys(ext.Services)).toEqual(["db-e"]);
     expect(ext.Services["db-e"].Service).toBe("db");
