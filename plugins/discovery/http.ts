@@ -5,7 +5,7 @@
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { blockingParams, checkDatacenter, forwardToLeader, setConsulHeaders } from "../../core/http/consul.ts";
-import { ApiError, consulError } from "../../core/http/errors.ts";
+import { consulError } from "../../core/http/errors.ts";
 import type { Indexed } from "../../core/state/domains/catalog-read.ts";
 import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
 import type { RoutePermission } from "../../core/acl/types.ts";
@@ -187,14 +187,4 @@ export async function jsonBody(c: Context): Promise<unknown> {
   if (b.kind === "empty") throw consulError(400, "Request decode failed: EOF");
   if (b.kind === "invalid") throw consulError(400, `Request decode failed: ${b.message}`.slice(0, 200));
   return b.value;
-}
-
-/** The request body as text (size bounded by the node's body limit); a client gone mid-body is a 400, not a plugin failure. */
-export async function bodyText(c: Context): Promise<string> {
-  try {
-    return await c.req.text();
-  } catch (err) {
-    if (err instanceof ApiError) throw err; // the body limit's 413
-    throw consulError(400, "Request decode failed: the body could not be read");
-  }
 }
