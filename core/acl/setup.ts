@@ -84,12 +84,15 @@ function helpers(state: StateReader | undefined, selfName: string, remote?: (q: 
     if (typeof v !== "string") throw new AclUnavailableError("ACL facts unavailable: a malformed answer");
     return v;
   };
+  // Synchronous where the state is local (the common case on leaders), a leader round trip on agents.
+  const name = (kind: Exclude<FactQuery["kind"], "catalogOwners">) => (id: string) =>
+    state ? (readFact(state, { kind, id }) as string) : text({ kind, id });
   return {
     selfName,
-    nodeName: (id) => (state ? (readFact(state, { kind: "nodeName", id }) as string) : text({ kind: "nodeName", id })),
-    jobOfAlloc: (id) => (state ? (readFact(state, { kind: "jobOfAlloc", id }) as string) : text({ kind: "jobOfAlloc", id })),
-    jobOfEval: (id) => (state ? (readFact(state, { kind: "jobOfEval", id }) as string) : text({ kind: "jobOfEval", id })),
-    intentionDestination: (id) => (state ? (readFact(state, { kind: "intentionDestination", id }) as string) : text({ kind: "intentionDestination", id })),
+    nodeName: name("nodeName"),
+    jobOfAlloc: name("jobOfAlloc"),
+    jobOfEval: name("jobOfEval"),
+    intentionDestination: name("intentionDestination"),
     catalogOwners: async (node) => {
       const v = await fact({ kind: "catalogOwners", id: node });
       return (v && typeof v === "object" ? v : NO_OWNERS) as CatalogOwners;
