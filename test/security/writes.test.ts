@@ -6,6 +6,7 @@
 // holds afterwards.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eventually, getJson, killAll, sleep, BUN } from "../helpers/proc.ts";
+import { reapTasks } from "../jobs/cluster-helpers.ts";
 import { call, ok, startDev, startPair, token, type Node } from "./helpers-writes.ts";
 import { duplicateKey } from "../../core/http/json-body.ts";
 
@@ -275,11 +276,13 @@ describe("leader + agent: an agent decides as the leader does", () => {
   let agentUrl: string;
   let agentNodeId: string;
   let allocId: string;
+  let agentDataDir: string;
   const AGENT = "agent-sw";
   beforeAll(async () => {
     const pair = await startPair(AGENT);
     leader = pair.leader;
     agentUrl = pair.agent.url;
+    agentDataDir = pair.agent.dataDir;
     agentNodeId = pair.agentNodeId;
     await ok(call(leader.url, "POST", "/v1/jobs", leader.management, {
       id: "secret",
@@ -298,6 +301,8 @@ describe("leader + agent: an agent decides as the leader does", () => {
   afterAll(async () => {
     await call(leader.url, "DELETE", "/v1/job/secret?purge", leader.management).catch(() => {});
     await sleep(1500);
+    await killAll();
+    reapTasks(agentDataDir); // the last test kills the leader: the task may still run
   });
 
   test("an allocation, its logs and a node's allocations: refused through the agent as on the leader", async () => {
@@ -358,5 +363,14 @@ describe("leader + agent: an agent decides as the leader does", () => {
     expect((await call(agentUrl, "GET", "/v1/health/service/DB", t)).status).toBe(403);
     expect((await call(agentUrl, "PUT", "/v1/agent/service/register", t, { ID: "x", Name: "Db", Port: 1 })).status).toBe(403);
     expect((await getJson(`${agentUrl}/v1/catalog/service/db`, { headers: { "X-Consul-Token": t } })).status).toBe(403);
+  });
+
+  // Last: it stops the leader.
+  test("an agent that cannot ask a leader refuses (503) rather than guessing, even for logs it serves itself", async () => {
+    const t = await token(leader, "no-secret-job-2", `job_prefix "" { policy = "read" }\njob "secret" { policy = "deny" }`);
+    expect((await call(agentUrl, "GET", `/v1/alloc/${allocId}/logs`, t)).status).toBe(403); // the token is now in the agent's cache
+    await leader.proc.kill();
+    const r = await call(agentUrl, "GET", `/v1/alloc/${allocId}/logs`, t);
+    expect(r.status).toBe(503);
   });
 });
