@@ -53,7 +53,7 @@ import { storeLogSource } from "./monitor/log-source.ts";
 import { setupMonitoring } from "./monitor/setup.ts";
 import { setupSecurity } from "./acl/setup.ts";
 import { peerHttp, serverTls } from "./http/tls.ts";
-import { aclRpcRoutes, intentionRpcRoutes } from "./api/acl-rpc.ts";
+import { aclFactRoutes, aclRpcRoutes, intentionRpcRoutes } from "./api/acl-rpc.ts";
 import { routeListRoutes } from "./api/routes-list.ts";
 
 export interface RunningNode {
@@ -118,6 +118,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     config, log, secret, propose, state: isLeaderRole ? state : undefined,
     remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
     remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
+    remoteFact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined,
     onApplied: (fn) => void bus.subscribe("applied", (e) => fn((e as AppliedEntry).command.type, (e as AppliedEntry).index)),
   });
   host.localToken = security.localToken;
@@ -181,6 +182,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   clusterRoutes(deps);
   aclRpcRoutes(deps);
   intentionRpcRoutes(deps);
+  aclFactRoutes(deps);
   routeListRoutes(deps);
   kvRoutes(deps);
   jobRoutes(deps, scheduling);

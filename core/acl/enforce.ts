@@ -20,7 +20,7 @@ import { isNodeSigned } from "./node-signature.ts";
 import { permissionFor } from "./route-permissions.ts";
 import { AclUnavailableError, type TokenResolver } from "./resolve.ts";
 import { requestToken } from "./secret.ts";
-import type { Authorizer, Identity, PermissionSpec, SegmentHelpers } from "./types.ts";
+import type { Authorizer, Identity, PermissionSpec, SegmentHelpers, Target } from "./types.ts";
 
 const IDENTITY = "corral.aclIdentity";
 
@@ -78,11 +78,20 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
         await filterAnswer(c, spec, identity.authz);
         return;
       }
-      const { resource, segment } = spec.target
-        ? await spec.target(c, deps.helpers)
-        : { resource: spec.resource, segment: spec.segment ? await spec.segment(c, deps.helpers) : "" };
-      const ok = spec.subtree?.(c) ? identity.authz.allowedUnder(resource, segment, spec.access) : identity.authz.allowed(resource, segment, spec.access);
-      if (!ok) throw aclError(c, 403, "PERMISSION_DENIED", "Permission denied");
+      let targets: Target[];
+      try {
+        const t = spec.target ? await spec.target(c, deps.helpers) : { resource: spec.resource, segment: spec.segment ? await spec.segment(c, deps.helpers) : "" };
+        targets = Array.isArray(t) ? t : [t];
+      } catch (err) {
+        // An agent that cannot get a fact from a leader refuses rather than guesses.
+        if (err instanceof AclUnavailableError) throw aclError(c, 503, "ACL_UNAVAILABLE", err.message);
+        throw err;
+      }
+      const subtree = spec.subtree?.(c) ?? false;
+      for (const { resource, segment } of targets) {
+        const ok = subtree ? identity.authz.allowedUnder(resource, segment, spec.access) : identity.authz.allowed(resource, segment, spec.access);
+        if (!ok) throw aclError(c, 403, "PERMISSION_DENIED", "Permission denied");
+      }
       return next();
     };
   };

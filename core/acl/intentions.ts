@@ -26,8 +26,11 @@ export function precedence(i: { source: string; destination: string }): number {
   return 5;
 }
 
+/** Service names compare case-insensitively, as the catalog looks them up and ACL rules match them (core/acl/policy.ts). */
+const same = (a: string, b: string) => a === b || a.toLowerCase() === b.toLowerCase();
+
 function matches(i: IntentionRule, source: string, destination: string): boolean {
-  return (i.source === WILDCARD || i.source === source) && (i.destination === WILDCARD || i.destination === destination);
+  return (i.source === WILDCARD || same(i.source, source)) && (i.destination === WILDCARD || same(i.destination, destination));
 }
 
 /** The intention that decides for this pair, if any (highest precedence; a deny wins a tie). */

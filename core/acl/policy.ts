@@ -15,6 +15,21 @@ import type { ParsedRules, Rule } from "./rules.ts";
 
 const RANK: Record<Access, number> = { read: 1, write: 2, deny: 3 };
 
+/**
+ * Resources whose names the catalog looks up case-insensitively (services,
+ * nodes; agent rules name nodes, intentions name services). Their rules and
+ * requested names are compared lower-cased, so a rule holds for every
+ * spelling the lookup accepts: `service "secret" deny` also refuses "SECRET",
+ * and `service "WEB" write` grants "web" (security issue 13). KV keys and job
+ * ids are looked up exactly, and compared exactly.
+ */
+const CASELESS = new Set<SegmentedResource>(["service", "node", "agent", "intention"]);
+
+/** The form a name is compared in, for rules and requests alike. */
+export function canonicalSegment(resource: SegmentedResource, segment: string): string {
+  return CASELESS.has(resource) ? segment.toLowerCase() : segment;
+}
+
 /** Two rules at the same place: deny beats write beats read. */
 export function mergeAccess(a: Access | undefined, b: Access): Access {
   return a === undefined || RANK[b] > RANK[a] ? b : a;
@@ -36,7 +51,8 @@ function indexRules(rules: Rule[]): Map<SegmentedResource, ResourceRules> {
     let e = byRes.get(r.resource);
     if (!e) byRes.set(r.resource, (e = { exact: new Map(), prefixes: new Map() }));
     const m = r.prefix ? e.prefixes : e.exact;
-    m.set(r.segment, mergeAccess(m.get(r.segment), r.access));
+    const seg = canonicalSegment(r.resource, r.segment);
+    m.set(seg, mergeAccess(m.get(seg), r.access));
   }
   const out = new Map<SegmentedResource, ResourceRules>();
   for (const [res, e] of byRes) {
@@ -74,7 +90,7 @@ export function compileAuthorizer(input: AuthorizerInput): Authorizer {
   const decide = (level: Access | undefined, want: Want) => (level === undefined ? input.defaultAllow : grants(level, want));
   const allowed = (resource: Resource, segment: string, want: Want): boolean => {
     if (!isSegmented(resource)) return decide(unsegmented.get(resource), want);
-    return decide(levelFor(indexed.get(resource), segment), want);
+    return decide(levelFor(indexed.get(resource), canonicalSegment(resource, segment)), want);
   };
   return {
     allowed,
@@ -84,7 +100,8 @@ export function compileAuthorizer(input: AuthorizerInput): Authorizer {
       const r = indexed.get(resource);
       if (!r) return true;
       // Consul's KeyWritePrefix: every rule inside the subtree must allow it too.
-      const inside = [...r.exact, ...r.prefixes].filter(([seg]) => seg.startsWith(prefix) && seg !== prefix);
+      const from = canonicalSegment(resource, prefix);
+      const inside = [...r.exact, ...r.prefixes].filter(([seg]) => seg.startsWith(from) && seg !== from);
       return inside.every(([, level]) => grants(level, want));
     },
     readsAll(resource: Resource): boolean {

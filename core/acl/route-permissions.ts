@@ -9,7 +9,7 @@
 // ("/v1/kv/{key{.*}}"). Hidden routes (405 answers for other methods on a
 // path) take the permission of the visible route on the same path.
 import type { Context } from "hono";
-import { parseJobSpec } from "../scheduler/jobspec.ts";
+import { parsedJobSpec } from "../api/job-views.ts";
 import { arrayBy, checksArray, kvFilter, mapKeys, mapValuesBy, reads } from "./filters.ts";
 import type { PermissionSpec, Resource, RoutePermission, SegmentHelpers, Want } from "./types.ts";
 
@@ -21,15 +21,24 @@ const nodeParam = (name: string): Segment => (c, h) => h.nodeName(c.req.param(na
 const need = (resource: Resource, access: Want, segment?: Segment, extra: Partial<PermissionSpec> = {}): PermissionSpec => ({ resource, access, segment, ...extra });
 const flagged = (c: Context, ...names: string[]) => names.some((n) => new URL(c.req.url).searchParams.has(n));
 
-/** A job document's id, parsed the way the handler parses it; "" when it does not parse (then job_prefix "" is needed). */
-const jobInBody: Segment = async (c) => {
-  const type = (c.req.header("content-type") ?? "").toLowerCase();
+/**
+ * POST /v1/jobs: job write on the document's id, from the parse the handler
+ * uses (job "" when it does not parse: then job_prefix "" is needed, to the
+ * 400). And service write on every service its tasks declare: the node that
+ * runs a task registers them in the catalog with its own token, so without
+ * this a job-only token could put instances under any service's name (as
+ * Nomad asks for a Consul token allowed to write a job's services).
+ */
+const jobAndItsServices: NonNullable<PermissionSpec["target"]> = async (c) => {
+  let parsed: Awaited<ReturnType<typeof parsedJobSpec>>;
   try {
-    const parsed = parseJobSpec(await c.req.raw.clone().text(), type.includes("toml") ? "toml" : "json");
-    return parsed.ok ? parsed.job.id : "";
+    parsed = await parsedJobSpec(c);
   } catch {
-    return "";
+    return { resource: "job", segment: "" };
   }
+  if (!parsed.ok) return { resource: "job", segment: "" };
+  const services = parsed.job.groups.flatMap((g) => g.tasks.flatMap((t) => (t.service ? [t.service.name] : [])));
+  return [{ resource: "job", segment: parsed.job.id }, ...services.map((name) => ({ resource: "service" as const, segment: name }))];
 };
 
 const operatorRead = need("operator", "read");
@@ -76,7 +85,7 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["PUT", "/v1/snapshot", need("acl", "write")],
   // jobs (rules name jobs by id; namespaces are not part of the name)
   ["GET", "/v1/jobs", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "id")) })],
-  ["POST", "/v1/jobs", need("job", "write", jobInBody)],
+  ["POST", "/v1/jobs", need("job", "write", undefined, { target: jobAndItsServices })],
   ["GET", "/v1/job/{id}", need("job", "read", param("id"))],
   ["DELETE", "/v1/job/{id}", need("job", "write", param("id"))],
   ["POST", "/v1/job/{id}/plan", need("job", "write", param("id"))],

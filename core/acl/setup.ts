@@ -15,7 +15,8 @@ import { settingsFromTable, type AclSettings } from "../../plugins/authz/config.
 import { auditMiddleware, AuditBatcher } from "./audit.ts";
 import { routeAuthorizer } from "./enforce.ts";
 import { nodeSignature } from "./node-signature.ts";
-import { stateTokenSource, TokenResolver, type TokenGrant, type TokenSource } from "./resolve.ts";
+import { AclUnavailableError, stateTokenSource, TokenResolver, type TokenGrant, type TokenSource } from "./resolve.ts";
+import { NO_OWNERS, readFact, type CatalogOwners, type FactQuery } from "./facts.ts";
 import type { SegmentHelpers } from "./types.ts";
 import { cachedList, callAuthorizer } from "./calls.ts";
 import type { IntentionRule } from "./intentions.ts";
@@ -32,6 +33,8 @@ export interface SecurityOptions {
   remoteLookup?: (secretHash: string) => Promise<TokenGrant | null>;
   /** Agents: the intentions, from a leader (signed RPC). */
   remoteIntentions?: () => Promise<IntentionRule[]>;
+  /** Agents: a fact for an ACL decision, from a leader (signed RPC, core/acl/facts.ts). */
+  remoteFact?: (q: FactQuery) => Promise<unknown>;
   propose: (cmd: Command) => Promise<unknown>;
   /** Leader-role nodes: called with each applied entry (resolved tokens are kept until an ACL change). */
   onApplied?: (fn: (commandType: string, index: number) => void) => void;
@@ -61,12 +64,39 @@ export interface Security {
   close(): Promise<void>;
 }
 
-function helpers(state: StateReader | undefined, selfName: string): SegmentHelpers {
+/**
+ * The facts segments need: from this node's state on leader-role nodes, from
+ * a leader (the same readFact, over signed RPC) on agents — never a guess, so
+ * an agent decides as a leader would. A leader that cannot be asked is a 503.
+ */
+function helpers(state: StateReader | undefined, selfName: string, remote?: (q: FactQuery) => Promise<unknown>): SegmentHelpers {
+  const fact = async (q: FactQuery): Promise<unknown> => {
+    if (state) return readFact(state, q);
+    if (!remote) throw new AclUnavailableError("no leader to ask");
+    try {
+      return await remote(q);
+    } catch (err) {
+      throw new AclUnavailableError(`ACL facts unavailable: ${String((err as Error)?.message ?? err).slice(0, 120)}`);
+    }
+  };
+  const text = async (q: FactQuery) => {
+    const v = await fact(q);
+    if (typeof v !== "string") throw new AclUnavailableError("ACL facts unavailable: a malformed answer");
+    return v;
+  };
+  // Synchronous where the state is local (the common case on leaders), a leader round trip on agents.
+  const name = (kind: Exclude<FactQuery["kind"], "catalogOwners">) => (id: string) =>
+    state ? (readFact(state, { kind, id }) as string) : text({ kind, id });
   return {
     selfName,
-    nodeName: (idOrName) => state?.getNode(idOrName)?.name ?? idOrName,
-    jobOfAlloc: (id) => state?.jobs.getAlloc(id)?.jobId ?? "",
-    jobOfEval: (id) => state?.jobs.getEval(id)?.jobId ?? "",
+    nodeName: name("nodeName"),
+    jobOfAlloc: name("jobOfAlloc"),
+    jobOfEval: name("jobOfEval"),
+    intentionDestination: name("intentionDestination"),
+    catalogOwners: async (node) => {
+      const v = await fact({ kind: "catalogOwners", id: node });
+      return (v && typeof v === "object" ? v : NO_OWNERS) as CatalogOwners;
+    },
   };
 }
 
@@ -112,7 +142,7 @@ export function setupSecurity(o: SecurityOptions): Security {
   return {
     middlewares,
     calls,
-    routeMiddleware: routeAuthorizer({ settings: () => settings, resolver: () => resolver, helpers: helpers(o.state, o.config.node.name), log: o.log }),
+    routeMiddleware: routeAuthorizer({ settings: () => settings, resolver: () => resolver, helpers: helpers(o.state, o.config.node.name, o.remoteFact), log: o.log }),
     settings: () => settings,
     open: () => !settings.enabled && !settings.audit && !limiter,
     resolver: () => resolver,

@@ -33,16 +33,26 @@ export interface Authorizer {
   readsAll(resource: Resource): boolean;
 }
 
-/** Helpers a segment function may use; on agents the lookups find nothing. */
+/**
+ * Helpers a segment function may use. Leader-role nodes answer from their
+ * state; agents ask a leader for the same answer (core/acl/facts.ts), so
+ * the decision is the same wherever the request lands.
+ */
 export interface SegmentHelpers {
-  /** A node's name from its id or name (rules name nodes by name). */
-  nodeName(idOrName: string): string;
-  /** The job an allocation or evaluation belongs to ("" when unknown). */
-  jobOfAlloc(id: string): string;
-  jobOfEval(id: string): string;
+  /** A node's name from its id or name (rules name nodes by name); the input when no node has it. */
+  nodeName(idOrName: string): string | Promise<string>;
+  /** The job an allocation (id or unique prefix) or evaluation belongs to ("" when unknown). */
+  jobOfAlloc(id: string): string | Promise<string>;
+  jobOfEval(id: string): string | Promise<string>;
+  /** The destination of the intention with this id ("" when unknown). */
+  intentionDestination(id: string): string | Promise<string>;
+  /** Who owns the services and checks of a catalog node (by name, case-insensitive): ownership checks of catalog writes. */
+  catalogOwners(node: string): Promise<{ services: Record<string, string>; checks: Record<string, string> }>;
   /** This node's name (agent:* rules). */
   selfName: string;
 }
+
+export type Target = { resource: Resource; segment: string };
 
 /** Drops the entries of a JSON answer the identity may not read; returns how many it dropped. */
 export type ListFilter = (body: unknown, authz: Authorizer) => { body: unknown; dropped: number };
@@ -62,8 +72,10 @@ export interface PermissionSpec {
   /**
    * When the resource itself depends on the request (a check belongs to a
    * service, or to the node): returns both; overrides `resource` and `segment`.
+   * A list: the request changes several things (a registration that replaces
+   * an existing instance, checks of other services): every one must be allowed.
    */
-  target?: (c: Context, h: SegmentHelpers) => { resource: Resource; segment: string } | Promise<{ resource: Resource; segment: string }>;
+  target?: (c: Context, h: SegmentHelpers) => Target | Target[] | Promise<Target | Target[]>;
   /** The request touches everything under the segment (DELETE ?recurse): check the whole subtree. */
   subtree?: (c: Context) => boolean;
 }

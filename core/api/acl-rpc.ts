@@ -5,6 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../http/errors.ts";
 import { stateTokenSource } from "../acl/resolve.ts";
+import { FactQuery, readFact } from "../acl/facts.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
 
@@ -43,6 +44,23 @@ export function intentionRpcRoutes(d: CoreApiDeps) {
     handler: (c) => {
       if (!d.replicator) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node holds no intentions (role agent)");
       return c.json({ intentions: d.state.acl.intentions().map(({ source, destination, action }) => ({ source, destination, action })) });
+    },
+  });
+}
+
+/** POST /v1/cluster/acl/facts: what an agent's ACL decision needs from the state, answered as this node would use it itself. */
+export function aclFactRoutes(d: CoreApiDeps) {
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "post", path: "/v1/cluster/acl/facts", tags: ["cluster"],
+      summary: "A fact for an agent's ACL decision: a node's name, an allocation's or evaluation's job, a catalog node's owners (signed with the cluster secret)",
+      request: jsonBody(FactQuery),
+      responses: { ...jsonResponse(z.object({ value: z.unknown() })), ...errorResponses },
+    }),
+    handler: (c) => {
+      if (!d.replicator) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node holds no state (role agent)");
+      return c.json({ value: readFact(d.state, c.req.valid("json" as never) as FactQuery) });
     },
   });
 }

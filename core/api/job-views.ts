@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { parseGoDurationMs } from "../http/consul.ts";
 import { ApiError } from "../http/errors.ts";
+import { once, requestBody } from "../http/json-body.ts";
 import { parseJobSpec, type Job } from "../scheduler/index.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { AllocRow, EvalRow, JobRow } from "../store/schema-jobs.ts";
@@ -31,11 +32,22 @@ export function blocking(c: Context): { index: number; waitMs: number } {
   return { index: raw ? Number(raw) : 0, waitMs: Math.min(waitMs, MAX_WAIT_MS) };
 }
 
+/**
+ * The request's job document (TOML when the Content-Type says so, JSON
+ * otherwise), parsed once per request from the body the route table read:
+ * the ACL decision (core/acl/route-permissions.ts, the job id) and the
+ * handler get the same result.
+ */
+export function parsedJobSpec(c: Context): Promise<ReturnType<typeof parseJobSpec>> {
+  return once(c, "jobs.spec", async () => {
+    const type = (c.req.header("content-type") ?? "").toLowerCase();
+    return parseJobSpec((await requestBody(c)).text, type.includes("toml") ? "toml" : "json");
+  });
+}
+
 /** A job document from the request body: TOML when the Content-Type says so, JSON otherwise. */
 export async function jobFromBody(c: Context): Promise<Job> {
-  const type = (c.req.header("content-type") ?? "").toLowerCase();
-  const text = await c.req.text();
-  const parsed = parseJobSpec(text, type.includes("toml") ? "toml" : "json");
+  const parsed = await parsedJobSpec(c);
   if (!parsed.ok) {
     const first = parsed.errors[0]!;
     throw new JobSpecError(`invalid job: ${first.path ? first.path + ": " : ""}${first.message}${parsed.errors.length > 1 ? ` (and ${parsed.errors.length - 1} more)` : ""}`, parsed.errors);

@@ -76,6 +76,11 @@ export class HttpLeaderTransport implements LeaderClient {
     return (await this.call<{ intentions: { source: string; destination: string; action: "allow" | "deny" }[] }>("/v1/cluster/acl/intentions", {})).intentions;
   }
 
+  /** A fact an ACL decision needs, read by a leader from its state (core/acl/facts.ts). */
+  async aclFact(query: { kind: string; id: string }): Promise<unknown> {
+    return (await this.call<{ value: unknown }>("/v1/cluster/acl/facts", query)).value;
+  }
+
   /** What a token is, by its secret's SHA-256 (the agent's ACL cache, core/acl/resolve.ts). */
   async resolveToken(secretHash: string): Promise<TokenGrant | null> {
     return (await this.call<{ token: TokenGrant | null }>("/v1/cluster/acl/resolve", { secretHash })).token;

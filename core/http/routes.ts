@@ -6,6 +6,7 @@
 import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RoutePermission } from "../acl/types.ts";
+import { jsonBodyGuard, takesRawBody } from "./json-body.ts";
 
 export type Handler = (c: Context<any, any, any>) => Response | Promise<Response>;
 
@@ -106,7 +107,10 @@ export class RouteTable {
       const handler = e.stateRead && shape.stateRead ? shape.stateRead(e.handler) : e.handler;
       const mw = shape.routeMiddleware?.(e, this.entries);
       const own = e.route.middleware ? [e.route.middleware].flat() : [];
-      app.openapi(mw ? { ...e.route, middleware: [mw, ...own] as never } : e.route, handler as never);
+      // The body is parsed once, duplicate keys refused, before the ACL decision reads it (core/http/json-body.ts).
+      const guard = e.route.hide || takesRawBody(e.route.path) ? [] : [jsonBodyGuard];
+      const chain = [...guard, ...(mw ? [mw] : []), ...own];
+      app.openapi(chain.length ? { ...e.route, middleware: chain as never } : e.route, handler as never);
     }
     app.notFound(shape.notFound);
     app.onError(shape.onError);

@@ -3,7 +3,8 @@
 // that created it; every other answer shows MASKED_SECRET.
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { ApiError, consulError } from "../../core/http/errors.ts";
+import { consulError } from "../../core/http/errors.ts";
+import { requestBody } from "../../core/http/json-body.ts";
 import { MASKED_SECRET } from "../../core/acl/secret.ts";
 import { precedence } from "../../core/acl/intentions.ts";
 import type { TokenWithPolicies } from "../../core/state/domains/acl-read.ts";
@@ -52,23 +53,14 @@ export function intentionView(i: IntentionRow) {
   };
 }
 
-/** A JSON request body checked by `schema`; Consul-style text 400s. An empty body is `{}`. */
+/**
+ * A JSON request body checked by `schema`; Consul-style text 400s. An empty body is `{}`.
+ * The body is the one the route table parsed before the ACL decision (core/http/json-body.ts: duplicate keys refused).
+ */
 export async function consulJsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
-  let text: string;
-  try {
-    text = await c.req.text();
-  } catch (err) {
-    if (err instanceof ApiError) throw err; // the body limit's 413
-    throw consulError(400, "Request decode failed: the body could not be read");
-  }
-  let raw: unknown = {};
-  if (text.trim() !== "") {
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw consulError(400, `Request decode failed: ${(err as Error).message}`.slice(0, 200));
-    }
-  }
+  const body = await requestBody(c);
+  if (body.kind === "invalid") throw consulError(400, `Request decode failed: ${body.message}`.slice(0, 200));
+  const raw: unknown = body.kind === "json" ? body.value : {};
   const r = schema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];

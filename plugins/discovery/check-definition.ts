@@ -29,13 +29,19 @@ const CHECK_FIELDS = [
   "GRPC", "GRPCUseTLS", "H2PING", "UDP", "AliasNode", "AliasService", "OSService",
 ] as const;
 
-/** Renames keys to their canonical spelling (case-insensitive, "_" ignored); unknown keys are dropped, as Go's decoder does. */
+/**
+ * Renames keys to their canonical spelling (case-insensitive, "_" ignored); unknown keys are dropped, as Go's decoder does.
+ * Two keys naming one field (`ServiceID` and `service_id`) are a 400: which one wins would depend on who reads
+ * the body (security issue 13; equal and case-only duplicates are refused earlier, core/http/json-body.ts).
+ */
 export function canonicalKeys(obj: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
   const byNorm = new Map(fields.map((f) => [f.toLowerCase().replace(/_/g, ""), f]));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     const f = byNorm.get(k.toLowerCase().replace(/_/g, ""));
-    if (f) out[f] = v;
+    if (!f) continue;
+    if (Object.hasOwn(out, f)) throw consulError(400, `Request decode failed: duplicate key "${k.slice(0, 64)}" (it names the field ${f} again)`);
+    out[f] = v;
   }
   return out;
 }

@@ -5,12 +5,13 @@
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { blockingParams, checkDatacenter, forwardToLeader, setConsulHeaders } from "../../core/http/consul.ts";
-import { ApiError, consulError } from "../../core/http/errors.ts";
+import { consulError } from "../../core/http/errors.ts";
 import type { Indexed } from "../../core/state/domains/catalog-read.ts";
 import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
 import type { RoutePermission } from "../../core/acl/types.ts";
 import { QueryCache, requestKey } from "../../core/http/query-cache.ts";
 import { isConsulPath } from "../../core/http/consul-paths.ts";
+import { requestBody } from "../../core/http/json-body.ts";
 import { FilterError, prepareFilter, type FieldType, type Filter } from "./filter.ts";
 
 export { QueryCache };
@@ -176,12 +177,14 @@ export function passingParam(c: Context): boolean {
 export const CATALOG_TABLES = ["services", "catalog_nodes", "catalog_tombstones", "nodes"] as const;
 export const HEALTH_TABLES = [...CATALOG_TABLES, "checks"] as const;
 
-/** The request body as text (size bounded by the node's body limit); a client gone mid-body is a 400, not a plugin failure. */
-export async function bodyText(c: Context): Promise<string> {
-  try {
-    return await c.req.text();
-  } catch (err) {
-    if (err instanceof ApiError) throw err; // the body limit's 413
-    throw consulError(400, "Request decode failed: the body could not be read");
-  }
+/**
+ * The request's JSON body as the route table parsed it, once, before the ACL
+ * decision (core/http/json-body.ts: duplicate keys already refused). The
+ * permission and the handler read this same value. Consul's 400s otherwise.
+ */
+export async function jsonBody(c: Context): Promise<unknown> {
+  const b = await requestBody(c);
+  if (b.kind === "empty") throw consulError(400, "Request decode failed: EOF");
+  if (b.kind === "invalid") throw consulError(400, `Request decode failed: ${b.message}`.slice(0, 200));
+  return b.value;
 }

@@ -67,7 +67,10 @@ export function logRoutes(d: LogRouteDeps): void {
     const q = new URL(c.req.url).searchParams;
     const stream = (q.get("type") ?? "stdout") as Stream;
     const follow = q.get("follow") === "true";
+    // A prefix is resolved as the ACL check resolved it (the replicated state, unique cluster-wide), not among
+    // this node's allocations only: a prefix unique here but ambiguous there was checked as job "" (issue 13).
     let alloc = d.local(id);
+    if (alloc && alloc.id !== id) alloc = undefined;
     if (!alloc) {
       const where = await locate(d.ctx, id);
       if (where.alloc.nodeId !== d.ctx.host.nodeId) {

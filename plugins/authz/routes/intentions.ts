@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { consulError } from "../../../core/http/errors.ts";
+import { requestBody } from "../../../core/http/json-body.ts";
 import { arrayBy, reads } from "../../../core/acl/filters.ts";
 import { decidingIntention, validIntentionName } from "../../../core/acl/intentions.ts";
 import type { PermissionSpec } from "../../../core/acl/types.ts";
@@ -30,12 +31,9 @@ const ExactBody = z.object({ SourceName: z.string().max(256).optional(), Destina
 
 /** "" when the body is not JSON: then intention_prefix "" (write) is needed, and the handler answers 400 anyway. */
 async function destinationInBody(c: Context): Promise<string> {
-  try {
-    const b = JSON.parse(await c.req.raw.clone().text()) as { DestinationName?: unknown };
-    return typeof b?.DestinationName === "string" ? b.DestinationName : "";
-  } catch {
-    return "";
-  }
+  const body = await requestBody(c); // the value the handler reads too (consulJsonBody)
+  const b = body.kind === "json" ? (body.value as { DestinationName?: unknown } | null) : null;
+  return typeof b?.DestinationName === "string" ? b.DestinationName : "";
 }
 
 const dstQuery = (c: Context) => new URL(c.req.url).searchParams.get("destination") ?? "";
@@ -125,7 +123,8 @@ function pairRoutes(ctx: AuthzContext): void {
 
 /** Consul's older ID-based routes; registered after /exact and /check, which the {id} pattern would match too. */
 function idRoutes(ctx: AuthzContext): void {
-  const byId = (access: "read" | "write") => byDestination(access, (c) => ctx.state.acl.intention(c.req.param("id") ?? "")?.destination ?? "");
+  // The destination as the state has it: agents ask a leader (core/acl/facts.ts) rather than find nothing and check "".
+  const byId = (access: "read" | "write") => byDestination(access, (c, h) => h.intentionDestination(c.req.param("id") ?? ""));
   mount(ctx, createRoute({ method: "get", path: "/v1/connect/intentions/{id}", tags, summary: "One intention by ID", request: { params: z.object({ id: z.string().max(128) }) }, responses: ok(IntentionSchema) }),
     byId("read"), (c) => {
       const i = ctx.state.acl.intention(c.req.param("id") ?? "");

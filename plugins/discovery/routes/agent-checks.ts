@@ -3,12 +3,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus, MAX_CHECK_OUTPUT } from "../../../core/state/domains/catalog.ts";
-import { canonicalKeys, isObject, parseCheck } from "../check-definition.ts";
-import { decodeJson } from "../definition.ts";
-import { bodyText, emptyOk, filterParam, filterValues, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
+import { canonicalKeys, isObject } from "../check-definition.ts";
+import { emptyOk, jsonBody, filterParam, filterValues, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
 import { FilterTypes, HealthCheckSchema, localCheckView } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
-import { agentPermissions } from "../permissions.ts";
+import { agentPermissions, checkDefinition } from "../permissions.ts";
 
 const tags = ["agent"];
 const idParam = { params: z.object({ id: z.string() }) };
@@ -21,7 +20,7 @@ const UpdateBody = z.object({ Status: z.string().optional(), Output: z.string().
 
 export function agentCheckRoutes(a: AgentDeps): void {
   const { ctx, registry, sync, runner } = a;
-  const perm = agentPermissions(registry);
+  const perm = agentPermissions(registry, () => a.execChecks());
 
   /** The TTL check `id`, or Consul's errors for unknown and non-TTL checks. */
   const ttlCheck = (id: string) => {
@@ -47,7 +46,7 @@ export function agentCheckRoutes(a: AgentDeps): void {
     summary: "Register a check on this agent (node-level, or attached with ServiceID); HTTP/TCP checks start critical until run",
     request: { query: query() }, responses: emptyOk,
   }), async (c) => {
-    const spec = parseCheck(decodeJson(await bodyText(c)), { allowExec: a.execChecks() });
+    const spec = await checkDefinition(c, a.execChecks()); // the object the ACL decision was made on
     if (spec.serviceId && !registry.service(spec.serviceId)) throw consulError(400, `ServiceID "${spec.serviceId}" does not exist`);
     if (!registry.check(spec.id) && registry.checkCount() >= a.limits.checks) {
       throw consulError(400, `this agent already has ${a.limits.checks} checks (plugins.discovery.max_checks_per_node)`);
@@ -91,7 +90,7 @@ export function agentCheckRoutes(a: AgentDeps): void {
     request: { ...idParam, query: query() }, responses: emptyOk,
   }), async (c) => {
     const id = pathParam(c, "id");
-    const raw = decodeJson(await bodyText(c));
+    const raw = await jsonBody(c);
     const body = UpdateBody.safeParse(isObject(raw) ? canonicalKeys(raw, ["Status", "Output"]) : null);
     if (!body.success) throw consulError(400, "Request decode failed: body must be {\"Status\": string, \"Output\": string}");
     const status = CheckStatus.safeParse(body.data.Status);

@@ -5,12 +5,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { consulError } from "../../../core/http/errors.ts";
-import { decodeJson, parseServiceRegistration } from "../definition.ts";
 import type { CheckSpec } from "../check-definition.ts";
-import { bodyText, emptyOk, filterParam, filterValues, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
+import { emptyOk, filterParam, filterValues, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
 import { agentServiceView, AgentServiceSchema, contentHash, FilterTypes } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
-import { agentPermissions } from "../permissions.ts";
+import { agentPermissions, registration } from "../permissions.ts";
 
 const tags = ["agent"];
 
@@ -39,14 +38,14 @@ export function maintenanceCheck(serviceId: string, reason: string): CheckSpec {
 
 export function agentServiceRoutes(a: AgentDeps): void {
   const { ctx, registry, sync, runner } = a;
-  const perm = agentPermissions(registry);
+  const perm = agentPermissions(registry, () => a.execChecks());
 
   localRoute(ctx, createRoute({
     method: "put", path: "/v1/agent/service/register", tags,
     summary: "Register a service on this agent (Consul's service definition, JSON body); ?replace-existing-checks",
     request: { query: query("replace-existing-checks") }, responses: emptyOk,
   }), async (c) => {
-    const reg = parseServiceRegistration(decodeJson(await bodyText(c)), { allowExec: a.execChecks() });
+    const reg = await registration(c, a.execChecks()); // the object the ACL decision was made on
     if (!registry.service(reg.service.id) && registry.serviceCount() >= a.limits.services) {
       throw consulError(400, `this agent already has ${a.limits.services} services (plugins.discovery.max_services_per_node)`);
     }

@@ -5,41 +5,88 @@
 // `true`, as Consul does.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requestIdentity } from "../../../core/acl/enforce.ts";
-import type { PermissionSpec } from "../../../core/acl/types.ts";
+import { AclUnavailableError } from "../../../core/acl/resolve.ts";
+import type { PermissionSpec, Target } from "../../../core/acl/types.ts";
+import { once } from "../../../core/http/json-body.ts";
 import { assertDatacenter } from "../../../core/http/consul.ts";
 import { consulError } from "../../../core/http/errors.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
 import type { Command } from "../../../core/state/commands.ts";
 import { externalNodeId, parseCatalogDeregistration, parseCatalogRegistration, type CatalogRegistration } from "../catalog-registration.ts";
-import { decodeJson } from "../definition.ts";
-import { bodyText, jsonOk, query, readRoute } from "../http.ts";
+import { jsonBody, jsonOk, query, readRoute } from "../http.ts";
 
 const tags = ["catalog"];
 
-async function body(c: Context): Promise<unknown> {
-  return decodeJson(await c.req.raw.clone().text());
-}
+/** The bodies, parsed once per request: the ACL decision and the handler read the same object. */
+const registration = (c: Context) => once(c, "catalog.register", async () => parseCatalogRegistration(await jsonBody(c)));
+const deregistration = (c: Context) => once(c, "catalog.deregister", async () => parseCatalogDeregistration(await jsonBody(c)));
 
-/** The node a body names ("" when it does not parse: the route answers the 400). */
-async function bodyNode(c: Context): Promise<string> {
+const nodeTarget = (node: string): Target => ({ resource: "node", segment: node });
+const serviceTarget = (name: string): Target => ({ resource: "service", segment: name });
+
+/** A body that does not parse names nothing: only node_prefix "" passes, to the handler's 400. */
+async function orNothing(fn: () => Promise<Target[]>): Promise<Target[]> {
   try {
-    const b = (await body(c)) as Record<string, unknown>;
-    const node = Object.entries(b).find(([k]) => k.toLowerCase() === "node")?.[1];
-    return typeof node === "string" ? node : "";
-  } catch {
-    return "";
+    return await fn();
+  } catch (err) {
+    if (err instanceof AclUnavailableError) throw err;
+    return [nodeTarget("")];
   }
 }
 
-/** Every write names a node: node write on it; service write is checked in the handler (Consul asks for both). */
-const nodeWrite: PermissionSpec = { resource: "node", access: "write", segment: (c) => bodyNode(c) };
+/**
+ * Consul's vetRegisterWithACL: node write on the node; service write on the
+ * service registered and, when its ID already exists on the node, on the
+ * name it has now; for each check, write on the service it will belong to
+ * and on the owner it has now (service, or the node for a node check). The
+ * owners come from the state (a leader asks nothing; an agent asks a leader,
+ * core/acl/facts.ts), so a registration is judged the same wherever it lands.
+ */
+const registerPermission: PermissionSpec = {
+  resource: "node", access: "write",
+  target: (c, h) => orNothing(async () => {
+    const r = await registration(c);
+    const owners = await h.catalogOwners(r.node);
+    const out = [nodeTarget(r.node)];
+    const ownerOf = (serviceId: string): Target => {
+      if (!serviceId) return nodeTarget(r.node);
+      if (r.service && serviceId === r.service.id) return serviceTarget(r.service.name);
+      return serviceTarget(owners.services[serviceId] ?? serviceId); // unknown: its ID checked as a name
+    };
+    if (r.service) {
+      out.push(serviceTarget(r.service.name));
+      const existing = owners.services[r.service.id];
+      if (existing !== undefined) out.push(serviceTarget(existing));
+    }
+    for (const ch of r.checks) {
+      out.push(ownerOf(ch.serviceId));
+      const current = owners.checks[ch.id];
+      if (current !== undefined) out.push(current ? serviceTarget(owners.services[current] ?? current) : nodeTarget(r.node));
+    }
+    return out;
+  }),
+};
 
-/** With ACLs on, the service a registration touches needs service write too. */
-function requireServiceWrite(c: Context, service: string): void {
-  const id = requestIdentity(c);
-  if (id && !id.authz.allowed("service", service, "write")) throw consulError(403, "Permission denied");
-}
+/**
+ * Consul's vetDeregisterWithACL, with node write always required (corral's
+ * rule: every catalog write names a node): a service needs write on its
+ * name as it exists, a check write on its owner as it exists.
+ */
+const deregisterPermission: PermissionSpec = {
+  resource: "node", access: "write",
+  target: (c, h) => orNothing(async () => {
+    const d = await deregistration(c);
+    const out = [nodeTarget(d.node)];
+    if (!d.serviceId && !d.checkId) return out;
+    const owners = await h.catalogOwners(d.node);
+    if (d.serviceId) out.push(serviceTarget(owners.services[d.serviceId] ?? d.serviceId));
+    if (d.checkId) {
+      const sid = owners.checks[d.checkId];
+      if (sid) out.push(serviceTarget(owners.services[sid] ?? sid));
+    }
+    return out;
+  }),
+};
 
 export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
   const catalog = () => ctx.state.catalog;
@@ -56,7 +103,16 @@ export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
       if (!known) throw consulError(400, `SkipNodeUpdate: node "${r.node}" is not in the catalog`);
       return { id: known.id, name: known.name, address: known.address, datacenter: known.datacenter };
     }
-    return { id: known?.id ?? r.nodeId ?? externalNodeId(r.node), name: r.node, address: r.address, datacenter: ctx.host.datacenter };
+    const id = known?.id ?? r.nodeId ?? externalNodeId(r.node);
+    // A new name with the ID of a node that exists would rename that node (and hand its services to whoever may
+    // write the new name): refused, as Consul refuses a node ID that aliases another node.
+    if (!known) {
+      const holder = ctx.state.getNode(id)?.name ?? catalog().registrations(id).node?.name;
+      if (holder !== undefined && holder.toLowerCase() !== r.node.toLowerCase()) {
+        throw consulError(400, `node ID "${id}" belongs to node "${holder}", not "${r.node}"`);
+      }
+    }
+    return { id, name: r.node, address: r.address, datacenter: ctx.host.datacenter };
   };
 
   readRoute(ctx, createRoute({
@@ -64,40 +120,26 @@ export function catalogWriteRoutes(ctx: PluginContext<unknown>): void {
     summary: "Register a node (external ones included), and optionally a service and checks on it (Consul's catalog API); answers true",
     request: { query: query() }, responses: jsonOk(z.boolean()),
   }), async (c) => {
-    const r = parseCatalogRegistration(decodeJson(await bodyText(c)));
+    const r = await registration(c); // the object the ACL decision was made on (registerPermission)
     assertDatacenter(r.datacenter, ctx.host.datacenter);
-    if (r.service) requireServiceWrite(c, r.service.name);
     const node = nodeRef(r);
-    let owners: Map<string, string> | undefined; // read once, and only if a check names another service of the node
-    for (const ch of r.checks) {
-      if (!ch.serviceId || ch.serviceId === r.service?.id) continue;
-      const owner = (owners ??= serviceNames(ctx, node.id)).get(ch.serviceId);
-      if (owner) requireServiceWrite(c, owner);
-    }
     await propose({ type: "CatalogRegister", v: 1, at: Date.now(), node, ...(r.service ? { service: r.service } : {}), checks: r.checks });
     return c.json(true);
-  }, nodeWrite);
+  }, registerPermission);
 
   readRoute(ctx, createRoute({
     method: "put", path: "/v1/catalog/deregister", tags,
     summary: "Remove a check, a service, or a node's whole catalog entry (Consul's catalog API); answers true",
     request: { query: query() }, responses: jsonOk(z.boolean()),
   }), async (c) => {
-    const d = parseCatalogDeregistration(decodeJson(await bodyText(c)));
+    const d = await deregistration(c); // the object the ACL decision was made on (deregisterPermission)
     assertDatacenter(d.datacenter, ctx.host.datacenter);
     const node = catalog().nodeByName(d.node);
     if (!node) return c.json(true); // nothing to remove (Consul answers true too)
-    const owner = d.serviceId ? serviceNames(ctx, node.id).get(d.serviceId) : undefined;
-    if (owner) requireServiceWrite(c, owner);
     await propose({
       type: "CatalogDeregister", v: 1, at: Date.now(), nodeId: node.id,
       ...(d.serviceId ? { serviceId: d.serviceId } : {}), ...(d.checkId ? { checkId: d.checkId } : {}),
     });
     return c.json(true);
-  }, nodeWrite);
-}
-
-/** Service id -> name for the services the catalog has on node `nodeId`. */
-function serviceNames(ctx: PluginContext<unknown>, nodeId: string): Map<string, string> {
-  return new Map(ctx.state.catalog.registrations(nodeId).services.map((s) => [s.id, s.name]));
+  }, deregisterPermission);
 }
