@@ -41,3 +41,29 @@ export function cpuTicks(pid: number): number {
 export function octal(n: number): string {
   return "0" + n.toString(8);
 }
+
+/**
+ * An external plugin whose module code leaves `marker` behind when it runs:
+ * proof that the node executed it. Its file is written with `mode`.
+ */
+export function evilPlugin(name: string, marker: string): string {
+  return `import { writeFileSync } from "node:fs";
+import { z } from "zod";
+writeFileSync(${JSON.stringify(marker)}, "ran as uid " + process.getuid());
+export default { name: ${JSON.stringify(name)}, version: "1.0.0", configSchema: z.object({}).strict(), setup() { return {}; } };
+`;
+}
+
+/** A harmless plugin with one route, GET /v1/<name>. */
+export function routePlugin(name: string): string {
+  return `import { z } from "zod";
+import { createRoute } from "@hono/zod-openapi";
+export default {
+  name: ${JSON.stringify(name)}, version: "1.0.0", configSchema: z.object({}).strict(),
+  setup(ctx) {
+    ctx.route(createRoute({ method: "get", path: "/v1/${name}", responses: { 200: { description: "ok" } } }), (c) => c.json({ ok: true }), { permission: "none" });
+    return {};
+  },
+};
+`;
+}

@@ -2,14 +2,29 @@
 // limits" (docs/security.md), against real corral processes: what another
 // local user or a client holding one token could do to a node.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { Database } from "bun:sqlite";
-import { startCorral, killAll, tempDir, getJson, sleep, eventually } from "../helpers/proc.ts";
-import { cpuTicks, modeOf, octal, startUnderUmask, walk } from "./helpers-local.ts";
+import { startCorral, killAll, tempDir, getJson, sleep, eventually, ROOT } from "../helpers/proc.ts";
+import { builtinPlugins } from "../../core/plugins/builtin.ts";
+import { cpuTicks, evilPlugin, modeOf, octal, routePlugin, startUnderUmask, walk } from "./helpers-local.ts";
 
-afterAll(() => killAll());
+// Plugin folders inside the checkout, so the plugins' bare imports (zod) resolve.
+const tmpRoot = join(ROOT, ".tmp");
+mkdirSync(tmpRoot, { recursive: true });
+const made: string[] = [];
+function pluginsDir(): string {
+  const d = mkdtempSync(join(tmpRoot, "sec-plugins-"));
+  made.push(d);
+  return d;
+}
+const BUILTINS = builtinPlugins().map((m) => m.name);
+
+afterAll(async () => {
+  await killAll();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 describe("Files: the data dir is private whatever the umask", () => {
   test("a node started under umask 000 leaves nothing group/world-readable, and fixes an old data dir", async () => {
@@ -120,4 +135,82 @@ describe("Bad state: nothing wedges a node", () => {
       db.close();
     }
   }, 60_000);
+});
+
+describe("Local trust: plugins.dir runs only the node user's code", () => {
+  test("a world-writable plugins.dir is refused whole, with a log line naming it", async () => {
+    const dir = pluginsDir();
+    const marker = join(tempDir(), "ran");
+    writeFileSync(join(dir, "evil.ts"), evilPlugin("evil", marker));
+    chmodSync(dir, 0o777);
+    const p = await startCorral({ config: `[plugins]\ndir = "${dir}"\nenabled = ${JSON.stringify([...BUILTINS, "evil"])}\n` });
+    await sleep(300);
+    expect(existsSync(marker)).toBe(false);
+    expect(p.output()).toContain("plugins.dir refused");
+    expect(p.output()).toContain(dir);
+    expect(p.output()).toContain("writable by every user");
+    expect((await getJson(`${p.url}/v1/plugins/evil`)).status).toBe(404);
+    await p.kill("SIGTERM");
+  });
+
+  test("files owned by another user, writable by group/others, or symlinked from outside are refused; a clean one runs", async () => {
+    const dir = pluginsDir();
+    const outside = tempDir();
+    const markers = { grp: join(outside, "grp"), other: join(outside, "other"), link: join(outside, "link"), dirlink: join(outside, "dirlink") };
+    writeFileSync(join(dir, "grp.ts"), evilPlugin("grp", markers.grp));
+    chmodSync(join(dir, "grp.ts"), 0o664);
+    writeFileSync(join(dir, "other.ts"), evilPlugin("other", markers.other));
+    chownSync(join(dir, "other.ts"), 65534, 65534); // nobody
+    chmodSync(join(dir, "other.ts"), 0o644);
+    // A link to a file outside plugins.dir (whoever controls the target controls the plugin).
+    const target = join(ROOT, ".tmp", `sec-outside-${process.pid}.ts`);
+    made.push(target);
+    writeFileSync(target, evilPlugin("link", markers.link));
+    symlinkSync(target, join(dir, "link.ts"));
+    // A folder plugin whose index links out.
+    mkdirSync(join(dir, "dirlink"));
+    const target2 = join(ROOT, ".tmp", `sec-outside2-${process.pid}.ts`);
+    made.push(target2);
+    writeFileSync(target2, evilPlugin("dirlink", markers.dirlink));
+    symlinkSync(target2, join(dir, "dirlink", "index.ts"));
+    writeFileSync(join(dir, "clean.ts"), routePlugin("clean"));
+    chmodSync(join(dir, "clean.ts"), 0o644);
+
+    const enabled = [...BUILTINS, "grp", "other", "link", "dirlink", "clean"];
+    const p = await startCorral({ config: `[plugins]\ndir = "${dir}"\nenabled = ${JSON.stringify(enabled)}\n` });
+    expect((await getJson(`${p.url}/v1/clean`)).status).toBe(200);
+    for (const [name, marker] of Object.entries(markers)) {
+      expect({ name, ran: existsSync(marker) }).toEqual({ name, ran: false });
+      const info = (await getJson(`${p.url}/v1/plugins/${name}`)).body;
+      expect({ name, state: info.state }).toEqual({ name, state: "failed" });
+    }
+    expect((await getJson(`${p.url}/v1/plugins/grp`)).body.error).toContain("writable by its group");
+    expect((await getJson(`${p.url}/v1/plugins/other`)).body.error).toContain("owned by uid 65534");
+    expect((await getJson(`${p.url}/v1/plugins/link`)).body.error).toContain("outside plugins.dir");
+    expect((await getJson(`${p.url}/v1/plugins/dirlink`)).body.error).toContain("outside plugins.dir");
+    expect(p.output()).toContain("plugin refused");
+    expect(p.output()).toContain(join(dir, "grp.ts"));
+    // Enabling a refused plugin does not run it either.
+    expect((await getJson(`${p.url}/v1/plugins/grp`, { method: "PUT", headers: { "content-type": "application/json" }, body: '{"enabled":true}' })).status).not.toBe(200);
+    expect(existsSync(markers.grp)).toBe(false);
+    await p.kill("SIGTERM");
+  });
+
+  test("a new plugin file is not started until someone enables it", async () => {
+    const dir = pluginsDir();
+    const p = await startCorral({ config: `[plugins]\ndir = "${dir}"\nwatch = true\n` });
+    writeFileSync(join(dir, "fresh.ts"), routePlugin("fresh"));
+    // The watcher picks it up and lists it, disabled.
+    const info = await eventually(async () => {
+      const r = await getJson(`${p.url}/v1/plugins/fresh`);
+      return r.status === 200 && r.body;
+    }, 10_000);
+    expect(info.state).toBe("disabled");
+    await sleep(500);
+    expect((await getJson(`${p.url}/v1/fresh`)).status).toBe(404);
+    const on = await getJson(`${p.url}/v1/plugins/fresh`, { method: "PUT", headers: { "content-type": "application/json" }, body: '{"enabled":true}' });
+    expect(on.status).toBe(200);
+    expect((await getJson(`${p.url}/v1/fresh`)).status).toBe(200);
+    await p.kill("SIGTERM");
+  });
 });
