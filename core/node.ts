@@ -46,6 +46,7 @@ import { raftFastPath } from "./cluster/raft/fast-path.ts";
 import { kvFastPath } from "./api/kv-fast.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
+import { heldLimit } from "./http/middleware/held-limit.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
 import { NodeMonitor, nodeMonitorSettings } from "./cluster/node-monitor.ts";
@@ -159,7 +160,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     maxPeerMessageBytes: config.raft.maxMessageBytes,
     stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError), scheme: peer.scheme, fetch: peer.fetch }) : undefined,
     outer: [httpMetrics.middleware()],
-    extra: security.middlewares,
+    // Fair shares of held requests (event streams, log follows, blocking queries) per token and address.
+    extra: [...security.middlewares, heldLimit({
+      streamsPerToken: config.http.maxStreamsPerToken, streamsPerAddress: config.http.maxStreamsPerAddress,
+      blockingPerToken: config.http.maxBlockingPerToken, blockingPerAddress: config.http.maxBlockingPerAddress,
+    })],
     routeMiddleware: security.routeMiddleware,
   });
 

@@ -214,3 +214,76 @@ describe("Local trust: plugins.dir runs only the node user's code", () => {
     await p.kill("SIGTERM");
   });
 });
+
+describe("Fair limits: one client cannot starve the others", () => {
+  const held: AbortController[] = [];
+  const bodies: Response[] = []; // referenced, so the collector does not close them
+  const hold = async (url: string, token: string) => {
+    const ac = new AbortController();
+    held.push(ac);
+    const r = await fetch(url, { headers: { "X-Consul-Token": token }, signal: ac.signal });
+    bodies.push(r);
+    if (r.status !== 200) {
+      const body = await r.json().catch(() => ({}));
+      return { status: r.status, body };
+    }
+    // Keep the body open (an endless stream or a waiting query); read nothing.
+    return { status: r.status, body: undefined };
+  };
+
+  test("one token's 64+ event streams don't make another token's stream 429; the refusal names the limit", async () => {
+    const p = await startCorral();
+    const a = "token-a-" + randomUUID();
+    const b = "token-b-" + randomUUID();
+    const results = [];
+    for (let i = 0; i < 70; i++) results.push(await hold(`${p.url}/v1/events`, a));
+    // Another token still gets its stream, and its events.
+    const other = await fetch(`${p.url}/v1/events?topic=kv`, { headers: { "X-Consul-Token": b } });
+    expect(other.status).toBe(200);
+    const refused = results.filter((r) => r.status === 429);
+    expect(refused.length).toBe(70 - 8); // http.max_streams_per_token defaults to 8
+    expect(refused[0]!.body.code).toBe("TOO_MANY_STREAMS");
+    expect(refused[0]!.body.error).toContain("http.max_streams_per_token");
+    await fetch(`${p.url}/v1/kv/fair`, { method: "PUT", body: "x" });
+    const reader = other.body!.getReader();
+    let text = "";
+    while (!text.includes("fair")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toContain("fair");
+    await reader.cancel();
+    // A's streams are released when A hangs up: it may open again.
+    for (const ac of held.splice(0)) ac.abort();
+    await eventually(async () => (await hold(`${p.url}/v1/events`, a)).status === 200, 10_000);
+    for (const ac of held.splice(0)) ac.abort();
+    await p.kill("SIGTERM");
+  });
+
+  test("blocking queries: one token is capped, another token is not starved", async () => {
+    const p = await startCorral();
+    expect((await fetch(`${p.url}/v1/kv/wait`, { method: "PUT", body: "x" })).status).toBe(200);
+    const index = (await fetch(`${p.url}/v1/kv/wait`)).headers.get("x-consul-index");
+    const url = `${p.url}/v1/kv/wait?index=${index}&wait=5m`;
+    const a = "token-a-" + randomUUID();
+    const statuses: number[] = [];
+    const controllers: AbortController[] = [];
+    for (let i = 0; i < 80; i++) {
+      const ac = new AbortController();
+      controllers.push(ac);
+      void fetch(url, { headers: { "X-Consul-Token": a }, signal: ac.signal }).then(async (r) => {
+        statuses.push(r.status);
+        if (r.status === 429) expect((await r.text())).toContain("http.max_blocking_per_token");
+      }, () => undefined);
+    }
+    // The 16 over the cap (64 by default) come back at once with 429; the rest wait.
+    await eventually(() => statuses.length >= 16, 15_000).catch(() => undefined);
+    await sleep(500);
+    expect(statuses).toEqual(Array(16).fill(429));
+    const other = await fetch(`${p.url}/v1/kv/wait?index=${index}&wait=100ms`, { headers: { "X-Consul-Token": "token-b-" + randomUUID() } });
+    expect(other.status).toBe(200);
+    for (const ac of controllers) ac.abort();
+    await p.kill("SIGTERM");
+  });
+});
