@@ -224,11 +224,11 @@ describe("Fair limits: one client cannot starve the others", () => {
     const r = await fetch(url, { headers: { "X-Consul-Token": token }, signal: ac.signal });
     bodies.push(r);
     if (r.status !== 200) {
-      const body = await r.json().catch(() => ({}));
+      const body = (await r.json().catch(() => ({}))) as { error?: string; code?: string };
       return { status: r.status, body };
     }
     // Keep the body open (an endless stream or a waiting query); read nothing.
-    return { status: r.status, body: undefined };
+    return { status: r.status, body: undefined as { error?: string; code?: string } | undefined };
   };
 
   test("one token's 64+ event streams don't make another token's stream 429; the refusal names the limit", async () => {
@@ -242,8 +242,8 @@ describe("Fair limits: one client cannot starve the others", () => {
     expect(other.status).toBe(200);
     const refused = results.filter((r) => r.status === 429);
     expect(refused.length).toBe(70 - 8); // http.max_streams_per_token defaults to 8
-    expect(refused[0]!.body.code).toBe("TOO_MANY_STREAMS");
-    expect(refused[0]!.body.error).toContain("http.max_streams_per_token");
+    expect(refused[0]!.body?.code).toBe("TOO_MANY_STREAMS");
+    expect(refused[0]!.body?.error).toContain("http.max_streams_per_token");
     await fetch(`${p.url}/v1/kv/fair`, { method: "PUT", body: "x" });
     const reader = other.body!.getReader();
     let text = "";

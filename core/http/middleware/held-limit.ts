@@ -87,7 +87,8 @@ export function heldLimit(opts: HeldLimitOptions): MiddlewareHandler {
     },
   };
   return async function heldLimitMiddleware(c, next) {
-    const kind = heldKind(c.req.method, new URL(c.req.url));
+    // Only GET/HEAD can be held: skip the URL parse for every write.
+    const kind = c.req.method === "GET" || c.req.method === "HEAD" ? heldKind(c.req.method, new URL(c.req.url)) : undefined;
     if (!kind || isNodeSigned(c)) return next();
     const k = kinds[kind];
     // No token: the address cap alone (every tokenless client would otherwise share one budget).
