@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { Database } from "bun:sqlite";
 import { startCorral, killAll, tempDir, getJson, sleep, eventually, ROOT } from "../helpers/proc.ts";
 import { builtinPlugins } from "../../core/plugins/builtin.ts";
+import { TestCluster } from "../helpers/cluster.ts";
 import { cpuTicks, evilPlugin, modeOf, octal, routePlugin, startUnderUmask, walk } from "./helpers-local.ts";
 
 // Plugin folders inside the checkout, so the plugins' bare imports (zod) resolve.
@@ -87,6 +88,28 @@ describe("Bad state: nothing wedges a node", () => {
     expect(await p.kill("SIGTERM")).toBe(0);
     expect(Date.now() - t0).toBeLessThan(12_000);
   });
+
+  test("three leaders: a bad snapshot sent to a follower is refused; the cluster keeps its leader and takes writes", async () => {
+    const cluster = new TestCluster({ size: 3, direct: true });
+    try {
+      await cluster.start();
+      const leader = await cluster.waitLeader();
+      const follower = cluster.nodes[(leader + 1) % 3]!;
+      expect((await fetch(`${follower.url}/v1/kv/keep`, { method: "PUT", body: "me" })).status).toBe(200);
+      const snap = (await getJson(`${cluster.nodes[leader]!.url}/v1/snapshot`)).body;
+      snap.tables.kv.rows.push(snap.tables.kv.columns.map(() => null));
+      const r = await getJson(`${follower.url}/v1/snapshot`, { method: "PUT", body: JSON.stringify(snap), signal: AbortSignal.timeout(20_000) });
+      expect(r.status).toBe(400);
+      expect(r.body.code).toBe("INVALID_SNAPSHOT");
+      for (const n of cluster.nodes) {
+        expect((await getJson(`${n.url}/v1/kv/after-${n.index}`, { method: "PUT", body: "ok", signal: AbortSignal.timeout(15_000) })).status).toBe(200);
+      }
+      expect(await cluster.leader()).toBe(leader);
+      for (const n of cluster.nodes) expect((await getJson(`${n.url}/v1/healthz`)).status).toBe(200);
+    } finally {
+      await cluster.stop();
+    }
+  }, 90_000);
 
   test("an entry that fails on every replica (already in an old node's log) is refused, not retried forever", async () => {
     const dataDir = join(tempDir(), "data");
