@@ -9,6 +9,7 @@ import { Database } from "bun:sqlite";
 import { startCorral, killAll, tempDir, getJson, sleep, eventually, ROOT } from "../helpers/proc.ts";
 import { builtinPlugins } from "../../core/plugins/builtin.ts";
 import { TestCluster } from "../helpers/cluster.ts";
+import { BUN, reapTasks, waitRunning } from "../jobs/cluster-helpers.ts";
 import { cpuTicks, evilPlugin, modeOf, octal, routePlugin, startUnderUmask, walk } from "./helpers-local.ts";
 
 // Plugin folders inside the checkout, so the plugins' bare imports (zod) resolve.
@@ -283,6 +284,38 @@ describe("Fair limits: one client cannot starve the others", () => {
     for (const ac of held.splice(0)) ac.abort();
     await p.kill("SIGTERM");
   });
+
+  test("log follows: one token is capped, another token still follows", async () => {
+    const p = await startCorral({
+      config: `[plugins]\nenabled = ["probe", "discovery", "exec"]\nwatch = false\n\n[plugins.probe]\ncpu_total_mhz = 4000\nmemory_total_mb = 4096\n\n[plugins.exec]\nkill_timeout = "1s"\n`,
+    });
+    try {
+      const job = {
+        id: "chatty",
+        groups: [{ name: "g", count: 1, tasks: [{ name: "t", command: BUN, args: ["-e", "setInterval(() => console.log('tick'), 200)"], resources: { cpu: 100, memory: 64 } }] }],
+      };
+      const run = await getJson(`${p.url}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(job) });
+      expect(run.status).toBeLessThan(300);
+      const [alloc] = await waitRunning(p.url, "chatty", 1, 30_000);
+      const url = `${p.url}/v1/alloc/${alloc.id}/logs?task=t&type=stdout&follow=true`;
+      const a = "token-a-" + randomUUID();
+      const results = [];
+      for (let i = 0; i < 12; i++) results.push(await hold(url, a));
+      expect(results.filter((r) => r.status === 200).length).toBe(8);
+      const refused = results.filter((r) => r.status === 429);
+      expect(refused.length).toBe(4);
+      expect(refused[0]!.body?.error).toContain("http.max_streams_per_token");
+      const other = await fetch(url, { headers: { "X-Consul-Token": "token-b-" + randomUUID() } });
+      expect(other.status).toBe(200);
+      await other.body!.cancel();
+    } finally {
+      for (const ac of held.splice(0)) ac.abort();
+      await getJson(`${p.url}/v1/job/chatty?purge`, { method: "DELETE" }).catch(() => undefined);
+      await sleep(1500);
+      await p.kill("SIGTERM");
+      reapTasks(p.dataDir);
+    }
+  }, 90_000);
 
   test("blocking queries: one token is capped, another token is not starved", async () => {
     const p = await startCorral();
