@@ -84,8 +84,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const log = opts.log ?? createLogger({ level: config.node.logLevel });
   const dataDir = resolve(config.node.dataDir);
   // Before anything is written: umask 077 and the modes an older corral left (core/cluster/data-dir.ts).
-  const tightened = secureDataDir(dataDir);
-  if (tightened.length > 0) log.warn("data dir: made files 0600 and directories 0700 (other users could read them)", { paths: tightened.slice(0, 20), count: tightened.length });
+  const secured = secureDataDir(dataDir);
+  if (secured.changed.length > 0) log.warn("data dir: made files 0600 and directories 0700 (other users could read them)", { paths: secured.changed.slice(0, 20), count: secured.changed.length });
+  if (secured.failed.length > 0) log.warn("data dir: could not narrow the mode of some paths; check their owner", { paths: secured.failed.slice(0, 20), count: secured.failed.length });
   const nodeId = loadOrCreateNodeId(dataDir);
   const role = config.role;
   const isLeaderRole = role === "leader" || role === "dev";

@@ -11,7 +11,7 @@
 // exec plugin runs as another user reach their own allocation directory by
 // path. The exec plugin's own subtree (`exec/`) is left to that plugin: it
 // holds task-owned files whose modes it sets itself.
-import { chmodSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export const DATA_DIR_MODE = 0o711;
@@ -28,37 +28,49 @@ export function restrictUmask(): void {
   process.umask(PRIVATE_UMASK);
 }
 
-/**
- * Creates the data dir if needed and brings the modes of what it holds to
- * 0600 (files) and 0700 (directories); returns the paths it changed, for the
- * start-up log. Symlinks are not followed (chmod would change their target).
- */
-export function secureDataDir(dataDir: string): string[] {
-  restrictUmask();
-  const created = mkdirSync(dataDir, { recursive: true, mode: DATA_DIR_MODE }) !== undefined;
-  const changed: string[] = [];
-  setMode(dataDir, DATA_DIR_MODE, created ? [] : changed); // the umask narrowed a new one: not worth a warning
-  for (const name of readdirSync(dataDir)) {
-    if (OWNED_ELSEWHERE.has(name)) continue;
-    securePath(join(dataDir, name), changed);
-  }
-  return changed;
+export interface SecuredDataDir {
+  /** Paths whose mode was narrowed (for the start-up warning). */
+  changed: string[];
+  /** Paths whose mode could not be changed (owned by another user), with the error. */
+  failed: string[];
 }
 
-function securePath(path: string, changed: string[]): void {
+/**
+ * Creates the data dir if needed and brings the modes of what it holds to
+ * 0600 (files) and 0700 (directories). Symlinks inside are not followed
+ * (chmod would change their target); the data dir itself may be one.
+ */
+export function secureDataDir(dataDir: string): SecuredDataDir {
+  restrictUmask();
+  const created = mkdirSync(dataDir, { recursive: true, mode: DATA_DIR_MODE }) !== undefined;
+  const out: SecuredDataDir = { changed: [], failed: [] };
+  // A new one was only narrowed by the umask: not worth a warning.
+  setMode(dataDir, statSync(dataDir).mode, DATA_DIR_MODE, created ? { changed: [], failed: out.failed } : out);
+  for (const name of readdirSync(dataDir)) {
+    if (OWNED_ELSEWHERE.has(name)) continue;
+    securePath(join(dataDir, name), out);
+  }
+  return out;
+}
+
+function securePath(path: string, out: SecuredDataDir): void {
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (!st || st.isSymbolicLink()) return;
   if (st.isDirectory()) {
-    setMode(path, PRIVATE_DIR_MODE, changed);
-    for (const name of readdirSync(path)) securePath(join(path, name), changed);
+    setMode(path, st.mode, PRIVATE_DIR_MODE, out);
+    for (const name of readdirSync(path)) securePath(join(path, name), out);
   } else if (st.isFile()) {
-    setMode(path, PRIVATE_FILE_MODE, changed);
+    setMode(path, st.mode, PRIVATE_FILE_MODE, out);
   }
 }
 
-function setMode(path: string, mode: number, changed: string[]): void {
-  const st = lstatSync(path);
-  if ((st.mode & 0o7777) === mode) return;
-  chmodSync(path, mode);
-  changed.push(path);
+function setMode(path: string, current: number, mode: number, out: SecuredDataDir): void {
+  if ((current & 0o7777) === mode) return;
+  try {
+    chmodSync(path, mode);
+    out.changed.push(path);
+  } catch (err) {
+    // Not ours to change (another user's file): say so, but do not refuse to start over it.
+    out.failed.push(`${path}: ${(err as Error).message}`);
+  }
 }

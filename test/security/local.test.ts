@@ -55,6 +55,9 @@ describe("Files: the data dir is private whatever the umask", () => {
       if (dir ? mode !== 0o700 : mode !== 0o600) bad.push(`${path} ${octal(mode)}`);
     }
     expect(bad).toEqual([]);
+    // The upgrade is said, with the paths.
+    expect(p.output()).toContain("data dir: made files 0600");
+    expect(p.output()).toContain(join(dataDir, "old", "leftover.json"));
     await p.kill("SIGTERM");
   });
 });
