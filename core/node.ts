@@ -2,7 +2,7 @@
 // (leader-role), HTTP routes, plugin host, membership (leader side) and the
 // agent loop (agent side). `dev` is both in one process. Everything is
 // built here and passed down; nothing is global.
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Registry } from "prom-client";
@@ -14,6 +14,7 @@ import { currentRuntime } from "./store/driver.ts";
 import { Fsm, type AppliedEntry } from "./state/fsm.ts";
 import { createStateReader, emptyStateReader } from "./state/reader.ts";
 import { ReplicationError, type Replicator } from "./state/replicator.ts";
+import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
 import { ApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
@@ -24,6 +25,7 @@ import { Membership } from "./cluster/membership.ts";
 import { AgentMember } from "./cluster/agent.ts";
 import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/transport.ts";
 import { loadOrCreateNodeId } from "./cluster/identity.ts";
+import { secureDataDir } from "./cluster/data-dir.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
 import { fingerprint } from "../plugins/probe/fingerprint.ts";
 import { probeConfigSchema } from "../plugins/probe/config.ts";
@@ -44,6 +46,7 @@ import { raftFastPath } from "./cluster/raft/fast-path.ts";
 import { kvFastPath } from "./api/kv-fast.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
+import { heldLimit } from "./http/middleware/held-limit.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
 import { NodeMonitor, nodeMonitorSettings } from "./cluster/node-monitor.ts";
@@ -67,10 +70,23 @@ export interface RunningNode {
   shutdown(): Promise<void>;
 }
 
-export async function startNode(config: Config, opts: { log?: Logger } = {}): Promise<RunningNode> {
+export interface StartOptions {
+  log?: Logger;
+  /**
+   * The node can no longer serve its role (its state database failed to
+   * persist). By then it answers /v1/healthz with 503 and refuses writes;
+   * the CLI exits non-zero (core/cli/commands/run.ts).
+   */
+  onFatal?: (err: Error) => void;
+}
+
+export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.log ?? createLogger({ level: config.node.logLevel });
   const dataDir = resolve(config.node.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  // Before anything is written: umask 077 and the modes an older corral left (core/cluster/data-dir.ts).
+  const secured = secureDataDir(dataDir);
+  if (secured.changed.length > 0) log.warn("data dir: made files 0600 and directories 0700 (other users could read them)", { paths: secured.changed.slice(0, 20), count: secured.changed.length });
+  if (secured.failed.length > 0) log.warn("data dir: could not narrow the mode of some paths; check their owner", { paths: secured.failed.slice(0, 20), count: secured.failed.length });
   const nodeId = loadOrCreateNodeId(dataDir);
   const role = config.role;
   const isLeaderRole = role === "leader" || role === "dev";
@@ -90,11 +106,19 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   let raft: RaftReplicator | undefined;
   let state = emptyStateReader;
   let events: EventHub | undefined;
+  /** Why this node stopped serving its role, once it did (reported by /v1/healthz). */
+  let failure: string | undefined;
   if (isLeaderRole) {
     store = await openStore(join(dataDir, "state.db"), { sync: config.raft.sync });
     const fsm = new Fsm(store);
     fsm.onApplied((e) => bus.publish("applied", e));
-    raft = createRaft({ config, selfAddress, secret, store, fsm, log, peer });
+    raft = createRaft({
+      config, selfAddress, secret, store, fsm, log, peer,
+      onFatal: (err) => {
+        failure = `state database failed: ${err.message}`;
+        opts.onFatal?.(err);
+      },
+    });
     state = createStateReader(store, fsm);
     events = new EventHub({ source: storeLogSource(store, fsm), log, maxStreams: config.http.maxEventStreams });
   }
@@ -105,6 +129,9 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   const propose = async (cmd: Command) => {
     try {
       if (leaderClient) return await leaderClient.propose(cmd);
+      // What would fail on every replica never enters the log (a bad snapshot: 400 naming the row).
+      const refused = await validateProposal(cmd);
+      if (refused) throw new ApiError(400, refused.code, refused.message);
       return await replicator!.propose(cmd);
     } catch (err) {
       if (err instanceof ReplicationError) toApiError(err);
@@ -135,7 +162,11 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     maxPeerMessageBytes: config.raft.maxMessageBytes,
     stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError), scheme: peer.scheme, fetch: peer.fetch }) : undefined,
     outer: [httpMetrics.middleware()],
-    extra: security.middlewares,
+    // Fair shares of held requests (event streams, log follows, blocking queries) per token and address.
+    extra: [...security.middlewares, heldLimit({
+      streamsPerToken: config.http.maxStreamsPerToken, streamsPerAddress: config.http.maxStreamsPerAddress,
+      blockingPerToken: config.http.maxBlockingPerToken, blockingPerAddress: config.http.maxBlockingPerAddress,
+    })],
     routeMiddleware: security.routeMiddleware,
   });
 
@@ -175,6 +206,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     propose,
     forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
     peerHttp: peer,
+    failure: () => failure,
   };
   statusRoutes(deps);
   nodeRoutes(deps);

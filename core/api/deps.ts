@@ -29,4 +29,6 @@ export interface CoreApiDeps {
   forward?: (req: Request) => Promise<Response>;
   /** How this node calls its peers: http or https with the cluster's CA ([tls], core/http/tls.ts). */
   peerHttp?: import("../http/tls.ts").PeerHttp;
+  /** Set once the node can no longer serve its role (state database failure): /v1/healthz answers 503 with it. */
+  failure?: () => string | undefined;
 }

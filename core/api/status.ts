@@ -8,10 +8,17 @@ export function statusRoutes(d: CoreApiDeps) {
   d.routes.add({
     owner: "core",
     route: createRoute({
-      method: "get", path: "/v1/healthz", tags: ["status"], summary: "Liveness: 200 while the node serves",
-      responses: jsonResponse(z.object({ ok: z.boolean(), role: z.string(), version: z.string() })),
+      method: "get", path: "/v1/healthz", tags: ["status"], summary: "Liveness: 200 while the node serves, 503 once its state database failed",
+      responses: {
+        ...jsonResponse(z.object({ ok: z.boolean(), role: z.string(), version: z.string() })),
+        503: { description: "The node stopped serving its role", content: { "application/json": { schema: z.object({ error: z.string(), code: z.string() }) } } },
+      },
     }),
-    handler: (c) => c.json({ ok: true, role: d.host.role, version: d.version }),
+    handler: (c) => {
+      const failure = d.failure?.();
+      if (failure) return c.json({ error: failure, code: "NODE_FAILED" }, 503);
+      return c.json({ ok: true, role: d.host.role, version: d.version });
+    },
   });
 
   d.routes.add({

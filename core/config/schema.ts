@@ -54,7 +54,10 @@ export const KEY_KINDS = {
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
-  http: { max_body_bytes: "size", max_event_streams: "int", rate_limit_per_token: "int", rate_limit_per_address: "int", rate_limit_burst: "int" },
+  http: {
+    max_body_bytes: "size", max_event_streams: "int", rate_limit_per_token: "int", rate_limit_per_address: "int", rate_limit_burst: "int",
+    max_streams_per_token: "int", max_streams_per_address: "int", max_blocking_per_token: "int", max_blocking_per_address: "int",
+  },
   tls: { cert_file: "string", key_file: "string", ca_file: "string", verify_incoming: "bool", verify_outgoing: "bool" },
   plugins: { dir: "string", enabled: "list", watch: "bool" },
 } as const satisfies Record<string, Record<string, KeyKind>>;
@@ -90,6 +93,10 @@ export const DEFAULTS = {
   rateLimitPerToken: 0,
   rateLimitPerAddress: 0,
   rateLimitBurst: 100,
+  maxStreamsPerToken: 8,
+  maxStreamsPerAddress: 32,
+  maxBlockingPerToken: 64,
+  maxBlockingPerAddress: 256,
   agentHeartbeatMs: 2000,
   raftSync: "full" as "full" | "normal",
   snapshotThreshold: 8192,
@@ -327,10 +334,16 @@ export function buildConfigSchema(opts: SchemaOptions) {
       rate_limit_per_token: intIn(0, 1_000_000).default(DEFAULTS.rateLimitPerToken),
       rate_limit_per_address: intIn(0, 1_000_000).default(DEFAULTS.rateLimitPerAddress),
       rate_limit_burst: intIn(1, 1_000_000).default(DEFAULTS.rateLimitBurst),
+      max_streams_per_token: intIn(0, 100_000).default(DEFAULTS.maxStreamsPerToken),
+      max_streams_per_address: intIn(0, 100_000).default(DEFAULTS.maxStreamsPerAddress),
+      max_blocking_per_token: intIn(0, 1_000_000).default(DEFAULTS.maxBlockingPerToken),
+      max_blocking_per_address: intIn(0, 1_000_000).default(DEFAULTS.maxBlockingPerAddress),
     })
     .transform((v): HttpConfig => ({
       maxBodyBytes: v.max_body_bytes, maxEventStreams: v.max_event_streams,
       rateLimitPerToken: v.rate_limit_per_token, rateLimitPerAddress: v.rate_limit_per_address, rateLimitBurst: v.rate_limit_burst,
+      maxStreamsPerToken: v.max_streams_per_token, maxStreamsPerAddress: v.max_streams_per_address,
+      maxBlockingPerToken: v.max_blocking_per_token, maxBlockingPerAddress: v.max_blocking_per_address,
     }));
 
   const tls = z

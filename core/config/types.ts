@@ -84,6 +84,14 @@ export interface HttpConfig {
   rateLimitPerAddress: number;
   /** Requests a quiet token or address may send at once before the rate applies. Default 100. */
   rateLimitBurst: number;
+  /** Endless responses (event streams, log follows) one token may hold open on this node; 0 = no limit. Default 8. */
+  maxStreamsPerToken: number;
+  /** The same per client address. Default 32. */
+  maxStreamsPerAddress: number;
+  /** Blocking queries (?index=) one token may have waiting on this node; 0 = no limit. Default 64. */
+  maxBlockingPerToken: number;
+  /** The same per client address. Default 256. */
+  maxBlockingPerAddress: number;
 }
 
 export interface TlsConfig {

@@ -5,7 +5,8 @@
 import type { FSWatcher } from "node:fs";
 import type { Logger } from "../log.ts";
 import { buildContext, PluginResources, type ContextDeps } from "./context.ts";
-import { discoverExternal, importPlugin, watchDir, type ExternalEntry } from "./loader.ts";
+import { discoverExternal, importExternal, watchDir, type ExternalEntry } from "./loader.ts";
+import { checkPluginsDir, UntrustedPluginError } from "./trust.ts";
 import type { PluginHandle, PluginModule } from "./types.ts";
 
 export type PluginState = "disabled" | "enabled" | "failed";
@@ -45,6 +46,8 @@ const STOP_TIMEOUT_MS = 5_000;
 export class PluginHost {
   private plugins = new Map<string, PluginRecord>();
   private watcher?: FSWatcher;
+  /** Plugins the config enables (plugins.enabled): a new external file starts only if named here. */
+  private wanted = new Set<string>();
 
   constructor(
     private deps: ContextDeps & { log: Logger },
@@ -62,6 +65,13 @@ export class PluginHost {
 
   /** Imports every external plugin in dir; a broken one is listed as failed. */
   async loadExternal(dir: string): Promise<string[]> {
+    try {
+      checkPluginsDir(dir);
+    } catch (err) {
+      // Nothing from a folder another user can write runs as this node.
+      this.deps.log.error("plugins.dir refused: no external plugin is loaded", { path: (err as UntrustedPluginError).path ?? dir, problem: (err as Error).message });
+      return [];
+    }
     const names: string[] = [];
     for (const entry of discoverExternal(dir)) names.push(await this.loadEntry(entry));
     return names;
@@ -113,7 +123,7 @@ export class PluginHost {
   async reload(name: string): Promise<PluginInfo> {
     const rec = this.require(name);
     return this.serial(rec, async () => {
-      if (rec.entry) rec.module = await importPlugin(rec.entry.entry);
+      if (rec.entry) rec.module = await this.importChecked(rec.entry);
       await this.stop(rec, "disabled");
       rec.reloads++;
       await this.start(rec);
@@ -123,8 +133,10 @@ export class PluginHost {
 
   /** Brings enabled plugins in line with `wanted` (start, SIGHUP). */
   async reconcile(wanted: Set<string>, reloadEnabled: boolean): Promise<void> {
+    this.wanted = wanted;
     for (const rec of this.plugins.values()) {
-      const want = rec.source === "external" || wanted.has(rec.name);
+      // External plugins too start only when listed: a file dropped into plugins.dir is not code the operator chose.
+      const want = wanted.has(rec.name);
       if (want && rec.state !== "enabled") await this.enable(rec.name).catch(() => undefined);
       else if (want && reloadEnabled) await this.reload(rec.name).catch(() => undefined);
       else if (!want && rec.state === "enabled") await this.disable(rec.name);
@@ -151,7 +163,7 @@ export class PluginHost {
     let mod: PluginModule<any>;
     const fallbackName = entry.path.split(/[\\/]/).pop()!.replace(/\.(ts|js|mjs)$/, "");
     try {
-      mod = await importPlugin(entry.entry);
+      mod = await this.importChecked(entry);
     } catch (err) {
       const rec = this.plugins.get(fallbackName) ?? this.record(fallbackName, "external");
       rec.entry = entry;
@@ -180,8 +192,20 @@ export class PluginHost {
     rec.entry = entry;
     rec.path = entry.path;
     this.plugins.set(mod.name, rec);
-    if (reloadIfKnown) await this.enable(mod.name).catch(() => undefined);
+    // A new file is listed, not started, unless the config names it (corral plugins enable NAME starts it).
+    if (reloadIfKnown && this.wanted.has(mod.name)) await this.enable(mod.name).catch(() => undefined);
+    else if (reloadIfKnown) this.deps.log.info("new external plugin found; enable it to start it", { plugin: mod.name, path: entry.path });
     return mod.name;
+  }
+
+  /** importExternal, with a log line naming the path and the problem when the trust check refuses it. */
+  private async importChecked(entry: ExternalEntry): Promise<PluginModule<any>> {
+    try {
+      return await importExternal(entry);
+    } catch (err) {
+      if (err instanceof UntrustedPluginError) this.deps.log.error("plugin refused", { path: err.path, problem: err.problem });
+      throw err;
+    }
   }
 
   private async unload(rec: PluginRecord): Promise<void> {

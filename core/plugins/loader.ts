@@ -5,11 +5,14 @@ import { existsSync, readdirSync, statSync, watch, type FSWatcher } from "node:f
 import { join, extname, basename } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PluginModule } from "./types.ts";
+import { checkPluginPath } from "./trust.ts";
 
 const FILE_EXTS = new Set([".ts", ".js", ".mjs"]);
 const INDEX_FILES = ["index.ts", "index.js", "index.mjs"];
 
 export interface ExternalEntry {
+  /** plugins.dir. */
+  dir: string;
   /** The file or folder in plugins.dir. */
   path: string;
   /** The file to import. */
@@ -22,12 +25,14 @@ export function discoverExternal(dir: string): ExternalEntry[] {
   for (const name of readdirSync(dir).sort()) {
     if (name.startsWith(".")) continue;
     const path = join(dir, name);
-    const st = statSync(path);
-    if (st.isFile() && FILE_EXTS.has(extname(name)) && !name.endsWith(".d.ts")) {
-      found.push({ path, entry: path });
-    } else if (st.isDirectory()) {
+    const st = statSync(path, { throwIfNoEntry: false });
+    const plugin = FILE_EXTS.has(extname(name)) && !name.endsWith(".d.ts");
+    // A dangling link is listed too: the trust check then says what is wrong with it.
+    if ((!st && plugin) || (st?.isFile() && plugin)) {
+      found.push({ dir, path, entry: path });
+    } else if (st?.isDirectory()) {
       const index = INDEX_FILES.map((f) => join(path, f)).find((f) => existsSync(f));
-      if (index) found.push({ path, entry: index });
+      if (index) found.push({ dir, path, entry: index });
     }
   }
   return found;
@@ -37,6 +42,16 @@ let importGeneration = 0;
 
 // Hidden from bundlers so they leave run-time plugin imports alone.
 const dynamicImport = new Function("s", "return import(s)") as (s: string) => Promise<any>;
+
+/**
+ * Imports an external plugin once its files pass the trust check
+ * (core/plugins/trust.ts: owner, mode, symlinks); throws UntrustedPluginError
+ * before any of its code runs otherwise.
+ */
+export async function importExternal(entry: ExternalEntry): Promise<PluginModule<any>> {
+  checkPluginPath(entry.dir, entry.path);
+  return importPlugin(entry.entry);
+}
 
 /** Imports a plugin module; checks the exported shape. */
 export async function importPlugin(entry: string): Promise<PluginModule<any>> {

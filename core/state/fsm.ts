@@ -9,6 +9,7 @@ import { meta } from "../store/schema.ts";
 import { decodeCommand, type Command, type CommandResult } from "./commands.ts";
 import { applierFor, allTables, tablesOf } from "./appliers.ts";
 import { IndexWatch } from "./watch.ts";
+import { applyFailedResult, isStorageFailure } from "./apply-failure.ts";
 
 export interface AppliedEntry {
   index: number;
@@ -78,13 +79,36 @@ export class Fsm {
       throw new Error(`fsm: apply index ${index} out of order (applied ${this.applying})`);
     }
     this.applying = index;
-    const command = typeof data === "string" ? decodeCommand(data) : data;
+    let command: Command;
+    try {
+      command = typeof data === "string" ? decodeCommand(data) : data;
+    } catch (err) {
+      // An entry that is not even JSON fails the same way everywhere: a refusal, not a wedge.
+      setMeta(this.store.client, "applied_index", String(index));
+      return { index, command: { type: "Noop", v: 1, at: 0 } as Command, result: applyFailedResult(err) };
+    }
     const applier = applierFor(command);
     const result: CommandResult = applier
-      ? applier.apply(this.store.db, index, command as never)
+      ? this.applyOrRefuse(() => applier.apply(this.store.db, index, command as never))
       : { ok: false, code: "UNKNOWN_COMMAND", message: `unknown command type ${String((command as { type?: unknown }).type)}` };
     setMeta(this.store.client, "applied_index", String(index));
     return { index, command, result };
+  }
+
+  /**
+   * Runs an applier in a savepoint. A deterministic failure (a constraint, a
+   * bad value, an applier bug) rolls back what it did and becomes the
+   * entry's refusal on every replica, so no entry can wedge the log; a
+   * storage failure (disk, I/O, lock) is rethrown and stops the node
+   * (core/state/apply-failure.ts).
+   */
+  private applyOrRefuse(apply: () => CommandResult): CommandResult {
+    try {
+      return this.store.client.transaction(apply)();
+    } catch (err) {
+      if (isStorageFailure(err)) throw err;
+      return applyFailedResult(err);
+    }
   }
 
   /** Called after the transaction that applied `entry` committed. */

@@ -30,7 +30,7 @@ export interface Replicator {
 /** A typed refusal that HTTP maps to a status (e.g. NOT_LEADER → 503 or a forward). */
 export class ReplicationError extends Error {
   constructor(
-    readonly code: "NOT_LEADER" | "SHUTTING_DOWN" | "TIMEOUT" | "INVALID_COMMAND",
+    readonly code: "NOT_LEADER" | "SHUTTING_DOWN" | "TIMEOUT" | "INVALID_COMMAND" | "STORAGE_FAILED",
     message: string,
     readonly leader?: string,
   ) {

@@ -50,7 +50,13 @@ export function decodeDump(data: string, store: Store): StateDump {
   } catch {
     throw new Error("not a corral snapshot (not JSON)");
   }
-  if (d?.format !== "corral-state-v1" || typeof d.tables !== "object") throw new Error("not a corral snapshot");
+  if (d?.format !== "corral-state-v1" || typeof d.tables !== "object" || d.tables === null) throw new Error("not a corral snapshot");
+  if (typeof d.schema !== "number") throw new Error("not a corral snapshot (no schema version)");
+  for (const [name, t] of Object.entries(d.tables)) {
+    if (!t || !Array.isArray(t.columns) || !Array.isArray(t.rows) || !t.columns.every((c) => typeof c === "string")) {
+      throw new Error(`table ${name}: expected { columns: string[], rows: unknown[][] }`);
+    }
+  }
   if (d.schema > schemaVersion(store)) {
     throw new Error(`snapshot schema ${d.schema} is newer than this corral's (${schemaVersion(store)}); upgrade corral first`);
   }
@@ -73,6 +79,15 @@ export function restoreState(store: Store, d: StateDump): void {
     const stmt = store.client.prepare(
       `INSERT INTO "${name}" (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
     );
-    for (const row of t.rows) stmt.run(...pick.map((i) => row[i]));
+    for (let r = 0; r < t.rows.length; r++) {
+      const row = t.rows[r];
+      try {
+        if (!Array.isArray(row)) throw new Error("a row must be an array of column values");
+        stmt.run(...pick.map((i) => row[i]));
+      } catch (err) {
+        // Name the row: an operator fixes a backup by table and row, not by SQLite's message alone.
+        throw Object.assign(new Error(`table ${name}, row ${r + 1}: ${(err as Error).message}`), { code: (err as { code?: unknown }).code });
+      }
+    }
   }
 }

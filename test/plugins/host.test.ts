@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startCorral, killAll, getJson, eventually, ROOT, type CorralProcess } from "../helpers/proc.ts";
+import { builtinPlugins } from "../../core/plugins/builtin.ts";
 
 // Inside the repo, so bare imports in the fixtures (zod, @hono/zod-openapi)
 // resolve from the project's node_modules.
@@ -20,7 +21,9 @@ const toggle = (name: string, enabled: boolean) =>
   getJson(`${p.url}/v1/plugins/${name}`, { method: "PUT", headers: json, body: JSON.stringify({ enabled }) });
 
 beforeAll(async () => {
-  p = await startCorral({ role: "dev", config: `[plugins]\ndir = "${pluginDir}"\n\n[plugins.hello]\nwho = "corral"\n` });
+  // External plugins start only when plugins.enabled names them (test/security/local.test.ts covers the rest).
+  const enabled = [...builtinPlugins().map((m) => m.name), "hello", "broken-setup", "broken-handler"];
+  p = await startCorral({ role: "dev", config: `[plugins]\ndir = "${pluginDir}"\nenabled = ${JSON.stringify(enabled)}\n\n[plugins.hello]\nwho = "corral"\n` });
 });
 afterAll(async () => {
   if (p && p.child.exitCode !== null) console.error(`corral exited (${p.child.exitCode}):\n${p.output().slice(-3000)}`);
@@ -127,7 +130,7 @@ describe("plugin host", () => {
     const file = p.configFile!;
     const original = readFileSync(file, "utf8");
     writeFileSync(file, original + `\n[plugins.probe]\ninterval = "2s"\n`);
-    writeFileSync(file, readFileSync(file, "utf8").replace("[plugins]\n", `[plugins]\nenabled = []\n`));
+    writeFileSync(file, readFileSync(file, "utf8").replace(/^enabled = .*$/m, `enabled = []`));
     p.child.kill("SIGHUP");
     await eventually(async () => (await getJson(`${p.url}/v1/plugins/probe`)).body.state === "disabled", 5000);
     expect((await getJson(`${p.url}/v1/probe`)).status).toBe(404);

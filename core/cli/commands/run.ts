@@ -67,16 +67,23 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
     return 2;
   }
   const config = configFromArgs(role, args);
-  const node = await startNode(config);
+  // A node whose state database failed stops for good: exit non-zero so a
+  // service manager restarts it (docs/security.md, "Bad state").
+  let onFatal = (_err: Error) => {};
+  const node = await startNode(config, { onFatal: (err) => onFatal(err) });
   process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
   if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
 
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, code = 0) => {
     node.log.info("stopping", { signal });
     const hard = setTimeout(() => process.exit(1), 10_000);
     await node.shutdown();
     clearTimeout(hard);
-    process.exit(0);
+    process.exit(code);
+  };
+  onFatal = (err) => {
+    node.log.error("corral cannot go on: its state database failed; exiting (status 70)", { error: err.message });
+    void stop("fatal", 70);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));

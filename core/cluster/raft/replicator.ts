@@ -48,6 +48,12 @@ export interface RaftReplicatorOptions {
    */
   announceLeadership?: boolean;
   rng?: () => number;
+  /**
+   * Persisting a Ready failed (disk full, I/O error, the database locked by
+   * another process): this replicator has stopped for good. The node decides
+   * how to end (core/node.ts: unhealthy, then exit non-zero).
+   */
+  onFatal?: (err: Error) => void;
 }
 
 interface Pending {
@@ -274,8 +280,7 @@ export class RaftReplicator implements Replicator {
   }
 
   private drain(): void {
-    if (this.closed) return;
-    while (this.node.hasReady()) this.process(this.node.ready());
+    while (!this.closed && this.node.hasReady()) this.process(this.node.ready());
   }
 
   private process(rd: Ready): void {
@@ -308,8 +313,8 @@ export class RaftReplicator implements Replicator {
       // Storage failed (disk full, I/O error): continuing could ack what is
       // not durable. Stop this node; the others carry on and it can rejoin.
       fsm.rollback();
-      this.opts.log.error("raft: persisting failed; stopping this node", { err });
-      throw err;
+      this.stopOnStorageFailure(err);
+      return;
     }
     if (rd.snapshot) this.opts.log.info("installed snapshot", { index: rd.snapshot.index, term: rd.snapshot.term });
     for (const a of applied) fsm.published(a);
@@ -356,6 +361,29 @@ export class RaftReplicator implements Replicator {
     });
   }
 
+  /**
+   * A Ready could not be persisted. Raft's node now waits for an advance()
+   * that must not come (what it asked to persist is not on disk), so the
+   * only safe state is stopped: no more ticks or drains (before this, every
+   * tick threw "ready() called again before advance()" forever while the
+   * node answered healthy), proposers answered, the node told (onFatal).
+   * Appliers' deterministic failures never get here: the Fsm refuses them.
+   */
+  private stopOnStorageFailure(err: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.ticker);
+    this.opts.log.error("raft: persisting to the state database failed; this node stops replicating and must be restarted", { err });
+    this.opts.transport.close();
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new ReplicationError("STORAGE_FAILED", "this node could not persist the write (outcome unknown); it is stopping"));
+    }
+    this.pending.clear();
+    this.reads.lostLeadership(undefined);
+    this.opts.onFatal?.(err instanceof Error ? err : new Error(String(err)));
+  }
+
   /** Snapshot and compact once snapshotThreshold entries follow the last snapshot. */
   private maybeCompact(): void {
     const st = this.node.status();
@@ -366,11 +394,16 @@ export class RaftReplicator implements Replicator {
     // No fsync: losing the snapshot in a crash leaves the previous one and
     // the whole log, and the next fsynced Ready makes it durable anyway.
     this.opts.store.fsyncCommits(false);
-    this.opts.store.transaction(() => {
-      const r = this.node.compact({ index: applied, term, data: this.opts.storage.dump() });
-      if (r.ok) this.opts.storage.compacted(r.snapshot);
-      else this.opts.log.warn("raft: compaction refused", { reason: r.message });
-    });
+    try {
+      this.opts.store.transaction(() => {
+        const r = this.node.compact({ index: applied, term, data: this.opts.storage.dump() });
+        if (r.ok) this.opts.storage.compacted(r.snapshot);
+        else this.opts.log.warn("raft: compaction refused", { reason: r.message });
+      });
+    } catch (err) {
+      this.stopOnStorageFailure(err);
+      return;
+    }
     this.opts.log.info("raft: snapshot taken, log compacted", { index: applied });
   }
 }

@@ -18,7 +18,7 @@ import { PLAIN_HTTP, type PeerHttp } from "../../http/tls.ts";
  */
 export const DEV_RAFT_ID = "dev";
 
-export function createRaft(opts: { config: Config; selfAddress: string; secret: string; store: Store; fsm: Fsm; log: Logger; peer?: PeerHttp }): RaftReplicator {
+export function createRaft(opts: { config: Config; selfAddress: string; secret: string; store: Store; fsm: Fsm; log: Logger; peer?: PeerHttp; onFatal?: (err: Error) => void }): RaftReplicator {
   const { config, selfAddress, secret, store, fsm, log } = opts;
   const peer = opts.peer ?? PLAIN_HTTP;
   const dev = config.role === "dev";
@@ -38,5 +38,6 @@ export function createRaft(opts: { config: Config; selfAddress: string; secret: 
     heartbeatIntervalMs: config.leader.heartbeatIntervalMs,
     snapshotThreshold: config.raft.snapshotThreshold,
     announceLeadership: true,
+    onFatal: opts.onFatal,
   });
 }
