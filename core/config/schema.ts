@@ -54,7 +54,10 @@ export const KEY_KINDS = {
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
-  http: { max_body_bytes: "size", max_event_streams: "int", rate_limit_per_token: "int", rate_limit_per_address: "int", rate_limit_burst: "int" },
+  http: {
+    max_body_bytes: "size", max_event_streams: "int", rate_limit_per_token: "int", rate_limit_per_address: "int", rate_limit_burst: "int",
+    allowed_hosts: "list", allowed_origins: "list",
+  },
   tls: { cert_file: "string", key_file: "string", ca_file: "string", verify_incoming: "bool", verify_outgoing: "bool" },
   plugins: { dir: "string", enabled: "list", watch: "bool" },
 } as const satisfies Record<string, Record<string, KeyKind>>;
@@ -135,6 +138,22 @@ function hostPortProblem(s: string): string | undefined {
   if (port < 1 || port > 65535) return `port must be between 1 and 65535 in ${JSON.stringify(s)}`;
   return undefined;
 }
+
+/** http.allowed_hosts: a host name or address as clients write it in Host (a port is ignored), or "*". */
+const allowedHost = z.string().refine((s) => s === "*" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(s), {
+  error: (iss) => `expected a host name or address such as "corral.example.com" or "10.0.0.5" (or "*" for any), got ${JSON.stringify(iss.input)}`,
+});
+
+/** http.allowed_origins: a browser origin, "http(s)://host[:port]" with no path, or "*". */
+const allowedOrigin = z.string().refine((s) => {
+  if (s === "*") return true;
+  try {
+    const u = new URL(s);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.origin === s.replace(/\/$/, "").toLowerCase();
+  } catch {
+    return false;
+  }
+}, { error: (iss) => `expected an origin such as "https://dash.example.com" or "http://localhost:3000" (scheme, host, optional port; no path), or "*"; got ${JSON.stringify(iss.input)}` });
 
 const hostPort = z.string().superRefine((s, ctx) => {
   const p = hostPortProblem(s);
@@ -327,10 +346,13 @@ export function buildConfigSchema(opts: SchemaOptions) {
       rate_limit_per_token: intIn(0, 1_000_000).default(DEFAULTS.rateLimitPerToken),
       rate_limit_per_address: intIn(0, 1_000_000).default(DEFAULTS.rateLimitPerAddress),
       rate_limit_burst: intIn(1, 1_000_000).default(DEFAULTS.rateLimitBurst),
+      allowed_hosts: z.array(allowedHost).max(1000).default([]),
+      allowed_origins: z.array(allowedOrigin).max(1000).default([]),
     })
     .transform((v): HttpConfig => ({
       maxBodyBytes: v.max_body_bytes, maxEventStreams: v.max_event_streams,
       rateLimitPerToken: v.rate_limit_per_token, rateLimitPerAddress: v.rate_limit_per_address, rateLimitBurst: v.rate_limit_burst,
+      allowedHosts: v.allowed_hosts, allowedOrigins: v.allowed_origins,
     }));
 
   const tls = z

@@ -84,6 +84,10 @@ export interface HttpConfig {
   rateLimitPerAddress: number;
   /** Requests a quiet token or address may send at once before the rate applies. Default 100. */
   rateLimitBurst: number;
+  /** Host names clients may reach this node by, beyond its own (DNS rebinding protection); "*" = any. Default none. */
+  allowedHosts: string[];
+  /** Browser origins whose pages may send state-changing requests (beyond the node's own); "*" = any. Default none. */
+  allowedOrigins: string[];
 }
 
 export interface TlsConfig {

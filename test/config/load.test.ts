@@ -54,7 +54,7 @@ describe("defaults", () => {
       },
       raft: { sync: "full", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024 },
       agent: { leaders: [], heartbeatMs: 2000 },
-      http: { maxBodyBytes: 1048576, maxEventStreams: 64, rateLimitPerToken: 0, rateLimitPerAddress: 0, rateLimitBurst: 100 },
+      http: { maxBodyBytes: 1048576, maxEventStreams: 64, rateLimitPerToken: 0, rateLimitPerAddress: 0, rateLimitBurst: 100, allowedHosts: [], allowedOrigins: [] },
       tls: { certFile: "", keyFile: "", caFile: "", verifyIncoming: false, verifyOutgoing: true },
       plugins: { dir: "", enabled: BUILTINS, watch: true, settings: {} },
     });
