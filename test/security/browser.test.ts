@@ -57,6 +57,9 @@ describe("cross-site requests cannot change state", () => {
     expect(r.status).toBe(403);
     expect(json(r)).toMatchObject({ code: "CROSS_SITE_REQUEST" });
     expect(json(r).error).toContain("http.allowed_origins");
+    // A Blob without a type is sent with no Content-Type at all: the Origin still gives it away.
+    const unlabelled = await post("/v1/jobs", { Origin: "http://evil.example", "Sec-Fetch-Site": "cross-site" }, JSON.stringify(touchJob("pwn1", marker)));
+    expect(unlabelled.status).toBe(403);
     await sleep(1500);
     expect(await jobIds()).not.toContain("pwn1");
     expect(existsSync(marker)).toBe(false);

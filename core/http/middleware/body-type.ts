@@ -4,8 +4,9 @@
 // without a CORS preflight (a <form>, fetch with mode "no-cors"); were such a
 // body parsed as JSON, any page could submit a job. They are refused with 415
 // before a handler reads them. A missing Content-Type is accepted: real
-// clients (python-consul, Go's net/http without a header) send JSON that way,
-// and a browser never sends a body without one.
+// clients (python-consul, Go's net/http without a header) send JSON that way.
+// A page can send an unlabelled body too (a Blob without a type): the Origin
+// check of core/http/browser-guard.ts is the first line, this the second.
 //
 // Raw-body routes (a KV value, a proxied call) take any type: they do not
 // parse it. Peer RPC is signed and exempt.
