@@ -89,8 +89,8 @@ export class HostAllowList {
 
   private refresh(): void {
     const o = this.o;
-    const names = ["localhost", "127.0.0.1", "::1", o.machineName ?? osHostname(), ...o.allowedHosts];
-    if (!this.wildcard) names.push(o.bind);
+    // The bind address itself even when a wildcard: the node calls its own API at http://<bind>:<port> (host.apiUrl).
+    const names = ["localhost", "127.0.0.1", "::1", o.bind, o.machineName ?? osHostname(), ...o.allowedHosts];
     if (o.advertise) names.push(o.advertise);
     if (this.wildcard) names.push(...(o.interfaces ?? machineAddresses)());
     this.names = new Set(names.map(hostOf).filter((n) => n !== ""));

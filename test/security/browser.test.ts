@@ -10,9 +10,12 @@
 //   http.allowed_hosts and http.allowed_origins open exactly what they name.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { BUN, cleanup, devSecretOf, getJson, killAll, sleep, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
+import { crossSiteRefusal, hostOf } from "../../core/http/browser-guard.ts";
+import { parsableBodyType } from "../../core/http/middleware/body-type.ts";
 import { head, json, rawRequest } from "./helpers-browser.ts";
 
 let node: CorralProcess;
@@ -217,4 +220,41 @@ describe("http.allowed_hosts and http.allowed_origins", () => {
     expect(await bad.exited).not.toBe(0);
     expect(bad.output()).toContain("allowed_origins");
   }, 30_000);
+});
+
+describe("a node bound to 0.0.0.0", () => {
+  test("answers to the machine's interface addresses and to the bind address itself (its own API calls), not to other names", async () => {
+    const wide = await startCorral({ role: "dev", args: ["--bind", "0.0.0.0"] });
+    const addresses = Object.values(networkInterfaces()).flat().filter((a) => a && a.family === "IPv4").map((a) => a!.address);
+    for (const h of [...addresses, "0.0.0.0", `0.0.0.0:${wide.port}`]) {
+      const r = await rawRequest(wide.port, head("GET", "/v1/healthz", { Host: h }));
+      expect(r.status, h).toBe(200);
+    }
+    expect((await rawRequest(wide.port, head("GET", "/v1/healthz", { Host: "rebound.example" }))).status).toBe(421);
+  }, 60_000);
+});
+
+describe("the pure decisions", () => {
+  test("hostOf: ports, brackets, case and a trailing dot", () => {
+    expect(hostOf("LocalHost:7700")).toBe("localhost");
+    expect(hostOf("[::1]:7700")).toBe("::1");
+    expect(hostOf("example.com.")).toBe("example.com");
+    expect(hostOf("10.0.0.5")).toBe("10.0.0.5");
+  });
+
+  test("parsableBodyType: JSON, +json, TOML and none; never the types a page sends without a preflight", () => {
+    for (const t of [null, "", "application/json", "application/json;charset=utf-8", "application/problem+json", "application/toml", "text/toml"]) expect(parsableBodyType(t), String(t)).toBe(true);
+    for (const t of ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/octet-stream", "text/json-ish", "application/jsonp"]) expect(parsableBodyType(t), t).toBe(false);
+  });
+
+  test("crossSiteRefusal: reads never, writes by Origin first, then Sec-Fetch-Site", () => {
+    const none = new Set<string>();
+    expect(crossSiteRefusal("GET", "http://evil.example", "cross-site", "127.0.0.1:7700", none)).toBeUndefined();
+    expect(crossSiteRefusal("POST", "http://evil.example", null, "127.0.0.1:7700", none)?.status).toBe(403);
+    expect(crossSiteRefusal("POST", "http://127.0.0.1:7700", "same-origin", "127.0.0.1:7700", none)).toBeUndefined();
+    expect(crossSiteRefusal("POST", "http://127.0.0.1", null, "127.0.0.1:80", none)).toBeUndefined();
+    expect(crossSiteRefusal("DELETE", null, "same-site", "127.0.0.1:7700", none)?.status).toBe(403);
+    expect(crossSiteRefusal("PATCH", null, null, "127.0.0.1:7700", none)).toBeUndefined();
+    expect(crossSiteRefusal("PUT", "https://dash.example.com", "cross-site", "127.0.0.1:7700", new Set(["https://dash.example.com"]))).toBeUndefined();
+  });
 });

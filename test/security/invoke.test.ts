@@ -15,6 +15,7 @@ import { connect } from "node:net";
 import { getJson, killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing, type Backend } from "../invoke/helpers.ts";
 import { head, json, parseAnswer, rawRequest } from "./helpers-browser.ts";
+import { isCorralBearer, withoutTokenParam } from "../../plugins/invoke/credentials.ts";
 
 const TOKENS = {
   query: "11111111-2222-4333-8444-555555555555",
@@ -163,4 +164,24 @@ describe("no pre-auth buffering", () => {
     expect(r.status).toBe(403);
     expect((await getJson(locked.url + "/v1/healthz")).status).toBe(200);
   }, 60_000);
+});
+
+describe("the pure decisions (plugins/invoke/credentials.ts)", () => {
+  test("withoutTokenParam drops every token parameter, however spelled, and keeps the rest in order", () => {
+    expect(withoutTokenParam("/a")).toBe("/a");
+    expect(withoutTokenParam("/a?x=1")).toBe("/a?x=1");
+    expect(withoutTokenParam("/a?token=s")).toBe("/a");
+    expect(withoutTokenParam("/a?x=1&token=s&y=2&%74oken=t&tok%65n=u")).toBe("/a?x=1&y=2");
+    expect(withoutTokenParam("/a?token")).toBe("/a");
+    expect(withoutTokenParam("/a?tokens=1&my_token=2")).toBe("/a?tokens=1&my_token=2");
+    expect(withoutTokenParam("/a?x=%zz&token=s")).toBe("/a?x=%zz");
+  });
+
+  test("isCorralBearer: Bearer <UUID> in any case, nothing else", () => {
+    expect(isCorralBearer(`Bearer ${TOKENS.bearer}`)).toBe(true);
+    expect(isCorralBearer(`bearer\t${TOKENS.bearer} `)).toBe(true);
+    expect(isCorralBearer("Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln")).toBe(false);
+    expect(isCorralBearer("Basic dXNlcjpwYXNz")).toBe(false);
+    expect(isCorralBearer(TOKENS.bearer)).toBe(false);
+  });
 });
