@@ -9,12 +9,12 @@ import { bodyLimit } from "./middleware/body-limit.ts";
 import { indexHeader } from "./middleware/index-header.ts";
 import { clusterAuth } from "./middleware/cluster-auth.ts";
 import { bodyType } from "./middleware/body-type.ts";
-import { sandboxProxied } from "./middleware/sandbox-proxied.ts";
+import { inertAnswers } from "./middleware/inert-answers.ts";
 import { STREAMED_BODY_PREFIXES } from "./middleware/body-limit.ts";
 
 /** Routes that take a body as bytes and never parse it (a KV value, a proxied call): any Content-Type. */
 export const RAW_BODY_PREFIXES = ["/v1/kv/", ...STREAMED_BODY_PREFIXES];
-/** Answers that come from services, not from corral: served as inert content (see sandbox-proxied.ts). */
+/** Answers that come from services, not from corral: sandboxed whatever policy they carry (inert-answers.ts). */
 export const PROXIED_PREFIXES = ["/v1/invoke/"];
 
 export interface AppOptions {
@@ -74,7 +74,7 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     version: opts.version,
     middlewares: [
       ...(opts.outer ?? []),
-      sandboxProxied({ prefixes: PROXIED_PREFIXES }),
+      inertAnswers({ proxied: PROXIED_PREFIXES }),
       bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }], streamed: STREAMED_BODY_PREFIXES }),
       bodyType({ raw: RAW_BODY_PREFIXES, exempt: ["/v1/cluster/", "/v1/raft/"] }),
       clusterAuth({ secret: opts.clusterSecret, prefixes: ["/v1/cluster/", "/v1/raft/"] }),

@@ -222,6 +222,22 @@ describe("http.allowed_hosts and http.allowed_origins", () => {
   }, 30_000);
 });
 
+describe("nothing the API answers runs as a page on the dashboard's origin", () => {
+  test("API answers (JSON, a raw KV value) are sandboxed and nosniff; the dashboard's page keeps its own strict policy", async () => {
+    await fetch(node.url + "/v1/kv/browser/page", { method: "PUT", body: "<script>alert(sessionStorage)</script>" });
+    for (const path of ["/v1/nodes", "/v1/kv/browser/page?raw", "/v1/kv/nope", "/v1/no-such-route"]) {
+      const r = await fetch(node.url + path);
+      await r.arrayBuffer();
+      expect(r.headers.get("content-security-policy"), path).toBe("sandbox");
+      expect(r.headers.get("x-content-type-options"), path).toBe("nosniff");
+    }
+    const page = await fetch(node.url + "/ui/");
+    expect(await page.text()).toContain("<div id=\"app\">");
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(page.headers.get("content-security-policy")).not.toContain("sandbox");
+  });
+});
+
 describe("a node bound to 0.0.0.0", () => {
   test("answers to the machine's interface addresses and to the bind address itself (its own API calls), not to other names", async () => {
     const wide = await startCorral({ role: "dev", args: ["--bind", "0.0.0.0"] });
