@@ -90,6 +90,28 @@ describe("credentials stay home", () => {
   });
 });
 
+describe("DNS rebinding on the proxy listener", () => {
+  test("the path form answers only to an IP address or localhost as Host, on both engines: a rebound name reaches no service", async () => {
+    const fetchNode = await startCorral({ role: "dev", config: '[plugins.invoke]\nport = 0\nengine = "fetch"\n' });
+    await register(fetchNode, "echo", backend);
+    await waitPassing(fetchNode, "echo", 1);
+    const fetchListener = await proxyPort(fetchNode);
+    for (const port of [listener, fetchListener]) {
+      const before = await backend.served();
+      for (const h of [`evil.example:${port}`, "rebind.attacker.net", "web.example"]) {
+        const r = await rawRequest(port, head("GET", "/v1/invoke/echo/echo", { Host: h }));
+        expect(r.status, `${port} ${h}`).toBe(404);
+        expect(json(r).code).toBe("NO_SERVICE_IN_HOST");
+      }
+      expect(await backend.served()).toBe(before);
+      for (const h of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+        const r = await rawRequest(port, head("GET", "/v1/invoke/echo/echo", { Host: h }));
+        expect(r.status, `${port} ${h}`).toBe(200);
+      }
+    }
+  }, 60_000);
+});
+
 describe("proxied answers are inert on the API origin", () => {
   test("every /v1/invoke answer carries Content-Security-Policy: sandbox and nosniff, corral's own refusals too", async () => {
     for (const target of ["/v1/invoke/echo/page.html", "/v1/invoke/echo/echo", "/v1/invoke/nosuch/x"]) {
