@@ -193,7 +193,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
 
   const guardFor = (c: Config): Guard => browserGuard({
     bind: c.node.bind, advertise: advertiseHost, allowedHosts: c.http.allowedHosts, allowedOrigins: c.http.allowedOrigins,
-    secret, maxBodyBytes: c.http.maxBodyBytes,
+    secret, maxBodyBytes: c.http.maxBodyBytes, log,
   });
   let guard = guardFor(config);
 

@@ -40,6 +40,8 @@ export interface BrowserGuardOptions {
   maxBodyBytes: number;
   /** Paths whose requests are all signed peer RPC. */
   peerPrefixes?: readonly string[];
+  /** Refusals are logged (at most one line a minute: a misconfigured proxy must not flood the log). */
+  log?: { warn(msg: string, fields?: Record<string, unknown>): void };
   /** For tests: the machine's interface addresses and host name. */
   interfaces?: () => string[];
   machineName?: string;
@@ -164,7 +166,7 @@ function sameAuthority(origin: string, host: string): boolean {
 
 export type Guard = (req: Request) => Response | undefined | Promise<Response | undefined>;
 
-function refuse(r: Refusal): Response {
+function reply(r: Refusal): Response {
   return new Response(JSON.stringify({ error: r.message, code: r.code }), { status: r.status, headers: { "content-type": "application/json" } });
 }
 
@@ -173,6 +175,17 @@ export function browserGuard(o: BrowserGuardOptions): Guard {
   const hosts = new HostAllowList(o);
   const origins = new Set(o.allowedOrigins.map((s) => (s === "*" ? s : normalOrigin(s) || s.toLowerCase())));
   const peer = o.peerPrefixes ?? ["/v1/raft/", "/v1/cluster/"];
+  let loggedAt = 0;
+  let quiet = 0;
+  const refuse = (r: Refusal, req: Request): Response => {
+    const now = Date.now();
+    if (o.log && now - loggedAt >= 60_000) {
+      o.log.warn("refused a browser-unsafe request", { code: r.code, method: req.method, host: req.headers.get("host")?.slice(0, 200), origin: req.headers.get("origin")?.slice(0, 200), alsoRefusedSinceLastLine: quiet, hint: r.code === "HOST_NOT_ALLOWED" ? "http.allowed_hosts" : "http.allowed_origins" });
+      loggedAt = now;
+      quiet = 0;
+    } else quiet++;
+    return reply(r);
+  };
   return (req) => {
     const h = req.headers;
     const host = h.get("host");
@@ -187,8 +200,8 @@ export function browserGuard(o: BrowserGuardOptions): Guard {
     const path = pathOf(req.url);
     if (peer.some((p) => path.startsWith(p))) return undefined; // cluster-auth answers 401 without a signature
     const sig = h.get(SIGNATURE_HEADER);
-    if (!sig) return refuse(refusal);
-    return signedByNode(req, sig, o).then((ok) => (ok ? undefined : refuse(refusal)));
+    if (!sig) return refuse(refusal, req);
+    return signedByNode(req, sig, o).then((ok) => (ok ? undefined : refuse(refusal, req)));
   };
 }
 

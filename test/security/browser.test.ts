@@ -63,6 +63,7 @@ describe("cross-site requests cannot change state", () => {
     // A Blob without a type is sent with no Content-Type at all: the Origin still gives it away.
     const unlabelled = await post("/v1/jobs", { Origin: "http://evil.example", "Sec-Fetch-Site": "cross-site" }, JSON.stringify(touchJob("pwn1", marker)));
     expect(unlabelled.status).toBe(403);
+    expect(node.output()).toContain("refused a browser-unsafe request"); // the operator can see why (once a minute)
     await sleep(1500);
     expect(await jobIds()).not.toContain("pwn1");
     expect(existsSync(marker)).toBe(false);
