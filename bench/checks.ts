@@ -55,7 +55,7 @@ async function register(base: string, targetPort: number) {
   const t0 = performance.now();
   for (let s = 0; s < CHECKS / PER_SERVICE; s++) {
     const checks = Array.from({ length: PER_SERVICE }, (_, i) => ({ HTTP: `http://127.0.0.1:${targetPort}/s${s}/c${i}`, Interval: `${INTERVAL_S}s` }));
-    const r = await fetch(`${base}/v1/agent/service/register`, { method: "PUT", body: JSON.stringify({ Name: `bench-${s}`, Port: targetPort, Checks: checks }) });
+    const r = await fetch(`${base}/v1/agent/service/register`, { method: "PUT", body: JSON.stringify({ Name: `bench-${s}`, Port: targetPort, Checks: checks }), headers: { "content-type": "application/json" } });
     if (r.status !== 200) throw new Error(`register: ${r.status} ${await r.text()}`);
   }
   return (performance.now() - t0) / 1000;

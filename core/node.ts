@@ -16,6 +16,7 @@ import { createStateReader, emptyStateReader } from "./state/reader.ts";
 import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
+import { browserGuard, type Guard } from "./http/browser-guard.ts";
 import { ApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
@@ -224,6 +225,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   await plugins.reconcile(new Set(config.plugins.enabled), false);
 
+  const guardFor = (c: Config): Guard => browserGuard({
+    bind: c.node.bind, advertise: advertiseHost, allowedHosts: c.http.allowedHosts, allowedOrigins: c.http.allowedOrigins,
+    secret, maxBodyBytes: c.http.maxBodyBytes, log,
+  });
+  let guard = guardFor(config);
+
   let server: Server;
   try {
     // Heartbeats are most of a big cluster's requests: the leader answers them before the route table.
@@ -239,9 +246,16 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     const kvFast = raft
       ? kvFastPath({ propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: httpMetrics, log })
       : undefined;
-    const handler = fast || raftFast || kvFast
+    const inner = fast || raftFast || kvFast
       ? (req: Request, env?: unknown) => raftFast?.(req) ?? kvFast?.(req) ?? fast?.(req) ?? routes.fetch(req, env)
       : routes.fetch;
+    // Host allow-list and cross-site refusal before anything else, fast paths included (core/http/browser-guard.ts).
+    const handler = (req: Request, env?: unknown): Response | Promise<Response> => {
+      const refused = guard(req);
+      if (refused === undefined) return inner(req, env);
+      if (refused instanceof Response) return refused;
+      return refused.then((r) => r ?? inner(req, env));
+    };
     server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls: serverTls(config.tls) });
   } catch (err) {
     monitoring.close();
@@ -294,6 +308,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     async reload(next: Config) {
       settings = next.plugins.settings;
       security.reload(settings.authz);
+      guard = guardFor(next);
       await plugins.reconcile(new Set(next.plugins.enabled), true);
       log.info("configuration reloaded", { file: next.file });
     },

@@ -66,7 +66,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
 
   add(createRoute({
     method: "post", path: "/v1/jobs", tags,
-    summary: "Register a job: the body is a job document (docs/jobs.md), TOML when Content-Type contains \"toml\", JSON otherwise",
+    summary: "Register a job: the body is a job document (docs/jobs.md), TOML when Content-Type is application/toml, JSON when application/json or absent",
     responses: created,
   }), async (c) => {
     const job = await bodyJob(c);

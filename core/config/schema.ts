@@ -57,6 +57,7 @@ export const KEY_KINDS = {
   http: {
     max_body_bytes: "size", max_event_streams: "int", rate_limit_per_token: "int", rate_limit_per_address: "int", rate_limit_burst: "int",
     max_streams_per_token: "int", max_streams_per_address: "int", max_blocking_per_token: "int", max_blocking_per_address: "int",
+    allowed_hosts: "list", allowed_origins: "list",
   },
   tls: { cert_file: "string", key_file: "string", ca_file: "string", verify_incoming: "bool", verify_outgoing: "bool" },
   plugins: { dir: "string", enabled: "list", watch: "bool" },
@@ -142,6 +143,22 @@ function hostPortProblem(s: string): string | undefined {
   if (port < 1 || port > 65535) return `port must be between 1 and 65535 in ${JSON.stringify(s)}`;
   return undefined;
 }
+
+/** http.allowed_hosts: a host name or address as clients write it in Host (a port is ignored), or "*". */
+const allowedHost = z.string().refine((s) => s === "*" || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(s), {
+  error: (iss) => `expected a host name or address such as "corral.example.com" or "10.0.0.5" (or "*" for any), got ${JSON.stringify(iss.input)}`,
+});
+
+/** http.allowed_origins: a browser origin, "http(s)://host[:port]" with no path, or "*". */
+const allowedOrigin = z.string().refine((s) => {
+  if (s === "*") return true;
+  try {
+    const u = new URL(s);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.origin === s.replace(/\/$/, "").toLowerCase();
+  } catch {
+    return false;
+  }
+}, { error: (iss) => `expected an origin such as "https://dash.example.com" or "http://localhost:3000" (scheme, host, optional port; no path), or "*"; got ${JSON.stringify(iss.input)}` });
 
 const hostPort = z.string().superRefine((s, ctx) => {
   const p = hostPortProblem(s);
@@ -338,12 +355,15 @@ export function buildConfigSchema(opts: SchemaOptions) {
       max_streams_per_address: intIn(0, 100_000).default(DEFAULTS.maxStreamsPerAddress),
       max_blocking_per_token: intIn(0, 1_000_000).default(DEFAULTS.maxBlockingPerToken),
       max_blocking_per_address: intIn(0, 1_000_000).default(DEFAULTS.maxBlockingPerAddress),
+      allowed_hosts: z.array(allowedHost).max(1000).default([]),
+      allowed_origins: z.array(allowedOrigin).max(1000).default([]),
     })
     .transform((v): HttpConfig => ({
       maxBodyBytes: v.max_body_bytes, maxEventStreams: v.max_event_streams,
       rateLimitPerToken: v.rate_limit_per_token, rateLimitPerAddress: v.rate_limit_per_address, rateLimitBurst: v.rate_limit_burst,
       maxStreamsPerToken: v.max_streams_per_token, maxStreamsPerAddress: v.max_streams_per_address,
       maxBlockingPerToken: v.max_blocking_per_token, maxBlockingPerAddress: v.max_blocking_per_address,
+      allowedHosts: v.allowed_hosts, allowedOrigins: v.allowed_origins,
     }));
 
   const tls = z

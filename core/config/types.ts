@@ -92,6 +92,10 @@ export interface HttpConfig {
   maxBlockingPerToken: number;
   /** The same per client address. Default 256. */
   maxBlockingPerAddress: number;
+  /** Host names clients may reach this node by, beyond its own (DNS rebinding protection); "*" = any. Default none. */
+  allowedHosts: string[];
+  /** Browser origins whose pages may send state-changing requests (beyond the node's own); "*" = any. Default none. */
+  allowedOrigins: string[];
 }
 
 export interface TlsConfig {

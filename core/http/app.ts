@@ -8,6 +8,14 @@ import { RouteTable, type AppShape } from "./routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { indexHeader } from "./middleware/index-header.ts";
 import { clusterAuth } from "./middleware/cluster-auth.ts";
+import { bodyType } from "./middleware/body-type.ts";
+import { inertAnswers } from "./middleware/inert-answers.ts";
+import { STREAMED_BODY_PREFIXES } from "./middleware/body-limit.ts";
+
+/** Routes that take a body as bytes and never parse it (a KV value, a proxied call): any Content-Type. */
+export const RAW_BODY_PREFIXES = ["/v1/kv/", ...STREAMED_BODY_PREFIXES];
+/** Answers that come from services, not from corral: sandboxed whatever policy they carry (inert-answers.ts). */
+export const PROXIED_PREFIXES = ["/v1/invoke/"];
 
 export interface AppOptions {
   log: Logger;
@@ -66,7 +74,9 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     version: opts.version,
     middlewares: [
       ...(opts.outer ?? []),
-      bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }], streamed: ["/v1/invoke/"] }),
+      inertAnswers({ proxied: PROXIED_PREFIXES }),
+      bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }], streamed: STREAMED_BODY_PREFIXES }),
+      bodyType({ raw: RAW_BODY_PREFIXES, exempt: ["/v1/cluster/", "/v1/raft/"] }),
       clusterAuth({ secret: opts.clusterSecret, prefixes: ["/v1/cluster/", "/v1/raft/"] }),
       indexHeader({ appliedIndex: opts.appliedIndex }),
       ...(opts.extra ?? []),

@@ -4,6 +4,7 @@
 // response bodies are streams handed from one side to the other, never read
 // into memory here, except small request bodies kept for a retry.
 import { limitBody, readBody, type Payload } from "./body.ts";
+import { withoutTokenParam } from "./credentials.ts";
 import { callerToken, stripResponseHopHeaders, timeoutHeaderMs, TIMEOUT_HEADER, TRY_TIMEOUT_HEADER, upstreamHeaders, type ClientInfo } from "./headers.ts";
 import { Refusal, type Invoker, type Transport } from "./invoker.ts";
 import type { Endpoint } from "./pool.ts";
@@ -80,7 +81,7 @@ export function fetchCaller(invoker: Invoker, fetchFn: FetchFn, trace: TraceIds)
     if (max > 0 && payload.length > max) return reply(invoker.refuse(svc, started, 413, "too_large", "BODY_TOO_LARGE", `request body is larger than ${max} bytes`));
     if (max > 0 && payload.stream) payload.body = limitBody(payload.body as ReadableStream<Uint8Array>, max);
     const policy = svc.policy;
-    const transport = new FetchTransport(fetchFn, req.method, target, upstreamHeaders(req.headers, client, trace), payload, req.signal);
+    const transport = new FetchTransport(fetchFn, req.method, withoutTokenParam(target), upstreamHeaders(req.headers, client, trace), payload, req.signal);
     const r = await invoker.run({
       svc, method: req.method, replayable: payload.replayable, started,
       timeoutMs: timeoutHeaderMs(req.headers.get(TIMEOUT_HEADER)) ?? policy.timeoutMs,

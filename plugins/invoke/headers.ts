@@ -1,12 +1,14 @@
 // Headers across the hop: what the backend receives and what the client gets.
 //
 // Request: hop-by-hop headers (RFC 9110 §7.6.1, plus any named in
-// Connection) and corral's own control headers are dropped; Host becomes the
+// Connection), corral's own control headers and the caller's corral token
+// (credentials.ts) are dropped; Host becomes the
 // instance's address (the original goes in X-Forwarded-Host);
 // X-Forwarded-For gets the client's address appended; X-Forwarded-Proto and
 // X-Forwarded-Host are kept when an earlier proxy set them (corral usually
 // sits behind the edge that terminated TLS) and set otherwise; traceparent is
 // renewed for this hop (trace.ts).
+import { isCorralBearer } from "./credentials.ts";
 import type { TraceIds } from "./trace.ts";
 
 /** Per-request control headers: read by corral, never forwarded. */
@@ -30,6 +32,9 @@ export function upstreamHeaders(incoming: Headers, client: ClientInfo, trace: Tr
   const host = h.get("host");
   for (const name of HOP_BY_HOP) h.delete(name);
   for (const name of CONTROL) h.delete(name);
+  // The caller's corral token in Authorization stays here (credentials.ts); a backend's own credentials go on.
+  const auth = h.get("authorization");
+  if (auth !== null && isCorralBearer(auth)) h.delete("authorization");
   if (client.ip) {
     const xff = h.get("x-forwarded-for");
     h.set("x-forwarded-for", xff ? `${xff}, ${client.ip}` : client.ip);

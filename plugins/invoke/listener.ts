@@ -52,6 +52,22 @@ export class HostRouter {
     return s;
   }
 
+  /**
+   * May a request with this Host use the path form (/v1/invoke/<service>/...)?
+   * Only with an IP address, localhost or no Host: under any other name a
+   * DNS-rebinding page (evil.example re-pointed at 127.0.0.1) would reach every
+   * service and, being "same-origin", read the answers.
+   */
+  pathFormAllowed(host: string | null): boolean {
+    if (!host) return true;
+    let h = host.toLowerCase();
+    if (h.startsWith("[")) return true; // an IPv6 literal
+    const colon = h.lastIndexOf(":");
+    if (colon !== -1) h = h.slice(0, colon);
+    h = h.replace(/\.+$/, "");
+    return h === "localhost" || h.endsWith(".localhost") || isIP(h) !== 0;
+  }
+
   private parse(host: string): string {
     let h = host.toLowerCase();
     if (h.startsWith("[")) return ""; // an IPv6 literal
@@ -100,7 +116,7 @@ export function pathAndQuery(url: string): string {
 
 function notRouted(host: string | null): Response {
   return Response.json(
-    { error: `Host ${JSON.stringify(host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/...`, code: "NO_SERVICE_IN_HOST" },
+    { error: `Host ${JSON.stringify(host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/... with an IP address or localhost as Host`, code: "NO_SERVICE_IN_HOST" },
     { status: 404 },
   );
 }
@@ -113,7 +129,7 @@ export async function startFetchListener(opts: ListenerOptions, handle: CallHand
     const client: ClientInfo = { ip, proto: "http" };
     const service = router.service(host);
     if (service) return handle(req, service, target, client);
-    const byPath = splitInvokePath(target);
+    const byPath = router.pathFormAllowed(host) ? splitInvokePath(target) : undefined;
     return byPath ? handle(req, byPath.service, byPath.target, client) : notRouted(host);
   };
   const Bun = (globalThis as { Bun?: any }).Bun;

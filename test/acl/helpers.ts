@@ -20,7 +20,7 @@ export async function startAclNode(extra = ""): Promise<AclNode> {
 export function call(url: string, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
   return getJson(url + path, {
     method,
-    headers: { ...(token ? { "X-Consul-Token": token } : {}), ...headers },
+    headers: { ...(token ? { "X-Consul-Token": token } : {}), ...(body !== undefined && typeof body !== "string" ? { "content-type": "application/json" } : {}), ...headers },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
 }

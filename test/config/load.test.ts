@@ -56,6 +56,7 @@ describe("defaults", () => {
       agent: { leaders: [], heartbeatMs: 2000 },
       http: { maxBodyBytes: 1048576, maxEventStreams: 64, rateLimitPerToken: 0, rateLimitPerAddress: 0, rateLimitBurst: 100,
         maxStreamsPerToken: 8, maxStreamsPerAddress: 32, maxBlockingPerToken: 64, maxBlockingPerAddress: 256,
+        allowedHosts: [], allowedOrigins: [],
       },
       tls: { certFile: "", keyFile: "", caFile: "", verifyIncoming: false, verifyOutgoing: true },
       plugins: { dir: "", enabled: BUILTINS, watch: true, settings: {} },

@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 const put = async (path: string, body: unknown, token?: string) => {
-  const r = await fetch(dev.url + path, { method: "PUT", body: JSON.stringify(body), headers: token ? { "x-consul-token": token } : {} });
+  const r = await fetch(dev.url + path, { method: "PUT", body: JSON.stringify(body), headers: { "content-type": "application/json", ...(token ? { "x-consul-token": token } : {}) } });
   return { status: r.status, text: await r.text() };
 };
 type Entry = { Node: { ID: string; Node: string; Address: string }; Service: { ID: string; Service: string; Port: number; Tags: string[] }; Checks: { CheckID: string; Status: string }[] };

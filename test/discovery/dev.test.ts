@@ -17,7 +17,10 @@ beforeAll(async () => {
 afterAll(killAll);
 
 const put = (path: string, body?: unknown) =>
-  fetch(p.url + path, { method: "PUT", body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  fetch(p.url + path, {
+    method: "PUT", body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    headers: body !== undefined && typeof body !== "string" ? { "content-type": "application/json" } : {},
+  });
 const index = (r: Response | { headers: Headers }) => Number(r.headers.get("x-consul-index"));
 async function expectText(r: Response, status: number, text: string | RegExp) {
   expect(r.status).toBe(status);

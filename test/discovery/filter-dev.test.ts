@@ -10,7 +10,7 @@ let p: CorralProcess;
 let nodeName = "";
 
 const put = (path: string, body?: unknown) =>
-  fetch(p.url + path, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body) });
+  fetch(p.url + path, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body), headers: { "content-type": "application/json" } });
 const q = (expr: string) => "filter=" + encodeURIComponent(expr);
 const get = async <T = any>(path: string) => (await getJson<T>(p.url + path)).body;
 const index = (r: Response) => Number(r.headers.get("x-consul-index"));

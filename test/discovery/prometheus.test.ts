@@ -91,7 +91,7 @@ function targetLabels(e: any, service: string, dc: string): Record<string, strin
   return labels;
 }
 
-const put = (path: string, body?: unknown) => fetch(p.url + path, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body) });
+const put = (path: string, body?: unknown) => fetch(p.url + path, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body), headers: { "content-type": "application/json" } });
 // consul/api sends these headers; Prometheus adds nothing else by default.
 const goGet = (path: string, init: RequestInit = {}) => fetch(p.url + path, { ...init, headers: { "User-Agent": "Go-http-client/1.1", "Accept-Encoding": "gzip" } });
 

@@ -10,7 +10,7 @@ import { udpQuery } from "./wire.ts";
 const SECRET = "dns-agent-secret-0123456789";
 afterAll(killAll);
 
-const put = (url: string, body?: unknown) => fetch(url, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body) });
+const put = (url: string, body?: unknown) => fetch(url, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body), headers: { "content-type": "application/json" } });
 const addresses = (d: { answers?: { type: string; data?: unknown }[] }) => (d.answers ?? []).filter((a) => a.type === "A").map((a) => a.data);
 
 describe("leader + agent", () => {

@@ -31,7 +31,7 @@ describe("leader + agent", () => {
 
     const log = await checkTransitions(leader.url);
     const r = await fetch(agent.url + "/v1/agent/service/register", {
-      method: "PUT", body: JSON.stringify({ Name: "remote", Check: { CheckID: "remote", HTTP: target.url("/remote"), Interval: "100ms" } }),
+      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ Name: "remote", Check: { CheckID: "remote", HTTP: target.url("/remote"), Interval: "100ms" } }),
     });
     expect(r.status).toBe(200);
     expect(await log.until("remote", 1)).toEqual(["passing"]);

@@ -21,7 +21,7 @@ afterAll(async () => {
   await killAll();
 });
 
-const put = (path: string, body?: unknown) => fetch(p.url + path, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body) });
+const put = (path: string, body?: unknown) => fetch(p.url + path, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body), headers: { "content-type": "application/json" } });
 async function register(body: unknown) {
   const r = await put("/v1/agent/service/register", body);
   expect(r.status, await r.clone().text()).toBe(200);

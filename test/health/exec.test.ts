@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(killAll);
 
-const put = (base: string, path: string, body: unknown) => fetch(base + path, { method: "PUT", body: JSON.stringify(body) });
+const put = (base: string, path: string, body: unknown) => fetch(base + path, { method: "PUT", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
 const sh = (script: string) => ["/bin/sh", "-c", script];
 async function settled(service: string, id: string, want: string) {
   return eventually(async () => {

@@ -24,7 +24,7 @@ describe("1,000 checks, no log growth", () => {
   test("once every check passes, commitIndex stays put for 5 s while the checks keep running", async () => {
     for (let s = 0; s < SERVICES; s++) {
       const checks = Array.from({ length: CHECKS_PER_SERVICE }, (_, i) => ({ HTTP: target.url(`/q${i}`), Interval: "1s" }));
-      const r = await fetch(`${p.url}/v1/agent/service/register`, { method: "PUT", body: JSON.stringify({ Name: `quiet-${s}`, Checks: checks }) });
+      const r = await fetch(`${p.url}/v1/agent/service/register`, { method: "PUT", body: JSON.stringify({ Name: `quiet-${s}`, Checks: checks }), headers: { "content-type": "application/json" } });
       expect(r.status).toBe(200);
     }
     const passing = async () => {

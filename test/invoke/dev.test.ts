@@ -209,8 +209,9 @@ for (const engine of ["sockets", "fetch"] as const) {
 
     describe("protocol upgrades", () => {
       test.skipIf(engine !== "fetch")("the fetch engine and the API route cannot tunnel: a clear 501", async () => {
-        const headers = { host: "files", connection: "Upgrade", upgrade: "websocket" };
-        for (const url of [`http://127.0.0.1:${port}/ws`, `${node.url}/v1/invoke/files/ws`]) {
+        const upgrade = { connection: "Upgrade", upgrade: "websocket" };
+        // Host names the service on the listener only: the API port answers to its own names (DNS rebinding protection).
+        for (const [url, headers] of [[`http://127.0.0.1:${port}/ws`, { host: "files", ...upgrade }], [`${node.url}/v1/invoke/files/ws`, upgrade]] as const) {
           const r = await fetch(url, { headers });
           expect(r.status).toBe(501);
           expect(((await r.json()) as { code: string }).code).toBe("UPGRADE_NOT_SUPPORTED");

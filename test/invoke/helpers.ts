@@ -61,7 +61,7 @@ export async function register(node: CorralProcess, service: string, b: Backend,
   const id = opts.id ?? `${service}-${b.id}`;
   const r = await fetch(`${node.url}/v1/agent/service/register`, {
     method: "PUT",
-    headers: opts.token ? { "x-consul-token": opts.token } : {},
+    headers: { "content-type": "application/json", ...(opts.token ? { "x-consul-token": opts.token } : {}) },
     body: JSON.stringify({
       ID: id, Name: service, Address: "127.0.0.1", Port: b.port,
       ...(opts.weight ? { Weights: { Passing: opts.weight, Warning: 1 } } : {}),

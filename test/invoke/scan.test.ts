@@ -25,6 +25,14 @@ const REQUESTS = [
   "GET / HTTP/1.1\r\nHost:  spaced  \r\nContent-Length:  7 ",
   "GET / HTTP/1.1\r\nHost: a\r\nHost: b",
   "GET / HTTP/1.1",
+  // Unicode whitespace is not OWS (RFC 9110 §5.6.3): JavaScript's trim() would strip NBSP (0xA0 as latin1).
+  "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: \xa05",
+  "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\xa0",
+  "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\xa0",
+  "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \xa0chunked",
+  "GET / HTTP/1.1\r\nHost: web\xa0\r\nConnection: close\xa0",
+  "GET / HTTP/1.1\r\nHost: a\r\nConnection: \x85close\r\nContent-Length: 1,\xa01",
+  "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer 11111111-2222-4333-8444-555555555555\r\nX-Other: \xa0x\xa0",
 ];
 
 const RESPONSES = [
@@ -41,7 +49,7 @@ const RESPONSES = [
 ];
 
 // Bytes that break heads in interesting ways, and pieces of the names the scanners must pick.
-const NASTY = ["\r", "\n", "\r\n", "\t", " ", ":", "\x00", "\x01", "\x0b", "\x7f", "\x85", "\xa0", "\xff", "a", "A", "-", "0", ",", "(", " HTTP/1.1"];
+const NASTY = ["\r", "\n", "\r\n", "\t", " ", ":", "\x00", "\x01", "\x0b", "\x1c", "\x1f", "\x7f", "\x85", "\xa0", "\xa0\xa0", "\xc2\xa0", "\xff", "a", "A", "-", "0", ",", "(", " HTTP/1.1"];
 const NAMES = [...REQUEST_FIELD_NAMES, ...RESPONSE_FIELD_NAMES, "x-other", "TE", "Host", "HOST", "te "];
 
 function mutate(text: string, rng: Rng): string {
@@ -123,6 +131,21 @@ describe("head scanners agree with the parsers", () => {
 
   test("responses: every corpus head and 20,000 mutations, to GET and HEAD", () => {
     agree(RESPONSES, 11, { scan: scanners.response, read: readResponseHead, parse: parseResponseHead });
+  });
+
+  test("NBSP and other non-OWS bytes around a value are not trimmed: Content-Length and Transfer-Encoding are refused, Host is kept as sent", () => {
+    const read = (text: string) => {
+      const r = received(text)!;
+      return [outcome(() => readRequestHead(r.buf, r.end)), outcome(() => parseRequestHead(text))];
+    };
+    for (const cl of ["\xa05", "5\xa0", "\x855", "1,\xa01"]) {
+      for (const o of read(`POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: ${cl}`)) expect(o, cl).toEqual({ error: 400, message: "invalid Content-Length" });
+    }
+    for (const te of ["chunked\xa0", "\xa0chunked"]) {
+      for (const o of read(`POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${te}`)) expect((o as { error: number }).error, te).toBe(501);
+    }
+    for (const o of read("GET / HTTP/1.1\r\nHost: \xa0web\xa0 ")) expect((o as { host: string }).host).toBe("\xa0web\xa0");
+    for (const o of read("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: \t 5 \t")) expect((o as { contentLength: number }).contentLength).toBe(5);
   });
 
   test("the common heads are taken by the scanners, not left to the parsers", () => {

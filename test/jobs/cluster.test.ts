@@ -74,7 +74,7 @@ describe("jobs on a leader and two agents", () => {
       return r.body.status === "blocked" && r.body;
     }, 10_000);
     expect(ev.failedGroups[0].metrics.reasons).toMatchObject({ "cpu exhausted": 2 });
-    expect((await getJson(`${L}/v1/job/big/plan`, { method: "POST", body: JSON.stringify(httpJob("big", { count: 1, cpu: 1500 })) })).body.blocked).toBe(true);
+    expect((await getJson(`${L}/v1/job/big/plan`, { method: "POST", body: JSON.stringify(httpJob("big", { count: 1, cpu: 1500 })), headers: { "content-type": "application/json" } })).body.blocked).toBe(true);
 
     const webPids = (await allocs(L, "web")).filter((x) => x.desiredStatus === "run").map((x) => taskPid(x, "srv")!);
     await stopJob(L, "web");

@@ -54,7 +54,7 @@ function webToml(opts: { count: number; version: string; failing?: boolean }): s
 
 describe("jobs API", () => {
   test("invalid documents are 400 with every problem and its key path; unknown ids are 404", async () => {
-    const bad = await getJson(dev.url + "/v1/jobs", { method: "POST", body: JSON.stringify({ id: "x", groups: [{ name: "g", tasks: [{ name: "t", command: "", bogus: 1 }] }] }) });
+    const bad = await getJson(dev.url + "/v1/jobs", { method: "POST", body: JSON.stringify({ id: "x", groups: [{ name: "g", tasks: [{ name: "t", command: "", bogus: 1 }] }] }), headers: { "content-type": "application/json" } });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe("INVALID_JOB");
     expect(bad.body.errors).toEqual([

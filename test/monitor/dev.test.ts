@@ -98,7 +98,7 @@ describe("/metrics on a dev node", () => {
 
   test("corral_checks counts the catalog's checks by status", async () => {
     const reg = await fetch(p.url + "/v1/agent/service/register", {
-      method: "PUT",
+      method: "PUT", headers: { "content-type": "application/json" },
       body: JSON.stringify({ ID: "m-1", Name: "metered", Port: 1, Check: { CheckID: "m-1-ttl", TTL: "30s" } }),
     });
     expect(reg.status).toBe(200);

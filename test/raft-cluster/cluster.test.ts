@@ -137,13 +137,13 @@ describe("3 leader-role processes", () => {
     const data = await saved.text();
     await put(leader.url, "backup/key", "after");
     await put(leader.url, "backup/new", "added later");
-    const restored = await fetch(leader.url + "/v1/snapshot", { method: "PUT", body: data });
+    const restored = await fetch(leader.url + "/v1/snapshot", { method: "PUT", body: data, headers: { "content-type": "application/json" } });
     expect(restored.status).toBe(200);
     for (const n of c.nodes) {
       await eventually(async () => (await value(n.url, "backup/key", "?stale")) === "before", 5000);
       expect(await value(n.url, "backup/new", "?stale")).toBeNull();
     }
-    const bad = await fetch(leader.url + "/v1/snapshot", { method: "PUT", body: "not a snapshot" });
+    const bad = await fetch(leader.url + "/v1/snapshot", { method: "PUT", body: "not a snapshot", headers: { "content-type": "application/json" } });
     expect(bad.status).toBe(400);
   }, 30_000);
 });

@@ -44,7 +44,7 @@ describe("discovery on a Raft cluster", () => {
   test("the dns plugin answers A and SRV for a registered service from the replicated catalog", async () => {
     const node = c.nodes[await c.waitLeader()]!;
     const reg = await fetch(node.url + "/v1/agent/service/register", {
-      method: "PUT",
+      method: "PUT", headers: { "content-type": "application/json" },
       body: JSON.stringify({ ID: "api-1", Name: "api", Tags: ["v2"], Address: "127.0.0.10", Port: 8080 }),
     });
     expect(reg.status).toBe(200);

@@ -20,7 +20,10 @@ let nodeId = "";
 let nodeName = "";
 
 const put = (path: string, body?: unknown) =>
-  fetch(node.url + path, { method: "PUT", body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  fetch(node.url + path, {
+    method: "PUT", body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    headers: body !== undefined && typeof body !== "string" ? { "content-type": "application/json" } : {},
+  });
 
 describe.skipIf(!HAVE_CHROMIUM)("dashboard (dev node, headless Chromium)", () => {
   beforeAll(async () => {

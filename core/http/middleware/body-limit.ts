@@ -3,11 +3,14 @@ import { bodyLimit as honoBodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors.ts";
 
+/** Paths whose handlers stream the body on and bound it themselves (the invoke proxy): no middleware may buffer it. */
+export const STREAMED_BODY_PREFIXES: readonly string[] = ["/v1/invoke/"];
+
 export function bodyLimit(opts: {
   maxBytes: number;
   overrides?: { prefix: string; maxBytes: number }[];
   /** Paths whose handlers stream the body on and enforce their own limit (the invoke proxy): hono's limiter would buffer a chunked body. */
-  streamed?: string[];
+  streamed?: readonly string[];
 }): MiddlewareHandler {
   const make = (maxBytes: number) =>
     honoBodyLimit({

@@ -15,6 +15,8 @@
 // which leaves every other head to these and shares the code that decides
 // what the picked fields mean (requestHead, responseHead).
 
+import { isCorralBearer, withoutTokenParam } from "../credentials.ts";
+
 /** A head (request line or status line plus fields) larger than this is refused (431 / 502). */
 export const MAX_HEAD_BYTES = 64 * 1024;
 /** What ends a head. */
@@ -28,6 +30,7 @@ const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
 export const REQUEST_FIELD_NAMES = [
   "host", "content-length", "transfer-encoding", "connection", "upgrade", "keep-alive", "proxy-connection", "te", "trailer", "traceparent",
   "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-corral-timeout", "x-corral-try-timeout", "x-corral-token", "x-consul-token",
+  "authorization",
 ];
 /** The fields of an answer corral acts on. */
 export const RESPONSE_FIELD_NAMES = ["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection"];
@@ -35,6 +38,21 @@ export const RESPONSE_FIELD_NAMES = ["content-length", "transfer-encoding", "con
 const fieldsRegex = (names: string[]) => new RegExp(`\\r\\n(${names.join("|")})[ \\t]*:[ \\t]*([^\\r]*)`, "gi");
 const REQUEST_FIELDS = fieldsRegex(REQUEST_FIELD_NAMES);
 const RESPONSE_FIELDS = fieldsRegex(RESPONSE_FIELD_NAMES);
+
+/**
+ * A field value without its surrounding OWS (RFC 9110 §5.6.3: SP and HTAB
+ * only). JavaScript's trim() also strips NBSP (0xA0 read as latin1) and
+ * other Unicode spaces, so "Content-Length: \u00a05" would have passed as 5
+ * while a backend or another proxy reads the field differently: a smuggling
+ * gap. Anything else left in the value makes the field invalid.
+ */
+export function trimOws(v: string): string {
+  let a = 0;
+  let b = v.length;
+  while (a < b && (v.charCodeAt(a) === 32 || v.charCodeAt(a) === 9)) a++;
+  while (b > a && (v.charCodeAt(b - 1) === 32 || v.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === v.length ? v : v.slice(a, b);
+}
 
 export class HttpError extends Error {
   constructor(
@@ -60,14 +78,14 @@ function pick(text: string, re: RegExp, status: number): Picked[] {
   const out: Picked[] = [];
   // Every match starts at a line start ("\r\n" then the name), so one global scan finds them all.
   re.lastIndex = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) out.push({ name: m[1]!.toLowerCase(), value: m[2]!.trim(), start: m.index, end: m.index + m[0].length });
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push({ name: m[1]!.toLowerCase(), value: trimOws(m[2]!), start: m.index, end: m.index + m[0].length });
   return out;
 }
 
 /** Content-Length values (a list, or repeated) must agree (RFC 9112 §6.3 item 5). Returns the length so far. */
 function addContentLength(value: string, n: number, status: number): number {
   for (const t of value.split(",")) {
-    const v = t.trim();
+    const v = trimOws(t);
     if (!/^\d{1,15}$/.test(v)) throw new HttpError(status, "invalid Content-Length");
     const x = Number(v);
     if (n !== -1 && x !== n) throw new HttpError(status, "conflicting Content-Length values");
@@ -79,7 +97,7 @@ function addContentLength(value: string, n: number, status: number): number {
 /** Connection or Transfer-Encoding tokens, lower-cased ("close", "upgrade", "chunked"...). */
 function listTokens(value: string, into: string[]): void {
   for (const t of value.split(",")) {
-    const v = t.trim();
+    const v = trimOws(t);
     if (v) into.push(v.toLowerCase());
   }
 }
@@ -205,6 +223,8 @@ export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding):
   let fhost = false;
   for (const f of h.picked) {
     if (f.name === "content-length" || f.name === "transfer-encoding") continue;
+    // The caller's corral token stays here; a backend's own Authorization goes on (../credentials.ts).
+    if (f.name === "authorization" && !isCorralBearer(f.value)) continue;
     if (f.name === "x-forwarded-proto") proto = true;
     else if (f.name === "x-forwarded-host") fhost = true;
     else {
@@ -213,7 +233,7 @@ export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding):
     }
   }
   if (h.connection.length) addNamed(drop, connectionNamed(h.text, h.connection, REQUEST_HANDLED));
-  let out = `${h.method} ${target} HTTP/1.1${cut(h.text, h.firstLineEnd, drop)}\r\n`;
+  let out = `${h.method} ${withoutTokenParam(target)} HTTP/1.1${cut(h.text, h.firstLineEnd, drop)}\r\n`;
   if (fwd.ip) xff = xff ? `${xff}, ${fwd.ip}` : fwd.ip;
   if (xff) out += `x-forwarded-for: ${xff}\r\n`;
   if (!proto) out += "x-forwarded-proto: http\r\n";

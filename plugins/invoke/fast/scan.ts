@@ -10,7 +10,7 @@
 // test/invoke/scan.test.ts holds both to the same answers over a generated
 // corpus of heads.
 import {
-  parseRequestHead, parseResponseHead, requestHead, responseHead, REQUEST_FIELD_NAMES, RESPONSE_FIELD_NAMES,
+  trimOws, parseRequestHead, parseResponseHead, requestHead, responseHead, REQUEST_FIELD_NAMES, RESPONSE_FIELD_NAMES,
   type Picked, type RequestHead, type ResponseHead,
 } from "./http1.ts";
 
@@ -83,7 +83,7 @@ function fields(b: Uint8Array, at: number, end: number, text: string, names: str
       if (!TEXT[b[i]!]) return null;
       i++;
     }
-    if (name !== null) out.push({ name, value: text.slice(colon + 1, i).trim(), start, end: i });
+    if (name !== null) out.push({ name, value: trimOws(text.slice(colon + 1, i)), start, end: i });
   }
   return out;
 }

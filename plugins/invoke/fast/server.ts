@@ -231,7 +231,7 @@ export class ClientConn {
     if (head.upgrade !== null && (head.contentLength > 0 || head.chunked)) {
       return this.refuse(head, new Refusal(501, "UPGRADE_WITH_BODY", "a protocol upgrade request with a body is not proxied"), true);
     }
-    if (!route) return this.refuse(head, new Refusal(404, "NO_SERVICE_IN_HOST", `Host ${JSON.stringify(head.host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/...`));
+    if (!route) return this.refuse(head, new Refusal(404, "NO_SERVICE_IN_HOST", `Host ${JSON.stringify(head.host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/... with an IP address or localhost as Host`));
     const body = this.takeBody(head);
     if (body instanceof Refusal) return this.refuse(head, body);
     const admitted = this.e.invoker.admit(route.service, head.token ?? undefined, started);
@@ -323,6 +323,6 @@ export class ClientConn {
     }
     const service = this.e.router.service(host);
     if (service) return { service, target };
-    return splitInvokePath(target);
+    return this.e.router.pathFormAllowed(host) ? splitInvokePath(target) : undefined;
   }
 }

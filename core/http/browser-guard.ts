@@ -1,0 +1,225 @@
+// What a web page in the operator's browser may do to this node: nothing it
+// was not meant to. Every request (fast paths included: core/node.ts runs
+// this before anything else) passes two checks:
+//
+// - Host allow-list (DNS rebinding): a page on evil.example whose name is
+//   re-pointed at 127.0.0.1 reaches the node as a "same-origin" request, with
+//   every header it likes, but its Host is still evil.example. Only names the
+//   node answers to pass: its bind and advertise addresses, the machine's
+//   host name, localhost, 127.0.0.1, [::1], the machine's interface addresses
+//   when bound to a wildcard, and `http.allowed_hosts`. Ports are not
+//   compared: the attacker controls the name, not the port, and port
+//   forwarding (8500 -> 7700) is common for Consul clients.
+// - Cross-site writes: a non-GET request whose Origin is neither the node's
+//   own (same host as the Host header) nor in `http.allowed_origins`, or that
+//   the browser marks `Sec-Fetch-Site: cross-site`/`same-site`, is refused. A
+//   form or a `no-cors` fetch can POST text/plain across sites without a
+//   preflight; this is what stops it (core/http/middleware/body-type.ts stops
+//   such bodies being read as JSON, as a second line).
+//
+// Peer RPC (/v1/raft/, /v1/cluster/) needs a cluster signature anyway and is
+// exempt, as is any request carrying a valid one (an agent forwarding a
+// client's request to a leader it knows by a name the leader does not list).
+// Pure decisions here; the only I/O is reading a signed request's bounded
+// body to verify it, and listing the machine's interfaces.
+import { networkInterfaces, hostname as osHostname } from "node:os";
+import { SIGNATURE_HEADER, verifySignature } from "./middleware/cluster-auth.ts";
+
+export interface BrowserGuardOptions {
+  /** node.bind */
+  bind: string;
+  /** node.advertise's host part ("" when unset). */
+  advertise: string;
+  /** http.allowed_hosts: host names or addresses ("*" = any). */
+  allowedHosts: readonly string[];
+  /** http.allowed_origins: "scheme://host[:port]" ("*" = any). */
+  allowedOrigins: readonly string[];
+  /** Verifies a forwarded request's cluster signature (the node's secret). */
+  secret: string;
+  /** Largest body read to verify a signature (http.max_body_bytes). */
+  maxBodyBytes: number;
+  /** Paths whose requests are all signed peer RPC. */
+  peerPrefixes?: readonly string[];
+  /** Refusals are logged (at most one line a minute: a misconfigured proxy must not flood the log). */
+  log?: { warn(msg: string, fields?: Record<string, unknown>): void };
+  /** For tests: the machine's interface addresses and host name. */
+  interfaces?: () => string[];
+  machineName?: string;
+}
+
+export interface Refusal {
+  status: 403 | 421;
+  code: "HOST_NOT_ALLOWED" | "CROSS_SITE_REQUEST";
+  message: string;
+}
+
+const WILDCARD_BINDS = new Set(["0.0.0.0", "::", "[::]", ""]);
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The host part of a Host header or URL authority, lower case, IPv6 without brackets, no trailing dot. */
+export function hostOf(authority: string): string {
+  let h = authority.trim().toLowerCase();
+  if (h.startsWith("[")) {
+    const end = h.indexOf("]");
+    h = end > 0 ? h.slice(1, end) : h;
+  } else {
+    const colon = h.lastIndexOf(":");
+    // one colon: host:port; more: a bare IPv6 address (not valid in Host, but harmless)
+    if (colon >= 0 && h.indexOf(":") === colon) h = h.slice(0, colon);
+  }
+  return h.replace(/\.$/, "");
+}
+
+function machineAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.push(a.address.replace(/%.*$/, "").toLowerCase());
+  return out;
+}
+
+/** The names this node answers to; re-lists interfaces on a miss (at most once a second) when bound to a wildcard. */
+export class HostAllowList {
+  private names = new Set<string>();
+  private readonly any: boolean;
+  private readonly wildcard: boolean;
+  private listedAt = 0;
+
+  constructor(private readonly o: BrowserGuardOptions) {
+    this.any = o.allowedHosts.includes("*");
+    this.wildcard = WILDCARD_BINDS.has(o.bind);
+    this.refresh();
+  }
+
+  private refresh(): void {
+    const o = this.o;
+    // The bind address itself even when a wildcard: the node calls its own API at http://<bind>:<port> (host.apiUrl).
+    const names = ["localhost", "127.0.0.1", "::1", o.bind, o.machineName ?? osHostname(), ...o.allowedHosts];
+    if (o.advertise) names.push(o.advertise);
+    if (this.wildcard) names.push(...(o.interfaces ?? machineAddresses)());
+    this.names = new Set(names.map(hostOf).filter((n) => n !== ""));
+    this.listedAt = Date.now();
+  }
+
+  allows(hostHeader: string | null): boolean {
+    if (this.any || hostHeader === null) return true; // HTTP/1.0 clients send none; browsers always do
+    const h = hostOf(hostHeader);
+    if (this.names.has(h) || h.endsWith(".localhost")) return true;
+    if (this.wildcard && Date.now() - this.listedAt > 1000) {
+      this.refresh();
+      return this.names.has(h);
+    }
+    return false;
+  }
+}
+
+/** Normalized "scheme://host:port" of an origin, or "" when it does not parse ("null" from sandboxed frames and files). */
+function normalOrigin(origin: string): string {
+  try {
+    const u = new URL(origin);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.origin.toLowerCase() : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The cross-site decision for a state-changing request (pure). Same origin:
+ * the Origin's authority is the request's Host (already allow-listed).
+ */
+export function crossSiteRefusal(
+  method: string, origin: string | null, fetchSite: string | null, host: string | null, allowedOrigins: ReadonlySet<string>,
+): Refusal | undefined {
+  if (SAFE_METHODS.has(method)) return undefined;
+  if (origin !== null) {
+    if (allowedOrigins.has("*")) return undefined;
+    const o = normalOrigin(origin);
+    if (o && host !== null && sameAuthority(o, host)) return undefined;
+    if (o && allowedOrigins.has(o)) return undefined;
+    return {
+      status: 403, code: "CROSS_SITE_REQUEST",
+      message: `cross-site request refused: Origin ${JSON.stringify(origin.slice(0, 200))} is not this node's; if a page there may change this node's state, list it in http.allowed_origins`,
+    };
+  }
+  const site = fetchSite?.trim().toLowerCase();
+  if (site === "cross-site" || site === "same-site") {
+    return {
+      status: 403, code: "CROSS_SITE_REQUEST",
+      message: `cross-site request refused (Sec-Fetch-Site: ${site}); a page on another site may not change this node's state (see http.allowed_origins)`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * "http://h:p" vs Host "h:p": the same authority, default ports folded. The
+ * scheme is not compared: one port serves one scheme, and behind a proxy that
+ * terminates TLS the page's https origin names this node's plain http.
+ */
+function sameAuthority(origin: string, host: string): boolean {
+  try {
+    const u = new URL(origin);
+    const h = new URL(`${u.protocol}//${host.trim()}`);
+    return u.host === h.host;
+  } catch {
+    return false;
+  }
+}
+
+export type Guard = (req: Request) => Response | undefined | Promise<Response | undefined>;
+
+function reply(r: Refusal): Response {
+  return new Response(JSON.stringify({ error: r.message, code: r.code }), { status: r.status, headers: { "content-type": "application/json" } });
+}
+
+/** The check every request passes before any route: undefined = go on, a Response = the refusal. */
+export function browserGuard(o: BrowserGuardOptions): Guard {
+  const hosts = new HostAllowList(o);
+  const origins = new Set(o.allowedOrigins.map((s) => (s === "*" ? s : normalOrigin(s) || s.toLowerCase())));
+  const peer = o.peerPrefixes ?? ["/v1/raft/", "/v1/cluster/"];
+  let loggedAt = 0;
+  let quiet = 0;
+  const refuse = (r: Refusal, req: Request): Response => {
+    const now = Date.now();
+    if (o.log && now - loggedAt >= 60_000) {
+      o.log.warn("refused a browser-unsafe request", { code: r.code, method: req.method, host: req.headers.get("host")?.slice(0, 200), origin: req.headers.get("origin")?.slice(0, 200), alsoRefusedSinceLastLine: quiet, hint: r.code === "HOST_NOT_ALLOWED" ? "http.allowed_hosts" : "http.allowed_origins" });
+      loggedAt = now;
+      quiet = 0;
+    } else quiet++;
+    return reply(r);
+  };
+  return (req) => {
+    const h = req.headers;
+    const host = h.get("host");
+    let refusal: Refusal | undefined;
+    if (!hosts.allows(host)) {
+      refusal = {
+        status: 421, code: "HOST_NOT_ALLOWED",
+        message: `Host ${JSON.stringify((host ?? "").slice(0, 200))} is not a name of this node (DNS rebinding protection); if clients reach it by that name, add it to http.allowed_hosts`,
+      };
+    } else refusal = crossSiteRefusal(req.method, h.get("origin"), h.get("sec-fetch-site"), host, origins);
+    if (!refusal) return undefined;
+    const path = pathOf(req.url);
+    if (peer.some((p) => path.startsWith(p))) return undefined; // cluster-auth answers 401 without a signature
+    const sig = h.get(SIGNATURE_HEADER);
+    if (!sig) return refuse(refusal, req);
+    return signedByNode(req, sig, o).then((ok) => (ok ? undefined : refuse(refusal, req)));
+  };
+}
+
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
+}
+
+/** A valid cluster signature (core/acl/node-signature.ts's check); bodies only up to maxBodyBytes are read for it. */
+async function signedByNode(req: Request, sig: string, o: BrowserGuardOptions): Promise<boolean> {
+  const url = new URL(req.url);
+  let body = new Uint8Array();
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    const declared = Number(req.headers.get("content-length") ?? NaN);
+    if (!(declared >= 0 && declared <= o.maxBodyBytes)) return false;
+    body = new Uint8Array(await req.clone().arrayBuffer());
+  }
+  return verifySignature(o.secret, sig, req.method, url.pathname + url.search, body);
+}
