@@ -53,6 +53,8 @@ import { storeLogSource } from "./monitor/log-source.ts";
 import { setupMonitoring } from "./monitor/setup.ts";
 import { setupSecurity } from "./acl/setup.ts";
 import { peerHttp, serverTls } from "./http/tls.ts";
+import { RpcVerifier, type NodeKey } from "./http/middleware/cluster-auth.ts";
+import { proxyRequest } from "./http/proxy.ts";
 import { aclRpcRoutes, intentionRpcRoutes } from "./api/acl-rpc.ts";
 import { routeListRoutes } from "./api/routes-list.ts";
 
@@ -75,6 +77,10 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   const role = config.role;
   const isLeaderRole = role === "leader" || role === "dev";
   const secret = config.cluster.secret || devSecret(dataDir);
+  // Node RPC is signed with the cluster secret and names this node; one
+  // verifier per process holds the nonces of the replay window
+  // (core/http/rpc-signature.ts).
+  const key: NodeKey = { secret, node: nodeId };
   // node.advertise may carry its own port (a NAT or proxy in front of this node).
   const advertised = /^(\[[^\]]+\]|[^:\[\]]+):(\d{1,5})$/.exec(config.node.advertise);
   const advertiseHost = advertised ? advertised[1]! : config.node.advertise;
@@ -82,6 +88,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
 
   // [tls]: how this node calls its peers and leaders (core/http/tls.ts).
   const peer = peerHttp(config.tls);
+  const verifier = new RpcVerifier({ secret, log });
   const bus = new EventBus();
   const metrics = new Registry();
   const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter, advertise: advertiseHost };
@@ -94,14 +101,14 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     store = await openStore(join(dataDir, "state.db"), { sync: config.raft.sync });
     const fsm = new Fsm(store);
     fsm.onApplied((e) => bus.publish("applied", e));
-    raft = createRaft({ config, selfAddress, secret, store, fsm, log, peer });
+    raft = createRaft({ config, selfAddress, key, store, fsm, log, peer });
     state = createStateReader(store, fsm);
     events = new EventHub({ source: storeLogSource(store, fsm), log, maxStreams: config.http.maxEventStreams });
   }
   const replicator: Replicator | undefined = raft;
 
   // Agents reach the leaders over signed HTTP; leader-role nodes write locally.
-  const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, secret, undefined, peer);
+  const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, key, undefined, peer);
   const propose = async (cmd: Command) => {
     try {
       if (leaderClient) return await leaderClient.propose(cmd);
@@ -115,7 +122,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
 
   // ACLs, rate limits, audit (core/acl/setup.ts; docs/acl.md).
   const security = setupSecurity({
-    config, log, secret, propose, state: isLeaderRole ? state : undefined,
+    config, log, verifier, propose, state: isLeaderRole ? state : undefined,
     remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
     remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
     onApplied: (fn) => void bus.subscribe("applied", (e) => fn((e as AppliedEntry).command.type, (e as AppliedEntry).index)),
@@ -129,11 +136,11 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     log,
     version: VERSION,
     maxBodyBytes: config.http.maxBodyBytes,
-    clusterSecret: secret,
+    verifier,
     appliedIndex: () => state.appliedIndex(),
     maxPeerMessageBytes: config.raft.maxMessageBytes,
     stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError), scheme: peer.scheme, fetch: peer.fetch }) : undefined,
-    outer: [httpMetrics.middleware()],
+    outer: [httpMetrics.middleware(), ...security.outer],
     extra: security.middlewares,
     routeMiddleware: security.routeMiddleware,
   });
@@ -142,6 +149,8 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   const plugins = new PluginHost({
     log, routes, bus, state, propose, host, metrics,
     forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
+    // Another node's API, with this node's scheme and TLS trust (exec's log proxying).
+    forwardTo: (address, req) => proxyRequest(`${peer.scheme}://${address}`, req, undefined, undefined, peer.fetch),
     replication: () => replicator?.status(),
   }, () => settings);
   for (const mod of builtinPlugins()) plugins.registerBuiltin(mod);
@@ -195,18 +204,19 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     // Heartbeats are most of a big cluster's requests: the leader answers them before the route table.
     const fast = membership && raft
       ? heartbeatFastPath({
-        secret, membership, isLeader: () => raft!.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
+        verifier, membership, isLeader: () => raft!.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
+        fallback: (req, env) => routes.fetch(req, env),
         counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [metrics] }),
       })
       : undefined;
     // Peer messages likewise: one or two per follower per replicated write.
-    const raftFast = raft ? raftFastPath({ secret, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m) }) : undefined;
+    const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m), fallback: (req, env) => routes.fetch(req, env) }) : undefined;
     // And the plain KV write, the hot client write (agents forward theirs through the route).
     const kvFast = raft
       ? kvFastPath({ propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: httpMetrics, log })
       : undefined;
     const handler = fast || raftFast || kvFast
-      ? (req: Request, env?: unknown) => raftFast?.(req) ?? kvFast?.(req) ?? fast?.(req) ?? routes.fetch(req, env)
+      ? (req: Request, env?: unknown) => raftFast?.(req, env) ?? kvFast?.(req) ?? fast?.(req, env) ?? routes.fetch(req, env)
       : routes.fetch;
     server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls: serverTls(config.tls) });
   } catch (err) {

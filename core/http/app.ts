@@ -7,17 +7,19 @@ import { ApiError } from "./errors.ts";
 import { RouteTable, type AppShape } from "./routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { indexHeader } from "./middleware/index-header.ts";
-import { clusterAuth } from "./middleware/cluster-auth.ts";
+import { clusterAuth, type RpcVerifier } from "./middleware/cluster-auth.ts";
+import { PEER_PREFIXES, STREAMED_PREFIXES } from "./peer-paths.ts";
 
 export interface AppOptions {
   log: Logger;
   version: string;
   maxBodyBytes: number;
-  clusterSecret: string;
+  /** Checks node signatures (one per process: its nonce memory is shared). */
+  verifier: RpcVerifier;
   appliedIndex: () => number;
   /** Extra middlewares (ACLs), run after the built-in ones. */
   extra?: import("hono").MiddlewareHandler[];
-  /** Middlewares run before the built-in ones (request metrics: refused requests count too). */
+  /** Middlewares run before the built-in ones (request metrics, audit: refused requests count too). */
   outer?: import("hono").MiddlewareHandler[];
   /** Largest Raft peer message (InstallSnapshot). */
   maxPeerMessageBytes?: number;
@@ -66,8 +68,12 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     version: opts.version,
     middlewares: [
       ...(opts.outer ?? []),
-      bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }], streamed: ["/v1/invoke/"] }),
-      clusterAuth({ secret: opts.clusterSecret, prefixes: ["/v1/cluster/", "/v1/raft/"] }),
+      clusterAuth({
+        verifier: opts.verifier, prefixes: PEER_PREFIXES, maxBodyBytes: opts.maxBodyBytes,
+        // A snapshot for a lagging follower travels as one Raft message.
+        overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }],
+      }),
+      bodyLimit({ maxBytes: opts.maxBodyBytes, streamed: STREAMED_PREFIXES, capturedBy: PEER_PREFIXES }),
       indexHeader({ appliedIndex: opts.appliedIndex }),
       ...(opts.extra ?? []),
     ],

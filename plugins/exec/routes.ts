@@ -73,7 +73,8 @@ export function logRoutes(d: LogRouteDeps): void {
       if (where.alloc.nodeId !== d.ctx.host.nodeId) {
         // Passed on once at most: a node that was handed the request answers or says no.
         if (c.req.header(FORWARDED_HEADER)) throw new ApiError(404, "ALLOC_NOT_FOUND", `allocation "${id}" does not run on this node`);
-        return proxyRequest(`http://${where.address}`, c.req.raw);
+        // With the cluster's scheme and TLS trust: plain http to a TLS node fails, and a client's token must not cross in clear.
+        return d.ctx.forwardTo ? d.ctx.forwardTo(where.address, c.req.raw) : proxyRequest(`http://${where.address}`, c.req.raw);
       }
       alloc = where.alloc;
     }
