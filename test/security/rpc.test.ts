@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { devSecretOf, eventually, freePort, getJson, killAll, sleep, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
 import { chunkedUpload, post, rssBytes, sign, SIGNATURE_HEADER, withField } from "./helpers-rpc.ts";
+import { MAX_SKEW_MS, NonceMemory, signRequest, verifySignature } from "../../core/http/rpc-signature.ts";
 
 afterAll(() => killAll());
 
@@ -79,6 +80,22 @@ describe("signed RPC", () => {
     expect([body.status, body.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
     // The untouched header still works (none of the refusals spent its nonce).
     expect((await post(n.url, RPC, "{}", good)).status).toBe(200);
+  });
+});
+
+describe("replay memory (pure)", () => {
+  test("bounded: full means refused (fail closed), and room comes back as nonces leave the window", () => {
+    const nonces = new NonceMemory(3);
+    const key = { secret: "unit-secret-0123456789", node: "n1" };
+    const t0 = 1_000_000;
+    const send = (now: number) => verifySignature(key.secret, signRequest(key, "POST", "/x", "{}", { now }), "POST", "/x", "{}", nonces, now);
+    expect([send(t0).ok, send(t0).ok, send(t0).ok]).toEqual([true, true, true]);
+    const full = send(t0);
+    expect(full.ok ? "accepted" : full.code).toBe("REPLAY_MEMORY_FULL");
+    expect(nonces.size).toBe(3);
+    // Once their time has left the window, the remembered nonces go and new requests are accepted.
+    expect(send(t0 + MAX_SKEW_MS + 1).ok).toBe(true);
+    expect(nonces.size).toBe(1);
   });
 });
 
