@@ -9,7 +9,8 @@
 //   before the body is read; the node's RSS stays within a few MB.
 // - Audit: refused writes (401 signature, 403 ACL, 429 rate limit) are
 //   recorded with the matched route pattern and the concrete path;
-//   allocation logs are passed between nodes over TLS when [tls] is on.
+//   allocation logs are passed between nodes over TLS when [tls] is on, and
+//   a node that does not answer is a 502, not a failed exec plugin.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -227,6 +228,12 @@ describe.skipIf(!HAVE_OPENSSL)("allocation logs over TLS", () => {
     expect(logs).toContain("hello over tls");
     await get(https(leader) + "/v1/job/tls-logs", { method: "DELETE" });
     await sleep(1500);
-    await Promise.all([agent.kill("SIGTERM"), leader.kill("SIGTERM")]);
+    await agent.kill("SIGTERM");
+    // The node that ran it is gone: a clear 502, and the leader's exec plugin stays up (it used to fail and unmount its routes).
+    for (let i = 0; i < 2; i++) {
+      const r = await get(`${https(leader)}/v1/alloc/${alloc.id}/logs`);
+      expect([r.status, ((await r.json()) as { code: string }).code]).toEqual([502, "NODE_UNREACHABLE"]);
+    }
+    await leader.kill("SIGTERM");
   }, 90_000);
 });
