@@ -69,11 +69,11 @@ export interface UploadResult {
 }
 
 /**
- * Sends `POST path` with Transfer-Encoding: chunked (no Content-Length) and up
+ * Sends `method path` (POST by default) with Transfer-Encoding: chunked (no Content-Length) and up
  * to `totalBytes` of body in 64 KiB chunks, sampling the node's RSS, and stops
  * as soon as the node answers or closes the connection.
  */
-export function chunkedUpload(port: number, path: string, headers: Record<string, string>, totalBytes: number, pid: number): Promise<UploadResult> {
+export function chunkedUpload(port: number, path: string, headers: Record<string, string>, totalBytes: number, pid: number, method = "POST"): Promise<UploadResult> {
   return new Promise((resolve, reject) => {
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     const frame = Buffer.concat([Buffer.from(chunk.length.toString(16) + "\r\n"), chunk, Buffer.from("\r\n")]);
@@ -109,7 +109,7 @@ export function chunkedUpload(port: number, path: string, headers: Record<string
     sock.on("close", finish);
     sock.on("error", (err) => (sent > 0 ? finish() : reject(err)));
     sock.on("connect", async () => {
-      const lines = [`POST ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, "Transfer-Encoding: chunked", "Content-Type: application/json"];
+      const lines = [`${method} ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, "Transfer-Encoding: chunked", "Content-Type: application/json"];
       for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
       sock.write(lines.join("\r\n") + "\r\n\r\n");
       while (!answered && sent < totalBytes) {

@@ -123,6 +123,18 @@ describe("pre-auth amplification", () => {
     }, 60_000);
   }
 
+  test("any other route: 200 MB chunked, with or without a forged node signature, is refused at http.max_body_bytes", async () => {
+    const pid = n.proc.child.pid!;
+    for (const headers of [{}, { [SIGNATURE_HEADER]: sign({ secret: "not-the-cluster-secret-0123", method: "PUT", path: "/v1/kv/big" }) }]) {
+      await sleep(200);
+      const before = rssBytes(pid);
+      const r = await chunkedUpload(n.proc.port, "/v1/kv/big", headers, 200 * MB, pid, "PUT");
+      expect(r.status).toBe(413);
+      expect(r.sentBeforeAnswer).toBeLessThan(100 * MB);
+      expect(r.peakRss - before).toBeLessThan(8 * MB);
+    }
+  }, 60_000);
+
   test("a signed peer RPC is capped at http.max_body_bytes (413), however it is sent", async () => {
     const pid = n.proc.child.pid!;
     // A genuine header (the secret's holder) with a 200 MB chunked body: read only up to the 1 MiB cap.
