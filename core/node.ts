@@ -201,16 +201,25 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
 
   let server: Server;
   try {
+    // A fast path that read a body whose signature then failed hands the same
+    // bytes to the route table, which refuses and audits it. The Bun server
+    // knows the client's address only for the request it received, so
+    // requestIP answers for the original.
+    const refusedByRouteTable = (req: Request, env: unknown, original: Request) => {
+      const server = env as { requestIP?: (r: Request) => unknown } | undefined;
+      const wrapped = server?.requestIP ? { requestIP: () => server.requestIP!(original) } : env;
+      return routes.fetch(req, wrapped);
+    };
     // Heartbeats are most of a big cluster's requests: the leader answers them before the route table.
     const fast = membership && raft
       ? heartbeatFastPath({
         verifier, membership, isLeader: () => raft!.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
-        fallback: (req, env) => routes.fetch(req, env),
+        fallback: refusedByRouteTable,
         counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [metrics] }),
       })
       : undefined;
     // Peer messages likewise: one or two per follower per replicated write.
-    const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m), fallback: (req, env) => routes.fetch(req, env) }) : undefined;
+    const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m), fallback: refusedByRouteTable }) : undefined;
     // And the plain KV write, the hot client write (agents forward theirs through the route).
     const kvFast = raft
       ? kvFastPath({ propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: httpMetrics, log })

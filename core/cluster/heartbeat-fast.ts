@@ -29,7 +29,7 @@ export interface FastPathDeps {
   /** Counts heartbeats answered here. */
   counter?: Pick<Counter, "inc">;
   /** The route table: refusals go there, to be answered and audited as any request. */
-  fallback: (req: Request, env?: unknown) => Response | Promise<Response>;
+  fallback: (req: Request, env: unknown, original: Request) => Response | Promise<Response>;
 }
 
 const json = (status: number, body: unknown) => Response.json(body, { status });
@@ -51,7 +51,7 @@ async function answer(d: FastPathDeps, req: Request, env: unknown): Promise<Resp
   const body = new Uint8Array(await req.arrayBuffer());
   if (!d.verifier.verify(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url), body).ok) {
     // Same bytes to the route table, which refuses (401) and audits.
-    return d.fallback(new Request(req.url, { method: "POST", headers: req.headers, body }), env);
+    return d.fallback(new Request(req.url, { method: "POST", headers: req.headers, body }), env, req);
   }
   let parsed: unknown;
   try {

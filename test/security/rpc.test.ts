@@ -125,7 +125,8 @@ describe("pre-auth amplification", () => {
 
   test("any other route: 200 MB chunked, with or without a forged node signature, is refused at http.max_body_bytes", async () => {
     const pid = n.proc.child.pid!;
-    for (const headers of [{}, { [SIGNATURE_HEADER]: sign({ secret: "not-the-cluster-secret-0123", method: "PUT", path: "/v1/kv/big" }) }]) {
+    const forged = { [SIGNATURE_HEADER]: sign({ secret: "not-the-cluster-secret-0123", method: "PUT", path: "/v1/kv/big" }) };
+    for (const headers of [{}, forged] as Record<string, string>[]) {
       await sleep(200);
       const before = rssBytes(pid);
       const r = await chunkedUpload(n.proc.port, "/v1/kv/big", headers, 200 * MB, pid, "PUT");
@@ -158,6 +159,9 @@ describe("audit", () => {
     expect((await post(n.url, RPC, "{}", "garbage")).status).toBe(401);
     const raftForged = sign({ secret: "not-the-cluster-secret-0123", path: "/v1/raft/message", body: "{}" });
     expect((await post(n.url, "/v1/raft/message", "{}", raftForged)).status).toBe(401);
+    // A genuine header with another body: the heartbeat fast path reads it, then hands it to the route table.
+    const hb = await post(n.url, "/v1/cluster/heartbeat", "{ }", sign({ secret, path: "/v1/cluster/heartbeat", body: "{}" }));
+    expect([hb.status, hb.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
     // 403: a token without kv write.
     const t = await tokenWith(n, "reader-only", 'key_prefix "" { policy = "read" }');
     expect((await call(n.url, "PUT", "/v1/kv/refused-key", t.secret, "1")).status).toBe(403);
@@ -170,6 +174,7 @@ describe("audit", () => {
     expect(sig).toMatchObject({ method: "POST", route: `POST ${RPC}`, accessor: "" });
     expect(sig.remote).toBe("127.0.0.1");
     expect(await audited((r) => r.status === 401 && r.path === "/v1/raft/message")).toMatchObject({ route: "POST /v1/raft/message" });
+    expect(await audited((r) => r.status === 401 && r.path === "/v1/cluster/heartbeat")).toMatchObject({ route: "POST /v1/cluster/heartbeat", remote: "127.0.0.1" });
     expect(await audited((r) => r.status === 403 && r.path === "/v1/kv/refused-key")).toMatchObject({ route: "PUT /v1/kv/{key}", accessor: t.accessor });
     const limited = await audited((r) => r.status === 429);
     expect(limited.route).toBe("PUT /v1/kv/{key}");

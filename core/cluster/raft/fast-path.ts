@@ -17,7 +17,7 @@ export interface RaftFastPathDeps {
   maxMessageBytes: number;
   step(messages: Message[]): void;
   /** The route table: refusals go there, to be answered and audited as any request. */
-  fallback: (req: Request, env?: unknown) => Response | Promise<Response>;
+  fallback: (req: Request, env: unknown, original: Request) => Response | Promise<Response>;
 }
 
 const error = (status: number, code: string, message: string) => Response.json({ error: message, code }, { status });
@@ -43,7 +43,7 @@ async function answer(d: RaftFastPathDeps, req: Request, env: unknown): Promise<
   const body = new Uint8Array(await req.arrayBuffer());
   if (!d.verifier.verify(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url), body).ok) {
     // Same bytes to the route table, which refuses (401) and audits.
-    return d.fallback(new Request(req.url, { method: "POST", headers: req.headers, body }), env);
+    return d.fallback(new Request(req.url, { method: "POST", headers: req.headers, body }), env, req);
   }
   let batch: { messages?: unknown };
   try {
