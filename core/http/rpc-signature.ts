@@ -61,7 +61,7 @@ export type Refusal = {
   message: string;
   /** SIGNATURE_STALE: signer's clock minus ours, ms. */
   skewMs?: number;
-  /** The node the header claims (unverified unless ok). */
+  /** The node the header names (its MAC checked out for SIGNATURE_STALE and SIGNATURE_REPLAYED). */
   node?: string;
 };
 export type Accepted = { ok: true; header: SignedHeader };
@@ -147,8 +147,8 @@ const refuse = (status: 401 | 503, code: Refusal["code"], message: string, extra
 
 /**
  * Everything but the body, before any body byte is read: present,
- * well-formed, fresh, nonce unseen, and the MAC over time, nonce, node,
- * method, path?query and the announced body hash.
+ * well-formed, the MAC over time, nonce, node, method, path?query and the
+ * announced body hash, fresh, nonce unseen.
  */
 export function precheck(
   secret: string, header: string | null | undefined, method: string, path: string, nonces: NonceMemory, now: number,
@@ -156,16 +156,19 @@ export function precheck(
   if (!header) return refuse(401, "SIGNATURE_MISSING", `missing ${SIGNATURE_HEADER} (node RPC is signed with cluster.secret)`);
   const h = parseSignatureHeader(header);
   if (!h) return refuse(401, "SIGNATURE_MALFORMED", `malformed ${SIGNATURE_HEADER}: expected t=<ms>,n=<32 hex>,node=<id>,b=<64 hex>,sig=<64 hex>`);
-  const skew = h.t - now;
-  if (Math.abs(skew) > MAX_SKEW_MS) {
-    return refuse(401, "SIGNATURE_STALE", `signature time is ${(skew / 1000).toFixed(1)} s from this node's clock (limit ±${MAX_SKEW_MS / 1000} s): check the clocks (NTP)`, { skewMs: skew, node: h.node });
-  }
-  if (nonces.has(h.nonce, now)) return refuse(401, "SIGNATURE_REPLAYED", "this signed request was already accepted (replay)", { node: h.node });
+  // The MAC first: then a stale or replayed refusal is about a request a
+  // holder of the secret really signed (a drifting peer clock is worth a log
+  // line; a forged header is not).
   const want = Buffer.from(secret ? mac(secret, h, method, path) : "", "hex");
   const got = Buffer.from(h.sig, "hex");
   if (!secret || want.length !== got.length || !timingSafeEqual(want, got)) {
     return refuse(401, "SIGNATURE_INVALID", "invalid cluster signature (check cluster.secret)", { node: h.node });
   }
+  const skew = h.t - now;
+  if (Math.abs(skew) > MAX_SKEW_MS) {
+    return refuse(401, "SIGNATURE_STALE", `signature time is ${(skew / 1000).toFixed(1)} s from this node's clock (limit ±${MAX_SKEW_MS / 1000} s): check the clocks (NTP)`, { skewMs: skew, node: h.node });
+  }
+  if (nonces.has(h.nonce, now)) return refuse(401, "SIGNATURE_REPLAYED", "this signed request was already accepted (replay)", { node: h.node });
   return { ok: true, header: h };
 }
 

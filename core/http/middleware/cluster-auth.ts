@@ -49,9 +49,10 @@ export class RpcVerifier {
       const now = this.now();
       if (now - this.lastSkewLog >= SKEW_LOG_EVERY_MS) {
         this.lastSkewLog = now;
-        // Unverified (the body was not read): a peer with a drifting clock, or anyone sending an old header.
+        // The MAC checked out: a holder of the secret (a peer, or a captured
+        // old request replayed) signed at a time this far from our clock.
         this.opts.log?.error("refused a signed RPC: clock skew beyond the allowed window; check NTP on both nodes", {
-          skewSeconds: Number(((r.skewMs ?? 0) / 1000).toFixed(1)), limitSeconds: SKEW_LIMIT_MS / 1000, claimedNode: r.node,
+          skewSeconds: Number(((r.skewMs ?? 0) / 1000).toFixed(1)), limitSeconds: SKEW_LIMIT_MS / 1000, node: r.node,
         });
       }
     }
