@@ -41,8 +41,10 @@ export function heartbeatFastPath(d: FastPathDeps): (req: Request, env?: unknown
     if (req.method !== "POST" || pathOf(req.url) !== HEARTBEAT_PATH || !d.isLeader()) return undefined;
     const length = Number(req.headers.get("content-length") ?? NaN);
     if (!Number.isFinite(length) || length > d.maxBodyBytes) return undefined; // the route table's body limit decides
-    // Header, freshness, nonce and MAC before the body: a refusal goes to the route table unread.
-    if (!d.verifier.precheck(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url)).ok) return undefined;
+    // Header, MAC, freshness and nonce before the body, and the signed length
+    // must be the declared one: anything else goes to the route table unread.
+    const pre = d.verifier.precheck(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url));
+    if (!pre.ok || pre.header.length !== length) return undefined;
     return answer(d, req, env);
   };
 }

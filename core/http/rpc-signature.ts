@@ -1,9 +1,9 @@
 // The cluster-secret signature of node-to-node RPC, as pure logic (crypto,
 // no I/O): the one place that signs and verifies X-Corral-Signature.
 //
-//   X-Corral-Signature: t=<ms>,n=<nonce>,node=<sender>,b=<sha256(body)>,sig=<hex>
+//   X-Corral-Signature: t=<ms>,n=<nonce>,node=<sender>,l=<body bytes>,b=<sha256(body)>,sig=<hex>
 //   sig = HMAC-SHA256(secret, "corral-rpc-v2\n" t "\n" nonce "\n" node "\n"
-//                             METHOD "\n" path?query "\n" sha256(body))
+//                             METHOD "\n" path?query "\n" l "\n" sha256(body))
 //
 // Why each part:
 // - t: a captured request is refused once it is more than MAX_SKEW_MS away
@@ -13,17 +13,18 @@
 // - node: the sender's node id, bound into the MAC so a signature cannot be
 //   presented as another node's (audit and logs name the signer);
 // - method, path, query and body: a signature is good for one request only;
-// - b: the body's hash travels in the header too, so the MAC can be checked
-//   before the body is read.
+// - l, b: the body's length and hash travel in the header too, so the MAC
+//   can be checked before the body is read, and the body is read only up to
+//   the signed length.
 //
 // Checking is split in two so that a caller who has not authenticated cannot
 // make a node read its body: `precheck` needs only the request line and the
 // header (format, freshness, nonce not yet seen, MAC) and runs before the
 // body is read; `verifySignature` adds that the body read has the signed
 // hash, and remembers the nonce. A forged header therefore costs the node no
-// body byte; only a captured genuine header (no TLS, within its 30 s) can
-// make it read up to the route's cap once per try, and the nonce is spent only
-// by the complete, matching request.
+// body byte; a captured genuine header (no TLS, within its 30 s) can make it
+// read no more than the genuine body's length per try, and the nonce is spent
+// only by the complete, matching request.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 export const SIGNATURE_HEADER = "X-Corral-Signature";
@@ -49,6 +50,8 @@ export interface SignedHeader {
   t: number;
   nonce: string;
   node: string;
+  /** Body length, bytes. */
+  length: number;
   /** sha256 of the body, hex. */
   bodyHash: string;
   sig: string;
@@ -66,7 +69,7 @@ export type Refusal = {
 };
 export type Accepted = { ok: true; header: SignedHeader };
 
-const HEADER_RE = /^t=(\d{1,16}),n=([0-9a-f]{32}),node=([A-Za-z0-9._:\[\]-]{1,128}),b=([0-9a-f]{64}),sig=([0-9a-f]{64})$/;
+const HEADER_RE = /^t=(\d{1,16}),n=([0-9a-f]{32}),node=([A-Za-z0-9._:\[\]-]{1,128}),l=(\d{1,15}),b=([0-9a-f]{64}),sig=([0-9a-f]{64})$/;
 const NODE_RE = /^[A-Za-z0-9._:\[\]-]{1,128}$/;
 
 export function bodyHashOf(body: string | Uint8Array): string {
@@ -75,7 +78,7 @@ export function bodyHashOf(body: string | Uint8Array): string {
 
 function mac(secret: string, h: Omit<SignedHeader, "sig">, method: string, path: string): string {
   return createHmac("sha256", secret)
-    .update(`${DOMAIN}\n${h.t}\n${h.nonce}\n${h.node}\n${method.toUpperCase()}\n${path}\n${h.bodyHash}`)
+    .update(`${DOMAIN}\n${h.t}\n${h.nonce}\n${h.node}\n${method.toUpperCase()}\n${path}\n${h.length}\n${h.bodyHash}`)
     .digest("hex");
 }
 
@@ -86,13 +89,14 @@ export function signRequest(
 ): string {
   if (!key.secret) throw new Error("signRequest: no cluster secret");
   if (!NODE_RE.test(key.node)) throw new Error(`signRequest: node id ${JSON.stringify(key.node)} is not signable`);
-  const h = { t: opts.now ?? Date.now(), nonce: opts.nonce ?? randomBytes(16).toString("hex"), node: key.node, bodyHash: bodyHashOf(body) };
-  return `t=${h.t},n=${h.nonce},node=${h.node},b=${h.bodyHash},sig=${mac(key.secret, h, method, path)}`;
+  const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+  const h = { t: opts.now ?? Date.now(), nonce: opts.nonce ?? randomBytes(16).toString("hex"), node: key.node, length, bodyHash: bodyHashOf(body) };
+  return `t=${h.t},n=${h.nonce},node=${h.node},l=${h.length},b=${h.bodyHash},sig=${mac(key.secret, h, method, path)}`;
 }
 
 export function parseSignatureHeader(header: string | null | undefined): SignedHeader | undefined {
   const m = header ? HEADER_RE.exec(header.trim()) : null;
-  return m ? { t: Number(m[1]), nonce: m[2]!, node: m[3]!, bodyHash: m[4]!, sig: m[5]! } : undefined;
+  return m ? { t: Number(m[1]), nonce: m[2]!, node: m[3]!, length: Number(m[4]), bodyHash: m[5]!, sig: m[6]! } : undefined;
 }
 
 /**
@@ -148,14 +152,15 @@ const refuse = (status: 401 | 503, code: Refusal["code"], message: string, extra
 /**
  * Everything but the body, before any body byte is read: present,
  * well-formed, the MAC over time, nonce, node, method, path?query and the
- * announced body hash, fresh, nonce unseen.
+ * announced body length and hash, fresh, nonce unseen. Read the body only
+ * up to the announced length (`Accepted.header.length`).
  */
 export function precheck(
   secret: string, header: string | null | undefined, method: string, path: string, nonces: NonceMemory, now: number,
 ): Accepted | Refusal {
   if (!header) return refuse(401, "SIGNATURE_MISSING", `missing ${SIGNATURE_HEADER} (node RPC is signed with cluster.secret)`);
   const h = parseSignatureHeader(header);
-  if (!h) return refuse(401, "SIGNATURE_MALFORMED", `malformed ${SIGNATURE_HEADER}: expected t=<ms>,n=<32 hex>,node=<id>,b=<64 hex>,sig=<64 hex>`);
+  if (!h) return refuse(401, "SIGNATURE_MALFORMED", `malformed ${SIGNATURE_HEADER}: expected t=<ms>,n=<32 hex>,node=<id>,l=<bytes>,b=<64 hex>,sig=<64 hex>`);
   // The MAC first: then a stale or replayed refusal is about a request a
   // holder of the secret really signed (a drifting peer clock is worth a log
   // line; a forged header is not).

@@ -108,6 +108,9 @@ describe("pre-auth amplification", () => {
     ["a stale signature", "/v1/raft/message", (s) => ({ [SIGNATURE_HEADER]: sign({ secret: s, path: "/v1/raft/message", at: Date.now() - 60_000 }) })],
     ["a forged signature (wrong secret)", "/v1/raft/message", () => ({ [SIGNATURE_HEADER]: sign({ secret: "not-the-cluster-secret-0123", path: "/v1/raft/message" }) })],
     ["a forged signature (wrong secret)", "/v1/cluster/heartbeat", () => ({ [SIGNATURE_HEADER]: sign({ secret: "not-the-cluster-secret-0123", path: "/v1/cluster/heartbeat" }) })],
+    // Someone who captured a genuine header (no TLS) sends it with another, huge body: read no further than the signed 2 bytes.
+    ["a captured genuine header (signed for a 2-byte body)", "/v1/raft/message", (s) => ({ [SIGNATURE_HEADER]: sign({ secret: s, path: "/v1/raft/message", body: "{}" }) })],
+    ["a captured genuine header (signed for a 2-byte body)", RPC, (s) => ({ [SIGNATURE_HEADER]: sign({ secret: s, path: RPC, body: "{}" }) })],
   ];
   for (const [what, path, headers] of cases) {
     test(`200 MB chunked to ${path} with ${what}: 401 before the body is read, RSS flat`, async () => {
@@ -136,13 +139,16 @@ describe("pre-auth amplification", () => {
     }
   }, 60_000);
 
-  test("a signed peer RPC is capped at http.max_body_bytes (413), however it is sent", async () => {
+  test("a signed length over the route's cap is refused (413) before the body is read", async () => {
     const pid = n.proc.child.pid!;
-    // A genuine header (the secret's holder) with a 200 MB chunked body: read only up to the 1 MiB cap.
     const before = rssBytes(pid);
-    const r = await chunkedUpload(n.proc.port, RPC, { [SIGNATURE_HEADER]: sign({ secret, path: RPC, body: "{}" }) }, 200 * MB, pid);
-    expect(r.status).toBe(413);
-    expect(r.peakRss - before).toBeLessThan(16 * MB);
+    // Signed by the secret's holder for a 200 MB body: over http.max_body_bytes (1 MiB) for /v1/cluster/*, over raft.max_message_bytes (64 MiB) for /v1/raft/.
+    for (const path of [RPC, "/v1/raft/message"]) {
+      const r = await chunkedUpload(n.proc.port, path, { [SIGNATURE_HEADER]: sign({ secret, path, body: "", length: 200 * MB }) }, 200 * MB, pid);
+      expect([path, r.status]).toEqual([path, 413]);
+      expect(r.sentBeforeAnswer).toBeLessThan(100 * MB);
+    }
+    expect(rssBytes(pid) - before).toBeLessThan(8 * MB);
   }, 60_000);
 });
 

@@ -73,12 +73,18 @@ export interface ClusterAuthOptions {
   overrides?: { prefix: string; maxBytes: number }[];
 }
 
-/** Reads a peer request's body (capped) after its header passed; throws 413 past the cap. */
-async function cappedBody(c: Context, opts: ClusterAuthOptions): Promise<Uint8Array> {
+/**
+ * Reads a peer request's body after its header passed: a signed length over
+ * the route's cap is a 413 unread; a body longer than its signed length is
+ * a 401 as soon as it passes it (so a captured header makes this node read no
+ * more than the genuine body).
+ */
+async function cappedBody(c: Context, opts: ClusterAuthOptions, signedLength: number): Promise<Uint8Array> {
   if (c.req.method === "GET" || c.req.method === "HEAD") return new Uint8Array(0);
   const max = opts.overrides?.find((o) => c.req.path.startsWith(o.prefix))?.maxBytes ?? opts.maxBodyBytes;
-  const body = await readCapped(c.req.raw, max);
-  if (!body) throw new ApiError(413, "BODY_TOO_LARGE", `request body is larger than ${max} bytes`);
+  if (signedLength > max) throw new ApiError(413, "BODY_TOO_LARGE", `request body is larger than ${max} bytes`);
+  const body = await readCapped(c.req.raw, signedLength);
+  if (!body) throw new ApiError(401, "SIGNATURE_INVALID", "the body is longer than its signature says");
   // Hand the bytes to hono's body cache: the route's validator parses them, nothing reads the stream again.
   const buf = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
   (c.req as unknown as { bodyCache: Record<string, Promise<unknown>> }).bodyCache.arrayBuffer = Promise.resolve(buf);
@@ -93,7 +99,7 @@ export function clusterAuth(opts: ClusterAuthOptions): MiddlewareHandler {
     const url = new URL(c.req.url);
     const pre = opts.verifier.precheck(header, c.req.method, url.pathname + url.search);
     if (!pre.ok) throw refusalError(pre);
-    const body = await cappedBody(c, opts);
+    const body = await cappedBody(c, opts, pre.header.length);
     const res = opts.verifier.verify(header, c.req.method, url.pathname + url.search, body);
     if (!res.ok) throw refusalError(res);
     markNodeSigned(c, res.header.node);
