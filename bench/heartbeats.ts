@@ -38,7 +38,7 @@ async function signedPost(path: string, body: unknown): Promise<Response> {
   const text = JSON.stringify(body);
   return fetch(leader.url + path, {
     method: "POST", body: text, keepalive: true,
-    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(SECRET, "POST", path, text) },
+    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret: SECRET, node: "bench" }, "POST", path, text) },
   });
 }
 
@@ -58,20 +58,12 @@ for (let next = 0; next < AGENTS; ) {
 }
 const joinMs = Date.now() - joinStart;
 
-// Bodies and signatures are made once per agent and re-signed every
-// RESIGN_MS (well inside the leader's 5-minute skew window), so the load
-// generator spends its CPU on sending, not on HMACs: what is measured is the leader.
-const RESIGN_MS = 60_000;
+// Bodies are made once per agent. Every heartbeat is signed when sent: the
+// leader refuses a replayed signature (a nonce per request), so a signature
+// cannot be reused; one HMAC per beat is a few µs of the generator's CPU.
 const HB_PATH = "/v1/cluster/heartbeat";
 const sample = { time: Date.now(), cpuPercent: 12.5, memoryUsedBytes: 4e9, memoryAvailableBytes: 12e9, load1: 0.5, load5: 0.4, load15: 0.3 };
 const bodies = ids.map((id) => JSON.stringify({ id, sample }));
-let signatures: string[] = [];
-let signedAt = 0;
-const resign = () => {
-  signedAt = Date.now();
-  signatures = bodies.map((b) => signRequest(SECRET, "POST", HB_PATH, b, signedAt));
-};
-resign();
 
 let ok = 0;
 let errors = 0;
@@ -85,7 +77,7 @@ const beat = (i: number) => {
   inflight++;
   fetch(leader.url + HB_PATH, {
     method: "POST", body: bodies[i], keepalive: true,
-    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signatures[i]! },
+    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret: SECRET, node: ids[i]! }, "POST", HB_PATH, bodies[i]!) },
   })
     .then(async (r) => {
       await r.arrayBuffer();
@@ -106,7 +98,6 @@ await new Promise<void>((done) => {
   const timer = setInterval(() => {
     const elapsed = performance.now() - t0;
     const due = Math.min(Math.floor((elapsed / 1000) * AGENTS), SECONDS * AGENTS);
-    if (Date.now() - signedAt > RESIGN_MS) resign();
     while (sent < due) beat(sent++ % AGENTS);
     peakRss = Math.max(peakRss, rssBytes());
     if (elapsed >= SECONDS * 1000) {

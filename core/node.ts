@@ -57,6 +57,8 @@ import { storeLogSource } from "./monitor/log-source.ts";
 import { setupMonitoring } from "./monitor/setup.ts";
 import { setupSecurity } from "./acl/setup.ts";
 import { peerHttp, serverTls } from "./http/tls.ts";
+import { RpcVerifier, type NodeKey } from "./http/middleware/cluster-auth.ts";
+import { proxyRequest } from "./http/proxy.ts";
 import { aclFactRoutes, aclRpcRoutes, intentionRpcRoutes } from "./api/acl-rpc.ts";
 import { routeListRoutes } from "./api/routes-list.ts";
 
@@ -92,6 +94,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const role = config.role;
   const isLeaderRole = role === "leader" || role === "dev";
   const secret = config.cluster.secret || devSecret(dataDir);
+  // Node RPC is signed with the cluster secret and names this node; one
+  // verifier per process holds the nonces of the replay window
+  // (core/http/rpc-signature.ts).
+  const key: NodeKey = { secret, node: nodeId };
   // node.advertise may carry its own port (a NAT or proxy in front of this node).
   const advertised = /^(\[[^\]]+\]|[^:\[\]]+):(\d{1,5})$/.exec(config.node.advertise);
   const advertiseHost = advertised ? advertised[1]! : config.node.advertise;
@@ -99,6 +105,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   // [tls]: how this node calls its peers and leaders (core/http/tls.ts).
   const peer = peerHttp(config.tls);
+  const verifier = new RpcVerifier({ secret, log });
   const bus = new EventBus();
   const metrics = new Registry();
   const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter, advertise: advertiseHost };
@@ -114,7 +121,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     const fsm = new Fsm(store);
     fsm.onApplied((e) => bus.publish("applied", e));
     raft = createRaft({
-      config, selfAddress, secret, store, fsm, log, peer,
+      config, selfAddress, key, store, fsm, log, peer,
       onFatal: (err) => {
         failure = `state database failed: ${err.message}`;
         opts.onFatal?.(err);
@@ -126,7 +133,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const replicator: Replicator | undefined = raft;
 
   // Agents reach the leaders over signed HTTP; leader-role nodes write locally.
-  const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, secret, undefined, peer);
+  const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, key, undefined, peer);
   const propose = async (cmd: Command) => {
     try {
       if (leaderClient) return await leaderClient.propose(cmd);
@@ -143,7 +150,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   // ACLs, rate limits, audit (core/acl/setup.ts; docs/acl.md).
   const security = setupSecurity({
-    config, log, secret, propose, state: isLeaderRole ? state : undefined,
+    config, log, verifier, propose, state: isLeaderRole ? state : undefined,
     remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
     remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
     remoteFact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined,
@@ -158,11 +165,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     log,
     version: VERSION,
     maxBodyBytes: config.http.maxBodyBytes,
-    clusterSecret: secret,
+    verifier,
     appliedIndex: () => state.appliedIndex(),
     maxPeerMessageBytes: config.raft.maxMessageBytes,
     stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError), scheme: peer.scheme, fetch: peer.fetch }) : undefined,
-    outer: [httpMetrics.middleware()],
+    outer: [httpMetrics.middleware(), ...security.outer],
     // Fair shares of held requests (event streams, log follows, blocking queries) per token and address.
     extra: [...security.middlewares, heldLimit({
       streamsPerToken: config.http.maxStreamsPerToken, streamsPerAddress: config.http.maxStreamsPerAddress,
@@ -175,6 +182,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const plugins = new PluginHost({
     log, routes, bus, state, propose, host, metrics,
     forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
+    // Another node's API, with this node's scheme and TLS trust (exec's log proxying).
+    forwardTo: (address, req) => proxyRequest(`${peer.scheme}://${address}`, req, undefined, undefined, peer.fetch),
     replication: () => replicator?.status(),
   }, () => settings);
   for (const mod of builtinPlugins()) plugins.registerBuiltin(mod);
@@ -227,27 +236,37 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   const guardFor = (c: Config): Guard => browserGuard({
     bind: c.node.bind, advertise: advertiseHost, allowedHosts: c.http.allowedHosts, allowedOrigins: c.http.allowedOrigins,
-    secret, maxBodyBytes: c.http.maxBodyBytes, log,
+    verifier, maxBodyBytes: c.http.maxBodyBytes, log,
   });
   let guard = guardFor(config);
 
   let server: Server;
   try {
+    // A fast path that read a body whose signature then failed hands the same
+    // bytes to the route table, which refuses and audits it. The Bun server
+    // knows the client's address only for the request it received, so
+    // requestIP answers for the original.
+    const refusedByRouteTable = (req: Request, env: unknown, original: Request) => {
+      const server = env as { requestIP?: (r: Request) => unknown } | undefined;
+      const wrapped = server?.requestIP ? { requestIP: () => server.requestIP!(original) } : env;
+      return routes.fetch(req, wrapped);
+    };
     // Heartbeats are most of a big cluster's requests: the leader answers them before the route table.
     const fast = membership && raft
       ? heartbeatFastPath({
-        secret, membership, isLeader: () => raft!.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
+        verifier, membership, isLeader: () => raft!.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
+        fallback: refusedByRouteTable,
         counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [metrics] }),
       })
       : undefined;
     // Peer messages likewise: one or two per follower per replicated write.
-    const raftFast = raft ? raftFastPath({ secret, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m) }) : undefined;
+    const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m), fallback: refusedByRouteTable }) : undefined;
     // And the plain KV write, the hot client write (agents forward theirs through the route).
     const kvFast = raft
       ? kvFastPath({ propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: httpMetrics, log })
       : undefined;
     const inner = fast || raftFast || kvFast
-      ? (req: Request, env?: unknown) => raftFast?.(req) ?? kvFast?.(req) ?? fast?.(req) ?? routes.fetch(req, env)
+      ? (req: Request, env?: unknown) => raftFast?.(req, env) ?? kvFast?.(req) ?? fast?.(req, env) ?? routes.fetch(req, env)
       : routes.fetch;
     // Host allow-list and cross-site refusal before anything else, fast paths included (core/http/browser-guard.ts).
     const handler = (req: Request, env?: unknown): Response | Promise<Response> => {

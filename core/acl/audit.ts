@@ -1,5 +1,5 @@
-// The audit log's write side. Every write request (not GET/HEAD, not peer
-// RPC) is recorded — accessor, method, path, route, status, remote address,
+// The audit log's write side. Every write request (not GET/HEAD; peer RPC
+// only when refused) is recorded — accessor, method, path, route, status, remote address,
 // time — by the node that received it from the client (a request another
 // node signed and passed on is that node's to record).
 //
@@ -108,10 +108,19 @@ export function routeOf(c: Context): string {
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-export function auditMiddleware(opts: { enabled: () => boolean; batcher: AuditBatcher; nodeName: string; peerPrefixes: string[] }): MiddlewareHandler {
+/**
+ * Mounted outermost (after the request metrics), so every refusal of a later
+ * middleware is seen with its status: a bad node signature (401), a body over
+ * the limit (413), a rate limit (429), an ACL (403). Peer RPC (/v1/cluster/*,
+ * /v1/raft/*) is recorded only when it was refused for its signature or size:
+ * accepted peer traffic is the cluster's own (heartbeats, Raft) and would
+ * drown the log.
+ */
+export function auditMiddleware(opts: { enabled: () => boolean; batcher: AuditBatcher; nodeName: string }): MiddlewareHandler {
   return async function auditLogMiddleware(c, next) {
-    if (READS.has(c.req.method) || opts.peerPrefixes.some((p) => c.req.path.startsWith(p))) return next();
+    if (READS.has(c.req.method)) return next();
     await next();
+    // A request another node signed was recorded by that node; a peer RPC with a valid signature is the cluster's own.
     if (!opts.enabled() || isNodeSigned(c)) return;
     opts.batcher.add({
       at: Date.now(),

@@ -2,7 +2,8 @@
 // the core whether or not the authz plugin is enabled), the token resolver
 // (local state on leader-role nodes, the leaders over signed RPC on
 // agents), the route middleware, and the global middlewares in order:
-//   node signature → rate limits → audit → (per route) ACL → validation → handler.
+//   audit (outermost, so it sees every refusal: 401 signatures, 413, 429, 403)
+//   → node signature → rate limits → (per route) ACL → validation → handler.
 import { randomBytes } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { Config } from "../config/types.ts";
@@ -21,12 +22,16 @@ import type { SegmentHelpers } from "./types.ts";
 import { cachedList, callAuthorizer } from "./calls.ts";
 import type { IntentionRule } from "./intentions.ts";
 
-export const PEER_PREFIXES = ["/v1/cluster/", "/v1/raft/"];
+import { PEER_PREFIXES, STREAMED_PREFIXES } from "../http/peer-paths.ts";
+import type { RpcVerifier } from "../http/middleware/cluster-auth.ts";
+
+export { PEER_PREFIXES };
 
 export interface SecurityOptions {
   config: Config;
   log: Logger;
-  secret: string;
+  /** Checks node signatures (the node's one RpcVerifier). */
+  verifier: RpcVerifier;
   /** Leader-role nodes: their replicated state. */
   state?: StateReader;
   /** Agents: a leader's answer for a secret's hash (signed RPC). */
@@ -44,6 +49,8 @@ export interface SecurityOptions {
 const ACL_CHANGES = new Set(["ACLBootstrap", "ACLTokenSet", "ACLTokenDelete", "ACLPolicySet", "ACLPolicyDelete", "RestoreState"]);
 
 export interface Security {
+  /** For AppOptions.outer, after the request metrics: the audit log, which must see refusals of every later middleware. */
+  outer: MiddlewareHandler[];
   /** For AppOptions.extra, in order. */
   middlewares: MiddlewareHandler[];
   routeMiddleware: (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler | undefined;
@@ -129,10 +136,10 @@ export function setupSecurity(o: SecurityOptions): Security {
     perToken: http.rateLimitPerToken, perAddress: http.rateLimitPerAddress, burst: http.rateLimitBurst,
     exempt: (path) => path === "/v1/healthz" || PEER_PREFIXES.some((p) => path.startsWith(p)),
   });
+  const outer = [auditMiddleware({ enabled: () => settings.audit, batcher: audit, nodeName: o.config.node.name })];
   const middlewares = [
-    nodeSignature({ secret: o.secret, peerPrefixes: PEER_PREFIXES }),
+    nodeSignature({ verifier: o.verifier, peerPrefixes: PEER_PREFIXES, maxBodyBytes: http.maxBodyBytes, streamed: STREAMED_PREFIXES }),
     ...(limiter ? [limiter] : []),
-    auditMiddleware({ enabled: () => settings.audit, batcher: audit, nodeName: o.config.node.name, peerPrefixes: PEER_PREFIXES }),
   ];
   if (settings.enabled && settings.defaultAllow) o.log.warn("ACLs are on with default_policy = \"allow\": anything no rule names is allowed");
   const calls = callAuthorizer({
@@ -140,6 +147,7 @@ export function setupSecurity(o: SecurityOptions): Security {
     intentions: o.state ? () => o.state!.acl.intentions() : cachedList(() => o.remoteIntentions!(), () => settings.tokenTtlMs),
   });
   return {
+    outer,
     middlewares,
     calls,
     routeMiddleware: routeAuthorizer({ settings: () => settings, resolver: () => resolver, helpers: helpers(o.state, o.config.node.name, o.remoteFact), log: o.log }),

@@ -9,42 +9,51 @@
 // are counted by corral_cluster_heartbeats_total instead, see below).
 // Anything else (another path, a follower, a malformed request) goes to the
 // route table unchanged, whose /v1/cluster/heartbeat route stays the
-// reference (and the OpenAPI entry).
+// reference (and the OpenAPI entry). So does every request whose signature
+// header fails before the body is read, and one whose MAC fails after: the
+// route table refuses it (401) and the audit log records it.
 import type { Counter } from "prom-client";
-import { verifySignature, SIGNATURE_HEADER } from "../http/middleware/cluster-auth.ts";
+import { SIGNATURE_HEADER, type RpcVerifier } from "../http/middleware/cluster-auth.ts";
 import { ApiError } from "../http/errors.ts";
-import { pathOf } from "../http/path-of.ts";
+import { pathAndQueryOf, pathOf } from "../http/path-of.ts";
 import type { Membership } from "./membership.ts";
 import { HeartbeatRequest } from "./protocol.ts";
 
 export const HEARTBEAT_PATH = "/v1/cluster/heartbeat";
 
 export interface FastPathDeps {
-  secret: string;
+  verifier: RpcVerifier;
   membership: Membership;
   isLeader(): boolean;
   maxBodyBytes: number;
   /** Counts heartbeats answered here. */
   counter?: Pick<Counter, "inc">;
+  /** The route table: refusals go there, to be answered and audited as any request. */
+  fallback: (req: Request, env: unknown, original: Request) => Response | Promise<Response>;
 }
 
 const json = (status: number, body: unknown) => Response.json(body, { status });
 const error = (status: number, code: string, message: string) => json(status, { error: message, code });
 
 /** A fetch handler that answers heartbeats on the leader and returns undefined for everything else. */
-export function heartbeatFastPath(d: FastPathDeps): (req: Request) => Promise<Response> | undefined {
-  return (req) => {
+export function heartbeatFastPath(d: FastPathDeps): (req: Request, env?: unknown) => Promise<Response> | undefined {
+  return (req, env) => {
     if (req.method !== "POST" || pathOf(req.url) !== HEARTBEAT_PATH || !d.isLeader()) return undefined;
     const length = Number(req.headers.get("content-length") ?? NaN);
     if (!Number.isFinite(length) || length > d.maxBodyBytes) return undefined; // the route table's body limit decides
-    return answer(d, req);
+    // Header, MAC, freshness and nonce before the body, and the signed length
+    // must be the declared one: anything else goes to the route table unread.
+    const pre = d.verifier.precheck(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url));
+    if (!pre.ok || pre.header.length !== length) return undefined;
+    return answer(d, req, env);
   };
 }
 
-async function answer(d: FastPathDeps, req: Request): Promise<Response> {
+async function answer(d: FastPathDeps, req: Request, env: unknown): Promise<Response> {
   const body = new Uint8Array(await req.arrayBuffer());
-  if (!verifySignature(d.secret, req.headers.get(SIGNATURE_HEADER), "POST", HEARTBEAT_PATH, body)) {
-    return error(401, "UNAUTHORIZED", "missing or invalid cluster signature (check cluster.secret)");
+  if (!d.verifier.verify(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url), body).ok) {
+    // Same bytes to the route table, which refuses (401) and audits.
+    return d.fallback(new Request(req.url, { method: "POST", headers: req.headers, body }), env, req);
   }
   let parsed: unknown;
   try {

@@ -2,7 +2,7 @@
 // with the cluster secret and sticks to the leader that last answered,
 // moving to the next on connection errors. LocalLeaderTransport is the
 // in-process shortcut a dev node uses.
-import { signRequest, SIGNATURE_HEADER } from "../http/middleware/cluster-auth.ts";
+import { signRequest, SIGNATURE_HEADER, type NodeKey } from "../http/rpc-signature.ts";
 import type { Membership } from "./membership.ts";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from "./protocol.ts";
 import type { Command } from "../state/commands.ts";
@@ -47,7 +47,8 @@ export class HttpLeaderTransport implements LeaderClient {
 
   constructor(
     leaders: string[],
-    private secret: string,
+    /** The cluster secret and this node's id, which every request is signed with. */
+    private key: NodeKey,
     private timeoutMs = 5_000,
     /** https and the cluster's CA when [tls] is set (core/http/tls.ts). */
     private peer: PeerHttp = PLAIN_HTTP,
@@ -93,7 +94,7 @@ export class HttpLeaderTransport implements LeaderClient {
       const base = this.urls[this.current]!;
       try {
         // Signed: the leader knows this agent authorized the request (core/acl/node-signature.ts).
-        const res = await proxyRequest(base, req, body, this.secret, this.peer.fetch);
+        const res = await proxyRequest(base, req, body, this.key, this.peer.fetch);
         if (res.status !== 503) return res;
         lastErr = new Error(`leader ${base} answered 503`);
       } catch (err) {
@@ -115,7 +116,7 @@ export class HttpLeaderTransport implements LeaderClient {
           method: "POST",
           headers: {
             "content-type": "application/json",
-            [SIGNATURE_HEADER]: signRequest(this.secret, "POST", path, text),
+            [SIGNATURE_HEADER]: signRequest(this.key, "POST", path, text),
           },
           body: text,
           signal: AbortSignal.timeout(this.timeoutMs),

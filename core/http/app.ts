@@ -7,13 +7,13 @@ import { ApiError } from "./errors.ts";
 import { RouteTable, type AppShape } from "./routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { indexHeader } from "./middleware/index-header.ts";
-import { clusterAuth } from "./middleware/cluster-auth.ts";
+import { clusterAuth, type RpcVerifier } from "./middleware/cluster-auth.ts";
+import { PEER_PREFIXES, STREAMED_PREFIXES } from "./peer-paths.ts";
 import { bodyType } from "./middleware/body-type.ts";
 import { inertAnswers } from "./middleware/inert-answers.ts";
-import { STREAMED_BODY_PREFIXES } from "./middleware/body-limit.ts";
 
 /** Routes that take a body as bytes and never parse it (a KV value, a proxied call): any Content-Type. */
-export const RAW_BODY_PREFIXES = ["/v1/kv/", ...STREAMED_BODY_PREFIXES];
+export const RAW_BODY_PREFIXES = ["/v1/kv/", ...STREAMED_PREFIXES];
 /** Answers that come from services, not from corral: sandboxed whatever policy they carry (inert-answers.ts). */
 export const PROXIED_PREFIXES = ["/v1/invoke/"];
 
@@ -21,11 +21,12 @@ export interface AppOptions {
   log: Logger;
   version: string;
   maxBodyBytes: number;
-  clusterSecret: string;
+  /** Checks node signatures (one per process: its nonce memory is shared). */
+  verifier: RpcVerifier;
   appliedIndex: () => number;
   /** Extra middlewares (ACLs), run after the built-in ones. */
   extra?: import("hono").MiddlewareHandler[];
-  /** Middlewares run before the built-in ones (request metrics: refused requests count too). */
+  /** Middlewares run before the built-in ones (request metrics, audit: refused requests count too). */
   outer?: import("hono").MiddlewareHandler[];
   /** Largest Raft peer message (InstallSnapshot). */
   maxPeerMessageBytes?: number;
@@ -75,9 +76,13 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     middlewares: [
       ...(opts.outer ?? []),
       inertAnswers({ proxied: PROXIED_PREFIXES }),
-      bodyLimit({ maxBytes: opts.maxBodyBytes, overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }], streamed: STREAMED_BODY_PREFIXES }),
-      bodyType({ raw: RAW_BODY_PREFIXES, exempt: ["/v1/cluster/", "/v1/raft/"] }),
-      clusterAuth({ secret: opts.clusterSecret, prefixes: ["/v1/cluster/", "/v1/raft/"] }),
+      clusterAuth({
+        verifier: opts.verifier, prefixes: PEER_PREFIXES, maxBodyBytes: opts.maxBodyBytes,
+        // A snapshot for a lagging follower travels as one Raft message.
+        overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }],
+      }),
+      bodyLimit({ maxBytes: opts.maxBodyBytes, streamed: STREAMED_PREFIXES, capturedBy: PEER_PREFIXES }),
+      bodyType({ raw: RAW_BODY_PREFIXES, exempt: PEER_PREFIXES }),
       indexHeader({ appliedIndex: opts.appliedIndex }),
       ...(opts.extra ?? []),
     ],

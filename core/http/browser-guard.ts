@@ -23,7 +23,7 @@
 // Pure decisions here; the only I/O is reading a signed request's bounded
 // body to verify it, and listing the machine's interfaces.
 import { networkInterfaces, hostname as osHostname } from "node:os";
-import { SIGNATURE_HEADER, verifySignature } from "./middleware/cluster-auth.ts";
+import { SIGNATURE_HEADER, type RpcVerifier } from "./middleware/cluster-auth.ts";
 
 export interface BrowserGuardOptions {
   /** node.bind */
@@ -34,8 +34,8 @@ export interface BrowserGuardOptions {
   allowedHosts: readonly string[];
   /** http.allowed_origins: "scheme://host[:port]" ("*" = any). */
   allowedOrigins: readonly string[];
-  /** Verifies a forwarded request's cluster signature (the node's secret). */
-  secret: string;
+  /** Checks a forwarded request's node signature (without remembering its nonce: the node-signature middleware accepts it later). */
+  verifier: RpcVerifier;
   /** Largest body read to verify a signature (http.max_body_bytes). */
   maxBodyBytes: number;
   /** Paths whose requests are all signed peer RPC. */
@@ -221,5 +221,5 @@ async function signedByNode(req: Request, sig: string, o: BrowserGuardOptions): 
     if (!(declared >= 0 && declared <= o.maxBodyBytes)) return false;
     body = new Uint8Array(await req.clone().arrayBuffer());
   }
-  return verifySignature(o.secret, sig, req.method, url.pathname + url.search, body);
+  return o.verifier.matches(sig, req.method, url.pathname + url.search, body);
 }

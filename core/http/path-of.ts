@@ -6,3 +6,9 @@ export function pathOf(url: string): string {
   const q = url.indexOf("?", start);
   return q < 0 ? url.slice(start) : url.slice(start, q);
 }
+
+/** Path and query ("/path?query") of a request URL: what a node signature covers. */
+export function pathAndQueryOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return start < 0 ? "/" : url.slice(start);
+}

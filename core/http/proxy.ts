@@ -1,7 +1,7 @@
 // Passing a client's request on to another node as is: method, path, query,
 // headers (minus hop-by-hop ones) and body; the answer comes back unchanged
 // (streamed). Used by agents (to a leader) and by followers (to the leader).
-import { signRequest, SIGNATURE_HEADER } from "./middleware/cluster-auth.ts";
+import { signRequest, SIGNATURE_HEADER, type NodeKey } from "./rpc-signature.ts";
 
 export const FORWARDED_HEADER = "X-Corral-Forwarded";
 
@@ -9,12 +9,13 @@ export const FORWARDED_HEADER = "X-Corral-Forwarded";
 const HOP_HEADERS = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host", "content-length"];
 
 /**
- * `signWith`: the cluster secret. The request is then signed as node RPC is
- * (X-Corral-Signature over method, path, query and body): the receiving node
+ * `signWith`: this node's key (cluster secret and node id). The request is then
+ * signed as node RPC is (X-Corral-Signature over time, nonce, this node,
+ * method, path, query and body; core/http/rpc-signature.ts): the receiving node
  * knows this node already authorized it (core/acl/node-signature.ts).
  */
 export async function proxyRequest(
-  baseUrl: string, req: Request, body?: ArrayBuffer, signWith?: string,
+  baseUrl: string, req: Request, body?: ArrayBuffer, signWith?: NodeKey,
   /** The peer fetch (TLS trust, core/http/tls.ts). */
   fetchFn: (url: string, init?: RequestInit) => Promise<Response> = fetch,
 ): Promise<Response> {

@@ -23,6 +23,8 @@ export interface ContextDeps {
   metrics: Registry;
   /** Agents: pass a client request on to a leader. */
   forward?: (req: Request) => Promise<Response>;
+  /** Another node's API with this node's scheme and TLS trust. */
+  forwardTo?: (address: string, req: Request) => Promise<Response>;
   replication?: () => ReplicationStatus | undefined;
 }
 
@@ -157,6 +159,7 @@ export function buildContext<C>(
     publish: (topic, payload) => deps.bus.publish(topic, payload),
     fail,
     forward: deps.forward,
+    forwardTo: deps.forwardTo,
     replication: deps.replication,
   };
 }

@@ -113,6 +113,13 @@ export interface PluginContext<C = unknown> {
    * a leader as is and return its answer. Undefined on leader-role nodes.
    */
   forward?: (req: Request) => Promise<Response>;
+  /**
+   * Hand a client's request as is to another node's API at `address`
+   * ("host:port", as nodes advertise it), over the cluster's scheme and TLS
+   * trust (https and ca_file when [tls] is set, core/http/tls.ts). Not
+   * signed: the other node authorizes the client's own token again.
+   */
+  forwardTo?: (address: string, req: Request) => Promise<Response>;
   /** Leadership as this node sees it (X-Consul-KnownLeader, LastContact); undefined on agents. */
   replication?: () => ReplicationStatus | undefined;
 }

@@ -36,7 +36,7 @@ async function locate(ctx: PluginContext<unknown>, id: string): Promise<{ alloc:
     return { alloc: a as unknown as NodeAlloc, address: node.address };
   }
   const get = async (path: string) => {
-    const res = await ctx.forward!(new Request(`http://leader${path}`));
+    const res = await unreachable("no leader reachable", () => ctx.forward!(new Request(`http://leader${path}`)));
     if (res.status === 404) throw new ApiError(404, "ALLOC_NOT_FOUND", `no allocation matches "${id}"`);
     if (!res.ok) throw new ApiError(502, "LEADER_UNAVAILABLE", `leader answered ${res.status}`);
     return res.json() as Promise<Record<string, unknown>>;
@@ -44,6 +44,21 @@ async function locate(ctx: PluginContext<unknown>, id: string): Promise<{ alloc:
   const alloc = (await get(`/v1/allocation/${encodeURIComponent(id)}`)) as unknown as NodeAlloc;
   const node = await get(`/v1/node/${encodeURIComponent(alloc.nodeId)}`);
   return { alloc, address: String(node.address) };
+}
+
+/**
+ * A transport failure (node down, TLS refused) as a 502 answer. Anything but
+ * an ApiError thrown by a plugin's handler marks the plugin failed and
+ * unmounts it (core/plugins/context.ts): one client asking for the logs of an
+ * allocation on a dead node must not stop this node's exec plugin.
+ */
+async function unreachable<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw new ApiError(502, "NODE_UNREACHABLE", `${what}: ${(err as Error)?.message ?? String(err)}`);
+  }
 }
 
 function pickTask(alloc: NodeAlloc, task: string | undefined): string {
@@ -76,7 +91,10 @@ export function logRoutes(d: LogRouteDeps): void {
       if (where.alloc.nodeId !== d.ctx.host.nodeId) {
         // Passed on once at most: a node that was handed the request answers or says no.
         if (c.req.header(FORWARDED_HEADER)) throw new ApiError(404, "ALLOC_NOT_FOUND", `allocation "${id}" does not run on this node`);
-        return proxyRequest(`http://${where.address}`, c.req.raw);
+        // With the cluster's scheme and TLS trust: plain http to a TLS node fails, and a client's token must not cross in clear.
+        const to = where.address;
+        return unreachable(`node ${to} running allocation ${where.alloc.id} did not answer`, () =>
+          d.ctx.forwardTo ? d.ctx.forwardTo(to, c.req.raw) : proxyRequest(`http://${to}`, c.req.raw));
       }
       alloc = where.alloc;
     }

@@ -3,7 +3,7 @@
 // requests, and every request on a follower, fall through to the route table.
 import { describe, expect, test } from "bun:test";
 import { heartbeatFastPath } from "../../core/cluster/heartbeat-fast.ts";
-import { signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
+import { RpcVerifier, signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
 import { ApiError } from "../../core/http/errors.ts";
 
 const SECRET = "fast-path-secret-0123456789";
@@ -19,7 +19,11 @@ function setup(leader = true) {
     },
   } as never;
   let count = 0;
-  const fast = heartbeatFastPath({ secret: SECRET, membership, isLeader: () => leader, maxBodyBytes: 1000, counter: { inc: () => void count++ } });
+  const fast = heartbeatFastPath({
+    verifier: new RpcVerifier({ secret: SECRET }), membership, isLeader: () => leader, maxBodyBytes: 1000, counter: { inc: () => void count++ },
+    // The route table's refusal, marked so the test sees where it came from.
+    fallback: () => Response.json({ error: "refused by the route table", code: "FALLBACK" }, { status: 401 }),
+  });
   return { fast, seen, count: () => count };
 }
 
@@ -28,7 +32,7 @@ function req(body: unknown, opts: { secret?: string; path?: string; method?: str
   const path = opts.path ?? "/v1/cluster/heartbeat";
   return new Request("http://127.0.0.1:7700" + path, {
     method: opts.method ?? "POST", body: text,
-    headers: { "content-type": "application/json", "content-length": String(text.length), [SIGNATURE_HEADER]: signRequest(opts.secret ?? SECRET, "POST", path, text) },
+    headers: { "content-type": "application/json", "content-length": String(text.length), [SIGNATURE_HEADER]: signRequest({ secret: opts.secret ?? SECRET, node: "test-node" }, "POST", path, text) },
   });
 }
 
@@ -44,7 +48,13 @@ describe("heartbeat fast path", () => {
 
   test("refuses a bad signature, bad JSON, a bad schema; passes membership errors on", async () => {
     const s = setup();
-    expect((await s.fast(req({ id: ID }, { secret: "wrong-secret-0123456789" }))!).status).toBe(401);
+    // A forged MAC is left to the route table unread (it refuses and audits).
+    expect(s.fast(req({ id: ID }, { secret: "wrong-secret-0123456789" }))).toBeUndefined();
+    // A body other than the signed one is read, then handed to the route table likewise.
+    const good = req({ id: ID });
+    const swapped = new Request(good.url, { method: "POST", headers: good.headers, body: JSON.stringify({ id: ID, x: 1 }).slice(0, Number(good.headers.get("content-length"))) });
+    const tampered = await s.fast(swapped)!;
+    expect([tampered.status, ((await tampered.json()) as { code: string }).code]).toEqual([401, "FALLBACK"]);
     expect(await (await s.fast(req("{not json"))!).json()).toMatchObject({ code: "INVALID_INPUT" });
     expect(await (await s.fast(req({ id: "nope" }))!).json()).toMatchObject({ code: "INVALID_INPUT", error: expect.stringContaining("id") });
     const unknown = await s.fast(req({ id: "22222222-2222-4222-8222-222222222222" }))!;
@@ -55,5 +65,9 @@ describe("heartbeat fast path", () => {
     expect(setup().fast(req({ id: ID }, { path: "/v1/cluster/join" }))).toBeUndefined();
     expect(setup(false).fast(req({ id: ID }))).toBeUndefined();
     expect(setup().fast(req({ id: ID, pad: "x".repeat(2000) }))).toBeUndefined();
+    // A header that fails before the body is read: the route table refuses it, body unread.
+    const unsigned = req({ id: ID });
+    unsigned.headers.delete(SIGNATURE_HEADER);
+    expect(setup().fast(unsigned)).toBeUndefined();
   });
 });

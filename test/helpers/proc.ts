@@ -179,12 +179,12 @@ export async function getJson<T = any>(url: string, init?: RequestInit): Promise
   return { status: r.status, body: body as T, headers: r.headers };
 }
 
-/** A signed agent/peer RPC, as an agent would send it. */
-export async function signedPost(baseUrl: string, path: string, secret: string, body: unknown) {
+/** A signed agent/peer RPC, as an agent would send it (signed as node `node`, a fresh nonce each call). */
+export async function signedPost(baseUrl: string, path: string, secret: string, body: unknown, node = "test-node") {
   const text = JSON.stringify(body);
   return getJson(baseUrl + path, {
     method: "POST",
-    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(secret, "POST", path, text) },
+    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret, node }, "POST", path, text) },
     body: text,
   });
 }

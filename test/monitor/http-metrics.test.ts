@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { createRoute, z } from "@hono/zod-openapi";
 import { Registry } from "prom-client";
 import { createRouteTable } from "../../core/http/app.ts";
+import { RpcVerifier } from "../../core/http/middleware/cluster-auth.ts";
 import { httpMetrics, routePattern } from "../../core/http/middleware/http-metrics.ts";
 import { ApiError } from "../../core/http/errors.ts";
 import { silentLogger } from "../../core/log.ts";
@@ -12,7 +13,7 @@ function app() {
   const registry = new Registry();
   let t = 0;
   const routes = createRouteTable({
-    log: silentLogger, version: "t", maxBodyBytes: 1024, clusterSecret: "0123456789abcdef0123", appliedIndex: () => 1,
+    log: silentLogger, version: "t", maxBodyBytes: 1024, verifier: new RpcVerifier({ secret: "0123456789abcdef0123" }), appliedIndex: () => 1,
     outer: [httpMetrics({ registry, now: () => (t += 250) })],
   });
   const get = (path: string, handler: () => Response) =>

@@ -8,6 +8,7 @@
 //   accept application/json, +json, TOML and no Content-Type;
 // - a Host that is not the node's (DNS rebinding) is refused on GET and POST;
 //   http.allowed_hosts and http.allowed_origins open exactly what they name.
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -183,11 +184,11 @@ describe("DNS rebinding: the Host must be one of the node's names", () => {
     const secret = devSecretOf(node.dataDir);
     const path = "/v1/kv/forwarded";
     const good = await rawRequest(node.port, head("PUT", path, {
-      Host: "leader.internal:7700", "Content-Length": 2, "Content-Type": "application/octet-stream", [SIGNATURE_HEADER]: signRequest(secret, "PUT", path, "ok"),
+      Host: "leader.internal:7700", "Content-Length": 2, "Content-Type": "application/octet-stream", [SIGNATURE_HEADER]: signRequest({ secret, node: randomUUID() }, "PUT", path, "ok"),
     }), "ok");
     expect(good.status).toBe(200);
     const forged = await rawRequest(node.port, head("PUT", path, {
-      Host: "evil.example", "Content-Length": 2, [SIGNATURE_HEADER]: signRequest("not-the-secret-at-all", "PUT", path, "no"),
+      Host: "evil.example", "Content-Length": 2, [SIGNATURE_HEADER]: signRequest({ secret: "not-the-secret-at-all", node: randomUUID() }, "PUT", path, "no"),
     }), "no");
     expect(forged.status).toBe(421);
     const raft = await rawRequest(node.port, head("POST", "/v1/raft/message", { Host: "peer.internal:7700", "Content-Type": "application/json", "Content-Length": 2 }), "{}");

@@ -1,7 +1,7 @@
 // A follower hands a write to the leader: POST /v1/cluster/propose on the
 // leader's address, signed with the cluster secret. The answer is the
 // leader's { index, result }; an error answer keeps its code.
-import { signRequest, SIGNATURE_HEADER } from "../../http/middleware/cluster-auth.ts";
+import { signRequest, SIGNATURE_HEADER, type NodeKey } from "../../http/rpc-signature.ts";
 import type { Command } from "../../state/commands.ts";
 import { ReplicationError, type ProposeOutcome } from "../../state/replicator.ts";
 
@@ -11,7 +11,7 @@ export interface LeaderForwarder {
 
 export class HttpLeaderForwarder implements LeaderForwarder {
   constructor(
-    private secret: string,
+    private key: NodeKey,
     private timeoutMs = 15_000,
     private scheme = "http",
     private fetchFn: (url: string, init?: RequestInit) => Promise<Response> = fetch,
@@ -24,7 +24,7 @@ export class HttpLeaderForwarder implements LeaderForwarder {
     try {
       res = await this.fetchFn(`${this.scheme}://${leader}${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.secret, "POST", path, body) },
+        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.key, "POST", path, body) },
         body,
         signal: AbortSignal.timeout(this.timeoutMs),
       });

@@ -1,6 +1,7 @@
 // Builds a leader-role node's Raft replicator from its config. The node's
 // Raft id is its advertised "host:port": what peers list in leader.peers and
 // what `corral operator raft add-peer` takes.
+import type { NodeKey } from "../../http/rpc-signature.ts";
 import type { Config } from "../../config/types.ts";
 import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/db.ts";
@@ -18,8 +19,8 @@ import { PLAIN_HTTP, type PeerHttp } from "../../http/tls.ts";
  */
 export const DEV_RAFT_ID = "dev";
 
-export function createRaft(opts: { config: Config; selfAddress: string; secret: string; store: Store; fsm: Fsm; log: Logger; peer?: PeerHttp; onFatal?: (err: Error) => void }): RaftReplicator {
-  const { config, selfAddress, secret, store, fsm, log } = opts;
+export function createRaft(opts: { config: Config; selfAddress: string; key: NodeKey; store: Store; fsm: Fsm; log: Logger; peer?: PeerHttp; onFatal?: (err: Error) => void }): RaftReplicator {
+  const { config, selfAddress, key, store, fsm, log } = opts;
   const peer = opts.peer ?? PLAIN_HTTP;
   const dev = config.role === "dev";
   return new RaftReplicator({
@@ -31,8 +32,8 @@ export function createRaft(opts: { config: Config; selfAddress: string; secret: 
     fsm,
     storage: new RaftStorage(store),
     // A request that takes longer than an election timeout is worse than a dropped one.
-    transport: new HttpRaftTransport({ self: selfAddress, secret, log, timeoutMs: Math.max(1000, config.leader.electionTimeoutMs * 2), scheme: peer.scheme, fetch: peer.fetch }),
-    forwarder: new HttpLeaderForwarder(secret, undefined, peer.scheme, peer.fetch),
+    transport: new HttpRaftTransport({ self: selfAddress, key, log, timeoutMs: Math.max(1000, config.leader.electionTimeoutMs * 2), scheme: peer.scheme, fetch: peer.fetch }),
+    forwarder: new HttpLeaderForwarder(key, undefined, peer.scheme, peer.fetch),
     log,
     electionTimeoutMs: config.leader.electionTimeoutMs,
     heartbeatIntervalMs: config.leader.heartbeatIntervalMs,

@@ -4,7 +4,7 @@
 // many appends travel in one request (batching), and a slow peer never
 // holds up the others. A failed request drops its messages: Raft resends
 // what matters (heartbeats, appends on the next probe).
-import { signRequest, SIGNATURE_HEADER } from "../../http/middleware/cluster-auth.ts";
+import { signRequest, SIGNATURE_HEADER, type NodeKey } from "../../http/rpc-signature.ts";
 import type { Logger } from "../../log.ts";
 import type { Message } from "../../raft/index.ts";
 
@@ -25,7 +25,8 @@ interface PeerQueue {
 
 export interface HttpRaftTransportOptions {
   self: string;
-  secret: string;
+  /** The cluster secret and this node's id (signatures name the sender). */
+  key: NodeKey;
   log: Logger;
   /** How long one request may take before it is abandoned. */
   timeoutMs: number;
@@ -98,12 +99,21 @@ export class HttpRaftTransport implements RaftTransport {
     try {
       const res = await (this.opts.fetch ?? fetch)(`${this.opts.scheme ?? "http"}://${to}${RAFT_MESSAGE_PATH}`, {
         method: "POST",
-        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.opts.secret, "POST", RAFT_MESSAGE_PATH, body) },
+        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.opts.key, "POST", RAFT_MESSAGE_PATH, body) },
         body,
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
-      await res.arrayBuffer();
-      if (res.status === 401) this.opts.log.error("raft peer refused our signature: cluster.secret differs", { peer: to });
+      const text = await res.text();
+      if (res.status === 401) {
+        // The peer says why: SIGNATURE_STALE names the clock skew, SIGNATURE_INVALID a different cluster.secret.
+        let why: { code?: string; error?: string } = {};
+        try {
+          why = JSON.parse(text);
+        } catch {
+          // not JSON: keep the status
+        }
+        this.opts.log.error(why.code === "SIGNATURE_STALE" ? "raft peer refused our signature: clocks differ" : "raft peer refused our signature: cluster.secret differs", { peer: to, code: why.code, reason: why.error });
+      }
       return res.ok;
     } catch {
       return false;

@@ -1,52 +1,118 @@
 // Peer and agent RPC (/v1/cluster/*, /v1/raft/*) is signed with the cluster
-// secret: HMAC-SHA256 over time, method, path and body hash. The secret never
-// crosses the wire, and a captured request stops being accepted after the
-// allowed clock skew. Compared in constant time.
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+// secret (core/http/rpc-signature.ts: time, nonce, sending node, method,
+// path, query, body). This middleware refuses an unsigned, malformed, stale,
+// replayed or forged request from its header alone, before reading a byte of
+// its body; only then reads the body, capped (a small cap for ordinary RPC, the
+// Raft message cap for /v1/raft/), and checks it has the signed hash. An accepted request
+// is marked node-signed (core/acl/node-signature.ts isNodeSigned).
+import type { Context, MiddlewareHandler } from "hono";
+import type { Logger } from "../../log.ts";
 import { ApiError } from "../errors.ts";
+import { readCapped } from "../read-capped.ts";
+import { bodyHashOf, MAX_SKEW_MS as SKEW_LIMIT_MS, NonceMemory, precheck, SIGNATURE_HEADER, verifySignature, type Accepted, type Refusal } from "../rpc-signature.ts";
+import { markNodeSigned } from "../../acl/node-signature.ts";
 
-export const SIGNATURE_HEADER = "X-Corral-Signature";
-const MAX_SKEW_MS = 5 * 60_000;
+export { SIGNATURE_HEADER, signRequest, MAX_SKEW_MS, type NodeKey } from "../rpc-signature.ts";
 
-function signature(secret: string, timeMs: number, method: string, path: string, body: string | Uint8Array): string {
-  const bodyHash = createHash("sha256").update(body).digest("hex");
-  return createHmac("sha256", secret).update(`${timeMs}\n${method.toUpperCase()}\n${path}\n${bodyHash}`).digest("hex");
+/** How often a clock-skew error may be logged (a stream of stale requests must not flood the log). */
+const SKEW_LOG_EVERY_MS = 10_000;
+
+/**
+ * One per node process: the secret, the nonces accepted in the window (shared
+ * by every route and fast path, so a request accepted anywhere is a replay
+ * everywhere on this node), and the clock-skew log.
+ */
+export class RpcVerifier {
+  readonly nonces: NonceMemory;
+  private lastSkewLog = 0;
+
+  constructor(private opts: { secret: string; log?: Logger; maxNonces?: number; now?: () => number }) {
+    this.nonces = new NonceMemory(opts.maxNonces);
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** Everything but the body (header, freshness, nonce, MAC): run it before reading the body. */
+  precheck(header: string | null | undefined, method: string, pathAndQuery: string): Accepted | Refusal {
+    return this.noted(precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now()));
+  }
+
+  /** precheck, and the body against the signed hash; remembers the nonce of an accepted request. */
+  verify(header: string | null | undefined, method: string, pathAndQuery: string, body: string | Uint8Array): Accepted | Refusal {
+    return this.noted(verifySignature(this.opts.secret, header, method, pathAndQuery, body, this.nonces, this.now()));
+  }
+
+  /**
+   * precheck and the body hash, remembering nothing: for a check that runs
+   * before the one that accepts the request (the browser guard), which would
+   * otherwise see its own nonce as a replay.
+   */
+  matches(header: string | null | undefined, method: string, pathAndQuery: string, body: string | Uint8Array): boolean {
+    const pre = precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now());
+    return pre.ok && bodyHashOf(body) === pre.header.bodyHash;
+  }
+
+  private noted<T extends Accepted | Refusal>(r: T): T {
+    if (!r.ok && r.code === "SIGNATURE_STALE") {
+      const now = this.now();
+      if (now - this.lastSkewLog >= SKEW_LOG_EVERY_MS) {
+        this.lastSkewLog = now;
+        // The MAC checked out: a holder of the secret (a peer, or a captured
+        // old request replayed) signed at a time this far from our clock.
+        this.opts.log?.error("refused a signed RPC: clock skew beyond the allowed window; check NTP on both nodes", {
+          skewSeconds: Number(((r.skewMs ?? 0) / 1000).toFixed(1)), limitSeconds: SKEW_LIMIT_MS / 1000, node: r.node,
+        });
+      }
+    }
+    return r;
+  }
 }
 
-/** Header value for an outgoing RPC. `path` includes the query string. */
-export function signRequest(secret: string, method: string, path: string, body: string | Uint8Array, nowMs = Date.now()): string {
-  return `t=${nowMs},sig=${signature(secret, nowMs, method, path, body)}`;
+export function refusalError(r: Refusal): ApiError {
+  return new ApiError(r.status, r.code, r.message, r.status === 503 ? { "Retry-After": "1" } : {});
 }
 
-export function verifySignature(
-  secret: string,
-  header: string | undefined | null,
-  method: string,
-  path: string,
-  body: string | Uint8Array,
-  nowMs = Date.now(),
-): boolean {
-  if (!header || !secret) return false;
-  const m = /^t=(\d{1,16}),sig=([0-9a-f]{64})$/.exec(header.trim());
-  if (!m) return false;
-  const t = Number(m[1]);
-  if (Math.abs(nowMs - t) > MAX_SKEW_MS) return false;
-  const want = Buffer.from(signature(secret, t, method, path, body), "hex");
-  const got = Buffer.from(m[2]!, "hex");
-  return want.length === got.length && timingSafeEqual(want, got);
+export interface ClusterAuthOptions {
+  verifier: RpcVerifier;
+  prefixes: string[];
+  /** Body cap of peer RPC (http.max_body_bytes). */
+  maxBodyBytes: number;
+  /** Larger caps by path prefix (/v1/raft/: raft.max_message_bytes, a snapshot travels in one message). */
+  overrides?: { prefix: string; maxBytes: number }[];
 }
 
-export function clusterAuth(opts: { secret: string; prefixes: string[] }): MiddlewareHandler {
+/**
+ * Reads a peer request's body after its header passed: a signed length over
+ * the route's cap is a 413 unread; a body longer than its signed length is
+ * a 401 as soon as it passes it (so a captured header makes this node read no
+ * more than the genuine body).
+ */
+async function cappedBody(c: Context, opts: ClusterAuthOptions, signedLength: number): Promise<Uint8Array> {
+  if (c.req.method === "GET" || c.req.method === "HEAD") return new Uint8Array(0);
+  const max = opts.overrides?.find((o) => c.req.path.startsWith(o.prefix))?.maxBytes ?? opts.maxBodyBytes;
+  if (signedLength > max) throw new ApiError(413, "BODY_TOO_LARGE", `request body is larger than ${max} bytes`);
+  const body = await readCapped(c.req.raw, signedLength);
+  if (!body) throw new ApiError(401, "SIGNATURE_INVALID", "the body is longer than its signature says");
+  // Hand the bytes to hono's body cache: the route's validator parses them, nothing reads the stream again.
+  const buf = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
+  (c.req as unknown as { bodyCache: Record<string, Promise<unknown>> }).bodyCache.arrayBuffer = Promise.resolve(buf);
+  return body;
+}
+
+export function clusterAuth(opts: ClusterAuthOptions): MiddlewareHandler {
   return async function clusterAuthMiddleware(c, next) {
     const path = c.req.path;
     if (!opts.prefixes.some((p) => path.startsWith(p))) return next();
+    const header = c.req.header(SIGNATURE_HEADER);
     const url = new URL(c.req.url);
-    // Read through hono's body cache, not a clone of the stream: the route's
-    // validator then parses the cached bytes instead of teeing the stream.
-    const body = new Uint8Array(await c.req.arrayBuffer());
-    const ok = verifySignature(opts.secret, c.req.header(SIGNATURE_HEADER), c.req.method, url.pathname + url.search, body);
-    if (!ok) throw new ApiError(401, "UNAUTHORIZED", "missing or invalid cluster signature (check cluster.secret)");
+    const pre = opts.verifier.precheck(header, c.req.method, url.pathname + url.search);
+    if (!pre.ok) throw refusalError(pre);
+    const body = await cappedBody(c, opts, pre.header.length);
+    const res = opts.verifier.verify(header, c.req.method, url.pathname + url.search, body);
+    if (!res.ok) throw refusalError(res);
+    markNodeSigned(c, res.header.node);
     return next();
   };
 }
