@@ -151,8 +151,12 @@ const VALID_BODIES: Record<string, (n: number) => Record<string, unknown>> = {
 
 /** Parameter values for the write walk: names that exist on the empty twin, so a control request reaches its handler. */
 function writePath(r: LiveRoute): string {
-  return fillParams(r.path, { name: "probe", service: "walk", key: "walk/key", id: "walk-1", accessor: "00000000-0000-0000-0000-000000000099", address: "127.0.0.1:1", path: "x" });
+  const id = r.path.startsWith("/v1/acl/policy/") ? made.policyId : "walk-1";
+  return fillParams(r.path, { name: "probe", service: "walk", key: "walk/key", id, accessor: made.tokenAccessor, address: "127.0.0.1:1", path: "x" });
 }
+
+/** A policy and a token on the empty twin, so that their update routes reach a handler (set in beforeAll below). */
+const made = { policyId: "walk-1", tokenAccessor: "00000000-0000-0000-0000-000000000099" };
 
 let counter = 0;
 function bodyFor(r: LiveRoute, json = r.jsonBody): { text: string; obj: Record<string, unknown> | undefined } {
@@ -205,6 +209,11 @@ describe("writes from a web page: cross-site, foreign Origin, form content types
       const r = await p;
       if (r.status !== 200) throw new Error(`${label}: ${r.status} ${JSON.stringify(r.body)}`);
     }
+    const policy = await as(t(), "PUT", "/v1/acl/policy", { Name: "walk-target", Rules: 'key "walk" { policy = "read" }' });
+    const token = await as(t(), "PUT", "/v1/acl/token", { Description: "walk target", Policies: [{ Name: "walk-target" }] });
+    if (policy.status !== 200 || token.status !== 200) throw new Error(`walk targets: policy ${policy.status}, token ${token.status}`);
+    made.policyId = policy.body.ID;
+    made.tokenAccessor = token.body.AccessorID;
   });
   test("the walk finds the write routes", () => {
     expect(writeRoutes.length).toBeGreaterThan(40);
