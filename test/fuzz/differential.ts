@@ -5,8 +5,9 @@
 //
 // What "the same" allows, and why:
 //  - the node's own port and data dir are replaced by placeholders (the twins
-//    share name, node id and secret, but not those), and ISO timestamps by
-//    "<time>" (the anonymous token of each twin was made at its own bootstrap);
+//    share name, node id and secret, but not those), so are the IDs each twin
+//    gave the narrow token and its policy (`aliases`), and ISO timestamps by
+//    "<time>" (each twin made its tokens at its own time);
 //  - Date, Content-Length (the body is compared instead), Connection,
 //    Keep-Alive and Transfer-Encoding are transport, not data;
 //  - X-Consul-LastContact is timing: only its presence is compared;
@@ -19,7 +20,10 @@
 //    and the fence (its applied index after one more write made after all of
 //    them) can only be the modify index of a hidden write, and is reported.
 //    Values at or after the fence are the log position; at or before the
-//    baseline, the bootstrap's.
+//    baseline, the bootstrap's and the shared things'. The same rule holds
+//    for index fields in JSON bodies ("CreateIndex", "ModifyIndex", ...: the
+//    twins' logs need not line up entry for entry, so their values are not
+//    compared either, only checked against the window).
 export interface Observed {
   status: number;
   headers: Record<string, string>;
@@ -29,6 +33,8 @@ export interface Observed {
 export interface NodeFacts {
   port: number;
   dataDir: string;
+  /** Values that legitimately differ between the twins (a token's accessor), each with its placeholder. */
+  aliases?: Record<string, string>;
 }
 
 export interface IndexWindow {
@@ -42,6 +48,8 @@ const TRANSPORT = new Set(["date", "content-length", "connection", "keep-alive",
 const PRESENCE_ONLY = new Set(["x-consul-lastcontact", "x-consul-index", "x-corral-index"]);
 export const INDEX_HEADERS = ["x-consul-index", "x-corral-index"];
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g;
+/** "CreateIndex":12, "ModifyIndex": 12, "LockIndex":0, "index":3 ... in a JSON body. */
+const BODY_INDEX = /"(\w*[Ii]ndex)"\s*:\s*(\d+)/g;
 
 export function headersOf(h: Headers | Map<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -56,7 +64,8 @@ function escapeRe(s: string): string {
 /** The answer with what legitimately differs between the twins replaced by placeholders. */
 export function normalize(a: Observed, node: NodeFacts): Observed {
   const text = (s: string) =>
-    s.replace(new RegExp(escapeRe(node.dataDir), "g"), "<data-dir>")
+    Object.entries(node.aliases ?? {}).reduce((acc, [value, placeholder]) => (value ? acc.split(value).join(placeholder) : acc), s)
+      .replace(new RegExp(escapeRe(node.dataDir), "g"), "<data-dir>")
       .replace(new RegExp(`(?<![0-9])${node.port}(?![0-9])`, "g"), "<port>")
       .replace(ISO_TIME, "<time>");
   const headers: Record<string, string> = {};
@@ -64,7 +73,7 @@ export function normalize(a: Observed, node: NodeFacts): Observed {
     if (TRANSPORT.has(k)) continue;
     headers[k] = PRESENCE_ONLY.has(k) ? "<present>" : text(v);
   }
-  return { status: a.status, headers, body: text(a.body) };
+  return { status: a.status, headers, body: text(a.body).replace(BODY_INDEX, '"$1":"<index>"') };
 }
 
 function clip(s: string, n = 160): string {
@@ -83,6 +92,10 @@ export function differences(populated: Observed, empty: Observed, facts: { popul
     if (populated.headers[h] !== undefined && v > facts.window.baseline && v < facts.window.fence) {
       out.push(`${h} ${v} is the index of a hidden write (hidden writes are ${facts.window.baseline + 1}..${facts.window.fence - 1})`);
     }
+  }
+  const hidden = (v: number) => v > facts.window.baseline && v < facts.window.fence;
+  for (const m of populated.body.matchAll(BODY_INDEX)) {
+    if (hidden(Number(m[2]))) out.push(`body field ${m[1]} ${m[2]} is the index of a hidden write (hidden writes are ${facts.window.baseline + 1}..${facts.window.fence - 1})`);
   }
   for (const s of facts.secrets ?? []) {
     if (populated.body.includes(s) && !empty.body.includes(s)) out.push(`the body carries the hidden value ${JSON.stringify(s)}`);

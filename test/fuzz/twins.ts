@@ -1,10 +1,13 @@
 // Two dev nodes for the differential oracle: the same kind of node (every
 // plugin on, ACLs on, default deny, the same node name, node id and cluster
-// secret), one POPULATED with things an anonymous client must not see (KV
-// keys with secret values, services with checks, an external node, a job
-// with its evaluation and allocation, a policy, a token, an intention, an
-// invoke policy) and one left EMPTY. An anonymous request must get the same
-// answer from both (test/fuzz/differential.ts says what "the same" means).
+// secret). Both get the same SHARED things, written in the same order: a KV
+// key and a service a NARROW token may read (its policy also grants the node).
+// Then one twin is POPULATED with things neither an anonymous client nor the
+// narrow token may see (KV keys with secret values, services with checks on
+// the same node, an external node, a job with its evaluation and allocation,
+// a policy, a token, an intention, an invoke policy); the other stays EMPTY
+// of them. An anonymous or narrow-token request must get the same answer from
+// both (test/fuzz/differential.ts says what "the same" means).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, getJson, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
@@ -23,7 +26,13 @@ export interface Twin {
   port: number;
   dataDir: string;
   management: string;
+  /** The narrow token of this twin (same policy on both, its own secret and accessor). */
+  narrow: { secret: string; accessor: string; policyId: string };
 }
+
+/** Names the narrow token may read, on both twins. */
+export const SHARED = { key: "pub/readme", value: "public-readme-value", service: "pubsvc", serviceId: "pubsvc-1", policy: "narrow" };
+const NARROW_RULES = `key_prefix "pub/" { policy = "read" }\nservice "${SHARED.service}" { policy = "read" }\nnode "${TWIN_NAME}" { policy = "read" }\n`;
 
 /** What was put into the populated twin: names an attacker would try, and their secret values. */
 export interface Populated {
@@ -64,7 +73,7 @@ async function startTwin(nodeId: string, secret: string): Promise<Twin> {
   const proc = await startCorral({ role: "dev", dataDir, config: TWIN_CONFIG, args: ["--name", TWIN_NAME] });
   const boot = await getJson(proc.url + "/v1/acl/bootstrap", { method: "PUT" });
   if (boot.status !== 200) throw new Error(`bootstrap failed: ${boot.status} ${JSON.stringify(boot.body)}`);
-  return { proc, url: proc.url, port: proc.port, dataDir, management: boot.body.SecretID };
+  return { proc, url: proc.url, port: proc.port, dataDir, management: boot.body.SecretID, narrow: { secret: "", accessor: "", policyId: "" } };
 }
 
 export function as(t: Twin, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -126,6 +135,15 @@ async function populate(t: Twin, nodeId: string): Promise<Populated> {
   };
 }
 
+/** What both twins hold, written in the same order on each, before the baseline. */
+async function populateShared(t: Twin): Promise<void> {
+  await must("shared kv", as(t, "PUT", `/v1/kv/${SHARED.key}`, SHARED.value));
+  await must("shared service", as(t, "PUT", "/v1/agent/service/register", { ID: SHARED.serviceId, Name: SHARED.service, Port: 9000 }));
+  const policy = await must("narrow policy", as(t, "PUT", "/v1/acl/policy", { Name: SHARED.policy, Rules: NARROW_RULES }));
+  const token = await must("narrow token", as(t, "PUT", "/v1/acl/token", { Description: "narrow", Policies: [{ Name: SHARED.policy }] }));
+  t.narrow = { secret: token.body.SecretID, accessor: token.body.AccessorID, policyId: policy.body.ID };
+}
+
 /** Starts both twins (in parallel) and populates one. */
 export async function startTwins(): Promise<Twins> {
   const nodeId = crypto.randomUUID();
@@ -133,6 +151,7 @@ export async function startTwins(): Promise<Twins> {
   const [populated, empty] = await Promise.all([startTwin(nodeId, secret), startTwin(nodeId, secret)]);
   // Both nodes register themselves; wait until each lists its own node.
   for (const t of [populated, empty]) await eventually(async () => ((await as(t, "GET", "/v1/nodes")).body as unknown[]).length === 1, 15_000);
+  await Promise.all([populateShared(populated), populateShared(empty)]);
   const state = await populate(populated, nodeId);
   return { populated, empty, state };
 }
@@ -149,10 +168,10 @@ export function reapTwins(t: Twins | undefined): void {
  * still tried against everything.
  */
 export function paramCandidates(s: Populated, name: string): string[] {
-  const ids = [s.nodeId, s.jobId, ...s.evalIds, ...s.allocIds, s.intentionId, s.policyId, ...s.serviceIds, ...s.checkIds];
+  const ids = [SHARED.serviceId, s.nodeId, s.jobId, ...s.evalIds, ...s.allocIds, s.intentionId, s.policyId, ...s.serviceIds, ...s.checkIds];
   const table: Record<string, string[]> = {
-    key: [...s.kvKeys, "secret/", "secret", ""],
-    service: s.services,
+    key: [SHARED.key, ...s.kvKeys, "secret/", "pub/", "secret", ""],
+    service: [SHARED.service, ...s.services],
     node: [...s.nodes, s.nodeId],
     id: ids,
     name: ["discovery", s.policyName],

@@ -25,7 +25,7 @@ import { killAll } from "../helpers/proc.ts";
 import { rawRequest } from "../fuzz/raw-http.ts";
 import { differences, type Observed } from "../fuzz/differential.ts";
 import { fillParams, listRoutes, paramNames, type LiveRoute } from "../fuzz/routes.ts";
-import { as, paramCandidates, reapTwins, startTwins, type Twin, type Twins } from "../fuzz/twins.ts";
+import { as, paramCandidates, reapTwins, SHARED, startTwins, type Twin, type Twins } from "../fuzz/twins.ts";
 import {
   combinations, crossSiteVariants, duplicateKeyBody, flagCombinations, foreignHosts, observe, ownHosts, pool, READ_FLAGS, SIMPLE_CONTENT_TYPES, withQuery,
 } from "./helpers-suite.ts";
@@ -39,9 +39,11 @@ afterAll(async () => {
   console.log(`routes-walk: ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
 });
 
+/** What each twin named differently: the narrow token's secret and accessor, its policy's ID. */
+const aliases = (t: Twin) => ({ [t.narrow.secret]: "<narrow-secret>", [t.narrow.accessor]: "<narrow-accessor>", [t.narrow.policyId]: "<narrow-policy>" });
 const facts = {
-  populated: { port: twins.populated.port, dataDir: twins.populated.dataDir },
-  empty: { port: twins.empty.port, dataDir: twins.empty.dataDir },
+  populated: { port: twins.populated.port, dataDir: twins.populated.dataDir, aliases: aliases(twins.populated) },
+  empty: { port: twins.empty.port, dataDir: twins.empty.dataDir, aliases: aliases(twins.empty) },
   window: { baseline: twins.state.baselineIndex, fence: twins.state.fenceIndex },
   secrets: twins.state.secrets,
 };
@@ -87,15 +89,22 @@ async function pathsFor(r: LiveRoute): Promise<string[]> {
   return [...new Set([...existing, ...fallback, ...(absent ? [absent] : [])])];
 }
 
-async function compareAnonymous(method: string, target: string): Promise<{ target: string; what: string }[]> {
+/** Who asks: no token, or the narrow token (each twin's own secret for the same policy). */
+type Caller = "anonymous" | "narrow token";
+const tokenOf = (t: Twin, caller: Caller): Record<string, string> => (caller === "anonymous" ? {} : { "X-Consul-Token": t.narrow.secret });
+
+async function compareAnonymous(method: string, target: string, caller: Caller = "anonymous"): Promise<{ target: string; what: string }[]> {
   const [p, e]: Observed[] = await Promise.all([
-    observe(twins.populated.url + target, { method }),
-    observe(twins.empty.url + target, { method }),
+    observe(twins.populated.url + target, { method, headers: tokenOf(twins.populated, caller) }),
+    observe(twins.empty.url + target, { method, headers: tokenOf(twins.empty, caller) }),
   ]);
   return differences(p, e, facts).map((what) => ({ target: `${method} ${target}`, what }));
 }
 
 const getRoutes = routes.filter((r) => r.method === "GET");
+
+const queries = flagCombinations();
+const headQueries = ["", ...READ_FLAGS];
 
 describe("reads: an anonymous answer is the same from a populated node as from an empty one", () => {
   test("the walk finds the routes", () => {
@@ -103,21 +112,9 @@ describe("reads: an anonymous answer is the same from a populated node as from a
     expect(getRoutes.filter((r) => !r.hidden).length).toBeGreaterThan(50);
   });
 
-  const queries = flagCombinations();
-  const headQueries = ["", ...READ_FLAGS];
   for (const r of getRoutes.filter((x) => !x.hidden)) {
     test(`GET ${r.path}: ${queries.length} flag combinations + ${headQueries.length} HEAD`, async () => {
-      const paths = await pathsFor(r);
-      const jobs: [string, string][] = [];
-      for (const path of paths) {
-        for (const q of queries) jobs.push(["GET", withQuery(path, q)]);
-        for (const q of headQueries) jobs.push(["HEAD", withQuery(path, q)]);
-      }
-      const leaks: { target: string; what: string }[] = [];
-      await pool(jobs, 6, async ([m, t]) => {
-        leaks.push(...(await compareAnonymous(m, t)));
-      });
-      if (leaks.length) throw new Error(`anonymous answers differ between a populated and an empty node (paths ${paths.join(", ")}): ${reportLeaks(leaks)}`);
+      await walkReads(r, "anonymous");
     }, 120_000);
   }
 
@@ -134,6 +131,32 @@ describe("reads: an anonymous answer is the same from a populated node as from a
     if (leaks.length) throw new Error(reportLeaks(leaks));
   }, 120_000);
 });
+
+// The narrow token may read the shared key, service and node (the same on
+// both twins), nothing the populated twin holds beyond them: the same walk,
+// with that token. Lists now hold something, and must hold the same things.
+describe("reads: a narrow token's answer is the same from a populated node as from an empty one", () => {
+  for (const r of getRoutes.filter((x) => !x.hidden)) {
+    test(`GET ${r.path}: ${queries.length} flag combinations + ${headQueries.length} HEAD, narrow token`, async () => {
+      await walkReads(r, "narrow token");
+    }, 120_000);
+  }
+});
+
+/** One GET route: every path to try × every flag combination × GET, and × each flag × HEAD. */
+async function walkReads(r: LiveRoute, caller: Caller): Promise<void> {
+  const paths = await pathsFor(r);
+  const jobs: [string, string][] = [];
+  for (const path of paths) {
+    for (const q of queries) jobs.push(["GET", withQuery(path, q)]);
+    for (const q of headQueries) jobs.push(["HEAD", withQuery(path, q)]);
+  }
+  const leaks: { target: string; what: string }[] = [];
+  await pool(jobs, 6, async ([m, t]) => {
+    leaks.push(...(await compareAnonymous(m, t, caller)));
+  });
+  if (leaks.length) throw new Error(`${caller} answers differ between a populated and an empty node (paths ${paths.join(", ")}): ${reportLeaks(leaks)}`);
+}
 
 /** A valid body for the JSON write routes the suite knows how to satisfy (`n` keeps names unique). */
 const VALID_BODIES: Record<string, (n: number) => Record<string, unknown>> = {
@@ -301,5 +324,5 @@ test("GET /v1/kv/<secret key>?recurse&raw, anonymous, does not carry the value",
 // (an anonymous write accepted during the walk would show here).
 test("the populated twin still holds exactly what was put into it", async () => {
   const res = await as(twins.populated, "GET", "/v1/kv/?keys");
-  expect(res.body).toEqual([...twins.state.kvKeys, "zz-fence"].sort());
+  expect(res.body).toEqual([SHARED.key, ...twins.state.kvKeys, "zz-fence"].sort());
 });
