@@ -8,6 +8,11 @@
 //    share name, node id and secret, but not those), so are the IDs each twin
 //    gave the narrow token and its policy (`aliases`), and ISO timestamps by
 //    "<time>" (each twin made its tokens at its own time);
+//  - live facts of the host, which two processes sampling the same machine a
+//    few ms apart see differently, are masked in JSON bodies by key
+//    (LIVE_KEYS: a node's CPU/memory sample and metric points, its disk's free
+//    bytes, heartbeat and status-change times): they are the machine's, not
+//    the cluster's state;
 //  - Date, Content-Length (the body is compared instead), Connection,
 //    Keep-Alive and Transfer-Encoding are transport, not data;
 //  - X-Consul-LastContact is timing: only its presence is compared;
@@ -48,6 +53,25 @@ const TRANSPORT = new Set(["date", "content-length", "connection", "keep-alive",
 const PRESENCE_ONLY = new Set(["x-consul-lastcontact", "x-consul-index", "x-corral-index"]);
 export const INDEX_HEADERS = ["x-consul-index", "x-corral-index"];
 const ISO_TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g;
+/** Keys whose values are live host facts (see the header comment), masked before bodies are compared. */
+export const LIVE_KEYS = /^(sample|latest|points|since|statusChangedAt|healthChangedAt|lastHeartbeatAt|diskBytes|unique\.storage\.bytesfree)$/;
+
+function maskLive(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(maskLive);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, LIVE_KEYS.test(k) ? "<live>" : maskLive(x)]));
+  return v;
+}
+
+/** The body with live host facts masked, when it is JSON; as it is otherwise. */
+function withoutLiveFacts(body: string): string {
+  if (!/^\s*[[{]/.test(body)) return body;
+  try {
+    return JSON.stringify(maskLive(JSON.parse(body)));
+  } catch {
+    return body;
+  }
+}
+
 /** "CreateIndex":12, "ModifyIndex": 12, "LockIndex":0, "index":3 ... in a JSON body. */
 const BODY_INDEX = /"(\w*[Ii]ndex)"\s*:\s*(\d+)/g;
 
@@ -73,7 +97,7 @@ export function normalize(a: Observed, node: NodeFacts): Observed {
     if (TRANSPORT.has(k)) continue;
     headers[k] = PRESENCE_ONLY.has(k) ? "<present>" : text(v);
   }
-  return { status: a.status, headers, body: text(a.body).replace(BODY_INDEX, '"$1":"<index>"') };
+  return { status: a.status, headers, body: withoutLiveFacts(text(a.body)).replace(BODY_INDEX, '"$1":"<index>"') };
 }
 
 function clip(s: string, n = 160): string {
