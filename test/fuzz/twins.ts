@@ -17,6 +17,12 @@ export const TWIN_CONFIG = [
   `[plugins.authz]`, `enabled = true`, `default_policy = "deny"`, `audit_flush_interval = "50ms"`,
 ].join("\n") + "\n";
 
+/**
+ * A meta value on which a backtracking regex engine runs for ever with
+ * `(a+)+$` or `(a|aa)*c` (the adversarial suite's ?filter= regex bombs).
+ */
+export const REGEX_BOMB_INPUT = "a".repeat(48) + "!";
+
 /** The node name both twins carry, so that node names in answers agree. */
 export const TWIN_NAME = "twin";
 
@@ -102,7 +108,7 @@ async function populate(t: Twin, nodeId: string): Promise<Populated> {
   const kv: [string, string][] = [["secret/db-password", secrets[0]!], ["secret/api/token", secrets[1]!], ["app/config", secrets[2]!], ["a", secrets[3]!]];
   for (const [k, v] of kv) await must(`kv ${k}`, as(t, "PUT", `/v1/kv/${k}`, v));
   await must("service web-1", as(t, "PUT", "/v1/agent/service/register", {
-    ID: "web-1", Name: "web", Port: 8080, Tags: [secrets[4]], Meta: { owner: secrets[5] }, Check: { CheckID: "web-ttl", Name: "web ttl", TTL: "10m" },
+    ID: "web-1", Name: "web", Port: 8080, Tags: [secrets[4]], Meta: { owner: secrets[5], bomb: REGEX_BOMB_INPUT }, Check: { CheckID: "web-ttl", Name: "web ttl", TTL: "10m" },
   }));
   await must("service db-1", as(t, "PUT", "/v1/agent/service/register", { ID: "db-1", Name: "db", Port: 5432, Check: { CheckID: "db-ttl", TTL: "10m" } }));
   await must("check pass", as(t, "PUT", "/v1/agent/check/pass/web-ttl"));

@@ -2,6 +2,7 @@
 // (routes-walk.test.ts, peer-routes.test.ts): the read-flag matrix, request
 // helpers that return what an attacker sees, a bounded worker pool, and the
 // hostile variants of a browser's or a rebinding page's request.
+import { connect } from "node:net";
 import type { Observed } from "../fuzz/differential.ts";
 import { headersOf } from "../fuzz/differential.ts";
 
@@ -130,3 +131,34 @@ export function crossSiteVariants(port: number): { label: string; headers: Recor
 
 /** Content types a form or a no-preflight fetch can send: a JSON route must answer 415. */
 export const SIMPLE_CONTENT_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"];
+
+/**
+ * Sends only the head of a request declaring `length` body bytes (and the
+ * first five of them) and waits for an answer: a node that reads a body
+ * before deciding to refuse it never answers, since the rest never comes.
+ */
+export function headOnly(port: number, method: string, path: string, length: number, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; ms: number } | undefined> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const sock = connect({ host: "127.0.0.1", port });
+    let buf = "";
+    let settled = false;
+    const done = (v: { status: number; ms: number } | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    sock.on("connect", () => sock.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}Content-Length: ${length}\r\n\r\n{"a":`));
+    sock.on("data", (d: Buffer) => {
+      buf += d.toString("latin1");
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(buf);
+      if (m) done({ status: Number(m[1]), ms: Date.now() - t0 });
+    });
+    sock.on("error", () => done(undefined));
+    sock.on("close", () => done(undefined));
+  });
+}

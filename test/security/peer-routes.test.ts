@@ -8,12 +8,11 @@
 // reading its body (a large declared body is answered without being sent).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { connect } from "node:net";
 import { signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
 import { devSecretOf, killAll, type CorralProcess } from "../helpers/proc.ts";
 import { listRoutes, type LiveRoute } from "../fuzz/routes.ts";
 import { startCorral } from "../helpers/proc.ts";
-import { observe } from "./helpers-suite.ts";
+import { headOnly, observe } from "./helpers-suite.ts";
 
 const started = Date.now();
 let node: CorralProcess;
@@ -57,33 +56,6 @@ function post(r: LiveRoute, body: string, signature?: string) {
     method: r.method,
     headers: { "content-type": "application/json", ...(signature !== undefined ? { [SIGNATURE_HEADER]: signature } : {}) },
     body,
-  });
-}
-
-/**
- * Sends only the head of a request declaring `length` body bytes and waits
- * for an answer: a node that reads the body before checking the signature
- * never answers (the body never comes).
- */
-function headOnly(port: number, method: string, path: string, length: number, timeoutMs: number): Promise<{ status: number; ms: number } | undefined> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const sock = connect({ host: "127.0.0.1", port });
-    let buf = "";
-    const done = (v: { status: number; ms: number } | undefined) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(v);
-    };
-    const timer = setTimeout(() => done(undefined), timeoutMs);
-    sock.on("connect", () => sock.write(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"a":`));
-    sock.on("data", (d) => {
-      buf += d.toString("latin1");
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(buf);
-      if (m) done({ status: Number(m[1]), ms: Date.now() - t0 });
-    });
-    sock.on("error", () => done(undefined));
-    sock.on("close", () => done(undefined));
   });
 }
 
@@ -132,7 +104,7 @@ describe("peer routes refuse what a client without the secret, or with a capture
   test("an unsigned request declaring a large body is refused before the body is read", async () => {
     const failures: string[] = [];
     // All at once: on code that waits for the body, each costs the full 5 s.
-    const answers = await Promise.all(peerRoutes.map((r) => headOnly(node.port, r.method, r.path, 512 * 1024, 5_000)));
+    const answers = await Promise.all(peerRoutes.map((r) => headOnly(node.port, r.method, r.path, 512 * 1024, { "Content-Type": "application/json" }, 5_000)));
     for (const [i, r] of peerRoutes.entries()) {
       // 512 KiB: under every body limit (http.max_body_bytes is 1 MiB by default, the Raft routes' 64 MiB).
       const res = answers[i];

@@ -27,7 +27,7 @@ import { differences, type Observed } from "../fuzz/differential.ts";
 import { fillParams, listRoutes, paramNames, type LiveRoute } from "../fuzz/routes.ts";
 import { as, paramCandidates, reapTwins, SHARED, startTwins, type Twin, type Twins } from "../fuzz/twins.ts";
 import {
-  combinations, crossSiteVariants, duplicateKeyBody, flagCombinations, foreignHosts, observe, ownHosts, pool, READ_FLAGS, SIMPLE_CONTENT_TYPES, withQuery,
+  combinations, crossSiteVariants, duplicateKeyBody, flagCombinations, foreignHosts, headOnly, observe, ownHosts, pool, READ_FLAGS, SIMPLE_CONTENT_TYPES, withQuery,
 } from "./helpers-suite.ts";
 
 const started = Date.now();
@@ -309,6 +309,45 @@ describe("Host: a foreign Host is refused on every route, GET included (DNS rebi
     for (const [req, hosts] of served) failures.push(`${req}: served to a foreign Host (want 403 or 421): ${hosts.join(", ")}`);
     if (failures.length) throw new Error(report(failures));
   }, 120_000);
+});
+
+describe("bounded work: regex bombs and oversized bodies", () => {
+  // Every GET route with ?filter= regexes that take a backtracking engine
+  // exponential time on the populated twin's meta value (REGEX_BOMB_INPUT),
+  // as the management token (so the filter runs over everything): each must
+  // be answered — any status — within 5 s.
+  test("every GET route × ?filter= regex bombs answers in bounded time", async () => {
+    const bombs = ['Service matches "(a+)+$"', 'Meta.bomb matches "(a+)+$"', 'ServiceMeta.bomb matches "(a|aa)*c"', 'Key matches "(a|a)*$"', 'Node matches "(a*)*b"'];
+    const slow: string[] = [];
+    const jobs: string[] = [];
+    for (const r of getRoutes.filter((x) => !x.hidden && !["/v1/events", "/v1/alloc/{id}/logs"].includes(x.path))) {
+      const combos = combinations(paramNames(r.path), (n) => paramCandidates(twins.state, n).slice(0, 2), 1);
+      for (const b of bombs) jobs.push(withQuery(fillParams(r.path, combos[0]!), `filter=${encodeURIComponent(b)}`));
+    }
+    await pool(jobs, 4, async (target) => {
+      const t0 = Date.now();
+      const res = await observe(twins.populated.url + target, { headers: { "X-Consul-Token": twins.populated.management } });
+      const ms = Date.now() - t0;
+      if (res.status === 0 || ms > 5_000) slow.push(`GET ${decodeURIComponent(target)}: ${res.status || "no answer"} after ${ms} ms`);
+    });
+    if (slow.length) throw new Error(report(slow));
+  }, 120_000);
+
+  // Every write route (streamed /v1/invoke/ aside: it has no body limit by
+  // design) with a declared body one byte over http.max_body_bytes that never
+  // comes: 413 without waiting for it.
+  test("every write route refuses a declared oversized body before reading it", async () => {
+    const MAX_BODY = 1_048_576; // http.max_body_bytes' default: the twins do not set it
+    const failures: string[] = [];
+    const targets = writeRoutes.filter((r) => !r.path.startsWith("/v1/invoke/"));
+    const answers = await Promise.all(targets.map((r) => headOnly(twins.empty.port, r.method, writePath(r), MAX_BODY + 1, { "X-Consul-Token": twins.empty.management, "Content-Type": "application/json" }, 5_000)));
+    for (const [i, r] of targets.entries()) {
+      const res = answers[i];
+      if (!res) failures.push(`${r.method} ${writePath(r)}: no answer in 5 s to a withheld ${MAX_BODY + 1}-byte body (want 413 at once)`);
+      else if (res.status !== 413) failures.push(`${r.method} ${writePath(r)}: ${res.status} (want 413)`);
+    }
+    if (failures.length) throw new Error(report(failures));
+  }, 60_000);
 });
 
 // A known leak the walk must find on code without the read fixes; checked
