@@ -1,4 +1,4 @@
-// The fuzzer's differential oracle (issue 13, point 17): anonymous reads from
+// The fuzzer's differential oracle (issue 13, point 17): reads from
 // the fuzzer's generator (test/fuzz/gen.ts generateRead: every GET route,
 // path parameters mostly the names of hidden things, read flags, odd and
 // bogus-token headers, GET and HEAD) sent over raw sockets to two twins
@@ -35,7 +35,7 @@ function observed(r: RawResponse): Observed {
   return { status: r.status, headers: headersOf(r.headers), body: r.body.toString("utf8") };
 }
 
-test(`fuzz differential: ${COUNT} anonymous reads, populated node vs empty node (seed ${SEED})`, async () => {
+test(`fuzz differential: ${COUNT} anonymous and narrow-token reads, populated node vs empty node (seed ${SEED})`, async () => {
   console.log(`fuzz differential seed ${SEED} (replay: CORRAL_FUZZ_SEED=${SEED} bun test test/fuzz/differential.test.ts)`);
   twins = await startTwins();
   const { populated, empty, state } = twins;
