@@ -124,7 +124,10 @@ async function populate(t: Twin, nodeId: string): Promise<Populated> {
   const allocs = await eventually(async () => {
     const r = await as(t, "GET", `/v1/job/${jobId}/allocations`);
     const list = r.body as { id?: string; ID?: string; status?: string; clientStatus?: string }[];
-    return Array.isArray(list) && list.length > 0 && list.every((a) => (a.clientStatus ?? a.status) === "running") ? list : undefined;
+    // Settled, not necessarily running: an agent that may not run exec tasks
+    // (not root, after the workload fix) fails them, and a failed allocation
+    // is as good a hidden thing as a running one.
+    return Array.isArray(list) && list.length > 0 && list.every((a) => !["pending", ""].includes(String(a.clientStatus ?? a.status ?? ""))) ? list : undefined;
   }, 20_000);
   const evals = (await as(t, "GET", "/v1/evaluations")).body as { id?: string; ID?: string }[];
   // The fence: one more write after everything hidden is in place. Any index

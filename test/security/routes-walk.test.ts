@@ -2,14 +2,14 @@
 // names a route by hand, so a route added tomorrow is walked tomorrow.
 //
 // Two dev nodes of the same kind (every plugin on, ACLs on, default deny,
-// same name, node id and secret): one populated with secrets, one empty
-// (test/fuzz/twins.ts).
+// same name, node id and secret, the same shared key, service and narrow
+// token): one populated with secrets, one empty (test/fuzz/twins.ts).
 //  1. Reads: every GET route, its path parameters filled with the names of
-//     hidden things (and one that exists nowhere), every read flag alone and
-//     in pairs, GET and HEAD, anonymous: the populated node must answer
-//     exactly as the empty one (test/fuzz/differential.ts: status, headers
-//     that carry data, body; an index may be the log's position, never a
-//     hidden write's).
+//     shared and hidden things (and one that exists nowhere), every read flag
+//     alone and in pairs, GET and HEAD, anonymous and as the narrow token:
+//     the populated node must answer exactly as the empty one
+//     (test/fuzz/differential.ts: status, headers that carry data, body; an
+//     index may be the log's position, never a hidden write's).
 //  2. Writes from a browser: every non-GET route with a management token
 //     (so nothing but the browser rules can refuse it): cross-site and
 //     foreign-Origin variants → 403, a form's content types on a JSON route →
@@ -18,6 +18,9 @@
 //     must not be refused for browser reasons.
 //  3. Host: every route, GET included, with a foreign Host (DNS rebinding)
 //     → 403 or 421; the node's own names keep working.
+//  4. Bounded work: ?filter= regex bombs on every GET route answered in
+//     bounded time; a declared oversized body on every write route → 413
+//     before it is read.
 // Writes go to the EMPTY twin, after the reads walk (it does not need to stay
 // empty any more); the populated one is never written by this file.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
