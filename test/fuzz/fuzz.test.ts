@@ -9,7 +9,8 @@
 // Seeded: CORRAL_FUZZ_SEED=<n> replays a run, CORRAL_FUZZ_COUNT=<n> sizes it.
 import { afterAll, expect, test } from "bun:test";
 import { getJson, killAll, startCorral } from "../helpers/proc.ts";
-import { generate, MAX_BODY_BYTES, type FuzzRoute, type Generated } from "./gen.ts";
+import { generate, MAX_BODY_BYTES, type Generated } from "./gen.ts";
+import { listRoutes } from "./routes.ts";
 import { judge } from "./oracle.ts";
 import { rawRequest } from "./raw-http.ts";
 import { unexplained, type Accepted } from "./model.ts";
@@ -23,25 +24,6 @@ const TIMEOUT_MS = 2_500;
 
 const CONFIG = `[plugins.authz]\nenabled = true\ndefault_policy = "allow"\naudit = false\n\n[http]\nmax_body_bytes = ${MAX_BODY_BYTES}\n`;
 
-/** Every route: the OpenAPI document (with its query parameters and body keys) plus the hidden ones. */
-async function routes(base: string): Promise<FuzzRoute[]> {
-  const doc = (await getJson(base + "/v1/openapi.json")).body as { paths: Record<string, Record<string, any>>; components?: { schemas?: Record<string, any> } };
-  const resolve = (s: any) => (s?.$ref ? doc.components?.schemas?.[String(s.$ref).split("/").pop()!] : s);
-  const documented = new Map<string, { query: string[]; bodyKeys: string[] }>();
-  for (const [path, item] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(item)) {
-      const query = (op.parameters ?? []).filter((p: any) => p.in === "query").map((p: any) => p.name as string);
-      const schema = resolve(op.requestBody?.content?.["application/json"]?.schema);
-      documented.set(`${method.toUpperCase()} ${path}`, { query, bodyKeys: Object.keys(schema?.properties ?? {}) });
-    }
-  }
-  const listed = (await getJson(base + "/v1/operator/routes")).body as { method: string; path: string; hidden: boolean }[];
-  return listed.map((r) => {
-    const d = documented.get(`${r.method} ${r.path.replace(/\{(\w+)\{[^}]*\}\}/g, "{$1}")}`);
-    return { method: r.method, path: r.path, query: d?.query ?? [], bodyKeys: d?.bodyKeys ?? [] };
-  });
-}
-
 function describeTarget(g: Generated): string {
   const t = typeof g.req.target === "string" ? g.req.target : Buffer.from(g.req.target).toString("latin1");
   const h = g.req.headers.map(([k, v]) => `${k}: ${String(v).slice(0, 40)}`).join("; ");
@@ -51,7 +33,7 @@ function describeTarget(g: Generated): string {
 test(`fuzz: ${COUNT} malformed requests over every route (seed ${SEED})`, async () => {
   console.log(`fuzz seed ${SEED} (replay: CORRAL_FUZZ_SEED=${SEED} bun test test/fuzz)`);
   const node = await startCorral({ role: "dev", config: CONFIG });
-  const all = await routes(node.url);
+  const all = await listRoutes(node.url);
   expect(all.length).toBeGreaterThan(150);
   expect(all.some((r) => r.path === "/v1/kv/{key{.*}}")).toBe(true);
   const before = (await getJson(node.url + "/v1/snapshot")).body;

@@ -162,3 +162,37 @@ export function generate(seed: number, n: number, routes: FuzzRoute[]): Generate
     req: { method: route.method, target: rawTarget, headers: headers(rng, b?.type), body: b?.bytes },
   };
 }
+
+/** Read flags with values an attacker would try: plausible ones (the walk's) and absurd ones. */
+function readQuery(rng: Rng, route: FuzzRoute): string {
+  if (rng.chance(0.2)) return "";
+  const flags = ["raw", "recurse", "keys", "separator=/", "stale", "consistent", "cached", `index=${rng.int(0, 40)}&wait=1s`,
+    `filter=${encodeURIComponent(rng.pick(['Service == "web"', 'ServiceName matches "d.*"', 'Node != ""', 'Key contains "secret"', 'Tags contains "secret-tag-7"', "not ("]))}`];
+  const parts: string[] = [];
+  for (let i = rng.int(1, 3); i > 0; i--) parts.push(rng.pick(flags));
+  for (const name of route.query) if (rng.chance(0.3)) parts.push(`${name}=${rng.chance(0.5) ? absurdQuery(rng) : rng.pick(["1", "true", "web", "secret/", "passing"])}`);
+  return "?" + parts.join("&");
+}
+
+/**
+ * An anonymous read (GET or HEAD, no token or a bogus one) for the
+ * differential oracle: path parameters are, more often than not, the names of
+ * things that exist on the populated twin (`names(param)`), else hostile
+ * values; read flags are mixed in. The same request goes to both twins.
+ */
+export function generateRead(seed: number, n: number, routes: FuzzRoute[], names: (param: string) => string[]): Generated {
+  const rng = mulberry32((seed ^ Math.imul(n + 1, 0x85ebca6b)) >>> 0);
+  const reads = routes.filter((r) => r.method === "GET");
+  // Half the time a route that names something (KV keys, services, nodes, jobs): where hidden names matter most.
+  const naming = reads.filter((r) => r.path.includes("{"));
+  const route = rng.pick(naming.length && rng.chance(0.5) ? naming : reads);
+  const path = route.path.replace(/\{(\w+)(\{([^}]*)\})?\}/g, (_m, name: string, _r, re: string | undefined) => {
+    const wildcard = re !== undefined && (re.includes("*") || re.includes("+"));
+    const known = names(name);
+    if (known.length && rng.chance(0.7)) return rng.pick(known).split("/").map(encodeURIComponent).join("/") + (wildcard && rng.chance(0.2) ? "/" : "");
+    return paramValue(rng, wildcard).replace(/[\x00-\x20\x7f]/g, (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0"));
+  });
+  const h = headers(rng).filter(([k]) => k !== "X-Fuzz-Huge"); // anonymous: no token, or one that resolves to nothing
+  const method = rng.chance(0.2) ? "HEAD" : "GET";
+  return { route, label: `${method} ${route.path}: anonymous read`, req: { method, target: path + readQuery(rng, route), headers: h } };
+}

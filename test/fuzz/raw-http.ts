@@ -24,8 +24,10 @@ export interface RawResponse {
 const enc = new TextEncoder();
 const bytes = (v: string | Uint8Array) => (typeof v === "string" ? enc.encode(v) : v);
 
+/** `host` is sent as the Host header unless the request carries its own (the suite tries foreign Hosts). */
 export function encodeRequest(r: RawRequest, host: string): Buffer {
-  const parts: Uint8Array[] = [bytes(`${r.method} `), bytes(r.target), bytes(" HTTP/1.1\r\n"), bytes(`Host: ${host}\r\nConnection: close\r\n`)];
+  const ownHost = r.headers.some(([k]) => k.toLowerCase() === "host");
+  const parts: Uint8Array[] = [bytes(`${r.method} `), bytes(r.target), bytes(" HTTP/1.1\r\n"), bytes(`${ownHost ? "" : `Host: ${host}\r\n`}Connection: close\r\n`)];
   for (const [k, v] of r.headers) parts.push(bytes(`${k}: `), bytes(v), bytes("\r\n"));
   if (r.body) parts.push(bytes(`Content-Length: ${r.body.length}\r\n`));
   parts.push(bytes("\r\n"));
