@@ -29,20 +29,9 @@ afterAll(async () => {
   console.log(`peer-routes: ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
 });
 
-/**
- * A signature header as a peer with `secret` makes it at time `now`. The
- * signing function's shape changes with the signed-RPC fix (a `{secret, node}`
- * key and `{now}` options, with a nonce and the sender's node id in the
- * header); both shapes are accepted, so this walk runs before and after that
- * change is merged. (Once merged, call the new shape directly.)
- */
+/** A signature header as a peer with `secret` makes it at time `now`. */
 function sign(secret: string, method: string, path: string, body: string, now: number): string {
-  const any = signRequest as unknown as (...args: unknown[]) => string;
-  try {
-    return any({ secret, node: "suite-peer" }, method, path, body, { now });
-  } catch {
-    return any(secret, method, path, body, now);
-  }
+  return signRequest({ secret, node: "suite-peer" }, method, path, body, { now });
 }
 
 /** A body each RPC would plausibly carry (its content does not matter to the signature check). */
