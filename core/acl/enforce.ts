@@ -16,11 +16,12 @@ import type { RouteEntry } from "../http/routes.ts";
 import type { Logger } from "../log.ts";
 import type { AclSettings } from "../../plugins/authz/config.ts";
 import { filterResources } from "./filters.ts";
+import { FILTERED_HEADER, setReadScope, type ReadScope } from "./read-scope.ts";
 import { isNodeSigned } from "./node-signature.ts";
 import { permissionFor } from "./route-permissions.ts";
 import { AclUnavailableError, type TokenResolver } from "./resolve.ts";
 import { requestToken } from "./secret.ts";
-import type { Authorizer, Identity, PermissionSpec, SegmentHelpers } from "./types.ts";
+import type { Identity, PermissionSpec, SegmentHelpers } from "./types.ts";
 
 const IDENTITY = "corral.aclIdentity";
 
@@ -65,8 +66,14 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
     const perm = permissionFor(entry, all);
     const name = `${entry.route.method.toUpperCase()} ${entry.route.path}`;
     return async function aclMiddleware(c, next) {
-      if (!deps.settings().enabled || perm === "none" || perm === "peer" || isNodeSigned(c)) return next();
+      if (!deps.settings().enabled || perm === "none" || perm === "peer") return next();
+      if (isNodeSigned(c)) {
+        await scopeForwarded(c, deps.resolver());
+        return next();
+      }
       const identity = await identify(c, deps.resolver());
+      // Handlers filter what they read through this scope (core/acl/read-scope.ts).
+      const scope = setReadScope(c, identity.authz);
       if (perm === "authenticated") return next();
       if (!perm && !warned.has(name)) {
         warned.add(name);
@@ -75,7 +82,7 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
       const spec = perm ?? UNDECLARED;
       if (spec.filter && (!spec.filterWhen || spec.filterWhen(c))) {
         await next();
-        await filterAnswer(c, spec, identity.authz);
+        await filterAnswer(c, spec, scope);
         return;
       }
       const { resource, segment } = spec.target
@@ -83,27 +90,54 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
         : { resource: spec.resource, segment: spec.segment ? await spec.segment(c, deps.helpers) : "" };
       const ok = spec.subtree?.(c) ? identity.authz.allowedUnder(resource, segment, spec.access) : identity.authz.allowed(resource, segment, spec.access);
       if (!ok) throw aclError(c, 403, "PERMISSION_DENIED", "Permission denied");
-      return next();
+      await next();
+      // A composite answer (a node's services, its checks, its allocations) whose parts the token's rules could hide.
+      if (scope.partial) c.header(FILTERED_HEADER, "true");
     };
   };
 }
 
-/** Drops the entries of a 200 JSON answer the token may not read. */
-async function filterAnswer(c: Context, spec: PermissionSpec, authz: Authorizer): Promise<void> {
+/**
+ * A request another node authorized and passed on (an agent forwarding a
+ * client's read): the sender decided the route's permission, but what the
+ * answer may show is decided here, where the state is: by the client's token
+ * when it carries one this node knows. Without one (the node's own calls,
+ * e.g. an agent reading its allocations) the signer is trusted with everything.
+ */
+async function scopeForwarded(c: Context, resolver: TokenResolver): Promise<void> {
+  const token = requestToken(c.req.url, (n) => c.req.header(n));
+  if (!token) return;
+  try {
+    const id = await resolver.resolve(token);
+    if (id && !id.anonymous) setReadScope(c, id.authz);
+  } catch {
+    // unavailable: the signer's decision stands
+  }
+}
+
+/**
+ * A list route's answer. Handlers filter at the source through the read
+ * scope, so `?filter=`, 404s, counts and indexes see only what the token may
+ * read. What a handler did not filter itself (an agent passing on the
+ * leader's answer) is filtered here, after the fact, by the route's declared
+ * ListFilter. Either way the header says whether the token's rules could hide
+ * entries, never whether some were: that would answer questions about them.
+ */
+async function filterAnswer(c: Context, spec: PermissionSpec, scope: ReadScope): Promise<void> {
+  const resources = filterResources(spec.filter!) ?? [spec.resource];
+  const partial = scope.used ? scope.partial : !resources.every((r) => scope.authz.readsAll(r));
   const res = c.res;
-  if (res.status !== 200 || !(res.headers.get("content-type") ?? "").includes("json") || !spec.filter) return;
-  const resources = filterResources(spec.filter) ?? [spec.resource];
-  if (resources.every((r) => authz.readsAll(r))) return;
+  if (partial) c.header(FILTERED_HEADER, "true");
+  if (scope.used || !partial || res.status !== 200 || !(res.headers.get("content-type") ?? "").includes("json")) return;
   let body: unknown;
   try {
     body = await res.clone().json();
   } catch {
     return;
   }
-  const out = spec.filter(body, authz);
-  const headers = new Headers(res.headers);
+  const out = spec.filter!(body, scope.authz);
+  const headers = new Headers(c.res.headers);
   headers.delete("content-length");
-  if (out.dropped > 0) headers.set("X-Consul-Results-Filtered-By-ACLs", "true");
   c.res = undefined as never; // replace, do not merge the old headers back in (hono merges on assignment)
   c.res = new Response(JSON.stringify(out.body), { status: res.status, headers });
 }

@@ -8,7 +8,8 @@ import { blockingParams, checkDatacenter, forwardToLeader, setConsulHeaders } fr
 import { ApiError, consulError } from "../../core/http/errors.ts";
 import type { Indexed } from "../../core/state/domains/catalog-read.ts";
 import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
-import type { RoutePermission } from "../../core/acl/types.ts";
+import type { Resource, RoutePermission } from "../../core/acl/types.ts";
+import { readScope, type ReadScope } from "../../core/acl/read-scope.ts";
 import { QueryCache, requestKey } from "../../core/http/query-cache.ts";
 import { isConsulPath } from "../../core/http/consul-paths.ts";
 import { FilterError, prepareFilter, type FieldType, type Filter } from "./filter.ts";
@@ -86,6 +87,18 @@ export function filterValues<V>(map: Record<string, V>, filter: RequestFilter | 
   return Object.fromEntries(Object.entries(map).filter(([, v]) => keep.has(v)));
 }
 
+/**
+ * The checks of a health answer the token may read, each by its own rule
+ * (Consul's filterHealthChecks): a service's check needs service read on
+ * that service, a node's check node read on that node.
+ */
+export function readableChecks<C extends { serviceName: string; nodeName: string }>(scope: ReadScope, checks: readonly C[]): C[] {
+  const service = scope.keep(checks.filter((ch) => ch.serviceName !== ""), "service", (ch) => ch.serviceName);
+  const node = scope.keep(checks.filter((ch) => ch.serviceName === ""), "node", (ch) => ch.nodeName);
+  const keep = new Set<C>([...service, ...node]);
+  return checks.filter((ch) => keep.has(ch));
+}
+
 /** `node-meta=k:v` (repeatable, all must match). */
 export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => boolean {
   const pairs = searchParams(c).getAll("node-meta").map((p) => {
@@ -127,7 +140,10 @@ function methodNotAllowed(ctx: PluginContext<unknown>, def: RouteConfig) {
 /**
  * A blocking read answered with JSON from a per-plugin cache: `read` returns
  * the final view (what is sent); while none of `tables` changed, every
- * request for the same query gets the same serialized bytes.
+ * request for the same query gets the same serialized bytes. `read` filters
+ * through the request's ACL read scope; an answer that scope may have cut
+ * (the token does not see every one of `resources`) is never cached, so no
+ * other token is served it and it is served no other token's answer.
  */
 export async function cachedJsonRead(
   ctx: PluginContext<unknown>,
@@ -135,7 +151,13 @@ export async function cachedJsonRead(
   c: Context,
   tables: readonly string[],
   read: () => Indexed<unknown>,
+  resources: readonly Resource[] = [],
 ): Promise<Response> {
+  const scope = readScope(c);
+  if (!resources.every((r) => scope.seesAll(r))) {
+    const value = await blockingRead(ctx, c, tables, read);
+    return c.json(value as never);
+  }
   const key = requestKey(c.req.url);
   const version = () => tables.map((t) => ctx.state.tableIndex(t)).join(",");
   const answer = await blockingRead(ctx, c, tables, () => {

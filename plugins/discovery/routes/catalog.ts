@@ -5,6 +5,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
 import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
+import { readScope } from "../../../core/acl/read-scope.ts";
 import { CatalogDigests } from "../digest.ts";
 import { BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, filtered, filterParam, filterValues, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, FilterTypes, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
@@ -27,11 +28,12 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     const metaOk = nodeMetaFilter(c);
     const filter = await filterParam(c, FilterTypes.node);
+    const scope = readScope(c);
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
       const r = catalog().nodes();
-      const value = r.value.filter((n) => metaOk(n.meta)).map(nodeView);
+      const value = scope.keep(r.value, "node", (n) => n.name).filter((n) => metaOk(n.meta)).map(nodeView);
       return { index: r.index, value: filtered(value, filter) };
-    });
+    }, ["node"]);
   });
 
   readRoute(ctx, createRoute({
@@ -41,7 +43,15 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     if (searchParams(c).get("node-meta")) throw consulError(400, "node-meta is not supported on /v1/catalog/services");
     const filter = await filterParam(c, FilterTypes.serviceNode);
-    if (!filter) return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => catalog().services());
+    const scope = readScope(c);
+    // Names the token may not read are dropped before the filter sees any instance of them.
+    const readable = (all: Record<string, string[]>) => scope.keep(Object.keys(all), "service", (k) => k);
+    if (!filter) {
+      return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => {
+        const r = catalog().services();
+        return { index: r.index, value: Object.fromEntries(readable(r.value).map((k) => [k, r.value[k]!])) };
+      }, ["service"]);
+    }
     // As Consul: the filter sees each instance as a ServiceNode (catalog/service's element); the
     // names with a matching instance are listed with those instances' tags. The index stays the
     // unfiltered list's; node rows are in the cache version since NodeMeta/Address can match.
@@ -49,7 +59,7 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
       const r = catalog().services();
       const views: ReturnType<typeof serviceNodeView>[] = [];
       const seen = new Set<string>();
-      for (const name of Object.keys(r.value)) {
+      for (const name of readable(r.value)) {
         const lower = name.toLowerCase();
         if (seen.has(lower)) continue; // serviceInstances matches names case-insensitively
         seen.add(lower);
@@ -62,7 +72,7 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
       }
       const value = Object.fromEntries(Object.keys(out).sort().map((k) => [k, [...out[k]!].sort()]));
       return { index: r.index, value };
-    });
+    }, ["service"]);
   });
 
   readRoute(ctx, createRoute({
@@ -95,7 +105,9 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     const filter = await filterParam(c, FilterTypes.catalogService);
     const r = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().node(name));
     if (!r) return c.json(null);
-    const services = Object.fromEntries(r.services.map((s) => [s.serviceId, catalogServiceView(s)]));
+    // The route needs node read on the node; each of its services needs service read on its name (Consul's filterNodeServices).
+    const readable = readScope(c).keep(r.services, "service", (s) => s.name);
+    const services = Object.fromEntries(readable.map((s) => [s.serviceId, catalogServiceView(s)]));
     return c.json({ Node: nodeView(r.node), Services: filterValues(services, filter) });
   });
 

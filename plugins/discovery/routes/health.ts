@@ -5,7 +5,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus } from "../../../core/state/domains/catalog.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
-import { BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
+import { readScope } from "../../../core/acl/read-scope.ts";
+import { BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readableChecks, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
 
 const tags = ["health"];
@@ -59,10 +60,12 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     const node = name(c, "node", "node");
     const filter = await filterParam(c, FilterTypes.healthCheck);
+    const scope = readScope(c);
+    // The route needs node read on the node; each service check also needs service read on its service.
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().nodeChecks(node);
-      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
-    });
+      return { index: r.index, value: filtered(readableChecks(scope, r.value).map(healthCheckView), filter) };
+    }, ["service", "node"]);
   });
 
   readRoute(ctx, createRoute({
@@ -76,9 +79,10 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     const parsed = state === "any" ? ({ success: true, data: "any" } as const) : CheckStatus.safeParse(state);
     if (!parsed.success) throw consulError(400, "Invalid check state");
     const filter = await filterParam(c, FilterTypes.healthCheck);
+    const scope = readScope(c);
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().checksInState(parsed.data);
-      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
-    });
+      return { index: r.index, value: filtered(readableChecks(scope, r.value).map(healthCheckView), filter) };
+    }, ["service", "node"]);
   });
 }
