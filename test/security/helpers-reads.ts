@@ -25,6 +25,8 @@ export interface ReadsWorld {
   web: string;
   /** node read on every node, service "web" read; no job, no other service. */
   nodeReader: string;
+  /** key "secret" read (exact): the key itself, nothing below it. */
+  exactKey: string;
   /** event read + key_prefix "app/" read + service "web" read + node read: no secret key, service or job. */
   events: string;
 }
@@ -45,9 +47,10 @@ export async function populate(): Promise<ReadsWorld> {
     if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`);
   };
   await reg({ ID: "web-1", Name: "web", Port: 8080, Meta: { owner: "team-a" } });
-  await reg({ ID: "vault-1", Name: "vault", Port: 8200, Meta: { token: SECRETS.serviceMeta }, Check: { CheckID: "vault-ttl", Name: "vault ttl", TTL: "10m" } });
+  await reg({ ID: "vault-1", Name: "vault", Port: 8200, Meta: { token: SECRETS.serviceMeta }, Check: { CheckID: "vault-ttl", Name: "vault ttl", TTL: "10m", Status: "passing" } });
   const fail = await call(n.url, "PUT", `/v1/agent/check/fail/vault-ttl?note=${SECRETS.checkOutput}`, m);
   if (fail.status !== 200) throw new Error(`check fail: ${fail.status} ${JSON.stringify(fail.body)}`);
+  await eventually(async () => JSON.stringify((await call(n.url, "GET", "/v1/health/state/critical", m)).body).includes(SECRETS.checkOutput), 10_000);
 
   const self = await call(n.url, "GET", "/v1/agent/self", m);
   const nodeName: string = self.body.Config?.NodeName ?? self.body.Member?.Name;
@@ -74,12 +77,13 @@ export async function populate(): Promise<ReadsWorld> {
 
   const app = (await tokenWith(n, "app-reader", 'key_prefix "app/" { policy = "read" }')).secret;
   const web = (await tokenWith(n, "web-reader", 'service "web" { policy = "read" }')).secret;
+  const exactKey = (await tokenWith(n, "exact-key", 'key "secret" { policy = "read" }')).secret;
   const nodeReader = (await tokenWith(n, "node-reader", 'node_prefix "" { policy = "read" }\nservice "web" { policy = "read" }')).secret;
   const events = (await tokenWith(n, "event-reader", [
     'event_prefix "" { policy = "read" }', 'key_prefix "app/" { policy = "read" }',
     'service "web" { policy = "read" }', 'node_prefix "" { policy = "read" }',
   ].join("\n"))).secret;
-  return { n, nodeName, nodeId, app, web, nodeReader, events };
+  return { n, nodeName, nodeId, app, web, exactKey, nodeReader, events };
 }
 
 export interface Seen {

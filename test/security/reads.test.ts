@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAll } from "../helpers/proc.ts";
 import { openSse } from "../helpers/sse.ts";
-import { call } from "../acl/helpers.ts";
+import { call, tokenWith } from "../acl/helpers.ts";
 import { observe, populate, SECRETS, VARIANTS, withVariant, type ReadsWorld } from "./helpers-reads.ts";
 
 let w: ReadsWorld;
@@ -38,6 +38,7 @@ describe("KV reads", () => {
     expect(r.status).toBe(200);
     expect(r.body.map((e: { Key: string }) => e.Key)).toEqual(["app/config"]);
     expectNoSecret(JSON.stringify(r.body));
+    expect((await call(w.n.url, "GET", "/v1/kv/?keys&separator=/", w.app)).body).toEqual(["app/"]);
   });
 
   test("?keys: a prefix with only hidden keys answers as one with no keys (status, body, headers)", async () => {
@@ -60,11 +61,6 @@ describe("KV reads", () => {
     }
   });
 
-  test("?keys&separator from the root shows readable folders only", async () => {
-    const r = await call(w.n.url, "GET", "/v1/kv/?keys&separator=/", w.app);
-    expect(r.body).toEqual(["app/"]);
-  });
-
   test("X-Consul-Index does not move when a hidden key changes, and a blocking read keeps waiting", async () => {
     const before = await observe(w.n.url, "/v1/kv/?recurse", w.app);
     const idx = before.headers["x-consul-index"]!;
@@ -81,13 +77,20 @@ describe("KV reads", () => {
     expect(Number((await observe(w.n.url, "/v1/kv/?recurse", w.app)).headers["x-consul-index"])).toBeGreaterThan(Number(idx));
   });
 
-  test("a missing key the token may read: its index ignores hidden keys below it", async () => {
-    // key "secret" (exact, readable by nobody here but management) — use app/: app/config-x/… is readable, so
-    // test the exact-key case with a token that reads exactly one key.
-    const a = await observe(w.n.url, "/v1/kv/app/missing", w.app);
-    const b = await observe(w.n.url, "/v1/kv/app/missing-too", w.app);
-    expect(a.status).toBe(404);
-    expect(a).toEqual(b);
+  test("a missing key the token may read: its index ignores the hidden keys below it", async () => {
+    // exactKey reads the key "secret" and nothing under "secret/".
+    const before = await observe(w.n.url, "/v1/kv/secret", w.exactKey);
+    expect(before.status).toBe(404);
+    await call(w.n.url, "PUT", "/v1/kv/secret/moved", w.n.management, "x");
+    const after = await observe(w.n.url, "/v1/kv/secret", w.exactKey);
+    expect(after).toEqual(before);
+  });
+
+  test("an exact key rule covers that key only, not the subtree below it (the same subtree check guards ?recurse deletes)", async () => {
+    const t = await tokenWith(w.n, "exact-write", 'key "secret" { policy = "write" }');
+    const del = await call(w.n.url, "DELETE", "/v1/kv/secret?recurse", t.secret);
+    expect(del.status).toBe(403);
+    expect((await call(w.n.url, "GET", `/v1/kv/${SECRETS.kvKey}`, w.n.management)).status).toBe(200);
   });
 });
 
