@@ -54,11 +54,14 @@ export function allocationRoutes(d: CoreApiDeps): void {
   }), (c) => {
     const q = new URL(c.req.url).searchParams;
     const node = q.get("node");
+    const scope = readScope(c);
+    // A node the token may not read answers as one that does not exist (no 200-vs-404 on its name).
+    const nodeRow = node ? d.state.getNode(node) : undefined;
+    if (node && (!nodeRow || !scope.can("node", nodeRow.name))) throw new ApiError(404, "NODE_NOT_FOUND", `no node with id or name "${node}"`);
     const list = d.state.jobs.listAllocs({
-      namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined,
-      nodeId: node ? nodeOr404(d, node).id : undefined,
+      namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined, nodeId: nodeRow?.id,
     });
-    return c.json(list.map((a) => allocView(a, d.state)));
+    return c.json(scope.keep(list, "job", (a) => a.jobId).map((a) => allocView(a, d.state)));
   }, true);
 
   add(createRoute({

@@ -99,6 +99,32 @@ export function readableChecks<C extends { serviceName: string; nodeName: string
   return checks.filter((ch) => keep.has(ch));
 }
 
+/**
+ * The blocking index of an answer the token's rules may have cut: the highest
+ * index among what it may see, so a change to something hidden neither moves
+ * it nor wakes a blocking query. (The removal of a visible item that leaves
+ * no attributable tombstone then does not move it either: such a query
+ * returns at its wait time and the next read shows the removal.)
+ */
+export function visibleIndex(items: readonly { modifyIndex: number }[]): number {
+  return items.reduce((m, i) => Math.max(m, i.modifyIndex), 1);
+}
+
+/**
+ * Instances of a service the token may read: the route checked service read
+ * on the name asked for; each instance also needs node read on its node and
+ * service read on its own name (names match case-insensitively) — Consul's
+ * filterServiceNodes / filterCheckServiceNodes.
+ */
+export function readableInstances<I extends { node: { name: string }; service: { name: string } }>(scope: ReadScope, list: readonly I[]): I[] {
+  return scope.keep(scope.keep(list, "node", (i) => i.node.name), "service", (i) => i.service.name);
+}
+
+/** visibleIndex over instances: their service, node and check rows. */
+export function instancesIndex(list: readonly { node: { modifyIndex: number }; service: { modifyIndex: number }; checks?: readonly { modifyIndex: number }[] }[]): number {
+  return list.reduce((m, i) => Math.max(m, i.node.modifyIndex, i.service.modifyIndex, visibleIndex(i.checks ?? [])), 1);
+}
+
 /** `node-meta=k:v` (repeatable, all must match). */
 export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => boolean {
   const pairs = searchParams(c).getAll("node-meta").map((p) => {

@@ -148,6 +148,65 @@ describe("composite answers: each part by its own rule", () => {
   });
 });
 
+describe("indexes move only with what the token may see", () => {
+  test("catalog/services: a hidden service registered and removed moves no index, and a blocking read keeps waiting", async () => {
+    const before = await observe(w.n.url, "/v1/catalog/services", w.web);
+    const idx = before.headers["x-consul-index"]!;
+    await call(w.n.url, "PUT", "/v1/agent/service/register", w.n.management, { ID: "vault-2", Name: "vault", Port: 8201 });
+    await call(w.n.url, "PUT", "/v1/agent/service/deregister/vault-2", w.n.management);
+    expect(await observe(w.n.url, "/v1/catalog/services", w.web)).toEqual(before);
+    const held = observe(w.n.url, `/v1/catalog/services?index=${idx}&wait=1500ms`, w.web);
+    await call(w.n.url, "PUT", "/v1/agent/service/register", w.n.management, { ID: "vault-3", Name: "vault", Port: 8202 });
+    expect((await held).headers["x-consul-index"]).toBe(idx);
+    await call(w.n.url, "PUT", "/v1/agent/service/deregister/vault-3", w.n.management);
+  });
+
+  test("health/state and a node's catalog entry and health: a hidden service's check moves no index", async () => {
+    const paths = ["/v1/health/state/any", "/v1/health/state/critical", `/v1/catalog/node/${w.nodeName}`, `/v1/health/node/${w.nodeName}`];
+    const before = await Promise.all(paths.map((p) => observe(w.n.url, p, w.nodeReader)));
+    await call(w.n.url, "PUT", "/v1/agent/check/pass/vault-ttl?note=ok", w.n.management);
+    await call(w.n.url, "PUT", "/v1/agent/service/register", w.n.management, { ID: "vault-4", Name: "vault", Port: 8203, Meta: { token: SECRETS.serviceMeta } });
+    const after = await Promise.all(paths.map((p) => observe(w.n.url, p, w.nodeReader)));
+    for (let i = 0; i < paths.length; i++) expect({ path: paths[i], ...after[i] }).toEqual({ path: paths[i], ...before[i] });
+    await call(w.n.url, "PUT", "/v1/agent/service/deregister/vault-4", w.n.management);
+    await call(w.n.url, "PUT", `/v1/agent/check/fail/vault-ttl?note=${SECRETS.checkOutput}`, w.n.management);
+  });
+
+  test("/v1/jobs: a hidden job registered moves no index", async () => {
+    const before = await call(w.n.url, "GET", "/v1/jobs", w.nodeReader);
+    expect(before.body).toEqual([]);
+    // Cannot be placed (no node has that memory): a job row and an evaluation, no process.
+    const job = { id: "payroll-2", groups: [{ name: "g", count: 1, tasks: [{ name: "t", command: "true", resources: { cpu: 1, memory: 100_000_000 } }] }] };
+    expect((await call(w.n.url, "POST", "/v1/jobs", w.n.management, job, { "content-type": "application/json" })).status).toBeLessThan(300);
+    const after = await call(w.n.url, "GET", "/v1/jobs", w.nodeReader);
+    expect(after.body).toEqual([]);
+    expect(after.headers.get("x-corral-index")).toBe(before.headers.get("x-corral-index"));
+  });
+});
+
+describe("instances and names the token may not read", () => {
+  test("an instance list shows only instances on nodes the token may read (Consul's filterServiceNodes)", async () => {
+    // w.web reads the service "web" and no node.
+    for (const path of ["/v1/catalog/service/web", "/v1/health/service/web"]) {
+      const r = await observe(w.n.url, path, w.web);
+      expect(r.status).toBe(200);
+      expect(r.body).toBe("[]");
+      expect(r.body).not.toContain(w.nodeId);
+      expect(r.headers["x-consul-results-filtered-by-acls"]).toBe("true");
+    }
+    const withNode = await call(w.n.url, "GET", "/v1/catalog/service/web", w.nodeReader);
+    expect(withNode.body.map((i: { ServiceID: string }) => i.ServiceID)).toEqual(["web-1"]);
+  });
+
+  test("/v1/allocations?node= a node the token may not read answers as an unknown one", async () => {
+    const t = (await tokenWith(w.n, "jobs-only", 'job_prefix "" { policy = "read" }')).secret;
+    const hidden = await observe(w.n.url, `/v1/allocations?node=${w.nodeName}`, t);
+    const unknown = await observe(w.n.url, `/v1/allocations?node=${w.nodeName}-nope`, t);
+    expect(hidden.status).toBe(404);
+    expect(hidden.body.replace(`${w.nodeName}`, "X")).toBe(unknown.body.replace(`${w.nodeName}-nope`, "X"));
+  });
+});
+
 describe("the event stream", () => {
   test("each event is filtered by the rule of what it describes", async () => {
     const s = await openSse(`${w.n.url}/v1/events?index=0`, { "X-Consul-Token": w.events });
@@ -163,5 +222,7 @@ describe("the event stream", () => {
     expectNoSecret(seen);
     expect(seen).not.toContain("vault");
     expect(seen).not.toContain(SECRETS.jobId);
+    // Allocation events name no job, only an allocation id: they are filtered by the allocation's job.
+    expect(s.messages.filter((m) => m.event === "allocation" || m.event === "job")).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
 import { readScope } from "../../../core/acl/read-scope.ts";
 import { CatalogDigests } from "../digest.ts";
-import { BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, filtered, filterParam, filterValues, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
+import { instancesIndex, readableInstances, visibleIndex, BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, filtered, filterParam, filterValues, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, FilterTypes, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
 
 const tags = ["catalog"];
@@ -29,10 +29,12 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     const metaOk = nodeMetaFilter(c);
     const filter = await filterParam(c, FilterTypes.node);
     const scope = readScope(c);
+    const everyNode = scope.seesAll("node");
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
       const r = catalog().nodes();
-      const value = scope.keep(r.value, "node", (n) => n.name).filter((n) => metaOk(n.meta)).map(nodeView);
-      return { index: r.index, value: filtered(value, filter) };
+      const readable = scope.keep(r.value, "node", (n) => n.name);
+      const value = readable.filter((n) => metaOk(n.meta)).map(nodeView);
+      return { index: everyNode ? r.index : visibleIndex(readable), value: filtered(value, filter) };
     }, ["node"]);
   });
 
@@ -43,27 +45,26 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     if (searchParams(c).get("node-meta")) throw consulError(400, "node-meta is not supported on /v1/catalog/services");
     const filter = await filterParam(c, FilterTypes.serviceNode);
+    // Names the token may not read are left out by the reader itself, index included, before
+    // the filter sees any instance of them.
     const scope = readScope(c);
-    // Names the token may not read are dropped before the filter sees any instance of them.
-    const readable = (all: Record<string, string[]>) => scope.keep(Object.keys(all), "service", (k) => k);
-    if (!filter) {
-      return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => {
-        const r = catalog().services();
-        return { index: r.index, value: Object.fromEntries(readable(r.value).map((k) => [k, r.value[k]!])) };
-      }, ["service"]);
-    }
+    const visible = scope.seesAll("service") ? undefined : (name: string) => scope.can("service", name);
+    if (visible) scope.hid();
+    if (!filter) return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => catalog().services(visible), ["service"]);
     // As Consul: the filter sees each instance as a ServiceNode (catalog/service's element); the
     // names with a matching instance are listed with those instances' tags. The index stays the
     // unfiltered list's; node rows are in the cache version since NodeMeta/Address can match.
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
-      const r = catalog().services();
+      const r = catalog().services(visible);
       const views: ReturnType<typeof serviceNodeView>[] = [];
       const seen = new Set<string>();
-      for (const name of readable(r.value)) {
+      for (const name of Object.keys(r.value)) {
         const lower = name.toLowerCase();
-        if (seen.has(lower)) continue; // serviceInstances matches names case-insensitively
+        if (seen.has(lower)) continue; // serviceInstances matches names case-insensitively...
         seen.add(lower);
-        for (const i of catalog().serviceInstances(name).value) views.push(serviceNodeView(i.node, i.service));
+        for (const i of catalog().serviceInstances(name).value) {
+          if (!visible || visible(i.service.name)) views.push(serviceNodeView(i.node, i.service)); // ...so each instance by its own name
+        }
       }
       const out: Record<string, Set<string>> = {};
       for (const v of filter.select(views)) {
@@ -86,11 +87,13 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     const metaOk = nodeMetaFilter(c);
     const tagList = searchParams(c).getAll("tag");
     const filter = await filterParam(c, FilterTypes.serviceNode);
+    const scope = readScope(c);
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
       const r = catalog().serviceInstances(name, { tags: tagList });
-      const value = r.value.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service));
-      return { index: r.index, value: filtered(value, filter) };
-    });
+      const readable = readableInstances(scope, r.value);
+      const value = readable.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service));
+      return { index: scope.seesAll("node") ? r.index : instancesIndex(readable), value: filtered(value, filter) };
+    }, ["node", "service"]);
   });
 
   readRoute(ctx, createRoute({
@@ -103,11 +106,18 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     if (!name) throw consulError(400, "Missing node name");
     // As Consul: the filter applies to the node's services.
     const filter = await filterParam(c, FilterTypes.catalogService);
-    const r = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().node(name));
+    // The route needs node read on the node; each of its services needs service read on its name
+    // (Consul's filterNodeServices), and a hidden service must not move the index.
+    const scope = readScope(c);
+    const everyService = scope.seesAll("service");
+    const r = await blockingRead(ctx, c, CATALOG_TABLES, () => {
+      const n = catalog().node(name);
+      if (!n.value) return n;
+      const readable = scope.keep(n.value.services, "service", (s) => s.name);
+      return { index: everyService ? n.index : Math.max(n.value.node.modifyIndex, visibleIndex(readable)), value: { node: n.value.node, services: readable } };
+    });
     if (!r) return c.json(null);
-    // The route needs node read on the node; each of its services needs service read on its name (Consul's filterNodeServices).
-    const readable = readScope(c).keep(r.services, "service", (s) => s.name);
-    const services = Object.fromEntries(readable.map((s) => [s.serviceId, catalogServiceView(s)]));
+    const services = Object.fromEntries(r.services.map((s) => [s.serviceId, catalogServiceView(s)]));
     return c.json({ Node: nodeView(r.node), Services: filterValues(services, filter) });
   });
 
