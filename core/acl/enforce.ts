@@ -16,7 +16,7 @@ import type { RouteEntry } from "../http/routes.ts";
 import type { Logger } from "../log.ts";
 import type { AclSettings } from "../../plugins/authz/config.ts";
 import { filterResources } from "./filters.ts";
-import { FILTERED_HEADER, setReadScope, type ReadScope } from "./read-scope.ts";
+import { CLIENT_READ_HEADER, FILTERED_HEADER, NOTHING, setReadScope, type ReadScope } from "./read-scope.ts";
 import { isNodeSigned } from "./node-signature.ts";
 import { permissionFor } from "./route-permissions.ts";
 import { AclUnavailableError, type TokenResolver } from "./resolve.ts";
@@ -98,21 +98,25 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
 }
 
 /**
- * A request another node authorized and passed on (an agent forwarding a
- * client's read): the sender decided the route's permission, but what the
- * answer may show is decided here, where the state is: by the client's token
- * when it carries one this node knows. Without one (the node's own calls,
- * e.g. an agent reading its allocations) the signer is trusted with everything.
+ * A request another node authorized and passed on: the sender decided the
+ * route's permission, but what the answer may show is decided here, where the
+ * state is. A client's read (CLIENT_READ_HEADER, set by the agent) is cut to
+ * the client's token, anonymous when it sent none, nothing when this node does
+ * not know it. A node's own call (no header; an agent reading its
+ * allocations) is trusted with everything, unless it names a token.
  */
 async function scopeForwarded(c: Context, resolver: TokenResolver): Promise<void> {
   const token = requestToken(c.req.url, (n) => c.req.header(n));
-  if (!token) return;
+  const forClient = c.req.header(CLIENT_READ_HEADER) !== undefined;
+  if (!forClient && !token) return;
+  let id: Identity | undefined;
   try {
-    const id = await resolver.resolve(token);
-    if (id && !id.anonymous) setReadScope(c, id.authz);
+    id = await resolver.resolve(token);
   } catch {
-    // unavailable: the signer's decision stands
+    id = undefined; // leader-role nodes resolve from their own state; nothing to wait for
   }
+  if (id) setReadScope(c, id.authz);
+  else if (forClient) setReadScope(c, NOTHING);
 }
 
 /**

@@ -90,5 +90,27 @@ export function aclReadScope(c: Context): ReadScope | undefined {
   return scope && scope.authz !== OPEN ? scope : undefined;
 }
 
+/** Sees nothing: a forwarded client read whose token this node does not know. */
+export const NOTHING: Authorizer = { allowed: () => false, allowedUnder: () => false, readsAll: () => false };
+
+/**
+ * Set on a client's read that an agent passes on to a leader (core/node.ts,
+ * forwardToLeader): the signature says the agent allowed the route, and this
+ * header says the answer is for a client, to be cut to its token (anonymous
+ * when it sent none) by the leader, which holds the state. A node's own reads
+ * (an agent watching its allocations) carry no such header and see everything.
+ * A client cannot remove it (the agent sets it on every read it passes on)
+ * and gains nothing by adding it.
+ */
+export const CLIENT_READ_HEADER = "X-Corral-Client-Read";
+
+/** The request to pass on for a client's read: marked with CLIENT_READ_HEADER (writes pass unchanged). */
+export function asClientRead(req: Request): Request {
+  if (req.method !== "GET" && req.method !== "HEAD") return req;
+  const headers = new Headers(req.headers);
+  headers.set(CLIENT_READ_HEADER, "1");
+  return new Request(req.url, { method: req.method, headers, signal: req.signal });
+}
+
 /** Consul's header: results may be missing entries the token may not read. */
 export const FILTERED_HEADER = "X-Consul-Results-Filtered-By-ACLs";

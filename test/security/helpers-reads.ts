@@ -2,8 +2,8 @@
 // ACLs on (default deny), KV keys under a public and a secret prefix,
 // services whose Meta and check Output are secret, a job whose task env is
 // secret, and tokens that may read only part of it.
-import { BUN, eventually } from "../helpers/proc.ts";
-import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
+import { BUN, eventually, freePort, getJson, startCorral } from "../helpers/proc.ts";
+import { ACL_CONFIG, call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
 
 /** Strings that must never reach a caller who may not read what holds them. */
 export const SECRETS = {
@@ -109,3 +109,31 @@ export function withVariant(path: string, variant: string): string {
   if (!variant) return path;
   return path.includes("?") ? path + variant : path + "?" + variant.slice(1);
 }
+
+/** A leader (ACLs on, bootstrapped) and an agent joined to it, with KV keys under app/ and secret/. */
+export async function leaderWithAgent(): Promise<{ leader: AclNode; agentUrl: string }> {
+  const leaderPort = await freePort();
+  const secret = "reads-agent-test-secret-0123";
+  const proc = await startCorral({ role: "leader", port: leaderPort, config: `[cluster]\nsecret = "${secret}"\n\n${ACL_CONFIG}` });
+  const boot = await getJson(proc.url + "/v1/acl/bootstrap", { method: "PUT" });
+  const leader: AclNode = { proc, url: proc.url, management: boot.body.SecretID as string };
+  const agent = await startCorral({
+    role: "agent",
+    config: `[node]\nname = "agent-reads"\n\n[cluster]\nsecret = "${secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}token_ttl = "1s"\n`,
+  });
+  await eventually(async () => (await getJson(leader.url + "/v1/nodes?token=" + leader.management)).body.length === 1, 15_000);
+  for (const [k, v] of [["app/config", "public-value"], [SECRETS.kvKey, SECRETS.kvValue]] as const) {
+    await call(leader.url, "PUT", `/v1/kv/${k}`, leader.management, v);
+  }
+  return { leader, agentUrl: agent.url };
+}
+
+/** Gives the anonymous token (no token at all) a policy. */
+export async function grantAnonymous(n: AclNode, name: string, rules: string): Promise<void> {
+  const p = await call(n.url, "PUT", "/v1/acl/policy", n.management, { Name: name, Rules: rules });
+  if (p.status !== 200) throw new Error(`policy ${name}: ${p.status}`);
+  const t = await call(n.url, "PUT", `/v1/acl/token/${ANONYMOUS}`, n.management, { Description: "anonymous", Policies: [{ Name: name }] });
+  if (t.status !== 200) throw new Error(`anonymous token: ${t.status} ${JSON.stringify(t.body)}`);
+}
+
+const ANONYMOUS = "00000000-0000-0000-0000-000000000002";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAll } from "../helpers/proc.ts";
 import { openSse } from "../helpers/sse.ts";
 import { call, tokenWith } from "../acl/helpers.ts";
-import { observe, populate, SECRETS, VARIANTS, withVariant, type ReadsWorld } from "./helpers-reads.ts";
+import { grantAnonymous, leaderWithAgent, observe, populate, SECRETS, VARIANTS, withVariant, type ReadsWorld } from "./helpers-reads.ts";
 
 let w: ReadsWorld;
 beforeAll(async () => {
@@ -225,4 +225,28 @@ describe("the event stream", () => {
     // Allocation events name no job, only an allocation id: they are filtered by the allocation's job.
     expect(s.messages.filter((m) => m.event === "allocation" || m.event === "job")).toEqual([]);
   });
+});
+
+describe("through an agent: the leader cuts a forwarded read to the client's token", () => {
+  test("anonymous and a narrow token via an agent: no hidden key, no 200-vs-404, no hidden event", async () => {
+    const { leader, agentUrl } = await leaderWithAgent();
+    await grantAnonymous(leader, "anon-app", 'key_prefix "app/" { policy = "read" }\nevent_prefix "" { policy = "read" }');
+    const app = (await tokenWith(leader, "agent-app-reader", 'key_prefix "app/" { policy = "read" }\nevent_prefix "" { policy = "read" }')).secret;
+    for (const token of [ANON, app]) {
+      for (const q of ["?keys", "?recurse", "?recurse&raw"]) {
+        const hidden = await observe(agentUrl, `/v1/kv/secret/${q}`, token);
+        const absent = await observe(agentUrl, `/v1/kv/nothing-here/${q}`, token);
+        expectNoSecret(hidden.body);
+        expect({ q, ...hidden }).toEqual({ q, ...absent });
+      }
+      const s = await openSse(`${agentUrl}/v1/events?index=0`, token ? { "X-Consul-Token": token } : {});
+      expect(s.status).toBe(200);
+      await call(leader.url, "PUT", "/v1/kv/app/marker", leader.management, "x");
+      await s.until((msgs) => msgs.some((m) => m.data.includes("app/marker")), 15_000);
+      await s.cancel();
+      expectNoSecret(s.raw());
+    }
+    // What they may read still reads through the agent.
+    for (const token of [ANON, app]) expect((await call(agentUrl, "GET", "/v1/kv/?recurse", token)).body.map((e: { Key: string }) => e.Key)).toEqual(["app/config", "app/marker"]);
+  }, 60_000);
 });
