@@ -11,6 +11,7 @@ import { bodyText, emptyOk, filterParam, filterValues, jsonOk, localRoute, pathP
 import { agentServiceView, AgentServiceSchema, contentHash, FilterTypes } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions } from "../permissions.ts";
+import { readScope } from "../../../core/acl/read-scope.ts";
 
 const tags = ["agent"];
 
@@ -112,7 +113,8 @@ export function agentServiceRoutes(a: AgentDeps): void {
   }), async (c) => {
     const filter = await filterParam(c, FilterTypes.agentService);
     const out: Record<string, ReturnType<typeof agentServiceView>> = {};
-    for (const s of registry.listServices()) out[s.id] = agentServiceView(s, ctx.host.datacenter);
+    // Services the token may not read are left out before the filter sees them.
+    for (const s of readScope(c).keep(registry.listServices(), "service", (s) => s.name)) out[s.id] = agentServiceView(s, ctx.host.datacenter);
     return c.json(filterValues(out, filter));
   });
 

@@ -139,7 +139,7 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     request: { query: query("wan", "segment") }, responses: jsonOk(z.array(MemberSchema)),
   }), (c) => {
     checkDatacenter(c, ctx.host.datacenter);
-    const list = catalog().nodes().value.map((n) =>
+    const list = readScope(c).keep(catalog().nodes().value, "node", (n) => n.name).map((n) =>
       consulMember({ name: n.name, addr: n.address, port: n.port, datacenter: n.datacenter, role: "agent", id: n.id, alive: n.status === "ready" }),
     );
     return c.json(list);
