@@ -148,6 +148,15 @@ describe("composite answers: each part by its own rule", () => {
   });
 });
 
+describe("summaries of what the token may not read", () => {
+  test("a node's registration digest (counts, a hash over every service) needs read on every service", async () => {
+    const r = await call(w.n.url, "GET", `/v1/discovery/digest/${w.nodeId}`, w.nodeReader);
+    expect(r.status).toBe(403);
+    expect(JSON.stringify(r.body)).not.toContain("services");
+    expect((await call(w.n.url, "GET", `/v1/discovery/digest/${w.nodeId}`, w.n.management)).status).toBe(200);
+  });
+});
+
 describe("indexes move only with what the token may see", () => {
   test("catalog/services: a hidden service registered and removed moves no index, and a blocking read keeps waiting", async () => {
     const before = await observe(w.n.url, "/v1/catalog/services", w.web);

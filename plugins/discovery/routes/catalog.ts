@@ -2,7 +2,7 @@
 // replicated catalog. Every one blocks on ?index and carries X-Consul-Index
 // (except datacenters and members, which Consul does not block either).
 import { createRoute, z } from "@hono/zod-openapi";
-import { consulError } from "../../../core/http/errors.ts";
+import { ApiError, consulError } from "../../../core/http/errors.ts";
 import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
 import { readScope } from "../../../core/acl/read-scope.ts";
@@ -128,6 +128,9 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     request: { params: z.object({ node: z.string().max(128) }) },
     responses: jsonOk(z.object({ node: z.string(), digest: z.string(), services: z.number(), checks: z.number() })),
   }), (c) => {
+    // It sums up every service and check of the node: a token that may not read every service would
+    // learn about hidden ones (their count, a digest that changes with them). Agents call it signed.
+    if (!readScope(c).seesAll("service")) throw new ApiError(403, "PERMISSION_DENIED", "Permission denied: the digest covers every service of the node (service_prefix \"\" read)");
     const node = pathParam(c, "node");
     const d = digests.get(node);
     return c.json({ node, digest: d.digest, services: d.services, checks: d.checks });
