@@ -68,8 +68,10 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
     return async function aclMiddleware(c, next) {
       if (!deps.settings().enabled || perm === "none" || perm === "peer") return next();
       if (isNodeSigned(c)) {
-        await scopeForwarded(c, deps.resolver());
-        return next();
+        const forwarded = await scopeForwarded(c, deps.resolver());
+        await next();
+        if (forwarded?.partial) c.header(FILTERED_HEADER, "true");
+        return;
       }
       const identity = await identify(c, deps.resolver());
       // Handlers filter what they read through this scope (core/acl/read-scope.ts).
@@ -105,18 +107,18 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
  * not know it. A node's own call (no header; an agent reading its
  * allocations) is trusted with everything, unless it names a token.
  */
-async function scopeForwarded(c: Context, resolver: TokenResolver): Promise<void> {
+async function scopeForwarded(c: Context, resolver: TokenResolver): Promise<ReadScope | undefined> {
   const token = requestToken(c.req.url, (n) => c.req.header(n));
   const forClient = c.req.header(CLIENT_READ_HEADER) !== undefined;
-  if (!forClient && !token) return;
+  if (!forClient && !token) return undefined;
   let id: Identity | undefined;
   try {
     id = await resolver.resolve(token);
   } catch {
     id = undefined; // leader-role nodes resolve from their own state; nothing to wait for
   }
-  if (id) setReadScope(c, id.authz);
-  else if (forClient) setReadScope(c, NOTHING);
+  if (id) return setReadScope(c, id.authz);
+  return forClient ? setReadScope(c, NOTHING) : undefined;
 }
 
 /**
