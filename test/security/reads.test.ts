@@ -181,6 +181,17 @@ describe("indexes move only with what the token may see", () => {
     await call(w.n.url, "PUT", `/v1/agent/check/fail/vault-ttl?note=${SECRETS.checkOutput}`, w.n.management);
   });
 
+  test("a node the token may read but that does not exist: hidden nodes move none of its indexes", async () => {
+    const t = (await tokenWith(w.n, "ghost-node", 'node "ghost" { policy = "read" }')).secret;
+    const paths = ["/v1/catalog/node/ghost", "/v1/health/node/ghost", "/v1/catalog/nodes"];
+    const before = await Promise.all(paths.map((p) => observe(w.n.url, p, t)));
+    const ext = { Node: "hidden-ext", Address: "10.9.9.9", Service: { ID: "x-1", Service: "vault", Port: 1 } };
+    expect((await call(w.n.url, "PUT", "/v1/catalog/register", w.n.management, ext)).status).toBe(200);
+    const after = await Promise.all(paths.map((p) => observe(w.n.url, p, t)));
+    for (let i = 0; i < paths.length; i++) expect({ path: paths[i], ...after[i] }).toEqual({ path: paths[i], ...before[i] });
+    await call(w.n.url, "PUT", "/v1/catalog/deregister", w.n.management, { Node: "hidden-ext" });
+  });
+
   test("/v1/jobs: a hidden job registered moves no index", async () => {
     const before = await call(w.n.url, "GET", "/v1/jobs", w.nodeReader);
     expect(before.body).toEqual([]);
