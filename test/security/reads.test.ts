@@ -148,6 +148,27 @@ describe("composite answers: each part by its own rule", () => {
   });
 });
 
+describe("names match case-insensitively: the handler checks the name of what it found", () => {
+  test("a node or a service asked for in another case answers as if absent when its own name is denied", async () => {
+    const t = (await tokenWith(w.n, "case-deny", [
+      'node_prefix "" { policy = "read" }', `node "${w.nodeName}" { policy = "deny" }`,
+      'service_prefix "" { policy = "read" }', 'service "vault" { policy = "deny" }',
+    ].join("\n"))).secret;
+    const upper = w.nodeName.toUpperCase();
+    if (upper !== w.nodeName) {
+      const node = await call(w.n.url, "GET", `/v1/catalog/node/${upper}`, t);
+      expect(node.status).toBe(200);
+      expect(node.body).toBeNull();
+      expect((await call(w.n.url, "GET", `/v1/health/node/${upper}`, t)).body).toEqual([]);
+    }
+    for (const path of ["/v1/health/checks/VAULT", "/v1/catalog/service/VAULT", "/v1/health/service/VAULT"]) {
+      const r = await observe(w.n.url, path, t);
+      expect(r.status).toBe(200);
+      expect(r.body).toBe("[]");
+    }
+  });
+});
+
 describe("summaries of what the token may not read", () => {
   test("a node's registration digest (counts, a hash over every service) needs read on every service", async () => {
     const r = await call(w.n.url, "GET", `/v1/discovery/digest/${w.nodeId}`, w.nodeReader);

@@ -112,8 +112,9 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     const everyService = scope.seesAll("service");
     const r = await blockingRead(ctx, c, CATALOG_TABLES, () => {
       const n = catalog().node(name);
-      // No such node: its index would be every node's, hidden ones included.
-      if (!n.value) return { index: scope.seesAll("node") ? n.index : 1, value: null };
+      // Names match case-insensitively: the route checked the name asked for, this checks the node's own.
+      // A node the token may not read answers as none does; its index would be every node's, hidden ones included.
+      if (!n.value || !scope.can("node", n.value.node.name)) return { index: scope.seesAll("node") ? n.index : 1, value: null };
       const readable = scope.keep(n.value.services, "service", (s) => s.name);
       return { index: everyService ? n.index : Math.max(n.value.node.modifyIndex, visibleIndex(readable)), value: { node: n.value.node, services: readable } };
     });

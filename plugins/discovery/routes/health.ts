@@ -50,10 +50,14 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     const service = name(c, "service", "service");
     const filter = await filterParam(c, FilterTypes.healthCheck);
+    const scope = readScope(c);
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().serviceChecks(service);
-      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
-    });
+      // Names match case-insensitively: each check by its service's own name (the route checked the name
+      // asked for). The index stays the name's: only a case variant the token may not read could move it.
+      const readable = readableChecks(scope, r.value);
+      return { index: r.index, value: filtered(readable.map(healthCheckView), filter) };
+    }, ["service"]);
   });
 
   readRoute(ctx, createRoute({
@@ -68,7 +72,8 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     // The route needs node read on the node; each service check also needs service read on its service.
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().nodeChecks(node);
-      const readable = readableChecks(scope, r.value);
+      // Names match case-insensitively: each check also needs node read on its node's own name.
+      const readable = readableChecks(scope, scope.keep(r.value, "node", (ch) => ch.nodeName));
       return { index: everything ? r.index : visibleIndex(readable), value: filtered(readable.map(healthCheckView), filter) };
     }, ["service", "node"]);
   });
