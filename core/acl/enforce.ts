@@ -67,10 +67,13 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
     const name = `${entry.route.method.toUpperCase()} ${entry.route.path}`;
     return async function aclMiddleware(c, next) {
       if (!deps.settings().enabled || perm === "none" || perm === "peer") return next();
-      if (isNodeSigned(c)) {
-        const forwarded = await scopeForwarded(c, deps.resolver());
+      // A client's read an agent passed on (CLIENT_READ_HEADER) is authorized here again, like a
+      // direct one: this node holds the state and the current tokens. Other signed requests (a
+      // client's write, a node's own call) were authorized by the node that signed them.
+      if (isNodeSigned(c) && c.req.header(CLIENT_READ_HEADER) === undefined) {
+        const own = await ownCallScope(c, deps.resolver());
         await next();
-        if (forwarded?.partial) c.header(FILTERED_HEADER, "true");
+        if (own?.partial) c.header(FILTERED_HEADER, "true");
         return;
       }
       const identity = await identify(c, deps.resolver());
@@ -100,25 +103,19 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
 }
 
 /**
- * A request another node authorized and passed on: the sender decided the
- * route's permission, but what the answer may show is decided here, where the
- * state is. A client's read (CLIENT_READ_HEADER, set by the agent) is cut to
- * the client's token, anonymous when it sent none, nothing when this node does
- * not know it. A node's own call (no header; an agent reading its
- * allocations) is trusted with everything, unless it names a token.
+ * A signed request that is not a client's read: a client's write an agent
+ * authorized, or a node's own call (an agent reading its allocations), which
+ * sees everything. Should one name a token, its answer is cut to that token.
  */
-async function scopeForwarded(c: Context, resolver: TokenResolver): Promise<ReadScope | undefined> {
+async function ownCallScope(c: Context, resolver: TokenResolver): Promise<ReadScope | undefined> {
   const token = requestToken(c.req.url, (n) => c.req.header(n));
-  const forClient = c.req.header(CLIENT_READ_HEADER) !== undefined;
-  if (!forClient && !token) return undefined;
-  let id: Identity | undefined;
+  if (!token) return undefined;
   try {
-    id = await resolver.resolve(token);
+    const id = await resolver.resolve(token);
+    return setReadScope(c, id ? id.authz : NOTHING);
   } catch {
-    id = undefined; // leader-role nodes resolve from their own state; nothing to wait for
+    return setReadScope(c, NOTHING);
   }
-  if (id) return setReadScope(c, id.authz);
-  return forClient ? setReadScope(c, NOTHING) : undefined;
 }
 
 /**

@@ -95,12 +95,12 @@ export const NOTHING: Authorizer = { allowed: () => false, allowedUnder: () => f
 
 /**
  * Set on a client's read that an agent passes on to a leader (core/node.ts,
- * forwardToLeader): the signature says the agent allowed the route, and this
- * header says the answer is for a client, to be cut to its token (anonymous
- * when it sent none) by the leader, which holds the state. A node's own reads
- * (an agent watching its allocations) carry no such header and see everything.
- * A client cannot remove it (the agent sets it on every read it passes on)
- * and gains nothing by adding it.
+ * forwardToLeader). The leader then authorizes it as if the client had asked
+ * it directly (core/acl/enforce.ts): the client's token, anonymous when it
+ * sent none, checked against the leader's state, and the answer cut to it.
+ * A node's own reads (an agent watching its allocations) carry no such
+ * header and see everything. A client cannot remove it (the agent sets it on
+ * every read it passes on) and gains nothing by adding it.
  */
 export const CLIENT_READ_HEADER = "X-Corral-Client-Read";
 

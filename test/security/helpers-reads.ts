@@ -119,7 +119,7 @@ export async function leaderWithAgent(): Promise<{ leader: AclNode; agentUrl: st
   const leader: AclNode = { proc, url: proc.url, management: boot.body.SecretID as string };
   const agent = await startCorral({
     role: "agent",
-    config: `[node]\nname = "agent-reads"\n\n[cluster]\nsecret = "${secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}token_ttl = "1s"\n`,
+    config: `[node]\nname = "agent-reads"\n\n[cluster]\nsecret = "${secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}token_ttl = "60s"\n`,
   });
   await eventually(async () => (await getJson(leader.url + "/v1/nodes?token=" + leader.management)).body.length === 1, 15_000);
   for (const [k, v] of [["app/config", "public-value"], [SECRETS.kvKey, SECRETS.kvValue]] as const) {

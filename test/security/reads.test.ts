@@ -287,6 +287,13 @@ describe("through an agent: the leader cuts a forwarded read to the client's tok
       await s.cancel();
       expectNoSecret(s.raw());
     }
+    // A token deleted on the leader reads nothing more through the agent, though the agent still caches it (token_ttl 60 s).
+    const gone = await tokenWith(leader, "agent-gone", 'key_prefix "app/" { policy = "read" }');
+    expect((await call(agentUrl, "GET", "/v1/kv/app/config", gone.secret)).status).toBe(200);
+    expect((await call(leader.url, "DELETE", `/v1/acl/token/${gone.accessor}`, leader.management)).status).toBe(200);
+    const after = await call(agentUrl, "GET", "/v1/kv/app/config", gone.secret);
+    expect(after.status).toBe(403);
+    expect(after.body).toBe("ACL not found");
     // What they may read still reads through the agent.
     for (const token of [ANON, app]) expect((await call(agentUrl, "GET", "/v1/kv/?recurse", token)).body.map((e: { Key: string }) => e.Key)).toEqual(["app/config", "app/marker"]);
   }, 60_000);
