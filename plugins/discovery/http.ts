@@ -177,7 +177,8 @@ export async function cachedJsonRead(
   c: Context,
   tables: readonly string[],
   read: () => Indexed<unknown>,
-  resources: readonly Resource[] = [],
+  /** Every resource whose rules can cut the answer (required: a forgotten one would share a cut answer between tokens). */
+  resources: readonly Resource[],
 ): Promise<Response> {
   const scope = readScope(c);
   if (!resources.every((r) => scope.seesAll(r))) {
