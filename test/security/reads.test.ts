@@ -112,6 +112,9 @@ describe("?filter= runs after ACL filtering; the header depends on the token onl
         expectNoSecret(hidden.body);
         expect({ v, ...hidden }).toEqual({ v, ...none });
       }
+      const headHidden = await observe(w.n.url, `${path}?filter=${encodeURIComponent(matchesHidden)}`, w.web, "HEAD");
+      const headNone = await observe(w.n.url, `${path}?filter=${encodeURIComponent(matchesNothing)}`, w.web, "HEAD");
+      expect(headHidden).toEqual(headNone);
     });
   }
 });
