@@ -61,6 +61,7 @@ import { RpcVerifier, type NodeKey } from "./http/middleware/cluster-auth.ts";
 import { proxyRequest } from "./http/proxy.ts";
 import { aclFactRoutes, aclRpcRoutes, intentionRpcRoutes } from "./api/acl-rpc.ts";
 import { routeListRoutes } from "./api/routes-list.ts";
+import { asClientRead } from "./acl/read-scope.ts";
 
 export interface RunningNode {
   config: Config;
@@ -214,7 +215,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     peers: () => (raft ? raft.raftStatus().voters.map((v) => (v === DEV_RAFT_ID ? selfAddress : v)) : config.agent.leaders),
     agentJoined: () => agent?.isJoined() ?? false,
     propose,
-    forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
+    // Core routes pass only clients' requests on: reads are marked so the leader cuts them to the client's token.
+    forward: leaderClient ? (req) => leaderClient.forward(asClientRead(req)) : undefined,
     peerHttp: peer,
     failure: () => failure,
   };

@@ -16,6 +16,7 @@ import type { RouteEntry } from "../http/routes.ts";
 import type { Logger } from "../log.ts";
 import type { AclSettings } from "../../plugins/authz/config.ts";
 import { filterResources } from "./filters.ts";
+import { CLIENT_READ_HEADER, FILTERED_HEADER, NOTHING, setReadScope, type ReadScope } from "./read-scope.ts";
 import { isNodeSigned } from "./node-signature.ts";
 import { permissionFor } from "./route-permissions.ts";
 import { AclUnavailableError, type TokenResolver } from "./resolve.ts";
@@ -65,8 +66,19 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
     const perm = permissionFor(entry, all);
     const name = `${entry.route.method.toUpperCase()} ${entry.route.path}`;
     return async function aclMiddleware(c, next) {
-      if (!deps.settings().enabled || perm === "none" || perm === "peer" || isNodeSigned(c)) return next();
+      if (!deps.settings().enabled || perm === "none" || perm === "peer") return next();
+      // A client's read an agent passed on (CLIENT_READ_HEADER) is authorized here again, like a
+      // direct one: this node holds the state and the current tokens. Other signed requests (a
+      // client's write, a node's own call) were authorized by the node that signed them.
+      if (isNodeSigned(c) && c.req.header(CLIENT_READ_HEADER) === undefined) {
+        const own = await ownCallScope(c, deps.resolver());
+        await next();
+        if (own?.partial) c.header(FILTERED_HEADER, "true");
+        return;
+      }
       const identity = await identify(c, deps.resolver());
+      // Handlers filter what they read through this scope (core/acl/read-scope.ts).
+      const scope = setReadScope(c, identity.authz);
       if (perm === "authenticated") return next();
       if (!perm && !warned.has(name)) {
         warned.add(name);
@@ -75,7 +87,7 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
       const spec = perm ?? UNDECLARED;
       if (spec.filter && (!spec.filterWhen || spec.filterWhen(c))) {
         await next();
-        await filterAnswer(c, spec, identity.authz);
+        await filterAnswer(c, spec, scope);
         return;
       }
       let targets: Target[];
@@ -92,27 +104,52 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
         const ok = subtree ? identity.authz.allowedUnder(resource, segment, spec.access) : identity.authz.allowed(resource, segment, spec.access);
         if (!ok) throw aclError(c, 403, "PERMISSION_DENIED", "Permission denied");
       }
-      return next();
+      await next();
+      // A composite answer (a node's services, its checks, its allocations) whose parts the token's rules could hide.
+      if (scope.partial) c.header(FILTERED_HEADER, "true");
     };
   };
 }
 
-/** Drops the entries of a 200 JSON answer the token may not read. */
-async function filterAnswer(c: Context, spec: PermissionSpec, authz: Authorizer): Promise<void> {
+/**
+ * A signed request that is not a client's read: a client's write an agent
+ * authorized, or a node's own call (an agent reading its allocations), which
+ * sees everything. Should one name a token, its answer is cut to that token.
+ */
+async function ownCallScope(c: Context, resolver: TokenResolver): Promise<ReadScope | undefined> {
+  const token = requestToken(c.req.url, (n) => c.req.header(n));
+  if (!token) return undefined;
+  try {
+    const id = await resolver.resolve(token);
+    return setReadScope(c, id ? id.authz : NOTHING);
+  } catch {
+    return setReadScope(c, NOTHING);
+  }
+}
+
+/**
+ * A list route's answer. Handlers filter at the source through the read
+ * scope, so `?filter=`, 404s, counts and indexes see only what the token may
+ * read. What a handler did not filter itself (an agent passing on the
+ * leader's answer) is filtered here, after the fact, by the route's declared
+ * ListFilter. Either way the header says whether the token's rules could hide
+ * entries, never whether some were: that would answer questions about them.
+ */
+async function filterAnswer(c: Context, spec: PermissionSpec, scope: ReadScope): Promise<void> {
+  const resources = filterResources(spec.filter!) ?? [spec.resource];
+  const partial = scope.used ? scope.partial : !resources.every((r) => scope.authz.readsAll(r));
   const res = c.res;
-  if (res.status !== 200 || !(res.headers.get("content-type") ?? "").includes("json") || !spec.filter) return;
-  const resources = filterResources(spec.filter) ?? [spec.resource];
-  if (resources.every((r) => authz.readsAll(r))) return;
+  if (partial) c.header(FILTERED_HEADER, "true");
+  if (scope.used || !partial || res.status !== 200 || !(res.headers.get("content-type") ?? "").includes("json")) return;
   let body: unknown;
   try {
     body = await res.clone().json();
   } catch {
     return;
   }
-  const out = spec.filter(body, authz);
-  const headers = new Headers(res.headers);
+  const out = spec.filter!(body, scope.authz);
+  const headers = new Headers(c.res.headers);
   headers.delete("content-length");
-  if (out.dropped > 0) headers.set("X-Consul-Results-Filtered-By-ACLs", "true");
   c.res = undefined as never; // replace, do not merge the old headers back in (hono merges on assignment)
   c.res = new Response(JSON.stringify(out.body), { status: res.status, headers });
 }

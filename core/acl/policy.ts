@@ -95,13 +95,17 @@ export function compileAuthorizer(input: AuthorizerInput): Authorizer {
   return {
     allowed,
     allowedUnder(resource: Resource, prefix: string, want: Want): boolean {
-      if (!allowed(resource, prefix, want)) return false;
-      if (!isSegmented(resource)) return true;
+      if (!isSegmented(resource)) return allowed(resource, prefix, want);
       const r = indexed.get(resource);
-      if (!r) return true;
-      // Consul's KeyWritePrefix: every rule inside the subtree must allow it too.
+      if (!r) return input.defaultAllow;
+      // Consul's KeyWritePrefix: the longest *prefix* rule covering `prefix` decides for the
+      // names below it that no other rule names (an exact rule on `prefix` covers only that
+      // name: `key "app" write` does not reach "app/x", the default does), and every rule
+      // inside the subtree, an exact one on `prefix` included, must allow it too.
       const from = canonicalSegment(resource, prefix);
-      const inside = [...r.exact, ...r.prefixes].filter(([seg]) => seg.startsWith(from) && seg !== from);
+      const covering = r.prefixes.find(([p]) => from.startsWith(p));
+      if (!decide(covering?.[1], want)) return false;
+      const inside = [...r.exact, ...r.prefixes].filter(([seg]) => seg.startsWith(from));
       return inside.every(([, level]) => grants(level, want));
     },
     readsAll(resource: Resource): boolean {

@@ -102,6 +102,7 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/catalog/services", need("service", "read", undefined, { filter: reads(["service"], mapKeys("service")) })],
   ["GET", "/v1/catalog/service/{service{.*}}", need("service", "read", param("service"))],
   ["GET", "/v1/catalog/node/{node{.*}}", need("node", "read", param("node"))],
+  // The digest sums up every service of the node: its handler also needs read on every service.
   ["GET", "/v1/discovery/digest/{node}", need("node", "read", nodeParam("node"))],
   ["GET", "/v1/agent/members", need("node", "read", undefined, { filter: reads(["node"], arrayBy("node", "Name")) })],
   ["GET", "/v1/agent/services", need("service", "read", undefined, { filter: reads(["service"], mapValuesBy("service", "Service")) })],

@@ -11,6 +11,7 @@ import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, allocView, blocking, namespaceOf } from "./job-views.ts";
 import { forwardingAdder } from "./jobs.ts";
+import { readScope } from "../acl/read-scope.ts";
 
 const tags = ["allocations"];
 const IdParam = z.object({ id: z.string().min(1).max(256) });
@@ -53,11 +54,14 @@ export function allocationRoutes(d: CoreApiDeps): void {
   }), (c) => {
     const q = new URL(c.req.url).searchParams;
     const node = q.get("node");
+    const scope = readScope(c);
+    // A node the token may not read answers as one that does not exist (no 200-vs-404 on its name).
+    const nodeRow = node ? d.state.getNode(node) : undefined;
+    if (node && (!nodeRow || !scope.can("node", nodeRow.name))) throw new ApiError(404, "NODE_NOT_FOUND", `no node with id or name "${node}"`);
     const list = d.state.jobs.listAllocs({
-      namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined,
-      nodeId: node ? nodeOr404(d, node).id : undefined,
+      namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined, nodeId: nodeRow?.id,
     });
-    return c.json(list.map((a) => allocView(a, d.state)));
+    return c.json(scope.keep(list, "job", (a) => a.jobId).map((a) => allocView(a, d.state)));
   }, true);
 
   add(createRoute({
@@ -80,9 +84,14 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof forwardingAdder>): vo
   }), async (c) => {
     const nodeId = pathParam(c, "id");
     const { index, waitMs } = blocking(c);
-    const out = await d.state.blocking({ tables: ["allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => ({
-      index: d.state.jobs.nodeAllocIndex(nodeId), value: d.state.jobs.listAllocs({ nodeId }),
-    }));
+    // The route needs node read; each allocation (its job's task specs, env included) needs job read on its job.
+    // A token that cannot read every job gets the index of what it sees: a hidden job's change must not move it.
+    const scope = readScope(c);
+    const everyJob = scope.seesAll("job");
+    const out = await d.state.blocking({ tables: ["allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
+      const value = scope.keep(d.state.jobs.listAllocs({ nodeId }), "job", (a) => a.jobId);
+      return { index: everyJob ? d.state.jobs.nodeAllocIndex(nodeId) : Math.max(1, ...value.map((a) => a.modifyIndex)), value };
+    });
     c.header("X-Corral-Index", String(out.index));
     return c.json(out.value.map((a) => allocView(a, d.state, true)));
   }, true);

@@ -7,7 +7,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, badRequest } from "../http/errors.ts";
 import type { EventHub } from "../monitor/event-hub.ts";
-import { TOPICS, type Topic } from "../state/events.ts";
+import { TOPICS, type ClusterEvent, type Topic } from "../state/events.ts";
+import { aclReadScope } from "../acl/read-scope.ts";
+import { eventVisible } from "../acl/event-rules.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { ErrorBody, errorResponses } from "./schemas.ts";
 
@@ -66,7 +68,16 @@ export function eventRoutes(d: CoreApiDeps, hub: EventHub | undefined) {
       const url = new URL(c.req.url);
       const topics = parseTopics(url.searchParams.getAll("topic"));
       const after = resumeIndex(c.req.header("last-event-id"), url.searchParams.get("index"));
-      const body = hub.open({ after, topics }, c.req.raw.signal);
+      // event:read opens the stream; each event then needs read on what it describes.
+      const scope = aclReadScope(c);
+      const state = d.state;
+      const visible = scope
+        ? (e: ClusterEvent) => eventVisible(e, scope.authz, {
+          jobOfAlloc: (id) => state.jobs.getAlloc(id)?.jobId,
+          nodeName: (id) => state.getNode(id)?.name,
+        })
+        : undefined;
+      const body = hub.open({ after, topics, visible }, c.req.raw.signal);
       return new Response(body, {
         headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" },
       });

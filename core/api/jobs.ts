@@ -10,6 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { readScope } from "../acl/read-scope.ts";
 import { ApiError, statusForCode } from "../http/errors.ts";
 import type { SchedulingLoop } from "../cluster/scheduling/loop.ts";
 import type { Job } from "../scheduler/index.ts";
@@ -56,10 +57,19 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     const q = new URL(c.req.url).searchParams;
     const ns = q.has("namespace") ? namespaceOf(c) : undefined;
     const { index, waitMs } = blocking(c);
-    const out = await d.state.blocking({ tables: ["jobs", "allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => ({
-      index: Math.max(d.state.tableIndex("jobs"), d.state.tableIndex("allocations")),
-      value: d.state.jobs.listJobs(ns).map((j) => jobView(j, d.state.jobs.listAllocs({ namespace: j.namespace, jobId: j.id }))),
-    }));
+    // Jobs the token may not read are left out before anything is counted, and do not move the index
+    // (the highest of the readable jobs and their allocations; a purge of one then shows at the wait's end).
+    const scope = readScope(c);
+    const everyJob = scope.seesAll("job");
+    const out = await d.state.blocking({ tables: ["jobs", "allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
+      const rows = scope.keep(d.state.jobs.listJobs(ns), "job", (j) => j.id).map((j) => ({ job: j, allocs: d.state.jobs.listAllocs({ namespace: j.namespace, jobId: j.id }) }));
+      return {
+        index: everyJob
+          ? Math.max(d.state.tableIndex("jobs"), d.state.tableIndex("allocations"))
+          : rows.reduce((m, r) => r.allocs.reduce((n, a) => Math.max(n, a.modifyIndex), Math.max(m, r.job.modifyIndex)), 1),
+        value: rows.map((r) => jobView(r.job, r.allocs)),
+      };
+    });
     c.header("X-Corral-Index", String(out.index));
     return c.json(out.value);
   }, true);
@@ -135,7 +145,8 @@ function evaluationRoutes(d: CoreApiDeps, add: Add): void {
     const q = new URL(c.req.url).searchParams;
     const status = q.get("status")?.split(",").filter(Boolean) as never;
     const list = d.state.jobs.listEvals({ namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined, status });
-    return c.json(list.slice(0, 1000).map(evalView));
+    // Filtered before the cut: hidden evaluations must not take places in the first 1000.
+    return c.json(readScope(c).keep(list, "job", (e) => e.jobId).slice(0, 1000).map(evalView));
   }, true);
 
   add(createRoute({

@@ -5,6 +5,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { blockingParams, checkDatacenter, flag, setConsulHeaders } from "../http/consul.ts";
 import { consulError } from "../http/errors.ts";
+import { readScope } from "../acl/read-scope.ts";
 import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
@@ -73,15 +74,22 @@ export function kvRoutes(d: CoreApiDeps) {
       const keysMode = flag(c, "keys");
       const separator = new URL(c.req.url).searchParams.get("separator") ?? new URL(c.req.url).searchParams.get("seperator");
       const state = d.state;
+      // ACLs: the route's check allowed a plain read of `key` (key:read); a
+      // listing shows each key by its own rule. Hidden keys are dropped here,
+      // before anything is derived from the list (404, ?raw, ?keys, separator,
+      // X-Consul-Index), so none of those can tell a hidden key exists.
+      const scope = readScope(c);
+      const visible = scope.seesAllUnder("key", key) ? undefined : (k: string) => scope.can("key", k);
+      const listing = recurse || keysMode;
       const { index, value } = await state.blocking(
         { tables: ["kv"], minIndex: params.index, waitMs: params.waitMs, signal: c.req.raw.signal },
         () => {
-          if (recurse || keysMode) {
-            const entries = state.kvList(key);
-            return { index: Math.max(state.kvPrefixIndex(key), 1), value: entries };
+          if (listing) {
+            const entries = scope.keepUnder(state.kvList(key), "key", key, (e) => e.key);
+            return { index: Math.max(state.kvPrefixIndex(key, visible), 1), value: entries };
           }
           const e = state.kvGet(key);
-          return { index: e ? e.modifyIndex : Math.max(state.kvPrefixIndex(key), 1), value: e ? [e] : [] };
+          return { index: e ? e.modifyIndex : Math.max(state.kvPrefixIndex(key, visible), 1), value: e ? [e] : [] };
         },
       );
       setConsulHeaders(c, index, status(), params.consistency);
@@ -90,7 +98,8 @@ export function kvRoutes(d: CoreApiDeps) {
         return c.json(listKeys(value.map((e) => e.key), key, separator));
       }
       if (value.length === 0) return c.body(null, 404);
-      if (flag(c, "raw")) {
+      // As Consul: ?raw applies to a single key only; with ?recurse the answer stays the JSON list.
+      if (flag(c, "raw") && !recurse) {
         c.header("Content-Type", "text/plain; charset=utf-8");
         c.header("X-Content-Type-Options", "nosniff");
         return c.body(Buffer.from(value[0]!.value, "base64"));

@@ -2,6 +2,7 @@
 // resources, status and (for one node) the latest live sample.
 import { createRoute, z } from "@hono/zod-openapi";
 import { notFound } from "../http/errors.ts";
+import { readScope } from "../acl/read-scope.ts";
 import type { NodeRow } from "../store/schema.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, NodeView, pathParam } from "./schemas.ts";
@@ -20,7 +21,7 @@ export function nodeRoutes(d: CoreApiDeps) {
     }),
     handler: (c) => {
       const status = c.req.query("status");
-      const list = d.state.listNodes().filter((n) => !status || n.status === status);
+      const list = readScope(c).keep(d.state.listNodes(), "node", (n) => n.name).filter((n) => !status || n.status === status);
       return c.json(list.map((n) => nodeView(d, n)));
     },
     stateRead: true,

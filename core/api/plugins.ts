@@ -4,6 +4,7 @@ import { ApiError } from "../http/errors.ts";
 import { PluginError } from "../plugins/host.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonBody, jsonResponse, pathParam, PluginView } from "./schemas.ts";
+import { readScope } from "../acl/read-scope.ts";
 
 const Name = z.object({ name: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "plugin names are lowercase words") });
 
@@ -22,7 +23,7 @@ export function pluginRoutes(d: CoreApiDeps) {
       method: "get", path: "/v1/plugins", tags: ["plugins"], summary: "Plugins with state and last error",
       responses: jsonResponse(z.array(PluginView)),
     }),
-    handler: (c) => c.json(d.plugins.list()),
+    handler: (c) => c.json(readScope(c).keep(d.plugins.list(), "plugin", (p) => p.name)),
   });
 
   d.routes.add({

@@ -3,6 +3,7 @@
 // parameters, and the X-Consul-* headers.
 import type { Context } from "hono";
 import { consulError } from "./errors.ts";
+import { asClientRead } from "../acl/read-scope.ts";
 import { parseGoDuration } from "../config/duration.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 
@@ -87,7 +88,7 @@ export function consulMember(m: { name: string; addr: string; port: number; data
  */
 export async function forwardToLeader(forward: (req: Request) => Promise<Response>, c: Context): Promise<Response> {
   try {
-    return await forward(c.req.raw);
+    return await forward(asClientRead(c.req.raw));
   } catch (err) {
     if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
     throw consulError(500, `No cluster leader (${String((err as Error)?.message ?? err).slice(0, 120)})`);

@@ -38,6 +38,8 @@ export interface StreamRequest {
   after?: number;
   /** null: every topic. */
   topics: ReadonlySet<Topic> | null;
+  /** Whether the caller may see an event (its token's rules, core/acl/event-rules.ts); absent: every event. */
+  visible?: (event: ClusterEvent) => boolean;
 }
 
 /** An applied entry and the events it produced (computed once per entry by the hub). */
@@ -99,8 +101,13 @@ export class EventStream {
 
   /** A node-local event (plugin state): not in the log, so it carries no id and is not resumable. */
   local(event: ClusterEvent): void {
-    if (this.closed || !matchesTopics(event, this.req.topics)) return;
+    if (this.closed || !this.wants(event)) return;
     this.send(sseFrame({ event: event.topic, data: event }));
+  }
+
+  /** The caller's topics, and what its token may read. */
+  private wants(e: ClusterEvent): boolean {
+    return matchesTopics(e, this.req.topics) && (!this.req.visible || this.req.visible(e));
   }
 
   comment(text: string): void {
@@ -172,7 +179,7 @@ export class EventStream {
   private deliver(index: number, events: ClusterEvent[]): void {
     this.cursor = index;
     let frames = "";
-    for (const e of events) if (matchesTopics(e, this.req.topics)) frames += sseFrame({ id: index, event: e.topic, data: e });
+    for (const e of events) if (this.wants(e)) frames += sseFrame({ id: index, event: e.topic, data: e });
     // One chunk per entry: an entry's events travel together, so a resume point never splits an entry.
     if (frames) this.send(frames);
   }

@@ -59,7 +59,7 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
         address: c.service.address, port: c.service.port, tags: c.service.tags,
       },
     },
-    ...c.checks.map((ch) => ({ topic: "check" as const, type: "CheckRegistered", payload: checkPayload(c.node, ch) })),
+    ...c.checks.map((ch) => ({ topic: "check" as const, type: "CheckRegistered", payload: checkPayload(c.node, ch, c.service.name) })),
   ],
   DeregisterService: (c) => one("service", "ServiceDeregistered", { nodeId: c.nodeId, serviceId: c.serviceId }),
   RegisterCheck: (c) => one("check", "CheckRegistered", checkPayload(c.node, c.check)),
@@ -72,7 +72,7 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
         payload: { nodeId: c.node.id, node: c.node.name, serviceId: c.service.id, name: c.service.name, address: c.service.address, port: c.service.port, tags: c.service.tags },
       }]
       : []),
-    ...c.checks.map((ch) => ({ topic: "check" as const, type: "CheckRegistered", payload: checkPayload(c.node, ch) })),
+    ...c.checks.map((ch) => ({ topic: "check" as const, type: "CheckRegistered", payload: checkPayload(c.node, ch, c.service && ch.serviceId === c.service.id ? c.service.name : undefined) })),
   ],
   CatalogDeregister: (c) => c.checkId
     ? one("check", "CheckDeregistered", { nodeId: c.nodeId, checkId: c.checkId })
@@ -90,8 +90,9 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
   IntentionSet: () => [], IntentionDelete: () => [], AuditAppend: () => [],
 };
 
-function checkPayload(node: { id: string; name: string }, ch: { id: string; name: string; status: string; serviceId: string }) {
-  return { nodeId: node.id, node: node.name, checkId: ch.id, name: ch.name, status: ch.status, serviceId: ch.serviceId };
+/** `serviceName` when the command says it: the event stream's ACL filter needs the name (core/acl/event-rules.ts). */
+function checkPayload(node: { id: string; name: string }, ch: { id: string; name: string; status: string; serviceId: string }, serviceName?: string) {
+  return { nodeId: node.id, node: node.name, checkId: ch.id, name: ch.name, status: ch.status, serviceId: ch.serviceId, serviceName };
 }
 
 /** The events one committed entry produces (none for a command type this version does not know). */

@@ -22,7 +22,8 @@ export interface StateReader {
   nodeStatuses(): (NodeStatusRow & { id: string })[];
   kvGet(key: string): KvEntry | undefined;
   kvList(prefix: string): KvEntry[];
-  kvPrefixIndex(prefix: string): number;
+  /** Highest index under `prefix`; with `visible`, of the keys it accepts only. */
+  kvPrefixIndex(prefix: string, visible?: (key: string) => boolean): number;
   /** The service catalog (discovery plugin, DNS): each query with its blocking index. */
   catalog: CatalogReader;
   /** Jobs, evaluations, allocations, deployments, drains (scheduling loop, API, agents). */
@@ -76,7 +77,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     nodeStatuses: () => statusesStmt.all() as (NodeStatusRow & { id: string })[],
     kvGet: (k) => kvGet(db, k),
     kvList: (p) => kvList(db, p),
-    kvPrefixIndex: (p) => kvPrefixIndex(db, p),
+    kvPrefixIndex: (p, visible) => kvPrefixIndex(db, p, visible),
     catalog: createCatalogReader(db),
     jobs: createJobsReader(db),
     acl: createAclReader(db),

@@ -8,7 +8,8 @@ import { blockingParams, checkDatacenter, forwardToLeader, setConsulHeaders } fr
 import { consulError } from "../../core/http/errors.ts";
 import type { Indexed } from "../../core/state/domains/catalog-read.ts";
 import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
-import type { RoutePermission } from "../../core/acl/types.ts";
+import type { Resource, RoutePermission } from "../../core/acl/types.ts";
+import { readScope, type ReadScope } from "../../core/acl/read-scope.ts";
 import { QueryCache, requestKey } from "../../core/http/query-cache.ts";
 import { isConsulPath } from "../../core/http/consul-paths.ts";
 import { requestBody } from "../../core/http/json-body.ts";
@@ -87,6 +88,44 @@ export function filterValues<V>(map: Record<string, V>, filter: RequestFilter | 
   return Object.fromEntries(Object.entries(map).filter(([, v]) => keep.has(v)));
 }
 
+/**
+ * The checks of a health answer the token may read, each by its own rule
+ * (Consul's filterHealthChecks): a service's check needs service read on
+ * that service, a node's check node read on that node.
+ */
+export function readableChecks<C extends { serviceName: string; nodeName: string }>(scope: ReadScope, checks: readonly C[]): C[] {
+  const service = scope.keep(checks.filter((ch) => ch.serviceName !== ""), "service", (ch) => ch.serviceName);
+  const node = scope.keep(checks.filter((ch) => ch.serviceName === ""), "node", (ch) => ch.nodeName);
+  const keep = new Set<C>([...service, ...node]);
+  return checks.filter((ch) => keep.has(ch));
+}
+
+/**
+ * The blocking index of an answer the token's rules may have cut: the highest
+ * index among what it may see, so a change to something hidden neither moves
+ * it nor wakes a blocking query. (The removal of a visible item that leaves
+ * no attributable tombstone then does not move it either: such a query
+ * returns at its wait time and the next read shows the removal.)
+ */
+export function visibleIndex(items: readonly { modifyIndex: number }[]): number {
+  return items.reduce((m, i) => Math.max(m, i.modifyIndex), 1);
+}
+
+/**
+ * Instances of a service the token may read: the route checked service read
+ * on the name asked for; each instance also needs node read on its node and
+ * service read on its own name (names match case-insensitively) — Consul's
+ * filterServiceNodes / filterCheckServiceNodes.
+ */
+export function readableInstances<I extends { node: { name: string }; service: { name: string } }>(scope: ReadScope, list: readonly I[]): I[] {
+  return scope.keep(scope.keep(list, "node", (i) => i.node.name), "service", (i) => i.service.name);
+}
+
+/** visibleIndex over instances: their service, node and check rows. */
+export function instancesIndex(list: readonly { node: { modifyIndex: number }; service: { modifyIndex: number }; checks?: readonly { modifyIndex: number }[] }[]): number {
+  return list.reduce((m, i) => Math.max(m, i.node.modifyIndex, i.service.modifyIndex, visibleIndex(i.checks ?? [])), 1);
+}
+
 /** `node-meta=k:v` (repeatable, all must match). */
 export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => boolean {
   const pairs = searchParams(c).getAll("node-meta").map((p) => {
@@ -128,7 +167,10 @@ function methodNotAllowed(ctx: PluginContext<unknown>, def: RouteConfig) {
 /**
  * A blocking read answered with JSON from a per-plugin cache: `read` returns
  * the final view (what is sent); while none of `tables` changed, every
- * request for the same query gets the same serialized bytes.
+ * request for the same query gets the same serialized bytes. `read` filters
+ * through the request's ACL read scope; an answer that scope may have cut
+ * (the token does not see every one of `resources`) is never cached, so no
+ * other token is served it and it is served no other token's answer.
  */
 export async function cachedJsonRead(
   ctx: PluginContext<unknown>,
@@ -136,7 +178,14 @@ export async function cachedJsonRead(
   c: Context,
   tables: readonly string[],
   read: () => Indexed<unknown>,
+  /** Every resource whose rules can cut the answer (required: a forgotten one would share a cut answer between tokens). */
+  resources: readonly Resource[],
 ): Promise<Response> {
+  const scope = readScope(c);
+  if (!resources.every((r) => scope.seesAll(r))) {
+    const value = await blockingRead(ctx, c, tables, read);
+    return c.json(value as never);
+  }
   const key = requestKey(c.req.url);
   const version = () => tables.map((t) => ctx.state.tableIndex(t)).join(",");
   const answer = await blockingRead(ctx, c, tables, () => {

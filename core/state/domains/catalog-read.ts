@@ -61,7 +61,11 @@ export interface HealthyInstance {
 
 export interface CatalogReader {
   /** Service name -> unique tags (sorted), every instance whatever its health. */
-  services(): Indexed<Record<string, string[]>>;
+  /**
+   * catalog/services. With `visible` (a token that may not read every service), only the names it
+   * accepts, and an index that only their writes and removals move (tombstones are kept by name).
+   */
+  services(visible?: (name: string) => boolean): Indexed<Record<string, string[]>>;
   /** Instances of `name` (case-insensitive) carrying every tag of `tags`; checks included when `withChecks`. */
   serviceInstances(name: string, opts?: { tags?: string[]; withChecks?: boolean }): Indexed<ServiceInstance[]>;
   nodes(): Indexed<CatalogNode[]>;
@@ -159,13 +163,17 @@ export function createCatalogReader(db: Db): CatalogReader {
   };
 
   const reader: CatalogReader = {
-    services() {
-      const rows = db.select({ name: services.name, tags: services.tags, m: services.modifyIndex }).from(services).all();
+    services(visible) {
+      const all = db.select({ name: services.name, tags: services.tags, m: services.modifyIndex }).from(services).all();
+      const rows = visible ? all.filter((r) => visible(r.name)) : all;
       const out: Record<string, Set<string>> = {};
       for (const r of rows) for (const t of r.tags) (out[r.name] ??= new Set()).add(t);
       for (const r of rows) out[r.name] ??= new Set();
-      const dead = db.select({ m: sql<number | null>`max(${catalogTombstones.deleteIndex})` }).from(catalogTombstones)
-        .where(eq(catalogTombstones.kind, "service")).get();
+      const dead = visible
+        ? { m: db.select({ key: catalogTombstones.key, m: catalogTombstones.deleteIndex }).from(catalogTombstones)
+          .where(eq(catalogTombstones.kind, "service")).all().reduce((m, t) => (visible(t.key) ? Math.max(m, t.m) : m), 0) }
+        : db.select({ m: sql<number | null>`max(${catalogTombstones.deleteIndex})` }).from(catalogTombstones)
+          .where(eq(catalogTombstones.kind, "service")).get();
       const value = Object.fromEntries(Object.keys(out).sort().map((k) => [k, [...out[k]!].sort()]));
       return { index: max(rows.reduce((m, r) => Math.max(m, r.m), 0), dead?.m), value };
     },

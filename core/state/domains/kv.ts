@@ -108,12 +108,22 @@ export function kvList(db: Db, prefix: string): KvEntry[] {
   return db.select().from(kv).where(where).orderBy(asc(kv.key)).all();
 }
 
-/** Highest index that changed anything under `prefix` (writes and deletes). */
-export function kvPrefixIndex(db: Db, prefix: string): number {
+/**
+ * Highest index that changed anything under `prefix` (writes and deletes).
+ * With `visible`, only keys it accepts count: a token's index must not move
+ * when a key it may not read changes (that would tell it the key exists).
+ */
+export function kvPrefixIndex(db: Db, prefix: string, visible?: (key: string) => boolean): number {
   const pattern = prefixPattern(prefix);
-  const live = db.select({ m: sql<number | null>`max(${kv.modifyIndex})` }).from(kv)
-    .where(prefix === "" ? undefined : sql`${kv.key} LIKE ${pattern} ESCAPE '\\'`).get();
-  const dead = db.select({ m: sql<number | null>`max(${kvTombstones.deleteIndex})` }).from(kvTombstones)
-    .where(prefix === "" ? undefined : sql`${kvTombstones.key} LIKE ${pattern} ESCAPE '\\'`).get();
+  const liveWhere = prefix === "" ? undefined : sql`${kv.key} LIKE ${pattern} ESCAPE '\\'`;
+  const deadWhere = prefix === "" ? undefined : sql`${kvTombstones.key} LIKE ${pattern} ESCAPE '\\'`;
+  if (visible) {
+    let max = 0;
+    for (const r of db.select({ key: kv.key, m: kv.modifyIndex }).from(kv).where(liveWhere).all()) if (r.m > max && visible(r.key)) max = r.m;
+    for (const r of db.select({ key: kvTombstones.key, m: kvTombstones.deleteIndex }).from(kvTombstones).where(deadWhere).all()) if (r.m > max && visible(r.key)) max = r.m;
+    return max;
+  }
+  const live = db.select({ m: sql<number | null>`max(${kv.modifyIndex})` }).from(kv).where(liveWhere).get();
+  const dead = db.select({ m: sql<number | null>`max(${kvTombstones.deleteIndex})` }).from(kvTombstones).where(deadWhere).get();
   return Math.max(live?.m ?? 0, dead?.m ?? 0);
 }

@@ -4,7 +4,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus, MAX_CHECK_OUTPUT } from "../../../core/state/domains/catalog.ts";
 import { canonicalKeys, isObject } from "../check-definition.ts";
-import { emptyOk, jsonBody, filterParam, filterValues, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
+import { emptyOk, jsonBody, filterParam, filterValues, jsonOk, localRoute, pathParam, query, readableChecks, searchParams } from "../http.ts";
+import { readScope } from "../../../core/acl/read-scope.ts";
 import { FilterTypes, HealthCheckSchema, localCheckView } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions, checkDefinition } from "../permissions.ts";
@@ -37,7 +38,10 @@ export function agentCheckRoutes(a: AgentDeps): void {
   }), async (c) => {
     const filter = await filterParam(c, FilterTypes.healthCheck);
     const out: Record<string, ReturnType<typeof localCheckView>> = {};
-    for (const ch of registry.listChecks()) out[ch.spec.id] = localCheckView(ch, ctx.host.nodeName, registry.service(ch.spec.serviceId));
+    const views = registry.listChecks().map((ch) => localCheckView(ch, ctx.host.nodeName, registry.service(ch.spec.serviceId)));
+    // Each check by its own rule (a service's: service read; this node's: node read), before the filter sees it.
+    const readable = readableChecks(readScope(c), views.map((v) => ({ v, serviceName: v.ServiceName, nodeName: v.Node })));
+    for (const { v } of readable) out[v.CheckID] = v;
     return c.json(filterValues(out, filter));
   }, perm.checksRead);
 

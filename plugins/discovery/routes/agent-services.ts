@@ -10,6 +10,7 @@ import { emptyOk, filterParam, filterValues, jsonOk, localRoute, pathParam, quer
 import { agentServiceView, AgentServiceSchema, contentHash, FilterTypes } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions, registration } from "../permissions.ts";
+import { readScope } from "../../../core/acl/read-scope.ts";
 
 const tags = ["agent"];
 
@@ -111,7 +112,8 @@ export function agentServiceRoutes(a: AgentDeps): void {
   }), async (c) => {
     const filter = await filterParam(c, FilterTypes.agentService);
     const out: Record<string, ReturnType<typeof agentServiceView>> = {};
-    for (const s of registry.listServices()) out[s.id] = agentServiceView(s, ctx.host.datacenter);
+    // Services the token may not read are left out before the filter sees them.
+    for (const s of readScope(c).keep(registry.listServices(), "service", (s) => s.name)) out[s.id] = agentServiceView(s, ctx.host.datacenter);
     return c.json(filterValues(out, filter));
   });
 

@@ -2,11 +2,12 @@
 // replicated catalog. Every one blocks on ?index and carries X-Consul-Index
 // (except datacenters and members, which Consul does not block either).
 import { createRoute, z } from "@hono/zod-openapi";
-import { consulError } from "../../../core/http/errors.ts";
+import { ApiError, consulError } from "../../../core/http/errors.ts";
 import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
+import { readScope } from "../../../core/acl/read-scope.ts";
 import { CatalogDigests } from "../digest.ts";
-import { BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, filtered, filterParam, filterValues, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
+import { instancesIndex, readableInstances, visibleIndex, BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, filtered, filterParam, filterValues, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, FilterTypes, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
 
 const tags = ["catalog"];
@@ -27,11 +28,14 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     const metaOk = nodeMetaFilter(c);
     const filter = await filterParam(c, FilterTypes.node);
+    const scope = readScope(c);
+    const everyNode = scope.seesAll("node");
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
       const r = catalog().nodes();
-      const value = r.value.filter((n) => metaOk(n.meta)).map(nodeView);
-      return { index: r.index, value: filtered(value, filter) };
-    });
+      const readable = scope.keep(r.value, "node", (n) => n.name);
+      const value = readable.filter((n) => metaOk(n.meta)).map(nodeView);
+      return { index: everyNode ? r.index : visibleIndex(readable), value: filtered(value, filter) };
+    }, ["node"]);
   });
 
   readRoute(ctx, createRoute({
@@ -41,19 +45,26 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     if (searchParams(c).get("node-meta")) throw consulError(400, "node-meta is not supported on /v1/catalog/services");
     const filter = await filterParam(c, FilterTypes.serviceNode);
-    if (!filter) return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => catalog().services());
+    // Names the token may not read are left out by the reader itself, index included, before
+    // the filter sees any instance of them.
+    const scope = readScope(c);
+    const visible = scope.seesAll("service") ? undefined : (name: string) => scope.can("service", name);
+    if (visible) scope.hid();
+    if (!filter) return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => catalog().services(visible), ["service"]);
     // As Consul: the filter sees each instance as a ServiceNode (catalog/service's element); the
     // names with a matching instance are listed with those instances' tags. The index stays the
     // unfiltered list's; node rows are in the cache version since NodeMeta/Address can match.
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
-      const r = catalog().services();
+      const r = catalog().services(visible);
       const views: ReturnType<typeof serviceNodeView>[] = [];
       const seen = new Set<string>();
       for (const name of Object.keys(r.value)) {
         const lower = name.toLowerCase();
-        if (seen.has(lower)) continue; // serviceInstances matches names case-insensitively
+        if (seen.has(lower)) continue; // serviceInstances matches names case-insensitively...
         seen.add(lower);
-        for (const i of catalog().serviceInstances(name).value) views.push(serviceNodeView(i.node, i.service));
+        for (const i of catalog().serviceInstances(name).value) {
+          if (!visible || visible(i.service.name)) views.push(serviceNodeView(i.node, i.service)); // ...so each instance by its own name
+        }
       }
       const out: Record<string, Set<string>> = {};
       for (const v of filter.select(views)) {
@@ -62,7 +73,7 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
       }
       const value = Object.fromEntries(Object.keys(out).sort().map((k) => [k, [...out[k]!].sort()]));
       return { index: r.index, value };
-    });
+    }, ["service"]);
   });
 
   readRoute(ctx, createRoute({
@@ -76,11 +87,13 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     const metaOk = nodeMetaFilter(c);
     const tagList = searchParams(c).getAll("tag");
     const filter = await filterParam(c, FilterTypes.serviceNode);
+    const scope = readScope(c);
     return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
       const r = catalog().serviceInstances(name, { tags: tagList });
-      const value = r.value.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service));
-      return { index: r.index, value: filtered(value, filter) };
-    });
+      const readable = readableInstances(scope, r.value);
+      const value = readable.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service));
+      return { index: scope.seesAll("node") ? r.index : instancesIndex(readable), value: filtered(value, filter) };
+    }, ["node", "service"]);
   });
 
   readRoute(ctx, createRoute({
@@ -93,7 +106,18 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     if (!name) throw consulError(400, "Missing node name");
     // As Consul: the filter applies to the node's services.
     const filter = await filterParam(c, FilterTypes.catalogService);
-    const r = await blockingRead(ctx, c, CATALOG_TABLES, () => catalog().node(name));
+    // The route needs node read on the node; each of its services needs service read on its name
+    // (Consul's filterNodeServices), and a hidden service must not move the index.
+    const scope = readScope(c);
+    const everyService = scope.seesAll("service");
+    const r = await blockingRead(ctx, c, CATALOG_TABLES, () => {
+      const n = catalog().node(name);
+      // Names match case-insensitively: the route checked the name asked for, this checks the node's own.
+      // A node the token may not read answers as none does; its index would be every node's, hidden ones included.
+      if (!n.value || !scope.can("node", n.value.node.name)) return { index: scope.seesAll("node") ? n.index : 1, value: null };
+      const readable = scope.keep(n.value.services, "service", (s) => s.name);
+      return { index: everyService ? n.index : Math.max(n.value.node.modifyIndex, visibleIndex(readable)), value: { node: n.value.node, services: readable } };
+    });
     if (!r) return c.json(null);
     const services = Object.fromEntries(r.services.map((s) => [s.serviceId, catalogServiceView(s)]));
     return c.json({ Node: nodeView(r.node), Services: filterValues(services, filter) });
@@ -106,6 +130,9 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     request: { params: z.object({ node: z.string().max(128) }) },
     responses: jsonOk(z.object({ node: z.string(), digest: z.string(), services: z.number(), checks: z.number() })),
   }), (c) => {
+    // It sums up every service and check of the node: a token that may not read every service would
+    // learn about hidden ones (their count, a digest that changes with them). Agents call it signed.
+    if (!readScope(c).seesAll("service")) throw new ApiError(403, "PERMISSION_DENIED", "Permission denied: the digest covers every service of the node (service_prefix \"\" read)");
     const node = pathParam(c, "node");
     const d = digests.get(node);
     return c.json({ node, digest: d.digest, services: d.services, checks: d.checks });
@@ -117,7 +144,7 @@ export function catalogRoutes(ctx: PluginContext<unknown>): void {
     request: { query: query("wan", "segment") }, responses: jsonOk(z.array(MemberSchema)),
   }), (c) => {
     checkDatacenter(c, ctx.host.datacenter);
-    const list = catalog().nodes().value.map((n) =>
+    const list = readScope(c).keep(catalog().nodes().value, "node", (n) => n.name).map((n) =>
       consulMember({ name: n.name, addr: n.address, port: n.port, datacenter: n.datacenter, role: "agent", id: n.id, alive: n.status === "ready" }),
     );
     return c.json(list);

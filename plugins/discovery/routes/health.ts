@@ -5,7 +5,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus } from "../../../core/state/domains/catalog.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
-import { BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
+import { readScope } from "../../../core/acl/read-scope.ts";
+import { instancesIndex, readableInstances, visibleIndex, BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readableChecks, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
 
 const tags = ["health"];
@@ -30,13 +31,16 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     const metaOk = nodeMetaFilter(c);
     const tagList = searchParams(c).getAll("tag");
     const filter = await filterParam(c, FilterTypes.serviceEntry);
+    const scope = readScope(c);
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
-      const r = catalog().serviceInstances(service, { tags: tagList, withChecks: true });
+      const all = catalog().serviceInstances(service, { tags: tagList, withChecks: true });
+      const readable = readableInstances(scope, all.value);
+      const r = { index: scope.seesAll("node") ? all.index : instancesIndex(readable), value: readable };
       const value = r.value
         .filter((i) => metaOk(i.node.meta) && (!passing || i.checks.every((ch) => ch.status === "passing")))
         .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) }));
       return { index: r.index, value: filtered(value, filter) };
-    });
+    }, ["node", "service"]);
   });
 
   readRoute(ctx, createRoute({
@@ -46,10 +50,14 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     const service = name(c, "service", "service");
     const filter = await filterParam(c, FilterTypes.healthCheck);
+    const scope = readScope(c);
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().serviceChecks(service);
-      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
-    });
+      // Names match case-insensitively: each check by its service's own name (the route checked the name
+      // asked for). The index stays the name's: only a case variant the token may not read could move it.
+      const readable = readableChecks(scope, r.value);
+      return { index: r.index, value: filtered(readable.map(healthCheckView), filter) };
+    }, ["service"]);
   });
 
   readRoute(ctx, createRoute({
@@ -59,10 +67,15 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
   }), async (c) => {
     const node = name(c, "node", "node");
     const filter = await filterParam(c, FilterTypes.healthCheck);
+    const scope = readScope(c);
+    const everything = scope.seesAll("service") && scope.seesAll("node");
+    // The route needs node read on the node; each service check also needs service read on its service.
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
       const r = catalog().nodeChecks(node);
-      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
-    });
+      // Names match case-insensitively: each check also needs node read on its node's own name.
+      const readable = readableChecks(scope, scope.keep(r.value, "node", (ch) => ch.nodeName));
+      return { index: everything ? r.index : visibleIndex(readable), value: filtered(readable.map(healthCheckView), filter) };
+    }, ["service", "node"]);
   });
 
   readRoute(ctx, createRoute({
@@ -76,9 +89,17 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
     const parsed = state === "any" ? ({ success: true, data: "any" } as const) : CheckStatus.safeParse(state);
     if (!parsed.success) throw consulError(400, "Invalid check state");
     const filter = await filterParam(c, FilterTypes.healthCheck);
+    const scope = readScope(c);
+    const everything = scope.seesAll("service") && scope.seesAll("node");
     return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
-      const r = catalog().checksInState(parsed.data);
-      return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
-    });
+      if (everything) {
+        const r = catalog().checksInState(parsed.data);
+        return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
+      }
+      // The index of every check the token may read, whatever its state: one leaving this state moves it too.
+      const readable = readableChecks(scope, catalog().checksInState("any").value);
+      const inState = parsed.data === "any" ? readable : readable.filter((ch) => ch.status === parsed.data);
+      return { index: visibleIndex(readable), value: filtered(inState.map(healthCheckView), filter) };
+    }, ["service", "node"]);
   });
 }

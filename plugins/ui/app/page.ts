@@ -85,5 +85,5 @@ export function loading(what: string): HTMLElement {
 
 /** Said under a list the server shortened because the token may not read every entry. */
 export function filteredNote(headers: Headers): HTMLElement | null {
-  return headers.get("X-Consul-Results-Filtered-By-ACLs") === "true" ? h("p", { class: "hint" }, "Some entries are hidden: your token may not read them.") : null;
+  return headers.get("X-Consul-Results-Filtered-By-ACLs") === "true" ? h("p", { class: "hint" }, "Some entries may be hidden: your token may not read everything here.") : null;
 }
