@@ -152,22 +152,29 @@ describe("composite answers: each part by its own rule", () => {
 });
 
 describe("names match case-insensitively: the handler checks the name of what it found", () => {
-  test("a node or a service asked for in another case answers as if absent when its own name is denied", async () => {
+  test("a node or a service asked for in another case is refused exactly as under its own name when that name is denied", async () => {
     const t = (await tokenWith(w.n, "case-deny", [
       'node_prefix "" { policy = "read" }', `node "${w.nodeName}" { policy = "deny" }`,
       'service_prefix "" { policy = "read" }', 'service "vault" { policy = "deny" }',
     ].join("\n"))).secret;
     const upper = w.nodeName.toUpperCase();
     if (upper !== w.nodeName) {
-      const node = await call(w.n.url, "GET", `/v1/catalog/node/${upper}`, t);
-      expect(node.status).toBe(200);
-      expect(node.body).toBeNull();
-      expect((await call(w.n.url, "GET", `/v1/health/node/${upper}`, t)).body).toEqual([]);
+      // The rule matcher folds case too (core/acl/policy.ts canonicalSegment): the route's own
+      // check refuses the name in any case, exactly as it refuses the name as registered.
+      for (const route of ["/v1/catalog/node/", "/v1/health/node/"]) {
+        const asRegistered = await call(w.n.url, "GET", route + w.nodeName, t);
+        const inOtherCase = await call(w.n.url, "GET", route + upper, t);
+        expect(asRegistered.status).toBe(403);
+        expect(inOtherCase.status).toBe(asRegistered.status);
+        expect(inOtherCase.body).toEqual(asRegistered.body);
+      }
     }
-    for (const path of ["/v1/health/checks/VAULT", "/v1/catalog/service/VAULT", "/v1/health/service/VAULT"]) {
-      const r = await observe(w.n.url, path, t);
-      expect(r.status).toBe(200);
-      expect(r.body).toBe("[]");
+    for (const route of ["/v1/health/checks/", "/v1/catalog/service/", "/v1/health/service/"]) {
+      const asRegistered = await observe(w.n.url, route + "vault", t);
+      const inOtherCase = await observe(w.n.url, route + "VAULT", t);
+      expect(asRegistered.status).toBe(403);
+      expect(inOtherCase.status).toBe(asRegistered.status);
+      expect(inOtherCase.body).toBe(asRegistered.body);
     }
   });
 });
