@@ -15,7 +15,7 @@ import { Fsm, type AppliedEntry } from "./state/fsm.ts";
 import { createStateReader, emptyStateReader } from "./state/reader.ts";
 import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { createRouteTable } from "./http/app.ts";
-import { ApiError, statusForCode } from "./http/errors.ts";
+import { ApiError, OUTCOME_HEADER, replicationApiError } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { builtinPlugins } from "./plugins/builtin.ts";
@@ -44,6 +44,7 @@ import { raftFastPath } from "./cluster/raft/fast-path.ts";
 import { kvFastPath } from "./api/kv-fast.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
+import { failedBeforeSending } from "./http/connect-error.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
 import { NodeMonitor, nodeMonitorSettings } from "./cluster/node-monitor.ts";
@@ -109,6 +110,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     } catch (err) {
       if (err instanceof ReplicationError) toApiError(err);
       if (err instanceof RpcError) throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message);
+      if (leaderClient) throw agentProposeFailed(err);
       throw err;
     }
   };
@@ -132,7 +134,9 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     clusterSecret: secret,
     appliedIndex: () => state.appliedIndex(),
     maxPeerMessageBytes: config.raft.maxMessageBytes,
-    stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError), scheme: peer.scheme, fetch: peer.fetch }) : undefined,
+    stateRead: raft
+      ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier(), leaseBarrier: () => raft!.leaseBarrier(), secret, scheme: peer.scheme, fetch: peer.fetch })
+      : undefined,
     outer: [httpMetrics.middleware()],
     extra: security.middlewares,
     routeMiddleware: security.routeMiddleware,
@@ -295,10 +299,22 @@ function devSecret(dataDir: string): string {
   return s;
 }
 
+/**
+ * An agent's write that reached no leader (every address failed): 503 and
+ * certainly not applied when no connection was ever made, else 504 with an
+ * unknown outcome. Never a 500: a dead leader is not an internal error.
+ */
+function agentProposeFailed(err: unknown): ApiError {
+  const message = `no leader reachable: ${(err as Error)?.message ?? String(err)}`;
+  return failedBeforeSending(err)
+    ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
+    : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
+}
+
 /** Replication refusals become API errors with their status (503 NOT_LEADER, 504 TIMEOUT...). */
 function toApiError(err: unknown): never {
   if (err instanceof ReplicationError) {
-    throw new ApiError(statusForCode(err.code), err.code, err.message + (err.leader ? ` (leader: ${err.leader})` : ""));
+    throw replicationApiError(err);
   }
   throw err;
 }

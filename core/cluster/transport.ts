@@ -8,6 +8,7 @@ import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } f
 import type { Command } from "../state/commands.ts";
 import type { ProposeOutcome } from "../state/replicator.ts";
 import { proxyRequest } from "../http/proxy.ts";
+import { failedBeforeSending } from "../http/connect-error.ts";
 import type { TokenGrant } from "../acl/resolve.ts";
 import { PLAIN_HTTP, type PeerHttp } from "../http/tls.ts";
 
@@ -103,6 +104,9 @@ export class HttpLeaderTransport implements LeaderClient {
   private async call<T>(path: string, body: unknown): Promise<T> {
     const text = JSON.stringify(body);
     let lastErr: unknown;
+    // Whether some attempt may have reached a leader (not refused while connecting, no 503):
+    // then a failure must not read as "certainly not applied" (core/http/connect-error.ts).
+    let mayHaveArrived = false;
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
       try {
@@ -122,10 +126,12 @@ export class HttpLeaderTransport implements LeaderClient {
         // An answer from a leader (4xx) is final; a transport failure or a
         // leader that cannot serve (503) moves on to the next address.
         if (err instanceof RpcError && err.status < 500) throw err;
+        if (!failedBeforeSending(err) && !(err instanceof RpcError && err.status === 503)) mayHaveArrived = true;
         lastErr = err;
         this.current = (this.current + 1) % this.urls.length;
       }
     }
+    if (mayHaveArrived && !(lastErr instanceof RpcError)) throw new Error(`${(lastErr as Error)?.message ?? "request failed"} (an earlier attempt may have arrived)`);
     throw lastErr;
   }
 }
