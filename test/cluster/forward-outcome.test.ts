@@ -75,7 +75,7 @@ describe("forwarded write outcomes", () => {
       const s = await server(c.srv);
       try {
         const err = await failure(new HttpLeaderForwarder("s".repeat(16)).propose(s.addr, CMD));
-        expect({ code: err.code, outcome: err.outcome }).toEqual({ code: c.code, outcome: c.outcome });
+        expect({ code: err.code as string, outcome: err.outcome as string }).toEqual({ code: c.code, outcome: c.outcome });
       } finally {
         s.close();
       }
