@@ -34,7 +34,7 @@ for (let i = 0; i < runs; i++) {
   reports.push(r);
   for (const k of Object.keys(tally) as (keyof Verdicts)[]) tally[k][r.verdicts[k]] = (tally[k][r.verdicts[k]] ?? 0) + 1;
   console.error(
-    `run ${i + 1}/${runs} seed ${seed}: ops ${r.ops}, writes ${r.writes}, info ${r.info} (${(100 * r.infoFraction).toFixed(2)}%), ` +
+    `run ${i + 1}/${runs} seed ${seed}: ops ${r.ops}, writes ${r.writes}, info ${r.info} (${(100 * r.infoFraction).toFixed(2)}%) ${JSON.stringify(r.infoWhy)}, ` +
       `faults ${r.faults.log.join(", ")}; verdicts ${JSON.stringify(r.verdicts)}`,
   );
   if (r.verdicts.all !== "linearizable") console.error(JSON.stringify(r.counterexample));
@@ -42,9 +42,11 @@ for (let i = 0; i < runs; i++) {
 const sum = (f: (r: RunReport) => number) => reports.reduce((a, r) => a + f(r), 0);
 const writes = sum((r) => r.writes);
 const info = sum((r) => r.info);
+const infoWhy: Record<string, number> = {};
+for (const r of reports) for (const [k, n] of Object.entries(r.infoWhy)) infoWhy[k] = (infoWhy[k] ?? 0) + n;
 console.log(JSON.stringify({
   runs, runMs, seed: seed0,
-  ops: sum((r) => r.ops), writes, info, infoFraction: writes ? Number((info / writes).toFixed(5)) : 0,
+  ops: sum((r) => r.ops), writes, info, infoFraction: writes ? Number((info / writes).toFixed(5)) : 0, infoWhy,
   readsOk: { default: sum((r) => r.reads.default), consistent: sum((r) => r.reads.consistent) },
   pauses: sum((r) => r.faults.pauses), kills: sum((r) => r.faults.kills), isolations: sum((r) => r.faults.isolations),
   verdicts: tally, ms: Date.now() - started,

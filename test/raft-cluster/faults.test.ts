@@ -15,7 +15,7 @@ describe("fault injection with a linearizability check", () => {
     const r = await jepsenRun({ runMs: RUN_MS });
     console.log(
       `faults: ${r.faults.log.join(", ")}\n` +
-        `ops ${r.ops}: writes ${r.writes} (ok ${r.writesOk}, info ${r.info} = ${(100 * r.infoFraction).toFixed(2)}%), ` +
+        `ops ${r.ops}: writes ${r.writes} (ok ${r.writesOk}, info ${r.info} = ${(100 * r.infoFraction).toFixed(2)}% ${JSON.stringify(r.infoWhy)}), ` +
         `reads ok default ${r.reads.default}, consistent ${r.reads.consistent}; verdicts ${JSON.stringify(r.verdicts)}`,
     );
     if (r.verdicts.all !== "linearizable") console.log(JSON.stringify(r.counterexample, null, 2));

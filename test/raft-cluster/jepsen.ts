@@ -20,7 +20,8 @@ import type { KeyVerdict } from "../lincheck/types.ts";
 
 export type ReadMode = "default" | "consistent";
 type Event = HistoryEvent & { mode?: ReadMode };
-type Outcome = { type: "ok" | "fail" | "info"; value?: unknown };
+/** `why`: for "info", what made the outcome unknown (a 5xx code, "timeout", "connection lost"). */
+type Outcome = { type: "ok" | "fail" | "info"; value?: unknown; why?: string };
 
 export type NemesisKind = "kill-leader" | "kill-random" | "pause-leader" | "pause-follower" | "pause-two" | "isolate";
 export const NEMESIS_KINDS: NemesisKind[] = ["pause-leader", "kill-random", "pause-two", "isolate", "pause-follower", "kill-leader"];
@@ -50,6 +51,8 @@ export interface RunReport {
   writesOk: number;
   /** Writes and CAS with an unknown outcome. */
   info: number;
+  /** What made them unknown, counted. */
+  infoWhy: Record<string, number>;
   infoFraction: number;
   reads: { default: number; consistent: number };
   faults: { kills: number; pauses: number; isolations: number; log: string[] };
@@ -83,7 +86,9 @@ class History {
 function writeOutcome(r: Response, body: unknown): Outcome {
   if (r.status === 200) return body === true ? { type: "ok" } : { type: "fail" };
   if (r.status < 500) return { type: "fail" };
-  return r.headers.get("X-Corral-Outcome") === "not-applied" ? { type: "fail" } : { type: "info" };
+  if (r.headers.get("X-Corral-Outcome") === "not-applied") return { type: "fail" };
+  const code = (body as { code?: string } | undefined)?.code;
+  return { type: "info", why: `${r.status}${code ? " " + code : ""}` };
 }
 
 export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
@@ -98,6 +103,7 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
     await c.waitLeader(30_000);
     const h = new History();
     const faults = { kills: 0, pauses: 0, isolations: 0, log: [] as string[] };
+    const infoWhy: Record<string, number> = {};
     const timed = (url: string, init: RequestInit = {}) => fetch(url, { ...init, signal: AbortSignal.timeout(opTimeoutMs) });
 
     const read = async (url: string, key: string, mode: ReadMode): Promise<{ value: string | null; index: number } | undefined> => {
@@ -111,8 +117,9 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
     const attempt = async (fn: () => Promise<Outcome>): Promise<Outcome> => {
       try {
         return await fn();
-      } catch {
-        return { type: "info" }; // timeout or lost connection: unknown
+      } catch (err) {
+        // Timeout or lost connection: unknown.
+        return { type: "info", why: (err as Error)?.name === "TimeoutError" ? "client timeout" : "connection lost" };
       }
     };
 
@@ -134,6 +141,7 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
             const r = await timed(`${node.url}/v1/kv/${key}`, { method: "PUT", body: value });
             return writeOutcome(r, await r.json().catch(() => undefined));
           });
+          if (out.why) infoWhy[out.why] = (infoWhy[out.why] ?? 0) + 1;
           h.add({ process: proc, type: out.type, f: "write", key, value });
         } else if (dice < 0.8) {
           const mode: ReadMode = Math.random() < 0.5 ? "default" : "consistent";
@@ -155,6 +163,7 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
             const r = await timed(`${node.url}/v1/kv/${key}?cas=${seen.index}`, { method: "PUT", body: next });
             return writeOutcome(r, await r.json().catch(() => undefined));
           });
+          if (out.why) infoWhy[out.why] = (infoWhy[out.why] ?? 0) + 1;
           h.add({ process: proc, type: out.type, f: "cas", key, value: [seen.value, next] });
         }
       }
@@ -236,7 +245,7 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
       const r = await read(leader.url, `k${k}`, "consistent").catch(() => undefined);
       h.add({ process: 1000, type: r ? "ok" : "fail", f: "read", key: `k${k}`, value: r?.value ?? null, mode: "consistent" });
     }
-    return judge(h.events, faults);
+    return { ...judge(h.events, faults), infoWhy };
   } finally {
     for (const i of [...paused]) c.nodes[i]!.proc?.child.kill("SIGCONT");
     await c.stop();
@@ -244,7 +253,7 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
 }
 
 /** Counts and the three verdicts of one history. */
-export function judge(events: Event[], faults: RunReport["faults"]): RunReport {
+export function judge(events: Event[], faults: RunReport["faults"]): Omit<RunReport, "infoWhy"> {
   const count = (type: string, f?: string, mode?: ReadMode) => events.filter((e) => e.type === type && (!f || e.f === f) && (!mode || e.mode === mode)).length;
   const verdict = (evs: Event[]) => {
     const r = checkHistory(evs);
