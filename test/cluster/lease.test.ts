@@ -50,6 +50,8 @@ describe("LeaderLease", () => {
     l.confirmed(3, 4000, 20);
     expect(l.holds(3, 4500)).toBe(20);
     expect(l.holds(2, 4500)).toBeUndefined();
+    l.confirmed(2, 4600, 30); // a round of an older term answered late changes nothing
+    expect(l.holds(3, 4700)).toBe(20);
   });
 
   test("revoked for the rest of a term (leadership transfer), not for the next", () => {

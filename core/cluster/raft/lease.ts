@@ -46,7 +46,7 @@ export class LeaderLease {
    * by a quorum; `index` is the commit index it confirmed.
    */
   confirmed(term: number, sentAt: number, index: number): void {
-    if (term === this.revokedTerm) return;
+    if (term === this.revokedTerm || term < this.term) return;
     if (term !== this.term) [this.term, this.since, this.index] = [term, sentAt, index];
     else if (sentAt > this.since) [this.since, this.index] = [sentAt, Math.max(this.index, index)];
   }

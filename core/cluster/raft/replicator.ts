@@ -193,8 +193,10 @@ export class RaftReplicator implements Replicator {
     if (index === undefined) {
       await this.sharedLeaseRound(timeoutMs);
       // That round may have begun before this read arrived: judge the lease
-      // now, at answer time; if it no longer holds, this read gets its own round.
-      index = this.lease.holds(this.node.status().term, performance.now());
+      // now, at answer time (still leading: once stepped down, this node may
+      // vote for another); if it no longer holds, this read gets its own round.
+      const now = this.node.status();
+      index = now.role === "leader" ? this.lease.holds(now.term, performance.now()) : undefined;
       if (index === undefined) return this.readBarrier(timeoutMs);
     } else if (this.lease.wantsRenewal(performance.now())) {
       this.sharedLeaseRound(timeoutMs).catch(() => {});
