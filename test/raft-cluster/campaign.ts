@@ -49,6 +49,7 @@ console.log(JSON.stringify({
   ops: sum((r) => r.ops), writes, info, infoFraction: writes ? Number((info / writes).toFixed(5)) : 0, infoWhy,
   readsOk: { default: sum((r) => r.reads.default), consistent: sum((r) => r.reads.consistent) },
   pauses: sum((r) => r.faults.pauses), kills: sum((r) => r.faults.kills), isolations: sum((r) => r.faults.isolations),
+  pausedLeaderProbes: sum((r) => r.faults.probes),
   verdicts: tally, ms: Date.now() - started,
 }));
 process.exit(reports.every((r) => r.verdicts.all === "linearizable") ? 0 : 1);

@@ -14,7 +14,7 @@ describe("fault injection with a linearizability check", () => {
   test("kills, pauses, restarts and partitions lose no acknowledged write; default and ?consistent reads stay linearizable", async () => {
     const r = await jepsenRun({ runMs: RUN_MS });
     console.log(
-      `faults: ${r.faults.log.join(", ")}\n` +
+      `faults: ${r.faults.log.join(", ")}; paused leaders probed ${r.faults.probes}\n` +
         `ops ${r.ops}: writes ${r.writes} (ok ${r.writesOk}, info ${r.info} = ${(100 * r.infoFraction).toFixed(2)}% ${JSON.stringify(r.infoWhy)}), ` +
         `reads ok default ${r.reads.default}, consistent ${r.reads.consistent}; verdicts ${JSON.stringify(r.verdicts)}`,
     );

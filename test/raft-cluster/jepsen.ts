@@ -55,7 +55,8 @@ export interface RunReport {
   infoWhy: Record<string, number>;
   infoFraction: number;
   reads: { default: number; consistent: number };
-  faults: { kills: number; pauses: number; isolations: number; log: string[] };
+  /** probes: paused leaders read from after their successor acknowledged a write. */
+  faults: { kills: number; pauses: number; isolations: number; probes: number; log: string[] };
   verdicts: Verdicts;
   counterexample?: unknown;
 }
@@ -102,7 +103,7 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
     await c.start();
     await c.waitLeader(30_000);
     const h = new History();
-    const faults = { kills: 0, pauses: 0, isolations: 0, log: [] as string[] };
+    const faults = { kills: 0, pauses: 0, isolations: 0, probes: 0, log: [] as string[] };
     const infoWhy: Record<string, number> = {};
     const timed = (url: string, init: RequestInit = {}) => fetch(url, { ...init, signal: AbortSignal.timeout(opTimeoutMs) });
 
@@ -174,6 +175,52 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
     const stop = (i: number) => (c.nodes[i]!.proc!.child.kill("SIGSTOP"), paused.add(i));
     const cont = (i: number) => (c.nodes[i]!.proc?.child.kill("SIGCONT"), paused.delete(i));
 
+    /** The node (other than `paused`) that says it leads, asked until `until`. */
+    const otherLeader = async (paused: number, until: number): Promise<number | undefined> => {
+      while (Date.now() < until) {
+        for (const n of c.nodes) {
+          if (n.index === paused || !n.proc) continue;
+          try {
+            const r = await fetch(n.url + "/v1/operator/raft", { signal: AbortSignal.timeout(300) });
+            if (r.ok && ((await r.json()) as { role: string }).role === "leader") return n.index;
+          } catch {
+            // slow or down
+          }
+        }
+        await sleep(20);
+      }
+      return undefined;
+    };
+
+    /**
+     * A write through the new leader, then a default and a ?consistent read
+     * sent to the paused ex-leader; returns once those reads are answered
+     * (after resume). Recorded in the history like any client's operations.
+     */
+    const probePausedLeader = async (paused: number, resumeAt: number, round: number): Promise<Promise<void> | undefined> => {
+      const l2 = await otherLeader(paused, resumeAt - 300);
+      if (l2 === undefined) return undefined;
+      const key = `k${round % keys}`;
+      const value = `probe-${round}`;
+      const proc = 2000 + 10 * round;
+      h.add({ process: proc, type: "invoke", f: "write", key, value });
+      const out = await attempt(async () => {
+        const r = await timed(`${c.nodes[l2]!.url}/v1/kv/${key}`, { method: "PUT", body: value });
+        return writeOutcome(r, await r.json().catch(() => undefined));
+      });
+      if (out.why) infoWhy[out.why] = (infoWhy[out.why] ?? 0) + 1;
+      h.add({ process: proc, type: out.type, f: "write", key, value });
+      if (out.type !== "ok" || Date.now() > resumeAt - 50) return undefined;
+      faults.probes++;
+      const url = c.nodes[paused]!.url;
+      const reads = (["default", "consistent"] as const).map(async (mode, i) => {
+        h.add({ process: proc + 1 + i, type: "invoke", f: "read", key, value: null, mode });
+        const r = await read(url, key, mode).catch(() => undefined);
+        h.add({ process: proc + 1 + i, type: r ? "ok" : "fail", f: "read", key, value: r?.value ?? null, mode });
+      });
+      return Promise.all(reads).then(() => undefined);
+    };
+
     const nemesis = async (stopAt: number) => {
       // Every kind in turn, from a seeded starting point: a short run still sees most of them.
       let round = Math.floor(rng() * NEMESIS_KINDS.length);
@@ -184,8 +231,10 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
         const leader = await c.leader();
         const all = c.nodes.map((n) => n.index);
         const followers = all.filter((i) => i !== leader);
-        // Pauses both shorter and longer than an election timeout.
-        const pauseMs = between(200, 5 * (opts.electionMs ?? 500));
+        // Pauses both shorter and longer than an election timeout; a paused
+        // leader long enough for a successor to be elected and to write.
+        const electionMs = opts.electionMs ?? 500;
+        const pauseMs = kind === "pause-leader" ? between(3 * electionMs, 6 * electionMs) : between(200, 5 * electionMs);
         switch (kind) {
           case "kill-leader":
           case "kill-random": {
@@ -203,8 +252,15 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
             faults.pauses++;
             faults.log.push(`${kind} ${v} ${pauseMs}ms`);
             stop(v);
-            await sleep(pauseMs);
+            const resumeAt = Date.now() + pauseMs;
+            // The Jepsen finding, aimed at: while the leader is paused, write through
+            // its successor, then read from the paused node; it answers on resume.
+            // (Left to chance, every client soon blocks on the paused node and
+            // nobody writes through the new leader meanwhile.)
+            const probe = kind === "pause-leader" ? await probePausedLeader(v, resumeAt, round) : undefined;
+            await sleep(Math.max(0, resumeAt - Date.now()));
             cont(v);
+            await probe;
             break;
           }
           case "pause-two": {
