@@ -44,6 +44,7 @@ import { raftFastPath } from "./cluster/raft/fast-path.ts";
 import { kvFastPath } from "./api/kv-fast.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
+import { isConsulPath } from "./http/consul-paths.ts";
 import { failedBeforeSending } from "./http/connect-error.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
@@ -103,13 +104,19 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
 
   // Agents reach the leaders over signed HTTP; leader-role nodes write locally.
   const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, secret, undefined, peer);
+  // An agent passes client requests to the leaders; when none answers, the client gets a 503 (never a 500).
+  const forwardToLeaders = leaderClient
+    ? (req: Request) => leaderClient.forward(req).catch((err: unknown): never => { throw agentForwardFailed(req, err); })
+    : undefined;
   const propose = async (cmd: Command) => {
     try {
       if (leaderClient) return await leaderClient.propose(cmd);
       return await replicator!.propose(cmd);
     } catch (err) {
       if (err instanceof ReplicationError) toApiError(err);
-      if (err instanceof RpcError) throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message);
+      if (err instanceof RpcError) {
+        throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
+      }
       if (leaderClient) throw agentProposeFailed(err);
       throw err;
     }
@@ -145,7 +152,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   let settings = config.plugins.settings;
   const plugins = new PluginHost({
     log, routes, bus, state, propose, host, metrics,
-    forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
+    forward: forwardToLeaders,
     replication: () => replicator?.status(),
   }, () => settings);
   for (const mod of builtinPlugins()) plugins.registerBuiltin(mod);
@@ -176,7 +183,7 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
     peers: () => (raft ? raft.raftStatus().voters.map((v) => (v === DEV_RAFT_ID ? selfAddress : v)) : config.agent.leaders),
     agentJoined: () => agent?.isJoined() ?? false,
     propose,
-    forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
+    forward: forwardToLeaders,
     peerHttp: peer,
   };
   statusRoutes(deps);
@@ -309,6 +316,17 @@ function agentProposeFailed(err: unknown): ApiError {
   return failedBeforeSending(err)
     ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
     : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
+}
+
+/**
+ * An agent's forward that no leader answered: 503 (Consul's short text on
+ * Consul-compatible routes), with the write's outcome when it was one.
+ */
+function agentForwardFailed(req: Request, err: unknown): unknown {
+  if (!(err instanceof RpcError)) return err; // the client went away
+  const write = req.method !== "GET" && req.method !== "HEAD";
+  const headers: Record<string, string> = write && err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
+  return new ApiError(503, err.code, err.message, headers, isConsulPath(new URL(req.url).pathname) ? "text" : "json");
 }
 
 /** Replication refusals become API errors with their status (503 NOT_LEADER, 504 TIMEOUT...). */

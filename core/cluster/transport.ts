@@ -9,6 +9,7 @@ import type { Command } from "../state/commands.ts";
 import type { ProposeOutcome } from "../state/replicator.ts";
 import { proxyRequest } from "../http/proxy.ts";
 import { failedBeforeSending } from "../http/connect-error.ts";
+import { OUTCOME_HEADER } from "../http/errors.ts";
 import type { TokenGrant } from "../acl/resolve.ts";
 import { PLAIN_HTTP, type PeerHttp } from "../http/tls.ts";
 
@@ -32,6 +33,8 @@ export class RpcError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The leader's X-Corral-Outcome for a failed write ("not-applied" | "unknown"), when it said. */
+    readonly outcome?: string,
   ) {
     super(message);
   }
@@ -85,20 +88,24 @@ export class HttpLeaderTransport implements LeaderClient {
   async forward(req: Request): Promise<Response> {
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
     let lastErr: unknown;
+    // As in call(): did some attempt perhaps reach a leader? Then a write's outcome is unknown.
+    let mayHaveArrived = false;
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
       try {
         // Signed: the leader knows this agent authorized the request (core/acl/node-signature.ts).
         const res = await proxyRequest(base, req, body, this.secret, this.peer.fetch);
         if (res.status !== 503) return res;
+        if (res.headers.get(OUTCOME_HEADER) === "unknown") mayHaveArrived = true;
         lastErr = new Error(`leader ${base} answered 503`);
       } catch (err) {
         if (req.signal.aborted) throw err;
+        if (!failedBeforeSending(err)) mayHaveArrived = true;
         lastErr = err;
       }
       this.current = (this.current + 1) % this.urls.length;
     }
-    throw new RpcError(503, "NO_LEADER", `no leader reachable (${(lastErr as Error)?.message ?? "unknown error"})`);
+    throw new RpcError(503, "NO_LEADER", `no leader reachable (${(lastErr as Error)?.message ?? "unknown error"})`, mayHaveArrived ? "unknown" : "not-applied");
   }
 
   private async call<T>(path: string, body: unknown): Promise<T> {
@@ -120,18 +127,22 @@ export class HttpLeaderTransport implements LeaderClient {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
         const data = (await res.json().catch(() => ({}))) as { error?: string; code?: string };
-        if (!res.ok) throw new RpcError(res.status, data.code ?? "HTTP_" + res.status, data.error ?? res.statusText);
+        if (!res.ok) throw new RpcError(res.status, data.code ?? "HTTP_" + res.status, data.error ?? res.statusText, res.headers.get(OUTCOME_HEADER) ?? undefined);
         return data as T;
       } catch (err) {
         // An answer from a leader (4xx) is final; a transport failure or a
         // leader that cannot serve (503) moves on to the next address.
         if (err instanceof RpcError && err.status < 500) throw err;
-        if (!failedBeforeSending(err) && !(err instanceof RpcError && err.status === 503)) mayHaveArrived = true;
+        if (!failedBeforeSending(err) && !(err instanceof RpcError && err.outcome === "not-applied")) mayHaveArrived = true;
         lastErr = err;
         this.current = (this.current + 1) % this.urls.length;
       }
     }
-    if (mayHaveArrived && !(lastErr instanceof RpcError)) throw new Error(`${(lastErr as Error)?.message ?? "request failed"} (an earlier attempt may have arrived)`);
+    if (mayHaveArrived) {
+      // The last answer alone would understate it: an earlier attempt may have been applied.
+      if (lastErr instanceof RpcError) throw new RpcError(lastErr.status, lastErr.code, lastErr.message, "unknown");
+      throw new Error(`${(lastErr as Error)?.message ?? "request failed"} (an earlier attempt may have arrived)`);
+    }
     throw lastErr;
   }
 }

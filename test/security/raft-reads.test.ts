@@ -3,7 +3,8 @@
 // and from followers while the leader is dead. Real processes, real sockets.
 import { afterAll, describe, expect, test } from "bun:test";
 import { TestCluster } from "../helpers/cluster.ts";
-import { sleep } from "../helpers/proc.ts";
+import { freePort, sleep, startCorral } from "../helpers/proc.ts";
+import { CLUSTER_SECRET } from "../helpers/cluster.ts";
 import { kvPut, kvRead, pause, resume, signedForwardHeaders, waitOtherLeader, waitReplicated } from "./helpers-raft-reads.ts";
 
 const clusters: TestCluster[] = [];
@@ -120,4 +121,18 @@ describe("a dead leader", () => {
     }
     expect(write.status).not.toBe(504);
   }, 90_000);
+});
+
+describe("an agent whose leaders are all down", () => {
+  test("answers KV reads and writes 503, a write with X-Corral-Outcome: not-applied (not 500)", async () => {
+    const dead = await freePort(); // nothing listens: every connection is refused
+    const agent = await startCorral({ role: "agent", config: `[cluster]\nsecret = "${CLUSTER_SECRET}"\n[agent]\nleaders = ["127.0.0.1:${dead}"]\n` });
+    try {
+      const write = await fetch(`${agent.url}/v1/kv/a`, { method: "PUT", body: "v" });
+      expect({ status: write.status, outcome: write.headers.get("X-Corral-Outcome") }).toEqual({ status: 503, outcome: "not-applied" });
+      for (const q of ["", "?consistent"]) expect((await kvRead(agent.url, "a", q)).status).toBe(503);
+    } finally {
+      await agent.kill();
+    }
+  }, 60_000);
 });
