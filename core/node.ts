@@ -319,14 +319,16 @@ function agentProposeFailed(err: unknown): ApiError {
 }
 
 /**
- * An agent's forward that no leader answered: 503 (Consul's short text on
- * Consul-compatible routes), with the write's outcome when it was one.
+ * An agent's forward that no leader answered: 503, or 504 for a write that
+ * may have reached one (Consul's short text on Consul-compatible routes),
+ * with the write's outcome.
  */
 function agentForwardFailed(req: Request, err: unknown): unknown {
   if (!(err instanceof RpcError)) return err; // the client went away
   const write = req.method !== "GET" && req.method !== "HEAD";
   const headers: Record<string, string> = write && err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
-  return new ApiError(503, err.code, err.message, headers, isConsulPath(new URL(req.url).pathname) ? "text" : "json");
+  const status = err.status === 504 ? 504 : 503;
+  return new ApiError(status, err.code, err.message, headers, isConsulPath(new URL(req.url).pathname) ? "text" : "json");
 }
 
 /** Replication refusals become API errors with their status (503 NOT_LEADER, 504 TIMEOUT...). */

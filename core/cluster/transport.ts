@@ -86,9 +86,10 @@ export class HttpLeaderTransport implements LeaderClient {
   }
 
   async forward(req: Request): Promise<Response> {
-    const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+    const write = req.method !== "GET" && req.method !== "HEAD";
+    const body = write ? await req.arrayBuffer() : undefined;
     let lastErr: unknown;
-    // As in call(): did some attempt perhaps reach a leader? Then a write's outcome is unknown.
+    // Reads go on to the next leader after any failure; writes only after one that delivered nothing.
     let mayHaveArrived = false;
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
@@ -96,11 +97,18 @@ export class HttpLeaderTransport implements LeaderClient {
         // Signed: the leader knows this agent authorized the request (core/acl/node-signature.ts).
         const res = await proxyRequest(base, req, body, this.secret, this.peer.fetch);
         if (res.status !== 503) return res;
-        if (res.headers.get(OUTCOME_HEADER) === "unknown") mayHaveArrived = true;
+        // A write whose outcome the leader calls unknown must not be sent again elsewhere.
+        if (write && res.headers.get(OUTCOME_HEADER) === "unknown") return res;
         lastErr = new Error(`leader ${base} answered 503`);
       } catch (err) {
         if (req.signal.aborted) throw err;
-        if (!failedBeforeSending(err)) mayHaveArrived = true;
+        if (!failedBeforeSending(err)) {
+          // It may have been applied: sending a write again could apply it twice (a
+          // repeated CAS would then answer false for a write that took effect).
+          if (write) this.current = (this.current + 1) % this.urls.length;
+          if (write) throw new RpcError(504, "TIMEOUT", `forwarding to ${base} failed: ${(err as Error)?.message ?? err} (outcome unknown)`, "unknown");
+          mayHaveArrived = true;
+        }
         lastErr = err;
       }
       this.current = (this.current + 1) % this.urls.length;
