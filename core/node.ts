@@ -17,7 +17,7 @@ import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
 import { browserGuard, type Guard } from "./http/browser-guard.ts";
-import { ApiError, statusForCode } from "./http/errors.ts";
+import { ApiError, OUTCOME_HEADER, replicationApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { builtinPlugins } from "./plugins/builtin.ts";
@@ -48,6 +48,8 @@ import { kvFastPath } from "./api/kv-fast.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
 import { heldLimit } from "./http/middleware/held-limit.ts";
+import { isConsulPath } from "./http/consul-paths.ts";
+import { failedBeforeSending } from "./http/connect-error.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
 import { NodeMonitor, nodeMonitorSettings } from "./cluster/node-monitor.ts";
@@ -135,6 +137,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   // Agents reach the leaders over signed HTTP; leader-role nodes write locally.
   const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, key, undefined, peer);
+  // An agent passes client requests to the leaders; when none answers, the client gets a 503 (never a 500).
+  const forwardToLeaders = leaderClient
+    ? (req: Request) => leaderClient.forward(req).catch((err: unknown): never => { throw agentForwardFailed(req, err); })
+    : undefined;
   const propose = async (cmd: Command) => {
     try {
       if (leaderClient) return await leaderClient.propose(cmd);
@@ -144,7 +150,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       return await replicator!.propose(cmd);
     } catch (err) {
       if (err instanceof ReplicationError) toApiError(err);
-      if (err instanceof RpcError) throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message);
+      if (err instanceof RpcError) {
+        throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
+      }
+      if (leaderClient) throw agentProposeFailed(err);
       throw err;
     }
   };
@@ -169,7 +178,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     verifier,
     appliedIndex: () => state.appliedIndex(),
     maxPeerMessageBytes: config.raft.maxMessageBytes,
-    stateRead: raft ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier().catch(toApiError), scheme: peer.scheme, fetch: peer.fetch }) : undefined,
+    stateRead: raft
+      ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier(), leaseBarrier: () => raft!.leaseBarrier(), key, scheme: peer.scheme, fetch: peer.fetch })
+      : undefined,
     outer: [httpMetrics.middleware(), ...security.outer],
     // Fair shares of held requests (event streams, log follows, blocking queries) per token and address.
     extra: [...security.middlewares, heldLimit({
@@ -182,7 +193,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let settings = config.plugins.settings;
   const plugins = new PluginHost({
     log, routes, bus, state, propose, host, metrics,
-    forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
+    forward: forwardToLeaders,
     // Another node's API, with this node's scheme and TLS trust (exec's log proxying).
     forwardTo: (address, req) => proxyRequest(`${peer.scheme}://${address}`, req, undefined, undefined, peer.fetch),
     replication: () => replicator?.status(),
@@ -216,7 +227,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     agentJoined: () => agent?.isJoined() ?? false,
     propose,
     // Core routes pass only clients' requests on: reads are marked so the leader cuts them to the client's token.
-    forward: leaderClient ? (req) => leaderClient.forward(asClientRead(req)) : undefined,
+    forward: forwardToLeaders ? (req) => forwardToLeaders(asClientRead(req)) : undefined,
     peerHttp: peer,
     failure: () => failure,
   };
@@ -365,10 +376,35 @@ function devSecret(dataDir: string): string {
   return s;
 }
 
+/**
+ * An agent's write that reached no leader (every address failed): 503 and
+ * certainly not applied when no connection was ever made, else 504 with an
+ * unknown outcome. Never a 500: a dead leader is not an internal error.
+ */
+function agentProposeFailed(err: unknown): ApiError {
+  const message = `no leader reachable: ${(err as Error)?.message ?? String(err)}`;
+  return failedBeforeSending(err)
+    ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
+    : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
+}
+
+/**
+ * An agent's forward that no leader answered: 503, or 504 for a write that
+ * may have reached one (Consul's short text on Consul-compatible routes),
+ * with the write's outcome.
+ */
+function agentForwardFailed(req: Request, err: unknown): unknown {
+  if (!(err instanceof RpcError)) return err; // the client went away
+  const write = req.method !== "GET" && req.method !== "HEAD";
+  const headers: Record<string, string> = write && err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
+  const status = err.status === 504 ? 504 : 503;
+  return new ApiError(status, err.code, err.message, headers, isConsulPath(new URL(req.url).pathname) ? "text" : "json");
+}
+
 /** Replication refusals become API errors with their status (503 NOT_LEADER, 504 TIMEOUT...). */
 function toApiError(err: unknown): never {
   if (err instanceof ReplicationError) {
-    throw new ApiError(statusForCode(err.code), err.code, err.message + (err.leader ? ` (leader: ${err.leader})` : ""));
+    throw replicationApiError(err);
   }
   throw err;
 }

@@ -8,7 +8,7 @@
 //   GET  /v1/snapshot                          a consistent backup of the whole state
 //   PUT  /v1/snapshot                          restore a backup (replicated)
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, statusForCode } from "../http/errors.ts";
+import { ApiError, replicationApiError, statusForCode } from "../http/errors.ts";
 import { ReplicationError } from "../state/replicator.ts";
 import type { RaftReplicator } from "../cluster/raft/replicator.ts";
 import type { Message } from "../raft/index.ts";
@@ -27,7 +27,7 @@ const MessageBatch = z.object({
 
 function replicationError(err: unknown): never {
   if (err instanceof ReplicationError) {
-    throw new ApiError(statusForCode(err.code), err.code, err.message + (err.leader ? ` (leader: ${err.leader})` : ""));
+    throw replicationApiError(err);
   }
   throw err;
 }

@@ -8,6 +8,8 @@ import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } f
 import type { Command } from "../state/commands.ts";
 import type { ProposeOutcome } from "../state/replicator.ts";
 import { proxyRequest } from "../http/proxy.ts";
+import { failedBeforeSending } from "../http/connect-error.ts";
+import { OUTCOME_HEADER } from "../http/errors.ts";
 import type { TokenGrant } from "../acl/resolve.ts";
 import { PLAIN_HTTP, type PeerHttp } from "../http/tls.ts";
 
@@ -31,6 +33,8 @@ export class RpcError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The leader's X-Corral-Outcome for a failed write ("not-applied" | "unknown"), when it said. */
+    readonly outcome?: string,
   ) {
     super(message);
   }
@@ -88,27 +92,42 @@ export class HttpLeaderTransport implements LeaderClient {
   }
 
   async forward(req: Request): Promise<Response> {
-    const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+    const write = req.method !== "GET" && req.method !== "HEAD";
+    const body = write ? await req.arrayBuffer() : undefined;
     let lastErr: unknown;
+    // Reads go on to the next leader after any failure; writes only after one that delivered nothing.
+    let mayHaveArrived = false;
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
       try {
         // Signed: the leader knows this agent authorized the request (core/acl/node-signature.ts).
         const res = await proxyRequest(base, req, body, this.key, this.peer.fetch);
         if (res.status !== 503) return res;
+        // A write whose outcome the leader calls unknown must not be sent again elsewhere.
+        if (write && res.headers.get(OUTCOME_HEADER) === "unknown") return res;
         lastErr = new Error(`leader ${base} answered 503`);
       } catch (err) {
         if (req.signal.aborted) throw err;
+        if (!failedBeforeSending(err)) {
+          // It may have been applied: sending a write again could apply it twice (a
+          // repeated CAS would then answer false for a write that took effect).
+          if (write) this.current = (this.current + 1) % this.urls.length;
+          if (write) throw new RpcError(504, "TIMEOUT", `forwarding to ${base} failed: ${(err as Error)?.message ?? err} (outcome unknown)`, "unknown");
+          mayHaveArrived = true;
+        }
         lastErr = err;
       }
       this.current = (this.current + 1) % this.urls.length;
     }
-    throw new RpcError(503, "NO_LEADER", `no leader reachable (${(lastErr as Error)?.message ?? "unknown error"})`);
+    throw new RpcError(503, "NO_LEADER", `no leader reachable (${(lastErr as Error)?.message ?? "unknown error"})`, mayHaveArrived ? "unknown" : "not-applied");
   }
 
   private async call<T>(path: string, body: unknown): Promise<T> {
     const text = JSON.stringify(body);
     let lastErr: unknown;
+    // Whether some attempt may have reached a leader (not refused while connecting, no 503):
+    // then a failure must not read as "certainly not applied" (core/http/connect-error.ts).
+    let mayHaveArrived = false;
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
       try {
@@ -122,15 +141,21 @@ export class HttpLeaderTransport implements LeaderClient {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
         const data = (await res.json().catch(() => ({}))) as { error?: string; code?: string };
-        if (!res.ok) throw new RpcError(res.status, data.code ?? "HTTP_" + res.status, data.error ?? res.statusText);
+        if (!res.ok) throw new RpcError(res.status, data.code ?? "HTTP_" + res.status, data.error ?? res.statusText, res.headers.get(OUTCOME_HEADER) ?? undefined);
         return data as T;
       } catch (err) {
         // An answer from a leader (4xx) is final; a transport failure or a
         // leader that cannot serve (503) moves on to the next address.
         if (err instanceof RpcError && err.status < 500) throw err;
+        if (!failedBeforeSending(err) && !(err instanceof RpcError && err.outcome === "not-applied")) mayHaveArrived = true;
         lastErr = err;
         this.current = (this.current + 1) % this.urls.length;
       }
+    }
+    if (mayHaveArrived) {
+      // The last answer alone would understate it: an earlier attempt may have been applied.
+      if (lastErr instanceof RpcError) throw new RpcError(lastErr.status, lastErr.code, lastErr.message, "unknown");
+      throw new Error(`${(lastErr as Error)?.message ?? "request failed"} (an earlier attempt may have arrived)`);
     }
     throw lastErr;
   }

@@ -35,3 +35,16 @@ export function statusForCode(code: string): ContentfulStatusCode {
   if (code === "PERMISSION_DENIED") return 403;
   return 400;
 }
+
+/** Tells a client whether a failed write may have been applied: "not-applied" or "unknown". */
+export const OUTCOME_HEADER = "X-Corral-Outcome";
+
+/**
+ * A replication refusal (core/state/replicator.ts ReplicationError) as an API
+ * error: its status (503 NOT_LEADER, 504 TIMEOUT...), the leader when known,
+ * and the write's outcome in X-Corral-Outcome.
+ */
+export function replicationApiError(err: { code: string; message: string; leader?: string; outcome?: string }): ApiError {
+  const headers: Record<string, string> = err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
+  return new ApiError(statusForCode(err.code), err.code, err.message + (err.leader ? ` (leader: ${err.leader})` : ""), headers);
+}

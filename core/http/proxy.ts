@@ -18,11 +18,17 @@ export async function proxyRequest(
   baseUrl: string, req: Request, body?: ArrayBuffer, signWith?: NodeKey,
   /** The peer fetch (TLS trust, core/http/tls.ts). */
   fetchFn: (url: string, init?: RequestInit) => Promise<Response> = fetch,
+  /**
+   * How many nodes passed the request on, this one included (the
+   * X-Corral-Forwarded value). The receiver trusts it only on a signed
+   * request (core/http/peer-forwarding.ts), which bounds forwarding loops.
+   */
+  hops = 1,
 ): Promise<Response> {
   const url = new URL(req.url);
   const headers = new Headers(req.headers);
   for (const h of HOP_HEADERS) headers.delete(h);
-  headers.set(FORWARDED_HEADER, "1");
+  headers.set(FORWARDED_HEADER, String(hops));
   const payload = req.method === "GET" || req.method === "HEAD" ? undefined : (body ?? (await req.arrayBuffer()));
   if (signWith) headers.set(SIGNATURE_HEADER, signRequest(signWith, req.method, url.pathname + url.search, new Uint8Array(payload ?? new ArrayBuffer(0))));
   const res = await fetchFn(baseUrl + url.pathname + url.search, { method: req.method, headers, body: payload, signal: req.signal, redirect: "manual" });

@@ -52,6 +52,15 @@ export class Raft {
   randomizedElectionTimeout = 0;
   /** Ticks since construction; only for status and progress bookkeeping. */
   tickCount = 0;
+  /**
+   * Restarted from storage and not yet past one election timeout: act as if a
+   * leader had just been heard. Before a crash this node may have answered a
+   * leader's heartbeat and so promised (check-quorum, thesis §4.2.3) not to
+   * help elect another for an election timeout; that leader may be answering
+   * reads on the promise (the driver's lease, core/cluster/raft/lease.ts). A
+   * quick restart must not break it. Cleared by any role change.
+   */
+  private restartLease = false;
 
   constructor(config: RaftConfig) {
     this.cfg = resolveConfig(config);
@@ -63,6 +72,7 @@ export class Raft {
     if (this.cfg.restore) this.restoreFrom(this.cfg.restore, this.cfg.applied);
     else if (this.cfg.peers.length > 0) this.bootstrap(this.cfg.peers);
     this.becomeFollower(this.term, undefined);
+    this.restartLease = this.cfg.restore !== undefined && this.cfg.checkQuorum;
   }
 
   /**
@@ -186,6 +196,7 @@ export class Raft {
       this.vote = null;
     }
     this.leader = undefined;
+    this.restartLease = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.cfg.electionTicks + Math.floor(this.cfg.rng() * this.cfg.electionTicks);
@@ -238,9 +249,12 @@ export class Raft {
     this.msgs.push({ ...m, from: this.id } as Message);
   }
 
-  /** Leader lease (thesis §4.2.3): we heard from a leader less than an election timeout ago. */
+  /**
+   * Leader lease (thesis §4.2.3): we heard from a leader less than an election
+   * timeout ago, or restarted less than one ago (see restartLease).
+   */
   inLease(): boolean {
-    return this.leader !== undefined && this.electionElapsed < this.cfg.electionTicks;
+    return (this.leader !== undefined || this.restartLease) && this.electionElapsed < this.cfg.electionTicks;
   }
 
   tick(): void {

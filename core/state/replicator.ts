@@ -27,12 +27,22 @@ export interface Replicator {
   close(): Promise<void>;
 }
 
+/**
+ * What a failed write did: "not-applied" when it certainly changed nothing
+ * (refused, or it never reached the leader), "unknown" when it may have been
+ * committed (a timeout, a connection lost after sending). Answered as the
+ * X-Corral-Outcome header.
+ */
+export type WriteOutcome = "not-applied" | "unknown";
+
 /** A typed refusal that HTTP maps to a status (e.g. NOT_LEADER → 503 or a forward). */
 export class ReplicationError extends Error {
   constructor(
     readonly code: "NOT_LEADER" | "SHUTTING_DOWN" | "TIMEOUT" | "INVALID_COMMAND" | "STORAGE_FAILED",
     message: string,
     readonly leader?: string,
+    /** By default a TIMEOUT's outcome is unknown and every other refusal's is "not-applied". */
+    readonly outcome: WriteOutcome = code === "TIMEOUT" ? "unknown" : "not-applied",
   ) {
     super(message);
   }

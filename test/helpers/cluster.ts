@@ -5,6 +5,7 @@
 // node, or from a given node (it reads the sender from the Raft message
 // body): a real partition, symmetric or not, with no root privileges.
 import { join } from "node:path";
+import { failedBeforeSending } from "../../core/http/connect-error.ts";
 import { startCorral, freePort, tempDir, getJson, sleep, type CorralProcess } from "./proc.ts";
 
 export const CLUSTER_SECRET = "cluster-test-secret-0123456789";
@@ -66,7 +67,11 @@ function startProxy(port: number, target: () => number): Proxy {
         headers.delete("host");
         headers.delete("content-length");
         return await fetch(`http://127.0.0.1:${target()}${url.pathname}${url.search}`, { method: req.method, headers, body, signal: req.signal });
-      } catch {
+      } catch (err) {
+        // As a real network would tell the sender: a refused connection (the
+        // node is down) delivered nothing, which an uncoded 503 says; any other
+        // failure may have delivered the request (502).
+        if (failedBeforeSending(err)) return new Response("upstream refused the connection", { status: 503 });
         return new Response("upstream down", { status: 502 });
       }
     },

@@ -21,8 +21,9 @@ export class ReadBarriers {
   /**
    * Starts a read round: `start(ctx)` asks Raft for a read index and returns
    * a refusal (not the leader, too busy) or undefined when the round began.
+   * Resolves with the confirmed read index once it is applied.
    */
-  async wait(start: (ctx: string) => ReplicationError | undefined, timeoutMs: number): Promise<void> {
+  async wait(start: (ctx: string) => ReplicationError | undefined, timeoutMs: number): Promise<number> {
     const ctx = `r${++this.seq}`;
     const index = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -38,6 +39,7 @@ export class ReadBarriers {
       }
     });
     await this.untilApplied(index);
+    return index;
   }
 
   /** Raft confirmed leadership for `ctx` at commit index `index`. */

@@ -19,6 +19,7 @@ import { TRIM_ROWS_PER_READY, type RaftStorage } from "./storage.ts";
 import type { RaftTransport } from "./transport.ts";
 import type { LeaderForwarder } from "./forward.ts";
 import { ReadBarriers } from "./reads.ts";
+import { LeaderLease, leaseDurationMs } from "./lease.ts";
 
 const NOOP = { type: "Noop", v: 1, at: 0 } as const;
 
@@ -68,6 +69,9 @@ export class RaftReplicator implements Replicator {
   readonly node: RaftNode;
   private pending = new Map<number, Pending>();
   private reads: ReadBarriers;
+  /** Default-mode reads (lease.ts); renewed by every read-index round. */
+  private lease: LeaderLease;
+  private leaseRound?: Promise<void>;
   private ticker?: ReturnType<typeof setInterval>;
   private drainScheduled = false;
   private closed = false;
@@ -84,6 +88,7 @@ export class RaftReplicator implements Replicator {
     this.reads = new ReadBarriers(() => opts.fsm.appliedIndex());
     this.tickMs = opts.heartbeatIntervalMs;
     const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / this.tickMs));
+    this.lease = new LeaderLease(leaseDurationMs(electionTicks, this.tickMs));
     const restore = opts.storage.load();
     this.node = new RaftNode({
       id: opts.id,
@@ -152,6 +157,7 @@ export class RaftReplicator implements Replicator {
     if (st.role !== "leader") throw new ReplicationError("NOT_LEADER", "only the leader can transfer leadership", st.leader);
     const target = to ?? this.bestFollower(st);
     if (!target) throw new ReplicationError("INVALID_COMMAND", "no other voter to transfer leadership to");
+    this.lease.revoke(st.term);
     const r = this.node.transferLeadership(target);
     if (!r.ok) throw new ReplicationError(r.code === "NOT_LEADER" ? "NOT_LEADER" : "INVALID_COMMAND", "message" in r ? r.message : "not the leader");
     this.scheduleDrain();
@@ -162,8 +168,12 @@ export class RaftReplicator implements Replicator {
    * leads with a heartbeat round to a quorum, then waits until it has
    * applied the commit index of that moment.
    */
-  readBarrier(timeoutMs = 5000): Promise<void> {
-    return this.reads.wait((ctx) => {
+  async readBarrier(timeoutMs = 5000): Promise<void> {
+    // The round's send time, taken before Raft sends it: the lease it grants
+    // starts no later than the heartbeats the followers answer (lease.ts).
+    const sentAt = performance.now();
+    const term = this.node.status().term;
+    const index = await this.reads.wait((ctx) => {
       const r = this.node.readIndex(ctx);
       if (!r.ok) {
         const code = r.code === "NOT_LEADER" ? "NOT_LEADER" : "TIMEOUT";
@@ -172,6 +182,38 @@ export class RaftReplicator implements Replicator {
       this.scheduleDrain();
       return undefined;
     }, timeoutMs);
+    this.lease.confirmed(term, sentAt, index);
+  }
+
+  /**
+   * Default-mode read barrier: nothing to wait for while this leader's lease
+   * holds on the monotonic clock (lease.ts; a paused leader's has run out when
+   * it resumes), else a read-index round, shared by the reads that arrive
+   * meanwhile. Past half its life the lease is renewed in the background.
+   */
+  async leaseBarrier(timeoutMs = 5000): Promise<void> {
+    const st = this.node.status();
+    if (st.role !== "leader") throw new ReplicationError("NOT_LEADER", "not the leader", this.status().leader);
+    if (st.leadTransferee !== undefined) this.lease.revoke(st.term);
+    let index = this.lease.holds(st.term, performance.now());
+    if (index === undefined) {
+      await this.sharedLeaseRound(timeoutMs);
+      // That round may have begun before this read arrived: judge the lease
+      // now, at answer time (still leading: once stepped down, this node may
+      // vote for another); if it no longer holds, this read gets its own round.
+      const now = this.node.status();
+      index = now.role === "leader" ? this.lease.holds(now.term, performance.now()) : undefined;
+      if (index === undefined) return this.readBarrier(timeoutMs);
+    } else if (this.lease.wantsRenewal(performance.now())) {
+      this.sharedLeaseRound(timeoutMs).catch(() => {});
+    }
+    if (this.opts.fsm.appliedIndex() < index) await this.reads.untilApplied(index);
+  }
+
+  /** One read-index round at a time renews the lease for every default read waiting on it. */
+  private sharedLeaseRound(timeoutMs: number): Promise<void> {
+    this.leaseRound ??= this.readBarrier(timeoutMs).finally(() => (this.leaseRound = undefined));
+    return this.leaseRound;
   }
 
   status(): ReplicationStatus {
@@ -220,7 +262,7 @@ export class RaftReplicator implements Replicator {
     this.opts.transport.close();
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new ReplicationError("SHUTTING_DOWN", "node is shutting down"));
+      p.reject(new ReplicationError("SHUTTING_DOWN", "node is shutting down; the write may still be applied (outcome unknown)", undefined, "unknown"));
     }
     this.pending.clear();
   }
@@ -240,12 +282,33 @@ export class RaftReplicator implements Replicator {
   private async forward(cmd: Command): Promise<ProposeOutcome> {
     const leader = await this.waitForLeader();
     if (leader === this.opts.id) return this.propose(cmd);
-    const out = await this.opts.forwarder.propose(leader, cmd);
+    const out = await this.forwardRetryingRefusals(leader, cmd);
     // Read-your-writes on this node: answer once this replica has applied the
     // write too, so a `?stale` read here right after sees it. Bounded: the
     // write is committed either way, and a lagging replica only delays.
     await this.reads.untilApplied(out.index, this.opts.electionTimeoutMs);
     return out;
+  }
+
+  /**
+   * A forward the leader certainly did not apply (the connection was refused,
+   * it was no longer the leader) is sent again, to whoever leads by then, for
+   * up to two election timeouts: a failover then costs the client a delay, not
+   * an error. Anything that may have been applied is never resent.
+   */
+  private async forwardRetryingRefusals(leader: string, cmd: Command): Promise<ProposeOutcome> {
+    const deadline = performance.now() + this.opts.electionTimeoutMs * 2;
+    for (;;) {
+      try {
+        return await this.opts.forwarder.propose(leader, cmd);
+      } catch (err) {
+        const resendable = err instanceof ReplicationError && err.code === "NOT_LEADER" && err.outcome === "not-applied";
+        if (!resendable || this.closed || performance.now() > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, Math.max(10, this.tickMs)));
+      leader = await this.waitForLeader();
+      if (leader === this.opts.id) return this.propose(cmd);
+    }
   }
 
   /** The current leader, waiting up to two election timeouts for one to emerge. */
