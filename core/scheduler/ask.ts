@@ -5,6 +5,7 @@
 import { compileAttribute, type AttributeReader } from "./attribute.ts";
 import type { Constraint, Job, JobType, TaskGroup } from "./jobspec/types.ts";
 import type { NodeView, Resources } from "./types.ts";
+import { compileRegex } from "./regex.ts";
 import { parseVersion, parseVersionRange } from "./version.ts";
 
 export interface CompiledConstraint {
@@ -92,7 +93,9 @@ export function compileConstraint(c: Constraint): CompiledConstraint {
     case "!=":
       return { text, test: (n) => read(n) !== c.value };
     case "regexp": {
-      const re = new RegExp(c.value);
+      // RE2, never a backtracking RegExp: a job writer must not be able to freeze the leader (regex.ts).
+      const re = compileRegex(c.value);
+      if (!re.ok) return { text: `${text} (${re.error})`, test: () => false };
       return { text, test: (n) => { const v = read(n); return v !== undefined && re.test(v); } };
     }
     case "version": {

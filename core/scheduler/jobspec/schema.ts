@@ -6,6 +6,7 @@
 
 import { z } from "zod";
 import { attributeError } from "../attribute.ts";
+import { compileRegex } from "../regex.ts";
 import { parseVersionRange } from "../version.ts";
 import { parseDurationMs } from "./duration.ts";
 
@@ -65,9 +66,9 @@ const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform(St
 
 const constraint = z
   .strictObject({
-    attribute: z.string().optional(),
+    attribute: z.string().max(512, "must be at most 512 characters").optional(),
     operator: z.enum(["=", "!=", "regexp", "version", "distinct_hosts"]).default("="),
-    value: scalarString.optional(),
+    value: scalarString.pipe(z.string().max(1024, "must be at most 1024 characters")).optional(),
   })
   .superRefine(lenient((c, ctx) => {
     if (c.operator === "distinct_hosts") {
@@ -86,11 +87,8 @@ const constraint = z
       return;
     }
     if (c.operator === "regexp") {
-      try {
-        new RegExp(c.value);
-      } catch (e) {
-        ctx.addIssue({ code: "custom", path: ["value"], message: `invalid regular expression: ${(e as Error).message}` });
-      }
+      const re = compileRegex(c.value);
+      if (!re.ok) ctx.addIssue({ code: "custom", path: ["value"], message: re.error });
     }
     if (c.operator === "version") {
       const r = parseVersionRange(c.value);
