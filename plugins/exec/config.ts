@@ -1,4 +1,4 @@
-// `[plugins.exec]` config: logs, cgroups, kill grace, memory watchdog.
+// `[plugins.exec]` config: logs, cgroups, kill grace, memory watchdog, task users.
 import { z } from "zod";
 import { durationMs, sizeBytes } from "../../core/config/duration.ts";
 
@@ -20,6 +20,18 @@ export const execConfigSchema = z
      * (which runs every check of the node's services) is not enabled.
      */
     run_checks: z.union([z.boolean(), z.literal("auto")]).default("auto"),
+    /**
+     * The host user exec tasks run as when the job names none (the agent must
+     * be root to switch). A user with uid 0 is refused: that is raw mode.
+     */
+    user: z.string().regex(/^[a-z_][a-z0-9_.\-]{0,31}$/, "a user name").default("nobody"),
+    /**
+     * Raw mode: let tasks run with the agent's own privileges (driver
+     * "raw_exec", or user "root"), like Nomad's raw_exec. Such a task can read
+     * the data dir and the cluster secret; its submitter also needs
+     * operator:write. Off by default.
+     */
+    allow_raw: z.boolean().default(false),
   })
   .strict();
 

@@ -10,6 +10,7 @@
 // reporting them: the allocations stay "running" in the state, so an agent
 // back within node_ttl restarts them, and one that stays away has them
 // marked lost and replaced elsewhere.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
@@ -22,6 +23,8 @@ import { JobServices } from "./services.ts";
 import { AllocWatch, localAllocs, remoteAllocs } from "./source.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
+import { lockDataDir } from "./dirs.ts";
+import { parsePasswd, taskIdentity, type AgentIdentity, type PasswdEntry } from "./users.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
@@ -39,6 +42,15 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: () => undefined });
     return { stop() {} };
   }
+
+  // A root agent runs tasks as other users: first make sure they can reach nothing of the agent's.
+  const agent = agentIdentity();
+  const isolate = agent.uid === 0;
+  if (isolate) lockDataDir(ctx.host.dataDir, dir, allocsDir);
+  else ctx.log.warn("the agent does not run as root: exec tasks cannot be isolated and are refused; raw_exec tasks run as the agent's user", { uid: agent.uid, allowRaw: cfg.allow_raw });
+  // Read at each allocation start: users added to the host later are found.
+  const identity = (task: Parameters<typeof taskIdentity>[0]) =>
+    taskIdentity(task, agent, { defaultUser: cfg.user, allowRaw: cfg.allow_raw }, readPasswd());
 
   const processes = new ProcessFile(join(dir, "processes.json"));
   const reaped = await processes.reap(cfg.kill_timeout);
@@ -59,7 +71,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
   const supervisor = new Supervisor({
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
-    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env,
+    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate,
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
     onProcess: (allocId: string, task: string, pid: number | undefined) => processes.set(allocId, task, pid),
@@ -74,7 +86,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     name: "corral_exec_running_allocations", help: "Allocations this agent is running",
     collect: () => void gauge.set([...supervisor.runners.values()].filter((r) => r.status === "running").length),
   });
-  ctx.log.info("exec driver ready", { limits: limits.mode, allocsDir });
+  ctx.log.info("exec driver ready", { limits: limits.mode, allocsDir, taskUser: isolate ? cfg.user : agent.name, allowRaw: cfg.allow_raw });
 
   return {
     async stop() {
@@ -84,6 +96,21 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
       await supervisor.close("exec driver stopping");
     },
   };
+}
+
+function readPasswd(): Map<string, PasswdEntry> {
+  try {
+    return parsePasswd(readFileSync("/etc/passwd", "utf8"));
+  } catch {
+    return new Map(); // no passwd: every named user is unknown, and refused
+  }
+}
+
+function agentIdentity(): AgentIdentity {
+  const uid = process.getuid?.() ?? -1;
+  const gid = process.getgid?.() ?? -1;
+  const name = [...readPasswd().values()].find((e) => e.uid === uid)?.name;
+  return { uid, gid, ...(name ? { name } : {}) };
 }
 
 export const execPlugin: PluginModule<ExecConfig> = {

@@ -41,6 +41,8 @@ function lenient<T>(rule: (value: T, ctx: z.RefinementCtx) => void): (value: T, 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]*$/;
 const PORT_LABEL = /^[A-Za-z_][A-Za-z0-9_\-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A host user name (useradd's portable set); uids are not accepted: a name says who is meant. */
+const USER_NAME = /^[a-z_][a-z0-9_.\-]{0,31}$/;
 const SERVICE_NAME = /^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?$/;
 
 const name = (what: string) =>
@@ -167,7 +169,8 @@ const service = z.strictObject({
 const task = z
   .strictObject({
     name: name("task name"),
-    driver: z.literal("exec", { error: `only the "exec" driver exists` }).default("exec"),
+    driver: z.enum(["exec", "raw_exec"], { error: `the drivers are "exec" and "raw_exec"` }).default("exec"),
+    user: z.string().regex(USER_NAME, "a user name: lowercase letters, digits, \"_\", \".\" and \"-\", at most 32, starting with a letter or \"_\"").optional(),
     command: z.string().min(1, "must not be empty"),
     args: z.array(z.string()).default([]),
     env: z.record(z.string(), scalarString).default({}),
@@ -185,6 +188,9 @@ const task = z
     if (labels.length > LIMITS.portsPerTask) ctx.addIssue({ code: "custom", path: ["ports"], message: `at most ${LIMITS.portsPerTask} ports` });
     for (const label of labels) {
       if (!PORT_LABEL.test(label)) ctx.addIssue({ code: "custom", path: ["ports", label], message: "port labels are letters, digits, \"_\" and \"-\"" });
+    }
+    if (t.driver === "raw_exec" && t.user !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["user"], message: `raw_exec runs as the agent's own user; "user" is for the exec driver` });
     }
     const svc = t.service;
     if (!svc) return;

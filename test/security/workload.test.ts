@@ -1,0 +1,138 @@
+// What a running task can reach (docs/security.md "Workloads"). A real dev
+// node, running as root, runs jobs whose task tries to own the cluster: read
+// the cluster secret, the state database and the node's config file, list
+// the data dir and other allocations, and print its environment. It must get
+// none of it, run as nobody, and still write its own folder. A task asking
+// for root is refused unless the node allows raw mode AND the submitter holds
+// operator:write.
+//
+// Needs root (only root can switch users): skipped, with the reason printed,
+// otherwise.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
+import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
+
+if (!IS_ROOT) console.log("test/security/workload.test.ts skipped: the agent must run as root to switch task users (uid is " + process.getuid?.() + ")");
+
+const PLUGINS = `[plugins]\nenabled = ["probe", "exec"]\nwatch = false\n`;
+const AGENT_ENV = { CORRAL_TOKEN: "agent-env-token-6b1f0e0e", SOME_AGENT_SECRET: "agent-env-secret-93c1d2" };
+const CONFIG_MARKER = "config-marker-51d7a9";
+
+let dev: CorralProcess;
+
+beforeAll(async () => {
+  if (!IS_ROOT) return;
+  dev = await startCorral({ role: "dev", dataDir: dataDirIn(), config: `# ${CONFIG_MARKER}\n${PLUGINS}`, env: AGENT_ENV });
+  await eventually(async () => (await getJson<any[]>(dev.url + "/v1/nodes")).body.length === 1, 15_000);
+}, 30_000);
+
+afterAll(() => killAll());
+
+/**
+ * A data dir whose parent anyone may list, as /var/lib is (a temp folder is
+ * 0700 and would hide everything from a task, the protection under test included).
+ */
+function dataDirIn(): string {
+  const parent = tempDir("corral-sec-workload-");
+  chmodSync(parent, 0o755);
+  return join(parent, "data");
+}
+
+async function submit(url: string, job: Record<string, unknown>, token?: string) {
+  return getJson(url + "/v1/jobs", { method: "POST", body: JSON.stringify(job), headers: headers(token) });
+}
+
+describe.skipIf(!IS_ROOT)("a task cannot own the cluster", () => {
+  test("it runs as nobody and reads no secret, state, config, listing or agent environment; its own folder is writable", async () => {
+    const secret = devSecretOf(dev.dataDir);
+    const script = [
+      `echo "uid=$(id -u) groups=$(id -G)"`,
+      `echo "secret:"; cat "$D/cluster-secret"`,
+      `echo "state:"; head -c 64 "$D/state.db"; head -c 64 "$D/state.db-wal"`,
+      `echo "config:"; cat "$CFG"`,
+      `echo "datadir:"; ls -a "$D"`,
+      `echo "allocs:"; ls -a "$D/exec/allocs"`,
+      `echo "logs:"; ls -a "$CORRAL_ALLOC_DIR/logs"`,
+      `echo "env:"; env`,
+      `echo written > "$CORRAL_TASK_DIR/own.txt" && echo "own-write=ok"`,
+      `echo "home=$HOME"`,
+      `echo end`,
+    ].join("\n");
+    const reg = await submit(dev.url, shellJob("grab", script, { env: { D: dev.dataDir, CFG: dev.configFile! } }));
+    expect(reg.status).toBe(200);
+    const alloc = await finishedAlloc(dev.url, "grab");
+    const out = await taskLogs(dev.url, alloc.id);
+    const err = await taskLogs(dev.url, alloc.id, undefined, "stderr");
+    expect(out).toContain("end");
+    expect(out).toContain(`uid=${uidOf("nobody")} `);
+    expect(out).not.toMatch(/groups=.*\b0\b/);
+    expect(out).not.toContain(secret);
+    expect(out).not.toContain("SQLite format 3");
+    expect(out).not.toContain(CONFIG_MARKER);
+    expect(out).not.toContain(AGENT_ENV.CORRAL_TOKEN);
+    expect(out).not.toContain(AGENT_ENV.SOME_AGENT_SECRET);
+    expect(out).not.toContain("CORRAL_CLUSTER_SECRET");
+    // Listings: nothing between the headings but the refusal.
+    for (const [from, to] of [["datadir:", "allocs:"], ["allocs:", "logs:"], ["logs:", "env:"]] as const) {
+      expect(out.slice(out.indexOf(from) + from.length, out.indexOf(to)).trim(), from).toBe("");
+    }
+    expect(err).toContain("Permission denied");
+    expect(out).toContain("own-write=ok");
+    const taskDir = join(dev.dataDir, "exec", "allocs", alloc.id, "tasks", "t");
+    expect(out).toContain(`home=${taskDir}`);
+    expect(readFileSync(join(taskDir, "own.txt"), "utf8")).toBe("written\n");
+    expect(statSync(taskDir).uid).toBe(uidOf("nobody")!);
+    expect(statSync(taskDir).mode & 0o777).toBe(0o700);
+    expect(statSync(dev.dataDir).mode & 0o777).toBe(0o711);
+    expect(statSync(join(dev.dataDir, "cluster-secret")).mode & 0o077).toBe(0);
+    expect(statSync(join(dev.dataDir, "state.db")).mode & 0o077).toBe(0);
+  }, 60_000);
+
+  test("user = \"root\" and driver raw_exec fail with a clear reason while raw mode is off; other uid-0 users too", async () => {
+    for (const [id, task] of [["as-root", { user: "root" }], ["as-raw", { driver: "raw_exec" }]] as const) {
+      const reg = await submit(dev.url, shellJob(id, "id -u", task));
+      expect(reg.status, id).toBe(200);
+      const alloc = await finishedAlloc(dev.url, id);
+      expect(alloc.clientStatus, id).toBe("failed");
+      const events = JSON.stringify(alloc.taskStates.t.events);
+      expect(events, id).toContain("allow_raw = false");
+      expect(await taskLogs(dev.url, alloc.id), id).toBe("");
+    }
+    const unknown = await submit(dev.url, shellJob("as-ghost", "id -u", { user: "no-such-user-x" }));
+    expect(unknown.status).toBe(200);
+    expect((await finishedAlloc(dev.url, "as-ghost")).taskStates.t.events.at(-1).message).toContain(`user "no-such-user-x" does not exist`);
+    const bad = await submit(dev.url, shellJob("bad-user", "id -u", { user: "0" }));
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].path).toBe("groups[0].tasks[0].user");
+  }, 60_000);
+
+  test("with raw mode on, a root task needs operator:write from its submitter; then it runs as root", async () => {
+    const n = await startCorral({ role: "dev", dataDir: dataDirIn(), config: `${ACL_CONFIG}${PLUGINS.replace('"exec"', '"exec", "authz"')}\n[plugins.exec]\nallow_raw = true\n` });
+    const boot = await getJson(n.url + "/v1/acl/bootstrap", { method: "PUT" });
+    const node = { proc: n, url: n.url, management: boot.body.SecretID as string };
+    await eventually(async () => (await call(n.url, "GET", "/v1/nodes", node.management)).body.length === 1, 15_000);
+    const writer = await tokenWith(node, "job-writer", `job_prefix "" { policy = "write" }`);
+    const operator = await tokenWith(node, "raw-writer", `job_prefix "" { policy = "write" }\noperator = "write"`);
+
+    for (const task of [{ user: "root" }, { driver: "raw_exec" }]) {
+      const refused = await submit(n.url, shellJob("rooted", "id -u", task), writer.secret);
+      expect(refused.status, JSON.stringify(task)).toBe(403);
+      expect(refused.body.code).toBe("PERMISSION_DENIED");
+      expect(refused.body.error).toContain("operator:write");
+    }
+    // The same token may still submit an ordinary job.
+    expect((await submit(n.url, shellJob("plain", "id -u"), writer.secret)).status).toBe(200);
+    expect((await call(n.url, "GET", "/v1/job/rooted", node.management)).status).toBe(404);
+
+    const ok = await submit(n.url, shellJob("rooted", "id -u", { user: "root" }), operator.secret);
+    expect(ok.status).toBe(200);
+    const alloc = await finishedAlloc(n.url, "rooted", node.management);
+    expect(alloc.clientStatus).toBe("complete");
+    expect((await taskLogs(n.url, alloc.id, node.management)).trim()).toBe("0");
+    const plain = await finishedAlloc(n.url, "plain", node.management);
+    expect((await taskLogs(n.url, plain.id, node.management)).trim()).toBe(String(uidOf("nobody")));
+  }, 90_000);
+});
