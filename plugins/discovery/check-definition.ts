@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { CheckStatus } from "../../core/state/domains/catalog.ts";
 import { consulError } from "../../core/http/errors.ts";
+import { httpCheckUrlError } from "./check-url.ts";
 import { durationMs, formatDuration } from "./duration.ts";
 
 export interface CheckSpec {
@@ -129,6 +130,11 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   if (b.HTTP && b.TCP) throw consulError(400, "Only one of HTTP or TCP may be set per check");
   if (b.Args && (b.HTTP || b.TCP)) throw consulError(400, "Only one of Args, HTTP or TCP may be set per check");
   const type = b.HTTP ? "http" : b.TCP ? "tcp" : b.Args ? "script" : "ttl";
+  if (b.HTTP) {
+    // http(s) only: the prober is this node, and fetch reads file: and data: URLs too (check-url.ts).
+    const bad = httpCheckUrlError(b.HTTP);
+    if (bad) throw consulError(400, bad);
+  }
   if (type !== "ttl") {
     if (ttlMs) throw consulError(400, "Interval and TTL cannot both be specified");
     if (!intervalMs) throw consulError(400, "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or GRPC checks");

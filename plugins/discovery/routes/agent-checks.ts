@@ -9,6 +9,7 @@ import { bodyText, emptyOk, filterParam, filterValues, jsonOk, localRoute, pathP
 import { FilterTypes, HealthCheckSchema, localCheckView } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions } from "../permissions.ts";
+import { hideCheckOutputs } from "../check-output.ts";
 
 const tags = ["agent"];
 const idParam = { params: z.object({ id: z.string() }) };
@@ -39,7 +40,7 @@ export function agentCheckRoutes(a: AgentDeps): void {
     const filter = await filterParam(c, FilterTypes.healthCheck);
     const out: Record<string, ReturnType<typeof localCheckView>> = {};
     for (const ch of registry.listChecks()) out[ch.spec.id] = localCheckView(ch, ctx.host.nodeName, registry.service(ch.spec.serviceId));
-    return c.json(filterValues(out, filter));
+    return hideCheckOutputs(c, c.json(filterValues(out, filter)), a.hideCheckOutput());
   }, perm.checksRead);
 
   localRoute(ctx, createRoute({

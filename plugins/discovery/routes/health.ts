@@ -2,16 +2,19 @@
 // checks (serfHealth, derived from membership) included. `passing` drops any
 // instance with a non-passing check, warning included (§6.2).
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus } from "../../../core/state/domains/catalog.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
 import { BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
+import { hideCheckOutputs } from "../check-output.ts";
 import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
 
 const tags = ["health"];
 
-export function healthRoutes(ctx: PluginContext<unknown>): void {
+export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => boolean): void {
   const catalog = () => ctx.state.catalog;
+  const outputs = (c: Context, res: Response) => hideCheckOutputs(c, res, hideOutput());
   const cache = new QueryCache();
   const name = (c: Parameters<typeof pathParam>[0], p: string, what: string) => {
     const v = pathParam(c, p);
@@ -37,7 +40,7 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
         .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) }));
       return { index: r.index, value: filtered(value, filter) };
     });
-  });
+  }, undefined, outputs);
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/checks/{service{.*}}", tags, summary: "The checks of every instance of a service; ?filter=; blocks on ?index",
@@ -50,7 +53,7 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
       const r = catalog().serviceChecks(service);
       return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
     });
-  });
+  }, undefined, outputs);
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/node/{node{.*}}", tags, summary: "A node's checks: serfHealth, node checks, service checks; ?filter=; blocks on ?index",
@@ -63,7 +66,7 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
       const r = catalog().nodeChecks(node);
       return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
     });
-  });
+  }, undefined, outputs);
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/state/{state{.*}}", tags,
@@ -80,5 +83,5 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
       const r = catalog().checksInState(parsed.data);
       return { index: r.index, value: filtered(r.value.map(healthCheckView), filter) };
     });
-  });
+  }, undefined, outputs);
 }

@@ -1,0 +1,157 @@
+// Health checks are not a file or network oracle (docs/security.md "Health
+// checks"). The prober is the node itself — root, holding the data dir — and
+// Bun's fetch reads file: and data: URLs, so an HTTP check on
+// file:///<data_dir>/cluster-secret put the secret in the check's Output for
+// any reader. Now: registration refuses every scheme but http/https (400),
+// the prober refuses them again for every URL it fetches, redirects are
+// followed by hand (http/https only, at most 10), Output stays capped, and
+// `[plugins.discovery] hide_check_output` blanks Output for readers without
+// write on the check's service.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startCorral, killAll, getJson, eventually, devSecretOf, type CorralProcess } from "../helpers/proc.ts";
+import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
+import { httpProbe, httpInit } from "../../plugins/health/probes.ts";
+import type { HttpProbeSpec } from "../../plugins/health/definition.ts";
+
+const PLUGINS = `[plugins]\nenabled = ["probe", "discovery", "health", "authz"]\nwatch = false\n\n[plugins.health]\nmin_interval = "100ms"\n`;
+
+let dev: CorralProcess;
+let server: ReturnType<typeof Bun.serve>;
+let app: string;
+
+beforeAll(async () => {
+  server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req) {
+      const path = new URL(req.url).pathname;
+      const to = (location: string) => new Response(null, { status: 302, headers: { location } });
+      switch (path) {
+        case "/to-file": return to("file:///etc/passwd");
+        case "/to-secret": return to(`file://${dev.dataDir}/cluster-secret`);
+        case "/to-data": return to("data:text/plain,data-url-content-7f3a");
+        case "/to-ftp": return to("ftp://127.0.0.1/etc/passwd");
+        case "/loop": return to("/loop");
+        case "/to-ok": return to("/ok");
+        case "/big": return new Response("x".repeat(100_000));
+        default: return new Response("fine");
+      }
+    },
+  });
+  app = `http://127.0.0.1:${server.port}`;
+  dev = await startCorral({ role: "dev", config: PLUGINS.replace(', "authz"', "") });
+}, 30_000);
+
+afterAll(async () => {
+  server.stop(true);
+  await killAll();
+});
+
+const put = (url: string, path: string, body: unknown, token?: string) => call(url, "PUT", path, token, body);
+
+/** The check's Output and Status once it has run (Output not empty). */
+async function ranCheck(url: string, id: string, token?: string): Promise<{ Output: string; Status: string }> {
+  return eventually(async () => {
+    const checks = (await call(url, "GET", "/v1/agent/checks", token)).body;
+    const c = checks?.[id];
+    return c && c.Output !== "" && c;
+  }, 15_000, 100);
+}
+
+describe("registration", () => {
+  test("an HTTP check on anything but http:// or https:// is refused with a 400, as a service check and as an agent check", async () => {
+    const secretUrl = `file://${dev.dataDir}/cluster-secret`;
+    for (const url of [secretUrl, "file:///etc/shadow", "FILE:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1:70/", "data:text/plain,hi", "s3://bucket/key", "blob:x", "not a url", "http://"]) {
+      const svc = await put(dev.url, "/v1/agent/service/register", { Name: "oracle", Port: 1, Check: { HTTP: url, Interval: "1s" } });
+      expect(svc.status, url).toBe(400);
+      expect(String(svc.body), url).toMatch(/HTTP check URL/);
+      const chk = await put(dev.url, "/v1/agent/check/register", { Name: "oracle-check", HTTP: url, Interval: "1s" });
+      expect(chk.status, url).toBe(400);
+    }
+    const checks = (await getJson(dev.url + "/v1/agent/checks")).body;
+    expect(JSON.stringify(checks)).not.toContain(devSecretOf(dev.dataDir));
+    expect(Object.keys(checks)).toEqual([]);
+    // http and https are fine.
+    expect((await put(dev.url, "/v1/agent/check/register", { CheckID: "fine", Name: "fine", HTTP: `${app}/ok`, Interval: "1s" })).status).toBe(200);
+    await put(dev.url, "/v1/agent/check/deregister/fine", undefined);
+  });
+});
+
+describe("probing", () => {
+  const spec = (url: string): HttpProbeSpec => ({ kind: "http", url, method: "GET", headers: [], tlsSkipVerify: false });
+
+  test("the prober itself refuses other schemes (a definition that came in some other way)", async () => {
+    // base64 of "data-url-content-7f3a": the content must not show, the URL may.
+    for (const url of ["file:///etc/passwd", "data:text/plain;base64,ZGF0YS11cmwtY29udGVudC03ZjNh"]) {
+      const r = await httpProbe(spec(url), httpInit(spec(url)), 2000, 4096);
+      expect(r.status, url).toBe("critical");
+      expect(r.output, url).not.toContain("root:");
+      expect(r.output, url).not.toContain("data-url-content-7f3a");
+      expect(r.output, url).not.toContain(" Output: ");
+      expect(r.output, url).toContain("only http:// and https://");
+    }
+  });
+
+  test("redirects to file:, data: or ftp: yield no content; http redirects are followed, at most 10", async () => {
+    const secret = devSecretOf(dev.dataDir);
+    const ids = ["to-file", "to-secret", "to-data", "to-ftp", "loop", "to-ok"];
+    for (const id of ids) {
+      const r = await put(dev.url, "/v1/agent/check/register", { CheckID: id, Name: id, HTTP: `${app}/${id}`, Interval: "100ms", Timeout: "2s" });
+      expect(r.status, id).toBe(200);
+    }
+    for (const id of ["to-file", "to-secret", "to-data", "to-ftp"]) {
+      const c = await ranCheck(dev.url, id);
+      expect(c.Status, id).toBe("critical");
+      expect(c.Output, id).not.toContain("root:");
+      expect(c.Output, id).not.toContain(secret);
+      expect(c.Output, id).not.toContain("data-url-content-7f3a");
+      expect(c.Output, id).toContain("redirect refused");
+    }
+    const loop = await ranCheck(dev.url, "loop");
+    expect(loop.Status).toBe("critical");
+    expect(loop.Output).toContain("stopped after 10 redirects");
+    const ok = await eventually(async () => {
+      const c = await ranCheck(dev.url, "to-ok");
+      return c.Status === "passing" && c;
+    }, 15_000);
+    expect(ok.Output).toContain("Output: fine");
+    for (const id of ids) await put(dev.url, `/v1/agent/check/deregister/${id}`, undefined);
+  }, 60_000);
+
+  test("Output is capped at output_max_size (4 KiB) of the body", async () => {
+    await put(dev.url, "/v1/agent/check/register", { CheckID: "big", Name: "big", HTTP: `${app}/big`, Interval: "100ms" });
+    const c = await ranCheck(dev.url, "big");
+    expect(c.Output.length).toBeLessThanOrEqual(4096 + 200);
+    expect(c.Output).toContain("x".repeat(4000));
+    await put(dev.url, "/v1/agent/check/deregister/big", undefined);
+  }, 30_000);
+});
+
+describe("hide_check_output", () => {
+  test("readers without service:write see an empty Output; writers and management see it", async () => {
+    const n = await startCorral({ role: "dev", config: `${ACL_CONFIG}${PLUGINS}\n[plugins.discovery]\nhide_check_output = true\n` });
+    const boot = await getJson(n.url + "/v1/acl/bootstrap", { method: "PUT" });
+    const node = { proc: n, url: n.url, management: boot.body.SecretID as string };
+    const reg = await put(n.url, "/v1/agent/service/register", { Name: "web", Port: server.port, Check: { CheckID: "web-ok", HTTP: `${app}/ok`, Interval: "100ms" } }, node.management);
+    expect(reg.status).toBe(200);
+    const reader = await tokenWith(node, "web-reader", `service "web" { policy = "read" }\nnode_prefix "" { policy = "read" }`);
+    const writer = await tokenWith(node, "web-writer", `service "web" { policy = "write" }\nnode_prefix "" { policy = "read" }`);
+    await eventually(async () => (await call(n.url, "GET", "/v1/health/checks/web", node.management)).body?.[0]?.Output?.includes("fine"), 15_000);
+
+    const outputs = async (token: string) => {
+      const checks = (await call(n.url, "GET", "/v1/health/checks/web", token)).body;
+      const entries = (await call(n.url, "GET", "/v1/health/service/web", token)).body;
+      const state = (await call(n.url, "GET", "/v1/health/state/any", token)).body;
+      const agent = (await call(n.url, "GET", "/v1/agent/checks", token)).body;
+      return [
+        checks[0].Output,
+        entries[0].Checks.find((c: any) => c.CheckID === "web-ok").Output,
+        state.find((c: any) => c.CheckID === "web-ok").Output,
+        agent["web-ok"]?.Output,
+      ];
+    };
+    expect(await outputs(reader.secret)).toEqual(["", "", "", ""]);
+    for (const o of await outputs(writer.secret)) expect(o).toContain("fine");
+    for (const o of await outputs(node.management)) expect(o).toContain("fine");
+  }, 60_000);
+});
