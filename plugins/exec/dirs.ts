@@ -19,7 +19,7 @@
 // serve or overwrite the target.
 //
 // Only a root agent switches users, so only a root agent changes modes.
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export const MODE_TRAVERSE = 0o711;
@@ -31,28 +31,49 @@ function mkdirMode(dir: string, mode: number): void {
   chmodSync(dir, mode); // mkdir's mode goes through the umask, and an existing folder keeps its own
 }
 
-/**
- * Makes the path from the data dir down to allocs/ traversable but not
- * listable, and whatever else sits in the data dir private to the agent
- * (files 0600, folders 0700), in case nothing did it before this plugin.
- */
-export function lockDataDir(dataDir: string, execDir: string, allocsDir: string): void {
-  mkdirMode(dataDir, MODE_TRAVERSE);
-  for (const name of readdirSync(dataDir)) {
-    const path = join(dataDir, name);
-    if (path === execDir) continue;
+/** The data dir's entry that stays traversable (the exec driver's; everything else is private). */
+export const EXEC_ENTRY = "exec";
+
+/** Makes every entry of `dir` but `except` private to the agent (files 0600, folders 0700). */
+function privateEntries(dir: string, except: string): void {
+  for (const name of readdirSync(dir)) {
+    if (name === except) continue;
+    const path = join(dir, name);
     const st = lstatSync(path);
     if (st.isSymbolicLink()) continue;
     if ((st.mode & 0o077) !== 0) chmodSync(path, st.isDirectory() ? MODE_PRIVATE_DIR : MODE_PRIVATE_FILE);
   }
+}
+
+/**
+ * The data dir traversable but not listable (0711), and whatever sits in it
+ * private to the agent, exec/ excepted: run before anything of the node runs
+ * as another user (exec tasks, exec checks), in case nothing did it before.
+ */
+export function lockDataDir(dataDir: string): void {
+  mkdirMode(dataDir, MODE_TRAVERSE);
+  privateEntries(dataDir, EXEC_ENTRY);
+}
+
+/** exec/ and exec/allocs/ traversable (the way down to the task folders), the rest of exec/ private. */
+export function prepareExecDir(execDir: string, allocsDir: string): void {
   mkdirMode(execDir, MODE_TRAVERSE);
-  for (const name of readdirSync(execDir)) {
-    const path = join(execDir, name);
-    if (path === allocsDir) continue;
-    const st = lstatSync(path);
-    if (!st.isSymbolicLink() && (st.mode & 0o077) !== 0) chmodSync(path, st.isDirectory() ? MODE_PRIVATE_DIR : MODE_PRIVATE_FILE);
-  }
+  privateEntries(execDir, "allocs");
   mkdirMode(allocsDir, MODE_TRAVERSE);
+}
+
+/** The first folder on the way to `path` (itself included) that others may not traverse, if any. */
+export function untraversable(path: string): string | undefined {
+  const parts = path.split("/").filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = "/" + parts.slice(0, i).join("/");
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) return dir;
+    } catch {
+      return dir;
+    }
+  }
+  return undefined;
 }
 
 /** An allocation's folder, its logs folder and its tasks folder, owned by the agent. */

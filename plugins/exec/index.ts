@@ -10,7 +10,6 @@
 // reporting them: the allocations stay "running" in the state, so an agent
 // back within node_ttl restarts them, and one that stays away has them
 // marked lost and replaced elsewhere.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
@@ -23,8 +22,9 @@ import { JobServices } from "./services.ts";
 import { AllocWatch, localAllocs, remoteAllocs } from "./source.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
-import { lockDataDir } from "./dirs.ts";
-import { parsePasswd, taskIdentity, type AgentIdentity, type PasswdEntry } from "./users.ts";
+import { lockDataDir, prepareExecDir, untraversable } from "./dirs.ts";
+import { agentIdentity, readPasswd } from "./host-users.ts";
+import { taskIdentity } from "./users.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
@@ -46,8 +46,12 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   // A root agent runs tasks as other users: first make sure they can reach nothing of the agent's.
   const agent = agentIdentity();
   const isolate = agent.uid === 0;
-  if (isolate) lockDataDir(ctx.host.dataDir, dir, allocsDir);
-  else ctx.log.warn("the agent does not run as root: exec tasks cannot be isolated and are refused; raw_exec tasks run as the agent's user", { uid: agent.uid, allowRaw: cfg.allow_raw });
+  if (isolate) {
+    lockDataDir(ctx.host.dataDir);
+    prepareExecDir(dir, allocsDir);
+    const closed = untraversable(allocsDir);
+    if (closed) ctx.log.warn("task users cannot reach their folders: a folder on the way to the data dir is not traversable by others (o+x)", { folder: closed });
+  } else ctx.log.warn("the agent does not run as root: exec tasks cannot be isolated and are refused; raw_exec tasks run as the agent's user", { uid: agent.uid, allowRaw: cfg.allow_raw });
   // Read at each allocation start: users added to the host later are found.
   const identity = (task: Parameters<typeof taskIdentity>[0]) =>
     taskIdentity(task, agent, { defaultUser: cfg.user, allowRaw: cfg.allow_raw }, readPasswd());
@@ -96,21 +100,6 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
       await supervisor.close("exec driver stopping");
     },
   };
-}
-
-function readPasswd(): Map<string, PasswdEntry> {
-  try {
-    return parsePasswd(readFileSync("/etc/passwd", "utf8"));
-  } catch {
-    return new Map(); // no passwd: every named user is unknown, and refused
-  }
-}
-
-function agentIdentity(): AgentIdentity {
-  const uid = process.getuid?.() ?? -1;
-  const gid = process.getgid?.() ?? -1;
-  const name = [...readPasswd().values()].find((e) => e.uid === uid)?.name;
-  return { uid, gid, ...(name ? { name } : {}) };
 }
 
 export const execPlugin: PluginModule<ExecConfig> = {

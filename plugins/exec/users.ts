@@ -79,3 +79,16 @@ export function taskIdentity(task: Pick<Task, "driver" | "user">, agent: AgentId
   if (entry.gid === 0) return { ok: false, error: `user "${wanted}" has primary group 0 (root's)` };
   return { ok: true, raw: false, name: entry.name, switchTo: { uid: entry.uid, gid: entry.gid } };
 }
+
+/**
+ * Who exec (Args) health checks run as: `user` when the agent is root (never
+ * uid 0), else the agent itself (it cannot switch; turning exec checks on is
+ * then the operator's explicit choice, like raw mode).
+ */
+export function checkIdentity(user: string, agent: AgentIdentity, passwd: ReadonlyMap<string, PasswdEntry>): TaskIdentity {
+  if (agent.uid !== 0) return { ok: true, raw: true, name: agent.name ?? `uid ${agent.uid}` };
+  const entry = passwd.get(user);
+  if (!entry) return { ok: false, error: `exec_check_user "${user}" does not exist on this node` };
+  if (entry.uid === 0 || entry.gid === 0) return { ok: false, error: `exec_check_user "${user}" has uid or gid 0: exec checks never run as root` };
+  return { ok: true, raw: false, name: entry.name, switchTo: { uid: entry.uid, gid: entry.gid } };
+}

@@ -6,9 +6,13 @@
 // the prober refuses them again for every URL it fetches, redirects are
 // followed by hand (http/https only, at most 10), Output stays capped, and
 // `[plugins.discovery] hide_check_output` blanks Output for readers without
-// write on the check's service.
+// write on the check's service. Exec (Args) checks, when turned on, run on a
+// root agent as `[plugins.health] exec_check_user` (nobody), not as root.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startCorral, killAll, getJson, eventually, devSecretOf, type CorralProcess } from "../helpers/proc.ts";
+import { chmodSync } from "node:fs";
+import { join } from "node:path";
+import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { IS_ROOT, uidOf } from "./helpers-workload.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
 import { httpProbe, httpInit } from "../../plugins/health/probes.ts";
 import type { HttpProbeSpec } from "../../plugins/health/definition.ts";
@@ -125,6 +129,27 @@ describe("probing", () => {
     expect(c.Output).toContain("x".repeat(4000));
     await put(dev.url, "/v1/agent/check/deregister/big", undefined);
   }, 30_000);
+});
+
+describe.skipIf(!IS_ROOT)("exec checks on a root agent", () => {
+  test("run as exec_check_user (nobody) and read nothing of the data dir", async () => {
+    const parent = tempDir("corral-sec-checks-");
+    chmodSync(parent, 0o755); // as /var/lib: only the data dir's own modes protect it
+    const n = await startCorral({ role: "dev", dataDir: join(parent, "data"), config: PLUGINS.replace('"health"', '"health"').replace("[plugins.health]\n", "[plugins.health]\nenable_exec_checks = true\n").replace(', "authz"', "") });
+    const dd = n.dataDir;
+    const script = `id -u; cat ${dd}/cluster-secret; head -c 16 ${dd}/state.db; ls ${dd}; echo end`;
+    const r = await put(n.url, "/v1/agent/check/register", { CheckID: "grab", Name: "grab", Args: ["/bin/sh", "-c", script], Interval: "100ms" });
+    expect(r.status).toBe(200);
+    const c = await eventually(async () => {
+      const x = await ranCheck(n.url, "grab");
+      return x.Output.includes("end") && x;
+    }, 15_000);
+    expect(c.Output.split("\n")[0]).toBe(String(uidOf("nobody")));
+    expect(c.Output).not.toContain(devSecretOf(dd));
+    expect(c.Output).not.toContain("SQLite format 3");
+    expect(c.Output).not.toMatch(/^(state\.db|cluster-secret)$/m); // no listing
+    expect(c.Output).toContain("Permission denied");
+  }, 60_000);
 });
 
 describe("hide_check_output", () => {

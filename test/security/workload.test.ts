@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
 import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
+import { checkIdentity, parsePasswd, taskIdentity } from "../../plugins/exec/users.ts";
 
 if (!IS_ROOT) console.log("test/security/workload.test.ts skipped: the agent must run as root to switch task users (uid is " + process.getuid?.() + ")");
 
@@ -135,4 +136,47 @@ describe.skipIf(!IS_ROOT)("a task cannot own the cluster", () => {
     const plain = await finishedAlloc(n.url, "plain", node.management);
     expect((await taskLogs(n.url, plain.id, node.management)).trim()).toBe(String(uidOf("nobody")));
   }, 90_000);
+});
+
+describe("who a task runs as (pure rules, any uid)", () => {
+  const passwd = parsePasswd([
+    "root:x:0:0:root:/root:/bin/bash",
+    "toor:x:0:0:another root:/root:/bin/sh",
+    "corral:x:998:998::/var/lib/corral:/usr/sbin/nologin",
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+    "wheelie:x:1001:0::/home/w:/bin/sh",
+    "broken line",
+  ].join("\n"));
+  const root = { uid: 0, gid: 0, name: "root" };
+  const corral = { uid: 998, gid: 998, name: "corral" };
+  const off = { defaultUser: "nobody", allowRaw: false };
+  const on = { defaultUser: "nobody", allowRaw: true };
+  const who = (task: { driver?: "exec" | "raw_exec"; user?: string }, agent = root, policy = off) =>
+    taskIdentity({ driver: task.driver ?? "exec", user: task.user }, agent, policy, passwd);
+
+  test("a root agent switches exec tasks to the job's user or the default; never to uid 0 or gid 0 in disguise", () => {
+    expect(who({})).toEqual({ ok: true, raw: false, name: "nobody", switchTo: { uid: 65534, gid: 65534 } });
+    expect(who({ user: "corral" })).toEqual({ ok: true, raw: false, name: "corral", switchTo: { uid: 998, gid: 998 } });
+    expect(who({ user: "toor" }, root, on)).toMatchObject({ ok: false, error: expect.stringContaining("uid 0") });
+    expect(who({ user: "wheelie" })).toMatchObject({ ok: false, error: expect.stringContaining("group 0") });
+    expect(who({ user: "ghost" })).toMatchObject({ ok: false, error: expect.stringContaining("does not exist") });
+  });
+
+  test("raw mode (user root, driver raw_exec) only with allow_raw; a non-root agent runs only raw_exec", () => {
+    expect(who({ user: "root" })).toMatchObject({ ok: false, error: expect.stringContaining("allow_raw = false") });
+    expect(who({ driver: "raw_exec" })).toMatchObject({ ok: false, error: expect.stringContaining("allow_raw = false") });
+    expect(who({ user: "root" }, root, on)).toEqual({ ok: true, raw: true, name: "root" });
+    expect(who({ driver: "raw_exec" }, root, on)).toEqual({ ok: true, raw: true, name: "root" });
+    expect(who({}, corral, on)).toMatchObject({ ok: false, error: expect.stringContaining("needs an agent running as root") });
+    expect(who({ driver: "raw_exec" }, corral, off)).toMatchObject({ ok: false });
+    expect(who({ driver: "raw_exec" }, corral, on)).toEqual({ ok: true, raw: true, name: "corral" });
+    expect(who({ user: "root" }, corral, on)).toMatchObject({ ok: false });
+  });
+
+  test("exec checks: the configured user on a root agent, never uid 0; the agent itself otherwise", () => {
+    expect(checkIdentity("nobody", root, passwd)).toEqual({ ok: true, raw: false, name: "nobody", switchTo: { uid: 65534, gid: 65534 } });
+    expect(checkIdentity("toor", root, passwd).ok).toBe(false);
+    expect(checkIdentity("root", root, passwd).ok).toBe(false);
+    expect(checkIdentity("nobody", corral, passwd)).toEqual({ ok: true, raw: true, name: "corral" });
+  });
 });
