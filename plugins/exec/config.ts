@@ -1,6 +1,9 @@
 // `[plugins.exec]` config: logs, cgroups, kill grace, memory watchdog, task users.
 import { z } from "zod";
 import { durationMs, sizeBytes } from "../../core/config/duration.ts";
+import { idRanges } from "./users.ts";
+
+const idRangeList = z.string().max(4096).default("").refine((t) => idRanges(t) !== undefined, "comma-separated ids or ranges, e.g. \"0-999,2000\"");
 
 export const execConfigSchema = z
   .object({
@@ -32,6 +35,13 @@ export const execConfigSchema = z
      * operator:write. Off by default.
      */
     allow_raw: z.boolean().default(false),
+    /**
+     * Host uids and gids (primary group) exec tasks may never run as, e.g.
+     * "0-999" for every system account: Nomad's denied_host_uids/gids.
+     * Comma-separated ids or inclusive ranges; "" denies none (uid 0 is always refused).
+     */
+    denied_host_uids: idRangeList,
+    denied_host_gids: idRangeList,
   })
   .strict();
 

@@ -24,7 +24,7 @@ import { Supervisor } from "./supervisor.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
 import { lockDataDir, prepareExecDir, untraversable } from "./dirs.ts";
 import { agentIdentity, readPasswd } from "./host-users.ts";
-import { taskIdentity } from "./users.ts";
+import { idRanges, taskIdentity } from "./users.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
@@ -52,9 +52,10 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     const closed = untraversable(allocsDir);
     if (closed) ctx.log.warn("task users cannot reach their folders: a folder on the way to the data dir is not traversable by others (o+x)", { folder: closed });
   } else ctx.log.warn("the agent does not run as root: exec tasks cannot be isolated and are refused; raw_exec tasks run as the agent's user", { uid: agent.uid, allowRaw: cfg.allow_raw });
+  const policy = { defaultUser: cfg.user, allowRaw: cfg.allow_raw, deniedUids: idRanges(cfg.denied_host_uids), deniedGids: idRanges(cfg.denied_host_gids) };
   // Read at each allocation start: users added to the host later are found.
   const identity = (task: Parameters<typeof taskIdentity>[0]) =>
-    taskIdentity(task, agent, { defaultUser: cfg.user, allowRaw: cfg.allow_raw }, readPasswd());
+    taskIdentity(task, agent, policy, readPasswd());
 
   const processes = new ProcessFile(join(dir, "processes.json"));
   const reaped = await processes.reap(cfg.kill_timeout);

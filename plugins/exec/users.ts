@@ -49,7 +49,30 @@ export interface UserPolicy {
   defaultUser: string;
   /** `[plugins.exec] allow_raw`. */
   allowRaw: boolean;
+  /** `[plugins.exec] denied_host_uids` / `denied_host_gids` (Nomad's), parsed by idRanges. */
+  deniedUids?: IdRange[];
+  deniedGids?: IdRange[];
 }
+
+/** An inclusive range of uids or gids. */
+export type IdRange = readonly [number, number];
+
+/** Nomad's "0-999,2000" syntax: comma-separated ids or inclusive ranges; undefined when malformed. */
+export function idRanges(text: string): IdRange[] | undefined {
+  if (text.trim() === "") return [];
+  const out: IdRange[] = [];
+  for (const part of text.split(",")) {
+    const m = /^\s*(\d{1,10})(?:\s*-\s*(\d{1,10}))?\s*$/.exec(part);
+    if (!m) return undefined;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) return undefined;
+    out.push([lo, hi]);
+  }
+  return out;
+}
+
+const inRanges = (id: number, ranges: readonly IdRange[] | undefined) => (ranges ?? []).some(([lo, hi]) => id >= lo && id <= hi);
 
 /** How to start a task: as whom, or why not. `switchTo` is undefined when the task keeps the agent's uid (raw). */
 export type TaskIdentity =
@@ -77,6 +100,8 @@ export function taskIdentity(task: Pick<Task, "driver" | "user">, agent: AgentId
     return { ok: false, error: `user "${wanted}" has uid ${entry.uid}, the agent's own privileges: that is raw mode, which needs user "${ROOT_USER}" or driver "raw_exec"` };
   }
   if (entry.gid === 0) return { ok: false, error: `user "${wanted}" has primary group 0 (root's)` };
+  if (inRanges(entry.uid, policy.deniedUids)) return { ok: false, error: `user "${wanted}" (uid ${entry.uid}) is denied on this node ([plugins.exec] denied_host_uids)` };
+  if (inRanges(entry.gid, policy.deniedGids)) return { ok: false, error: `user "${wanted}" (gid ${entry.gid}) is denied on this node ([plugins.exec] denied_host_gids)` };
   return { ok: true, raw: false, name: entry.name, switchTo: { uid: entry.uid, gid: entry.gid } };
 }
 

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
 import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
-import { checkIdentity, parsePasswd, taskIdentity } from "../../plugins/exec/users.ts";
+import { checkIdentity, idRanges, parsePasswd, taskIdentity } from "../../plugins/exec/users.ts";
 
 if (!IS_ROOT) console.log("test/security/workload.test.ts skipped: the agent must run as root to switch task users (uid is " + process.getuid?.() + ")");
 
@@ -160,6 +160,13 @@ describe("who a task runs as (pure rules, any uid)", () => {
     expect(who({ user: "toor" }, root, on)).toMatchObject({ ok: false, error: expect.stringContaining("uid 0") });
     expect(who({ user: "wheelie" })).toMatchObject({ ok: false, error: expect.stringContaining("group 0") });
     expect(who({ user: "ghost" })).toMatchObject({ ok: false, error: expect.stringContaining("does not exist") });
+    const denying = { ...off, deniedUids: idRanges("1-999")!, deniedGids: idRanges("65534")! };
+    expect(who({ user: "corral" }, root, denying)).toMatchObject({ ok: false, error: expect.stringContaining("denied_host_uids") });
+    expect(who({}, root, denying)).toMatchObject({ ok: false, error: expect.stringContaining("denied_host_gids") });
+    expect(idRanges("0-999, 2000")).toEqual([[0, 999], [2000, 2000]]);
+    expect(idRanges("")).toEqual([]);
+    expect(idRanges("5-1")).toBeUndefined();
+    expect(idRanges("x")).toBeUndefined();
   });
 
   test("raw mode (user root, driver raw_exec) only with allow_raw; a non-root agent runs only raw_exec", () => {
