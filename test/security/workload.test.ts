@@ -54,6 +54,7 @@ describe.skipIf(!IS_ROOT)("a task cannot own the cluster", () => {
       `echo "secret:"; cat "$D/cluster-secret"`,
       `echo "state:"; head -c 64 "$D/state.db"; head -c 64 "$D/state.db-wal"`,
       `echo "config:"; cat "$CFG"`,
+      `echo "processes:"; cat "$D/exec/processes.json"`,
       `echo "datadir:"; ls -a "$D"`,
       `echo "allocs:"; ls -a "$D/exec/allocs"`,
       `echo "logs:"; ls -a "$CORRAL_ALLOC_DIR/logs"`,
@@ -73,6 +74,7 @@ describe.skipIf(!IS_ROOT)("a task cannot own the cluster", () => {
     expect(out).not.toContain(secret);
     expect(out).not.toContain("SQLite format 3");
     expect(out).not.toContain(CONFIG_MARKER);
+    expect(out).not.toContain(`"tasks":`); // exec/processes.json names every allocation
     expect(out).not.toContain(AGENT_ENV.CORRAL_TOKEN);
     expect(out).not.toContain(AGENT_ENV.SOME_AGENT_SECRET);
     expect(out).not.toContain("CORRAL_CLUSTER_SECRET");
