@@ -27,6 +27,8 @@ import { loadOrCreateNodeId } from "./cluster/identity.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
 import { fingerprint } from "../plugins/probe/fingerprint.ts";
 import { probeConfigSchema } from "../plugins/probe/config.ts";
+import { execConfigSchema } from "../plugins/exec/config.ts";
+import { execAttributes } from "./scheduler/raw.ts";
 import type { Command } from "./state/commands.ts";
 import { VERSION } from "./version.ts";
 import type { CoreApiDeps } from "./api/deps.ts";
@@ -234,6 +236,9 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
       const { interval: _interval, ...overrides } = parsed.success ? parsed.data : { interval: 0 };
       const fp = await fingerprint({ dataDir, overrides });
       for (const w of fp.warnings) log.warn("fingerprint: " + w);
+      // What the exec driver may run here, for placement (core/scheduler/raw.ts).
+      const exec = execConfigSchema.safeParse(settings.exec ?? {});
+      Object.assign(fp.attributes, execAttributes(process.getuid?.() === 0, exec.success && exec.data.allow_raw));
       return {
         id: nodeId, name: config.node.name, address: advertised ? selfAddress : `${advertiseHost}:${server.port}`,
         datacenter: config.node.datacenter, role: role === "dev" ? "dev" : "agent",

@@ -15,6 +15,8 @@ import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type C
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
 import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
 import { checkIdentity, idRanges, parsePasswd, taskIdentity } from "../../plugins/exec/users.ts";
+import { driverRequirements, execAttributes } from "../../core/scheduler/raw.ts";
+import { compileAsk } from "../../core/scheduler/ask.ts";
 
 if (!IS_ROOT) console.log("test/security/workload.test.ts skipped: the agent must run as root to switch task users (uid is " + process.getuid?.() + ")");
 
@@ -94,15 +96,17 @@ describe.skipIf(!IS_ROOT)("a task cannot own the cluster", () => {
     expect(statSync(join(dev.dataDir, "state.db")).mode & 0o077).toBe(0);
   }, 60_000);
 
-  test("user = \"root\" and driver raw_exec fail with a clear reason while raw mode is off; other uid-0 users too", async () => {
+  test("user = \"root\" and driver raw_exec are not placed while raw mode is off, with the reason; other uid-0 users fail on the node", async () => {
     for (const [id, task] of [["as-root", { user: "root" }], ["as-raw", { driver: "raw_exec" }]] as const) {
       const reg = await submit(dev.url, shellJob(id, "id -u", task));
       expect(reg.status, id).toBe(200);
-      const alloc = await finishedAlloc(dev.url, id);
-      expect(alloc.clientStatus, id).toBe("failed");
-      const events = JSON.stringify(alloc.taskStates.t.events);
-      expect(events, id).toContain("allow_raw = false");
-      expect(await taskLogs(dev.url, alloc.id), id).toBe("");
+      const ev = await eventually(async () => {
+        const e = (await getJson(`${dev.url}/v1/evaluation/${reg.body.evalId}`)).body;
+        return e.status !== "pending" && e;
+      }, 15_000);
+      expect(ev.status, id).toBe("blocked");
+      expect(Object.keys(ev.failedGroups[0].metrics.reasons), id).toEqual(["driver: raw mode is off on the node ([plugins.exec] allow_raw = false)"]);
+      expect((await getJson<any[]>(`${dev.url}/v1/job/${id}/allocations`)).body, id).toEqual([]);
     }
     const unknown = await submit(dev.url, shellJob("as-ghost", "id -u", { user: "no-such-user-x" }));
     expect(unknown.status).toBe(200);
@@ -187,5 +191,30 @@ describe("who a task runs as (pure rules, any uid)", () => {
     expect(checkIdentity("toor", root, passwd).ok).toBe(false);
     expect(checkIdentity("root", root, passwd).ok).toBe(false);
     expect(checkIdentity("nobody", corral, passwd)).toEqual({ ok: true, raw: true, name: "corral" });
+  });
+});
+
+describe("placement knows the exec driver (pure)", () => {
+  test("raw tasks need a node reporting driver.raw_exec, exec tasks one reporting driver.exec; nodes that report nothing are not filtered", () => {
+    expect(execAttributes(true, false)).toEqual({ "driver.exec": "true", "driver.raw_exec": "false" });
+    const group = (tasks: { driver: "exec" | "raw_exec"; user?: string }[]) => ({
+      name: "g", count: 1, constraints: [], spread: [], restart: {} as any, reschedule: {} as any, update: {} as any,
+      tasks: tasks.map((t, i) => ({ name: `t${i}`, command: "c", args: [], env: {}, resources: { cpuMhz: 1, memoryMb: 1 }, ports: {}, ...t })),
+    });
+    const job = (g: ReturnType<typeof group>) => ({ id: "j", namespace: "default", type: "batch" as const, priority: 50, constraints: [], groups: [g] });
+    const node = (attributes: Record<string, string>) => ({ attributes, meta: {} }) as any;
+    const passes = (g: ReturnType<typeof group>, attrs: Record<string, string>) => compileAsk(job(g) as any, g as any).constraints.every((c) => c.test(node(attrs)));
+    const rootNoRaw = execAttributes(true, false);
+    const rootRaw = execAttributes(true, true);
+    const userRaw = execAttributes(false, true);
+    expect(passes(group([{ driver: "exec" }]), rootNoRaw)).toBe(true);
+    expect(passes(group([{ driver: "exec", user: "root" }]), rootNoRaw)).toBe(false);
+    expect(passes(group([{ driver: "raw_exec" }]), rootNoRaw)).toBe(false);
+    expect(passes(group([{ driver: "exec", user: "root" }]), rootRaw)).toBe(true);
+    expect(passes(group([{ driver: "exec" }]), userRaw)).toBe(false);
+    expect(passes(group([{ driver: "raw_exec" }]), userRaw)).toBe(true);
+    expect(passes(group([{ driver: "raw_exec" }, { driver: "exec" }]), userRaw)).toBe(false);
+    expect(passes(group([{ driver: "raw_exec" }]), {})).toBe(true);
+    expect(driverRequirements([{ driver: "exec" }, { driver: "raw_exec" }]).map((r) => r.attribute).sort()).toEqual(["driver.exec", "driver.raw_exec"]);
   });
 });
