@@ -29,6 +29,7 @@ import { fingerprint } from "../plugins/probe/fingerprint.ts";
 import { probeConfigSchema } from "../plugins/probe/config.ts";
 import { execConfigSchema } from "../plugins/exec/config.ts";
 import { execAttributes } from "./scheduler/raw.ts";
+import { othersMayRead } from "../plugins/exec/dirs.ts";
 import type { Command } from "./state/commands.ts";
 import { VERSION } from "./version.ts";
 import type { CoreApiDeps } from "./api/deps.ts";
@@ -258,6 +259,10 @@ export async function startNode(config: Config, opts: { log?: Logger } = {}): Pr
   }
 
   log.info("corral started", { role, node: config.node.name, nodeId, url, dataDir, version: VERSION, runtime: currentRuntime() });
+  // Tasks and exec checks run as other users: a config file they can read hands them the cluster secret.
+  if (config.file && othersMayRead(config.file) && /^\s*secret\s*=/m.test(readFileSync(config.file, "utf8"))) {
+    log.warn("the config file holds cluster.secret and other users may read it (task users included): chmod 600 it", { file: config.file });
+  }
 
   let stopping: Promise<void> | undefined;
   return {

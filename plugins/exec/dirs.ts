@@ -20,7 +20,7 @@
 //
 // Only a root agent switches users, so only a root agent changes modes.
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export const MODE_TRAVERSE = 0o711;
 export const MODE_PRIVATE_DIR = 0o700;
@@ -60,6 +60,16 @@ export function prepareExecDir(execDir: string, allocsDir: string): void {
   mkdirMode(execDir, MODE_TRAVERSE);
   privateEntries(execDir, "allocs");
   mkdirMode(allocsDir, MODE_TRAVERSE);
+}
+
+/** Whether users other than the owner (and its group) may read `file`: o+r on it and o+x on every folder above. */
+export function othersMayRead(file: string): boolean {
+  try {
+    if ((statSync(file).mode & 0o004) === 0) return false;
+  } catch {
+    return false;
+  }
+  return untraversable(dirname(resolve(file))) === undefined;
 }
 
 /** The first folder on the way to `path` (itself included) that others may not traverse, if any. */

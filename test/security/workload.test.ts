@@ -10,7 +10,7 @@
 // otherwise.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
 import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
@@ -51,6 +51,9 @@ async function submit(url: string, job: Record<string, unknown>, token?: string)
 describe.skipIf(!IS_ROOT)("a task cannot own the cluster", () => {
   test("it runs as nobody and reads no secret, state, config, listing or agent environment; its own folder is writable", async () => {
     const secret = devSecretOf(dev.dataDir);
+    // The config file as an operator keeps it: 0600, in a folder anyone may traverse.
+    chmodSync(dirname(dev.configFile!), 0o755);
+    chmodSync(dev.configFile!, 0o600);
     const script = [
       `echo "uid=$(id -u) groups=$(id -G)"`,
       `echo "secret:"; cat "$D/cluster-secret"`,
