@@ -47,7 +47,8 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const agent = agentIdentity();
   const isolate = agent.uid === 0;
   if (isolate) {
-    lockDataDir(ctx.host.dataDir);
+    const shared = lockDataDir(ctx.host.dataDir);
+    if (shared) ctx.log.warn(shared);
     prepareExecDir(dir, allocsDir);
     const closed = untraversable(allocsDir);
     if (closed) ctx.log.warn("task users cannot reach their folders: a folder on the way to the data dir is not traversable by others (o+x)", { folder: closed });

@@ -76,7 +76,10 @@ function setup(ctx: PluginContext<HealthConfig>): PluginHandle {
   const cfg = ctx.config;
   const stopping = new AbortController();
   // Exec checks run as another user: first the data dir must hide what it holds.
-  if (cfg.enable_exec_checks && process.getuid?.() === 0) lockDataDir(ctx.host.dataDir);
+  if (cfg.enable_exec_checks && process.getuid?.() === 0) {
+    const shared = lockDataDir(ctx.host.dataDir);
+    if (shared) ctx.log.warn(shared);
+  }
   const m = metrics(ctx, () => runner);
   const runner: HealthRunner = new HealthRunner({
     now: () => performance.now(),

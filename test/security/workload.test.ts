@@ -9,7 +9,7 @@
 // Needs root (only root can switch users): skipped, with the reason printed,
 // otherwise.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
@@ -17,6 +17,7 @@ import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./he
 import { checkIdentity, idRanges, parsePasswd, taskIdentity } from "../../plugins/exec/users.ts";
 import { driverRequirements, execAttributes } from "../../core/scheduler/raw.ts";
 import { compileAsk } from "../../core/scheduler/ask.ts";
+import { lockDataDir } from "../../plugins/exec/dirs.ts";
 
 if (!IS_ROOT) console.log("test/security/workload.test.ts skipped: the agent must run as root to switch task users (uid is " + process.getuid?.() + ")");
 
@@ -219,5 +220,28 @@ describe("placement knows the exec driver (pure)", () => {
     expect(passes(group([{ driver: "raw_exec" }, { driver: "exec" }]), userRaw)).toBe(false);
     expect(passes(group([{ driver: "raw_exec" }]), {})).toBe(true);
     expect(driverRequirements([{ driver: "exec" }, { driver: "raw_exec" }]).map((r) => r.attribute).sort()).toEqual(["driver.exec", "driver.raw_exec"]);
+  });
+});
+
+describe.skipIf(!IS_ROOT)("locking the data dir", () => {
+  test("0711, the agent's own entries private, exec/ and other users' entries untouched; a sticky folder left alone", () => {
+    const dir = join(tempDir("corral-sec-lock-"), "data");
+    mkdirSync(join(dir, "exec"), { recursive: true, mode: 0o755 });
+    mkdirSync(join(dir, "discovery"), { mode: 0o755 });
+    writeFileSync(join(dir, "state.db"), "x", { mode: 0o644 });
+    writeFileSync(join(dir, "theirs"), "x", { mode: 0o644 });
+    chownSync(join(dir, "theirs"), uidOf("nobody")!, uidOf("nobody")!);
+    chmodSync(dir, 0o755);
+    expect(lockDataDir(dir)).toBeUndefined();
+    const mode = (p: string) => statSync(join(dir, p)).mode & 0o7777;
+    expect(mode("")).toBe(0o711);
+    expect(mode("state.db")).toBe(0o600);
+    expect(mode("discovery")).toBe(0o700);
+    expect(mode("exec")).toBe(0o755);
+    expect(mode("theirs")).toBe(0o644);
+    const shared = tempDir("corral-sec-sticky-");
+    chmodSync(shared, 0o1777);
+    expect(lockDataDir(shared)).toContain("sticky bit");
+    expect(statSync(shared).mode & 0o7777).toBe(0o1777);
   });
 });
