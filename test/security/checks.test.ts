@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
-import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { startCorral, killAll, getJson, eventually, devSecretOf, freePort, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { IS_ROOT, uidOf } from "./helpers-workload.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
 import { httpProbe, httpInit } from "../../plugins/health/probes.ts";
@@ -178,5 +178,31 @@ describe("hide_check_output", () => {
     expect(await outputs(reader.secret)).toEqual(["", "", "", ""]);
     for (const o of await outputs(writer.secret)) expect(o).toContain("fine");
     for (const o of await outputs(node.management)) expect(o).toContain("fine");
+  }, 60_000);
+});
+
+describe("hide_check_output through an agent", () => {
+  test("the agent blanks Output in what its leader answered, for a reader without service:write", async () => {
+    const leaderPort = await freePort();
+    const secret = "sec-checks-agent-secret-0123";
+    const leader = await startCorral({ role: "leader", port: leaderPort, config: `[cluster]\nsecret = "${secret}"\n\n${ACL_CONFIG}` });
+    const boot = await getJson(leader.url + "/v1/acl/bootstrap", { method: "PUT" });
+    const node = { proc: leader, url: leader.url, management: boot.body.SecretID as string };
+    const agent = await startCorral({
+      role: "agent",
+      config: `[node]\nname = "agent-checks"\n\n[cluster]\nsecret = "${secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}\n[plugins.health]\nmin_interval = "100ms"\n\n[plugins.discovery]\nhide_check_output = true\n`,
+    });
+    await eventually(async () => (await call(leader.url, "GET", "/v1/nodes", node.management)).body?.length === 1, 15_000);
+    const reg = await put(agent.url, "/v1/agent/service/register", { Name: "api", Port: server.port, Check: { CheckID: "api-ok", HTTP: `${app}/ok`, Interval: "100ms" } }, node.management);
+    expect(reg.status).toBe(200);
+    const reader = await tokenWith(node, "api-reader", `service "api" { policy = "read" }\nnode_prefix "" { policy = "read" }`);
+    const writer = await tokenWith(node, "api-writer", `service "api" { policy = "write" }\nnode_prefix "" { policy = "read" }`);
+    // The leader's copy has the Output (it is the agent's setting that hides it).
+    await eventually(async () => (await call(leader.url, "GET", "/v1/health/checks/api", reader.secret)).body?.[0]?.Output?.includes("fine"), 20_000);
+    const viaAgent = async (token: string) => (await call(agent.url, "GET", "/v1/health/checks/api", token)).body[0].Output;
+    expect(await viaAgent(reader.secret)).toBe("");
+    expect(await viaAgent(writer.secret)).toContain("fine");
+    await agent.kill();
+    await leader.kill();
   }, 60_000);
 });

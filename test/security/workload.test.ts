@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { startCorral, killAll, getJson, eventually, devSecretOf, freePort, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
 import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
 import { checkIdentity, idRanges, parsePasswd, taskIdentity } from "../../plugins/exec/users.ts";
@@ -244,4 +244,29 @@ describe.skipIf(!IS_ROOT)("locking the data dir", () => {
     expect(lockDataDir(shared)).toContain("sticky bit");
     expect(statSync(shared).mode & 0o7777).toBe(0o1777);
   });
+});
+
+describe("raw permission through an agent", () => {
+  test("the agent checks operator:write before it forwards a raw job; the leader trusts only what the agent passed", async () => {
+    const leaderPort = await freePort();
+    const secret = "sec-workload-agent-secret-0123";
+    const leader = await startCorral({ role: "leader", port: leaderPort, config: `[cluster]\nsecret = "${secret}"\n\n${ACL_CONFIG}` });
+    const boot = await getJson(leader.url + "/v1/acl/bootstrap", { method: "PUT" });
+    const node = { proc: leader, url: leader.url, management: boot.body.SecretID as string };
+    const agent = await startCorral({
+      role: "agent",
+      config: `[node]\nname = "agent-raw"\n\n[cluster]\nsecret = "${secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}`,
+    });
+    const writer = await tokenWith(node, "job-writer-a", `job_prefix "" { policy = "write" }`);
+    const operator = await tokenWith(node, "raw-writer-a", `job_prefix "" { policy = "write" }\noperator = "write"`);
+    const refused = await submit(agent.url, shellJob("raw-via-agent", "id -u", { driver: "raw_exec" }), writer.secret);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toContain("operator:write");
+    expect((await call(leader.url, "GET", "/v1/job/raw-via-agent", node.management)).status).toBe(404);
+    expect((await submit(agent.url, shellJob("plain-via-agent", "id -u"), writer.secret)).status).toBe(200);
+    expect((await submit(agent.url, shellJob("raw-via-agent", "id -u", { driver: "raw_exec" }), operator.secret)).status).toBe(200);
+    expect((await call(leader.url, "GET", "/v1/job/raw-via-agent", node.management)).status).toBe(200);
+    await agent.kill();
+    await leader.kill();
+  }, 60_000);
 });
