@@ -24,7 +24,7 @@ export interface CheckSpec {
 }
 
 const CHECK_FIELDS = [
-  "CheckID", "ID", "Name", "Notes", "Status", "ServiceID", "HTTP", "Method", "Header", "Body", "TLSSkipVerify",
+  "CheckID", "ID", "Name", "Notes", "Status", "ServiceID", "HTTP", "Method", "Header", "Body", "DisableRedirects", "TLSSkipVerify",
   "TLSServerName", "TCP", "Interval", "Timeout", "TTL", "DeregisterCriticalServiceAfter", "SuccessBeforePassing",
   "FailuresBeforeCritical", "FailuresBeforeWarning", "Args", "ScriptArgs", "Script", "DockerContainerID", "Shell",
   "GRPC", "GRPCUseTLS", "H2PING", "UDP", "AliasNode", "AliasService", "OSService",
@@ -51,7 +51,7 @@ const CheckBody = z.object({
   Notes: z.string().max(4096).optional(), Status: z.string().max(16).optional(), ServiceID: z.string().max(256).optional(),
   HTTP: z.string().max(2048).optional(), Method: z.string().max(16).optional(),
   Header: z.record(z.string().max(256), z.array(z.string().max(4096)).max(32)).nullable().optional(),
-  Body: z.string().max(65_536).optional(), TLSSkipVerify: z.boolean().optional(), TLSServerName: z.string().max(256).optional(),
+  Body: z.string().max(65_536).optional(), DisableRedirects: z.boolean().optional(), TLSSkipVerify: z.boolean().optional(), TLSServerName: z.string().max(256).optional(),
   TCP: z.string().max(300).optional(),
   Args: z.array(z.string().max(4096)).min(1).max(64).optional(),
   Interval: duration, Timeout: duration, TTL: duration, DeregisterCriticalServiceAfter: duration,
@@ -155,6 +155,7 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   put("Method", b.Method);
   put("Header", b.Header);
   put("Body", b.Body);
+  if (b.DisableRedirects) definition.DisableRedirects = true;
   if (b.TLSSkipVerify !== undefined) definition.TLSSkipVerify = b.TLSSkipVerify;
   put("TLSServerName", b.TLSServerName);
   put("TCP", b.TCP);

@@ -12,7 +12,8 @@
 // any scheme it reads (file:, data:, s3:…) and put that content in Output.
 // Every URL fetched, the first included, passes httpCheckUrlError. 301/302
 // turn a POST into a GET, 303 anything into a GET, 307/308 keep the method
-// and body (Go's rules). `tls_skip_verify` uses Bun's fetch `tls` option
+// and body (Go's rules); Consul's DisableRedirects makes the 3xx itself the
+// answer (critical). `tls_skip_verify` uses Bun's fetch `tls` option
 // (other runtimes verify regardless).
 //
 // tcp: a connection within the timeout is passing, anything else critical.
@@ -112,7 +113,7 @@ export async function httpProbe(p: HttpProbeSpec, init: RequestInit, timeoutMs: 
       const bad = httpCheckUrlError(url);
       if (bad) return { status: "critical", output: clip(`${line}: ${hop ? `redirect refused: ${bad}` : bad}`) };
       const res = await fetch(url, { ...req, signal: ctl.signal });
-      const next = redirectTarget(res, url);
+      const next = p.disableRedirects ? undefined : redirectTarget(res, url);
       if (next === undefined) {
         const excerpt = await readExcerpt(res, maxBytes);
         return { status: httpStatus(res.status), output: clip(`${line}: ${res.status} ${res.statusText} Output: ${excerpt}`) };

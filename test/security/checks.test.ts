@@ -119,6 +119,12 @@ describe("probing", () => {
       return c.Status === "passing" && c;
     }, 15_000);
     expect(ok.Output).toContain("Output: fine");
+    // Consul's DisableRedirects: the 302 itself is the answer.
+    expect((await put(dev.url, "/v1/agent/check/register", { CheckID: "no-follow", Name: "no-follow", HTTP: `${app}/to-ok`, DisableRedirects: true, Interval: "100ms" })).status).toBe(200);
+    const noFollow = await ranCheck(dev.url, "no-follow");
+    expect(noFollow.Status).toBe("critical");
+    expect(noFollow.Output).toContain(": 302 ");
+    await put(dev.url, "/v1/agent/check/deregister/no-follow", undefined);
     for (const id of ids) await put(dev.url, `/v1/agent/check/deregister/${id}`, undefined);
   }, 60_000);
 
