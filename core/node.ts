@@ -30,6 +30,9 @@ import { secureDataDir } from "./cluster/data-dir.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
 import { fingerprint } from "../plugins/probe/fingerprint.ts";
 import { probeConfigSchema } from "../plugins/probe/config.ts";
+import { execConfigSchema } from "../plugins/exec/config.ts";
+import { execAttributes } from "./scheduler/raw.ts";
+import { othersMayRead } from "../plugins/exec/dirs.ts";
 import type { Command } from "./state/commands.ts";
 import { VERSION } from "./version.ts";
 import type { CoreApiDeps } from "./api/deps.ts";
@@ -314,6 +317,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       const { interval: _interval, ...overrides } = parsed.success ? parsed.data : { interval: 0 };
       const fp = await fingerprint({ dataDir, overrides });
       for (const w of fp.warnings) log.warn("fingerprint: " + w);
+      // What the exec driver may run here, for placement (core/scheduler/raw.ts).
+      const exec = execConfigSchema.safeParse(settings.exec ?? {});
+      Object.assign(fp.attributes, execAttributes(process.getuid?.() === 0, exec.success && exec.data.allow_raw));
       return {
         id: nodeId, name: config.node.name, address: advertised ? selfAddress : `${advertiseHost}:${server.port}`,
         datacenter: config.node.datacenter, role: role === "dev" ? "dev" : "agent",
@@ -333,6 +339,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   }
 
   log.info("corral started", { role, node: config.node.name, nodeId, url, dataDir, version: VERSION, runtime: currentRuntime() });
+  // Tasks and exec checks run as other users: a config file they can read hands them the cluster secret.
+  if (config.file && othersMayRead(config.file) && /^\s*secret\s*=/m.test(readFileSync(config.file, "utf8"))) {
+    log.warn("the config file holds cluster.secret and other users may read it (task users included): chmod 600 it", { file: config.file });
+  }
 
   let stopping: Promise<void> | undefined;
   return {

@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { readScope } from "../acl/read-scope.ts";
+import { requireRawPermission } from "../acl/raw-permission.ts";
 import { ApiError, statusForCode } from "../http/errors.ts";
 import type { SchedulingLoop } from "../cluster/scheduling/loop.ts";
 import type { Job } from "../scheduler/index.ts";
@@ -74,18 +75,21 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     return c.json(out.value);
   }, true);
 
-  add(createRoute({
+  // Not forwardingAdder: raw tasks need a second permission, checked here before an agent forwards.
+  d.routes.add({ owner: "core", route: createRoute({
     method: "post", path: "/v1/jobs", tags,
     summary: "Register a job: the body is a job document (docs/jobs.md), TOML when Content-Type is application/toml, JSON when application/json or absent",
     responses: created,
-  }), async (c) => {
+  }), handler: async (c) => {
+    await requireRawPermission(c);
+    if (d.forward) return d.forward(c.req.raw);
     const job = await bodyJob(c);
     if (job instanceof Response) return job;
     const evalId = randomUUID();
     const out = await propose({ type: "RegisterJob", v: 1, at: Date.now(), job, evalId });
     const v = out.result.ok ? (out.result.value as { version: number; changed: boolean }) : undefined;
     return c.json({ jobId: job.id, namespace: job.namespace, evalId, index: out.index, version: v?.version, changed: v?.changed });
-  });
+  } });
 
   add(createRoute({
     method: "get", path: "/v1/job/{id}", tags, summary: "One job: spec, status, versions kept, deployments, allocation counts",

@@ -5,6 +5,8 @@
 import { compileAttribute, type AttributeReader } from "./attribute.ts";
 import type { Constraint, Job, JobType, TaskGroup } from "./jobspec/types.ts";
 import type { NodeView, Resources } from "./types.ts";
+import { driverRequirements } from "./raw.ts";
+import { compileRegex } from "./regex.ts";
 import { parseVersion, parseVersionRange } from "./version.ts";
 
 export interface CompiledConstraint {
@@ -69,7 +71,7 @@ export function compileAsk(job: Job, group: TaskGroup): GroupAsk {
     ports,
     staticPorts,
     dynamicPorts: ports.length - staticPorts.length,
-    constraints: all.filter((c) => c.operator !== "distinct_hosts").map(compileConstraint),
+    constraints: [...all.filter((c) => c.operator !== "distinct_hosts").map(compileConstraint), ...driverConstraints(group)],
     distinctHosts: wantsDistinct(job.constraints) ? "job" : wantsDistinct(group.constraints) ? "group" : null,
     spreads: group.spread.map((s) => {
       const targets = new Map(s.targets.map((t) => [t.value, t.percent]));
@@ -77,6 +79,14 @@ export function compileAsk(job: Job, group: TaskGroup): GroupAsk {
       return { attribute: s.attribute, read: compileAttribute(s.attribute), targets, otherPercent: Math.max(0, 100 - used) };
     }),
   };
+}
+
+/** Where the group's tasks may run at all (raw.ts): a node reporting its driver off is no candidate. */
+function driverConstraints(group: TaskGroup): CompiledConstraint[] {
+  return driverRequirements(group.tasks).map(({ attribute, reason }) => ({
+    text: `driver: ${reason}`,
+    test: (n: NodeView) => n.attributes[attribute] !== "false",
+  }));
 }
 
 /**
@@ -92,7 +102,9 @@ export function compileConstraint(c: Constraint): CompiledConstraint {
     case "!=":
       return { text, test: (n) => read(n) !== c.value };
     case "regexp": {
-      const re = new RegExp(c.value);
+      // RE2, never a backtracking RegExp: a job writer must not be able to freeze the leader (regex.ts).
+      const re = compileRegex(c.value);
+      if (!re.ok) return { text: `${text} (${re.error})`, test: () => false };
       return { text, test: (n) => { const v = read(n); return v !== undefined && re.test(v); } };
     }
     case "version": {

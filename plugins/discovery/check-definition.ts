@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { CheckStatus } from "../../core/state/domains/catalog.ts";
 import { consulError } from "../../core/http/errors.ts";
+import { httpCheckUrlError } from "./check-url.ts";
 import { durationMs, formatDuration } from "./duration.ts";
 
 export interface CheckSpec {
@@ -23,7 +24,7 @@ export interface CheckSpec {
 }
 
 const CHECK_FIELDS = [
-  "CheckID", "ID", "Name", "Notes", "Status", "ServiceID", "HTTP", "Method", "Header", "Body", "TLSSkipVerify",
+  "CheckID", "ID", "Name", "Notes", "Status", "ServiceID", "HTTP", "Method", "Header", "Body", "DisableRedirects", "TLSSkipVerify",
   "TLSServerName", "TCP", "Interval", "Timeout", "TTL", "DeregisterCriticalServiceAfter", "SuccessBeforePassing",
   "FailuresBeforeCritical", "FailuresBeforeWarning", "Args", "ScriptArgs", "Script", "DockerContainerID", "Shell",
   "GRPC", "GRPCUseTLS", "H2PING", "UDP", "AliasNode", "AliasService", "OSService",
@@ -56,7 +57,7 @@ const CheckBody = z.object({
   Notes: z.string().max(4096).optional(), Status: z.string().max(16).optional(), ServiceID: z.string().max(256).optional(),
   HTTP: z.string().max(2048).optional(), Method: z.string().max(16).optional(),
   Header: z.record(z.string().max(256), z.array(z.string().max(4096)).max(32)).nullable().optional(),
-  Body: z.string().max(65_536).optional(), TLSSkipVerify: z.boolean().optional(), TLSServerName: z.string().max(256).optional(),
+  Body: z.string().max(65_536).optional(), DisableRedirects: z.boolean().optional(), TLSSkipVerify: z.boolean().optional(), TLSServerName: z.string().max(256).optional(),
   TCP: z.string().max(300).optional(),
   Args: z.array(z.string().max(4096)).min(1).max(64).optional(),
   Interval: duration, Timeout: duration, TTL: duration, DeregisterCriticalServiceAfter: duration,
@@ -135,6 +136,11 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   if (b.HTTP && b.TCP) throw consulError(400, "Only one of HTTP or TCP may be set per check");
   if (b.Args && (b.HTTP || b.TCP)) throw consulError(400, "Only one of Args, HTTP or TCP may be set per check");
   const type = b.HTTP ? "http" : b.TCP ? "tcp" : b.Args ? "script" : "ttl";
+  if (b.HTTP) {
+    // http(s) only: the prober is this node, and fetch reads file: and data: URLs too (check-url.ts).
+    const bad = httpCheckUrlError(b.HTTP);
+    if (bad) throw consulError(400, bad);
+  }
   if (type !== "ttl") {
     if (ttlMs) throw consulError(400, "Interval and TTL cannot both be specified");
     if (!intervalMs) throw consulError(400, "Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or GRPC checks");
@@ -155,6 +161,7 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   put("Method", b.Method);
   put("Header", b.Header);
   put("Body", b.Body);
+  if (b.DisableRedirects) definition.DisableRedirects = true;
   if (b.TLSSkipVerify !== undefined) definition.TLSSkipVerify = b.TLSSkipVerify;
   put("TLSServerName", b.TLSServerName);
   put("TCP", b.TCP);

@@ -24,6 +24,12 @@ export const discoveryConfigSchema = z
     max_services_per_node: z.number().int().min(1).max(NODE_SERVICES_CAP).default(MAX_SERVICES_PER_NODE),
     /** Checks one node may register. */
     max_checks_per_node: z.number().int().min(1).max(NODE_CHECKS_CAP).default(MAX_CHECKS_PER_NODE),
+    /**
+     * With ACLs on, a check's Output is "" for readers without write on the
+     * check's service (node checks: on its node). Off: Consul's behaviour,
+     * any reader of the service sees Output (check-output.ts).
+     */
+    hide_check_output: z.boolean().default(false),
   })
   .strict();
 

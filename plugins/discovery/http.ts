@@ -139,8 +139,13 @@ export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => bo
  * Mounts a read of replicated state: forwarded to a leader on agents,
  * stateRead (served by the Raft leader unless ?stale) elsewhere.
  */
-export function readRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission): void {
-  ctx.route(def, (c) => (ctx.forward ? forwardToLeader(ctx.forward, c) : handler(c)), { stateRead: true, permission });
+export function readRoute(
+  ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission,
+  /** Rewrites the answer on the node that received the request, forwarded or not (check-output.ts). */
+  after?: (c: Context, res: Response) => Promise<Response>,
+): void {
+  const serve: RouteHandler = (c) => (ctx.forward ? forwardToLeader(ctx.forward, c) : handler(c));
+  ctx.route(def, after ? async (c) => after(c, await serve(c)) : serve, { stateRead: true, permission });
   methodNotAllowed(ctx, def);
 }
 

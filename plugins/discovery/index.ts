@@ -121,12 +121,13 @@ async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle>
   ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
 
   const limits = { services: ctx.config.max_services_per_node, checks: ctx.config.max_checks_per_node };
-  const deps = { ctx: ctx as PluginContext<unknown>, registry, sync, runner, now, limits, execChecks: () => health.execChecks };
+  const hideCheckOutput = () => ctx.config.hide_check_output;
+  const deps = { ctx: ctx as PluginContext<unknown>, registry, sync, runner, now, limits, execChecks: () => health.execChecks, hideCheckOutput };
   agentServiceRoutes(deps);
   agentCheckRoutes(deps);
   catalogRoutes(deps.ctx);
   catalogWriteRoutes(deps.ctx);
-  healthRoutes(deps.ctx);
+  healthRoutes(deps.ctx, hideCheckOutput);
 
   background(ctx, registry, sync, runner);
 

@@ -4,15 +4,16 @@
 //   running  → while tasks run; a task restarting keeps it running
 //   complete → every task ended well, or the allocation was stopped
 //   failed   → a task failed past its restart policy (the others are stopped)
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../core/log.ts";
 import type { TaskGroup, PortAssignment } from "../../core/scheduler/index.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
+import { prepareAllocDir, prepareTaskDir } from "./dirs.ts";
 import { taskEnv } from "./env.ts";
 import { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
 import { TaskRunner } from "./task-runner.ts";
+import type { TaskIdentity } from "./users.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {
@@ -52,6 +53,10 @@ export interface AllocRunnerDeps {
   now(): number;
   log: Logger;
   agentEnv: Record<string, string | undefined>;
+  /** Who a task runs as (users.ts), or why it may not run here. */
+  identity(task: TaskGroup["tasks"][number]): TaskIdentity;
+  /** The agent switches users (it is root): folders get the modes of dirs.ts. */
+  isolate: boolean;
 }
 
 export function allocDir(allocsDir: string, allocId: string): string {
@@ -77,9 +82,11 @@ export class AllocRunner {
   start(): void {
     const a = this.alloc;
     const g = a.groupSpec;
+    prepareAllocDir(this.dir, this.d.isolate);
     for (const task of g.tasks) {
       const taskDir = join(this.dir, "tasks", task.name);
-      mkdirSync(taskDir, { recursive: true });
+      const who = this.d.identity(task);
+      prepareTaskDir(taskDir, who.ok ? who.switchTo : undefined);
       const logDir = join(this.dir, "logs");
       const stdout = new RotatingLog(logDir, task.name, "stdout", this.d.maxLogFileBytes, this.d.maxLogFiles);
       const stderr = new RotatingLog(logDir, task.name, "stderr", this.d.maxLogFileBytes, this.d.maxLogFiles);
@@ -87,10 +94,12 @@ export class AllocRunner {
       const env = taskEnv({
         allocId: a.id, jobId: a.jobId, namespace: a.namespace, group: a.groupName, index: a.taskGroupIndex, task,
         allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: this.d.agentEnv,
+        user: who.ok && who.switchTo ? { name: who.name, home: taskDir } : undefined,
       });
       const runner = new TaskRunner({
         allocId: a.id, task, batch: a.jobType === "batch", restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
+        runAs: who.ok ? who.switchTo : undefined, refused: who.ok ? undefined : who.error,
         onChange: (st) => this.taskChanged(task.name, st),
         onProcess: (pid) => this.d.onProcess(a.id, task.name, pid),
       });

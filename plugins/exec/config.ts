@@ -1,6 +1,9 @@
-// `[plugins.exec]` config: logs, cgroups, kill grace, memory watchdog.
+// `[plugins.exec]` config: logs, cgroups, kill grace, memory watchdog, task users.
 import { z } from "zod";
 import { durationMs, sizeBytes } from "../../core/config/duration.ts";
+import { idRanges } from "./users.ts";
+
+const idRangeList = z.string().max(4096).default("").refine((t) => idRanges(t) !== undefined, "comma-separated ids or ranges, e.g. \"0-999,2000\"");
 
 export const execConfigSchema = z
   .object({
@@ -20,6 +23,25 @@ export const execConfigSchema = z
      * (which runs every check of the node's services) is not enabled.
      */
     run_checks: z.union([z.boolean(), z.literal("auto")]).default("auto"),
+    /**
+     * The host user exec tasks run as when the job names none (the agent must
+     * be root to switch). A user with uid 0 is refused: that is raw mode.
+     */
+    user: z.string().regex(/^[a-z_][a-z0-9_.\-]{0,31}$/, "a user name").default("nobody"),
+    /**
+     * Raw mode: let tasks run with the agent's own privileges (driver
+     * "raw_exec", or user "root"), like Nomad's raw_exec. Such a task can read
+     * the data dir and the cluster secret; its submitter also needs
+     * operator:write. Off by default.
+     */
+    allow_raw: z.boolean().default(false),
+    /**
+     * Host uids and gids (primary group) exec tasks may never run as, e.g.
+     * "0-999" for every system account: Nomad's denied_host_uids/gids.
+     * Comma-separated ids or inclusive ranges; "" denies none (uid 0 is always refused).
+     */
+    denied_host_uids: idRangeList,
+    denied_host_gids: idRangeList,
   })
   .strict();
 

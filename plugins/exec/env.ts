@@ -1,7 +1,8 @@
 // The environment of a task process, pure. Tasks do not inherit the agent's
 // environment (it may hold the cluster secret): only a few variables a
 // program commonly needs pass through, then the CORRAL_* facts of the
-// allocation, then the task's own env (which may override them).
+// allocation, then the task's own env (which may override them). A task
+// switched to another user gets that user's name and its own folder as HOME.
 import type { PortAssignment, Task } from "../../core/scheduler/index.ts";
 
 /** Agent variables a task inherits. */
@@ -20,6 +21,8 @@ export interface TaskEnvInput {
   host: string;
   ports: readonly PortAssignment[];
   agentEnv: Record<string, string | undefined>;
+  /** The user the task was switched to: HOME, USER and LOGNAME are its, not the agent's. */
+  user?: { name: string; home: string };
 }
 
 /** "http" → "HTTP", "metrics-v2" → "METRICS_V2": a port label as an environment variable suffix. */
@@ -33,6 +36,7 @@ export function taskEnv(i: TaskEnvInput): Record<string, string> {
     const v = i.agentEnv[k];
     if (v !== undefined) env[k] = v;
   }
+  if (i.user) Object.assign(env, { HOME: i.user.home, USER: i.user.name, LOGNAME: i.user.name });
   Object.assign(env, {
     CORRAL_ALLOC_ID: i.allocId,
     CORRAL_JOB_ID: i.jobId,

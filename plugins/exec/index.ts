@@ -22,6 +22,9 @@ import { JobServices } from "./services.ts";
 import { AllocWatch, localAllocs, remoteAllocs } from "./source.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
+import { lockDataDir, prepareExecDir, untraversable } from "./dirs.ts";
+import { agentIdentity, readPasswd } from "./host-users.ts";
+import { idRanges, taskIdentity } from "./users.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
@@ -39,6 +42,21 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: () => undefined });
     return { stop() {} };
   }
+
+  // A root agent runs tasks as other users: first make sure they can reach nothing of the agent's.
+  const agent = agentIdentity();
+  const isolate = agent.uid === 0;
+  if (isolate) {
+    const shared = lockDataDir(ctx.host.dataDir);
+    if (shared) ctx.log.warn(shared);
+    prepareExecDir(dir, allocsDir);
+    const closed = untraversable(allocsDir);
+    if (closed) ctx.log.warn("task users cannot reach their folders: a folder on the way to the data dir is not traversable by others (o+x)", { folder: closed });
+  } else ctx.log.warn("the agent does not run as root: exec tasks cannot be isolated and are refused; raw_exec tasks run as the agent's user", { uid: agent.uid, allowRaw: cfg.allow_raw });
+  const policy = { defaultUser: cfg.user, allowRaw: cfg.allow_raw, deniedUids: idRanges(cfg.denied_host_uids), deniedGids: idRanges(cfg.denied_host_gids) };
+  // Read at each allocation start: users added to the host later are found.
+  const identity = (task: Parameters<typeof taskIdentity>[0]) =>
+    taskIdentity(task, agent, policy, readPasswd());
 
   const processes = new ProcessFile(join(dir, "processes.json"));
   const reaped = await processes.reap(cfg.kill_timeout);
@@ -59,7 +77,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
   const supervisor = new Supervisor({
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
-    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env,
+    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate,
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
     onProcess: (allocId: string, task: string, pid: number | undefined) => processes.set(allocId, task, pid),
@@ -74,7 +92,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     name: "corral_exec_running_allocations", help: "Allocations this agent is running",
     collect: () => void gauge.set([...supervisor.runners.values()].filter((r) => r.status === "running").length),
   });
-  ctx.log.info("exec driver ready", { limits: limits.mode, allocsDir });
+  ctx.log.info("exec driver ready", { limits: limits.mode, allocsDir, taskUser: isolate ? cfg.user : agent.name, allowRaw: cfg.allow_raw });
 
   return {
     async stop() {

@@ -46,7 +46,8 @@ export class ProcessFile {
   private save(): void {
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, tasks: [...this.entries.values()] }));
+    // 0600: it names every allocation here, and exec/ is traversable by task users.
+    writeFileSync(tmp, JSON.stringify({ version: 1, tasks: [...this.entries.values()] }), { mode: 0o600 });
     renameSync(tmp, this.file);
   }
 

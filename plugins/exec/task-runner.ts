@@ -33,6 +33,10 @@ export interface TaskRunnerDeps {
   /** A process started (pid) or ended (undefined): the plugin's process file tracks them. */
   onProcess(pid: number | undefined): void;
   spawnFn?: typeof spawn;
+  /** The user and group the process runs as (users.ts); absent: the agent's. */
+  runAs?: { uid: number; gid: number };
+  /** Why this task may not run on this node: it fails at once, without restarts. */
+  refused?: string;
 }
 
 export function initialTaskState(): TaskState {
@@ -63,10 +67,17 @@ export class TaskRunner {
   start(): void {
     if (this.stopping) return;
     const { task } = this.d;
+    if (this.d.refused) {
+      // A refusal is the node's configuration, not a crash: restarting changes nothing.
+      this.set({ state: "dead", failed: true, finishedAt: this.d.now() }, "Setup Failure", `not started: ${this.d.refused}`);
+      return this.finished();
+    }
     let child: ChildProcess;
     try {
+      // uid/gid also drop the agent's supplementary groups (setgroups before setuid).
       child = (this.d.spawnFn ?? spawn)(task.command, task.args, {
         cwd: this.d.cwd, env: this.d.env, stdio: ["ignore", "pipe", "pipe"], detached: true,
+        ...(this.d.runAs ? { uid: this.d.runAs.uid, gid: this.d.runAs.gid } : {}),
       });
     } catch (err) {
       return this.exitedWith(null, null, `could not start ${task.command}: ${(err as Error).message}`);

@@ -7,6 +7,11 @@ export const healthConfigSchema = z
   .object({
     /** Run exec (Args) checks. Off: registering one is refused with a 400 (Consul's enable_script_checks). */
     enable_exec_checks: z.boolean().default(false),
+    /**
+     * The host user exec checks run as when the agent is root (never root
+     * itself): a check's Args come from whoever may register the service.
+     */
+    exec_check_user: z.string().regex(/^[a-z_][a-z0-9_.\-]{0,31}$/, "a user name").default("nobody"),
     /** Probes in flight at once; due checks past this wait their turn. */
     max_concurrent: z.number().int().min(1).max(10_000).default(256),
     /** Shorter check Intervals are raised to this (Consul: 1s). */

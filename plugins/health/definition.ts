@@ -15,6 +15,8 @@ export interface HttpProbeSpec {
   headers: [string, string][];
   body?: string;
   tlsSkipVerify: boolean;
+  /** Consul's DisableRedirects: a 3xx answer is the result (critical), not followed. */
+  disableRedirects?: boolean;
 }
 export interface TcpProbeSpec {
   kind: "tcp";
@@ -73,6 +75,7 @@ function probeSpec(info: LocalCheckInfo): ProbeSpec {
     return {
       kind: "http", url: String(d.HTTP ?? ""), method: typeof d.Method === "string" && d.Method ? d.Method.toUpperCase() : "GET",
       headers: headerPairs(d.Header), body: typeof d.Body === "string" ? d.Body : undefined, tlsSkipVerify: d.TLSSkipVerify === true,
+      ...(d.DisableRedirects === true ? { disableRedirects: true } : {}),
     };
   }
   if (info.type === "tcp") {

@@ -5,6 +5,9 @@
 // rule). stdout and stderr are captured together up to `maxBytes`; past
 // the timeout the whole process group is killed (SIGKILL) and the check is
 // critical. Only with plugins.health.enable_exec_checks = true (index.ts).
+// A root agent runs them as plugins.health.exec_check_user (nobody), in "/":
+// Args come from whoever may register a service, and must not read the
+// agent's data dir.
 import { spawn } from "node:child_process";
 import type { CheckStatus } from "../../core/state/domains/catalog.ts";
 import { formatDuration } from "../discovery/duration.ts";
@@ -31,14 +34,19 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-export function execProbe(p: ExecProbeSpec, timeoutMs: number, maxBytes: number, env: Record<string, string>, stop?: AbortSignal): Promise<ProbeResult> {
+export function execProbe(
+  p: ExecProbeSpec, timeoutMs: number, maxBytes: number, env: Record<string, string>, stop?: AbortSignal,
+  runAs?: { uid: number; gid: number },
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const kept = new Uint8Array(maxBytes + 4);
     let have = 0;
     let total = 0;
     let settled = false;
     let timedOut = false;
-    const child = spawn(p.args[0]!, p.args.slice(1), { detached: true, shell: false, stdio: ["ignore", "pipe", "pipe"], env });
+    const child = spawn(p.args[0]!, p.args.slice(1), {
+      detached: true, shell: false, stdio: ["ignore", "pipe", "pipe"], env, ...(runAs ? { uid: runAs.uid, gid: runAs.gid, cwd: "/" } : {}),
+    });
     const collect = (chunk: Buffer) => {
       const take = Math.min(chunk.length, kept.length - have);
       if (take > 0) kept.set(chunk.subarray(0, take), have);

@@ -15,6 +15,9 @@ import { CHECK_RESULT_TOPIC, LOCAL_CHECKS_REQUEST_TOPIC, LOCAL_CHECKS_TOPIC, typ
 import { healthConfigSchema, type HealthConfig } from "./config.ts";
 import type { RunSpec } from "./definition.ts";
 import { checkEnv, execProbe } from "./exec-probe.ts";
+import { agentIdentity, readPasswd } from "../exec/host-users.ts";
+import { lockDataDir } from "../exec/dirs.ts";
+import { checkIdentity } from "../exec/users.ts";
 import { httpInit, httpProbe, tcpProbe, type ProbeResult } from "./probes.ts";
 import { HealthRunner } from "./runner.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, type HealthState } from "./topics.ts";
@@ -25,7 +28,8 @@ export const EXEC_DISABLED_OUTPUT = "exec checks are disabled on this agent (plu
 
 /** Runs one probe of `spec` by its kind. */
 function prober(cfg: HealthConfig, stop: AbortSignal) {
-  const env = checkEnv();
+  const agent = agentIdentity();
+  const baseEnv = checkEnv();
   return async (spec: RunSpec): Promise<ProbeResult> => {
     const p = spec.probe;
     switch (p.kind) {
@@ -36,7 +40,12 @@ function prober(cfg: HealthConfig, stop: AbortSignal) {
         return tcpProbe(p, spec.timeoutMs);
       case "exec":
         if (!cfg.enable_exec_checks) return { status: "critical", output: EXEC_DISABLED_OUTPUT };
-        return execProbe(p, spec.timeoutMs, cfg.output_max_size, env, stop);
+        {
+          const who = checkIdentity(cfg.exec_check_user, agent, readPasswd());
+          if (!who.ok) return { status: "critical", output: who.error };
+          const env = who.switchTo ? { ...baseEnv, HOME: "/", USER: who.name, LOGNAME: who.name } : baseEnv;
+          return execProbe(p, spec.timeoutMs, cfg.output_max_size, env, stop, who.switchTo);
+        }
       case "invalid":
         return { status: "critical", output: p.reason };
     }
@@ -66,6 +75,11 @@ function metrics(ctx: PluginContext<HealthConfig>, runner: () => HealthRunner) {
 function setup(ctx: PluginContext<HealthConfig>): PluginHandle {
   const cfg = ctx.config;
   const stopping = new AbortController();
+  // Exec checks run as another user: first the data dir must hide what it holds.
+  if (cfg.enable_exec_checks && process.getuid?.() === 0) {
+    const shared = lockDataDir(ctx.host.dataDir);
+    if (shared) ctx.log.warn(shared);
+  }
   const m = metrics(ctx, () => runner);
   const runner: HealthRunner = new HealthRunner({
     now: () => performance.now(),

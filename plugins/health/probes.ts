@@ -7,14 +7,24 @@
 // Consul's 4 KiB by default), cut on a UTF-8 boundary. The rest of a body up
 // to 64 KiB is read and dropped so the connection goes back to fetch's
 // keep-alive pool (Bun pools connections per host); a longer one is cancelled.
-// Redirects are followed, as Go's client does. `tls_skip_verify` uses Bun's
-// fetch `tls` option (other runtimes verify regardless).
+// Redirects are followed as Go's client (and so Consul) follows them: at
+// most 10, http(s) only — here by hand, because fetch would follow one to
+// any scheme it reads (file:, data:, s3:…) and put that content in Output.
+// Every URL fetched, the first included, passes httpCheckUrlError. 301/302
+// turn a POST into a GET, 303 anything into a GET, 307/308 keep the method
+// and body (Go's rules); Consul's DisableRedirects makes the 3xx itself the
+// answer (critical). `tls_skip_verify` uses Bun's fetch `tls` option
+// (other runtimes verify regardless).
 //
 // tcp: a connection within the timeout is passing, anything else critical.
 import { connect } from "node:net";
 import { MAX_CHECK_OUTPUT, type CheckStatus } from "../../core/state/domains/catalog.ts";
 import { formatDuration } from "../discovery/duration.ts";
+import { httpCheckUrlError } from "../discovery/check-url.ts";
 import type { HttpProbeSpec, TcpProbeSpec } from "./definition.ts";
+
+/** Redirects followed before a probe gives up (Go's http.Client: 10). */
+export const MAX_REDIRECTS = 10;
 
 export interface ProbeResult {
   status: CheckStatus;
@@ -70,14 +80,14 @@ function failure(err: unknown): string {
 }
 
 /** The options of most checks (GET, no headers of their own, no body): one object for all of them. */
-const PLAIN_GET: RequestInit = { method: "GET", headers: DEFAULT_HEADERS, redirect: "follow" };
+const PLAIN_GET: RequestInit = { method: "GET", headers: DEFAULT_HEADERS, redirect: "manual" };
 
 /** Per-spec fetch options, built once per check (index.ts caches them). */
 export function httpInit(p: HttpProbeSpec): RequestInit {
   if (p.method === "GET" && p.headers.length === 0 && !p.body && !p.tlsSkipVerify) return PLAIN_GET;
   const names = new Set(p.headers.map(([n]) => n.toLowerCase()));
   const headers = [...DEFAULT_HEADERS.filter(([n]) => !names.has(n.toLowerCase())), ...p.headers];
-  const init: RequestInit & { tls?: { rejectUnauthorized: boolean } } = { method: p.method, headers, redirect: "follow" };
+  const init: RequestInit & { tls?: { rejectUnauthorized: boolean } } = { method: p.method, headers, redirect: "manual" };
   if (p.body !== undefined && p.body !== "") init.body = p.body;
   if (p.tlsSkipVerify) init.tls = { rejectUnauthorized: false };
   return init;
@@ -97,14 +107,51 @@ export async function httpProbe(p: HttpProbeSpec, init: RequestInit, timeoutMs: 
     ctl.abort();
   }, timeoutMs);
   try {
-    const res = await fetch(p.url, { ...init, signal: ctl.signal });
-    const excerpt = await readExcerpt(res, maxBytes);
-    return { status: httpStatus(res.status), output: clip(`${line}: ${res.status} ${res.statusText} Output: ${excerpt}`) };
+    let url = p.url;
+    let req: RequestInit = init;
+    for (let hop = 0; ; hop++) {
+      const bad = httpCheckUrlError(url);
+      if (bad) return { status: "critical", output: clip(`${line}: ${hop ? `redirect refused: ${bad}` : bad}`) };
+      const res = await fetch(url, { ...req, signal: ctl.signal });
+      const next = p.disableRedirects ? undefined : redirectTarget(res, url);
+      if (next === undefined) {
+        const excerpt = await readExcerpt(res, maxBytes);
+        return { status: httpStatus(res.status), output: clip(`${line}: ${res.status} ${res.statusText} Output: ${excerpt}`) };
+      }
+      await res.body?.cancel().catch(() => {});
+      if (hop >= MAX_REDIRECTS) return { status: "critical", output: clip(`${line}: stopped after ${MAX_REDIRECTS} redirects`) };
+      url = next;
+      req = redirectedInit(req, res.status);
+    }
   } catch (err) {
     return { status: "critical", output: clip(`${line}: ${timedOut ? `timed out after ${formatDuration(timeoutMs)}` : failure(err)}`) };
   } finally {
     clearTimeout(timer);
   }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** The absolute URL a redirect answer points to; undefined when `res` is no redirect (or has no Location). */
+function redirectTarget(res: Response, from: string): string | undefined {
+  if (!REDIRECTS.has(res.status)) return undefined;
+  const location = res.headers.get("location");
+  if (!location) return undefined;
+  try {
+    return new URL(location, from).href;
+  } catch {
+    return undefined; // Go answers with the 3xx itself when Location does not parse
+  }
+}
+
+/** Go's rules: 303 (and 301/302 after a POST) go on as a GET without a body; 307/308 repeat the request. */
+function redirectedInit(init: RequestInit, status: number): RequestInit {
+  const method = (init.method ?? "GET").toUpperCase();
+  if (status === 303 ? method !== "GET" && method !== "HEAD" : (status === 301 || status === 302) && method === "POST") {
+    const { body: _body, ...rest } = init;
+    return { ...rest, method: "GET" };
+  }
+  return init;
 }
 
 export function tcpProbe(p: TcpProbeSpec, timeoutMs: number): Promise<ProbeResult> {

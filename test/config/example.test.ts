@@ -86,7 +86,7 @@ describe("config.example.toml", () => {
     expect(c.plugins.settings.probe).toEqual({
       interval: "1s", cpu_total_mhz: 8000, memory_total_mb: 16384, reserved_cpu_mhz: 0, reserved_memory_mb: 0,
     });
-    expect(c.plugins.settings.discovery).toEqual({ sync_interval: "30s", max_services_per_node: 1000, max_checks_per_node: 2000 });
-    expect(discoveryConfigSchema.parse(c.plugins.settings.discovery)).toEqual({ sync_interval: 30_000, max_services_per_node: 1000, max_checks_per_node: 2000 });
+    expect(c.plugins.settings.discovery).toEqual({ sync_interval: "30s", max_services_per_node: 1000, max_checks_per_node: 2000, hide_check_output: false });
+    expect(discoveryConfigSchema.parse(c.plugins.settings.discovery)).toEqual({ sync_interval: 30_000, max_services_per_node: 1000, max_checks_per_node: 2000, hide_check_output: false });
   });
 });

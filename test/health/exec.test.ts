@@ -3,7 +3,7 @@
 // exit 0 passing, 1 warning, anything else critical, output captured and
 // bounded, and a timeout kills the whole process group.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startCorral, killAll, eventually, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { checkOf } from "./targets.ts";
@@ -78,7 +78,9 @@ describe("exec checks on", () => {
   }, 20_000);
 
   test("a timeout kills the process group, children included", async () => {
-    const pidFile = join(tempDir(), "child.pid");
+    const dir = tempDir();
+    chmodSync(dir, 0o777); // a root agent runs the check as exec_check_user (nobody): it must be able to write here
+    const pidFile = join(dir, "child.pid");
     await put(on.url, "/v1/agent/service/register", {
       Name: "hang",
       Check: { CheckID: "hang", Args: sh(`sleep 30 & echo $! > ${pidFile}; wait`), Interval: "5s", Timeout: "300ms", Status: "passing" },

@@ -69,7 +69,7 @@ describe("config.example.toml", () => {
     expect(healthConfigSchema.parse(parse(block))).toEqual(healthConfigSchema.parse({}));
     expect(Object.keys(parse(block)).sort()).toEqual(Object.keys(healthConfigSchema.parse({})).sort());
     expect(healthConfigSchema.parse({})).toEqual({
-      enable_exec_checks: false, max_concurrent: 256, min_interval: 1000, output_max_size: 4096, output_update_interval: 300_000,
+      enable_exec_checks: false, exec_check_user: "nobody", max_concurrent: 256, min_interval: 1000, output_max_size: 4096, output_update_interval: 300_000,
     });
     expect(healthConfigSchema.safeParse({ output_max_size: 5000 }).success).toBe(false);
     expect(healthConfigSchema.safeParse({ enable_exec_check: true }).success).toBe(false);

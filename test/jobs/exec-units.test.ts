@@ -212,7 +212,11 @@ describe("services and config", () => {
   test("[plugins.exec] defaults and refusals", () => {
     expect(execConfigSchema.parse({})).toEqual({
       max_log_file_bytes: 10 * 1024 * 1024, max_log_files: 5, cgroup_root: "/sys/fs/cgroup", kill_timeout: 5000, watchdog_interval: 500, run_checks: "auto",
+      user: "nobody", allow_raw: false, denied_host_uids: "", denied_host_gids: "",
     });
+    expect(execConfigSchema.safeParse({ denied_host_uids: "0-999, 2000" }).success).toBe(true);
+    expect(execConfigSchema.safeParse({ denied_host_uids: "999-0" }).success).toBe(false);
+    expect(execConfigSchema.safeParse({ user: "root; rm" }).success).toBe(false);
     expect(execConfigSchema.parse({ max_log_file_bytes: "1MiB", kill_timeout: "1s" })).toMatchObject({ max_log_file_bytes: 1024 * 1024, kill_timeout: 1000 });
     expect(execConfigSchema.safeParse({ max_log_files: 0 }).success).toBe(false);
     expect(execConfigSchema.safeParse({ kill_timout: "1s" }).success).toBe(false);

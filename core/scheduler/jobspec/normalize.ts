@@ -90,6 +90,7 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
   const task: Task = {
     name: t.name,
     driver: t.driver,
+    ...(t.user !== undefined ? { user: t.user } : {}),
     command: t.command,
     args: t.args,
     env: t.env,

@@ -6,6 +6,7 @@
 
 import { z } from "zod";
 import { attributeError } from "../attribute.ts";
+import { compileRegex } from "../regex.ts";
 import { parseVersionRange } from "../version.ts";
 import { parseDurationMs } from "./duration.ts";
 
@@ -40,6 +41,8 @@ function lenient<T>(rule: (value: T, ctx: z.RefinementCtx) => void): (value: T, 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]*$/;
 const PORT_LABEL = /^[A-Za-z_][A-Za-z0-9_\-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A host user name (useradd's portable set); uids are not accepted: a name says who is meant. */
+const USER_NAME = /^[a-z_][a-z0-9_.\-]{0,31}$/;
 const SERVICE_NAME = /^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?$/;
 
 const name = (what: string) =>
@@ -65,9 +68,9 @@ const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform(St
 
 const constraint = z
   .strictObject({
-    attribute: z.string().optional(),
+    attribute: z.string().max(512, "must be at most 512 characters").optional(),
     operator: z.enum(["=", "!=", "regexp", "version", "distinct_hosts"]).default("="),
-    value: scalarString.optional(),
+    value: scalarString.pipe(z.string().max(1024, "must be at most 1024 characters")).optional(),
   })
   .superRefine(lenient((c, ctx) => {
     if (c.operator === "distinct_hosts") {
@@ -86,11 +89,8 @@ const constraint = z
       return;
     }
     if (c.operator === "regexp") {
-      try {
-        new RegExp(c.value);
-      } catch (e) {
-        ctx.addIssue({ code: "custom", path: ["value"], message: `invalid regular expression: ${(e as Error).message}` });
-      }
+      const re = compileRegex(c.value);
+      if (!re.ok) ctx.addIssue({ code: "custom", path: ["value"], message: re.error });
     }
     if (c.operator === "version") {
       const r = parseVersionRange(c.value);
@@ -169,7 +169,8 @@ const service = z.strictObject({
 const task = z
   .strictObject({
     name: name("task name"),
-    driver: z.literal("exec", { error: `only the "exec" driver exists` }).default("exec"),
+    driver: z.enum(["exec", "raw_exec"], { error: `the drivers are "exec" and "raw_exec"` }).default("exec"),
+    user: z.string().regex(USER_NAME, "a user name: lowercase letters, digits, \"_\", \".\" and \"-\", at most 32, starting with a letter or \"_\"").optional(),
     command: z.string().min(1, "must not be empty"),
     args: z.array(z.string()).default([]),
     env: z.record(z.string(), scalarString).default({}),
@@ -187,6 +188,9 @@ const task = z
     if (labels.length > LIMITS.portsPerTask) ctx.addIssue({ code: "custom", path: ["ports"], message: `at most ${LIMITS.portsPerTask} ports` });
     for (const label of labels) {
       if (!PORT_LABEL.test(label)) ctx.addIssue({ code: "custom", path: ["ports", label], message: "port labels are letters, digits, \"_\" and \"-\"" });
+    }
+    if (t.driver === "raw_exec" && t.user !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["user"], message: `raw_exec runs as the agent's own user; "user" is for the exec driver` });
     }
     const svc = t.service;
     if (!svc) return;

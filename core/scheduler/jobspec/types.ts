@@ -74,7 +74,13 @@ export interface ServiceSpec {
 
 export interface Task {
   name: string;
-  driver: "exec";
+  /** "exec": as an unprivileged user; "raw_exec": as the agent's own user (raw mode, docs/exec.md). */
+  driver: "exec" | "raw_exec";
+  /**
+   * The host user the task runs as (exec driver; default: the agent's
+   * `[plugins.exec] user`). "root" is raw mode, like the raw_exec driver.
+   */
+  user?: string;
   command: string;
   args: string[];
   env: Record<string, string>;

@@ -9,6 +9,7 @@ import { readScope } from "../../../core/acl/read-scope.ts";
 import { FilterTypes, HealthCheckSchema, localCheckView } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions, checkDefinition } from "../permissions.ts";
+import { hideCheckOutputs } from "../check-output.ts";
 
 const tags = ["agent"];
 const idParam = { params: z.object({ id: z.string() }) };
@@ -42,7 +43,7 @@ export function agentCheckRoutes(a: AgentDeps): void {
     // Each check by its own rule (a service's: service read; this node's: node read), before the filter sees it.
     const readable = readableChecks(readScope(c), views.map((v) => ({ v, serviceName: v.ServiceName, nodeName: v.Node })));
     for (const { v } of readable) out[v.CheckID] = v;
-    return c.json(filterValues(out, filter));
+    return hideCheckOutputs(c, c.json(filterValues(out, filter)), a.hideCheckOutput());
   }, perm.checksRead);
 
   localRoute(ctx, createRoute({

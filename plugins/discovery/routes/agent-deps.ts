@@ -15,4 +15,6 @@ export interface AgentDeps {
   limits: { services: number; checks: number };
   /** Args checks are accepted (the health plugin runs with enable_exec_checks). */
   execChecks(): boolean;
+  /** plugins.discovery.hide_check_output (check-output.ts). */
+  hideCheckOutput(): boolean;
 }

@@ -2,17 +2,20 @@
 // checks (serfHealth, derived from membership) included. `passing` drops any
 // instance with a non-passing check, warning included (§6.2).
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { consulError } from "../../../core/http/errors.ts";
 import { CheckStatus } from "../../../core/state/domains/catalog.ts";
 import type { PluginContext } from "../../../core/plugins/types.ts";
 import { readScope } from "../../../core/acl/read-scope.ts";
 import { instancesIndex, readableInstances, visibleIndex, BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readableChecks, readRoute, searchParams } from "../http.ts";
+import { hideCheckOutputs } from "../check-output.ts";
 import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
 
 const tags = ["health"];
 
-export function healthRoutes(ctx: PluginContext<unknown>): void {
+export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => boolean): void {
   const catalog = () => ctx.state.catalog;
+  const outputs = (c: Context, res: Response) => hideCheckOutputs(c, res, hideOutput());
   const cache = new QueryCache();
   const name = (c: Parameters<typeof pathParam>[0], p: string, what: string) => {
     const v = pathParam(c, p);
@@ -41,7 +44,7 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
         .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) }));
       return { index: r.index, value: filtered(value, filter) };
     }, ["node", "service"]);
-  });
+  }, undefined, outputs);
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/checks/{service{.*}}", tags, summary: "The checks of every instance of a service; ?filter=; blocks on ?index",
@@ -58,7 +61,7 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
       const readable = readableChecks(scope, r.value);
       return { index: r.index, value: filtered(readable.map(healthCheckView), filter) };
     }, ["service"]);
-  });
+  }, undefined, outputs);
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/node/{node{.*}}", tags, summary: "A node's checks: serfHealth, node checks, service checks; ?filter=; blocks on ?index",
@@ -76,7 +79,7 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
       const readable = readableChecks(scope, scope.keep(r.value, "node", (ch) => ch.nodeName));
       return { index: everything ? r.index : visibleIndex(readable), value: filtered(readable.map(healthCheckView), filter) };
     }, ["service", "node"]);
-  });
+  }, undefined, outputs);
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/state/{state{.*}}", tags,
@@ -101,5 +104,5 @@ export function healthRoutes(ctx: PluginContext<unknown>): void {
       const inState = parsed.data === "any" ? readable : readable.filter((ch) => ch.status === parsed.data);
       return { index: visibleIndex(readable), value: filtered(inState.map(healthCheckView), filter) };
     }, ["service", "node"]);
-  });
+  }, undefined, outputs);
 }

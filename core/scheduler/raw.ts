@@ -1,0 +1,40 @@
+// Raw mode: a task that runs with the agent's own privileges (the raw_exec
+// driver, or `user = "root"`). Such a task can read the agent's data dir,
+// the cluster secret included, so it needs more than job write: the
+// submitter's `operator:write` (core/acl/raw-permission.ts) and, on the node,
+// `[plugins.exec] allow_raw = true` (plugins/exec/users.ts). Pure.
+import type { Job, Task } from "./jobspec/types.ts";
+
+/** The user name that always means raw mode, whatever the node's passwd says. */
+export const ROOT_USER = "root";
+
+export function isRawTask(t: Pick<Task, "driver" | "user">): boolean {
+  return t.driver === "raw_exec" || t.user === ROOT_USER;
+}
+
+/** "group/task" of every raw task of the job. */
+export function rawTasks(job: Job): string[] {
+  return job.groups.flatMap((g) => g.tasks.filter(isRawTask).map((t) => `${g.name}/${t.name}`));
+}
+
+/**
+ * Node attributes an agent reports about its exec driver, so the scheduler
+ * places tasks only where they may run: `driver.exec` is "false" on an agent
+ * that cannot switch users (not root), `driver.raw_exec` is "false" where
+ * `[plugins.exec] allow_raw` is off. A node without them (an older agent)
+ * is not filtered: the agent still refuses what it may not run.
+ */
+export const EXEC_ATTRIBUTE = "driver.exec";
+export const RAW_EXEC_ATTRIBUTE = "driver.raw_exec";
+
+export function execAttributes(agentIsRoot: boolean, allowRaw: boolean): Record<string, string> {
+  return { [EXEC_ATTRIBUTE]: String(agentIsRoot), [RAW_EXEC_ATTRIBUTE]: String(allowRaw) };
+}
+
+/** The implicit placement rules of a group's tasks: which driver attributes must not be "false". */
+export function driverRequirements(tasks: readonly Pick<Task, "driver" | "user">[]): { attribute: string; reason: string }[] {
+  const out: { attribute: string; reason: string }[] = [];
+  if (tasks.some(isRawTask)) out.push({ attribute: RAW_EXEC_ATTRIBUTE, reason: "raw mode is off on the node ([plugins.exec] allow_raw = false)" });
+  if (tasks.some((t) => !isRawTask(t))) out.push({ attribute: EXEC_ATTRIBUTE, reason: "the exec driver needs a root agent to switch users" });
+  return out;
+}
