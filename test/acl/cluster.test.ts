@@ -74,6 +74,17 @@ describe("followers", () => {
       await eventually(async () => (await call(followerUrl, "PUT", "/v1/kv/f/1", t.secret, "1")).status === 200, 5_000);
       expect((await call(followerUrl, "PUT", "/v1/kv/g/1", t.secret, "1")).status).toBe(403);
       expect((await call(followerUrl, "GET", "/v1/kv/f/1?stale", t.secret)).status).toBe(200);
+      // A default read through a follower goes to the leader, signed: the leader cuts it to the
+      // client's token (X-Corral-Client-Read), not to the follower's trust in its own signature.
+      expect((await call(leaderUrl, "PUT", "/v1/kv/secret/1", management, "hidden-value")).status).toBe(200);
+      for (const path of ["/v1/kv/?recurse", "/v1/kv/?recurse&raw", "/v1/kv/?keys", "/v1/kv/secret/1", "/v1/kv/secret/1?raw"]) {
+        for (const token of [t.secret, undefined]) {
+          const r = await call(followerUrl, "GET", path, token);
+          expect(JSON.stringify(r.body ?? null), `${path} via a follower`).not.toContain("secret/1");
+          expect(JSON.stringify(r.body ?? null), `${path} via a follower`).not.toContain(Buffer.from("hidden-value").toString("base64"));
+          expect(JSON.stringify(r.body ?? null), `${path} via a follower`).not.toContain("hidden-value");
+        }
+      }
       await call(leaderUrl, "DELETE", `/v1/acl/token/${t.accessor}`, n.management);
       await eventually(async () => (await call(followerUrl, "PUT", "/v1/kv/f/2", t.secret, "1")).status === 403, 5_000);
       for (const node of cluster.nodes) expect(node.proc!.output()).not.toContain(t.secret);
