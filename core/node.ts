@@ -26,6 +26,7 @@ import { AgentMember } from "./cluster/agent.ts";
 import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/transport.ts";
 import { loadOrCreateNodeId } from "./cluster/identity.ts";
 import { secureDataDir } from "./cluster/data-dir.ts";
+import { lockDataDir, type DataDirLock } from "./cluster/data-dir-lock.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
 import { fingerprint } from "../plugins/probe/fingerprint.ts";
 import { probeConfigSchema } from "../plugins/probe/config.ts";
@@ -87,6 +88,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const secured = secureDataDir(dataDir);
   if (secured.changed.length > 0) log.warn("data dir: made files 0600 and directories 0700 (other users could read them)", { paths: secured.changed.slice(0, 20), count: secured.changed.length });
   if (secured.failed.length > 0) log.warn("data dir: could not narrow the mode of some paths; check their owner", { paths: secured.failed.slice(0, 20), count: secured.failed.length });
+  // One process per data dir (core/cluster/data-dir-lock.ts): throws DataDirInUseError naming the holder.
+  const lock = await lockDataDir(dataDir);
+  try {
+    return await assembleNode(config, opts, log, dataDir, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** startNode once the data dir is this process's: everything else. */
+async function assembleNode(config: Config, opts: StartOptions, log: Logger, dataDir: string, lock: DataDirLock): Promise<RunningNode> {
   const nodeId = loadOrCreateNodeId(dataDir);
   const role = config.role;
   const isLeaderRole = role === "leader" || role === "dev";
@@ -310,6 +323,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         await Promise.race([security.close(), new Promise((r) => setTimeout(r, 2_000))]);
         await replicator?.close();
         store?.close();
+        lock.release();
         log.info("corral stopped");
       })();
       return stopping;

@@ -4,7 +4,8 @@ import type { CommandSpec } from "../args.ts";
 import type { Role } from "../../config/types.ts";
 import { ConfigError, loadConfig, type LoadFlags } from "../../config/load.ts";
 import { builtinPlugins } from "../../plugins/builtin.ts";
-import { startNode } from "../../node.ts";
+import { startNode, type RunningNode } from "../../node.ts";
+import { DataDirInUseError } from "../../cluster/data-dir-lock.ts";
 import type { Parsed } from "../args.ts";
 
 const nodeFlags = {
@@ -70,7 +71,17 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   // A node whose state database failed stops for good: exit non-zero so a
   // service manager restarts it (docs/security.md, "Bad state").
   let onFatal = (_err: Error) => {};
-  const node = await startNode(config, { onFatal: (err) => onFatal(err) });
+  let node: RunningNode;
+  try {
+    node = await startNode(config, { onFatal: (err) => onFatal(err) });
+  } catch (err) {
+    // Another corral owns this data dir: a usage problem (exit 2), not a crash.
+    if (err instanceof DataDirInUseError) {
+      process.stderr.write(`corral: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
   if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
 
