@@ -82,7 +82,7 @@ export interface StartOptions {
 }
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
-  const log = opts.log ?? createLogger({ level: config.node.logLevel });
+  const log = opts.log ?? createLogger({ level: config.node.logLevel, format: config.node.logFormat });
   const dataDir = resolve(config.node.dataDir);
   // Before anything is written: umask 077 and the modes an older corral left (core/cluster/data-dir.ts).
   const secured = secureDataDir(dataDir);

@@ -21,6 +21,7 @@ export interface LoadFlags {
   httpPort?: number;
   dataDir?: string;
   logLevel?: string;
+  logFormat?: string;
   name?: string;
 }
 
@@ -48,6 +49,7 @@ const FLAG_KEYS: Record<keyof LoadFlags, [Section, string, string]> = {
   httpPort: ["node", "http_port", "--http-port"],
   dataDir: ["node", "data_dir", "--data-dir"],
   logLevel: ["node", "log_level", "--log-level"],
+  logFormat: ["node", "log_format", "--log-format"],
   name: ["node", "name", "--name"],
 };
 

@@ -15,6 +15,7 @@ import type {
   Config,
   HttpConfig,
   LeaderConfig,
+  LogFormat,
   LogLevel,
   RaftConfig,
   NodeConfig,
@@ -37,6 +38,7 @@ export const KEY_KINDS = {
     http_port: "int",
     advertise: "string",
     log_level: "enum",
+    log_format: "enum",
     datacenter: "string",
   },
   cluster: { secret: "string" },
@@ -66,6 +68,7 @@ export type Section = keyof typeof KEY_KINDS;
 export const SECTIONS = Object.keys(KEY_KINDS) as Section[];
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
+export const LOG_FORMATS = ["auto", "text", "json"] as const satisfies readonly LogFormat[];
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export const PLUGIN_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 export const MIN_SECRET_LENGTH = 16;
@@ -78,6 +81,7 @@ export const DEFAULTS = {
   httpPort: 7700,
   advertise: "",
   logLevel: "info" as LogLevel,
+  logFormat: "auto" as LogFormat,
   datacenter: "dc1",
   secret: "",
   nodeTtlMs: 15_000,
@@ -211,6 +215,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       http_port: port.default(DEFAULTS.httpPort),
       advertise: z.string().default(DEFAULTS.advertise),
       log_level: z.enum(LOG_LEVELS).default(DEFAULTS.logLevel),
+      log_format: z.enum(LOG_FORMATS).default(DEFAULTS.logFormat),
       datacenter: nameField("datacenter").default(DEFAULTS.datacenter),
     })
     .transform(
@@ -221,6 +226,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         httpPort: v.http_port,
         advertise: resolveAdvertise(v.bind, v.advertise),
         logLevel: v.log_level,
+        logFormat: v.log_format,
         datacenter: v.datacenter,
       }),
     );

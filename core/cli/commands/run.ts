@@ -14,6 +14,7 @@ const nodeFlags = {
   "http-port": { type: "number", value: "N", help: "HTTP API port (overrides node.http_port)" },
   "data-dir": { type: "string", value: "DIR", help: "Data folder (overrides node.data_dir)" },
   "log-level": { type: "string", value: "LEVEL", help: "debug, info, warn or error (overrides node.log_level)" },
+  "log-format": { type: "string", value: "FORMAT", help: "auto, text or json (overrides node.log_format; auto: text on a terminal, JSON otherwise)" },
   name: { type: "string", value: "NAME", help: "Node name (overrides node.name)" },
 } as const;
 
@@ -51,6 +52,7 @@ export function configFromArgs(role: Role, args: Parsed) {
     httpPort: f["http-port"] as number | undefined,
     dataDir: f["data-dir"] as string | undefined,
     logLevel: f["log-level"] as string | undefined,
+    logFormat: f["log-format"] as string | undefined,
     name: f.name as string | undefined,
   };
   return loadConfig({
