@@ -20,6 +20,7 @@ import { ApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { builtinPlugins } from "./plugins/builtin.ts";
+import { checkPluginsAtStart, startFailureMessage } from "./plugins/start-check.ts";
 import type { HostInfo } from "./plugins/types.ts";
 import { Membership } from "./cluster/membership.ts";
 import { AgentMember } from "./cluster/agent.ts";
@@ -27,6 +28,7 @@ import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/t
 import { loadOrCreateNodeId } from "./cluster/identity.ts";
 import { secureDataDir } from "./cluster/data-dir.ts";
 import { lockDataDir, type DataDirLock } from "./cluster/data-dir-lock.ts";
+import { bindError } from "./net/bind-error.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
 import { fingerprint } from "../plugins/probe/fingerprint.ts";
 import { probeConfigSchema } from "../plugins/probe/config.ts";
@@ -66,6 +68,8 @@ export interface RunningNode {
   nodeId: string;
   log: Logger;
   plugins: PluginHost;
+  /** Plugins enabled by the config that failed at start (external ones: built-in failures fail the start). */
+  failedPlugins: string[];
   /** Re-read the config file and bring plugins in line (SIGHUP). */
   reload(next: Config): Promise<void>;
   shutdown(): Promise<void>;
@@ -236,8 +240,18 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events, raft, nodeMonitor });
 
   await plugins.reconcile(new Set(config.plugins.enabled), false);
+  const pluginCheck = checkPluginsAtStart(plugins.list(), config.plugins.enabled);
+  if (pluginCheck.fatal.length > 0) {
+    monitoring.close();
+    await plugins.stopAll();
+    store?.close();
+    throw new Error(startFailureMessage(pluginCheck.fatal));
+  }
+  if (pluginCheck.degraded.length > 0) log.warn("plugins failed at start; the node runs without them", { plugins: pluginCheck.degraded });
 
   let server: Server;
+  // Outside the try below: an unreadable certificate is not a bind error.
+  const tls = serverTls(config.tls);
   try {
     // Heartbeats are most of a big cluster's requests: the leader answers them before the route table.
     const fast = membership && raft
@@ -255,12 +269,15 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     const handler = fast || raftFast || kvFast
       ? (req: Request, env?: unknown) => raftFast?.(req) ?? kvFast?.(req) ?? fast?.(req) ?? routes.fetch(req, env)
       : routes.fetch;
-    server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls: serverTls(config.tls) });
+    server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls });
   } catch (err) {
     monitoring.close();
     await plugins.stopAll();
     store?.close();
-    throw new Error(`cannot listen on ${config.node.bind}:${config.node.httpPort}: ${(err as Error).message}`);
+    throw bindError(err, {
+      listener: "http", address: config.node.bind, port: config.node.httpPort,
+      portHint: "set node.http_port (or --http-port, --ports, CORRAL_NODE_HTTP_PORT) to a free port", bindHint: "check node.bind",
+    });
   }
   deps.port = server.port;
   const url = `${config.tls.certFile ? "https" : "http"}://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
@@ -303,7 +320,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
 
   let stopping: Promise<void> | undefined;
   return {
-    config, url, nodeId, log, plugins,
+    config, url, nodeId, log, plugins, failedPlugins: pluginCheck.degraded,
     async reload(next: Config) {
       settings = next.plugins.settings;
       security.reload(settings.authz);

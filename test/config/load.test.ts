@@ -45,6 +45,7 @@ describe("defaults", () => {
         httpPort: 7700,
         advertise: "127.0.0.1",
         logLevel: "info",
+        logFormat: "auto",
         datacenter: "dc1",
       },
       cluster: { secret: "" },
@@ -310,7 +311,7 @@ describe("environment and flags", () => {
   });
 
   test("every flag", () => {
-    const c = load("", { flags: { bind: "0.0.0.0", httpPort: 9000, dataDir: "/var/corral", logLevel: "error", name: "n1" } });
+    const c = load("", { flags: { bind: "0.0.0.0", httpPort: 9000, dataDir: "/var/corral", logLevel: "error", logFormat: "json", name: "n1" } });
     expect(c.node).toEqual({
       name: "n1",
       dataDir: "/var/corral",
@@ -318,6 +319,7 @@ describe("environment and flags", () => {
       httpPort: 9000,
       advertise: "127.0.0.1",
       logLevel: "error",
+      logFormat: "json",
       datacenter: "dc1",
     });
   });

@@ -12,6 +12,9 @@ const nodeFlags = {
   config: { type: "string", value: "FILE", help: "TOML config file (see config.example.toml)" },
   bind: { type: "string", value: "ADDR", help: "Address the HTTP API binds (overrides node.bind)" },
   "http-port": { type: "number", value: "N", help: "HTTP API port (overrides node.http_port)" },
+  "dns-port": { type: "number", value: "N", help: "DNS server port, UDP and TCP (overrides [plugins.dns] port)" },
+  "invoke-port": { type: "number", value: "N", help: "Invoke proxy port (overrides [plugins.invoke] port)" },
+  ports: { type: "number", value: "BASE", help: "Every listener from one base: HTTP on BASE, invoke proxy on BASE+1, DNS on BASE+53 (a listener's own flag wins)" },
   "data-dir": { type: "string", value: "DIR", help: "Data folder (overrides node.data_dir)" },
   "log-level": { type: "string", value: "LEVEL", help: "debug, info, warn or error (overrides node.log_level)" },
   "log-format": { type: "string", value: "FORMAT", help: "auto, text or json (overrides node.log_format; auto: text on a terminal, JSON otherwise)" },
@@ -53,6 +56,9 @@ export function configFromArgs(role: Role, args: Parsed) {
     dataDir: f["data-dir"] as string | undefined,
     logLevel: f["log-level"] as string | undefined,
     logFormat: f["log-format"] as string | undefined,
+    dnsPort: f["dns-port"] as number | undefined,
+    invokePort: f["invoke-port"] as number | undefined,
+    ports: f.ports as number | undefined,
     name: f.name as string | undefined,
   };
   return loadConfig({
@@ -84,7 +90,8 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
     }
     throw err;
   }
-  process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
+  const failed = node.failedPlugins.length > 0 ? `; plugins failed: ${node.failedPlugins.join(", ")} (see corral plugins list)` : "";
+  process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})${failed}\n`);
   if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
 
   const stop = async (signal: string, code = 0) => {
