@@ -6,6 +6,7 @@
 // (secret, agent leaders) are part of the schema because the role changes
 // what a valid file is.
 import os from "node:os";
+import { isIP } from "node:net";
 import { z } from "zod";
 import { durationMs, sizeBytes } from "./duration.ts";
 import { describeValue, isTable } from "./introspect.ts";
@@ -137,6 +138,14 @@ const nameField = (what: string) =>
 
 const nonEmpty = z.string().refine((s) => s.trim() !== "", { error: "must not be empty" });
 
+/**
+ * An address to bind: an IP literal, as the listeners need (a host name would
+ * be resolved by the runtime at bind time, or fail only then).
+ */
+const ipAddress = z.string().refine((s) => isIP(s) !== 0, {
+  error: (iss) => `must be an IP address such as "127.0.0.1", "0.0.0.0" or "::", got ${JSON.stringify(iss.input)}`,
+});
+
 const HOST_PORT_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
 
 function hostPortProblem(s: string): string | undefined {
@@ -211,7 +220,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
     .strictObject({
       name: nameField("node name").default(opts.defaultName),
       data_dir: nonEmpty.default(DEFAULTS.dataDir),
-      bind: nonEmpty.default(DEFAULTS.bind),
+      bind: ipAddress.default(DEFAULTS.bind),
       http_port: port.default(DEFAULTS.httpPort),
       advertise: z.string().default(DEFAULTS.advertise),
       log_level: z.enum(LOG_LEVELS).default(DEFAULTS.logLevel),

@@ -162,7 +162,7 @@ describe("errors", () => {
   });
 
   test("wrong type with line", () => {
-    const e = fail('[node]\nbind = "x"\nhttp_port = "7700"\n');
+    const e = fail('[node]\nbind = "10.0.0.1"\nhttp_port = "7700"\n');
     expect(e.message).toBe('corral.toml:3: node.http_port: expected an integer, got the string "7700"');
     expect(fail("[plugins]\nwatch = 1").message).toBe("corral.toml:2: plugins.watch: expected true or false, got the integer 1");
     expect(fail("node = 3").message).toBe("corral.toml:1: node: expected a table, got the integer 3");

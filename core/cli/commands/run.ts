@@ -8,7 +8,7 @@ import { startNode, type RunningNode } from "../../node.ts";
 import { DataDirInUseError } from "../../cluster/data-dir-lock.ts";
 import type { Parsed } from "../args.ts";
 
-const nodeFlags = {
+export const nodeFlags = {
   config: { type: "string", value: "FILE", help: "TOML config file (see config.example.toml)" },
   bind: { type: "string", value: "ADDR", help: "Address the HTTP API binds (overrides node.bind)" },
   "http-port": { type: "number", value: "N", help: "HTTP API port (overrides node.http_port)" },
@@ -48,7 +48,11 @@ export function pluginSchemas() {
   return Object.fromEntries(builtinPlugins().map((p) => [p.name, p.configSchema]));
 }
 
-export function configFromArgs(role: Role, args: Parsed) {
+/**
+ * The config a node of `role` starts with: file, environment and flags, validated.
+ * `corral config check` calls this too, so it refuses exactly what start refuses.
+ */
+export function configFromArgs(role: Role, args: Parsed, file = args.flags.config as string | undefined) {
   const f = args.flags;
   const flags: LoadFlags = {
     bind: f.bind as string | undefined,
@@ -63,7 +67,7 @@ export function configFromArgs(role: Role, args: Parsed) {
   };
   return loadConfig({
     role,
-    file: f.config as string | undefined,
+    file,
     flags,
     builtinPlugins: builtinPlugins().map((p) => p.name),
     pluginSchemas: pluginSchemas(),
