@@ -56,6 +56,17 @@ describe("config check = start's validation", () => {
     expect(corral(["config", "check", noName], { CORRAL_NODE_NAME: "good" }).code).toBe(0);
   });
 
+  test("TLS files start cannot read are refused by the check too", () => {
+    const f = configFile(`[node]\nname = "n1"\n[tls]\ncert_file = "/nonexistent/cert.pem"\nkey_file = "/nonexistent/key.pem"\n`);
+    const check = corral(["config", "check", f]);
+    expect(check.code).toBe(2);
+    expect(check.err).toContain(`${f}:4: tls.cert_file: cannot read /nonexistent/cert.pem: ENOENT`);
+    expect(check.err).toContain(`${f}:5: tls.key_file: cannot read /nonexistent/key.pem: ENOENT`);
+    const start = corral(["dev", "--config", f, "--data-dir", join(tempDir(), "d")]);
+    expect(start.code).toBe(2);
+    expect(start.err).toBe(check.err);
+  });
+
   test("the role the file implies, or --role", () => {
     const agent = configFile(`[agent]\nleaders = ["127.0.0.1:7700"]\n`);
     const a = corral(["config", "check", agent]);

@@ -3,6 +3,7 @@
 import type { CommandSpec } from "../args.ts";
 import type { Role } from "../../config/types.ts";
 import { ConfigError, loadConfig, type LoadFlags } from "../../config/load.ts";
+import { preflight } from "../../config/preflight.ts";
 import { builtinPlugins } from "../../plugins/builtin.ts";
 import { startNode, type RunningNode } from "../../node.ts";
 import { DataDirInUseError } from "../../cluster/data-dir-lock.ts";
@@ -65,13 +66,15 @@ export function configFromArgs(role: Role, args: Parsed, file = args.flags.confi
     ports: f.ports as number | undefined,
     name: f.name as string | undefined,
   };
-  return loadConfig({
+  const config = loadConfig({
     role,
     file,
     flags,
     builtinPlugins: builtinPlugins().map((p) => p.name),
     pluginSchemas: pluginSchemas(),
   });
+  preflight(config); // what start needs from the machine (readable TLS files)
+  return config;
 }
 
 export async function runNode(role: Role, args: Parsed): Promise<number> {
