@@ -38,6 +38,13 @@ describe("config check = start's validation", () => {
     expect(corral(["config", "check", ok, "--bind", "::1"]).code).toBe(0);
   });
 
+  test("the ok line lists where the node would listen, flags included", () => {
+    const f = configFile(`[node]\nname = "n2"\n`);
+    const r = corral(["config", "check", f, "--ports", "7800", "--dns-port", "9053"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("listeners: http 127.0.0.1:7800, invoke 127.0.0.1:7801, dns 127.0.0.1:9053 (udp+tcp)\n");
+  });
+
   test("environment overrides are checked as start checks them", () => {
     const f = configFile(`[node]\nname = "n1"\n`);
     expect(corral(["config", "check", f]).code).toBe(0);

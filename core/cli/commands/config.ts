@@ -7,7 +7,10 @@ import { parse as parseToml } from "smol-toml";
 import type { CommandSpec, Parsed } from "../args.ts";
 import { UsageError } from "../args.ts";
 import { impliedRole } from "../../config/implied-role.ts";
-import type { Role } from "../../config/types.ts";
+import type { Config, Role } from "../../config/types.ts";
+import { hostPort } from "../../net/bind-error.ts";
+import { dnsConfigSchema } from "../../../plugins/dns/config.ts";
+import { invokeConfigSchema } from "../../../plugins/invoke/config.ts";
 import { configFromArgs, nodeFlags } from "./run.ts";
 
 const { config: _config, ...startFlags } = nodeFlags;
@@ -34,7 +37,23 @@ export async function configCheck(args: Parsed): Promise<number> {
   process.stdout.write(
     `ok: ${file} is a valid ${implied.role} config (${implied.reason === "--role" ? "role from --role" : `role ${implied.role}: ${implied.reason}`}; node ${cfg.node.name}, ${cfg.node.bind}:${cfg.node.httpPort})\n`,
   );
+  // Where it would listen: what a second node on this machine must not share.
+  process.stdout.write(`listeners: ${listeners(cfg).join(", ")}\n`);
   return 0;
+}
+
+function listeners(cfg: Config): string[] {
+  const out = [`http ${hostPort(cfg.node.bind, cfg.node.httpPort)}`];
+  const on = new Set(cfg.plugins.enabled);
+  if (on.has("invoke")) {
+    const c = invokeConfigSchema.parse(cfg.plugins.settings.invoke ?? {});
+    out.push(`invoke ${hostPort(c.bind, c.port)}`);
+  }
+  if (on.has("dns")) {
+    const c = dnsConfigSchema.parse(cfg.plugins.settings.dns ?? {});
+    out.push(`dns ${hostPort(c.bind, c.port)} (udp+tcp)`);
+  }
+  return out;
 }
 
 /** The file's tables, or {} when it cannot be read or parsed (configFromArgs then reports that, with the line). */
