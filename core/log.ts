@@ -1,6 +1,7 @@
 // Logger: JSON lines when stdout is not a TTY (for collectors), readable lines
-// when it is (for people). No global instance: main builds one and passes it down.
-import type { LogLevel } from "./config/types.ts";
+// when it is (for people); node.log_format / --log-format picks one outright.
+// No global instance: main builds one and passes it down.
+import type { LogFormat, LogLevel } from "./config/types.ts";
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -15,7 +16,9 @@ const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, er
 
 export interface LoggerOptions {
   level: LogLevel;
-  /** Readable output instead of JSON. Default: whether stdout is a TTY. */
+  /** "text", "json", or "auto" (text when stdout is a TTY). Default "auto". */
+  format?: LogFormat;
+  /** Readable output instead of JSON; overrides `format`. */
   pretty?: boolean;
   write?: (line: string) => void;
   now?: () => Date;
@@ -32,8 +35,26 @@ function normalize(fields: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** Whether a logger with this format writes text lines. */
+export function wantsText(format: LogFormat, isTTY: boolean = Boolean(process.stdout.isTTY)): boolean {
+  return format === "text" || (format === "auto" && isTTY);
+}
+
+/**
+ * A field value in a text line: bare when it is one word, quoted when it has
+ * spaces or quotes (so `key=value` pairs stay apart), an error by its message.
+ */
+export function textValue(v: unknown): string {
+  if (v && typeof v === "object" && !Array.isArray(v) && typeof (v as { message?: unknown }).message === "string" && Object.keys(v).every((k) => k === "message" || k === "code")) {
+    const e = v as { message: string; code?: unknown };
+    return textValue(e.code !== undefined ? `${e.message} (${String(e.code)})` : e.message);
+  }
+  if (typeof v === "string") return v !== "" && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  return JSON.stringify(v) ?? String(v);
+}
+
 export function createLogger(opts: LoggerOptions, base: Record<string, unknown> = {}): Logger {
-  const pretty = opts.pretty ?? Boolean(process.stdout.isTTY);
+  const pretty = opts.pretty ?? wantsText(opts.format ?? "auto");
   const write = opts.write ?? ((line: string) => process.stdout.write(line + "\n"));
   const now = opts.now ?? (() => new Date());
   const min = LEVEL_RANK[opts.level];
@@ -44,7 +65,7 @@ export function createLogger(opts: LoggerOptions, base: Record<string, unknown> 
     const time = now().toISOString();
     if (pretty) {
       const extra = Object.entries(all)
-        .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+        .map(([k, v]) => `${k}=${textValue(v)}`)
         .join(" ");
       write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? "  " + extra : ""}`);
     } else {

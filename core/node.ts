@@ -21,12 +21,15 @@ import { ApiError, OUTCOME_HEADER, replicationApiError, statusForCode } from "./
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { builtinPlugins } from "./plugins/builtin.ts";
+import { checkPluginsAtStart, startFailureMessage } from "./plugins/start-check.ts";
 import type { HostInfo } from "./plugins/types.ts";
 import { Membership } from "./cluster/membership.ts";
 import { AgentMember } from "./cluster/agent.ts";
 import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/transport.ts";
 import { loadOrCreateNodeId } from "./cluster/identity.ts";
 import { secureDataDir } from "./cluster/data-dir.ts";
+import { lockDataDir, type DataDirLock } from "./cluster/data-dir-lock.ts";
+import { bindError } from "./net/bind-error.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
 import { fingerprint } from "../plugins/probe/fingerprint.ts";
 import { probeConfigSchema } from "../plugins/probe/config.ts";
@@ -74,6 +77,8 @@ export interface RunningNode {
   nodeId: string;
   log: Logger;
   plugins: PluginHost;
+  /** Plugins enabled by the config that failed at start (external ones: built-in failures fail the start). */
+  failedPlugins: string[];
   /** Re-read the config file and bring plugins in line (SIGHUP). */
   reload(next: Config): Promise<void>;
   shutdown(): Promise<void>;
@@ -90,12 +95,24 @@ export interface StartOptions {
 }
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
-  const log = opts.log ?? createLogger({ level: config.node.logLevel });
+  const log = opts.log ?? createLogger({ level: config.node.logLevel, format: config.node.logFormat });
   const dataDir = resolve(config.node.dataDir);
   // Before anything is written: umask 077 and the modes an older corral left (core/cluster/data-dir.ts).
   const secured = secureDataDir(dataDir);
   if (secured.changed.length > 0) log.warn("data dir: made files 0600 and directories 0700 (other users could read them)", { paths: secured.changed.slice(0, 20), count: secured.changed.length });
   if (secured.failed.length > 0) log.warn("data dir: could not narrow the mode of some paths; check their owner", { paths: secured.failed.slice(0, 20), count: secured.failed.length });
+  // One process per data dir (core/cluster/data-dir-lock.ts): throws DataDirInUseError naming the holder.
+  const lock = await lockDataDir(dataDir);
+  try {
+    return await assembleNode(config, opts, log, dataDir, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** startNode once the data dir is this process's: everything else. */
+async function assembleNode(config: Config, opts: StartOptions, log: Logger, dataDir: string, lock: DataDirLock): Promise<RunningNode> {
   const nodeId = loadOrCreateNodeId(dataDir);
   const role = config.role;
   const isLeaderRole = role === "leader" || role === "dev";
@@ -249,6 +266,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events, raft, nodeMonitor });
 
   await plugins.reconcile(new Set(config.plugins.enabled), false);
+  const pluginCheck = checkPluginsAtStart(plugins.list(), config.plugins.enabled);
+  if (pluginCheck.fatal.length > 0) {
+    monitoring.close();
+    await plugins.stopAll();
+    store?.close();
+    throw new Error(startFailureMessage(pluginCheck.fatal));
+  }
+  if (pluginCheck.degraded.length > 0) log.warn("plugins failed at start; the node runs without them", { plugins: pluginCheck.degraded });
 
   const guardFor = (c: Config): Guard => browserGuard({
     bind: c.node.bind, advertise: advertiseHost, allowedHosts: c.http.allowedHosts, allowedOrigins: c.http.allowedOrigins,
@@ -257,6 +282,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let guard = guardFor(config);
 
   let server: Server;
+  // Outside the try below: an unreadable certificate is not a bind error.
+  const tls = serverTls(config.tls);
   try {
     // A fast path that read a body whose signature then failed hands the same
     // bytes to the route table, which refuses and audits it. The Bun server
@@ -291,12 +318,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       if (refused instanceof Response) return refused;
       return refused.then((r) => r ?? inner(req, env));
     };
-    server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls: serverTls(config.tls) });
+    server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls });
   } catch (err) {
     monitoring.close();
     await plugins.stopAll();
     store?.close();
-    throw new Error(`cannot listen on ${config.node.bind}:${config.node.httpPort}: ${(err as Error).message}`);
+    throw bindError(err, {
+      listener: "http", address: config.node.bind, port: config.node.httpPort,
+      portHint: "set node.http_port (or --http-port, --ports, CORRAL_NODE_HTTP_PORT) to a free port", bindHint: "check node.bind",
+    });
   }
   deps.port = server.port;
   const url = `${config.tls.certFile ? "https" : "http"}://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
@@ -346,7 +376,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   let stopping: Promise<void> | undefined;
   return {
-    config, url, nodeId, log, plugins,
+    config, url, nodeId, log, plugins, failedPlugins: pluginCheck.degraded,
     async reload(next: Config) {
       settings = next.plugins.settings;
       security.reload(settings.authz);
@@ -367,6 +397,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         await Promise.race([security.close(), new Promise((r) => setTimeout(r, 2_000))]);
         await replicator?.close();
         store?.close();
+        lock.release();
         log.info("corral stopped");
       })();
       return stopping;

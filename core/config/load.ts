@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
 import { KeyLocator } from "./locate.ts";
+import { MAX_PORTS_BASE, PLUGIN_LISTENER_KEYS, portsFromBase } from "./listeners.ts";
 import { isTable, knownKeysAt, strippedKeys, suggest } from "./introspect.ts";
 import { ConfigError, formatKeyPath, fromZod, sortIssues, unknownKey, type ConfigIssue, type Path, type RawIssue } from "./issues.ts";
 import { KEY_KINDS, SECTIONS, buildConfigSchema, defaultNodeName, type KeyKind, type Section } from "./schema.ts";
@@ -21,8 +22,17 @@ export interface LoadFlags {
   httpPort?: number;
   dataDir?: string;
   logLevel?: string;
+  logFormat?: string;
   name?: string;
+  /** [plugins.dns] port (--dns-port). */
+  dnsPort?: number | string;
+  /** [plugins.invoke] port (--invoke-port). */
+  invokePort?: number | string;
+  /** --ports BASE: HTTP on BASE, invoke proxy on BASE+1, DNS on BASE+53, unless their own flags say otherwise. */
+  ports?: number | string;
 }
+
+type NodeFlag = Exclude<keyof LoadFlags, "dnsPort" | "invokePort" | "ports">;
 
 export interface LoadOptions {
   role: Role;
@@ -43,11 +53,12 @@ export interface LoadOptions {
 }
 
 /** Flag option -> [section, key, flag as typed]. */
-const FLAG_KEYS: Record<keyof LoadFlags, [Section, string, string]> = {
+const FLAG_KEYS: Record<NodeFlag, [Section, string, string]> = {
   bind: ["node", "bind", "--bind"],
   httpPort: ["node", "http_port", "--http-port"],
   dataDir: ["node", "data_dir", "--data-dir"],
   logLevel: ["node", "log_level", "--log-level"],
+  logFormat: ["node", "log_format", "--log-format"],
   name: ["node", "name", "--name"],
 };
 
@@ -104,11 +115,30 @@ function coerceEnv(kind: KeyKind, raw: string): { value: unknown } | { error: st
 
 /** Set root[section][key]; false when the file made `section` something other than a table. */
 function setIn(root: Record<string, unknown>, section: string, key: string, value: unknown): boolean {
-  const t = root[section];
-  if (isTable(t)) t[key] = value;
-  else if (t === undefined) root[section] = { [key]: value };
-  else return false; // the file's type error for `section` is reported instead
+  return setPath(root, [section, key], value);
+}
+
+/** Set root[a][b]...[last]; false when the file made a table on the way something else. */
+function setPath(root: Record<string, unknown>, path: string[], value: unknown): boolean {
+  let t: Record<string, unknown> = root;
+  for (const k of path.slice(0, -1)) {
+    const next = t[k];
+    if (next === undefined) t[k] = {};
+    else if (!isTable(next)) return false; // the file's type error for that table is reported instead
+    t = t[k] as Record<string, unknown>;
+  }
+  t[path[path.length - 1]!] = value;
   return true;
+}
+
+/** A flag's whole-number value (numbers from the CLI parser, strings from callers). */
+function flagInt(v: number | string, flag: string, pre: ConfigIssue[]): number | undefined {
+  const c = typeof v === "number" ? (Number.isInteger(v) ? { value: v } : { error: `expected an integer, got ${v}` }) : coerceEnv("int", v);
+  if ("error" in c) {
+    pre.push({ file: "flags", keyPath: flag, reason: c.error });
+    return undefined;
+  }
+  return c.value as number;
 }
 
 /** Load, merge and validate the configuration. Throws ConfigError. */
@@ -144,7 +174,7 @@ export function loadConfig(opts: LoadOptions): Config {
     throw new ConfigError({ file: fileLabel, keyPath: "(syntax)", reason: String((e as Error)?.message ?? e) });
   }
 
-  const origins = new Map<string, Origin>(); // "section\0key" -> where the value came from
+  const origins = new Map<string, Origin>(); // "section\0key" (or "plugins\0name\0key") -> where the value came from
   const pre: ConfigIssue[] = [];
 
   // 3. environment
@@ -152,6 +182,15 @@ export function loadConfig(opts: LoadOptions): Config {
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || !name.startsWith("CORRAL_")) continue;
     const target = ENV_VARS.get(name);
+    const listener = PLUGIN_LISTENER_KEYS.find((l) => l.env === name);
+    if (listener) {
+      const c = coerceEnv(listener.kind, value);
+      if ("error" in c) pre.push({ file: "env", keyPath: name, reason: c.error });
+      else if (setPath(raw, ["plugins", listener.plugin, listener.key], c.value)) {
+        origins.set(`plugins\0${listener.plugin}\0${listener.key}`, { file: "env", keyPath: name });
+      }
+      continue;
+    }
     if (!target) {
       // Only variables that look like config keys are checked, so CORRAL_ADDR,
       // CORRAL_TOKEN and friends (used by the CLI) pass.
@@ -178,7 +217,7 @@ export function loadConfig(opts: LoadOptions): Config {
 
   // 4. flags
   for (const [opt, value] of Object.entries(opts.flags ?? {})) {
-    const target = FLAG_KEYS[opt as keyof LoadFlags];
+    const target = FLAG_KEYS[opt as NodeFlag];
     if (!target || value === undefined) continue;
     const [section, key, flag] = target;
     let v: unknown = value;
@@ -195,6 +234,29 @@ export function loadConfig(opts: LoadOptions): Config {
       continue;
     }
     if (setIn(raw, section, key, v)) origins.set(`${section}\0${key}`, { file: "flags", keyPath: flag });
+  }
+
+  // 4b. listener ports: --ports BASE, then each listener's own flag over it
+  const flags = opts.flags ?? {};
+  const listenerPorts: Array<[string[], number, string]> = [];
+  if (flags.ports !== undefined) {
+    const base = flagInt(flags.ports, "--ports", pre);
+    if (base !== undefined && (base < 1 || base > MAX_PORTS_BASE)) {
+      pre.push({ file: "flags", keyPath: "--ports", reason: `must be between 1 and ${MAX_PORTS_BASE} (DNS takes BASE+53), got ${base}` });
+    } else if (base !== undefined) {
+      const p = portsFromBase(base);
+      if (flags.httpPort === undefined) listenerPorts.push([["node", "http_port"], p.http, "--ports"]);
+      listenerPorts.push([["plugins", "invoke", "port"], p.invoke, "--ports"], [["plugins", "dns", "port"], p.dns, "--ports"]);
+    }
+  }
+  for (const l of PLUGIN_LISTENER_KEYS) {
+    const v = l.flag === "--dns-port" ? flags.dnsPort : l.flag === "--invoke-port" ? flags.invokePort : undefined;
+    if (v === undefined || !l.flag) continue;
+    const n = flagInt(v, l.flag, pre);
+    if (n !== undefined) listenerPorts.push([["plugins", l.plugin, l.key], n, l.flag]);
+  }
+  for (const [path, value, flag] of listenerPorts) {
+    if (setPath(raw, path, value)) origins.set(path.join("\0"), { file: "flags", keyPath: flag });
   }
 
   // 5. validate
@@ -237,9 +299,10 @@ export function loadConfig(opts: LoadOptions): Config {
     const locator = new KeyLocator(text);
     const issues: ConfigIssue[] = [...pre];
     for (const ri of rawIssues) {
-      const origin = ri.path.length >= 2 ? origins.get(`${String(ri.path[0])}\0${String(ri.path[1])}`) : undefined;
+      const depth = ri.path.length >= 3 && origins.has(ri.path.slice(0, 3).map(String).join("\0")) ? 3 : 2;
+      const origin = ri.path.length >= 2 ? origins.get(ri.path.slice(0, depth).map(String).join("\0")) : undefined;
       if (origin) {
-        const rest = ri.path.slice(2);
+        const rest = ri.path.slice(depth);
         const where = rest.length > 0 ? `${formatKeyPath(rest).replace(/^\[(\d+)\]/, (_, n) => `item ${Number(n) + 1}`)}: ` : "";
         issues.push({ file: origin.file, keyPath: origin.keyPath, reason: where + ri.reason });
       } else {

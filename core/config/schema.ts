@@ -6,6 +6,7 @@
 // (secret, agent leaders) are part of the schema because the role changes
 // what a valid file is.
 import os from "node:os";
+import { isIP } from "node:net";
 import { z } from "zod";
 import { durationMs, sizeBytes } from "./duration.ts";
 import { describeValue, isTable } from "./introspect.ts";
@@ -15,6 +16,7 @@ import type {
   Config,
   HttpConfig,
   LeaderConfig,
+  LogFormat,
   LogLevel,
   RaftConfig,
   NodeConfig,
@@ -37,6 +39,7 @@ export const KEY_KINDS = {
     http_port: "int",
     advertise: "string",
     log_level: "enum",
+    log_format: "enum",
     datacenter: "string",
   },
   cluster: { secret: "string" },
@@ -67,6 +70,7 @@ export type Section = keyof typeof KEY_KINDS;
 export const SECTIONS = Object.keys(KEY_KINDS) as Section[];
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
+export const LOG_FORMATS = ["auto", "text", "json"] as const satisfies readonly LogFormat[];
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export const PLUGIN_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 export const MIN_SECRET_LENGTH = 16;
@@ -79,6 +83,7 @@ export const DEFAULTS = {
   httpPort: 7700,
   advertise: "",
   logLevel: "info" as LogLevel,
+  logFormat: "auto" as LogFormat,
   datacenter: "dc1",
   secret: "",
   nodeTtlMs: 15_000,
@@ -133,6 +138,14 @@ const nameField = (what: string) =>
   });
 
 const nonEmpty = z.string().refine((s) => s.trim() !== "", { error: "must not be empty" });
+
+/**
+ * An address to bind: an IP literal, as the listeners need (a host name would
+ * be resolved by the runtime at bind time, or fail only then).
+ */
+const ipAddress = z.string().refine((s) => isIP(s) !== 0, {
+  error: (iss) => `must be an IP address such as "127.0.0.1", "0.0.0.0" or "::", got ${JSON.stringify(iss.input)}`,
+});
 
 const HOST_PORT_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
 
@@ -224,10 +237,11 @@ export function buildConfigSchema(opts: SchemaOptions) {
     .strictObject({
       name: nameField("node name").default(opts.defaultName),
       data_dir: nonEmpty.default(DEFAULTS.dataDir),
-      bind: nonEmpty.default(DEFAULTS.bind),
+      bind: ipAddress.default(DEFAULTS.bind),
       http_port: port.default(DEFAULTS.httpPort),
       advertise: z.string().default(DEFAULTS.advertise),
       log_level: z.enum(LOG_LEVELS).default(DEFAULTS.logLevel),
+      log_format: z.enum(LOG_FORMATS).default(DEFAULTS.logFormat),
       datacenter: nameField("datacenter").default(DEFAULTS.datacenter),
     })
     .transform(
@@ -238,6 +252,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         httpPort: v.http_port,
         advertise: resolveAdvertise(v.bind, v.advertise),
         logLevel: v.log_level,
+        logFormat: v.log_format,
         datacenter: v.datacenter,
       }),
     );

@@ -6,6 +6,8 @@
 
 export type Role = "dev" | "leader" | "agent";
 export type LogLevel = "debug" | "info" | "warn" | "error";
+/** "auto": readable text when stdout is a terminal, JSON lines otherwise. */
+export type LogFormat = "auto" | "text" | "json";
 
 export interface NodeConfig {
   /** Node name, unique in the cluster. Default: the host name. */
@@ -19,6 +21,8 @@ export interface NodeConfig {
   /** Address other nodes use to reach this one. Default: bind (or 127.0.0.1 when bind is 0.0.0.0). */
   advertise: string;
   logLevel: LogLevel;
+  /** How log lines are written. Default "auto". */
+  logFormat: LogFormat;
   /** Datacenter name reported in the Consul-compatible API. Default "dc1". */
   datacenter: string;
 }

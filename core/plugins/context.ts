@@ -11,6 +11,7 @@ import type { StateReader } from "../state/reader.ts";
 import type { Command } from "../state/commands.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 import { ScopedMetrics } from "./metrics.ts";
+import { FailureRate } from "./failure-rate.ts";
 import type { Closeable, HostInfo, PluginContext, ProposeResult, RouteHandler, RouteOptions, TimerHandle } from "./types.ts";
 
 export interface ContextDeps {
@@ -82,7 +83,9 @@ export class PluginResources {
 
 /**
  * `fail` is called when something the plugin registered throws outside a
- * request (a timer, a subscription) or a handler throws an unexpected error.
+ * request (a timer, a subscription), or when its handlers throw unexpected
+ * errors at a rate that says the plugin is broken (core/plugins/failure-rate.ts):
+ * one throwing request only gets its 500.
  */
 export function buildContext<C>(
   name: string,
@@ -102,6 +105,8 @@ export function buildContext<C>(
     }
   };
 
+  // One per enabled instance: a reload starts the count afresh.
+  const requestFailures = new FailureRate();
   const wrapHandler = (handler: RouteHandler): RouteHandler => async (c) => {
     try {
       return await handler(c);
@@ -110,8 +115,13 @@ export function buildContext<C>(
       // The client hung up (a watch ended, a forwarded blocking query was
       // cancelled): nothing is wrong with the plugin.
       if (c.req.raw.signal?.aborted) throw new ApiError(400, "CLIENT_CLOSED", "the client closed the request");
-      fail(err);
-      throw new ApiError(500, "PLUGIN_FAILED", `plugin ${name} failed: ${(err as Error)?.message ?? String(err)}`);
+      const message = (err as Error)?.message ?? String(err);
+      log.error("plugin request failed", { method: c.req.method, path: c.req.path, err });
+      if (requestFailures.record(Date.now())) {
+        const { limit, windowMs } = requestFailures;
+        fail(new Error(`${limit} requests failed within ${windowMs / 1000}s; the last: ${message}`));
+      }
+      throw new ApiError(500, "PLUGIN_FAILED", `plugin ${name} failed: ${message}`);
     }
   };
 

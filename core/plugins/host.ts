@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import { buildContext, PluginResources, type ContextDeps } from "./context.ts";
 import { discoverExternal, importExternal, watchDir, type ExternalEntry } from "./loader.ts";
 import { checkPluginsDir, UntrustedPluginError } from "./trust.ts";
+import { PluginLoadError } from "./load-error.ts";
 import type { PluginHandle, PluginModule } from "./types.ts";
 
 export type PluginState = "disabled" | "enabled" | "failed";
@@ -165,12 +166,17 @@ export class PluginHost {
     try {
       mod = await this.importChecked(entry);
     } catch (err) {
-      const rec = this.plugins.get(fallbackName) ?? this.record(fallbackName, "external");
+      // The plugin this file was (its name may differ from the file's), else a new record under the file's name.
+      const sameName = this.plugins.get(fallbackName);
+      const rec = [...this.plugins.values()].find((p) => p.entry?.path === entry.path)
+        ?? (sameName?.source === "external" ? sameName : undefined)
+        // A broken "dns.ts" must not mark the built-in dns failed: list it under its file name.
+        ?? this.record(sameName ? entry.path.split(/[\\/]/).pop()! : fallbackName, "external");
       rec.entry = entry;
       rec.path = entry.path;
-      this.plugins.set(fallbackName, rec);
+      this.plugins.set(rec.name, rec);
       await this.serial(rec, () => this.stop(rec, "failed", err));
-      return fallbackName;
+      return rec.name;
     }
     const known = this.plugins.get(mod.name);
     if (known && known.source === "builtin") {
@@ -204,6 +210,10 @@ export class PluginHost {
       return await importExternal(entry);
     } catch (err) {
       if (err instanceof UntrustedPluginError) this.deps.log.error("plugin refused", { path: err.path, problem: err.problem });
+      else if (err instanceof PluginLoadError) {
+        const { file, line, column, reason } = err.where;
+        this.deps.log.error("plugin failed to load", { path: entry.path, file, line, column, error: reason });
+      } else this.deps.log.error("plugin failed to load", { path: entry.path, error: errorText(err) });
       throw err;
     }
   }

@@ -2,10 +2,11 @@
 // folder with index.ts/index.js. Each import gets a fresh URL so that a
 // changed file is really re-read (the runtime caches modules by URL).
 import { existsSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
-import { join, extname, basename } from "node:path";
+import { join, extname } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PluginModule } from "./types.ts";
 import { checkPluginPath } from "./trust.ts";
+import { locateLoadError, PluginLoadError } from "./load-error.ts";
 
 const FILE_EXTS = new Set([".ts", ".js", ".mjs"]);
 const INDEX_FILES = ["index.ts", "index.js", "index.mjs"];
@@ -50,16 +51,26 @@ const dynamicImport = new Function("s", "return import(s)") as (s: string) => Pr
  */
 export async function importExternal(entry: ExternalEntry): Promise<PluginModule<any>> {
   checkPluginPath(entry.dir, entry.path);
-  return importPlugin(entry.entry);
+  return importPlugin(entry.entry, entry.path);
 }
 
-/** Imports a plugin module; checks the exported shape. */
-export async function importPlugin(entry: string): Promise<PluginModule<any>> {
+/**
+ * Imports a plugin module; checks the exported shape. Throws PluginLoadError
+ * naming file, line and column when the runtime says where (a syntax error, a
+ * throw at load); `root` is the plugin's file or folder, to find its frames.
+ */
+export async function importPlugin(entry: string, root: string = entry): Promise<PluginModule<any>> {
   // Bun keys its module cache on the path and ignores the query of a file://
   // URL, but treats "/abs/path?v=N" as a new module; Node and Deno need a URL.
   const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
   const url = `${isBun ? entry : pathToFileURL(entry).href}?v=${++importGeneration}`;
-  const mod = await dynamicImport(url);
+  let mod: any;
+  try {
+    mod = await dynamicImport(url);
+  } catch (err) {
+    const where = locateLoadError(err, root);
+    throw new PluginLoadError(where.file ? where : { ...where, file: entry });
+  }
   const plugin = (mod.default ?? mod.plugin) as PluginModule<any> | undefined;
   const problems: string[] = [];
   if (!plugin || typeof plugin !== "object") problems.push("no default export (or `plugin` export)");
@@ -71,7 +82,7 @@ export async function importPlugin(entry: string): Promise<PluginModule<any>> {
     if (!plugin.configSchema || typeof (plugin.configSchema as { safeParse?: unknown }).safeParse !== "function")
       problems.push("configSchema must be a zod schema");
   }
-  if (problems.length) throw new Error(`${basename(entry)}: not a corral plugin: ${problems.join("; ")}`);
+  if (problems.length) throw new PluginLoadError({ file: entry, reason: `not a corral plugin: ${problems.join("; ")}` });
   return plugin!;
 }
 

@@ -8,6 +8,7 @@
 import dgram from "node:dgram";
 import net from "node:net";
 import type { DnsTransport } from "./types.ts";
+import { BindError, bindError } from "../../core/net/bind-error.ts";
 
 /**
  * The answer to one message: the encoded response, or undefined to send
@@ -40,23 +41,18 @@ export interface DnsListeners {
   close(): Promise<void>;
 }
 
-export class DnsBindError extends Error {
+export class DnsBindError extends BindError {
   constructor(
-    readonly code: string,
+    code: string,
     readonly transport: "udp" | "tcp",
     bind: string,
     port: number,
   ) {
-    const where = `${bind.includes(":") ? `[${bind}]` : bind}:${port}/${transport}`;
-    const why =
-      code === "EADDRINUSE"
-        ? "address already in use (EADDRINUSE); set [plugins.dns] port to a free port or stop what holds it"
-        : code === "EACCES"
-          ? "permission denied (EACCES); ports below 1024 need root or CAP_NET_BIND_SERVICE"
-          : code === "EADDRNOTAVAIL"
-            ? "address not available on this host (EADDRNOTAVAIL); check [plugins.dns] bind"
-            : code;
-    super(`dns: cannot listen on ${where}: ${why}`);
+    const e = bindError(code, {
+      listener: "dns", address: bind, port, suffix: `/${transport}`,
+      portHint: "set [plugins.dns] port (or --dns-port, CORRAL_PLUGINS_DNS_PORT) to a free port", bindHint: "check [plugins.dns] bind",
+    });
+    super("dns", bind, port, e.code ?? code, e.message);
     this.name = "DnsBindError";
   }
 }

@@ -10,6 +10,7 @@
 import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
 import { allowAll, authorizerFromState, type CallAuthorizer } from "./authorize.ts";
 import { invokeConfigSchema, type InvokeConfig } from "./config.ts";
+import { bindError } from "../../core/net/bind-error.ts";
 import { listenSockets } from "./fast/listen.ts";
 import { UpstreamPool } from "./fast/upstream.ts";
 import { fetchCaller, type CallHandler, type FetchFn } from "./fetch.ts";
@@ -87,11 +88,19 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
       invokeRoutes({ ctx, registry, call, listener: () => listener && { address: listener.address, port: listener.port, engine } });
       const sockets = cfg.engine === "sockets" && typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
       const engine = sockets ? "sockets" : "fetch";
-      listener = ctx.own(
-        sockets
-          ? listenSockets({ bind: cfg.bind, port: cfg.port }, { invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), pool: new UpstreamPool(), trace, log: ctx.log })
-          : await startFetchListener({ bind: cfg.bind, port: cfg.port, domain: cfg.domain, datacenter: ctx.host.datacenter, maxRequestBytes: cfg.max_request_bytes }, call),
-      );
+      try {
+        listener = ctx.own(
+          sockets
+            ? listenSockets({ bind: cfg.bind, port: cfg.port }, { invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), pool: new UpstreamPool(), trace, log: ctx.log })
+            : await startFetchListener({ bind: cfg.bind, port: cfg.port, domain: cfg.domain, datacenter: ctx.host.datacenter, maxRequestBytes: cfg.max_request_bytes }, call),
+        );
+      } catch (err) {
+        // The runtime's own words do not name the port (Bun: "Failed to listen at 127.0.0.1").
+        throw bindError(err, {
+          listener: "invoke", address: cfg.bind, port: cfg.port,
+          portHint: "set [plugins.invoke] port (or --invoke-port, CORRAL_PLUGINS_INVOKE_PORT) to a free port", bindHint: "check [plugins.invoke] bind",
+        });
+      }
       ctx.log.info("invoke proxy listening", { address: listener.address, port: listener.port, engine, domain: `${cfg.domain}.` });
       return { address: listener.address, port: listener.port, stop() {} };
     },

@@ -45,6 +45,7 @@ describe("defaults", () => {
         httpPort: 7700,
         advertise: "127.0.0.1",
         logLevel: "info",
+        logFormat: "auto",
         datacenter: "dc1",
       },
       cluster: { secret: "" },
@@ -162,7 +163,7 @@ describe("errors", () => {
   });
 
   test("wrong type with line", () => {
-    const e = fail('[node]\nbind = "x"\nhttp_port = "7700"\n');
+    const e = fail('[node]\nbind = "10.0.0.1"\nhttp_port = "7700"\n');
     expect(e.message).toBe('corral.toml:3: node.http_port: expected an integer, got the string "7700"');
     expect(fail("[plugins]\nwatch = 1").message).toBe("corral.toml:2: plugins.watch: expected true or false, got the integer 1");
     expect(fail("node = 3").message).toBe("corral.toml:1: node: expected a table, got the integer 3");
@@ -311,7 +312,7 @@ describe("environment and flags", () => {
   });
 
   test("every flag", () => {
-    const c = load("", { flags: { bind: "0.0.0.0", httpPort: 9000, dataDir: "/var/corral", logLevel: "error", name: "n1" } });
+    const c = load("", { flags: { bind: "0.0.0.0", httpPort: 9000, dataDir: "/var/corral", logLevel: "error", logFormat: "json", name: "n1" } });
     expect(c.node).toEqual({
       name: "n1",
       dataDir: "/var/corral",
@@ -319,6 +320,7 @@ describe("environment and flags", () => {
       httpPort: 9000,
       advertise: "127.0.0.1",
       logLevel: "error",
+      logFormat: "json",
       datacenter: "dc1",
     });
   });

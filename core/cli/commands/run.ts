@@ -3,16 +3,22 @@
 import type { CommandSpec } from "../args.ts";
 import type { Role } from "../../config/types.ts";
 import { ConfigError, loadConfig, type LoadFlags } from "../../config/load.ts";
+import { preflight } from "../../config/preflight.ts";
 import { builtinPlugins } from "../../plugins/builtin.ts";
-import { startNode } from "../../node.ts";
+import { startNode, type RunningNode } from "../../node.ts";
+import { DataDirInUseError } from "../../cluster/data-dir-lock.ts";
 import type { Parsed } from "../args.ts";
 
-const nodeFlags = {
+export const nodeFlags = {
   config: { type: "string", value: "FILE", help: "TOML config file (see config.example.toml)" },
   bind: { type: "string", value: "ADDR", help: "Address the HTTP API binds (overrides node.bind)" },
   "http-port": { type: "number", value: "N", help: "HTTP API port (overrides node.http_port)" },
+  "dns-port": { type: "number", value: "N", help: "DNS server port, UDP and TCP (overrides [plugins.dns] port)" },
+  "invoke-port": { type: "number", value: "N", help: "Invoke proxy port (overrides [plugins.invoke] port)" },
+  ports: { type: "number", value: "BASE", help: "Every listener from one base: HTTP on BASE, invoke proxy on BASE+1, DNS on BASE+53 (a listener's own flag wins)" },
   "data-dir": { type: "string", value: "DIR", help: "Data folder (overrides node.data_dir)" },
   "log-level": { type: "string", value: "LEVEL", help: "debug, info, warn or error (overrides node.log_level)" },
+  "log-format": { type: "string", value: "FORMAT", help: "auto, text or json (overrides node.log_format; auto: text on a terminal, JSON otherwise)" },
   name: { type: "string", value: "NAME", help: "Node name (overrides node.name)" },
 } as const;
 
@@ -43,22 +49,32 @@ export function pluginSchemas() {
   return Object.fromEntries(builtinPlugins().map((p) => [p.name, p.configSchema]));
 }
 
-export function configFromArgs(role: Role, args: Parsed) {
+/**
+ * The config a node of `role` starts with: file, environment and flags, validated.
+ * `corral config check` calls this too, so it refuses exactly what start refuses.
+ */
+export function configFromArgs(role: Role, args: Parsed, file = args.flags.config as string | undefined) {
   const f = args.flags;
   const flags: LoadFlags = {
     bind: f.bind as string | undefined,
     httpPort: f["http-port"] as number | undefined,
     dataDir: f["data-dir"] as string | undefined,
     logLevel: f["log-level"] as string | undefined,
+    logFormat: f["log-format"] as string | undefined,
+    dnsPort: f["dns-port"] as number | undefined,
+    invokePort: f["invoke-port"] as number | undefined,
+    ports: f.ports as number | undefined,
     name: f.name as string | undefined,
   };
-  return loadConfig({
+  const config = loadConfig({
     role,
-    file: f.config as string | undefined,
+    file,
     flags,
     builtinPlugins: builtinPlugins().map((p) => p.name),
     pluginSchemas: pluginSchemas(),
   });
+  preflight(config); // what start needs from the machine (readable TLS files)
+  return config;
 }
 
 export async function runNode(role: Role, args: Parsed): Promise<number> {
@@ -70,8 +86,19 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   // A node whose state database failed stops for good: exit non-zero so a
   // service manager restarts it (docs/security.md, "Bad state").
   let onFatal = (_err: Error) => {};
-  const node = await startNode(config, { onFatal: (err) => onFatal(err) });
-  process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
+  let node: RunningNode;
+  try {
+    node = await startNode(config, { onFatal: (err) => onFatal(err) });
+  } catch (err) {
+    // Another corral owns this data dir: a usage problem (exit 2), not a crash.
+    if (err instanceof DataDirInUseError) {
+      process.stderr.write(`corral: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const failed = node.failedPlugins.length > 0 ? `; plugins failed: ${node.failedPlugins.join(", ")} (see corral plugins list)` : "";
+  process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})${failed}\n`);
   if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
 
   const stop = async (signal: string, code = 0) => {
