@@ -18,6 +18,11 @@ export interface CommandSpec {
   flags?: Record<string, FlagSpec>;
   /** Longer text under the usage line. */
   details?: string;
+  /**
+   * The words the first positional may be (`kv get|put|delete`): anything
+   * else is refused before the command runs, with a "did you mean".
+   */
+  actions?: string[];
 }
 
 export class UsageError extends Error {}
@@ -78,6 +83,7 @@ export function parseArgs(argv: string[], flags: Record<string, FlagSpec> = {}):
 export function helpText(spec: CommandSpec): string {
   const lines = [`Usage: ${spec.usage}`, "", spec.summary];
   if (spec.details) lines.push("", spec.details);
+  if (spec.actions) lines.push("", `Actions: ${spec.actions.join(", ")}`);
   const rows = Object.entries(spec.flags ?? {}).map(([n, f]) => [
     `  ${f.short ? `-${f.short}, ` : ""}--${n}${f.type === "boolean" ? "" : " " + (f.value ?? f.type.toUpperCase())}`,
     f.help,
