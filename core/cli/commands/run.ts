@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type LoadFlags } from "../../config/load.ts";
 import { builtinPlugins } from "../../plugins/builtin.ts";
 import { startNode } from "../../node.ts";
 import type { Parsed } from "../args.ts";
+import { NewerFormatError } from "../../state/command-versions.ts";
 
 const nodeFlags = {
   config: { type: "string", value: "FILE", help: "TOML config file (see config.example.toml)" },
@@ -69,7 +70,10 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   const config = configFromArgs(role, args);
   // A node whose state database failed stops for good: exit non-zero so a
   // service manager restarts it (docs/security.md, "Bad state").
-  let onFatal = (_err: Error) => {};
+  // A fatal error during start (an entry replayed from the log that this
+  // release cannot apply) is held until the handler below exists.
+  let early: Error | undefined;
+  let onFatal = (err: Error) => void (early ??= err);
   const node = await startNode(config, { onFatal: (err) => onFatal(err) });
   process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
   if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
@@ -82,9 +86,11 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
     process.exit(code);
   };
   onFatal = (err) => {
-    node.log.error("corral cannot go on: its state database failed; exiting (status 70)", { error: err.message });
+    const why = err instanceof NewerFormatError ? "its log holds an entry from a newer release" : "its state database failed";
+    node.log.error(`corral cannot go on: ${why}; exiting (status 70)`, { error: err.message });
     void stop("fatal", 70);
   };
+  if (early) onFatal(early);
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGHUP", () => {
