@@ -19,9 +19,9 @@ try {
   if (code !== 0) throw new Error(`old node exited ${code}:\n${node.output()}`);
   const out = join(ROOT, "test/fixtures/prev-release");
   rmSync(out, { recursive: true, force: true });
-  cpSync(dataDir, join(out, "data"), { recursive: true });
-  for (const f of readdirSync(join(out, "data"), { recursive: true }) as string[]) {
-    const p = join(out, "data", f);
+  cpSync(dataDir, join(out, "datadir"), { recursive: true });
+  for (const f of readdirSync(join(out, "datadir"), { recursive: true }) as string[]) {
+    const p = join(out, "datadir", f);
     if (/-(wal|shm)$/.test(f) || (statSync(p).isFile() && statSync(p).size === 0 && f.endsWith(".lock"))) rmSync(p);
   }
   writeFileSync(join(out, "tokens.json"), JSON.stringify(tokens, null, 2) + "\n");

@@ -22,7 +22,7 @@ const FIXTURE = join(ROOT, "test/fixtures/prev-release");
 /** A private copy (the node writes to it), with the modes the old release gave its files (git keeps none). */
 function copyFixture(): string {
   const dir = join(tempDir(), "data");
-  cpSync(join(FIXTURE, "data"), dir, { recursive: true });
+  cpSync(join(FIXTURE, "datadir"), dir, { recursive: true });
   chmodSync(dir, 0o700);
   for (const f of ["cluster-secret", "node-id"]) chmodSync(join(dir, f), 0o600);
   return dir;
