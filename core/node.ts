@@ -284,6 +284,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       onJoined: () => bus.publish("agent.joined", { nodeId }),
     });
     agent.start();
+    // A dev node is its own leader: once started it should list itself, so
+    // the ready line (and `curl /v1/nodes` right after it) is not a race. An
+    // agent does not wait: its leaders may be down, and it keeps trying.
+    if (role === "dev") {
+      const deadline = Date.now() + 10_000;
+      while (!agent.isJoined() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   log.info("corral started", { role, node: config.node.name, nodeId, url, dataDir, version: VERSION, runtime: currentRuntime() });
