@@ -1,5 +1,7 @@
 // A small argument parser: `--flag value`, `--flag=value`, boolean `--flag`,
 // and positionals. Unknown flags are usage errors (exit 2), as Nomad's CLI does.
+import { didYouMean } from "./suggest.ts";
+
 export type FlagType = "string" | "number" | "boolean" | "list";
 
 export interface FlagSpec {
@@ -58,7 +60,7 @@ export function parseArgs(argv: string[], flags: Record<string, FlagSpec> = {}):
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const spec = flags[name];
-    if (!spec) throw new UsageError(`unknown flag --${name}`);
+    if (!spec) throw new UsageError(`unknown flag --${name}${didYouMean(name, [...Object.keys(flags), "help"])}`);
     if (spec.type === "boolean") {
       if (eq !== -1) {
         const v = arg.slice(eq + 1);

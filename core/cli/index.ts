@@ -133,6 +133,8 @@ function noCommand(argv: string[]): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `corral help job run` is `corral job run --help`.
+  if (argv[0] === "help" && argv.length > 1) return main([...argv.slice(1), "--help"]);
   const words = argv.filter((a) => !a.startsWith("-"));
   const cmd = [...commands]
     .sort((a, b) => b.path.length - a.path.length)

@@ -61,6 +61,11 @@ describe("--help on every command and command group", () => {
     }
   }, 300_000);
 
+  test("corral help WORDS is WORDS --help", () => {
+    expect(corral(["help", "job"]).out).toContain("Usage: corral job <subcommand>");
+    expect(corral(["help", "job", "run"]).out).toContain("Usage: corral job run FILE");
+  });
+
   test("a group without a subcommand is a usage error that shows the group's help", () => {
     const r = corral(["job"]);
     expect(r.code).toBe(2);
@@ -104,6 +109,9 @@ describe("did you mean", () => {
     expect(corral(["plugins", "lst"]).err).toContain('(did you mean "list"?)');
     expect(corral(["operator", "raft", "list-peer"]).err).toContain('(did you mean "list-peers"?)');
     expect(corral(["acl", "token", "craete"]).err).toContain('(did you mean "create"?)');
+    const flag = corral(["kv", "get", "a", "--recurce"]);
+    expect(flag.code).toBe(2);
+    expect(flag.err).toContain('unknown flag --recurce (did you mean "recurse"?)');
   });
 });
 
