@@ -65,6 +65,8 @@ export interface RunningNode {
   nodeId: string;
   log: Logger;
   plugins: PluginHost;
+  /** This node's agent side is registered with a leader (always false on a leader-only node). */
+  agentJoined(): boolean;
   /** Re-read the config file and bring plugins in line (SIGHUP). */
   reload(next: Config): Promise<void>;
   shutdown(): Promise<void>;
@@ -284,13 +286,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       onJoined: () => bus.publish("agent.joined", { nodeId }),
     });
     agent.start();
-    // A dev node is its own leader: once started it should list itself, so
-    // the ready line (and `curl /v1/nodes` right after it) is not a race. An
-    // agent does not wait: its leaders may be down, and it keeps trying.
-    if (role === "dev") {
-      const deadline = Date.now() + 10_000;
-      while (!agent.isJoined() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    }
   }
 
   log.info("corral started", { role, node: config.node.name, nodeId, url, dataDir, version: VERSION, runtime: currentRuntime() });
@@ -298,6 +293,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let stopping: Promise<void> | undefined;
   return {
     config, url, nodeId, log, plugins,
+    agentJoined: () => agent?.isJoined() ?? false,
     async reload(next: Config) {
       settings = next.plugins.settings;
       security.reload(settings.authz);

@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ROOT } from "../helpers/proc.ts";
 
 export const PREV_RELEASE = "2723b2f";
@@ -48,6 +48,7 @@ export function prevReleaseTree(): PrevTree | { skip: string } {
           // nothing to prune
         }
       }
+      rmSync(dirname(root), { recursive: true, force: true });
     },
   };
 }

@@ -75,8 +75,6 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   let early: Error | undefined;
   let onFatal = (err: Error) => void (early ??= err);
   const node = await startNode(config, { onFatal: (err) => onFatal(err) });
-  process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
-  if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
 
   const stop = async (signal: string, code = 0) => {
     node.log.info("stopping", { signal });
@@ -102,5 +100,11 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
       node.log.error("config reload refused; keeping the running configuration", { error: msg });
     }
   });
+  // A dev node is its own leader: "ready" means it lists itself, so
+  // `curl /v1/nodes` right after the line is not a race (signals are handled
+  // meanwhile). An agent does not wait: its leaders may be down; it keeps trying.
+  for (const deadline = Date.now() + 10_000; role === "dev" && !node.agentJoined() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
+  if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
   return new Promise<number>(() => {}); // runs until a signal
 }
