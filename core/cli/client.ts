@@ -14,10 +14,11 @@ export class ClientError extends Error {
 }
 
 /**
- * What the CLI says when an answer carried X-Consul-Results-Filtered-By-ACLs:
- * an empty or short list then means "not visible to this token", not "none".
+ * What the CLI says when an answer carried X-Consul-Results-Filtered-By-ACLs
+ * (set when the token's rules could hide entries of that answer: docs/acl.md):
+ * an empty or short list may then mean "not visible to this token", not "none".
  */
-export const ACL_FILTERED_NOTE = "some results were hidden by ACLs: the token may not read them (X-Consul-Results-Filtered-By-ACLs); use a token with read permission to see everything";
+export const ACL_FILTERED_NOTE = "ACLs may have hidden some results: the token's rules do not let it read everything this list covers (X-Consul-Results-Filtered-By-ACLs); use a token with read permission to see everything";
 
 // Every response passes through ApiClient.raw, so one observer there sees
 // the header whatever command (or library code) made the request.

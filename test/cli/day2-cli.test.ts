@@ -127,15 +127,15 @@ describe("results hidden by ACLs", () => {
 
     const hidden = await corralAsync(["nodes"], mine);
     expect(hidden.code).toBe(0);
-    expect(hidden.err).toContain("some results were hidden by ACLs");
+    expect(hidden.err).toContain("ACLs may have hidden some results");
     const asJson = await corralAsync(["nodes", "--json"], mine);
     expect(JSON.parse(asJson.out)).toEqual([]); // stdout stays clean JSON; the note is on stderr
-    expect(asJson.err).toContain("hidden by ACLs");
+    expect(asJson.err).toContain("ACLs may have hidden some results");
 
     const kv = await corralAsync(["kv", "get", "", "--recurse"], mine);
     expect(kv.out).toContain("pub/a: 1");
     expect(kv.out).not.toContain("secret/b");
-    expect(kv.err).toContain("hidden by ACLs");
+    expect(kv.err).toContain("ACLs may have hidden some results");
 
     const all = await corralAsync(["nodes"], mgmt);
     expect(all.code).toBe(0);

@@ -91,7 +91,10 @@ test("three nodes of the previous release, upgraded one at a time while a client
       const target = (await raftStatus(cluster.nodes[l]!.url))?.commitIndex ?? 0;
       const deadline = Date.now() + 30_000;
       while (((await raftStatus(cluster.nodes[i]!.url))?.appliedIndex ?? 0) < target) {
-        if (Date.now() > deadline) throw new Error(`node ${i} did not catch up to ${target}`);
+        if (Date.now() > deadline) {
+          const tail = (k: number) => (cluster.nodes[k]!.proc?.output() ?? "").split("\n").filter((l) => !l.includes('"level":"debug"')).slice(-15).join("\n");
+          throw new Error(`node ${i} did not catch up to ${target}\n--- node ${i} (this tree):\n${tail(i)}\n--- leader ${l}:\n${tail(l)}`);
+        }
         await sleep(100);
       }
       await sleep(500); // let writes flow through the mixed cluster
