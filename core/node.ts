@@ -79,6 +79,8 @@ export interface RunningNode {
   plugins: PluginHost;
   /** Plugins enabled by the config that failed at start (external ones: built-in failures fail the start). */
   failedPlugins: string[];
+  /** This node's agent side is registered with a leader (always false on a leader-only node). */
+  agentJoined(): boolean;
   /** Re-read the config file and bring plugins in line (SIGHUP). */
   reload(next: Config): Promise<void>;
   shutdown(): Promise<void>;
@@ -377,6 +379,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   let stopping: Promise<void> | undefined;
   return {
     config, url, nodeId, log, plugins, failedPlugins: pluginCheck.degraded,
+    agentJoined: () => agent?.isJoined() ?? false,
     async reload(next: Config) {
       settings = next.plugins.settings;
       security.reload(settings.authz);

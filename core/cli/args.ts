@@ -1,5 +1,7 @@
 // A small argument parser: `--flag value`, `--flag=value`, boolean `--flag`,
 // and positionals. Unknown flags are usage errors (exit 2), as Nomad's CLI does.
+import { didYouMean } from "./suggest.ts";
+
 export type FlagType = "string" | "number" | "boolean" | "list";
 
 export interface FlagSpec {
@@ -18,6 +20,11 @@ export interface CommandSpec {
   flags?: Record<string, FlagSpec>;
   /** Longer text under the usage line. */
   details?: string;
+  /**
+   * The words the first positional may be (`kv get|put|delete`): anything
+   * else is refused before the command runs, with a "did you mean".
+   */
+  actions?: string[];
 }
 
 export class UsageError extends Error {}
@@ -53,7 +60,7 @@ export function parseArgs(argv: string[], flags: Record<string, FlagSpec> = {}):
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const spec = flags[name];
-    if (!spec) throw new UsageError(`unknown flag --${name}`);
+    if (!spec) throw new UsageError(`unknown flag --${name}${didYouMean(name, [...Object.keys(flags), "help"])}`);
     if (spec.type === "boolean") {
       if (eq !== -1) {
         const v = arg.slice(eq + 1);
@@ -78,6 +85,7 @@ export function parseArgs(argv: string[], flags: Record<string, FlagSpec> = {}):
 export function helpText(spec: CommandSpec): string {
   const lines = [`Usage: ${spec.usage}`, "", spec.summary];
   if (spec.details) lines.push("", spec.details);
+  if (spec.actions) lines.push("", `Actions: ${spec.actions.join(", ")}`);
   const rows = Object.entries(spec.flags ?? {}).map(([n, f]) => [
     `  ${f.short ? `-${f.short}, ` : ""}--${n}${f.type === "boolean" ? "" : " " + (f.value ?? f.type.toUpperCase())}`,
     f.help,

@@ -13,6 +13,28 @@ export class ClientError extends Error {
   }
 }
 
+/**
+ * What the CLI says when an answer carried X-Consul-Results-Filtered-By-ACLs
+ * (set when the token's rules could hide entries of that answer: docs/acl.md):
+ * an empty or short list may then mean "not visible to this token", not "none".
+ */
+export const ACL_FILTERED_NOTE = "ACLs may have hidden some results: the token's rules do not let it read everything this list covers (X-Consul-Results-Filtered-By-ACLs); use a token with read permission to see everything";
+
+// Every response passes through ApiClient.raw, so one observer there sees
+// the header whatever command (or library code) made the request.
+const aclFilterWatchers = new Set<{ hit: boolean }>();
+
+/** Start noting ACL-filtered answers; seen() tells whether any came since. */
+export function watchAclFiltering(): { seen(): boolean; stop(): void } {
+  const w = { hit: false };
+  aclFilterWatchers.add(w);
+  return { seen: () => w.hit, stop: () => aclFilterWatchers.delete(w) };
+}
+
+export function noteResponse(res: Response): void {
+  if (res.headers.get("x-consul-results-filtered-by-acls") === "true") for (const w of aclFilterWatchers) w.hit = true;
+}
+
 export interface ClientOptions {
   addr?: string;
   token?: string;
@@ -86,6 +108,7 @@ export class ApiClient {
     } catch (err) {
       throw new ClientError(0, "UNREACHABLE", `cannot reach corral at ${this.base}: ${(err as Error).message} (set CORRAL_ADDR or --addr)`);
     }
+    noteResponse(res);
     return res;
   }
 }

@@ -1,7 +1,8 @@
 // The command table and dispatch. Exit codes: 0 ok, 1 failure (an API error,
 // a node that could not start), 2 usage or config error.
 import { helpText, parseArgs, UsageError, type CommandSpec, type Parsed } from "./args.ts";
-import { ClientError } from "./client.ts";
+import { ACL_FILTERED_NOTE, ClientError, watchAclFiltering } from "./client.ts";
+import { didYouMean } from "./suggest.ts";
 import { ConfigError } from "../config/load.ts";
 import { VERSION } from "../version.ts";
 import { agentSpec, devSpec, leaderSpec, runNode } from "./commands/run.ts";
@@ -58,6 +59,22 @@ export const commands: Command[] = [
   { path: ["version"], spec: versionSpec, run: async () => (process.stdout.write(`corral ${VERSION}\n`), 0) },
 ];
 
+/** Words that lead to several commands ("job" → run, status, stop, plan): each answers `corral WORD --help`. */
+export function commandGroups(): Map<string, Command[]> {
+  const groups = new Map<string, Command[]>();
+  for (const c of commands) {
+    if (c.path.length < 2) continue;
+    const g = groups.get(c.path[0]!) ?? [];
+    g.push(c);
+    groups.set(c.path[0]!, g);
+  }
+  return groups;
+}
+
+function summaryLine(spec: CommandSpec): string {
+  return spec.summary.split(". ")[0]!.replace(/\.$/, "");
+}
+
 export function topHelp(): string {
   const w = Math.max(...commands.map((c) => c.path.join(" ").length)) + 2;
   return [
@@ -66,7 +83,7 @@ export function topHelp(): string {
     "Usage: corral <command> [options]",
     "",
     "Commands:",
-    ...commands.map((c) => `  ${c.path.join(" ").padEnd(w)}${c.spec.summary.split(". ")[0]!.replace(/\.$/, "")}`),
+    ...commands.map((c) => `  ${c.path.join(" ").padEnd(w)}${summaryLine(c.spec)}`),
     "",
     "Run `corral <command> --help` for a command's options.",
     "Client commands talk to $CORRAL_ADDR (default http://127.0.0.1:7700) with $CORRAL_TOKEN.",
@@ -74,28 +91,65 @@ export function topHelp(): string {
   ].join("\n");
 }
 
+export function groupHelp(word: string, members: Command[]): string {
+  const w = Math.max(...members.map((c) => c.path.slice(1).join(" ").length)) + 2;
+  return [
+    `Usage: corral ${word} <subcommand> [options]`,
+    "",
+    "Subcommands:",
+    ...members.map((c) => `  ${c.path.slice(1).join(" ").padEnd(w)}${summaryLine(c.spec)}`),
+    "",
+    `Run \`corral ${word} <subcommand> --help\` for its options.`,
+    "",
+  ].join("\n");
+}
+
+const HELP = new Set(["--help", "-h", "help"]);
+
+/** Help or a "did you mean" for argv that names no command. */
+function noCommand(argv: string[]): number {
+  if (argv.length === 0 || HELP.has(argv[0]!)) {
+    process.stdout.write(topHelp());
+    return 0;
+  }
+  if (argv[0] === "--version" || argv[0] === "-v") {
+    process.stdout.write(`corral ${VERSION}\n`);
+    return 0;
+  }
+  const group = commandGroups().get(argv[0]!);
+  if (group) {
+    const sub = argv[1];
+    if (sub !== undefined && HELP.has(sub)) {
+      process.stdout.write(groupHelp(argv[0]!, group));
+      return 0;
+    }
+    const what = sub === undefined || sub.startsWith("-") ? `corral ${argv[0]}: a subcommand is needed` : `corral: unknown command "${argv[0]} ${sub}"${didYouMean(sub, group.map((c) => c.path[1]!))}`;
+    process.stderr.write(`${what}\n\n${groupHelp(argv[0]!, group)}`);
+    return 2;
+  }
+  const words = [...new Set([...commands.map((c) => c.path[0]!), "help"])];
+  process.stderr.write(`corral: unknown command "${argv[0]}"${didYouMean(argv[0]!, words)}\n\nRun \`corral --help\` for the list of commands.\n`);
+  return 2;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  // `corral help job run` is `corral job run --help`.
+  if (argv[0] === "help" && argv.length > 1) return main([...argv.slice(1), "--help"]);
   const words = argv.filter((a) => !a.startsWith("-"));
   const cmd = [...commands]
     .sort((a, b) => b.path.length - a.path.length)
     .find((c) => c.path.every((p, i) => words[i] === p) && argv.slice(0, c.path.length).join(" ") === c.path.join(" "));
-  if (!cmd) {
-    if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-      process.stdout.write(topHelp());
-      return 0;
-    }
-    if (argv[0] === "--version" || argv[0] === "-v") {
-      process.stdout.write(`corral ${VERSION}\n`);
-      return 0;
-    }
-    process.stderr.write(`corral: unknown command "${argv.join(" ")}"\n\n${topHelp()}`);
-    return 2;
-  }
+  if (!cmd) return noCommand(argv);
+  const filtered = watchAclFiltering();
   try {
     const args = parseArgs(argv.slice(cmd.path.length), cmd.spec.flags);
     if (args.help) {
       process.stdout.write(helpText(cmd.spec));
       return 0;
+    }
+    const action = args.positionals[0];
+    if (cmd.spec.actions && action !== undefined && !cmd.spec.actions.includes(action)) {
+      throw new UsageError(`unknown action "${action}"${didYouMean(action, cmd.spec.actions)}; one of ${cmd.spec.actions.join(", ")}`);
     }
     return await cmd.run(args);
   } catch (err) {
@@ -113,5 +167,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`corral: ${(err as Error)?.message ?? String(err)}\n`);
     return 1;
+  } finally {
+    // On stderr, so --json output stays parseable; said once, whatever the command.
+    if (filtered.seen()) process.stderr.write(`corral: ${ACL_FILTERED_NOTE}\n`);
+    filtered.stop();
   }
 }

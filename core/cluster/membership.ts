@@ -10,6 +10,7 @@ import type { EventBus } from "../events.ts";
 import type { NodeRow } from "../store/schema.ts";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, LiveSample } from "./protocol.ts";
 import type { NodeMonitor } from "./node-monitor.ts";
+import { formatDuration } from "../config/duration.ts";
 
 export interface MembershipOptions {
   replicator: Replicator;
@@ -112,7 +113,7 @@ export class Membership {
         if (now - seen > this.opts.nodeTtlMs) {
           await this.opts.replicator.propose({
             type: "SetNodeStatus", v: 1, at: now, nodeId: n.id, name: n.name, status: "down",
-            reason: `no heartbeat for ${now - seen} ms`,
+            reason: `no heartbeat for ${formatDuration(now - seen)}`,
           });
           this.samples.delete(n.id);
           this.opts.monitor?.nodeDown(n.id);

@@ -55,21 +55,24 @@ export function parseDuration(text: string): number {
   return negative ? -total : total;
 }
 
-/** Format milliseconds the way the config file writes them: 90000 -> "1m30s", 1500 -> "1500ms". */
+/**
+ * Milliseconds as people write durations, and as the config file and
+ * parseDuration take them back: 250 -> "250ms", 1500 -> "1.5s",
+ * 1_800_000 -> "30m", 3_600_000 -> "1h", 5_400_000 -> "1h30m".
+ * The one formatter for anything shown to people (CLI, log lines, error
+ * messages). Consul's wire format ("1h0m0s", Go's time.Duration.String())
+ * is a different thing: plugins/discovery/duration.ts goDurationString.
+ */
 export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
+  if (!Number.isFinite(ms)) return String(ms);
   if (ms < 0) return "-" + formatDuration(-ms);
-  if (!Number.isInteger(ms) || ms % 1000 !== 0) return `${ms}ms`;
-  let s = ms / 1000;
-  let out = "";
-  const h = Math.floor(s / 3600);
-  if (h) out += `${h}h`;
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  if (m) out += `${m}m`;
-  s -= m * 60;
-  if (s) out += `${s}s`;
-  return out;
+  if (ms === 0) return "0s";
+  if (ms < 1000) return `${Number(ms.toFixed(3))}ms`;
+  const total = Math.round(ms);
+  const h = Math.floor(total / 3_600_000);
+  const m = Math.floor((total % 3_600_000) / 60_000);
+  const s = (total % 60_000) / 1000;
+  return `${h ? `${h}h` : ""}${m ? `${m}m` : ""}${s ? `${s}s` : ""}`;
 }
 
 function describe(v: unknown): string {

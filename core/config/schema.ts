@@ -8,7 +8,7 @@
 import os from "node:os";
 import { isIP } from "node:net";
 import { z } from "zod";
-import { durationMs, sizeBytes } from "./duration.ts";
+import { durationMs, formatDuration, sizeBytes } from "./duration.ts";
 import { describeValue, isTable } from "./introspect.ts";
 import type {
   AgentConfig,
@@ -295,14 +295,14 @@ export function buildConfigSchema(opts: SchemaOptions) {
         ctx.addIssue({
           code: "custom",
           path: ["heartbeat_interval"],
-          message: `must be shorter than leader.election_timeout (${v.heartbeat_interval}ms >= ${v.election_timeout}ms)`,
+          message: `must be shorter than leader.election_timeout (${formatDuration(v.heartbeat_interval)} >= ${formatDuration(v.election_timeout)})`,
         });
       }
       if (v.metrics_resolution > v.metrics_retention) {
         ctx.addIssue({
           code: "custom",
           path: ["metrics_resolution"],
-          message: `must not be longer than leader.metrics_retention (${v.metrics_resolution}ms > ${v.metrics_retention}ms)`,
+          message: `must not be longer than leader.metrics_retention (${formatDuration(v.metrics_resolution)} > ${formatDuration(v.metrics_retention)})`,
         });
       } else if (v.metrics_retention / v.metrics_resolution > MAX_METRICS_BUCKETS) {
         ctx.addIssue({

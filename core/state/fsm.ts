@@ -7,6 +7,7 @@ import { eq } from "drizzle-orm";
 import { setMeta, type Store } from "../store/db.ts";
 import { meta } from "../store/schema.ts";
 import { decodeCommand, type Command, type CommandResult } from "./commands.ts";
+import { NewerFormatError, newerFormatProblem } from "./command-versions.ts";
 import { applierFor, allTables, tablesOf } from "./appliers.ts";
 import { IndexWatch } from "./watch.ts";
 import { applyFailedResult, isStorageFailure } from "./apply-failure.ts";
@@ -87,6 +88,9 @@ export class Fsm {
       setMeta(this.store.client, "applied_index", String(index));
       return { index, command: { type: "Noop", v: 1, at: 0 } as Command, result: applyFailedResult(err) };
     }
+    // An entry from a newer release: stop rather than diverge (command-versions.ts).
+    const newer = newerFormatProblem(index, command);
+    if (newer) throw new NewerFormatError(newer);
     const applier = applierFor(command);
     const result: CommandResult = applier
       ? this.applyOrRefuse(() => applier.apply(this.store.db, index, command as never))

@@ -9,6 +9,9 @@ type Store = { client: SqlClient };
 
 const NOT_STATE = new Set(["log", "meta", "raft_snapshot"]);
 
+/** The dump layout this release writes and reads (StateDump.format). */
+export const SNAPSHOT_FORMAT_VERSION = 1;
+
 export interface StateDump {
   format: "corral-state-v1";
   /** PRAGMA user_version of the schema the rows belong to. */
@@ -49,6 +52,12 @@ export function decodeDump(data: string, store: Store): StateDump {
     d = JSON.parse(data) as StateDump;
   } catch {
     throw new Error("not a corral snapshot (not JSON)");
+  }
+  // The format is versioned ("corral-state-vN"): a later release that
+  // changes the layout raises N, and this one says so instead of "not ours".
+  const fmt = typeof d?.format === "string" ? /^corral-state-v(\d+)$/.exec(d.format) : null;
+  if (fmt && Number(fmt[1]) > SNAPSHOT_FORMAT_VERSION) {
+    throw new Error(`snapshot format ${d.format} is newer than this corral reads (corral-state-v${SNAPSHOT_FORMAT_VERSION}); upgrade corral first`);
   }
   if (d?.format !== "corral-state-v1" || typeof d.tables !== "object" || d.tables === null) throw new Error("not a corral snapshot");
   if (typeof d.schema !== "number") throw new Error("not a corral snapshot (no schema version)");

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { CheckStatus } from "../../core/state/domains/catalog.ts";
 import { consulError } from "../../core/http/errors.ts";
 import { httpCheckUrlError } from "./check-url.ts";
-import { durationMs, formatDuration } from "./duration.ts";
+import { durationMs, goDurationString } from "./duration.ts";
 
 export interface CheckSpec {
   id: string;
@@ -166,10 +166,10 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   put("TLSServerName", b.TLSServerName);
   put("TCP", b.TCP);
   put("ScriptArgs", b.Args);
-  if (intervalMs) definition.Interval = formatDuration(intervalMs);
-  if (timeoutMs) definition.Timeout = formatDuration(timeoutMs);
-  if (ttlMs) definition.TTL = formatDuration(ttlMs);
-  if (deregisterAfterMs) definition.DeregisterCriticalServiceAfter = formatDuration(deregisterAfterMs);
+  if (intervalMs) definition.Interval = goDurationString(intervalMs);
+  if (timeoutMs) definition.Timeout = goDurationString(timeoutMs);
+  if (ttlMs) definition.TTL = goDurationString(ttlMs);
+  if (deregisterAfterMs) definition.DeregisterCriticalServiceAfter = goDurationString(deregisterAfterMs);
   put("SuccessBeforePassing", b.SuccessBeforePassing);
   put("FailuresBeforeCritical", b.FailuresBeforeCritical);
   put("FailuresBeforeWarning", b.FailuresBeforeWarning);

@@ -11,8 +11,12 @@ export function durationMs(v: unknown): number | undefined {
   return parseGoDurationMs(s);
 }
 
-/** Go's time.Duration.String() at millisecond precision: "10s", "1m30s", "1h0m0s", "500ms". */
-export function formatDuration(ms: number): string {
+/**
+ * Go's time.Duration.String() at millisecond precision: "10s", "1m30s",
+ * "1h0m0s", "500ms". Consul's JSON carries durations this way, so it is for
+ * wire formats only; text for people uses core/config/duration.ts formatDuration.
+ */
+export function goDurationString(ms: number): string {
   const total = Math.round(ms);
   if (total === 0) return "0s";
   if (total < 1000) return `${total}ms`;

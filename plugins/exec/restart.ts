@@ -4,6 +4,7 @@
 // (the allocation fails and the leader's reschedule policy takes over) and
 // mode "delay" waits for the window to end, then starts a fresh window.
 import type { RestartPolicy } from "../../core/scheduler/index.ts";
+import { formatDuration } from "../../core/config/duration.ts";
 
 export type RestartDecision =
   | { kind: "restart"; delayMs: number; reason: string }
@@ -35,10 +36,10 @@ export class RestartTracker {
     }
     this.count++;
     if (this.count <= p.attempts) {
-      return { kind: "restart", delayMs: p.delayMs, reason: `restart ${this.count} of ${p.attempts} in this ${p.intervalMs} ms window` };
+      return { kind: "restart", delayMs: p.delayMs, reason: `restart ${this.count} of ${p.attempts} in this ${formatDuration(p.intervalMs)} window` };
     }
     if (p.mode === "fail") {
-      return { kind: "fail", reason: `exceeded ${p.attempts} restarts in ${p.intervalMs} ms (restart mode "fail")` };
+      return { kind: "fail", reason: `exceeded ${p.attempts} restarts in ${formatDuration(p.intervalMs)} (restart mode "fail")` };
     }
     const wait = Math.max(p.delayMs, this.windowStart + p.intervalMs - now);
     this.windowStart = undefined; // the next exit opens a fresh window

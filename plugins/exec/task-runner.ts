@@ -13,6 +13,7 @@ import { killGroup } from "./memory.ts";
 import { RestartTracker } from "./restart.ts";
 import type { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
+import { formatDuration } from "../../core/config/duration.ts";
 
 /** Events kept per task (the newest). */
 export const MAX_TASK_EVENTS = 10;
@@ -123,7 +124,7 @@ export class TaskRunner {
       this.set({ state: "dead", failed: true, finishedAt: now, exitCode: code, oom, ooms }, "Failed", `${how}; ${decision.reason}`);
       return this.finished();
     }
-    this.set({ state: "pending", finishedAt: now, exitCode: code, oom, ooms, restarts: this.state.restarts + 1 }, oom ? "OOM Killed" : "Restarting", `${how}; ${decision.reason}; restarting in ${decision.delayMs} ms`);
+    this.set({ state: "pending", finishedAt: now, exitCode: code, oom, ooms, restarts: this.state.restarts + 1 }, oom ? "OOM Killed" : "Restarting", `${how}; ${decision.reason}; restarting in ${formatDuration(decision.delayMs)}`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.start();
@@ -142,7 +143,7 @@ export class TaskRunner {
       return this.done;
     }
     const gone = new Promise<void>((r) => (this.exited = r));
-    this.set({}, "Killing", `${reason}: SIGTERM, SIGKILL after ${this.d.killTimeoutMs} ms`);
+    this.set({}, "Killing", `${reason}: SIGTERM, SIGKILL after ${formatDuration(this.d.killTimeoutMs)}`);
     killGroup(child.pid, "SIGTERM");
     const timer = setTimeout(() => killGroup(child.pid!, "SIGKILL"), this.d.killTimeoutMs);
     await gone;

@@ -10,7 +10,7 @@
 // agent's data dir.
 import { spawn } from "node:child_process";
 import type { CheckStatus } from "../../core/state/domains/catalog.ts";
-import { formatDuration } from "../discovery/duration.ts";
+import { formatDuration } from "../../core/config/duration.ts";
 import { INHERITED_ENV } from "../exec/env.ts";
 import type { ExecProbeSpec } from "./definition.ts";
 import { clip, utf8Prefix, type ProbeResult } from "./probes.ts";

@@ -86,6 +86,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Wait for /v1/healthz (default true). */
   waitReady?: boolean;
+  /** Another checkout's core/main.ts (an older release, for upgrade tests); default this one's. */
+  entry?: string;
 }
 
 const live = new Set<CorralProcess>();
@@ -93,7 +95,8 @@ const live = new Set<CorralProcess>();
 export async function startCorral(opts: StartOptions = {}): Promise<CorralProcess> {
   const port = opts.port ?? (await freePort());
   const dataDir = opts.dataDir ?? join(tempDir(), "data");
-  const args = [ENTRY, opts.role ?? "dev", "--http-port", String(port), "--data-dir", dataDir];
+  const entry = opts.entry ?? ENTRY;
+  const args = [entry, opts.role ?? "dev", "--http-port", String(port), "--data-dir", dataDir];
   let configFile: string | undefined;
   // Tests run many nodes at once: let each DNS listener take a free port
   // unless the test configures [plugins.dns] itself.
@@ -106,7 +109,7 @@ export async function startCorral(opts: StartOptions = {}): Promise<CorralProces
   args.push("--config", configFile);
   args.push(...(opts.args ?? []));
   const child = spawn(BUN, args, {
-    cwd: ROOT,
+    cwd: resolve(entry, "../.."),
     env: { ...process.env, CORRAL_NODE_LOG_LEVEL: "info", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

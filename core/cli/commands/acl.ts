@@ -31,6 +31,7 @@ export const aclBootstrapSpec: CommandSpec = {
 
 export const aclTokenSpec: CommandSpec = {
   name: "acl token",
+  actions: ["create", "list", "read", "delete"],
   summary: "Create, list, read or delete ACL tokens.",
   usage: "corral acl token create [--description TEXT] [--policy NAME]... [--service NAME]... | list | read ACCESSOR | delete ACCESSOR [--json]",
   flags: {
@@ -44,6 +45,7 @@ export const aclTokenSpec: CommandSpec = {
 
 export const aclPolicySpec: CommandSpec = {
   name: "acl policy",
+  actions: ["create", "list", "read", "delete"],
   summary: "Create, list, read or delete ACL policies.",
   usage: "corral acl policy create NAME --rules FILE|- [--description TEXT] | list | read NAME | delete NAME [--json]",
   flags: {

@@ -7,6 +7,7 @@ import { clientFlags, clientFrom } from "./shared.ts";
 
 export const intentionSpec: CommandSpec = {
   name: "intention",
+  actions: ["create", "list", "delete", "check"],
   summary: "Create, list, delete or check service-to-service intentions.",
   usage: "corral intention create SRC DST --allow|--deny [--description TEXT] [--replace] | list | delete SRC DST | check SRC DST [--json]",
   flags: {

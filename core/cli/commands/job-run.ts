@@ -7,6 +7,9 @@ import { readFileSync } from "node:fs";
 import { UsageError, type CommandSpec, type Parsed } from "../args.ts";
 import type { ApiClient } from "../client.ts";
 import { Progress, progressBar } from "../progress.ts";
+import { parseDuration } from "../../config/duration.ts";
+import { groupHash } from "../../cluster/scheduling/views.ts";
+import type { Job } from "../../scheduler/index.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
 
 export const jobRunSpec: CommandSpec = {
@@ -25,6 +28,8 @@ export interface AllocJson {
   id: string;
   jobVersion: number;
   groupName: string;
+  /** Hash of the group's tasks when placed: an update that leaves it unchanged keeps the allocation (with its old jobVersion). */
+  groupHash: string;
   taskGroupIndex: number;
   nodeId: string;
   nodeName: string | null;
@@ -40,7 +45,7 @@ export interface AllocJson {
 interface JobJson {
   type: string;
   version: number;
-  spec: { groups: { name: string; count: number }[] };
+  spec: Job;
   deployments: { jobVersion: number; status: string; statusDescription: string }[];
 }
 
@@ -52,9 +57,14 @@ interface EvalJson {
 
 export function parseTimeoutMs(v: unknown, fallbackMs: number): number {
   if (v === undefined) return fallbackMs;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(String(v));
-  if (!m) throw new UsageError(`--timeout takes a duration such as "90s" or "5m", not "${String(v)}"`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"];
+  let ms: number;
+  try {
+    ms = parseDuration(String(v));
+  } catch {
+    ms = NaN;
+  }
+  if (!(ms > 0)) throw new UsageError(`--timeout takes a duration such as "90s", "5m" or "1h30m", not "${String(v)}"`);
+  return Math.round(ms);
 }
 
 export function readJobFile(file: string): { body: string; contentType: string } {
@@ -129,7 +139,12 @@ async function monitor(client: ApiClient, reg: { jobId: string; namespace: strin
  */
 export function judge(job: JobJson, allocs: AllocJson[], version: number, evalStatus: string): { line: string; done?: boolean; details: string[] } {
   const want = job.spec.groups.reduce((n, g) => n + g.count, 0);
-  const current = allocs.filter((a) => a.desiredStatus === "run" && a.jobVersion === version);
+  // Current allocations as the scheduler and the deployment count them: by
+  // the group's task hash, not by jobVersion. An update that leaves a group's
+  // tasks alone keeps its allocations at their old jobVersion; counting by
+  // version left the bar at 1/3 while the deployment said "3 healthy".
+  const hashes = new Map(job.spec.groups.map((g) => [g.name, groupHash(job.spec, g)]));
+  const current = allocs.filter((a) => a.desiredStatus === "run" && (a.jobVersion === version || a.groupHash === hashes.get(a.groupName)));
   const running = current.filter((a) => a.clientStatus === "running" || a.clientStatus === "complete").length;
   const healthy = current.filter((a) => a.health === "healthy" || (job.type === "batch" && a.clientStatus !== "pending")).length;
   const failed = allocs.filter((a) => a.jobVersion === version && (a.clientStatus === "failed" || a.health === "unhealthy"));

@@ -7,6 +7,7 @@ import { clientFlags, clientFrom } from "./shared.ts";
 
 export const kvSpec: CommandSpec = {
   name: "kv",
+  actions: ["get", "put", "delete"],
   summary: "Read and write the KV store.",
   usage: "corral kv get KEY [--recurse] | put KEY VALUE|- [--cas N] [--flags N] | delete KEY [--recurse]",
   flags: {

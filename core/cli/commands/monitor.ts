@@ -9,6 +9,7 @@ import { ClientError } from "../client.ts";
 import { SseParser, type SseMessage } from "../../monitor/sse.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../../monitor/event-hub.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
+import { formatDuration } from "../../config/duration.ts";
 
 export const monitorSpec: CommandSpec = {
   name: "monitor",
@@ -70,7 +71,7 @@ export async function monitor(args: Parsed): Promise<number> {
     });
     if (done) return 0;
     const waitMs = Math.min(RECONNECT_MAX_MS, 250 * 2 ** Math.min(failures++, 6));
-    process.stderr.write(`corral monitor: stream closed; reconnecting in ${waitMs} ms${lastId ? ` after index ${lastId}` : ""}\n`);
+    process.stderr.write(`corral monitor: stream closed; reconnecting in ${formatDuration(waitMs)}${lastId ? ` after index ${lastId}` : ""}\n`);
     await new Promise((r) => setTimeout(r, waitMs));
   }
 }

@@ -9,6 +9,7 @@ import { clientFlags, clientFrom } from "./shared.ts";
 
 export const operatorRaftSpec: CommandSpec = {
   name: "operator raft",
+  actions: ["list-peers", "add-peer", "remove-peer", "transfer-leader"],
   summary: "Inspect and change the leader-role (Raft) members.",
   usage: "corral operator raft list-peers|add-peer ADDR|remove-peer ADDR|transfer-leader [ADDR] [--json]",
   flags: { ...clientFlags },
@@ -17,6 +18,7 @@ export const operatorRaftSpec: CommandSpec = {
 
 export const operatorSnapshotSpec: CommandSpec = {
   name: "operator snapshot",
+  actions: ["save", "restore"],
   summary: "Save a consistent backup of the whole cluster state, or restore one.",
   usage: "corral operator snapshot save FILE|restore FILE",
   flags: { ...clientFlags },

@@ -6,6 +6,7 @@ import { clientFlags, clientFrom } from "./shared.ts";
 
 export const pluginsSpec: CommandSpec = {
   name: "plugins",
+  actions: ["list", "enable", "disable", "reload"],
   summary: "List plugins, or enable, disable or reload one while the node serves.",
   usage: "corral plugins list|enable NAME|disable NAME|reload NAME [--json]",
   flags: { ...clientFlags },

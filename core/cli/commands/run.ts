@@ -8,6 +8,7 @@ import { builtinPlugins } from "../../plugins/builtin.ts";
 import { startNode, type RunningNode } from "../../node.ts";
 import { DataDirInUseError } from "../../cluster/data-dir-lock.ts";
 import type { Parsed } from "../args.ts";
+import { NewerFormatError } from "../../state/command-versions.ts";
 
 export const nodeFlags = {
   config: { type: "string", value: "FILE", help: "TOML config file (see config.example.toml)" },
@@ -85,7 +86,10 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   const config = configFromArgs(role, args);
   // A node whose state database failed stops for good: exit non-zero so a
   // service manager restarts it (docs/security.md, "Bad state").
-  let onFatal = (_err: Error) => {};
+  // A fatal error during start (an entry replayed from the log that this
+  // release cannot apply) is held until the handler below exists.
+  let early: Error | undefined;
+  let onFatal = (err: Error) => void (early ??= err);
   let node: RunningNode;
   try {
     node = await startNode(config, { onFatal: (err) => onFatal(err) });
@@ -97,9 +101,6 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
     }
     throw err;
   }
-  const failed = node.failedPlugins.length > 0 ? `; plugins failed: ${node.failedPlugins.join(", ")} (see corral plugins list)` : "";
-  process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})${failed}\n`);
-  if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
 
   const stop = async (signal: string, code = 0) => {
     node.log.info("stopping", { signal });
@@ -109,9 +110,11 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
     process.exit(code);
   };
   onFatal = (err) => {
-    node.log.error("corral cannot go on: its state database failed; exiting (status 70)", { error: err.message });
+    const why = err instanceof NewerFormatError ? "its log holds an entry from a newer release" : "its state database failed";
+    node.log.error(`corral cannot go on: ${why}; exiting (status 70)`, { error: err.message });
     void stop("fatal", 70);
   };
+  if (early) onFatal(early);
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGHUP", () => {
@@ -123,5 +126,12 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
       node.log.error("config reload refused; keeping the running configuration", { error: msg });
     }
   });
+  // A dev node is its own leader: "ready" means it lists itself, so
+  // `curl /v1/nodes` right after the line is not a race (signals are handled
+  // meanwhile). An agent does not wait: its leaders may be down; it keeps trying.
+  for (const deadline = Date.now() + 10_000; role === "dev" && !node.agentJoined() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  const failed = node.failedPlugins.length > 0 ? `; plugins failed: ${node.failedPlugins.join(", ")} (see corral plugins list)` : "";
+  process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})${failed}\n`);
+  if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
   return new Promise<number>(() => {}); // runs until a signal
 }

@@ -20,6 +20,7 @@ import type { RaftTransport } from "./transport.ts";
 import type { LeaderForwarder } from "./forward.ts";
 import { ReadBarriers } from "./reads.ts";
 import { LeaderLease, leaseDurationMs } from "./lease.ts";
+import { NewerFormatError } from "../../state/command-versions.ts";
 
 const NOOP = { type: "Noop", v: 1, at: 0 } as const;
 
@@ -436,7 +437,8 @@ export class RaftReplicator implements Replicator {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.ticker);
-    this.opts.log.error("raft: persisting to the state database failed; this node stops replicating and must be restarted", { err });
+    if (err instanceof NewerFormatError) this.opts.log.error(`raft: ${err.message}; this node stops replicating until it is upgraded`);
+    else this.opts.log.error("raft: persisting to the state database failed; this node stops replicating and must be restarted", { err });
     this.opts.transport.close();
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);

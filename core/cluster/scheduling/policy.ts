@@ -3,6 +3,7 @@
 // (rolling updates, drains). Time is a parameter, never read here.
 import type { AllocRow } from "../../store/schema-jobs.ts";
 import type { ReschedulePolicy, UpdateStrategy } from "../../scheduler/index.ts";
+import { formatDuration } from "../../config/duration.ts";
 
 export type RescheduleDecision =
   | { kind: "now"; reschedules: number[] }
@@ -19,7 +20,7 @@ export type RescheduleDecision =
 export function rescheduleDecision(a: Pick<AllocRow, "reschedules" | "modifiedAt">, policy: ReschedulePolicy, now: number): RescheduleDecision {
   const recent = policy.unlimited ? a.reschedules.slice(-100) : a.reschedules.filter((t) => t > now - policy.intervalMs);
   if (!policy.unlimited && recent.length >= policy.attempts) {
-    return { kind: "never", reason: `reschedule policy exhausted (${policy.attempts} attempts in ${policy.intervalMs} ms)` };
+    return { kind: "never", reason: `reschedule policy exhausted (${policy.attempts} attempts in ${formatDuration(policy.intervalMs)})` };
   }
   const at = a.modifiedAt + policy.delayMs;
   if (now < at) return { kind: "later", at };
@@ -49,11 +50,11 @@ export function allocHealth(a: AllocRow, checkStatuses: readonly string[], now: 
     const since = Math.max(0, ...tasks.map((t) => t.startedAt));
     const checksPass = checkStatuses.every((s) => s === "passing");
     if (running && checksPass && now - since >= update.minHealthyTimeMs) {
-      return { healthy: true, description: checkStatuses.length ? `running ${now - since} ms, ${checkStatuses.length} checks passing` : `running ${now - since} ms` };
+      return { healthy: true, description: checkStatuses.length ? `running ${formatDuration(now - since)}, ${checkStatuses.length} checks passing` : `running ${formatDuration(now - since)}` };
     }
   }
   if (now - a.createdAt > update.healthyDeadlineMs) {
-    return { healthy: false, description: `not healthy within healthy_deadline (${update.healthyDeadlineMs} ms)` };
+    return { healthy: false, description: `not healthy within healthy_deadline (${formatDuration(update.healthyDeadlineMs)})` };
   }
   return undefined;
 }
