@@ -46,6 +46,18 @@ export function requestToken(url: string, header: (name: string) => string | und
   const x = header("x-consul-token");
   if (x) return x.trim().slice(0, MAX_TOKEN_CHARS + 1);
   const auth = header("authorization");
-  const m = auth ? /^bearer\s+(\S+)/i.exec(auth.trim()) : null;
-  return m ? m[1]!.slice(0, MAX_TOKEN_CHARS + 1) : "";
+  return auth ? bearerToken(auth).slice(0, MAX_TOKEN_CHARS + 1) : "";
+}
+
+/**
+ * The token of an `Authorization` value as requestToken reads it: after
+ * "Bearer" (any case) and any white space, the first run of non-space
+ * characters ("" when the value is not a bearer credential). Lenient on
+ * purpose (JS white space, trailing words), as clients send it; the invoke
+ * proxy strips what this accepts (plugins/invoke/credentials.ts), so the two
+ * can never disagree about what is a corral credential.
+ */
+export function bearerToken(value: string): string {
+  const m = /^bearer\s+(\S+)/i.exec(value.trim());
+  return m ? m[1]! : "";
 }

@@ -48,9 +48,23 @@ export interface BrowserGuardOptions {
 }
 
 export interface Refusal {
-  status: 403 | 421;
-  code: "HOST_NOT_ALLOWED" | "CROSS_SITE_REQUEST";
+  status: 400 | 403 | 421;
+  code: "INVALID_HOST" | "HOST_NOT_ALLOWED" | "CROSS_SITE_REQUEST";
   message: string;
+}
+
+/**
+ * A Host header's syntax: a name or IPv4 address, or a bracketed IPv6
+ * literal, and an optional port (RFC 9110 uri-host [":" port], the forms
+ * clients send). Anything else (userinfo `a:1@b`, a path, a query) is
+ * refused before hostOf reads it: `localhost:1@evil` passed the allow-list
+ * as "localhost" while the runtime built the request URL with host "evil",
+ * and handlers parsing that URL failed with a 500.
+ */
+const HOST_SYNTAX = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::[0-9]{0,5})?$/i;
+
+export function validHostHeader(host: string): boolean {
+  return HOST_SYNTAX.test(host.trim());
 }
 
 const WILDCARD_BINDS = new Set(["0.0.0.0", "::", "[::]", ""]);
@@ -190,6 +204,10 @@ export function browserGuard(o: BrowserGuardOptions): Guard {
     const h = req.headers;
     const host = h.get("host");
     let refusal: Refusal | undefined;
+    if (host !== null && !validHostHeader(host)) {
+      // Not a browser (they send valid names): no signature or peer path makes it one.
+      return reply({ status: 400, code: "INVALID_HOST", message: `Host ${JSON.stringify(host.slice(0, 200))} is not a host name or address with an optional port` });
+    }
     if (!hosts.allows(host)) {
       refusal = {
         status: 421, code: "HOST_NOT_ALLOWED",

@@ -1,0 +1,99 @@
+// Red team of the merged issue-13 fixes: holes found in the seams between
+// them, each shown against real processes (a dev node with ACLs on, a real
+// echo backend, raw HTTP/1.1 where the bytes matter). Every test here failed
+// on the merge it was written against (see the report of branch redteam).
+//
+// - credentials: the invoke proxy stripped `Authorization` only when strictly
+//   `Bearer <UUID>`, while corral authenticates the lenient form (words after
+//   the token, NBSP around it): the caller's token reached the backend;
+// - fair limits: the stream cap classified requests by the raw URL path, the
+//   router by the decoded one: `/v1/even%74s` opened event streams past every
+//   per-token and per-address cap;
+// - Host syntax: `Host: localhost:1@evil` passed the allow-list as
+//   "localhost", the runtime built the URL with host "evil", handlers 500'd.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { getJson, killAll, type CorralProcess } from "../helpers/proc.ts";
+import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
+import { killBackends, register, startBackend, waitPassing, type Backend } from "../invoke/helpers.ts";
+import { head, json, rawRequest } from "./helpers-browser.ts";
+
+let n: AclNode;
+let proc: CorralProcess;
+let backend: Backend;
+/** service "echo" read: may call it through /v1/invoke. */
+let caller: string;
+
+const LIMITS = "[http]\nmax_streams_per_token = 2\nmax_streams_per_address = 3\n";
+
+beforeAll(async () => {
+  n = await startAclNode(LIMITS);
+  proc = n.proc;
+  backend = await startBackend("echo");
+  await register(proc, "echo", backend, { token: n.management });
+  await waitPassing(proc, "echo", 1, 10_000, n.management);
+  const allow = await call(n.url, "PUT", "/v1/connect/intentions/exact?source=*&destination=echo", n.management, { Action: "allow" });
+  expect(allow.status).toBe(200);
+  caller = (await tokenWith(n, "echo-caller", 'service "echo" { policy = "read" }')).secret;
+}, 90_000);
+
+afterAll(async () => {
+  await killBackends();
+  await killAll();
+});
+
+interface Echo {
+  path: string;
+  headers: Record<string, string>;
+}
+
+describe("credentials stay home (class 7): every Authorization form corral authenticates is stripped", () => {
+  test("Bearer <token> with words after it, or NBSP around it: corral authorizes the call with the token, the backend never sees it", async () => {
+    const forms = [`Bearer ${caller} x`, `Bearer\xa0${caller}`, `Bearer ${caller}\xa0`, `bearer  ${caller}\t,`];
+    for (const auth of forms) {
+      const r = await rawRequest(proc.port, head("GET", "/v1/invoke/echo/echo", { Host: `127.0.0.1:${proc.port}`, Authorization: auth }));
+      // 200, not 403: corral read this value as the caller's token (anonymous may not read service "echo").
+      expect(r.status, JSON.stringify(auth)).toBe(200);
+      const e = json<Echo>(r);
+      expect(JSON.stringify(e.headers), JSON.stringify(auth)).not.toContain(caller);
+    }
+    // The control: anonymous is refused, so the 200s above were the token's.
+    const anon = await rawRequest(proc.port, head("GET", "/v1/invoke/echo/echo", { Host: `127.0.0.1:${proc.port}` }));
+    expect(anon.status).toBe(403);
+  }, 30_000);
+});
+
+describe("fair limits (class 16): the caps count what the router routes", () => {
+  test("event streams opened as /v1/even%74s count against the token's and the address's caps", async () => {
+    const ctl = new AbortController();
+    try {
+      const answers = await Promise.all(Array.from({ length: 5 }, () =>
+        fetch(`${n.url}/v1/even%74s`, { headers: { "X-Consul-Token": n.management }, signal: ctl.signal })
+          .then(async (r) => ({ status: r.status, body: r.status === 200 ? "" : await r.text() }))));
+      const ok = answers.filter((a) => a.status === 200).length;
+      // max_streams_per_token = 2: one token may hold two, whatever the spelling of the path.
+      expect(ok).toBe(2);
+      const refused = answers.filter((a) => a.status === 429);
+      expect(refused.length).toBe(3);
+      expect(JSON.parse(refused[0]!.body)).toMatchObject({ code: "TOO_MANY_STREAMS" });
+    } finally {
+      ctl.abort();
+    }
+  }, 30_000);
+});
+
+describe("Host syntax (class 4/15): only host[:port] is read as a Host", () => {
+  test("a Host with userinfo, a path or a query is a 400 INVALID_HOST, never the allow-list's 'localhost' nor a 500", async () => {
+    for (const h of ["localhost:1@evil", `127.0.0.1:${proc.port}@evil.example`, "localhost/v1", "localhost?x"]) {
+      const r = await rawRequest(proc.port, head("GET", "/v1/kv/app?raw", { Host: h, "X-Consul-Token": n.management }));
+      expect(r.status, h).toBe(400);
+      expect(json(r), h).toMatchObject({ code: "INVALID_HOST" });
+    }
+    // Valid forms still pass: names, addresses, IPv6 literals, trailing dots, any port.
+    for (const h of [`127.0.0.1:${proc.port}`, "localhost", "localhost.:1", "[::1]:80", "LOCALHOST"]) {
+      const r = await rawRequest(proc.port, head("GET", "/v1/status/leader", { Host: h, "X-Consul-Token": n.management }));
+      expect(r.status, h).toBe(200);
+    }
+    const health = await getJson(`${n.url}/v1/healthz`);
+    expect(health.status).toBe(200);
+  }, 30_000);
+});
