@@ -97,3 +97,56 @@ describe("Host syntax (class 4/15): only host[:port] is read as a Host", () => {
     expect(health.status).toBe(200);
   }, 30_000);
 });
+
+interface AuditRow {
+  method: string;
+  path: string;
+  route: string;
+  status: number;
+  accessor: string;
+}
+
+/** The audit records (newest first) once one matching `pred` is there. */
+async function auditedOnce(pred: (r: AuditRow) => boolean): Promise<AuditRow> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await call(n.url, "GET", "/v1/audit", n.management);
+    const rows: AuditRow[] = Array.isArray(r.body) ? r.body : (r.body?.records ?? []);
+    const hit = rows.find(pred);
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no audit record matched; newest: ${JSON.stringify(rows.slice(0, 5))}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+describe("audit (class 10): the route recorded is the one that answered, and early refusals are recorded", () => {
+  test("a service deregistration is recorded as PUT /v1/agent/service/deregister/{id}, not as the 405 route of GET /v1/agent/service/{id} that also matches its path", async () => {
+    const id = `gone-${Date.now()}`;
+    const r = await call(n.url, "PUT", `/v1/agent/service/deregister/${id}`, n.management);
+    expect(r.status).toBe(404);
+    const row = await auditedOnce((a) => a.path === `/v1/agent/service/deregister/${id}`);
+    expect(row.route).toBe("PUT /v1/agent/service/deregister/{id}");
+    // The same for a refused one (the route's own ACL middleware answered 403).
+    const denied = await call(n.url, "PUT", `/v1/agent/service/maintenance/${id}?enable=true`, caller);
+    expect([403, 404]).toContain(denied.status);
+    const row2 = await auditedOnce((a) => a.path === `/v1/agent/service/maintenance/${id}`);
+    expect(row2.route).toBe("PUT /v1/agent/service/maintenance/{id}");
+    // A registration was recorded as the same 405 route, too.
+    const reg = await call(n.url, "PUT", "/v1/agent/service/register", n.management, { ID: id, Name: "audited", Port: 1 });
+    expect(reg.status).toBe(200);
+    const row3 = await auditedOnce((a) => a.path === "/v1/agent/service/register" && a.status === 200);
+    expect(row3.route).toBe("PUT /v1/agent/service/register");
+  }, 30_000);
+
+  test("writes the browser guard refuses (cross-site Origin: 403, foreign Host: 421) are in the audit log with their status", async () => {
+    const marker = `/v1/kv/redteam-early-${Date.now()}`;
+    const xsite = await rawRequest(proc.port, head("PUT", marker, { Host: `127.0.0.1:${proc.port}`, Origin: "http://evil.example", "Content-Length": 2 }), "hi");
+    expect(xsite.status).toBe(403);
+    const rebound = await rawRequest(proc.port, head("PUT", `${marker}-host`, { Host: "evil.example", "Content-Length": 2 }), "hi");
+    expect(rebound.status).toBe(421);
+    const a = await auditedOnce((r) => r.path === marker);
+    expect(a).toMatchObject({ method: "PUT", status: 403, accessor: "" });
+    const b = await auditedOnce((r) => r.path === `${marker}-host`);
+    expect(b).toMatchObject({ method: "PUT", status: 421 });
+  }, 30_000);
+});
