@@ -230,9 +230,11 @@ function pathOf(url: string): string {
   return q < 0 ? url.slice(start) : url.slice(start, q);
 }
 
-/** A valid cluster signature (core/acl/node-signature.ts's check); bodies only up to maxBodyBytes are read for it. */
+/** A valid cluster signature (core/acl/node-signature.ts's check); a body (at most maxBodyBytes) is read only once the header's MAC holds. */
 async function signedByNode(req: Request, sig: string, o: BrowserGuardOptions): Promise<boolean> {
   const url = new URL(req.url);
+  // Header, freshness, MAC first: a forged or stale header costs no body byte (as in cluster-auth).
+  if (!o.verifier.precheck(sig, req.method, url.pathname + url.search).ok) return false;
   let body = new Uint8Array();
   if (req.method !== "GET" && req.method !== "HEAD") {
     const declared = Number(req.headers.get("content-length") ?? NaN);

@@ -150,3 +150,18 @@ describe("audit (class 10): the route recorded is the one that answered, and ear
     expect(b).toMatchObject({ method: "PUT", status: 421 });
   }, 30_000);
 });
+
+describe("no pre-auth body reads (class 6): the browser guard checks a signature header before reading a body", () => {
+  test("a foreign Host with a forged X-Corral-Signature is refused before its body arrives", async () => {
+    const forged = `t=${Date.now()},n=${"a".repeat(32)},node=evil,l=60000,b=${"0".repeat(64)},sig=${"0".repeat(64)}`;
+    for (const [what, fields] of [
+      ["foreign Host", { Host: "evil.example" }],
+      ["cross-site Origin", { Host: `127.0.0.1:${proc.port}`, Origin: "http://evil.example" }],
+    ] as const) {
+      // 60,000 bytes announced, none sent: an answer within 5 s means nothing waited for them.
+      const r = await rawRequest(proc.port, head("POST", "/v1/jobs", { ...fields, "X-Corral-Signature": forged, "Content-Type": "application/json", "Content-Length": 60_000 }), "", 5_000);
+      expect(r.status, what).toBeGreaterThanOrEqual(400);
+      expect([403, 421], what).toContain(r.status);
+    }
+  }, 30_000);
+});
