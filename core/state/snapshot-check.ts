@@ -4,7 +4,10 @@
 // refused with a 4xx naming the table and row, and never reaches the log.
 // (The Fsm would refuse it too, deterministically; this answers the operator
 // with the reason and keeps the log clean.)
+import { getTableConfig, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { openStore } from "../store/db.ts";
+import * as schema from "../store/schema.ts";
+import type { SqlClient } from "../store/driver.ts";
 import { decodeDump, restoreState } from "./snapshot.ts";
 
 export type SnapshotCheck = { ok: true; tables: number } | { ok: false; message: string };
@@ -18,11 +21,39 @@ export async function checkSnapshot(data: string): Promise<SnapshotCheck> {
       // Foreign keys are checked per statement; this catches any left dangling by row order.
       const bad = scratch.client.prepare("PRAGMA foreign_key_check").all() as { table: string; rowid: number; parent: string }[];
       if (bad.length > 0) throw new Error(`table ${bad[0]!.table}, rowid ${bad[0]!.rowid}: references a missing row of ${bad[0]!.parent}`);
+      checkJsonColumns(scratch.client);
     });
     return { ok: true, tables: Object.keys(dump.tables).length };
   } catch (err) {
     return { ok: false, message: (err as Error).message.slice(0, 400) };
   } finally {
     scratch.close();
+  }
+}
+
+/**
+ * Columns the schema declares as JSON (drizzle `mode: "json"`), by table:
+ * every one holds an object or an array. SQLite stores them as TEXT, so a
+ * row with `"{not json"` there passed the trial restore, and afterwards
+ * every read of it failed: GET /v1/jobs answered 500 and the scheduler's
+ * watcher failed every second, while /v1/healthz said ok.
+ */
+export const JSON_COLUMNS: ReadonlyMap<string, readonly string[]> = new Map(
+  Object.values(schema)
+    .filter((t): t is SQLiteTable => t instanceof SQLiteTable)
+    .map((t) => getTableConfig(t))
+    .map((c) => [c.name, c.columns.filter((col) => (col as { columnType?: string }).columnType === "SQLiteTextJson").map((col) => col.name)] as const)
+    .filter(([, cols]) => cols.length > 0),
+);
+
+/** Throws naming the first row whose JSON column is not a JSON object or array. */
+function checkJsonColumns(client: SqlClient): void {
+  for (const [table, cols] of JSON_COLUMNS) {
+    for (const col of cols) {
+      const bad = client
+        .prepare(`SELECT rowid AS rowid FROM "${table}" WHERE NOT json_valid("${col}") OR json_type("${col}") NOT IN ('object', 'array') LIMIT 1`)
+        .all() as { rowid: number }[];
+      if (bad.length > 0) throw new Error(`table ${table}, rowid ${bad[0]!.rowid}: column ${col} is not a JSON object or array`);
+    }
   }
 }
