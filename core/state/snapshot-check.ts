@@ -22,6 +22,7 @@ export async function checkSnapshot(data: string): Promise<SnapshotCheck> {
       const bad = scratch.client.prepare("PRAGMA foreign_key_check").all() as { table: string; rowid: number; parent: string }[];
       if (bad.length > 0) throw new Error(`table ${bad[0]!.table}, rowid ${bad[0]!.rowid}: references a missing row of ${bad[0]!.parent}`);
       checkJsonColumns(scratch.client);
+      checkJobShapes(scratch.client);
     });
     return { ok: true, tables: Object.keys(dump.tables).length };
   } catch (err) {
@@ -56,4 +57,32 @@ function checkJsonColumns(client: SqlClient): void {
       if (bad.length > 0) throw new Error(`table ${table}, rowid ${bad[0]!.rowid}: column ${col} is not a JSON object or array`);
     }
   }
+}
+
+/**
+ * What the scheduler reads of every job without checking (a job spec's id
+ * and groups, each group's name and tasks): a spec of `{}` (valid JSON) made
+ * its watcher fail every second ("spec.groups.find" of undefined). A spec
+ * must also name the job of its row, or two readers of one job (the ACL by
+ * the row's id, a handler by the spec's) would disagree. Checked in SQL over
+ * the trial-restored rows.
+ */
+const JOB_SHAPES: readonly { table: string; spec: string; id?: string; groups: string }[] = [
+  { table: "jobs", spec: "spec", id: "id", groups: "$.groups" },
+  { table: "job_versions", spec: "spec", id: "job_id", groups: "$.groups" },
+];
+
+function checkJobShapes(client: SqlClient): void {
+  const groupBad = (json: string) =>
+    `json_type(${json}, '$.name') IS NOT 'text' OR json_type(${json}, '$.tasks') IS NOT 'array'`;
+  for (const { table, spec, id, groups } of JOB_SHAPES) {
+    const bad = client.prepare(
+      `SELECT rowid AS rowid FROM "${table}" t WHERE json_type("${spec}", '${groups}') IS NOT 'array'` +
+        (id ? ` OR json_type("${spec}", '$.id') IS NOT 'text' OR json_extract("${spec}", '$.id') IS NOT t."${id}"` : "") +
+        ` OR EXISTS (SELECT 1 FROM json_each(t."${spec}", '${groups}') g WHERE json_type(g.value) IS NOT 'object' OR ${groupBad("g.value")}) LIMIT 1`,
+    ).all() as { rowid: number }[];
+    if (bad.length > 0) throw new Error(`table ${table}, rowid ${bad[0]!.rowid}: column ${spec} is not a job of that id with groups of tasks`);
+  }
+  const alloc = client.prepare(`SELECT rowid AS rowid FROM "allocations" WHERE ${groupBad('"group_spec"')} LIMIT 1`).all() as { rowid: number }[];
+  if (alloc.length > 0) throw new Error(`table allocations, rowid ${alloc[0]!.rowid}: column group_spec is not a task group`);
 }

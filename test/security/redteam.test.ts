@@ -167,7 +167,7 @@ describe("no pre-auth body reads (class 6): the browser guard checks a signature
 });
 
 describe("bad state (class 13): a backup whose JSON columns do not hold JSON is refused before it is proposed", () => {
-  test("a job spec, a service's tags that are not JSON, a spec that is a number: 400 INVALID_SNAPSHOT naming the table, state unchanged", async () => {
+  test("a job spec, a service's tags that are not JSON, a spec that is a number, `{}` or another job's: 400 INVALID_SNAPSHOT naming the table, state unchanged", async () => {
     const dev = await startCorral({ role: "dev" });
     const job = { id: "kept", groups: [{ name: "g", tasks: [{ name: "t", command: "/bin/sleep", args: ["300"], resources: { cpu: 10, memory: 16 } }] }] };
     const created = await getJson(`${dev.url}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(job) });
@@ -184,7 +184,7 @@ describe("bad state (class 13): a backup whose JSON columns do not hold JSON is 
       t.rows[0][t.columns.indexOf(column)] = value;
       return JSON.stringify(d);
     };
-    for (const [table, column, value] of [["jobs", "spec", "{not json"], ["services", "tags", "not json"], ["job_versions", "spec", "42"]] as const) {
+    for (const [table, column, value] of [["jobs", "spec", "{not json"], ["services", "tags", "not json"], ["job_versions", "spec", "42"], ["jobs", "spec", "{}"], ["jobs", "spec", JSON.stringify({ id: "other", groups: [] })]] as const) {
       const r = await getJson(`${dev.url}/v1/snapshot`, { method: "PUT", headers: { "content-type": "application/json" }, body: corrupt(table, column, value) });
       expect(r.status, `${table}.${column}`).toBe(400);
       expect(JSON.stringify(r.body), `${table}.${column}`).toContain(`table ${table}`);
