@@ -180,8 +180,16 @@ function sameAuthority(origin: string, host: string): boolean {
 
 export type Guard = (req: Request) => Response | undefined | Promise<Response | undefined>;
 
+/**
+ * The refusal, with the headers every other answer gets from
+ * core/http/middleware/inert-answers.ts (which these never pass through):
+ * the message quotes the caller's Host or Origin.
+ */
 function reply(r: Refusal): Response {
-  return new Response(JSON.stringify({ error: r.message, code: r.code }), { status: r.status, headers: { "content-type": "application/json" } });
+  return new Response(JSON.stringify({ error: r.message, code: r.code }), {
+    status: r.status,
+    headers: { "content-type": "application/json", "content-security-policy": "sandbox", "x-content-type-options": "nosniff" },
+  });
 }
 
 /** The check every request passes before any route: undefined = go on, a Response = the refusal. */

@@ -88,6 +88,17 @@ describe("Host syntax (class 4/15): only host[:port] is read as a Host", () => {
       expect(r.status, h).toBe(400);
       expect(json(r), h).toMatchObject({ code: "INVALID_HOST" });
     }
+    // The guard's answers quote the caller's Host or Origin: inert like every other answer.
+    const refusals = [
+      await rawRequest(proc.port, head("GET", "/v1/kv/app", { Host: "localhost:1@<svg onload=alert(1)>" })),
+      await rawRequest(proc.port, head("GET", "/v1/kv/app", { Host: "evil.example" })),
+      await rawRequest(proc.port, head("POST", "/v1/jobs", { Host: `127.0.0.1:${proc.port}`, Origin: "http://<svg>.example", "Content-Length": 0 })),
+    ];
+    expect(refusals.map((r) => r.status)).toEqual([400, 421, 403]);
+    for (const r of refusals) {
+      expect(r.headers["content-security-policy"], String(r.status)).toBe("sandbox");
+      expect(r.headers["x-content-type-options"], String(r.status)).toBe("nosniff");
+    }
     // Valid forms still pass: names, addresses, IPv6 literals, trailing dots, any port.
     for (const h of [`127.0.0.1:${proc.port}`, "localhost", "localhost.:1", "[::1]:80", "LOCALHOST"]) {
       const r = await rawRequest(proc.port, head("GET", "/v1/status/leader", { Host: h, "X-Consul-Token": n.management }));
