@@ -40,7 +40,7 @@ export async function checkSnapshot(data: string): Promise<SnapshotCheck> {
  * watcher failed every second, while /v1/healthz said ok.
  */
 export const JSON_COLUMNS: ReadonlyMap<string, readonly string[]> = new Map(
-  Object.values(schema)
+  (Object.values(schema) as unknown[])
     .filter((t): t is SQLiteTable => t instanceof SQLiteTable)
     .map((t) => getTableConfig(t))
     .map((c) => [c.name, c.columns.filter((col) => (col as { columnType?: string }).columnType === "SQLiteTextJson").map((col) => col.name)] as const)
