@@ -211,3 +211,29 @@ describe("bad state (class 13): a backup whose JSON columns do not hold JSON is 
     await dev.kill();
   }, 60_000);
 });
+
+describe("answers are not shared between different queries (class 1/2): the read cache keys a query unambiguously", () => {
+  test("a client asking ?passing%3D%26tag=x (one unknown parameter) does not plant its answer for ?passing&tag=x", async () => {
+    const reg = async (body: unknown) => {
+      const r = await call(n.url, "PUT", "/v1/agent/service/register", n.management, body);
+      expect(r.status).toBe(200);
+    };
+    await reg({ Name: "rt-web", ID: "rt-web-ok", Port: 1, Tags: ["x"], Check: { CheckID: "rt-ok", TTL: "10m", Status: "passing" } });
+    await reg({ Name: "rt-web", ID: "rt-web-bad", Port: 2, Tags: [], Check: { CheckID: "rt-bad", TTL: "10m", Status: "critical" } });
+    const ids = async (query: string) => {
+      const r = await call(n.url, "GET", `/v1/health/service/rt-web?${query}`, n.management);
+      expect(r.status, query).toBe(200);
+      return (r.body as { Service: { ID: string } }[]).map((e) => e.Service.ID).sort();
+    };
+    // The attacker asks first, right after a change, so its answer is the one computed and kept.
+    await reg({ Name: "rt-other", ID: `rt-other-${Date.now()}`, Port: 3 });
+    expect(await ids("passing%3D%26tag=x")).toEqual(["rt-web-bad", "rt-web-ok"]);
+    // Then the victim's query (a load balancer's "healthy instances tagged x") gets its own answer.
+    expect(await ids("passing&tag=x")).toEqual(["rt-web-ok"]);
+    expect(await ids("tag=x&passing=true")).toEqual(["rt-web-ok"]);
+    // The other way round too: the victim first, then the attacker's spelling is not served the victim's answer.
+    await reg({ Name: "rt-other", ID: `rt-other-${Date.now()}-2`, Port: 3 });
+    expect(await ids("passing&tag=x")).toEqual(["rt-web-ok"]);
+    expect(await ids("passing%3D%26tag=x")).toEqual(["rt-web-bad", "rt-web-ok"]);
+  }, 30_000);
+});
