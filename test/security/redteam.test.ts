@@ -12,7 +12,10 @@
 // - Host syntax: `Host: localhost:1@evil` passed the allow-list as
 //   "localhost", the runtime built the URL with host "evil", handlers 500'd.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { getJson, killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
+import { BUN, ENTRY, ROOT, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { spawnSync } from "node:child_process";
+import { statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
 import { killBackends, register, startBackend, waitPassing, type Backend } from "../invoke/helpers.ts";
 import { head, json, rawRequest } from "./helpers-browser.ts";
@@ -235,5 +238,17 @@ describe("answers are not shared between different queries (class 1/2): the read
     await reg({ Name: "rt-other", ID: `rt-other-${Date.now()}-2`, Port: 3 });
     expect(await ids("passing&tag=x")).toEqual(["rt-web-ok"]);
     expect(await ids("passing%3D%26tag=x")).toEqual(["rt-web-bad", "rt-web-ok"]);
+  }, 30_000);
+});
+
+describe("files (class 9): a saved backup is 0600 whatever was there before", () => {
+  test("`corral operator snapshot save FILE` over a leftover FILE.part of mode 0644 writes a 0600 backup", () => {
+    const dir = tempDir("corral-rt-backup-");
+    const file = join(dir, "backup.json");
+    // A leftover of an interrupted save, or planted by another user in a shared folder.
+    writeFileSync(file + ".part", "stale", { mode: 0o644 });
+    const r = spawnSync(BUN, [ENTRY, "operator", "snapshot", "save", file, "--addr", n.url, "--token", n.management], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   }, 30_000);
 });
