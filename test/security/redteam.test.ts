@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BUN, ENTRY, ROOT, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { spawnSync } from "node:child_process";
-import { statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
 import { killBackends, register, startBackend, waitPassing, type Backend } from "../invoke/helpers.ts";
@@ -251,4 +251,36 @@ describe("files (class 9): a saved backup is 0600 whatever was there before", ()
     expect(r.status, r.stderr).toBe(0);
     expect(statSync(file).mode & 0o777).toBe(0o600);
   }, 30_000);
+});
+
+describe("local trust (class 14): no directory above plugins.dir lets another user plant code", () => {
+  test("a sticky, world-writable parent (like /tmp) is refused: another user's node_modules/zod there would run as the node", async () => {
+    const base = join(ROOT, ".tmp");
+    mkdirSync(base, { recursive: true });
+    const shared = mkdtempSync(join(base, "rt-sticky-"));
+    try {
+      chmodSync(shared, 0o1777); // /tmp's mode
+      const own = join(shared, "corral");
+      const dir = join(own, "plugins");
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      chmodSync(own, 0o755);
+      chmodSync(dir, 0o755);
+      // The node user's own, well-formed plugin: it imports zod, as docs/plugins.md shows.
+      writeFileSync(join(dir, "mine.ts"), `import { z } from "zod";\nexport default { name: "mine", version: "1.0.0", configSchema: z.object({}).strict(), setup() { return {}; } };\n`, { mode: 0o644 });
+      // Another user (nobody) creates node_modules/zod in the shared parent: resolution finds it before the real one.
+      const marker = join(shared, "planted-ran");
+      const pkg = join(shared, "node_modules", "zod");
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "zod", main: "index.js" }));
+      writeFileSync(join(pkg, "index.js"), `require("fs").writeFileSync(${JSON.stringify(marker)}, "ran as uid " + process.getuid()); exports.z = { object: () => ({ strict: () => ({}) }) };\n`);
+      for (const p of [join(shared, "node_modules"), pkg, join(pkg, "package.json"), join(pkg, "index.js")]) chownSync(p, 65534, 65534);
+      const node = await startCorral({ config: `[plugins]\ndir = "${dir}"\n` });
+      expect(existsSync(marker) ? readFileSync(marker, "utf8") : "did not run").toBe("did not run");
+      expect(node.output()).toContain("plugins.dir refused");
+      expect(node.output()).toContain("node_modules");
+      await node.kill();
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
