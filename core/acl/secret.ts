@@ -38,12 +38,17 @@ export const MAX_TOKEN_CHARS = 256;
 
 /**
  * The request's token: `?token=`, then `X-Consul-Token`, then
- * `Authorization: Bearer <token>` (scheme case-insensitive). "" = none.
+ * `X-Corral-Token`, then `Authorization: Bearer <token>` (scheme
+ * case-insensitive). "" = none. Every decision about a request's caller (the
+ * ACL, limits, the invoke proxy's intentions) takes it from here: the invoke
+ * route used to check the ACL with `?token=` or `X-Consul-Token` and
+ * intentions with `X-Corral-Token`, so a caller could pair one token's ACL
+ * rights with another token's service identity.
  */
 export function requestToken(url: string, header: (name: string) => string | undefined): string {
   const q = new URL(url).searchParams.get("token");
   if (q) return q.slice(0, MAX_TOKEN_CHARS + 1);
-  const x = header("x-consul-token");
+  const x = header("x-consul-token") || header("x-corral-token");
   if (x) return x.trim().slice(0, MAX_TOKEN_CHARS + 1);
   const auth = header("authorization");
   return auth ? bearerToken(auth).slice(0, MAX_TOKEN_CHARS + 1) : "";

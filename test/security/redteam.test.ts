@@ -284,3 +284,32 @@ describe("local trust (class 14): no directory above plugins.dir lets another us
     }
   }, 60_000);
 });
+
+describe("one token per call (class 1/7): the invoke route's ACL check and its intention check judge the same token", () => {
+  test("one token's service:read paired with another token's service identity does not make a call neither may make", async () => {
+    const rtBackend = await startBackend("rt-db");
+    await register(proc, "rt-db", rtBackend, { token: n.management });
+    await waitPassing(proc, "rt-db", 1, 10_000, n.management);
+    const allow = await call(n.url, "PUT", "/v1/connect/intentions/exact?source=rt-web&destination=rt-db", n.management, { Action: "allow" });
+    expect(allow.status).toBe(200);
+    // A: may read rt-db, has no service identity (intentions: no source, default deny).
+    const reader = (await tokenWith(n, "rt-db-reader", 'service "rt-db" { policy = "read" }')).secret;
+    // B: the identity rt-web (allowed to call rt-db), but its policy denies rt-db outright.
+    const denied = (await tokenWith(n, "rt-web-denied", 'service "rt-db" { policy = "deny" }', ["rt-web"])).secret;
+    const invoke = (headers: Record<string, string>) =>
+      rawRequest(proc.port, head("GET", "/v1/invoke/rt-db/echo", { Host: `127.0.0.1:${proc.port}`, ...headers }));
+    expect((await invoke({ "X-Consul-Token": reader })).status).toBe(403); // intention: no identity
+    expect((await invoke({ "X-Corral-Token": denied })).status).toBe(403); // ACL: deny
+    const before = await rtBackend.served();
+    for (const pair of [
+      { "X-Consul-Token": reader, "X-Corral-Token": denied },
+      { Authorization: `Bearer ${reader}`, "X-Corral-Token": denied },
+    ]) {
+      const r = await invoke(pair);
+      expect(r.status, JSON.stringify(Object.keys(pair))).toBe(403);
+    }
+    const q = await rawRequest(proc.port, head("GET", `/v1/invoke/rt-db/echo?token=${reader}`, { Host: `127.0.0.1:${proc.port}`, "X-Corral-Token": denied }));
+    expect(q.status).toBe(403);
+    expect(await rtBackend.served()).toBe(before);
+  }, 60_000);
+});
