@@ -302,7 +302,7 @@ describe("one token per call (class 1/7): the invoke route's ACL check and its i
     expect((await invoke({ "X-Corral-Token": denied })).status).toBe(403); // ACL: deny
     const before = await rtBackend.served();
     for (const pair of [
-      { "X-Consul-Token": reader, "X-Corral-Token": denied },
+      { "X-Consul-Token": reader, "X-Corral-Token": denied } as Record<string, string>,
       { Authorization: `Bearer ${reader}`, "X-Corral-Token": denied },
     ]) {
       const r = await invoke(pair);
