@@ -11,7 +11,7 @@
 // when the leaders cannot be reached for long, the oldest records are
 // dropped and counted (GET /v1/audit shows the count).
 import type { Context, MiddlewareHandler } from "hono";
-import { matchedRoutes } from "hono/route";
+import { answeredRoutePath } from "../http/answered-route.ts";
 import type { Logger } from "../log.ts";
 import type { Command } from "../state/commands.ts";
 import { MAX_AUDIT_BATCH, type AuditRecord } from "../state/domains/audit.ts";
@@ -97,22 +97,10 @@ export class AuditBatcher {
   }
 }
 
-/**
- * "PUT /v1/kv/{key}": the pattern of the route that answered, never the raw
- * path. Several routes may match one path (PUT /v1/agent/service/deregister/x
- * matches its own route and the 405 route of GET /v1/agent/service/{id}):
- * the one that answered is the one hono dispatched last (c.req.routeIndex,
- * read after the chain ran), or, when a middleware in front of every route
- * refused (a 413, a 429), the first route that matched (the one hono would
- * have run). The last match named the wrong route.
- */
+/** "PUT /v1/kv/{key}": the pattern of the route that answered (core/http/answered-route.ts), never the raw path. */
 export function routeOf(c: Context): string {
-  const matched = matchedRoutes(c);
-  const pattern = (path: string) => `${c.req.method} ${path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}")}`;
-  const ran = matched[c.req.routeIndex];
-  if (ran && ran.method !== "ALL") return pattern(ran.path);
-  const first = matched.find((r) => r.method !== "ALL");
-  return first ? pattern(first.path) : `${c.req.method} (no route)`;
+  const path = answeredRoutePath(c);
+  return path === undefined ? `${c.req.method} (no route)` : `${c.req.method} ${path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}")}`;
 }
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -145,6 +145,12 @@ describe("audit (class 10): the route recorded is the one that answered, and ear
     expect([403, 404]).toContain(denied.status);
     const row2 = await auditedOnce((a) => a.path === `/v1/agent/service/maintenance/${id}`);
     expect(row2.route).toBe("PUT /v1/agent/service/maintenance/{id}");
+    // Request metrics took the same wrong route: their label is the answering route's too.
+    const metrics = await fetch(`${n.url}/metrics`, { headers: { "X-Consul-Token": n.management } });
+    const text = await metrics.text();
+    const putRoutes = [...text.matchAll(/^corral_http_requests_total\{(.*)\} \S+$/gm)].map((m) => m[1]!).filter((l) => l.includes('method="PUT"'));
+    expect(putRoutes.some((l) => l.includes('route="/v1/agent/service/deregister/{id}"'))).toBe(true);
+    expect(putRoutes.some((l) => l.includes('route="/v1/agent/service/{id}"'))).toBe(false);
     // A registration was recorded as the same 405 route, too.
     const reg = await call(n.url, "PUT", "/v1/agent/service/register", n.management, { ID: id, Name: "audited", Port: 1 });
     expect(reg.status).toBe(200);
