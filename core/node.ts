@@ -314,11 +314,16 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
       ? (req: Request, env?: unknown) => raftFast?.(req, env) ?? kvFast?.(req) ?? fast?.(req, env) ?? routes.fetch(req, env)
       : routes.fetch;
     // Host allow-list and cross-site refusal before anything else, fast paths included (core/http/browser-guard.ts).
+    // Its refusals of writes are audited here: they never reach the audit middleware.
     const handler = (req: Request, env?: unknown): Response | Promise<Response> => {
       const refused = guard(req);
       if (refused === undefined) return inner(req, env);
-      if (refused instanceof Response) return refused;
-      return refused.then((r) => r ?? inner(req, env));
+      const audited = (r: Response) => {
+        security.auditEarlyRefusal(req, env, r.status);
+        return r;
+      };
+      if (refused instanceof Response) return audited(refused);
+      return refused.then((r) => (r ? audited(r) : inner(req, env)));
     };
     server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls });
   } catch (err) {

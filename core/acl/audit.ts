@@ -11,11 +11,12 @@
 // when the leaders cannot be reached for long, the oldest records are
 // dropped and counted (GET /v1/audit shows the count).
 import type { Context, MiddlewareHandler } from "hono";
-import { matchedRoutes } from "hono/route";
+import { answeredRoutePath } from "../http/answered-route.ts";
 import type { Logger } from "../log.ts";
 import type { Command } from "../state/commands.ts";
 import { MAX_AUDIT_BATCH, type AuditRecord } from "../state/domains/audit.ts";
 import { remoteAddress } from "../http/remote-addr.ts";
+import { pathOf } from "../http/path-of.ts";
 import { requestIdentity } from "./enforce.ts";
 import { isNodeSigned } from "./node-signature.ts";
 
@@ -96,17 +97,29 @@ export class AuditBatcher {
   }
 }
 
-/** "PUT /v1/kv/{key}": the pattern of the route that answered, never the raw path. */
+/** "PUT /v1/kv/{key}": the pattern of the route that answered (core/http/answered-route.ts), never the raw path. */
 export function routeOf(c: Context): string {
-  const matched = matchedRoutes(c);
-  for (let i = matched.length - 1; i >= 0; i--) {
-    const r = matched[i]!;
-    if (r.method !== "ALL") return `${c.req.method} ${r.path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}")}`;
-  }
-  return `${c.req.method} (no route)`;
+  const path = answeredRoutePath(c);
+  return path === undefined ? `${c.req.method} (no route)` : `${c.req.method} ${path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}")}`;
 }
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * The record of a write refused before the route table saw it (the browser
+ * guard's 400/403/421 in core/node.ts, in front of the fast paths too): no
+ * route matched yet and no token was resolved, so neither is named. Without
+ * it a page's cross-site attempts left no trace in the audit log.
+ */
+export function earlyRefusalRecord(req: Request, o: { nodeName: string; remote: string; status: number; now?: number }): AuditRecord | undefined {
+  if (READS.has(req.method)) return undefined;
+  const path = pathOf(req.url);
+  return {
+    at: o.now ?? Date.now(), node: o.nodeName, accessor: "",
+    method: req.method.slice(0, 16), path: path.slice(0, 2048),
+    route: `${req.method.slice(0, 16)} (refused before routing)`, status: o.status, remote: o.remote.slice(0, 128),
+  };
+}
 
 /**
  * Mounted outermost (after the request metrics), so every refusal of a later

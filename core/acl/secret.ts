@@ -38,14 +38,31 @@ export const MAX_TOKEN_CHARS = 256;
 
 /**
  * The request's token: `?token=`, then `X-Consul-Token`, then
- * `Authorization: Bearer <token>` (scheme case-insensitive). "" = none.
+ * `X-Corral-Token`, then `Authorization: Bearer <token>` (scheme
+ * case-insensitive). "" = none. Every decision about a request's caller (the
+ * ACL, limits, the invoke proxy's intentions) takes it from here: the invoke
+ * route used to check the ACL with `?token=` or `X-Consul-Token` and
+ * intentions with `X-Corral-Token`, so a caller could pair one token's ACL
+ * rights with another token's service identity.
  */
 export function requestToken(url: string, header: (name: string) => string | undefined): string {
   const q = new URL(url).searchParams.get("token");
   if (q) return q.slice(0, MAX_TOKEN_CHARS + 1);
-  const x = header("x-consul-token");
+  const x = header("x-consul-token") || header("x-corral-token");
   if (x) return x.trim().slice(0, MAX_TOKEN_CHARS + 1);
   const auth = header("authorization");
-  const m = auth ? /^bearer\s+(\S+)/i.exec(auth.trim()) : null;
-  return m ? m[1]!.slice(0, MAX_TOKEN_CHARS + 1) : "";
+  return auth ? bearerToken(auth).slice(0, MAX_TOKEN_CHARS + 1) : "";
+}
+
+/**
+ * The token of an `Authorization` value as requestToken reads it: after
+ * "Bearer" (any case) and any white space, the first run of non-space
+ * characters ("" when the value is not a bearer credential). Lenient on
+ * purpose (JS white space, trailing words), as clients send it; the invoke
+ * proxy strips what this accepts (plugins/invoke/credentials.ts), so the two
+ * can never disagree about what is a corral credential.
+ */
+export function bearerToken(value: string): string {
+  const m = /^bearer\s+(\S+)/i.exec(value.trim());
+  return m ? m[1]! : "";
 }

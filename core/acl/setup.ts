@@ -13,7 +13,8 @@ import type { StateReader } from "../state/reader.ts";
 import type { RouteEntry } from "../http/routes.ts";
 import { rateLimit } from "../http/middleware/rate-limit.ts";
 import { settingsFromTable, type AclSettings } from "../../plugins/authz/config.ts";
-import { auditMiddleware, AuditBatcher } from "./audit.ts";
+import { auditMiddleware, AuditBatcher, earlyRefusalRecord } from "./audit.ts";
+import { remoteOf } from "../http/remote-addr.ts";
 import { routeAuthorizer } from "./enforce.ts";
 import { nodeSignature } from "./node-signature.ts";
 import { AclUnavailableError, stateTokenSource, TokenResolver, type TokenGrant, type TokenSource } from "./resolve.ts";
@@ -64,6 +65,8 @@ export interface Security {
   /** This process's own token (HostInfo.localToken). */
   localToken: string;
   audit: AuditBatcher;
+  /** Records a write the browser guard refused before the route table (audit.ts earlyRefusalRecord). */
+  auditEarlyRefusal(req: Request, env: unknown, status: number): void;
   /** Call checks for the invoke plugin, offered on state.acl. */
   calls: ReturnType<typeof callAuthorizer>;
   /** New `[plugins.authz]` settings (SIGHUP). */
@@ -156,6 +159,11 @@ export function setupSecurity(o: SecurityOptions): Security {
     resolver: () => resolver,
     localToken,
     audit,
+    auditEarlyRefusal(req, env, status) {
+      if (!settings.audit) return;
+      const record = earlyRefusalRecord(req, { nodeName: o.config.node.name, remote: remoteOf(req, env), status });
+      if (record) audit.add(record);
+    },
     reload(table) {
       settings = settingsFromTable(table);
       resolver = makeResolver();

@@ -48,9 +48,23 @@ export interface BrowserGuardOptions {
 }
 
 export interface Refusal {
-  status: 403 | 421;
-  code: "HOST_NOT_ALLOWED" | "CROSS_SITE_REQUEST";
+  status: 400 | 403 | 421;
+  code: "INVALID_HOST" | "HOST_NOT_ALLOWED" | "CROSS_SITE_REQUEST";
   message: string;
+}
+
+/**
+ * A Host header's syntax: a name or IPv4 address, or a bracketed IPv6
+ * literal, and an optional port (RFC 9110 uri-host [":" port], the forms
+ * clients send). Anything else (userinfo `a:1@b`, a path, a query) is
+ * refused before hostOf reads it: `localhost:1@evil` passed the allow-list
+ * as "localhost" while the runtime built the request URL with host "evil",
+ * and handlers parsing that URL failed with a 500.
+ */
+const HOST_SYNTAX = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::[0-9]{0,5})?$/i;
+
+export function validHostHeader(host: string): boolean {
+  return HOST_SYNTAX.test(host.trim());
 }
 
 const WILDCARD_BINDS = new Set(["0.0.0.0", "::", "[::]", ""]);
@@ -166,8 +180,16 @@ function sameAuthority(origin: string, host: string): boolean {
 
 export type Guard = (req: Request) => Response | undefined | Promise<Response | undefined>;
 
+/**
+ * The refusal, with the headers every other answer gets from
+ * core/http/middleware/inert-answers.ts (which these never pass through):
+ * the message quotes the caller's Host or Origin.
+ */
 function reply(r: Refusal): Response {
-  return new Response(JSON.stringify({ error: r.message, code: r.code }), { status: r.status, headers: { "content-type": "application/json" } });
+  return new Response(JSON.stringify({ error: r.message, code: r.code }), {
+    status: r.status,
+    headers: { "content-type": "application/json", "content-security-policy": "sandbox", "x-content-type-options": "nosniff" },
+  });
 }
 
 /** The check every request passes before any route: undefined = go on, a Response = the refusal. */
@@ -190,6 +212,10 @@ export function browserGuard(o: BrowserGuardOptions): Guard {
     const h = req.headers;
     const host = h.get("host");
     let refusal: Refusal | undefined;
+    if (host !== null && !validHostHeader(host)) {
+      // Not a browser (they send valid names): no signature or peer path makes it one.
+      return reply({ status: 400, code: "INVALID_HOST", message: `Host ${JSON.stringify(host.slice(0, 200))} is not a host name or address with an optional port` });
+    }
     if (!hosts.allows(host)) {
       refusal = {
         status: 421, code: "HOST_NOT_ALLOWED",
@@ -212,9 +238,11 @@ function pathOf(url: string): string {
   return q < 0 ? url.slice(start) : url.slice(start, q);
 }
 
-/** A valid cluster signature (core/acl/node-signature.ts's check); bodies only up to maxBodyBytes are read for it. */
+/** A valid cluster signature (core/acl/node-signature.ts's check); a body (at most maxBodyBytes) is read only once the header's MAC holds. */
 async function signedByNode(req: Request, sig: string, o: BrowserGuardOptions): Promise<boolean> {
   const url = new URL(req.url);
+  // Header, freshness, MAC first: a forged or stale header costs no body byte (as in cluster-auth).
+  if (!o.verifier.precheck(sig, req.method, url.pathname + url.search).ok) return false;
   let body = new Uint8Array();
   if (req.method !== "GET" && req.method !== "HEAD") {
     const declared = Number(req.headers.get("content-length") ?? NaN);

@@ -41,9 +41,16 @@ export class QueryCache {
   }
 }
 
-/** A cache key for a request: path plus the query without the parameters that don't change the answer. */
+/**
+ * A cache key for a request: path plus the query without the parameters that
+ * don't change the answer, each name and value kept apart (JSON). Joined as
+ * `k=v&...` from decoded values, `?passing%3D%26tag=x` (one unknown
+ * parameter: every instance) and `?passing&tag=x` (passing ones tagged x)
+ * had the same key, so any client could plant its answer for everyone
+ * else's query until the tables changed.
+ */
 export function requestKey(url: string, ignore: readonly string[] = ["index", "wait", "token", "stale", "consistent", "cached", "pretty"]): string {
   const u = new URL(url);
   const params = [...u.searchParams.entries()].filter(([k]) => !ignore.includes(k)).sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1));
-  return u.pathname + "?" + params.map(([k, v]) => `${k}=${v}`).join("&");
+  return JSON.stringify([u.pathname, params]);
 }

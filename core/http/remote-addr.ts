@@ -4,11 +4,16 @@
 import type { Context } from "hono";
 
 export function remoteAddress(c: Context): string {
-  const env = c.env as
+  return remoteOf(c.req.raw, c.env);
+}
+
+/** The same from a request and the server's env, for code that runs before the route table (the browser guard's refusals). */
+export function remoteOf(req: Request, envIn: unknown): string {
+  const env = envIn as
     | { requestIP?: (r: Request) => { address: string } | null; incoming?: { socket?: { remoteAddress?: string } } }
     | undefined;
   try {
-    if (env && typeof env.requestIP === "function") return env.requestIP(c.req.raw)?.address ?? "";
+    if (env && typeof env.requestIP === "function") return env.requestIP(req)?.address ?? "";
     return env?.incoming?.socket?.remoteAddress ?? "";
   } catch {
     return "";

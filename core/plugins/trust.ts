@@ -3,8 +3,9 @@
 // rights, so whoever can write its file, its folder or plugins.dir itself is
 // as powerful as the node's user. Refused:
 //   - plugins.dir (or a directory above it) owned by another user, or
-//     writable by group/others (a sticky directory such as /tmp may be
-//     writable by others: they cannot rename what is not theirs);
+//     writable by group/others, a sticky one such as /tmp included: others
+//     cannot rename what is not theirs there, but they can create a
+//     node_modules that a plugin's bare imports resolve through;
 //   - a plugin file or folder (and everything in the folder) owned by another
 //     user or writable by group/others;
 //   - a symlink whose target lies outside plugins.dir.
@@ -47,10 +48,13 @@ export function checkPluginsDir(dir: string): string {
   if (!st.isDirectory()) throw new UntrustedPluginError(dir, "is not a directory");
   const own = ownershipProblem(st);
   if (own) throw new UntrustedPluginError(dir, own);
-  // Above it: whoever may rename a parent may swap the whole folder.
+  // Above it: whoever may rename a parent may swap the whole folder, and
+  // whoever may create an entry in one (a sticky /tmp included) may put a
+  // node_modules, package.json or tsconfig.json there, which a plugin's bare
+  // imports ("zod") resolve through: their code would run as this node.
   for (let p = dirname(real); ; p = dirname(p)) {
-    const problem = ownershipProblem(statSync(p), undefined, true);
-    if (problem) throw new UntrustedPluginError(p, `(a parent of plugins.dir) ${problem}`);
+    const problem = ownershipProblem(statSync(p));
+    if (problem) throw new UntrustedPluginError(p, `(a parent of plugins.dir) ${problem}; any user may create a node_modules there that plugin imports would load`);
     if (dirname(p) === p) break;
   }
   return real;

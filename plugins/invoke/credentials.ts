@@ -6,17 +6,25 @@
 // dropped (headers.ts, fast/http1.ts), the last two are handled here.
 //
 // `Authorization` is shared with backends (their own bearer tokens, Basic
-// auth), so only a value shaped like a corral secret, `Bearer <UUID>`, is
+// auth), so only a bearer value holding a corral-shaped secret (a UUID) is
 // removed: every corral token secret is a UUID (newSecret, and a SecretID
 // given at creation must be one). `token` query parameters are always removed:
 // corral reads `?token=` first, so one present is the caller's corral token.
 // Pure functions; used by the fetch front and the raw listener alike.
-import { isUuid } from "../../core/acl/secret.ts";
+import { bearerToken, isUuid } from "../../core/acl/secret.ts";
 
-/** `Authorization: Bearer <UUID>` (RFC 9110: scheme case-insensitive, SP/HTAB around). */
+const UUID_ANYWHERE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
+
+/**
+ * A bearer credential (as corral's own parse reads one, core/acl/secret.ts
+ * bearerToken: any case, any white space, words after it) holding a
+ * corral-shaped secret anywhere. Stricter RFC 9110 parsing here let
+ * `Bearer <token> x` and NBSP around the token through: corral authorized the
+ * call with the token and the backend received it.
+ */
 export function isCorralBearer(value: string): boolean {
-  const m = /^[ \t]*bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
-  return m !== null && isUuid(m[1]!);
+  const token = bearerToken(value);
+  return token !== "" && (isUuid(token) || UUID_ANYWHERE.test(value));
 }
 
 /** The query parameter's name as URLSearchParams decodes it (what requestToken reads). */

@@ -5,7 +5,8 @@
 // into memory here, except small request bodies kept for a retry.
 import { limitBody, readBody, type Payload } from "./body.ts";
 import { withoutTokenParam } from "./credentials.ts";
-import { callerToken, stripResponseHopHeaders, timeoutHeaderMs, TIMEOUT_HEADER, TRY_TIMEOUT_HEADER, upstreamHeaders, type ClientInfo } from "./headers.ts";
+import { requestToken } from "../../core/acl/secret.ts";
+import { stripResponseHopHeaders, timeoutHeaderMs, TIMEOUT_HEADER, TRY_TIMEOUT_HEADER, upstreamHeaders, type ClientInfo } from "./headers.ts";
 import { Refusal, type Invoker, type Transport } from "./invoker.ts";
 import type { Endpoint } from "./pool.ts";
 import { classifyError, type FailureKind } from "./retry.ts";
@@ -74,7 +75,8 @@ export function fetchCaller(invoker: Invoker, fetchFn: FetchFn, trace: TraceIds)
       return reply(new Refusal(501, "UPGRADE_NOT_SUPPORTED", "protocol upgrades (WebSocket) are tunnelled only by the proxy listener's sockets engine (plugins.invoke.engine = \"sockets\", under Bun)"));
     }
     const started = performance.now();
-    const svc = await invoker.admit(name, callerToken(req.headers), started);
+    // The token the ACL middleware judged the call by (core/acl/secret.ts), not another header's.
+    const svc = await invoker.admit(name, requestToken(req.url, (n) => req.headers.get(n) ?? undefined) || undefined, started);
     if (svc instanceof Refusal) return reply(svc);
     const payload = await readBody(req, cfg.retry_buffer_bytes);
     const max = cfg.max_request_bytes;

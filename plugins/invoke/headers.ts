@@ -55,11 +55,6 @@ export function stripResponseHopHeaders(h: Headers): void {
   if (h.has("proxy-connection")) h.delete("proxy-connection");
 }
 
-/** A caller's token: X-Corral-Token, else X-Consul-Token (Authorization is left to the backend). */
-export function callerToken(h: Headers): string | undefined {
-  return h.get(TOKEN_HEADERS[0]) ?? h.get(TOKEN_HEADERS[1]) ?? undefined;
-}
-
 /** "250ms", "2s" or a bare number of milliseconds (like Envoy's x-envoy-upstream-rq-timeout-ms); undefined when absent or bad. */
 export function timeoutHeaderMs(value: string | null): number | undefined {
   if (value === null) return undefined;

@@ -1,6 +1,6 @@
 // `corral operator raft list-peers|add-peer ADDR|remove-peer ADDR|transfer-leader [ADDR]`
 // `corral operator snapshot save FILE|restore FILE`
-import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import type { CommandSpec, Parsed } from "../args.ts";
 import { UsageError } from "../args.ts";
 import { ClientError } from "../client.ts";
@@ -73,7 +73,11 @@ export async function operatorSnapshot(args: Parsed): Promise<number> {
     const data = await res.text();
     if (!res.ok) throw new ClientError(res.status, `HTTP_${res.status}`, data.slice(0, 500) || res.statusText);
     // Write then rename: an interrupted save never leaves a truncated backup under FILE.
-    writeFileSync(file + ".part", data, { mode: 0o600 });
+    // A fresh file (O_EXCL): `mode` applies only to a file this call creates, and a
+    // leftover (or planted, in a shared folder) FILE.part with mode 0644 kept it,
+    // leaving every token hash and KV value world-readable.
+    rmSync(file + ".part", { force: true });
+    writeFileSync(file + ".part", data, { mode: 0o600, flag: "wx" });
     renameSync(file + ".part", file);
     process.stdout.write(`saved snapshot at index ${res.headers.get("x-corral-index")} to ${file} (${data.length} bytes)\n`);
     return 0;

@@ -22,12 +22,17 @@ import { isNodeSigned } from "../../acl/node-signature.ts";
 
 export type HeldKind = "stream" | "blocking";
 
-/** Which kind of held request this is, from its method and URL alone (pure). */
-export function heldKind(method: string, url: URL): HeldKind | undefined {
+/**
+ * Which kind of held request this is, from its method, the path as the
+ * router matches it (percent-decoded: hono's c.req.path) and its query
+ * (pure). Not the URL's raw pathname: `/v1/even%74s` is routed to the event
+ * stream, and was counted as nothing.
+ */
+export function heldKind(method: string, routedPath: string, query: URLSearchParams): HeldKind | undefined {
   if (method !== "GET" && method !== "HEAD") return undefined;
-  if (url.pathname.startsWith("/v1/invoke/")) return undefined;
-  if (url.pathname === "/v1/events" || url.searchParams.get("follow") === "true") return "stream";
-  const index = url.searchParams.get("index");
+  if (routedPath.startsWith("/v1/invoke/")) return undefined;
+  if (routedPath === "/v1/events" || query.get("follow") === "true") return "stream";
+  const index = query.get("index");
   if (index !== null && /^\d+$/.test(index) && Number(index) > 0) return "blocking";
   return undefined;
 }
@@ -88,7 +93,7 @@ export function heldLimit(opts: HeldLimitOptions): MiddlewareHandler {
   };
   return async function heldLimitMiddleware(c, next) {
     // Only GET/HEAD can be held: skip the URL parse for every write.
-    const kind = c.req.method === "GET" || c.req.method === "HEAD" ? heldKind(c.req.method, new URL(c.req.url)) : undefined;
+    const kind = c.req.method === "GET" || c.req.method === "HEAD" ? heldKind(c.req.method, c.req.path, new URL(c.req.url).searchParams) : undefined;
     if (!kind || isNodeSigned(c)) return next();
     const k = kinds[kind];
     // No token: the address cap alone (every tokenless client would otherwise share one budget).

@@ -7,7 +7,7 @@
 // For a streamed answer (/v1/events) the duration ends when the handler
 // returns the response, not when the stream closes.
 import type { Context, MiddlewareHandler } from "hono";
-import { matchedRoutes } from "hono/route";
+import { answeredRoutePath } from "../answered-route.ts";
 import { Counter, Histogram, type Registry } from "prom-client";
 
 export interface HttpMetricsOptions {
@@ -28,18 +28,10 @@ export function routePattern(honoPath: string): string {
   return honoPath.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}");
 }
 
-/**
- * The pattern of the route that handled the request. Middlewares are
- * registered for every method ("ALL"); the handler's entry is the last one
- * with a real method.
- */
+/** The pattern of the route that answered the request (core/http/answered-route.ts). */
 export function routeLabel(c: Context): string {
-  const matched = matchedRoutes(c);
-  for (let i = matched.length - 1; i >= 0; i--) {
-    const r = matched[i]!;
-    if (r.method !== "ALL") return routePattern(r.path);
-  }
-  return UNMATCHED_ROUTE;
+  const path = answeredRoutePath(c);
+  return path === undefined ? UNMATCHED_ROUTE : routePattern(path);
 }
 
 /** The two request series; the middleware feeds them, and so do the fast paths that bypass it (core/api/kv-fast.ts). */

@@ -198,7 +198,8 @@ export function requestHead(text: string, method: string, target: string, http10
     method, target, http10, host, contentLength: cl, chunked: te.length === 1,
     keepAlive: !http10 && !connection.includes("close"),
     upgrade: upgradeField !== null && connection.includes("upgrade") ? upgradeField : null,
-    token: token ?? consulToken, traceparent, timeout, tryTimeout,
+    // X-Consul-Token first, as core/acl/secret.ts requestToken reads a caller's token.
+    token: consulToken ?? token, traceparent, timeout, tryTimeout,
     text, picked: p, firstLineEnd, connection,
   };
 }
