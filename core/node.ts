@@ -39,6 +39,7 @@ import type { CoreApiDeps } from "./api/deps.ts";
 import { statusRoutes } from "./api/status.ts";
 import { nodeRoutes } from "./api/nodes.ts";
 import { pluginRoutes } from "./api/plugins.ts";
+import { restartOnlyChanges } from "./config/reload-diff.ts";
 import { clusterRoutes } from "./api/cluster.ts";
 import { kvRoutes } from "./api/kv.ts";
 import { raftRoutes } from "./api/raft.ts";
@@ -345,14 +346,21 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   }
 
   let stopping: Promise<void> | undefined;
+  /** The configuration in effect (what a reload compares against). */
+  let running: Config = config;
   return {
     config, url, nodeId, log, plugins,
     async reload(next: Config) {
+      // Keys read only at start are kept as they are, and said so: a silent no-op looks like a bug.
+      const needRestart = restartOnlyChanges(running, next);
+      for (const key of needRestart) log.warn(`${key} changed: restart to apply`, { key });
       settings = next.plugins.settings;
       security.reload(settings.authz);
       guard = guardFor(next);
+      await plugins.useExternalDir(next.plugins.dir ? resolve(next.plugins.dir) : "", next.plugins.watch);
       await plugins.reconcile(new Set(next.plugins.enabled), true);
-      log.info("configuration reloaded", { file: next.file });
+      running = { ...next, node: running.node, cluster: running.cluster, leader: running.leader, raft: running.raft, agent: running.agent, tls: running.tls, role: running.role, http: { ...running.http, allowedHosts: next.http.allowedHosts, allowedOrigins: next.http.allowedOrigins, maxBodyBytes: next.http.maxBodyBytes } };
+      log.info("configuration reloaded", { file: next.file, ...(needRestart.length ? { restartToApply: needRestart } : {}) });
     },
     shutdown() {
       stopping ??= (async () => {
