@@ -4,6 +4,7 @@
 // detach leaves the process running and resume adopts it (or restarts by
 // policy one that ended meanwhile), with output going straight to the file.
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import { watchdogLimits } from "../../plugins/exec/limits.ts";
 import type { Task } from "../../core/scheduler/index.ts";
 import type { ProcessEntry, TaskRecord } from "../../plugins/exec/processes.ts";
 import { alive } from "./cluster-helpers.ts";
+import { startTicksOf } from "../../plugins/exec/exits.ts";
 
 const BUN = process.execPath;
 const dir = mkdtempSync(join(tmpdir(), "corral-task-"));
@@ -114,6 +116,24 @@ describe("task runner", () => {
     expect(r.state.restarts).toBe(2);
     expect(r.state.events.map((e) => e.message).join("\n")).toContain("exit status unknown");
     await r.stop("test");
+  }, 20_000);
+});
+
+describe("adopted tasks keep their limits", () => {
+  test("the watchdog kills an adopted task over its memory and it is reported as OOM", async () => {
+    // Started by someone else (a previous agent): not this runner's child.
+    const other = spawn(BUN, ["-e", "const a = []; setTimeout(() => setInterval(() => a.push(Buffer.alloc(8 << 20, 1)), 20), 300)"], { stdio: "ignore", detached: true });
+    const pid = other.pid!;
+    const startTicks = startTicksOf(pid)!;
+    const wd = new MemoryWatchdog();
+    const timer = setInterval(() => wd.tick(), 50);
+    const { r } = runner(BUN, ["-e", "setInterval(() => {}, 1000)"], { memoryMb: 80, attempts: 0, watchdog: wd });
+    r.resume({ allocId: "a", task: "t", pid, startTicks, restarts: 0, ooms: 0 }, undefined);
+    expect(r.pid).toBe(pid);
+    await r.done;
+    clearInterval(timer);
+    expect(r.state).toMatchObject({ state: "dead", failed: true, oom: true, ooms: 1 });
+    expect(alive(pid)).toBe(false);
   }, 20_000);
 });
 
