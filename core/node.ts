@@ -88,6 +88,12 @@ export interface StartOptions {
    * the CLI exits non-zero (core/cli/commands/run.ts).
    */
   onFatal?: (err: Error) => void;
+  /**
+   * Reads the config file again (flags and env applied; throws on a bad
+   * file). `corral plugins reload NAME` uses it so the plugin restarts with
+   * the table the file has now, as SIGHUP would give it.
+   */
+  readConfig?: () => Config;
 }
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
@@ -201,7 +207,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     // Another node's API, with this node's scheme and TLS trust (exec's log proxying).
     forwardTo: (address, req) => proxyRequest(`${peer.scheme}://${address}`, req, undefined, undefined, peer.fetch),
     replication: () => replicator?.status(),
-  }, () => settings);
+  }, () => settings, (name) => {
+    if (!opts.readConfig) return;
+    const fresh = opts.readConfig().plugins.settings;
+    settings = { ...settings };
+    if (fresh[name]) settings[name] = fresh[name]!;
+    else delete settings[name];
+    if (name === "authz") security.reload(settings.authz);
+  });
   for (const mod of builtinPlugins()) plugins.registerBuiltin(mod);
   if (config.plugins.dir) {
     const dir = resolve(config.plugins.dir);

@@ -58,6 +58,12 @@ export class PluginHost {
     private deps: ContextDeps & { log: Logger },
     /** Current `[plugins.<name>]` tables (re-read on SIGHUP). */
     private settings: () => Record<string, Record<string, unknown>>,
+    /**
+     * Re-reads the config file for one plugin's table before an explicit
+     * reload (`corral plugins reload NAME`), so it starts with what the file
+     * says now; throws if the file does not load.
+     */
+    private refresh?: (name: string) => void,
   ) {}
 
   registerBuiltin(mod: PluginModule<any>): void {
@@ -125,9 +131,19 @@ export class PluginHost {
     });
   }
 
-  /** Stops and starts again with fresh config (and fresh code, for external plugins). */
+  /** Stops and starts again with its table as the config file has it now (and fresh code, for external plugins). */
   async reload(name: string): Promise<PluginInfo> {
     const rec = this.require(name);
+    try {
+      this.refresh?.(name);
+    } catch (err) {
+      throw new PluginError("PLUGIN_CONFIG", `config file refused, plugin ${name} not reloaded: ${errorText(err)}`);
+    }
+    return this.restart(rec);
+  }
+
+  private restart(rec: PluginRecord): Promise<PluginInfo> {
+    const name = rec.name;
     return this.serial(rec, async () => {
       if (rec.entry) rec.module = await this.importChecked(rec.entry);
       await this.stop(rec, "disabled");
@@ -151,7 +167,7 @@ export class PluginHost {
       if (want && rec.state !== "enabled") await this.enable(rec.name).catch(() => undefined);
       else if (want && reloadChanged && this.configChanged(rec)) {
         this.deps.log.info("plugin config changed; restarting the plugin", { plugin: rec.name });
-        await this.reload(rec.name).catch(() => undefined);
+        await this.restart(rec).catch(() => undefined);
       } else if (!want && rec.state === "enabled") await this.disable(rec.name);
     }
   }

@@ -2,11 +2,13 @@
 // an unchanged config restarts no plugin; a changed [plugins.dns] restarts
 // dns alone while the invoke proxy keeps answering on the same port; a
 // changed node-level key (node.datacenter) is logged as needing a restart; a new plugins.dir
-// is loaded and its plugin starts because plugins.enabled names it.
+// is loaded and its plugin starts because plugins.enabled names it;
+// `corral plugins reload NAME` re-reads that plugin's table from the file.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startCorral, killAll, getJson, eventually, sleep, ROOT, type CorralProcess } from "../helpers/proc.ts";
+import { spawnSync } from "node:child_process";
+import { startCorral, killAll, getJson, eventually, sleep, BUN, ENTRY, ROOT, type CorralProcess } from "../helpers/proc.ts";
 import { restartOnlyChanges, stableJson } from "../../core/config/reload-diff.ts";
 
 // Inside the repo, so the fixture's bare imports (zod) resolve.
@@ -117,5 +119,24 @@ describe("reload (SIGHUP) touches only what changed", () => {
     const r = await getJson(`${p.url}/v1/hello`);
     expect(r.status).toBe(200);
     expect(r.body.greeting).toBe("hello world");
+  }, 30_000);
+
+  test("`corral plugins reload NAME` restarts that plugin with its table as the file has it now; a broken file is refused", async () => {
+    const text = readFileSync(p.configFile!, "utf8");
+    writeFileSync(p.configFile!, `${text}\n[plugins.hello]\nwho = "reloaded"\n`);
+    const before = await plugins();
+    const r = spawnSync(BUN, [ENTRY, "plugins", "reload", "hello"], { cwd: ROOT, env: { ...process.env, CORRAL_ADDR: p.url }, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect((await getJson(`${p.url}/v1/hello`)).body.greeting).toBe("hello reloaded");
+    const after = await plugins();
+    for (const name of ["probe", "discovery", "dns", "invoke"]) expect(after[name]!.since).toBe(before[name]!.since);
+
+    writeFileSync(p.configFile!, "[plugins\nbroken");
+    const bad = await getJson(`${p.url}/v1/plugins/hello/reload`, { method: "POST" });
+    expect(bad.status).toBe(409);
+    expect(bad.body.code).toBe("PLUGIN_CONFIG");
+    expect(bad.body.error).toContain("config file refused");
+    expect((await getJson(`${p.url}/v1/hello`)).body.greeting).toBe("hello reloaded");
+    writeFileSync(p.configFile!, text);
   }, 30_000);
 });

@@ -70,7 +70,7 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   // A node whose state database failed stops for good: exit non-zero so a
   // service manager restarts it (docs/security.md, "Bad state").
   let onFatal = (_err: Error) => {};
-  const node = await startNode(config, { onFatal: (err) => onFatal(err) });
+  const node = await startNode(config, { onFatal: (err) => onFatal(err), readConfig: () => configFromArgs(role, args) });
   process.stdout.write(`corral ${role} ready: API at ${node.url} (node ${config.node.name}, data in ${config.node.dataDir})\n`);
   if (node.plugins.get("ui")?.state === "enabled") process.stdout.write(`dashboard: ${node.url}/ui\n`);
 
