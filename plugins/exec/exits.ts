@@ -17,7 +17,7 @@ export interface TaskExit {
   unknown?: boolean;
 }
 
-const children = new Map<number, { exit: Promise<TaskExit>; endedAt?: number }>();
+const children = new Map<number, { exit: Promise<TaskExit>; endedAt?: number; result?: TaskExit }>();
 /** Ended children nobody asked about are forgotten after this long. */
 const KEEP_ENDED_MS = 10 * 60_000;
 
@@ -25,15 +25,23 @@ const KEEP_ENDED_MS = 10 * 60_000;
 export function trackChild(child: ChildProcess): void {
   const pid = child.pid;
   if (pid === undefined) return;
-  const rec: { exit: Promise<TaskExit>; endedAt?: number } = {
+  const rec: { exit: Promise<TaskExit>; endedAt?: number; result?: TaskExit } = {
     exit: new Promise<TaskExit>((resolve) => child.once("exit", (code, signal) => {
       rec.endedAt = Date.now();
-      resolve({ code, signal });
+      rec.result = { code, signal };
+      resolve(rec.result);
     })),
   };
   children.set(pid, rec);
   const now = Date.now();
   for (const [p, r] of children) if (r.endedAt !== undefined && now - r.endedAt > KEEP_ENDED_MS) children.delete(p);
+}
+
+/** How a child of this process that nobody watched ended (the exec plugin was disabled meanwhile), if it did. */
+export function endedChild(pid: number): TaskExit | undefined {
+  const rec = children.get(pid);
+  if (rec?.result) children.delete(pid);
+  return rec?.result;
 }
 
 /** Whether the process pid still runs and is the one that started at startTicks (not a zombie). */

@@ -15,7 +15,7 @@
 import { spawn } from "node:child_process";
 import type { RestartPolicy, Task } from "../../core/scheduler/index.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
-import { startTicksOf, trackChild, watchExit, type ExitWatch } from "./exits.ts";
+import { endedChild, startTicksOf, trackChild, watchExit, type ExitWatch } from "./exits.ts";
 import { killGroup } from "./memory.ts";
 import { survives, type ProcessEntry, type TaskRecord } from "./processes.ts";
 import { RestartTracker } from "./restart.ts";
@@ -120,7 +120,8 @@ export class TaskRunner {
       this.running(entry.pid, entry.startTicks!);
       this.set({ state: "running", exitCode: null }, "Reattached", `pid ${entry.pid}: still running; the agent took it up again`);
     } else if (entry?.pid !== undefined) {
-      this.exitedWith({ code: null, signal: null, unknown: true });
+      // Ended meanwhile: its real exit if this agent process was its parent, else unknown.
+      this.exitedWith(endedChild(entry.pid) ?? { code: null, signal: null, unknown: true });
     } else if (base.state === "dead") {
       this.finished();
     } else this.start();

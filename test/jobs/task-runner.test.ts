@@ -109,6 +109,18 @@ describe("task runner", () => {
     await b.r.stop("test");
   }, 20_000);
 
+  test("a batch task that finished while the plugin was off (same agent process) is complete, not restarted", async () => {
+    const a = runner(BUN, ["-e", "setTimeout(() => process.exit(0), 300)"], { batch: true, attempts: 3 });
+    a.r.start();
+    const rec = a.records.at(-1)!;
+    a.r.detach();
+    await eventuallyTrue(() => !alive(rec.pid!));
+    const b = runner(BUN, ["-e", "process.exit(1)"], { batch: true, attempts: 3 });
+    b.r.resume({ allocId: "a", task: "t", ...rec }, undefined);
+    await b.r.done;
+    expect(b.r.state).toMatchObject({ state: "dead", failed: false, restarts: 0, exitCode: 0 });
+  }, 20_000);
+
   test("resume of a task whose process ended while nobody watched: one restart, counted", async () => {
     const { r } = runner(BUN, ["-e", "setInterval(() => {}, 1000)"], { attempts: 3 });
     r.resume({ allocId: "a", task: "t", pid: 2 ** 22 - 1, startTicks: 1, restarts: 1, ooms: 0 }, undefined);
