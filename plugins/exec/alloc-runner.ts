@@ -118,6 +118,8 @@ export class AllocRunner {
       });
       this.tasks.set(task.name, runner);
     }
+    // An adopted allocation was running and still is: no "pending" blip while its services re-register.
+    if (recorded && a.clientStatus === "running") this.status = "running";
     for (const [name, t] of this.tasks) {
       if (recorded) t.resume(recorded.get(name), a.taskStates?.[name]);
       else t.start();
