@@ -91,7 +91,16 @@ export class PluginHost {
 
   /** Reload external plugins when their files change. */
   watchExternal(dir: string): void {
-    this.watcher = watchDir(dir, (path) => {
+    try {
+      this.watcher = this.startWatch(dir);
+    } catch (err) {
+      // A missing or unreadable folder: nothing to hot-reload; the node serves on.
+      this.deps.log.warn("cannot watch plugins.dir; external plugins will not hot-reload", { dir, err });
+    }
+  }
+
+  private startWatch(dir: string): FSWatcher {
+    return watchDir(dir, (path) => {
       const entry = discoverExternal(dir).find((e) => e.path === path);
       const existing = [...this.plugins.values()].find((p) => p.entry?.path === path);
       if (existing && !entry) {
@@ -179,7 +188,15 @@ export class PluginHost {
    * (the reconcile that follows does that).
    */
   async useExternalDir(dir: string, watch: boolean): Promise<void> {
-    if (dir === this.externalDir) return;
+    if (dir === this.externalDir) {
+      // Same folder: only plugins.watch may have changed.
+      if (watch && !this.watcher && dir) this.watchExternal(dir);
+      if (!watch && this.watcher) {
+        this.watcher.close();
+        this.watcher = undefined;
+      }
+      return;
+    }
     this.watcher?.close();
     this.watcher = undefined;
     for (const rec of [...this.plugins.values()]) {

@@ -139,4 +139,16 @@ describe("reload (SIGHUP) touches only what changed", () => {
     expect((await getJson(`${p.url}/v1/hello`)).body.greeting).toBe("hello reloaded");
     writeFileSync(p.configFile!, text);
   }, 30_000);
+
+  test("a plugins.dir that does not exist is refused with a log line; the node serves on", async () => {
+    // watch = true too: watching a folder that is not there must not take the node down either.
+    const text = readFileSync(p.configFile!, "utf8").replace(/^dir = .*$/m, `dir = "${laterDir}-missing"`).replace("watch = false", "watch = true");
+    expect(text).toContain("-missing");
+    expect(text).toContain("watch = true");
+    const out = await hup(text, async () => (await plugins()).hello === undefined);
+    expect(out).toContain("plugins.dir refused");
+    expect((await getJson(`${p.url}/v1/healthz`)).status).toBe(200);
+    expect(p.child.exitCode).toBeNull();
+    expect((await plugins()).dns!.state).toBe("enabled");
+  }, 30_000);
 });

@@ -89,7 +89,7 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGHUP", () => {
     try {
-      void node.reload(configFromArgs(role, args));
+      node.reload(configFromArgs(role, args)).catch((err) => node.log.error("config reload failed part way", { error: String(err) }));
     } catch (err) {
       // A bad edit must not take a running node down: keep the old config.
       const msg = err instanceof ConfigError ? err.message : String(err);
