@@ -2,9 +2,10 @@
 // long-running task on a dev node survives kill -9 and SIGTERM of the node
 // (same pid, reported running again, its log file goes on growing, restart
 // count unchanged); a task that died while the node was down is restarted
-// by its policy and that restart is counted; SIGHUP with an unchanged config
-// and `corral plugins reload exec` leave the pid alone. The same on a leader
-// + agent pair: the agent killed and restarted within node_ttl keeps its task.
+// by its policy and that restart is counted; SIGHUP with an unchanged
+// config, `corral plugins reload exec`, and disabling then enabling exec
+// leave the pid alone. The same on a leader + agent pair: the agent killed
+// (or stopped) and restarted within node_ttl keeps its task.
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -107,7 +108,7 @@ describe("tasks outlive a dev node", () => {
     await grows(logFile(dataDir, allocId), ino);
   }, 90_000);
 
-  test("SIGHUP with an unchanged config and `corral plugins reload exec` leave the pid alone", async () => {
+  test("SIGHUP with an unchanged config, `corral plugins reload exec`, and exec disabled then enabled leave the pid alone", async () => {
     const events = (await alloc(dev.url, "tick")).taskStates.t.events.length;
     dev.child.kill("SIGHUP");
     await eventually(() => dev.output().includes("configuration reloaded"), 10_000);
@@ -125,6 +126,17 @@ describe("tasks outlive a dev node", () => {
     expect(taskPid(a, "t")).toBe(pid);
     expect(a.taskStates.t.restarts).toBe(0);
     expect(recordedPid(dataDir, allocId)).toBe(pid);
+
+    // Disable, then enable: the task runs on unwatched meanwhile, and is adopted again.
+    const toggle = (enabled: boolean) => getJson(`${dev.url}/v1/plugins/exec`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ enabled }) });
+    expect((await toggle(false)).body.state).toBe("disabled");
+    await sleep(500);
+    expect(alive(pid)).toBe(true);
+    const t1 = Date.now();
+    expect((await toggle(true)).body.state).toBe("enabled");
+    a = await reattached(dev.url, "tick", t1);
+    expect(taskPid(a, "t")).toBe(pid);
+    expect(a.taskStates.t.restarts).toBe(0);
   }, 60_000);
 
   test("a task that died while the node was down is restarted by its policy, and the restart is counted", async () => {
