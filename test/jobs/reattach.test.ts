@@ -86,6 +86,7 @@ describe("tasks outlive a dev node", () => {
     await sleep(500);
     expect(alive(pid)).toBe(true);
     await grows(logFile(dataDir, allocId), ino); // output goes on while no agent runs
+    const sizeBeforeRestart = statSync(logFile(dataDir, allocId)).size;
     await restart();
     const back = await reattached(dev.url, "tick", t0);
     expect(alive(pid)).toBe(true);
@@ -94,6 +95,13 @@ describe("tasks outlive a dev node", () => {
     expect(back.taskStates.t.restarts).toBe(0);
     expect(readFileSync(logFile(dataDir, allocId), "utf8")).toContain("tick 0\ntick 1\n"); // the first lines are still there
     await grows(logFile(dataDir, allocId), ino);
+    // And the API serves them, from before and after the restart.
+    const logs = await fetch(`${dev.url}/v1/alloc/${allocId}/logs?task=t&type=stdout`);
+    expect(logs.status).toBe(200);
+    const text = await logs.text();
+    expect(text).toContain("tick 0\n");
+    expect(text.length).toBeGreaterThan(sizeBeforeRestart);
+    expect(readFileSync(logFile(dataDir, allocId), "utf8").startsWith(text)).toBe(true);
   }, 90_000);
 
   test("SIGTERM of the node stops the node, not its tasks", async () => {
