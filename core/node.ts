@@ -42,6 +42,7 @@ import type { CoreApiDeps } from "./api/deps.ts";
 import { statusRoutes } from "./api/status.ts";
 import { nodeRoutes } from "./api/nodes.ts";
 import { pluginRoutes } from "./api/plugins.ts";
+import { restartOnlyChanges } from "./config/reload-diff.ts";
 import { clusterRoutes } from "./api/cluster.ts";
 import { kvRoutes } from "./api/kv.ts";
 import { raftRoutes } from "./api/raft.ts";
@@ -94,6 +95,12 @@ export interface StartOptions {
    * the CLI exits non-zero (core/cli/commands/run.ts).
    */
   onFatal?: (err: Error) => void;
+  /**
+   * Reads the config file again (flags and env applied; throws on a bad
+   * file). `corral plugins reload NAME` uses it so the plugin restarts with
+   * the table the file has now, as SIGHUP would give it.
+   */
+  readConfig?: () => Config;
 }
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
@@ -219,7 +226,14 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     // Another node's API, with this node's scheme and TLS trust (exec's log proxying).
     forwardTo: (address, req) => proxyRequest(`${peer.scheme}://${address}`, req, undefined, undefined, peer.fetch),
     replication: () => replicator?.status(),
-  }, () => settings);
+  }, () => settings, (name) => {
+    if (!opts.readConfig) return;
+    const fresh = opts.readConfig().plugins.settings;
+    settings = { ...settings };
+    if (fresh[name]) settings[name] = fresh[name]!;
+    else delete settings[name];
+    if (name === "authz") security.reload(settings.authz);
+  });
   for (const mod of builtinPlugins()) plugins.registerBuiltin(mod);
   if (config.plugins.dir) {
     const dir = resolve(config.plugins.dir);
@@ -382,15 +396,22 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   }
 
   let stopping: Promise<void> | undefined;
+  /** The configuration in effect (what a reload compares against). */
+  let running: Config = config;
   return {
     config, url, nodeId, log, plugins, failedPlugins: pluginCheck.degraded,
     agentJoined: () => agent?.isJoined() ?? false,
     async reload(next: Config) {
+      // Keys read only at start are kept as they are, and said so: a silent no-op looks like a bug.
+      const needRestart = restartOnlyChanges(running, next);
+      for (const key of needRestart) log.warn(`${key} changed: restart to apply`, { key });
       settings = next.plugins.settings;
       security.reload(settings.authz);
       guard = guardFor(next);
+      await plugins.useExternalDir(next.plugins.dir ? resolve(next.plugins.dir) : "", next.plugins.watch);
       await plugins.reconcile(new Set(next.plugins.enabled), true);
-      log.info("configuration reloaded", { file: next.file });
+      running = { ...next, node: running.node, cluster: running.cluster, leader: running.leader, raft: running.raft, agent: running.agent, tls: running.tls, role: running.role, http: { ...running.http, allowedHosts: next.http.allowedHosts, allowedOrigins: next.http.allowedOrigins, maxBodyBytes: next.http.maxBodyBytes } };
+      log.info("configuration reloaded", { file: next.file, ...(needRestart.length ? { restartToApply: needRestart } : {}) });
     },
     shutdown() {
       stopping ??= (async () => {

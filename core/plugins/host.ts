@@ -8,6 +8,7 @@ import { buildContext, PluginResources, type ContextDeps } from "./context.ts";
 import { discoverExternal, importExternal, watchDir, type ExternalEntry } from "./loader.ts";
 import { checkPluginsDir, UntrustedPluginError } from "./trust.ts";
 import { PluginLoadError } from "./load-error.ts";
+import { stableJson } from "../config/reload-diff.ts";
 import type { PluginHandle, PluginModule } from "./types.ts";
 
 export type PluginState = "disabled" | "enabled" | "failed";
@@ -30,6 +31,8 @@ interface PluginRecord extends PluginInfo {
   entry?: ExternalEntry;
   handle?: PluginHandle;
   resources?: PluginResources;
+  /** The `[plugins.<name>]` table it was started with (stable JSON): a reload restarts it only when this changes. */
+  applied?: string;
   queue: Promise<unknown>;
 }
 
@@ -47,6 +50,8 @@ const STOP_TIMEOUT_MS = 5_000;
 export class PluginHost {
   private plugins = new Map<string, PluginRecord>();
   private watcher?: FSWatcher;
+  /** The external plugins folder in use ("" = none). */
+  private externalDir = "";
   /** Plugins the config enables (plugins.enabled): a new external file starts only if named here. */
   private wanted = new Set<string>();
 
@@ -54,6 +59,12 @@ export class PluginHost {
     private deps: ContextDeps & { log: Logger },
     /** Current `[plugins.<name>]` tables (re-read on SIGHUP). */
     private settings: () => Record<string, Record<string, unknown>>,
+    /**
+     * Re-reads the config file for one plugin's table before an explicit
+     * reload (`corral plugins reload NAME`), so it starts with what the file
+     * says now; throws if the file does not load.
+     */
+    private refresh?: (name: string) => void,
   ) {}
 
   registerBuiltin(mod: PluginModule<any>): void {
@@ -66,6 +77,7 @@ export class PluginHost {
 
   /** Imports every external plugin in dir; a broken one is listed as failed. */
   async loadExternal(dir: string): Promise<string[]> {
+    this.externalDir = dir;
     try {
       checkPluginsDir(dir);
     } catch (err) {
@@ -80,7 +92,16 @@ export class PluginHost {
 
   /** Reload external plugins when their files change. */
   watchExternal(dir: string): void {
-    this.watcher = watchDir(dir, (path) => {
+    try {
+      this.watcher = this.startWatch(dir);
+    } catch (err) {
+      // A missing or unreadable folder: nothing to hot-reload; the node serves on.
+      this.deps.log.warn("cannot watch plugins.dir; external plugins will not hot-reload", { dir, err });
+    }
+  }
+
+  private startWatch(dir: string): FSWatcher {
+    return watchDir(dir, (path) => {
       const entry = discoverExternal(dir).find((e) => e.path === path);
       const existing = [...this.plugins.values()].find((p) => p.entry?.path === path);
       if (existing && !entry) {
@@ -120,9 +141,19 @@ export class PluginHost {
     });
   }
 
-  /** Stops and starts again with fresh config (and fresh code, for external plugins). */
+  /** Stops and starts again with its table as the config file has it now (and fresh code, for external plugins). */
   async reload(name: string): Promise<PluginInfo> {
     const rec = this.require(name);
+    try {
+      this.refresh?.(name);
+    } catch (err) {
+      throw new PluginError("PLUGIN_CONFIG", `config file refused, plugin ${name} not reloaded: ${errorText(err)}`);
+    }
+    return this.restart(rec);
+  }
+
+  private restart(rec: PluginRecord): Promise<PluginInfo> {
+    const name = rec.name;
     return this.serial(rec, async () => {
       if (rec.entry) rec.module = await this.importChecked(rec.entry);
       await this.stop(rec, "disabled");
@@ -132,16 +163,55 @@ export class PluginHost {
     });
   }
 
-  /** Brings enabled plugins in line with `wanted` (start, SIGHUP). */
-  async reconcile(wanted: Set<string>, reloadEnabled: boolean): Promise<void> {
+  /**
+   * Brings enabled plugins in line with `wanted` (start, SIGHUP). With
+   * `reloadChanged`, an enabled plugin whose `[plugins.<name>]` table
+   * changed restarts; one whose table did not is left alone (its tasks,
+   * listeners and state untouched).
+   */
+  async reconcile(wanted: Set<string>, reloadChanged: boolean): Promise<void> {
     this.wanted = wanted;
     for (const rec of this.plugins.values()) {
       // External plugins too start only when listed: a file dropped into plugins.dir is not code the operator chose.
       const want = wanted.has(rec.name);
       if (want && rec.state !== "enabled") await this.enable(rec.name).catch(() => undefined);
-      else if (want && reloadEnabled) await this.reload(rec.name).catch(() => undefined);
-      else if (!want && rec.state === "enabled") await this.disable(rec.name);
+      else if (want && reloadChanged && this.configChanged(rec)) {
+        this.deps.log.info("plugin config changed; restarting the plugin", { plugin: rec.name });
+        await this.restart(rec).catch(() => undefined);
+      } else if (!want && rec.state === "enabled") await this.disable(rec.name);
     }
+  }
+
+  /**
+   * Switches the external plugins folder (SIGHUP with a new plugins.dir):
+   * plugins from the old folder are unloaded, the new folder's are loaded
+   * (trust checks included) and start only if plugins.enabled names them
+   * (the reconcile that follows does that).
+   */
+  async useExternalDir(dir: string, watch: boolean): Promise<void> {
+    if (dir === this.externalDir) {
+      // Same folder: only plugins.watch may have changed.
+      if (watch && !this.watcher && dir) this.watchExternal(dir);
+      if (!watch && this.watcher) {
+        this.watcher.close();
+        this.watcher = undefined;
+      }
+      return;
+    }
+    this.watcher?.close();
+    this.watcher = undefined;
+    for (const rec of [...this.plugins.values()]) {
+      if (rec.source === "external") await this.serial(rec, () => this.unload(rec));
+    }
+    this.externalDir = dir;
+    if (!dir) return;
+    this.deps.log.info("loading external plugins from the new plugins.dir", { dir });
+    await this.loadExternal(dir);
+    if (watch) this.watchExternal(dir);
+  }
+
+  private configChanged(rec: PluginRecord): boolean {
+    return rec.applied !== stableJson(this.settings()[rec.name] ?? {});
   }
 
   async stopAll(): Promise<void> {
@@ -233,7 +303,9 @@ export class PluginHost {
         throw err;
       }
     }
-    const parsed = mod.configSchema.safeParse(this.settings()[rec.name] ?? {});
+    const raw = this.settings()[rec.name] ?? {};
+    rec.applied = stableJson(raw);
+    const parsed = mod.configSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const err = new PluginError(

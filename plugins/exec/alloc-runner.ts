@@ -13,6 +13,7 @@ import { taskEnv } from "./env.ts";
 import { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
 import { TaskRunner } from "./task-runner.ts";
+import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
@@ -49,7 +50,10 @@ export interface AllocRunnerDeps {
   limits: TaskLimits;
   services: ServiceHooks;
   report(allocId: string, status: RunnerStatus, description: string, tasks: Record<string, TaskState>): void;
-  onProcess(allocId: string, task: string, pid: number | undefined): void;
+  /** A task's process or restart counters changed (processes.ts records them for the next agent). */
+  onRecord(allocId: string, task: string, rec: TaskRecord): void;
+  /** The allocation is over here: nothing of it is left to adopt. */
+  forget(allocId: string): void;
   now(): number;
   log: Logger;
   agentEnv: Record<string, string | undefined>;
@@ -70,6 +74,7 @@ export class AllocRunner {
   private registering = new Set<string>();
   private registered = new Set<string>();
   private stopping = false;
+  private detached = false;
   private terminal = false;
   private description = "";
 
@@ -79,7 +84,13 @@ export class AllocRunner {
     return allocDir(this.d.allocsDir, this.alloc.id);
   }
 
-  start(): void {
+  /**
+   * Prepares the folders and runs the tasks. With `recorded` (what
+   * processes.json kept of this allocation from before the agent or the
+   * plugin restarted), tasks are resumed instead: still-running processes
+   * are adopted, ended ones restarted by policy.
+   */
+  start(recorded?: ReadonlyMap<string, ProcessEntry>): void {
     const a = this.alloc;
     const g = a.groupSpec;
     prepareAllocDir(this.dir, this.d.isolate);
@@ -101,12 +112,30 @@ export class AllocRunner {
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         runAs: who.ok ? who.switchTo : undefined, refused: who.ok ? undefined : who.error,
         onChange: (st) => this.taskChanged(task.name, st),
-        onProcess: (pid) => this.d.onProcess(a.id, task.name, pid),
+        onRecord: (rec) => {
+          if (!this.terminal) this.d.onRecord(a.id, task.name, rec);
+        },
       });
       this.tasks.set(task.name, runner);
     }
-    for (const t of this.tasks.values()) t.start();
+    // An adopted allocation was running and still is: no "pending" blip while its services re-register.
+    if (recorded && a.clientStatus === "running") this.status = "running";
+    for (const [name, t] of this.tasks) {
+      if (recorded) t.resume(recorded.get(name), a.taskStates?.[name]);
+      else t.start();
+    }
     this.emit();
+  }
+
+  rotateLogs(): void {
+    if (!this.detached) for (const l of this.logs) l.rotateIfFull();
+  }
+
+  /** Lets go of the tasks, leaving them running (the exec plugin or the agent is stopping). */
+  detach(): void {
+    this.detached = true;
+    for (const t of this.tasks.values()) t.detach();
+    for (const l of this.logs) l.close();
   }
 
   private taskChanged(task: string, st: TaskState): void {
@@ -136,9 +165,12 @@ export class AllocRunner {
 
   /** Reports the current state; once complete or failed has been reported nothing changes any more. */
   private emit(): void {
-    if (this.terminal) return;
+    if (this.terminal || this.detached) return;
     this.status = this.aggregate();
-    if (this.status === "complete" || this.status === "failed") this.terminal = true;
+    if (this.status === "complete" || this.status === "failed") {
+      this.terminal = true;
+      this.d.forget(this.alloc.id);
+    }
     const tasks: Record<string, TaskState> = {};
     for (const [name, t] of this.tasks) tasks[name] = t.state;
     const failedTask = [...this.tasks.values()].find((t) => t.state.failed);

@@ -6,16 +6,21 @@
 // UpdateAllocStatus. On a leader-role node that runs no tasks it only
 // serves GET /v1/alloc/{id}/logs by passing it on to the right agent.
 //
-// Disabling the plugin (or stopping the node) stops its tasks without
-// reporting them: the allocations stay "running" in the state, so an agent
-// back within node_ttl restarts them, and one that stays away has them
-// marked lost and replaced elsewhere.
+// Tasks outlive the agent (docs/exec.md, "Tasks outlive the agent"):
+// disabling or reloading the plugin, or stopping the node (SIGTERM, kill -9,
+// an upgrade), leaves them running, writing their own log files. The next
+// plugin instance or agent adopts them from processes.json (pid + start
+// time) with their restart counters, restarts by policy those that ended
+// meanwhile, and kills only those whose allocation is no longer wanted
+// here. A node that stays away past node_ttl has its allocations marked
+// lost and replaced elsewhere; its tasks are killed when it comes back.
+// Job stop and node drain are how tasks stop.
 import { join } from "node:path";
 import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
 import { execConfigSchema, type ExecConfig } from "./config.ts";
 import { createLimits } from "./limits.ts";
-import { ProcessFile } from "./processes.ts";
+import { ProcessFile, survives, type TaskRecord } from "./processes.ts";
 import { StatusReporter } from "./reporter.ts";
 import { logRoutes } from "./routes.ts";
 import { JobServices } from "./services.ts";
@@ -28,6 +33,9 @@ import { idRanges, taskIdentity } from "./users.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
+
+/** How often task log files are checked against max_log_file_bytes. */
+const LOG_ROTATE_INTERVAL_MS = 1000;
 
 export function execDir(dataDir: string): string {
   return join(dataDir, "exec");
@@ -59,8 +67,9 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     taskIdentity(task, agent, policy, readPasswd());
 
   const processes = new ProcessFile(join(dir, "processes.json"));
-  const reaped = await processes.reap(cfg.kill_timeout);
-  if (reaped.length) ctx.log.warn("killed task processes left from before this agent restarted", { tasks: reaped.map((e) => `${e.allocId}/${e.task}`) });
+  const recorded = processes.load();
+  const adoptable = recorded.filter(survives);
+  if (recorded.length) ctx.log.info("tasks recorded before this agent (or plugin) started: taking them up as the leader lists their allocations", { recorded: recorded.length, running: adoptable.map((e) => `${e.allocId}/${e.task} pid ${e.pid}`) });
 
   const limits = createLimits(cfg.cgroup_root, ctx.log);
   ctx.every(cfg.watchdog_interval, () => limits.tick());
@@ -80,8 +89,11 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate,
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
-    onProcess: (allocId: string, task: string, pid: number | undefined) => processes.set(allocId, task, pid),
-  }, reporter, ctx.log);
+    onRecord: (allocId: string, task: string, rec: TaskRecord) => processes.set(allocId, task, rec),
+    forget: (allocId: string) => processes.forget(allocId),
+  }, reporter, ctx.log, recorded);
+  // Tasks write their log files themselves; the agent rotates them (copy and truncate) on this tick.
+  ctx.every(LOG_ROTATE_INTERVAL_MS, () => supervisor.rotateLogs());
 
   const source = ctx.forward ? remoteAllocs(ctx.host.nodeId, ctx.forward) : localAllocs(ctx.host.nodeId, ctx.state);
   const watch = ctx.own(new AllocWatch(source, (allocs) => supervisor.reconcile(allocs), ctx.log));
@@ -99,7 +111,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
       watch.close();
       reporter.stop(); // the allocations stay as the leader knows them (see the header)
       services.stop();
-      await supervisor.close("exec driver stopping");
+      supervisor.detach(); // tasks run on; the next instance adopts them
     },
   };
 }

@@ -16,6 +16,12 @@ export interface TaskLimits {
   attach(key: TaskKey, pid: number, memoryBytes: number, cpuMhz: number, onOom: () => void): void;
   /** The process exited: release, and say whether the kernel killed it for memory (cgroup mode). */
   detach(key: TaskKey): boolean;
+  /**
+   * The agent lets go of a process that goes on running (plugin stopping):
+   * stop watching it, keep its cgroup (and so its limits) in place. The
+   * next agent attaches to the same leaf again.
+   */
+  release(key: TaskKey): void;
   /** Watchdog mode: sample once (the plugin calls this every watchdog_interval). */
   tick(): void;
 }
@@ -40,6 +46,7 @@ export function watchdogLimits(watchdog: MemoryWatchdog): TaskLimits {
       watchdog.unwatch(k(key));
       return false;
     },
+    release: (key) => watchdog.unwatch(k(key)),
     tick: () => void watchdog.tick(),
   };
 }
@@ -67,6 +74,10 @@ function cgroupLimits(cg: CgroupManager, log: Logger, watchdog: MemoryWatchdog):
       const oom = cg.oomKills(l.leaf) > l.oomBefore;
       cg.remove(key.allocId, key.task);
       return oom;
+    },
+    release(key) {
+      watchdog.unwatch(k(key));
+      leaves.delete(k(key));
     },
     tick: () => void watchdog.tick(),
   };

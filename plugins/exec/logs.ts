@@ -1,10 +1,17 @@
 // Task output: each stream (stdout, stderr) of each task goes to
-// <allocDir>/logs/<task>.<stream>.log, rotated past max_log_file_bytes into
-// .log.1 (newest) … .log.<max_log_files-1> (oldest, then deleted). Reading
-// returns the files oldest first; following keeps the current file open and
-// notices a rotation by the inode behind the name changing, so no byte is
-// lost or repeated across it.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+// <allocDir>/logs/<task>.<stream>.log. The task writes that file itself
+// (its stdout/stderr are the file, opened for append, not a pipe the agent
+// reads): output keeps landing in the same file while the agent is stopped,
+// restarted or upgraded, and no task dies of a broken pipe. Past
+// max_log_file_bytes the agent rotates it by copy and truncate: the current
+// content is copied to .log.1 (newest) … .log.<max_log_files-1> (oldest,
+// then deleted) and the file is truncated; the task's append-mode descriptor
+// goes on writing at its new end. Bytes the task writes between the copy and
+// the truncate are lost (the price of a file the agent does not hold).
+// Reading returns the files oldest first; following keeps the current file
+// open and notices a rotation by .log.1 changing (a new inode) or the file
+// shrinking, so nothing is repeated across it.
+import { closeSync, copyFileSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export type Stream = "stdout" | "stderr";
@@ -23,10 +30,16 @@ export class RotatingLog {
     this.size = fstatSync(this.fd).size;
   }
 
+  /** The append-mode descriptor to hand a task as its stdout or stderr. */
+  get descriptor(): number {
+    return this.fd;
+  }
+
   private path(gen: number): string {
     return logPath(this.dir, this.task, this.stream, gen);
   }
 
+  /** Writes from the agent itself (tests, messages), rotating exactly at the limit. */
   write(chunk: Uint8Array): void {
     let rest = chunk;
     while (rest.length > 0) {
@@ -39,15 +52,24 @@ export class RotatingLog {
     }
   }
 
-  private rotate(): void {
-    closeSync(this.fd);
-    const last = this.maxFiles - 1;
-    if (last < 1) rmSync(this.path(0), { force: true });
-    else {
-      rmSync(this.path(last), { force: true });
-      for (let g = last - 1; g >= 0; g--) if (existsSync(this.path(g))) renameSync(this.path(g), this.path(g + 1));
+  /** Rotates if the task filled the file (called on a timer: the task writes without the agent). */
+  rotateIfFull(): void {
+    try {
+      this.size = fstatSync(this.fd).size;
+      if (this.size >= this.maxBytes) this.rotate();
+    } catch {
+      // closed
     }
-    this.fd = openSync(this.path(0), "a");
+  }
+
+  private rotate(): void {
+    const last = this.maxFiles - 1;
+    if (last >= 1) {
+      rmSync(this.path(last), { force: true });
+      for (let g = last - 1; g >= 1; g--) if (existsSync(this.path(g))) renameSync(this.path(g), this.path(g + 1));
+      copyFileSync(this.path(0), this.path(1));
+    }
+    ftruncateSync(this.fd, 0);
     this.size = 0;
   }
 
@@ -109,15 +131,28 @@ export function readLogs(logDir: string, task: string, stream: Stream, opts: { f
       }
       let fd = openSync(current, "r");
       let pos = drain(fd, 0, emit);
+      const newest = logPath(logDir, task, stream, 1);
+      const inoOf = (f: string) => (existsSync(f) ? statSync(f).ino : 0);
+      let newestIno = inoOf(newest);
       while (open()) {
         await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
-        pos = drain(fd, pos, emit);
-        const rotated = existsSync(current) && statSync(current).ino !== fstatSync(fd).ino;
-        if (rotated) {
+        const replaced = existsSync(current) && statSync(current).ino !== fstatSync(fd).ino;
+        const copied = inoOf(newest) !== newestIno || fstatSync(fd).size < pos;
+        if (replaced) {
+          pos = drain(fd, pos, emit);
           closeSync(fd);
           fd = openSync(current, "r");
           pos = drain(fd, 0, emit);
-        }
+        } else if (copied) {
+          // Copy and truncate: what followed pos before the rotation is now at the end of .log.1.
+          if (existsSync(newest)) {
+            const old = openSync(newest, "r");
+            drain(old, pos, emit);
+            closeSync(old);
+          }
+          pos = drain(fd, 0, emit);
+        } else pos = drain(fd, pos, emit);
+        newestIno = inoOf(newest);
       }
       closeSync(fd);
       if (!cancelled) ctl.close();

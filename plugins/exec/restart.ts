@@ -15,7 +15,18 @@ export class RestartTracker {
   private windowStart: number | undefined;
   private count = 0;
 
-  constructor(private policy: RestartPolicy, private batch: boolean) {}
+  constructor(private policy: RestartPolicy, private batch: boolean, saved?: { windowStart?: number; windowCount?: number }) {
+    // An adopted task (agent restarted) keeps counting in the window it was in.
+    if (saved?.windowStart !== undefined) {
+      this.windowStart = saved.windowStart;
+      this.count = saved.windowCount ?? 0;
+    }
+  }
+
+  /** The current window, to record (processes.ts). */
+  get window(): { windowStart?: number; windowCount: number } {
+    return { windowStart: this.windowStart, windowCount: this.count };
+  }
 
   /** Restarts counted in the current window. */
   get attemptsInWindow(): number {

@@ -4,18 +4,33 @@
 // the leader garbage-collected. Allocation folders (logs included) stay
 // until the leader forgets the allocation, so `corral alloc logs` works on
 // finished allocations.
+//
+// Tasks outlive the agent: when the plugin starts, the tasks recorded in
+// processes.json are taken up again as the leader lists their allocations
+// (adopted if still running), and only the processes of allocations no
+// longer wanted here are killed. Stopping the plugin lets go of the tasks
+// without stopping them.
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import type { Logger } from "../../core/log.ts";
 import { AllocRunner, type AllocRunnerDeps, type NodeAlloc } from "./alloc-runner.ts";
 import type { StatusReporter } from "./reporter.ts";
+import { killRecorded, type ProcessEntry } from "./processes.ts";
 
 const TERMINAL = new Set(["complete", "failed", "lost"]);
 
 export class Supervisor {
   readonly runners = new Map<string, AllocRunner>();
   private closed = false;
+  /** Tasks of the previous agent (or plugin instance), by allocation, until the leader's list says what to do with them. */
+  private recorded = new Map<string, Map<string, ProcessEntry>>();
 
-  constructor(private deps: AllocRunnerDeps, private reporter: StatusReporter, private log: Logger) {}
+  constructor(private deps: AllocRunnerDeps, private reporter: StatusReporter, private log: Logger, recorded: readonly ProcessEntry[] = []) {
+    for (const e of recorded) {
+      const tasks = this.recorded.get(e.allocId) ?? new Map<string, ProcessEntry>();
+      tasks.set(e.task, e);
+      this.recorded.set(e.allocId, tasks);
+    }
+  }
 
   /** One answer of the allocation watch. Runs quickly: stops run in the background. */
   reconcile(allocs: readonly NodeAlloc[]): void {
@@ -39,15 +54,35 @@ export class Supervisor {
       this.reporter.forget(id);
       void runner.stop("allocation no longer assigned to this node").then(() => this.removeDir(runner.dir));
     }
+    this.killUnwanted();
     this.sweepDirs(listed);
+  }
+
+  /**
+   * Recorded tasks whose allocation the leader's first answer did not want
+   * here (stopped, lost, moved, collected while the agent was away): their
+   * processes are killed, their records dropped. Wanted ones were taken up
+   * by start().
+   */
+  private killUnwanted(): void {
+    if (this.recorded.size === 0) return;
+    const leftover = [...this.recorded.entries()];
+    this.recorded.clear();
+    const entries = leftover.flatMap(([, tasks]) => [...tasks.values()]);
+    void killRecorded(entries, this.deps.killTimeoutMs).then((killed) => {
+      if (killed.length) this.log.warn("killed task processes of allocations no longer wanted on this node", { tasks: killed.map((e) => `${e.allocId}/${e.task}`) });
+      for (const [allocId] of leftover) if (!this.runners.has(allocId)) this.deps.forget(allocId);
+    });
   }
 
   private start(a: NodeAlloc): void {
     const runner = new AllocRunner(a, this.deps);
     this.runners.set(a.id, runner);
-    this.log.info("starting allocation", { alloc: a.id, job: `${a.namespace}/${a.jobId}`, group: `${a.groupName}[${a.taskGroupIndex}]` });
+    const recorded = this.recorded.get(a.id);
+    this.recorded.delete(a.id);
+    this.log.info(recorded ? "resuming allocation" : "starting allocation", { alloc: a.id, job: `${a.namespace}/${a.jobId}`, group: `${a.groupName}[${a.taskGroupIndex}]` });
     try {
-      runner.start();
+      runner.start(recorded);
     } catch (err) {
       this.log.error("allocation could not start", { alloc: a.id, err });
       void runner.stop(`could not start: ${(err as Error).message}`);
@@ -70,6 +105,11 @@ export class Supervisor {
     }
   }
 
+  /** Rotates the log files of running tasks that grew past max_log_file_bytes. */
+  rotateLogs(): void {
+    for (const r of this.runners.values()) r.rotateLogs();
+  }
+
   /** A runner by allocation id or unique prefix (4+ characters), like the API accepts. */
   find(idOrPrefix: string): AllocRunner | undefined {
     const exact = this.runners.get(idOrPrefix);
@@ -78,9 +118,14 @@ export class Supervisor {
     return found.length === 1 ? found[0] : undefined;
   }
 
-  /** Stops every allocation (plugin disabled, node shutting down). */
-  async close(reason: string): Promise<void> {
+  /**
+   * Lets go of every allocation, leaving its tasks running (plugin disabled
+   * or reloaded, node shutting down or upgraded): the next plugin instance
+   * or agent adopts them from processes.json. Allocation stops (job stop,
+   * drain) are how tasks stop.
+   */
+  detach(): void {
     this.closed = true;
-    await Promise.all([...this.runners.values()].map((r) => r.stop(reason)));
+    for (const r of this.runners.values()) if (!r.stopped) r.detach();
   }
 }

@@ -1,15 +1,23 @@
 // One task of an allocation as a real process: spawned without a shell
-// (command and args as given), in its own process group, output into
-// rotating log files, memory and CPU limited (limits.ts), restarted by the
-// group's restart policy (restart.ts). Stopping sends SIGTERM to the
-// process group, waits kill_timeout, then SIGKILL.
+// (command and args as given), in its own session and process group, its
+// stdout and stderr the task's log files (logs.ts) rather than pipes to the
+// agent, memory and CPU limited (limits.ts), restarted by the group's
+// restart policy (restart.ts). Stopping sends SIGTERM to the process group,
+// waits kill_timeout, then SIGKILL.
+//
+// The process does not belong to the agent: detach() lets go of it (the
+// plugin is stopping) and leaves it running; resume() adopts it again (the
+// agent restarted, or the plugin was reloaded) from what processes.ts
+// recorded, or restarts it by policy if it ended meanwhile.
 //
 // State changes go to onChange as a whole TaskState; the allocation runner
 // decides what to report.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { RestartPolicy, Task } from "../../core/scheduler/index.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
+import { endedChild, startTicksOf, trackChild, watchExit, type ExitWatch } from "./exits.ts";
 import { killGroup } from "./memory.ts";
+import { survives, type ProcessEntry, type TaskRecord } from "./processes.ts";
 import { RestartTracker } from "./restart.ts";
 import type { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
@@ -31,8 +39,8 @@ export interface TaskRunnerDeps {
   limits: TaskLimits;
   now(): number;
   onChange(state: TaskState): void;
-  /** A process started (pid) or ended (undefined): the plugin's process file tracks them. */
-  onProcess(pid: number | undefined): void;
+  /** The task's process (pid, or none) or counters changed: the plugin's process file records it. */
+  onRecord(rec: TaskRecord): void;
   spawnFn?: typeof spawn;
   /** The user and group the process runs as (users.ts); absent: the agent's. */
   runAs?: { uid: number; gid: number };
@@ -46,9 +54,11 @@ export function initialTaskState(): TaskState {
 
 export class TaskRunner {
   state: TaskState = initialTaskState();
-  private child?: ChildProcess;
+  private current?: { pid: number; startTicks: number };
+  private watch?: ExitWatch;
   private tracker: RestartTracker;
   private stopping = false;
+  private detached = false;
   private oomKilled = false;
   private restartTimer?: ReturnType<typeof setTimeout>;
   private exited?: () => void;
@@ -62,69 +72,125 @@ export class TaskRunner {
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.current?.pid;
   }
 
   start(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.detached) return;
     const { task } = this.d;
     if (this.d.refused) {
       // A refusal is the node's configuration, not a crash: restarting changes nothing.
       this.set({ state: "dead", failed: true, finishedAt: this.d.now() }, "Setup Failure", `not started: ${this.d.refused}`);
       return this.finished();
     }
-    let child: ChildProcess;
+    let child: ReturnType<typeof spawn>;
     try {
       // uid/gid also drop the agent's supplementary groups (setgroups before setuid).
+      // detached: its own session, so no signal meant for the agent reaches it.
       child = (this.d.spawnFn ?? spawn)(task.command, task.args, {
-        cwd: this.d.cwd, env: this.d.env, stdio: ["ignore", "pipe", "pipe"], detached: true,
+        cwd: this.d.cwd, env: this.d.env, stdio: ["ignore", this.d.stdout.descriptor, this.d.stderr.descriptor], detached: true,
         ...(this.d.runAs ? { uid: this.d.runAs.uid, gid: this.d.runAs.gid } : {}),
       });
     } catch (err) {
-      return this.exitedWith(null, null, `could not start ${task.command}: ${(err as Error).message}`);
+      return this.exitedWith({ code: null, signal: null }, `could not start ${task.command}: ${(err as Error).message}`);
     }
-    this.child = child;
-    child.stdout!.on("data", (b: Buffer) => this.d.stdout.write(b));
-    child.stderr!.on("data", (b: Buffer) => this.d.stderr.write(b));
     child.once("error", (err) => {
       // ENOENT and friends: no process was created, so no "exit" follows.
-      if (child.pid === undefined) this.exitedWith(null, null, `could not start ${task.command}: ${err.message}`);
+      if (child.pid === undefined) this.exitedWith({ code: null, signal: null }, `could not start ${task.command}: ${err.message}`);
     });
-    child.once("exit", (code, signal) => this.exitedWith(code, signal));
     if (child.pid === undefined) return;
+    trackChild(child);
+    child.unref(); // the agent may exit while the task runs on
     this.oomKilled = false;
-    this.d.limits.attach({ allocId: this.d.allocId, task: task.name }, child.pid, task.resources.memoryMb * 1024 * 1024, task.resources.cpuMhz, () => {
-      this.oomKilled = true;
-    });
-    this.d.onProcess(child.pid);
+    this.running(child.pid, startTicksOf(child.pid) ?? -1);
     this.set({ state: "running", startedAt: this.d.now(), exitCode: null }, "Started", `pid ${child.pid}`);
   }
 
-  private exitedWith(code: number | null, signal: NodeJS.Signals | null, startError?: string): void {
-    const pid = this.child?.pid;
-    this.child = undefined;
-    const kernelOom = pid !== undefined && this.d.limits.detach({ allocId: this.d.allocId, task: this.d.task.name });
-    if (pid !== undefined) this.d.onProcess(undefined);
+  /**
+   * Takes the task up again after the agent (or the exec plugin) restarted:
+   * `entry` is what processes.json recorded, `known` the state the leader
+   * last heard. A recorded process still running is adopted (same pid, logs
+   * and limits); one that ended meanwhile counts as an exit and restarts by
+   * policy; a task waiting to restart starts now.
+   */
+  resume(entry: ProcessEntry | undefined, known: TaskState | undefined): void {
+    const base = known ?? initialTaskState();
+    this.state = { ...base, restarts: Math.max(base.restarts, entry?.restarts ?? 0), ooms: Math.max(base.ooms, entry?.ooms ?? 0) };
+    this.tracker = new RestartTracker(this.d.restart, this.d.batch, entry);
+    if (entry?.pid !== undefined && survives(entry)) {
+      this.running(entry.pid, entry.startTicks!);
+      this.set({ state: "running", exitCode: null }, "Reattached", `pid ${entry.pid}: still running; the agent took it up again`);
+    } else if (entry?.pid !== undefined) {
+      // Ended meanwhile: its real exit if this agent process was its parent, else unknown.
+      this.exitedWith(endedChild(entry.pid) ?? { code: null, signal: null, unknown: true });
+    } else if (base.state === "dead") {
+      this.finished();
+    } else this.start();
+  }
+
+  /** Lets go of the task without stopping it (the exec plugin or the agent is stopping). */
+  detach(): void {
+    if (this.stopping || this.detached) return;
+    this.detached = true;
+    clearTimeout(this.restartTimer);
+    this.watch?.cancel();
+    if (this.current) this.d.limits.release({ allocId: this.d.allocId, task: this.d.task.name });
+  }
+
+  /** A process of this task runs (spawned or adopted): limits, exit watch, record. */
+  private running(pid: number, startTicks: number): void {
+    this.current = { pid, startTicks };
+    const { task } = this.d;
+    this.d.limits.attach({ allocId: this.d.allocId, task: task.name }, pid, task.resources.memoryMb * 1024 * 1024, task.resources.cpuMhz, () => {
+      this.oomKilled = true;
+    });
+    const watch = watchExit(pid, startTicks);
+    this.watch = watch;
+    void watch.done.then((e) => {
+      if (this.watch === watch && !this.detached) this.exitedWith(e);
+    });
+    this.record();
+  }
+
+  private record(): void {
+    this.d.onRecord({
+      ...(this.current ? { pid: this.current.pid, startTicks: this.current.startTicks } : {}),
+      restarts: this.state.restarts, ooms: this.state.ooms, ...this.tracker.window,
+    });
+  }
+
+  private exitedWith(exit: { code: number | null; signal: NodeJS.Signals | null; unknown?: boolean }, startError?: string): void {
+    const { code, signal } = exit;
+    const had = this.current;
+    this.current = undefined;
+    this.watch = undefined;
+    const kernelOom = had !== undefined && this.d.limits.detach({ allocId: this.d.allocId, task: this.d.task.name });
     const oom = this.oomKilled || kernelOom;
     const now = this.d.now();
-    const how = startError ?? (oom ? `killed: memory above ${this.d.task.resources.memoryMb} MB (OOM)` : signal ? `killed by ${signal}` : `exited with code ${code}`);
+    const how = startError ?? (oom ? `killed: memory above ${this.d.task.resources.memoryMb} MB (OOM)`
+      : exit.unknown ? "ended while the agent was not watching it (exit status unknown)"
+      : signal ? `killed by ${signal}` : `exited with code ${code}`);
     if (this.stopping) {
       this.set({ state: "dead", finishedAt: now, exitCode: code }, "Killed", how);
+      this.record();
       this.exited?.();
       return this.finished();
     }
-    const success = !oom && !startError && code === 0;
+    const success = !oom && !startError && !exit.unknown && code === 0;
     const decision = this.tracker.next(now, success);
     const ooms = this.state.ooms + (oom ? 1 : 0);
     if (decision.kind === "done") {
       this.set({ state: "dead", finishedAt: now, exitCode: code, oom, ooms }, "Completed", how);
+      this.record();
       return this.finished();
     }
     if (decision.kind === "fail") {
       this.set({ state: "dead", failed: true, finishedAt: now, exitCode: code, oom, ooms }, "Failed", `${how}; ${decision.reason}`);
+      this.record();
       return this.finished();
     }
     this.set({ state: "pending", finishedAt: now, exitCode: code, oom, ooms, restarts: this.state.restarts + 1 }, oom ? "OOM Killed" : "Restarting", `${how}; ${decision.reason}; restarting in ${formatDuration(decision.delayMs)}`);
+    this.record();
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.start();
@@ -136,20 +202,20 @@ export class TaskRunner {
     if (this.stopping) return this.done;
     this.stopping = true;
     clearTimeout(this.restartTimer);
-    const child = this.child;
-    if (!child?.pid || this.state.state === "dead") {
+    const proc = this.current;
+    if (!proc || this.state.state === "dead") {
       if (this.state.state !== "dead") this.set({ state: "dead", finishedAt: this.d.now() }, "Killed", reason);
       this.finished();
       return this.done;
     }
     const gone = new Promise<void>((r) => (this.exited = r));
     this.set({}, "Killing", `${reason}: SIGTERM, SIGKILL after ${formatDuration(this.d.killTimeoutMs)}`);
-    killGroup(child.pid, "SIGTERM");
-    const timer = setTimeout(() => killGroup(child.pid!, "SIGKILL"), this.d.killTimeoutMs);
+    killGroup(proc.pid, "SIGTERM");
+    const timer = setTimeout(() => killGroup(proc.pid, "SIGKILL"), this.d.killTimeoutMs);
     await gone;
     clearTimeout(timer);
     // Whatever the task forked and left behind in its group goes too.
-    killGroup(child.pid, "SIGKILL");
+    killGroup(proc.pid, "SIGKILL");
     return this.done;
   }
 

@@ -151,7 +151,7 @@ describe("jobs on a leader and two agents", () => {
     }
   }, 60_000);
 
-  test("kill -9 an agent: its allocations run on the other within node_ttl + 5 s; the restarted agent reaps its orphans", async () => {
+  test("kill -9 an agent: its allocations run on the other within node_ttl + 5 s; the restarted agent kills the tasks of its lost allocations instead of adopting them", async () => {
     await submit(L, httpJob("survivor", { count: 2, cpu: 700, spread: true }));
     const live = await waitRunning(L, "survivor", 2);
     expect(new Set(live.map((x) => x.nodeId)).size).toBe(2);

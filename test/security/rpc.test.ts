@@ -250,7 +250,11 @@ describe.skipIf(!HAVE_OPENSSL)("allocation logs over TLS", () => {
     });
     expect(logs).toContain("hello over tls");
     await get(https(leader) + "/v1/job/tls-logs", { method: "DELETE" });
-    await sleep(1500);
+    // Stopping the agent no longer stops its tasks: wait until the job stop has.
+    await eventually(async () => {
+      const list = (await (await get(https(leader) + "/v1/job/tls-logs/allocations")).json()) as any[];
+      return list.every((a) => a.clientStatus === "complete");
+    }, 30_000, 200);
     await agent.kill("SIGTERM");
     // The node that ran it is gone: a clear 502, and the leader's exec plugin stays up (it used to fail and unmount its routes).
     for (let i = 0; i < 2; i++) {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { eventually, getJson, killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
+import { reapTasks } from "../jobs/cluster-helpers.ts";
 import { HAVE_CHROMIUM, horizontalOverflow, launch, openPage, shot } from "./browser.ts";
 
 // Code passed to page.evaluate runs in the browser; these stand for its globals here (the test project has no DOM types).
@@ -41,6 +42,8 @@ describe.skipIf(!HAVE_CHROMIUM)("dashboard (dev node, headless Chromium)", () =>
   afterAll(async () => {
     await browser?.close();
     await killAll();
+    // Tasks outlive their node (docs/exec.md): the ticker job's process would run on.
+    if (node) reapTasks(node.dataDir);
   });
 
   test("/ leads to the overview: the node, who leads, the services; every request same-origin", async () => {

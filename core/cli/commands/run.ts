@@ -92,7 +92,7 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   let onFatal = (err: Error) => void (early ??= err);
   let node: RunningNode;
   try {
-    node = await startNode(config, { onFatal: (err) => onFatal(err) });
+    node = await startNode(config, { onFatal: (err) => onFatal(err), readConfig: () => configFromArgs(role, args) });
   } catch (err) {
     // Another corral owns this data dir: a usage problem (exit 2), not a crash.
     if (err instanceof DataDirInUseError) {
@@ -119,7 +119,7 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGHUP", () => {
     try {
-      void node.reload(configFromArgs(role, args));
+      node.reload(configFromArgs(role, args)).catch((err) => node.log.error("config reload failed part way", { error: String(err) }));
     } catch (err) {
       // A bad edit must not take a running node down: keep the old config.
       const msg = err instanceof ConfigError ? err.message : String(err);
