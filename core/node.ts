@@ -45,6 +45,9 @@ import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
 import { heartbeatFastPath } from "./cluster/heartbeat-fast.ts";
 import { raftFastPath } from "./cluster/raft/fast-path.ts";
 import { kvFastPath } from "./api/kv-fast.ts";
+import { sessionRoutes } from "./api/sessions.ts";
+import { txnRoutes } from "./api/txn.ts";
+import { SessionTimers } from "./cluster/session-timers.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
 import { heldLimit } from "./http/middleware/held-limit.ts";
@@ -208,7 +211,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     forward: leaderClient ? (req) => leaderClient.forward(req) : undefined,
     peerHttp: peer,
     failure: () => failure,
+    sessionTtlMinMs: config.leader.sessionTtlMinMs,
   };
+  // Session TTLs run on the active Raft leader only (core/cluster/session-timers.ts).
+  const sessionTimers = raft
+    ? new SessionTimers({
+      listSessions: () => state.sessions.list(), getSession: (id) => state.sessions.get(id),
+      propose: (c) => raft!.propose(c), isLeader: () => raft!.status().isLeader, log: log.child({ component: "sessions" }),
+    })
+    : undefined;
   statusRoutes(deps);
   nodeRoutes(deps);
   pluginRoutes(deps);
@@ -218,6 +229,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   aclFactRoutes(deps);
   routeListRoutes(deps);
   kvRoutes(deps);
+  sessionRoutes(deps, { ttlMinMs: config.leader.sessionTtlMinMs, timers: sessionTimers });
+  txnRoutes(deps);
   jobRoutes(deps, scheduling);
   allocationRoutes(deps);
   if (raft && store) raftRoutes(deps, raft, store);
@@ -271,6 +284,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   membership?.start();
   if (raft && membership) raft.onLeadershipChange((isLeader) => isLeader && membership.becameLeader());
   if (raft && scheduling) raft.onLeadershipChange((isLeader) => scheduling.leadershipChanged(isLeader));
+  if (raft && sessionTimers) {
+    raft.onLeadershipChange((isLeader) => sessionTimers.leadershipChanged(isLeader));
+    bus.subscribe("applied", (e) => sessionTimers.applied(e as AppliedEntry));
+    sessionTimers.leadershipChanged(raft.status().isLeader);
+  }
   scheduling?.start();
 
   if (role === "agent" || role === "dev") {
@@ -317,6 +335,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         agent?.stop();
         membership?.stop();
         scheduling?.stop();
+        sessionTimers?.stop();
         // Event streams never end by themselves: close them so the server can stop.
         monitoring.close();
         await server.stop();

@@ -6,13 +6,14 @@ import type { Context } from "hono";
 import { blockingParams, checkDatacenter, flag, setConsulHeaders } from "../http/consul.ts";
 import { consulError } from "../http/errors.ts";
 import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
+import { kvView } from "../state/domains/txn.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
 
 const KvEntryView = z
   .object({
     LockIndex: z.number(), Key: z.string(), Flags: z.number(), Value: z.string().nullable(),
-    CreateIndex: z.number(), ModifyIndex: z.number(),
+    Session: z.string().optional(), CreateIndex: z.number(), ModifyIndex: z.number(),
   })
   .openapi("KVPair");
 
@@ -25,13 +26,13 @@ const kvQuery = z.object({
   raw: z.string().optional(), index: z.string().optional(), wait: z.string().optional(), dc: z.string().optional(),
   stale: z.string().optional(), consistent: z.string().optional(), token: z.string().optional(),
   flags: z.string().optional(), cas: z.string().optional(),
+  acquire: z.string().max(64).optional(), release: z.string().max(64).optional(),
 });
 
 const PATH = "/v1/kv/{key{.*}}";
 
-function view(e: KvEntry) {
-  return { LockIndex: 0, Key: e.key, Flags: e.flags, Value: e.value === "" ? null : e.value, CreateIndex: e.createIndex, ModifyIndex: e.modifyIndex };
-}
+// Consul's DirEntry, Session only while the key is locked (core/state/domains/txn.ts).
+const view = (e: KvEntry) => kvView(e);
 
 function uintParam(c: Context, name: string): number | undefined {
   const v = new URL(c.req.url).searchParams.get(name);
@@ -113,14 +114,19 @@ export function kvRoutes(d: CoreApiDeps) {
       const key = pathParam(c, "key");
       if (key === "") throw consulError(400, "Missing key name");
       const q = new URL(c.req.url).searchParams;
-      if (q.has("acquire") || q.has("release")) throw consulError(400, "sessions (acquire/release) are not supported");
+      const acquire = q.get("acquire") ?? undefined;
+      const release = q.get("release") ?? undefined;
+      if (acquire !== undefined && release !== undefined) throw consulError(400, "Conflicting flags: acquire and release");
+      if (acquire === "" || release === "") throw consulError(500, 'Invalid session ""');
       const flags = uintParam(c, "flags") ?? 0;
       const cas = uintParam(c, "cas");
       const body = new Uint8Array(await c.req.arrayBuffer());
       if (body.byteLength > MAX_KV_VALUE_BYTES) {
         throw consulError(413, `Request body(${body.byteLength} bytes) too large, max size: ${MAX_KV_VALUE_BYTES} bytes.`);
       }
-      const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value: Buffer.from(body).toString("base64"), flags, cas });
+      const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value: Buffer.from(body).toString("base64"), flags, cas, acquire, release });
+      // An acquire or release naming no live session is an error in Consul (500 "Invalid session"), not a false.
+      if (!out.result.ok && out.result.code === "INVALID_SESSION") throw consulError(500, out.result.message);
       return c.json(out.result.ok ? out.result.value === true : false);
     },
   });
