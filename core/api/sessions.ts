@@ -109,12 +109,28 @@ export async function parseCreate(c: Context, defaultNode: string, nodeKnown: (n
   }
   // Consul binds a session to its node's serfHealth unless told otherwise. A
   // leader-role process registers no catalog node: its sessions bind to no check.
+  if (!nodeKnown(node) && node.toLowerCase() !== defaultNode.toLowerCase()) throw consulError(500, "Missing node registration");
   const explicit = checks !== undefined || nodeChecks !== undefined || svcRaw !== undefined;
   const bound = explicit ? [...new Set([...(checks ?? []), ...(nodeChecks ?? [])])] : nodeKnown(node) ? [SERF_HEALTH] : [];
   return {
     id: randomUUID(), name: str("Name"), node, nodeChecks: bound, serviceChecks,
     lockDelayMs: lockDelayMs(field(body, "LockDelay")), behavior, ttl,
   };
+}
+
+/**
+ * An agent names itself as the session's node before it forwards a create
+ * (as a Consul agent fills in its own node name): the leader that applies
+ * it cannot know which agent the client asked.
+ */
+async function withDefaultNode(c: Context, nodeName: string): Promise<Request> {
+  const parsed = await requestBody(c);
+  const body = parsed.kind === "json" ? parsed.value : parsed.kind === "empty" ? {} : undefined;
+  if (!body || typeof body !== "object" || Array.isArray(body) || field(body as Record<string, unknown>, "Node")) return c.req.raw;
+  const headers = new Headers(c.req.raw.headers);
+  headers.set("content-type", "application/json");
+  headers.delete("content-length");
+  return new Request(c.req.raw.url, { method: "PUT", headers, body: JSON.stringify({ ...(body as object), Node: nodeName }) });
 }
 
 const idParam = z.object({ id: z.string().max(64) });
@@ -152,7 +168,7 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
       responses: { 200: { description: "The new session's ID", content: { "application/json": { schema: z.object({ ID: z.string() }) } } } },
     }),
     handler: async (c) => {
-      if (d.forward) return d.forward(c.req.raw);
+      if (d.forward) return d.forward(await withDefaultNode(c, d.host.nodeName));
       checkDatacenter(c, d.host.datacenter);
       const spec = await parseCreate(c, d.host.nodeName, (n) => d.state.catalog.nodeByName(n) !== undefined, o.ttlMinMs);
       const out = await d.propose({ type: "SessionCreate", v: 1, at: Date.now(), session: spec });
