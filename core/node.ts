@@ -229,7 +229,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   aclFactRoutes(deps);
   routeListRoutes(deps);
   kvRoutes(deps);
-  sessionRoutes(deps, { ttlMinMs: config.leader.sessionTtlMinMs, timers: sessionTimers });
+  sessionRoutes(deps, {
+    ttlMinMs: config.leader.sessionTtlMinMs, timers: sessionTimers,
+    confirmLeader: raft ? () => raft!.readBarrier().catch(toApiError) : undefined,
+  });
   txnRoutes(deps);
   jobRoutes(deps, scheduling);
   allocationRoutes(deps);

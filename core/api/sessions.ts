@@ -40,6 +40,13 @@ export interface SessionRouteOptions {
   ttlMinMs: number;
   /** Leader-role nodes: the TTL timers (renewals). Agents forward instead. */
   timers?: SessionTimers;
+  /**
+   * A quorum round confirming this node still leads (Raft read index).
+   * A renewal is answered only after it: a deposed leader cut off from its
+   * peers must not tell a holder its session lives on while a new leader's
+   * timer runs (docs/coordination.md, fencing).
+   */
+  confirmLeader?: () => Promise<void>;
 }
 
 /** A field of a Consul body, matched case-insensitively as Consul's decoder does. */
@@ -214,6 +221,8 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
       const id = pathParam(c, "id");
       // Only the active leader's timers count; the read gate sends a follower's renewal there.
       if (!o.timers?.isLeader()) throw consulError(500, "No cluster leader");
+      await o.confirmLeader?.();
+      if (!o.timers.isLeader()) throw consulError(500, "No cluster leader");
       const s = o.timers.renew(id);
       if (!s) throw consulError(404, `Session id '${id}' not found`);
       return c.json([sessionView(s)]);

@@ -31,7 +31,7 @@ describe("npm consul client", () => {
     expect(await consul.kv.set({ key: "npm/leader", value: "a", acquire: a.ID })).toBe(true);
     // The wire answer is `false`; node-consul hands a false body out as undefined.
     expect(await consul.kv.set({ key: "npm/leader", value: "b", acquire: b.ID })).toBeFalsy();
-    const held = (await consul.kv.get("npm/leader")) as { Session: string; LockIndex: number; Value: string };
+    const held = (await consul.kv.get("npm/leader")) as unknown as { Session: string; LockIndex: number; Value: string };
     expect(held).toMatchObject({ Session: a.ID, LockIndex: 1, Value: "a" });
     expect(await consul.kv.set({ key: "npm/leader", value: "a", release: a.ID })).toBe(true);
     expect(await consul.kv.set({ key: "npm/leader", value: "b", acquire: b.ID })).toBe(true);
@@ -46,13 +46,13 @@ describe("npm consul client", () => {
       { KV: { Verb: "set", Key: "npm/txn/a", Value: Buffer.from("1").toString("base64") } },
       { KV: { Verb: "get", Key: "npm/txn/a" } },
     ];
-    const r = (await consul.transaction.create(ops)) as { Results: { KV: { Key: string; Value: string | null } }[]; Errors: null };
+    const r = (await consul.transaction.create({ operations: ops as never })) as unknown as { Results: { KV: { Key: string; Value: string | null } }[]; Errors: null };
     expect(r.Errors).toBeNull();
     expect(r.Results[1]!.KV).toMatchObject({ Key: "npm/txn/a", Value: Buffer.from("1").toString("base64") });
     // A failed check: the client rejects with the 409 and nothing was applied.
     let status = 0;
     try {
-      await consul.transaction.create([{ KV: { Verb: "set", Key: "npm/txn/b", Value: "" } }, { KV: { Verb: "check-not-exists", Key: "npm/txn/a" } }]);
+      await consul.transaction.create({ operations: [{ KV: { Verb: "set", Key: "npm/txn/b", Value: "" } }, { KV: { Verb: "check-not-exists", Key: "npm/txn/a" } }] as never });
     } catch (err) {
       status = (err as { response?: { statusCode: number } }).response?.statusCode ?? -1;
     }
