@@ -41,18 +41,19 @@ describe("npm consul client", () => {
     expect(await consul.session.info(b.ID)).toBeUndefined();
   });
 
+  // node-consul's typings call ops lower-case; at run time it sends them as given, in Consul's shape.
   test("a transaction through consul.transaction.create", async () => {
     const ops = [
       { KV: { Verb: "set", Key: "npm/txn/a", Value: Buffer.from("1").toString("base64") } },
       { KV: { Verb: "get", Key: "npm/txn/a" } },
     ];
-    const r = (await consul.transaction.create({ operations: ops as never })) as unknown as { Results: { KV: { Key: string; Value: string | null } }[]; Errors: null };
+    const r = (await consul.transaction.create(ops as never)) as unknown as { Results: { KV: { Key: string; Value: string | null } }[]; Errors: null };
     expect(r.Errors).toBeNull();
     expect(r.Results[1]!.KV).toMatchObject({ Key: "npm/txn/a", Value: Buffer.from("1").toString("base64") });
     // A failed check: the client rejects with the 409 and nothing was applied.
     let status = 0;
     try {
-      await consul.transaction.create({ operations: [{ KV: { Verb: "set", Key: "npm/txn/b", Value: "" } }, { KV: { Verb: "check-not-exists", Key: "npm/txn/a" } }] as never });
+      await consul.transaction.create([{ KV: { Verb: "set", Key: "npm/txn/b", Value: "" } }, { KV: { Verb: "check-not-exists", Key: "npm/txn/a" } }] as never);
     } catch (err) {
       status = (err as { response?: { statusCode: number } }).response?.statusCode ?? -1;
     }
