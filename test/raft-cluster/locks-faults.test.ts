@@ -209,7 +209,7 @@ describe("locks under faults", () => {
     console.log(
       `lock faults: ${log.join(", ")}\n` +
         `holds ${holds.length}, hand-overs ${handovers}, overlaps ${bad.length}, fenced writes ok ${writes}, fenced refusals ${stats.fenced}, ` +
-        `renew failures ${stats.renewFail}, ends: ${JSON.stringify(Object.fromEntries(Object.entries(Object.groupBy(holds, (h) => h.why)).map(([k, v]) => [k, v!.length])))}`,
+        `renew failures ${stats.renewFail}, ends: ${JSON.stringify(holds.reduce<Record<string, number>>((m, h) => ({ ...m, [h.why]: (m[h.why] ?? 0) + 1 }), {}))}`,
     );
     if (bad.length) console.log(JSON.stringify(bad.slice(0, 3), null, 2));
     expect(log.length).toBeGreaterThanOrEqual(2);
