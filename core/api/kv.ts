@@ -124,6 +124,7 @@ export function kvRoutes(d: CoreApiDeps) {
       if (body.byteLength > MAX_KV_VALUE_BYTES) {
         throw consulError(413, `Request body(${body.byteLength} bytes) too large, max size: ${MAX_KV_VALUE_BYTES} bytes.`);
       }
+      if (acquire !== undefined && d.replicator?.status().isLeader && refusedBeforeLog(d, key, acquire)) return c.json(false);
       const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value: Buffer.from(body).toString("base64"), flags, cas, acquire, release });
       // An acquire or release naming no live session is an error in Consul (500 "Invalid session"), not a false.
       if (!out.result.ok && out.result.code === "INVALID_SESSION") throw consulError(500, out.result.message);
@@ -150,4 +151,18 @@ export function kvRoutes(d: CoreApiDeps) {
       return c.json(out.result.ok ? out.result.value === true : false);
     },
   });
+}
+
+/**
+ * An acquire the active leader can already see will fail (the key is held
+ * by another session, or under lock-delay) is answered false without a log
+ * entry, as Consul checks lock-delay before Raft. Waiting contenders all
+ * retry when a lock changes hands; without this every losing retry was a
+ * replicated, fsynced write. A false answer is always safe: it takes
+ * nothing. The applier still decides every acquire that is proposed.
+ */
+function refusedBeforeLog(d: CoreApiDeps, key: string, session: string): boolean {
+  const e = d.state.kvGet(key);
+  if (e?.session && e.session !== session) return true;
+  return (!e || e.session !== session) && d.state.sessions.lockDelayUntil(key) > Date.now();
 }
