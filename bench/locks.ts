@@ -71,14 +71,17 @@ async function startCorral(): Promise<Target> {
       const lock = `${url}/v1/kv/bench-lock/${round}/.lock`;
       const data = `${url}/v1/kv/bench-data/${round}`;
       return async () => {
+        // Consul's api.Lock: try; when held, wait with blocking reads until the key shows no holder, then try again.
         let index = 0;
         for (;;) {
           const got = await fetch(`${lock}?acquire=${session}`, { method: "PUT", body: "" });
           if ((await got.json()) === true) break;
-          // Held: wait for the key to change (Consul's recipe), then try again.
-          const w = await fetch(`${lock}?index=${index}&wait=5s`);
-          index = Number(w.headers.get("x-consul-index") ?? 0);
-          await w.arrayBuffer();
+          for (;;) {
+            const w = await fetch(`${lock}?index=${index}&wait=5s`);
+            index = Number(w.headers.get("x-consul-index") ?? 0);
+            const pair = w.status === 200 ? ((await w.json()) as { Session?: string }[])[0] : (await w.arrayBuffer(), undefined);
+            if (!pair?.Session) break;
+          }
         }
         const put = await fetch(data, { method: "PUT", body: VALUE });
         await put.arrayBuffer();

@@ -7,6 +7,7 @@ import { blockingParams, checkDatacenter, flag, setConsulHeaders } from "../http
 import { consulError } from "../http/errors.ts";
 import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
 import { kvView } from "../state/domains/txn.ts";
+import { AcquireQueue } from "./acquire-queue.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
 
@@ -54,6 +55,7 @@ export function listKeys(keys: string[], prefix: string, separator: string | nul
 
 export function kvRoutes(d: CoreApiDeps) {
   const status = () => d.replicator?.status();
+  const acquires = new AcquireQueue();
 
   d.routes.add({
     owner: "core",
@@ -124,8 +126,11 @@ export function kvRoutes(d: CoreApiDeps) {
       if (body.byteLength > MAX_KV_VALUE_BYTES) {
         throw consulError(413, `Request body(${body.byteLength} bytes) too large, max size: ${MAX_KV_VALUE_BYTES} bytes.`);
       }
-      if (acquire !== undefined && d.replicator?.status().isLeader && refusedBeforeLog(d, key, acquire)) return c.json(false);
-      const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value: Buffer.from(body).toString("base64"), flags, cas, acquire, release });
+      const value = Buffer.from(body).toString("base64");
+      const out = acquire !== undefined && d.replicator?.status().isLeader
+        ? await acquires.run(key, () => refusedBeforeLog(d, key, acquire), () => d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas, acquire }))
+        : await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas, acquire, release });
+      if (out === false) return c.json(false);
       // An acquire or release naming no live session is an error in Consul (500 "Invalid session"), not a false.
       if (!out.result.ok && out.result.code === "INVALID_SESSION") throw consulError(500, out.result.message);
       return c.json(out.result.ok ? out.result.value === true : false);

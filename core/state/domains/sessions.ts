@@ -119,6 +119,8 @@ export function invalidateSession(db: Db, index: number, at: number, id: string)
     | { behavior: string; lockDelayMs: number }
     | undefined;
   if (!row) return false;
+  // Expired delays are forgotten here, so the table stays as small as the set of recently released keys.
+  client.prepare("DELETE FROM kv_lock_delays WHERE until_ms <= ?").run(at);
   const held = client.prepare("SELECT key FROM kv WHERE session = ?").all(id) as { key: string }[];
   if (row.lockDelayMs > 0) {
     const delay = client.prepare("INSERT INTO kv_lock_delays (key, until_ms) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET until_ms = excluded.until_ms");
