@@ -222,3 +222,40 @@ describe("locks under faults", () => {
     expect(result.ok).toBe(true);
   }, RUN_MS + 90_000);
 });
+
+describe("session TTLs across a leader change", () => {
+  test("the new leader gives every session a full 2×TTL: not invalidated early, gone once it lapses unrenewed", async () => {
+    const cl = new TestCluster({ size: 3, electionTimeoutMs: 500, heartbeatMs: 50, env: { CORRAL_LEADER_SESSION_TTL_MIN: "500ms" } });
+    try {
+      await cl.start();
+      const first = await cl.waitLeader();
+      const url = cl.nodes[first]!.url;
+      const r = await fetch(`${url}/v1/session/create`, { method: "PUT", headers: J, body: JSON.stringify({ TTL: "2s", LockDelay: "0s" }) });
+      const id = ((await r.json()) as { ID: string }).ID;
+      expect((await fetch(`${url}/v1/kv/ttl/lock?acquire=${id}`, { method: "PUT", body: "x" }).then((x) => x.json()))).toBe(true);
+      // Renewed just before the old leader dies: its timer would have fired 4 s later.
+      expect((await fetch(`${url}/v1/session/renew/${id}`, { method: "PUT" })).status).toBe(200);
+      await cl.kill(first);
+      const next = await cl.waitLeader(15_000);
+      const elected = now();
+      const nurl = cl.nodes[next]!.url;
+      const info = async () => ((await (await fetch(`${nurl}/v1/session/info/${id}`)).json()) as unknown[]).length;
+      // The new leader's timer started at its election: the session lives at least 2×TTL − slack from now.
+      await sleep(2500);
+      expect(await info()).toBe(1);
+      const gone = await (async () => {
+        for (;;) {
+          if ((await info()) === 0) return now();
+          if (now() - elected > 20_000) return Infinity;
+          await sleep(100);
+        }
+      })();
+      expect(gone - elected).toBeGreaterThanOrEqual(3500);
+      expect(gone - elected).toBeLessThan(12_000);
+      const lock = (await (await fetch(`${nurl}/v1/kv/ttl/lock`)).json()) as { Session?: string }[];
+      expect(lock[0]!.Session).toBeUndefined();
+    } finally {
+      await cl.stop();
+    }
+  }, 90_000);
+});
