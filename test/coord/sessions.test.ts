@@ -43,6 +43,9 @@ describe("sessions", () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     const self = (await getJson(`${dev.url}/v1/agent/self`)).body;
     const node = self.Config.NodeName;
+    // Clients size their TTLs by it: [leader] session_ttl_min of this node's config.
+    expect(self.Config.SessionTTLMin).toBe("1s");
+    expect(self.DebugConfig).toMatchObject({ SessionTTLMin: "1s", SessionTTLMax: "24h0m0s" });
     const info = await getJson(`${dev.url}/v1/session/info/${id}`);
     expect(info.status).toBe(200);
     expect(Number(info.headers.get("x-consul-index"))).toBeGreaterThan(0);
