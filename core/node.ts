@@ -52,6 +52,9 @@ import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
 import { heartbeatFastPath } from "./cluster/heartbeat-fast.ts";
 import { raftFastPath } from "./cluster/raft/fast-path.ts";
 import { kvFastPath } from "./api/kv-fast.ts";
+import { sessionRoutes } from "./api/sessions.ts";
+import { txnRoutes } from "./api/txn.ts";
+import { SessionTimers } from "./cluster/session-timers.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
 import { heldLimit } from "./http/middleware/held-limit.ts";
@@ -266,7 +269,15 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     forward: forwardToLeaders ? (req) => forwardToLeaders(asClientRead(req)) : undefined,
     peerHttp: peer,
     failure: () => failure,
+    sessionTtlMinMs: config.leader.sessionTtlMinMs,
   };
+  // Session TTLs run on the active Raft leader only (core/cluster/session-timers.ts).
+  const sessionTimers = raft
+    ? new SessionTimers({
+      listSessions: () => state.sessions.list(), getSession: (id) => state.sessions.get(id),
+      propose: (c) => raft!.propose(c), isLeader: () => raft!.status().isLeader, log: log.child({ component: "sessions" }),
+    })
+    : undefined;
   statusRoutes(deps);
   nodeRoutes(deps);
   pluginRoutes(deps);
@@ -276,6 +287,11 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   aclFactRoutes(deps);
   routeListRoutes(deps);
   kvRoutes(deps);
+  sessionRoutes(deps, {
+    ttlMinMs: config.leader.sessionTtlMinMs, timers: sessionTimers,
+    confirmLeader: raft ? () => raft!.readBarrier().catch(toApiError) : undefined,
+  });
+  txnRoutes(deps);
   jobRoutes(deps, scheduling);
   allocationRoutes(deps);
   if (raft && store) raftRoutes(deps, raft, store);
@@ -357,6 +373,11 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   membership?.start();
   if (raft && membership) raft.onLeadershipChange((isLeader) => isLeader && membership.becameLeader());
   if (raft && scheduling) raft.onLeadershipChange((isLeader) => scheduling.leadershipChanged(isLeader));
+  if (raft && sessionTimers) {
+    raft.onLeadershipChange((isLeader) => sessionTimers.leadershipChanged(isLeader));
+    bus.subscribe("applied", (e) => sessionTimers.applied(e as AppliedEntry));
+    sessionTimers.leadershipChanged(raft.status().isLeader);
+  }
   scheduling?.start();
 
   if (role === "agent" || role === "dev") {
@@ -418,6 +439,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
         agent?.stop();
         membership?.stop();
         scheduling?.stop();
+        sessionTimers?.stop();
         // Event streams never end by themselves: close them so the server can stop.
         monitoring.close();
         await server.stop();

@@ -31,4 +31,6 @@ export interface CoreApiDeps {
   peerHttp?: import("../http/tls.ts").PeerHttp;
   /** Set once the node can no longer serve its role (state database failure): /v1/healthz answers 503 with it. */
   failure?: () => string | undefined;
+  /** leader.session_ttl_min (ms): /v1/agent/self reports it as Consul's SessionTTLMin. */
+  sessionTtlMinMs?: number;
 }

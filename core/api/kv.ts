@@ -7,13 +7,15 @@ import { blockingParams, checkDatacenter, flag, setConsulHeaders } from "../http
 import { consulError } from "../http/errors.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
+import { kvView } from "../state/domains/txn.ts";
+import { AcquireQueue } from "./acquire-queue.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
 
 const KvEntryView = z
   .object({
     LockIndex: z.number(), Key: z.string(), Flags: z.number(), Value: z.string().nullable(),
-    CreateIndex: z.number(), ModifyIndex: z.number(),
+    Session: z.string().optional(), CreateIndex: z.number(), ModifyIndex: z.number(),
   })
   .openapi("KVPair");
 
@@ -26,13 +28,13 @@ const kvQuery = z.object({
   raw: z.string().optional(), index: z.string().optional(), wait: z.string().optional(), dc: z.string().optional(),
   stale: z.string().optional(), consistent: z.string().optional(), token: z.string().optional(),
   flags: z.string().optional(), cas: z.string().optional(),
+  acquire: z.string().max(64).optional(), release: z.string().max(64).optional(),
 });
 
 const PATH = "/v1/kv/{key{.*}}";
 
-function view(e: KvEntry) {
-  return { LockIndex: 0, Key: e.key, Flags: e.flags, Value: e.value === "" ? null : e.value, CreateIndex: e.createIndex, ModifyIndex: e.modifyIndex };
-}
+// Consul's DirEntry, Session only while the key is locked (core/state/domains/txn.ts).
+const view = (e: KvEntry) => kvView(e);
 
 function uintParam(c: Context, name: string): number | undefined {
   const v = new URL(c.req.url).searchParams.get(name);
@@ -54,6 +56,7 @@ export function listKeys(keys: string[], prefix: string, separator: string | nul
 
 export function kvRoutes(d: CoreApiDeps) {
   const status = () => d.replicator?.status();
+  const acquires = new AcquireQueue();
 
   d.routes.add({
     owner: "core",
@@ -122,14 +125,23 @@ export function kvRoutes(d: CoreApiDeps) {
       const key = pathParam(c, "key");
       if (key === "") throw consulError(400, "Missing key name");
       const q = new URL(c.req.url).searchParams;
-      if (q.has("acquire") || q.has("release")) throw consulError(400, "sessions (acquire/release) are not supported");
+      const acquire = q.get("acquire") ?? undefined;
+      const release = q.get("release") ?? undefined;
+      if (acquire !== undefined && release !== undefined) throw consulError(400, "Conflicting flags: acquire and release");
+      if (acquire === "" || release === "") throw consulError(500, 'Invalid session ""');
       const flags = uintParam(c, "flags") ?? 0;
       const cas = uintParam(c, "cas");
       const body = new Uint8Array(await c.req.arrayBuffer());
       if (body.byteLength > MAX_KV_VALUE_BYTES) {
         throw consulError(413, `Request body(${body.byteLength} bytes) too large, max size: ${MAX_KV_VALUE_BYTES} bytes.`);
       }
-      const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value: Buffer.from(body).toString("base64"), flags, cas });
+      const value = Buffer.from(body).toString("base64");
+      const out = acquire !== undefined && d.replicator?.status().isLeader
+        ? await acquires.run(key, () => refusedBeforeLog(d, key, acquire), () => d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas, acquire }))
+        : await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas, acquire, release });
+      if (out === false) return c.json(false);
+      // An acquire or release naming no live session is an error in Consul (500 "Invalid session"), not a false.
+      if (!out.result.ok && out.result.code === "INVALID_SESSION") throw consulError(500, out.result.message);
       return c.json(out.result.ok ? out.result.value === true : false);
     },
   });
@@ -153,4 +165,18 @@ export function kvRoutes(d: CoreApiDeps) {
       return c.json(out.result.ok ? out.result.value === true : false);
     },
   });
+}
+
+/**
+ * An acquire the active leader can already see will fail (the key is held
+ * by another session, or under lock-delay) is answered false without a log
+ * entry, as Consul checks lock-delay before Raft. Waiting contenders all
+ * retry when a lock changes hands; without this every losing retry was a
+ * replicated, fsynced write. A false answer is always safe: it takes
+ * nothing. The applier still decides every acquire that is proposed.
+ */
+function refusedBeforeLog(d: CoreApiDeps, key: string, session: string): boolean {
+  const e = d.state.kvGet(key);
+  if (e?.session && e.session !== session) return true;
+  return (!e || e.session !== session) && d.state.sessions.lockDelayUntil(key) > Date.now();
 }

@@ -64,7 +64,10 @@ export function statusRoutes(d: CoreApiDeps) {
         Config: {
           Datacenter: d.host.datacenter, PrimaryDatacenter: d.host.datacenter, NodeName: d.host.nodeName, NodeID: d.host.nodeId,
           Server: d.host.role !== "agent", Revision: "", Version: d.version,
+          // Session clients size their TTLs by it (docs/coordination.md).
+          SessionTTLMin: formatSeconds(d.sessionTtlMinMs ?? 10_000),
         },
+        DebugConfig: { SessionTTLMin: formatSeconds(d.sessionTtlMinMs ?? 10_000), SessionTTLMax: "24h0m0s", SessionTTLMultiplier: 2 },
         Member: consulMember({ name: d.host.nodeName, addr: d.advertise, port: d.port, datacenter: d.host.datacenter, role: d.host.role, id: d.host.nodeId, alive: true }),
         Meta: {},
         corral: {
@@ -88,4 +91,9 @@ export function statusRoutes(d: CoreApiDeps) {
       });
     },
   });
+}
+
+/** A Go duration string of whole or fractional seconds ("10s", "0.5s"). */
+function formatSeconds(ms: number): string {
+  return `${ms / 1000}s`;
 }

@@ -9,7 +9,7 @@ export interface FlagSpec {
   help: string;
   /** Shown in help, e.g. "ADDR". */
   value?: string;
-  /** One-letter alias of a boolean flag, e.g. "f" for -f. */
+  /** One-letter alias, e.g. "f" for -f (a valued flag takes the next word: -n 3). */
   short?: string;
 }
 
@@ -48,9 +48,15 @@ export function parseArgs(argv: string[], flags: Record<string, FlagSpec> = {}):
       continue;
     }
     if (!arg.startsWith("--") || arg === "-") {
-      const alias = /^-([A-Za-z])$/.exec(arg) && Object.entries(flags).find(([, f]) => f.short === arg[1] && f.type === "boolean");
-      if (alias) {
+      const alias = /^-([A-Za-z])$/.exec(arg) && Object.entries(flags).find(([, f]) => f.short === arg[1]);
+      if (alias && alias[1].type === "boolean") {
         out.flags[alias[0]] = true;
+        continue;
+      }
+      if (alias) {
+        // A short flag with a value (`corral lock -n 3`): read as its long form.
+        argv = [...argv.slice(0, i), `--${alias[0]}`, ...argv.slice(i + 1)];
+        i--;
         continue;
       }
       if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown flag ${arg}`);

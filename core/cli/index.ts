@@ -14,6 +14,8 @@ import {
 } from "./commands/services.ts";
 import { operatorRaft, operatorRaftSpec, operatorSnapshot, operatorSnapshotSpec } from "./commands/operator.ts";
 import { kv, kvSpec } from "./commands/kv.ts";
+import { lock, lockSpec } from "./commands/lock.ts";
+import { session, sessionSpec } from "./commands/session.ts";
 import { jobRun, jobRunSpec } from "./commands/job-run.ts";
 import { jobPlan, jobPlanSpec, jobStatus, jobStatusSpec, jobStop, jobStopSpec } from "./commands/jobs.ts";
 import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, nodeDrainSpec } from "./commands/alloc.ts";
@@ -41,6 +43,8 @@ export const commands: Command[] = [
   { path: ["service", "deregister"], spec: serviceDeregisterSpec, run: serviceDeregister },
   { path: ["catalog", "nodes"], spec: catalogNodesSpec, run: catalogNodes },
   { path: ["kv"], spec: kvSpec, run: kv },
+  { path: ["lock"], spec: lockSpec, run: lock },
+  { path: ["session"], spec: sessionSpec, run: session },
   { path: ["job", "run"], spec: jobRunSpec, run: jobRun },
   { path: ["job", "status"], spec: jobStatusSpec, run: jobStatus },
   { path: ["job", "stop"], spec: jobStopSpec, run: jobStop },

@@ -54,6 +54,7 @@ export const KEY_KINDS = {
     memory_warning_percent: "int",
     threshold_duration: "duration",
     scheduler_preemption: "bool",
+    session_ttl_min: "duration",
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
@@ -87,6 +88,8 @@ export const DEFAULTS = {
   datacenter: "dc1",
   secret: "",
   nodeTtlMs: 15_000,
+  /** Consul's session_ttl_min: the shortest session TTL a client may ask for. */
+  sessionTtlMinMs: 10_000,
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   metricsRetentionMs: 3_600_000,
@@ -289,6 +292,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       memory_warning_percent: intIn(0, 100).default(DEFAULTS.memoryWarningPercent),
       threshold_duration: durationMs({ min: 0, max: 86_400_000 }).default(DEFAULTS.thresholdDurationMs),
       scheduler_preemption: z.boolean().default(DEFAULTS.schedulerPreemption),
+      session_ttl_min: durationMs({ min: 1, max: 86_400_000 }).default(DEFAULTS.sessionTtlMinMs),
     })
     .superRefine((v, ctx) => {
       if (v.heartbeat_interval >= v.election_timeout) {
@@ -316,6 +320,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       (v): LeaderConfig => ({
         peers: v.peers,
         nodeTtlMs: v.node_ttl,
+        sessionTtlMinMs: v.session_ttl_min,
         electionTimeoutMs: v.election_timeout,
         heartbeatIntervalMs: v.heartbeat_interval,
         metricsRetentionMs: v.metrics_retention,

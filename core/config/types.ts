@@ -37,6 +37,8 @@ export interface LeaderConfig {
   peers: string[];
   /** An agent with no heartbeat for this long is marked down. Default 15s. */
   nodeTtlMs: number;
+  /** Shortest session TTL a client may ask for (Consul's session_ttl_min). Default 10s. */
+  sessionTtlMinMs: number;
   /** Raft election timeout. Default 1000ms. */
   electionTimeoutMs: number;
   /** Raft heartbeat interval. Default 100ms. */

@@ -13,6 +13,8 @@ import { jobAppliers } from "./domains/jobs.ts";
 import { aclAppliers } from "./domains/acl.ts";
 import { intentionAppliers } from "./domains/intentions.ts";
 import { auditAppliers } from "./domains/audit.ts";
+import { invalidateUnhealthySessions, sessionAppliers } from "./domains/sessions.ts";
+import { txnAppliers } from "./domains/txn.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -34,7 +36,34 @@ export const appliers: ApplierRegistry = {
   ...aclAppliers,
   ...intentionAppliers,
   ...auditAppliers,
+  ...sessionAppliers,
+  ...txnAppliers,
 };
+
+/** Tables whose change can make a session unhealthy (its node, its checks). */
+const HEALTH_TABLES = new Set(["nodes", "checks", "catalog_nodes"]);
+
+/**
+ * Every command that changes nodes or checks also invalidates, in the same
+ * entry, the sessions that change left unhealthy (node down or gone, a
+ * check critical or gone): Consul does it where it writes the check, and
+ * doing it here covers every such command, present and future, in one place.
+ */
+function withSessionHealth(registry: ApplierRegistry): void {
+  const r = registry as Record<string, Applier<CommandType>>;
+  for (const [type, a] of Object.entries(r)) {
+    if (!a.tables.some((t) => HEALTH_TABLES.has(t))) continue;
+    r[type] = {
+      tables: [...new Set([...a.tables, "sessions", "kv"])],
+      apply(db, index, cmd) {
+        const result = a.apply(db, index, cmd);
+        if (result.ok) invalidateUnhealthySessions(db, index, cmd.at);
+        return result;
+      },
+    };
+  }
+}
+withSessionHealth(appliers);
 
 export function applierFor(cmd: Command): Applier<CommandType> | undefined {
   return (appliers as Record<string, Applier<CommandType>>)[cmd.type];

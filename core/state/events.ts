@@ -47,8 +47,12 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
   DeregisterNode: (c) => one("node", "NodeDeregistered", { id: c.nodeId }),
   SetNodeHealth: (c) => one("node", "NodeHealthChanged", { id: c.nodeId, name: c.name, health: c.status, reason: c.reason }),
   // Keys and operations only: values can be large or secret, and a consumer re-reads what it needs.
-  KVSet: (c) => one("kv", "KeyWritten", { key: c.key, operation: "set", flags: c.flags, cas: c.cas }),
+  KVSet: (c) => one("kv", "KeyWritten", { key: c.key, operation: c.acquire ? "acquire" : c.release ? "release" : "set", flags: c.flags, cas: c.cas }),
   KVDelete: (c) => one("kv", "KeyDeleted", { key: c.key, operation: c.recurse ? "delete-tree" : "delete", cas: c.cas }),
+  // Sessions and transactions: a lock-aware consumer watches the kv topic and re-reads (ids and keys only).
+  SessionCreate: (c) => one("kv", "SessionCreated", { id: c.session.id, node: c.session.node, name: c.session.name }),
+  SessionDestroy: (c) => one("kv", "SessionDestroyed", { id: c.id, reason: c.reason }),
+  Txn: (c) => one("kv", "TxnApplied", { keys: c.ops.flatMap((o) => (o.kind === "kv" && o.verb !== "get" && o.verb !== "get-tree" && !o.verb.startsWith("check-") ? [o.key] : [])) }),
   RestoreState: () => one("reset", "StateRestored", { reason: "a snapshot was restored: re-read the state" }),
   LeaderElected: (c) => one("leader", "LeaderElected", { leader: c.leader, term: c.term }),
   RegisterService: (c) => [

@@ -8,6 +8,17 @@ import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./d
 import { blockingQuery, IndexWatch } from "./watch.ts";
 import { createJobsReader, emptyJobsReader, type JobsReader } from "./domains/jobs-read.ts";
 import { createAclReader, emptyAclReader, type AclReader } from "./domains/acl-read.ts";
+import { getSession, listSessions, lockDelayUntil } from "./domains/sessions.ts";
+import type { SessionRow } from "../store/schema.ts";
+
+/** Consul sessions (core/state/domains/sessions.ts). */
+export interface SessionsReader {
+  get(id: string): SessionRow | undefined;
+  /** Every session, or a node's (by name, case-insensitive). */
+  list(node?: string): SessionRow[];
+  /** When a key's lock-delay ends (ms since the epoch), 0 when none. */
+  lockDelayUntil(key: string): number;
+}
 
 export interface StateReader {
   /** Index of the last applied command (X-Corral-Index). */
@@ -30,6 +41,7 @@ export interface StateReader {
   jobs: JobsReader;
   /** ACL tokens and policies, intentions, the audit log (core/acl, plugins/authz). */
   acl: AclReader;
+  sessions: SessionsReader;
   /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
   blocking<T>(
     opts: { tables: readonly string[]; minIndex: number; waitMs: number; signal?: AbortSignal },
@@ -81,6 +93,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     catalog: createCatalogReader(db),
     jobs: createJobsReader(db),
     acl: createAclReader(db),
+    sessions: { get: (id) => getSession(db, id), list: (node) => listSessions(db, node), lockDelayUntil: (k) => lockDelayUntil(db, k) },
     blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),
   };
 }
@@ -99,6 +112,7 @@ export const emptyStateReader: StateReader = {
   catalog: emptyCatalogReader,
   jobs: emptyJobsReader,
   acl: emptyAclReader,
+  sessions: { get: () => undefined, list: () => [], lockDelayUntil: () => 0 },
   blocking: async (_opts, read) => read(),
 };
 

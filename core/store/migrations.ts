@@ -2,6 +2,7 @@
 // how many have run. Append only: never edit a migration that has shipped.
 import { JOBS_MIGRATION } from "./migration-jobs.ts";
 import { ACL_MIGRATION } from "./migration-acl.ts";
+import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -106,4 +107,6 @@ export const migrations: string[] = [
   JOBS_MIGRATION,
   // 7: authorization: ACL tokens, policies, bootstrap marker, intentions, audit log (migration-acl.ts).
   ACL_MIGRATION,
+  // 8: coordination: sessions, KV lock holder and lock index, lock delays (migration-sessions.ts).
+  SESSIONS_MIGRATION,
 ];

@@ -59,6 +59,10 @@ export const kv = sqliteTable("kv", {
   flags: integer("flags").notNull(),
   createIndex: integer("create_index").notNull(),
   modifyIndex: integer("modify_index").notNull(),
+  /** The session holding the key's lock ("" when none): Consul's Session (docs/coordination.md). */
+  session: text("session").notNull().default(""),
+  /** How many times the lock was acquired: Consul's LockIndex. */
+  lockIndex: integer("lock_index").notNull().default(0),
 });
 
 /** Deleted keys with the index of their deletion, so prefix indexes move forward on deletes. */
@@ -146,3 +150,4 @@ export * from "./schema-jobs.ts";
 
 // ACL tokens, policies, intentions, audit log.
 export * from "./schema-acl.ts";
+export * from "./schema-sessions.ts";

@@ -11,7 +11,11 @@
 import { isConsulPath } from "../../core/http/consul-paths.ts";
 import type { RawRequest, RawResponse } from "./raw-http.ts";
 
-const CONSUL_500 = [/^No path to datacenter$/, /^CheckID ".*" does not have associated TTL$/s];
+const CONSUL_500 = [
+  /^No path to datacenter$/, /^CheckID ".*" does not have associated TTL$/s,
+  // Sessions and locks (docs/coordination.md): Consul answers these RPC errors as 500s.
+  /^Invalid session ".*"$/s, /^Missing node registration$/, /^Missing check '.*' registration$/s, /^Check '.*' is in critical state$/s, /^No cluster leader$/,
+];
 
 /**
  * Bun's HTTP parser answers a request line holding a control byte or a bare

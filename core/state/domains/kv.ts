@@ -6,6 +6,7 @@ import { z } from "zod";
 import { clientOf, type Db } from "../../store/db.ts";
 import { kv, kvTombstones } from "../../store/schema.ts";
 import type { CommandResult } from "../result.ts";
+import { applyLockWrite, lockWriteResult } from "./kv-locks.ts";
 
 /** Consul's limit on one value. */
 export const MAX_KV_VALUE_BYTES = 512 * 1024;
@@ -22,6 +23,10 @@ export const KVSet = z.object({
   flags: z.number().int().nonnegative().default(0),
   /** Check-and-set: 0 = only if absent; N = only if ModifyIndex is N. */
   cas: z.number().int().nonnegative().optional(),
+  /** Take the key's lock for this session (Consul's ?acquire=): kv-locks.ts. */
+  acquire: z.string().min(1).max(64).optional(),
+  /** Give it back (Consul's ?release=). */
+  release: z.string().min(1).max(64).optional(),
 });
 
 export const KVDelete = z.object({
@@ -42,6 +47,7 @@ export function prefixPattern(prefix: string): string {
 
 // Plain SQL: the KV write is the hottest applier (see clientOf).
 function applyKVSet(db: Db, index: number, cmd: z.infer<typeof KVSet>): CommandResult {
+  if (cmd.acquire !== undefined || cmd.release !== undefined) return lockWriteResult(applyLockWrite(db, index, cmd.at, cmd));
   const client = clientOf(db);
   const existing = client.prepare("SELECT modify_index AS modifyIndex, create_index AS createIndex FROM kv WHERE key = ?").get(cmd.key) as
     | { modifyIndex: number; createIndex: number }
@@ -97,6 +103,9 @@ export interface KvEntry {
   flags: number;
   createIndex: number;
   modifyIndex: number;
+  /** The lock holder's session id, "" when none (kv-locks.ts). */
+  session?: string;
+  lockIndex?: number;
 }
 
 export function kvGet(db: Db, k: string): KvEntry | undefined {

@@ -14,6 +14,7 @@ import { nodePage } from "./pages/node.ts";
 import { overviewPage } from "./pages/overview.ts";
 import { pluginsPage } from "./pages/plugins.ts";
 import { servicePage } from "./pages/service.ts";
+import { sessionsPage } from "./pages/sessions.ts";
 import { loadSession, onSessionChange, session, signOut } from "./session.ts";
 import { initTheme, themeToggle } from "./theme.ts";
 
@@ -26,6 +27,7 @@ const ROUTES: Route[] = [
   [/^\/jobs\/([^/]+)\/(.+)$/, (c, m, q) => jobPage(c, m[0]!, m[1]!, q), "overview"],
   [/^\/plugins\/?$/, (c) => pluginsPage(c), "plugins"],
   [/^\/kv(?:\/(.*))?$/, (c, m) => kvPage(c, m[0] ?? ""), "kv"],
+  [/^\/sessions(?:\/(.*))?$/, (c, m) => sessionsPage(c, m[0] ?? ""), "sessions"],
 ];
 
 const live = new Live();
@@ -33,7 +35,7 @@ const main = h("main", { id: "main", tabindex: "-1" });
 const nav = h(
   "nav",
   { "aria-label": "Main", class: "nav" },
-  h("ul", null, [["#/", "Overview", "overview"], ["#/plugins", "Plugins", "plugins"], ["#/kv/", "Key/Value", "kv"]].map(([href, text, key]) => h("li", null, h("a", { href, "data-nav": key }, text)))),
+  h("ul", null, [["#/", "Overview", "overview"], ["#/plugins", "Plugins", "plugins"], ["#/kv/", "Key/Value", "kv"], ["#/sessions", "Sessions", "sessions"]].map(([href, text, key]) => h("li", null, h("a", { href, "data-nav": key }, text)))),
 );
 const liveBadge = h("span", { class: "live", role: "status", "aria-live": "polite" });
 const account = h("div", { class: "account" });

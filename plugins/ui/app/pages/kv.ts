@@ -14,6 +14,9 @@ interface KvEntry {
   Key: string;
   Value: string | null;
   Flags: number;
+  /** The lock holder's session (Consul's ?acquire=), absent when unlocked. */
+  Session?: string;
+  LockIndex: number;
   CreateIndex: number;
   ModifyIndex: number;
 }
@@ -163,7 +166,11 @@ function keyView(ctx: PageCtx, key: string): void {
     flags.value = String(e?.Flags ?? 0);
     fill(notice);
     const size = v.binary ? atob(e?.Value ?? "").length : new TextEncoder().encode(v.text).length;
-    fill(facts, h("p", { class: "muted small" }, e ? `Modify index ${e.ModifyIndex} · create index ${e.CreateIndex} · ${size} bytes` : "This key does not exist. Write a value and create it."));
+    fill(facts,
+      h("p", { class: "muted small" }, e ? `Modify index ${e.ModifyIndex} · create index ${e.CreateIndex} · ${size} bytes` : "This key does not exist. Write a value and create it."),
+      e?.Session
+        ? h("p", { class: "small kv-lock" }, "Locked by session ", h("a", { href: `#/sessions/${encPath(e.Session)}`, class: "mono" }, e.Session), ` (lock index ${e.LockIndex})`)
+        : e && e.LockIndex > 0 ? h("p", { class: "muted small" }, `Not locked (acquired ${e.LockIndex} time${e.LockIndex === 1 ? "" : "s"} so far)`) : null);
     if (binary) fill(notice, h("p", { class: "notice" }, "This value is not UTF-8 text; it is shown as base64 and cannot be edited here."));
     setButtons();
   };

@@ -1,0 +1,192 @@
+// Lock cycles per second: acquire → write under the lock → release, at 1 and
+// 16 contenders on one lock, on three corral leader-role processes (Consul
+// sessions and ?acquire=/?release=; a contender that loses waits with a
+// blocking read of the lock key) and, when Debian's etcd-server is
+// installed, on three etcd processes through etcd's v3 lock API
+// (/v3/lock/lock and /v3/lock/unlock over the JSON gateway, one lease per
+// contender) in the same run. Both fsync their logs (raft.sync = "full").
+// A cycle's latency runs from the first lock request to the release's
+// answer. Levels alternate between the two clusters so load from elsewhere
+// hits both alike. Prints one JSON line.
+//   npx bun bench/locks.ts [--seconds 5] [--clients 1,16] [--rounds 1] [--only corral|etcd]
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TestCluster } from "../test/helpers/cluster.ts";
+import { freePort, sleep } from "../test/helpers/proc.ts";
+import { numberFlag, stringFlag } from "./support/args.ts";
+
+const SECONDS = numberFlag("seconds", 5);
+const CLIENT_COUNTS = stringFlag("clients", "1,16").split(",").map(Number);
+const ONLY = stringFlag("only", "");
+const ROUNDS = Math.max(1, numberFlag("rounds", 1));
+const VALUE = "v".repeat(100);
+
+interface Level {
+  clients: number;
+  cycles_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+/** One contender: prepare (session or lease) once, then run cycles. */
+interface Target {
+  contender(id: number): Promise<() => Promise<boolean>>;
+  /** A fresh lock for the next level, so one level's leftovers never slow the next. */
+  newLock(): void;
+  stop(): Promise<void>;
+}
+
+async function level(clients: number, target: Target): Promise<Level> {
+  const cycles = await Promise.all(Array.from({ length: clients }, (_, i) => target.contender(i)));
+  const lat: number[] = [];
+  let errors = 0;
+  const t0 = performance.now();
+  const end = t0 + SECONDS * 1000;
+  await Promise.all(cycles.map(async (cycle) => {
+    while (performance.now() < end) {
+      const a = performance.now();
+      const ok = await cycle().catch(() => false);
+      if (ok) lat.push(performance.now() - a);
+      else errors++;
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? NaN).toFixed(3));
+  return { clients, cycles_per_s: Math.round(lat.length / secs), p50_ms: q(0.5), p99_ms: q(0.99), errors };
+}
+
+async function startCorral(): Promise<Target> {
+  const c = new TestCluster({ size: 3, direct: true, sync: "full" });
+  await c.start();
+  const url = c.nodes[await c.waitLeader()]!.url;
+  let round = 0;
+  return {
+    async contender(id) {
+      const r = await fetch(`${url}/v1/session/create`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ Name: `bench-${id}`, LockDelay: "0s" }) });
+      const session = ((await r.json()) as { ID: string }).ID;
+      const lock = `${url}/v1/kv/bench-lock/${round}/.lock`;
+      const data = `${url}/v1/kv/bench-data/${round}`;
+      return async () => {
+        // Consul's api.Lock: try; when held, wait with blocking reads until the key shows no holder, then try again.
+        let index = 0;
+        for (;;) {
+          const got = await fetch(`${lock}?acquire=${session}`, { method: "PUT", body: "" });
+          if ((await got.json()) === true) break;
+          for (;;) {
+            const w = await fetch(`${lock}?index=${index}&wait=5s`);
+            index = Number(w.headers.get("x-consul-index") ?? 0);
+            const pair = w.status === 200 ? ((await w.json()) as { Session?: string }[])[0] : (await w.arrayBuffer(), undefined);
+            if (!pair?.Session) break;
+          }
+        }
+        const put = await fetch(data, { method: "PUT", body: VALUE });
+        await put.arrayBuffer();
+        const rel = await fetch(`${lock}?release=${session}`, { method: "PUT", body: "" });
+        return put.ok && (await rel.json()) === true;
+      };
+    },
+    newLock: () => void round++,
+    async stop() {
+      await c.stop();
+    },
+  };
+}
+
+async function startEtcd(): Promise<Target | { skipped: string }> {
+  if (spawnSync("etcd", ["--version"]).status !== 0) return { skipped: "etcd not installed (apt-get install etcd-server)" };
+  const dir = mkdtempSync(join(tmpdir(), "etcd-locks-"));
+  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+  const names = ["e0", "e1", "e2"];
+  const cluster = names.map((n, i) => `${n}=http://127.0.0.1:${ports[i * 2 + 1]}`).join(",");
+  const procs: ChildProcess[] = names.map((name, i) =>
+    spawn("etcd", [
+      "--name", name, "--data-dir", join(dir, name),
+      "--listen-client-urls", `http://127.0.0.1:${ports[i * 2]}`, "--advertise-client-urls", `http://127.0.0.1:${ports[i * 2]}`,
+      "--listen-peer-urls", `http://127.0.0.1:${ports[i * 2 + 1]}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${ports[i * 2 + 1]}`,
+      "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "locks",
+      "--log-level", "error",
+    ], { stdio: "ignore" }),
+  );
+  const stop = async () => {
+    for (const p of procs) p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const urls = names.map((_, i) => `http://127.0.0.1:${ports[i * 2]}`);
+  let leaderUrl: string | undefined;
+  for (let t = 0; t < 200 && !leaderUrl; t++) {
+    for (const u of urls) {
+      const st = await fetch(u + "/v3/maintenance/status", { method: "POST", body: "{}" }).then((r) => r.json()).catch(() => undefined) as
+        | { header?: { member_id?: string }; leader?: string } | undefined;
+      if (st?.leader && st.header?.member_id === st.leader) leaderUrl = u;
+    }
+    if (!leaderUrl) await sleep(100);
+  }
+  if (!leaderUrl) {
+    await stop();
+    return { skipped: "etcd cluster did not elect a leader" };
+  }
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(leaderUrl + path, { method: "POST", body: JSON.stringify(body) });
+    if (!r.ok) throw new Error(`${path}: ${r.status}`);
+    return (await r.json()) as Record<string, unknown>;
+  };
+  let round = 0;
+  return {
+    async contender() {
+      const lease = (await post("/v3/lease/grant", { TTL: 60 })).ID as string;
+      const name = b64(`bench-lock/${round}`);
+      const data = b64(`bench-data/${round}`); // not under the lock prefix: etcd waits on every older key there
+      return async () => {
+        const locked = await post("/v3/lock/lock", { name, lease });
+        await post("/v3/kv/put", { key: data, value: b64(VALUE) });
+        await post("/v3/lock/unlock", { key: locked.key });
+        return true;
+      };
+    },
+    newLock: () => void round++,
+    stop,
+  };
+}
+
+function median(runs: Level[]): Level {
+  const mid = <K extends keyof Level>(k: K) => [...runs].sort((a, b) => (a[k] as number) - (b[k] as number))[Math.floor(runs.length / 2)]![k];
+  return { clients: runs[0]!.clients, cycles_per_s: mid("cycles_per_s"), p50_ms: mid("p50_ms"), p99_ms: mid("p99_ms"), errors: runs.reduce((a, r) => a + r.errors, 0) };
+}
+
+const targets: { name: "corral" | "etcd"; target: Target }[] = [];
+const result: Record<string, unknown> = { bench: "locks", seconds_per_level: SECONDS, rounds: ROUNDS, value_bytes: 100 };
+try {
+  if (ONLY !== "etcd") targets.push({ name: "corral", target: await startCorral() });
+  if (ONLY !== "corral") {
+    const etcd = await startEtcd();
+    if ("skipped" in etcd) result.etcd = etcd;
+    else targets.push({ name: "etcd", target: etcd });
+  } else result.etcd = { skipped: "--only corral" };
+  const runs = new Map(targets.map((t) => [t.name, CLIENT_COUNTS.map(() => [] as Level[])]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, clients] of CLIENT_COUNTS.entries()) {
+      for (const { name, target } of r % 2 ? [...targets].reverse() : targets) {
+        target.newLock();
+        runs.get(name)![i]!.push(await level(clients, target));
+      }
+    }
+  }
+  for (const [name, levels] of runs) result[name] = levels.map(median);
+} finally {
+  await Promise.all(targets.map((t) => t.target.stop()));
+}
+const corral = (result.corral ?? []) as Level[];
+if (Array.isArray(result.etcd)) {
+  const etcd = result.etcd as Level[];
+  result.ratios = corral.map((c, i) => ({
+    clients: c.clients,
+    cycles_vs_etcd: Number((c.cycles_per_s / etcd[i]!.cycles_per_s).toFixed(2)),
+    p99_vs_etcd: Number((c.p99_ms / etcd[i]!.p99_ms).toFixed(2)),
+  }));
+}
+console.log(JSON.stringify(result));
