@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../core/log.ts";
-import type { TaskGroup, PortAssignment } from "../../core/scheduler/index.ts";
+import { runsToCompletion, type TaskGroup, type PortAssignment } from "../../core/scheduler/index.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
 import { taskEnv } from "./env.ts";
 import { RotatingLog } from "./logs.ts";
@@ -89,7 +89,7 @@ export class AllocRunner {
         allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: this.d.agentEnv,
       });
       const runner = new TaskRunner({
-        allocId: a.id, task, batch: a.jobType === "batch", restart: g.restart, env, cwd: taskDir, stdout, stderr,
+        allocId: a.id, task, batch: runsToCompletion(a.jobType), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         onChange: (st) => this.taskChanged(task.name, st),
         onProcess: (pid) => this.d.onProcess(a.id, task.name, pid),
