@@ -13,6 +13,7 @@ import { jobAppliers } from "./domains/jobs.ts";
 import { aclAppliers } from "./domains/acl.ts";
 import { intentionAppliers } from "./domains/intentions.ts";
 import { auditAppliers } from "./domains/audit.ts";
+import { launchAppliers } from "./domains/launches.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -34,6 +35,7 @@ export const appliers: ApplierRegistry = {
   ...aclAppliers,
   ...intentionAppliers,
   ...auditAppliers,
+  ...launchAppliers,
 };
 
 export function applierFor(cmd: Command): Applier<CommandType> | undefined {

@@ -1,6 +1,6 @@
 // Schema migrations, applied in order at start. PRAGMA user_version records
 // how many have run. Append only: never edit a migration that has shipped.
-import { JOBS_MIGRATION } from "./migration-jobs.ts";
+import { JOBS_MIGRATION, JOB_LAUNCHES_MIGRATION } from "./migration-jobs.ts";
 import { ACL_MIGRATION } from "./migration-acl.ts";
 
 export const migrations: string[] = [
@@ -106,4 +106,6 @@ export const migrations: string[] = [
   JOBS_MIGRATION,
   // 7: authorization: ACL tokens, policies, bootstrap marker, intentions, audit log (migration-acl.ts).
   ACL_MIGRATION,
+  // 8: launches of periodic and parameterized jobs (migration-jobs.ts).
+  JOB_LAUNCHES_MIGRATION,
 ];

@@ -59,6 +59,7 @@ export function reactionsTo(entry: AppliedEntry, state: StateReader): Reaction[]
   if (!entry.result.ok) return [];
   switch (c.type) {
     case "RegisterJob":
+    case "LaunchChildJob":
       return [{ kind: "enqueue", evalId: c.evalId }];
     case "DeregisterJob":
       return [{ kind: "unblock", namespace: c.namespace, jobId: c.jobId }, { kind: "enqueue", evalId: c.evalId }];
