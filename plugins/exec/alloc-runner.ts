@@ -4,8 +4,8 @@
 //   running  → while tasks run; a task restarting keeps it running
 //   complete → every task ended well, or the allocation was stopped
 //   failed   → a task failed past its restart policy (the others are stopped)
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import type { Logger } from "../../core/log.ts";
 import { runsToCompletion, type TaskGroup, type PortAssignment } from "../../core/scheduler/index.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
@@ -54,6 +54,19 @@ export interface AllocRunnerDeps {
   agentEnv: Record<string, string | undefined>;
 }
 
+/**
+ * A dispatched job's payload, as the file the task declared (default
+ * "payload") in its directory. The job spec already refuses absolute paths
+ * and ".."; this checks again, since the file is written by the agent.
+ */
+export function writePayload(taskDir: string, file: string, base64: string): void {
+  const path = resolve(taskDir, file);
+  const rel = relative(taskDir, path);
+  if (rel === "" || rel.startsWith("..") || rel.startsWith("/")) throw new Error(`dispatch payload file "${file}" is outside the task directory`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, Buffer.from(base64, "base64"), { mode: 0o644 });
+}
+
 export function allocDir(allocsDir: string, allocId: string): string {
   return join(allocsDir, allocId);
 }
@@ -80,6 +93,13 @@ export class AllocRunner {
     for (const task of g.tasks) {
       const taskDir = join(this.dir, "tasks", task.name);
       mkdirSync(taskDir, { recursive: true });
+      if (task.payload !== undefined) {
+        try {
+          writePayload(taskDir, task.dispatchPayload?.file ?? "payload", task.payload);
+        } catch (err) {
+          this.d.log.warn("exec: could not write the dispatch payload", { alloc: a.id, task: task.name, err });
+        }
+      }
       const logDir = join(this.dir, "logs");
       const stdout = new RotatingLog(logDir, task.name, "stdout", this.d.maxLogFileBytes, this.d.maxLogFiles);
       const stderr = new RotatingLog(logDir, task.name, "stderr", this.d.maxLogFileBytes, this.d.maxLogFiles);
