@@ -56,8 +56,12 @@ describe("docs/jobs.md job type examples", () => {
     await eventually(async () => (await getJson(`${L}/v1/job/clean-tmp`)).body.status === "dead", 10_000);
   }, 30_000);
 
-  test("periodic: registered as a template; `corral job periodic force` launches a child that runs", async () => {
-    expect((await register(examples.get("periodic")!)).status).toBe(200);
+  test("periodic: `corral job run` registers the template and returns; `corral job periodic force` launches a child that runs", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "nightly.toml"), examples.get("periodic")!);
+    const run = cli(["job", "run", "nightly.toml"], dir);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("Periodic job: each launch (cron 0 30 2 * * * *, Europe/Berlin) runs as a child job nightly-report/periodic-<unix time>.");
     expect((await getJson(`${L}/v1/job/nightly-report`)).body.spec.periodic).toEqual({
       crons: ["0 30 2 * * * *"], timeZone: "Europe/Berlin", prohibitOverlap: true, enabled: true,
     });

@@ -41,7 +41,7 @@ export interface AllocJson {
 interface JobJson {
   type: string;
   version: number;
-  spec: { groups: { name: string; count: number }[] };
+  spec: { groups: { name: string; count: number }[]; periodic?: { crons: string[]; timeZone: string }; parameterized?: object };
   deployments: { jobVersion: number; status: string; statusDescription: string }[];
 }
 
@@ -108,6 +108,13 @@ async function monitor(client: ApiClient, reg: { jobId: string; namespace: strin
       return 1;
     }
     const job = await client.get<JobJson>(jobPath + q);
+    // A periodic or parameterized job is a template: nothing of it runs until a launch.
+    if (job.spec.periodic || job.spec.parameterized) {
+      progress.done(job.spec.periodic
+        ? `Periodic job: each launch (cron ${job.spec.periodic.crons.join(", ")}, ${job.spec.periodic.timeZone}) runs as a child job ${reg.jobId}/periodic-<unix time>.`
+        : `Parameterized job: run it with \`corral job dispatch ${reg.jobId}\`.`);
+      return 0;
+    }
     const res = await client.raw("GET", `${jobPath}/allocations${q}&index=${index}&wait=2s`);
     index = Number(res.headers.get("x-corral-index") ?? index);
     const allocs = (await res.json()) as AllocJson[];

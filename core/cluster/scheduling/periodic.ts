@@ -116,7 +116,11 @@ export class PeriodicLauncher {
           key: String(Math.floor(t / 1000)), job: childJob(j.spec, childId), evalId: (this.d.newId ?? randomUUID)(),
         }).catch((err) => ({ index: 0, result: { ok: false as const, code: "PROPOSE_FAILED", message: String((err as Error)?.message ?? err) } }));
         if (out.result.ok) this.d.log.info("periodic: launched", { job: `${j.namespace}/${j.id}`, child: childId });
-        else if (out.result.code === "LAUNCH_EXISTS") this.d.log.info("periodic: launch already recorded", { job: `${j.namespace}/${j.id}`, at: t });
+        else if (out.result.code === "LAUNCH_EXISTS") {
+          // Recorded by an earlier leader, or a forced launch took this second's child id: move past it.
+          this.d.log.info("periodic: launch already recorded", { job: `${j.namespace}/${j.id}`, at: t, reason: out.result.message });
+          this.skipped.set(k, Math.max(this.skipped.get(k) ?? 0, t));
+        }
         else {
           // Not leading any more, or the job changed: the next leader (or sync) decides again.
           this.d.log.warn("periodic: launch failed", { job: `${j.namespace}/${j.id}`, at: t, reason: out.result.message });
