@@ -5,16 +5,23 @@
 // leader re-proposing a launch the old one committed is a no-op), and a
 // dispatch with an idempotency token already recorded answers the existing
 // child instead of creating another.
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../../store/db.ts";
-import { jobLaunches, jobs, type JobLaunchRow } from "../../store/schema-jobs.ts";
+import { jobLaunches, jobs, jobVersions, type JobLaunchRow } from "../../store/schema-jobs.ts";
+import { collectGarbage } from "./jobs-common.ts";
 import type { CommandResult } from "../result.ts";
 import { applyRegisterJob } from "./jobs.ts";
 import { JobSchema } from "./jobs-commands.ts";
 
 /** Launch records kept per parent and kind (older ones are deleted; periodic needs only the newest). */
 export const LAUNCHES_KEPT = 200;
+/**
+ * Finished (dead) children kept per parent; older ones are purged with their
+ * allocations and evaluations as new ones launch, so a job launched every
+ * minute does not grow the state without bound (Nomad's job GC does this by age).
+ */
+export const DEAD_CHILDREN_KEPT = 50;
 
 export const LaunchChildJob = z.object({
   type: z.literal("LaunchChildJob"), v: z.literal(1), at: z.number(),
@@ -61,11 +68,24 @@ function applyLaunchChildJob(db: Db, index: number, cmd: z.infer<typeof LaunchCh
   if (old.length) {
     db.delete(jobLaunches).where(and(eq(jobLaunches.namespace, cmd.namespace), eq(jobLaunches.jobId, cmd.parentId), eq(jobLaunches.kind, kind), inArray(jobLaunches.key, old))).run();
   }
+  purgeOldChildren(db, cmd.namespace, cmd.parentId);
   return { ok: true, value: { childId: cmd.job.id, evalId: cmd.evalId, duplicate: false } };
 }
 
+function purgeOldChildren(db: Db, namespace: string, parentId: string): void {
+  const prefix = `${parentId}/`;
+  const dead = db.select({ id: jobs.id }).from(jobs)
+    .where(and(eq(jobs.namespace, namespace), eq(jobs.status, "dead"), sql`substr(${jobs.id}, 1, ${prefix.length}) = ${prefix}`))
+    .orderBy(asc(jobs.createIndex)).all();
+  for (const { id } of dead.slice(0, Math.max(0, dead.length - DEAD_CHILDREN_KEPT))) {
+    db.delete(jobs).where(and(eq(jobs.namespace, namespace), eq(jobs.id, id))).run();
+    db.delete(jobVersions).where(and(eq(jobVersions.namespace, namespace), eq(jobVersions.jobId, id))).run();
+    collectGarbage(db, namespace, id, false);
+  }
+}
+
 export const launchAppliers = {
-  LaunchChildJob: { tables: ["jobs", "job_versions", "evaluations", "job_launches"], apply: applyLaunchChildJob },
+  LaunchChildJob: { tables: ["jobs", "job_versions", "evaluations", "job_launches", "allocations", "deployments"], apply: applyLaunchChildJob },
 };
 
 /** The newest launch records of a parent job, newest first. */
