@@ -20,7 +20,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const j of ["node-agent", "filler", "big-agent", "fsck", "render", "tick"]) await stopJob(L, j).catch(() => {});
+  for (const j of ["node-agent", "filler", "big-agent", "fsck", "render", "tick", "long"]) await stopJob(L, j).catch(() => {});
   await sleep(1500);
   await killAll();
   for (const ag of agents) reapTasks(ag.dataDir);
@@ -200,7 +200,21 @@ describe("periodic jobs", () => {
     expect((await getJson(`${L}/v1/job/${enc(force.childJobId)}`)).body.spec.parentId).toBe("tick");
 
     await stopJob(L, "tick");
-    const forced = await getJson(`${L}/v1/job/tick/periodic/force`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
-    expect(forced.body).toMatchObject({ code: "JOB_STOPPED" });
+    const forcedAfterStop = await getJson(`${L}/v1/job/tick/periodic/force`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    expect(forcedAfterStop.body).toMatchObject({ code: "JOB_STOPPED" });
+  }, 60_000);
+
+  test("prohibit_overlap: no launch while the previous child still runs", async () => {
+    await submit(L, {
+      id: "long", type: "batch",
+      periodic: { crons: ["* * * * * * *"], prohibit_overlap: true },
+      groups: [{ name: "g", tasks: [{ name: "t", command: BUN, args: SLEEPER, resources: { cpu: 100, memory: 64 } }] }],
+    });
+    const children = async () => (await getJson<any[]>(`${L}/v1/jobs`)).body.filter((j) => j.id.startsWith("long/periodic-"));
+    await eventually(async () => (await children()).some((j) => j.status === "running"), 20_000);
+    await sleep(4000);
+    expect((await children()).length).toBe(1);
+    await stopJob(L, "long");
+    for (const c of await children()) await stopJob(L, enc(c.id));
   }, 60_000);
 });
