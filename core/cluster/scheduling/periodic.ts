@@ -28,7 +28,8 @@ const MAX_TIMER_MS = 60 * 60_000;
 const RETRY_MS = 1000;
 
 export class PeriodicLauncher {
-  private timers = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
+  /** Armed timers, with the job row's modify index they were computed from. */
+  private timers = new Map<string, { at: number; timer: ReturnType<typeof setTimeout>; modifyIndex: number }>();
   /** Launch times skipped for prohibit_overlap (not recorded in the log), per job. */
   private skipped = new Map<string, number>();
   private running = false;
@@ -57,6 +58,8 @@ export class PeriodicLauncher {
       if (!p || !p.enabled || j.stop || j.spec.parentId !== undefined) continue;
       const k = key(j.namespace, j.id);
       wanted.add(k);
+      // Unchanged since its timer was armed: nothing to recompute (sync runs on every job registration).
+      if (this.timers.get(k)?.modifyIndex === j.modifyIndex) continue;
       if (!this.launching.has(k)) this.arm(j);
     }
     for (const [k, t] of this.timers) {
@@ -87,14 +90,17 @@ export class PeriodicLauncher {
       this.timers.delete(k);
       return;
     }
-    if (existing?.at === plan.next) return;
+    if (existing?.at === plan.next) {
+      existing.modifyIndex = j.modifyIndex;
+      return;
+    }
     if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
       this.timers.delete(k);
       const fresh = this.d.state.jobs.getJob(j.namespace, j.id);
       if (fresh && this.running) this.arm(fresh);
     }, Math.min(MAX_TIMER_MS, Math.max(0, plan.next - now)));
-    this.timers.set(k, { at: plan.next, timer });
+    this.timers.set(k, { at: plan.next, timer, modifyIndex: j.modifyIndex });
   }
 
   private async launch(j: JobRow, times: number[]): Promise<void> {
