@@ -10,6 +10,10 @@ import { ApiError, statusForCode } from "../http/errors.ts";
 import { requestBody } from "../http/json-body.ts";
 import { childJob, dispatchChildId, dispatchProblems, periodicChildId } from "../cluster/scheduling/children.ts";
 import type { CoreApiDeps } from "./deps.ts";
+import type { StateReader } from "../state/reader.ts";
+import type { JobRow } from "../store/schema-jobs.ts";
+import { nextLaunch } from "../scheduler/index.ts";
+import { compileCrons } from "../cluster/scheduling/periodic-plan.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { Loose, NamespaceQuery, jobOr404, namespaceOf } from "./job-views.ts";
 
@@ -26,6 +30,23 @@ export const DispatchRequest = z.strictObject({
   /** A repeated dispatch with the same token creates nothing and answers the first child. */
   idempotencyToken: z.string().min(1).max(128).optional(),
 });
+
+/**
+ * What `GET /v1/job/{id}` adds for a periodic or parameterized job: its
+ * newest children (at most 20, newest first) and, when periodic, the next
+ * launch time (ms) the leader's schedule would give from the newest
+ * recorded launch.
+ */
+export function templateView(state: StateReader, j: JobRow, now: number): { children?: { id: string; status: string; submittedAt: number }[]; nextLaunch?: number | null } {
+  if (!j.spec.periodic && !j.spec.parameterized) return {};
+  const prefix = `${j.id}/`;
+  const children = state.jobs.listJobs(j.namespace).filter((c) => c.id.startsWith(prefix) && c.spec.parentId === j.id)
+    .sort((a, b) => b.createIndex - a.createIndex).slice(0, 20).map((c) => ({ id: c.id, status: c.status, submittedAt: c.submittedAt }));
+  if (!j.spec.periodic) return { children };
+  const last = state.jobs.launches(j.namespace, j.id, "periodic")[0];
+  const from = Math.max(last ? Number(last.key) * 1000 : j.submittedAt, now);
+  return { children, nextLaunch: j.stop || !j.spec.periodic.enabled ? null : nextLaunch(compileCrons(j.spec.periodic), from, j.spec.periodic.timeZone) };
+}
 
 type Add = (route: ReturnType<typeof createRoute>, handler: (c: Context) => Response | Promise<Response>, stateRead?: boolean) => void;
 

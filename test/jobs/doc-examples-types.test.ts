@@ -71,6 +71,15 @@ describe("docs/jobs.md job type examples", () => {
     expect(child).toMatch(/^nightly-report\/periodic-\d+$/);
     const done = await completeAlloc(child!);
     expect((await stdoutOf(done.id, "render")).trim()).toBe(`report for ${child}`);
+    // job status shows the schedule, the next launch (02:30 in Berlin is 00:30 or 01:30 UTC) and the children.
+    const view = (await getJson(`${L}/v1/job/nightly-report`)).body;
+    expect(new Date(view.nextLaunch).toISOString()).toMatch(/T0[01]:30:00\.000Z$/);
+    expect(view.nextLaunch).toBeGreaterThan(Date.now());
+    expect(view.children.map((c: any) => c.id)).toEqual([child]);
+    const status = cli(["job", "status", "nightly-report"]);
+    expect(status.stdout).toContain("Periodic  0 30 2 * * * * (Europe/Berlin), no overlap");
+    expect(status.stdout).toContain("Previously launched jobs");
+    expect(status.stdout).toContain(child!);
   }, 30_000);
 
   test("parameterized: the page's `corral job dispatch` line runs with the payload file and the meta", async () => {
