@@ -44,8 +44,12 @@ describe("docs/jobs.md job type examples", () => {
     expect([...examples.keys()].sort()).toEqual(["parameterized", "periodic", "sysbatch", "system"]);
   });
 
-  test("system: runs on the node", async () => {
-    expect((await register(examples.get("system")!)).status).toBe(200);
+  test("system: `corral job run` follows it until it runs on the node", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "exporter.toml"), examples.get("system")!);
+    const run = cli(["job", "run", "exporter.toml"], dir);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("1 allocation(s) running");
     const running = await eventually(async () => (await allocs(L, "node-exporter")).find((a) => a.clientStatus === "running"), 20_000);
     expect(running.nodeName).toBe("dev-node");
   }, 30_000);
