@@ -11,7 +11,17 @@
 //                     fit the median allocation (averaged over CPU and memory):
 //                     0 = all free space is usable, 1 = none of it is
 //
-// Usage: npx bun bench/scheduler.ts [--nodes N] [--jobs N] [--count N] [--seed S] [--scale X]
+// Then SYSTEM system jobs (default 5: node agents of 100–400 MHz, one for
+// amd64 nodes only) are scheduled on the filled cluster, each placing one
+// allocation on every eligible node, with preemption on (as the leader runs
+// system jobs); a second line reports them:
+//
+//   placements_per_s  system placements / time inside schedule()
+//   eval_ms_max       the slowest system evaluation (one job over every node)
+//   preempted         allocations evicted to make room
+//   unplaced          eligible nodes left without the job (nothing evictable)
+//
+// Usage: npx bun bench/scheduler.ts [--nodes N] [--jobs N] [--count N] [--seed S] [--scale X] [--system N]
 
 import {
   addAllocation,
@@ -34,6 +44,7 @@ const COUNT = Number(args.get("count") ?? 100);
 const SEED = args.get("seed") ?? "corral-bench";
 /** Multiplies every task size; the default fills the cluster to roughly 70%. */
 const SCALE = Number(args.get("scale") ?? 2.4);
+const SYSTEM = Number(args.get("system") ?? 5);
 
 function pick<T>(rng: Rng, items: readonly (readonly [T, number])[]): T {
   const total = items.reduce((s, [, w]) => s + w, 0);
@@ -110,6 +121,41 @@ function commit(index: ClusterIndex, job: Job, plan: ReturnType<typeof schedule>
   }
 }
 
+function systemJob(n: number): Job {
+  const parsed = validateJob({
+    id: `sys-${n}`, namespace: "ops", type: "system", priority: 90,
+    constraints: n === 1 ? [{ attribute: "${attr.cpu.arch}", value: "amd64" }] : [],
+    groups: [{ name: "agent", tasks: [{ name: "run", command: "/bin/agent", resources: { cpu: 100 * (1 + (n % 4)), memory: 128 }, ports: n % 2 ? { metrics: {} } : {} }] }],
+  });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.job;
+}
+
+/** System jobs on the filled cluster: one schedule() each over every node. */
+function systemBench(index: ClusterIndex): void {
+  let placements = 0, preempted = 0, unplaced = 0, ms = 0, slowest = 0;
+  for (let n = 0; n < SYSTEM; n++) {
+    const job = systemJob(n);
+    const t0 = performance.now();
+    const plan = schedule(index, job, `eval-${job.id}`, { preemption: true });
+    const dt = performance.now() - t0;
+    ms += dt;
+    slowest = Math.max(slowest, dt);
+    placements += plan.placements.length;
+    preempted += plan.stops.filter((s) => s.reason === "preempted").length;
+    unplaced += plan.failedGroups.reduce((sum, g) => sum + g.missing, 0);
+    for (const s of plan.stops) {
+      const victim = index.allocs.get(s.allocId);
+      if (victim) addAllocation(index, { ...victim, status: "stopped" });
+    }
+    commit(index, job, plan);
+  }
+  console.log(JSON.stringify({
+    bench: "scheduler-system", nodes: NODES, jobs: SYSTEM, placements,
+    placements_per_s: Math.round(placements / (ms / 1000)), eval_ms_max: Number(slowest.toFixed(1)), preempted, unplaced,
+  }));
+}
+
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
@@ -168,6 +214,7 @@ function main(): void {
       fragmentation: round(fragmentation(index, percentile(cpus, 0.5), percentile(mems, 0.5))),
     }),
   );
+  if (SYSTEM > 0) systemBench(index);
 }
 
 main();

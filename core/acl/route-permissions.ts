@@ -89,6 +89,9 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/job/{id}", need("job", "read", param("id"))],
   ["DELETE", "/v1/job/{id}", need("job", "write", param("id"))],
   ["POST", "/v1/job/{id}/plan", need("job", "write", param("id"))],
+  // Launching a child of a template is a write on the template (the child's id starts with it).
+  ["POST", "/v1/job/{id}/dispatch", need("job", "write", param("id"))],
+  ["POST", "/v1/job/{id}/periodic/force", need("job", "write", param("id"))],
   ["GET", "/v1/job/{id}/allocations", need("job", "read", param("id"))],
   ["GET", "/v1/evaluations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],
   ["GET", "/v1/evaluation/{id}", need("job", "read", (c, h) => h.jobOfEval(c.req.param("id") ?? ""))],

@@ -16,6 +16,7 @@ import { ApiError, statusForCode } from "../http/errors.ts";
 import type { SchedulingLoop } from "../cluster/scheduling/loop.ts";
 import type { Job } from "../scheduler/index.ts";
 import type { CoreApiDeps } from "./deps.ts";
+import { launchRoutes, templateView } from "./job-launch.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
@@ -50,6 +51,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   };
   planRoute(d, add, scheduling);
   evaluationRoutes(d, add);
+  launchRoutes(d, add);
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",
@@ -102,6 +104,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     return c.json({
       ...jobView(j, d.state.jobs.listAllocs({ namespace: ns, jobId: j.id })), spec: j.spec, versions,
       deployments: d.state.jobs.listDeployments({ namespace: ns, jobId: j.id }).slice(0, 5),
+      ...templateView(d.state, j, Date.now()),
     });
   }, true);
 

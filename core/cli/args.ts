@@ -2,7 +2,8 @@
 // and positionals. Unknown flags are usage errors (exit 2), as Nomad's CLI does.
 import { didYouMean } from "./suggest.ts";
 
-export type FlagType = "string" | "number" | "boolean" | "list";
+// "list" splits each value on commas; "repeat" keeps each value whole (`--meta k=a,b`).
+export type FlagType = "string" | "number" | "boolean" | "list" | "repeat";
 
 export interface FlagSpec {
   type: FlagType;
@@ -59,6 +60,13 @@ export function parseArgs(argv: string[], flags: Record<string, FlagSpec> = {}):
         i--;
         continue;
       }
+      // Nomad's single-dash spelling of a long flag (`-meta k=v`) means the same as `--meta k=v`.
+      const long = /^-([a-z][a-z0-9-]+)(=.*)?$/.exec(arg);
+      if (long && flags[long[1]!]) {
+        argv = [...argv.slice(0, i), "-" + arg, ...argv.slice(i + 1)];
+        i--;
+        continue;
+      }
       if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown flag ${arg}`);
       out.positionals.push(arg);
       continue;
@@ -83,6 +91,8 @@ export function parseArgs(argv: string[], flags: Record<string, FlagSpec> = {}):
     } else if (spec.type === "list") {
       const prev = (out.flags[name] as string[] | undefined) ?? [];
       out.flags[name] = [...prev, ...value.split(",").filter(Boolean)];
+    } else if (spec.type === "repeat") {
+      out.flags[name] = [...((out.flags[name] as string[] | undefined) ?? []), value];
     } else out.flags[name] = value;
   }
   return out;

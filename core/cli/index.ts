@@ -17,6 +17,7 @@ import { kv, kvSpec } from "./commands/kv.ts";
 import { lock, lockSpec } from "./commands/lock.ts";
 import { session, sessionSpec } from "./commands/session.ts";
 import { jobRun, jobRunSpec } from "./commands/job-run.ts";
+import { jobDispatch, jobDispatchSpec, jobPeriodicForce, jobPeriodicForceSpec } from "./commands/job-launch.ts";
 import { jobPlan, jobPlanSpec, jobStatus, jobStatusSpec, jobStop, jobStopSpec } from "./commands/jobs.ts";
 import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, nodeDrainSpec } from "./commands/alloc.ts";
 import { monitor, monitorSpec } from "./commands/monitor.ts";
@@ -49,6 +50,8 @@ export const commands: Command[] = [
   { path: ["job", "status"], spec: jobStatusSpec, run: jobStatus },
   { path: ["job", "stop"], spec: jobStopSpec, run: jobStop },
   { path: ["job", "plan"], spec: jobPlanSpec, run: jobPlan },
+  { path: ["job", "dispatch"], spec: jobDispatchSpec, run: jobDispatch },
+  { path: ["job", "periodic", "force"], spec: jobPeriodicForceSpec, run: jobPeriodicForce },
   { path: ["alloc", "status"], spec: allocStatusSpec, run: allocStatus },
   { path: ["alloc", "logs"], spec: allocLogsSpec, run: allocLogs },
   { path: ["node", "drain"], spec: nodeDrainSpec, run: nodeDrain },

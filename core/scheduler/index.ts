@@ -21,3 +21,5 @@ export { drfOrder, dominantShare, jobDemand, type DrfInput } from "./drf.ts";
 export { seededRng } from "./rng.ts";
 export { candidateLimit, SMALL_CLUSTER_NODES, BATCH_CANDIDATES, SPREAD_CANDIDATES } from "./select.ts";
 export { FEASIBILITY, RANKING } from "./pipeline.ts";
+export { runsToCompletion, isSystemType } from "./jobspec/types.ts";
+export { parseCron, nextCronTime, nextLaunch, validTimeZone, type CronSchedule } from "./cron.ts";

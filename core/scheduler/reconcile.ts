@@ -10,7 +10,7 @@
 // caller leaves out of the snapshot (or passes as "failed") is simply replaced.
 
 import { isLive, type ClusterIndex } from "./clusterIndex.ts";
-import type { Job, TaskGroup } from "./jobspec/types.ts";
+import { runsToCompletion, type Job, type TaskGroup } from "./jobspec/types.ts";
 import type { AllocationView, Stop, StopReason } from "./types.ts";
 
 export interface GroupWork {
@@ -46,7 +46,7 @@ function reconcileGroup(job: Job, group: TaskGroup, allocs: AllocationView[], in
   const unindexed: AllocationView[] = [];
   // A finished batch allocation keeps its index: the work is done, don't re-run it.
   const counted = allocs
-    .filter((a) => isLive(a) || (job.type === "batch" && a.status === "complete"))
+    .filter((a) => isLive(a) || (runsToCompletion(job.type) && a.status === "complete"))
     .sort(byIndexThenId);
   for (const a of counted) {
     if (isLive(a)) {

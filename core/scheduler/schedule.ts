@@ -19,11 +19,15 @@ import { findPreemption } from "./preempt.ts";
 import { reconcile, stopOf } from "./reconcile.ts";
 import { seededRng } from "./rng.ts";
 import { selectNode } from "./select.ts";
+import { scheduleSystem } from "./system.ts";
+import { isSystemType } from "./jobspec/types.ts";
 import type { FailedGroup, Placement, PlacementMetrics, Plan, ScheduleOptions, Snapshot, Stop } from "./types.ts";
 
 export function schedule(input: Snapshot | ClusterIndex, job: Job, evalId: string, opts: ScheduleOptions = {}): Plan {
   const index = isClusterIndex(input) ? input : indexSnapshot(input);
   const rng = opts.rng ?? seededRng(evalId);
+  // system and sysbatch: one allocation per eligible node, not `count` by score.
+  if (isSystemType(job.type)) return scheduleSystem(index, job, evalId, rng, resolveOptions(opts));
   const existing = index.byJob.get(jobKey(job.namespace, job.id)) ?? [];
   const { stops, work } = reconcile(job, existing, index);
   const ctx = createEvalContext(index, job, rng, resolveOptions(opts), new Set(stops.map((s) => s.allocId)));

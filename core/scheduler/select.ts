@@ -19,6 +19,7 @@ import { freeCpuMhz, freeMemoryMb, groupState, type EvalContext, type ResolvedOp
 import { newOrder, nextInOrder, type NodeOrder } from "./order.ts";
 import { feasible, rankersFor, score } from "./pipeline.ts";
 import type { PlacementMetrics } from "./types.ts";
+import { runsToCompletion } from "./jobspec/types.ts";
 
 /** Up to this many nodes, score every feasible node: the sample would be most of the cluster anyway. */
 export const SMALL_CLUSTER_NODES = 32;
@@ -36,7 +37,7 @@ export interface Choice {
 export function candidateLimit(nodeCount: number, ask: GroupAsk, opts: ResolvedOptions): number {
   if (opts.candidateLimit !== undefined) return Math.max(1, opts.candidateLimit);
   if (nodeCount <= SMALL_CLUSTER_NODES) return nodeCount;
-  let limit = ask.jobType === "batch" ? BATCH_CANDIDATES : Math.max(2, Math.ceil(Math.log2(nodeCount)));
+  let limit = runsToCompletion(ask.jobType) ? BATCH_CANDIDATES : Math.max(2, Math.ceil(Math.log2(nodeCount)));
   if (ask.spreads.length > 0) limit = Math.max(limit, SPREAD_CANDIDATES);
   return limit;
 }

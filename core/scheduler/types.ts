@@ -82,6 +82,7 @@ export type StopReason =
   | "group-removed"   // the group is gone from the job
   | "node-down"       // its node is down or unknown: lost, replaced elsewhere
   | "node-draining"   // migrated off a draining node
+  | "node-ineligible" // system jobs: the node no longer passes the constraints
   | "preempted";      // evicted for a higher-priority placement
 
 export interface Stop {

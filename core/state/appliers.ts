@@ -15,6 +15,7 @@ import { intentionAppliers } from "./domains/intentions.ts";
 import { auditAppliers } from "./domains/audit.ts";
 import { invalidateUnhealthySessions, sessionAppliers } from "./domains/sessions.ts";
 import { txnAppliers } from "./domains/txn.ts";
+import { launchAppliers } from "./domains/launches.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -38,6 +39,7 @@ export const appliers: ApplierRegistry = {
   ...auditAppliers,
   ...sessionAppliers,
   ...txnAppliers,
+  ...launchAppliers,
 };
 
 /** Tables whose change can make a session unhealthy (its node, its checks). */

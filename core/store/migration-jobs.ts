@@ -93,3 +93,16 @@ export const JOBS_MIGRATION = `CREATE TABLE jobs (
      create_index INTEGER NOT NULL,
      modify_index INTEGER NOT NULL
    );`;
+
+/** Launches of periodic and parameterized jobs (schema-jobs.ts jobLaunches). */
+export const JOB_LAUNCHES_MIGRATION = `
+   CREATE TABLE job_launches (
+     namespace TEXT NOT NULL,
+     job_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     key TEXT NOT NULL,
+     child_id TEXT NOT NULL,
+     launched_at INTEGER NOT NULL,
+     create_index INTEGER NOT NULL,
+     PRIMARY KEY (namespace, job_id, kind, key)
+   );`;

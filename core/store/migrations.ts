@@ -1,6 +1,6 @@
 // Schema migrations, applied in order at start. PRAGMA user_version records
 // how many have run. Append only: never edit a migration that has shipped.
-import { JOBS_MIGRATION } from "./migration-jobs.ts";
+import { JOBS_MIGRATION, JOB_LAUNCHES_MIGRATION } from "./migration-jobs.ts";
 import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 
@@ -109,4 +109,6 @@ export const migrations: string[] = [
   ACL_MIGRATION,
   // 8: coordination: sessions, KV lock holder and lock index, lock delays (migration-sessions.ts).
   SESSIONS_MIGRATION,
+  // 9: launches of periodic and parameterized jobs (migration-jobs.ts).
+  JOB_LAUNCHES_MIGRATION,
 ];

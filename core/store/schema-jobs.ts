@@ -169,3 +169,24 @@ export type NodeDrainRow = typeof nodeDrains.$inferSelect;
 
 /** Resources as the scheduler counts them. */
 export type { Resources };
+
+/**
+ * Launches of periodic and parameterized jobs: one row per launch, so a
+ * launch is decided once through the log. kind "periodic": key is the launch
+ * time (unix seconds); kind "dispatch": key is the idempotency token (or the
+ * child id when none was given).
+ */
+export const jobLaunches = sqliteTable(
+  "job_launches",
+  {
+    namespace: text("namespace").notNull(),
+    jobId: text("job_id").notNull(),
+    kind: text("kind").notNull(),
+    key: text("key").notNull(),
+    childId: text("child_id").notNull(),
+    launchedAt: integer("launched_at").notNull(),
+    createIndex: integer("create_index").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.namespace, t.jobId, t.kind, t.key] })],
+);
+export type JobLaunchRow = typeof jobLaunches.$inferSelect;

@@ -4,9 +4,10 @@
 //   running  → while tasks run; a task restarting keeps it running
 //   complete → every task ended well, or the allocation was stopped
 //   failed   → a task failed past its restart policy (the others are stopped)
-import { join } from "node:path";
+import { chownSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import type { Logger } from "../../core/log.ts";
-import type { TaskGroup, PortAssignment } from "../../core/scheduler/index.ts";
+import { runsToCompletion, type TaskGroup, type PortAssignment } from "../../core/scheduler/index.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
 import { prepareAllocDir, prepareTaskDir } from "./dirs.ts";
 import { taskEnv } from "./env.ts";
@@ -63,6 +64,35 @@ export interface AllocRunnerDeps {
   isolate: boolean;
 }
 
+/**
+ * A dispatched job's payload, as the file the task declared (default
+ * "payload") in its directory. The job spec already refuses absolute paths
+ * and ".."; this checks again, since the file is written by the agent.
+ */
+/**
+ * Writes a dispatched job's payload into the task directory, owned by the
+ * task's user. The directory may already hold what the task wrote on an
+ * earlier run (it is the task's own, and this runs as root): nothing on the
+ * way may be a symbolic link, and an existing file is unlinked and created
+ * anew (O_EXCL), so a planted link cannot turn this write into one elsewhere.
+ */
+export function writePayload(taskDir: string, file: string, base64: string, owner?: { uid: number; gid: number }): void {
+  const path = resolve(taskDir, file);
+  const rel = relative(taskDir, path);
+  if (rel === "" || rel.startsWith("..") || rel.startsWith("/")) throw new Error(`dispatch payload file "${file}" is outside the task directory`);
+  let dir = taskDir;
+  for (const part of rel.split("/").slice(0, -1)) {
+    dir = join(dir, part);
+    if (!existsSync(dir)) {
+      mkdirSync(dir, { mode: 0o700 });
+      if (owner) chownSync(dir, owner.uid, owner.gid);
+    } else if (!lstatSync(dir).isDirectory()) throw new Error(`dispatch payload path "${file}": ${part} is not a directory`);
+  }
+  rmSync(path, { force: true });
+  writeFileSync(path, Buffer.from(base64, "base64"), { mode: 0o600, flag: "wx" });
+  if (owner) chownSync(path, owner.uid, owner.gid);
+}
+
 export function allocDir(allocsDir: string, allocId: string): string {
   return join(allocsDir, allocId);
 }
@@ -98,6 +128,13 @@ export class AllocRunner {
       const taskDir = join(this.dir, "tasks", task.name);
       const who = this.d.identity(task);
       prepareTaskDir(taskDir, who.ok ? who.switchTo : undefined);
+      if (task.payload !== undefined) {
+        try {
+          writePayload(taskDir, task.dispatchPayload?.file ?? "payload", task.payload, who.ok ? who.switchTo : undefined);
+        } catch (err) {
+          this.d.log.warn("exec: could not write the dispatch payload", { alloc: a.id, task: task.name, err });
+        }
+      }
       const logDir = join(this.dir, "logs");
       const stdout = new RotatingLog(logDir, task.name, "stdout", this.d.maxLogFileBytes, this.d.maxLogFiles);
       const stderr = new RotatingLog(logDir, task.name, "stderr", this.d.maxLogFileBytes, this.d.maxLogFiles);
@@ -108,7 +145,7 @@ export class AllocRunner {
         user: who.ok && who.switchTo ? { name: who.name, home: taskDir } : undefined,
       });
       const runner = new TaskRunner({
-        allocId: a.id, task, batch: a.jobType === "batch", restart: g.restart, env, cwd: taskDir, stdout, stderr,
+        allocId: a.id, task, batch: runsToCompletion(a.jobType), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         runAs: who.ok ? who.switchTo : undefined, refused: who.ok ? undefined : who.error,
         onChange: (st) => this.taskChanged(task.name, st),

@@ -37,7 +37,7 @@ export function alloc(nodeId: string, over: Partial<AllocationView> & { cpu?: nu
 export interface JobOpts {
   id?: string;
   namespace?: string;
-  type?: "service" | "batch";
+  type?: Job["type"];
   priority?: number;
   count?: number;
   cpu?: number;

@@ -11,6 +11,7 @@ import { parseDuration } from "../../config/duration.ts";
 import { groupHash } from "../../cluster/scheduling/views.ts";
 import type { Job } from "../../scheduler/index.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
+import { isSystemType, runsToCompletion } from "../../scheduler/jobspec/types.ts";
 
 export const jobRunSpec: CommandSpec = {
   name: "job run",
@@ -117,6 +118,13 @@ async function monitor(client: ApiClient, reg: { jobId: string; namespace: strin
       return 1;
     }
     const job = await client.get<JobJson>(jobPath + q);
+    // A periodic or parameterized job is a template: nothing of it runs until a launch.
+    if (job.spec.periodic || job.spec.parameterized) {
+      progress.done(job.spec.periodic
+        ? `Periodic job: each launch (cron ${job.spec.periodic.crons.join(", ")}, ${job.spec.periodic.timeZone}) runs as a child job ${reg.jobId}/periodic-<unix time>.`
+        : `Parameterized job: run it with \`corral job dispatch ${reg.jobId}\`.`);
+      return 0;
+    }
     const res = await client.raw("GET", `${jobPath}/allocations${q}&index=${index}&wait=2s`);
     index = Number(res.headers.get("x-corral-index") ?? index);
     const allocs = (await res.json()) as AllocJson[];
@@ -138,25 +146,27 @@ async function monitor(client: ApiClient, reg: { jobId: string; namespace: strin
  * auto_revert rollback, or someone else's update) ends the wait.
  */
 export function judge(job: JobJson, allocs: AllocJson[], version: number, evalStatus: string): { line: string; done?: boolean; details: string[] } {
-  const want = job.spec.groups.reduce((n, g) => n + g.count, 0);
   // Current allocations as the scheduler and the deployment count them: by
   // the group's task hash, not by jobVersion. An update that leaves a group's
   // tasks alone keeps its allocations at their old jobVersion; counting by
   // version left the bar at 1/3 while the deployment said "3 healthy".
   const hashes = new Map(job.spec.groups.map((g) => [g.name, groupHash(job.spec, g)]));
   const current = allocs.filter((a) => a.desiredStatus === "run" && (a.jobVersion === version || a.groupHash === hashes.get(a.groupName)));
+  // system and sysbatch jobs want one allocation per eligible node: as many as the evaluation placed.
+  const want = isSystemType(job.type) ? current.length : job.spec.groups.reduce((n, g) => n + g.count, 0);
+  const noHealthGate = runsToCompletion(job.type) || job.type === "system";
   const running = current.filter((a) => a.clientStatus === "running" || a.clientStatus === "complete").length;
-  const healthy = current.filter((a) => a.health === "healthy" || (job.type === "batch" && a.clientStatus !== "pending")).length;
+  const healthy = current.filter((a) => a.health === "healthy" || (noHealthGate && a.clientStatus !== "pending")).length;
   const failed = allocs.filter((a) => a.jobVersion === version && (a.clientStatus === "failed" || a.health === "unhealthy"));
-  const line = `${progressBar(job.type === "batch" ? running : healthy, want)} ${running} running, ${healthy} healthy`;
+  const line = `${progressBar(runsToCompletion(job.type) ? running : healthy, want)} ${running} running, ${healthy} healthy`;
   const dep = job.deployments.find((d) => d.jobVersion === version);
   const failLines = failed.map((a) => `  ${a.id.slice(0, 8)} ${a.groupName}[${a.taskGroupIndex}] on ${a.nodeName ?? a.nodeId}: ${a.clientStatus}${a.health === "unhealthy" ? " (unhealthy)" : ""} ${a.clientDescription}`);
   const newer = job.version > version ? [`The job is now at version ${job.version} (an auto_revert rollback, or a newer registration).`] : [];
   if (dep?.status === "failed") return { line, done: false, details: [`Deployment failed: ${dep.statusDescription}`, ...failLines, ...newer] };
   if (dep?.status === "successful") return { line, done: true, details: [`Deployment successful: ${want} allocation(s) healthy`] };
   if (newer.length || dep?.status === "cancelled") return { line, done: false, details: [`Version ${version} was superseded.`, ...newer] };
-  if (job.type === "batch" && failed.length) return { line, done: false, details: ["Allocation(s) failed:", ...failLines] };
-  if (!dep && evalStatus === "complete" && running >= want && (job.type === "batch" || healthy >= want)) {
+  if (runsToCompletion(job.type) && failed.length) return { line, done: false, details: ["Allocation(s) failed:", ...failLines] };
+  if (!dep && evalStatus === "complete" && running >= want && (noHealthGate || healthy >= want)) {
     return { line, done: true, details: [`${want} allocation(s) running`] };
   }
   return { line, details: [] };

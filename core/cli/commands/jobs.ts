@@ -63,6 +63,19 @@ export async function jobStatus(args: Parsed): Promise<number> {
     `ID        ${job.id}`, `Namespace ${job.namespace}`, `Type      ${job.type}`, `Priority  ${job.priority}`,
     `Status    ${job.status}${job.stop ? " (stopped)" : ""}`, `Version   ${job.version}${job.stableVersion !== null ? ` (stable: ${job.stableVersion})` : ""}`,
   ];
+  if (job.spec?.periodic) {
+    const p = job.spec.periodic;
+    out.push(`Periodic  ${p.crons.join(", ")} (${p.timeZone})${p.prohibitOverlap ? ", no overlap" : ""}`);
+    out.push(`Next      ${job.nextLaunch ? new Date(job.nextLaunch).toISOString() : "none"}`);
+  }
+  if (job.spec?.parameterized) {
+    const p = job.spec.parameterized;
+    out.push(`Dispatch  payload ${p.payload}; meta required: ${p.metaRequired.join(", ") || "none"}; optional: ${p.metaOptional.join(", ") || "none"}`);
+  }
+  if (job.children) {
+    out.push("", job.spec?.periodic ? "Previously launched jobs" : "Dispatched jobs");
+    out.push(job.children.length ? table(["ID", "STATUS", "SUBMITTED"], job.children.map((c: any) => [c.id, c.status, new Date(c.submittedAt).toISOString()])) : "(none)");
+  }
   const dep = job.deployments?.[0];
   if (dep) out.push("", `Latest deployment (version ${dep.jobVersion}): ${dep.status}${dep.statusDescription ? ` — ${dep.statusDescription}` : ""}`);
   out.push("", "Allocations");

@@ -15,7 +15,7 @@
 // Ids come from the injected newId(): appliers stay deterministic.
 import type { NodeRow } from "../../store/schema.ts";
 import type { AllocRow, DeploymentRow, JobRow, NodeDrainRow } from "../../store/schema-jobs.ts";
-import { schedule, type Job, type Plan, type Resources, type Stop } from "../../scheduler/index.ts";
+import { isSystemType, schedule, type Job, type Plan, type Resources, type Stop } from "../../scheduler/index.ts";
 import type { CommitPlan, PlanPlacement, PlanStop } from "../../state/domains/jobs-commands.ts";
 import { holdsResources } from "../../state/domains/jobs-common.ts";
 import type { z } from "zod";
@@ -60,6 +60,18 @@ interface Held {
 
 const slot = (group: string, index: number) => `${group}[${index}]`;
 
+/**
+ * What a replacement replaces: the same group index, or for system and
+ * sysbatch jobs (one allocation per node, indexes mean nothing) the same node.
+ */
+function slotKeys(spec: Job) {
+  const perNode = isSystemType(spec.type);
+  return {
+    ofAlloc: (a: Pick<AllocRow, "groupName" | "taskGroupIndex" | "nodeId">) => (perNode ? `${a.groupName}@${a.nodeId}` : slot(a.groupName, a.taskGroupIndex)),
+    ofPlacement: (p: { group: string; taskGroupIndex: number; nodeId: string }) => (perNode ? `${p.group}@${p.nodeId}` : slot(p.group, p.taskGroupIndex)),
+  };
+}
+
 export function evaluate(input: EvalInput): EvalOutcome {
   const spec = effectiveJob(input);
   const hashes = new Map(spec.groups.map((g) => [g.name, groupHash(spec, g)]));
@@ -68,15 +80,16 @@ export function evaluate(input: EvalInput): EvalOutcome {
   const { held, next } = holdFailed(input, spec, hashes);
   const views = input.jobAllocs.map((a) => allocView(a, replace.has(a.id) || next.has(a.id) ? "failed" : undefined));
   const snapshot = { nodes: nodeViews(input.nodes, input.drains), allocations: [...input.otherLive.map((a) => allocView(a)), ...views] };
-  const plan = schedule(snapshot, spec, input.evalId, { preemption: input.preemption });
+  // As in Nomad's defaults, system jobs may always preempt lower-priority work to get onto a node.
+  const plan = schedule(snapshot, spec, input.evalId, { preemption: input.preemption || spec.type === "system" });
 
   const byId = new Map(input.jobAllocs.map((a) => [a.id, a]));
   for (const id of replace) {
     const a = byId.get(id)!;
     plan.stops.push({ allocId: a.id, nodeId: a.nodeId, namespace: a.namespace, jobId: a.jobId, group: a.groupName, reason: "count-lowered", message: "replaced by a newer version of the job (rolling update)" });
   }
-  dropHeld(plan, new Set(held.map((h) => h.key)));
-  limitDrains(plan, input, spec);
+  dropHeld(plan, spec, new Set(held.map((h) => h.key)));
+  if (!isSystemType(spec.type)) limitDrains(plan, input, spec);
 
   const commit = buildCommit(input, spec, plan, hashes, dep, byId, next);
   const retries = held.map((h) => h.retryAt).filter((t): t is number => t !== undefined);
@@ -86,8 +99,14 @@ export function evaluate(input: EvalInput): EvalOutcome {
 /** The job as scheduled: a stopped or purged job keeps no group, so all its allocations stop. */
 function effectiveJob(input: EvalInput): Job {
   const j = input.job;
-  if (j && !j.stop) return j.spec;
+  // A periodic or parameterized job is a template: its launches (child jobs) run, it does not.
+  if (j && !j.stop && !isTemplate(j.spec)) return j.spec;
   return { id: input.jobId, namespace: input.namespace, type: (j?.type as Job["type"]) ?? "service", priority: j?.priority ?? 50, constraints: [], groups: [] };
+}
+
+/** A periodic or parameterized parent job (children carry parentId and run). */
+export function isTemplate(spec: Job): boolean {
+  return spec.parentId === undefined && (spec.periodic !== undefined || spec.parameterized !== undefined);
 }
 
 /** The running deployment of the current version, or a new one when this service version has none yet. */
@@ -102,12 +121,14 @@ function deploymentFor(input: EvalInput, spec: Job): { id: string; isNew: boolea
 /** Outdated live allocations to replace now: per group, max_parallel minus those still unsettled. */
 function chooseUpdates(input: EvalInput, spec: Job, hashes: Map<string, string>, depId: string | undefined): Set<string> {
   const out = new Set<string>();
-  if (!depId) return out;
+  // system jobs roll without a deployment (as in Nomad): max_parallel nodes at a time, each until it runs.
+  const perNode = isSystemType(spec.type);
+  if (!depId && !perNode) return out;
   for (const g of spec.groups) {
     const live = input.jobAllocs.filter((a) => a.groupName === g.name && holdsResources(a));
     const outdated = live.filter((a) => a.groupHash !== hashes.get(g.name)).sort((a, b) => a.taskGroupIndex - b.taskGroupIndex);
     if (outdated.length === 0) continue;
-    const mine = input.jobAllocs.filter((a) => a.groupName === g.name && a.deploymentId === depId);
+    const mine = input.jobAllocs.filter((a) => a.groupName === g.name && (perNode ? a.groupHash === hashes.get(g.name) : a.deploymentId === depId));
     // A failure stops the rollout at once; the watcher then fails the deployment (and may revert).
     if (mine.some((a) => a.health === "unhealthy" || a.clientStatus === "failed")) continue;
     const inFlight = mine.filter((a) => holdsResources(a) && !settled(a)).length;
@@ -127,35 +148,37 @@ function holdFailed(input: EvalInput, spec: Job, hashes: Map<string, string>): {
   const held: Held[] = [];
   const next = new Map<string, number[]>();
   const replaced = new Set(input.jobAllocs.map((a) => a.previousAlloc).filter(Boolean));
-  const liveSlots = new Set(input.jobAllocs.filter(holdsResources).map((a) => slot(a.groupName, a.taskGroupIndex)));
+  const key = slotKeys(spec).ofAlloc;
+  const liveSlots = new Set(input.jobAllocs.filter(holdsResources).map(key));
   for (const a of input.jobAllocs) {
     if (a.clientStatus !== "failed" || a.desiredStatus !== "run" || replaced.has(a.id)) continue;
     const g = spec.groups.find((x) => x.name === a.groupName);
-    if (!g || liveSlots.has(slot(a.groupName, a.taskGroupIndex))) continue;
+    if (!g || liveSlots.has(key(a))) continue;
     if (a.groupHash !== hashes.get(g.name)) {
       next.set(a.id, a.reschedules);
       continue;
     }
     const d = rescheduleDecision(a, g.reschedule, input.now);
     if (d.kind === "now") next.set(a.id, d.reschedules);
-    else held.push({ key: slot(a.groupName, a.taskGroupIndex), retryAt: d.kind === "later" ? d.at : undefined });
+    else held.push({ key: key(a), retryAt: d.kind === "later" ? d.at : undefined });
   }
   return { held, next };
 }
 
 /** Removes placements (and the evictions made for them) for slots that must not be filled now. */
-function dropPlacements(plan: Plan, drop: (group: string, index: number) => boolean): void {
+function dropPlacements(plan: Plan, drop: (p: Plan["placements"][number]) => boolean): void {
   const victims = new Set<string>();
   plan.placements = plan.placements.filter((p) => {
-    if (!drop(p.group, p.taskGroupIndex)) return true;
+    if (!drop(p)) return true;
     for (const v of p.preempted ?? []) victims.add(v);
     return false;
   });
   if (victims.size) plan.stops = plan.stops.filter((s) => !(s.reason === "preempted" && victims.has(s.allocId)));
 }
 
-function dropHeld(plan: Plan, held: ReadonlySet<string>): void {
-  if (held.size) dropPlacements(plan, (g, i) => held.has(slot(g, i)));
+function dropHeld(plan: Plan, spec: Job, held: ReadonlySet<string>): void {
+  const key = slotKeys(spec).ofPlacement;
+  if (held.size) dropPlacements(plan, (p) => held.has(key(p)));
 }
 
 /** Before its deadline a drain moves at most max_parallel unsettled allocations per group at a time. */
@@ -181,7 +204,7 @@ function limitDrains(plan: Plan, input: EvalInput, spec: Job): void {
   if (dropped.size === 0) return;
   const slots = new Set([...dropped].map((id) => byId.get(id)).filter((a): a is AllocRow => !!a).map((a) => slot(a.groupName, a.taskGroupIndex)));
   plan.stops = plan.stops.filter((s) => !dropped.has(s.allocId));
-  dropPlacements(plan, (g, i) => slots.has(slot(g, i)));
+  dropPlacements(plan, (p) => slots.has(slot(p.group, p.taskGroupIndex)));
 }
 
 function buildCommit(
@@ -189,17 +212,18 @@ function buildCommit(
   dep: { id: string; isNew: boolean } | undefined, byId: Map<string, AllocRow>, next: Map<string, number[]>,
 ): CommitPlanBody {
   const active = input.job !== undefined && !input.job.stop;
+  const keys = slotKeys(spec);
   const prevBySlot = new Map<string, AllocRow>();
   for (const s of plan.stops) {
     const a = byId.get(s.allocId);
-    if (a && a.jobId === input.jobId && a.namespace === input.namespace) prevBySlot.set(slot(a.groupName, a.taskGroupIndex), a);
+    if (a && a.jobId === input.jobId && a.namespace === input.namespace) prevBySlot.set(keys.ofAlloc(a), a);
   }
   for (const id of next.keys()) {
     const a = byId.get(id)!;
-    prevBySlot.set(slot(a.groupName, a.taskGroupIndex), a);
+    prevBySlot.set(keys.ofAlloc(a), a);
   }
   const placements: PlanPlacement[] = plan.placements.map((p) => {
-    const prev = prevBySlot.get(slot(p.group, p.taskGroupIndex));
+    const prev = prevBySlot.get(keys.ofPlacement(p));
     return {
       id: input.newId(), group: p.group, taskGroupIndex: p.taskGroupIndex, nodeId: p.nodeId, resources: p.resources, ports: p.ports,
       groupHash: hashes.get(p.group)!, deploymentId: dep?.id ?? "",

@@ -23,6 +23,7 @@ import { evaluate, type EvalInput, type EvalOutcome } from "./evaluate.ts";
 import { reactionsTo, type JobRef, type Reaction } from "./triggers.ts";
 import { fairnessInput, freeOnNode } from "./views.ts";
 import { HealthWatcher } from "./watcher.ts";
+import { PeriodicLauncher } from "./periodic.ts";
 
 export interface SchedulingDeps {
   state: StateReader;
@@ -54,6 +55,7 @@ export class SchedulingLoop {
   private delayed = new Map<string, number>();
   private unsubscribe?: () => void;
   private watcher: HealthWatcher;
+  private periodic: PeriodicLauncher;
   readonly now: () => number;
   private newId: () => string;
 
@@ -64,6 +66,7 @@ export class SchedulingLoop {
       state: d.state, propose: (c) => this.propose(c), log: d.log, now: this.now, newId: this.newId,
       evaluate: (jobs, why) => this.createEvals(jobs, why),
     });
+    this.periodic = new PeriodicLauncher({ state: d.state, propose: (c) => this.propose(c), log: d.log, now: this.now, newId: this.newId });
   }
 
   start(): void {
@@ -87,9 +90,11 @@ export class SchedulingLoop {
     this.queue = new EvalQueue();
     this.queuedJobs.clear();
     this.delayed.clear();
+    this.periodic.stop();
     this.active = isLeader;
     if (!isLeader) return;
     this.restore();
+    this.periodic.start();
     this.every(this.d.watchIntervalMs ?? 1000, () => this.watcher.tick());
     this.pump();
   }
@@ -130,6 +135,8 @@ export class SchedulingLoop {
       return;
     }
     if (reactions.some((r) => r.kind === "reset")) return this.leadershipChanged(true);
+    const t = entry.command.type;
+    if (t === "RegisterJob" || t === "DeregisterJob" || t === "LaunchChildJob") this.periodic.sync();
     for (const r of reactions) {
       if (r.kind === "enqueue") {
         const e = this.d.state.jobs.getEval(r.evalId);

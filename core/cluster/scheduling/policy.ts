@@ -2,7 +2,7 @@
 // elsewhere (reschedule), and when an allocation counts as healthy
 // (rolling updates, drains). Time is a parameter, never read here.
 import type { AllocRow } from "../../store/schema-jobs.ts";
-import type { ReschedulePolicy, UpdateStrategy } from "../../scheduler/index.ts";
+import { runsToCompletion, type ReschedulePolicy, type UpdateStrategy } from "../../scheduler/index.ts";
 import { formatDuration } from "../../config/duration.ts";
 
 export type RescheduleDecision =
@@ -42,7 +42,7 @@ export function allocHealth(a: AllocRow, checkStatuses: readonly string[], now: 
   if (a.health !== "" || a.desiredStatus === "stop") return undefined;
   if (a.clientStatus === "failed" || a.clientStatus === "lost") return { healthy: false, description: `allocation ${a.clientStatus}` };
   if (a.clientStatus === "complete") {
-    return a.jobType === "batch" ? { healthy: true, description: "completed" } : { healthy: false, description: "task exited" };
+    return runsToCompletion(a.jobType) ? { healthy: true, description: "completed" } : { healthy: false, description: "task exited" };
   }
   if (a.clientStatus === "running") {
     const tasks = Object.values(a.taskStates);
@@ -62,5 +62,6 @@ export function allocHealth(a: AllocRow, checkStatuses: readonly string[], now: 
 /** Running and past its health gate: what max_parallel waits for before the next replacement. */
 export function settled(a: AllocRow): boolean {
   if (a.clientStatus !== "running" && a.clientStatus !== "complete") return false;
-  return a.jobType === "batch" || a.health === "healthy";
+  // system allocations get no health verdict (no deployment): running is as far as they go.
+  return runsToCompletion(a.jobType) || a.jobType === "system" || a.health === "healthy";
 }

@@ -5,6 +5,7 @@
 import type { AppliedEntry } from "../../state/fsm.ts";
 import type { StateReader } from "../../state/reader.ts";
 import { holdsResources } from "../../state/domains/jobs-common.ts";
+import { isSystemType, runsToCompletion } from "../../scheduler/index.ts";
 
 export interface JobRef {
   namespace: string;
@@ -30,6 +31,24 @@ function jobsOnNode(state: StateReader, nodeId: string): JobRef[] {
   return [...seen.values()];
 }
 
+/**
+ * Running system and sysbatch jobs: a node that joins, comes back or stops
+ * draining (or whose attributes changed) may now qualify for one of each.
+ */
+function systemJobs(state: StateReader): JobRef[] {
+  return state.jobs.listJobs()
+    .filter((j) => isSystemType(j.type) && !j.stop && j.spec.periodic === undefined && (j.spec.parameterized === undefined || j.spec.parentId !== undefined))
+    .map((j) => ({ namespace: j.namespace, jobId: j.id, priority: j.priority }));
+}
+
+/** Capacity changed on a node, and system jobs may want it. */
+function nodeEligible(state: StateReader, nodeId: string): Reaction[] {
+  const jobs = systemJobs(state);
+  const out: Reaction[] = [{ kind: "capacity", nodeId }];
+  if (jobs.length) out.push({ kind: "evaluate", jobs, triggeredBy: "node-update", nodeId });
+  return out;
+}
+
 function jobRef(state: StateReader, namespace: string, jobId: string): JobRef | undefined {
   const j = state.jobs.getJob(namespace, jobId);
   return j ? { namespace, jobId, priority: j.priority } : undefined;
@@ -40,23 +59,24 @@ export function reactionsTo(entry: AppliedEntry, state: StateReader): Reaction[]
   if (!entry.result.ok) return [];
   switch (c.type) {
     case "RegisterJob":
+    case "LaunchChildJob":
       return [{ kind: "enqueue", evalId: c.evalId }];
     case "DeregisterJob":
       return [{ kind: "unblock", namespace: c.namespace, jobId: c.jobId }, { kind: "enqueue", evalId: c.evalId }];
     case "UpdateEvaluation":
       return c.evals.filter((e) => e.status === "pending").map((e) => ({ kind: "enqueue" as const, evalId: e.id }));
     case "RegisterNode":
-      return [{ kind: "capacity", nodeId: c.node.id }];
+      return nodeEligible(state, c.node.id);
     case "SetNodeStatus":
       return c.status === "down"
         ? [{ kind: "evaluate", jobs: jobsOnNode(state, c.nodeId), triggeredBy: "node-update", nodeId: c.nodeId }]
-        : [{ kind: "capacity", nodeId: c.nodeId }];
+        : nodeEligible(state, c.nodeId);
     case "DeregisterNode":
       return [{ kind: "evaluate", jobs: jobsOnNode(state, c.nodeId), triggeredBy: "node-update", nodeId: c.nodeId }];
     case "DrainNode":
       return c.enable
         ? [{ kind: "evaluate", jobs: jobsOnNode(state, c.nodeId), triggeredBy: "node-drain", nodeId: c.nodeId }]
-        : [{ kind: "capacity", nodeId: c.nodeId }];
+        : nodeEligible(state, c.nodeId);
     case "CommitPlan":
       return afterPlan(c, state);
     case "UpdateAllocStatus":
@@ -101,7 +121,7 @@ function afterReport(c: Extract<AppliedEntry["command"], { type: "UpdateAllocSta
     const key = `${a.namespace}\u0000${a.jobId}`;
     if (u.clientStatus === "failed" && a.desiredStatus === "run") failed.set(key, { namespace: a.namespace, jobId: a.jobId, priority: a.priority });
     if (u.clientStatus === "complete" || u.clientStatus === "failed") out.push({ kind: "capacity", nodeId: c.nodeId });
-    if (u.clientStatus === "running" && a.jobType === "batch" && draining.size > 0) {
+    if (u.clientStatus === "running" && runsToCompletion(a.jobType) && draining.size > 0) {
       const ref = jobRef(state, a.namespace, a.jobId);
       if (ref) progressed.set(key, ref);
     }

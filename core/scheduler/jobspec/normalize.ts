@@ -23,14 +23,19 @@ type RawConstraint = RawJob["constraints"][number];
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 
+// system jobs are long-running like services; sysbatch tasks run to completion like batch.
 const RESTART_DEFAULTS: Record<JobType, RestartPolicy> = {
   service: { attempts: 2, intervalMs: 30 * MINUTE_MS, delayMs: 15_000, mode: "fail" },
+  system: { attempts: 2, intervalMs: 30 * MINUTE_MS, delayMs: 15_000, mode: "fail" },
   batch: { attempts: 3, intervalMs: 24 * HOUR_MS, delayMs: 15_000, mode: "fail" },
+  sysbatch: { attempts: 3, intervalMs: 24 * HOUR_MS, delayMs: 15_000, mode: "fail" },
 };
 
 const RESCHEDULE_DEFAULTS: Record<JobType, ReschedulePolicy> = {
   service: { attempts: 0, intervalMs: 0, delayMs: 30_000, unlimited: true },
+  system: { attempts: 0, intervalMs: 0, delayMs: 30_000, unlimited: true },
   batch: { attempts: 1, intervalMs: 24 * HOUR_MS, delayMs: 5_000, unlimited: false },
+  sysbatch: { attempts: 1, intervalMs: 24 * HOUR_MS, delayMs: 5_000, unlimited: false },
 };
 
 const UPDATE_DEFAULTS: UpdateStrategy = {
@@ -41,7 +46,7 @@ const UPDATE_DEFAULTS: UpdateStrategy = {
 };
 
 export function normalizeJob(raw: RawJob): Job {
-  return {
+  const job: Job = {
     id: raw.id,
     namespace: raw.namespace,
     type: raw.type,
@@ -49,6 +54,21 @@ export function normalizeJob(raw: RawJob): Job {
     constraints: raw.constraints.map(normalizeConstraint),
     groups: raw.groups.map((g) => normalizeGroup(raw, g)),
   };
+  // Optional parts are left out when absent, so a job written before they
+  // existed normalizes to the same spec (and is not a new version).
+  if (Object.keys(raw.meta).length > 0) job.meta = raw.meta;
+  if (raw.periodic) {
+    job.periodic = {
+      crons: raw.periodic.crons, timeZone: raw.periodic.time_zone,
+      prohibitOverlap: raw.periodic.prohibit_overlap, enabled: raw.periodic.enabled,
+    };
+  }
+  if (raw.parameterized) {
+    job.parameterized = {
+      payload: raw.parameterized.payload, metaRequired: raw.parameterized.meta_required, metaOptional: raw.parameterized.meta_optional,
+    };
+  }
+  return job;
 }
 
 function normalizeConstraint(c: RawConstraint): Constraint {
@@ -100,6 +120,7 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
     ),
   };
   if (t.service) task.service = normalizeService(job, g, t, t.service);
+  if (t.dispatch_payload) task.dispatchPayload = { file: t.dispatch_payload.file };
   return task;
 }
 

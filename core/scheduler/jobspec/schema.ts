@@ -9,6 +9,7 @@ import { attributeError } from "../attribute.ts";
 import { compileRegex } from "../regex.ts";
 import { parseVersionRange } from "../version.ts";
 import { parseDurationMs } from "./duration.ts";
+import { parseCron, validTimeZone } from "../cron.ts";
 
 /** Bounds on one job document (STYLE: a limit on everything). */
 export const LIMITS = {
@@ -20,6 +21,8 @@ export const LIMITS = {
   portsPerTask: 32,
   checksPerService: 16,
   nameChars: 128,
+  crons: 16,
+  metaKeys: 64,
 } as const;
 
 /**
@@ -179,8 +182,13 @@ const task = z
       .default({ cpu: 100, memory: 300 }),
     ports: z.record(z.string(), z.strictObject({ static: int(1, 65535).optional() })).default({}),
     service: service.optional(),
+    dispatch_payload: z.strictObject({ file: z.string().min(1).max(256) }).optional(),
   })
   .superRefine(lenient((t, ctx) => {
+    const file = t.dispatch_payload?.file;
+    if (file !== undefined && (file.startsWith("/") || file.split("/").includes(".."))) {
+      ctx.addIssue({ code: "custom", path: ["dispatch_payload", "file"], message: "must be a relative path inside the task directory (no leading \"/\", no \"..\")" });
+    }
     for (const key of Object.keys(t.env)) {
       if (!ENV_NAME.test(key)) ctx.addIssue({ code: "custom", path: ["env", key], message: "not a valid environment variable name" });
     }
@@ -229,16 +237,56 @@ const group = z
     });
   }), ALWAYS);
 
+const cronText = z.string().superRefine((text, ctx) => {
+  const r = parseCron(text);
+  if (!r.ok) ctx.addIssue({ code: "custom", message: r.error });
+});
+
+const periodic = z.strictObject({
+  crons: z.array(cronText).min(1, "at least one cron expression").max(LIMITS.crons),
+  time_zone: z.string().max(64).default("UTC").superRefine((zone, ctx) => {
+    if (!validTimeZone(zone)) ctx.addIssue({ code: "custom", message: `unknown time zone "${zone}" (an IANA name such as "UTC" or "Europe/Berlin")` });
+  }),
+  prohibit_overlap: z.boolean().default(false),
+  enabled: z.boolean().default(true),
+});
+
+const META_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const metaKey = z.string().max(128).regex(META_KEY, "meta keys are letters, digits and \"_\", not starting with a digit");
+
+const parameterized = z.strictObject({
+  payload: z.enum(["optional", "required", "forbidden"]).default("optional"),
+  meta_required: z.array(metaKey).max(LIMITS.metaKeys).default([]),
+  meta_optional: z.array(metaKey).max(LIMITS.metaKeys).default([]),
+});
+
 export const jobSchema = z
   .strictObject({
     id: name("job id"),
     namespace: name("namespace").default("default"),
-    type: z.enum(["service", "batch"]).default("service"),
+    type: z.enum(["service", "batch", "system", "sysbatch"]).default("service"),
     priority: int(1, 100).default(50),
+    meta: z.record(metaKey, scalarString).default({}),
     constraints: z.array(constraint).max(LIMITS.constraints).default([]),
+    periodic: periodic.optional(),
+    parameterized: parameterized.optional(),
     groups: z.array(group).min(1, "a job needs at least one group").max(LIMITS.groups),
   })
-  .superRefine(lenient((j, ctx) => uniqueBy(j.groups, (g) => g.name, ctx, ["groups"], "name", "group name")), ALWAYS);
+  .superRefine(lenient((j, ctx) => {
+    uniqueBy(j.groups, (g) => g.name, ctx, ["groups"], "name", "group name");
+    const completes = j.type === "batch" || j.type === "sysbatch";
+    // As Nomad: templates launch work that ends; a periodic service would pile up copies.
+    if (j.periodic && !completes) ctx.addIssue({ code: "custom", path: ["periodic"], message: `only batch and sysbatch jobs can be periodic (this one is "${j.type}")` });
+    if (j.parameterized && !completes) ctx.addIssue({ code: "custom", path: ["parameterized"], message: `only batch and sysbatch jobs can be parameterized (this one is "${j.type}")` });
+    if (j.periodic && j.parameterized) ctx.addIssue({ code: "custom", path: ["periodic"], message: "a job is periodic or parameterized, not both" });
+    if (j.type === "system" || j.type === "sysbatch") {
+      j.groups.forEach((g, i) => {
+        if (g.count > 1) ctx.addIssue({ code: "custom", path: ["groups", i, "count"], message: `a ${j.type} job runs one allocation per node; count must be 0 or 1` });
+      });
+    }
+    const p = j.parameterized;
+    if (p) for (const k of p.meta_optional) if (p.meta_required.includes(k)) ctx.addIssue({ code: "custom", path: ["parameterized", "meta_optional"], message: `"${k}" is already in meta_required` });
+  }), ALWAYS);
 
 export type RawJob = z.output<typeof jobSchema>;
 

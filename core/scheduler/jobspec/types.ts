@@ -4,7 +4,17 @@
 
 import type { Resources } from "../types.ts";
 
-export type JobType = "service" | "batch";
+export type JobType = "service" | "batch" | "system" | "sysbatch";
+
+/** Types whose tasks run to completion: an exit 0 is "complete", and a complete allocation is not re-run. */
+export function runsToCompletion(type: string): boolean {
+  return type === "batch" || type === "sysbatch";
+}
+
+/** Types placed once on every eligible node instead of `count` times. */
+export function isSystemType(type: string): boolean {
+  return type === "system" || type === "sysbatch";
+}
 export type ConstraintOperator = "=" | "!=" | "regexp" | "version" | "distinct_hosts";
 
 export interface Constraint {
@@ -88,6 +98,10 @@ export interface Task {
   /** Port label → spec. */
   ports: Record<string, PortSpec>;
   service?: ServiceSpec;
+  /** Where a dispatched job's payload is written, relative to the task directory (default "payload"). */
+  dispatchPayload?: { file: string };
+  /** Set on a dispatched child job only: the payload, base64. */
+  payload?: string;
 }
 
 export interface TaskGroup {
@@ -109,6 +123,30 @@ export interface Job {
   /** Constraints on every group of the job. */
   constraints: Constraint[];
   groups: TaskGroup[];
+  /** Free-form key/values; a dispatched job's meta lands here (tasks see CORRAL_META_<KEY>). */
+  meta?: Record<string, string>;
+  /** A template launched on a schedule: each launch is a child job `ID/periodic-<unix time>`. */
+  periodic?: PeriodicConfig;
+  /** A template launched by `job dispatch`: each dispatch is a child job `ID/dispatch-<time>-<id>`. */
+  parameterized?: ParameterizedConfig;
+  /** Set on children of a periodic or parameterized job: the parent's id. */
+  parentId?: string;
+}
+
+export interface PeriodicConfig {
+  /** Cron expressions (5 or 6 fields, seconds first when 6); the next launch is the earliest of them. */
+  crons: string[];
+  /** IANA time zone the expressions are read in. */
+  timeZone: string;
+  /** Skip a launch while an earlier child still runs. */
+  prohibitOverlap: boolean;
+  enabled: boolean;
+}
+
+export interface ParameterizedConfig {
+  payload: "optional" | "required" | "forbidden";
+  metaRequired: string[];
+  metaOptional: string[];
 }
 
 export interface JobSpecError {

@@ -8,6 +8,11 @@ import type { Job } from "../../scheduler/jobspec/types.ts";
 
 const id = z.string().min(1).max(256);
 const name = z.string().min(1).max(128);
+/** A job id: a child job is "<parent>/periodic-<unix time>" or "<parent>/dispatch-<time>-<id>". */
+const childName = z.string().min(1).max(256);
+
+/** Largest dispatch payload, as Nomad (16 KiB). */
+export const MAX_PAYLOAD_BYTES = 16 * 1024;
 const ms = z.number().int().nonnegative();
 const resources = z.object({ cpuMhz: z.number().nonnegative(), memoryMb: z.number().nonnegative() });
 
@@ -21,6 +26,9 @@ const task = z.object({
   env: z.record(z.string().max(256), z.string().max(65_536)), resources,
   ports: z.record(z.string().max(64), z.object({ static: z.number().int().min(1).max(65535).optional() })),
   service: z.object({ name: z.string().max(63), tags: z.array(z.string().max(512)).max(64), port: z.string().max(64).optional(), checks: z.array(check).max(16) }).optional(),
+  dispatchPayload: z.object({ file: z.string().min(1).max(256) }).optional(),
+  /** A dispatched child's payload, base64 (at most MAX_PAYLOAD_BYTES decoded). */
+  payload: z.string().max(Math.ceil(MAX_PAYLOAD_BYTES / 3) * 4 + 4).optional(),
 });
 const group = z.object({
   name, count: z.number().int().min(0).max(10_000),
@@ -33,8 +41,12 @@ const group = z.object({
 });
 /** A normalized job (what parseJobSpec returns). */
 export const JobSchema: z.ZodType<Job> = z.object({
-  id: name, namespace: name, type: z.enum(["service", "batch"]), priority: z.number().int().min(1).max(100),
+  id: childName, namespace: name, type: z.enum(["service", "batch", "system", "sysbatch"]), priority: z.number().int().min(1).max(100),
   constraints: z.array(constraint).max(64), groups: z.array(group).min(1).max(100),
+  meta: z.record(z.string().max(128), z.string().max(65_536)).optional(),
+  periodic: z.object({ crons: z.array(z.string().max(256)).min(1).max(16), timeZone: z.string().max(64), prohibitOverlap: z.boolean(), enabled: z.boolean() }).optional(),
+  parameterized: z.object({ payload: z.enum(["optional", "required", "forbidden"]), metaRequired: z.array(z.string().max(128)).max(64), metaOptional: z.array(z.string().max(128)).max(64) }).optional(),
+  parentId: name.optional(),
 }) as z.ZodType<Job>;
 
 const base = { v: z.literal(1), at: z.number() };
@@ -51,7 +63,7 @@ export const RegisterJob = z.object({
 /** Stop a job (its allocations are stopped by the evaluation); purge also forgets it. */
 export const DeregisterJob = z.object({
   type: z.literal("DeregisterJob"), ...base,
-  namespace: name, jobId: name, purge: z.boolean().default(false), evalId: id,
+  namespace: name, jobId: childName, purge: z.boolean().default(false), evalId: id,
 });
 
 const portAssignment = z.object({ task: name, label: z.string().max(64), value: z.number().int().min(1).max(65535), static: z.boolean() });
@@ -81,7 +93,7 @@ export type PlanStop = z.infer<typeof PlanStop>;
  */
 export const CommitPlan = z.object({
   type: z.literal("CommitPlan"), ...base,
-  evalId: id, namespace: name, jobId: name,
+  evalId: id, namespace: name, jobId: childName,
   /** Version of the job the plan was computed for (-1: the job is gone). */
   jobVersion: z.number().int().min(-1),
   placements: z.array(PlanPlacement).max(10_000),
@@ -113,7 +125,7 @@ export const UpdateAllocStatus = z.object({
 });
 
 export const EvalUpdate = z.object({
-  id, namespace: name, jobId: name, priority: z.number().int().min(1).max(100),
+  id, namespace: name, jobId: childName, priority: z.number().int().min(1).max(100),
   triggeredBy: z.string().max(64), nodeId: z.string().max(256).default(""),
   status: z.enum(["pending", "blocked", "complete", "failed", "canceled"]),
   description: z.string().max(1024).default(""),

@@ -6,6 +6,7 @@ import type { Db } from "../../store/db.ts";
 import type { NodeRow } from "../../store/schema.ts";
 import { allocations, deployments, evaluations, jobs, type AllocRow, type ClientStatus } from "../../store/schema-jobs.ts";
 import type { Resources } from "../../scheduler/types.ts";
+import { runsToCompletion } from "../../scheduler/jobspec/types.ts";
 import { JOB_STATE_LIMITS } from "./jobs-commands.ts";
 
 export const MIB = 1024 * 1024;
@@ -50,7 +51,7 @@ export function refreshJobStatus(db: Db, index: number, namespace: string, jobId
   let status: string;
   if (job.stop) status = live ? "running" : "dead";
   else if (live) status = "running";
-  else if (job.type === "batch" && rows.length > 0 && rows.every((r) => r.c === "complete" || r.d === "stop")) status = "dead";
+  else if (runsToCompletion(job.type) && rows.length > 0 && rows.every((r) => r.c === "complete" || r.d === "stop")) status = "dead";
   else status = "pending";
   if (status !== job.status) {
     db.update(jobs).set({ status, modifyIndex: index }).where(and(eq(jobs.namespace, namespace), eq(jobs.id, jobId))).run();

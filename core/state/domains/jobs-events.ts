@@ -40,6 +40,10 @@ export const jobEventMappers = {
     ...c.deployments.map((d) => ({ topic: "job" as const, type: "DeploymentStatusChanged", payload: { deploymentId: d.id, status: d.status, description: d.description } })),
     ...c.health.slice(0, EVENT_LIST_MAX).map((h) => ({ topic: "allocation" as const, type: "AllocationHealth", payload: { allocId: h.allocId, healthy: h.healthy } })),
   ],
+  LaunchChildJob: (c: CommandOf<"LaunchChildJob">): Mapped[] => [{
+    topic: "job", type: "JobLaunched",
+    payload: { namespace: c.namespace, jobId: c.job.id, parentId: c.parentId, kind: c.kind, evalId: c.evalId },
+  }],
   DrainNode: (c: CommandOf<"DrainNode">): Mapped[] => [{
     topic: "node", type: c.enable ? "NodeDrainStarted" : "NodeDrainCancelled", payload: { id: c.nodeId, deadlineMs: c.deadlineMs },
   }],

@@ -6,12 +6,13 @@ import type { Db } from "../../store/db.ts";
 import { checks } from "../../store/schema.ts";
 import {
   allocations, deployments, evaluations, jobs, jobVersions, nodeDrains,
-  type AllocRow, type DeploymentRow, type EvalRow, type EvalStatus, type JobRow, type NodeDrainRow,
+  type AllocRow, type DeploymentRow, type JobLaunchRow, type EvalRow, type EvalStatus, type JobRow, type NodeDrainRow,
 } from "../../store/schema-jobs.ts";
 import type { Job } from "../../scheduler/jobspec/types.ts";
+import { listLaunches } from "./launches.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
-export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains"] as const;
+export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"] as const;
 
 /** The catalog service id of a task's service: the agent registers it, the leader reads its checks. */
 export function taskServiceId(allocId: string, task: string): string {
@@ -41,6 +42,8 @@ export interface JobsReader {
   drains(): NodeDrainRow[];
   /** Catalog check statuses of an allocation's task services ("passing", "warning", "critical"). */
   allocCheckStatuses(nodeId: string, allocId: string): string[];
+  /** Launch records of a periodic or parameterized job, newest first (kind: periodic, periodic-force, dispatch). */
+  launches(namespace: string, jobId: string, kind?: string): JobLaunchRow[];
 }
 
 export function createJobsReader(db: Db): JobsReader {
@@ -86,6 +89,7 @@ export function createJobsReader(db: Db): JobsReader {
     allocCheckStatuses: (nodeId, allocId) =>
       db.select({ status: checks.status }).from(checks)
         .where(and(eq(checks.nodeId, nodeId), like(checks.serviceId, `_corral-task-${allocId}-%`))).all().map((r) => r.status),
+    launches: (ns, id, kind) => listLaunches(db, ns, id, kind),
   };
 }
 
@@ -103,4 +107,5 @@ export const emptyJobsReader: JobsReader = {
   listDeployments: () => [],
   drains: () => [],
   allocCheckStatuses: () => [],
+  launches: () => [],
 };

@@ -31,7 +31,7 @@ function insertEval(db: Db, index: number, at: number, e: EvalUpdate): void {
   }).run();
 }
 
-function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof RegisterJob>): CommandResult {
+export function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof RegisterJob>): CommandResult {
   const job = cmd.job;
   if (evalExists(db, cmd.evalId)) return { ok: false, code: "EVAL_EXISTS", message: `evaluation ${cmd.evalId} already exists` };
   const existing = db.select().from(jobs).where(jobKey(job.namespace, job.id)).get();
