@@ -369,7 +369,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     };
     const transport = membership ? new LocalLeaderTransport(membership) : leaderClient!;
     agent = new AgentMember({
-      transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log,
+      transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log, legacy,
       // Plugins that keep state on a leader (discovery's anti-entropy) resync after every (re)join.
       onJoined: () => bus.publish("agent.joined", { nodeId }),
     });

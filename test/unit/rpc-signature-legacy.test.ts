@@ -97,11 +97,11 @@ describe("a peer's refusal, explained", () => {
     const m = explainSignatureRefusal("UNAUTHORIZED", "off");
     expect(m).toContain("previous release");
     expect(m).toContain('legacy_signatures = "send"');
-    expect(m).not.toContain("cluster.secret differs");
+    expect(m).not.toContain("wrong cluster.secret");
   });
   test("SIGNATURE_LEGACY (a v1 we sent, refused) says the format differs; SIGNATURE_INVALID still names the secret", () => {
     expect(explainSignatureRefusal("SIGNATURE_LEGACY", "send")).toContain("format differs, not the secret");
-    expect(explainSignatureRefusal("SIGNATURE_INVALID", "off")).toContain("cluster.secret differs");
+    expect(explainSignatureRefusal("SIGNATURE_INVALID", "off")).toContain("wrong cluster.secret");
     expect(explainSignatureRefusal("SIGNATURE_STALE", "off")).toContain("clocks differ");
   });
 });

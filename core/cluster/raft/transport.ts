@@ -113,7 +113,7 @@ export class HttpRaftTransport implements RaftTransport {
         } catch {
           // not JSON: keep the status
         }
-        this.opts.log.error(`raft ${explainSignatureRefusal(why.code, this.opts.key.legacy)}`, { peer: to, code: why.code, reason: why.error });
+        this.opts.log.error(explainSignatureRefusal(why.code, this.opts.key.legacy, "raft peer"), { peer: to, code: why.code, reason: why.error });
       }
       return res.ok;
     } catch {
