@@ -8,11 +8,14 @@
 //   node-signed client writes); one outside ±30 s, with a forged MAC or
 //   another body is refused; v2 keeps its replay protection; the node warns
 //   that replay protection is off.
+// - The browser guard (DNS rebinding: a Host the node does not list) exempts
+//   a forwarded request only when its signature is one the node accepts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, createHmac } from "node:crypto";
 import { devSecretOf, getJson, killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call } from "../acl/helpers.ts";
 import { post, sign, SIGNATURE_HEADER } from "./helpers-rpc.ts";
+import { head, rawRequest } from "./helpers-browser.ts";
 
 afterAll(() => killAll());
 
@@ -26,13 +29,13 @@ function signV1(secret: string, path: string, body: string, o: { method?: string
   return `t=${t},sig=${createHmac("sha256", secret).update(`${t}\n${(o.method ?? "POST").toUpperCase()}\n${path}\n${b}`).digest("hex")}`;
 }
 
-interface Node { proc: CorralProcess; url: string; secret: string }
+interface Node { proc: CorralProcess; url: string; secret: string; management: string }
 
 async function aclNode(legacy?: string): Promise<Node> {
   const proc = await startCorral({ role: "dev", config: ACL_CONFIG, env: legacy ? { CORRAL_CLUSTER_LEGACY_SIGNATURES: legacy } : {} });
   const boot = await getJson(proc.url + "/v1/acl/bootstrap", { method: "PUT" });
   if (boot.status !== 200) throw new Error(`bootstrap failed: ${boot.status}`);
-  return { proc, url: proc.url, secret: devSecretOf(proc.dataDir) };
+  return { proc, url: proc.url, secret: devSecretOf(proc.dataDir), management: boot.body.SecretID };
 }
 
 let off: Node;
@@ -59,6 +62,19 @@ describe('legacy_signatures = "off" (default)', () => {
     const r = await call(off.url, "PUT", "/v1/kv/legacy-off", undefined, "1", { [SIGNATURE_HEADER]: signV1(off.secret, "/v1/kv/legacy-off", "1", { method: "PUT" }) });
     expect(r.status).toBe(403);
   });
+});
+
+/** A node-forwarded PUT under a Host name the node does not list (the browser guard's exemption). */
+const forwardedPut = (n: Node, path: string, body: string) =>
+  rawRequest(Number(new URL(n.url).port), head("PUT", path, {
+    Host: "leader.internal:7700", "Content-Length": Buffer.byteLength(body), "Content-Type": "application/octet-stream",
+    [SIGNATURE_HEADER]: signV1(n.secret, path, body, { method: "PUT" }),
+  }), body);
+
+test('browser guard: a v1-signed forwarded request is exempt under "accept", not under "off"', async () => {
+  expect((await forwardedPut(off, "/v1/kv/guard-off", "x")).status).toBe(421);
+  expect((await forwardedPut(accept, "/v1/kv/guard-accept", "x")).status).toBe(200);
+  expect((await call(accept.url, "GET", "/v1/kv/guard-accept?raw", accept.management)).body).toBe("x");
 });
 
 describe('legacy_signatures = "accept"', () => {
