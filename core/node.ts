@@ -70,6 +70,7 @@ import { setupMonitoring } from "./monitor/setup.ts";
 import { setupSecurity } from "./acl/setup.ts";
 import { peerHttp, serverTls } from "./http/tls.ts";
 import { RpcVerifier, type NodeKey } from "./http/middleware/cluster-auth.ts";
+import { startLegacySignatureWarning } from "./cluster/legacy-signature-warning.ts";
 import { proxyRequest } from "./http/proxy.ts";
 import { aclFactRoutes, aclRpcRoutes, intentionRpcRoutes } from "./api/acl-rpc.ts";
 import { routeListRoutes } from "./api/routes-list.ts";
@@ -132,7 +133,11 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   // Node RPC is signed with the cluster secret and names this node; one
   // verifier per process holds the nonces of the replay window
   // (core/http/rpc-signature.ts).
-  const key: NodeKey = { secret, node: nodeId };
+  // cluster.legacy_signatures: during a rolling upgrade from the release that
+  // signed v1, every sender (they all sign with this key) and every check
+  // (they all go through this verifier) follow the same mode.
+  const legacy = config.cluster.legacySignatures;
+  const key: NodeKey = { secret, node: nodeId, legacy };
   // node.advertise may carry its own port (a NAT or proxy in front of this node).
   const advertised = /^(\[[^\]]+\]|[^:\[\]]+):(\d{1,5})$/.exec(config.node.advertise);
   const advertiseHost = advertised ? advertised[1]! : config.node.advertise;
@@ -140,7 +145,8 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
 
   // [tls]: how this node calls its peers and leaders (core/http/tls.ts).
   const peer = peerHttp(config.tls);
-  const verifier = new RpcVerifier({ secret, log });
+  const verifier = new RpcVerifier({ secret, legacy, log });
+  const legacyWarning = startLegacySignatureWarning(legacy, log);
   const bus = new EventBus();
   const metrics = new Registry();
   const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter, advertise: advertiseHost };
@@ -403,7 +409,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     };
     const transport = membership ? new LocalLeaderTransport(membership) : leaderClient!;
     agent = new AgentMember({
-      transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log,
+      transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log, legacy,
       // Plugins that keep state on a leader (discovery's anti-entropy) resync after every (re)join.
       onJoined: () => bus.publish("agent.joined", { nodeId }),
     });
@@ -436,6 +442,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     },
     shutdown() {
       stopping ??= (async () => {
+        legacyWarning();
         agent?.stop();
         membership?.stop();
         scheduling?.stop();

@@ -50,7 +50,7 @@ export function nodeSignature(opts: {
     const pre = opts.verifier.precheck(header, c.req.method, url.pathname + url.search);
     if (!pre.ok) return next();
     // No further than the signed length (nor the body limit): a longer body is not the signed one.
-    const body = c.req.method === "GET" || c.req.method === "HEAD" ? new Uint8Array() : await readCapped(c.req.raw.clone() as Request, Math.min(opts.maxBodyBytes, pre.header.length));
+    const body = c.req.method === "GET" || c.req.method === "HEAD" ? new Uint8Array() : await readCapped(c.req.raw.clone() as Request, Math.min(opts.maxBodyBytes, pre.header.length ?? opts.maxBodyBytes));
     if (!body) return next();
     const res = opts.verifier.verify(header, c.req.method, url.pathname + url.search, body);
     if (res.ok) markNodeSigned(c, res.header.node);

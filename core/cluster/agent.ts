@@ -5,6 +5,8 @@
 import type { Logger } from "../log.ts";
 import type { HeartbeatRequest, JoinRequest, LiveSample } from "./protocol.ts";
 import { RpcError, type LeaderTransport } from "./transport.ts";
+import type { LegacySignatures } from "../http/rpc-signature.ts";
+import { explainSignatureRefusal } from "../http/signature-refusal.ts";
 
 export interface AgentMemberOptions {
   transport: LeaderTransport;
@@ -12,6 +14,8 @@ export interface AgentMemberOptions {
   latestSample: () => LiveSample | undefined;
   heartbeatMs: number;
   log: Logger;
+  /** cluster.legacy_signatures: what a 401 from the leader means depends on the format we sign. */
+  legacy?: LegacySignatures;
   /** Called after each successful join (first start, or a leader that forgot us). */
   onJoined?: () => void;
 }
@@ -57,7 +61,8 @@ export class AgentMember {
       const backoff = Math.min(MAX_BACKOFF_MS, this.opts.heartbeatMs * 2 ** Math.min(this.failures - 1, 6));
       const fields = { leader: this.opts.transport.describe(), err, retryMs: backoff };
       if (err instanceof RpcError && err.status === 401) {
-        this.opts.log.error("leader refused this agent: wrong cluster.secret?", fields);
+        // A different secret, clock, or (during an upgrade) signature format: say which.
+        this.opts.log.error(explainSignatureRefusal(err.code, this.opts.legacy, "leader"), fields);
       } else if (this.failures === 1 || this.failures % 10 === 0) {
         this.opts.log.warn(this.joined ? "heartbeat failed" : "join failed", fields);
       }

@@ -10,6 +10,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { durationMs, formatDuration, sizeBytes } from "./duration.ts";
 import { describeValue, isTable } from "./introspect.ts";
+import { LEGACY_SIGNATURE_MODES, type LegacySignatures } from "../http/rpc-signature.ts";
 import type {
   AgentConfig,
   ClusterConfig,
@@ -42,7 +43,7 @@ export const KEY_KINDS = {
     log_format: "enum",
     datacenter: "string",
   },
-  cluster: { secret: "string" },
+  cluster: { secret: "string", legacy_signatures: "enum" },
   leader: {
     peers: "list",
     node_ttl: "duration",
@@ -87,6 +88,7 @@ export const DEFAULTS = {
   logFormat: "auto" as LogFormat,
   datacenter: "dc1",
   secret: "",
+  legacySignatures: "off" as LegacySignatures,
   nodeTtlMs: 15_000,
   /** Consul's session_ttl_min: the shortest session TTL a client may ask for. */
   sessionTtlMinMs: 10_000,
@@ -261,7 +263,11 @@ export function buildConfigSchema(opts: SchemaOptions) {
     );
 
   const cluster = z
-    .strictObject({ secret: z.string().default(DEFAULTS.secret) })
+    .strictObject({
+      secret: z.string().default(DEFAULTS.secret),
+      // Rolling upgrade from the release that signed RPC in the v1 format (core/http/rpc-signature.ts).
+      legacy_signatures: z.enum(LEGACY_SIGNATURE_MODES).default(DEFAULTS.legacySignatures),
+    })
     .superRefine((v, ctx) => {
       if (v.secret === "") {
         if (role === "dev") return;
@@ -278,7 +284,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         });
       }
     })
-    .transform((v): ClusterConfig => ({ secret: v.secret }));
+    .transform((v): ClusterConfig => ({ secret: v.secret, legacySignatures: v.legacy_signatures }));
 
   const leader = z
     .strictObject({

@@ -4,6 +4,8 @@
 // core/config/schema.ts is the zod schema that produces this shape; the
 // defaults and one-line comments live in config.example.toml.
 
+import type { LegacySignatures } from "../http/rpc-signature.ts";
+
 export type Role = "dev" | "leader" | "agent";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 /** "auto": readable text when stdout is a terminal, JSON lines otherwise. */
@@ -30,6 +32,12 @@ export interface NodeConfig {
 export interface ClusterConfig {
   /** Shared secret that peers and agents present. Required for leader and agent roles. */
   secret: string;
+  /**
+   * Rolling upgrade from the previous release's v1 RPC signatures: "send"
+   * signs v1 and accepts v1 and v2, "accept" signs v2 and accepts both,
+   * "off" (default) is v2 only.
+   */
+  legacySignatures: LegacySignatures;
 }
 
 export interface LeaderConfig {

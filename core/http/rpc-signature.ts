@@ -25,6 +25,16 @@
 // body byte; a captured genuine header (no TLS, within its 30 s) can make it
 // read no more than the genuine body's length per try, and the nonce is spent
 // only by the complete, matching request.
+//
+// The previous release's format ("v1") is understood during a rolling
+// upgrade only (cluster.legacy_signatures, docs/operations.md "Upgrading"):
+//
+//   X-Corral-Signature: t=<ms>,sig=HMAC-SHA256(secret, t "\n" METHOD "\n" path?query "\n" sha256(body))
+//
+// It has no nonce (no replay protection inside the window), names no node,
+// and announces no body length, so its MAC can only be checked once the body
+// is read (up to the route's cap). Accepted v1 signatures get v2's ±30 s
+// window (the previous release allowed 5 minutes).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 export const SIGNATURE_HEADER = "X-Corral-Signature";
@@ -40,19 +50,38 @@ export const MAX_SKEW_MS = 30_000;
 export const DEFAULT_MAX_NONCES = 1_000_000;
 const DOMAIN = "corral-rpc-v2";
 
-/** What a node signs with: the cluster secret and its own node id. */
+/**
+ * cluster.legacy_signatures, the two phases of a rolling upgrade from the
+ * release that signed v1:
+ * - "send": sign outgoing RPC v1 (old nodes still run), accept v1 and v2;
+ * - "accept": sign v2, still accept v1 (nodes still in "send" are understood);
+ * - "off": v2 only (the end state, and the default).
+ */
+export const LEGACY_SIGNATURE_MODES = ["off", "accept", "send"] as const;
+export type LegacySignatures = (typeof LEGACY_SIGNATURE_MODES)[number];
+/** The signer named by an accepted v1 signature (v1 names none). */
+export const LEGACY_SIGNER = "legacy-v1";
+
+/** What a node signs with: the cluster secret, its own node id, and (during an upgrade) the legacy mode. */
 export interface NodeKey {
   secret: string;
   node: string;
+  /** "send": outgoing RPC is signed in the previous release's v1 format. Absent: "off". */
+  legacy?: LegacySignatures;
 }
 
+/** Whether a node in this mode accepts v1 signatures. */
+export const acceptsV1 = (mode: LegacySignatures | undefined): boolean => mode === "accept" || mode === "send";
+
 export interface SignedHeader {
+  /** 1: the previous release's format (no nonce, node, length or body hash in the header). */
+  version: 1 | 2;
   t: number;
   nonce: string;
   node: string;
-  /** Body length, bytes. */
-  length: number;
-  /** sha256 of the body, hex. */
+  /** Body length, bytes; undefined for v1 (read the body up to the route's cap). */
+  length: number | undefined;
+  /** sha256 of the body, hex; "" for v1 (it is inside the MAC only). */
   bodyHash: string;
   sig: string;
 }
@@ -60,7 +89,7 @@ export interface SignedHeader {
 export type Refusal = {
   ok: false;
   status: 401 | 503;
-  code: "SIGNATURE_MISSING" | "SIGNATURE_MALFORMED" | "SIGNATURE_STALE" | "SIGNATURE_REPLAYED" | "SIGNATURE_INVALID" | "REPLAY_MEMORY_FULL";
+  code: "SIGNATURE_MISSING" | "SIGNATURE_MALFORMED" | "SIGNATURE_STALE" | "SIGNATURE_REPLAYED" | "SIGNATURE_INVALID" | "SIGNATURE_LEGACY" | "REPLAY_MEMORY_FULL";
   message: string;
   /** SIGNATURE_STALE: signer's clock minus ours, ms. */
   skewMs?: number;
@@ -71,23 +100,39 @@ export type Accepted = { ok: true; header: SignedHeader };
 
 const HEADER_RE = /^t=(\d{1,16}),n=([0-9a-f]{32}),node=([A-Za-z0-9._:\[\]-]{1,128}),l=(\d{1,15}),b=([0-9a-f]{64}),sig=([0-9a-f]{64})$/;
 const NODE_RE = /^[A-Za-z0-9._:\[\]-]{1,128}$/;
+const V1_HEADER_RE = /^t=(\d{1,16}),sig=([0-9a-f]{64})$/;
 
 export function bodyHashOf(body: string | Uint8Array): string {
   return createHash("sha256").update(body).digest("hex");
 }
 
-function mac(secret: string, h: Omit<SignedHeader, "sig">, method: string, path: string): string {
+function macV1(secret: string, t: number, method: string, path: string, body: string | Uint8Array): string {
+  return createHmac("sha256", secret).update(`${t}\n${method.toUpperCase()}\n${path}\n${bodyHashOf(body)}`).digest("hex");
+}
+
+/** The previous release's header value (what a node in legacy mode "send" puts on its RPC). */
+export function signRequestV1(secret: string, method: string, path: string, body: string | Uint8Array, now = Date.now()): string {
+  if (!secret) throw new Error("signRequest: no cluster secret");
+  return `t=${now},sig=${macV1(secret, now, method, path, body)}`;
+}
+
+function mac(secret: string, h: Omit<SignedHeader, "sig" | "version">, method: string, path: string): string {
   return createHmac("sha256", secret)
     .update(`${DOMAIN}\n${h.t}\n${h.nonce}\n${h.node}\n${method.toUpperCase()}\n${path}\n${h.length}\n${h.bodyHash}`)
     .digest("hex");
 }
 
-/** Header value for an outgoing RPC. `path` includes the query string. A fresh nonce each call. */
+/**
+ * Header value for an outgoing RPC. `path` includes the query string. A
+ * fresh nonce each call. Every sender calls this, so `key.legacy` alone
+ * decides the format a node sends ("send": v1, otherwise v2).
+ */
 export function signRequest(
   key: NodeKey, method: string, path: string, body: string | Uint8Array,
   opts: { now?: number; nonce?: string } = {},
 ): string {
   if (!key.secret) throw new Error("signRequest: no cluster secret");
+  if (key.legacy === "send") return signRequestV1(key.secret, method, path, body, opts.now);
   if (!NODE_RE.test(key.node)) throw new Error(`signRequest: node id ${JSON.stringify(key.node)} is not signable`);
   const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
   const h = { t: opts.now ?? Date.now(), nonce: opts.nonce ?? randomBytes(16).toString("hex"), node: key.node, length, bodyHash: bodyHashOf(body) };
@@ -96,7 +141,13 @@ export function signRequest(
 
 export function parseSignatureHeader(header: string | null | undefined): SignedHeader | undefined {
   const m = header ? HEADER_RE.exec(header.trim()) : null;
-  return m ? { t: Number(m[1]), nonce: m[2]!, node: m[3]!, length: Number(m[4]), bodyHash: m[5]!, sig: m[6]! } : undefined;
+  return m ? { version: 2, t: Number(m[1]), nonce: m[2]!, node: m[3]!, length: Number(m[4]), bodyHash: m[5]!, sig: m[6]! } : undefined;
+}
+
+/** A v1 (previous release) header, parsed; undefined for anything else. */
+export function parseV1Header(header: string | null | undefined): SignedHeader | undefined {
+  const m = header ? V1_HEADER_RE.exec(header.trim()) : null;
+  return m ? { version: 1, t: Number(m[1]), nonce: "", node: LEGACY_SIGNER, length: undefined, bodyHash: "", sig: m[2]! } : undefined;
 }
 
 /**
@@ -157,10 +208,18 @@ const refuse = (status: 401 | 503, code: Refusal["code"], message: string, extra
  */
 export function precheck(
   secret: string, header: string | null | undefined, method: string, path: string, nonces: NonceMemory, now: number,
+  legacy: LegacySignatures = "off",
 ): Accepted | Refusal {
   if (!header) return refuse(401, "SIGNATURE_MISSING", `missing ${SIGNATURE_HEADER} (node RPC is signed with cluster.secret)`);
   const h = parseSignatureHeader(header);
-  if (!h) return refuse(401, "SIGNATURE_MALFORMED", `malformed ${SIGNATURE_HEADER}: expected t=<ms>,n=<32 hex>,node=<id>,l=<bytes>,b=<64 hex>,sig=<64 hex>`);
+  if (!h) {
+    const v1 = parseV1Header(header);
+    if (v1 && !acceptsV1(legacy)) {
+      return refuse(401, "SIGNATURE_LEGACY", "this is a previous-release (v1) signature, which this node does not accept: the signature format differs, not necessarily the secret; during a rolling upgrade set cluster.legacy_signatures = \"send\" on upgraded nodes (docs/operations.md \"Upgrading\")");
+    }
+    if (v1) return precheckV1(secret, v1, now);
+    return refuse(401, "SIGNATURE_MALFORMED", `malformed ${SIGNATURE_HEADER}: expected t=<ms>,n=<32 hex>,node=<id>,l=<bytes>,b=<64 hex>,sig=<64 hex>`);
+  }
   // The MAC first: then a stale or replayed refusal is about a request a
   // holder of the secret really signed (a drifting peer clock is worth a log
   // line; a forged header is not).
@@ -177,13 +236,39 @@ export function precheck(
   return { ok: true, header: h };
 }
 
+/**
+ * v1 before the body: only the time can be checked (the MAC covers the body
+ * hash, which the header does not carry); the MAC is checked by
+ * verifySignature once the body is read.
+ */
+function precheckV1(secret: string, h: SignedHeader, now: number): Accepted | Refusal {
+  if (!secret) return refuse(401, "SIGNATURE_INVALID", "invalid cluster signature (check cluster.secret)", { node: h.node });
+  const skew = h.t - now;
+  if (Math.abs(skew) > MAX_SKEW_MS) {
+    // No skewMs: the MAC is unchecked, so this says nothing about a peer's clock.
+    return refuse(401, "SIGNATURE_STALE", `signature time is ${(skew / 1000).toFixed(1)} s from this node's clock (limit ±${MAX_SKEW_MS / 1000} s)`, { node: h.node });
+  }
+  return { ok: true, header: h };
+}
+
+/** v1 MAC over time, method, path?query and the body's hash, compared in constant time. */
+function verifyV1(secret: string, h: SignedHeader, method: string, path: string, body: string | Uint8Array): boolean {
+  const want = Buffer.from(macV1(secret, h.t, method, path, body), "hex");
+  const got = Buffer.from(h.sig, "hex");
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
 /** The full check: precheck, then the body against the signed hash; an accepted nonce is remembered. */
 export function verifySignature(
   secret: string, header: string | null | undefined, method: string, path: string, body: string | Uint8Array,
-  nonces: NonceMemory, now = Date.now(),
+  nonces: NonceMemory, now = Date.now(), legacy: LegacySignatures = "off",
 ): Accepted | Refusal {
-  const pre = precheck(secret, header, method, path, nonces, now);
+  const pre = precheck(secret, header, method, path, nonces, now, legacy);
   if (!pre.ok) return pre;
+  if (pre.header.version === 1) {
+    // No nonce to remember: inside the window a captured v1 request can be replayed (documented).
+    return verifyV1(secret, pre.header, method, path, body) ? pre : refuse(401, "SIGNATURE_INVALID", "invalid cluster signature (check cluster.secret)", { node: pre.header.node });
+  }
   if (bodyHashOf(body) !== pre.header.bodyHash) {
     return refuse(401, "SIGNATURE_INVALID", "the body does not match its signature", { node: pre.header.node });
   }

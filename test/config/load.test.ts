@@ -48,7 +48,7 @@ describe("defaults", () => {
         logFormat: "auto",
         datacenter: "dc1",
       },
-      cluster: { secret: "" },
+      cluster: { secret: "", legacySignatures: "off" },
       leader: {
         peers: [], nodeTtlMs: 15000, electionTimeoutMs: 1000, heartbeatIntervalMs: 100,
         metricsRetentionMs: 3_600_000, metricsResolutionMs: 10_000, cpuWarningPercent: 90, memoryWarningPercent: 90, thresholdDurationMs: 60_000, schedulerPreemption: false,

@@ -4,7 +4,12 @@
 // last, while a client keeps writing KV entries through whichever node
 // answers. Every write that was acknowledged is readable at the end, from
 // every node. The procedure is the one docs/operations.md ("Upgrading")
-// gives operators.
+// gives operators, across the change of the node RPC signature format
+// (core/http/rpc-signature.ts: the previous release signs and accepts only
+// v1): phase 1 upgrades each node with cluster.legacy_signatures = "send"
+// (signs v1, accepts both), phase 2 restarts each with "accept" (signs v2,
+// accepts both), phase 3 with "off" (v2 only). No node ever refuses a
+// peer's signature on the way.
 import { afterAll, expect, test } from "bun:test";
 import { getJson, killAll, sleep, startCorral, type CorralProcess } from "../helpers/proc.ts";
 import { TestCluster } from "../helpers/cluster.ts";
@@ -19,12 +24,18 @@ afterAll(async () => {
 /** TestCluster whose node i runs `entries[i]` (a release's core/main.ts; undefined: this tree). */
 class MixedCluster extends TestCluster {
   entries: (string | undefined)[] = [];
+  /** cluster.legacy_signatures of node i (this tree only; the previous release has no such key). */
+  legacy: (string | undefined)[] = [];
   override async startNode(i: number): Promise<CorralProcess> {
     const n = this.nodes[i]!;
-    n.proc = await startCorral({ role: "leader", port: n.port, dataDir: n.dataDir, config: this.config(i), entry: this.entries[i] });
+    const env = this.legacy[i] ? { CORRAL_CLUSTER_LEGACY_SIGNATURES: this.legacy[i]! } : undefined;
+    n.proc = await startCorral({ role: "leader", port: n.port, dataDir: n.dataDir, config: this.config(i), entry: this.entries[i], env });
     return n.proc;
   }
 }
+
+/** A node refusing a peer's signature, or a peer refusing ours: the log lines a format mismatch produces. */
+const SIGNATURE_TROUBLE = /refused our signature|"code":"SIGNATURE_(LEGACY|MALFORMED|INVALID)"|missing or invalid cluster signature/;
 
 /** Writes w/0, w/1, … through any node that answers; `acked` holds what was acknowledged. */
 function startWriter(urls: () => string[]) {
@@ -63,7 +74,7 @@ async function raftStatus(url: string): Promise<any | undefined> {
   }
 }
 
-test("three nodes of the previous release, upgraded one at a time while a client writes: nothing acknowledged is lost", async () => {
+test("three nodes of the previous release, upgraded one at a time (legacy signatures \"send\", then \"accept\", then \"off\") while a client writes: nothing acknowledged is lost", async () => {
   const prev = prevReleaseTree();
   if ("skip" in prev) {
     console.log(`skipped: ${prev.skip}`);
@@ -76,32 +87,49 @@ test("three nodes of the previous release, upgraded one at a time while a client
   await cluster.waitLeader(30_000);
   const writer = startWriter(() => cluster.nodes.filter((n) => n.proc).map((n) => n.url));
   const ackedBefore: number[] = [];
+  const logs: { node: number; mode: string; output: string }[] = [];
   try {
     await sleep(1000);
-    // Followers first, the leader last (it hands over leadership as it stops).
-    const leader = await cluster.waitLeader(30_000);
-    const order = [...cluster.nodes.map((n) => n.index).filter((i) => i !== leader), leader];
-    for (const i of order) {
-      ackedBefore.push(writer.acked.length);
-      await cluster.kill(i, "SIGTERM");
-      cluster.entries[i] = undefined; // this tree
-      await cluster.startNode(i);
-      // Caught up: it applied what the leader had committed when it came back.
-      const l = await cluster.waitLeader(30_000);
-      const target = (await raftStatus(cluster.nodes[l]!.url))?.commitIndex ?? 0;
-      const deadline = Date.now() + 30_000;
-      while (((await raftStatus(cluster.nodes[i]!.url))?.appliedIndex ?? 0) < target) {
-        if (Date.now() > deadline) {
-          const tail = (k: number) => (cluster.nodes[k]!.proc?.output() ?? "").split("\n").filter((l) => !l.includes('"level":"debug"')).slice(-15).join("\n");
-          throw new Error(`node ${i} did not catch up to ${target}\n--- node ${i} (this tree):\n${tail(i)}\n--- leader ${l}:\n${tail(l)}`);
+    // Phase 1 upgrades (this tree, "send"); phases 2 and 3 are rolling restarts
+    // of this tree with "accept", then "off". Each: followers first, the
+    // leader last (it hands over leadership as it stops).
+    for (const [phase, mode] of [[1, "send"], [2, "accept"], [3, "off"]] as const) {
+      const leader = await cluster.waitLeader(30_000);
+      const order = [...cluster.nodes.map((n) => n.index).filter((i) => i !== leader), leader];
+      for (const i of order) {
+        ackedBefore.push(writer.acked.length);
+        const before = cluster.nodes[i]!.proc?.output() ?? "";
+        await cluster.kill(i, "SIGTERM");
+        if (phase > 1) logs.push({ node: i, mode: cluster.legacy[i]!, output: before });
+        cluster.entries[i] = undefined; // this tree
+        cluster.legacy[i] = mode;
+        await cluster.startNode(i);
+        // Caught up: it applied what the leader had committed when it came back.
+        const l = await cluster.waitLeader(30_000);
+        const target = (await raftStatus(cluster.nodes[l]!.url))?.commitIndex ?? 0;
+        const deadline = Date.now() + 30_000;
+        while (((await raftStatus(cluster.nodes[i]!.url))?.appliedIndex ?? 0) < target) {
+          if (Date.now() > deadline) {
+            const tail = (k: number) => (cluster.nodes[k]!.proc?.output() ?? "").split("\n").filter((l) => !l.includes('"level":"debug"')).slice(-15).join("\n");
+            throw new Error(`node ${i} did not catch up to ${target}\n--- node ${i} (this tree):\n${tail(i)}\n--- leader ${l}:\n${tail(l)}`);
+          }
+          await sleep(100);
         }
-        await sleep(100);
+        await sleep(500); // let writes flow through the mixed cluster
       }
-      await sleep(500); // let writes flow through the mixed cluster
     }
     ackedBefore.push(writer.acked.length);
   } finally {
     await writer.stop();
+  }
+  for (const n of cluster.nodes) logs.push({ node: n.index, mode: cluster.legacy[n.index]!, output: n.proc?.output() ?? "" });
+  // No signature was refused either way at any step (this tree's processes; the previous release logs no refusals).
+  for (const l of logs) {
+    const trouble = l.output.split("\n").filter((line) => SIGNATURE_TROUBLE.test(line)).slice(0, 3);
+    expect({ node: l.node, mode: l.mode, trouble }).toEqual({ node: l.node, mode: l.mode, trouble: [] });
+    // While v1 is accepted the node says replay protection is off; at the end it does not.
+    expect({ node: l.node, mode: l.mode, warned: l.output.includes("legacy v1 signatures accepted: replay protection is off") })
+      .toEqual({ node: l.node, mode: l.mode, warned: l.mode !== "off" });
   }
   const acked = writer.acked;
   console.log(`rolling upgrade: ${acked.length} writes acknowledged, ${writer.failures()} attempts refused or failed while nodes restarted; per phase ${ackedBefore.join(" → ")}`);
@@ -115,4 +143,4 @@ test("three nodes of the previous release, upgraded one at a time while a client
     expect({ node: n.index, missing: missing.slice(0, 5), count: missing.length }).toEqual({ node: n.index, missing: [], count: 0 });
   }
   await cluster.stop();
-}, 300_000);
+}, 600_000);

@@ -5,6 +5,7 @@
 // holds up the others. A failed request drops its messages: Raft resends
 // what matters (heartbeats, appends on the next probe).
 import { signRequest, SIGNATURE_HEADER, type NodeKey } from "../../http/rpc-signature.ts";
+import { explainSignatureRefusal } from "../../http/signature-refusal.ts";
 import type { Logger } from "../../log.ts";
 import type { Message } from "../../raft/index.ts";
 
@@ -105,14 +106,14 @@ export class HttpRaftTransport implements RaftTransport {
       });
       const text = await res.text();
       if (res.status === 401) {
-        // The peer says why: SIGNATURE_STALE names the clock skew, SIGNATURE_INVALID a different cluster.secret.
+        // The peer says why: the clock skew, a different cluster.secret, or a signature format it does not accept (a rolling upgrade).
         let why: { code?: string; error?: string } = {};
         try {
           why = JSON.parse(text);
         } catch {
           // not JSON: keep the status
         }
-        this.opts.log.error(why.code === "SIGNATURE_STALE" ? "raft peer refused our signature: clocks differ" : "raft peer refused our signature: cluster.secret differs", { peer: to, code: why.code, reason: why.error });
+        this.opts.log.error(explainSignatureRefusal(why.code, this.opts.key.legacy, "raft peer"), { peer: to, code: why.code, reason: why.error });
       }
       return res.ok;
     } catch {

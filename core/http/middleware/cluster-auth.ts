@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../errors.ts";
 import { readCapped } from "../read-capped.ts";
-import { bodyHashOf, MAX_SKEW_MS as SKEW_LIMIT_MS, NonceMemory, precheck, SIGNATURE_HEADER, verifySignature, type Accepted, type Refusal } from "../rpc-signature.ts";
+import { bodyHashOf, MAX_SKEW_MS as SKEW_LIMIT_MS, NonceMemory, precheck, SIGNATURE_HEADER, verifySignature, type Accepted, type LegacySignatures, type Refusal } from "../rpc-signature.ts";
 import { markNodeSigned } from "../../acl/node-signature.ts";
 
 export { SIGNATURE_HEADER, signRequest, MAX_SKEW_MS, type NodeKey } from "../rpc-signature.ts";
@@ -26,7 +26,8 @@ export class RpcVerifier {
   readonly nonces: NonceMemory;
   private lastSkewLog = 0;
 
-  constructor(private opts: { secret: string; log?: Logger; maxNonces?: number; now?: () => number }) {
+  /** `legacy`: cluster.legacy_signatures ("accept"/"send" also accept the previous release's v1 signatures). */
+  constructor(private opts: { secret: string; legacy?: LegacySignatures; log?: Logger; maxNonces?: number; now?: () => number }) {
     this.nonces = new NonceMemory(opts.maxNonces);
   }
 
@@ -36,12 +37,12 @@ export class RpcVerifier {
 
   /** Everything but the body (header, freshness, nonce, MAC): run it before reading the body. */
   precheck(header: string | null | undefined, method: string, pathAndQuery: string): Accepted | Refusal {
-    return this.noted(precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now()));
+    return this.noted(precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now(), this.opts.legacy));
   }
 
   /** precheck, and the body against the signed hash; remembers the nonce of an accepted request. */
   verify(header: string | null | undefined, method: string, pathAndQuery: string, body: string | Uint8Array): Accepted | Refusal {
-    return this.noted(verifySignature(this.opts.secret, header, method, pathAndQuery, body, this.nonces, this.now()));
+    return this.noted(verifySignature(this.opts.secret, header, method, pathAndQuery, body, this.nonces, this.now(), this.opts.legacy));
   }
 
   /**
@@ -50,12 +51,15 @@ export class RpcVerifier {
    * otherwise see its own nonce as a replay.
    */
   matches(header: string | null | undefined, method: string, pathAndQuery: string, body: string | Uint8Array): boolean {
-    const pre = precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now());
-    return pre.ok && bodyHashOf(body) === pre.header.bodyHash;
+    const pre = precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now(), this.opts.legacy);
+    if (!pre.ok) return false;
+    // v1 carries no body hash: its MAC is the check (a v1 has no nonce to spend anyway).
+    if (pre.header.version === 1) return verifySignature(this.opts.secret, header, method, pathAndQuery, body, this.nonces, this.now(), this.opts.legacy).ok;
+    return bodyHashOf(body) === pre.header.bodyHash;
   }
 
   private noted<T extends Accepted | Refusal>(r: T): T {
-    if (!r.ok && r.code === "SIGNATURE_STALE") {
+    if (!r.ok && r.code === "SIGNATURE_STALE" && r.skewMs !== undefined) {
       const now = this.now();
       if (now - this.lastSkewLog >= SKEW_LOG_EVERY_MS) {
         this.lastSkewLog = now;
@@ -89,12 +93,16 @@ export interface ClusterAuthOptions {
  * a 401 as soon as it passes it (so a captured header makes this node read no
  * more than the genuine body).
  */
-async function cappedBody(c: Context, opts: ClusterAuthOptions, signedLength: number): Promise<Uint8Array> {
+async function cappedBody(c: Context, opts: ClusterAuthOptions, signedLength: number | undefined): Promise<Uint8Array> {
   if (c.req.method === "GET" || c.req.method === "HEAD") return new Uint8Array(0);
   const max = opts.overrides?.find((o) => c.req.path.startsWith(o.prefix))?.maxBytes ?? opts.maxBodyBytes;
-  if (signedLength > max) throw new ApiError(413, "BODY_TOO_LARGE", `request body is larger than ${max} bytes`);
-  const body = await readCapped(c.req.raw, signedLength);
-  if (!body) throw new ApiError(401, "SIGNATURE_INVALID", "the body is longer than its signature says");
+  if (signedLength !== undefined && signedLength > max) throw new ApiError(413, "BODY_TOO_LARGE", `request body is larger than ${max} bytes`);
+  // A v1 signature (legacy mode) announces no length: read up to the route's cap, as the previous release did.
+  const body = await readCapped(c.req.raw, signedLength ?? max);
+  if (!body) {
+    if (signedLength === undefined) throw new ApiError(413, "BODY_TOO_LARGE", `request body is larger than ${max} bytes`);
+    throw new ApiError(401, "SIGNATURE_INVALID", "the body is longer than its signature says");
+  }
   // Hand the bytes to hono's body cache: the route's validator parses them, nothing reads the stream again.
   const buf = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
   (c.req as unknown as { bodyCache: Record<string, Promise<unknown>> }).bodyCache.arrayBuffer = Promise.resolve(buf);
