@@ -262,6 +262,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     // Core routes pass only clients' requests on: reads are marked so the leader cuts them to the client's token.
     forward: forwardToLeaders ? (req) => forwardToLeaders(asClientRead(req)) : undefined,
     peerHttp: peer,
+    key,
     failure: () => failure,
   };
   statusRoutes(deps);
