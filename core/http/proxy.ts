@@ -31,7 +31,10 @@ export async function proxyRequest(
   for (const h of HOP_HEADERS) headers.delete(h);
   headers.set(FORWARDED_HEADER, String(hops));
   const payload = req.method === "GET" || req.method === "HEAD" ? undefined : (body ?? (await req.arrayBuffer()));
+  // Signed for the node called, or not at all: a signature this node was
+  // given names this node (core/http/rpc-receiver.ts) and is not passed on.
   if (signWith) headers.set(SIGNATURE_HEADER, signRequest(signWith, req.method, url.pathname + url.search, new Uint8Array(payload ?? new ArrayBuffer(0)), { to: authorityOf(baseUrl) }));
+  else headers.delete(SIGNATURE_HEADER);
   const res = await fetchFn(baseUrl + url.pathname + url.search, { method: req.method, headers, body: payload, signal: req.signal, redirect: "manual" });
   // fetch already decoded the body: drop headers that describe the wire form.
   const out = new Headers(res.headers);

@@ -16,6 +16,8 @@ import { call, startAclNode, type AclNode } from "../acl/helpers.ts";
 import { post, sign, SIGNATURE_HEADER } from "./helpers-rpc.ts";
 import { rawRequest, head } from "./helpers-browser.ts";
 import { ownAuthorities, wrongReceiver } from "../../core/http/rpc-receiver.ts";
+import { proxyRequest } from "../../core/http/proxy.ts";
+import { parseSignatureHeader } from "../../core/http/rpc-signature.ts";
 
 afterAll(() => killAll());
 
@@ -114,6 +116,24 @@ describe("a signature names its receiver", () => {
     const header = sign({ secret: SECRET, path: PROPOSE, body, to: authority(a) }).replace(`to=${authority(a)}`, `to=${authority(b)}`);
     const r = await post(b.url, PROPOSE, body, header);
     expect([r.status, r.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
+  });
+});
+
+describe("passing a request on", () => {
+  test("a node never passes on a signature it was given: it signs for the node it calls, or sends none", async () => {
+    const seen: (string | null)[] = [];
+    const upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (r) => (seen.push(r.headers.get(SIGNATURE_HEADER)), new Response("ok")) });
+    try {
+      const given = sign({ secret: SECRET, method: "GET", path: "/v1/alloc/x/logs", to: authority(a) });
+      const req = () => new Request(`${a.url}/v1/alloc/x/logs`, { headers: { [SIGNATURE_HEADER]: given } });
+      const base = `http://127.0.0.1:${upstream.port}`;
+      expect((await proxyRequest(base, req())).status).toBe(200);
+      expect(seen[0]).toBeNull();
+      expect((await proxyRequest(base, req(), undefined, { secret: SECRET, node: "follower" })).status).toBe(200);
+      expect(parseSignatureHeader(seen[1])).toMatchObject({ node: "follower", to: `127.0.0.1:${upstream.port}` });
+    } finally {
+      upstream.stop(true);
+    }
   });
 });
 
