@@ -38,10 +38,11 @@ async function signedPost(path: string, body: unknown): Promise<Response> {
   const text = JSON.stringify(body);
   return fetch(leader.url + path, {
     method: "POST", body: text, keepalive: true,
-    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret: SECRET, node: "bench" }, "POST", path, text) },
+    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret: SECRET, node: "bench" }, "POST", path, text, { to: new URL(leader.url).host }) },
   });
 }
 
+const leaderHost = new URL(leader.url).host;
 const ids = Array.from({ length: AGENTS }, () => randomUUID());
 const join = (i: number) => ({
   id: ids[i], name: `sim-${i}`, address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:7700`, datacenter: "dc1", role: "agent",
@@ -77,7 +78,7 @@ const beat = (i: number) => {
   inflight++;
   fetch(leader.url + HB_PATH, {
     method: "POST", body: bodies[i], keepalive: true,
-    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret: SECRET, node: ids[i]! }, "POST", HB_PATH, bodies[i]!) },
+    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret: SECRET, node: ids[i]! }, "POST", HB_PATH, bodies[i]!, { to: leaderHost }) },
   })
     .then(async (r) => {
       await r.arrayBuffer();

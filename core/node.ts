@@ -16,7 +16,8 @@ import { createStateReader, emptyStateReader } from "./state/reader.ts";
 import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
-import { browserGuard, type Guard } from "./http/browser-guard.ts";
+import { browserGuard, HostAllowList, type Guard, type HostNames } from "./http/browser-guard.ts";
+import { ownAuthorities } from "./http/rpc-receiver.ts";
 import { ApiError, OUTCOME_HEADER, replicationApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
@@ -145,7 +146,17 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
 
   // [tls]: how this node calls its peers and leaders (core/http/tls.ts).
   const peer = peerHttp(config.tls);
-  const verifier = new RpcVerifier({ secret, legacy, log });
+  // A signature must name this node (core/http/rpc-receiver.ts): one of the
+  // names of the browser guard's Host allow-list (rebuilt on reload), with
+  // the port this node listens on or advertises.
+  const hostNames = (c: Config): HostNames => ({ bind: c.node.bind, advertise: advertiseHost, allowedHosts: c.http.allowedHosts });
+  let ownNames = new HostAllowList(hostNames(config));
+  let listeningPort = config.node.httpPort;
+  const ownPorts = advertised ? [Number(advertised[2])] : [];
+  const verifier = new RpcVerifier({
+    secret, legacy, log,
+    isOurs: ownAuthorities({ isOwnName: (h) => ownNames.isOwnName(h), ports: () => [listeningPort, ...ownPorts] }),
+  });
   const legacyWarning = startLegacySignatureWarning(legacy, log);
   const bus = new EventBus();
   const metrics = new Registry();
@@ -274,6 +285,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     // Core routes pass only clients' requests on: reads are marked so the leader cuts them to the client's token.
     forward: forwardToLeaders ? (req) => forwardToLeaders(asClientRead(req)) : undefined,
     peerHttp: peer,
+    key,
     failure: () => failure,
     sessionTtlMinMs: config.leader.sessionTtlMinMs,
   };
@@ -313,10 +325,10 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   }
   if (pluginCheck.degraded.length > 0) log.warn("plugins failed at start; the node runs without them", { plugins: pluginCheck.degraded });
 
-  const guardFor = (c: Config): Guard => browserGuard({
-    bind: c.node.bind, advertise: advertiseHost, allowedHosts: c.http.allowedHosts, allowedOrigins: c.http.allowedOrigins,
-    verifier, maxBodyBytes: c.http.maxBodyBytes, log,
-  });
+  const guardFor = (c: Config): Guard => {
+    ownNames = new HostAllowList(hostNames(c));
+    return browserGuard({ ...hostNames(c), hosts: ownNames, allowedOrigins: c.http.allowedOrigins, verifier, maxBodyBytes: c.http.maxBodyBytes, log });
+  };
   let guard = guardFor(config);
 
   let server: Server;
@@ -372,6 +384,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     });
   }
   deps.port = server.port;
+  listeningPort = server.port;
   const url = `${config.tls.certFile ? "https" : "http"}://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
   host.apiUrl = url;
 

@@ -47,12 +47,13 @@ export function nodeSignature(opts: {
     if (!header || opts.peerPrefixes.some((p) => path.startsWith(p)) || opts.streamed?.some((p) => path.startsWith(p))) return next();
     // Header first: a missing, malformed, stale, replayed or forged signature costs no body read.
     const url = new URL(c.req.url);
-    const pre = opts.verifier.precheck(header, c.req.method, url.pathname + url.search);
+    const host = c.req.header("host");
+    const pre = opts.verifier.precheck(header, c.req.method, url.pathname + url.search, host);
     if (!pre.ok) return next();
     // No further than the signed length (nor the body limit): a longer body is not the signed one.
     const body = c.req.method === "GET" || c.req.method === "HEAD" ? new Uint8Array() : await readCapped(c.req.raw.clone() as Request, Math.min(opts.maxBodyBytes, pre.header.length ?? opts.maxBodyBytes));
     if (!body) return next();
-    const res = opts.verifier.verify(header, c.req.method, url.pathname + url.search, body);
+    const res = opts.verifier.verify(header, c.req.method, url.pathname + url.search, host, body);
     if (res.ok) markNodeSigned(c, res.header.node);
     return next();
   };

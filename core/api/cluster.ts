@@ -15,14 +15,15 @@ export function clusterRoutes(d: CoreApiDeps) {
     return d.membership;
   };
   // Heartbeats must reach the leader: it alone marks nodes down. A follower
-  // passes joins and heartbeats on (the signature covers path and body, so
-  // it stays valid).
+  // passes joins and heartbeats on, signed anew by itself: the agent's
+  // signature names this follower as its receiver, so the leader would
+  // refuse it (core/http/rpc-receiver.ts); this node has just verified it.
   const viaLeader = async (c: Context, local: () => Promise<unknown>) => {
     const st = d.replicator?.status();
     if (st && !st.isLeader && !c.req.header(FORWARDED_HEADER)) {
       if (!st.leader) throw new ApiError(503, "NO_LEADER", "no leader elected yet");
       // The body was read (signature check, validation): pass hono's cached copy.
-      return proxyRequest(`${d.peerHttp?.scheme ?? "http"}://${st.leader}`, c.req.raw, await c.req.arrayBuffer(), undefined, d.peerHttp?.fetch);
+      return proxyRequest(`${d.peerHttp?.scheme ?? "http"}://${st.leader}`, c.req.raw, await c.req.arrayBuffer(), d.key, d.peerHttp?.fetch);
     }
     return c.json(await local());
   };

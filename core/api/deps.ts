@@ -29,6 +29,12 @@ export interface CoreApiDeps {
   forward?: (req: Request) => Promise<Response>;
   /** How this node calls its peers: http or https with the cluster's CA ([tls], core/http/tls.ts). */
   peerHttp?: import("../http/tls.ts").PeerHttp;
+  /**
+   * This node's signing key: a follower passing an agent's join or heartbeat
+   * on to the leader signs it anew, for the leader (a signature names its
+   * receiver, core/http/rpc-receiver.ts; the agent's named this follower).
+   */
+  key?: import("../http/rpc-signature.ts").NodeKey;
   /** Set once the node can no longer serve its role (state database failure): /v1/healthz answers 503 with it. */
   failure?: () => string | undefined;
   /** leader.session_ttl_min (ms): /v1/agent/self reports it as Consul's SessionTTLMin. */

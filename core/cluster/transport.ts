@@ -3,6 +3,7 @@
 // moving to the next on connection errors. LocalLeaderTransport is the
 // in-process shortcut a dev node uses.
 import { signRequest, SIGNATURE_HEADER, type NodeKey } from "../http/rpc-signature.ts";
+import { authorityOf } from "../http/rpc-receiver.ts";
 import type { Membership } from "./membership.ts";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from "./protocol.ts";
 import type { Command } from "../state/commands.ts";
@@ -135,7 +136,7 @@ export class HttpLeaderTransport implements LeaderClient {
           method: "POST",
           headers: {
             "content-type": "application/json",
-            [SIGNATURE_HEADER]: signRequest(this.key, "POST", path, text),
+            [SIGNATURE_HEADER]: signRequest(this.key, "POST", path, text, { to: authorityOf(base) }),
           },
           body: text,
           signal: AbortSignal.timeout(this.timeoutMs),

@@ -18,8 +18,10 @@
 //   such bodies being read as JSON, as a second line).
 //
 // Peer RPC (/v1/raft/, /v1/cluster/) needs a cluster signature anyway and is
-// exempt, as is any request carrying a valid one (an agent forwarding a
-// client's request to a leader it knows by a name the leader does not list).
+// exempt, as is any request carrying a valid one (a node forwarding a
+// client's request; its browser-style headers are the client's). A valid
+// signature names this node (core/http/rpc-receiver.ts), by one of the names
+// HostAllowList lists: the same list decides both.
 // Pure decisions here; the only I/O is reading a signed request's bounded
 // body to verify it, and listing the machine's interfaces.
 import { networkInterfaces, hostname as osHostname } from "node:os";
@@ -45,7 +47,12 @@ export interface BrowserGuardOptions {
   /** For tests: the machine's interface addresses and host name. */
   interfaces?: () => string[];
   machineName?: string;
+  /** The node's name list, when the node shares it (with the signature check of core/http/rpc-receiver.ts); else one of its own. */
+  hosts?: HostAllowList;
 }
+
+/** What the name list is made of. */
+export type HostNames = Pick<BrowserGuardOptions, "bind" | "advertise" | "allowedHosts" | "interfaces" | "machineName">;
 
 export interface Refusal {
   status: 400 | 403 | 421;
@@ -97,7 +104,7 @@ export class HostAllowList {
   private readonly wildcard: boolean;
   private listedAt = 0;
 
-  constructor(private readonly o: BrowserGuardOptions) {
+  constructor(private readonly o: HostNames) {
     this.any = o.allowedHosts.includes("*");
     this.wildcard = WILDCARD_BINDS.has(o.bind);
     this.refresh();
@@ -109,13 +116,21 @@ export class HostAllowList {
     const names = ["localhost", "127.0.0.1", "::1", o.bind, o.machineName ?? osHostname(), ...o.allowedHosts];
     if (o.advertise) names.push(o.advertise);
     if (this.wildcard) names.push(...(o.interfaces ?? machineAddresses)());
-    this.names = new Set(names.map(hostOf).filter((n) => n !== ""));
+    this.names = new Set(names.map(hostOf).filter((n) => n !== "" && n !== "*"));
     this.listedAt = Date.now();
   }
 
   allows(hostHeader: string | null): boolean {
     if (this.any || hostHeader === null) return true; // HTTP/1.0 clients send none; browsers always do
-    const h = hostOf(hostHeader);
+    return this.isOwnName(hostOf(hostHeader));
+  }
+
+  /**
+   * Whether a host (hostOf's form) is one of this node's names, `*` in
+   * http.allowed_hosts not counted: a signed request must name this very
+   * node (core/http/rpc-receiver.ts), whatever browsers are allowed.
+   */
+  isOwnName(h: string): boolean {
     if (this.names.has(h) || h.endsWith(".localhost")) return true;
     if (this.wildcard && Date.now() - this.listedAt > 1000) {
       this.refresh();
@@ -194,7 +209,7 @@ function reply(r: Refusal): Response {
 
 /** The check every request passes before any route: undefined = go on, a Response = the refusal. */
 export function browserGuard(o: BrowserGuardOptions): Guard {
-  const hosts = new HostAllowList(o);
+  const hosts = o.hosts ?? new HostAllowList(o);
   const origins = new Set(o.allowedOrigins.map((s) => (s === "*" ? s : normalOrigin(s) || s.toLowerCase())));
   const peer = o.peerPrefixes ?? ["/v1/raft/", "/v1/cluster/"];
   let loggedAt = 0;
@@ -242,12 +257,13 @@ function pathOf(url: string): string {
 async function signedByNode(req: Request, sig: string, o: BrowserGuardOptions): Promise<boolean> {
   const url = new URL(req.url);
   // Header, freshness, MAC first: a forged or stale header costs no body byte (as in cluster-auth).
-  if (!o.verifier.precheck(sig, req.method, url.pathname + url.search).ok) return false;
+  const host = req.headers.get("host");
+  if (!o.verifier.precheck(sig, req.method, url.pathname + url.search, host).ok) return false;
   let body = new Uint8Array();
   if (req.method !== "GET" && req.method !== "HEAD") {
     const declared = Number(req.headers.get("content-length") ?? NaN);
     if (!(declared >= 0 && declared <= o.maxBodyBytes)) return false;
     body = new Uint8Array(await req.clone().arrayBuffer());
   }
-  return o.verifier.matches(sig, req.method, url.pathname + url.search, body);
+  return o.verifier.matches(sig, req.method, url.pathname + url.search, host, body);
 }

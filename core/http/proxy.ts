@@ -2,6 +2,7 @@
 // headers (minus hop-by-hop ones) and body; the answer comes back unchanged
 // (streamed). Used by agents (to a leader) and by followers (to the leader).
 import { signRequest, SIGNATURE_HEADER, type NodeKey } from "./rpc-signature.ts";
+import { authorityOf } from "./rpc-receiver.ts";
 
 export const FORWARDED_HEADER = "X-Corral-Forwarded";
 
@@ -11,7 +12,7 @@ const HOP_HEADERS = ["connection", "keep-alive", "proxy-connection", "transfer-e
 /**
  * `signWith`: this node's key (cluster secret and node id). The request is then
  * signed as node RPC is (X-Corral-Signature over time, nonce, this node,
- * method, path, query and body; core/http/rpc-signature.ts): the receiving node
+ * the node at `baseUrl`, method, path, query and body; core/http/rpc-signature.ts): the receiving node
  * knows this node already authorized it (core/acl/node-signature.ts).
  */
 export async function proxyRequest(
@@ -30,7 +31,10 @@ export async function proxyRequest(
   for (const h of HOP_HEADERS) headers.delete(h);
   headers.set(FORWARDED_HEADER, String(hops));
   const payload = req.method === "GET" || req.method === "HEAD" ? undefined : (body ?? (await req.arrayBuffer()));
-  if (signWith) headers.set(SIGNATURE_HEADER, signRequest(signWith, req.method, url.pathname + url.search, new Uint8Array(payload ?? new ArrayBuffer(0))));
+  // Signed for the node called, or not at all: a signature this node was
+  // given names this node (core/http/rpc-receiver.ts) and is not passed on.
+  if (signWith) headers.set(SIGNATURE_HEADER, signRequest(signWith, req.method, url.pathname + url.search, new Uint8Array(payload ?? new ArrayBuffer(0)), { to: authorityOf(baseUrl) }));
+  else headers.delete(SIGNATURE_HEADER);
   const res = await fetchFn(baseUrl + url.pathname + url.search, { method: req.method, headers, body: payload, signal: req.signal, redirect: "manual" });
   // fetch already decoded the body: drop headers that describe the wire form.
   const out = new Headers(res.headers);

@@ -1,8 +1,8 @@
 // The cluster-secret signature of node-to-node RPC, as pure logic (crypto,
 // no I/O): the one place that signs and verifies X-Corral-Signature.
 //
-//   X-Corral-Signature: t=<ms>,n=<nonce>,node=<sender>,l=<body bytes>,b=<sha256(body)>,sig=<hex>
-//   sig = HMAC-SHA256(secret, "corral-rpc-v2\n" t "\n" nonce "\n" node "\n"
+//   X-Corral-Signature: t=<ms>,n=<nonce>,node=<sender>,to=<host:port>,l=<body bytes>,b=<sha256(body)>,sig=<hex>
+//   sig = HMAC-SHA256(secret, "corral-rpc-v2\n" t "\n" nonce "\n" node "\n" to "\n"
 //                             METHOD "\n" path?query "\n" l "\n" sha256(body))
 //
 // Why each part:
@@ -12,6 +12,9 @@
 //   captured request is refused even inside the window;
 // - node: the sender's node id, bound into the MAC so a signature cannot be
 //   presented as another node's (audit and logs name the signer);
+// - to: the receiver, the authority the sender calls; each node remembers
+//   only its own nonces, so without it a request captured on its way to one
+//   node could be replayed to another (core/http/rpc-receiver.ts);
 // - method, path, query and body: a signature is good for one request only;
 // - l, b: the body's length and hash travel in the header too, so the MAC
 //   can be checked before the body is read, and the body is read only up to
@@ -36,6 +39,9 @@
 // is read (up to the route's cap). Accepted v1 signatures get v2's ±30 s
 // window (the previous release allowed 5 minutes).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { wrongReceiver, type Receiver } from "./rpc-receiver.ts";
+
+export type { Receiver } from "./rpc-receiver.ts";
 
 export const SIGNATURE_HEADER = "X-Corral-Signature";
 /** Largest accepted distance between the signer's clock and the receiver's, either way. */
@@ -79,6 +85,8 @@ export interface SignedHeader {
   t: number;
   nonce: string;
   node: string;
+  /** The receiver: the authority (host[:port]) the sender called; "" for v1 (it names none). */
+  to: string;
   /** Body length, bytes; undefined for v1 (read the body up to the route's cap). */
   length: number | undefined;
   /** sha256 of the body, hex; "" for v1 (it is inside the MAC only). */
@@ -89,7 +97,7 @@ export interface SignedHeader {
 export type Refusal = {
   ok: false;
   status: 401 | 503;
-  code: "SIGNATURE_MISSING" | "SIGNATURE_MALFORMED" | "SIGNATURE_STALE" | "SIGNATURE_REPLAYED" | "SIGNATURE_INVALID" | "SIGNATURE_LEGACY" | "REPLAY_MEMORY_FULL";
+  code: "SIGNATURE_MISSING" | "SIGNATURE_MALFORMED" | "SIGNATURE_STALE" | "SIGNATURE_REPLAYED" | "SIGNATURE_INVALID" | "SIGNATURE_LEGACY" | "SIGNATURE_WRONG_RECEIVER" | "REPLAY_MEMORY_FULL";
   message: string;
   /** SIGNATURE_STALE: signer's clock minus ours, ms. */
   skewMs?: number;
@@ -98,7 +106,9 @@ export type Refusal = {
 };
 export type Accepted = { ok: true; header: SignedHeader };
 
-const HEADER_RE = /^t=(\d{1,16}),n=([0-9a-f]{32}),node=([A-Za-z0-9._:\[\]-]{1,128}),l=(\d{1,15}),b=([0-9a-f]{64}),sig=([0-9a-f]{64})$/;
+const HEADER_RE = /^t=(\d{1,16}),n=([0-9a-f]{32}),node=([A-Za-z0-9._:\[\]-]{1,128}),to=([A-Za-z0-9._:\[\]-]{1,261}),l=(\d{1,15}),b=([0-9a-f]{64}),sig=([0-9a-f]{64})$/;
+/** A URL authority: a name or address, IPv6 in brackets, an optional port. */
+const AUTHORITY_RE = /^[A-Za-z0-9._:\[\]-]{1,261}$/;
 const NODE_RE = /^[A-Za-z0-9._:\[\]-]{1,128}$/;
 const V1_HEADER_RE = /^t=(\d{1,16}),sig=([0-9a-f]{64})$/;
 
@@ -118,36 +128,39 @@ export function signRequestV1(secret: string, method: string, path: string, body
 
 function mac(secret: string, h: Omit<SignedHeader, "sig" | "version">, method: string, path: string): string {
   return createHmac("sha256", secret)
-    .update(`${DOMAIN}\n${h.t}\n${h.nonce}\n${h.node}\n${method.toUpperCase()}\n${path}\n${h.length}\n${h.bodyHash}`)
+    .update(`${DOMAIN}\n${h.t}\n${h.nonce}\n${h.node}\n${h.to}\n${method.toUpperCase()}\n${path}\n${h.length}\n${h.bodyHash}`)
     .digest("hex");
 }
 
 /**
- * Header value for an outgoing RPC. `path` includes the query string. A
- * fresh nonce each call. Every sender calls this, so `key.legacy` alone
- * decides the format a node sends ("send": v1, otherwise v2).
+ * Header value for an outgoing RPC. `path` includes the query string; `to`
+ * is the authority of the URL called (core/http/rpc-receiver.ts authorityOf).
+ * A fresh nonce each call. Every sender calls this, so `key.legacy` alone
+ * decides the format a node sends ("send": v1, which names no receiver;
+ * otherwise v2).
  */
 export function signRequest(
   key: NodeKey, method: string, path: string, body: string | Uint8Array,
-  opts: { now?: number; nonce?: string } = {},
+  opts: { to: string; now?: number; nonce?: string },
 ): string {
   if (!key.secret) throw new Error("signRequest: no cluster secret");
   if (key.legacy === "send") return signRequestV1(key.secret, method, path, body, opts.now);
   if (!NODE_RE.test(key.node)) throw new Error(`signRequest: node id ${JSON.stringify(key.node)} is not signable`);
+  if (!AUTHORITY_RE.test(opts.to)) throw new Error(`signRequest: receiver ${JSON.stringify(opts.to)} is not a host[:port]`);
   const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
-  const h = { t: opts.now ?? Date.now(), nonce: opts.nonce ?? randomBytes(16).toString("hex"), node: key.node, length, bodyHash: bodyHashOf(body) };
-  return `t=${h.t},n=${h.nonce},node=${h.node},l=${h.length},b=${h.bodyHash},sig=${mac(key.secret, h, method, path)}`;
+  const h = { t: opts.now ?? Date.now(), nonce: opts.nonce ?? randomBytes(16).toString("hex"), node: key.node, to: opts.to.toLowerCase(), length, bodyHash: bodyHashOf(body) };
+  return `t=${h.t},n=${h.nonce},node=${h.node},to=${h.to},l=${h.length},b=${h.bodyHash},sig=${mac(key.secret, h, method, path)}`;
 }
 
 export function parseSignatureHeader(header: string | null | undefined): SignedHeader | undefined {
   const m = header ? HEADER_RE.exec(header.trim()) : null;
-  return m ? { version: 2, t: Number(m[1]), nonce: m[2]!, node: m[3]!, length: Number(m[4]), bodyHash: m[5]!, sig: m[6]! } : undefined;
+  return m ? { version: 2, t: Number(m[1]), nonce: m[2]!, node: m[3]!, to: m[4]!, length: Number(m[5]), bodyHash: m[6]!, sig: m[7]! } : undefined;
 }
 
 /** A v1 (previous release) header, parsed; undefined for anything else. */
 export function parseV1Header(header: string | null | undefined): SignedHeader | undefined {
   const m = header ? V1_HEADER_RE.exec(header.trim()) : null;
-  return m ? { version: 1, t: Number(m[1]), nonce: "", node: LEGACY_SIGNER, length: undefined, bodyHash: "", sig: m[2]! } : undefined;
+  return m ? { version: 1, t: Number(m[1]), nonce: "", node: LEGACY_SIGNER, to: "", length: undefined, bodyHash: "", sig: m[2]! } : undefined;
 }
 
 /**
@@ -202,13 +215,14 @@ const refuse = (status: 401 | 503, code: Refusal["code"], message: string, extra
 
 /**
  * Everything but the body, before any body byte is read: present,
- * well-formed, the MAC over time, nonce, node, method, path?query and the
- * announced body length and hash, fresh, nonce unseen. Read the body only
+ * well-formed, the MAC over time, nonce, node, receiver, method, path?query
+ * and the announced body length and hash, fresh, meant for this node
+ * (`receiver`: the request's Host and this node's names), nonce unseen. Read the body only
  * up to the announced length (`Accepted.header.length`).
  */
 export function precheck(
   secret: string, header: string | null | undefined, method: string, path: string, nonces: NonceMemory, now: number,
-  legacy: LegacySignatures = "off",
+  receiver: Receiver, legacy: LegacySignatures = "off",
 ): Accepted | Refusal {
   if (!header) return refuse(401, "SIGNATURE_MISSING", `missing ${SIGNATURE_HEADER} (node RPC is signed with cluster.secret)`);
   const h = parseSignatureHeader(header);
@@ -218,7 +232,7 @@ export function precheck(
       return refuse(401, "SIGNATURE_LEGACY", "this is a previous-release (v1) signature, which this node does not accept: the signature format differs, not necessarily the secret; during a rolling upgrade set cluster.legacy_signatures = \"send\" on upgraded nodes (docs/operations.md \"Upgrading\")");
     }
     if (v1) return precheckV1(secret, v1, now);
-    return refuse(401, "SIGNATURE_MALFORMED", `malformed ${SIGNATURE_HEADER}: expected t=<ms>,n=<32 hex>,node=<id>,l=<bytes>,b=<64 hex>,sig=<64 hex>`);
+    return refuse(401, "SIGNATURE_MALFORMED", `malformed ${SIGNATURE_HEADER}: expected t=<ms>,n=<32 hex>,node=<id>,to=<host:port>,l=<bytes>,b=<64 hex>,sig=<64 hex>`);
   }
   // The MAC first: then a stale or replayed refusal is about a request a
   // holder of the secret really signed (a drifting peer clock is worth a log
@@ -232,6 +246,8 @@ export function precheck(
   if (Math.abs(skew) > MAX_SKEW_MS) {
     return refuse(401, "SIGNATURE_STALE", `signature time is ${(skew / 1000).toFixed(1)} s from this node's clock (limit ±${MAX_SKEW_MS / 1000} s): check the clocks (NTP)`, { skewMs: skew, node: h.node });
   }
+  const elsewhere = wrongReceiver(h.to, receiver);
+  if (elsewhere) return refuse(401, "SIGNATURE_WRONG_RECEIVER", elsewhere, { node: h.node });
   if (nonces.has(h.nonce, now)) return refuse(401, "SIGNATURE_REPLAYED", "this signed request was already accepted (replay)", { node: h.node });
   return { ok: true, header: h };
 }
@@ -261,9 +277,9 @@ function verifyV1(secret: string, h: SignedHeader, method: string, path: string,
 /** The full check: precheck, then the body against the signed hash; an accepted nonce is remembered. */
 export function verifySignature(
   secret: string, header: string | null | undefined, method: string, path: string, body: string | Uint8Array,
-  nonces: NonceMemory, now = Date.now(), legacy: LegacySignatures = "off",
+  nonces: NonceMemory, now: number, receiver: Receiver, legacy: LegacySignatures = "off",
 ): Accepted | Refusal {
-  const pre = precheck(secret, header, method, path, nonces, now, legacy);
+  const pre = precheck(secret, header, method, path, nonces, now, receiver, legacy);
   if (!pre.ok) return pre;
   if (pre.header.version === 1) {
     // No nonce to remember: inside the window a captured v1 request can be replayed (documented).

@@ -102,10 +102,10 @@ describe("agents", () => {
     expect((await signedPost(n.url, "/v1/cluster/propose", wrong, { type: "KVSet", v: 1, at: 1, key: "x", value: "" })).status).toBe(401);
     // A "forwarded" request signed with the wrong secret is an ordinary anonymous one.
     const { signRequest, SIGNATURE_HEADER } = await import("../../core/http/middleware/cluster-auth.ts");
-    const forged = await getJson(n.url + "/v1/kv/forged", { method: "PUT", body: "1", headers: { [SIGNATURE_HEADER]: signRequest({ secret: wrong, node: "forger" }, "PUT", "/v1/kv/forged", "1") } });
+    const forged = await getJson(n.url + "/v1/kv/forged", { method: "PUT", body: "1", headers: { [SIGNATURE_HEADER]: signRequest({ secret: wrong, node: "forger" }, "PUT", "/v1/kv/forged", "1", { to: new URL(n.url).host }) } });
     expect(forged.status).toBe(403);
     const secret = (await import("../helpers/proc.ts")).devSecretOf(n.proc.dataDir);
-    const right = await getJson(n.url + "/v1/kv/signed", { method: "PUT", body: "1", headers: { [SIGNATURE_HEADER]: signRequest({ secret, node: "test-node" }, "PUT", "/v1/kv/signed", "1") } });
+    const right = await getJson(n.url + "/v1/kv/signed", { method: "PUT", body: "1", headers: { [SIGNATURE_HEADER]: signRequest({ secret, node: "test-node" }, "PUT", "/v1/kv/signed", "1", { to: new URL(n.url).host }) } });
     expect(right.status).toBe(200);
     // The grant an agent gets carries rules, never a secret or its hash.
     const grant = await signedPost(n.url, "/v1/cluster/acl/resolve", secret, { secretHash: hashSecret(n.management) });

@@ -20,7 +20,7 @@ function setup(leader = true) {
   } as never;
   let count = 0;
   const fast = heartbeatFastPath({
-    verifier: new RpcVerifier({ secret: SECRET }), membership, isLeader: () => leader, maxBodyBytes: 1000, counter: { inc: () => void count++ },
+    verifier: new RpcVerifier({ secret: SECRET, isOurs: (a) => a === "127.0.0.1:7700" }), membership, isLeader: () => leader, maxBodyBytes: 1000, counter: { inc: () => void count++ },
     // The route table's refusal, marked so the test sees where it came from.
     fallback: () => Response.json({ error: "refused by the route table", code: "FALLBACK" }, { status: 401 }),
   });
@@ -32,7 +32,8 @@ function req(body: unknown, opts: { secret?: string; path?: string; method?: str
   const path = opts.path ?? "/v1/cluster/heartbeat";
   return new Request("http://127.0.0.1:7700" + path, {
     method: opts.method ?? "POST", body: text,
-    headers: { "content-type": "application/json", "content-length": String(text.length), [SIGNATURE_HEADER]: signRequest({ secret: opts.secret ?? SECRET, node: "test-node" }, "POST", path, text) },
+    // The Host a server sees (a Request made here has none): the signature names it.
+    headers: { host: "127.0.0.1:7700", "content-type": "application/json", "content-length": String(text.length), [SIGNATURE_HEADER]: signRequest({ secret: opts.secret ?? SECRET, node: "test-node" }, "POST", path, text, { to: "127.0.0.1:7700" }) },
   });
 }
 

@@ -187,7 +187,7 @@ export async function signedPost(baseUrl: string, path: string, secret: string, 
   const text = JSON.stringify(body);
   return getJson(baseUrl + path, {
     method: "POST",
-    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret, node }, "POST", path, text) },
+    headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest({ secret, node }, "POST", path, text, { to: new URL(baseUrl).host }) },
     body: text,
   });
 }

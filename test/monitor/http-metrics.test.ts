@@ -13,7 +13,7 @@ function app() {
   const registry = new Registry();
   let t = 0;
   const routes = createRouteTable({
-    log: silentLogger, version: "t", maxBodyBytes: 1024, verifier: new RpcVerifier({ secret: "0123456789abcdef0123" }), appliedIndex: () => 1,
+    log: silentLogger, version: "t", maxBodyBytes: 1024, verifier: new RpcVerifier({ secret: "0123456789abcdef0123", isOurs: () => false }), appliedIndex: () => 1,
     outer: [httpMetrics({ registry, now: () => (t += 250) })],
   });
   const get = (path: string, handler: () => Response) =>

@@ -24,9 +24,9 @@ export async function kvRead(baseUrl: string, key: string, query = "", headers: 
   return { status: 200, value: Buffer.from(e!.Value, "base64").toString(), body, headers: r.headers };
 }
 
-/** Headers of a read some node forwarded, signed with the cluster secret as proxyRequest signs it. */
-export function signedForwardHeaders(pathAndQuery: string, hops: number, secret = CLUSTER_SECRET): Record<string, string> {
-  return { "X-Corral-Forwarded": String(hops), [SIGNATURE_HEADER]: signRequest({ secret, node: "raft-reads-test" }, "GET", pathAndQuery, "") };
+/** Headers of a read some node forwarded to `baseUrl`, signed with the cluster secret as proxyRequest signs it. */
+export function signedForwardHeaders(baseUrl: string, pathAndQuery: string, hops: number, secret = CLUSTER_SECRET): Record<string, string> {
+  return { "X-Corral-Forwarded": String(hops), [SIGNATURE_HEADER]: signRequest({ secret, node: "raft-reads-test" }, "GET", pathAndQuery, "", { to: new URL(baseUrl).host }) };
 }
 
 export async function kvPut(baseUrl: string, key: string, value: string): Promise<Response> {

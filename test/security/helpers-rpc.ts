@@ -15,6 +15,8 @@ export interface SignOptions {
   /** Path and query, as sent. */
   path: string;
   body?: string;
+  /** The receiver: the host:port the request is sent to. */
+  to: string;
   /** Signature time, ms (default now). */
   at?: number;
   nonce?: string;
@@ -23,8 +25,8 @@ export interface SignOptions {
 }
 
 /**
- * X-Corral-Signature: t=<ms>,n=<32 hex>,node=<id>,l=<bytes>,b=<sha256(body)>,sig=<hex>,
- * sig = HMAC-SHA256(secret, "corral-rpc-v2\nt\nnonce\nnode\nMETHOD\npath?query\nl\nsha256(body)").
+ * X-Corral-Signature: t=<ms>,n=<32 hex>,node=<id>,to=<host:port>,l=<bytes>,b=<sha256(body)>,sig=<hex>,
+ * sig = HMAC-SHA256(secret, "corral-rpc-v2\nt\nnonce\nnode\nto\nMETHOD\npath?query\nl\nsha256(body)").
  */
 export function sign(o: SignOptions): string {
   const t = o.at ?? Date.now();
@@ -32,8 +34,8 @@ export function sign(o: SignOptions): string {
   const node = o.node ?? "test-node";
   const l = o.length ?? Buffer.byteLength(o.body ?? "");
   const b = createHash("sha256").update(o.body ?? "").digest("hex");
-  const sig = createHmac("sha256", o.secret).update(`corral-rpc-v2\n${t}\n${nonce}\n${node}\n${(o.method ?? "POST").toUpperCase()}\n${o.path}\n${l}\n${b}`).digest("hex");
-  return `t=${t},n=${nonce},node=${node},l=${l},b=${b},sig=${sig}`;
+  const sig = createHmac("sha256", o.secret).update(`corral-rpc-v2\n${t}\n${nonce}\n${node}\n${o.to}\n${(o.method ?? "POST").toUpperCase()}\n${o.path}\n${l}\n${b}`).digest("hex");
+  return `t=${t},n=${nonce},node=${node},to=${o.to},l=${l},b=${b},sig=${sig}`;
 }
 
 /** Replaces one field of a signature header (node=, t=, ...), keeping the MAC. */

@@ -110,7 +110,7 @@ describe('legacy_signatures = "accept"', () => {
   });
 
   test("v2 keeps its replay protection; the node warns that v1 has none", async () => {
-    const header = sign({ secret: accept.secret, path: RPC, body: "{}" });
+    const header = sign({ secret: accept.secret, path: RPC, body: "{}", to: new URL(accept.url).host });
     expect((await post(accept.url, RPC, "{}", header)).status).toBe(200);
     const replay = await post(accept.url, RPC, "{}", header);
     expect([replay.status, replay.body.code]).toEqual([401, "SIGNATURE_REPLAYED"]);

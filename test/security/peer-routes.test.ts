@@ -31,7 +31,7 @@ afterAll(async () => {
 
 /** A signature header as a peer with `secret` makes it at time `now`. */
 function sign(secret: string, method: string, path: string, body: string, now: number): string {
-  return signRequest({ secret, node: "suite-peer" }, method, path, body, { now });
+  return signRequest({ secret, node: "suite-peer" }, method, path, body, { now, to: new URL(node.url).host });
 }
 
 /** A body each RPC would plausibly carry (its content does not matter to the signature check). */

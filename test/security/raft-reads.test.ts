@@ -47,7 +47,7 @@ describe("forwarded reads", () => {
     for (const query of ["?consistent", ""]) {
       const forged = await kvRead(follower.url, "fw", query, { "X-Corral-Forwarded": "1" });
       expectNotStale(forged, "old", "new");
-      const signed = await kvRead(follower.url, "fw", query, signedForwardHeaders(`/v1/kv/fw${query}`, 1));
+      const signed = await kvRead(follower.url, "fw", query, signedForwardHeaders(follower.url, `/v1/kv/fw${query}`, 1));
       expectNotStale(signed, "old", "new");
     }
     c.heal();
@@ -59,11 +59,11 @@ describe("forwarded reads", () => {
     const f = (l + 1) % 3;
     expect((await kvPut(c.nodes[l]!.url, "hop", "v")).status).toBe(200);
     // One hop so far (an agent passed it on): the follower passes it to the leader.
-    const ok = await kvRead(c.nodes[f]!.url, "hop", "?consistent", signedForwardHeaders("/v1/kv/hop?consistent", 1));
+    const ok = await kvRead(c.nodes[f]!.url, "hop", "?consistent", signedForwardHeaders(c.nodes[f]!.url, "/v1/kv/hop?consistent", 1));
     expect(ok.status).toBe(200);
     expect(ok.value).toBe("v");
     // Already three nodes deep: a follower answers 503 rather than from its copy or bouncing it on.
-    const deep = await kvRead(c.nodes[f]!.url, "hop", "?consistent", signedForwardHeaders("/v1/kv/hop?consistent", 3));
+    const deep = await kvRead(c.nodes[f]!.url, "hop", "?consistent", signedForwardHeaders(c.nodes[f]!.url, "/v1/kv/hop?consistent", 3));
     expect(deep.status).toBe(503);
     // An unsigned count is a client's header: ignored, the read is served through the leader.
     const unsigned = await kvRead(c.nodes[f]!.url, "hop", "", { "X-Corral-Forwarded": "3" });
@@ -88,7 +88,7 @@ describe("default reads and a paused leader", () => {
       const reads = [
         kvRead(c.nodes[l]!.url, "lease", ""),
         kvRead(c.nodes[l]!.url, "lease", "?consistent"),
-        kvRead(c.nodes[l]!.url, "lease", "", signedForwardHeaders("/v1/kv/lease", 1)),
+        kvRead(c.nodes[l]!.url, "lease", "", signedForwardHeaders(c.nodes[l]!.url, "/v1/kv/lease", 1)),
       ];
       await sleep(100);
       resume(c, l);

@@ -27,6 +27,8 @@ const RPC = "/v1/cluster/acl/intentions";
 
 let n: AclNode;
 let secret: string;
+/** The node's authority, as a sender calling n.url signs it (to=). */
+const self = () => new URL(n.url).host;
 
 beforeAll(async () => {
   // ACLs and audit on; a token rate limit low enough to trip on purpose.
@@ -36,27 +38,27 @@ beforeAll(async () => {
 
 describe("signed RPC", () => {
   test("a correctly signed request is accepted once; the same request replayed is refused", async () => {
-    const header = sign({ secret, path: RPC, body: "{}" });
+    const header = sign({ to: self(), secret, path: RPC, body: "{}" });
     const first = await post(n.url, RPC, "{}", header);
     expect(first.status).toBe(200);
     const replay = await post(n.url, RPC, "{}", header);
     expect(replay.status).toBe(401);
     expect(replay.body).toMatchObject({ code: "SIGNATURE_REPLAYED" });
     // A replay on a non-peer route is not trusted as a node's either: ACLs apply (403).
-    const kv = sign({ secret, method: "PUT", path: "/v1/kv/replayed", body: "1" });
+    const kv = sign({ to: self(), secret, method: "PUT", path: "/v1/kv/replayed", body: "1" });
     expect((await call(n.url, "PUT", "/v1/kv/replayed", undefined, "1", { [SIGNATURE_HEADER]: kv })).status).toBe(200);
     expect((await call(n.url, "PUT", "/v1/kv/replayed", undefined, "1", { [SIGNATURE_HEADER]: kv })).status).toBe(403);
   });
 
   test("clock skew: ±31 s refused, ±29 s accepted; the node logs the skew", async () => {
     for (const offset of [31_000, -31_000]) {
-      const r = await post(n.url, RPC, "{}", sign({ secret, path: RPC, body: "{}", at: Date.now() + offset }));
+      const r = await post(n.url, RPC, "{}", sign({ to: self(), secret, path: RPC, body: "{}", at: Date.now() + offset }));
       expect([offset, r.status, r.body.code]).toEqual([offset, 401, "SIGNATURE_STALE"]);
       // The skew is named (31 s less the request's transit time).
       expect(r.body.error).toMatch(offset > 0 ? /^signature time is 3\d\.\d s from this node's clock/ : /^signature time is -3\d\.\d s from/);
     }
     for (const offset of [29_000, -29_000]) {
-      const r = await post(n.url, RPC, "{}", sign({ secret, path: RPC, body: "{}", at: Date.now() + offset }));
+      const r = await post(n.url, RPC, "{}", sign({ to: self(), secret, path: RPC, body: "{}", at: Date.now() + offset }));
       expect([offset, r.status]).toEqual([offset, 200]);
     }
     await eventually(() => n.proc.output().includes("clock skew beyond the allowed window"), 5_000);
@@ -64,20 +66,20 @@ describe("signed RPC", () => {
   });
 
   test("a signature is bound to the sending node, the method, the query and the body", async () => {
-    const good = sign({ secret, node: "node-a", path: RPC, body: "{}" });
+    const good = sign({ to: self(), secret, node: "node-a", path: RPC, body: "{}" });
     // Another node id in the header, same MAC.
     const moved = await post(n.url, RPC, "{}", withField(good, "node", "node-b"));
     expect([moved.status, moved.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
     // Signed for GET, sent as POST.
-    const method = await post(n.url, RPC, "{}", sign({ secret, method: "GET", path: RPC, body: "{}" }));
+    const method = await post(n.url, RPC, "{}", sign({ to: self(), secret, method: "GET", path: RPC, body: "{}" }));
     expect([method.status, method.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
     // Signed with a query, sent without it; and the other way round.
-    const q1 = await post(n.url, RPC, "{}", sign({ secret, path: RPC + "?stale", body: "{}" }));
+    const q1 = await post(n.url, RPC, "{}", sign({ to: self(), secret, path: RPC + "?stale", body: "{}" }));
     expect([q1.status, q1.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
-    const q2 = await post(n.url, RPC + "?stale", "{}", sign({ secret, path: RPC, body: "{}" }));
+    const q2 = await post(n.url, RPC + "?stale", "{}", sign({ to: self(), secret, path: RPC, body: "{}" }));
     expect([q2.status, q2.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
     // Another body than the signed one.
-    const body = await post(n.url, RPC, "{ }", sign({ secret, path: RPC, body: "{}" }));
+    const body = await post(n.url, RPC, "{ }", sign({ to: self(), secret, path: RPC, body: "{}" }));
     expect([body.status, body.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
     // The untouched header still works (none of the refusals spent its nonce).
     expect((await post(n.url, RPC, "{}", good)).status).toBe(200);
@@ -89,7 +91,8 @@ describe("replay memory (pure)", () => {
     const nonces = new NonceMemory(3);
     const key = { secret: "unit-secret-0123456789", node: "n1" };
     const t0 = 1_000_000;
-    const send = (now: number) => verifySignature(key.secret, signRequest(key, "POST", "/x", "{}", { now }), "POST", "/x", "{}", nonces, now);
+    const receiver = { host: "10.0.0.1:7700", isOurs: (a: string) => a === "10.0.0.1:7700" };
+    const send = (now: number) => verifySignature(key.secret, signRequest(key, "POST", "/x", "{}", { now, to: receiver.host }), "POST", "/x", "{}", nonces, now, receiver);
     expect([send(t0).ok, send(t0).ok, send(t0).ok]).toEqual([true, true, true]);
     const full = send(t0);
     expect(full.ok ? "accepted" : full.code).toBe("REPLAY_MEMORY_FULL");
@@ -105,12 +108,12 @@ describe("pre-auth amplification", () => {
   const cases: [string, string, (s: string) => Record<string, string>][] = [
     ["no signature", "/v1/raft/message", () => ({})],
     ["a malformed signature", "/v1/cluster/join", () => ({ [SIGNATURE_HEADER]: "t=1,sig=00" })],
-    ["a stale signature", "/v1/raft/message", (s) => ({ [SIGNATURE_HEADER]: sign({ secret: s, path: "/v1/raft/message", at: Date.now() - 60_000 }) })],
-    ["a forged signature (wrong secret)", "/v1/raft/message", () => ({ [SIGNATURE_HEADER]: sign({ secret: "not-the-cluster-secret-0123", path: "/v1/raft/message" }) })],
-    ["a forged signature (wrong secret)", "/v1/cluster/heartbeat", () => ({ [SIGNATURE_HEADER]: sign({ secret: "not-the-cluster-secret-0123", path: "/v1/cluster/heartbeat" }) })],
+    ["a stale signature", "/v1/raft/message", (s) => ({ [SIGNATURE_HEADER]: sign({ to: self(), secret: s, path: "/v1/raft/message", at: Date.now() - 60_000 }) })],
+    ["a forged signature (wrong secret)", "/v1/raft/message", () => ({ [SIGNATURE_HEADER]: sign({ to: self(), secret: "not-the-cluster-secret-0123", path: "/v1/raft/message" }) })],
+    ["a forged signature (wrong secret)", "/v1/cluster/heartbeat", () => ({ [SIGNATURE_HEADER]: sign({ to: self(), secret: "not-the-cluster-secret-0123", path: "/v1/cluster/heartbeat" }) })],
     // Someone who captured a genuine header (no TLS) sends it with another, huge body: read no further than the signed 2 bytes.
-    ["a captured genuine header (signed for a 2-byte body)", "/v1/raft/message", (s) => ({ [SIGNATURE_HEADER]: sign({ secret: s, path: "/v1/raft/message", body: "{}" }) })],
-    ["a captured genuine header (signed for a 2-byte body)", RPC, (s) => ({ [SIGNATURE_HEADER]: sign({ secret: s, path: RPC, body: "{}" }) })],
+    ["a captured genuine header (signed for a 2-byte body)", "/v1/raft/message", (s) => ({ [SIGNATURE_HEADER]: sign({ to: self(), secret: s, path: "/v1/raft/message", body: "{}" }) })],
+    ["a captured genuine header (signed for a 2-byte body)", RPC, (s) => ({ [SIGNATURE_HEADER]: sign({ to: self(), secret: s, path: RPC, body: "{}" }) })],
   ];
   for (const [what, path, headers] of cases) {
     test(`200 MB chunked to ${path} with ${what}: 401 before the body is read, RSS flat`, async () => {
@@ -128,7 +131,7 @@ describe("pre-auth amplification", () => {
 
   test("any other route: 200 MB chunked, with or without a forged node signature, is refused at http.max_body_bytes", async () => {
     const pid = n.proc.child.pid!;
-    const forged = { [SIGNATURE_HEADER]: sign({ secret: "not-the-cluster-secret-0123", method: "PUT", path: "/v1/kv/big" }) };
+    const forged = { [SIGNATURE_HEADER]: sign({ to: self(), secret: "not-the-cluster-secret-0123", method: "PUT", path: "/v1/kv/big" }) };
     for (const headers of [{}, forged] as Record<string, string>[]) {
       await sleep(200);
       const before = rssBytes(pid);
@@ -144,7 +147,7 @@ describe("pre-auth amplification", () => {
     const before = rssBytes(pid);
     // Signed by the secret's holder for a 200 MB body: over http.max_body_bytes (1 MiB) for /v1/cluster/*, over raft.max_message_bytes (64 MiB) for /v1/raft/.
     for (const path of [RPC, "/v1/raft/message"]) {
-      const r = await chunkedUpload(n.proc.port, path, { [SIGNATURE_HEADER]: sign({ secret, path, body: "", length: 200 * MB }) }, 200 * MB, pid);
+      const r = await chunkedUpload(n.proc.port, path, { [SIGNATURE_HEADER]: sign({ to: self(), secret, path, body: "", length: 200 * MB }) }, 200 * MB, pid);
       expect([path, r.status]).toEqual([path, 413]);
       expect(r.sentBeforeAnswer).toBeLessThan(100 * MB);
     }
@@ -163,10 +166,10 @@ describe("audit", () => {
   test("refused writes are recorded with the route pattern and the path: 401 signature, 403 ACL, 429 rate limit", async () => {
     // 401: a peer RPC with a bad signature, through the route table and through the Raft fast path.
     expect((await post(n.url, RPC, "{}", "garbage")).status).toBe(401);
-    const raftForged = sign({ secret: "not-the-cluster-secret-0123", path: "/v1/raft/message", body: "{}" });
+    const raftForged = sign({ to: self(), secret: "not-the-cluster-secret-0123", path: "/v1/raft/message", body: "{}" });
     expect((await post(n.url, "/v1/raft/message", "{}", raftForged)).status).toBe(401);
     // A genuine header with another body: the heartbeat fast path reads it, then hands it to the route table.
-    const hb = await post(n.url, "/v1/cluster/heartbeat", "{ }", sign({ secret, path: "/v1/cluster/heartbeat", body: "{}" }));
+    const hb = await post(n.url, "/v1/cluster/heartbeat", "{ }", sign({ to: self(), secret, path: "/v1/cluster/heartbeat", body: "{}" }));
     expect([hb.status, hb.body.code]).toEqual([401, "SIGNATURE_INVALID"]);
     // 403: a token without kv write.
     const t = await tokenWith(n, "reader-only", 'key_prefix "" { policy = "read" }');
@@ -186,7 +189,7 @@ describe("audit", () => {
     expect(limited.route).toBe("PUT /v1/kv/{key}");
     expect(limited.path).toMatch(/^\/v1\/kv\/limited-\d+$/);
     // Accepted peer RPC (the cluster's own traffic) stays out of the log.
-    expect((await post(n.url, RPC, "{}", sign({ secret, path: RPC, body: "{}" }))).status).toBe(200);
+    expect((await post(n.url, RPC, "{}", sign({ to: self(), secret, path: RPC, body: "{}" }))).status).toBe(200);
     await sleep(300);
     const all = (await call(n.url, "GET", "/v1/audit?limit=1000", n.management)).body as any[];
     expect(all.filter((r) => r.path === RPC && r.status === 200)).toEqual([]);

@@ -19,15 +19,19 @@ function oldReleaseSign(secret: string, method: string, path: string, body: stri
   return `t=${t},sig=${createHmac("sha256", secret).update(`${t}\n${method}\n${path}\n${bodyHash}`).digest("hex")}`;
 }
 
+/** The receiver every signature below names (v2 binds it; v1 names none). */
+const TO = "node-1:7700";
+const RECEIVER = { host: TO, isOurs: (a: string) => a === TO };
+
 const verify = (header: string, mode: LegacySignatures, opts: { now?: number; body?: string; path?: string; method?: string; nonces?: NonceMemory } = {}) =>
-  verifySignature(SECRET, header, opts.method ?? "POST", opts.path ?? PATH, opts.body ?? BODY, opts.nonces ?? new NonceMemory(), opts.now ?? NOW, mode);
+  verifySignature(SECRET, header, opts.method ?? "POST", opts.path ?? PATH, opts.body ?? BODY, opts.nonces ?? new NonceMemory(), opts.now ?? NOW, RECEIVER, mode);
 
 describe("signing: the mode decides the format", () => {
   test('"send" signs exactly what the previous release signs; "accept" and "off" sign v2', () => {
-    const v1 = signRequest({ secret: SECRET, node: "n1", legacy: "send" }, "POST", PATH, BODY, { now: NOW });
+    const v1 = signRequest({ secret: SECRET, node: "n1", legacy: "send" }, "POST", PATH, BODY, { to: TO, now: NOW });
     expect(v1).toBe(oldReleaseSign(SECRET, "POST", PATH, BODY, NOW));
     for (const legacy of ["accept", "off", undefined] as const) {
-      expect(signRequest({ secret: SECRET, node: "n1", legacy }, "POST", PATH, BODY, { now: NOW })).toMatch(/^t=\d+,n=[0-9a-f]{32},node=n1,l=\d+,b=[0-9a-f]{64},sig=[0-9a-f]{64}$/);
+      expect(signRequest({ secret: SECRET, node: "n1", legacy }, "POST", PATH, BODY, { to: TO, now: NOW })).toMatch(/^t=\d+,n=[0-9a-f]{32},node=n1,to=node-1:7700,l=\d+,b=[0-9a-f]{64},sig=[0-9a-f]{64}$/);
     }
   });
 });
@@ -76,7 +80,7 @@ describe("accepting v1", () => {
 
   test("precheck of a v1 header checks only what the header holds (the MAC needs the body)", () => {
     const forged = `t=${NOW},sig=${"0".repeat(64)}`;
-    const pre = precheck(SECRET, forged, "POST", PATH, new NonceMemory(), NOW, "accept");
+    const pre = precheck(SECRET, forged, "POST", PATH, new NonceMemory(), NOW, RECEIVER, "accept");
     expect(pre.ok).toBe(true);
     expect(verify(forged, "accept").ok).toBe(false);
   });
@@ -84,7 +88,7 @@ describe("accepting v1", () => {
   test("v2 keeps its replay memory in every mode", () => {
     for (const mode of ["off", "accept", "send"] as const) {
       const nonces = new NonceMemory();
-      const v2 = signRequest({ secret: SECRET, node: "n1" }, "POST", PATH, BODY, { now: NOW });
+      const v2 = signRequest({ secret: SECRET, node: "n1" }, "POST", PATH, BODY, { to: TO, now: NOW });
       expect(verify(v2, mode, { nonces }).ok).toBe(true);
       const again = verify(v2, mode, { nonces });
       expect([mode, again.ok ? "accepted" : again.code]).toEqual([mode, "SIGNATURE_REPLAYED"]);

@@ -35,7 +35,7 @@ export function raftFastPath(d: RaftFastPathDeps): (req: Request, env?: unknown)
     if (!Number.isFinite(length) || length > d.maxMessageBytes) return undefined;
     // Header, MAC, freshness and nonce before the body, and the signed length
     // must be the declared one: anything else goes to the route table unread.
-    const pre = d.verifier.precheck(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url));
+    const pre = d.verifier.precheck(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url), req.headers.get("host"));
     // (A v1 signature, legacy mode, announces no length: the content-length bound above is its cap.)
     if (!pre.ok || (pre.header.length !== undefined && pre.header.length !== length)) return undefined;
     return answer(d, req, env);
@@ -44,7 +44,7 @@ export function raftFastPath(d: RaftFastPathDeps): (req: Request, env?: unknown)
 
 async function answer(d: RaftFastPathDeps, req: Request, env: unknown): Promise<Response> {
   const body = new Uint8Array(await req.arrayBuffer());
-  if (!d.verifier.verify(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url), body).ok) {
+  if (!d.verifier.verify(req.headers.get(SIGNATURE_HEADER), "POST", pathAndQueryOf(req.url), req.headers.get("host"), body).ok) {
     // Same bytes to the route table, which refuses (401) and audits.
     return d.fallback(new Request(req.url, { method: "POST", headers: req.headers, body }), env, req);
   }

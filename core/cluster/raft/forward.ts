@@ -2,6 +2,7 @@
 // leader's address, signed with the cluster secret. The answer is the
 // leader's { index, result }; an error answer keeps its code.
 import { signRequest, SIGNATURE_HEADER, type NodeKey } from "../../http/rpc-signature.ts";
+import { authorityOf } from "../../http/rpc-receiver.ts";
 import type { Command } from "../../state/commands.ts";
 import { failedBeforeSending } from "../../http/connect-error.ts";
 import { OUTCOME_HEADER } from "../../http/errors.ts";
@@ -24,9 +25,10 @@ export class HttpLeaderForwarder implements LeaderForwarder {
     const body = JSON.stringify(cmd);
     let res: Response;
     try {
-      res = await this.fetchFn(`${this.scheme}://${leader}${path}`, {
+      const url = `${this.scheme}://${leader}${path}`;
+      res = await this.fetchFn(url, {
         method: "POST",
-        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.key, "POST", path, body) },
+        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.key, "POST", path, body, { to: authorityOf(url) }) },
         body,
         signal: AbortSignal.timeout(this.timeoutMs),
       });

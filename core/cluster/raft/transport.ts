@@ -6,6 +6,7 @@
 // what matters (heartbeats, appends on the next probe).
 import { signRequest, SIGNATURE_HEADER, type NodeKey } from "../../http/rpc-signature.ts";
 import { explainSignatureRefusal } from "../../http/signature-refusal.ts";
+import { authorityOf } from "../../http/rpc-receiver.ts";
 import type { Logger } from "../../log.ts";
 import type { Message } from "../../raft/index.ts";
 
@@ -98,9 +99,10 @@ export class HttpRaftTransport implements RaftTransport {
   private async post(to: string, messages: Message[]): Promise<boolean> {
     const body = JSON.stringify({ from: this.opts.self, messages });
     try {
-      const res = await (this.opts.fetch ?? fetch)(`${this.opts.scheme ?? "http"}://${to}${RAFT_MESSAGE_PATH}`, {
+      const url = `${this.opts.scheme ?? "http"}://${to}${RAFT_MESSAGE_PATH}`;
+      const res = await (this.opts.fetch ?? fetch)(url, {
         method: "POST",
-        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.opts.key, "POST", RAFT_MESSAGE_PATH, body) },
+        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signRequest(this.opts.key, "POST", RAFT_MESSAGE_PATH, body, { to: authorityOf(url) }) },
         body,
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });

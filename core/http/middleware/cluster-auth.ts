@@ -1,6 +1,6 @@
 // Peer and agent RPC (/v1/cluster/*, /v1/raft/*) is signed with the cluster
-// secret (core/http/rpc-signature.ts: time, nonce, sending node, method,
-// path, query, body). This middleware refuses an unsigned, malformed, stale,
+// secret (core/http/rpc-signature.ts: time, nonce, sending node, receiving
+// node, method, path, query, body). This middleware refuses an unsigned, malformed, stale,
 // replayed or forged request from its header alone, before reading a byte of
 // its body; only then reads the body, capped (a small cap for ordinary RPC, the
 // Raft message cap for /v1/raft/), and checks it has the signed hash. An accepted request
@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../errors.ts";
 import { readCapped } from "../read-capped.ts";
-import { bodyHashOf, MAX_SKEW_MS as SKEW_LIMIT_MS, NonceMemory, precheck, SIGNATURE_HEADER, verifySignature, type Accepted, type LegacySignatures, type Refusal } from "../rpc-signature.ts";
+import { bodyHashOf, MAX_SKEW_MS as SKEW_LIMIT_MS, NonceMemory, precheck, SIGNATURE_HEADER, verifySignature, type Accepted, type LegacySignatures, type Receiver, type Refusal } from "../rpc-signature.ts";
 import { markNodeSigned } from "../../acl/node-signature.ts";
 
 export { SIGNATURE_HEADER, signRequest, MAX_SKEW_MS, type NodeKey } from "../rpc-signature.ts";
@@ -26,8 +26,20 @@ export class RpcVerifier {
   readonly nonces: NonceMemory;
   private lastSkewLog = 0;
 
-  /** `legacy`: cluster.legacy_signatures ("accept"/"send" also accept the previous release's v1 signatures). */
-  constructor(private opts: { secret: string; legacy?: LegacySignatures; log?: Logger; maxNonces?: number; now?: () => number }) {
+  constructor(private opts: {
+    secret: string;
+    /**
+     * Whether an authority ("host[:port]") is this node's: a signature is
+     * accepted only when it names this node (core/http/rpc-receiver.ts
+     * ownAuthorities).
+     */
+    isOurs: (authority: string) => boolean;
+    /** cluster.legacy_signatures ("accept"/"send" also accept the previous release's v1 signatures). */
+    legacy?: LegacySignatures;
+    log?: Logger;
+    maxNonces?: number;
+    now?: () => number;
+  }) {
     this.nonces = new NonceMemory(opts.maxNonces);
   }
 
@@ -35,14 +47,19 @@ export class RpcVerifier {
     return (this.opts.now ?? Date.now)();
   }
 
-  /** Everything but the body (header, freshness, nonce, MAC): run it before reading the body. */
-  precheck(header: string | null | undefined, method: string, pathAndQuery: string): Accepted | Refusal {
-    return this.noted(precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now(), this.opts.legacy));
+  /** The request's Host and this node's names: whom a signature must name. */
+  private receiver(host: string | null | undefined): Receiver {
+    return { host: host ?? null, isOurs: this.opts.isOurs };
+  }
+
+  /** Everything but the body (header, freshness, receiver, nonce, MAC): run it before reading the body. `host`: the request's Host header. */
+  precheck(header: string | null | undefined, method: string, pathAndQuery: string, host: string | null | undefined): Accepted | Refusal {
+    return this.noted(precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now(), this.receiver(host), this.opts.legacy));
   }
 
   /** precheck, and the body against the signed hash; remembers the nonce of an accepted request. */
-  verify(header: string | null | undefined, method: string, pathAndQuery: string, body: string | Uint8Array): Accepted | Refusal {
-    return this.noted(verifySignature(this.opts.secret, header, method, pathAndQuery, body, this.nonces, this.now(), this.opts.legacy));
+  verify(header: string | null | undefined, method: string, pathAndQuery: string, host: string | null | undefined, body: string | Uint8Array): Accepted | Refusal {
+    return this.noted(verifySignature(this.opts.secret, header, method, pathAndQuery, body, this.nonces, this.now(), this.receiver(host), this.opts.legacy));
   }
 
   /**
@@ -50,11 +67,11 @@ export class RpcVerifier {
    * before the one that accepts the request (the browser guard), which would
    * otherwise see its own nonce as a replay.
    */
-  matches(header: string | null | undefined, method: string, pathAndQuery: string, body: string | Uint8Array): boolean {
-    const pre = precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now(), this.opts.legacy);
+  matches(header: string | null | undefined, method: string, pathAndQuery: string, host: string | null | undefined, body: string | Uint8Array): boolean {
+    const pre = precheck(this.opts.secret, header, method, pathAndQuery, this.nonces, this.now(), this.receiver(host), this.opts.legacy);
     if (!pre.ok) return false;
     // v1 carries no body hash: its MAC is the check (a v1 has no nonce to spend anyway).
-    if (pre.header.version === 1) return verifySignature(this.opts.secret, header, method, pathAndQuery, body, this.nonces, this.now(), this.opts.legacy).ok;
+    if (pre.header.version === 1) return verifySignature(this.opts.secret, header, method, pathAndQuery, body, this.nonces, this.now(), this.receiver(host), this.opts.legacy).ok;
     return bodyHashOf(body) === pre.header.bodyHash;
   }
 
@@ -115,10 +132,11 @@ export function clusterAuth(opts: ClusterAuthOptions): MiddlewareHandler {
     if (!opts.prefixes.some((p) => path.startsWith(p))) return next();
     const header = c.req.header(SIGNATURE_HEADER);
     const url = new URL(c.req.url);
-    const pre = opts.verifier.precheck(header, c.req.method, url.pathname + url.search);
+    const host = c.req.header("host");
+    const pre = opts.verifier.precheck(header, c.req.method, url.pathname + url.search, host);
     if (!pre.ok) throw refusalError(pre);
     const body = await cappedBody(c, opts, pre.header.length);
-    const res = opts.verifier.verify(header, c.req.method, url.pathname + url.search, body);
+    const res = opts.verifier.verify(header, c.req.method, url.pathname + url.search, host, body);
     if (!res.ok) throw refusalError(res);
     markNodeSigned(c, res.header.node);
     return next();
