@@ -9,13 +9,9 @@
 // answer. Levels alternate between the two clusters so load from elsewhere
 // hits both alike. Prints one JSON line.
 //   npx bun bench/locks.ts [--seconds 5] [--clients 1,16] [--rounds 1] [--only corral|etcd]
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { TestCluster } from "../test/helpers/cluster.ts";
-import { freePort, sleep } from "../test/helpers/proc.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
+import { startEtcdCluster } from "./support/etcd.ts";
 
 const SECONDS = numberFlag("seconds", 5);
 const CLIENT_COUNTS = stringFlag("clients", "1,16").split(",").map(Number);
@@ -97,38 +93,9 @@ async function startCorral(): Promise<Target> {
 }
 
 async function startEtcd(): Promise<Target | { skipped: string }> {
-  if (spawnSync("etcd", ["--version"]).status !== 0) return { skipped: "etcd not installed (apt-get install etcd-server)" };
-  const dir = mkdtempSync(join(tmpdir(), "etcd-locks-"));
-  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  const names = ["e0", "e1", "e2"];
-  const cluster = names.map((n, i) => `${n}=http://127.0.0.1:${ports[i * 2 + 1]}`).join(",");
-  const procs: ChildProcess[] = names.map((name, i) =>
-    spawn("etcd", [
-      "--name", name, "--data-dir", join(dir, name),
-      "--listen-client-urls", `http://127.0.0.1:${ports[i * 2]}`, "--advertise-client-urls", `http://127.0.0.1:${ports[i * 2]}`,
-      "--listen-peer-urls", `http://127.0.0.1:${ports[i * 2 + 1]}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${ports[i * 2 + 1]}`,
-      "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "locks",
-      "--log-level", "error",
-    ], { stdio: "ignore" }),
-  );
-  const stop = async () => {
-    for (const p of procs) p.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const urls = names.map((_, i) => `http://127.0.0.1:${ports[i * 2]}`);
-  let leaderUrl: string | undefined;
-  for (let t = 0; t < 200 && !leaderUrl; t++) {
-    for (const u of urls) {
-      const st = await fetch(u + "/v3/maintenance/status", { method: "POST", body: "{}" }).then((r) => r.json()).catch(() => undefined) as
-        | { header?: { member_id?: string }; leader?: string } | undefined;
-      if (st?.leader && st.header?.member_id === st.leader) leaderUrl = u;
-    }
-    if (!leaderUrl) await sleep(100);
-  }
-  if (!leaderUrl) {
-    await stop();
-    return { skipped: "etcd cluster did not elect a leader" };
-  }
+  const etcd = await startEtcdCluster("locks");
+  if ("skipped" in etcd) return etcd;
+  const { leaderUrl, stop } = etcd;
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   const post = async (path: string, body: unknown) => {
     const r = await fetch(leaderUrl + path, { method: "POST", body: JSON.stringify(body) });

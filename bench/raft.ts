@@ -10,14 +10,10 @@
 // alternates between them; with --rounds N every figure is the median of N.
 // Prints one JSON line.   npx bun bench/raft.ts [--seconds 5] [--clients 1,16,64] [--rounds 1]
 //   [--only corral|etcd] [--profile DIR]  (DIR: Bun CPU profiles of corral's nodes, .cpuprofile)
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { TestCluster } from "../test/helpers/cluster.ts";
-import { freePort, sleep } from "../test/helpers/proc.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
 import { cpuSeconds } from "./support/cpu.ts";
+import { startEtcdCluster } from "./support/etcd.ts";
 
 const SECONDS = numberFlag("seconds", 5);
 const CLIENT_COUNTS = stringFlag("clients", "1,16,64").split(",").map(Number);
@@ -101,38 +97,9 @@ async function startCorral(): Promise<Target> {
 }
 
 async function startEtcd(): Promise<Target | { skipped: string }> {
-  if (spawnSync("etcd", ["--version"]).status !== 0) return { skipped: "etcd not installed (apt-get install etcd-server)" };
-  const dir = mkdtempSync(join(tmpdir(), "etcd-bench-"));
-  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  const names = ["e0", "e1", "e2"];
-  const cluster = names.map((n, i) => `${n}=http://127.0.0.1:${ports[i * 2 + 1]}`).join(",");
-  const procs: ChildProcess[] = names.map((name, i) =>
-    spawn("etcd", [
-      "--name", name, "--data-dir", join(dir, name),
-      "--listen-client-urls", `http://127.0.0.1:${ports[i * 2]}`, "--advertise-client-urls", `http://127.0.0.1:${ports[i * 2]}`,
-      "--listen-peer-urls", `http://127.0.0.1:${ports[i * 2 + 1]}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${ports[i * 2 + 1]}`,
-      "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "bench",
-      "--log-level", "error",
-    ], { stdio: "ignore" }),
-  );
-  const stop = async () => {
-    for (const p of procs) p.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const urls = names.map((_, i) => `http://127.0.0.1:${ports[i * 2]}`);
-  let leaderUrl: string | undefined;
-  for (let t = 0; t < 200 && !leaderUrl; t++) {
-    for (const u of urls) {
-      const st = await fetch(u + "/v3/maintenance/status", { method: "POST", body: "{}" }).then((r) => r.json()).catch(() => undefined) as
-        | { header?: { member_id?: string }; leader?: string } | undefined;
-      if (st?.leader && st.header?.member_id === st.leader) leaderUrl = u;
-    }
-    if (!leaderUrl) await sleep(100);
-  }
-  if (!leaderUrl) {
-    await stop();
-    return { skipped: "etcd cluster did not elect a leader" };
-  }
+  const etcd = await startEtcdCluster("bench");
+  if ("skipped" in etcd) return etcd;
+  const { leaderUrl, procs, urls, stop } = etcd;
   const value = Buffer.from(VALUE).toString("base64");
   const leaderPid = procs[urls.indexOf(leaderUrl)]!.pid!;
   return {
