@@ -14,6 +14,7 @@ import type { SessionTimers } from "../cluster/session-timers.ts";
 import { DEFAULT_LOCK_DELAY_MS, MAX_LOCK_DELAY_MS, SERF_HEALTH, SESSION_TTL_MAX_MS, type SessionSpec } from "../state/domains/sessions.ts";
 import type { SessionRow } from "../store/schema.ts";
 import { arrayBy, reads } from "../acl/filters.ts";
+import { readScope } from "../acl/read-scope.ts";
 import type { RoutePermission } from "../acl/types.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
@@ -156,9 +157,16 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
         if (d.forward) return d.forward(c.req.raw);
         checkDatacenter(c, d.host.datacenter);
         const p = blockingParams(c);
+        // Each session by its node's session rule, before the index is taken: the index of a
+        // list the token sees only part of moves only with what it sees (core/acl/read-scope.ts).
+        const scope = readScope(c);
         const { index, value } = await d.state.blocking(
           { tables: ["sessions"], minIndex: p.index, waitMs: p.waitMs, signal: c.req.raw.signal },
-          () => ({ index: d.state.tableIndex("sessions"), value: pick(c) }),
+          () => {
+            if (scope.seesAll("session")) return { index: d.state.tableIndex("sessions"), value: pick(c) };
+            const visible = scope.keep(pick(c), "session", (s) => s.node);
+            return { index: visible.reduce((m, s) => Math.max(m, s.modifyIndex), 1), value: visible };
+          },
         );
         setConsulHeaders(c, index, status(), p.consistency);
         return c.json(value.map(sessionView));

@@ -1,15 +1,15 @@
 // The plugin host in a real dev process: run-time toggles without leaks,
 // failure isolation, hot reload of an external plugin file, SIGHUP reload.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startCorral, killAll, getJson, eventually, ROOT, type CorralProcess } from "../helpers/proc.ts";
 import { builtinPlugins } from "../../core/plugins/builtin.ts";
+import { pluginTestRoot } from "../helpers/plugin-root.ts";
 
-// Inside the repo, so bare imports in the fixtures (zod, @hono/zod-openapi)
+// A folder corral trusts, where bare imports in the fixtures (zod, @hono/zod-openapi)
 // resolve from the project's node_modules.
-const tmpRoot = join(ROOT, ".tmp");
-mkdirSync(tmpRoot, { recursive: true });
+const tmpRoot = pluginTestRoot();
 const pluginDir = mkdtempSync(join(tmpRoot, "plugins-"));
 for (const f of ["hello.ts", "broken-setup.ts", "broken-handler.ts"]) {
   cpSync(join(ROOT, "test/fixtures/plugins", f), join(pluginDir, f));

@@ -5,14 +5,14 @@
 // disables it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ENTRY, ROOT, eventually, getJson, killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
 import { builtinPlugins } from "../../core/plugins/builtin.ts";
+import { pluginTestRoot } from "../helpers/plugin-root.ts";
 
-// Inside the repo, so bare imports in the fixtures resolve from node_modules.
-const tmpRoot = join(ROOT, ".tmp");
-mkdirSync(tmpRoot, { recursive: true });
+// A folder corral trusts, where bare imports in the fixtures resolve (test/helpers/plugin-root.ts).
+const tmpRoot = pluginTestRoot();
 const pluginDir = mkdtempSync(join(tmpRoot, "plugins-load-"));
 cpSync(join(ROOT, "test/fixtures/plugins/hello.ts"), join(pluginDir, "hello.ts"));
 cpSync(join(ROOT, "test/fixtures/plugins/broken-handler.ts"), join(pluginDir, "broken-handler.ts"));

@@ -5,15 +5,15 @@
 // is loaded and its plugin starts because plugins.enabled names it;
 // `corral plugins reload NAME` re-reads that plugin's table from the file.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { startCorral, killAll, getJson, eventually, sleep, BUN, ENTRY, ROOT, type CorralProcess } from "../helpers/proc.ts";
 import { restartOnlyChanges, stableJson } from "../../core/config/reload-diff.ts";
+import { pluginTestRoot } from "../helpers/plugin-root.ts";
 
-// Inside the repo, so the fixture's bare imports (zod) resolve.
-const tmpRoot = join(ROOT, ".tmp");
-mkdirSync(tmpRoot, { recursive: true });
+// A folder corral trusts, where the fixture's bare imports (zod) resolve (test/helpers/plugin-root.ts).
+const tmpRoot = pluginTestRoot();
 const laterDir = mkdtempSync(join(tmpRoot, "plugins-later-"));
 cpSync(join(ROOT, "test/fixtures/plugins/hello.ts"), join(laterDir, "hello.ts"));
 

@@ -11,10 +11,10 @@ import { builtinPlugins } from "../../core/plugins/builtin.ts";
 import { TestCluster } from "../helpers/cluster.ts";
 import { BUN, reapTasks, waitRunning } from "../jobs/cluster-helpers.ts";
 import { cpuTicks, evilPlugin, modeOf, octal, routePlugin, startUnderUmask, walk } from "./helpers-local.ts";
+import { pluginTestRoot } from "../helpers/plugin-root.ts";
 
 // Plugin folders inside the checkout, so the plugins' bare imports (zod) resolve.
-const tmpRoot = join(ROOT, ".tmp");
-mkdirSync(tmpRoot, { recursive: true });
+const tmpRoot = pluginTestRoot();
 const made: string[] = [];
 function pluginsDir(): string {
   const d = mkdtempSync(join(tmpRoot, "sec-plugins-"));
