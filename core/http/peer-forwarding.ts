@@ -18,21 +18,12 @@ import { FORWARDED_HEADER } from "./proxy.ts";
 export const MAX_FORWARD_HOPS = 3;
 
 /**
- * Whether the request carries a valid signature of a cluster node. The one
- * place this module asks; the cluster signature's owner may re-point it
- * (nonce and replay checks) without touching the read path.
- */
-export function isSignedPeerRequest(c: Context): boolean {
-  return isNodeSigned(c);
-}
-
-/**
  * How many nodes passed this request on before it reached us: 0 for a client's
  * own request (the header is ignored unless signed), MAX_FORWARD_HOPS for a
  * signed request whose count is not a positive integer.
  */
 export function forwardedHops(c: Context): number {
-  if (!isSignedPeerRequest(c)) return 0;
+  if (!isNodeSigned(c)) return 0;
   const raw = c.req.header(FORWARDED_HEADER);
   if (raw === undefined) return 0;
   const n = /^\d{1,3}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;

@@ -7,7 +7,7 @@ import type { CompiledSpread, GroupAsk } from "./ask.ts";
 import { isLive, jobKey, type ClusterIndex, type SchedNode } from "./clusterIndex.ts";
 import type { Job } from "./jobspec/types.ts";
 import { newOrder, type NodeOrder } from "./order.ts";
-import { DEFAULT_PORT_RANGE, type Resources, type Rng, type ScheduleOptions } from "./types.ts";
+import { DEFAULT_PORT_RANGE, type Resources, type Rng, type ScheduleOptions, type Stop } from "./types.ts";
 
 export interface ResolvedOptions {
   preemption: boolean;
@@ -135,6 +135,13 @@ export function adjustNode(ctx: EvalContext, node: SchedNode, res: Resources, po
   d.cpuMhz += sign * res.cpuMhz;
   d.memoryMb += sign * res.memoryMb;
   for (const p of ports) bump(d.ports, p, sign);
+}
+
+/** Give a stopped allocation's resources and ports back to its node for this plan. */
+export function release(ctx: EvalContext, stop: Stop): void {
+  const alloc = ctx.index.allocs.get(stop.allocId);
+  const node = ctx.index.byId.get(stop.nodeId);
+  if (alloc && node) adjustNode(ctx, node, alloc.resources, alloc.ports, -1);
 }
 
 /** Record a placement of `ask` on `node` in the job/group/spread counters. */

@@ -10,7 +10,7 @@
 
 import { compileAsk, type GroupAsk } from "./ask.ts";
 import { indexSnapshot, isClusterIndex, jobKey, type ClusterIndex, type SchedNode } from "./clusterIndex.ts";
-import { adjustNode, countPlacement, createEvalContext, resolveOptions, type EvalContext } from "./evalContext.ts";
+import { adjustNode, countPlacement, createEvalContext, release, resolveOptions, type EvalContext } from "./evalContext.ts";
 import type { Job } from "./jobspec/types.ts";
 import { newMetrics, recordRejection } from "./metrics.ts";
 import { rankersFor, score } from "./pipeline.ts";
@@ -50,13 +50,6 @@ export function schedule(input: Snapshot | ClusterIndex, job: Job, evalId: strin
   }
   plan.blocked = plan.failedGroups.length > 0;
   return plan;
-}
-
-/** Give a stopped allocation's resources and ports back to its node for this plan. */
-function release(ctx: EvalContext, stop: Stop): void {
-  const alloc = ctx.index.allocs.get(stop.allocId);
-  const node = ctx.index.byId.get(stop.nodeId);
-  if (alloc && node) adjustNode(ctx, node, alloc.resources, alloc.ports, -1);
 }
 
 /**

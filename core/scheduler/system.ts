@@ -21,7 +21,7 @@
 
 import { compileAsk, type GroupAsk } from "./ask.ts";
 import { isLive, jobKey, type ClusterIndex, type SchedNode } from "./clusterIndex.ts";
-import { adjustNode, countPlacement, createEvalContext, type EvalContext, type ResolvedOptions } from "./evalContext.ts";
+import { adjustNode, countPlacement, createEvalContext, release, type EvalContext, type ResolvedOptions } from "./evalContext.ts";
 import type { Job, TaskGroup } from "./jobspec/types.ts";
 import { newMetrics } from "./metrics.ts";
 import { feasible, FEASIBILITY, rankersFor, score, type CheckStage } from "./pipeline.ts";
@@ -55,12 +55,6 @@ export function scheduleSystem(index: ClusterIndex, job: Job, evalId: string, rn
   }
   plan.blocked = plan.failedGroups.length > 0;
   return plan;
-}
-
-function release(ctx: EvalContext, stop: Stop): void {
-  const alloc = ctx.index.allocs.get(stop.allocId);
-  const node = ctx.index.byId.get(stop.nodeId);
-  if (alloc && node) adjustNode(ctx, node, alloc.resources, alloc.ports, -1);
 }
 
 function stopHere(ctx: EvalContext, plan: Plan, a: AllocationView, reason: Stop["reason"], message: string): void {
