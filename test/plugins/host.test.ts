@@ -94,9 +94,13 @@ describe("plugin host", () => {
     expect(after.routes).toBe(before.routes);
     // Memory is bounded: the garbage collector's timing makes RSS swing by
     // ~25 MB here, while a leak of one route table per toggle (800 rebuilds)
-    // would add well over 64 MB.
+    // would add far more. Measured over the 800 rebuilds: 36-55 MB with the
+    // 194 routes of 2723b2f, 66-69 MB with today's ~220 routes and longer
+    // middleware chain, so the bound moved from 64 to 96 MB. It is not a leak:
+    // run alone, 100 rounds grew RSS by 45 MB and 400 rounds by 38 MB (a plateau
+    // of the allocator, not growth per rebuild).
     const grownKb = rssKb(p.child.pid!) - rss0;
-    expect(grownKb).toBeLessThan(64 * 1024);
+    expect(grownKb).toBeLessThan(96 * 1024);
     expect((await getJson(`${p.url}/v1/hello`)).status).toBe(200);
   }, 60_000);
 
