@@ -1,7 +1,7 @@
 // The facts an ACL decision needs from the replicated state: a node's name
 // from its id, the job of an allocation or evaluation, the destination of an
 // intention by id, who owns the services
-// and checks a catalog node holds. Leader-role nodes read them from their
+// and checks a catalog node holds, the node a session belongs to. Leader-role nodes read them from their
 // state; agents (no state) ask a leader for the very same answers over signed
 // RPC (POST /v1/cluster/acl/facts), so an agent decides exactly as a leader
 // does (security issue 13, agent parity). One function serves both.
@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { StateReader } from "../state/reader.ts";
 
 export const FactQuery = z.object({
-  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "intentionDestination", "catalogOwners"]),
+  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "intentionDestination", "catalogOwners", "sessionNode"]),
   id: z.string().max(1024),
 }).strict();
 export type FactQuery = z.infer<typeof FactQuery>;
@@ -25,8 +25,8 @@ export const NO_OWNERS: CatalogOwners = { services: {}, checks: {} };
 /**
  * The answer to one fact query, read from `state`. Unknown things answer
  * what the leader's route would check for them: a node id that names no node
- * stays as given, an unknown allocation, evaluation or intention names "", an
- * unknown catalog node owns nothing.
+ * stays as given, an unknown allocation, evaluation, intention or session
+ * names "", an unknown catalog node owns nothing.
  */
 export function readFact(state: StateReader, q: FactQuery): string | CatalogOwners {
   switch (q.kind) {
@@ -38,6 +38,8 @@ export function readFact(state: StateReader, q: FactQuery): string | CatalogOwne
       return state.jobs.getEval(q.id)?.jobId ?? "";
     case "intentionDestination":
       return state.acl.intention(q.id)?.destination ?? "";
+    case "sessionNode":
+      return state.sessions.get(q.id)?.node ?? "";
     case "catalogOwners": {
       const node = state.catalog.nodeByName(q.id);
       if (!node) return NO_OWNERS;

@@ -103,6 +103,7 @@ function helpers(state: StateReader | undefined, selfName: string, remote?: (q: 
     jobOfAlloc: name("jobOfAlloc"),
     jobOfEval: name("jobOfEval"),
     intentionDestination: name("intentionDestination"),
+    sessionNode: name("sessionNode"),
     catalogOwners: async (node) => {
       const v = await fact({ kind: "catalogOwners", id: node });
       return (v && typeof v === "object" ? v : NO_OWNERS) as CatalogOwners;

@@ -46,6 +46,8 @@ export interface SegmentHelpers {
   jobOfEval(id: string): string | Promise<string>;
   /** The destination of the intention with this id ("" when unknown). */
   intentionDestination(id: string): string | Promise<string>;
+  /** The node a session belongs to, by session id ("" when unknown): session rules name nodes. */
+  sessionNode(id: string): string | Promise<string>;
   /** Who owns the services and checks of a catalog node (by name, case-insensitive): ownership checks of catalog writes. */
   catalogOwners(node: string): Promise<{ services: Record<string, string>; checks: Record<string, string> }>;
   /** This node's name (agent:* rules). */

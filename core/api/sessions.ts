@@ -15,7 +15,7 @@ import { DEFAULT_LOCK_DELAY_MS, MAX_LOCK_DELAY_MS, SERF_HEALTH, SESSION_TTL_MAX_
 import type { SessionRow } from "../store/schema.ts";
 import { arrayBy, reads } from "../acl/filters.ts";
 import { readScope } from "../acl/read-scope.ts";
-import type { RoutePermission } from "../acl/types.ts";
+import type { RoutePermission, SegmentHelpers } from "../acl/types.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
 
@@ -147,7 +147,10 @@ const sessionList = { 200: { description: "Sessions", content: { "application/js
 
 export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
   const status = () => d.replicator?.status();
-  const nodeOfSession = (c: Context) => d.state.sessions.get(c.req.param("id") ?? "")?.node ?? "";
+  // The session's node, from this node's state on leaders and from a leader on agents
+  // (core/acl/facts.ts): an agent holds no sessions, and deciding against "" would
+  // refuse a session's owner there and let a broad rule past a deny on its node.
+  const nodeOfSession = (c: Context, h: SegmentHelpers) => h.sessionNode(c.req.param("id") ?? "");
 
   const read = (path: string, summary: string, pick: (c: Context) => SessionRow[], permission: RoutePermission, params?: z.ZodObject) =>
     d.routes.add({
