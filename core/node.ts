@@ -53,6 +53,7 @@ import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
 import { heartbeatFastPath } from "./cluster/heartbeat-fast.ts";
 import { raftFastPath } from "./cluster/raft/fast-path.ts";
 import { kvFastPath } from "./api/kv-fast.ts";
+import { lockWriter } from "./api/kv-lock-write.ts";
 import { sessionRoutes } from "./api/sessions.ts";
 import { txnRoutes } from "./api/txn.ts";
 import { SessionTimers } from "./cluster/session-timers.ts";
@@ -304,7 +305,9 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   intentionRpcRoutes(deps);
   aclFactRoutes(deps);
   routeListRoutes(deps);
-  kvRoutes(deps);
+  // One lock writer for the KV route and its fast path: one AcquireQueue per node (core/api/kv-lock-write.ts).
+  const kvLocks = lockWriter(deps);
+  kvRoutes(deps, kvLocks);
   sessionRoutes(deps, {
     ttlMinMs: config.leader.sessionTtlMinMs, timers: sessionTimers,
     confirmLeader: raft ? () => raft!.readBarrier().catch(toApiError) : undefined,
@@ -356,7 +359,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m), fallback: refusedByRouteTable }) : undefined;
     // And the plain KV write, the hot client write (agents forward theirs through the route).
     const kvFast = raft
-      ? kvFastPath({ propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: httpMetrics, log })
+      ? kvFastPath({ propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: httpMetrics, log, locks: kvLocks })
       : undefined;
     const inner = fast || raftFast || kvFast
       ? (req: Request, env?: unknown) => raftFast?.(req, env) ?? kvFast?.(req) ?? fast?.(req, env) ?? routes.fetch(req, env)

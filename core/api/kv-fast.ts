@@ -9,6 +9,13 @@
 // Security.open); anything else (a query: cas, flags, dc, token...; an
 // encoded or overlong key; no Content-Length) goes to the route in
 // core/api/kv.ts, which stays the reference and the OpenAPI entry.
+//
+// The lock writes of Consul's lock recipe take the same path: a query of
+// exactly one `acquire=<session>` or `release=<session>` (a session id's
+// characters only) is written by the node's one LockWriter
+// (core/api/kv-lock-write.ts), the very function the route calls. With 16
+// contenders on a lock each hand-over brings 15 acquires that are refused
+// (bench/locks.ts), and hono's chain was most of their cost.
 import type { Logger } from "../log.ts";
 import type { Command } from "../state/commands.ts";
 import { MAX_KV_VALUE_BYTES } from "../state/domains/kv.ts";
@@ -17,6 +24,7 @@ import { pathOf } from "../http/path-of.ts";
 import { ApiError } from "../http/errors.ts";
 import type { HttpMetrics } from "../http/middleware/http-metrics.ts";
 import { MAX_KEY_CHARS } from "./kv.ts";
+import type { LockWriter } from "./kv-lock-write.ts";
 
 const PREFIX = "/v1/kv/";
 /** The route's label in corral_http_requests_total (routePattern of /v1/kv/:key{.*}). */
@@ -30,7 +38,12 @@ export interface KvFastPathDeps {
   maxBodyBytes: number;
   metrics: HttpMetrics;
   log: Logger;
+  /** The node's lock writer (the route's): with it, `?acquire=`/`?release=` writes are answered here too. */
+  locks?: LockWriter;
 }
+
+/** The one query a lock write may carry here: acquire or release, a session id's characters (anything else: the route). */
+const LOCK_QUERY = /^(acquire|release)=([A-Za-z0-9-]{1,64})$/;
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
@@ -50,7 +63,13 @@ export function kvFastPath(d: KvFastPathDeps): (req: Request) => Promise<Respons
   return (req) => {
     if (req.method !== "PUT") return undefined;
     const url = req.url;
-    if (url.includes("?")) return undefined;
+    const q = url.indexOf("?");
+    let lock: { op: "acquire" | "release"; session: string } | undefined;
+    if (q !== -1) {
+      const m = d.locks ? LOCK_QUERY.exec(url.slice(q + 1)) : null;
+      if (!m) return undefined;
+      lock = { op: m[1] as "acquire" | "release", session: m[2]! };
+    }
     const path = pathOf(url);
     if (!path.startsWith(PREFIX)) return undefined;
     // Percent-encoded keys go to the route: hono's decoding is the reference.
@@ -58,17 +77,20 @@ export function kvFastPath(d: KvFastPathDeps): (req: Request) => Promise<Respons
     if (key === "" || key.length > MAX_KEY_CHARS || key.includes("%")) return undefined;
     const length = Number(req.headers.get("content-length") ?? NaN);
     if (!Number.isFinite(length) || length > maxBytes || !d.open()) return undefined;
-    return answer(d, req, key);
+    return answer(d, req, key, lock);
   };
 }
 
-async function answer(d: KvFastPathDeps, req: Request, key: string): Promise<Response> {
+async function answer(d: KvFastPathDeps, req: Request, key: string, lock?: { op: "acquire" | "release"; session: string }): Promise<Response> {
   const started = d.metrics.now();
   let res: Response;
   try {
     const value = Buffer.from(await req.arrayBuffer()).toString("base64");
-    const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags: 0, cas: undefined });
-    res = json(200, out.result.ok ? out.result.value === true : false);
+    if (lock) res = json(200, await d.locks!({ key, value, flags: 0, [lock.op]: lock.session }));
+    else {
+      const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags: 0, cas: undefined });
+      res = json(200, out.result.ok ? out.result.value === true : false);
+    }
   } catch (err) {
     if (err instanceof ApiError) res = errorResponse(err);
     else {

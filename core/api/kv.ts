@@ -8,7 +8,7 @@ import { consulError } from "../http/errors.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
 import { kvView } from "../state/domains/txn.ts";
-import { AcquireQueue } from "./acquire-queue.ts";
+import { lockWriter, type LockWriter } from "./kv-lock-write.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
 
@@ -54,9 +54,9 @@ export function listKeys(keys: string[], prefix: string, separator: string | nul
   return [...out].sort();
 }
 
-export function kvRoutes(d: CoreApiDeps) {
+/** `locks`: the node's one lock writer, shared with the write fast path (core/node.ts). */
+export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
   const status = () => d.replicator?.status();
-  const acquires = new AcquireQueue();
 
   d.routes.add({
     owner: "core",
@@ -136,12 +136,8 @@ export function kvRoutes(d: CoreApiDeps) {
         throw consulError(413, `Request body(${body.byteLength} bytes) too large, max size: ${MAX_KV_VALUE_BYTES} bytes.`);
       }
       const value = Buffer.from(body).toString("base64");
-      const out = acquire !== undefined && d.replicator?.status().isLeader
-        ? await acquires.run(key, () => refusedBeforeLog(d, key, acquire), () => d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas, acquire }))
-        : await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas, acquire, release });
-      if (out === false) return c.json(false);
-      // An acquire or release naming no live session is an error in Consul (500 "Invalid session"), not a false.
-      if (!out.result.ok && out.result.code === "INVALID_SESSION") throw consulError(500, out.result.message);
+      if (acquire !== undefined || release !== undefined) return c.json(await locks({ key, value, flags, cas, acquire, release }));
+      const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas });
       return c.json(out.result.ok ? out.result.value === true : false);
     },
   });
@@ -165,18 +161,4 @@ export function kvRoutes(d: CoreApiDeps) {
       return c.json(out.result.ok ? out.result.value === true : false);
     },
   });
-}
-
-/**
- * An acquire the active leader can already see will fail (the key is held
- * by another session, or under lock-delay) is answered false without a log
- * entry, as Consul checks lock-delay before Raft. Waiting contenders all
- * retry when a lock changes hands; without this every losing retry was a
- * replicated, fsynced write. A false answer is always safe: it takes
- * nothing. The applier still decides every acquire that is proposed.
- */
-function refusedBeforeLog(d: CoreApiDeps, key: string, session: string): boolean {
-  const e = d.state.kvGet(key);
-  if (e?.session && e.session !== session) return true;
-  return (!e || e.session !== session) && d.state.sessions.lockDelayUntil(key) > Date.now();
 }

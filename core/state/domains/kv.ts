@@ -108,8 +108,14 @@ export interface KvEntry {
   lockIndex?: number;
 }
 
+// Plain SQL, like the appliers: every blocking read of a key re-reads it on
+// each KV write, and so does every acquire the leader refuses before the log
+// (bench/locks.ts: drizzle building this select was a tenth of the leader's
+// CPU with 16 contenders waiting on one lock).
 export function kvGet(db: Db, k: string): KvEntry | undefined {
-  return db.select().from(kv).where(eq(kv.key, k)).get();
+  return clientOf(db).prepare(
+    "SELECT key, value, flags, create_index AS createIndex, modify_index AS modifyIndex, session, lock_index AS lockIndex FROM kv WHERE key = ?",
+  ).get(k) as KvEntry | undefined;
 }
 
 export function kvList(db: Db, prefix: string): KvEntry[] {

@@ -1,0 +1,63 @@
+// One KV write with ?acquire= or ?release=, as both the /v1/kv route
+// (core/api/kv.ts) and the write fast path (core/api/kv-fast.ts) make it, so
+// the two cannot decide differently: an acquire on the active leader goes
+// through the per-key AcquireQueue and is refused before the log when the
+// state already says no; everything else is proposed as it is. The answer is
+// Consul's: true, false, or the 500 "Invalid session" error.
+import { consulError } from "../http/errors.ts";
+import type { StateReader } from "../state/reader.ts";
+import type { Replicator, ProposeOutcome } from "../state/replicator.ts";
+import type { Command } from "../state/commands.ts";
+import { AcquireQueue } from "./acquire-queue.ts";
+
+export interface LockWriteDeps {
+  state: StateReader;
+  replicator?: Replicator;
+  propose: (cmd: Command) => Promise<ProposeOutcome>;
+}
+
+export interface LockWriteRequest {
+  key: string;
+  /** Standard base64 of the body. */
+  value: string;
+  flags: number;
+  cas?: number;
+  acquire?: string;
+  release?: string;
+}
+
+/** Writes one KV entry that takes or gives back a lock; one per node (the queue coalesces acquires of a key). */
+export type LockWriter = (w: LockWriteRequest) => Promise<boolean>;
+
+export function lockWriter(d: LockWriteDeps): LockWriter {
+  const acquires = new AcquireQueue();
+  return async (w) => {
+    const cmd: Command = { type: "KVSet", v: 1, at: Date.now(), key: w.key, value: w.value, flags: w.flags, cas: w.cas, acquire: w.acquire, release: w.release };
+    const acquire = w.acquire;
+    const out = acquire !== undefined && d.replicator?.status().isLeader
+      ? await acquires.run(w.key, () => refusedBeforeLog(d.state, w.key, acquire), () => d.propose({ ...cmd, at: Date.now() }))
+      : await d.propose(cmd);
+    if (out === false) return false;
+    // An acquire or release naming no live session is an error in Consul (500 "Invalid session"), not a false.
+    if (!out.result.ok && out.result.code === "INVALID_SESSION") throw consulError(500, out.result.message);
+    return out.result.ok ? out.result.value === true : false;
+  };
+}
+
+/**
+ * An acquire the active leader can already see will fail (the key is held
+ * by another session, or under lock-delay) is answered false without a log
+ * entry, as Consul checks lock-delay before Raft. Waiting contenders all
+ * retry when a lock changes hands; without this every losing retry was a
+ * replicated, fsynced write. A false answer is always safe: it takes
+ * nothing. The applier still decides every acquire that is proposed.
+ * A session that does not exist is left to the applier, whose answer is
+ * Consul's 500 "Invalid session" (Consul checks the session in its state
+ * store, after Raft; only lock-delay comes before it).
+ */
+export function refusedBeforeLog(state: StateReader, key: string, session: string): boolean {
+  const e = state.kvGet(key);
+  if (e?.session === session) return false;
+  if (state.sessions.lockDelayUntil(key) > Date.now()) return true;
+  return !!e?.session && state.sessions.get(session) !== undefined;
+}
