@@ -5,6 +5,22 @@
 // installed, on three etcd processes through etcd's v3 lock API
 // (/v3/lock/lock and /v3/lock/unlock over the JSON gateway, one lease per
 // contender) in the same run. Both fsync their logs (raft.sync = "full").
+//
+// What each client models. corral's contender is Consul's lock recipe as a
+// real client runs it (the loop of python-consul and node-consul users, and
+// of Go's api.Lock once past its first read): PUT ?acquire=; when refused,
+// blocking reads of the key (?index=<last X-Consul-Index>) until it shows no
+// holder, then PUT ?acquire= again. Nothing is tuned: no polling interval,
+// no back-off, no knowledge of the other contenders; every request is one a
+// Consul client sends. It leaves out two things api.Lock adds, both of which
+// would only add work on corral's side: the non-blocking read api.Lock makes
+// before its first acquire of each Lock() call, and its monitor goroutine
+// (blocking reads of the key while held). Each contender creates its session
+// once (api.Lock's LockOptions.Session), with LockDelay 0 so that a level's
+// leftovers never hold up the next one. etcd's contender is one call each
+// way: etcd's lock service (server/etcdserver/api/v3lock) creates a key
+// under the lock's prefix with the contender's lease and waits inside the
+// server, watching the key created just before its own; no client polls.
 // A cycle's latency runs from the first lock request to the release's
 // answer. Levels alternate between the two clusters so load from elsewhere
 // hits both alike. Prints one JSON line.

@@ -8,7 +8,7 @@ import { consulError } from "../http/errors.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { Replicator, ProposeOutcome } from "../state/replicator.ts";
 import type { Command } from "../state/commands.ts";
-import { AcquireQueue } from "./acquire-queue.ts";
+import { AcquireQueue, type AcquireView } from "./acquire-queue.ts";
 
 export interface LockWriteDeps {
   state: StateReader;
@@ -30,12 +30,12 @@ export interface LockWriteRequest {
 export type LockWriter = (w: LockWriteRequest) => Promise<boolean>;
 
 export function lockWriter(d: LockWriteDeps): LockWriter {
-  const acquires = new AcquireQueue();
+  const acquires = new AcquireQueue({ alive: (s) => d.state.sessions.get(s) !== undefined });
   return async (w) => {
     const cmd: Command = { type: "KVSet", v: 1, at: Date.now(), key: w.key, value: w.value, flags: w.flags, cas: w.cas, acquire: w.acquire, release: w.release };
     const acquire = w.acquire;
     const out = acquire !== undefined && d.replicator?.status().isLeader
-      ? await acquires.run(w.key, () => refusedBeforeLog(d.state, w.key, acquire), () => d.propose({ ...cmd, at: Date.now() }))
+      ? await acquires.run(w.key, acquire, () => acquireView(d.state, w.key, acquire), () => d.propose({ ...cmd, at: Date.now() }))
       : await d.propose(cmd);
     if (out === false) return false;
     // An acquire or release naming no live session is an error in Consul (500 "Invalid session"), not a false.
@@ -45,6 +45,7 @@ export function lockWriter(d: LockWriteDeps): LockWriter {
 }
 
 /**
+ * What the active leader's state says of an acquire (core/api/acquire-queue.ts).
  * An acquire the active leader can already see will fail (the key is held
  * by another session, or under lock-delay) is answered false without a log
  * entry, as Consul checks lock-delay before Raft. Waiting contenders all
@@ -55,9 +56,10 @@ export function lockWriter(d: LockWriteDeps): LockWriter {
  * Consul's 500 "Invalid session" (Consul checks the session in its state
  * store, after Raft; only lock-delay comes before it).
  */
-export function refusedBeforeLog(state: StateReader, key: string, session: string): boolean {
+export function acquireView(state: StateReader, key: string, session: string): AcquireView {
   const e = state.kvGet(key);
-  if (e?.session === session) return false;
-  if (state.sessions.lockDelayUntil(key) > Date.now()) return true;
-  return !!e?.session && state.sessions.get(session) !== undefined;
+  if (e?.session === session) return "direct"; // the holder's re-acquire: a new value, nothing to wait for
+  if (state.sessions.lockDelayUntil(key) > Date.now()) return "refused";
+  if (state.sessions.get(session) === undefined) return "direct"; // the applier's answer: Invalid session
+  return e?.session ? "refused" : "free";
 }
