@@ -63,8 +63,12 @@ export class AcquireQueue {
     this.holdMs = o.holdMs ?? HOLD_MS;
   }
 
-  /** `view()`: the state's answer now. `propose()`: the real attempt. false: refused without proposing. */
-  async run<T>(key: string, session: string, view: () => AcquireView, propose: () => Promise<T>): Promise<T | false> {
+  /**
+   * `view()`: the state's answer now. `propose()`: the real attempt. false:
+   * refused without proposing, or `signal` aborted (the client is gone)
+   * before it was proposed: nothing is taken for a client that cannot learn it.
+   */
+  async run<T>(key: string, session: string, view: () => AcquireView, propose: () => Promise<T>, signal?: AbortSignal): Promise<T | false> {
     const k = this.state(key);
     k.active++;
     let heldSince: number | undefined;
@@ -93,6 +97,7 @@ export class AcquireQueue {
           }
           continue;
         }
+        if (signal?.aborted) return false;
         k.waiters.delete(session);
         const p = propose();
         k.inflight = p;

@@ -86,7 +86,7 @@ async function answer(d: KvFastPathDeps, req: Request, key: string, lock?: { op:
   let res: Response;
   try {
     const value = Buffer.from(await req.arrayBuffer()).toString("base64");
-    if (lock) res = json(200, await d.locks!({ key, value, flags: 0, [lock.op]: lock.session }));
+    if (lock) res = json(200, await d.locks!({ key, value, flags: 0, [lock.op]: lock.session, signal: req.signal }));
     else {
       const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags: 0, cas: undefined });
       res = json(200, out.result.ok ? out.result.value === true : false);

@@ -24,6 +24,8 @@ export interface LockWriteRequest {
   cas?: number;
   acquire?: string;
   release?: string;
+  /** The client's request: an acquire held in the queue is dropped if it goes away. */
+  signal?: AbortSignal;
 }
 
 /** Writes one KV entry that takes or gives back a lock; one per node (the queue coalesces acquires of a key). */
@@ -33,9 +35,10 @@ export function lockWriter(d: LockWriteDeps): LockWriter {
   const acquires = new AcquireQueue({ alive: (s) => d.state.sessions.get(s) !== undefined });
   return async (w) => {
     const cmd: Command = { type: "KVSet", v: 1, at: Date.now(), key: w.key, value: w.value, flags: w.flags, cas: w.cas, acquire: w.acquire, release: w.release };
+    const signal = w.signal;
     const acquire = w.acquire;
     const out = acquire !== undefined && d.replicator?.status().isLeader
-      ? await acquires.run(w.key, acquire, () => acquireView(d.state, w.key, acquire), () => d.propose({ ...cmd, at: Date.now() }))
+      ? await acquires.run(w.key, acquire, () => acquireView(d.state, w.key, acquire), () => d.propose({ ...cmd, at: Date.now() }), signal)
       : await d.propose(cmd);
     if (out === false) return false;
     // An acquire or release naming no live session is an error in Consul (500 "Invalid session"), not a false.

@@ -136,7 +136,7 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
         throw consulError(413, `Request body(${body.byteLength} bytes) too large, max size: ${MAX_KV_VALUE_BYTES} bytes.`);
       }
       const value = Buffer.from(body).toString("base64");
-      if (acquire !== undefined || release !== undefined) return c.json(await locks({ key, value, flags, cas, acquire, release }));
+      if (acquire !== undefined || release !== undefined) return c.json(await locks({ key, value, flags, cas, acquire, release, signal: c.req.raw.signal }));
       const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas });
       return c.json(out.result.ok ? out.result.value === true : false);
     },

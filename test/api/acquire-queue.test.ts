@@ -10,21 +10,21 @@ function lockModel(opts: { holdMs?: number; dead?: Set<string> } = {}) {
   const proposed: string[] = [];
   const q = new AcquireQueue({ alive: (s) => !opts.dead?.has(s), holdMs: opts.holdMs ?? 1_000 });
   const view = (s: string): AcquireView => (holder === s ? "direct" : holder ? "refused" : "free");
-  const acquire = (s: string) =>
+  const acquire = (s: string, signal?: AbortSignal) =>
     q.run("k", s, () => view(s), async () => {
       proposed.push(s);
       await Bun.sleep(5); // the log round
       if (holder && holder !== s) return false; // the applier decides
       holder = s;
       return true;
-    });
+    }, signal);
   return { q, acquire, proposed, release: () => (holder = ""), holder: () => holder };
 }
 
 describe("AcquireQueue", () => {
   test("acquires of a free key arriving together: one proposal, the others refused without one", async () => {
     const m = lockModel();
-    expect(await Promise.all(["a", "b", "c"].map(m.acquire))).toEqual([true, false, false]);
+    expect(await Promise.all(["a", "b", "c"].map((s) => m.acquire(s)))).toEqual([true, false, false]);
     expect(m.proposed).toEqual(["a"]);
     expect(m.q.size()).toBe(1); // b and c wait
   });
@@ -75,6 +75,20 @@ describe("AcquireQueue", () => {
     t = performance.now();
     expect(await m.acquire("a")).toBe(true);
     expect(performance.now() - t).toBeLessThan(90);
+  });
+
+  test("an acquire held for a waiter whose client goes away is not proposed", async () => {
+    const m = lockModel({ holdMs: 200 });
+    await m.acquire("a");
+    expect(await m.acquire("b")).toBe(false);
+    m.release();
+    const gone = new AbortController();
+    const held = m.acquire("c", gone.signal);
+    await Bun.sleep(20);
+    gone.abort();
+    expect(await held).toBe(false);
+    expect(m.proposed).toEqual(["a"]);
+    expect(m.holder()).toBe("");
   });
 
   test("the holder's re-acquire is never held; nothing is kept for a key nobody waits on", async () => {

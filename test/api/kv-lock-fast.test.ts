@@ -43,7 +43,9 @@ describe("lock writes on the KV fast path", () => {
     expect(acq.headers.get("content-type")).toBe("application/json");
     expect(await acq.text()).toBe("true");
     expect(await (await s.fast(put("/v1/kv/svc/leader?release=0b619c5a-6258-45be-8e7f-7aeeb9210242"))!).text()).toBe("false");
-    expect(s.writes).toEqual([
+    // Each write carries its request's signal (a held acquire is dropped when the client goes away).
+    expect(s.writes.every((w) => w.signal instanceof AbortSignal)).toBe(true);
+    expect(s.writes.map(({ signal: _, ...w }) => w)).toEqual([
       { key: "svc/leader", value: Buffer.from("me").toString("base64"), flags: 0, acquire: "s-1" },
       { key: "svc/leader", value: "", flags: 0, release: "0b619c5a-6258-45be-8e7f-7aeeb9210242" },
     ]);
