@@ -58,6 +58,16 @@ export const RegisterJob = z.object({
   evalId: id,
   /** Set when the leader re-registers an older version (auto_revert). */
   revertedFrom: z.number().int().nonnegative().optional(),
+  /**
+   * Optimistic concurrency (`job run --check-index N`, Nomad's EnforceIndex):
+   * register only if the job's modify index (jobs.submitIndex) is still N;
+   * 0 = only if the job does not exist. Checked by the applier (job-guards.ts).
+   */
+  enforceIndex: z.number().int().nonnegative().optional(),
+  /** `job revert`: the version whose spec this is (the eval says so), and EnforcePriorVersion. */
+  revert: z.object({ toVersion: z.number().int().nonnegative(), priorVersion: z.number().int().nonnegative().optional() }).optional(),
+  /** How many versions the job keeps (leader.job_tracked_versions, set by the proposer); absent = JOB_STATE_LIMITS.versions. */
+  keepVersions: z.number().int().min(1).max(1000).optional(),
 });
 
 /** Stop a job (its allocations are stopped by the evaluation); purge also forgets it. */
@@ -101,6 +111,11 @@ export const CommitPlan = z.object({
   evalStatus: z.enum(["complete", "blocked"]),
   evalDescription: z.string().max(1024),
   failedGroups: z.array(z.unknown()).max(100),
+  /**
+   * Live allocations whose tasks did not change: moved to the plan's job
+   * version (group spec, priority) without a restart (in-place update).
+   */
+  inPlace: z.array(id).max(100_000).optional(),
   /** A deployment to open (rolling update) with this plan. */
   deployment: z.object({ id, groups: z.record(name, z.object({ desired: z.number().int(), autoRevert: z.boolean() })) }).optional(),
 });
