@@ -37,8 +37,12 @@ function objectLines(o: ObjectDiff, indent: number, out: string[]): void {
   out.push(" ".repeat(indent + 4) + "}");
 }
 
+/** Nomad's order of the per-group counts. */
+const UPDATE_ORDER = ["create", "destroy", "migrate", "in-place update", "create/destroy update", "canary", "ignore"];
+const rank = (k: string) => (UPDATE_ORDER.includes(k) ? UPDATE_ORDER.indexOf(k) : UPDATE_ORDER.length);
+
 function updatesText(g: TaskGroupDiff): string {
-  const parts = Object.entries(g.Updates ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+  const parts = Object.entries(g.Updates ?? {}).filter(([, n]) => n > 0).sort(([a], [b]) => rank(a) - rank(b)).map(([k, n]) => `${n} ${k}`);
   return parts.length ? ` (${parts.join(", ")})` : "";
 }
 

@@ -97,7 +97,7 @@ describe("diffJobs", () => {
     d.TaskGroups[0]!.Updates = { "create/destroy update": 1, destroy: 1 };
     const text = formatJobDiff(d).join("\n");
     expect(text).toContain('+/- Job: "web"');
-    expect(text).toContain('+/- Task Group: "front" (1 create/destroy update, 1 destroy)');
+    expect(text).toContain('+/- Task Group: "front" (1 destroy, 1 create/destroy update)');
     expect(text).toContain('  +/- Count: "2" => "1" (forces destroy)');
     expect(text).toContain('  +/- Task: "server" (forces create/destroy update)');
     expect(text).toContain('    +/- Command: "/bin/sh" => "/bin/bash"');
