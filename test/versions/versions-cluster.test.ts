@@ -92,6 +92,7 @@ describe("job versions on a leader and two agents", () => {
   }, 60_000);
 
   test("v1 (count 2 → 3) with --check-index: the two allocations stay (same ids, same pids) and move to version 1", async () => {
+    indexAfterV0 = (await getJson(`${L}/v1/job/web`)).body.submitIndex; // the plan's index (checked above), read anew so this test stands alone
     const r = cli("job", "run", "--detach", "--check-index", String(indexAfterV0), file("v1.json", spec(3, "1001")));
     expect(r.code).toBe(0);
     const live = await liveAt(3, 1);
