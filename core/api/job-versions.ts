@@ -37,7 +37,7 @@ type Add = (route: ReturnType<typeof createRoute>, handler: (c: Context) => Resp
 /** Every version the state keeps of a job, newest first. */
 export function keptVersions(state: StateReader, namespace: string, id: string, current: number): { version: number; spec: Job }[] {
   const out: { version: number; spec: Job }[] = [];
-  // Versions are kept as the newest N (job_versions); walk down until N misses in a row would be wasteful: stop at the first gap below the oldest.
+  // The kept versions are the newest N, consecutive (an unchanged document makes none): walk down from the current one to the first missing.
   for (let v = current; v >= 0; v--) {
     const spec = state.jobs.jobVersion(namespace, id, v);
     if (spec) out.push({ version: v, spec });
@@ -88,6 +88,7 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
     const out = await d.propose({
       type: "RegisterJob", v: 1, at: Date.now(), job: spec, evalId,
       revert: { toVersion: req.JobVersion, ...(req.EnforcePriorVersion !== undefined ? { priorVersion: req.EnforcePriorVersion } : {}) },
+      ...(d.jobTrackedVersions !== undefined ? { keepVersions: d.jobTrackedVersions } : {}),
     });
     if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);
     const v = out.result.value as { version: number; changed: boolean };

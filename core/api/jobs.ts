@@ -17,7 +17,7 @@ import type { SchedulingLoop } from "../cluster/scheduling/loop.ts";
 import type { Job } from "../scheduler/index.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { launchRoutes, templateView } from "./job-launch.ts";
-import { jobVersionRoutes, planDetails } from "./job-versions.ts";
+import { jobVersionRoutes, keptVersions, planDetails } from "./job-versions.ts";
 import { CheckIndexQuery, enforcedIndex } from "./check-index.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
@@ -92,7 +92,8 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     const job = await bodyJob(c);
     if (job instanceof Response) return job;
     const evalId = randomUUID();
-    const out = await propose({ type: "RegisterJob", v: 1, at: Date.now(), job, evalId, ...(enforceIndex !== undefined ? { enforceIndex } : {}) });
+    const out = await propose({ type: "RegisterJob", v: 1, at: Date.now(), job, evalId,
+      ...(enforceIndex !== undefined ? { enforceIndex } : {}), ...(d.jobTrackedVersions !== undefined ? { keepVersions: d.jobTrackedVersions } : {}) });
     const v = out.result.ok ? (out.result.value as { version: number; changed: boolean }) : undefined;
     return c.json({ jobId: job.id, namespace: job.namespace, evalId, index: out.index, version: v?.version, changed: v?.changed });
   } });
@@ -103,8 +104,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   }), (c) => {
     const ns = namespaceOf(c);
     const j = jobOr404(d.state, ns, pathParam(c, "id"));
-    const versions = [];
-    for (let v = j.version; v >= 0 && versions.length < 10; v--) if (d.state.jobs.jobVersion(ns, j.id, v)) versions.push(v);
+    const versions = keptVersions(d.state, ns, j.id, j.version).map((k) => k.version);
     return c.json({
       ...jobView(j, d.state.jobs.listAllocs({ namespace: ns, jobId: j.id })), spec: j.spec, versions,
       deployments: d.state.jobs.listDeployments({ namespace: ns, jobId: j.id }).slice(0, 5),

@@ -34,6 +34,8 @@ export interface SchedulingDeps {
   log: Logger;
   /** [leader] scheduler_preemption. */
   preemption: boolean;
+  /** leader.job_tracked_versions, for the RegisterJob of an auto_revert. */
+  jobTrackedVersions?: number;
   now?: () => number;
   newId?: () => string;
   /** How often allocation health and drain deadlines are checked. */
@@ -64,7 +66,7 @@ export class SchedulingLoop {
     this.now = d.now ?? Date.now;
     this.newId = d.newId ?? randomUUID;
     this.watcher = new HealthWatcher({
-      state: d.state, propose: (c) => this.propose(c), log: d.log, now: this.now, newId: this.newId,
+      state: d.state, propose: (c) => this.propose(c), log: d.log, now: this.now, newId: this.newId, keepVersions: d.jobTrackedVersions,
       evaluate: (jobs, why) => this.createEvals(jobs, why),
     });
     this.periodic = new PeriodicLauncher({ state: d.state, propose: (c) => this.propose(c), log: d.log, now: this.now, newId: this.newId });

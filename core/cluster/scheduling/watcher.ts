@@ -18,6 +18,8 @@ export interface WatcherDeps {
   log: Logger;
   now(): number;
   newId(): string;
+  /** Versions the job keeps (leader.job_tracked_versions). */
+  keepVersions?: number;
 }
 
 export class HealthWatcher {
@@ -62,7 +64,8 @@ export class HealthWatcher {
       return;
     }
     this.d.log.warn("auto_revert: rolling back to the last stable version", { job: `${rv.namespace}/${rv.jobId}`, from: rv.failedVersion, to: rv.stableVersion });
-    await this.d.propose({ type: "RegisterJob", v: 1, at: this.d.now(), job: spec, evalId: this.d.newId(), revertedFrom: rv.failedVersion });
+    await this.d.propose({ type: "RegisterJob", v: 1, at: this.d.now(), job: spec, evalId: this.d.newId(), revertedFrom: rv.failedVersion,
+      ...(this.d.keepVersions !== undefined ? { keepVersions: this.d.keepVersions } : {}) });
   }
 
   private async deadlines(): Promise<void> {
