@@ -64,11 +64,16 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
     return c.json(body);
   }, true);
 
-  add(createRoute({
+  // Not the forwarding adder: an agent checks the version's needs (services, raw tasks) before it forwards.
+  d.routes.add({ owner: "core", route: createRoute({
     method: "post", path: "/v1/job/{id}/revert", tags,
     summary: "Revert a job to an earlier version it keeps: that spec is registered as a new version ({JobVersion, EnforcePriorVersion?})",
     request: { params: IdParam, query: NamespaceQuery }, responses: answers,
-  }), async (c) => {
+  }), handler: async (c) => {
+    if (d.forward) {
+      await checkForwardedRevert(c, d.forward);
+      return d.forward(c.req.raw);
+    }
     const ns = namespaceOf(c);
     const body = await requestBody(c);
     if (body.kind === "invalid") throw new ApiError(400, "INVALID_JSON", `the body is not JSON: ${body.message}`);
@@ -93,7 +98,31 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
     if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);
     const v = out.result.value as { version: number; changed: boolean };
     return c.json({ jobId: j.id, namespace: ns, evalId, index: out.index, version: v.version, changed: v.changed, EvalID: evalId, JobModifyIndex: out.index });
-  });
+  } });
+}
+
+/**
+ * On an agent (no state): the version's document is read from a leader
+ * (the route's job:write covers the read), and its needs checked against
+ * the caller's token here, since the leader sees only the agent's signature.
+ * Anything unexpected is left to the leader's answer (400, 404...).
+ */
+async function checkForwardedRevert(c: Context, forward: (req: Request) => Promise<Response>): Promise<void> {
+  if (!requestIdentity(c)) return;
+  let wanted: unknown;
+  try {
+    wanted = ((await c.req.raw.clone().json()) as { JobVersion?: unknown })?.JobVersion;
+  } catch {
+    return;
+  }
+  if (typeof wanted !== "number") return;
+  const url = new URL(c.req.url);
+  const read = new Request(`${url.origin}/v1/job/${encodeURIComponent(pathParam(c, "id"))}/versions?namespace=${encodeURIComponent(namespaceOf(c))}`, { method: "GET", headers: c.req.raw.headers });
+  const res = await forward(read);
+  if (!res.ok) return;
+  const body = (await res.json()) as { Versions?: { Version: number; Job: Job }[] };
+  const spec = body.Versions?.find((v) => v.Version === wanted)?.Job;
+  if (spec) requireSpecPermissions(c, spec);
 }
 
 /**

@@ -3,8 +3,8 @@
 // — since it registers a spec the caller did not write — what registering
 // that spec needs: service write on each service it declares.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { killAll } from "../helpers/proc.ts";
-import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
+import { eventually, freePort, getJson, killAll, startCorral } from "../helpers/proc.ts";
+import { ACL_CONFIG, call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
 
 let n: AclNode;
 
@@ -71,3 +71,29 @@ describe("versions and revert with narrow tokens", () => {
     expect((await call(n.url, "POST", "/v1/jobs?JobModifyIndex=abc", n.management, job("web", 1))).status).toBe(400);
   });
 });
+
+test("through an agent: the agent checks the version's services before it forwards the revert", async () => {
+  const leaderPort = await freePort();
+  const secret = "versions-acl-secret-0123456789";
+  const leader = await startCorral({ role: "leader", port: leaderPort, config: `[cluster]\nsecret = "${secret}"\n\n${ACL_CONFIG}` });
+  const boot = await getJson(leader.url + "/v1/acl/bootstrap", { method: "PUT" });
+  const m = { proc: leader, url: leader.url, management: boot.body.SecretID as string };
+  const agent = await startCorral({
+    role: "agent",
+    config: `[node]\nname = "agent-v"\n\n[cluster]\nsecret = "${secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}`,
+  });
+  await eventually(async () => (await getJson(leader.url + "/v1/nodes?token=" + m.management)).body.length === 1, 15_000);
+  for (const count of [0, 1]) expect((await call(leader.url, "POST", "/v1/jobs", m.management, job("svcjob", count, "api"))).status).toBe(200);
+  const jobOnly = (await tokenWith(m, "svcjob-write", 'job "svcjob" { policy = "write" }')).secret;
+  const reader = (await tokenWith(m, "svcjob-read", 'job "svcjob" { policy = "read" }')).secret;
+  expect((await call(agent.url, "GET", "/v1/job/svcjob/versions", reader)).status).toBe(200);
+  expect((await call(agent.url, "POST", "/v1/job/svcjob/revert", reader, { JobVersion: 0 })).status).toBe(403);
+  const denied = await call(agent.url, "POST", "/v1/job/svcjob/revert", jobOnly, { JobVersion: 0 });
+  expect(denied.status).toBe(403);
+  expect(denied.body.error).toContain('service "api"');
+  expect((await call(leader.url, "GET", "/v1/job/svcjob", m.management)).body.version).toBe(1);
+  const both = (await tokenWith(m, "svcjob-api", 'job "svcjob" { policy = "write" }\nservice "api" { policy = "write" }')).secret;
+  const ok = await call(agent.url, "POST", "/v1/job/svcjob/revert", both, { JobVersion: 0 });
+  expect(ok.status).toBe(200);
+  expect(ok.body.version).toBe(2);
+}, 60_000);
