@@ -17,6 +17,7 @@ import { diffJobs, type JobDiff } from "../scheduler/job-diff.ts";
 import { rawTasks } from "../scheduler/raw.ts";
 import type { Job } from "../scheduler/index.ts";
 import { stableJson } from "../state/domains/jobs-common.ts";
+import { registerJobExtras } from "../state/domains/jobs-commands.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
@@ -91,9 +92,11 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
     requireSpecPermissions(c, spec);
     const evalId = randomUUID();
     const out = await d.propose({
-      type: "RegisterJob", v: 1, at: Date.now(), job: spec, evalId,
-      revert: { toVersion: req.JobVersion, ...(req.EnforcePriorVersion !== undefined ? { priorVersion: req.EnforcePriorVersion } : {}) },
-      ...(d.jobTrackedVersions !== undefined ? { keepVersions: d.jobTrackedVersions } : {}),
+      type: "RegisterJob", at: Date.now(), job: spec, evalId,
+      ...registerJobExtras({
+        revert: { toVersion: req.JobVersion, ...(req.EnforcePriorVersion !== undefined ? { priorVersion: req.EnforcePriorVersion } : {}) },
+        keepVersions: d.jobTrackedVersions,
+      }),
     });
     if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);
     const v = out.result.value as { version: number; changed: boolean };

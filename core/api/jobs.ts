@@ -19,6 +19,7 @@ import type { CoreApiDeps } from "./deps.ts";
 import { launchRoutes, templateView } from "./job-launch.ts";
 import { jobVersionRoutes, keptVersions, planDetails } from "./job-versions.ts";
 import { CheckIndexQuery, enforcedIndex } from "./check-index.ts";
+import { registerJobExtras } from "../state/domains/jobs-commands.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
@@ -92,8 +93,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     const job = await bodyJob(c);
     if (job instanceof Response) return job;
     const evalId = randomUUID();
-    const out = await propose({ type: "RegisterJob", v: 1, at: Date.now(), job, evalId,
-      ...(enforceIndex !== undefined ? { enforceIndex } : {}), ...(d.jobTrackedVersions !== undefined ? { keepVersions: d.jobTrackedVersions } : {}) });
+    const out = await propose({ type: "RegisterJob", at: Date.now(), job, evalId, ...registerJobExtras({ enforceIndex, keepVersions: d.jobTrackedVersions }) });
     const v = out.result.ok ? (out.result.value as { version: number; changed: boolean }) : undefined;
     return c.json({ jobId: job.id, namespace: job.namespace, evalId, index: out.index, version: v?.version, changed: v?.changed });
   } });

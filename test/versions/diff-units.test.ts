@@ -189,3 +189,19 @@ describe("registerRefusal: check-index and EnforcePriorVersion", () => {
     expect(registerRefusal("web", existing, { revert: { toVersion: 1, priorVersion: 2 } })?.message).toContain("not the expected prior version 2");
   });
 });
+
+describe("log entry versions: the new fields travel in v2 entries", () => {
+  test("a plain register stays v1 (readable by the previous release); check-index, revert or a non-default keep make it v2", async () => {
+    const { registerJobExtras, JOB_STATE_LIMITS } = await import("../../core/state/domains/jobs-commands.ts");
+    expect(registerJobExtras({})).toEqual({ v: 1 });
+    expect(registerJobExtras({ keepVersions: JOB_STATE_LIMITS.versions })).toEqual({ v: 1 });
+    expect(registerJobExtras({ keepVersions: 6 })).toEqual({ v: 2, keepVersions: 6 });
+    expect(registerJobExtras({ enforceIndex: 0 })).toEqual({ v: 2, enforceIndex: 0 });
+    expect(registerJobExtras({ revert: { toVersion: 1 } })).toEqual({ v: 2, revert: { toVersion: 1 } });
+  });
+  test("this binary applies RegisterJob and CommitPlan v1 and v2", async () => {
+    const { knownCommandVersions } = await import("../../core/state/command-versions.ts");
+    expect(knownCommandVersions().get("RegisterJob")).toEqual([1, 2]);
+    expect(knownCommandVersions().get("CommitPlan")).toEqual([1, 2]);
+  });
+});

@@ -94,7 +94,7 @@ export function evaluate(input: EvalInput): EvalOutcome {
 
   const commit = buildCommit(input, spec, plan, hashes, dep, byId, next);
   const inPlace = inPlaceUpdates(input.job, spec, hashes, input.jobAllocs, new Set([...plan.stops.map((s) => s.allocId), ...replace]));
-  if (inPlace.length) commit.inPlace = inPlace;
+  if (inPlace.length) Object.assign(commit, { v: 2, inPlace }); // v2: see jobs-commands.ts
   const retries = held.map((h) => h.retryAt).filter((t): t is number => t !== undefined);
   return { plan, commit, needs: plan.failedGroups.map((g) => g.resources), retryAt: retries.length ? Math.min(...retries) : undefined };
 }

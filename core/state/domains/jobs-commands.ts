@@ -50,10 +50,18 @@ export const JobSchema: z.ZodType<Job> = z.object({
 }) as z.ZodType<Job>;
 
 const base = { v: z.literal(1), at: z.number() };
+/**
+ * RegisterJob v2 and CommitPlan v2 carry the job-versions fields
+ * (enforceIndex, revert, keepVersions; inPlace). A release before them would
+ * drop those fields and apply the entry differently, so an entry that uses
+ * them is v2, which such a release refuses by name (command-versions.ts)
+ * instead of diverging. Proposers pick the version with the functions below.
+ */
+const v1or2 = z.union([z.literal(1), z.literal(2)]);
 
 /** A new job or a new version of one; creates its evaluation in the same entry. */
 export const RegisterJob = z.object({
-  type: z.literal("RegisterJob"), ...base,
+  type: z.literal("RegisterJob"), ...base, v: v1or2,
   job: JobSchema,
   evalId: id,
   /** Set when the leader re-registers an older version (auto_revert). */
@@ -102,7 +110,7 @@ export type PlanStop = z.infer<typeof PlanStop>;
  * the whole plan otherwise: the leader then re-plans from fresh state.
  */
 export const CommitPlan = z.object({
-  type: z.literal("CommitPlan"), ...base,
+  type: z.literal("CommitPlan"), ...base, v: v1or2,
   evalId: id, namespace: name, jobId: childName,
   /** Version of the job the plan was computed for (-1: the job is gone). */
   jobVersion: z.number().int().min(-1),
@@ -175,3 +183,16 @@ export const JOB_STATE_LIMITS = {
   finishedEvals: 50,
   finishedDeployments: 10,
 } as const;
+
+/** What a RegisterJob proposal adds for job versions, with the entry version that carries it (v1 when nothing). */
+export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number }): {
+  v: 1 | 2; enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number;
+} {
+  const out: ReturnType<typeof registerJobExtras> = { v: 1 };
+  if (x.enforceIndex !== undefined) out.enforceIndex = x.enforceIndex;
+  if (x.revert !== undefined) out.revert = x.revert;
+  // The default needs no field: entries stay v1 (readable by the previous release) unless configured otherwise.
+  if (x.keepVersions !== undefined && x.keepVersions !== JOB_STATE_LIMITS.versions) out.keepVersions = x.keepVersions;
+  if (Object.keys(out).length > 1) out.v = 2;
+  return out;
+}
