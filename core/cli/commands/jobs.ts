@@ -142,7 +142,8 @@ export async function jobPlan(args: Parsed): Promise<number> {
   }
   if (plan.stops.length) lines.push("Stops:", ...plan.stops.map((s) => `  ${s.allocId.slice(0, 8)} ${s.group} on ${s.nodeName}: ${s.message}`));
   if (plan.failedGroups.length) lines.push("Cannot place:", ...failureLines(plan));
-  if (lines.length === 0 || plan.changed === false) lines.push("No changes: the job runs as planned.");
+  // An unchanged document may still place (a failed allocation) or stop: "no changes" only when nothing happens at all.
+  if (lines.length === 0 || (plan.changed === false && !plan.placements.length && !plan.stops.length)) lines.push("No changes: the job runs as planned.");
   if (extra.hint.length) lines.push("", ...extra.hint);
   process.stdout.write(lines.join("\n") + "\n");
   return plan.blocked ? 1 : 0;
