@@ -119,7 +119,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     const ns = namespaceOf(c);
     const evalId = randomUUID();
     const purge = new URL(c.req.url).searchParams.has("purge");
-    const out = await propose({ type: "DeregisterJob", v: 1, at: Date.now(), namespace: ns, jobId: pathParam(c, "id"), purge, evalId });
+    const out = await propose({ type: "DeregisterJob", v: 2, at: Date.now(), namespace: ns, jobId: pathParam(c, "id"), purge, evalId });
     return c.json({ evalId, index: out.index, purged: purge });
   });
 

@@ -203,5 +203,6 @@ describe("log entry versions: the new fields travel in v2 entries", () => {
     const { knownCommandVersions } = await import("../../core/state/command-versions.ts");
     expect(knownCommandVersions().get("RegisterJob")).toEqual([1, 2]);
     expect(knownCommandVersions().get("CommitPlan")).toEqual([1, 2]);
+    expect(knownCommandVersions().get("DeregisterJob")).toEqual([1, 2]);
   });
 });

@@ -27,3 +27,18 @@ test("job_tracked_versions = 2 keeps the newest two versions", async () => {
   expect(ok.body).toMatchObject({ version: 4, changed: true });
   expect((await getJson(n.url + "/v1/job/kept/versions")).body.Versions.map((x: any) => x.Version)).toEqual([4, 3]);
 }, 60_000);
+
+test("a stop moves the job modify index: a check-index taken before it is refused", async () => {
+  const n = await startCorral({ role: "dev", config: "[plugins]\nenabled = []\n" });
+  expect((await post(n.url + "/v1/jobs?JobModifyIndex=0", job(1))).status).toBe(200);
+  const planned = (await post(n.url + "/v1/job/kept/plan", job(2))).body.jobModifyIndex;
+  expect(planned).toBe((await getJson(n.url + "/v1/job/kept")).body.submitIndex);
+  expect((await getJson(n.url + "/v1/job/kept", { method: "DELETE" })).status).toBe(200);
+  const stale = await post(`${n.url}/v1/jobs?JobModifyIndex=${planned}`, job(2));
+  expect(stale.status).toBe(409);
+  expect((await getJson(n.url + "/v1/job/kept")).body.stop).toBe(true);
+  const now = (await getJson(n.url + "/v1/job/kept")).body.submitIndex;
+  const ok = await post(`${n.url}/v1/jobs?JobModifyIndex=${now}`, job(2));
+  expect(ok.status).toBe(200);
+  expect((await getJson(n.url + "/v1/job/kept")).body).toMatchObject({ stop: false, version: 1 });
+}, 60_000);

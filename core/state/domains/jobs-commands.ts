@@ -80,7 +80,8 @@ export const RegisterJob = z.object({
 
 /** Stop a job (its allocations are stopped by the evaluation); purge also forgets it. */
 export const DeregisterJob = z.object({
-  type: z.literal("DeregisterJob"), ...base,
+  /** v2: the stop also moves the job modify index (check-index); v1 entries apply as the previous release did. */
+  type: z.literal("DeregisterJob"), ...base, v: v1or2,
   namespace: name, jobId: childName, purge: z.boolean().default(false), evalId: id,
 });
 

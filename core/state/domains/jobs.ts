@@ -44,7 +44,7 @@ export function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof Regi
     namespace: job.namespace, id: job.id, type: job.type, priority: job.priority, version,
     status: existing?.status ?? "pending", stop: false, spec: job,
     stableVersion: existing?.stableVersion ?? null,
-    submitIndex: same && !existing!.stop ? existing!.submitIndex : index, submittedAt: cmd.at,
+    submitIndex: same ? existing!.submitIndex : index, submittedAt: cmd.at,
     createIndex: existing?.createIndex ?? index, modifyIndex: index,
   };
   if (existing) db.update(jobs).set(row).where(jobKey(job.namespace, job.id)).run();
@@ -77,7 +77,8 @@ function applyDeregisterJob(db: Db, index: number, cmd: z.infer<typeof Deregiste
     db.delete(jobs).where(jobKey(cmd.namespace, cmd.jobId)).run();
     db.delete(jobVersions).where(and(eq(jobVersions.namespace, cmd.namespace), eq(jobVersions.jobId, cmd.jobId))).run();
   } else {
-    db.update(jobs).set({ stop: true, submitIndex: index, modifyIndex: index }).where(jobKey(cmd.namespace, cmd.jobId)).run();
+    // v2: a stop is a change of the job a --check-index must see (as Nomad's JobModifyIndex); v1 as before.
+    db.update(jobs).set({ stop: true, ...(cmd.v === 2 ? { submitIndex: index } : {}), modifyIndex: index }).where(jobKey(cmd.namespace, cmd.jobId)).run();
     refreshJobStatus(db, index, cmd.namespace, cmd.jobId);
   }
   // Running deployments end with the job.
