@@ -58,7 +58,9 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
     if (raw !== null && !["true", "false", ""].includes(raw)) throw new ApiError(400, "INVALID_INPUT", `diffs must be true or false, not ${JSON.stringify(raw)}`);
     const j = jobOr404(d.state, ns, pathParam(c, "id"));
     const kept = keptVersions(d.state, ns, j.id, j.version);
-    const Versions = kept.map((k) => ({ Version: k.version, Stable: j.stableVersion === k.version, Current: k.version === j.version, Job: k.spec }));
+    // Stable: the version's rollout succeeded (a successful deployment the state still keeps, or the job's last stable version).
+    const succeeded = new Set(d.state.jobs.listDeployments({ namespace: ns, jobId: j.id, status: "successful" }).map((x) => x.jobVersion));
+    const Versions = kept.map((k) => ({ Version: k.version, Stable: j.stableVersion === k.version || succeeded.has(k.version), Current: k.version === j.version, Job: k.spec }));
     const body: { Versions: typeof Versions; Diffs?: JobDiff[]; JobModifyIndex: number } = { Versions, JobModifyIndex: j.submitIndex };
     if (raw === "true" || raw === "") body.Diffs = kept.slice(0, -1).map((k, i) => diffJobs(kept[i + 1]!.spec, k.spec));
     c.header("X-Corral-Index", String(j.modifyIndex));
