@@ -8,10 +8,11 @@ import { ACL_CONFIG, call, startAclNode, tokenWith, type AclNode } from "../acl/
 
 let n: AclNode;
 
-function job(id: string, count: number, service?: string) {
+/** Versions differ in their task's argument; count 0, so no task ever runs (nothing is left behind when the nodes are killed). */
+function job(id: string, variant: number, service?: string) {
   return {
     id, type: "service",
-    groups: [{ name: "g", count, tasks: [{ name: "t", command: "/bin/sh", args: ["-c", "sleep 1000"], resources: { cpu: 10, memory: 16 }, ...(service ? { service: { name: service } } : {}) }] }],
+    groups: [{ name: "g", count: 0, tasks: [{ name: "t", command: "/bin/sh", args: ["-c", `sleep ${1000 + variant}`], resources: { cpu: 10, memory: 16 }, ...(service ? { service: { name: service } } : {}) }] }],
   };
 }
 
