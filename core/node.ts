@@ -271,7 +271,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
 
   // Jobs are scheduled by the active Raft leader only (see core/cluster/scheduling/loop.ts).
   const scheduling = isLeaderRole && raft
-    ? new SchedulingLoop({ state, propose: (c) => raft!.propose(c), isLeader: () => raft!.status().isLeader, bus, log: log.child({ component: "scheduler" }), preemption: config.leader.schedulerPreemption })
+    ? new SchedulingLoop({ state, propose: (c) => raft!.propose(c), isLeader: () => raft!.status().isLeader, bus, log: log.child({ component: "scheduler" }), preemption: config.leader.schedulerPreemption, jobTrackedVersions: config.leader.jobTrackedVersions })
     : undefined;
 
   let agent: AgentMember | undefined;
@@ -289,6 +289,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     key,
     failure: () => failure,
     sessionTtlMinMs: config.leader.sessionTtlMinMs,
+    jobTrackedVersions: config.leader.jobTrackedVersions,
   };
   // Session TTLs run on the active Raft leader only (core/cluster/session-timers.ts).
   const sessionTimers = raft

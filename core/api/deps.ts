@@ -39,4 +39,6 @@ export interface CoreApiDeps {
   failure?: () => string | undefined;
   /** leader.session_ttl_min (ms): /v1/agent/self reports it as Consul's SessionTTLMin. */
   sessionTtlMinMs?: number;
+  /** leader.job_tracked_versions: written into RegisterJob entries (versions kept per job). */
+  jobTrackedVersions?: number;
 }

@@ -17,6 +17,9 @@ import type { SchedulingLoop } from "../cluster/scheduling/loop.ts";
 import type { Job } from "../scheduler/index.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { launchRoutes, templateView } from "./job-launch.ts";
+import { jobVersionRoutes, keptVersions, planDetails } from "./job-versions.ts";
+import { CheckIndexQuery, enforcedIndex } from "./check-index.ts";
+import { registerJobExtras } from "../state/domains/jobs-commands.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
@@ -52,6 +55,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   planRoute(d, add, scheduling);
   evaluationRoutes(d, add);
   launchRoutes(d, add);
+  jobVersionRoutes(d, add);
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",
@@ -80,15 +84,16 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   // Not forwardingAdder: raw tasks need a second permission, checked here before an agent forwards.
   d.routes.add({ owner: "core", route: createRoute({
     method: "post", path: "/v1/jobs", tags,
-    summary: "Register a job: the body is a job document (docs/jobs.md), TOML when Content-Type is application/toml, JSON when application/json or absent",
-    responses: created,
+    summary: "Register a job: the body is a job document (docs/jobs.md), TOML when Content-Type is application/toml, JSON when application/json or absent; ?JobModifyIndex=N registers only if the job's modify index is still N (0: new job), else 409",
+    request: { query: CheckIndexQuery }, responses: created,
   }), handler: async (c) => {
     await requireRawPermission(c);
     if (d.forward) return d.forward(c.req.raw);
+    const enforceIndex = enforcedIndex(c);
     const job = await bodyJob(c);
     if (job instanceof Response) return job;
     const evalId = randomUUID();
-    const out = await propose({ type: "RegisterJob", v: 1, at: Date.now(), job, evalId });
+    const out = await propose({ type: "RegisterJob", at: Date.now(), job, evalId, ...registerJobExtras({ enforceIndex, keepVersions: d.jobTrackedVersions }) });
     const v = out.result.ok ? (out.result.value as { version: number; changed: boolean }) : undefined;
     return c.json({ jobId: job.id, namespace: job.namespace, evalId, index: out.index, version: v?.version, changed: v?.changed });
   } });
@@ -99,8 +104,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   }), (c) => {
     const ns = namespaceOf(c);
     const j = jobOr404(d.state, ns, pathParam(c, "id"));
-    const versions = [];
-    for (let v = j.version; v >= 0 && versions.length < 10; v--) if (d.state.jobs.jobVersion(ns, j.id, v)) versions.push(v);
+    const versions = keptVersions(d.state, ns, j.id, j.version).map((k) => k.version);
     return c.json({
       ...jobView(j, d.state.jobs.listAllocs({ namespace: ns, jobId: j.id })), spec: j.spec, versions,
       deployments: d.state.jobs.listDeployments({ namespace: ns, jobId: j.id }).slice(0, 5),
@@ -115,7 +119,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     const ns = namespaceOf(c);
     const evalId = randomUUID();
     const purge = new URL(c.req.url).searchParams.has("purge");
-    const out = await propose({ type: "DeregisterJob", v: 1, at: Date.now(), namespace: ns, jobId: pathParam(c, "id"), purge, evalId });
+    const out = await propose({ type: "DeregisterJob", v: 2, at: Date.now(), namespace: ns, jobId: pathParam(c, "id"), purge, evalId });
     return c.json({ evalId, index: out.index, purged: purge });
   });
 
@@ -132,13 +136,15 @@ function planRoute(d: CoreApiDeps, add: Add, scheduling: SchedulingLoop | undefi
     const job = await bodyJob(c);
     if (job instanceof Response) return job;
     if (job.id !== pathParam(c, "id")) throw new ApiError(400, "INVALID_INPUT", `the document's id "${job.id}" differs from the path's "${pathParam(c, "id")}"`);
-    const { plan, commit } = scheduling.dryRun(job);
+    const outcome = scheduling.dryRun(job);
+    const { plan, commit } = outcome;
     const name = (id: string) => d.state.getNode(id)?.name ?? id;
     return c.json({
       jobId: job.id, namespace: job.namespace, jobVersion: commit.jobVersion, blocked: plan.blocked,
       placements: plan.placements.map((p) => ({ ...p, nodeName: name(p.nodeId) })),
       stops: plan.stops.map((s) => ({ ...s, nodeName: name(s.nodeId) })),
       failedGroups: plan.failedGroups, opensDeployment: commit.deployment !== undefined,
+      ...planDetails(d.state, job, outcome),
     });
   }, true);
 

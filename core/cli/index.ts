@@ -18,6 +18,7 @@ import { lock, lockSpec } from "./commands/lock.ts";
 import { session, sessionSpec } from "./commands/session.ts";
 import { jobRun, jobRunSpec } from "./commands/job-run.ts";
 import { jobDispatch, jobDispatchSpec, jobPeriodicForce, jobPeriodicForceSpec } from "./commands/job-launch.ts";
+import { jobHistory, jobHistorySpec, jobRevert, jobRevertSpec } from "./commands/job-versions.ts";
 import { jobPlan, jobPlanSpec, jobStatus, jobStatusSpec, jobStop, jobStopSpec } from "./commands/jobs.ts";
 import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, nodeDrainSpec } from "./commands/alloc.ts";
 import { monitor, monitorSpec } from "./commands/monitor.ts";
@@ -51,6 +52,8 @@ export const commands: Command[] = [
   { path: ["job", "stop"], spec: jobStopSpec, run: jobStop },
   { path: ["job", "plan"], spec: jobPlanSpec, run: jobPlan },
   { path: ["job", "dispatch"], spec: jobDispatchSpec, run: jobDispatch },
+  { path: ["job", "history"], spec: jobHistorySpec, run: jobHistory },
+  { path: ["job", "revert"], spec: jobRevertSpec, run: jobRevert },
   { path: ["job", "periodic", "force"], spec: jobPeriodicForceSpec, run: jobPeriodicForce },
   { path: ["alloc", "status"], spec: allocStatusSpec, run: allocStatus },
   { path: ["alloc", "logs"], spec: allocLogsSpec, run: allocLogs },

@@ -56,6 +56,7 @@ export const KEY_KINDS = {
     threshold_duration: "duration",
     scheduler_preemption: "bool",
     session_ttl_min: "duration",
+    job_tracked_versions: "int",
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
@@ -92,6 +93,8 @@ export const DEFAULTS = {
   nodeTtlMs: 15_000,
   /** Consul's session_ttl_min: the shortest session TTL a client may ask for. */
   sessionTtlMinMs: 10_000,
+  /** Versions kept per job (job history, revert, auto_revert); Nomad keeps 6. */
+  jobTrackedVersions: 10,
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   metricsRetentionMs: 3_600_000,
@@ -299,6 +302,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       threshold_duration: durationMs({ min: 0, max: 86_400_000 }).default(DEFAULTS.thresholdDurationMs),
       scheduler_preemption: z.boolean().default(DEFAULTS.schedulerPreemption),
       session_ttl_min: durationMs({ min: 1, max: 86_400_000 }).default(DEFAULTS.sessionTtlMinMs),
+      job_tracked_versions: intIn(1, 1000).default(DEFAULTS.jobTrackedVersions),
     })
     .superRefine((v, ctx) => {
       if (v.heartbeat_interval >= v.election_timeout) {
@@ -327,6 +331,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         peers: v.peers,
         nodeTtlMs: v.node_ttl,
         sessionTtlMinMs: v.session_ttl_min,
+        jobTrackedVersions: v.job_tracked_versions,
         electionTimeoutMs: v.election_timeout,
         heartbeatIntervalMs: v.heartbeat_interval,
         metricsRetentionMs: v.metrics_retention,

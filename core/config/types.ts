@@ -47,6 +47,8 @@ export interface LeaderConfig {
   nodeTtlMs: number;
   /** Shortest session TTL a client may ask for (Consul's session_ttl_min). Default 10s. */
   sessionTtlMinMs: number;
+  /** How many versions of each job are kept (Nomad's job_tracked_versions). Default 10. */
+  jobTrackedVersions: number;
   /** Raft election timeout. Default 1000ms. */
   electionTimeoutMs: number;
   /** Raft heartbeat interval. Default 100ms. */

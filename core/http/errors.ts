@@ -29,7 +29,7 @@ export const conflict = (message: string, code = "CONFLICT") => new ApiError(409
 /** Maps a command refusal code from an applier to an HTTP status. */
 export function statusForCode(code: string): ContentfulStatusCode {
   if (code.endsWith("_NOT_FOUND")) return 404;
-  if (code.endsWith("_TAKEN") || code === "CONFLICT" || code === "CAS_FAILED" || code === "LAUNCH_EXISTS") return 409;
+  if (code.endsWith("_TAKEN") || code === "CONFLICT" || code === "CAS_FAILED" || code === "LAUNCH_EXISTS" || code === "INDEX_MISMATCH") return 409;
   if (code === "NOT_LEADER" || code === "SHUTTING_DOWN" || code === "NO_LEADER" || code === "STORAGE_FAILED") return 503;
   if (code === "TIMEOUT") return 504;
   if (code === "PERMISSION_DENIED") return 403;

@@ -16,10 +16,11 @@ import { isSystemType, runsToCompletion } from "../../scheduler/jobspec/types.ts
 export const jobRunSpec: CommandSpec = {
   name: "job run",
   summary: "Register a job from a TOML or JSON file and wait until its allocations run (healthy) or fail.",
-  usage: "corral job run FILE [--detach] [--timeout 5m] [--addr URL] [--token TOKEN]",
-  details: "FILE is a job document (docs/jobs.md): JSON when it ends in .json, TOML otherwise.",
+  usage: "corral job run FILE [--detach] [--timeout 5m] [--check-index N] [--addr URL] [--token TOKEN]",
+  details: "FILE is a job document (docs/jobs.md): JSON when it ends in .json, TOML otherwise. With --check-index N (the index `job plan` printed) the job is registered only if it has not changed since (0: only if it does not exist yet); otherwise nothing changes and the exit status is 1.",
   flags: {
     detach: { type: "boolean", help: "Return once the job is registered" },
+    "check-index": { type: "number", value: "N", help: "Register only if the job's modify index is still N (0: a new job)" },
     timeout: { type: "string", value: "DURATION", help: "Give up waiting after this long (default 5m)" },
     ...clientFlags,
   },
@@ -94,7 +95,10 @@ export async function jobRun(args: Parsed): Promise<number> {
   const timeoutMs = parseTimeoutMs(args.flags.timeout, 5 * 60_000);
   const { body, contentType } = readJobFile(file);
   const client = clientFrom(args);
-  const reg = await client.request<{ jobId: string; namespace: string; evalId: string; version: number }>("POST", "/v1/jobs", body, contentType);
+  const check = args.flags["check-index"] as number | undefined;
+  if (check !== undefined && (!Number.isInteger(check) || check < 0)) throw new UsageError("--check-index takes a whole number (0: the job must not exist)");
+  const path = check === undefined ? "/v1/jobs" : `/v1/jobs?JobModifyIndex=${check}`;
+  const reg = await client.request<{ jobId: string; namespace: string; evalId: string; version: number }>("POST", path, body, contentType);
   if (args.flags.json && args.flags.detach) {
     process.stdout.write(JSON.stringify(reg) + "\n");
     return 0;

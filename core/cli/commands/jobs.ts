@@ -4,6 +4,8 @@ import { parse as parseToml } from "smol-toml";
 import { table } from "../table.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
 import { failureLines, readJobFile, type AllocJson } from "./job-run.ts";
+import { planDiffLines } from "./job-versions.ts";
+import type { JobDiff } from "../../scheduler/job-diff.ts";
 
 const nsFlag = { namespace: { type: "string" as const, value: "NS", help: "Namespace of the job (default \"default\")" } };
 
@@ -23,9 +25,9 @@ export const jobStopSpec: CommandSpec = {
 
 export const jobPlanSpec: CommandSpec = {
   name: "job plan",
-  summary: "Dry run: show where a job file's allocations would go and why some cannot be placed. Nothing changes.",
+  summary: "Dry run: the diff against the running version, what happens to each allocation, where new ones would go and why some cannot be placed. Nothing changes.",
   usage: "corral job plan FILE [--json] [--addr URL] [--token TOKEN]",
-  details: "Exit status: 0 when everything can be placed, 1 when something cannot (or on an error).",
+  details: "Prints the job modify index for `corral job run --check-index N FILE`. Exit status: 0 when everything can be placed, 1 when something cannot (or on an error).",
   flags: { ...clientFlags },
 };
 
@@ -108,6 +110,10 @@ interface PlanJson {
   placements: { group: string; taskGroupIndex: number; nodeName: string; resources: { cpuMhz: number; memoryMb: number }; ports: { label: string; value: number }[]; preempted?: string[] }[];
   stops: { allocId: string; group: string; nodeName: string; message: string }[];
   failedGroups: { group: string; missing: number; metrics: { reasons: Record<string, number>; nodesEvaluated: number } }[];
+  diff?: JobDiff;
+  changed?: boolean;
+  jobModifyIndex?: number;
+  annotations?: { allocations: { action: string; group: string; taskGroupIndex: number; allocId: string; nodeName: string; jobVersion: number }[] };
 }
 
 export async function jobPlan(args: Parsed): Promise<number> {
@@ -121,6 +127,13 @@ export async function jobPlan(args: Parsed): Promise<number> {
     return plan.blocked ? 1 : 0;
   }
   const lines: string[] = [];
+  const extra = planDiffLines(plan, file);
+  if (extra.diff.length) lines.push(...extra.diff, "");
+  if (plan.annotations?.allocations.some((a) => a.action !== "ignore")) {
+    lines.push("Allocations:", table(["ACTION", "GROUP", "ALLOCATION", "NODE", "VERSION"], plan.annotations.allocations.filter((a) => a.action !== "ignore").map((a) => [
+      a.action, `${a.group}[${a.taskGroupIndex}]`, a.allocId ? a.allocId.slice(0, 8) : "-", a.nodeName, a.jobVersion < 0 ? "-" : a.jobVersion,
+    ])), "");
+  }
   if (plan.placements.length) {
     lines.push("Placements:", table(["GROUP", "NODE", "CPU", "MEMORY", "PORTS", "PREEMPTS"], plan.placements.map((p) => [
       `${p.group}[${p.taskGroupIndex}]`, p.nodeName, `${p.resources.cpuMhz} MHz`, `${p.resources.memoryMb} MB`,
@@ -129,7 +142,9 @@ export async function jobPlan(args: Parsed): Promise<number> {
   }
   if (plan.stops.length) lines.push("Stops:", ...plan.stops.map((s) => `  ${s.allocId.slice(0, 8)} ${s.group} on ${s.nodeName}: ${s.message}`));
   if (plan.failedGroups.length) lines.push("Cannot place:", ...failureLines(plan));
-  if (lines.length === 0) lines.push("No changes: the job runs as planned.");
+  // An unchanged document may still place (a failed allocation) or stop: "no changes" only when nothing happens at all.
+  if (lines.length === 0 || (plan.changed === false && !plan.placements.length && !plan.stops.length)) lines.push("No changes: the job runs as planned.");
+  if (extra.hint.length) lines.push("", ...extra.hint);
   process.stdout.write(lines.join("\n") + "\n");
   return plan.blocked ? 1 : 0;
 }

@@ -20,6 +20,7 @@ import type { CommitPlan, PlanPlacement, PlanStop } from "../../state/domains/jo
 import { holdsResources } from "../../state/domains/jobs-common.ts";
 import type { z } from "zod";
 import { rescheduleDecision, settled } from "./policy.ts";
+import { inPlaceUpdates } from "./inplace.ts";
 import { allocView, groupHash, nodeViews } from "./views.ts";
 
 export interface EvalInput {
@@ -92,6 +93,8 @@ export function evaluate(input: EvalInput): EvalOutcome {
   if (!isSystemType(spec.type)) limitDrains(plan, input, spec);
 
   const commit = buildCommit(input, spec, plan, hashes, dep, byId, next);
+  const inPlace = inPlaceUpdates(input.job, spec, hashes, input.jobAllocs, new Set([...plan.stops.map((s) => s.allocId), ...replace]));
+  if (inPlace.length) Object.assign(commit, { v: 2, inPlace }); // v2: see jobs-commands.ts
   const retries = held.map((h) => h.retryAt).filter((t): t is number => t !== undefined);
   return { plan, commit, needs: plan.failedGroups.map((g) => g.resources), retryAt: retries.length ? Math.min(...retries) : undefined };
 }

@@ -10,6 +10,7 @@
 // the state, evaluate() (pure), CommitPlan. A plan the FSM refuses (the
 // state moved: plan verification) is re-planned from fresh state, up to
 // PLAN_ATTEMPTS times, then the evaluation is marked failed.
+import { stableJson } from "../../state/domains/jobs-common.ts";
 import { randomUUID } from "node:crypto";
 import type { Command } from "../../state/commands.ts";
 import type { AppliedEntry } from "../../state/fsm.ts";
@@ -33,6 +34,8 @@ export interface SchedulingDeps {
   log: Logger;
   /** [leader] scheduler_preemption. */
   preemption: boolean;
+  /** leader.job_tracked_versions, for the RegisterJob of an auto_revert. */
+  jobTrackedVersions?: number;
   now?: () => number;
   newId?: () => string;
   /** How often allocation health and drain deadlines are checked. */
@@ -63,7 +66,7 @@ export class SchedulingLoop {
     this.now = d.now ?? Date.now;
     this.newId = d.newId ?? randomUUID;
     this.watcher = new HealthWatcher({
-      state: d.state, propose: (c) => this.propose(c), log: d.log, now: this.now, newId: this.newId,
+      state: d.state, propose: (c) => this.propose(c), log: d.log, now: this.now, newId: this.newId, keepVersions: d.jobTrackedVersions,
       evaluate: (jobs, why) => this.createEvals(jobs, why),
     });
     this.periodic = new PeriodicLauncher({ state: d.state, propose: (c) => this.propose(c), log: d.log, now: this.now, newId: this.newId });
@@ -102,7 +105,7 @@ export class SchedulingLoop {
   /** The plan an evaluation of `job` would make now, committing nothing (POST /v1/job/{id}/plan). */
   dryRun(job: Job): EvalOutcome {
     const existing = this.d.state.jobs.getJob(job.namespace, job.id);
-    const same = existing && JSON.stringify(existing.spec) === JSON.stringify(job);
+    const same = existing && stableJson(existing.spec) === stableJson(job);
     const version = !existing ? 0 : same ? existing.version : existing.version + 1;
     const row: JobRow = {
       namespace: job.namespace, id: job.id, type: job.type, priority: job.priority, version, status: existing?.status ?? "pending",

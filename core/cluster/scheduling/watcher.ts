@@ -9,6 +9,7 @@ import type { Logger } from "../../log.ts";
 import type { AllocRow } from "../../store/schema-jobs.ts";
 import { holdsResources } from "../../state/domains/jobs-common.ts";
 import { assessHealth } from "./health.ts";
+import { registerJobExtras } from "../../state/domains/jobs-commands.ts";
 import type { JobRef } from "./triggers.ts";
 
 export interface WatcherDeps {
@@ -18,6 +19,8 @@ export interface WatcherDeps {
   log: Logger;
   now(): number;
   newId(): string;
+  /** Versions the job keeps (leader.job_tracked_versions). */
+  keepVersions?: number;
 }
 
 export class HealthWatcher {
@@ -62,7 +65,10 @@ export class HealthWatcher {
       return;
     }
     this.d.log.warn("auto_revert: rolling back to the last stable version", { job: `${rv.namespace}/${rv.jobId}`, from: rv.failedVersion, to: rv.stableVersion });
-    await this.d.propose({ type: "RegisterJob", v: 1, at: this.d.now(), job: spec, evalId: this.d.newId(), revertedFrom: rv.failedVersion });
+    await this.d.propose({
+      type: "RegisterJob", at: this.d.now(), job: spec, evalId: this.d.newId(), revertedFrom: rv.failedVersion,
+      ...registerJobExtras({ keepVersions: this.d.keepVersions }),
+    });
   }
 
   private async deadlines(): Promise<void> {

@@ -50,19 +50,38 @@ export const JobSchema: z.ZodType<Job> = z.object({
 }) as z.ZodType<Job>;
 
 const base = { v: z.literal(1), at: z.number() };
+/**
+ * RegisterJob v2 and CommitPlan v2 carry the job-versions fields
+ * (enforceIndex, revert, keepVersions; inPlace). A release before them would
+ * drop those fields and apply the entry differently, so an entry that uses
+ * them is v2, which such a release refuses by name (command-versions.ts)
+ * instead of diverging. Proposers pick the version with the functions below.
+ */
+const v1or2 = z.union([z.literal(1), z.literal(2)]);
 
 /** A new job or a new version of one; creates its evaluation in the same entry. */
 export const RegisterJob = z.object({
-  type: z.literal("RegisterJob"), ...base,
+  type: z.literal("RegisterJob"), ...base, v: v1or2,
   job: JobSchema,
   evalId: id,
   /** Set when the leader re-registers an older version (auto_revert). */
   revertedFrom: z.number().int().nonnegative().optional(),
+  /**
+   * Optimistic concurrency (`job run --check-index N`, Nomad's EnforceIndex):
+   * register only if the job's modify index (jobs.submitIndex) is still N;
+   * 0 = only if the job does not exist. Checked by the applier (job-guards.ts).
+   */
+  enforceIndex: z.number().int().nonnegative().optional(),
+  /** `job revert`: the version whose spec this is (the eval says so), and EnforcePriorVersion. */
+  revert: z.object({ toVersion: z.number().int().nonnegative(), priorVersion: z.number().int().nonnegative().optional() }).optional(),
+  /** How many versions the job keeps (leader.job_tracked_versions, set by the proposer); absent = JOB_STATE_LIMITS.versions. */
+  keepVersions: z.number().int().min(1).max(1000).optional(),
 });
 
 /** Stop a job (its allocations are stopped by the evaluation); purge also forgets it. */
 export const DeregisterJob = z.object({
-  type: z.literal("DeregisterJob"), ...base,
+  /** v2: the stop also moves the job modify index (check-index); v1 entries apply as the previous release did. */
+  type: z.literal("DeregisterJob"), ...base, v: v1or2,
   namespace: name, jobId: childName, purge: z.boolean().default(false), evalId: id,
 });
 
@@ -92,7 +111,7 @@ export type PlanStop = z.infer<typeof PlanStop>;
  * the whole plan otherwise: the leader then re-plans from fresh state.
  */
 export const CommitPlan = z.object({
-  type: z.literal("CommitPlan"), ...base,
+  type: z.literal("CommitPlan"), ...base, v: v1or2,
   evalId: id, namespace: name, jobId: childName,
   /** Version of the job the plan was computed for (-1: the job is gone). */
   jobVersion: z.number().int().min(-1),
@@ -101,6 +120,11 @@ export const CommitPlan = z.object({
   evalStatus: z.enum(["complete", "blocked"]),
   evalDescription: z.string().max(1024),
   failedGroups: z.array(z.unknown()).max(100),
+  /**
+   * Live allocations whose tasks did not change: moved to the plan's job
+   * version (group spec, priority) without a restart (in-place update).
+   */
+  inPlace: z.array(id).max(100_000).optional(),
   /** A deployment to open (rolling update) with this plan. */
   deployment: z.object({ id, groups: z.record(name, z.object({ desired: z.number().int(), autoRevert: z.boolean() })) }).optional(),
 });
@@ -160,3 +184,16 @@ export const JOB_STATE_LIMITS = {
   finishedEvals: 50,
   finishedDeployments: 10,
 } as const;
+
+/** What a RegisterJob proposal adds for job versions, with the entry version that carries it (v1 when nothing). */
+export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number }): {
+  v: 1 | 2; enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number;
+} {
+  const out: ReturnType<typeof registerJobExtras> = { v: 1 };
+  if (x.enforceIndex !== undefined) out.enforceIndex = x.enforceIndex;
+  if (x.revert !== undefined) out.revert = x.revert;
+  // The default needs no field: entries stay v1 (readable by the previous release) unless configured otherwise.
+  if (x.keepVersions !== undefined && x.keepVersions !== JOB_STATE_LIMITS.versions) out.keepVersions = x.keepVersions;
+  if (Object.keys(out).length > 1) out.v = 2;
+  return out;
+}

@@ -13,6 +13,7 @@ import {
 } from "./jobs-commands.ts";
 import { refreshJobStatus, stableJson } from "./jobs-common.ts";
 import { applyCommitPlan } from "./plan.ts";
+import { registerRefusal } from "./job-guards.ts";
 import { applyUpdateAllocStatus } from "./alloc-status.ts";
 
 export { jobCommands };
@@ -35,6 +36,8 @@ export function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof Regi
   const job = cmd.job;
   if (evalExists(db, cmd.evalId)) return { ok: false, code: "EVAL_EXISTS", message: `evaluation ${cmd.evalId} already exists` };
   const existing = db.select().from(jobs).where(jobKey(job.namespace, job.id)).get();
+  const refused = registerRefusal(job.id, existing, cmd);
+  if (refused) return refused;
   const same = existing !== undefined && stableJson(existing.spec) === stableJson(job);
   const version = !existing ? 0 : same ? existing.version : existing.version + 1;
   const row = {
@@ -51,15 +54,17 @@ export function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof Regi
       .onConflictDoUpdate({ target: [jobVersions.namespace, jobVersions.jobId, jobVersions.version], set: { spec: job, submitIndex: index } }).run();
     const old = db.select({ v: jobVersions.version }).from(jobVersions)
       .where(and(eq(jobVersions.namespace, job.namespace), eq(jobVersions.jobId, job.id))).orderBy(asc(jobVersions.version)).all();
-    const drop = old.slice(0, Math.max(0, old.length - JOB_STATE_LIMITS.versions)).map((r) => r.v);
+    const drop = old.slice(0, Math.max(0, old.length - (cmd.keepVersions ?? JOB_STATE_LIMITS.versions))).map((r) => r.v);
     if (drop.length) {
       db.delete(jobVersions).where(and(eq(jobVersions.namespace, job.namespace), eq(jobVersions.jobId, job.id), inArray(jobVersions.version, drop))).run();
     }
   }
-  const triggeredBy = cmd.revertedFrom !== undefined ? "rollback" : "job-register";
+  const triggeredBy = cmd.revertedFrom !== undefined ? "rollback" : cmd.revert ? "job-revert" : "job-register";
+  const description = cmd.revertedFrom !== undefined ? `reverting version ${cmd.revertedFrom} to ${job.id}'s last stable version`
+    : cmd.revert ? `reverting to version ${cmd.revert.toVersion}` : "";
   insertEval(db, index, cmd.at, {
     id: cmd.evalId, namespace: job.namespace, jobId: job.id, priority: job.priority, triggeredBy, nodeId: "",
-    status: "pending", description: cmd.revertedFrom !== undefined ? `reverting version ${cmd.revertedFrom} to ${job.id}'s last stable version` : "", waitUntil: 0,
+    status: "pending", description, waitUntil: 0,
   });
   return { ok: true, value: { version, evalId: cmd.evalId, changed: !same } };
 }
@@ -72,7 +77,8 @@ function applyDeregisterJob(db: Db, index: number, cmd: z.infer<typeof Deregiste
     db.delete(jobs).where(jobKey(cmd.namespace, cmd.jobId)).run();
     db.delete(jobVersions).where(and(eq(jobVersions.namespace, cmd.namespace), eq(jobVersions.jobId, cmd.jobId))).run();
   } else {
-    db.update(jobs).set({ stop: true, modifyIndex: index }).where(jobKey(cmd.namespace, cmd.jobId)).run();
+    // v2: a stop is a change of the job a --check-index must see (as Nomad's JobModifyIndex); v1 as before.
+    db.update(jobs).set({ stop: true, ...(cmd.v === 2 ? { submitIndex: index } : {}), modifyIndex: index }).where(jobKey(cmd.namespace, cmd.jobId)).run();
     refreshJobStatus(db, index, cmd.namespace, cmd.jobId);
   }
   // Running deployments end with the job.

@@ -18,6 +18,7 @@ import type { Job } from "../../scheduler/jobspec/types.ts";
 import type { FailedGroup } from "../../scheduler/types.ts";
 import type { CommandResult } from "../result.ts";
 import type { CommitPlan, PlanPlacement } from "./jobs-commands.ts";
+import { applyInPlace } from "./plan-inplace.ts";
 import { collectGarbage, isTerminalClient, liveAllocsOnNode, nodeCapacity, refreshJobStatus } from "./jobs-common.ts";
 
 type Cmd = z.infer<typeof CommitPlan>;
@@ -66,7 +67,7 @@ function precheck(db: Db, cmd: Cmd, job: { version: number; spec: Job } | undefi
   const ev = db.select({ status: evaluations.status }).from(evaluations).where(eq(evaluations.id, cmd.evalId)).get();
   if (!ev) return `evaluation ${cmd.evalId} does not exist`;
   if (ev.status === "complete" || ev.status === "failed" || ev.status === "canceled") return `evaluation ${cmd.evalId} is already ${ev.status}`;
-  if (cmd.placements.length > 0) {
+  if (cmd.placements.length > 0 || (cmd.inPlace?.length ?? 0) > 0) {
     if (!job) return `job ${cmd.namespace}/${cmd.jobId} no longer exists`;
     if (job.version !== cmd.jobVersion) return `job ${cmd.jobId} changed (version ${job.version}, plan for ${cmd.jobVersion})`;
   }
@@ -99,6 +100,7 @@ export function applyCommitPlan(db: Db, index: number, cmd: Cmd): CommandResult 
     }).where(eq(allocations.id, s.allocId)).run();
     stopped++;
   }
+  if (cmd.inPlace?.length && jobRow) applyInPlace(db, index, cmd.at, cmd.inPlace, jobRow);
   if (cmd.deployment && jobRow) openDeployment(db, index, cmd, jobRow.version);
   for (const p of cmd.placements) insertPlacement(db, index, cmd, p, jobRow!);
   db.update(evaluations).set({
