@@ -1,0 +1,121 @@
+// Dynamic node meta, Nomad 1.5+'s API:
+//   GET  /v1/client/metadata[?node_id=ID]   {"Meta", "Dynamic", "Static"}
+//   POST /v1/client/metadata[?node_id=ID]   {"Meta": {"k": "v", "k2": null}}  (null unsets)
+// The node that runs the agent answers (core/cluster/node-meta.ts keeps its
+// dynamic meta in its data dir, and it re-registers so the leaders' node row,
+// hence constraints and spreads, has it at once). Any other node, a leader
+// included, passes the request on to that node, the way `alloc logs` is.
+// ACLs: node read on the target node to read, node write to apply
+// (core/acl/route-permissions.ts); the node is named by ?node_id only, so the
+// node the ACL check saw is the node the change lands on.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { ApiError, badRequest } from "../http/errors.ts";
+import { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";
+import { metaPatchSchema, type NodeMetaStore } from "../cluster/node-meta.ts";
+import type { CoreApiDeps } from "./deps.ts";
+import { errorResponses, jsonResponse } from "./schemas.ts";
+
+export const NodeIdQuery = z.object({ node_id: z.string().min(1).max(128).optional() });
+
+const MetaView = z.object({
+  Meta: z.record(z.string(), z.string()),
+  Dynamic: z.record(z.string(), z.string().nullable()),
+  Static: z.record(z.string(), z.string()),
+});
+
+const ApplyBody = z.object({
+  Meta: metaPatchSchema,
+  /** Nomad's clients may send it; it must name the node ?node_id names (or this one). */
+  NodeID: z.string().max(128).optional(),
+}).strict();
+
+export interface NodeMetaRouteOptions {
+  /** This node's agent: its meta store and a re-registration with the leaders. Absent on a leader-only node. */
+  local?: { store: NodeMetaStore; reregister(): Promise<void> };
+}
+
+export function nodeMetaRoutes(d: CoreApiDeps, o: NodeMetaRouteOptions): void {
+  const isSelf = (id: string | undefined) => id === undefined || id === d.host.nodeId || id === d.host.nodeName;
+
+  /** The node `id` names, or a 404; from the replicated state on leaders, through a leader on agents. */
+  const addressOf = async (c: Context, id: string): Promise<{ id: string; address: string }> => {
+    if (!d.forward) {
+      const n = d.state.getNode(id);
+      if (!n) throw new ApiError(404, "NODE_NOT_FOUND", `no node with id or name "${id}"`);
+      return { id: n.id, address: n.address };
+    }
+    // The client's own token: the leader answers what that token may read.
+    const headers = new Headers();
+    for (const h of ["x-consul-token", "authorization"]) {
+      const v = c.req.header(h);
+      if (v !== undefined) headers.set(h, v);
+    }
+    const res = await d.forward(new Request(`http://leader/v1/node/${encodeURIComponent(id)}`, { headers }));
+    if (res.status === 404) throw new ApiError(404, "NODE_NOT_FOUND", `no node with id or name "${id}"`);
+    if (!res.ok) throw new ApiError(res.status === 403 ? 403 : 502, res.status === 403 ? "PERMISSION_DENIED" : "LEADER_UNAVAILABLE", `looking up node "${id}": leader answered ${res.status}`);
+    const n = (await res.json()) as { id: string; address: string };
+    return { id: n.id, address: n.address };
+  };
+
+  /** Passes the request to the node that runs the agent; once at most. */
+  const passOn = async (c: Context, id: string, body?: unknown): Promise<Response> => {
+    if (c.req.header(FORWARDED_HEADER)) throw new ApiError(404, "NODE_NOT_FOUND", `node "${id}" is not this node`);
+    const to = await addressOf(c, id);
+    const scheme = d.peerHttp?.scheme ?? "http";
+    const payload = body === undefined ? undefined : (new TextEncoder().encode(JSON.stringify(body)).buffer as ArrayBuffer);
+    try {
+      return await proxyRequest(`${scheme}://${to.address}`, c.req.raw, payload, undefined, d.peerHttp?.fetch ?? fetch);
+    } catch (err) {
+      throw new ApiError(502, "NODE_UNREACHABLE", `node ${to.address} did not answer: ${(err as Error).message}`);
+    }
+  };
+
+  const localStore = () => {
+    if (!o.local) throw badRequest("this node runs no agent: pass ?node_id= the node whose meta you mean", "NO_CLIENT");
+    return o.local;
+  };
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "get", path: "/v1/client/metadata", tags: ["nodes"],
+      summary: "A node's meta: effective (Meta), applied at run time (Dynamic) and from its config (Static); ?node_id, default this node",
+      request: { query: NodeIdQuery },
+      responses: { ...jsonResponse(MetaView), ...errorResponses },
+    }),
+    handler: async (c) => {
+      const id = c.req.query("node_id");
+      if (!isSelf(id)) return passOn(c, id!);
+      return c.json(localStore().store.view());
+    },
+  });
+
+  d.routes.add({
+    owner: "core",
+    route: createRoute({
+      method: "post", path: "/v1/client/metadata", tags: ["nodes"],
+      summary: "Apply dynamic node meta: {\"Meta\": {\"k\": \"v\", \"k2\": null}} (null unsets); kept in the node's data dir across restarts",
+      request: { query: NodeIdQuery, body: { required: true, content: { "application/json": { schema: ApplyBody } } } },
+      responses: { ...jsonResponse(MetaView), ...errorResponses },
+    }),
+    handler: async (c) => {
+      const id = c.req.query("node_id");
+      const body = c.req.valid("json" as never) as z.infer<typeof ApplyBody>;
+      if (body.NodeID !== undefined && body.NodeID !== (id ?? d.host.nodeId) && !(id === undefined && body.NodeID === d.host.nodeName)) {
+        throw badRequest(`NodeID in the body (${body.NodeID}) must be the node ?node_id names; pass the node as ?node_id=`);
+      }
+      if (!isSelf(id)) return passOn(c, id!, body);
+      const local = localStore();
+      try {
+        local.store.apply(body.Meta);
+      } catch (err) {
+        if (err instanceof RangeError) throw badRequest(err.message);
+        throw err;
+      }
+      // Saved first: a leader that cannot be reached now learns it at the next join.
+      await local.reregister();
+      return c.json(local.store.view());
+    },
+  });
+}
