@@ -12,7 +12,7 @@
 // The result is always an argv element, an env value, a tag or a path: never
 // a shell line. Nothing here runs anything.
 import type { PortAssignment } from "./types.ts";
-import type { Task } from "./jobspec/types.ts";
+import type { Job, Task } from "./jobspec/types.ts";
 
 /** "http" → "HTTP", "metrics-v2" → "METRICS_V2": a port label as an environment variable suffix. */
 export function envLabel(label: string): string {
@@ -235,21 +235,23 @@ export function interpolatedFields(task: Task): Array<{ path: Array<string | num
  * The task with its args, env values, service tags and check paths
  * interpolated, or the first problem with its field. Env values see the
  * task's environment as it is before interpolation (no chains between
- * variables, as in Nomad).
+ * variables, as in Nomad); args, tags and paths see the resolved env, so
+ * `${X}` gives what the process finds in $X.
  */
 export function resolveTask(task: Task, scope: Scope): { ok: true; task: Task } | { ok: false; field: string; error: string } {
-  const r = (text: string, field: string): string => {
-    const v = interpolate(text, scope);
+  const r = (text: string, field: string, s: Scope): string => {
+    const v = interpolate(text, s);
     if (!v.ok) throw new FieldError(field, v.error);
     return v.value;
   };
   try {
-    const args = task.args.map((a, i) => r(a, `args[${i}]`));
-    const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, r(v, `env.${k}`)]));
+    const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, r(v, `env.${k}`, scope)]));
+    const after: Scope = { ...scope, env: { ...scope.env, ...env } };
+    const args = task.args.map((a, i) => r(a, `args[${i}]`, after));
     const service = task.service && {
       ...task.service,
-      tags: task.service.tags.map((t, i) => r(t, `service.tags[${i}]`)),
-      checks: task.service.checks.map((c, i) => (c.path === undefined ? c : { ...c, path: r(c.path, `service.checks[${i}].path`) })),
+      tags: task.service.tags.map((t, i) => r(t, `service.tags[${i}]`, after)),
+      checks: task.service.checks.map((c, i) => (c.path === undefined ? c : { ...c, path: r(c.path, `service.checks[${i}].path`, after) })),
     };
     return { ok: true, task: { ...task, args, env, ...(service ? { service } : {}) } };
   } catch (e) {
@@ -286,11 +288,11 @@ export function referenceError(name: string, task: Task, taskEnvKeys: readonly s
   return v.ok ? null : v.error;
 }
 
-/** The environment keys a task will have, whatever node it lands on. */
-export function plannedEnvKeys(task: Task, group: string): string[] {
+/** The environment keys a task will have, whatever node it lands on (`extra`: CORRAL_META_* of a template's children). */
+export function plannedEnvKeys(task: Task, group: string, extra: readonly string[] = []): string[] {
   const ports = Object.keys(task.ports).map((label) => ({ task: task.name, label, value: 0, static: false }) satisfies PortAssignment);
   const facts = allocVariables({ allocId: "", jobId: "", namespace: "", group, index: 0, task, allocDir: "", taskDir: "", host: "", ports });
-  return [...INHERITED_ENV, "LOGNAME", ...Object.keys(facts), ...Object.keys(task.env)];
+  return [...INHERITED_ENV, "LOGNAME", ...Object.keys(facts), ...Object.keys(task.env), ...extra];
 }
 
 export interface InterpolationIssue {
@@ -300,8 +302,8 @@ export interface InterpolationIssue {
 }
 
 /** Every reference in a task that can never resolve, or is malformed. */
-export function taskInterpolationIssues(task: Task, group: string): InterpolationIssue[] {
-  const keys = plannedEnvKeys(task, group);
+export function taskInterpolationIssues(task: Task, group: string, extra: readonly string[] = []): InterpolationIssue[] {
+  const keys = plannedEnvKeys(task, group, extra);
   const issues: InterpolationIssue[] = [];
   for (const f of interpolatedFields(task)) {
     if (!f.text.includes("$")) continue;
@@ -320,10 +322,15 @@ export function taskInterpolationIssues(task: Task, group: string): Interpolatio
 }
 
 /** Every interpolation problem of a job, with key paths as the job document spells them. */
-export function jobInterpolationErrors(job: { groups: ReadonlyArray<{ name: string; tasks: readonly Task[] }> }): Array<{ path: string; message: string }> {
+export function jobInterpolationErrors(job: Pick<Job, "groups" | "meta" | "periodic" | "parameterized">): Array<{ path: string; message: string }> {
+  // A periodic or parameterized job's children get its meta (and a dispatch's) as CORRAL_META_<KEY> (core/cluster/scheduling/children.ts).
+  const metaKeys = job.periodic || job.parameterized
+    ? [...Object.keys(job.meta ?? {}), ...(job.parameterized?.metaRequired ?? []), ...(job.parameterized?.metaOptional ?? [])]
+    : [];
+  const extra = metaKeys.map((k) => `CORRAL_META_${envLabel(k)}`);
   const out: Array<{ path: string; message: string }> = [];
   job.groups.forEach((g, gi) => g.tasks.forEach((t, ti) => {
-    for (const issue of taskInterpolationIssues(t, g.name)) {
+    for (const issue of taskInterpolationIssues(t, g.name, extra)) {
       const below = issue.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("");
       out.push({ path: `groups[${gi}].tasks[${ti}]${below}`, message: issue.message });
     }

@@ -114,7 +114,28 @@ describe("resolveTask and the exec env share one list of names", () => {
     expect(r.task.service!.checks[0]!.path).toBe("/a-9");
   });
   test("a node without the meta fails the task naming the field", () => {
-    const r = resolveTask(task, { env: { CORRAL_PORT_HTTP: "1" }, node: { ...scope.node, meta: {} } });
+    const r = resolveTask(task, { env: { CORRAL_PORT_HTTP: "1", CORRAL_ADDR_HTTP: "h:1" }, node: { ...scope.node, meta: {} } });
     expect(r).toMatchObject({ ok: false, field: "args[1]", error: expect.stringContaining('no meta "rack"') });
+  });
+});
+
+describe("templates' children", () => {
+  const base = { id: "enc", type: "batch", groups: [{ name: "g", tasks: [{ name: "t", command: "/bin/echo", args: ["${CORRAL_META_INPUT}", "${NOMAD_META_preset}"] }] }] };
+  test("a parameterized job may name the meta its dispatches carry", () => {
+    expect(validateJob({ ...base, parameterized: { meta_required: ["input"], meta_optional: ["preset"] } }).ok).toBe(true);
+  });
+  test("a plain job has no CORRAL_META_* variables to name", () => {
+    const r = validateJob(base);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.path)).toEqual(["groups[0].tasks[0].args[0]", "groups[0].tasks[0].args[1]"]);
+  });
+  test("a dispatch's meta value is passed on as written, ${ included", async () => {
+    const { childJob } = await import("../../core/cluster/scheduling/children.ts");
+    const parsed = validateJob({ ...base, parameterized: { meta_required: ["input"], meta_optional: ["preset"] } });
+    if (!parsed.ok) throw new Error("invalid");
+    const child = childJob(parsed.job, "enc/dispatch-1-x", { meta: { input: "a${b}c", preset: "p" } });
+    const t = child.groups[0]!.tasks[0]!;
+    const r = resolveTask(t, { env: { ...t.env }, node: scope.node });
+    expect(r).toMatchObject({ ok: true, task: { args: ["a${b}c", "p"], env: { CORRAL_META_INPUT: "a${b}c" } } });
   });
 });
