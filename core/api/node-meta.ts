@@ -1,16 +1,18 @@
 // Dynamic node meta, Nomad 1.5+'s API:
 //   GET  /v1/client/metadata[?node_id=ID]   {"Meta", "Dynamic", "Static"}
-//   POST /v1/client/metadata[?node_id=ID]   {"Meta": {"k": "v", "k2": null}}  (null unsets)
+//   POST /v1/client/metadata[?node_id=ID]   {"Meta": {"k": "v", "k2": null}, "NodeID"?}  (null unsets)
 // The node that runs the agent answers (core/cluster/node-meta.ts keeps its
 // dynamic meta in its data dir, and it re-registers so the leaders' node row,
 // hence constraints and spreads, has it at once). Any other node, a leader
 // included, passes the request on to that node, the way `alloc logs` is.
 // ACLs: node read on the target node to read, node write to apply
-// (core/acl/route-permissions.ts); the node is named by ?node_id only, so the
-// node the ACL check saw is the node the change lands on.
+// (core/acl/route-permissions.ts). The ACL check and the handler find the
+// target with the same function (metaTargetNode), so the node the check saw
+// is the node the change lands on.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ApiError, badRequest } from "../http/errors.ts";
+import { once, requestBody } from "../http/json-body.ts";
 import { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";
 import { metaPatchSchema, type NodeMetaStore } from "../cluster/node-meta.ts";
 import type { CoreApiDeps } from "./deps.ts";
@@ -26,9 +28,28 @@ const MetaView = z.object({
 
 const ApplyBody = z.object({
   Meta: metaPatchSchema,
-  /** Nomad's clients may send it; it must name the node ?node_id names (or this one). */
+  /** The node, as Nomad's clients send it; ?node_id works too (both: they must agree). */
   NodeID: z.string().max(128).optional(),
 }).strict();
+
+/**
+ * The node a metadata request names: ?node_id, or (POST, as Nomad's clients
+ * send it) the body's NodeID; undefined for the node that answers. Both given
+ * and different: a 400, since they cannot both be checked and honoured.
+ */
+export function metaTargetNode(c: Context): Promise<string | undefined> {
+  return once(c, "node-meta.target", async () => {
+    const q = new URL(c.req.url).searchParams.get("node_id") ?? undefined;
+    if (c.req.method !== "POST") return q;
+    const body = await requestBody(c);
+    const v = body.kind === "json" && body.value && typeof body.value === "object" ? (body.value as Record<string, unknown>).NodeID : undefined;
+    const fromBody = typeof v === "string" && v !== "" ? v : undefined;
+    if (q !== undefined && fromBody !== undefined && q !== fromBody) {
+      throw badRequest(`?node_id=${q} and the body's NodeID ${JSON.stringify(fromBody)} name different nodes`);
+    }
+    return q ?? fromBody;
+  });
+}
 
 export interface NodeMetaRouteOptions {
   /** This node's agent: its meta store and a re-registration with the leaders. Absent on a leader-only node. */
@@ -85,7 +106,7 @@ export function nodeMetaRoutes(d: CoreApiDeps, o: NodeMetaRouteOptions): void {
       responses: { ...jsonResponse(MetaView), ...errorResponses },
     }),
     handler: async (c) => {
-      const id = c.req.query("node_id");
+      const id = await metaTargetNode(c);
       if (!isSelf(id)) return passOn(c, id!);
       return c.json(localStore().store.view());
     },
@@ -100,11 +121,8 @@ export function nodeMetaRoutes(d: CoreApiDeps, o: NodeMetaRouteOptions): void {
       responses: { ...jsonResponse(MetaView), ...errorResponses },
     }),
     handler: async (c) => {
-      const id = c.req.query("node_id");
+      const id = await metaTargetNode(c);
       const body = c.req.valid("json" as never) as z.infer<typeof ApplyBody>;
-      if (body.NodeID !== undefined && body.NodeID !== (id ?? d.host.nodeId) && !(id === undefined && body.NodeID === d.host.nodeName)) {
-        throw badRequest(`NodeID in the body (${body.NodeID}) must be the node ?node_id names; pass the node as ?node_id=`);
-      }
       if (!isSelf(id)) return passOn(c, id!, body);
       const local = localStore();
       try {

@@ -38,6 +38,8 @@ describe("node meta and ACLs", () => {
     expect((await read(t.secret)).status).toBe(403);
     expect((await apply(t.secret, { rack: "evil" })).status).toBe(403);
     expect((await apply(t.secret, { rack: "evil" }, `?node_id=${nodeName}`)).status).toBe(403);
+    // Named in the body (Nomad's NodeID): checked on that node too.
+    expect((await call(n.url, "POST", "/v1/client/metadata", t.secret, { Meta: { rack: "evil" }, NodeID: nodeName })).status).toBe(403);
     // The body cannot redirect the change past the check on ?node_id.
     const sneaky = await call(n.url, "POST", "/v1/client/metadata?node_id=other", t.secret, { Meta: { rack: "evil" }, NodeID: nodeName });
     expect(sneaky.status).toBe(400);
@@ -51,5 +53,9 @@ describe("node meta and ACLs", () => {
     expect(r.body.Meta).toEqual({ rack: "r2" });
     const nodes = await call(n.url, "GET", "/v1/nodes", n.management);
     expect(nodes.body.find((x: any) => x.name === nodeName).meta).toEqual({ rack: "r2" });
+    // Nomad's shape: the node in the body's NodeID.
+    const nomad = await call(n.url, "POST", "/v1/client/metadata", t.secret, { Meta: { zone: "a" }, NodeID: nodeName });
+    expect(nomad.status).toBe(200);
+    expect(nomad.body.Meta).toEqual({ rack: "r2", zone: "a" });
   });
 });

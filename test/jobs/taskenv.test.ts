@@ -116,6 +116,11 @@ describe("node meta", () => {
     expect(listed.code, listed.err).toBe(0);
     expect(listed.out).toContain("rack=r2,zone=z1");
 
+    // Nomad's request shape (the node in the body's NodeID), through the leader: a key added and removed again.
+    const nomadStyle = (meta: Record<string, string | null>) => getJson(leader.url + "/v1/client/metadata", { method: "POST", body: JSON.stringify({ NodeID: a.nodeId, Meta: meta }), headers: { "content-type": "application/json" } });
+    expect((await nomadStyle({ tmp: "1" })).body.Meta).toEqual({ rack: "r2", zone: "z1", tmp: "1" });
+    expect((await nomadStyle({ tmp: null })).body.Meta).toEqual({ rack: "r2", zone: "z1" });
+
     // The agent restarts with the same config (rack = "r1"): the applied meta wins and stays.
     await agent.kill("SIGTERM");
     await startTheAgent();
@@ -135,10 +140,11 @@ describe("node meta", () => {
     }
     const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, "v"]));
     expect((await post({ Meta: many })).status).toBe(400);
-    // The body may not name another node than the one the ACL check saw.
-    const other = await post({ Meta: { a: "b" }, NodeID: "someone-else" });
-    expect(other.status).toBe(400);
-    expect(other.body.error).toContain("NodeID");
+    // ?node_id and the body's NodeID (Nomad's spelling) may not name two different nodes.
+    const both = await post({ Meta: { a: "b" }, NodeID: "someone-else" }, "?node_id=meta-agent");
+    expect(both.status).toBe(400);
+    expect(both.body.error).toContain("NodeID");
+    expect((await post({ Meta: { a: "b" }, NodeID: "someone-else" })).status).toBe(404);
     expect((await getJson(leader.url + "/v1/client/metadata?node_id=no-such-node")).status).toBe(404);
     // A leader-only node runs no agent: it needs ?node_id.
     const noClient = await getJson(leader.url + "/v1/client/metadata");
