@@ -77,6 +77,19 @@ describe("interpolation in a running task", () => {
     expect(text).toBe(`${port} r1`);
   }, 60_000);
 
+  test("a node without the meta a task names fails the task at once, naming the field", async () => {
+    const job = echoJob("nometa");
+    job.groups[0]!.tasks[0]!.args = [...ECHO_ARGS.slice(0, 2), "${CORRAL_PORT_http}", "${meta.nope}"];
+    (job.groups[0] as any).restart = { attempts: 5, delay: "100ms" };
+    await submit(leader.url, job);
+    const failed = await eventually(async () => (await allocs(leader.url, "nometa")).find((a) => a.clientStatus === "failed"), 30_000);
+    const st = failed.taskStates.echo;
+    expect(st.restarts).toBe(0);
+    expect(st.events.map((e: any) => e.type)).toContain("Setup Failure");
+    expect(st.events.at(-1).message).toBe('not started: args[3]: node meta-agent has no meta "nope" (${meta.nope})');
+    await getJson(leader.url + "/v1/job/nometa?purge", { method: "DELETE" });
+  }, 60_000);
+
   test("a job naming an unknown variable is refused at submission with its key path", async () => {
     const job = echoJob("typo");
     job.groups[0]!.tasks[0]!.args = ["-e", "1", "${CORRAL_PORT_htp}"];
