@@ -139,3 +139,14 @@ describe("templates' children", () => {
     expect(r).toMatchObject({ ok: true, task: { args: ["a${b}c", "p"], env: { CORRAL_META_INPUT: "a${b}c" } } });
   });
 });
+
+describe("constraints take the same node spellings", () => {
+  test("${node.unique.name} and ${node.unique.id} in a constraint read the node's name and id", async () => {
+    const { compileAttribute, attributeError } = await import("../../core/scheduler/attribute.ts");
+    const node = { id: "n-1", name: "agent-1", status: "ready", attributes: {}, meta: { rack: "r1" }, resources: {}, reserved: {} } as any;
+    expect(attributeError("${node.unique.name}")).toBeNull();
+    expect(compileAttribute("${node.unique.name}")(node)).toBe("agent-1");
+    expect(compileAttribute("${node.unique.id}")(node)).toBe("n-1");
+    expect(attributeError("${node.unique.colour}")).toContain("unknown node field");
+  });
+});
