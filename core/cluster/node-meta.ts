@@ -20,11 +20,24 @@ import { z } from "zod";
 export const META_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.\-]*$/;
 export const META_LIMITS = { keys: 64, keyChars: 128, valueChars: 512 } as const;
 
-const metaKey = z
-  .string()
-  .min(1, "a meta key must not be empty")
-  .max(META_LIMITS.keyChars, `a meta key is at most ${META_LIMITS.keyChars} characters`)
-  .regex(META_KEY, `a meta key may contain letters, digits, "_", "." and "-", and must not start with "." or "-"`);
+/** Why `key` cannot be a meta key, or null. (A zod record key's own error only says "Invalid key in record".) */
+export function metaKeyProblem(key: string): string | null {
+  if (key === "") return "a meta key must not be empty";
+  if (key.length > META_LIMITS.keyChars) return `a meta key is at most ${META_LIMITS.keyChars} characters`;
+  if (!META_KEY.test(key)) return `a meta key may contain letters, digits, "_", "." and "-", and must not start with "." or "-"`;
+  return null;
+}
+
+function metaRecord<V extends z.ZodType>(value: V, what: string) {
+  return z.record(z.string(), value).superRefine((m, ctx) => {
+    const keys = Object.keys(m);
+    if (keys.length > META_LIMITS.keys) ctx.addIssue({ code: "custom", message: `at most ${META_LIMITS.keys} meta keys${what}` });
+    for (const k of keys) {
+      const problem = metaKeyProblem(k);
+      if (problem) ctx.addIssue({ code: "custom", path: [k], message: problem });
+    }
+  });
+}
 // Control characters would turn into log-line and table injection; values are otherwise free text.
 const metaValue = z
   .string()
@@ -32,14 +45,10 @@ const metaValue = z
   .regex(/^[^\u0000-\u001f\u007f]*$/, "a meta value must not contain control characters");
 
 /** `[node] meta` in the config file. */
-export const staticMetaSchema = z
-  .record(metaKey, metaValue)
-  .refine((m) => Object.keys(m).length <= META_LIMITS.keys, `at most ${META_LIMITS.keys} meta keys`);
+export const staticMetaSchema = metaRecord(metaValue, "");
 
 /** A change: key → value, or null to unset. */
-export const metaPatchSchema = z
-  .record(metaKey, metaValue.nullable())
-  .refine((m) => Object.keys(m).length <= META_LIMITS.keys, `at most ${META_LIMITS.keys} meta keys in one change`);
+export const metaPatchSchema = metaRecord(metaValue.nullable(), " in one change");
 export type MetaPatch = z.infer<typeof metaPatchSchema>;
 
 /** The meta the node registers with: static, then dynamic over it; nulls remove. */

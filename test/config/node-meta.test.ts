@@ -29,7 +29,7 @@ describe("[node] meta", () => {
   });
 
   test("bad keys, values and env pairs are config errors naming the key", () => {
-    expect(problems(`[node]\nmeta = { "bad key" = "v" }\n`)).toContain("node.meta");
+    expect(problems(`[node]\nmeta = { "bad key" = "v" }\n`)).toContain(`node.meta."bad key": a meta key may contain letters`);
     expect(problems(`[node]\nmeta = { rack = 5 }\n`)).toContain("node.meta.rack");
     expect(problems(`[node]\nmeta = { k = "${"x".repeat(513)}" }\n`)).toContain("at most 512");
     expect(problems("", { CORRAL_NODE_META: "rack" })).toContain("KEY=VALUE");

@@ -151,6 +151,8 @@ describe("node meta", () => {
       expect(typeof r.body.error).toBe("string");
       expect(typeof r.body.code).toBe("string");
     }
+    const badKey = await post({ Meta: { "bad key": "v" } });
+    expect(badKey.body).toEqual({ error: `Meta.bad key: a meta key may contain letters, digits, "_", "." and "-", and must not start with "." or "-"`, code: "INVALID_INPUT" });
     const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`k${i}`, "v"]));
     expect((await post({ Meta: many })).status).toBe(400);
     // ?node_id and the body's NodeID (Nomad's spelling) may not name two different nodes.
