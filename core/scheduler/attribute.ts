@@ -29,10 +29,11 @@ export function compileAttribute(text: string): AttributeReader {
   if (!m) return () => text;
   const key = m[2]!;
   switch (m[1]) {
+    // Own keys only: ${meta.constructor} is a missing key, not Object's constructor.
     case "attr":
-      return (node) => node.attributes[key];
+      return (node) => (Object.hasOwn(node.attributes, key) ? node.attributes[key] : undefined);
     case "meta":
-      return (node) => node.meta[key];
+      return (node) => (Object.hasOwn(node.meta, key) ? node.meta[key] : undefined);
     default:
       if (key === "id" || key === "unique.id") return (node) => node.id;
       if (key === "name" || key === "unique.name") return (node) => node.name;

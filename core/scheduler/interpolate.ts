@@ -165,23 +165,31 @@ const NODE_FIELDS: Record<string, (n: NodeFacts) => string> = {
   "node.name": (n) => n.name,
 };
 
+/**
+ * A key of a plain record, never of its prototype: `${constructor}` or
+ * `${meta.__proto__}` must not find Object's functions.
+ */
+function own(record: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 /** The value of one reference, or why there is none. */
 export function lookup(name: string, scope: Scope): Lookup {
-  const field = NODE_FIELDS[name];
+  const field = Object.hasOwn(NODE_FIELDS, name) ? NODE_FIELDS[name] : undefined;
   if (field) return { ok: true, value: field(scope.node) };
   const dot = name.indexOf(".");
   const ns = dot < 0 ? "" : name.slice(0, dot);
   const key = name.slice(dot + 1);
   if (ns === "attr" || ns === "meta") {
-    const v = (ns === "attr" ? scope.node.attributes : scope.node.meta)[key];
+    const v = own(ns === "attr" ? scope.node.attributes : scope.node.meta, key);
     return v === undefined ? { ok: false, error: `node ${scope.node.name} has no ${ns === "attr" ? "attribute" : "meta"} "${key}" (\${${name}})` } : { ok: true, value: v };
   }
   if (ns === "env") {
-    const v = scope.env[canonicalName(key) ?? key];
+    const v = own(scope.env, canonicalName(key) ?? key);
     return v === undefined ? { ok: false, error: `unknown variable \${${name}}: the task's environment has no ${key}` } : { ok: true, value: v };
   }
   // A bare name is a variable of the task's environment (as in Nomad: ${HOME}, ${CORRAL_PORT_http}).
-  const v = scope.env[canonicalName(name) ?? name];
+  const v = own(scope.env, canonicalName(name) ?? name);
   return v === undefined ? { ok: false, error: unknownMessage(name, Object.keys(scope.env), scope.portLabels) } : { ok: true, value: v };
 }
 
@@ -278,7 +286,7 @@ export const INHERITED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", 
  * it; constrain the job on it to place only where it exists).
  */
 export function referenceError(name: string, task: Task, taskEnvKeys: readonly string[]): string | null {
-  if (name in NODE_FIELDS) return null;
+  if (Object.hasOwn(NODE_FIELDS, name)) return null;
   if (/^(attr|meta)\.[^.]/.test(name)) return null;
   const scope: Scope = {
     env: Object.fromEntries(taskEnvKeys.map((k) => [k, ""])), node: { id: "", name: "", datacenter: "", attributes: {}, meta: {} },

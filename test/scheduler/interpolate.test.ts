@@ -148,5 +148,21 @@ describe("constraints take the same node spellings", () => {
     expect(compileAttribute("${node.unique.name}")(node)).toBe("agent-1");
     expect(compileAttribute("${node.unique.id}")(node)).toBe("n-1");
     expect(attributeError("${node.unique.colour}")).toContain("unknown node field");
+    // Object's own names are missing keys in constraints too.
+    expect(compileAttribute("${meta.constructor}")(node)).toBeUndefined();
+    expect(compileAttribute("${attr.toString}")({ ...node, attributes: {} })).toBeUndefined();
+  });
+});
+
+describe("names that are Object's own", () => {
+  test("${constructor}, ${toString}, ${env.__proto__} and ${meta.constructor} find nothing", () => {
+    for (const ref of ["constructor", "toString", "hasOwnProperty", "env.__proto__", "env.constructor", "node.constructor"]) {
+      expect(interpolate(`\${${ref}}`, scope)).toMatchObject({ ok: false });
+    }
+    expect(interpolate("${meta.constructor}", scope)).toMatchObject({ ok: false, error: expect.stringContaining('no meta "constructor"') });
+    expect(interpolate("${attr.__proto__}", scope)).toMatchObject({ ok: false });
+    const r = validateJob(job({ args: ["${constructor}", "${toString}", "${env.__proto__}"] }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.path)).toEqual(["groups[0].tasks[0].args[0]", "groups[0].tasks[0].args[1]", "groups[0].tasks[0].args[2]"]);
   });
 });
