@@ -29,7 +29,11 @@ export function metaKeyProblem(key: string): string | null {
 }
 
 function metaRecord<V extends z.ZodType>(value: V, what: string) {
-  return z.record(z.string(), value).superRefine((m, ctx) => {
+  // zod's record drops a "__proto__" key without a word (assigning it sets a prototype): refuse it first.
+  const noProto = z.unknown().superRefine((raw, ctx) => {
+    if (raw !== null && typeof raw === "object" && Object.hasOwn(raw, "__proto__")) ctx.addIssue({ code: "custom", path: ["__proto__"], message: `"__proto__" is reserved` });
+  });
+  return noProto.pipe(z.record(z.string(), value)).superRefine((m, ctx) => {
     const keys = Object.keys(m);
     if (keys.length > META_LIMITS.keys) ctx.addIssue({ code: "custom", message: `at most ${META_LIMITS.keys} meta keys${what}` });
     for (const k of keys) {

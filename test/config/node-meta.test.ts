@@ -33,6 +33,7 @@ describe("[node] meta", () => {
     expect(problems(`[node]\nmeta = { rack = 5 }\n`)).toContain("node.meta.rack");
     expect(problems(`[node]\nmeta = { k = "${"x".repeat(513)}" }\n`)).toContain("at most 512");
     expect(problems("", { CORRAL_NODE_META: "rack" })).toContain("KEY=VALUE");
+    expect(problems(`[node]\nmeta = { "__proto__" = "x" }\n`)).toContain("reserved");
   });
 });
 

@@ -145,7 +145,7 @@ describe("node meta", () => {
 
   test("bad keys and values get a clear 400", async () => {
     const post = (body: unknown, q = "") => getJson(agent.url + "/v1/client/metadata" + q, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
-    for (const bad of [{ Meta: { "bad key": "v" } }, { Meta: { "-x": "v" } }, { Meta: { k: "a\nb" } }, { Meta: { k: "x".repeat(513) } }, { Meta: { k: 5 } }, { Meta: "rack=r3" }, {}]) {
+    for (const bad of [{ Meta: { "bad key": "v" } }, { Meta: { "-x": "v" } }, { Meta: { k: "a\nb" } }, { Meta: { k: "x".repeat(513) } }, { Meta: { k: 5 } }, { Meta: "rack=r3" }, {}, { Meta: JSON.parse('{"__proto__": "x"}') }]) {
       const r = await post(bad);
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(typeof r.body.error).toBe("string");
