@@ -93,7 +93,7 @@ export function nodeMetaRoutes(d: CoreApiDeps, o: NodeMetaRouteOptions): void {
   };
 
   const localStore = () => {
-    if (!o.local) throw badRequest("this node runs no agent: pass ?node_id= the node whose meta you mean", "NO_CLIENT");
+    if (!o.local) throw badRequest("this node runs no agent: name the node whose meta you mean (?node_id=, or -node-id with corral node meta)", "NO_CLIENT");
     return o.local;
   };
 
