@@ -42,6 +42,8 @@ import { VERSION } from "./version.ts";
 import type { CoreApiDeps } from "./api/deps.ts";
 import { statusRoutes } from "./api/status.ts";
 import { nodeRoutes } from "./api/nodes.ts";
+import { nodeMetaRoutes } from "./api/node-meta.ts";
+import { NodeMetaStore } from "./cluster/node-meta.ts";
 import { pluginRoutes } from "./api/plugins.ts";
 import { restartOnlyChanges } from "./config/reload-diff.ts";
 import { clusterRoutes } from "./api/cluster.ts";
@@ -162,6 +164,11 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   const bus = new EventBus();
   const metrics = new Registry();
   const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter, advertise: advertiseHost };
+  // Static ([node] meta) and dynamic node meta (core/cluster/node-meta.ts), for nodes that run an agent.
+  const nodeMeta = role === "agent" || role === "dev" ? new NodeMetaStore(dataDir, config.node.meta, (m, f) => log.warn(m, f)) : undefined;
+  // What task interpolation reads (${attr.*}, ${meta.*}): the node as it last registered (set below, once it did).
+  let registered: JoinRequest | undefined;
+  if (nodeMeta) host.nodeFacts = () => registered && { id: registered.id, name: registered.name, datacenter: registered.datacenter, attributes: registered.attributes, meta: registered.meta };
 
   let store: Store | undefined;
   let raft: RaftReplicator | undefined;
@@ -300,6 +307,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     : undefined;
   statusRoutes(deps);
   nodeRoutes(deps);
+  nodeMetaRoutes(deps, { local: nodeMeta && { store: nodeMeta, reregister: async () => agent?.reregister() } });
   pluginRoutes(deps);
   clusterRoutes(deps);
   aclRpcRoutes(deps);
@@ -421,12 +429,13 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
         attributes: fp.attributes,
         resources: fp.resources,
         reserved: fp.reserved,
-        meta: {},
+        meta: nodeMeta?.effective() ?? {},
       };
     };
+    const register = async () => (registered = await registration());
     const transport = membership ? new LocalLeaderTransport(membership) : leaderClient!;
     agent = new AgentMember({
-      transport, registration, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log, legacy,
+      transport, registration: register, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log, legacy,
       // Plugins that keep state on a leader (discovery's anti-entropy) resync after every (re)join.
       onJoined: () => bus.publish("agent.joined", { nodeId }),
     });

@@ -10,6 +10,7 @@
 // path) take the permission of the visible route on the same path.
 import type { Context } from "hono";
 import { parsedJobSpec } from "../api/job-views.ts";
+import { metaTargetNode } from "../api/node-meta.ts";
 import { arrayBy, checksArray, kvFilter, mapKeys, mapValuesBy, reads } from "./filters.ts";
 import type { PermissionSpec, Resource, RoutePermission, SegmentHelpers, Want } from "./types.ts";
 
@@ -18,6 +19,11 @@ type Segment = NonNullable<PermissionSpec["segment"]>;
 const param = (name: string): Segment => (c) => c.req.param(name) ?? "";
 const self: Segment = (_c, h) => h.selfName;
 const nodeParam = (name: string): Segment => (c, h) => h.nodeName(c.req.param(name) ?? "");
+/** The node a /v1/client/metadata request names (?node_id or the body's NodeID), found as its handler finds it. */
+const metaNode: Segment = async (c, h) => {
+  const id = await metaTargetNode(c);
+  return id ? h.nodeName(id) : h.selfName;
+};
 const need = (resource: Resource, access: Want, segment?: Segment, extra: Partial<PermissionSpec> = {}): PermissionSpec => ({ resource, access, segment, ...extra });
 const flagged = (c: Context, ...names: string[]) => names.some((n) => new URL(c.req.url).searchParams.has(n));
 
@@ -65,6 +71,9 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/node/{id}/metrics", need("node", "read", nodeParam("id"))],
   ["GET", "/v1/node/{id}/allocations", need("node", "read", nodeParam("id"))],
   ["POST", "/v1/node/{id}/drain", need("node", "write", nodeParam("id"))],
+  // Dynamic node meta (core/api/node-meta.ts): the node ?node_id (or a POST body's NodeID) names, this node without either.
+  ["GET", "/v1/client/metadata", need("node", "read", metaNode)],
+  ["POST", "/v1/client/metadata", need("node", "write", metaNode)],
   // plugins
   ["GET", "/v1/plugins", need("plugin", "read", undefined, { filter: reads(["plugin"], arrayBy("plugin", "name")) })],
   ["GET", "/v1/plugins/{name}", need("plugin", "read", param("name"))],

@@ -8,6 +8,7 @@ import { VERSION } from "../version.ts";
 import { agentSpec, devSpec, leaderSpec, runNode } from "./commands/run.ts";
 import { configCheck, configCheckSpec } from "./commands/config.ts";
 import { nodes, nodesSpec } from "./commands/nodes.ts";
+import { nodeMeta, nodeMetaSpec } from "./commands/node-meta.ts";
 import { plugins, pluginsSpec } from "./commands/plugins.ts";
 import {
   catalogNodes, catalogNodesSpec, serviceDeregister, serviceDeregisterSpec, serviceRegister, serviceRegisterSpec, services, servicesSpec,
@@ -58,6 +59,7 @@ export const commands: Command[] = [
   { path: ["alloc", "status"], spec: allocStatusSpec, run: allocStatus },
   { path: ["alloc", "logs"], spec: allocLogsSpec, run: allocLogs },
   { path: ["node", "drain"], spec: nodeDrainSpec, run: nodeDrain },
+  { path: ["node", "meta"], spec: nodeMetaSpec, run: nodeMeta },
   { path: ["monitor"], spec: monitorSpec, run: monitor },
   { path: ["operator", "raft"], spec: operatorRaftSpec, run: operatorRaft },
   { path: ["operator", "snapshot"], spec: operatorSnapshotSpec, run: operatorSnapshot },

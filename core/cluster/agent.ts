@@ -79,6 +79,21 @@ export class AgentMember {
     this.opts.onJoined?.();
   }
 
+  /**
+   * Registers again now (this node's meta changed): the leaders' node row
+   * has the change when this resolves. When no leader answers, the next
+   * tick joins again with it.
+   */
+  async reregister(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.join();
+    } catch (err) {
+      this.joined = false;
+      this.opts.log.warn("re-registration failed; retrying with the next heartbeat", { leader: this.opts.transport.describe(), err });
+    }
+  }
+
   private async beat() {
     const req: HeartbeatRequest = { id: this.nodeId!, sample: this.opts.latestSample() };
     await this.opts.transport.heartbeat(req);

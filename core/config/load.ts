@@ -103,6 +103,16 @@ function coerceEnv(kind: KeyKind, raw: string): { value: unknown } | { error: st
       if (["false", "0", "no", "off"].includes(b)) return { value: false };
       return { error: `expected true or false, got ${JSON.stringify(raw)}` };
     }
+    case "map": {
+      // "k=v,k2=v2" (CORRAL_NODE_META="rack=r1,zone=a")
+      const out: Record<string, string> = {};
+      for (const pair of raw.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+        const eq = pair.indexOf("=");
+        if (eq <= 0) return { error: `expected KEY=VALUE pairs separated by ",", got ${JSON.stringify(pair)}` };
+        out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+      }
+      return { value: out };
+    }
     case "list":
       return {
         value: raw

@@ -7,6 +7,7 @@
 // what a valid file is.
 import os from "node:os";
 import { isIP } from "node:net";
+import { staticMetaSchema } from "../cluster/node-meta.ts";
 import { z } from "zod";
 import { durationMs, formatDuration, sizeBytes } from "./duration.ts";
 import { describeValue, isTable } from "./introspect.ts";
@@ -29,7 +30,7 @@ import type {
 export type { Config, Role } from "./types.ts";
 
 /** How a key's value is written, used to coerce environment variables. */
-export type KeyKind = "string" | "int" | "bool" | "duration" | "list" | "size" | "enum";
+export type KeyKind = "string" | "int" | "bool" | "duration" | "list" | "size" | "enum" | "map";
 
 /** Every key of the fixed tables (TOML spelling) and its kind. */
 export const KEY_KINDS = {
@@ -42,6 +43,7 @@ export const KEY_KINDS = {
     log_level: "enum",
     log_format: "enum",
     datacenter: "string",
+    meta: "map",
   },
   cluster: { secret: "string", legacy_signatures: "enum" },
   leader: {
@@ -251,6 +253,8 @@ export function buildConfigSchema(opts: SchemaOptions) {
       log_level: z.enum(LOG_LEVELS).default(DEFAULTS.logLevel),
       log_format: z.enum(LOG_FORMATS).default(DEFAULTS.logFormat),
       datacenter: nameField("datacenter").default(DEFAULTS.datacenter),
+      // Static node meta (core/cluster/node-meta.ts); dynamic meta applied at run time goes over it.
+      meta: staticMetaSchema.default({}),
     })
     .transform(
       (v): NodeConfig => ({
@@ -262,6 +266,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         logLevel: v.log_level,
         logFormat: v.log_format,
         datacenter: v.datacenter,
+        meta: v.meta,
       }),
     );
 

@@ -27,6 +27,8 @@ export interface NodeConfig {
   logFormat: LogFormat;
   /** Datacenter name reported in the Consul-compatible API. Default "dc1". */
   datacenter: string;
+  /** Static node meta ([node] meta); dynamic meta (corral node meta apply) goes over it. Default {}. */
+  meta: Record<string, string>;
 }
 
 export interface ClusterConfig {

@@ -66,6 +66,12 @@ export interface HostInfo {
    * ACLs on. Send it as X-Consul-Token.
    */
   localToken?: string;
+  /**
+   * The node as it last registered with the leaders (attributes, meta after
+   * `corral node meta apply`): what task interpolation reads. Undefined on a
+   * leader-only node, or before the first registration.
+   */
+  nodeFacts?: () => import("../scheduler/interpolate.ts").NodeFacts | undefined;
 }
 
 export interface RouteOptions {

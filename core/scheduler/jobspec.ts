@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { jobSchema } from "./jobspec/schema.ts";
 import { normalizeJob } from "./jobspec/normalize.ts";
 import type { JobSpecError, JobSpecResult } from "./jobspec/types.ts";
+import { jobInterpolationErrors } from "./interpolate.ts";
 
 export type * from "./jobspec/types.ts";
 export { parseDurationMs } from "./jobspec/duration.ts";
@@ -28,7 +29,11 @@ export function parseJobSpec(text: string, format: "toml" | "json"): JobSpecResu
 export function validateJob(value: unknown): JobSpecResult {
   const parsed = jobSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) return { ok: false, errors: toErrors(parsed.error.issues) };
-  return { ok: true, job: normalizeJob(parsed.data) };
+  const job = normalizeJob(parsed.data);
+  // A reference no node can resolve is refused here, so no task is placed that cannot start.
+  const unresolvable = jobInterpolationErrors(job);
+  if (unresolvable.length) return { ok: false, errors: unresolvable };
+  return { ok: true, job };
 }
 
 function decode(text: string, format: "toml" | "json"): { ok: true; value: unknown } | { ok: false; error: JobSpecError } {

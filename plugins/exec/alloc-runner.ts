@@ -11,6 +11,7 @@ import { runsToCompletion, type TaskGroup, type PortAssignment } from "../../cor
 import type { TaskState } from "../../core/store/schema-jobs.ts";
 import { prepareAllocDir, prepareTaskDir } from "./dirs.ts";
 import { taskEnv } from "./env.ts";
+import { resolveTask, type NodeFacts } from "../../core/scheduler/interpolate.ts";
 import { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
 import { TaskRunner } from "./task-runner.ts";
@@ -62,6 +63,8 @@ export interface AllocRunnerDeps {
   identity(task: TaskGroup["tasks"][number]): TaskIdentity;
   /** The agent switches users (it is root): folders get the modes of dirs.ts. */
   isolate: boolean;
+  /** This node as it registered (${node.*}, ${attr.*}, ${meta.*} in task interpolation). */
+  nodeFacts?: () => NodeFacts | undefined;
 }
 
 /**
@@ -107,6 +110,8 @@ export class AllocRunner {
   private detached = false;
   private terminal = false;
   private description = "";
+  /** Tasks with their ${...} references resolved on this node (what runs and what the catalog gets). */
+  private resolved = new Map<string, TaskGroup["tasks"][number]>();
 
   constructor(readonly alloc: NodeAlloc, private d: AllocRunnerDeps) {}
 
@@ -144,10 +149,17 @@ export class AllocRunner {
         allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: this.d.agentEnv,
         user: who.ok && who.switchTo ? { name: who.name, home: taskDir } : undefined,
       });
+      // Interpolation with this node's values (core/scheduler/interpolate.ts); never through a shell.
+      const node = this.d.nodeFacts?.() ?? { id: "", name: "", datacenter: "", attributes: {}, meta: {} };
+      const r = resolveTask(task, { env, node, portLabels: Object.keys(task.ports) });
+      const run = r.ok ? r.task : task;
+      if (r.ok) Object.assign(env, r.task.env);
+      this.resolved.set(task.name, run);
+      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : undefined;
       const runner = new TaskRunner({
-        allocId: a.id, task, batch: runsToCompletion(a.jobType), restart: g.restart, env, cwd: taskDir, stdout, stderr,
+        allocId: a.id, task: run, batch: runsToCompletion(a.jobType), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
-        runAs: who.ok ? who.switchTo : undefined, refused: who.ok ? undefined : who.error,
+        runAs: who.ok ? who.switchTo : undefined, refused,
         onChange: (st) => this.taskChanged(task.name, st),
         onRecord: (rec) => {
           if (!this.terminal) this.d.onRecord(a.id, task.name, rec);
@@ -175,16 +187,22 @@ export class AllocRunner {
     for (const l of this.logs) l.close();
   }
 
+  /** The allocation with its tasks as resolved here: service tags and check paths interpolated. */
+  private serviceAlloc(): NodeAlloc {
+    const g = this.alloc.groupSpec;
+    return { ...this.alloc, groupSpec: { ...g, tasks: g.tasks.map((t) => this.resolved.get(t.name) ?? t) } };
+  }
+
   private taskChanged(task: string, st: TaskState): void {
     if (st.state === "running" && !this.registered.has(task) && !this.stopping) {
       this.registering.add(task);
-      void this.d.services.register(this.alloc, task).finally(() => {
+      void this.d.services.register(this.serviceAlloc(), task).finally(() => {
         this.registering.delete(task);
         this.registered.add(task);
         this.emit();
       });
     } else if (st.state !== "running" && this.registered.delete(task)) {
-      void this.d.services.deregister(this.alloc, task);
+      void this.d.services.deregister(this.serviceAlloc(), task);
     }
     this.emit();
     const failed = [...this.tasks.values()].find((t) => t.state.state === "dead" && t.state.failed);
@@ -221,7 +239,7 @@ export class AllocRunner {
     this.stopping = true;
     if (!this.terminal) this.description = reason.slice(0, 1000);
     await Promise.all([...this.tasks.values()].map((t) => t.stop(reason)));
-    await Promise.all([...this.registered].map((t) => this.d.services.deregister(this.alloc, t)));
+    await Promise.all([...this.registered].map((t) => this.d.services.deregister(this.serviceAlloc(), t)));
     this.registered.clear();
     for (const l of this.logs) l.close();
     this.emit();

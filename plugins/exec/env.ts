@@ -3,10 +3,12 @@
 // program commonly needs pass through, then the CORRAL_* facts of the
 // allocation, then the task's own env (which may override them). A task
 // switched to another user gets that user's name and its own folder as HOME.
+// The CORRAL_* names come from core/scheduler/interpolate.ts, which
+// interpolation and job validation read too: one list of names.
 import type { PortAssignment, Task } from "../../core/scheduler/index.ts";
+import { allocVariables, INHERITED_ENV } from "../../core/scheduler/interpolate.ts";
 
-/** Agent variables a task inherits. */
-export const INHERITED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"] as const;
+export { envLabel, INHERITED_ENV } from "../../core/scheduler/interpolate.ts";
 
 export interface TaskEnvInput {
   allocId: string;
@@ -25,11 +27,6 @@ export interface TaskEnvInput {
   user?: { name: string; home: string };
 }
 
-/** "http" → "HTTP", "metrics-v2" → "METRICS_V2": a port label as an environment variable suffix. */
-export function envLabel(label: string): string {
-  return label.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
-}
-
 export function taskEnv(i: TaskEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of INHERITED_ENV) {
@@ -37,22 +34,6 @@ export function taskEnv(i: TaskEnvInput): Record<string, string> {
     if (v !== undefined) env[k] = v;
   }
   if (i.user) Object.assign(env, { HOME: i.user.home, USER: i.user.name, LOGNAME: i.user.name });
-  Object.assign(env, {
-    CORRAL_ALLOC_ID: i.allocId,
-    CORRAL_JOB_ID: i.jobId,
-    CORRAL_NAMESPACE: i.namespace,
-    CORRAL_GROUP: i.group,
-    CORRAL_ALLOC_INDEX: String(i.index),
-    CORRAL_TASK: i.task.name,
-    CORRAL_ALLOC_DIR: i.allocDir,
-    CORRAL_TASK_DIR: i.taskDir,
-    CORRAL_CPU_LIMIT: String(i.task.resources.cpuMhz),
-    CORRAL_MEMORY_LIMIT: String(i.task.resources.memoryMb),
-  });
-  for (const p of i.ports) {
-    if (p.task !== i.task.name) continue;
-    env[`CORRAL_PORT_${envLabel(p.label)}`] = String(p.value);
-    env[`CORRAL_ADDR_${envLabel(p.label)}`] = `${i.host}:${p.value}`;
-  }
+  Object.assign(env, allocVariables(i));
   return { ...env, ...i.task.env };
 }

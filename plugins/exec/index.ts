@@ -86,7 +86,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
   const supervisor = new Supervisor({
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
-    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate,
+    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate, nodeFacts: () => ctx.host.nodeFacts?.(),
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
     onRecord: (allocId: string, task: string, rec: TaskRecord) => processes.set(allocId, task, rec),
@@ -97,7 +97,12 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
 
   const source = ctx.forward ? remoteAllocs(ctx.host.nodeId, ctx.forward) : localAllocs(ctx.host.nodeId, ctx.state);
   const watch = ctx.own(new AllocWatch(source, (allocs) => supervisor.reconcile(allocs), ctx.log));
-  watch.start();
+  // Tasks interpolate ${attr.*} and ${meta.*} with the node's registration: start once there is one.
+  let closed = false;
+  void (async () => {
+    while (!closed && ctx.host.nodeFacts && !ctx.host.nodeFacts()) await new Promise((r) => setTimeout(r, 50));
+    if (!closed) watch.start();
+  })();
   logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: (id) => supervisor.find(id)?.alloc });
 
   const gauge = ctx.metrics.gauge({
@@ -108,6 +113,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
 
   return {
     async stop() {
+      closed = true;
       watch.close();
       reporter.stop(); // the allocations stay as the leader knows them (see the header)
       services.stop();

@@ -47,6 +47,7 @@ describe("defaults", () => {
         logLevel: "info",
         logFormat: "auto",
         datacenter: "dc1",
+        meta: {},
       },
       cluster: { secret: "", legacySignatures: "off" },
       leader: {
@@ -323,6 +324,7 @@ describe("environment and flags", () => {
       logLevel: "error",
       logFormat: "json",
       datacenter: "dc1",
+      meta: {},
     });
   });
 

@@ -7,8 +7,8 @@ import { clientFlags, clientFrom } from "./shared.ts";
 export const nodesSpec: CommandSpec = {
   name: "nodes",
   summary: "List the cluster's nodes with status and resources.",
-  usage: "corral nodes [--json] [--addr URL] [--token TOKEN]",
-  flags: { ...clientFlags },
+  usage: "corral nodes [-v] [--json] [--addr URL] [--token TOKEN]",
+  flags: { verbose: { type: "boolean", short: "v", help: "Also show each node's datacenter and meta" }, ...clientFlags },
 };
 
 interface NodeJson {
@@ -19,6 +19,8 @@ interface NodeJson {
   role: string;
   resources: { cpuMhz: number; cores: number; memoryBytes: number };
   lastHeartbeatAt: number | null;
+  datacenter: string;
+  meta: Record<string, string>;
 }
 
 export async function nodes(args: Parsed): Promise<number> {
@@ -32,10 +34,19 @@ export async function nodes(args: Parsed): Promise<number> {
     process.stdout.write("No nodes.\n");
     return 0;
   }
+  const verbose = Boolean(args.flags.verbose);
   const rows = list.map((n) => [
     n.id.slice(0, 8), n.name, n.status, n.role, n.address,
     String(n.resources.cores), `${n.resources.cpuMhz} MHz`, bytes(n.resources.memoryBytes), ago(n.lastHeartbeatAt),
+    ...(verbose ? [n.datacenter, metaText(n.meta)] : []),
   ]);
-  process.stdout.write(table(["ID", "NAME", "STATUS", "ROLE", "ADDRESS", "CORES", "CPU", "MEMORY", "HEARTBEAT"], rows) + "\n");
+  const head = ["ID", "NAME", "STATUS", "ROLE", "ADDRESS", "CORES", "CPU", "MEMORY", "HEARTBEAT", ...(verbose ? ["DC", "META"] : [])];
+  process.stdout.write(table(head, rows) + "\n");
   return 0;
+}
+
+/** "rack=r1,zone=a" (sorted), "-" when none. */
+function metaText(meta: Record<string, string> | undefined): string {
+  const keys = Object.keys(meta ?? {}).sort();
+  return keys.length ? keys.map((k) => `${k}=${meta![k]}`).join(",") : "-";
 }

@@ -24,7 +24,8 @@ export function metaEnvName(key: string): string {
 export function childJob(parent: Job, childId: string, extra: { meta?: Record<string, string>; payload?: string } = {}): Job {
   const { periodic: _p, parameterized: _q, ...rest } = parent;
   const meta = { ...(parent.meta ?? {}), ...(extra.meta ?? {}) };
-  const metaEnv = Object.fromEntries(Object.entries(meta).map(([k, v]) => [metaEnvName(k), v]));
+  // Meta values are data, not templates: a "${" in one is escaped so task interpolation passes it on as written.
+  const metaEnv = Object.fromEntries(Object.entries(meta).map(([k, v]) => [metaEnvName(k), v.replaceAll("${", () => "$${")]));
   const child: Job = {
     ...rest,
     id: childId,

@@ -156,6 +156,8 @@ function renderFacts(el: HTMLElement, n: NodeInfo): void {
       ["CPU", `${r.cores} cores, ${r.cpuMhz} MHz in all (${n.reserved.cpuMhz} MHz reserved)`],
       ["Memory", `${bytes(r.memoryBytes)} (${bytes(n.reserved.memoryBytes)} reserved)`],
       ["Disk", bytes(r.diskBytes)],
+      // Node meta ([node] meta and `corral node meta apply`): what ${meta.<key>} constraints and tasks read.
+      ["Meta", Object.keys(n.meta).length ? Object.keys(n.meta).sort().map((k) => `${k}=${n.meta[k]}`).join(", ") : "none"],
     ]),
   );
 }
