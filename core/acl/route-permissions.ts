@@ -93,6 +93,7 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["POST", "/v1/job/{id}/dispatch", need("job", "write", param("id"))],
   ["POST", "/v1/job/{id}/periodic/force", need("job", "write", param("id"))],
   ["GET", "/v1/job/{id}/allocations", need("job", "read", param("id"))],
+  ["GET", "/v1/job/{id}/evaluations", need("job", "read", param("id"))],
   ["GET", "/v1/evaluations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],
   ["GET", "/v1/evaluation/{id}", need("job", "read", (c, h) => h.jobOfEval(c.req.param("id") ?? ""))],
   ["GET", "/v1/allocations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],

@@ -17,6 +17,7 @@ import type { SchedulingLoop } from "../cluster/scheduling/loop.ts";
 import type { Job } from "../scheduler/index.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { launchRoutes, templateView } from "./job-launch.ts";
+import { jobEvaluationsRoute, latestPlacementFailure } from "./job-placement.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
@@ -52,6 +53,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   planRoute(d, add, scheduling);
   evaluationRoutes(d, add);
   launchRoutes(d, add);
+  jobEvaluationsRoute(d, add);
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",
@@ -105,6 +107,8 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
       ...jobView(j, d.state.jobs.listAllocs({ namespace: ns, jobId: j.id })), spec: j.spec, versions,
       deployments: d.state.jobs.listDeployments({ namespace: ns, jobId: j.id }).slice(0, 5),
       ...templateView(d.state, j, Date.now()),
+      // Why something is not placed (Nomad's FailedTGAllocs of the deciding evaluation); null when all is placed.
+      placementFailure: j.stop ? null : latestPlacementFailure(d.state, ns, j.id),
     });
   }, true);
 

@@ -12,6 +12,7 @@ import { groupHash } from "../../cluster/scheduling/views.ts";
 import type { Job } from "../../scheduler/index.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
 import { isSystemType, runsToCompletion } from "../../scheduler/jobspec/types.ts";
+import { placementFailureText, toFailedTGAllocs, type FailedGroupLike } from "../../scheduler/placement-failure.ts";
 
 export const jobRunSpec: CommandSpec = {
   name: "job run",
@@ -53,7 +54,7 @@ interface JobJson {
 interface EvalJson {
   status: string;
   statusDescription: string;
-  failedGroups: { group: string; missing: number; metrics: { reasons: Record<string, number>; nodesEvaluated: number } }[];
+  failedGroups: FailedGroupLike[];
 }
 
 export function parseTimeoutMs(v: unknown, fallbackMs: number): number {
@@ -78,14 +79,9 @@ export function readJobFile(file: string): { body: string; contentType: string }
   return { body, contentType: file.endsWith(".json") ? "application/json" : "application/toml" };
 }
 
-/** Placement failures of an evaluation, one line per reason. */
+/** Placement failures of an evaluation: Nomad's "Placement Failure" block per group (core/scheduler/placement-failure.ts). */
 export function failureLines(ev: Pick<EvalJson, "failedGroups">): string[] {
-  const out: string[] = [];
-  for (const g of ev.failedGroups) {
-    out.push(`  group "${g.group}": ${g.missing} allocation(s) not placed (${g.metrics.nodesEvaluated} nodes evaluated)`);
-    for (const [reason, n] of Object.entries(g.metrics.reasons)) out.push(`    ${reason}: ${n} node(s)`);
-  }
-  return out;
+  return placementFailureText(toFailedTGAllocs(ev.failedGroups)).map((l) => "  " + l);
 }
 
 export async function jobRun(args: Parsed): Promise<number> {
