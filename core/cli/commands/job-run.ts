@@ -11,6 +11,7 @@ import { parseDuration } from "../../config/duration.ts";
 import { groupHash } from "../../cluster/scheduling/views.ts";
 import type { Job } from "../../scheduler/index.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
+import { submittingJobFile } from "../job-file-errors.ts";
 import { isSystemType, runsToCompletion } from "../../scheduler/jobspec/types.ts";
 import { placementFailureText, toFailedTGAllocs, type FailedGroupLike } from "../../scheduler/placement-failure.ts";
 
@@ -90,7 +91,9 @@ export async function jobRun(args: Parsed): Promise<number> {
   const timeoutMs = parseTimeoutMs(args.flags.timeout, 5 * 60_000);
   const { body, contentType } = readJobFile(file);
   const client = clientFrom(args);
-  const reg = await client.request<{ jobId: string; namespace: string; evalId: string; version: number }>("POST", "/v1/jobs", body, contentType);
+  const reg = await submittingJobFile(file, body, contentType, () =>
+    client.request<{ jobId: string; namespace: string; evalId: string; version: number }>("POST", "/v1/jobs", body, contentType));
+  if (typeof reg === "number") return reg; // refused: every problem printed, located in the file
   if (args.flags.json && args.flags.detach) {
     process.stdout.write(JSON.stringify(reg) + "\n");
     return 0;

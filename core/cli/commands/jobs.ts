@@ -5,6 +5,7 @@ import { table } from "../table.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
 import { failureLines, readJobFile, type AllocJson } from "./job-run.ts";
 import { namespaceOfJob, placementFailureBlock } from "./job-find.ts";
+import { submittingJobFile } from "../job-file-errors.ts";
 import type { FailedGroupLike } from "../../scheduler/placement-failure.ts";
 
 const nsFlag = { namespace: { type: "string" as const, value: "NS", help: "Namespace of the job (default \"default\")" } };
@@ -120,7 +121,9 @@ export async function jobPlan(args: Parsed): Promise<number> {
   if (!file || args.positionals.length > 1) throw new UsageError("expected one FILE");
   const { body, contentType } = readJobFile(file);
   const id = jobIdOf(body, contentType);
-  const plan = await clientFrom(args).request<PlanJson>("POST", `/v1/job/${encodeURIComponent(id)}/plan`, body, contentType);
+  const plan = await submittingJobFile(file, body, contentType, () =>
+    clientFrom(args).request<PlanJson>("POST", `/v1/job/${encodeURIComponent(id)}/plan`, body, contentType));
+  if (typeof plan === "number") return plan; // refused: every problem printed, located in the file
   if (args.flags.json) {
     print(plan);
     return plan.blocked ? 1 : 0;
