@@ -23,6 +23,8 @@ import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, node
 import { monitor, monitorSpec } from "./commands/monitor.ts";
 import { aclBootstrap, aclBootstrapSpec, aclPolicy, aclPolicySpec, aclToken, aclTokenSpec } from "./commands/acl.ts";
 import { intention, intentionSpec } from "./commands/intention.ts";
+import { jobInit, jobInitSpec } from "./commands/job-init.ts";
+import { demoServer, demoServerSpec } from "./commands/demo-server.ts";
 
 interface Command {
   /** Words that select the command, e.g. ["config", "check"]. */
@@ -46,6 +48,7 @@ export const commands: Command[] = [
   { path: ["kv"], spec: kvSpec, run: kv },
   { path: ["lock"], spec: lockSpec, run: lock },
   { path: ["session"], spec: sessionSpec, run: session },
+  { path: ["job", "init"], spec: jobInitSpec, run: jobInit },
   { path: ["job", "run"], spec: jobRunSpec, run: jobRun },
   { path: ["job", "status"], spec: jobStatusSpec, run: jobStatus },
   { path: ["job", "stop"], spec: jobStopSpec, run: jobStop },
@@ -63,6 +66,7 @@ export const commands: Command[] = [
   { path: ["acl", "policy"], spec: aclPolicySpec, run: aclPolicy },
   { path: ["intention"], spec: intentionSpec, run: intention },
   { path: ["config", "check"], spec: configCheckSpec, run: configCheck },
+  { path: ["demo-server"], spec: demoServerSpec, run: demoServer },
   { path: ["version"], spec: versionSpec, run: async () => (process.stdout.write(`corral ${VERSION}\n`), 0) },
 ];
 
