@@ -18,6 +18,7 @@ import type { Job } from "../scheduler/index.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { launchRoutes, templateView } from "./job-launch.ts";
 import { jobEvaluationsRoute, latestPlacementFailure } from "./job-placement.ts";
+import { jobValidateRoute } from "./job-validate.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
@@ -54,6 +55,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   evaluationRoutes(d, add);
   launchRoutes(d, add);
   jobEvaluationsRoute(d, add);
+  jobValidateRoute(d);
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",

@@ -24,6 +24,7 @@ import { monitor, monitorSpec } from "./commands/monitor.ts";
 import { aclBootstrap, aclBootstrapSpec, aclPolicy, aclPolicySpec, aclToken, aclTokenSpec } from "./commands/acl.ts";
 import { intention, intentionSpec } from "./commands/intention.ts";
 import { jobInit, jobInitSpec } from "./commands/job-init.ts";
+import { jobValidate, jobValidateSpec } from "./commands/job-validate.ts";
 import { demoServer, demoServerSpec } from "./commands/demo-server.ts";
 
 interface Command {
@@ -53,6 +54,7 @@ export const commands: Command[] = [
   { path: ["job", "status"], spec: jobStatusSpec, run: jobStatus },
   { path: ["job", "stop"], spec: jobStopSpec, run: jobStop },
   { path: ["job", "plan"], spec: jobPlanSpec, run: jobPlan },
+  { path: ["job", "validate"], spec: jobValidateSpec, run: jobValidate },
   { path: ["job", "dispatch"], spec: jobDispatchSpec, run: jobDispatch },
   { path: ["job", "periodic", "force"], spec: jobPeriodicForceSpec, run: jobPeriodicForce },
   { path: ["alloc", "status"], spec: allocStatusSpec, run: allocStatus },

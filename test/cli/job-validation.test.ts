@@ -47,7 +47,7 @@ const BAD_JSON = `{
 `;
 
 describe("job file validation in the CLI", () => {
-  test("TOML: every problem, located, in file order, with did-you-mean; job run and job plan say the same", async () => {
+  test("TOML: every problem, located, in file order, with did-you-mean; job run, plan and validate say the same", async () => {
     writeFileSync(join(dir, "bad.toml"), BAD_TOML);
     const expected = [
       "corral: bad.toml is not a valid job (6 problems):",
@@ -59,7 +59,7 @@ describe("job file validation in the CLI", () => {
       '  bad.toml:11:26: groups[0].tasks[0].resources.memroy: unknown key (did you mean "memory"?)',
       "",
     ].join("\n");
-    for (const cmd of ["run", "plan"]) {
+    for (const cmd of ["run", "plan", "validate"]) {
       const r = cli(["job", cmd, "bad.toml"]);
       expect({ cmd, status: r.status, stderr: r.stderr, stdout: r.stdout }).toEqual({ cmd, status: 1, stderr: expected, stdout: "" });
     }
@@ -76,6 +76,13 @@ describe("job file validation in the CLI", () => {
       '  bad.json:12:3: priorty: unknown key (did you mean "priority"?)',
       "",
     ].join("\n"));
+  });
+
+  test("job validate: a valid file says so, nothing is registered", async () => {
+    writeFileSync(join(dir, "good.toml"), 'id = "good"\n[[groups]]\nname = "g"\n  [[groups.tasks]]\n  name = "t"\n  command = "/bin/true"\n');
+    const r = cli(["job", "validate", "good.toml"]);
+    expect({ status: r.status, out: r.stdout, err: r.stderr }).toEqual({ status: 0, out: 'Job validation successful: "good" (namespace default)\n', err: "" });
+    expect((await getJson(`${dev.url}/v1/job/good`)).status).toBe(404);
   });
 
   test("a TOML syntax error names its line", () => {

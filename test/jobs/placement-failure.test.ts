@@ -76,6 +76,10 @@ describe("placement failures", () => {
     expect(hidden.status).toBe(1);
     expect(hidden.stderr + hidden.stdout).not.toContain("retail");
     expect(hidden.stderr).toContain("403");
+    // POST /v1/validate/job asks job read on the document's id, like any job read.
+    const validate = (id: string) => call(n.url, "POST", "/v1/validate/job", secret, job(id, "default", ""), { "content-type": "application/toml" });
+    expect((await validate("big")).body).toEqual({ valid: true, jobId: "big", namespace: "default" });
+    expect((await validate("shop")).status).toBe(403);
     const seen = cli(["job", "status", "big"], secret);
     expect(seen.status).toBe(0);
     expect(seen.stdout).toContain('Dimension "memory" exhausted on 1 node');
