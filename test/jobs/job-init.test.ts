@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { BUN, ENTRY, ROOT, eventually, freePort, getJson, tempDir } from "../helpers/proc.ts";
 import { parseJobSpec } from "../../core/scheduler/index.ts";
 import { reapTasks } from "./cluster-helpers.ts";
+import { applyDevDefaults } from "../../core/cli/dev-defaults.ts";
 
 const dir = tempDir("corral-job-init-");
 const dataDir = join(dir, "data");
@@ -71,4 +72,19 @@ describe("corral job init", () => {
     const viaApi = await (await fetch(`${url}/v1/invoke/hello/`)).text();
     expect(viaApi).toMatch(/^hello from hello copy [01]\n$/);
   }, 150_000);
+});
+
+describe("what a dev node allows (core/cli/dev-defaults.ts)", () => {
+  const config = (bind: string, exec?: Record<string, unknown>) => {
+    const settings: Record<string, Record<string, unknown>> = exec ? { exec } : {};
+    return { node: { bind } as any, plugins: { dir: "", enabled: [] as string[], watch: false, settings } };
+  };
+  test("raw tasks only for `corral dev` with no config file, on loopback", () => {
+    expect(applyDevDefaults(config("127.0.0.1"), "dev", undefined).plugins.settings.exec).toEqual({ allow_raw: true });
+    expect(applyDevDefaults(config("::1"), "dev", undefined).plugins.settings.exec).toEqual({ allow_raw: true });
+    expect(applyDevDefaults(config("127.0.0.1"), "dev", "corral.toml").plugins.settings.exec).toBeUndefined();
+    expect(applyDevDefaults(config("0.0.0.0"), "dev", undefined).plugins.settings.exec).toBeUndefined();
+    expect(applyDevDefaults(config("127.0.0.1"), "agent", undefined).plugins.settings.exec).toBeUndefined();
+    expect(applyDevDefaults(config("127.0.0.1", { allow_raw: false }), "dev", undefined).plugins.settings.exec).toEqual({ allow_raw: false });
+  });
 });
