@@ -33,7 +33,8 @@ export function evalWithFailures(e: EvalRow): EvalRow & { failedTGAllocs: Failed
  * parked as blocked, that one still waits for capacity, so it is shown.
  */
 export function latestPlacementFailure(state: StateReader, namespace: string, jobId: string): PlacementFailure | null {
-  const evals = state.jobs.listEvals({ namespace, jobId });
+  // A canceled evaluation was superseded (core/cluster/scheduling/loop.ts): it decides nothing.
+  const evals = state.jobs.listEvals({ namespace, jobId }).filter((e) => e.status !== "canceled");
   const newest = evals[0];
   const e = newest && newest.failedGroups.length ? newest : evals.find((x) => x.status === "blocked" && x.failedGroups.length);
   if (!e) return null;

@@ -50,6 +50,16 @@ describe("placement failures", () => {
     expect((await call(n.url, "GET", "/v1/job/nope/evaluations", n.management)).body.code).toBe("JOB_NOT_FOUND");
   });
 
+  test("once a later evaluation places everything, placementFailure is null again", async () => {
+    const batch = (memory: number) => job("grow", "default", 'type = "batch"').replace("memory = 100", `memory = ${memory}`);
+    const e = await register(batch(8000));
+    await eventually(async () => (await call(n.url, "GET", `/v1/evaluation/${e}`, n.management)).body.status === "blocked", 15_000);
+    expect((await call(n.url, "GET", "/v1/job/grow", n.management)).body.placementFailure.evalId).toBe(e);
+    const e2 = await register(batch(50));
+    await eventually(async () => (await call(n.url, "GET", `/v1/evaluation/${e2}`, n.management)).body.status === "complete", 15_000);
+    await eventually(async () => (await call(n.url, "GET", "/v1/job/grow", n.management)).body.placementFailure === null, 10_000);
+  });
+
   test("`corral job status ID` finds the job in its namespace and prints the Placement Failure block", () => {
     const r = cli(["job", "status", "shop"]);
     expect(r.stderr).toBe("");
