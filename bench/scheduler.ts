@@ -20,6 +20,10 @@
 //   eval_ms_max       the slowest system evaluation (one job over every node)
 //   preempted         allocations evicted to make room
 //   unplaced          eligible nodes left without the job (nothing evictable)
+//   baseline_placements_per_s  the first line's placements_per_s, measured in
+//                     this same run: on a shared machine load moves both, so
+//                     the ratio compares, not the absolute numbers
+//   ratio_to_baseline placements_per_s / baseline_placements_per_s
 //
 // Usage: npx bun bench/scheduler.ts [--nodes N] [--jobs N] [--count N] [--seed S] [--scale X] [--system N]
 
@@ -132,7 +136,7 @@ function systemJob(n: number): Job {
 }
 
 /** System jobs on the filled cluster: one schedule() each over every node. */
-function systemBench(index: ClusterIndex): void {
+function systemBench(index: ClusterIndex, baselinePerS: number): void {
   let placements = 0, preempted = 0, unplaced = 0, ms = 0, slowest = 0;
   for (let n = 0; n < SYSTEM; n++) {
     const job = systemJob(n);
@@ -150,9 +154,11 @@ function systemBench(index: ClusterIndex): void {
     }
     commit(index, job, plan);
   }
+  const perS = Math.round(placements / (ms / 1000));
   console.log(JSON.stringify({
     bench: "scheduler-system", nodes: NODES, jobs: SYSTEM, placements,
-    placements_per_s: Math.round(placements / (ms / 1000)), eval_ms_max: Number(slowest.toFixed(1)), preempted, unplaced,
+    placements_per_s: perS, eval_ms_max: Number(slowest.toFixed(1)), preempted, unplaced,
+    baseline_placements_per_s: baselinePerS, ratio_to_baseline: Number((perS / baselinePerS).toFixed(3)),
   }));
 }
 
@@ -202,19 +208,20 @@ function main(): void {
   const mems = jobs.map((j) => j.groups[0]!.tasks[0]!.resources.memoryMb).sort((a, b) => a - b);
   evalMs.sort((a, b) => a - b);
   const round = (x: number, d = 3) => Number(x.toFixed(d));
+  const perS = Math.round(placements / (scheduleMs / 1000));
   console.log(
     JSON.stringify({
       bench: "scheduler",
       nodes: NODES,
       placements,
-      placements_per_s: Math.round(placements / (scheduleMs / 1000)),
+      placements_per_s: perS,
       eval_p99_ms: round(percentile(evalMs, 0.99)),
       utilization_cpu: round(useCpu / offCpu),
       utilization_mem: round(useMem / offMem),
       fragmentation: round(fragmentation(index, percentile(cpus, 0.5), percentile(mems, 0.5))),
     }),
   );
-  if (SYSTEM > 0) systemBench(index);
+  if (SYSTEM > 0) systemBench(index, perS);
 }
 
 main();

@@ -47,6 +47,12 @@ const jobAndItsServices: NonNullable<PermissionSpec["target"]> = async (c) => {
   return [{ resource: "job", segment: parsed.job.id }, ...services.map((name) => ({ resource: "service" as const, segment: name }))];
 };
 
+/** POST /v1/validate/job: job read on the document's id (job "" when it does not parse, as for a register). */
+const documentJob: NonNullable<PermissionSpec["target"]> = async (c) => {
+  const parsed = await parsedJobSpec(c).catch(() => undefined);
+  return { resource: "job", segment: parsed?.ok ? parsed.job.id : "" };
+};
+
 const operatorRead = need("operator", "read");
 const operatorWrite = need("operator", "write");
 
@@ -98,6 +104,7 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/job/{id}", need("job", "read", param("id"))],
   ["DELETE", "/v1/job/{id}", need("job", "write", param("id"))],
   ["POST", "/v1/job/{id}/plan", need("job", "write", param("id"))],
+  ["POST", "/v1/validate/job", need("job", "read", undefined, { target: documentJob })],
   // Launching a child of a template is a write on the template (the child's id starts with it).
   ["POST", "/v1/job/{id}/dispatch", need("job", "write", param("id"))],
   ["POST", "/v1/job/{id}/periodic/force", need("job", "write", param("id"))],
@@ -105,6 +112,7 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/job/{id}/versions", need("job", "read", param("id"))],
   // and service write / operator:write for what the reverted version declares (core/api/job-versions.ts)
   ["POST", "/v1/job/{id}/revert", need("job", "write", param("id"))],
+  ["GET", "/v1/job/{id}/evaluations", need("job", "read", param("id"))],
   ["GET", "/v1/evaluations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],
   ["GET", "/v1/evaluation/{id}", need("job", "read", (c, h) => h.jobOfEval(c.req.param("id") ?? ""))],
   ["GET", "/v1/allocations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],

@@ -10,6 +10,7 @@ import { parseJobSpec, type Job } from "../scheduler/index.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { AllocRow, EvalRow, JobRow } from "../store/schema-jobs.ts";
 import { holdsResources } from "../state/domains/jobs-common.ts";
+import { evalWithFailures } from "./job-placement.ts";
 
 export const Loose = z.object({}).passthrough();
 export const NamespaceQuery = z.object({ namespace: z.string().max(128).optional() });
@@ -90,7 +91,8 @@ export function allocView(a: AllocRow, state: StateReader, full = false) {
 }
 
 export function evalView(e: EvalRow) {
-  return e;
+  // Placement failures in Nomad's FailedTGAllocs shape beside corral's failedGroups.
+  return evalWithFailures(e);
 }
 
 export function jobOr404(state: StateReader, namespace: string, id: string): JobRow {

@@ -20,6 +20,8 @@ import { launchRoutes, templateView } from "./job-launch.ts";
 import { jobVersionRoutes, keptVersions, planDetails } from "./job-versions.ts";
 import { CheckIndexQuery, enforcedIndex } from "./check-index.ts";
 import { registerJobExtras } from "../state/domains/jobs-commands.ts";
+import { jobEvaluationsRoute, latestPlacementFailure } from "./job-placement.ts";
+import { jobValidateRoute } from "./job-validate.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
@@ -56,6 +58,8 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   evaluationRoutes(d, add);
   launchRoutes(d, add);
   jobVersionRoutes(d, add);
+  jobEvaluationsRoute(d, add);
+  jobValidateRoute(d);
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",
@@ -109,6 +113,8 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
       ...jobView(j, d.state.jobs.listAllocs({ namespace: ns, jobId: j.id })), spec: j.spec, versions,
       deployments: d.state.jobs.listDeployments({ namespace: ns, jobId: j.id }).slice(0, 5),
       ...templateView(d.state, j, Date.now()),
+      // Why something is not placed (Nomad's FailedTGAllocs of the deciding evaluation); null when all is placed.
+      placementFailure: j.stop ? null : latestPlacementFailure(d.state, ns, j.id),
     });
   }, true);
 

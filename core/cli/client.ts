@@ -8,6 +8,8 @@ export class ClientError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The answer's parsed JSON body (e.g. every problem of a refused job document). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -86,7 +88,7 @@ export class ApiClient {
       const e = data as { error?: string; code?: string } | string;
       const message = typeof e === "object" && e?.error ? e.error : String(text || res.statusText);
       const code = typeof e === "object" && e?.code ? e.code : `HTTP_${res.status}`;
-      throw new ClientError(res.status, code, message);
+      throw new ClientError(res.status, code, message, data);
     }
     return data as T;
   }

@@ -25,6 +25,9 @@ import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, node
 import { monitor, monitorSpec } from "./commands/monitor.ts";
 import { aclBootstrap, aclBootstrapSpec, aclPolicy, aclPolicySpec, aclToken, aclTokenSpec } from "./commands/acl.ts";
 import { intention, intentionSpec } from "./commands/intention.ts";
+import { jobInit, jobInitSpec } from "./commands/job-init.ts";
+import { jobValidate, jobValidateSpec } from "./commands/job-validate.ts";
+import { demoServer, demoServerSpec } from "./commands/demo-server.ts";
 
 interface Command {
   /** Words that select the command, e.g. ["config", "check"]. */
@@ -48,10 +51,12 @@ export const commands: Command[] = [
   { path: ["kv"], spec: kvSpec, run: kv },
   { path: ["lock"], spec: lockSpec, run: lock },
   { path: ["session"], spec: sessionSpec, run: session },
+  { path: ["job", "init"], spec: jobInitSpec, run: jobInit },
   { path: ["job", "run"], spec: jobRunSpec, run: jobRun },
   { path: ["job", "status"], spec: jobStatusSpec, run: jobStatus },
   { path: ["job", "stop"], spec: jobStopSpec, run: jobStop },
   { path: ["job", "plan"], spec: jobPlanSpec, run: jobPlan },
+  { path: ["job", "validate"], spec: jobValidateSpec, run: jobValidate },
   { path: ["job", "dispatch"], spec: jobDispatchSpec, run: jobDispatch },
   { path: ["job", "history"], spec: jobHistorySpec, run: jobHistory },
   { path: ["job", "revert"], spec: jobRevertSpec, run: jobRevert },
@@ -68,6 +73,7 @@ export const commands: Command[] = [
   { path: ["acl", "policy"], spec: aclPolicySpec, run: aclPolicy },
   { path: ["intention"], spec: intentionSpec, run: intention },
   { path: ["config", "check"], spec: configCheckSpec, run: configCheck },
+  { path: ["demo-server"], spec: demoServerSpec, run: demoServer },
   { path: ["version"], spec: versionSpec, run: async () => (process.stdout.write(`corral ${VERSION}\n`), 0) },
 ];
 

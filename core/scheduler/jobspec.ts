@@ -8,6 +8,8 @@ import { jobSchema } from "./jobspec/schema.ts";
 import { normalizeJob } from "./jobspec/normalize.ts";
 import type { JobSpecError, JobSpecResult } from "./jobspec/types.ts";
 import { jobInterpolationErrors } from "./interpolate.ts";
+import { knownKeysAt } from "../config/introspect.ts";
+import { unknownKey } from "../config/issues.ts";
 
 export type * from "./jobspec/types.ts";
 export { parseDurationMs } from "./jobspec/duration.ts";
@@ -63,7 +65,9 @@ function toErrors(issues: readonly z.core.$ZodIssue[]): JobSpecError[] {
   const errors: JobSpecError[] = [];
   for (const issue of issues) {
     if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) errors.push({ path: formatPath([...issue.path, key]), message: "unknown key" });
+      // "unknown key (did you mean "count"?)": the config loader's wording and suggestions.
+      const known = knownKeysAt(jobSchema, issue.path);
+      for (const key of issue.keys) errors.push({ path: formatPath([...issue.path, key]), message: unknownKey([...issue.path, key], known).reason });
     } else if (issue.code === "invalid_type" && issue.input === undefined) {
       errors.push({ path: formatPath(issue.path), message: "required" });
     } else {

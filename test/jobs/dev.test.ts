@@ -97,7 +97,7 @@ describe("jobs through the CLI", () => {
     writeFileSync(tooBig, webToml({ count: 40, version: "1" }));
     const blocked = await cli(["job", "plan", tooBig]);
     expect(blocked.code).toBe(1);
-    expect(blocked.out).toContain("cpu exhausted");
+    expect(blocked.out).toContain('Dimension "cpu" exhausted');
   }, 60_000);
 
   test("an update rolls out one at a time; a failing one fails its deployment and auto_revert rolls back", async () => {

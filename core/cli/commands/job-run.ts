@@ -11,7 +11,9 @@ import { parseDuration } from "../../config/duration.ts";
 import { groupHash } from "../../cluster/scheduling/views.ts";
 import type { Job } from "../../scheduler/index.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
+import { submittingJobFile } from "../job-file-errors.ts";
 import { isSystemType, runsToCompletion } from "../../scheduler/jobspec/types.ts";
+import { placementFailureText, toFailedTGAllocs, type FailedGroupLike } from "../../scheduler/placement-failure.ts";
 
 export const jobRunSpec: CommandSpec = {
   name: "job run",
@@ -54,7 +56,7 @@ interface JobJson {
 interface EvalJson {
   status: string;
   statusDescription: string;
-  failedGroups: { group: string; missing: number; metrics: { reasons: Record<string, number>; nodesEvaluated: number } }[];
+  failedGroups: FailedGroupLike[];
 }
 
 export function parseTimeoutMs(v: unknown, fallbackMs: number): number {
@@ -79,14 +81,9 @@ export function readJobFile(file: string): { body: string; contentType: string }
   return { body, contentType: file.endsWith(".json") ? "application/json" : "application/toml" };
 }
 
-/** Placement failures of an evaluation, one line per reason. */
+/** Placement failures of an evaluation: Nomad's "Placement Failure" block per group (core/scheduler/placement-failure.ts). */
 export function failureLines(ev: Pick<EvalJson, "failedGroups">): string[] {
-  const out: string[] = [];
-  for (const g of ev.failedGroups) {
-    out.push(`  group "${g.group}": ${g.missing} allocation(s) not placed (${g.metrics.nodesEvaluated} nodes evaluated)`);
-    for (const [reason, n] of Object.entries(g.metrics.reasons)) out.push(`    ${reason}: ${n} node(s)`);
-  }
-  return out;
+  return placementFailureText(toFailedTGAllocs(ev.failedGroups)).map((l) => "  " + l);
 }
 
 export async function jobRun(args: Parsed): Promise<number> {
@@ -98,7 +95,9 @@ export async function jobRun(args: Parsed): Promise<number> {
   const check = args.flags["check-index"] as number | undefined;
   if (check !== undefined && (!Number.isInteger(check) || check < 0)) throw new UsageError("--check-index takes a whole number (0: the job must not exist)");
   const path = check === undefined ? "/v1/jobs" : `/v1/jobs?JobModifyIndex=${check}`;
-  const reg = await client.request<{ jobId: string; namespace: string; evalId: string; version: number }>("POST", path, body, contentType);
+  const reg = await submittingJobFile(file, body, contentType, () =>
+    client.request<{ jobId: string; namespace: string; evalId: string; version: number }>("POST", path, body, contentType));
+  if (typeof reg === "number") return reg; // refused: every problem printed, located in the file
   if (args.flags.json && args.flags.detach) {
     process.stdout.write(JSON.stringify(reg) + "\n");
     return 0;

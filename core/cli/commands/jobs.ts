@@ -6,6 +6,9 @@ import { clientFlags, clientFrom } from "./shared.ts";
 import { failureLines, readJobFile, type AllocJson } from "./job-run.ts";
 import { planDiffLines } from "./job-versions.ts";
 import type { JobDiff } from "../../scheduler/job-diff.ts";
+import { namespaceOfJob, placementFailureBlock } from "./job-find.ts";
+import { submittingJobFile } from "../job-file-errors.ts";
+import type { FailedGroupLike } from "../../scheduler/placement-failure.ts";
 
 const nsFlag = { namespace: { type: "string" as const, value: "NS", help: "Namespace of the job (default \"default\")" } };
 
@@ -13,6 +16,7 @@ export const jobStatusSpec: CommandSpec = {
   name: "job status",
   summary: "List jobs, or show one job with its deployments and allocations.",
   usage: "corral job status [ID] [--namespace NS] [--json] [--addr URL] [--token TOKEN]",
+  details: "Without --namespace, ID is looked up in every namespace the token may read; when it exists in several, say which.",
   flags: { ...nsFlag, ...clientFlags },
 };
 
@@ -58,8 +62,9 @@ export async function jobStatus(args: Parsed): Promise<number> {
     return 0;
   }
   const path = `/v1/job/${encodeURIComponent(id)}`;
-  const job = await client.get<Record<string, any>>(path + nsQuery(args));
-  const allocs = await client.get<AllocJson[]>(`${path}/allocations${nsQuery(args)}`);
+  const ns = `?namespace=${encodeURIComponent(await namespaceOfJob(client, id, args.flags.namespace as string | undefined))}`;
+  const job = await client.get<Record<string, any>>(path + ns);
+  const allocs = await client.get<AllocJson[]>(`${path}/allocations${ns}`);
   if (args.flags.json) return print({ ...job, allocationList: allocs });
   const out = [
     `ID        ${job.id}`, `Namespace ${job.namespace}`, `Type      ${job.type}`, `Priority  ${job.priority}`,
@@ -80,6 +85,7 @@ export async function jobStatus(args: Parsed): Promise<number> {
   }
   const dep = job.deployments?.[0];
   if (dep) out.push("", `Latest deployment (version ${dep.jobVersion}): ${dep.status}${dep.statusDescription ? ` — ${dep.statusDescription}` : ""}`);
+  out.push(...placementFailureBlock(job.placementFailure));
   out.push("", "Allocations");
   out.push(allocTable(allocs));
   process.stdout.write(out.join("\n") + "\n");
@@ -109,11 +115,11 @@ interface PlanJson {
   blocked: boolean;
   placements: { group: string; taskGroupIndex: number; nodeName: string; resources: { cpuMhz: number; memoryMb: number }; ports: { label: string; value: number }[]; preempted?: string[] }[];
   stops: { allocId: string; group: string; nodeName: string; message: string }[];
-  failedGroups: { group: string; missing: number; metrics: { reasons: Record<string, number>; nodesEvaluated: number } }[];
   diff?: JobDiff;
   changed?: boolean;
   jobModifyIndex?: number;
   annotations?: { allocations: { action: string; group: string; taskGroupIndex: number; allocId: string; nodeName: string; jobVersion: number }[] };
+  failedGroups: FailedGroupLike[];
 }
 
 export async function jobPlan(args: Parsed): Promise<number> {
@@ -121,7 +127,9 @@ export async function jobPlan(args: Parsed): Promise<number> {
   if (!file || args.positionals.length > 1) throw new UsageError("expected one FILE");
   const { body, contentType } = readJobFile(file);
   const id = jobIdOf(body, contentType);
-  const plan = await clientFrom(args).request<PlanJson>("POST", `/v1/job/${encodeURIComponent(id)}/plan`, body, contentType);
+  const plan = await submittingJobFile(file, body, contentType, () =>
+    clientFrom(args).request<PlanJson>("POST", `/v1/job/${encodeURIComponent(id)}/plan`, body, contentType));
+  if (typeof plan === "number") return plan; // refused: every problem printed, located in the file
   if (args.flags.json) {
     print(plan);
     return plan.blocked ? 1 : 0;

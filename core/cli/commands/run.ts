@@ -9,6 +9,7 @@ import { startNode, type RunningNode } from "../../node.ts";
 import { DataDirInUseError } from "../../cluster/data-dir-lock.ts";
 import type { Parsed } from "../args.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
+import { applyDevDefaults, devAllowsRaw } from "../dev-defaults.ts";
 
 export const nodeFlags = {
   config: { type: "string", value: "FILE", help: "TOML config file (see config.example.toml)" },
@@ -75,7 +76,8 @@ export function configFromArgs(role: Role, args: Parsed, file = args.flags.confi
     pluginSchemas: pluginSchemas(),
   });
   preflight(config); // what start needs from the machine (readable TLS files)
-  return config;
+  // `corral dev` without a config file allows raw tasks (core/cli/dev-defaults.ts).
+  return applyDevDefaults(config, role, file);
 }
 
 export async function runNode(role: Role, args: Parsed): Promise<number> {
@@ -115,6 +117,7 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
     void stop("fatal", 70);
   };
   if (early) onFatal(early);
+  if (devAllowsRaw(role, args.flags.config as string | undefined, config.node.bind)) node.log.warn("dev node without a config file: raw tasks are allowed ([plugins.exec] allow_raw = true), as Nomad's -dev agent allows raw_exec; start with --config to decide otherwise");
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGHUP", () => {

@@ -1,4 +1,5 @@
 // Shapes of the jobs API (docs/jobs.md) and how allocation counts are shown.
+import type { FailedTGAllocs } from "../../../core/scheduler/placement-failure.ts";
 import { h } from "./dom.ts";
 
 export type ClientStatus = "pending" | "running" | "complete" | "failed" | "lost";
@@ -18,6 +19,8 @@ export interface JobView {
   spec?: { groups: { name: string; count: number; tasks: { name: string; command: string; args?: string[] }[] }[] };
   versions?: number[];
   deployments?: { id: string; jobVersion: number; status: string; statusDescription: string }[];
+  /** Why something is not placed: the deciding evaluation's FailedTGAllocs (core/api/job-placement.ts). */
+  placementFailure?: { evalId: string; evalStatus: string; failedTGAllocs: FailedTGAllocs } | null;
 }
 
 export interface TaskState {

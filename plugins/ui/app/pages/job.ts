@@ -6,6 +6,7 @@ import { badge, dl, fill, h, section, table } from "../dom.ts";
 import { ago, shortId } from "../format.ts";
 import { allocChips, jobHref, type AllocView, type JobView } from "../jobs.ts";
 import { logTail } from "../logtail.ts";
+import { placementFailureText } from "../../../../core/scheduler/placement-failure.ts";
 import { errorView, loading, type PageCtx } from "../page.ts";
 
 export function jobPage(ctx: PageCtx, namespace: string, id: string, query: URLSearchParams): void {
@@ -127,5 +128,16 @@ function renderJob(el: HTMLElement, j: JobView): void {
       groups.map((g) => [g.name, String(g.count), g.tasks.map((t) => `${t.name} (${[t.command, ...(t.args ?? [])].join(" ")})`).join(", ")]),
       { empty: "No groups." },
     ),
+    placementFailure(j),
+  );
+}
+
+/** Nomad's "Placement Failure" block, in the CLI's words (core/scheduler/placement-failure.ts); nothing when all is placed. */
+function placementFailure(j: JobView): HTMLElement | null {
+  const pf = j.placementFailure;
+  if (!pf || Object.keys(pf.failedTGAllocs).length === 0) return null;
+  return h("div", { class: "placement-failure", role: "status" },
+    h("h3", null, `Placement failure (evaluation ${shortId(pf.evalId)}, ${pf.evalStatus})`),
+    h("pre", null, placementFailureText(pf.failedTGAllocs).join("\n")),
   );
 }
