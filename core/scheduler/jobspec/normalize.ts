@@ -101,6 +101,8 @@ function normalizeGroup(job: RawJob, g: RawGroup): TaskGroup {
       minHealthyTimeMs: g.update.min_healthy_time ?? UPDATE_DEFAULTS.minHealthyTimeMs,
       healthyDeadlineMs: g.update.healthy_deadline ?? UPDATE_DEFAULTS.healthyDeadlineMs,
       autoRevert: g.update.auto_revert ?? UPDATE_DEFAULTS.autoRevert,
+      canary: g.update.canary ?? 0,
+      autoPromote: g.update.auto_promote ?? false,
     },
     tasks: g.tasks.map((t) => normalizeTask(job, g, t)),
   };

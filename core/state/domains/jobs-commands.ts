@@ -36,7 +36,7 @@ const group = z.object({
   spread: z.array(z.object({ attribute: z.string().max(512), targets: z.array(z.object({ value: z.string().max(512), percent: z.number() })).max(64) })).max(8),
   restart: z.object({ attempts: z.number().int().nonnegative(), intervalMs: ms, delayMs: ms, mode: z.enum(["fail", "delay"]) }),
   reschedule: z.object({ attempts: z.number().int().nonnegative(), intervalMs: ms, delayMs: ms, unlimited: z.boolean() }),
-  update: z.object({ maxParallel: z.number().int().min(0), minHealthyTimeMs: ms, healthyDeadlineMs: ms, autoRevert: z.boolean() }),
+  update: z.object({ maxParallel: z.number().int().min(0), minHealthyTimeMs: ms, healthyDeadlineMs: ms, autoRevert: z.boolean(), canary: z.number().int().min(0).max(10_000).optional(), autoPromote: z.boolean().optional() }),
   tasks: z.array(task).min(1).max(50),
 });
 /** A normalized job (what parseJobSpec returns). */
@@ -75,6 +75,8 @@ export const PlanPlacement = z.object({
   deploymentId: z.string().max(256),
   previousAlloc: z.string().max(256),
   reschedules: z.array(z.number()).max(1000),
+  /** A canary of its deployment: placed beside the old allocations, kept apart until promoted (deployment-canary.ts). */
+  canary: z.boolean().optional(),
 });
 export type PlanPlacement = z.infer<typeof PlanPlacement>;
 
@@ -102,7 +104,7 @@ export const CommitPlan = z.object({
   evalDescription: z.string().max(1024),
   failedGroups: z.array(z.unknown()).max(100),
   /** A deployment to open (rolling update) with this plan. */
-  deployment: z.object({ id, groups: z.record(name, z.object({ desired: z.number().int(), autoRevert: z.boolean() })) }).optional(),
+  deployment: z.object({ id, groups: z.record(name, z.object({ desired: z.number().int(), autoRevert: z.boolean(), canaries: z.number().int().min(0).max(10_000).optional(), autoPromote: z.boolean().optional() })) }).optional(),
 });
 
 const taskState = z.object({
