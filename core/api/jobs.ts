@@ -17,6 +17,7 @@ import type { SchedulingLoop } from "../cluster/scheduling/loop.ts";
 import type { Job } from "../scheduler/index.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { launchRoutes, templateView } from "./job-launch.ts";
+import { deploymentRoutes } from "./deployments.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
@@ -52,6 +53,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   planRoute(d, add, scheduling);
   evaluationRoutes(d, add);
   launchRoutes(d, add);
+  deploymentRoutes(d, add);
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",

@@ -23,6 +23,9 @@ import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, node
 import { monitor, monitorSpec } from "./commands/monitor.ts";
 import { aclBootstrap, aclBootstrapSpec, aclPolicy, aclPolicySpec, aclToken, aclTokenSpec } from "./commands/acl.ts";
 import { intention, intentionSpec } from "./commands/intention.ts";
+import {
+  deploymentFail, deploymentFailSpec, deploymentList, deploymentListSpec, deploymentPromote, deploymentPromoteSpec, deploymentStatus, deploymentStatusSpec,
+} from "./commands/deployment.ts";
 
 interface Command {
   /** Words that select the command, e.g. ["config", "check"]. */
@@ -52,6 +55,10 @@ export const commands: Command[] = [
   { path: ["job", "plan"], spec: jobPlanSpec, run: jobPlan },
   { path: ["job", "dispatch"], spec: jobDispatchSpec, run: jobDispatch },
   { path: ["job", "periodic", "force"], spec: jobPeriodicForceSpec, run: jobPeriodicForce },
+  { path: ["deployment", "list"], spec: deploymentListSpec, run: deploymentList },
+  { path: ["deployment", "status"], spec: deploymentStatusSpec, run: deploymentStatus },
+  { path: ["deployment", "promote"], spec: deploymentPromoteSpec, run: deploymentPromote },
+  { path: ["deployment", "fail"], spec: deploymentFailSpec, run: deploymentFail },
   { path: ["alloc", "status"], spec: allocStatusSpec, run: allocStatus },
   { path: ["alloc", "logs"], spec: allocLogsSpec, run: allocLogs },
   { path: ["node", "drain"], spec: nodeDrainSpec, run: nodeDrain },

@@ -4,6 +4,7 @@ import { parse as parseToml } from "smol-toml";
 import { table } from "../table.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
 import { failureLines, readJobFile, type AllocJson } from "./job-run.ts";
+import { latestDeploymentLines } from "./deployment.ts";
 
 const nsFlag = { namespace: { type: "string" as const, value: "NS", help: "Namespace of the job (default \"default\")" } };
 
@@ -77,7 +78,7 @@ export async function jobStatus(args: Parsed): Promise<number> {
     out.push(job.children.length ? table(["ID", "STATUS", "SUBMITTED"], job.children.map((c: any) => [c.id, c.status, new Date(c.submittedAt).toISOString()])) : "(none)");
   }
   const dep = job.deployments?.[0];
-  if (dep) out.push("", `Latest deployment (version ${dep.jobVersion}): ${dep.status}${dep.statusDescription ? ` — ${dep.statusDescription}` : ""}`);
+  if (dep) out.push("", ...latestDeploymentLines(dep));
   out.push("", "Allocations");
   out.push(allocTable(allocs));
   process.stdout.write(out.join("\n") + "\n");
