@@ -17,7 +17,7 @@ export interface JobView {
   allocations: Record<ClientStatus, number>;
   spec?: { groups: { name: string; count: number; tasks: { name: string; command: string; args?: string[] }[] }[] };
   versions?: number[];
-  deployments?: { id: string; jobVersion: number; status: string; statusDescription: string }[];
+  deployments?: import("./deployment.ts").DeploymentRowView[];
 }
 
 export interface TaskState {
