@@ -11,6 +11,7 @@ import type { NodeRow } from "../../core/store/schema.ts";
 import type { AllocRow, DeploymentGroup, DeploymentRow, JobRow } from "../../core/store/schema-jobs.ts";
 import type { Job } from "../../core/scheduler/index.ts";
 import { job } from "./fixtures.ts";
+import { parseJobSpec } from "../../core/scheduler/jobspec.ts";
 
 const MIB = 1024 * 1024;
 
@@ -188,5 +189,24 @@ describe("promotion rules", () => {
     expect(autoPromotions([dep("d1", "running", 1, g({ autoPromote: false }))], healthy)).toEqual([]);
     expect(autoPromotions([dep("d1", "running", 1, g({ autoPromote: true }))], canaryWith(""))).toEqual([]);
     expect(autoPromotions([dep("d1", "running", 1, g({ autoPromote: true, promoted: true }))], healthy)).toEqual([]);
+  });
+});
+
+describe("jobspec: update.canary and update.auto_promote", () => {
+  const doc = (update: string) => `id = "web"\n[[groups]]\nname = "g"\ncount = 3\n[groups.update]\n${update}\n[[groups.tasks]]\nname = "t"\ncommand = "/bin/true"\n`;
+
+  test("normalized into the group's update strategy; absent ones leave the spec as before canaries", () => {
+    const r = parseJobSpec(doc("canary = 2\nauto_promote = true"), "toml");
+    expect(r.ok && r.job.groups[0]!.update).toMatchObject({ canary: 2, autoPromote: true });
+    const plain = parseJobSpec(doc("max_parallel = 2"), "toml");
+    expect(plain.ok && Object.keys(plain.job.groups[0]!.update).sort()).toEqual(["autoRevert", "healthyDeadlineMs", "maxParallel", "minHealthyTimeMs"]);
+  });
+
+  test("bad values are errors with their key path", () => {
+    for (const [text, path] of [["canary = -1", "groups[0].update.canary"], ["canary = 1.5", "groups[0].update.canary"], [`auto_promote = "yes"`, "groups[0].update.auto_promote"]] as const) {
+      const r = parseJobSpec(doc(text), "toml");
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.errors.map((e) => e.path)).toContain(path);
+    }
   });
 });
