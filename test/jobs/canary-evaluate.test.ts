@@ -12,6 +12,8 @@ import type { AllocRow, DeploymentGroup, DeploymentRow, JobRow } from "../../cor
 import type { Job } from "../../core/scheduler/index.ts";
 import { job } from "./fixtures.ts";
 import { parseJobSpec } from "../../core/scheduler/jobspec.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 const MIB = 1024 * 1024;
 
@@ -209,4 +211,13 @@ describe("jobspec: update.canary and update.auto_promote", () => {
       expect(!r.ok && r.errors.map((e) => e.path)).toContain(path);
     }
   });
+});
+
+test("the canary example of docs/jobs.md parses as the text says", () => {
+  const md = readFileSync(join(import.meta.dir, "../../docs/jobs.md"), "utf8");
+  const section = md.slice(md.indexOf("### Canary deployments"));
+  const toml = /```toml\n([\s\S]*?)```/.exec(section)![1]!;
+  const r = parseJobSpec(toml, "toml");
+  expect(r.ok && r.job.groups[0]!.update).toMatchObject({ canary: 1, autoRevert: true });
+  expect(r.ok && r.job.groups[0]!.update.autoPromote).toBeUndefined();
 });
