@@ -6,7 +6,9 @@
 // job back), and blue/green with auto_promote. The CLI shows the deployment.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { startCorral, killAll, getJson, eventually, ENTRY, ROOT, type CorralProcess } from "../helpers/proc.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { killAll, getJson, eventually, tempDir, ENTRY, ROOT, type CorralProcess } from "../helpers/proc.ts";
 import { BUN, alive, allocs, httpJob, reapTasks, startAgent, startLeader, submit, taskPid, waitRunning, type Agent } from "./cluster-helpers.ts";
 
 let leader: CorralProcess;
@@ -64,7 +66,12 @@ describe("canary deployments", () => {
     const oldPids = pidsOf(old);
     expect(oldPids.every(alive)).toBe(true);
 
-    await submit(L, job("promo", "1", { canary: 1 }));
+    // `job run` follows the rollout until the canary is healthy and waits for a promotion, then says how to go on.
+    const file = join(tempDir(), "promo.json");
+    writeFileSync(file, JSON.stringify(job("promo", "1", { canary: 1 })));
+    const run = await cli(["job", "run", file, "--timeout", "60s"]);
+    expect([run.code, run.err]).toEqual([0, ""]);
+    expect(run.out).toMatch(/Canaries of web are healthy; the deployment waits for promotion: corral deployment promote [0-9a-f]{8}/);
     // Three run at once: the two old ones and the canary of version 1.
     const three = await waitRunning(L, "promo", 3, 30_000);
     expect(three.filter((a) => a.jobVersion === 1).length).toBe(1);
@@ -89,6 +96,9 @@ describe("canary deployments", () => {
     expect(ds.out).toMatch(/web\s+false\s+2\s+1\/1/);
     const list = await cli(["deployment", "list"]);
     expect(list.out).toContain(dep.ID.slice(0, 8));
+    // An agent hands the reads to the leader: the same answer through either.
+    const viaAgent = await getJson(`http://127.0.0.1:${agents[0]!.port}/v1/deployment/${dep.ID}`);
+    expect([viaAgent.status, viaAgent.body.ID, viaAgent.body.TaskGroups.web.PlacedCanaries]).toEqual([200, dep.ID, dep.TaskGroups.web.PlacedCanaries]);
 
     const pr = await cli(["deployment", "promote", dep.ID.slice(0, 8)]);
     expect(pr.code).toBe(0);

@@ -58,6 +58,18 @@ export function deploymentGroupsTable(d: DeploymentJson): string {
   return table(["TASK GROUP", "PROMOTED", "DESIRED", "CANARIES", "PLACED", "HEALTHY", "UNHEALTHY"], rows);
 }
 
+/**
+ * `job run` stops following a rollout whose healthy canaries wait for a
+ * manual promotion (as `nomad job run` does): the message says how to go on.
+ * undefined while anything is still coming.
+ */
+export function awaitingManualPromotion(row: Pick<DeploymentRow, "id" | "status" | "groups">): string | undefined {
+  if (row.status !== "running") return undefined;
+  const waiting = Object.entries(row.groups ?? {}).filter(([, g]) => (g.desiredCanaries ?? 0) > 0 && !g.promoted);
+  if (waiting.length === 0 || waiting.some(([, g]) => g.autoPromote || g.healthy < (g.desiredCanaries ?? 0))) return undefined;
+  return `Canaries of ${waiting.map(([n]) => n).join(", ")} are healthy; the deployment waits for promotion: corral deployment promote ${row.id.slice(0, 8)}`;
+}
+
 /** What `job status` shows of its latest deployment (the API's row, as GET /v1/job/{id} returns it). */
 export function latestDeploymentLines(row: DeploymentRow): string[] {
   const d = deploymentView(row);
