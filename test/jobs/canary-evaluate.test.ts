@@ -80,6 +80,7 @@ describe("canary evaluation", () => {
     expect(out.commit.placements.length).toBe(2);
     expect(out.commit.placements.some((p) => p.canary)).toBe(false);
     expect(out.commit.deployment!.groups.g).toEqual({ desired: 2, autoRevert: false });
+    expect(out.commit.v).toBe(1);
   });
 
   test("a destructive change places the canaries beside the old allocations and replaces nothing", () => {
@@ -92,6 +93,8 @@ describe("canary evaluation", () => {
     expect(c.groupHash).toBe(groupHash(v1, v1.groups[0]!));
     expect(c.deploymentId).toBe(out.commit.deployment!.id);
     expect(out.commit.deployment!.groups.g).toEqual({ desired: 2, autoRevert: false, canaries: 1, autoPromote: false });
+    // Canary data raises the entry's version: a release before canaries stops rather than drop it.
+    expect(out.commit.v).toBe(2);
   });
 
   test("while unpromoted: a healthy canary places nothing more and stops nothing", () => {

@@ -170,7 +170,7 @@ export function placeCanaries(prep: CanaryPrep, original: EvalInput, spec: Job, 
 
 /** Adds the canary placements to the commit (and to the plan a dry run shows), and the canary counts to a deployment it opens. */
 export function commitCanaries(
-  commit: { placements: PlanPlacement[]; deployment?: { groups: Record<string, { canaries?: number; autoPromote?: boolean }> } },
+  commit: { v: 1 | 2; placements: PlanPlacement[]; deployment?: { groups: Record<string, { canaries?: number; autoPromote?: boolean }> } },
   plan: Plan, placements: Placement[], prep: CanaryPrep, spec: Job, hashes: ReadonlyMap<string, string>,
   depId: string | undefined, newId: () => string,
 ): void {
@@ -179,9 +179,11 @@ export function commitCanaries(
       const g = commit.deployment.groups[name];
       const autoPromote = spec.groups.find((x) => x.name === name)?.update.autoPromote ?? false;
       if (g) Object.assign(g, { canaries: n, autoPromote });
+      commit.v = 2;
     }
   }
   if (!depId) return;
+  if (placements.length) commit.v = 2;
   for (const p of placements) {
     plan.placements.push(p);
     commit.placements.push({

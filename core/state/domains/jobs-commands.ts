@@ -95,6 +95,8 @@ export type PlanStop = z.infer<typeof PlanStop>;
  */
 export const CommitPlan = z.object({
   type: z.literal("CommitPlan"), ...base,
+  /** 2: the plan carries canary data (a placement's `canary`, a deployment's `canaries`), which a release before canaries would drop: it must stop instead (command-versions.ts). */
+  v: z.union([z.literal(1), z.literal(2)]),
   evalId: id, namespace: name, jobId: childName,
   /** Version of the job the plan was computed for (-1: the job is gone). */
   jobVersion: z.number().int().min(-1),
