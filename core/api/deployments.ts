@@ -68,9 +68,12 @@ export function deploymentRoutes(d: CoreApiDeps, add: Add): void {
   }), (c) => {
     const q = new URL(c.req.url).searchParams;
     const ns = q.has("namespace") ? namespaceOf(c) : undefined;
-    const list = d.state.jobs.listDeployments(ns === undefined ? {} : { namespace: ns });
-    c.header("X-Corral-Index", String(d.state.tableIndex("deployments")));
-    return c.json(readScope(c).keep(list, "job", (x) => x.jobId).map(deploymentView));
+    const scope = readScope(c);
+    const list = scope.keep(d.state.jobs.listDeployments(ns === undefined ? {} : { namespace: ns }), "job", (x) => x.jobId);
+    // A token that may not read every job gets the index of what it sees: a hidden deployment's change must not move it.
+    const index = scope.seesAll("job") ? d.state.tableIndex("deployments") : list.reduce((m, x) => Math.max(m, x.modifyIndex), 1);
+    c.header("X-Corral-Index", String(index));
+    return c.json(list.map(deploymentView));
   }, true);
 
   add(createRoute({

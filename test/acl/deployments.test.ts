@@ -32,12 +32,12 @@ beforeAll(async () => {
   const dep = await eventually(async () => {
     const list = (await call(n.url, "GET", "/v1/job/canaryacl/deployments", n.management)).body as any[];
     return list.find((d) => d.JobVersion === 1 && d.TaskGroups.web.PlacedCanaries.length === 1);
-  }, 20_000);
+  }, 45_000);
   depId = dep.ID;
   tokens.reader = (await tokenWith(n, "dep-read", `job "canaryacl" { policy = "read" }`)).secret;
   tokens.writer = (await tokenWith(n, "dep-write", `job "canaryacl" { policy = "write" }`)).secret;
   tokens.other = (await tokenWith(n, "dep-other", `job "other" { policy = "write" }`)).secret;
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   await call(n.url, "DELETE", "/v1/job/canaryacl?purge", n.management).catch(() => {});
@@ -58,6 +58,11 @@ describe("deployment routes under ACLs", () => {
     expect(one.body).toMatchObject({ ID: depId, JobID: "canaryacl", Status: "running", TaskGroups: { web: { DesiredCanaries: 1, Promoted: false } } });
     expect((await call(n.url, "GET", "/v1/job/canaryacl/deployments", tokens.reader)).status).toBe(200);
     expect(((await call(n.url, "GET", "/v1/deployments", tokens.reader)).body as any[]).some((d) => d.ID === depId)).toBe(true);
+    // The list's index is that of what the token sees: another job's token gets none of this job's.
+    const mine = await call(n.url, "GET", "/v1/deployments", tokens.reader);
+    const theirs = await call(n.url, "GET", "/v1/deployments", tokens.other);
+    expect(Number(mine.headers.get("x-corral-index"))).toBe(Math.max(...(mine.body as any[]).map((d) => d.ModifyIndex)));
+    expect(theirs.headers.get("x-corral-index")).toBe("1");
   });
 
   test("promote and fail: job write on the deployment's job; an unhealthy canary is a 400, not a promotion", async () => {
