@@ -131,9 +131,11 @@ describe("canary deployments", () => {
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ code: "CANARIES_NOT_HEALTHY" });
     expect(refused.body.error).toContain("0/1 healthy");
-    const cliRefused = await cli(["deployment", "promote", dep.ID]);
+    const cliRefused = await cli(["deployment", "promote", dep.ID, "-group", "web"]);
     expect(cliRefused.code).not.toBe(0);
     expect(cliRefused.err + cliRefused.out).toContain("0/1 healthy");
+    const unknownGroup = await cli(["deployment", "promote", dep.ID, "-group", "nope"]);
+    expect([unknownGroup.code, unknownGroup.err]).toEqual([1, expect.stringContaining(`deployment has no task group "nope"`)]);
 
     const failed = await cli(["deployment", "fail", dep.ID]);
     expect(failed.code).toBe(0);
