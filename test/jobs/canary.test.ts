@@ -22,7 +22,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const j of ["promo", "failing", "bluegreen"]) await getJson(`${L}/v1/job/${j}?purge`, { method: "DELETE" }).catch(() => {});
+  for (const j of ["promo", "failing", "autofail", "bluegreen"]) await getJson(`${L}/v1/job/${j}?purge`, { method: "DELETE" }).catch(() => {});
   await Bun.sleep(1500);
   await killAll();
   for (const a of agents) reapTasks(a.dataDir);
@@ -155,6 +155,23 @@ describe("canary deployments", () => {
     expect(now.map((a) => a.id).sort()).toEqual(oldIds);
     expect(pidsOf(now)).toEqual(oldPids);
     expect(oldPids.every(alive)).toBe(true);
+  }, 180_000);
+
+  test("a canary that misses its healthy_deadline fails the deployment by itself; without auto_revert the job stays, the old allocations run on", async () => {
+    const old = await firstVersion("autofail");
+    const oldPids = pidsOf(old);
+    await submit(L, job("autofail", "1", { canary: 1, min_healthy_time: "500ms", healthy_deadline: "3s" }, ["-e", "setInterval(() => {}, 1000)"]));
+    const dep = await eventually(async () => {
+      const d = (await deployments("autofail"))[0];
+      return d?.JobVersion === 1 && d.Status === "failed" && d;
+    }, 45_000);
+    const canaryId = dep.TaskGroups.web.PlacedCanaries[0];
+    await eventually(async () => (await allocs(L, "autofail")).find((a) => a.id === canaryId)?.desiredStatus === "stop", 20_000);
+    await Bun.sleep(1500);
+    const now = await live("autofail");
+    expect(now.map((a) => a.id).sort()).toEqual(old.map((a) => a.id).sort());
+    expect(pidsOf(now)).toEqual(oldPids);
+    expect((await getJson(`${L}/v1/job/autofail`)).body.version).toBe(1);
   }, 180_000);
 
   test("blue/green: canary = count places a full new set beside the old one; auto_promote swaps them once healthy", async () => {
