@@ -27,10 +27,18 @@ export function deploymentGroupView(g: DeploymentGroup) {
   };
 }
 
+/** Nomad's descriptions of a running deployment whose canaries wait for a promotion. */
+export function statusDescription(d: Pick<DeploymentRow, "status" | "statusDescription" | "groups">): string {
+  if (d.statusDescription || d.status !== "running") return d.statusDescription;
+  const waiting = Object.values(d.groups).filter((g) => (g.desiredCanaries ?? 0) > 0 && !g.promoted);
+  if (waiting.length === 0) return "";
+  return waiting.every((g) => g.autoPromote) ? "Deployment is running pending automatic promotion" : "Deployment is running but requires manual promotion";
+}
+
 export function deploymentView(d: DeploymentRow) {
   return {
     ID: d.id, Namespace: d.namespace, JobID: d.jobId, JobVersion: d.jobVersion,
-    Status: d.status, StatusDescription: d.statusDescription,
+    Status: d.status, StatusDescription: statusDescription(d),
     TaskGroups: Object.fromEntries(Object.entries(d.groups).map(([name, g]) => [name, deploymentGroupView(g)])),
     /** Nomad's IsMultiregion etc. are not modelled; CreateTime is ms epoch here. */
     CreateTime: d.createdAt, CreateIndex: d.createIndex, ModifyIndex: d.modifyIndex,

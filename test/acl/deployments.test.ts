@@ -55,7 +55,10 @@ describe("deployment routes under ACLs", () => {
     }
     const one = await call(n.url, "GET", `/v1/deployment/${depId.slice(0, 8)}`, tokens.reader);
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ ID: depId, JobID: "canaryacl", Status: "running", TaskGroups: { web: { DesiredCanaries: 1, Promoted: false } } });
+    expect(one.body).toMatchObject({
+      ID: depId, JobID: "canaryacl", Status: "running", StatusDescription: "Deployment is running but requires manual promotion",
+      TaskGroups: { web: { DesiredCanaries: 1, Promoted: false } },
+    });
     expect((await call(n.url, "GET", "/v1/job/canaryacl/deployments", tokens.reader)).status).toBe(200);
     expect(((await call(n.url, "GET", "/v1/deployments", tokens.reader)).body as any[]).some((d) => d.ID === depId)).toBe(true);
     // The list's index is that of what the token sees: another job's token gets none of this job's.
