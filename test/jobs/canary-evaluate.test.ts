@@ -106,6 +106,17 @@ describe("canary evaluation", () => {
     expect(out.commit.deployment).toBeUndefined();
   });
 
+  test("a failed canary is not replaced while its deployment runs (its verdict fails the deployment); a lost one is", () => {
+    const d1 = dep("d1", "running", 1, { desiredCanaries: 1, placedCanaries: ["c0"], promoted: false });
+    const failed = alloc("c0", "n2", 0, v1, { deploymentId: "d1", jobVersion: 1, clientStatus: "failed", health: "" });
+    const out = evaluate(input({ job: jobRow(v1, 1), jobAllocs: [...old, failed], deployments: [d1, stable] }));
+    expect(out.commit.placements).toEqual([]);
+    expect(out.commit.stops).toEqual([]);
+    const lost = alloc("c0", "n2", 0, v1, { deploymentId: "d1", jobVersion: 1, clientStatus: "lost", desiredStatus: "stop", health: "" });
+    const again = evaluate(input({ job: jobRow(v1, 1), jobAllocs: [...old, lost], deployments: [d1, stable] }));
+    expect(again.commit.placements.map((p) => [p.canary, p.taskGroupIndex, p.deploymentId])).toEqual([[true, 0, "d1"]]);
+  });
+
   test("after promotion: the old allocation at the canary's index stops, the rest rolls max_parallel at a time", () => {
     const canary = alloc("c0", "n2", 0, v1, { deploymentId: "d1", jobVersion: 1 });
     const d1 = dep("d1", "running", 1, { desiredCanaries: 1, placedCanaries: ["c0"], promoted: true });

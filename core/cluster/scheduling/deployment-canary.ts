@@ -101,9 +101,9 @@ export function prepareCanaries(input: EvalInput, spec: Job, hashes: ReadonlyMap
       promoted = dg?.promoted === true;
     }
     if (desired === 0) continue;
-    const live = (promoted ? main : prep.apart).filter((a) => a.groupName === g.name && holdsResources(a) && canaries.has(a.id));
     if (promoted) {
       // Each promoted canary takes over its index: the old allocation there stops.
+      const live = main.filter((a) => a.groupName === g.name && holdsResources(a) && canaries.has(a.id));
       const taken = new Set(live.map((a) => a.taskGroupIndex));
       for (const a of outdated(g)) {
         if (!taken.has(a.taskGroupIndex)) continue;
@@ -113,9 +113,11 @@ export function prepareCanaries(input: EvalInput, spec: Job, hashes: ReadonlyMap
       continue;
     }
     prep.frozen.add(g.name);
-    const need = desired - live.length;
+    // A failed canary is not replaced: it fails the deployment (its health verdict). Only one lost with its node is.
+    const placed = input.jobAllocs.filter((a) => a.groupName === g.name && current !== undefined && canaries.get(a.id)?.deployment.id === current.id && a.clientStatus !== "lost" && (holdsResources(a) || a.clientStatus === "failed"));
+    const need = desired - placed.length;
     if (need <= 0) continue;
-    const used = new Set(live.map((a) => a.taskGroupIndex));
+    const used = new Set(placed.map((a) => a.taskGroupIndex));
     const candidates = [...outdated(g).map((a) => a.taskGroupIndex).sort((x, y) => x - y), ...Array.from({ length: g.count }, (_, i) => i)];
     const indexes: number[] = [];
     for (const i of candidates) {
