@@ -117,6 +117,20 @@ describe("canary evaluation", () => {
     expect(again.commit.placements.map((p) => [p.canary, p.taskGroupIndex, p.deploymentId])).toEqual([[true, 0, "d1"]]);
   });
 
+  test("a count raised with the change waits for the promotion (as Nomad places nothing but canaries meanwhile); a lost old allocation is still replaced", () => {
+    const v1up = spec(3, "/bin/b", { canary: 1 });
+    const first = evaluate(input({ job: jobRow(v1up, 1), jobAllocs: old, deployments: [stable] }));
+    expect(first.commit.placements.map((p) => [p.taskGroupIndex, p.canary])).toEqual([[0, true]]);
+    const canary = alloc("c0", "n2", 0, v1up, { deploymentId: "d1", jobVersion: 1 });
+    const waiting = dep("d1", "running", 1, { desired: 3, desiredCanaries: 1, placedCanaries: ["c0"], promoted: false });
+    const lostOld = { ...old[1]!, clientStatus: "lost" as const, desiredStatus: "stop" as const };
+    const mid = evaluate(input({ job: jobRow(v1up, 1), jobAllocs: [old[0]!, lostOld, canary], deployments: [waiting, stable] }));
+    expect(mid.commit.placements.map((p) => [p.taskGroupIndex, p.canary ?? false])).toEqual([[1, false]]);
+    const promoted = dep("d1", "running", 1, { desired: 3, desiredCanaries: 1, placedCanaries: ["c0"], promoted: true });
+    const after = evaluate(input({ job: jobRow(v1up, 1), jobAllocs: [...old, canary], deployments: [promoted, stable] }));
+    expect(after.commit.placements.map((p) => p.taskGroupIndex).sort()).toEqual([1, 2]);
+  });
+
   test("after promotion: the old allocation at the canary's index stops, the rest rolls max_parallel at a time", () => {
     const canary = alloc("c0", "n2", 0, v1, { deploymentId: "d1", jobVersion: 1 });
     const d1 = dep("d1", "running", 1, { desiredCanaries: 1, placedCanaries: ["c0"], promoted: true });

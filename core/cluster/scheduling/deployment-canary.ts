@@ -145,6 +145,7 @@ export function prepareCanaries(input: EvalInput, spec: Job, hashes: ReadonlyMap
  * evaluation blocks until capacity comes); canary stops are added to it.
  */
 export function placeCanaries(prep: CanaryPrep, original: EvalInput, spec: Job, plan: Plan, opts: { preemption: boolean }): Placement[] {
+  deferScaleUp(prep, original, plan);
   plan.stops.push(...prep.stops);
   if (prep.toPlace.length === 0) return [];
   const stopping = new Set(plan.stops.map((s) => s.allocId));
@@ -168,6 +169,24 @@ export function placeCanaries(prep: CanaryPrep, original: EvalInput, spec: Job, 
   if (out.failedGroups.length) plan.blocked = true;
   for (const s of out.stops) if (s.reason === "preempted") plan.stops.push(s);
   return out.placements.map((p) => ({ ...p, taskGroupIndex: byGroup.get(p.group)![p.taskGroupIndex] ?? p.taskGroupIndex }));
+}
+
+/**
+ * While a group waits for promotion it places nothing new beyond its
+ * canaries (Nomad: no placements while canarying, except replacements of
+ * lost or failed allocations): an index no allocation of the job ever held
+ * (a raised count) waits for the promotion.
+ */
+function deferScaleUp(prep: CanaryPrep, original: EvalInput, plan: Plan): void {
+  if (prep.frozen.size === 0) return;
+  const held = new Set(original.jobAllocs.map((a) => `${a.groupName}[${a.taskGroupIndex}]`));
+  const victims = new Set<string>();
+  plan.placements = plan.placements.filter((p) => {
+    if (!prep.frozen.has(p.group) || held.has(`${p.group}[${p.taskGroupIndex}]`)) return true;
+    for (const v of p.preempted ?? []) victims.add(v);
+    return false;
+  });
+  if (victims.size) plan.stops = plan.stops.filter((s) => !(s.reason === "preempted" && victims.has(s.allocId)));
 }
 
 /** Adds the canary placements to the commit (and to the plan a dry run shows), and the canary counts to a deployment it opens. */
