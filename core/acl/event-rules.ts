@@ -13,6 +13,8 @@ import type { Authorizer, Resource } from "./types.ts";
 /** Lookups for events that carry an id but not the name a rule needs ("" or undefined: unknown). */
 export interface EventNames {
   jobOfAlloc(allocId: string): string | undefined;
+  /** Deployment events (status changes, promotions) name the deployment only. */
+  jobOfDeployment?(deploymentId: string): string | undefined;
   nodeName(nodeId: string): string | undefined;
 }
 
@@ -49,7 +51,8 @@ export function eventVisible(e: ClusterEvent, authz: Authorizer, names: EventNam
     }
     case "job":
     case "allocation": {
-      const job = str(p.jobId) ?? (str(p.allocId) ? names.jobOfAlloc(str(p.allocId)!) : undefined);
+      const job = str(p.jobId) ?? (str(p.allocId) ? names.jobOfAlloc(str(p.allocId)!) : undefined)
+        ?? (str(p.deploymentId) ? names.jobOfDeployment?.(str(p.deploymentId)!) : undefined);
       return reads(authz, "job", job);
     }
     default:

@@ -7,9 +7,10 @@
 // does (security issue 13, agent parity). One function serves both.
 import { z } from "zod";
 import type { StateReader } from "../state/reader.ts";
+import { findDeployment } from "../api/deployment-views.ts";
 
 export const FactQuery = z.object({
-  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "intentionDestination", "catalogOwners", "sessionNode"]),
+  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "jobOfDeployment", "intentionDestination", "catalogOwners", "sessionNode"]),
   id: z.string().max(1024),
 }).strict();
 export type FactQuery = z.infer<typeof FactQuery>;
@@ -36,6 +37,8 @@ export function readFact(state: StateReader, q: FactQuery): string | CatalogOwne
       return state.jobs.getAlloc(q.id)?.jobId ?? "";
     case "jobOfEval":
       return state.jobs.getEval(q.id)?.jobId ?? "";
+    case "jobOfDeployment":
+      return findDeployment(state, q.id)?.jobId ?? "";
     case "intentionDestination":
       return state.acl.intention(q.id)?.destination ?? "";
     case "sessionNode":

@@ -115,6 +115,12 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/job/{id}/evaluations", need("job", "read", param("id"))],
   ["GET", "/v1/evaluations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],
   ["GET", "/v1/evaluation/{id}", need("job", "read", (c, h) => h.jobOfEval(c.req.param("id") ?? ""))],
+  // deployments (core/api/deployments.ts): reads need job read, promote and fail job write, on the deployment's job
+  ["GET", "/v1/deployments", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "JobID")) })],
+  ["GET", "/v1/deployment/{id}", need("job", "read", (c, h) => h.jobOfDeployment(c.req.param("id") ?? ""))],
+  ["GET", "/v1/job/{id}/deployments", need("job", "read", param("id"))],
+  ["POST", "/v1/deployment/promote/{id}", need("job", "write", (c, h) => h.jobOfDeployment(c.req.param("id") ?? ""))],
+  ["POST", "/v1/deployment/fail/{id}", need("job", "write", (c, h) => h.jobOfDeployment(c.req.param("id") ?? ""))],
   ["GET", "/v1/allocations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],
   ["GET", "/v1/allocation/{id}", need("job", "read", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
   ["GET", "/v1/alloc/{id}/logs", need("job", "read", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],

@@ -102,6 +102,7 @@ function helpers(state: StateReader | undefined, selfName: string, remote?: (q: 
     nodeName: name("nodeName"),
     jobOfAlloc: name("jobOfAlloc"),
     jobOfEval: name("jobOfEval"),
+    jobOfDeployment: name("jobOfDeployment"),
     intentionDestination: name("intentionDestination"),
     sessionNode: name("sessionNode"),
     catalogOwners: async (node) => {

@@ -44,6 +44,8 @@ export interface SegmentHelpers {
   /** The job an allocation (id or unique prefix) or evaluation belongs to ("" when unknown). */
   jobOfAlloc(id: string): string | Promise<string>;
   jobOfEval(id: string): string | Promise<string>;
+  /** The job a deployment (id or unique prefix) belongs to ("" when unknown). */
+  jobOfDeployment(id: string): string | Promise<string>;
   /** The destination of the intention with this id ("" when unknown). */
   intentionDestination(id: string): string | Promise<string>;
   /** The node a session belongs to, by session id ("" when unknown): session rules name nodes. */

@@ -4,6 +4,7 @@
 // so its stream is the same sequence with the same ids (at most a
 // replication delay behind), and a client whose node dies resumes on any
 // other with Last-Event-ID. Agents hold no log and pass the request on.
+import { findDeployment } from "./deployment-views.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, badRequest } from "../http/errors.ts";
 import type { EventHub } from "../monitor/event-hub.ts";
@@ -74,6 +75,7 @@ export function eventRoutes(d: CoreApiDeps, hub: EventHub | undefined) {
       const visible = scope
         ? (e: ClusterEvent) => eventVisible(e, scope.authz, {
           jobOfAlloc: (id) => state.jobs.getAlloc(id)?.jobId,
+          jobOfDeployment: (id) => findDeployment(state, id)?.jobId,
           nodeName: (id) => state.getNode(id)?.name,
         })
         : undefined;

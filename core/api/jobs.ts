@@ -22,6 +22,7 @@ import { CheckIndexQuery, enforcedIndex } from "./check-index.ts";
 import { registerJobExtras } from "../state/domains/jobs-commands.ts";
 import { jobEvaluationsRoute, latestPlacementFailure } from "./job-placement.ts";
 import { jobValidateRoute } from "./job-validate.ts";
+import { deploymentRoutes } from "./deployments.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
@@ -60,6 +61,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   jobVersionRoutes(d, add);
   jobEvaluationsRoute(d, add);
   jobValidateRoute(d);
+  deploymentRoutes(d, add);
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",

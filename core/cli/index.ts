@@ -28,6 +28,9 @@ import { intention, intentionSpec } from "./commands/intention.ts";
 import { jobInit, jobInitSpec } from "./commands/job-init.ts";
 import { jobValidate, jobValidateSpec } from "./commands/job-validate.ts";
 import { demoServer, demoServerSpec } from "./commands/demo-server.ts";
+import {
+  deploymentFail, deploymentFailSpec, deploymentList, deploymentListSpec, deploymentPromote, deploymentPromoteSpec, deploymentStatus, deploymentStatusSpec,
+} from "./commands/deployment.ts";
 
 interface Command {
   /** Words that select the command, e.g. ["config", "check"]. */
@@ -61,6 +64,10 @@ export const commands: Command[] = [
   { path: ["job", "history"], spec: jobHistorySpec, run: jobHistory },
   { path: ["job", "revert"], spec: jobRevertSpec, run: jobRevert },
   { path: ["job", "periodic", "force"], spec: jobPeriodicForceSpec, run: jobPeriodicForce },
+  { path: ["deployment", "list"], spec: deploymentListSpec, run: deploymentList },
+  { path: ["deployment", "status"], spec: deploymentStatusSpec, run: deploymentStatus },
+  { path: ["deployment", "promote"], spec: deploymentPromoteSpec, run: deploymentPromote },
+  { path: ["deployment", "fail"], spec: deploymentFailSpec, run: deploymentFail },
   { path: ["alloc", "status"], spec: allocStatusSpec, run: allocStatus },
   { path: ["alloc", "logs"], spec: allocLogsSpec, run: allocLogs },
   { path: ["node", "drain"], spec: nodeDrainSpec, run: nodeDrain },

@@ -135,6 +135,11 @@ export interface DeploymentGroup {
   healthy: number;
   unhealthy: number;
   autoRevert: boolean;
+  /** Canary deployments (absent on rolling updates without canaries): how many canaries, the ids placed, promoted yet. */
+  desiredCanaries?: number;
+  placedCanaries?: string[];
+  promoted?: boolean;
+  autoPromote?: boolean;
 }
 
 export const deployments = sqliteTable(

@@ -3,6 +3,8 @@
 // healthy), or something fails. Exit 0 on success, 1 on a failure, a
 // blocked placement or the timeout; --detach returns right after
 // registering.
+import { awaitingManualPromotion } from "./deployment.ts";
+import type { DeploymentRow } from "../../store/schema-jobs.ts";
 import { readFileSync } from "node:fs";
 import { UsageError, type CommandSpec, type Parsed } from "../args.ts";
 import type { ApiClient } from "../client.ts";
@@ -167,6 +169,8 @@ export function judge(job: JobJson, allocs: AllocJson[], version: number, evalSt
   const newer = job.version > version ? [`The job is now at version ${job.version} (an auto_revert rollback, or a newer registration).`] : [];
   if (dep?.status === "failed") return { line, done: false, details: [`Deployment failed: ${dep.statusDescription}`, ...failLines, ...newer] };
   if (dep?.status === "successful") return { line, done: true, details: [`Deployment successful: ${want} allocation(s) healthy`] };
+  const promote = dep ? awaitingManualPromotion(dep as unknown as DeploymentRow) : undefined;
+  if (promote) return { line, done: true, details: [promote] };
   if (newer.length || dep?.status === "cancelled") return { line, done: false, details: [`Version ${version} was superseded.`, ...newer] };
   if (runsToCompletion(job.type) && failed.length) return { line, done: false, details: ["Allocation(s) failed:", ...failLines] };
   if (!dep && evalStatus === "complete" && running >= want && (noHealthGate || healthy >= want)) {

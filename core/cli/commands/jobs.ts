@@ -9,6 +9,7 @@ import type { JobDiff } from "../../scheduler/job-diff.ts";
 import { namespaceOfJob, placementFailureBlock } from "./job-find.ts";
 import { submittingJobFile } from "../job-file-errors.ts";
 import type { FailedGroupLike } from "../../scheduler/placement-failure.ts";
+import { latestDeploymentLines } from "./deployment.ts";
 
 const nsFlag = { namespace: { type: "string" as const, value: "NS", help: "Namespace of the job (default \"default\")" } };
 
@@ -84,7 +85,7 @@ export async function jobStatus(args: Parsed): Promise<number> {
     out.push(job.children.length ? table(["ID", "STATUS", "SUBMITTED"], job.children.map((c: any) => [c.id, c.status, new Date(c.submittedAt).toISOString()])) : "(none)");
   }
   const dep = job.deployments?.[0];
-  if (dep) out.push("", `Latest deployment (version ${dep.jobVersion}): ${dep.status}${dep.statusDescription ? ` — ${dep.statusDescription}` : ""}`);
+  if (dep) out.push("", ...latestDeploymentLines(dep));
   out.push(...placementFailureBlock(job.placementFailure));
   out.push("", "Allocations");
   out.push(allocTable(allocs));

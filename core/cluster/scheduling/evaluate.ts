@@ -22,6 +22,7 @@ import type { z } from "zod";
 import { rescheduleDecision, settled } from "./policy.ts";
 import { inPlaceUpdates } from "./inplace.ts";
 import { allocView, groupHash, nodeViews } from "./views.ts";
+import { commitCanaries, placeCanaries, prepareCanaries } from "./deployment-canary.ts";
 
 export interface EvalInput {
   evalId: string;
@@ -77,7 +78,11 @@ export function evaluate(input: EvalInput): EvalOutcome {
   const spec = effectiveJob(input);
   const hashes = new Map(spec.groups.map((g) => [g.name, groupHash(spec, g)]));
   const dep = deploymentFor(input, spec);
-  const replace = chooseUpdates(input, spec, hashes, dep?.id);
+  // Canaries (deployment-canary.ts): kept apart until promoted; their groups do not roll meanwhile.
+  const canary = prepareCanaries(input, spec, hashes, dep);
+  const original = input;
+  input = canary.input;
+  const replace = chooseUpdates(input, spec, hashes, dep?.id, canary.frozen);
   const { held, next } = holdFailed(input, spec, hashes);
   const views = input.jobAllocs.map((a) => allocView(a, replace.has(a.id) || next.has(a.id) ? "failed" : undefined));
   const snapshot = { nodes: nodeViews(input.nodes, input.drains), allocations: [...input.otherLive.map((a) => allocView(a)), ...views] };
@@ -91,10 +96,12 @@ export function evaluate(input: EvalInput): EvalOutcome {
   }
   dropHeld(plan, spec, new Set(held.map((h) => h.key)));
   if (!isSystemType(spec.type)) limitDrains(plan, input, spec);
+  const canaries = placeCanaries(canary, original, spec, plan, { preemption: input.preemption });
 
   const commit = buildCommit(input, spec, plan, hashes, dep, byId, next);
   const inPlace = inPlaceUpdates(input.job, spec, hashes, input.jobAllocs, new Set([...plan.stops.map((s) => s.allocId), ...replace]));
   if (inPlace.length) Object.assign(commit, { v: 2, inPlace }); // v2: see jobs-commands.ts
+  commitCanaries(commit, plan, canaries, canary, spec, hashes, dep?.id, input.newId);
   const retries = held.map((h) => h.retryAt).filter((t): t is number => t !== undefined);
   return { plan, commit, needs: plan.failedGroups.map((g) => g.resources), retryAt: retries.length ? Math.min(...retries) : undefined };
 }
@@ -122,7 +129,7 @@ function deploymentFor(input: EvalInput, spec: Job): { id: string; isNew: boolea
 }
 
 /** Outdated live allocations to replace now: per group, max_parallel minus those still unsettled. */
-function chooseUpdates(input: EvalInput, spec: Job, hashes: Map<string, string>, depId: string | undefined): Set<string> {
+function chooseUpdates(input: EvalInput, spec: Job, hashes: Map<string, string>, depId: string | undefined, frozen: ReadonlySet<string>): Set<string> {
   const out = new Set<string>();
   // system jobs roll without a deployment (as in Nomad): max_parallel nodes at a time, each until it runs.
   const perNode = isSystemType(spec.type);
@@ -130,7 +137,7 @@ function chooseUpdates(input: EvalInput, spec: Job, hashes: Map<string, string>,
   for (const g of spec.groups) {
     const live = input.jobAllocs.filter((a) => a.groupName === g.name && holdsResources(a));
     const outdated = live.filter((a) => a.groupHash !== hashes.get(g.name)).sort((a, b) => a.taskGroupIndex - b.taskGroupIndex);
-    if (outdated.length === 0) continue;
+    if (outdated.length === 0 || frozen.has(g.name)) continue;
     const mine = input.jobAllocs.filter((a) => a.groupName === g.name && (perNode ? a.groupHash === hashes.get(g.name) : a.deploymentId === depId));
     // A failure stops the rollout at once; the watcher then fails the deployment (and may revert).
     if (mine.some((a) => a.health === "unhealthy" || a.clientStatus === "failed")) continue;

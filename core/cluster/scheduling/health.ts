@@ -62,6 +62,8 @@ export function deploymentOutcome(
   if (job.version !== d.jobVersion) return { status: "cancelled", description: `superseded by version ${job.version}` };
   const bad = allocs.find((a) => a.deploymentId === d.id && a.health === "unhealthy");
   if (bad) return { status: "failed", description: `allocation ${bad.id.slice(0, 8)} (${bad.groupName}[${bad.taskGroupIndex}]) is unhealthy` };
+  // Canaries wait for a promotion (manual, or the watcher's auto_promote) before the rollout can finish.
+  if (Object.values(d.groups).some((g) => (g.desiredCanaries ?? 0) > 0 && !g.promoted)) return undefined;
   for (const g of job.spec.groups) {
     const hash = groupHash(job.spec, g);
     const live = allocs.filter((a) => a.groupName === g.name && holdsResources(a));

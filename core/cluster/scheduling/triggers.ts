@@ -60,6 +60,8 @@ export function reactionsTo(entry: AppliedEntry, state: StateReader): Reaction[]
   switch (c.type) {
     case "RegisterJob":
     case "LaunchChildJob":
+    case "PromoteDeployment":
+    case "FailDeployment":
       return [{ kind: "enqueue", evalId: c.evalId }];
     case "DeregisterJob":
       return [{ kind: "unblock", namespace: c.namespace, jobId: c.jobId }, { kind: "enqueue", evalId: c.evalId }];

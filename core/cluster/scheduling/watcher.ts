@@ -10,6 +10,7 @@ import type { AllocRow } from "../../store/schema-jobs.ts";
 import { holdsResources } from "../../state/domains/jobs-common.ts";
 import { assessHealth } from "./health.ts";
 import { registerJobExtras } from "../../state/domains/jobs-commands.ts";
+import { autoPromotions } from "./deployment-promote.ts";
 import type { JobRef } from "./triggers.ts";
 
 export interface WatcherDeps {
@@ -31,7 +32,17 @@ export class HealthWatcher {
 
   async tick(): Promise<void> {
     await this.health();
+    await this.autoPromote();
     await this.deadlines();
+  }
+
+  /** update.auto_promote: promotes a deployment once all its canaries are healthy (deployment-promote.ts). */
+  private async autoPromote(): Promise<void> {
+    const s = this.d.state;
+    for (const dep of autoPromotions(s.jobs.listDeployments({ status: "running" }), (id) => s.jobs.getAlloc(id))) {
+      const r = await this.d.propose({ type: "PromoteDeployment", v: 1, at: this.d.now(), deploymentId: dep.id, evalId: this.d.newId() });
+      if (r.result.ok) this.d.log.info("deployment auto-promoted", { deployment: dep.id, job: `${dep.namespace}/${dep.jobId}` });
+    }
   }
 
   private async health(): Promise<void> {

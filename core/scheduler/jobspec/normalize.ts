@@ -101,6 +101,9 @@ function normalizeGroup(job: RawJob, g: RawGroup): TaskGroup {
       minHealthyTimeMs: g.update.min_healthy_time ?? UPDATE_DEFAULTS.minHealthyTimeMs,
       healthyDeadlineMs: g.update.healthy_deadline ?? UPDATE_DEFAULTS.healthyDeadlineMs,
       autoRevert: g.update.auto_revert ?? UPDATE_DEFAULTS.autoRevert,
+      // Only when asked for: a job without canaries normalizes as it did before they existed (same spec, same version).
+      ...(g.update.canary ? { canary: g.update.canary } : {}),
+      ...(g.update.auto_promote ? { autoPromote: true } : {}),
     },
     tasks: g.tasks.map((t) => normalizeTask(job, g, t)),
   };

@@ -138,6 +138,10 @@ const update = z
     min_healthy_time: duration.optional(),
     healthy_deadline: duration.optional(),
     auto_revert: z.boolean().optional(),
+    /** New-version allocations placed beside the old ones on a destructive change, until promoted (Nomad's canary). */
+    canary: int(0, LIMITS.countPerGroup).optional(),
+    /** Promote once every canary is healthy, without `corral deployment promote`. */
+    auto_promote: z.boolean().optional(),
   })
   .superRefine(lenient((u, ctx) => {
     if (u.min_healthy_time !== undefined && u.healthy_deadline !== undefined && u.min_healthy_time >= u.healthy_deadline) {

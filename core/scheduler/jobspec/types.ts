@@ -56,6 +56,10 @@ export interface UpdateStrategy {
   minHealthyTimeMs: number;
   healthyDeadlineMs: number;
   autoRevert: boolean;
+  /** Canaries placed beside the old allocations on a destructive change (0: plain rolling update). Absent in jobs from before canaries: 0. */
+  canary?: number;
+  /** Promote the canaries once all are healthy. */
+  autoPromote?: boolean;
 }
 
 export interface PortSpec {

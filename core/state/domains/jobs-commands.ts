@@ -36,7 +36,7 @@ const group = z.object({
   spread: z.array(z.object({ attribute: z.string().max(512), targets: z.array(z.object({ value: z.string().max(512), percent: z.number() })).max(64) })).max(8),
   restart: z.object({ attempts: z.number().int().nonnegative(), intervalMs: ms, delayMs: ms, mode: z.enum(["fail", "delay"]) }),
   reschedule: z.object({ attempts: z.number().int().nonnegative(), intervalMs: ms, delayMs: ms, unlimited: z.boolean() }),
-  update: z.object({ maxParallel: z.number().int().min(0), minHealthyTimeMs: ms, healthyDeadlineMs: ms, autoRevert: z.boolean() }),
+  update: z.object({ maxParallel: z.number().int().min(0), minHealthyTimeMs: ms, healthyDeadlineMs: ms, autoRevert: z.boolean(), canary: z.number().int().min(0).max(10_000).optional(), autoPromote: z.boolean().optional() }),
   tasks: z.array(task).min(1).max(50),
 });
 /** A normalized job (what parseJobSpec returns). */
@@ -94,6 +94,8 @@ export const PlanPlacement = z.object({
   deploymentId: z.string().max(256),
   previousAlloc: z.string().max(256),
   reschedules: z.array(z.number()).max(1000),
+  /** A canary of its deployment: placed beside the old allocations, kept apart until promoted (deployment-canary.ts). */
+  canary: z.boolean().optional(),
 });
 export type PlanPlacement = z.infer<typeof PlanPlacement>;
 
@@ -111,7 +113,9 @@ export type PlanStop = z.infer<typeof PlanStop>;
  * the whole plan otherwise: the leader then re-plans from fresh state.
  */
 export const CommitPlan = z.object({
-  type: z.literal("CommitPlan"), ...base, v: v1or2,
+  type: z.literal("CommitPlan"), ...base,
+  /** 2: the plan carries in-place updates or canary data (a placement's `canary`, a deployment's `canaries`), which a release before them would drop: it must stop instead (command-versions.ts). */
+  v: v1or2,
   evalId: id, namespace: name, jobId: childName,
   /** Version of the job the plan was computed for (-1: the job is gone). */
   jobVersion: z.number().int().min(-1),
@@ -126,7 +130,7 @@ export const CommitPlan = z.object({
    */
   inPlace: z.array(id).max(100_000).optional(),
   /** A deployment to open (rolling update) with this plan. */
-  deployment: z.object({ id, groups: z.record(name, z.object({ desired: z.number().int(), autoRevert: z.boolean() })) }).optional(),
+  deployment: z.object({ id, groups: z.record(name, z.object({ desired: z.number().int(), autoRevert: z.boolean(), canaries: z.number().int().min(0).max(10_000).optional(), autoPromote: z.boolean().optional() })) }).optional(),
 });
 
 const taskState = z.object({

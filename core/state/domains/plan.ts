@@ -117,7 +117,10 @@ function openDeployment(db: Db, index: number, cmd: Cmd, version: number): void 
   // A newer version supersedes any rollout still running.
   db.update(deployments).set({ status: "cancelled", statusDescription: `superseded by version ${version}`, modifyIndex: index })
     .where(and(eq(deployments.namespace, cmd.namespace), eq(deployments.jobId, cmd.jobId), eq(deployments.status, "running"))).run();
-  const groups = Object.fromEntries(Object.entries(d.groups).map(([g, v]) => [g, { desired: v.desired, placed: 0, healthy: 0, unhealthy: 0, autoRevert: v.autoRevert }]));
+  const groups = Object.fromEntries(Object.entries(d.groups).map(([g, v]) => [g, {
+    desired: v.desired, placed: 0, healthy: 0, unhealthy: 0, autoRevert: v.autoRevert,
+    ...(v.canaries ? { desiredCanaries: v.canaries, placedCanaries: [], promoted: false, autoPromote: v.autoPromote ?? false } : {}),
+  }]));
   db.insert(deployments).values({
     id: d.id, namespace: cmd.namespace, jobId: cmd.jobId, jobVersion: version, status: "running", statusDescription: "",
     groups, createdAt: cmd.at, createIndex: index, modifyIndex: index,
@@ -138,5 +141,6 @@ function insertPlacement(db: Db, index: number, cmd: Cmd, p: PlanPlacement, job:
   const d = db.select().from(deployments).where(eq(deployments.id, p.deploymentId)).get();
   const g = d?.groups[p.group];
   if (!d || !g) return;
-  db.update(deployments).set({ groups: { ...d.groups, [p.group]: { ...g, placed: g.placed + 1 } }, modifyIndex: index }).where(eq(deployments.id, d.id)).run();
+  const placedCanaries = p.canary ? [...(g.placedCanaries ?? []), p.id] : g.placedCanaries;
+  db.update(deployments).set({ groups: { ...d.groups, [p.group]: { ...g, placed: g.placed + 1, ...(placedCanaries ? { placedCanaries } : {}) } }, modifyIndex: index }).where(eq(deployments.id, d.id)).run();
 }

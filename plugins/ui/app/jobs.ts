@@ -18,7 +18,7 @@ export interface JobView {
   allocations: Record<ClientStatus, number>;
   spec?: { groups: { name: string; count: number; tasks: { name: string; command: string; args?: string[] }[] }[] };
   versions?: number[];
-  deployments?: { id: string; jobVersion: number; status: string; statusDescription: string }[];
+  deployments?: import("./deployment.ts").DeploymentRowView[];
   /** Why something is not placed: the deciding evaluation's FailedTGAllocs (core/api/job-placement.ts). */
   placementFailure?: { evalId: string; evalStatus: string; failedTGAllocs: FailedTGAllocs } | null;
 }

@@ -7,6 +7,7 @@ import { ago, shortId } from "../format.ts";
 import { allocChips, jobHref, type AllocView, type JobView } from "../jobs.ts";
 import { logTail } from "../logtail.ts";
 import { placementFailureText } from "../../../../core/scheduler/placement-failure.ts";
+import { deploymentPanel } from "../deployment.ts";
 import { errorView, loading, type PageCtx } from "../page.ts";
 
 export function jobPage(ctx: PageCtx, namespace: string, id: string, query: URLSearchParams): void {
@@ -128,6 +129,7 @@ function renderJob(el: HTMLElement, j: JobView): void {
       groups.map((g) => [g.name, String(g.count), g.tasks.map((t) => `${t.name} (${[t.command, ...(t.args ?? [])].join(" ")})`).join(", ")]),
       { empty: "No groups." },
     ),
+    deployment ? deploymentPanel(deployment, j.id) : null,
     placementFailure(j),
   );
 }
