@@ -38,11 +38,13 @@ type Expect =
   | { how: "plan"; placed: Record<string, number>; failed: Record<string, string[]> }
   | { how: "elsewhere"; test: string };
 
-/** Key: "file format id". The dev node of every "plan" entry: NODE_CONFIG (no node meta). */
+/** Key: "file format id". The dev node of every "plan" entry: NODE_CONFIG (with the node meta the shop example asks for). */
 const EXAMPLES: Record<string, Expect> = {
   "docs/jobs.md toml hello": { how: "elsewhere", test: "test/jobs/job-init.test.ts (and the equality test below)" },
-  // Needs node meta (rack, zone) the dev node does not have: the web group is filtered by it, as the doc says.
-  "docs/jobs.md toml shop": { how: "plan", placed: { worker: 2 }, failed: { web: ["constraint ${meta.rack} regexp ^r[0-9]+$"] } },
+  // With the doc's node meta (rack, zone) on one node: distinct_hosts lets one web copy in, as the doc says.
+  "docs/jobs.md toml shop": { how: "plan", placed: { web: 1, worker: 2 }, failed: { web: ["distinct_hosts: group already on node"] } },
+  "docs/jobs.md toml rack-web": { how: "plan", placed: { web: 2 }, failed: {} },
+  "docs/jobs.md toml web": { how: "plan", placed: { web: 3 }, failed: {} },
   "docs/jobs.md json nightly-report": process.arch === "x64"
     ? { how: "plan", placed: { report: 4 }, failed: {} }
     : { how: "plan", placed: {}, failed: { report: ["constraint ${attr.cpu.arch} = amd64"] } },
@@ -54,7 +56,7 @@ const EXAMPLES: Record<string, Expect> = {
 };
 
 // 8 cores' worth of MHz and 16 GB offered to tasks (+ the reserve), as the JSON example says.
-const NODE_CONFIG = `[plugins.probe]\ncpu_total_mhz = 16000\nmemory_total_mb = 20480\n`;
+const NODE_CONFIG = `[node]\nmeta = { rack = "r1", zone = "eu-1a" }\n\n[plugins.probe]\ncpu_total_mhz = 16000\nmemory_total_mb = 20480\n`;
 
 const blocks = jobBlocks();
 const key = (b: Block) => `${b.where.split(":")[0]} ${b.format} ${b.id}`;
