@@ -14,6 +14,7 @@ import { taskEnv } from "./env.ts";
 import { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
 import { TaskRunner } from "./task-runner.ts";
+import { isEphemeral, lifecycleStep, phaseOf, type TaskNow } from "./lifecycle.ts";
 import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
 
@@ -107,6 +108,10 @@ export class AllocRunner {
   private detached = false;
   private terminal = false;
   private description = "";
+  /** Tasks told to start (lifecycle.ts decides when); the others wait for their phase. */
+  private launched = new Set<string>();
+  private advancing = false;
+  private advanceAgain = false;
 
   constructor(readonly alloc: NodeAlloc, private d: AllocRunnerDeps) {}
 
@@ -145,7 +150,7 @@ export class AllocRunner {
         user: who.ok && who.switchTo ? { name: who.name, home: taskDir } : undefined,
       });
       const runner = new TaskRunner({
-        allocId: a.id, task, batch: runsToCompletion(a.jobType), restart: g.restart, env, cwd: taskDir, stdout, stderr,
+        allocId: a.id, task, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         runAs: who.ok ? who.switchTo : undefined, refused: who.ok ? undefined : who.error,
         onChange: (st) => this.taskChanged(task.name, st),
@@ -157,11 +162,48 @@ export class AllocRunner {
     }
     // An adopted allocation was running and still is: no "pending" blip while its services re-register.
     if (recorded && a.clientStatus === "running") this.status = "running";
-    for (const [name, t] of this.tasks) {
-      if (recorded) t.resume(recorded.get(name), a.taskStates?.[name]);
-      else t.start();
+    if (recorded) {
+      // Tasks that had started before take up where they were; the rest wait for their phase (advance).
+      for (const [name, t] of this.tasks) {
+        const entry = recorded.get(name);
+        const known = a.taskStates?.[name];
+        if (entry === undefined && !(known && (known.startedAt > 0 || known.state === "dead"))) continue;
+        this.launched.add(name);
+        t.resume(entry, known);
+      }
     }
+    this.advance();
     this.emit();
+  }
+
+  /**
+   * Starts, stops or skips tasks as the lifecycle says (lifecycle.ts), after
+   * every task change. Re-entrant calls (a start reports a change at once)
+   * are folded into one more round.
+   */
+  private advance(): void {
+    if (this.detached) return;
+    if (this.advancing) {
+      this.advanceAgain = true;
+      return;
+    }
+    this.advancing = true;
+    try {
+      do {
+        this.advanceAgain = false;
+        const now = new Map<string, TaskNow>();
+        for (const [name, t] of this.tasks) now.set(name, { launched: this.launched.has(name), state: t.state.state, failed: t.state.failed });
+        const step = lifecycleStep(this.alloc.groupSpec.tasks, now, this.stopping);
+        for (const name of step.skip) void this.tasks.get(name)?.stop(this.stopping ? "not run: the allocation was stopped" : "not run: a task of the allocation failed");
+        for (const name of step.stop) void this.tasks.get(name)?.stop("the main tasks have stopped");
+        for (const name of step.start) {
+          this.launched.add(name);
+          this.tasks.get(name)?.start();
+        }
+      } while (this.advanceAgain);
+    } finally {
+      this.advancing = false;
+    }
   }
 
   rotateLogs(): void {
@@ -189,13 +231,18 @@ export class AllocRunner {
     this.emit();
     const failed = [...this.tasks.values()].find((t) => t.state.state === "dead" && t.state.failed);
     if (failed && !this.stopping) void this.stop(`sibling task failed: ${failed.state.events.at(-1)?.message ?? "failed"}`);
+    else this.advance();
   }
 
   private aggregate(): RunnerStatus {
     const states = [...this.tasks.values()].map((t) => t.state);
-    if (states.some((s) => s.state === "dead" && s.failed)) return "failed";
+    // Terminal once every task is dead: poststop tasks still run after a failure.
+    const poststopLeft = [...this.tasks.values()].some((t) => phaseOf(t.spec) === "poststop" && t.state.state !== "dead");
+    if (states.some((s) => s.state === "dead" && s.failed) && !poststopLeft) return "failed";
     if (states.every((s) => s.state === "dead")) return "complete";
-    const allRunning = [...this.tasks].every(([name, t]) => t.state.state === "running" && !this.registering.has(name));
+    // Running once the main tasks run; lifecycle tasks come and go around them.
+    const main = [...this.tasks].filter(([, t]) => phaseOf(t.spec) === "main");
+    const allRunning = main.every(([name, t]) => t.state.state === "running" && !this.registering.has(name));
     if (allRunning) return "running";
     return this.status === "running" ? "running" : "pending";
   }
@@ -220,11 +267,41 @@ export class AllocRunner {
     if (this.stopping) return;
     this.stopping = true;
     if (!this.terminal) this.description = reason.slice(0, 1000);
-    await Promise.all([...this.tasks.values()].map((t) => t.stop(reason)));
+    // Everything but the poststop tasks stops; then those run (if the main tasks ever started) and are waited for.
+    const all = [...this.tasks.values()];
+    await Promise.all(all.filter((t) => phaseOf(t.spec) !== "poststop").map((t) => t.stop(reason)));
+    this.advance();
+    await Promise.all(all.filter((t) => phaseOf(t.spec) === "poststop").map((t) => t.done));
     await Promise.all([...this.registered].map((t) => this.d.services.deregister(this.alloc, t)));
     this.registered.clear();
     for (const l of this.logs) l.close();
     this.emit();
+  }
+
+  /**
+   * An operator's restart (alloc restart), in place: the named task, or
+   * every running task; `allTasks` re-runs the whole lifecycle (prestart
+   * tasks again before the main tasks, as Nomad's RestartAll). Poststop
+   * tasks are not restarted. Resolves with the tasks restarted.
+   */
+  async restart(task: string | undefined, allTasks: boolean, reason = "restart requested"): Promise<string[]> {
+    if (this.stopping || this.terminal || this.detached) return [];
+    const candidates = [...this.tasks].filter(([name, t]) => (task === undefined ? phaseOf(t.spec) !== "poststop" : name === task));
+    if (!allTasks) {
+      const done = await Promise.all(candidates.map(async ([name, t]) => ((await t.restart(reason)) ? name : undefined)));
+      return done.filter((n): n is string => n !== undefined);
+    }
+    const held = await Promise.all(candidates.map(async ([name, t]) => ((await t.restart(reason, true)) ? name : undefined)));
+    const names = held.filter((n): n is string => n !== undefined);
+    for (const name of names) this.launched.delete(name);
+    this.advance();
+    return names;
+  }
+
+  /** Sends a signal to the named task, or to every running task; the tasks signalled. */
+  signal(sig: NodeJS.Signals, task: string | undefined): string[] {
+    if (this.stopping || this.detached) return [];
+    return [...this.tasks].filter(([name, t]) => (task === undefined || name === task) && t.signal(sig)).map(([name]) => name);
   }
 
   /** Every task ended by itself (completed or failed): nothing left to run. */

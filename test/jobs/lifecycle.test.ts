@@ -1,0 +1,139 @@
+// Task lifecycle hooks with real processes (one leader, one agent): the
+// order is recorded by the tasks themselves, each appending a line with a
+// nanosecond timestamp to a shared file: prestart before main, the prestart
+// sidecar alive for as long as main runs, poststart after main started,
+// poststop after main (and the sidecar) stopped. A failing prestart keeps
+// the main task from ever starting and fails the allocation.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventually, killAll, sleep, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { allocs, reapTasks, startAgent, startLeader, stopJob, submit, type Agent } from "./cluster-helpers.ts";
+
+let leader: CorralProcess;
+let agent: Agent;
+let L: string;
+let shared: string;
+
+beforeAll(async () => {
+  leader = await startLeader();
+  L = leader.url;
+  agent = await startAgent(leader, "agent-life");
+  // Tasks run as nobody: the file they share must be writable by anyone.
+  shared = tempDir("corral-lifecycle-");
+  chmodSync(shared, 0o777);
+}, 60_000);
+
+afterAll(async () => {
+  for (const j of ["ordered", "badinit"]) await stopJob(L, j).catch(() => {});
+  await sleep(500);
+  await killAll();
+  if (agent) reapTasks(agent.dataDir);
+});
+
+/** A shell task that logs "<ns> <task> <what>" lines to `file`. */
+function shellTask(name: string, file: string, script: string, lifecycle?: Record<string, unknown>) {
+  const log = (what: string) => `echo "$(/bin/date +%s%N) ${name} ${what}" >> ${file}`;
+  return {
+    name, command: "/bin/sh", args: ["-c", script.replaceAll(/LOG\(([a-z-]+)\)/g, (_, w: string) => log(w))],
+    resources: { cpu: 50, memory: 64 }, ...(lifecycle ? { lifecycle } : {}),
+  };
+}
+
+function events(file: string): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!existsSync(file)) return out;
+  for (const line of readFileSync(file, "utf8").trim().split("\n")) {
+    const [ns, task, what] = line.split(" ");
+    if (ns && task && what && !out.has(`${task} ${what}`)) out.set(`${task} ${what}`, Number(BigInt(ns) / 1000n) / 1000);
+  }
+  return out;
+}
+
+describe("task lifecycle hooks", () => {
+  test("prestart runs to completion before main, the sidecar runs alongside, poststart after main started, poststop after main stopped", async () => {
+    const file = join(shared, "ordered.log");
+    await submit(L, {
+      id: "ordered", type: "batch",
+      groups: [{
+        name: "g", restart: { attempts: 0, mode: "fail" }, reschedule: { attempts: 0, unlimited: false },
+        tasks: [
+          shellTask("main", file, "LOG(start); /bin/sleep 1.5; LOG(end)"),
+          shellTask("init", file, "LOG(start); /bin/sleep 1; LOG(end)", { hook: "prestart" }),
+          shellTask("side", file, "LOG(start); trap 'LOG(term); exit 0' TERM; while :; do /bin/sleep 0.1; done", { hook: "prestart", sidecar: true }),
+          shellTask("post", file, "LOG(start)", { hook: "poststart" }),
+          shellTask("cleanup", file, "LOG(start)", { hook: "poststop" }),
+        ],
+      }],
+    });
+    const done = await eventually(async () => (await allocs(L, "ordered")).find((a) => a.clientStatus === "complete" || a.clientStatus === "failed"), 30_000, 200);
+    expect(done.clientStatus).toBe("complete");
+    const e = events(file);
+    const at = (k: string) => {
+      const v = e.get(k);
+      if (v === undefined) throw new Error(`no "${k}" line in ${[...e.keys()].join(", ")}`);
+      return v;
+    };
+    // prestart (ephemeral) finished before main started; the sidecar was up before main.
+    expect(at("init end")).toBeLessThan(at("main start"));
+    expect(at("side start")).toBeLessThan(at("main start"));
+    // The sidecar ran for as long as main did: it was stopped only after main ended.
+    expect(at("side term")).toBeGreaterThan(at("main end"));
+    // poststart after main started; poststop after main ended and the sidecar was stopped.
+    expect(at("post start")).toBeGreaterThan(at("main start"));
+    expect(at("cleanup start")).toBeGreaterThan(at("main end"));
+    expect(at("cleanup start")).toBeGreaterThan(at("side term"));
+    // Every task ran once; the states say how each ended.
+    const full = (await (await fetch(`${L}/v1/allocation/${done.id}`)).json()) as any;
+    for (const t of ["init", "post", "cleanup", "main"]) {
+      expect(full.taskStates[t].state).toBe("dead");
+      expect(full.taskStates[t].failed).toBe(false);
+      expect(full.taskStates[t].restarts).toBe(0);
+    }
+    expect(full.taskStates.side.events.map((x: any) => x.type)).toContain("Killing");
+  }, 60_000);
+
+  test("a failing prestart keeps main from ever starting and fails the allocation", async () => {
+    const file = join(shared, "badinit.log");
+    await submit(L, {
+      id: "badinit", type: "service",
+      groups: [{
+        name: "g", restart: { attempts: 1, delay: "200ms", interval: "1m", mode: "fail" }, reschedule: { attempts: 0, unlimited: false },
+        tasks: [
+          shellTask("main", file, "LOG(start); while :; do /bin/sleep 0.1; done"),
+          shellTask("init", file, "LOG(start); exit 3", { hook: "prestart" }),
+          shellTask("cleanup", file, "LOG(start)", { hook: "poststop" }),
+        ],
+      }],
+    });
+    const failed = await eventually(async () => (await allocs(L, "badinit")).find((a) => a.clientStatus === "failed"), 30_000, 200);
+    await sleep(1000); // would main start late?
+    const e = events(file);
+    expect(e.has("init start")).toBe(true);
+    expect(e.has("main start")).toBe(false);
+    expect(e.has("cleanup start")).toBe(false);
+    const full = (await (await fetch(`${L}/v1/allocation/${failed.id}`)).json()) as any;
+    expect(full.taskStates.init.failed).toBe(true);
+    expect(full.taskStates.init.restarts).toBe(1); // its restart attempt was made first
+    expect(full.taskStates.main.state).toBe("dead");
+    expect(full.taskStates.main.events.some((x: any) => x.type === "Started")).toBe(false);
+    expect(full.clientDescription).toContain("exited with code 3");
+  }, 60_000);
+
+  test("a group of only lifecycle tasks, and a poststop sidecar, are refused with the key path", async () => {
+    const r = await fetch(`${L}/v1/jobs`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "nomain", groups: [{ name: "g", tasks: [{ name: "a", command: "/bin/true", lifecycle: { hook: "poststop", sidecar: true } }] }] }),
+    });
+    expect(r.status).toBe(400);
+    const text = JSON.stringify(await r.json());
+    expect(text).toContain("at least one main task");
+    expect(text).toContain("cannot be a sidecar");
+    const bad = await fetch(`${L}/v1/jobs`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "badhook", groups: [{ name: "g", tasks: [{ name: "m", command: "/bin/true" }, { name: "a", command: "/bin/true", lifecycle: { hook: "prerun" } }] }] }),
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain("prestart");
+  }, 30_000);
+});
