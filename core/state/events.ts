@@ -12,6 +12,7 @@
 // domain adds a command without deciding its events).
 import type { Command, CommandOf, CommandType } from "./commands.ts";
 import { jobEventMappers } from "./domains/jobs-events.ts";
+import { allocStopEventMappers } from "./domains/alloc-stop.ts";
 
 export const TOPICS = ["node", "service", "check", "leader", "plugin", "job", "allocation", "kv"] as const;
 export type Topic = (typeof TOPICS)[number];
@@ -89,6 +90,7 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
     { topic: "check", type: "ChecksSynced", payload: { nodeId: c.node.id, node: c.node.name, checks: c.checks.length } },
   ],
   ...jobEventMappers,
+  ...allocStopEventMappers,
   // Authorization is not streamed (the event stream needs only event:read; tokens and policies need acl:read).
   ACLBootstrap: () => [], ACLTokenSet: () => [], ACLTokenDelete: () => [], ACLPolicySet: () => [], ACLPolicyDelete: () => [],
   IntentionSet: () => [], IntentionDelete: () => [], AuditAppend: () => [],

@@ -60,6 +60,7 @@ export function reactionsTo(entry: AppliedEntry, state: StateReader): Reaction[]
   switch (c.type) {
     case "RegisterJob":
     case "LaunchChildJob":
+    case "StopAllocation": // alloc stop: its evaluation places the replacement
       return [{ kind: "enqueue", evalId: c.evalId }];
     case "DeregisterJob":
       return [{ kind: "unblock", namespace: c.namespace, jobId: c.jobId }, { kind: "enqueue", evalId: c.evalId }];
