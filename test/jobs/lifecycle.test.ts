@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, killAll, sleep, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { ROOT, eventually, getJson, killAll, sleep, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, reapTasks, startAgent, startLeader, stopJob, submit, type Agent } from "./cluster-helpers.ts";
 
 let leader: CorralProcess;
@@ -25,7 +25,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const j of ["ordered", "badinit"]) await stopJob(L, j).catch(() => {});
+  for (const j of ["ordered", "badinit", "app"]) await stopJob(L, j).catch(() => {});
   await sleep(500);
   await killAll();
   if (agent) reapTasks(agent.dataDir);
@@ -136,4 +136,31 @@ describe("task lifecycle hooks", () => {
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toContain("prestart");
   }, 30_000);
+
+  test("docs/jobs.md's lifecycle example runs as written: prestart completed, sidecar beside web, poststop when the job stops", async () => {
+    const doc = readFileSync(join(ROOT, "docs/jobs.md"), "utf8");
+    const toml = /<!-- example:lifecycle -->\n```toml\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(toml).toBeTruthy();
+    const r = await getJson(`${L}/v1/jobs`, { method: "POST", body: toml, headers: { "content-type": "application/toml" } });
+    expect(r.status).toBe(200);
+    const running = await eventually(async () => {
+      const x = (await allocs(L, "app")).find((a) => a.clientStatus === "running");
+      const full = x && (await getJson(`${L}/v1/allocation/${x.id}`)).body;
+      return full?.taskStates?.migrate?.state === "dead" && full.taskStates["log-shipper"]?.state === "running" && full;
+    }, 30_000, 200);
+    expect(running.taskStates.migrate.failed).toBe(false);
+    expect(running.taskStates.web.state).toBe("running");
+    expect(running.taskStates.goodbye.state).toBe("pending");
+    const logs = (task: string) => fetch(`${L}/v1/alloc/${running.id}/logs?task=${task}`).then((x) => x.text());
+    expect(await logs("migrate")).toBe("migrating\nmigrated\n");
+    expect(await logs("goodbye")).toBe("");
+    await stopJob(L, "app");
+    const done = await eventually(async () => {
+      const full = (await getJson(`${L}/v1/allocation/${running.id}`)).body;
+      return full.clientStatus === "complete" && full;
+    }, 30_000, 200);
+    expect(done.taskStates.goodbye.state).toBe("dead");
+    expect(done.taskStates.goodbye.failed).toBe(false);
+    expect(await logs("goodbye")).toBe("goodbye\n");
+  }, 60_000);
 });
