@@ -25,7 +25,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const j of ["ordered", "badinit", "app"]) await stopJob(L, j).catch(() => {});
+  for (const j of ["ordered", "badinit", "app", "rerun"]) await stopJob(L, j).catch(() => {});
   await sleep(500);
   await killAll();
   if (agent) reapTasks(agent.dataDir);
@@ -162,5 +162,42 @@ describe("task lifecycle hooks", () => {
     expect(done.taskStates.goodbye.state).toBe("dead");
     expect(done.taskStates.goodbye.failed).toBe(false);
     expect(await logs("goodbye")).toBe("goodbye\n");
+  }, 60_000);
+
+  test("alloc restart re-runs only the running tasks; AllTasks runs the prestart task again before main", async () => {
+    const file = join(shared, "rerun.log");
+    await submit(L, {
+      id: "rerun",
+      groups: [{
+        name: "g", restart: { attempts: 2, delay: "200ms", interval: "1m", mode: "fail" },
+        tasks: [
+          shellTask("main", file, "LOG(start); trap 'LOG(term); exit 0' TERM; while :; do /bin/sleep 0.1; done"),
+          shellTask("init", file, "LOG(start); /bin/sleep 0.5; LOG(end)", { hook: "prestart" }),
+        ],
+      }],
+    });
+    const x = await eventually(async () => (await allocs(L, "rerun")).find((a) => a.clientStatus === "running"), 30_000, 200);
+    await eventually(() => readFileSync(file, "utf8").includes("main start"), 10_000);
+    const seq = () => readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" ").slice(1).join(" "));
+    const restart = (body: unknown) => getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "PUT", body: JSON.stringify(body) });
+
+    const plain = await restart({});
+    expect(plain.status).toBe(200);
+    expect(plain.body.tasks).toEqual(["main"]); // the completed prestart task is not restarted
+    await eventually(() => seq().length === 5, 10_000);
+    expect(seq()).toEqual(["init start", "init end", "main start", "main term", "main start"]);
+
+    const all = await restart({ AllTasks: true });
+    expect(all.status).toBe(200);
+    expect(all.body.tasks.sort()).toEqual(["init", "main"]);
+    await eventually(() => seq().length === 9, 10_000);
+    expect(seq().slice(5)).toEqual(["main term", "init start", "init end", "main start"]);
+    const full = await eventually(async () => {
+      const a = (await getJson(`${L}/v1/allocation/${x.id}`)).body;
+      return a.clientStatus === "running" && a.taskStates.main.state === "running" && a;
+    }, 10_000);
+    expect(full.taskStates.main.restarts).toBe(2);
+    expect(full.taskStates.init.state).toBe("dead");
+    expect(full.taskStates.init.failed).toBe(false);
   }, 60_000);
 });
