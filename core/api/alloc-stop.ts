@@ -24,7 +24,8 @@ export function allocStopRoutes(d: CoreApiDeps, add: ReturnType<typeof forwardin
       if (!a) throw new ApiError(404, "ALLOC_NOT_FOUND", `no allocation matches "${id}"`);
       const evalId = randomUUID();
       const out = await d.propose({ type: "StopAllocation", v: 1, at: Date.now(), allocId: a.id, evalId, description: "stopped by an operator (alloc stop)" });
-      if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);
+      // Already stopped or ended: a conflict with the allocation's state, as restart and signal answer it.
+      if (!out.result.ok) throw new ApiError(out.result.code === "ALLOC_NOT_RUNNING" ? 409 : statusForCode(out.result.code), out.result.code, out.result.message);
       return c.json({ EvalID: evalId, Index: out.index, allocId: a.id });
     });
   }

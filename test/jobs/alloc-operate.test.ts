@@ -155,7 +155,7 @@ describe("operating allocations", () => {
     expect(alive(pid)).toBe(false);
     // Stopping it again is refused: it is no longer running.
     const again = await getJson(`${L}/v1/allocation/${x.id}/stop`, { method: "PUT" });
-    expect(again.status).toBe(400);
+    expect(again.status).toBe(409);
     expect(again.body.code).toBe("ALLOC_NOT_RUNNING");
     const evals = (await getJson<any[]>(`${L}/v1/evaluations`)).body;
     expect(evals.some((e) => e.jobId === "gone" && e.triggeredBy === "alloc-stop")).toBe(true);
@@ -180,5 +180,18 @@ describe("operating allocations", () => {
       return { from: mine[1]!.ms, to: mine[2]!.ms };
     }).sort((p, q) => p.from - q.from);
     expect(down[0]!.to).toBeLessThan(down[1]!.from);
+  }, 90_000);
+
+  test("job restart --reschedule: each allocation is replaced by a new one (default batch: max_parallel = 1)", async () => {
+    const before = await waitRunning(L, "roll", 2);
+    const r = cli("job", "restart", "roll", "--reschedule", "--addr", L);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("in batches of 1 (rescheduling)");
+    const after = await waitRunning(L, "roll", 2);
+    expect(after.some((x) => before.some((y) => y.id === x.id))).toBe(false);
+    expect(after.map((x) => x.taskGroupIndex).sort()).toEqual([0, 1]);
+    const list = await allocs(L, "roll");
+    for (const old of before) expect(list.find((x) => x.id === old.id)?.desiredStatus).toBe("stop");
   }, 90_000);
 });

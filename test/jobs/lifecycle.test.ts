@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, eventually, getJson, killAll, sleep, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { spawnSync } from "node:child_process";
+import { BUN, ENTRY, ROOT, eventually, getJson, killAll, sleep, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, reapTasks, startAgent, startLeader, stopJob, submit, type Agent } from "./cluster-helpers.ts";
 
 let leader: CorralProcess;
@@ -154,6 +155,13 @@ describe("task lifecycle hooks", () => {
     const logs = (task: string) => fetch(`${L}/v1/alloc/${running.id}/logs?task=${task}`).then((x) => x.text());
     expect(await logs("migrate")).toBe("migrating\nmigrated\n");
     expect(await logs("goodbye")).toBe("");
+    // alloc status says when each task runs.
+    const status = spawnSync(BUN, [ENTRY, "alloc", "status", running.id.slice(0, 8), "--addr", L], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
+    expect(status.status).toBe(0);
+    expect(status.stdout).toContain(`Task "migrate" (prestart): dead`);
+    expect(status.stdout).toContain(`Task "log-shipper" (prestart sidecar): running`);
+    expect(status.stdout).toContain(`Task "web": running`);
+    expect(status.stdout).toContain(`Task "goodbye" (poststop): pending`);
     await stopJob(L, "app");
     const done = await eventually(async () => {
       const full = (await getJson(`${L}/v1/allocation/${running.id}`)).body;
