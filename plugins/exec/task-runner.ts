@@ -142,6 +142,7 @@ export class TaskRunner {
     this.detached = true;
     clearTimeout(this.restartTimer);
     this.watch?.cancel();
+    this.restartExited?.(); // an operator's restart waiting on the exit answers now
     if (this.current) this.d.limits.release({ allocId: this.d.allocId, task: this.d.task.name });
   }
 
