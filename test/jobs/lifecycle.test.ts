@@ -187,7 +187,7 @@ describe("task lifecycle hooks", () => {
     const x = await eventually(async () => (await allocs(L, "rerun")).find((a) => a.clientStatus === "running"), 30_000, 200);
     await eventually(() => readFileSync(file, "utf8").includes("main start"), 10_000);
     const seq = () => readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" ").slice(1).join(" "));
-    const restart = (body: unknown) => getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "PUT", body: JSON.stringify(body) });
+    const restart = (body: unknown) => getJson(`${L}/v1/client/allocation/${x.id}/restart`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
     const plain = await restart({});
     expect(plain.status).toBe(200);
