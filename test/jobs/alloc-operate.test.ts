@@ -78,7 +78,7 @@ describe("operating allocations", () => {
     await eventually(() => lines(file).some((l) => l.what === "start"), 10_000);
 
     // Through the leader, by prefix: passed on to the agent running it.
-    const r = cli("alloc", "restart", x.id.slice(0, 8), "--addr", L);
+    const r = cli("alloc", "restart", x.id.slice(0, 8), "srv", "--addr", L);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.out).toContain(`"srv" of allocation ${x.id}`);

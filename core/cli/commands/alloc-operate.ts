@@ -12,7 +12,7 @@ const conn = { addr: clientFlags.addr!, token: clientFlags.token! };
 export const allocRestartSpec: CommandSpec = {
   name: "alloc restart",
   summary: "Restart an allocation's tasks in place (same allocation, new processes); --task one task, --all-tasks re-runs prestart tasks too.",
-  usage: "corral alloc restart ID [--task T | --all-tasks] [--addr URL] [--token TOKEN]",
+  usage: "corral alloc restart ID [TASK] [--task T | --all-tasks] [--addr URL] [--token TOKEN]",
   details: "Without --task every running task restarts. A restart asked for does not count against the group's restart policy.",
   flags: {
     task: { type: "string", value: "T", help: "Restart only this task" },
@@ -24,7 +24,7 @@ export const allocRestartSpec: CommandSpec = {
 export const allocSignalSpec: CommandSpec = {
   name: "alloc signal",
   summary: "Send a signal to an allocation's tasks (default SIGKILL, as Nomad).",
-  usage: "corral alloc signal ID [-s SIGNAL] [--task T] [--addr URL] [--token TOKEN]",
+  usage: "corral alloc signal ID [TASK] [-s SIGNAL] [--task T] [--addr URL] [--token TOKEN]",
   details: "SIGNAL is a name such as SIGHUP, SIGUSR1 or USR1. Without --task every running task gets it.",
   flags: {
     signal: { type: "string", short: "s", value: "SIGNAL", help: "The signal (default SIGKILL)" },
@@ -60,11 +60,19 @@ function oneId(args: Parsed): string {
   return id;
 }
 
+/** ID and the task, given as --task or (as Nomad takes it) a second word. */
+function idAndTask(args: Parsed): { id: string; task?: string } {
+  const [id, word, ...more] = args.positionals;
+  if (!id || more.length) throw new UsageError("expected an allocation ID and at most one task name");
+  const flag = args.flags.task as string | undefined;
+  if (word && flag && word !== flag) throw new UsageError(`two tasks given: "${word}" and --task "${flag}"`);
+  return { id, task: flag ?? word };
+}
+
 const allocPath = (id: string) => encodeURIComponent(id);
 
 export async function allocRestart(args: Parsed): Promise<number> {
-  const id = oneId(args);
-  const task = args.flags.task as string | undefined;
+  const { id, task } = idAndTask(args);
   if (task && args.flags["all-tasks"]) throw new UsageError("--task and --all-tasks exclude each other");
   const out = await clientFrom(args).put<{ allocId: string; tasks: string[] }>(`/v1/client/allocation/${allocPath(id)}/restart`, {
     ...(task ? { TaskName: task } : {}), ...(args.flags["all-tasks"] ? { AllTasks: true } : {}),
@@ -74,8 +82,7 @@ export async function allocRestart(args: Parsed): Promise<number> {
 }
 
 export async function allocSignal(args: Parsed): Promise<number> {
-  const id = oneId(args);
-  const task = args.flags.task as string | undefined;
+  const { id, task } = idAndTask(args);
   const signal = args.flags.signal as string | undefined;
   const out = await clientFrom(args).put<{ allocId: string; tasks: string[]; signal: string }>(`/v1/client/allocation/${allocPath(id)}/signal`, {
     ...(signal ? { Signal: signal } : {}), ...(task ? { Task: task } : {}),
