@@ -114,7 +114,8 @@ export function batchSizeOf(flag: unknown, job: JobJson): number {
   return Math.max(1, Math.min(...job.spec.groups.map((g) => g.update.maxParallel || 1)));
 }
 
-const live = (a: AllocJson) => a.desiredStatus === "run" && (a.clientStatus === "running" || a.clientStatus === "pending");
+const running = (a: AllocJson) => a.desiredStatus === "run" && a.clientStatus === "running";
+const pending = (a: AllocJson) => a.desiredStatus === "run" && a.clientStatus === "pending";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function jobRestart(args: Parsed): Promise<number> {
@@ -126,8 +127,11 @@ export async function jobRestart(args: Parsed): Promise<number> {
   const job = await client.get<JobJson>(path + ns);
   const size = batchSizeOf(args.flags["batch-size"], job);
   const timeoutMs = parseTimeoutMs(args.flags.timeout, 10 * 60_000);
-  const targets = (await client.get<AllocJson[]>(`${path}/allocations${ns}`)).filter(live)
-    .sort((a, b) => a.groupName.localeCompare(b.groupName) || a.taskGroupIndex - b.taskGroupIndex);
+  const all = await client.get<AllocJson[]>(`${path}/allocations${ns}`);
+  // Running ones only (as Nomad's job restart): a pending allocation has nothing to restart yet.
+  const targets = all.filter(running).sort((a, b) => a.groupName.localeCompare(b.groupName) || a.taskGroupIndex - b.taskGroupIndex);
+  const skipped = all.filter(pending).length;
+  if (skipped) process.stdout.write(`Skipping ${skipped} pending allocation(s): not running yet\n`);
   if (targets.length === 0) {
     process.stdout.write(`Job "${jobId}" has no running allocations to restart\n`);
     return 0;
