@@ -164,13 +164,14 @@ export class AllocRunner {
     if (recorded && a.clientStatus === "running") this.status = "running";
     if (recorded) {
       // Tasks that had started before take up where they were; the rest wait for their phase (advance).
-      for (const [name, t] of this.tasks) {
-        const entry = recorded.get(name);
+      // All are marked first: a resumed task reports at once, and the lifecycle must not see the
+      // others as never started (it would start a second copy of a prestart task).
+      const resumed = [...this.tasks].filter(([name]) => {
         const known = a.taskStates?.[name];
-        if (entry === undefined && !(known && (known.startedAt > 0 || known.state === "dead"))) continue;
-        this.launched.add(name);
-        t.resume(entry, known);
-      }
+        return recorded.has(name) || (known !== undefined && (known.startedAt > 0 || known.state === "dead"));
+      });
+      for (const [name] of resumed) this.launched.add(name);
+      for (const [name, t] of resumed) t.resume(recorded.get(name), a.taskStates?.[name]);
     }
     this.advance();
     this.emit();

@@ -8,13 +8,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { BUN, ENTRY, ROOT, eventually, getJson, killAll, sleep, tempDir, type CorralProcess } from "../helpers/proc.ts";
-import { allocs, reapTasks, startAgent, startLeader, stopJob, submit, type Agent } from "./cluster-helpers.ts";
+import { BUN, ENTRY, ROOT, eventually, getJson, killAll, sleep, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { alive, allocs, reapTasks, startAgent, startLeader, stopJob, submit, taskPid, type Agent } from "./cluster-helpers.ts";
 
 let leader: CorralProcess;
 let agent: Agent;
 let L: string;
 let shared: string;
+const devDirs: string[] = [];
 
 beforeAll(async () => {
   leader = await startLeader();
@@ -30,6 +31,7 @@ afterAll(async () => {
   await sleep(500);
   await killAll();
   if (agent) reapTasks(agent.dataDir);
+  for (const d of devDirs) reapTasks(d);
 });
 
 /** A shell task that logs "<ns> <task> <what>" lines to `file`. */
@@ -80,12 +82,16 @@ describe("task lifecycle hooks", () => {
     expect(at("side start")).toBeLessThan(at("main start"));
     // The sidecar ran for as long as main did: it was stopped only after main ended.
     expect(at("side term")).toBeGreaterThan(at("main end"));
-    // poststart after main started; poststop after main ended and the sidecar was stopped.
-    expect(at("post start")).toBeGreaterThan(at("main start"));
+    // poststop after main ended and the sidecar was stopped.
     expect(at("cleanup start")).toBeGreaterThan(at("main end"));
     expect(at("cleanup start")).toBeGreaterThan(at("side term"));
     // Every task ran once; the states say how each ended.
     const full = (await (await fetch(`${L}/v1/allocation/${done.id}`)).json()) as any;
+    // poststart once main runs: spawned after main's process was (the two shells' first lines may come in
+    // either order), and before main ended.
+    expect(full.taskStates.post.startedAt).toBeGreaterThanOrEqual(full.taskStates.main.startedAt);
+    expect(at("post start")).toBeGreaterThanOrEqual(full.taskStates.main.startedAt);
+    expect(at("post start")).toBeLessThan(at("main end"));
     for (const t of ["init", "post", "cleanup", "main"]) {
       expect(full.taskStates[t].state).toBe("dead");
       expect(full.taskStates[t].failed).toBe(false);
@@ -208,4 +214,48 @@ describe("task lifecycle hooks", () => {
     expect(full.taskStates.init.state).toBe("dead");
     expect(full.taskStates.init.failed).toBe(false);
   }, 60_000);
+
+  test("a node killed mid-lifecycle adopts its running tasks; the completed prestart does not run again, poststop waits for the stop", async () => {
+    // A dev node restarts without a node_ttl to beat (its own leader).
+    const config = `[plugins]\nenabled = ["probe", "discovery", "exec"]\nwatch = false\n\n[plugins.exec]\nkill_timeout = "1s"\n`;
+    let dev = await startCorral({ role: "dev", config });
+    const D = dev.url;
+    devDirs.push(dev.dataDir);
+    const file = join(shared, "adopted.log");
+    await submit(D, {
+      id: "adopted",
+      groups: [{
+        name: "g", restart: { attempts: 2, delay: "200ms", interval: "1m", mode: "fail" },
+        tasks: [
+          shellTask("main", file, "LOG(start); trap 'exit 0' TERM; while :; do /bin/sleep 0.1; done"),
+          shellTask("init", file, "LOG(start)", { hook: "prestart" }),
+          shellTask("side", file, "LOG(start); trap 'exit 0' TERM; while :; do /bin/sleep 0.1; done", { hook: "prestart", sidecar: true }),
+          shellTask("bye", file, "LOG(start)", { hook: "poststop" }),
+        ],
+      }],
+    });
+    const x = await eventually(async () => {
+      const a = (await allocs(D, "adopted")).find((y) => y.clientStatus === "running");
+      const full = a && (await getJson(`${D}/v1/allocation/${a.id}`)).body;
+      return full?.taskStates?.init?.state === "dead" && taskPid(full, "main") && taskPid(full, "side") && full;
+    }, 30_000, 200);
+    const pids = { main: taskPid(x, "main")!, side: taskPid(x, "side")! };
+    await dev.kill("SIGKILL");
+    dev = await startCorral({ role: "dev", port: dev.port, dataDir: dev.dataDir, config });
+    const back = await eventually(async () => {
+      const full = (await getJson(`${D}/v1/allocation/${x.id}`)).body;
+      const events = (t: string) => full.taskStates[t].events.map((e: any) => e.type);
+      return events("main").includes("Reattached") && events("side").includes("Reattached") && full;
+    }, 30_000, 200);
+    expect(back.clientStatus).toBe("running");
+    expect(alive(pids.main) && alive(pids.side)).toBe(true);
+    expect(back.taskStates.bye.state).toBe("pending");
+    await sleep(500);
+    const seen = () => readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" ").slice(1).join(" ")).sort();
+    expect(seen()).toEqual(["init start", "main start", "side start"]);
+    await stopJob(D, "adopted");
+    await eventually(async () => (await getJson(`${D}/v1/allocation/${x.id}`)).body.clientStatus === "complete", 30_000, 200);
+    expect(seen()).toEqual(["bye start", "init start", "main start", "side start"]);
+    expect(alive(pids.main) || alive(pids.side)).toBe(false);
+  }, 90_000);
 });
