@@ -27,7 +27,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const j of ["ordered", "badinit", "app", "rerun"]) await stopJob(L, j).catch(() => {});
+  for (const j of ["ordered", "badinit", "app", "rerun", "sidecars"]) await stopJob(L, j).catch(() => {});
   await sleep(500);
   await killAll();
   if (agent) reapTasks(agent.dataDir);
@@ -258,4 +258,41 @@ describe("task lifecycle hooks", () => {
     expect(seen()).toEqual(["bye start", "init start", "main start", "side start"]);
     expect(alive(pids.main) || alive(pids.side)).toBe(false);
   }, 90_000);
+
+  test("in a service job a sidecar that exits is restarted by the policy beside main; ephemeral tasks that exit 0 are not", async () => {
+    const file = join(shared, "sidecars.log");
+    const marker = join(shared, "sidecar-failed-once");
+    await submit(L, {
+      id: "sidecars",
+      groups: [{
+        name: "g", restart: { attempts: 3, delay: "200ms", interval: "1m", mode: "fail" },
+        tasks: [
+          shellTask("main", file, "LOG(start); while :; do /bin/sleep 0.1; done"),
+          shellTask("init", file, "LOG(start)", { hook: "prestart" }),
+          // Fails once (exit 1), then stays up.
+          shellTask("side", file, `LOG(start); if [ ! -f ${marker} ]; then : > ${marker}; exit 1; fi; while :; do /bin/sleep 0.1; done`, { hook: "prestart", sidecar: true }),
+          shellTask("post", file, "LOG(start)", { hook: "poststart" }),
+        ],
+      }],
+    });
+    const full = await eventually(async () => {
+      const x = (await allocs(L, "sidecars")).find((a) => a.clientStatus === "running");
+      const a = x && (await getJson(`${L}/v1/allocation/${x.id}`)).body;
+      return a?.taskStates?.post?.state === "dead" && a.taskStates.side.state === "running" && a;
+    }, 30_000, 200);
+    expect(full.taskStates.side.restarts).toBe(1);
+    expect(full.taskStates.main.state).toBe("running");
+    await sleep(1000); // an ephemeral task restarted after success would show by now
+    const again = (await getJson(`${L}/v1/allocation/${full.id}`)).body;
+    for (const t of ["init", "post"]) {
+      expect(again.taskStates[t].state).toBe("dead");
+      expect(again.taskStates[t].failed).toBe(false);
+      expect(again.taskStates[t].restarts).toBe(0);
+    }
+    const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" ").slice(1).join(" "));
+    expect(lines.filter((l) => l === "init start").length).toBe(1);
+    expect(lines.filter((l) => l === "post start").length).toBe(1);
+    expect(lines.filter((l) => l === "side start").length).toBe(2);
+    expect(lines.filter((l) => l === "main start").length).toBe(1);
+  }, 60_000);
 });
