@@ -124,6 +124,10 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/allocations", need("job", "read", undefined, { filter: reads(["job"], arrayBy("job", "jobId")) })],
   ["GET", "/v1/allocation/{id}", need("job", "read", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
   ["GET", "/v1/alloc/{id}/logs", need("job", "read", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
+  // Operating an allocation (Nomad's alloc-lifecycle capability) is a write on its job.
+  ["PUT,POST", "/v1/allocation/{id}/stop", need("job", "write", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
+  ["PUT,POST", "/v1/client/allocation/{id}/restart", need("job", "write", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
+  ["PUT,POST", "/v1/client/allocation/{id}/signal", need("job", "write", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
   // discovery: catalog and health reads (agent routes declare their own, see plugins/discovery/permissions.ts)
   // Consul needs no token for the datacenter list; any token that resolves will do here.
   ["GET", "/v1/catalog/datacenters", "authenticated"],

@@ -2,6 +2,7 @@
 //   GET  /v1/job/{id}/allocations    a job's allocations (blocking ?index&wait)
 //   GET  /v1/allocations             every allocation (?namespace, ?job, ?node)
 //   GET  /v1/allocation/{id}         one (full id or a unique prefix of 4+ characters), with its tasks
+//   PUT  /v1/allocation/{id}/stop    stop it; the scheduler places a replacement (alloc-stop.ts)
 //   GET  /v1/node/{id}/allocations   a node's allocations: what its agent runs (blocking)
 //   POST /v1/node/{id}/drain         {"enable"?: true, "deadline"?: "10m"}: migrate its allocations away
 import { createRoute, z } from "@hono/zod-openapi";
@@ -12,6 +13,7 @@ import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, allocView, blocking, namespaceOf } from "./job-views.ts";
 import { forwardingAdder } from "./jobs.ts";
 import { readScope } from "../acl/read-scope.ts";
+import { allocStopRoutes } from "./alloc-stop.ts";
 
 const tags = ["allocations"];
 const IdParam = z.object({ id: z.string().min(1).max(256) });
@@ -32,6 +34,7 @@ function nodeOr404(d: CoreApiDeps, idOrName: string) {
 export function allocationRoutes(d: CoreApiDeps): void {
   const add = forwardingAdder(d);
   nodeRoutes(d, add);
+  allocStopRoutes(d, add);
 
   add(createRoute({
     method: "get", path: "/v1/job/{id}/allocations", tags, summary: "A job's allocations (blocking with ?index&wait)",

@@ -23,6 +23,9 @@ import { jobHistory, jobHistorySpec, jobRevert, jobRevertSpec } from "./commands
 import { jobPlan, jobPlanSpec, jobStatus, jobStatusSpec, jobStop, jobStopSpec } from "./commands/jobs.ts";
 import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, nodeDrainSpec } from "./commands/alloc.ts";
 import { monitor, monitorSpec } from "./commands/monitor.ts";
+import {
+  allocRestart, allocRestartSpec, allocSignal, allocSignalSpec, allocStop, allocStopSpec, jobRestart, jobRestartSpec,
+} from "./commands/alloc-operate.ts";
 import { aclBootstrap, aclBootstrapSpec, aclPolicy, aclPolicySpec, aclToken, aclTokenSpec } from "./commands/acl.ts";
 import { intention, intentionSpec } from "./commands/intention.ts";
 import { jobInit, jobInitSpec } from "./commands/job-init.ts";
@@ -70,6 +73,10 @@ export const commands: Command[] = [
   { path: ["deployment", "fail"], spec: deploymentFailSpec, run: deploymentFail },
   { path: ["alloc", "status"], spec: allocStatusSpec, run: allocStatus },
   { path: ["alloc", "logs"], spec: allocLogsSpec, run: allocLogs },
+  { path: ["alloc", "restart"], spec: allocRestartSpec, run: allocRestart },
+  { path: ["alloc", "signal"], spec: allocSignalSpec, run: allocSignal },
+  { path: ["alloc", "stop"], spec: allocStopSpec, run: allocStop },
+  { path: ["job", "restart"], spec: jobRestartSpec, run: jobRestart },
   { path: ["node", "drain"], spec: nodeDrainSpec, run: nodeDrain },
   { path: ["node", "meta"], spec: nodeMetaSpec, run: nodeMeta },
   { path: ["monitor"], spec: monitorSpec, run: monitor },

@@ -17,6 +17,7 @@ import { invalidateUnhealthySessions, sessionAppliers } from "./domains/sessions
 import { txnAppliers } from "./domains/txn.ts";
 import { launchAppliers } from "./domains/launches.ts";
 import { deploymentAppliers } from "./domains/deployments.ts";
+import { allocStopAppliers } from "./domains/alloc-stop.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -42,6 +43,7 @@ export const appliers: ApplierRegistry = {
   ...txnAppliers,
   ...launchAppliers,
   ...deploymentAppliers,
+  ...allocStopAppliers,
 };
 
 /** Tables whose change can make a session unhealthy (its node, its checks). */

@@ -13,6 +13,7 @@
 import type { Command, CommandOf, CommandType } from "./commands.ts";
 import { jobEventMappers } from "./domains/jobs-events.ts";
 import { deploymentEventMappers } from "./domains/deployments.ts";
+import { allocStopEventMappers } from "./domains/alloc-stop.ts";
 
 export const TOPICS = ["node", "service", "check", "leader", "plugin", "job", "allocation", "kv"] as const;
 export type Topic = (typeof TOPICS)[number];
@@ -91,6 +92,7 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
   ],
   ...jobEventMappers,
   ...deploymentEventMappers,
+  ...allocStopEventMappers,
   // Authorization is not streamed (the event stream needs only event:read; tokens and policies need acl:read).
   ACLBootstrap: () => [], ACLTokenSet: () => [], ACLTokenDelete: () => [], ACLPolicySet: () => [], ACLPolicyDelete: () => [],
   IntentionSet: () => [], IntentionDelete: () => [], AuditAppend: () => [],

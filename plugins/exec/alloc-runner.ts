@@ -15,6 +15,7 @@ import { resolveTask, type NodeFacts } from "../../core/scheduler/interpolate.ts
 import { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
 import { TaskRunner } from "./task-runner.ts";
+import { isEphemeral, lifecycleStep, phaseOf, type TaskNow } from "./lifecycle.ts";
 import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
 
@@ -112,6 +113,10 @@ export class AllocRunner {
   private description = "";
   /** Tasks with their ${...} references resolved on this node (what runs and what the catalog gets). */
   private resolved = new Map<string, TaskGroup["tasks"][number]>();
+  /** Tasks told to start (lifecycle.ts decides when); the others wait for their phase. */
+  private launched = new Set<string>();
+  private advancing = false;
+  private advanceAgain = false;
 
   constructor(readonly alloc: NodeAlloc, private d: AllocRunnerDeps) {}
 
@@ -157,7 +162,7 @@ export class AllocRunner {
       this.resolved.set(task.name, run);
       const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : undefined;
       const runner = new TaskRunner({
-        allocId: a.id, task: run, batch: runsToCompletion(a.jobType), restart: g.restart, env, cwd: taskDir, stdout, stderr,
+        allocId: a.id, task: run, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         runAs: who.ok ? who.switchTo : undefined, refused,
         onChange: (st) => this.taskChanged(task.name, st),
@@ -169,11 +174,49 @@ export class AllocRunner {
     }
     // An adopted allocation was running and still is: no "pending" blip while its services re-register.
     if (recorded && a.clientStatus === "running") this.status = "running";
-    for (const [name, t] of this.tasks) {
-      if (recorded) t.resume(recorded.get(name), a.taskStates?.[name]);
-      else t.start();
+    if (recorded) {
+      // Tasks that had started before take up where they were; the rest wait for their phase (advance).
+      // All are marked first: a resumed task reports at once, and the lifecycle must not see the
+      // others as never started (it would start a second copy of a prestart task).
+      const resumed = [...this.tasks].filter(([name]) => {
+        const known = a.taskStates?.[name];
+        return recorded.has(name) || (known !== undefined && (known.startedAt > 0 || known.state === "dead"));
+      });
+      for (const [name] of resumed) this.launched.add(name);
+      for (const [name, t] of resumed) t.resume(recorded.get(name), a.taskStates?.[name]);
     }
+    this.advance();
     this.emit();
+  }
+
+  /**
+   * Starts, stops or skips tasks as the lifecycle says (lifecycle.ts), after
+   * every task change. Re-entrant calls (a start reports a change at once)
+   * are folded into one more round.
+   */
+  private advance(): void {
+    if (this.detached) return;
+    if (this.advancing) {
+      this.advanceAgain = true;
+      return;
+    }
+    this.advancing = true;
+    try {
+      do {
+        this.advanceAgain = false;
+        const now = new Map<string, TaskNow>();
+        for (const [name, t] of this.tasks) now.set(name, { launched: this.launched.has(name), state: t.state.state, failed: t.state.failed });
+        const step = lifecycleStep(this.alloc.groupSpec.tasks, now, this.stopping);
+        for (const name of step.skip) void this.tasks.get(name)?.stop(this.stopping ? "not run: the allocation was stopped" : "not run: a task of the allocation failed");
+        for (const name of step.stop) void this.tasks.get(name)?.stop("the main tasks have stopped");
+        for (const name of step.start) {
+          this.launched.add(name);
+          this.tasks.get(name)?.start();
+        }
+      } while (this.advanceAgain);
+    } finally {
+      this.advancing = false;
+    }
   }
 
   rotateLogs(): void {
@@ -207,13 +250,18 @@ export class AllocRunner {
     this.emit();
     const failed = [...this.tasks.values()].find((t) => t.state.state === "dead" && t.state.failed);
     if (failed && !this.stopping) void this.stop(`sibling task failed: ${failed.state.events.at(-1)?.message ?? "failed"}`);
+    else this.advance();
   }
 
   private aggregate(): RunnerStatus {
     const states = [...this.tasks.values()].map((t) => t.state);
-    if (states.some((s) => s.state === "dead" && s.failed)) return "failed";
+    // Terminal once every task is dead: poststop tasks still run after a failure.
+    const poststopLeft = [...this.tasks.values()].some((t) => phaseOf(t.spec) === "poststop" && t.state.state !== "dead");
+    if (states.some((s) => s.state === "dead" && s.failed) && !poststopLeft) return "failed";
     if (states.every((s) => s.state === "dead")) return "complete";
-    const allRunning = [...this.tasks].every(([name, t]) => t.state.state === "running" && !this.registering.has(name));
+    // Running once the main tasks run; lifecycle tasks come and go around them.
+    const main = [...this.tasks].filter(([, t]) => phaseOf(t.spec) === "main");
+    const allRunning = main.every(([name, t]) => t.state.state === "running" && !this.registering.has(name));
     if (allRunning) return "running";
     return this.status === "running" ? "running" : "pending";
   }
@@ -238,11 +286,41 @@ export class AllocRunner {
     if (this.stopping) return;
     this.stopping = true;
     if (!this.terminal) this.description = reason.slice(0, 1000);
-    await Promise.all([...this.tasks.values()].map((t) => t.stop(reason)));
+    // Everything but the poststop tasks stops; then those run (if the main tasks ever started) and are waited for.
+    const all = [...this.tasks.values()];
+    await Promise.all(all.filter((t) => phaseOf(t.spec) !== "poststop").map((t) => t.stop(reason)));
+    this.advance();
+    await Promise.all(all.filter((t) => phaseOf(t.spec) === "poststop").map((t) => t.done));
     await Promise.all([...this.registered].map((t) => this.d.services.deregister(this.serviceAlloc(), t)));
     this.registered.clear();
     for (const l of this.logs) l.close();
     this.emit();
+  }
+
+  /**
+   * An operator's restart (alloc restart), in place: the named task, or
+   * every running task; `allTasks` re-runs the whole lifecycle (prestart
+   * tasks again before the main tasks, as Nomad's RestartAll). Poststop
+   * tasks are not restarted. Resolves with the tasks restarted.
+   */
+  async restart(task: string | undefined, allTasks: boolean, reason = "restart requested"): Promise<string[]> {
+    if (this.stopping || this.terminal || this.detached) return [];
+    const candidates = [...this.tasks].filter(([name, t]) => (task === undefined ? phaseOf(t.spec) !== "poststop" : name === task));
+    if (!allTasks) {
+      const done = await Promise.all(candidates.map(async ([name, t]) => ((await t.restart(reason)) ? name : undefined)));
+      return done.filter((n): n is string => n !== undefined);
+    }
+    const held = await Promise.all(candidates.map(async ([name, t]) => ((await t.restart(reason, true)) ? name : undefined)));
+    const names = held.filter((n): n is string => n !== undefined);
+    for (const name of names) this.launched.delete(name);
+    this.advance();
+    return names;
+  }
+
+  /** Sends a signal to the named task, or to every running task; the tasks signalled. */
+  signal(sig: NodeJS.Signals, task: string | undefined): string[] {
+    if (this.stopping || this.detached) return [];
+    return [...this.tasks].filter(([name, t]) => (task === undefined || name === task) && t.signal(sig)).map(([name]) => name);
   }
 
   /** Every task ended by itself (completed or failed): nothing left to run. */

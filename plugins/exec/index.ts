@@ -23,6 +23,7 @@ import { createLimits } from "./limits.ts";
 import { ProcessFile, survives, type TaskRecord } from "./processes.ts";
 import { StatusReporter } from "./reporter.ts";
 import { logRoutes } from "./routes.ts";
+import { operateRoutes } from "./operate-routes.ts";
 import { JobServices } from "./services.ts";
 import { AllocWatch, localAllocs, remoteAllocs } from "./source.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -48,6 +49,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   if (ctx.host.role === "leader") {
     // Leaders run no tasks; they only pass log requests on to the agent that runs the allocation.
     logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: () => undefined });
+    operateRoutes({ ctx: ctx as PluginContext<unknown>, runner: () => undefined });
     return { stop() {} };
   }
 
@@ -104,6 +106,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     if (!closed) watch.start();
   })();
   logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: (id) => supervisor.find(id)?.alloc });
+  operateRoutes({ ctx: ctx as PluginContext<unknown>, runner: (id) => supervisor.runners.get(id) });
 
   const gauge = ctx.metrics.gauge({
     name: "corral_exec_running_allocations", help: "Allocations this agent is running",

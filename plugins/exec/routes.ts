@@ -28,7 +28,7 @@ export interface LogRouteDeps {
 }
 
 /** The allocation and the address of its node, from the replicated state (leaders) or through a leader (agents). */
-async function locate(ctx: PluginContext<unknown>, id: string): Promise<{ alloc: NodeAlloc; address: string }> {
+export async function locate(ctx: PluginContext<unknown>, id: string): Promise<{ alloc: NodeAlloc; address: string }> {
   if (!ctx.forward) {
     const a = ctx.state.jobs.getAlloc(id);
     const node = a ? ctx.state.getNode(a.nodeId) : undefined;
@@ -52,7 +52,7 @@ async function locate(ctx: PluginContext<unknown>, id: string): Promise<{ alloc:
  * unmounts it (core/plugins/context.ts): one client asking for the logs of an
  * allocation on a dead node must not stop this node's exec plugin.
  */
-async function unreachable<T>(what: string, call: () => Promise<T>): Promise<T> {
+export async function unreachable<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {

@@ -62,6 +62,9 @@ export class TaskRunner {
   private oomKilled = false;
   private restartTimer?: ReturnType<typeof setTimeout>;
   private exited?: () => void;
+  /** An operator's restart (alloc restart) is under way: the exit starts the task again (or holds it). */
+  private restartRequested?: { reason: string; hold: boolean };
+  private restartExited?: () => void;
   private finished!: () => void;
   /** Resolves when the task is dead for good (completed, failed, or stopped). */
   readonly done: Promise<void>;
@@ -69,6 +72,11 @@ export class TaskRunner {
   constructor(private d: TaskRunnerDeps) {
     this.tracker = new RestartTracker(d.restart, d.batch);
     this.done = new Promise((r) => (this.finished = r));
+  }
+
+  /** The task as the job declares it. */
+  get spec(): Task {
+    return this.d.task;
   }
 
   get pid(): number | undefined {
@@ -134,6 +142,7 @@ export class TaskRunner {
     this.detached = true;
     clearTimeout(this.restartTimer);
     this.watch?.cancel();
+    this.restartExited?.(); // an operator's restart waiting on the exit answers now
     if (this.current) this.d.limits.release({ allocId: this.d.allocId, task: this.d.task.name });
   }
 
@@ -170,6 +179,18 @@ export class TaskRunner {
     const how = startError ?? (oom ? `killed: memory above ${this.d.task.resources.memoryMb} MB (OOM)`
       : exit.unknown ? "ended while the agent was not watching it (exit status unknown)"
       : signal ? `killed by ${signal}` : `exited with code ${code}`);
+    const restartWaiter = this.restartExited;
+    this.restartExited = undefined;
+    restartWaiter?.();
+    if (this.restartRequested !== undefined && !this.stopping && !this.detached) {
+      // Asked for, not a crash: it does not count against the restart policy (as in Nomad).
+      const { reason, hold } = this.restartRequested;
+      this.restartRequested = undefined;
+      this.set({ state: "pending", finishedAt: now, exitCode: code, restarts: this.state.restarts + 1 }, "Restarting", `${how}; ${reason}`);
+      this.record();
+      if (!hold) this.start();
+      return;
+    }
     if (this.stopping) {
       this.set({ state: "dead", finishedAt: now, exitCode: code }, "Killed", how);
       this.record();
@@ -217,6 +238,58 @@ export class TaskRunner {
     // Whatever the task forked and left behind in its group goes too.
     killGroup(proc.pid, "SIGKILL");
     return this.done;
+  }
+
+  /**
+   * An operator's restart (alloc restart): SIGTERM the process group,
+   * SIGKILL after kill_timeout, then start the task again at once. A task
+   * waiting out a restart delay starts now. False when there is nothing to
+   * restart (not started, dead, stopping).
+   *
+   * `hold`: the task is left pending instead of started, for the caller to
+   * start again (a restart of every task re-runs the lifecycle in order);
+   * an ephemeral task that completed is then made pending too.
+   */
+  async restart(reason: string, hold = false): Promise<boolean> {
+    if (this.stopping || this.detached || this.d.refused) return false;
+    const proc = this.current;
+    if (!proc) {
+      if (this.restartTimer !== undefined) {
+        clearTimeout(this.restartTimer);
+        this.restartTimer = undefined;
+        this.set({}, "Restarting", hold ? reason : `${reason}: starting now`);
+        if (!hold) this.start();
+        return true;
+      }
+      if (hold && this.state.state === "dead" && !this.state.failed) {
+        this.set({ state: "pending", exitCode: null }, "Restarting", `${reason}: runs again`);
+        return true;
+      }
+      return false;
+    }
+    if (this.restartRequested !== undefined) return true; // one already under way
+    this.restartRequested = { reason, hold };
+    const gone = new Promise<void>((r) => (this.restartExited = r));
+    this.set({}, "Restart Signaled", `${reason}: SIGTERM, SIGKILL after ${formatDuration(this.d.killTimeoutMs)}`);
+    killGroup(proc.pid, "SIGTERM");
+    const timer = setTimeout(() => killGroup(proc.pid, "SIGKILL"), this.d.killTimeoutMs);
+    await gone;
+    clearTimeout(timer);
+    killGroup(proc.pid, "SIGKILL"); // what the old process left behind in its group
+    return true;
+  }
+
+  /** Sends a signal to the task's process (not its group, as Nomad's executor); false when none runs. */
+  signal(sig: NodeJS.Signals): boolean {
+    const proc = this.current;
+    if (!proc || this.state.state !== "running" || this.detached) return false;
+    try {
+      process.kill(proc.pid, sig);
+    } catch {
+      return false;
+    }
+    this.set({}, "Signaling", `sent ${sig} to pid ${proc.pid}`);
+    return true;
   }
 
   private set(patch: Partial<TaskState>, type: string, message: string): void {

@@ -56,7 +56,10 @@ export async function allocStatus(args: Parsed): Promise<number> {
   ];
   if (a.previousAlloc) lines.push(`Replaces      ${a.previousAlloc}`);
   for (const [name, t] of Object.entries(a.taskStates)) {
-    lines.push("", `Task "${name}": ${t.state}${t.oom ? " (last exit: out of memory)" : ""}, restarts ${t.restarts}, OOM kills ${t.ooms}`);
+    // Lifecycle tasks say when they run (prestart, poststart, poststop; sidecar or not).
+    const lc = (a.groupSpec?.tasks as { name: string; lifecycle?: { hook: string; sidecar: boolean } }[] | undefined)?.find((x) => x.name === name)?.lifecycle;
+    const hook = lc ? ` (${lc.hook}${lc.sidecar ? " sidecar" : ""})` : "";
+    lines.push("", `Task "${name}"${hook}: ${t.state}${t.oom ? " (last exit: out of memory)" : ""}, restarts ${t.restarts}, OOM kills ${t.ooms}`);
     if (t.events.length) lines.push(table(["TIME", "EVENT", "MESSAGE"], t.events.map((e) => [new Date(e.at).toISOString(), e.type, e.message])));
   }
   process.stdout.write(lines.join("\n") + "\n");

@@ -62,6 +62,7 @@ export function reactionsTo(entry: AppliedEntry, state: StateReader): Reaction[]
     case "LaunchChildJob":
     case "PromoteDeployment":
     case "FailDeployment":
+    case "StopAllocation": // alloc stop: its evaluation places the replacement
       return [{ kind: "enqueue", evalId: c.evalId }];
     case "DeregisterJob":
       return [{ kind: "unblock", namespace: c.namespace, jobId: c.jobId }, { kind: "enqueue", evalId: c.evalId }];

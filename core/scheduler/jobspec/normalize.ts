@@ -124,6 +124,7 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
   };
   if (t.service) task.service = normalizeService(job, g, t, t.service);
   if (t.dispatch_payload) task.dispatchPayload = { file: t.dispatch_payload.file };
+  if (t.lifecycle) task.lifecycle = { hook: t.lifecycle.hook, sidecar: t.lifecycle.sidecar };
   return task;
 }
 

@@ -187,8 +187,16 @@ const task = z
     ports: z.record(z.string(), z.strictObject({ static: int(1, 65535).optional() })).default({}),
     service: service.optional(),
     dispatch_payload: z.strictObject({ file: z.string().min(1).max(256) }).optional(),
+    // Nomad's task lifecycle: when the task runs relative to the group's main tasks (docs/jobs.md).
+    lifecycle: z.strictObject({
+      hook: z.enum(["prestart", "poststart", "poststop"], { error: `the hooks are "prestart", "poststart" and "poststop"` }),
+      sidecar: z.boolean().default(false),
+    }).optional(),
   })
   .superRefine(lenient((t, ctx) => {
+    if (t.lifecycle?.hook === "poststop" && t.lifecycle.sidecar) {
+      ctx.addIssue({ code: "custom", path: ["lifecycle", "sidecar"], message: "a poststop task runs once the main tasks have stopped; it cannot be a sidecar" });
+    }
     const file = t.dispatch_payload?.file;
     if (file !== undefined && (file.startsWith("/") || file.split("/").includes(".."))) {
       ctx.addIssue({ code: "custom", path: ["dispatch_payload", "file"], message: "must be a relative path inside the task directory (no leading \"/\", no \"..\")" });
@@ -229,6 +237,9 @@ const group = z
   })
   .superRefine(lenient((g, ctx) => {
     uniqueBy(g.tasks, (t) => t.name, ctx, ["tasks"], "name", "task name");
+    if (g.tasks.length > 0 && g.tasks.every((t) => t.lifecycle !== undefined)) {
+      ctx.addIssue({ code: "custom", path: ["tasks"], message: "a group needs at least one main task (a task without lifecycle)" });
+    }
     const seen = new Map<number, string>();
     g.tasks.forEach((t, i) => {
       for (const [label, p] of Object.entries(t.ports)) {

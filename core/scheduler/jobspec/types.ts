@@ -106,6 +106,20 @@ export interface Task {
   dispatchPayload?: { file: string };
   /** Set on a dispatched child job only: the payload, base64. */
   payload?: string;
+  /** When the task runs relative to the group's main tasks (absent: a main task). */
+  lifecycle?: TaskLifecycle;
+}
+
+/**
+ * Nomad's task lifecycle: prestart tasks run before the main tasks start
+ * (ephemeral ones to completion), poststart tasks once they all run,
+ * poststop tasks after they have stopped. A sidecar keeps running alongside
+ * the main tasks (restarted by the restart policy); an ephemeral task is
+ * not restarted once it exited 0.
+ */
+export interface TaskLifecycle {
+  hook: "prestart" | "poststart" | "poststop";
+  sidecar: boolean;
 }
 
 export interface TaskGroup {

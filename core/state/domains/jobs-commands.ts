@@ -29,6 +29,7 @@ const task = z.object({
   dispatchPayload: z.object({ file: z.string().min(1).max(256) }).optional(),
   /** A dispatched child's payload, base64 (at most MAX_PAYLOAD_BYTES decoded). */
   payload: z.string().max(Math.ceil(MAX_PAYLOAD_BYTES / 3) * 4 + 4).optional(),
+  lifecycle: z.object({ hook: z.enum(["prestart", "poststart", "poststop"]), sidecar: z.boolean() }).optional(),
 });
 const group = z.object({
   name, count: z.number().int().min(0).max(10_000),

@@ -49,7 +49,7 @@ export interface AllocView {
   health: string;
   taskStates: Record<string, TaskState>;
   modifiedAt: number;
-  groupSpec?: { tasks: { name: string }[] };
+  groupSpec?: { tasks: { name: string; lifecycle?: { hook: string; sidecar: boolean } }[] };
 }
 
 /** "2 running, 1 failed" as status chips; nothing live: "none". */

@@ -84,7 +84,9 @@ export function jobPage(ctx: PageCtx, namespace: string, id: string, query: URLS
         tasks.map((t) => {
           const s = a.taskStates[t];
           const last = s?.events[s.events.length - 1];
-          return [t, s ? badge(s.failed ? "failed" : s.state) : badge("pending"), s?.restarts ?? 0, s?.exitCode ?? "–", s?.startedAt ? ago(s.startedAt) : "–", last ? `${last.type}: ${last.message}` : "–"];
+          // A lifecycle task says when it runs (prestart, poststart, poststop; sidecar).
+          const lc = a.groupSpec?.tasks.find((x) => x.name === t)?.lifecycle;
+          return [lc ? `${t} (${lc.hook}${lc.sidecar ? " sidecar" : ""})` : t, s ? badge(s.failed ? "failed" : s.state) : badge("pending"), s?.restarts ?? 0, s?.exitCode ?? "–", s?.startedAt ? ago(s.startedAt) : "–", last ? `${last.type}: ${last.message}` : "–"];
         }),
         { captionHidden: true },
       );
