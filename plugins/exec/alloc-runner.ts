@@ -16,6 +16,7 @@ import type { TaskLimits } from "./limits.ts";
 import { TaskRunner } from "./task-runner.ts";
 import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
+import type { TaskSandbox } from "./task-sandbox.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {
@@ -62,6 +63,8 @@ export interface AllocRunnerDeps {
   identity(task: TaskGroup["tasks"][number]): TaskIdentity;
   /** The agent switches users (it is root): folders get the modes of dirs.ts. */
   isolate: boolean;
+  /** How a task is sandboxed here (task-sandbox.ts); absent: never (tests, non-root agents). */
+  sandbox?(task: TaskGroup["tasks"][number], taskDir: string, who: TaskIdentity): TaskSandbox;
 }
 
 /**
@@ -144,10 +147,13 @@ export class AllocRunner {
         allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: this.d.agentEnv,
         user: who.ok && who.switchTo ? { name: who.name, home: taskDir } : undefined,
       });
+      const box = this.d.sandbox?.(task, taskDir, who) ?? { kind: "plain" as const };
+      const refused = !who.ok ? who.error : box.kind === "refused" ? box.error : undefined;
       const runner = new TaskRunner({
         allocId: a.id, task, batch: runsToCompletion(a.jobType), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
-        runAs: who.ok ? who.switchTo : undefined, refused: who.ok ? undefined : who.error,
+        runAs: who.ok ? who.switchTo : undefined, refused,
+        ...(box.kind === "isolated" ? { sandboxed: { command: box.command, args: box.args } } : {}),
         onChange: (st) => this.taskChanged(task.name, st),
         onRecord: (rec) => {
           if (!this.terminal) this.d.onRecord(a.id, task.name, rec);

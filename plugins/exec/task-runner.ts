@@ -46,6 +46,11 @@ export interface TaskRunnerDeps {
   runAs?: { uid: number; gid: number };
   /** Why this task may not run on this node: it fails at once, without restarts. */
   refused?: string;
+  /**
+   * The isolated command line (sandbox.ts): spawned instead of the task's
+   * command, as the agent (bwrap needs root); it switches to runAs itself.
+   */
+  sandboxed?: { command: string; args: string[] };
 }
 
 export function initialTaskState(): TaskState {
@@ -87,9 +92,10 @@ export class TaskRunner {
     try {
       // uid/gid also drop the agent's supplementary groups (setgroups before setuid).
       // detached: its own session, so no signal meant for the agent reaches it.
-      child = (this.d.spawnFn ?? spawn)(task.command, task.args, {
+      const argv = this.d.sandboxed ?? { command: task.command, args: task.args };
+      child = (this.d.spawnFn ?? spawn)(argv.command, argv.args, {
         cwd: this.d.cwd, env: this.d.env, stdio: ["ignore", this.d.stdout.descriptor, this.d.stderr.descriptor], detached: true,
-        ...(this.d.runAs ? { uid: this.d.runAs.uid, gid: this.d.runAs.gid } : {}),
+        ...(this.d.runAs && !this.d.sandboxed ? { uid: this.d.runAs.uid, gid: this.d.runAs.gid } : {}),
       });
     } catch (err) {
       return this.exitedWith({ code: null, signal: null }, `could not start ${task.command}: ${(err as Error).message}`);
@@ -103,7 +109,7 @@ export class TaskRunner {
     child.unref(); // the agent may exit while the task runs on
     this.oomKilled = false;
     this.running(child.pid, startTicksOf(child.pid) ?? -1);
-    this.set({ state: "running", startedAt: this.d.now(), exitCode: null }, "Started", `pid ${child.pid}`);
+    this.set({ state: "running", startedAt: this.d.now(), exitCode: null }, "Started", `pid ${child.pid}${this.d.sandboxed ? " (isolated)" : ""}`);
   }
 
   /**

@@ -1,0 +1,131 @@
+// The command line that runs an exec task isolated (docs/exec.md
+// "Isolation"), pure: the caller looks at the host (sandbox-host.ts) and
+// spawns the result without a shell, so no job text is ever parsed.
+//
+// The task runs under bubblewrap, started by the root agent:
+//   - its own PID, mount, IPC and UTS namespaces (and cgroup namespace where
+//     the kernel has one), a fresh /proc of its PID namespace, a minimal
+//     /dev, a private tmpfs /tmp;
+//   - an empty root (tmpfs) holding only the system paths of
+//     `[plugins.exec] chroot_env`, read-only, and its own task folder,
+//     read-write, at the same path as on the host (so CORRAL_TASK_DIR,
+//     HOME and the files the agent writes there keep their names): no data
+//     dir, no other task, no /root or /home, no agent's /proc;
+//   - `network_mode = "none"`: its own empty network namespace (loopback
+//     only); "host" (the default, like Nomad's exec without CNI) shares the
+//     host's;
+//   - as its user: bwrap runs as root (it needs no user namespace then) and
+//     execs util-linux's setpriv inside the sandbox, which drops to the
+//     task's uid and gid with no supplementary groups, no capabilities
+//     (bounding set emptied) and no_new_privs before exec'ing the command.
+//
+// Deliberately absent: --die-with-parent (tasks outlive the agent, which
+// re-adopts them by pid and start time: the pid is bwrap's, which lives
+// exactly as long as the task) and --new-session (the agent spawns bwrap in
+// a session of its own with no terminal, and the task must stay in bwrap's
+// process group, so signals to the group reach it).
+
+/** Where the isolation tools are on this host. */
+export interface SandboxTools {
+  bwrap: string;
+  setpriv: string;
+}
+
+/** One chroot_env path as found on the host (sandbox-host.ts looks). */
+export type HostPath =
+  | { path: string; kind: "dir" | "file" }
+  /** A symbolic link: `link` is what it says (readlink), `real` the canonical path it leads to. */
+  | { path: string; kind: "symlink"; link: string; real: string; realKind: "dir" | "file" }
+  | { path: string; kind: "missing" };
+
+export type NetworkMode = "host" | "none";
+
+export interface SandboxInput {
+  tools: SandboxTools;
+  /** The chroot_env paths, looked at on the host. */
+  paths: readonly HostPath[];
+  /** The task's folder: bound read-write at its own path, the working directory. */
+  taskDir: string;
+  runAs: { uid: number; gid: number };
+  network: NetworkMode;
+  command: string;
+  args: readonly string[];
+}
+
+/** Paths never given to a task, whatever chroot_env says: the agent's and users' private places, and the host's live views. */
+export const FORBIDDEN_ROOTS = ["/root", "/home", "/proc", "/sys", "/dev", "/run", "/tmp", "/var"] as const;
+
+const inside = (path: string, root: string) => root === "/" || path === root || path.startsWith(root.endsWith("/") ? root : root + "/");
+
+/**
+ * Why a chroot_env path may not be shared with tasks, if it may not: "/",
+ * anything inside or containing the data dir, anything under FORBIDDEN_ROOTS.
+ * Pure, for config validation and for the probe's warnings.
+ */
+export function refusedPath(path: string, dataDir: string): string | undefined {
+  if (!path.startsWith("/")) return `"${path}" is not an absolute path`;
+  if (path === "/" || path.split("/").includes("..")) return `"${path}" would share the whole host`;
+  if (inside(dataDir, path) || inside(path, dataDir)) return `"${path}" holds the agent's data dir`;
+  const root = FORBIDDEN_ROOTS.find((r) => inside(path, r));
+  if (root) return `"${path}" is under ${root}, never shared with tasks`;
+  return undefined;
+}
+
+/**
+ * bwrap's mount arguments for the chroot_env paths: a directory or file is
+ * bound read-only at its path; a symbolic link whose target is itself
+ * shared (Debian's /bin → usr/bin) stays a link; one leading elsewhere
+ * (/etc/resolv.conf → /run/...) binds its target's content at the link's
+ * path; a missing path is skipped (lib32 on a 64-bit-only host).
+ */
+export function chrootMounts(paths: readonly HostPath[]): string[] {
+  const shared = paths.filter((p) => p.kind === "dir" || p.kind === "file").map((p) => p.path);
+  const out: string[] = [];
+  for (const p of paths) {
+    if (p.kind === "missing") continue;
+    if (p.kind === "symlink") {
+      if (shared.some((s) => inside(p.real, s))) out.push("--symlink", p.link, p.path);
+      else out.push("--ro-bind", p.real, p.path);
+      continue;
+    }
+    out.push("--ro-bind", p.path, p.path);
+  }
+  return out;
+}
+
+/** "/a/b/c" → ["/a", "/a/b"]. */
+export function ancestors(path: string): string[] {
+  const parts = path.split("/").filter(Boolean);
+  return parts.slice(0, -1).map((_, n) => "/" + parts.slice(0, n + 1).join("/"));
+}
+
+/** The argv (command and its arguments) that runs the task isolated. */
+export function sandboxCommand(i: SandboxInput): { command: string; args: string[] } {
+  const args = [
+    "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+    ...(i.network === "none" ? ["--unshare-net"] : []),
+    // An empty root: only what follows exists in it.
+    "--tmpfs", "/",
+    ...chrootMounts(i.paths),
+    "--proc", "/proc",
+    "--dev", "/dev",
+    // The task's own /tmp and /dev/shm, sticky and writable by all as on a host (bwrap makes tmpfs 0755).
+    "--perms", "1777", "--tmpfs", "/tmp",
+    "--perms", "1777", "--tmpfs", "/dev/shm",
+    // setpriv itself, wherever chroot_env put (or did not put) it.
+    "--ro-bind", i.tools.setpriv, i.tools.setpriv,
+    // The folders down to the task's, traversable (bwrap would create them 0700, out of the task user's reach).
+    ...ancestors(i.taskDir).flatMap((d) => ["--dir", d]),
+    "--bind", i.taskDir, i.taskDir,
+    // Everything but the task folder and /tmp stays read-only: the root tmpfs too.
+    "--remount-ro", "/",
+    "--chdir", i.taskDir,
+    "--",
+    i.tools.setpriv,
+    `--reuid=${i.runAs.uid}`, `--regid=${i.runAs.gid}`, "--clear-groups",
+    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
+    "--",
+    i.command, ...i.args,
+  ];
+  return { command: i.tools.bwrap, args };
+}
