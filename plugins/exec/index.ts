@@ -30,7 +30,7 @@ import type { RunnerStatus } from "./alloc-runner.ts";
 import { lockDataDir, prepareExecDir, untraversable } from "./dirs.ts";
 import { agentIdentity, readPasswd } from "./host-users.ts";
 import { idRanges, taskIdentity } from "./users.ts";
-import { probeFor } from "./sandbox-host.ts";
+import { commandFile, probeFor } from "./sandbox-host.ts";
 import { taskSandbox } from "./task-sandbox.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
@@ -72,7 +72,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const iso = isolate ? probeFor(cfg, ctx.host.dataDir) : undefined;
   for (const w of iso?.warnings ?? []) ctx.log.warn(w);
   if (iso && !iso.ok) ctx.log.warn("exec tasks run unisolated on this node (isolation = \"required\" tasks are refused)", { reason: iso.reason });
-  const sandbox = (task: Parameters<typeof taskSandbox>[1], taskDir: string, who: Parameters<typeof taskSandbox>[3]) => taskSandbox(iso, task, taskDir, who);
+  const sandbox = (task: Parameters<typeof taskSandbox>[1], taskDir: string, who: Parameters<typeof taskSandbox>[3]) => taskSandbox(iso, task, taskDir, who, iso ? commandFile(task.command, iso, ctx.host.dataDir) : undefined);
 
   const processes = new ProcessFile(join(dir, "processes.json"));
   const recorded = processes.load();

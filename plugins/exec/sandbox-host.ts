@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ISOLATED, ISOLATION_ATTRIBUTE } from "../../core/scheduler/isolation.ts";
 import type { ExecConfig } from "./config.ts";
 import { readPasswd } from "./host-users.ts";
-import { refusedPath, sandboxCommand, type HostPath, type SandboxTools } from "./sandbox.ts";
+import { refusedPath, sandboxCommand, shared, type HostPath, type SandboxTools } from "./sandbox.ts";
 
 export const BWRAP_VERSION_ATTRIBUTE = "driver.exec.bwrap.version";
 
@@ -104,4 +104,21 @@ export function probeFor(cfg: Pick<ExecConfig, "bwrap" | "chroot_env" | "user">,
   const user = readPasswd().get(cfg.user);
   const runAs = user && user.uid !== 0 ? { uid: user.uid, gid: user.gid } : undefined;
   return probeIsolation({ bwrap: cfg.bwrap, chrootEnv: cfg.chroot_env, dataDir, runAs });
+}
+
+/**
+ * The task's command, when it names a host file by absolute path outside
+ * chroot_env and the file may be shown to tasks (never one in the data dir,
+ * /root, /home...): bound read-only into its sandbox (sandbox.ts).
+ */
+export function commandFile(command: string, iso: Isolation, dataDir: string): { path: string; real: string } | undefined {
+  if (!iso.ok || !command.startsWith("/") || shared(iso.paths, command)) return undefined;
+  try {
+    const real = realpathSync(command);
+    if (!statSync(real).isFile()) return undefined;
+    if (refusedPath(command, dataDir) || refusedPath(real, dataDir)) return undefined;
+    return { path: command, real };
+  } catch {
+    return undefined; // not there: the sandbox says so when it tries to run it
+  }
 }

@@ -50,6 +50,12 @@ export interface SandboxInput {
   network: NetworkMode;
   command: string;
   args: readonly string[];
+  /**
+   * The task's command when it is a host file outside chroot_env (a program
+   * the job names by absolute path): that one file is bound read-only at its
+   * path, `real` being what it resolves to. Host permissions still apply.
+   */
+  commandFile?: { path: string; real: string };
 }
 
 /** Paths never given to a task, whatever chroot_env says: the agent's and users' private places, and the host's live views. */
@@ -78,6 +84,11 @@ export function refusedPath(path: string, dataDir: string): string | undefined {
  * (/etc/resolv.conf → /run/...) binds its target's content at the link's
  * path; a missing path is skipped (lib32 on a 64-bit-only host).
  */
+/** Whether `path` is in view through the chroot_env paths already. */
+export function shared(paths: readonly HostPath[], path: string): boolean {
+  return paths.some((p) => p.kind !== "missing" && inside(path, p.path));
+}
+
 export function chrootMounts(paths: readonly HostPath[]): string[] {
   const shared = paths.filter((p) => p.kind === "dir" || p.kind === "file").map((p) => p.path);
   const out: string[] = [];
@@ -114,8 +125,10 @@ export function sandboxCommand(i: SandboxInput): { command: string; args: string
     "--perms", "1777", "--tmpfs", "/dev/shm",
     // setpriv itself, wherever chroot_env put (or did not put) it.
     "--ro-bind", i.tools.setpriv, i.tools.setpriv,
-    // The folders down to the task's, traversable (bwrap would create them 0700, out of the task user's reach).
-    ...ancestors(i.taskDir).flatMap((d) => ["--dir", d]),
+    // The (empty) folders down to the task's: traversable, not listable, as the data dir's are on the
+    // host (bwrap would create them 0700, out of the task user's reach).
+    ...ancestors(i.taskDir).flatMap((d) => ["--perms", "0711", "--dir", d]),
+    ...(i.commandFile ? ["--ro-bind", i.commandFile.real, i.commandFile.path] : []),
     "--bind", i.taskDir, i.taskDir,
     // Everything but the task folder and /tmp stays read-only: the root tmpfs too.
     "--remount-ro", "/",

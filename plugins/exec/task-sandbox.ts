@@ -15,12 +15,12 @@ export type TaskSandbox =
   | { kind: "plain" }
   | { kind: "refused"; error: string };
 
-export function taskSandbox(iso: Isolation | undefined, task: Task, taskDir: string, who: TaskIdentity): TaskSandbox {
+export function taskSandbox(iso: Isolation | undefined, task: Task, taskDir: string, who: TaskIdentity, commandFile?: { path: string; real: string }): TaskSandbox {
   if (!who.ok || who.raw) return { kind: "plain" };
   if (iso?.ok && who.switchTo) {
     const argv = sandboxCommand({
       tools: iso.tools, paths: iso.paths, taskDir, runAs: who.switchTo,
-      network: task.networkMode ?? "host", command: task.command, args: task.args,
+      network: task.networkMode ?? "host", command: task.command, args: task.args, ...(commandFile ? { commandFile } : {}),
     });
     return { kind: "isolated", ...argv };
   }

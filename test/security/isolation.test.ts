@@ -130,8 +130,8 @@ describe.skipIf(!CAN)("an isolated exec task", () => {
     expect(pids).not.toContain(agentPid);
     expect(section(out, "neighbour")).not.toContain("keeper-file-7f3");
     expect(section(out, "neighbour")).not.toContain("mine");
-    // Only the empty way down to its own folder: no state.db, no cluster-secret, no raft log.
-    expect(section(out, "datadir")).toBe("exec");
+    // Only the empty way down to its own folder (traversable, not listable): no state.db, no cluster-secret, no raft log.
+    expect(section(out, "datadir")).toBe("");
     expect(out).not.toContain(devSecretOf(dev.dataDir));
     expect(section(out, "root")).toBe("");
     expect(out).not.toContain(AGENT_ENV.SOME_AGENT_SECRET);
