@@ -1,4 +1,4 @@
-// The I/O half of sandbox.ts: finds bubblewrap and setpriv, looks at the
+// The I/O half of sandbox.ts: finds bubblewrap, looks at the
 // chroot_env paths, and probes once whether this host really lets a task
 // run isolated (a sandboxed `true` as the task user): a kernel without
 // namespaces, a container without CAP_SYS_ADMIN or an absent bwrap all
@@ -6,7 +6,7 @@
 // (`driver.exec.isolation`), for the scheduler to keep tasks that require
 // isolation off it.
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ISOLATED, ISOLATION_ATTRIBUTE } from "../../core/scheduler/isolation.ts";
@@ -15,8 +15,6 @@ import { readPasswd } from "./host-users.ts";
 import { refusedPath, sandboxCommand, shared, type HostPath, type SandboxTools } from "./sandbox.ts";
 
 export const BWRAP_VERSION_ATTRIBUTE = "driver.exec.bwrap.version";
-
-const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
 
 /** What the probe found: usable tools and the chroot paths, or why not. */
 export type Isolation =
@@ -56,8 +54,6 @@ export function detectIsolation(o: ProbeOptions): Isolation {
   if (process.getuid?.() !== 0) return { ok: false, reason: "the agent does not run as root", warnings };
   if (!o.runAs) return { ok: false, reason: "the default task user does not exist", warnings };
   if (!existsSync(o.bwrap)) return { ok: false, reason: `${o.bwrap} not found (install bubblewrap)`, warnings };
-  const setpriv = SETPRIV_PATHS.find((p) => existsSync(p));
-  if (!setpriv) return { ok: false, reason: "setpriv (util-linux) not found", warnings };
   const v = spawnSync(o.bwrap, ["--version"], { encoding: "utf8", timeout: 5000 });
   const version = /(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout ?? "")?.[1] ?? "unknown";
   const paths: HostPath[] = [];
@@ -67,11 +63,13 @@ export function detectIsolation(o: ProbeOptions): Isolation {
     if (why) warnings.push(`chroot_env: ${why}; skipped`);
     else paths.push(seen);
   }
-  const tools = { bwrap: o.bwrap, setpriv };
+  const tools = { bwrap: o.bwrap };
   const dir = mkdtempSync(join(tmpdir(), "corral-isolation-probe-"));
   try {
+    chownSync(dir, o.runAs.uid, o.runAs.gid);
     const cmd = sandboxCommand({ tools, paths, taskDir: dir, runAs: o.runAs, network: "none", command: "/bin/sh", args: ["-c", "exit 0"] });
-    const r = spawnSync(cmd.command, cmd.args, { encoding: "utf8", timeout: 10_000, env: { PATH: "/usr/bin:/bin" } });
+    // As the task user, as tasks are: user namespaces must be open to it (kernel.unprivileged_userns_clone, AppArmor).
+    const r = spawnSync(cmd.command, cmd.args, { encoding: "utf8", timeout: 10_000, env: { PATH: "/usr/bin:/bin" }, uid: o.runAs.uid, gid: o.runAs.gid });
     if (r.status !== 0) {
       const why = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().slice(0, 300);
       return { ok: false, reason: `a sandboxed test task failed: ${why}`, version, warnings };

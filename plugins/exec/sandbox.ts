@@ -14,10 +14,12 @@
 //   - `network_mode = "none"`: its own empty network namespace (loopback
 //     only); "host" (the default, like Nomad's exec without CNI) shares the
 //     host's;
-//   - as its user: bwrap runs as root (it needs no user namespace then) and
-//     execs util-linux's setpriv inside the sandbox, which drops to the
-//     task's uid and gid with no supplementary groups, no capabilities
-//     (bounding set emptied) and no_new_privs before exec'ing the command.
+//   - as its user, from the start: the agent spawns bwrap already switched
+//     to the task's uid and gid (no supplementary groups), and bwrap builds
+//     the namespaces inside a user namespace that maps that uid and gid to
+//     themselves; the command gets no capabilities, no_new_privs, and no
+//     further user namespaces (--disable-userns). Nothing that reads job
+//     input (command, args, env: LD_PRELOAD...) ever runs as root.
 //
 // Deliberately absent: --die-with-parent (tasks outlive the agent, which
 // re-adopts them by pid and start time: the pid is bwrap's, which lives
@@ -28,7 +30,6 @@
 /** Where the isolation tools are on this host. */
 export interface SandboxTools {
   bwrap: string;
-  setpriv: string;
 }
 
 /** One chroot_env path as found on the host (sandbox-host.ts looks). */
@@ -46,6 +47,7 @@ export interface SandboxInput {
   paths: readonly HostPath[];
   /** The task's folder: bound read-write at its own path, the working directory. */
   taskDir: string;
+  /** The task's user: bwrap is spawned as it (the caller's job) and maps it to itself. */
   runAs: { uid: number; gid: number };
   network: NetworkMode;
   command: string;
@@ -113,6 +115,7 @@ export function ancestors(path: string): string[] {
 /** The argv (command and its arguments) that runs the task isolated. */
 export function sandboxCommand(i: SandboxInput): { command: string; args: string[] } {
   const args = [
+    "--unshare-user", "--uid", String(i.runAs.uid), "--gid", String(i.runAs.gid), "--disable-userns",
     "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
     ...(i.network === "none" ? ["--unshare-net"] : []),
     // An empty root: only what follows exists in it.
@@ -123,20 +126,15 @@ export function sandboxCommand(i: SandboxInput): { command: string; args: string
     // The task's own /tmp and /dev/shm, sticky and writable by all as on a host (bwrap makes tmpfs 0755).
     "--perms", "1777", "--tmpfs", "/tmp",
     "--perms", "1777", "--tmpfs", "/dev/shm",
-    // setpriv itself, wherever chroot_env put (or did not put) it.
-    "--ro-bind", i.tools.setpriv, i.tools.setpriv,
     // The (empty) folders down to the task's: traversable, not listable, as the data dir's are on the
-    // host (bwrap would create them 0700, out of the task user's reach).
-    ...ancestors(i.taskDir).flatMap((d) => ["--perms", "0711", "--dir", d]),
+    // host. They belong to the task's uid in its namespace, so 0111, not 0711; the root is read-only, so
+    // no chmod undoes it.
+    ...ancestors(i.taskDir).flatMap((d) => ["--perms", "0111", "--dir", d]),
     ...(i.commandFile ? ["--ro-bind", i.commandFile.real, i.commandFile.path] : []),
     "--bind", i.taskDir, i.taskDir,
     // Everything but the task folder and /tmp stays read-only: the root tmpfs too.
     "--remount-ro", "/",
     "--chdir", i.taskDir,
-    "--",
-    i.tools.setpriv,
-    `--reuid=${i.runAs.uid}`, `--regid=${i.runAs.gid}`, "--clear-groups",
-    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
     "--",
     i.command, ...i.args,
   ];

@@ -46,10 +46,7 @@ export interface TaskRunnerDeps {
   runAs?: { uid: number; gid: number };
   /** Why this task may not run on this node: it fails at once, without restarts. */
   refused?: string;
-  /**
-   * The isolated command line (sandbox.ts): spawned instead of the task's
-   * command, as the agent (bwrap needs root); it switches to runAs itself.
-   */
+  /** The isolated command line (sandbox.ts): spawned instead of the task's command, as runAs too. */
   sandboxed?: { command: string; args: string[] };
 }
 
@@ -95,7 +92,7 @@ export class TaskRunner {
       const argv = this.d.sandboxed ?? { command: task.command, args: task.args };
       child = (this.d.spawnFn ?? spawn)(argv.command, argv.args, {
         cwd: this.d.cwd, env: this.d.env, stdio: ["ignore", this.d.stdout.descriptor, this.d.stderr.descriptor], detached: true,
-        ...(this.d.runAs && !this.d.sandboxed ? { uid: this.d.runAs.uid, gid: this.d.runAs.gid } : {}),
+        ...(this.d.runAs ? { uid: this.d.runAs.uid, gid: this.d.runAs.gid } : {}),
       });
     } catch (err) {
       return this.exitedWith({ code: null, signal: null }, `could not start ${task.command}: ${(err as Error).message}`);

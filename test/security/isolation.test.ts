@@ -11,11 +11,11 @@
 //
 // Needs root and /usr/bin/bwrap: skipped, with the reason printed, otherwise.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, readlinkSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, sleep, type CorralProcess } from "../helpers/proc.ts";
-import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs } from "./helpers-workload.ts";
+import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
 
 const BWRAP = "/usr/bin/bwrap";
 const CAN = IS_ROOT && existsSync(BWRAP) && existsSync("/bin/bash");
@@ -143,6 +143,8 @@ describe.skipIf(!CAN)("an isolated exec task", () => {
     expect(section(out, "writes")).toBe("");
     expect(section(out, "own")).toBe("own-write=ok");
     expect(readFileSync(join(dev.dataDir, "exec", "allocs", alloc.id, "tasks", "t", "own"), "utf8")).toBe("ok\n");
+    // Really the task user on the host, not a mapped root.
+    expect(statSync(join(dev.dataDir, "exec", "allocs", alloc.id, "tasks", "t", "own")).uid).toBe(uidOf("nobody")!);
   }, 90_000);
 
   test("network_mode = \"none\" cannot reach a loopback port; the host network can (control)", async () => {
@@ -171,6 +173,8 @@ describe.skipIf(!CAN)("an isolated exec task", () => {
     const alloc = await runningAlloc(dev.url, "long");
     const pid = recordedPid(dev.dataDir, alloc.id);
     expect(readlinkSync(`/proc/${pid}/exe`)).toEndWith("bwrap");
+    // bwrap itself runs as the task user: nothing that reads the job's command, args or env (LD_PRELOAD…) runs as root.
+    expect(statSync(`/proc/${pid}`).uid).toBe(uidOf("nobody")!);
     const before = Date.now();
     await dev.kill("SIGKILL");
     await sleep(500);
