@@ -8,7 +8,8 @@
 import { spawnSync } from "node:child_process";
 import { chownSync, existsSync, lstatSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { untraversable } from "./dirs.ts";
 import { ISOLATED, ISOLATION_ATTRIBUTE } from "../../core/scheduler/isolation.ts";
 import type { ExecConfig } from "./config.ts";
 import { readPasswd } from "./host-users.ts";
@@ -54,6 +55,10 @@ export function detectIsolation(o: ProbeOptions): Isolation {
   if (process.getuid?.() !== 0) return { ok: false, reason: "the agent does not run as root", warnings };
   if (!o.runAs) return { ok: false, reason: "the default task user does not exist", warnings };
   if (!existsSync(o.bwrap)) return { ok: false, reason: `${o.bwrap} not found (install bubblewrap)`, warnings };
+  // bwrap runs as the task user and binds the task folder by path: the way there must be open to it
+  // (the data dir itself is made 0711 by dirs.ts; its parents are the operator's).
+  const closed = untraversable(dirname(resolve(o.dataDir)));
+  if (closed) return { ok: false, reason: `${closed}, above the data dir, is not traversable by others (o+x): task users cannot reach their folders`, warnings };
   const v = spawnSync(o.bwrap, ["--version"], { encoding: "utf8", timeout: 5000 });
   const version = /(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout ?? "")?.[1] ?? "unknown";
   const paths: HostPath[] = [];

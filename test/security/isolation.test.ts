@@ -15,6 +15,7 @@ import { chmodSync, existsSync, readFileSync, readlinkSync, statSync } from "nod
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, sleep, type CorralProcess } from "../helpers/proc.ts";
+import { detectIsolation } from "../../plugins/exec/sandbox-host.ts";
 import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
 
 const BWRAP = "/usr/bin/bwrap";
@@ -146,6 +147,21 @@ describe.skipIf(!CAN)("an isolated exec task", () => {
     // Really the task user on the host, not a mapped root.
     expect(statSync(join(dev.dataDir, "exec", "allocs", alloc.id, "tasks", "t", "own")).uid).toBe(uidOf("nobody")!);
   }, 90_000);
+
+  test("a program named by absolute path outside chroot_env (bun here) runs isolated: that one file is bound read-only", async () => {
+    const job = shellJob("bun-iso", "", { command: process.execPath, args: ["-e", "console.log('pid=' + process.pid + ' uid=' + process.getuid())"] });
+    expect((await submit(dev.url, job)).status).toBe(200);
+    const alloc = await finishedAlloc(dev.url, "bun-iso");
+    expect(alloc.clientStatus).toBe("complete");
+    expect((await taskLogs(dev.url, alloc.id)).trim()).toBe(`pid=2 uid=${uidOf("nobody")}`);
+  }, 60_000);
+
+  test("a data dir whose parent folder task users cannot traverse: no isolation, with the reason", () => {
+    const parent = tempDir("corral-iso-closed-"); // 0700
+    const iso = detectIsolation({ bwrap: BWRAP, chrootEnv: ["/usr"], dataDir: join(parent, "data"), runAs: { uid: uidOf("nobody")!, gid: uidOf("nobody")! } });
+    expect(iso.ok).toBe(false);
+    expect(!iso.ok && iso.reason).toContain(`${parent}, above the data dir, is not traversable by others`);
+  });
 
   test("network_mode = \"none\" cannot reach a loopback port; the host network can (control)", async () => {
     let connections = 0;
