@@ -5,6 +5,7 @@
 import { compileAttribute, type AttributeReader } from "./attribute.ts";
 import type { Constraint, Job, JobType, TaskGroup } from "./jobspec/types.ts";
 import type { NodeView, Resources } from "./types.ts";
+import { isolationRequirement } from "./isolation.ts";
 import { driverRequirements } from "./raw.ts";
 import { compileRegex } from "./regex.ts";
 import { parseVersion, parseVersionRange } from "./version.ts";
@@ -83,10 +84,14 @@ export function compileAsk(job: Job, group: TaskGroup): GroupAsk {
 
 /** Where the group's tasks may run at all (raw.ts): a node reporting its driver off is no candidate. */
 function driverConstraints(group: TaskGroup): CompiledConstraint[] {
-  return driverRequirements(group.tasks).map(({ attribute, reason }) => ({
+  const out = driverRequirements(group.tasks).map(({ attribute, reason }) => ({
     text: `driver: ${reason}`,
     test: (n: NodeView) => n.attributes[attribute] !== "false",
   }));
+  // Tasks that demand isolation (isolation.ts): only where the exec driver reported it can give it.
+  const iso = isolationRequirement(group.tasks);
+  if (iso) out.push({ text: `driver: ${iso.reason}`, test: (n: NodeView) => n.attributes[iso.attribute] === iso.value });
+  return out;
 }
 
 /**

@@ -18,6 +18,7 @@ import { TaskRunner } from "./task-runner.ts";
 import { isEphemeral, lifecycleStep, phaseOf, type TaskNow } from "./lifecycle.ts";
 import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
+import type { TaskSandbox } from "./task-sandbox.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {
@@ -66,6 +67,8 @@ export interface AllocRunnerDeps {
   isolate: boolean;
   /** This node as it registered (${node.*}, ${attr.*}, ${meta.*} in task interpolation). */
   nodeFacts?: () => NodeFacts | undefined;
+  /** How a task is sandboxed here (task-sandbox.ts); absent: never (tests, non-root agents). */
+  sandbox?(task: TaskGroup["tasks"][number], taskDir: string, who: TaskIdentity): TaskSandbox;
 }
 
 /**
@@ -160,11 +163,14 @@ export class AllocRunner {
       const run = r.ok ? r.task : task;
       if (r.ok) Object.assign(env, r.task.env);
       this.resolved.set(task.name, run);
-      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : undefined;
+      // The sandbox wraps the task as it will run: its args already interpolated.
+      const box = this.d.sandbox?.(run, taskDir, who) ?? { kind: "plain" as const };
+      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : box.kind === "refused" ? box.error : undefined;
       const runner = new TaskRunner({
         allocId: a.id, task: run, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         runAs: who.ok ? who.switchTo : undefined, refused,
+        ...(box.kind === "isolated" ? { sandboxed: { command: box.command, args: box.args } } : {}),
         onChange: (st) => this.taskChanged(task.name, st),
         onRecord: (rec) => {
           if (!this.terminal) this.d.onRecord(a.id, task.name, rec);

@@ -3,6 +3,19 @@ import { z } from "zod";
 import { durationMs, sizeBytes } from "../../core/config/duration.ts";
 import { idRanges } from "./users.ts";
 
+/**
+ * What an isolated task sees of the host, read-only (Nomad's chroot_env,
+ * minus all of /etc: only what programs need to run, resolve names and
+ * trust certificates). Never the data dir, /root, /home or the host's /proc
+ * (sandbox.ts refuses those whatever is listed).
+ */
+export const DEFAULT_CHROOT_ENV = [
+  "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/usr",
+  "/etc/alternatives", "/etc/ssl", "/etc/ca-certificates", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+  "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf", "/etc/resolv.conf",
+  "/etc/services", "/etc/protocols", "/etc/localtime", "/etc/os-release", "/etc/mime.types",
+];
+
 const idRangeList = z.string().max(4096).default("").refine((t) => idRanges(t) !== undefined, "comma-separated ids or ranges, e.g. \"0-999,2000\"");
 
 export const execConfigSchema = z
@@ -42,6 +55,14 @@ export const execConfigSchema = z
      */
     denied_host_uids: idRangeList,
     denied_host_gids: idRangeList,
+    /**
+     * bubblewrap, which isolates exec tasks (sandbox.ts): own PID, mount, IPC
+     * and UTS namespaces, only chroot_env and the task folder in view. ""
+     * turns isolation off (driver.exec.isolation = "none").
+     */
+    bwrap: z.string().max(1024).refine((p) => p === "" || p.startsWith("/"), "an absolute path, or \"\"").default("/usr/bin/bwrap"),
+    /** Host paths an isolated task sees, read-only; missing ones are skipped. */
+    chroot_env: z.array(z.string().max(1024).refine((p) => p.startsWith("/"), "an absolute path")).max(256).default([...DEFAULT_CHROOT_ENV]),
   })
   .strict();
 

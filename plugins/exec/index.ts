@@ -31,6 +31,8 @@ import type { RunnerStatus } from "./alloc-runner.ts";
 import { lockDataDir, prepareExecDir, untraversable } from "./dirs.ts";
 import { agentIdentity, readPasswd } from "./host-users.ts";
 import { idRanges, taskIdentity } from "./users.ts";
+import { commandFile, probeFor } from "./sandbox-host.ts";
+import { taskSandbox } from "./task-sandbox.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
@@ -68,6 +70,12 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const identity = (task: Parameters<typeof taskIdentity>[0]) =>
     taskIdentity(task, agent, policy, readPasswd());
 
+  // Isolation (sandbox.ts): probed once; the node's registration published the same answer as driver.exec.isolation.
+  const iso = isolate ? probeFor(cfg, ctx.host.dataDir) : undefined;
+  for (const w of iso?.warnings ?? []) ctx.log.warn(w);
+  if (iso && !iso.ok) ctx.log.warn("exec tasks run unisolated on this node (isolation = \"required\" tasks are refused)", { reason: iso.reason });
+  const sandbox = (task: Parameters<typeof taskSandbox>[1], taskDir: string, who: Parameters<typeof taskSandbox>[3]) => taskSandbox(iso, task, taskDir, who, iso ? commandFile(task.command, iso, ctx.host.dataDir) : undefined);
+
   const processes = new ProcessFile(join(dir, "processes.json"));
   const recorded = processes.load();
   const adoptable = recorded.filter(survives);
@@ -88,7 +96,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
   const supervisor = new Supervisor({
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
-    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate, nodeFacts: () => ctx.host.nodeFacts?.(),
+    limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate, nodeFacts: () => ctx.host.nodeFacts?.(), sandbox,
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
     onRecord: (allocId: string, task: string, rec: TaskRecord) => processes.set(allocId, task, rec),
@@ -112,7 +120,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     name: "corral_exec_running_allocations", help: "Allocations this agent is running",
     collect: () => void gauge.set([...supervisor.runners.values()].filter((r) => r.status === "running").length),
   });
-  ctx.log.info("exec driver ready", { limits: limits.mode, allocsDir, taskUser: isolate ? cfg.user : agent.name, allowRaw: cfg.allow_raw });
+  ctx.log.info("exec driver ready", { limits: limits.mode, allocsDir, taskUser: isolate ? cfg.user : agent.name, allowRaw: cfg.allow_raw, isolation: iso?.ok ? "namespaces" : "none" });
 
   return {
     async stop() {

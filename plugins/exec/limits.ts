@@ -4,6 +4,7 @@
 import type { Logger } from "../../core/log.ts";
 import { CgroupManager, prepareCgroups } from "./cgroup.ts";
 import { MemoryWatchdog } from "./memory.ts";
+import { groupMembers } from "./group-signal.ts";
 
 export interface TaskKey {
   allocId: string;
@@ -60,6 +61,17 @@ function cgroupLimits(cg: CgroupManager, log: Logger, watchdog: MemoryWatchdog):
       try {
         const leaf = cg.create(key.allocId, key.task, memoryBytes, cpuMhz);
         cg.addProcess(leaf, pid);
+        // An isolated task's leader is bwrap, which forks at once (sandbox.ts): what it forked before the
+        // move is still in the agent's cgroup. Its group follows (twice: a fork may land between reads).
+        for (let pass = 0; pass < 2; pass++) {
+          for (const m of groupMembers(pid)) {
+            try {
+              if (m !== pid) cg.addProcess(leaf, m);
+            } catch {
+              // ended meanwhile
+            }
+          }
+        }
         leaves.set(k(key), { leaf, oomBefore: cg.oomKills(leaf) });
       } catch (err) {
         log.warn("cgroup setup failed; watching memory instead", { alloc: key.allocId, task: key.task, err });

@@ -7,6 +7,7 @@
 // their own group), so a task cannot escape the limit by forking. A burst
 // that allocates faster than one interval can overshoot before it is seen:
 // cgroups (cgroup.ts) are the hard limit, this is the fallback.
+import { signalGroup } from "./group-signal.ts";
 import { readdirSync, readFileSync } from "node:fs";
 
 export interface ProcStat {
@@ -113,9 +114,6 @@ export class MemoryWatchdog {
 }
 
 export function killGroup(pgid: number, signal: NodeJS.Signals = "SIGKILL"): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
-  }
+  // An isolated task's leader is bwrap's monitor: group-signal.ts keeps it alive until the task ends.
+  signalGroup(pgid, signal);
 }

@@ -17,6 +17,7 @@ import type { RestartPolicy, Task } from "../../core/scheduler/index.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
 import { endedChild, startTicksOf, trackChild, watchExit, type ExitWatch } from "./exits.ts";
 import { killGroup } from "./memory.ts";
+import { isSandboxMonitor, signalGroup } from "./group-signal.ts";
 import { survives, type ProcessEntry, type TaskRecord } from "./processes.ts";
 import { RestartTracker } from "./restart.ts";
 import type { RotatingLog } from "./logs.ts";
@@ -46,6 +47,8 @@ export interface TaskRunnerDeps {
   runAs?: { uid: number; gid: number };
   /** Why this task may not run on this node: it fails at once, without restarts. */
   refused?: string;
+  /** The isolated command line (sandbox.ts): spawned instead of the task's command, as runAs too. */
+  sandboxed?: { command: string; args: string[] };
 }
 
 export function initialTaskState(): TaskState {
@@ -95,7 +98,8 @@ export class TaskRunner {
     try {
       // uid/gid also drop the agent's supplementary groups (setgroups before setuid).
       // detached: its own session, so no signal meant for the agent reaches it.
-      child = (this.d.spawnFn ?? spawn)(task.command, task.args, {
+      const argv = this.d.sandboxed ?? { command: task.command, args: task.args };
+      child = (this.d.spawnFn ?? spawn)(argv.command, argv.args, {
         cwd: this.d.cwd, env: this.d.env, stdio: ["ignore", this.d.stdout.descriptor, this.d.stderr.descriptor], detached: true,
         ...(this.d.runAs ? { uid: this.d.runAs.uid, gid: this.d.runAs.gid } : {}),
       });
@@ -111,7 +115,7 @@ export class TaskRunner {
     child.unref(); // the agent may exit while the task runs on
     this.oomKilled = false;
     this.running(child.pid, startTicksOf(child.pid) ?? -1);
-    this.set({ state: "running", startedAt: this.d.now(), exitCode: null }, "Started", `pid ${child.pid}`);
+    this.set({ state: "running", startedAt: this.d.now(), exitCode: null }, "Started", `pid ${child.pid}${this.d.sandboxed ? " (isolated)" : ""}`);
   }
 
   /**
@@ -279,12 +283,18 @@ export class TaskRunner {
     return true;
   }
 
-  /** Sends a signal to the task's process (not its group, as Nomad's executor); false when none runs. */
+  /**
+   * Sends a signal to the task's process (not its group, as Nomad's executor);
+   * false when none runs. An isolated task's pid is bubblewrap's monitor,
+   * which a SIGUSR1 would kill: the signal goes past it to the sandbox's
+   * processes instead (group-signal.ts).
+   */
   signal(sig: NodeJS.Signals): boolean {
     const proc = this.current;
     if (!proc || this.state.state !== "running" || this.detached) return false;
     try {
-      process.kill(proc.pid, sig);
+      if (this.d.sandboxed && isSandboxMonitor(proc.pid)) signalGroup(proc.pid, sig);
+      else process.kill(proc.pid, sig);
     } catch {
       return false;
     }

@@ -13,7 +13,7 @@ import { RotatingLog, logFiles, readLogs } from "../../plugins/exec/logs.ts";
 import { envLabel, taskEnv } from "../../plugins/exec/env.ts";
 import { StatusReporter } from "../../plugins/exec/reporter.ts";
 import { serviceDefinition } from "../../plugins/exec/services.ts";
-import { execConfigSchema } from "../../plugins/exec/config.ts";
+import { DEFAULT_CHROOT_ENV, execConfigSchema } from "../../plugins/exec/config.ts";
 import { silentLogger } from "../../core/log.ts";
 import type { NodeAlloc } from "../../plugins/exec/alloc-runner.ts";
 import { job } from "./fixtures.ts";
@@ -213,6 +213,7 @@ describe("services and config", () => {
     expect(execConfigSchema.parse({})).toEqual({
       max_log_file_bytes: 10 * 1024 * 1024, max_log_files: 5, cgroup_root: "/sys/fs/cgroup", kill_timeout: 5000, watchdog_interval: 500, run_checks: "auto",
       user: "nobody", allow_raw: false, denied_host_uids: "", denied_host_gids: "",
+      bwrap: "/usr/bin/bwrap", chroot_env: [...DEFAULT_CHROOT_ENV],
     });
     expect(execConfigSchema.safeParse({ denied_host_uids: "0-999, 2000" }).success).toBe(true);
     expect(execConfigSchema.safeParse({ denied_host_uids: "999-0" }).success).toBe(false);

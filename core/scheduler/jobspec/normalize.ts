@@ -114,6 +114,8 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
     name: t.name,
     driver: t.driver,
     ...(t.user !== undefined ? { user: t.user } : {}),
+    ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
+    ...(t.network_mode !== undefined ? { networkMode: t.network_mode } : {}),
     command: t.command,
     args: t.args,
     env: t.env,

@@ -178,6 +178,10 @@ const task = z
     name: name("task name"),
     driver: z.enum(["exec", "raw_exec"], { error: `the drivers are "exec" and "raw_exec"` }).default("exec"),
     user: z.string().regex(USER_NAME, "a user name: lowercase letters, digits, \"_\", \".\" and \"-\", at most 32, starting with a letter or \"_\"").optional(),
+    /** Exec driver: "required" runs only isolated (never placed where driver.exec.isolation is not "namespaces"); "best-effort" (default) isolates where the node can. */
+    isolation: z.enum(["required", "best-effort"], { error: `isolation is "required" or "best-effort"` }).optional(),
+    /** Exec driver: "none" gives the task its own empty network namespace (implies isolation "required"); "host" (default) shares the node's. */
+    network_mode: z.enum(["host", "none"], { error: `network_mode is "host" or "none"` }).optional(),
     command: z.string().min(1, "must not be empty"),
     args: z.array(z.string()).default([]),
     env: z.record(z.string(), scalarString).default({}),
@@ -208,6 +212,12 @@ const task = z
     if (labels.length > LIMITS.portsPerTask) ctx.addIssue({ code: "custom", path: ["ports"], message: `at most ${LIMITS.portsPerTask} ports` });
     for (const label of labels) {
       if (!PORT_LABEL.test(label)) ctx.addIssue({ code: "custom", path: ["ports", label], message: "port labels are letters, digits, \"_\" and \"-\"" });
+    }
+    if (t.driver === "raw_exec" && (t.isolation !== undefined || t.network_mode !== undefined)) {
+      ctx.addIssue({ code: "custom", path: [t.isolation !== undefined ? "isolation" : "network_mode"], message: "raw_exec tasks are never isolated; isolation and network_mode are for the exec driver" });
+    }
+    if (t.isolation === "best-effort" && t.network_mode === "none") {
+      ctx.addIssue({ code: "custom", path: ["network_mode"], message: `network_mode "none" needs isolation; it cannot be "best-effort"` });
     }
     if (t.driver === "raw_exec" && t.user !== undefined) {
       ctx.addIssue({ code: "custom", path: ["user"], message: `raw_exec runs as the agent's own user; "user" is for the exec driver` });

@@ -95,6 +95,10 @@ export interface Task {
    * `[plugins.exec] user`). "root" is raw mode, like the raw_exec driver.
    */
   user?: string;
+  /** Exec driver: "required" runs only isolated (docs/exec.md "Isolation"); absent: "best-effort". */
+  isolation?: "required" | "best-effort";
+  /** Exec driver: "none" = its own empty network namespace (needs isolation); absent: "host". */
+  networkMode?: "host" | "none";
   command: string;
   args: string[];
   env: Record<string, string>;
