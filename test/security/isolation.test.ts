@@ -107,7 +107,7 @@ describe.skipIf(!CAN)("an isolated exec task", () => {
     const agentPid = dev.child.pid!;
     const marker = tempDir("corral-iso-host-tmp-marker-");
     const script = [
-      `echo "pids:"; for p in /proc/[0-9]*; do echo "\${p#/proc/}"; done`,
+      `echo "pids:"; for p in /proc/[0-9]*; do echo "$\${p#/proc/}"; done`,
       `echo "neighbour:"; cat "$KD/mine"; ls "$KD"`,
       `echo "datadir:"; ls "$D"; cat "$D/cluster-secret"`,
       `echo "root:"; ls -a /root`,
@@ -182,6 +182,23 @@ describe.skipIf(!CAN)("an isolated exec task", () => {
     expect((await taskLogs(dev.url, host.id)).trim()).toBe("connected");
     await eventually(() => connections === 1, 5000);
   }, 90_000);
+
+  test("corral alloc signal reaches the isolated task itself, not bubblewrap's monitor (which a SIGUSR1 would kill)", async () => {
+    const script = `trap 'echo usr1 >> "$CORRAL_TASK_DIR/signals"' USR1; while true; do sleep 0.2; done`;
+    expect((await submit(dev.url, serviceJob("sig-iso", script))).status).toBe(200);
+    const alloc = await runningAlloc(dev.url, "sig-iso");
+    const pid = recordedPid(dev.dataDir, alloc.id);
+    expect(readlinkSync(`/proc/${pid}/exe`)).toEndWith("bwrap");
+    const r = await getJson(`${dev.url}/v1/client/allocation/${alloc.id}/signal`, { method: "POST", body: JSON.stringify({ Signal: "SIGUSR1" }), headers: headers() });
+    expect(r.status).toBe(200);
+    const file = join(dev.dataDir, "exec", "allocs", alloc.id, "tasks", "t", "signals");
+    await eventually(() => existsSync(file) && readFileSync(file, "utf8").includes("usr1"), 10_000, 100);
+    await sleep(500);
+    expect(alive(pid)).toBe(true); // the monitor lives on: the task was not ended by the signal
+    const a = (await getJson<any[]>(`${dev.url}/v1/job/sig-iso/allocations`)).body.find((x: any) => x.id === alloc.id);
+    expect(a.clientStatus).toBe("running");
+    await fetch(`${dev.url}/v1/job/sig-iso`, { method: "DELETE" });
+  }, 60_000);
 
   test("an agent killed with -9 leaves the task running and takes it up again; a stop gives it its grace", async () => {
     const script = `trap 'sleep 1; echo graceful > "$CORRAL_TASK_DIR/term"; exit 0' TERM; sleep 600 & wait`;
