@@ -28,6 +28,10 @@ beforeAll(async () => {
   for (const v of [job("0"), job("1", 1)]) {
     const r = await call(n.url, "POST", "/v1/jobs", n.management, v);
     if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`);
+    // Version 1 is a canary only beside a running version 0: a version 1 registered before 0 was placed simply places itself.
+    if (v.groups[0]!.update.canary === 0) {
+      await eventually(async () => ((await call(n.url, "GET", "/v1/job/canaryacl/allocations", n.management)).body as any[]).some((a) => a.clientStatus === "running"), 45_000);
+    }
   }
   const dep = await eventually(async () => {
     const list = (await call(n.url, "GET", "/v1/job/canaryacl/deployments", n.management)).body as any[];
