@@ -199,6 +199,19 @@ describe("log entry versions: the new fields travel in v2 entries", () => {
     expect(registerJobExtras({ enforceIndex: 0 })).toEqual({ v: 2, enforceIndex: 0 });
     expect(registerJobExtras({ revert: { toVersion: 1 } })).toEqual({ v: 2, revert: { toVersion: 1 } });
   });
+  test("a spec using a key the previous release would drop (canary, lifecycle, isolation) goes out as v2", async () => {
+    const { registerJobExtras } = await import("../../core/state/domains/jobs-commands.ts");
+    const spec = (task: Record<string, unknown>, update: Record<string, unknown> = {}) => {
+      const r = parseJobSpec(JSON.stringify({ id: "j", groups: [{ name: "g", update, tasks: [{ name: "t", command: "/bin/true", ...task }, { name: "main", command: "/bin/true" }] }] }), "json");
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      return r.job;
+    };
+    expect(registerJobExtras({ job: spec({}) })).toEqual({ v: 1 });
+    expect(registerJobExtras({ job: spec({ lifecycle: { hook: "prestart" } }) }).v).toBe(2);
+    expect(registerJobExtras({ job: spec({ isolation: "required" }) }).v).toBe(2);
+    expect(registerJobExtras({ job: spec({ network_mode: "none" }) }).v).toBe(2);
+    expect(registerJobExtras({ job: spec({}, { canary: 1 }) }).v).toBe(2);
+  });
   test("this binary applies RegisterJob and CommitPlan v1 and v2", async () => {
     const { knownCommandVersions } = await import("../../core/state/command-versions.ts");
     expect(knownCommandVersions().get("RegisterJob")).toEqual([1, 2]);

@@ -194,7 +194,7 @@ export const JOB_STATE_LIMITS = {
 } as const;
 
 /** What a RegisterJob proposal adds for job versions, with the entry version that carries it (v1 when nothing). */
-export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number }): {
+export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number; job?: Job }): {
   v: 1 | 2; enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number;
 } {
   const out: ReturnType<typeof registerJobExtras> = { v: 1 };
@@ -202,6 +202,18 @@ export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersi
   if (x.revert !== undefined) out.revert = x.revert;
   // The default needs no field: entries stay v1 (readable by the previous release) unless configured otherwise.
   if (x.keepVersions !== undefined && x.keepVersions !== JOB_STATE_LIMITS.versions) out.keepVersions = x.keepVersions;
-  if (Object.keys(out).length > 1) out.v = 2;
+  if (Object.keys(out).length > 1 || (x.job !== undefined && specNeedsV2(x.job))) out.v = 2;
   return out;
+}
+
+/**
+ * Whether a job spec uses a key the previous release does not know (canary
+ * updates, lifecycle hooks, isolation): its parser would drop the key and
+ * that replica would run a different job than the others, so the entry goes
+ * out as v2 and an older node stops instead (command-versions.ts).
+ */
+export function specNeedsV2(job: Job): boolean {
+  return job.groups.some((g) =>
+    g.update.canary !== undefined || g.update.autoPromote !== undefined ||
+    g.tasks.some((t) => t.lifecycle !== undefined || t.isolation !== undefined || t.networkMode !== undefined));
 }
