@@ -60,7 +60,12 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
     const kept = keptVersions(d.state, ns, j.id, j.version);
     // Stable: the version's rollout succeeded (a successful deployment the state still keeps, or the job's last stable version).
     const succeeded = new Set(d.state.jobs.listDeployments({ namespace: ns, jobId: j.id, status: "successful" }).map((x) => x.jobVersion));
-    const Versions = kept.map((k) => ({ Version: k.version, Stable: j.stableVersion === k.version || succeeded.has(k.version), Current: k.version === j.version, Job: k.spec }));
+    const Versions = kept.map((k) => ({
+      Version: k.version, Stable: j.stableVersion === k.version || succeeded.has(k.version), Current: k.version === j.version,
+      // Milliseconds since the epoch (Nomad's Job.SubmitTime is nanoseconds; a different name keeps them apart). 0: unknown.
+      SubmittedAt: d.state.jobs.jobVersionSubmittedAt(ns, j.id, k.version) ?? 0,
+      Job: k.spec,
+    }));
     const body: { Versions: typeof Versions; Diffs?: JobDiff[]; JobModifyIndex: number } = { Versions, JobModifyIndex: j.submitIndex };
     if (raw === "true" || raw === "") body.Diffs = kept.slice(0, -1).map((k, i) => diffJobs(kept[i + 1]!.spec, k.spec));
     c.header("X-Corral-Index", String(j.modifyIndex));

@@ -8,13 +8,20 @@
 //   without restarting it: killing the task afterwards follows the new
 //   policy (restarted instead of failing the allocation).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eventually, getJson, killAll, sleep, type CorralProcess } from "../helpers/proc.ts";
-import { alive, allocs, reapTasks, startAgent, startLeader, stopJob, submit, taskPid, type Agent } from "../jobs/cluster-helpers.ts";
+import { spawnSync } from "node:child_process";
+import { ENTRY, ROOT, eventually, getJson, killAll, sleep, type CorralProcess } from "../helpers/proc.ts";
+import { BUN, alive, allocs, reapTasks, startAgent, startLeader, stopJob, submit, taskPid, type Agent } from "../jobs/cluster-helpers.ts";
 
 let leader: CorralProcess;
 let a: Agent;
 let b: Agent;
 let L: string;
+const started = Date.now();
+
+function cli(...args: string[]) {
+  const r = spawnSync(BUN, [ENTRY, ...args], { cwd: ROOT, env: { ...process.env, CORRAL_ADDR: L }, encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
 
 const live = async (job: string) => (await allocs(L, job)).filter((x) => x.desiredStatus === "run" && x.clientStatus !== "complete" && x.clientStatus !== "failed");
 
@@ -101,4 +108,19 @@ describe("in-place updates on a leader and two agents", () => {
     expect(after.taskStates.t.restarts).toBe(1);
     expect(alive(taskPid(after, "t")!)).toBe(true);
   }, 120_000);
+
+  test("job history shows each version's Submit Date (RFC 3339, UTC), as Nomad does; the API has SubmittedAt", async () => {
+    const r = cli("job", "history", "pol");
+    expect(r.code).toBe(0);
+    const dates = [...r.out.matchAll(/^Submit Date = (\S+)$/gm)].map((m) => m[1]!);
+    expect(dates).toHaveLength(2);
+    for (const d of dates) {
+      expect(d).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(Date.parse(d)).toBeGreaterThanOrEqual(Math.floor(started / 1000) * 1000);
+      expect(Date.parse(d)).toBeLessThanOrEqual(Date.now());
+    }
+    expect(Date.parse(dates[0]!)).toBeGreaterThanOrEqual(Date.parse(dates[1]!)); // newest first
+    const api = await getJson(`${L}/v1/job/pol/versions`);
+    expect(api.body.Versions.map((v: any) => new Date(v.SubmittedAt).toISOString().replace(/\.\d{3}Z$/, "Z"))).toEqual(dates);
+  }, 60_000);
 });
