@@ -154,12 +154,19 @@ function requireSpecPermissions(c: Context, spec: Job): void {
   }
 }
 
+/** Groups of the planned version whose running deployment waits for its canaries' promotion (plan-annotate.ts). */
+function waitingCanaryGroups(state: StateReader, job: Job, existing: ReturnType<StateReader["jobs"]["getJob"]>): Set<string> {
+  if (!existing || existing.stop || stableJson(existing.spec) !== stableJson(job)) return new Set();
+  const dep = state.jobs.listDeployments({ namespace: job.namespace, jobId: job.id, status: "running" }).find((d) => d.jobVersion === existing.version);
+  return new Set(Object.entries(dep?.groups ?? {}).filter(([, g]) => (g.desiredCanaries ?? 0) > 0 && g.promoted !== true).map(([name]) => name));
+}
+
 /** What the plan route adds: the diff against the running version, per-allocation actions, the modify index. */
 export function planDetails(state: StateReader, job: Job, outcome: EvalOutcome) {
   const existing = state.jobs.getJob(job.namespace, job.id);
   const diff = diffJobs(existing?.spec, job);
   const allocs = state.jobs.listAllocs({ namespace: job.namespace, jobId: job.id });
-  const notes = annotatePlan(job, allocs, outcome);
+  const notes = annotatePlan(job, allocs, outcome, waitingCanaryGroups(state, job, existing));
   for (const g of diff.TaskGroups) g.Updates = notes.groups[g.Name] as Record<string, number> | undefined ?? {};
   const same = existing !== undefined && !existing.stop && stableJson(existing.spec) === stableJson(job);
   const name = (id: string) => state.getNode(id)?.name ?? id;

@@ -9,7 +9,9 @@
 //   policy (restarted instead of failing the allocation).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { ENTRY, ROOT, eventually, getJson, killAll, sleep, type CorralProcess } from "../helpers/proc.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ENTRY, ROOT, tempDir, eventually, getJson, killAll, sleep, type CorralProcess } from "../helpers/proc.ts";
 import { BUN, alive, allocs, reapTasks, startAgent, startLeader, stopJob, submit, taskPid, type Agent } from "../jobs/cluster-helpers.ts";
 
 let leader: CorralProcess;
@@ -33,7 +35,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const j of ["spread", "pol"]) await stopJob(L, j).catch(() => {});
+  for (const j of ["spread", "pol", "can"]) await stopJob(L, j).catch(() => {});
   await sleep(1500);
   await killAll();
   for (const ag of [a, b]) if (ag) reapTasks(ag.dataDir);
@@ -123,4 +125,31 @@ describe("in-place updates on a leader and two agents", () => {
     const api = await getJson(`${L}/v1/job/pol/versions`);
     expect(api.body.Versions.map((v: any) => new Date(v.SubmittedAt).toISOString().replace(/\.\d{3}Z$/, "Z"))).toEqual(dates);
   }, 60_000);
+
+  test("job plan marks canary placements as canaries and the allocations that wait for promotion as ignored, as Nomad does", async () => {
+    const spec = (sleepArg: string) => ({
+      id: "can", type: "service",
+      groups: [{
+        name: "web", count: 2,
+        update: { max_parallel: 1, canary: 1, min_healthy_time: "200ms", healthy_deadline: "1m" },
+        tasks: [{ name: "t", command: "/bin/sh", args: ["-c", `exec sleep ${sleepArg}`], resources: { cpu: 100, memory: 32 } }],
+      }],
+    });
+    await submit(L, spec("1013"));
+    await eventually(async () => {
+      const l = await live("can");
+      return l.length === 2 && l.every((x) => x.clientStatus === "running") && l;
+    }, 30_000, 100);
+    const f = join(tempDir(), "can.json");
+    writeFileSync(f, JSON.stringify(spec("1014")));
+    const r = cli("job", "plan", f);
+    expect(r.out).toContain('+/- Task Group: "web" (1 canary, 2 ignore)');
+    const api = await getJson(`${L}/v1/job/can/plan`, { method: "POST", body: JSON.stringify(spec("1014")), headers: { "content-type": "application/json" } });
+    expect(api.body.annotations.groups.web).toEqual({ canary: 1, ignore: 2 });
+    // Submitted: the canary runs beside the two old ones; planning the same version again still says they wait.
+    await submit(L, spec("1014"));
+    await eventually(async () => (await live("can")).length === 3, 30_000, 100);
+    const again = await getJson(`${L}/v1/job/can/plan`, { method: "POST", body: JSON.stringify(spec("1014")), headers: { "content-type": "application/json" } });
+    expect(again.body.annotations.groups.web).toEqual({ ignore: 3 });
+  }, 120_000);
 });
