@@ -89,7 +89,7 @@ describe("in-place updates on a leader and two agents", () => {
     await submit(L, spec(0));
     const [v0] = await eventually(async () => {
       const l = await live("pol");
-      return l.length === 1 && l[0].clientStatus === "running" && taskPid(l[0], "t") && l;
+      return l.length === 1 && l[0].clientStatus === "running" && taskPid(l[0], "t") !== undefined && l;
     }, 30_000, 100);
     const pid = taskPid(v0, "t")!;
     await submit(L, spec(3));
