@@ -94,4 +94,16 @@ describe("in-place updates re-check the node", () => {
     const out = evaluate(input(v1, 1, as));
     expect(out.commit.stops).toEqual([]);
   });
+
+  // (System jobs did this before too: the system scheduler stops what runs on an ineligible node; kept as a guard.)
+  test("a system job: the allocation on the node now excluded stops and nothing replaces it there; the other stays in place", () => {
+    const sys = (constraints: { attribute: string; value: string }[]) => ({ ...spec(constraints, 1), type: "system" as const });
+    const s0 = sys([]);
+    const as = [alloc("a0", "n1", 0, s0), alloc("a1", "n2", 0, s0)].map((a) => ({ ...a, jobType: "system", deploymentId: "" }));
+    const s1 = sys([{ attribute: "${meta.rack}", value: "r1" }]);
+    const out = evaluate(input(s1, 1, as));
+    expect(out.commit.stops.map((x) => x.allocId)).toEqual(["a1"]);
+    expect(out.commit.placements).toEqual([]);
+    expect((out.commit as { inPlace?: string[] }).inPlace).toEqual(["a0"]);
+  });
 });
