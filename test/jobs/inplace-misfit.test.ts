@@ -4,6 +4,7 @@
 // by hand, evaluate() and inPlaceMisfit() called directly.
 import { describe, expect, test } from "bun:test";
 import { evaluate, type EvalInput } from "../../core/cluster/scheduling/evaluate.ts";
+import { annotatePlan } from "../../core/cluster/scheduling/plan-annotate.ts";
 import { groupHash } from "../../core/cluster/scheduling/views.ts";
 import { inPlaceMisfit } from "../../core/scheduler/inplace-fit.ts";
 import type { NodeRow } from "../../core/store/schema.ts";
@@ -105,5 +106,15 @@ describe("in-place updates re-check the node", () => {
     expect(out.commit.stops.map((x) => x.allocId)).toEqual(["a1"]);
     expect(out.commit.placements).toEqual([]);
     expect((out.commit as { inPlace?: string[] }).inPlace).toEqual(["a0"]);
+  });
+
+  test("job plan counts the misfit as a create/destroy update (with the reason) and the other as in place, as Nomad does", () => {
+    const v1 = spec([{ attribute: "${meta.rack}", value: "r1" }]);
+    const as = allocs();
+    const notes = annotatePlan(v1, as, evaluate(input(v1, 1, as)));
+    expect(notes.groups).toEqual({ g: { "create/destroy update": 1, "in-place update": 1 } });
+    const moved = notes.allocations.find((x) => x.allocId === "a1")!;
+    expect(moved.action).toBe("create/destroy update");
+    expect(moved.reason).toContain("no longer satisfies");
   });
 });

@@ -48,11 +48,17 @@ export function annotatePlan(spec: Job, jobAllocs: readonly AllocRow[], outcome:
   const canarying = new Set([...waiting, ...opening, ...outcome.commit.placements.filter((p) => p.canary).map((p) => p.group)]);
   const inPlace = new Set(outcome.commit.inPlace ?? []);
   const stops = new Map(outcome.plan.stops.map((s) => [s.allocId, s.message]));
+  // An in-place update made destructive (its node no longer fits, inplace-misfit.ts): same tasks, older
+  // version, stopped and replaced in this plan — Nomad counts it as a create/destroy update too.
+  const replaced = new Set(outcome.commit.placements.map((p) => p.previousAlloc).filter(Boolean));
+  for (const a of live) {
+    if (stops.has(a.id) && replaced.has(a.id) && a.groupHash === hashes.get(a.groupName) && a.jobVersion !== outcome.commit.jobVersion) destructive.add(a.id);
+  }
   const out: PlannedAlloc[] = [];
   for (const a of live) {
     const base = { group: a.groupName, taskGroupIndex: a.taskGroupIndex, allocId: a.id, nodeId: a.nodeId, jobVersion: a.jobVersion };
     if (destructive.has(a.id) && canarying.has(a.groupName) && !stops.has(a.id)) out.push({ ...base, action: "ignore", reason: "waits for the canaries to be promoted" });
-    else if (destructive.has(a.id)) out.push({ ...base, action: "create/destroy update" });
+    else if (destructive.has(a.id)) out.push({ ...base, action: "create/destroy update", ...(stops.has(a.id) ? { reason: stops.get(a.id) } : {}) });
     else if (stops.has(a.id)) out.push({ ...base, action: "destroy", reason: stops.get(a.id) });
     else if (inPlace.has(a.id)) out.push({ ...base, action: "in-place update" });
     else out.push({ ...base, action: "ignore" });
