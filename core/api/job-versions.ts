@@ -60,7 +60,12 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
     const kept = keptVersions(d.state, ns, j.id, j.version);
     // Stable: the version's rollout succeeded (a successful deployment the state still keeps, or the job's last stable version).
     const succeeded = new Set(d.state.jobs.listDeployments({ namespace: ns, jobId: j.id, status: "successful" }).map((x) => x.jobVersion));
-    const Versions = kept.map((k) => ({ Version: k.version, Stable: j.stableVersion === k.version || succeeded.has(k.version), Current: k.version === j.version, Job: k.spec }));
+    const Versions = kept.map((k) => ({
+      Version: k.version, Stable: j.stableVersion === k.version || succeeded.has(k.version), Current: k.version === j.version,
+      // Milliseconds since the epoch (Nomad's Job.SubmitTime is nanoseconds; a different name keeps them apart). 0: unknown.
+      SubmittedAt: d.state.jobs.jobVersionSubmittedAt(ns, j.id, k.version) ?? 0,
+      Job: k.spec,
+    }));
     const body: { Versions: typeof Versions; Diffs?: JobDiff[]; JobModifyIndex: number } = { Versions, JobModifyIndex: j.submitIndex };
     if (raw === "true" || raw === "") body.Diffs = kept.slice(0, -1).map((k, i) => diffJobs(kept[i + 1]!.spec, k.spec));
     c.header("X-Corral-Index", String(j.modifyIndex));
@@ -150,12 +155,19 @@ function requireSpecPermissions(c: Context, spec: Job): void {
   }
 }
 
+/** Groups of the planned version whose running deployment waits for its canaries' promotion (plan-annotate.ts). */
+function waitingCanaryGroups(state: StateReader, job: Job, existing: ReturnType<StateReader["jobs"]["getJob"]>): Set<string> {
+  if (!existing || existing.stop || stableJson(existing.spec) !== stableJson(job)) return new Set();
+  const dep = state.jobs.listDeployments({ namespace: job.namespace, jobId: job.id, status: "running" }).find((d) => d.jobVersion === existing.version);
+  return new Set(Object.entries(dep?.groups ?? {}).filter(([, g]) => (g.desiredCanaries ?? 0) > 0 && g.promoted !== true).map(([name]) => name));
+}
+
 /** What the plan route adds: the diff against the running version, per-allocation actions, the modify index. */
 export function planDetails(state: StateReader, job: Job, outcome: EvalOutcome) {
   const existing = state.jobs.getJob(job.namespace, job.id);
   const diff = diffJobs(existing?.spec, job);
   const allocs = state.jobs.listAllocs({ namespace: job.namespace, jobId: job.id });
-  const notes = annotatePlan(job, allocs, outcome);
+  const notes = annotatePlan(job, allocs, outcome, waitingCanaryGroups(state, job, existing));
   for (const g of diff.TaskGroups) g.Updates = notes.groups[g.Name] as Record<string, number> | undefined ?? {};
   const same = existing !== undefined && !existing.stop && stableJson(existing.spec) === stableJson(job);
   const name = (id: string) => state.getNode(id)?.name ?? id;

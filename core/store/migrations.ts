@@ -3,6 +3,7 @@
 import { JOBS_MIGRATION, JOB_LAUNCHES_MIGRATION } from "./migration-jobs.ts";
 import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
+import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -111,4 +112,6 @@ export const migrations: string[] = [
   SESSIONS_MIGRATION,
   // 9: launches of periodic and parameterized jobs (migration-jobs.ts).
   JOB_LAUNCHES_MIGRATION,
+  // (wlgaps) submit time of each job version, for `job history` (migration-job-version-time.ts).
+  JOB_VERSION_SUBMIT_TIME_MIGRATION,
 ];

@@ -39,6 +39,8 @@ export const jobVersions = sqliteTable(
     version: integer("version").notNull(),
     spec: text("spec", { mode: "json" }).$type<Job>().notNull(),
     submitIndex: integer("submit_index").notNull(),
+    /** The RegisterJob command's time (ms), the same on every replica; 0 when unknown (kept from before it was recorded). */
+    submittedAt: integer("submitted_at").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.namespace, t.jobId, t.version] })],
 );

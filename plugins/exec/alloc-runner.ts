@@ -19,6 +19,10 @@ import { isEphemeral, lifecycleStep, phaseOf, type TaskNow } from "./lifecycle.t
 import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
 import type { TaskSandbox } from "./task-sandbox.ts";
+import { tasksUpdated } from "../../core/scheduler/update-kind.ts";
+import { stableJson } from "../../core/state/domains/jobs-common.ts";
+
+const stableSpec = (g: TaskGroup): string => stableJson(g);
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {
@@ -121,7 +125,36 @@ export class AllocRunner {
   private advancing = false;
   private advanceAgain = false;
 
-  constructor(readonly alloc: NodeAlloc, private d: AllocRunnerDeps) {}
+  constructor(private current: NodeAlloc, private d: AllocRunnerDeps) {}
+
+  /** The allocation as the leader last listed it (an in-place update replaces its group spec). */
+  get alloc(): NodeAlloc {
+    return this.current;
+  }
+
+  /**
+   * The leader updated this allocation in place (a new job version whose
+   * tasks are unchanged, core/scheduler/update-kind.ts): take up the new
+   * group spec without touching the processes. What can differ is the
+   * group's policies: the restart policy applies to the tasks' next exits.
+   * Commands, env, services and everything interpolated are task fields, so
+   * a change of those comes as a new allocation, never here; the resolved
+   * tasks (and the catalog registrations made from them) stay valid. A
+   * listing whose tasks did differ is ignored (defensive: the leader never
+   * sends one). Returns whether anything was taken up.
+   */
+  update(next: NodeAlloc): boolean {
+    const before = this.current.groupSpec;
+    if (next.id !== this.current.id || stableSpec(before) === stableSpec(next.groupSpec)) return false;
+    if (tasksUpdated(before, next.groupSpec) !== null) {
+      this.d.log.warn("exec: an allocation's tasks changed in place; keeping the running ones (a new allocation should replace it)", { alloc: next.id });
+      return false;
+    }
+    this.current = { ...this.current, groupSpec: next.groupSpec };
+    for (const t of this.tasks.values()) t.setRestartPolicy(next.groupSpec.restart);
+    this.d.log.info("allocation updated in place", { alloc: next.id, restart: next.groupSpec.restart });
+    return true;
+  }
 
   get dir(): string {
     return allocDir(this.d.allocsDir, this.alloc.id);

@@ -23,6 +23,15 @@ export class RestartTracker {
     }
   }
 
+  /**
+   * An in-place update changed the group's restart policy: the next exit is
+   * judged by the new one, counting in the current window (Nomad's
+   * restart tracker SetPolicy).
+   */
+  setPolicy(policy: RestartPolicy): void {
+    this.policy = policy;
+  }
+
   /** The current window, to record (processes.ts). */
   get window(): { windowStart?: number; windowCount: number } {
     return { windowStart: this.windowStart, windowCount: this.count };

@@ -40,6 +40,7 @@ export class Supervisor {
       const runner = this.runners.get(a.id);
       const wanted = a.desiredStatus === "run" && !TERMINAL.has(a.clientStatus);
       if (wanted && !runner) this.start(a);
+      else if (wanted && runner && !runner.stopped) runner.update(a); // an in-place update: new group policies, same processes
       else if (!wanted && runner && !runner.stopped && !runner.finished) {
         void runner.stop(a.desiredDescription || "allocation stopped");
       } else if (!runner && a.desiredStatus === "stop" && !TERMINAL.has(a.clientStatus)) {

@@ -77,6 +77,12 @@ export class TaskRunner {
     this.done = new Promise((r) => (this.finished = r));
   }
 
+  /** An in-place update of the allocation: later exits follow the new restart policy (the process keeps running). */
+  setRestartPolicy(policy: RestartPolicy): void {
+    this.d = { ...this.d, restart: policy };
+    this.tracker.setPolicy(policy);
+  }
+
   /** The task as the job declares it. */
   get spec(): Task {
     return this.d.task;

@@ -28,9 +28,14 @@ export const jobRevertSpec: CommandSpec = {
 };
 
 interface VersionsJson {
-  Versions: { Version: number; Stable: boolean; Current: boolean; Job: { priority: number; type: string } }[];
+  Versions: { Version: number; Stable: boolean; Current: boolean; SubmittedAt?: number; Job: { priority: number; type: string } }[];
   Diffs?: JobDiff[];
   JobModifyIndex: number;
+}
+
+/** Nomad's "Submit Date" (RFC 3339, UTC, whole seconds); "-" for a version kept from before submit times were recorded. */
+export function submitDate(ms: number | undefined): string {
+  return ms ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z") : "-";
 }
 
 export async function jobHistory(args: Parsed): Promise<number> {
@@ -46,6 +51,7 @@ export async function jobHistory(args: Parsed): Promise<number> {
     const lines = [
       `Version     = ${v.Version}${v.Current ? " (current)" : ""}`,
       `Stable      = ${v.Stable}`,
+      `Submit Date = ${submitDate(v.SubmittedAt)}`,
     ];
     const d = out.Diffs?.[i];
     if (d) lines.push(`Diff        =`, ...formatJobDiff(d).map((l) => "  " + l));

@@ -22,6 +22,7 @@ import type { z } from "zod";
 import { rescheduleDecision, settled } from "./policy.ts";
 import { inPlaceUpdates } from "./inplace.ts";
 import { allocView, groupHash, nodeViews } from "./views.ts";
+import { inPlaceMisfits } from "./inplace-misfit.ts";
 import { commitCanaries, placeCanaries, prepareCanaries } from "./deployment-canary.ts";
 
 export interface EvalInput {
@@ -83,6 +84,9 @@ export function evaluate(input: EvalInput): EvalOutcome {
   const original = input;
   input = canary.input;
   const replace = chooseUpdates(input, spec, hashes, dep?.id, canary.frozen);
+  // An in-place update whose node no longer fits the new constraints is destructive (inplace-misfit.ts).
+  const misfits = inPlaceMisfits(input, spec, hashes);
+  for (const id of misfits.keys()) replace.add(id);
   const { held, next } = holdFailed(input, spec, hashes);
   const views = input.jobAllocs.map((a) => allocView(a, replace.has(a.id) || next.has(a.id) ? "failed" : undefined));
   const snapshot = { nodes: nodeViews(input.nodes, input.drains), allocations: [...input.otherLive.map((a) => allocView(a)), ...views] };
@@ -92,7 +96,7 @@ export function evaluate(input: EvalInput): EvalOutcome {
   const byId = new Map(input.jobAllocs.map((a) => [a.id, a]));
   for (const id of replace) {
     const a = byId.get(id)!;
-    plan.stops.push({ allocId: a.id, nodeId: a.nodeId, namespace: a.namespace, jobId: a.jobId, group: a.groupName, reason: "count-lowered", message: "replaced by a newer version of the job (rolling update)" });
+    plan.stops.push({ allocId: a.id, nodeId: a.nodeId, namespace: a.namespace, jobId: a.jobId, group: a.groupName, reason: "count-lowered", message: misfits.get(id) ?? "replaced by a newer version of the job (rolling update)" });
   }
   dropHeld(plan, spec, new Set(held.map((h) => h.key)));
   if (!isSystemType(spec.type)) limitDrains(plan, input, spec);

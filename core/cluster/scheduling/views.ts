@@ -12,8 +12,8 @@ import { holdsResources, nodeCapacity, stableJson } from "../../state/domains/jo
  * What makes an allocation outdated: its tasks (command, args, env,
  * resources, ports, service). Count, constraints, spread, update, restart
  * and reschedule changes apply to new placements without replacing running
- * allocations (Nomad's in-place updates; Nomad also re-checks that a kept
- * allocation's node still satisfies changed constraints, corral does not).
+ * allocations (Nomad's in-place updates; as in Nomad, a kept allocation whose
+ * node no longer satisfies changed constraints is replaced: inplace-misfit.ts).
  */
 export function groupHash(_job: Job, group: TaskGroup): string {
   return createHash("sha256").update(stableJson(group.tasks)).digest("hex").slice(0, 16);

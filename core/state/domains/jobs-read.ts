@@ -29,6 +29,8 @@ export interface JobsReader {
   listJobs(namespace?: string): JobRow[];
   getJob(namespace: string, id: string): JobRow | undefined;
   jobVersion(namespace: string, id: string, version: number): Job | undefined;
+  /** When a kept version was submitted (ms; 0: unknown), undefined when the version is not kept. */
+  jobVersionSubmittedAt(namespace: string, id: string, version: number): number | undefined;
   listAllocs(filter?: AllocFilter): AllocRow[];
   /** By full id, or by a unique prefix of at least 4 characters. */
   getAlloc(idOrPrefix: string): AllocRow | undefined;
@@ -59,6 +61,9 @@ export function createJobsReader(db: Db): JobsReader {
     jobVersion: (ns, id, v) =>
       db.select({ spec: jobVersions.spec }).from(jobVersions)
         .where(and(eq(jobVersions.namespace, ns), eq(jobVersions.jobId, id), eq(jobVersions.version, v))).get()?.spec,
+    jobVersionSubmittedAt: (ns, id, v) =>
+      db.select({ at: jobVersions.submittedAt }).from(jobVersions)
+        .where(and(eq(jobVersions.namespace, ns), eq(jobVersions.jobId, id), eq(jobVersions.version, v))).get()?.at,
     listAllocs: (f) => db.select().from(allocations).where(filterAllocs(f)).orderBy(asc(allocations.createIndex), asc(allocations.id)).all(),
     getAlloc: (idOrPrefix) => {
       const exact = db.select().from(allocations).where(eq(allocations.id, idOrPrefix)).get();
@@ -98,6 +103,7 @@ export const emptyJobsReader: JobsReader = {
   listJobs: () => [],
   getJob: () => undefined,
   jobVersion: () => undefined,
+  jobVersionSubmittedAt: () => undefined,
   listAllocs: () => [],
   getAlloc: () => undefined,
   liveAllocs: () => [],

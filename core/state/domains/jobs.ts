@@ -50,8 +50,8 @@ export function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof Regi
   if (existing) db.update(jobs).set(row).where(jobKey(job.namespace, job.id)).run();
   else db.insert(jobs).values(row).run();
   if (!same) {
-    db.insert(jobVersions).values({ namespace: job.namespace, jobId: job.id, version, spec: job, submitIndex: index })
-      .onConflictDoUpdate({ target: [jobVersions.namespace, jobVersions.jobId, jobVersions.version], set: { spec: job, submitIndex: index } }).run();
+    db.insert(jobVersions).values({ namespace: job.namespace, jobId: job.id, version, spec: job, submitIndex: index, submittedAt: cmd.at })
+      .onConflictDoUpdate({ target: [jobVersions.namespace, jobVersions.jobId, jobVersions.version], set: { spec: job, submitIndex: index, submittedAt: cmd.at } }).run();
     const old = db.select({ v: jobVersions.version }).from(jobVersions)
       .where(and(eq(jobVersions.namespace, job.namespace), eq(jobVersions.jobId, job.id))).orderBy(asc(jobVersions.version)).all();
     const drop = old.slice(0, Math.max(0, old.length - (cmd.keepVersions ?? JOB_STATE_LIMITS.versions))).map((r) => r.v);
