@@ -46,6 +46,7 @@ import { pluginRoutes } from "./api/plugins.ts";
 import { restartOnlyChanges } from "./config/reload-diff.ts";
 import { clusterRoutes } from "./api/cluster.ts";
 import { kvRoutes } from "./api/kv.ts";
+import { variableRoutes } from "./api/variables.ts";
 import { raftRoutes } from "./api/raft.ts";
 import { jobRoutes } from "./api/jobs.ts";
 import { allocationRoutes } from "./api/allocations.ts";
@@ -315,6 +316,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   txnRoutes(deps);
   jobRoutes(deps, scheduling);
   allocationRoutes(deps);
+  variableRoutes(deps, { db: store?.db, clusterSecret: secret });
   if (raft && store) raftRoutes(deps, raft, store);
   const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events, raft, nodeMonitor });
 

@@ -16,6 +16,7 @@ import { auditAppliers } from "./domains/audit.ts";
 import { invalidateUnhealthySessions, sessionAppliers } from "./domains/sessions.ts";
 import { txnAppliers } from "./domains/txn.ts";
 import { launchAppliers } from "./domains/launches.ts";
+import { variableAppliers } from "./domains/variables.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -40,6 +41,7 @@ export const appliers: ApplierRegistry = {
   ...sessionAppliers,
   ...txnAppliers,
   ...launchAppliers,
+  ...variableAppliers,
 };
 
 /** Tables whose change can make a session unhealthy (its node, its checks). */

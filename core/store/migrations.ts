@@ -3,6 +3,7 @@
 import { JOBS_MIGRATION, JOB_LAUNCHES_MIGRATION } from "./migration-jobs.ts";
 import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
+import { VARIABLES_MIGRATION } from "./migration-variables.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -111,4 +112,6 @@ export const migrations: string[] = [
   SESSIONS_MIGRATION,
   // 9: launches of periodic and parameterized jobs (migration-jobs.ts).
   JOB_LAUNCHES_MIGRATION,
+  // variables: encrypted variables and their wrapped data keys (migration-variables.ts).
+  VARIABLES_MIGRATION,
 ];
