@@ -76,6 +76,9 @@ function segmentRules(resource: SegmentedResource, prefix: boolean, group: unkno
         intentions = s.intentions;
       }
       if (level === undefined && intentions === undefined) throw new RulesError(`${where}: needs a policy`);
+      // Nomad's "list" (see paths, not items) has no level of its own here, and reading it as
+      // "read", as Consul's KV list is, would hand out every item: refused, so no policy over-grants.
+      if (resource === "variable" && level === "list") throw new RulesError(`${where}: variable rules take "read", "write" or "deny" ("list" would read items too)`);
       if (level !== undefined) out.push({ resource, segment, prefix: isPrefix, access: access(level, where) });
       if (resource !== "service") continue;
       const derived = intentions !== undefined ? access(intentions, `${where} intentions`) : access(level, where) === "deny" ? "deny" : "read";
