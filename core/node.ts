@@ -47,6 +47,8 @@ import { restartOnlyChanges } from "./config/reload-diff.ts";
 import { clusterRoutes } from "./api/cluster.ts";
 import { kvRoutes } from "./api/kv.ts";
 import { variableRoutes } from "./api/variables.ts";
+import { workloadVerifier } from "./variables/workload-verify.ts";
+import { deriveIdentityKey, mintWorkloadToken } from "./variables/workload-identity.ts";
 import { raftRoutes } from "./api/raft.ts";
 import { jobRoutes } from "./api/jobs.ts";
 import { allocationRoutes } from "./api/allocations.ts";
@@ -215,9 +217,13 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
     remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
     remoteFact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined,
+    workload: workloadVerifier({ clusterSecret: secret, state: isLeaderRole ? () => state : undefined, jobOfAlloc: leaderClient ? (id) => leaderClient.aclFact({ kind: "jobOfAlloc", id }) : undefined }),
     onApplied: (fn) => void bus.subscribe("applied", (e) => fn((e as AppliedEntry).command.type, (e as AppliedEntry).index)),
   });
   host.localToken = security.localToken;
+  // Tasks' workload identities (core/variables/workload-identity.ts), minted where the exec plugin starts them.
+  const identityKey = deriveIdentityKey(secret);
+  host.mintWorkloadToken = (allocId, task) => mintWorkloadToken(identityKey, { allocId, task });
   // Call checks (intentions) for the invoke plugin, beside the ACL reads.
   state = { ...state, acl: { ...state.acl, ...security.calls } };
 

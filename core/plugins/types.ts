@@ -66,6 +66,8 @@ export interface HostInfo {
    * ACLs on. Send it as X-Consul-Token.
    */
   localToken?: string;
+  /** A task's workload identity token (core/variables/workload-identity.ts): read its job's variables, discover services. */
+  mintWorkloadToken?: (allocId: string, task: string) => string;
 }
 
 export interface RouteOptions {
