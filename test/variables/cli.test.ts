@@ -103,6 +103,10 @@ test("bad paths and items get clear errors; limits answer 400 and 413", async ()
     expect(typeof r.body.error).toBe("string");
     expect(typeof r.body.code).toBe("string");
   }
+  // The worst case for the ciphertext's size: 64 KiB of characters JSON escapes as \u00XX.
+  const escaped = await put("escapes", { Items: { k: "\u0001".repeat(65_535) } });
+  expect(escaped.status).toBe(200);
+  expect((await getJson(`${node.url}/v1/var/escapes`)).body.Items.k.length).toBe(65_535);
   const notJson = await getJson(`${node.url}/v1/var/ok`, { method: "PUT", body: "k=v" });
   expect(notJson.status).toBe(400);
   expect(notJson.body.code).toBe("INVALID_INPUT");

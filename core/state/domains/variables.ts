@@ -8,7 +8,9 @@ import type { CommandResult } from "../result.ts";
 
 const namespace = z.string().min(1).max(128);
 const path = z.string().min(1).max(128);
-const b64 = z.string().max(200_000);
+// The largest variable (64 KiB of items, limits.ts) as JSON can be 6 times that
+// (every character escaped as \u00XX), then base64: about 525,000 characters.
+const b64 = z.string().max(600_000);
 
 /** A new data key, wrapped; it becomes the active one (`ifNone`: only when the keyring is empty). */
 export const VarKeyAdd = z.object({
