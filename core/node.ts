@@ -217,7 +217,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
     remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
     remoteFact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined,
-    workload: workloadVerifier({ clusterSecret: secret, state: isLeaderRole ? () => state : undefined, jobOfAlloc: leaderClient ? (id) => leaderClient.aclFact({ kind: "jobOfAlloc", id }) : undefined }),
+    workload: workloadVerifier({ clusterSecret: secret, state: isLeaderRole ? () => state : undefined, fact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined }),
     onApplied: (fn) => void bus.subscribe("applied", (e) => fn((e as AppliedEntry).command.type, (e as AppliedEntry).index)),
   });
   host.localToken = security.localToken;

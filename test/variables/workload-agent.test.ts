@@ -1,7 +1,7 @@
 // Workload identity on an agent: the job runs on an agent (ACLs on, default
 // deny, on the leader and the agent); its task calls the agent's API, which
-// checks the token's signature, learns the allocation's job from a leader,
-// and passes the read on, where the leader checks the allocation again. The
+// checks the token's signature and asks a leader whether the allocation is
+// live (and its job), and passes the read on, where the leader checks again. The
 // task reads its job's variable and not another's; after the job stops the
 // token reads nothing through the agent either.
 import { afterAll, expect, test } from "bun:test";
@@ -24,7 +24,7 @@ const { writeFileSync } = require("node:fs");
 const addr = process.env.CORRAL_ADDR, token = process.env.CORRAL_TOKEN;
 const get = async (path) => (await fetch(addr + path, { headers: { "X-Consul-Token": token } })).status;
 (async () => {
-  const out = { addr, token, own: await get("/v1/var/jobs/wa/db"), other: await get("/v1/var/jobs/wb/db") };
+  const out = { addr, token, own: await get("/v1/var/jobs/wa/db"), other: await get("/v1/var/jobs/wb/db"), services: await get("/v1/agent/services") };
   writeFileSync(process.env.OUT + "/result.json", JSON.stringify(out));
   setInterval(() => {}, 1 << 30);
 })();
@@ -60,8 +60,11 @@ test("a task on an agent reads its job's variables through the agent, and not af
   expect(r.addr).toBe(agent.url);
   expect(r.own).toBe(200);
   expect(r.other).toBe(403);
+  expect(r.services).toBe(200); // answered by the agent itself (discovery)
 
   expect((await call(leader.url, "DELETE", "/v1/job/wa", management)).status).toBe(200);
   await eventually(async () => (await call(agent!.url, "GET", "/v1/var/jobs/wa/db", r.token)).status === 403, 30_000, 250);
   expect((await call(leader.url, "GET", "/v1/var/jobs/wa/db", r.token)).status).toBe(403);
+  // The agent's own routes refuse it too: the agent asks a leader whether the allocation is still live.
+  expect((await call(agent.url, "GET", "/v1/agent/services", r.token)).status).toBe(403);
 }, 150_000);
