@@ -142,7 +142,7 @@ export class TokenResolver {
     if (!g) return undefined;
     return {
       accessorId: `workload:${g.allocId}/${g.task}`, description: `workload identity of task ${g.task} of job ${g.jobId}`,
-      serviceIdentities: [], anonymous: false,
+      serviceIdentities: [], anonymous: false, workloadNamespace: g.namespace || undefined,
       // Its implicit policy only: default_policy = "allow" must not widen a task's token.
       authz: compileAuthorizer({ policies: [workloadRules(g.jobId)], management: false, defaultAllow: false }),
     };

@@ -99,6 +99,8 @@ export interface Identity {
   serviceIdentities: string[];
   anonymous: boolean;
   authz: Authorizer;
+  /** A task's workload identity: the namespace of its job, the only one whose variables it reads (core/api/variables.ts). */
+  workloadNamespace?: string;
 }
 
 export const ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002";

@@ -13,6 +13,7 @@ import type { Context } from "hono";
 import { ApiError, badRequest, notFound, statusForCode } from "../http/errors.ts";
 import { requestBody } from "../http/json-body.ts";
 import { readScope } from "../acl/read-scope.ts";
+import { aclError, requestIdentity } from "../acl/enforce.ts";
 import type { Db } from "../store/db.ts";
 import { allVariables, getVariable, listVariables, type VarWriteResult, type VariableMeta } from "../state/domains/variables.ts";
 import { decryptItems, encryptItems } from "../variables/crypto.ts";
@@ -36,6 +37,16 @@ function namespaceOf(c: Context): string {
   const ns = new URL(c.req.url).searchParams.get("namespace") || "default";
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(ns)) throw badRequest("the namespace may hold only letters, digits, - and _");
   return ns;
+}
+
+/**
+ * Rules name paths, not namespaces; a task's workload identity reads its own
+ * job's namespace only (Nomad's), or a job "web" in one namespace would read
+ * "jobs/web/..." of every other. (Known on leader-role nodes: an agent passes
+ * every variables request on, where the token is resolved again.)
+ */
+function workloadNamespace(c: Context): string | undefined {
+  return requestIdentity(c)?.workloadNamespace;
 }
 
 function pathOf(c: Context): string {
@@ -107,6 +118,8 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
     const { keyring, db } = need();
     const ns = namespaceOf(c);
     const path = pathOf(c);
+    const own = workloadNamespace(c);
+    if (own !== undefined && own !== ns) throw aclError(c, 403, "PERMISSION_DENIED", `Permission denied: a task's identity reads variables of its job's namespace (${own}) only`);
     const row = getVariable(db, ns, path);
     if (!row) throw notFound(`no variable ${path} in namespace ${ns}`, "VARIABLE_NOT_FOUND");
     let items: Record<string, string>;
@@ -137,10 +150,12 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
   }), (c) => {
     const { db } = need();
     const q = new URL(c.req.url).searchParams;
-    const ns = q.get("namespace") === "*" ? undefined : namespaceOf(c);
-    // Filtered at the source: a token sees only the paths it may read (docs/acl.md).
+    const own = workloadNamespace(c);
+    const asked = q.get("namespace") === "*" ? undefined : namespaceOf(c);
+    // Filtered at the source: a token sees only the paths it may read (docs/acl.md), a task its job's namespace only.
     const prefix = q.get("prefix") ?? "";
-    const list = readScope(c).keepUnder(listVariables(db, ns, prefix), "variable", prefix, (m) => m.path);
+    const rows = own !== undefined && asked !== undefined && asked !== own ? [] : listVariables(db, own ?? asked, prefix);
+    const list = readScope(c).keepUnder(rows, "variable", prefix, (m) => m.path);
     return c.json(list.map(metaView));
   }, true);
 

@@ -89,6 +89,13 @@ test("a task reads its job's variables with its identity, nothing else, and not 
     expect(st.uid).toBe(Number(nobody[2]));
   }
 
+  // Another namespace's variable at the same path is not the task's: its identity reads its job's namespace only.
+  expect((await call(node.url, "PUT", "/v1/var/jobs/wi/db?namespace=other", node.management, { Items: { pw: "other-ns" } })).status).toBe(200);
+  expect((await call(node.url, "GET", "/v1/var/jobs/wi/db?namespace=other", r.token)).status).toBe(403);
+  expect((await call(node.url, "GET", "/v1/vars?namespace=other", r.token)).body).toEqual([]);
+  expect((await call(node.url, "GET", "/v1/vars?namespace=*", r.token)).body.map((m: { Namespace: string }) => m.Namespace)).toEqual(["default", "default"]);
+  expect((await call(node.url, "GET", "/v1/var/jobs/wi/db", r.token)).status).toBe(200);
+
   // A forged token (another job's claim signed with the wrong key) is nobody.
   const forged = r.token.replace(/\.[^.]+$/, ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
   expect((await call(node.url, "GET", "/v1/var/jobs/wi/db", forged)).status).toBe(403);
