@@ -170,7 +170,13 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
     if (new URL(c.req.url).searchParams.has("full")) {
       for (const row of allVariables(db)) {
         if (row.keyId === fresh.id) continue;
-        const items = decryptItems(keyring.key(row.keyId), row.namespace, row.path, { nonce: row.nonce, data: row.data });
+        let items: Record<string, string>;
+        try {
+          items = decryptItems(keyring.key(row.keyId), row.namespace, row.path, { nonce: row.nonce, data: row.data });
+        } catch (err) {
+          if (err instanceof ApiError) throw err;
+          throw new ApiError(500, "DECRYPT_FAILED", `variable ${row.path} (namespace ${row.namespace}) does not decrypt; the rotation stopped there (its new key is active)`);
+        }
         const sealed = encryptItems(fresh.key, row.namespace, row.path, items);
         // cas on what was read: a variable written meanwhile already uses the new key.
         const r = await write({ type: "VarPut", v: 1, at: Date.now(), namespace: row.namespace, path: row.path, keyId: fresh.id, nonce: sealed.nonce, data: sealed.data, cas: row.modifyIndex });
