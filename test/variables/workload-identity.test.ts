@@ -8,7 +8,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, eventually, killAll, tempDir } from "../helpers/proc.ts";
+import { BUN, ENTRY, eventually, killAll, tempDir } from "../helpers/proc.ts";
 import { reapTasks } from "../jobs/cluster-helpers.ts";
 import { call, startAclNode, type AclNode } from "../acl/helpers.ts";
 
@@ -24,6 +24,7 @@ afterAll(async () => {
 const SCRIPT = `
 const { readFileSync, writeFileSync, statSync } = require("node:fs");
 const addr = process.env.CORRAL_ADDR, token = process.env.CORRAL_TOKEN;
+const cli = (args) => { const r = require("node:child_process").spawnSync(process.env.BUN_BIN, [process.env.ENTRY, ...args], { encoding: "utf8" }); return { code: r.status, out: r.stdout, err: r.stderr }; };
 const get = async (path, init = {}) => { const r = await fetch(addr + path, { ...init, headers: { "X-Consul-Token": token, "content-type": "application/json" } }); return { status: r.status, body: await r.text() }; };
 (async () => {
   const out = {
@@ -33,6 +34,8 @@ const get = async (path, init = {}) => { const r = await fetch(addr + path, { ..
     write: await get("/v1/var/jobs/wi/db", { method: "PUT", body: JSON.stringify({ Items: { pw: "x" } }) }),
     kv: await get("/v1/kv/anything"), services: await get("/v1/catalog/services"),
     list: await get("/v1/vars"),
+    // The corral CLI itself, as a task would use it: CORRAL_ADDR and CORRAL_TOKEN come from the task's environment.
+    cli: cli(["var", "get", "jobs/wi/db", "--item", "pw"]), cliOther: cli(["var", "get", "jobs/wi2/db"]),
   };
   writeFileSync(process.env.OUT + "/result.json", JSON.stringify(out));
   setInterval(() => {}, 1 << 30);
@@ -58,7 +61,7 @@ test("a task reads its job's variables with its identity, nothing else, and not 
   const spec = [
     `id = "wi"`, `[[groups]]`, `name = "g"`, `count = 1`,
     `[[groups.tasks]]`, `name = "t"`, `command = ${JSON.stringify(BUN)}`, `args = ${JSON.stringify(["-e", SCRIPT])}`,
-    `env = { OUT = ${JSON.stringify(out)} }`, `resources = { cpu = 100, memory = 128 }`,
+    `env = { OUT = ${JSON.stringify(out)}, BUN_BIN = ${JSON.stringify(BUN)}, ENTRY = ${JSON.stringify(ENTRY)} }`, `resources = { cpu = 100, memory = 128 }`,
   ].join("\n") + "\n";
   const run = await call(node.url, "POST", "/v1/jobs", node.management, spec, { "content-type": "application/toml" });
   expect(run.status).toBe(200);
@@ -72,6 +75,9 @@ test("a task reads its job's variables with its identity, nothing else, and not 
   expect(JSON.parse(r.own.body).Items).toEqual({ pw: "own-secret" });
   expect(r.ownTask.status).toBe(200);
   expect(JSON.parse(r.ownTask.body).Items).toEqual({ pw: "task-secret" });
+  expect(r.cli).toEqual({ code: 0, out: "own-secret\n", err: "" });
+  expect(r.cliOther.code).toBe(1);
+  expect(r.cliOther.err).toContain("Permission denied");
   expect(r.other.status).toBe(403);
   expect(r.prefixTwin.status).toBe(403);
   expect(r.write.status).toBe(403);
