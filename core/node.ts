@@ -49,6 +49,9 @@ import { pluginRoutes } from "./api/plugins.ts";
 import { restartOnlyChanges } from "./config/reload-diff.ts";
 import { clusterRoutes } from "./api/cluster.ts";
 import { kvRoutes } from "./api/kv.ts";
+import { variableRoutes } from "./api/variables.ts";
+import { workloadVerifier } from "./variables/workload-verify.ts";
+import { deriveIdentityKey, mintWorkloadToken } from "./variables/workload-identity.ts";
 import { raftRoutes } from "./api/raft.ts";
 import { jobRoutes } from "./api/jobs.ts";
 import { allocationRoutes } from "./api/allocations.ts";
@@ -222,9 +225,13 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
     remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
     remoteFact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined,
+    workload: workloadVerifier({ clusterSecret: secret, state: isLeaderRole ? () => state : undefined, fact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined }),
     onApplied: (fn) => void bus.subscribe("applied", (e) => fn((e as AppliedEntry).command.type, (e as AppliedEntry).index)),
   });
   host.localToken = security.localToken;
+  // Tasks' workload identities (core/variables/workload-identity.ts), minted where the exec plugin starts them.
+  const identityKey = deriveIdentityKey(secret);
+  host.mintWorkloadToken = (allocId, task) => mintWorkloadToken(identityKey, { allocId, task });
   // Call checks (intentions) for the invoke plugin, beside the ACL reads.
   state = { ...state, acl: { ...state.acl, ...security.calls } };
 
@@ -325,6 +332,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   txnRoutes(deps);
   jobRoutes(deps, scheduling);
   allocationRoutes(deps);
+  variableRoutes(deps, { db: store?.db, clusterSecret: secret });
   if (raft && store) raftRoutes(deps, raft, store);
   const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events, raft, nodeMonitor });
 

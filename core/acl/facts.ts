@@ -8,9 +8,10 @@
 import { z } from "zod";
 import type { StateReader } from "../state/reader.ts";
 import { findDeployment } from "../api/deployment-views.ts";
+import { workloadJobFromState } from "../variables/workload-verify.ts";
 
 export const FactQuery = z.object({
-  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "jobOfDeployment", "intentionDestination", "catalogOwners", "sessionNode"]),
+  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "jobOfDeployment", "intentionDestination", "catalogOwners", "sessionNode", "workloadJob"]),
   id: z.string().max(1024),
 }).strict();
 export type FactQuery = z.infer<typeof FactQuery>;
@@ -35,6 +36,9 @@ export function readFact(state: StateReader, q: FactQuery): string | CatalogOwne
       return state.getNode(q.id)?.name ?? q.id;
     case "jobOfAlloc":
       return state.jobs.getAlloc(q.id)?.jobId ?? "";
+    case "workloadJob":
+      // id = "<alloc id>/<task>": the job a workload token speaks for, "" once its allocation stopped (core/variables/workload-verify.ts).
+      return workloadJobFromState(state, q.id);
     case "jobOfEval":
       return state.jobs.getEval(q.id)?.jobId ?? "";
     case "jobOfDeployment":

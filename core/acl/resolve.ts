@@ -11,6 +11,7 @@ import { hashSecret, MAX_TOKEN_CHARS, sameHash } from "./secret.ts";
 import { ANONYMOUS_ACCESSOR, MANAGEMENT_POLICY_ID, type Identity } from "./types.ts";
 import { ANONYMOUS_SECRET_HASH } from "../state/domains/acl.ts";
 import type { AclReader } from "../state/domains/acl-read.ts";
+import { isWorkloadToken, workloadRules, type WorkloadGrant } from "../variables/workload-identity.ts";
 
 /** What a token is, as it travels from a leader to an agent (no secret, no hash). */
 export interface TokenGrant {
@@ -57,6 +58,8 @@ export interface ResolverOptions {
   downPolicy: "extend-cache" | "deny";
   /** A per-process token for this node's own calls to its API (plugins, see HostInfo.localToken). */
   localToken?: string;
+  /** Tasks' workload identity tokens (core/variables/workload-verify.ts): null = not valid (any more). */
+  workload?: (secret: string) => Promise<WorkloadGrant | null>;
   now?: () => number;
 }
 
@@ -77,6 +80,8 @@ export class TokenResolver {
   /** The identity of `secret` ("" = anonymous), or undefined when no such token exists. */
   async resolve(secret: string): Promise<Identity | undefined> {
     if (secret.length > MAX_TOKEN_CHARS) return undefined;
+    // A task's identity is decided afresh on every request, never cached: it ends with its allocation.
+    if (this.opts.workload && isWorkloadToken(secret)) return this.workloadIdentity(await this.opts.workload(secret));
     const hash = secret === "" ? ANONYMOUS_SECRET_HASH : hashSecret(secret);
     if (this.localHash && sameHash(hash, this.localHash)) return this.identity(LOCAL_GRANT, true);
     const version = this.opts.source.version?.();
@@ -131,6 +136,16 @@ export class TokenResolver {
       this.compiled.set(key, r);
     }
     return r;
+  }
+
+  private workloadIdentity(g: WorkloadGrant | null): Identity | undefined {
+    if (!g) return undefined;
+    return {
+      accessorId: `workload:${g.allocId}/${g.task}`, description: `workload identity of task ${g.task} of job ${g.jobId}`,
+      serviceIdentities: [], anonymous: false, workloadNamespace: g.namespace || undefined,
+      // Its implicit policy only: default_policy = "allow" must not widen a task's token.
+      authz: compileAuthorizer({ policies: [workloadRules(g.jobId)], management: false, defaultAllow: false }),
+    };
   }
 
   private identity(g: TokenGrant, local: boolean): Identity {

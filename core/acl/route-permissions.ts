@@ -89,6 +89,12 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/kv/{key{.*}}", need("key", "read", param("key"), { filter: reads(["key"], kvFilter), filterWhen: (c) => flagged(c, "recurse", "keys") })],
   ["PUT", "/v1/kv/{key{.*}}", need("key", "write", param("key"))],
   ["DELETE", "/v1/kv/{key{.*}}", need("key", "write", param("key"), { subtree: (c) => flagged(c, "recurse") })],
+  // variables (docs/variables.md): rules name paths; the list shows each path by its own rule
+  ["GET", "/v1/var/{path{.+}}", need("variable", "read", param("path"))],
+  ["PUT,DELETE", "/v1/var/{path{.+}}", need("variable", "write", param("path"))],
+  ["GET", "/v1/vars", need("variable", "read", undefined, { filter: reads(["variable"], arrayBy("variable", "Path")) })],
+  ["POST", "/v1/operator/keyring/rotate", operatorWrite],
+  ["GET", "/v1/operator/keyring/keys", operatorRead],
   // operator
   ["GET", "/v1/operator/raft", operatorRead],
   ["GET", "/v1/operator/raft/configuration", operatorRead],

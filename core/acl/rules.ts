@@ -42,12 +42,27 @@ function access(value: unknown, where: string): Access {
   return value as Access;
 }
 
+/**
+ * Nomad writes variable rules as paths with a trailing glob:
+ * `variable "jobs/web/*"` is the prefix rule `variable_prefix "jobs/web/"`.
+ * Only a whole trailing `/*` (or a lone `*`) is a glob, so "jobs/web*" stays
+ * an exact name and cannot reach "jobs/web2" (docs/variables.md).
+ */
+function variableGlob(resource: SegmentedResource, written: string): { segment: string; prefix: boolean } {
+  if (resource !== "variable") return { segment: written, prefix: false };
+  if (written === "*") return { segment: "", prefix: true };
+  if (written.endsWith("/*")) return { segment: written.slice(0, -1), prefix: true };
+  return { segment: written, prefix: false };
+}
+
 /** One `name { segment: setting }` group, where setting is a level or {policy, intentions}. */
 function segmentRules(resource: SegmentedResource, prefix: boolean, group: unknown, name: string, out: Rule[]) {
   const groups = Array.isArray(group) ? group : [group];
   for (const g of groups) {
     if (!g || typeof g !== "object" || Array.isArray(g)) throw new RulesError(`${name}: expected a map of names to access levels`);
-    for (const [segment, setting] of Object.entries(g as Record<string, unknown>)) {
+    for (const [written, setting] of Object.entries(g as Record<string, unknown>)) {
+      const { segment, prefix: globbed } = variableGlob(resource, written);
+      const isPrefix = prefix || globbed;
       if (segment.length > MAX_SEGMENT) throw new RulesError(`${name}: a name is longer than ${MAX_SEGMENT} characters`);
       const where = `${name} ${JSON.stringify(segment)}`;
       let level: unknown = setting;
@@ -61,10 +76,13 @@ function segmentRules(resource: SegmentedResource, prefix: boolean, group: unkno
         intentions = s.intentions;
       }
       if (level === undefined && intentions === undefined) throw new RulesError(`${where}: needs a policy`);
-      if (level !== undefined) out.push({ resource, segment, prefix, access: access(level, where) });
+      // Nomad's "list" (see paths, not items) has no level of its own here, and reading it as
+      // "read", as Consul's KV list is, would hand out every item: refused, so no policy over-grants.
+      if (resource === "variable" && level === "list") throw new RulesError(`${where}: variable rules take "read", "write" or "deny" ("list" would read items too)`);
+      if (level !== undefined) out.push({ resource, segment, prefix: isPrefix, access: access(level, where) });
       if (resource !== "service") continue;
       const derived = intentions !== undefined ? access(intentions, `${where} intentions`) : access(level, where) === "deny" ? "deny" : "read";
-      out.push({ resource: "intention", segment, prefix, access: derived });
+      out.push({ resource: "intention", segment, prefix: isPrefix, access: derived });
     }
   }
 }

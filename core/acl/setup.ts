@@ -42,6 +42,8 @@ export interface SecurityOptions {
   /** Agents: a fact for an ACL decision, from a leader (signed RPC, core/acl/facts.ts). */
   remoteFact?: (q: FactQuery) => Promise<unknown>;
   propose: (cmd: Command) => Promise<unknown>;
+  /** Tasks' workload identity tokens (core/variables/workload-verify.ts). */
+  workload?: (secret: string) => Promise<import("../variables/workload-identity.ts").WorkloadGrant | null>;
   /** Leader-role nodes: called with each applied entry (resolved tokens are kept until an ACL change). */
   onApplied?: (fn: (commandType: string, index: number) => void) => void;
 }
@@ -126,7 +128,7 @@ export function setupSecurity(o: SecurityOptions): Security {
     ? stateTokenSource(() => o.state!.acl, o.onApplied ? () => aclVersion : undefined)
     : { lookup: (h) => o.remoteLookup!(h) };
   const makeResolver = () => new TokenResolver({
-    source, defaultAllow: () => settings.defaultAllow, localToken, downPolicy: settings.downPolicy,
+    source, defaultAllow: () => settings.defaultAllow, localToken, downPolicy: settings.downPolicy, workload: o.workload,
     // Leader-role nodes read their own state; only agents cache.
     ttlMs: o.state ? 0 : settings.tokenTtlMs,
   });

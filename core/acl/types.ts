@@ -14,7 +14,7 @@ export type Want = "read" | "write";
  * `operator` are one switch each. `intention` has no rule of its own: it is
  * derived from service rules, as in Consul (see rules.ts).
  */
-export const SEGMENTED = ["agent", "event", "job", "key", "node", "plugin", "query", "service", "session", "intention"] as const;
+export const SEGMENTED = ["agent", "event", "job", "key", "node", "plugin", "query", "service", "session", "intention", "variable"] as const;
 export const UNSEGMENTED = ["acl", "operator", "keyring", "mesh", "peering"] as const;
 export type SegmentedResource = (typeof SEGMENTED)[number];
 export type UnsegmentedResource = (typeof UNSEGMENTED)[number];
@@ -101,6 +101,8 @@ export interface Identity {
   serviceIdentities: string[];
   anonymous: boolean;
   authz: Authorizer;
+  /** A task's workload identity: the namespace of its job, the only one whose variables it reads (core/api/variables.ts). */
+  workloadNamespace?: string;
 }
 
 export const ANONYMOUS_ACCESSOR = "00000000-0000-0000-0000-000000000002";

@@ -15,6 +15,8 @@ import {
 } from "./commands/services.ts";
 import { operatorRaft, operatorRaftSpec, operatorSnapshot, operatorSnapshotSpec } from "./commands/operator.ts";
 import { kv, kvSpec } from "./commands/kv.ts";
+import { variable, varSpec } from "./commands/var.ts";
+import { operatorKeyring, operatorKeyringSpec } from "./commands/keyring.ts";
 import { lock, lockSpec } from "./commands/lock.ts";
 import { session, sessionSpec } from "./commands/session.ts";
 import { jobRun, jobRunSpec } from "./commands/job-run.ts";
@@ -55,6 +57,7 @@ export const commands: Command[] = [
   { path: ["service", "deregister"], spec: serviceDeregisterSpec, run: serviceDeregister },
   { path: ["catalog", "nodes"], spec: catalogNodesSpec, run: catalogNodes },
   { path: ["kv"], spec: kvSpec, run: kv },
+  { path: ["var"], spec: varSpec, run: variable },
   { path: ["lock"], spec: lockSpec, run: lock },
   { path: ["session"], spec: sessionSpec, run: session },
   { path: ["job", "init"], spec: jobInitSpec, run: jobInit },
@@ -82,6 +85,7 @@ export const commands: Command[] = [
   { path: ["monitor"], spec: monitorSpec, run: monitor },
   { path: ["operator", "raft"], spec: operatorRaftSpec, run: operatorRaft },
   { path: ["operator", "snapshot"], spec: operatorSnapshotSpec, run: operatorSnapshot },
+  { path: ["operator", "keyring"], spec: operatorKeyringSpec, run: operatorKeyring },
   { path: ["acl", "bootstrap"], spec: aclBootstrapSpec, run: aclBootstrap },
   { path: ["acl", "token"], spec: aclTokenSpec, run: aclToken },
   { path: ["acl", "policy"], spec: aclPolicySpec, run: aclPolicy },

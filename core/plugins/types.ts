@@ -72,6 +72,8 @@ export interface HostInfo {
    * leader-only node, or before the first registration.
    */
   nodeFacts?: () => import("../scheduler/interpolate.ts").NodeFacts | undefined;
+  /** A task's workload identity token (core/variables/workload-identity.ts): read its job's variables, discover services. */
+  mintWorkloadToken?: (allocId: string, task: string) => string;
 }
 
 export interface RouteOptions {

@@ -18,6 +18,7 @@ import { txnAppliers } from "./domains/txn.ts";
 import { launchAppliers } from "./domains/launches.ts";
 import { deploymentAppliers } from "./domains/deployments.ts";
 import { allocStopAppliers } from "./domains/alloc-stop.ts";
+import { variableAppliers } from "./domains/variables.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -44,6 +45,7 @@ export const appliers: ApplierRegistry = {
   ...launchAppliers,
   ...deploymentAppliers,
   ...allocStopAppliers,
+  ...variableAppliers,
 };
 
 /** Tables whose change can make a session unhealthy (its node, its checks). */

@@ -4,6 +4,7 @@ import { JOBS_MIGRATION, JOB_LAUNCHES_MIGRATION } from "./migration-jobs.ts";
 import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
+import { VARIABLES_MIGRATION } from "./migration-variables.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -112,6 +113,8 @@ export const migrations: string[] = [
   SESSIONS_MIGRATION,
   // 9: launches of periodic and parameterized jobs (migration-jobs.ts).
   JOB_LAUNCHES_MIGRATION,
-  // (wlgaps) submit time of each job version, for `job history` (migration-job-version-time.ts).
+  // 10: submit time of each job version, for `job history` (migration-job-version-time.ts).
   JOB_VERSION_SUBMIT_TIME_MIGRATION,
+  // 11: encrypted variables and their wrapped data keys (migration-variables.ts).
+  VARIABLES_MIGRATION,
 ];

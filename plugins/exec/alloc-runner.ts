@@ -12,6 +12,7 @@ import type { TaskState } from "../../core/store/schema-jobs.ts";
 import { prepareAllocDir, prepareTaskDir } from "./dirs.ts";
 import { taskEnv } from "./env.ts";
 import { resolveTask, type NodeFacts } from "../../core/scheduler/interpolate.ts";
+import { provideIdentity } from "./identity.ts";
 import { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
 import { TaskRunner } from "./task-runner.ts";
@@ -73,6 +74,10 @@ export interface AllocRunnerDeps {
   nodeFacts?: () => NodeFacts | undefined;
   /** How a task is sandboxed here (task-sandbox.ts); absent: never (tests, non-root agents). */
   sandbox?(task: TaskGroup["tasks"][number], taskDir: string, who: TaskIdentity): TaskSandbox;
+  /** Mints a task's workload identity token (identity.ts); absent: tasks get none. */
+  mintWorkloadToken?: (allocId: string, task: string) => string;
+  /** This node's API address, for the task's CORRAL_ADDR. */
+  apiUrl?: () => string | undefined;
 }
 
 /**
@@ -185,11 +190,18 @@ export class AllocRunner {
       const stdout = new RotatingLog(logDir, task.name, "stdout", this.d.maxLogFileBytes, this.d.maxLogFiles);
       const stderr = new RotatingLog(logDir, task.name, "stderr", this.d.maxLogFileBytes, this.d.maxLogFiles);
       this.logs.push(stdout, stderr);
-      const env = taskEnv({
+      let identityEnv: Record<string, string> = {};
+      try {
+        identityEnv = provideIdentity({ mint: this.d.mintWorkloadToken, apiUrl: this.d.apiUrl?.(), allocId: a.id, task: task.name, taskDir, owner: who.ok ? who.switchTo : undefined });
+      } catch (err) {
+        this.d.log.warn("exec: could not give the task its workload identity", { alloc: a.id, task: task.name, err });
+      }
+      // The task's own env may still override these (taskEnv puts it last).
+      const env = { ...identityEnv, ...taskEnv({
         allocId: a.id, jobId: a.jobId, namespace: a.namespace, group: a.groupName, index: a.taskGroupIndex, task,
         allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: this.d.agentEnv,
         user: who.ok && who.switchTo ? { name: who.name, home: taskDir } : undefined,
-      });
+      }) };
       // Interpolation with this node's values (core/scheduler/interpolate.ts); never through a shell.
       const node = this.d.nodeFacts?.() ?? { id: "", name: "", datacenter: "", attributes: {}, meta: {} };
       const r = resolveTask(task, { env, node, portLabels: Object.keys(task.ports) });

@@ -97,6 +97,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const supervisor = new Supervisor({
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
     limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate, nodeFacts: () => ctx.host.nodeFacts?.(), sandbox,
+    mintWorkloadToken: ctx.host.mintWorkloadToken, apiUrl: () => ctx.host.apiUrl,
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
     onRecord: (allocId: string, task: string, rec: TaskRecord) => processes.set(allocId, task, rec),

@@ -113,6 +113,8 @@ async function populate(t: Twin, nodeId: string): Promise<Populated> {
   await must("service db-1", as(t, "PUT", "/v1/agent/service/register", { ID: "db-1", Name: "db", Port: 5432, Check: { CheckID: "db-ttl", TTL: "10m" } }));
   await must("check pass", as(t, "PUT", "/v1/agent/check/pass/web-ttl"));
   await must("external node", as(t, "PUT", "/v1/catalog/register", { Node: "ext-node", Address: secrets[6], Service: { ID: "ext-db-1", Service: "ext-db", Port: 5433 } }));
+  // A variable (docs/variables.md): its path and items are hidden things too, and its first write makes the keyring's first key.
+  await must("variable", as(t, "PUT", "/v1/var/secret/db", { Items: { password: secrets[0] } }));
   const policy = await must("policy", as(t, "PUT", "/v1/acl/policy", { Name: "hidden-policy", Rules: 'key_prefix "secret/" { policy = "read" }' }));
   const token = await must("token", as(t, "PUT", "/v1/acl/token", { Description: "hidden token", Policies: [{ Name: "hidden-policy" }] }));
   const intention = await must("intention", as(t, "POST", "/v1/connect/intentions", { SourceName: "web", DestinationName: "db", Action: "allow" }));
@@ -186,7 +188,7 @@ export function paramCandidates(s: Populated, name: string): string[] {
     name: ["discovery", s.policyName],
     accessor: [s.tokenAccessor],
     state: ["any", "passing", "critical", "warning"],
-    path: ["", "x"],
+    path: ["", "x", "secret/db"],
     file: ["index.js"],
     address: ["127.0.0.1:1"],
   };
