@@ -36,6 +36,7 @@ import { fingerprint } from "../plugins/probe/fingerprint.ts";
 import { probeConfigSchema } from "../plugins/probe/config.ts";
 import { execConfigSchema } from "../plugins/exec/config.ts";
 import { execAttributes } from "./scheduler/raw.ts";
+import { hostVolumeAttributes } from "./scheduler/host-volumes.ts";
 import { othersMayRead } from "../plugins/exec/dirs.ts";
 import type { Command } from "./state/commands.ts";
 import { VERSION } from "./version.ts";
@@ -423,6 +424,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
       // What the exec driver may run here, for placement (core/scheduler/raw.ts).
       const exec = execConfigSchema.safeParse(settings.exec ?? {});
       Object.assign(fp.attributes, execAttributes(process.getuid?.() === 0, exec.success && exec.data.allow_raw));
+      Object.assign(fp.attributes, hostVolumeAttributes(config.node.hostVolumes));
       return {
         id: nodeId, name: config.node.name, address: advertised ? selfAddress : `${advertiseHost}:${server.port}`,
         datacenter: config.node.datacenter, role: role === "dev" ? "dev" : "agent",

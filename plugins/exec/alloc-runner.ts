@@ -18,6 +18,9 @@ import { TaskRunner } from "./task-runner.ts";
 import { isEphemeral, lifecycleStep, phaseOf, type TaskNow } from "./lifecycle.ts";
 import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
+import { fetchArtifacts, type ArtifactDeps } from "./artifacts.ts";
+import { mountBinds, unmountUnder, volumeBinds } from "./volumes.ts";
+import { hostVolumesOf } from "../../core/scheduler/host-volumes.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {
@@ -66,6 +69,8 @@ export interface AllocRunnerDeps {
   isolate: boolean;
   /** This node as it registered (${node.*}, ${attr.*}, ${meta.*} in task interpolation). */
   nodeFacts?: () => NodeFacts | undefined;
+  /** Where and how task artifacts are fetched (artifacts.ts); absent: tasks with artifacts are refused. */
+  artifacts?: ArtifactDeps;
 }
 
 /**
@@ -160,11 +165,17 @@ export class AllocRunner {
       const run = r.ok ? r.task : task;
       if (r.ok) Object.assign(env, r.task.env);
       this.resolved.set(task.name, run);
-      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : undefined;
+      const owner = who.ok ? who.switchTo : undefined;
+      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : this.mountVolumes(task, taskDir, owner, node.attributes);
+      const artifacts = run.artifacts ?? [];
+      const fetcher = this.d.artifacts;
       const runner = new TaskRunner({
         allocId: a.id, task: run, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         runAs: who.ok ? who.switchTo : undefined, refused,
+        ...(artifacts.length ? {
+          prepare: () => fetcher ? fetchArtifacts(artifacts, taskDir, owner, fetcher) : Promise.reject(new Error("artifacts are not enabled on this node")),
+        } : {}),
         onChange: (st) => this.taskChanged(task.name, st),
         onRecord: (rec) => {
           if (!this.terminal) this.d.onRecord(a.id, task.name, rec);
@@ -187,6 +198,25 @@ export class AllocRunner {
     }
     this.advance();
     this.emit();
+  }
+
+  /** Binds the task's volume_mounts (volumes.ts); the reason it cannot run, or undefined. */
+  private mountVolumes(task: TaskGroup["tasks"][number], taskDir: string, owner: { uid: number; gid: number } | undefined, attributes: Record<string, string>): string | undefined {
+    if (!task.volumeMounts?.length) return undefined;
+    if (!this.d.isolate) return "host volumes need a root agent (they are bind mounts)";
+    try {
+      mountBinds(volumeBinds(this.alloc.groupSpec, task, taskDir, hostVolumesOf(attributes)), taskDir, owner);
+      return undefined;
+    } catch (err) {
+      const e = err as Error & { stderr?: Buffer };
+      return `volume mount failed: ${e.stderr?.toString().trim() || e.message}`;
+    }
+  }
+
+  /** The allocation is over here: its bind mounts go (the host folders and their data stay). */
+  private releaseMounts(): void {
+    const left = unmountUnder(this.dir);
+    if (left.length) this.d.log.warn("exec: could not unmount host volumes", { alloc: this.alloc.id, left });
   }
 
   /**
@@ -273,6 +303,7 @@ export class AllocRunner {
     if (this.status === "complete" || this.status === "failed") {
       this.terminal = true;
       this.d.forget(this.alloc.id);
+      this.releaseMounts();
     }
     const tasks: Record<string, TaskState> = {};
     for (const [name, t] of this.tasks) tasks[name] = t.state;
