@@ -115,6 +115,9 @@ export class SafeTree {
 
   hardlink(name: string, target: string): void {
     const parts = components(name);
+    if (target.startsWith("/") || target.split("/").includes("..")) {
+      throw new Error(`archive entry ${JSON.stringify(name)}: hard link to ${JSON.stringify(target)} points outside the destination`);
+    }
     const targetParts = components(target);
     const dir = this.parent(parts, name);
     const path = join(dir, parts.at(-1)!);

@@ -30,6 +30,9 @@ const task = z.object({
   /** A dispatched child's payload, base64 (at most MAX_PAYLOAD_BYTES decoded). */
   payload: z.string().max(Math.ceil(MAX_PAYLOAD_BYTES / 3) * 4 + 4).optional(),
   lifecycle: z.object({ hook: z.enum(["prestart", "poststart", "poststop"]), sidecar: z.boolean() }).optional(),
+  // Artifacts and volume mounts (core/scheduler/jobspec/task-storage.ts).
+  artifacts: z.array(z.object({ source: z.string().max(4096), destination: z.string().max(1024), checksum: z.string().max(160).optional(), mode: z.enum(["any", "file", "dir"]) })).max(32).optional(),
+  volumeMounts: z.array(z.object({ volume: z.string().max(64), destination: z.string().max(1024), readOnly: z.boolean() })).max(32).optional(),
 });
 const group = z.object({
   name, count: z.number().int().min(0).max(10_000),
@@ -39,6 +42,7 @@ const group = z.object({
   reschedule: z.object({ attempts: z.number().int().nonnegative(), intervalMs: ms, delayMs: ms, unlimited: z.boolean() }),
   update: z.object({ maxParallel: z.number().int().min(0), minHealthyTimeMs: ms, healthyDeadlineMs: ms, autoRevert: z.boolean(), canary: z.number().int().min(0).max(10_000).optional(), autoPromote: z.boolean().optional() }),
   tasks: z.array(task).min(1).max(50),
+  volumes: z.record(z.string().max(64), z.object({ type: z.literal("host"), source: z.string().max(64), readOnly: z.boolean() })).optional(),
 });
 /** A normalized job (what parseJobSpec returns). */
 export const JobSchema: z.ZodType<Job> = z.object({
