@@ -97,7 +97,7 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
       type: "RegisterJob", at: Date.now(), job: spec, evalId,
       ...registerJobExtras({
         revert: { toVersion: req.JobVersion, ...(req.EnforcePriorVersion !== undefined ? { priorVersion: req.EnforcePriorVersion } : {}) },
-        keepVersions: d.jobTrackedVersions,
+        keepVersions: d.jobTrackedVersions, job: spec,
       }),
     });
     if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);

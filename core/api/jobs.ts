@@ -99,7 +99,7 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     const job = await bodyJob(c);
     if (job instanceof Response) return job;
     const evalId = randomUUID();
-    const out = await propose({ type: "RegisterJob", at: Date.now(), job, evalId, ...registerJobExtras({ enforceIndex, keepVersions: d.jobTrackedVersions }) });
+    const out = await propose({ type: "RegisterJob", at: Date.now(), job, evalId, ...registerJobExtras({ enforceIndex, keepVersions: d.jobTrackedVersions, job }) });
     const v = out.result.ok ? (out.result.value as { version: number; changed: boolean }) : undefined;
     return c.json({ jobId: job.id, namespace: job.namespace, evalId, index: out.index, version: v?.version, changed: v?.changed });
   } });

@@ -11,6 +11,8 @@ import { tempDir } from "../helpers/proc.ts";
 import { download, hostAllowed, hostPatterns } from "../../plugins/exec/artifact-fetch.ts";
 import { mountsUnder, removeAllocDir, volumeBinds } from "../../plugins/exec/volumes.ts";
 import { hostVolumeChecks } from "../../core/scheduler/host-volumes.ts";
+import { registerJobExtras } from "../../core/state/domains/jobs-commands.ts";
+import { parseJobSpec } from "../../core/scheduler/index.ts";
 
 let server: ReturnType<typeof Bun.serve>;
 let base: string;
@@ -114,5 +116,20 @@ describe("host volumes", () => {
     removeAllocDir(alloc);
     expect(existsSync(alloc)).toBe(false);
     expect(existsSync(join(hostDir, "keep.txt"))).toBe(true);
+  });
+});
+
+describe("log entries", () => {
+  test("a job with artifacts or volumes registers as RegisterJob v2 (the release before them stops instead of dropping them)", () => {
+    const parse = (extra: string) => {
+      const r = parseJobSpec(`id = "x"\n[[groups]]\nname = "g"\n${extra}[[groups.tasks]]\nname = "t"\ncommand = "/bin/true"\n`, "toml");
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      return r.job;
+    };
+    expect(registerJobExtras({ job: parse("") }).v).toBe(1);
+    expect(registerJobExtras({ job: parse(`[groups.volumes.v]\ntype = "host"\nsource = "data"\n`) }).v).toBe(2);
+    const withArtifact = parse("");
+    withArtifact.groups[0]!.tasks[0]!.artifacts = [{ source: "https://x/y", destination: "local/", mode: "any" }];
+    expect(registerJobExtras({ job: withArtifact }).v).toBe(2);
   });
 });

@@ -78,7 +78,7 @@ export class HealthWatcher {
     this.d.log.warn("auto_revert: rolling back to the last stable version", { job: `${rv.namespace}/${rv.jobId}`, from: rv.failedVersion, to: rv.stableVersion });
     await this.d.propose({
       type: "RegisterJob", at: this.d.now(), job: spec, evalId: this.d.newId(), revertedFrom: rv.failedVersion,
-      ...registerJobExtras({ keepVersions: this.d.keepVersions }),
+      ...registerJobExtras({ keepVersions: this.d.keepVersions, job: spec }),
     });
   }
 

@@ -101,3 +101,8 @@ export function normalizeVolumeMount(m: z.output<typeof volumeMountSpec>): Volum
 export function normalizeVolumes(v: z.output<typeof groupVolumesSpec>): Record<string, VolumeRequest> {
   return Object.fromEntries(Object.entries(v).map(([name, r]) => [name, { type: r.type, source: r.source, readOnly: r.read_only }]));
 }
+
+/** Whether a job has artifacts or host volumes (fields the release before them does not store). */
+export function usesTaskStorage(job: { groups: { volumes?: object; tasks: { artifacts?: unknown[]; volumeMounts?: unknown[] }[] }[] }): boolean {
+  return job.groups.some((g) => g.volumes !== undefined || g.tasks.some((t) => t.artifacts !== undefined || t.volumeMounts !== undefined));
+}

@@ -5,6 +5,7 @@
 // validated the document; the schema here only guards the shape.
 import { z } from "zod";
 import type { Job } from "../../scheduler/jobspec/types.ts";
+import { usesTaskStorage } from "../../scheduler/jobspec/task-storage.ts";
 
 const id = z.string().min(1).max(256);
 const name = z.string().min(1).max(128);
@@ -195,7 +196,7 @@ export const JOB_STATE_LIMITS = {
 } as const;
 
 /** What a RegisterJob proposal adds for job versions, with the entry version that carries it (v1 when nothing). */
-export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number }): {
+export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number; job?: Job }): {
   v: 1 | 2; enforceIndex?: number; revert?: { toVersion: number; priorVersion?: number }; keepVersions?: number;
 } {
   const out: ReturnType<typeof registerJobExtras> = { v: 1 };
@@ -204,5 +205,8 @@ export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersi
   // The default needs no field: entries stay v1 (readable by the previous release) unless configured otherwise.
   if (x.keepVersions !== undefined && x.keepVersions !== JOB_STATE_LIMITS.versions) out.keepVersions = x.keepVersions;
   if (Object.keys(out).length > 1) out.v = 2;
+  // Artifacts and host volumes: a release before them would store the job without them (its schema
+  // drops unknown fields) and diverge; v2 makes it stop and ask for an upgrade instead.
+  if (x.job && usesTaskStorage(x.job)) out.v = 2;
   return out;
 }
