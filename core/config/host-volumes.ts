@@ -8,7 +8,7 @@ import type { HostVolumeConfig } from "../scheduler/host-volumes.ts";
 
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$/;
 
-const hostVolume = z.strictObject({
+const hostVolumeTable = z.strictObject({
   path: z.string().min(1).max(1024).superRefine((p, ctx) => {
     if (!isAbsolute(p)) return void ctx.addIssue({ code: "custom", message: `must be an absolute path, got ${JSON.stringify(p)}` });
     let dir = false;
@@ -21,6 +21,9 @@ const hostVolume = z.strictObject({
   }),
   read_only: z.boolean().default(false),
 });
+
+/** A table, or just the path (read-write): what CORRAL_NODE_HOST_VOLUMES="data=/srv/data" gives. */
+const hostVolume = z.preprocess((v) => (typeof v === "string" ? { path: v } : v), hostVolumeTable);
 
 export const hostVolumesSchema = z
   .record(z.string().regex(VOLUME_NAME, "volume names are letters, digits, \"_\", \".\" and \"-\" (up to 64)"), hostVolume)

@@ -71,6 +71,9 @@ describe("host volumes", () => {
     const file = join(tempDir("corral-hostvol-cfg-"), "corral.toml");
     await Bun.write(file, `[node.host_volumes.gone]\npath = "/nonexistent/corral-volume"\n`);
     expect(() => loadConfig({ role: "dev", file, env: {}, builtinPlugins: [], defaultName: "h" })).toThrow(/host_volumes\.gone\.path.*\/nonexistent\/corral-volume does not exist/s);
+    // From the environment: name=path pairs, read-write.
+    const fromEnv = loadConfig({ role: "dev", env: { CORRAL_NODE_HOST_VOLUMES: `data=${hostData}` }, builtinPlugins: [], defaultName: "h" });
+    expect(fromEnv.node.hostVolumes).toEqual({ data: { path: hostData, readOnly: false } });
   });
 
   test("a file written into the volume survives the allocation being replaced on the same node, and the job being purged", async () => {
