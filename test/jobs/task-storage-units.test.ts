@@ -11,6 +11,8 @@ import { tempDir } from "../helpers/proc.ts";
 import { download, hostAllowed, hostPatterns } from "../../plugins/exec/artifact-fetch.ts";
 import { mountsUnder, removeAllocDir, volumeBinds } from "../../plugins/exec/volumes.ts";
 import { hostVolumeChecks } from "../../core/scheduler/host-volumes.ts";
+import { ArtifactCache } from "../../plugins/exec/artifact-cache.ts";
+import { utimesSync } from "node:fs";
 import { registerJobExtras } from "../../core/state/domains/jobs-commands.ts";
 import { parseJobSpec } from "../../core/scheduler/index.ts";
 
@@ -131,5 +133,20 @@ describe("log entries", () => {
     const withArtifact = parse("");
     withArtifact.groups[0]!.tasks[0]!.artifacts = [{ source: "https://x/y", destination: "local/", mode: "any" }];
     expect(registerJobExtras({ job: withArtifact }).v).toBe(2);
+  });
+});
+
+describe("artifact cache", () => {
+  test("looked up by checksum; trimmed least recently used first, never the entry just added", () => {
+    const cache = new ArtifactCache(join(tempDir("corral-cache-"), "artifacts"), 250);
+    const sums = ["a", "b", "c"].map((c) => ({ algo: "sha256" as const, hex: c.repeat(64) }));
+    sums.forEach((s, i) => {
+      writeFileSync(cache.pathOf(s), "x".repeat(100));
+      utimesSync(cache.pathOf(s), 1000 + i, 1000 + i);
+    });
+    expect(cache.lookup(sums[0]!)).toBe(cache.pathOf(sums[0]!)); // used now: the newest
+    cache.trim(cache.pathOf(sums[2]!));
+    expect(readdirSync(cache.dir).sort()).toEqual([`sha256-${"a".repeat(64)}`, `sha256-${"c".repeat(64)}`]);
+    expect(cache.lookup(sums[1]!)).toBeUndefined();
   });
 });
