@@ -11,6 +11,7 @@ import { download, parseChecksum, type FetchLimits } from "./artifact-fetch.ts";
 import { ArtifactCache } from "./artifact-cache.ts";
 import { archiveKind, placeFile, SafeTree, unpack, type Owner } from "./artifact-unpack.ts";
 import { rmSync } from "node:fs";
+import { isInsidePath } from "../../core/scheduler/jobspec/task-storage.ts";
 
 export interface ArtifactDeps {
   cache: ArtifactCache;
@@ -35,6 +36,8 @@ async function obtain(a: TaskArtifact, d: ArtifactDeps): Promise<{ file: string;
 
 /** Puts one artifact in place under `taskDir`. */
 async function place(a: TaskArtifact, file: string, taskDir: string, owner: Owner, maxBytes: number): Promise<void> {
+  // Checked again here: interpolation (${...}) may have changed it since the job was validated.
+  if (!isInsidePath(a.destination)) throw new Error(`destination ${JSON.stringify(a.destination)} is outside the task directory`);
   const kind = a.mode === "file" ? undefined : archiveKind(a.source);
   if (a.mode === "dir" && !kind) throw new Error(`mode "dir" needs an archive (.tar.gz, .tgz, .tar or .zip)`);
   const parts = a.destination.split("/").filter((p) => p !== "" && p !== ".");

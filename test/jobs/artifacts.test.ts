@@ -62,7 +62,7 @@ beforeAll(async () => {
     fetch(req) {
       const path = new URL(req.url).pathname;
       hits.set(path, (hits.get(path) ?? 0) + 1);
-      const body = files.get(path);
+      const body = path.startsWith("/n/") ? files.get("/app.zip") : files.get(path);
       return body ? new Response(body) : new Response("no", { status: 404 });
     },
   });
@@ -123,6 +123,15 @@ describe("artifacts", () => {
     expect(stdoutOf(a)).toBe("hello from tar\n");
     expect(hits.get("/app.tar.gz")).toBe(1);
     expect(a.taskStates.t.events.map((e: any) => e.message).join("\n")).toContain("(cached)");
+  }, 60_000);
+
+  test("source and destination are interpolated on the node", async () => {
+    const [node] = (await getJson<any[]>(dev.url + "/v1/nodes")).body;
+    await submit(dev.url, job("interp", [{ source: `${base}/n/\${node.unique.name}.zip`, destination: "local/\${node.unique.name}" }], "/bin/cat", [`local/${node.name}/z/zipped.txt`]));
+    const a = await finished("interp");
+    expect(a.clientStatus, JSON.stringify(a.taskStates)).toBe("complete");
+    expect(stdoutOf(a)).toBe("hello from zip\n");
+    expect(hits.get(`/n/${node.name}.zip`)).toBe(1);
   }, 60_000);
 
   test("a bad checksum: the task never starts, its event names the mismatch, restarts follow the policy", async () => {
