@@ -37,6 +37,7 @@ import { probeConfigSchema } from "../plugins/probe/config.ts";
 import { execConfigSchema } from "../plugins/exec/config.ts";
 import { execAttributes } from "./scheduler/raw.ts";
 import { isolationAttributes, probeFor } from "../plugins/exec/sandbox-host.ts";
+import { hostVolumeAttributes } from "./scheduler/host-volumes.ts";
 import { othersMayRead } from "../plugins/exec/dirs.ts";
 import type { Command } from "./state/commands.ts";
 import { VERSION } from "./version.ts";
@@ -434,6 +435,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
       Object.assign(fp.attributes, execAttributes(process.getuid?.() === 0, exec.success && exec.data.allow_raw));
       // Whether its tasks can be isolated (plugins/exec/sandbox-host.ts): tasks requiring it go only where they can be.
       if (exec.success) Object.assign(fp.attributes, isolationAttributes(probeFor(exec.data, dataDir)));
+      Object.assign(fp.attributes, hostVolumeAttributes(config.node.hostVolumes));
       return {
         id: nodeId, name: config.node.name, address: advertised ? selfAddress : `${advertiseHost}:${server.port}`,
         datacenter: config.node.datacenter, role: role === "dev" ? "dev" : "agent",

@@ -8,6 +8,7 @@
 import os from "node:os";
 import { isIP } from "node:net";
 import { staticMetaSchema } from "../cluster/node-meta.ts";
+import { hostVolumesSchema } from "./host-volumes.ts";
 import { z } from "zod";
 import { durationMs, formatDuration, sizeBytes } from "./duration.ts";
 import { describeValue, isTable } from "./introspect.ts";
@@ -44,6 +45,7 @@ export const KEY_KINDS = {
     log_format: "enum",
     datacenter: "string",
     meta: "map",
+    host_volumes: "map",
   },
   cluster: { secret: "string", legacy_signatures: "enum" },
   leader: {
@@ -255,6 +257,8 @@ export function buildConfigSchema(opts: SchemaOptions) {
       datacenter: nameField("datacenter").default(DEFAULTS.datacenter),
       // Static node meta (core/cluster/node-meta.ts); dynamic meta applied at run time goes over it.
       meta: staticMetaSchema.default({}),
+      // Host folders jobs may mount (core/config/host-volumes.ts); announced as node attributes.
+      host_volumes: hostVolumesSchema.default({}),
     })
     .transform(
       (v): NodeConfig => ({
@@ -267,6 +271,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         logFormat: v.log_format,
         datacenter: v.datacenter,
         meta: v.meta,
+        hostVolumes: v.host_volumes,
       }),
     );
 

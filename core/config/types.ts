@@ -29,6 +29,8 @@ export interface NodeConfig {
   datacenter: string;
   /** Static node meta ([node] meta); dynamic meta (corral node meta apply) goes over it. Default {}. */
   meta: Record<string, string>;
+  /** [node.host_volumes.<name>]: host folders jobs may mount (path, read-only). Default {}. */
+  hostVolumes: Record<string, { path: string; readOnly: boolean }>;
 }
 
 export interface ClusterConfig {

@@ -7,6 +7,7 @@ import type { Constraint, Job, JobType, TaskGroup } from "./jobspec/types.ts";
 import type { NodeView, Resources } from "./types.ts";
 import { isolationRequirement } from "./isolation.ts";
 import { driverRequirements } from "./raw.ts";
+import { hostVolumeChecks } from "./host-volumes.ts";
 import { compileRegex } from "./regex.ts";
 import { parseVersion, parseVersionRange } from "./version.ts";
 
@@ -72,7 +73,7 @@ export function compileAsk(job: Job, group: TaskGroup): GroupAsk {
     ports,
     staticPorts,
     dynamicPorts: ports.length - staticPorts.length,
-    constraints: [...all.filter((c) => c.operator !== "distinct_hosts").map(compileConstraint), ...driverConstraints(group)],
+    constraints: [...all.filter((c) => c.operator !== "distinct_hosts").map(compileConstraint), ...driverConstraints(group), ...hostVolumeChecks(group)],
     distinctHosts: wantsDistinct(job.constraints) ? "job" : wantsDistinct(group.constraints) ? "group" : null,
     spreads: group.spread.map((s) => {
       const targets = new Map(s.targets.map((t) => [t.value, t.percent]));

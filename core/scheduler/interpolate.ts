@@ -236,6 +236,9 @@ export function interpolatedFields(task: Task): Array<{ path: Array<string | num
   task.service?.checks.forEach((c, i) => {
     if (c.path !== undefined) out.push({ path: ["service", "checks", i, "path"], text: c.path });
   });
+  task.artifacts?.forEach((a, i) => {
+    out.push({ path: ["artifacts", i, "source"], text: a.source }, { path: ["artifacts", i, "destination"], text: a.destination });
+  });
   return out;
 }
 
@@ -261,7 +264,11 @@ export function resolveTask(task: Task, scope: Scope): { ok: true; task: Task } 
       tags: task.service.tags.map((t, i) => r(t, `service.tags[${i}]`, after)),
       checks: task.service.checks.map((c, i) => (c.path === undefined ? c : { ...c, path: r(c.path, `service.checks[${i}].path`, after) })),
     };
-    return { ok: true, task: { ...task, args, env, ...(service ? { service } : {}) } };
+    // Artifact URLs and destinations too (as Nomad); the agent checks the destination again once resolved.
+    const artifacts = task.artifacts?.map((a, i) => ({
+      ...a, source: r(a.source, `artifacts[${i}].source`, after), destination: r(a.destination, `artifacts[${i}].destination`, after),
+    }));
+    return { ok: true, task: { ...task, args, env, ...(service ? { service } : {}), ...(artifacts ? { artifacts } : {}) } };
   } catch (e) {
     if (e instanceof FieldError) return { ok: false, field: e.field, error: e.message };
     throw e;

@@ -39,6 +39,8 @@ function canon(v: unknown): string {
  */
 export function tasksUpdated(a: TaskGroup, b: TaskGroup): string | null {
   if (a.tasks.length !== b.tasks.length) return `tasks changed (${a.tasks.length} → ${b.tasks.length})`;
+  // The group's host volumes are bound into the tasks' folders at start: a change needs new allocations.
+  if (canon(a.volumes) !== canon(b.volumes)) return "volumes changed";
   for (let i = 0; i < a.tasks.length; i++) {
     const x = a.tasks[i]!;
     const y = b.tasks[i]!;

@@ -24,6 +24,9 @@ import { tasksUpdated } from "../../core/scheduler/update-kind.ts";
 import { stableJson } from "../../core/state/domains/jobs-common.ts";
 
 const stableSpec = (g: TaskGroup): string => stableJson(g);
+import { fetchArtifacts, type ArtifactDeps } from "./artifacts.ts";
+import { mountBinds, unmountUnder, volumeBinds } from "./volumes.ts";
+import { hostVolumesOf } from "../../core/scheduler/host-volumes.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {
@@ -78,6 +81,8 @@ export interface AllocRunnerDeps {
   mintWorkloadToken?: (allocId: string, task: string) => string;
   /** This node's API address, for the task's CORRAL_ADDR. */
   apiUrl?: () => string | undefined;
+  /** Where and how task artifacts are fetched (artifacts.ts); absent: tasks with artifacts are refused. */
+  artifacts?: ArtifactDeps;
 }
 
 /**
@@ -210,12 +215,18 @@ export class AllocRunner {
       this.resolved.set(task.name, run);
       // The sandbox wraps the task as it will run: its args already interpolated.
       const box = this.d.sandbox?.(run, taskDir, who) ?? { kind: "plain" as const };
-      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : box.kind === "refused" ? box.error : undefined;
+      const owner = who.ok ? who.switchTo : undefined;
+      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : box.kind === "refused" ? box.error : this.mountVolumes(task, taskDir, owner, node.attributes);
+      const artifacts = run.artifacts ?? [];
+      const fetcher = this.d.artifacts;
       const runner = new TaskRunner({
         allocId: a.id, task: run, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         runAs: who.ok ? who.switchTo : undefined, refused,
         ...(box.kind === "isolated" ? { sandboxed: { command: box.command, args: box.args } } : {}),
+        ...(artifacts.length ? {
+          prepare: () => fetcher ? fetchArtifacts(artifacts, taskDir, owner, fetcher) : Promise.reject(new Error("artifacts are not enabled on this node")),
+        } : {}),
         onChange: (st) => this.taskChanged(task.name, st),
         onRecord: (rec) => {
           if (!this.terminal) this.d.onRecord(a.id, task.name, rec);
@@ -238,6 +249,25 @@ export class AllocRunner {
     }
     this.advance();
     this.emit();
+  }
+
+  /** Binds the task's volume_mounts (volumes.ts); the reason it cannot run, or undefined. */
+  private mountVolumes(task: TaskGroup["tasks"][number], taskDir: string, owner: { uid: number; gid: number } | undefined, attributes: Record<string, string>): string | undefined {
+    if (!task.volumeMounts?.length) return undefined;
+    if (!this.d.isolate) return "host volumes need a root agent (they are bind mounts)";
+    try {
+      mountBinds(volumeBinds(this.alloc.groupSpec, task, taskDir, hostVolumesOf(attributes)), taskDir, owner);
+      return undefined;
+    } catch (err) {
+      const e = err as Error & { stderr?: Buffer };
+      return `volume mount failed: ${e.stderr?.toString().trim() || e.message}`;
+    }
+  }
+
+  /** The allocation is over here: its bind mounts go (the host folders and their data stay). */
+  private releaseMounts(): void {
+    const left = unmountUnder(this.dir);
+    if (left.length) this.d.log.warn("exec: could not unmount host volumes", { alloc: this.alloc.id, left });
   }
 
   /**
@@ -324,6 +354,7 @@ export class AllocRunner {
     if (this.status === "complete" || this.status === "failed") {
       this.terminal = true;
       this.d.forget(this.alloc.id);
+      this.releaseMounts();
     }
     const tasks: Record<string, TaskState> = {};
     for (const [name, t] of this.tasks) tasks[name] = t.state;

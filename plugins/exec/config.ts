@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { durationMs, sizeBytes } from "../../core/config/duration.ts";
 import { idRanges } from "./users.ts";
+import { hostPatterns } from "./artifact-fetch.ts";
 
 /**
  * What an isolated task sees of the host, read-only (Nomad's chroot_env,
@@ -63,6 +64,18 @@ export const execConfigSchema = z
     bwrap: z.string().max(1024).refine((p) => p === "" || p.startsWith("/"), "an absolute path, or \"\"").default("/usr/bin/bwrap"),
     /** Host paths an isolated task sees, read-only; missing ones are skipped. */
     chroot_env: z.array(z.string().max(1024).refine((p) => p.startsWith("/"), "an absolute path")).max(256).default([...DEFAULT_CHROOT_ENV]),
+    /** Largest artifact download, and the largest total an archive may unpack to (artifacts.ts). */
+    artifact_max_bytes: sizeBytes({ min: 1024, max: 64 * 1024 ** 3 }).prefault("1GiB"),
+    /** A whole artifact download (every redirect included) gives up after this long. */
+    artifact_timeout: durationMs({ min: 1000, max: 24 * 3600_000 }).prefault("5m"),
+    /**
+     * Hosts artifacts may come from: comma-separated names, "*.example.com"
+     * for subdomains; "" allows any. The agent fetches from its own network
+     * position (SSRF): restrict this where that position reaches what jobs must not.
+     */
+    artifact_allowed_hosts: z.string().max(4096).default("").refine((t) => hostPatterns(t) !== undefined, "comma-separated host names or \"*.domain\" patterns"),
+    /** Size bound of the node's artifact cache (content-addressed by checksum); least recently used go first. */
+    artifact_cache_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("5GiB"),
   })
   .strict();
 

@@ -33,6 +33,8 @@ import { agentIdentity, readPasswd } from "./host-users.ts";
 import { idRanges, taskIdentity } from "./users.ts";
 import { commandFile, probeFor } from "./sandbox-host.ts";
 import { taskSandbox } from "./task-sandbox.ts";
+import { ArtifactCache } from "./artifact-cache.ts";
+import { hostPatterns } from "./artifact-fetch.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
@@ -98,6 +100,10 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
     limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate, nodeFacts: () => ctx.host.nodeFacts?.(), sandbox,
     mintWorkloadToken: ctx.host.mintWorkloadToken, apiUrl: () => ctx.host.apiUrl,
+    artifacts: {
+      cache: new ArtifactCache(join(dir, "artifacts"), cfg.artifact_cache_bytes),
+      limits: { maxBytes: cfg.artifact_max_bytes, timeoutMs: cfg.artifact_timeout, allowedHosts: hostPatterns(cfg.artifact_allowed_hosts) ?? [] },
+    },
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
     onRecord: (allocId: string, task: string, rec: TaskRecord) => processes.set(allocId, task, rec),

@@ -10,7 +10,8 @@
 // (adopted if still running), and only the processes of allocations no
 // longer wanted here are killed. Stopping the plugin lets go of the tasks
 // without stopping them.
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { removeAllocDir } from "./volumes.ts";
 import type { Logger } from "../../core/log.ts";
 import { AllocRunner, type AllocRunnerDeps, type NodeAlloc } from "./alloc-runner.ts";
 import type { StatusReporter } from "./reporter.ts";
@@ -100,7 +101,7 @@ export class Supervisor {
 
   private removeDir(dir: string): void {
     try {
-      rmSync(dir, { recursive: true, force: true });
+      removeAllocDir(dir); // never through a host volume's bind mount (volumes.ts)
     } catch (err) {
       this.log.warn("could not remove an allocation folder", { dir, err });
     }

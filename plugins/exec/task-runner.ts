@@ -49,6 +49,13 @@ export interface TaskRunnerDeps {
   refused?: string;
   /** The isolated command line (sandbox.ts): spawned instead of the task's command, as runAs too. */
   sandboxed?: { command: string; args: string[] };
+  /**
+   * Runs before the task's first start (its artifacts, artifacts.ts):
+   * resolves with event lines, or rejects with the reason the task cannot
+   * start; that counts as a failed start for the restart policy. Run again
+   * after a failure, not after a success.
+   */
+  prepare?: () => Promise<string[]>;
 }
 
 export function initialTaskState(): TaskState {
@@ -68,6 +75,8 @@ export class TaskRunner {
   /** An operator's restart (alloc restart) is under way: the exit starts the task again (or holds it). */
   private restartRequested?: { reason: string; hold: boolean };
   private restartExited?: () => void;
+  private prepared = false;
+  private preparing = false;
   private finished!: () => void;
   /** Resolves when the task is dead for good (completed, failed, or stopped). */
   readonly done: Promise<void>;
@@ -100,6 +109,7 @@ export class TaskRunner {
       this.set({ state: "dead", failed: true, finishedAt: this.d.now() }, "Setup Failure", `not started: ${this.d.refused}`);
       return this.finished();
     }
+    if (this.d.prepare && !this.prepared) return this.prepareThenStart(this.d.prepare);
     let child: ReturnType<typeof spawn>;
     try {
       // uid/gid also drop the agent's supplementary groups (setgroups before setuid).
@@ -122,6 +132,23 @@ export class TaskRunner {
     this.oomKilled = false;
     this.running(child.pid, startTicksOf(child.pid) ?? -1);
     this.set({ state: "running", startedAt: this.d.now(), exitCode: null }, "Started", `pid ${child.pid}${this.d.sandboxed ? " (isolated)" : ""}`);
+  }
+
+  private prepareThenStart(prepare: () => Promise<string[]>): void {
+    if (this.preparing) return;
+    this.preparing = true;
+    this.set({}, "Downloading Artifacts", "fetching the task's artifacts before it starts");
+    prepare().then((lines) => {
+      this.preparing = false;
+      this.prepared = true;
+      if (this.stopping || this.detached) return;
+      if (lines.length) this.set({}, "Artifacts Ready", lines.join("; "));
+      this.start();
+    }, (err: Error) => {
+      this.preparing = false;
+      if (this.stopping || this.detached) return;
+      this.exitedWith({ code: null, signal: null }, `Failed Artifact Download: ${err.message}`);
+    });
   }
 
   /**

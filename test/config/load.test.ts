@@ -48,6 +48,7 @@ describe("defaults", () => {
         logFormat: "auto",
         datacenter: "dc1",
         meta: {},
+        hostVolumes: {},
       },
       cluster: { secret: "", legacySignatures: "off" },
       leader: {
@@ -325,6 +326,7 @@ describe("environment and flags", () => {
       logFormat: "json",
       datacenter: "dc1",
       meta: {},
+      hostVolumes: {},
     });
   });
 

@@ -54,10 +54,12 @@ const EXAMPLES: Record<string, Expect> = {
   "docs/jobs.md toml transcode": { how: "elsewhere", test: "test/jobs/doc-examples-types.test.ts" },
   "docs/jobs.md toml app": { how: "elsewhere", test: "test/jobs/lifecycle.test.ts (docs/jobs.md's lifecycle example runs as written)" },
   "docs/tutorial.md toml hello": { how: "elsewhere", test: "test/docs/docs-run.test.ts" },
+  // NODE_CONFIG declares the host volume "site" (read-only), as the example needs.
+  "docs/jobs.md toml site": { how: "plan", placed: { web: 1 }, failed: {} },
 };
 
 // 8 cores' worth of MHz and 16 GB offered to tasks (+ the reserve), as the JSON example says.
-const NODE_CONFIG = `[node]\nmeta = { rack = "r1", zone = "eu-1a" }\n\n[plugins.probe]\ncpu_total_mhz = 16000\nmemory_total_mb = 20480\n`;
+const NODE_CONFIG = `[node]\nmeta = { rack = "r1", zone = "eu-1a" }\n\n[node.host_volumes.site]\npath = "/tmp"\nread_only = true\n\n[plugins.probe]\ncpu_total_mhz = 16000\nmemory_total_mb = 20480\n`;
 
 const blocks = jobBlocks();
 const key = (b: Block) => `${b.where.split(":")[0]} ${b.format} ${b.id}`;

@@ -214,6 +214,7 @@ describe("services and config", () => {
       max_log_file_bytes: 10 * 1024 * 1024, max_log_files: 5, cgroup_root: "/sys/fs/cgroup", kill_timeout: 5000, watchdog_interval: 500, run_checks: "auto",
       user: "nobody", allow_raw: false, denied_host_uids: "", denied_host_gids: "",
       bwrap: "/usr/bin/bwrap", chroot_env: [...DEFAULT_CHROOT_ENV],
+      artifact_max_bytes: 1024 ** 3, artifact_timeout: 300_000, artifact_allowed_hosts: "", artifact_cache_bytes: 5 * 1024 ** 3,
     });
     expect(execConfigSchema.safeParse({ denied_host_uids: "0-999, 2000" }).success).toBe(true);
     expect(execConfigSchema.safeParse({ denied_host_uids: "999-0" }).success).toBe(false);

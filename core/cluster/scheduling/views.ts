@@ -16,7 +16,9 @@ import { holdsResources, nodeCapacity, stableJson } from "../../state/domains/jo
  * node no longer satisfies changed constraints is replaced: inplace-misfit.ts).
  */
 export function groupHash(_job: Job, group: TaskGroup): string {
-  return createHash("sha256").update(stableJson(group.tasks)).digest("hex").slice(0, 16);
+  // Host volumes are what the tasks were started with too (bind mounts); absent, the hash is as before.
+  const what = group.volumes ? { tasks: group.tasks, volumes: group.volumes } : group.tasks;
+  return createHash("sha256").update(stableJson(what)).digest("hex").slice(0, 16);
 }
 
 export function nodeView(n: NodeRow, draining: boolean): NodeView {

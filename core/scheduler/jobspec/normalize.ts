@@ -3,6 +3,7 @@
 // couple of times and is rescheduled forever; a batch task retries more and is
 // rescheduled once.
 
+import { normalizeArtifact, normalizeVolumeMount, normalizeVolumes } from "./task-storage.ts";
 import type { RawJob } from "./schema.ts";
 import type {
   Constraint,
@@ -106,6 +107,7 @@ function normalizeGroup(job: RawJob, g: RawGroup): TaskGroup {
       ...(g.update.auto_promote ? { autoPromote: true } : {}),
     },
     tasks: g.tasks.map((t) => normalizeTask(job, g, t)),
+    ...(Object.keys(g.volumes).length ? { volumes: normalizeVolumes(g.volumes) } : {}),
   };
 }
 
@@ -127,6 +129,9 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
   if (t.service) task.service = normalizeService(job, g, t, t.service);
   if (t.dispatch_payload) task.dispatchPayload = { file: t.dispatch_payload.file };
   if (t.lifecycle) task.lifecycle = { hook: t.lifecycle.hook, sidecar: t.lifecycle.sidecar };
+  // Only when used: a job without them normalizes as before (same spec, same version).
+  if (t.artifacts.length) task.artifacts = t.artifacts.map(normalizeArtifact);
+  if (t.volume_mounts.length) task.volumeMounts = t.volume_mounts.map(normalizeVolumeMount);
   return task;
 }
 

@@ -4,6 +4,7 @@
 // them, so each error carries the key path of the offending field.
 // normalize.ts turns the parsed value into the camelCase Job.
 
+import { LIMITS_STORAGE, artifactSpec, checkVolumeMounts, groupVolumesSpec, volumeMountSpec } from "./task-storage.ts";
 import { z } from "zod";
 import { attributeError } from "../attribute.ts";
 import { compileRegex } from "../regex.ts";
@@ -196,6 +197,9 @@ const task = z
       hook: z.enum(["prestart", "poststart", "poststop"], { error: `the hooks are "prestart", "poststart" and "poststop"` }),
       sidecar: z.boolean().default(false),
     }).optional(),
+    // Files fetched by the agent before the task starts, and host volumes bound into its folder (task-storage.ts).
+    artifacts: z.array(artifactSpec).max(LIMITS_STORAGE.artifactsPerTask).default([]),
+    volume_mounts: z.array(volumeMountSpec).max(LIMITS_STORAGE.mountsPerTask).default([]),
   })
   .superRefine(lenient((t, ctx) => {
     if (t.lifecycle?.hook === "poststop" && t.lifecycle.sidecar) {
@@ -244,9 +248,11 @@ const group = z
     reschedule: reschedule.default({}),
     update: update.default({}),
     tasks: z.array(task).min(1, "a group needs at least one task").max(LIMITS.tasksPerGroup),
+    volumes: groupVolumesSpec,
   })
   .superRefine(lenient((g, ctx) => {
     uniqueBy(g.tasks, (t) => t.name, ctx, ["tasks"], "name", "task name");
+    checkVolumeMounts(g, ctx);
     if (g.tasks.length > 0 && g.tasks.every((t) => t.lifecycle !== undefined)) {
       ctx.addIssue({ code: "custom", path: ["tasks"], message: "a group needs at least one main task (a task without lifecycle)" });
     }

@@ -112,7 +112,14 @@ export interface Task {
   payload?: string;
   /** When the task runs relative to the group's main tasks (absent: a main task). */
   lifecycle?: TaskLifecycle;
+  /** Fetched by the agent into the task folder before the task starts (plugins/exec/artifacts.ts). */
+  artifacts?: TaskArtifact[];
+  /** The group's volumes bound into the task folder (plugins/exec/volumes.ts). */
+  volumeMounts?: VolumeMount[];
 }
+
+export type { TaskArtifact, VolumeMount, VolumeRequest } from "./task-storage.ts";
+import type { TaskArtifact, VolumeMount, VolumeRequest } from "./task-storage.ts";
 
 /**
  * Nomad's task lifecycle: prestart tasks run before the main tasks start
@@ -135,6 +142,8 @@ export interface TaskGroup {
   reschedule: ReschedulePolicy;
   update: UpdateStrategy;
   tasks: Task[];
+  /** Host volumes the group needs on its node, by the name its tasks mount them with. */
+  volumes?: Record<string, VolumeRequest>;
 }
 
 export interface Job {

@@ -5,6 +5,7 @@
 // validated the document; the schema here only guards the shape.
 import { z } from "zod";
 import type { Job } from "../../scheduler/jobspec/types.ts";
+import { usesTaskStorage } from "../../scheduler/jobspec/task-storage.ts";
 
 const id = z.string().min(1).max(256);
 const name = z.string().min(1).max(128);
@@ -33,6 +34,9 @@ const task = z.object({
   /** A dispatched child's payload, base64 (at most MAX_PAYLOAD_BYTES decoded). */
   payload: z.string().max(Math.ceil(MAX_PAYLOAD_BYTES / 3) * 4 + 4).optional(),
   lifecycle: z.object({ hook: z.enum(["prestart", "poststart", "poststop"]), sidecar: z.boolean() }).optional(),
+  // Artifacts and volume mounts (core/scheduler/jobspec/task-storage.ts).
+  artifacts: z.array(z.object({ source: z.string().max(4096), destination: z.string().max(1024), checksum: z.string().max(160).optional(), mode: z.enum(["any", "file", "dir"]) })).max(32).optional(),
+  volumeMounts: z.array(z.object({ volume: z.string().max(64), destination: z.string().max(1024), readOnly: z.boolean() })).max(32).optional(),
 });
 const group = z.object({
   name, count: z.number().int().min(0).max(10_000),
@@ -42,6 +46,7 @@ const group = z.object({
   reschedule: z.object({ attempts: z.number().int().nonnegative(), intervalMs: ms, delayMs: ms, unlimited: z.boolean() }),
   update: z.object({ maxParallel: z.number().int().min(0), minHealthyTimeMs: ms, healthyDeadlineMs: ms, autoRevert: z.boolean(), canary: z.number().int().min(0).max(10_000).optional(), autoPromote: z.boolean().optional() }),
   tasks: z.array(task).min(1).max(50),
+  volumes: z.record(z.string().max(64), z.object({ type: z.literal("host"), source: z.string().max(64), readOnly: z.boolean() })).optional(),
 });
 /** A normalized job (what parseJobSpec returns). */
 export const JobSchema: z.ZodType<Job> = z.object({
@@ -202,7 +207,7 @@ export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersi
   if (x.revert !== undefined) out.revert = x.revert;
   // The default needs no field: entries stay v1 (readable by the previous release) unless configured otherwise.
   if (x.keepVersions !== undefined && x.keepVersions !== JOB_STATE_LIMITS.versions) out.keepVersions = x.keepVersions;
-  if (Object.keys(out).length > 1 || (x.job !== undefined && specNeedsV2(x.job))) out.v = 2;
+  if (Object.keys(out).length > 1 || (x.job !== undefined && (specNeedsV2(x.job) || usesTaskStorage(x.job)))) out.v = 2;
   return out;
 }
 
