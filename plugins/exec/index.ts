@@ -34,6 +34,7 @@ import { idRanges, taskIdentity } from "./users.ts";
 import { commandFile, probeFor } from "./sandbox-host.ts";
 import { taskSandbox } from "./task-sandbox.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
+import { TemplateData } from "./templates/data.ts";
 
 export const EXEC_VERSION = "0.1.0";
 
@@ -98,6 +99,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
     limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate, nodeFacts: () => ctx.host.nodeFacts?.(), sandbox,
     mintWorkloadToken: ctx.host.mintWorkloadToken, apiUrl: () => ctx.host.apiUrl,
+    templateData: new TemplateData({ apiUrl: () => ctx.host.apiUrl, agentToken: () => ctx.host.localToken, log: ctx.log }),
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
     onRecord: (allocId: string, task: string, rec: TaskRecord) => processes.set(allocId, task, rec),

@@ -127,6 +127,13 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
   if (t.service) task.service = normalizeService(job, g, t, t.service);
   if (t.dispatch_payload) task.dispatchPayload = { file: t.dispatch_payload.file };
   if (t.lifecycle) task.lifecycle = { hook: t.lifecycle.hook, sidecar: t.lifecycle.sidecar };
+  // Only when used: a job without templates normalizes as before they existed (same spec, same version).
+  if (t.templates.length) {
+    task.templates = t.templates.map((x) => ({
+      data: x.data, destination: x.destination, env: x.env, changeMode: x.change_mode,
+      ...(x.change_signal !== undefined ? { changeSignal: x.change_signal } : {}), splayMs: x.splay, perms: x.perms,
+    }));
+  }
   return task;
 }
 

@@ -33,6 +33,10 @@ const task = z.object({
   /** A dispatched child's payload, base64 (at most MAX_PAYLOAD_BYTES decoded). */
   payload: z.string().max(Math.ceil(MAX_PAYLOAD_BYTES / 3) * 4 + 4).optional(),
   lifecycle: z.object({ hook: z.enum(["prestart", "poststart", "poststop"]), sidecar: z.boolean() }).optional(),
+  templates: z.array(z.object({
+    data: z.string().max(64 * 1024), destination: z.string().min(1).max(256), env: z.boolean(),
+    changeMode: z.enum(["restart", "signal", "noop"]), changeSignal: z.string().max(16).optional(), splayMs: ms, perms: z.string().max(4),
+  })).max(16).optional(),
 });
 const group = z.object({
   name, count: z.number().int().min(0).max(10_000),
@@ -215,5 +219,5 @@ export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersi
 export function specNeedsV2(job: Job): boolean {
   return job.groups.some((g) =>
     g.update.canary !== undefined || g.update.autoPromote !== undefined ||
-    g.tasks.some((t) => t.lifecycle !== undefined || t.isolation !== undefined || t.networkMode !== undefined));
+    g.tasks.some((t) => t.lifecycle !== undefined || t.isolation !== undefined || t.networkMode !== undefined || t.templates !== undefined));
 }
