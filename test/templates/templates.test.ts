@@ -9,6 +9,7 @@
 // template naming another job's variable keeps its task from starting.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, statSync } from "node:fs";
+import { ROOT } from "../helpers/proc.ts";
 import { join } from "node:path";
 import { eventually, killAll, sleep, tempDir } from "../helpers/proc.ts";
 import { reapTasks } from "../jobs/cluster-helpers.ts";
@@ -16,7 +17,7 @@ import { call, startAclNode, type AclNode } from "../acl/helpers.ts";
 
 let n: AclNode;
 let out: string;
-const JOBS = ["tpl-restart", "tpl-signal", "tpl-env", "tpl-var", "tpl-thief"];
+const JOBS = ["tpl-restart", "tpl-signal", "tpl-env", "tpl-var", "tpl-thief", "templated"];
 
 beforeAll(async () => {
   n = await startAclNode(`\n[node]\nmeta = { rack = "r7" }\n\n[plugins]\nenabled = ["probe", "discovery", "exec", "authz"]\nwatch = false\n\n[plugins.probe]\ncpu_total_mhz = 4000\nmemory_total_mb = 4096\n\n[plugins.exec]\nkill_timeout = "1s"\n`);
@@ -131,4 +132,25 @@ test("a variable renders through the task's identity; another job's variable kee
   await sleep(1000);
   expect((await taskState("tpl-thief")).state).toBe("pending");
   expect(read("stolen")).toBe("");
+}, 120_000);
+
+test("docs/jobs.md's templates example runs as written", async () => {
+  const doc = readFileSync(join(ROOT, "docs/jobs.md"), "utf8");
+  const toml = /<!-- example:templates -->\n```toml\n([\s\S]*?)```/.exec(doc)?.[1];
+  expect(toml).toBeDefined();
+  await eventually(async () => ((await call(n.url, "GET", "/v1/health/service/db?passing", n.management)).body as any[]).length === 2, 20_000);
+  expect((await call(n.url, "PUT", "/v1/kv/cfg/greeting", n.management, "hello", { "content-type": "text/plain" })).status).toBe(200);
+  expect((await call(n.url, "PUT", "/v1/var/jobs/templated/db", n.management, { Items: { password: "pw1" } })).status).toBe(200);
+  const r = await call(n.url, "POST", "/v1/jobs", n.management, toml, { "content-type": "application/toml" });
+  expect(r.status).toBe(200);
+  const alloc = await eventually(async () => {
+    const list = (await call(n.url, "GET", "/v1/job/templated/allocations", n.management)).body as any[];
+    return list.find((a) => a.clientStatus === "running");
+  }, 60_000, 250);
+  const dir = join(n.proc.dataDir, "exec", "allocs", alloc.id);
+  expect(readFileSync(join(dir, "tasks", "app", "local", "db.conf"), "utf8")).toBe("127.0.0.1:7001\n127.0.0.1:7002\n");
+  const secret = join(dir, "tasks", "app", "secrets", "db.env");
+  expect(readFileSync(secret, "utf8")).toBe("DB_PASSWORD=pw1");
+  expect(statSync(secret).mode & 0o777).toBe(0o600);
+  await eventually(() => existsSync(join(dir, "logs", "app.stdout.log")) && readFileSync(join(dir, "logs", "app.stdout.log"), "utf8").includes("greeting: hello"), 20_000, 250);
 }, 120_000);
