@@ -4,7 +4,7 @@
 // the caller gives (the agent's cache of KV, catalog and variables); the
 // job validation uses the same engine with a lookup that is never called,
 // so a template that parses at submission parses on the agent too.
-import { Drop, Liquid } from "liquidjs";
+import { Drop, Liquid, Tag, type FS, type TagToken, type TopLevelToken, type Liquid as LiquidT } from "liquidjs";
 
 /** Bounds on templates (STYLE: a limit on everything). */
 export const TEMPLATE_LIMITS = {
@@ -83,12 +83,41 @@ export interface TemplateEngine {
   globals: Record<string, unknown>;
 }
 
+/**
+ * Liquid's file tags read partials from the file system (relative to the
+ * process's folder by default): on the agent, as root. Templates read no
+ * files: these tags are refused when the template is parsed (so at
+ * submission, with the key path), and the engine's file system finds nothing.
+ */
+const FILE_TAGS = ["include", "render", "layout"] as const;
+const NO_FILES: FS = {
+  exists: async () => false, existsSync: () => false,
+  readFile: async (f: string) => {
+    throw new Error(`templates read no files (${f})`);
+  },
+  readFileSync: (f: string) => {
+    throw new Error(`templates read no files (${f})`);
+  },
+  resolve: (_dir: string, file: string) => file,
+};
+function refusedTag(name: string) {
+  return class extends Tag {
+    constructor(token: TagToken, remain: TopLevelToken[], liquid: LiquidT) {
+      super(token, remain, liquid);
+      throw new Error(`{% ${name} %} is not available: templates read no files; put the text in data`);
+    }
+    *render(): Generator<unknown, void, unknown> {}
+  };
+}
+
 export function createEngine(lookup: (d: TemplateDep) => DepValue | undefined): TemplateEngine {
   // strictFilters: an unknown filter is a parse error (at submission); outputEscape none: config files are not HTML.
   const e = new Liquid({
     strictFilters: true, strictVariables: false, ownPropertyOnly: true, cache: false,
     parseLimit: TEMPLATE_LIMITS.dataChars, renderLimit: TEMPLATE_LIMITS.renderMs, memoryLimit: TEMPLATE_LIMITS.memory,
+    fs: NO_FILES, root: [], partials: [], layouts: [], relativeReference: false,
   });
+  for (const t of FILE_TAGS) e.registerTag(t, refusedTag(t));
   const get = (d: TemplateDep): unknown => {
     const v = lookup(d);
     if (v === undefined) throw new NotFetched(d);

@@ -355,6 +355,7 @@ export class AllocRunner {
     this.status = this.aggregate();
     if (this.status === "complete" || this.status === "failed") {
       this.terminal = true;
+      for (const t of this.templates.values()) t.stop(); // nothing left to re-render for
       this.d.forget(this.alloc.id);
     }
     const tasks: Record<string, TaskState> = {};

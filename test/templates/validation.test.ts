@@ -24,6 +24,7 @@ test("a template that does not parse, escapes the task dir, or misses fields is 
   const cases: [unknown[], string, string][] = [
     [[ok, { data: "{% for s in service['db'] %}", destination: "local/a" }], "groups[0].tasks[0].templates[1].data", "not closed"],
     [[{ data: "{{ 'x' | nosuch }}", destination: "local/a" }], "groups[0].tasks[0].templates[0].data", "nosuch"],
+    [[{ data: `{% include "/etc/shadow" %}`, destination: "local/a" }], "groups[0].tasks[0].templates[0].data", "templates read no files"],
     [[{ ...ok, destination: "../../etc/passwd" }], "groups[0].tasks[0].templates[0].destination", "inside the task directory"],
     [[{ ...ok, destination: "/etc/passwd" }], "groups[0].tasks[0].templates[0].destination", "inside the task directory"],
     [[{ ...ok, change_mode: "script" }], "groups[0].tasks[0].templates[0].change_mode", "not supported"],
