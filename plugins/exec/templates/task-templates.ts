@@ -62,7 +62,8 @@ export class TaskTemplates {
 
   private lookup(dep: TemplateDep) {
     const id = depId(dep);
-    if (!this.watches.has(id)) this.watches.set(id, this.d.data.watch(dep, this.d.token, () => void this.update()));
+    // Not after stop: a rendering still under way must not start a watch nobody releases.
+    if (!this.watches.has(id) && !this.stopped) this.watches.set(id, this.d.data.watch(dep, this.d.token, () => void this.update()));
     return this.d.data.peek(dep, this.d.token);
   }
 
