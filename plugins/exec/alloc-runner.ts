@@ -22,6 +22,8 @@ import type { TaskIdentity } from "./users.ts";
 import type { TaskSandbox } from "./task-sandbox.ts";
 import { tasksUpdated } from "../../core/scheduler/update-kind.ts";
 import { stableJson } from "../../core/state/domains/jobs-common.ts";
+import { TaskTemplates } from "./templates/task-templates.ts";
+import type { TemplateData } from "./templates/data.ts";
 
 const stableSpec = (g: TaskGroup): string => stableJson(g);
 import { fetchArtifacts, type ArtifactDeps } from "./artifacts.ts";
@@ -83,6 +85,8 @@ export interface AllocRunnerDeps {
   apiUrl?: () => string | undefined;
   /** Where and how task artifacts are fetched (artifacts.ts); absent: tasks with artifacts are refused. */
   artifacts?: ArtifactDeps;
+  /** Where task templates read KV, the catalog and variables (templates/data.ts); absent: tasks with templates never start. */
+  templateData?: TemplateData;
 }
 
 /**
@@ -114,6 +118,13 @@ export function writePayload(taskDir: string, file: string, base64: string, owne
   if (owner) chownSync(path, owner.uid, owner.gid);
 }
 
+/** No data source (a test harness without one): every read fails, so a task with templates waits, saying why. */
+const missingTemplateData = {
+  watch: () => ({ first: Promise.resolve(), release() {} }),
+  peek: () => undefined,
+  failure: () => "this agent cannot read template data",
+} as unknown as TemplateData;
+
 export function allocDir(allocsDir: string, allocId: string): string {
   return join(allocsDir, allocId);
 }
@@ -134,6 +145,8 @@ export class AllocRunner {
   private launched = new Set<string>();
   private advancing = false;
   private advanceAgain = false;
+  /** Tasks with templates: they start once these rendered (templates/task-templates.ts). */
+  private templates = new Map<string, TaskTemplates>();
 
   constructor(private current: NodeAlloc, private d: AllocRunnerDeps) {}
 
@@ -233,6 +246,7 @@ export class AllocRunner {
         },
       });
       this.tasks.set(task.name, runner);
+      if (run.templates?.length && !refused) this.templates.set(task.name, this.taskTemplates(run, runner, taskDir, who.ok ? who.switchTo : undefined, env, node));
     }
     // An adopted allocation was running and still is: no "pending" blip while its services re-register.
     if (recorded && a.clientStatus === "running") this.status = "running";
@@ -291,6 +305,7 @@ export class AllocRunner {
         for (const name of step.skip) void this.tasks.get(name)?.stop(this.stopping ? "not run: the allocation was stopped" : "not run: a task of the allocation failed");
         for (const name of step.stop) void this.tasks.get(name)?.stop("the main tasks have stopped");
         for (const name of step.start) {
+          if (this.templates.get(name)?.isReady === false) continue; // started when its templates rendered
           this.launched.add(name);
           this.tasks.get(name)?.start();
         }
@@ -300,6 +315,22 @@ export class AllocRunner {
     }
   }
 
+  /** The task's templates, rendering from now on; `ready` lets the lifecycle start the task. */
+  private taskTemplates(task: TaskGroup["tasks"][number], runner: TaskRunner, taskDir: string, owner: { uid: number; gid: number } | undefined, env: Record<string, string>, node: NodeFacts): TaskTemplates {
+    const tt = new TaskTemplates({
+      templates: task.templates ?? [], taskDir, owner, token: env.CORRAL_TOKEN, node, env, log: this.d.log,
+      data: this.d.templateData ?? missingTemplateData,
+      event: (type, message) => runner.note(type, message),
+      ready: () => this.advance(),
+      restart: (reason) => void runner.restart(reason),
+      signal: (sig, reason) => {
+        if (runner.signal(sig)) runner.note("Template", reason);
+      },
+    });
+    tt.start();
+    return tt;
+  }
+
   rotateLogs(): void {
     if (!this.detached) for (const l of this.logs) l.rotateIfFull();
   }
@@ -307,6 +338,7 @@ export class AllocRunner {
   /** Lets go of the tasks, leaving them running (the exec plugin or the agent is stopping). */
   detach(): void {
     this.detached = true;
+    for (const t of this.templates.values()) t.stop();
     for (const t of this.tasks.values()) t.detach();
     for (const l of this.logs) l.close();
   }
@@ -353,6 +385,7 @@ export class AllocRunner {
     this.status = this.aggregate();
     if (this.status === "complete" || this.status === "failed") {
       this.terminal = true;
+      for (const t of this.templates.values()) t.stop(); // nothing left to re-render for
       this.d.forget(this.alloc.id);
       this.releaseMounts();
     }
@@ -367,6 +400,7 @@ export class AllocRunner {
   async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    for (const t of this.templates.values()) t.stop();
     if (!this.terminal) this.description = reason.slice(0, 1000);
     // Everything but the poststop tasks stops; then those run (if the main tasks ever started) and are waited for.
     const all = [...this.tasks.values()];

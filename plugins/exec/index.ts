@@ -36,6 +36,7 @@ import { taskSandbox } from "./task-sandbox.ts";
 import { ArtifactCache } from "./artifact-cache.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
+import { TemplateData } from "./templates/data.ts";
 
 export const EXEC_VERSION = "0.1.0";
 
@@ -104,6 +105,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
       cache: new ArtifactCache(join(dir, "artifacts"), cfg.artifact_cache_bytes),
       limits: { maxBytes: cfg.artifact_max_bytes, timeoutMs: cfg.artifact_timeout, allowedHosts: hostPatterns(cfg.artifact_allowed_hosts) ?? [] },
     },
+    templateData: new TemplateData({ apiUrl: () => ctx.host.apiUrl, agentToken: () => ctx.host.localToken, log: ctx.log }),
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),
     onRecord: (allocId: string, task: string, rec: TaskRecord) => processes.set(allocId, task, rec),

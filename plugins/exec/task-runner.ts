@@ -335,6 +335,11 @@ export class TaskRunner {
     return true;
   }
 
+  /** Adds an event to the task's history without changing its state (templates say why a task waits). */
+  note(type: string, message: string): void {
+    if (!this.detached) this.set({}, type, message);
+  }
+
   private set(patch: Partial<TaskState>, type: string, message: string): void {
     const events = [...this.state.events, { at: this.d.now(), type, message: message.slice(0, 1000) }].slice(-MAX_TASK_EVENTS);
     this.state = { ...this.state, ...patch, events };

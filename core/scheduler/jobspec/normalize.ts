@@ -132,6 +132,13 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
   // Only when used: a job without them normalizes as before (same spec, same version).
   if (t.artifacts.length) task.artifacts = t.artifacts.map(normalizeArtifact);
   if (t.volume_mounts.length) task.volumeMounts = t.volume_mounts.map(normalizeVolumeMount);
+  // Only when used: a job without templates normalizes as before they existed (same spec, same version).
+  if (t.templates.length) {
+    task.templates = t.templates.map((x) => ({
+      data: x.data, destination: x.destination, env: x.env, changeMode: x.change_mode,
+      ...(x.change_signal !== undefined ? { changeSignal: x.change_signal } : {}), splayMs: x.splay, perms: x.perms,
+    }));
+  }
   return task;
 }
 

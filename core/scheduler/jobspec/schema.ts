@@ -11,6 +11,8 @@ import { compileRegex } from "../regex.ts";
 import { parseVersionRange } from "../version.ts";
 import { parseDurationMs } from "./duration.ts";
 import { parseCron, validTimeZone } from "../cron.ts";
+import { TEMPLATE_LIMITS, templateError } from "../../templates/engine.ts";
+import { parseSignal } from "../../../plugins/exec/signals.ts";
 
 /** Bounds on one job document (STYLE: a limit on everything). */
 export const LIMITS = {
@@ -174,6 +176,34 @@ const service = z.strictObject({
   checks: z.array(check).max(LIMITS.checksPerService).default([]),
 });
 
+// A task template (docs/jobs.md "Templates"): inline data only. There is no
+// `source`: a path would be read by the agent, as root, from the host.
+const template = z
+  .strictObject({
+    data: z.string().min(1, "must not be empty").superRefine((d, ctx) => {
+      const err = templateError(d);
+      if (err) ctx.addIssue({ code: "custom", message: err });
+    }),
+    destination: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters"),
+    env: z.boolean().default(false),
+    change_mode: z.enum(["restart", "signal", "noop"], { error: `change_mode is "restart", "signal" or "noop" ("script" is not supported)` }).default("restart"),
+    change_signal: z.string().optional(),
+    splay: duration.default(5_000),
+    perms: z.string().regex(/^0?[0-7]{3}$/, `perms is an octal file mode like "0644"`).default("0644"),
+  })
+  .superRefine(lenient((t, ctx) => {
+    const dest = t.destination;
+    if (dest.startsWith("/") || dest.split("/").some((p) => p === ".." || p === "") || dest.includes("\0")) {
+      ctx.addIssue({ code: "custom", path: ["destination"], message: "must be a relative path inside the task directory (no leading \"/\", no \"..\", no empty parts)" });
+    }
+    if (t.change_mode === "signal") {
+      if (t.change_signal === undefined) ctx.addIssue({ code: "custom", path: ["change_signal"], message: `change_mode "signal" needs change_signal` });
+      else if (!parseSignal(t.change_signal)) ctx.addIssue({ code: "custom", path: ["change_signal"], message: `"${t.change_signal}" is not a signal a task may be sent` });
+    } else if (t.change_signal !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["change_signal"], message: `change_signal is for change_mode "signal"` });
+    }
+  }), ALWAYS);
+
 const task = z
   .strictObject({
     name: name("task name"),
@@ -200,6 +230,7 @@ const task = z
     // Files fetched by the agent before the task starts, and host volumes bound into its folder (task-storage.ts).
     artifacts: z.array(artifactSpec).max(LIMITS_STORAGE.artifactsPerTask).default([]),
     volume_mounts: z.array(volumeMountSpec).max(LIMITS_STORAGE.mountsPerTask).default([]),
+    templates: z.array(template).max(TEMPLATE_LIMITS.perTask, `at most ${TEMPLATE_LIMITS.perTask} templates per task`).default([]),
   })
   .superRefine(lenient((t, ctx) => {
     if (t.lifecycle?.hook === "poststop" && t.lifecycle.sidecar) {
@@ -226,6 +257,13 @@ const task = z
     if (t.driver === "raw_exec" && t.user !== undefined) {
       ctx.addIssue({ code: "custom", path: ["user"], message: `raw_exec runs as the agent's own user; "user" is for the exec driver` });
     }
+    const seen = new Map<string, number>();
+    t.templates.forEach((tpl, i) => {
+      if (tpl.env) return;
+      const prev = seen.get(tpl.destination);
+      if (prev !== undefined) ctx.addIssue({ code: "custom", path: ["templates", i, "destination"], message: `templates[${prev}] writes the same file` });
+      seen.set(tpl.destination, i);
+    });
     const svc = t.service;
     if (!svc) return;
     if (svc.port !== undefined && !(svc.port in t.ports)) {

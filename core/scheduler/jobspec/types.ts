@@ -116,6 +116,24 @@ export interface Task {
   artifacts?: TaskArtifact[];
   /** The group's volumes bound into the task folder (plugins/exec/volumes.ts). */
   volumeMounts?: VolumeMount[];
+  /** Files (or env) rendered from KV, the catalog and variables before the task starts (absent: none). */
+  templates?: TaskTemplate[];
+}
+
+/** A task template (docs/jobs.md "Templates"); rendered by the agent (plugins/exec/templates). */
+export interface TaskTemplate {
+  /** Liquid text (core/templates/engine.ts). */
+  data: string;
+  /** Relative to the task directory; with env, a name only shown in events. */
+  destination: string;
+  /** Render KEY=VALUE lines into the task's environment instead of a file. */
+  env: boolean;
+  changeMode: "restart" | "signal" | "noop";
+  changeSignal?: string;
+  /** Random delay before acting on a change, at most this long. */
+  splayMs: number;
+  /** File mode, octal text ("0644"). */
+  perms: string;
 }
 
 export type { TaskArtifact, VolumeMount, VolumeRequest } from "./task-storage.ts";

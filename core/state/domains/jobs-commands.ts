@@ -37,6 +37,10 @@ const task = z.object({
   // Artifacts and volume mounts (core/scheduler/jobspec/task-storage.ts).
   artifacts: z.array(z.object({ source: z.string().max(4096), destination: z.string().max(1024), checksum: z.string().max(160).optional(), mode: z.enum(["any", "file", "dir"]) })).max(32).optional(),
   volumeMounts: z.array(z.object({ volume: z.string().max(64), destination: z.string().max(1024), readOnly: z.boolean() })).max(32).optional(),
+  templates: z.array(z.object({
+    data: z.string().max(64 * 1024), destination: z.string().min(1).max(256), env: z.boolean(),
+    changeMode: z.enum(["restart", "signal", "noop"]), changeSignal: z.string().max(16).optional(), splayMs: ms, perms: z.string().max(4),
+  })).max(16).optional(),
 });
 const group = z.object({
   name, count: z.number().int().min(0).max(10_000),
@@ -220,5 +224,5 @@ export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersi
 export function specNeedsV2(job: Job): boolean {
   return job.groups.some((g) =>
     g.update.canary !== undefined || g.update.autoPromote !== undefined ||
-    g.tasks.some((t) => t.lifecycle !== undefined || t.isolation !== undefined || t.networkMode !== undefined));
+    g.tasks.some((t) => t.lifecycle !== undefined || t.isolation !== undefined || t.networkMode !== undefined || t.templates !== undefined));
 }
