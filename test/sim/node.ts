@@ -45,7 +45,7 @@ export class SimNode {
       rng: this.rng.fork().next,
       restore: this.storage.load(),
     });
-    this.kv = KvApp.fromSnapshot(this.storage.getSnapshot());
+    this.kv = KvApp.fromSnapshot(this.storage.snapshot());
   }
 
   crash(): void {
