@@ -38,10 +38,22 @@ export interface RaftConfig {
    * the snapshot index, meaning "replay everything after the snapshot").
    */
   applied?: number;
+  /**
+   * Deliberately broken variants of the algorithm, ONLY for the simulator's
+   * test of itself (test/sim/broken.test.ts: with each one on, the simulator
+   * must find a safety violation within a bounded number of seeds). Never
+   * set anywhere else; the config schema does not reach it.
+   */
+  unsafe?: UnsafeVariants;
 }
 
-export type ResolvedConfig = Required<Omit<RaftConfig, "logger" | "restore" | "applied">> &
-  Pick<RaftConfig, "logger" | "restore" | "applied">;
+export interface UnsafeVariants {
+  /** Drop Figure 8's rule: commit an earlier term's entry by counting replicas (§5.4.2). */
+  commitEarlierTerms?: boolean;
+}
+
+export type ResolvedConfig = Required<Omit<RaftConfig, "logger" | "restore" | "applied" | "unsafe">> &
+  Pick<RaftConfig, "logger" | "restore" | "applied" | "unsafe">;
 
 export const RAFT_DEFAULTS = {
   preVote: true,

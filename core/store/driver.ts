@@ -110,7 +110,12 @@ class StatementCache {
 
 async function openBun(path: string): Promise<SqlClient> {
   const { Database } = await dynamicImport("bun:sqlite");
-  const db = new Database(path, { create: true, strict: false });
+  return bunClient(new Database(path, { create: true, strict: false }));
+}
+
+/** A SqlClient over an open bun:sqlite Database (sync: the simulator opens in-memory ones mid-run). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function bunClient(db: any): SqlClient {
   const statements = new StatementCache((sql) => {
     const stmt = db.prepare(sql);
     return {

@@ -20,6 +20,8 @@ interface CommittedEntry {
   type: string;
   data: string;
   hash: number;
+  /** The applier's outcome (JSON), when the caller reports it. */
+  result?: string;
   /** Lowest term of a node seen applying it: an upper bound of the term it was committed in. */
   obsTerm: number;
 }
@@ -90,18 +92,30 @@ export class SafetyChecker {
     }
   }
 
-  /** `id` (in `term`) applied `e`, reaching state `hash`. */
-  onApply(id: string, e: Entry, hash: number, term: number): void {
+  /** `id` (in `term`) applied `e`, reaching state `hash`, with the applier's outcome `result`. */
+  onApply(id: string, e: Entry, hash: number, term: number, result?: string): void {
     const c = this.committed.get(e.index);
     if (!c) {
-      this.committed.set(e.index, { term: e.term, type: e.type, data: e.data, hash, obsTerm: term });
+      this.committed.set(e.index, { term: e.term, type: e.type, data: e.data, hash, result, obsTerm: term });
       if (e.index > this.maxCommitted) this.maxCommitted = e.index;
       return;
     }
     if (c.term !== e.term || c.data !== e.data || c.type !== e.type)
       return this.fail(`State Machine Safety: ${id} applied (${e.index}, term ${e.term}) but another node applied term ${c.term} there`);
     if (c.hash !== hash) return this.fail(`State Machine Safety: ${id} state hash differs after index ${e.index}`);
+    if (c.result !== undefined && result !== undefined && c.result !== result)
+      return this.fail(`State Machine Safety: ${id} got outcome ${result} for index ${e.index}, another node ${c.result}`);
     if (term < c.obsTerm) c.obsTerm = term;
+  }
+
+  /** Snapshot data by index, from the first node that took one there (whole-state comparison). */
+  private snapshots = new Map<number, { id: string; data: string }>();
+
+  /** `id` compacted at snap.index: its whole state (the dump) must equal every other replica's there. */
+  onSnapshot(id: string, snap: Snapshot): void {
+    const seen = this.snapshots.get(snap.index);
+    if (!seen) this.snapshots.set(snap.index, { id, data: snap.data });
+    else if (seen.data !== snap.data) this.fail(`State Machine Safety: ${id} and ${seen.id} hold different states at index ${snap.index} (snapshot dumps differ)`);
   }
 
   /** `id` restored `snap`, giving state `hash`. */

@@ -28,9 +28,8 @@ export interface Swarm {
   confChangeEvery: number;
   transferEvery: number;
   restartAfter: [number, number];
-  /** Probability, per Ready, of crashing before persisting it / after persisting but before sending. */
-  crashBeforePersist: number;
-  crashBeforeSend: number;
+  /** Probability, at each of the driver's crash points (core/raft/driver.ts CRASH_POINTS), of crashing there. */
+  crashInDriver: number;
   /** Take a snapshot when this many entries were applied since the last one; 0: never. */
   compactEvery: number;
   clients: number;
@@ -66,8 +65,7 @@ export function pickSwarm(rng: Rng): Swarm {
     confChangeEvery: rng.pick([0, 0, 400, 1000]),
     transferEvery: rng.pick([0, 0, 500]),
     restartAfter: rng.pick([[10, 100], [100, 1000]] as [number, number][]),
-    crashBeforePersist: rng.pick([0, 0, 0.002]),
-    crashBeforeSend: rng.pick([0, 0, 0.002]),
+    crashInDriver: rng.pick([0, 0, 0.0005, 0.002]),
     compactEvery: rng.pick([0, 3, 10, 50]),
     clients: rng.pick([1, 3, 5]),
     clientThink: rng.pick([5, 20, 60]),
@@ -94,6 +92,7 @@ export function describeSwarm(s: Swarm): string {
     on("conf", s.confChangeEvery),
     on("transfer", s.transferEvery),
     on("compact", s.compactEvery),
+    on("crash-in-driver", s.crashInDriver),
     `clients=${s.clients}`,
   ]
     .filter(Boolean)
