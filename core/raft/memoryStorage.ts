@@ -11,7 +11,7 @@ export class MemoryStorage implements RaftStorage {
   private ents: Entry[] = [];
   private written = false;
 
-  /** True until the first save: a node with empty storage bootstraps (or joins) afresh. */
+  /** True until a hard state was saved: a node with empty storage bootstraps (or joins) afresh. */
   isEmpty(): boolean {
     return !this.written;
   }
@@ -23,7 +23,7 @@ export class MemoryStorage implements RaftStorage {
     // Check before writing anything: a refused save leaves the storage as it was.
     if (first !== undefined && first > last + 1) throw new Error(`storage: gap: appending ${first} after ${last}`);
     if (first !== undefined && first <= snapIndex) throw new Error(`storage: entry ${first} is inside the snapshot (${snapIndex})`);
-    this.written = true;
+    if (rd.hardState) this.written = true;
     if (rd.snapshot && rd.snapshot.index > this.snapshotIndex()) {
       this.snap = rd.snapshot;
       this.ents = [];

@@ -30,8 +30,11 @@ export type Persist = Pick<Ready, "hardState" | "entries" | "snapshot">;
 export interface RaftStorage {
   /**
    * What to pass as RaftConfig.restore: the stored hard state, snapshot and
-   * the contiguous entries after it. undefined when nothing was ever saved
+   * the contiguous entries after it. undefined until a hard state was saved
    * (a node bootstraps or joins afresh: nothing was sent before persisting).
+   * Every node's first Ready carries one (bootstrap's commit, a joiner's
+   * first term), and the SQLite log table predates Raft: rows without a hard
+   * state are a pre-Raft log, not a Raft state.
    */
   load(): PersistedState | undefined;
 
