@@ -1,7 +1,7 @@
 // Construction options for a RaftNode, their defaults, and validation.
 // validate() returns one plain sentence per broken rule, so a driver can show
 // them all at once instead of failing on the first.
-import type { PersistedState, RaftLogger } from "./types.ts";
+import type { PersistedState, RaftInput, RaftLogger } from "./types.ts";
 
 export interface RaftConfig {
   id: string;
@@ -45,6 +45,11 @@ export interface RaftConfig {
    * set anywhere else; the config schema does not reach it.
    */
   unsafe?: UnsafeVariants;
+  /**
+   * Sees every input before it is stepped: peers' messages and local
+   * operations alike (RaftNode's one step). For tests and debugging.
+   */
+  trace?: (input: RaftInput, node: string) => void;
 }
 
 export interface UnsafeVariants {
@@ -52,8 +57,8 @@ export interface UnsafeVariants {
   commitEarlierTerms?: boolean;
 }
 
-export type ResolvedConfig = Required<Omit<RaftConfig, "logger" | "restore" | "applied" | "unsafe">> &
-  Pick<RaftConfig, "logger" | "restore" | "applied" | "unsafe">;
+export type ResolvedConfig = Required<Omit<RaftConfig, "logger" | "restore" | "applied" | "unsafe" | "trace">> &
+  Pick<RaftConfig, "logger" | "restore" | "applied" | "unsafe" | "trace">;
 
 export const RAFT_DEFAULTS = {
   preVote: true,

@@ -18,6 +18,10 @@ import { SimCrash, SimNode, type SimNodeHooks } from "./node.ts";
 import { mulberry32, type Rng } from "./prng.ts";
 import { pickSwarm, TICK_UNITS, type Swarm } from "./swarm.ts";
 import { kvSetSucceeded } from "./app.ts";
+import type { LogView } from "./checker.ts";
+import { SqliteRaftStorage } from "../../core/cluster/raft/storage.ts";
+
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 type SimEvent =
   | { time: number; seq: number; kind: "tick"; node: string; incarnation: number }
@@ -83,8 +87,9 @@ export class Simulation {
       unsafe,
       transport: { send: (msgs) => this.send(msgs) },
       onPersist: (node, entries, prevTerm, commit) => this.checker.onPersist(node.id, entries, prevTerm, commit),
-      crashPoint: (_node, at) => {
-        if (this.phase !== 1 || this.swarm.crashInDriver === 0 || !crashRng.chance(this.swarm.crashInDriver)) return;
+      crashPoint: (node, at) => {
+        const dies = this.faults.diesNow(node.id, node.incarnation) || (this.phase === 1 && this.swarm.crashInDriver > 0 && crashRng.chance(this.swarm.crashInDriver));
+        if (!dies) return;
         this.driverCrashes[at] = (this.driverCrashes[at] ?? 0) + 1;
         throw new SimCrash(at);
       },
@@ -150,6 +155,28 @@ export class Simulation {
     return out;
   }
 
+  /** Every server of the committed configuration, as it would campaign and vote now (disk for crashed ones). */
+  private logViews(): LogView[] {
+    const voters = this.faults.committedVoters;
+    const views: LogView[] = [];
+    for (const id of voters) {
+      const n = this.nodes.get(id);
+      if (!n || n.gone) continue;
+      const raft = n.raft;
+      if (raft) {
+        const st = raft.status();
+        if (!sameSet(st.voters, voters)) return []; // a configuration in flux: the majority argument needs one voter set
+        views.push({ id, lastIndex: st.lastIndex, lastTerm: raft.termAt(st.lastIndex) ?? 0, has: (i, t) => i <= st.snapshotIndex || raft.termAt(i) === t });
+      } else {
+        const disk = new SqliteRaftStorage(n.store);
+        const last = disk.lastIndex();
+        const snap = disk.snapshotIndex();
+        views.push({ id, lastIndex: last, lastTerm: disk.term(last) ?? 0, has: (i, t) => i <= snap || disk.term(i) === t });
+      }
+    }
+    return views.length === voters.length ? views : [];
+  }
+
   private send(msgs: Message[]): void {
     for (const m of msgs) this.net.send(this.now, m, (time, msg) => this.schedule({ time, kind: "deliver", msg }));
   }
@@ -166,6 +193,7 @@ export class Simulation {
       driver.drain(({ ready: rd, applied }) => {
         const raft = node.raft!;
         const app = node.app!;
+        if (rd.softState?.role === "leader") this.faults.onLeaderElected(node.id, node.incarnation);
         if (rd.snapshot) {
           this.snapshotsInstalled++;
           this.checker.onRestore(node.id, rd.snapshot, app.stateHash());
@@ -173,7 +201,9 @@ export class Simulation {
         }
         const term = raft.status().term;
         for (const a of applied) {
+          const first = !this.checker.committed.has(a.entry.index);
           this.checker.onApply(node.id, a.entry, a.hash, term, a.result);
+          if (first) this.checker.checkElectable(a.entry.index, a.entry.term, this.logViews());
           this.clients.onApply(node.id, a.entry, a.entry.type === "normal" ? { ok: kvSetSucceeded(a.applied) } : undefined);
           if (a.entry.type === "conf") this.faults.onConfCommitted(a.entry);
         }
