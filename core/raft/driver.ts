@@ -78,9 +78,15 @@ export class RaftDriver<R> {
   /** Term and vote as last persisted (which hard-state changes need an fsync). */
   private durableTerm = -1;
   private durableVote: string | null = null;
+  /** Applied and snapshot index, tracked here: node.status() is too costly to call after every Ready. */
+  private applied: number;
+  private snapshotIndex: number;
 
   constructor(private readonly opts: RaftDriverOptions<R>) {
     this.node = opts.node;
+    const st = opts.node.status();
+    this.applied = st.appliedIndex;
+    this.snapshotIndex = st.snapshotIndex;
   }
 
   /**
@@ -129,6 +135,9 @@ export class RaftDriver<R> {
     if (rest.length > 0) transport.send(rest);
     crash("before-advance");
     this.node.advance(rd);
+    if (rd.snapshot) this.applied = this.snapshotIndex = rd.snapshot.index;
+    const last = rd.committedEntries[rd.committedEntries.length - 1];
+    if (last && last.index > this.applied) this.applied = last.index;
     return { ready: rd, applied };
   }
 
@@ -138,17 +147,18 @@ export class RaftDriver<R> {
    * losing it in a crash leaves the previous snapshot and the whole log.
    */
   maybeCompact(threshold: number): CompactResult | undefined {
-    const st = this.node.status();
-    const applied = st.appliedIndex;
-    if (threshold <= 0 || applied - st.snapshotIndex < threshold) return undefined;
+    const applied = this.applied;
+    if (threshold <= 0 || applied - this.snapshotIndex < threshold) return undefined;
     const term = this.node.termAt(applied);
     if (term === undefined) return undefined;
     const { storage, stateMachine: sm } = this.opts;
-    return storage.atomically(false, () => {
+    const r = storage.atomically(false, () => {
       const r = this.node.compact({ index: applied, term, data: sm.snapshotData() });
       if (r.ok) storage.compact(r.snapshot);
       return r;
     });
+    if (r.ok) this.snapshotIndex = r.snapshot.index;
+    return r;
   }
 
   /**

@@ -74,7 +74,7 @@ export function pickSwarm(rng: Rng): Swarm {
     restartAfter: rng.pick([[10, 100], [100, 1000]] as [number, number][]),
     crashInDriver: rng.pick([0, 0, 0.0005, 0.002]),
     leaderInfantMortality: rng.pick([0, 0, 0.5, 1]),
-    compactEvery: rng.pick([0, 3, 10, 50]),
+    compactEvery: rng.pick([0, 3, 10, 50, 50]),
     clients: rng.pick([1, 3, 5]),
     clientThink: rng.pick([5, 20, 60]),
     readRatio: rng.pick([0.2, 0.5]),
