@@ -114,7 +114,6 @@ async function openBun(path: string): Promise<SqlClient> {
 }
 
 /** A SqlClient over an open bun:sqlite Database (sync: the simulator opens in-memory ones mid-run). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function bunClient(db: any): SqlClient {
   const statements = new StatementCache((sql) => {
     const stmt = db.prepare(sql);
