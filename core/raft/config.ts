@@ -1,7 +1,7 @@
 // Construction options for a RaftNode, their defaults, and validation.
 // validate() returns one plain sentence per broken rule, so a driver can show
 // them all at once instead of failing on the first.
-import type { PersistedState, RaftLogger } from "./types.ts";
+import type { PersistedState, RaftInput, RaftLogger } from "./types.ts";
 
 export interface RaftConfig {
   id: string;
@@ -38,10 +38,27 @@ export interface RaftConfig {
    * the snapshot index, meaning "replay everything after the snapshot").
    */
   applied?: number;
+  /**
+   * Deliberately broken variants of the algorithm, ONLY for the simulator's
+   * test of itself (test/sim/broken.test.ts: with each one on, the simulator
+   * must find a safety violation within a bounded number of seeds). Never
+   * set anywhere else; the config schema does not reach it.
+   */
+  unsafe?: UnsafeVariants;
+  /**
+   * Sees every input before it is stepped: peers' messages and local
+   * operations alike (RaftNode's one step). For tests and debugging.
+   */
+  trace?: (input: RaftInput, node: string) => void;
 }
 
-export type ResolvedConfig = Required<Omit<RaftConfig, "logger" | "restore" | "applied">> &
-  Pick<RaftConfig, "logger" | "restore" | "applied">;
+export interface UnsafeVariants {
+  /** Drop Figure 8's rule: commit an earlier term's entry by counting replicas (§5.4.2). */
+  commitEarlierTerms?: boolean;
+}
+
+export type ResolvedConfig = Required<Omit<RaftConfig, "logger" | "restore" | "applied" | "unsafe" | "trace">> &
+  Pick<RaftConfig, "logger" | "restore" | "applied" | "unsafe" | "trace">;
 
 export const RAFT_DEFAULTS = {
   preVote: true,

@@ -1,79 +1,78 @@
-// A reference implementation of what a driver must persist, kept in memory.
-// The simulator uses it as the "disk" that survives a crash; the SQLite
-// driver should behave the same way (the contract is written on each method).
-import type { Entry, HardState, PersistedState, Ready, Snapshot } from "./types.ts";
+// The reference RaftStorage (storage.ts states the contract), kept in
+// memory: unit tests' "disk" that survives RaftNode restarts. The SQLite
+// storage (core/cluster/raft/storage.ts) passes the same contract suite.
+import type { Persist, RaftStorage } from "./storage.ts";
+import type { Entry, HardState, PersistedState, Snapshot } from "./types.ts";
 
-export class MemoryStorage {
+export class MemoryStorage implements RaftStorage {
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
-  private snapshot: Snapshot | undefined;
+  private snap: Snapshot | undefined;
   /** Contiguous entries after the snapshot. */
-  private entries: Entry[] = [];
+  private ents: Entry[] = [];
   private written = false;
 
-  /** True until the first save: a node with empty storage bootstraps (or joins) afresh. */
+  /** True until a hard state was saved: a node with empty storage bootstraps (or joins) afresh. */
   isEmpty(): boolean {
     return !this.written;
   }
 
-  /**
-   * Persist one Ready, atomically, before its messages are sent:
-   *  - snapshot: replaces the snapshot and discards every stored entry;
-   *  - entries: deletes stored entries from entries[0].index on (they were
-   *    overwritten by a new leader, §5.3), then appends;
-   *  - hardState: replaces the stored one.
-   */
-  save(rd: Pick<Ready, "hardState" | "entries" | "snapshot">): void {
-    this.written = true;
+  save(rd: Persist): void {
+    const first = rd.entries[0]?.index;
+    const snapIndex = rd.snapshot && rd.snapshot.index > this.snapshotIndex() ? rd.snapshot.index : this.snapshotIndex();
+    const last = rd.snapshot && rd.snapshot.index > this.snapshotIndex() ? snapIndex : this.lastIndex();
+    // Check before writing anything: a refused save leaves the storage as it was.
+    if (first !== undefined && first > last + 1) throw new Error(`storage: gap: appending ${first} after ${last}`);
+    if (first !== undefined && first <= snapIndex) throw new Error(`storage: entry ${first} is inside the snapshot (${snapIndex})`);
+    if (rd.hardState) this.written = true;
     if (rd.snapshot && rd.snapshot.index > this.snapshotIndex()) {
-      this.snapshot = rd.snapshot;
-      this.entries = [];
+      this.snap = rd.snapshot;
+      this.ents = [];
     }
-    if (rd.entries.length > 0) {
-      const first = rd.entries[0]!.index;
-      if (first > this.lastIndex() + 1) throw new Error(`storage: gap: appending ${first} after ${this.lastIndex()}`);
-      if (first <= this.snapshotIndex()) throw new Error(`storage: entry ${first} is inside the snapshot`);
-      this.entries.length = first - this.snapshotIndex() - 1;
-      this.entries.push(...rd.entries);
+    if (first !== undefined) {
+      this.ents.length = first - this.snapshotIndex() - 1;
+      this.ents.push(...rd.entries);
     }
     if (rd.hardState) this.hardState = { ...rd.hardState };
   }
 
-  /** The application compacted (RaftNode.compact returned `snap`): keep it, drop entries it covers. */
   compact(snap: Snapshot): void {
     if (snap.index <= this.snapshotIndex()) return;
-    this.entries = this.entries.filter((e) => e.index > snap.index);
-    this.snapshot = snap;
+    this.ents = this.ents.filter((e) => e.index > snap.index);
+    this.snap = snap;
   }
 
-  /** What to pass as `restore` when the node restarts; undefined if nothing was ever saved. */
+  /** Memory has no fsync and nothing to roll back: each save is all-or-nothing by itself. */
+  atomically<T>(_durable: boolean, fn: () => T): T {
+    return fn();
+  }
+
   load(): PersistedState | undefined {
     if (!this.written) return undefined;
-    const st: PersistedState = { hardState: { ...this.hardState }, entries: this.entries.slice() };
-    if (this.snapshot) st.snapshot = this.snapshot;
+    const st: PersistedState = { hardState: { ...this.hardState }, entries: this.ents.slice() };
+    if (this.snap) st.snapshot = this.snap;
     return st;
   }
 
   snapshotIndex(): number {
-    return this.snapshot?.index ?? 0;
+    return this.snap?.index ?? 0;
   }
 
   lastIndex(): number {
-    return this.snapshotIndex() + this.entries.length;
+    return this.snapshotIndex() + this.ents.length;
   }
 
-  getSnapshot(): Snapshot | undefined {
-    return this.snapshot;
+  snapshot(): Snapshot | undefined {
+    return this.snap;
   }
 
-  /** Term at `index`, undefined when compacted or absent. */
   term(index: number): number | undefined {
-    if (index === this.snapshotIndex()) return this.snapshot?.term ?? 0;
-    return this.entries[index - this.snapshotIndex() - 1]?.term;
+    if (index === this.snapshotIndex()) return this.snap?.term ?? 0;
+    if (index < this.snapshotIndex()) return undefined;
+    return this.ents[index - this.snapshotIndex() - 1]?.term;
   }
 
-  /** Entries [lo, hi] inclusive, clamped to what is stored. */
-  slice(lo: number, hi: number): Entry[] {
+  entries(lo: number, hi: number): Entry[] {
     const base = this.snapshotIndex() + 1;
-    return this.entries.slice(Math.max(lo, base) - base, Math.max(hi + 1, base) - base);
+    return this.ents.slice(Math.max(lo, base) - base, Math.max(hi + 1, base) - base);
   }
 }

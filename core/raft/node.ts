@@ -1,17 +1,10 @@
 // RaftNode: the synchronous API a driver uses (etcd's RawNode). It owns no
 // timers, sockets or files. The driver calls tick() on a timer, step() for
-// each received message, propose()/readIndex()/... for clients, and drains
-// work with the Ready loop:
-//
-//   while (node.hasReady()) {
-//     const rd = node.ready();
-//     transport.send(rd.messages.slice(0, rd.sendBeforePersist)); // a leader's Appends may go first
-//     storage.save(rd.snapshot, rd.entries, rd.hardState); // durable first
-//     transport.send(rd.messages.slice(rd.sendBeforePersist)); // only after persisting
-//     if (rd.snapshot) app.restore(rd.snapshot);
-//     for (const e of rd.committedEntries) app.apply(e);
-//     node.advance(rd);
-//   }
+// each received message, propose()/readIndex()/... for clients; each of
+// these is one input through one private step (a single trace point). The
+// work they produce is drained by the Ready loop, which is driver.ts's
+// RaftDriver.process: send what may go early, persist, apply, send the
+// rest, advance.
 //
 // Exactly one Ready may be outstanding: ready() throws until advance() is
 // called with it. tick/step/propose may be called in between; what they
@@ -21,6 +14,7 @@ import { applyChange, encodeConf } from "./membership.ts";
 import { Raft } from "./raft.ts";
 import { appendEntries, sendAppend, sendTimeoutNow } from "./replication.ts";
 import { hup } from "./election.ts";
+import { MESSAGE_TYPES } from "./types.ts";
 import type {
   CompactResult,
   ConfChange,
@@ -29,6 +23,7 @@ import type {
   Message,
   ProgressStatus,
   ProposeResult,
+  RaftInput,
   ReadIndexResult,
   Ready,
   SoftState,
@@ -54,6 +49,8 @@ function frontEarly(msgs: Message[], persisted: number): number {
   return front.length;
 }
 
+const REMOTE_TYPES: ReadonlySet<string> = new Set(MESSAGE_TYPES);
+
 const sameHard = (a: HardState, b: HardState) => a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 const sameSoft = (a: SoftState, b: SoftState) => a.leader === b.leader && a.role === b.role;
 
@@ -77,18 +74,79 @@ export class RaftNode {
 
   /** Advance logical time by one tick (elections, heartbeats, check-quorum). */
   tick(): void {
-    this.r.tick();
+    this.input({ type: "Tick" });
   }
 
-  /** Feed one message received from a peer. Malformed or misaddressed messages are ignored. */
+  /**
+   * Feed one message received from a peer. Malformed or misaddressed
+   * messages are ignored, and so is anything that is not a peer's message
+   * type (a local operation cannot come from the network).
+   */
   step(m: Message): void {
-    if (!m || typeof m !== "object" || typeof m.type !== "string" || typeof m.term !== "number") return;
-    this.r.step(m);
+    if (!m || typeof m !== "object" || !REMOTE_TYPES.has(m.type) || typeof m.term !== "number") return;
+    this.input(m);
   }
 
   /** Start an election now instead of waiting for the timeout (tests, operator action). */
   campaign(): void {
-    hup(this.r, false);
+    this.input({ type: "Campaign" });
+  }
+
+  /** Append `data` to the log (leader only); see stepPropose. */
+  propose(data: string): ProposeResult {
+    return this.input({ type: "Propose", data }) as ProposeResult;
+  }
+
+  /** Add or remove one voter (thesis §4.1); see stepConfChange. */
+  proposeConfChange(change: ConfChange): ConfChangeResult {
+    return this.input({ type: "ProposeConfChange", change }) as ConfChangeResult;
+  }
+
+  /** Hand leadership to `to` (thesis §3.10); see stepTransfer. */
+  transferLeadership(to: string): TransferResult {
+    return this.input({ type: "TransferLeadership", to }) as TransferResult;
+  }
+
+  /**
+   * Linearizable read (thesis §6.4). On the leader, a ReadState {ctx, index}
+   * appears in a later Ready once leadership is confirmed; serve the read
+   * when the application has applied `index`. Followers answer NOT_LEADER
+   * (with the leader if known): the driver forwards the read there.
+   */
+  readIndex(ctx: string): ReadIndexResult {
+    return this.input({ type: "ReadIndex", ctx }) as ReadIndexResult;
+  }
+
+  /** The application snapshotted at `index` (applied): drop the entries it covers; see stepCompact. */
+  compact(snap: { index: number; term: number; data: string }): CompactResult {
+    return this.input({ type: "Compact", snapshot: snap }) as CompactResult;
+  }
+
+  /**
+   * The one step every input takes, peers' messages and local operations
+   * alike: one place to trace (RaftConfig.trace), as etcd's MsgHup/MsgProp/
+   * MsgBeat go through its Step.
+   */
+  private input(i: RaftInput): unknown {
+    this.r.cfg.trace?.(i, this.r.id);
+    switch (i.type) {
+      case "Tick":
+        return this.r.tick();
+      case "Campaign":
+        return hup(this.r, false);
+      case "Propose":
+        return this.stepPropose(i.data);
+      case "ProposeConfChange":
+        return this.stepConfChange(i.change);
+      case "TransferLeadership":
+        return this.stepTransfer(i.to);
+      case "ReadIndex":
+        return this.r.reads.request(this.r, i.ctx);
+      case "Compact":
+        return this.stepCompact(i.snapshot);
+      default:
+        return this.r.step(i);
+    }
   }
 
   /**
@@ -96,7 +154,7 @@ export class RaftNode {
    * in committedEntries at `index` with `term` if it commits; if another
    * entry shows up at that index, this proposal was lost.
    */
-  propose(data: string): ProposeResult {
+  private stepPropose(data: string): ProposeResult {
     const r = this.r;
     if (r.role !== "leader") return { ok: false, code: "NOT_LEADER", leader: r.leader };
     if (r.leadTransferee !== undefined) return { ok: false, code: "TRANSFERRING" };
@@ -110,7 +168,7 @@ export class RaftNode {
    * previous change is uncommitted, or before the leader has committed an
    * entry of its own term.
    */
-  proposeConfChange(change: ConfChange): ConfChangeResult {
+  private stepConfChange(change: ConfChange): ConfChangeResult {
     const r = this.r;
     if (r.role !== "leader") return { ok: false, code: "NOT_LEADER", leader: r.leader };
     if (r.leadTransferee !== undefined) return { ok: false, code: "TRANSFERRING" };
@@ -129,7 +187,7 @@ export class RaftNode {
    * TimeoutNow. Proposals are refused meanwhile; the attempt is abandoned
    * after an election timeout.
    */
-  transferLeadership(to: string): TransferResult {
+  private stepTransfer(to: string): TransferResult {
     const r = this.r;
     if (r.role !== "leader") return { ok: false, code: "NOT_LEADER", leader: r.leader };
     if (to === r.id) {
@@ -147,23 +205,13 @@ export class RaftNode {
   }
 
   /**
-   * Linearizable read (thesis §6.4). On the leader, a ReadState {ctx, index}
-   * appears in a later Ready once leadership is confirmed; serve the read
-   * when the application has applied `index`. Followers answer NOT_LEADER
-   * (with the leader if known): the driver forwards the read there.
-   */
-  readIndex(ctx: string): ReadIndexResult {
-    return this.r.reads.request(this.r, ctx);
-  }
-
-  /**
    * The application took a snapshot covering everything up to `index`
    * (which it has applied). Raft drops those entries and keeps the snapshot
    * for followers that fall behind. The returned snapshot (with the voter set
    * at `index`) is what the driver persists, after which it may delete the
    * stored entries up to `index`.
    */
-  compact(snap: { index: number; term: number; data: string }): CompactResult {
+  private stepCompact(snap: { index: number; term: number; data: string }): CompactResult {
     const log = this.r.log;
     const bad = (message: string): CompactResult => ({ ok: false, code: "INVALID_SNAPSHOT", message });
     if (snap.index <= log.snapshot.index) return bad(`index ${snap.index} is already compacted (snapshot at ${log.snapshot.index})`);

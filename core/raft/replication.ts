@@ -30,7 +30,7 @@ export function appendEntries(r: Raft, ents: { type: EntryType; data: string }[]
  */
 export function maybeCommit(r: Raft): boolean {
   const idx = quorumMatchIndex(r.voters, (id) => (id === r.id ? r.log.lastIndex() : (r.progress.get(id)?.match ?? 0)));
-  if (idx > r.log.committed && r.log.term(idx) === r.term) {
+  if (idx > r.log.committed && (r.log.term(idx) === r.term || r.cfg.unsafe?.commitEarlierTerms)) {
     r.log.commitTo(idx);
     r.reads.onCommit(r);
     return true;

@@ -121,6 +121,28 @@ export type Message =
 
 export type MessageType = Message["type"];
 
+/** Every type a peer may send; anything else arriving from the network is ignored. */
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  "PreVote", "Vote", "PreVoteResp", "VoteResp", "Append", "AppendResp", "Heartbeat", "HeartbeatResp", "Snapshot", "TimeoutNow",
+];
+
+/**
+ * The local driver's operations. RaftNode feeds them through the same one
+ * step as peers' messages, so every input to the state machine passes one
+ * trace point (RaftConfig.trace). Never accepted from the network.
+ */
+export type LocalInput =
+  | { type: "Tick" }
+  | { type: "Campaign" }
+  | { type: "Propose"; data: string }
+  | { type: "ProposeConfChange"; change: ConfChange }
+  | { type: "TransferLeadership"; to: string }
+  | { type: "ReadIndex"; ctx: string }
+  | { type: "Compact"; snapshot: { index: number; term: number; data: string } };
+
+/** Everything RaftNode steps: a peer's message or a local operation. */
+export type RaftInput = Message | LocalInput;
+
 // ---------------------------------------------------------------- Ready
 
 /**

@@ -2,7 +2,7 @@
 // and drizzle on top. One Store per data dir; main passes it down.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { entityKind } from "drizzle-orm";
+import { createTableRelationsHelpers, entityKind, extractTablesRelationalConfig } from "drizzle-orm";
 import { BaseSQLiteDatabase, SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { BetterSQLiteSession } from "drizzle-orm/better-sqlite3/session";
 import * as schema from "./schema.ts";
@@ -41,7 +41,11 @@ class CorralSQLiteDatabase extends BaseSQLiteDatabase<"sync", unknown, typeof sc
 export async function openStore(path: string, opts: OpenOptions = {}): Promise<Store> {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const runtime = opts.runtime ?? currentRuntime();
-  const client = await openClient(path, runtime);
+  return storeOverClient(await openClient(path, runtime), path, runtime, opts);
+}
+
+/** The Store over an open client (sync: the simulator builds in-memory stores mid-run, test/sim/store.ts). */
+export function storeOverClient(client: SqlClient, path: string, runtime: Runtime, opts: OpenOptions = {}): Store {
   client.exec("PRAGMA journal_mode = WAL");
   client.exec(`PRAGMA synchronous = ${opts.sync === "full" ? "FULL" : "NORMAL"}`);
   let fsyncing = opts.sync === "full";
@@ -52,7 +56,6 @@ export async function openStore(path: string, opts: OpenOptions = {}): Promise<S
   // Built like drizzle's own better-sqlite3 driver, but over our SqlClient, so
   // the same query code runs on bun:sqlite, better-sqlite3 and node:sqlite.
   const dialect = new SQLiteSyncDialect();
-  const { extractTablesRelationalConfig, createTableRelationsHelpers } = await import("drizzle-orm");
   const tables = extractTablesRelationalConfig(schema, createTableRelationsHelpers);
   const relational = { fullSchema: schema, schema: tables.tables, tableNamesMap: tables.tableNamesMap };
   const session = new BetterSQLiteSession(client as never, dialect, relational as never, {});

@@ -110,7 +110,11 @@ class StatementCache {
 
 async function openBun(path: string): Promise<SqlClient> {
   const { Database } = await dynamicImport("bun:sqlite");
-  const db = new Database(path, { create: true, strict: false });
+  return bunClient(new Database(path, { create: true, strict: false }));
+}
+
+/** A SqlClient over an open bun:sqlite Database (sync: the simulator opens in-memory ones mid-run). */
+export function bunClient(db: any): SqlClient {
   const statements = new StatementCache((sql) => {
     const stmt = db.prepare(sql);
     return {

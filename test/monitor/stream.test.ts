@@ -14,7 +14,7 @@ import type { AppliedEntry } from "../../core/state/fsm.ts";
 import { Fsm } from "../../core/state/fsm.ts";
 import { openStore } from "../../core/store/db.ts";
 import { RaftReplicator } from "../../core/cluster/raft/replicator.ts";
-import { RaftStorage } from "../../core/cluster/raft/storage.ts";
+import { SqliteRaftStorage } from "../../core/cluster/raft/storage.ts";
 import { readSse, dataOf } from "../helpers/sse.ts";
 
 const kvSet = (key: string): Command => ({ type: "KVSet", v: 1, at: 1, key, value: "", flags: 0 });
@@ -193,7 +193,7 @@ describe("event stream over a real store", () => {
     const fsm = new Fsm(store);
     const raft = new RaftReplicator({
       id: "self", selfAddress: "127.0.0.1:1", peers: [], join: false, store, fsm,
-      storage: new RaftStorage(store), transport: { send() {}, close() {} },
+      storage: new SqliteRaftStorage(store), transport: { send() {}, close() {} },
       forwarder: { propose: () => Promise.reject(new Error("no peers")) },
       log: silentLogger, electionTimeoutMs: 1000, heartbeatIntervalMs: 100, snapshotThreshold, announceLeadership: true,
     });

@@ -112,7 +112,7 @@ describe("membership changes (thesis §4.1)", () => {
     net.recover();
     net.tickAll(5);
     expect(net.node("a").status().voters).toEqual(ids3);
-    const confs = net.storages.get("a")!.slice(1, 100).filter((e: Entry) => e.type === "conf");
+    const confs = net.storages.get("a")!.entries(1, 100).filter((e: Entry) => e.type === "conf");
     expect(confs.map((e) => decodeConf(e).voters)).toEqual([ids3]);
   });
 

@@ -2,8 +2,9 @@
 // `network`): messages move synchronously, in FIFO order, and can be dropped
 // per link (cut, isolate) or per type (ignore). Each node has a
 // MemoryStorage that survives crash()/restart(), and a trivial application
-// that records what it applied.
-import { MemoryStorage, RaftNode, type Entry, type Message, type MessageType, type RaftConfig, type ReadState, type Snapshot } from "../../core/raft/index.ts";
+// that records what it applied. Each node's Ready loop is the real driver
+// (core/raft/driver.ts), the one every corral node runs.
+import { MemoryStorage, RaftDriver, RaftNode, type DriverStateMachine, type Entry, type Message, type MessageType, type RaftConfig, type ReadState, type Snapshot } from "../../core/raft/index.ts";
 import { mulberry32 } from "../sim/prng.ts";
 
 export interface TestApp {
@@ -15,6 +16,7 @@ export interface TestApp {
 
 export class Network {
   readonly nodes = new Map<string, RaftNode>();
+  private drivers = new Map<string, RaftDriver<Entry>>();
   readonly storages = new Map<string, MemoryStorage>();
   readonly apps = new Map<string, TestApp>();
   readonly readStates = new Map<string, ReadState[]>();
@@ -47,12 +49,14 @@ export class Network {
       restore,
     });
     this.nodes.set(id, node);
-    const snap = storage.getSnapshot();
-    this.apps.set(id, {
+    const snap = storage.snapshot();
+    const app: TestApp = {
       applied: snap ? (JSON.parse(snap.data) as string[]) : [],
       appliedIndex: snap?.index ?? 0,
       snapshots: [],
-    });
+    };
+    this.apps.set(id, app);
+    this.drivers.set(id, new RaftDriver({ node, storage, transport: { send: (msgs) => this.queue.push(...msgs) }, stateMachine: testStateMachine(app) }));
     this.readStates.set(id, []);
     this.drain(id);
     return node;
@@ -60,6 +64,7 @@ export class Network {
 
   crash(id: string): void {
     this.nodes.delete(id);
+    this.drivers.delete(id);
   }
 
   restart(id: string): RaftNode {
@@ -72,32 +77,14 @@ export class Network {
     return n;
   }
 
-  /** Run one node's Ready loop: persist, queue messages, apply. */
+  /** Run one node's Ready loop (the real driver): persist, queue messages, apply. */
   drain(id: string): void {
     const node = this.nodes.get(id);
     if (!node) return;
-    const storage = this.storages.get(id)!;
-    const app = this.apps.get(id)!;
-    while (node.hasReady()) {
-      const rd = node.ready();
-      storage.save(rd);
-      this.queue.push(...rd.messages);
-      if (rd.snapshot) {
-        app.applied = JSON.parse(rd.snapshot.data) as string[];
-        app.appliedIndex = rd.snapshot.index;
-        app.snapshots.push(rd.snapshot);
-      }
-      for (const e of rd.committedEntries) this.apply(app, e);
-      this.readStates.get(id)!.push(...rd.readStates);
-      node.advance(rd);
+    this.drivers.get(id)!.drain(({ ready }) => {
+      this.readStates.get(id)!.push(...ready.readStates);
       node.checkInvariants();
-    }
-  }
-
-  private apply(app: TestApp, e: Entry): void {
-    if (e.index !== app.appliedIndex + 1) throw new Error(`applied ${e.index} after ${app.appliedIndex}`);
-    app.appliedIndex = e.index;
-    if (e.type === "normal") app.applied.push(e.data);
+    });
   }
 
   /** Take a snapshot of `id`'s application at its applied index and compact. */
@@ -204,4 +191,24 @@ export class Network {
   applied(id: string): string[] {
     return this.apps.get(id)!.applied;
   }
+}
+
+/** The trivial application: the data of applied "normal" entries, in order; a snapshot is that list. */
+function testStateMachine(app: TestApp): DriverStateMachine<Entry> {
+  return {
+    restore(snap) {
+      app.applied = JSON.parse(snap.data) as string[];
+      app.appliedIndex = snap.index;
+      app.snapshots.push(snap);
+    },
+    apply(e) {
+      if (e.index !== app.appliedIndex + 1) throw new Error(`applied ${e.index} after ${app.appliedIndex}`);
+      app.appliedIndex = e.index;
+      if (e.type === "normal") app.applied.push(e.data);
+      return e;
+    },
+    published() {},
+    rolledBack() {},
+    snapshotData: () => JSON.stringify(app.applied),
+  };
 }

@@ -48,7 +48,7 @@ describe("§5.3 log replication", () => {
     expect(net.leaders()).toEqual([other!]);
     for (const id of ids3) expect(net.applied(id)).toEqual(["kept-1", "kept-2", "kept-3"]);
     // a's storage was truncated too, not just its memory.
-    const stored = net.storages.get("a")!.slice(1, 100).map((e) => e.data);
+    const stored = net.storages.get("a")!.entries(1, 100).map((e) => e.data);
     expect(stored).not.toContain("lost-1");
   });
 

@@ -15,11 +15,27 @@
 //    an index it knows to be committed, and every applied entry matches.
 import type { Entry, RaftNode, Snapshot } from "../../core/raft/index.ts";
 
+/** A server's log as the election rule sees it (§5.4.1). */
+export interface LogView {
+  id: string;
+  lastIndex: number;
+  lastTerm: number;
+  /** Holds the entry (index, term), or a snapshot covering it. */
+  has(index: number, term: number): boolean;
+}
+
+/** Whether voter `v` would grant `n` its vote on the log rule (§5.4.1). */
+function upToDate(n: LogView, v: LogView): boolean {
+  return n.lastTerm > v.lastTerm || (n.lastTerm === v.lastTerm && n.lastIndex >= v.lastIndex);
+}
+
 interface CommittedEntry {
   term: number;
   type: string;
   data: string;
   hash: number;
+  /** The applier's outcome (JSON), when the caller reports it. */
+  result?: string;
   /** Lowest term of a node seen applying it: an upper bound of the term it was committed in. */
   obsTerm: number;
 }
@@ -90,18 +106,53 @@ export class SafetyChecker {
     }
   }
 
-  /** `id` (in `term`) applied `e`, reaching state `hash`. */
-  onApply(id: string, e: Entry, hash: number, term: number): void {
+  /** `id` (in `term`) applied `e`, reaching state `hash`, with the applier's outcome `result`. */
+  onApply(id: string, e: Entry, hash: number, term: number, result?: string): void {
     const c = this.committed.get(e.index);
     if (!c) {
-      this.committed.set(e.index, { term: e.term, type: e.type, data: e.data, hash, obsTerm: term });
+      this.committed.set(e.index, { term: e.term, type: e.type, data: e.data, hash, result, obsTerm: term });
       if (e.index > this.maxCommitted) this.maxCommitted = e.index;
       return;
     }
     if (c.term !== e.term || c.data !== e.data || c.type !== e.type)
       return this.fail(`State Machine Safety: ${id} applied (${e.index}, term ${e.term}) but another node applied term ${c.term} there`);
     if (c.hash !== hash) return this.fail(`State Machine Safety: ${id} state hash differs after index ${e.index}`);
+    if (c.result !== undefined && result !== undefined && c.result !== result)
+      return this.fail(`State Machine Safety: ${id} got outcome ${result} for index ${e.index}, another node ${c.result}`);
     if (term < c.obsTerm) c.obsTerm = term;
+  }
+
+  /**
+   * Raft's safety argument, checked directly (§5.4.3): once (index, term) is
+   * committed, no server lacking it can win an election, because a majority
+   * holds it and none of them votes for a log less up-to-date than its own.
+   * So: no server without the entry may have a log that a majority of the
+   * voters would vote for. Figure 8's bug (an earlier term's entry committed
+   * by counting replicas) breaks this at the moment of the commit, long
+   * before some later election happens to exploit it. `logs` are every
+   * server's log as it would campaign and vote now (disk for crashed ones),
+   * restricted by the caller to the servers of the committed configuration.
+   */
+  checkElectable(index: number, term: number, logs: LogView[]): void {
+    for (const n of logs) {
+      if (n.has(index, term)) continue;
+      const grants = logs.filter((v) => v.id === n.id || upToDate(n, v)).length;
+      if (grants * 2 > logs.length)
+        return this.fail(
+          `Leader Completeness: committed entry ${index} (term ${term}) is missing on ${n.id} (last ${n.lastIndex}/t${n.lastTerm}), ` +
+            `which ${grants} of ${logs.length} voters would elect`,
+        );
+    }
+  }
+
+  /** Snapshot data by index, from the first node that took one there (whole-state comparison). */
+  private snapshots = new Map<number, { id: string; data: string }>();
+
+  /** `id` compacted at snap.index: its whole state (the dump) must equal every other replica's there. */
+  onSnapshot(id: string, snap: Snapshot): void {
+    const seen = this.snapshots.get(snap.index);
+    if (!seen) this.snapshots.set(snap.index, { id, data: snap.data });
+    else if (seen.data !== snap.data) this.fail(`State Machine Safety: ${id} and ${seen.id} hold different states at index ${snap.index} (snapshot dumps differ)`);
   }
 
   /** `id` restored `snap`, giving state `hash`. */

@@ -10,7 +10,12 @@
 //    applied the ReadState's index.
 import type { Entry, ReadState } from "../../core/raft/index.ts";
 import type { HistoryEvent } from "../lincheck/types.ts";
-import type { ApplyResult, KvApp, KvCommand } from "./kv.ts";
+import { kvSetCommand, type SimApp } from "./app.ts";
+
+/** An applied normal entry's outcome for the clients: whether the (CAS) write took effect. */
+export interface ApplyResult {
+  ok: boolean;
+}
 import type { Rng } from "./prng.ts";
 import type { Swarm } from "./swarm.ts";
 
@@ -33,7 +38,7 @@ type NotLeader = { ok: false; leader?: string };
 /** A node as a client reaches it. */
 export interface ClientTarget {
   id: string;
-  kv: KvApp;
+  kv: Pick<SimApp, "get" | "appliedIndex">;
   propose(data: string): { ok: true; index: number; term: number } | NotLeader | { ok: false };
   readIndex(ctx: string): { ok: true } | NotLeader | { ok: false };
   /** Run the node's Ready loop: called after the operation is registered, since it may complete it at once. */
@@ -102,11 +107,13 @@ export class Clients {
       if (!res.ok) return this.refused(op, res);
     } else {
       const value = this.nextValue++;
-      const expected = node.kv.get(key);
-      op.value = f === "write" ? value : [expected, value];
-      const cmd: KvCommand = f === "write" ? { id: value, op: "put", key, value } : { id: value, op: "cas", key, expected, value };
+      // CAS on the ModifyIndex this (maybe stale) replica shows: every write
+      // puts a fresh value, so "same ModifyIndex" is "same value" and the
+      // history stays a register with compare-and-set.
+      const seen = node.kv.get(key);
+      op.value = f === "write" ? value : [seen.value, value];
       this.emit(op, "invoke", op.value);
-      const res = node.propose(JSON.stringify(cmd));
+      const res = node.propose(kvSetCommand(key, value, f === "cas" ? seen.modifyIndex : undefined));
       if (!res.ok) return this.refused(op, res);
       op.index = res.index;
       op.term = res.term;
@@ -149,9 +156,9 @@ export class Clients {
   }
 
   /** After `node` applied a batch: serve reads whose index is now applied. */
-  serveReads(node: string, kv: KvApp): void {
+  serveReads(node: string, kv: Pick<SimApp, "get" | "appliedIndex">): void {
     for (const op of this.busy.values()) {
-      if (op.node === node && op.readIndex !== undefined && kv.appliedIndex >= op.readIndex) this.complete(op, "ok", kv.get(op.key));
+      if (op.node === node && op.readIndex !== undefined && kv.appliedIndex >= op.readIndex) this.complete(op, "ok", kv.get(op.key).value);
     }
   }
 

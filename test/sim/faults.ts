@@ -130,6 +130,41 @@ export class Faults {
     this.sim.withReady(leader, () => leader.raft!.transferLeadership(to));
   }
 
+  /** Young leaders that will die at one of their next Readies' crash points (by id, with the incarnation). */
+  private doomed = new Map<string, number>();
+
+  /**
+   * `id` just became leader: maybe doom it (Swarm.leaderInfantMortality):
+   * it crashes at a driver crash point within its next few Readies, while
+   * its first entries are on a minority. A third of the doomed are also cut
+   * off at once, so those entries stay theirs alone; a third lose half the
+   * messages they send, so their followers hold different prefixes.
+   */
+  onLeaderElected(id: string, incarnation: number): void {
+    const s = this.sim.swarm;
+    if (this.sim.phase !== 1 || s.leaderInfantMortality === 0 || !this.rng.chance(s.leaderInfantMortality)) return;
+    this.doomed.set(id, incarnation);
+    const how = this.rng.int(0, 2);
+    if (how === 0) {
+      // Cut off with a minority of the others: its entries reach only them.
+      const others = shuffle(this.liveIds().filter((x) => x !== id), this.rng);
+      const companions = others.slice(0, this.rng.int(0, Math.max(0, Math.ceil(others.length / 2) - 1)));
+      this.sim.net.split([id, ...companions], others.filter((x) => !companions.includes(x)));
+    }
+    else if (how === 1) this.sim.net.setLossy(id, 0.5);
+  }
+
+  /** At a driver crash point of `id`: whether a doomed young leader dies here. */
+  diesNow(id: string, incarnation: number): boolean {
+    if (this.doomed.get(id) !== incarnation) return false;
+    if (this.sim.phase !== 1) return (this.doomed.delete(id), false);
+    if (!this.rng.chance(0.05)) return false;
+    this.doomed.delete(id);
+    this.sim.net.healPartitions();
+    this.sim.net.setLossy(id, 0);
+    return true;
+  }
+
   /** A conf entry was applied somewhere; track the committed voter set and retire removed nodes. */
   onConfCommitted(e: Entry): void {
     if (e.index <= this.committedConfIndex) return;

@@ -4,6 +4,7 @@
 // misses the bound fails with a description of each node.
 import type { Simulation } from "./sim.ts";
 import { TICK_UNITS } from "./swarm.ts";
+import { kvSetCommand } from "./app.ts";
 
 export class Liveness {
   /** Ticks phase 2 needed; -1 while not done. */
@@ -27,7 +28,7 @@ export class Liveness {
    */
   private catchUpTicks(): number {
     const s = this.sim.swarm;
-    const lasts = [...this.sim.nodes.values()].filter((n) => !n.gone).map((n) => n.storage.lastIndex());
+    const lasts = [...this.sim.nodes.values()].filter((n) => !n.gone).map((n) => n.raft?.status().lastIndex ?? 0);
     const lag = Math.max(...lasts) - Math.min(...lasts);
     const perRound = s.maxEntriesPerAppend * s.maxInflightAppends;
     const roundTicks = Math.ceil((2 * s.maxDelay) / TICK_UNITS) + s.heartbeatTicks;
@@ -46,13 +47,13 @@ export class Liveness {
       const term = raft.status().term;
       // One marker per leadership: a new leader proposes its own.
       if (!this.marker || this.marker.term !== term || this.marker.node !== leader.id) {
-        const res = sim.withReady(leader, () => raft.propose(JSON.stringify({ id: 0, op: "put", key: "__live", value: term })));
+        const res = sim.withReady(leader, () => raft.propose(kvSetCommand("__live", term)));
         if (res.ok) this.marker = { node: leader.id, index: res.index, term: res.term };
       }
     }
     const m = this.marker;
     if (m && sim.checker.committed.get(m.index)?.term === m.term) {
-      const lagging = sim.faults.committedVoters.filter((id) => (sim.nodes.get(id)?.kv?.appliedIndex ?? -1) < m.index);
+      const lagging = sim.faults.committedVoters.filter((id) => (sim.nodes.get(id)?.app?.appliedIndex ?? -1) < m.index);
       if (lagging.length === 0) {
         this.ticksTaken = Math.round((sim.now - this.start_) / TICK_UNITS);
         return "done";

@@ -8,6 +8,8 @@ import type { Swarm } from "./swarm.ts";
 
 export class SimNetwork {
   private blocked = new Set<string>();
+  /** Extra drop probability for messages from a node (a flaky sender, faults.ts). */
+  private lossyFrom = new Map<string, number>();
   dropRate: number;
   dupRate: number;
   private minDelay: number;
@@ -28,7 +30,7 @@ export class SimNetwork {
   /** Schedules delivery of `m` (zero, one or two copies). */
   send(now: number, m: Message, schedule: (time: number, m: Message) => void): void {
     this.sent++;
-    if (this.isBlocked(m.from, m.to) || this.rng.chance(this.dropRate)) {
+    if (this.isBlocked(m.from, m.to) || this.rng.chance(this.dropRate) || this.rng.chance(this.lossyFrom.get(m.from) ?? 0)) {
       this.dropped++;
       return;
     }
@@ -54,9 +56,16 @@ export class SimNetwork {
     this.blocked.clear();
   }
 
+  /** Messages from `id` are lost with probability `p` (0: as the rest of the network). */
+  setLossy(id: string, p: number): void {
+    if (p > 0) this.lossyFrom.set(id, p);
+    else this.lossyFrom.delete(id);
+  }
+
   /** Phase 2: a reliable (but still delaying and reordering) network. */
   healAll(): void {
     this.blocked.clear();
+    this.lossyFrom.clear();
     this.dropRate = 0;
     this.dupRate = 0;
   }

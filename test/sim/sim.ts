@@ -1,9 +1,12 @@
-// The deterministic simulator (TigerBeetle's VOPR idea): real RaftNodes, a
-// simulated clock, disk and network, all driven by one seed. Phase 1 runs
-// clients under the seed's fault mix and checks safety after every event;
-// phase 2 heals everything and requires a leader and a commit within a tick
-// budget (liveness.ts). Finally the clients' history must be linearizable.
-import type { Message, Ready } from "../../core/raft/index.ts";
+// The deterministic simulator (TigerBeetle's VOPR idea): the real thing
+// (RaftNode, the one driver, the SQLite storage, core/state's FSM and
+// appliers, on in-memory SQLite; node.ts) under a simulated clock and
+// network, with crashes at the driver's crash points, all driven by one
+// seed. Phase 1 runs clients under the seed's fault mix and checks safety
+// after every event; phase 2 heals everything and requires a leader and a
+// commit within a tick budget (liveness.ts). Finally the clients' history
+// must be linearizable.
+import type { CrashPoint, Message, RaftConfig } from "../../core/raft/index.ts";
 import { checkHistory } from "../lincheck/check.ts";
 import { SafetyChecker } from "./checker.ts";
 import { Clients } from "./clients.ts";
@@ -11,9 +14,14 @@ import { EventHeap } from "./heap.ts";
 import { Faults } from "./faults.ts";
 import { Liveness } from "./liveness.ts";
 import { SimNetwork } from "./network.ts";
-import { SimNode } from "./node.ts";
+import { SimCrash, SimNode, type SimNodeHooks } from "./node.ts";
 import { mulberry32, type Rng } from "./prng.ts";
 import { pickSwarm, TICK_UNITS, type Swarm } from "./swarm.ts";
+import { kvSetSucceeded } from "./app.ts";
+import type { LogView } from "./checker.ts";
+import { SqliteRaftStorage } from "../../core/cluster/raft/storage.ts";
+
+const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 type SimEvent =
   | { time: number; seq: number; kind: "tick"; node: string; incarnation: number }
@@ -32,6 +40,8 @@ export interface SimStats {
   messages: number;
   dropped: number;
   crashes: number;
+  /** Crashes inside the driver, by crash point. */
+  driverCrashes: Partial<Record<CrashPoint, number>>;
   snapshotsInstalled: number;
   confChanges: number;
   clientOps: number;
@@ -61,14 +71,29 @@ export class Simulation {
   phase: 1 | 2 = 1;
   events = 0;
   snapshotsInstalled = 0;
+  readonly driverCrashes: Partial<Record<CrashPoint, number>> = {};
+  private readonly nodeHooks: SimNodeHooks;
   private failure: string | undefined;
   private readonly liveness = new Liveness(this);
 
   constructor(
     readonly seed: number,
     override: Partial<Swarm> = {},
+    unsafe?: RaftConfig["unsafe"],
   ) {
     this.rng = mulberry32(seed);
+    const crashRng = this.rng.fork();
+    this.nodeHooks = {
+      unsafe,
+      transport: { send: (msgs) => this.send(msgs) },
+      onPersist: (node, entries, prevTerm, commit) => this.checker.onPersist(node.id, entries, prevTerm, commit),
+      crashPoint: (node, at) => {
+        const dies = this.faults.diesNow(node.id, node.incarnation) || (this.phase === 1 && this.swarm.crashInDriver > 0 && crashRng.chance(this.swarm.crashInDriver));
+        if (!dies) return;
+        this.driverCrashes[at] = (this.driverCrashes[at] ?? 0) + 1;
+        throw new SimCrash(at);
+      },
+    };
     this.swarm = { ...pickSwarm(this.rng.fork()), ...override };
     this.net = new SimNetwork(this.rng.fork(), this.swarm);
     const ids = Array.from({ length: this.swarm.nodes }, (_, i) => `n${i + 1}`);
@@ -78,8 +103,9 @@ export class Simulation {
       node: (id) => {
         const n = this.nodes.get(id);
         const raft = n?.raft;
-        if (!n || !raft || !n.kv) return undefined;
-        return { id, kv: n.kv, propose: (d) => raft.propose(d), readIndex: (c) => raft.readIndex(c), flush: () => this.withReady(n, () => undefined) };
+        const app = n?.app;
+        if (!n || !raft || !app) return undefined;
+        return { id, kv: app, propose: (d) => raft.propose(d), readIndex: (c) => raft.readIndex(c), flush: () => this.withReady(n, () => undefined) };
       },
       nodeIds: () => [...this.nodes.values()].filter((n) => !n.gone).map((n) => n.id),
       scheduleClient: (proc, at) => this.schedule({ time: at, kind: "client", proc }),
@@ -92,7 +118,7 @@ export class Simulation {
   }
 
   addNode(id: string, peers: string[]): SimNode {
-    const node = new SimNode(id, peers, this.rng.fork(), this.swarm);
+    const node = new SimNode(id, peers, this.rng.fork(), this.swarm, this.nodeHooks);
     this.nodes.set(id, node);
     this.startNode(node);
     return node;
@@ -129,58 +155,68 @@ export class Simulation {
     return out;
   }
 
-  /** The driver loop of a real node: persist, send, apply, advance. */
-  processReady(node: SimNode): void {
-    while (node.raft?.hasReady()) {
-      const raft = node.raft;
-      const kv = node.kv!;
-      const rd: Ready = raft.ready();
-      const send = (msgs: Message[]) => {
-        for (const m of msgs) this.net.send(this.now, m, (time, msg) => this.schedule({ time, kind: "deliver", msg }));
-      };
-      // Like the real driver: a leader's Appends go out before it persists them,
-      // so a crash before persisting can leave them only on followers.
-      send(rd.messages.slice(0, rd.sendBeforePersist));
-      if (this.phase === 1 && this.rng.chance(this.swarm.crashBeforePersist)) return this.crash(node, this.restartDelay());
-      if (rd.entries.length > 0) {
-        const first = rd.entries[0]!.index;
-        const prevTerm = rd.snapshot && first === rd.snapshot.index + 1 ? rd.snapshot.term : node.storage.term(first - 1);
-        this.checker.onPersist(node.id, rd.entries, prevTerm, rd.hardState?.commit ?? raft.status().commitIndex);
+  /** Every server of the committed configuration, as it would campaign and vote now (disk for crashed ones). */
+  private logViews(): LogView[] {
+    const voters = this.faults.committedVoters;
+    const views: LogView[] = [];
+    for (const id of voters) {
+      const n = this.nodes.get(id);
+      if (!n || n.gone) continue;
+      const raft = n.raft;
+      if (raft) {
+        const st = raft.status();
+        if (!sameSet(st.voters, voters)) return []; // a configuration in flux: the majority argument needs one voter set
+        views.push({ id, lastIndex: st.lastIndex, lastTerm: raft.termAt(st.lastIndex) ?? 0, has: (i, t) => i <= st.snapshotIndex || raft.termAt(i) === t });
+      } else {
+        const disk = new SqliteRaftStorage(n.store);
+        const last = disk.lastIndex();
+        const snap = disk.snapshotIndex();
+        views.push({ id, lastIndex: last, lastTerm: disk.term(last) ?? 0, has: (i, t) => i <= snap || disk.term(i) === t });
       }
-      node.storage.save(rd);
-      if (this.phase === 1 && this.rng.chance(this.swarm.crashBeforeSend)) return this.crash(node, this.restartDelay());
-      send(rd.messages.slice(rd.sendBeforePersist));
-      if (rd.snapshot) {
-        kv.restore(rd.snapshot);
-        this.snapshotsInstalled++;
-        this.checker.onRestore(node.id, rd.snapshot, kv.hash);
-        this.clients.onSnapshot(node.id, rd.snapshot.index);
-      }
-      if (rd.committedEntries.length > 0) {
-        const term = raft.status().term;
-        for (const e of rd.committedEntries) {
-          const res = kv.apply(e);
-          this.checker.onApply(node.id, e, kv.hash, term);
-          this.clients.onApply(node.id, e, res);
-          if (e.type === "conf") this.faults.onConfCommitted(e);
-        }
-      }
-      this.clients.onReadStates(node.id, rd.readStates);
-      this.clients.serveReads(node.id, kv);
-      raft.advance(rd);
-      raft.checkInvariants();
-      this.maybeCompact(node);
     }
+    return views.length === voters.length ? views : [];
   }
 
-  private maybeCompact(node: SimNode): void {
-    const every = this.swarm.compactEvery;
-    const kv = node.kv!;
-    if (every === 0 || kv.appliedIndex - node.storage.snapshotIndex() < every) return;
-    const term = node.raft!.termAt(kv.appliedIndex);
-    if (term === undefined) return;
-    const res = node.raft!.compact({ index: kv.appliedIndex, term, data: kv.snapshotData() });
-    if (res.ok) node.storage.compact(res.snapshot);
+  private send(msgs: Message[]): void {
+    for (const m of msgs) this.net.send(this.now, m, (time, msg) => this.schedule({ time, kind: "deliver", msg }));
+  }
+
+  /**
+   * The node's Ready loop: the real driver's, with the simulator's checks
+   * after each Ready. A SimCrash thrown at a crash point kills the node
+   * right there (SQLite rolled back an open transaction).
+   */
+  processReady(node: SimNode): void {
+    const driver = node.driver;
+    if (!driver) return;
+    try {
+      driver.drain(({ ready: rd, applied }) => {
+        const raft = node.raft!;
+        const app = node.app!;
+        if (rd.softState?.role === "leader") this.faults.onLeaderElected(node.id, node.incarnation);
+        if (rd.snapshot) {
+          this.snapshotsInstalled++;
+          this.checker.onRestore(node.id, rd.snapshot, app.stateHash());
+          this.clients.onSnapshot(node.id, rd.snapshot.index);
+        }
+        const term = raft.status().term;
+        for (const a of applied) {
+          const first = !this.checker.committed.has(a.entry.index);
+          this.checker.onApply(node.id, a.entry, a.hash, term, a.result);
+          if (first) this.checker.checkElectable(a.entry.index, a.entry.term, this.logViews());
+          this.clients.onApply(node.id, a.entry, a.entry.type === "normal" ? { ok: kvSetSucceeded(a.applied) } : undefined);
+          if (a.entry.type === "conf") this.faults.onConfCommitted(a.entry);
+        }
+        this.clients.onReadStates(node.id, rd.readStates);
+        this.clients.serveReads(node.id, app);
+        raft.checkInvariants();
+        const compacted = driver.maybeCompact(this.swarm.compactEvery);
+        if (compacted?.ok) this.checker.onSnapshot(node.id, compacted.snapshot);
+      });
+    } catch (err) {
+      if (!(err instanceof SimCrash)) throw err;
+      this.crash(node, this.restartDelay());
+    }
   }
 
   restartDelay(): number {
@@ -286,6 +322,7 @@ export class Simulation {
       messages: this.net.sent,
       dropped: this.net.dropped,
       crashes,
+      driverCrashes: this.driverCrashes,
       snapshotsInstalled: this.snapshotsInstalled,
       confChanges: this.faults.confChangesCommitted,
       clientOps: this.clients.completed,
@@ -295,6 +332,6 @@ export class Simulation {
   }
 }
 
-export function runSeed(seed: number, override: Partial<Swarm> = {}): SimResult {
-  return new Simulation(seed, override).run();
+export function runSeed(seed: number, override: Partial<Swarm> = {}, unsafe?: RaftConfig["unsafe"]): SimResult {
+  return new Simulation(seed, override, unsafe).run();
 }

@@ -11,7 +11,7 @@ import { openStore } from "../../core/store/db.ts";
 import * as schema from "../../core/store/schema.ts";
 import { migrations } from "../../core/store/migrations.ts";
 import { Fsm } from "../../core/state/fsm.ts";
-import { RaftStorage } from "../../core/cluster/raft/storage.ts";
+import { SqliteRaftStorage } from "../../core/cluster/raft/storage.ts";
 import { testReplicator } from "../helpers/replicator.ts";
 import { createStateReader } from "../../core/state/reader.ts";
 import type { Command } from "../../core/state/commands.ts";
@@ -137,7 +137,7 @@ export function storeContract(test: TestFn, expectedRuntime: string) {
     let s = await openStore(path);
     // As a follower can leave it: entries persisted and known committed, not yet applied.
     s.transaction(() =>
-      new RaftStorage(s).persist({
+      new SqliteRaftStorage(s).save({
         entries: [
           { index: 1, term: 1, type: "conf", data: JSON.stringify({ voters: ["self"] }) },
           { index: 2, term: 1, type: "normal", data: JSON.stringify(register("11111111-1111-4111-8111-111111111111", "n1")) },

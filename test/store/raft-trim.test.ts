@@ -1,11 +1,11 @@
-// Compacted log entries leave the log table a slice per Ready (RaftStorage.trim),
+// Compacted log entries leave the log table a slice per Ready (SqliteRaftStorage.trim),
 // never beyond the stored snapshot: not after a restart that left some
 // behind, not after a compaction whose transaction rolled back.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RaftStorage } from "../../core/cluster/raft/storage.ts";
+import { SqliteRaftStorage } from "../../core/cluster/raft/storage.ts";
 import { openStore, type Store } from "../../core/store/db.ts";
 import type { Entry } from "../../core/raft/index.ts";
 
@@ -18,16 +18,16 @@ const entries = (from: number, to: number): Entry[] =>
 
 test("compacted entries go a slice per call, only up to the stored snapshot", async () => {
   const store = await openStore(join(dir, "state.db"));
-  const storage = new RaftStorage(store);
-  store.transaction(() => storage.persist({ entries: entries(1, 600), hardState: { term: 1, vote: null, commit: 600 } }));
-  store.transaction(() => storage.compacted({ index: 550, term: 1, voters: ["a"], data: "{}" }));
+  const storage = new SqliteRaftStorage(store);
+  store.transaction(() => storage.save({ entries: entries(1, 600), hardState: { term: 1, vote: null, commit: 600 } }));
+  store.transaction(() => storage.compact({ index: 550, term: 1, voters: ["a"], data: "{}" }));
   expect(rows(store)).toEqual({ n: 600, lo: 1, hi: 600 }); // nothing deleted in the compaction itself
 
   store.transaction(() => storage.trim(256));
   expect(rows(store)).toEqual({ n: 344, lo: 257, hi: 600 });
 
   // A restart reads nothing below the snapshot and trims what is left.
-  const restarted = new RaftStorage(store);
+  const restarted = new SqliteRaftStorage(store);
   expect(restarted.load()!.entries.map((e) => e.index)).toEqual(entries(551, 600).map((e) => e.index));
   store.transaction(() => restarted.trim(256));
   store.transaction(() => restarted.trim(256));
@@ -36,7 +36,7 @@ test("compacted entries go a slice per call, only up to the stored snapshot", as
   // A compaction that rolled back moved no bound: nothing more goes.
   expect(() =>
     store.transaction(() => {
-      restarted.compacted({ index: 590, term: 1, voters: ["a"], data: "{}" });
+      restarted.compact({ index: 590, term: 1, voters: ["a"], data: "{}" });
       throw new Error("disk full");
     }),
   ).toThrow("disk full");

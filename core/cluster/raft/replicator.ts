@@ -1,28 +1,22 @@
-// The Raft driver: owns the real clock (a tick timer), the SQLite storage
-// and the HTTP transport around core/raft's pure state machine, and
-// implements the Replicator interface, so callers of propose() do not know
-// whether one node or five order their commands.
-//
-// Processing one Ready (core/raft/types.ts states the contract):
-//   send what may precede persisting (a leader's Appends and Heartbeats);
-//   one SQLite transaction: persist snapshot/entries/hard state, then apply
-//   the committed entries to the FSM (same transaction: state, applied index
-//   and log can never disagree after a crash); then send the messages; then
-//   advance; then answer the proposers whose entries were applied.
-import { RaftNode, type Entry, type Message, type Ready, type Status } from "../../raft/index.ts";
+// The Raft driver's shell: owns the real clock (a tick timer), the SQLite
+// storage and the HTTP transport around core/raft's driver (driver.ts: the
+// one Ready loop, also run by the simulator), and implements the Replicator
+// interface, so callers of propose() do not know whether one node or five
+// order their commands. What is left here is timers and promises: ticking,
+// coalescing drains, answering proposers and reads, leases, forwarding.
+import { RaftDriver, RaftNode, type Entry, type Message, type Processed, type Status } from "../../raft/index.ts";
 import type { Store } from "../../store/db.ts";
 import type { Fsm, AppliedEntry } from "../../state/fsm.ts";
 import { Command, encodeCommand } from "../../state/commands.ts";
 import { ReplicationError, type ProposeOutcome, type ReplicationStatus, type Replicator } from "../../state/replicator.ts";
 import type { Logger } from "../../log.ts";
-import { TRIM_ROWS_PER_READY, type RaftStorage } from "./storage.ts";
+import { TRIM_ROWS_PER_READY, type SqliteRaftStorage } from "./storage.ts";
+import { FsmStateMachine } from "./fsm-machine.ts";
 import type { RaftTransport } from "./transport.ts";
 import type { LeaderForwarder } from "./forward.ts";
 import { ReadBarriers } from "./reads.ts";
 import { LeaderLease, leaseDurationMs } from "./lease.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
-
-const NOOP = { type: "Noop", v: 1, at: 0 } as const;
 
 export interface RaftReplicatorOptions {
   /** Raft id: the advertised "host:port" of a leader-role node; a dev node uses a fixed id (see setup.ts). */
@@ -34,7 +28,7 @@ export interface RaftReplicatorOptions {
   join: boolean;
   store: Store;
   fsm: Fsm;
-  storage: RaftStorage;
+  storage: SqliteRaftStorage;
   transport: RaftTransport;
   forwarder: LeaderForwarder;
   log: Logger;
@@ -68,6 +62,7 @@ interface Pending {
 
 export class RaftReplicator implements Replicator {
   readonly node: RaftNode;
+  private readonly driver: RaftDriver<AppliedEntry>;
   private pending = new Map<number, Pending>();
   private reads: ReadBarriers;
   /** Default-mode reads (lease.ts); renewed by every read-index round. */
@@ -81,9 +76,6 @@ export class RaftReplicator implements Replicator {
   private latencyListeners = new Set<(seconds: number) => void>();
   private announcedTerm = 0;
   private readonly tickMs: number;
-  /** Term and vote as last persisted (to tell which hard-state changes need an fsync). */
-  private durableTerm = -1;
-  private durableVote: string | null = null;
 
   constructor(private opts: RaftReplicatorOptions) {
     this.reads = new ReadBarriers(() => opts.fsm.appliedIndex());
@@ -100,6 +92,13 @@ export class RaftReplicator implements Replicator {
       restore,
       applied: restore ? opts.fsm.appliedIndex() : undefined,
       logger: opts.log,
+    });
+    this.driver = new RaftDriver({
+      node: this.node,
+      storage: opts.storage,
+      transport: opts.transport,
+      stateMachine: new FsmStateMachine(opts.store, opts.fsm),
+      housekeeping: () => opts.storage.trim(TRIM_ROWS_PER_READY),
     });
   }
 
@@ -344,46 +343,18 @@ export class RaftReplicator implements Replicator {
   }
 
   private drain(): void {
-    while (!this.closed && this.node.hasReady()) this.process(this.node.ready());
-  }
-
-  private process(rd: Ready): void {
-    const fsm = this.opts.fsm;
-    const applied: AppliedEntry[] = [];
-    // fsync only what Raft's safety rests on: new log entries, a snapshot, a
-    // new term or vote. Applying committed entries (and a higher commit
-    // index) need not be: after a crash Raft delivers again every committed
-    // entry above the applied index persisted with the state.
-    const hs = rd.hardState;
-    const votedOrTermChanged = !!hs && (hs.term !== this.durableTerm || hs.vote !== this.durableVote);
-    this.opts.store.fsyncCommits(rd.entries.length > 0 || !!rd.snapshot || votedOrTermChanged);
-    if (hs) [this.durableTerm, this.durableVote] = [hs.term, hs.vote];
-    // A leader's Appends go out before its own fsync (Ready.sendBeforePersist,
-    // thesis §10.2.1): the followers write their logs while we write ours.
-    // Their acks are stepped only after this synchronous persist returns.
-    this.opts.transport.send(rd.messages.slice(0, rd.sendBeforePersist));
     try {
-      this.opts.store.transaction(() => {
-        this.opts.storage.persist(rd);
-        this.opts.storage.trim(TRIM_ROWS_PER_READY);
-        if (rd.snapshot) fsm.restoredTo(rd.snapshot.index);
-        for (const e of rd.committedEntries) {
-          // Entries at or below the applied index were applied before a restart.
-          if (e.index <= fsm.applyingIndex()) continue;
-          applied.push(fsm.applyInTransaction(e.index, e.type === "normal" ? e.data : NOOP));
-        }
-      });
+      this.driver.drain((p) => this.afterReady(p), () => this.closed);
     } catch (err) {
       // Storage failed (disk full, I/O error): continuing could ack what is
       // not durable. Stop this node; the others carry on and it can rejoin.
-      fsm.rollback();
       this.stopOnStorageFailure(err);
-      return;
     }
+  }
+
+  /** The driver persisted, applied, sent and advanced one Ready: answer whoever waits on it. */
+  private afterReady({ ready: rd, applied }: Processed<AppliedEntry>): void {
     if (rd.snapshot) this.opts.log.info("installed snapshot", { index: rd.snapshot.index, term: rd.snapshot.term });
-    for (const a of applied) fsm.published(a);
-    this.opts.transport.send(rd.messages.slice(rd.sendBeforePersist));
-    this.node.advance(rd);
     this.settle(rd.committedEntries, applied);
     if (rd.softState) this.leadershipChanged(rd.softState.role === "leader", rd.softState.leader);
     for (const rs of rd.readStates) this.reads.confirmed(rs.ctx, rs.index);
@@ -451,24 +422,15 @@ export class RaftReplicator implements Replicator {
 
   /** Snapshot and compact once snapshotThreshold entries follow the last snapshot. */
   private maybeCompact(): void {
-    const st = this.node.status();
-    const applied = st.appliedIndex;
-    if (applied - st.snapshotIndex < this.opts.snapshotThreshold) return;
-    const term = this.node.termAt(applied);
-    if (term === undefined) return;
-    // No fsync: losing the snapshot in a crash leaves the previous one and
-    // the whole log, and the next fsynced Ready makes it durable anyway.
-    this.opts.store.fsyncCommits(false);
+    let r;
     try {
-      this.opts.store.transaction(() => {
-        const r = this.node.compact({ index: applied, term, data: this.opts.storage.dump() });
-        if (r.ok) this.opts.storage.compacted(r.snapshot);
-        else this.opts.log.warn("raft: compaction refused", { reason: r.message });
-      });
+      r = this.driver.maybeCompact(this.opts.snapshotThreshold);
     } catch (err) {
       this.stopOnStorageFailure(err);
       return;
     }
-    this.opts.log.info("raft: snapshot taken, log compacted", { index: applied });
+    if (!r) return;
+    if (r.ok) this.opts.log.info("raft: snapshot taken, log compacted", { index: r.snapshot.index });
+    else this.opts.log.warn("raft: compaction refused", { reason: r.message });
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/db.ts";
 import type { Fsm } from "../../state/fsm.ts";
 import { RaftReplicator } from "./replicator.ts";
-import { RaftStorage } from "./storage.ts";
+import { SqliteRaftStorage } from "./storage.ts";
 import { HttpRaftTransport } from "./transport.ts";
 import { HttpLeaderForwarder } from "./forward.ts";
 import { PLAIN_HTTP, type PeerHttp } from "../../http/tls.ts";
@@ -30,7 +30,7 @@ export function createRaft(opts: { config: Config; selfAddress: string; key: Nod
     join: dev ? false : config.raft.join,
     store,
     fsm,
-    storage: new RaftStorage(store),
+    storage: new SqliteRaftStorage(store),
     // A request that takes longer than an election timeout is worse than a dropped one.
     transport: new HttpRaftTransport({ self: selfAddress, key, log, timeoutMs: Math.max(1000, config.leader.electionTimeoutMs * 2), scheme: peer.scheme, fetch: peer.fetch }),
     forwarder: new HttpLeaderForwarder(key, undefined, peer.scheme, peer.fetch),

@@ -1,13 +1,13 @@
 // Raft's durable state in the node's SQLite database: the log (table `log`),
 // the hard state (meta `raft_hard_state`) and the latest snapshot (table
-// `raft_snapshot`). Everything one Ready asks to persist is written in one
-// transaction together with the entries it commits, so a crash leaves
-// either all of it or none (core/raft's Ready contract, types.ts).
-import { and, asc, eq, gt } from "drizzle-orm";
+// `raft_snapshot`). It implements core/raft's RaftStorage contract
+// (core/raft/storage.ts; test/raft/storage-contract.ts checks it). The
+// driver runs each Ready's save and the FSM's apply in one `atomically`
+// transaction, so a crash leaves either all of it or none.
+import { asc, eq, gt } from "drizzle-orm";
 import { setMeta, type Store } from "../../store/db.ts";
 import { log, meta, raftSnapshot } from "../../store/schema.ts";
-import type { Entry, EntryType, HardState, PersistedState, Snapshot } from "../../raft/index.ts";
-import { decodeDump, dumpState, encodeDump, restoreState } from "../../state/snapshot.ts";
+import type { Entry, EntryType, HardState, Persist, PersistedState, RaftStorage, Snapshot } from "../../raft/index.ts";
 
 const HARD_STATE_KEY = "raft_hard_state";
 
@@ -23,22 +23,18 @@ function entryType(kind: string): EntryType {
  */
 export const TRIM_ROWS_PER_READY = 256;
 
-export class RaftStorage {
+export class SqliteRaftStorage implements RaftStorage {
   /** Whether stored entries the snapshot covers may await trim(). */
   private trimPending = false;
 
   constructor(private store: Store) {}
 
-  /** What was persisted, or undefined for a node that never ran Raft. */
   load(): PersistedState | undefined {
     const db = this.store.db;
     const hs = db.select().from(meta).where(eq(meta.key, HARD_STATE_KEY)).get();
     if (!hs) return undefined;
     const hardState = JSON.parse(hs.value) as HardState;
-    const snapRow = db.select().from(raftSnapshot).where(eq(raftSnapshot.id, 1)).get();
-    const snapshot: Snapshot | undefined = snapRow
-      ? { index: snapRow.idx, term: snapRow.term, voters: snapRow.voters, data: snapRow.data }
-      : undefined;
+    const snapshot = this.snapshot();
     // Entries a crash left below the snapshot are never read, only trimmed.
     this.trimPending = !!snapshot;
     const rows = db.select().from(log).where(gt(log.idx, snapshot?.index ?? 0)).orderBy(asc(log.idx)).all();
@@ -46,37 +42,42 @@ export class RaftStorage {
     return { hardState, snapshot, entries };
   }
 
-  /** Step 1 of a Ready: snapshot (replacing log and state), entries, hard state. Call inside a transaction. */
-  persist(rd: { snapshot?: Snapshot; entries: Entry[]; hardState?: HardState }): void {
-    const db = this.store.db;
-    if (rd.snapshot) {
-      const s = rd.snapshot;
-      restoreState(this.store, decodeDump(s.data, this.store));
-      db.delete(log).run();
-      this.saveSnapshot(s);
-      setMeta(this.store.client, "applied_index", String(s.index));
+  save(rd: Persist): void {
+    const client = this.store.client;
+    const snapIndex = this.snapshotIndex();
+    const newSnapshot = rd.snapshot && rd.snapshot.index > snapIndex ? rd.snapshot : undefined;
+    const first = rd.entries[0]?.index;
+    if (first !== undefined) {
+      // Checked before writing: the contract's driver-bug errors leave nothing behind.
+      const base = newSnapshot ? newSnapshot.index : snapIndex;
+      const last = newSnapshot ? base : this.lastIndex();
+      if (first > last + 1) throw new Error(`storage: gap: appending ${first} after ${last}`);
+      if (first <= base) throw new Error(`storage: entry ${first} is inside the snapshot (${base})`);
+    }
+    if (newSnapshot) {
+      client.prepare("DELETE FROM log").run();
+      this.saveSnapshot(newSnapshot);
     }
     // Entries and hard state come with every loaded Ready: plain SQL (see clientOf in store/db.ts).
-    const client = this.store.client;
-    if (rd.entries.length > 0) {
-      client.prepare("DELETE FROM log WHERE idx >= ?").run(rd.entries[0]!.index);
+    if (first !== undefined) {
+      client.prepare("DELETE FROM log WHERE idx >= ?").run(first);
       const insert = client.prepare("INSERT INTO log (idx, term, kind, data) VALUES (?, ?, ?, ?)");
       for (const e of rd.entries) insert.run(e.index, e.term, e.type, e.data);
     }
-    if (rd.hardState) {
-      setMeta(client, HARD_STATE_KEY, JSON.stringify(rd.hardState));
-    }
-  }
-
-  /** A consistent dump of the state as applied now (call inside a transaction). */
-  dump(): string {
-    return encodeDump(dumpState(this.store));
+    if (rd.hardState) setMeta(client, HARD_STATE_KEY, JSON.stringify(rd.hardState));
   }
 
   /** Records a snapshot raft accepted; the log entries it covers go by trim(). */
-  compacted(s: Snapshot): void {
+  compact(s: Snapshot): void {
+    if (s.index <= this.snapshotIndex()) return;
     this.saveSnapshot(s);
     this.trimPending = true;
+  }
+
+  /** One IMMEDIATE transaction; fsynced only when `durable` (with raft.sync = "full"). */
+  atomically<T>(durable: boolean, fn: () => T): T {
+    this.store.fsyncCommits(durable);
+    return this.store.transaction(fn);
   }
 
   /**
@@ -94,8 +95,38 @@ export class RaftStorage {
     if (deleted < rows) this.trimPending = false;
   }
 
-  termAt(index: number): number | undefined {
-    return this.store.db.select({ term: log.term }).from(log).where(and(eq(log.idx, index))).get()?.term;
+  snapshotIndex(): number {
+    const row = this.store.client.prepare("SELECT idx FROM raft_snapshot WHERE id = 1").get() as { idx: number } | undefined;
+    return row?.idx ?? 0;
+  }
+
+  lastIndex(): number {
+    const row = this.store.client.prepare("SELECT max(idx) AS hi FROM log").get() as { hi: number | null };
+    return Math.max(row.hi ?? 0, this.snapshotIndex());
+  }
+
+  snapshot(): Snapshot | undefined {
+    const row = this.store.db.select().from(raftSnapshot).where(eq(raftSnapshot.id, 1)).get();
+    return row ? { index: row.idx, term: row.term, voters: row.voters, data: row.data } : undefined;
+  }
+
+  term(index: number): number | undefined {
+    const snap = this.store.client.prepare("SELECT idx, term FROM raft_snapshot WHERE id = 1").get() as { idx: number; term: number } | undefined;
+    if (index === (snap?.idx ?? 0)) return snap?.term ?? 0;
+    if (index < (snap?.idx ?? 0)) return undefined;
+    const row = this.store.client.prepare("SELECT term FROM log WHERE idx = ?").get(index) as { term: number } | undefined;
+    return row?.term;
+  }
+
+  entries(lo: number, hi: number): Entry[] {
+    const from = Math.max(lo, this.snapshotIndex() + 1);
+    const rows = this.store.client.prepare("SELECT idx, term, kind, data FROM log WHERE idx >= ? AND idx <= ? ORDER BY idx").all(from, hi) as {
+      idx: number;
+      term: number;
+      kind: string;
+      data: string;
+    }[];
+    return rows.map((r) => ({ index: r.idx, term: r.term, type: entryType(r.kind), data: r.data }));
   }
 
   private saveSnapshot(s: Snapshot): void {
