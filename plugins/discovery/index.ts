@@ -9,8 +9,8 @@
 // them; the registry file stays, and re-enabling resumes from it.
 import { join } from "node:path";
 import { z } from "zod";
-import type { PluginContext, PluginHandle, PluginModule, TimerHandle } from "../../core/plugins/types.ts";
-import { CheckStatus, type NodeRef } from "../../core/state/domains/catalog.ts";
+import type { PluginContext, PluginHandle, PluginModule, TimerHandle } from "../../core/sdk/index.ts";
+import { CheckStatus, type NodeRef } from "../../core/sdk/index.ts";
 import { CatalogDigests } from "./digest.ts";
 import { CheckRunner } from "./checks.ts";
 import { discoveryConfigSchema, type DiscoveryConfig } from "./config.ts";

@@ -9,7 +9,7 @@
 //   discovery.checks.request  runners → discovery: "send me a reset" (a runner that
 //                             starts after discovery)
 //   discovery.check.result    runners → discovery: { checkId, status, output }
-import type { CheckStatus } from "../../core/state/domains/catalog.ts";
+import type { CheckStatus } from "../../core/sdk/index.ts";
 
 export const CHECK_RESULT_TOPIC = "discovery.check.result";
 export const LOCAL_CHECKS_TOPIC = "discovery.checks";

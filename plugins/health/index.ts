@@ -10,7 +10,7 @@
 // It announces itself on `health.state` (topics.ts): discovery then accepts
 // Args checks when enable_exec_checks is on, and the exec driver's stopgap
 // check runner steps aside (plugins.exec.run_checks = "auto").
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import type { PluginContext, PluginHandle, PluginModule } from "../../core/sdk/index.ts";
 import { CHECK_RESULT_TOPIC, LOCAL_CHECKS_REQUEST_TOPIC, LOCAL_CHECKS_TOPIC, type LocalChecksEvent } from "../discovery/topics.ts";
 import { healthConfigSchema, type HealthConfig } from "./config.ts";
 import type { RunSpec } from "./definition.ts";

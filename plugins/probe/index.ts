@@ -7,7 +7,7 @@
 // sockets, files or child processes; stop() only makes sure a sample still in
 // flight when the plugin stops is not published afterwards.
 // Gauges (metrics.ts) go through ctx.metrics, which the host also releases.
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import type { PluginContext, PluginHandle, PluginModule } from "../../core/sdk/index.ts";
 import { probeConfigSchema, type ProbeConfig } from "./config.ts";
 import { fingerprint, type Detectors, type Fingerprint } from "./fingerprint.ts";
 import { registerProbeMetrics } from "./metrics.ts";
