@@ -13,7 +13,7 @@ export type { Logger } from "../log.ts";
 export { watchLoop, watchRemote } from "../plugins/blocking-watch.ts";
 export type { FastHistogram, HistogramChild } from "../plugins/histogram.ts";
 export type { MetricsRegistry } from "../plugins/metrics.ts";
-export type { Closeable, EventSubscription, HostInfo, PluginContext, PluginHandle, PluginModule, ProposeResult, RouteHandler, RouteOptions, TimerHandle } from "../plugins/types.ts";
+export type { Closeable, EventSubscription, HostInfo, PluginContext, PluginHandle, PluginModule, ProposeResult, RegistrationFacts, RegistrationInput, RouteHandler, RouteOptions, TimerHandle } from "../plugins/types.ts";
 
 // ---- HTTP: route schemas, errors as `{ error, code }`, bodies, Consul conventions, proxying.
 
@@ -25,7 +25,7 @@ export { once, requestBody } from "../http/json-body.ts";
 export { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";
 export { QueryCache, requestKey } from "../http/query-cache.ts";
 export { serve } from "../http/serve.ts";
-export { BindError, bindError } from "../net/bind-error.ts";
+export { BindError, bindError, hostPort } from "../net/bind-error.ts";
 
 // ---- ACL: identities, permissions, read scopes, secrets, rules and intentions.
 
@@ -45,6 +45,7 @@ export type { Authorizer, PermissionSpec, Resource, RoutePermission, SegmentHelp
 // ---- Config values: durations, sizes, bounded integers.
 
 export { durationMs, formatDuration, parseDuration, parseGoDuration, sizeBytes } from "../config/duration.ts";
+export { othersMayRead, untraversable } from "../config/file-access.ts";
 export { intIn } from "../config/schema.ts";
 
 // ---- Replicated state: commands, readers and the public types of their rows.
@@ -70,5 +71,5 @@ export { INHERITED_ENV, allocVariables, envLabel, resolveTask } from "../schedul
 export type { NodeFacts } from "../scheduler/interpolate.ts";
 export { ISOLATED, ISOLATION_ATTRIBUTE, needsIsolation } from "../scheduler/isolation.ts";
 export { isInsidePath } from "../scheduler/jobspec/task-storage.ts";
-export { ROOT_USER, isRawTask } from "../scheduler/raw.ts";
+export { ROOT_USER, execAttributes, isRawTask } from "../scheduler/raw.ts";
 export { tasksUpdated } from "../scheduler/update-kind.ts";

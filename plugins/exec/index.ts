@@ -33,6 +33,7 @@ import { agentIdentity, readPasswd } from "./host-users.ts";
 import { idRanges, taskIdentity } from "./users.ts";
 import { commandFile, probeFor } from "./sandbox-host.ts";
 import { taskSandbox } from "./task-sandbox.ts";
+import { execRegistrationFacts } from "./registration.ts";
 import { ArtifactCache } from "./artifact-cache.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
 import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
@@ -146,6 +147,7 @@ export const execPlugin: PluginModule<ExecConfig> = {
   description: "Task driver: runs allocations as processes with memory/CPU limits, restarts, logs and job services",
   configSchema: execConfigSchema,
   setup,
+  registrationFacts: execRegistrationFacts,
 };
 export default execPlugin;
 

@@ -13,6 +13,7 @@ import { fingerprint, type Detectors, type Fingerprint } from "./fingerprint.ts"
 import { registerProbeMetrics } from "./metrics.ts";
 import { probeRoute, type ProbeResponse } from "./route.ts";
 import { createSampler, type SamplerSources } from "./sample.ts";
+import { probeRegistrationFacts } from "./registration.ts";
 
 export const PROBE_VERSION = "0.1.0";
 /** Event bus topic of live samples; payload: Sample (sample.ts). */
@@ -31,6 +32,7 @@ export function createProbePlugin(deps: ProbePluginDeps = {}): PluginModule<Prob
     version: PROBE_VERSION,
     description: "Host fingerprint (CPU, memory, OS, disk) and live CPU/memory/load samples",
     configSchema: probeConfigSchema,
+    registrationFacts: (input) => probeRegistrationFacts(input, deps.detectors),
     async setup(ctx: PluginContext<ProbeConfig>): Promise<PluginHandle> {
       const sampler = createSampler(deps.samplerSources);
       // The first sample starts the CPU delta, so the first published one
