@@ -3,12 +3,10 @@
 // that created it; every other answer shows MASKED_SECRET.
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { consulError } from "../../core/sdk/index.ts";
-import { requestBody } from "../../core/sdk/index.ts";
-import { MASKED_SECRET } from "../../core/sdk/index.ts";
-import { precedence } from "../../core/sdk/index.ts";
-import type { TokenWithPolicies } from "../../core/sdk/index.ts";
-import type { AclPolicyRow, IntentionRow } from "../../core/sdk/index.ts";
+import {
+  type AclPolicyRow, consulError, type IntentionRow, MASKED_SECRET, precedence, requestBody,
+  type TokenWithPolicies,
+} from "../../core/sdk/index.ts";
 
 export const TokenSchema = z.object({
   AccessorID: z.string(), SecretID: z.string(), Description: z.string(),

@@ -9,8 +9,10 @@
 // them; the registry file stays, and re-enabling resumes from it.
 import { join } from "node:path";
 import { z } from "zod";
-import type { PluginContext, PluginHandle, PluginModule, TimerHandle } from "../../core/sdk/index.ts";
-import { CheckStatus, type NodeRef } from "../../core/sdk/index.ts";
+import {
+  CheckStatus, type NodeRef, type PluginContext, type PluginHandle, type PluginModule,
+  type TimerHandle,
+} from "../../core/sdk/index.ts";
 import { CatalogDigests } from "./digest.ts";
 import { CheckRunner } from "./checks.ts";
 import { discoveryConfigSchema, type DiscoveryConfig } from "./config.ts";

@@ -7,8 +7,7 @@
 // port; a port that cannot be bound makes setup throw (the plugin is marked
 // failed, the node keeps serving).
 import type * as dnsPacket from "dns-packet";
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/sdk/index.ts";
-import { hostPort } from "../../core/sdk/index.ts";
+import { hostPort, type PluginContext, type PluginHandle, type PluginModule } from "../../core/sdk/index.ts";
 import { catalogFromState } from "./catalog.ts";
 import { normalizeDomain } from "./names.ts";
 import { RemoteCatalog } from "./remote.ts";

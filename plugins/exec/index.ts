@@ -16,8 +16,7 @@
 // lost and replaced elsewhere; its tasks are killed when it comes back.
 // Job stop and node drain are how tasks stop.
 import { join } from "node:path";
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/sdk/index.ts";
-import type { TaskState } from "../../core/sdk/index.ts";
+import type { PluginContext, PluginHandle, PluginModule, TaskState } from "../../core/sdk/index.ts";
 import { execConfigSchema, type ExecConfig } from "./config.ts";
 import { createLimits } from "./limits.ts";
 import { ProcessFile, survives, type TaskRecord } from "./processes.ts";

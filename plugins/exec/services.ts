@@ -17,9 +17,7 @@
 // (logged once per allocation) and the task runs without a catalog entry.
 // With ACLs on, the calls carry the node's own token (HostInfo.localToken).
 import { connect } from "node:net";
-import type { Logger } from "../../core/sdk/index.ts";
-import type { ServiceCheck } from "../../core/sdk/index.ts";
-import { taskServiceId } from "../../core/sdk/index.ts";
+import { type Logger, type ServiceCheck, taskServiceId } from "../../core/sdk/index.ts";
 import { CHECK_RESULT_TOPIC } from "../discovery/index.ts";
 import type { NodeAlloc, ServiceHooks } from "./alloc-runner.ts";
 

@@ -7,10 +7,9 @@
 // table (services.ts), the call loop (invoker.ts), the listener and routes.
 // Everything that holds a socket, a timer or a watch goes through ctx, so
 // disable/reload frees the port and stops every watch.
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/sdk/index.ts";
+import { bindError, hostPort, type PluginContext, type PluginHandle, type PluginModule } from "../../core/sdk/index.ts";
 import { allowAll, authorizerFromState, type CallAuthorizer } from "./authorize.ts";
 import { invokeConfigSchema, type InvokeConfig } from "./config.ts";
-import { bindError, hostPort } from "../../core/sdk/index.ts";
 import { listenSockets } from "./fast/listen.ts";
 import { UpstreamPool } from "./fast/upstream.ts";
 import { fetchCaller, type CallHandler, type FetchFn } from "./fetch.ts";

@@ -5,13 +5,10 @@
 // `true`, as Consul does.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { AclUnavailableError } from "../../../core/sdk/index.ts";
-import type { PermissionSpec, Target } from "../../../core/sdk/index.ts";
-import { once } from "../../../core/sdk/index.ts";
-import { assertDatacenter } from "../../../core/sdk/index.ts";
-import { consulError } from "../../../core/sdk/index.ts";
-import type { PluginContext } from "../../../core/sdk/index.ts";
-import type { Command } from "../../../core/sdk/index.ts";
+import {
+  AclUnavailableError, assertDatacenter, type Command, consulError, once, type PermissionSpec,
+  type PluginContext, type Target,
+} from "../../../core/sdk/index.ts";
 import { externalNodeId, parseCatalogDeregistration, parseCatalogRegistration, type CatalogRegistration } from "../catalog-registration.ts";
 import { jsonBody, jsonOk, query, readRoute } from "../http.ts";
 
