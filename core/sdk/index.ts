@@ -11,6 +11,8 @@
 
 export type { Logger } from "../log.ts";
 export { watchLoop, watchRemote } from "../plugins/blocking-watch.ts";
+export { announce, announcement, channel, follow, listen, send } from "../plugins/channel.ts";
+export type { Announcement, Channel } from "../plugins/channel.ts";
 export type { FastHistogram, HistogramChild } from "../plugins/histogram.ts";
 export type { MetricsRegistry } from "../plugins/metrics.ts";
 export type { Closeable, EventSubscription, HostInfo, PluginContext, PluginHandle, PluginModule, ProposeResult, RegistrationFacts, RegistrationInput, RouteHandler, RouteOptions, TimerHandle } from "../plugins/types.ts";

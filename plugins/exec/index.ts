@@ -16,7 +16,7 @@
 // lost and replaced elsewhere; its tasks are killed when it comes back.
 // Job stop and node drain are how tasks stop.
 import { join } from "node:path";
-import type { PluginContext, PluginHandle, PluginModule, TaskState } from "../../core/sdk/index.ts";
+import { follow, type PluginContext, type PluginHandle, type PluginModule, type TaskState } from "../../core/sdk/index.ts";
 import { execConfigSchema, type ExecConfig } from "./config.ts";
 import { createLimits } from "./limits.ts";
 import { ProcessFile, survives, type TaskRecord } from "./processes.ts";
@@ -35,7 +35,7 @@ import { taskSandbox } from "./task-sandbox.ts";
 import { execRegistrationFacts } from "./registration.ts";
 import { ArtifactCache } from "./artifact-cache.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
-import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
+import { HEALTH_STATE } from "../health/topics.ts";
 
 export const EXEC_VERSION = "0.1.0";
 
@@ -91,11 +91,10 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   let healthOn = false;
   const runChecks = () => (cfg.run_checks === "auto" ? !healthOn : cfg.run_checks);
   const services = new JobServices({ apiUrl: () => ctx.host.apiUrl, token: () => ctx.host.localToken, host, runChecks, publish: (t, p) => ctx.publish(t, p), log: ctx.log });
-  ctx.subscribe(HEALTH_STATE_TOPIC, (p) => {
-    healthOn = parseHealthState(p).enabled;
+  follow(ctx, HEALTH_STATE, (state) => {
+    healthOn = state.enabled;
     services.refreshChecks();
   });
-  ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
   const supervisor = new Supervisor({
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
     limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate, nodeFacts: () => ctx.host.nodeFacts?.(), sandbox,
