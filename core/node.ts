@@ -32,13 +32,9 @@ import { secureDataDir } from "./cluster/data-dir.ts";
 import { lockDataDir, type DataDirLock } from "./cluster/data-dir-lock.ts";
 import { bindError } from "./net/bind-error.ts";
 import type { JoinRequest, LiveSample } from "./cluster/protocol.ts";
-import { fingerprint } from "../plugins/probe/fingerprint.ts";
-import { probeConfigSchema } from "../plugins/probe/config.ts";
-import { execConfigSchema } from "../plugins/exec/config.ts";
-import { execAttributes } from "./scheduler/raw.ts";
-import { isolationAttributes, probeFor } from "../plugins/exec/sandbox-host.ts";
 import { hostVolumeAttributes } from "./scheduler/host-volumes.ts";
-import { othersMayRead } from "../plugins/exec/dirs.ts";
+import { othersMayRead } from "./config/file-access.ts";
+import { collectRegistrationFacts } from "./plugins/registration-facts.ts";
 import type { Command } from "./state/commands.ts";
 import { VERSION } from "./version.ts";
 import type { CoreApiDeps } from "./api/deps.ts";
@@ -425,16 +421,9 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     let latest: LiveSample | undefined;
     bus.subscribe("probe.sample", (s) => (latest = s as LiveSample));
     const registration = async (): Promise<JoinRequest> => {
-      // The probe table's overrides apply even while the probe plugin is off.
-      const parsed = probeConfigSchema.safeParse(settings.probe ?? {});
-      const { interval: _interval, ...overrides } = parsed.success ? parsed.data : { interval: 0 };
-      const fp = await fingerprint({ dataDir, overrides });
-      for (const w of fp.warnings) log.warn("fingerprint: " + w);
-      // What the exec driver may run here, for placement (core/scheduler/raw.ts).
-      const exec = execConfigSchema.safeParse(settings.exec ?? {});
-      Object.assign(fp.attributes, execAttributes(process.getuid?.() === 0, exec.success && exec.data.allow_raw));
-      // Whether its tasks can be isolated (plugins/exec/sandbox-host.ts): tasks requiring it go only where they can be.
-      if (exec.success) Object.assign(fp.attributes, isolationAttributes(probeFor(exec.data, dataDir)));
+      // The host's fingerprint (probe) and what the task driver can run here
+      // (exec), each plugin's registrationFacts hook, then the node's own.
+      const fp = await collectRegistrationFacts(builtinPlugins(), settings, dataDir, log);
       Object.assign(fp.attributes, hostVolumeAttributes(config.node.hostVolumes));
       return {
         id: nodeId, name: config.node.name, address: advertised ? selfAddress : `${advertiseHost}:${server.port}`,

@@ -14,7 +14,7 @@ import { ApiError } from "../http/errors.ts";
 import { isConsulPath } from "../http/consul-paths.ts";
 import type { RouteEntry } from "../http/routes.ts";
 import type { Logger } from "../log.ts";
-import type { AclSettings } from "../../plugins/authz/config.ts";
+import type { AclSettings } from "./settings.ts";
 import { filterResources } from "./filters.ts";
 import { CLIENT_READ_HEADER, FILTERED_HEADER, NOTHING, setReadScope, type ReadScope } from "./read-scope.ts";
 import { isNodeSigned } from "./node-signature.ts";

@@ -12,7 +12,7 @@ import type { Command } from "../state/commands.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { RouteEntry } from "../http/routes.ts";
 import { rateLimit } from "../http/middleware/rate-limit.ts";
-import { settingsFromTable, type AclSettings } from "../../plugins/authz/config.ts";
+import { settingsFromTable, type AclSettings } from "./settings.ts";
 import { auditMiddleware, AuditBatcher, earlyRefusalRecord } from "./audit.ts";
 import { remoteOf } from "../http/remote-addr.ts";
 import { routeAuthorizer } from "./enforce.ts";

@@ -14,6 +14,7 @@ import type { StateReader } from "../state/reader.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 import type { RoutePermission } from "../acl/types.ts";
+import type { JoinRequest } from "../cluster/protocol.ts";
 
 export interface PluginHandle {
   /** Release whatever the plugin holds that the host does not track itself. */
@@ -29,6 +30,35 @@ export interface PluginModule<C = unknown> {
   /** Validates `[plugins.<name>]`; defaults fill missing keys. */
   configSchema: z.ZodType<C>;
   setup(ctx: PluginContext<C>): PluginHandle | Promise<PluginHandle>;
+  /**
+   * What this plugin adds to the node's registration with the leaders (what
+   * placement matches on): called on agent and dev nodes at every
+   * (re)registration, whether the plugin is enabled or not, since the facts
+   * describe the host (the probe table's overrides apply with the probe
+   * plugin off). Collected by core/plugins/registration-facts.ts; this is
+   * how core learns of a plugin's node facts without importing the plugin.
+   */
+  registrationFacts?(input: RegistrationInput): RegistrationFacts | Promise<RegistrationFacts>;
+  /**
+   * Where the plugin listens with this config, one line each (e.g. `dns
+   * 127.0.0.1:8600 (udp+tcp)`): `corral config check` lists them after the
+   * node's own HTTP listener, for the plugins the config enables.
+   */
+  listeners?(config: C): string[];
+}
+
+export interface RegistrationInput {
+  /** The plugin's raw `[plugins.<name>]` table: validate it here (the config loader reports an invalid one). */
+  table: Record<string, unknown> | undefined;
+  dataDir: string;
+  log: Logger;
+}
+
+/** A plugin's part of the node's registration; attributes of later plugins win on a clash. */
+export interface RegistrationFacts {
+  attributes?: Record<string, string>;
+  resources?: JoinRequest["resources"];
+  reserved?: JoinRequest["reserved"];
 }
 
 /** A handler gets the hono context; whatever it throws is mapped by the core error handler. */

@@ -2,11 +2,10 @@
 // agents (they hold no tokens), declares its permission, and turns command
 // refusals into Consul-style text errors.
 import type { RouteConfig } from "@hono/zod-openapi";
-import { forwardToLeader } from "../../core/http/consul.ts";
-import { consulError, statusForCode } from "../../core/http/errors.ts";
-import type { RoutePermission } from "../../core/acl/types.ts";
-import type { Command } from "../../core/state/commands.ts";
-import type { PluginContext, ProposeResult, RouteHandler } from "../../core/plugins/types.ts";
+import {
+  type Command, consulError, forwardToLeader, type PluginContext, type ProposeResult,
+  type RouteHandler, type RoutePermission, statusForCode,
+} from "../../core/sdk/index.ts";
 import type { AuthzConfig } from "./config.ts";
 
 export type AuthzContext = PluginContext<AuthzConfig>;

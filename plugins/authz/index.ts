@@ -4,7 +4,7 @@
 // Enforcement is the core's (core/acl): it reads [plugins.authz] whether or
 // not this plugin is enabled, so disabling the API never opens the cluster.
 // See docs/acl.md.
-import type { PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import type { PluginHandle, PluginModule } from "../../core/sdk/index.ts";
 import { authzConfigSchema, type AuthzConfig } from "./config.ts";
 import type { AuthzContext } from "./common.ts";
 import { tokenRoutes } from "./routes/tokens.ts";

@@ -3,12 +3,10 @@
 // that created it; every other answer shows MASKED_SECRET.
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { consulError } from "../../core/http/errors.ts";
-import { requestBody } from "../../core/http/json-body.ts";
-import { MASKED_SECRET } from "../../core/acl/secret.ts";
-import { precedence } from "../../core/acl/intentions.ts";
-import type { TokenWithPolicies } from "../../core/state/domains/acl-read.ts";
-import type { AclPolicyRow, IntentionRow } from "../../core/store/schema.ts";
+import {
+  type AclPolicyRow, consulError, type IntentionRow, MASKED_SECRET, precedence, requestBody,
+  type TokenWithPolicies,
+} from "../../core/sdk/index.ts";
 
 export const TokenSchema = z.object({
   AccessorID: z.string(), SecretID: z.string(), Description: z.string(),

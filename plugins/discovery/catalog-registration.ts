@@ -5,9 +5,9 @@
 // nothing runs them; whoever registers them updates them.
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { consulError } from "../../core/http/errors.ts";
-import { isUuid } from "../../core/acl/secret.ts";
-import { MAX_CHECKS_PER_WRITE, type CatalogCheckDef, type CatalogServiceDef } from "../../core/state/domains/catalog.ts";
+import {
+  type CatalogCheckDef, type CatalogServiceDef, consulError, isUuid, MAX_CHECKS_PER_WRITE,
+} from "../../core/sdk/index.ts";
 import { canonicalKeys, checkStatus, decodeObject, isObject } from "./check-definition.ts";
 import { assertUniqueCheckIds, checkList, parseServiceRegistration } from "./definition.ts";
 

@@ -2,8 +2,7 @@
 // PUT /v1/agent/check/register, validated as Consul does (reference §4.1).
 // Keys match case-insensitively and in snake_case, like Consul's decoder.
 import { z } from "zod";
-import type { CheckStatus } from "../../core/state/domains/catalog.ts";
-import { consulError } from "../../core/http/errors.ts";
+import { type CheckStatus, consulError } from "../../core/sdk/index.ts";
 import { httpCheckUrlError } from "./check-url.ts";
 import { durationMs, goDurationString } from "./duration.ts";
 

@@ -7,8 +7,7 @@
 // the node that received the client's request (where the token was
 // resolved), so reads an agent forwarded to a leader are covered too.
 import type { Context } from "hono";
-import { requestIdentity } from "../../core/acl/enforce.ts";
-import type { Authorizer } from "../../core/acl/types.ts";
+import { type Authorizer, requestIdentity } from "../../core/sdk/index.ts";
 
 type CheckLike = { CheckID: unknown; Output: unknown; ServiceName?: unknown; Node?: unknown };
 

@@ -6,8 +6,7 @@
 // waits for the next full sync (Consul defers those too: reference B5).
 // Every (re)definition and removal of a check is also announced to the
 // plugins that run http/tcp/script checks (`notify`, topics.ts).
-import type { CheckStatus } from "../../core/state/domains/catalog.ts";
-import type { TimerHandle } from "../../core/plugins/types.ts";
+import type { CheckStatus, TimerHandle } from "../../core/sdk/index.ts";
 import type { LocalCheck, LocalRegistry, StatusChange } from "./local.ts";
 import type { CatalogSync } from "./sync.ts";
 import { RUNNABLE_TYPES, type LocalCheckInfo, type LocalChecksEvent } from "./topics.ts";

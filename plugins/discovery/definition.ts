@@ -2,8 +2,7 @@
 // of `corral service register FILE`: Consul's field names, matched
 // case-insensitively and in snake_case; defaults and limits as Consul's.
 import { z } from "zod";
-import { MAX_META_PAIRS, type CatalogServiceDef } from "../../core/state/domains/catalog.ts";
-import { consulError } from "../../core/http/errors.ts";
+import { type CatalogServiceDef, consulError, MAX_META_PAIRS } from "../../core/sdk/index.ts";
 import { canonicalKeys, decodeError, decodeObject, isObject, parseCheck, type CheckSpec } from "./check-definition.ts";
 
 export type { CheckSpec } from "./check-definition.ts";

@@ -2,8 +2,7 @@
 // of the catalog tables changes: anti-entropy asks for one every
 // sync_interval per node, and hashing a node with 10,000 checks means
 // reading and serializing 10,000 rows. An idle catalog answers from memory.
-import type { StateReader } from "../../core/state/reader.ts";
-import { registrationDigest } from "../../core/state/domains/catalog.ts";
+import { registrationDigest, type StateReader } from "../../core/sdk/index.ts";
 
 const TABLES = ["services", "checks", "catalog_nodes"] as const;
 /** Distinct nodes remembered; past it the cache starts over. */

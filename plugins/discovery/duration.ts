@@ -1,6 +1,6 @@
 // Go durations as Consul's JSON carries them: strings ("10s", "1m30s",
 // "500ms") or numbers of nanoseconds (how Go encodes a time.Duration).
-import { parseGoDurationMs } from "../../core/http/consul.ts";
+import { parseGoDurationMs } from "../../core/sdk/index.ts";
 
 /** Milliseconds, or undefined when `v` is not a duration. "0" and 0 are 0. */
 export function durationMs(v: unknown): number | undefined {

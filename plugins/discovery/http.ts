@@ -4,15 +4,11 @@
 // X-Consul-* headers, forwarding from agents, and 405 for wrong methods (G8).
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { blockingParams, checkDatacenter, forwardToLeader, setConsulHeaders } from "../../core/http/consul.ts";
-import { consulError } from "../../core/http/errors.ts";
-import type { Indexed } from "../../core/state/domains/catalog-read.ts";
-import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
-import type { Resource, RoutePermission } from "../../core/acl/types.ts";
-import { readScope, type ReadScope } from "../../core/acl/read-scope.ts";
-import { QueryCache, requestKey } from "../../core/http/query-cache.ts";
-import { isConsulPath } from "../../core/http/consul-paths.ts";
-import { requestBody } from "../../core/http/json-body.ts";
+import {
+  blockingParams, checkDatacenter, consulError, forwardToLeader, type Indexed, isConsulPath,
+  type PluginContext, QueryCache, readScope, type ReadScope, requestBody, requestKey,
+  type Resource, type RouteHandler, type RoutePermission, setConsulHeaders,
+} from "../../core/sdk/index.ts";
 import { FilterError, prepareFilter, type FieldType, type Filter } from "./filter.ts";
 
 export { QueryCache };

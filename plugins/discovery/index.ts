@@ -8,9 +8,10 @@
 // routes and subscriptions go through ctx, so disabling the plugin releases
 // them; the registry file stays, and re-enabling resumes from it.
 import { join } from "node:path";
-import { z } from "zod";
-import type { PluginContext, PluginHandle, PluginModule, TimerHandle } from "../../core/plugins/types.ts";
-import { CheckStatus, type NodeRef } from "../../core/state/domains/catalog.ts";
+import {
+  follow, listen, send, type NodeRef, type PluginContext, type PluginHandle, type PluginModule,
+  type TimerHandle,
+} from "../../core/sdk/index.ts";
 import { CatalogDigests } from "./digest.ts";
 import { CheckRunner } from "./checks.ts";
 import { discoveryConfigSchema, type DiscoveryConfig } from "./config.ts";
@@ -21,8 +22,8 @@ import { agentCheckRoutes } from "./routes/agent-checks.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
 import { catalogWriteRoutes } from "./routes/catalog-write.ts";
 import { healthRoutes } from "./routes/health.ts";
-import { CHECK_RESULT_TOPIC, LOCAL_CHECKS_REQUEST_TOPIC, LOCAL_CHECKS_TOPIC, RUNNABLE_TYPES } from "./topics.ts";
-import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
+import { CHECK_RESULT, LOCAL_CHECKS, RUNNABLE_TYPES } from "./topics.ts";
+import { HEALTH_STATE, parseHealthState } from "../health/topics.ts";
 
 export const DISCOVERY_VERSION = "0.1.0";
 /** Bus topic other plugins (health) publish check results on: { checkId, status, output }. */
@@ -31,8 +32,6 @@ export { CHECK_RESULT_TOPIC } from "./topics.ts";
 const REAP_INTERVAL_MS = 5_000;
 /** Results of check runners are written to services.json at most this often (their status changes reach the catalog at once). */
 const RESULT_SAVE_DELAY_MS = 1_000;
-
-const CheckResult = z.object({ checkId: z.string(), status: CheckStatus, output: z.string().default("") });
 
 export function registryFile(dataDir: string): string {
   return join(dataDir, "discovery", "services.json");
@@ -60,14 +59,13 @@ function background(ctx: PluginContext<DiscoveryConfig>, registry: LocalRegistry
       await sync.service(id);
     }
   });
-  ctx.subscribe(CHECK_RESULT_TOPIC, (payload) => {
-    const r = CheckResult.safeParse(payload);
-    const type = r.success ? registry.check(r.data.checkId)?.spec.type : undefined;
+  listen(ctx, CHECK_RESULT, (r) => {
+    const type = registry.check(r.checkId)?.spec.type;
     // Runners report on http/tcp/script checks only; the file write is coalesced.
-    if (r.success && type && RUNNABLE_TYPES.has(type)) return runner.set(r.data.checkId, r.data.status, r.data.output, false, false);
+    if (type && RUNNABLE_TYPES.has(type)) return runner.set(r.checkId, r.status, r.output, false, false);
   });
   // A check runner that starts after this plugin asks for the full set.
-  ctx.subscribe(LOCAL_CHECKS_REQUEST_TOPIC, () => runner.announceAll());
+  listen(ctx, LOCAL_CHECKS.request, () => runner.announceAll());
 
   const gauge = ctx.metrics.gauge({
     name: "corral_discovery_local_services", help: "Services registered on this agent",
@@ -111,14 +109,13 @@ async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle>
   }));
   const runner = new CheckRunner({
     registry, sync, now, after: (ms, fn) => ctx.after(ms, async () => void (await fn())),
-    notify: (event) => ctx.publish(LOCAL_CHECKS_TOPIC, event), saveSoon,
+    notify: (event) => send(ctx, LOCAL_CHECKS.state, event), saveSoon,
   });
   runner.armAll();
 
   // Args (exec) checks are accepted while the health plugin runs with enable_exec_checks.
   let health = parseHealthState(undefined);
-  ctx.subscribe(HEALTH_STATE_TOPIC, (p) => void (health = parseHealthState(p)));
-  ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
+  follow(ctx, HEALTH_STATE, (state) => void (health = state));
 
   const limits = { services: ctx.config.max_services_per_node, checks: ctx.config.max_checks_per_node };
   const hideCheckOutput = () => ctx.config.hide_check_output;

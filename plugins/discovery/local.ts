@@ -6,7 +6,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { CatalogServiceDef, CheckStatus, MAX_CHECK_OUTPUT, type CatalogCheckDef } from "../../core/state/domains/catalog.ts";
+import { CatalogServiceDef, CheckStatus, MAX_CHECK_OUTPUT, type CatalogCheckDef } from "../../core/sdk/index.ts";
 import type { CheckSpec } from "./check-definition.ts";
 
 export interface LocalCheck {

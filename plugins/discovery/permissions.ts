@@ -12,9 +12,9 @@
 // owner. The body is parsed once (`registration`, `checkDefinition`): the
 // handler gets the very object the decision was made on.
 import type { Context } from "hono";
-import { checksMap, reads } from "../../core/acl/filters.ts";
-import type { PermissionSpec, SegmentHelpers, Target, Want } from "../../core/acl/types.ts";
-import { once } from "../../core/http/json-body.ts";
+import {
+  checksMap, once, type PermissionSpec, reads, type SegmentHelpers, type Target, type Want,
+} from "../../core/sdk/index.ts";
 import { parseCheck, type CheckSpec } from "./check-definition.ts";
 import { parseServiceRegistration, type ServiceRegistration } from "./definition.ts";
 import { jsonBody } from "./http.ts";

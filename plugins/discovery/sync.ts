@@ -8,10 +8,9 @@
 // a write converges, and what the agent no longer has is removed. A full
 // sync first compares digests of both sides (Consul's anti-entropy also
 // reads before it writes): when they agree nothing goes to the log.
-import type { Logger } from "../../core/log.ts";
-import type { Command } from "../../core/state/commands.ts";
-import { registrationDigest, type NodeRef } from "../../core/state/domains/catalog.ts";
-import type { ProposeResult } from "../../core/plugins/types.ts";
+import {
+  type Command, type Logger, type NodeRef, type ProposeResult, registrationDigest,
+} from "../../core/sdk/index.ts";
 import { LocalRegistry } from "./local.ts";
 
 export interface SyncDeps {

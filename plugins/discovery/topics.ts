@@ -9,7 +9,8 @@
 //   discovery.checks.request  runners → discovery: "send me a reset" (a runner that
 //                             starts after discovery)
 //   discovery.check.result    runners → discovery: { checkId, status, output }
-import type { CheckStatus } from "../../core/state/domains/catalog.ts";
+import { z } from "zod";
+import { announcement, channel, CheckStatus } from "../../core/sdk/index.ts";
 
 export const CHECK_RESULT_TOPIC = "discovery.check.result";
 export const LOCAL_CHECKS_TOPIC = "discovery.checks";
@@ -37,3 +38,14 @@ export interface CheckResult {
   status: CheckStatus;
   output: string;
 }
+
+const CheckResultSchema = z.object({ checkId: z.string(), status: CheckStatus, output: z.string().default("") });
+
+/** Runners → discovery; a malformed result is dropped. */
+export const CHECK_RESULT = channel<CheckResult>(CHECK_RESULT_TOPIC, (p) => {
+  const r = CheckResultSchema.safeParse(p);
+  return r.success ? r.data : undefined;
+});
+
+/** Discovery announces its node's runnable checks (events), runners follow; the bus is local and trusted, so no parse. */
+export const LOCAL_CHECKS = announcement<LocalChecksEvent>(LOCAL_CHECKS_TOPIC, (p) => p as LocalChecksEvent);

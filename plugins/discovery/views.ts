@@ -3,8 +3,7 @@
 // document the shapes in /v1/openapi.json; the functions build them.
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import type { CatalogServiceDef } from "../../core/state/domains/catalog.ts";
-import type { CatalogCheck, CatalogNode, CatalogService } from "../../core/state/domains/catalog-read.ts";
+import type { CatalogCheck, CatalogNode, CatalogService, CatalogServiceDef } from "../../core/sdk/index.ts";
 import type { LocalCheck } from "./local.ts";
 import { T } from "./filter.ts";
 

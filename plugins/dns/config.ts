@@ -3,7 +3,7 @@
 // seconds, the TCP idle timeout in milliseconds.
 import { isIP } from "node:net";
 import { z } from "zod";
-import { durationMs } from "../../core/config/duration.ts";
+import { durationMs } from "../../core/sdk/index.ts";
 import { normalizeDomain } from "./names.ts";
 
 /** The largest TTL we accept (RFC 2181 allows more; a day is plenty for discovery). */

@@ -7,7 +7,7 @@
 // port; a port that cannot be bound makes setup throw (the plugin is marked
 // failed, the node keeps serving).
 import type * as dnsPacket from "dns-packet";
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import { hostPort, type PluginContext, type PluginHandle, type PluginModule } from "../../core/sdk/index.ts";
 import { catalogFromState } from "./catalog.ts";
 import { normalizeDomain } from "./names.ts";
 import { RemoteCatalog } from "./remote.ts";
@@ -51,6 +51,7 @@ export function createDnsPlugin(deps: DnsPluginDeps = {}): PluginModule<DnsConfi
     version: DNS_VERSION,
     description: "DNS interface (UDP and TCP): A/AAAA/SRV for healthy service instances, nodes",
     configSchema: dnsConfigSchema,
+    listeners: (c) => [`dns ${hostPort(c.bind, c.port)} (udp+tcp)`],
     async setup(ctx: PluginContext<DnsConfig>): Promise<DnsHandle> {
       const cfg = ctx.config;
       // Leader-role nodes answer from their replica; agents hold no state and

@@ -11,7 +11,7 @@
 // would be a lie a resolver caches. Once a view exists it is kept while the
 // watch retries, as Consul's stale reads are.
 import * as dnsPacket from "dns-packet";
-import { watchRemote } from "../../core/plugins/blocking-watch.ts";
+import { watchRemote } from "../../core/sdk/index.ts";
 import { parseName } from "./names.ts";
 import type { DnsCatalog, DnsInstance, DnsInstanceStatus } from "./types.ts";
 

@@ -8,7 +8,7 @@
 import dgram from "node:dgram";
 import net from "node:net";
 import type { DnsTransport } from "./types.ts";
-import { BindError, bindError } from "../../core/net/bind-error.ts";
+import { BindError, bindError } from "../../core/sdk/index.ts";
 
 /**
  * The answer to one message: the encoded response, or undefined to send

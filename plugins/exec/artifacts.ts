@@ -6,12 +6,11 @@
 // artifact and the reason; the task runner reports it as the task's event
 // and applies the restart policy.
 import { basename } from "node:path";
-import type { TaskArtifact } from "../../core/scheduler/index.ts";
+import { isInsidePath, type TaskArtifact } from "../../core/sdk/index.ts";
 import { download, parseChecksum, type FetchLimits } from "./artifact-fetch.ts";
 import { ArtifactCache } from "./artifact-cache.ts";
 import { archiveKind, placeFile, SafeTree, unpack, type Owner } from "./artifact-unpack.ts";
 import { rmSync } from "node:fs";
-import { isInsidePath } from "../../core/scheduler/jobspec/task-storage.ts";
 
 export interface ArtifactDeps {
   cache: ArtifactCache;

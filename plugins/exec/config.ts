@@ -1,6 +1,6 @@
 // `[plugins.exec]` config: logs, cgroups, kill grace, memory watchdog, task users.
 import { z } from "zod";
-import { durationMs, sizeBytes } from "../../core/config/duration.ts";
+import { durationMs, sizeBytes } from "../../core/sdk/index.ts";
 import { idRanges } from "./users.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
 

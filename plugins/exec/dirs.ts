@@ -20,7 +20,9 @@
 //
 // Only a root agent switches users, so only a root agent changes modes.
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
+// Readability checks are the core's too (the config file warning): defined there.
+export { othersMayRead, untraversable } from "../../core/sdk/index.ts";
 
 export const MODE_TRAVERSE = 0o711;
 export const MODE_PRIVATE_DIR = 0o700;
@@ -70,30 +72,6 @@ export function prepareExecDir(execDir: string, allocsDir: string): void {
   mkdirMode(execDir, MODE_TRAVERSE);
   privateEntries(execDir, "allocs");
   mkdirMode(allocsDir, MODE_TRAVERSE);
-}
-
-/** Whether users other than the owner (and its group) may read `file`: o+r on it and o+x on every folder above. */
-export function othersMayRead(file: string): boolean {
-  try {
-    if ((statSync(file).mode & 0o004) === 0) return false;
-  } catch {
-    return false;
-  }
-  return untraversable(dirname(resolve(file))) === undefined;
-}
-
-/** The first folder on the way to `path` (itself included) that others may not traverse, if any. */
-export function untraversable(path: string): string | undefined {
-  const parts = path.split("/").filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) {
-    const dir = "/" + parts.slice(0, i).join("/");
-    try {
-      if ((statSync(dir).mode & 0o001) === 0) return dir;
-    } catch {
-      return dir;
-    }
-  }
-  return undefined;
 }
 
 /** An allocation's folder, its logs folder and its tasks folder, owned by the agent. */

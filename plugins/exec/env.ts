@@ -5,10 +5,9 @@
 // switched to another user gets that user's name and its own folder as HOME.
 // The CORRAL_* names come from core/scheduler/interpolate.ts, which
 // interpolation and job validation read too: one list of names.
-import type { PortAssignment, Task } from "../../core/scheduler/index.ts";
-import { allocVariables, INHERITED_ENV } from "../../core/scheduler/interpolate.ts";
+import { allocVariables, INHERITED_ENV, type PortAssignment, type Task } from "../../core/sdk/index.ts";
 
-export { envLabel, INHERITED_ENV } from "../../core/scheduler/interpolate.ts";
+export { envLabel, INHERITED_ENV } from "../../core/sdk/index.ts";
 
 export interface TaskEnvInput {
   allocId: string;

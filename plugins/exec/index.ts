@@ -16,8 +16,7 @@
 // lost and replaced elsewhere; its tasks are killed when it comes back.
 // Job stop and node drain are how tasks stop.
 import { join } from "node:path";
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
-import type { TaskState } from "../../core/store/schema-jobs.ts";
+import { follow, type PluginContext, type PluginHandle, type PluginModule, type TaskState } from "../../core/sdk/index.ts";
 import { execConfigSchema, type ExecConfig } from "./config.ts";
 import { createLimits } from "./limits.ts";
 import { ProcessFile, survives, type TaskRecord } from "./processes.ts";
@@ -33,9 +32,10 @@ import { agentIdentity, readPasswd } from "./host-users.ts";
 import { idRanges, taskIdentity } from "./users.ts";
 import { commandFile, probeFor } from "./sandbox-host.ts";
 import { taskSandbox } from "./task-sandbox.ts";
+import { execRegistrationFacts } from "./registration.ts";
 import { ArtifactCache } from "./artifact-cache.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
-import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, parseHealthState } from "../health/topics.ts";
+import { HEALTH_STATE } from "../health/topics.ts";
 import { TemplateData } from "./templates/data.ts";
 
 export const EXEC_VERSION = "0.1.0";
@@ -92,11 +92,10 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   let healthOn = false;
   const runChecks = () => (cfg.run_checks === "auto" ? !healthOn : cfg.run_checks);
   const services = new JobServices({ apiUrl: () => ctx.host.apiUrl, token: () => ctx.host.localToken, host, runChecks, publish: (t, p) => ctx.publish(t, p), log: ctx.log });
-  ctx.subscribe(HEALTH_STATE_TOPIC, (p) => {
-    healthOn = parseHealthState(p).enabled;
+  follow(ctx, HEALTH_STATE, (state) => {
+    healthOn = state.enabled;
     services.refreshChecks();
   });
-  ctx.publish(HEALTH_STATE_REQUEST_TOPIC, {});
   const supervisor = new Supervisor({
     allocsDir, host, killTimeoutMs: cfg.kill_timeout, maxLogFileBytes: cfg.max_log_file_bytes, maxLogFiles: cfg.max_log_files,
     limits, services, now: Date.now, log: ctx.log, agentEnv: process.env, identity, isolate, nodeFacts: () => ctx.host.nodeFacts?.(), sandbox,
@@ -148,6 +147,7 @@ export const execPlugin: PluginModule<ExecConfig> = {
   description: "Task driver: runs allocations as processes with memory/CPU limits, restarts, logs and job services",
   configSchema: execConfigSchema,
   setup,
+  registrationFacts: execRegistrationFacts,
 };
 export default execPlugin;
 

@@ -14,7 +14,7 @@
 //              poststart tasks were stopped after them.
 // A prestart task that fails keeps the main tasks from ever starting (the
 // allocation runner fails the allocation, as any failed task does).
-import type { Task } from "../../core/scheduler/index.ts";
+import type { Task } from "../../core/sdk/index.ts";
 
 export type Phase = "prestart" | "main" | "poststart" | "poststop";
 

@@ -1,7 +1,7 @@
 // Resource limits of task processes: cgroup v2 when usable, otherwise the
 // RSS watchdog. One object per agent; tasks attach after spawn and detach
 // after exit, learning whether the exit was an out-of-memory kill.
-import type { Logger } from "../../core/log.ts";
+import type { Logger } from "../../core/sdk/index.ts";
 import { CgroupManager, prepareCgroups } from "./cgroup.ts";
 import { MemoryWatchdog } from "./memory.ts";
 import { groupMembers } from "./group-signal.ts";

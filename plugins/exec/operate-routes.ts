@@ -8,10 +8,7 @@
 // allocation's job (core/acl/route-permissions.ts).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { ApiError } from "../../core/http/errors.ts";
-import { FORWARDED_HEADER, proxyRequest } from "../../core/http/proxy.ts";
-import { requestBody } from "../../core/http/json-body.ts";
-import type { PluginContext } from "../../core/plugins/types.ts";
+import { ApiError, FORWARDED_HEADER, type PluginContext, proxyRequest, requestBody } from "../../core/sdk/index.ts";
 import type { AllocRunner, NodeAlloc } from "./alloc-runner.ts";
 import { locate, unreachable } from "./routes.ts";
 import { ALLOWED_SIGNALS, DEFAULT_SIGNAL, parseSignal } from "./signals.ts";

@@ -3,10 +3,7 @@
 // again, and changes close together share one command. A failed write is
 // retried with backoff (the latest state of each allocation, not a queue of
 // every step), so a leader election costs a delay, never a wrong status.
-import type { Command } from "../../core/state/commands.ts";
-import type { ProposeResult } from "../../core/plugins/types.ts";
-import type { TaskState } from "../../core/store/schema-jobs.ts";
-import type { Logger } from "../../core/log.ts";
+import type { Command, Logger, ProposeResult, TaskState } from "../../core/sdk/index.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
 
 export interface AllocReport {

@@ -3,8 +3,7 @@
 // `attempts` times, `delay` apart. Past that, mode "fail" fails the task
 // (the allocation fails and the leader's reschedule policy takes over) and
 // mode "delay" waits for the window to end, then starts a fresh window.
-import type { RestartPolicy } from "../../core/scheduler/index.ts";
-import { formatDuration } from "../../core/config/duration.ts";
+import { formatDuration, type RestartPolicy } from "../../core/sdk/index.ts";
 
 export type RestartDecision =
   | { kind: "restart"; delayMs: number; reason: string }

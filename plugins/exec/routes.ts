@@ -8,9 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { ApiError } from "../../core/http/errors.ts";
-import { FORWARDED_HEADER, proxyRequest } from "../../core/http/proxy.ts";
-import type { PluginContext } from "../../core/plugins/types.ts";
+import { ApiError, FORWARDED_HEADER, type PluginContext, proxyRequest } from "../../core/sdk/index.ts";
 import { allocDir, type NodeAlloc } from "./alloc-runner.ts";
 import { readLogs, type Stream } from "./logs.ts";
 

@@ -10,7 +10,7 @@ import { chownSync, existsSync, lstatSync, mkdtempSync, readlinkSync, realpathSy
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { untraversable } from "./dirs.ts";
-import { ISOLATED, ISOLATION_ATTRIBUTE } from "../../core/scheduler/isolation.ts";
+import { ISOLATED, ISOLATION_ATTRIBUTE } from "../../core/sdk/index.ts";
 import type { ExecConfig } from "./config.ts";
 import { readPasswd } from "./host-users.ts";
 import { refusedPath, sandboxCommand, shared, type HostPath, type SandboxTools } from "./sandbox.ts";

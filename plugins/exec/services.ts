@@ -17,10 +17,8 @@
 // (logged once per allocation) and the task runs without a catalog entry.
 // With ACLs on, the calls carry the node's own token (HostInfo.localToken).
 import { connect } from "node:net";
-import type { Logger } from "../../core/log.ts";
-import type { ServiceCheck } from "../../core/scheduler/index.ts";
-import { taskServiceId } from "../../core/state/domains/jobs-read.ts";
-import { CHECK_RESULT_TOPIC } from "../discovery/index.ts";
+import { type Logger, send, type ServiceCheck, taskServiceId } from "../../core/sdk/index.ts";
+import { CHECK_RESULT } from "../discovery/topics.ts";
 import type { NodeAlloc, ServiceHooks } from "./alloc-runner.ts";
 
 export interface ServicesDeps {
@@ -143,7 +141,7 @@ export class JobServices implements ServiceHooks {
       const run = async () => {
         const r = await probe(c, this.d.host, port);
         if (!this.loops.has(serviceId) || this.stopped) return;
-        this.d.publish(CHECK_RESULT_TOPIC, { checkId: checkId(serviceId, i), status: r.status, output: r.output });
+        send(this.d, CHECK_RESULT, { checkId: checkId(serviceId, i), status: r.status, output: r.output });
         timers[i] = setTimeout(run, c.intervalMs);
       };
       timers[i] = setTimeout(run, 0);

@@ -3,8 +3,7 @@
 // forwarding, like every read an agent makes), or the local state on a
 // leader-role node that runs tasks itself (dev). The loop hands every new
 // answer to onAllocs; errors back off up to MAX_BACKOFF_MS.
-import type { Logger } from "../../core/log.ts";
-import type { StateReader } from "../../core/state/reader.ts";
+import type { Logger, StateReader } from "../../core/sdk/index.ts";
 import type { NodeAlloc } from "./alloc-runner.ts";
 
 export type FetchAllocs = (index: number, signal: AbortSignal) => Promise<{ index: number; allocs: NodeAlloc[] }>;

@@ -12,7 +12,7 @@
 // without stopping them.
 import { existsSync, readdirSync } from "node:fs";
 import { removeAllocDir } from "./volumes.ts";
-import type { Logger } from "../../core/log.ts";
+import type { Logger } from "../../core/sdk/index.ts";
 import { AllocRunner, type AllocRunnerDeps, type NodeAlloc } from "./alloc-runner.ts";
 import type { StatusReporter } from "./reporter.ts";
 import { killRecorded, type ProcessEntry } from "./processes.ts";

@@ -13,8 +13,7 @@
 // State changes go to onChange as a whole TaskState; the allocation runner
 // decides what to report.
 import { spawn } from "node:child_process";
-import type { RestartPolicy, Task } from "../../core/scheduler/index.ts";
-import type { TaskState } from "../../core/store/schema-jobs.ts";
+import { formatDuration, type RestartPolicy, type Task, type TaskState } from "../../core/sdk/index.ts";
 import { endedChild, startTicksOf, trackChild, watchExit, type ExitWatch } from "./exits.ts";
 import { killGroup } from "./memory.ts";
 import { isSandboxMonitor, signalGroup } from "./group-signal.ts";
@@ -22,7 +21,6 @@ import { survives, type ProcessEntry, type TaskRecord } from "./processes.ts";
 import { RestartTracker } from "./restart.ts";
 import type { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
-import { formatDuration } from "../../core/config/duration.ts";
 
 /** Events kept per task (the newest). */
 export const MAX_TASK_EVENTS = 10;

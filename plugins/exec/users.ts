@@ -11,8 +11,7 @@
 // Every other way to those privileges is refused here: a user whose uid is 0
 // under another name, and the exec driver on an agent that is not root (it
 // cannot switch users, so the task would be raw without saying so).
-import { ROOT_USER, isRawTask } from "../../core/scheduler/raw.ts";
-import type { Task } from "../../core/scheduler/index.ts";
+import { isRawTask, ROOT_USER, type Task } from "../../core/sdk/index.ts";
 
 export interface PasswdEntry {
   name: string;

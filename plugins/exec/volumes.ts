@@ -13,8 +13,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import type { TaskGroup } from "../../core/scheduler/index.ts";
-import type { HostVolumeConfig } from "../../core/scheduler/host-volumes.ts";
+import type { HostVolumeConfig, TaskGroup } from "../../core/sdk/index.ts";
 import { SafeTree, type Owner } from "./artifact-unpack.ts";
 
 export interface VolumeBind {

@@ -1,7 +1,6 @@
 // `[plugins.health]` config: exec checks, probe concurrency, intervals, output.
 import { z } from "zod";
-import { durationMs, sizeBytes } from "../../core/config/duration.ts";
-import { MAX_CHECK_OUTPUT } from "../../core/state/domains/catalog.ts";
+import { durationMs, MAX_CHECK_OUTPUT, sizeBytes } from "../../core/sdk/index.ts";
 
 export const healthConfigSchema = z
   .object({

@@ -4,7 +4,7 @@
 // Pure; discovery validated the definition when it was registered.
 import { durationMs } from "../discovery/duration.ts";
 import type { LocalCheckInfo } from "../discovery/topics.ts";
-import { stableJson } from "../../core/state/domains/catalog.ts";
+import { stableJson } from "../../core/sdk/index.ts";
 import { thresholds, type Thresholds } from "./thresholds.ts";
 
 export interface HttpProbeSpec {

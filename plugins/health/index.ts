@@ -10,8 +10,8 @@
 // It announces itself on `health.state` (topics.ts): discovery then accepts
 // Args checks when enable_exec_checks is on, and the exec driver's stopgap
 // check runner steps aside (plugins.exec.run_checks = "auto").
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
-import { CHECK_RESULT_TOPIC, LOCAL_CHECKS_REQUEST_TOPIC, LOCAL_CHECKS_TOPIC, type LocalChecksEvent } from "../discovery/topics.ts";
+import { announce, follow, send, type PluginContext, type PluginHandle, type PluginModule } from "../../core/sdk/index.ts";
+import { CHECK_RESULT, LOCAL_CHECKS } from "../discovery/topics.ts";
 import { healthConfigSchema, type HealthConfig } from "./config.ts";
 import type { RunSpec } from "./definition.ts";
 import { checkEnv, execProbe } from "./exec-probe.ts";
@@ -20,7 +20,7 @@ import { lockDataDir } from "../exec/dirs.ts";
 import { checkIdentity } from "../exec/users.ts";
 import { httpInit, httpProbe, tcpProbe, type ProbeResult } from "./probes.ts";
 import { HealthRunner } from "./runner.ts";
-import { HEALTH_STATE_REQUEST_TOPIC, HEALTH_STATE_TOPIC, type HealthState } from "./topics.ts";
+import { HEALTH_STATE, type HealthState } from "./topics.ts";
 
 export const HEALTH_VERSION = "0.1.0";
 
@@ -88,28 +88,26 @@ function setup(ctx: PluginContext<HealthConfig>): PluginHandle {
     probe: prober(cfg, stopping.signal),
     report: (checkId, r) => {
       m.reported();
-      ctx.publish(CHECK_RESULT_TOPIC, { checkId, status: r.status, output: r.output });
+      send(ctx, CHECK_RESULT, { checkId, status: r.status, output: r.output });
     },
     started: m.started,
     maxConcurrent: cfg.max_concurrent,
     minIntervalMs: cfg.min_interval,
     outputIntervalMs: cfg.output_update_interval,
   });
-  ctx.subscribe(LOCAL_CHECKS_TOPIC, (ev) => runner.apply(ev as LocalChecksEvent));
-  // Discovery may have started first: ask for its node's checks.
-  ctx.publish(LOCAL_CHECKS_REQUEST_TOPIC, {});
+  // Discovery may have started first: follow asks for its node's checks.
+  follow(ctx, LOCAL_CHECKS, (ev) => runner.apply(ev));
 
-  const announce = (state: HealthState) => ctx.publish(HEALTH_STATE_TOPIC, state);
   const on: HealthState = { enabled: true, execChecks: cfg.enable_exec_checks };
-  ctx.subscribe(HEALTH_STATE_REQUEST_TOPIC, () => announce(on));
-  announce(on);
+  announce(ctx, HEALTH_STATE, () => on);
   ctx.log.info("health checks ready", { checks: runner.stats.checks, execChecks: cfg.enable_exec_checks, maxConcurrent: cfg.max_concurrent });
 
   return {
     stop() {
       runner.stop();
       stopping.abort();
-      announce({ enabled: false, execChecks: false });
+      // The host drops this plugin's subscriptions after stop: followers hear "off" once.
+      send(ctx, HEALTH_STATE.state, { enabled: false, execChecks: false });
     },
   };
 }

@@ -18,8 +18,7 @@
 //
 // tcp: a connection within the timeout is passing, anything else critical.
 import { connect } from "node:net";
-import { MAX_CHECK_OUTPUT, type CheckStatus } from "../../core/state/domains/catalog.ts";
-import { formatDuration } from "../../core/config/duration.ts";
+import { type CheckStatus, formatDuration, MAX_CHECK_OUTPUT } from "../../core/sdk/index.ts";
 import { httpCheckUrlError } from "../discovery/check-url.ts";
 import type { HttpProbeSpec, TcpProbeSpec } from "./definition.ts";
 

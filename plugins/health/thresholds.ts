@@ -13,7 +13,7 @@
 //    `outputIntervalMs` (Consul's check_update_interval, 5 min), and the
 //    discovery plugin keeps even that out of the log until its next full
 //    sync: a check that keeps answering the same way writes nothing.
-import type { CheckStatus } from "../../core/state/domains/catalog.ts";
+import type { CheckStatus } from "../../core/sdk/index.ts";
 
 export interface Thresholds {
   successBeforePassing: number;

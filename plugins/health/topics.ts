@@ -5,6 +5,8 @@
 //
 //   health.state          health → anyone: HealthState, at start and stop, and on request
 //   health.state.request  anyone → health: "announce yourself" (a plugin that starts after health)
+import { announcement } from "../../core/sdk/index.ts";
+
 export const HEALTH_STATE_TOPIC = "health.state";
 export const HEALTH_STATE_REQUEST_TOPIC = "health.state.request";
 
@@ -20,3 +22,6 @@ export function parseHealthState(payload: unknown): HealthState {
   const enabled = p.enabled === true;
   return { enabled, execChecks: enabled && p.execChecks === true };
 }
+
+/** The typed handshake: health announces (core/plugins/channel.ts `announce`), discovery and exec follow. */
+export const HEALTH_STATE = announcement<HealthState>(HEALTH_STATE_TOPIC, parseHealthState);

@@ -3,7 +3,7 @@
 // overrides under `[plugins.invoke.services.<name>]`.
 import { isIP } from "node:net";
 import { z } from "zod";
-import { durationMs, sizeBytes } from "../../core/config/duration.ts";
+import { durationMs, sizeBytes } from "../../core/sdk/index.ts";
 
 export const STRATEGIES = ["round_robin", "least_request", "p2c", "weighted"] as const;
 export type Strategy = (typeof STRATEGIES)[number];

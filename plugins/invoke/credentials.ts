@@ -11,7 +11,7 @@
 // given at creation must be one). `token` query parameters are always removed:
 // corral reads `?token=` first, so one present is the caller's corral token.
 // Pure functions; used by the fetch front and the raw listener alike.
-import { bearerToken, isUuid } from "../../core/acl/secret.ts";
+import { bearerToken, isUuid } from "../../core/sdk/index.ts";
 
 const UUID_ANYWHERE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 

@@ -5,7 +5,7 @@
 // into memory here, except small request bodies kept for a retry.
 import { limitBody, readBody, type Payload } from "./body.ts";
 import { withoutTokenParam } from "./credentials.ts";
-import { requestToken } from "../../core/acl/secret.ts";
+import { requestToken } from "../../core/sdk/index.ts";
 import { stripResponseHopHeaders, timeoutHeaderMs, TIMEOUT_HEADER, TRY_TIMEOUT_HEADER, upstreamHeaders, type ClientInfo } from "./headers.ts";
 import { Refusal, type Invoker, type Transport } from "./invoker.ts";
 import type { Endpoint } from "./pool.ts";

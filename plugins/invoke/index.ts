@@ -7,10 +7,9 @@
 // table (services.ts), the call loop (invoker.ts), the listener and routes.
 // Everything that holds a socket, a timer or a watch goes through ctx, so
 // disable/reload frees the port and stops every watch.
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import { bindError, hostPort, type PluginContext, type PluginHandle, type PluginModule } from "../../core/sdk/index.ts";
 import { allowAll, authorizerFromState, type CallAuthorizer } from "./authorize.ts";
 import { invokeConfigSchema, type InvokeConfig } from "./config.ts";
-import { bindError } from "../../core/net/bind-error.ts";
 import { listenSockets } from "./fast/listen.ts";
 import { UpstreamPool } from "./fast/upstream.ts";
 import { fetchCaller, type CallHandler, type FetchFn } from "./fetch.ts";
@@ -56,6 +55,7 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
     version: INVOKE_VERSION,
     description: "Service invocation: a proxy to any service by name, balanced over healthy instances, with timeouts, retries, a retry budget and circuit breaking",
     configSchema: invokeConfigSchema,
+    listeners: (c) => [`invoke ${hostPort(c.bind, c.port)}`],
     async setup(ctx: PluginContext<InvokeConfig>): Promise<InvokeHandle> {
       const cfg = ctx.config;
       const now = () => Date.now();

@@ -16,7 +16,7 @@
 //
 // Timeouts end at the response headers: the body (a large download, an
 // event stream) then flows for as long as both sides keep it open.
-import type { Logger } from "../../core/log.ts";
+import type { Logger } from "../../core/sdk/index.ts";
 import type { Rng } from "./balancer.ts";
 import type { CallAuthorizer } from "./authorize.ts";
 import type { InvokeConfig } from "./config.ts";

@@ -7,7 +7,7 @@
 // and this file's fetch handler — a bare Bun.serve handler (no router, no
 // middleware), or the node's generic server under Node and Deno.
 import { isIP } from "node:net";
-import { serve } from "../../core/http/serve.ts";
+import { serve } from "../../core/sdk/index.ts";
 import type { CallHandler } from "./fetch.ts";
 import type { ClientInfo } from "./headers.ts";
 

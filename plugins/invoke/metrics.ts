@@ -2,8 +2,7 @@
 // on the endpoint, exported when scraped; per-service children are looked up
 // once and kept on the service entry.
 import type { Counter, Gauge } from "prom-client";
-import type { FastHistogram, HistogramChild } from "../../core/plugins/histogram.ts";
-import type { MetricsRegistry } from "../../core/plugins/metrics.ts";
+import type { FastHistogram, HistogramChild, MetricsRegistry } from "../../core/sdk/index.ts";
 import type { Endpoint } from "./pool.ts";
 import type { ServiceEntry } from "./services.ts";
 

@@ -3,9 +3,7 @@
 // run-time overrides, and what the balancer sees).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { errorResponses, jsonBody, jsonResponse } from "../../core/api/schemas.ts";
-import { ApiError } from "../../core/http/errors.ts";
-import type { PluginContext } from "../../core/plugins/types.ts";
+import { ApiError, errorResponses, jsonBody, jsonResponse, type PluginContext } from "../../core/sdk/index.ts";
 import { effectivePolicy, servicePolicySchema, STRATEGIES, type InvokeConfig, type ServicePolicyInput } from "./config.ts";
 import type { CallHandler } from "./fetch.ts";
 import { pathAndQuery, splitInvokePath } from "./listener.ts";

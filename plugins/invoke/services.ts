@@ -2,7 +2,7 @@
 // of passing instances, its retry budget and its effective policy. An entry
 // is made on the first call and dropped after `watch_idle` without calls,
 // which stops its watch; at most `max_services` exist at once.
-import type { Logger } from "../../core/log.ts";
+import type { Logger } from "../../core/sdk/index.ts";
 import type { Rng } from "./balancer.ts";
 import { RetryBudget } from "./budget.ts";
 import { effectivePolicy, type InvokeConfig, type ServicePolicy, type ServicePolicyInput } from "./config.ts";

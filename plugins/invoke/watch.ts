@@ -11,9 +11,7 @@
 // index, one request, and it tells an unknown service (404) from one with no
 // healthy instance (503). On errors the last view is kept and the query is
 // retried with backoff.
-import { watchLoop, watchRemote } from "../../core/plugins/blocking-watch.ts";
-import type { PluginContext } from "../../core/plugins/types.ts";
-import type { CatalogReader } from "../../core/state/domains/catalog-read.ts";
+import { type CatalogReader, type PluginContext, watchLoop, watchRemote } from "../../core/sdk/index.ts";
 import type { EndpointSpec } from "./pool.ts";
 
 export interface InstanceView {

@@ -3,7 +3,7 @@
 // The interval is a Go-style duration string ("1s", "500ms", "1m30s"), parsed
 // here to milliseconds so the rest of the plugin deals in numbers only.
 import { z } from "zod";
-import { parseGoDuration } from "../../core/config/duration.ts";
+import { parseGoDuration } from "../../core/sdk/index.ts";
 
 /** Below this, sampling costs more than it tells (CPU ticks are 10 ms). */
 export const MIN_INTERVAL_MS = 100;

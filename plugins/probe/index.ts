@@ -7,12 +7,13 @@
 // sockets, files or child processes; stop() only makes sure a sample still in
 // flight when the plugin stops is not published afterwards.
 // Gauges (metrics.ts) go through ctx.metrics, which the host also releases.
-import type { PluginContext, PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import type { PluginContext, PluginHandle, PluginModule } from "../../core/sdk/index.ts";
 import { probeConfigSchema, type ProbeConfig } from "./config.ts";
 import { fingerprint, type Detectors, type Fingerprint } from "./fingerprint.ts";
 import { registerProbeMetrics } from "./metrics.ts";
 import { probeRoute, type ProbeResponse } from "./route.ts";
 import { createSampler, type SamplerSources } from "./sample.ts";
+import { probeRegistrationFacts } from "./registration.ts";
 
 export const PROBE_VERSION = "0.1.0";
 /** Event bus topic of live samples; payload: Sample (sample.ts). */
@@ -31,6 +32,7 @@ export function createProbePlugin(deps: ProbePluginDeps = {}): PluginModule<Prob
     version: PROBE_VERSION,
     description: "Host fingerprint (CPU, memory, OS, disk) and live CPU/memory/load samples",
     configSchema: probeConfigSchema,
+    registrationFacts: (input) => probeRegistrationFacts(input, deps.detectors),
     async setup(ctx: PluginContext<ProbeConfig>): Promise<PluginHandle> {
       const sampler = createSampler(deps.samplerSources);
       // The first sample starts the CPU delta, so the first published one

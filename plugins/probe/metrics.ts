@@ -1,7 +1,7 @@
 // Prometheus gauges for the probe, registered through ctx.metrics so the host
 // removes them when the plugin is disabled. Updated on every sample; the
 // fingerprint ones once at setup.
-import type { MetricsRegistry } from "../../core/plugins/metrics.ts";
+import type { MetricsRegistry } from "../../core/sdk/index.ts";
 import type { Fingerprint } from "./fingerprint.ts";
 import type { Sample } from "./sample.ts";
 

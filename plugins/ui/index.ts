@@ -2,7 +2,7 @@
 // TypeScript and DOM, no framework) that talks only to the public API with
 // the user's token, live through the event stream and blocking queries.
 // See docs/ui.md.
-import type { PluginHandle, PluginModule } from "../../core/plugins/types.ts";
+import type { PluginHandle, PluginModule } from "../../core/sdk/index.ts";
 import { assetLoader } from "./assets.ts";
 import { uiConfigSchema, type UiConfig } from "./config.ts";
 import { pageRoutes } from "./routes.ts";

@@ -4,8 +4,7 @@
 // core/acl/route-permissions.ts OPEN_ROUTES.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { ApiError } from "../../core/http/errors.ts";
-import type { PluginContext } from "../../core/plugins/types.ts";
+import { ApiError, type PluginContext } from "../../core/sdk/index.ts";
 import type { UiAssets } from "./assets.ts";
 
 /**

@@ -13,10 +13,9 @@
 // may hold colons.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requestIdentity } from "../../core/acl/enforce.ts";
-import { SEGMENTED, UNSEGMENTED, type Resource } from "../../core/acl/types.ts";
-import { ApiError } from "../../core/http/errors.ts";
-import type { PluginContext } from "../../core/plugins/types.ts";
+import {
+  ApiError, type PluginContext, requestIdentity, type Resource, SEGMENTED, UNSEGMENTED,
+} from "../../core/sdk/index.ts";
 
 const RESOURCES = new Set<string>([...SEGMENTED, ...UNSEGMENTED]);
 const ACCESS = new Set(["read", "write", "write-under"]);

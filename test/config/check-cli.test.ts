@@ -42,7 +42,7 @@ describe("config check = start's validation", () => {
     const f = configFile(`[node]\nname = "n2"\n`);
     const r = corral(["config", "check", f, "--ports", "7800", "--dns-port", "9053"]);
     expect(r.code).toBe(0);
-    expect(r.out).toContain("listeners: http 127.0.0.1:7800, invoke 127.0.0.1:7801, dns 127.0.0.1:9053 (udp+tcp)\n");
+    expect(r.out).toContain("listeners: http 127.0.0.1:7800, dns 127.0.0.1:9053 (udp+tcp), invoke 127.0.0.1:7801\n");
   });
 
   test("environment overrides are checked as start checks them", () => {

@@ -9,8 +9,7 @@ import { UsageError } from "../args.ts";
 import { impliedRole } from "../../config/implied-role.ts";
 import type { Config, Role } from "../../config/types.ts";
 import { hostPort } from "../../net/bind-error.ts";
-import { dnsConfigSchema } from "../../../plugins/dns/config.ts";
-import { invokeConfigSchema } from "../../../plugins/invoke/config.ts";
+import { builtinPlugins } from "../../plugins/builtin.ts";
 import { configFromArgs, nodeFlags } from "./run.ts";
 
 const { config: _config, ...startFlags } = nodeFlags;
@@ -45,13 +44,10 @@ export async function configCheck(args: Parsed): Promise<number> {
 function listeners(cfg: Config): string[] {
   const out = [`http ${hostPort(cfg.node.bind, cfg.node.httpPort)}`];
   const on = new Set(cfg.plugins.enabled);
-  if (on.has("invoke")) {
-    const c = invokeConfigSchema.parse(cfg.plugins.settings.invoke ?? {});
-    out.push(`invoke ${hostPort(c.bind, c.port)}`);
-  }
-  if (on.has("dns")) {
-    const c = dnsConfigSchema.parse(cfg.plugins.settings.dns ?? {});
-    out.push(`dns ${hostPort(c.bind, c.port)} (udp+tcp)`);
+  // Each enabled plugin says where it listens (PluginModule.listeners), in the plugin list's order.
+  for (const mod of builtinPlugins()) {
+    if (!on.has(mod.name) || !mod.listeners) continue;
+    out.push(...mod.listeners(mod.configSchema.parse(cfg.plugins.settings[mod.name] ?? {})));
   }
   return out;
 }

@@ -2,8 +2,7 @@
 //   ?since=  ms since the epoch, an RFC 3339 time, or a duration back from now ("1h")
 //   ?accessor=  one token's writes;  ?path=  a path prefix;  ?limit=  1..1000 (default 100)
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError } from "../../../core/http/errors.ts";
-import { parseDuration } from "../../../core/config/duration.ts";
+import { ApiError, parseDuration } from "../../../core/sdk/index.ts";
 import { mount, type AuthzContext } from "../common.ts";
 
 const AuditView = z.object({

@@ -5,12 +5,10 @@
 import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { consulError } from "../../../core/http/errors.ts";
-import { requestBody } from "../../../core/http/json-body.ts";
-import { arrayBy, reads } from "../../../core/acl/filters.ts";
-import { decidingIntention, validIntentionName } from "../../../core/acl/intentions.ts";
-import type { PermissionSpec } from "../../../core/acl/types.ts";
-import type { IntentionRow } from "../../../core/store/schema.ts";
+import {
+  arrayBy, consulError, decidingIntention, type IntentionRow, type PermissionSpec, reads,
+  requestBody, validIntentionName,
+} from "../../../core/sdk/index.ts";
 import { intentionDefaultAllow, mount, write, type AuthzContext } from "../common.ts";
 import { consulJsonBody, IntentionSchema, intentionView, queryParam } from "../views.ts";
 

@@ -3,10 +3,9 @@
 import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { consulError } from "../../../core/http/errors.ts";
-import { parseRules, RulesError } from "../../../core/acl/rules.ts";
-import { MANAGEMENT_POLICY_ID } from "../../../core/acl/types.ts";
-import type { AclPolicyRow } from "../../../core/store/schema.ts";
+import {
+  type AclPolicyRow, consulError, MANAGEMENT_POLICY_ID, parseRules, RulesError,
+} from "../../../core/sdk/index.ts";
 import { aclNotFound, mount, requireAcls, write, type AuthzContext } from "../common.ts";
 import { consulJsonBody, PolicySchema, policyView } from "../views.ts";
 

@@ -3,11 +3,10 @@
 // the clear secret is in the one answer that created the token.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { consulError } from "../../../core/http/errors.ts";
-import { hashSecret, isUuid, newAccessorId, newSecret, requestToken } from "../../../core/acl/secret.ts";
-import { ANONYMOUS_ACCESSOR } from "../../../core/acl/types.ts";
-import { ANONYMOUS_SECRET_HASH } from "../../../core/state/domains/acl.ts";
-import type { TokenWithPolicies } from "../../../core/state/domains/acl-read.ts";
+import {
+  ANONYMOUS_ACCESSOR, ANONYMOUS_SECRET_HASH, consulError, hashSecret, isUuid, newAccessorId,
+  newSecret, requestToken, type TokenWithPolicies,
+} from "../../../core/sdk/index.ts";
 import { aclNotFound, mount, requireAcls, write, type AuthzContext } from "../common.ts";
 import { consulJsonBody, TokenSchema, tokenView } from "../views.ts";
 

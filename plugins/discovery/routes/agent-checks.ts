@@ -1,11 +1,9 @@
 // /v1/agent/check/*: this agent's checks (reference §4.3). TTL checks are
 // driven here: pass/warn/fail/update set the status and restart the TTL.
 import { createRoute, z } from "@hono/zod-openapi";
-import { consulError } from "../../../core/http/errors.ts";
-import { CheckStatus, MAX_CHECK_OUTPUT } from "../../../core/state/domains/catalog.ts";
+import { CheckStatus, consulError, MAX_CHECK_OUTPUT, readScope } from "../../../core/sdk/index.ts";
 import { canonicalKeys, isObject } from "../check-definition.ts";
 import { emptyOk, jsonBody, filterParam, filterValues, jsonOk, localRoute, pathParam, query, readableChecks, searchParams } from "../http.ts";
-import { readScope } from "../../../core/acl/read-scope.ts";
 import { FilterTypes, HealthCheckSchema, localCheckView } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions, checkDefinition } from "../permissions.ts";

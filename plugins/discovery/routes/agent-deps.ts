@@ -1,6 +1,6 @@
 // What the agent-side routes share: the plugin context, this agent's
 // registry, the catalog writer and the check runner.
-import type { PluginContext } from "../../../core/plugins/types.ts";
+import type { PluginContext } from "../../../core/sdk/index.ts";
 import type { CheckRunner } from "../checks.ts";
 import type { LocalRegistry } from "../local.ts";
 import type { CatalogSync } from "../sync.ts";

@@ -4,13 +4,12 @@
 // by anti-entropy, as Consul's agent does, so the client still gets 200).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { consulError } from "../../../core/http/errors.ts";
+import { consulError, readScope } from "../../../core/sdk/index.ts";
 import type { CheckSpec } from "../check-definition.ts";
 import { emptyOk, filterParam, filterValues, jsonOk, localRoute, pathParam, query, searchParams } from "../http.ts";
 import { agentServiceView, AgentServiceSchema, contentHash, FilterTypes } from "../views.ts";
 import type { AgentDeps } from "./agent-deps.ts";
 import { agentPermissions, registration } from "../permissions.ts";
-import { readScope } from "../../../core/acl/read-scope.ts";
 
 const tags = ["agent"];
 

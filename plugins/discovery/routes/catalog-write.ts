@@ -5,13 +5,10 @@
 // `true`, as Consul does.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { AclUnavailableError } from "../../../core/acl/resolve.ts";
-import type { PermissionSpec, Target } from "../../../core/acl/types.ts";
-import { once } from "../../../core/http/json-body.ts";
-import { assertDatacenter } from "../../../core/http/consul.ts";
-import { consulError } from "../../../core/http/errors.ts";
-import type { PluginContext } from "../../../core/plugins/types.ts";
-import type { Command } from "../../../core/state/commands.ts";
+import {
+  AclUnavailableError, assertDatacenter, type Command, consulError, once, type PermissionSpec,
+  type PluginContext, type Target,
+} from "../../../core/sdk/index.ts";
 import { externalNodeId, parseCatalogDeregistration, parseCatalogRegistration, type CatalogRegistration } from "../catalog-registration.ts";
 import { jsonBody, jsonOk, query, readRoute } from "../http.ts";
 

@@ -2,10 +2,9 @@
 // replicated catalog. Every one blocks on ?index and carries X-Consul-Index
 // (except datacenters and members, which Consul does not block either).
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, consulError } from "../../../core/http/errors.ts";
-import { checkDatacenter, consulMember } from "../../../core/http/consul.ts";
-import type { PluginContext } from "../../../core/plugins/types.ts";
-import { readScope } from "../../../core/acl/read-scope.ts";
+import {
+  ApiError, checkDatacenter, consulError, consulMember, type PluginContext, readScope,
+} from "../../../core/sdk/index.ts";
 import { CatalogDigests } from "../digest.ts";
 import { instancesIndex, readableInstances, visibleIndex, BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, filtered, filterParam, filterValues, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, FilterTypes, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";

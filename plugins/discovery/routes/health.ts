@@ -3,10 +3,7 @@
 // instance with a non-passing check, warning included (§6.2).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { consulError } from "../../../core/http/errors.ts";
-import { CheckStatus } from "../../../core/state/domains/catalog.ts";
-import type { PluginContext } from "../../../core/plugins/types.ts";
-import { readScope } from "../../../core/acl/read-scope.ts";
+import { CheckStatus, consulError, type PluginContext, readScope } from "../../../core/sdk/index.ts";
 import { instancesIndex, readableInstances, visibleIndex, BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readableChecks, readRoute, searchParams } from "../http.ts";
 import { hideCheckOutputs } from "../check-output.ts";
 import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";

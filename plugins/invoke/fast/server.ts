@@ -10,7 +10,7 @@
 // (no ACL lookup, no body to wait for, a pooled connection) a request goes
 // out within its socket's data callback and its answer comes back within
 // the instance socket's: no promise is made per request.
-import type { Logger } from "../../../core/log.ts";
+import type { Logger } from "../../../core/sdk/index.ts";
 import { timeoutHeaderMs } from "../headers.ts";
 import { Call, Refusal, type CallSpec, type Invoker } from "../invoker.ts";
 import type { HostRouter } from "../listener.ts";

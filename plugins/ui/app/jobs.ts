@@ -1,5 +1,5 @@
 // Shapes of the jobs API (docs/jobs.md) and how allocation counts are shown.
-import type { FailedTGAllocs } from "../../../core/scheduler/placement-failure.ts";
+import type { FailedTGAllocs } from "../../../core/sdk/browser.ts";
 import { h } from "./dom.ts";
 
 export type ClientStatus = "pending" | "running" | "complete" | "failed" | "lost";

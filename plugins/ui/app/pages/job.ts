@@ -6,7 +6,7 @@ import { badge, dl, fill, h, section, table } from "../dom.ts";
 import { ago, shortId } from "../format.ts";
 import { allocChips, jobHref, type AllocView, type JobView } from "../jobs.ts";
 import { logTail } from "../logtail.ts";
-import { placementFailureText } from "../../../../core/scheduler/placement-failure.ts";
+import { placementFailureText } from "../../../../core/sdk/browser.ts";
 import { deploymentPanel } from "../deployment.ts";
 import { errorView, loading, type PageCtx } from "../page.ts";
 

@@ -1,0 +1,77 @@
+// The plugin SDK: the one surface of core that plugins import, built-in and
+// external alike (test/structure/imports.test.ts fails on a plugin importing
+// core anywhere else, and on core importing a plugin outside the built-in
+// list core/plugins/builtin.ts).
+//
+// It only re-exports: each name stays defined where core uses it, so this
+// file is the list of what plugins may rely on. Adding a name here is a
+// promise to external plugins; prefer the narrowest thing that serves.
+
+// ---- The plugin contract: what a plugin exports and the context it is given.
+
+export type { Logger } from "../log.ts";
+export { watchLoop, watchRemote } from "../plugins/blocking-watch.ts";
+export { announce, announcement, channel, follow, listen, send } from "../plugins/channel.ts";
+export type { Announcement, Channel } from "../plugins/channel.ts";
+export type { FastHistogram, HistogramChild } from "../plugins/histogram.ts";
+export type { MetricsRegistry } from "../plugins/metrics.ts";
+export type { Closeable, EventSubscription, HostInfo, PluginContext, PluginHandle, PluginModule, ProposeResult, RegistrationFacts, RegistrationInput, RouteHandler, RouteOptions, TimerHandle } from "../plugins/types.ts";
+
+// ---- HTTP: route schemas, errors as `{ error, code }`, bodies, Consul conventions, proxying.
+
+export { errorResponses, jsonBody, jsonResponse } from "../api/schemas.ts";
+export { isConsulPath } from "../http/consul-paths.ts";
+export { assertDatacenter, blockingParams, checkDatacenter, consulMember, forwardToLeader, parseGoDurationMs, setConsulHeaders } from "../http/consul.ts";
+export { ApiError, consulError, statusForCode } from "../http/errors.ts";
+export { once, requestBody } from "../http/json-body.ts";
+export { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";
+export { QueryCache, requestKey } from "../http/query-cache.ts";
+export { serve } from "../http/serve.ts";
+export { BindError, bindError, hostPort } from "../net/bind-error.ts";
+
+// ---- ACL: identities, permissions, read scopes, secrets, rules and intentions.
+
+export { requestIdentity } from "../acl/enforce.ts";
+export { arrayBy, checksMap, reads } from "../acl/filters.ts";
+export { decidingIntention, precedence, validIntentionName } from "../acl/intentions.ts";
+export { readScope } from "../acl/read-scope.ts";
+export type { ReadScope } from "../acl/read-scope.ts";
+export { AclUnavailableError } from "../acl/resolve.ts";
+export { aclSettings, authzConfigSchema, settingsFromTable } from "../acl/settings.ts";
+export type { AclSettings, AuthzConfig } from "../acl/settings.ts";
+export { RulesError, parseRules } from "../acl/rules.ts";
+export { MASKED_SECRET, bearerToken, hashSecret, isUuid, newAccessorId, newSecret, requestToken } from "../acl/secret.ts";
+export { ANONYMOUS_ACCESSOR, MANAGEMENT_POLICY_ID, SEGMENTED, UNSEGMENTED } from "../acl/types.ts";
+export type { Authorizer, PermissionSpec, Resource, RoutePermission, SegmentHelpers, Target, Want } from "../acl/types.ts";
+
+// ---- Config values: durations, sizes, bounded integers.
+
+export { durationMs, formatDuration, parseDuration, parseGoDuration, sizeBytes } from "../config/duration.ts";
+export { othersMayRead, untraversable } from "../config/file-access.ts";
+export { intIn } from "../config/schema.ts";
+
+// ---- Replicated state: commands, readers and the public types of their rows.
+
+export type { Command } from "../state/commands.ts";
+export type { TokenWithPolicies } from "../state/domains/acl-read.ts";
+export { ANONYMOUS_SECRET_HASH } from "../state/domains/acl.ts";
+export type { CatalogCheck, CatalogNode, CatalogReader, CatalogService, Indexed } from "../state/domains/catalog-read.ts";
+export { CatalogServiceDef, CheckStatus, MAX_CHECKS_PER_NODE, MAX_CHECKS_PER_WRITE, MAX_CHECK_OUTPUT, MAX_META_PAIRS, MAX_SERVICES_PER_NODE, NODE_CHECKS_CAP, NODE_SERVICES_CAP, registrationDigest, stableJson } from "../state/domains/catalog.ts";
+export type { CatalogCheckDef, NodeRef } from "../state/domains/catalog.ts";
+export { taskServiceId } from "../state/domains/jobs-read.ts";
+export type { StateReader } from "../state/reader.ts";
+export type { TaskState } from "../store/schema-jobs.ts";
+export type { AclPolicyRow, IntentionRow } from "../store/schema.ts";
+
+// ---- Jobs and tasks as the scheduler hands them to a client (exec).
+
+export { hostVolumesOf } from "../scheduler/host-volumes.ts";
+export type { HostVolumeConfig } from "../scheduler/host-volumes.ts";
+export { runsToCompletion } from "../scheduler/index.ts";
+export type { PortAssignment, RestartPolicy, ServiceCheck, Task, TaskArtifact, TaskGroup } from "../scheduler/index.ts";
+export { INHERITED_ENV, allocVariables, envLabel, resolveTask } from "../scheduler/interpolate.ts";
+export type { NodeFacts } from "../scheduler/interpolate.ts";
+export { ISOLATED, ISOLATION_ATTRIBUTE, needsIsolation } from "../scheduler/isolation.ts";
+export { isInsidePath } from "../scheduler/jobspec/task-storage.ts";
+export { ROOT_USER, execAttributes, isRawTask } from "../scheduler/raw.ts";
+export { tasksUpdated } from "../scheduler/update-kind.ts";
