@@ -75,3 +75,9 @@ export { ISOLATED, ISOLATION_ATTRIBUTE, needsIsolation } from "../scheduler/isol
 export { isInsidePath } from "../scheduler/jobspec/task-storage.ts";
 export { ROOT_USER, execAttributes, isRawTask } from "../scheduler/raw.ts";
 export { tasksUpdated } from "../scheduler/update-kind.ts";
+export { ALLOWED_SIGNALS, DEFAULT_SIGNAL, parseSignal } from "../scheduler/signals.ts";
+export type { AllowedSignal } from "../scheduler/signals.ts";
+export type { TaskTemplate } from "../scheduler/index.ts";
+// Task templates (plugins/exec/templates): the engine core validates job specs with, and the data it reads.
+export { createEngine, depId, MissingData, NotFetched, TEMPLATE_LIMITS } from "../templates/engine.ts";
+export type { DepValue, KvPair, ServiceEntry, TemplateDep } from "../templates/engine.ts";

@@ -6,12 +6,9 @@
 //   failed   → a task failed past its restart policy (the others are stopped)
 import { chownSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import type { Logger } from "../../core/log.ts";
-import { runsToCompletion, type TaskGroup, type PortAssignment } from "../../core/scheduler/index.ts";
-import type { TaskState } from "../../core/store/schema-jobs.ts";
+import { hostVolumesOf, resolveTask, runsToCompletion, stableJson, tasksUpdated, type Logger, type NodeFacts, type PortAssignment, type TaskGroup, type TaskState } from "../../core/sdk/index.ts";
 import { prepareAllocDir, prepareTaskDir } from "./dirs.ts";
 import { taskEnv } from "./env.ts";
-import { resolveTask, type NodeFacts } from "../../core/scheduler/interpolate.ts";
 import { provideIdentity } from "./identity.ts";
 import { RotatingLog } from "./logs.ts";
 import type { TaskLimits } from "./limits.ts";
@@ -20,15 +17,12 @@ import { isEphemeral, lifecycleStep, phaseOf, type TaskNow } from "./lifecycle.t
 import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
 import type { TaskSandbox } from "./task-sandbox.ts";
-import { tasksUpdated } from "../../core/scheduler/update-kind.ts";
-import { stableJson } from "../../core/state/domains/jobs-common.ts";
 import { TaskTemplates } from "./templates/task-templates.ts";
 import type { TemplateData } from "./templates/data.ts";
 
 const stableSpec = (g: TaskGroup): string => stableJson(g);
 import { fetchArtifacts, type ArtifactDeps } from "./artifacts.ts";
 import { mountBinds, unmountUnder, volumeBinds } from "./volumes.ts";
-import { hostVolumesOf } from "../../core/scheduler/host-volumes.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {

@@ -11,7 +11,7 @@ import type { Context } from "hono";
 import { ApiError, FORWARDED_HEADER, type PluginContext, proxyRequest, requestBody } from "../../core/sdk/index.ts";
 import type { AllocRunner, NodeAlloc } from "./alloc-runner.ts";
 import { locate, unreachable } from "./routes.ts";
-import { ALLOWED_SIGNALS, DEFAULT_SIGNAL, parseSignal } from "./signals.ts";
+import { ALLOWED_SIGNALS, DEFAULT_SIGNAL, parseSignal } from "../../core/sdk/index.ts";
 
 const TaskName = z.string().min(1).max(128);
 /** Nomad's body (TaskName, AllTasks); with neither, every running task restarts. */

@@ -1,9 +1,9 @@
 // The pure parts of task lifecycle and operating allocations: which tasks
 // start, stop or are skipped at each step (plugins/exec/lifecycle.ts), and
-// which signal names are accepted (plugins/exec/signals.ts).
+// which signal names are accepted (core/scheduler/signals.ts).
 import { describe, expect, test } from "bun:test";
 import { lifecycleStep, type TaskNow } from "../../plugins/exec/lifecycle.ts";
-import { parseSignal } from "../../plugins/exec/signals.ts";
+import { parseSignal } from "../../core/scheduler/signals.ts";
 
 const tasks = [
   { name: "main" },

@@ -12,7 +12,7 @@ import { parseVersionRange } from "../version.ts";
 import { parseDurationMs } from "./duration.ts";
 import { parseCron, validTimeZone } from "../cron.ts";
 import { TEMPLATE_LIMITS, templateError } from "../../templates/engine.ts";
-import { parseSignal } from "../../../plugins/exec/signals.ts";
+import { parseSignal } from "../signals.ts";
 
 /** Bounds on one job document (STYLE: a limit on everything). */
 export const LIMITS = {

@@ -9,8 +9,7 @@
 // variables its task could (jobs/<job>/...). Variables have no blocking
 // query: they are read again every VAR_REFRESH_MS.
 import { createHash } from "node:crypto";
-import { watchLoop } from "../../../core/plugins/blocking-watch.ts";
-import { depId, type DepValue, type KvPair, type ServiceEntry, type TemplateDep } from "../../../core/templates/engine.ts";
+import { depId, watchLoop, type DepValue, type KvPair, type ServiceEntry, type TemplateDep } from "../../../core/sdk/index.ts";
 
 const WAIT_S = 60;
 export const VAR_REFRESH_MS = 30_000;

@@ -6,10 +6,7 @@
 // send it change_signal, or nothing. Rendering is two-phase, like
 // consul-template: a render that reads something not fetched yet starts
 // its watch, waits for the first answer and renders again.
-import type { NodeFacts } from "../../../core/scheduler/interpolate.ts";
-import type { TaskTemplate } from "../../../core/scheduler/jobspec/types.ts";
-import { createEngine, depId, MissingData, NotFetched, TEMPLATE_LIMITS, type TemplateDep } from "../../../core/templates/engine.ts";
-import { parseSignal } from "../signals.ts";
+import { createEngine, depId, MissingData, NotFetched, parseSignal, TEMPLATE_LIMITS, type NodeFacts, type TaskTemplate, type TemplateDep } from "../../../core/sdk/index.ts";
 import type { TemplateData } from "./data.ts";
 import { parseEnvLines, writeTemplateFile } from "./write.ts";
 

@@ -1,4 +1,5 @@
-// The signals `alloc signal` may send (pure). A name from the request is
+// The signals `alloc signal` and a template's change_signal may send (pure;
+// core, as the job spec validates change_signal with it). A name from the request is
 // only ever looked up here and handed to process.kill as one of these
 // constants: no user text reaches a shell or a process table. Signals that
 // would stop or freeze the task without the agent noticing (SIGSTOP,
