@@ -6,7 +6,7 @@ import { forwardToLeader } from "../../core/http/consul.ts";
 import { consulError, statusForCode } from "../../core/http/errors.ts";
 import type { RoutePermission } from "../../core/acl/types.ts";
 import type { Command } from "../../core/state/commands.ts";
-import type { PluginContext, ProposeResult, RouteHandler } from "../../core/plugins/types.ts";
+import type { PluginContext, AppliedProposal, RouteHandler } from "../../core/plugins/types.ts";
 import type { AuthzConfig } from "./config.ts";
 
 export type AuthzContext = PluginContext<AuthzConfig>;
@@ -16,7 +16,7 @@ export function mount(ctx: AuthzContext, def: RouteConfig, permission: RoutePerm
 }
 
 /** Proposes; a refusal becomes its status with the applier's message. */
-export async function write(ctx: AuthzContext, cmd: Command): Promise<ProposeResult> {
+export async function write(ctx: AuthzContext, cmd: Command): Promise<AppliedProposal> {
   const out = await ctx.propose(cmd);
   if (!out.result.ok) throw consulError(statusForCode(out.result.code), out.result.message);
   return out;

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { CheckStatus } from "../../core/state/domains/catalog.ts";
 import { consulError } from "../../core/http/errors.ts";
 import { httpCheckUrlError } from "./check-url.ts";
-import { durationMs, goDurationString } from "./duration.ts";
+import { goDurationMs, goDurationString } from "./duration.ts";
 
 export interface CheckSpec {
   id: string;
@@ -95,7 +95,7 @@ export function checkStatus(raw: string | undefined): CheckStatus {
 function dur(body: Record<string, unknown>, key: string): number | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
-  const ms = durationMs(v);
+  const ms = goDurationMs(v);
   if (ms === undefined) throw consulError(400, `Request decode failed: ${key}: invalid duration ${JSON.stringify(v)}`);
   return ms;
 }

@@ -11,11 +11,11 @@
 import type { Logger } from "../../core/log.ts";
 import type { Command } from "../../core/state/commands.ts";
 import { registrationDigest, type NodeRef } from "../../core/state/domains/catalog.ts";
-import type { ProposeResult } from "../../core/plugins/types.ts";
+import type { AppliedProposal } from "../../core/plugins/types.ts";
 import { LocalRegistry } from "./local.ts";
 
 export interface SyncDeps {
-  propose(cmd: Command): Promise<ProposeResult>;
+  propose(cmd: Command): Promise<AppliedProposal>;
   registry: LocalRegistry;
   node(): NodeRef;
   log: Logger;

@@ -4,7 +4,7 @@
 // retried with backoff (the latest state of each allocation, not a queue of
 // every step), so a leader election costs a delay, never a wrong status.
 import type { Command } from "../../core/state/commands.ts";
-import type { ProposeResult } from "../../core/plugins/types.ts";
+import type { AppliedProposal } from "../../core/plugins/types.ts";
 import type { TaskState } from "../../core/store/schema-jobs.ts";
 import type { Logger } from "../../core/log.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
@@ -18,7 +18,7 @@ export interface AllocReport {
 
 export interface ReporterDeps {
   nodeId: string;
-  propose(cmd: Command): Promise<ProposeResult>;
+  propose(cmd: Command): Promise<AppliedProposal>;
   now(): number;
   log: Logger;
   /** Batching window, ms. */
