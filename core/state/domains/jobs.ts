@@ -18,7 +18,7 @@ import { applyUpdateAllocStatus } from "./alloc-status.ts";
 
 export { jobCommands };
 
-/** The SQL condition selecting one job row (not the in-memory map key: core/scheduler/clusterIndex.ts jobKey). */
+/** The SQL condition selecting one job row (not the in-memory map key: core/scheduler/cluster-index.ts jobKey). */
 const whereJob = (ns: string, id: string) => and(eq(jobs.namespace, ns), eq(jobs.id, id));
 
 function evalExists(db: Db, id: string): boolean {
