@@ -210,22 +210,11 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
 
   // Bound once the agent starts (below, after the server listens: it registers with the port).
   let agent: AgentMember | undefined;
-  const deps: CoreApiDeps = {
-    routes, plugins, host, version: VERSION, runtime: currentRuntime(),
-    advertise: advertiseHost, port: config.node.httpPort, startedAt: Date.now(),
-    state, replicator, membership: leader?.membership,
-    leaderAddress: () => (replicator ? replicator.status().leader : config.agent.leaders[0]),
-    peers: () => (raft ? raft.raftStatus().voters.map((v) => (v === DEV_RAFT_ID ? selfAddress : v)) : config.agent.leaders),
+  const deps = coreApiDeps(config, {
+    routes, plugins, host, id, state, raft, membership: leader?.membership, propose, forwardToLeaders, peer,
     agentJoined: () => agent?.isJoined() ?? false,
-    propose,
-    // Core routes pass only clients' requests on: reads are marked so the leader cuts them to the client's token.
-    forward: forwardToLeaders ? (req) => forwardToLeaders(asClientRead(req)) : undefined,
-    peerHttp: peer,
-    key,
     failure: () => failure,
-    sessionTtlMinMs: config.leader.sessionTtlMinMs,
-    jobTrackedVersions: config.leader.jobTrackedVersions,
-  };
+  });
   const { kvLocks } = registerCoreRoutes(config, deps, {
     secret, store, raft, leader,
     nodeMeta: nodeMeta && { store: nodeMeta, reregister: async () => agent?.reregister() },
@@ -270,44 +259,13 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   log.info("corral started", { role, node: config.node.name, nodeId, url, dataDir, version: VERSION, runtime: currentRuntime() });
   warnIfSecretReadable(config, log);
 
-  let stopping: Promise<void> | undefined;
-  /** The configuration in effect (what a reload compares against). */
-  let running: Config = config;
   return {
     config, url, nodeId, log, plugins, failedPlugins: pluginCheck.degraded,
     agentJoined: () => agent?.isJoined() ?? false,
-    async reload(next: Config) {
-      // Keys read only at start are kept as they are, and said so: a silent no-op looks like a bug.
-      const needRestart = restartOnlyChanges(running, next);
-      for (const key of needRestart) log.warn(`${key} changed: restart to apply`, { key });
-      settings.current = next.plugins.settings;
-      security.reload(settings.current.authz);
-      guard.current = own.guardFor(next, verifier, log);
-      await plugins.useExternalDir(next.plugins.dir ? resolve(next.plugins.dir) : "", next.plugins.watch);
-      await plugins.reconcile(new Set(next.plugins.enabled), true);
-      running = { ...next, node: running.node, cluster: running.cluster, leader: running.leader, raft: running.raft, agent: running.agent, tls: running.tls, role: running.role, http: { ...running.http, allowedHosts: next.http.allowedHosts, allowedOrigins: next.http.allowedOrigins, maxBodyBytes: next.http.maxBodyBytes } };
-      log.info("configuration reloaded", { file: next.file, ...(needRestart.length ? { restartToApply: needRestart } : {}) });
-    },
-    shutdown() {
-      stopping ??= (async () => {
-        legacyWarning();
-        agent?.stop();
-        leader?.membership.stop();
-        leader?.scheduling.stop();
-        leader?.sessionTimers.stop();
-        // Event streams never end by themselves: close them so the server can stop.
-        monitoring.close();
-        await server.stop();
-        await plugins.stopAll();
-        // The last audit records, while the log still takes writes (bounded: a lost leader must not hang shutdown).
-        await Promise.race([security.close(), new Promise((r) => setTimeout(r, 2_000))]);
-        await replicator?.close();
-        store?.close();
-        lock.release();
-        log.info("corral stopped");
-      })();
-      return stopping;
-    },
+    ...nodeLifecycle(config, {
+      log, settings, security, guard, own, verifier, plugins, legacyWarning, leader, monitoring, server, replicator, store, lock,
+      agent: () => agent,
+    }),
   };
 }
 
@@ -607,6 +565,78 @@ async function serveHttp(config: Config, o: {
       portHint: "set node.http_port (or --http-port, --ports, CORRAL_NODE_HTTP_PORT) to a free port", bindHint: "check node.bind",
     });
   }
+}
+
+/** Core's API dependencies: the parts the core routes (core/api) read. */
+function coreApiDeps(config: Config, o: {
+  routes: RouteTable; plugins: PluginHost; host: HostInfo; id: NodeIdentity; state: StateReader; raft?: RaftReplicator; membership?: Membership;
+  propose: Propose; forwardToLeaders?: (req: Request) => Promise<Response>; peer: PeerHttp;
+  agentJoined: () => boolean; failure: () => string | undefined;
+}): CoreApiDeps {
+  const { raft, forwardToLeaders, id } = o;
+  const replicator: Replicator | undefined = raft;
+  return {
+    routes: o.routes, plugins: o.plugins, host: o.host, version: VERSION, runtime: currentRuntime(),
+    advertise: id.advertiseHost, port: config.node.httpPort, startedAt: Date.now(),
+    state: o.state, replicator, membership: o.membership,
+    leaderAddress: () => (replicator ? replicator.status().leader : config.agent.leaders[0]),
+    peers: () => (raft ? raft.raftStatus().voters.map((v) => (v === DEV_RAFT_ID ? id.selfAddress : v)) : config.agent.leaders),
+    agentJoined: o.agentJoined,
+    propose: o.propose,
+    // Core routes pass only clients' requests on: reads are marked so the leader cuts them to the client's token.
+    forward: forwardToLeaders ? (req) => forwardToLeaders(asClientRead(req)) : undefined,
+    peerHttp: o.peer,
+    key: id.key,
+    failure: o.failure,
+    sessionTtlMinMs: config.leader.sessionTtlMinMs,
+    jobTrackedVersions: config.leader.jobTrackedVersions,
+  };
+}
+
+/** What a running node can be asked: take a new config (SIGHUP), and stop in the reverse order of its start. */
+function nodeLifecycle(config: Config, o: {
+  log: Logger; settings: PluginSettings; security: Security; guard: { current: Guard }; own: OwnAddresses; verifier: RpcVerifier;
+  plugins: PluginHost; legacyWarning: () => void; agent: () => AgentMember | undefined; leader?: LeaderServices;
+  monitoring: { close(): void }; server: Server; replicator?: Replicator; store?: Store; lock: DataDirLock;
+}): Pick<RunningNode, "reload" | "shutdown"> {
+  const { log, settings, security, guard, plugins, leader } = o;
+  let stopping: Promise<void> | undefined;
+  /** The configuration in effect (what a reload compares against). */
+  let running: Config = config;
+  return {
+    async reload(next: Config) {
+      // Keys read only at start are kept as they are, and said so: a silent no-op looks like a bug.
+      const needRestart = restartOnlyChanges(running, next);
+      for (const key of needRestart) log.warn(`${key} changed: restart to apply`, { key });
+      settings.current = next.plugins.settings;
+      security.reload(settings.current.authz);
+      guard.current = o.own.guardFor(next, o.verifier, log);
+      await plugins.useExternalDir(next.plugins.dir ? resolve(next.plugins.dir) : "", next.plugins.watch);
+      await plugins.reconcile(new Set(next.plugins.enabled), true);
+      running = { ...next, node: running.node, cluster: running.cluster, leader: running.leader, raft: running.raft, agent: running.agent, tls: running.tls, role: running.role, http: { ...running.http, allowedHosts: next.http.allowedHosts, allowedOrigins: next.http.allowedOrigins, maxBodyBytes: next.http.maxBodyBytes } };
+      log.info("configuration reloaded", { file: next.file, ...(needRestart.length ? { restartToApply: needRestart } : {}) });
+    },
+    shutdown() {
+      stopping ??= (async () => {
+        o.legacyWarning();
+        o.agent()?.stop();
+        leader?.membership.stop();
+        leader?.scheduling.stop();
+        leader?.sessionTimers.stop();
+        // Event streams never end by themselves: close them so the server can stop.
+        o.monitoring.close();
+        await o.server.stop();
+        await plugins.stopAll();
+        // The last audit records, while the log still takes writes (bounded: a lost leader must not hang shutdown).
+        await Promise.race([security.close(), new Promise((r) => setTimeout(r, 2_000))]);
+        await o.replicator?.close();
+        o.store?.close();
+        o.lock.release();
+        log.info("corral stopped");
+      })();
+      return stopping;
+    },
+  };
 }
 
 /** Raft, membership, scheduling and session timers started, and told of leadership changes. */
