@@ -2,9 +2,8 @@
 // (leader-role), HTTP routes, plugin host, membership (leader side) and the
 // agent loop (agent side). `dev` is both in one process. Everything is
 // built here and passed down; nothing is global.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { randomBytes } from "node:crypto";
 import { Registry } from "prom-client";
 import type { Config } from "./config/types.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -16,8 +15,7 @@ import { createStateReader, emptyStateReader, type StateReader } from "./state/r
 import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
-import { browserGuard, HostAllowList, type Guard, type HostNames } from "./http/browser-guard.ts";
-import { ownAuthorities } from "./http/rpc-receiver.ts";
+import type { Guard } from "./http/browser-guard.ts";
 import { ApiError, OUTCOME_HEADER, replicationApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
@@ -27,7 +25,7 @@ import type { HostInfo } from "./plugins/types.ts";
 import { Membership } from "./cluster/membership.ts";
 import { AgentMember } from "./cluster/agent.ts";
 import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/transport.ts";
-import { loadOrCreateNodeId } from "./cluster/identity.ts";
+import { nodeIdentity, OwnAddresses, rpcVerifier, type NodeIdentity } from "./node/identity.ts";
 import { secureDataDir } from "./cluster/data-dir.ts";
 import { lockDataDir, type DataDirLock } from "./cluster/data-dir-lock.ts";
 import { bindError } from "./net/bind-error.ts";
@@ -267,80 +265,6 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
       agent: () => agent,
     }),
   };
-}
-
-/** Who this node is and how it names itself to peers: id, role, signing key, advertised address. */
-interface NodeIdentity {
-  nodeId: string;
-  role: Config["role"];
-  /** Holds the replicated state (leader or dev). */
-  isLeaderRole: boolean;
-  secret: string;
-  legacy: Config["cluster"]["legacySignatures"];
-  key: NodeKey;
-  advertiseHost: string;
-  /** The port node.advertise names, when it carries its own (a NAT or proxy in front of this node). */
-  advertisedPort?: number;
-  /** host:port peers reach this node at (the configured HTTP port unless node.advertise names one). */
-  selfAddress: string;
-}
-
-function nodeIdentity(config: Config, dataDir: string): NodeIdentity {
-  const nodeId = loadOrCreateNodeId(dataDir);
-  const role = config.role;
-  const secret = config.cluster.secret || devSecret(dataDir);
-  // Node RPC is signed with the cluster secret and names this node; one
-  // verifier per process holds the nonces of the replay window
-  // (core/http/rpc-signature.ts).
-  // cluster.legacy_signatures: during a rolling upgrade from the release that
-  // signed v1, every sender (they all sign with this key) and every check
-  // (they all go through this verifier) follow the same mode.
-  const legacy = config.cluster.legacySignatures;
-  const advertised = /^(\[[^\]]+\]|[^:\[\]]+):(\d{1,5})$/.exec(config.node.advertise);
-  const advertiseHost = advertised ? advertised[1]! : config.node.advertise;
-  return {
-    nodeId, role, isLeaderRole: role === "leader" || role === "dev", secret, legacy,
-    key: { secret, node: nodeId, legacy },
-    advertiseHost,
-    advertisedPort: advertised ? Number(advertised[2]) : undefined,
-    selfAddress: advertised ? config.node.advertise : `${advertiseHost}:${config.node.httpPort}`,
-  };
-}
-
-/**
- * The names and ports this node answers to. A signature must name this node
- * (core/http/rpc-receiver.ts): one of the names of the browser guard's Host
- * allow-list (rebuilt on reload), with the port this node listens on (known
- * once the server listens) or advertises.
- */
-class OwnAddresses {
-  names: HostAllowList;
-  port: number;
-  constructor(private readonly id: NodeIdentity, config: Config) {
-    this.names = new HostAllowList(this.hostNames(config));
-    this.port = config.node.httpPort;
-  }
-
-  hostNames(c: Config): HostNames {
-    return { bind: c.node.bind, advertise: this.id.advertiseHost, allowedHosts: c.http.allowedHosts };
-  }
-
-  ports(): number[] {
-    return this.id.advertisedPort !== undefined ? [this.port, this.id.advertisedPort] : [this.port];
-  }
-
-  /** The browser guard for a config; its Host allow-list becomes this node's names. */
-  guardFor(c: Config, verifier: RpcVerifier, log: Logger): Guard {
-    this.names = new HostAllowList(this.hostNames(c));
-    return browserGuard({ ...this.hostNames(c), hosts: this.names, allowedOrigins: c.http.allowedOrigins, verifier, maxBodyBytes: c.http.maxBodyBytes, log });
-  }
-}
-
-function rpcVerifier(id: NodeIdentity, own: OwnAddresses, log: Logger): RpcVerifier {
-  return new RpcVerifier({
-    secret: id.secret, legacy: id.legacy, log,
-    isOurs: ownAuthorities({ isOwnName: (h) => own.names.isOwnName(h), ports: () => own.ports() }),
-  });
 }
 
 interface LeaderState {
@@ -705,18 +629,6 @@ function warnIfSecretReadable(config: Config, log: Logger): void {
   if (config.file && othersMayRead(config.file) && /^\s*secret\s*=/m.test(readFileSync(config.file, "utf8"))) {
     log.warn("the config file holds cluster.secret and other users may read it (task users included): chmod 600 it", { file: config.file });
   }
-}
-
-/**
- * A dev node with no configured secret gets a random one, kept in its data
- * dir so that a local agent can be pointed at it (see README).
- */
-function devSecret(dataDir: string): string {
-  const file = join(dataDir, "cluster-secret");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const s = randomBytes(24).toString("base64url");
-  writeFileSync(file, s + "\n", { mode: 0o600 });
-  return s;
 }
 
 /**
