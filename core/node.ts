@@ -2,9 +2,8 @@
 // (leader-role), HTTP routes, plugin host, membership (leader side) and the
 // agent loop (agent side). `dev` is both in one process. Everything is
 // built here and passed down; nothing is global.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { randomBytes } from "node:crypto";
 import { Registry } from "prom-client";
 import type { Config } from "./config/types.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -12,12 +11,11 @@ import { EventBus } from "./events.ts";
 import { openStore, type Store } from "./store/db.ts";
 import { currentRuntime } from "./store/driver.ts";
 import { Fsm, type AppliedEntry } from "./state/fsm.ts";
-import { createStateReader, emptyStateReader } from "./state/reader.ts";
+import { createStateReader, emptyStateReader, type StateReader } from "./state/reader.ts";
 import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
-import { browserGuard, HostAllowList, type Guard, type HostNames } from "./http/browser-guard.ts";
-import { ownAuthorities } from "./http/rpc-receiver.ts";
+import type { Guard } from "./http/browser-guard.ts";
 import { ApiError, OUTCOME_HEADER, replicationApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
@@ -27,7 +25,7 @@ import type { HostInfo } from "./plugins/types.ts";
 import { Membership } from "./cluster/membership.ts";
 import { AgentMember } from "./cluster/agent.ts";
 import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/transport.ts";
-import { loadOrCreateNodeId } from "./cluster/identity.ts";
+import { nodeIdentity, OwnAddresses, rpcVerifier, type NodeIdentity } from "./node/identity.ts";
 import { secureDataDir } from "./cluster/data-dir.ts";
 import { lockDataDir, type DataDirLock } from "./cluster/data-dir-lock.ts";
 import { bindError } from "./net/bind-error.ts";
@@ -72,8 +70,8 @@ import { HttpMetrics } from "./http/middleware/http-metrics.ts";
 import { EventHub } from "./monitor/event-hub.ts";
 import { storeLogSource } from "./monitor/log-source.ts";
 import { setupMonitoring } from "./monitor/setup.ts";
-import { setupSecurity } from "./acl/setup.ts";
-import { peerHttp, serverTls } from "./http/tls.ts";
+import { setupSecurity, type Security } from "./acl/setup.ts";
+import { peerHttp, serverTls, type PeerHttp } from "./http/tls.ts";
 import { RpcVerifier, type NodeKey } from "./http/middleware/cluster-auth.ts";
 import { startLegacySignatureWarning } from "./cluster/legacy-signature-warning.ts";
 import { proxyRequest } from "./http/proxy.ts";
@@ -114,13 +112,7 @@ export interface StartOptions {
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.log ?? createLogger({ level: config.node.logLevel, format: config.node.logFormat });
-  const dataDir = resolve(config.node.dataDir);
-  // Before anything is written: umask 077 and the modes an older corral left (core/cluster/data-dir.ts).
-  const secured = secureDataDir(dataDir);
-  if (secured.changed.length > 0) log.warn("data dir: made files 0600 and directories 0700 (other users could read them)", { paths: secured.changed.slice(0, 20), count: secured.changed.length });
-  if (secured.failed.length > 0) log.warn("data dir: could not narrow the mode of some paths; check their owner", { paths: secured.failed.slice(0, 20), count: secured.failed.length });
-  // One process per data dir (core/cluster/data-dir-lock.ts): throws DataDirInUseError naming the holder.
-  const lock = await lockDataDir(dataDir);
+  const { dataDir, lock } = await openDataDir(config, log);
   try {
     return await assembleNode(config, opts, log, dataDir, lock);
   } catch (err) {
@@ -129,72 +121,175 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   }
 }
 
-/** startNode once the data dir is this process's: everything else. */
-async function assembleNode(config: Config, opts: StartOptions, log: Logger, dataDir: string, lock: DataDirLock): Promise<RunningNode> {
-  const nodeId = loadOrCreateNodeId(dataDir);
-  const role = config.role;
-  const isLeaderRole = role === "leader" || role === "dev";
-  const secret = config.cluster.secret || devSecret(dataDir);
-  // Node RPC is signed with the cluster secret and names this node; one
-  // verifier per process holds the nonces of the replay window
-  // (core/http/rpc-signature.ts).
-  // cluster.legacy_signatures: during a rolling upgrade from the release that
-  // signed v1, every sender (they all sign with this key) and every check
-  // (they all go through this verifier) follow the same mode.
-  const legacy = config.cluster.legacySignatures;
-  const key: NodeKey = { secret, node: nodeId, legacy };
-  // node.advertise may carry its own port (a NAT or proxy in front of this node).
-  const advertised = /^(\[[^\]]+\]|[^:\[\]]+):(\d{1,5})$/.exec(config.node.advertise);
-  const advertiseHost = advertised ? advertised[1]! : config.node.advertise;
-  const selfAddress = advertised ? config.node.advertise : `${advertiseHost}:${config.node.httpPort}`;
+/**
+ * The data dir made private and this process's: umask 077 and the modes an
+ * older corral left (core/cluster/data-dir.ts), then one process per data
+ * dir (core/cluster/data-dir-lock.ts: throws DataDirInUseError naming the holder).
+ */
+async function openDataDir(config: Config, log: Logger): Promise<{ dataDir: string; lock: DataDirLock }> {
+  const dataDir = resolve(config.node.dataDir);
+  // Before anything is written.
+  const secured = secureDataDir(dataDir);
+  if (secured.changed.length > 0) log.warn("data dir: made files 0600 and directories 0700 (other users could read them)", { paths: secured.changed.slice(0, 20), count: secured.changed.length });
+  if (secured.failed.length > 0) log.warn("data dir: could not narrow the mode of some paths; check their owner", { paths: secured.failed.slice(0, 20), count: secured.failed.length });
+  const lock = await lockDataDir(dataDir);
+  return { dataDir, lock };
+}
 
+/**
+ * startNode once the data dir is this process's. Each step below is a
+ * function of what the earlier ones returned; the only values bound late are
+ * the ones that exist only once the server listens (its port, the agent,
+ * which registers with that port) and those a reload replaces (plugin
+ * settings, the browser guard).
+ */
+async function assembleNode(config: Config, opts: StartOptions, log: Logger, dataDir: string, lock: DataDirLock): Promise<RunningNode> {
+  const id = nodeIdentity(config, dataDir);
+  const { nodeId, role, isLeaderRole, secret, legacy, key, advertiseHost, selfAddress } = id;
   // [tls]: how this node calls its peers and leaders (core/http/tls.ts).
   const peer = peerHttp(config.tls);
-  // A signature must name this node (core/http/rpc-receiver.ts): one of the
-  // names of the browser guard's Host allow-list (rebuilt on reload), with
-  // the port this node listens on or advertises.
-  const hostNames = (c: Config): HostNames => ({ bind: c.node.bind, advertise: advertiseHost, allowedHosts: c.http.allowedHosts });
-  let ownNames = new HostAllowList(hostNames(config));
-  let listeningPort = config.node.httpPort;
-  const ownPorts = advertised ? [Number(advertised[2])] : [];
-  const verifier = new RpcVerifier({
-    secret, legacy, log,
-    isOurs: ownAuthorities({ isOwnName: (h) => ownNames.isOwnName(h), ports: () => [listeningPort, ...ownPorts] }),
-  });
+  const own = new OwnAddresses(id, config);
+  const verifier = rpcVerifier(id, own, log);
   const legacyWarning = startLegacySignatureWarning(legacy, log);
   const bus = new EventBus();
   const metrics = new Registry();
   const host: HostInfo = { nodeId, nodeName: config.node.name, role, dataDir, datacenter: config.node.datacenter, advertise: advertiseHost };
   // Static ([node] meta) and dynamic node meta (core/cluster/node-meta.ts), for nodes that run an agent.
   const nodeMeta = role === "agent" || role === "dev" ? new NodeMetaStore(dataDir, config.node.meta, (m, f) => log.warn(m, f)) : undefined;
-  // What task interpolation reads (${attr.*}, ${meta.*}): the node as it last registered (set below, once it did).
-  let registered: JoinRequest | undefined;
-  if (nodeMeta) host.nodeFacts = () => registered && { id: registered.id, name: registered.name, datacenter: registered.datacenter, attributes: registered.attributes, meta: registered.meta };
+  // What task interpolation reads (${attr.*}, ${meta.*}): the node as it last registered (set by the agent, once it did).
+  const registered: { current?: JoinRequest } = {};
+  if (nodeMeta) host.nodeFacts = () => { const r = registered.current; return r && { id: r.id, name: r.name, datacenter: r.datacenter, attributes: r.attributes, meta: r.meta }; };
 
-  let store: Store | undefined;
-  let raft: RaftReplicator | undefined;
-  let state = emptyStateReader;
-  let events: EventHub | undefined;
   /** Why this node stopped serving its role, once it did (reported by /v1/healthz). */
   let failure: string | undefined;
-  if (isLeaderRole) {
-    store = await openStore(join(dataDir, "state.db"), { sync: config.raft.sync });
-    const fsm = new Fsm(store);
-    fsm.onApplied((e) => bus.publish("applied", e));
-    raft = createRaft({
-      config, selfAddress, key, store, fsm, log, peer,
+  const leaderState = isLeaderRole
+    ? await openState(config, {
+      dataDir, selfAddress, key, peer, log, bus,
       onFatal: (err) => {
         failure = `state database failed: ${err.message}`;
         opts.onFatal?.(err);
       },
-    });
-    state = createStateReader(store, fsm);
-    events = new EventHub({ source: storeLogSource(store, fsm), log, maxStreams: config.http.maxEventStreams });
-  }
+    })
+    : undefined;
+  const store = leaderState?.store;
+  const raft = leaderState?.raft;
   const replicator: Replicator | undefined = raft;
 
-  // Agents reach the leaders over signed HTTP; leader-role nodes write locally.
-  const leaderClient = isLeaderRole ? undefined : new HttpLeaderTransport(config.agent.leaders, key, undefined, peer);
+  const { leaderClient, forwardToLeaders, propose } = leaderAccess(config, key, peer, replicator);
+
+  // ACLs, rate limits, audit (core/acl/setup.ts; docs/acl.md).
+  const security = setupSecurity({
+    config, log, verifier, propose, state: leaderState?.state,
+    remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
+    remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
+    remoteFact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined,
+    workload: workloadVerifier({ clusterSecret: secret, state: leaderState ? () => leaderState.state : undefined, fact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined }),
+    onApplied: (fn) => void bus.subscribe("applied", (e) => fn((e as AppliedEntry).command.type, (e as AppliedEntry).index)),
+  });
+  host.localToken = security.localToken;
+  // Tasks' workload identities (core/variables/workload-identity.ts), minted where the exec plugin starts them.
+  const identityKey = deriveIdentityKey(secret);
+  host.mintWorkloadToken = (allocId, task) => mintWorkloadToken(identityKey, { allocId, task });
+  // What every consumer reads: the replicated state (empty on an agent) with
+  // the call checks (intentions) for the invoke plugin beside the ACL reads.
+  const baseState = leaderState?.state ?? emptyStateReader;
+  const state: StateReader = { ...baseState, acl: { ...baseState.acl, ...security.calls } };
+
+  const { routes, httpMetrics } = buildRouteTable(config, { log, verifier, state, raft, key, peer, metrics, security });
+  const { plugins, settings } = await loadPlugins(config, opts, {
+    log, routes, bus, state, propose, host, metrics, peer, security, replicator,
+    forward: forwardToLeaders,
+  });
+  const leader = raft ? leaderServices(config, { raft, state, log, bus }) : undefined;
+
+  // Bound once the agent starts (below, after the server listens: it registers with the port).
+  let agent: AgentMember | undefined;
+  const deps = coreApiDeps(config, {
+    routes, plugins, host, id, state, raft, membership: leader?.membership, propose, forwardToLeaders, peer,
+    agentJoined: () => agent?.isJoined() ?? false,
+    failure: () => failure,
+  });
+  const { kvLocks } = registerCoreRoutes(config, deps, {
+    secret, store, raft, leader,
+    nodeMeta: nodeMeta && { store: nodeMeta, reregister: async () => agent?.reregister() },
+  });
+  const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events: leaderState?.events, raft, nodeMonitor: leader?.nodeMonitor });
+
+  await plugins.reconcile(new Set(config.plugins.enabled), false);
+  const pluginCheck = checkPluginsAtStart(plugins.list(), config.plugins.enabled);
+  if (pluginCheck.fatal.length > 0) {
+    monitoring.close();
+    await plugins.stopAll();
+    store?.close();
+    throw new Error(startFailureMessage(pluginCheck.fatal));
+  }
+  if (pluginCheck.degraded.length > 0) log.warn("plugins failed at start; the node runs without them", { plugins: pluginCheck.degraded });
+
+  // Replaced on reload (its Host allow-list and origins follow the config file).
+  const guard = { current: own.guardFor(config, verifier, log) };
+  let server: Server;
+  try {
+    server = await serveHttp(config, { routes, guard, verifier, raft, membership: leader?.membership, propose, security, httpMetrics, kvLocks, metrics, log });
+  } catch (err) {
+    monitoring.close();
+    await plugins.stopAll();
+    store?.close();
+    throw err;
+  }
+  deps.port = server.port;
+  own.port = server.port;
+  const url = `${config.tls.certFile ? "https" : "http"}://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
+  host.apiUrl = url;
+
+  if (raft && leader) startLeaderRole(raft, leader, bus);
+  if (role === "agent" || role === "dev") {
+    agent = startAgentRole(config, {
+      id, dataDir, log, bus, settings, nodeMeta, port: server.port,
+      transport: leader ? new LocalLeaderTransport(leader.membership) : leaderClient!,
+      onRegistered: (r) => (registered.current = r),
+    });
+  }
+
+  log.info("corral started", { role, node: config.node.name, nodeId, url, dataDir, version: VERSION, runtime: currentRuntime() });
+  warnIfSecretReadable(config, log);
+
+  return {
+    config, url, nodeId, log, plugins, failedPlugins: pluginCheck.degraded,
+    agentJoined: () => agent?.isJoined() ?? false,
+    ...nodeLifecycle(config, {
+      log, settings, security, guard, own, verifier, plugins, legacyWarning, leader, monitoring, server, replicator, store, lock,
+      agent: () => agent,
+    }),
+  };
+}
+
+interface LeaderState {
+  store: Store;
+  raft: RaftReplicator;
+  /** The replicated state as the FSM applied it. */
+  state: StateReader;
+  events: EventHub;
+}
+
+/** A leader-role node's state database, FSM and Raft replicator (not started yet). */
+async function openState(config: Config, o: {
+  dataDir: string; selfAddress: string; key: NodeKey; peer: PeerHttp; log: Logger; bus: EventBus; onFatal: (err: Error) => void;
+}): Promise<LeaderState> {
+  const store = await openStore(join(o.dataDir, "state.db"), { sync: config.raft.sync });
+  const fsm = new Fsm(store);
+  fsm.onApplied((e) => o.bus.publish("applied", e));
+  const raft = createRaft({ config, selfAddress: o.selfAddress, key: o.key, store, fsm, log: o.log, peer: o.peer, onFatal: o.onFatal });
+  const state = createStateReader(store, fsm);
+  const events = new EventHub({ source: storeLogSource(store, fsm), log: o.log, maxStreams: config.http.maxEventStreams });
+  return { store, raft, state, events };
+}
+
+/**
+ * How this node reaches the leader: agents over signed HTTP, leader-role
+ * nodes through their own replicator.
+ */
+function leaderAccess(config: Config, key: NodeKey, peer: PeerHttp, replicator: Replicator | undefined) {
+  const leaderClient = replicator ? undefined : new HttpLeaderTransport(config.agent.leaders, key, undefined, peer);
   // An agent passes client requests to the leaders; when none answers, the client gets a 503 (never a 500).
   const forwardToLeaders = leaderClient
     ? (req: Request) => leaderClient.forward(req).catch((err: unknown): never => { throw agentForwardFailed(req, err); })
@@ -215,33 +310,26 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
       throw err;
     }
   };
+  return { leaderClient, forwardToLeaders, propose };
+}
 
-  // ACLs, rate limits, audit (core/acl/setup.ts; docs/acl.md).
-  const security = setupSecurity({
-    config, log, verifier, propose, state: isLeaderRole ? state : undefined,
-    remoteLookup: leaderClient ? (h) => leaderClient.resolveToken(h) : undefined,
-    remoteIntentions: leaderClient ? () => leaderClient.intentions() : undefined,
-    remoteFact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined,
-    workload: workloadVerifier({ clusterSecret: secret, state: isLeaderRole ? () => state : undefined, fact: leaderClient ? (q) => leaderClient.aclFact(q) : undefined }),
-    onApplied: (fn) => void bus.subscribe("applied", (e) => fn((e as AppliedEntry).command.type, (e as AppliedEntry).index)),
-  });
-  host.localToken = security.localToken;
-  // Tasks' workload identities (core/variables/workload-identity.ts), minted where the exec plugin starts them.
-  const identityKey = deriveIdentityKey(secret);
-  host.mintWorkloadToken = (allocId, task) => mintWorkloadToken(identityKey, { allocId, task });
-  // Call checks (intentions) for the invoke plugin, beside the ACL reads.
-  state = { ...state, acl: { ...state.acl, ...security.calls } };
+type Propose = ReturnType<typeof leaderAccess>["propose"];
 
-  const httpMetrics = new HttpMetrics({ registry: metrics });
+/** The route table with its middleware stack: metrics, security, held-request limits, the read gate. */
+function buildRouteTable(config: Config, o: {
+  log: Logger; verifier: RpcVerifier; state: StateReader; raft?: RaftReplicator; key: NodeKey; peer: PeerHttp; metrics: Registry; security: Security;
+}) {
+  const { raft, security } = o;
+  const httpMetrics = new HttpMetrics({ registry: o.metrics });
   const routes = createRouteTable({
-    log,
+    log: o.log,
     version: VERSION,
     maxBodyBytes: config.http.maxBodyBytes,
-    verifier,
-    appliedIndex: () => state.appliedIndex(),
+    verifier: o.verifier,
+    appliedIndex: () => o.state.appliedIndex(),
     maxPeerMessageBytes: config.raft.maxMessageBytes,
     stateRead: raft
-      ? readGate({ status: () => raft!.status(), readBarrier: () => raft!.readBarrier(), leaseBarrier: () => raft!.leaseBarrier(), key, scheme: peer.scheme, fetch: peer.fetch })
+      ? readGate({ status: () => raft.status(), readBarrier: () => raft.readBarrier(), leaseBarrier: () => raft.leaseBarrier(), key: o.key, scheme: o.peer.scheme, fetch: o.peer.fetch })
       : undefined,
     outer: [httpMetrics.middleware(), ...security.outer],
     // Fair shares of held requests (event streams, log follows, blocking queries) per token and address.
@@ -251,21 +339,33 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     })],
     routeMiddleware: security.routeMiddleware,
   });
+  return { routes, httpMetrics };
+}
 
-  let settings = config.plugins.settings;
+type RouteTable = ReturnType<typeof createRouteTable>;
+/** The [plugins.settings] tables in effect: replaced on reload and by `corral plugins reload NAME`. */
+type PluginSettings = { current: Config["plugins"]["settings"] };
+
+/** The plugin host with the built-in plugins registered and the external ones loaded (none started yet). */
+async function loadPlugins(config: Config, opts: StartOptions, o: {
+  log: Logger; routes: RouteTable; bus: EventBus; state: StateReader; propose: Propose; host: HostInfo; metrics: Registry;
+  peer: PeerHttp; security: Security; replicator?: Replicator; forward?: (req: Request) => Promise<Response>;
+}): Promise<{ plugins: PluginHost; settings: PluginSettings }> {
+  const { peer, security } = o;
+  const settings: PluginSettings = { current: config.plugins.settings };
   const plugins = new PluginHost({
-    log, routes, bus, state, propose, host, metrics,
-    forward: forwardToLeaders,
+    log: o.log, routes: o.routes, bus: o.bus, state: o.state, propose: o.propose, host: o.host, metrics: o.metrics,
+    forward: o.forward,
     // Another node's API, with this node's scheme and TLS trust (exec's log proxying).
     forwardTo: (address, req) => proxyRequest(`${peer.scheme}://${address}`, req, undefined, undefined, peer.fetch),
-    replication: () => replicator?.status(),
-  }, () => settings, (name) => {
+    replication: () => o.replicator?.status(),
+  }, () => settings.current, (name) => {
     if (!opts.readConfig) return;
     const fresh = opts.readConfig().plugins.settings;
-    settings = { ...settings };
-    if (fresh[name]) settings[name] = fresh[name]!;
-    else delete settings[name];
-    if (name === "authz") security.reload(settings.authz);
+    settings.current = { ...settings.current };
+    if (fresh[name]) settings.current[name] = fresh[name]!;
+    else delete settings.current[name];
+    if (name === "authz") security.reload(settings.current.authz);
   });
   for (const mod of builtinPlugins()) plugins.registerBuiltin(mod);
   if (config.plugins.dir) {
@@ -273,46 +373,40 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     await plugins.loadExternal(dir);
     if (config.plugins.watch) plugins.watchExternal(dir);
   }
+  return { plugins, settings };
+}
 
-  const nodeMonitor = isLeaderRole && replicator
-    ? new NodeMonitor({ replicator, state, log, ...nodeMonitorSettings(config.leader) })
-    : undefined;
-  const membership = isLeaderRole && replicator
-    ? new Membership({ replicator, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, heartbeatMs: config.agent.heartbeatMs, monitor: nodeMonitor })
-    : undefined;
+interface LeaderServices {
+  nodeMonitor: NodeMonitor;
+  membership: Membership;
+  scheduling: SchedulingLoop;
+  sessionTimers: SessionTimers;
+}
 
+/** What a leader-role node runs beside Raft (not started yet). */
+function leaderServices(config: Config, o: { raft: RaftReplicator; state: StateReader; log: Logger; bus: EventBus }): LeaderServices {
+  const { raft, state, log, bus } = o;
+  const nodeMonitor = new NodeMonitor({ replicator: raft, state, log, ...nodeMonitorSettings(config.leader) });
+  const membership = new Membership({ replicator: raft, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, heartbeatMs: config.agent.heartbeatMs, monitor: nodeMonitor });
   // Jobs are scheduled by the active Raft leader only (see core/cluster/scheduling/loop.ts).
-  const scheduling = isLeaderRole && raft
-    ? new SchedulingLoop({ state, propose: (c) => raft!.propose(c), isLeader: () => raft!.status().isLeader, bus, log: log.child({ component: "scheduler" }), preemption: config.leader.schedulerPreemption, jobTrackedVersions: config.leader.jobTrackedVersions })
-    : undefined;
-
-  let agent: AgentMember | undefined;
-  const deps: CoreApiDeps = {
-    routes, plugins, host, version: VERSION, runtime: currentRuntime(),
-    advertise: advertiseHost, port: config.node.httpPort, startedAt: Date.now(),
-    state, replicator, membership,
-    leaderAddress: () => (replicator ? replicator.status().leader : config.agent.leaders[0]),
-    peers: () => (raft ? raft.raftStatus().voters.map((v) => (v === DEV_RAFT_ID ? selfAddress : v)) : config.agent.leaders),
-    agentJoined: () => agent?.isJoined() ?? false,
-    propose,
-    // Core routes pass only clients' requests on: reads are marked so the leader cuts them to the client's token.
-    forward: forwardToLeaders ? (req) => forwardToLeaders(asClientRead(req)) : undefined,
-    peerHttp: peer,
-    key,
-    failure: () => failure,
-    sessionTtlMinMs: config.leader.sessionTtlMinMs,
-    jobTrackedVersions: config.leader.jobTrackedVersions,
-  };
+  const scheduling = new SchedulingLoop({ state, propose: (c) => raft.propose(c), isLeader: () => raft.status().isLeader, bus, log: log.child({ component: "scheduler" }), preemption: config.leader.schedulerPreemption, jobTrackedVersions: config.leader.jobTrackedVersions });
   // Session TTLs run on the active Raft leader only (core/cluster/session-timers.ts).
-  const sessionTimers = raft
-    ? new SessionTimers({
-      listSessions: () => state.sessions.list(), getSession: (id) => state.sessions.get(id),
-      propose: (c) => raft!.propose(c), isLeader: () => raft!.status().isLeader, log: log.child({ component: "sessions" }),
-    })
-    : undefined;
+  const sessionTimers = new SessionTimers({
+    listSessions: () => state.sessions.list(), getSession: (id) => state.sessions.get(id),
+    propose: (c) => raft.propose(c), isLeader: () => raft.status().isLeader, log: log.child({ component: "sessions" }),
+  });
+  return { nodeMonitor, membership, scheduling, sessionTimers };
+}
+
+/** Core's own API routes (core/api). Returns the KV lock writer, which the KV fast path shares. */
+function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
+  secret: string; store?: Store; raft?: RaftReplicator; leader?: LeaderServices;
+  nodeMeta?: { store: NodeMetaStore; reregister: () => Promise<void> };
+}) {
+  const { raft, store } = o;
   statusRoutes(deps);
   nodeRoutes(deps);
-  nodeMetaRoutes(deps, { local: nodeMeta && { store: nodeMeta, reregister: async () => agent?.reregister() } });
+  nodeMetaRoutes(deps, { local: o.nodeMeta });
   pluginRoutes(deps);
   clusterRoutes(deps);
   aclRpcRoutes(deps);
@@ -323,33 +417,26 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   const kvLocks = lockWriter(deps);
   kvRoutes(deps, kvLocks);
   sessionRoutes(deps, {
-    ttlMinMs: config.leader.sessionTtlMinMs, timers: sessionTimers,
-    confirmLeader: raft ? () => raft!.readBarrier().catch(toApiError) : undefined,
+    ttlMinMs: config.leader.sessionTtlMinMs, timers: o.leader?.sessionTimers,
+    confirmLeader: raft ? () => raft.readBarrier().catch(toApiError) : undefined,
   });
   txnRoutes(deps);
-  jobRoutes(deps, scheduling);
+  jobRoutes(deps, o.leader?.scheduling);
   allocationRoutes(deps);
-  variableRoutes(deps, { db: store?.db, clusterSecret: secret });
+  variableRoutes(deps, { db: store?.db, clusterSecret: o.secret });
   if (raft && store) raftRoutes(deps, raft, store);
-  const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events, raft, nodeMonitor });
+  return { kvLocks };
+}
 
-  await plugins.reconcile(new Set(config.plugins.enabled), false);
-  const pluginCheck = checkPluginsAtStart(plugins.list(), config.plugins.enabled);
-  if (pluginCheck.fatal.length > 0) {
-    monitoring.close();
-    await plugins.stopAll();
-    store?.close();
-    throw new Error(startFailureMessage(pluginCheck.fatal));
-  }
-  if (pluginCheck.degraded.length > 0) log.warn("plugins failed at start; the node runs without them", { plugins: pluginCheck.degraded });
-
-  const guardFor = (c: Config): Guard => {
-    ownNames = new HostAllowList(hostNames(c));
-    return browserGuard({ ...hostNames(c), hosts: ownNames, allowedOrigins: c.http.allowedOrigins, verifier, maxBodyBytes: c.http.maxBodyBytes, log });
-  };
-  let guard = guardFor(config);
-
-  let server: Server;
+/**
+ * The HTTP server: browser guard, then the fast paths, then the route table.
+ * Throws the bind error people can act on.
+ */
+async function serveHttp(config: Config, o: {
+  routes: RouteTable; guard: { current: Guard }; verifier: RpcVerifier; raft?: RaftReplicator; membership?: Membership;
+  propose: Propose; security: Security; httpMetrics: HttpMetrics; kvLocks: ReturnType<typeof lockWriter>; metrics: Registry; log: Logger;
+}): Promise<Server> {
+  const { routes, guard, verifier, raft, membership, security } = o;
   // Outside the try below: an unreadable certificate is not a bind error.
   const tls = serverTls(config.tls);
   try {
@@ -365,16 +452,16 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     // Heartbeats are most of a big cluster's requests: the leader answers them before the route table.
     const fast = membership && raft
       ? heartbeatFastPath({
-        verifier, membership, isLeader: () => raft!.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
+        verifier, membership, isLeader: () => raft.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
         fallback: refusedByRouteTable,
-        counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [metrics] }),
+        counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [o.metrics] }),
       })
       : undefined;
     // Peer messages likewise: one or two per follower per replicated write.
-    const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft!.step(m), fallback: refusedByRouteTable }) : undefined;
+    const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft.step(m), fallback: refusedByRouteTable }) : undefined;
     // And the plain KV write, the hot client write (agents forward theirs through the route).
     const kvFast = raft
-      ? kvFastPath({ propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: httpMetrics, log, locks: kvLocks })
+      ? kvFastPath({ propose: o.propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: o.httpMetrics, log: o.log, locks: o.kvLocks })
       : undefined;
     const inner = fast || raftFast || kvFast
       ? (req: Request, env?: unknown) => raftFast?.(req, env) ?? kvFast?.(req) ?? fast?.(req, env) ?? routes.fetch(req, env)
@@ -382,7 +469,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     // Host allow-list and cross-site refusal before anything else, fast paths included (core/http/browser-guard.ts).
     // Its refusals of writes are audited here: they never reach the audit middleware.
     const handler = (req: Request, env?: unknown): Response | Promise<Response> => {
-      const refused = guard(req);
+      const refused = guard.current(req);
       if (refused === undefined) return inner(req, env);
       const audited = (r: Response) => {
         security.auditEarlyRefusal(req, env, r.status);
@@ -391,78 +478,59 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
       if (refused instanceof Response) return audited(refused);
       return refused.then((r) => (r ? audited(r) : inner(req, env)));
     };
-    server = await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls });
+    return await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls });
   } catch (err) {
-    monitoring.close();
-    await plugins.stopAll();
-    store?.close();
     throw bindError(err, {
       listener: "http", address: config.node.bind, port: config.node.httpPort,
       portHint: "set node.http_port (or --http-port, --ports, CORRAL_NODE_HTTP_PORT) to a free port", bindHint: "check node.bind",
     });
   }
-  deps.port = server.port;
-  listeningPort = server.port;
-  const url = `${config.tls.certFile ? "https" : "http"}://${config.node.bind.includes(":") ? `[${config.node.bind}]` : config.node.bind}:${server.port}`;
-  host.apiUrl = url;
+}
 
-  raft?.start();
-  membership?.start();
-  if (raft && membership) raft.onLeadershipChange((isLeader) => isLeader && membership.becameLeader());
-  if (raft && scheduling) raft.onLeadershipChange((isLeader) => scheduling.leadershipChanged(isLeader));
-  if (raft && sessionTimers) {
-    raft.onLeadershipChange((isLeader) => sessionTimers.leadershipChanged(isLeader));
-    bus.subscribe("applied", (e) => sessionTimers.applied(e as AppliedEntry));
-    sessionTimers.leadershipChanged(raft.status().isLeader);
-  }
-  scheduling?.start();
+/** Core's API dependencies: the parts the core routes (core/api) read. */
+function coreApiDeps(config: Config, o: {
+  routes: RouteTable; plugins: PluginHost; host: HostInfo; id: NodeIdentity; state: StateReader; raft?: RaftReplicator; membership?: Membership;
+  propose: Propose; forwardToLeaders?: (req: Request) => Promise<Response>; peer: PeerHttp;
+  agentJoined: () => boolean; failure: () => string | undefined;
+}): CoreApiDeps {
+  const { raft, forwardToLeaders, id } = o;
+  const replicator: Replicator | undefined = raft;
+  return {
+    routes: o.routes, plugins: o.plugins, host: o.host, version: VERSION, runtime: currentRuntime(),
+    advertise: id.advertiseHost, port: config.node.httpPort, startedAt: Date.now(),
+    state: o.state, replicator, membership: o.membership,
+    leaderAddress: () => (replicator ? replicator.status().leader : config.agent.leaders[0]),
+    peers: () => (raft ? raft.raftStatus().voters.map((v) => (v === DEV_RAFT_ID ? id.selfAddress : v)) : config.agent.leaders),
+    agentJoined: o.agentJoined,
+    propose: o.propose,
+    // Core routes pass only clients' requests on: reads are marked so the leader cuts them to the client's token.
+    forward: forwardToLeaders ? (req) => forwardToLeaders(asClientRead(req)) : undefined,
+    peerHttp: o.peer,
+    key: id.key,
+    failure: o.failure,
+    sessionTtlMinMs: config.leader.sessionTtlMinMs,
+    jobTrackedVersions: config.leader.jobTrackedVersions,
+  };
+}
 
-  if (role === "agent" || role === "dev") {
-    let latest: LiveSample | undefined;
-    bus.subscribe("probe.sample", (s) => (latest = s as LiveSample));
-    const registration = async (): Promise<JoinRequest> => {
-      // The host's fingerprint (probe) and what the task driver can run here
-      // (exec), each plugin's registrationFacts hook, then the node's own.
-      const fp = await collectRegistrationFacts(builtinPlugins(), settings, dataDir, log);
-      Object.assign(fp.attributes, hostVolumeAttributes(config.node.hostVolumes));
-      return {
-        id: nodeId, name: config.node.name, address: advertised ? selfAddress : `${advertiseHost}:${server.port}`,
-        datacenter: config.node.datacenter, role: role === "dev" ? "dev" : "agent",
-        attributes: fp.attributes,
-        resources: fp.resources,
-        reserved: fp.reserved,
-        meta: nodeMeta?.effective() ?? {},
-      };
-    };
-    const register = async () => (registered = await registration());
-    const transport = membership ? new LocalLeaderTransport(membership) : leaderClient!;
-    agent = new AgentMember({
-      transport, registration: register, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log, legacy,
-      // Plugins that keep state on a leader (discovery's anti-entropy) resync after every (re)join.
-      onJoined: () => bus.publish("agent.joined", { nodeId }),
-    });
-    agent.start();
-  }
-
-  log.info("corral started", { role, node: config.node.name, nodeId, url, dataDir, version: VERSION, runtime: currentRuntime() });
-  // Tasks and exec checks run as other users: a config file they can read hands them the cluster secret.
-  if (config.file && othersMayRead(config.file) && /^\s*secret\s*=/m.test(readFileSync(config.file, "utf8"))) {
-    log.warn("the config file holds cluster.secret and other users may read it (task users included): chmod 600 it", { file: config.file });
-  }
-
+/** What a running node can be asked: take a new config (SIGHUP), and stop in the reverse order of its start. */
+function nodeLifecycle(config: Config, o: {
+  log: Logger; settings: PluginSettings; security: Security; guard: { current: Guard }; own: OwnAddresses; verifier: RpcVerifier;
+  plugins: PluginHost; legacyWarning: () => void; agent: () => AgentMember | undefined; leader?: LeaderServices;
+  monitoring: { close(): void }; server: Server; replicator?: Replicator; store?: Store; lock: DataDirLock;
+}): Pick<RunningNode, "reload" | "shutdown"> {
+  const { log, settings, security, guard, plugins, leader } = o;
   let stopping: Promise<void> | undefined;
   /** The configuration in effect (what a reload compares against). */
   let running: Config = config;
   return {
-    config, url, nodeId, log, plugins, failedPlugins: pluginCheck.degraded,
-    agentJoined: () => agent?.isJoined() ?? false,
     async reload(next: Config) {
       // Keys read only at start are kept as they are, and said so: a silent no-op looks like a bug.
       const needRestart = restartOnlyChanges(running, next);
       for (const key of needRestart) log.warn(`${key} changed: restart to apply`, { key });
-      settings = next.plugins.settings;
-      security.reload(settings.authz);
-      guard = guardFor(next);
+      settings.current = next.plugins.settings;
+      security.reload(settings.current.authz);
+      guard.current = o.own.guardFor(next, o.verifier, log);
       await plugins.useExternalDir(next.plugins.dir ? resolve(next.plugins.dir) : "", next.plugins.watch);
       await plugins.reconcile(new Set(next.plugins.enabled), true);
       running = { ...next, node: running.node, cluster: running.cluster, leader: running.leader, raft: running.raft, agent: running.agent, tls: running.tls, role: running.role, http: { ...running.http, allowedHosts: next.http.allowedHosts, allowedOrigins: next.http.allowedOrigins, maxBodyBytes: next.http.maxBodyBytes } };
@@ -470,20 +538,20 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     },
     shutdown() {
       stopping ??= (async () => {
-        legacyWarning();
-        agent?.stop();
-        membership?.stop();
-        scheduling?.stop();
-        sessionTimers?.stop();
+        o.legacyWarning();
+        o.agent()?.stop();
+        leader?.membership.stop();
+        leader?.scheduling.stop();
+        leader?.sessionTimers.stop();
         // Event streams never end by themselves: close them so the server can stop.
-        monitoring.close();
-        await server.stop();
+        o.monitoring.close();
+        await o.server.stop();
         await plugins.stopAll();
         // The last audit records, while the log still takes writes (bounded: a lost leader must not hang shutdown).
         await Promise.race([security.close(), new Promise((r) => setTimeout(r, 2_000))]);
-        await replicator?.close();
-        store?.close();
-        lock.release();
+        await o.replicator?.close();
+        o.store?.close();
+        o.lock.release();
         log.info("corral stopped");
       })();
       return stopping;
@@ -491,16 +559,65 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   };
 }
 
-/**
- * A dev node with no configured secret gets a random one, kept in its data
- * dir so that a local agent can be pointed at it (see README).
- */
-function devSecret(dataDir: string): string {
-  const file = join(dataDir, "cluster-secret");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const s = randomBytes(24).toString("base64url");
-  writeFileSync(file, s + "\n", { mode: 0o600 });
-  return s;
+/** Raft, membership, scheduling and session timers started, and told of leadership changes. */
+function startLeaderRole(raft: RaftReplicator, leader: LeaderServices, bus: EventBus): void {
+  const { membership, scheduling, sessionTimers } = leader;
+  raft.start();
+  membership.start();
+  raft.onLeadershipChange((isLeader) => isLeader && membership.becameLeader());
+  raft.onLeadershipChange((isLeader) => scheduling.leadershipChanged(isLeader));
+  raft.onLeadershipChange((isLeader) => sessionTimers.leadershipChanged(isLeader));
+  bus.subscribe("applied", (e) => sessionTimers.applied(e as AppliedEntry));
+  sessionTimers.leadershipChanged(raft.status().isLeader);
+  scheduling.start();
+}
+
+/** The agent side: fingerprints this host, registers with the leader and heartbeats. */
+function startAgentRole(config: Config, o: {
+  id: NodeIdentity; dataDir: string; log: Logger; bus: EventBus; settings: PluginSettings; nodeMeta?: NodeMetaStore;
+  /** The port the server listens on (what the agent registers, unless node.advertise names one). */
+  port: number;
+  transport: LocalLeaderTransport | HttpLeaderTransport;
+  onRegistered: (r: JoinRequest) => void;
+}): AgentMember {
+  const { id, dataDir, log, bus, nodeMeta } = o;
+  const { nodeId, role, advertiseHost, selfAddress, legacy } = id;
+  let latest: LiveSample | undefined;
+  bus.subscribe("probe.sample", (s) => (latest = s as LiveSample));
+  const registration = async (): Promise<JoinRequest> => {
+    const settings = o.settings.current;
+    // The host's fingerprint (probe) and what the task driver can run here
+    // (exec), each plugin's registrationFacts hook, then the node's own.
+    const fp = await collectRegistrationFacts(builtinPlugins(), settings, dataDir, log);
+    Object.assign(fp.attributes, hostVolumeAttributes(config.node.hostVolumes));
+    return {
+      id: nodeId, name: config.node.name, address: id.advertisedPort !== undefined ? selfAddress : `${advertiseHost}:${o.port}`,
+      datacenter: config.node.datacenter, role: role === "dev" ? "dev" : "agent",
+      attributes: fp.attributes,
+      resources: fp.resources,
+      reserved: fp.reserved,
+      meta: nodeMeta?.effective() ?? {},
+    };
+  };
+  const register = async () => {
+    const r = await registration();
+    o.onRegistered(r);
+    return r;
+  };
+  const agent = new AgentMember({
+    transport: o.transport, registration: register, latestSample: () => latest, heartbeatMs: config.agent.heartbeatMs, log, legacy,
+    // Plugins that keep state on a leader (discovery's anti-entropy) resync after every (re)join.
+    onJoined: () => bus.publish("agent.joined", { nodeId }),
+  });
+  agent.start();
+  return agent;
+}
+
+/** Tasks and exec checks run as other users: a config file they can read hands them the cluster secret. */
+function warnIfSecretReadable(config: Config, log: Logger): void {
+  if (config.file && othersMayRead(config.file) && /^\s*secret\s*=/m.test(readFileSync(config.file, "utf8"))) {
+    log.warn("the config file holds cluster.secret and other users may read it (task users included): chmod 600 it", { file: config.file });
+  }
 }
 
 /**

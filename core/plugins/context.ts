@@ -12,14 +12,14 @@ import type { Command } from "../state/commands.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 import { ScopedMetrics } from "./metrics.ts";
 import { FailureRate } from "./failure-rate.ts";
-import type { Closeable, HostInfo, PluginContext, ProposeResult, RouteHandler, RouteOptions, TimerHandle } from "./types.ts";
+import type { Closeable, HostInfo, PluginContext, AppliedProposal, RouteHandler, RouteOptions, TimerHandle } from "./types.ts";
 
 export interface ContextDeps {
   log: Logger;
   routes: RouteTable;
   bus: EventBus;
   state: StateReader;
-  propose: (cmd: Command) => Promise<ProposeResult>;
+  propose: (cmd: Command) => Promise<AppliedProposal>;
   host: HostInfo;
   metrics: Registry;
   /** Agents: pass a client request on to a leader. */

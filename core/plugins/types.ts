@@ -73,7 +73,8 @@ export interface Closeable {
   close(): void | Promise<void>;
 }
 
-export type ProposeResult = { index: number; result: CommandResult };
+/** A command the cluster applied: its log index and what it returned (core/raft/types.ts ProposeResult is the raft-level answer). */
+export type AppliedProposal = { index: number; result: CommandResult };
 
 export interface EventSubscription {
   unsubscribe(): void;
@@ -138,7 +139,7 @@ export interface PluginContext<C = unknown> {
   /** Read-only view of replicated state. */
   state: StateReader;
   /** Replicated change: goes through the command log; resolves once applied. */
-  propose(command: Command): Promise<ProposeResult>;
+  propose(command: Command): Promise<AppliedProposal>;
   /** Subscribe to a local event bus topic (e.g. "applied", "probe.sample", "node.sample", "plugin.state"). */
   subscribe(topic: string, fn: (payload: unknown) => void): EventSubscription;
   /** Publish on the local event bus (ephemeral, not replicated). */

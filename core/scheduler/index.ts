@@ -15,7 +15,7 @@ export {
   jobKey,
   type ClusterIndex,
   type SchedNode,
-} from "./clusterIndex.ts";
+} from "./cluster-index.ts";
 export { EvalQueue, QUEUE_LIMITS, type Evaluation, type CapacityChange } from "./queue.ts";
 export { drfOrder, dominantShare, jobDemand, type DrfInput } from "./drf.ts";
 export { seededRng } from "./rng.ts";

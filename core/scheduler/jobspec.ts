@@ -6,7 +6,7 @@ import { parse as parseToml } from "smol-toml";
 import type { z } from "zod";
 import { jobSchema } from "./jobspec/schema.ts";
 import { normalizeJob } from "./jobspec/normalize.ts";
-import type { JobSpecError, JobSpecResult } from "./jobspec/types.ts";
+import type { JobSpecProblem, JobSpecResult } from "./jobspec/types.ts";
 import { jobInterpolationErrors } from "./interpolate.ts";
 import { knownKeysAt } from "../config/introspect.ts";
 import { unknownKey } from "../config/issues.ts";
@@ -38,7 +38,7 @@ export function validateJob(value: unknown): JobSpecResult {
   return { ok: true, job };
 }
 
-function decode(text: string, format: "toml" | "json"): { ok: true; value: unknown } | { ok: false; error: JobSpecError } {
+function decode(text: string, format: "toml" | "json"): { ok: true; value: unknown } | { ok: false; error: JobSpecProblem } {
   try {
     return { ok: true, value: format === "toml" ? parseToml(text) : JSON.parse(text) };
   } catch (e) {
@@ -61,8 +61,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function toErrors(issues: readonly z.core.$ZodIssue[]): JobSpecError[] {
-  const errors: JobSpecError[] = [];
+function toErrors(issues: readonly z.core.$ZodIssue[]): JobSpecProblem[] {
+  const errors: JobSpecProblem[] = [];
   for (const issue of issues) {
     if (issue.code === "unrecognized_keys") {
       // "unknown key (did you mean "count"?)": the config loader's wording and suggestions.

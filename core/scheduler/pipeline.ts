@@ -5,16 +5,16 @@
 // under the first check that rejected it.
 
 import type { GroupAsk } from "./ask.ts";
-import type { SchedNode } from "./clusterIndex.ts";
-import type { EvalContext } from "./evalContext.ts";
+import type { SchedNode } from "./cluster-index.ts";
+import type { EvalContext } from "./eval-context.ts";
 import { constraintsMatch } from "./feasibility/constraints.ts";
-import { distinctHosts } from "./feasibility/distinctHosts.ts";
-import { nodeReady } from "./feasibility/nodeStatus.ts";
+import { distinctHosts } from "./feasibility/distinct-hosts.ts";
+import { nodeReady } from "./feasibility/node-status.ts";
 import { portsFree } from "./feasibility/ports.ts";
 import { resourcesFit } from "./feasibility/resources.ts";
 import type { FeasibilityCheck } from "./feasibility/types.ts";
 import { recordRejection, type RejectionKind } from "./metrics.ts";
-import { antiAffinity } from "./rank/antiAffinity.ts";
+import { antiAffinity } from "./rank/anti-affinity.ts";
 import { binpack } from "./rank/binpack.ts";
 import { spread } from "./rank/spread.ts";
 import type { Ranker } from "./rank/types.ts";

@@ -3,8 +3,8 @@
 // (seeded, so replayable), falling back to a scan when the node is crowded.
 
 import type { GroupAsk } from "./ask.ts";
-import type { SchedNode } from "./clusterIndex.ts";
-import { portInUse, type EvalContext } from "./evalContext.ts";
+import type { SchedNode } from "./cluster-index.ts";
+import { portInUse, type EvalContext } from "./eval-context.ts";
 import { randomInt } from "./rng.ts";
 import type { PortAssignment } from "./types.ts";
 

@@ -11,8 +11,8 @@
 // is compared.
 
 import type { GroupAsk } from "./ask.ts";
-import { isLive, type SchedNode } from "./clusterIndex.ts";
-import { freeCpuMhz, freeMemoryMb, portInUse, type EvalContext } from "./evalContext.ts";
+import { isLive, type SchedNode } from "./cluster-index.ts";
+import { freeCpuMhz, freeMemoryMb, portInUse, type EvalContext } from "./eval-context.ts";
 import { nextInOrder } from "./order.ts";
 import { newMetrics } from "./metrics.ts";
 import { feasible, FILTER_CHECKS } from "./pipeline.ts";

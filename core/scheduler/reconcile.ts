@@ -9,7 +9,7 @@
 // deployment state and time, which the caller owns. A failed allocation the
 // caller leaves out of the snapshot (or passes as "failed") is simply replaced.
 
-import { isLive, type ClusterIndex } from "./clusterIndex.ts";
+import { isLive, type ClusterIndex } from "./cluster-index.ts";
 import { runsToCompletion, type Job, type TaskGroup } from "./jobspec/types.ts";
 import type { AllocationView, Stop, StopReason } from "./types.ts";
 

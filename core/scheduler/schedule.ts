@@ -9,8 +9,8 @@
 // the groups that could not be fully placed, with the reasons.
 
 import { compileAsk, type GroupAsk } from "./ask.ts";
-import { indexSnapshot, isClusterIndex, jobKey, type ClusterIndex, type SchedNode } from "./clusterIndex.ts";
-import { adjustNode, countPlacement, createEvalContext, release, resolveOptions, type EvalContext } from "./evalContext.ts";
+import { indexSnapshot, isClusterIndex, jobKey, type ClusterIndex, type SchedNode } from "./cluster-index.ts";
+import { adjustNode, countPlacement, createEvalContext, release, resolveOptions, type EvalContext } from "./eval-context.ts";
 import type { Job } from "./jobspec/types.ts";
 import { newMetrics, recordRejection } from "./metrics.ts";
 import { rankersFor, score } from "./pipeline.ts";

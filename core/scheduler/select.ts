@@ -14,8 +14,8 @@
 // since this plan's own placements keep filling nodes.
 
 import type { GroupAsk } from "./ask.ts";
-import type { SchedNode } from "./clusterIndex.ts";
-import { freeCpuMhz, freeMemoryMb, groupState, type EvalContext, type ResolvedOptions } from "./evalContext.ts";
+import type { SchedNode } from "./cluster-index.ts";
+import { freeCpuMhz, freeMemoryMb, groupState, type EvalContext, type ResolvedOptions } from "./eval-context.ts";
 import { newOrder, nextInOrder, type NodeOrder } from "./order.ts";
 import { feasible, rankersFor, score } from "./pipeline.ts";
 import type { PlacementMetrics } from "./types.ts";

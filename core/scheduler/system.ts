@@ -20,8 +20,8 @@
 // Pure like schedule(): same input, same plan.
 
 import { compileAsk, type GroupAsk } from "./ask.ts";
-import { isLive, jobKey, type ClusterIndex, type SchedNode } from "./clusterIndex.ts";
-import { adjustNode, countPlacement, createEvalContext, release, type EvalContext, type ResolvedOptions } from "./evalContext.ts";
+import { isLive, jobKey, type ClusterIndex, type SchedNode } from "./cluster-index.ts";
+import { adjustNode, countPlacement, createEvalContext, release, type EvalContext, type ResolvedOptions } from "./eval-context.ts";
 import type { Job, TaskGroup } from "./jobspec/types.ts";
 import { newMetrics } from "./metrics.ts";
 import { feasible, FEASIBILITY, rankersFor, score, type CheckStage } from "./pipeline.ts";

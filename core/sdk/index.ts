@@ -15,7 +15,7 @@ export { announce, announcement, channel, follow, listen, send } from "../plugin
 export type { Announcement, Channel } from "../plugins/channel.ts";
 export type { FastHistogram, HistogramChild } from "../plugins/histogram.ts";
 export type { MetricsRegistry } from "../plugins/metrics.ts";
-export type { Closeable, EventSubscription, HostInfo, PluginContext, PluginHandle, PluginModule, ProposeResult, RegistrationFacts, RegistrationInput, RouteHandler, RouteOptions, TimerHandle } from "../plugins/types.ts";
+export type { Closeable, EventSubscription, HostInfo, PluginContext, PluginHandle, PluginModule, AppliedProposal, RegistrationFacts, RegistrationInput, RouteHandler, RouteOptions, TimerHandle } from "../plugins/types.ts";
 
 // ---- HTTP: route schemas, errors as `{ error, code }`, bodies, Consul conventions, proxying.
 

@@ -3,7 +3,7 @@
 // refusals into Consul-style text errors.
 import type { RouteConfig } from "@hono/zod-openapi";
 import {
-  type Command, consulError, forwardToLeader, type PluginContext, type ProposeResult,
+  type Command, consulError, forwardToLeader, type PluginContext, type AppliedProposal,
   type RouteHandler, type RoutePermission, statusForCode,
 } from "../../core/sdk/index.ts";
 import type { AuthzConfig } from "./config.ts";
@@ -15,7 +15,7 @@ export function mount(ctx: AuthzContext, def: RouteConfig, permission: RoutePerm
 }
 
 /** Proposes; a refusal becomes its status with the applier's message. */
-export async function write(ctx: AuthzContext, cmd: Command): Promise<ProposeResult> {
+export async function write(ctx: AuthzContext, cmd: Command): Promise<AppliedProposal> {
   const out = await ctx.propose(cmd);
   if (!out.result.ok) throw consulError(statusForCode(out.result.code), out.result.message);
   return out;

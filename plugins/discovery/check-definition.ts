@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { type CheckStatus, consulError } from "../../core/sdk/index.ts";
 import { httpCheckUrlError } from "./check-url.ts";
-import { durationMs, goDurationString } from "./duration.ts";
+import { goDurationMs, goDurationString } from "./duration.ts";
 
 export interface CheckSpec {
   id: string;
@@ -94,7 +94,7 @@ export function checkStatus(raw: string | undefined): CheckStatus {
 function dur(body: Record<string, unknown>, key: string): number | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
-  const ms = durationMs(v);
+  const ms = goDurationMs(v);
   if (ms === undefined) throw consulError(400, `Request decode failed: ${key}: invalid duration ${JSON.stringify(v)}`);
   return ms;
 }

@@ -1,6 +1,6 @@
 // `[plugins.discovery]` config.
 import { z } from "zod";
-import { durationMs } from "./duration.ts";
+import { goDurationMs } from "./duration.ts";
 import { MAX_CHECKS_PER_NODE, MAX_SERVICES_PER_NODE, NODE_CHECKS_CAP, NODE_SERVICES_CAP } from "../../core/sdk/index.ts";
 
 /** Below this, anti-entropy writes a log entry per agent faster than it helps. */
@@ -8,7 +8,7 @@ export const MIN_SYNC_INTERVAL_MS = 1_000;
 export const MAX_SYNC_INTERVAL_MS = 60 * 60 * 1000;
 
 const syncInterval = z.string().transform((text, ctx) => {
-  const ms = durationMs(text);
+  const ms = goDurationMs(text);
   if (ms === undefined || ms < MIN_SYNC_INTERVAL_MS || ms > MAX_SYNC_INTERVAL_MS) {
     ctx.addIssue({ code: "custom", message: `sync_interval must be a duration between 1s and 1h (e.g. "30s"), got ${JSON.stringify(text)}` });
     return z.NEVER;

@@ -2,8 +2,11 @@
 // "500ms") or numbers of nanoseconds (how Go encodes a time.Duration).
 import { parseGoDurationMs } from "../../core/sdk/index.ts";
 
-/** Milliseconds, or undefined when `v` is not a duration. "0" and 0 are 0. */
-export function durationMs(v: unknown): number | undefined {
+/**
+ * Milliseconds from a Go duration (Consul JSON), or undefined when `v` is not
+ * one. "0" and 0 are 0. Not the config schema core/config/duration.ts durationMs.
+ */
+export function goDurationMs(v: unknown): number | undefined {
   if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v / 1e6 : undefined;
   if (typeof v !== "string") return undefined;
   const s = v.trim();

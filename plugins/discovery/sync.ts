@@ -9,12 +9,12 @@
 // sync first compares digests of both sides (Consul's anti-entropy also
 // reads before it writes): when they agree nothing goes to the log.
 import {
-  type Command, type Logger, type NodeRef, type ProposeResult, registrationDigest,
+  type Command, type Logger, type NodeRef, type AppliedProposal, registrationDigest,
 } from "../../core/sdk/index.ts";
 import { LocalRegistry } from "./local.ts";
 
 export interface SyncDeps {
-  propose(cmd: Command): Promise<ProposeResult>;
+  propose(cmd: Command): Promise<AppliedProposal>;
   registry: LocalRegistry;
   node(): NodeRef;
   log: Logger;

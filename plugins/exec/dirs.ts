@@ -57,9 +57,10 @@ function privateEntries(dir: string, except: string): void {
  * in it private, exec/ excepted: run before anything of the node runs as
  * another user (exec tasks, exec checks), in case nothing did it before.
  * A shared folder (sticky bit, like /tmp) is left as it is: the answer says
- * so, for the caller to warn.
+ * so, for the caller to warn. (Not core/cluster/data-dir-lock.ts lockDataDir,
+ * which keeps a second process off the data dir.)
  */
-export function lockDataDir(dataDir: string): string | undefined {
+export function closeDataDirToTasks(dataDir: string): string | undefined {
   mkdirSync(dataDir, { recursive: true, mode: MODE_TRAVERSE });
   if ((statSync(dataDir).mode & 0o1000) !== 0) return `data dir ${dataDir} is a shared folder (sticky bit): its mode is left alone; use a folder of its own`;
   chmodSync(dataDir, MODE_TRAVERSE);

@@ -27,7 +27,7 @@ import { JobServices } from "./services.ts";
 import { AllocWatch, localAllocs, remoteAllocs } from "./source.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
-import { lockDataDir, prepareExecDir, untraversable } from "./dirs.ts";
+import { closeDataDirToTasks, prepareExecDir, untraversable } from "./dirs.ts";
 import { agentIdentity, readPasswd } from "./host-users.ts";
 import { idRanges, taskIdentity } from "./users.ts";
 import { commandFile, probeFor } from "./sandbox-host.ts";
@@ -62,7 +62,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const agent = agentIdentity();
   const isolate = agent.uid === 0;
   if (isolate) {
-    const shared = lockDataDir(ctx.host.dataDir);
+    const shared = closeDataDirToTasks(ctx.host.dataDir);
     if (shared) ctx.log.warn(shared);
     prepareExecDir(dir, allocsDir);
     const closed = untraversable(allocsDir);

@@ -3,7 +3,7 @@
 // again, and changes close together share one command. A failed write is
 // retried with backoff (the latest state of each allocation, not a queue of
 // every step), so a leader election costs a delay, never a wrong status.
-import type { Command, Logger, ProposeResult, TaskState } from "../../core/sdk/index.ts";
+import type { Command, Logger, AppliedProposal, TaskState } from "../../core/sdk/index.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
 
 export interface AllocReport {
@@ -15,7 +15,7 @@ export interface AllocReport {
 
 export interface ReporterDeps {
   nodeId: string;
-  propose(cmd: Command): Promise<ProposeResult>;
+  propose(cmd: Command): Promise<AppliedProposal>;
   now(): number;
   log: Logger;
   /** Batching window, ms. */

@@ -2,7 +2,7 @@
 // discovery plugin stored (HTTP, Method, Header, Body, TLSSkipVerify, TCP,
 // ScriptArgs, Interval, Timeout, SuccessBeforePassing, FailuresBefore*).
 // Pure; discovery validated the definition when it was registered.
-import { durationMs } from "../discovery/duration.ts";
+import { goDurationMs } from "../discovery/duration.ts";
 import type { LocalCheckInfo } from "../discovery/topics.ts";
 import { stableJson } from "../../core/sdk/index.ts";
 import { thresholds, type Thresholds } from "./thresholds.ts";
@@ -90,8 +90,8 @@ function probeSpec(info: LocalCheckInfo): ProbeSpec {
 export function runSpec(info: LocalCheckInfo, minIntervalMs: number): RunSpec {
   const d = info.definition;
   const probe = probeSpec(info);
-  const interval = durationMs(d.Interval) ?? 0;
-  const timeout = durationMs(d.Timeout) ?? 0;
+  const interval = goDurationMs(d.Interval) ?? 0;
+  const timeout = goDurationMs(d.Timeout) ?? 0;
   const kind = probe.kind === "invalid" ? "http" : probe.kind;
   return {
     id: info.id, probe,

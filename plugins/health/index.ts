@@ -16,7 +16,7 @@ import { healthConfigSchema, type HealthConfig } from "./config.ts";
 import type { RunSpec } from "./definition.ts";
 import { checkEnv, execProbe } from "./exec-probe.ts";
 import { agentIdentity, readPasswd } from "../exec/host-users.ts";
-import { lockDataDir } from "../exec/dirs.ts";
+import { closeDataDirToTasks } from "../exec/dirs.ts";
 import { checkIdentity } from "../exec/users.ts";
 import { httpInit, httpProbe, tcpProbe, type ProbeResult } from "./probes.ts";
 import { HealthRunner } from "./runner.ts";
@@ -77,7 +77,7 @@ function setup(ctx: PluginContext<HealthConfig>): PluginHandle {
   const stopping = new AbortController();
   // Exec checks run as another user: first the data dir must hide what it holds.
   if (cfg.enable_exec_checks && process.getuid?.() === 0) {
-    const shared = lockDataDir(ctx.host.dataDir);
+    const shared = closeDataDirToTasks(ctx.host.dataDir);
     if (shared) ctx.log.warn(shared);
   }
   const m = metrics(ctx, () => runner);

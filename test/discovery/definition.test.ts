@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ApiError } from "../../core/http/errors.ts";
 import { parseServiceRegistration } from "../../plugins/discovery/definition.ts";
 import { parseCheck } from "../../plugins/discovery/check-definition.ts";
-import { durationMs, goDurationString } from "../../plugins/discovery/duration.ts";
+import { goDurationMs, goDurationString } from "../../plugins/discovery/duration.ts";
 import { LocalRegistry } from "../../plugins/discovery/local.ts";
 
 const err400 = (fn: () => unknown): string => {
@@ -64,12 +64,12 @@ describe("service definitions", () => {
 
 describe("Go durations", () => {
   test("parse strings and nanosecond numbers; format like time.Duration.String()", () => {
-    expect(durationMs("1m30s")).toBe(90_000);
-    expect(durationMs("120000ms")).toBe(120_000);
-    expect(durationMs(10e9)).toBe(10_000);
-    expect(durationMs("0")).toBe(0);
-    expect(durationMs("10")).toBeUndefined();
-    expect(durationMs(true)).toBeUndefined();
+    expect(goDurationMs("1m30s")).toBe(90_000);
+    expect(goDurationMs("120000ms")).toBe(120_000);
+    expect(goDurationMs(10e9)).toBe(10_000);
+    expect(goDurationMs("0")).toBe(0);
+    expect(goDurationMs("10")).toBeUndefined();
+    expect(goDurationMs(true)).toBeUndefined();
     expect([500, 10_000, 90_000, 1_500, 3_600_000, 5_400_500].map(goDurationString)).toEqual(["500ms", "10s", "1m30s", "1.5s", "1h0m0s", "1h30m0.5s"]);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { adjustNode } from "../../core/scheduler/evalContext.ts";
+import { adjustNode } from "../../core/scheduler/eval-context.ts";
 import { constraintsMatch } from "../../core/scheduler/feasibility/constraints.ts";
-import { distinctHosts } from "../../core/scheduler/feasibility/distinctHosts.ts";
-import { nodeReady } from "../../core/scheduler/feasibility/nodeStatus.ts";
+import { distinctHosts } from "../../core/scheduler/feasibility/distinct-hosts.ts";
+import { nodeReady } from "../../core/scheduler/feasibility/node-status.ts";
 import { portsFree } from "../../core/scheduler/feasibility/ports.ts";
 import { resourcesFit } from "../../core/scheduler/feasibility/resources.ts";
 import { schedule } from "../../core/scheduler/schedule.ts";

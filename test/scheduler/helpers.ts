@@ -72,8 +72,8 @@ export function job(o: JobOpts = {}): Job {
 }
 
 import { compileAsk } from "../../core/scheduler/ask.ts";
-import { indexSnapshot } from "../../core/scheduler/clusterIndex.ts";
-import { createEvalContext, resolveOptions } from "../../core/scheduler/evalContext.ts";
+import { indexSnapshot } from "../../core/scheduler/cluster-index.ts";
+import { createEvalContext, resolveOptions } from "../../core/scheduler/eval-context.ts";
 import { seededRng } from "../../core/scheduler/rng.ts";
 import type { ScheduleOptions } from "../../core/scheduler/types.ts";
 

@@ -3,7 +3,7 @@
 // SCHED_SEED=<seed> npx bun test test/scheduler/invariants.test.ts
 import { describe, expect, test } from "bun:test";
 import { compileConstraint } from "../../core/scheduler/ask.ts";
-import { addAllocation, indexSnapshot, removeAllocation, type ClusterIndex } from "../../core/scheduler/clusterIndex.ts";
+import { addAllocation, indexSnapshot, removeAllocation, type ClusterIndex } from "../../core/scheduler/cluster-index.ts";
 import type { Job } from "../../core/scheduler/jobspec/types.ts";
 import { seededRng } from "../../core/scheduler/rng.ts";
 import { schedule } from "../../core/scheduler/schedule.ts";

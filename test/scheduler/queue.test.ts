@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { dominantShare, drfOrder, jobDemand } from "../../core/scheduler/drf.ts";
 import { EvalQueue, type Evaluation } from "../../core/scheduler/queue.ts";
-import { indexSnapshot, removeAllocation } from "../../core/scheduler/clusterIndex.ts";
+import { indexSnapshot, removeAllocation } from "../../core/scheduler/cluster-index.ts";
 import { schedule } from "../../core/scheduler/schedule.ts";
 import { alloc, job, node } from "./helpers.ts";
 

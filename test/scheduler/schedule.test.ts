@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { addAllocation, indexSnapshot } from "../../core/scheduler/clusterIndex.ts";
+import { addAllocation, indexSnapshot } from "../../core/scheduler/cluster-index.ts";
 import { binpack } from "../../core/scheduler/rank/binpack.ts";
 import { schedule } from "../../core/scheduler/schedule.ts";
 import type { NodeView } from "../../core/scheduler/types.ts";

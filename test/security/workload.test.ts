@@ -17,7 +17,7 @@ import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./he
 import { checkIdentity, idRanges, parsePasswd, taskIdentity } from "../../plugins/exec/users.ts";
 import { driverRequirements, execAttributes } from "../../core/scheduler/raw.ts";
 import { compileAsk } from "../../core/scheduler/ask.ts";
-import { lockDataDir } from "../../plugins/exec/dirs.ts";
+import { closeDataDirToTasks } from "../../plugins/exec/dirs.ts";
 
 if (!IS_ROOT) console.log("test/security/workload.test.ts skipped: the agent must run as root to switch task users (uid is " + process.getuid?.() + ")");
 
@@ -232,7 +232,7 @@ describe.skipIf(!IS_ROOT)("locking the data dir", () => {
     writeFileSync(join(dir, "theirs"), "x", { mode: 0o644 });
     chownSync(join(dir, "theirs"), uidOf("nobody")!, uidOf("nobody")!);
     chmodSync(dir, 0o755);
-    expect(lockDataDir(dir)).toBeUndefined();
+    expect(closeDataDirToTasks(dir)).toBeUndefined();
     const mode = (p: string) => statSync(join(dir, p)).mode & 0o7777;
     expect(mode("")).toBe(0o711);
     expect(mode("state.db")).toBe(0o600);
@@ -241,7 +241,7 @@ describe.skipIf(!IS_ROOT)("locking the data dir", () => {
     expect(mode("theirs")).toBe(0o644);
     const shared = tempDir("corral-sec-sticky-");
     chmodSync(shared, 0o1777);
-    expect(lockDataDir(shared)).toContain("sticky bit");
+    expect(closeDataDirToTasks(shared)).toContain("sticky bit");
     expect(statSync(shared).mode & 0o7777).toBe(0o1777);
   });
 });

@@ -19,7 +19,7 @@ import type { ProposeOutcome } from "../../state/replicator.ts";
 import type { EventBus } from "../../events.ts";
 import type { Logger } from "../../log.ts";
 import type { EvalRow, JobRow } from "../../store/schema-jobs.ts";
-import { EvalQueue, jobDemand, type Evaluation, type Job } from "../../scheduler/index.ts";
+import { EvalQueue, jobDemand, jobKey, type Evaluation, type Job } from "../../scheduler/index.ts";
 import { evaluate, type EvalInput, type EvalOutcome } from "./evaluate.ts";
 import { reactionsTo, type JobRef, type Reaction } from "./triggers.ts";
 import { fairnessInput, freeOnNode } from "./views.ts";
@@ -43,7 +43,6 @@ export interface SchedulingDeps {
 }
 
 const PLAN_ATTEMPTS = 3;
-const jobKey = (ns: string, id: string) => `${ns}\u0000${id}`;
 
 export class SchedulingLoop {
   private queue = new EvalQueue();

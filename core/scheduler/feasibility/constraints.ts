@@ -1,4 +1,4 @@
-import { groupState } from "../evalContext.ts";
+import { groupState } from "../eval-context.ts";
 import type { FeasibilityCheck } from "./types.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { portInUse, portsHeldInRange } from "../evalContext.ts";
+import { portInUse, portsHeldInRange } from "../eval-context.ts";
 import type { FeasibilityCheck } from "./types.ts";
 
 /** Static ports must be free on the node; dynamic ones need enough room left in the dynamic range. */

@@ -1,4 +1,4 @@
-import { freeCpuMhz, freeMemoryMb } from "../evalContext.ts";
+import { freeCpuMhz, freeMemoryMb } from "../eval-context.ts";
 import type { FeasibilityCheck } from "./types.ts";
 
 /** Free = capacity − reserved − placed (snapshot + this plan). Named by the first dimension that runs out. */

@@ -198,10 +198,11 @@ export interface ParameterizedConfig {
   metaOptional: string[];
 }
 
-export interface JobSpecError {
+/** One problem of a job file (core/api/job-views.ts JobSpecError is the 400 answer that carries them). */
+export interface JobSpecProblem {
   /** Key path like "groups[0].tasks[1].resources.cpu"; "" for the whole document. */
   path: string;
   message: string;
 }
 
-export type JobSpecResult = { ok: true; job: Job } | { ok: false; errors: JobSpecError[] };
+export type JobSpecResult = { ok: true; job: Job } | { ok: false; errors: JobSpecProblem[] };

@@ -1,4 +1,4 @@
-import { freeCpuMhz, freeMemoryMb } from "../evalContext.ts";
+import { freeCpuMhz, freeMemoryMb } from "../eval-context.ts";
 import type { Ranker } from "./types.ts";
 
 /**

@@ -1,5 +1,5 @@
 import type { CompiledSpread, GroupAsk } from "../ask.ts";
-import { groupState, spreadCountsFor, type EvalContext } from "../evalContext.ts";
+import { groupState, spreadCountsFor, type EvalContext } from "../eval-context.ts";
 import type { Ranker } from "./types.ts";
 
 /**

@@ -18,7 +18,8 @@ import { applyUpdateAllocStatus } from "./alloc-status.ts";
 
 export { jobCommands };
 
-const jobKey = (ns: string, id: string) => and(eq(jobs.namespace, ns), eq(jobs.id, id));
+/** The SQL condition selecting one job row (not the in-memory map key: core/scheduler/cluster-index.ts jobKey). */
+const whereJob = (ns: string, id: string) => and(eq(jobs.namespace, ns), eq(jobs.id, id));
 
 function evalExists(db: Db, id: string): boolean {
   return db.select({ id: evaluations.id }).from(evaluations).where(eq(evaluations.id, id)).get() !== undefined;
@@ -35,7 +36,7 @@ function insertEval(db: Db, index: number, at: number, e: EvalUpdate): void {
 export function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof RegisterJob>): CommandResult {
   const job = cmd.job;
   if (evalExists(db, cmd.evalId)) return { ok: false, code: "EVAL_EXISTS", message: `evaluation ${cmd.evalId} already exists` };
-  const existing = db.select().from(jobs).where(jobKey(job.namespace, job.id)).get();
+  const existing = db.select().from(jobs).where(whereJob(job.namespace, job.id)).get();
   const refused = registerRefusal(job.id, existing, cmd);
   if (refused) return refused;
   const same = existing !== undefined && stableJson(existing.spec) === stableJson(job);
@@ -47,7 +48,7 @@ export function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof Regi
     submitIndex: same ? existing!.submitIndex : index, submittedAt: cmd.at,
     createIndex: existing?.createIndex ?? index, modifyIndex: index,
   };
-  if (existing) db.update(jobs).set(row).where(jobKey(job.namespace, job.id)).run();
+  if (existing) db.update(jobs).set(row).where(whereJob(job.namespace, job.id)).run();
   else db.insert(jobs).values(row).run();
   if (!same) {
     db.insert(jobVersions).values({ namespace: job.namespace, jobId: job.id, version, spec: job, submitIndex: index, submittedAt: cmd.at })
@@ -70,15 +71,15 @@ export function applyRegisterJob(db: Db, index: number, cmd: z.infer<typeof Regi
 }
 
 function applyDeregisterJob(db: Db, index: number, cmd: z.infer<typeof DeregisterJob>): CommandResult {
-  const existing = db.select().from(jobs).where(jobKey(cmd.namespace, cmd.jobId)).get();
+  const existing = db.select().from(jobs).where(whereJob(cmd.namespace, cmd.jobId)).get();
   if (!existing) return { ok: false, code: "JOB_NOT_FOUND", message: `no job ${cmd.namespace}/${cmd.jobId}` };
   if (evalExists(db, cmd.evalId)) return { ok: false, code: "EVAL_EXISTS", message: `evaluation ${cmd.evalId} already exists` };
   if (cmd.purge) {
-    db.delete(jobs).where(jobKey(cmd.namespace, cmd.jobId)).run();
+    db.delete(jobs).where(whereJob(cmd.namespace, cmd.jobId)).run();
     db.delete(jobVersions).where(and(eq(jobVersions.namespace, cmd.namespace), eq(jobVersions.jobId, cmd.jobId))).run();
   } else {
     // v2: a stop is a change of the job a --check-index must see (as Nomad's JobModifyIndex); v1 as before.
-    db.update(jobs).set({ stop: true, ...(cmd.v === 2 ? { submitIndex: index } : {}), modifyIndex: index }).where(jobKey(cmd.namespace, cmd.jobId)).run();
+    db.update(jobs).set({ stop: true, ...(cmd.v === 2 ? { submitIndex: index } : {}), modifyIndex: index }).where(whereJob(cmd.namespace, cmd.jobId)).run();
     refreshJobStatus(db, index, cmd.namespace, cmd.jobId);
   }
   // Running deployments end with the job.
@@ -131,7 +132,7 @@ function applyUpdateDeployment(db: Db, index: number, cmd: z.infer<typeof Update
     changed++;
     if (u.status === "successful") {
       db.update(jobs).set({ stableVersion: d.jobVersion, modifyIndex: index })
-        .where(and(jobKey(d.namespace, d.jobId), sql`${jobs.version} >= ${d.jobVersion}`)).run();
+        .where(and(whereJob(d.namespace, d.jobId), sql`${jobs.version} >= ${d.jobVersion}`)).run();
     }
   }
   return { ok: true, value: { changed } };

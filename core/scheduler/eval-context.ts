@@ -4,7 +4,7 @@
 // of being recomputed from every allocation for every placement.
 
 import type { CompiledSpread, GroupAsk } from "./ask.ts";
-import { isLive, jobKey, type ClusterIndex, type SchedNode } from "./clusterIndex.ts";
+import { isLive, jobKey, type ClusterIndex, type SchedNode } from "./cluster-index.ts";
 import type { Job } from "./jobspec/types.ts";
 import { newOrder, type NodeOrder } from "./order.ts";
 import { DEFAULT_PORT_RANGE, type Resources, type Rng, type ScheduleOptions, type Stop } from "./types.ts";
