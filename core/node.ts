@@ -66,6 +66,7 @@ import { txnRoutes } from "./api/txn.ts";
 import { SessionTimers } from "./cluster/session-timers.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
+import { agentForwardFailed, leaderForward } from "./http/leader-forward.ts";
 import { heldLimit } from "./http/middleware/held-limit.ts";
 import { isConsulPath } from "./http/consul-paths.ts";
 import { failedBeforeSending } from "./http/connect-error.ts";
@@ -253,6 +254,8 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
       streamsPerToken: config.http.maxStreamsPerToken, streamsPerAddress: config.http.maxStreamsPerAddress,
       blockingPerToken: config.http.maxBlockingPerToken, blockingPerAddress: config.http.maxBlockingPerAddress,
     })],
+    // "forward" and "read" routes on an agent (core/http/leader-routing.ts).
+    forward: leaderClient ? leaderForward((req) => leaderClient.forward(req)) : undefined,
     routeMiddleware: security.routeMiddleware,
   });
 
@@ -524,19 +527,6 @@ function agentProposeFailed(err: unknown): ApiError {
   return failedBeforeSending(err)
     ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
     : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
-}
-
-/**
- * An agent's forward that no leader answered: 503, or 504 for a write that
- * may have reached one (Consul's short text on Consul-compatible routes),
- * with the write's outcome.
- */
-function agentForwardFailed(req: Request, err: unknown): unknown {
-  if (!(err instanceof RpcError)) return err; // the client went away
-  const write = req.method !== "GET" && req.method !== "HEAD";
-  const headers: Record<string, string> = write && err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
-  const status = err.status === 504 ? 504 : 503;
-  return new ApiError(status, err.code, err.message, headers, isConsulPath(new URL(req.url).pathname) ? "text" : "json");
 }
 
 /** Replication refusals become API errors with their status (503 NOT_LEADER, 504 TIMEOUT...). */

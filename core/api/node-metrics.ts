@@ -57,7 +57,6 @@ export function nodeMetricsRoutes(d: CoreApiDeps, monitor: NodeMonitor | undefin
       responses: { ...jsonResponse(NodeMetricsView), ...errorResponses },
     }),
     handler: (c) => {
-      if (d.forward) return d.forward(c.req.raw);
       if (!monitor) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node keeps no metrics history");
       const id = pathParam(c, "id");
       const n = d.state.getNode(id);
@@ -72,6 +71,6 @@ export function nodeMetricsRoutes(d: CoreApiDeps, monitor: NodeMonitor | undefin
         points: monitor.points(n.id, since),
       });
     },
-    stateRead: true,
+    leader: "read",
   });
 }

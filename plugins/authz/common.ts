@@ -2,7 +2,6 @@
 // agents (they hold no tokens), declares its permission, and turns command
 // refusals into Consul-style text errors.
 import type { RouteConfig } from "@hono/zod-openapi";
-import { forwardToLeader } from "../../core/http/consul.ts";
 import { consulError, statusForCode } from "../../core/http/errors.ts";
 import type { RoutePermission } from "../../core/acl/types.ts";
 import type { Command } from "../../core/state/commands.ts";
@@ -11,8 +10,9 @@ import type { AuthzConfig } from "./config.ts";
 
 export type AuthzContext = PluginContext<AuthzConfig>;
 
+/** Mounts a route an agent hands to a leader (it holds no tokens): a "read" of replicated state, else a "forward". */
 export function mount(ctx: AuthzContext, def: RouteConfig, permission: RoutePermission, handler: RouteHandler, stateRead = false): void {
-  ctx.route(def, (c) => (ctx.forward ? forwardToLeader(ctx.forward, c) : handler(c)), { permission, stateRead });
+  ctx.route(def, handler, { permission, leader: stateRead ? "read" : "forward" });
 }
 
 /** Proposes; a refusal becomes its status with the applier's message. */

@@ -4,7 +4,7 @@
 // X-Consul-* headers, forwarding from agents, and 405 for wrong methods (G8).
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { blockingParams, checkDatacenter, forwardToLeader, setConsulHeaders } from "../../core/http/consul.ts";
+import { blockingParams, checkDatacenter, setConsulHeaders } from "../../core/http/consul.ts";
 import { consulError } from "../../core/http/errors.ts";
 import type { Indexed } from "../../core/state/domains/catalog-read.ts";
 import type { PluginContext, RouteHandler } from "../../core/plugins/types.ts";
@@ -144,8 +144,7 @@ export function readRoute(
   /** Rewrites the answer on the node that received the request, forwarded or not (check-output.ts). */
   after?: (c: Context, res: Response) => Promise<Response>,
 ): void {
-  const serve: RouteHandler = (c) => (ctx.forward ? forwardToLeader(ctx.forward, c) : handler(c));
-  ctx.route(def, after ? async (c) => after(c, await serve(c)) : serve, { stateRead: true, permission });
+  ctx.route(def, handler, { leader: "read", permission, answer: after });
   methodNotAllowed(ctx, def);
 }
 
