@@ -67,6 +67,7 @@ import { SessionTimers } from "./cluster/session-timers.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
 import { agentForwardFailed, leaderForward } from "./http/leader-forward.ts";
+import { raftLeaderGate } from "./http/raft-leader.ts";
 import { heldLimit } from "./http/middleware/held-limit.ts";
 import { isConsulPath } from "./http/consul-paths.ts";
 import { failedBeforeSending } from "./http/connect-error.ts";
@@ -256,6 +257,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     })],
     // "forward" and "read" routes on an agent (core/http/leader-routing.ts).
     forward: leaderClient ? leaderForward((req) => leaderClient.forward(req)) : undefined,
+    raftLeader: raft ? raftLeaderGate({ status: () => raft!.status(), key, scheme: peer.scheme, fetch: peer.fetch }) : undefined,
     routeMiddleware: security.routeMiddleware,
   });
 

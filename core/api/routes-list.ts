@@ -12,7 +12,7 @@ import { jsonResponse } from "./schemas.ts";
 const RouteView = z.object({
   method: z.string(), path: z.string(), owner: z.string(), hidden: z.boolean(), permission: z.string().nullable(),
   /** How it reaches the leader (core/http/leader-routing.ts); null: not declared. */
-  leader: z.enum(["forward", "read", "local"]).nullable(),
+  leader: z.enum(["forward", "read", "local", "leader"]).nullable(),
 });
 
 export function routeListRoutes(d: CoreApiDeps) {

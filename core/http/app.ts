@@ -33,6 +33,7 @@ export interface AppOptions {
   stateRead?: AppShape["stateRead"];
   /** An agent's forward of "forward" and "read" routes to its leaders (core/http/leader-forward.ts). */
   forward?: AppShape["forward"];
+  raftLeader?: AppShape["raftLeader"];
   /** Per-route middleware (ACL enforcement, core/acl/enforce.ts). */
   routeMiddleware?: AppShape["routeMiddleware"];
 }
@@ -93,6 +94,7 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     invalidInput: (message, c) => c.json(errorBody("INVALID_INPUT", message), 400),
     stateRead: opts.stateRead,
     forward: opts.forward,
+    raftLeader: opts.raftLeader,
     routeMiddleware: opts.routeMiddleware,
   });
 }

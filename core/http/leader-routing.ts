@@ -10,6 +10,9 @@
 //              default, ?consistent: core/http/read-gate.ts).
 //   "local"    answered by the node that received it, whatever its role
 //              (its own process, its own files, the peer protocol).
+//   "leader"   answered by the Raft leader itself: a leader-role follower
+//              passes it on, signed anew (core/http/raft-leader.ts); an
+//              agent answers (it refuses: it holds no membership).
 //
 // The forward happens where the handler would run: after the ACL decision
 // and after the route's zod validation, so an agent refuses what it can
@@ -17,7 +20,7 @@
 import type { Context } from "hono";
 import type { Handler, RouteEntry } from "./routes.ts";
 
-export type LeaderRouting = "forward" | "read" | "local";
+export type LeaderRouting = "forward" | "read" | "local" | "leader";
 
 /** How a node reaches its leader; each part absent when it does not apply to this node's role. */
 export interface LeaderShape {
@@ -25,6 +28,8 @@ export interface LeaderShape {
   readGate?: (handler: Handler) => Handler;
   /** Agents: hands a request to a leader (core/http/leader-forward.ts maps its failures). */
   forward?: (req: Request, c: Context, entry: RouteEntry) => Promise<Response>;
+  /** Leader-role nodes: passes "leader" routes on to the Raft leader. */
+  raftLeader?: (handler: Handler) => Handler;
 }
 
 /** The routing a route declared; the older `stateRead: true` reads as "read" on leader-role nodes only. */
@@ -46,6 +51,7 @@ export function routeToLeader(e: RouteEntry, shape: LeaderShape): Handler {
       return answer ? answer(c, res) : res;
     };
   }
+  if (mode === "leader" && shape.raftLeader) return shape.raftLeader(e.handler);
   // Inside the gate: a follower's gate hands the request on before the handler, and its answer as it came.
   const handler = answer ? async (c: Context) => answer(c, await e.handler(c)) : e.handler;
   return (mode === "read" || e.stateRead) && shape.readGate ? shape.readGate(handler) : handler;

@@ -24,7 +24,7 @@ export interface RouteEntry {
   stateRead?: boolean;
   /**
    * How the route reaches the leader (core/http/leader-routing.ts): "forward",
-   * "read" (also the consistency gate) or "local". A route that writes state
+   * "read" (also the consistency gate), "local" or "leader". A route that writes state
    * must declare it (test/cluster/leader-routing.test.ts).
    */
   leader?: LeaderRouting;
@@ -50,6 +50,8 @@ export interface AppShape {
   stateRead?: (handler: Handler) => Handler;
   /** An agent's way to its leaders, for "forward" and "read" routes; absent on leader-role nodes. */
   forward?: LeaderShape["forward"];
+  /** A leader-role node's hop to the Raft leader, for "leader" routes. */
+  raftLeader?: LeaderShape["raftLeader"];
   /** A middleware run for one route before its input validation (ACL enforcement); none when absent. */
   routeMiddleware?: (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler | undefined;
   title: string;
@@ -120,7 +122,7 @@ export class RouteTable {
     });
     for (const mw of shape.middlewares) app.use("*", mw);
     for (const e of this.entries) {
-      const handler = routeToLeader(e, { readGate: shape.stateRead, forward: shape.forward });
+      const handler = routeToLeader(e, { readGate: shape.stateRead, forward: shape.forward, raftLeader: shape.raftLeader });
       const mw = shape.routeMiddleware?.(e, this.entries);
       const own = e.route.middleware ? [e.route.middleware].flat() : [];
       // The body is parsed once, duplicate keys refused, before the ACL decision reads it (core/http/json-body.ts).

@@ -151,7 +151,7 @@ export function readRoute(
 /** Mounts a route and, hidden from the document, 405 answers for the other methods on its path. */
 /** `permission`: what a caller needs with ACLs on (else core/acl/route-permissions.ts decides; 405 siblings inherit it). */
 export function localRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission): void {
-  ctx.route(def, handler, { permission });
+  ctx.route(def, handler, { permission, leader: "local" });
   methodNotAllowed(ctx, def);
 }
 
