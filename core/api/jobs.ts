@@ -5,7 +5,7 @@
 //   DELETE /v1/job/{id}                 stop (?purge forgets it)
 //   POST   /v1/job/{id}/plan            dry run: placements, failures and reasons; nothing committed
 //   GET    /v1/evaluations, /v1/evaluation/{id}
-// On an agent every route is handed to a leader; reads are stateRead routes
+// On an agent every route is handed to a leader (leader: "forward"); reads are leader: "read" routes
 // (a follower passes them to the leader unless ?stale).
 import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";

@@ -1,6 +1,6 @@
 // GET /v1/node/{id}/metrics: a node's recent heartbeat metrics, aggregated
 // per leader.metrics_resolution, from the leader's in-memory history
-// (core/cluster/node-monitor.ts). A stateRead route: a follower hands it to
+// (core/cluster/node-monitor.ts). A leader: "read" route: a follower hands it to
 // the leader, which alone receives heartbeats (with ?stale a follower
 // answers from its own, empty, history).
 import { createRoute, z } from "@hono/zod-openapi";

@@ -137,7 +137,7 @@ export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => bo
 
 /**
  * Mounts a read of replicated state: forwarded to a leader on agents,
- * stateRead (served by the Raft leader unless ?stale) elsewhere.
+ * gated by the consistency modes (served by the Raft leader unless ?stale) elsewhere: leader: "read".
  */
 export function readRoute(
   ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission,
