@@ -51,3 +51,35 @@ describe("heartbeat: fast path and route answer alike", () => {
     });
   }
 });
+
+// The KV write fast path (core/api/kv-fast.ts) takes a PUT with a Content-Length
+// and no query but acquire/release; the same PUT sent chunked goes to the route.
+const SESSION = "22222222-2222-4222-8222-222222222222";
+const KV_CORPUS: [string, string, string][] = [
+  ["a plain value", "/v1/kv/corpus/a", "hello"],
+  ["an empty value", "/v1/kv/corpus/b", ""],
+  ["a binary-looking value", "/v1/kv/corpus/c", "\u0000\u00ff{}"],
+  ["a deep key", "/v1/kv/" + "d/".repeat(40) + "leaf", "x"],
+  ["an acquire with an unknown session", `/v1/kv/corpus/lock?acquire=${SESSION}`, "me"],
+  ["a release with an unknown session", `/v1/kv/corpus/lock?release=${SESSION}`, ""],
+  ["a value over the KV limit", "/v1/kv/corpus/big", "v".repeat(600 * 1024)],
+];
+
+async function put(path: string, body: string, chunked: boolean) {
+  const bytes = new TextEncoder().encode(body);
+  const res = await fetch(node.url + path, {
+    method: "PUT",
+    body: chunked ? new ReadableStream({ start(c) { c.enqueue(bytes); c.close(); } }) : body,
+  });
+  return { status: res.status, type: res.headers.get("content-type"), body: await res.text() };
+}
+
+describe("KV writes: fast path and route answer alike", () => {
+  for (const [name, path, body] of KV_CORPUS) {
+    test(name, async () => {
+      const fast = await put(path, body, false);
+      const route = await put(path, body, true);
+      expect(fast).toEqual(route);
+    });
+  }
+});
