@@ -18,7 +18,7 @@ import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
 import { browserGuard, HostAllowList, type Guard, type HostNames } from "./http/browser-guard.ts";
 import { ownAuthorities } from "./http/rpc-receiver.ts";
-import { ApiError, OUTCOME_HEADER, replicationApiError, statusForCode } from "./http/errors.ts";
+import { ApiError, replicationApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { builtinPlugins } from "./plugins/builtin.ts";
@@ -26,7 +26,7 @@ import { checkPluginsAtStart, startFailureMessage } from "./plugins/start-check.
 import type { HostInfo } from "./plugins/types.ts";
 import { Membership } from "./cluster/membership.ts";
 import { AgentMember } from "./cluster/agent.ts";
-import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/transport.ts";
+import { HttpLeaderTransport, LocalLeaderTransport } from "./cluster/transport.ts";
 import { loadOrCreateNodeId } from "./cluster/identity.ts";
 import { secureDataDir } from "./cluster/data-dir.ts";
 import { lockDataDir, type DataDirLock } from "./cluster/data-dir-lock.ts";
@@ -66,11 +66,9 @@ import { txnRoutes } from "./api/txn.ts";
 import { SessionTimers } from "./cluster/session-timers.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
-import { agentForwardFailed, leaderForward } from "./http/leader-forward.ts";
+import { agentForwardFailed, leaderForward, proposeFailed } from "./http/leader-forward.ts";
 import { raftLeaderGate } from "./http/raft-leader.ts";
 import { heldLimit } from "./http/middleware/held-limit.ts";
-import { isConsulPath } from "./http/consul-paths.ts";
-import { failedBeforeSending } from "./http/connect-error.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
 import { NodeMonitor, nodeMonitorSettings } from "./cluster/node-monitor.ts";
@@ -214,11 +212,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
       return await replicator!.propose(cmd);
     } catch (err) {
       if (err instanceof ReplicationError) toApiError(err);
-      if (err instanceof RpcError) {
-        throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
-      }
-      if (leaderClient) throw agentProposeFailed(err);
-      throw err;
+      throw proposeFailed(err, leaderClient !== undefined);
     }
   };
 
@@ -517,18 +511,6 @@ function devSecret(dataDir: string): string {
   const s = randomBytes(24).toString("base64url");
   writeFileSync(file, s + "\n", { mode: 0o600 });
   return s;
-}
-
-/**
- * An agent's write that reached no leader (every address failed): 503 and
- * certainly not applied when no connection was ever made, else 504 with an
- * unknown outcome. Never a 500: a dead leader is not an internal error.
- */
-function agentProposeFailed(err: unknown): ApiError {
-  const message = `no leader reachable: ${(err as Error)?.message ?? String(err)}`;
-  return failedBeforeSending(err)
-    ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
-    : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
 }
 
 /** Replication refusals become API errors with their status (503 NOT_LEADER, 504 TIMEOUT...). */

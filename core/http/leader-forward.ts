@@ -1,6 +1,7 @@
 // An agent's forward of a client's request to its leaders, for the routes
 // that declare `leader: "forward"` or `"read"` (core/http/leader-routing.ts),
-// and the one place its failures become answers.
+// and the one place where its failures, and those of a write proposed
+// through a leader (proposeFailed), become answers.
 //
 // The request is marked as a client's read: the leader authorizes it again
 // with the client's token and cuts the answer to it (core/acl/read-scope.ts).
@@ -14,6 +15,7 @@ import type { Context } from "hono";
 import { ApiError, consulError, OUTCOME_HEADER } from "./errors.ts";
 import { isConsulPath } from "./consul-paths.ts";
 import { RpcError } from "../cluster/transport.ts";
+import { failedBeforeSending } from "./connect-error.ts";
 import { asClientRead } from "../acl/read-scope.ts";
 import type { RouteEntry } from "./routes.ts";
 
@@ -52,4 +54,22 @@ export function agentForwardFailed(req: Request, err: unknown): unknown {
   const headers: Record<string, string> = write && err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
   const status = err.status === 504 ? 504 : 503;
   return new ApiError(status, err.code, err.message, headers, isConsulPath(new URL(req.url).pathname) ? "text" : "json");
+}
+
+/**
+ * A write proposed through a leader that failed: the leader's refusal keeps
+ * its status (503 when it had none) and outcome. An agent's write that
+ * reached no leader (every address failed): 503 and certainly not applied
+ * when no connection was ever made, else 504 with an unknown outcome. Never
+ * a 500: a dead leader is not an internal error. Anything else is rethrown.
+ */
+export function proposeFailed(err: unknown, viaAgent: boolean): unknown {
+  if (err instanceof RpcError) {
+    return new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
+  }
+  if (!viaAgent) return err;
+  const message = `no leader reachable: ${(err as Error)?.message ?? String(err)}`;
+  return failedBeforeSending(err)
+    ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
+    : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
 }
