@@ -16,7 +16,7 @@ import { ReplicationError, type Replicator } from "./state/replicator.ts";
 import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
 import type { Guard } from "./http/browser-guard.ts";
-import { ApiError, OUTCOME_HEADER, replicationApiError, statusForCode } from "./http/errors.ts";
+import { ApiError, replicationApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { builtinPlugins } from "./plugins/builtin.ts";
@@ -24,7 +24,7 @@ import { checkPluginsAtStart, startFailureMessage } from "./plugins/start-check.
 import type { HostInfo } from "./plugins/types.ts";
 import { Membership } from "./cluster/membership.ts";
 import { AgentMember } from "./cluster/agent.ts";
-import { HttpLeaderTransport, LocalLeaderTransport, RpcError } from "./cluster/transport.ts";
+import { HttpLeaderTransport, LocalLeaderTransport } from "./cluster/transport.ts";
 import { nodeIdentity, OwnAddresses, rpcVerifier, type NodeIdentity } from "./node/identity.ts";
 import { secureDataDir } from "./cluster/data-dir.ts";
 import { lockDataDir, type DataDirLock } from "./cluster/data-dir-lock.ts";
@@ -61,8 +61,8 @@ import { SessionTimers } from "./cluster/session-timers.ts";
 import { Counter } from "prom-client";
 import { readGate } from "./http/read-gate.ts";
 import { heldLimit } from "./http/middleware/held-limit.ts";
-import { isConsulPath } from "./http/consul-paths.ts";
-import { failedBeforeSending } from "./http/connect-error.ts";
+import { agentForwardFailed, leaderForward, proposeFailed } from "./http/leader-forward.ts";
+import { raftLeaderGate } from "./http/raft-leader.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
 import type { RaftReplicator } from "./cluster/raft/replicator.ts";
 import { NodeMonitor, nodeMonitorSettings } from "./cluster/node-monitor.ts";
@@ -195,7 +195,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   const baseState = leaderState?.state ?? emptyStateReader;
   const state: StateReader = { ...baseState, acl: { ...baseState.acl, ...security.calls } };
 
-  const { routes, httpMetrics } = buildRouteTable(config, { log, verifier, state, raft, key, peer, metrics, security });
+  const { routes, httpMetrics } = buildRouteTable(config, { log, verifier, state, raft, key, peer, metrics, security, leaderClient });
   const { plugins, settings } = await loadPlugins(config, opts, {
     log, routes, bus, state, propose, host, metrics, peer, security, replicator,
     forward: forwardToLeaders,
@@ -303,11 +303,7 @@ function leaderAccess(config: Config, key: NodeKey, peer: PeerHttp, replicator: 
       return await replicator!.propose(cmd);
     } catch (err) {
       if (err instanceof ReplicationError) toApiError(err);
-      if (err instanceof RpcError) {
-        throw new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
-      }
-      if (leaderClient) throw agentProposeFailed(err);
-      throw err;
+      throw proposeFailed(err, leaderClient !== undefined);
     }
   };
   return { leaderClient, forwardToLeaders, propose };
@@ -318,8 +314,9 @@ type Propose = ReturnType<typeof leaderAccess>["propose"];
 /** The route table with its middleware stack: metrics, security, held-request limits, the read gate. */
 function buildRouteTable(config: Config, o: {
   log: Logger; verifier: RpcVerifier; state: StateReader; raft?: RaftReplicator; key: NodeKey; peer: PeerHttp; metrics: Registry; security: Security;
+  leaderClient?: HttpLeaderTransport;
 }) {
-  const { raft, security } = o;
+  const { raft, security, leaderClient } = o;
   const httpMetrics = new HttpMetrics({ registry: o.metrics });
   const routes = createRouteTable({
     log: o.log,
@@ -337,6 +334,9 @@ function buildRouteTable(config: Config, o: {
       streamsPerToken: config.http.maxStreamsPerToken, streamsPerAddress: config.http.maxStreamsPerAddress,
       blockingPerToken: config.http.maxBlockingPerToken, blockingPerAddress: config.http.maxBlockingPerAddress,
     })],
+    // "forward" and "read" routes on an agent, "leader" routes on a follower (core/http/leader-routing.ts).
+    forward: leaderClient ? leaderForward((req) => leaderClient.forward(req)) : undefined,
+    raftLeader: raft ? raftLeaderGate({ status: () => raft.status(), key: o.key, scheme: o.peer.scheme, fetch: o.peer.fetch }) : undefined,
     routeMiddleware: security.routeMiddleware,
   });
   return { routes, httpMetrics };
@@ -618,31 +618,6 @@ function warnIfSecretReadable(config: Config, log: Logger): void {
   if (config.file && othersMayRead(config.file) && /^\s*secret\s*=/m.test(readFileSync(config.file, "utf8"))) {
     log.warn("the config file holds cluster.secret and other users may read it (task users included): chmod 600 it", { file: config.file });
   }
-}
-
-/**
- * An agent's write that reached no leader (every address failed): 503 and
- * certainly not applied when no connection was ever made, else 504 with an
- * unknown outcome. Never a 500: a dead leader is not an internal error.
- */
-function agentProposeFailed(err: unknown): ApiError {
-  const message = `no leader reachable: ${(err as Error)?.message ?? String(err)}`;
-  return failedBeforeSending(err)
-    ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
-    : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
-}
-
-/**
- * An agent's forward that no leader answered: 503, or 504 for a write that
- * may have reached one (Consul's short text on Consul-compatible routes),
- * with the write's outcome.
- */
-function agentForwardFailed(req: Request, err: unknown): unknown {
-  if (!(err instanceof RpcError)) return err; // the client went away
-  const write = req.method !== "GET" && req.method !== "HEAD";
-  const headers: Record<string, string> = write && err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
-  const status = err.status === 504 ? 504 : 503;
-  return new ApiError(status, err.code, err.message, headers, isConsulPath(new URL(req.url).pathname) ? "text" : "json");
 }
 
 /** Replication refusals become API errors with their status (503 NOT_LEADER, 504 TIMEOUT...). */

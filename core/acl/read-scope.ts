@@ -95,7 +95,7 @@ export const NOTHING: Authorizer = { allowed: () => false, allowedUnder: () => f
 
 /**
  * Set on a client's read that an agent passes on to a leader (core/node.ts,
- * forwardToLeader). The leader then authorizes it as if the client had asked
+ * core/http/leader-forward.ts). The leader then authorizes it as if the client had asked
  * it directly (core/acl/enforce.ts): the client's token, anonymous when it
  * sent none, checked against the leader's state, and the answer cut to it.
  * A node's own reads (an agent watching its allocations) carry no such

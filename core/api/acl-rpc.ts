@@ -18,6 +18,7 @@ export function aclRpcRoutes(d: CoreApiDeps) {
   const source = stateTokenSource(() => d.state.acl);
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "post", path: "/v1/cluster/acl/resolve", tags: ["cluster"],
       summary: "A token's grant for an agent's ACL cache, by the SHA-256 of its secret (signed with the cluster secret)",
@@ -36,6 +37,7 @@ export function aclRpcRoutes(d: CoreApiDeps) {
 export function intentionRpcRoutes(d: CoreApiDeps) {
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "post", path: "/v1/cluster/acl/intentions", tags: ["cluster"],
       summary: "Every intention (source, destination, action), for an agent's call checks (signed with the cluster secret)",
@@ -52,6 +54,7 @@ export function intentionRpcRoutes(d: CoreApiDeps) {
 export function aclFactRoutes(d: CoreApiDeps) {
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "post", path: "/v1/cluster/acl/facts", tags: ["cluster"],
       summary: "A fact for an agent's ACL decision: a node's name, an allocation's or evaluation's job, a catalog node's owners (signed with the cluster secret)",

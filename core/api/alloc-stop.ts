@@ -6,13 +6,13 @@ import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, statusForCode } from "../http/errors.ts";
 import type { CoreApiDeps } from "./deps.ts";
-import type { forwardingAdder } from "./jobs.ts";
+import type { routedAdder } from "./jobs.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { Loose } from "./job-views.ts";
 
 const IdParam = z.object({ id: z.string().min(1).max(256) });
 
-export function allocStopRoutes(d: CoreApiDeps, add: ReturnType<typeof forwardingAdder>): void {
+export function allocStopRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
   for (const method of ["put", "post"] as const) {
     add(createRoute({
       method, path: "/v1/allocation/{id}/stop", tags: ["allocations"],

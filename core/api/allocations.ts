@@ -11,7 +11,7 @@ import { parseGoDurationMs } from "../http/consul.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { BlockingQuery, Loose, NamespaceQuery, allocView, blocking, namespaceOf } from "./job-views.ts";
-import { forwardingAdder } from "./jobs.ts";
+import { routedAdder } from "./jobs.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { allocStopRoutes } from "./alloc-stop.ts";
 
@@ -32,7 +32,7 @@ function nodeOr404(d: CoreApiDeps, idOrName: string) {
 }
 
 export function allocationRoutes(d: CoreApiDeps): void {
-  const add = forwardingAdder(d);
+  const add = routedAdder(d);
   nodeRoutes(d, add);
   allocStopRoutes(d, add);
 
@@ -79,7 +79,7 @@ export function allocationRoutes(d: CoreApiDeps): void {
 }
 
 /** What agents read (their allocations) and drains. */
-function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof forwardingAdder>): void {
+function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
   add(createRoute({
     method: "get", path: "/v1/node/{id}/allocations", tags,
     summary: "A node's allocations with their tasks: what its agent runs or stops (blocking with ?index&wait)",

@@ -61,9 +61,10 @@ export function eventRoutes(d: CoreApiDeps, hub: EventHub | undefined) {
         503: problem("Shutting down, or an agent with no reachable leader"),
       },
     }),
+    // An agent holds no log: it hands the stream to a leader.
+    leader: "forward",
     handler: (c) => {
       if (!hub) {
-        if (d.forward) return d.forward(c.req.raw);
         throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node holds no log to stream events from");
       }
       const url = new URL(c.req.url);

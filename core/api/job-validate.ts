@@ -10,7 +10,8 @@ import { JobSpecError, Loose, jobFromBody } from "./job-views.ts";
 import { errorResponses, jsonResponse } from "./schemas.ts";
 
 export function jobValidateRoute(d: CoreApiDeps): void {
-  d.routes.add({ owner: "core", route: createRoute({
+  d.routes.add({ owner: "core",
+    leader: "local", route: createRoute({
     method: "post", path: "/v1/validate/job", tags: ["jobs"],
     summary: "Validate a job document (TOML or JSON by Content-Type) without registering it: every problem with its key path",
     responses: { ...jsonResponse(Loose), ...errorResponses },

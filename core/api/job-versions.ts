@@ -72,16 +72,12 @@ export function jobVersionRoutes(d: CoreApiDeps, add: Add): void {
     return c.json(body);
   }, true);
 
-  // Not the forwarding adder: an agent checks the version's needs (services, raw tasks) before it forwards.
+  // An agent checks the version's needs (services, raw tasks) before it forwards.
   d.routes.add({ owner: "core", route: createRoute({
     method: "post", path: "/v1/job/{id}/revert", tags,
     summary: "Revert a job to an earlier version it keeps: that spec is registered as a new version ({JobVersion, EnforcePriorVersion?})",
     request: { params: IdParam, query: NamespaceQuery }, responses: answers,
-  }), handler: async (c) => {
-    if (d.forward) {
-      await checkForwardedRevert(c, d.forward);
-      return d.forward(c.req.raw);
-    }
+  }), leader: "forward", beforeForward: (c) => checkForwardedRevert(c, d.forward!), handler: async (c) => {
     const ns = namespaceOf(c);
     const body = await requestBody(c);
     if (body.kind === "invalid") throw new ApiError(400, "INVALID_JSON", `the body is not JSON: ${body.message}`);

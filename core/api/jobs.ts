@@ -5,7 +5,7 @@
 //   DELETE /v1/job/{id}                 stop (?purge forgets it)
 //   POST   /v1/job/{id}/plan            dry run: placements, failures and reasons; nothing committed
 //   GET    /v1/evaluations, /v1/evaluation/{id}
-// On an agent every route is handed to a leader; reads are stateRead routes
+// On an agent every route is handed to a leader (leader: "forward"); reads are leader: "read" routes
 // (a follower passes them to the leader unless ?stale).
 import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
@@ -42,14 +42,14 @@ async function bodyJob(c: Context): Promise<Job | Response> {
 
 type Add = (route: ReturnType<typeof createRoute>, handler: (c: Context) => Response | Promise<Response>, stateRead?: boolean) => void;
 
-/** Adds a core route that an agent hands to a leader as is. */
-export function forwardingAdder(d: CoreApiDeps): Add {
+/** Adds a core route that an agent hands to a leader as is: a "read" of replicated state, else a "forward". */
+export function routedAdder(d: CoreApiDeps): Add {
   return (route, handler, stateRead = false) =>
-    d.routes.add({ owner: "core", route, handler: (c) => (d.forward ? d.forward(c.req.raw) : handler(c)), stateRead });
+    d.routes.add({ owner: "core", route, handler, leader: stateRead ? "read" : "forward" });
 }
 
 export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined): void {
-  const add = forwardingAdder(d);
+  const add = routedAdder(d);
   const propose = async (cmd: Parameters<CoreApiDeps["propose"]>[0]) => {
     const out = await d.propose(cmd);
     if (!out.result.ok) throw new ApiError(statusForCode(out.result.code), out.result.code, out.result.message);
@@ -87,14 +87,13 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
     return c.json(out.value);
   }, true);
 
-  // Not forwardingAdder: raw tasks need a second permission, checked here before an agent forwards.
+  // Raw tasks need a second permission, checked here before an agent forwards.
   d.routes.add({ owner: "core", route: createRoute({
     method: "post", path: "/v1/jobs", tags,
     summary: "Register a job: the body is a job document (docs/jobs.md), TOML when Content-Type is application/toml, JSON when application/json or absent; ?JobModifyIndex=N registers only if the job's modify index is still N (0: new job), else 409",
     request: { query: CheckIndexQuery }, responses: created,
-  }), handler: async (c) => {
+  }), leader: "forward", beforeForward: (c) => requireRawPermission(c), handler: async (c) => {
     await requireRawPermission(c);
-    if (d.forward) return d.forward(c.req.raw);
     const enforceIndex = enforcedIndex(c);
     const job = await bodyJob(c);
     if (job instanceof Response) return job;

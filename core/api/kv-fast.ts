@@ -19,7 +19,7 @@
 import type { Logger } from "../log.ts";
 import type { Command } from "../state/commands.ts";
 import { MAX_KV_VALUE_BYTES } from "../state/domains/kv.ts";
-import { apiErrorReply, errorBody } from "../http/app.ts";
+import { fastError, fastInternal, fastJson } from "../http/fast-reply.ts";
 import { pathOf } from "../http/path-of.ts";
 import { ApiError } from "../http/errors.ts";
 import type { HttpMetrics } from "../http/middleware/http-metrics.ts";
@@ -45,17 +45,9 @@ export interface KvFastPathDeps {
 /** The one query a lock write may carry here: acquire or release, a session id's characters (anything else: the route). */
 const LOCK_QUERY = /^(acquire|release)=([A-Za-z0-9-]{1,64})$/;
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
-
-/** As the route table's error handler answers an ApiError (core/http/app.ts). */
-function errorResponse(err: ApiError): Response {
-  const reply = apiErrorReply(err);
-  if ("text" in reply) {
-    return new Response(reply.text, { status: err.status, headers: { "content-type": "text/plain; charset=UTF-8", ...err.headers } });
-  }
-  return json(err.status, reply.json, err.headers);
-}
+// Answers as the route table would (core/http/fast-reply.ts).
+const json = fastJson;
+const errorResponse = fastError;
 
 /** A fetch handler that answers plain KV writes and returns undefined for everything else. */
 export function kvFastPath(d: KvFastPathDeps): (req: Request) => Promise<Response> | undefined {
@@ -95,7 +87,7 @@ async function answer(d: KvFastPathDeps, req: Request, key: string, lock?: { op:
     if (err instanceof ApiError) res = errorResponse(err);
     else {
       d.log.error("request failed", { method: "PUT", path: PREFIX + key, err });
-      res = json(500, errorBody("INTERNAL", "internal error"));
+      res = fastInternal();
     }
   }
   d.metrics.observe("PUT", ROUTE, res.status, started);

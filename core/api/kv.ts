@@ -69,7 +69,6 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
       },
     }),
     handler: async (c) => {
-      if (d.forward) return d.forward(c.req.raw);
       checkDatacenter(c, d.host.datacenter);
       const key = pathParam(c, "key");
       const params = blockingParams(c);
@@ -109,18 +108,18 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
       }
       return c.json(value.map(view));
     },
-    stateRead: true,
+    leader: "read",
   });
 
   d.routes.add({
     owner: "core",
+    leader: "forward",
     route: createRoute({
       method: "put", path: PATH, tags: ["kv"], summary: "Write a key (raw body); ?cas=N for check-and-set, ?flags=N",
       request: { params: keyParam, query: kvQuery },
       responses: { 200: { description: "true, or false when a cas did not match", content: { "application/json": { schema: z.boolean() } } } },
     }),
     handler: async (c) => {
-      if (d.forward) return d.forward(c.req.raw);
       checkDatacenter(c, d.host.datacenter);
       const key = pathParam(c, "key");
       if (key === "") throw consulError(400, "Missing key name");
@@ -144,13 +143,13 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
 
   d.routes.add({
     owner: "core",
+    leader: "forward",
     route: createRoute({
       method: "delete", path: PATH, tags: ["kv"], summary: "Delete a key, or a prefix with ?recurse; ?cas=N",
       request: { params: keyParam, query: kvQuery },
       responses: { 200: { description: "true, or false when a cas did not match", content: { "application/json": { schema: z.boolean() } } } },
     }),
     handler: async (c) => {
-      if (d.forward) return d.forward(c.req.raw);
       checkDatacenter(c, d.host.datacenter);
       const key = pathParam(c, "key");
       const recurse = flag(c, "recurse");

@@ -99,6 +99,7 @@ export function nodeMetaRoutes(d: CoreApiDeps, o: NodeMetaRouteOptions): void {
 
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "get", path: "/v1/client/metadata", tags: ["nodes"],
       summary: "A node's meta: effective (Meta), applied at run time (Dynamic) and from its config (Static); ?node_id, default this node",
@@ -114,6 +115,7 @@ export function nodeMetaRoutes(d: CoreApiDeps, o: NodeMetaRouteOptions): void {
 
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "post", path: "/v1/client/metadata", tags: ["nodes"],
       summary: "Apply dynamic node meta: {\"Meta\": {\"k\": \"v\", \"k2\": null}} (null unsets); kept in the node's data dir across restarts",

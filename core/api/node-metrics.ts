@@ -1,6 +1,6 @@
 // GET /v1/node/{id}/metrics: a node's recent heartbeat metrics, aggregated
 // per leader.metrics_resolution, from the leader's in-memory history
-// (core/cluster/node-monitor.ts). A stateRead route: a follower hands it to
+// (core/cluster/node-monitor.ts). A leader: "read" route: a follower hands it to
 // the leader, which alone receives heartbeats (with ?stale a follower
 // answers from its own, empty, history).
 import { createRoute, z } from "@hono/zod-openapi";
@@ -57,7 +57,6 @@ export function nodeMetricsRoutes(d: CoreApiDeps, monitor: NodeMonitor | undefin
       responses: { ...jsonResponse(NodeMetricsView), ...errorResponses },
     }),
     handler: (c) => {
-      if (d.forward) return d.forward(c.req.raw);
       if (!monitor) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node keeps no metrics history");
       const id = pathParam(c, "id");
       const n = d.state.getNode(id);
@@ -72,6 +71,6 @@ export function nodeMetricsRoutes(d: CoreApiDeps, monitor: NodeMonitor | undefin
         points: monitor.points(n.id, since),
       });
     },
-    stateRead: true,
+    leader: "read",
   });
 }

@@ -19,6 +19,7 @@ function toApiError(err: unknown): never {
 export function pluginRoutes(d: CoreApiDeps) {
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "get", path: "/v1/plugins", tags: ["plugins"], summary: "Plugins with state and last error",
       responses: jsonResponse(z.array(PluginView)),
@@ -28,6 +29,7 @@ export function pluginRoutes(d: CoreApiDeps) {
 
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "get", path: "/v1/plugins/{name}", tags: ["plugins"], summary: "One plugin",
       request: { params: Name },
@@ -42,6 +44,7 @@ export function pluginRoutes(d: CoreApiDeps) {
 
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "put", path: "/v1/plugins/{name}", tags: ["plugins"], summary: "Enable or disable a plugin at run time",
       request: { params: Name, ...jsonBody(z.object({ enabled: z.boolean() }).strict()) },
@@ -57,6 +60,7 @@ export function pluginRoutes(d: CoreApiDeps) {
 
   d.routes.add({
     owner: "core",
+    leader: "local",
     route: createRoute({
       method: "post", path: "/v1/plugins/{name}/reload", tags: ["plugins"],
       summary: "Stop and start a plugin with fresh config (and fresh code for external plugins)",

@@ -34,7 +34,7 @@ function replicationError(err: unknown): never {
 
 export function raftRoutes(d: CoreApiDeps, raft: RaftReplicator, store: Store) {
   const add = (route: ReturnType<typeof createRoute>, handler: Parameters<CoreApiDeps["routes"]["add"]>[0]["handler"]) =>
-    d.routes.add({ owner: "core", route, handler });
+    d.routes.add({ owner: "core", route, handler, leader: "local" }); // this node's Raft peer, whatever its role
 
   add(
     createRoute({

@@ -157,7 +157,6 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
       owner: "core",
       route: createRoute({ method: "get", path, tags: ["session"], summary, request: { query: q, ...(params ? { params } : {}) }, responses: sessionList }),
       handler: async (c) => {
-        if (d.forward) return d.forward(c.req.raw);
         checkDatacenter(c, d.host.datacenter);
         const p = blockingParams(c);
         // Each session by its node's session rule, before the index is taken: the index of a
@@ -174,7 +173,7 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
         setConsulHeaders(c, index, status(), p.consistency);
         return c.json(value.map(sessionView));
       },
-      stateRead: true,
+      leader: "read",
       permission,
     });
 
@@ -185,8 +184,10 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
       request: { query: q },
       responses: { 200: { description: "The new session's ID", content: { "application/json": { schema: z.object({ ID: z.string() }) } } } },
     }),
+    // An agent fills in its own name as the session's node before it forwards.
+    leader: "forward",
+    beforeForward: (c) => withDefaultNode(c, d.host.nodeName),
     handler: async (c) => {
-      if (d.forward) return d.forward(await withDefaultNode(c, d.host.nodeName));
       checkDatacenter(c, d.host.datacenter);
       const spec = await parseCreate(c, d.host.nodeName, (n) => d.state.catalog.nodeByName(n) !== undefined, o.ttlMinMs);
       const out = await d.propose({ type: "SessionCreate", v: 1, at: Date.now(), session: spec });
@@ -208,8 +209,8 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
       request: { params: idParam, query: q },
       responses: { 200: { description: "true", content: { "application/json": { schema: z.boolean() } } } },
     }),
+    leader: "forward",
     handler: async (c) => {
-      if (d.forward) return d.forward(c.req.raw);
       checkDatacenter(c, d.host.datacenter);
       const id = pathParam(c, "id");
       if (id === "") throw consulError(400, "Missing session");
@@ -227,7 +228,6 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
       responses: { ...sessionList, 404: { description: "No such session" } },
     }),
     handler: async (c) => {
-      if (d.forward) return d.forward(c.req.raw);
       checkDatacenter(c, d.host.datacenter);
       const id = pathParam(c, "id");
       // Only the active leader's timers count; the read gate sends a follower's renewal there.
@@ -239,7 +239,7 @@ export function sessionRoutes(d: CoreApiDeps, o: SessionRouteOptions) {
       return c.json([sessionView(s)]);
     },
     // Answered by the active leader, where the timers run (core/http/read-gate.ts forwards).
-    stateRead: true,
+    leader: "read",
     permission: { resource: "session", access: "write", segment: nodeOfSession },
   });
 

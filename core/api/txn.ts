@@ -105,6 +105,17 @@ export async function parseOps(c: Context): Promise<TxnOp[]> {
 }
 
 export function txnRoutes(d: CoreApiDeps) {
+  /** The parsed operations, or the 409 naming those the token may not do. */
+  const checkedOps = async (c: Context) => {
+    checkDatacenter(c, d.host.datacenter);
+    const ops = await parseOps(c);
+    const identity = requestIdentity(c);
+    if (identity) {
+      const denied = deniedOps(ops, identity.authz);
+      if (denied.length > 0) return c.json({ Results: null, Errors: denied }, 409);
+    }
+    return ops;
+  };
   d.routes.add({
     owner: "core",
     route: createRoute({
@@ -116,15 +127,15 @@ export function txnRoutes(d: CoreApiDeps) {
         413: { description: "More than 128 operations, or a value over 512 KiB" },
       },
     }),
+    // An agent refuses what the token may not do (each op by its own rule) before it forwards.
+    leader: "forward",
+    beforeForward: async (c) => {
+      const ops = await checkedOps(c);
+      if (ops instanceof Response) return ops;
+    },
     handler: async (c) => {
-      checkDatacenter(c, d.host.datacenter);
-      const ops = await parseOps(c);
-      const identity = requestIdentity(c);
-      if (identity) {
-        const denied = deniedOps(ops, identity.authz);
-        if (denied.length > 0) return c.json({ Results: null, Errors: denied }, 409);
-      }
-      if (d.forward) return d.forward(c.req.raw);
+      const ops = await checkedOps(c);
+      if (ops instanceof Response) return ops;
       if (ops.length === 0) return c.json({ Results: [], Errors: null });
       const out = await d.propose({ type: "Txn", v: 1, at: Date.now(), ops });
       if (!out.result.ok) throw consulError(500, out.result.message);

@@ -19,7 +19,7 @@ import { allVariables, getVariable, listVariables, type VarWriteResult, type Var
 import { decryptItems, encryptItems } from "../variables/crypto.ts";
 import { Keyring } from "../variables/keyring.ts";
 import { itemsProblem, pathProblem, VariableBody } from "../variables/limits.ts";
-import { forwardingAdder } from "./jobs.ts";
+import { routedAdder } from "./jobs.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
 
@@ -75,7 +75,7 @@ export interface VariablesDeps {
 }
 
 export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | undefined {
-  const add = forwardingAdder(d);
+  const add = routedAdder(d);
   const keyring = v.db ? new Keyring(v.db, v.clusterSecret, d.propose) : undefined;
   const need = () => {
     if (!keyring || !v.db) throw new ApiError(503, "NOT_A_LEADER_ROLE", "variables are kept by leader-role nodes");

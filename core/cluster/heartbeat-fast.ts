@@ -15,6 +15,7 @@
 import type { Counter } from "prom-client";
 import { SIGNATURE_HEADER, type RpcVerifier } from "../http/middleware/cluster-auth.ts";
 import { ApiError } from "../http/errors.ts";
+import { fastError, fastInternal, fastInvalidInput, fastJson, fastMalformedJson } from "../http/fast-reply.ts";
 import { pathAndQueryOf, pathOf } from "../http/path-of.ts";
 import type { Membership } from "./membership.ts";
 import { HeartbeatRequest } from "./protocol.ts";
@@ -32,8 +33,6 @@ export interface FastPathDeps {
   fallback: (req: Request, env: unknown, original: Request) => Response | Promise<Response>;
 }
 
-const json = (status: number, body: unknown) => Response.json(body, { status });
-const error = (status: number, code: string, message: string) => json(status, { error: message, code });
 
 /** A fetch handler that answers heartbeats on the leader and returns undefined for everything else. */
 export function heartbeatFastPath(d: FastPathDeps): (req: Request, env?: unknown) => Promise<Response> | undefined {
@@ -60,19 +59,17 @@ async function answer(d: FastPathDeps, req: Request, env: unknown): Promise<Resp
   try {
     parsed = JSON.parse(new TextDecoder().decode(body));
   } catch {
-    return error(400, "INVALID_INPUT", "body is not JSON");
+    return fastMalformedJson();
   }
   const hb = HeartbeatRequest.safeParse(parsed);
-  if (!hb.success) {
-    const issue = hb.error.issues[0];
-    return error(400, "INVALID_INPUT", `${issue?.path.length ? issue.path.join(".") + ": " : ""}${issue?.message ?? "invalid input"}`);
-  }
+  if (!hb.success) return fastInvalidInput(hb.error.issues[0]);
   try {
     const out = await d.membership.heartbeat(hb.data);
     d.counter?.inc();
-    return json(200, out);
+    return fastJson(200, out);
   } catch (err) {
-    if (err instanceof ApiError) return error(err.status, err.code, err.message);
-    return error(500, "INTERNAL", "internal error");
+    // Clipped and with its headers, as the route table answers it.
+    if (err instanceof ApiError) return fastError(err);
+    return fastInternal();
   }
 }

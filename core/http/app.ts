@@ -31,6 +31,9 @@ export interface AppOptions {
   /** Largest Raft peer message (InstallSnapshot). */
   maxPeerMessageBytes?: number;
   stateRead?: AppShape["stateRead"];
+  /** An agent's forward of "forward" and "read" routes to its leaders (core/http/leader-forward.ts). */
+  forward?: AppShape["forward"];
+  raftLeader?: AppShape["raftLeader"];
   /** Per-route middleware (ACL enforcement, core/acl/enforce.ts). */
   routeMiddleware?: AppShape["routeMiddleware"];
 }
@@ -90,6 +93,8 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     notFound: (c) => c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`), 404),
     invalidInput: (message, c) => c.json(errorBody("INVALID_INPUT", message), 400),
     stateRead: opts.stateRead,
+    forward: opts.forward,
+    raftLeader: opts.raftLeader,
     routeMiddleware: opts.routeMiddleware,
   });
 }

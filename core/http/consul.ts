@@ -3,7 +3,6 @@
 // parameters, and the X-Consul-* headers.
 import type { Context } from "hono";
 import { consulError } from "./errors.ts";
-import { asClientRead } from "../acl/read-scope.ts";
 import { parseGoDuration } from "../config/duration.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 
@@ -79,18 +78,3 @@ export function consulMember(m: { name: string; addr: string; port: number; data
   };
 }
 
-/**
- * Hands a Consul-style request to a leader (an agent's plugins hold no
- * state). Its failures are expected, not plugin bugs (a handler's unexpected
- * throw marks the plugin failed): a client that hangs up on a held blocking
- * query aborts the upstream fetch (499), and a leader may be unreachable
- * (Consul answers 500 "No cluster leader").
- */
-export async function forwardToLeader(forward: (req: Request) => Promise<Response>, c: Context): Promise<Response> {
-  try {
-    return await forward(asClientRead(c.req.raw));
-  } catch (err) {
-    if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
-    throw consulError(500, `No cluster leader (${String((err as Error)?.message ?? err).slice(0, 120)})`);
-  }
-}

@@ -7,6 +7,7 @@ import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import type { RoutePermission } from "../acl/types.ts";
 import { jsonBodyGuard, takesRawBody } from "./json-body.ts";
+import { routeToLeader, type LeaderRouting, type LeaderShape } from "./leader-routing.ts";
 
 export type Handler = (c: Context<any, any, any>) => Response | Promise<Response>;
 
@@ -21,6 +22,19 @@ export interface RouteEntry {
    * leadership first (AppShape.stateRead decides how).
    */
   stateRead?: boolean;
+  /**
+   * How the route reaches the leader (core/http/leader-routing.ts): "forward",
+   * "read" (also the consistency gate), "local" or "leader". A route that writes state
+   * must declare it (test/cluster/leader-routing.test.ts).
+   */
+  leader?: LeaderRouting;
+  /**
+   * Before an agent forwards: a check only it can make (a thrown ApiError, or
+   * a Response to answer with), or the request to send instead (a default filled in).
+   */
+  beforeForward?: (c: Context<any, any, any>) => Promise<Request | Response | void> | Request | Response | void;
+  /** Rewrites the answer on the node that received the request, forwarded by an agent or not. */
+  answer?: (c: Context<any, any, any>, res: Response) => Response | Promise<Response>;
   /** What a caller needs when ACLs are on (core/acl/types.ts); else core/acl/route-permissions.ts decides. */
   permission?: RoutePermission;
 }
@@ -34,6 +48,10 @@ export interface AppShape {
   invalidInput: (message: string, c: Context) => Response;
   /** Wraps the handlers of stateRead routes (consistency modes); identity when absent. */
   stateRead?: (handler: Handler) => Handler;
+  /** An agent's way to its leaders, for "forward" and "read" routes; absent on leader-role nodes. */
+  forward?: LeaderShape["forward"];
+  /** A leader-role node's hop to the Raft leader, for "leader" routes. */
+  raftLeader?: LeaderShape["raftLeader"];
   /** A middleware run for one route before its input validation (ACL enforcement); none when absent. */
   routeMiddleware?: (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler | undefined;
   title: string;
@@ -104,7 +122,7 @@ export class RouteTable {
     });
     for (const mw of shape.middlewares) app.use("*", mw);
     for (const e of this.entries) {
-      const handler = e.stateRead && shape.stateRead ? shape.stateRead(e.handler) : e.handler;
+      const handler = routeToLeader(e, { readGate: shape.stateRead, forward: shape.forward, raftLeader: shape.raftLeader });
       const mw = shape.routeMiddleware?.(e, this.entries);
       const own = e.route.middleware ? [e.route.middleware].flat() : [];
       // The body is parsed once, duplicate keys refused, before the ACL decision reads it (core/http/json-body.ts).

@@ -134,7 +134,8 @@ export function buildContext<C>(
     metrics: res.metrics,
     route(route: RouteConfig, handler: RouteHandler, opts?: RouteOptions) {
       if (res.released) return;
-      const entry: RouteEntry = { owner: name, route, handler: wrapHandler(handler), stateRead: opts?.stateRead, permission: opts?.permission };
+      const entry: RouteEntry = { owner: name, route, handler: wrapHandler(handler), stateRead: opts?.stateRead, permission: opts?.permission,
+        leader: opts?.leader, answer: opts?.answer && ((c, res) => wrapHandler((cc) => opts.answer!(cc, res))(c)) };
       if (res.pendingRoutes) res.pendingRoutes.push(entry);
       else deps.routes.add(entry);
     },

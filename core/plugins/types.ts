@@ -111,6 +111,15 @@ export interface RouteOptions {
   /** Answers from replicated state: on a follower it is served by the leader unless ?stale. */
   stateRead?: boolean;
   /**
+   * How the route reaches the leader (core/http/leader-routing.ts): "read"
+   * (replicated state: an agent forwards, a follower applies the consistency
+   * modes), "forward" (an agent forwards) or "local". Routes that write state
+   * must declare it.
+   */
+  leader?: import("../http/leader-routing.ts").LeaderRouting;
+  /** Rewrites the answer on the node that received the request, forwarded by an agent or not. */
+  answer?: (c: import("hono").Context, res: Response) => Response | Promise<Response>;
+  /**
    * What a caller needs when ACLs are on, e.g. `{ resource: "service",
    * access: "read", segment: (c) => c.req.param("name") }`. Omitted: the
    * core's table (core/acl/route-permissions.ts) decides, and a route in

@@ -21,7 +21,7 @@ export type { Closeable, EventSubscription, HostInfo, PluginContext, PluginHandl
 
 export { errorResponses, jsonBody, jsonResponse } from "../api/schemas.ts";
 export { isConsulPath } from "../http/consul-paths.ts";
-export { assertDatacenter, blockingParams, checkDatacenter, consulMember, forwardToLeader, parseGoDurationMs, setConsulHeaders } from "../http/consul.ts";
+export { assertDatacenter, blockingParams, checkDatacenter, consulMember, parseGoDurationMs, setConsulHeaders } from "../http/consul.ts";
 export { ApiError, consulError, statusForCode } from "../http/errors.ts";
 export { once, requestBody } from "../http/json-body.ts";
 export { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";

@@ -3,15 +3,16 @@
 // refusals into Consul-style text errors.
 import type { RouteConfig } from "@hono/zod-openapi";
 import {
-  type Command, consulError, forwardToLeader, type PluginContext, type AppliedProposal,
+  type Command, consulError, type PluginContext, type AppliedProposal,
   type RouteHandler, type RoutePermission, statusForCode,
 } from "../../core/sdk/index.ts";
 import type { AuthzConfig } from "./config.ts";
 
 export type AuthzContext = PluginContext<AuthzConfig>;
 
+/** Mounts a route an agent hands to a leader (it holds no tokens): a "read" of replicated state, else a "forward". */
 export function mount(ctx: AuthzContext, def: RouteConfig, permission: RoutePermission, handler: RouteHandler, stateRead = false): void {
-  ctx.route(def, (c) => (ctx.forward ? forwardToLeader(ctx.forward, c) : handler(c)), { permission, stateRead });
+  ctx.route(def, handler, { permission, leader: stateRead ? "read" : "forward" });
 }
 
 /** Proposes; a refusal becomes its status with the applier's message. */

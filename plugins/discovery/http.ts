@@ -5,7 +5,7 @@
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
-  blockingParams, checkDatacenter, consulError, forwardToLeader, type Indexed, isConsulPath,
+  blockingParams, checkDatacenter, consulError, type Indexed, isConsulPath,
   type PluginContext, QueryCache, readScope, type ReadScope, requestBody, requestKey,
   type Resource, type RouteHandler, type RoutePermission, setConsulHeaders,
 } from "../../core/sdk/index.ts";
@@ -133,22 +133,21 @@ export function nodeMetaFilter(c: Context): (meta: Record<string, string>) => bo
 
 /**
  * Mounts a read of replicated state: forwarded to a leader on agents,
- * stateRead (served by the Raft leader unless ?stale) elsewhere.
+ * gated by the consistency modes (served by the Raft leader unless ?stale) elsewhere: leader: "read".
  */
 export function readRoute(
   ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission,
   /** Rewrites the answer on the node that received the request, forwarded or not (check-output.ts). */
   after?: (c: Context, res: Response) => Promise<Response>,
 ): void {
-  const serve: RouteHandler = (c) => (ctx.forward ? forwardToLeader(ctx.forward, c) : handler(c));
-  ctx.route(def, after ? async (c) => after(c, await serve(c)) : serve, { stateRead: true, permission });
+  ctx.route(def, handler, { leader: "read", permission, answer: after });
   methodNotAllowed(ctx, def);
 }
 
 /** Mounts a route and, hidden from the document, 405 answers for the other methods on its path. */
 /** `permission`: what a caller needs with ACLs on (else core/acl/route-permissions.ts decides; 405 siblings inherit it). */
 export function localRoute(ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission): void {
-  ctx.route(def, handler, { permission });
+  ctx.route(def, handler, { permission, leader: "local" });
   methodNotAllowed(ctx, def);
 }
 

@@ -95,7 +95,7 @@ export function operateRoutes(d: OperateRouteDeps): void {
       const tasks = await at.runner.restart(value.TaskName, value.AllTasks ?? false, "restart requested by an operator");
       if (tasks.length === 0) throw notRunning(at.alloc, value.TaskName);
       return c.json({ allocId: at.alloc.id, tasks });
-    });
+    }, { leader: "local" }); // the node running the allocation answers (onRunningNode passes it on)
     d.ctx.route(createRoute({
       method, path: "/v1/client/allocation/{id}/signal", tags: ["allocations"],
       summary: `Send a signal to an allocation's tasks (Signal: one of ${ALLOWED_SIGNALS.join(", ")}; default ${DEFAULT_SIGNAL}); any node passes it on to the one running it`,
@@ -110,6 +110,6 @@ export function operateRoutes(d: OperateRouteDeps): void {
       const tasks = at.runner.signal(sig, value.Task);
       if (tasks.length === 0) throw notRunning(at.alloc, value.Task);
       return c.json({ allocId: at.alloc.id, tasks, signal: sig });
-    });
+    }, { leader: "local" });
   }
 }

@@ -47,7 +47,7 @@ export function invokeRoutes(d: RouteDeps): void {
         method, path, tags, summary: "Call a service through this node: balanced over its healthy instances, with timeouts, retries and circuit breaking",
         request: { params: path.includes("path") ? z.object({ service: z.string(), path: z.string() }) : z.object({ service: z.string() }) },
         responses: { 200: { description: "The instance's answer, as is" }, 403: { description: "Denied by an intention" }, 404: { description: "Unknown service" }, 503: { description: "No healthy instance" }, 504: { description: "Timed out" } },
-      }), handler);
+      }), handler, { leader: "local" }); // this node's proxy calls the instance
     }
   }
   configRoutes(d);
@@ -84,7 +84,7 @@ function configRoutes(d: RouteDeps): void {
     const merged = { ...d.registry.override(name), ...stripUndefined(parsed.data) };
     d.registry.setOverride(name, merged);
     return c.json(status(cfg, d.registry, name, d.registry.get(name)));
-  });
+  }, { leader: "local" }); // node-local, not replicated
 
   d.ctx.route(createRoute({
     method: "delete", path: "/v1/invoke-config/{service}", tags, summary: "Drop a service's run-time override (back to the config file)",
@@ -93,7 +93,7 @@ function configRoutes(d: RouteDeps): void {
     const name = c.req.param("service")!;
     d.registry.setOverride(name, undefined);
     return c.json(status(cfg, d.registry, name, d.registry.get(name)));
-  });
+  }, { leader: "local" });
 }
 
 function stripUndefined(p: ServicePolicyInput): ServicePolicyInput {
