@@ -124,4 +124,25 @@ export function storageContract(name: string, open: () => Promise<StorageUnderTe
     const all = { hardState: hs(2), entries: [ent(1, 1), ent(2, 1), ent(3, 1)] };
     expect([JSON.stringify(before), JSON.stringify(all)]).toContain(JSON.stringify({ hardState: after.hardState, entries: after.entries }));
   });
+
+  withStorage("after a unit that failed, the storage's own indexes and reads agree with what a restart sees", (s) => {
+    s.storage.atomically(true, () => s.storage.save({ entries: range(1, 4, 1), hardState: hs(1) }));
+    expect(() =>
+      s.storage.atomically(true, () => {
+        s.storage.save({ entries: range(5, 8, 1), hardState: hs(1) });
+        s.storage.compact(snap(6, 1));
+        throw new Error("crash");
+      }),
+    ).toThrow("crash");
+    const reopened = s.reopen();
+    reopened.load();
+    expect({ last: s.storage.lastIndex(), snap: s.storage.snapshotIndex() }).toEqual({ last: reopened.lastIndex(), snap: reopened.snapshotIndex() });
+    // The next Ready is checked against the stored log, not against what rolled back.
+    const next = s.storage.lastIndex() + 1;
+    s.storage.atomically(true, () => s.storage.save({ entries: [ent(next, 1)] }));
+    const after = s.reopen().load()!;
+    const from = (after.snapshot?.index ?? 0) + 1;
+    expect(after.entries.map((e) => e.index)).toEqual(range(from, from + after.entries.length - 1, 1).map((e) => e.index));
+    expect(after.entries.at(-1)!.index).toBe(next);
+  });
 }

@@ -26,12 +26,23 @@ export const TRIM_ROWS_PER_READY = 256;
 export class SqliteRaftStorage implements RaftStorage {
   /** Whether stored entries the snapshot covers may await trim(). */
   private trimPending = false;
+  /**
+   * snapshotIndex() and lastIndex() as stored, remembered between calls:
+   * save() checks every Ready against them, and querying SQLite for them
+   * (three statements per Ready) was a measurable part of a follower's CPU
+   * per write. Written through by save/compact; forgotten (read again from
+   * SQLite) when an atomically() unit fails, since its transaction rolled
+   * back what they had been set to, and on load().
+   */
+  private knownSnapshotIndex: number | undefined;
+  private knownLastIndex: number | undefined;
 
   constructor(private store: Store) {}
 
   load(): PersistedState | undefined {
     const db = this.store.db;
     const hs = db.select().from(meta).where(eq(meta.key, HARD_STATE_KEY)).get();
+    this.forgetIndexes();
     if (!hs) return undefined;
     const hardState = JSON.parse(hs.value) as HardState;
     const snapshot = this.snapshot();
@@ -65,6 +76,8 @@ export class SqliteRaftStorage implements RaftStorage {
       for (const e of rd.entries) insert.run(e.index, e.term, e.type, e.data);
     }
     if (rd.hardState) setMeta(client, HARD_STATE_KEY, JSON.stringify(rd.hardState));
+    if (newSnapshot) this.knownSnapshotIndex = this.knownLastIndex = newSnapshot.index;
+    if (first !== undefined) this.knownLastIndex = rd.entries[rd.entries.length - 1]!.index;
   }
 
   /** Records a snapshot raft accepted; the log entries it covers go by trim(). */
@@ -72,12 +85,24 @@ export class SqliteRaftStorage implements RaftStorage {
     if (s.index <= this.snapshotIndex()) return;
     this.saveSnapshot(s);
     this.trimPending = true;
+    this.knownSnapshotIndex = s.index;
+    if (this.knownLastIndex !== undefined && this.knownLastIndex < s.index) this.knownLastIndex = s.index;
   }
 
   /** One IMMEDIATE transaction; fsynced only when `durable` (with raft.sync = "full"). */
   atomically<T>(durable: boolean, fn: () => T): T {
     this.store.fsyncCommits(durable);
-    return this.store.transaction(fn);
+    try {
+      return this.store.transaction(fn);
+    } catch (err) {
+      this.forgetIndexes();
+      throw err;
+    }
+  }
+
+  /** The remembered indexes may be what a rolled-back transaction wrote: read them from SQLite next time. */
+  private forgetIndexes(): void {
+    this.knownSnapshotIndex = this.knownLastIndex = undefined;
   }
 
   /**
@@ -96,13 +121,19 @@ export class SqliteRaftStorage implements RaftStorage {
   }
 
   snapshotIndex(): number {
-    const row = this.store.client.prepare("SELECT idx FROM raft_snapshot WHERE id = 1").get() as { idx: number } | undefined;
-    return row?.idx ?? 0;
+    if (this.knownSnapshotIndex === undefined) {
+      const row = this.store.client.prepare("SELECT idx FROM raft_snapshot WHERE id = 1").get() as { idx: number } | undefined;
+      this.knownSnapshotIndex = row?.idx ?? 0;
+    }
+    return this.knownSnapshotIndex;
   }
 
   lastIndex(): number {
-    const row = this.store.client.prepare("SELECT max(idx) AS hi FROM log").get() as { hi: number | null };
-    return Math.max(row.hi ?? 0, this.snapshotIndex());
+    if (this.knownLastIndex === undefined) {
+      const row = this.store.client.prepare("SELECT max(idx) AS hi FROM log").get() as { hi: number | null };
+      this.knownLastIndex = Math.max(row.hi ?? 0, this.snapshotIndex());
+    }
+    return this.knownLastIndex;
   }
 
   snapshot(): Snapshot | undefined {
