@@ -38,6 +38,16 @@ export function trackChild(child: ChildProcess): void {
 }
 
 /** How a child of this process that nobody watched ended (the exec plugin was disabled meanwhile), if it did. */
+/**
+ * The exit of a child of this process that has ended (or is ending) but
+ * whose exit event has not been delivered yet: the kernel may have reaped it
+ * a moment before Node runs the "exit" callback. Undefined when pid is not a
+ * tracked child.
+ */
+export function childExit(pid: number): Promise<TaskExit> | undefined {
+  return children.get(pid)?.exit;
+}
+
 export function endedChild(pid: number): TaskExit | undefined {
   const rec = children.get(pid);
   if (rec?.result) children.delete(pid);

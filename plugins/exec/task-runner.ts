@@ -14,7 +14,10 @@
 // decides what to report.
 import { spawn } from "node:child_process";
 import { formatDuration, type RestartPolicy, type Task, type TaskState } from "../../core/sdk/index.ts";
-import { endedChild, startTicksOf, trackChild, watchExit, type ExitWatch } from "./exits.ts";
+import { childExit, endedChild, startTicksOf, trackChild, watchExit, type ExitWatch, type TaskExit } from "./exits.ts";
+
+/** How long a resume waits for the exit event of a child this process spawned and saw end. */
+const EXIT_EVENT_WAIT_MS = 2000;
 import { killGroup } from "./memory.ts";
 import { isSandboxMonitor, signalGroup } from "./group-signal.ts";
 import { survives, type ProcessEntry, type TaskRecord } from "./processes.ts";
@@ -165,7 +168,18 @@ export class TaskRunner {
       this.set({ state: "running", exitCode: null }, "Reattached", `pid ${entry.pid}: still running; the agent took it up again`);
     } else if (entry?.pid !== undefined) {
       // Ended meanwhile: its real exit if this agent process was its parent, else unknown.
-      this.exitedWith(endedChild(entry.pid) ?? { code: null, signal: null, unknown: true });
+      const ended = endedChild(entry.pid);
+      const pending = ended ? undefined : childExit(entry.pid);
+      const pid = entry.pid;
+      if (pending) {
+        // Our child, ended but its exit event not delivered yet (reaped a moment before Node
+        // runs the callback): wait for the real code, a bounded while.
+        const unknown: TaskExit = { code: null, signal: null, unknown: true };
+        void Promise.race([pending, new Promise<TaskExit>((resolve) => setTimeout(() => resolve(unknown), EXIT_EVENT_WAIT_MS).unref?.())]).then((exit) => {
+          endedChild(pid);
+          if (!this.stopping && !this.detached) this.exitedWith(exit);
+        });
+      } else this.exitedWith(ended ?? { code: null, signal: null, unknown: true });
     } else if (base.state === "dead") {
       this.finished();
     } else this.start();
