@@ -11,7 +11,7 @@
 //
 // Needs root and /usr/bin/bwrap: skipped, with the reason printed, otherwise.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, tempDir, sleep, type CorralProcess } from "../helpers/proc.ts";
@@ -149,11 +149,26 @@ describe.skipIf(!CAN)("an isolated exec task", () => {
   }, 90_000);
 
   test("a program named by absolute path outside chroot_env (bun here) runs isolated: that one file is bound read-only", async () => {
-    const job = shellJob("bun-iso", "", { command: process.execPath, args: ["-e", "console.log('pid=' + process.pid + ' uid=' + process.getuid())"] });
-    expect((await submit(dev.url, job)).status).toBe(200);
-    const alloc = await finishedAlloc(dev.url, "bun-iso");
-    expect(alloc.clientStatus).toBe("complete");
-    expect((await taskLogs(dev.url, alloc.id)).trim()).toBe(`pid=2 uid=${uidOf("nobody")}`);
+    // bun as an operator would install it (/opt/...): a checkout under /tmp would put it where no
+    // sandbox may look (/tmp is never shared), so the test links the binary there, as a copy would.
+    const dir = mkdtempSync("/opt/corral-iso-");
+    chmodSync(dir, 0o755);
+    const bun = join(dir, "bun");
+    try {
+      linkSync(process.execPath, bun);
+    } catch {
+      copyFileSync(process.execPath, bun);
+      chmodSync(bun, 0o755);
+    }
+    try {
+      const job = shellJob("bun-iso", "", { command: bun, args: ["-e", "console.log('pid=' + process.pid + ' uid=' + process.getuid())"] });
+      expect((await submit(dev.url, job)).status).toBe(200);
+      const alloc = await finishedAlloc(dev.url, "bun-iso");
+      expect(alloc.clientStatus, JSON.stringify(alloc.taskStates)).toBe("complete");
+      expect((await taskLogs(dev.url, alloc.id)).trim()).toBe(`pid=2 uid=${uidOf("nobody")}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   test("a data dir whose parent folder task users cannot traverse: no isolation, with the reason", () => {
