@@ -16,7 +16,7 @@ import { annotatePlan } from "../cluster/scheduling/plan-annotate.ts";
 import { diffJobs, type JobDiff } from "../scheduler/job-diff.ts";
 import { rawTasks } from "../scheduler/raw.ts";
 import type { Job } from "../scheduler/index.ts";
-import { stableJson } from "../state/domains/jobs-common.ts";
+import { stableJson } from "../stable-json.ts";
 import { registerJobExtras } from "../state/domains/jobs-commands.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { CoreApiDeps } from "./deps.ts";

@@ -5,18 +5,10 @@
 // here so the node can say "node.http_port changed: restart to apply"
 // instead of silently keeping the old value.
 import type { Config } from "./types.ts";
+import { stableJson } from "../stable-json.ts";
 
 /** Keys (dotted, as written in the TOML file) a reload applies while the node runs. */
 export const LIVE_KEYS: readonly string[] = ["http.allowed_hosts", "http.allowed_origins", "http.max_body_bytes"];
-
-/** JSON with object keys sorted: equal settings give equal text whatever order the file listed them in. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
-      : v,
-  );
-}
 
 /** camelCase (and the Ms/Bytes suffixes the loader adds) back to the TOML key a person wrote. */
 export function tomlKey(key: string): string {

@@ -3,7 +3,23 @@
 // { "error": "...", "code": "..." } with the status.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
+/**
+ * A global brand rather than class identity: an external plugin bundles its
+ * own copy of the SDK, so its ApiError is another class, and `instanceof`
+ * alone would turn its 404 into a 500 in the route table's error handler.
+ */
+const API_ERROR = Symbol.for("corral.ApiError");
+
 export class ApiError extends Error {
+  readonly [API_ERROR] = true;
+
+  static override [Symbol.hasInstance](this: unknown, value: unknown): boolean {
+    // Subclasses (JobSpecError …) inherit this method: they keep the plain
+    // prototype check, so only `instanceof ApiError` itself looks at the brand.
+    if (this !== ApiError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[API_ERROR] === true;
+  }
+
   constructor(
     readonly status: ContentfulStatusCode,
     readonly code: string,

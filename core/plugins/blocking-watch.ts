@@ -40,7 +40,8 @@ export function watchLoop(step: (index: number, signal: AbortSignal) => Promise<
   return { stop: () => ctl.abort() };
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     function done() {

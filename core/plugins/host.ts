@@ -8,7 +8,7 @@ import { buildContext, PluginResources, type ContextDeps } from "./context.ts";
 import { discoverExternal, importExternal, watchDir, type ExternalEntry } from "./loader.ts";
 import { checkPluginsDir, UntrustedPluginError } from "./trust.ts";
 import { PluginLoadError } from "./load-error.ts";
-import { stableJson } from "../config/reload-diff.ts";
+import { stableJson } from "../stable-json.ts";
 import type { PluginHandle, PluginModule } from "./types.ts";
 
 export type PluginState = "disabled" | "enabled" | "failed";

@@ -10,7 +10,7 @@
 // ---- The plugin contract: what a plugin exports and the context it is given.
 
 export type { Logger } from "../log.ts";
-export { watchLoop, watchRemote } from "../plugins/blocking-watch.ts";
+export { abortableSleep, watchLoop, watchRemote } from "../plugins/blocking-watch.ts";
 export { announce, announcement, channel, follow, listen, send } from "../plugins/channel.ts";
 export type { Announcement, Channel } from "../plugins/channel.ts";
 export type { FastHistogram, HistogramChild } from "../plugins/histogram.ts";
@@ -56,7 +56,8 @@ export type { Command } from "../state/commands.ts";
 export type { TokenWithPolicies } from "../state/domains/acl-read.ts";
 export { ANONYMOUS_SECRET_HASH } from "../state/domains/acl.ts";
 export type { CatalogCheck, CatalogNode, CatalogReader, CatalogService, Indexed } from "../state/domains/catalog-read.ts";
-export { CatalogServiceDef, CheckStatus, MAX_CHECKS_PER_NODE, MAX_CHECKS_PER_WRITE, MAX_CHECK_OUTPUT, MAX_META_PAIRS, MAX_SERVICES_PER_NODE, NODE_CHECKS_CAP, NODE_SERVICES_CAP, registrationDigest, stableJson } from "../state/domains/catalog.ts";
+export { CatalogServiceDef, CheckStatus, MAX_CHECKS_PER_NODE, MAX_CHECKS_PER_WRITE, MAX_CHECK_OUTPUT, MAX_META_PAIRS, MAX_SERVICES_PER_NODE, NODE_CHECKS_CAP, NODE_SERVICES_CAP, registrationDigest } from "../state/domains/catalog.ts";
+export { stableJson } from "../stable-json.ts";
 export type { CatalogCheckDef, NodeRef } from "../state/domains/catalog.ts";
 export { taskServiceId } from "../state/domains/jobs-read.ts";
 export type { StateReader } from "../state/reader.ts";

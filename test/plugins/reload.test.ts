@@ -9,7 +9,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { startCorral, killAll, getJson, eventually, sleep, BUN, ENTRY, ROOT, type CorralProcess } from "../helpers/proc.ts";
-import { restartOnlyChanges, stableJson } from "../../core/config/reload-diff.ts";
+import { restartOnlyChanges } from "../../core/config/reload-diff.ts";
+import { stableJson } from "../../core/stable-json.ts";
 import { pluginTestRoot } from "../helpers/plugin-root.ts";
 
 // A folder corral trusts, where the fixture's bare imports (zod) resolve (test/helpers/plugin-root.ts).

@@ -10,7 +10,7 @@
 // the state, evaluate() (pure), CommitPlan. A plan the FSM refuses (the
 // state moved: plan verification) is re-planned from fresh state, up to
 // PLAN_ATTEMPTS times, then the evaluation is marked failed.
-import { stableJson } from "../../state/domains/jobs-common.ts";
+import { stableJson } from "../../stable-json.ts";
 import { randomUUID } from "node:crypto";
 import type { Command } from "../../state/commands.ts";
 import type { AppliedEntry } from "../../state/fsm.ts";

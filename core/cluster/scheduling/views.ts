@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import type { NodeRow } from "../../store/schema.ts";
 import type { AllocRow, NodeDrainRow } from "../../store/schema-jobs.ts";
 import type { AllocationView, Job, NodeView, Resources, TaskGroup } from "../../scheduler/index.ts";
-import { holdsResources, nodeCapacity, stableJson } from "../../state/domains/jobs-common.ts";
+import { holdsResources, nodeCapacity } from "../../state/domains/jobs-common.ts";
+import { stableJson } from "../../stable-json.ts";
 
 /**
  * What makes an allocation outdated: its tasks (command, args, env,

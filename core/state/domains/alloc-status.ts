@@ -13,7 +13,8 @@ import type { Db } from "../../store/db.ts";
 import { allocations, jobs } from "../../store/schema-jobs.ts";
 import type { CommandResult } from "../result.ts";
 import type { UpdateAllocStatus } from "./jobs-commands.ts";
-import { collectGarbage, isTerminalClient, refreshJobStatus, stableJson } from "./jobs-common.ts";
+import { collectGarbage, isTerminalClient, refreshJobStatus } from "./jobs-common.ts";
+import { stableJson } from "../../stable-json.ts";
 
 export function applyUpdateAllocStatus(db: Db, index: number, cmd: z.infer<typeof UpdateAllocStatus>): CommandResult {
   const ignored: string[] = [];

@@ -15,6 +15,7 @@ import { z } from "zod";
 import type { Db } from "../../store/db.ts";
 import { catalogNodes, catalogTombstones, checks, services } from "../../store/schema.ts";
 import type { CommandResult } from "../result.ts";
+import { stableJson } from "../../stable-json.ts";
 
 /** Consul's limits on service meta (agent/structs validation). */
 export const MAX_META_PAIRS = 64;
@@ -132,13 +133,6 @@ export const CatalogDeregister = z.object({
 export const catalogCommands = [RegisterService, DeregisterService, RegisterCheck, DeregisterCheck, UpdateCheckStatus, SyncNodeServices, CatalogRegister, CatalogDeregister] as const;
 
 // ---- row helpers ----
-
-/** JSON with sorted object keys: equal content compares equal whatever the key order. */
-export function stableJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x) =>
-    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
-  );
-}
 
 /**
  * What a node has in the catalog, as one hash: the agent compares it with

@@ -8,6 +8,7 @@ import { allocations, deployments, evaluations, jobs, type AllocRow, type Client
 import type { Resources } from "../../scheduler/types.ts";
 import { runsToCompletion } from "../../scheduler/jobspec/types.ts";
 import { JOB_STATE_LIMITS } from "./jobs-commands.ts";
+import { stableJson } from "../../stable-json.ts";
 
 export const MIB = 1024 * 1024;
 const TERMINAL_CLIENT: ReadonlySet<string> = new Set(["complete", "failed", "lost"]);
@@ -87,9 +88,3 @@ export function collectGarbage(db: Db, namespace: string, jobId: string, jobExis
   if (dropDeps.length) db.delete(deployments).where(inArray(deployments.id, dropDeps)).run();
 }
 
-/** JSON with sorted object keys: equal content compares equal whatever the key order. */
-export function stableJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x) =>
-    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
-  );
-}

@@ -11,7 +11,8 @@ import type { CommandResult } from "../result.ts";
 import {
   DeregisterJob, DrainNode, JOB_STATE_LIMITS, RegisterJob, UpdateDeployment, UpdateEvaluation, jobCommands, type EvalUpdate,
 } from "./jobs-commands.ts";
-import { refreshJobStatus, stableJson } from "./jobs-common.ts";
+import { refreshJobStatus } from "./jobs-common.ts";
+import { stableJson } from "../../stable-json.ts";
 import { applyCommitPlan } from "./plan.ts";
 import { registerRefusal } from "./job-guards.ts";
 import { applyUpdateAllocStatus } from "./alloc-status.ts";

@@ -9,7 +9,7 @@
 // variables its task could (jobs/<job>/...). Variables have no blocking
 // query: they are read again every VAR_REFRESH_MS.
 import { createHash } from "node:crypto";
-import { depId, watchLoop, type DepValue, type KvPair, type ServiceEntry, type TemplateDep } from "../../../core/sdk/index.ts";
+import { abortableSleep, depId, watchLoop, type DepValue, type KvPair, type ServiceEntry, type TemplateDep } from "../../../core/sdk/index.ts";
 
 const WAIT_S = 60;
 export const VAR_REFRESH_MS = 30_000;
@@ -136,7 +136,7 @@ export class TemplateData {
     const loop = watchLoop(async (index, signal) => {
       const base = this.d.apiUrl();
       if (!base) throw new Error("the agent's API address is not known yet");
-      if (dep.kind === "var" && index > 0) await sleep(VAR_REFRESH_MS, signal);
+      if (dep.kind === "var" && index > 0) await abortableSleep(VAR_REFRESH_MS, signal);
       if (signal.aborted) return index;
       const sep = req.path.includes("?") ? "&" : "?";
       const url = dep.kind === "var" ? `${base}${req.path}` : `${base}${req.path}${sep}index=${index}&wait=${WAIT_S}s`;
@@ -165,14 +165,3 @@ export class TemplateData {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
-}
