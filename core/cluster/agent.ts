@@ -21,6 +21,8 @@ export interface AgentMemberOptions {
 }
 
 const MAX_BACKOFF_MS = 10_000;
+/** The longest interval an agent takes from a leader (1,000,000 nodes at 1,000 beats/s would ask 1,000 s). */
+const MAX_ASKED_MS = 300_000;
 
 export class AgentMember {
   private timer?: ReturnType<typeof setTimeout>;
@@ -28,6 +30,8 @@ export class AgentMember {
   private joined = false;
   private failures = 0;
   private nodeId?: string;
+  /** The interval the leader last asked for: it lengthens as the cluster grows (core/cluster/heartbeat-rate.ts). */
+  private askedMs = 0;
 
   constructor(private opts: AgentMemberOptions) {}
 
@@ -44,6 +48,11 @@ export class AgentMember {
     return this.joined;
   }
 
+  /** This agent's interval, or the leader's when longer (agent.heartbeat is a floor, as Nomad's clients take the server's TTL). */
+  intervalMs(): number {
+    return Math.max(this.opts.heartbeatMs, this.askedMs);
+  }
+
   private schedule(ms: number) {
     if (this.stopped) return;
     this.timer = setTimeout(() => void this.tick(), ms);
@@ -54,7 +63,7 @@ export class AgentMember {
       if (!this.joined) await this.join();
       else await this.beat();
       this.failures = 0;
-      this.schedule(this.opts.heartbeatMs);
+      this.schedule(this.intervalMs());
     } catch (err) {
       this.failures++;
       if (err instanceof RpcError && err.code === "UNKNOWN_NODE") this.joined = false;
@@ -74,6 +83,7 @@ export class AgentMember {
     const reg = await this.opts.registration();
     const res = await this.opts.transport.join(reg);
     this.nodeId = reg.id;
+    this.askedMs = askedInterval(res.heartbeatMs);
     this.joined = true;
     this.opts.log.info("joined cluster", { leader: this.opts.transport.describe(), nodeId: res.nodeId });
     this.opts.onJoined?.();
@@ -96,6 +106,12 @@ export class AgentMember {
 
   private async beat() {
     const req: HeartbeatRequest = { id: this.nodeId!, sample: this.opts.latestSample() };
-    await this.opts.transport.heartbeat(req);
+    const res = await this.opts.transport.heartbeat(req);
+    this.askedMs = askedInterval(res.heartbeatMs);
   }
+}
+
+/** A leader's interval, bounded: a bad or hostile answer must not silence an agent for hours. */
+function askedInterval(ms: unknown): number {
+  return typeof ms === "number" && Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_ASKED_MS) : 0;
 }

@@ -11,6 +11,7 @@ import type { NodeRow } from "../store/schema.ts";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, LiveSample } from "./protocol.ts";
 import type { NodeMonitor } from "./node-monitor.ts";
 import { formatDuration } from "../config/duration.ts";
+import { downAfterMs, heartbeatIntervalMs } from "./heartbeat-rate.ts";
 
 export interface MembershipOptions {
   replicator: Replicator;
@@ -18,8 +19,10 @@ export interface MembershipOptions {
   log: Logger;
   bus: EventBus;
   nodeTtlMs: number;
-  /** Heartbeat interval the leader asks agents to use. */
+  /** Heartbeat interval the leader asks agents to use while the cluster is small. */
   heartbeatMs: number;
+  /** Heartbeats per second from all agents together the leader aims at; longer intervals past it (heartbeat-rate.ts). */
+  maxHeartbeatsPerSecond?: number;
   /** Metrics history and threshold checks on the samples (node-monitor.ts). */
   monitor?: NodeMonitor;
   now?: () => number;
@@ -27,6 +30,10 @@ export interface MembershipOptions {
 
 export class Membership {
   private lastSeen = new Map<string, number>();
+  /** The interval each node was last told: its silence is judged by it (a node told 30 s is not down at 15 s). */
+  private told = new Map<string, number>();
+  /** Registered nodes, as of the last sweep (the interval depends on it; counting per beat would cost a query). */
+  private nodeCount = 0;
   private samples = new Map<string, LiveSample>();
   private sweeper?: ReturnType<typeof setInterval>;
   private sweeping = false;
@@ -40,6 +47,7 @@ export class Membership {
   start(): void {
     const t = this.now();
     for (const n of this.opts.state.listNodes()) this.lastSeen.set(n.id, t);
+    this.nodeCount = this.opts.state.nodeStatuses().length;
     const every = Math.max(100, Math.min(1000, Math.floor(this.opts.nodeTtlMs / 4)));
     this.sweeper = setInterval(() => void this.sweep(), every);
   }
@@ -67,13 +75,26 @@ export class Membership {
       index = out.index;
       this.opts.log.info(existing ? "node rejoined" : "node joined", { node: req.name, id: req.id });
     }
-    return { nodeId: req.id, index, heartbeatMs: this.opts.heartbeatMs };
+    return { nodeId: req.id, index, heartbeatMs: this.intervalFor(req.id) };
   }
+
+  /** The interval to ask of an agent now: it beats again within it, so it is judged by it from now on. */
+  private intervalFor(nodeId: string): number {
+    const ms = this.currentInterval();
+    this.told.set(nodeId, ms);
+    return ms;
+  }
+
+  private currentInterval(): number {
+    return heartbeatIntervalMs(this.nodeCount, this.opts.heartbeatMs, this.opts.maxHeartbeatsPerSecond ?? Infinity);
+  }
+
 
   async heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
     const node = this.opts.state.nodeStatus(req.id);
     if (!node) throw new ApiError(404, "UNKNOWN_NODE", `node ${req.id} is not registered; join first`);
     this.lastSeen.set(req.id, this.now());
+    const heartbeatMs = this.intervalFor(req.id);
     if (req.sample) {
       this.samples.set(req.id, req.sample);
       this.opts.monitor?.observe(req.id, req.sample);
@@ -82,9 +103,9 @@ export class Membership {
     if (node.status === "down") {
       await this.opts.replicator.propose({ type: "SetNodeStatus", v: 1, at: this.now(), nodeId: req.id, name: node.name, status: "ready", reason: "heartbeat resumed" });
       this.opts.log.info("node ready again", { node: node.name, id: req.id });
-      return { ok: true, status: "ready" };
+      return { ok: true, status: "ready", heartbeatMs };
     }
-    return { ok: true, status: "ready" };
+    return { ok: true, status: "ready", heartbeatMs };
   }
 
   latestSample(nodeId: string): LiveSample | undefined {
@@ -102,7 +123,12 @@ export class Membership {
     try {
       const now = this.now();
       const listed = this.opts.state.nodeStatuses();
-      this.opts.monitor?.retain(new Set(listed.map((n) => n.id)));
+      this.nodeCount = listed.length;
+      // A node this leader never answered (it took over) was told by the last one: assume today's interval.
+      const fallbackMs = this.currentInterval();
+      const ids = new Set(listed.map((n) => n.id));
+      this.opts.monitor?.retain(ids);
+      for (const id of this.told.keys()) if (!ids.has(id)) this.told.delete(id);
       for (const n of listed) {
         if (n.status !== "ready") continue;
         const seen = this.lastSeen.get(n.id);
@@ -110,7 +136,7 @@ export class Membership {
           this.lastSeen.set(n.id, now);
           continue;
         }
-        if (now - seen > this.opts.nodeTtlMs) {
+        if (now - seen > downAfterMs(this.opts.nodeTtlMs, this.told.get(n.id) ?? fallbackMs)) {
           await this.opts.replicator.propose({
             type: "SetNodeStatus", v: 1, at: now, nodeId: n.id, name: n.name, status: "down",
             reason: `no heartbeat for ${formatDuration(now - seen)}`,

@@ -39,10 +39,13 @@ export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 export interface JoinResponse {
   nodeId: string;
   index: number;
+  /** The interval the leader asks for (it grows with the cluster: core/cluster/heartbeat-rate.ts). */
   heartbeatMs: number;
 }
 
 export interface HeartbeatResponse {
   ok: true;
   status: "ready" | "down";
+  /** The interval the leader asks for now; absent from leaders of earlier releases. */
+  heartbeatMs?: number;
 }

@@ -49,6 +49,8 @@ export interface LeaderConfig {
   peers: string[];
   /** An agent with no heartbeat for this long is marked down. Default 15s. */
   nodeTtlMs: number;
+  /** Agents' heartbeats per second the leader aims at: it lengthens every agent's interval as the cluster grows (core/cluster/heartbeat-rate.ts). */
+  maxHeartbeatsPerSecond: number;
   /** Shortest session TTL a client may ask for (Consul's session_ttl_min). Default 10s. */
   sessionTtlMinMs: number;
   /** How many versions of each job are kept (Nomad's job_tracked_versions). Default 10. */

@@ -1,0 +1,239 @@
+// The scale harness: thousands of simulated agents (bench/scale/sim-agent.ts,
+// built from the real agent's parts) in a few processes against real
+// leader-role processes. One JSON line per scenario, naming its goal figure
+// beside the anchor's.
+//
+//   npx bun bench/scale.ts --scenario placement|catalog|heartbeats [--leaders 1|3]
+//     placement:  --agents 5000 --jobs 1000 --count 100     (goal allocations_per_s ≥ 4,000; Nomad C1M 3,750/s)
+//     catalog:    --agents 10000 --services 17 --watchers 10000 (goal fanout_p99_ms ≤ 1,000; Consul 172k instances < 1 s)
+//     heartbeats: --agents 10000 --seconds 30               (goal leader_cpu_percent ≤ 50)
+//   --hosts N   processes hosting the agents (default: one per 1,250 agents)
+//   --timeout S give up after S seconds (default 600)
+// The sizes above are the defaults; test/scale/harness.test.ts runs small ones.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { killAll, startCorral, BUN, ROOT } from "../test/helpers/proc.ts";
+import { TestCluster, CLUSTER_SECRET } from "../test/helpers/cluster.ts";
+import { numberFlag, stringFlag } from "./support/args.ts";
+import { cpuSeconds } from "./support/cpu.ts";
+
+const SCENARIO = stringFlag("scenario", "placement");
+const LEADERS = numberFlag("leaders", 1);
+const defaults: Record<string, number> = { placement: 5000, catalog: 10000, heartbeats: 10000 };
+const AGENTS = numberFlag("agents", defaults[SCENARIO] ?? 1000);
+const HOSTS = numberFlag("hosts", Math.max(1, Math.ceil(AGENTS / 1250)));
+const TIMEOUT_S = numberFlag("timeout", 600);
+if (!(SCENARIO in defaults)) {
+  console.error(`scale.ts: --scenario must be one of ${Object.keys(defaults).join(", ")}`);
+  process.exit(2);
+}
+
+interface Leaders {
+  urls: string[];
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** Leader-role processes: one, or a cluster of three (fsync on, as in production). */
+async function startLeaders(extra: string): Promise<Leaders> {
+  if (LEADERS <= 1) {
+    const p = await startCorral({
+      role: "leader",
+      config: `[cluster]\nsecret = "${CLUSTER_SECRET}"\n\n${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`,
+      env: { CORRAL_NODE_LOG_LEVEL: "warn" },
+    });
+    return { urls: [p.url], pids: [p.child.pid!], stop: () => killAll() };
+  }
+  const c = new TestCluster({ size: LEADERS, direct: true, sync: "full", extra: `${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`, env: { CORRAL_NODE_LOG_LEVEL: "warn" } });
+  await c.start();
+  const leader = await c.waitLeader(30_000);
+  // The leader first: agents stick to the first address that answers.
+  const order = [leader, ...c.nodes.map((n) => n.index).filter((i) => i !== leader)];
+  return { urls: order.map((i) => c.nodes[i]!.url), pids: order.map((i) => c.nodes[i]!.proc!.child.pid!), stop: () => c.stop() };
+}
+
+interface Host {
+  child: ChildProcess;
+  from: number;
+  to: number;
+  joined: number;
+  /** Agents whose catalog sync has been applied. */
+  synced: number;
+  /** The heartbeat interval its first agent uses (the leader's, when longer than its own). */
+  intervalMs: number;
+  send(msg: unknown): void;
+}
+
+type HostEvent = { t: "joined"; n: number; synced: number; intervalMs: number } | { t: "running"; r: [string, string, number][] } | { t: "woke"; r: [string, number, boolean][] } | { t: "ready" };
+
+function startHosts(leaders: Leaders, o: { services: number; serviceNames: number; heartbeatMs: number; watchAllocs: boolean }, on: (h: Host, e: HostEvent) => void): Host[] {
+  const ids = Array.from({ length: AGENTS }, () => randomUUID());
+  const per = Math.ceil(AGENTS / HOSTS);
+  const hosts: Host[] = [];
+  for (let from = 0; from < AGENTS; from += per) {
+    const to = Math.min(AGENTS, from + per);
+    const settings = { from, to, ids: ids.slice(from, to), leaders: leaders.urls, secret: CLUSTER_SECRET, ...o };
+    const child = spawn(BUN, [join(ROOT, "bench/scale/sim-host.ts"), JSON.stringify(settings)], { stdio: ["pipe", "pipe", "inherit"] });
+    const h: Host = { child, from, to, joined: 0, synced: 0, intervalMs: 0, send: (m) => child.stdin!.write(JSON.stringify(m) + "\n") };
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const e = JSON.parse(line) as HostEvent;
+      if (e.t === "joined") [h.joined, h.synced, h.intervalMs] = [e.n, e.synced, e.intervalMs];
+      on(h, e);
+    });
+    hosts.push(h);
+  }
+  return hosts;
+}
+
+async function until(what: string, cond: () => boolean, deadline: number): Promise<void> {
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function rssMb(pid: number): number {
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024);
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * q))] ?? NaN;
+}
+
+const deadline = Date.now() + TIMEOUT_S * 1000;
+const hostsOf: Host[] = [];
+const allJoined = () => hostsOf.reduce((a, h) => a + h.joined, 0) === AGENTS;
+
+async function placement(): Promise<Record<string, unknown>> {
+  const JOBS = numberFlag("jobs", 1000);
+  const COUNT = numberFlag("count", 100);
+  const leaders = await startLeaders("");
+  const registeredAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let lastAck = 0;
+  hostsOf.push(...startHosts(leaders, { services: 0, serviceNames: 1, heartbeatMs: 5_000, watchAllocs: true }, (_h, e) => {
+    if (e.t !== "running") return;
+    for (const [, job, at] of e.r) {
+      latencies.push(at - registeredAt.get(job)!);
+      lastAck = Math.max(lastAck, at);
+    }
+  }));
+  const joinStart = Date.now();
+  await until("agents to join", allJoined, deadline);
+  const joinMs = Date.now() - joinStart;
+  const cpu0 = leaders.pids.map(cpuSeconds);
+  const t0 = Date.now();
+  // Register every job, 16 requests in flight, as a deploy pipeline would.
+  let next = 0;
+  const submit = async () => {
+    while (next < JOBS) {
+      const id = `job-${next++}`;
+      const body = JSON.stringify({
+        id, type: "service", groups: [{ name: "g", count: COUNT, tasks: [{ name: "t", command: "/bin/true", resources: { cpu: 100, memory: 64 } }] }],
+      });
+      registeredAt.set(id, Date.now());
+      const r = await fetch(`${leaders.urls[0]}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      if (!r.ok) throw new Error(`registering ${id}: ${r.status} ${await r.text()}`);
+      await r.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, submit));
+  const registerMs = Date.now() - t0;
+  const total = JOBS * COUNT;
+  await until(`${total} allocations running (have ${latencies.length})`, () => latencies.length >= total, deadline);
+  const wallS = (lastAck - t0) / 1000;
+  const cpu = leaders.pids.map((p, i) => Math.round(((cpuSeconds(p) - cpu0[i]!) / wallS) * 100));
+  const rss = leaders.pids.map(rssMb);
+  for (const h of hostsOf) h.send({ cmd: "stop" });
+  await leaders.stop();
+  return {
+    bench: "scale", scenario: "placement", leaders: LEADERS, agents: AGENTS, jobs: JOBS, count: COUNT, allocations: total,
+    allocations_per_s: Math.round(total / wallS), goal_allocations_per_s: 4000, anchor: "Nomad C1M: 3,750/s on 5 servers",
+    register_to_running_p50_ms: quantile(latencies, 0.5), register_to_running_p99_ms: quantile(latencies, 0.99),
+    join_ms: joinMs, register_ms: registerMs, wall_s: Math.round(wallS * 10) / 10, leader_cpu_percent: cpu, leader_rss_mb: rss,
+  };
+}
+
+async function catalog(): Promise<Record<string, unknown>> {
+  const SERVICES = numberFlag("services", 17);
+  const WATCHERS = numberFlag("watchers", 10000);
+  const NAMES = numberFlag("service-names", 1000);
+  const leaders = await startLeaders("");
+  const rss0 = rssMb(leaders.pids[0]!);
+  const woke: { kind: string; at: number; ok: boolean }[] = [];
+  let ready = 0;
+  hostsOf.push(...startHosts(leaders, { services: SERVICES, serviceNames: NAMES, heartbeatMs: 10_000, watchAllocs: false }, (_h, e) => {
+    if (e.t === "woke") for (const [kind, at, ok] of e.r) woke.push({ kind, at, ok });
+    if (e.t === "ready") ready++;
+  }));
+  await until("agents to join", allJoined, deadline);
+  const instances = AGENTS * SERVICES;
+  // Every agent's full sync applied: the catalog holds every instance.
+  await until("every agent's catalog sync", () => hostsOf.reduce((a, h) => a + h.synced, 0) === AGENTS, deadline);
+  const rssLoaded = rssMb(leaders.pids[0]!);
+  // Half the watchers on one service's health, half on the service list, spread over the hosts.
+  const each = Math.ceil(WATCHERS / hostsOf.length);
+  for (const h of hostsOf) {
+    h.send({ cmd: "watch", kind: "health", count: Math.floor(each / 2), service: "svc-0" });
+    h.send({ cmd: "watch", kind: "catalog", count: each - Math.floor(each / 2) });
+  }
+  await until("watchers to hold their queries", () => ready >= hostsOf.length, deadline);
+  await new Promise((r) => setTimeout(r, 2000));
+  const rssHeld = rssMb(leaders.pids[0]!);
+  // One change both kinds of watcher see: a new instance of svc-0 with a new tag
+  // (a check turning critical moves /v1/health/service but, as in Consul, not /v1/catalog/services).
+  const t0 = Date.now();
+  hostsOf[0]!.send({ cmd: "register", agent: 0, name: "svc-0", tag: "scale-change" });
+  await until(`${WATCHERS} watchers to wake (have ${woke.length})`, () => woke.length >= WATCHERS, Math.min(deadline, Date.now() + 60_000)).catch(() => undefined);
+  const delays = woke.map((w) => w.at - t0);
+  for (const h of hostsOf) h.send({ cmd: "stop" });
+  await leaders.stop();
+  return {
+    bench: "scale", scenario: "catalog", leaders: LEADERS, agents: AGENTS, instances, watchers: WATCHERS, woke: woke.length,
+    woke_with_change: woke.filter((w) => w.ok).length,
+    fanout_p50_ms: quantile(delays, 0.5), fanout_p99_ms: quantile(delays, 0.99), fanout_max_ms: Math.max(...delays),
+    goal_fanout_p99_ms: 1000, anchor: "Consul: 172,000 instances on 10,000 nodes, an update everywhere in < 1 s",
+    leader_rss_mb: { idle: rss0, registered: rssLoaded, watchers_held: rssHeld }, held_queries_rss_mb: rssHeld - rssLoaded, goal_held_queries_rss_mb: 200,
+  };
+
+}
+
+async function heartbeats(): Promise<Record<string, unknown>> {
+  const SECONDS = numberFlag("seconds", 30);
+  const leaders = await startLeaders("");
+  hostsOf.push(...startHosts(leaders, { services: 0, serviceNames: 1, heartbeatMs: 1_000, watchAllocs: false }, () => undefined));
+  const joinStart = Date.now();
+  await until("agents to join", allJoined, deadline);
+  const joinMs = Date.now() - joinStart;
+  // Let the join burst settle, then measure steady heartbeating.
+  await new Promise((r) => setTimeout(r, 5000));
+  const pid = leaders.pids[0]!;
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu = Math.round(((cpuSeconds(pid) - c0) / wallS) * 1000) / 10;
+  const rss = rssMb(pid);
+  for (const h of hostsOf) h.send({ cmd: "stop" });
+  await leaders.stop();
+  return {
+    bench: "scale", scenario: "heartbeats", leaders: LEADERS, agents: AGENTS, seconds: SECONDS, join_ms: joinMs,
+    leader_cpu_percent: cpu, goal_leader_cpu_percent: 50, leader_rss_mb: rss,
+    heartbeat_interval_ms: hostsOf[0]?.intervalMs, heartbeats_per_s: Math.round((AGENTS * 1000) / Math.max(1, hostsOf[0]?.intervalMs ?? 1)),
+  };
+}
+
+try {
+  const result = SCENARIO === "placement" ? await placement() : SCENARIO === "catalog" ? await catalog() : await heartbeats();
+  console.log(JSON.stringify(result));
+} catch (err) {
+  console.log(JSON.stringify({ bench: "scale", scenario: SCENARIO, error: (err as Error).message }));
+  process.exitCode = 1;
+} finally {
+  for (const h of hostsOf) h.child.kill("SIGKILL");
+  await killAll();
+}
