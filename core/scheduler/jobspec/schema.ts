@@ -13,6 +13,7 @@ import { parseDurationMs } from "./duration.ts";
 import { parseCron, validTimeZone } from "../cron.ts";
 import { TEMPLATE_LIMITS, templateError } from "../../templates/engine.ts";
 import { parseSignal } from "../signals.ts";
+import { SERVICE_NAME, SERVICE_NAME_MAX } from "./submission-names.ts";
 
 /** Bounds on one job document (STYLE: a limit on everything). */
 export const LIMITS = {
@@ -49,7 +50,6 @@ const PORT_LABEL = /^[A-Za-z_][A-Za-z0-9_\-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A host user name (useradd's portable set); uids are not accepted: a name says who is meant. */
 const USER_NAME = /^[a-z_][a-z0-9_.\-]{0,31}$/;
-const SERVICE_NAME = /^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?$/;
 
 const name = (what: string) =>
   z
@@ -170,7 +170,8 @@ const check = z
   }), ALWAYS);
 
 const service = z.strictObject({
-  name: z.string().regex(SERVICE_NAME, "must be a DNS label: letters, digits and \"-\"").max(63).optional(),
+  // A name with "${" is checked once resolved, at submission (submission-names.ts).
+  name: z.string().max(256).refine((n) => n.includes("$") || (SERVICE_NAME.test(n) && n.length <= SERVICE_NAME_MAX), "must be a DNS label: letters, digits and \"-\", at most 63").optional(),
   tags: z.array(z.string()).default([]),
   port: z.string().optional(),
   checks: z.array(check).max(LIMITS.checksPerService).default([]),
