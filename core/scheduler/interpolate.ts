@@ -13,6 +13,13 @@
 // a shell line. Nothing here runs anything.
 import type { PortAssignment } from "./types.ts";
 import type { Job, Task } from "./jobspec/types.ts";
+import { prepareTemplateData } from "../templates/data-refs.ts";
+
+/** A template's references as parts (the Liquid text between them does not matter here). */
+function templateParts(data: string): Parsed {
+  const p = prepareTemplateData(data);
+  return p.ok ? { ok: true, parts: p.refs.map((ref) => ({ ref })) } : p;
+}
 
 /** "http" → "HTTP", "metrics-v2" → "METRICS_V2": a port label as an environment variable suffix. */
 export function envLabel(label: string): string {
@@ -320,9 +327,14 @@ export interface InterpolationIssue {
 export function taskInterpolationIssues(task: Task, group: string, extra: readonly string[] = []): InterpolationIssue[] {
   const keys = plannedEnvKeys(task, group, extra);
   const issues: InterpolationIssue[] = [];
-  for (const f of interpolatedFields(task)) {
+  const fields = [
+    ...interpolatedFields(task).map((f) => ({ ...f, parsed: () => parseTemplate(f.text) })),
+    // Template data: references in its text only, outside Liquid markup (core/templates/data-refs.ts).
+    ...(task.templates ?? []).map((t, i) => ({ path: ["templates", i, "data"], text: t.data, parsed: () => templateParts(t.data) })),
+  ];
+  for (const f of fields) {
     if (!f.text.includes("$")) continue;
-    const p = parseTemplate(f.text);
+    const p = f.parsed();
     if (!p.ok) {
       issues.push({ path: f.path, message: p.error });
       continue;

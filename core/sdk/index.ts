@@ -69,7 +69,7 @@ export { hostVolumesOf } from "../scheduler/host-volumes.ts";
 export type { HostVolumeConfig } from "../scheduler/host-volumes.ts";
 export { runsToCompletion } from "../scheduler/index.ts";
 export type { PortAssignment, RestartPolicy, ServiceCheck, Task, TaskArtifact, TaskGroup } from "../scheduler/index.ts";
-export { INHERITED_ENV, allocVariables, envLabel, resolveTask } from "../scheduler/interpolate.ts";
+export { INHERITED_ENV, allocVariables, envLabel, lookup as lookupReference, resolveTask } from "../scheduler/interpolate.ts";
 export type { NodeFacts } from "../scheduler/interpolate.ts";
 export { ISOLATED, ISOLATION_ATTRIBUTE, needsIsolation } from "../scheduler/isolation.ts";
 export { isInsidePath } from "../scheduler/jobspec/task-storage.ts";
@@ -80,4 +80,5 @@ export type { AllowedSignal } from "../scheduler/signals.ts";
 export type { TaskTemplate } from "../scheduler/index.ts";
 // Task templates (plugins/exec/templates): the engine core validates job specs with, and the data it reads.
 export { createEngine, depId, MissingData, NotFetched, TEMPLATE_LIMITS } from "../templates/engine.ts";
+export { prepareTemplateData, refVariable } from "../templates/data-refs.ts";
 export type { DepValue, KvPair, ServiceEntry, TemplateDep } from "../templates/engine.ts";

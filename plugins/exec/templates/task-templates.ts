@@ -6,7 +6,7 @@
 // send it change_signal, or nothing. Rendering is two-phase, like
 // consul-template: a render that reads something not fetched yet starts
 // its watch, waits for the first answer and renders again.
-import { createEngine, depId, MissingData, NotFetched, parseSignal, TEMPLATE_LIMITS, type NodeFacts, type TaskTemplate, type TemplateDep } from "../../../core/sdk/index.ts";
+import { createEngine, depId, lookupReference, MissingData, NotFetched, parseSignal, prepareTemplateData, refVariable, TEMPLATE_LIMITS, type NodeFacts, type TaskTemplate, type TemplateDep } from "../../../core/sdk/index.ts";
 import type { TemplateData } from "./data.ts";
 import { parseEnvLines, writeTemplateFile } from "./write.ts";
 
@@ -64,16 +64,35 @@ export class TaskTemplates {
     return this.d.data.peek(dep, this.d.token);
   }
 
-  private scope() {
+  private scope(refs: Record<string, string>) {
     const n = this.d.node;
-    return { ...this.engine.globals, node: { id: n.id, name: n.name, datacenter: n.datacenter, attr: n.attributes, meta: n.meta }, env: this.d.env };
+    return { ...this.engine.globals, ...refs, node: { id: n.id, name: n.name, datacenter: n.datacenter, attr: n.attributes, meta: n.meta }, env: this.d.env };
+  }
+
+  /**
+   * The values of a template's `${...}` references, as Liquid variables
+   * (core/templates/data-refs.ts): read from the task's own environment and
+   * node, as `{{ env.X }}` reads; bound, never pasted into the Liquid text.
+   */
+  private refValues(refs: string[]): { ok: true; vars: Record<string, string> } | { ok: false; why: string } {
+    const vars: Record<string, string> = {};
+    for (const [i, ref] of refs.entries()) {
+      const v = lookupReference(ref, { env: this.d.env, node: this.d.node });
+      if (!v.ok) return { ok: false, why: v.error };
+      vars[refVariable(i)] = v.value;
+    }
+    return { ok: true, vars };
   }
 
   /** One template's text, or why it cannot be rendered now. */
   private async render(t: TaskTemplate): Promise<{ ok: true; text: string } | { ok: false; why: string }> {
+    const prepared = prepareTemplateData(t.data);
+    if (!prepared.ok) return { ok: false, why: prepared.error };
     for (let round = 0; round < MAX_ROUNDS; round++) {
+      const refs = this.refValues(prepared.refs);
+      if (!refs.ok) return refs;
       try {
-        const text = String(await this.engine.liquid.parseAndRender(t.data, this.scope()));
+        const text = String(await this.engine.liquid.parseAndRender(prepared.liquid, this.scope(refs.vars)));
         if (Buffer.byteLength(text) > TEMPLATE_LIMITS.outputBytes) return { ok: false, why: `renders more than ${TEMPLATE_LIMITS.outputBytes} bytes` };
         return { ok: true, text };
       } catch (err) {
