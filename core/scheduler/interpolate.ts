@@ -246,6 +246,7 @@ export function interpolatedFields(task: Task): Array<{ path: Array<string | num
   task.artifacts?.forEach((a, i) => {
     out.push({ path: ["artifacts", i, "source"], text: a.source }, { path: ["artifacts", i, "destination"], text: a.destination });
   });
+  task.templates?.forEach((t, i) => t.changeScript?.args.forEach((a, j) => out.push({ path: ["templates", i, "change_script", "args", j], text: a })));
   return out;
 }
 
@@ -275,7 +276,11 @@ export function resolveTask(task: Task, scope: Scope): { ok: true; task: Task } 
     const artifacts = task.artifacts?.map((a, i) => ({
       ...a, source: r(a.source, `artifacts[${i}].source`, after), destination: r(a.destination, `artifacts[${i}].destination`, after),
     }));
-    return { ok: true, task: { ...task, args, env, ...(service ? { service } : {}), ...(artifacts ? { artifacts } : {}) } };
+    // A change_script's args as the task's (its command, like the task's, is taken as written).
+    const templates = task.templates?.map((t, i) => (t.changeScript ? {
+      ...t, changeScript: { ...t.changeScript, args: t.changeScript.args.map((a, j) => r(a, `templates[${i}].change_script.args[${j}]`, after)) },
+    } : t));
+    return { ok: true, task: { ...task, args, env, ...(service ? { service } : {}), ...(artifacts ? { artifacts } : {}), ...(templates ? { templates } : {}) } };
   } catch (e) {
     if (e instanceof FieldError) return { ok: false, field: e.field, error: e.message };
     throw e;

@@ -77,7 +77,7 @@ export { ROOT_USER, execAttributes, isRawTask } from "../scheduler/raw.ts";
 export { tasksUpdated } from "../scheduler/update-kind.ts";
 export { ALLOWED_SIGNALS, DEFAULT_SIGNAL, parseSignal } from "../scheduler/signals.ts";
 export type { AllowedSignal } from "../scheduler/signals.ts";
-export type { TaskTemplate } from "../scheduler/index.ts";
+export type { ChangeScript, TaskTemplate } from "../scheduler/index.ts";
 // Task templates (plugins/exec/templates): the engine core validates job specs with, and the data it reads.
 export { createEngine, depId, MissingData, NotFetched, TEMPLATE_LIMITS } from "../templates/engine.ts";
 export { prepareTemplateData, refVariable } from "../templates/data-refs.ts";

@@ -3,10 +3,10 @@
 // missing), then rendered again whenever something they read changes
 // (data.ts watches it with blocking queries). A changed output is written
 // and, after a random splay, acted on by change_mode: restart the task,
-// send it change_signal, or nothing. Rendering is two-phase, like
+// send it change_signal, run change_script (change-script.ts), or nothing. Rendering is two-phase, like
 // consul-template: a render that reads something not fetched yet starts
 // its watch, waits for the first answer and renders again.
-import { createEngine, depId, lookupReference, MissingData, NotFetched, parseSignal, prepareTemplateData, refVariable, TEMPLATE_LIMITS, type NodeFacts, type TaskTemplate, type TemplateDep } from "../../../core/sdk/index.ts";
+import { createEngine, depId, lookupReference, MissingData, NotFetched, parseSignal, prepareTemplateData, refVariable, TEMPLATE_LIMITS, type ChangeScript, type NodeFacts, type TaskTemplate, type TemplateDep } from "../../../core/sdk/index.ts";
 import type { TemplateData } from "./data.ts";
 import { parseEnvLines, writeTemplateFile } from "./write.ts";
 
@@ -28,6 +28,8 @@ export interface TaskTemplatesDeps {
   ready(): void;
   restart(reason: string): void;
   signal(sig: NodeJS.Signals, reason: string): void;
+  /** Runs a change_script in the task's sandbox (alloc-runner.ts decides how). */
+  script(s: ChangeScript, reason: string): void;
   log: { warn(msg: string, f?: Record<string, unknown>): void };
   random?: () => number;
 }
@@ -176,7 +178,7 @@ export class TaskTemplates {
     if (changed.length) this.act(changed);
   }
 
-  /** After a random splay: one restart if any changed template asks for it, else the signals asked for. */
+  /** After a random splay: one restart if any changed template asks for it, else the signals and scripts asked for (each distinct one once). */
   private act(changed: number[]): void {
     const ts = changed.map((i) => this.d.templates[i]!);
     const splay = Math.max(...ts.map((t) => t.splayMs));
@@ -188,6 +190,8 @@ export class TaskTemplates {
       if (ts.some((t) => t.changeMode === "restart")) return this.d.restart(`template re-rendered: ${names}`);
       const sigs = new Set(ts.filter((t) => t.changeMode === "signal").map((t) => parseSignal(t.changeSignal ?? "")).filter((s) => s !== undefined));
       for (const s of sigs) this.d.signal(s, `template re-rendered: ${names}`);
+      const scripts = new Map(ts.flatMap((t) => (t.changeMode === "script" && t.changeScript ? [[JSON.stringify(t.changeScript), t.changeScript] as const] : [])));
+      for (const s of scripts.values()) this.d.script(s, `template re-rendered: ${names}`);
     }, delay);
     this.timers.add(timer);
   }
