@@ -61,7 +61,7 @@ export function prepareTemplateData(data: string): DataRefs {
     if (/(^|[^$])\$\{/.test(markup)) {
       return { ok: false, error: `"\${" inside Liquid markup at character ${open + 1} (${markup.slice(0, 60)}): references are replaced only in the template's text; inside {{ }} and {% %} use env.CORRAL_* or node.*` };
     }
-    out += markup;
+    out += markup.replaceAll("$${", "${"); // "$${" is a literal "${" in markup too
     i = close + 2;
   }
   return { ok: true, liquid: out, refs };
