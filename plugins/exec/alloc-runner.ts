@@ -244,13 +244,17 @@ export class AllocRunner {
       if (run.templates?.length && !refused) {
         // A change_script runs as the task does: in a sandbox like the task's (same binds, user,
         // network mode), or, for a task that is not isolated, as its user in its folder.
-        const script = (s: ChangeScript, reason: string) => void this.runChangeScript(runner, s, reason, {
-          argv: () => {
-            const b = this.d.sandbox?.({ ...run, command: s.command, args: s.args }, taskDir, who) ?? { kind: "plain" as const };
-            return b.kind === "isolated" ? { command: b.command, args: b.args } : b.kind === "plain" ? { command: s.command, args: s.args } : b;
-          },
-          cwd: taskDir, env, runAs: owner,
-        });
+        // One at a time per task: a re-render while a script runs queues the next after it.
+        let scripts = Promise.resolve();
+        const script = (s: ChangeScript, reason: string) => {
+          scripts = scripts.then(() => this.runChangeScript(runner, s, reason, {
+            argv: () => {
+              const b = this.d.sandbox?.({ ...run, command: s.command, args: s.args }, taskDir, who) ?? { kind: "plain" as const };
+              return b.kind === "isolated" ? { command: b.command, args: b.args } : b.kind === "plain" ? { command: s.command, args: s.args } : b;
+            },
+            cwd: taskDir, env, runAs: owner,
+          })).catch((err) => this.d.log.warn("exec: change_script failed to run", { alloc: a.id, task: task.name, err }));
+        };
         this.templates.set(task.name, this.taskTemplates(run, runner, taskDir, owner, env, node, script));
       }
     }
