@@ -1,8 +1,8 @@
 // Variables (Nomad's /v1/var, docs/variables.md):
 //   PUT    /v1/var/{path}   { Items: { k: v } }   ?cas=N (0: must not exist), ?namespace
-//   GET    /v1/var/{path}   the variable with its items (404 when absent)
+//   GET    /v1/var/{path}   the variable with its items (404 when absent); ?index=N&wait= blocks
 //   DELETE /v1/var/{path}   ?cas=N
-//   GET    /v1/vars         ?prefix= &namespace= (* = all): metadata only, never items
+//   GET    /v1/vars         ?prefix= &namespace= (* = all): metadata only, never items; ?index=N&wait= blocks
 //   POST   /v1/operator/keyring/rotate  ?full: a new active key (and re-encrypt everything)
 //   GET    /v1/operator/keyring/keys    key ids and dates, never key material
 // Items are encrypted here, on the leader-role node, before the command is
@@ -15,7 +15,8 @@ import { requestBody } from "../http/json-body.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { aclError, requestIdentity } from "../acl/enforce.ts";
 import type { Db } from "../store/db.ts";
-import { allVariables, getVariable, listVariables, type VarWriteResult, type VariableMeta } from "../state/domains/variables.ts";
+import { allVariables, getVariable, listVariables, listVariableTombstones, variableIndex, type VarWriteResult, type VariableMeta } from "../state/domains/variables.ts";
+import { blocking } from "./job-views.ts";
 import { decryptItems, encryptItems } from "../variables/crypto.ts";
 import { Keyring } from "../variables/keyring.ts";
 import { itemsProblem, pathProblem, VariableBody } from "../variables/limits.ts";
@@ -25,8 +26,15 @@ import { pathParam } from "./schemas.ts";
 
 const tags = ["variables"];
 const PathParam = z.object({ path: z.string().max(256) });
-const VarQuery = z.object({ namespace: z.string().max(128).optional(), cas: z.string().optional() });
-const ListQuery = z.object({ namespace: z.string().max(128).optional(), prefix: z.string().max(256).optional() });
+const Blocking = { index: z.string().max(20).optional(), wait: z.string().max(20).optional() };
+const VarQuery = z.object({ namespace: z.string().max(128).optional(), cas: z.string().optional(), ...Blocking });
+const ListQuery = z.object({ namespace: z.string().max(128).optional(), prefix: z.string().max(256).optional(), ...Blocking });
+
+/** The blocking index, as the jobs API (X-Corral-Index) and as Nomad spells it (X-Nomad-Index). */
+function setIndex(c: Context, index: number): void {
+  c.header("X-Corral-Index", String(index));
+  c.header("X-Nomad-Index", String(index));
+}
 const answer = { 200: { description: "OK" } };
 
 export function metaView(m: VariableMeta) {
@@ -114,14 +122,20 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
   add(createRoute({
     method: "get", path: "/v1/var/{path{.+}}", tags, summary: "Read a variable with its items (decrypted on the leader-role node)",
     request: { params: PathParam, query: VarQuery }, responses: answer,
-  }), (c) => {
+  }), async (c) => {
     const { keyring, db } = need();
     const ns = namespaceOf(c);
     const path = pathOf(c);
     const own = workloadNamespace(c);
     if (own !== undefined && own !== ns) throw aclError(c, 403, "PERMISSION_DENIED", `Permission denied: a task's identity reads variables of its job's namespace (${own}) only`);
+    // ?index=N waits until this path is written or deleted past N. The route's check already needed
+    // read on this path; the index is this path's own (its write, else its delete), so the wait says
+    // nothing of other variables (the table's index would move on writes the token cannot read).
+    const { index, waitMs } = blocking(c);
+    const out = await d.state.blocking({ tables: ["variables"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => ({ index: variableIndex(db, ns, path), value: null }));
+    setIndex(c, out.index);
     const row = getVariable(db, ns, path);
-    if (!row) throw notFound(`no variable ${path} in namespace ${ns}`, "VARIABLE_NOT_FOUND");
+    if (!row) throw notFound(`no variable ${path} in namespace ${ns}`, "VARIABLE_NOT_FOUND"); // with the index header set above
     let items: Record<string, string>;
     try {
       items = decryptItems(keyring.key(row.keyId), ns, path, { nonce: row.nonce, data: row.data });
@@ -147,16 +161,27 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
   add(createRoute({
     method: "get", path: "/v1/vars", tags, summary: "Variables' metadata under ?prefix (never their items); ?namespace=* for all",
     request: { query: ListQuery }, responses: answer,
-  }), (c) => {
+  }), async (c) => {
     const { db } = need();
     const q = new URL(c.req.url).searchParams;
     const own = workloadNamespace(c);
     const asked = q.get("namespace") === "*" ? undefined : namespaceOf(c);
     // Filtered at the source: a token sees only the paths it may read (docs/acl.md), a task its job's namespace only.
     const prefix = q.get("prefix") ?? "";
-    const rows = own !== undefined && asked !== undefined && asked !== own ? [] : listVariables(db, own ?? asked, prefix);
-    const list = readScope(c).keepUnder(rows, "variable", prefix, (m) => m.path);
-    return c.json(list.map(metaView));
+    const scope = readScope(c);
+    const foreign = own !== undefined && asked !== undefined && asked !== own;
+    // ?index=N waits for a change under the prefix that the token can see: the index is the highest
+    // write or delete among the readable paths only, so hidden ones neither wake nor move it.
+    const { index, waitMs } = blocking(c);
+    const out = await d.state.blocking({ tables: ["variables"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
+      const rows = foreign ? [] : listVariables(db, own ?? asked, prefix);
+      const list = scope.keepUnder(rows, "variable", prefix, (m) => m.path);
+      const gone = foreign ? [] : scope.keepUnder(listVariableTombstones(db, own ?? asked, prefix), "variable", prefix, (t) => t.path);
+      const at = gone.reduce((m, t) => Math.max(m, t.deleteIndex), list.reduce((m, v) => Math.max(m, v.modifyIndex), 1));
+      return { index: at, value: list };
+    });
+    setIndex(c, out.index);
+    return c.json(out.value.map(metaView));
   }, true);
 
   add(createRoute({

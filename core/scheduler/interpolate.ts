@@ -13,6 +13,13 @@
 // a shell line. Nothing here runs anything.
 import type { PortAssignment } from "./types.ts";
 import type { Job, Task } from "./jobspec/types.ts";
+import { prepareTemplateData } from "../templates/data-refs.ts";
+
+/** A template's references as parts (the Liquid text between them does not matter here). */
+function templateParts(data: string): Parsed {
+  const p = prepareTemplateData(data);
+  return p.ok ? { ok: true, parts: p.refs.map((ref) => ({ ref })) } : p;
+}
 
 /** "http" → "HTTP", "metrics-v2" → "METRICS_V2": a port label as an environment variable suffix. */
 export function envLabel(label: string): string {
@@ -239,6 +246,7 @@ export function interpolatedFields(task: Task): Array<{ path: Array<string | num
   task.artifacts?.forEach((a, i) => {
     out.push({ path: ["artifacts", i, "source"], text: a.source }, { path: ["artifacts", i, "destination"], text: a.destination });
   });
+  task.templates?.forEach((t, i) => t.changeScript?.args.forEach((a, j) => out.push({ path: ["templates", i, "change_script", "args", j], text: a })));
   return out;
 }
 
@@ -268,7 +276,11 @@ export function resolveTask(task: Task, scope: Scope): { ok: true; task: Task } 
     const artifacts = task.artifacts?.map((a, i) => ({
       ...a, source: r(a.source, `artifacts[${i}].source`, after), destination: r(a.destination, `artifacts[${i}].destination`, after),
     }));
-    return { ok: true, task: { ...task, args, env, ...(service ? { service } : {}), ...(artifacts ? { artifacts } : {}) } };
+    // A change_script's args as the task's (its command, like the task's, is taken as written).
+    const templates = task.templates?.map((t, i) => (t.changeScript ? {
+      ...t, changeScript: { ...t.changeScript, args: t.changeScript.args.map((a, j) => r(a, `templates[${i}].change_script.args[${j}]`, after)) },
+    } : t));
+    return { ok: true, task: { ...task, args, env, ...(service ? { service } : {}), ...(artifacts ? { artifacts } : {}), ...(templates ? { templates } : {}) } };
   } catch (e) {
     if (e instanceof FieldError) return { ok: false, field: e.field, error: e.message };
     throw e;
@@ -320,9 +332,14 @@ export interface InterpolationIssue {
 export function taskInterpolationIssues(task: Task, group: string, extra: readonly string[] = []): InterpolationIssue[] {
   const keys = plannedEnvKeys(task, group, extra);
   const issues: InterpolationIssue[] = [];
-  for (const f of interpolatedFields(task)) {
+  const fields = [
+    ...interpolatedFields(task).map((f) => ({ ...f, parsed: () => parseTemplate(f.text) })),
+    // Template data: references in its text only, outside Liquid markup (core/templates/data-refs.ts).
+    ...(task.templates ?? []).map((t, i) => ({ path: ["templates", i, "data"], text: t.data, parsed: () => templateParts(t.data) })),
+  ];
+  for (const f of fields) {
     if (!f.text.includes("$")) continue;
-    const p = parseTemplate(f.text);
+    const p = f.parsed();
     if (!p.ok) {
       issues.push({ path: f.path, message: p.error });
       continue;

@@ -8,6 +8,7 @@ import { jobSchema } from "./jobspec/schema.ts";
 import { normalizeJob } from "./jobspec/normalize.ts";
 import type { JobSpecProblem, JobSpecResult } from "./jobspec/types.ts";
 import { jobInterpolationErrors } from "./interpolate.ts";
+import { resolveSubmissionNames } from "./jobspec/submission-names.ts";
 import { knownKeysAt } from "../config/introspect.ts";
 import { unknownKey } from "../config/issues.ts";
 
@@ -31,7 +32,10 @@ export function parseJobSpec(text: string, format: "toml" | "json"): JobSpecResu
 export function validateJob(value: unknown): JobSpecResult {
   const parsed = jobSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) return { ok: false, errors: toErrors(parsed.error.issues) };
-  const job = normalizeJob(parsed.data);
+  // Service and check names are final before anything (the ACL check, the stored spec) reads them.
+  const named = resolveSubmissionNames(parsed.data);
+  if (!named.ok) return { ok: false, errors: named.errors };
+  const job = normalizeJob(named.job);
   // A reference no node can resolve is refused here, so no task is placed that cannot start.
   const unresolvable = jobInterpolationErrors(job);
   if (unresolvable.length) return { ok: false, errors: unresolvable };

@@ -70,7 +70,7 @@ export { hostVolumesOf } from "../scheduler/host-volumes.ts";
 export type { HostVolumeConfig } from "../scheduler/host-volumes.ts";
 export { runsToCompletion } from "../scheduler/index.ts";
 export type { PortAssignment, RestartPolicy, ServiceCheck, Task, TaskArtifact, TaskGroup } from "../scheduler/index.ts";
-export { INHERITED_ENV, allocVariables, envLabel, resolveTask } from "../scheduler/interpolate.ts";
+export { INHERITED_ENV, allocVariables, envLabel, lookup as lookupReference, resolveTask } from "../scheduler/interpolate.ts";
 export type { NodeFacts } from "../scheduler/interpolate.ts";
 export { ISOLATED, ISOLATION_ATTRIBUTE, needsIsolation } from "../scheduler/isolation.ts";
 export { isInsidePath } from "../scheduler/jobspec/task-storage.ts";
@@ -78,7 +78,8 @@ export { ROOT_USER, execAttributes, isRawTask } from "../scheduler/raw.ts";
 export { tasksUpdated } from "../scheduler/update-kind.ts";
 export { ALLOWED_SIGNALS, DEFAULT_SIGNAL, parseSignal } from "../scheduler/signals.ts";
 export type { AllowedSignal } from "../scheduler/signals.ts";
-export type { TaskTemplate } from "../scheduler/index.ts";
+export type { ChangeScript, TaskTemplate } from "../scheduler/index.ts";
 // Task templates (plugins/exec/templates): the engine core validates job specs with, and the data it reads.
 export { createEngine, depId, MissingData, NotFetched, TEMPLATE_LIMITS } from "../templates/engine.ts";
+export { prepareTemplateData, refVariable } from "../templates/data-refs.ts";
 export type { DepValue, KvPair, ServiceEntry, TemplateDep } from "../templates/engine.ts";

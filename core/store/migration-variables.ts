@@ -22,3 +22,14 @@ export const VARIABLES_MIGRATION = `CREATE TABLE variable_keys (
      modify_time INTEGER NOT NULL,
      PRIMARY KEY (namespace, path)
    );`;
+
+// Where a deleted variable was (its last delete's index), so that a blocking
+// read of that path, or of a prefix over it, wakes on the delete with an
+// index of the readable paths only (core/api/variables.ts): the table's own
+// index would move on writes to paths the reader may not see.
+export const VARIABLE_TOMBSTONES_MIGRATION = `CREATE TABLE variable_tombstones (
+     namespace TEXT NOT NULL,
+     path TEXT NOT NULL,
+     delete_index INTEGER NOT NULL,
+     PRIMARY KEY (namespace, path)
+   );`;

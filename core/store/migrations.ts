@@ -4,7 +4,7 @@ import { JOBS_MIGRATION, JOB_LAUNCHES_MIGRATION } from "./migration-jobs.ts";
 import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
-import { VARIABLES_MIGRATION } from "./migration-variables.ts";
+import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -117,4 +117,6 @@ export const migrations: string[] = [
   JOB_VERSION_SUBMIT_TIME_MIGRATION,
   // 11: encrypted variables and their wrapped data keys (migration-variables.ts).
   VARIABLES_MIGRATION,
+  // 12: where deleted variables were, for blocking reads (migration-variables.ts).
+  VARIABLE_TOMBSTONES_MIGRATION,
 ];

@@ -6,7 +6,7 @@
 //   failed   → a task failed past its restart policy (the others are stopped)
 import { chownSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { hostVolumesOf, resolveTask, runsToCompletion, stableJson, tasksUpdated, type Logger, type NodeFacts, type PortAssignment, type TaskGroup, type TaskState } from "../../core/sdk/index.ts";
+import { hostVolumesOf, resolveTask, runsToCompletion, stableJson, tasksUpdated, type ChangeScript, type Logger, type NodeFacts, type PortAssignment, type TaskGroup, type TaskState } from "../../core/sdk/index.ts";
 import { prepareAllocDir, prepareTaskDir } from "./dirs.ts";
 import { taskEnv } from "./env.ts";
 import { provideIdentity } from "./identity.ts";
@@ -18,6 +18,7 @@ import type { ProcessEntry, TaskRecord } from "./processes.ts";
 import type { TaskIdentity } from "./users.ts";
 import type { TaskSandbox } from "./task-sandbox.ts";
 import { TaskTemplates } from "./templates/task-templates.ts";
+import { runChangeScript, type ScriptResult } from "./templates/change-script.ts";
 import type { TemplateData } from "./templates/data.ts";
 
 const stableSpec = (g: TaskGroup): string => stableJson(g);
@@ -240,7 +241,22 @@ export class AllocRunner {
         },
       });
       this.tasks.set(task.name, runner);
-      if (run.templates?.length && !refused) this.templates.set(task.name, this.taskTemplates(run, runner, taskDir, who.ok ? who.switchTo : undefined, env, node));
+      if (run.templates?.length && !refused) {
+        // A change_script runs as the task does: in a sandbox like the task's (same binds, user,
+        // network mode), or, for a task that is not isolated, as its user in its folder.
+        // One at a time per task: a re-render while a script runs queues the next after it.
+        let scripts = Promise.resolve();
+        const script = (s: ChangeScript, reason: string) => {
+          scripts = scripts.then(() => this.runChangeScript(runner, s, reason, {
+            argv: () => {
+              const b = this.d.sandbox?.({ ...run, command: s.command, args: s.args }, taskDir, who) ?? { kind: "plain" as const };
+              return b.kind === "isolated" ? { command: b.command, args: b.args } : b.kind === "plain" ? { command: s.command, args: s.args } : b;
+            },
+            cwd: taskDir, env, runAs: owner,
+          })).catch((err) => this.d.log.warn("exec: change_script failed to run", { alloc: a.id, task: task.name, err }));
+        };
+        this.templates.set(task.name, this.taskTemplates(run, runner, taskDir, owner, env, node, script));
+      }
     }
     // An adopted allocation was running and still is: no "pending" blip while its services re-register.
     if (recorded && a.clientStatus === "running") this.status = "running";
@@ -310,7 +326,26 @@ export class AllocRunner {
   }
 
   /** The task's templates, rendering from now on; `ready` lets the lifecycle start the task. */
-  private taskTemplates(task: TaskGroup["tasks"][number], runner: TaskRunner, taskDir: string, owner: { uid: number; gid: number } | undefined, env: Record<string, string>, node: NodeFacts): TaskTemplates {
+  /** One change_script run, told as events on the task; a failure with fail_on_error kills the task as failed. */
+  private async runChangeScript(runner: TaskRunner, s: ChangeScript, reason: string, how: {
+    argv: () => { command: string; args: string[] } | { kind: "refused"; error: string };
+    cwd: string; env: Record<string, string>; runAs?: { uid: number; gid: number };
+  }): Promise<void> {
+    const what = `change_script ${[s.command, ...s.args].join(" ")}`.slice(0, 300);
+    if (runner.state.state !== "running") return runner.note("Template", `${reason}: ${what} not run: the task is not running`);
+    const argv = how.argv();
+    let result: ScriptResult;
+    if ("kind" in argv) result = { ok: false, how: `not run: ${argv.error}` };
+    else {
+      runner.note("Template", `${reason}: running ${what}`);
+      result = await runChangeScript({ argv, cwd: how.cwd, env: how.env, ...(how.runAs ? { runAs: how.runAs } : {}), timeoutMs: s.timeoutMs });
+    }
+    if (this.detached) return;
+    runner.note("Template", `${what} ${result.how}`);
+    if (!result.ok && s.failOnError) void runner.fail(`${what} failed (fail_on_error)`);
+  }
+
+  private taskTemplates(task: TaskGroup["tasks"][number], runner: TaskRunner, taskDir: string, owner: { uid: number; gid: number } | undefined, env: Record<string, string>, node: NodeFacts, script: (s: ChangeScript, reason: string) => void): TaskTemplates {
     const tt = new TaskTemplates({
       templates: task.templates ?? [], taskDir, owner, token: env.CORRAL_TOKEN, node, env, log: this.d.log,
       data: this.d.templateData ?? missingTemplateData,
@@ -320,6 +355,7 @@ export class AllocRunner {
       signal: (sig, reason) => {
         if (runner.signal(sig)) runner.note("Template", reason);
       },
+      script,
     });
     tt.start();
     return tt;

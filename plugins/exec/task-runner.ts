@@ -69,6 +69,8 @@ export class TaskRunner {
   private watch?: ExitWatch;
   private tracker: RestartTracker;
   private stopping = false;
+  /** Why fail() killed the task: its end is a failure, not a stop. */
+  private failedBy: string | undefined;
   private detached = false;
   private oomKilled = false;
   private restartTimer?: ReturnType<typeof setTimeout>;
@@ -241,7 +243,7 @@ export class TaskRunner {
       return;
     }
     if (this.stopping) {
-      this.set({ state: "dead", finishedAt: now, exitCode: code }, "Killed", how);
+      this.set({ state: "dead", finishedAt: now, exitCode: code, ...(this.failedBy ? { failed: true } : {}) }, "Killed", this.failedBy ? `${how}; ${this.failedBy}` : how);
       this.record();
       this.exited?.();
       return this.finished();
@@ -267,6 +269,17 @@ export class TaskRunner {
     }, decision.delayMs);
   }
 
+  /**
+   * Kills the task and marks it failed, never restarted (a template's
+   * change_script with fail_on_error failed): as stop, then the allocation
+   * fails and the reschedule policy decides.
+   */
+  fail(reason: string): Promise<void> {
+    if (this.stopping) return this.done;
+    this.failedBy = reason;
+    return this.stop(reason);
+  }
+
   /** SIGTERM the process group, SIGKILL after kill_timeout; resolves once the task is dead. */
   async stop(reason: string): Promise<void> {
     if (this.stopping) return this.done;
@@ -274,7 +287,7 @@ export class TaskRunner {
     clearTimeout(this.restartTimer);
     const proc = this.current;
     if (!proc || this.state.state === "dead") {
-      if (this.state.state !== "dead") this.set({ state: "dead", finishedAt: this.d.now() }, "Killed", reason);
+      if (this.state.state !== "dead") this.set({ state: "dead", finishedAt: this.d.now(), ...(this.failedBy ? { failed: true } : {}) }, "Killed", reason);
       this.finished();
       return this.done;
     }

@@ -54,6 +54,7 @@ const EXAMPLES: Record<string, Expect> = {
   "docs/jobs.md toml transcode": { how: "elsewhere", test: "test/jobs/doc-examples-types.test.ts" },
   "docs/jobs.md toml app": { how: "elsewhere", test: "test/jobs/lifecycle.test.ts (docs/jobs.md's lifecycle example runs as written)" },
   "docs/jobs.md toml templated": { how: "elsewhere", test: "test/templates/templates.test.ts (docs/jobs.md's templates example runs as written)" },
+  "docs/jobs.md toml checked-config": { how: "elsewhere", test: "test/templates/change-script.test.ts (docs/jobs.md's change_script example runs as written)" },
   "docs/tutorial.md toml hello": { how: "elsewhere", test: "test/docs/docs-run.test.ts" },
   // NODE_CONFIG declares the host volume "site" (read-only), as the example needs.
   "docs/jobs.md toml site": { how: "plan", placed: { web: 1 }, failed: {} },

@@ -27,7 +27,12 @@ test("a template that does not parse, escapes the task dir, or misses fields is 
     [[{ data: `{% include "/etc/shadow" %}`, destination: "local/a" }], "groups[0].tasks[0].templates[0].data", "templates read no files"],
     [[{ ...ok, destination: "../../etc/passwd" }], "groups[0].tasks[0].templates[0].destination", "inside the task directory"],
     [[{ ...ok, destination: "/etc/passwd" }], "groups[0].tasks[0].templates[0].destination", "inside the task directory"],
-    [[{ ...ok, change_mode: "script" }], "groups[0].tasks[0].templates[0].change_mode", "not supported"],
+    [[{ ...ok, change_mode: "script" }], "groups[0].tasks[0].templates[0].change_script", "needs change_script"],
+    [[{ ...ok, change_mode: "noop", change_script: { command: "/bin/true" } }], "groups[0].tasks[0].templates[0].change_script", "is for change_mode"],
+    [[{ ...ok, change_mode: "script", change_script: { command: "/bin/true", timeout: "0s" } }], "groups[0].tasks[0].templates[0].change_script.timeout", "longer than 0"],
+    [[{ ...ok, change_mode: "script", change_script: { command: "/bin/true", args: ["${nope}"] } }], "groups[0].tasks[0].templates[0].change_script.args[0]", "unknown variable"],
+    [[{ ...ok, change_mode: "script", change_script: { command: "/bin/true", shell: true } }], "groups[0].tasks[0].templates[0].change_script.shell", "unknown key"],
+    [[{ ...ok, change_mode: "bogus" }], "groups[0].tasks[0].templates[0].change_mode", "script"],
     [[{ ...ok, change_mode: "signal" }], "groups[0].tasks[0].templates[0].change_signal", "needs change_signal"],
     [[{ ...ok, change_mode: "signal", change_signal: "SIGSTOP" }], "groups[0].tasks[0].templates[0].change_signal", "not a signal"],
     [[{ ...ok, source: "/etc/shadow" }], "groups[0].tasks[0].templates[0]", "source"],
@@ -45,4 +50,6 @@ test("a template that does not parse, escapes the task dir, or misses fields is 
   }
   const good = await validate([ok, { data: `{% for s in service["db"] %}{{ s.Address }}{% endfor %}`, destination: "env", env: true, change_mode: "signal", change_signal: "HUP", splay: "2s" }]);
   expect(good.status).toBe(200);
+  const script = await validate([{ ...ok, change_mode: "script", change_script: { command: "/bin/sh", args: ["-c", "echo ${CORRAL_TASK}"], timeout: "2s", fail_on_error: true } }]);
+  expect(script.status).toBe(200);
 }, 60_000);

@@ -137,6 +137,7 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
     task.templates = t.templates.map((x) => ({
       data: x.data, destination: x.destination, env: x.env, changeMode: x.change_mode,
       ...(x.change_signal !== undefined ? { changeSignal: x.change_signal } : {}), splayMs: x.splay, perms: x.perms,
+      ...(x.change_script ? { changeScript: { command: x.change_script.command, args: x.change_script.args, timeoutMs: x.change_script.timeout, failOnError: x.change_script.fail_on_error } } : {}),
     }));
   }
   return task;

@@ -13,6 +13,7 @@ import { parseDurationMs } from "./duration.ts";
 import { parseCron, validTimeZone } from "../cron.ts";
 import { TEMPLATE_LIMITS, templateError } from "../../templates/engine.ts";
 import { parseSignal } from "../signals.ts";
+import { SERVICE_NAME, SERVICE_NAME_MAX } from "./submission-names.ts";
 
 /** Bounds on one job document (STYLE: a limit on everything). */
 export const LIMITS = {
@@ -49,7 +50,6 @@ const PORT_LABEL = /^[A-Za-z_][A-Za-z0-9_\-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A host user name (useradd's portable set); uids are not accepted: a name says who is meant. */
 const USER_NAME = /^[a-z_][a-z0-9_.\-]{0,31}$/;
-const SERVICE_NAME = /^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?$/;
 
 const name = (what: string) =>
   z
@@ -170,11 +170,22 @@ const check = z
   }), ALWAYS);
 
 const service = z.strictObject({
-  name: z.string().regex(SERVICE_NAME, "must be a DNS label: letters, digits and \"-\"").max(63).optional(),
+  // A name with "${" is checked once resolved, at submission (submission-names.ts).
+  name: z.string().max(256).refine((n) => n.includes("$") || (SERVICE_NAME.test(n) && n.length <= SERVICE_NAME_MAX), "must be a DNS label: letters, digits and \"-\", at most 63").optional(),
   tags: z.array(z.string()).default([]),
   port: z.string().optional(),
   checks: z.array(check).max(LIMITS.checksPerService).default([]),
 });
+
+// Nomad's change_script: run in the task's sandbox, as its user, when the template re-renders.
+const changeScript = z.strictObject({
+  command: z.string().min(1, "must not be empty").max(1024),
+  args: z.array(z.string().max(4096)).max(64).default([]),
+  timeout: duration.default(5_000),
+  fail_on_error: z.boolean().default(false),
+}).superRefine(lenient((s, ctx) => {
+  if (s.timeout <= 0 || s.timeout > 10 * 60_000) ctx.addIssue({ code: "custom", path: ["timeout"], message: "must be longer than 0 and at most 10m" });
+}), ALWAYS);
 
 // A task template (docs/jobs.md "Templates"): inline data only. There is no
 // `source`: a path would be read by the agent, as root, from the host.
@@ -186,8 +197,9 @@ const template = z
     }),
     destination: z.string().min(1, "must not be empty").max(256, "must be at most 256 characters"),
     env: z.boolean().default(false),
-    change_mode: z.enum(["restart", "signal", "noop"], { error: `change_mode is "restart", "signal" or "noop" ("script" is not supported)` }).default("restart"),
+    change_mode: z.enum(["restart", "signal", "noop", "script"], { error: `change_mode is "restart", "signal", "script" or "noop"` }).default("restart"),
     change_signal: z.string().optional(),
+    change_script: changeScript.optional(),
     splay: duration.default(5_000),
     perms: z.string().regex(/^0?[0-7]{3}$/, `perms is an octal file mode like "0644"`).default("0644"),
   })
@@ -202,6 +214,8 @@ const template = z
     } else if (t.change_signal !== undefined) {
       ctx.addIssue({ code: "custom", path: ["change_signal"], message: `change_signal is for change_mode "signal"` });
     }
+    if (t.change_mode === "script" && t.change_script === undefined) ctx.addIssue({ code: "custom", path: ["change_script"], message: `change_mode "script" needs change_script { command, args, timeout, fail_on_error }` });
+    if (t.change_mode !== "script" && t.change_script !== undefined) ctx.addIssue({ code: "custom", path: ["change_script"], message: `change_script is for change_mode "script"` });
   }), ALWAYS);
 
 const task = z

@@ -128,12 +128,24 @@ export interface TaskTemplate {
   destination: string;
   /** Render KEY=VALUE lines into the task's environment instead of a file. */
   env: boolean;
-  changeMode: "restart" | "signal" | "noop";
+  changeMode: "restart" | "signal" | "noop" | "script";
   changeSignal?: string;
+  /** With changeMode "script": run in the task's sandbox as its user on each re-render (plugins/exec/templates/change-script.ts). */
+  changeScript?: ChangeScript;
   /** Random delay before acting on a change, at most this long. */
   splayMs: number;
   /** File mode, octal text ("0644"). */
   perms: string;
+}
+
+/** Nomad's change_script. */
+export interface ChangeScript {
+  command: string;
+  /** Interpolated as the task's args are. */
+  args: string[];
+  timeoutMs: number;
+  /** A failure (non-zero exit, timeout, no start) kills the task, as failed. */
+  failOnError: boolean;
 }
 
 export type { TaskArtifact, VolumeMount, VolumeRequest } from "./task-storage.ts";

@@ -39,7 +39,8 @@ const task = z.object({
   volumeMounts: z.array(z.object({ volume: z.string().max(64), destination: z.string().max(1024), readOnly: z.boolean() })).max(32).optional(),
   templates: z.array(z.object({
     data: z.string().max(64 * 1024), destination: z.string().min(1).max(256), env: z.boolean(),
-    changeMode: z.enum(["restart", "signal", "noop"]), changeSignal: z.string().max(16).optional(), splayMs: ms, perms: z.string().max(4),
+    changeMode: z.enum(["restart", "signal", "noop", "script"]), changeSignal: z.string().max(16).optional(), splayMs: ms, perms: z.string().max(4),
+    changeScript: z.object({ command: z.string().min(1).max(1024), args: z.array(z.string().max(4096)).max(64), timeoutMs: ms, failOnError: z.boolean() }).optional(),
   })).max(16).optional(),
 });
 const group = z.object({

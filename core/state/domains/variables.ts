@@ -102,13 +102,16 @@ function applyVarPut(db: Db, index: number, cmd: z.infer<typeof VarPut>): Comman
     "INSERT INTO variables (namespace, path, key_id, nonce, data, create_index, modify_index, create_time, modify_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) " +
       "ON CONFLICT (namespace, path) DO UPDATE SET key_id = excluded.key_id, nonce = excluded.nonce, data = excluded.data, modify_index = excluded.modify_index, modify_time = excluded.modify_time",
   ).run(cmd.namespace, cmd.path, cmd.keyId, cmd.nonce, cmd.data, existing?.createIndex ?? index, index, existing?.createTime ?? cmd.at, cmd.at);
+  client.prepare("DELETE FROM variable_tombstones WHERE namespace = ? AND path = ?").run(cmd.namespace, cmd.path);
   return { ok: true, value: { written: true, meta: getVariableMeta(db, cmd.namespace, cmd.path) } satisfies VarWriteResult };
 }
 
-function applyVarDelete(db: Db, _index: number, cmd: z.infer<typeof VarDelete>): CommandResult {
+function applyVarDelete(db: Db, index: number, cmd: z.infer<typeof VarDelete>): CommandResult {
   const existing = getVariableMeta(db, cmd.namespace, cmd.path);
   if (!casHolds(cmd.cas, existing)) return { ok: true, value: { written: false, conflict: existing ?? null } satisfies VarWriteResult };
   clientOf(db).prepare("DELETE FROM variables WHERE namespace = ? AND path = ?").run(cmd.namespace, cmd.path);
+  // A blocking read of this path (or a prefix over it) wakes with this index (variableIndex).
+  if (existing) clientOf(db).prepare("INSERT OR REPLACE INTO variable_tombstones (namespace, path, delete_index) VALUES (?, ?, ?)").run(cmd.namespace, cmd.path, index);
   return { ok: true, value: { written: true } satisfies VarWriteResult };
 }
 
@@ -134,6 +137,29 @@ export function listVariables(db: Db, ns: string | undefined, prefix: string): V
     ? clientOf(db).prepare(`SELECT ${META} FROM variables ORDER BY namespace, path`).all()
     : clientOf(db).prepare(`SELECT ${META} FROM variables WHERE namespace = ? ORDER BY path`).all(ns)) as VariableMeta[];
   return rows.filter((r) => r.path.startsWith(prefix));
+}
+
+export interface VariableTombstone {
+  namespace: string;
+  path: string;
+  deleteIndex: number;
+}
+
+/** Deleted variables under `prefix` with their delete's index; `namespace` undefined: every namespace. */
+export function listVariableTombstones(db: Db, ns: string | undefined, prefix: string): VariableTombstone[] {
+  const cols = "namespace, path, delete_index AS deleteIndex";
+  const rows = (ns === undefined
+    ? clientOf(db).prepare(`SELECT ${cols} FROM variable_tombstones`).all()
+    : clientOf(db).prepare(`SELECT ${cols} FROM variable_tombstones WHERE namespace = ?`).all(ns)) as VariableTombstone[];
+  return rows.filter((r) => r.path.startsWith(prefix));
+}
+
+/** The index of one path: its last write, else its last delete, else 1 (never there). */
+export function variableIndex(db: Db, ns: string, p: string): number {
+  const row = getVariableMeta(db, ns, p);
+  if (row) return row.modifyIndex;
+  const t = clientOf(db).prepare("SELECT delete_index AS d FROM variable_tombstones WHERE namespace = ? AND path = ?").get(ns, p) as { d: number } | undefined;
+  return Math.max(t?.d ?? 1, 1);
 }
 
 /** Every variable with its ciphertext (a -full rotation re-encrypts them). */

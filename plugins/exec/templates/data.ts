@@ -6,8 +6,9 @@
 // Who asks: KV keys and the catalog with the agent's local token (as a
 // Nomad client reads Consul with its own token); variables with the task's
 // own workload identity, never the agent's, so a template reads exactly the
-// variables its task could (jobs/<job>/...). Variables have no blocking
-// query: they are read again every VAR_REFRESH_MS.
+// variables its task could (jobs/<job>/...). Variables block too (their
+// index is X-Corral-Index); a variable the identity may not read answers
+// 403 at once, so that is asked again only every VAR_REFRESH_MS.
 import { createHash } from "node:crypto";
 import { abortableSleep, depId, watchLoop, type DepValue, type KvPair, type ServiceEntry, type TemplateDep } from "../../../core/sdk/index.ts";
 
@@ -136,10 +137,8 @@ export class TemplateData {
     const loop = watchLoop(async (index, signal) => {
       const base = this.d.apiUrl();
       if (!base) throw new Error("the agent's API address is not known yet");
-      if (dep.kind === "var" && index > 0) await abortableSleep(VAR_REFRESH_MS, signal);
-      if (signal.aborted) return index;
       const sep = req.path.includes("?") ? "&" : "?";
-      const url = dep.kind === "var" ? `${base}${req.path}` : `${base}${req.path}${sep}index=${index}&wait=${WAIT_S}s`;
+      const url = `${base}${req.path}${sep}index=${index}&wait=${WAIT_S}s`;
       const res = await fetch(url, {
         headers: auth ? { "X-Consul-Token": auth } : {},
         signal: AbortSignal.any([signal, AbortSignal.timeout((WAIT_S + WAIT_S / 16 + 10) * 1000)]),
@@ -150,8 +149,11 @@ export class TemplateData {
         throw new Error(`GET ${req.path} answered ${res.status}: ${text.slice(0, 200)}`);
       }
       set(req.read(res.status, text ? JSON.parse(text) : null));
-      if (dep.kind === "var") return index + 1;
-      const next = Number(res.headers.get("x-consul-index") ?? 0);
+      if (dep.kind === "var" && res.status === 403) {
+        await abortableSleep(VAR_REFRESH_MS, signal); // a refusal does not block: ask again later, not in a loop
+        return index;
+      }
+      const next = Number(res.headers.get(dep.kind === "var" ? "x-corral-index" : "x-consul-index") ?? 0);
       return next > 0 && next >= index ? next : 0;
     }, {
       error: (err) => {

@@ -3,10 +3,10 @@
 // missing), then rendered again whenever something they read changes
 // (data.ts watches it with blocking queries). A changed output is written
 // and, after a random splay, acted on by change_mode: restart the task,
-// send it change_signal, or nothing. Rendering is two-phase, like
+// send it change_signal, run change_script (change-script.ts), or nothing. Rendering is two-phase, like
 // consul-template: a render that reads something not fetched yet starts
 // its watch, waits for the first answer and renders again.
-import { createEngine, depId, MissingData, NotFetched, parseSignal, TEMPLATE_LIMITS, type NodeFacts, type TaskTemplate, type TemplateDep } from "../../../core/sdk/index.ts";
+import { createEngine, depId, lookupReference, MissingData, NotFetched, parseSignal, prepareTemplateData, refVariable, TEMPLATE_LIMITS, type ChangeScript, type NodeFacts, type TaskTemplate, type TemplateDep } from "../../../core/sdk/index.ts";
 import type { TemplateData } from "./data.ts";
 import { parseEnvLines, writeTemplateFile } from "./write.ts";
 
@@ -28,6 +28,8 @@ export interface TaskTemplatesDeps {
   ready(): void;
   restart(reason: string): void;
   signal(sig: NodeJS.Signals, reason: string): void;
+  /** Runs a change_script in the task's sandbox (alloc-runner.ts decides how). */
+  script(s: ChangeScript, reason: string): void;
   log: { warn(msg: string, f?: Record<string, unknown>): void };
   random?: () => number;
 }
@@ -64,16 +66,35 @@ export class TaskTemplates {
     return this.d.data.peek(dep, this.d.token);
   }
 
-  private scope() {
+  private scope(refs: Record<string, string>) {
     const n = this.d.node;
-    return { ...this.engine.globals, node: { id: n.id, name: n.name, datacenter: n.datacenter, attr: n.attributes, meta: n.meta }, env: this.d.env };
+    return { ...this.engine.globals, ...refs, node: { id: n.id, name: n.name, datacenter: n.datacenter, attr: n.attributes, meta: n.meta }, env: this.d.env };
+  }
+
+  /**
+   * The values of a template's `${...}` references, as Liquid variables
+   * (core/templates/data-refs.ts): read from the task's own environment and
+   * node, as `{{ env.X }}` reads; bound, never pasted into the Liquid text.
+   */
+  private refValues(refs: string[]): { ok: true; vars: Record<string, string> } | { ok: false; why: string } {
+    const vars: Record<string, string> = {};
+    for (const [i, ref] of refs.entries()) {
+      const v = lookupReference(ref, { env: this.d.env, node: this.d.node });
+      if (!v.ok) return { ok: false, why: v.error };
+      vars[refVariable(i)] = v.value;
+    }
+    return { ok: true, vars };
   }
 
   /** One template's text, or why it cannot be rendered now. */
   private async render(t: TaskTemplate): Promise<{ ok: true; text: string } | { ok: false; why: string }> {
+    const prepared = prepareTemplateData(t.data);
+    if (!prepared.ok) return { ok: false, why: prepared.error };
     for (let round = 0; round < MAX_ROUNDS; round++) {
+      const refs = this.refValues(prepared.refs);
+      if (!refs.ok) return refs;
       try {
-        const text = String(await this.engine.liquid.parseAndRender(t.data, this.scope()));
+        const text = String(await this.engine.liquid.parseAndRender(prepared.liquid, this.scope(refs.vars)));
         if (Buffer.byteLength(text) > TEMPLATE_LIMITS.outputBytes) return { ok: false, why: `renders more than ${TEMPLATE_LIMITS.outputBytes} bytes` };
         return { ok: true, text };
       } catch (err) {
@@ -157,7 +178,7 @@ export class TaskTemplates {
     if (changed.length) this.act(changed);
   }
 
-  /** After a random splay: one restart if any changed template asks for it, else the signals asked for. */
+  /** After a random splay: one restart if any changed template asks for it, else the signals and scripts asked for (each distinct one once). */
   private act(changed: number[]): void {
     const ts = changed.map((i) => this.d.templates[i]!);
     const splay = Math.max(...ts.map((t) => t.splayMs));
@@ -169,6 +190,8 @@ export class TaskTemplates {
       if (ts.some((t) => t.changeMode === "restart")) return this.d.restart(`template re-rendered: ${names}`);
       const sigs = new Set(ts.filter((t) => t.changeMode === "signal").map((t) => parseSignal(t.changeSignal ?? "")).filter((s) => s !== undefined));
       for (const s of sigs) this.d.signal(s, `template re-rendered: ${names}`);
+      const scripts = new Map(ts.flatMap((t) => (t.changeMode === "script" && t.changeScript ? [[JSON.stringify(t.changeScript), t.changeScript] as const] : [])));
+      for (const s of scripts.values()) this.d.script(s, `template re-rendered: ${names}`);
     }, delay);
     this.timers.add(timer);
   }
