@@ -7,12 +7,13 @@
 //     placement:  --agents 5000 --jobs 1000 --count 100     (goal allocations_per_s ≥ 4,000; Nomad C1M 3,750/s)
 //     catalog:    --agents 10000 --services 17 --watchers 10000 (goal fanout_p99_ms ≤ 1,000; Consul 172k instances < 1 s)
 //     heartbeats: --agents 10000 --seconds 30               (goal leader_cpu_percent ≤ 50)
+//     churn:      --agents 500 --seconds 600                 (goal rss_drift_percent within ±10; database bounded)
 //   --hosts N   processes hosting the agents (default: one per 1,250 agents)
 //   --timeout S give up after S seconds (default 600)
 // The sizes above are the defaults; test/scale/harness.test.ts runs small ones.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { killAll, startCorral, BUN, ROOT } from "../test/helpers/proc.ts";
@@ -22,7 +23,7 @@ import { cpuSeconds } from "./support/cpu.ts";
 
 const SCENARIO = stringFlag("scenario", "placement");
 const LEADERS = numberFlag("leaders", 1);
-const defaults: Record<string, number> = { placement: 5000, catalog: 10000, heartbeats: 10000 };
+const defaults: Record<string, number> = { placement: 5000, catalog: 10000, heartbeats: 10000, churn: 500 };
 const AGENTS = numberFlag("agents", defaults[SCENARIO] ?? 1000);
 const HOSTS = numberFlag("hosts", Math.max(1, Math.ceil(AGENTS / 1250)));
 const TIMEOUT_S = numberFlag("timeout", 600);
@@ -34,6 +35,7 @@ if (!(SCENARIO in defaults)) {
 interface Leaders {
   urls: string[];
   pids: number[];
+  dataDirs: string[];
   stop(): Promise<void>;
 }
 
@@ -45,14 +47,14 @@ async function startLeaders(extra: string): Promise<Leaders> {
       config: `[cluster]\nsecret = "${CLUSTER_SECRET}"\n\n${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`,
       env: { CORRAL_NODE_LOG_LEVEL: "warn" },
     });
-    return { urls: [p.url], pids: [p.child.pid!], stop: () => killAll() };
+    return { urls: [p.url], pids: [p.child.pid!], dataDirs: [p.dataDir], stop: () => killAll() };
   }
   const c = new TestCluster({ size: LEADERS, direct: true, sync: "full", extra: `${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`, env: { CORRAL_NODE_LOG_LEVEL: "warn" } });
   await c.start();
   const leader = await c.waitLeader(30_000);
   // The leader first: agents stick to the first address that answers.
   const order = [leader, ...c.nodes.map((n) => n.index).filter((i) => i !== leader)];
-  return { urls: order.map((i) => c.nodes[i]!.url), pids: order.map((i) => c.nodes[i]!.proc!.child.pid!), stop: () => c.stop() };
+  return { urls: order.map((i) => c.nodes[i]!.url), pids: order.map((i) => c.nodes[i]!.proc!.child.pid!), dataDirs: order.map((i) => c.nodes[i]!.dataDir), stop: () => c.stop() };
 }
 
 interface Host {
@@ -227,8 +229,79 @@ async function heartbeats(): Promise<Record<string, unknown>> {
   };
 }
 
+/** Bytes of the leader's data folder (database, WAL, snapshots). */
+function dataBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
+  }
+  return n;
+}
+
+/**
+ * A busy cluster's day, compressed: every second 5 jobs registered, 5 scaled,
+ * 5 stopped and purged, 20 checks flapped; every 10 s a tenth of the nodes
+ * replaced by new ones. RSS is sampled each second; drift compares the
+ * lowest RSS (the floor after collections) of the last quarter with that of
+ * the second quarter (after warm-up).
+ */
+async function churn(): Promise<Record<string, unknown>> {
+  const SECONDS = numberFlag("seconds", 600);
+  const leaders = await startLeaders("");
+  const url = leaders.urls[0]!;
+  hostsOf.push(...startHosts(leaders, { services: 2, serviceNames: 50, heartbeatMs: 2_000, watchAllocs: true }, () => undefined));
+  await until("agents to join", allJoined, deadline);
+  const post = (path: string, body: unknown, method = "POST") =>
+    fetch(url + path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }).then(async (r) => {
+      await r.arrayBuffer();
+      if (!r.ok) errors++;
+    }).catch(() => void errors++);
+  const job = (id: string, count: number) => ({ id, type: "service", groups: [{ name: "g", count, tasks: [{ name: "t", command: "/bin/true", resources: { cpu: 50, memory: 32 } }] }] });
+  let errors = 0;
+  let next = 0;
+  const rss: number[] = [];
+  const db0 = dataBytes(leaders.dataDirs[0]!);
+  const t0 = Date.now();
+  for (let sec = 0; sec < SECONDS; sec++) {
+    const tick = Date.now();
+    const ops: Promise<void>[] = [];
+    for (let k = 0; k < 5; k++) ops.push(post("/v1/jobs", job(`churn-${next + k}`, 3)));
+    for (let k = 0; k < 5 && next - 10 + k >= 0; k++) ops.push(post("/v1/jobs", job(`churn-${next - 10 + k}`, 6)));
+    for (let k = 0; k < 5 && next - 20 + k >= 0; k++) ops.push(post(`/v1/job/churn-${next - 20 + k}?purge=true`, undefined, "DELETE"));
+    next += 5;
+    for (let k = 0; k < 20; k++) {
+      const agent = Math.floor(Math.random() * AGENTS);
+      const h = hostsOf.find((x) => agent >= x.from && agent < x.to)!;
+      h.send({ cmd: "check", agent, service: k % 2, status: Math.random() < 0.5 ? "critical" : "passing" });
+    }
+    if (sec % 10 === 9) {
+      const pick = Array.from({ length: Math.ceil(AGENTS / 10) }, () => Math.floor(Math.random() * AGENTS));
+      for (const h of hostsOf) h.send({ cmd: "replace", agents: pick.filter((i) => i >= h.from && i < h.to) });
+    }
+    await Promise.all(ops);
+    rss.push(rssMb(leaders.pids[0]!));
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
+  }
+  const wallS = (Date.now() - t0) / 1000;
+  const q = Math.floor(rss.length / 4);
+  const floor = (xs: number[]) => Math.min(...xs);
+  const early = floor(rss.slice(q, 2 * q));
+  const late = floor(rss.slice(3 * q));
+  const counts = await fetch(`${url}/v1/jobs`).then((r) => r.json() as Promise<unknown[]>).then((j) => j.length).catch(() => -1);
+  const db1 = dataBytes(leaders.dataDirs[0]!);
+  for (const h of hostsOf) h.send({ cmd: "stop" });
+  await leaders.stop();
+  return {
+    bench: "scale", scenario: "churn", leaders: LEADERS, agents: AGENTS, seconds: Math.round(wallS), jobs_registered: next, jobs_left: counts, errors,
+    rss_mb: { start: rss[0], second_quarter_floor: early, last_quarter_floor: late, max: Math.max(...rss) },
+    rss_drift_percent: Math.round(((late - early) / early) * 1000) / 10, goal_rss_drift_percent: 10,
+    data_dir_mb: { start: Math.round(db0 / 2 ** 20), end: Math.round(db1 / 2 ** 20) },
+  };
+}
+
 try {
-  const result = SCENARIO === "placement" ? await placement() : SCENARIO === "catalog" ? await catalog() : await heartbeats();
+  const run = { placement, catalog, heartbeats, churn }[SCENARIO as "placement"]!;
+  const result = await run();
   console.log(JSON.stringify(result));
 } catch (err) {
   console.log(JSON.stringify({ bench: "scale", scenario: SCENARIO, error: (err as Error).message }));

@@ -11,8 +11,9 @@
 //         {"cmd":"check","agent":I,"service":K,"status":"passing"|"critical"}
 //         {"cmd":"register","agent":I,"name":S,"tag":T}   one more instance, tagged
 // A watcher counts as having seen the change when its answer holds CHANGE_MARK.
-//         {"cmd":"leave","agents":[I…]}
+//         {"cmd":"replace","agents":[I…]}  these agents leave for good; new ones (new ids) take their places
 //         {"cmd":"stop"}
+import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
 import { SimAgent } from "./sim-agent.ts";
 import type { Logger } from "../../core/log.ts";
@@ -35,12 +36,12 @@ const out = (msg: unknown) => process.stdout.write(JSON.stringify(msg) + "\n");
 
 let running: [string, string, number][] = [];
 const agents: SimAgent[] = [];
-for (let i = s.from; i < s.to; i++) {
-  agents.push(new SimAgent({
-    index: i, id: s.ids[i - s.from]!, leaders: s.leaders, secret: s.secret, services: s.services, serviceNames: s.serviceNames,
+const makeAgent = (i: number, id: string) =>
+  new SimAgent({
+    index: i, id, leaders: s.leaders, secret: s.secret, services: s.services, serviceNames: s.serviceNames,
     heartbeatMs: s.heartbeatMs, log: quiet, onRunning: (alloc, job, at) => void running.push([alloc, job, at]),
-  }));
-}
+  });
+for (let i = s.from; i < s.to; i++) agents.push(makeAgent(i, s.ids[i - s.from]!));
 // Start spread over a second, as agents on real hosts would not all boot in one tick.
 agents.forEach((a, k) => setTimeout(() => a.start(s.watchAllocs), Math.floor((k / agents.length) * 1000)));
 
@@ -103,8 +104,14 @@ createInterface({ input: process.stdin }).on("line", (line) => {
     void agents[m.agent - s.from]?.setCheck(m.service, m.status);
   } else if (m.cmd === "register") {
     void agents[m.agent - s.from]?.addService(m.name, m.tag);
-  } else if (m.cmd === "leave") {
-    for (const i of m.agents as number[]) agents[i - s.from]?.stop();
+  } else if (m.cmd === "replace") {
+    for (const i of m.agents as number[]) {
+      const k = i - s.from;
+      if (!agents[k]) continue;
+      agents[k].stop();
+      agents[k] = makeAgent(i, randomUUID());
+      agents[k].start(s.watchAllocs);
+    }
   } else if (m.cmd === "stop") {
     stopper.abort();
     for (const a of agents) a.stop();

@@ -38,6 +38,14 @@ describe("bench/scale.ts, small", () => {
     expect(out.fanout_p99_ms).toBeGreaterThan(0);
   }, 180_000);
 
+  test("churn: jobs come and go, nodes are replaced, checks flap; RSS and the data folder are measured", () => {
+    const out = scale(["--scenario", "churn", "--agents", "30", "--seconds", "8"]);
+    expect(out.jobs_registered).toBe(40);
+    expect(out.errors).toBe(0);
+    expect(typeof out.rss_drift_percent).toBe("number");
+    expect(out.data_dir_mb.end).toBeGreaterThanOrEqual(0);
+  }, 180_000);
+
   test("heartbeats: agents join and beat at the interval the leader asks", () => {
     const out = scale(["--scenario", "heartbeats", "--agents", "60", "--seconds", "2"]);
     expect(out.agents).toBe(60);
