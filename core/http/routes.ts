@@ -8,6 +8,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { RoutePermission } from "../acl/types.ts";
 import { jsonBodyGuard, takesRawBody } from "./json-body.ts";
 import { routeToLeader, type LeaderRouting, type LeaderShape } from "./leader-routing.ts";
+import type { FastRoute } from "./fast-route.ts";
+import { fastDispatcher, type FastDispatch, type FastShape } from "./fast-dispatch.ts";
 
 export type Handler = (c: Context<any, any, any>) => Response | Promise<Response>;
 
@@ -37,6 +39,12 @@ export interface RouteEntry {
   answer?: (c: Context<any, any, any>, res: Response) => Response | Promise<Response>;
   /** What a caller needs when ACLs are on (core/acl/types.ts); else core/acl/route-permissions.ts decides. */
   permission?: RoutePermission;
+  /**
+   * A fast path for this route's hot requests, run before hono
+   * (core/http/fast-route.ts): its match, body cap, signature check, JSON
+   * schema and error answers are this route's, taken by the table.
+   */
+  fast?: FastRoute<any>;
 }
 
 export interface AppShape {
@@ -54,6 +62,8 @@ export interface AppShape {
   raftLeader?: LeaderShape["raftLeader"];
   /** A middleware run for one route before its input validation (ACL enforcement); none when absent. */
   routeMiddleware?: (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler | undefined;
+  /** What the fast paths share (core/http/fast-dispatch.ts); without it routes' fast paths are not run. */
+  fast?: FastShape;
   title: string;
   version: string;
 }
@@ -61,6 +71,7 @@ export interface AppShape {
 export class RouteTable {
   private entries: RouteEntry[] = [];
   private app!: OpenAPIHono;
+  private fast: FastDispatch | undefined;
   private generation = 0;
 
   constructor(private shape: AppShape) {
@@ -96,7 +107,11 @@ export class RouteTable {
     return this.generation;
   }
 
-  fetch = (req: Request, env?: unknown): Response | Promise<Response> => this.app.fetch(req, env as never);
+  /** Answers a request: a route's fast path when one takes it, else the route through hono. */
+  fetch = (req: Request, env?: unknown): Response | Promise<Response> => this.fast?.(req, env) ?? this.app.fetch(req, env as never);
+
+  /** The routes through hono only, no fast path (what a fast path hands a request it refuses to). */
+  fetchRoute = (req: Request, env?: unknown): Response | Promise<Response> => this.app.fetch(req, env as never);
 
   openApiDocument(): unknown {
     const doc = this.app.getOpenAPI31Document({
@@ -107,6 +122,13 @@ export class RouteTable {
     const paths: Record<string, unknown> = {};
     for (const [path, item] of Object.entries(doc.paths ?? {})) paths[path.replace(/\{(\w+)\{[^}]*\}\}/g, "{$1}")] = item;
     return { ...doc, paths };
+  }
+
+  private fastEntries() {
+    return this.entries.filter((e) => e.fast).map((e) => ({
+      method: e.route.method, path: e.route.path, fast: e.fast!,
+      bodySchema: (e.route.request?.body?.content as Record<string, { schema?: unknown }> | undefined)?.["application/json"]?.schema as never,
+    }));
   }
 
   private rebuild(): void {
@@ -128,11 +150,14 @@ export class RouteTable {
       // The body is parsed once, duplicate keys refused, before the ACL decision reads it (core/http/json-body.ts).
       const guard = e.route.hide || takesRawBody(e.route.path) ? [] : [jsonBodyGuard];
       const chain = [...guard, ...(mw ? [mw] : []), ...own];
-      app.openapi(chain.length ? { ...e.route, middleware: chain as never } : e.route, handler as never);
+      // "x-corral-fast-path" in the OpenAPI document says which routes have one (test/cluster/fast-path-corpus.test.ts reads it).
+      const route = e.fast ? { ...e.route, "x-corral-fast-path": true } : e.route;
+      app.openapi(chain.length ? { ...route, middleware: chain as never } : route, handler as never);
     }
     app.notFound(shape.notFound);
     app.onError(shape.onError);
     this.app = app;
+    this.fast = shape.fast ? fastDispatcher(this.fastEntries(), shape.fast, this.fetchRoute) : undefined;
     this.generation++;
   }
 }
