@@ -53,6 +53,13 @@ interface Compiled {
   run: (req: Request, env: unknown, rest: string) => Promise<Response> | undefined;
 }
 
+/**
+ * A Content-Type the route's JSON validator reads as JSON (@hono/zod-openapi's
+ * media-type gate, its jsonRequestRegex). Any other (none, text/plain, a
+ * typo) goes to the route, which answers 415 or validates an empty object.
+ */
+const JSON_REQUEST_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+
 /** "/v1/kv/{key{.*}}" → "/v1/kv/{key}": the route's label in the request metrics (routePattern of its hono path). */
 export const metricsLabel = (path: string): string => path.replace(/\{(\w+)\{[^}]*\}\}/g, "{$1}");
 
@@ -104,6 +111,7 @@ function compile(e: FastEntry, shape: FastShape, route: Fetch): Compiled {
       if (!Number.isFinite(length) || length > cap) return undefined;
       // An unsigned fast path skips the ACL, audit and rate-limit middlewares: only while there are none.
       if (!signed && !shape.open()) return undefined;
+      if (f.json && !JSON_REQUEST_TYPE.test(req.headers.get("content-type") ?? "")) return undefined;
       const taken = f.takes ? f.takes(req, rest, length) : true;
       if (taken === undefined || taken === false) return undefined;
       if (signed) {
