@@ -95,14 +95,20 @@ export function fastDispatcher(entries: readonly FastEntry[], shape: FastShape, 
   };
 }
 
+/** Throws if the table could not run this fast path (checked when the route is added, before it is kept). */
+export function checkFastEntry(e: FastEntry): void {
+  splitPath(e.path);
+  if (e.fast.json && !e.bodySchema) throw new Error(`a json fast path needs its route's JSON body schema: ${e.method.toUpperCase()} ${e.path}`);
+}
+
 function compile(e: FastEntry, shape: FastShape, route: Fetch): Compiled {
+  checkFastEntry(e);
   const { prefix, exact } = splitPath(e.path);
   const method = e.method.toUpperCase();
   const signed = shape.signedPrefixes.some((p) => prefix.startsWith(p));
   const cap = shape.bodyCap(prefix);
   const label = metricsLabel(e.path);
   const f = e.fast;
-  if (f.json && !e.bodySchema) throw new Error(`a json fast path needs its route's JSON body schema: ${method} ${e.path}`);
   const c: Compiled = {
     method, prefix, exact, signed, cap, label,
     run: (req, env, rest) => {

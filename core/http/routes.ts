@@ -9,7 +9,7 @@ import type { RoutePermission } from "../acl/types.ts";
 import { jsonBodyGuard, takesRawBody } from "./json-body.ts";
 import { routeToLeader, type LeaderRouting, type LeaderShape } from "./leader-routing.ts";
 import type { FastRoute } from "./fast-route.ts";
-import { fastDispatcher, type FastDispatch, type FastShape } from "./fast-dispatch.ts";
+import { checkFastEntry, fastDispatcher, type FastDispatch, type FastEntry, type FastShape } from "./fast-dispatch.ts";
 
 export type Handler = (c: Context<any, any, any>) => Response | Promise<Response>;
 
@@ -79,6 +79,7 @@ export class RouteTable {
   }
 
   add(entry: RouteEntry): void {
+    if (entry.fast) checkFastEntry(fastEntry(entry));
     this.entries.push(entry);
     this.rebuild();
   }
@@ -86,6 +87,7 @@ export class RouteTable {
   /** Adds several routes with one rebuild (a plugin's setup). */
   addMany(entries: RouteEntry[]): void {
     if (entries.length === 0) return;
+    for (const e of entries) if (e.fast) checkFastEntry(fastEntry(e));
     this.entries.push(...entries);
     this.rebuild();
   }
@@ -124,13 +126,6 @@ export class RouteTable {
     return { ...doc, paths };
   }
 
-  private fastEntries() {
-    return this.entries.filter((e) => e.fast).map((e) => ({
-      method: e.route.method, path: e.route.path, fast: e.fast!,
-      bodySchema: (e.route.request?.body?.content as Record<string, { schema?: unknown }> | undefined)?.["application/json"]?.schema as never,
-    }));
-  }
-
   private rebuild(): void {
     const shape = this.shape;
     const app = new OpenAPIHono({
@@ -157,7 +152,13 @@ export class RouteTable {
     app.notFound(shape.notFound);
     app.onError(shape.onError);
     this.app = app;
-    this.fast = shape.fast ? fastDispatcher(this.fastEntries(), shape.fast, this.fetchRoute) : undefined;
+    this.fast = shape.fast ? fastDispatcher(this.entries.filter((e) => e.fast).map(fastEntry), shape.fast, this.fetchRoute) : undefined;
     this.generation++;
   }
+}
+
+/** What the fast-path dispatcher needs of a route entry with a fast path: its method, path and JSON body schema. */
+function fastEntry(e: RouteEntry): FastEntry {
+  const content = e.route.request?.body?.content as Record<string, { schema?: unknown }> | undefined;
+  return { method: e.route.method, path: e.route.path, fast: e.fast!, bodySchema: content?.["application/json"]?.schema as FastEntry["bodySchema"] };
 }
