@@ -134,7 +134,7 @@ function compile(e: FastEntry, shape: FastShape, route: Fetch): Compiled {
 }
 
 async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch, req: Request, env: unknown, taken: unknown): Promise<Response> {
-  const started = c.label && e.fast.metered ? shape.metrics?.now() : undefined;
+  const started = e.fast.metered ? shape.metrics?.now() : undefined;
   let res: Response;
   try {
     res = await reply(c, e, shape, route, req, env, taken);
