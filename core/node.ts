@@ -51,9 +51,6 @@ import { raftRoutes } from "./api/raft.ts";
 import { jobRoutes } from "./api/jobs.ts";
 import { allocationRoutes } from "./api/allocations.ts";
 import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
-import { heartbeatFastPath } from "./cluster/heartbeat-fast.ts";
-import { raftFastPath } from "./cluster/raft/fast-path.ts";
-import { kvFastPath } from "./api/kv-fast.ts";
 import { lockWriter } from "./api/kv-lock-write.ts";
 import { sessionRoutes } from "./api/sessions.ts";
 import { txnRoutes } from "./api/txn.ts";
@@ -195,7 +192,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   const baseState = leaderState?.state ?? emptyStateReader;
   const state: StateReader = { ...baseState, acl: { ...baseState.acl, ...security.calls } };
 
-  const { routes, httpMetrics } = buildRouteTable(config, { log, verifier, state, raft, key, peer, metrics, security, leaderClient });
+  const { routes } = buildRouteTable(config, { log, verifier, state, raft, key, peer, metrics, security, leaderClient });
   const { plugins, settings } = await loadPlugins(config, opts, {
     log, routes, bus, state, propose, host, metrics, peer, security, replicator,
     forward: forwardToLeaders,
@@ -209,8 +206,8 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     agentJoined: () => agent?.isJoined() ?? false,
     failure: () => failure,
   });
-  const { kvLocks } = registerCoreRoutes(config, deps, {
-    secret, store, raft, leader,
+  registerCoreRoutes(config, deps, {
+    secret, store, raft, leader, metrics,
     nodeMeta: nodeMeta && { store: nodeMeta, reregister: async () => agent?.reregister() },
   });
   const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events: leaderState?.events, raft, nodeMonitor: leader?.nodeMonitor });
@@ -229,7 +226,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   const guard = { current: own.guardFor(config, verifier, log) };
   let server: Server;
   try {
-    server = await serveHttp(config, { routes, guard, verifier, raft, membership: leader?.membership, propose, security, httpMetrics, kvLocks, metrics, log });
+    server = await serveHttp(config, { routes, guard, security });
   } catch (err) {
     monitoring.close();
     await plugins.stopAll();
@@ -338,6 +335,8 @@ function buildRouteTable(config: Config, o: {
     forward: leaderClient ? leaderForward((req) => leaderClient.forward(req)) : undefined,
     raftLeader: raft ? raftLeaderGate({ status: () => raft.status(), key: o.key, scheme: o.peer.scheme, fetch: o.peer.fetch }) : undefined,
     routeMiddleware: security.routeMiddleware,
+    // Routes' fast paths (Raft messages, heartbeats, KV writes) before hono: core/http/fast-route.ts.
+    fast: { open: security.open, metrics: httpMetrics },
   });
   return { routes, httpMetrics };
 }
@@ -398,9 +397,9 @@ function leaderServices(config: Config, o: { raft: RaftReplicator; state: StateR
   return { nodeMonitor, membership, scheduling, sessionTimers };
 }
 
-/** Core's own API routes (core/api). Returns the KV lock writer, which the KV fast path shares. */
+/** Core's own API routes (core/api), their fast paths declared with them. */
 function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
-  secret: string; store?: Store; raft?: RaftReplicator; leader?: LeaderServices;
+  secret: string; store?: Store; raft?: RaftReplicator; leader?: LeaderServices; metrics: Registry;
   nodeMeta?: { store: NodeMetaStore; reregister: () => Promise<void> };
 }) {
   const { raft, store } = o;
@@ -408,14 +407,15 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
   nodeRoutes(deps);
   nodeMetaRoutes(deps, { local: o.nodeMeta });
   pluginRoutes(deps);
-  clusterRoutes(deps);
+  clusterRoutes(deps, {
+    heartbeats: deps.membership && new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [o.metrics] }),
+  });
   aclRpcRoutes(deps);
   intentionRpcRoutes(deps);
   aclFactRoutes(deps);
   routeListRoutes(deps);
   // One lock writer for the KV route and its fast path: one AcquireQueue per node (core/api/kv-lock-write.ts).
-  const kvLocks = lockWriter(deps);
-  kvRoutes(deps, kvLocks);
+  kvRoutes(deps, lockWriter(deps));
   sessionRoutes(deps, {
     ttlMinMs: config.leader.sessionTtlMinMs, timers: o.leader?.sessionTimers,
     confirmLeader: raft ? () => raft.readBarrier().catch(toApiError) : undefined,
@@ -425,47 +425,19 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
   allocationRoutes(deps);
   variableRoutes(deps, { db: store?.db, clusterSecret: o.secret });
   if (raft && store) raftRoutes(deps, raft, store);
-  return { kvLocks };
 }
 
 /**
- * The HTTP server: browser guard, then the fast paths, then the route table.
+ * The HTTP server: browser guard, then the route table (routes' fast paths, then hono).
  * Throws the bind error people can act on.
  */
-async function serveHttp(config: Config, o: {
-  routes: RouteTable; guard: { current: Guard }; verifier: RpcVerifier; raft?: RaftReplicator; membership?: Membership;
-  propose: Propose; security: Security; httpMetrics: HttpMetrics; kvLocks: ReturnType<typeof lockWriter>; metrics: Registry; log: Logger;
-}): Promise<Server> {
-  const { routes, guard, verifier, raft, membership, security } = o;
+async function serveHttp(config: Config, o: { routes: RouteTable; guard: { current: Guard }; security: Security }): Promise<Server> {
+  const { routes, guard, security } = o;
   // Outside the try below: an unreadable certificate is not a bind error.
   const tls = serverTls(config.tls);
   try {
-    // A fast path that read a body whose signature then failed hands the same
-    // bytes to the route table, which refuses and audits it. The Bun server
-    // knows the client's address only for the request it received, so
-    // requestIP answers for the original.
-    const refusedByRouteTable = (req: Request, env: unknown, original: Request) => {
-      const server = env as { requestIP?: (r: Request) => unknown } | undefined;
-      const wrapped = server?.requestIP ? { requestIP: () => server.requestIP!(original) } : env;
-      return routes.fetch(req, wrapped);
-    };
-    // Heartbeats are most of a big cluster's requests: the leader answers them before the route table.
-    const fast = membership && raft
-      ? heartbeatFastPath({
-        verifier, membership, isLeader: () => raft.status().isLeader, maxBodyBytes: config.http.maxBodyBytes,
-        fallback: refusedByRouteTable,
-        counter: new Counter({ name: "corral_cluster_heartbeats_total", help: "Agent heartbeats answered by this leader", registers: [o.metrics] }),
-      })
-      : undefined;
-    // Peer messages likewise: one or two per follower per replicated write.
-    const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft.step(m), fallback: refusedByRouteTable }) : undefined;
-    // And the plain KV write, the hot client write (agents forward theirs through the route).
-    const kvFast = raft
-      ? kvFastPath({ propose: o.propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: o.httpMetrics, log: o.log, locks: o.kvLocks })
-      : undefined;
-    const inner = fast || raftFast || kvFast
-      ? (req: Request, env?: unknown) => raftFast?.(req, env) ?? kvFast?.(req) ?? fast?.(req, env) ?? routes.fetch(req, env)
-      : routes.fetch;
+    // The route table runs routes' fast paths before hono itself (core/http/fast-route.ts).
+    const inner = routes.fetch;
     // Host allow-list and cross-site refusal before anything else, fast paths included (core/http/browser-guard.ts).
     // Its refusals of writes are audited here: they never reach the audit middleware.
     const handler = (req: Request, env?: unknown): Response | Promise<Response> => {

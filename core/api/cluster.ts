@@ -1,13 +1,16 @@
 // Agent → leader RPC. The cluster-auth middleware has already checked the
 // HMAC signature for everything under /v1/cluster/.
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Counter } from "prom-client";
+import { heartbeatFast } from "../cluster/heartbeat-fast.ts";
 import { ApiError } from "../http/errors.ts";
 import { HeartbeatRequest, JoinRequest } from "../cluster/protocol.ts";
 import { Command } from "../state/commands.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
 
-export function clusterRoutes(d: CoreApiDeps) {
+/** `heartbeats`: counts the heartbeats this leader answered (corral_cluster_heartbeats_total). */
+export function clusterRoutes(d: CoreApiDeps, o: { heartbeats?: Pick<Counter, "inc"> } = {}) {
   const membership = () => {
     if (!d.membership) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node does not accept agents (role agent)");
     return d.membership;
@@ -34,7 +37,15 @@ export function clusterRoutes(d: CoreApiDeps) {
       responses: { ...jsonResponse(z.object({ ok: z.boolean(), status: z.string() })), ...errorResponses },
     }),
     leader: "leader",
-    handler: async (c) => c.json(await membership().heartbeat(c.req.valid("json" as never) as HeartbeatRequest)),
+    handler: async (c) => {
+      const out = await membership().heartbeat(c.req.valid("json" as never) as HeartbeatRequest);
+      o.heartbeats?.inc();
+      return c.json(out);
+    },
+    // The active leader answers most heartbeats before hono (core/cluster/heartbeat-fast.ts).
+    fast: d.membership && d.replicator
+      ? heartbeatFast({ membership: d.membership, isLeader: () => d.replicator!.status().isLeader, counter: o.heartbeats })
+      : undefined,
   });
 
   d.routes.add({

@@ -9,6 +9,7 @@ import { readScope } from "../acl/read-scope.ts";
 import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
 import { kvView } from "../state/domains/txn.ts";
 import { lockWriter, type LockWriter } from "./kv-lock-write.ts";
+import { kvWriteFast } from "./kv-fast.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
 
@@ -19,10 +20,11 @@ const KvEntryView = z
   })
   .openapi("KVPair");
 
-/** Longest KV key (characters); the write fast path (kv-fast.ts) checks the same. */
+/** Longest KV key (characters); the write fast path (kv-fast.ts) checks it with the route's schema. */
 export const MAX_KEY_CHARS = 1024;
 
-const keyParam = z.object({ key: z.string().max(MAX_KEY_CHARS) });
+/** The path parameters of the KV routes; the write fast path checks keys with it. */
+export const keyParam = z.object({ key: z.string().max(MAX_KEY_CHARS) });
 const kvQuery = z.object({
   recurse: z.string().optional(), keys: z.string().optional(), separator: z.string().max(64).optional(),
   raw: z.string().optional(), index: z.string().optional(), wait: z.string().optional(), dc: z.string().optional(),
@@ -54,7 +56,7 @@ export function listKeys(keys: string[], prefix: string, separator: string | nul
   return [...out].sort();
 }
 
-/** `locks`: the node's one lock writer, shared with the write fast path (core/node.ts). */
+/** `locks`: the node's one lock writer, shared by the write route and its fast path. */
 export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
   const status = () => d.replicator?.status();
 
@@ -139,6 +141,8 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
       const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas });
       return c.json(out.result.ok ? out.result.value === true : false);
     },
+    // Plain and lock writes before hono on leader-role nodes (agents forward theirs through the route).
+    fast: d.replicator ? kvWriteFast({ propose: d.propose, locks, params: keyParam }) : undefined,
   });
 
   d.routes.add({

@@ -11,6 +11,7 @@ import { clusterAuth, type RpcVerifier } from "./middleware/cluster-auth.ts";
 import { PEER_PREFIXES, STREAMED_PREFIXES } from "./peer-paths.ts";
 import { bodyType } from "./middleware/body-type.ts";
 import { inertAnswers } from "./middleware/inert-answers.ts";
+import type { FastShape } from "./fast-dispatch.ts";
 
 /** Routes that take a body as bytes and never parse it (a KV value, a proxied call): any Content-Type. */
 export const RAW_BODY_PREFIXES = ["/v1/kv/", ...STREAMED_PREFIXES];
@@ -36,6 +37,11 @@ export interface AppOptions {
   raftLeader?: AppShape["raftLeader"];
   /** Per-route middleware (ACL enforcement, core/acl/enforce.ts). */
   routeMiddleware?: AppShape["routeMiddleware"];
+  /**
+   * Routes' fast paths run before hono (core/http/fast-route.ts) when given:
+   * `open` is Security.open, `metrics` the request metrics of the `outer` middleware.
+   */
+  fast?: Pick<FastShape, "open" | "metrics">;
 }
 
 /** Longest error message sent back (the fuzzer found 6 KB IDs echoed in Consul's texts). */
@@ -49,8 +55,8 @@ export function errorBody(code: string, message: string) {
  * What an ApiError answers: its message as plain text or in an errorBody,
  * clipped to MAX_ERROR_CHARS (messages may quote what the client sent, an ID
  * or a key: never echo more than a line of it back). Status and headers are
- * the error's own; the route table's onError and the KV fast path
- * (core/api/kv-fast.ts) both answer with this.
+ * the error's own; the route table's onError and the fast paths
+ * (core/http/fast-reply.ts) both answer with this.
  */
 export function apiErrorReply(err: ApiError): { text: string } | { json: ReturnType<typeof errorBody> } {
   const message = err.message.length > MAX_ERROR_CHARS ? err.message.slice(0, MAX_ERROR_CHARS - 3) + "..." : err.message;
@@ -73,6 +79,11 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     return c.json(errorBody("INTERNAL", "internal error"), 500);
   };
 
+  // A snapshot for a lagging follower travels as one Raft message.
+  const overrides = [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }];
+  // The cap the middlewares below put on a path: the fast paths take no more.
+  const bodyCap = (path: string) => overrides.find((o) => path.startsWith(o.prefix))?.maxBytes ?? opts.maxBodyBytes;
+
   return new RouteTable({
     title: "corral",
     version: opts.version,
@@ -80,9 +91,7 @@ export function createRouteTable(opts: AppOptions): RouteTable {
       ...(opts.outer ?? []),
       inertAnswers({ proxied: PROXIED_PREFIXES }),
       clusterAuth({
-        verifier: opts.verifier, prefixes: PEER_PREFIXES, maxBodyBytes: opts.maxBodyBytes,
-        // A snapshot for a lagging follower travels as one Raft message.
-        overrides: [{ prefix: "/v1/raft/", maxBytes: opts.maxPeerMessageBytes ?? 64 * 1024 * 1024 }],
+        verifier: opts.verifier, prefixes: PEER_PREFIXES, maxBodyBytes: opts.maxBodyBytes, overrides,
       }),
       bodyLimit({ maxBytes: opts.maxBodyBytes, streamed: STREAMED_PREFIXES, capturedBy: PEER_PREFIXES }),
       bodyType({ raw: RAW_BODY_PREFIXES, exempt: PEER_PREFIXES }),
@@ -96,5 +105,6 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     forward: opts.forward,
     raftLeader: opts.raftLeader,
     routeMiddleware: opts.routeMiddleware,
+    fast: opts.fast && { ...opts.fast, verifier: opts.verifier, signedPrefixes: PEER_PREFIXES, bodyCap, log: opts.log },
   });
 }

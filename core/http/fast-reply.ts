@@ -1,7 +1,7 @@
 // How a fast path answers (issue 19, point 4): byte for byte as the route
 // table would for the route it shadows, so a client cannot tell which one
-// answered. The fast paths (core/api/kv-fast.ts, core/cluster/heartbeat-fast.ts)
-// build their Responses here and nowhere else; test/cluster/fast-path-corpus.test.ts
+// answered. The fast-path dispatcher (core/http/fast-dispatch.ts) and the fast
+// paths declared on routes build their Responses here and nowhere else; test/cluster/fast-path-corpus.test.ts
 // sends the same corpus to a fast path and its route and requires the same answers.
 import { apiErrorReply, errorBody } from "./app.ts";
 import { ApiError } from "./errors.ts";

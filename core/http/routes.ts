@@ -8,6 +8,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { RoutePermission } from "../acl/types.ts";
 import { jsonBodyGuard, takesRawBody } from "./json-body.ts";
 import { routeToLeader, type LeaderRouting, type LeaderShape } from "./leader-routing.ts";
+import type { FastRoute } from "./fast-route.ts";
+import { checkFastEntry, fastDispatcher, type FastDispatch, type FastEntry, type FastShape } from "./fast-dispatch.ts";
 
 export type Handler = (c: Context<any, any, any>) => Response | Promise<Response>;
 
@@ -37,6 +39,12 @@ export interface RouteEntry {
   answer?: (c: Context<any, any, any>, res: Response) => Response | Promise<Response>;
   /** What a caller needs when ACLs are on (core/acl/types.ts); else core/acl/route-permissions.ts decides. */
   permission?: RoutePermission;
+  /**
+   * A fast path for this route's hot requests, run before hono
+   * (core/http/fast-route.ts): its match, body cap, signature check, JSON
+   * schema and error answers are this route's, taken by the table.
+   */
+  fast?: FastRoute<any>;
 }
 
 export interface AppShape {
@@ -54,6 +62,8 @@ export interface AppShape {
   raftLeader?: LeaderShape["raftLeader"];
   /** A middleware run for one route before its input validation (ACL enforcement); none when absent. */
   routeMiddleware?: (entry: RouteEntry, all: readonly RouteEntry[]) => MiddlewareHandler | undefined;
+  /** What the fast paths share (core/http/fast-dispatch.ts); without it routes' fast paths are not run. */
+  fast?: FastShape;
   title: string;
   version: string;
 }
@@ -61,6 +71,7 @@ export interface AppShape {
 export class RouteTable {
   private entries: RouteEntry[] = [];
   private app!: OpenAPIHono;
+  private fast: FastDispatch | undefined;
   private generation = 0;
 
   constructor(private shape: AppShape) {
@@ -68,6 +79,7 @@ export class RouteTable {
   }
 
   add(entry: RouteEntry): void {
+    if (entry.fast) checkFastEntry(fastEntry(entry));
     this.entries.push(entry);
     this.rebuild();
   }
@@ -75,6 +87,7 @@ export class RouteTable {
   /** Adds several routes with one rebuild (a plugin's setup). */
   addMany(entries: RouteEntry[]): void {
     if (entries.length === 0) return;
+    for (const e of entries) if (e.fast) checkFastEntry(fastEntry(e));
     this.entries.push(...entries);
     this.rebuild();
   }
@@ -96,7 +109,11 @@ export class RouteTable {
     return this.generation;
   }
 
-  fetch = (req: Request, env?: unknown): Response | Promise<Response> => this.app.fetch(req, env as never);
+  /** Answers a request: a route's fast path when one takes it, else the route through hono. */
+  fetch = (req: Request, env?: unknown): Response | Promise<Response> => this.fast?.(req, env) ?? this.app.fetch(req, env as never);
+
+  /** The routes through hono only, no fast path (what a fast path hands a request it refuses to). */
+  fetchRoute = (req: Request, env?: unknown): Response | Promise<Response> => this.app.fetch(req, env as never);
 
   openApiDocument(): unknown {
     const doc = this.app.getOpenAPI31Document({
@@ -128,11 +145,20 @@ export class RouteTable {
       // The body is parsed once, duplicate keys refused, before the ACL decision reads it (core/http/json-body.ts).
       const guard = e.route.hide || takesRawBody(e.route.path) ? [] : [jsonBodyGuard];
       const chain = [...guard, ...(mw ? [mw] : []), ...own];
-      app.openapi(chain.length ? { ...e.route, middleware: chain as never } : e.route, handler as never);
+      // "x-corral-fast-path" in the OpenAPI document says which routes have one (test/cluster/fast-path-corpus.test.ts reads it).
+      const route = e.fast ? { ...e.route, "x-corral-fast-path": true } : e.route;
+      app.openapi(chain.length ? { ...route, middleware: chain as never } : route, handler as never);
     }
     app.notFound(shape.notFound);
     app.onError(shape.onError);
     this.app = app;
+    this.fast = shape.fast ? fastDispatcher(this.entries.filter((e) => e.fast).map(fastEntry), shape.fast, this.fetchRoute) : undefined;
     this.generation++;
   }
+}
+
+/** What the fast-path dispatcher needs of a route entry with a fast path: its method, path and JSON body schema. */
+function fastEntry(e: RouteEntry): FastEntry {
+  const content = e.route.request?.body?.content as Record<string, { schema?: unknown }> | undefined;
+  return { method: e.route.method, path: e.route.path, fast: e.fast!, bodySchema: content?.["application/json"]?.schema as FastEntry["bodySchema"] };
 }

@@ -5,27 +5,25 @@
 // rate limits are on. test/api/kv.test.ts checks the same end to end.
 import { describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
-import { kvFastPath } from "../../core/api/kv-fast.ts";
+import { kvWriteFast } from "../../core/api/kv-fast.ts";
+import { keyParam } from "../../core/api/kv.ts";
+import { dispatchOne } from "../helpers/fast-path.ts";
 import { ApiError, consulError } from "../../core/http/errors.ts";
 import { HttpMetrics } from "../../core/http/middleware/http-metrics.ts";
 import type { Command } from "../../core/state/commands.ts";
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } } as never;
-
 function setup(opts: { open?: boolean; fail?: Error; casFails?: boolean } = {}) {
   const proposed: Command[] = [];
   const registry = new Registry();
-  const fast = kvFastPath({
+  const fast = dispatchOne("put", "/v1/kv/{key{.*}}", kvWriteFast({
     propose: async (cmd) => {
       if (opts.fail) throw opts.fail;
       proposed.push(cmd);
       return { result: { ok: true, value: !opts.casFails } };
     },
-    open: () => opts.open ?? true,
-    maxBodyBytes: 1000,
-    metrics: new HttpMetrics({ registry }),
-    log: silent,
-  });
+    locks: async () => { throw new Error("no lock writes here"); },
+    params: keyParam,
+  }), { open: () => opts.open ?? true, maxBodyBytes: 1000, metrics: new HttpMetrics({ registry }) });
   const counted = async () => (await registry.getSingleMetric("corral_http_requests_total")!.get()).values.map((v) => v.labels);
   return { fast, proposed, counted };
 }

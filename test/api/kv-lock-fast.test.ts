@@ -6,28 +6,25 @@
 // fast path (`?acquire=ID`) and through the route (`?acquire=ID&flags=0`).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
-import { kvFastPath } from "../../core/api/kv-fast.ts";
+import { kvWriteFast } from "../../core/api/kv-fast.ts";
+import { keyParam } from "../../core/api/kv.ts";
+import { dispatchOne } from "../helpers/fast-path.ts";
 import { consulError } from "../../core/http/errors.ts";
 import { HttpMetrics } from "../../core/http/middleware/http-metrics.ts";
 import type { LockWriteRequest } from "../../core/api/kv-lock-write.ts";
 import { killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } } as never;
-
 function setup(answer: (w: LockWriteRequest) => Promise<boolean>, open = true) {
   const writes: LockWriteRequest[] = [];
   const registry = new Registry();
-  const fast = kvFastPath({
+  const fast = dispatchOne("put", "/v1/kv/{key{.*}}", kvWriteFast({
     propose: async () => { throw new Error("a lock write must not be proposed as a plain write"); },
-    open: () => open,
-    maxBodyBytes: 1000,
-    metrics: new HttpMetrics({ registry }),
-    log: silent,
+    params: keyParam,
     locks: async (w) => {
       writes.push(w);
       return answer(w);
     },
-  });
+  }), { open: () => open, maxBodyBytes: 1000, metrics: new HttpMetrics({ registry }) });
   const counted = async () => (await registry.getSingleMetric("corral_http_requests_total")!.get()).values.map((v) => v.labels);
   return { fast, writes, counted };
 }

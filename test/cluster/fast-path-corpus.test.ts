@@ -1,85 +1,203 @@
 // Issue 19, point 4 (the test half): a fast path must answer exactly as the
-// route it shadows. The leader's heartbeat fast path (core/cluster/heartbeat-fast.ts)
-// takes a signed POST /v1/cluster/heartbeat that declares its length; the
-// same request sent chunked (no Content-Length) goes to the route table. A
-// corpus of valid and invalid bodies is sent both ways to a real dev node;
-// status, body and Content-Type must be the same.
+// route it is declared on (core/http/fast-route.ts). A fast path takes only a
+// request that declares its length (Content-Length); the same request sent
+// chunked goes to the route through hono. Each corpus below is sent both ways
+// to a real dev node; status, Content-Type and body must be the same.
+//
+// Generic over the declared fast paths: the node's /v1/openapi.json marks the
+// routes that carry one ("x-corral-fast-path"), and a declared fast path
+// without a corpus here fails by name, as does a corpus whose route lost its
+// fast path.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
 import { signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
 
 const SECRET = "fast-path-corpus-secret-0123456789";
+/** raft.max_message_bytes of the node: the Raft corpus sends a batch just over it. */
+const RAFT_CAP = 6 * 1024 * 1024;
 let node: CorralProcess;
 afterAll(killAll);
 beforeAll(async () => {
-  node = await startCorral({ role: "dev", config: `[cluster]\nsecret = "${SECRET}"\n` });
+  node = await startCorral({ role: "dev", config: `[cluster]\nsecret = "${SECRET}"\n[raft]\nmax_message_bytes = ${RAFT_CAP}\n` });
 }, 60_000);
 
+interface Case {
+  name: string;
+  body: string;
+  /** Path and query, when not the corpus's path. */
+  path?: string;
+  /** How a signed route's request is signed: validly (default), with another secret, for another body of the same length, or not at all. */
+  signature?: "valid" | "wrong-secret" | "other-body" | "none";
+  /** Content-Type (default application/json on signed routes, none on others); null: none. */
+  contentType?: string | null;
+}
+
+interface Corpus {
+  method: string;
+  path: string;
+  /** Node-signed (a peer route): every case is signed as its `signature` says. */
+  signed: boolean;
+  /** Counted in corral_http_requests_total on the fast path too; if not, the test checks the fast send was not counted (it took the fast path). */
+  metered: boolean;
+  cases: Case[];
+}
+
 const UNKNOWN = "11111111-1111-4111-8111-111111111111";
-const CORPUS: [string, string][] = [
-  ["an unknown node", JSON.stringify({ id: UNKNOWN })],
-  ["not JSON", "{ not json"],
-  ["a JSON array", "[]"],
-  ["no id", "{}"],
-  ["an id that is no UUID", JSON.stringify({ id: "x" })],
-  ["a very long id", JSON.stringify({ id: "x".repeat(4000) })],
-  ["a wrong sample", JSON.stringify({ id: UNKNOWN, sample: "hot" })],
-  ["a duplicate key", `{"id":"${UNKNOWN}","id":"${UNKNOWN}"}`],
-];
-
-async function send(body: string, chunked: boolean) {
-  const host = `127.0.0.1:${node.port}`;
-  const path = "/v1/cluster/heartbeat";
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    [SIGNATURE_HEADER]: signRequest({ secret: SECRET, node: "corpus" }, "POST", path, body, { to: host }),
-  };
-  const bytes = new TextEncoder().encode(body);
-  const res = await fetch(node.url + path, {
-    method: "POST", headers,
-    body: chunked ? new ReadableStream({ start(c) { c.enqueue(bytes); c.close(); } }) : body,
-  });
-  return { status: res.status, type: res.headers.get("content-type"), body: await res.text() };
-}
-
-describe("heartbeat: fast path and route answer alike", () => {
-  for (const [name, body] of CORPUS) {
-    test(name, async () => {
-      const fast = await send(body, false);
-      const route = await send(body, true);
-      expect(fast).toEqual(route);
-    });
-  }
-});
-
-// The KV write fast path (core/api/kv-fast.ts) takes a PUT with a Content-Length
-// and no query but acquire/release; the same PUT sent chunked goes to the route.
 const SESSION = "22222222-2222-4222-8222-222222222222";
-const KV_CORPUS: [string, string, string][] = [
-  ["a plain value", "/v1/kv/corpus/a", "hello"],
-  ["an empty value", "/v1/kv/corpus/b", ""],
-  ["a binary-looking value", "/v1/kv/corpus/c", "\u0000\u00ff{}"],
-  ["a deep key", "/v1/kv/" + "d/".repeat(40) + "leaf", "x"],
-  ["an acquire with an unknown session", `/v1/kv/corpus/lock?acquire=${SESSION}`, "me"],
-  ["a release with an unknown session", `/v1/kv/corpus/lock?release=${SESSION}`, ""],
-  ["a value over the KV limit", "/v1/kv/corpus/big", "v".repeat(600 * 1024)],
-];
+/** A message for no node here: a valid Raft message the node's replicator drops (it is not `to` it). */
+const msg = (over: Record<string, unknown> = {}) => ({ type: "Heartbeat", from: "peer:1", to: "nobody:1", term: 1, commit: 0, readSeq: 0, ...over });
+const batch = (messages: unknown, from: unknown = "peer:1") => JSON.stringify({ from, messages });
 
-async function put(path: string, body: string, chunked: boolean) {
-  const bytes = new TextEncoder().encode(body);
+/** Keyed as "METHOD /openapi/path", as the node's OpenAPI document names the route. */
+const CORPORA: Record<string, Corpus> = {
+  "POST /v1/raft/message": {
+    method: "POST", path: "/v1/raft/message", signed: true, metered: false,
+    cases: [
+      { name: "a valid batch", body: batch([msg()]) },
+      { name: "an empty batch", body: batch([]) },
+      { name: "every message type", body: batch(["PreVote", "Vote", "Append", "AppendResp", "Snapshot", "TimeoutNow"].map((type) => msg({ type }))) },
+      { name: "an unknown message type", body: batch([msg({ type: "Bogus" })]) },
+      { name: "an overlong message type", body: batch([msg({ type: "T".repeat(33) })]) },
+      { name: "no sender", body: JSON.stringify({ messages: [msg()] }) },
+      { name: "a sender that is no string", body: batch([msg()], 7) },
+      { name: "an overlong sender", body: batch([msg()], "p".repeat(301)) },
+      { name: "an overlong from", body: batch([msg({ from: "p".repeat(301) })]) },
+      { name: "an overlong to", body: batch([msg({ to: "n".repeat(301) })]) },
+      { name: "a negative term", body: batch([msg({ term: -1 })]) },
+      { name: "a fractional term", body: batch([msg({ term: 1.5 })]) },
+      { name: "a term as a string", body: batch([msg({ term: "1" })]) },
+      { name: "no term", body: batch([{ type: "Heartbeat", from: "a", to: "b" }]) },
+      { name: "a null message", body: batch([null]) },
+      { name: "messages as an object", body: batch({ 0: msg() }) },
+      { name: "no messages", body: JSON.stringify({ from: "peer:1" }) },
+      { name: "a JSON array", body: "[]" },
+      { name: "JSON null", body: "null" },
+      { name: "not JSON", body: "{ not json" },
+      { name: "an empty body", body: "" },
+      { name: "a duplicate key", body: `{"from":"a","from":"b","messages":[]}` },
+      { name: "more than 100,000 messages", body: batch(Array.from({ length: 100_001 }, () => ({ type: "x", from: "a", to: "b", term: 0 }))) },
+      { name: "a batch over raft.max_message_bytes", body: batch([msg({ pad: "x".repeat(RAFT_CAP) })]) },
+      { name: "a wrong secret", body: batch([msg()]), signature: "wrong-secret" },
+      { name: "a signature for another body", body: batch([msg()]), signature: "other-body" },
+      { name: "no signature", body: batch([msg()]), signature: "none" },
+      { name: "a text/plain body", body: batch([msg()]), contentType: "text/plain" },
+      { name: "no Content-Type", body: batch([msg()]), contentType: null },
+      { name: "JSON with a charset", body: batch([msg()]), contentType: "application/json; charset=utf-8" },
+    ],
+  },
+  "POST /v1/cluster/heartbeat": {
+    method: "POST", path: "/v1/cluster/heartbeat", signed: true, metered: false,
+    cases: [
+      { name: "an unknown node", body: JSON.stringify({ id: UNKNOWN }) },
+      { name: "not JSON", body: "{ not json" },
+      { name: "an empty body", body: "" },
+      { name: "a JSON array", body: "[]" },
+      { name: "no id", body: "{}" },
+      { name: "an id that is no UUID", body: JSON.stringify({ id: "x" }) },
+      { name: "a very long id", body: JSON.stringify({ id: "x".repeat(4000) }) },
+      { name: "a wrong sample", body: JSON.stringify({ id: UNKNOWN, sample: "hot" }) },
+      { name: "a duplicate key", body: `{"id":"${UNKNOWN}","id":"${UNKNOWN}"}` },
+      { name: "a body over http.max_body_bytes", body: JSON.stringify({ id: UNKNOWN, pad: "x".repeat(1024 * 1024 + 1) }) },
+      { name: "a wrong secret", body: JSON.stringify({ id: UNKNOWN }), signature: "wrong-secret" },
+      { name: "a signature for another body", body: JSON.stringify({ id: UNKNOWN }), signature: "other-body" },
+      { name: "no signature", body: JSON.stringify({ id: UNKNOWN }), signature: "none" },
+      { name: "no Content-Type", body: JSON.stringify({ id: UNKNOWN }), contentType: null },
+      { name: "no Content-Type, no body", body: "", contentType: null },
+      { name: "a text/plain body", body: JSON.stringify({ id: UNKNOWN }), contentType: "text/plain" },
+      { name: "a +json media type", body: JSON.stringify({ id: UNKNOWN }), contentType: "application/vnd.corral+json" },
+      { name: "JSON with a charset", body: JSON.stringify({ id: UNKNOWN }), contentType: "application/json; charset=utf-8" },
+    ],
+  },
+  "PUT /v1/kv/{key}": {
+    method: "PUT", path: "/v1/kv/corpus/a", signed: false, metered: true,
+    cases: [
+      { name: "a plain value", body: "hello" },
+      { name: "an empty value", body: "" },
+      { name: "a binary-looking value", body: "\u0000\u00ff{}" },
+      { name: "a JSON-looking value", body: "{\"a\":1}", contentType: "application/json" },
+      { name: "a deep key", path: "/v1/kv/" + "d/".repeat(40) + "leaf", body: "x" },
+      { name: "a key at the length limit", path: "/v1/kv/" + "k".repeat(1024), body: "x" },
+      { name: "a key over the length limit", path: "/v1/kv/" + "k".repeat(1025), body: "x" },
+      { name: "no key", path: "/v1/kv/", body: "x" },
+      { name: "an acquire with an unknown session", path: `/v1/kv/corpus/lock?acquire=${SESSION}`, body: "me" },
+      { name: "a release with an unknown session", path: `/v1/kv/corpus/lock?release=${SESSION}`, body: "" },
+      { name: "a value over the KV limit", path: "/v1/kv/corpus/big", body: "v".repeat(600 * 1024) },
+    ],
+  },
+};
+
+/** The routes the node declares a fast path on ("METHOD /path"), from its OpenAPI document. */
+async function declaredFastPaths(): Promise<string[]> {
+  const doc = (await (await fetch(`${node.url}/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, Record<string, unknown>>> };
+  const out: string[] = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) if (op?.["x-corral-fast-path"] === true) out.push(`${method.toUpperCase()} ${path}`);
+  }
+  return out.sort();
+}
+
+async function send(corpus: Corpus, c: Case, chunked: boolean) {
+  const path = c.path ?? corpus.path;
+  const host = `127.0.0.1:${node.port}`;
+  const headers: Record<string, string> = {};
+  const type = c.contentType === undefined ? (corpus.signed ? "application/json" : undefined) : c.contentType;
+  if (type) headers["content-type"] = type;
+  if (corpus.signed && c.signature !== "none") {
+    const signed = c.signature === "other-body" ? c.body.replace(/.$/, (ch) => (ch === "}" ? "]" : "}")) : c.body;
+    const secret = c.signature === "wrong-secret" ? "another-secret-0123456789abcdef" : SECRET;
+    headers[SIGNATURE_HEADER] = signRequest({ secret, node: "corpus" }, corpus.method, path, signed, { to: host });
+  }
+  const bytes = new TextEncoder().encode(c.body);
   const res = await fetch(node.url + path, {
-    method: "PUT",
-    body: chunked ? new ReadableStream({ start(c) { c.enqueue(bytes); c.close(); } }) : body,
+    method: corpus.method, headers,
+    body: chunked ? new ReadableStream({ start(s) { s.enqueue(bytes); s.close(); } }) : c.body,
   });
   return { status: res.status, type: res.headers.get("content-type"), body: await res.text() };
 }
 
-describe("KV writes: fast path and route answer alike", () => {
-  for (const [name, path, body] of KV_CORPUS) {
-    test(name, async () => {
-      const fast = await put(path, body, false);
-      const route = await put(path, body, true);
-      expect(fast).toEqual(route);
-    });
+/** corral_http_requests_total for one route pattern, all statuses. */
+async function requestsCounted(route: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("corral_http_requests_total{") && line.includes(`route="${route}"`)) n += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
+  return n;
+}
+
+test("every declared fast path has a corpus, and every corpus a declared fast path", async () => {
+  const declared = await declaredFastPaths();
+  expect(declared.length).toBeGreaterThan(0);
+  expect({ withoutCorpus: declared.filter((k) => !CORPORA[k]), withoutFastPath: Object.keys(CORPORA).filter((k) => !declared.includes(k)) })
+    .toEqual({ withoutCorpus: [], withoutFastPath: [] });
 });
+
+for (const [key, corpus] of Object.entries(CORPORA)) {
+  describe(`${key}: fast path and route answer alike`, () => {
+    test("has a corpus of valid and invalid inputs", () => {
+      expect(corpus.cases.length).toBeGreaterThanOrEqual(5);
+      expect(corpus.cases.some((c) => c.signature === undefined || c.signature === "valid")).toBe(true);
+    });
+
+    if (!corpus.metered) {
+      // Else the corpus could compare the route with itself: an unmetered fast path leaves the route's counter alone.
+      test("the request with a length takes the fast path", async () => {
+        const route = key.slice(key.indexOf(" ") + 1);
+        const before = await requestsCounted(route);
+        const first = corpus.cases[0]!;
+        await send(corpus, first, false);
+        expect(await requestsCounted(route)).toBe(before);
+        await send(corpus, first, true);
+        expect(await requestsCounted(route)).toBe(before + 1);
+      });
+    }
+
+    for (const c of corpus.cases) {
+      test(c.name, async () => {
+        const fast = await send(corpus, c, false);
+        const route = await send(corpus, c, true);
+        expect(fast).toEqual(route);
+      }, 60_000);
+    }
+  });
+}

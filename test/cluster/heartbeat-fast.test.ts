@@ -2,7 +2,9 @@
 // signature, size and schema checks, membership errors as JSON; other
 // requests, and every request on a follower, fall through to the route table.
 import { describe, expect, test } from "bun:test";
-import { heartbeatFastPath } from "../../core/cluster/heartbeat-fast.ts";
+import { heartbeatFast } from "../../core/cluster/heartbeat-fast.ts";
+import { HeartbeatRequest } from "../../core/cluster/protocol.ts";
+import { dispatchOne } from "../helpers/fast-path.ts";
 import { RpcVerifier, signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
 import { ApiError } from "../../core/http/errors.ts";
 
@@ -19,8 +21,8 @@ function setup(leader = true) {
     },
   } as never;
   let count = 0;
-  const fast = heartbeatFastPath({
-    verifier: new RpcVerifier({ secret: SECRET, isOurs: (a) => a === "127.0.0.1:7700" }), membership, isLeader: () => leader, maxBodyBytes: 1000, counter: { inc: () => void count++ },
+  const fast = dispatchOne("post", "/v1/cluster/heartbeat", heartbeatFast({ membership, isLeader: () => leader, counter: { inc: () => void count++ } }), {
+    verifier: new RpcVerifier({ secret: SECRET, isOurs: (a) => a === "127.0.0.1:7700" }), maxBodyBytes: 1000, bodySchema: HeartbeatRequest,
     // The route table's refusal, marked so the test sees where it came from.
     fallback: () => Response.json({ error: "refused by the route table", code: "FALLBACK" }, { status: 401 }),
   });

@@ -34,7 +34,7 @@ export function routeLabel(c: Context): string {
   return path === undefined ? UNMATCHED_ROUTE : routePattern(path);
 }
 
-/** The two request series; the middleware feeds them, and so do the fast paths that bypass it (core/api/kv-fast.ts). */
+/** The two request series; the middleware feeds them, and so do the metered fast paths that bypass it (core/http/fast-dispatch.ts). */
 export class HttpMetrics {
   readonly now: () => number;
   private requests: Counter;

@@ -1,0 +1,185 @@
+// Runs the fast paths declared on routes (core/http/fast-route.ts) before
+// hono. Built by the route table from its entries on every rebuild, so a
+// route's fast path comes and goes with the route. Everything a fast path
+// and its route must agree on is taken from the route and the table here,
+// once for every fast path: match, body cap, signature, ACL gate, JSON
+// schema, error answers, request metrics.
+import type { ZodType } from "zod";
+import type { Logger } from "../log.ts";
+import { ApiError } from "./errors.ts";
+import { fastError, fastInternal, fastInvalidInput, fastMalformedJson } from "./fast-reply.ts";
+import type { FastRoute } from "./fast-route.ts";
+import type { HttpMetrics } from "./middleware/http-metrics.ts";
+import { SIGNATURE_HEADER, type RpcVerifier } from "./middleware/cluster-auth.ts";
+import { pathAndQueryOf, pathOf } from "./path-of.ts";
+
+/** What the route table knows that its fast paths share. */
+export interface FastShape {
+  /** The node's one verifier (its nonce memory is the cluster-auth middleware's). */
+  verifier: RpcVerifier;
+  /** Path prefixes whose requests must be node-signed (the cluster-auth middleware's). */
+  signedPrefixes: readonly string[];
+  /** The route table's body cap for a path (the cluster-auth and body-limit middlewares'). */
+  bodyCap(path: string): number;
+  /** No ACL, audit or rate limit would act on a request (Security.open): an unsigned fast path may skip their middlewares. */
+  open(): boolean;
+  /** The request metrics the route table's middleware feeds. */
+  metrics?: HttpMetrics;
+  log: Logger;
+}
+
+/** What a fast path needs of its route (a RouteEntry's parts). */
+export interface FastEntry {
+  method: string;
+  /** As written in createRoute: "/v1/raft/message", "/v1/kv/{key{.*}}". */
+  path: string;
+  /** The route's JSON body schema (request.body["application/json"]), if any. */
+  bodySchema?: ZodType;
+  fast: FastRoute<any>;
+}
+
+export type Fetch = (req: Request, env?: unknown) => Response | Promise<Response>;
+/** Answers a request on a fast path, or undefined: the route table answers. */
+export type FastDispatch = (req: Request, env?: unknown) => Promise<Response> | undefined;
+
+interface Compiled {
+  method: string;
+  /** The path, or its literal part before a trailing parameter. */
+  prefix: string;
+  exact: boolean;
+  signed: boolean;
+  cap: number;
+  label: string;
+  run: (req: Request, env: unknown, rest: string) => Promise<Response> | undefined;
+}
+
+/**
+ * A Content-Type the route's JSON validator reads as JSON (@hono/zod-openapi's
+ * media-type gate, its jsonRequestRegex). Any other (none, text/plain, a
+ * typo) goes to the route, which answers 415 or validates an empty object.
+ */
+const JSON_REQUEST_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+
+/** "/v1/kv/{key{.*}}" → "/v1/kv/{key}": the route's label in the request metrics (routePattern of its hono path). */
+export const metricsLabel = (path: string): string => path.replace(/\{(\w+)\{[^}]*\}\}/g, "{$1}");
+
+/**
+ * The fast paths' matcher: exact paths, or a literal prefix and one trailing
+ * parameter. Anything else is refused when the route is added: the rest of
+ * the path would not say which parameter is which.
+ */
+function splitPath(path: string): { prefix: string; exact: boolean } {
+  const at = path.indexOf("{");
+  if (at === -1) return { prefix: path, exact: true };
+  const param = path.slice(at);
+  if (!path.endsWith("}") || !/^\{\w+(\{[^}]*\})?\}$/.test(param) || path[at - 1] !== "/") {
+    throw new Error(`a fast path needs an exact path or one trailing parameter: ${path}`);
+  }
+  return { prefix: path.slice(0, at), exact: false };
+}
+
+/** The dispatcher for these routes' fast paths; undefined when none declares one. */
+export function fastDispatcher(entries: readonly FastEntry[], shape: FastShape, route: Fetch): FastDispatch | undefined {
+  const list = entries.map((e) => compile(e, shape, route));
+  if (list.length === 0) return undefined;
+  return (req, env) => {
+    const method = req.method;
+    let path: string | undefined;
+    for (const f of list) {
+      if (f.method !== method) continue;
+      path ??= pathOf(req.url);
+      if (f.exact ? path !== f.prefix : !path.startsWith(f.prefix)) continue;
+      return f.run(req, env, f.exact ? "" : path.slice(f.prefix.length));
+    }
+    return undefined;
+  };
+}
+
+/** Throws if the table could not run this fast path (checked when the route is added, before it is kept). */
+export function checkFastEntry(e: FastEntry): void {
+  splitPath(e.path);
+  if (e.fast.json && !e.bodySchema) throw new Error(`a json fast path needs its route's JSON body schema: ${e.method.toUpperCase()} ${e.path}`);
+}
+
+function compile(e: FastEntry, shape: FastShape, route: Fetch): Compiled {
+  checkFastEntry(e);
+  const { prefix, exact } = splitPath(e.path);
+  const method = e.method.toUpperCase();
+  const signed = shape.signedPrefixes.some((p) => prefix.startsWith(p));
+  const cap = shape.bodyCap(prefix);
+  const label = metricsLabel(e.path);
+  const f = e.fast;
+  const c: Compiled = {
+    method, prefix, exact, signed, cap, label,
+    run: (req, env, rest) => {
+      const length = Number(req.headers.get("content-length") ?? NaN);
+      // No length, or over the route's cap: the route's body limit decides.
+      if (!Number.isFinite(length) || length > cap) return undefined;
+      // An unsigned fast path skips the ACL, audit and rate-limit middlewares: only while there are none.
+      if (!signed && !shape.open()) return undefined;
+      if (f.json && !JSON_REQUEST_TYPE.test(req.headers.get("content-type") ?? "")) return undefined;
+      const taken = f.takes ? f.takes(req, rest, length) : true;
+      if (taken === undefined || taken === false) return undefined;
+      if (signed) {
+        // Header, MAC, freshness and nonce before the body, and the signed length
+        // must be the declared one: anything else goes to the route table unread.
+        const pre = shape.verifier.precheck(req.headers.get(SIGNATURE_HEADER), method, pathAndQueryOf(req.url), req.headers.get("host"));
+        // (A v1 signature, legacy mode, announces no length: the content-length bound above is its cap.)
+        if (!pre.ok || (pre.header.length !== undefined && pre.header.length !== length)) return undefined;
+      }
+      return answer(c, e, shape, route, req, env, taken);
+    },
+  };
+  return c;
+}
+
+/** One decoder for every body (a fast path runs per request; decode() keeps no state between calls). */
+const utf8 = new TextDecoder();
+
+async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch, req: Request, env: unknown, taken: unknown): Promise<Response> {
+  const started = e.fast.metered ? shape.metrics?.now() : undefined;
+  let res: Response;
+  try {
+    const body = new Uint8Array(await req.arrayBuffer());
+    if (c.signed && !shape.verifier.verify(req.headers.get(SIGNATURE_HEADER), c.method, pathAndQueryOf(req.url), req.headers.get("host"), body).ok) {
+      return refuseByRoute(route, req, env, body);
+    }
+    let data: unknown;
+    let refused: Response | undefined;
+    if (e.fast.json) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(utf8.decode(body));
+      } catch {
+        refused = fastMalformedJson();
+      }
+      if (!refused && e.fast.surelyValid?.(parsed)) data = parsed;
+      else if (!refused) {
+        const out = e.bodySchema!.safeParse(parsed);
+        if (out.success) data = out.data;
+        else refused = fastInvalidInput(out.error.issues[0]);
+      }
+    }
+    res = refused ?? await e.fast.answer({ req, body, data, taken });
+  } catch (err) {
+    if (err instanceof ApiError) res = fastError(err);
+    else {
+      shape.log.error("request failed", { method: c.method, path: pathOf(req.url), err });
+      res = fastInternal();
+    }
+  }
+  if (started !== undefined) shape.metrics!.observe(c.method, c.label, res.status, started);
+  return res;
+}
+
+/**
+ * A body whose signature failed once read: the same bytes to the route
+ * table, which refuses (401) and audits it. The Bun server knows the
+ * client's address only for the request it received, so requestIP answers
+ * for the original.
+ */
+function refuseByRoute(route: Fetch, original: Request, env: unknown, body: Uint8Array): Response | Promise<Response> {
+  const server = env as { requestIP?: (r: Request) => unknown } | undefined;
+  const wrapped = server?.requestIP ? { requestIP: () => server.requestIP!(original) } : env;
+  return route(new Request(original.url, { method: original.method, headers: original.headers, body }), wrapped);
+}
