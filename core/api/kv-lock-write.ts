@@ -8,6 +8,7 @@ import { consulError } from "../http/errors.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { Replicator, ProposeOutcome } from "../state/replicator.ts";
 import type { Command } from "../state/commands.ts";
+import type { LockWrite } from "../state/domains/kv-locks.ts";
 import { AcquireQueue, type AcquireView } from "./acquire-queue.ts";
 
 export interface LockWriteDeps {
@@ -16,14 +17,8 @@ export interface LockWriteDeps {
   propose: (cmd: Command) => Promise<ProposeOutcome>;
 }
 
-export interface LockWriteRequest {
-  key: string;
-  /** Standard base64 of the body. */
-  value: string;
-  flags: number;
-  cas?: number;
-  acquire?: string;
-  release?: string;
+/** The replicated lock write (value: standard base64 of the body), and the client's request it came from. */
+export interface LockWriteRequest extends LockWrite {
   /** The client's request: an acquire held in the queue is dropped if it goes away. */
   signal?: AbortSignal;
 }
