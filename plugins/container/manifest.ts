@@ -119,6 +119,8 @@ export interface ImageRunConfig {
   cmd: string[];
   workingDir: string;
   stopSignal: string;
+  /** The sha256 of each layer's uncompressed tar, in order (unpack.ts checks them). */
+  diffIds: string[];
   os: string;
   architecture: string;
 }
@@ -140,6 +142,7 @@ export function parseImageConfig(body: string): ImageRunConfig {
     cmd: cfg.Cmd ?? [],
     workingDir: cfg.WorkingDir || "/",
     stopSignal: cfg.StopSignal || "SIGTERM",
+    diffIds: c.data.rootfs?.diff_ids ?? [],
     os: c.data.os ?? "linux",
     architecture: c.data.architecture ?? "amd64",
   };

@@ -46,6 +46,6 @@ describe("manifests", () => {
     expect(() => parseManifest("{", MEDIA.ociManifest)).toThrow("not JSON");
   });
   test("image config: defaults for what it leaves out", () => {
-    expect(parseImageConfig(JSON.stringify({ os: "linux", architecture: "amd64", config: { Cmd: ["sh"], Env: null } }))).toEqual({ user: "", env: [], entrypoint: [], cmd: ["sh"], workingDir: "/", stopSignal: "SIGTERM", os: "linux", architecture: "amd64" });
+    expect(parseImageConfig(JSON.stringify({ os: "linux", architecture: "amd64", config: { Cmd: ["sh"], Env: null } }))).toEqual({ user: "", env: [], entrypoint: [], cmd: ["sh"], workingDir: "/", stopSignal: "SIGTERM", diffIds: [], os: "linux", architecture: "amd64" });
   });
 });
