@@ -7,7 +7,7 @@
 // blobs go once the total passes the bound, never one in use.
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
-import { DIGEST } from "./reference.ts";
+import { DIGEST } from "../../core/sdk/index.ts";
 
 export class BlobStore {
   readonly dir: string;

@@ -2,7 +2,7 @@
 // with zod: Docker's v2 schema 2 and the OCI image spec, which share one
 // shape under different media types. Pure: no I/O.
 import { z } from "zod";
-import { DIGEST } from "./reference.ts";
+import { DIGEST } from "../../core/sdk/index.ts";
 
 export const MEDIA = {
   dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",

@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { BlobStore } from "./blob-store.ts";
 import { MANIFEST_ACCEPT, parseManifest, pickPlatform, parseImageConfig, type ImageRunConfig, type Layer } from "./manifest.ts";
-import { manifestReference, type ImageRef } from "./reference.ts";
+import { manifestReference, type ImageRef } from "../../core/sdk/index.ts";
 import { parseChallenges, tokenUrl } from "./www-authenticate.ts";
 
 export interface Credentials {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { BlobStore } from "../../plugins/container/blob-store.ts";
 import { RegistryClient, type RegistryOptions } from "../../plugins/container/registry.ts";
-import { parseImageRef } from "../../plugins/container/reference.ts";
+import { parseImageRef } from "../../core/scheduler/image-ref.ts";
 import { cleanup, tempDir } from "../helpers/proc.ts";
 import { BUSYBOX, push, registryBlobPath, registryToolsMissing, startRegistry, tarOf, writeLayout, type BuiltImage, type Registry } from "./registry-helpers.ts";
 
@@ -150,9 +150,10 @@ describe.skipIf(!!missing)("registry authentication", () => {
     // A token-auth front for the registry (the shape of Docker Hub's): /token hands out a token for
     // puller:s3cret; /v2/* wants it as Bearer and passes on to the registry with the registry's own basic auth.
     const seen: { scope?: string | null; service?: string | null; bearer: number } = { bearer: 0 };
-    const front = Bun.serve({
+    let frontPort = 0;
+    const front: ReturnType<typeof Bun.serve> = Bun.serve({
       port: 0, hostname: "127.0.0.1",
-      async fetch(req) {
+      async fetch(req): Promise<Response> {
         const url = new URL(req.url);
         if (url.pathname === "/token") {
           if (req.headers.get("authorization") !== `Basic ${btoa("puller:s3cret")}`) return new Response("no", { status: 401 });
@@ -161,13 +162,14 @@ describe.skipIf(!!missing)("registry authentication", () => {
           return Response.json({ token: "tok-123" });
         }
         if (req.headers.get("authorization") !== "Bearer tok-123") {
-          return new Response("{}", { status: 401, headers: { "www-authenticate": `Bearer realm="http://127.0.0.1:${front.port}/token",service="front",scope="repository:team/private:pull,push"` } });
+          return new Response("{}", { status: 401, headers: { "www-authenticate": `Bearer realm="http://127.0.0.1:${frontPort}/token",service="front",scope="repository:team/private:pull,push"` } });
         }
         seen.bearer++;
         const res = await fetch(`http://${reg.host}${url.pathname}`, { headers: { accept: req.headers.get("accept") ?? "*/*", authorization: `Basic ${btoa("puller:s3cret")}` } });
         return new Response(res.body, { status: res.status, headers: res.headers });
       },
     });
+    frontPort = front.port!;
     try {
       const host = `127.0.0.1:${front.port}`;
       const store = new BlobStore(dir(), 1024 ** 3);

@@ -30,7 +30,7 @@ export async function tarOf(entries: Entry[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    p.on("data", (c: Buffer) => chunks.push(c));
+    p.on("data", (c: unknown) => void chunks.push(c as Buffer));
     p.on("end", () => resolve());
     p.on("error", reject);
   });

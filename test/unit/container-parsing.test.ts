@@ -1,7 +1,7 @@
 // The pure parsers of the container driver: image references, registry
 // challenges, manifests and image configs (plugins/container/*).
 import { describe, expect, test } from "bun:test";
-import { parseImageRef } from "../../plugins/container/reference.ts";
+import { parseImageRef } from "../../core/scheduler/image-ref.ts";
 import { parseChallenges, tokenUrl } from "../../plugins/container/www-authenticate.ts";
 import { MEDIA, parseImageConfig, parseManifest } from "../../plugins/container/manifest.ts";
 
