@@ -11,7 +11,7 @@
 // snapshot. Never hard links: a task writing into a file in place would
 // change the shared snapshot.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { BlobStore } from "./blob-store.ts";
 import type { PulledImage } from "./registry.ts";
@@ -45,7 +45,8 @@ export class ImageSnapshots {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const tmp = join(this.dir, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
     const root = join(tmp, "rootfs");
-    mkdirSync(root, { recursive: true, mode: 0o755 });
+    mkdirSync(root, { recursive: true });
+    chmodSync(root, 0o755); // the container's "/": not the agent's umask (077)
     try {
       const budget = { remaining: this.maxUnpackedBytes };
       for (const [i, layer] of image.layers.entries()) {
@@ -85,7 +86,8 @@ export function rootfsFor(snapshot: string, dir: string, allowOverlay = true): {
   if (allowOverlay) {
     const upper = join(dir, "upper");
     const work = join(dir, "work");
-    mkdirSync(upper, { recursive: true, mode: 0o755 });
+    mkdirSync(upper, { recursive: true });
+    chmodSync(upper, 0o755); // the overlay's "/" takes the upper folder's mode
     mkdirSync(work, { recursive: true, mode: 0o700 });
     const r = spawnSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${snapshot},upperdir=${upper},workdir=${work}`, path], { encoding: "utf8" });
     if (r.status === 0) return { path, mode: "overlay" };

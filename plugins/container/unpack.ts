@@ -65,7 +65,10 @@ class LayerWriter {
     for (const part of parts) {
       dir = join(dir, part);
       const st = lstatOrUndefined(dir);
-      if (!st) mkdirSync(dir, { mode: 0o755 });
+      if (!st) {
+        mkdirSync(dir);
+        chmodSync(dir, 0o755); // not the agent's umask (077): the image's users must traverse it
+      }
       else if (!st.isDirectory()) throw new Error(`layer entry ${JSON.stringify(name)}: ${parts.join("/")} passes through ${st.isSymbolicLink() ? "a symbolic link" : "a file"}; refusing to write through it`);
     }
     return dir;

@@ -78,6 +78,8 @@ describe.skipIf(!!missing)("driver = \"container\"", () => {
       StopSignal: "SIGUSR1",
     });
     push(built.layout, "v1", `${reg.host}/corral/app:v1`);
+    const asApp = writeLayout(join(d, "layout-user"), "user", [base, top], { Entrypoint: ["/bin/sh", "-c"], Cmd: ["id -u; id -g; cat /etc/note"], Env: ["PATH=/bin"], User: "app" });
+    push(asApp.layout, "user", `${reg.host}/corral/app:user`);
     image = `${reg.host}/corral/app:v1`;
     dev = await startCorral({
       role: "dev",
@@ -112,6 +114,13 @@ describe.skipIf(!!missing)("driver = \"container\"", () => {
     expect(events.some((e: string) => e.startsWith("Pulling Image: pulled layer 2/2"))).toBe(true);
   }, 120_000);
 
+  test("the image's User (a name in its own /etc/passwd) runs the process, through folders it can traverse", async () => {
+    await submit(dev.url, containerJob("as-app", { image: `${reg!.host}/corral/app:user` }));
+    const a = await settled("as-app", (x) => x.clientStatus === "complete" || x.clientStatus === "failed");
+    expect(logOf(a.id, "t", "stderr")).toBe("");
+    expect(logOf(a.id, "t")).toBe("1000\n1000\nfrom layer two");
+  }, 120_000);
+
   test("a second allocation of the image pulls nothing", async () => {
     await submit(dev.url, containerJob("again", { image, args: ["exit 0"] }));
     const a = await settled("again", (x) => x.clientStatus === "complete" || x.clientStatus === "failed");
@@ -137,6 +146,40 @@ describe.skipIf(!!missing)("driver = \"container\"", () => {
     const killing = done.taskStates.t.events.find((e: any) => e.type === "Killing");
     expect(killing.message).toContain("SIGUSR1, SIGKILL after 3s");
     expect(done.taskStates.t.exitCode).toBe(0);
+    // Over for good: the task's overlay root is unmounted and its runtime state gone.
+    const bundle = join(dev.dataDir, "exec", "allocs", a.id, "containers", "t");
+    await eventually(() => !readFileSync("/proc/self/mounts", "utf8").includes(bundle), 10_000);
+    const list = spawnSync("runc", ["--root", join(dev.dataDir, "container", "state"), "list", "-q"], { encoding: "utf8" }).stdout;
+    expect(list).not.toContain(a.id);
+  }, 120_000);
+
+  test("readonly_rootfs: the image's files cannot be written, the task folder (/local) can", async () => {
+    await submit(dev.url, containerJob("ro", { image, readonly_rootfs: true, args: ["echo x > /etc/note || echo refused; echo y > /local/f && cat /local/f"] }));
+    const a = await settled("ro", (x) => x.clientStatus === "complete" || x.clientStatus === "failed");
+    expect(logOf(a.id, "t")).toBe("refused\ny\n");
+    expect(logOf(a.id, "t", "stderr")).toContain("Read-only file system");
+  }, 120_000);
+
+  test("an agent killed with -9 finds its running container again: same process, still serving, then stops it", async () => {
+    await submit(dev.url, containerJob("keep", {
+      image, ports: { http: {} }, args: ["trap 'echo bye; exit 0' USR1; httpd -p $CORRAL_PORT_HTTP -h /www; while true; do sleep 0.2; done"],
+    }, "service"));
+    const a = await settled("keep", (x) => x.clientStatus === "running");
+    const port = a.ports.find((p: any) => p.label === "http").value;
+    await eventually(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false), 20_000);
+    const pid = Number(/pid (\d+)/.exec(a.taskStates.t.events.find((e: any) => e.type === "Started").message)![1]);
+    const since = Date.now();
+    await dev.kill("SIGKILL");
+    expect((await fetch(`http://127.0.0.1:${port}/`)).ok).toBe(true); // the container does not depend on the agent
+    dev = await startCorral({ role: "dev", port: dev.port, dataDir: dev.dataDir, config: readFileSync(dev.configFile!, "utf8") });
+    const back = await settled("keep", (x) => x.id === a.id && x.taskStates?.t?.events?.some((e: any) => e.type === "Reattached" && e.at > since));
+    expect(back.taskStates.t.events.find((e: any) => e.type === "Reattached").message).toContain(`pid ${pid}`);
+    expect(back.taskStates.t.restarts).toBe(0);
+    expect((await fetch(`http://127.0.0.1:${port}/`)).ok).toBe(true);
+    await getJson(`${dev.url}/v1/job/keep`, { method: "DELETE" });
+    await settled("keep", (x) => x.id === a.id && x.taskStates?.t?.state === "dead");
+    expect(logOf(a.id, "t")).toContain("bye"); // the image's StopSignal, sent by the new agent
+    expect(await fetch(`http://127.0.0.1:${port}/`).then(() => "up", () => "down")).toBe("down");
   }, 120_000);
 
   test("memory above the task's limit: the container is OOM-killed and the task says so", async () => {
@@ -145,4 +188,28 @@ describe.skipIf(!!missing)("driver = \"container\"", () => {
     expect(a.taskStates.t.oom).toBe(true);
     expect(a.taskStates.t.events.at(-1).message).toContain("memory above 16 MB (OOM)");
   }, 120_000);
+});
+
+describe.skipIf(!!missing)("a node without an OCI runtime", () => {
+  test("reports none, and container tasks are not placed there, with the reason", async () => {
+    const n = await startCorral({
+      role: "dev",
+      config: `[plugins]\nenabled = ["probe", "discovery", "exec"]\nwatch = false\n\n[plugins.probe]\ncpu_total_mhz = 4000\nmemory_total_mb = 4096\n\n[plugins.exec]\ncontainer_runtime = "/nonexistent/runc"\n`,
+    });
+    dirs.push(n.dataDir);
+    const nodes = await eventually(async () => {
+      const list = (await getJson<any[]>(`${n.url}/v1/nodes`)).body;
+      return list.length === 1 && list;
+    }, 20_000);
+    expect((await getJson<any>(`${n.url}/v1/node/${nodes[0].id}`)).body.attributes["driver.container.runtime"]).toBeUndefined();
+    const reg = await submit(n.url, containerJob("nowhere", { image: "127.0.0.1:1/x:v1" }));
+    const ev = await eventually(async () => {
+      const e = (await getJson(`${n.url}/v1/evaluation/${reg.evalId}`)).body;
+      return e.status !== "pending" && e;
+    }, 15_000);
+    expect(ev.status).toBe("blocked");
+    expect(Object.keys(ev.failedGroups[0].metrics.reasons)).toEqual(["driver: container tasks need an OCI runtime (runc or crun) on the node"]);
+    await n.kill();
+  }, 60_000);
+
 });
