@@ -121,6 +121,19 @@ describe.skipIf(!!missing)("driver = \"container\"", () => {
     expect(logOf(a.id, "t")).toBe("1000\n1000\nfrom layer two");
   }, 120_000);
 
+  test("an image the registry does not have fails the task with the reason; a crashing container restarts by policy", async () => {
+    await submit(dev.url, containerJob("missing", { image: `${reg!.host}/corral/nope:v1` }));
+    const m = await settled("missing", (x) => x.clientStatus === "failed");
+    expect(m.taskStates.t.events.at(-1).message).toContain(`image ${reg!.host}/corral/nope:v1 not found`);
+    const crashy = containerJob("crashy", { image, args: ["echo run; exit 7"] });
+    crashy.groups[0]!.restart = { attempts: 1, delay: "200ms", interval: "10m", mode: "fail" };
+    await submit(dev.url, crashy);
+    const c = await settled("crashy", (x) => x.clientStatus === "failed");
+    expect(c.taskStates.t.restarts).toBe(1);
+    expect(c.taskStates.t.exitCode).toBe(7);
+    expect(logOf(c.id, "t")).toBe("run\nrun\n"); // the same container name ran twice (runc's state of the first was cleared)
+  }, 120_000);
+
   test("a second allocation of the image pulls nothing", async () => {
     await submit(dev.url, containerJob("again", { image, args: ["exit 0"] }));
     const a = await settled("again", (x) => x.clientStatus === "complete" || x.clientStatus === "failed");
