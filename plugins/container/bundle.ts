@@ -8,11 +8,14 @@
 //   - own pid, ipc, uts and mount namespaces; the host's network (the task's
 //     ports are allocated on the node like an exec task's);
 //   - /proc and /sys masked and read-only as runc's defaults;
+//   - a seccomp filter (seccomp.ts) keeping namespaces, mounts, the keyring,
+//     modules, BPF and the like out of reach;
 //   - memory limit = the task's memory, no swap beyond it; CPU shares by
 //     the task's cpu (MHz), 1024 per 1000 MHz;
 //   - the task folder (templates, secrets, artifacts, volumes) at /local.
 import type { ContainerSpec } from "../../core/sdk/index.ts";
 import type { ImageRunConfig } from "./manifest.ts";
+import { seccompProfile } from "./seccomp.ts";
 
 export const TASK_DIR_IN_CONTAINER = "/local";
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -141,6 +144,7 @@ export function bundleConfig(i: BundleInput): Record<string, unknown> {
         pids: { limit: 4096 },
       },
       namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }],
+      seccomp: seccompProfile(),
       maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
       readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
     },

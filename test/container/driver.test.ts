@@ -61,7 +61,7 @@ describe.skipIf(!!missing)("driver = \"container\"", () => {
     const base = await tarOf([
       { type: "directory", name: "bin" },
       { type: "file", name: "bin/busybox", data: readFileSync(BUSYBOX), mode: 0o755 },
-      ...["sh", "echo", "cat", "ls", "sleep", "id", "httpd", "env"].map((n) => ({ type: "symlink" as const, name: `bin/${n}`, linkname: "/bin/busybox" })),
+      ...["sh", "echo", "cat", "ls", "sleep", "id", "httpd", "env", "unshare"].map((n) => ({ type: "symlink" as const, name: `bin/${n}`, linkname: "/bin/busybox" })),
       { type: "directory", name: "etc" },
       { type: "file", name: "etc/passwd", data: "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n" },
       { type: "file", name: "etc/group", data: "root:x:0:\napp:x:1000:\n" },
@@ -164,6 +164,13 @@ describe.skipIf(!!missing)("driver = \"container\"", () => {
     await eventually(() => !readFileSync("/proc/self/mounts", "utf8").includes(bundle), 10_000);
     const list = spawnSync("runc", ["--root", join(dev.dataDir, "container", "state"), "list", "-q"], { encoding: "utf8" }).stdout;
     expect(list).not.toContain(a.id);
+  }, 120_000);
+
+  test("no new namespaces from inside (seccomp): a user namespace (unshare -U, which needs no capability) is refused", async () => {
+    await submit(dev.url, containerJob("ns", { image, args: ["unshare -U -r id -u || echo unshare refused; unshare -m true || echo mount ns refused"] }));
+    const a = await settled("ns", (x) => x.clientStatus === "complete" || x.clientStatus === "failed");
+    expect(logOf(a.id, "t")).toBe("unshare refused\nmount ns refused\n");
+    expect(logOf(a.id, "t", "stderr")).toContain("Operation not permitted");
   }, 120_000);
 
   test("readonly_rootfs: the image's files cannot be written, the task folder (/local) can", async () => {
