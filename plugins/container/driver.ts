@@ -37,6 +37,8 @@ export interface ContainerDriverOptions {
   /** Registries images may come from; empty: any. */
   allowedRegistries: readonly string[];
   cacheBytes: number;
+  /** Bound of the unpacked images (snapshots.ts trim). */
+  imagesBytes: number;
   maxUnpackedBytes: number;
   pullTimeoutMs: number;
   log: Logger;
@@ -97,6 +99,8 @@ export class ContainerDriver {
     const snapshot = await this.snapshots.rootfs(image);
     mkdirSync(i.bundleDir, { recursive: true, mode: 0o700 });
     const root = rootfsFor(snapshot, i.bundleDir);
+    const dropped = this.snapshots.trim(this.o.imagesBytes); // after the mount: this image's snapshot counts as in use
+    if (dropped.length) this.o.log.info("container: unpacked images removed (container_images_bytes)", { images: dropped });
     const etc = (f: string) => {
       const p = join(snapshot, "etc", f);
       return existsSync(p) ? readFileSync(p, "utf8") : "";

@@ -3,7 +3,9 @@
 // (<data_dir>/container/images/<config digest hex>/rootfs). The config
 // digest names it: the config lists each layer's diff_id, which unpack.ts
 // checks. Built under a temporary name and renamed when complete, so a
-// crash mid-unpack leaves no half image behind to be reused.
+// crash mid-unpack leaves no half image behind to be reused. Snapshots are
+// trimmed to a size bound, least recently used first, never one a running
+// task's overlay is built on (trim).
 //
 // Each allocation gets its own writable view (rootfsFor): an overlayfs
 // mount with the snapshot as its lower layer and the allocation's own upper
@@ -11,8 +13,8 @@
 // snapshot. Never hard links: a task writing into a file in place would
 // change the shared snapshot.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { BlobStore } from "./blob-store.ts";
 import type { PulledImage } from "./registry.ts";
 import { applyLayer } from "./unpack.ts";
@@ -29,7 +31,11 @@ export class ImageSnapshots {
   /** The image's rootfs, unpacked now unless already there (concurrent callers share one unpack). */
   rootfs(image: PulledImage): Promise<string> {
     const path = this.pathOf(image.configDigest);
-    if (existsSync(path)) return Promise.resolve(path);
+    if (existsSync(path)) {
+      const now = new Date();
+      utimesSync(dirname(path), now, now); // used: the last to go when the snapshots are trimmed
+      return Promise.resolve(path);
+    }
     let p = this.building.get(image.configDigest);
     if (!p) {
       p = this.build(image).finally(() => this.building.delete(image.configDigest));
@@ -54,6 +60,7 @@ export class ImageSnapshots {
         if (!blob) throw new Error(`layer ${layer.digest} is not in the store (pull first)`);
         await applyLayer(root, blob, layer.gzip, image.config.diffIds[i], budget);
       }
+      writeFileSync(join(tmp, "size"), String(this.maxUnpackedBytes - budget.remaining));
       const final = join(this.dir, image.configDigest.slice("sha256:".length));
       if (existsSync(final)) rmSync(tmp, { recursive: true, force: true });
       else renameSync(tmp, final);
@@ -62,6 +69,37 @@ export class ImageSnapshots {
       rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /**
+   * Removes least recently used snapshots until their total (file bytes, as
+   * unpacked) is at most `maxBytes`. Never one a task's overlay still has
+   * as its lower layer (read from the mount table, so tasks of an earlier
+   * agent count), nor one being unpacked. Returns the digests removed.
+   */
+  trim(maxBytes: number, mounts = readFileSync("/proc/self/mountinfo", "utf8")): string[] {
+    if (!existsSync(this.dir)) return [];
+    const entries = readdirSync(this.dir)
+      .filter((n) => /^[0-9a-f]{64}$/.test(n))
+      .map((n) => {
+        const dir = join(this.dir, n);
+        let size = 0;
+        try {
+          size = Number(readFileSync(join(dir, "size"), "utf8")) || 0;
+        } catch {}
+        return { n, dir, size, used: statSync(dir).mtimeMs };
+      })
+      .sort((a, b) => a.used - b.used);
+    let total = entries.reduce((t, e) => t + e.size, 0);
+    const removed: string[] = [];
+    for (const e of entries) {
+      if (total <= maxBytes) break;
+      if (mounts.includes(`lowerdir=${join(e.dir, "rootfs")}`) || this.building.has(`sha256:${e.n}`)) continue;
+      rmSync(e.dir, { recursive: true, force: true });
+      total -= e.size;
+      removed.push(`sha256:${e.n}`);
+    }
+    return removed;
   }
 
   /** Leftovers of unpacks a crash interrupted. */

@@ -87,6 +87,8 @@ export const execConfigSchema = z
     container_allowed_registries: z.array(z.string().max(256)).max(256).default([]),
     /** Size bound of the node's image blob store (layers, configs, manifests by digest); least recently used go first. */
     container_cache_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("10GiB"),
+    /** Size bound of the unpacked images (one root file system per image); least recently used go first, never one in use. */
+    container_images_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("20GiB"),
     /** Largest total an image may unpack to. */
     container_max_unpacked_bytes: sizeBytes({ min: 1024 * 1024, max: 1024 ** 4 }).prefault("8GiB"),
     /** A whole pull (manifests and every layer) gives up after this long. */

@@ -150,4 +150,27 @@ describe.skipIf(!root)("snapshots", () => {
     }
     expect(readFileSync(join(a, "two"), "utf8")).toBe("2");
   });
+
+  test("trimmed to the bound, least recently used first, never one a task's overlay is built on", async () => {
+    const { store, img, base } = await image();
+    const snaps = new ImageSnapshots(join(base, "images"), store, 1 << 30);
+    const digest = (c: string) => `sha256:${c.repeat(64)}`;
+    const imgs = ["a", "b", "c"].map((c) => ({ ...img, configDigest: digest(c) }));
+    const paths: string[] = [];
+    for (const i of imgs) {
+      paths.push(await snaps.rootfs(i));
+      await new Promise((r) => setTimeout(r, 20)); // distinct times of use
+    }
+    const task = join(base, "task");
+    expect(rootfsFor(paths[0]!, task, true).mode).toBe("overlay"); // "a", the oldest, is in use
+    await snaps.rootfs(imgs[1]!); // "b" used again: now the newest
+    // Each snapshot holds 2 bytes of files: room for two; "a" is the least recently used but in use.
+    expect(snaps.trim(4)).toEqual([digest("c")]);
+    expect(existsSync(paths[0]!)).toBe(true); // under a mounted overlay: kept over the bound
+    expect(existsSync(paths[1]!)).toBe(true);
+    releaseRootfs(task);
+    expect(snaps.trim(2)).toEqual([digest("a")]);
+    expect(readdirSync(join(base, "images"))).toEqual(["b".repeat(64)]);
+    expect(snaps.trim(0)).toEqual([digest("b")]);
+  });
 });
