@@ -70,6 +70,8 @@ export class ContainerDriver {
   private registry: RegistryClient;
   private snapshots: ImageSnapshots;
   private stateDir: string;
+  /** Tasks between the start of their pull and their mounted root. */
+  private preparing = 0;
 
   constructor(private o: ContainerDriverOptions) {
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
@@ -92,15 +94,28 @@ export class ContainerDriver {
 
   /** Pulls and unpacks the image, makes the task's root and writes the bundle; resolves with event lines. */
   async prepare(i: PrepareInput): Promise<string[]> {
+    this.preparing++;
+    try {
+      return await this.prepareOne(i);
+    } finally {
+      this.preparing--;
+    }
+  }
+
+  private async prepareOne(i: PrepareInput): Promise<string[]> {
     const ref = parseImageRef(i.spec.image);
     i.note(`pulling ${formatImageRef(ref)}`);
     const image = await this.registry.pull(ref, (m) => i.note(m));
-    this.store.trim(new Set([image.manifestDigest, image.configDigest, ...image.layers.map((l) => l.digest)]));
     const snapshot = await this.snapshots.rootfs(image);
     mkdirSync(i.bundleDir, { recursive: true, mode: 0o700 });
     const root = rootfsFor(snapshot, i.bundleDir);
-    const dropped = this.snapshots.trim(this.o.imagesBytes); // after the mount: this image's snapshot counts as in use
-    if (dropped.length) this.o.log.info("container: unpacked images removed (container_images_bytes)", { images: dropped });
+    // Trimmed only while no other task is between its pull and its mount: its blobs and snapshot are not
+    // yet marked as in use (the next start that runs alone trims).
+    if (this.preparing === 1) {
+      this.store.trim(new Set([image.manifestDigest, image.configDigest, ...image.layers.map((l) => l.digest)]));
+      const dropped = this.snapshots.trim(this.o.imagesBytes); // after the mount: this image's snapshot counts as in use
+      if (dropped.length) this.o.log.info("container: unpacked images removed (container_images_bytes)", { images: dropped });
+    }
     const etc = (f: string) => {
       const p = join(snapshot, "etc", f);
       return existsSync(p) ? readFileSync(p, "utf8") : "";
