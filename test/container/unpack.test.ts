@@ -2,6 +2,7 @@
 // root into a real folder: whiteouts, opaque folders, escapes refused,
 // diff_ids checked, one snapshot per image, a writable root per task.
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,7 +22,12 @@ function dir(): string {
   dirs.push(d);
   return d;
 }
-afterAll(() => dirs.forEach(cleanup));
+afterAll(() => {
+  // A test that failed half-way may leave a task's overlay mounted: unmount before removing.
+  const mounts = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "");
+  for (const d of dirs) for (const m of mounts.filter((m) => m.startsWith(`${d}/`))) spawnSync("umount", ["-l", m]);
+  dirs.forEach(cleanup);
+});
 
 const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
