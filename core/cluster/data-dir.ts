@@ -10,7 +10,9 @@
 // The data dir itself is 0711 (traversable, not listable) so that tasks the
 // exec plugin runs as another user reach their own allocation directory by
 // path. The exec plugin's own subtree (`exec/`) is left to that plugin: it
-// holds task-owned files whose modes it sets itself.
+// holds task-owned files whose modes it sets itself; so is the container
+// driver's (`container/`: image root file systems, whose modes are the
+// images' own and whose top folder is private).
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
@@ -21,7 +23,7 @@ export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_UMASK = 0o077;
 
 /** Subtrees of the data dir whose modes their owner sets (see the header). */
-const OWNED_ELSEWHERE = new Set(["exec"]);
+const OWNED_ELSEWHERE = new Set(["exec", "container"]);
 
 /** Makes everything written from now on private to this user. Call before touching the disk. */
 export function restrictUmask(): void {

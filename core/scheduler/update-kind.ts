@@ -19,7 +19,7 @@
 import type { Task, TaskGroup } from "./jobspec/types.ts";
 
 /** The task fields compared, in the order reasons are reported. */
-const TASK_FIELDS = ["driver", "user", "isolation", "networkMode", "command", "args", "env", "resources", "ports", "service", "dispatchPayload", "payload", "templates"] as const satisfies readonly (keyof Task)[];
+const TASK_FIELDS = ["driver", "user", "isolation", "networkMode", "command", "args", "container", "env", "resources", "ports", "service", "dispatchPayload", "payload", "templates"] as const satisfies readonly (keyof Task)[];
 
 /** Canonical JSON: object keys sorted, so key order never counts as a change. */
 function canon(v: unknown): string {

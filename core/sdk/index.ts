@@ -79,6 +79,11 @@ export { tasksUpdated } from "../scheduler/update-kind.ts";
 export { ALLOWED_SIGNALS, DEFAULT_SIGNAL, parseSignal } from "../scheduler/signals.ts";
 export type { AllowedSignal } from "../scheduler/signals.ts";
 export type { ChangeScript, TaskTemplate } from "../scheduler/index.ts";
+// The container driver (plugins/container): image references as jobs write them, and its placement attributes.
+export { DIGEST, formatImageRef, manifestReference, parseImageRef } from "../scheduler/image-ref.ts";
+export type { ImageRef } from "../scheduler/image-ref.ts";
+export { CONTAINER_RUNTIME_ATTRIBUTE, CONTAINER_VERSION_ATTRIBUTE } from "../scheduler/container.ts";
+export type { ContainerSpec } from "../scheduler/jobspec/types.ts";
 // Task templates (plugins/exec/templates): the engine core validates job specs with, and the data it reads.
 export { createEngine, depId, MissingData, NotFetched, TEMPLATE_LIMITS } from "../templates/engine.ts";
 export { prepareTemplateData, refVariable } from "../templates/data-refs.ts";

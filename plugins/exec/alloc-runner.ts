@@ -24,6 +24,7 @@ import type { TemplateData } from "./templates/data.ts";
 const stableSpec = (g: TaskGroup): string => stableJson(g);
 import { fetchArtifacts, type ArtifactDeps } from "./artifacts.ts";
 import { mountBinds, unmountUnder, volumeBinds } from "./volumes.ts";
+import { containerTask, type ContainerDriver } from "../container/driver.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {
@@ -82,6 +83,10 @@ export interface AllocRunnerDeps {
   artifacts?: ArtifactDeps;
   /** Where task templates read KV, the catalog and variables (templates/data.ts); absent: tasks with templates never start. */
   templateData?: TemplateData;
+  /** Runs container tasks (plugins/container/driver.ts); absent: they are refused with containersOff. */
+  containers?: ContainerDriver;
+  /** Why this node runs no container tasks (no runtime, not root). */
+  containersOff?: string;
 }
 
 /**
@@ -190,7 +195,9 @@ export class AllocRunner {
     prepareAllocDir(this.dir, this.d.isolate);
     for (const task of g.tasks) {
       const taskDir = join(this.dir, "tasks", task.name);
-      const who = this.d.identity(task);
+      // A container task's process is the OCI runtime, started by the agent; the image says who runs inside.
+      const ctr = task.driver === "container";
+      const who: TaskIdentity = ctr ? { ok: true, raw: false, name: "root" } : this.d.identity(task);
       prepareTaskDir(taskDir, who.ok ? who.switchTo : undefined);
       if (task.payload !== undefined) {
         try {
@@ -212,7 +219,7 @@ export class AllocRunner {
       // The task's own env may still override these (taskEnv puts it last).
       const env = { ...identityEnv, ...taskEnv({
         allocId: a.id, jobId: a.jobId, namespace: a.namespace, group: a.groupName, index: a.taskGroupIndex, task,
-        allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: this.d.agentEnv,
+        allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: ctr ? {} : this.d.agentEnv, // the image's PATH, not the host's
         user: who.ok && who.switchTo ? { name: who.name, home: taskDir } : undefined,
       }) };
       // Interpolation with this node's values (core/scheduler/interpolate.ts); never through a shell.
@@ -222,19 +229,25 @@ export class AllocRunner {
       if (r.ok) Object.assign(env, r.task.env);
       this.resolved.set(task.name, run);
       // The sandbox wraps the task as it will run: its args already interpolated.
-      const box = this.d.sandbox?.(run, taskDir, who) ?? { kind: "plain" as const };
+      const box = ctr ? { kind: "plain" as const } : this.d.sandbox?.(run, taskDir, who) ?? { kind: "plain" as const };
       const owner = who.ok ? who.switchTo : undefined;
-      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : box.kind === "refused" ? box.error : this.mountVolumes(task, taskDir, owner, node.attributes);
+      const drv = ctr ? this.d.containers : undefined;
+      const ctrRefusal = !ctr ? undefined : !drv ? `container tasks do not run on this node: ${this.d.containersOff ?? "the container driver is off"}` : drv.refusal(run.container!);
+      const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : box.kind === "refused" ? box.error : ctrRefusal ?? this.mountVolumes(task, taskDir, owner, node.attributes);
       const artifacts = run.artifacts ?? [];
       const fetcher = this.d.artifacts;
-      const runner = new TaskRunner({
+      const fetchAll = () => (artifacts.length === 0 ? Promise.resolve([]) : fetcher ? fetchArtifacts(artifacts, taskDir, owner, fetcher) : Promise.reject(new Error("artifacts are not enabled on this node")));
+      let runner: TaskRunner;
+      const container = drv && !refused ? containerTask(drv, { allocId: a.id, task: run, taskDir, bundleDir: join(this.dir, "containers", task.name), env, note: (m) => runner.note("Pulling Image", m), after: fetchAll }) : {};
+      runner = new TaskRunner({
         allocId: a.id, task: run, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
         runAs: who.ok ? who.switchTo : undefined, refused,
         ...(box.kind === "isolated" ? { sandboxed: { command: box.command, args: box.args } } : {}),
         ...(artifacts.length ? {
-          prepare: () => fetcher ? fetchArtifacts(artifacts, taskDir, owner, fetcher) : Promise.reject(new Error("artifacts are not enabled on this node")),
+          prepare: fetchAll,
         } : {}),
+        ...container, // a container task: the runtime as its process, and how it is prepared, signalled and limited
         onChange: (st) => this.taskChanged(task.name, st),
         onRecord: (rec) => {
           if (!this.terminal) this.d.onRecord(a.id, task.name, rec);
@@ -417,6 +430,10 @@ export class AllocRunner {
       this.terminal = true;
       for (const t of this.templates.values()) t.stop(); // nothing left to re-render for
       this.d.forget(this.alloc.id);
+      // Container tasks: their runtime state, root (overlay) and cgroups.
+      for (const t of this.alloc.groupSpec.tasks) {
+        if (t.driver === "container") this.d.containers?.release({ allocId: this.alloc.id, task: t.name }, join(this.dir, "containers", t.name));
+      }
       this.releaseMounts();
     }
     const tasks: Record<string, TaskState> = {};

@@ -76,6 +76,23 @@ export const execConfigSchema = z
     artifact_allowed_hosts: z.string().max(4096).default("").refine((t) => hostPatterns(t) !== undefined, "comma-separated host names or \"*.domain\" patterns"),
     /** Size bound of the node's artifact cache (content-addressed by checksum); least recently used go first. */
     artifact_cache_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("5GiB"),
+    // ---- The container driver (docs/containers.md).
+    /** The OCI runtime: "" finds runc or crun in the usual places; else its absolute path. */
+    container_runtime: z.string().max(1024).refine((p) => p === "" || p.startsWith("/"), "an absolute path, or \"\"").default(""),
+    /** Credentials by registry ("host:port" as images name it): basic auth, and for a registry's token service. */
+    container_auth: z.record(z.string().max(256), z.strictObject({ username: z.string().max(256), password: z.string().max(4096) })).default({}),
+    /** Registries reached over plain http (every other one over https only). */
+    container_insecure_registries: z.array(z.string().max(256)).max(256).default([]),
+    /** Registries images may come from ("host:port" as images name it); [] allows any. */
+    container_allowed_registries: z.array(z.string().max(256)).max(256).default([]),
+    /** Size bound of the node's image blob store (layers, configs, manifests by digest); least recently used go first. */
+    container_cache_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("10GiB"),
+    /** Size bound of the unpacked images (one root file system per image); least recently used go first, never one in use. */
+    container_images_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("20GiB"),
+    /** Largest total an image may unpack to. */
+    container_max_unpacked_bytes: sizeBytes({ min: 1024 * 1024, max: 1024 ** 4 }).prefault("8GiB"),
+    /** A whole pull (manifests and every layer) gives up after this long. */
+    container_pull_timeout: durationMs({ min: 1000, max: 24 * 3600_000 }).prefault("10m"),
   })
   .strict();
 

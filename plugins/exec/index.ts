@@ -37,6 +37,8 @@ import { ArtifactCache } from "./artifact-cache.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
 import { HEALTH_STATE } from "../health/topics.ts";
 import { TemplateData } from "./templates/data.ts";
+import { ContainerDriver } from "../container/driver.ts";
+import { findRuntime } from "../container/runtime.ts";
 
 export const EXEC_VERSION = "0.1.0";
 
@@ -79,6 +81,16 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   if (iso && !iso.ok) ctx.log.warn("exec tasks run unisolated on this node (isolation = \"required\" tasks are refused)", { reason: iso.reason });
   const sandbox = (task: Parameters<typeof taskSandbox>[1], taskDir: string, who: Parameters<typeof taskSandbox>[3]) => taskSandbox(iso, task, taskDir, who, iso ? commandFile(task.command, iso, ctx.host.dataDir) : undefined);
 
+  // Container tasks (plugins/container): a root agent with an OCI runtime.
+  const runtime = findRuntime(cfg.container_runtime);
+  const containersOff = !isolate ? "the agent does not run as root" : "error" in runtime ? runtime.error : undefined;
+  const containers = containersOff || "error" in runtime ? undefined : new ContainerDriver({
+    dir: join(ctx.host.dataDir, "container"), runtime, auth: cfg.container_auth, insecureRegistries: cfg.container_insecure_registries,
+    allowedRegistries: cfg.container_allowed_registries, cacheBytes: cfg.container_cache_bytes, imagesBytes: cfg.container_images_bytes, maxUnpackedBytes: cfg.container_max_unpacked_bytes,
+    pullTimeoutMs: cfg.container_pull_timeout, log: ctx.log,
+  });
+  if (containersOff) ctx.log.info("container tasks do not run on this node", { reason: containersOff });
+
   const processes = new ProcessFile(join(dir, "processes.json"));
   const recorded = processes.load();
   const adoptable = recorded.filter(survives);
@@ -104,6 +116,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
       cache: new ArtifactCache(join(dir, "artifacts"), cfg.artifact_cache_bytes),
       limits: { maxBytes: cfg.artifact_max_bytes, timeoutMs: cfg.artifact_timeout, allowedHosts: hostPatterns(cfg.artifact_allowed_hosts) ?? [] },
     },
+    containers, containersOff,
     templateData: new TemplateData({ apiUrl: () => ctx.host.apiUrl, agentToken: () => ctx.host.localToken, log: ctx.log }),
     report: (allocId: string, clientStatus: RunnerStatus, description: string, taskStates: Record<string, TaskState>) =>
       reporter.report({ allocId, clientStatus, description, taskStates }),

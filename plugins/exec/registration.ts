@@ -4,6 +4,7 @@
 import { execAttributes, type RegistrationFacts, type RegistrationInput } from "../../core/sdk/index.ts";
 import { execConfigSchema } from "./config.ts";
 import { isolationAttributes, probeFor } from "./sandbox-host.ts";
+import { findRuntime, runtimeAttributes } from "../container/runtime.ts";
 
 export function execRegistrationFacts(input: RegistrationInput): RegistrationFacts {
   const exec = execConfigSchema.safeParse(input.table ?? {});
@@ -11,6 +12,7 @@ export function execRegistrationFacts(input: RegistrationInput): RegistrationFac
     attributes: {
       ...execAttributes(process.getuid?.() === 0, exec.success && exec.data.allow_raw),
       ...(exec.success ? isolationAttributes(probeFor(exec.data, input.dataDir)) : {}),
+      ...(exec.success ? runtimeAttributes(findRuntime(exec.data.container_runtime), process.getuid?.() === 0) : {}),
     },
   };
 }

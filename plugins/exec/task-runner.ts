@@ -49,7 +49,7 @@ export interface TaskRunnerDeps {
   /** Why this task may not run on this node: it fails at once, without restarts. */
   refused?: string;
   /** The isolated command line (sandbox.ts): spawned instead of the task's command, as runAs too. */
-  sandboxed?: { command: string; args: string[] };
+  sandboxed?: { command: string; args: string[]; label?: string };
   /**
    * Runs before the task's first start (its artifacts, artifacts.ts):
    * resolves with event lines, or rejects with the reason the task cannot
@@ -57,6 +57,18 @@ export interface TaskRunnerDeps {
    * after a failure, not after a success.
    */
   prepare?: () => Promise<string[]>;
+  /** The event type shown while prepare runs (default "Downloading Artifacts"). */
+  prepareEvent?: string;
+  /** Runs right before each spawn (a container task clears a leftover container of its name). */
+  beforeStart?: () => void;
+  /** The signal a stop or restart sends first (default SIGTERM; a container's image may name another). */
+  stopSignal?: () => NodeJS.Signals;
+  /**
+   * How stop and restart signal the task (default: its process group). A
+   * container task goes through the runtime (`runc kill`): a SIGKILL of the
+   * runtime's own process would leave the container running.
+   */
+  signalTask?: (pid: number, sig: NodeJS.Signals) => void;
 }
 
 export function initialTaskState(): TaskState {
@@ -117,6 +129,7 @@ export class TaskRunner {
     try {
       // uid/gid also drop the agent's supplementary groups (setgroups before setuid).
       // detached: its own session, so no signal meant for the agent reaches it.
+      this.d.beforeStart?.();
       const argv = this.d.sandboxed ?? { command: task.command, args: task.args };
       child = (this.d.spawnFn ?? spawn)(argv.command, argv.args, {
         cwd: this.d.cwd, env: this.d.env, stdio: ["ignore", this.d.stdout.descriptor, this.d.stderr.descriptor], detached: true,
@@ -134,18 +147,18 @@ export class TaskRunner {
     child.unref(); // the agent may exit while the task runs on
     this.oomKilled = false;
     this.running(child.pid, startTicksOf(child.pid) ?? -1);
-    this.set({ state: "running", startedAt: this.d.now(), exitCode: null }, "Started", `pid ${child.pid}${this.d.sandboxed ? " (isolated)" : ""}`);
+    this.set({ state: "running", startedAt: this.d.now(), exitCode: null }, "Started", `pid ${child.pid}${this.d.sandboxed ? ` (${this.d.sandboxed.label ?? "isolated"})` : ""}`);
   }
 
   private prepareThenStart(prepare: () => Promise<string[]>): void {
     if (this.preparing) return;
     this.preparing = true;
-    this.set({}, "Downloading Artifacts", "fetching the task's artifacts before it starts");
+    this.set({}, this.d.prepareEvent ?? "Downloading Artifacts", this.d.prepareEvent ? "preparing the task before it starts" : "fetching the task's artifacts before it starts");
     prepare().then((lines) => {
       this.preparing = false;
       this.prepared = true;
       if (this.stopping || this.detached) return;
-      if (lines.length) this.set({}, "Artifacts Ready", lines.join("; "));
+      if (lines.length) this.set({}, this.d.prepareEvent ? "Prepared" : "Artifacts Ready", lines.join("; "));
       this.start();
     }, (err: Error) => {
       this.preparing = false;
@@ -292,9 +305,10 @@ export class TaskRunner {
       return this.done;
     }
     const gone = new Promise<void>((r) => (this.exited = r));
-    this.set({}, "Killing", `${reason}: SIGTERM, SIGKILL after ${formatDuration(this.d.killTimeoutMs)}`);
-    killGroup(proc.pid, "SIGTERM");
-    const timer = setTimeout(() => killGroup(proc.pid, "SIGKILL"), this.d.killTimeoutMs);
+    const first = this.d.stopSignal?.() ?? "SIGTERM";
+    this.set({}, "Killing", `${reason}: ${first}, SIGKILL after ${formatDuration(this.d.killTimeoutMs)}`);
+    this.signalTask(proc.pid, first);
+    const timer = setTimeout(() => this.signalTask(proc.pid, "SIGKILL"), this.d.killTimeoutMs);
     await gone;
     clearTimeout(timer);
     // Whatever the task forked and left behind in its group goes too.
@@ -332,9 +346,10 @@ export class TaskRunner {
     if (this.restartRequested !== undefined) return true; // one already under way
     this.restartRequested = { reason, hold };
     const gone = new Promise<void>((r) => (this.restartExited = r));
-    this.set({}, "Restart Signaled", `${reason}: SIGTERM, SIGKILL after ${formatDuration(this.d.killTimeoutMs)}`);
-    killGroup(proc.pid, "SIGTERM");
-    const timer = setTimeout(() => killGroup(proc.pid, "SIGKILL"), this.d.killTimeoutMs);
+    const first = this.d.stopSignal?.() ?? "SIGTERM";
+    this.set({}, "Restart Signaled", `${reason}: ${first}, SIGKILL after ${formatDuration(this.d.killTimeoutMs)}`);
+    this.signalTask(proc.pid, first);
+    const timer = setTimeout(() => this.signalTask(proc.pid, "SIGKILL"), this.d.killTimeoutMs);
     await gone;
     clearTimeout(timer);
     killGroup(proc.pid, "SIGKILL"); // what the old process left behind in its group
@@ -358,6 +373,11 @@ export class TaskRunner {
     }
     this.set({}, "Signaling", `sent ${sig} to pid ${proc.pid}`);
     return true;
+  }
+
+  private signalTask(pid: number, sig: NodeJS.Signals): void {
+    if (this.d.signalTask) this.d.signalTask(pid, sig);
+    else killGroup(pid, sig);
   }
 
   /** Adds an event to the task's history without changing its state (templates say why a task waits). */

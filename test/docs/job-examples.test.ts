@@ -7,7 +7,7 @@
 //   - "elsewhere": run by the named test (which registers it as written).
 // A new example fails here until it gets an entry: one more row.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, eventually, getJson, killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
 import { parseJobSpec } from "../../core/scheduler/index.ts";
@@ -58,7 +58,15 @@ const EXAMPLES: Record<string, Expect> = {
   "docs/tutorial.md toml hello": { how: "elsewhere", test: "test/docs/docs-run.test.ts" },
   // NODE_CONFIG declares the host volume "site" (read-only), as the example needs.
   "docs/jobs.md toml site": { how: "plan", placed: { web: 1 }, failed: {} },
+  // Placed where the dev node found an OCI runtime as root (runc installed, as .ci/run does); else the reason.
+  "docs/containers.md toml web-ctr": containerRuntimeHere()
+    ? { how: "plan", placed: { web: 2 }, failed: {} }
+    : { how: "plan", placed: {}, failed: { web: ["driver: container tasks need an OCI runtime (runc or crun) on the node"] } },
 };
+
+function containerRuntimeHere(): boolean {
+  return process.getuid?.() === 0 && ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc", "/usr/bin/crun", "/usr/local/bin/crun"].some((p) => existsSync(p));
+}
 
 // 8 cores' worth of MHz and 16 GB offered to tasks (+ the reserve), as the JSON example says.
 const NODE_CONFIG = `[node]\nmeta = { rack = "r1", zone = "eu-1a" }\n\n[node.host_volumes.site]\npath = "/tmp"\nread_only = true\n\n[plugins.probe]\ncpu_total_mhz = 16000\nmemory_total_mb = 20480\n`;

@@ -215,6 +215,8 @@ describe("services and config", () => {
       user: "nobody", allow_raw: false, denied_host_uids: "", denied_host_gids: "",
       bwrap: "/usr/bin/bwrap", chroot_env: [...DEFAULT_CHROOT_ENV],
       artifact_max_bytes: 1024 ** 3, artifact_timeout: 300_000, artifact_allowed_hosts: "", artifact_cache_bytes: 5 * 1024 ** 3,
+      container_runtime: "", container_auth: {}, container_insecure_registries: [], container_allowed_registries: [],
+      container_cache_bytes: 10 * 1024 ** 3, container_images_bytes: 20 * 1024 ** 3, container_max_unpacked_bytes: 8 * 1024 ** 3, container_pull_timeout: 600_000,
     });
     expect(execConfigSchema.safeParse({ denied_host_uids: "0-999, 2000" }).success).toBe(true);
     expect(execConfigSchema.safeParse({ denied_host_uids: "999-0" }).success).toBe(false);

@@ -118,8 +118,11 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
     ...(t.user !== undefined ? { user: t.user } : {}),
     ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
     ...(t.network_mode !== undefined ? { networkMode: t.network_mode } : {}),
-    command: t.command,
+    command: t.command ?? "",
     args: t.args,
+    ...(t.driver === "container" && t.image !== undefined
+      ? { container: { image: t.image, ...(t.entrypoint ? { entrypoint: t.entrypoint } : {}), ...(t.work_dir ? { workDir: t.work_dir } : {}), readonlyRootfs: t.readonly_rootfs ?? false } }
+      : {}),
     env: t.env,
     resources: { cpuMhz: t.resources.cpu, memoryMb: t.resources.memory },
     ports: Object.fromEntries(

@@ -4,6 +4,7 @@
 // them, so each error carries the key path of the offending field.
 // normalize.ts turns the parsed value into the camelCase Job.
 
+import { parseImageRef } from "../image-ref.ts";
 import { LIMITS_STORAGE, artifactSpec, checkVolumeMounts, groupVolumesSpec, volumeMountSpec } from "./task-storage.ts";
 import { z } from "zod";
 import { attributeError } from "../attribute.ts";
@@ -218,17 +219,48 @@ const template = z
     if (t.change_mode !== "script" && t.change_script !== undefined) ctx.addIssue({ code: "custom", path: ["change_script"], message: `change_script is for change_mode "script"` });
   }), ALWAYS);
 
+/** Which fields belong to which driver: a container task names an image; exec tasks a command. */
+function checkContainerFields(
+  t: { driver: string; command?: string; image?: string; entrypoint?: string[]; work_dir?: string; readonly_rootfs?: boolean; user?: string; isolation?: string; network_mode?: string },
+  ctx: z.RefinementCtx,
+): void {
+  if (t.driver !== "container") {
+    if (t.command === undefined) ctx.addIssue({ code: "custom", path: ["command"], message: "required" });
+    for (const f of ["image", "entrypoint", "work_dir", "readonly_rootfs"] as const) {
+      if (t[f] !== undefined) ctx.addIssue({ code: "custom", path: [f], message: `${f} is for the container driver` });
+    }
+    return;
+  }
+  if (t.image === undefined) ctx.addIssue({ code: "custom", path: ["image"], message: "a container task needs an image (\"registry:port/name:tag\" or \"…@sha256:<hex>\")" });
+  else {
+    try {
+      parseImageRef(t.image);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", path: ["image"], message: (err as Error).message });
+    }
+  }
+  for (const f of ["user", "isolation", "network_mode"] as const) {
+    if (t[f] !== undefined) ctx.addIssue({ code: "custom", path: [f], message: `${f} is for the exec driver (a container runs as its image's user, in its own namespaces)` });
+  }
+}
+
 const task = z
   .strictObject({
     name: name("task name"),
-    driver: z.enum(["exec", "raw_exec"], { error: `the drivers are "exec" and "raw_exec"` }).default("exec"),
+    driver: z.enum(["exec", "raw_exec", "container"], { error: `the drivers are "exec", "raw_exec" and "container"` }).default("exec"),
     user: z.string().regex(USER_NAME, "a user name: lowercase letters, digits, \"_\", \".\" and \"-\", at most 32, starting with a letter or \"_\"").optional(),
     /** Exec driver: "required" runs only isolated (never placed where driver.exec.isolation is not "namespaces"); "best-effort" (default) isolates where the node can. */
     isolation: z.enum(["required", "best-effort"], { error: `isolation is "required" or "best-effort"` }).optional(),
     /** Exec driver: "none" gives the task its own empty network namespace (implies isolation "required"); "host" (default) shares the node's. */
     network_mode: z.enum(["host", "none"], { error: `network_mode is "host" or "none"` }).optional(),
-    command: z.string().min(1, "must not be empty"),
+    /** exec and raw_exec: required. container: replaces the image's Cmd (with args after it). */
+    command: z.string().min(1, "must not be empty").optional(),
     args: z.array(z.string()).default([]),
+    // The container driver (docs/containers.md): the image, and what of its config the task overrides.
+    image: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").optional(),
+    entrypoint: z.array(z.string()).max(256).optional(),
+    work_dir: z.string().min(1).max(4096).refine((d) => d.startsWith("/"), "an absolute path inside the container").optional(),
+    readonly_rootfs: z.boolean().optional(),
     env: z.record(z.string(), scalarString).default({}),
     resources: z
       .strictObject({ cpu: int(1, 10_000_000).default(100), memory: int(1, 100_000_000).default(300) })
@@ -268,6 +300,7 @@ const task = z
     if (t.isolation === "best-effort" && t.network_mode === "none") {
       ctx.addIssue({ code: "custom", path: ["network_mode"], message: `network_mode "none" needs isolation; it cannot be "best-effort"` });
     }
+    checkContainerFields(t, ctx);
     if (t.driver === "raw_exec" && t.user !== undefined) {
       ctx.addIssue({ code: "custom", path: ["user"], message: `raw_exec runs as the agent's own user; "user" is for the exec driver` });
     }

@@ -89,7 +89,7 @@ export interface ServiceSpec {
 export interface Task {
   name: string;
   /** "exec": as an unprivileged user; "raw_exec": as the agent's own user (raw mode, docs/exec.md). */
-  driver: "exec" | "raw_exec";
+  driver: "exec" | "raw_exec" | "container";
   /**
    * The host user the task runs as (exec driver; default: the agent's
    * `[plugins.exec] user`). "root" is raw mode, like the raw_exec driver.
@@ -99,8 +99,11 @@ export interface Task {
   isolation?: "required" | "best-effort";
   /** Exec driver: "none" = its own empty network namespace (needs isolation); absent: "host". */
   networkMode?: "host" | "none";
+  /** exec and raw_exec: the program. container: "" or the image Cmd's replacement. */
   command: string;
   args: string[];
+  /** The container driver's part (docs/containers.md); present exactly when driver is "container". */
+  container?: ContainerSpec;
   env: Record<string, string>;
   resources: Resources;
   /** Port label → spec. */
@@ -118,6 +121,18 @@ export interface Task {
   volumeMounts?: VolumeMount[];
   /** Files (or env) rendered from KV, the catalog and variables before the task starts (absent: none). */
   templates?: TaskTemplate[];
+}
+
+/** What a container task runs (plugins/container). */
+export interface ContainerSpec {
+  /** "registry[:port]/name[:tag]" or "…@sha256:<hex>" (core/scheduler/image-ref.ts). */
+  image: string;
+  /** Replaces the image's Entrypoint. */
+  entrypoint?: string[];
+  /** Replaces the image's WorkingDir. */
+  workDir?: string;
+  /** The container's root file system read-only (its task folder, /local, stays writable). */
+  readonlyRootfs: boolean;
 }
 
 /** A task template (docs/jobs.md "Templates"); rendered by the agent (plugins/exec/templates). */

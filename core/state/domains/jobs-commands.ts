@@ -23,10 +23,12 @@ const check = z.object({
   intervalMs: ms, timeoutMs: ms, ttlMs: ms.optional(),
 });
 const task = z.object({
-  name, driver: z.enum(["exec", "raw_exec"]), user: z.string().max(32).optional(),
+  name, driver: z.enum(["exec", "raw_exec", "container"]), user: z.string().max(32).optional(),
   // Isolation (plugins/exec/sandbox.ts); absent on tasks of older entries = best-effort, host network.
   isolation: z.enum(["required", "best-effort"]).optional(), networkMode: z.enum(["host", "none"]).optional(),
-  command: z.string().min(1).max(4096), args: z.array(z.string().max(65_536)).max(1024),
+  // A container task's command may be "" (the image's Cmd runs); the jobspec requires one for exec tasks.
+  command: z.string().max(4096), args: z.array(z.string().max(65_536)).max(1024),
+  container: z.object({ image: z.string().min(1).max(512), entrypoint: z.array(z.string().max(65_536)).max(256).optional(), workDir: z.string().max(4096).optional(), readonlyRootfs: z.boolean() }).optional(),
   env: z.record(z.string().max(256), z.string().max(65_536)), resources,
   ports: z.record(z.string().max(64), z.object({ static: z.number().int().min(1).max(65535).optional() })),
   service: z.object({ name: z.string().max(63), tags: z.array(z.string().max(512)).max(64), port: z.string().max(64).optional(), checks: z.array(check).max(16) }).optional(),

@@ -1,0 +1,218 @@
+// The container driver's work for one task, called by the exec driver's
+// allocation runner (plugins/exec/alloc-runner.ts), which runs a container
+// task like any other: its TaskRunner spawns `runc run` in the foreground
+// as the task's process (runc hands the container the task's log files as
+// stdout/stderr, forwards signals to it and exits with its exit code), so
+// logs, restarts, exit codes, services, templates and reattaching after an
+// agent restart (runc outlives the agent as an exec task does) are exec's.
+// What is the container's own:
+//   prepare   pull (registry.ts, into the node's blob store), unpack once
+//             per image (snapshots.ts), a writable root per task (overlayfs
+//             or a copy), the bundle's config.json (bundle.ts);
+//   start     `runc delete --force` of a leftover container of that name;
+//   signals   through `runc kill`, which reaches the container's init
+//             (SIGKILL included: killing runc itself would orphan it);
+//   limits    memory and CPU in the bundle, OOM read back (cgroup-oom.ts);
+//   release   the container's state, root and cgroups when the task is over.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { formatImageRef, parseImageRef, type ContainerSpec, type Logger } from "../../core/sdk/index.ts";
+import { BlobStore } from "./blob-store.ts";
+import { bundleConfig, containerArgv, containerEnv, resolveUser, TASK_DIR_IN_CONTAINER } from "./bundle.ts";
+import { cgroupParent, ContainerLimits, type ContainerKey } from "./cgroup-oom.ts";
+import { RegistryClient, type Credentials } from "./registry.ts";
+import type { Runtime } from "./runtime.ts";
+import { ImageSnapshots, releaseRootfs, rootfsFor } from "./snapshots.ts";
+
+/** Stop signals an image may name (numbers and exotic ones fall back to SIGTERM). */
+const ALLOWED_STOP = new Set(["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGKILL"]);
+
+export interface ContainerDriverOptions {
+  /** <data_dir>/container: blobs/, images/, state/ (the runtime's). */
+  dir: string;
+  runtime: Runtime;
+  auth: Readonly<Record<string, Credentials>>;
+  insecureRegistries: readonly string[];
+  /** Registries images may come from; empty: any. */
+  allowedRegistries: readonly string[];
+  cacheBytes: number;
+  /** Bound of the unpacked images (snapshots.ts trim). */
+  imagesBytes: number;
+  maxUnpackedBytes: number;
+  pullTimeoutMs: number;
+  log: Logger;
+}
+
+export interface PrepareInput extends ContainerKey {
+  spec: ContainerSpec;
+  command: string;
+  args: readonly string[];
+  /** The task's environment as exec computed it (host paths of the task folder are rewritten to /local). */
+  env: Readonly<Record<string, string>>;
+  taskDir: string;
+  /** Where the bundle goes: config.json and the root (never inside the task folder the container sees). */
+  bundleDir: string;
+  memoryBytes: number;
+  cpuMhz: number;
+  /** Pull progress and the like, as task events. */
+  note(message: string): void;
+}
+
+/** The runtime's container id of a task: unique on the node, stable across agent restarts. */
+export function containerId(key: ContainerKey): string {
+  return `corral-${key.allocId}-${key.task}`;
+}
+
+export class ContainerDriver {
+  readonly limits = new ContainerLimits();
+  private store: BlobStore;
+  private registry: RegistryClient;
+  private snapshots: ImageSnapshots;
+  private stateDir: string;
+  /** Tasks between the start of their pull and their mounted root. */
+  private preparing = 0;
+
+  constructor(private o: ContainerDriverOptions) {
+    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+    this.store = new BlobStore(o.dir, o.cacheBytes);
+    this.registry = new RegistryClient({ auth: o.auth, insecure: o.insecureRegistries, timeoutMs: o.pullTimeoutMs }, this.store);
+    this.snapshots = new ImageSnapshots(join(o.dir, "images"), this.store, o.maxUnpackedBytes);
+    this.snapshots.sweep();
+    this.stateDir = join(o.dir, "state");
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Why the image may not be pulled here (allowed_registries), or undefined. */
+  refusal(spec: ContainerSpec): string | undefined {
+    const ref = parseImageRef(spec.image);
+    if (this.o.allowedRegistries.length && !this.o.allowedRegistries.includes(ref.registry)) {
+      return `image ${spec.image}: registry ${ref.registry} is not in [plugins.exec] container_allowed_registries`;
+    }
+    return undefined;
+  }
+
+  /** Pulls and unpacks the image, makes the task's root and writes the bundle; resolves with event lines. */
+  async prepare(i: PrepareInput): Promise<string[]> {
+    this.preparing++;
+    try {
+      return await this.prepareOne(i);
+    } finally {
+      this.preparing--;
+    }
+  }
+
+  private async prepareOne(i: PrepareInput): Promise<string[]> {
+    const ref = parseImageRef(i.spec.image);
+    i.note(`pulling ${formatImageRef(ref)}`);
+    const image = await this.registry.pull(ref, (m) => i.note(m));
+    const snapshot = await this.snapshots.rootfs(image);
+    mkdirSync(i.bundleDir, { recursive: true, mode: 0o700 });
+    const root = rootfsFor(snapshot, i.bundleDir);
+    // Trimmed only while no other task is between its pull and its mount: its blobs and snapshot are not
+    // yet marked as in use (the next start that runs alone trims).
+    if (this.preparing === 1) {
+      this.store.trim(new Set([image.manifestDigest, image.configDigest, ...image.layers.map((l) => l.digest)]));
+      const dropped = this.snapshots.trim(this.o.imagesBytes); // after the mount: this image's snapshot counts as in use
+      if (dropped.length) this.o.log.info("container: unpacked images removed (container_images_bytes)", { images: dropped });
+    }
+    const etc = (f: string) => {
+      const p = join(snapshot, "etc", f);
+      return existsSync(p) ? readFileSync(p, "utf8") : "";
+    };
+    const user = resolveUser(image.config.user, etc("passwd"), etc("group"));
+    const env = Object.fromEntries(Object.entries(i.env).map(([k, v]) => [k, v.startsWith(i.taskDir) ? TASK_DIR_IN_CONTAINER + v.slice(i.taskDir.length) : v]));
+    const hostFiles: Record<string, string> = {};
+    for (const f of ["/etc/resolv.conf", "/etc/hosts"]) if (existsSync(f)) hostFiles[f] = f;
+    const config = bundleConfig({
+      argv: containerArgv(image.config, i.spec, i.command, i.args),
+      env: containerEnv(image.config, env),
+      cwd: i.spec.workDir ?? image.config.workingDir,
+      user, hostname: i.allocId.slice(0, 8), readonlyRootfs: i.spec.readonlyRootfs, taskDir: i.taskDir,
+      memoryBytes: i.memoryBytes, cpuMhz: i.cpuMhz, cgroupsPath: `${cgroupParent(i)}/ctr`, hostFiles,
+    });
+    writeFileSync(join(i.bundleDir, "config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
+    writeFileSync(join(i.bundleDir, "stop-signal"), image.config.stopSignal, { mode: 0o600 });
+    return [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode})`];
+  }
+
+  /** The task's process: the runtime, in the foreground, running the bundle. */
+  command(key: ContainerKey, bundleDir: string): { command: string; args: string[]; label: string } {
+    return { command: this.o.runtime.path, args: ["--root", this.stateDir, "run", "--no-new-keyring", "--bundle", bundleDir, containerId(key)], label: `container ${containerId(key)}` };
+  }
+
+  /** Before each start: a container of that id left behind (runc killed hard) would block `runc run`. */
+  clearLeftover(key: ContainerKey): void {
+    spawnSync(this.o.runtime.path, ["--root", this.stateDir, "delete", "--force", containerId(key)], { stdio: "ignore", timeout: 30_000 });
+  }
+
+  /** The signal that stops the task: the image's StopSignal (SIGTERM by default), kept in the bundle for a later agent. */
+  stopSignal(_key: ContainerKey, bundleDir: string): NodeJS.Signals {
+    let s = "SIGTERM";
+    try {
+      s = readFileSync(join(bundleDir, "stop-signal"), "utf8").trim() || s;
+    } catch {}
+    const name = s.toUpperCase().startsWith("SIG") ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
+    return (ALLOWED_STOP.has(name) ? name : "SIGTERM") as NodeJS.Signals;
+  }
+
+  /** Sends `sig` to the container's init; false when the runtime knows no such running container. */
+  kill(key: ContainerKey, sig: NodeJS.Signals): boolean {
+    const r = spawnSync(this.o.runtime.path, ["--root", this.stateDir, "kill", containerId(key), sig.replace(/^SIG/, "")], { encoding: "utf8", timeout: 30_000 });
+    if (r.status !== 0) this.o.log.debug("container: runc kill failed", { id: containerId(key), sig, err: r.stderr?.trim() });
+    return r.status === 0;
+  }
+
+  /** The task is over for good: its container state, root (unmounted) and cgroups go. */
+  release(key: ContainerKey, bundleDir: string): void {
+    this.clearLeftover(key);
+    releaseRootfs(bundleDir);
+    this.limits.remove(key);
+  }
+}
+
+export interface ContainerTaskInput {
+  allocId: string;
+  /** The task, interpolated. */
+  task: { name: string; command: string; args: string[]; container?: ContainerSpec; resources: { memoryMb: number; cpuMhz: number } };
+  taskDir: string;
+  bundleDir: string;
+  env: Readonly<Record<string, string>>;
+  note(message: string): void;
+  /** More preparation after the image (the task's artifacts): its event lines. */
+  after(): Promise<string[]>;
+}
+
+/**
+ * What a container task's TaskRunner (plugins/exec/task-runner.ts) takes
+ * from this driver: the runtime as its process, how to prepare, signal and
+ * limit it.
+ */
+export function containerTask(drv: ContainerDriver, i: ContainerTaskInput) {
+  const key = { allocId: i.allocId, task: i.task.name };
+  const spec = i.task.container!;
+  const env = { ...i.env };
+  delete env.CORRAL_ALLOC_DIR; // a host path: the container sees its task folder only (/local)
+  return {
+    sandboxed: drv.command(key, i.bundleDir),
+    limits: drv.limits,
+    prepareEvent: "Pulling Image",
+    prepare: async () => {
+      const lines = await drv.prepare({
+        ...key, spec, command: i.task.command, args: i.task.args, env, taskDir: i.taskDir, bundleDir: i.bundleDir,
+        memoryBytes: i.task.resources.memoryMb * 1024 * 1024, cpuMhz: i.task.resources.cpuMhz, note: i.note,
+      });
+      return [...lines, ...(await i.after())];
+    },
+    beforeStart: () => drv.clearLeftover(key),
+    stopSignal: () => drv.stopSignal(key, i.bundleDir),
+    signalTask: (pid: number, sig: NodeJS.Signals) => {
+      // The runtime's own process group too when the runtime cannot (the container is already gone).
+      if (!drv.kill(key, sig)) {
+        try {
+          process.kill(-pid, sig);
+        } catch {}
+      }
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// Container tasks in job documents (core/scheduler/jobspec/schema.ts): what
+// a container task must and may say, refused with the field's path; what
+// it normalizes to (the replicated task the agent runs).
+import { describe, expect, test } from "bun:test";
+import { parseJobSpec } from "../../core/scheduler/jobspec.ts";
+import { tasksUpdated } from "../../core/scheduler/update-kind.ts";
+
+const job = (task: string) => `
+id = "c"
+[[groups]]
+name = "g"
+[[groups.tasks]]
+name = "t"
+${task}
+`;
+
+function errors(task: string) {
+  const r = parseJobSpec(job(task), "toml");
+  if (r.ok) throw new Error("expected errors");
+  return r.errors.map((e) => `${e.path}: ${e.message}`);
+}
+
+describe("container tasks in a job spec", () => {
+  test("image, entrypoint, work_dir and readonly_rootfs normalize into task.container; command may be left out", () => {
+    const r = parseJobSpec(job(`driver = "container"\nimage = "reg.example.com:5000/team/app:1.2"\nentrypoint = ["/bin/sh", "-c"]\nargs = ["echo hi"]\nwork_dir = "/srv"\nreadonly_rootfs = true`), "toml");
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const t = r.job.groups[0]!.tasks[0]!;
+    expect(t.driver).toBe("container");
+    expect(t.command).toBe("");
+    expect(t.args).toEqual(["echo hi"]);
+    expect(t.container).toEqual({ image: "reg.example.com:5000/team/app:1.2", entrypoint: ["/bin/sh", "-c"], workDir: "/srv", readonlyRootfs: true });
+  });
+
+  test("refusals name the field and why", () => {
+    expect(errors(`driver = "container"`)).toEqual([`groups[0].tasks[0].image: a container task needs an image ("registry:port/name:tag" or "…@sha256:<hex>")`]);
+    expect(errors(`driver = "container"\nimage = "reg:5000/App:1"`)[0]).toContain("groups[0].tasks[0].image: image \"reg:5000/App:1\": invalid repository name");
+    expect(errors(`driver = "container"\nimage = "reg:5000/app@sha256:1234"`)[0]).toContain("the digest must be sha256:<64 lowercase hex>");
+    expect(errors(`driver = "container"\nimage = "app"\nuser = "nobody"`)[0]).toContain("groups[0].tasks[0].user: user is for the exec driver");
+    expect(errors(`driver = "container"\nimage = "app"\nnetwork_mode = "none"`)[0]).toContain("groups[0].tasks[0].network_mode: network_mode is for the exec driver");
+    expect(errors(`driver = "container"\nimage = "app"\nwork_dir = "srv"`)[0]).toContain("groups[0].tasks[0].work_dir: an absolute path inside the container");
+    expect(errors(`command = "/bin/true"\nimage = "app"`)).toEqual(["groups[0].tasks[0].image: image is for the container driver"]);
+    expect(errors(`driver = "exec"`)).toEqual(["groups[0].tasks[0].command: required"]);
+  });
+
+  test("a changed image is a destructive update (the task is replaced), like a changed command", () => {
+    const a = parseJobSpec(job(`driver = "container"\nimage = "app:1"`), "toml");
+    const b = parseJobSpec(job(`driver = "container"\nimage = "app:2"`), "toml");
+    if (!a.ok || !b.ok) throw new Error("parse");
+    expect(tasksUpdated(a.job.groups[0]!, b.job.groups[0]!)).toBe(`task "t": container changed`);
+    expect(tasksUpdated(a.job.groups[0]!, a.job.groups[0]!)).toBeNull();
+  });
+});
