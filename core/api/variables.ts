@@ -15,18 +15,21 @@ import { requestBody } from "../http/json-body.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { aclError, requestIdentity } from "../acl/enforce.ts";
 import type { Db } from "../store/db.ts";
-import { allVariables, getVariable, listVariables, type VarWriteResult, type VariableMeta } from "../state/domains/variables.ts";
+import { allVariables, getVariable, type VarWriteResult, type VariableMeta } from "../state/domains/variables.ts";
 import { decryptItems, encryptItems } from "../variables/crypto.ts";
 import { Keyring } from "../variables/keyring.ts";
 import { itemsProblem, pathProblem, VariableBody } from "../variables/limits.ts";
 import { routedAdder } from "./jobs.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
+import { collectPage } from "../http/paging.ts";
+import { createListScans } from "../state/domains/list-scan.ts";
+import { PageQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
 
 const tags = ["variables"];
 const PathParam = z.object({ path: z.string().max(256) });
 const VarQuery = z.object({ namespace: z.string().max(128).optional(), cas: z.string().optional() });
-const ListQuery = z.object({ namespace: z.string().max(128).optional(), prefix: z.string().max(256).optional() });
+const ListQuery = PageQuery.extend({ namespace: z.string().max(128).optional(), prefix: z.string().max(256).optional() });
 const answer = { 200: { description: "OK" } };
 
 export function metaView(m: VariableMeta) {
@@ -145,7 +148,7 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
   });
 
   add(createRoute({
-    method: "get", path: "/v1/vars", tags, summary: "Variables' metadata under ?prefix (never their items); ?namespace=* for all",
+    method: "get", path: "/v1/vars", tags, summary: "Variables' metadata under ?prefix (never their items); ?namespace=* for all; ?per_page&next_token; ?filter",
     request: { query: ListQuery }, responses: answer,
   }), (c) => {
     const { db } = need();
@@ -154,9 +157,18 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
     const asked = q.get("namespace") === "*" ? undefined : namespaceOf(c);
     // Filtered at the source: a token sees only the paths it may read (docs/acl.md), a task its job's namespace only.
     const prefix = q.get("prefix") ?? "";
-    const rows = own !== undefined && asked !== undefined && asked !== own ? [] : listVariables(db, own ?? asked, prefix);
-    const list = readScope(c).keepUnder(rows, "variable", prefix, (m) => m.path);
-    return c.json(list.map(metaView));
+    const none = own !== undefined && asked !== undefined && asked !== own;
+    const scope = readScope(c);
+    const scans = createListScans(db);
+    const page = collectPage({
+      params: pageRequest(c, ["s", "s"]),
+      scan: (from, limit) => (none ? [] : scans.variables({ namespace: own ?? asked, prefix }, from, limit)),
+      keep: (rows) => scope.keepUnder(rows, "variable", prefix, (m) => m.path),
+      keyOf: (m) => [m.namespace, m.path],
+      view: metaView,
+    });
+    setPageHeaders(c, page);
+    return c.json(page.views);
   }, true);
 
   add(createRoute({

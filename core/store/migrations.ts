@@ -5,6 +5,7 @@ import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 import { VARIABLES_MIGRATION } from "./migration-variables.ts";
+import { LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -117,4 +118,6 @@ export const migrations: string[] = [
   JOB_VERSION_SUBMIT_TIME_MIGRATION,
   // 11: encrypted variables and their wrapped data keys (migration-variables.ts).
   VARIABLES_MIGRATION,
+  // 12: keyset indexes for paged lists, per-node allocation deletion index (migration-list-keys.ts).
+  LIST_KEYS_MIGRATION,
 ];
