@@ -10,6 +10,7 @@ import {
 } from "../../store/schema-jobs.ts";
 import type { Job } from "../../scheduler/jobspec/types.ts";
 import { listLaunches } from "./launches.ts";
+import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
 export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"] as const;
@@ -36,7 +37,7 @@ export interface JobsReader {
   getAlloc(idOrPrefix: string): AllocRow | undefined;
   /** Allocations that hold resources (wanted running, not finished). */
   liveAllocs(): AllocRow[];
-  /** Highest modify index of the allocations on a node (agents block on it); at least 1. */
+  /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
   nodeAllocIndex(nodeId: string): number;
   listEvals(filter?: { namespace?: string; jobId?: string; status?: EvalStatus[] }): EvalRow[];
   getEval(id: string): EvalRow | undefined;
@@ -75,8 +76,10 @@ export function createJobsReader(db: Db): JobsReader {
     liveAllocs: () =>
       db.select().from(allocations)
         .where(and(eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]))).all(),
+    // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
-      Math.max(1, db.select({ m: sql<number | null>`max(${allocations.modifyIndex})` }).from(allocations).where(eq(allocations.nodeId, nodeId)).get()?.m ?? 0),
+      Math.max(1, nodeAllocDeleteIndex(db, nodeId),
+        db.select({ m: sql<number | null>`max(${allocations.modifyIndex})` }).from(allocations).where(eq(allocations.nodeId, nodeId)).get()?.m ?? 0),
     listEvals: (f = {}) =>
       db.select().from(evaluations).where(and(
         f.namespace !== undefined ? eq(evaluations.namespace, f.namespace) : undefined,
