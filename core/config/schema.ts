@@ -61,6 +61,10 @@ export const KEY_KINDS = {
     scheduler_preemption: "bool",
     session_ttl_min: "duration",
     job_tracked_versions: "int",
+    job_gc_interval: "duration",
+    job_gc_threshold: "duration",
+    eval_gc_threshold: "duration",
+    deployment_gc_threshold: "duration",
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
@@ -99,6 +103,11 @@ export const DEFAULTS = {
   sessionTtlMinMs: 10_000,
   /** Versions kept per job (job history, revert, auto_revert); Nomad keeps 6. */
   jobTrackedVersions: 10,
+  /** Garbage collection (Nomad's defaults): how often, and how long terminal rows are kept. */
+  jobGcIntervalMs: 5 * 60_000,
+  jobGcThresholdMs: 4 * 3_600_000,
+  evalGcThresholdMs: 3_600_000,
+  deploymentGcThresholdMs: 3_600_000,
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   metricsRetentionMs: 3_600_000,
@@ -313,6 +322,10 @@ export function buildConfigSchema(opts: SchemaOptions) {
       scheduler_preemption: z.boolean().default(DEFAULTS.schedulerPreemption),
       session_ttl_min: durationMs({ min: 1, max: 86_400_000 }).default(DEFAULTS.sessionTtlMinMs),
       job_tracked_versions: intIn(1, 1000).default(DEFAULTS.jobTrackedVersions),
+      job_gc_interval: durationMs({ min: 100, max: 7 * 86_400_000 }).default(DEFAULTS.jobGcIntervalMs),
+      job_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.jobGcThresholdMs),
+      eval_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.evalGcThresholdMs),
+      deployment_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.deploymentGcThresholdMs),
     })
     .superRefine((v, ctx) => {
       if (v.heartbeat_interval >= v.election_timeout) {
@@ -342,6 +355,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         nodeTtlMs: v.node_ttl,
         sessionTtlMinMs: v.session_ttl_min,
         jobTrackedVersions: v.job_tracked_versions,
+        gc: { intervalMs: v.job_gc_interval, jobThresholdMs: v.job_gc_threshold, evalThresholdMs: v.eval_gc_threshold, deploymentThresholdMs: v.deployment_gc_threshold },
         electionTimeoutMs: v.election_timeout,
         heartbeatIntervalMs: v.heartbeat_interval,
         metricsRetentionMs: v.metrics_retention,

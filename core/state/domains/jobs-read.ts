@@ -11,6 +11,7 @@ import {
 import type { Job } from "../../scheduler/jobspec/types.ts";
 import { listLaunches } from "./launches.ts";
 import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
+import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
 export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"] as const;
@@ -47,6 +48,8 @@ export interface JobsReader {
   allocCheckStatuses(nodeId: string, allocId: string): string[];
   /** Launch records of a periodic or parameterized job, newest first (kind: periodic, periodic-force, dispatch). */
   launches(namespace: string, jobId: string, kind?: string): JobLaunchRow[];
+  /** What garbage collection may delete under these cut-off indexes (core/state/domains/gc.ts). */
+  gcCandidates(cut: GcCutoffs): GcCandidates;
 }
 
 export function createJobsReader(db: Db): JobsReader {
@@ -98,6 +101,7 @@ export function createJobsReader(db: Db): JobsReader {
       db.select({ status: checks.status }).from(checks)
         .where(and(eq(checks.nodeId, nodeId), like(checks.serviceId, `_corral-task-${allocId}-%`))).all().map((r) => r.status),
     launches: (ns, id, kind) => listLaunches(db, ns, id, kind),
+    gcCandidates: (cut) => gcCandidates(db, cut),
   };
 }
 
@@ -117,4 +121,5 @@ export const emptyJobsReader: JobsReader = {
   drains: () => [],
   allocCheckStatuses: () => [],
   launches: () => [],
+  gcCandidates: () => ({ jobs: [], evals: [], allocs: [], deployments: [] }),
 };
