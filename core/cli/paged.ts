@@ -5,7 +5,7 @@ import type { FlagSpec, Parsed } from "./args.ts";
 import type { ApiClient } from "./client.ts";
 
 /** Each page fetched when the user did not ask for one page: bounds each answer's size on the server. */
-const FETCH_PAGE = 500;
+const FETCH_PAGE = 100;
 
 export const pageFlags: Record<string, FlagSpec> = {
   "per-page": { type: "number", value: "N", help: "Show one page of N items (the next page's token is printed on stderr)" },

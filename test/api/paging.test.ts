@@ -5,7 +5,8 @@
 // mistakes are 400 JSON naming the position; Consul's session list keeps its
 // unpaginated shape.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { killAll } from "../helpers/proc.ts";
+import { spawnSync } from "node:child_process";
+import { BUN, ENTRY, ROOT, killAll } from "../helpers/proc.ts";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
 
 let n: AclNode;
@@ -126,6 +127,44 @@ describe("paged lists", () => {
       expect([q, r.status, typeof r.body.error, typeof r.body.code]).toEqual([q, 400, "string", "string"]);
     }
   });
+
+  test("a paged blocking list waits for a change, then answers the page asked for", async () => {
+    const first = await call(n.url, "GET", "/v1/jobs?per_page=5", n.management);
+    const index = Number(first.headers.get("x-corral-index"));
+    const started = Date.now();
+    const waiting = call(n.url, "GET", `/v1/jobs?per_page=5&next_token=${first.headers.get("x-corral-nexttoken")}&index=${index}&wait=20s`, n.management);
+    await Bun.sleep(500);
+    await register("aa-wakes-the-wait");
+    const r = await waiting;
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(Number(r.headers.get("x-corral-index"))).toBeGreaterThan(index);
+    // The second page, from the first page's token: five items after the first page's, none of them repeated.
+    const firstIds = (first.body as any[]).map((j) => j.id);
+    expect((r.body as any[]).length).toBe(5);
+    expect((r.body as any[]).every((j) => !firstIds.includes(j.id) && j.id > firstIds[4])).toBe(true);
+    expect(r.headers.get("x-corral-nexttoken")).not.toBeNull();
+  });
+
+  test("the CLI fetches every page, or one with --per-page (the next token on stderr), and filters on the server", async () => {
+    const cli = (...args: string[]) => spawnSync(BUN, [ENTRY, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CORRAL_ADDR: n.url, CORRAL_TOKEN: n.management } });
+    const all = cli("job", "status", "--json");
+    expect(all.status, all.stderr).toBe(0);
+    const total = (await call(n.url, "GET", "/v1/jobs", n.management)).body.length;
+    expect(JSON.parse(all.stdout).length).toBe(total);
+    expect(total).toBeGreaterThan(200); // three of the CLI's own pages of 100: it followed the tokens
+    const ids = (JSON.parse(all.stdout) as any[]).map((j) => j.id);
+    const one = cli("job", "status", "--json", "--per-page", "3");
+    expect(JSON.parse(one.stdout).map((j: any) => j.id)).toEqual(ids.slice(0, 3));
+    const token = /--page-token (\S+)/.exec(one.stderr)?.[1];
+    expect(token).toBeDefined();
+    const next = cli("job", "status", "--json", "--per-page", "2", "--page-token", token!);
+    expect(JSON.parse(next.stdout).map((j: any) => j.id)).toEqual(ids.slice(3, 5));
+    const filtered = cli("job", "status", "--json", "--filter", 'Meta.n == "007"');
+    expect(JSON.parse(filtered.stdout).map((j: any) => j.id)).toEqual(["team-a-007", "team-b-007"]);
+    const bad = cli("job", "status", "--filter", "Meta.n =");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("position 8");
+  }, 60_000);
 
   test("Consul's session list keeps its unpaginated shape", async () => {
     const r = await call(n.url, "GET", "/v1/session/list?per_page=1", n.management);
