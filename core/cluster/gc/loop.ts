@@ -24,7 +24,7 @@ export interface GcTotals {
 }
 
 export class GcLoop {
-  private readonly table = new TimeTable();
+  private readonly table: TimeTable;
   private sampler?: ReturnType<typeof setInterval>;
   private collector?: ReturnType<typeof setInterval>;
   private running?: Promise<GcTotals>;
@@ -36,7 +36,10 @@ export class GcLoop {
     log: Logger;
     config: GcConfig;
     now?: () => number;
-  }) {}
+  }) {
+    const c = o.config;
+    this.table = new TimeTable(Math.max(c.jobThresholdMs, c.evalThresholdMs, c.deploymentThresholdMs));
+  }
 
   private now(): number {
     return (this.o.now ?? Date.now)();

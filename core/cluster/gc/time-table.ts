@@ -7,20 +7,28 @@
 // (a new leader keeps rows a little longer, never collects one too early).
 // Pure: the caller passes the times.
 
-/** Most samples kept; past it the older half is thinned (every other dropped), so the table covers long thresholds coarsely. */
+/** Most samples kept; past it every other one is dropped (uniformly, the newest kept), halving the resolution. */
 const MAX_SAMPLES = 4096;
 
 export class TimeTable {
   private samples: { index: number; at: number }[] = [];
+
+  /** `horizonMs`: the longest threshold asked about; older samples are dropped (one at or before the horizon is kept). */
+  constructor(private readonly horizonMs = Infinity) {}
 
   /** Records that `index` was applied by `at` (ms). Ignored unless both move forward. */
   witness(index: number, at: number): void {
     const last = this.samples[this.samples.length - 1];
     if (last && (index <= last.index || at < last.at)) return;
     this.samples.push({ index, at });
+    // The answer for the horizon is the newest sample at or before it: keep that one, drop what is older.
+    let drop = 0;
+    while (drop + 1 < this.samples.length && this.samples[drop + 1]!.at <= at - this.horizonMs) drop++;
+    if (drop) this.samples.splice(0, drop);
     if (this.samples.length > MAX_SAMPLES) {
-      const half = this.samples.length >> 1;
-      this.samples = [...this.samples.slice(0, half).filter((_, i) => i % 2 === 0), ...this.samples.slice(half)];
+      // Dropping a sample only makes answers older (a row kept longer), never newer: safe for collection.
+      const n = this.samples.length;
+      this.samples = this.samples.filter((_, i) => i % 2 === 1 || i === n - 1);
     }
   }
 
