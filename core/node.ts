@@ -51,6 +51,8 @@ import { raftRoutes } from "./api/raft.ts";
 import { jobRoutes } from "./api/jobs.ts";
 import { allocationRoutes } from "./api/allocations.ts";
 import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
+import { GcLoop } from "./cluster/gc/loop.ts";
+import { systemGcRoutes } from "./api/system-gc.ts";
 import { lockWriter } from "./api/kv-lock-write.ts";
 import { sessionRoutes } from "./api/sessions.ts";
 import { txnRoutes } from "./api/txn.ts";
@@ -380,6 +382,7 @@ interface LeaderServices {
   membership: Membership;
   scheduling: SchedulingLoop;
   sessionTimers: SessionTimers;
+  gc: GcLoop;
 }
 
 /** What a leader-role node runs beside Raft (not started yet). */
@@ -394,7 +397,9 @@ function leaderServices(config: Config, o: { raft: RaftReplicator; state: StateR
     listSessions: () => state.sessions.list(), getSession: (id) => state.sessions.get(id),
     propose: (c) => raft.propose(c), isLeader: () => raft.status().isLeader, log: log.child({ component: "sessions" }),
   });
-  return { nodeMonitor, membership, scheduling, sessionTimers };
+  // Garbage collection of terminal jobs, evaluations, allocations, deployments: proposed by the active leader (core/cluster/gc).
+  const gc = new GcLoop({ state, propose: (c) => raft.propose(c), isLeader: () => raft.status().isLeader, log: log.child({ component: "gc" }), config: config.leader.gc });
+  return { nodeMonitor, membership, scheduling, sessionTimers, gc };
 }
 
 /** Core's own API routes (core/api), their fast paths declared with them. */
@@ -414,6 +419,7 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
   intentionRpcRoutes(deps);
   aclFactRoutes(deps);
   routeListRoutes(deps);
+  systemGcRoutes(deps, o.leader?.gc);
   // One lock writer for the KV route and its fast path: one AcquireQueue per node (core/api/kv-lock-write.ts).
   kvRoutes(deps, lockWriter(deps));
   sessionRoutes(deps, {
@@ -515,6 +521,7 @@ function nodeLifecycle(config: Config, o: {
         leader?.membership.stop();
         leader?.scheduling.stop();
         leader?.sessionTimers.stop();
+        leader?.gc.stop();
         // Event streams never end by themselves: close them so the server can stop.
         o.monitoring.close();
         await o.server.stop();
@@ -542,6 +549,7 @@ function startLeaderRole(raft: RaftReplicator, leader: LeaderServices, bus: Even
   bus.subscribe("applied", (e) => sessionTimers.applied(e as AppliedEntry));
   sessionTimers.leadershipChanged(raft.status().isLeader);
   scheduling.start();
+  leader.gc.start();
 }
 
 /** The agent side: fingerprints this host, registers with the leader and heartbeats. */

@@ -95,6 +95,7 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   ["GET", "/v1/vars", need("variable", "read", undefined, { filter: reads(["variable"], arrayBy("variable", "Path")) })],
   ["POST", "/v1/operator/keyring/rotate", operatorWrite],
   ["GET", "/v1/operator/keyring/keys", operatorRead],
+  ["PUT", "/v1/system/gc", operatorWrite],
   // operator
   ["GET", "/v1/operator/raft", operatorRead],
   ["GET", "/v1/operator/raft/configuration", operatorRead],

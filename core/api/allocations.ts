@@ -14,6 +14,8 @@ import { BlockingQuery, Loose, NamespaceQuery, allocView, blocking, namespaceOf 
 import { routedAdder } from "./jobs.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { allocStopRoutes } from "./alloc-stop.ts";
+import { collectPage } from "../http/paging.ts";
+import { PageQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
 
 const tags = ["allocations"];
 const IdParam = z.object({ id: z.string().min(1).max(256) });
@@ -52,19 +54,26 @@ export function allocationRoutes(d: CoreApiDeps): void {
   }, true);
 
   add(createRoute({
-    method: "get", path: "/v1/allocations", tags, summary: "Allocations (?namespace, ?job, ?node)",
-    request: { query: NamespaceQuery.extend({ job: z.string().max(128).optional(), node: z.string().max(256).optional() }) }, responses,
+    method: "get", path: "/v1/allocations", tags, summary: "Allocations in creation order (?namespace, ?job, ?node; ?per_page&next_token; ?filter)",
+    request: { query: NamespaceQuery.extend(PageQuery.shape).extend({ job: z.string().max(128).optional(), node: z.string().max(256).optional() }) }, responses,
   }), (c) => {
     const q = new URL(c.req.url).searchParams;
     const node = q.get("node");
     const scope = readScope(c);
+    const params = pageRequest(c, ["n", "s"]);
     // A node the token may not read answers as one that does not exist (no 200-vs-404 on its name).
     const nodeRow = node ? d.state.getNode(node) : undefined;
     if (node && (!nodeRow || !scope.can("node", nodeRow.name))) throw new ApiError(404, "NODE_NOT_FOUND", `no node with id or name "${node}"`);
-    const list = d.state.jobs.listAllocs({
-      namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined, nodeId: nodeRow?.id,
+    const filter = { namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined, nodeId: nodeRow?.id };
+    const page = collectPage({
+      params,
+      scan: (from, limit) => d.state.lists.allocs(filter, from, limit),
+      keep: (rows) => scope.keep(rows, "job", (a) => a.jobId),
+      keyOf: (a) => [a.createIndex, a.id],
+      view: (a) => allocView(a, d.state),
     });
-    return c.json(scope.keep(list, "job", (a) => a.jobId).map((a) => allocView(a, d.state)));
+    setPageHeaders(c, page);
+    return c.json(page.views);
   }, true);
 
   add(createRoute({

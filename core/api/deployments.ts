@@ -17,6 +17,8 @@ import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { Loose, NamespaceQuery, jobOr404, namespaceOf } from "./job-views.ts";
 import { deploymentView, findDeployment } from "./deployment-views.ts";
+import { collectPage } from "../http/paging.ts";
+import { PageQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
 
 const tags = ["deployments"];
 const IdParam = z.object({ id: z.string().min(1).max(256) });
@@ -63,17 +65,25 @@ export function deploymentRoutes(d: CoreApiDeps, add: Add): void {
   };
 
   add(createRoute({
-    method: "get", path: "/v1/deployments", tags, summary: "Deployments, newest first (?namespace; those of jobs the token may read)",
-    request: { query: NamespaceQuery }, responses: answers,
+    method: "get", path: "/v1/deployments", tags,
+    summary: "Deployments, newest first (?namespace; those of jobs the token may read; ?per_page&next_token; ?filter)",
+    request: { query: NamespaceQuery.extend(PageQuery.shape) }, responses: answers,
   }), (c) => {
     const q = new URL(c.req.url).searchParams;
     const ns = q.has("namespace") ? namespaceOf(c) : undefined;
     const scope = readScope(c);
-    const list = scope.keep(d.state.jobs.listDeployments(ns === undefined ? {} : { namespace: ns }), "job", (x) => x.jobId);
+    const page = collectPage({
+      params: pageRequest(c, ["n", "s"]),
+      scan: (from, limit) => d.state.lists.deployments(ns === undefined ? {} : { namespace: ns }, from, limit),
+      keep: (rows) => scope.keep(rows, "job", (x) => x.jobId),
+      keyOf: (x) => [x.createIndex, x.id],
+      view: deploymentView,
+    });
     // A token that may not read every job gets the index of what it sees: a hidden deployment's change must not move it.
-    const index = scope.seesAll("job") ? d.state.tableIndex("deployments") : list.reduce((m, x) => Math.max(m, x.modifyIndex), 1);
+    const index = scope.seesAll("job") ? d.state.tableIndex("deployments") : page.rows.reduce((m, x) => Math.max(m, x.modifyIndex), 1);
     c.header("X-Corral-Index", String(index));
-    return c.json(list.map(deploymentView));
+    setPageHeaders(c, page);
+    return c.json(page.views);
   }, true);
 
   add(createRoute({

@@ -81,8 +81,9 @@ export function allocCounts(allocs: readonly AllocRow[]): AllocCounts {
 }
 
 export function jobView(j: JobRow, allocs: readonly AllocRow[]) {
-  const { spec: _spec, ...rest } = j;
-  return { ...rest, allocations: allocCounts(allocs.filter((a) => a.desiredStatus === "run")) };
+  const { spec, ...rest } = j;
+  // meta as Nomad's job list stub has it (and so ?filter=Meta.x can select by it).
+  return { ...rest, meta: spec.meta ?? {}, allocations: allocCounts(allocs.filter((a) => a.desiredStatus === "run")) };
 }
 
 export function allocView(a: AllocRow, state: StateReader, full = false) {

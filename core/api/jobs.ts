@@ -24,6 +24,9 @@ import { jobEvaluationsRoute, latestPlacementFailure } from "./job-placement.ts"
 import { jobValidateRoute } from "./job-validate.ts";
 import { deploymentRoutes } from "./deployments.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
+import { collectPage } from "../http/paging.ts";
+import type { AllocRow, JobRow } from "../store/schema-jobs.ts";
+import { PageQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
 const tags = ["jobs"];
@@ -64,27 +67,41 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
   deploymentRoutes(d, add);
 
   add(createRoute({
-    method: "get", path: "/v1/jobs", tags, summary: "List jobs with allocation counts (?namespace; blocking with ?index&wait)",
-    request: { query: NamespaceQuery.extend(BlockingQuery.shape).extend({ all: z.string().optional() }) }, responses: created,
+    method: "get", path: "/v1/jobs", tags,
+    summary: "List jobs with allocation counts (?namespace; ?per_page&next_token pages by (namespace, id); ?filter; blocking with ?index&wait)",
+    request: { query: NamespaceQuery.extend(BlockingQuery.shape).extend(PageQuery.shape).extend({ all: z.string().optional() }) }, responses: created,
   }), async (c) => {
     const q = new URL(c.req.url).searchParams;
     const ns = q.has("namespace") ? namespaceOf(c) : undefined;
     const { index, waitMs } = blocking(c);
-    // Jobs the token may not read are left out before anything is counted, and do not move the index
-    // (the highest of the readable jobs and their allocations; a purge of one then shows at the wait's end).
+    const params = pageRequest(c, ["s", "s"]);
+    // Jobs the token may not read are left out before the page is cut and before anything is counted, and
+    // do not move the index (the highest of the readable jobs and their allocations on the page).
     const scope = readScope(c);
     const everyJob = scope.seesAll("job");
     const out = await d.state.blocking({ tables: ["jobs", "allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
-      const rows = scope.keep(d.state.jobs.listJobs(ns), "job", (j) => j.id).map((j) => ({ job: j, allocs: d.state.jobs.listAllocs({ namespace: j.namespace, jobId: j.id }) }));
+      const allocsOf = new Map<JobRow, AllocRow[]>();
+      const page = collectPage({
+        params,
+        scan: (from, limit) => d.state.lists.jobs({ namespace: ns }, from, limit),
+        keep: (rows) => scope.keep(rows, "job", (j) => j.id),
+        keyOf: (j) => [j.namespace, j.id],
+        view: (j) => {
+          const allocs = d.state.jobs.listAllocs({ namespace: j.namespace, jobId: j.id });
+          allocsOf.set(j, allocs);
+          return jobView(j, allocs);
+        },
+      });
       return {
         index: everyJob
           ? Math.max(d.state.tableIndex("jobs"), d.state.tableIndex("allocations"))
-          : rows.reduce((m, r) => r.allocs.reduce((n, a) => Math.max(n, a.modifyIndex), Math.max(m, r.job.modifyIndex)), 1),
-        value: rows.map((r) => jobView(r.job, r.allocs)),
+          : page.rows.reduce((m, j) => (allocsOf.get(j) ?? []).reduce((n, a) => Math.max(n, a.modifyIndex), Math.max(m, j.modifyIndex)), 1),
+        value: page,
       };
     });
     c.header("X-Corral-Index", String(out.index));
-    return c.json(out.value);
+    setPageHeaders(c, out.value);
+    return c.json(out.value.views);
   }, true);
 
   // Raw tasks need a second permission, checked here before an agent forwards.
@@ -159,14 +176,24 @@ function planRoute(d: CoreApiDeps, add: Add, scheduling: SchedulingLoop | undefi
 
 function evaluationRoutes(d: CoreApiDeps, add: Add): void {
   add(createRoute({
-    method: "get", path: "/v1/evaluations", tags, summary: "Evaluations, newest first (?namespace, ?job, ?status=pending,blocked,...)",
-    request: { query: NamespaceQuery.extend({ job: z.string().max(128).optional(), status: z.string().max(64).optional() }) }, responses: created,
+    method: "get", path: "/v1/evaluations", tags,
+    summary: "Evaluations, newest first (?namespace, ?job, ?status=pending,blocked,...; ?per_page&next_token; ?filter); at most 1000 without ?per_page",
+    request: { query: NamespaceQuery.extend(PageQuery.shape).extend({ job: z.string().max(128).optional(), status: z.string().max(64).optional() }) }, responses: created,
   }), (c) => {
     const q = new URL(c.req.url).searchParams;
     const status = q.get("status")?.split(",").filter(Boolean) as never;
-    const list = d.state.jobs.listEvals({ namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined, status });
-    // Filtered before the cut: hidden evaluations must not take places in the first 1000.
-    return c.json(readScope(c).keep(list, "job", (e) => e.jobId).slice(0, 1000).map(evalView));
+    const scope = readScope(c);
+    const filter = { namespace: q.has("namespace") ? namespaceOf(c) : undefined, jobId: q.get("job") ?? undefined, status };
+    // Filtered before the cut: hidden evaluations must not take places in a page (or in the first 1000).
+    const page = collectPage({
+      params: pageRequest(c, ["n", "s"]), cap: 1000,
+      scan: (from, limit) => d.state.lists.evals(filter, from, limit),
+      keep: (rows) => scope.keep(rows, "job", (e) => e.jobId),
+      keyOf: (e) => [e.createIndex, e.id],
+      view: evalView,
+    });
+    setPageHeaders(c, page);
+    return c.json(page.views);
   }, true);
 
   add(createRoute({

@@ -4,6 +4,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { notFound } from "../http/errors.ts";
 import { readScope } from "../acl/read-scope.ts";
 import type { NodeRow } from "../store/schema.ts";
+import { collectPage } from "../http/paging.ts";
+import { PageQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, NodeView, pathParam } from "./schemas.ts";
 
@@ -15,14 +17,22 @@ export function nodeRoutes(d: CoreApiDeps) {
   d.routes.add({
     owner: "core",
     route: createRoute({
-      method: "get", path: "/v1/nodes", tags: ["nodes"], summary: "List nodes",
-      request: { query: z.object({ status: z.enum(["ready", "down"]).optional() }) },
+      method: "get", path: "/v1/nodes", tags: ["nodes"], summary: "List nodes by name (?status; ?per_page&next_token; ?filter)",
+      request: { query: PageQuery.extend({ status: z.enum(["ready", "down"]).optional() }) },
       responses: { ...jsonResponse(z.array(NodeView)), ...errorResponses },
     }),
     handler: (c) => {
       const status = c.req.query("status");
-      const list = readScope(c).keep(d.state.listNodes(), "node", (n) => n.name).filter((n) => !status || n.status === status);
-      return c.json(list.map((n) => nodeView(d, n)));
+      const scope = readScope(c);
+      const page = collectPage({
+        params: pageRequest(c, ["s", "s"]),
+        scan: (from, limit) => d.state.lists.nodes({ status }, from, limit),
+        keep: (rows) => scope.keep(rows, "node", (n) => n.name),
+        keyOf: (n) => [n.name, n.id],
+        view: (n) => nodeView(d, n),
+      });
+      setPageHeaders(c, page);
+      return c.json(page.views);
     },
     stateRead: true,
   });

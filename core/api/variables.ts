@@ -23,12 +23,15 @@ import { itemsProblem, pathProblem, VariableBody } from "../variables/limits.ts"
 import { routedAdder } from "./jobs.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
+import { collectPage } from "../http/paging.ts";
+import { createListScans } from "../state/domains/list-scan.ts";
+import { PageQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
 
 const tags = ["variables"];
 const PathParam = z.object({ path: z.string().max(256) });
 const Blocking = { index: z.string().max(20).optional(), wait: z.string().max(20).optional() };
 const VarQuery = z.object({ namespace: z.string().max(128).optional(), cas: z.string().optional(), ...Blocking });
-const ListQuery = z.object({ namespace: z.string().max(128).optional(), prefix: z.string().max(256).optional(), ...Blocking });
+const ListQuery = PageQuery.extend({ namespace: z.string().max(128).optional(), prefix: z.string().max(256).optional(), ...Blocking });
 
 /** The blocking index, as the jobs API (X-Corral-Index) and as Nomad spells it (X-Nomad-Index). */
 function setIndex(c: Context, index: number): void {
@@ -159,7 +162,7 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
   });
 
   add(createRoute({
-    method: "get", path: "/v1/vars", tags, summary: "Variables' metadata under ?prefix (never their items); ?namespace=* for all",
+    method: "get", path: "/v1/vars", tags, summary: "Variables' metadata under ?prefix (never their items); ?namespace=* for all; ?per_page&next_token; ?filter",
     request: { query: ListQuery }, responses: answer,
   }), async (c) => {
     const { db } = need();
@@ -170,18 +173,28 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
     const prefix = q.get("prefix") ?? "";
     const scope = readScope(c);
     const foreign = own !== undefined && asked !== undefined && asked !== own;
+    const scans = createListScans(db);
+    const params = pageRequest(c, ["s", "s"]);
     // ?index=N waits for a change under the prefix that the token can see: the index is the highest
-    // write or delete among the readable paths only, so hidden ones neither wake nor move it.
+    // write or delete among the readable paths only (the whole prefix, not the page), so hidden ones
+    // neither wake nor move it. The page is cut from the same state, after the wait.
     const { index, waitMs } = blocking(c);
     const out = await d.state.blocking({ tables: ["variables"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
-      const rows = foreign ? [] : listVariables(db, own ?? asked, prefix);
-      const list = scope.keepUnder(rows, "variable", prefix, (m) => m.path);
+      const list = foreign ? [] : scope.keepUnder(listVariables(db, own ?? asked, prefix), "variable", prefix, (m) => m.path);
       const gone = foreign ? [] : scope.keepUnder(listVariableTombstones(db, own ?? asked, prefix), "variable", prefix, (t) => t.path);
       const at = gone.reduce((m, t) => Math.max(m, t.deleteIndex), list.reduce((m, v) => Math.max(m, v.modifyIndex), 1));
-      return { index: at, value: list };
+      const page = collectPage({
+        params,
+        scan: (from, limit) => (foreign ? [] : scans.variables({ namespace: own ?? asked, prefix }, from, limit)),
+        keep: (rows) => scope.keepUnder(rows, "variable", prefix, (m) => m.path),
+        keyOf: (m) => [m.namespace, m.path],
+        view: metaView,
+      });
+      return { index: at, value: page };
     });
     setIndex(c, out.index);
-    return c.json(out.value.map(metaView));
+    setPageHeaders(c, out.value);
+    return c.json(out.value.views);
   }, true);
 
   add(createRoute({

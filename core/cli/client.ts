@@ -76,7 +76,18 @@ export class ApiClient {
    * string or bytes body is sent as is.
    */
   async request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
-    const res = await this.raw(method, path, body, contentType);
+    return this.parse<T>(await this.raw(method, path, body, contentType));
+  }
+
+  /** A GET with the answer's next-page token (X-Corral-NextToken) of a paged list (core/cli/paged.ts). */
+  async getPage<T>(path: string): Promise<{ body: T; nextToken?: string }> {
+    const res = await this.raw("GET", path);
+    const body = await this.parse<T>(res);
+    return { body, nextToken: res.headers.get("x-corral-nexttoken") ?? undefined };
+  }
+
+  /** The JSON body of an answer; a ClientError for an error status. */
+  private async parse<T>(res: Response): Promise<T> {
     const text = await res.text();
     let data: unknown = text;
     try {

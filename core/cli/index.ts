@@ -7,6 +7,7 @@ import { ConfigError } from "../config/load.ts";
 import { VERSION } from "../version.ts";
 import { agentSpec, devSpec, leaderSpec, runNode } from "./commands/run.ts";
 import { configCheck, configCheckSpec } from "./commands/config.ts";
+import { systemGc, systemGcSpec } from "./commands/system.ts";
 import { nodes, nodesSpec } from "./commands/nodes.ts";
 import { nodeMeta, nodeMetaSpec } from "./commands/node-meta.ts";
 import { plugins, pluginsSpec } from "./commands/plugins.ts";
@@ -91,6 +92,7 @@ export const commands: Command[] = [
   { path: ["acl", "policy"], spec: aclPolicySpec, run: aclPolicy },
   { path: ["intention"], spec: intentionSpec, run: intention },
   { path: ["config", "check"], spec: configCheckSpec, run: configCheck },
+  { path: ["system", "gc"], spec: systemGcSpec, run: systemGc },
   { path: ["demo-server"], spec: demoServerSpec, run: demoServer },
   { path: ["version"], spec: versionSpec, run: async () => (process.stdout.write(`corral ${VERSION}\n`), 0) },
 ];

@@ -62,6 +62,10 @@ export const KEY_KINDS = {
     session_ttl_min: "duration",
     job_tracked_versions: "int",
     max_heartbeats_per_second: "int",
+    job_gc_interval: "duration",
+    job_gc_threshold: "duration",
+    eval_gc_threshold: "duration",
+    deployment_gc_threshold: "duration",
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
   agent: { leaders: "list", heartbeat: "duration" },
@@ -102,6 +106,11 @@ export const DEFAULTS = {
   jobTrackedVersions: 10,
   /** Nomad's max_heartbeats_per_second is 50; corral's heartbeat path costs ~60 µs, so 1,000/s is ~6 % of a core. */
   maxHeartbeatsPerSecond: 1000,
+  /** Garbage collection (Nomad's defaults): how often, and how long terminal rows are kept. */
+  jobGcIntervalMs: 5 * 60_000,
+  jobGcThresholdMs: 4 * 3_600_000,
+  evalGcThresholdMs: 3_600_000,
+  deploymentGcThresholdMs: 3_600_000,
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   metricsRetentionMs: 3_600_000,
@@ -317,6 +326,10 @@ export function buildConfigSchema(opts: SchemaOptions) {
       session_ttl_min: durationMs({ min: 1, max: 86_400_000 }).default(DEFAULTS.sessionTtlMinMs),
       job_tracked_versions: intIn(1, 1000).default(DEFAULTS.jobTrackedVersions),
       max_heartbeats_per_second: intIn(1, 1_000_000).default(DEFAULTS.maxHeartbeatsPerSecond),
+      job_gc_interval: durationMs({ min: 100, max: 7 * 86_400_000 }).default(DEFAULTS.jobGcIntervalMs),
+      job_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.jobGcThresholdMs),
+      eval_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.evalGcThresholdMs),
+      deployment_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.deploymentGcThresholdMs),
     })
     .superRefine((v, ctx) => {
       if (v.heartbeat_interval >= v.election_timeout) {
@@ -347,6 +360,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         sessionTtlMinMs: v.session_ttl_min,
         jobTrackedVersions: v.job_tracked_versions,
         maxHeartbeatsPerSecond: v.max_heartbeats_per_second,
+        gc: { intervalMs: v.job_gc_interval, jobThresholdMs: v.job_gc_threshold, evalThresholdMs: v.eval_gc_threshold, deploymentThresholdMs: v.deployment_gc_threshold },
         electionTimeoutMs: v.election_timeout,
         heartbeatIntervalMs: v.heartbeat_interval,
         metricsRetentionMs: v.metrics_retention,

@@ -44,6 +44,17 @@ export interface ClusterConfig {
   legacySignatures: LegacySignatures;
 }
 
+export interface GcConfig {
+  /** How often the leader collects. Default 5m. */
+  intervalMs: number;
+  /** A dead job unchanged for this long goes, with all it left. Default 4h. */
+  jobThresholdMs: number;
+  /** A finished evaluation or terminal allocation unchanged for this long goes. Default 1h. */
+  evalThresholdMs: number;
+  /** A finished deployment unchanged for this long goes. Default 1h. */
+  deploymentThresholdMs: number;
+}
+
 export interface LeaderConfig {
   /** Other leader-role nodes, "host:port". Empty: a single-leader cluster. */
   peers: string[];
@@ -55,6 +66,8 @@ export interface LeaderConfig {
   sessionTtlMinMs: number;
   /** How many versions of each job are kept (Nomad's job_tracked_versions). Default 10. */
   jobTrackedVersions: number;
+  /** Garbage collection of terminal jobs, evaluations, allocations, deployments (Nomad's job_gc_interval, job_gc_threshold 4h, eval_gc_threshold 1h, deployment_gc_threshold 1h). */
+  gc: GcConfig;
   /** Raft election timeout. Default 1000ms. */
   electionTimeoutMs: number;
   /** Raft heartbeat interval. Default 100ms. */

@@ -24,6 +24,8 @@ export { isConsulPath } from "../http/consul-paths.ts";
 export { assertDatacenter, blockingParams, checkDatacenter, consulMember, parseGoDurationMs, setConsulHeaders } from "../http/consul.ts";
 export { ApiError, consulError, statusForCode } from "../http/errors.ts";
 export { once, requestBody } from "../http/json-body.ts";
+export { collectPage, pageHeaders, pageParams } from "../http/paging.ts";
+export type { PageParams, ScanFrom } from "../http/paging.ts";
 export { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";
 export { QueryCache, requestKey } from "../http/query-cache.ts";
 export { serve } from "../http/serve.ts";

@@ -18,6 +18,7 @@ import { txnAppliers } from "./domains/txn.ts";
 import { launchAppliers } from "./domains/launches.ts";
 import { deploymentAppliers } from "./domains/deployments.ts";
 import { allocStopAppliers } from "./domains/alloc-stop.ts";
+import { gcAppliers } from "./domains/gc.ts";
 import { variableAppliers } from "./domains/variables.ts";
 
 export interface Applier<T extends CommandType> {
@@ -45,6 +46,7 @@ export const appliers: ApplierRegistry = {
   ...launchAppliers,
   ...deploymentAppliers,
   ...allocStopAppliers,
+  ...gcAppliers,
   ...variableAppliers,
 };
 

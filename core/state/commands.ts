@@ -26,6 +26,7 @@ import { txnCommands } from "./domains/txn.ts";
 import { launchCommands } from "./domains/launches.ts";
 import { deploymentCommands } from "./domains/deployments.ts";
 import { allocStopCommands } from "./domains/alloc-stop.ts";
+import { gcCommands } from "./domains/gc.ts";
 import { variableCommands } from "./domains/variables.ts";
 
 export type { CommandResult } from "./result.ts";
@@ -33,7 +34,7 @@ export type { CommandResult } from "./result.ts";
 /** A no-op some callers propose to learn the current index (and Raft uses on election). */
 export const Noop = z.object({ type: z.literal("Noop"), v: z.literal(1), at: z.number() });
 
-export const Command = z.discriminatedUnion("type", [Noop, ...nodeCommands, ...kvCommands, ...restoreCommands, ...catalogCommands, ...clusterEventCommands, ...nodeHealthCommands, ...jobCommands, ...aclCommands, ...intentionCommands, ...auditCommands, ...sessionCommands, ...txnCommands, ...launchCommands, ...deploymentCommands, ...allocStopCommands, ...variableCommands]);
+export const Command = z.discriminatedUnion("type", [Noop, ...nodeCommands, ...kvCommands, ...restoreCommands, ...catalogCommands, ...clusterEventCommands, ...nodeHealthCommands, ...jobCommands, ...aclCommands, ...intentionCommands, ...auditCommands, ...sessionCommands, ...txnCommands, ...launchCommands, ...deploymentCommands, ...allocStopCommands, ...variableCommands, ...gcCommands]);
 export type Command = z.infer<typeof Command>;
 export type CommandType = Command["type"];
 export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;

@@ -59,6 +59,8 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
   VarKeyAdd: () => [],
   VarPut: () => [],
   VarDelete: () => [],
+  // Garbage collection: no event (it deletes only what is long finished; a list re-read shows it).
+  GarbageCollect: () => [],
   RestoreState: () => one("reset", "StateRestored", { reason: "a snapshot was restored: re-read the state" }),
   LeaderElected: (c) => one("leader", "LeaderElected", { leader: c.leader, term: c.term }),
   RegisterService: (c) => [

@@ -10,6 +10,7 @@ import { createJobsReader, emptyJobsReader, type JobsReader } from "./domains/jo
 import { createAclReader, emptyAclReader, type AclReader } from "./domains/acl-read.ts";
 import { getSession, listSessions, lockDelayUntil } from "./domains/sessions.ts";
 import type { SessionRow } from "../store/schema.ts";
+import { createListScans, emptyListScans, type ListScans } from "./domains/list-scan.ts";
 
 /** Consul sessions (core/state/domains/sessions.ts). */
 export interface SessionsReader {
@@ -42,6 +43,8 @@ export interface StateReader {
   /** ACL tokens and policies, intentions, the audit log (core/acl, plugins/authz). */
   acl: AclReader;
   sessions: SessionsReader;
+  /** Keyset scans of the paged lists (jobs, allocations, evaluations, deployments, nodes, variables). */
+  lists: ListScans;
   /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
   blocking<T>(
     opts: { tables: readonly string[]; minIndex: number; waitMs: number; signal?: AbortSignal },
@@ -94,6 +97,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     jobs: createJobsReader(db),
     acl: createAclReader(db),
     sessions: { get: (id) => getSession(db, id), list: (node) => listSessions(db, node), lockDelayUntil: (k) => lockDelayUntil(db, k) },
+    lists: createListScans(db),
     blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),
   };
 }
@@ -113,6 +117,7 @@ export const emptyStateReader: StateReader = {
   jobs: emptyJobsReader,
   acl: emptyAclReader,
   sessions: { get: () => undefined, list: () => [], lockDelayUntil: () => 0 },
+  lists: emptyListScans,
   blocking: async (_opts, read) => read(),
 };
 

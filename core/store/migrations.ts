@@ -5,6 +5,7 @@ import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
+import { LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -119,4 +120,6 @@ export const migrations: string[] = [
   VARIABLES_MIGRATION,
   // 12: where deleted variables were, for blocking reads (migration-variables.ts).
   VARIABLE_TOMBSTONES_MIGRATION,
+  // 13: keyset indexes for paged lists, per-node allocation deletion index (migration-list-keys.ts).
+  LIST_KEYS_MIGRATION,
 ];

@@ -25,7 +25,8 @@ const FAMILIES: [RegExp, string[]][] = [
   [/^\/v1\/acl\//, ["acl_tokens", "acl_policies", "acl_token_policies", "acl_bootstrap"]],
   [/^\/v1\/connect\//, ["intentions"]],
   [/^\/v1\/agent\/(service|check|maintenance)/, ["checks", "catalog_nodes", "catalog_tombstones"]],
-  [/^\/v1\/(jobs?|node\/[^/]+\/drain)(\/|$)/, ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"]],
+  // A deletion of allocations also moves their node's deletion index (node_alloc_deletions); so does garbage collection.
+  [/^\/v1\/(jobs?|node\/[^/]+\/drain|system\/gc)(\/|$)/, ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches", "node_alloc_deletions"]],
   // Sessions, and what ending one releases or deletes (KV is modelled only for plain writes).
   [/^\/v1\/session\//, ["sessions", "kv_lock_delays", "kv"]],
   [/^\/v1\/txn$/, ["kv", "kv_lock_delays"]],

@@ -95,11 +95,11 @@ describe("host volumes", () => {
     // Purged: the agent deletes the allocation folders, never through the mount into the host's folder.
     await getJson(`${dev.url}/v1/job/writer?purge`, { method: "DELETE" });
     const secondDir = join(dev.dataDir, "exec", "allocs", second.id);
-    // A purge deletes the allocation rows, which does not move the node's allocation index: the agent
-    // learns of it when its blocking query's 30 s wait ends (a known gap, docs/exec.md), so allow that.
-    await eventually(() => !existsSync(secondDir), 45_000);
+    // A purge deletes the allocation rows; the deletion moves the node's allocation index (docs/exec.md), so the
+    // agent's blocking query answers at once: well within its 30 s wait.
+    await eventually(() => !existsSync(secondDir), 10_000);
     expect(readFileSync(join(hostData, "allocs.txt"), "utf8")).toBe(`${first.id}\n${second.id}\n`);
-  }, 120_000);
+  }, 90_000);
 
   test("a job asking for a volume no node has is not placed, and job status says why", async () => {
     await submit(dev.url, volumeJob("novol", { source: "nope", script: "sleep 600" }));

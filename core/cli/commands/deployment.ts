@@ -1,5 +1,6 @@
 // `corral deployment list | status ID | promote ID [-group G]... | fail ID`
 // (Nomad's `nomad deployment ...`), over /v1/deployments and /v1/deployment/*.
+import { listAll, pageFlags } from "../paged.ts";
 import { UsageError, type CommandSpec, type Parsed } from "../args.ts";
 import { table } from "../table.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
@@ -13,8 +14,8 @@ const nsFlag = { namespace: { type: "string" as const, value: "NS", help: "Only 
 export const deploymentListSpec: CommandSpec = {
   name: "deployment list",
   summary: "List deployments, newest first.",
-  usage: "corral deployment list [--namespace NS] [--json] [--addr URL] [--token TOKEN]",
-  flags: { ...nsFlag, ...clientFlags },
+  usage: "corral deployment list [--namespace NS] [--per-page N] [--page-token TOKEN] [--filter EXPR] [--json] [--addr URL] [--token TOKEN]",
+  flags: { ...nsFlag, ...pageFlags, ...clientFlags },
 };
 
 export const deploymentStatusSpec: CommandSpec = {
@@ -86,7 +87,7 @@ export function latestDeploymentLines(row: DeploymentRow): string[] {
 export async function deploymentList(args: Parsed): Promise<number> {
   if (args.positionals.length) throw new UsageError("deployment list takes no arguments");
   const ns = args.flags.namespace as string | undefined;
-  const list = await clientFrom(args).get<DeploymentJson[]>("/v1/deployments" + (ns ? `?namespace=${encodeURIComponent(ns)}` : ""));
+  const list = await listAll<DeploymentJson>(clientFrom(args), "/v1/deployments" + (ns ? `?namespace=${encodeURIComponent(ns)}` : ""), args);
   if (args.flags.json) return print(list);
   if (list.length === 0) {
     process.stdout.write("No deployments.\n");

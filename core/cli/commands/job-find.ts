@@ -7,12 +7,14 @@
 // where the id also exists. Nothing here learns more than the list shows.
 import { UsageError } from "../args.ts";
 import type { ApiClient } from "../client.ts";
+import { listAll } from "../paged.ts";
 import { placementFailureText, type FailedTGAllocs } from "../../scheduler/placement-failure.ts";
 
 /** The namespace to read `id` in: --namespace when given, else the only one holding it (default when none does). */
 export async function namespaceOfJob(client: ApiClient, id: string, flag: string | undefined): Promise<string> {
   if (flag) return flag;
-  const list = await client.get<{ id: string; namespace: string }[]>("/v1/jobs");
+  // Filtered on the server (every page): only this id's rows, in every namespace the token may read.
+  const list = await listAll<{ id: string; namespace: string }>(client, `/v1/jobs?filter=${encodeURIComponent(`ID == ${JSON.stringify(id)}`)}`);
   const where = [...new Set(list.filter((j) => j.id === id).map((j) => j.namespace))].sort();
   if (where.length > 1) {
     throw new UsageError(`job "${id}" exists in ${where.length} namespaces (${where.join(", ")}): say which with --namespace`);

@@ -10,15 +10,16 @@ import { namespaceOfJob, placementFailureBlock } from "./job-find.ts";
 import { submittingJobFile } from "../job-file-errors.ts";
 import type { FailedGroupLike } from "../../scheduler/placement-failure.ts";
 import { latestDeploymentLines } from "./deployment.ts";
+import { listAll, pageFlags } from "../paged.ts";
 
 const nsFlag = { namespace: { type: "string" as const, value: "NS", help: "Namespace of the job (default \"default\")" } };
 
 export const jobStatusSpec: CommandSpec = {
   name: "job status",
   summary: "List jobs, or show one job with its deployments and allocations.",
-  usage: "corral job status [ID] [--namespace NS] [--json] [--addr URL] [--token TOKEN]",
+  usage: "corral job status [ID] [--namespace NS] [--per-page N] [--page-token TOKEN] [--filter EXPR] [--json] [--addr URL] [--token TOKEN]",
   details: "Without --namespace, ID is looked up in every namespace the token may read; when it exists in several, say which.",
-  flags: { ...nsFlag, ...clientFlags },
+  flags: { ...nsFlag, ...pageFlags, ...clientFlags },
 };
 
 export const jobStopSpec: CommandSpec = {
@@ -52,7 +53,7 @@ export async function jobStatus(args: Parsed): Promise<number> {
   const client = clientFrom(args);
   const id = args.positionals[0];
   if (!id) {
-    const list = await client.get<JobListJson[]>("/v1/jobs" + (args.flags.namespace ? nsQuery(args) : ""));
+    const list = await listAll<JobListJson>(client, "/v1/jobs" + (args.flags.namespace ? nsQuery(args) : ""), args);
     if (args.flags.json) return print(list);
     if (list.length === 0) {
       process.stdout.write("No jobs.\n");

@@ -3,12 +3,13 @@ import type { CommandSpec, Parsed } from "../args.ts";
 import { ApiClient } from "../client.ts";
 import { ago, bytes, table } from "../table.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
+import { listAll, pageFlags } from "../paged.ts";
 
 export const nodesSpec: CommandSpec = {
   name: "nodes",
   summary: "List the cluster's nodes with status and resources.",
-  usage: "corral nodes [-v] [--json] [--addr URL] [--token TOKEN]",
-  flags: { verbose: { type: "boolean", short: "v", help: "Also show each node's datacenter and meta" }, ...clientFlags },
+  usage: "corral nodes [-v] [--per-page N] [--page-token TOKEN] [--filter EXPR] [--json] [--addr URL] [--token TOKEN]",
+  flags: { verbose: { type: "boolean", short: "v", help: "Also show each node's datacenter and meta" }, ...pageFlags, ...clientFlags },
 };
 
 interface NodeJson {
@@ -25,7 +26,7 @@ interface NodeJson {
 
 export async function nodes(args: Parsed): Promise<number> {
   const client: ApiClient = clientFrom(args);
-  const list = await client.get<NodeJson[]>("/v1/nodes");
+  const list = await listAll<NodeJson>(client, "/v1/nodes", args);
   if (args.flags.json) {
     process.stdout.write(JSON.stringify(list, null, 2) + "\n");
     return 0;

@@ -1,6 +1,7 @@
 // `corral var put PATH k=v ... [--in json FILE|-] [--check-index N]`,
 // `corral var get PATH [--item K]`, `corral var list [PREFIX]`,
 // `corral var purge PATH [--check-index N]` (docs/variables.md).
+import { listAll, pageFlags } from "../paged.ts";
 import { readFileSync } from "node:fs";
 import type { CommandSpec, Parsed } from "../args.ts";
 import { UsageError } from "../args.ts";
@@ -12,13 +13,14 @@ export const varSpec: CommandSpec = {
   name: "var",
   actions: ["put", "get", "list", "purge"],
   summary: "Read and write variables (encrypted at rest on the leaders).",
-  usage: "corral var put PATH K=V... [--in json FILE|-] [--check-index N] | get PATH [--item K] | list [PREFIX] | purge PATH [--check-index N]",
+  usage: "corral var put PATH K=V... [--in json FILE|-] [--check-index N] | get PATH [--item K] | list [PREFIX] [--per-page N] [--page-token T] [--filter EXPR] | purge PATH [--check-index N]",
   flags: {
     ...clientFlags,
     namespace: { type: "string", value: "NS", help: "the variable's namespace (default: default; list: * for all)" },
     in: { type: "string", value: "json", help: "put: read the items from FILE (or - for standard input) as JSON, {\"Items\":{...}} or {...}" },
     "check-index": { type: "number", value: "N", help: "put/purge only if the variable's ModifyIndex is N (0: put only if it does not exist)" },
     item: { type: "string", value: "K", help: "get: print only this item's value" },
+    ...pageFlags,
   },
   details: "put replaces every item of the variable. K=@FILE reads a value from a file. get prints the items as K=V lines (--json for the whole variable).",
 };
@@ -89,7 +91,7 @@ export async function variable(args: Parsed): Promise<number> {
   if (action === "list") {
     const watch = watchAclFiltering();
     try {
-      const list = await client.get<Meta[]>(`/v1/vars${query(args, { prefix: path ?? "" })}`);
+      const list = await listAll<Meta>(client, `/v1/vars${query(args, { prefix: path ?? "" })}`, args);
       if (args.flags.json) json(list);
       else process.stdout.write(table(["Namespace", "Path", "Modify Index", "Modified"], list.map((m) => [m.Namespace, m.Path, String(m.ModifyIndex), new Date(m.ModifyTime).toISOString()])) + "\n");
       if (watch.seen()) process.stderr.write(`corral: ${ACL_FILTERED_NOTE}\n`);

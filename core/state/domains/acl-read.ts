@@ -1,6 +1,6 @@
 // Reads of the authorization tables: tokens with their policies, policies,
 // the bootstrap marker, intentions, the audit log. `ctx.state.acl`.
-import { and, asc, desc, eq, gte, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../../store/db.ts";
 import {
   aclBootstrap, aclPolicies, aclTokenPolicies, aclTokens, auditLog, intentions,
@@ -19,6 +19,8 @@ export interface AuditQuery {
   /** Path prefix. */
   path?: string;
   limit: number;
+  /** Paging (newest first): records at or below (inclusive) or below this seq. */
+  from?: { key: readonly (string | number)[]; inclusive: boolean };
 }
 
 export interface AclReader {
@@ -81,6 +83,7 @@ export function createAclReader(db: Db): AclReader {
       if (q.sinceMs !== undefined) where.push(gte(auditLog.at, q.sinceMs));
       if (q.accessor) where.push(eq(auditLog.accessor, q.accessor));
       if (q.path) where.push(sql`${auditLog.path} LIKE ${prefixPattern(q.path)} ESCAPE '\\'`);
+      if (q.from) where.push(q.from.inclusive ? lte(auditLog.seq, Number(q.from.key[0])) : lt(auditLog.seq, Number(q.from.key[0])));
       return db.select().from(auditLog).where(where.length ? and(...where) : undefined).orderBy(desc(auditLog.seq)).limit(q.limit).all();
     },
   };

@@ -38,7 +38,7 @@ export function applyUpdateAllocStatus(db: Db, index: number, cmd: z.infer<typeo
     // A purged job's allocations go once they have stopped: no later plan would collect them.
     const exists = db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.namespace, j.namespace), eq(jobs.id, j.jobId))).get();
     if (exists) refreshJobStatus(db, index, j.namespace, j.jobId);
-    else collectGarbage(db, j.namespace, j.jobId, false);
+    else collectGarbage(db, index, j.namespace, j.jobId, false);
   }
   return { ok: true, value: { updated, ignored } };
 }

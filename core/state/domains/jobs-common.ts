@@ -9,6 +9,7 @@ import type { Resources } from "../../scheduler/types.ts";
 import { runsToCompletion } from "../../scheduler/jobspec/types.ts";
 import { JOB_STATE_LIMITS } from "./jobs-commands.ts";
 import { stableJson } from "../../stable-json.ts";
+import { deleteAllocations } from "./alloc-delete.ts";
 
 export const MIB = 1024 * 1024;
 const TERMINAL_CLIENT: ReadonlySet<string> = new Set(["complete", "failed", "lost"]);
@@ -64,7 +65,7 @@ export function refreshJobStatus(db: Db, index: number, namespace: string, jobId
  * evaluations and deployments are kept, older ones deleted. With the job
  * purged, every terminal allocation goes. Deterministic: ordered by index.
  */
-export function collectGarbage(db: Db, namespace: string, jobId: string, jobExists: boolean): void {
+export function collectGarbage(db: Db, index: number, namespace: string, jobId: string, jobExists: boolean): void {
   const terminal = db.select({ id: allocations.id }).from(allocations)
     .where(and(eq(allocations.namespace, namespace), eq(allocations.jobId, jobId),
       sql`(${allocations.desiredStatus} = 'stop' OR ${allocations.clientStatus} IN ('complete','failed','lost'))`,
@@ -73,7 +74,7 @@ export function collectGarbage(db: Db, namespace: string, jobId: string, jobExis
     .orderBy(asc(allocations.createIndex)).all();
   const keepAllocs = jobExists ? JOB_STATE_LIMITS.terminalAllocs : 0;
   const dropAllocs = terminal.slice(0, Math.max(0, terminal.length - keepAllocs)).map((r) => r.id);
-  if (dropAllocs.length) db.delete(allocations).where(inArray(allocations.id, dropAllocs)).run();
+  deleteAllocations(db, index, dropAllocs);
 
   const done = db.select({ id: evaluations.id }).from(evaluations)
     .where(and(eq(evaluations.namespace, namespace), eq(evaluations.jobId, jobId), inArray(evaluations.status, ["complete", "failed", "canceled"])))

@@ -10,6 +10,8 @@ import {
 } from "../../store/schema-jobs.ts";
 import type { Job } from "../../scheduler/jobspec/types.ts";
 import { listLaunches } from "./launches.ts";
+import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
+import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
 export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"] as const;
@@ -36,7 +38,7 @@ export interface JobsReader {
   getAlloc(idOrPrefix: string): AllocRow | undefined;
   /** Allocations that hold resources (wanted running, not finished). */
   liveAllocs(): AllocRow[];
-  /** Highest modify index of the allocations on a node (agents block on it); at least 1. */
+  /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
   nodeAllocIndex(nodeId: string): number;
   listEvals(filter?: { namespace?: string; jobId?: string; status?: EvalStatus[] }): EvalRow[];
   getEval(id: string): EvalRow | undefined;
@@ -46,6 +48,8 @@ export interface JobsReader {
   allocCheckStatuses(nodeId: string, allocId: string): string[];
   /** Launch records of a periodic or parameterized job, newest first (kind: periodic, periodic-force, dispatch). */
   launches(namespace: string, jobId: string, kind?: string): JobLaunchRow[];
+  /** What garbage collection may delete under these cut-off indexes (core/state/domains/gc.ts). */
+  gcCandidates(cut: GcCutoffs): GcCandidates;
 }
 
 export function createJobsReader(db: Db): JobsReader {
@@ -75,8 +79,10 @@ export function createJobsReader(db: Db): JobsReader {
     liveAllocs: () =>
       db.select().from(allocations)
         .where(and(eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]))).all(),
+    // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
-      Math.max(1, db.select({ m: sql<number | null>`max(${allocations.modifyIndex})` }).from(allocations).where(eq(allocations.nodeId, nodeId)).get()?.m ?? 0),
+      Math.max(1, nodeAllocDeleteIndex(db, nodeId),
+        db.select({ m: sql<number | null>`max(${allocations.modifyIndex})` }).from(allocations).where(eq(allocations.nodeId, nodeId)).get()?.m ?? 0),
     listEvals: (f = {}) =>
       db.select().from(evaluations).where(and(
         f.namespace !== undefined ? eq(evaluations.namespace, f.namespace) : undefined,
@@ -95,6 +101,7 @@ export function createJobsReader(db: Db): JobsReader {
       db.select({ status: checks.status }).from(checks)
         .where(and(eq(checks.nodeId, nodeId), like(checks.serviceId, `_corral-task-${allocId}-%`))).all().map((r) => r.status),
     launches: (ns, id, kind) => listLaunches(db, ns, id, kind),
+    gcCandidates: (cut) => gcCandidates(db, cut),
   };
 }
 
@@ -114,4 +121,5 @@ export const emptyJobsReader: JobsReader = {
   drains: () => [],
   allocCheckStatuses: () => [],
   launches: () => [],
+  gcCandidates: () => ({ jobs: [], evals: [], allocs: [], deployments: [] }),
 };

@@ -68,11 +68,11 @@ function applyLaunchChildJob(db: Db, index: number, cmd: z.infer<typeof LaunchCh
   if (old.length) {
     db.delete(jobLaunches).where(and(eq(jobLaunches.namespace, cmd.namespace), eq(jobLaunches.jobId, cmd.parentId), eq(jobLaunches.kind, kind), inArray(jobLaunches.key, old))).run();
   }
-  purgeOldChildren(db, cmd.namespace, cmd.parentId);
+  purgeOldChildren(db, index, cmd.namespace, cmd.parentId);
   return { ok: true, value: { childId: cmd.job.id, evalId: cmd.evalId, duplicate: false } };
 }
 
-function purgeOldChildren(db: Db, namespace: string, parentId: string): void {
+function purgeOldChildren(db: Db, index: number, namespace: string, parentId: string): void {
   const prefix = `${parentId}/`;
   const dead = db.select({ id: jobs.id }).from(jobs)
     .where(and(eq(jobs.namespace, namespace), eq(jobs.status, "dead"), sql`substr(${jobs.id}, 1, ${prefix.length}) = ${prefix}`))
@@ -80,7 +80,7 @@ function purgeOldChildren(db: Db, namespace: string, parentId: string): void {
   for (const { id } of dead.slice(0, Math.max(0, dead.length - DEAD_CHILDREN_KEPT))) {
     db.delete(jobs).where(and(eq(jobs.namespace, namespace), eq(jobs.id, id))).run();
     db.delete(jobVersions).where(and(eq(jobVersions.namespace, namespace), eq(jobVersions.jobId, id))).run();
-    collectGarbage(db, namespace, id, false);
+    collectGarbage(db, index, namespace, id, false);
   }
 }
 

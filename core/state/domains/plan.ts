@@ -108,7 +108,7 @@ export function applyCommitPlan(db: Db, index: number, cmd: Cmd): CommandResult 
     modifiedAt: cmd.at, modifyIndex: index,
   }).where(eq(evaluations.id, cmd.evalId)).run();
   refreshJobStatus(db, index, cmd.namespace, cmd.jobId);
-  collectGarbage(db, cmd.namespace, cmd.jobId, jobRow !== undefined);
+  collectGarbage(db, index, cmd.namespace, cmd.jobId, jobRow !== undefined);
   return { ok: true, value: { placed: cmd.placements.length, stopped } };
 }
 

@@ -74,8 +74,8 @@ export interface KeyRow {
 /** What a VarPut or VarDelete answers: done, or the cas did not match (with what is there now). */
 export type VarWriteResult = { written: true; meta?: VariableMeta } | { written: false; conflict: VariableMeta | null };
 
-const META = "namespace, path, create_index AS createIndex, modify_index AS modifyIndex, create_time AS createTime, modify_time AS modifyTime";
-const ROW = `${META}, key_id AS keyId, nonce, data`;
+export const VARIABLE_META_COLUMNS = "namespace, path, create_index AS createIndex, modify_index AS modifyIndex, create_time AS createTime, modify_time AS modifyTime";
+const ROW = `${VARIABLE_META_COLUMNS}, key_id AS keyId, nonce, data`;
 
 function casHolds(cas: number | undefined, existing: VariableMeta | undefined): boolean {
   if (cas === undefined) return true;
@@ -124,7 +124,7 @@ export const variableAppliers = {
 // ---- reads ----
 
 export function getVariableMeta(db: Db, ns: string, p: string): VariableMeta | undefined {
-  return clientOf(db).prepare(`SELECT ${META} FROM variables WHERE namespace = ? AND path = ?`).get(ns, p) as VariableMeta | undefined;
+  return clientOf(db).prepare(`SELECT ${VARIABLE_META_COLUMNS} FROM variables WHERE namespace = ? AND path = ?`).get(ns, p) as VariableMeta | undefined;
 }
 
 export function getVariable(db: Db, ns: string, p: string): VariableRow | undefined {
@@ -134,8 +134,8 @@ export function getVariable(db: Db, ns: string, p: string): VariableRow | undefi
 /** Metadata under `prefix` (plain string prefix, compared exactly), by path; `namespace` undefined: every namespace. */
 export function listVariables(db: Db, ns: string | undefined, prefix: string): VariableMeta[] {
   const rows = (ns === undefined
-    ? clientOf(db).prepare(`SELECT ${META} FROM variables ORDER BY namespace, path`).all()
-    : clientOf(db).prepare(`SELECT ${META} FROM variables WHERE namespace = ? ORDER BY path`).all(ns)) as VariableMeta[];
+    ? clientOf(db).prepare(`SELECT ${VARIABLE_META_COLUMNS} FROM variables ORDER BY namespace, path`).all()
+    : clientOf(db).prepare(`SELECT ${VARIABLE_META_COLUMNS} FROM variables WHERE namespace = ? ORDER BY path`).all(ns)) as VariableMeta[];
   return rows.filter((r) => r.path.startsWith(prefix));
 }
 

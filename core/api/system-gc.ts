@@ -1,0 +1,26 @@
+// PUT /v1/system/gc (Nomad's): collect every terminal job, evaluation,
+// allocation and deployment now, whatever the thresholds (core/cluster/gc).
+// Answered by the Raft leader (it proposes the entries); operator:write.
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError } from "../http/errors.ts";
+import type { GcLoop } from "../cluster/gc/loop.ts";
+import type { CoreApiDeps } from "./deps.ts";
+import { errorResponses, jsonResponse } from "./schemas.ts";
+
+const Collected = z.object({ jobs: z.number(), evals: z.number(), allocs: z.number(), deployments: z.number() });
+
+export function systemGcRoutes(d: CoreApiDeps, gc: GcLoop | undefined): void {
+  d.routes.add({
+    owner: "core",
+    leader: "leader",
+    route: createRoute({
+      method: "put", path: "/v1/system/gc", tags: ["operator"],
+      summary: "Garbage-collect now: every dead job, finished evaluation, terminal allocation and finished deployment, whatever the thresholds; answers what went",
+      responses: { ...jsonResponse(Collected), ...errorResponses },
+    }),
+    handler: async (c) => {
+      if (!gc) throw new ApiError(503, "NOT_A_LEADER_ROLE", "garbage collection runs on leader-role nodes");
+      return c.json(await gc.collectNow(true));
+    },
+  });
+}

@@ -1,0 +1,107 @@
+// The leader's garbage collector: every job_gc_interval it asks the state
+// what has been terminal since before each threshold (core/state/domains/gc.ts)
+// and proposes GarbageCollect entries until nothing is left (or a round's
+// budget is spent: the next interval continues). Only the active Raft leader
+// proposes; every leader-role node keeps its time table, so a new leader
+// starts with what it witnessed itself. `collectNow` (PUT /v1/system/gc)
+// ignores the thresholds: everything terminal goes.
+import type { Logger } from "../../log.ts";
+import type { Command } from "../../state/commands.ts";
+import type { StateReader } from "../../state/reader.ts";
+import type { CommandResult } from "../../state/result.ts";
+import type { GcConfig } from "../../config/types.ts";
+import { emptyCandidates, type GcCutoffs } from "../../state/domains/gc.ts";
+import { TimeTable } from "./time-table.ts";
+
+/** Entries proposed per round at most (each names up to GC_BATCH rows of each kind). */
+const MAX_ENTRIES_PER_ROUND = 50;
+
+export interface GcTotals {
+  jobs: number;
+  evals: number;
+  allocs: number;
+  deployments: number;
+}
+
+export class GcLoop {
+  private readonly table: TimeTable;
+  private sampler?: ReturnType<typeof setInterval>;
+  private collector?: ReturnType<typeof setInterval>;
+  private running?: Promise<GcTotals>;
+
+  constructor(private readonly o: {
+    state: StateReader;
+    propose: (c: Command) => Promise<{ index: number; result: CommandResult }>;
+    isLeader: () => boolean;
+    log: Logger;
+    config: GcConfig;
+    now?: () => number;
+  }) {
+    const c = o.config;
+    this.table = new TimeTable(Math.max(c.jobThresholdMs, c.evalThresholdMs, c.deploymentThresholdMs));
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  start(): void {
+    const { config } = this.o;
+    this.witness();
+    // Witness often enough that the shortest threshold is resolved to about a quarter of itself (at most 10 s apart).
+    const shortest = Math.min(config.jobThresholdMs, config.evalThresholdMs, config.deploymentThresholdMs);
+    this.sampler = setInterval(() => this.witness(), Math.max(100, Math.min(10_000, shortest / 4 || 10_000)));
+    this.collector = setInterval(() => {
+      if (this.o.isLeader()) void this.collect(false).catch((err) => this.o.log.warn("garbage collection failed", { err: String(err) }));
+    }, config.intervalMs);
+    this.sampler.unref?.();
+    this.collector.unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.sampler);
+    clearInterval(this.collector);
+  }
+
+  private witness(): void {
+    this.table.witness(this.o.state.appliedIndex(), this.now());
+  }
+
+  /** The cut-off index of each kind: the thresholds through the time table, or everything applied when forced. */
+  cutoffs(force: boolean): GcCutoffs {
+    const applied = this.o.state.appliedIndex();
+    if (force) return { job: applied, eval: applied, deployment: applied };
+    const { config } = this.o;
+    const at = (ms: number) => (ms === 0 ? applied : this.table.indexAt(this.now() - ms));
+    return { job: at(config.jobThresholdMs), eval: at(config.evalThresholdMs), deployment: at(config.deploymentThresholdMs) };
+  }
+
+  /** One collection (forced: thresholds ignored). Concurrent calls share the one running. */
+  collectNow(force = true): Promise<GcTotals> {
+    return this.collect(force);
+  }
+
+  private collect(force: boolean): Promise<GcTotals> {
+    if (this.running) return this.running;
+    this.running = this.round(force).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async round(force: boolean): Promise<GcTotals> {
+    this.witness();
+    const cut = this.cutoffs(force);
+    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0 };
+    for (let i = 0; i < MAX_ENTRIES_PER_ROUND; i++) {
+      const c = this.o.state.jobs.gcCandidates(cut);
+      if (emptyCandidates(c)) break;
+      const out = await this.o.propose({ type: "GarbageCollect", v: 1, at: Date.now(), ...c });
+      if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
+      const v = out.result.value as GcTotals;
+      for (const k of Object.keys(totals) as (keyof GcTotals)[]) totals[k] += v[k];
+      // Nothing deleted though candidates were named: they changed in between; the next round sees them anew.
+      if (v.jobs + v.evals + v.allocs + v.deployments === 0) break;
+    }
+    if (totals.jobs + totals.evals + totals.allocs + totals.deployments > 0) this.o.log.info("garbage collected", { ...totals, forced: force });
+    return totals;
+  }
+}
