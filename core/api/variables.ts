@@ -18,6 +18,7 @@ import type { Db } from "../store/db.ts";
 import { allVariables, getVariable, listVariables, type VarWriteResult, type VariableMeta } from "../state/domains/variables.ts";
 import { decryptItems, encryptItems } from "../variables/crypto.ts";
 import { Keyring } from "../variables/keyring.ts";
+import { CA_NAMESPACE } from "../connect/ca.ts";
 import { itemsProblem, pathProblem, VariableBody } from "../variables/limits.ts";
 import { routedAdder } from "./jobs.ts";
 import type { CoreApiDeps } from "./deps.ts";
@@ -154,7 +155,8 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
     const asked = q.get("namespace") === "*" ? undefined : namespaceOf(c);
     // Filtered at the source: a token sees only the paths it may read (docs/acl.md), a task its job's namespace only.
     const prefix = q.get("prefix") ?? "";
-    const rows = own !== undefined && asked !== undefined && asked !== own ? [] : listVariables(db, own ?? asked, prefix);
+    const rows = (own !== undefined && asked !== undefined && asked !== own ? [] : listVariables(db, own ?? asked, prefix))
+      .filter((m) => m.namespace !== CA_NAMESPACE); // the mesh CA's state (core/connect/ca.ts) is no user's variable
     const list = readScope(c).keepUnder(rows, "variable", prefix, (m) => m.path);
     return c.json(list.map(metaView));
   }, true);
