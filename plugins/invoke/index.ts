@@ -20,6 +20,7 @@ import { invokeRoutes } from "./routes.ts";
 import { ServiceRegistry } from "./services.ts";
 import { TraceIds } from "./trace.ts";
 import { localSource, remoteSource, type CatalogSource } from "./watch.ts";
+import { startMesh } from "./mesh.ts";
 
 export const INVOKE_VERSION = "0.1.0";
 
@@ -69,9 +70,12 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
       // Series exist for watched services and present instances only: churn does not grow /metrics.
       const metrics = new InvokeMetrics(ctx.metrics, () => registry.list());
 
+      const meshOn = cfg.mesh && !!ctx.host.meshCa;
+      if (cfg.mesh && !meshOn) ctx.log.warn("invoke: mesh = true, but this node has no access to the mesh CA: calls go in clear");
       const invoker = new Invoker({
         cfg, registry, metrics, rng, now, log: ctx.log,
-        authorizer: deps.authorizer ? deps.authorizer(ctx) : ctx.state ? authorizerFromState(ctx.state) : allowAll,
+        // With the mesh on, intentions are checked by the destination's agent, from the caller's certificate (mesh-server.ts).
+        authorizer: meshOn ? allowAll : deps.authorizer ? deps.authorizer(ctx) : ctx.state ? authorizerFromState(ctx.state) : allowAll,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       });
       const trace = new TraceIds();
@@ -82,11 +86,14 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
         ctx.log.warn("invoke: call failed", { err });
         return Response.json({ error: `call failed: ${(err as Error)?.message ?? String(err)}`, code: "INVOKE_FAILED" }, { status: 502 });
       };
-      const call: CallHandler = (req, service, target, client) => viaFetch(req, service, target, client).catch(onError);
+      const mesh = meshOn ? await startMesh(ctx, { invoker, registry, trace }) : undefined;
+      const front = mesh?.call ?? viaFetch;
+      const call: CallHandler = (req, service, target, client) => front(req, service, target, client).catch(onError);
 
       let listener: Listener | undefined;
       invokeRoutes({ ctx, registry, call, listener: () => listener && { address: listener.address, port: listener.port, engine } });
-      const sockets = cfg.engine === "sockets" && typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
+      // The sockets engine calls instances itself: with the mesh on, every call goes through the fetch front (mesh-client.ts).
+      const sockets = !mesh && cfg.engine === "sockets" && typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
       const engine = sockets ? "sockets" : "fetch";
       try {
         listener = ctx.own(
