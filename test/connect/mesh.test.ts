@@ -152,4 +152,18 @@ describe.skipIf(!HAVE_OPENSSL)("service mesh", () => {
     expect([r.status, r.body.code]).toEqual([403, "MESH_CERT_REJECTED"]);
     expect(r.body.error).toMatch(/expired/i);
   }, 60_000);
+
+  test("after a rotation, calls go on and a leaf of the new root is accepted at once (through the cross-signed root)", async () => {
+    const rotated = await call(leader.url, "POST", "/v1/operator/connect/ca/rotate", m);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.Roots).toHaveLength(2);
+    // A's cached leaf (old root) still works: B trusts the old root until its leaves expire.
+    const r = await getJson(`http://127.0.0.1:${portA}/echo`, { headers: { host: "files", "x-consul-token": tokens.web! } });
+    expect(r.status).toBe(200);
+    // A new leaf, straight away: its chain carries the new root cross-signed by the old one.
+    const leaf = (await getJson(`${a.url}/v1/agent/connect/ca/leaf/web`, { headers: { "x-consul-token": m } })).body;
+    expect(leaf.CertPEM.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    const fresh = await direct("files", { cert: leaf.CertPEM, key: leaf.PrivateKeyPEM });
+    expect([fresh.status, fresh.body.headers?.["x-forwarded-client-cert"]]).toEqual([200, `URI=spiffe://${td}/ns/default/svc/web`]);
+  }, 60_000);
 });
