@@ -56,7 +56,7 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
     version: INVOKE_VERSION,
     description: "Service invocation: a proxy to any service by name, balanced over healthy instances, with timeouts, retries, a retry budget and circuit breaking",
     configSchema: invokeConfigSchema,
-    listeners: (c) => [`invoke ${hostPort(c.bind, c.port)}`],
+    listeners: (c) => [`invoke ${hostPort(c.bind, c.port)}`, ...(c.mesh ? [`invoke mesh ${hostPort(c.mesh_bind || "(advertised address)", c.mesh_port)} (mTLS)`] : [])],
     async setup(ctx: PluginContext<InvokeConfig>): Promise<InvokeHandle> {
       const cfg = ctx.config;
       const now = () => Date.now();

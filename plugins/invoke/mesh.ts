@@ -3,7 +3,7 @@
 // (mesh-server.ts) and the front that sends calls leaving over it
 // (mesh-client.ts). Timers and the listener go through ctx, so disable and
 // reload release them.
-import { bindError, type PluginContext } from "../../core/sdk/index.ts";
+import { BindError, bindError, type PluginContext } from "../../core/sdk/index.ts";
 import { meshAuthorizerFromState } from "./authorize.ts";
 import type { InvokeConfig } from "./config.ts";
 import type { CallHandler } from "./fetch.ts";
@@ -67,6 +67,8 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
       await server.refresh();
       identity.sweep();
     } catch (err) {
+      // A port in use or an address not on this host will not get better: the plugin fails, naming it.
+      if (err instanceof BindError) return ctx.fail(err);
       ctx.log.warn(server ? "invoke mesh: could not refresh the CA roots or this node's certificate; keeping the last ones" : "invoke mesh: not listening yet (the mesh CA is not reachable); retrying", { err });
     }
   };
