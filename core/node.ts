@@ -48,6 +48,7 @@ import { variableRoutes } from "./api/variables.ts";
 import { connectCaRoutes } from "./api/connect-ca.ts";
 import { ConnectCa } from "./connect/ca.ts";
 import { meshCaAccess, remoteSigner } from "./connect/access.ts";
+import { loadExternalCa } from "./connect/external.ts";
 import { workloadVerifier } from "./variables/workload-verify.ts";
 import { deriveIdentityKey, mintWorkloadToken } from "./variables/workload-identity.ts";
 import { raftRoutes } from "./api/raft.ts";
@@ -428,7 +429,7 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
   allocationRoutes(deps);
   const keyring = variableRoutes(deps, { db: store?.db, clusterSecret: o.secret });
   // The mesh CA (docs/mesh.md): kept by leader-role nodes in the keyring-encrypted state; agents ask a leader.
-  const ca = keyring && store ? new ConnectCa(store.db, keyring, deps.propose) : undefined;
+  const ca = keyring && store ? new ConnectCa(store.db, keyring, deps.propose, { external: loadExternalCa(config.connect) }) : undefined;
   const signer = ca ?? (o.leaderClient ? remoteSigner((op, body) => o.leaderClient!.connectCa(op, body)) : undefined);
   if (signer) {
     const access = meshCaAccess(signer);

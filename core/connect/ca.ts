@@ -88,6 +88,7 @@ export interface ExternalCa {
 
 export class ConnectCa {
   private cache?: { index: number; state: CaState };
+  private external?: CaRoot;
 
   constructor(
     private readonly db: Db,
@@ -119,6 +120,7 @@ export class ConnectCa {
   /** The state, the first root made (through the log) when there is none yet. */
   async ensure(): Promise<{ index: number; state: CaState }> {
     const have = this.load();
+    if (have && this.opts.external && have.state.roots.find((r) => r.active)?.id !== this.externalRoot().id) return this.replaceRoot(have);
     if (have) return have;
     const clusterId = randomUUID();
     const trustDomain = `${clusterId}.corral`;
@@ -135,8 +137,12 @@ export class ConnectCa {
    * expired, so nothing it signed stops working before its time.
    */
   async rotate(): Promise<{ index: number; state: CaState }> {
-    if (this.opts.external) throw new ApiError(400, "EXTERNAL_CA", "the mesh CA is an external one ([connect] ca_cert_file): rotate it by replacing its files");
-    const { index, state } = await this.ensure();
+    if (this.opts.external) throw new ApiError(400, "EXTERNAL_CA", "the mesh CA is an external one ([connect] ca_cert_file): rotate it by replacing its files and restarting the leaders");
+    return this.replaceRoot(await this.ensure());
+  }
+
+  /** The active root replaced by a new one (built-in, or the configured external CA), cross-signed by the old one. */
+  private async replaceRoot({ index, state }: { index: number; state: CaState }): Promise<{ index: number; state: CaState }> {
     const old = state.roots.find((r) => r.active)!;
     const root = await this.newRoot(state.trustDomain, state.roots.length + 1);
     const now = this.now();
@@ -182,13 +188,18 @@ export class ConnectCa {
 
   private async newRoot(trustDomain: string, n: number): Promise<CaRoot> {
     const now = this.now();
-    if (this.opts.external) return externalRoot(this.opts.external);
+    if (this.opts.external) return this.externalRoot();
     const keys = newKeyPair();
     const notBefore = now - BACKDATE_MS;
     const notAfter = now + ROOT_TTL_MS;
     const name = `corral mesh root ${n}`;
     const cert = await selfSignedRoot({ keys, trustDomain, cn: name, notBefore: new Date(notBefore), notAfter: new Date(notAfter) });
     return { id: cert.keyId, name, serial: cert.serial, certPem: cert.pem, ...keys, active: true, external: false, notBefore, notAfter };
+  }
+
+  private externalRoot(): CaRoot {
+    this.external ??= externalRoot(this.opts.external!);
+    return { ...this.external };
   }
 
   private async write(state: CaState, cas: number): Promise<void> {

@@ -3,7 +3,7 @@
 // Pure apart from randomness and WebCrypto: no state, no I/O. Node's crypto
 // can parse certificates but not make them, so they are built with pkijs +
 // asn1js over WebCrypto (works under Bun, Node and Deno).
-import { X509Certificate, createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 
@@ -93,10 +93,26 @@ function serial(): Uint8Array<ArrayBuffer> {
   return b;
 }
 
+/** A certificate's subject name as encoded (an issuer's name must match it byte for byte for chains to build). */
+function subjectOf(pem: string): pkijs.RelativeDistinguishedNames {
+  return pkijs.Certificate.fromBER(pemBody(pem)).subject;
+}
+
+/** The subject key id a CA certificate states (its leaves' authority key id must repeat it), if any. */
+function statedKeyId(pem: string): Uint8Array | undefined {
+  const ext = pkijs.Certificate.fromBER(pemBody(pem)).extensions?.find((e) => e.extnID === OID.subjectKeyId);
+  const v = ext?.parsedValue as asn1js.OctetString | undefined;
+  return v ? new Uint8Array(v.valueBlock.valueHexView) : undefined;
+}
+
 interface Issue {
-  subjectCn: string;
+  /** The issuer certificate's own subject key id, when it states one (an external CA's may be computed another way). */
+  issuerKeyId?: Uint8Array;
+  /** The subject's stated key id (a cross-signed copy of a root repeats the root's). */
+  subjectKeyId?: Uint8Array;
+  subjectCn: string | pkijs.RelativeDistinguishedNames;
   subjectPublicKeyPem: string;
-  issuerCn: string;
+  issuerCn: string | pkijs.RelativeDistinguishedNames;
   /** The issuer's public key (for the authority key id); the subject's own when self-signed. */
   issuerPublicKeyPem: string;
   issuerPrivateKeyPem: string;
@@ -111,15 +127,15 @@ async function issue(o: Issue): Promise<{ pem: string; serial: string; subjectKe
   cert.version = 2;
   const sn = serial();
   cert.serialNumber = new asn1js.Integer({ valueHex: sn });
-  cert.subject = name(o.subjectCn);
-  cert.issuer = name(o.issuerCn);
+  cert.subject = typeof o.subjectCn === "string" ? name(o.subjectCn) : o.subjectCn;
+  cert.issuer = typeof o.issuerCn === "string" ? name(o.issuerCn) : o.issuerCn;
   cert.notBefore.value = o.notBefore;
   cert.notAfter.value = o.notAfter;
   await cert.subjectPublicKeyInfo.importKey(await importPublic(o.subjectPublicKeyPem), engine);
   const issuerSpki = new pkijs.PublicKeyInfo();
   await issuerSpki.importKey(await importPublic(o.issuerPublicKeyPem), engine);
-  const ski = await keyIdOf(cert.subjectPublicKeyInfo);
-  const aki = await keyIdOf(issuerSpki);
+  const ski = o.subjectKeyId ?? (await keyIdOf(cert.subjectPublicKeyInfo));
+  const aki = o.issuerKeyId ?? (await keyIdOf(issuerSpki));
   const usage = o.ca ? KU.digitalSignature | KU.keyCertSign | KU.cRLSign : KU.digitalSignature | KU.keyEncipherment | KU.keyAgreement;
   cert.extensions = [
     ext(OID.basicConstraints, true, new pkijs.BasicConstraints(o.ca ? { cA: true } : { cA: false })),
@@ -155,9 +171,11 @@ export async function selfSignedRoot(o: { keys: KeyPairPem; trustDomain: string;
  * new root → old root), and the old root's leaves stay valid until they expire.
  */
 export async function crossSign(o: { newRootPem: string; newPublicKeyPem: string; oldRootPem: string; oldKeys: KeyPairPem; trustDomain: string; notAfter: Date; notBefore: Date }): Promise<string> {
-  const subjectCn = new X509Certificate(o.newRootPem).subject.replace(/^CN=/, "");
-  const issuerCn = new X509Certificate(o.oldRootPem).subject.replace(/^CN=/, "");
+  const subjectCn = subjectOf(o.newRootPem);
+  const issuerCn = subjectOf(o.oldRootPem);
   const c = await issue({
+    issuerKeyId: statedKeyId(o.oldRootPem),
+    subjectKeyId: statedKeyId(o.newRootPem),
     subjectCn, subjectPublicKeyPem: o.newPublicKeyPem, issuerCn, issuerPublicKeyPem: o.oldKeys.publicKeyPem,
     issuerPrivateKeyPem: o.oldKeys.privateKeyPem, notBefore: o.notBefore, notAfter: o.notAfter, ca: true, uri: `spiffe://${o.trustDomain}`,
   });
@@ -171,8 +189,9 @@ export interface LeafCert {
 
 /** A leaf for one service: its public key signed by the active root, URI SAN = the service's SPIFFE ID. */
 export async function signLeaf(o: { rootPem: string; rootKeys: KeyPairPem; publicKeyPem: string; service: string; spiffeId: string; notBefore: Date; notAfter: Date }): Promise<LeafCert> {
-  const issuerCn = new X509Certificate(o.rootPem).subject.replace(/^CN=/, "");
+  const issuerCn = subjectOf(o.rootPem);
   const c = await issue({
+    issuerKeyId: statedKeyId(o.rootPem),
     subjectCn: o.service, subjectPublicKeyPem: o.publicKeyPem, issuerCn, issuerPublicKeyPem: o.rootKeys.publicKeyPem,
     issuerPrivateKeyPem: o.rootKeys.privateKeyPem, notBefore: o.notBefore, notAfter: o.notAfter, ca: false, uri: o.spiffeId,
   });

@@ -140,3 +140,34 @@ describe.skipIf(!HAVE_OPENSSL)("mesh CA", () => {
     expect((await call(n.url, "POST", "/v1/operator/connect/ca/rotate", n.management)).status).toBe(200);
   }, 60_000);
 });
+
+describe.skipIf(!HAVE_OPENSSL)("an external CA ([connect] ca_cert_file, ca_key_file)", () => {
+  test("signs the leaves; a key file others may read, or one not of the certificate, stops the start", async () => {
+    const d = tempDir("corral-extca-");
+    const run = (...args: string[]) => expect(spawnSync("openssl", args, { cwd: d, encoding: "utf8" }).status).toBe(0);
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/O=Acme/CN=Acme mesh CA");
+    run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "other.key");
+    spawnSync("chmod", ["600", join(d, "ca.key"), join(d, "other.key")]);
+    const cfg = (key: string) => `[connect]\nca_cert_file = "${join(d, "ca.pem")}"\nca_key_file = "${join(d, key)}"\n`;
+    const node = await startCorral({ config: cfg("ca.key") });
+    const roots = (await getJson(`${node.url}/v1/connect/ca/roots`)).body;
+    expect(roots.Roots).toHaveLength(1);
+    expect(roots.Roots[0].RootCert).toBe(readFileSync(join(d, "ca.pem"), "utf8"));
+    const leaf = (await getJson(`${node.url}/v1/agent/connect/ca/leaf/web`)).body;
+    const leafPem = join(d, "leaf.pem");
+    writeFileSync(leafPem, leaf.CertPEM);
+    expect(openssl("verify", "-CAfile", join(d, "ca.pem"), leafPem).out).toContain("OK");
+    const rotate = await getJson(`${node.url}/v1/operator/connect/ca/rotate`, { method: "POST" });
+    expect([rotate.status, rotate.body.code]).toEqual([400, "EXTERNAL_CA"]);
+    await node.kill();
+
+    const wrongKey = await startCorral({ config: cfg("other.key"), waitReady: false });
+    await wrongKey.exited;
+    expect(wrongKey.output()).toContain("is not the key of ca_cert_file");
+    spawnSync("chmod", ["644", join(d, "ca.key")]);
+    spawnSync("chmod", ["755", d]); // (a key in a folder others cannot enter is not readable by them)
+    const readable = await startCorral({ config: cfg("ca.key"), waitReady: false });
+    await readable.exited;
+    expect(readable.output()).toContain("other users may read it");
+  }, 60_000);
+});
