@@ -101,6 +101,9 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
     if (peer.kind === "rejected") {
       return json(res, 403, { error: `mesh certificate refused: ${peer.why}`, code: "MESH_CERT_REJECTED" });
     }
+    // Only a path may follow "http://<instance>": an absolute URL or "@host/..." would name another server.
+    const target = req.url ?? "";
+    if (!target.startsWith("/")) return json(res, 400, { error: "the request target must be a path (/...)", code: "BAD_REQUEST_TARGET" });
     const destination = String(req.headers[MESH_SERVICE_HEADER] ?? "").toLowerCase();
     if (!validServiceName(destination)) return json(res, 400, { error: `the ${MESH_SERVICE_HEADER} header must name a service`, code: "NO_SERVICE" });
     const source = peer.kind === "service" ? peer.service : "";
@@ -124,7 +127,7 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
     res.on("close", () => {
       if (!res.writableFinished) ctl.abort();
     });
-    const up = await fetch(`http://${host}:${ep.port}${req.url ?? "/"}`, {
+    const up = await fetch(`http://${host}:${ep.port}${target}`, {
       method: req.method, headers, redirect: "manual", signal: ctl.signal, decompress: false,
       ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: "half" } : {}),
     } as RequestInit);

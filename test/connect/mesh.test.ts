@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { eventually, freePort, getJson, killAll, sleep, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call } from "../acl/helpers.ts";
@@ -165,5 +166,23 @@ describe.skipIf(!HAVE_OPENSSL)("service mesh", () => {
     expect(leaf.CertPEM.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
     const fresh = await direct("files", { cert: leaf.CertPEM, key: leaf.PrivateKeyPEM });
     expect([fresh.status, fresh.body.headers?.["x-forwarded-client-cert"]]).toEqual([200, `URI=spiffe://${td}/ns/default/svc/web`]);
+  }, 60_000);
+
+  test("a mesh peer cannot make the destination's agent fetch another host (request target must be a path)", async () => {
+    const leaf = (await getJson(`${a.url}/v1/agent/connect/ca/leaf/web`, { headers: { "x-consul-token": m } })).body;
+    const raw = (target: string) => new Promise<string>((resolve, reject) => {
+      const sock = tlsConnect({ host: "127.0.0.3", port: meshPort, cert: leaf.CertPEM, key: leaf.PrivateKeyPEM, ca: roots, checkServerIdentity: () => undefined, ALPNProtocols: ["http/1.1"] }, () => {
+        sock.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nx-corral-mesh-service: files\r\nConnection: close\r\n\r\n`);
+      });
+      let out = "";
+      sock.on("data", (d) => (out += d));
+      sock.on("close", () => resolve(out));
+      sock.on("error", reject);
+    });
+    // Appended to "http://<instance>", "@host:port/..." would make host:port the server, and an absolute URL is no path.
+    for (const target of [`@127.0.0.1:${leader.port}/v1/agent/self`, `http://127.0.0.1:${leader.port}/v1/agent/self`]) {
+      const head = await raw(target);
+      expect({ target, head: head.split("\r\n")[0] }).toEqual({ target, head: "HTTP/1.1 400 Bad Request" });
+    }
   }, 60_000);
 });
