@@ -175,7 +175,7 @@ describe.skipIf(!HAVE_OPENSSL)("service mesh", () => {
         sock.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nx-corral-mesh-service: files\r\nConnection: close\r\n\r\n`);
       });
       let out = "";
-      sock.on("data", (d) => (out += d));
+      sock.on("data", (d: Buffer) => (out += d));
       sock.on("close", () => resolve(out));
       sock.on("error", reject);
     });
