@@ -70,8 +70,9 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
       // Series exist for watched services and present instances only: churn does not grow /metrics.
       const metrics = new InvokeMetrics(ctx.metrics, () => registry.list());
 
-      const meshOn = cfg.mesh && !!ctx.host.meshCa;
-      if (cfg.mesh && !meshOn) ctx.log.warn("invoke: mesh = true, but this node has no access to the mesh CA: calls go in clear");
+      // Fail closed: a node asked for the mesh never sends calls in clear instead.
+      if (cfg.mesh && !ctx.host.meshCa) throw new Error("[plugins.invoke] mesh = true, but this node has no access to the mesh CA");
+      const meshOn = cfg.mesh;
       const invoker = new Invoker({
         cfg, registry, metrics, rng, now, log: ctx.log,
         // With the mesh on, intentions are checked by the destination's agent, from the caller's certificate (mesh-server.ts).
