@@ -105,6 +105,11 @@ describe.skipIf(!HAVE_OPENSSL)("mesh CA", () => {
     expect(list.body).toEqual([]);
     const direct = await getJson(`${node.url}/v1/var/ca?namespace=${encodeURIComponent("corral:connect")}`);
     expect(direct.status).toBe(400);
+    // A full keyring rotation re-encrypts the CA's state with the rest; the CA goes on signing with the same roots.
+    const full = await getJson(`${node.url}/v1/operator/keyring/rotate?full`, { method: "POST" });
+    expect([full.status, full.body.Reencrypted]).toEqual([200, 1]);
+    expect((await getJson(`${node.url}/v1/connect/ca/roots`)).body.ActiveRootID).toBe(after.ActiveRootID);
+    expect((await getJson(`${node.url}/v1/agent/connect/ca/leaf/web`)).status).toBe(200);
   }, 60_000);
 
   test("an agent's leaves are signed by the leaders' CA (its key made on the agent)", async () => {
