@@ -64,7 +64,12 @@ export function connectCaRoutes(d: CoreApiDeps, ca: ConnectCa | undefined, acces
       summary: "A fresh private key and its leaf certificate for a service (SPIFFE URI SAN); ?ttl (default 72h)",
       request: { params: z.object({ service: z.string() }), query: z.object({ ttl: z.string().optional() }) }, responses: ok,
     }),
-    handler: async (c) => c.json(await access.leaf(serviceParam(c), leafTtl(c))),
+    handler: async (c) => {
+      const leaf = await access.leaf(serviceParam(c), leafTtl(c));
+      // It holds a private key: no cache on the way may keep it.
+      c.header("Cache-Control", "no-store");
+      return c.json(leaf);
+    },
   });
   d.routes.add({
     owner: "core", leader: "forward", permission: { resource: "operator", access: "write" },

@@ -48,6 +48,7 @@ describe.skipIf(!HAVE_OPENSSL)("mesh CA", () => {
 
     const leaf = await getJson(`${node.url}/v1/agent/connect/ca/leaf/web`);
     expect(leaf.status).toBe(200);
+    expect(leaf.headers.get("cache-control")).toBe("no-store");
     const td = roots.body.TrustDomain;
     expect(leaf.body).toMatchObject({ Service: "web", ServiceURI: `spiffe://${td}/ns/default/svc/web` });
     const hours = (Date.parse(leaf.body.ValidBefore) - Date.now()) / 3600_000;
