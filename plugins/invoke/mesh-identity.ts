@@ -92,7 +92,7 @@ export class MeshIdentity {
     return slot.pending!;
   }
 
-  /** Leaves no call has asked for in a long while are dropped (their key with them). */
+  /** Expired leaves (no call renewed them: the service stopped calling) are dropped, their keys with them. */
   sweep(): void {
     const now = this.now();
     for (const [name, slot] of this.leaves) if (slot.leaf && now > slot.leaf.notAfter && !slot.pending) this.leaves.delete(name);
