@@ -45,6 +45,10 @@ import { restartOnlyChanges } from "./config/reload-diff.ts";
 import { clusterRoutes } from "./api/cluster.ts";
 import { kvRoutes } from "./api/kv.ts";
 import { variableRoutes } from "./api/variables.ts";
+import { connectCaRoutes } from "./api/connect-ca.ts";
+import { ConnectCa } from "./connect/ca.ts";
+import { meshCaAccess, remoteSigner } from "./connect/access.ts";
+import { loadExternalCa } from "./connect/external.ts";
 import { workloadVerifier } from "./variables/workload-verify.ts";
 import { deriveIdentityKey, mintWorkloadToken } from "./variables/workload-identity.ts";
 import { raftRoutes } from "./api/raft.ts";
@@ -209,7 +213,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
     failure: () => failure,
   });
   registerCoreRoutes(config, deps, {
-    secret, store, raft, leader, metrics,
+    secret, store, raft, leader, metrics, leaderClient,
     nodeMeta: nodeMeta && { store: nodeMeta, reregister: async () => agent?.reregister() },
   });
   const monitoring = setupMonitoring({ api: deps, registry: metrics, bus, events: leaderState?.events, raft, nodeMonitor: leader?.nodeMonitor });
@@ -404,7 +408,7 @@ function leaderServices(config: Config, o: { raft: RaftReplicator; state: StateR
 
 /** Core's own API routes (core/api), their fast paths declared with them. */
 function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
-  secret: string; store?: Store; raft?: RaftReplicator; leader?: LeaderServices; metrics: Registry;
+  secret: string; store?: Store; raft?: RaftReplicator; leader?: LeaderServices; metrics: Registry; leaderClient?: HttpLeaderTransport;
   nodeMeta?: { store: NodeMetaStore; reregister: () => Promise<void> };
 }) {
   const { raft, store } = o;
@@ -429,7 +433,15 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
   txnRoutes(deps);
   jobRoutes(deps, o.leader?.scheduling);
   allocationRoutes(deps);
-  variableRoutes(deps, { db: store?.db, clusterSecret: o.secret });
+  const keyring = variableRoutes(deps, { db: store?.db, clusterSecret: o.secret });
+  // The mesh CA (docs/mesh.md): kept by leader-role nodes in the keyring-encrypted state; agents ask a leader.
+  const ca = keyring && store ? new ConnectCa(store.db, keyring, deps.propose, { external: loadExternalCa(config.connect) }) : undefined;
+  const signer = ca ?? (o.leaderClient ? remoteSigner((op, body) => o.leaderClient!.connectCa(op, body)) : undefined);
+  if (signer) {
+    const access = meshCaAccess(signer);
+    deps.host.meshCa = access;
+    connectCaRoutes(deps, ca, access);
+  }
   if (raft && store) raftRoutes(deps, raft, store);
 }
 

@@ -23,8 +23,35 @@ export interface CallAuthorizerDeps {
 }
 
 export function callAuthorizer(d: CallAuthorizerDeps) {
+  /** The intention (or the default) for a known source service ("" = none). */
+  const decide = async (source: string, destination: string): Promise<CallDecision> => {
+    const i = decidingIntention(await d.intentions(), source, destination);
+    if (i) return { allowed: i.action === "allow", reason: `intention ${i.source} => ${i.destination} (${i.action})` };
+    const allow = d.defaultAllow();
+    return { allowed: allow, reason: `no intention matches ${source || "(no service identity)"} => ${destination}: default policy ${allow ? "allow" : "deny"}` };
+  };
   return {
     enabled: d.enabled,
+    /**
+     * The service a token speaks for (its first service identity; a task's
+     * workload token: the task's service), "" for none, undefined when the
+     * token is unknown or cannot be resolved now. The mesh's source agent
+     * presents this service's certificate (docs/mesh.md).
+     */
+    async callerOf(token: string | undefined): Promise<string | undefined> {
+      try {
+        const identity = await d.resolver().resolve(token ?? "");
+        return identity ? (identity.serviceIdentities[0] ?? "") : undefined;
+      } catch (err) {
+        if (err instanceof AclUnavailableError) return undefined;
+        throw err;
+      }
+    },
+    /** May `source` (a mesh peer's certificate names it; "" = a caller outside the mesh) call `destination`? */
+    async authorizeSource(source: string, destination: string): Promise<CallDecision> {
+      if (!d.enabled()) return { allowed: true, reason: "ACLs are not enabled" };
+      return decide(source, destination);
+    },
     async authorizeCall(token: string | undefined, destination: string): Promise<CallDecision> {
       if (!d.enabled()) return { allowed: true, reason: "ACLs are not enabled" };
       let identity;
@@ -36,11 +63,7 @@ export function callAuthorizer(d: CallAuthorizerDeps) {
       }
       if (!identity) return { allowed: false, reason: "ACL not found" };
       // No service identity: source "" — only intentions from "*" match it.
-      const source = identity.serviceIdentities[0] ?? "";
-      const i = decidingIntention(await d.intentions(), source, destination);
-      if (i) return { allowed: i.action === "allow", reason: `intention ${i.source} => ${i.destination} (${i.action})` };
-      const allow = d.defaultAllow();
-      return { allowed: allow, reason: `no intention matches ${source || "(no service identity)"} => ${destination}: default policy ${allow ? "allow" : "deny"}` };
+      return decide(identity.serviceIdentities[0] ?? "", destination);
     },
   };
 }

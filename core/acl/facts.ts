@@ -8,10 +8,10 @@
 import { z } from "zod";
 import type { StateReader } from "../state/reader.ts";
 import { findDeployment } from "../api/deployment-views.ts";
-import { workloadJobFromState } from "../variables/workload-verify.ts";
+import { workloadJobFromState, workloadServiceFromState } from "../variables/workload-verify.ts";
 
 export const FactQuery = z.object({
-  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "jobOfDeployment", "intentionDestination", "catalogOwners", "sessionNode", "workloadJob"]),
+  kind: z.enum(["nodeName", "jobOfAlloc", "jobOfEval", "jobOfDeployment", "intentionDestination", "catalogOwners", "sessionNode", "workloadJob", "workloadService"]),
   id: z.string().max(1024),
 }).strict();
 export type FactQuery = z.infer<typeof FactQuery>;
@@ -39,6 +39,9 @@ export function readFact(state: StateReader, q: FactQuery): string | CatalogOwne
     case "workloadJob":
       // id = "<alloc id>/<task>": the job a workload token speaks for, "" once its allocation stopped (core/variables/workload-verify.ts).
       return workloadJobFromState(state, q.id);
+    case "workloadService":
+      // id = "<alloc id>/<task>": the service that task registers, its identity for intentions and the mesh (docs/mesh.md).
+      return workloadServiceFromState(state, q.id);
     case "jobOfEval":
       return state.jobs.getEval(q.id)?.jobId ?? "";
     case "jobOfDeployment":

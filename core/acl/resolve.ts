@@ -142,7 +142,8 @@ export class TokenResolver {
     if (!g) return undefined;
     return {
       accessorId: `workload:${g.allocId}/${g.task}`, description: `workload identity of task ${g.task} of job ${g.jobId}`,
-      serviceIdentities: [], anonymous: false, workloadNamespace: g.namespace || undefined,
+      // The task's own service is its service identity: intentions and the mesh know the caller from the token.
+      serviceIdentities: g.service ? [g.service] : [], anonymous: false, workloadNamespace: g.namespace || undefined,
       // Its implicit policy only: default_policy = "allow" must not widen a task's token.
       authz: compileAuthorizer({ policies: [workloadRules(g.jobId)], management: false, defaultAllow: false }),
     };

@@ -200,6 +200,8 @@ export const OPEN_ROUTES = new Set([
   "GET /v1/healthz", "PUT /v1/acl/bootstrap",
   // The dashboard's page and assets hold no data (plugins/ui/routes.ts): it must load to ask for a token.
   "GET /", "GET /ui", "GET /ui/", "GET /ui/assets/{file}",
+  // The mesh CA's root certificates are public material every mesh peer must read (Consul: no ACL; core/api/connect-ca.ts).
+  "GET /v1/connect/ca/roots", "GET /v1/agent/connect/ca/roots",
 ]);
 
 export type { SegmentHelpers };

@@ -19,6 +19,7 @@ import { allVariables, getVariable, listVariables, listVariableTombstones, varia
 import { blocking } from "./job-views.ts";
 import { decryptItems, encryptItems } from "../variables/crypto.ts";
 import { Keyring } from "../variables/keyring.ts";
+import { CA_NAMESPACE } from "../connect/ca.ts";
 import { itemsProblem, pathProblem, VariableBody } from "../variables/limits.ts";
 import { routedAdder } from "./jobs.ts";
 import type { CoreApiDeps } from "./deps.ts";
@@ -180,13 +181,14 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
     // neither wake nor move it. The page is cut from the same state, after the wait.
     const { index, waitMs } = blocking(c);
     const out = await d.state.blocking({ tables: ["variables"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
-      const list = foreign ? [] : scope.keepUnder(listVariables(db, own ?? asked, prefix), "variable", prefix, (m) => m.path);
+      // The mesh CA's state (core/connect/ca.ts) is no user's variable.
+      const list = foreign ? [] : scope.keepUnder(listVariables(db, own ?? asked, prefix).filter((m) => m.namespace !== CA_NAMESPACE), "variable", prefix, (m) => m.path);
       const gone = foreign ? [] : scope.keepUnder(listVariableTombstones(db, own ?? asked, prefix), "variable", prefix, (t) => t.path);
       const at = gone.reduce((m, t) => Math.max(m, t.deleteIndex), list.reduce((m, v) => Math.max(m, v.modifyIndex), 1));
       const page = collectPage({
         params,
         scan: (from, limit) => (foreign ? [] : scans.variables({ namespace: own ?? asked, prefix }, from, limit)),
-        keep: (rows) => scope.keepUnder(rows, "variable", prefix, (m) => m.path),
+        keep: (rows) => scope.keepUnder(rows.filter((m) => m.namespace !== CA_NAMESPACE), "variable", prefix, (m) => m.path),
         keyOf: (m) => [m.namespace, m.path],
         view: metaView,
       });

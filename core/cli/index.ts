@@ -18,6 +18,7 @@ import { operatorRaft, operatorRaftSpec, operatorSnapshot, operatorSnapshotSpec 
 import { kv, kvSpec } from "./commands/kv.ts";
 import { variable, varSpec } from "./commands/var.ts";
 import { operatorKeyring, operatorKeyringSpec } from "./commands/keyring.ts";
+import { operatorCa, operatorCaSpec } from "./commands/ca.ts";
 import { lock, lockSpec } from "./commands/lock.ts";
 import { session, sessionSpec } from "./commands/session.ts";
 import { jobRun, jobRunSpec } from "./commands/job-run.ts";
@@ -87,6 +88,7 @@ export const commands: Command[] = [
   { path: ["operator", "raft"], spec: operatorRaftSpec, run: operatorRaft },
   { path: ["operator", "snapshot"], spec: operatorSnapshotSpec, run: operatorSnapshot },
   { path: ["operator", "keyring"], spec: operatorKeyringSpec, run: operatorKeyring },
+  { path: ["operator", "ca"], spec: operatorCaSpec, run: operatorCa },
   { path: ["acl", "bootstrap"], spec: aclBootstrapSpec, run: aclBootstrap },
   { path: ["acl", "token"], spec: aclTokenSpec, run: aclToken },
   { path: ["acl", "policy"], spec: aclPolicySpec, run: aclPolicy },

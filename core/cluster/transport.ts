@@ -87,6 +87,11 @@ export class HttpLeaderTransport implements LeaderClient {
     return (await this.call<{ value: unknown }>("/v1/cluster/acl/facts", query)).value;
   }
 
+  /** The mesh CA on a leader-role node (core/connect, core/api/connect-ca.ts): its roots, or a leaf signed over a public key. */
+  connectCa<T>(op: "roots" | "sign", body: unknown): Promise<T> {
+    return this.call(`/v1/cluster/connect/${op}`, body);
+  }
+
   /** What a token is, by its secret's SHA-256 (the agent's ACL cache, core/acl/resolve.ts). */
   async resolveToken(secretHash: string): Promise<TokenGrant | null> {
     return (await this.call<{ token: TokenGrant | null }>("/v1/cluster/acl/resolve", { secretHash })).token;

@@ -21,6 +21,7 @@ export const PLUGIN_LISTENER_KEYS: readonly PluginListenerKey[] = [
   { plugin: "dns", key: "bind", kind: "string", env: "CORRAL_PLUGINS_DNS_BIND" },
   { plugin: "invoke", key: "port", kind: "int", env: "CORRAL_PLUGINS_INVOKE_PORT", flag: "--invoke-port" },
   { plugin: "invoke", key: "bind", kind: "string", env: "CORRAL_PLUGINS_INVOKE_BIND" },
+  { plugin: "invoke", key: "mesh_port", kind: "int", env: "CORRAL_PLUGINS_INVOKE_MESH_PORT" },
 ];
 
 /**

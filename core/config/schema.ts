@@ -24,6 +24,7 @@ import type {
   RaftConfig,
   NodeConfig,
   TlsConfig,
+  ConnectConfig,
   PluginsConfig,
   Role,
 } from "./types.ts";
@@ -75,6 +76,7 @@ export const KEY_KINDS = {
     allowed_hosts: "list", allowed_origins: "list",
   },
   tls: { cert_file: "string", key_file: "string", ca_file: "string", verify_incoming: "bool", verify_outgoing: "bool" },
+  connect: { ca_cert_file: "string", ca_key_file: "string" },
   plugins: { dir: "string", enabled: "list", watch: "bool" },
 } as const satisfies Record<string, Record<string, KeyKind>>;
 
@@ -446,6 +448,16 @@ export function buildConfigSchema(opts: SchemaOptions) {
       certFile: v.cert_file, keyFile: v.key_file, caFile: v.ca_file, verifyIncoming: v.verify_incoming, verifyOutgoing: v.verify_outgoing,
     }));
 
+  // [connect]: the service mesh's CA (docs/mesh.md). Empty: the built-in CA.
+  const connect = z
+    .strictObject({ ca_cert_file: z.string().default(""), ca_key_file: z.string().default("") })
+    .superRefine((v, ctx) => {
+      if ((v.ca_cert_file === "") !== (v.ca_key_file === "")) {
+        ctx.addIssue({ code: "custom", path: [v.ca_cert_file ? "ca_key_file" : "ca_cert_file"], message: "ca_cert_file and ca_key_file go together: set both, or neither" });
+      }
+    })
+    .transform((v): ConnectConfig => ({ caCertFile: v.ca_cert_file, caKeyFile: v.ca_key_file }));
+
   // [plugins] has three keys of its own; every other key must be a table
   // ([plugins.<name>]) and is kept raw in `settings`.
   const plugins = z
@@ -477,6 +489,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
     agent: agent.prefault({}),
     http: http.prefault({}),
     tls: tls.prefault({}),
+    connect: connect.prefault({}),
     plugins: plugins.prefault({}),
   });
 }

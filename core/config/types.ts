@@ -146,6 +146,14 @@ export interface TlsConfig {
   verifyOutgoing: boolean;
 }
 
+/** [connect]: the service mesh's CA (docs/mesh.md). */
+export interface ConnectConfig {
+  /** PEM certificate of an operator's own CA to sign mesh leaves with; "" = the built-in CA. */
+  caCertFile: string;
+  /** PEM (PKCS#8) ECDSA P-256 private key of caCertFile. */
+  caKeyFile: string;
+}
+
 export interface PluginsConfig {
   /** Folder of external plugins (.ts/.js files or folders). "" disables external plugins. */
   dir: string;
@@ -168,5 +176,6 @@ export interface Config {
   agent: AgentConfig;
   http: HttpConfig;
   tls: TlsConfig;
+  connect: ConnectConfig;
   plugins: PluginsConfig;
 }

@@ -105,6 +105,8 @@ export interface HostInfo {
   nodeFacts?: () => import("../scheduler/interpolate.ts").NodeFacts | undefined;
   /** A task's workload identity token (core/variables/workload-identity.ts): read its job's variables, discover services. */
   mintWorkloadToken?: (allocId: string, task: string) => string;
+  /** The service mesh's CA (core/connect, docs/mesh.md): its roots, and leaves for a service made on this node. */
+  meshCa?: import("../connect/access.ts").MeshCaAccess;
 }
 
 export interface RouteOptions {

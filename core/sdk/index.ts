@@ -46,6 +46,12 @@ export { MASKED_SECRET, bearerToken, hashSecret, isUuid, newAccessorId, newSecre
 export { ANONYMOUS_ACCESSOR, MANAGEMENT_POLICY_ID, SEGMENTED, UNSEGMENTED } from "../acl/types.ts";
 export type { Authorizer, PermissionSpec, Resource, RoutePermission, SegmentHelpers, Target, Want } from "../acl/types.ts";
 
+// ---- The service mesh's CA (core/connect, docs/mesh.md): SPIFFE IDs, and what host.meshCa answers.
+
+export { parseSpiffeServiceId, spiffeServiceId, validServiceName } from "../connect/spiffe.ts";
+export type { LeafWithKey, MeshCaAccess } from "../connect/access.ts";
+export type { RootsView } from "../connect/ca.ts";
+
 // ---- Config values: durations, sizes, bounded integers.
 
 export { durationMs, formatDuration, parseDuration, parseGoDuration, sizeBytes } from "../config/duration.ts";

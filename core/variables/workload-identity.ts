@@ -30,6 +30,8 @@ export interface WorkloadGrant extends WorkloadClaim {
   namespace: string;
   jobId: string;
   group: string;
+  /** The service the task registers (its `service` block), "" for none: its service identity for intentions and the mesh. */
+  service: string;
 }
 
 export function deriveIdentityKey(clusterSecret: string): Buffer {

@@ -28,6 +28,26 @@ export const allowAll: CallAuthorizer = {
 interface AclReadShape {
   enabled?: () => boolean;
   authorizeCall?: (token: string | undefined, destination: string) => CallDecision | Promise<CallDecision>;
+  callerOf?: (token: string | undefined) => Promise<string | undefined>;
+  authorizeSource?: (source: string, destination: string) => Promise<CallDecision>;
+}
+
+/** The mesh's two questions (core/acl/calls.ts): which service a token speaks for, and may a service call another. */
+export interface MeshAuthorizer {
+  /** "" = no service identity (a caller outside the mesh); undefined = an unknown token. */
+  callerOf(token: string | undefined): Promise<string | undefined>;
+  authorizeSource(source: string, destination: string): Promise<CallDecision>;
+}
+
+export function meshAuthorizerFromState(state: unknown): MeshAuthorizer {
+  const acl = (): AclReadShape | undefined => {
+    const a = state && typeof state === "object" ? (state as { acl?: unknown }).acl : undefined;
+    return a && typeof a === "object" ? (a as AclReadShape) : undefined;
+  };
+  return {
+    callerOf: async (token) => (acl()?.callerOf ? acl()!.callerOf!(token) : ""),
+    authorizeSource: async (source, destination) => (acl()?.authorizeSource ? acl()!.authorizeSource!(source, destination) : allowAll.authorizeCall(undefined, destination)),
+  };
 }
 
 /**

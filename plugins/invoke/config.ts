@@ -81,6 +81,18 @@ export const invokeConfigSchema = z
     watch_idle: durationMs({ min: 1000, max: 24 * 3_600_000 }).prefault("5m"),
     /** Services watched at once on this node; calls to one more service get 503 until others go idle. */
     max_services: z.number().int().min(1).max(100_000).default(1000),
+    /**
+     * Service mesh (docs/mesh.md): calls leave this node over mutual TLS to the
+     * destination instance's agent, which checks the intention from the
+     * caller's certificate. Every node of the cluster should agree on it.
+     */
+    mesh: z.boolean().default(false),
+    /** Port of the mesh's mTLS listener, the same on every node (peers reach a node at its address and this port); 0 picks a free one (tests). */
+    mesh_port: z.number().int().min(0).max(65535).default(7702),
+    /** Address the mTLS listener binds; "" = the node's advertised address (what peers see in the catalog). */
+    mesh_bind: z.string().refine((s) => s === "" || isIP(s) !== 0, { message: 'must be "" or an IP address' }).default(""),
+    /** Lifetime of the leaf certificates this node asks for; renewed at half their life. */
+    mesh_leaf_ttl: durationMs({ min: 10_000, max: 30 * 24 * 3_600_000 }).prefault("72h"),
     /** Per-service overrides: `[plugins.invoke.services.<name>]` with strategy, try_timeout, timeout, max_retries. */
     services: z.record(z.string().min(1).max(128), servicePolicySchema).default({}),
   })

@@ -12,7 +12,8 @@ import type { Endpoint } from "./pool.ts";
 import { classifyError, type FailureKind } from "./retry.ts";
 import type { TraceIds } from "./trace.ts";
 
-export type FetchFn = (url: string, init: RequestInit & { decompress?: boolean }) => Promise<Response>;
+/** `ep`: the instance called (the mesh sends the call to its node's agent instead, mesh-client.ts). */
+export type FetchFn = (url: string, init: RequestInit & { decompress?: boolean }, ep?: Endpoint) => Promise<Response>;
 export type CallHandler = (req: Request, service: string, target: string, client: ClientInfo) => Promise<Response>;
 
 function isUpgrade(h: Headers): boolean {
@@ -52,7 +53,7 @@ class FetchTransport implements Transport<Response> {
       return await this.fetch(ep.base + this.target, {
         method: this.method, headers: this.headers, body: this.payload.body, signal: ctl.signal, redirect: "manual", decompress: false,
         ...(this.payload.stream ? { duplex: "half" } : null),
-      } as RequestInit);
+      } as RequestInit, ep);
     } catch (err) {
       return timedOut ? "timeout" : this.signal.aborted ? "aborted" : classifyError(err);
     } finally {

@@ -20,6 +20,7 @@ import { invokeRoutes } from "./routes.ts";
 import { ServiceRegistry } from "./services.ts";
 import { TraceIds } from "./trace.ts";
 import { localSource, remoteSource, type CatalogSource } from "./watch.ts";
+import { startMesh } from "./mesh.ts";
 
 export const INVOKE_VERSION = "0.1.0";
 
@@ -55,7 +56,7 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
     version: INVOKE_VERSION,
     description: "Service invocation: a proxy to any service by name, balanced over healthy instances, with timeouts, retries, a retry budget and circuit breaking",
     configSchema: invokeConfigSchema,
-    listeners: (c) => [`invoke ${hostPort(c.bind, c.port)}`],
+    listeners: (c) => [`invoke ${hostPort(c.bind, c.port)}`, ...(c.mesh ? [`invoke mesh ${hostPort(c.mesh_bind || "(advertised address)", c.mesh_port)} (mTLS)`] : [])],
     async setup(ctx: PluginContext<InvokeConfig>): Promise<InvokeHandle> {
       const cfg = ctx.config;
       const now = () => Date.now();
@@ -69,9 +70,13 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
       // Series exist for watched services and present instances only: churn does not grow /metrics.
       const metrics = new InvokeMetrics(ctx.metrics, () => registry.list());
 
+      // Fail closed: a node asked for the mesh never sends calls in clear instead.
+      if (cfg.mesh && !ctx.host.meshCa) throw new Error("[plugins.invoke] mesh = true, but this node has no access to the mesh CA");
+      const meshOn = cfg.mesh;
       const invoker = new Invoker({
         cfg, registry, metrics, rng, now, log: ctx.log,
-        authorizer: deps.authorizer ? deps.authorizer(ctx) : ctx.state ? authorizerFromState(ctx.state) : allowAll,
+        // With the mesh on, intentions are checked by the destination's agent, from the caller's certificate (mesh-server.ts).
+        authorizer: meshOn ? allowAll : deps.authorizer ? deps.authorizer(ctx) : ctx.state ? authorizerFromState(ctx.state) : allowAll,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       });
       const trace = new TraceIds();
@@ -82,11 +87,14 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
         ctx.log.warn("invoke: call failed", { err });
         return Response.json({ error: `call failed: ${(err as Error)?.message ?? String(err)}`, code: "INVOKE_FAILED" }, { status: 502 });
       };
-      const call: CallHandler = (req, service, target, client) => viaFetch(req, service, target, client).catch(onError);
+      const mesh = meshOn ? await startMesh(ctx, { invoker, registry, trace }) : undefined;
+      const front = mesh?.call ?? viaFetch;
+      const call: CallHandler = (req, service, target, client) => front(req, service, target, client).catch(onError);
 
       let listener: Listener | undefined;
       invokeRoutes({ ctx, registry, call, listener: () => listener && { address: listener.address, port: listener.port, engine } });
-      const sockets = cfg.engine === "sockets" && typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
+      // The sockets engine calls instances itself: with the mesh on, every call goes through the fetch front (mesh-client.ts).
+      const sockets = !mesh && cfg.engine === "sockets" && typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
       const engine = sockets ? "sockets" : "fetch";
       try {
         listener = ctx.own(

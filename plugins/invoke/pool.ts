@@ -15,6 +15,8 @@ export interface EndpointSpec {
   serviceId: string;
   /** Host to connect to (service address, else node address). */
   address: string;
+  /** The address of the node the instance is registered on: where the mesh reaches its agent (docs/mesh.md). */
+  nodeAddress?: string;
   port: number;
   /** Weights.Passing. */
   weight: number;

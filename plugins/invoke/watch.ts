@@ -41,7 +41,7 @@ export function viewFromCatalog(catalog: CatalogReader, service: string): { inde
     if (!i.checks.every((c) => c.status === "passing")) continue;
     passing.push({
       key: `${i.node.id}/${i.service.serviceId}`, node: i.node.name, serviceId: i.service.serviceId,
-      address: i.service.address || i.node.address, port: i.service.port, weight: i.service.weights?.passing ?? 1,
+      address: i.service.address || i.node.address, nodeAddress: i.node.address, port: i.service.port, weight: i.service.weights?.passing ?? 1,
     });
   }
   return { index: r.index, value: { exists: r.value.length > 0, passing } };
@@ -60,7 +60,7 @@ export function viewFromHealthJson(entries: HealthEntry[]): InstanceView {
     if (!e.Service || !e.Node || !(e.Checks ?? []).every((c) => c.Status === "passing")) continue;
     passing.push({
       key: `${e.Node.ID ?? e.Node.Node}/${e.Service.ID}`, node: e.Node.Node ?? "", serviceId: e.Service.ID ?? "",
-      address: e.Service.Address || e.Node.Address || "", port: e.Service.Port ?? 0, weight: e.Service.Weights?.Passing ?? 1,
+      address: e.Service.Address || e.Node.Address || "", nodeAddress: e.Node.Address ?? "", port: e.Service.Port ?? 0, weight: e.Service.Weights?.Passing ?? 1,
     });
   }
   return { exists: entries.length > 0, passing };

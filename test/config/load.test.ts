@@ -64,6 +64,7 @@ describe("defaults", () => {
         allowedHosts: [], allowedOrigins: [],
       },
       tls: { certFile: "", keyFile: "", caFile: "", verifyIncoming: false, verifyOutgoing: true },
+      connect: { caCertFile: "", caKeyFile: "" },
       plugins: { dir: "", enabled: BUILTINS, watch: true, settings: {} },
     });
   });

@@ -101,7 +101,7 @@ describe("the resolver and workload tokens", () => {
     let live = true;
     const r = new TokenResolver({
       source: { lookup: () => null, version: () => 1 }, defaultAllow: () => true, ttlMs: 0, downPolicy: "deny",
-      workload: async () => (asked++, live ? { allocId: ALLOC, task: "t", namespace: "default", jobId: "web", group: "g" } : null),
+      workload: async () => (asked++, live ? { allocId: ALLOC, task: "t", namespace: "default", jobId: "web", group: "g", service: "" } : null),
     });
     const id = await r.resolve("cwi1.anything");
     expect(id?.authz.allowed("variable", "jobs/web/db", "read")).toBe(true);

@@ -1,0 +1,78 @@
+// The service mesh in the invoke plugin (docs/mesh.md), wired: identities
+// (mesh-identity.ts), the mTLS listener every node runs for calls arriving
+// (mesh-server.ts) and the front that sends calls leaving over it
+// (mesh-client.ts). Timers and the listener go through ctx, so disable and
+// reload release them.
+import { BindError, bindError, type PluginContext } from "../../core/sdk/index.ts";
+import { meshAuthorizerFromState } from "./authorize.ts";
+import type { InvokeConfig } from "./config.ts";
+import type { CallHandler } from "./fetch.ts";
+import type { Invoker } from "./invoker.ts";
+import { meshCaller } from "./mesh-client.ts";
+import { MeshIdentity } from "./mesh-identity.ts";
+import { startMeshServer, type MeshServer } from "./mesh-server.ts";
+import type { ServiceRegistry } from "./services.ts";
+import type { TraceIds } from "./trace.ts";
+
+/** How often the trusted roots are read again (a rotation adds one) and leaves checked for renewal. */
+const REFRESH_MS = 5000;
+
+/** The service name of the certificate this node presents as a mesh server (not a service anyone registers). */
+export function agentServiceName(nodeName: string): string {
+  return `corral-agent.${nodeName.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`.slice(0, 128);
+}
+
+export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds }): Promise<{ call: CallHandler }> {
+  const cfg = ctx.config;
+  const identity = new MeshIdentity(ctx.host.meshCa!, cfg.mesh_leaf_ttl);
+  const authorizer = meshAuthorizerFromState(ctx.state);
+  const self = agentServiceName(ctx.host.nodeName);
+  const bind = cfg.mesh_bind || ctx.host.advertise || cfg.bind;
+  const handshakes = ctx.metrics.counter({ name: "corral_invoke_mesh_handshakes_total", help: "mTLS connections accepted by this node's mesh listener, by the caller's kind (service, plain, rejected)", labelNames: ["peer"] });
+  const denials = ctx.metrics.counter({ name: "corral_invoke_mesh_denials_total", help: "Calls refused by this node's mesh listener by intention, by source and destination service", labelNames: ["source", "destination"] });
+
+  // The listener needs this node's certificate, so it starts once the CA answers (on a node that
+  // starts before any leader is elected, a few refreshes later) and is retried until then.
+  let server: MeshServer | undefined;
+  const start = async () => {
+    try {
+      server = ctx.own(await startMeshServer({
+        bind, port: cfg.mesh_port, identity, log: ctx.log,
+        serverLeaf: () => identity.leaf(self),
+        authorize: (source, destination) => authorizer.authorizeSource(source, destination),
+        async localInstance(service, serviceId) {
+          const svc = o.registry.acquire(service);
+          if (!svc.loaded) await svc.ready;
+          const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
+          return (mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0])?.spec;
+        },
+        onHandshake: (peer) => handshakes.inc({ peer }),
+        onDenied: (source, destination) => denials.inc({ source, destination }),
+      }));
+    } catch (err) {
+      if ((err as { code?: string })?.code === "EADDRINUSE" || (err as { code?: string })?.code === "EADDRNOTAVAIL") {
+        throw bindError(err, {
+          listener: "invoke mesh", address: bind, port: cfg.mesh_port,
+          portHint: "set [plugins.invoke] mesh_port to a free port (the same on every node)", bindHint: "check [plugins.invoke] mesh_bind",
+        });
+      }
+      throw err;
+    }
+    ctx.log.info("invoke mesh listening (mTLS)", { address: server.address, port: server.port });
+  };
+  const tick = async () => {
+    try {
+      if (!server) return await start();
+      await identity.refreshRoots();
+      await server.refresh();
+      identity.sweep();
+    } catch (err) {
+      // A port in use or an address not on this host will not get better: the plugin fails, naming it.
+      if (err instanceof BindError) return ctx.fail(err);
+      ctx.log.warn(server ? "invoke mesh: could not refresh the CA roots or this node's certificate; keeping the last ones" : "invoke mesh: not listening yet (the mesh CA is not reachable); retrying", { err });
+    }
+  };
+  void tick();
+  ctx.every(REFRESH_MS, tick);
+  return { call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort: () => cfg.mesh_port || server?.port || 0, trace: o.trace }) };
+}
