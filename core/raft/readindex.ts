@@ -52,6 +52,8 @@ export class ReadQueue {
   reset(): void {
     this.pending = [];
     this.acks.clear();
+    // A round of an earlier role may still sit in the outbox: no read of this one joins it.
+    this.roundUnsent = false;
   }
 
   get size(): number {
