@@ -249,6 +249,7 @@ export class RaftNode {
       readStates: r.readStates,
     };
     r.msgs = [];
+    r.reads.outboxTaken(); // heartbeats of a read round now leave: later reads need another (readindex.ts)
     r.readStates = [];
     if (log.pendingSnapshot) {
       rd.snapshot = log.pendingSnapshot;

@@ -55,9 +55,11 @@ export function bcastAppend(r: Raft): void {
   for (const id of r.progress.keys()) sendAppend(r, id, true);
 }
 
+/** One heartbeat round (readindex.ts: every broadcast is a numbered read-index round). */
 export function bcastHeartbeat(r: Raft): void {
+  const readSeq = r.reads.nextRound();
   for (const [to, pr] of r.progress) {
-    r.send({ type: "Heartbeat", to, term: r.term, commit: Math.min(pr.match, r.log.committed), readSeq: r.reads.seq });
+    r.send({ type: "Heartbeat", to, term: r.term, commit: Math.min(pr.match, r.log.committed), readSeq });
   }
 }
 

@@ -52,6 +52,51 @@ describe("ReadIndex (thesis §6.4)", () => {
     expect(net.node("a").readIndex("3")).toMatchObject({ ok: false, code: "BUSY" });
   });
 
+  test("concurrent reads share one heartbeat round (batched, like etcd's read loop)", () => {
+    const net = new Network(ids3);
+    net.campaign("a");
+    net.propose("a", "x");
+    const before = net.delivered.length;
+    for (let i = 0; i < 10; i++) expect(net.node("a").readIndex(`r${i}`)).toEqual({ ok: true });
+    net.stabilize();
+    expect(net.readStates.get("a")!.map((s) => s.ctx)).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`));
+    const heartbeats = net.delivered.slice(before).filter((m) => m.type === "Heartbeat");
+    expect(heartbeats.length).toBe(2); // one round: one heartbeat to each follower, not one per read
+  });
+
+  test("a read that arrives while a round is out waits for the next round", () => {
+    const net = new Network(ids3);
+    net.campaign("a");
+    net.propose("a", "x");
+    net.node("a").readIndex("first");
+    net.drain("a");
+    const round1 = net.takeQueue();
+    expect(round1.filter((m) => m.type === "Heartbeat").length).toBe(2);
+    net.node("a").readIndex("second");
+    net.drain("a");
+    expect(net.takeQueue()).toEqual([]); // no second broadcast while the first round is out
+    for (const m of round1) net.inject(m);
+    const released = () => net.readStates.get("a")!.map((s) => s.ctx);
+    expect(net.deliverUntil(() => released().includes("first"))).toBe(true);
+    // The quorum answered a round sent before "second" arrived: it proves nothing for it.
+    expect(released()).toEqual(["first"]);
+    net.stabilize(); // the answer started the next round
+    expect(released()).toEqual(["first", "second"]);
+  });
+
+  test("a lost round is made good by the next periodic heartbeat", () => {
+    const net = new Network(ids3);
+    net.campaign("a");
+    net.propose("a", "x");
+    net.node("a").readIndex("r");
+    net.drain("a");
+    net.takeQueue(); // the round's heartbeats are lost
+    net.stabilize();
+    expect(net.readStates.get("a")).toEqual([]);
+    net.tickAll(1); // heartbeatTicks = 1
+    expect(net.readStates.get("a")!.map((s) => s.ctx)).toEqual(["r"]);
+  });
+
   test("a single-node cluster serves reads at once", () => {
     const net = new Network(["solo"]);
     net.campaign("solo");
