@@ -47,7 +47,7 @@ import { kvRoutes } from "./api/kv.ts";
 import { variableRoutes } from "./api/variables.ts";
 import { workloadVerifier } from "./variables/workload-verify.ts";
 import { deriveIdentityKey, mintWorkloadToken } from "./variables/workload-identity.ts";
-import { raftRoutes } from "./api/raft.ts";
+import { raftRoutes, raftRoutesOnAgent } from "./api/raft.ts";
 import { jobRoutes } from "./api/jobs.ts";
 import { allocationRoutes } from "./api/allocations.ts";
 import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
@@ -303,7 +303,7 @@ function leaderAccess(config: Config, key: NodeKey, peer: PeerHttp, replicator: 
       return await replicator!.propose(cmd);
     } catch (err) {
       if (err instanceof ReplicationError) toApiError(err);
-      throw proposeFailed(err, leaderClient !== undefined);
+      throw proposeFailed(err);
     }
   };
   return { leaderClient, forwardToLeaders, propose };
@@ -425,6 +425,7 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
   allocationRoutes(deps);
   variableRoutes(deps, { db: store?.db, clusterSecret: o.secret });
   if (raft && store) raftRoutes(deps, raft, store);
+  else raftRoutesOnAgent(deps);
   return { kvLocks };
 }
 

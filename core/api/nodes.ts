@@ -24,7 +24,7 @@ export function nodeRoutes(d: CoreApiDeps) {
       const list = readScope(c).keep(d.state.listNodes(), "node", (n) => n.name).filter((n) => !status || n.status === status);
       return c.json(list.map((n) => nodeView(d, n)));
     },
-    stateRead: true,
+    leader: "read", // an agent holds no node list: it asks a leader
   });
 
   d.routes.add({
@@ -43,6 +43,6 @@ export function nodeRoutes(d: CoreApiDeps) {
       if (!n) throw notFound(`no node with id or name "${id}"`, "NODE_NOT_FOUND");
       return c.json({ ...nodeView(d, n), sample: d.membership?.latestSample(n.id) ?? null });
     },
-    stateRead: true,
+    leader: "read", // an agent holds no node list: it asks a leader
   });
 }

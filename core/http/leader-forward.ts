@@ -14,8 +14,7 @@
 import type { Context } from "hono";
 import { ApiError, consulError, OUTCOME_HEADER } from "./errors.ts";
 import { isConsulPath } from "./consul-paths.ts";
-import { RpcError } from "../cluster/transport.ts";
-import { failedBeforeSending } from "./connect-error.ts";
+import { RpcError } from "../cluster/leader-client.ts";
 import { asClientRead } from "../acl/read-scope.ts";
 import type { RouteEntry } from "./routes.ts";
 
@@ -57,19 +56,15 @@ export function agentForwardFailed(req: Request, err: unknown): unknown {
 }
 
 /**
- * A write proposed through a leader that failed: the leader's refusal keeps
- * its status (503 when it had none) and outcome. An agent's write that
- * reached no leader (every address failed): 503 and certainly not applied
- * when no connection was ever made, else 504 with an unknown outcome. Never
- * a 500: a dead leader is not an internal error. Anything else is rethrown.
+ * A write proposed through a leader that failed (an RpcError of the leader
+ * client, core/cluster/leader-client.ts, from an agent's or a follower's
+ * proposal): the leader's refusal keeps its status (503 when it had none)
+ * and outcome; a write that reached no leader is 503 and certainly not
+ * applied when no connection was ever made, else 504 with an unknown
+ * outcome. Never a 500: a dead leader is not an internal error. Anything else
+ * is rethrown.
  */
-export function proposeFailed(err: unknown, viaAgent: boolean): unknown {
-  if (err instanceof RpcError) {
-    return new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
-  }
-  if (!viaAgent) return err;
-  const message = `no leader reachable: ${(err as Error)?.message ?? String(err)}`;
-  return failedBeforeSending(err)
-    ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
-    : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
+export function proposeFailed(err: unknown): unknown {
+  if (!(err instanceof RpcError)) return err;
+  return new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
 }
