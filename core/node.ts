@@ -302,7 +302,6 @@ function leaderAccess(config: Config, key: NodeKey, peer: PeerHttp, replicator: 
       if (refused) throw new ApiError(400, refused.code, refused.message);
       return await replicator!.propose(cmd);
     } catch (err) {
-      if (err instanceof ReplicationError) toApiError(err);
       throw proposeFailed(err);
     }
   };

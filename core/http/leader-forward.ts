@@ -12,7 +12,8 @@
 // routes keep Consul's own answer, 500 "No cluster leader" (docs/security.md),
 // and a client that hung up gets 499 there.
 import type { Context } from "hono";
-import { ApiError, consulError, OUTCOME_HEADER } from "./errors.ts";
+import { ApiError, consulError, OUTCOME_HEADER, replicationApiError } from "./errors.ts";
+import { ReplicationError } from "../state/replicator.ts";
 import { isConsulPath } from "./consul-paths.ts";
 import { RpcError } from "../cluster/leader-client.ts";
 import { asClientRead } from "../acl/read-scope.ts";
@@ -56,15 +57,17 @@ export function agentForwardFailed(req: Request, err: unknown): unknown {
 }
 
 /**
- * A write proposed through a leader that failed (an RpcError of the leader
- * client, core/cluster/leader-client.ts, from an agent's or a follower's
- * proposal): the leader's refusal keeps its status (503 when it had none)
- * and outcome; a write that reached no leader is 503 and certainly not
- * applied when no connection was ever made, else 504 with an unknown
- * outcome. Never a 500: a dead leader is not an internal error. Anything else
- * is rethrown.
+ * The one mapping of a failed write to an answer. This node's replicator
+ * refused it (a ReplicationError: 503 NOT_LEADER, 504 TIMEOUT...), or a
+ * leader reached through the leader client (core/cluster/leader-client.ts,
+ * an agent's or a follower's proposal) did: the leader's refusal keeps its
+ * status (503 when it had none) and outcome; a write that reached no leader
+ * is 503 and certainly not applied when no connection was ever made, else
+ * 504 with an unknown outcome. Never a 500: a dead leader is not an internal
+ * error. Anything else is rethrown.
  */
 export function proposeFailed(err: unknown): unknown {
+  if (err instanceof ReplicationError) return replicationApiError(err);
   if (!(err instanceof RpcError)) return err;
   return new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
 }
