@@ -15,7 +15,7 @@ import type { Context } from "hono";
 import { ApiError, consulError, OUTCOME_HEADER, replicationApiError } from "./errors.ts";
 import { ReplicationError } from "../state/replicator.ts";
 import { isConsulPath } from "./consul-paths.ts";
-import { RpcError } from "../cluster/leader-client.ts";
+import { attemptFailed, RpcError } from "../cluster/leader-client.ts";
 import { asClientRead } from "../acl/read-scope.ts";
 import type { RouteEntry } from "./routes.ts";
 
@@ -54,6 +54,18 @@ export function agentForwardFailed(req: Request, err: unknown): unknown {
   const headers: Record<string, string> = write && err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
   const status = err.status === 504 ? 504 : 503;
   return new ApiError(status, err.code, err.message, headers, isConsulPath(new URL(req.url).pathname) ? "text" : "json");
+}
+
+/**
+ * A leader-role follower's pass of a request on to the Raft leader
+ * (core/http/raft-leader.ts) that got no answer: the leader client's reading
+ * of the failure (attemptFailed), answered as an agent's forward is: 503 when
+ * nothing was sent, 504 when a write may have arrived (outcome unknown).
+ * Never a 500. A client that went away is rethrown.
+ */
+export function passOnFailed(req: Request, leader: string, err: unknown): unknown {
+  if (req.signal.aborted) return err;
+  return agentForwardFailed(req, attemptFailed(leader, err));
 }
 
 /**
