@@ -29,6 +29,7 @@ describe("a follower passing a heartbeat on to a dead leader", () => {
     });
     const answer = { status: res.status, outcome: res.headers.get("X-Corral-Outcome"), code: ((await res.json()) as { code?: string }).code };
     // 503 NO_LEADER instead when the follower already stopped believing in the dead leader.
-    expect([{ status: 503, outcome: "not-applied", code: "NOT_LEADER" }, { status: 503, outcome: null, code: "NO_LEADER" }]).toContainEqual(answer);
+    const expected: (typeof answer)[] = [{ status: 503, outcome: "not-applied", code: "NOT_LEADER" }, { status: 503, outcome: null, code: "NO_LEADER" }];
+    expect(expected).toContainEqual(answer);
   }, 90_000);
 });
