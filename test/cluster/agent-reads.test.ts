@@ -59,6 +59,26 @@ describe("an agent answers cluster-wide reads as the leader does", () => {
     });
   }
 
+  // Every GET route without parameters, so a new route that reads the
+  // cluster's state and declares no routing fails here by name. These answer
+  // about the node asked, by design (Consul's and Nomad's agents do too).
+  const NODE_LOCAL = new Set([
+    "/metrics", "/v1/agent/metrics", "/v1/agent/self", "/v1/agent/services", "/v1/agent/checks", "/v1/agent/members",
+    "/v1/healthz", "/v1/client/metadata", "/v1/openapi.json", "/v1/operator/routes", "/v1/plugins", "/v1/probe",
+    "/v1/invoke-config", "/v1/ui/session", "/", "/ui", "/ui/",
+    "/v1/events", // a stream: never ends
+  ]);
+  test("every parameterless GET route but the node-local ones", async () => {
+    const routes = (await getJson<{ method: string; path: string; hidden: boolean }[]>(`${agent.url}/v1/operator/routes`)).body;
+    const differ: string[] = [];
+    for (const r of routes) {
+      if (r.method !== "GET" || r.hidden || r.path.includes("{") || NODE_LOCAL.has(r.path)) continue;
+      const [a, l] = [await answer(agent.url, r.path), await answer(leader.url, r.path)];
+      if (JSON.stringify(a) !== JSON.stringify(l)) differ.push(`GET ${r.path}: the agent answers ${a.status} ${JSON.stringify(a.body).slice(0, 120)}, the leader ${l.status} ${JSON.stringify(l.body).slice(0, 120)}: declare leader: "read"`);
+    }
+    expect(differ).toEqual([]);
+  });
+
   test("a snapshot taken through an agent is the leader's", async () => {
     const r = await fetch(`${agent.url}/v1/snapshot`);
     expect(r.status).toBe(200);
