@@ -51,7 +51,7 @@ import { meshCaAccess, remoteSigner } from "./connect/access.ts";
 import { loadExternalCa } from "./connect/external.ts";
 import { workloadVerifier } from "./variables/workload-verify.ts";
 import { deriveIdentityKey, mintWorkloadToken } from "./variables/workload-identity.ts";
-import { raftRoutes } from "./api/raft.ts";
+import { raftRoutes, raftRoutesOnAgent } from "./api/raft.ts";
 import { jobRoutes } from "./api/jobs.ts";
 import { allocationRoutes } from "./api/allocations.ts";
 import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
@@ -305,8 +305,7 @@ function leaderAccess(config: Config, key: NodeKey, peer: PeerHttp, replicator: 
       if (refused) throw new ApiError(400, refused.code, refused.message);
       return await replicator!.propose(cmd);
     } catch (err) {
-      if (err instanceof ReplicationError) toApiError(err);
-      throw proposeFailed(err, leaderClient !== undefined);
+      throw proposeFailed(err);
     }
   };
   return { leaderClient, forwardToLeaders, propose };
@@ -443,6 +442,7 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
     connectCaRoutes(deps, ca, access);
   }
   if (raft && store) raftRoutes(deps, raft, store);
+  else raftRoutesOnAgent(deps);
 }
 
 /**

@@ -50,7 +50,7 @@ export function clusterRoutes(d: CoreApiDeps, o: { heartbeats?: Pick<Counter, "i
 
   d.routes.add({
     owner: "core",
-    // The replicator reaches the Raft leader itself (core/cluster/raft/forward.ts).
+    // The replicator reaches the Raft leader itself (leaderProposer, core/cluster/leader-client.ts).
     leader: "local",
     route: createRoute({
       method: "post", path: "/v1/cluster/propose", tags: ["cluster"],

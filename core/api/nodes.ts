@@ -34,7 +34,7 @@ export function nodeRoutes(d: CoreApiDeps) {
       setPageHeaders(c, page);
       return c.json(page.views);
     },
-    stateRead: true,
+    leader: "read", // an agent holds no node list: it asks a leader
   });
 
   d.routes.add({
@@ -53,6 +53,6 @@ export function nodeRoutes(d: CoreApiDeps) {
       if (!n) throw notFound(`no node with id or name "${id}"`, "NODE_NOT_FOUND");
       return c.json({ ...nodeView(d, n), sample: d.membership?.latestSample(n.id) ?? null });
     },
-    stateRead: true,
+    leader: "read", // an agent holds no node list: it asks a leader
   });
 }

@@ -23,6 +23,55 @@ const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
 const Address = z.string().regex(HOST_PORT, 'expected "host:port"');
 
 
+const RAFT_STATUS = createRoute({
+  method: "get", path: "/v1/operator/raft", tags: ["operator"], summary: "Raft members, role, term, commit and applied index, last contact",
+  responses: jsonResponse(z.object({}).passthrough()),
+});
+
+const RAFT_CONFIGURATION = createRoute({
+  method: "get", path: "/v1/operator/raft/configuration", tags: ["operator"], summary: "Raft configuration in Consul's shape",
+  responses: jsonResponse(z.object({}).passthrough()),
+});
+
+const RAFT_ADD_PEER = createRoute({
+  method: "post", path: "/v1/operator/raft/peers", tags: ["operator"], summary: "Add a leader-role peer (started with raft.join = true)",
+  request: jsonBody(z.object({ address: Address }).strict()),
+  responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
+});
+
+const RAFT_REMOVE_PEER = createRoute({
+  method: "delete", path: "/v1/operator/raft/peers/{address}", tags: ["operator"], summary: "Remove a leader-role peer",
+  request: { params: z.object({ address: Address }) },
+  responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
+});
+
+const RAFT_TRANSFER_LEADER = createRoute({
+  method: "post", path: "/v1/operator/raft/transfer-leader", tags: ["operator"], summary: "Hand leadership to another voter (the most up-to-date one by default)",
+  request: { body: { required: false, content: { "application/json": { schema: z.object({ to: Address.optional() }).strict() } } } },
+  responses: { ...jsonResponse(z.object({ leader: z.string().nullable() })), ...errorResponses },
+});
+
+const SNAPSHOT_SAVE = createRoute({
+  method: "get", path: "/v1/snapshot", tags: ["operator"], summary: "A consistent snapshot of the whole state (backup)",
+  responses: { 200: { description: "The state dump (JSON)", content: { "application/json": { schema: z.object({}).passthrough() } } } },
+});
+
+const SNAPSHOT_RESTORE = createRoute({
+  method: "put", path: "/v1/snapshot", tags: ["operator"], summary: "Restore a snapshot: every node's state is replaced through the log",
+  responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
+});
+
+/**
+ * The operator routes on an agent: it holds no Raft peer, so it hands them to
+ * a leader (as Nomad's and Consul's client agents do) after its own ACL
+ * check; the route table forwards before any handler would run.
+ */
+export function raftRoutesOnAgent(d: CoreApiDeps) {
+  for (const route of [RAFT_STATUS, RAFT_CONFIGURATION, RAFT_ADD_PEER, RAFT_REMOVE_PEER, RAFT_TRANSFER_LEADER, SNAPSHOT_SAVE, SNAPSHOT_RESTORE]) {
+    d.routes.add({ owner: "core", route, leader: "forward", handler: () => { throw new ApiError(503, "NO_LEADER", "this agent reaches no leader"); } });
+  }
+}
+
 function replicationError(err: unknown): never {
   if (err instanceof ReplicationError) {
     throw replicationApiError(err);
@@ -32,8 +81,10 @@ function replicationError(err: unknown): never {
 
 export function raftRoutes(d: CoreApiDeps, raft: RaftReplicator, store: Store) {
   type Entry = Parameters<CoreApiDeps["routes"]["add"]>[0];
+  // The peer protocol is this node's own; the operator routes answer this
+  // node's view on a leader-role node, and an agent hands them to a leader.
   const add = (route: ReturnType<typeof createRoute>, handler: Entry["handler"], fast?: Entry["fast"]) =>
-    d.routes.add({ owner: "core", route, handler, leader: "local", fast }); // this node's Raft peer, whatever its role
+    d.routes.add({ owner: "core", route, handler, leader: route.path === "/v1/raft/message" ? "local" : "forward", fast });
 
   add(
     createRoute({
@@ -61,114 +112,69 @@ export function raftRoutes(d: CoreApiDeps, raft: RaftReplicator, store: Store) {
     }),
   );
 
-  add(
-    createRoute({
-      method: "get", path: "/v1/operator/raft", tags: ["operator"], summary: "Raft members, role, term, commit and applied index, last contact",
-      responses: jsonResponse(z.object({}).passthrough()),
-    }),
-    (c) => {
-      const st = raft.raftStatus();
-      const rs = raft.status();
-      const members = st.voters.map((id) => {
-        const pr = st.progress?.[id];
-        return {
-          address: id,
-          leader: id === st.leader,
-          voter: true,
-          ...(pr ? { matchIndex: pr.match, state: pr.state, lastContactTicks: st.tick - pr.lastContactTick } : {}),
-        };
-      });
-      return c.json({
-        id: st.id, role: st.role, term: st.term, leader: st.leader ?? null,
-        commitIndex: st.commitIndex, appliedIndex: rs.appliedIndex, lastIndex: st.lastIndex, snapshotIndex: st.snapshotIndex,
-        lastContactMs: rs.lastContactMs, members,
-      });
-    },
-  );
+  add(RAFT_STATUS, (c) => {
+    const st = raft.raftStatus();
+    const rs = raft.status();
+    const members = st.voters.map((id) => {
+      const pr = st.progress?.[id];
+      return {
+        address: id,
+        leader: id === st.leader,
+        voter: true,
+        ...(pr ? { matchIndex: pr.match, state: pr.state, lastContactTicks: st.tick - pr.lastContactTick } : {}),
+      };
+    });
+    return c.json({
+      id: st.id, role: st.role, term: st.term, leader: st.leader ?? null,
+      commitIndex: st.commitIndex, appliedIndex: rs.appliedIndex, lastIndex: st.lastIndex, snapshotIndex: st.snapshotIndex,
+      lastContactMs: rs.lastContactMs, members,
+    });
+  });
 
-  add(
-    createRoute({
-      method: "get", path: "/v1/operator/raft/configuration", tags: ["operator"], summary: "Raft configuration in Consul's shape",
-      responses: jsonResponse(z.object({}).passthrough()),
-    }),
-    (c) => {
-      const st = raft.raftStatus();
-      return c.json({
-        Servers: st.voters.map((id) => ({ ID: id, Node: id, Address: id, Leader: id === st.leader, Voter: true, ProtocolVersion: "3" })),
-        Index: st.commitIndex,
-      });
-    },
-  );
+  add(RAFT_CONFIGURATION, (c) => {
+    const st = raft.raftStatus();
+    return c.json({
+      Servers: st.voters.map((id) => ({ ID: id, Node: id, Address: id, Leader: id === st.leader, Voter: true, ProtocolVersion: "3" })),
+      Index: st.commitIndex,
+    });
+  });
 
-  add(
-    createRoute({
-      method: "post", path: "/v1/operator/raft/peers", tags: ["operator"], summary: "Add a leader-role peer (started with raft.join = true)",
-      request: jsonBody(z.object({ address: Address }).strict()),
-      responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
-    }),
-    async (c) => {
-      const { address } = c.req.valid("json" as never) as { address: string };
-      const index = await raft.changeMembership("add", address).catch(replicationError);
-      return c.json({ index });
-    },
-  );
+  add(RAFT_ADD_PEER, async (c) => {
+    const { address } = c.req.valid("json" as never) as { address: string };
+    const index = await raft.changeMembership("add", address).catch(replicationError);
+    return c.json({ index });
+  });
 
-  add(
-    createRoute({
-      method: "delete", path: "/v1/operator/raft/peers/{address}", tags: ["operator"], summary: "Remove a leader-role peer",
-      request: { params: z.object({ address: Address }) },
-      responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
-    }),
-    async (c) => {
-      const index = await raft.changeMembership("remove", pathParam(c, "address")).catch(replicationError);
-      return c.json({ index });
-    },
-  );
+  add(RAFT_REMOVE_PEER, async (c) => {
+    const index = await raft.changeMembership("remove", pathParam(c, "address")).catch(replicationError);
+    return c.json({ index });
+  });
 
-  add(
-    createRoute({
-      method: "post", path: "/v1/operator/raft/transfer-leader", tags: ["operator"], summary: "Hand leadership to another voter (the most up-to-date one by default)",
-      request: { body: { required: false, content: { "application/json": { schema: z.object({ to: Address.optional() }).strict() } } } },
-      responses: { ...jsonResponse(z.object({ leader: z.string().nullable() })), ...errorResponses },
-    }),
-    async (c) => {
-      const body = (c.req.valid("json" as never) ?? {}) as { to?: string };
-      try {
-        raft.transferLeadership(body.to);
-      } catch (err) {
-        replicationError(err);
-      }
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && raft.status().isLeader) await new Promise((r) => setTimeout(r, 20));
-      return c.json({ leader: raft.status().leader ?? null });
-    },
-  );
+  add(RAFT_TRANSFER_LEADER, async (c) => {
+    const body = (c.req.valid("json" as never) ?? {}) as { to?: string };
+    try {
+      raft.transferLeadership(body.to);
+    } catch (err) {
+      replicationError(err);
+    }
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && raft.status().isLeader) await new Promise((r) => setTimeout(r, 20));
+    return c.json({ leader: raft.status().leader ?? null });
+  });
 
-  add(
-    createRoute({
-      method: "get", path: "/v1/snapshot", tags: ["operator"], summary: "A consistent snapshot of the whole state (backup)",
-      responses: { 200: { description: "The state dump (JSON)", content: { "application/json": { schema: z.object({}).passthrough() } } } },
-    }),
-    async (c) => {
-      // Read barrier first: a backup taken on a deposed leader would be stale.
-      await raft.readBarrier().catch(replicationError);
-      const { index, data } = store.transaction(() => ({ index: d.state.appliedIndex(), data: encodeDump(dumpState(store)) }));
-      c.header("X-Corral-Index", String(index));
-      c.header("Content-Disposition", `attachment; filename="corral-snapshot-${index}.json"`);
-      return c.body(data, 200, { "Content-Type": "application/json" });
-    },
-  );
+  add(SNAPSHOT_SAVE, async (c) => {
+    // Read barrier first: a backup taken on a deposed leader would be stale.
+    await raft.readBarrier().catch(replicationError);
+    const { index, data } = store.transaction(() => ({ index: d.state.appliedIndex(), data: encodeDump(dumpState(store)) }));
+    c.header("X-Corral-Index", String(index));
+    c.header("Content-Disposition", `attachment; filename="corral-snapshot-${index}.json"`);
+    return c.body(data, 200, { "Content-Type": "application/json" });
+  });
 
-  add(
-    createRoute({
-      method: "put", path: "/v1/snapshot", tags: ["operator"], summary: "Restore a snapshot: every node's state is replaced through the log",
-      responses: { ...jsonResponse(z.object({ index: z.number() })), ...errorResponses },
-    }),
-    async (c) => {
-      const data = await c.req.text();
-      const out = await d.propose({ type: "RestoreState", v: 1, at: Date.now(), data });
-      if (!out.result.ok) throw new ApiError(400, out.result.code, out.result.message);
-      return c.json({ index: out.index });
-    },
-  );
+  add(SNAPSHOT_RESTORE, async (c) => {
+    const data = await c.req.text();
+    const out = await d.propose({ type: "RestoreState", v: 1, at: Date.now(), data });
+    if (!out.result.ok) throw new ApiError(400, out.result.code, out.result.message);
+    return c.json({ index: out.index });
+  });
 }

@@ -7,6 +7,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { describePermission, permissionFor } from "../acl/route-permissions.ts";
 import type { CoreApiDeps } from "./deps.ts";
+import { declaredRouting } from "../http/leader-routing.ts";
 import { jsonResponse } from "./schemas.ts";
 
 const RouteView = z.object({
@@ -28,7 +29,7 @@ export function routeListRoutes(d: CoreApiDeps) {
       return c.json(all.map((e) => ({
         method: e.route.method.toUpperCase(), path: e.route.path, owner: e.owner, hidden: Boolean(e.route.hide),
         permission: describePermission(permissionFor(e, all)) ?? null,
-        leader: e.leader ?? null,
+        leader: declaredRouting(e) ?? null,
       })));
     },
   });

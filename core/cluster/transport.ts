@@ -2,8 +2,8 @@
 // with the cluster secret and sticks to the leader that last answered,
 // moving to the next on connection errors. LocalLeaderTransport is the
 // in-process shortcut a dev node uses.
-import { signRequest, SIGNATURE_HEADER, type NodeKey } from "../http/rpc-signature.ts";
-import { authorityOf } from "../http/rpc-receiver.ts";
+import type { NodeKey } from "../http/rpc-signature.ts";
+import { attemptFailed, callLeader, normalizeLeaderUrl, RpcError, type LeaderRpcOptions } from "./leader-client.ts";
 import type { Membership } from "./membership.ts";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse } from "./protocol.ts";
 import type { Command } from "../state/commands.ts";
@@ -28,27 +28,12 @@ export interface LeaderClient extends LeaderTransport {
   forward(req: Request): Promise<Response>;
 }
 
-/** An RPC answer that was not 2xx. */
-export class RpcError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** The leader's X-Corral-Outcome for a failed write ("not-applied" | "unknown"), when it said. */
-    readonly outcome?: string,
-  ) {
-    super(message);
-  }
-}
-
-export function normalizeLeaderUrl(addr: string, scheme = "http"): string {
-  const withScheme = /^https?:\/\//.test(addr) ? addr : `${scheme}://${addr}`;
-  return withScheme.replace(/\/+$/, "");
-}
+export { RpcError, normalizeLeaderUrl } from "./leader-client.ts";
 
 export class HttpLeaderTransport implements LeaderClient {
   private current = 0;
   private readonly urls: string[];
+  private readonly rpc: LeaderRpcOptions;
 
   constructor(
     leaders: string[],
@@ -59,6 +44,7 @@ export class HttpLeaderTransport implements LeaderClient {
     private peer: PeerHttp = PLAIN_HTTP,
   ) {
     this.urls = leaders.map((l) => normalizeLeaderUrl(l, peer.scheme));
+    this.rpc = { key, peer, timeoutMs };
   }
 
   describe(): string {
@@ -74,7 +60,7 @@ export class HttpLeaderTransport implements LeaderClient {
   }
 
   propose(cmd: Command): Promise<ProposeOutcome> {
-    return this.call("/v1/cluster/propose", cmd);
+    return this.call("/v1/cluster/propose", cmd, true);
   }
 
   /** Every intention, for call checks on this agent (core/acl/calls.ts). */
@@ -118,7 +104,7 @@ export class HttpLeaderTransport implements LeaderClient {
           // It may have been applied: sending a write again could apply it twice (a
           // repeated CAS would then answer false for a write that took effect).
           if (write) this.current = (this.current + 1) % this.urls.length;
-          if (write) throw new RpcError(504, "TIMEOUT", `forwarding to ${base} failed: ${(err as Error)?.message ?? err} (outcome unknown)`, "unknown");
+          if (write) throw attemptFailed(base, err);
           mayHaveArrived = true;
         }
         lastErr = err;
@@ -128,41 +114,37 @@ export class HttpLeaderTransport implements LeaderClient {
     throw new RpcError(503, "NO_LEADER", `no leader reachable (${(lastErr as Error)?.message ?? "unknown error"})`, mayHaveArrived ? "unknown" : "not-applied");
   }
 
-  private async call<T>(path: string, body: unknown): Promise<T> {
-    const text = JSON.stringify(body);
-    let lastErr: unknown;
-    // Whether some attempt may have reached a leader (not refused while connecting, no 503):
-    // then a failure must not read as "certainly not applied" (core/http/connect-error.ts).
+  /**
+   * A signed call (core/cluster/leader-client.ts) to the leader that last
+   * answered, moving on to the next address when one cannot serve. A
+   * leader's answer (4xx) is final. A write stops at the first attempt that
+   * may have arrived: sending it again could apply it twice (a repeated CAS
+   * would then answer false for a write that took effect).
+   */
+  private async call<T>(path: string, body: unknown, write = false): Promise<T> {
+    let lastErr: RpcError | undefined;
+    // Whether some attempt may have reached a leader: then a failure must not
+    // read as "certainly not applied" (core/http/connect-error.ts).
     let mayHaveArrived = false;
     for (let tried = 0; tried < this.urls.length; tried++) {
       const base = this.urls[this.current]!;
       try {
-        const res = await this.peer.fetch(base + path, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            [SIGNATURE_HEADER]: signRequest(this.key, "POST", path, text, { to: authorityOf(base) }),
-          },
-          body: text,
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
-        const data = (await res.json().catch(() => ({}))) as { error?: string; code?: string };
-        if (!res.ok) throw new RpcError(res.status, data.code ?? "HTTP_" + res.status, data.error ?? res.statusText, res.headers.get(OUTCOME_HEADER) ?? undefined);
-        return data as T;
+        return await callLeader<T>(this.rpc, base, path, body);
       } catch (err) {
-        // An answer from a leader (4xx) is final; a transport failure or a
-        // leader that cannot serve (503) moves on to the next address.
-        if (err instanceof RpcError && err.status < 500) throw err;
-        if (!failedBeforeSending(err) && !(err instanceof RpcError && err.outcome === "not-applied")) mayHaveArrived = true;
-        lastErr = err;
+        if (!(err instanceof RpcError) || err.status < 500) throw err;
         this.current = (this.current + 1) % this.urls.length;
+        if (err.outcome !== "not-applied") {
+          if (write) throw err;
+          mayHaveArrived = true;
+        }
+        lastErr = err;
       }
     }
-    if (mayHaveArrived) {
-      // The last answer alone would understate it: an earlier attempt may have been applied.
-      if (lastErr instanceof RpcError) throw new RpcError(lastErr.status, lastErr.code, lastErr.message, "unknown");
-      throw new Error(`${(lastErr as Error)?.message ?? "request failed"} (an earlier attempt may have arrived)`);
-    }
+    if (!lastErr) throw new RpcError(503, "NO_LEADER", "no leader address configured (agent.leaders)", "not-applied");
+    const why = lastErr.unanswered ? ((lastErr.cause as Error)?.message ?? String(lastErr.cause)) : lastErr.message;
+    // The last answer alone would understate it: an earlier attempt may have been applied.
+    if (mayHaveArrived) throw new RpcError(504, "TIMEOUT", `no leader reachable: ${why} (outcome unknown)`, "unknown");
+    if (lastErr.unanswered) throw new RpcError(503, "NO_LEADER", `no leader reachable: ${why}; the write was not applied`, "not-applied", lastErr.cause);
     throw lastErr;
   }
 }

@@ -12,10 +12,10 @@
 // routes keep Consul's own answer, 500 "No cluster leader" (docs/security.md),
 // and a client that hung up gets 499 there.
 import type { Context } from "hono";
-import { ApiError, consulError, OUTCOME_HEADER } from "./errors.ts";
+import { ApiError, consulError, OUTCOME_HEADER, replicationApiError } from "./errors.ts";
+import { ReplicationError } from "../state/replicator.ts";
 import { isConsulPath } from "./consul-paths.ts";
-import { RpcError } from "../cluster/transport.ts";
-import { failedBeforeSending } from "./connect-error.ts";
+import { attemptFailed, RpcError } from "../cluster/leader-client.ts";
 import { asClientRead } from "../acl/read-scope.ts";
 import type { RouteEntry } from "./routes.ts";
 
@@ -57,19 +57,29 @@ export function agentForwardFailed(req: Request, err: unknown): unknown {
 }
 
 /**
- * A write proposed through a leader that failed: the leader's refusal keeps
- * its status (503 when it had none) and outcome. An agent's write that
- * reached no leader (every address failed): 503 and certainly not applied
- * when no connection was ever made, else 504 with an unknown outcome. Never
- * a 500: a dead leader is not an internal error. Anything else is rethrown.
+ * A leader-role follower's pass of a request on to the Raft leader
+ * (core/http/raft-leader.ts) that got no answer: the leader client's reading
+ * of the failure (attemptFailed), answered as an agent's forward is: 503 when
+ * nothing was sent, 504 when a write may have arrived (outcome unknown).
+ * Never a 500. A client that went away is rethrown.
  */
-export function proposeFailed(err: unknown, viaAgent: boolean): unknown {
-  if (err instanceof RpcError) {
-    return new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
-  }
-  if (!viaAgent) return err;
-  const message = `no leader reachable: ${(err as Error)?.message ?? String(err)}`;
-  return failedBeforeSending(err)
-    ? new ApiError(503, "NO_LEADER", `${message}; the write was not applied`, { [OUTCOME_HEADER]: "not-applied" })
-    : new ApiError(504, "TIMEOUT", `${message} (outcome unknown)`, { [OUTCOME_HEADER]: "unknown" });
+export function passOnFailed(req: Request, leader: string, err: unknown): unknown {
+  if (req.signal.aborted) return err;
+  return agentForwardFailed(req, attemptFailed(leader, err));
+}
+
+/**
+ * The one mapping of a failed write to an answer. This node's replicator
+ * refused it (a ReplicationError: 503 NOT_LEADER, 504 TIMEOUT...), or a
+ * leader reached through the leader client (core/cluster/leader-client.ts,
+ * an agent's or a follower's proposal) did: the leader's refusal keeps its
+ * status (503 when it had none) and outcome; a write that reached no leader
+ * is 503 and certainly not applied when no connection was ever made, else
+ * 504 with an unknown outcome. Never a 500: a dead leader is not an internal
+ * error. Anything else is rethrown.
+ */
+export function proposeFailed(err: unknown): unknown {
+  if (err instanceof ReplicationError) return replicationApiError(err);
+  if (!(err instanceof RpcError)) return err;
+  return new ApiError((err.status >= 400 ? err.status : 503) as 503, err.code, err.message, err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {});
 }

@@ -32,9 +32,14 @@ export interface LeaderShape {
   raftLeader?: (handler: Handler) => Handler;
 }
 
-/** The routing a route declared; the older `stateRead: true` reads as "read" on leader-role nodes only. */
+/**
+ * The routing a route declared. `stateRead: true` (the older spelling, still
+ * open to plugins) is "read": a route that reads replicated state must not
+ * answer from an agent's empty copy of it, so an agent hands it to a leader
+ * as Nomad's and Consul's client agents do.
+ */
 export function declaredRouting(e: RouteEntry): LeaderRouting | undefined {
-  return e.leader;
+  return e.leader ?? (e.stateRead ? "read" : undefined);
 }
 
 /** The handler the route table mounts for `e`. */

@@ -9,6 +9,7 @@
 import type { Handler } from "./routes.ts";
 import { ApiError } from "./errors.ts";
 import { FORWARDED_HEADER, proxyRequest } from "./proxy.ts";
+import { passOnFailed } from "./leader-forward.ts";
 import type { NodeKey } from "./rpc-signature.ts";
 
 export interface RaftLeaderDeps {
@@ -26,6 +27,12 @@ export function raftLeaderGate(deps: RaftLeaderDeps): (handler: Handler) => Hand
     if (st.isLeader || c.req.header(FORWARDED_HEADER)) return handler(c);
     if (!st.leader) throw new ApiError(503, "NO_LEADER", "no leader elected yet");
     // The body was read (signature check, validation): pass hono's cached copy.
-    return proxyRequest(`${deps.scheme ?? "http"}://${st.leader}`, c.req.raw, await c.req.arrayBuffer(), deps.key, deps.fetch);
+    const body = await c.req.arrayBuffer();
+    try {
+      return await proxyRequest(`${deps.scheme ?? "http"}://${st.leader}`, c.req.raw, body, deps.key, deps.fetch);
+    } catch (err) {
+      // A dead leader is not an internal error: 503 (nothing sent) or 504 (outcome unknown), as for any forward.
+      throw passOnFailed(c.req.raw, st.leader, err);
+    }
   };
 }

@@ -110,7 +110,7 @@ export interface HostInfo {
 }
 
 export interface RouteOptions {
-  /** Answers from replicated state: on a follower it is served by the leader unless ?stale. */
+  /** Answers from replicated state: the same as `leader: "read"` (an agent forwards, a follower serves it from the leader unless ?stale). */
   stateRead?: boolean;
   /**
    * How the route reaches the leader (core/http/leader-routing.ts): "read"
@@ -137,8 +137,9 @@ export interface PluginContext<C = unknown> {
   host: HostInfo;
   /**
    * Mount a route. `route` is a @hono/zod-openapi RouteConfig with an
-   * absolute path. `stateRead: true` for routes that answer from replicated
-   * state: on a follower they are served by the leader unless ?stale.
+   * absolute path. `leader: "read"` (or `stateRead: true`) for routes that
+   * answer from replicated state: an agent hands them to a leader, and on a
+   * follower they are served by the leader unless ?stale.
    */
   route(route: RouteConfig, handler: RouteHandler, opts?: RouteOptions): void;
   /** Repeating timer; an exception inside marks the plugin failed. */

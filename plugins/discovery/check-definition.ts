@@ -3,7 +3,7 @@
 // Keys match case-insensitively and in snake_case, like Consul's decoder.
 import { z } from "zod";
 import { type CheckStatus, consulError } from "../../core/sdk/index.ts";
-import { httpCheckUrlError } from "./check-url.ts";
+import { httpCheckUrlError } from "../../core/sdk/index.ts";
 import { goDurationMs, goDurationString } from "./duration.ts";
 
 export interface CheckSpec {

@@ -8,7 +8,8 @@
 // checks of that id for deployment health); it is deregistered when the task
 // stops.
 //
-// http and tcp checks are run here (run_checks) and their results handed to
+// http and tcp checks are run here (run_checks), with the health plugin's
+// probes (published through the SDK), and their results handed to
 // the discovery plugin on its "discovery.check.result" topic; the discovery
 // plugin runs ttl checks itself. This is a stopgap for nodes without the
 // health plugin: with run_checks = "auto" (the default) it steps aside while
@@ -16,8 +17,9 @@
 // http/tcp check of the node's services, these included. With discovery disabled, registration fails
 // (logged once per allocation) and the task runs without a catalog entry.
 // With ACLs on, the calls carry the node's own token (HostInfo.localToken).
-import { connect } from "node:net";
-import { type Logger, send, type ServiceCheck, taskServiceId } from "../../core/sdk/index.ts";
+import {
+  DEFAULT_OUTPUT_MAX_BYTES, type HttpProbeSpec, httpInit, httpProbe, type Logger, type ProbeResult, send, type ServiceCheck, taskServiceId, tcpProbe,
+} from "../../core/sdk/index.ts";
 import { CHECK_RESULT } from "../discovery/topics.ts";
 import type { NodeAlloc, ServiceHooks } from "./alloc-runner.ts";
 
@@ -138,8 +140,9 @@ export class JobServices implements ServiceHooks {
     this.loops.set(serviceId, timers);
     svc.checks.forEach((c, i) => {
       if (c.type === "ttl") return;
+      const probe = jobCheckProbe(c, this.d.host, port);
       const run = async () => {
-        const r = await probe(c, this.d.host, port);
+        const r = await probe();
         if (!this.loops.has(serviceId) || this.stopped) return;
         send(this.d, CHECK_RESULT, { checkId: checkId(serviceId, i), status: r.status, output: r.output });
         timers[i] = setTimeout(run, c.intervalMs);
@@ -154,28 +157,22 @@ export class JobServices implements ServiceHooks {
   }
 }
 
-/** One http or tcp probe, Consul's rules: 2xx passing, 429 warning, anything else critical. */
-export async function probe(c: ServiceCheck, host: string, port: number): Promise<{ status: "passing" | "warning" | "critical"; output: string }> {
+/**
+ * A job check as a probe: the health plugin's own http and tcp probes
+ * (core/checks/probes.ts, through the SDK), so a check answers the same
+ * whichever plugin runs it: Consul's Output with a body excerpt, redirects
+ * followed as Consul follows them.
+ */
+export function jobCheckProbe(c: ServiceCheck, host: string, port: number): () => Promise<ProbeResult> {
   if (c.type === "http") {
-    const url = `http://${host}:${port}${c.path ?? "/"}`;
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(c.timeoutMs), redirect: "manual" });
-      await res.body?.cancel();
-      const status = res.status >= 200 && res.status < 300 ? "passing" : res.status === 429 ? "warning" : "critical";
-      return { status, output: `HTTP GET ${url}: ${res.status} ${res.statusText}` };
-    } catch (err) {
-      return { status: "critical", output: `HTTP GET ${url}: ${(err as Error).message}` };
-    }
+    const spec: HttpProbeSpec = { kind: "http", url: `http://${hostPort(host, port)}${c.path ?? "/"}`, method: "GET", headers: [], tlsSkipVerify: false };
+    const init = httpInit(spec);
+    return () => httpProbe(spec, init, c.timeoutMs, DEFAULT_OUTPUT_MAX_BYTES);
   }
-  return new Promise((resolve) => {
-    const sock = connect({ host, port });
-    const done = (status: "passing" | "critical", output: string) => {
-      sock.destroy();
-      clearTimeout(timer);
-      resolve({ status, output });
-    };
-    const timer = setTimeout(() => done("critical", `TCP connect ${host}:${port}: timeout`), c.timeoutMs);
-    sock.once("connect", () => done("passing", `TCP connect ${host}:${port}: Success`));
-    sock.once("error", (e) => done("critical", `TCP connect ${host}:${port}: ${e.message}`));
-  });
+  return () => tcpProbe({ kind: "tcp", host, port }, c.timeoutMs);
+}
+
+/** host:port, an IPv6 literal in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 }

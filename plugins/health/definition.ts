@@ -4,25 +4,11 @@
 // Pure; discovery validated the definition when it was registered.
 import { goDurationMs } from "../discovery/duration.ts";
 import type { LocalCheckInfo } from "../discovery/topics.ts";
-import { stableJson } from "../../core/sdk/index.ts";
+import { stableJson, type HttpProbeSpec, type TcpProbeSpec } from "../../core/sdk/index.ts";
 import { thresholds, type Thresholds } from "./thresholds.ts";
 
-export interface HttpProbeSpec {
-  kind: "http";
-  url: string;
-  method: string;
-  /** Name/value pairs in order, repeated names allowed (Consul's map of lists). */
-  headers: [string, string][];
-  body?: string;
-  tlsSkipVerify: boolean;
-  /** Consul's DisableRedirects: a 3xx answer is the result (critical), not followed. */
-  disableRedirects?: boolean;
-}
-export interface TcpProbeSpec {
-  kind: "tcp";
-  host: string;
-  port: number;
-}
+// The http and tcp probes and their specs are core's (core/checks/probes.ts, through the SDK): exec runs them too.
+export type { HttpProbeSpec, TcpProbeSpec };
 export interface ExecProbeSpec {
   kind: "exec";
   args: string[];

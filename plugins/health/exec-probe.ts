@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { type CheckStatus, formatDuration } from "../../core/sdk/index.ts";
 import { INHERITED_ENV } from "../exec/env.ts";
 import type { ExecProbeSpec } from "./definition.ts";
-import { clip, utf8Prefix, type ProbeResult } from "./probes.ts";
+import { clipCheckOutput as clip, utf8Prefix, type ProbeResult } from "../../core/sdk/index.ts";
 
 export function exitStatus(code: number | null): CheckStatus {
   return code === 0 ? "passing" : code === 1 ? "warning" : "critical";

@@ -18,7 +18,7 @@ import { checkEnv, execProbe } from "./exec-probe.ts";
 import { agentIdentity, readPasswd } from "../exec/host-users.ts";
 import { closeDataDirToTasks } from "../exec/dirs.ts";
 import { checkIdentity } from "../exec/users.ts";
-import { httpInit, httpProbe, tcpProbe, type ProbeResult } from "./probes.ts";
+import { httpInit, httpProbe, tcpProbe, type ProbeResult } from "../../core/sdk/index.ts";
 import { HealthRunner } from "./runner.ts";
 import { HEALTH_STATE, type HealthState } from "./topics.ts";
 

@@ -8,7 +8,7 @@ import type { LocalCheckInfo, LocalChecksEvent } from "../discovery/topics.ts";
 import { runSpec, sameSpec, type RunSpec } from "./definition.ts";
 import { firstRunAt, nextRunAt, DueQueue } from "./scheduler.ts";
 import { CheckState, type Report } from "./thresholds.ts";
-import type { ProbeResult } from "./probes.ts";
+import type { ProbeResult } from "../../core/sdk/index.ts";
 
 export interface RunnerDeps {
   now(): number;

@@ -64,3 +64,43 @@ describe("agent forwarding to the leaders", () => {
     expect({ status: err.status, outcome: err.outcome }).toEqual({ status: 503, outcome: "not-applied" });
   });
 });
+
+// The same rules for a write an agent proposes (POST /v1/cluster/propose),
+// through the one leader client (core/cluster/leader-client.ts), whose every
+// failure is an RpcError with its status, code and outcome.
+describe("an agent's proposal to the leaders", () => {
+  const CMD = { type: "KVSet", v: 1, at: 1, key: "k", value: "dg==", flags: 0 } as never;
+  const key = { secret: "s".repeat(16), node: "test-node" };
+
+  test("a proposal lost after it was sent is not sent to the next leader: 504, outcome unknown", async () => {
+    const a = await fakeLeader(true), b = await fakeLeader(false);
+    try {
+      const err = await new HttpLeaderTransport([a.addr, b.addr], key).propose(CMD).then(() => undefined, (e) => e);
+      expect(err).toBeInstanceOf(RpcError);
+      expect({ status: err.status, code: err.code, outcome: err.outcome }).toEqual({ status: 504, code: "TIMEOUT", outcome: "unknown" });
+      expect(b.hits()).toBe(0);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  test("a proposal refused while connecting goes on to the next leader", async () => {
+    const dead = await freePort();
+    const b = await fakeLeader(false);
+    try {
+      await new HttpLeaderTransport([`127.0.0.1:${dead}`, b.addr], key).propose(CMD);
+      expect(b.hits()).toBe(1);
+    } finally {
+      b.close();
+    }
+  });
+
+  test("every leader refusing: 503 NO_LEADER, not applied", async () => {
+    const d1 = await freePort(), d2 = await freePort();
+    const err = await new HttpLeaderTransport([`127.0.0.1:${d1}`, `127.0.0.1:${d2}`], key).propose(CMD).then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect({ status: err.status, code: err.code, outcome: err.outcome }).toEqual({ status: 503, code: "NO_LEADER", outcome: "not-applied" });
+    expect(err.message).toEndWith("; the write was not applied");
+  });
+});

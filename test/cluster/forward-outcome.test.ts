@@ -3,18 +3,17 @@
 // Real loopback sockets.
 import { describe, expect, test } from "bun:test";
 import { createServer, type Socket } from "node:net";
-import { HttpLeaderForwarder } from "../../core/cluster/raft/forward.ts";
-import { ReplicationError } from "../../core/state/replicator.ts";
+import { leaderProposer, RpcError } from "../../core/cluster/leader-client.ts";
 import { failedBeforeSending } from "../../core/http/connect-error.ts";
 import { freePort } from "../helpers/proc.ts";
 
 const CMD = { type: "KVSet", v: 1, at: 1, key: "k", value: "dg==", flags: 0 } as never;
 
-async function failure(p: Promise<unknown>): Promise<ReplicationError> {
+async function failure(p: Promise<unknown>): Promise<RpcError> {
   try {
     await p;
   } catch (err) {
-    if (err instanceof ReplicationError) return err;
+    if (err instanceof RpcError) return err;
     throw err;
   }
   throw new Error("the forward succeeded");
@@ -32,20 +31,21 @@ async function server(then: (s: Socket) => void): Promise<{ addr: string; close(
   return { addr: `127.0.0.1:${port}`, close: () => (sockets.forEach((s) => s.destroy()), srv.close()) };
 }
 
+/** A follower's forwarder: the one leader client (core/cluster/leader-client.ts). */
+const proposer = (timeoutMs = 15_000) => leaderProposer({ key: { secret: "s".repeat(16), node: "test-node" }, timeoutMs });
+
 describe("forwarded write outcomes", () => {
   test("connection refused: NOT_LEADER, not applied", async () => {
     const port = await freePort(); // nothing listens there
-    const err = await failure(new HttpLeaderForwarder({ secret: "s".repeat(16), node: "test-node" }).propose(`127.0.0.1:${port}`, CMD));
-    expect(err.code).toBe("NOT_LEADER");
-    expect(err.outcome).toBe("not-applied");
+    const err = await failure(proposer().propose(`127.0.0.1:${port}`, CMD));
+    expect({ status: err.status, code: err.code, outcome: err.outcome }).toEqual({ status: 503, code: "NOT_LEADER", outcome: "not-applied" });
   });
 
   test("connection reset after the request was sent: TIMEOUT, outcome unknown", async () => {
     const s = await server((sock) => sock.destroy());
     try {
-      const err = await failure(new HttpLeaderForwarder({ secret: "s".repeat(16), node: "test-node" }).propose(s.addr, CMD));
-      expect(err.code).toBe("TIMEOUT");
-      expect(err.outcome).toBe("unknown");
+      const err = await failure(proposer().propose(s.addr, CMD));
+      expect({ status: err.status, code: err.code, outcome: err.outcome }).toEqual({ status: 504, code: "TIMEOUT", outcome: "unknown" });
     } finally {
       s.close();
     }
@@ -54,9 +54,8 @@ describe("forwarded write outcomes", () => {
   test("no answer in time: TIMEOUT, outcome unknown", async () => {
     const s = await server(() => {});
     try {
-      const err = await failure(new HttpLeaderForwarder({ secret: "s".repeat(16), node: "test-node" }, 300).propose(s.addr, CMD));
-      expect(err.code).toBe("TIMEOUT");
-      expect(err.outcome).toBe("unknown");
+      const err = await failure(proposer(300).propose(s.addr, CMD));
+      expect({ status: err.status, code: err.code, outcome: err.outcome }).toEqual({ status: 504, code: "TIMEOUT", outcome: "unknown" });
     } finally {
       s.close();
     }
@@ -74,7 +73,7 @@ describe("forwarded write outcomes", () => {
     for (const c of cases) {
       const s = await server(c.srv);
       try {
-        const err = await failure(new HttpLeaderForwarder({ secret: "s".repeat(16), node: "test-node" }).propose(s.addr, CMD));
+        const err = await failure(proposer().propose(s.addr, CMD));
         expect({ code: err.code as string, outcome: err.outcome as string }).toEqual({ code: c.code, outcome: c.outcome });
       } finally {
         s.close();

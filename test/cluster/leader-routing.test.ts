@@ -29,6 +29,10 @@ describe("leader routing", () => {
     expect(of("POST", "/v1/jobs")).toBe("forward");
     expect(of("PUT", "/v1/session/create")).toBe("forward");
     expect(of("GET", "/v1/jobs")).toBe("read");
+    // Cluster-wide reads an agent must hand to a leader (test/cluster/agent-reads.test.ts).
+    expect(of("GET", "/v1/nodes")).toBe("read");
+    expect(of("GET", "/v1/node/{id}")).toBe("read");
+    expect(of("GET", "/v1/operator/raft/configuration")).toBe("forward");
     expect(of("POST", "/v1/cluster/heartbeat")).toBe("leader");
     await node.kill();
   });

@@ -6,7 +6,7 @@ import { CheckState, thresholds } from "../../plugins/health/thresholds.ts";
 import { DueQueue, firstRunAt, nextRunAt } from "../../plugins/health/scheduler.ts";
 import { HealthRunner, type RunnerDeps } from "../../plugins/health/runner.ts";
 import { runSpec, splitHostPort } from "../../plugins/health/definition.ts";
-import { httpStatus, utf8Prefix } from "../../plugins/health/probes.ts";
+import { httpStatus, utf8Prefix } from "../../core/checks/probes.ts";
 import { exitStatus } from "../../plugins/health/exec-probe.ts";
 import type { LocalCheckInfo } from "../../plugins/discovery/topics.ts";
 import type { CheckStatus } from "../../core/state/domains/catalog.ts";

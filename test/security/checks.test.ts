@@ -14,8 +14,7 @@ import { join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, freePort, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { IS_ROOT, uidOf } from "./helpers-workload.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
-import { httpProbe, httpInit } from "../../plugins/health/probes.ts";
-import type { HttpProbeSpec } from "../../plugins/health/definition.ts";
+import { httpProbe, httpInit, type HttpProbeSpec } from "../../core/checks/probes.ts";
 
 const PLUGINS = `[plugins]\nenabled = ["probe", "discovery", "health", "authz"]\nwatch = false\n\n[plugins.health]\nmin_interval = "100ms"\n`;
 

@@ -13,7 +13,7 @@ import type { Logger } from "../../log.ts";
 import { TRIM_ROWS_PER_READY, type SqliteRaftStorage } from "./storage.ts";
 import { FsmStateMachine } from "./fsm-machine.ts";
 import type { RaftTransport } from "./transport.ts";
-import type { LeaderForwarder } from "./forward.ts";
+import { RpcError, type LeaderForwarder } from "../leader-client.ts";
 import { ReadBarriers } from "./reads.ts";
 import { LeaderLease, leaseDurationMs } from "./lease.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
@@ -302,7 +302,7 @@ export class RaftReplicator implements Replicator {
       try {
         return await this.opts.forwarder.propose(leader, cmd);
       } catch (err) {
-        const resendable = err instanceof ReplicationError && err.code === "NOT_LEADER" && err.outcome === "not-applied";
+        const resendable = err instanceof RpcError && err.code === "NOT_LEADER" && err.outcome === "not-applied";
         if (!resendable || this.closed || performance.now() > deadline) throw err;
       }
       await new Promise((r) => setTimeout(r, Math.max(10, this.tickMs)));

@@ -9,7 +9,7 @@ import type { Fsm } from "../../state/fsm.ts";
 import { RaftReplicator } from "./replicator.ts";
 import { SqliteRaftStorage } from "./storage.ts";
 import { HttpRaftTransport } from "./transport.ts";
-import { HttpLeaderForwarder } from "./forward.ts";
+import { leaderProposer } from "../leader-client.ts";
 import { PLAIN_HTTP, type PeerHttp } from "../../http/tls.ts";
 
 /**
@@ -33,7 +33,7 @@ export function createRaft(opts: { config: Config; selfAddress: string; key: Nod
     storage: new SqliteRaftStorage(store),
     // A request that takes longer than an election timeout is worse than a dropped one.
     transport: new HttpRaftTransport({ self: selfAddress, key, log, timeoutMs: Math.max(1000, config.leader.electionTimeoutMs * 2), scheme: peer.scheme, fetch: peer.fetch }),
-    forwarder: new HttpLeaderForwarder(key, undefined, peer.scheme, peer.fetch),
+    forwarder: leaderProposer({ key, peer, timeoutMs: 15_000 }),
     log,
     electionTimeoutMs: config.leader.electionTimeoutMs,
     heartbeatIntervalMs: config.leader.heartbeatIntervalMs,

@@ -3,7 +3,7 @@
 // fetch also reads file:, data:, blob: and s3: URLs: a check on
 // file:///<data_dir>/cluster-secret would put the secret in the check's
 // Output for any reader. Checked at registration (a 400) and again by the
-// prober for every URL it fetches, redirects included (plugins/health/probes.ts).
+// prober for every URL it fetches, redirects included (core/checks/probes.ts).
 // Pure.
 
 const ALLOWED = new Set(["http:", "https:"]);

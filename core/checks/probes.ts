@@ -1,4 +1,7 @@
-// The http and tcp probes: one attempt each, Consul's rules.
+// The http and tcp probes: one attempt each, Consul's rules. Published
+// through core/sdk: the health plugin runs them for the checks registered on
+// this node, the exec plugin for its job services' checks (its stopgap
+// runner), so a check answers the same whoever runs it.
 //
 // http: 2xx passing, 429 warning (Too Many Requests: alive but shedding),
 // anything else critical, and no answer within the timeout critical. Output
@@ -18,9 +21,30 @@
 //
 // tcp: a connection within the timeout is passing, anything else critical.
 import { connect } from "node:net";
-import { type CheckStatus, formatDuration, MAX_CHECK_OUTPUT } from "../../core/sdk/index.ts";
-import { httpCheckUrlError } from "../discovery/check-url.ts";
-import type { HttpProbeSpec, TcpProbeSpec } from "./definition.ts";
+import { formatDuration } from "../config/duration.ts";
+import { MAX_CHECK_OUTPUT, type CheckStatus } from "../state/domains/catalog.ts";
+import { httpCheckUrlError } from "./check-url.ts";
+
+export interface HttpProbeSpec {
+  kind: "http";
+  url: string;
+  method: string;
+  /** Name/value pairs in order, repeated names allowed (Consul's map of lists). */
+  headers: [string, string][];
+  body?: string;
+  tlsSkipVerify: boolean;
+  /** Consul's DisableRedirects: a 3xx answer is the result (critical), not followed. */
+  disableRedirects?: boolean;
+}
+
+export interface TcpProbeSpec {
+  kind: "tcp";
+  host: string;
+  port: number;
+}
+
+/** Consul's default size of a check's Output body excerpt (4 KiB; plugins.health.output_max_size). */
+export const DEFAULT_OUTPUT_MAX_BYTES = MAX_CHECK_OUTPUT;
 
 /** Redirects followed before a probe gives up (Go's http.Client: 10). */
 export const MAX_REDIRECTS = 10;
