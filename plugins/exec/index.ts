@@ -55,9 +55,10 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const dir = execDir(ctx.host.dataDir);
   const allocsDir = join(dir, "allocs");
   if (ctx.host.role === "leader") {
-    // Leaders run no tasks; they only pass log requests on to the agent that runs the allocation.
+    // Leaders run no tasks; they only pass log, operate and exec requests on to the agent that runs the allocation.
     logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: () => undefined });
     operateRoutes({ ctx: ctx as PluginContext<unknown>, runner: () => undefined });
+    execRoutes({ ctx: ctx as PluginContext<unknown>, runner: () => undefined });
     return { stop() {} };
   }
 
