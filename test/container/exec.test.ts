@@ -81,7 +81,7 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     expect(init).toContain("while true; do sleep 0.2; done"); // pid 1 here is the task: the container's pid namespace
     expect(r.exit).toBe(4);
     const ok = await exec(allocId, { Command: ["cat", "/etc/note"] });
-    if (ok.exit !== 0) console.log("task events:", JSON.stringify((await (await fetch(`${dev.url}/v1/allocation/${allocId}`)).json()).taskStates?.t?.events));
+    if (ok.exit !== 0) console.log("task events:", JSON.stringify(((await (await fetch(`${dev.url}/v1/allocation/${allocId}`)).json()) as any).taskStates?.t?.events));
     expect([ok.stdout, ok.exit]).toEqual(["inside the image\n", 0]);
   }, 60_000);
 });
