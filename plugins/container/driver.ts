@@ -141,6 +141,17 @@ export class ContainerDriver {
     return { command: this.o.runtime.path, args: ["--root", this.stateDir, "run", "--no-new-keyring", "--bundle", bundleDir, containerId(key)], label: `container ${containerId(key)}` };
   }
 
+  /** Whether the runtime reports the task's container running (not only created: `runc run` is between create and start). */
+  isRunning(key: ContainerKey): boolean {
+    const r = spawnSync(this.o.runtime.path, ["--root", this.stateDir, "state", containerId(key)], { encoding: "utf8", timeout: 10_000 });
+    if (r.status !== 0) return false;
+    try {
+      return (JSON.parse(r.stdout) as { status?: string }).status === "running";
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * A command run inside the task's running container (`runc exec`): the
    * container's namespaces, cgroup, user, capabilities and environment, as

@@ -269,6 +269,8 @@ export class AllocRunner {
         if (refused) return { kind: "refused", error: `the task did not start: ${refused}` };
         if (ctr) {
           if (!drv) return { kind: "refused", error: "container tasks do not run on this node" };
+          // The task is "running" once the runtime process is: its container may still be being created.
+          if (!drv.isRunning({ allocId: a.id, task: task.name })) return { kind: "refused", error: `the container of task "${task.name}" is not running (yet): try again in a moment` };
           return { kind: "run", ...drv.execCommand({ allocId: a.id, task: task.name }, argv), cwd: taskDir, env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } };
         }
         const b = this.d.sandbox?.({ ...run, command: argv[0]!, args: argv.slice(1) }, taskDir, who) ?? { kind: "plain" as const };
