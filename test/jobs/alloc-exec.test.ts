@@ -110,6 +110,22 @@ describe("alloc exec into an exec task", () => {
     expect([own.status, own.stdout]).toEqual([200, "ok\n"]);
   }, 30_000);
 
+  test("a client that goes away ends the command (and what it started); TimeoutSeconds ends it too", async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${n.url}/v1/client/allocation/${allocId}/exec`, {
+      method: "POST", signal: ac.signal, headers: { "content-type": "application/json", "X-Consul-Token": n.management },
+      body: JSON.stringify({ Command: ["sh", "-c", "echo started; sleep 4; echo late > after-abort"] }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read(); // "started": the command runs
+    ac.abort();
+    await sleep(6_000);
+    const look = await exec({ Command: ["sh", "-c", "test -e after-abort && echo there || echo gone"] });
+    expect(look.stdout).toBe("gone\n");
+    const timed = await exec({ Command: ["sleep", "30"], TimeoutSeconds: 1 });
+    expect(timed.exit).toBe(137); // 128 + SIGKILL
+  }, 60_000);
+
   test("a raw task (the agent's privileges) also needs operator:write", async () => {
     const job = { id: "rawjob", groups: [{ name: "g", tasks: [{ name: "r", driver: "raw_exec", command: "/bin/sh", args: ["-c", "trap 'exit 0' TERM; while :; do /bin/sleep 0.2; done"], resources: { cpu: 50, memory: 64 } }] }] };
     const sub = await call(n.url, "POST", "/v1/jobs", n.management, job);
