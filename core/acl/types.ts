@@ -14,7 +14,7 @@ export type Want = "read" | "write";
  * `operator` are one switch each. `intention` has no rule of its own: it is
  * derived from service rules, as in Consul (see rules.ts).
  */
-export const SEGMENTED = ["agent", "event", "job", "key", "node", "plugin", "query", "service", "session", "intention", "variable"] as const;
+export const SEGMENTED = ["agent", "event", "job", "key", "node", "plugin", "query", "service", "session", "intention", "variable", "alloc_exec"] as const;
 export const UNSEGMENTED = ["acl", "operator", "keyring", "mesh", "peering"] as const;
 export type SegmentedResource = (typeof SEGMENTED)[number];
 export type UnsegmentedResource = (typeof UNSEGMENTED)[number];

@@ -104,6 +104,32 @@ export class ApiClient {
     return data as T;
   }
 
+  /**
+   * A JSON request whose answer is read as a stream, for as long as it runs
+   * (no time limit: `alloc exec` lasts as long as its command). Errors as
+   * request() throws them.
+   */
+  async stream(method: string, path: string, body: unknown): Promise<Response> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.token) headers["X-Consul-Token"] = this.token;
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, { method, headers, body: JSON.stringify(body), ...(this.tls ? { tls: this.tls } : {}) } as RequestInit);
+    } catch (err) {
+      throw new ClientError(0, "UNREACHABLE", `cannot reach corral at ${this.base}: ${(err as Error).message} (set CORRAL_ADDR or --addr)`);
+    }
+    noteResponse(res);
+    if (!res.ok) {
+      const text = await res.text();
+      let e: { error?: string; code?: string } | undefined;
+      try {
+        e = JSON.parse(text);
+      } catch {}
+      throw new ClientError(res.status, e?.code ?? `HTTP_${res.status}`, e?.error ?? (text || res.statusText), e ?? text);
+    }
+    return res;
+  }
+
   /** The raw response, whatever its status (request() turns errors into ClientError). */
   async raw(method: string, path: string, body?: unknown, contentType?: string): Promise<Response> {
     const headers: Record<string, string> = {};

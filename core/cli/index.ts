@@ -27,6 +27,7 @@ import { jobHistory, jobHistorySpec, jobRevert, jobRevertSpec } from "./commands
 import { jobPlan, jobPlanSpec, jobStatus, jobStatusSpec, jobStop, jobStopSpec } from "./commands/jobs.ts";
 import { allocLogs, allocLogsSpec, allocStatus, allocStatusSpec, nodeDrain, nodeDrainSpec } from "./commands/alloc.ts";
 import { monitor, monitorSpec } from "./commands/monitor.ts";
+import { allocExec, allocExecSpec } from "./commands/alloc-exec.ts";
 import {
   allocRestart, allocRestartSpec, allocSignal, allocSignalSpec, allocStop, allocStopSpec, jobRestart, jobRestartSpec,
 } from "./commands/alloc-operate.ts";
@@ -80,6 +81,7 @@ export const commands: Command[] = [
   { path: ["alloc", "logs"], spec: allocLogsSpec, run: allocLogs },
   { path: ["alloc", "restart"], spec: allocRestartSpec, run: allocRestart },
   { path: ["alloc", "signal"], spec: allocSignalSpec, run: allocSignal },
+  { path: ["alloc", "exec"], spec: allocExecSpec, run: allocExec },
   { path: ["alloc", "stop"], spec: allocStopSpec, run: allocStop },
   { path: ["job", "restart"], spec: jobRestartSpec, run: jobRestart },
   { path: ["node", "drain"], spec: nodeDrainSpec, run: nodeDrain },

@@ -141,6 +141,26 @@ export class ContainerDriver {
     return { command: this.o.runtime.path, args: ["--root", this.stateDir, "run", "--no-new-keyring", "--bundle", bundleDir, containerId(key)], label: `container ${containerId(key)}` };
   }
 
+  /** Whether the runtime reports the task's container running (not only created: `runc run` is between create and start). */
+  isRunning(key: ContainerKey): boolean {
+    const r = spawnSync(this.o.runtime.path, ["--root", this.stateDir, "state", containerId(key)], { encoding: "utf8", timeout: 10_000 });
+    if (r.status !== 0) return false;
+    try {
+      return (JSON.parse(r.stdout) as { status?: string }).status === "running";
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A command run inside the task's running container (`runc exec`): the
+   * container's namespaces, cgroup, user, capabilities and environment, as
+   * its config.json gives them. Pipes, not a terminal.
+   */
+  execCommand(key: ContainerKey, argv: readonly string[]): { command: string; args: string[] } {
+    return { command: this.o.runtime.path, args: ["--root", this.stateDir, "exec", containerId(key), ...argv] };
+  }
+
   /** Before each start: a container of that id left behind (runc killed hard) would block `runc run`. */
   clearLeftover(key: ContainerKey): void {
     spawnSync(this.o.runtime.path, ["--root", this.stateDir, "delete", "--force", containerId(key)], { stdio: "ignore", timeout: 30_000 });

@@ -129,6 +129,12 @@ export function allocDir(allocsDir: string, allocId: string): string {
   return join(allocsDir, allocId);
 }
 
+/** How `alloc exec` runs a command in a task, or why it cannot (plugins/exec/exec-session.ts runs it). */
+export type ExecPlan =
+  | { kind: "run"; command: string; args: string[]; cwd: string; env: Record<string, string>; runAs?: { uid: number; gid: number } }
+  | { kind: "refused"; error: string }
+  | { kind: "invalid"; error: string };
+
 export class AllocRunner {
   status: RunnerStatus = "pending";
   private tasks = new Map<string, TaskRunner>();
@@ -147,6 +153,8 @@ export class AllocRunner {
   private advanceAgain = false;
   /** Tasks with templates: they start once these rendered (templates/task-templates.ts). */
   private templates = new Map<string, TaskTemplates>();
+  /** How a command is run inside each task (`alloc exec`): set when the task is set up. */
+  private execPlans = new Map<string, (argv: readonly string[]) => ExecPlan>();
 
   constructor(private current: NodeAlloc, private d: AllocRunnerDeps) {}
 
@@ -254,6 +262,22 @@ export class AllocRunner {
         },
       });
       this.tasks.set(task.name, runner);
+      // `alloc exec` runs a command as a change_script does (below): in a sandbox like the task's
+      // (same binds, user, network mode) or, not isolated, as its user in its folder; in a container
+      // task, inside the running container (runc exec).
+      this.execPlans.set(task.name, (argv) => {
+        if (refused) return { kind: "refused", error: `the task did not start: ${refused}` };
+        if (ctr) {
+          if (!drv) return { kind: "refused", error: "container tasks do not run on this node" };
+          // The task is "running" once the runtime process is: its container may still be being created.
+          if (!drv.isRunning({ allocId: a.id, task: task.name })) return { kind: "refused", error: `the container of task "${task.name}" is not running (yet): try again in a moment` };
+          return { kind: "run", ...drv.execCommand({ allocId: a.id, task: task.name }, argv), cwd: taskDir, env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } };
+        }
+        const b = this.d.sandbox?.({ ...run, command: argv[0]!, args: argv.slice(1) }, taskDir, who) ?? { kind: "plain" as const };
+        if (b.kind === "refused") return b;
+        const argvOf = b.kind === "isolated" ? { command: b.command, args: b.args } : { command: argv[0]!, args: argv.slice(1) };
+        return { kind: "run", ...argvOf, cwd: taskDir, env, ...(owner ? { runAs: owner } : {}) };
+      });
       if (run.templates?.length && !refused) {
         // A change_script runs as the task does: in a sandbox like the task's (same binds, user,
         // network mode), or, for a task that is not isolated, as its user in its folder.
@@ -484,6 +508,21 @@ export class AllocRunner {
   signal(sig: NodeJS.Signals, task: string | undefined): string[] {
     if (this.stopping || this.detached) return [];
     return [...this.tasks].filter(([name, t]) => (task === undefined || name === task) && t.signal(sig)).map(([name]) => name);
+  }
+
+  /**
+   * How to run `argv` inside a running task (`alloc exec`): the task named,
+   * or the allocation's only task. Why not, as a refusal the route answers.
+   */
+  execPlan(task: string | undefined, argv: readonly string[]): ExecPlan {
+    const names = [...this.tasks.keys()];
+    const name = task ?? (names.length === 1 ? names[0] : undefined);
+    if (name === undefined) return { kind: "invalid", error: `the allocation has several tasks: name one (tasks: ${names.join(", ")})` };
+    const t = this.tasks.get(name);
+    const plan = this.execPlans.get(name);
+    if (!t || !plan) return { kind: "invalid", error: `allocation has no task "${name}" (tasks: ${names.join(", ")})` };
+    if (this.stopping || this.detached || t.state.state !== "running") return { kind: "refused", error: `task "${name}" of allocation ${this.alloc.id} is not running` };
+    return plan(argv);
   }
 
   /** Every task ended by itself (completed or failed): nothing left to run. */

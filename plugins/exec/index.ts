@@ -32,6 +32,7 @@ import { agentIdentity, readPasswd } from "./host-users.ts";
 import { idRanges, taskIdentity } from "./users.ts";
 import { commandFile, probeFor } from "./sandbox-host.ts";
 import { taskSandbox } from "./task-sandbox.ts";
+import { execRoutes } from "./exec-routes.ts";
 import { execRegistrationFacts } from "./registration.ts";
 import { ArtifactCache } from "./artifact-cache.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
@@ -54,9 +55,10 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const dir = execDir(ctx.host.dataDir);
   const allocsDir = join(dir, "allocs");
   if (ctx.host.role === "leader") {
-    // Leaders run no tasks; they only pass log requests on to the agent that runs the allocation.
+    // Leaders run no tasks; they only pass log, operate and exec requests on to the agent that runs the allocation.
     logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: () => undefined });
     operateRoutes({ ctx: ctx as PluginContext<unknown>, runner: () => undefined });
+    execRoutes({ ctx: ctx as PluginContext<unknown>, runner: () => undefined });
     return { stop() {} };
   }
 
@@ -136,6 +138,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   })();
   logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: (id) => supervisor.find(id)?.alloc });
   operateRoutes({ ctx: ctx as PluginContext<unknown>, runner: (id) => supervisor.runners.get(id) });
+  execRoutes({ ctx: ctx as PluginContext<unknown>, runner: (id) => supervisor.runners.get(id) });
 
   const gauge = ctx.metrics.gauge({
     name: "corral_exec_running_allocations", help: "Allocations this agent is running",

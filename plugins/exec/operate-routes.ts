@@ -31,7 +31,7 @@ export interface OperateRouteDeps {
  * Read through the route table's one parse (core/http/json-body.ts: duplicate
  * keys already refused).
  */
-async function bodyOf<T extends z.ZodTypeAny>(c: Context, schema: T): Promise<z.infer<T>> {
+export async function bodyOf<T extends z.ZodTypeAny>(c: Context, schema: T): Promise<z.infer<T>> {
   const body = await requestBody(c);
   if (body.kind === "invalid") throw new ApiError(400, "INVALID_JSON", `the body is not valid JSON: ${body.message}`);
   const raw = body.kind === "json" ? body.value : {};
@@ -46,14 +46,19 @@ async function bodyOf<T extends z.ZodTypeAny>(c: Context, schema: T): Promise<z.
 
 /**
  * The allocation's runner on this node, or the answer of the node that runs
- * it. A prefix is resolved cluster-wide (as the ACL check resolved it), not
+ * it. `check` sees the allocation first, wherever it runs. A prefix is resolved cluster-wide (as the ACL check resolved it), not
  * among this node's allocations only.
  */
-async function onRunningNode(d: OperateRouteDeps, c: Context): Promise<{ runner: AllocRunner; alloc: NodeAlloc } | Response> {
+export async function onRunningNode(d: OperateRouteDeps, c: Context, check?: (alloc: NodeAlloc) => void): Promise<{ runner: AllocRunner; alloc: NodeAlloc } | Response> {
   const id = c.req.param("id")!;
   const here = d.runner(id);
-  if (here) return { runner: here, alloc: here.alloc };
+  if (here) {
+    check?.(here.alloc);
+    return { runner: here, alloc: here.alloc };
+  }
   const where = await locate(d.ctx, id);
+  // On the node that received the client's request (it holds the token's identity), before passing it on.
+  check?.(where.alloc);
   if (where.alloc.nodeId !== d.ctx.host.nodeId) {
     if (c.req.header(FORWARDED_HEADER)) throw new ApiError(404, "ALLOC_NOT_FOUND", `allocation "${id}" does not run on this node`);
     // With the cluster's scheme and TLS trust, the client's token (checked there again) and its body
