@@ -2,14 +2,16 @@
 // cluster grows (pure). Nomad's rule: the leader hands every agent an
 // interval long enough that all of them together stay under a fixed rate
 // (max_heartbeats_per_second), so a 10,000-node cluster costs the leader
-// what a small one at that rate does. Detection time grows with it: a node
-// is down once it has been silent for node_ttl or three of its intervals,
-// whichever is longer (one lost beat or a slow leader is not a death).
+// what a small one at that rate does. An agent beats at that interval or its
+// own agent.heartbeat, whichever is longer (the leader does not know the
+// agents' own settings, and small clusters keep them). Detection time grows
+// with it: a node is down once it has been silent for node_ttl or three of
+// the intervals it was told, whichever is longer (one lost beat or a slow
+// leader is not a death).
 
-/** The interval to ask of every agent when `nodes` are registered. */
-export function heartbeatIntervalMs(nodes: number, agentMs: number, maxPerSecond: number): number {
-  const spread = Math.ceil((Math.max(0, nodes) / Math.max(1, maxPerSecond)) * 1000);
-  return Math.max(agentMs, spread);
+/** The interval to ask of every agent when `nodes` are registered (0: nothing to ask). */
+export function heartbeatIntervalMs(nodes: number, maxPerSecond: number): number {
+  return Math.ceil((Math.max(0, nodes) / Math.max(1, maxPerSecond)) * 1000);
 }
 
 /** How long a node may stay silent before it is marked down, given the interval it was told. */

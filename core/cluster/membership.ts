@@ -19,8 +19,6 @@ export interface MembershipOptions {
   log: Logger;
   bus: EventBus;
   nodeTtlMs: number;
-  /** Heartbeat interval the leader asks agents to use while the cluster is small. */
-  heartbeatMs: number;
   /** Heartbeats per second from all agents together the leader aims at; longer intervals past it (heartbeat-rate.ts). */
   maxHeartbeatsPerSecond?: number;
   /** Metrics history and threshold checks on the samples (node-monitor.ts). */
@@ -86,7 +84,7 @@ export class Membership {
   }
 
   private currentInterval(): number {
-    return heartbeatIntervalMs(this.nodeCount, this.opts.heartbeatMs, this.opts.maxHeartbeatsPerSecond ?? Infinity);
+    return heartbeatIntervalMs(this.nodeCount, this.opts.maxHeartbeatsPerSecond ?? Infinity);
   }
 
 

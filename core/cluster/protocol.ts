@@ -39,7 +39,7 @@ export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 export interface JoinResponse {
   nodeId: string;
   index: number;
-  /** The interval the leader asks for (it grows with the cluster: core/cluster/heartbeat-rate.ts). */
+  /** The interval the leader asks for, 0 when the cluster is small enough for the agent's own (core/cluster/heartbeat-rate.ts). */
   heartbeatMs: number;
 }
 
