@@ -1,7 +1,7 @@
 // The network of each allocation that runs containers (docs/containers.md
 // "Network"): a network namespace of its own (`ip netns add`, which runc
 // joins by path), a veth pair between it and the node with a /30 of
-// 10.213.0.0/16 (subnet.ts), and the agent's TCP proxy (port-proxy.ts) from
+// 10.213.0.0/16 (subnet.ts) and no default route, and the agent's TCP proxy (port-proxy.ts) from
 // each allocated host port to the container's `to` port. No iptables and no
 // ip_forward: the node is an endpoint of the veth, the proxy a local process.
 //
@@ -118,7 +118,8 @@ export class ContainerNetworks {
       must(["-n", names.ns, "addr", "add", `${sub.containerIp}/30`, "dev", "eth0"]);
       must(["-n", names.ns, "link", "set", "lo", "up"]);
       must(["-n", names.ns, "link", "set", "eth0", "up"]);
-      must(["-n", names.ns, "route", "add", "default", "via", sub.hostIp]);
+      // No default route: with nothing forwarded it would lead only to the node's own addresses (all of
+      // them, the host accepting any of its addresses on any interface); the /30 reaches the node's end alone.
       // The host end: no IPv6 link-local address (the container would reach [::] listeners of the node by it).
       try {
         writeFileSync(`/proc/sys/net/ipv6/conf/${names.hostIf}/disable_ipv6`, "1");
