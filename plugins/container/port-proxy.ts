@@ -14,6 +14,7 @@ export interface PortMap {
 export class PortProxy {
   private servers: Server[] = [];
   private sockets = new Set<Socket>();
+  private closed = false;
 
   constructor(private listenHost: string, private containerIp: string, private log: Logger) {}
 
@@ -30,7 +31,8 @@ export class PortProxy {
         resolve();
       });
       server.listen({ host: this.listenHost, port: m.hostPort, exclusive: true }, () => {
-        this.servers.push(server);
+        if (this.closed) server.close(); // the allocation ended while this listener was being opened
+        else this.servers.push(server);
         resolve();
       });
     });
@@ -53,6 +55,7 @@ export class PortProxy {
   }
 
   close(): void {
+    this.closed = true;
     for (const s of this.servers) s.close();
     for (const s of this.sockets) s.destroy();
     this.servers = [];
