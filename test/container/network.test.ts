@@ -168,7 +168,7 @@ describe.skipIf(!!missing)("a network namespace per allocation", () => {
     await eventually(() => { const k = kernelHas(a.id); return !k.netns && !k.veth ? true : undefined; }, 15_000, 200);
   }, 120_000);
 
-  test("network_mode = \"host\": the node's network, no namespace; `to` is refused there and for exec tasks", async () => {
+  test("network_mode = \"host\": the node's network; \"none\": loopback only; `to` is refused there and for exec tasks", async () => {
     const bad = await getJson<any>(`${dev.url}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(job("bad", "service", 1, { image, network_mode: "host", ports: { http: { to: 80 } } })) });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toContain("to needs its own network");
@@ -186,6 +186,14 @@ describe.skipIf(!!missing)("a network namespace per allocation", () => {
     expect(inside).toContain("lo");
     expect(inside).toEqual(names(spawnSync("ip", ["-o", "link"], { encoding: "utf8" }).stdout));
     expect(kernelHas(a.id)).toEqual({ netns: false, veth: false });
+
+    // "none": a namespace of its own with its loopback alone.
+    await submit(dev.url, job("nonet", "batch", 1, { image, network_mode: "none", args: ["ip -o link"] }));
+    const b = await eventually(async () => (await allocs(dev.url, "nonet")).find((x: any) => x.clientStatus === "complete" || x.clientStatus === "failed"), 90_000, 200);
+    expect(b.taskStates.t.events.map((e: any) => e.message).join("; ")).not.toContain("Failed");
+    expect(b.clientStatus).toBe("complete");
+    expect(names(logOf(b.id, "t"))).toEqual(["lo"]);
+    expect(kernelHas(b.id)).toEqual({ netns: false, veth: false });
   }, 120_000);
 
   test("an agent killed with -9: the container runs on, the next agent re-opens its host port; an earlier agent's leftovers go", async () => {
