@@ -3,6 +3,9 @@
 // sandbox gives) is placed only on nodes whose exec driver reported
 // `driver.exec.isolation = "namespaces"` (plugins/exec/sandbox-host.ts).
 // A node without the attribute (an older agent) cannot give it either.
+// Container tasks are isolated by their OCI runtime (placed where
+// driver.container.runtime is, core/scheduler/container.ts), their
+// network_mode "none" included: not by this rule.
 import type { Task } from "./jobspec/types.ts";
 import { isRawTask } from "./raw.ts";
 
@@ -10,7 +13,7 @@ export const ISOLATION_ATTRIBUTE = "driver.exec.isolation";
 export const ISOLATED = "namespaces";
 
 export function needsIsolation(t: Pick<Task, "driver" | "user" | "isolation" | "networkMode">): boolean {
-  return !isRawTask(t) && (t.isolation === "required" || t.networkMode === "none");
+  return t.driver !== "container" && !isRawTask(t) && (t.isolation === "required" || t.networkMode === "none");
 }
 
 /** The filter reason when the group's tasks need isolation, else undefined. */

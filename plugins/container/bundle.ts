@@ -2,11 +2,12 @@
 // runs (the image's Entrypoint and Cmd, or the task's overrides), as whom,
 // with what environment, limits, namespaces, capabilities and mounts.
 // The defaults are `runc spec`'s, hardened:
-//   - capabilities: Docker's default set without NET_RAW and MKNOD (the
-//     container shares the host's network: no raw sockets on it), nothing
+//   - capabilities: Docker's default set without NET_RAW and MKNOD (a
+//     container may share the host's network: no raw sockets on it), nothing
 //     ambient; no_new_privileges, so setuid files in the image gain nothing;
-//   - own pid, ipc, uts and mount namespaces; the host's network (the task's
-//     ports are allocated on the node like an exec task's);
+//   - own pid, ipc, uts and mount namespaces; the network: its allocation's
+//     namespace (networks.ts, joined by path), a new empty one ("none"), or
+//     the host's ("host");
 //   - /proc and /sys masked and read-only as runc's defaults;
 //   - a seccomp filter (seccomp.ts) keeping namespaces, mounts, the keyring,
 //     modules, BPF and the like out of reach;
@@ -106,6 +107,13 @@ export interface BundleInput {
   cgroupsPath: string;
   /** Files of the host bound read-only (e.g. /etc/resolv.conf, /etc/hosts), by container path. */
   hostFiles: Readonly<Record<string, string>>;
+  /** The network namespace: the allocation's (its /run/netns path), a new empty one, or the host's. */
+  network: { path: string } | "none" | "host";
+}
+
+function networkNamespace(n: BundleInput["network"]): { type: "network"; path?: string }[] {
+  if (n === "host") return [];
+  return [n === "none" ? { type: "network" } : { type: "network", path: n.path }];
 }
 
 export function bundleConfig(i: BundleInput): Record<string, unknown> {
@@ -143,7 +151,7 @@ export function bundleConfig(i: BundleInput): Record<string, unknown> {
         cpu: { shares: Math.max(2, Math.round((i.cpuMhz * 1024) / 1000)) },
         pids: { limit: 4096 },
       },
-      namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }],
+      namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...networkNamespace(i.network)],
       seccomp: seccompProfile(),
       maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
       readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],

@@ -24,6 +24,7 @@ import { cgroupParent, ContainerLimits, type ContainerKey } from "./cgroup-oom.t
 import { RegistryClient, type Credentials } from "./registry.ts";
 import type { Runtime } from "./runtime.ts";
 import { ImageSnapshots, releaseRootfs, rootfsFor } from "./snapshots.ts";
+import { ContainerNetworks, type AllocNetwork } from "./networks.ts";
 
 /** Stop signals an image may name (numbers and exotic ones fall back to SIGTERM). */
 const ALLOWED_STOP = new Set(["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGKILL"]);
@@ -41,8 +42,13 @@ export interface ContainerDriverOptions {
   imagesBytes: number;
   maxUnpackedBytes: number;
   pullTimeoutMs: number;
+  /** Where the host ports of containers in their own network are proxied from (the node's advertised address). */
+  listenHost: string;
   log: Logger;
 }
+
+/** A container task's network: its allocation's namespace (ready once the promise is), a new empty one, or the host's. */
+export type TaskNetwork = Promise<AllocNetwork> | "none" | "host";
 
 export interface PrepareInput extends ContainerKey {
   spec: ContainerSpec;
@@ -55,6 +61,7 @@ export interface PrepareInput extends ContainerKey {
   bundleDir: string;
   memoryBytes: number;
   cpuMhz: number;
+  network: TaskNetwork;
   /** Pull progress and the like, as task events. */
   note(message: string): void;
 }
@@ -66,6 +73,8 @@ export function containerId(key: ContainerKey): string {
 
 export class ContainerDriver {
   readonly limits = new ContainerLimits();
+  /** Each allocation's network namespace, veth pair and port proxy (networks.ts). */
+  readonly networks: ContainerNetworks;
   private store: BlobStore;
   private registry: RegistryClient;
   private snapshots: ImageSnapshots;
@@ -79,6 +88,7 @@ export class ContainerDriver {
     this.registry = new RegistryClient({ auth: o.auth, insecure: o.insecureRegistries, timeoutMs: o.pullTimeoutMs }, this.store);
     this.snapshots = new ImageSnapshots(join(o.dir, "images"), this.store, o.maxUnpackedBytes);
     this.snapshots.sweep();
+    this.networks = new ContainerNetworks(join(o.dir, "net"), o.listenHost, o.log);
     this.stateDir = join(o.dir, "state");
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
   }
@@ -122,6 +132,7 @@ export class ContainerDriver {
     };
     const user = resolveUser(image.config.user, etc("passwd"), etc("group"));
     const env = Object.fromEntries(Object.entries(i.env).map(([k, v]) => [k, v.startsWith(i.taskDir) ? TASK_DIR_IN_CONTAINER + v.slice(i.taskDir.length) : v]));
+    const network = typeof i.network === "string" ? i.network : { path: (await i.network).nsPath };
     const hostFiles: Record<string, string> = {};
     for (const f of ["/etc/resolv.conf", "/etc/hosts"]) if (existsSync(f)) hostFiles[f] = f;
     const config = bundleConfig({
@@ -129,7 +140,7 @@ export class ContainerDriver {
       env: containerEnv(image.config, env),
       cwd: i.spec.workDir ?? image.config.workingDir,
       user, hostname: i.allocId.slice(0, 8), readonlyRootfs: i.spec.readonlyRootfs, taskDir: i.taskDir,
-      memoryBytes: i.memoryBytes, cpuMhz: i.cpuMhz, cgroupsPath: `${cgroupParent(i)}/ctr`, hostFiles,
+      memoryBytes: i.memoryBytes, cpuMhz: i.cpuMhz, cgroupsPath: `${cgroupParent(i)}/ctr`, hostFiles, network,
     });
     writeFileSync(join(i.bundleDir, "config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
     writeFileSync(join(i.bundleDir, "stop-signal"), image.config.stopSignal, { mode: 0o600 });
@@ -198,6 +209,7 @@ export interface ContainerTaskInput {
   taskDir: string;
   bundleDir: string;
   env: Readonly<Record<string, string>>;
+  network: TaskNetwork;
   note(message: string): void;
   /** More preparation after the image (the task's artifacts): its event lines. */
   after(): Promise<string[]>;
@@ -220,7 +232,7 @@ export function containerTask(drv: ContainerDriver, i: ContainerTaskInput) {
     prepare: async () => {
       const lines = await drv.prepare({
         ...key, spec, command: i.task.command, args: i.task.args, env, taskDir: i.taskDir, bundleDir: i.bundleDir,
-        memoryBytes: i.task.resources.memoryMb * 1024 * 1024, cpuMhz: i.task.resources.cpuMhz, note: i.note,
+        memoryBytes: i.task.resources.memoryMb * 1024 * 1024, cpuMhz: i.task.resources.cpuMhz, network: i.network, note: i.note,
       });
       return [...lines, ...(await i.after())];
     },

@@ -24,7 +24,8 @@ import type { TemplateData } from "./templates/data.ts";
 const stableSpec = (g: TaskGroup): string => stableJson(g);
 import { fetchArtifacts, type ArtifactDeps } from "./artifacts.ts";
 import { mountBinds, unmountUnder, volumeBinds } from "./volumes.ts";
-import { containerTask, type ContainerDriver } from "../container/driver.ts";
+import { containerTask, type ContainerDriver, type TaskNetwork } from "../container/driver.ts";
+import { containerPortEnv, containerPortMaps } from "../container/port-env.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
 export interface NodeAlloc {
@@ -201,6 +202,7 @@ export class AllocRunner {
     const a = this.alloc;
     const g = a.groupSpec;
     prepareAllocDir(this.dir, this.d.isolate);
+    const network = this.containerNetwork();
     for (const task of g.tasks) {
       const taskDir = join(this.dir, "tasks", task.name);
       // A container task's process is the OCI runtime, started by the agent; the image says who runs inside.
@@ -229,7 +231,7 @@ export class AllocRunner {
         allocId: a.id, jobId: a.jobId, namespace: a.namespace, group: a.groupName, index: a.taskGroupIndex, task,
         allocDir: this.dir, taskDir, host: this.d.host, ports: a.ports, agentEnv: ctr ? {} : this.d.agentEnv, // the image's PATH, not the host's
         user: who.ok && who.switchTo ? { name: who.name, home: taskDir } : undefined,
-      }) };
+      }), ...(ctr && bridged(task) ? containerPortEnv(task, a.ports) : {}) };
       // Interpolation with this node's values (core/scheduler/interpolate.ts); never through a shell.
       const node = this.d.nodeFacts?.() ?? { id: "", name: "", datacenter: "", attributes: {}, meta: {} };
       const r = resolveTask(task, { env, node, portLabels: Object.keys(task.ports) });
@@ -246,7 +248,7 @@ export class AllocRunner {
       const fetcher = this.d.artifacts;
       const fetchAll = () => (artifacts.length === 0 ? Promise.resolve([]) : fetcher ? fetchArtifacts(artifacts, taskDir, owner, fetcher) : Promise.reject(new Error("artifacts are not enabled on this node")));
       let runner: TaskRunner;
-      const container = drv && !refused ? containerTask(drv, { allocId: a.id, task: run, taskDir, bundleDir: join(this.dir, "containers", task.name), env, note: (m) => runner.note("Pulling Image", m), after: fetchAll }) : {};
+      const container = drv && !refused ? containerTask(drv, { allocId: a.id, task: run, taskDir, bundleDir: join(this.dir, "containers", task.name), env, network: bridged(task) ? network! : task.networkMode!, note: (m) => runner.note("Pulling Image", m), after: fetchAll }) : {};
       runner = new TaskRunner({
         allocId: a.id, task: run, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
@@ -310,6 +312,24 @@ export class AllocRunner {
     }
     this.advance();
     this.emit();
+  }
+
+  /**
+   * The allocation's network namespace for its container tasks that have no
+   * network_mode (docs/containers.md "Network"), with their host ports
+   * proxied in; made at the first start, taken up again (listeners
+   * re-opened) when an agent resumes the allocation. Undefined when no task
+   * needs one or containers do not run here.
+   */
+  private containerNetwork(): TaskNetwork | undefined {
+    const drv = this.d.containers;
+    const tasks = this.alloc.groupSpec.tasks.filter((t) => t.driver === "container" && bridged(t));
+    if (!drv || tasks.length === 0) return undefined;
+    const maps = tasks.flatMap((t) => containerPortMaps(t, this.alloc.ports));
+    const net = drv.networks.ensure(this.alloc.id, maps);
+    // Awaited by each task's prepare (its start fails with the reason); an adopted task never awaits it.
+    net.catch((err) => this.d.log.warn("exec: could not set up the allocation's container network", { alloc: this.alloc.id, err }));
+    return net;
   }
 
   /** Binds the task's volume_mounts (volumes.ts); the reason it cannot run, or undefined. */
@@ -458,6 +478,8 @@ export class AllocRunner {
       for (const t of this.alloc.groupSpec.tasks) {
         if (t.driver === "container") this.d.containers?.release({ allocId: this.alloc.id, task: t.name }, join(this.dir, "containers", t.name));
       }
+      this.d.containers?.networks.release(this.alloc.id); // after the containers: the namespace is free
+
       this.releaseMounts();
     }
     const tasks: Record<string, TaskState> = {};
@@ -533,4 +555,9 @@ export class AllocRunner {
   get stopped(): boolean {
     return this.stopping;
   }
+}
+
+/** A container task in its allocation's own network (no network_mode: "host" shares the node's, "none" has none). */
+function bridged(t: { networkMode?: string }): boolean {
+  return t.networkMode === undefined;
 }

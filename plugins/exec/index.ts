@@ -87,7 +87,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const runtime = findRuntime(cfg.container_runtime);
   const containersOff = !isolate ? "the agent does not run as root" : "error" in runtime ? runtime.error : undefined;
   const containers = containersOff || "error" in runtime ? undefined : new ContainerDriver({
-    dir: join(ctx.host.dataDir, "container"), runtime, auth: cfg.container_auth, insecureRegistries: cfg.container_insecure_registries,
+    dir: join(ctx.host.dataDir, "container"), runtime, listenHost: ctx.host.advertise ?? "127.0.0.1", auth: cfg.container_auth, insecureRegistries: cfg.container_insecure_registries,
     allowedRegistries: cfg.container_allowed_registries, cacheBytes: cfg.container_cache_bytes, imagesBytes: cfg.container_images_bytes, maxUnpackedBytes: cfg.container_max_unpacked_bytes,
     pullTimeoutMs: cfg.container_pull_timeout, log: ctx.log,
   });
@@ -153,6 +153,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
       reporter.stop(); // the allocations stay as the leader knows them (see the header)
       services.stop();
       supervisor.detach(); // tasks run on; the next instance adopts them
+      containers?.networks.detach(); // the port proxies close with the agent; the next one re-opens them
     },
   };
 }

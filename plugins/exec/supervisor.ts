@@ -24,6 +24,7 @@ export class Supervisor {
   private closed = false;
   /** Tasks of the previous agent (or plugin instance), by allocation, until the leader's list says what to do with them. */
   private recorded = new Map<string, Map<string, ProcessEntry>>();
+  private networksSwept = false;
 
   constructor(private deps: AllocRunnerDeps, private reporter: StatusReporter, private log: Logger, recorded: readonly ProcessEntry[] = []) {
     for (const e of recorded) {
@@ -58,6 +59,12 @@ export class Supervisor {
     }
     this.killUnwanted();
     this.sweepDirs(listed);
+    if (!this.networksSwept) {
+      // Once, at the first answer: container networks an earlier agent left for allocations not taken up here.
+      this.networksSwept = true;
+      const removed = this.deps.containers?.networks.sweep(new Set(this.runners.keys())) ?? [];
+      if (removed.length) this.log.info("container networks of allocations no longer here removed", { allocs: removed });
+    }
   }
 
   /**

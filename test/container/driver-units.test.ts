@@ -38,7 +38,7 @@ describe("what a container runs", () => {
   });
 
   test("the bundle: no new privileges, default capabilities (none for a non-root user), seccomp, limits", () => {
-    const base = { argv: ["/x"], env: [], cwd: "/", hostname: "h", readonlyRootfs: true, taskDir: "/t", memoryBytes: 64 << 20, cpuMhz: 500, cgroupsPath: "/corral/a.t/ctr", hostFiles: {} };
+    const base = { argv: ["/x"], env: [], cwd: "/", hostname: "h", readonlyRootfs: true, taskDir: "/t", memoryBytes: 64 << 20, cpuMhz: 500, cgroupsPath: "/corral/a.t/ctr", hostFiles: {}, network: "host" as const };
     const root = bundleConfig({ ...base, user: { uid: 0, gid: 0, additionalGids: [] } }) as any;
     expect(root.process.noNewPrivileges).toBe(true);
     expect(root.process.capabilities.effective).not.toContain("CAP_SYS_ADMIN");
@@ -52,6 +52,14 @@ describe("what a container runs", () => {
     expect(app.process.capabilities.effective).toEqual([]);
     expect(app.process.capabilities.permitted).toEqual([]);
   });
+
+  test("the bundle's network: the allocation's namespace by path, a new one for none, the host's for host", () => {
+    const base = { argv: ["/x"], env: [], cwd: "/", hostname: "h", readonlyRootfs: true, taskDir: "/t", memoryBytes: 64 << 20, cpuMhz: 500, cgroupsPath: "/corral/a.t/ctr", hostFiles: {}, user: { uid: 0, gid: 0, additionalGids: [] } };
+    const net = (n: any) => (bundleConfig({ ...base, network: n }) as any).linux.namespaces.filter((x: any) => x.type === "network");
+    expect(net({ path: "/run/netns/corral-a" })).toEqual([{ type: "network", path: "/run/netns/corral-a" }]);
+    expect(net("none")).toEqual([{ type: "network" }]);
+    expect(net("host")).toEqual([]);
+  });
 });
 
 describe("container_allowed_registries", () => {
@@ -59,7 +67,7 @@ describe("container_allowed_registries", () => {
     const dir = tempDir("corral-ctr-units-");
     dirs.push(dir);
     const log = { debug() {}, info() {}, warn() {}, error() {} } as any;
-    const opts = { dir: join(dir, "c"), runtime: { path: "/usr/sbin/runc", name: "runc", version: "1" }, auth: {}, insecureRegistries: [], cacheBytes: 1 << 30, imagesBytes: 1 << 30, maxUnpackedBytes: 1 << 30, pullTimeoutMs: 1000, log };
+    const opts = { dir: join(dir, "c"), runtime: { path: "/usr/sbin/runc", name: "runc", version: "1" }, auth: {}, insecureRegistries: [], cacheBytes: 1 << 30, imagesBytes: 1 << 30, maxUnpackedBytes: 1 << 30, pullTimeoutMs: 1000, listenHost: "127.0.0.1", log };
     const only = new ContainerDriver({ ...opts, allowedRegistries: ["reg.example.com:5000"] });
     expect(only.refusal({ image: "reg.example.com:5000/app:1", readonlyRootfs: false })).toBeUndefined();
     expect(only.refusal({ image: "evil.example.com/app:1", readonlyRootfs: false })).toBe("image evil.example.com/app:1: registry evil.example.com is not in [plugins.exec] container_allowed_registries");

@@ -181,8 +181,10 @@ describe.skipIf(!!missing)("driver = \"container\"", () => {
   }, 120_000);
 
   test("an agent killed with -9 finds its running container again: same process, still serving, then stops it", async () => {
+    // On the node's network: the container answers by itself while no agent runs (in its allocation's
+    // network the agent's port proxy is the way in; network.test.ts covers that one's reattach).
     await submit(dev.url, containerJob("keep", {
-      image, ports: { http: {} }, args: ["trap 'echo bye; exit 0' USR1; httpd -p $CORRAL_PORT_HTTP -h /www; while true; do sleep 0.2; done"],
+      image, network_mode: "host", ports: { http: {} }, args: ["trap 'echo bye; exit 0' USR1; httpd -p $CORRAL_PORT_HTTP -h /www; while true; do sleep 0.2; done"],
     }, "service"));
     const a = await settled("keep", (x) => x.clientStatus === "running");
     const port = a.ports.find((p: any) => p.label === "http").value;

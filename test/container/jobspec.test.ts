@@ -31,12 +31,26 @@ describe("container tasks in a job spec", () => {
     expect(t.container).toEqual({ image: "reg.example.com:5000/team/app:1.2", entrypoint: ["/bin/sh", "-c"], workDir: "/srv", readonlyRootfs: true });
   });
 
+  test("ports with `to`, and network_mode host/none, on container tasks", () => {
+    const r = parseJobSpec(job(`driver = "container"\nimage = "app"\nports = { http = { to = 8080 }, admin = {} }`), "toml");
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.job.groups[0]!.tasks[0]!.ports).toEqual({ http: { to: 8080 }, admin: {} });
+    expect(r.job.groups[0]!.tasks[0]!.networkMode).toBeUndefined(); // its allocation's own network
+    for (const mode of ["host", "none"] as const) {
+      const m = parseJobSpec(job(`driver = "container"\nimage = "app"\nnetwork_mode = "${mode}"`), "toml");
+      if (!m.ok) throw new Error(JSON.stringify(m.errors));
+      expect(m.job.groups[0]!.tasks[0]!.networkMode).toBe(mode);
+    }
+  });
+
   test("refusals name the field and why", () => {
     expect(errors(`driver = "container"`)).toEqual([`groups[0].tasks[0].image: a container task needs an image ("registry:port/name:tag" or "…@sha256:<hex>")`]);
     expect(errors(`driver = "container"\nimage = "reg:5000/App:1"`)[0]).toContain("groups[0].tasks[0].image: image \"reg:5000/App:1\": invalid repository name");
     expect(errors(`driver = "container"\nimage = "reg:5000/app@sha256:1234"`)[0]).toContain("the digest must be sha256:<64 lowercase hex>");
     expect(errors(`driver = "container"\nimage = "app"\nuser = "nobody"`)[0]).toContain("groups[0].tasks[0].user: user is for the exec driver");
-    expect(errors(`driver = "container"\nimage = "app"\nnetwork_mode = "none"`)[0]).toContain("groups[0].tasks[0].network_mode: network_mode is for the exec driver");
+    expect(errors(`driver = "container"\nimage = "app"\nnetwork_mode = "host"\nports = { http = { to = 8080 } }`)[0]).toContain("groups[0].tasks[0].ports.http.to: with network_mode \"host\" the container listens on the allocated port itself");
+    expect(errors(`driver = "container"\nimage = "app"\nnetwork_mode = "none"\nports = { http = {} }`)[0]).toContain(`groups[0].tasks[0].ports.http: network_mode "none" has no network to reach a port on`);
+    expect(errors(`command = "/bin/true"\nports = { http = { to = 8080 } }`)[0]).toContain("groups[0].tasks[0].ports.http.to: to (the port inside the container) is for the container driver");
     expect(errors(`driver = "container"\nimage = "app"\nwork_dir = "srv"`)[0]).toContain("groups[0].tasks[0].work_dir: an absolute path inside the container");
     expect(errors(`command = "/bin/true"\nimage = "app"`)).toEqual(["groups[0].tasks[0].image: image is for the container driver"]);
     expect(errors(`driver = "exec"`)).toEqual(["groups[0].tasks[0].command: required"]);

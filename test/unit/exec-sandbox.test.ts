@@ -80,6 +80,8 @@ describe("per-task decision", () => {
     expect(needsIsolation({ ...task, isolation: "required" })).toBe(true);
     expect(needsIsolation({ ...task, networkMode: "none" })).toBe(true);
     expect(needsIsolation({ ...task, driver: "raw_exec", isolation: "required" })).toBe(false);
+    // A container's network_mode "none" is its OCI runtime's namespace, not the exec sandbox's.
+    expect(needsIsolation({ ...task, driver: "container", networkMode: "none" })).toBe(false);
     expect(isolationRequirement([task])).toBeUndefined();
     expect(isolationRequirement([task, { ...task, name: "db", isolation: "required" }])?.reason).toContain("task db requires isolation");
   });

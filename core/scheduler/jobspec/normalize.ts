@@ -126,7 +126,8 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
     env: t.env,
     resources: { cpuMhz: t.resources.cpu, memoryMb: t.resources.memory },
     ports: Object.fromEntries(
-      Object.entries(t.ports).map(([label, p]) => [label, p.static === undefined ? {} : { static: p.static }]),
+      // Only what is set: a job without `to` normalizes as before it existed (same spec, same version).
+      Object.entries(t.ports).map(([label, p]) => [label, { ...(p.static === undefined ? {} : { static: p.static }), ...(p.to === undefined ? {} : { to: p.to }) }]),
     ),
   };
   if (t.service) task.service = normalizeService(job, g, t, t.service);

@@ -221,11 +221,15 @@ const template = z
 
 /** Which fields belong to which driver: a container task names an image; exec tasks a command. */
 function checkContainerFields(
-  t: { driver: string; command?: string; image?: string; entrypoint?: string[]; work_dir?: string; readonly_rootfs?: boolean; user?: string; isolation?: string; network_mode?: string },
+  t: { driver: string; command?: string; image?: string; entrypoint?: string[]; work_dir?: string; readonly_rootfs?: boolean; user?: string; isolation?: string; network_mode?: string; ports?: Record<string, { to?: number }> },
   ctx: z.RefinementCtx,
 ): void {
   if (t.driver !== "container") {
     if (t.command === undefined) ctx.addIssue({ code: "custom", path: ["command"], message: "required" });
+    // `to` maps a host port into a network namespace of the allocation's own: only containers have one.
+    for (const [label, p] of Object.entries(t.ports ?? {})) {
+      if (p.to !== undefined) ctx.addIssue({ code: "custom", path: ["ports", label, "to"], message: "to (the port inside the container) is for the container driver" });
+    }
     for (const f of ["image", "entrypoint", "work_dir", "readonly_rootfs"] as const) {
       if (t[f] !== undefined) ctx.addIssue({ code: "custom", path: [f], message: `${f} is for the container driver` });
     }
@@ -239,8 +243,16 @@ function checkContainerFields(
       ctx.addIssue({ code: "custom", path: ["image"], message: (err as Error).message });
     }
   }
-  for (const f of ["user", "isolation", "network_mode"] as const) {
+  for (const f of ["user", "isolation"] as const) {
     if (t[f] !== undefined) ctx.addIssue({ code: "custom", path: [f], message: `${f} is for the exec driver (a container runs as its image's user, in its own namespaces)` });
+  }
+  // A container's network (docs/containers.md "Network"): its allocation's own namespace (default), the
+  // node's ("host": it listens on the allocated port itself, `to` has no meaning), or none at all.
+  if (t.network_mode !== undefined) {
+    for (const [label, p] of Object.entries(t.ports ?? {})) {
+      if (t.network_mode === "none") ctx.addIssue({ code: "custom", path: ["ports", label], message: `network_mode "none" has no network to reach a port on` });
+      else if (p.to !== undefined) ctx.addIssue({ code: "custom", path: ["ports", label, "to"], message: `with network_mode "host" the container listens on the allocated port itself; to needs its own network (leave network_mode out)` });
+    }
   }
 }
 
@@ -251,7 +263,7 @@ const task = z
     user: z.string().regex(USER_NAME, "a user name: lowercase letters, digits, \"_\", \".\" and \"-\", at most 32, starting with a letter or \"_\"").optional(),
     /** Exec driver: "required" runs only isolated (never placed where driver.exec.isolation is not "namespaces"); "best-effort" (default) isolates where the node can. */
     isolation: z.enum(["required", "best-effort"], { error: `isolation is "required" or "best-effort"` }).optional(),
-    /** Exec driver: "none" gives the task its own empty network namespace (implies isolation "required"); "host" (default) shares the node's. */
+    /** Exec driver: "none" gives the task its own empty network namespace (implies isolation "required"); "host" (default) shares the node's. Container driver: its allocation's own namespace by default, "host" or "none". */
     network_mode: z.enum(["host", "none"], { error: `network_mode is "host" or "none"` }).optional(),
     /** exec and raw_exec: required. container: replaces the image's Cmd (with args after it). */
     command: z.string().min(1, "must not be empty").optional(),
@@ -265,7 +277,8 @@ const task = z
     resources: z
       .strictObject({ cpu: int(1, 10_000_000).default(100), memory: int(1, 100_000_000).default(300) })
       .default({ cpu: 100, memory: 300 }),
-    ports: z.record(z.string(), z.strictObject({ static: int(1, 65535).optional() })).default({}),
+    /** static: the host port (else allocated); to (container tasks): the port inside the container it maps to. */
+    ports: z.record(z.string(), z.strictObject({ static: int(1, 65535).optional(), to: int(1, 65535).optional() })).default({}),
     service: service.optional(),
     dispatch_payload: z.strictObject({ file: z.string().min(1).max(256) }).optional(),
     // Nomad's task lifecycle: when the task runs relative to the group's main tasks (docs/jobs.md).

@@ -65,6 +65,8 @@ export interface UpdateStrategy {
 export interface PortSpec {
   /** Exact host port; absent means "pick one from the dynamic range". */
   static?: number;
+  /** Container tasks in their allocation's network namespace: the port inside the container the host port is proxied to (Nomad's `to`). */
+  to?: number;
 }
 
 export interface ServiceCheck {

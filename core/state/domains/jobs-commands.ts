@@ -30,7 +30,7 @@ const task = z.object({
   command: z.string().max(4096), args: z.array(z.string().max(65_536)).max(1024),
   container: z.object({ image: z.string().min(1).max(512), entrypoint: z.array(z.string().max(65_536)).max(256).optional(), workDir: z.string().max(4096).optional(), readonlyRootfs: z.boolean() }).optional(),
   env: z.record(z.string().max(256), z.string().max(65_536)), resources,
-  ports: z.record(z.string().max(64), z.object({ static: z.number().int().min(1).max(65535).optional() })),
+  ports: z.record(z.string().max(64), z.object({ static: z.number().int().min(1).max(65535).optional(), to: z.number().int().min(1).max(65535).optional() })),
   service: z.object({ name: z.string().max(63), tags: z.array(z.string().max(512)).max(64), port: z.string().max(64).optional(), checks: z.array(check).max(16) }).optional(),
   dispatchPayload: z.object({ file: z.string().min(1).max(256) }).optional(),
   /** A dispatched child's payload, base64 (at most MAX_PAYLOAD_BYTES decoded). */
