@@ -14,6 +14,7 @@ import { TestCluster } from "../test/helpers/cluster.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
 import { cpuSeconds } from "./support/cpu.ts";
 import { startEtcdCluster } from "./support/etcd.ts";
+import { fsyncsOf } from "./support/fsyncs.ts";
 
 const SECONDS = numberFlag("seconds", 5);
 const CLIENT_COUNTS = stringFlag("clients", "1,16,64").split(",").map(Number);
@@ -30,19 +31,30 @@ interface Level {
   errors: number;
   leader_cpu_us_per_write?: number;
   follower_cpu_us_per_write?: number;
+  /** corral: fsyncs of the leader's and (mean) a follower's log per acknowledged write. */
+  leader_fsyncs_per_write?: number;
+  follower_fsyncs_per_write?: number;
 }
 
 /** utime + stime of a process, in µs. */
 const cpuUs = (pid: number): number => cpuSeconds(pid) * 1e6;
 
 /** Runs a level and adds the CPU µs per write of the leader and (mean) of the followers. */
-async function measured(clients: number, leader: number, followers: number[], write: (i: number) => Promise<boolean>): Promise<Level> {
+async function measured(clients: number, leader: number, followers: number[], write: (i: number) => Promise<boolean>, fsyncs?: () => Promise<number[]>): Promise<Level> {
   const before = [leader, ...followers].map(cpuUs);
+  const syncedBefore = await fsyncs?.();
   const { writes, ...level } = await load(clients, write);
   const spent = [leader, ...followers].map((pid, i) => cpuUs(pid) - before[i]!);
   const perWrite = (us: number) => Math.round(us / Math.max(1, writes));
   const followerMean = spent.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, followers.length);
-  return { ...level, leader_cpu_us_per_write: perWrite(spent[0]!), follower_cpu_us_per_write: perWrite(followerMean) };
+  const out: Level = { ...level, leader_cpu_us_per_write: perWrite(spent[0]!), follower_cpu_us_per_write: perWrite(followerMean) };
+  if (fsyncs && syncedBefore) {
+    const synced = (await fsyncs()).map((n, i) => n - syncedBefore[i]!);
+    const per = (n: number) => Number((n / Math.max(1, writes)).toFixed(3));
+    out.leader_fsyncs_per_write = per(synced[0]!);
+    out.follower_fsyncs_per_write = per(synced.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, synced.length - 1));
+  }
+  return out;
 }
 
 async function load(clients: number, write: (i: number) => Promise<boolean>): Promise<Level & { writes: number }> {
@@ -72,6 +84,8 @@ interface Target {
   write: (i: number) => Promise<boolean>;
   leaderPid: number;
   followerPids: number[];
+  /** fsyncs so far of the leader, then each follower (corral only). */
+  fsyncs?: () => Promise<number[]>;
   stop: () => Promise<void>;
 }
 
@@ -88,6 +102,7 @@ async function startCorral(): Promise<Target> {
     },
     leaderPid: leader.proc!.child.pid!,
     followerPids: c.nodes.filter((n) => n !== leader).map((n) => n.proc!.child.pid!),
+    fsyncs: () => Promise.all([leader, ...c.nodes.filter((n) => n !== leader)].map((n) => fsyncsOf(n.url))),
     stop: async () => {
       // SIGTERM first so the profiles get written.
       if (PROFILE_DIR) await Promise.all(c.nodes.map((n) => n.proc?.kill("SIGTERM")));
@@ -121,6 +136,7 @@ function median(runs: Level[]): Level {
     clients: runs[0]!.clients, writes_per_s: mid("writes_per_s"), p50_ms: mid("p50_ms"), p99_ms: mid("p99_ms"),
     errors: runs.reduce((a, r) => a + r.errors, 0),
     leader_cpu_us_per_write: mid("leader_cpu_us_per_write"), follower_cpu_us_per_write: mid("follower_cpu_us_per_write"),
+    ...(runs[0]!.leader_fsyncs_per_write !== undefined ? { leader_fsyncs_per_write: mid("leader_fsyncs_per_write"), follower_fsyncs_per_write: mid("follower_fsyncs_per_write") } : {}),
   };
 }
 
@@ -139,7 +155,7 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, clients] of CLIENT_COUNTS.entries()) {
       for (const { name, target } of r % 2 ? [...targets].reverse() : targets) {
-        runs.get(name)![i]!.push(await measured(clients, target.leaderPid, target.followerPids, target.write));
+        runs.get(name)![i]!.push(await measured(clients, target.leaderPid, target.followerPids, target.write, target.fsyncs));
       }
     }
   }
