@@ -53,6 +53,7 @@ import { allocationRoutes } from "./api/allocations.ts";
 import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
 import { heartbeatFastPath } from "./cluster/heartbeat-fast.ts";
 import { raftFastPath } from "./cluster/raft/fast-path.ts";
+import { raftStreamServer } from "./cluster/raft/stream-server.ts";
 import { kvFastPath } from "./api/kv-fast.ts";
 import { lockWriter } from "./api/kv-lock-write.ts";
 import { sessionRoutes } from "./api/sessions.ts";
@@ -459,12 +460,20 @@ async function serveHttp(config: Config, o: {
       : undefined;
     // Peer messages likewise: one or two per follower per replicated write.
     const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft.step(m), fallback: refusedByRouteTable }) : undefined;
+    // And the peers' long-lived streams of the same messages (raft.stream), authenticated once by a signed handshake.
+    const streams = raft && config.raft.stream
+      ? raftStreamServer({
+        verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft.step(m), log: o.log,
+        auditRefusal: (req, env, status) => security.auditEarlyRefusal(req, env, status),
+        onFrame: ((c) => () => c.inc())(new Counter({ name: "corral_raft_stream_frames_total", help: "Frames of Raft messages received on peer streams (raft.stream)", registers: [o.metrics] })),
+      })
+      : undefined;
     // And the plain KV write, the hot client write (agents forward theirs through the route).
     const kvFast = raft
       ? kvFastPath({ propose: o.propose, open: security.open, maxBodyBytes: config.http.maxBodyBytes, metrics: o.httpMetrics, log: o.log, locks: o.kvLocks })
       : undefined;
-    const inner = fast || raftFast || kvFast
-      ? (req: Request, env?: unknown) => raftFast?.(req, env) ?? kvFast?.(req) ?? fast?.(req, env) ?? routes.fetch(req, env)
+    const inner = fast || raftFast || kvFast || streams
+      ? (req: Request, env?: unknown) => raftFast?.(req, env) ?? streams?.handshake(req, env) ?? kvFast?.(req) ?? fast?.(req, env) ?? routes.fetch(req, env)
       : routes.fetch;
     // Host allow-list and cross-site refusal before anything else, fast paths included (core/http/browser-guard.ts).
     // Its refusals of writes are audited here: they never reach the audit middleware.
@@ -478,7 +487,7 @@ async function serveHttp(config: Config, o: {
       if (refused instanceof Response) return audited(refused);
       return refused.then((r) => (r ? audited(r) : inner(req, env)));
     };
-    return await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls });
+    return await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls, websocket: streams?.websocket });
   } catch (err) {
     throw bindError(err, {
       listener: "http", address: config.node.bind, port: config.node.httpPort,

@@ -56,7 +56,7 @@ describe("defaults", () => {
         metricsRetentionMs: 3_600_000, metricsResolutionMs: 10_000, cpuWarningPercent: 90, memoryWarningPercent: 90, thresholdDurationMs: 60_000, schedulerPreemption: false,
         sessionTtlMinMs: 10_000, jobTrackedVersions: 10,
       },
-      raft: { sync: "full", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024 },
+      raft: { sync: "full", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024, stream: true },
       agent: { leaders: [], heartbeatMs: 2000 },
       http: { maxBodyBytes: 1048576, maxEventStreams: 64, rateLimitPerToken: 0, rateLimitPerAddress: 0, rateLimitBurst: 100,
         maxStreamsPerToken: 8, maxStreamsPerAddress: 32, maxBlockingPerToken: 64, maxBlockingPerAddress: 256,
