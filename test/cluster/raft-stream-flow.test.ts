@@ -30,7 +30,7 @@ function peer(): Peer {
     },
     stop: () => server.stop(true),
   };
-  const server = Bun.serve({
+  const server = Bun.serve<{ n: number }>({
     hostname: "127.0.0.1",
     port: 0,
     fetch(req, srv) {
@@ -43,13 +43,13 @@ function peer(): Peer {
       open: (ws) => void sockets.add(ws as never),
       close: (ws) => void sockets.delete(ws as never),
       message(ws, frame) {
-        (ws.data as { n: number }).n++;
+        ws.data.n++;
         p.frames.push(JSON.parse(String(frame)));
-        if (p.autoAck) ws.send(JSON.stringify({ ack: (ws.data as { n: number }).n }));
+        if (p.autoAck) ws.send(JSON.stringify({ ack: ws.data.n }));
       },
     },
   });
-  p.port = server.port;
+  p.port = server.port!;
   return p;
 }
 

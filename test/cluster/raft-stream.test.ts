@@ -127,18 +127,31 @@ describe("a peer that refuses streams", () => {
   beforeAll(() => c.start(), 60_000);
   afterAll(() => c.stop());
 
-  test("still replicates every write through per-message requests", async () => {
-    const leader = await c.waitLeader(20_000);
-    for (let i = 0; i < 10; i++) {
-      const r = await getJson(`${c.nodes[leader]!.url}/v1/kv/mixed/${i}`, { method: "PUT", body: `m${i}` });
-      expect(r.status).toBe(200);
+  test("still replicates every write through per-message requests, in both roles", async () => {
+    let leader = await c.waitLeader(20_000);
+    // Once with the stream-refusing node following, once with it leading.
+    for (const round of [0, 1]) {
+      const want = round === 0 ? (leader === 2 ? 0 : leader) : 2;
+      if (leader !== want) {
+        const r = await getJson(`${c.nodes[leader]!.url}/v1/operator/raft/transfer-leader`, {
+          method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ to: c.nodes[want]!.address }),
+        });
+        expect(r.status).toBe(200);
+        leader = await eventually(async () => ((await c.leader()) === want ? want : undefined), 15_000);
+      }
+      for (let i = 0; i < 10; i++) {
+        const r = await getJson(`${c.nodes[leader]!.url}/v1/kv/mixed/${round}-${i}`, { method: "PUT", body: `m${i}` });
+        expect(r.status).toBe(200);
+      }
+      for (const n of c.nodes) await eventually(async () => (await getJson(`${n.url}/v1/kv/mixed/${round}-9?stale&raw`)).body === "m9", 10_000);
+      if (round === 0) {
+        // The leader streams to the other stream-enabled node.
+        const other = c.nodes.find((n) => n.index !== 2 && n.index !== leader)!;
+        await eventually(async () => (await metric(other.url, "corral_raft_stream_frames_total")) > 0, 10_000);
+      }
     }
-    await eventually(async () => (await getJson(`${c.nodes[2]!.url}/v1/kv/mixed/9?stale&raw`)).body === "m9", 10_000);
     expect(await metric(c.nodes[2]!.url, "corral_raft_stream_frames_total")).toBe(0);
     const refused = await rawUpgrade(c.nodes[2]!.port, { "X-Corral-Signature": sign(c.nodes[2]!.port) });
     expect(refused.status).toBe(404);
-    // The two stream-enabled nodes still stream to each other.
-    const others = c.nodes.filter((n) => n.index !== 2);
-    await eventually(async () => (await metric(others[0]!.url, "corral_raft_stream_frames_total")) + (await metric(others[1]!.url, "corral_raft_stream_frames_total")) > 0, 10_000);
   }, 60_000);
 });

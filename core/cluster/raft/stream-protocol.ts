@@ -27,6 +27,15 @@ export const RAFT_STREAM_PATH = "/v1/raft/stream";
 export const MAX_MESSAGES_PER_FRAME = 100_000;
 /** WebSocket close code of a frame that is not a batch of Raft messages (RFC 6455: policy violation). */
 export const CLOSE_BAD_FRAME = 1008;
+/**
+ * The receiver acknowledges every ACK_EVERY_FRAMES frames, or ACK_DELAY_MS
+ * after the first unacknowledged one: acks are flow control and liveness,
+ * not durability (Raft's own answers say what is persisted), so one per
+ * frame would only cost both ends CPU. The sender's window (1024 frames) and
+ * loss timeout (seconds) are far above both.
+ */
+export const ACK_EVERY_FRAMES = 64;
+export const ACK_DELAY_MS = 20;
 
 export type FrameResult = { ok: true; messages: Message[] } | { ok: false; error: string };
 

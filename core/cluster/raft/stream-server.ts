@@ -8,7 +8,7 @@ import { SIGNATURE_HEADER, type RpcVerifier } from "../../http/middleware/cluste
 import { pathAndQueryOf, pathOf } from "../../http/path-of.ts";
 import type { Logger } from "../../log.ts";
 import type { Message } from "../../raft/index.ts";
-import { CLOSE_BAD_FRAME, decodeBatch, encodeAck, RAFT_STREAM_PATH } from "./stream-protocol.ts";
+import { ACK_DELAY_MS, ACK_EVERY_FRAMES, CLOSE_BAD_FRAME, decodeBatch, encodeAck, RAFT_STREAM_PATH } from "./stream-protocol.ts";
 
 export interface RaftStreamServerDeps {
   verifier: RpcVerifier;
@@ -28,7 +28,9 @@ export interface RaftStreamSocketData {
   /** The node the handshake's signature names. */
   peer: string;
   frames: number;
-  ackScheduled: boolean;
+  /** Frames acknowledged so far, and the pending delayed ack. */
+  acked: number;
+  ackTimer?: ReturnType<typeof setTimeout>;
 }
 
 /** The slice of Bun's ServerWebSocket used here. */
@@ -41,6 +43,18 @@ interface StreamSocket {
 /** The part of Bun's server the handshake needs (hono's env under Bun). */
 interface UpgradingServer {
   upgrade(req: Request, opts: { data: RaftStreamSocketData }): boolean;
+}
+
+/** Acknowledge every frame received so far (cumulative). */
+function ack(ws: StreamSocket): void {
+  clearTimeout(ws.data.ackTimer);
+  ws.data.ackTimer = undefined;
+  ws.data.acked = ws.data.frames;
+  try {
+    ws.send(encodeAck(ws.data.frames));
+  } catch {
+    // closed meanwhile: the sender declares the stream lost
+  }
 }
 
 const error = (status: number, code: string, message: string) => Response.json({ error: message, code }, { status });
@@ -79,7 +93,7 @@ export function raftStreamServer(d: RaftStreamServerDeps): RaftStreamServer {
       if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
         return error(426, "UPGRADE_REQUIRED", `${RAFT_STREAM_PATH} is a WebSocket: send Upgrade: websocket`);
       }
-      const data: RaftStreamSocketData = { raftStream: true, peer: v.header.node, frames: 0, ackScheduled: false };
+      const data: RaftStreamSocketData = { raftStream: true, peer: v.header.node, frames: 0, acked: 0 };
       if (!server.upgrade!(req, { data })) return error(400, "UPGRADE_FAILED", "not a valid WebSocket upgrade request");
       // Bun ignores a response once the upgrade is done; the status says what happened.
       return new Response(null, { status: 101 });
@@ -99,20 +113,11 @@ export function raftStreamServer(d: RaftStreamServerDeps): RaftStreamServer {
         ws.data.frames++;
         d.onFrame?.();
         d.step(batch.messages);
-        // One ack per burst of frames, after the Ready they start (scheduled earlier, runs first).
-        if (!ws.data.ackScheduled) {
-          ws.data.ackScheduled = true;
-          setImmediate(() => {
-            ws.data.ackScheduled = false;
-            try {
-              ws.send(encodeAck(ws.data.frames));
-            } catch {
-              // closed meanwhile: the sender declares the stream lost
-            }
-          });
-        }
+        if (ws.data.frames - ws.data.acked >= ACK_EVERY_FRAMES) ack(ws);
+        else if (!ws.data.ackTimer) ws.data.ackTimer = setTimeout(() => ack(ws), ACK_DELAY_MS);
       },
       close(ws) {
+        clearTimeout(ws.data.ackTimer);
         sockets.delete(ws);
       },
     },
