@@ -21,6 +21,7 @@
 // fallback, and a new handshake is tried after a backoff: short after a
 // stream that worked broke, growing to 30 s while handshakes are refused.
 import { signRequest, type NodeKey } from "../../http/rpc-signature.ts";
+import { authorityOf } from "../../http/rpc-receiver.ts";
 import type { Logger } from "../../log.ts";
 import type { Message } from "../../raft/index.ts";
 import type { RaftTransport } from "./transport.ts";
@@ -186,7 +187,7 @@ export class StreamingRaftTransport implements RaftTransport {
     const url = `ws://${p.to}${RAFT_STREAM_PATH}`;
     let ws: WebSocket;
     try {
-      const headers = { "X-Corral-Signature": signRequest(this.opts.key, "GET", RAFT_STREAM_PATH, "", { to: p.to }) };
+      const headers = { "X-Corral-Signature": signRequest(this.opts.key, "GET", RAFT_STREAM_PATH, "", { to: authorityOf(url) }) };
       ws = this.opts.connect ? this.opts.connect(url, headers) : new WebSocket(url, { headers } as unknown as string[]);
     } catch (err) {
       this.refused(p, (err as Error).message);
