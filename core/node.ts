@@ -461,11 +461,14 @@ async function serveHttp(config: Config, o: {
     // Peer messages likewise: one or two per follower per replicated write.
     const raftFast = raft ? raftFastPath({ verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft.step(m), fallback: refusedByRouteTable }) : undefined;
     // And the peers' long-lived streams of the same messages (raft.stream), authenticated once by a signed handshake.
-    const streams = raft && config.raft.stream
+    const streamFrames = raft && config.raft.stream
+      ? new Counter({ name: "corral_raft_stream_frames_total", help: "Frames of Raft messages received on peer streams (raft.stream)", registers: [o.metrics] })
+      : undefined;
+    const streams = raft && streamFrames
       ? raftStreamServer({
         verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft.step(m), log: o.log,
         auditRefusal: (req, env, status) => security.auditEarlyRefusal(req, env, status),
-        onFrame: ((c) => () => c.inc())(new Counter({ name: "corral_raft_stream_frames_total", help: "Frames of Raft messages received on peer streams (raft.stream)", registers: [o.metrics] })),
+        onFrame: () => streamFrames.inc(),
       })
       : undefined;
     // And the plain KV write, the hot client write (agents forward theirs through the route).
