@@ -112,6 +112,23 @@ describe("raft peer streams", () => {
     bad.send("{not json");
     expect(await closed).toBe(1008);
   }, 30_000);
+  test("a follower paused past the stream loss timeout catches up once resumed, and is streamed to again", async () => {
+    const f = c.nodes.find((n) => n.index !== leader)!;
+    const url = c.nodes[leader]!.url;
+    f.proc!.child.kill("SIGSTOP");
+    try {
+      // The other follower makes the quorum; the leader's frames to the paused one go unacknowledged.
+      for (let i = 0; i < 10; i++) expect((await getJson(`${url}/v1/kv/pause/${i}`, { method: "PUT", body: `p${i}` })).status).toBe(200);
+      await Bun.sleep(3_000); // past the stream's loss timeout (2 election timeouts, 2 s here)
+    } finally {
+      f.proc!.child.kill("SIGCONT");
+    }
+    await eventually(async () => (await getJson(`${f.url}/v1/kv/pause/9?stale&raw`)).body === "p9", 20_000);
+    const before = await metric(f.url, "corral_raft_stream_frames_total");
+    for (let i = 10; i < 20; i++) expect((await getJson(`${url}/v1/kv/pause/${i}`, { method: "PUT", body: `p${i}` })).status).toBe(200);
+    await eventually(async () => (await getJson(`${f.url}/v1/kv/pause/19?stale&raw`)).body === "p19", 20_000);
+    await eventually(async () => (await metric(f.url, "corral_raft_stream_frames_total")) > before + 5, 20_000);
+  }, 90_000);
 });
 
 describe("a peer that refuses streams", () => {
