@@ -68,10 +68,10 @@ afterEach(() => {
   for (const f of cleanup.splice(0)) f();
 });
 
-function transport(opts: { timeoutMs?: number; maxInflightFrames?: number; maxQueued?: number } = {}) {
+function transport(opts: { timeoutMs?: number; maxInflightFrames?: number; maxQueued?: number; maxFrameBytes?: number } = {}) {
   const fallback = new Recorder();
   const t = new StreamingRaftTransport({
-    key: { secret: "s".repeat(32), node: "me" }, log, fallback, timeoutMs: opts.timeoutMs ?? 5000, maxFrameBytes: 1 << 20,
+    key: { secret: "s".repeat(32), node: "me" }, log, fallback, timeoutMs: opts.timeoutMs ?? 5000, maxFrameBytes: opts.maxFrameBytes ?? 1 << 20,
     maxInflightFrames: opts.maxInflightFrames, maxQueued: opts.maxQueued,
   });
   cleanup.push(() => t.close());
@@ -140,4 +140,21 @@ test("a refused handshake (a peer without streams) keeps the peer on per-message
   expect(t.openStreams()).toEqual([]);
   // Backoff: not one handshake per send.
   expect(p.handshakes).toBeLessThanOrEqual(2);
+}, 30_000);
+
+test("a batch over the frame bound in UTF-8 bytes goes as a request, not onto the stream the peer would close", async () => {
+  const p = peer();
+  cleanup.push(p.stop);
+  p.autoAck = true;
+  const to = `127.0.0.1:${p.port}`;
+  const { t, fallback } = transport({ maxFrameBytes: 300 });
+  t.send([msg(to, 1)]);
+  await eventually(() => t.openStreams().includes(to), 5000, 10);
+  // 100 UTF-16 units of data, 300 bytes in UTF-8: under the bound by length, over it in bytes.
+  const big = { ...msg(to, 2), data: "€".repeat(100) } as unknown as Message;
+  t.send([big]);
+  t.send([msg(to, 3)]);
+  await eventually(() => p.frames.length === 1, 5000, 10);
+  expect(p.frames[0]!.map((m) => m.term)).toEqual([3]);
+  expect(fallback.sent.map((m) => m.term)).toEqual([1, 2]);
 }, 30_000);

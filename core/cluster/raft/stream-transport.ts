@@ -165,8 +165,12 @@ export class StreamingRaftTransport implements RaftTransport {
 
   private write(p: PeerStream, batch: Message[]): void {
     const frame = encodeBatch(batch);
-    // A frame the peer would refuse (an InstallSnapshot past the size bound) goes as a request, which says why.
-    if (frame.length > this.opts.maxFrameBytes) return this.viaFallback(batch);
+    // A frame the peer would refuse (an InstallSnapshot past the size bound)
+    // goes as a request, which says why; on the stream it would close it, and
+    // Raft's resend would close the next one. The bound is in UTF-8 bytes
+    // (at most 3 per UTF-16 unit): counted only when it could matter.
+    const bytes = frame.length * 3 <= this.opts.maxFrameBytes ? frame.length : Buffer.byteLength(frame);
+    if (bytes > this.opts.maxFrameBytes) return this.viaFallback(batch);
     try {
       p.ws!.send(frame);
     } catch (err) {
@@ -175,8 +179,8 @@ export class StreamingRaftTransport implements RaftTransport {
       return;
     }
     p.sent++;
-    p.inflight.push({ frame: p.sent, bytes: frame.length, sentAt: Date.now() });
-    p.inflightBytes += frame.length;
+    p.inflight.push({ frame: p.sent, bytes, sentAt: Date.now() });
+    p.inflightBytes += bytes;
     this.stats.framesSent++;
     this.stats.messagesSent += batch.length;
   }
