@@ -30,6 +30,7 @@ import { numberFlag, stringFlag } from "./support/args.ts";
 import { cpuSeconds } from "./support/cpu.ts";
 import { startEtcdCluster } from "./support/etcd.ts";
 import { corralHttp, etcdGateway, etcdNative, type KvDriver, type Op } from "./support/etcd-clients.ts";
+import { fsyncsOf } from "./support/fsyncs.ts";
 
 const SECONDS = numberFlag("seconds", 5);
 const CLIENT_COUNTS = stringFlag("clients", "1,16,64,256").split(",").map(Number);
@@ -62,6 +63,9 @@ interface Measured {
   leader_cpu_us: number;
   follower_cpu_us: number;
   client_cpu_us: number;
+  /** corral: fsyncs of the leader's and (mean) a follower's log per operation (group commit: fewer than one per write). */
+  leader_fsyncs?: number;
+  follower_fsyncs?: number;
 }
 
 /** utime + stime of a process, in µs. */
@@ -76,13 +80,21 @@ const selfCpuUs = (): number => {
 async function measured(clients: number, t: Target, op: Op): Promise<Measured> {
   const pids = [t.leaderPid, ...t.followerPids];
   const before = pids.map(cpuUs);
+  const syncedBefore = await t.fsyncs?.();
   const selfBefore = selfCpuUs();
   const { ops, ...level } = await load(clients, op);
   const self = selfCpuUs() - selfBefore;
   const spent = pids.map((pid, i) => cpuUs(pid) - before[i]!);
   const perOp = (us: number) => Math.round(us / Math.max(1, ops));
   const followerMean = spent.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, t.followerPids.length);
-  return { ...level, leader_cpu_us: perOp(spent[0]!), follower_cpu_us: perOp(followerMean), client_cpu_us: perOp(self) };
+  const out: Measured = { ...level, leader_cpu_us: perOp(spent[0]!), follower_cpu_us: perOp(followerMean), client_cpu_us: perOp(self) };
+  if (t.fsyncs && syncedBefore) {
+    const synced = (await t.fsyncs()).map((n, i) => n - syncedBefore[i]!);
+    const per = (n: number) => Number((n / Math.max(1, ops)).toFixed(3));
+    out.leader_fsyncs = per(synced[0]!);
+    out.follower_fsyncs = per(synced.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, synced.length - 1));
+  }
+  return out;
 }
 
 async function load(clients: number, op: Op): Promise<Omit<Measured, "leader_cpu_us" | "follower_cpu_us" | "client_cpu_us"> & { ops: number }> {
@@ -113,6 +125,8 @@ interface Target {
   driver: KvDriver;
   leaderPid: number;
   followerPids: number[];
+  /** fsyncs so far of the leader, then each follower (corral only: corral_raft_fsyncs_total). */
+  fsyncs?: () => Promise<number[]>;
 }
 type TargetName = "corral" | "etcd_native" | "etcd";
 
@@ -127,6 +141,7 @@ async function startCorral(): Promise<{ targets: Target[]; stop: () => Promise<v
     driver: corralHttp(leader.url, VALUE),
     leaderPid: leader.proc!.child.pid!,
     followerPids: c.nodes.filter((n) => n !== leader).map((n) => n.proc!.child.pid!),
+    fsyncs: () => Promise.all([leader, ...c.nodes.filter((n) => n !== leader)].map((n) => fsyncsOf(n.url))),
   };
   return {
     targets: [target],
@@ -160,11 +175,12 @@ async function startEtcd(): Promise<{ targets: Target[]; stop: () => Promise<voi
 
 /** Each figure's median over the rounds (separately: the median run for throughput need not be the one for p99). */
 function median(runs: Measured[]): Measured {
-  const mid = <K extends keyof Measured>(k: K) => [...runs].sort((a, b) => a[k] - b[k])[Math.floor(runs.length / 2)]![k];
+  const mid = <K extends keyof Measured>(k: K) => [...runs].sort((a, b) => (a[k] ?? 0) - (b[k] ?? 0))[Math.floor(runs.length / 2)]![k];
   return {
     clients: runs[0]!.clients, ops_per_s: mid("ops_per_s"), p50_ms: mid("p50_ms"), p99_ms: mid("p99_ms"),
     errors: runs.reduce((a, r) => a + r.errors, 0),
     leader_cpu_us: mid("leader_cpu_us"), follower_cpu_us: mid("follower_cpu_us"), client_cpu_us: mid("client_cpu_us"),
+    ...(runs[0]!.leader_fsyncs !== undefined ? { leader_fsyncs: mid("leader_fsyncs"), follower_fsyncs: mid("follower_fsyncs") } : {}),
   };
 }
 
@@ -174,6 +190,7 @@ function printed(m: Measured, unit: "write" | "read"): Record<string, number> {
     clients: m.clients, [`${unit}s_per_s`]: m.ops_per_s, p50_ms: m.p50_ms, p99_ms: m.p99_ms, errors: m.errors,
     [`leader_cpu_us_per_${unit}`]: m.leader_cpu_us, [`follower_cpu_us_per_${unit}`]: m.follower_cpu_us,
     [`client_cpu_us_per_${unit}`]: m.client_cpu_us,
+    ...(m.leader_fsyncs !== undefined ? { [`leader_fsyncs_per_${unit}`]: m.leader_fsyncs, [`follower_fsyncs_per_${unit}`]: m.follower_fsyncs! } : {}),
   };
 }
 

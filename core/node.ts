@@ -57,6 +57,7 @@ import { allocationRoutes } from "./api/allocations.ts";
 import { SchedulingLoop } from "./cluster/scheduling/loop.ts";
 import { GcLoop } from "./cluster/gc/loop.ts";
 import { systemGcRoutes } from "./api/system-gc.ts";
+import { raftStreamServer } from "./cluster/raft/stream-server.ts";
 import { lockWriter } from "./api/kv-lock-write.ts";
 import { sessionRoutes } from "./api/sessions.ts";
 import { txnRoutes } from "./api/txn.ts";
@@ -232,7 +233,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
   const guard = { current: own.guardFor(config, verifier, log) };
   let server: Server;
   try {
-    server = await serveHttp(config, { routes, guard, security });
+    server = await serveHttp(config, { routes, guard, security, verifier, raft, metrics, log });
   } catch (err) {
     monitoring.close();
     await plugins.stopAll();
@@ -449,13 +450,28 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
  * The HTTP server: browser guard, then the route table (routes' fast paths, then hono).
  * Throws the bind error people can act on.
  */
-async function serveHttp(config: Config, o: { routes: RouteTable; guard: { current: Guard }; security: Security }): Promise<Server> {
+async function serveHttp(config: Config, o: {
+  routes: RouteTable; guard: { current: Guard }; security: Security; verifier: RpcVerifier; raft?: RaftReplicator; metrics: Registry; log: Logger;
+}): Promise<Server> {
   const { routes, guard, security } = o;
   // Outside the try below: an unreadable certificate is not a bind error.
   const tls = serverTls(config.tls);
   try {
     // The route table runs routes' fast paths before hono itself (core/http/fast-route.ts).
-    const inner = routes.fetch;
+    // The peers' long-lived streams of Raft messages (raft.stream) are upgraded before it,
+    // authenticated once by a signed handshake (core/cluster/raft/stream-server.ts).
+    const { raft } = o;
+    const streamFrames = raft && config.raft.stream
+      ? new Counter({ name: "corral_raft_stream_frames_total", help: "Frames of Raft messages received on peer streams (raft.stream)", registers: [o.metrics] })
+      : undefined;
+    const streams = raft && streamFrames
+      ? raftStreamServer({
+        verifier: o.verifier, maxMessageBytes: config.raft.maxMessageBytes, step: (m) => raft.step(m), log: o.log,
+        auditRefusal: (req, env, status) => security.auditEarlyRefusal(req, env, status),
+        onFrame: () => streamFrames.inc(),
+      })
+      : undefined;
+    const inner = streams ? (req: Request, env?: unknown) => streams.handshake(req, env) ?? routes.fetch(req, env) : routes.fetch;
     // Host allow-list and cross-site refusal before anything else, fast paths included (core/http/browser-guard.ts).
     // Its refusals of writes are audited here: they never reach the audit middleware.
     const handler = (req: Request, env?: unknown): Response | Promise<Response> => {
@@ -468,7 +484,7 @@ async function serveHttp(config: Config, o: { routes: RouteTable; guard: { curre
       if (refused instanceof Response) return audited(refused);
       return refused.then((r) => (r ? audited(r) : inner(req, env)));
     };
-    return await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls });
+    return await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls, websocket: streams?.websocket });
   } catch (err) {
     throw bindError(err, {
       listener: "http", address: config.node.bind, port: config.node.httpPort,

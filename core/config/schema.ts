@@ -68,7 +68,7 @@ export const KEY_KINDS = {
     eval_gc_threshold: "duration",
     deployment_gc_threshold: "duration",
   },
-  raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size" },
+  raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size", stream: "bool" },
   agent: { leaders: "list", heartbeat: "duration" },
   http: {
     max_body_bytes: "size", max_event_streams: "int", rate_limit_per_token: "int", rate_limit_per_address: "int", rate_limit_burst: "int",
@@ -134,6 +134,7 @@ export const DEFAULTS = {
   snapshotThreshold: 8192,
   raftJoin: false,
   maxMessageBytes: 64 * 1024 * 1024,
+  raftStream: true,
   maxBodyBytes: 1_048_576,
   pluginsDir: "",
   watch: true,
@@ -380,6 +381,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       snapshot_threshold: intIn(16, 10_000_000).default(DEFAULTS.snapshotThreshold),
       join: z.boolean().default(DEFAULTS.raftJoin),
       max_message_bytes: sizeBytes().default(DEFAULTS.maxMessageBytes),
+      stream: z.boolean().default(DEFAULTS.raftStream),
     })
     .transform(
       (v): RaftConfig => ({
@@ -387,6 +389,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         snapshotThreshold: v.snapshot_threshold,
         join: v.join,
         maxMessageBytes: v.max_message_bytes,
+        stream: v.stream,
       }),
     );
 

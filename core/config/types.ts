@@ -99,6 +99,12 @@ export interface RaftConfig {
   join: boolean;
   /** Largest peer message accepted (InstallSnapshot carries the whole state). */
   maxMessageBytes: number;
+  /**
+   * Raft messages to peers over long-lived streams (core/cluster/raft/stream-*.ts),
+   * falling back to one signed request per batch while a stream is down or refused;
+   * false: per-message requests only, and this node refuses streams.
+   */
+  stream: boolean;
 }
 
 export interface AgentConfig {

@@ -11,7 +11,15 @@ export interface Server {
 /** `env` is the Bun server (hono's c.env: requestIP for the client address); absent elsewhere. */
 export type FetchHandler = (req: Request, env?: unknown) => Response | Promise<Response>;
 
-export async function serve(fetch: FetchHandler, opts: { hostname: string; port: number; tls?: ServerTls }): Promise<Server> {
+/**
+ * Bun.serve's WebSocket handlers (the Raft peer streams,
+ * core/cluster/raft/stream-server.ts); a fetch handler upgrades with
+ * env.upgrade(req). Other runtimes serve no WebSocket: the upgrade path then
+ * falls through to the route table and peers use per-message requests.
+ */
+export type WebSocketHandlers = Record<string, unknown>;
+
+export async function serve(fetch: FetchHandler, opts: { hostname: string; port: number; tls?: ServerTls; websocket?: WebSocketHandlers }): Promise<Server> {
   const runtime = currentRuntime();
   if (runtime === "bun") {
     const Bun = (globalThis as any).Bun;
@@ -23,6 +31,7 @@ export async function serve(fetch: FetchHandler, opts: { hostname: string; port:
       // protection comes from body limits and per-route deadlines.
       idleTimeout: 0,
       ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.websocket ? { websocket: opts.websocket } : {}),
       fetch: (req: Request, server: unknown) => fetch(req, server),
     });
     return { port: server.port, stop: async () => void server.stop(true) };

@@ -16,6 +16,8 @@ export interface RaftMetricsSource {
   raftStatus(): { voters: string[] };
   onLeadershipChange(fn: (isLeader: boolean, leader: string | undefined) => void): () => void;
   onApplyLatency(fn: (seconds: number) => void): () => void;
+  /** Log writes committed with an fsync so far (see SqliteRaftStorage.fsyncs). */
+  fsyncCount?(): number;
 }
 
 export interface MetricsSources {
@@ -89,6 +91,20 @@ function registerRaftMetrics(registry: Registry, raft: RaftMetricsSource): void 
     registers: [registry],
   });
   raft.onApplyLatency((s) => apply.observe(s));
+  const fsyncCount = raft.fsyncCount?.bind(raft);
+  if (fsyncCount) {
+    let seen = 0;
+    new Counter({
+      name: "corral_raft_fsyncs_total",
+      help: "Raft log writes committed with an fsync (raft.sync = \"full\"): one per Ready carrying entries, a snapshot or a new term/vote; fewer than writes when proposals are group-committed",
+      registers: [registry],
+      collect() {
+        const now = fsyncCount();
+        if (now > seen) this.inc(now - seen);
+        seen = now;
+      },
+    });
+  }
 }
 
 function registerNodeMetrics(registry: Registry, state: StateReader, latestSample?: (id: string) => LiveSample | undefined): void {

@@ -52,6 +52,10 @@ function startProxy(port: number, target: () => number): Proxy {
     idleTimeout: 0,
     async fetch(req) {
       if (p.cutInbound) return new Response("partitioned", { status: 503 });
+      // Raft peer streams (WebSocket) cannot cross this proxy, which must see
+      // every message to partition: a node's handshake fails here and it
+      // keeps to per-message requests, as with a peer that refuses streams.
+      if (req.headers.get("upgrade")) return new Response("this test proxy carries no streams", { status: 501 });
       const url = new URL(req.url);
       const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
       if (body && p.dropFrom.size > 0 && url.pathname === "/v1/raft/message") {

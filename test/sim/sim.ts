@@ -39,6 +39,8 @@ export interface SimStats {
   committed: number;
   messages: number;
   dropped: number;
+  /** Peer streams lost whole (network.ts). */
+  streamBreaks: number;
   crashes: number;
   /** Crashes inside the driver, by crash point. */
   driverCrashes: Partial<Record<CrashPoint, number>>;
@@ -133,6 +135,7 @@ export class Simulation {
   crash(node: SimNode, restartAfter: number | undefined): void {
     if (!node.alive) return;
     node.crash();
+    this.net.dropStreamsOf(node.id);
     this.clients.onCrash(node.id);
     if (restartAfter !== undefined) this.schedule({ time: this.now + restartAfter, kind: "restart", node: node.id, incarnation: node.incarnation });
   }
@@ -235,7 +238,7 @@ export class Simulation {
       }
       case "deliver": {
         const node = this.nodes.get(ev.msg.to);
-        if (!node?.raft || this.net.isBlocked(ev.msg.from, ev.msg.to)) return;
+        if (!node?.raft || !this.net.arrives(ev.msg)) return;
         this.withReady(node, () => node.raft!.step(ev.msg));
         return;
       }
@@ -321,6 +324,7 @@ export class Simulation {
       committed: this.checker.maxCommitted,
       messages: this.net.sent,
       dropped: this.net.dropped,
+      streamBreaks: this.net.streamBreaks,
       crashes,
       driverCrashes: this.driverCrashes,
       snapshotsInstalled: this.snapshotsInstalled,

@@ -22,6 +22,14 @@ export interface Swarm {
   maxDelay: number;
   dropRate: number;
   dupRate: number;
+  /**
+   * Peer streams (network.ts): each link carries messages in order over a
+   * stream while one is up, losing it whole when it breaks, and falls back to
+   * per-message delivery (dropRate, dupRate, reordering) while it is down.
+   */
+  streams: boolean;
+  /** Probability, per message sent on a stream, that the stream breaks. */
+  streamBreakRate: number;
   /** Mean units between fault actions of each kind; 0 disables the kind. */
   partitionEvery: number;
   crashEvery: number;
@@ -82,6 +90,9 @@ export function pickSwarm(rng: Rng): Swarm {
     keys: rng.pick([1, 3]),
     phase1Ticks: rng.int(150, 400),
     livenessTicks: 60 * electionTicks,
+    // Drawn last, so the other draws of a seed are the same as before streams existed.
+    streams: rng.next() < 0.5,
+    streamBreakRate: rng.pick([0.001, 0.01, 0.05]),
   };
 }
 
@@ -95,6 +106,7 @@ export function describeSwarm(s: Swarm): string {
     `delay=${s.minDelay}-${s.maxDelay}`,
     on("drop", s.dropRate),
     on("dup", s.dupRate),
+    s.streams ? `streams(break=${s.streamBreakRate})` : "",
     on("partition", s.partitionEvery),
     on("crash", s.crashEvery),
     on("conf", s.confChangeEvery),

@@ -244,6 +244,11 @@ export class RaftReplicator implements Replicator {
     return () => this.latencyListeners.delete(fn);
   }
 
+  /** Durable (fsynced, with raft.sync = "full") Ready units so far: corral_raft_fsyncs_total. */
+  fsyncCount(): number {
+    return this.opts.storage.fsyncs;
+  }
+
   /** Graceful stop: hand leadership to the most up-to-date follower first. */
   async close(): Promise<void> {
     if (this.closed) return;

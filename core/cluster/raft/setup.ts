@@ -8,7 +8,8 @@ import type { Store } from "../../store/db.ts";
 import type { Fsm } from "../../state/fsm.ts";
 import { RaftReplicator } from "./replicator.ts";
 import { SqliteRaftStorage } from "./storage.ts";
-import { HttpRaftTransport } from "./transport.ts";
+import { HttpRaftTransport, type RaftTransport } from "./transport.ts";
+import { StreamingRaftTransport } from "./stream-transport.ts";
 import { leaderProposer } from "../leader-client.ts";
 import { PLAIN_HTTP, type PeerHttp } from "../../http/tls.ts";
 
@@ -31,8 +32,7 @@ export function createRaft(opts: { config: Config; selfAddress: string; key: Nod
     store,
     fsm,
     storage: new SqliteRaftStorage(store),
-    // A request that takes longer than an election timeout is worse than a dropped one.
-    transport: new HttpRaftTransport({ self: selfAddress, key, log, timeoutMs: Math.max(1000, config.leader.electionTimeoutMs * 2), scheme: peer.scheme, fetch: peer.fetch }),
+    transport: peerTransport(opts, peer),
     forwarder: leaderProposer({ key, peer, timeoutMs: 15_000 }),
     log,
     electionTimeoutMs: config.leader.electionTimeoutMs,
@@ -41,4 +41,19 @@ export function createRaft(opts: { config: Config; selfAddress: string; key: Nod
     announceLeadership: true,
     onFatal: opts.onFatal,
   });
+}
+
+/**
+ * Per-message signed requests, under streams when raft.stream is on. Not
+ * over TLS yet (the stream client does not take the peer TLS trust), and not
+ * while this node signs the previous release's v1 format (its peers cannot
+ * take a stream, and v1 has no nonce to make a handshake single-use).
+ */
+function peerTransport(opts: { config: Config; selfAddress: string; key: NodeKey; log: Logger }, peer: PeerHttp): RaftTransport {
+  const { config, selfAddress, key, log } = opts;
+  // A request that takes longer than an election timeout is worse than a dropped one.
+  const timeoutMs = Math.max(1000, config.leader.electionTimeoutMs * 2);
+  const perMessage = new HttpRaftTransport({ self: selfAddress, key, log, timeoutMs, scheme: peer.scheme, fetch: peer.fetch });
+  if (!config.raft.stream || peer.scheme !== "http" || key.legacy === "send" || config.role === "dev") return perMessage;
+  return new StreamingRaftTransport({ key, log, fallback: perMessage, timeoutMs, maxFrameBytes: config.raft.maxMessageBytes });
 }

@@ -37,6 +37,14 @@ export class SqliteRaftStorage implements RaftStorage {
   private knownSnapshotIndex: number | undefined;
   private knownLastIndex: number | undefined;
 
+  /**
+   * Units committed with an fsync (durable atomically() calls whose
+   * transaction committed), for corral_raft_fsyncs_total: with raft.sync =
+   * "full" each is one fsync of the database (WAL) file. Group commit shows
+   * as fewer of these than writes.
+   */
+  fsyncs = 0;
+
   constructor(private store: Store) {}
 
   load(): PersistedState | undefined {
@@ -93,7 +101,9 @@ export class SqliteRaftStorage implements RaftStorage {
   atomically<T>(durable: boolean, fn: () => T): T {
     this.store.fsyncCommits(durable);
     try {
-      return this.store.transaction(fn);
+      const out = this.store.transaction(fn);
+      if (durable) this.fsyncs++;
+      return out;
     } catch (err) {
       this.forgetIndexes();
       throw err;
