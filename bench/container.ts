@@ -111,7 +111,8 @@ async function startOnce(node: CorralProcess, jobId: string, image: string, keep
     return a && ["complete", "failed", "lost"].includes(a.clientStatus) && a;
   }, 60_000, 50);
   if (done.clientStatus !== "complete") throw new Error(`${jobId} ended ${done.clientStatus}: ${JSON.stringify(done.taskStates?.t?.events?.slice(-3))}`);
-  const events: Record<string, number> = {};
+  // The plan's time (the leader's clock, this machine's): the allocation was placed then.
+  const events: Record<string, number> = typeof done.createdAt === "number" ? { placed: done.createdAt - t0 } : {};
   let prepared = "";
   for (const e of done.taskStates.t.events as { at: number; type: string; message: string }[]) {
     if (!(e.type in events)) events[e.type] = e.at - t0;
@@ -159,8 +160,9 @@ async function floorRuns(node: CorralProcess, config: any, n: number): Promise<n
 
 /**
  * Where a warm start's time goes, medians over the runs: the POST to the
- * agent's first event (API, evaluation, placement, the agent's allocation
- * watch), the driver's prepare (its own timings, from the Prepared event),
+ * plan that placed the allocation (API, evaluation, scheduling), the plan to
+ * the agent's first event (raft commit, the agent's allocation watch and
+ * reconcile), the driver's prepare (its own timings, from the Prepared event),
  * prepared to runc spawned, and runc spawned to the container's first output
  * (runc create and start, the shell).
  */
@@ -168,7 +170,8 @@ function phases(runs: Start[]): Record<string, number> {
   const rows = runs.map((w) => {
     const e = w.events;
     const row: Record<string, number> = {
-      to_agent: e["Pulling Image"]!,
+      to_placed: e.placed!,
+      placed_to_agent: e["Pulling Image"]! - e.placed!,
       prepare: e.Prepared! - e["Pulling Image"]!,
       prepared_to_spawn: e.Started! - e.Prepared!,
       spawn_to_output: w.ms - e.Started!,
