@@ -115,10 +115,14 @@ export class ContainerDriver {
   private async prepareOne(i: PrepareInput): Promise<string[]> {
     const ref = parseImageRef(i.spec.image);
     i.note(`pulling ${formatImageRef(ref)}`);
+    const t0 = performance.now();
     const image = await this.registry.pull(ref, (m) => i.note(m));
+    const t1 = performance.now();
     const snapshot = await this.snapshots.rootfs(image);
+    const t2 = performance.now();
     mkdirSync(i.bundleDir, { recursive: true, mode: 0o700 });
     const root = rootfsFor(snapshot, i.bundleDir);
+    const t3 = performance.now();
     // Trimmed only while no other task is between its pull and its mount: its blobs and snapshot are not
     // yet marked as in use (the next start that runs alone trims).
     if (this.preparing === 1) {
@@ -126,6 +130,7 @@ export class ContainerDriver {
       const dropped = this.snapshots.trim(this.o.imagesBytes); // after the mount: this image's snapshot counts as in use
       if (dropped.length) this.o.log.info("container: unpacked images removed (container_images_bytes)", { images: dropped });
     }
+    const t4 = performance.now();
     const etc = (f: string) => {
       const p = join(snapshot, "etc", f);
       return existsSync(p) ? readFileSync(p, "utf8") : "";
@@ -144,7 +149,10 @@ export class ContainerDriver {
     });
     writeFileSync(join(i.bundleDir, "config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
     writeFileSync(join(i.bundleDir, "stop-signal"), image.config.stopSignal, { mode: 0o600 });
-    return [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode})`];
+    // Where the preparation's time went, for whoever wonders why a start is slow (and bench/container.ts).
+    const ms = (a: number, b: number) => Math.round(b - a);
+    const took = `pull ${ms(t0, t1)} ms, unpack ${ms(t1, t2)} ms, root ${ms(t2, t3)} ms, cache trim ${ms(t3, t4)} ms, bundle ${ms(t4, performance.now())} ms`;
+    return [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode}; ${took})`];
   }
 
   /** The task's process: the runtime, in the foreground, running the bundle. */
@@ -172,8 +180,14 @@ export class ContainerDriver {
     return { command: this.o.runtime.path, args: ["--root", this.stateDir, "exec", containerId(key), ...argv] };
   }
 
-  /** Before each start: a container of that id left behind (runc killed hard) would block `runc run`. */
+  /**
+   * Before each start: a container of that id left behind (runc killed hard) would block `runc run`.
+   * The runtime keeps a container's state in `<state>/<id>/` (runc and crun alike): without it there is
+   * nothing to delete, and the usual first start skips a synchronous runtime call (10–280 ms on a busy
+   * node, with the agent's event loop blocked meanwhile; see bench/container.ts).
+   */
   clearLeftover(key: ContainerKey): void {
+    if (!existsSync(join(this.stateDir, containerId(key)))) return;
     spawnSync(this.o.runtime.path, ["--root", this.stateDir, "delete", "--force", containerId(key)], { stdio: "ignore", timeout: 30_000 });
   }
 
