@@ -136,6 +136,9 @@ async function floorRuns(node: CorralProcess, config: any, n: number): Promise<n
     // The same config.json, its host paths moved off the finished allocation.
     config.root.path = join(bundle, "rootfs");
     for (const mt of config.mounts ?? []) if (typeof mt.source === "string" && mt.source.startsWith(node.dataDir)) mt.source = local;
+    // The allocation's network namespace is gone with it: runc makes a fresh one per run instead (the
+    // floor then skips the veth and port proxy corral sets up, which counts against corral's time).
+    for (const ns of config.linux?.namespaces ?? []) if (ns.type === "network") delete ns.path;
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
       // A fresh cgroup each run, two levels deep as corral's (/corral/<alloc>.<task>/ctr): creating it is part of a start.

@@ -22,7 +22,7 @@ function driverWithLoggingRuntime() {
   const log = { debug() {}, info() {}, warn() {}, error() {} } as any;
   const drv = new ContainerDriver({
     dir: join(dir, "c"), runtime: { path: runtime, name: "runc", version: "1" }, auth: {}, insecureRegistries: [], allowedRegistries: [],
-    cacheBytes: 1 << 30, imagesBytes: 1 << 30, maxUnpackedBytes: 1 << 30, pullTimeoutMs: 1000, log,
+    cacheBytes: 1 << 30, imagesBytes: 1 << 30, maxUnpackedBytes: 1 << 30, pullTimeoutMs: 1000, log, listenHost: "127.0.0.1",
   });
   return { drv, state: join(dir, "c", "state"), calls: () => (existsSync(calls) ? readFileSync(calls, "utf8") : "") };
 }
