@@ -15,7 +15,7 @@ import { generateRead } from "./gen.ts";
 import { rawRequest, type RawRequest, type RawResponse } from "./raw-http.ts";
 import { differences, headersOf, type Observed } from "./differential.ts";
 import { listRoutes } from "./routes.ts";
-import { paramCandidates, reapTwins, startTwins, type Twin, type Twins } from "./twins.ts";
+import { meshCaAliases, paramCandidates, reapTwins, startTwins, type Twin, type Twins } from "./twins.ts";
 
 const SEED = Number(process.env.CORRAL_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const COUNT = Number(process.env.CORRAL_FUZZ_DIFF_COUNT ?? 1_500);
@@ -41,8 +41,9 @@ test(`fuzz differential: ${COUNT} anonymous and narrow-token reads, populated no
   const { populated, empty, state } = twins;
   const routes = await listRoutes(populated.url, populated.management);
   const facts = {
-    populated: { port: populated.port, dataDir: populated.dataDir, aliases: aliases(populated) },
-    empty: { port: empty.port, dataDir: empty.dataDir, aliases: aliases(empty) },
+    // Each twin's mesh CA is public and per cluster, like its port (meshCaAliases).
+    populated: { port: populated.port, dataDir: populated.dataDir, aliases: { ...aliases(populated), ...(await meshCaAliases(populated)) } },
+    empty: { port: empty.port, dataDir: empty.dataDir, aliases: { ...aliases(empty), ...(await meshCaAliases(empty)) } },
     window: { baseline: state.baselineIndex, fence: state.fenceIndex },
     secrets: state.secrets,
   };

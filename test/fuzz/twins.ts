@@ -195,3 +195,24 @@ export function paramCandidates(s: Populated, name: string): string[] {
   const known = table[name] ?? [...ids, ...s.kvKeys, ...s.services, ...s.nodes, s.policyName, s.tokenAccessor];
   return [...known, "nope-does-not-exist"];
 }
+
+/**
+ * Each twin's mesh CA (docs/mesh.md): a root with its own key, serial and
+ * trust domain, public by design (Consul serves /v1/connect/ca/roots with no
+ * token). Per cluster like the node's port, not state a hidden write made.
+ */
+export async function meshCaAliases(t: Twin): Promise<Record<string, string>> {
+  const r = await fetch(`http://127.0.0.1:${t.port}/v1/connect/ca/roots`);
+  if (!r.ok) return {};
+  const body = (await r.json()) as { TrustDomain: string; Roots: Record<string, unknown>[] };
+  const out: Record<string, string> = { [body.TrustDomain]: "<trust-domain>" };
+  for (const root of body.Roots) {
+    for (const [k, v] of Object.entries(root)) {
+      for (const x of Array.isArray(v) ? v : [v]) {
+        // As the value stands in a JSON body (PEM newlines escaped).
+        if (typeof x === "string" && x.length >= 16) out[JSON.stringify(x).slice(1, -1)] = `<ca-${k}>`;
+      }
+    }
+  }
+  return out;
+}

@@ -28,7 +28,7 @@ import { killAll } from "../helpers/proc.ts";
 import { rawRequest } from "../fuzz/raw-http.ts";
 import { differences, type Observed } from "../fuzz/differential.ts";
 import { fillParams, listRoutes, paramNames, type LiveRoute } from "../fuzz/routes.ts";
-import { as, paramCandidates, reapTwins, SHARED, startTwins, type Twin, type Twins } from "../fuzz/twins.ts";
+import { as, meshCaAliases, paramCandidates, reapTwins, SHARED, startTwins, type Twin, type Twins } from "../fuzz/twins.ts";
 import {
   combinations, crossSiteVariants, duplicateKeyBody, flagCombinations, foreignHosts, headOnly, observe, ownHosts, pool, READ_FLAGS, SIMPLE_CONTENT_TYPES, withQuery,
 } from "./helpers-suite.ts";
@@ -45,30 +45,10 @@ afterAll(async () => {
 /** What each twin named differently: the narrow token's secret and accessor, its policy's ID. */
 const aliases = (t: Twin) => ({ [t.narrow.secret]: "<narrow-secret>", [t.narrow.accessor]: "<narrow-accessor>", [t.narrow.policyId]: "<narrow-policy>" });
 
-/**
- * Each twin's mesh CA (docs/mesh.md): a root with its own key, serial and
- * trust domain, public by design (Consul serves /v1/connect/ca/roots with no
- * token). Per cluster like the node's port, not state a hidden write made.
- */
-async function caAliases(t: Twin): Promise<Record<string, string>> {
-  const r = await fetch(`http://127.0.0.1:${t.port}/v1/connect/ca/roots`);
-  if (!r.ok) return {};
-  const body = (await r.json()) as { TrustDomain: string; Roots: Record<string, unknown>[] };
-  const out: Record<string, string> = { [body.TrustDomain]: "<trust-domain>" };
-  for (const root of body.Roots) {
-    for (const [k, v] of Object.entries(root)) {
-      for (const x of Array.isArray(v) ? v : [v]) {
-        // As the value stands in a JSON body (PEM newlines escaped).
-        if (typeof x === "string" && x.length >= 16) out[JSON.stringify(x).slice(1, -1)] = `<ca-${k}>`;
-      }
-    }
-  }
-  return out;
-}
 
 const facts = {
-  populated: { port: twins.populated.port, dataDir: twins.populated.dataDir, aliases: { ...aliases(twins.populated), ...(await caAliases(twins.populated)) } },
-  empty: { port: twins.empty.port, dataDir: twins.empty.dataDir, aliases: { ...aliases(twins.empty), ...(await caAliases(twins.empty)) } },
+  populated: { port: twins.populated.port, dataDir: twins.populated.dataDir, aliases: { ...aliases(twins.populated), ...(await meshCaAliases(twins.populated)) } },
+  empty: { port: twins.empty.port, dataDir: twins.empty.dataDir, aliases: { ...aliases(twins.empty), ...(await meshCaAliases(twins.empty)) } },
   window: { baseline: twins.state.baselineIndex, fence: twins.state.fenceIndex },
   secrets: twins.state.secrets,
 };
