@@ -154,7 +154,9 @@ describe("a peer that refuses streams", () => {
           method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ to: c.nodes[want]!.address }),
         });
         expect(r.status).toBe(200);
-        leader = await eventually(async () => ((await c.leader()) === want ? want : undefined), 15_000);
+        // `eventually` waits for a truthy value: node 0 must not read as "not yet".
+        await eventually(async () => (await c.leader()) === want, 15_000);
+        leader = want;
       }
       for (let i = 0; i < 10; i++) {
         const r = await getJson(`${c.nodes[leader]!.url}/v1/kv/mixed/${round}-${i}`, { method: "PUT", body: `m${i}` });
