@@ -9,8 +9,7 @@
 // Args come from whoever may register a service, and must not read the
 // agent's data dir.
 import { spawn } from "node:child_process";
-import { type CheckStatus, formatDuration } from "../../core/sdk/index.ts";
-import { INHERITED_ENV } from "../exec/env.ts";
+import { type CheckStatus, formatDuration, INHERITED_ENV } from "../../core/sdk/index.ts";
 import type { ExecProbeSpec } from "./definition.ts";
 import { clipCheckOutput as clip, utf8Prefix, type ProbeResult } from "../../core/sdk/index.ts";
 
