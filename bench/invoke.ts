@@ -15,78 +15,19 @@
 //   npx bun bench/invoke.ts [--seconds 5] [--rounds 3] [--connections 32] [--backends 2] [--profile DIR]
 // Needs wrk and haproxy (apt-get install -y wrk haproxy). --profile writes
 // corral's CPU profile (markdown) into DIR.
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { BUN, ROOT, freePort, killAll, startCorral } from "../test/helpers/proc.ts";
+import { BUN, ROOT, killAll, startCorral } from "../test/helpers/proc.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing, type Backend } from "../test/invoke/helpers.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
-import { cpuSeconds } from "./support/cpu.ts";
+import { startHaproxy } from "./support/haproxy.ts";
+import { round3, wrk, type Figures } from "./support/wrk.ts";
 
 const SECONDS = numberFlag("seconds", 5);
 const ROUNDS = numberFlag("rounds", 3);
 const CONNECTIONS = numberFlag("connections", 32);
 const BACKENDS = numberFlag("backends", 2);
 const PROFILE_DIR = stringFlag("profile", "") || undefined;
-
-interface Figures {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** CPU (user + system) the proxy process spent per request, in microseconds: steadier than req/s on a shared machine. */
-  cpuUsPerReq?: number;
-}
-
-const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
-
-/** Runs wrk and reads req/s and the p50/p99 of its latency distribution. */
-function wrk(url: string, connections: number, seconds: number, host?: string, pid?: number): Figures {
-  const a = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...(host ? ["-H", `Host: ${host}`] : []), url];
-  const cpu0 = pid ? cpuSeconds(pid) : 0;
-  const out = execFileSync("wrk", a, { encoding: "utf8" });
-  const cpu = pid ? cpuSeconds(pid) - cpu0 : 0;
-  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const pct = (p: string) => {
-    const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m").exec(out);
-    if (!m) throw new Error(`wrk output without ${p}%:\n${out}`);
-    return Number(m[1]) * UNIT_MS[m[2]!]!;
-  };
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  if (!rps) throw new Error(`wrk output without Requests/sec:\n${out}`);
-  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out);
-  if (errors) process.stderr.write(`wrk ${url} (${host ?? "-"}): ${errors[0]}\n`);
-  return { rps: Math.round(Number(rps[1])), p50Ms: round3(pct("50")), p99Ms: round3(pct("99")), ...(pid && total ? { cpuUsPerReq: Math.round((cpu * 1e6) / total) } : {}) };
-}
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
-
-async function startHaproxy(backends: Backend[]): Promise<{ port: number; pid: number; stop(): void }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "corral-haproxy-"));
-  const cfg = join(dir, "haproxy.cfg");
-  writeFileSync(cfg, [
-    "global", "  maxconn 4096", "  nbthread 1",
-    "defaults", "  mode http", "  option http-keep-alive", "  http-reuse always",
-    "  timeout connect 5s", "  timeout client 30s", "  timeout server 30s",
-    "frontend f", `  bind 127.0.0.1:${port}`, "  default_backend b",
-    "backend b", "  balance roundrobin",
-    ...backends.map((b, i) => `  server s${i} 127.0.0.1:${b.port}`),
-    "",
-  ].join("\n"));
-  const child = spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      return { port, pid: child.pid!, stop: () => child.kill("SIGKILL") };
-    } catch {
-      await Bun.sleep(50);
-    }
-  }
-  throw new Error(`haproxy did not start: ${err}`);
-}
 
 /** The bare relay, in its own process like the others. */
 async function startBareRelay(backends: Backend[]): Promise<{ port: number; pid: number; stop(): void }> {
