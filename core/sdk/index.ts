@@ -56,6 +56,11 @@ export type { RootsView } from "../connect/ca.ts";
 
 export { durationMs, formatDuration, parseDuration, parseGoDuration, sizeBytes } from "../config/duration.ts";
 export { othersMayRead, untraversable } from "../config/file-access.ts";
+export { goDurationMs, goDurationString } from "../config/go-duration.ts";
+// ---- The host: its users, who a task runs as, the data dir's modes (exec tasks and exec checks).
+export { parsePasswd, idRanges, taskIdentity, checkIdentity, type PasswdEntry, type AgentIdentity, type UserPolicy, type IdRange, type TaskIdentity } from "../host/users.ts";
+export { readPasswd, agentIdentity } from "../host/host-users.ts";
+export { closeDataDirToTasks, privateEntries, EXEC_ENTRY, MODE_PRIVATE_DIR, MODE_PRIVATE_FILE, MODE_TRAVERSE } from "../host/data-dir-modes.ts";
 export { intIn } from "../config/schema.ts";
 
 // ---- Health checks: Consul's http and tcp probes (the health plugin runs them

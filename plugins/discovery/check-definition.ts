@@ -2,9 +2,8 @@
 // PUT /v1/agent/check/register, validated as Consul does (reference §4.1).
 // Keys match case-insensitively and in snake_case, like Consul's decoder.
 import { z } from "zod";
-import { type CheckStatus, consulError } from "../../core/sdk/index.ts";
+import { type CheckStatus, consulError, goDurationMs, goDurationString } from "../../core/sdk/index.ts";
 import { httpCheckUrlError } from "../../core/sdk/index.ts";
-import { goDurationMs, goDurationString } from "./duration.ts";
 
 export interface CheckSpec {
   id: string;

@@ -1,7 +1,6 @@
 // `[plugins.discovery]` config.
 import { z } from "zod";
-import { goDurationMs } from "./duration.ts";
-import { MAX_CHECKS_PER_NODE, MAX_SERVICES_PER_NODE, NODE_CHECKS_CAP, NODE_SERVICES_CAP } from "../../core/sdk/index.ts";
+import { goDurationMs, MAX_CHECKS_PER_NODE, MAX_SERVICES_PER_NODE, NODE_CHECKS_CAP, NODE_SERVICES_CAP } from "../../core/sdk/index.ts";
 
 /** Below this, anti-entropy writes a log entry per agent faster than it helps. */
 export const MIN_SYNC_INTERVAL_MS = 1_000;

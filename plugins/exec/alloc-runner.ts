@@ -6,7 +6,7 @@
 //   failed   → a task failed past its restart policy (the others are stopped)
 import { chownSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { hostVolumesOf, resolveTask, runsToCompletion, stableJson, tasksUpdated, type ChangeScript, type Logger, type NodeFacts, type PortAssignment, type TaskGroup, type TaskState } from "../../core/sdk/index.ts";
+import { type ChangeScript, hostVolumesOf, type Logger, type NodeFacts, type PortAssignment, resolveTask, runsToCompletion, stableJson, type TaskGroup, type TaskIdentity, type TaskState, tasksUpdated } from "../../core/sdk/index.ts";
 import { prepareAllocDir, prepareTaskDir } from "./dirs.ts";
 import { taskEnv } from "./env.ts";
 import { provideIdentity } from "./identity.ts";
@@ -15,7 +15,6 @@ import type { TaskLimits } from "./limits.ts";
 import { TaskRunner } from "./task-runner.ts";
 import { isEphemeral, lifecycleStep, phaseOf, type TaskNow } from "./lifecycle.ts";
 import type { ProcessEntry, TaskRecord } from "./processes.ts";
-import type { TaskIdentity } from "./users.ts";
 import type { TaskSandbox } from "./task-sandbox.ts";
 import { TaskTemplates } from "./templates/task-templates.ts";
 import { runChangeScript, type ScriptResult } from "./templates/change-script.ts";

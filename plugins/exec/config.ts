@@ -1,7 +1,6 @@
 // `[plugins.exec]` config: logs, cgroups, kill grace, memory watchdog, task users.
 import { z } from "zod";
-import { durationMs, sizeBytes } from "../../core/sdk/index.ts";
-import { idRanges } from "./users.ts";
+import { durationMs, idRanges, sizeBytes } from "../../core/sdk/index.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
 
 /**

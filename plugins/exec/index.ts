@@ -16,7 +16,8 @@
 // lost and replaced elsewhere; its tasks are killed when it comes back.
 // Job stop and node drain are how tasks stop.
 import { join } from "node:path";
-import { follow, type PluginContext, type PluginHandle, type PluginModule, type TaskState } from "../../core/sdk/index.ts";
+import { agentIdentity, closeDataDirToTasks, follow, idRanges, type PluginContext, type PluginHandle, type PluginModule, readPasswd, taskIdentity, type TaskState, untraversable } from "../../core/sdk/index.ts";
+import { prepareExecDir } from "./dirs.ts";
 import { execConfigSchema, type ExecConfig } from "./config.ts";
 import { createLimits } from "./limits.ts";
 import { ProcessFile, survives, type TaskRecord } from "./processes.ts";
@@ -27,9 +28,6 @@ import { JobServices } from "./services.ts";
 import { AllocWatch, localAllocs, remoteAllocs } from "./source.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { RunnerStatus } from "./alloc-runner.ts";
-import { closeDataDirToTasks, prepareExecDir, untraversable } from "./dirs.ts";
-import { agentIdentity, readPasswd } from "./host-users.ts";
-import { idRanges, taskIdentity } from "./users.ts";
 import { commandFile, probeFor } from "./sandbox-host.ts";
 import { taskSandbox } from "./task-sandbox.ts";
 import { execRoutes } from "./exec-routes.ts";

@@ -9,10 +9,8 @@ import { spawnSync } from "node:child_process";
 import { chownSync, existsSync, lstatSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { untraversable } from "./dirs.ts";
-import { ISOLATED, ISOLATION_ATTRIBUTE } from "../../core/sdk/index.ts";
+import { ISOLATED, ISOLATION_ATTRIBUTE, readPasswd, untraversable } from "../../core/sdk/index.ts";
 import type { ExecConfig } from "./config.ts";
-import { readPasswd } from "./host-users.ts";
 import { refusedPath, sandboxCommand, shared, type HostPath, type SandboxTools } from "./sandbox.ts";
 
 export const BWRAP_VERSION_ATTRIBUTE = "driver.exec.bwrap.version";

@@ -4,10 +4,9 @@
 // privileges, unisolated, by design). An exec task is isolated wherever the
 // node can; where it cannot, a task that requires isolation (or no
 // network) is refused rather than run without it.
-import { needsIsolation, type Task } from "../../core/sdk/index.ts";
+import { needsIsolation, type Task, type TaskIdentity } from "../../core/sdk/index.ts";
 import type { Isolation } from "./sandbox-host.ts";
 import { sandboxCommand } from "./sandbox.ts";
-import type { TaskIdentity } from "./users.ts";
 
 export type TaskSandbox =
   | { kind: "isolated"; command: string; args: string[] }

@@ -2,9 +2,8 @@
 // discovery plugin stored (HTTP, Method, Header, Body, TLSSkipVerify, TCP,
 // ScriptArgs, Interval, Timeout, SuccessBeforePassing, FailuresBefore*).
 // Pure; discovery validated the definition when it was registered.
-import { goDurationMs } from "../discovery/duration.ts";
 import type { LocalCheckInfo } from "../discovery/topics.ts";
-import { stableJson, type HttpProbeSpec, type TcpProbeSpec } from "../../core/sdk/index.ts";
+import { goDurationMs, type HttpProbeSpec, stableJson, type TcpProbeSpec } from "../../core/sdk/index.ts";
 import { thresholds, type Thresholds } from "./thresholds.ts";
 
 // The http and tcp probes and their specs are core's (core/checks/probes.ts, through the SDK): exec runs them too.

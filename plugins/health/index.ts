@@ -10,14 +10,11 @@
 // It announces itself on `health.state` (topics.ts): discovery then accepts
 // Args checks when enable_exec_checks is on, and the exec driver's stopgap
 // check runner steps aside (plugins.exec.run_checks = "auto").
-import { announce, follow, send, type PluginContext, type PluginHandle, type PluginModule } from "../../core/sdk/index.ts";
+import { agentIdentity, announce, checkIdentity, closeDataDirToTasks, follow, type PluginContext, type PluginHandle, type PluginModule, readPasswd, send } from "../../core/sdk/index.ts";
 import { CHECK_RESULT, LOCAL_CHECKS } from "../discovery/topics.ts";
 import { healthConfigSchema, type HealthConfig } from "./config.ts";
 import type { RunSpec } from "./definition.ts";
 import { checkEnv, execProbe } from "./exec-probe.ts";
-import { agentIdentity, readPasswd } from "../exec/host-users.ts";
-import { closeDataDirToTasks } from "../exec/dirs.ts";
-import { checkIdentity } from "../exec/users.ts";
 import { httpInit, httpProbe, tcpProbe, type ProbeResult } from "../../core/sdk/index.ts";
 import { HealthRunner } from "./runner.ts";
 import { HEALTH_STATE, type HealthState } from "./topics.ts";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ApiError } from "../../core/http/errors.ts";
 import { parseServiceRegistration } from "../../plugins/discovery/definition.ts";
 import { parseCheck } from "../../plugins/discovery/check-definition.ts";
-import { goDurationMs, goDurationString } from "../../plugins/discovery/duration.ts";
+import { goDurationMs, goDurationString } from "../../core/config/go-duration.ts";
 import { LocalRegistry } from "../../plugins/discovery/local.ts";
 
 const err400 = (fn: () => unknown): string => {

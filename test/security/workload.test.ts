@@ -14,10 +14,10 @@ import { dirname, join } from "node:path";
 import { startCorral, killAll, getJson, eventually, devSecretOf, freePort, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call, tokenWith } from "../acl/helpers.ts";
 import { IS_ROOT, finishedAlloc, headers, shellJob, taskLogs, uidOf } from "./helpers-workload.ts";
-import { checkIdentity, idRanges, parsePasswd, taskIdentity } from "../../plugins/exec/users.ts";
+import { checkIdentity, idRanges, parsePasswd, taskIdentity } from "../../core/host/users.ts";
 import { driverRequirements, execAttributes } from "../../core/scheduler/raw.ts";
 import { compileAsk } from "../../core/scheduler/ask.ts";
-import { closeDataDirToTasks } from "../../plugins/exec/dirs.ts";
+import { closeDataDirToTasks } from "../../core/host/data-dir-modes.ts";
 
 if (!IS_ROOT) console.log("test/security/workload.test.ts skipped: the agent must run as root to switch task users (uid is " + process.getuid?.() + ")");
 

@@ -40,7 +40,11 @@ export function areaOf(path: string): Area {
  * plugin boundary, or undefined when it may:
  * - a plugin reaches core only through core/sdk (what external plugins get);
  * - core names plugins only in core/plugins/builtin.ts (the built-in list),
- *   and the SDK names none.
+ *   and the SDK names none;
+ * - a plugin reaches another plugin only through its contract, the typed
+ *   channels of its topics.ts: what two plugins share beyond that is core's
+ *   (core/host, core/checks, …, through core/sdk). plugins/container is not a
+ *   plugin but the exec driver's container library, so exec may use it.
  */
 export function boundaryViolation(from: string, to: string): string | undefined {
   const a = areaOf(from);
@@ -50,6 +54,12 @@ export function boundaryViolation(from: string, to: string): string | undefined 
   }
   if ((a === "core" || a === "sdk") && b === "plugin") {
     return `core imports a plugin outside core/plugins/builtin.ts: ${from} -> ${to}`;
+  }
+  if (a === "plugin" && b === "plugin") {
+    const [fromPlugin, toPlugin] = [from.split("/")[1], to.split("/")[1]];
+    const contract = to.endsWith("/topics.ts");
+    const library = fromPlugin === "exec" && toPlugin === "container";
+    if (fromPlugin !== toPlugin && !contract && !library) return `plugin imports another plugin's code, not its topics.ts contract: ${from} -> ${to}`;
   }
   return undefined;
 }

@@ -72,6 +72,10 @@ describe("plugin boundary", () => {
     expect(boundaryViolation("plugins/dns/index.ts", "core/plugins/builtin.ts")).toContain("plugin imports core");
     expect(boundaryViolation("plugins/dns/index.ts", "core/sdk/index.ts")).toBeUndefined();
     expect(boundaryViolation("plugins/dns/index.ts", "plugins/discovery/topics.ts")).toBeUndefined();
+    expect(boundaryViolation("plugins/health/index.ts", "plugins/exec/users.ts")).toContain("another plugin's code");
+    expect(boundaryViolation("plugins/health/definition.ts", "plugins/discovery/duration.ts")).toContain("another plugin's code");
+    expect(boundaryViolation("plugins/exec/index.ts", "plugins/exec/dirs.ts")).toBeUndefined();
+    expect(boundaryViolation("plugins/exec/index.ts", "plugins/container/driver.ts")).toBeUndefined();
     expect(boundaryViolation("core/node.ts", "plugins/probe/config.ts")).toContain("core imports a plugin");
     expect(boundaryViolation("core/sdk/index.ts", "plugins/probe/config.ts")).toContain("core imports a plugin");
     expect(boundaryViolation("core/plugins/builtin.ts", "plugins/probe/index.ts")).toBeUndefined();

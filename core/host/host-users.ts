@@ -1,5 +1,6 @@
 // The host's users and the agent's own identity, read from the system (the
-// I/O half of users.ts). Used by the exec driver and by exec health checks.
+// I/O half of users.ts). Used by the exec driver and by exec health checks,
+// so it is core's (through core/sdk), not one plugin's.
 import { readFileSync } from "node:fs";
 import { parsePasswd, type AgentIdentity, type PasswdEntry } from "./users.ts";
 

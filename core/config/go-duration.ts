@@ -1,10 +1,10 @@
 // Go durations as Consul's JSON carries them: strings ("10s", "1m30s",
 // "500ms") or numbers of nanoseconds (how Go encodes a time.Duration).
-import { parseGoDurationMs } from "../../core/sdk/index.ts";
+import { parseGoDurationMs } from "../http/consul.ts";
 
 /**
  * Milliseconds from a Go duration (Consul JSON), or undefined when `v` is not
- * one. "0" and 0 are 0. Not the config schema core/config/duration.ts durationMs.
+ * one. "0" and 0 are 0. Not the config schema's durationMs (duration.ts).
  */
 export function goDurationMs(v: unknown): number | undefined {
   if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v / 1e6 : undefined;

@@ -2,7 +2,7 @@
 //
 // A root agent runs every exec task as an unprivileged host user: the task's
 // `user`, else `[plugins.exec] user` ("nobody"), like Nomad's exec driver. It
-// then reaches only its own task folder in the data dir (dirs.ts) and none
+// then reaches only its own task folder in the data dir (data-dir-modes.ts) and none
 // of the agent's secrets.
 //
 // Raw mode is running with the agent's own privileges: the raw_exec driver
@@ -11,7 +11,8 @@
 // Every other way to those privileges is refused here: a user whose uid is 0
 // under another name, and the exec driver on an agent that is not root (it
 // cannot switch users, so the task would be raw without saying so).
-import { isRawTask, ROOT_USER, type Task } from "../../core/sdk/index.ts";
+import { isRawTask, ROOT_USER } from "../scheduler/raw.ts";
+import type { Task } from "../scheduler/jobspec/types.ts";
 
 export interface PasswdEntry {
   name: string;
