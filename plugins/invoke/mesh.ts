@@ -12,6 +12,7 @@ import { meshCaller } from "./mesh-client.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
 import type { ServiceRegistry } from "./services.ts";
+import type { SpanSink } from "./spans.ts";
 import type { TraceIds } from "./trace.ts";
 
 /** How often the trusted roots are read again (a rotation adds one) and leaves checked for renewal. */
@@ -22,7 +23,7 @@ export function agentServiceName(nodeName: string): string {
   return `corral-agent.${nodeName.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`.slice(0, 128);
 }
 
-export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds }): Promise<{ call: CallHandler }> {
+export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<{ call: CallHandler }> {
   const cfg = ctx.config;
   const identity = new MeshIdentity(ctx.host.meshCa!, cfg.mesh_leaf_ttl);
   const authorizer = meshAuthorizerFromState(ctx.state);
@@ -38,6 +39,7 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
     try {
       server = ctx.own(await startMeshServer({
         bind, port: cfg.mesh_port, identity, log: ctx.log,
+        ...(o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {}),
         serverLeaf: () => identity.leaf(self),
         authorize: (source, destination) => authorizer.authorizeSource(source, destination),
         async localInstance(service, serviceId) {
