@@ -50,6 +50,8 @@ export interface MeshServerDeps {
   /** Counts handshakes and denials (metrics). */
   onHandshake?: (peer: Peer["kind"]) => void;
   onDenied?: (source: string, destination: string) => void;
+  /** A TLS handshake that failed (not TLS, no common cipher, our certificate refused by the client). */
+  onHandshakeFailed?: () => void;
   /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
   spans?: { trace: TraceIds; sink: SpanSink };
 }
@@ -98,7 +100,10 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
     d.onHandshake?.(peer.kind);
     app.emit("connection", sock);
   });
-  server.on("tlsClientError", (err) => d.log.debug("invoke mesh: TLS handshake failed", { err }));
+  server.on("tlsClientError", (err) => {
+    d.onHandshakeFailed?.();
+    d.log.debug("invoke mesh: TLS handshake failed", { err });
+  });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = peers.get(req.socket) ?? { kind: "rejected", why: "unknown connection" };

@@ -9,6 +9,7 @@ import type { InvokeConfig } from "./config.ts";
 import type { CallHandler } from "./fetch.ts";
 import type { Invoker } from "./invoker.ts";
 import { meshCaller } from "./mesh-client.ts";
+import { MeshMetrics } from "./mesh-metrics.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
 import type { ServiceRegistry } from "./services.ts";
@@ -29,8 +30,7 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   const authorizer = meshAuthorizerFromState(ctx.state);
   const self = agentServiceName(ctx.host.nodeName);
   const bind = cfg.mesh_bind || ctx.host.advertise || cfg.bind;
-  const handshakes = ctx.metrics.counter({ name: "corral_invoke_mesh_handshakes_total", help: "mTLS connections accepted by this node's mesh listener, by the caller's kind (service, plain, rejected)", labelNames: ["peer"] });
-  const denials = ctx.metrics.counter({ name: "corral_invoke_mesh_denials_total", help: "Calls refused by this node's mesh listener by intention, by source and destination service", labelNames: ["source", "destination"] });
+  const meshMetrics = new MeshMetrics(ctx.metrics);
 
   // The listener needs this node's certificate, so it starts once the CA answers (on a node that
   // starts before any leader is elected, a few refreshes later) and is retried until then.
@@ -48,8 +48,9 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
           const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
           return (mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0])?.spec;
         },
-        onHandshake: (peer) => handshakes.inc({ peer }),
-        onDenied: (source, destination) => denials.inc({ source, destination }),
+        onHandshake: (peer) => meshMetrics.handshake(peer),
+        onHandshakeFailed: () => meshMetrics.handshakeFailed(),
+        onDenied: (source, destination) => meshMetrics.denied(source, destination),
       }));
     } catch (err) {
       if ((err as { code?: string })?.code === "EADDRINUSE" || (err as { code?: string })?.code === "EADDRNOTAVAIL") {
