@@ -12,6 +12,7 @@ import { startCorral, killAll, eventually, getJson, tempDir, type CorralProcess 
 import { checkOf, checkTransitions } from "./targets.ts";
 import { grpcHealthTarget, type GrpcHealthTarget } from "./grpc-target.ts";
 import { BUN, allocs, reapTasks } from "../jobs/cluster-helpers.ts";
+import { jobCheckProbe } from "../../plugins/exec/services.ts";
 
 let p: CorralProcess;
 let target: GrpcHealthTarget;
@@ -106,6 +107,14 @@ describe("grpc checks", () => {
       tls.stop();
     }
   }, 30_000);
+
+  test("exec's stopgap runner probes a job's grpc check with the same probe", async () => {
+    target.set("stopgap.v1", "SERVING");
+    const probe = jobCheckProbe({ name: "c", type: "grpc", grpcService: "stopgap.v1", intervalMs: 1000, timeoutMs: 2000 }, "127.0.0.1", target.port);
+    expect(await probe()).toEqual({ status: "passing", output: `gRPC check 127.0.0.1:${target.port}/stopgap.v1: success` });
+    target.set("stopgap.v1", "NOT_SERVING");
+    expect((await probe()).status).toBe("critical");
+  });
 
   test('a job\'s check { type = "grpc", grpc_service } runs against the task', async () => {
     const job = {
