@@ -63,12 +63,14 @@ export { readPasswd, agentIdentity } from "../host/host-users.ts";
 export { closeDataDirToTasks, privateEntries, EXEC_ENTRY, MODE_PRIVATE_DIR, MODE_PRIVATE_FILE, MODE_TRAVERSE } from "../host/data-dir-modes.ts";
 export { intIn } from "../config/schema.ts";
 
-// ---- Health checks: Consul's http and tcp probes (the health plugin runs them
+// ---- Health checks: Consul's http, tcp and grpc probes (the health plugin runs them
 // for registered checks, exec for its job services), and the URLs a check may fetch.
 
 export { httpCheckUrlError } from "../checks/check-url.ts";
 export { DEFAULT_OUTPUT_MAX_BYTES, MAX_REDIRECTS, clip as clipCheckOutput, httpInit, httpProbe, httpStatus, tcpProbe, utf8Prefix } from "../checks/probes.ts";
 export type { HttpProbeSpec, ProbeResult, TcpProbeSpec } from "../checks/probes.ts";
+export { grpcProbe, grpcTargetText, parseGrpcTarget } from "../checks/grpc-probe.ts";
+export type { GrpcProbeSpec } from "../checks/grpc-probe.ts";
 
 // ---- Replicated state: commands, readers and the public types of their rows.
 

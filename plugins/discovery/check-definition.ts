@@ -3,7 +3,7 @@
 // Keys match case-insensitively and in snake_case, like Consul's decoder.
 import { z } from "zod";
 import { type CheckStatus, consulError, goDurationMs, goDurationString } from "../../core/sdk/index.ts";
-import { httpCheckUrlError } from "../../core/sdk/index.ts";
+import { httpCheckUrlError, parseGrpcTarget } from "../../core/sdk/index.ts";
 
 export interface CheckSpec {
   id: string;
@@ -11,8 +11,8 @@ export interface CheckSpec {
   /** "" = a node-level check. */
   serviceId: string;
   notes: string;
-  /** ttl runs here; http/tcp/script (Args) are run by the health plugin; maintenance is set by the agent endpoints. */
-  type: "ttl" | "http" | "tcp" | "script" | "maintenance";
+  /** ttl runs here; http/tcp/grpc/script (Args) are run by the health plugin; maintenance is set by the agent endpoints. */
+  type: "ttl" | "http" | "tcp" | "grpc" | "script" | "maintenance";
   /** Status at registration (Consul's default: critical). */
   status: CheckStatus;
   ttlMs?: number;
@@ -57,6 +57,7 @@ const CheckBody = z.object({
   Header: z.record(z.string().max(256), z.array(z.string().max(4096)).max(32)).nullable().optional(),
   Body: z.string().max(65_536).optional(), DisableRedirects: z.boolean().optional(), TLSSkipVerify: z.boolean().optional(), TLSServerName: z.string().max(256).optional(),
   TCP: z.string().max(300).optional(),
+  GRPC: z.string().max(600).optional(), GRPCUseTLS: z.boolean().optional(),
   Args: z.array(z.string().max(4096)).min(1).max(64).optional(),
   Interval: duration, Timeout: duration, TTL: duration, DeregisterCriticalServiceAfter: duration,
   SuccessBeforePassing: z.number().int().min(0).max(1000).optional(),
@@ -107,7 +108,7 @@ function refuseUnsupported(b: Record<string, unknown>, allowExec: boolean) {
   if (!allowExec && (set("Args") || set("ScriptArgs") || set("Script"))) throw consulError(400, SCRIPT_CHECKS_DISABLED);
   if (set("Script")) throw consulError(400, "Script (a shell command line) is not supported; use Args (an argument vector, run without a shell)");
   if (set("ScriptArgs") && !set("Args")) b.Args = b.ScriptArgs;
-  for (const k of ["DockerContainerID", "GRPC", "H2PING", "UDP", "AliasNode", "AliasService", "OSService"]) {
+  for (const k of ["DockerContainerID", "H2PING", "UDP", "AliasNode", "AliasService", "OSService"]) {
     if (set(k)) throw consulError(400, `${k} checks are not supported`);
   }
 }
@@ -132,8 +133,9 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   const deregisterAfterMs = dur(canon, "DeregisterCriticalServiceAfter");
 
   if (b.HTTP && b.TCP) throw consulError(400, "Only one of HTTP or TCP may be set per check");
-  if (b.Args && (b.HTTP || b.TCP)) throw consulError(400, "Only one of Args, HTTP or TCP may be set per check");
-  const type = b.HTTP ? "http" : b.TCP ? "tcp" : b.Args ? "script" : "ttl";
+  if ([b.HTTP, b.TCP, b.GRPC, b.Args].filter(Boolean).length > 1) throw consulError(400, "Only one of Args, HTTP, TCP or GRPC may be set per check");
+  const type = b.HTTP ? "http" : b.TCP ? "tcp" : b.GRPC ? "grpc" : b.Args ? "script" : "ttl";
+  if (b.GRPC && !parseGrpcTarget(b.GRPC)) throw consulError(400, `GRPC must be "host:port" or "host:port/service", got ${JSON.stringify(b.GRPC.slice(0, 100))}`);
   if (b.HTTP) {
     // http(s) only: the prober is this node, and fetch reads file: and data: URLs too (check-url.ts).
     const bad = httpCheckUrlError(b.HTTP);
@@ -163,6 +165,8 @@ export function parseCheck(raw: unknown, ctx: CheckContext = {}): CheckSpec {
   if (b.TLSSkipVerify !== undefined) definition.TLSSkipVerify = b.TLSSkipVerify;
   put("TLSServerName", b.TLSServerName);
   put("TCP", b.TCP);
+  put("GRPC", b.GRPC);
+  if (b.GRPC && b.GRPCUseTLS !== undefined) definition.GRPCUseTLS = b.GRPCUseTLS;
   put("ScriptArgs", b.Args);
   if (intervalMs) definition.Interval = goDurationString(intervalMs);
   if (timeoutMs) definition.Timeout = goDurationString(timeoutMs);

@@ -19,7 +19,7 @@ export interface LocalCheck {
 
 const CheckSpecSchema = z.object({
   id: z.string(), name: z.string(), serviceId: z.string(), notes: z.string(),
-  type: z.enum(["ttl", "http", "tcp", "script", "maintenance"]), status: CheckStatus,
+  type: z.enum(["ttl", "http", "tcp", "grpc", "script", "maintenance"]), status: CheckStatus,
   ttlMs: z.number().optional(), deregisterAfterMs: z.number().optional(),
   definition: z.record(z.string(), z.unknown()),
 });

@@ -4,7 +4,7 @@
 // on the node that owns it.
 //
 //   discovery.checks          discovery → runners: this node's runnable checks
-//                             (http, tcp, script), as a full "reset" (at start, on
+//                             (http, tcp, grpc, script), as a full "reset" (at start, on
 //                             request, [] when discovery stops) or one "put"/"remove"
 //   discovery.checks.request  runners → discovery: "send me a reset" (a runner that
 //                             starts after discovery)
@@ -17,7 +17,7 @@ export const LOCAL_CHECKS_TOPIC = "discovery.checks";
 export const LOCAL_CHECKS_REQUEST_TOPIC = "discovery.checks.request";
 
 /** Check types something other than discovery runs. */
-export const RUNNABLE_TYPES: ReadonlySet<string> = new Set(["http", "tcp", "script"]);
+export const RUNNABLE_TYPES: ReadonlySet<string> = new Set(["http", "tcp", "grpc", "script"]);
 
 /** A check as the owning node registered it; `definition` is Consul's (HTTP, TCP, ScriptArgs, Interval…). Read-only. */
 export interface LocalCheckInfo {

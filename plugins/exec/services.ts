@@ -8,7 +8,7 @@
 // checks of that id for deployment health); it is deregistered when the task
 // stops.
 //
-// http and tcp checks are run here (run_checks), with the health plugin's
+// http, tcp and grpc checks are run here (run_checks), with the health plugin's
 // probes (published through the SDK), and their results handed to
 // the discovery plugin on its "discovery.check.result" topic; the discovery
 // plugin runs ttl checks itself. This is a stopgap for nodes without the
@@ -18,7 +18,7 @@
 // (logged once per allocation) and the task runs without a catalog entry.
 // With ACLs on, the calls carry the node's own token (HostInfo.localToken).
 import {
-  DEFAULT_OUTPUT_MAX_BYTES, type HttpProbeSpec, httpInit, httpProbe, type Logger, type ProbeResult, send, type ServiceCheck, taskServiceId, tcpProbe,
+  DEFAULT_OUTPUT_MAX_BYTES, type GrpcProbeSpec, grpcProbe, type HttpProbeSpec, httpInit, httpProbe, type Logger, type ProbeResult, send, type ServiceCheck, taskServiceId, tcpProbe,
 } from "../../core/sdk/index.ts";
 import { CHECK_RESULT } from "../discovery/topics.ts";
 import type { NodeAlloc, ServiceHooks } from "./alloc-runner.ts";
@@ -52,7 +52,10 @@ export function serviceDefinition(alloc: NodeAlloc, taskName: string, host: stri
   const checks = svc.checks.map((c, i) => {
     const base = { CheckID: checkId(id, i), Name: c.name };
     if (c.type === "ttl") return { ...base, TTL: `${c.ttlMs ?? c.intervalMs}ms` };
-    const target = c.type === "http" ? { HTTP: `http://${host}:${port}${c.path ?? "/"}` } : { TCP: `${host}:${port}` };
+    const target =
+      c.type === "http" ? { HTTP: `http://${host}:${port}${c.path ?? "/"}` }
+      : c.type === "grpc" ? { GRPC: `${hostPort(host, port)}${c.grpcService ? `/${c.grpcService}` : ""}`, ...(c.grpcUseTls ? { GRPCUseTLS: true, TLSSkipVerify: true } : {}) }
+      : { TCP: `${host}:${port}` };
     return { ...base, ...target, Interval: `${c.intervalMs}ms`, Timeout: `${c.timeoutMs}ms` };
   });
   return {
@@ -168,6 +171,10 @@ export function jobCheckProbe(c: ServiceCheck, host: string, port: number): () =
     const spec: HttpProbeSpec = { kind: "http", url: `http://${hostPort(host, port)}${c.path ?? "/"}`, method: "GET", headers: [], tlsSkipVerify: false };
     const init = httpInit(spec);
     return () => httpProbe(spec, init, c.timeoutMs, DEFAULT_OUTPUT_MAX_BYTES);
+  }
+  if (c.type === "grpc") {
+    const spec: GrpcProbeSpec = { kind: "grpc", host, port, service: c.grpcService ?? "", tls: c.grpcUseTls === true, tlsSkipVerify: c.grpcUseTls === true };
+    return () => grpcProbe(spec, c.timeoutMs);
   }
   return () => tcpProbe({ kind: "tcp", host, port }, c.timeoutMs);
 }

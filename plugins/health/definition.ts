@@ -1,13 +1,13 @@
 // A check as the health plugin runs it, read from the Consul definition the
 // discovery plugin stored (HTTP, Method, Header, Body, TLSSkipVerify, TCP,
-// ScriptArgs, Interval, Timeout, SuccessBeforePassing, FailuresBefore*).
+// GRPC, GRPCUseTLS, ScriptArgs, Interval, Timeout, SuccessBeforePassing, FailuresBefore*).
 // Pure; discovery validated the definition when it was registered.
 import type { LocalCheckInfo } from "../discovery/topics.ts";
-import { goDurationMs, type HttpProbeSpec, stableJson, type TcpProbeSpec } from "../../core/sdk/index.ts";
+import { goDurationMs, parseGrpcTarget, stableJson, type GrpcProbeSpec, type HttpProbeSpec, type TcpProbeSpec } from "../../core/sdk/index.ts";
 import { thresholds, type Thresholds } from "./thresholds.ts";
 
 // The http and tcp probes and their specs are core's (core/checks/probes.ts, through the SDK): exec runs them too.
-export type { HttpProbeSpec, TcpProbeSpec };
+export type { GrpcProbeSpec, HttpProbeSpec, TcpProbeSpec };
 export interface ExecProbeSpec {
   kind: "exec";
   args: string[];
@@ -17,7 +17,7 @@ export interface InvalidProbeSpec {
   kind: "invalid";
   reason: string;
 }
-export type ProbeSpec = HttpProbeSpec | TcpProbeSpec | ExecProbeSpec | InvalidProbeSpec;
+export type ProbeSpec = HttpProbeSpec | TcpProbeSpec | GrpcProbeSpec | ExecProbeSpec | InvalidProbeSpec;
 
 export interface RunSpec {
   id: string;
@@ -32,8 +32,8 @@ export function sameSpec(a: RunSpec, b: RunSpec): boolean {
   return stableJson(a) === stableJson(b);
 }
 
-/** Consul's defaults: 10 s for http/tcp, 30 s for scripts. */
-export const DEFAULT_TIMEOUT_MS = { http: 10_000, tcp: 10_000, exec: 30_000 } as const;
+/** Consul's defaults: 10 s for http/tcp/grpc, 30 s for scripts. */
+export const DEFAULT_TIMEOUT_MS = { http: 10_000, tcp: 10_000, grpc: 10_000, exec: 30_000 } as const;
 
 /** "host:port", "[v6]:port"; undefined when it is neither. */
 export function splitHostPort(addr: string): { host: string; port: number } | undefined {
@@ -66,6 +66,12 @@ function probeSpec(info: LocalCheckInfo): ProbeSpec {
   if (info.type === "tcp") {
     const hp = splitHostPort(String(d.TCP ?? ""));
     return hp ? { kind: "tcp", ...hp } : { kind: "invalid", reason: `TCP address ${JSON.stringify(d.TCP)} is not host:port` };
+  }
+  if (info.type === "grpc") {
+    const t = parseGrpcTarget(String(d.GRPC ?? ""));
+    return t
+      ? { kind: "grpc", ...t, tls: d.GRPCUseTLS === true, tlsSkipVerify: d.TLSSkipVerify === true }
+      : { kind: "invalid", reason: `GRPC target ${JSON.stringify(d.GRPC)} is not host:port or host:port/service` };
   }
   const args = Array.isArray(d.ScriptArgs) ? d.ScriptArgs.filter((a): a is string => typeof a === "string") : [];
   return args.length > 0 ? { kind: "exec", args } : { kind: "invalid", reason: "script check without Args" };

@@ -1,4 +1,4 @@
-// The health plugin: runs the http, tcp and (when allowed) exec checks of
+// The health plugin: runs the http, tcp, grpc and (when allowed) exec checks of
 // the services registered on THIS node (docs/health.md). The discovery
 // plugin owns registrations and TTL checks; it hands this plugin its node's
 // runnable checks over the local bus (discovery/topics.ts), so every check
@@ -15,7 +15,7 @@ import { CHECK_RESULT, LOCAL_CHECKS } from "../discovery/topics.ts";
 import { healthConfigSchema, type HealthConfig } from "./config.ts";
 import type { RunSpec } from "./definition.ts";
 import { checkEnv, execProbe } from "./exec-probe.ts";
-import { httpInit, httpProbe, tcpProbe, type ProbeResult } from "../../core/sdk/index.ts";
+import { grpcProbe, httpInit, httpProbe, tcpProbe, type ProbeResult } from "../../core/sdk/index.ts";
 import { HealthRunner } from "./runner.ts";
 import { HEALTH_STATE, type HealthState } from "./topics.ts";
 
@@ -35,6 +35,8 @@ function prober(cfg: HealthConfig, stop: AbortSignal) {
         return httpProbe(p, httpInit(p), spec.timeoutMs, cfg.output_max_size);
       case "tcp":
         return tcpProbe(p, spec.timeoutMs);
+      case "grpc":
+        return grpcProbe(p, spec.timeoutMs);
       case "exec":
         if (!cfg.enable_exec_checks) return { status: "critical", output: EXEC_DISABLED_OUTPUT };
         {
@@ -112,7 +114,7 @@ function setup(ctx: PluginContext<HealthConfig>): PluginHandle {
 export const healthPlugin: PluginModule<HealthConfig> = {
   name: "health",
   version: HEALTH_VERSION,
-  description: "Runs the http, tcp and exec checks of this node's services; reports status changes to the catalog",
+  description: "Runs the http, tcp, grpc and exec checks of this node's services; reports status changes to the catalog",
   configSchema: healthConfigSchema,
   setup,
 };

@@ -20,6 +20,15 @@ const domainName = z.string().transform((text, ctx) => {
   return d;
 });
 
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
 const method = z.string().regex(/^[A-Za-z]{1,20}$/).transform((m) => m.toUpperCase());
 
 /** What may differ per service (config table or PUT /v1/invoke-config/{service}). */
@@ -93,6 +102,27 @@ export const invokeConfigSchema = z
     mesh_bind: z.string().refine((s) => s === "" || isIP(s) !== 0, { message: 'must be "" or an IP address' }).default(""),
     /** Lifetime of the leaf certificates this node asks for; renewed at half their life. */
     mesh_leaf_ttl: durationMs({ min: 10_000, max: 30 * 24 * 3_600_000 }).prefault("72h"),
+    /**
+     * OTLP/HTTP trace export (docs/monitoring.md#traces-otlp): the URL spans are POSTed to in the OTLP
+     * JSON encoding, e.g. "http://127.0.0.1:4318/v1/traces"; "" = no spans recorded.
+     */
+    otlp_endpoint: z
+      .string()
+      .max(2048)
+      .refine((s) => s === "" || isHttpUrl(s), { message: 'must be "" or an http:// or https:// URL such as "http://127.0.0.1:4318/v1/traces"' })
+      .default(""),
+    /** Headers sent with every export (an API key, a tenant id); content-type is always application/json. */
+    otlp_headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, "must be an HTTP header name"), z.string().max(8192).regex(/^[^\r\n\0]*$/, "must not contain line breaks"))
+      .default({}),
+    /** Spans per export request at most. */
+    otlp_batch_size: z.number().int().min(1).max(10_000).default(512),
+    /** A batch leaves at least this often (sooner when a full batch waits). */
+    otlp_interval: durationMs({ min: 10, max: 600_000 }).prefault("5s"),
+    /** Spans waiting at most; more are dropped and counted (corral_invoke_otlp_spans_dropped_total{reason="queue_full"}). */
+    otlp_queue_size: z.number().int().min(1).max(1_000_000).default(2048),
+    /** One export request may take this long before it counts as failed (and is retried). */
+    otlp_timeout: durationMs({ min: 100, max: 600_000 }).prefault("10s"),
     /** Per-service overrides: `[plugins.invoke.services.<name>]` with strategy, try_timeout, timeout, max_retries. */
     services: z.record(z.string().min(1).max(128), servicePolicySchema).default({}),
   })

@@ -19,6 +19,7 @@ import { InvokeMetrics } from "./metrics.ts";
 import { invokeRoutes } from "./routes.ts";
 import { ServiceRegistry } from "./services.ts";
 import { TraceIds } from "./trace.ts";
+import { startTracing } from "./tracing.ts";
 import { localSource, remoteSource, type CatalogSource } from "./watch.ts";
 import { startMesh } from "./mesh.ts";
 
@@ -73,13 +74,15 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
       // Fail closed: a node asked for the mesh never sends calls in clear instead.
       if (cfg.mesh && !ctx.host.meshCa) throw new Error("[plugins.invoke] mesh = true, but this node has no access to the mesh CA");
       const meshOn = cfg.mesh;
+      const trace = new TraceIds();
+      // Spans for OTLP export, when otlp_endpoint is set (tracing.ts); off, the call path is unchanged.
+      const tracing = startTracing(ctx, trace, INVOKE_VERSION);
       const invoker = new Invoker({
-        cfg, registry, metrics, rng, now, log: ctx.log,
+        cfg, registry, metrics, rng, now, log: ctx.log, spans: tracing?.calls,
         // With the mesh on, intentions are checked by the destination's agent, from the caller's certificate (mesh-server.ts).
         authorizer: meshOn ? allowAll : deps.authorizer ? deps.authorizer(ctx) : ctx.state ? authorizerFromState(ctx.state) : allowAll,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       });
-      const trace = new TraceIds();
       const viaFetch = fetchCaller(invoker, upstreamFetch(ctx), trace);
       // A call must never take the plugin down: an unexpected throw (a client
       // gone mid-body) is that call's 502, logged.
@@ -87,7 +90,7 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
         ctx.log.warn("invoke: call failed", { err });
         return Response.json({ error: `call failed: ${(err as Error)?.message ?? String(err)}`, code: "INVOKE_FAILED" }, { status: 502 });
       };
-      const mesh = meshOn ? await startMesh(ctx, { invoker, registry, trace }) : undefined;
+      const mesh = meshOn ? await startMesh(ctx, { invoker, registry, trace, spans: tracing?.sink }) : undefined;
       const front = mesh?.call ?? viaFetch;
       const call: CallHandler = (req, service, target, client) => front(req, service, target, client).catch(onError);
 

@@ -24,6 +24,7 @@ import { CODE_ERROR, CODE_TIMEOUT, codeSlot, type ErrorKind, type InvokeMetrics 
 import type { Endpoint } from "./pool.ts";
 import { backoffMs, retryable, type FailureKind, type RetryRules } from "./retry.ts";
 import { TooManyServicesError, type ServiceEntry, type ServiceRegistry } from "./services.ts";
+import type { CallSpan, CallSpans } from "./spans.ts";
 
 /** What corral answers itself (JSON `{ error, code, ...extra }`). */
 export class Refusal {
@@ -77,6 +78,8 @@ export interface InvokerDeps {
   rng: Rng;
   sleep: (ms: number) => Promise<void>;
   log: Logger;
+  /** Span per call for OTLP export (spans.ts); absent when export is off. */
+  spans?: CallSpans;
 }
 
 export class Invoker {
@@ -193,6 +196,8 @@ export class Call<R extends Reply> {
   private last: R | FailureKind | undefined;
   /** The instance the attempt in flight went to. */
   private ep: Endpoint | null = null;
+  /** This call's span (OTLP export on and the call sampled). */
+  private span: CallSpan | undefined;
   // The loop's steps run in transport and timer callbacks: a throw there (a bug) goes to `failed`, not into the transport.
   private readonly settled = (out: R | FailureKind): void => {
     try {
@@ -218,7 +223,9 @@ export class Call<R extends Reply> {
 
   start(c: CallSpec, done: (r: R | Refusal) => void): void {
     this.c = c;
-    this.done = done;
+    // The span's ids are those of the traceparent the front made just before (trace.ts); it ends with the answer.
+    const span = (this.span = this.inv.d.spans?.begin(c));
+    this.done = span ? (r) => (span.end(r), done(r)) : done;
     this.attempt = 0;
     this.tried = null;
     this.last = undefined;
@@ -237,6 +244,7 @@ export class Call<R extends Reply> {
     }
     ep.inflight++;
     this.ep = ep;
+    this.span?.attempt(ep);
     this.t.send(ep, Math.min(c.tryMs, this.deadline - now), this.settled); // last: it may settle before returning
   }
 

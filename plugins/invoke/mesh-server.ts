@@ -16,6 +16,8 @@ import { parseSpiffeServiceId, validServiceName, type Logger } from "../../core/
 import type { CallDecision } from "./authorize.ts";
 import type { LeafPair, MeshIdentity, Trust } from "./mesh-identity.ts";
 import type { EndpointSpec } from "./pool.ts";
+import { nowMs, SPAN_KIND_SERVER, type AttributeValue, type SpanSink } from "./spans.ts";
+import type { TraceIds } from "./trace.ts";
 
 /** Set by the source agent: which service, and which of its instances (the source balanced). */
 export const MESH_SERVICE_HEADER = "x-corral-mesh-service";
@@ -48,6 +50,10 @@ export interface MeshServerDeps {
   /** Counts handshakes and denials (metrics). */
   onHandshake?: (peer: Peer["kind"]) => void;
   onDenied?: (source: string, destination: string) => void;
+  /** A TLS handshake that failed (not TLS, no common cipher, our certificate refused by the client). */
+  onHandshakeFailed?: () => void;
+  /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
+  spans?: { trace: TraceIds; sink: SpanSink };
 }
 
 export interface MeshServer {
@@ -94,7 +100,10 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
     d.onHandshake?.(peer.kind);
     app.emit("connection", sock);
   });
-  server.on("tlsClientError", (err) => d.log.debug("invoke mesh: TLS handshake failed", { err }));
+  server.on("tlsClientError", (err) => {
+    d.onHandshakeFailed?.();
+    d.log.debug("invoke mesh: TLS handshake failed", { err });
+  });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = peers.get(req.socket) ?? { kind: "rejected", why: "unknown connection" };
@@ -107,6 +116,7 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
     const destination = String(req.headers[MESH_SERVICE_HEADER] ?? "").toLowerCase();
     if (!validServiceName(destination)) return json(res, 400, { error: `the ${MESH_SERVICE_HEADER} header must name a service`, code: "NO_SERVICE" });
     const source = peer.kind === "service" ? peer.service : "";
+    if (d.spans) serverSpan(d.spans, req, res, source, destination);
     const decision = await d.authorize(source, destination);
     if (!decision.allowed) {
       d.onDenied?.(source || "(none)", destination);
@@ -172,4 +182,28 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
       setTimeout(r, 1000).unref?.();
     }),
   };
+}
+
+/**
+ * This hop's span (spans.ts): the traceparent from the source agent is
+ * replaced by one naming this hop as the parent, and the span, child of the
+ * source agent's, is recorded when the answer ends (whatever it is: a
+ * denial, no instance, the instance's answer).
+ */
+function serverSpan(spans: { trace: TraceIds; sink: SpanSink }, req: http.IncomingMessage, res: http.ServerResponse, source: string, destination: string): void {
+  const incoming = req.headers.traceparent;
+  req.headers.traceparent = spans.trace.next(typeof incoming === "string" ? incoming : null);
+  const start = spans.trace.claim();
+  if (!start) return; // not sampled
+  const method = req.method ?? "GET";
+  res.once("close", () => {
+    const status = res.statusCode;
+    const attributes: Record<string, AttributeValue> = {
+      "http.request.method": method, "http.response.status_code": status, "peer.service": destination,
+      "corral.mesh.source": source || "(none)",
+    };
+    const error = !res.writableFinished ? "the answer did not complete" : status >= 500 ? `HTTP ${status}` : undefined;
+    if (error) attributes["error.type"] = res.writableFinished ? String(status) : "aborted";
+    spans.sink.push({ ...start, name: `${method} ${destination}`, kind: SPAN_KIND_SERVER, endMs: nowMs(), attributes, ...(error ? { error } : {}) });
+  });
 }

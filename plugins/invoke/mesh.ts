@@ -9,9 +9,11 @@ import type { InvokeConfig } from "./config.ts";
 import type { CallHandler } from "./fetch.ts";
 import type { Invoker } from "./invoker.ts";
 import { meshCaller } from "./mesh-client.ts";
+import { MeshMetrics } from "./mesh-metrics.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
 import type { ServiceRegistry } from "./services.ts";
+import type { SpanSink } from "./spans.ts";
 import type { TraceIds } from "./trace.ts";
 
 /** How often the trusted roots are read again (a rotation adds one) and leaves checked for renewal. */
@@ -22,14 +24,13 @@ export function agentServiceName(nodeName: string): string {
   return `corral-agent.${nodeName.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`.slice(0, 128);
 }
 
-export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds }): Promise<{ call: CallHandler }> {
+export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<{ call: CallHandler }> {
   const cfg = ctx.config;
   const identity = new MeshIdentity(ctx.host.meshCa!, cfg.mesh_leaf_ttl);
   const authorizer = meshAuthorizerFromState(ctx.state);
   const self = agentServiceName(ctx.host.nodeName);
   const bind = cfg.mesh_bind || ctx.host.advertise || cfg.bind;
-  const handshakes = ctx.metrics.counter({ name: "corral_invoke_mesh_handshakes_total", help: "mTLS connections accepted by this node's mesh listener, by the caller's kind (service, plain, rejected)", labelNames: ["peer"] });
-  const denials = ctx.metrics.counter({ name: "corral_invoke_mesh_denials_total", help: "Calls refused by this node's mesh listener by intention, by source and destination service", labelNames: ["source", "destination"] });
+  const meshMetrics = new MeshMetrics(ctx.metrics);
 
   // The listener needs this node's certificate, so it starts once the CA answers (on a node that
   // starts before any leader is elected, a few refreshes later) and is retried until then.
@@ -38,6 +39,7 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
     try {
       server = ctx.own(await startMeshServer({
         bind, port: cfg.mesh_port, identity, log: ctx.log,
+        ...(o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {}),
         serverLeaf: () => identity.leaf(self),
         authorize: (source, destination) => authorizer.authorizeSource(source, destination),
         async localInstance(service, serviceId) {
@@ -46,8 +48,9 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
           const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
           return (mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0])?.spec;
         },
-        onHandshake: (peer) => handshakes.inc({ peer }),
-        onDenied: (source, destination) => denials.inc({ source, destination }),
+        onHandshake: (peer) => meshMetrics.handshake(peer),
+        onHandshakeFailed: () => meshMetrics.handshakeFailed(),
+        onDenied: (source, destination) => meshMetrics.denied(source, destination),
       }));
     } catch (err) {
       if ((err as { code?: string })?.code === "EADDRINUSE" || (err as { code?: string })?.code === "EADDRNOTAVAIL") {

@@ -2,11 +2,18 @@
 //
 // A valid incoming `traceparent` keeps its trace id and flags and gets a new
 // parent id: corral is a hop of its own, so the backend sees corral's span as
-// its parent (what a tracing proxy does; we record no span, but the ids stay
-// unique per hop). A missing or invalid one is replaced by a new trace,
-// sampled (flags 01). `tracestate` passes unchanged.
+// its parent (what a tracing proxy does). A missing or invalid one is
+// replaced by a new trace, sampled (flags 01). `tracestate` passes unchanged.
+//
+// With a span recorder set (OTLP export on, spans.ts), each traceparent made
+// here is also the start of that hop's span: the ids are kept as `pending`
+// and the call loop claims them when the call starts (Invoker's Call.start,
+// the one place every front goes through, right after it built the
+// traceparent in the same synchronous step). Without a recorder nothing is
+// kept: the hot path is as before.
 //
 // Random ids come from a pooled crypto buffer, so a call costs no syscall.
+import type { SpanStart } from "./spans.ts";
 
 const POOL_BYTES = 4096;
 
@@ -16,7 +23,18 @@ export class TraceIds {
   private hexPool = "";
   private at = POOL_BYTES;
 
+  /** Set when spans are recorded (OTLP export on): next() then leaves the hop's ids here for the call to claim. */
+  recording = false;
+  private pending: SpanStart | undefined;
+
   constructor(private readonly fill: (buf: Uint8Array) => void = (b) => void crypto.getRandomValues(b)) {}
+
+  /** The ids of the traceparent next() made last, once: undefined when none is waiting or recording is off. */
+  claim(): SpanStart | undefined {
+    const p = this.pending;
+    this.pending = undefined;
+    return p;
+  }
 
   /** `bytes` random bytes as lowercase hex; never all zeros (invalid in trace context). */
   hex(bytes: number): string {
@@ -38,9 +56,18 @@ export class TraceIds {
     if (incoming !== null && isValidTraceparent(incoming)) {
       const v = incoming.trim().toLowerCase();
       // version 00 layout: 00-<trace 32>-<parent 16>-<flags 2>
-      return `00-${v.slice(3, 35)}-${span}-${v.slice(53, 55)}`;
+      const flags = v.slice(53, 55);
+      if (this.recording) this.keep(v.slice(3, 35), span, v.slice(36, 52), flags);
+      return `00-${v.slice(3, 35)}-${span}-${flags}`;
     }
-    return `00-${this.hex(16)}-${span}-01`;
+    const trace = this.hex(16);
+    if (this.recording) this.keep(trace, span, "", "01");
+    return `00-${trace}-${span}-01`;
+  }
+
+  /** A sampled hop's span start (flag bit 0: the caller asked for it to be recorded). */
+  private keep(traceId: string, spanId: string, parentSpanId: string, flags: string): void {
+    this.pending = (parseInt(flags, 16) & 1) === 1 ? { traceId, spanId, parentSpanId, startMs: performance.timeOrigin + performance.now() } : undefined;
   }
 }
 

@@ -157,6 +157,8 @@ function normalizeService(job: RawJob, g: RawGroup, t: RawTask, svc: NonNullable
       name: c.name ?? `${name}-${c.type}-${i}`,
       type: c.type,
       ...(c.path !== undefined ? { path: c.path } : {}),
+      ...(c.grpc_service !== undefined ? { grpcService: c.grpc_service } : {}),
+      ...(c.grpc_use_tls !== undefined ? { grpcUseTls: c.grpc_use_tls } : {}),
       intervalMs: c.interval,
       timeoutMs: c.timeout,
       ...(c.type === "ttl" ? { ttlMs: c.ttl ?? c.interval } : {}),

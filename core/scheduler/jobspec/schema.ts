@@ -156,8 +156,11 @@ const update = z
 const check = z
   .strictObject({
     name: z.string().min(1).optional(),
-    type: z.enum(["http", "tcp", "ttl"]),
+    type: z.enum(["http", "tcp", "grpc", "ttl"]),
     path: z.string().optional(),
+    // Nomad's grpc check fields: the service asked about (grpc.health.v1) and TLS to the task.
+    grpc_service: z.string().max(256).optional(),
+    grpc_use_tls: z.boolean().optional(),
     interval: duration.default(10_000),
     timeout: duration.default(2_000),
     ttl: duration.optional(),
@@ -166,6 +169,9 @@ const check = z
     if (c.type === "http" && !c.path) ctx.addIssue({ code: "custom", path: ["path"], message: "required for http checks" });
     if (c.path !== undefined && !c.path.startsWith("/")) ctx.addIssue({ code: "custom", path: ["path"], message: `must start with "/"` });
     if (c.path !== undefined && c.type !== "http") ctx.addIssue({ code: "custom", path: ["path"], message: "only http checks take a path" });
+    for (const k of ["grpc_service", "grpc_use_tls"] as const) {
+      if (c[k] !== undefined && c.type !== "grpc") ctx.addIssue({ code: "custom", path: [k], message: "only grpc checks take it" });
+    }
     if (c.interval <= 0) ctx.addIssue({ code: "custom", path: ["interval"], message: "must be longer than 0" });
     if (c.timeout <= 0) ctx.addIssue({ code: "custom", path: ["timeout"], message: "must be longer than 0" });
   }), ALWAYS);

@@ -71,9 +71,13 @@ export interface PortSpec {
 
 export interface ServiceCheck {
   name: string;
-  type: "http" | "tcp" | "ttl";
+  type: "http" | "tcp" | "grpc" | "ttl";
   /** HTTP path, only for http checks. */
   path?: string;
+  /** grpc checks: the service name sent in HealthCheckRequest ("" or absent: the whole server). */
+  grpcService?: string;
+  /** grpc checks: h2 over TLS to the task (certificate not verified: a task's own certificate, as Nomad's tls_skip_verify). */
+  grpcUseTls?: boolean;
   intervalMs: number;
   timeoutMs: number;
   /** For ttl checks: how long a pass lasts without a new one. Defaults to intervalMs. */

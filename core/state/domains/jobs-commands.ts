@@ -19,7 +19,8 @@ const resources = z.object({ cpuMhz: z.number().nonnegative(), memoryMb: z.numbe
 
 const constraint = z.object({ attribute: z.string().max(512), operator: z.enum(["=", "!=", "regexp", "version", "distinct_hosts"]), value: z.string().max(1024) });
 const check = z.object({
-  name: z.string().max(256), type: z.enum(["http", "tcp", "ttl"]), path: z.string().max(2048).optional(),
+  name: z.string().max(256), type: z.enum(["http", "tcp", "grpc", "ttl"]), path: z.string().max(2048).optional(),
+  grpcService: z.string().max(256).optional(), grpcUseTls: z.boolean().optional(),
   intervalMs: ms, timeoutMs: ms, ttlMs: ms.optional(),
 });
 const task = z.object({
