@@ -20,7 +20,7 @@
 // Docker's --privileged makes it: every capability, no seccomp filter, no
 // masked or read-only /proc and /sys paths, /sys writable, every device of
 // the node in /dev and allowed by the cgroup, no no_new_privileges.
-import { DEFAULT_CAPABILITIES, LINUX_CAPABILITIES, type ContainerSpec } from "../../core/sdk/index.ts";
+import { DEFAULT_CAPABILITIES, type ContainerSpec } from "../../core/sdk/index.ts";
 import type { HostDevice } from "./host-devices.ts";
 import type { ImageRunConfig } from "./manifest.ts";
 import { seccompProfile } from "./seccomp.ts";
@@ -119,7 +119,7 @@ export interface BundleInput {
 
 export interface BundleSecurity {
   privileged: boolean;
-  /** The task's capabilities (capabilities.ts effectiveCapabilities); ignored when privileged (every one). */
+  /** The task's capabilities (capabilities.ts effectiveCapabilities); when privileged, every one the agent has (host-capabilities.ts). */
   capabilities: readonly string[];
   /** Privileged only: the node's devices, created in the container's /dev (host-devices.ts). */
   devices: readonly HostDevice[];
@@ -132,7 +132,7 @@ function networkNamespace(n: BundleInput["network"]): { type: "network"; path?: 
 
 export function bundleConfig(i: BundleInput): Record<string, unknown> {
   const privileged = i.security?.privileged ?? false;
-  const bounding = privileged ? [...LINUX_CAPABILITIES] : [...(i.security?.capabilities ?? DEFAULT_CAPABILITIES)];
+  const bounding = [...(i.security?.capabilities ?? DEFAULT_CAPABILITIES)];
   // A non-root user gets none in effect (Docker's rule): runc would otherwise hand them over across its setuid.
   const caps = i.user.uid === 0 ? bounding : [];
   return {

@@ -21,6 +21,7 @@ import {
   capabilitiesNotAllowed, capabilitySet, DEFAULT_CAPABILITIES, effectiveCapabilities, formatCapabilities, formatImageRef, parseImageRef, type ContainerSpec, type Logger,
 } from "../../core/sdk/index.ts";
 import { hostDevices } from "./host-devices.ts";
+import { agentBoundingCapabilities } from "./host-capabilities.ts";
 import { BlobStore } from "./blob-store.ts";
 import { bundleConfig, containerArgv, containerEnv, resolveUser, TASK_DIR_IN_CONTAINER } from "./bundle.ts";
 import { cgroupParent, ContainerLimits, type ContainerKey } from "./cgroup-oom.ts";
@@ -174,7 +175,7 @@ export class ContainerDriver {
       memoryBytes: i.memoryBytes, cpuMhz: i.cpuMhz, cgroupsPath: `${cgroupParent(i)}/ctr`, hostFiles, network,
       security: {
         privileged: i.spec.privileged === true,
-        capabilities: effectiveCapabilities(i.spec.capAdd, i.spec.capDrop),
+        capabilities: i.spec.privileged ? agentBoundingCapabilities() : effectiveCapabilities(i.spec.capAdd, i.spec.capDrop),
         devices: i.spec.privileged ? hostDevices() : [],
       },
     });
