@@ -172,7 +172,7 @@ export function bundleConfig(i: BundleInput): Record<string, unknown> {
       ...(privileged
         ? { devices: (i.security?.devices ?? []).map((d) => ({ path: d.path, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid })) }
         : {
-          seccomp: seccompProfile(),
+          seccomp: seccompProfile(bounding),
           maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
           readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
         }),

@@ -16,6 +16,7 @@ import { ContainerDriver } from "../../plugins/container/driver.ts";
 import { bundleConfig } from "../../plugins/container/bundle.ts";
 import { BlobStore } from "../../plugins/container/blob-store.ts";
 import { capabilitiesOfMask } from "../../plugins/container/host-capabilities.ts";
+import { seccompProfile } from "../../plugins/container/seccomp.ts";
 import { runtimeAttributes } from "../../plugins/container/runtime.ts";
 import { cleanup, tempDir } from "../helpers/proc.ts";
 
@@ -162,6 +163,25 @@ describe("the driver's own check (defence in depth) and the bundle", () => {
     expect(c.process.noNewPrivileges).toBe(true);
     expect(c.linux.seccomp.syscalls[0].names).toContain("mount");
     expect(c.linux.resources.devices).toEqual([{ allow: false, access: "rwm" }]);
+  });
+});
+
+describe("the seccomp filter with added capabilities", () => {
+  const denied = (caps?: string[]) => (seccompProfile(caps) as any).syscalls.filter((r: any) => !r.args).flatMap((r: any) => r.names);
+  const cloneRules = (caps?: string[]) => (seccompProfile(caps) as any).syscalls.filter((r: any) => r.args).length;
+  test("the default set opens nothing; an added capability opens only the calls that need it (Docker's profile)", () => {
+    expect(denied()).toEqual(denied(effectiveCapabilities()));
+    expect(denied()).toContain("clock_settime");
+    expect(denied(effectiveCapabilities(["sys_time"]))).not.toContain("clock_settime");
+    expect(denied(effectiveCapabilities(["sys_time"]))).toContain("mount");
+    expect(cloneRules(effectiveCapabilities(["sys_time"]))).toBe(8);
+    const admin = effectiveCapabilities(["sys_admin"]);
+    expect(denied(admin)).not.toContain("mount");
+    expect(denied(admin)).not.toContain("unshare");
+    expect(denied(admin)).not.toContain("clone3");
+    expect(cloneRules(admin)).toBe(0);
+    expect(denied(admin)).toContain("init_module");
+    expect(denied(admin)).toContain("keyctl");
   });
 });
 

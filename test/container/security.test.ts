@@ -94,7 +94,7 @@ describe.skipIf(!!missing)("container security", () => {
     const layer = await tarOf([
       { type: "directory", name: "bin" },
       { type: "file", name: "bin/busybox", data: readFileSync(BUSYBOX), mode: 0o755 },
-      ...["sh", "cat", "grep", "ip", "ls", "echo"].map((n) => ({ type: "symlink" as const, name: `bin/${n}`, linkname: "/bin/busybox" })),
+      ...["sh", "cat", "grep", "ip", "ls", "echo", "dmesg"].map((n) => ({ type: "symlink" as const, name: `bin/${n}`, linkname: "/bin/busybox" })),
     ]);
     push(writeLayout(join(d, "layout"), "v1", [layer], { Entrypoint: ["/bin/sh", "-c"], Env: ["PATH=/bin"] }).layout, "v1", `${reg.host}/sec/app:v1`);
     image = `${reg.host}/sec/app:v1`;
@@ -103,7 +103,7 @@ describe.skipIf(!!missing)("container security", () => {
       startCorral({ role: "dev", config: `${common}[plugins.exec]\ncontainer_insecure_registries = ["${reg.host}"]\ncontainer_allowed_registries = ["${reg.host}"]\n` }),
       startCorral({
         role: "dev",
-        config: `${common}[plugins.container]\ninsecure_registries = ["${reg.host}"]\nallow_privileged = true\nallow_caps = ["chown", "dac_override", "fsetid", "fowner", "setgid", "setuid", "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill", "audit_write", "net_admin"]\n`,
+        config: `${common}[plugins.container]\ninsecure_registries = ["${reg.host}"]\nallow_privileged = true\nallow_caps = ["chown", "dac_override", "fsetid", "fowner", "setgid", "setuid", "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill", "audit_write", "net_admin", "syslog"]\n`,
       }),
     ]);
     dirs.push(strict.dataDir, lenient.dataDir);
@@ -178,6 +178,15 @@ describe.skipIf(!!missing)("container security", () => {
     await submit(lenient.url, job("nocaps", { image, network_mode: "none", args: ["ip link set lo mtu 1400 && echo mtu set || echo refused"] }));
     const b = await finished(lenient, "nocaps");
     expect(logOf(lenient, b.id)).toContain("refused");
+  }, 120_000);
+
+  test("an added capability opens the seccomp filter's calls that need it: syslog (dmesg) with cap_add syslog, refused without", async () => {
+    await submit(lenient.url, job("klog", { image, cap_add: ["syslog"], args: ["dmesg >/dev/null && echo read"] }));
+    await submit(lenient.url, job("noklog", { image, args: ["dmesg >/dev/null && echo read || echo refused"] }));
+    const a = await finished(lenient, "klog");
+    const b = await finished(lenient, "noklog");
+    expect(logOf(lenient, a.id)).toBe("read\n");
+    expect(logOf(lenient, b.id)).toBe("refused\n");
   }, 120_000);
 
   test("an image from a registry not in container_allowed_registries fails its start with the reason in its events", async () => {
