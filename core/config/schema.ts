@@ -12,6 +12,7 @@ import { hostVolumesSchema } from "./host-volumes.ts";
 import { z } from "zod";
 import { durationMs, formatDuration, sizeBytes } from "./duration.ts";
 import { describeValue, isTable } from "./introspect.ts";
+import { foldPluginAliases } from "./plugin-aliases.ts";
 import { LEGACY_SIGNATURE_MODES, type LegacySignatures } from "../http/rpc-signature.ts";
 import type {
   AgentConfig,
@@ -461,6 +462,13 @@ export function buildConfigSchema(opts: SchemaOptions) {
     })
     .transform((v): ConnectConfig => ({ caCertFile: v.ca_cert_file, caKeyFile: v.ca_key_file }));
 
+  /** The [plugins.<name>] tables of the [plugins] section as written. */
+  const pluginTables = (v: Record<string, unknown>): Record<string, Record<string, unknown>> => {
+    const tables: Record<string, Record<string, unknown>> = {};
+    for (const [k, val] of Object.entries(v)) if (!(k in KEY_KINDS.plugins) && isTable(val)) tables[k] = val as Record<string, unknown>;
+    return tables;
+  };
+
   // [plugins] has three keys of its own; every other key must be a table
   // ([plugins.<name>]) and is kept raw in `settings`.
   const plugins = z
@@ -475,12 +483,11 @@ export function buildConfigSchema(opts: SchemaOptions) {
         if (k in KEY_KINDS.plugins) continue;
         if (!isTable(val)) ctx.addIssue({ code: "unrecognized_keys", keys: [k], path: [], input: v });
       }
+      for (const message of foldPluginAliases(pluginTables(v)).conflicts) ctx.addIssue({ code: "custom", path: [], message });
     })
     .transform((v): PluginsConfig => {
-      const settings: Record<string, Record<string, unknown>> = {};
-      for (const [k, val] of Object.entries(v)) {
-        if (!(k in KEY_KINDS.plugins) && isTable(val)) settings[k] = val;
-      }
+      // [plugins.container] is [plugins.exec] container_* (plugin-aliases.ts).
+      const { settings } = foldPluginAliases(pluginTables(v));
       return { dir: v.dir, enabled: [...new Set(v.enabled)], watch: v.watch, settings };
     });
 

@@ -7,7 +7,7 @@ import type { Constraint, Job, JobType, TaskGroup } from "./jobspec/types.ts";
 import type { NodeView, Resources } from "./types.ts";
 import { isolationRequirement } from "./isolation.ts";
 import { driverRequirements } from "./raw.ts";
-import { containerRequirement } from "./container.ts";
+import { containerRequirement, containerSecurityRequirements } from "./container.ts";
 import { hostVolumeChecks } from "./host-volumes.ts";
 import { compileRegex } from "./regex.ts";
 import { parseVersion, parseVersionRange } from "./version.ts";
@@ -93,6 +93,8 @@ function driverConstraints(group: TaskGroup): CompiledConstraint[] {
   // Tasks that demand isolation (isolation.ts): only where the exec driver reported it can give it.
   const ctr = containerRequirement(group.tasks);
   if (ctr) out.push({ text: `driver: ${ctr.reason}`, test: (n: NodeView) => (n.attributes[ctr.attribute] ?? "") !== "" });
+  // Privileged containers and added capabilities: only where the node's agent allows them.
+  for (const req of containerSecurityRequirements(group.tasks)) out.push({ text: `driver: ${req.reason}`, test: (n: NodeView) => req.test(n.attributes) });
   const iso = isolationRequirement(group.tasks);
   if (iso) out.push({ text: `driver: ${iso.reason}`, test: (n: NodeView) => n.attributes[iso.attribute] === iso.value });
   return out;

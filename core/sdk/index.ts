@@ -14,6 +14,7 @@ export { abortableSleep, watchLoop, watchRemote } from "../plugins/blocking-watc
 export { announce, announcement, channel, follow, listen, send } from "../plugins/channel.ts";
 export type { Announcement, Channel } from "../plugins/channel.ts";
 export type { FastHistogram, HistogramChild } from "../plugins/histogram.ts";
+export { LruCacheDir, type LruCacheDirOptions } from "../plugins/lru-cache-dir.ts";
 export type { MetricsRegistry } from "../plugins/metrics.ts";
 export type { Closeable, EventSubscription, HostInfo, PluginContext, PluginHandle, PluginModule, AppliedProposal, RegistrationFacts, RegistrationInput, RouteHandler, RouteOptions, TimerHandle } from "../plugins/types.ts";
 
@@ -105,6 +106,10 @@ export type { ChangeScript, TaskTemplate } from "../scheduler/index.ts";
 export { DIGEST, formatImageRef, manifestReference, parseImageRef } from "../scheduler/image-ref.ts";
 export type { ImageRef } from "../scheduler/image-ref.ts";
 export { CONTAINER_RUNTIME_ATTRIBUTE, CONTAINER_VERSION_ATTRIBUTE } from "../scheduler/container.ts";
+export {
+  capabilitiesNotAllowed, capabilitySet, CONTAINER_CAPS_ATTRIBUTE, CONTAINER_PRIVILEGED_ATTRIBUTE, DEFAULT_CAPABILITIES,
+  effectiveCapabilities, formatCapabilities, LINUX_CAPABILITIES,
+} from "../scheduler/capabilities.ts";
 export type { ContainerSpec } from "../scheduler/jobspec/types.ts";
 // Task templates (plugins/exec/templates): the engine core validates job specs with, and the data it reads.
 export { createEngine, depId, MissingData, NotFetched, TEMPLATE_LIMITS } from "../templates/engine.ts";

@@ -14,17 +14,21 @@
 //   - memory limit = the task's memory, no swap beyond it; CPU shares by
 //     the task's cpu (MHz), 1024 per 1000 MHz;
 //   - the task folder (templates, secrets, artifacts, volumes) at /local.
-import type { ContainerSpec } from "../../core/sdk/index.ts";
+// A task's cap_add / cap_drop change the capability set (the driver has
+// checked it against the node's container_allow_caps). A privileged task
+// (only where container_allow_privileged) is runc's privileged mode as
+// Docker's --privileged makes it: every capability, no seccomp filter, no
+// masked or read-only /proc and /sys paths, /sys writable, every device of
+// the node in /dev and allowed by the cgroup, no no_new_privileges.
+import { DEFAULT_CAPABILITIES, type ContainerSpec } from "../../core/sdk/index.ts";
+import type { HostDevice } from "./host-devices.ts";
 import type { ImageRunConfig } from "./manifest.ts";
 import { seccompProfile } from "./seccomp.ts";
 
 export const TASK_DIR_IN_CONTAINER = "/local";
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-export const DEFAULT_CAPABILITIES = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID",
-  "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-];
+export { DEFAULT_CAPABILITIES };
 
 /**
  * The process's argv, Docker's way: the task's entrypoint (else the
@@ -109,6 +113,16 @@ export interface BundleInput {
   hostFiles: Readonly<Record<string, string>>;
   /** The network namespace: the allocation's (its /run/netns path), a new empty one, or the host's. */
   network: { path: string } | "none" | "host";
+  /** Absent: the default capabilities, confined. */
+  security?: BundleSecurity;
+}
+
+export interface BundleSecurity {
+  privileged: boolean;
+  /** The task's capabilities (capabilities.ts effectiveCapabilities); when privileged, every one the agent has (host-capabilities.ts). */
+  capabilities: readonly string[];
+  /** Privileged only: the node's devices, created in the container's /dev (host-devices.ts). */
+  devices: readonly HostDevice[];
 }
 
 function networkNamespace(n: BundleInput["network"]): { type: "network"; path?: string }[] {
@@ -117,7 +131,10 @@ function networkNamespace(n: BundleInput["network"]): { type: "network"; path?: 
 }
 
 export function bundleConfig(i: BundleInput): Record<string, unknown> {
-  const caps = i.user.uid === 0 ? DEFAULT_CAPABILITIES : [];
+  const privileged = i.security?.privileged ?? false;
+  const bounding = [...(i.security?.capabilities ?? DEFAULT_CAPABILITIES)];
+  // A non-root user gets none in effect (Docker's rule): runc would otherwise hand them over across its setuid.
+  const caps = i.user.uid === 0 ? bounding : [];
   return {
     ociVersion: "1.0.2-dev",
     process: {
@@ -126,9 +143,9 @@ export function bundleConfig(i: BundleInput): Record<string, unknown> {
       args: i.argv,
       env: i.env,
       cwd: i.cwd,
-      capabilities: { bounding: DEFAULT_CAPABILITIES, effective: caps, permitted: caps, inheritable: [], ambient: [] },
+      capabilities: { bounding, effective: caps, permitted: caps, inheritable: [], ambient: [] },
       rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }], // runc's default; more than the agent's own hard limit fails the start
-      noNewPrivileges: true,
+      noNewPrivileges: !privileged,
     },
     root: { path: "rootfs", readonly: i.readonlyRootfs },
     hostname: i.hostname,
@@ -138,7 +155,7 @@ export function bundleConfig(i: BundleInput): Record<string, unknown> {
       { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
       { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
       { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-      { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+      { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", privileged ? "rw" : "ro"] },
       { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"] },
       { destination: TASK_DIR_IN_CONTAINER, type: "bind", source: i.taskDir, options: ["rbind", "rw", "nosuid", "nodev"] },
       ...Object.entries(i.hostFiles).map(([destination, source]) => ({ destination, type: "bind", source, options: ["bind", "ro", "nosuid", "nodev", "noexec"] })),
@@ -146,15 +163,19 @@ export function bundleConfig(i: BundleInput): Record<string, unknown> {
     linux: {
       cgroupsPath: i.cgroupsPath,
       resources: {
-        devices: [{ allow: false, access: "rwm" }],
+        devices: [{ allow: privileged, access: "rwm" }],
         memory: { limit: i.memoryBytes, swap: i.memoryBytes },
         cpu: { shares: Math.max(2, Math.round((i.cpuMhz * 1024) / 1000)) },
         pids: { limit: 4096 },
       },
       namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...networkNamespace(i.network)],
-      seccomp: seccompProfile(),
-      maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-      readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+      ...(privileged
+        ? { devices: (i.security?.devices ?? []).map((d) => ({ path: d.path, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid })) }
+        : {
+          seccomp: seccompProfile(bounding),
+          maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+          readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        }),
     },
   };
 }

@@ -17,7 +17,11 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatImageRef, parseImageRef, type ContainerSpec, type Logger } from "../../core/sdk/index.ts";
+import {
+  capabilitiesNotAllowed, capabilitySet, DEFAULT_CAPABILITIES, effectiveCapabilities, formatCapabilities, formatImageRef, parseImageRef, type ContainerSpec, type Logger,
+} from "../../core/sdk/index.ts";
+import { hostDevices } from "./host-devices.ts";
+import { agentBoundingCapabilities } from "./host-capabilities.ts";
 import { BlobStore } from "./blob-store.ts";
 import { bundleConfig, containerArgv, containerEnv, resolveUser, TASK_DIR_IN_CONTAINER } from "./bundle.ts";
 import { cgroupParent, ContainerLimits, type ContainerKey } from "./cgroup-oom.ts";
@@ -37,7 +41,13 @@ export interface ContainerDriverOptions {
   insecureRegistries: readonly string[];
   /** Registries images may come from; empty: any. */
   allowedRegistries: readonly string[];
+  /** container_allow_privileged: whether `privileged = true` tasks run here (absent: no). */
+  allowPrivileged?: boolean;
+  /** container_allow_caps: the capabilities a task may end up with (names as configured; "all" allowed; absent: the default set). */
+  allowCaps?: readonly string[];
   cacheBytes: number;
+  /** Blobs unused for longer go at a trim (container_cache_max_age); 0 or absent: no age bound. */
+  cacheMaxAgeMs?: number;
   /** Bound of the unpacked images (snapshots.ts trim). */
   imagesBytes: number;
   maxUnpackedBytes: number;
@@ -84,7 +94,7 @@ export class ContainerDriver {
 
   constructor(private o: ContainerDriverOptions) {
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
-    this.store = new BlobStore(o.dir, o.cacheBytes);
+    this.store = new BlobStore(o.dir, o.cacheBytes, o.cacheMaxAgeMs ?? 0);
     this.registry = new RegistryClient({ auth: o.auth, insecure: o.insecureRegistries, timeoutMs: o.pullTimeoutMs }, this.store);
     this.snapshots = new ImageSnapshots(join(o.dir, "images"), this.store, o.maxUnpackedBytes);
     this.snapshots.sweep();
@@ -93,12 +103,28 @@ export class ContainerDriver {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
   }
 
-  /** Why the image may not be pulled here (allowed_registries), or undefined. */
+  /**
+   * Why the task may not run here (container_allowed_registries,
+   * container_allow_privileged, container_allow_caps), or undefined. The
+   * scheduler places by the same rules (the node's attributes); this is the
+   * driver's own check, for a placement made before the agent's config
+   * changed or by a forged plan.
+   */
   refusal(spec: ContainerSpec): string | undefined {
     const ref = parseImageRef(spec.image);
     if (this.o.allowedRegistries.length && !this.o.allowedRegistries.includes(ref.registry)) {
       return `image ${spec.image}: registry ${ref.registry} is not in [plugins.exec] container_allowed_registries`;
     }
+    if (spec.privileged) {
+      return this.o.allowPrivileged ? undefined : "privileged containers are not allowed on this node ([plugins.exec] container_allow_privileged = false)";
+    }
+    let missing: string[];
+    try {
+      missing = capabilitiesNotAllowed(effectiveCapabilities(spec.capAdd, spec.capDrop), capabilitySet(this.o.allowCaps ?? DEFAULT_CAPABILITIES));
+    } catch (err) {
+      return (err as Error).message;
+    }
+    if (missing.length) return `capabilities ${formatCapabilities(missing)} are not in [plugins.exec] container_allow_caps of this node`;
     return undefined;
   }
 
@@ -126,7 +152,8 @@ export class ContainerDriver {
     // Trimmed only while no other task is between its pull and its mount: its blobs and snapshot are not
     // yet marked as in use (the next start that runs alone trims).
     if (this.preparing === 1) {
-      this.store.trim(new Set([image.manifestDigest, image.configDigest, ...image.layers.map((l) => l.digest)]));
+      const blobs = this.store.trim(new Set([image.manifestDigest, image.configDigest, ...image.layers.map((l) => l.digest)]));
+      if (blobs.length) this.o.log.info("container: blobs removed (container_cache_bytes, container_cache_max_age)", { blobs: blobs.length });
       const dropped = this.snapshots.trim(this.o.imagesBytes); // after the mount: this image's snapshot counts as in use
       if (dropped.length) this.o.log.info("container: unpacked images removed (container_images_bytes)", { images: dropped });
     }
@@ -146,6 +173,11 @@ export class ContainerDriver {
       cwd: i.spec.workDir ?? image.config.workingDir,
       user, hostname: i.allocId.slice(0, 8), readonlyRootfs: i.spec.readonlyRootfs, taskDir: i.taskDir,
       memoryBytes: i.memoryBytes, cpuMhz: i.cpuMhz, cgroupsPath: `${cgroupParent(i)}/ctr`, hostFiles, network,
+      security: {
+        privileged: i.spec.privileged === true,
+        capabilities: i.spec.privileged ? agentBoundingCapabilities() : effectiveCapabilities(i.spec.capAdd, i.spec.capDrop),
+        devices: i.spec.privileged ? hostDevices() : [],
+      },
     });
     writeFileSync(join(i.bundleDir, "config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
     writeFileSync(join(i.bundleDir, "stop-signal"), image.config.stopSignal, { mode: 0o600 });

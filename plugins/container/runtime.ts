@@ -4,7 +4,9 @@
 // placed only where one was found (core/scheduler/container.ts).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { CONTAINER_RUNTIME_ATTRIBUTE, CONTAINER_VERSION_ATTRIBUTE } from "../../core/sdk/index.ts";
+import {
+  capabilitySet, CONTAINER_CAPS_ATTRIBUTE, CONTAINER_PRIVILEGED_ATTRIBUTE, CONTAINER_RUNTIME_ATTRIBUTE, CONTAINER_VERSION_ATTRIBUTE, formatCapabilities,
+} from "../../core/sdk/index.ts";
 
 export interface Runtime {
   path: string;
@@ -26,8 +28,20 @@ export function findRuntime(configured: string): Runtime | { error: string } {
   return { path, name: m?.[1] ?? path.split("/").at(-1)!, version: m?.[2] ?? "unknown" };
 }
 
-export function runtimeAttributes(rt: Runtime | { error: string }, agentIsRoot: boolean): Record<string, string> {
+/** What the agent's config lets container tasks have (container_allow_privileged, container_allow_caps). */
+export interface ContainerSecurityConfig {
+  allowPrivileged: boolean;
+  allowCaps: readonly string[];
+}
+
+export function runtimeAttributes(rt: Runtime | { error: string }, agentIsRoot: boolean, sec: ContainerSecurityConfig): Record<string, string> {
   // runc needs root (no rootless containers here): a non-root agent reports none.
   if ("error" in rt || !agentIsRoot) return {};
-  return { [CONTAINER_RUNTIME_ATTRIBUTE]: rt.name, [CONTAINER_VERSION_ATTRIBUTE]: rt.version };
+  return {
+    [CONTAINER_RUNTIME_ATTRIBUTE]: rt.name,
+    [CONTAINER_VERSION_ATTRIBUTE]: rt.version,
+    // What the scheduler places by (core/scheduler/container.ts): privileged tasks only where allowed, added capabilities only where listed.
+    [CONTAINER_CAPS_ATTRIBUTE]: formatCapabilities(capabilitySet(sec.allowCaps)),
+    ...(sec.allowPrivileged ? { [CONTAINER_PRIVILEGED_ATTRIBUTE]: "true" } : {}),
+  };
 }

@@ -1,6 +1,6 @@
 // `[plugins.exec]` config: logs, cgroups, kill grace, memory watchdog, task users.
 import { z } from "zod";
-import { durationMs, idRanges, sizeBytes } from "../../core/sdk/index.ts";
+import { capabilitySet, DEFAULT_CAPABILITIES, durationMs, formatCapabilities, idRanges, sizeBytes } from "../../core/sdk/index.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
 
 /**
@@ -86,10 +86,34 @@ export const execConfigSchema = z
     container_allowed_registries: z.array(z.string().max(256)).max(256).default([]),
     /** Size bound of the node's image blob store (layers, configs, manifests by digest); least recently used go first. */
     container_cache_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("10GiB"),
+    /** Blobs unused for longer go at the next start's trim, whatever the store's size; "0s": no age bound. */
+    container_cache_max_age: durationMs({ min: 0, max: 10 * 365 * 24 * 3600_000 }).prefault("0s"),
     /** Size bound of the unpacked images (one root file system per image); least recently used go first, never one in use. */
     container_images_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("20GiB"),
     /** Largest total an image may unpack to. */
     container_max_unpacked_bytes: sizeBytes({ min: 1024 * 1024, max: 1024 ** 4 }).prefault("8GiB"),
+    /**
+     * Whether tasks may ask for `privileged = true` (every capability, no
+     * seccomp, the node's devices: root in such a container is root on the
+     * node). Off: such tasks are not placed here (the node does not report
+     * driver.container.privileged) and the driver refuses them.
+     */
+    container_allow_privileged: z.boolean().default(false),
+    /**
+     * The capabilities a container task may end up with after its cap_add /
+     * cap_drop (Nomad's allow_caps): names as "net_admin" or "CAP_NET_ADMIN",
+     * or "all". Default: the default set, so cap_add of anything else is
+     * refused until listed here.
+     */
+    container_allow_caps: z.array(z.string().max(64)).max(64)
+      .default(DEFAULT_CAPABILITIES.map((c) => formatCapabilities([c])))
+      .superRefine((names, ctx) => {
+        try {
+          capabilitySet(names);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: (err as Error).message });
+        }
+      }),
     /** A whole pull (manifests and every layer) gives up after this long. */
     container_pull_timeout: durationMs({ min: 1000, max: 24 * 3600_000 }).prefault("10m"),
   })

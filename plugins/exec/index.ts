@@ -86,7 +86,8 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   const containersOff = !isolate ? "the agent does not run as root" : "error" in runtime ? runtime.error : undefined;
   const containers = containersOff || "error" in runtime ? undefined : new ContainerDriver({
     dir: join(ctx.host.dataDir, "container"), runtime, listenHost: ctx.host.advertise ?? "127.0.0.1", auth: cfg.container_auth, insecureRegistries: cfg.container_insecure_registries,
-    allowedRegistries: cfg.container_allowed_registries, cacheBytes: cfg.container_cache_bytes, imagesBytes: cfg.container_images_bytes, maxUnpackedBytes: cfg.container_max_unpacked_bytes,
+    allowedRegistries: cfg.container_allowed_registries,
+    allowPrivileged: cfg.container_allow_privileged, allowCaps: cfg.container_allow_caps, cacheBytes: cfg.container_cache_bytes, cacheMaxAgeMs: cfg.container_cache_max_age, imagesBytes: cfg.container_images_bytes, maxUnpackedBytes: cfg.container_max_unpacked_bytes,
     pullTimeoutMs: cfg.container_pull_timeout, log: ctx.log,
   });
   if (containersOff) ctx.log.info("container tasks do not run on this node", { reason: containersOff });

@@ -12,7 +12,9 @@ export function execRegistrationFacts(input: RegistrationInput): RegistrationFac
     attributes: {
       ...execAttributes(process.getuid?.() === 0, exec.success && exec.data.allow_raw),
       ...(exec.success ? isolationAttributes(probeFor(exec.data, input.dataDir)) : {}),
-      ...(exec.success ? runtimeAttributes(findRuntime(exec.data.container_runtime), process.getuid?.() === 0) : {}),
+      ...(exec.success ? runtimeAttributes(findRuntime(exec.data.container_runtime), process.getuid?.() === 0, {
+        allowPrivileged: exec.data.container_allow_privileged, allowCaps: exec.data.container_allow_caps,
+      }) : {}),
     },
   };
 }

@@ -217,7 +217,11 @@ describe("services and config", () => {
       artifact_max_bytes: 1024 ** 3, artifact_timeout: 300_000, artifact_allowed_hosts: "", artifact_cache_bytes: 5 * 1024 ** 3,
       container_runtime: "", container_auth: {}, container_insecure_registries: [], container_allowed_registries: [],
       container_cache_bytes: 10 * 1024 ** 3, container_images_bytes: 20 * 1024 ** 3, container_max_unpacked_bytes: 8 * 1024 ** 3, container_pull_timeout: 600_000,
+      container_allow_privileged: false, container_cache_max_age: 0,
+      container_allow_caps: ["chown", "dac_override", "fsetid", "fowner", "setgid", "setuid", "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill", "audit_write"],
     });
+    expect(execConfigSchema.safeParse({ container_allow_caps: ["net_admin", "CAP_SYS_TIME", "all"] }).success).toBe(true);
+    expect(execConfigSchema.safeParse({ container_allow_caps: ["net_admn"] }).error?.issues[0]?.message).toContain(`unknown capability "net_admn"`);
     expect(execConfigSchema.safeParse({ denied_host_uids: "0-999, 2000" }).success).toBe(true);
     expect(execConfigSchema.safeParse({ denied_host_uids: "999-0" }).success).toBe(false);
     expect(execConfigSchema.safeParse({ user: "root; rm" }).success).toBe(false);

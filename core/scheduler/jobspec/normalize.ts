@@ -5,8 +5,10 @@
 
 import { normalizeArtifact, normalizeVolumeMount, normalizeVolumes } from "./task-storage.ts";
 import type { RawJob } from "./schema.ts";
+import { canonicalCapability } from "../capabilities.ts";
 import type {
   Constraint,
+  ContainerSpec,
   Job,
   JobType,
   ReschedulePolicy,
@@ -111,6 +113,16 @@ function normalizeGroup(job: RawJob, g: RawGroup): TaskGroup {
   };
 }
 
+/** privileged, cap_add, cap_drop: only what is set (a job without them keeps its spec and version), names canonical. */
+function containerSecurity(t: RawTask): Pick<ContainerSpec, "privileged" | "capAdd" | "capDrop"> {
+  const canon = (names: string[]) => names.map((n) => canonicalCapability(n)!);
+  return {
+    ...(t.privileged ? { privileged: true } : {}),
+    ...(t.cap_add?.length ? { capAdd: canon(t.cap_add) } : {}),
+    ...(t.cap_drop?.length ? { capDrop: canon(t.cap_drop) } : {}),
+  };
+}
+
 function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
   const task: Task = {
     name: t.name,
@@ -121,7 +133,7 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
     command: t.command ?? "",
     args: t.args,
     ...(t.driver === "container" && t.image !== undefined
-      ? { container: { image: t.image, ...(t.entrypoint ? { entrypoint: t.entrypoint } : {}), ...(t.work_dir ? { workDir: t.work_dir } : {}), readonlyRootfs: t.readonly_rootfs ?? false } }
+      ? { container: { image: t.image, ...(t.entrypoint ? { entrypoint: t.entrypoint } : {}), ...(t.work_dir ? { workDir: t.work_dir } : {}), readonlyRootfs: t.readonly_rootfs ?? false, ...containerSecurity(t) } }
       : {}),
     env: t.env,
     resources: { cpuMhz: t.resources.cpu, memoryMb: t.resources.memory },

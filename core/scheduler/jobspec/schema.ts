@@ -5,6 +5,7 @@
 // normalize.ts turns the parsed value into the camelCase Job.
 
 import { parseImageRef } from "../image-ref.ts";
+import { canonicalCapability } from "../capabilities.ts";
 import { LIMITS_STORAGE, artifactSpec, checkVolumeMounts, groupVolumesSpec, volumeMountSpec } from "./task-storage.ts";
 import { z } from "zod";
 import { attributeError } from "../attribute.ts";
@@ -225,9 +226,17 @@ const template = z
     if (t.change_mode !== "script" && t.change_script !== undefined) ctx.addIssue({ code: "custom", path: ["change_script"], message: `change_script is for change_mode "script"` });
   }), ALWAYS);
 
+/** Linux capability names, checked at submission (capabilities.ts): a typo is a 400 naming it, not a task that fails on a node. */
+const capabilityList = z.array(z.string().max(64).refine((n) => canonicalCapability(n) !== undefined, {
+  error: (iss) => `unknown capability ${JSON.stringify(iss.input)} (Linux names such as "net_admin" or "CAP_NET_ADMIN", or "all")`,
+})).max(64);
+
 /** Which fields belong to which driver: a container task names an image; exec tasks a command. */
 function checkContainerFields(
-  t: { driver: string; command?: string; image?: string; entrypoint?: string[]; work_dir?: string; readonly_rootfs?: boolean; user?: string; isolation?: string; network_mode?: string; ports?: Record<string, { to?: number }> },
+  t: {
+    driver: string; command?: string; image?: string; entrypoint?: string[]; work_dir?: string; readonly_rootfs?: boolean; user?: string; isolation?: string;
+    network_mode?: string; ports?: Record<string, { to?: number }>; privileged?: boolean; cap_add?: string[]; cap_drop?: string[];
+  },
   ctx: z.RefinementCtx,
 ): void {
   if (t.driver !== "container") {
@@ -236,7 +245,7 @@ function checkContainerFields(
     for (const [label, p] of Object.entries(t.ports ?? {})) {
       if (p.to !== undefined) ctx.addIssue({ code: "custom", path: ["ports", label, "to"], message: "to (the port inside the container) is for the container driver" });
     }
-    for (const f of ["image", "entrypoint", "work_dir", "readonly_rootfs"] as const) {
+    for (const f of ["image", "entrypoint", "work_dir", "readonly_rootfs", "privileged", "cap_add", "cap_drop"] as const) {
       if (t[f] !== undefined) ctx.addIssue({ code: "custom", path: [f], message: `${f} is for the container driver` });
     }
     return;
@@ -247,6 +256,12 @@ function checkContainerFields(
       parseImageRef(t.image);
     } catch (err) {
       ctx.addIssue({ code: "custom", path: ["image"], message: (err as Error).message });
+    }
+  }
+  // privileged has every capability already: adding or dropping some would say something that does not hold.
+  if (t.privileged) {
+    for (const f of ["cap_add", "cap_drop"] as const) {
+      if (t[f]?.length) ctx.addIssue({ code: "custom", path: [f], message: `${f} has no meaning with privileged = true (a privileged container has every capability)` });
     }
   }
   for (const f of ["user", "isolation"] as const) {
@@ -279,6 +294,11 @@ const task = z
     entrypoint: z.array(z.string()).max(256).optional(),
     work_dir: z.string().min(1).max(4096).refine((d) => d.startsWith("/"), "an absolute path inside the container").optional(),
     readonly_rootfs: z.boolean().optional(),
+    /** Container driver, Nomad docker's: every capability, no seccomp, the node's devices; only where the node allows it. */
+    privileged: z.boolean().optional(),
+    /** Container driver: capabilities added to / dropped from the default set ("net_admin", "CAP_NET_ADMIN"; "all"). */
+    cap_add: capabilityList.optional(),
+    cap_drop: capabilityList.optional(),
     env: z.record(z.string(), scalarString).default({}),
     resources: z
       .strictObject({ cpu: int(1, 10_000_000).default(100), memory: int(1, 100_000_000).default(300) })

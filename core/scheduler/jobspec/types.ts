@@ -139,6 +139,11 @@ export interface ContainerSpec {
   workDir?: string;
   /** The container's root file system read-only (its task folder, /local, stays writable). */
   readonlyRootfs: boolean;
+  /** Every capability, no seccomp, the node's devices (needs the node's container_allow_privileged); absent: false. */
+  privileged?: boolean;
+  /** Capabilities added to / dropped from the default set, canonical ("CAP_NET_ADMIN"; "ALL" expanded by capabilities.ts). */
+  capAdd?: string[];
+  capDrop?: string[];
 }
 
 /** A task template (docs/jobs.md "Templates"); rendered by the agent (plugins/exec/templates). */

@@ -29,7 +29,11 @@ const task = z.object({
   isolation: z.enum(["required", "best-effort"]).optional(), networkMode: z.enum(["host", "none"]).optional(),
   // A container task's command may be "" (the image's Cmd runs); the jobspec requires one for exec tasks.
   command: z.string().max(4096), args: z.array(z.string().max(65_536)).max(1024),
-  container: z.object({ image: z.string().min(1).max(512), entrypoint: z.array(z.string().max(65_536)).max(256).optional(), workDir: z.string().max(4096).optional(), readonlyRootfs: z.boolean() }).optional(),
+  // Every field of ContainerSpec: a key missing here is dropped from the job without a word (cap_drop lost = more privilege).
+  container: z.object({
+    image: z.string().min(1).max(512), entrypoint: z.array(z.string().max(65_536)).max(256).optional(), workDir: z.string().max(4096).optional(), readonlyRootfs: z.boolean(),
+    privileged: z.boolean().optional(), capAdd: z.array(z.string().max(64)).max(64).optional(), capDrop: z.array(z.string().max(64)).max(64).optional(),
+  }).optional(),
   env: z.record(z.string().max(256), z.string().max(65_536)), resources,
   ports: z.record(z.string().max(64), z.object({ static: z.number().int().min(1).max(65535).optional(), to: z.number().int().min(1).max(65535).optional() })),
   service: z.object({ name: z.string().max(63), tags: z.array(z.string().max(512)).max(64), port: z.string().max(64).optional(), checks: z.array(check).max(16) }).optional(),
@@ -221,12 +225,14 @@ export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersi
 
 /**
  * Whether a job spec uses a key the previous release does not know (canary
- * updates, lifecycle hooks, isolation): its parser would drop the key and
+ * updates, lifecycle hooks, isolation, container privileges): its parser would drop the key and
  * that replica would run a different job than the others, so the entry goes
  * out as v2 and an older node stops instead (command-versions.ts).
  */
 export function specNeedsV2(job: Job): boolean {
   return job.groups.some((g) =>
     g.update.canary !== undefined || g.update.autoPromote !== undefined ||
-    g.tasks.some((t) => t.lifecycle !== undefined || t.isolation !== undefined || t.networkMode !== undefined || t.templates !== undefined));
+    g.tasks.some((t) => t.lifecycle !== undefined || t.isolation !== undefined || t.networkMode !== undefined || t.templates !== undefined ||
+      // privileged, cap_add, cap_drop: an older node would run the container without them (a dropped cap_drop = more privilege).
+      t.container?.privileged !== undefined || t.container?.capAdd !== undefined || t.container?.capDrop !== undefined));
 }
