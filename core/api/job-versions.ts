@@ -14,7 +14,7 @@ import { requestBody } from "../http/json-body.ts";
 import type { EvalOutcome } from "../cluster/scheduling/evaluate.ts";
 import { annotatePlan } from "../cluster/scheduling/plan-annotate.ts";
 import { diffJobs, type JobDiff } from "../scheduler/job-diff.ts";
-import { rawTasks } from "../scheduler/raw.ts";
+import { hostPrivilegedTasks } from "../scheduler/raw.ts";
 import type { Job } from "../scheduler/index.ts";
 import { stableJson } from "../stable-json.ts";
 import { registerJobExtras } from "../state/domains/jobs-commands.ts";
@@ -145,9 +145,9 @@ function requireSpecPermissions(c: Context, spec: Job): void {
   for (const name of spec.groups.flatMap((g) => g.tasks.flatMap((t) => (t.service ? [t.service.name] : [])))) {
     if (!identity.authz.allowed("service", name, "write")) throw aclError(c, 403, "PERMISSION_DENIED", `Permission denied: the version registers service "${name}", which needs service:write`);
   }
-  const raw = rawTasks(spec);
-  if (raw.length && !identity.authz.allowed(RAW_PERMISSION.resource, RAW_PERMISSION.segment, RAW_PERMISSION.access)) {
-    throw aclError(c, 403, "PERMISSION_DENIED", `Permission denied: task ${raw[0]} runs in raw mode (driver raw_exec or user "root"), which needs operator:write`);
+  const found = hostPrivilegedTasks(spec);
+  if (found.length && !identity.authz.allowed(RAW_PERMISSION.resource, RAW_PERMISSION.segment, RAW_PERMISSION.access)) {
+    throw aclError(c, 403, "PERMISSION_DENIED", `Permission denied: task ${found[0]!.task} ${found[0]!.why}, which needs operator:write`);
   }
 }
 

@@ -2,7 +2,7 @@
 // driver, or `user = "root"`). Such a task can read the agent's data dir,
 // the cluster secret included, so it needs more than job write: the
 // submitter's `operator:write` (core/acl/raw-permission.ts) and, on the node,
-// `[plugins.exec] allow_raw = true` (plugins/exec/users.ts). Pure.
+// `[plugins.exec] allow_raw = true` (core/host/users.ts). Pure.
 import type { Job, Task } from "./jobspec/types.ts";
 
 /** The user name that always means raw mode, whatever the node's passwd says. */
@@ -12,9 +12,22 @@ export function isRawTask(t: Pick<Task, "driver" | "user">): boolean {
   return t.driver === "raw_exec" || t.user === ROOT_USER;
 }
 
-/** "group/task" of every raw task of the job. */
-export function rawTasks(job: Job): string[] {
-  return job.groups.flatMap((g) => g.tasks.filter(isRawTask).map((t) => `${g.name}/${t.name}`));
+/**
+ * A privileged container (every capability the agent holds, no seccomp, the
+ * node's devices) can take the host as a raw task can: submitting one needs
+ * operator:write too, whatever the node allows (container_allow_privileged
+ * is the node's consent, not the submitter's right).
+ */
+export function isPrivilegedTask(t: Pick<Task, "container">): boolean {
+  return t.container?.privileged === true;
+}
+
+/** "group/task" and why, of every task of the job that runs with the node's own privileges (raw or privileged). */
+export function hostPrivilegedTasks(job: Job): { task: string; why: string }[] {
+  return job.groups.flatMap((g) => g.tasks.flatMap((t) =>
+    isRawTask(t) ? [{ task: `${g.name}/${t.name}`, why: 'runs in raw mode (driver raw_exec or user "root")' }]
+    : isPrivilegedTask(t) ? [{ task: `${g.name}/${t.name}`, why: "is a privileged container" }]
+    : []));
 }
 
 /**

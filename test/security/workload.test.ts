@@ -128,7 +128,9 @@ describe.skipIf(!IS_ROOT)("a task cannot own the cluster", () => {
     const writer = await tokenWith(node, "job-writer", `job_prefix "" { policy = "write" }`);
     const operator = await tokenWith(node, "raw-writer", `job_prefix "" { policy = "write" }\noperator = "write"`);
 
-    for (const task of [{ user: "root" }, { driver: "raw_exec" }]) {
+    // A privileged container takes the host as a raw task does: the same permission, whatever the nodes allow.
+    const privileged = { driver: "container", image: "127.0.0.1:5999/app:1", privileged: true, command: undefined };
+    for (const task of [{ user: "root" }, { driver: "raw_exec" }, privileged]) {
       const refused = await submit(n.url, shellJob("rooted", "id -u", task), writer.secret);
       expect(refused.status, JSON.stringify(task)).toBe(403);
       expect(refused.body.code).toBe("PERMISSION_DENIED");
