@@ -29,11 +29,14 @@ export type { PageParams, ScanFrom } from "../http/paging.ts";
 export { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";
 export { QueryCache, requestKey } from "../http/query-cache.ts";
 export { serve } from "../http/serve.ts";
+export { isWebSocketUpgrade, upgradeWebSocket } from "../http/websocket-upgrade.ts";
+export type { SessionSocket, WebSocketSession } from "../http/websocket-upgrade.ts";
 export { BindError, bindError, hostPort } from "../net/bind-error.ts";
 
 // ---- ACL: identities, permissions, read scopes, secrets, rules and intentions.
 
 export { requestIdentity } from "../acl/enforce.ts";
+export { isNodeSigned } from "../acl/node-signature.ts";
 export { arrayBy, checksMap, reads } from "../acl/filters.ts";
 export { decidingIntention, precedence, validIntentionName } from "../acl/intentions.ts";
 export { readScope } from "../acl/read-scope.ts";

@@ -22,10 +22,13 @@ import { execStream } from "./exec-session.ts";
 const DEFAULT_TIMEOUT_S = 3600;
 const MAX_TIMEOUT_S = 86_400;
 
+/** A command's words (never through a shell); the WebSocket route (exec-ws.ts) takes the same. */
+export const ExecCommand = z.array(z.string().max(64 * 1024)).min(1).max(1024)
+  .refine((a) => a[0] !== "", { message: "the command's first word is empty" })
+  .refine((a) => a.every((w) => !w.includes("\0")), { message: "a word of the command holds a NUL byte" });
+
 export const ExecBody = z.object({
-  Command: z.array(z.string().max(64 * 1024)).min(1).max(1024)
-    .refine((a) => a[0] !== "", { message: "the command's first word is empty" })
-    .refine((a) => a.every((w) => !w.includes("\0")), { message: "a word of the command holds a NUL byte" }),
+  Command: ExecCommand,
   Task: z.string().min(1).max(128).optional(),
   Stdin: z.string().max(1024 * 1024).optional(),
   TimeoutSeconds: z.number().int().min(1).max(MAX_TIMEOUT_S).optional(),
@@ -39,7 +42,7 @@ export const ExecBody = z.object({
  * signs it; the next node trusts that check). Without ACLs no identity: passes.
  * With no task named, any raw task of the allocation counts.
  */
-function requireRawPermission(alloc: NodeAlloc, task: string | undefined, who: ReturnType<typeof requestIdentity>): void {
+export function requireRawPermission(alloc: NodeAlloc, task: string | undefined, who: ReturnType<typeof requestIdentity>): void {
   if (!who || who.authz.allowed("operator", "", "write")) return;
   const raw = alloc.groupSpec.tasks.filter((t) => (task === undefined || t.name === task) && isRawTask(t));
   if (raw.length === 0) return;

@@ -1,0 +1,189 @@
+// Interactive `alloc exec` over a WebSocket (plugins/exec/exec-ws.ts), on a
+// real node with ACLs on, against a real exec task: a shell driven over
+// stdin frames, its exit code; a real terminal with tty=true (a /dev/pts
+// path, `stty size` following tty_size frames); and, as an attacker: no
+// token or a token without alloc_exec gets no process at all, a page on
+// another site gets no session, a raw task needs operator:write, frames and
+// sessions are bounded, and the audit log has each session.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eventually, killAll, sleep } from "../helpers/proc.ts";
+import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
+import { execWsPath, handshake, openSession } from "./exec-ws-client.ts";
+
+let n: AclNode;
+let allocId: string;
+
+/** A one-shot command through the POST route (to look at the task's folder). */
+async function look(cmd: string): Promise<string> {
+  const res = await fetch(`${n.url}/v1/client/allocation/${allocId}/exec`, {
+    method: "POST", headers: { "content-type": "application/json", "X-Consul-Token": n.management }, body: JSON.stringify({ Command: ["sh", "-c", cmd] }),
+  });
+  const frames = (await res.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  return frames.filter((f) => f.stdout).map((f) => Buffer.from(f.stdout.data, "base64").toString()).join("");
+}
+
+beforeAll(async () => {
+  n = await startAclNode(`[plugins.exec]\nallow_raw = true\nexec_max_sessions = 3\nexec_max_frame_bytes = "4KiB"\n`);
+  const job = {
+    id: "wsjob",
+    groups: [{ name: "g", tasks: [{ name: "t", command: "/bin/sh", args: ["-c", "echo from-task > note; trap 'exit 0' TERM; while :; do /bin/sleep 0.2; done"], resources: { cpu: 50, memory: 64 } }] }],
+  };
+  const r = await call(n.url, "POST", "/v1/jobs", n.management, job);
+  if (r.status !== 200) throw new Error(`submit: ${r.status} ${JSON.stringify(r.body)}`);
+  const a = await eventually(async () => ((await call(n.url, "GET", "/v1/job/wsjob/allocations", n.management)).body as any[]).find((y) => y.clientStatus === "running"), 30_000);
+  allocId = a.id;
+  await eventually(async () => (await look("cat note")) === "from-task\n", 15_000);
+}, 60_000);
+
+afterAll(async () => {
+  await call(n.url, "DELETE", "/v1/job/wsjob", n.management).catch(() => {});
+  await sleep(300);
+  await killAll();
+});
+
+describe("alloc exec over a WebSocket", () => {
+  test("an interactive sh: commands typed over stdin frames run in the task's folder; the exit code comes last", async () => {
+    const s = openSession(n.url, allocId, { command: ["sh"], token: n.management });
+    s.stdin("cat note; echo hi\n");
+    await s.waitFor("hi\n");
+    expect(s.stdout()).toBe("from-task\nhi\n");
+    s.stdin("echo oops >&2; exit 3\n");
+    const end = await s.ended;
+    expect([end.exit, end.close]).toEqual([3, 1000]);
+    expect(s.stderr()).toBe("oops\n");
+  }, 30_000);
+
+  test("stdin close ends a command reading to its end", async () => {
+    const s = openSession(n.url, allocId, { command: ["wc", "-c"], token: n.management });
+    s.stdin("12345");
+    s.closeStdin();
+    const end = await s.ended;
+    expect([s.stdout().trim(), end.exit]).toEqual(["5", 0]);
+  }, 30_000);
+
+  test("tty=true: a real terminal (tty names /dev/pts), stty size follows tty_size frames", async () => {
+    const s = openSession(n.url, allocId, { command: ["sh"], tty: true, token: n.management });
+    s.resize(33, 101);
+    await sleep(300);
+    // The terminal echoes what is typed: the marker is computed, so only the command's output holds it.
+    s.stdin("tty; stty size; echo done-$((40+2))\n");
+    await s.waitFor("done-42\r\n");
+    expect(s.stdout()).toMatch(/\/dev\/pts\/\d+\r\n/);
+    expect(s.stdout()).toContain("33 101\r\n");
+    s.resize(40, 120);
+    await sleep(300);
+    s.stdin("stty size; exit 4\n");
+    const end = await s.ended;
+    expect(s.stdout()).toContain("40 120\r\n");
+    expect(end.exit).toBe(4);
+  }, 30_000);
+
+  test("tty=true: ^C over stdin interrupts the foreground command, as on a terminal", async () => {
+    const s = openSession(n.url, allocId, { command: ["sh"], tty: true, token: n.management });
+    s.stdin("sleep 30; echo after-$((1+1))\n");
+    await sleep(800);
+    s.stdin("\x03");
+    s.stdin("echo int-$((2+3)); exit\n");
+    await s.waitFor("int-5\r\n");
+    expect(s.stdout()).not.toContain("after-2");
+    expect((await s.ended).exit).toBe(0);
+  }, 30_000);
+
+  test("a client that goes away ends the command", async () => {
+    const s = openSession(n.url, allocId, { command: ["sh", "-c", "echo started; sleep 3; echo late > after-close"], token: n.management });
+    await s.waitFor("started\n");
+    s.ws.close();
+    await sleep(5_000);
+    expect(await look("test -e after-close && echo there || echo gone")).toBe("gone\n");
+  }, 30_000);
+
+  test("no token, or a token without alloc_exec: 403 before any process starts", async () => {
+    const writer = await tokenWith(n, "ws-jobwrite", `job "wsjob" { policy = "write" }\nalloc_exec "other" { policy = "write" }`);
+    const path = execWsPath(allocId, { command: ["sh", "-c", "touch refused-ran"] });
+    for (const headers of [{}, { "X-Consul-Token": writer.secret }, { "X-Consul-Token": "00000000-0000-4000-8000-000000000000" }]) {
+      const r = await handshake(n.url, path, headers);
+      expect(r.status).toBe(403);
+      expect(JSON.parse(r.body).code).toMatch(/PERMISSION_DENIED|ACL_NOT_FOUND/);
+    }
+    await sleep(500);
+    expect(await look("test -e refused-ran && echo there || echo none")).toBe("none\n");
+    // alloc_exec write on the job is what it takes; the token may come as Authorization: Bearer.
+    const execer = await tokenWith(n, "ws-exec", `alloc_exec "wsjob" { policy = "write" }`);
+    const s = openSession(n.url, allocId, { command: ["echo", "allowed"], headers: { Authorization: `Bearer ${execer.secret}` } });
+    expect((await s.ended).exit).toBe(0);
+    expect(s.stdout()).toBe("allowed\n");
+    // One audit record per session, refused or not, naming its accessor.
+    const records = await eventually(async () => {
+      const r = await call(n.url, "GET", `/v1/audit?path=/v1/client/allocation/${allocId}/exec`, n.management);
+      const gets = (r.body as any[]).filter((x) => x.method === "GET");
+      return gets.some((x) => x.accessor === execer.accessor && x.status === 101) && gets.some((x) => x.accessor === writer.accessor && x.status === 403) ? gets : undefined;
+    }, 10_000);
+    expect(records.filter((x: any) => x.accessor === execer.accessor).length).toBe(1);
+  }, 30_000);
+
+  test("a page on another site cannot open a session, whatever the browser holds", async () => {
+    const path = execWsPath(allocId, { command: ["sh", "-c", "touch cross-site-ran"] });
+    for (const headers of [{ Origin: "http://evil.example" }, { "Sec-Fetch-Site": "cross-site" }]) {
+      const r = await handshake(n.url, path, { ...headers, "X-Consul-Token": n.management });
+      expect([r.status, JSON.parse(r.body).code]).toEqual([403, "CROSS_SITE_REQUEST"]);
+    }
+    await sleep(500);
+    expect(await look("test -e cross-site-ran && echo there || echo none")).toBe("none\n");
+    // The node's own origin (its dashboard) may.
+    const s = openSession(n.url, allocId, { command: ["echo", "own"], token: n.management, headers: { Origin: n.url } });
+    expect([(await s.ended).exit, s.stdout()]).toEqual([0, "own\n"]);
+  }, 30_000);
+
+  test("bad input: a clear 400 before the upgrade; not a handshake: 400", async () => {
+    const base = `/v1/client/allocation/${allocId}/exec`;
+    for (const q of ["", "?command=sh", "?command=%5B%5D", "?command=%5B%22%22%5D", "?command=%5B%22sh%22%5D&tty=yes", "?command=%5B%22sh%22%5D&extra=1", "?command=%5B%22sh%22%5D&task=nope"]) {
+      const r = await handshake(n.url, base + q, { "X-Consul-Token": n.management });
+      expect([q, r.status, JSON.parse(r.body).code]).toEqual([q, 400, "INVALID_INPUT"]);
+    }
+    const plain = await fetch(`${n.url}${execWsPath(allocId, { command: ["sh"] })}`, { headers: { "X-Consul-Token": n.management } });
+    expect([plain.status, (await plain.json()).code]).toEqual([400, "UPGRADE_REQUIRED"]);
+    const unknown = await handshake(n.url, execWsPath("00000000-dead", { command: ["sh"] }), { "X-Consul-Token": n.management });
+    expect(unknown.status).toBe(404);
+  }, 30_000);
+
+  test("a bad frame or one over exec_max_frame_bytes ends the session and its command", async () => {
+    const s = openSession(n.url, allocId, { command: ["sh", "-c", "echo up; sleep 3; echo late > after-big"], token: n.management });
+    await s.waitFor("up\n");
+    s.ws.send(JSON.stringify({ stdin: { data: Buffer.alloc(8192).toString("base64") } }));
+    expect((await s.ended).close).toBe(1009);
+    const bad = openSession(n.url, allocId, { command: ["cat"], token: n.management });
+    bad.ws.addEventListener("open", () => bad.ws.send("{\"stdin\":{\"data\":1}}"));
+    expect((await bad.ended).close).toBe(1008);
+    await sleep(4_000);
+    expect(await look("test -e after-big && echo there || echo gone")).toBe("gone\n");
+  }, 30_000);
+
+  test("at most exec_max_sessions open at once: one more gets 429", async () => {
+    const held = [0, 1, 2].map(() => openSession(n.url, allocId, { command: ["sh", "-c", "echo held; sleep 20"], token: n.management }));
+    for (const s of held) await s.waitFor("held\n");
+    const r = await handshake(n.url, execWsPath(allocId, { command: ["true"] }), { "X-Consul-Token": n.management });
+    expect([r.status, JSON.parse(r.body).code]).toEqual([429, "TOO_MANY_SESSIONS"]);
+    for (const s of held) s.ws.close();
+    await Promise.all(held.map((s) => s.ended));
+    const again = await eventually(async () => {
+      const s = openSession(n.url, allocId, { command: ["true"], token: n.management });
+      const e = await s.ended;
+      return e.exit === 0 ? e : undefined;
+    }, 10_000);
+    expect(again.exit).toBe(0);
+  }, 60_000);
+
+  test("a raw task (the agent's privileges) also needs operator:write", async () => {
+    const job = { id: "wsraw", groups: [{ name: "g", tasks: [{ name: "r", driver: "raw_exec", command: "/bin/sh", args: ["-c", "trap 'exit 0' TERM; while :; do /bin/sleep 0.2; done"], resources: { cpu: 50, memory: 64 } }] }] };
+    expect((await call(n.url, "POST", "/v1/jobs", n.management, job)).status).toBe(200);
+    const a = await eventually(async () => ((await call(n.url, "GET", "/v1/job/wsraw/allocations", n.management)).body as any[]).find((y) => y.clientStatus === "running"), 30_000);
+    const only = await tokenWith(n, "ws-raw-only", `alloc_exec "wsraw" { policy = "write" }`);
+    const refused = await handshake(n.url, execWsPath(a.id, { command: ["id", "-u"] }), { "X-Consul-Token": only.secret });
+    expect([refused.status, JSON.parse(refused.body).code]).toEqual([403, "PERMISSION_DENIED"]);
+    expect(JSON.parse(refused.body).error).toContain("operator:write");
+    const op = await tokenWith(n, "ws-raw-op", `alloc_exec "wsraw" { policy = "write" }\noperator = "write"`);
+    const s = openSession(n.url, a.id, { command: ["id", "-u"], token: op.secret });
+    expect([(await s.ended).exit, s.stdout()]).toEqual([0, "0\n"]);
+    await call(n.url, "DELETE", "/v1/job/wsraw", n.management);
+  }, 60_000);
+});
