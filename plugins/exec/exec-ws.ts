@@ -27,7 +27,7 @@ import {
 } from "../../core/sdk/index.ts";
 import type { AllocRunner, NodeAlloc } from "./alloc-runner.ts";
 import { requireRawPermission } from "./exec-routes.ts";
-import { startSessionProcess, type SessionProcess } from "./exec-process.ts";
+import { type SessionCommand, startSessionProcess, type SessionProcess } from "./exec-process.ts";
 import {
   CLOSE_BAD_FRAME, CLOSE_ERROR, CLOSE_NORMAL, CLOSE_TOO_BIG, encodeFrame, ExecWsQuery, type ExecWsParams, outputFrame,
   parseClientFrame, type ServerFrame,
@@ -96,10 +96,7 @@ function frameSize(data: string | Uint8Array): number {
 }
 
 /** The session served here: the command's process, started once the socket is open. */
-function localSession(d: ExecWsDeps, runner: AllocRunner, alloc: NodeAlloc, q: ExecWsParams, release: () => void, accessor: string | undefined): WebSocketSession {
-  const plan = runner.execPlan(q.task, q.command);
-  if (plan.kind === "invalid") throw new ApiError(400, "INVALID_INPUT", plan.error);
-  if (plan.kind === "refused") throw new ApiError(409, "ALLOC_NOT_RUNNING", plan.error);
+function localSession(d: ExecWsDeps, plan: SessionCommand, alloc: NodeAlloc, q: ExecWsParams, release: () => void, accessor: string | undefined): WebSocketSession {
   d.ctx.log.info("alloc exec session", { alloc: alloc.id, task: q.task, tty: q.tty, command: q.command.join(" ").slice(0, 200), accessor });
   let proc: SessionProcess | undefined;
   let done = false;
@@ -204,6 +201,15 @@ function relaySession(d: ExecWsDeps, c: Context, address: string, release: () =>
   };
 }
 
+/**
+ * Checked after the allocation is found and the caller's rights: a plain GET
+ * (what `corral alloc exec` sends when a handshake fails, to learn why) gets
+ * the real refusal (404, 403), or this.
+ */
+function requireHandshake(c: Context): void {
+  if (!isWebSocketUpgrade(c.req.raw)) throw new ApiError(400, "UPGRADE_REQUIRED", "this is a WebSocket route: send a handshake (Upgrade: websocket); for a one-shot command, POST a JSON body to the same path");
+}
+
 export function execWsRoutes(d: ExecWsDeps): void {
   const slots = new SessionSlots(d.maxSessions);
   d.ctx.route(createRoute({
@@ -213,7 +219,6 @@ export function execWsRoutes(d: ExecWsDeps): void {
     responses: { 101: { description: "Switching protocols: the session's WebSocket" } },
   }), async (c: Context) => {
     const q = execWsQuery(c);
-    if (!isWebSocketUpgrade(c.req.raw)) throw new ApiError(400, "UPGRADE_REQUIRED", "this is a WebSocket route: send a handshake (Upgrade: websocket); for a one-shot command, POST a JSON body to the same path");
     if (q.ws_handshake) throw new ApiError(400, "INVALID_INPUT", "ws_handshake (the token in the first frame) is not supported: send the token as X-Nomad-Token, X-Consul-Token, Authorization: Bearer, or ?token=");
     const who = requestIdentity(c);
     const id = c.req.param("id")!;
@@ -226,6 +231,7 @@ export function execWsRoutes(d: ExecWsDeps): void {
         // On the node that received the client's request (it holds the token's identity), before passing it on.
         requireRawPermission(where.alloc, q.task, who);
         if (c.req.header(FORWARDED_HEADER)) throw new ApiError(404, "ALLOC_NOT_FOUND", `allocation "${id}" does not run on this node`);
+        requireHandshake(c);
         const release = slots.take();
         try {
           return upgradeWebSocket(c, relaySession(d, c, where.address, release));
@@ -238,9 +244,13 @@ export function execWsRoutes(d: ExecWsDeps): void {
       if (!runner) throw new ApiError(409, "ALLOC_NOT_RUNNING", `allocation ${where.alloc.id} is not running (${where.alloc.clientStatus})`);
     }
     requireRawPermission(alloc!, q.task, who);
+    const plan = runner.execPlan(q.task, q.command);
+    if (plan.kind === "invalid") throw new ApiError(400, "INVALID_INPUT", plan.error);
+    if (plan.kind === "refused") throw new ApiError(409, "ALLOC_NOT_RUNNING", plan.error);
+    requireHandshake(c);
     const release = slots.take();
     try {
-      return upgradeWebSocket(c, localSession(d, runner, alloc!, q, release, who?.accessorId));
+      return upgradeWebSocket(c, localSession(d, plan, alloc!, q, release, who?.accessorId));
     } catch (err) {
       release();
       throw err;

@@ -90,7 +90,8 @@ describe("alloc exec sessions across nodes", () => {
     const path = execWsPath(alloc.id, { command: ["sh", "-c", "touch forged-ran"] });
     const to = new URL(running.proc.url).host;
     const forged = signRequest({ secret: "not-the-cluster-secret-000", node: "rogue" }, "GET", path, "", { to });
-    for (const headers of [{ "X-Corral-Forwarded": "1" }, { "X-Corral-Forwarded": "1", [SIGNATURE_HEADER]: forged }]) {
+    const attempts: Record<string, string>[] = [{ "X-Corral-Forwarded": "1" }, { "X-Corral-Forwarded": "1", [SIGNATURE_HEADER]: forged }];
+    for (const headers of attempts) {
       const r = await handshake(running.proc.url, path, headers);
       expect(r.status).toBe(403);
     }

@@ -6,7 +6,8 @@
 // another site gets no session, a raw task needs operator:write, frames and
 // sessions are bounded, and the audit log has each session.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eventually, killAll, sleep } from "../helpers/proc.ts";
+import { spawnSync } from "node:child_process";
+import { BUN, ENTRY, eventually, killAll, sleep } from "../helpers/proc.ts";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
 import { execWsPath, handshake, openSession } from "./exec-ws-client.ts";
 
@@ -100,7 +101,8 @@ describe("alloc exec over a WebSocket", () => {
   test("no token, or a token without alloc_exec: 403 before any process starts", async () => {
     const writer = await tokenWith(n, "ws-jobwrite", `job "wsjob" { policy = "write" }\nalloc_exec "other" { policy = "write" }`);
     const path = execWsPath(allocId, { command: ["sh", "-c", "touch refused-ran"] });
-    for (const headers of [{}, { "X-Consul-Token": writer.secret }, { "X-Consul-Token": "00000000-0000-4000-8000-000000000000" }]) {
+    const callers: Record<string, string>[] = [{}, { "X-Consul-Token": writer.secret }, { "X-Consul-Token": "00000000-0000-4000-8000-000000000000" }];
+    for (const headers of callers) {
       const r = await handshake(n.url, path, headers);
       expect(r.status).toBe(403);
       expect(JSON.parse(r.body).code).toMatch(/PERMISSION_DENIED|ACL_NOT_FOUND/);
@@ -123,7 +125,8 @@ describe("alloc exec over a WebSocket", () => {
 
   test("a page on another site cannot open a session, whatever the browser holds", async () => {
     const path = execWsPath(allocId, { command: ["sh", "-c", "touch cross-site-ran"] });
-    for (const headers of [{ Origin: "http://evil.example" }, { "Sec-Fetch-Site": "cross-site" }]) {
+    const pages: Record<string, string>[] = [{ Origin: "http://evil.example" }, { "Sec-Fetch-Site": "cross-site" }];
+    for (const headers of pages) {
       const r = await handshake(n.url, path, { ...headers, "X-Consul-Token": n.management });
       expect([r.status, JSON.parse(r.body).code]).toEqual([403, "CROSS_SITE_REQUEST"]);
     }
@@ -141,7 +144,7 @@ describe("alloc exec over a WebSocket", () => {
       expect([q, r.status, JSON.parse(r.body).code]).toEqual([q, 400, "INVALID_INPUT"]);
     }
     const plain = await fetch(`${n.url}${execWsPath(allocId, { command: ["sh"] })}`, { headers: { "X-Consul-Token": n.management } });
-    expect([plain.status, (await plain.json()).code]).toEqual([400, "UPGRADE_REQUIRED"]);
+    expect([plain.status, ((await plain.json()) as { code: string }).code]).toEqual([400, "UPGRADE_REQUIRED"]);
     const unknown = await handshake(n.url, execWsPath("00000000-dead", { command: ["sh"] }), { "X-Consul-Token": n.management });
     expect(unknown.status).toBe(404);
   }, 30_000);
@@ -185,5 +188,64 @@ describe("alloc exec over a WebSocket", () => {
     const s = openSession(n.url, a.id, { command: ["id", "-u"], token: op.secret });
     expect([(await s.ended).exit, s.stdout()]).toEqual([0, "0\n"]);
     await call(n.url, "DELETE", "/v1/job/wsraw", n.management);
+  }, 60_000);
+});
+
+describe("corral alloc exec (the CLI) over the WebSocket", () => {
+  test("on a real terminal: raw mode, the window size sent and followed on SIGWINCH, the remote exit code, the terminal restored", async () => {
+    let out = "";
+    const env = { ...process.env, CORRAL_ADDR: n.url, CORRAL_TOKEN: n.management };
+    const cli = Bun.spawn([BUN, ENTRY, "alloc", "exec", allocId.slice(0, 8), "--", "sh"], {
+      env, terminal: { cols: 91, rows: 27, data: (_t, d) => (out += new TextDecoder().decode(d)) },
+    });
+    const term = cli.terminal!;
+    const waitOut = async (text: string) => {
+      const until = Date.now() + 30_000;
+      while (!out.includes(text)) {
+        if (Date.now() > until) throw new Error(`no ${JSON.stringify(text)} in ${JSON.stringify(out)}`);
+        await sleep(100);
+      }
+    };
+    // The remote shell's prompt: the session is open.
+    await eventually(async () => out.includes("$ "), 30_000);
+    // Linux termios c_lflag: ICANON 0o2, ECHO 0o10. The CLI's terminal is raw while the session runs.
+    const ICANON = 0o2;
+    const ECHO = 0o10;
+    expect(term.localFlags & (ICANON | ECHO)).toBe(0);
+    term.write("tty; stty size; echo one-$((1+1))\r");
+    await waitOut("one-2");
+    expect(out).toMatch(/\/dev\/pts\/\d+/);
+    expect(out).toContain("27 91");
+    term.resize(120, 40); // the kernel sends the CLI SIGWINCH; it sends a tty_size frame
+    await sleep(800);
+    term.write("stty size; echo two-$((1+2))\r");
+    await waitOut("two-3");
+    expect(out).toContain("40 120");
+    // Raw mode: ^C goes to the remote terminal (interrupting its foreground command), not to the CLI.
+    term.write("sleep 30\r");
+    await sleep(800);
+    term.write("\x03");
+    term.write("echo alive-$((2+2)); exit 6\r");
+    expect(await cli.exited).toBe(6);
+    expect(out).toContain("alive-4");
+    expect(term.localFlags & (ICANON | ECHO)).toBe(ICANON | ECHO); // restored
+    term.close();
+  }, 90_000);
+
+  test("without a terminal (pipes): stdin to the end, stdout and stderr apart; --stdin=false sends none", () => {
+    const env = { ...process.env, CORRAL_ADDR: n.url, CORRAL_TOKEN: n.management };
+    const r = spawnSync(BUN, [ENTRY, "alloc", "exec", allocId, "--", "sh", "-c", "[ -t 0 ] && echo tty >&2; cat; echo err >&2; exit 5"], { env, input: "line one\nline two\n", encoding: "utf8", timeout: 60_000 });
+    expect([r.stdout, r.stderr, r.status]).toEqual(["line one\nline two\n", "err\n", 5]);
+    const none = spawnSync(BUN, [ENTRY, "alloc", "exec", "--stdin=false", allocId, "--", "cat"], { env, input: "not sent\n", encoding: "utf8", timeout: 60_000 });
+    expect([none.stdout, none.status]).toEqual(["", 0]);
+  }, 60_000);
+
+  test("a refused session: the node's reason, a non-zero exit, nothing run", async () => {
+    const reader = await tokenWith(n, "ws-cli-jobonly", `job "wsjob" { policy = "write" }`);
+    const env = { ...process.env, CORRAL_ADDR: n.url, CORRAL_TOKEN: reader.secret };
+    const r = spawnSync(BUN, [ENTRY, "alloc", "exec", allocId, "--", "sh", "-c", "touch cli-refused-ran"], { env, input: "", encoding: "utf8", timeout: 60_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("Permission denied");
+    expect(await look("test -e cli-refused-ran && echo there || echo none")).toBe("none\n");
   }, 60_000);
 });
