@@ -6,11 +6,13 @@
 // With a terminal (tty), the command runs on a pseudo-terminal of its own
 // (Bun.spawn's `terminal`: a new session whose controlling terminal it is),
 // output and errors both on it, as in a shell; window size changes resize it.
-// For a container task the terminal wraps `runc exec` (run without -t): the
-// container's process inherits the pty as its stdin/stdout/stderr, so it is
-// a terminal there too (isatty, stty, line editing), without runc's
-// --console-socket (a unix socket receiving the pty master by SCM_RIGHTS,
-// which Bun cannot read).
+// For a container task the terminal wraps `runc exec` (run without -t): runc
+// gives the process in the container pipes and copies them to and from this
+// pty, so the session has a terminal's echo, line editing and ^C (SIGINT to
+// runc, which passes it on), but the process itself sees no terminal (isatty
+// false, no window size). A terminal inside needs `runc exec -t
+// --console-socket` (a unix socket receiving the pty master by SCM_RIGHTS,
+// which Bun cannot read without FFI): not done.
 // Without one, pipes, as the one-shot route (exec-session.ts) uses.
 // Either way the command leads a process group of its own, killed as one
 // when the session ends.
