@@ -31,6 +31,8 @@ export interface WebSocketSession {
   open(ws: SessionSocket): void;
   message(ws: SessionSocket, data: string | Uint8Array): void;
   close(ws: SessionSocket, code: number, reason: string): void;
+  /** What was queued for the client has been written (backpressure eased). */
+  drain?(ws: SessionSocket): void;
 }
 
 /** What a socket upgraded by a route keeps in ws.data. */
@@ -53,6 +55,7 @@ export interface FallbackHandlers {
   open?(ws: never): void;
   message?(ws: never, data: never): void;
   close?(ws: never, code?: number, reason?: string): void;
+  drain?(ws: never): void;
 }
 
 /** Largest frame Bun reads at all when no fallback says more; sessions set their own, lower, limit. */
@@ -60,7 +63,7 @@ const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 
 /** Bun.serve's `websocket` handlers: routed sockets to their session, any other to `fallback`. */
 export function dispatchingWebSocket(fallback?: FallbackHandlers): Record<string, unknown> {
-  const f = fallback as { open?(ws: AnySocket): void; message?(ws: AnySocket, d: string | Uint8Array): void; close?(ws: AnySocket, code?: number, reason?: string): void } | undefined;
+  const f = fallback as { open?(ws: AnySocket): void; message?(ws: AnySocket, d: string | Uint8Array): void; close?(ws: AnySocket, code?: number, reason?: string): void; drain?(ws: AnySocket): void } | undefined;
   return {
     maxPayloadLength: fallback?.maxPayloadLength ?? DEFAULT_MAX_PAYLOAD,
     open(ws: AnySocket) {
@@ -77,6 +80,11 @@ export function dispatchingWebSocket(fallback?: FallbackHandlers): Record<string
       const s = routedOf(ws);
       if (s) s.close(ws, code, reason);
       else f?.close?.(ws, code, reason);
+    },
+    drain(ws: AnySocket) {
+      const s = routedOf(ws);
+      if (s) s.drain?.(ws);
+      else f?.drain?.(ws);
     },
   };
 }

@@ -41,6 +41,9 @@ export interface SessionProcess {
   closeStdin(): void;
   resize(cols: number, rows: number): void;
   kill(): void;
+  /** Stop reading the command's output until resume() (pipes: the command blocks on a full pipe). No-op on a terminal. */
+  pause(): void;
+  resume(): void;
 }
 
 export interface TerminalSize {
@@ -73,7 +76,7 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
     });
   } catch (err) {
     queueMicrotask(() => out.exit(127, `could not start: ${(err as Error).message}`));
-    return { write() {}, closeStdin() {}, resize() {}, kill() {} };
+    return { write() {}, closeStdin() {}, resize() {}, kill() {}, pause() {}, resume() {} };
   }
   const terminal = proc.terminal!;
   void proc.exited.then(async (code) => {
@@ -98,6 +101,9 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
     kill: () => {
       if (!ended) killGroup(proc.pid, "SIGKILL"); // the terminal's session leader leads its group too
     },
+    // Bun's terminal cannot stop reading; the session bounds what it holds instead (exec-ws.ts).
+    pause: () => {},
+    resume: () => {},
   };
 }
 
@@ -112,7 +118,7 @@ function onPipes(cmd: SessionCommand, out: SessionOutput): SessionProcess {
     });
   } catch (err) {
     queueMicrotask(() => out.exit(127, `could not start: ${(err as Error).message}`));
-    return { write() {}, closeStdin() {}, resize() {}, kill() {} };
+    return { write() {}, closeStdin() {}, resize() {}, kill() {}, pause() {}, resume() {} };
   }
   const finish = (code: number, error?: string) => {
     if (ended) return;
@@ -136,6 +142,14 @@ function onPipes(cmd: SessionCommand, out: SessionOutput): SessionProcess {
     resize: () => {}, // no terminal to size
     kill: () => {
       if (!ended && child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+    },
+    pause: () => {
+      child.stdout?.pause();
+      child.stderr?.pause();
+    },
+    resume: () => {
+      child.stdout?.resume();
+      child.stderr?.resume();
     },
   };
 }

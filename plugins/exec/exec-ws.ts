@@ -45,6 +45,10 @@ export interface ExecWsDeps {
 const INITIAL_SIZE = { cols: 80, rows: 24 };
 /** Client frames held while the relay's connection to the running node opens. */
 const MAX_QUEUED_FRAMES = 256;
+/** Output queued for a client that does not read: past this, pipes stop being read (the command blocks)... */
+const PAUSE_AT_BYTES = 1024 * 1024;
+/** ...and past this (a terminal, or a relay, which cannot stop reading) the session ends: memory stays bounded. */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 const parsedQueries = new WeakMap<Request, ExecWsParams>();
 
@@ -91,6 +95,9 @@ function send(ws: SessionSocket, f: ServerFrame): void {
   }
 }
 
+/** Bytes queued for the client, not yet written. */
+const queued = (ws: SessionSocket): number => ws.getBufferedAmount?.() ?? 0;
+
 function frameSize(data: string | Uint8Array): number {
   return typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
 }
@@ -100,6 +107,7 @@ function localSession(d: ExecWsDeps, plan: SessionCommand, alloc: NodeAlloc, q: 
   d.ctx.log.info("alloc exec session", { alloc: alloc.id, task: q.task, tty: q.tty, command: q.command.join(" ").slice(0, 200), accessor });
   let proc: SessionProcess | undefined;
   let done = false;
+  let paused = false;
   const end = (ws: SessionSocket, code: number, reason: string) => {
     done = true;
     proc?.kill();
@@ -107,11 +115,21 @@ function localSession(d: ExecWsDeps, plan: SessionCommand, alloc: NodeAlloc, q: 
       ws.close(code, reason.slice(0, 120)); // a close reason is at most 123 bytes
     } catch {}
   };
+  const output = (ws: SessionSocket, stream: "stdout" | "stderr", b: Uint8Array) => {
+    if (done) return;
+    send(ws, outputFrame(stream, b));
+    const n = queued(ws);
+    if (n > MAX_QUEUED_BYTES) end(ws, CLOSE_ERROR, "the client does not read the command's output");
+    else if (n > PAUSE_AT_BYTES && !paused) {
+      paused = true;
+      proc?.pause();
+    }
+  };
   return {
     open(ws) {
       proc = startSessionProcess(plan, q.tty ? INITIAL_SIZE : undefined, {
-        stdout: (b) => send(ws, outputFrame("stdout", b)),
-        stderr: (b) => send(ws, outputFrame("stderr", b)),
+        stdout: (b) => output(ws, "stdout", b),
+        stderr: (b) => output(ws, "stderr", b),
         exit: (code, error) => {
           if (done) return;
           send(ws, { exited: true, result: { exit_code: code }, ...(error ? { error } : {}) });
@@ -127,6 +145,12 @@ function localSession(d: ExecWsDeps, plan: SessionCommand, alloc: NodeAlloc, q: 
       if (f.stdin) proc?.write(f.stdin);
       if (f.frame.stdin?.close) proc?.closeStdin();
       if (f.frame.tty_size) proc?.resize(f.frame.tty_size.width, f.frame.tty_size.height);
+    },
+    drain(ws) {
+      if (paused && queued(ws) < PAUSE_AT_BYTES) {
+        paused = false;
+        proc?.resume();
+      }
     },
     close() {
       // The client went away (or the session ended): nothing of the command outlives it.
@@ -176,6 +200,7 @@ function relaySession(d: ExecWsDeps, c: Context, address: string, release: () =>
         try {
           ws.send(typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer));
         } catch {}
+        if (queued(ws) > MAX_QUEUED_BYTES) finish(ws, CLOSE_ERROR, "the client does not read the command's output");
       };
       peer.onclose = (e) => {
         if (!opened) send(ws, { exited: true, result: { exit_code: 1 }, error: `node ${address} running the allocation refused the session or did not answer` });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { BUN, ENTRY, eventually, killAll, sleep } from "../helpers/proc.ts";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
-import { execWsPath, handshake, openSession } from "./exec-ws-client.ts";
+import { execWsPath, handshake, openSession, stalledSession } from "./exec-ws-client.ts";
 
 let n: AclNode;
 let allocId: string;
@@ -160,6 +160,17 @@ describe("alloc exec over a WebSocket", () => {
     await sleep(4_000);
     expect(await look("test -e after-big && echo there || echo gone")).toBe("gone\n");
   }, 30_000);
+
+  test("a client that does not read its output holds the command (backpressure), not the node's memory", async () => {
+    // 200 MB of output (270 MB of frames): without backpressure the node queues it all and the command finishes at once.
+    const path = execWsPath(allocId, { command: ["sh", "-c", "head -c 200000000 /dev/zero; touch stalled-finished"], token: n.management });
+    const sock = await stalledSession(n.url, path, { "X-Consul-Token": n.management });
+    await sleep(6_000);
+    expect(await look("test -e stalled-finished && echo finished || echo held")).toBe("held\n");
+    sock.destroy();
+    await sleep(2_000);
+    expect(await look("test -e stalled-finished && echo finished || echo gone")).toBe("gone\n"); // killed with the session
+  }, 60_000);
 
   test("at most exec_max_sessions open at once: one more gets 429", async () => {
     const held = [0, 1, 2].map(() => openSession(n.url, allocId, { command: ["sh", "-c", "echo held; sleep 20"], token: n.management }));

@@ -2,6 +2,7 @@
 // as a user's program would be: Bun's WebSocket for sessions, and a raw
 // node:http handshake to see the status a refused upgrade gets.
 import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 
 export interface ExecWsOptions {
@@ -92,5 +93,29 @@ export function handshake(base: string, path: string, headers: Record<string, st
     });
     req.on("error", reject);
     req.end();
+  });
+}
+
+/** A client that opens a session and then never reads (its socket paused): what a stalled or hostile client does. */
+export function stalledSession(base: string, path: string, headers: Record<string, string> = {}): Promise<Socket> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(u.port), u.hostname);
+    let buf = "";
+    const lines = [
+      `GET ${path} HTTP/1.1`, `Host: ${u.host}`, "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+      `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), "", "",
+    ];
+    sock.on("connect", () => sock.write(lines.join("\r\n")));
+    const onData = (d: Buffer) => {
+      buf += d.toString("latin1");
+      if (!buf.includes("\r\n\r\n")) return;
+      sock.off("data", onData);
+      if (!buf.startsWith("HTTP/1.1 101")) return reject(new Error(`not upgraded: ${buf.slice(0, 200)}`));
+      sock.pause(); // read nothing more: the kernel's buffers fill, then the node's queue
+      resolve(sock);
+    };
+    sock.on("data", onData);
+    sock.on("error", reject);
   });
 }
