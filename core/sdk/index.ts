@@ -35,7 +35,8 @@ export { BindError, bindError, hostPort } from "../net/bind-error.ts";
 
 // ---- ACL: identities, permissions, read scopes, secrets, rules and intentions.
 
-export { requestIdentity } from "../acl/enforce.ts";
+export { lateAuthorizer, requestIdentity } from "../acl/enforce.ts";
+export type { LateAuthorizer } from "../acl/enforce.ts";
 export { isNodeSigned } from "../acl/node-signature.ts";
 export { arrayBy, checksMap, reads } from "../acl/filters.ts";
 export { decidingIntention, precedence, validIntentionName } from "../acl/intentions.ts";

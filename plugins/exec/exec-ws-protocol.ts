@@ -28,7 +28,7 @@ export const ExecWsQuery = z.object({
     }
   }).pipe(ExecCommand),
   tty: boolParam.default(false),
-  /** Nomad's browser handshake (first frame {"version":1,"auth_token":...}): refused here, send the token as a header or ?token=. */
+  /** Nomad's browser handshake: the token in the first frame {"version":1,"auth_token":...} (exec-ws-handshake.ts). */
   ws_handshake: boolParam.optional(),
   token: z.string().max(512).optional(),
   namespace: z.string().max(128).optional(),

@@ -22,11 +22,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
-  ApiError, FORWARDED_HEADER, isWebSocketUpgrade, type PluginContext, requestIdentity, type SessionSocket,
+  ApiError, FORWARDED_HEADER, isWebSocketUpgrade, lateAuthorizer, type PluginContext, requestIdentity, type SessionSocket,
   upgradeWebSocket, type WebSocketSession,
 } from "../../core/sdk/index.ts";
 import type { AllocRunner, NodeAlloc } from "./alloc-runner.ts";
 import { requireRawPermission } from "./exec-routes.ts";
+import { withTokenHandshake } from "./exec-ws-handshake.ts";
 import { type SessionCommand, startSessionProcess, type SessionProcess } from "./exec-process.ts";
 import {
   CLOSE_BAD_FRAME, CLOSE_ERROR, CLOSE_NORMAL, CLOSE_TOO_BIG, encodeFrame, ExecWsQuery, type ExecWsParams, outputFrame,
@@ -168,6 +169,7 @@ function relaySession(d: ExecWsDeps, c: Context, address: string, release: () =>
   const url = new URL(c.req.url);
   // The client's token stays here (it was checked here); the signature tells the running node so.
   url.searchParams.delete("token");
+  url.searchParams.delete("ws_handshake"); // checked here: the running node takes the signature as that check
   const pathAndQuery = url.pathname + url.search;
   let peer: WebSocket | undefined;
   let queue: (string | Uint8Array)[] = [];
@@ -235,6 +237,37 @@ function requireHandshake(c: Context): void {
   if (!isWebSocketUpgrade(c.req.raw)) throw new ApiError(400, "UPGRADE_REQUIRED", "this is a WebSocket route: send a handshake (Upgrade: websocket); for a one-shot command, POST a JSON body to the same path");
 }
 
+/** Where a session goes: served here with its command, or relayed to the node running the allocation. */
+type Target = { kind: "local"; plan: SessionCommand; alloc: NodeAlloc } | { kind: "relay"; address: string };
+
+/**
+ * The session's target for a caller (`who`: undefined with ACLs off, or for
+ * a request another node signed), every refusal thrown as an ApiError: the
+ * allocation, the raw-task rule, the task and whether it runs.
+ */
+async function targetOf(d: ExecWsDeps, c: Context, q: ExecWsParams, who: ReturnType<typeof requestIdentity>): Promise<Target> {
+  const id = c.req.param("id")!;
+  let runner = d.runner(id);
+  let alloc = runner?.alloc;
+  if (!runner) {
+    const where = await locate(d.ctx, id);
+    alloc = where.alloc;
+    if (where.alloc.nodeId !== d.ctx.host.nodeId) {
+      // On the node that received the client's request (it holds the token's identity), before passing it on.
+      requireRawPermission(where.alloc, q.task, who);
+      if (c.req.header(FORWARDED_HEADER)) throw new ApiError(404, "ALLOC_NOT_FOUND", `allocation "${id}" does not run on this node`);
+      return { kind: "relay", address: where.address };
+    }
+    runner = d.runner(where.alloc.id);
+    if (!runner) throw new ApiError(409, "ALLOC_NOT_RUNNING", `allocation ${where.alloc.id} is not running (${where.alloc.clientStatus})`);
+  }
+  requireRawPermission(alloc!, q.task, who);
+  const plan = runner.execPlan(q.task, q.command);
+  if (plan.kind === "invalid") throw new ApiError(400, "INVALID_INPUT", plan.error);
+  if (plan.kind === "refused") throw new ApiError(409, "ALLOC_NOT_RUNNING", plan.error);
+  return { kind: "local", plan, alloc: alloc! };
+}
+
 export function execWsRoutes(d: ExecWsDeps): void {
   const slots = new SessionSlots(d.maxSessions);
   d.ctx.route(createRoute({
@@ -244,38 +277,32 @@ export function execWsRoutes(d: ExecWsDeps): void {
     responses: { 101: { description: "Switching protocols: the session's WebSocket" } },
   }), async (c: Context) => {
     const q = execWsQuery(c);
-    if (q.ws_handshake) throw new ApiError(400, "INVALID_INPUT", "ws_handshake (the token in the first frame) is not supported: send the token as X-Nomad-Token, X-Consul-Token, Authorization: Bearer, or ?token=");
-    const who = requestIdentity(c);
-    const id = c.req.param("id")!;
-    let runner = d.runner(id);
-    let alloc = runner?.alloc;
-    if (!runner) {
-      const where = await locate(d.ctx, id);
-      alloc = where.alloc;
-      if (where.alloc.nodeId !== d.ctx.host.nodeId) {
-        // On the node that received the client's request (it holds the token's identity), before passing it on.
-        requireRawPermission(where.alloc, q.task, who);
-        if (c.req.header(FORWARDED_HEADER)) throw new ApiError(404, "ALLOC_NOT_FOUND", `allocation "${id}" does not run on this node`);
-        requireHandshake(c);
-        const release = slots.take();
-        try {
-          return upgradeWebSocket(c, relaySession(d, c, where.address, release));
-        } catch (err) {
-          release();
-          throw err;
-        }
+    const session = (t: Target, release: () => void, accessor: string | undefined): WebSocketSession =>
+      (t.kind === "relay" ? relaySession(d, c, t.address, release) : localSession(d, t.plan, t.alloc, q, release, accessor));
+    // With ?ws_handshake=true and no token on the request, the token comes in the first frame: the ACL
+    // middleware left its check to `late`. Nothing is looked up before it passes (not even whether the
+    // allocation exists: an unauthenticated caller learns nothing), and nothing starts.
+    const late = q.ws_handshake ? lateAuthorizer(c) : undefined;
+    if (late) {
+      requireHandshake(c);
+      const release = slots.take();
+      try {
+        return upgradeWebSocket(c, withTokenHandshake(async (token) => {
+          const who = await late(token);
+          return session(await targetOf(d, c, q, who), release, who.accessorId);
+        }, release));
+      } catch (err) {
+        release();
+        throw err;
       }
-      runner = d.runner(where.alloc.id);
-      if (!runner) throw new ApiError(409, "ALLOC_NOT_RUNNING", `allocation ${where.alloc.id} is not running (${where.alloc.clientStatus})`);
     }
-    requireRawPermission(alloc!, q.task, who);
-    const plan = runner.execPlan(q.task, q.command);
-    if (plan.kind === "invalid") throw new ApiError(400, "INVALID_INPUT", plan.error);
-    if (plan.kind === "refused") throw new ApiError(409, "ALLOC_NOT_RUNNING", plan.error);
+    const who = requestIdentity(c);
+    const target = await targetOf(d, c, q, who);
     requireHandshake(c);
     const release = slots.take();
     try {
-      return upgradeWebSocket(c, localSession(d, plan, alloc!, q, release, who?.accessorId));
+      // ws_handshake with the token already checked (or ACLs off): the frame is read and its token not used.
+      return upgradeWebSocket(c, q.ws_handshake ? withTokenHandshake(async () => session(target, release, who?.accessorId), release) : session(target, release, who?.accessorId));
     } catch (err) {
       release();
       throw err;

@@ -76,6 +76,9 @@ describe("alloc exec sessions across nodes", () => {
       const end = await tty.ended;
       expect(tty.stdout()).toContain("31 97\r\n");
       expect(end.exit).toBe(2);
+      // A browser's session: the token in the first frame, checked by this node, then relayed.
+      const hs = openSession(base, alloc.id, { command: ["cat", "me"], handshakeToken: execer.secret });
+      expect([(await hs.ended).exit, hs.stdout()]).toEqual([0, `${alloc.id}\n`]);
     }
   }, 90_000);
 

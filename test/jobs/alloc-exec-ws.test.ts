@@ -123,6 +123,33 @@ describe("alloc exec over a WebSocket", () => {
     expect(records.filter((x: any) => x.accessor === execer.accessor).length).toBe(1);
   }, 30_000);
 
+  test("Nomad's browser handshake (?ws_handshake=true): the token in the first frame, checked before anything starts", async () => {
+    const execer = await tokenWith(n, "ws-hs-exec", `alloc_exec "wsjob" { policy = "write" }`);
+    const s = openSession(n.url, allocId, { command: ["sh"], handshakeToken: execer.secret });
+    s.stdin("cat note; exit 6\n"); // sent right after the handshake frame: held until the token is accepted
+    const end = await s.ended;
+    expect([s.stdout(), end.exit]).toEqual(["from-task\n", 6]);
+    const writer = await tokenWith(n, "ws-hs-jobwrite", `job "wsjob" { policy = "write" }`);
+    for (const token of [writer.secret, "00000000-0000-4000-8000-000000000000", ""]) {
+      const r = openSession(n.url, allocId, { command: ["sh", "-c", "touch handshake-ran"], handshakeToken: token });
+      const e = await r.ended;
+      expect([e.close, e.exit]).toEqual([1008, undefined]);
+      expect(e.reason).toMatch(/Permission denied|ACL not found/);
+    }
+    // A first frame that is not the handshake: refused, nothing run.
+    expect((await handshake(n.url, execWsPath(allocId, { command: ["true"] }))).status).toBe(403); // no token, no handshake asked: refused before the upgrade
+    // Before its token is checked, a caller learns nothing: an unknown allocation is upgraded alike (then refused).
+    expect((await handshake(n.url, execWsPath("00000000-dead", { command: ["true"], handshakeToken: "" }))).status).toBe(101);
+    const unknown = openSession(n.url, "00000000-dead", { command: ["true"], handshakeToken: "00000000-0000-4000-8000-000000000000" });
+    expect((await unknown.ended).reason).toBe("ACL not found");
+    const wrong = new WebSocket(n.url.replace(/^http/, "ws") + execWsPath(allocId, { command: ["sh", "-c", "touch handshake-ran"], handshakeToken: "" }));
+    wrong.onopen = () => wrong.send(JSON.stringify({ stdin: { data: "" } }));
+    const closed = await new Promise<number>((r) => (wrong.onclose = (e) => r(e.code)));
+    expect(closed).toBe(1008);
+    await sleep(500);
+    expect(await look("test -e handshake-ran && echo there || echo none")).toBe("none\n");
+  }, 60_000);
+
   test("a page on another site cannot open a session, whatever the browser holds", async () => {
     const path = execWsPath(allocId, { command: ["sh", "-c", "touch cross-site-ran"] });
     const pages: Record<string, string>[] = [{ Origin: "http://evil.example" }, { "Sec-Fetch-Site": "cross-site" }];
@@ -198,6 +225,13 @@ describe("alloc exec over a WebSocket", () => {
     const op = await tokenWith(n, "ws-raw-op", `alloc_exec "wsraw" { policy = "write" }\noperator = "write"`);
     const s = openSession(n.url, a.id, { command: ["id", "-u"], token: op.secret });
     expect([(await s.ended).exit, s.stdout()]).toEqual([0, "0\n"]);
+    // The same with the token in the handshake frame.
+    const late = openSession(n.url, a.id, { command: ["id", "-u"], handshakeToken: only.secret });
+    const lateEnd = await late.ended;
+    expect([lateEnd.close, lateEnd.exit]).toEqual([1008, undefined]);
+    expect(lateEnd.reason).toContain("runs in raw mode"); // the close reason (at most 123 bytes) is the 403's message, cut
+    const lateOk = openSession(n.url, a.id, { command: ["id", "-u"], handshakeToken: op.secret });
+    expect([(await lateOk.ended).exit, lateOk.stdout()]).toEqual([0, "0\n"]);
     await call(n.url, "DELETE", "/v1/job/wsraw", n.management);
   }, 60_000);
 });

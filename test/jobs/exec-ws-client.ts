@@ -11,11 +11,14 @@ export interface ExecWsOptions {
   tty?: boolean;
   token?: string;
   headers?: Record<string, string>;
+  /** Nomad's browser handshake: ?ws_handshake=true and this token in the first frame (none in a header). */
+  handshakeToken?: string;
 }
 
 export function execWsPath(allocId: string, o: ExecWsOptions): string {
   const q = new URLSearchParams({ command: JSON.stringify(o.command), tty: String(o.tty ?? false) });
   if (o.task) q.set("task", o.task);
+  if (o.handshakeToken !== undefined) q.set("ws_handshake", "true");
   return `/v1/client/allocation/${allocId}/exec?${q}`;
 }
 
@@ -42,7 +45,10 @@ export function openSession(base: string, allocId: string, o: ExecWsOptions): Se
   let exit: number | undefined;
   let error: string | undefined;
   const waiters: (() => void)[] = [];
-  const opened = new Promise<void>((r) => ws.addEventListener("open", () => r()));
+  const opened = new Promise<void>((r) => ws.addEventListener("open", () => {
+    if (o.handshakeToken !== undefined) ws.send(JSON.stringify({ version: 1, auth_token: o.handshakeToken }));
+    r();
+  }));
   ws.addEventListener("message", (e) => {
     const f = JSON.parse(String(e.data));
     if (f.stdout?.data) out += Buffer.from(f.stdout.data, "base64").toString();
