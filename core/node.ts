@@ -18,6 +18,8 @@ import { createRouteTable } from "./http/app.ts";
 import type { Guard } from "./http/browser-guard.ts";
 import { ApiError, replicationApiError, statusForCode } from "./http/errors.ts";
 import { serve, type Server } from "./http/serve.ts";
+import { dispatchingWebSocket } from "./http/websocket-upgrade.ts";
+import { peerWebSocket } from "./http/peer-websocket.ts";
 import { PluginHost } from "./plugins/host.ts";
 import { builtinPlugins } from "./plugins/builtin.ts";
 import { checkPluginsAtStart, startFailureMessage } from "./plugins/start-check.ts";
@@ -201,7 +203,7 @@ async function assembleNode(config: Config, opts: StartOptions, log: Logger, dat
 
   const { routes } = buildRouteTable(config, { log, verifier, state, raft, key, peer, metrics, security, leaderClient });
   const { plugins, settings } = await loadPlugins(config, opts, {
-    log, routes, bus, state, propose, host, metrics, peer, security, replicator,
+    log, routes, bus, state, propose, host, metrics, peer, security, replicator, key,
     forward: forwardToLeaders,
   });
   const leader = raft ? leaderServices(config, { raft, state, log, bus }) : undefined;
@@ -354,7 +356,7 @@ type PluginSettings = { current: Config["plugins"]["settings"] };
 /** The plugin host with the built-in plugins registered and the external ones loaded (none started yet). */
 async function loadPlugins(config: Config, opts: StartOptions, o: {
   log: Logger; routes: RouteTable; bus: EventBus; state: StateReader; propose: Propose; host: HostInfo; metrics: Registry;
-  peer: PeerHttp; security: Security; replicator?: Replicator; forward?: (req: Request) => Promise<Response>;
+  peer: PeerHttp; security: Security; replicator?: Replicator; forward?: (req: Request) => Promise<Response>; key: NodeKey;
 }): Promise<{ plugins: PluginHost; settings: PluginSettings }> {
   const { peer, security } = o;
   const settings: PluginSettings = { current: config.plugins.settings };
@@ -363,6 +365,7 @@ async function loadPlugins(config: Config, opts: StartOptions, o: {
     forward: o.forward,
     // Another node's API, with this node's scheme and TLS trust (exec's log proxying).
     forwardTo: (address, req) => proxyRequest(`${peer.scheme}://${address}`, req, undefined, undefined, peer.fetch),
+    peerWebSocket: o.key.secret ? (address, pathAndQuery, headers) => peerWebSocket(peer, o.key, address, pathAndQuery, headers) : undefined,
     replication: () => o.replicator?.status(),
   }, () => settings.current, (name) => {
     if (!opts.readConfig) return;
@@ -484,7 +487,8 @@ async function serveHttp(config: Config, o: {
       if (refused instanceof Response) return audited(refused);
       return refused.then((r) => (r ? audited(r) : inner(req, env)));
     };
-    return await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls, websocket: streams?.websocket });
+    // Routes' own sockets (an `alloc exec` session) carry their handlers; the rest are Raft streams (core/http/websocket-upgrade.ts).
+    return await serve(handler, { hostname: config.node.bind, port: config.node.httpPort, tls, websocket: dispatchingWebSocket(streams?.websocket) });
   } catch (err) {
     throw bindError(err, {
       listener: "http", address: config.node.bind, port: config.node.httpPort,

@@ -1,4 +1,5 @@
-// The audit log's write side. Every write request (not GET/HEAD; peer RPC
+// The audit log's write side. Every write request (not GET/HEAD, save a
+// WebSocket handshake, which opens a session; peer RPC
 // only when refused) is recorded — accessor, method, path, route, status, remote address,
 // time — by the node that received it from the client (a request another
 // node signed and passed on is that node's to record).
@@ -19,6 +20,7 @@ import { remoteAddress } from "../http/remote-addr.ts";
 import { pathOf } from "../http/path-of.ts";
 import { requestIdentity } from "./enforce.ts";
 import { isNodeSigned } from "./node-signature.ts";
+import { isWebSocketUpgrade } from "../http/websocket-upgrade.ts";
 
 export const AUDIT_BATCH = 500;
 export const MAX_AUDIT_QUEUE = 20_000;
@@ -112,7 +114,7 @@ const READS = new Set(["GET", "HEAD", "OPTIONS"]);
  * it a page's cross-site attempts left no trace in the audit log.
  */
 export function earlyRefusalRecord(req: Request, o: { nodeName: string; remote: string; status: number; now?: number }): AuditRecord | undefined {
-  if (READS.has(req.method)) return undefined;
+  if (READS.has(req.method) && !isWebSocketUpgrade(req)) return undefined;
   const path = pathOf(req.url);
   return {
     at: o.now ?? Date.now(), node: o.nodeName, accessor: "",
@@ -131,7 +133,8 @@ export function earlyRefusalRecord(req: Request, o: { nodeName: string; remote: 
  */
 export function auditMiddleware(opts: { enabled: () => boolean; batcher: AuditBatcher; nodeName: string }): MiddlewareHandler {
   return async function auditLogMiddleware(c, next) {
-    if (READS.has(c.req.method)) return next();
+    // A WebSocket handshake is recorded as a write: it opens a session (an `alloc exec` shell).
+    if (READS.has(c.req.method) && !isWebSocketUpgrade(c.req.raw)) return next();
     await next();
     // A request another node signed was recorded by that node; a peer RPC with a valid signature is the cluster's own.
     if (!opts.enabled() || isNodeSigned(c)) return;

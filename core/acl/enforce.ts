@@ -24,6 +24,19 @@ import { requestToken } from "./secret.ts";
 import type { Authorizer, Identity, PermissionSpec, SegmentHelpers, Target } from "./types.ts";
 
 const IDENTITY = "corral.aclIdentity";
+const LATE = "corral.aclLateAuthorizer";
+
+/** Checks a token given after the request (PermissionSpec.lateToken): its identity, or a 403/503 ApiError thrown. */
+export type LateAuthorizer = (token: string) => Promise<Identity>;
+
+/**
+ * The late check of a request the ACL middleware let through without a
+ * token (PermissionSpec.lateToken), undefined otherwise (ACLs off, or the
+ * token came with the request and was checked then).
+ */
+export function lateAuthorizer(c: Context): LateAuthorizer | undefined {
+  return c.get(LATE as never) as LateAuthorizer | undefined;
+}
 
 /** What an undeclared route needs while ACLs are on: fail closed. */
 const UNDECLARED: PermissionSpec = { resource: "operator", access: "write" };
@@ -76,6 +89,26 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
         if (own?.partial) c.header(FILTERED_HEADER, "true");
         return;
       }
+      const spec0 = perm === "authenticated" ? undefined : perm ?? UNDECLARED;
+      if (spec0?.lateToken?.(c) && requestToken(c.req.url, (n) => c.req.header(n)) === "") {
+        // The same check as below, run when the handler has the token (before it starts anything).
+        c.set(LATE as never, (async (token: string) => {
+          let id: Identity | undefined;
+          try {
+            id = await deps.resolver().resolve(token);
+          } catch (err) {
+            if (err instanceof AclUnavailableError) throw aclError(c, 503, "ACL_UNAVAILABLE", err.message);
+            throw err;
+          }
+          if (!id) throw aclError(c, 403, "ACL_NOT_FOUND", "ACL not found");
+          for (const { resource, segment } of await targetsOf(c, spec0, deps)) {
+            if (!id.authz.allowed(resource, segment, spec0.access)) throw aclError(c, 403, "PERMISSION_DENIED", "Permission denied");
+          }
+          c.set(IDENTITY as never, id as never);
+          return id;
+        }) as LateAuthorizer as never);
+        return next();
+      }
       const identity = await identify(c, deps.resolver());
       // Handlers filter what they read through this scope (core/acl/read-scope.ts).
       const scope = setReadScope(c, identity.authz);
@@ -90,15 +123,7 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
         await filterAnswer(c, spec, scope);
         return;
       }
-      let targets: Target[];
-      try {
-        const t = spec.target ? await spec.target(c, deps.helpers) : { resource: spec.resource, segment: spec.segment ? await spec.segment(c, deps.helpers) : "" };
-        targets = Array.isArray(t) ? t : [t];
-      } catch (err) {
-        // An agent that cannot get a fact from a leader refuses rather than guesses.
-        if (err instanceof AclUnavailableError) throw aclError(c, 503, "ACL_UNAVAILABLE", err.message);
-        throw err;
-      }
+      const targets = await targetsOf(c, spec, deps);
       const subtree = spec.subtree?.(c) ?? false;
       for (const { resource, segment } of targets) {
         const ok = subtree ? identity.authz.allowedUnder(resource, segment, spec.access) : identity.authz.allowed(resource, segment, spec.access);
@@ -109,6 +134,18 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
       if (scope.partial) c.header(FILTERED_HEADER, "true");
     };
   };
+}
+
+/** What a request names, by the route's spec. */
+async function targetsOf(c: Context, spec: PermissionSpec, deps: EnforceDeps): Promise<Target[]> {
+  try {
+    const t = spec.target ? await spec.target(c, deps.helpers) : { resource: spec.resource, segment: spec.segment ? await spec.segment(c, deps.helpers) : "" };
+    return Array.isArray(t) ? t : [t];
+  } catch (err) {
+    // An agent that cannot get a fact from a leader refuses rather than guesses.
+    if (err instanceof AclUnavailableError) throw aclError(c, 503, "ACL_UNAVAILABLE", err.message);
+    throw err;
+  }
 }
 
 /**

@@ -138,6 +138,12 @@ export const ROUTE_PERMISSIONS: ReadonlyArray<readonly [string, string, RoutePer
   // Running a command inside a task (Nomad's alloc-exec capability) is its own rule, on the allocation's job:
   // job write alone does not grant it (a deployer need not get a shell in what runs). Raw tasks also need
   // operator:write (checked by the node that runs the task: plugins/exec/exec-routes.ts).
+  // The same on GET: the interactive session, a WebSocket (plugins/exec/exec-ws.ts).
+  // A browser's session sends its token in the first frame (Nomad's ?ws_handshake=true): checked late, by the
+  // handler, with this same rule, before it starts anything.
+  ["GET", "/v1/client/allocation/{id}/exec", need("alloc_exec", "write", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""), {
+    lateToken: (c) => new URL(c.req.url).searchParams.get("ws_handshake") === "true",
+  })],
   ["POST", "/v1/client/allocation/{id}/exec", need("alloc_exec", "write", (c, h) => h.jobOfAlloc(c.req.param("id") ?? ""))],
   // discovery: catalog and health reads (agent routes declare their own, see plugins/discovery/permissions.ts)
   // Consul needs no token for the datacenter list; any token that resolves will do here.

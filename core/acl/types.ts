@@ -82,6 +82,14 @@ export interface PermissionSpec {
   target?: (c: Context, h: SegmentHelpers) => Target | Target[] | Promise<Target | Target[]>;
   /** The request touches everything under the segment (DELETE ?recurse): check the whole subtree. */
   subtree?: (c: Context) => boolean;
+  /**
+   * The request carries no token because it will send one later (Nomad's
+   * WebSocket `ws_handshake`: the token in the first frame, as browsers set
+   * no header on a WebSocket). Then the middleware lets it through with a
+   * late check (core/acl/enforce.ts lateAuthorizer) the handler must pass,
+   * with the token it got, before it starts anything.
+   */
+  lateToken?: (c: Context) => boolean;
 }
 
 /**

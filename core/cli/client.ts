@@ -105,6 +105,17 @@ export class ApiClient {
   }
 
   /**
+   * A WebSocket to `path` (ws:// or wss:// as the address is http or https),
+   * with the token as a header and the client's TLS trust (`alloc exec`).
+   */
+  webSocket(path: string): WebSocket {
+    const url = this.base.replace(/^http/, "ws") + path;
+    const headers: Record<string, string> = this.token ? { "X-Consul-Token": this.token } : {};
+    // Bun's WebSocket takes headers and tls in its second argument.
+    return new WebSocket(url, { headers, ...(this.tls ? { tls: this.tls } : {}) } as unknown as string[]);
+  }
+
+  /**
    * A JSON request whose answer is read as a stream, for as long as it runs
    * (no time limit: `alloc exec` lasts as long as its command). Errors as
    * request() throws them.

@@ -16,6 +16,10 @@
 //   form or a `no-cors` fetch can POST text/plain across sites without a
 //   preflight; this is what stops it (core/http/middleware/body-type.ts stops
 //   such bodies being read as JSON, as a second line).
+//   A WebSocket handshake counts as a write whatever its method (GET):
+//   browsers apply no CORS to WebSockets, so a page on any site can open one
+//   to this node, with the operator's cookies and no preflight, and read
+//   every frame (`alloc exec` on a dev node with ACLs off would be a shell).
 //
 // Peer RPC (/v1/raft/, /v1/cluster/) needs a cluster signature anyway and is
 // exempt, as is any request carrying a valid one (a node forwarding a
@@ -26,6 +30,7 @@
 // body to verify it, and listing the machine's interfaces.
 import { networkInterfaces, hostname as osHostname } from "node:os";
 import { SIGNATURE_HEADER, type RpcVerifier } from "./middleware/cluster-auth.ts";
+import { isWebSocketUpgrade } from "./websocket-upgrade.ts";
 
 export interface BrowserGuardOptions {
   /** node.bind */
@@ -155,9 +160,9 @@ function normalOrigin(origin: string): string {
  * the Origin's authority is the request's Host (already allow-listed).
  */
 export function crossSiteRefusal(
-  method: string, origin: string | null, fetchSite: string | null, host: string | null, allowedOrigins: ReadonlySet<string>,
+  method: string, origin: string | null, fetchSite: string | null, host: string | null, allowedOrigins: ReadonlySet<string>, upgrade = false,
 ): Refusal | undefined {
-  if (SAFE_METHODS.has(method)) return undefined;
+  if (SAFE_METHODS.has(method) && !upgrade) return undefined;
   if (origin !== null) {
     if (allowedOrigins.has("*")) return undefined;
     const o = normalOrigin(origin);
@@ -236,7 +241,7 @@ export function browserGuard(o: BrowserGuardOptions): Guard {
         status: 421, code: "HOST_NOT_ALLOWED",
         message: `Host ${JSON.stringify((host ?? "").slice(0, 200))} is not a name of this node (DNS rebinding protection); if clients reach it by that name, add it to http.allowed_hosts`,
       };
-    } else refusal = crossSiteRefusal(req.method, h.get("origin"), h.get("sec-fetch-site"), host, origins);
+    } else refusal = crossSiteRefusal(req.method, h.get("origin"), h.get("sec-fetch-site"), host, origins, isWebSocketUpgrade(req));
     if (!refusal) return undefined;
     const path = pathOf(req.url);
     if (peer.some((p) => path.startsWith(p))) return undefined; // cluster-auth answers 401 without a signature

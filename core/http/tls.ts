@@ -21,6 +21,8 @@ export interface ServerTls {
 export interface PeerHttp {
   scheme: "http" | "https";
   fetch: (url: string, init?: RequestInit) => Promise<Response>;
+  /** The client TLS options fetch uses (Bun's `tls`), for a WebSocket to a peer. */
+  tls?: Record<string, unknown>;
 }
 
 export const PLAIN_HTTP: PeerHttp = { scheme: "http", fetch: (url, init) => fetch(url, init) };
@@ -50,5 +52,5 @@ export function peerHttp(cfg: TlsConfig): PeerHttp {
     rejectUnauthorized: cfg.verifyOutgoing,
   };
   // `tls` is Bun's fetch extension (Deno: a client; Node: an agent); other runtimes get the global trust store.
-  return { scheme: "https", fetch: (url, init) => fetch(url, { ...init, tls } as RequestInit) };
+  return { scheme: "https", tls, fetch: (url, init) => fetch(url, { ...init, tls } as RequestInit) };
 }

@@ -26,6 +26,7 @@ export interface ContextDeps {
   forward?: (req: Request) => Promise<Response>;
   /** Another node's API with this node's scheme and TLS trust. */
   forwardTo?: (address: string, req: Request) => Promise<Response>;
+  peerWebSocket?: (address: string, pathAndQuery: string, headers?: Record<string, string>) => WebSocket;
   replication?: () => ReplicationStatus | undefined;
 }
 
@@ -171,6 +172,7 @@ export function buildContext<C>(
     fail,
     forward: deps.forward,
     forwardTo: deps.forwardTo,
+    peerWebSocket: deps.peerWebSocket,
     replication: deps.replication,
   };
 }

@@ -171,6 +171,15 @@ export interface PluginContext<C = unknown> {
    * signed: the other node authorizes the client's own token again.
    */
   forwardTo?: (address: string, req: Request) => Promise<Response>;
+  /**
+   * Open a WebSocket to another node's API at `address` ("host:port"),
+   * `pathAndQuery` as given, over the cluster's scheme and TLS trust, the
+   * handshake signed with the cluster secret (core/http/rpc-signature.ts):
+   * the other node takes it as authorized by this one (an `alloc exec`
+   * session relayed to the node running the allocation). Undefined where the
+   * runtime has no WebSocket client or the node no cluster secret.
+   */
+  peerWebSocket?: (address: string, pathAndQuery: string, headers?: Record<string, string>) => WebSocket;
   /** Leadership as this node sees it (X-Consul-KnownLeader, LastContact); undefined on agents. */
   replication?: () => ReplicationStatus | undefined;
 }

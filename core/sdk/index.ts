@@ -30,11 +30,15 @@ export type { PageParams, ScanFrom } from "../http/paging.ts";
 export { FORWARDED_HEADER, proxyRequest } from "../http/proxy.ts";
 export { QueryCache, requestKey } from "../http/query-cache.ts";
 export { serve } from "../http/serve.ts";
+export { isWebSocketUpgrade, upgradeWebSocket } from "../http/websocket-upgrade.ts";
+export type { SessionSocket, WebSocketSession } from "../http/websocket-upgrade.ts";
 export { BindError, bindError, hostPort } from "../net/bind-error.ts";
 
 // ---- ACL: identities, permissions, read scopes, secrets, rules and intentions.
 
-export { requestIdentity } from "../acl/enforce.ts";
+export { lateAuthorizer, requestIdentity } from "../acl/enforce.ts";
+export type { LateAuthorizer } from "../acl/enforce.ts";
+export { isNodeSigned } from "../acl/node-signature.ts";
 export { arrayBy, checksMap, reads } from "../acl/filters.ts";
 export { decidingIntention, precedence, validIntentionName } from "../acl/intentions.ts";
 export { readScope } from "../acl/read-scope.ts";
@@ -97,7 +101,7 @@ export { INHERITED_ENV, allocVariables, envLabel, lookup as lookupReference, res
 export type { NodeFacts } from "../scheduler/interpolate.ts";
 export { ISOLATED, ISOLATION_ATTRIBUTE, needsIsolation } from "../scheduler/isolation.ts";
 export { isInsidePath } from "../scheduler/jobspec/task-storage.ts";
-export { ROOT_USER, execAttributes, isRawTask } from "../scheduler/raw.ts";
+export { ROOT_USER, execAttributes, isPrivilegedTask, isRawTask } from "../scheduler/raw.ts";
 export { tasksUpdated } from "../scheduler/update-kind.ts";
 export { ALLOWED_SIGNALS, DEFAULT_SIGNAL, parseSignal } from "../scheduler/signals.ts";
 export type { AllowedSignal } from "../scheduler/signals.ts";

@@ -75,6 +75,11 @@ export const execConfigSchema = z
     artifact_allowed_hosts: z.string().max(4096).default("").refine((t) => hostPatterns(t) !== undefined, "comma-separated host names or \"*.domain\" patterns"),
     /** Size bound of the node's artifact cache (content-addressed by checksum); least recently used go first. */
     artifact_cache_bytes: sizeBytes({ min: 0, max: 1024 ** 4 }).prefault("5GiB"),
+    // ---- Interactive `alloc exec` sessions over a WebSocket (exec-ws.ts, docs/exec.md).
+    /** Sessions open at once on this node (run here or relayed through it); one more is refused with 429. */
+    exec_max_sessions: z.number().int().min(1).max(10_000).default(32),
+    /** Largest frame a client may send in a session; a larger one ends it (close code 1009). */
+    exec_max_frame_bytes: sizeBytes({ min: 1024, max: 16 * 1024 ** 2 }).prefault("64KiB"),
     // ---- The container driver (docs/containers.md).
     /** The OCI runtime: "" finds runc or crun in the usual places; else its absolute path. */
     container_runtime: z.string().max(1024).refine((p) => p === "" || p.startsWith("/"), "an absolute path, or \"\"").default(""),

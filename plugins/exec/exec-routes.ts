@@ -14,7 +14,7 @@
 // as every write (core/acl/audit.ts).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { ApiError, isRawTask, type PluginContext, requestIdentity } from "../../core/sdk/index.ts";
+import { ApiError, isPrivilegedTask, isRawTask, type PluginContext, requestIdentity } from "../../core/sdk/index.ts";
 import type { NodeAlloc } from "./alloc-runner.ts";
 import { bodyOf, onRunningNode, type OperateRouteDeps } from "./operate-routes.ts";
 import { execStream } from "./exec-session.ts";
@@ -22,10 +22,13 @@ import { execStream } from "./exec-session.ts";
 const DEFAULT_TIMEOUT_S = 3600;
 const MAX_TIMEOUT_S = 86_400;
 
+/** A command's words (never through a shell); the WebSocket route (exec-ws.ts) takes the same. */
+export const ExecCommand = z.array(z.string().max(64 * 1024)).min(1).max(1024)
+  .refine((a) => a[0] !== "", { message: "the command's first word is empty" })
+  .refine((a) => a.every((w) => !w.includes("\0")), { message: "a word of the command holds a NUL byte" });
+
 export const ExecBody = z.object({
-  Command: z.array(z.string().max(64 * 1024)).min(1).max(1024)
-    .refine((a) => a[0] !== "", { message: "the command's first word is empty" })
-    .refine((a) => a.every((w) => !w.includes("\0")), { message: "a word of the command holds a NUL byte" }),
+  Command: ExecCommand,
   Task: z.string().min(1).max(128).optional(),
   Stdin: z.string().max(1024 * 1024).optional(),
   TimeoutSeconds: z.number().int().min(1).max(MAX_TIMEOUT_S).optional(),
@@ -33,17 +36,20 @@ export const ExecBody = z.object({
 
 /**
  * A raw task (isRawTask: raw_exec, or user "root") runs with the agent's own
- * privileges: a command in it needs operator:write too, as submitting one
+ * privileges, and a privileged container is root on the node: a command in
+ * either needs operator:write too, as submitting one
  * does (core/acl/raw-permission.ts). Checked by the node that received the
  * client's request, the one that resolved its token (a node passing it on
  * signs it; the next node trusts that check). Without ACLs no identity: passes.
- * With no task named, any raw task of the allocation counts.
+ * With no task named, any such task of the allocation counts.
  */
-function requireRawPermission(alloc: NodeAlloc, task: string | undefined, who: ReturnType<typeof requestIdentity>): void {
+export function requireRawPermission(alloc: NodeAlloc, task: string | undefined, who: ReturnType<typeof requestIdentity>): void {
   if (!who || who.authz.allowed("operator", "", "write")) return;
-  const raw = alloc.groupSpec.tasks.filter((t) => (task === undefined || t.name === task) && isRawTask(t));
-  if (raw.length === 0) return;
-  throw new ApiError(403, "PERMISSION_DENIED", `Permission denied: task "${raw[0]!.name}" runs in raw mode (driver raw_exec or user "root", the agent's own privileges): a command in it needs operator:write as well as alloc_exec:write`);
+  const named = alloc.groupSpec.tasks.filter((t) => task === undefined || t.name === task);
+  const raw = named.find(isRawTask);
+  if (raw) throw new ApiError(403, "PERMISSION_DENIED", `Permission denied: task "${raw.name}" runs in raw mode (driver raw_exec or user "root", the agent's own privileges): a command in it needs operator:write as well as alloc_exec:write`);
+  const privileged = named.find(isPrivilegedTask);
+  if (privileged) throw new ApiError(403, "PERMISSION_DENIED", `Permission denied: task "${privileged.name}" is a privileged container (root on the node): a command in it needs operator:write as well as alloc_exec:write`);
 }
 
 export function execRoutes(d: OperateRouteDeps): void {

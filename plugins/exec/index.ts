@@ -31,6 +31,7 @@ import type { RunnerStatus } from "./alloc-runner.ts";
 import { commandFile, probeFor } from "./sandbox-host.ts";
 import { taskSandbox } from "./task-sandbox.ts";
 import { execRoutes } from "./exec-routes.ts";
+import { execWsRoutes } from "./exec-ws.ts";
 import { execRegistrationFacts } from "./registration.ts";
 import { ArtifactCache } from "./artifact-cache.ts";
 import { hostPatterns } from "./artifact-fetch.ts";
@@ -57,6 +58,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
     logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: () => undefined });
     operateRoutes({ ctx: ctx as PluginContext<unknown>, runner: () => undefined });
     execRoutes({ ctx: ctx as PluginContext<unknown>, runner: () => undefined });
+    execWsRoutes({ ctx: ctx as PluginContext<unknown>, runner: () => undefined, maxSessions: cfg.exec_max_sessions, maxFrameBytes: cfg.exec_max_frame_bytes });
     return { stop() {} };
   }
 
@@ -138,6 +140,7 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   logRoutes({ ctx: ctx as PluginContext<unknown>, allocsDir, local: (id) => supervisor.find(id)?.alloc });
   operateRoutes({ ctx: ctx as PluginContext<unknown>, runner: (id) => supervisor.runners.get(id) });
   execRoutes({ ctx: ctx as PluginContext<unknown>, runner: (id) => supervisor.runners.get(id) });
+  execWsRoutes({ ctx: ctx as PluginContext<unknown>, runner: (id) => supervisor.runners.get(id), maxSessions: cfg.exec_max_sessions, maxFrameBytes: cfg.exec_max_frame_bytes });
 
   const gauge = ctx.metrics.gauge({
     name: "corral_exec_running_allocations", help: "Allocations this agent is running",

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, eventually, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, submit } from "../jobs/cluster-helpers.ts";
+import { openSession } from "../jobs/exec-ws-client.ts";
 import { BUSYBOX, push, registryToolsMissing, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
 
 const missing = registryToolsMissing() ?? (process.getuid?.() !== 0 ? "the agent must run as root to run containers" : undefined) ??
@@ -84,5 +85,23 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     const ok = await exec(allocId, { Command: ["cat", "/etc/note"] });
     if (ok.exit !== 0) console.log("task events:", JSON.stringify(((await (await fetch(`${dev.url}/v1/allocation/${allocId}`)).json()) as any).taskStates?.t?.events));
     expect([ok.stdout, ok.exit]).toEqual(["inside the image\n", 0]);
+  }, 60_000);
+
+  test("an interactive session (WebSocket): sh over stdin frames, the exit code; tty=true: the session's terminal (echo, ^C) wraps runc exec", async () => {
+    const s = openSession(dev.url, allocId, { command: ["sh"] });
+    s.stdin("cat /etc/note; exit 3\n");
+    const end = await s.ended;
+    expect([s.stdout(), end.exit]).toEqual(["inside the image\n", 3]);
+    // runc exec runs without -t, on a pty the agent holds (runc gives the process in the container pipes it copies
+    // to that pty: docs/containers.md): the terminal echoes and edits lines, ^C reaches the command through runc.
+    const t = openSession(dev.url, allocId, { command: ["sleep", "30"], tty: true });
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 1000));
+    t.stdin("typed\n");
+    await t.waitFor("typed\r\n"); // the terminal's echo
+    t.stdin("\x03");
+    const tEnd = await t.ended;
+    expect(tEnd.exit).toBe(130); // 128 + SIGINT: ^C reached the command inside the container
+    expect(Date.now() - started).toBeLessThan(20_000);
   }, 60_000);
 });

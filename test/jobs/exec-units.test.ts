@@ -215,6 +215,7 @@ describe("services and config", () => {
       user: "nobody", allow_raw: false, denied_host_uids: "", denied_host_gids: "",
       bwrap: "/usr/bin/bwrap", chroot_env: [...DEFAULT_CHROOT_ENV],
       artifact_max_bytes: 1024 ** 3, artifact_timeout: 300_000, artifact_allowed_hosts: "", artifact_cache_bytes: 5 * 1024 ** 3,
+      exec_max_sessions: 32, exec_max_frame_bytes: 64 * 1024,
       container_runtime: "", container_auth: {}, container_insecure_registries: [], container_allowed_registries: [],
       container_cache_bytes: 10 * 1024 ** 3, container_images_bytes: 20 * 1024 ** 3, container_max_unpacked_bytes: 8 * 1024 ** 3, container_pull_timeout: 600_000,
       container_allow_privileged: false, container_cache_max_age: 0,

@@ -1,0 +1,155 @@
+// The process of an interactive `alloc exec` session (exec-ws.ts): the
+// command an exec plan names (alloc-runner.ts execPlan: the task's sandbox,
+// user and folder, or `runc exec` into its container), its input written as
+// the client types, its output handed on as it comes.
+//
+// With a terminal (tty), the command runs on a pseudo-terminal of its own
+// (Bun.spawn's `terminal`: a new session whose controlling terminal it is),
+// output and errors both on it, as in a shell; window size changes resize it.
+// For a container task the terminal wraps `runc exec` (run without -t): runc
+// gives the process in the container pipes and copies them to and from this
+// pty, so the session has a terminal's echo, line editing and ^C (SIGINT to
+// runc, which passes it on), but the process itself sees no terminal (isatty
+// false, no window size). A terminal inside needs `runc exec -t
+// --console-socket` (a unix socket receiving the pty master by SCM_RIGHTS,
+// which Bun cannot read without FFI): not done.
+// Without one, pipes, as the one-shot route (exec-session.ts) uses.
+// Either way the command leads a process group of its own, killed as one
+// when the session ends.
+import { spawn } from "node:child_process";
+import { killGroup } from "./memory.ts";
+import { exitCodeOf } from "./exec-session.ts";
+
+export interface SessionCommand {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  runAs?: { uid: number; gid: number };
+}
+
+export interface SessionOutput {
+  stdout(b: Uint8Array): void;
+  stderr(b: Uint8Array): void;
+  /** Once, after the last output: the exit code (128+n for a signal n), and why it could not start. */
+  exit(code: number, error?: string): void;
+}
+
+export interface SessionProcess {
+  write(b: Uint8Array): void;
+  /** End of input: the pipe is closed; on a terminal, the EOF character (^D) is typed. */
+  closeStdin(): void;
+  resize(cols: number, rows: number): void;
+  kill(): void;
+  /** Stop reading the command's output until resume() (pipes: the command blocks on a full pipe). No-op on a terminal. */
+  pause(): void;
+  resume(): void;
+}
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+/** After the command exits, how long its terminal's last output may take to arrive. */
+const PTY_DRAIN_MS = 500;
+
+export function startSessionProcess(cmd: SessionCommand, tty: TerminalSize | undefined, out: SessionOutput): SessionProcess {
+  return tty ? onTerminal(cmd, tty, out) : onPipes(cmd, out);
+}
+
+function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput): SessionProcess {
+  let ended = false;
+  let drained: () => void = () => {};
+  const ptyClosed = new Promise<void>((r) => (drained = r));
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn([cmd.command, ...cmd.args], {
+      cwd: cmd.cwd,
+      env: { TERM: "xterm-256color", ...cmd.env },
+      ...(cmd.runAs ? { uid: cmd.runAs.uid, gid: cmd.runAs.gid } : {}),
+      terminal: {
+        cols: size.cols, rows: size.rows,
+        data: (_t, d) => out.stdout(d),
+        exit: () => drained(),
+      },
+    });
+  } catch (err) {
+    queueMicrotask(() => out.exit(127, `could not start: ${(err as Error).message}`));
+    return { write() {}, closeStdin() {}, resize() {}, kill() {}, pause() {}, resume() {} };
+  }
+  const terminal = proc.terminal!;
+  void proc.exited.then(async (code) => {
+    // The pty reaches EOF once every holder of it is gone; a background child keeping it must not hold the session.
+    await Promise.race([ptyClosed, Bun.sleep(PTY_DRAIN_MS)]);
+    ended = true;
+    try {
+      terminal.close();
+    } catch {}
+    out.exit(proc.signalCode ? exitCodeOf(null, proc.signalCode as NodeJS.Signals) : code);
+  });
+  return {
+    write: (b) => {
+      if (!ended && !terminal.closed) terminal.write(b);
+    },
+    closeStdin: () => {
+      if (!ended && !terminal.closed) terminal.write("\x04");
+    },
+    resize: (cols, rows) => {
+      if (!ended && !terminal.closed) terminal.resize(cols, rows);
+    },
+    kill: () => {
+      if (!ended) killGroup(proc.pid, "SIGKILL"); // the terminal's session leader leads its group too
+    },
+    // Bun's terminal cannot stop reading; the session bounds what it holds instead (exec-ws.ts).
+    pause: () => {},
+    resume: () => {},
+  };
+}
+
+function onPipes(cmd: SessionCommand, out: SessionOutput): SessionProcess {
+  let ended = false;
+  let child: ReturnType<typeof spawn>;
+  try {
+    // detached: a group of its own (bwrap and whatever the command starts), killed as one.
+    child = spawn(cmd.command, cmd.args, {
+      cwd: cmd.cwd, env: cmd.env, stdio: ["pipe", "pipe", "pipe"], detached: true,
+      ...(cmd.runAs ? { uid: cmd.runAs.uid, gid: cmd.runAs.gid } : {}),
+    });
+  } catch (err) {
+    queueMicrotask(() => out.exit(127, `could not start: ${(err as Error).message}`));
+    return { write() {}, closeStdin() {}, resize() {}, kill() {}, pause() {}, resume() {} };
+  }
+  const finish = (code: number, error?: string) => {
+    if (ended) return;
+    ended = true;
+    out.exit(code, error);
+  };
+  child.stdout?.on("data", (b: Buffer) => out.stdout(b));
+  child.stderr?.on("data", (b: Buffer) => out.stderr(b));
+  child.stdin?.on("error", () => {}); // a command that does not read its input: EPIPE is not an error here
+  child.once("error", (err) => {
+    if (child.pid === undefined) finish(127, `could not start: ${err.message}`);
+  });
+  child.once("close", (code, sig) => finish(exitCodeOf(code, sig)));
+  return {
+    write: (b) => {
+      if (!ended && child.stdin?.writable) child.stdin.write(b);
+    },
+    closeStdin: () => {
+      child.stdin?.end();
+    },
+    resize: () => {}, // no terminal to size
+    kill: () => {
+      if (!ended && child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+    },
+    pause: () => {
+      child.stdout?.pause();
+      child.stderr?.pause();
+    },
+    resume: () => {
+      child.stdout?.resume();
+      child.stderr?.resume();
+    },
+  };
+}
