@@ -1,0 +1,51 @@
+// Upstream HTTP/2: one h2c session per instance, shared by every call to
+// it (many streams on one connection, as gRPC servers expect), made on the
+// first call and dropped when the instance or corral closes it (GOAWAY, an
+// error, a reset). Load is balanced per call — each stream picks its
+// instance (invoker.ts) — so one client connection's calls spread over all
+// instances, unlike a TCP proxy's per-connection balancing.
+import http2 from "node:http2";
+import type { Endpoint } from "../pool.ts";
+
+/** A session ready for streams, or why there is none ("refused": nothing was sent, the call may go elsewhere). */
+export type SessionResult = http2.ClientHttp2Session | "refused";
+
+export class H2Sessions {
+  private readonly live = new Map<string, http2.ClientHttp2Session>();
+  private readonly connecting = new Map<string, Array<(r: SessionResult) => void>>();
+  private closed = false;
+
+  /** Calls `ready` with the instance's session, at once when one is up. */
+  get(ep: Endpoint, ready: (r: SessionResult) => void): void {
+    const key = ep.hostPort;
+    const s = this.live.get(key);
+    if (s && !s.closed && !s.destroyed) return ready(s);
+    const waiting = this.connecting.get(key);
+    if (waiting) return void waiting.push(ready);
+    if (this.closed) return ready("refused");
+    this.connecting.set(key, [ready]);
+    const session = http2.connect(ep.base);
+    const settle = (r: SessionResult): void => {
+      const list = this.connecting.get(key) ?? [];
+      this.connecting.delete(key);
+      for (const f of list) f(r);
+    };
+    session.once("connect", () => {
+      this.live.set(key, session);
+      settle(session);
+    });
+    const gone = (): void => {
+      if (this.live.get(key) === session) this.live.delete(key);
+      if (this.connecting.has(key)) settle("refused");
+    };
+    session.on("error", gone);
+    session.on("close", gone);
+    session.on("goaway", gone);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.live.values()) s.destroy();
+    this.live.clear();
+  }
+}

@@ -1,0 +1,130 @@
+// gRPC through the proxy listener (h2c on the same port as HTTP/1.1): a real
+// grpc-js client and real grpc-js servers registered as a corral service on a
+// dev node. Unary, server-, client-streaming and bidi calls; the server's
+// status codes and trailing metadata reach the client; calls of ONE client
+// connection are balanced per call over the instances; corral's own errors
+// are gRPC statuses (UNAVAILABLE, DEADLINE_EXCEEDED, UNIMPLEMENTED). Denied
+// intentions: grpc-acl.test.ts.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import http2 from "node:http2";
+import { killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
+import { proxyPort, register, setCheck, waitPassing } from "./helpers.ts";
+import {
+  bidiPingPong, clientStream, echoClient, grpc, killGrpcBackends, metadata, serverStream, startGrpcBackend, unary, unaryError, type EchoClient,
+} from "./grpc-helpers.ts";
+
+let node: CorralProcess;
+let port = 0;
+let client: EchoClient;
+
+beforeAll(async () => {
+  node = await startCorral({ role: "dev", config: "[plugins.invoke]\nport = 0\n" });
+  const [a, b, down] = await Promise.all([startGrpcBackend("a"), startGrpcBackend("b"), startGrpcBackend("down")]);
+  await register(node, "echo", a!);
+  await register(node, "echo", b!);
+  await register(node, "down", down!);
+  await setCheck(node, "down-down", "fail");
+  await Promise.all([waitPassing(node, "echo", 2), waitPassing(node, "down", 0)]);
+  port = await proxyPort(node);
+  client = echoClient(port, "echo");
+}, 60_000);
+
+afterAll(async () => {
+  client?.close();
+  await killGrpcBackends();
+  await killAll();
+});
+
+describe("gRPC through the proxy listener", () => {
+  test("unary: the answer comes from an instance; :authority reached it as X-Forwarded-Host; the token did not", async () => {
+    const r = await unary(client, "hello", metadata({ "x-consul-token": "secret-of-the-caller" }));
+    expect(["a", "b"]).toContain(r.id);
+    expect(r.message).toBe("hello");
+    expect(r.authority).toBe("echo");
+    expect(r.token).toBe("");
+  });
+
+  test("the server's status, message and trailing metadata pass through", async () => {
+    const err = await unaryError(client, "notfound");
+    expect(err.code).toBe(grpc.status.NOT_FOUND);
+    expect(err.details).toMatch(/^nothing named notfound on [ab]$/);
+    expect(err.metadata.get("x-detail")).toEqual(["no such thing"]);
+  });
+
+  test("server streaming, client streaming and bidi", async () => {
+    const s = await serverStream(client, "n", 50);
+    expect(s.map((r) => r.message)).toEqual(Array.from({ length: 50 }, (_, i) => `n#${i}`));
+    expect(new Set(s.map((r) => r.id)).size).toBe(1); // one call, one instance
+    const c = await clientStream(client, ["x", "y", "z"]);
+    expect(c.message).toBe("x,y,z");
+    const b = await bidiPingPong(client, ["1", "2", "3", "4"]);
+    expect(b.map((r) => r.message)).toEqual(["echo:1", "echo:2", "echo:3", "echo:4"]);
+  });
+
+  test("calls of one client connection are balanced per call over both instances", async () => {
+    const by = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      const r = await unary(client, `m${i}`);
+      by.set(r.id, (by.get(r.id) ?? 0) + 1);
+    }
+    expect(by.get("a") ?? 0).toBeGreaterThan(5);
+    expect(by.get("b") ?? 0).toBeGreaterThan(5);
+  });
+
+  test("HTTP/1.1 still works on the same port", async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/whatever`, { headers: { host: "nosuch.example" } });
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { code: string }).code).toBe("NO_SERVICE_IN_HOST");
+  });
+});
+
+describe("corral's own errors are gRPC statuses", () => {
+  test("no healthy instance: UNAVAILABLE", async () => {
+    const c = echoClient(port, "down");
+    try {
+      const err = await unaryError(c, "x");
+      expect(err.code).toBe(grpc.status.UNAVAILABLE);
+      expect(err.details).toBe('service "down" has no healthy instance');
+    } finally {
+      c.close();
+    }
+  });
+
+  test("the client's deadline (grpc-timeout) bounds the call: corral answers DEADLINE_EXCEEDED", async () => {
+    // A raw h2 client, so the deadline is enforced by corral alone (grpc-js would also give up on its own).
+    const s = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const req = s.request({ ":method": "POST", ":path": "/corral.test.Echo/Unary", ":authority": "echo", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "200m" });
+      const head = new Promise<http2.IncomingHttpHeaders>((r) => req.once("response", r));
+      req.end(grpcFrame(Buffer.from([0x0a, 9, ...Buffer.from("slow:3000")]))); // EchoRequest{message: "slow:3000"}
+      const h = await head;
+      expect([h[":status"], h["content-type"], h["grpc-status"], h["grpc-message"]]).toEqual([200, "application/grpc", "4", 'service "echo" did not answer within the timeout']);
+    } finally {
+      s.close();
+    }
+  });
+
+  test("corral's timeout (X-Corral-Timeout) answers DEADLINE_EXCEEDED from corral", async () => {
+    const err = await unaryError(client, "slow:3000", metadata({ "x-corral-timeout": "200ms" }));
+    expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(err.details).toBe('service "echo" did not answer within the timeout');
+  });
+
+  test("an unknown service: UNIMPLEMENTED", async () => {
+    const c = echoClient(port, "nosuch");
+    try {
+      const err = await unaryError(c, "x");
+      expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+      expect(err.details).toBe('no service named "nosuch" in the catalog');
+    } finally {
+      c.close();
+    }
+  });
+});
+
+/** One length-prefixed gRPC message (uncompressed). */
+function grpcFrame(msg: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(msg.byteLength, 1);
+  return Buffer.concat([head, msg]);
+}
