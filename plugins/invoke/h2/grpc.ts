@@ -19,14 +19,19 @@ export const GrpcStatus = {
   UNAUTHENTICATED: 16,
 } as const;
 
-/** By corral's error code first (it says why), else by HTTP status as gRPC's http-grpc-status-mapping.md does. */
+/**
+ * By corral's error code first (it says why), else by HTTP status as gRPC's
+ * http-grpc-status-mapping.md does. No "circuit open" refusal exists: the
+ * breaker never ejects more than max_ejection_percent of the instances
+ * (docs/invoke.md), so a call always has one to try; the limits corral does
+ * refuse on (watched services, body size) are RESOURCE_EXHAUSTED.
+ */
 const BY_CODE: Record<string, number> = {
   NO_HEALTHY_INSTANCE: GrpcStatus.UNAVAILABLE,
   UPSTREAM_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   CATALOG_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   UPSTREAM_TIMEOUT: GrpcStatus.DEADLINE_EXCEEDED,
   INTENTION_DENIED: GrpcStatus.PERMISSION_DENIED,
-  CIRCUIT_OPEN: GrpcStatus.RESOURCE_EXHAUSTED,
   TOO_MANY_SERVICES: GrpcStatus.RESOURCE_EXHAUSTED,
   BODY_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
   UNKNOWN_SERVICE: GrpcStatus.UNIMPLEMENTED,
