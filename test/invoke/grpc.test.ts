@@ -18,7 +18,7 @@ let port = 0;
 let client: EchoClient;
 
 beforeAll(async () => {
-  node = await startCorral({ role: "dev", config: "[plugins.invoke]\nport = 0\n" });
+  node = await startCorral({ role: "dev", config: "[plugins.invoke]\nport = 0\nmax_request_bytes = 1048576\n" });
   const [a, b, down] = await Promise.all([startGrpcBackend("a"), startGrpcBackend("b"), startGrpcBackend("down")]);
   await register(node, "echo", a!);
   await register(node, "echo", b!);
@@ -108,6 +108,13 @@ describe("corral's own errors are gRPC statuses", () => {
     const err = await unaryError(client, "slow:3000", metadata({ "x-corral-timeout": "200ms" }));
     expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(err.details).toBe('service "echo" did not answer within the timeout');
+  });
+
+  test("a request body past max_request_bytes: RESOURCE_EXHAUSTED, counted as it streams", async () => {
+    const err = await unaryError(client, "x".repeat(1_100_000));
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err.details).toBe("request body is larger than 1048576 bytes");
+    expect((await unary(client, "y".repeat(1_000_000))).message.length).toBe(1_000_000); // under the bound: passes
   });
 
   test("an unknown service: UNIMPLEMENTED", async () => {

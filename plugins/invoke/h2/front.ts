@@ -38,12 +38,30 @@ interface H2Reply {
 
 /** One call's attempt over an instance's h2 session: settles at the response headers. */
 class H2Transport implements Transport<H2Reply> {
+  /** The client sent more than max_request_bytes: the attempt was cut, the call is a 413 / RESOURCE_EXHAUSTED. */
+  tooLarge = false;
+
   constructor(
     private readonly sessions: H2Sessions,
     private readonly headers: http2.OutgoingHttpHeaders,
     private readonly down: http2.ServerHttp2Stream,
     private readonly spec: CallSpec,
+    /** max_request_bytes; 0 = no bound. */
+    private readonly maxBytes: number,
   ) {}
+
+  /** Counts the client's body as it streams to the instance; past the bound, the instance's stream is cancelled. */
+  private bound(up: http2.ClientHttp2Stream): void {
+    if (this.maxBytes <= 0) return;
+    let n = 0;
+    this.down.on("data", (chunk: Buffer) => {
+      n += chunk.byteLength;
+      if (n <= this.maxBytes || this.tooLarge) return;
+      this.tooLarge = true;
+      this.down.unpipe(up);
+      if (!up.closed) up.close(http2.constants.NGHTTP2_CANCEL);
+    });
+  }
 
   send(ep: Endpoint, tryMs: number, settle: (out: H2Reply | FailureKind) => void): void {
     let done = false;
@@ -63,7 +81,10 @@ class H2Transport implements Transport<H2Reply> {
       up = session.request({ ...this.headers, ":authority": ep.hostPort }, { endStream: this.down.readableEnded && this.down.readableLength === 0 });
       // From here the client's body is being consumed: this call cannot be sent again.
       this.spec.replayable = false;
-      if (!up.writableEnded) this.down.pipe(up);
+      if (!up.writableEnded) {
+        this.bound(up);
+        this.down.pipe(up);
+      }
       up.once("response", (h) => finish({ status: Number(h[":status"]), headers: h, stream: up! }));
       up.once("error", () => finish("reset"));
       up.once("close", () => finish("reset"));
@@ -131,7 +152,15 @@ export class H2Front {
       tryMs: timeoutHeaderMs(header(TRY_TIMEOUT_HEADER) ?? null) ?? svc.policy.tryTimeoutMs,
       aborted: () => down.closed || down.destroyed,
     };
-    const out = await inv.run(spec, new H2Transport(this.d.sessions, this.upstreamHeaders(h, method, target, authority, ip), down, spec));
+    const max = inv.cfg.max_request_bytes;
+    const tooLarge = () => inv.refuse(svc, started, 413, "too_large", "BODY_TOO_LARGE", `request body is larger than ${max} bytes`);
+    if (max > 0 && Number(header("content-length") ?? 0) > max) return this.refuse(down, grpc, tooLarge());
+    const transport = new H2Transport(this.d.sessions, this.upstreamHeaders(h, method, target, authority, ip), down, spec, max);
+    const out = await inv.run(spec, transport);
+    if (transport.tooLarge) {
+      if (!(out instanceof Refusal)) transport.discard(out);
+      return this.refuse(down, grpc, tooLarge());
+    }
     if (out instanceof Refusal) return this.refuse(down, grpc, out);
     this.relay(down, out);
   }
