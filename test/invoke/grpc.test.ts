@@ -61,6 +61,13 @@ describe("gRPC through the proxy listener", () => {
     expect(b.map((r) => r.message)).toEqual(["echo:1", "echo:2", "echo:3", "echo:4"]);
   });
 
+  test("a large server stream (16 MB) arrives whole and in order: backpressure through the listener's socket", async () => {
+    const big = "z".repeat(64 * 1024);
+    const s = await serverStream(client, big, 256);
+    expect(s.length).toBe(256);
+    expect(s.every((r, i) => r.message === `${big}#${i}`)).toBe(true);
+  });
+
   test("calls of one client connection are balanced per call over both instances", async () => {
     const by = new Map<string, number>();
     for (let i = 0; i < 40; i++) {
@@ -98,7 +105,7 @@ describe("corral's own errors are gRPC statuses", () => {
       const head = new Promise<http2.IncomingHttpHeaders>((r) => req.once("response", r));
       req.end(grpcFrame(Buffer.from([0x0a, 9, ...Buffer.from("slow:3000")]))); // EchoRequest{message: "slow:3000"}
       const h = await head;
-      expect([h[":status"], h["content-type"], h["grpc-status"], h["grpc-message"]]).toEqual([200, "application/grpc", "4", 'service "echo" did not answer within the timeout']);
+      expect([h[":status"], h["content-type"], h["grpc-status"], h["grpc-message"]] as unknown[]).toEqual([200, "application/grpc", "4", 'service "echo" did not answer within the timeout']);
     } finally {
       s.close();
     }

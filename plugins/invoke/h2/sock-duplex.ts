@@ -19,9 +19,19 @@ export interface RawSocket {
 export class SockDuplex extends Duplex {
   /** The client's address, read by the h2 front for X-Forwarded-For. */
   readonly remoteAddress: string;
+  /**
+   * Frames written in this turn of the event loop, sent as one socket write: the
+   * http2 session writes each frame (HEADERS, DATA, trailers…) on its own,
+   * and a syscall per frame was most of the h2 path's cost.
+   */
+  private queued: Buffer[] = [];
+  private scheduled = false;
+  /** What the socket did not take: sent at its drain, before anything queued after it. */
   private pending: Uint8Array | null = null;
+  /** The write callback held while the socket is full (the session waits for it: backpressure). */
   private pendingCb: ((err?: Error | null) => void) | null = null;
   private paused = false;
+  private dead = false;
 
   constructor(private readonly sock: RawSocket) {
     super();
@@ -41,17 +51,15 @@ export class SockDuplex extends Duplex {
     drain: (): void => {
       const rest = this.pending;
       if (!rest) return;
-      const n = this.sock.write(rest);
-      if (n < 0) return this.settleWrite(new Error("socket closed"));
-      if (n < rest.byteLength) {
-        this.pending = rest.subarray(n);
-        return;
-      }
-      this.settleWrite(null);
+      if (!this.send(rest)) return;
+      this.pending = null;
+      if (this.queued.length) this.flush();
+      if (!this.pending) this.settleWrite(null);
     },
   };
 
   onClose(): void {
+    this.dead = true;
     this.push(null);
     if (!this.destroyed) this.destroy();
     this.settleWrite(new Error("socket closed"));
@@ -65,26 +73,63 @@ export class SockDuplex extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const n = this.sock.write(chunk);
-    if (n === chunk.byteLength) return cb();
-    if (n < 0) return cb(new Error("socket closed"));
-    this.pending = chunk.subarray(n);
-    this.pendingCb = cb;
+    if (this.dead) return cb(new Error("socket closed"));
+    this.queued.push(chunk);
+    if (this.pending) {
+      this.pendingCb = cb; // the socket is full: the session waits until it drains
+      return;
+    }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // After this I/O callback's ticks and microtasks: the session emits a
+      // stream's HEADERS, DATA and trailers from separate ticks.
+      setImmediate(this.flushSoon);
+    }
+    cb();
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    this.flush();
     this.sock.end();
     cb();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.dead = true;
     this.sock.terminate();
     cb(err);
   }
 
+  private readonly flushSoon = (): void => {
+    this.scheduled = false;
+    if (!this.pending) this.flush();
+  };
+
+  /** Writes what is queued as one chunk; what the socket does not take becomes `pending`. */
+  private flush(): void {
+    const q = this.queued;
+    if (!q.length || this.dead) return;
+    this.queued = [];
+    const data = q.length === 1 ? q[0]! : Buffer.concat(q);
+    if (!this.send(data)) return;
+  }
+
+  /** True when the socket took all of `data`. */
+  private send(data: Uint8Array): boolean {
+    const n = this.sock.write(data);
+    if (n === data.byteLength) return true;
+    if (n < 0) {
+      this.dead = true;
+      this.pending = null;
+      this.settleWrite(new Error("socket closed"));
+      return false;
+    }
+    this.pending = data.subarray(n);
+    return false;
+  }
+
   private settleWrite(err: Error | null): void {
     const cb = this.pendingCb;
-    this.pending = null;
     this.pendingCb = null;
     cb?.(err);
   }
