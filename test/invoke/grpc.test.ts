@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import http2 from "node:http2";
 import { killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
-import { proxyPort, register, setCheck, waitPassing } from "./helpers.ts";
+import { invokeStatus, killBackends, proxyPort, register, setCheck, startBackend, waitPassing } from "./helpers.ts";
 import {
   bidiPingPong, clientStream, echoClient, grpc, killGrpcBackends, metadata, serverStream, startGrpcBackend, unary, unaryError, type EchoClient,
 } from "./grpc-helpers.ts";
@@ -16,22 +16,35 @@ import {
 let node: CorralProcess;
 let port = 0;
 let client: EchoClient;
+let silentCalls = 0;
+let closeSilent = () => {};
 
 beforeAll(async () => {
-  node = await startCorral({ role: "dev", config: "[plugins.invoke]\nport = 0\nmax_request_bytes = 1048576\n" });
+  node = await startCorral({ role: "dev", config: "[plugins.invoke]\nport = 0\nmax_request_bytes = 1048576\ntry_timeout = \"5s\"\ntimeout = \"5s\"\n" });
   const [a, b, down] = await Promise.all([startGrpcBackend("a"), startGrpcBackend("b"), startGrpcBackend("down")]);
   await register(node, "echo", a!);
   await register(node, "echo", b!);
   await register(node, "down", down!);
   await setCheck(node, "down-down", "fail");
-  await Promise.all([waitPassing(node, "echo", 2), waitPassing(node, "down", 0)]);
+  // An h2c instance that takes calls and never answers.
+  const silent = http2.createServer();
+  silent.on("stream", () => void silentCalls++);
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+  closeSilent = () => silent.close();
+  await register(node, "silent", { id: "silent", port: (silent.address() as { port: number }).port });
+  await waitPassing(node, "silent", 1);
+  // An HTTP/1.1-only service (test/invoke/backend.ts, Bun.serve): two instances, so the breaker could eject one.
+  for (const id of ["p1", "p2"]) await register(node, "plain", await startBackend(id));
+  await Promise.all([waitPassing(node, "echo", 2), waitPassing(node, "down", 0), waitPassing(node, "plain", 2)]);
   port = await proxyPort(node);
   client = echoClient(port, "echo");
 }, 60_000);
 
 afterAll(async () => {
   client?.close();
+  closeSilent();
   await killGrpcBackends();
+  await killBackends();
   await killAll();
 });
 
@@ -98,14 +111,19 @@ describe("corral's own errors are gRPC statuses", () => {
   });
 
   test("the client's deadline (grpc-timeout) bounds the call: corral answers DEADLINE_EXCEEDED", async () => {
-    // A raw h2 client, so the deadline is enforced by corral alone (grpc-js would also give up on its own).
+    // The instance is an h2c server that never answers (a grpc-js server would enforce grpc-timeout
+    // itself and race corral), and the client a raw h2 one (grpc-js would also give up on its own):
+    // the deadline is corral's alone.
     const s = http2.connect(`http://127.0.0.1:${port}`);
     try {
-      const req = s.request({ ":method": "POST", ":path": "/corral.test.Echo/Unary", ":authority": "echo", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "200m" });
+      const req = s.request({ ":method": "POST", ":path": "/corral.test.Echo/Unary", ":authority": "silent", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "200m" });
       const head = new Promise<http2.IncomingHttpHeaders>((r) => req.once("response", r));
-      req.end(grpcFrame(Buffer.from([0x0a, 9, ...Buffer.from("slow:3000")]))); // EchoRequest{message: "slow:3000"}
+      req.end(grpcFrame(Buffer.from([0x0a, 1, 0x78]))); // EchoRequest{message: "x"}
+      const t0 = performance.now();
       const h = await head;
-      expect([h[":status"], h["content-type"], h["grpc-status"], h["grpc-message"]] as unknown[]).toEqual([200, "application/grpc", "4", 'service "echo" did not answer within the timeout']);
+      expect([h[":status"], h["content-type"], h["grpc-status"], h["grpc-message"]] as unknown[]).toEqual([200, "application/grpc", "4", 'service "silent" did not answer within the timeout']);
+      expect(performance.now() - t0).toBeLessThan(2500); // the service's own timeout is 5 s
+      expect(silentCalls).toBeGreaterThan(0); // it did reach the instance
     } finally {
       s.close();
     }
@@ -122,6 +140,24 @@ describe("corral's own errors are gRPC statuses", () => {
     expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(err.details).toBe("request body is larger than 1048576 bytes");
     expect((await unary(client, "y".repeat(1_000_000))).message.length).toBe(1_000_000); // under the bound: passes
+  });
+
+  test("an HTTP/1.1-only service: UNAVAILABLE saying so, and its instances are not ejected for it", async () => {
+    const c = echoClient(port, "plain");
+    try {
+      for (let i = 0; i < 12; i++) {
+        const err = await unaryError(c, "x");
+        expect(err.code).toBe(grpc.status.UNAVAILABLE);
+        expect(err.details).toBe('no instance of "plain" speaks HTTP/2 (h2c); call it over HTTP/1.1');
+      }
+    } finally {
+      c.close();
+    }
+    // 12 calls, each trying both instances: past consecutive_failures (5) had they counted as failures.
+    const st = await invokeStatus(node, "plain");
+    expect(st.instances.map((i) => [i.breaker, i.ejections])).toEqual([["closed", 0], ["closed", 0]]);
+    const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { host: "plain" } });
+    expect(r.status).toBe(200);
   });
 
   test("an unknown service: UNIMPLEMENTED", async () => {

@@ -58,3 +58,10 @@ test("grpcTimeoutMs", () => {
   expect(grpcTimeoutMs("99999999H")).toBe(3_600_000);
   for (const bad of [undefined, "", "10", "m", "1.5S", "123456789m", "-1m", "10x"]) expect(grpcTimeoutMs(bad), String(bad)).toBeUndefined();
 });
+
+test("a call the instance cannot speak (HTTP/2 to HTTP/1.1) may go elsewhere like a refused one, whatever the method", async () => {
+  const { retryable } = await import("../../plugins/invoke/retry.ts");
+  const rules = { methods: new Set(["GET"]) };
+  expect(retryable("protocol", "POST", true, rules)).toBe(true);
+  expect(retryable("protocol", "POST", false, rules)).toBe(false); // a body already streamed cannot be sent again
+});

@@ -76,7 +76,7 @@ class H2Transport implements Transport<H2Reply> {
     const timer = setTimeout(() => finish("timeout"), tryMs);
     this.sessions.get(ep, (session) => {
       if (done) return;
-      if (session === "refused") return finish("refused");
+      if (session === "refused" || session === "protocol") return finish(session);
       if (this.down.closed || this.down.destroyed) return finish("aborted");
       up = session.request({ ...this.headers, ":authority": ep.hostPort }, { endStream: this.down.readableEnded && this.down.readableLength === 0 });
       // From here the client's body is being consumed: this call cannot be sent again.

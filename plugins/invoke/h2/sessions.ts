@@ -7,8 +7,13 @@
 import http2 from "node:http2";
 import type { Endpoint } from "../pool.ts";
 
-/** A session ready for streams, or why there is none ("refused": nothing was sent, the call may go elsewhere). */
-export type SessionResult = http2.ClientHttp2Session | "refused";
+/**
+ * A session ready for streams, or why there is none — nothing was sent
+ * either way, the call may go elsewhere: "refused" (no connection),
+ * "protocol" (the instance answered, but not in HTTP/2: it speaks HTTP/1.1
+ * only).
+ */
+export type SessionResult = http2.ClientHttp2Session | "refused" | "protocol";
 
 export class H2Sessions {
   private readonly live = new Map<string, http2.ClientHttp2Session>();
@@ -30,13 +35,18 @@ export class H2Sessions {
       this.connecting.delete(key);
       for (const f of list) f(r);
     };
-    session.once("connect", () => {
+    // Ready at the instance's first SETTINGS frame, not at the TCP connect: that
+    // is what tells an h2 server from an HTTP/1.1 one (which answers the
+    // preface with a 400 the session reads as a protocol error).
+    let connected = false;
+    session.once("connect", () => (connected = true));
+    session.once("remoteSettings", () => {
       this.live.set(key, session);
       settle(session);
     });
     const gone = (): void => {
       if (this.live.get(key) === session) this.live.delete(key);
-      if (this.connecting.has(key)) settle("refused");
+      if (this.connecting.has(key)) settle(connected ? "protocol" : "refused");
     };
     session.on("error", gone);
     session.on("close", gone);
