@@ -79,6 +79,7 @@ class H2Transport implements Transport<H2Reply> {
       if (session === "refused" || session === "protocol") return finish(session);
       if (this.down.closed || this.down.destroyed) return finish("aborted");
       up = session.request({ ...this.headers, ":authority": ep.hostPort }, { endStream: this.down.readableEnded && this.down.readableLength === 0 });
+      this.sessions.track(session, up);
       // From here the client's body is being consumed: this call cannot be sent again.
       this.spec.replayable = false;
       if (!up.writableEnded) {
@@ -97,7 +98,8 @@ class H2Transport implements Transport<H2Reply> {
 }
 
 export class H2Front {
-  private readonly server = http2.createServer();
+  // Bounds like the HTTP/1.1 side's (64 KiB heads): streams per client connection, header block size.
+  private readonly server = http2.createServer({ settings: { maxConcurrentStreams: 1000, maxHeaderListSize: 64 * 1024 }, maxHeaderListPairs: 512 });
 
   constructor(private readonly d: H2FrontDeps) {
     this.server.on("stream", (stream, headers) => {

@@ -15,8 +15,13 @@ import type { Endpoint } from "../pool.ts";
  */
 export type SessionResult = http2.ClientHttp2Session | "refused" | "protocol";
 
+/** A session with no stream for this long is closed: instances come and go, and a session must not outlive its use. */
+const IDLE_MS = 60_000;
+
 export class H2Sessions {
   private readonly live = new Map<string, http2.ClientHttp2Session>();
+  /** Streams open on each session, and the idle timer of one that has none. */
+  private readonly streams = new WeakMap<http2.ClientHttp2Session, { open: number; idle: ReturnType<typeof setTimeout> | null }>();
   private readonly connecting = new Map<string, Array<(r: SessionResult) => void>>();
   private closed = false;
 
@@ -51,6 +56,25 @@ export class H2Sessions {
     session.on("error", gone);
     session.on("close", gone);
     session.on("goaway", gone);
+  }
+
+  /** A stream was opened on `session` (released when it closes): the session is not idle meanwhile. */
+  track(session: http2.ClientHttp2Session, stream: http2.ClientHttp2Stream): void {
+    let st = this.streams.get(session);
+    if (!st) this.streams.set(session, (st = { open: 0, idle: null }));
+    st.open++;
+    if (st.idle) {
+      clearTimeout(st.idle);
+      st.idle = null;
+    }
+    stream.once("close", () => {
+      if (--st.open > 0 || session.closed || session.destroyed) return;
+      st.idle = setTimeout(() => {
+        st.idle = null;
+        if (st.open === 0) session.close();
+      }, IDLE_MS);
+      st.idle.unref?.();
+    });
   }
 
   close(): void {
