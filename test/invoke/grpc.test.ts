@@ -17,6 +17,7 @@ let node: CorralProcess;
 let port = 0;
 let client: EchoClient;
 let silentCalls = 0;
+let silentPort = 0;
 let closeSilent = () => {};
 
 beforeAll(async () => {
@@ -28,9 +29,17 @@ beforeAll(async () => {
   await setCheck(node, "down-down", "fail");
   // An h2c instance that takes calls and never answers.
   const silent = http2.createServer();
-  silent.on("stream", () => void silentCalls++);
+  silent.on("stream", (st, h) => {
+    silentCalls++;
+    // "x-echo": answers with what it received (for the plain HTTP/2 test); otherwise never answers.
+    if (h["x-echo"]) {
+      st.respond({ ":status": 200, "content-type": "application/json" });
+      st.end(JSON.stringify({ path: h[":path"], authority: h[":authority"], xff: h["x-forwarded-for"], xfh: h["x-forwarded-host"], traceparent: h.traceparent }));
+    }
+  });
   await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
   closeSilent = () => silent.close();
+  silentPort = (silent.address() as { port: number }).port;
   await register(node, "silent", { id: "silent", port: (silent.address() as { port: number }).port });
   await waitPassing(node, "silent", 1);
   // An HTTP/1.1-only service (test/invoke/backend.ts, Bun.serve): two instances, so the breaker could eject one.
@@ -89,6 +98,26 @@ describe("gRPC through the proxy listener", () => {
     }
     expect(by.get("a") ?? 0).toBeGreaterThan(5);
     expect(by.get("b") ?? 0).toBeGreaterThan(5);
+  });
+
+  test("plain HTTP/2 (not gRPC): the path goes on without a ?token= credential; forwarding headers and trace context as on HTTP/1.1", async () => {
+    const s = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const req = s.request({ ":method": "GET", ":path": "/look?a=1&token=secret-of-the-caller&b=2", ":authority": "silent", "x-echo": "1" });
+      const head = new Promise<http2.IncomingHttpHeaders>((r) => req.once("response", r));
+      req.end();
+      const h = await head;
+      let body = "";
+      req.setEncoding("utf8");
+      req.on("data", (d) => (body += d));
+      await new Promise((r) => req.once("end", r));
+      expect(h[":status"]).toBe(200);
+      const got = JSON.parse(body);
+      expect(got).toMatchObject({ path: "/look?a=1&b=2", authority: "127.0.0.1:" + silentPort, xff: "127.0.0.1", xfh: "silent" });
+      expect(got.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    } finally {
+      s.close();
+    }
   });
 
   test("HTTP/1.1 still works on the same port", async () => {

@@ -9,6 +9,7 @@
 // client speaks gRPC (grpc.ts), JSON otherwise.
 import http2 from "node:http2";
 import { requestToken, type Logger } from "../../../core/sdk/index.ts";
+import { withoutTokenParam } from "../credentials.ts";
 import { timeoutHeaderMs, TIMEOUT_HEADER, TRY_TIMEOUT_HEADER, upstreamHeaders } from "../headers.ts";
 import { Refusal, type CallSpec, type Invoker, type Transport } from "../invoker.ts";
 import { splitInvokePath, type HostRouter } from "../listener.ts";
@@ -215,7 +216,8 @@ export class H2Front {
       else incoming.set(k, String(v));
     }
     if (authority) incoming.set("host", authority);
-    const out: http2.OutgoingHttpHeaders = { ":method": method, ":path": target, ":scheme": "http" };
+    // The caller's ?token= stays here, as on HTTP/1.1 (credentials.ts).
+    const out: http2.OutgoingHttpHeaders = { ":method": method, ":path": withoutTokenParam(target), ":scheme": "http" };
     for (const [k, v] of upstreamHeaders(incoming, { ip, proto: "http" }, this.d.trace)) out[k] = v;
     // gRPC servers require "te: trailers" (the only TE HTTP/2 allows); headers.ts drops TE as hop-by-hop.
     if (h.te === "trailers") out.te = "trailers";
