@@ -111,7 +111,7 @@ describe("gRPC through the proxy listener", () => {
       req.setEncoding("utf8");
       req.on("data", (d) => (body += d));
       await new Promise((r) => req.once("end", r));
-      expect(h[":status"]).toBe(200);
+      expect(h[":status"] as unknown).toBe(200);
       const got = JSON.parse(body);
       expect(got).toMatchObject({ path: "/look?a=1&b=2", authority: "127.0.0.1:" + silentPort, xff: "127.0.0.1", xfh: "silent" });
       expect(got.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
