@@ -90,7 +90,8 @@ class H2Transport implements Transport<H2Reply> {
         this.down.pipe(up);
       }
       up.once("response", (h) => finish({ status: Number(h[":status"]), headers: h, stream: up! }));
-      up.once("error", () => finish("reset"));
+      // `on`, not `once`: a stream cancelled here may still report a write of the piped body as an error.
+      up.on("error", () => finish("reset"));
       up.once("close", () => finish("reset"));
     });
   }
