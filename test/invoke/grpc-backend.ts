@@ -2,7 +2,7 @@
 // bench: `bun grpc-backend.ts <id> [port]` prints "READY <port>". Every reply
 // carries the instance id, so a test can see which instance answered.
 // Unary "notfound" answers NOT_FOUND with a message and trailing metadata;
-// "slow:<ms>" waits first.
+// "slow:<ms>" waits first; a server stream of "die" exits the process midway.
 import * as grpc from "@grpc/grpc-js";
 import { loadEcho } from "./grpc-proto.ts";
 
@@ -30,6 +30,12 @@ server.addService(Echo.service, {
     cb(null, reply(call, m));
   },
   ServerStream(call: grpc.ServerWritableStream<Req, unknown>) {
+    if (call.request.message === "die") {
+      // Two messages, then the process is gone mid-stream (no trailers): the client must see a failure, not an end.
+      call.write(reply(call, "die#0"));
+      call.write(reply(call, "die#1"));
+      return void setTimeout(() => process.exit(1), 100);
+    }
     for (let i = 0; i < call.request.count; i++) call.write(reply(call, `${call.request.message}#${i}`));
     call.end();
   },

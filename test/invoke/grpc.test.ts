@@ -90,6 +90,27 @@ describe("gRPC through the proxy listener", () => {
     expect(s.every((r, i) => r.message === `${big}#${i}`)).toBe(true);
   });
 
+  test("an instance dying mid-stream: the client's call fails (UNAVAILABLE/INTERNAL/CANCELLED), it does not end as if complete", async () => {
+    const dying = await startGrpcBackend("dying");
+    await register(node, "dying", dying);
+    await waitPassing(node, "dying", 1);
+    const c = echoClient(port, "dying");
+    try {
+      const got: string[] = [];
+      const outcome = await new Promise<string>((resolve) => {
+        const call = c.ServerStream({ message: "die", count: 0 });
+        call.on("data", (r: { message: string }) => got.push(r.message));
+        call.on("error", (err: grpc.ServiceError) => resolve(`error ${err.code}`));
+        call.on("end", () => setTimeout(() => resolve("end"), 50));
+        setTimeout(() => resolve("hung"), 10_000);
+      });
+      expect(got).toEqual(["die#0", "die#1"]);
+      expect(outcome).toMatch(/^error (14|13|1)$/);
+    } finally {
+      c.close();
+    }
+  });
+
   test("calls of one client connection are balanced per call over both instances", async () => {
     const by = new Map<string, number>();
     for (let i = 0; i < 40; i++) {
