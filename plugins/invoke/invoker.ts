@@ -141,6 +141,8 @@ export class Invoker {
   /** Breaker and metrics for one attempt: 5xx, refused, reset, timeout count against the instance. */
   judge(svc: ServiceEntry, ep: Endpoint, out: Reply | FailureKind): void {
     if (out === "aborted") return svc.pool.abandoned(ep);
+    // The caller's protocol, not the instance's health: an HTTP/2 client must not get an HTTP/1.1 instance ejected.
+    if (out === "protocol") return svc.pool.abandoned(ep);
     if (typeof out === "string") this.d.metrics.attempt(ep, out === "timeout" ? CODE_TIMEOUT : CODE_ERROR);
     else {
       this.d.metrics.attempt(ep, codeSlot(out.status));
@@ -171,6 +173,7 @@ export class Invoker {
     const name = c.svc.name;
     if (last === "timeout") return this.refuse(c.svc, c.started, 504, "timeout", "UPSTREAM_TIMEOUT", `service "${name}" did not answer within the timeout`);
     if (last === "aborted") return new Refusal(499, "CLIENT_CLOSED", "the client closed the request");
+    if (last === "protocol") return this.refuse(c.svc, c.started, 502, "unavailable", "UPSTREAM_NOT_H2", `no instance of "${name}" speaks HTTP/2 (h2c); call it over HTTP/1.1`);
     return this.refuse(c.svc, c.started, 502, "unavailable", "UPSTREAM_UNAVAILABLE", `no instance of "${name}" could be reached (${last})`);
   }
 

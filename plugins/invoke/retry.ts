@@ -1,14 +1,20 @@
 // When a failed attempt may be sent again, and how long to wait first.
 //
 // - A refused connection never reached the instance: any method may be sent
-//   again (the body permitting).
+//   again (the body permitting); so may a call the instance cannot speak
+//   (HTTP/2 to an HTTP/1.1-only instance).
 // - A reset, a timeout or a 502/503/504 may have been processed: only
 //   methods listed in retry_methods (by default RFC 9110's idempotent ones,
 //   PUT and DELETE included: sending them twice has the effect of once).
 // - A body that was streamed cannot be sent again, so such a call gets
 //   exactly one attempt (small bodies are buffered for this; see config).
 
-export type FailureKind = "refused" | "reset" | "timeout" | "status" | "aborted" | "other";
+/**
+ * "protocol": the instance answered the connection, but not in the protocol
+ * the call needs (an HTTP/2 call to an HTTP/1.1-only instance). Nothing was
+ * sent, and it is not the instance's fault: no breaker failure.
+ */
+export type FailureKind = "refused" | "reset" | "timeout" | "status" | "aborted" | "protocol" | "other";
 
 /** Full jitter (AWS "Exponential Backoff and Jitter"): uniform in [0, min(max, base * 2^(retry-1))]. */
 export function backoffMs(retry: number, baseMs: number, maxMs: number, rng: () => number): number {
@@ -39,6 +45,6 @@ export interface RetryRules {
 /** May an attempt that failed this way be sent again? (Attempts left and the budget are checked by the caller.) */
 export function retryable(kind: FailureKind, method: string, replayable: boolean, rules: RetryRules): boolean {
   if (!replayable || kind === "aborted") return false;
-  if (kind === "refused") return true;
+  if (kind === "refused" || kind === "protocol") return true;
   return rules.methods.has(method);
 }

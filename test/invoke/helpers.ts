@@ -57,7 +57,7 @@ export async function killBackends(): Promise<void> {
 }
 
 /** Registers `b` as an instance of `service` on `node` with a passing TTL check. */
-export async function register(node: CorralProcess, service: string, b: Backend, opts: { weight?: number; id?: string; token?: string } = {}): Promise<string> {
+export async function register(node: CorralProcess, service: string, b: Pick<Backend, "id" | "port">, opts: { weight?: number; id?: string; token?: string } = {}): Promise<string> {
   const id = opts.id ?? `${service}-${b.id}`;
   const r = await fetch(`${node.url}/v1/agent/service/register`, {
     method: "PUT",

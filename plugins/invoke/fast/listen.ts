@@ -2,6 +2,7 @@
 // (server.ts), and a sweep that closes keep-alive connections left idle —
 // checked every IDLE_SWEEP_MS rather than with a socket timer reset on every
 // request (a native call each time).
+import type { H2Front } from "../h2/front.ts";
 import { ClientConn, type Engine, type Sock } from "./server.ts";
 
 /** Seconds a client connection may sit idle between requests. */
@@ -14,10 +15,18 @@ export interface SocketListener {
   close(): Promise<void>;
 }
 
-export function listenSockets(opts: { bind: string; port: number }, engine: Omit<Engine, "sweeps">): SocketListener {
+export function listenSockets(opts: { bind: string; port: number }, engine: Omit<Engine, "sweeps" | "h2">, h2?: H2Front): SocketListener {
   let sweeps = 0;
   const conns = new Set<ClientConn>();
   const e: Engine = { ...engine, sweeps: () => sweeps };
+  // An h2c connection leaves the HTTP/1.1 side: from its first bytes on, the
+  // socket's callbacks feed the h2 server (same method names as ClientConn's).
+  if (h2) {
+    e.h2 = (s, first) => {
+      conns.delete(s.data);
+      s.data = h2.adopt(s, first) as unknown as ClientConn;
+    };
+  }
   const sweeper = setInterval(() => {
     sweeps++;
     const before = sweeps - Math.ceil((CLIENT_IDLE_SECONDS * 1000) / IDLE_SWEEP_MS);
@@ -54,6 +63,7 @@ export function listenSockets(opts: { bind: string; port: number }, engine: Omit
   } catch (err) {
     clearInterval(sweeper);
     e.pool.close();
+    h2?.close();
     throw err;
   }
   return {
@@ -63,6 +73,7 @@ export function listenSockets(opts: { bind: string; port: number }, engine: Omit
       clearInterval(sweeper);
       server.stop(true);
       e.pool.close();
+      h2?.close();
     },
   };
 }

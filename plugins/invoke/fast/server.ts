@@ -20,6 +20,7 @@ import type { TraceIds } from "../trace.ts";
 import { BodyError, BufferedBody, StreamedBody, type BodySink } from "./bodies.ts";
 import { Forwarder } from "./forward.ts";
 import { HEAD_END, HttpError, MAX_HEAD_BYTES, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
+import { isH2Preface } from "../h2/preface.ts";
 import { Outbox } from "./outbox.ts";
 import { readRequestHead } from "./scan.ts";
 import { NO_BODY, RawTransport, type BodySource, type RawReply } from "./transport.ts";
@@ -36,6 +37,11 @@ export interface Engine {
   pool: UpstreamPool;
   trace: TraceIds;
   log: Logger;
+  /**
+   * Takes a connection whose first bytes are the HTTP/2 preface (h2c on the
+   * same port, h2/front.ts); absent = HTTP/1.1 only.
+   */
+  h2?: (sock: Sock, first: Buffer) => void;
 }
 
 export interface Sock {
@@ -46,6 +52,7 @@ export interface Sock {
   resume(): void;
   setNoDelay(on: boolean): boolean;
   remoteAddress: string;
+  /** ClientConn, or what serves the connection after an h2 preface (listen.ts). */
   data: ClientConn;
 }
 
@@ -55,6 +62,8 @@ export class ClientConn {
   /** After a 101 answer: the instance's connection, carrying the new protocol both ways until either side closes. */
   private tunnel: UpstreamConn | null = null;
   private buf: Buffer | null = null;
+  /** No byte received yet: the first chunk may be an h2 preface. */
+  private fresh = true;
   private busy = false;
   private closed = false;
   private endWhenFlushed = false;
@@ -94,6 +103,10 @@ export class ClientConn {
   }
 
   onData(d: Buffer): void {
+    if (this.fresh) {
+      this.fresh = false;
+      if (this.e.h2 && isH2Preface(d)) return this.e.h2(this.sock, d);
+    }
     if (this.tunnel) return void this.tunnel.out.write(d);
     if (this.sink && !this.sink.complete) {
       const left = this.sink.feed(d);
