@@ -9,10 +9,9 @@ import { join } from "node:path";
 import { cleanup, eventually, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, submit } from "../jobs/cluster-helpers.ts";
 import { openSession } from "../jobs/exec-ws-client.ts";
-import { BUSYBOX, push, registryToolsMissing, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
+import { BUSYBOX, push, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
 
-const missing = registryToolsMissing() ?? (process.getuid?.() !== 0 ? "the agent must run as root to run containers" : undefined) ??
-  (spawnSync("runc", ["--version"]).status !== 0 ? "runc is not installed (apt package runc)" : undefined);
+const missing = containerTestsMissing();
 if (missing) console.log(`skipping alloc exec into containers: ${missing}`);
 
 const dirs: string[] = [];
@@ -22,10 +21,7 @@ afterAll(async () => {
   if (dev) await fetch(`${dev.url}/v1/job/ctr-exec`, { method: "DELETE" }).catch(() => {});
   await killAll();
   if (dev) {
-    const state = join(dev.dataDir, "container", "state");
-    const list = spawnSync("runc", ["--root", state, "list", "-q"], { encoding: "utf8" });
-    for (const id of (list.stdout ?? "").split("\n").filter(Boolean)) spawnSync("runc", ["--root", state, "delete", "--force", id]);
-    spawnSync("sh", ["-c", `grep ' ${dev.dataDir}' /proc/self/mounts | cut -d' ' -f2 | xargs -r umount -l`]);
+    endContainers(dev.dataDir);
   }
   await reg?.stop();
   for (const d of dirs) cleanup(d);

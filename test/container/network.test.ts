@@ -14,11 +14,10 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { cleanup, eventually, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, submit } from "../jobs/cluster-helpers.ts";
-import { BUSYBOX, push, registryToolsMissing, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
+import { BUSYBOX, push, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
 import { netNames } from "../../plugins/container/subnet.ts";
 
-const missing = registryToolsMissing() ?? (process.getuid?.() !== 0 ? "the agent must run as root to run containers" : undefined) ??
-  (spawnSync("runc", ["--version"]).status !== 0 ? "runc is not installed (apt package runc)" : undefined) ??
+const missing = containerTestsMissing() ??
   (spawnSync("ip", ["-V"]).status !== 0 ? "ip is not installed (apt package iproute2)" : undefined);
 if (missing) console.log(`skipping container network tests: ${missing}`);
 
@@ -28,10 +27,7 @@ let dev: CorralProcess;
 afterAll(async () => {
   await killAll();
   if (dev) {
-    const state = join(dev.dataDir, "container", "state");
-    const list = spawnSync("runc", ["--root", state, "list", "-q"], { encoding: "utf8" });
-    for (const id of (list.stdout ?? "").split("\n").filter(Boolean)) spawnSync("runc", ["--root", state, "delete", "--force", id]);
-    spawnSync("sh", ["-c", `grep ' ${dev.dataDir}' /proc/self/mounts | cut -d' ' -f2 | xargs -r umount -l`]);
+    endContainers(dev.dataDir);
     // Namespaces and veth pairs these tests' allocations left (a failed test): by the agent's own records.
     const net = join(dev.dataDir, "container", "net");
     for (const f of existsSync(net) ? readdirSync(net) : []) {

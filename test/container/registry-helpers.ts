@@ -121,3 +121,22 @@ export function registryBlobPath(reg: Registry, digest: string): string {
   const hex = digest.slice(7);
   return join(reg.storage, "docker", "registry", "v2", "blobs", "sha256", hex.slice(0, 2), hex, "data");
 }
+
+/** Why a test running containers on a dev node cannot run here (the registry tools, root, runc), or undefined. */
+export function containerTestsMissing(): string | undefined {
+  return registryToolsMissing() ?? (process.getuid?.() !== 0 ? "the agent must run as root to run containers" : undefined) ??
+    (spawnSync("runc", ["--version"]).status !== 0 ? "runc is not installed (apt package runc)" : undefined);
+}
+
+/**
+ * Ends what a node's containers left behind once the test killed the node:
+ * containers outlive the agent by design, so the ones still in runc's state
+ * under its data dir are deleted, and the root file systems mounted there
+ * unmounted.
+ */
+export function endContainers(dataDir: string): void {
+  const state = join(dataDir, "container", "state");
+  const list = spawnSync("runc", ["--root", state, "list", "-q"], { encoding: "utf8" });
+  for (const id of (list.stdout ?? "").split("\n").filter(Boolean)) spawnSync("runc", ["--root", state, "delete", "--force", id]);
+  spawnSync("sh", ["-c", `grep ' ${dataDir}' /proc/self/mounts | cut -d' ' -f2 | xargs -r umount -l`]);
+}
