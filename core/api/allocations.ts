@@ -100,7 +100,8 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
     // A token that cannot read every job gets the index of what it sees: a hidden job's change must not move it.
     const scope = readScope(c);
     const everyJob = scope.seesAll("job");
-    const out = await d.state.blocking({ tables: ["allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
+    // Keyed by node: only entries that change this node's allocations wake it (core/state/alloc-nodes-changed.ts).
+    const out = await d.state.blocking({ tables: [{ table: "allocations", key: nodeId }], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
       const value = scope.keep(d.state.jobs.listAllocs({ nodeId }), "job", (a) => a.jobId);
       return { index: everyJob ? d.state.jobs.nodeAllocIndex(nodeId) : Math.max(1, ...value.map((a) => a.modifyIndex)), value };
     });
