@@ -10,7 +10,7 @@ import { ApiError, statusForCode } from "../http/errors.ts";
 import { parseGoDurationMs } from "../http/consul.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
-import { BlockingQuery, Loose, NamespaceQuery, allocView, blocking, namespaceOf } from "./job-views.ts";
+import { BlockingQuery, Loose, NamespaceQuery, allocView, allocViews, blocking, namespaceOf } from "./job-views.ts";
 import { routedAdder } from "./jobs.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { allocStopRoutes } from "./alloc-stop.ts";
@@ -50,7 +50,7 @@ export function allocationRoutes(d: CoreApiDeps): void {
       return { index: Math.max(1, ...list.map((a) => a.modifyIndex)), value: list };
     });
     c.header("X-Corral-Index", String(out.index));
-    return c.json(out.value.map((a) => allocView(a, d.state)));
+    return c.json(allocViews(out.value, d.state));
   }, true);
 
   add(createRoute({
@@ -106,7 +106,7 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
       return { index: everyJob ? d.state.jobs.nodeAllocIndex(nodeId) : Math.max(1, ...value.map((a) => a.modifyIndex)), value };
     });
     c.header("X-Corral-Index", String(out.index));
-    return c.json(out.value.map((a) => allocView(a, d.state, true)));
+    return c.json(allocViews(out.value, d.state, true));
   }, true);
 
   add(createRoute({

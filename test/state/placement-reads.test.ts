@@ -7,6 +7,7 @@ import { afterEach, expect, test } from "bun:test";
 import type { Command } from "../../core/state/commands.ts";
 import { checks } from "../../core/store/schema.ts";
 import { taskServiceId } from "../../core/state/domains/jobs-read.ts";
+import { allocView, allocViews } from "../../core/api/job-views.ts";
 import { registerNode, simpleJob, testState, uuid, type TestState } from "../jobs/fixtures.ts";
 
 let t: TestState | undefined;
@@ -68,4 +69,14 @@ test("the scale reads agree with the general reads", async () => {
   const project = (a: Record<string, unknown>) => Object.fromEntries(keys.map((k) => [k, a[k]]));
   const byId = (x: { id: string }, y: { id: string }) => x.id.localeCompare(y.id);
   expect(jobs.liveAllocsLite().sort(byId)).toEqual(jobs.liveAllocs().sort(byId).map(project) as never);
+
+  // A list's views read each node's name once, and say what one view at a time says.
+  let reads = 0;
+  const state = t.state;
+  const counting = { ...state, getNode: (id: string) => (reads++, state.getNode(id)) };
+  const list = jobs.listAllocs();
+  const views = allocViews(list, counting, true);
+  expect(reads).toBe(2);
+  expect(views).toEqual(list.map((a) => allocView(a, state, true)));
+  expect(views.map((v) => v.nodeName).sort()).toEqual(["n1", "n1", "n2", "n2"]);
 });
