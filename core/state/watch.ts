@@ -24,30 +24,32 @@ export class IndexWatch {
   private keyed = new Map<string, Map<string, Set<Waiter>>>();
 
   notify(tables: readonly string[], changedKeys?: ChangedKeys): void {
-    const wake: Waiter[] = [];
+    // Collected first, called after: a woken waiter unregisters itself from the maps walked here.
+    // The sets themselves, not copies of their members: a catalog table can hold 20,000 waiters.
+    const wake: Set<Waiter>[] = [];
     for (const t of tables) {
       const set = this.waiters.get(t);
       if (set) {
         this.waiters.delete(t);
-        wake.push(...set);
+        wake.push(set);
       }
       const byKey = this.keyed.get(t);
       if (!byKey) continue;
       const keys = changedKeys?.get(t);
       if (keys === undefined) {
         this.keyed.delete(t);
-        for (const ws of byKey.values()) wake.push(...ws);
+        for (const ws of byKey.values()) wake.push(ws);
         continue;
       }
       for (const k of keys) {
         const ws = byKey.get(k);
         if (!ws) continue;
         byKey.delete(k);
-        wake.push(...ws);
+        wake.push(ws);
       }
       if (byKey.size === 0) this.keyed.delete(t);
     }
-    for (const w of wake) w();
+    for (const ws of wake) for (const w of ws) w();
   }
 
   /** Whether some waiter is narrowed to keys of `table` (else a notifier need not work out its keys). */

@@ -51,6 +51,14 @@ describe("IndexWatch keys", () => {
     expect(await c).toBe(true);
   });
 
+  test("a change wakes 200,000 waiters of one table, and none is left registered", async () => {
+    const w = new IndexWatch();
+    const all = Array.from({ length: 200_000 }, () => w.next(["catalog"], Date.now() + 60_000));
+    w.notify(["catalog"]);
+    expect((await Promise.all(all)).every(Boolean)).toBe(true);
+    expect(w.size()).toBe(0);
+  });
+
   test("waiters that time out or abort leave nothing behind (keys come and go with nodes)", async () => {
     const w = new IndexWatch();
     await Promise.all(Array.from({ length: 50 }, (_, i) => woke(w, { table: "allocations", key: `n${i}` }, 10)));
