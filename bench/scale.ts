@@ -10,6 +10,7 @@
 //     churn:      --agents 500 --seconds 600                 (goal rss_drift_percent within ±10; database bounded)
 //   --hosts N   processes hosting the agents (default: one per 1,250 agents)
 //   --timeout S give up after S seconds (default 600)
+//   --profile DIR write each leader's CPU profile (markdown, Bun's --cpu-prof-md) into DIR
 // The sizes above are the defaults; test/scale/harness.test.ts runs small ones.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -27,6 +28,9 @@ const defaults: Record<string, number> = { placement: 5000, catalog: 10000, hear
 const AGENTS = numberFlag("agents", defaults[SCENARIO] ?? 1000);
 const HOSTS = numberFlag("hosts", Math.max(1, Math.ceil(AGENTS / 1250)));
 const TIMEOUT_S = numberFlag("timeout", 600);
+const PROFILE_DIR = stringFlag("profile", "") || undefined;
+/** Leaders' environment: a CPU profile when asked (written on a clean exit, so stop() sends SIGTERM first). */
+const LEADER_ENV: Record<string, string> = { CORRAL_NODE_LOG_LEVEL: "warn", ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}) };
 if (!(SCENARIO in defaults)) {
   console.error(`scale.ts: --scenario must be one of ${Object.keys(defaults).join(", ")}`);
   process.exit(2);
@@ -39,22 +43,37 @@ interface Leaders {
   stop(): Promise<void>;
 }
 
+/** The leaders started, stopped on the way out even when a scenario fails (so a profile is still written). */
+let started: Leaders | undefined;
+
 /** Leader-role processes: one, or a cluster of three (fsync on, as in production). */
 async function startLeaders(extra: string): Promise<Leaders> {
+  started = await startLeadersOnce(extra);
+  return started;
+}
+
+async function startLeadersOnce(extra: string): Promise<Leaders> {
   if (LEADERS <= 1) {
     const p = await startCorral({
       role: "leader",
       config: `[cluster]\nsecret = "${CLUSTER_SECRET}"\n\n${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`,
-      env: { CORRAL_NODE_LOG_LEVEL: "warn" },
+      env: LEADER_ENV,
     });
-    return { urls: [p.url], pids: [p.child.pid!], dataDirs: [p.dataDir], stop: () => killAll() };
+    const stop = async () => {
+      if (PROFILE_DIR) await p.kill("SIGTERM");
+      await killAll();
+    };
+    return { urls: [p.url], pids: [p.child.pid!], dataDirs: [p.dataDir], stop };
   }
-  const c = new TestCluster({ size: LEADERS, direct: true, sync: "full", extra: `${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`, env: { CORRAL_NODE_LOG_LEVEL: "warn" } });
+  const c = new TestCluster({ size: LEADERS, direct: true, sync: "full", extra: `${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`, env: LEADER_ENV });
   await c.start();
   const leader = await c.waitLeader(30_000);
   // The leader first: agents stick to the first address that answers.
   const order = [leader, ...c.nodes.map((n) => n.index).filter((i) => i !== leader)];
-  return { urls: order.map((i) => c.nodes[i]!.url), pids: order.map((i) => c.nodes[i]!.proc!.child.pid!), dataDirs: order.map((i) => c.nodes[i]!.dataDir), stop: () => c.stop() };
+  return { urls: order.map((i) => c.nodes[i]!.url), pids: order.map((i) => c.nodes[i]!.proc!.child.pid!), dataDirs: order.map((i) => c.nodes[i]!.dataDir), stop: async () => {
+    if (PROFILE_DIR) await Promise.all(c.nodes.map((n) => n.proc?.kill("SIGTERM")));
+    await c.stop();
+  } };
 }
 
 interface Host {
@@ -78,7 +97,12 @@ function startHosts(leaders: Leaders, o: { services: number; serviceNames: numbe
   for (let from = 0; from < AGENTS; from += per) {
     const to = Math.min(AGENTS, from + per);
     const settings = { from, to, ids: ids.slice(from, to), leaders: leaders.urls, secret: CLUSTER_SECRET, ...o };
-    const child = spawn(BUN, [join(ROOT, "bench/scale/sim-host.ts"), JSON.stringify(settings)], { stdio: ["pipe", "pipe", "inherit"] });
+    // Bun's fetch holds at most 256 requests in flight per process by default; every agent of a host
+    // keeps one blocking query open, so past 256 agents their status reports and heartbeats queued
+    // behind the held queries (nodes went down, nothing was reported running). A real agent is a
+    // process of its own; the host lifts the limit to give each of its agents the same.
+    const env = { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65535" };
+    const child = spawn(BUN, [join(ROOT, "bench/scale/sim-host.ts"), JSON.stringify(settings)], { stdio: ["pipe", "pipe", "inherit"], env });
     const h: Host = { child, from, to, joined: 0, synced: 0, intervalMs: 0, send: (m) => child.stdin!.write(JSON.stringify(m) + "\n") };
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const e = JSON.parse(line) as HostEvent;
@@ -148,7 +172,8 @@ async function placement(): Promise<Record<string, unknown>> {
   const total = JOBS * COUNT;
   await until(`${total} allocations running (have ${latencies.length})`, () => latencies.length >= total, deadline);
   const wallS = (lastAck - t0) / 1000;
-  const cpu = leaders.pids.map((p, i) => Math.round(((cpuSeconds(p) - cpu0[i]!) / wallS) * 100));
+  const cpuUsed = leaders.pids.map((p, i) => cpuSeconds(p) - cpu0[i]!);
+  const cpu = cpuUsed.map((c) => Math.round((c / wallS) * 100));
   const rss = leaders.pids.map(rssMb);
   for (const h of hostsOf) h.send({ cmd: "stop" });
   await leaders.stop();
@@ -157,6 +182,8 @@ async function placement(): Promise<Record<string, unknown>> {
     allocations_per_s: Math.round(total / wallS), goal_allocations_per_s: 4000, anchor: "Nomad C1M: 3,750/s on 5 servers",
     register_to_running_p50_ms: quantile(latencies, 0.5), register_to_running_p99_ms: quantile(latencies, 0.99),
     join_ms: joinMs, register_ms: registerMs, wall_s: Math.round(wallS * 10) / 10, leader_cpu_percent: cpu, leader_rss_mb: rss,
+    // Leader CPU per allocation: the figure that holds on a shared machine, where wall time is mostly waiting for a core.
+    leader_cpu_us_per_allocation: cpuUsed.map((c) => Math.round((c * 1e6) / total)),
   };
 }
 
@@ -308,5 +335,6 @@ try {
   process.exitCode = 1;
 } finally {
   for (const h of hostsOf) h.child.kill("SIGKILL");
+  if (PROFILE_DIR) await started?.stop();
   await killAll();
 }

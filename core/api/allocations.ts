@@ -10,7 +10,7 @@ import { ApiError, statusForCode } from "../http/errors.ts";
 import { parseGoDurationMs } from "../http/consul.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
-import { BlockingQuery, Loose, NamespaceQuery, allocView, blocking, namespaceOf } from "./job-views.ts";
+import { BlockingQuery, Loose, NamespaceQuery, allocView, allocViews, blocking, namespaceOf } from "./job-views.ts";
 import { routedAdder } from "./jobs.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { allocStopRoutes } from "./alloc-stop.ts";
@@ -50,7 +50,7 @@ export function allocationRoutes(d: CoreApiDeps): void {
       return { index: Math.max(1, ...list.map((a) => a.modifyIndex)), value: list };
     });
     c.header("X-Corral-Index", String(out.index));
-    return c.json(out.value.map((a) => allocView(a, d.state)));
+    return c.json(allocViews(out.value, d.state));
   }, true);
 
   add(createRoute({
@@ -100,12 +100,13 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
     // A token that cannot read every job gets the index of what it sees: a hidden job's change must not move it.
     const scope = readScope(c);
     const everyJob = scope.seesAll("job");
-    const out = await d.state.blocking({ tables: ["allocations"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
+    // Keyed by node: only entries that change this node's allocations wake it (core/state/alloc-nodes-changed.ts).
+    const out = await d.state.blocking({ tables: [{ table: "allocations", key: nodeId }], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
       const value = scope.keep(d.state.jobs.listAllocs({ nodeId }), "job", (a) => a.jobId);
       return { index: everyJob ? d.state.jobs.nodeAllocIndex(nodeId) : Math.max(1, ...value.map((a) => a.modifyIndex)), value };
     });
     c.header("X-Corral-Index", String(out.index));
-    return c.json(out.value.map((a) => allocView(a, d.state, true)));
+    return c.json(allocViews(out.value, d.state, true));
   }, true);
 
   add(createRoute({

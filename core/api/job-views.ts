@@ -86,9 +86,22 @@ export function jobView(j: JobRow, allocs: readonly AllocRow[]) {
   return { ...rest, meta: spec.meta ?? {}, allocations: allocCounts(allocs.filter((a) => a.desiredStatus === "run")) };
 }
 
-export function allocView(a: AllocRow, state: StateReader, full = false) {
+export function allocView(a: AllocRow, state: StateReader, full = false, nodeName: (id: string) => string | null = (id) => state.getNode(id)?.name ?? null) {
   const { groupSpec, ...rest } = a;
-  return { ...rest, nodeName: state.getNode(a.nodeId)?.name ?? null, ...(full ? { groupSpec } : {}) };
+  return { ...rest, nodeName: nodeName(a.nodeId), ...(full ? { groupSpec } : {}) };
+}
+
+/**
+ * allocView over a list, reading each node's name once: an agent's list holds one node's
+ * allocations, and a node read per allocation was a tenth of a leader's CPU in the placement scale run.
+ */
+export function allocViews(list: readonly AllocRow[], state: StateReader, full = false) {
+  const names = new Map<string, string | null>();
+  const nodeName = (id: string) => {
+    if (!names.has(id)) names.set(id, state.getNode(id)?.name ?? null);
+    return names.get(id)!;
+  };
+  return list.map((a) => allocView(a, state, full, nodeName));
 }
 
 export function evalView(e: EvalRow) {

@@ -10,6 +10,7 @@ import { decodeCommand, type Command, type CommandResult } from "./commands.ts";
 import { NewerFormatError, newerFormatProblem } from "./command-versions.ts";
 import { applierFor, allTables, tablesOf } from "./appliers.ts";
 import { IndexWatch } from "./watch.ts";
+import { allocNodesChangedAt } from "./alloc-nodes-changed.ts";
 import { applyFailedResult, isStorageFailure } from "./apply-failure.ts";
 
 export interface AppliedEntry {
@@ -120,7 +121,13 @@ export class Fsm {
     this.applied = entry.index;
     const tables = entry.result.ok ? tablesOf(entry.command) : [];
     for (const t of tables) this.tableIndexes.set(t, entry.index);
-    this.watch.notify(tables);
+    // Agents block on their own node's allocations: wake only the nodes this entry changed.
+    // A restore ("*") keeps the rows' own indexes, so it names no keys and wakes every waiter.
+    const restore = applierFor(entry.command)?.tables.includes("*") ?? false;
+    const keyed = !restore && tables.includes("allocations") && this.watch.hasKeyedWaiters("allocations")
+      ? new Map([["allocations", allocNodesChangedAt(this.store.db, entry.index)]])
+      : undefined;
+    this.watch.notify(tables, keyed);
     for (const fn of this.listeners) {
       try {
         fn(entry);

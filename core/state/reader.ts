@@ -5,7 +5,7 @@ import { nodes, type NodeRow } from "../store/schema.ts";
 import type { Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
 import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
-import { blockingQuery, IndexWatch } from "./watch.ts";
+import { blockingQuery, IndexWatch, type WatchTopic } from "./watch.ts";
 import { createJobsReader, emptyJobsReader, type JobsReader } from "./domains/jobs-read.ts";
 import { createAclReader, emptyAclReader, type AclReader } from "./domains/acl-read.ts";
 import { getSession, listSessions, lockDelayUntil } from "./domains/sessions.ts";
@@ -47,7 +47,7 @@ export interface StateReader {
   lists: ListScans;
   /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
   blocking<T>(
-    opts: { tables: readonly string[]; minIndex: number; waitMs: number; signal?: AbortSignal },
+    opts: { tables: readonly WatchTopic[]; minIndex: number; waitMs: number; signal?: AbortSignal },
     read: () => { index: number; value: T },
   ): Promise<{ index: number; value: T }>;
 }

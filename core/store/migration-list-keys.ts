@@ -17,3 +17,9 @@ export const LIST_KEYS_MIGRATION = `CREATE INDEX allocations_create ON allocatio
      node_id TEXT PRIMARY KEY,
      delete_index INTEGER NOT NULL
    );`;
+
+// Which nodes an applied entry changed the allocations of (core/state/alloc-nodes-changed.ts):
+// looked up by the entry's index after every entry that touches allocations, so that a
+// change wakes only the agents of the nodes it concerns.
+export const ALLOC_CHANGE_INDEX_MIGRATION = `CREATE INDEX allocations_modify ON allocations (modify_index, node_id);
+   CREATE INDEX node_alloc_deletions_index ON node_alloc_deletions (delete_index);`;

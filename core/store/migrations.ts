@@ -5,7 +5,7 @@ import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
-import { LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
+import { ALLOC_CHANGE_INDEX_MIGRATION, LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -122,4 +122,6 @@ export const migrations: string[] = [
   VARIABLE_TOMBSTONES_MIGRATION,
   // 13: keyset indexes for paged lists, per-node allocation deletion index (migration-list-keys.ts).
   LIST_KEYS_MIGRATION,
+  // 14: allocations and deletions by the entry that changed them: per-node wakeups (migration-list-keys.ts).
+  ALLOC_CHANGE_INDEX_MIGRATION,
 ];

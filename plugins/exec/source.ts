@@ -24,7 +24,8 @@ export function remoteAllocs(nodeId: string, forward: (req: Request) => Promise<
 
 export function localAllocs(nodeId: string, state: StateReader): FetchAllocs {
   return async (index, signal) => {
-    const out = await state.blocking({ tables: ["allocations"], minIndex: index, waitMs: 30_000, signal }, () => ({
+    // Keyed by node, as the leader's route is: only entries that change this node's allocations wake it.
+    const out = await state.blocking({ tables: [{ table: "allocations", key: nodeId }], minIndex: index, waitMs: 30_000, signal }, () => ({
       index: state.jobs.nodeAllocIndex(nodeId),
       value: state.jobs.listAllocs({ nodeId }),
     }));

@@ -18,6 +18,7 @@ import type { AllocRow, DeploymentRow, JobRow, NodeDrainRow } from "../../store/
 import { isSystemType, schedule, type Job, type Plan, type Resources, type Stop } from "../../scheduler/index.ts";
 import type { CommitPlan, PlanPlacement, PlanStop } from "../../state/domains/jobs-commands.ts";
 import { holdsResources } from "../../state/domains/jobs-common.ts";
+import type { LiveAllocLite } from "../../state/domains/jobs-read.ts";
 import type { z } from "zod";
 import { rescheduleDecision, settled } from "./policy.ts";
 import { inPlaceUpdates } from "./inplace.ts";
@@ -37,7 +38,7 @@ export interface EvalInput {
   /** Every allocation of this job the state still holds. */
   jobAllocs: readonly AllocRow[];
   /** Live allocations of every other job (they hold resources and ports). */
-  otherLive: readonly AllocRow[];
+  otherLive: readonly LiveAllocLite[];
   /** Deployments of this job, newest first. */
   deployments: readonly DeploymentRow[];
   preemption: boolean;

@@ -192,7 +192,7 @@ export class SchedulingLoop {
     void (async () => {
       try {
         while (this.active && gen === this.generation && this.queue.readyCount > 0) {
-          const fairness = this.queue.readyCount > 1 ? fairnessInput(this.d.state.listNodes(), this.d.state.jobs.liveAllocs()) : undefined;
+          const fairness = this.queue.readyCount > 1 ? fairnessInput(this.d.state.listNodes(), this.d.state.jobs.liveAllocsLite()) : undefined;
           const ev = this.queue.dequeue(fairness)!;
           this.queuedJobs.delete(jobKey(ev.namespace, ev.jobId));
           await this.process(ev, gen);
@@ -257,7 +257,7 @@ export class SchedulingLoop {
 
   private gather(evalId: string, namespace: string, jobId: string, job: JobRow | undefined, _row?: EvalRow): EvalInput {
     const s = this.d.state;
-    const live = s.jobs.liveAllocs().filter((a) => a.jobId !== jobId || a.namespace !== namespace);
+    const live = s.jobs.liveAllocsLite().filter((a) => a.jobId !== jobId || a.namespace !== namespace);
     return {
       evalId, namespace, jobId, now: this.now(), job,
       nodes: s.listNodes(), drains: s.jobs.drains(),

@@ -7,6 +7,7 @@ import type { NodeRow } from "../../store/schema.ts";
 import type { AllocRow, NodeDrainRow } from "../../store/schema-jobs.ts";
 import type { AllocationView, Job, NodeView, Resources, TaskGroup } from "../../scheduler/index.ts";
 import { holdsResources, nodeCapacity } from "../../state/domains/jobs-common.ts";
+import type { LiveAllocLite } from "../../state/domains/jobs-read.ts";
 import { stableJson } from "../../stable-json.ts";
 
 /**
@@ -32,7 +33,7 @@ export function nodeView(n: NodeRow, draining: boolean): NodeView {
 }
 
 /** A stopped allocation is terminal for scheduling, whatever its agent reports. */
-export function allocView(a: AllocRow, statusOverride?: string): AllocationView {
+export function allocView(a: LiveAllocLite, statusOverride?: string): AllocationView {
   return {
     id: a.id, jobId: a.jobId, namespace: a.namespace, group: a.groupName, nodeId: a.nodeId, priority: a.priority,
     resources: a.resources, ports: a.ports.map((p) => p.value),
@@ -60,7 +61,7 @@ export function freeOnNode(n: NodeRow, live: readonly AllocRow[]): Resources {
 }
 
 /** DRF input: what each namespace's live allocations hold, against the ready nodes' capacity. */
-export function fairnessInput(nodes: readonly NodeRow[], live: readonly AllocRow[]) {
+export function fairnessInput(nodes: readonly NodeRow[], live: readonly Pick<AllocRow, "namespace" | "resources">[]) {
   const capacity = { cpuMhz: 0, memoryMb: 0 };
   for (const n of nodes) {
     if (n.status !== "ready") continue;

@@ -49,17 +49,24 @@ export class HealthWatcher {
     const s = this.d.state;
     const running = s.jobs.listDeployments({ status: "running" });
     const candidates = new Map<string, AllocRow>();
-    for (const a of s.jobs.liveAllocs()) if (a.health === "" && a.jobType === "service") candidates.set(a.id, a);
+    for (const a of s.jobs.healthCandidates()) candidates.set(a.id, a);
     for (const dep of running) {
       for (const a of s.jobs.listAllocs({ namespace: dep.namespace, jobId: dep.jobId })) {
         if (a.deploymentId === dep.id && a.health === "" && a.desiredStatus === "run") candidates.set(a.id, a);
       }
     }
     if (candidates.size === 0 && running.length === 0) return;
+    // One read of the task checks and one of each job per tick, however many allocations wait for a verdict.
+    const checks = s.jobs.taskCheckStatuses();
+    const jobs = new Map<string, ReturnType<typeof s.jobs.getJob>>();
     const out = assessHealth({
       now: this.d.now(), candidates: [...candidates.values()], running,
-      checks: (a) => s.jobs.allocCheckStatuses(a.nodeId, a.id),
-      job: (ns, id) => s.jobs.getJob(ns, id),
+      checks: (a) => checks(a.nodeId, a.id),
+      job: (ns, id) => {
+        const key = `${ns}\u0000${id}`;
+        if (!jobs.has(key)) jobs.set(key, s.jobs.getJob(ns, id));
+        return jobs.get(key);
+      },
       jobAllocs: (ns, id) => s.jobs.listAllocs({ namespace: ns, jobId: id }),
     });
     if (out.health.length === 0 && out.deployments.length === 0) return;

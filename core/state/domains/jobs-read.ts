@@ -21,6 +21,10 @@ export function taskServiceId(allocId: string, task: string): string {
   return `_corral-task-${allocId}-${task}`;
 }
 
+/** What the scheduler needs of another job's live allocation: no task specs or states to decode. */
+export type LiveAllocLite = Pick<AllocRow,
+  "id" | "jobId" | "namespace" | "groupName" | "nodeId" | "priority" | "resources" | "ports" | "desiredStatus" | "clientStatus" | "taskGroupIndex">;
+
 export interface AllocFilter {
   namespace?: string;
   jobId?: string;
@@ -38,6 +42,11 @@ export interface JobsReader {
   getAlloc(idOrPrefix: string): AllocRow | undefined;
   /** Allocations that hold resources (wanted running, not finished). */
   liveAllocs(): AllocRow[];
+  /**
+   * liveAllocs with only the columns placement reads: every evaluation reads every live
+   * allocation, and decoding each one's group spec and task states was most of that read.
+   */
+  liveAllocsLite(): LiveAllocLite[];
   /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
   nodeAllocIndex(nodeId: string): number;
   listEvals(filter?: { namespace?: string; jobId?: string; status?: EvalStatus[] }): EvalRow[];
@@ -46,6 +55,13 @@ export interface JobsReader {
   drains(): NodeDrainRow[];
   /** Catalog check statuses of an allocation's task services ("passing", "warning", "critical"). */
   allocCheckStatuses(nodeId: string, allocId: string): string[];
+  /**
+   * allocCheckStatuses for many allocations from one read of every task check: the health
+   * watcher asks for each live allocation every second, one query each cost O(allocations) queries.
+   */
+  taskCheckStatuses(): (nodeId: string, allocId: string) => string[];
+  /** Live service allocations without a health verdict yet (the health watcher's candidates). */
+  healthCandidates(): AllocRow[];
   /** Launch records of a periodic or parameterized job, newest first (kind: periodic, periodic-force, dispatch). */
   launches(namespace: string, jobId: string, kind?: string): JobLaunchRow[];
   /** What garbage collection may delete under these cut-off indexes (core/state/domains/gc.ts). */
@@ -79,6 +95,13 @@ export function createJobsReader(db: Db): JobsReader {
     liveAllocs: () =>
       db.select().from(allocations)
         .where(and(eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]))).all(),
+    liveAllocsLite: () =>
+      db.select({
+        id: allocations.id, jobId: allocations.jobId, namespace: allocations.namespace, groupName: allocations.groupName,
+        nodeId: allocations.nodeId, priority: allocations.priority, resources: allocations.resources, ports: allocations.ports,
+        desiredStatus: allocations.desiredStatus, clientStatus: allocations.clientStatus, taskGroupIndex: allocations.taskGroupIndex,
+      }).from(allocations)
+        .where(and(eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]))).all(),
     // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
       Math.max(1, nodeAllocDeleteIndex(db, nodeId),
@@ -100,6 +123,26 @@ export function createJobsReader(db: Db): JobsReader {
     allocCheckStatuses: (nodeId, allocId) =>
       db.select({ status: checks.status }).from(checks)
         .where(and(eq(checks.nodeId, nodeId), like(checks.serviceId, `_corral-task-${allocId}-%`))).all().map((r) => r.status),
+    taskCheckStatuses: () => {
+      const byNode = new Map<string, { serviceId: string; status: string }[]>();
+      const rows = db.select({ nodeId: checks.nodeId, serviceId: checks.serviceId, status: checks.status }).from(checks)
+        .where(like(checks.serviceId, "_corral-task-%")).all();
+      for (const r of rows) {
+        let list = byNode.get(r.nodeId);
+        if (!list) byNode.set(r.nodeId, (list = []));
+        list.push(r);
+      }
+      // The same match as allocCheckStatuses' LIKE, whose "_" matches any one character.
+      return (nodeId, allocId) => {
+        const tail = `corral-task-${allocId}-`;
+        return (byNode.get(nodeId) ?? []).filter((r) => r.serviceId.length > tail.length && r.serviceId.startsWith(tail, 1)).map((r) => r.status);
+      };
+    },
+    healthCandidates: () =>
+      db.select().from(allocations).where(and(
+        eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]),
+        eq(allocations.health, ""), eq(allocations.jobType, "service"),
+      )).all(),
     launches: (ns, id, kind) => listLaunches(db, ns, id, kind),
     gcCandidates: (cut) => gcCandidates(db, cut),
   };
@@ -114,12 +157,15 @@ export const emptyJobsReader: JobsReader = {
   listAllocs: () => [],
   getAlloc: () => undefined,
   liveAllocs: () => [],
+  liveAllocsLite: () => [],
   nodeAllocIndex: () => 1,
   listEvals: () => [],
   getEval: () => undefined,
   listDeployments: () => [],
   drains: () => [],
   allocCheckStatuses: () => [],
+  taskCheckStatuses: () => () => [],
+  healthCandidates: () => [],
   launches: () => [],
   gcCandidates: () => ({ jobs: [], evals: [], allocs: [], deployments: [] }),
 };
