@@ -6,6 +6,7 @@ import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
 import { LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
+import { SUMMARY_COUNTS_MIGRATION } from "./migration-summary.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -122,4 +123,6 @@ export const migrations: string[] = [
   VARIABLE_TOMBSTONES_MIGRATION,
   // 13: keyset indexes for paged lists, per-node allocation deletion index (migration-list-keys.ts).
   LIST_KEYS_MIGRATION,
+  // 14: covering indexes for the counts of GET /v1/summary (migration-summary.ts).
+  SUMMARY_COUNTS_MIGRATION,
 ];
