@@ -55,6 +55,15 @@ describe("GET /v1/summary", () => {
   });
 });
 
+describe("GET /v1/summary after a change", () => {
+  test("a new job is counted at once (the counts are kept only until their tables change)", async () => {
+    expect((await call(n.url, "GET", "/v1/summary", n.management)).body.jobs.total).toBe(5);
+    const r = await call(n.url, "POST", "/v1/jobs", n.management, job("cache-1"));
+    expect(r.status).toBe(200);
+    expect((await call(n.url, "GET", "/v1/summary", n.management)).body.jobs.total).toBe(6);
+  });
+});
+
 describe("?prefix on /v1/jobs and /v1/nodes", () => {
   test("jobs by ID prefix, paged, and only what the token reads", async () => {
     const r = await call(n.url, "GET", "/v1/jobs?prefix=web-&per_page=2", n.management);
