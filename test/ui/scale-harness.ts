@@ -3,7 +3,7 @@
 // data dir seeded with that many jobs and nodes (test/helpers/seed-scale.ts),
 // and Chromium timings from navigation to what the user waits for.
 import type { Browser, Page } from "playwright-core";
-import { startCorral, type CorralProcess } from "../helpers/proc.ts";
+import { startCorral, waitHealthy, type CorralProcess } from "../helpers/proc.ts";
 import { seedScale, type Seeded } from "../helpers/seed-scale.ts";
 import { openPage } from "./browser.ts";
 
@@ -31,7 +31,9 @@ export async function seededNode(size: { jobs: number; nodes: number }): Promise
   await first.kill("SIGTERM");
   const seeded = await seedScale(first.dataDir, size);
   const t0 = performance.now();
-  const node = await startCorral({ dataDir: first.dataDir, port: first.port });
+  // Opening a state of 100,000 jobs on a loaded machine can outlast startCorral's 20 s wait.
+  const node = await startCorral({ dataDir: first.dataDir, port: first.port, waitReady: false });
+  await waitHealthy(node, 180_000);
   return { node, seeded, startMs: Math.round(performance.now() - t0) };
 }
 
