@@ -21,7 +21,9 @@ export interface ScaleNode {
 
 /** A dev node serving `jobs` jobs and `nodes` nodes: started once (Raft bootstraps), stopped, seeded, started again. */
 export async function seededNode(size: { jobs: number; nodes: number }): Promise<ScaleNode> {
-  const first = await startCorral();
+  // Waits are long: on a loaded 2-core machine even a fresh node can outlast startCorral's 20 s.
+  const first = await startCorral({ waitReady: false });
+  await waitHealthy(first, 180_000);
   // The dev node elects itself; its first entries (and its term) must be in the log before seeding.
   for (let i = 0; i < 200; i++) {
     const leader = await fetch(first.url + "/v1/status/leader").then((r) => r.json()).catch(() => "");
