@@ -40,6 +40,7 @@ import { VERSION } from "./version.ts";
 import type { CoreApiDeps } from "./api/deps.ts";
 import { statusRoutes } from "./api/status.ts";
 import { nodeRoutes } from "./api/nodes.ts";
+import { summaryRoutes } from "./api/summary.ts";
 import { nodeMetaRoutes } from "./api/node-meta.ts";
 import { NodeMetaStore } from "./cluster/node-meta.ts";
 import { pluginRoutes } from "./api/plugins.ts";
@@ -417,6 +418,7 @@ function registerCoreRoutes(config: Config, deps: CoreApiDeps, o: {
   const { raft, store } = o;
   statusRoutes(deps);
   nodeRoutes(deps);
+  summaryRoutes(deps);
   nodeMetaRoutes(deps, { local: o.nodeMeta });
   pluginRoutes(deps);
   clusterRoutes(deps, {

@@ -26,7 +26,7 @@ import { deploymentRoutes } from "./deployments.ts";
 import { errorResponses, jsonResponse, pathParam } from "./schemas.ts";
 import { collectPage } from "../http/paging.ts";
 import type { AllocRow, JobRow } from "../store/schema-jobs.ts";
-import { PageQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
+import { PageQuery, PrefixQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
 import { BlockingQuery, Loose, NamespaceQuery, blocking, evalView, jobFromBody, jobOr404, jobView, namespaceOf, JobSpecError } from "./job-views.ts";
 
 const tags = ["jobs"];
@@ -68,8 +68,8 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
 
   add(createRoute({
     method: "get", path: "/v1/jobs", tags,
-    summary: "List jobs with allocation counts (?namespace; ?per_page&next_token pages by (namespace, id); ?filter; blocking with ?index&wait)",
-    request: { query: NamespaceQuery.extend(BlockingQuery.shape).extend(PageQuery.shape).extend({ all: z.string().optional() }) }, responses: created,
+    summary: "List jobs with allocation counts (?namespace; ?prefix of the ID; ?per_page&next_token pages by (namespace, id); ?filter; blocking with ?index&wait)",
+    request: { query: NamespaceQuery.extend(BlockingQuery.shape).extend(PageQuery.shape).extend(PrefixQuery.shape).extend({ all: z.string().optional() }) }, responses: created,
   }), async (c) => {
     const q = new URL(c.req.url).searchParams;
     const ns = q.has("namespace") ? namespaceOf(c) : undefined;
@@ -83,14 +83,22 @@ export function jobRoutes(d: CoreApiDeps, scheduling: SchedulingLoop | undefined
       const allocsOf = new Map<JobRow, AllocRow[]>();
       const page = collectPage({
         params,
-        scan: (from, limit) => d.state.lists.jobs({ namespace: ns }, from, limit),
-        keep: (rows) => scope.keep(rows, "job", (j) => j.id),
-        keyOf: (j) => [j.namespace, j.id],
-        view: (j) => {
-          const allocs = d.state.jobs.listAllocs({ namespace: j.namespace, jobId: j.id });
-          allocsOf.set(j, allocs);
-          return jobView(j, allocs);
+        scan: (from, limit) => d.state.lists.jobs({ namespace: ns, prefix: q.get("prefix") ?? undefined }, from, limit),
+        keep: (rows) => {
+          const kept = scope.keep(rows, "job", (j) => j.id);
+          // The batch's allocations in one query, before any is viewed (a filter views every job it scans).
+          const byJob = new Map<string, AllocRow[]>();
+          for (const a of d.state.lists.allocsOfJobs(kept)) {
+            const k = `${a.namespace}\0${a.jobId}`;
+            const list = byJob.get(k);
+            if (list) list.push(a);
+            else byJob.set(k, [a]);
+          }
+          for (const j of kept) allocsOf.set(j, byJob.get(`${j.namespace}\0${j.id}`) ?? []);
+          return kept;
         },
+        keyOf: (j) => [j.namespace, j.id],
+        view: (j) => jobView(j, allocsOf.get(j) ?? d.state.jobs.listAllocs({ namespace: j.namespace, jobId: j.id })),
       });
       return {
         index: everyJob

@@ -5,7 +5,7 @@ import { notFound } from "../http/errors.ts";
 import { readScope } from "../acl/read-scope.ts";
 import type { NodeRow } from "../store/schema.ts";
 import { collectPage } from "../http/paging.ts";
-import { PageQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
+import { PageQuery, PrefixQuery, pageRequest, setPageHeaders } from "./paged-list.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse, NodeView, pathParam } from "./schemas.ts";
 
@@ -17,8 +17,8 @@ export function nodeRoutes(d: CoreApiDeps) {
   d.routes.add({
     owner: "core",
     route: createRoute({
-      method: "get", path: "/v1/nodes", tags: ["nodes"], summary: "List nodes by name (?status; ?per_page&next_token; ?filter)",
-      request: { query: PageQuery.extend({ status: z.enum(["ready", "down"]).optional() }) },
+      method: "get", path: "/v1/nodes", tags: ["nodes"], summary: "List nodes by name (?status; ?prefix of the name; ?per_page&next_token; ?filter)",
+      request: { query: PageQuery.extend(PrefixQuery.shape).extend({ status: z.enum(["ready", "down"]).optional() }) },
       responses: { ...jsonResponse(z.array(NodeView)), ...errorResponses },
     }),
     handler: (c) => {
@@ -26,7 +26,7 @@ export function nodeRoutes(d: CoreApiDeps) {
       const scope = readScope(c);
       const page = collectPage({
         params: pageRequest(c, ["s", "s"]),
-        scan: (from, limit) => d.state.lists.nodes({ status }, from, limit),
+        scan: (from, limit) => d.state.lists.nodes({ status, prefix: c.req.query("prefix") || undefined }, from, limit),
         keep: (rows) => scope.keep(rows, "node", (n) => n.name),
         keyOf: (n) => [n.name, n.id],
         view: (n) => nodeView(d, n),

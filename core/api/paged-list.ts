@@ -12,6 +12,15 @@ export const PageQuery = z.object({
   filter: z.string().max(MAX_FILTER_LENGTH).optional().openapi({ description: 'go-bexpr subset over the answered fields, e.g. Status == "running" and Meta.team == "web"' }),
 });
 
+/**
+ * ?prefix on the jobs and nodes lists (Nomad's): only IDs (jobs) or names
+ * (nodes) starting with it. Unlike ?filter it narrows the scan in SQL, so a
+ * name-prefix search over 100,000 jobs reads only what it answers.
+ */
+export const PrefixQuery = z.object({
+  prefix: z.string().max(256).optional().openapi({ description: "Only items whose ID (jobs) or name (nodes) starts with this" }),
+});
+
 /** The request's paging and filter, validated (400 JSON on a malformed one). */
 export function pageRequest(c: Context, shape: KeyShape): PageParams {
   return pageParams(new URL(c.req.url).searchParams, shape);

@@ -11,6 +11,7 @@ import { createAclReader, emptyAclReader, type AclReader } from "./domains/acl-r
 import { getSession, listSessions, lockDelayUntil } from "./domains/sessions.ts";
 import type { SessionRow } from "../store/schema.ts";
 import { createListScans, emptyListScans, type ListScans } from "./domains/list-scan.ts";
+import { createSummaryCounts, emptySummaryCounts, type SummaryCounts } from "./domains/summary-counts.ts";
 
 /** Consul sessions (core/state/domains/sessions.ts). */
 export interface SessionsReader {
@@ -45,6 +46,8 @@ export interface StateReader {
   sessions: SessionsReader;
   /** Keyset scans of the paged lists (jobs, allocations, evaluations, deployments, nodes, variables). */
   lists: ListScans;
+  /** Jobs, nodes and allocations counted by status without reading them (GET /v1/summary). */
+  counts: SummaryCounts;
   /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
   blocking<T>(
     opts: { tables: readonly WatchTopic[]; minIndex: number; waitMs: number; signal?: AbortSignal },
@@ -98,6 +101,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     acl: createAclReader(db),
     sessions: { get: (id) => getSession(db, id), list: (node) => listSessions(db, node), lockDelayUntil: (k) => lockDelayUntil(db, k) },
     lists: createListScans(db),
+    counts: createSummaryCounts(db),
     blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),
   };
 }
@@ -118,6 +122,7 @@ export const emptyStateReader: StateReader = {
   acl: emptyAclReader,
   sessions: { get: () => undefined, list: () => [], lockDelayUntil: () => 0 },
   lists: emptyListScans,
+  counts: emptySummaryCounts,
   blocking: async (_opts, read) => read(),
 };
 

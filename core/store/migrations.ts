@@ -6,6 +6,7 @@ import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
 import { ALLOC_CHANGE_INDEX_MIGRATION, LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
+import { SUMMARY_COUNTS_MIGRATION } from "./migration-summary.ts";
 
 export const migrations: string[] = [
   `CREATE TABLE log (
@@ -124,4 +125,6 @@ export const migrations: string[] = [
   LIST_KEYS_MIGRATION,
   // 14: allocations and deletions by the entry that changed them: per-node wakeups (migration-list-keys.ts).
   ALLOC_CHANGE_INDEX_MIGRATION,
+  // 15: covering indexes for the counts of GET /v1/summary (migration-summary.ts).
+  SUMMARY_COUNTS_MIGRATION,
 ];

@@ -3,6 +3,7 @@ import { UsageError, type CommandSpec, type Parsed } from "../args.ts";
 import { ClientError } from "../client.ts";
 import { Progress, progressBar } from "../progress.ts";
 import { table } from "../table.ts";
+import { listAll } from "../paged.ts";
 import { clientFlags, clientFrom } from "./shared.ts";
 import { parseTimeoutMs, type AllocJson } from "./job-run.ts";
 
@@ -102,7 +103,8 @@ export async function nodeDrain(args: Parsed): Promise<number> {
   const progress = new Progress();
   let total = -1;
   while (Date.now() < deadline) {
-    const allocs = await client.get<AllocJson[]>(`/v1/allocations?node=${encodeURIComponent(out.nodeId)}`);
+    // Paged like every list (core/cli/paged.ts): a busy node's allocations never come as one answer.
+    const allocs = await listAll<AllocJson>(client, `/v1/allocations?node=${encodeURIComponent(out.nodeId)}`);
     const left = allocs.filter((a) => a.desiredStatus === "run" && (a.clientStatus === "pending" || a.clientStatus === "running")).length;
     total = Math.max(total, left);
     progress.update(`${progressBar(total - left, total)} allocations moved off the node`);

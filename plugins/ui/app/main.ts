@@ -10,6 +10,7 @@ import { loginDialog } from "./login.ts";
 import { PageCtx, errorView } from "./page.ts";
 import { jobPage } from "./pages/job.ts";
 import { kvPage } from "./pages/kv.ts";
+import { allocationsPage, jobsPage, nodesPage } from "./pages/lists.ts";
 import { nodePage } from "./pages/node.ts";
 import { overviewPage } from "./pages/overview.ts";
 import { pluginsPage } from "./pages/plugins.ts";
@@ -22,6 +23,9 @@ type Route = [RegExp, (ctx: PageCtx, m: string[], q: URLSearchParams) => void, s
 
 const ROUTES: Route[] = [
   [/^\/?$/, (c) => overviewPage(c), "overview"],
+  [/^\/jobs\/?$/, (c) => jobsPage(c), "jobs"],
+  [/^\/nodes\/?$/, (c) => nodesPage(c), "nodes"],
+  [/^\/allocations\/?$/, (c) => allocationsPage(c), "allocations"],
   [/^\/nodes\/(.+)$/, (c, m) => nodePage(c, m[0]!), "overview"],
   [/^\/services\/(.+)$/, (c, m) => servicePage(c, m[0]!), "overview"],
   [/^\/jobs\/([^/]+)\/(.+)$/, (c, m, q) => jobPage(c, m[0]!, m[1]!, q), "overview"],
@@ -35,7 +39,7 @@ const main = h("main", { id: "main", tabindex: "-1" });
 const nav = h(
   "nav",
   { "aria-label": "Main", class: "nav" },
-  h("ul", null, [["#/", "Overview", "overview"], ["#/plugins", "Plugins", "plugins"], ["#/kv/", "Key/Value", "kv"], ["#/sessions", "Sessions", "sessions"]].map(([href, text, key]) => h("li", null, h("a", { href, "data-nav": key }, text)))),
+  h("ul", null, [["#/", "Overview", "overview"], ["#/jobs", "Jobs", "jobs"], ["#/nodes", "Nodes", "nodes"], ["#/allocations", "Allocations", "allocations"], ["#/plugins", "Plugins", "plugins"], ["#/kv/", "Key/Value", "kv"], ["#/sessions", "Sessions", "sessions"]].map(([href, text, key]) => h("li", null, h("a", { href, "data-nav": key }, text)))),
 );
 const liveBadge = h("span", { class: "live", role: "status", "aria-live": "polite" });
 const account = h("div", { class: "account" });

@@ -3,18 +3,26 @@
 // stays current:
 //   raft, nodes   re-read on `leader` / `node` events from the stream
 //   sparklines    metrics history polled once per bucket (nodes.ts)
-//   services      blocking query on /v1/health/state/any (any check, service or node change)
-//   jobs          blocking query on /v1/jobs (jobs and allocations)
+//   services      blocking query on /v1/health/state/any?filter=ServiceID != "" (moves on any check,
+//                 service or node change; answers only service checks)
+//   counts        /v1/summary, re-read on job, node and allocation events
+//   nodes, jobs   one page each (paged-list.ts): the server pages and filters;
+//                 jobs by blocking query on the page's URL, nodes on events
 //   feed          the stream itself
 import { api, enc } from "../api.ts";
 import { sparkline } from "../chart.ts";
 import { badge, fill, h, section, table } from "../dom.ts";
 import { ago, bytes, clock, percent } from "../format.ts";
-import { allocChips, jobHref, type JobView } from "../jobs.ts";
+import type { Counted, Summary } from "../summary.ts";
+import { jobsList } from "../lists.ts";
+import { pagedList } from "../paged-list.ts";
 import { describe, type ClusterEvent } from "../live.ts";
 import { pollMetrics, type NodeInfo, type NodeMetrics } from "../nodes.ts";
 import { errorView, filteredNote, loading, type PageCtx } from "../page.ts";
 import { serviceSummaries, type ServiceSummary } from "../services.ts";
+
+/** Rows per list on the overview; the lists' own pages show more. */
+const OVERVIEW_PAGE = 10;
 
 interface RaftInfo {
   id: string;
@@ -32,6 +40,7 @@ export function overviewPage(ctx: PageCtx): void {
   const nodesBody = h("div", null, loading("nodes"));
   const servicesBody = h("div", null, loading("services"));
   const jobsBody = h("div", null, loading("jobs"));
+  const summaryBody = h("div", null, loading("counts"));
   const feed = h("ol", { class: "feed", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Cluster events, newest first" });
   ctx.main.append(
     h(
@@ -40,6 +49,7 @@ export function overviewPage(ctx: PageCtx): void {
       h(
         "div",
         { class: "overview-main" },
+        section("Cluster", summaryBody),
         section("Leader-role nodes", raftBody),
         section("Nodes", nodesBody),
         section("Services", servicesBody),
@@ -49,6 +59,7 @@ export function overviewPage(ctx: PageCtx): void {
     ),
   );
 
+  summaryPart(ctx, summaryBody);
   raftPart(ctx, raftBody);
   nodesPart(ctx, nodesBody);
   servicesPart(ctx, servicesBody);
@@ -84,39 +95,24 @@ function raftPart(ctx: PageCtx, body: HTMLElement): void {
 
 function nodesPart(ctx: PageCtx, body: HTMLElement): void {
   let nodes: NodeInfo[] = [];
-  let note: HTMLElement | null = null;
   const metrics = new Map<string, NodeMetrics>();
   const pollers = new Map<string, AbortController>();
   ctx.signal.addEventListener("abort", () => pollers.forEach((c) => c.abort()), { once: true });
-
-  const render = () => {
-    fill(
-      body,
-      table(
-        "Nodes",
-        ["Node", "Status", "CPU (5 min)", "Memory (5 min)", "Heartbeat"],
-        nodes.map((n) => nodeRow(n, metrics.get(n.id))),
-        { captionHidden: true, empty: note ? "No nodes your token may read." : "No nodes have joined yet.", phoneHides: [4] },
-      ),
-      note,
-    );
-    body.querySelectorAll("tbody tr").forEach((tr, i) => ((tr as HTMLElement).dataset.nodeId = nodes[i]?.id ?? ""));
-  };
 
   // A metrics answer redraws only that node's sparkline and heartbeat cells, so a
   // keyboard user's focus on a link in the table is never pulled away.
   const renderMetrics = (id: string) => {
     const n = nodes.find((x) => x.id === id);
-    const tr = body.querySelector(`tr[data-node-id="${CSS.escape(id)}"]`);
-    if (!n || !tr) return render();
+    const tr = body.querySelector(`tr[data-key="${CSS.escape(id)}"]`);
+    if (!n || !tr) return;
     const cells = nodeRow(n, metrics.get(id));
     for (const i of [2, 3, 4]) fill(tr.children[i]!, cells[i]);
   };
 
-  // Sparklines for up to 50 ready nodes: each polls its metrics once per bucket.
+  // Sparklines for the ready nodes of the page shown (at most a page): each polls its metrics once per bucket.
   const syncPollers = () => {
     const wanted = new Set(nodes.filter((n) => n.status === "ready").slice(0, 50).map((n) => n.id));
-    for (const [id, c] of pollers) if (!wanted.has(id)) (c.abort(), pollers.delete(id));
+    for (const [id, c] of pollers) if (!wanted.has(id)) (c.abort(), pollers.delete(id), metrics.delete(id));
     for (const id of wanted) {
       if (pollers.has(id)) continue;
       const c = new AbortController();
@@ -126,21 +122,14 @@ function nodesPart(ctx: PageCtx, body: HTMLElement): void {
     }
   };
 
-  const load = async () => {
-    try {
-      const a = await api<NodeInfo[]>("/v1/nodes", { signal: ctx.signal });
-      nodes = a.data.sort((x, y) => x.name.localeCompare(y.name));
-      note = filteredNote(a.headers);
-      render();
-      syncPollers();
-    } catch (err) {
-      if (!ctx.signal.aborted) fill(body, errorView(err, "nodes", "node read"));
-    }
-  };
-  void load();
-  const again = ctx.debounce(load, 250);
-  ctx.on("node", again);
-  ctx.on("reset", again);
+  const list = pagedList<NodeInfo>(ctx, {
+    id: "nodes", path: "/v1/nodes", perPage: OVERVIEW_PAGE, noun: "nodes", plainMeans: "node name prefix", needs: "node read",
+    headers: ["Node", "Status", "CPU (5 min)", "Memory (5 min)", "Heartbeat"], phoneHides: [4],
+    row: (n) => nodeRow(n, metrics.get(n.id)), key: (n) => n.id,
+    empty: "No nodes have joined yet.", topics: ["node"],
+    onPage: (page) => ((nodes = page), syncPollers()),
+  });
+  fill(body, list.el, h("p", { class: "hint" }, h("a", { href: "#/nodes" }, "All nodes, page by page")));
 }
 
 function nodeRow(n: NodeInfo, m: NodeMetrics | undefined) {
@@ -200,8 +189,10 @@ function servicesPart(ctx: PageCtx, body: HTMLElement): void {
       if (again && !ctx.signal.aborted) (again = false), void load();
     }
   };
-  // Any check, service or node change moves this index; then the summaries are re-read.
-  ctx.watch("/v1/health/state/any", () => void load(), { onError: (err) => fill(body, errorView(err, "services", "service read")) });
+  // Any check, service or node change moves this index; then the summaries are re-read. Only the
+  // trigger is wanted, not the checks: the filter leaves out node checks (one per node: 2.5 MB at
+  // 10,000 nodes, re-sent on every change), and the index still moves with them.
+  ctx.watch(`/v1/health/state/any?filter=${enc('ServiceID != ""')}`, () => void load(), { onError: (err) => fill(body, errorView(err, "services", "service read")) });
 }
 
 function count(n: number, status: string) {
@@ -209,23 +200,37 @@ function count(n: number, status: string) {
 }
 
 function jobsPart(ctx: PageCtx, body: HTMLElement): void {
-  ctx.watch<JobView[]>(
-    "/v1/jobs",
-    (jobs, _index, headers) => {
-      const note = filteredNote(headers);
-      fill(
-        body,
-        note,
-        table(
-          "Jobs",
-          ["Job", "Namespace", "Type", "Status", "Allocations", "Version"],
-          jobs.map((j) => [h("a", { href: jobHref(j) }, j.id), j.namespace, j.type, badge(j.status), allocChips(j.allocations), `v${j.version}`]),
-          { captionHidden: true, empty: "No jobs. Submit one with corral job run FILE.", phoneHides: [1, 2, 5] },
-        ),
-      );
-    },
-    { onError: (err) => fill(body, errorView(err, "jobs", "job read")) },
-  );
+  const list = jobsList(ctx, OVERVIEW_PAGE);
+  fill(body, list.el, h("p", { class: "hint" }, h("a", { href: "#/jobs" }, "All jobs, page by page")));
+}
+
+/**
+ * Counts of jobs, nodes and allocations by status, as the server counts them
+ * (GET /v1/summary): never a whole list fetched to count it. Re-read when the
+ * stream says something of them changed.
+ */
+function summaryPart(ctx: PageCtx, body: HTMLElement): void {
+  const line = (what: string, c: Counted, href?: string) =>
+    h(
+      "div",
+      { class: "summary-item", "data-testid": `summary-${what.toLowerCase()}` },
+      h("span", { class: "summary-total" }, href ? h("a", { href }, c.total.toLocaleString("en")) : c.total.toLocaleString("en")),
+      " ",
+      h("span", { class: "summary-what" }, what),
+      " ",
+      h("span", { class: "chips" }, Object.entries(c.byStatus).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => badge(s, `${n.toLocaleString("en")} ${s}`))),
+    );
+  const load = async () => {
+    try {
+      const a = await api<Summary>("/v1/summary", { signal: ctx.signal });
+      fill(body, h("div", { class: "summary" }, line("Jobs", a.data.jobs, "#/jobs"), line("Nodes", a.data.nodes, "#/nodes"), line("Allocations", a.data.allocations, "#/allocations")), filteredNote(a.headers));
+    } catch (err) {
+      if (!ctx.signal.aborted) fill(body, errorView(err, "the cluster summary"));
+    }
+  };
+  void load();
+  const again = ctx.debounce(() => void load(), 1000);
+  for (const t of ["job", "node", "allocation", "reset"]) ctx.on(t, again);
 }
 
 function feedPart(ctx: PageCtx, feed: HTMLElement): void {
