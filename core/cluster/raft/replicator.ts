@@ -17,6 +17,8 @@ import { RpcError, type LeaderForwarder } from "../leader-client.ts";
 import { ReadBarriers } from "./reads.ts";
 import { LeaderLease, leaseDurationMs } from "./lease.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
+import { commitTrace } from "./commit-trace.ts";
+import { AnswerFirstTransport } from "./answer-first.ts";
 
 export interface RaftReplicatorOptions {
   /** Raft id: the advertised "host:port" of a leader-role node; a dev node uses a fixed id (see setup.ts). */
@@ -76,12 +78,15 @@ export class RaftReplicator implements Replicator {
   private latencyListeners = new Set<(seconds: number) => void>();
   private announcedTerm = 0;
   private readonly tickMs: number;
+  /** The driver's transport: opts.transport, with commit-only messages sent after the answers (answer-first.ts). */
+  private readonly transport: AnswerFirstTransport;
 
   constructor(private opts: RaftReplicatorOptions) {
     this.reads = new ReadBarriers(() => opts.fsm.appliedIndex());
     this.tickMs = opts.heartbeatIntervalMs;
     const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / this.tickMs));
     this.lease = new LeaderLease(leaseDurationMs(electionTicks, this.tickMs));
+    this.transport = new AnswerFirstTransport(opts.transport);
     const restore = opts.storage.load();
     this.node = new RaftNode({
       id: opts.id,
@@ -96,9 +101,10 @@ export class RaftReplicator implements Replicator {
     this.driver = new RaftDriver({
       node: this.node,
       storage: opts.storage,
-      transport: opts.transport,
+      transport: this.transport,
       stateMachine: new FsmStateMachine(opts.store, opts.fsm),
       housekeeping: () => opts.storage.trim(TRIM_ROWS_PER_READY),
+      trace: commitTrace && ((stage, rd) => commitTrace!.stage(stage, rd)),
     });
   }
 
@@ -116,6 +122,7 @@ export class RaftReplicator implements Replicator {
   /** Messages from a peer (POST /v1/raft/message). */
   step(messages: Message[]): void {
     if (this.closed) return;
+    commitTrace?.stepped(messages);
     for (const m of messages) {
       if (m.to !== this.opts.id) continue;
       if (m.from === this.node.status().leader) this.lastLeaderContact = Date.now();
@@ -135,6 +142,7 @@ export class RaftReplicator implements Replicator {
       if (r.code === "TRANSFERRING") throw new ReplicationError("NOT_LEADER", "leadership is being transferred; retry");
       return this.forward(parsed.data);
     }
+    commitTrace?.proposed(r.index);
     const outcome = this.waitApplied(r.index, r.term);
     this.scheduleDrain();
     return outcome;
@@ -264,7 +272,7 @@ export class RaftReplicator implements Replicator {
     }
     this.closed = true;
     clearInterval(this.ticker);
-    this.opts.transport.close();
+    this.transport.close();
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new ReplicationError("SHUTTING_DOWN", "node is shutting down; the write may still be applied (outcome unknown)", undefined, "unknown"));
@@ -377,6 +385,7 @@ export class RaftReplicator implements Replicator {
       const a = results.get(e.index);
       if (e.term === p.term && a) {
         p.resolve({ index: a.index, result: a.result });
+        commitTrace?.settled(a.index);
         const seconds = (performance.now() - p.proposedAt) / 1000;
         for (const fn of this.latencyListeners) fn(seconds);
       } else p.reject(new ReplicationError("NOT_LEADER", "leadership changed before the write committed; it was not applied"));
@@ -415,7 +424,7 @@ export class RaftReplicator implements Replicator {
     clearInterval(this.ticker);
     if (err instanceof NewerFormatError) this.opts.log.error(`raft: ${err.message}; this node stops replicating until it is upgraded`);
     else this.opts.log.error("raft: persisting to the state database failed; this node stops replicating and must be restarted", { err });
-    this.opts.transport.close();
+    this.transport.close();
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new ReplicationError("STORAGE_FAILED", "this node could not persist the write (outcome unknown); it is stopping"));
