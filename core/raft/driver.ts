@@ -29,17 +29,6 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
 export interface DriverTransport {
   /** Hand messages to the network; never blocks, may drop (Raft resends what matters). */
   send(messages: Message[]): void;
-  /**
-   * Optional. The messages of a Ready that made nothing durable but applied
-   * committed entries (a leader's commit-index Appends, a follower's acks of
-   * them): they promise nothing this Ready persisted, so they may go later,
-   * after the shell has answered the proposers this Ready settled (the
-   * leader's client answer then does not wait behind them). A message held
-   * here is as if the network delayed it, or dropped it if the node dies
-   * first; the shell must send it before anything handed to send() after it
-   * (streams keep their order). Without it, such messages go by send().
-   */
-  sendAfterAnswer?(messages: Message[]): void;
 }
 
 /**
@@ -123,12 +112,7 @@ export class RaftDriver<R> {
     const crash = this.opts.crashPoint ?? noCrash;
     const trace = this.opts.trace;
     trace?.("ready", rd);
-    const sync = this.needsSync(rd);
-    // Nothing to fsync and proposers to answer: every message waits until
-    // they are answered (sendAfterAnswer above); early sending buys nothing
-    // without an fsync to overlap.
-    const hold = !sync && rd.committedEntries.length > 0 && transport.sendAfterAnswer !== undefined;
-    const early = hold ? 0 : rd.sendBeforePersist;
+    const early = rd.sendBeforePersist;
     crash("before-send-early");
     // A leader's Appends go out before its own write (thesis §10.2.1): the
     // followers write their logs while we write ours. Their acks are stepped
@@ -140,7 +124,7 @@ export class RaftDriver<R> {
     crash("after-send-early");
     const applied: R[] = [];
     try {
-      storage.atomically(sync, () => {
+      storage.atomically(this.needsSync(rd), () => {
         storage.save(rd);
         trace?.("saved", rd);
         this.opts.housekeeping?.();
@@ -162,10 +146,7 @@ export class RaftDriver<R> {
     sm.published(applied);
     crash("before-send");
     const rest = early > 0 ? rd.messages.slice(early) : rd.messages;
-    if (rest.length > 0) {
-      if (hold) transport.sendAfterAnswer!(rest);
-      else transport.send(rest);
-    }
+    if (rest.length > 0) transport.send(rest);
     trace?.("done", rd);
     crash("before-advance");
     this.node.advance(rd);

@@ -87,8 +87,7 @@ export class Simulation {
     const crashRng = this.rng.fork();
     this.nodeHooks = {
       unsafe,
-      // sendAfterAnswer: the real shell sends those a loop turn later (answer-first.ts), which the network's delays cover.
-      transport: { send: (msgs) => this.send(msgs), sendAfterAnswer: (msgs) => this.send(msgs) },
+      transport: { send: (msgs) => this.send(msgs) },
       onPersist: (node, entries, prevTerm, commit) => this.checker.onPersist(node.id, entries, prevTerm, commit),
       crashPoint: (node, at) => {
         const dies = this.faults.diesNow(node.id, node.incarnation) || (this.phase === 1 && this.swarm.crashInDriver > 0 && crashRng.chance(this.swarm.crashInDriver));

@@ -18,7 +18,6 @@ import { ReadBarriers } from "./reads.ts";
 import { LeaderLease, leaseDurationMs } from "./lease.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
 import { commitTrace } from "./commit-trace.ts";
-import { AnswerFirstTransport } from "./answer-first.ts";
 
 export interface RaftReplicatorOptions {
   /** Raft id: the advertised "host:port" of a leader-role node; a dev node uses a fixed id (see setup.ts). */
@@ -78,15 +77,12 @@ export class RaftReplicator implements Replicator {
   private latencyListeners = new Set<(seconds: number) => void>();
   private announcedTerm = 0;
   private readonly tickMs: number;
-  /** The driver's transport: opts.transport, with commit-only messages sent after the answers (answer-first.ts). */
-  private readonly transport: AnswerFirstTransport;
 
   constructor(private opts: RaftReplicatorOptions) {
     this.reads = new ReadBarriers(() => opts.fsm.appliedIndex());
     this.tickMs = opts.heartbeatIntervalMs;
     const electionTicks = Math.max(2, Math.round(opts.electionTimeoutMs / this.tickMs));
     this.lease = new LeaderLease(leaseDurationMs(electionTicks, this.tickMs));
-    this.transport = new AnswerFirstTransport(opts.transport);
     const restore = opts.storage.load();
     this.node = new RaftNode({
       id: opts.id,
@@ -101,7 +97,7 @@ export class RaftReplicator implements Replicator {
     this.driver = new RaftDriver({
       node: this.node,
       storage: opts.storage,
-      transport: this.transport,
+      transport: opts.transport,
       stateMachine: new FsmStateMachine(opts.store, opts.fsm),
       housekeeping: () => opts.storage.trim(TRIM_ROWS_PER_READY),
       trace: commitTrace && ((stage, rd) => commitTrace!.stage(stage, rd)),
@@ -272,7 +268,7 @@ export class RaftReplicator implements Replicator {
     }
     this.closed = true;
     clearInterval(this.ticker);
-    this.transport.close();
+    this.opts.transport.close();
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new ReplicationError("SHUTTING_DOWN", "node is shutting down; the write may still be applied (outcome unknown)", undefined, "unknown"));
@@ -424,7 +420,7 @@ export class RaftReplicator implements Replicator {
     clearInterval(this.ticker);
     if (err instanceof NewerFormatError) this.opts.log.error(`raft: ${err.message}; this node stops replicating until it is upgraded`);
     else this.opts.log.error("raft: persisting to the state database failed; this node stops replicating and must be restarted", { err });
-    this.transport.close();
+    this.opts.transport.close();
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new ReplicationError("STORAGE_FAILED", "this node could not persist the write (outcome unknown); it is stopping"));
