@@ -23,9 +23,10 @@ import { MAX_KV_VALUE_BYTES } from "../state/domains/kv.ts";
 import { fastJson } from "../http/fast-reply.ts";
 import { fastRoute } from "../http/fast-route.ts";
 import type { LockWriter } from "./kv-lock-write.ts";
+import { commitTrace } from "../cluster/raft/commit-trace.ts";
 
 export interface KvWriteFastDeps {
-  propose(cmd: Command): Promise<{ result: { ok: boolean; value?: unknown } }>;
+  propose(cmd: Command): Promise<{ index?: number; result: { ok: boolean; value?: unknown } }>;
   /** The node's lock writer (the route's): `?acquire=`/`?release=` writes are answered here too. */
   locks: LockWriter;
   /** The route's path parameters schema ({ key }): a key it refuses goes to the route, which answers why. */
@@ -44,6 +45,7 @@ export function kvWriteFast(d: KvWriteFastDeps) {
   return fastRoute<KvWrite>({
     metered: true,
     takes: (req, key, length) => {
+      commitTrace?.httpReceived();
       // The route answers an oversized value (Consul's 413 text).
       if (length > MAX_KV_VALUE_BYTES) return undefined;
       const url = req.url;
@@ -62,7 +64,9 @@ export function kvWriteFast(d: KvWriteFastDeps) {
       const value = Buffer.from(body).toString("base64");
       if (lock) return fastJson(200, await d.locks({ key, value, flags: 0, [lock.op]: lock.session, signal: req.signal }));
       const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags: 0, cas: undefined });
-      return fastJson(200, out.result.ok ? out.result.value === true : false);
+      const reply = fastJson(200, out.result.ok ? out.result.value === true : false);
+      if (out.index !== undefined) commitTrace?.responded(out.index);
+      return reply;
     },
   });
 }

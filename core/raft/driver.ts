@@ -64,6 +64,11 @@ export interface RaftDriverOptions<R> {
   crashPoint?: (at: CrashPoint) => void;
   /** Called inside each Ready's atomic unit after the save (SQLite: delete a slice of compacted entries). */
   housekeeping?: () => void;
+  /**
+   * Called at each stage of a Ready, for measuring (CORRAL_TRACE_COMMIT,
+   * core/cluster/raft/commit-trace.ts); undefined in normal running.
+   */
+  trace?: (stage: "ready" | "sent-early" | "saved" | "applied" | "durable" | "done", rd: Ready) => void;
 }
 
 /** What one processed Ready produced, for the shell: proposers to answer, reads to serve, role changes. */
@@ -105,16 +110,23 @@ export class RaftDriver<R> {
   process(rd: Ready): Processed<R> {
     const { storage, transport, stateMachine: sm } = this.opts;
     const crash = this.opts.crashPoint ?? noCrash;
+    const trace = this.opts.trace;
+    trace?.("ready", rd);
+    const early = rd.sendBeforePersist;
     crash("before-send-early");
     // A leader's Appends go out before its own write (thesis §10.2.1): the
     // followers write their logs while we write ours. Their acks are stepped
     // only after this synchronous persist returns.
-    if (rd.sendBeforePersist > 0) transport.send(rd.messages.slice(0, rd.sendBeforePersist));
+    if (early > 0) {
+      transport.send(rd.messages.slice(0, early));
+      trace?.("sent-early", rd);
+    }
     crash("after-send-early");
     const applied: R[] = [];
     try {
       storage.atomically(this.needsSync(rd), () => {
         storage.save(rd);
+        trace?.("saved", rd);
         this.opts.housekeeping?.();
         crash("after-persist");
         if (rd.snapshot) sm.restore(rd.snapshot);
@@ -122,8 +134,10 @@ export class RaftDriver<R> {
           const r = sm.apply(e);
           if (r !== undefined) applied.push(r);
         }
+        trace?.("applied", rd);
         crash("after-apply");
       });
+      trace?.("durable", rd);
     } catch (err) {
       sm.rolledBack();
       throw err;
@@ -131,8 +145,9 @@ export class RaftDriver<R> {
     if (rd.hardState) [this.durableTerm, this.durableVote] = [rd.hardState.term, rd.hardState.vote];
     sm.published(applied);
     crash("before-send");
-    const rest = rd.sendBeforePersist > 0 ? rd.messages.slice(rd.sendBeforePersist) : rd.messages;
+    const rest = early > 0 ? rd.messages.slice(early) : rd.messages;
     if (rest.length > 0) transport.send(rest);
+    trace?.("done", rd);
     crash("before-advance");
     this.node.advance(rd);
     if (rd.snapshot) this.applied = this.snapshotIndex = rd.snapshot.index;

@@ -17,6 +17,7 @@ import { RpcError, type LeaderForwarder } from "../leader-client.ts";
 import { ReadBarriers } from "./reads.ts";
 import { LeaderLease, leaseDurationMs } from "./lease.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
+import { commitTrace } from "./commit-trace.ts";
 
 export interface RaftReplicatorOptions {
   /** Raft id: the advertised "host:port" of a leader-role node; a dev node uses a fixed id (see setup.ts). */
@@ -99,6 +100,7 @@ export class RaftReplicator implements Replicator {
       transport: opts.transport,
       stateMachine: new FsmStateMachine(opts.store, opts.fsm),
       housekeeping: () => opts.storage.trim(TRIM_ROWS_PER_READY),
+      trace: commitTrace && ((stage, rd) => commitTrace!.stage(stage, rd)),
     });
   }
 
@@ -116,6 +118,7 @@ export class RaftReplicator implements Replicator {
   /** Messages from a peer (POST /v1/raft/message). */
   step(messages: Message[]): void {
     if (this.closed) return;
+    commitTrace?.stepped(messages);
     for (const m of messages) {
       if (m.to !== this.opts.id) continue;
       if (m.from === this.node.status().leader) this.lastLeaderContact = Date.now();
@@ -135,6 +138,7 @@ export class RaftReplicator implements Replicator {
       if (r.code === "TRANSFERRING") throw new ReplicationError("NOT_LEADER", "leadership is being transferred; retry");
       return this.forward(parsed.data);
     }
+    commitTrace?.proposed(r.index);
     const outcome = this.waitApplied(r.index, r.term);
     this.scheduleDrain();
     return outcome;
@@ -377,6 +381,7 @@ export class RaftReplicator implements Replicator {
       const a = results.get(e.index);
       if (e.term === p.term && a) {
         p.resolve({ index: a.index, result: a.result });
+        commitTrace?.settled(a.index);
         const seconds = (performance.now() - p.proposedAt) / 1000;
         for (const fn of this.latencyListeners) fn(seconds);
       } else p.reject(new ReplicationError("NOT_LEADER", "leadership changed before the write committed; it was not applied"));
