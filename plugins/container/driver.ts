@@ -206,10 +206,22 @@ export class ContainerDriver {
   /**
    * A command run inside the task's running container (`runc exec`): the
    * container's namespaces, cgroup, user, capabilities and environment, as
-   * its config.json gives them. Pipes, not a terminal.
+   * its config.json gives them. `args` give it pipes; `terminalArgs` a
+   * terminal inside the container (`runc exec -t` in runc's foreground
+   * mode: runc opens a pty in the container and copies it to and from its
+   * own stdio, which must then be a terminal: the session's, exec-process.ts;
+   * it sets that one raw and passes its window size on at start and on
+   * every SIGWINCH). Not `--console-socket`: runc refuses it unless it also
+   * detaches, and a detached runc no longer reports the exit code.
+   * TERM as Docker gives a tty, for full-screen programs.
    */
-  execCommand(key: ContainerKey, argv: readonly string[]): { command: string; args: string[] } {
-    return { command: this.o.runtime.path, args: ["--root", this.stateDir, "exec", containerId(key), ...argv] };
+  execCommand(key: ContainerKey, argv: readonly string[]): { command: string; args: string[]; terminalArgs: string[] } {
+    const base = ["--root", this.stateDir, "exec"];
+    return {
+      command: this.o.runtime.path,
+      args: [...base, containerId(key), ...argv],
+      terminalArgs: [...base, "--tty", "--env", "TERM=xterm-256color", containerId(key), ...argv],
+    };
   }
 
   /**

@@ -131,7 +131,11 @@ export function allocDir(allocsDir: string, allocId: string): string {
 
 /** How `alloc exec` runs a command in a task, or why it cannot (plugins/exec/exec-session.ts runs it). */
 export type ExecPlan =
-  | { kind: "run"; command: string; args: string[]; cwd: string; env: Record<string, string>; runAs?: { uid: number; gid: number } }
+  | {
+    kind: "run"; command: string; args: string[]; cwd: string; env: Record<string, string>; runAs?: { uid: number; gid: number };
+    /** The arguments for a session with a terminal, where they differ (a container: `runc exec -t`). */
+    terminalArgs?: string[];
+  }
   | { kind: "refused"; error: string }
   | { kind: "invalid"; error: string };
 

@@ -6,13 +6,13 @@
 // With a terminal (tty), the command runs on a pseudo-terminal of its own
 // (Bun.spawn's `terminal`: a new session whose controlling terminal it is),
 // output and errors both on it, as in a shell; window size changes resize it.
-// For a container task the terminal wraps `runc exec` (run without -t): runc
-// gives the process in the container pipes and copies them to and from this
-// pty, so the session has a terminal's echo, line editing and ^C (SIGINT to
-// runc, which passes it on), but the process itself sees no terminal (isatty
-// false, no window size). A terminal inside needs `runc exec -t
-// --console-socket` (a unix socket receiving the pty master by SCM_RIGHTS,
-// which Bun cannot read without FFI): not done.
+// For a container task the terminal runs `runc exec -t` (the plan's
+// terminalArgs, container/driver.ts execCommand): runc opens a pty inside
+// the container, sets this one raw and copies between the two, and passes
+// this one's size on at start and on each SIGWINCH (which resizing this pty
+// sends to runc, its foreground process). So the process in the container
+// has a terminal of its own: isatty, `tty`, `stty size`, job control, ^C
+// from its line discipline; runc's exit code is the process's.
 // Without one, pipes, as the one-shot route (exec-session.ts) uses.
 // Either way the command leads a process group of its own, killed as one
 // when the session ends.
@@ -26,6 +26,8 @@ export interface SessionCommand {
   cwd: string;
   env: Record<string, string>;
   runAs?: { uid: number; gid: number };
+  /** The arguments to run with on a terminal, when they differ from `args` (a container: `runc exec -t`). */
+  terminalArgs?: string[];
 }
 
 export interface SessionOutput {
@@ -64,7 +66,7 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
   const ptyClosed = new Promise<void>((r) => (drained = r));
   let proc: ReturnType<typeof Bun.spawn>;
   try {
-    proc = Bun.spawn([cmd.command, ...cmd.args], {
+    proc = Bun.spawn([cmd.command, ...(cmd.terminalArgs ?? cmd.args)], {
       cwd: cmd.cwd,
       env: { TERM: "xterm-256color", ...cmd.env },
       ...(cmd.runAs ? { uid: cmd.runAs.uid, gid: cmd.runAs.gid } : {}),
