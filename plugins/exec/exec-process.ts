@@ -19,6 +19,7 @@
 import { spawn } from "node:child_process";
 import { killGroup } from "./memory.ts";
 import { exitCodeOf } from "./exec-session.ts";
+import type { InsideProcess } from "../container/exec-pid.ts";
 
 export interface SessionCommand {
   command: string;
@@ -28,6 +29,8 @@ export interface SessionCommand {
   runAs?: { uid: number; gid: number };
   /** The arguments to run with on a terminal, when they differ from `args` (a container: `runc exec -t`). */
   terminalArgs?: string[];
+  /** A container: the process runc starts inside, ended with the session (runc's death would orphan it). */
+  inside?: InsideProcess;
 }
 
 export interface SessionOutput {
@@ -77,11 +80,13 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
       },
     });
   } catch (err) {
+    cmd.inside?.release();
     queueMicrotask(() => out.exit(127, `could not start: ${(err as Error).message}`));
     return { write() {}, closeStdin() {}, resize() {}, kill() {}, pause() {}, resume() {} };
   }
   const terminal = proc.terminal!;
   void proc.exited.then(async (code) => {
+    cmd.inside?.release();
     // The pty reaches EOF once every holder of it is gone; a background child keeping it must not hold the session.
     await Promise.race([ptyClosed, Bun.sleep(PTY_DRAIN_MS)]);
     ended = true;
@@ -101,7 +106,9 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
       if (!ended && !terminal.closed) terminal.resize(cols, rows);
     },
     kill: () => {
-      if (!ended) killGroup(proc.pid, "SIGKILL"); // the terminal's session leader leads its group too
+      if (ended) return;
+      cmd.inside?.kill(); // first, while runc (alive) keeps its pid from reuse
+      killGroup(proc.pid, "SIGKILL"); // the terminal's session leader leads its group too
     },
     // Bun's terminal cannot stop reading; the session bounds what it holds instead (exec-ws.ts).
     pause: () => {},
@@ -119,12 +126,14 @@ function onPipes(cmd: SessionCommand, out: SessionOutput): SessionProcess {
       ...(cmd.runAs ? { uid: cmd.runAs.uid, gid: cmd.runAs.gid } : {}),
     });
   } catch (err) {
+    cmd.inside?.release();
     queueMicrotask(() => out.exit(127, `could not start: ${(err as Error).message}`));
     return { write() {}, closeStdin() {}, resize() {}, kill() {}, pause() {}, resume() {} };
   }
   const finish = (code: number, error?: string) => {
     if (ended) return;
     ended = true;
+    cmd.inside?.release();
     out.exit(code, error);
   };
   child.stdout?.on("data", (b: Buffer) => out.stdout(b));
@@ -143,7 +152,9 @@ function onPipes(cmd: SessionCommand, out: SessionOutput): SessionProcess {
     },
     resize: () => {}, // no terminal to size
     kill: () => {
-      if (!ended && child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+      if (ended || child.pid === undefined) return;
+      cmd.inside?.kill(); // first, while runc (alive) keeps its pid from reuse
+      killGroup(child.pid, "SIGKILL");
     },
     pause: () => {
       child.stdout?.pause();

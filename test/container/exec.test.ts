@@ -141,6 +141,20 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     expect(gone).toBe(true);
   }, 60_000);
 
+  test("without a terminal too, the command inside the container ends with its session: the client going away, the one-shot time limit", async () => {
+    const running = (tag: string) => spawnSync("pgrep", ["-f", `sleep ${tag}`], { encoding: "utf8" }).stdout.trim();
+    const s = openSession(dev.url, allocId, { command: ["sh", "-c", "echo started; sleep 4343"] });
+    await s.waitFor("started");
+    expect(running("4343")).not.toBe("");
+    s.ws.close();
+    const r = await exec(allocId, { Command: ["sleep", "4444"], TimeoutSeconds: 1 });
+    expect(r.status).toBe(200);
+    // runc is killed at once; the process it ran inside the container must not outlive it (it did: an orphan there).
+    const gone = await eventually(async () => (running("4343") === "" && running("4444") === "" ? true : undefined), 15_000, 200).catch(() => false);
+    if (!gone) console.log("still running:", running("4343"), running("4444"));
+    expect(gone).toBe(true);
+  }, 60_000);
+
   test("tty=true sessions leave no descriptor open in the node", async () => {
     const fds = () => readdirSync(`/proc/${dev.child.pid}/fd`).length;
     const warm = openSession(dev.url, allocId, { command: ["tty"], tty: true });
@@ -154,5 +168,7 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     // Closed shortly after each session ends; a leak would leave at least one per session.
     const after = await eventually(async () => (fds() <= before + 1 ? fds() : undefined), 10_000, 200).catch(() => fds());
     expect(after).toBeLessThanOrEqual(before + 1);
+    // Nor a file: the pid files runc wrote (plugins/container/exec-pid.ts) go with their sessions.
+    expect(readdirSync(join(dev.dataDir, "container", "exec-pids"))).toEqual([]);
   }, 90_000);
 });
