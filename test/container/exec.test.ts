@@ -31,6 +31,18 @@ afterAll(async () => {
   for (const d of dirs) cleanup(d);
 });
 
+/** Pids of the host's processes whose command line is exactly `argv` (read from /proc: no procps needed). */
+function processesRunning(...argv: string[]): string {
+  const want = `${argv.join("\0")}\0`;
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, "utf8") === want;
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).join(" ");
+}
+
 async function exec(allocId: string, body: unknown) {
   const res = await fetch(`${dev.url}/v1/client/allocation/${allocId}/exec`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const text = await res.text();
@@ -133,7 +145,7 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
   test("tty=true: the client going away ends the command inside the container", async () => {
     const t = openSession(dev.url, allocId, { command: ["sh", "-c", "echo started; sleep 4242"], tty: true });
     await t.waitFor("started");
-    const running = () => spawnSync("pgrep", ["-f", "sleep 4242"], { encoding: "utf8" }).stdout.trim();
+    const running = () => processesRunning("sleep", "4242");
     expect(running()).not.toBe("");
     t.ws.close();
     // The agent kills runc; the container terminal's master end goes with it, which hangs up its session.
@@ -142,7 +154,7 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
   }, 60_000);
 
   test("without a terminal too, the command inside the container ends with its session: the client going away, the one-shot time limit", async () => {
-    const running = (tag: string) => spawnSync("pgrep", ["-f", `sleep ${tag}`], { encoding: "utf8" }).stdout.trim();
+    const running = (tag: string) => processesRunning("sleep", tag);
     const s = openSession(dev.url, allocId, { command: ["sh", "-c", "echo started; sleep 4343"] });
     await s.waitFor("started");
     expect(running("4343")).not.toBe("");
