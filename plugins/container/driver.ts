@@ -15,7 +15,7 @@
 //   limits    memory and CPU in the bundle, OOM read back (cgroup-oom.ts);
 //   release   the container's state, root and cgroups when the task is over.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   capabilitiesNotAllowed, capabilitySet, DEFAULT_CAPABILITIES, effectiveCapabilities, formatCapabilities, formatImageRef, parseImageRef, type ContainerSpec, type Logger,
@@ -29,6 +29,7 @@ import { RegistryClient, type Credentials } from "./registry.ts";
 import type { Runtime } from "./runtime.ts";
 import { ImageSnapshots, releaseRootfs, rootfsFor } from "./snapshots.ts";
 import { ContainerNetworks, type AllocNetwork } from "./networks.ts";
+import { execPidFile, type InsideProcess } from "./exec-pid.ts";
 
 /** Stop signals an image may name (numbers and exotic ones fall back to SIGTERM). */
 const ALLOWED_STOP = new Set(["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGKILL"]);
@@ -89,6 +90,8 @@ export class ContainerDriver {
   private registry: RegistryClient;
   private snapshots: ImageSnapshots;
   private stateDir: string;
+  /** Pid files of `runc exec` processes (exec-pid.ts). */
+  private execPidDir: string;
   /** Tasks between the start of their pull and their mounted root. */
   private preparing = 0;
 
@@ -101,6 +104,9 @@ export class ContainerDriver {
     this.networks = new ContainerNetworks(join(o.dir, "net"), o.listenHost, o.log);
     this.stateDir = join(o.dir, "state");
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    this.execPidDir = join(o.dir, "exec-pids");
+    rmSync(this.execPidDir, { recursive: true, force: true }); // files of a previous run's execs, gone with it
+    mkdirSync(this.execPidDir, { recursive: true, mode: 0o700 });
   }
 
   /**
@@ -206,10 +212,25 @@ export class ContainerDriver {
   /**
    * A command run inside the task's running container (`runc exec`): the
    * container's namespaces, cgroup, user, capabilities and environment, as
-   * its config.json gives them. Pipes, not a terminal.
+   * its config.json gives them. `args` give it pipes; `terminalArgs` a
+   * terminal inside the container (`runc exec -t` in runc's foreground
+   * mode: runc opens a pty in the container and copies it to and from its
+   * own stdio, which must then be a terminal: the session's, exec-process.ts;
+   * it sets that one raw and passes its window size on at start and on
+   * every SIGWINCH). Not `--console-socket`: runc refuses it unless it also
+   * detaches, and a detached runc no longer reports the exit code.
+   * TERM as Docker gives a tty, for full-screen programs. `inside` ends the
+   * process in the container when the exec ends early (exec-pid.ts).
    */
-  execCommand(key: ContainerKey, argv: readonly string[]): { command: string; args: string[] } {
-    return { command: this.o.runtime.path, args: ["--root", this.stateDir, "exec", containerId(key), ...argv] };
+  execCommand(key: ContainerKey, argv: readonly string[]): { command: string; args: string[]; terminalArgs: string[]; inside: InsideProcess } {
+    const pid = execPidFile(this.execPidDir);
+    const base = ["--root", this.stateDir, "exec", "--pid-file", pid.path];
+    return {
+      command: this.o.runtime.path,
+      args: [...base, containerId(key), ...argv],
+      terminalArgs: [...base, "--tty", "--env", "TERM=xterm-256color", containerId(key), ...argv],
+      inside: pid.inside,
+    };
   }
 
   /**

@@ -24,6 +24,7 @@ const stableSpec = (g: TaskGroup): string => stableJson(g);
 import { fetchArtifacts, type ArtifactDeps } from "./artifacts.ts";
 import { mountBinds, unmountUnder, volumeBinds } from "./volumes.ts";
 import { containerTask, type ContainerDriver, type TaskNetwork } from "../container/driver.ts";
+import type { InsideProcess } from "../container/exec-pid.ts";
 import { containerPortEnv, containerPortMaps } from "../container/port-env.ts";
 
 /** An allocation as GET /v1/node/{id}/allocations returns it (the fields the agent uses). */
@@ -131,7 +132,13 @@ export function allocDir(allocsDir: string, allocId: string): string {
 
 /** How `alloc exec` runs a command in a task, or why it cannot (plugins/exec/exec-session.ts runs it). */
 export type ExecPlan =
-  | { kind: "run"; command: string; args: string[]; cwd: string; env: Record<string, string>; runAs?: { uid: number; gid: number } }
+  | {
+    kind: "run"; command: string; args: string[]; cwd: string; env: Record<string, string>; runAs?: { uid: number; gid: number };
+    /** The arguments for a session with a terminal, where they differ (a container: `runc exec -t`). */
+    terminalArgs?: string[];
+    /** A container: the process runc starts inside, to end with the exec (container/exec-pid.ts). */
+    inside?: InsideProcess;
+  }
   | { kind: "refused"; error: string }
   | { kind: "invalid"; error: string };
 

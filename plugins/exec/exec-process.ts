@@ -6,19 +6,20 @@
 // With a terminal (tty), the command runs on a pseudo-terminal of its own
 // (Bun.spawn's `terminal`: a new session whose controlling terminal it is),
 // output and errors both on it, as in a shell; window size changes resize it.
-// For a container task the terminal wraps `runc exec` (run without -t): runc
-// gives the process in the container pipes and copies them to and from this
-// pty, so the session has a terminal's echo, line editing and ^C (SIGINT to
-// runc, which passes it on), but the process itself sees no terminal (isatty
-// false, no window size). A terminal inside needs `runc exec -t
-// --console-socket` (a unix socket receiving the pty master by SCM_RIGHTS,
-// which Bun cannot read without FFI): not done.
+// For a container task the terminal runs `runc exec -t` (the plan's
+// terminalArgs, container/driver.ts execCommand): runc opens a pty inside
+// the container, sets this one raw and copies between the two, and passes
+// this one's size on at start and on each SIGWINCH (which resizing this pty
+// sends to runc, its foreground process). So the process in the container
+// has a terminal of its own: isatty, `tty`, `stty size`, job control, ^C
+// from its line discipline; runc's exit code is the process's.
 // Without one, pipes, as the one-shot route (exec-session.ts) uses.
 // Either way the command leads a process group of its own, killed as one
 // when the session ends.
 import { spawn } from "node:child_process";
 import { killGroup } from "./memory.ts";
 import { exitCodeOf } from "./exec-session.ts";
+import type { InsideProcess } from "../container/exec-pid.ts";
 
 export interface SessionCommand {
   command: string;
@@ -26,6 +27,10 @@ export interface SessionCommand {
   cwd: string;
   env: Record<string, string>;
   runAs?: { uid: number; gid: number };
+  /** The arguments to run with on a terminal, when they differ from `args` (a container: `runc exec -t`). */
+  terminalArgs?: string[];
+  /** A container: the process runc starts inside, ended with the session (runc's death would orphan it). */
+  inside?: InsideProcess;
 }
 
 export interface SessionOutput {
@@ -64,7 +69,7 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
   const ptyClosed = new Promise<void>((r) => (drained = r));
   let proc: ReturnType<typeof Bun.spawn>;
   try {
-    proc = Bun.spawn([cmd.command, ...cmd.args], {
+    proc = Bun.spawn([cmd.command, ...(cmd.terminalArgs ?? cmd.args)], {
       cwd: cmd.cwd,
       env: { TERM: "xterm-256color", ...cmd.env },
       ...(cmd.runAs ? { uid: cmd.runAs.uid, gid: cmd.runAs.gid } : {}),
@@ -75,11 +80,13 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
       },
     });
   } catch (err) {
+    cmd.inside?.release();
     queueMicrotask(() => out.exit(127, `could not start: ${(err as Error).message}`));
     return { write() {}, closeStdin() {}, resize() {}, kill() {}, pause() {}, resume() {} };
   }
   const terminal = proc.terminal!;
   void proc.exited.then(async (code) => {
+    cmd.inside?.release();
     // The pty reaches EOF once every holder of it is gone; a background child keeping it must not hold the session.
     await Promise.race([ptyClosed, Bun.sleep(PTY_DRAIN_MS)]);
     ended = true;
@@ -99,7 +106,9 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
       if (!ended && !terminal.closed) terminal.resize(cols, rows);
     },
     kill: () => {
-      if (!ended) killGroup(proc.pid, "SIGKILL"); // the terminal's session leader leads its group too
+      if (ended) return;
+      cmd.inside?.kill(); // first, while runc (alive) keeps its pid from reuse
+      killGroup(proc.pid, "SIGKILL"); // the terminal's session leader leads its group too
     },
     // Bun's terminal cannot stop reading; the session bounds what it holds instead (exec-ws.ts).
     pause: () => {},
@@ -117,12 +126,14 @@ function onPipes(cmd: SessionCommand, out: SessionOutput): SessionProcess {
       ...(cmd.runAs ? { uid: cmd.runAs.uid, gid: cmd.runAs.gid } : {}),
     });
   } catch (err) {
+    cmd.inside?.release();
     queueMicrotask(() => out.exit(127, `could not start: ${(err as Error).message}`));
     return { write() {}, closeStdin() {}, resize() {}, kill() {}, pause() {}, resume() {} };
   }
   const finish = (code: number, error?: string) => {
     if (ended) return;
     ended = true;
+    cmd.inside?.release();
     out.exit(code, error);
   };
   child.stdout?.on("data", (b: Buffer) => out.stdout(b));
@@ -141,7 +152,9 @@ function onPipes(cmd: SessionCommand, out: SessionOutput): SessionProcess {
     },
     resize: () => {}, // no terminal to size
     kill: () => {
-      if (!ended && child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+      if (ended || child.pid === undefined) return;
+      cmd.inside?.kill(); // first, while runc (alive) keeps its pid from reuse
+      killGroup(child.pid, "SIGKILL");
     },
     pause: () => {
       child.stdout?.pause();

@@ -71,7 +71,7 @@ export function execRoutes(d: OperateRouteDeps): void {
     if (plan.kind === "refused") throw new ApiError(409, "ALLOC_NOT_RUNNING", plan.error);
     d.ctx.log.info("alloc exec", { alloc: at.alloc.id, task: value.Task, command: value.Command.join(" ").slice(0, 200), accessor: who?.accessorId });
     const body = execStream({
-      command: plan.command, args: plan.args, cwd: plan.cwd, env: plan.env, ...(plan.runAs ? { runAs: plan.runAs } : {}),
+      command: plan.command, args: plan.args, cwd: plan.cwd, env: plan.env, ...(plan.runAs ? { runAs: plan.runAs } : {}), ...(plan.inside ? { inside: plan.inside } : {}),
       stdin: new TextEncoder().encode(value.Stdin ?? ""), timeoutMs: (value.TimeoutSeconds ?? DEFAULT_TIMEOUT_S) * 1000, signal: c.req.raw.signal,
     });
     return new Response(body, { status: 200, headers: { "content-type": "application/x-ndjson", "cache-control": "no-store", "x-content-type-options": "nosniff" } });

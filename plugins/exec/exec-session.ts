@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { killGroup } from "./memory.ts";
+import type { InsideProcess } from "../container/exec-pid.ts";
 
 export interface ExecRun {
   command: string;
@@ -22,6 +23,8 @@ export interface ExecRun {
   timeoutMs: number;
   /** The client went away: end the command. */
   signal: AbortSignal;
+  /** A container: the process runc starts inside, ended with the command (runc's death would orphan it). */
+  inside?: InsideProcess;
 }
 
 export type ExecFrame =
@@ -61,6 +64,7 @@ export function execStream(r: ExecRun): ReadableStream<Uint8Array> {
         if (done) return;
         send(f);
         done = true;
+        r.inside?.release();
         clearTimeout(timer);
         r.signal.removeEventListener("abort", onAbort);
         try {
@@ -79,7 +83,9 @@ export function execStream(r: ExecRun): ReadableStream<Uint8Array> {
         return;
       }
       const kill = () => {
-        if (child.pid !== undefined) killGroup(child.pid, "SIGKILL");
+        if (done || child.pid === undefined) return;
+        r.inside?.kill(); // first, while runc (alive) keeps its pid from reuse
+        killGroup(child.pid, "SIGKILL");
       };
       stop = kill;
       const onAbort = () => kill();

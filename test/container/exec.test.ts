@@ -4,7 +4,7 @@
 // runc, the reference registry and a root agent, or skips saying why.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, eventually, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, submit } from "../jobs/cluster-helpers.ts";
@@ -27,6 +27,18 @@ afterAll(async () => {
   for (const d of dirs) cleanup(d);
 });
 
+/** Pids of the host's processes whose command line is exactly `argv` (read from /proc: no procps needed). */
+function processesRunning(...argv: string[]): string {
+  const want = `${argv.join("\0")}\0`;
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, "utf8") === want;
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).join(" ");
+}
+
 async function exec(allocId: string, body: unknown) {
   const res = await fetch(`${dev.url}/v1/client/allocation/${allocId}/exec`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const text = await res.text();
@@ -47,7 +59,7 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     const layer = await tarOf([
       { type: "directory", name: "bin" },
       { type: "file", name: "bin/busybox", data: readFileSync(BUSYBOX), mode: 0o755 },
-      ...["sh", "echo", "cat", "sleep", "id"].map((n) => ({ type: "symlink" as const, name: `bin/${n}`, linkname: "/bin/busybox" })),
+      ...["sh", "echo", "cat", "sleep", "id", "tty", "stty"].map((n) => ({ type: "symlink" as const, name: `bin/${n}`, linkname: "/bin/busybox" })),
       { type: "directory", name: "etc" },
       { type: "file", name: "etc/note", data: "inside the image\n" },
     ]);
@@ -83,13 +95,12 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     expect([ok.stdout, ok.exit]).toEqual(["inside the image\n", 0]);
   }, 60_000);
 
-  test("an interactive session (WebSocket): sh over stdin frames, the exit code; tty=true: the session's terminal (echo, ^C) wraps runc exec", async () => {
+  test("an interactive session (WebSocket): sh over stdin frames, the exit code; tty=true: echo, ^C reaches the command", async () => {
     const s = openSession(dev.url, allocId, { command: ["sh"] });
     s.stdin("cat /etc/note; exit 3\n");
     const end = await s.ended;
     expect([s.stdout(), end.exit]).toEqual(["inside the image\n", 3]);
-    // runc exec runs without -t, on a pty the agent holds (runc gives the process in the container pipes it copies
-    // to that pty: docs/containers.md): the terminal echoes and edits lines, ^C reaches the command through runc.
+    // The terminal inside the container (runc exec -t) echoes and edits lines, and its ^C interrupts the command.
     const t = openSession(dev.url, allocId, { command: ["sleep", "30"], tty: true });
     const started = Date.now();
     await new Promise((r) => setTimeout(r, 1000));
@@ -100,4 +111,72 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     expect(tEnd.exit).toBe(130); // 128 + SIGINT: ^C reached the command inside the container
     expect(Date.now() - started).toBeLessThan(20_000);
   }, 60_000);
+
+  test("tty=true: a terminal inside the container: tty names /dev/pts/N, stty size follows tty_size frames, the exit code comes back; the node answers while the session idles", async () => {
+    const t = openSession(dev.url, allocId, { command: ["sh"], tty: true });
+    t.resize(33, 111);
+    t.stdin("tty; stty size; echo T=$TERM\n");
+    await t.waitFor("T=xterm-256color");
+    expect(t.stdout()).toContain("33 111");
+    // Before, the process inside had pipes: "not a tty", and stty failed.
+    expect(t.stdout()).toMatch(/\/dev\/pts\/\d+\r?\n/);
+    expect(t.stdout()).not.toContain("not a tty");
+    // A new size reaches the terminal inside (runc passes it on from SIGWINCH; it may take a moment).
+    t.resize(40, 150);
+    await eventually(async () => {
+      t.stdin("stty size\n");
+      await t.waitFor("40 150", 1500).catch(() => {});
+      return t.stdout().includes("40 150") || undefined;
+    }, 15_000, 100);
+    // An idle session holds nothing of the event loop: the node answers at once.
+    await new Promise((r) => setTimeout(r, 500));
+    const asked = Date.now();
+    expect((await fetch(`${dev.url}/v1/status/leader`)).status).toBe(200);
+    expect(Date.now() - asked).toBeLessThan(5_000);
+    t.stdin("exit 7\n");
+    const end = await t.ended;
+    expect(end.exit).toBe(7);
+  }, 60_000);
+
+  test("tty=true: the client going away ends the command inside the container", async () => {
+    const t = openSession(dev.url, allocId, { command: ["sh", "-c", "echo started; sleep 4242"], tty: true });
+    await t.waitFor("started");
+    const running = () => processesRunning("sleep", "4242");
+    expect(running()).not.toBe("");
+    t.ws.close();
+    // The agent kills runc; the container terminal's master end goes with it, which hangs up its session.
+    const gone = await eventually(async () => (running() === "" ? true : undefined), 15_000, 200).catch(() => false);
+    expect(gone).toBe(true);
+  }, 60_000);
+
+  test("without a terminal too, the command inside the container ends with its session: the client going away, the one-shot time limit", async () => {
+    const running = (tag: string) => processesRunning("sleep", tag);
+    const s = openSession(dev.url, allocId, { command: ["sh", "-c", "echo started; sleep 4343"] });
+    await s.waitFor("started");
+    expect(running("4343")).not.toBe("");
+    s.ws.close();
+    const r = await exec(allocId, { Command: ["sleep", "4444"], TimeoutSeconds: 1 });
+    expect(r.status).toBe(200);
+    // runc is killed at once; the process it ran inside the container must not outlive it (it did: an orphan there).
+    const gone = await eventually(async () => (running("4343") === "" && running("4444") === "" ? true : undefined), 15_000, 200).catch(() => false);
+    if (!gone) console.log("still running:", running("4343"), running("4444"));
+    expect(gone).toBe(true);
+  }, 60_000);
+
+  test("tty=true sessions leave no descriptor open in the node", async () => {
+    const fds = () => readdirSync(`/proc/${dev.child.pid}/fd`).length;
+    const warm = openSession(dev.url, allocId, { command: ["tty"], tty: true });
+    await warm.ended; // the first session opens what the node keeps (sockets, the pty device)
+    const before = fds();
+    for (let i = 0; i < 5; i++) {
+      const s = openSession(dev.url, allocId, { command: ["tty"], tty: true });
+      const end = await s.ended;
+      expect([end.exit, /\/dev\/pts\/\d+/.test(s.stdout())]).toEqual([0, true]);
+    }
+    // Closed shortly after each session ends; a leak would leave at least one per session.
+    const after = await eventually(async () => (fds() <= before + 1 ? fds() : undefined), 10_000, 200).catch(() => fds());
+    expect(after).toBeLessThanOrEqual(before + 1);
+    // Nor a file: the pid files runc wrote (plugins/container/exec-pid.ts) go with their sessions.
+    expect(readdirSync(join(dev.dataDir, "container", "exec-pids"))).toEqual([]);
+  }, 90_000);
 });
