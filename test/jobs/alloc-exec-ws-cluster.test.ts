@@ -98,10 +98,12 @@ describe("alloc exec sessions across nodes", () => {
       const r = await handshake(running.proc.url, path, headers);
       expect(r.status).toBe(403);
     }
-    // Nor does a genuine signature replayed: its nonce is spent.
-    const real = signRequest({ secret: SECRET, node: "relay" }, "GET", path, "", { to });
-    const first = await handshake(running.proc.url, path, { [SIGNATURE_HEADER]: real });
-    const again = await handshake(running.proc.url, path, { [SIGNATURE_HEADER]: real });
+    // Nor does a genuine signature replayed: its nonce is spent. (Its own
+    // command: the first, genuine handshake is authorized and may run it.)
+    const genuine = execWsPath(alloc.id, { command: ["true"] });
+    const real = signRequest({ secret: SECRET, node: "relay" }, "GET", genuine, "", { to });
+    const first = await handshake(running.proc.url, genuine, { [SIGNATURE_HEADER]: real });
+    const again = await handshake(running.proc.url, genuine, { [SIGNATURE_HEADER]: real });
     expect([first.status, again.status]).toEqual([101, 403]);
     await sleep(1_000);
     const look = openSession(running.proc.url, alloc.id, { command: ["sh", "-c", "test -e forged-ran -o -e relayed-ran && echo there || echo none"], token: management });
