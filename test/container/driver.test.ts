@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, eventually, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, submit } from "../jobs/cluster-helpers.ts";
-import { BUSYBOX, push, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
+import { BUSYBOX, push, containerJob, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
 
 const missing = containerTestsMissing();
 if (missing) console.log(`skipping container driver tests: ${missing}`);
@@ -32,17 +32,6 @@ const logOf = (allocId: string, task: string, stream = "stdout") => {
   return existsSync(f) ? readFileSync(f, "utf8") : "";
 };
 
-function containerJob(id: string, task: Record<string, unknown>, type = "batch") {
-  return {
-    id, type,
-    groups: [{
-      name: "g", count: 1,
-      restart: { attempts: 0, delay: "1s", interval: "10m", mode: "fail" },
-      reschedule: { attempts: 0, unlimited: false },
-      tasks: [{ name: "t", driver: "container", resources: { cpu: 100, memory: 64 }, ...task }],
-    }],
-  };
-}
 
 async function settled(jobId: string, pred: (a: any) => boolean, timeoutMs = 60_000): Promise<any> {
   return eventually(async () => (await allocs(dev.url, jobId)).find(pred), timeoutMs, 200);

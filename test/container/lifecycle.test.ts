@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, cleanup, ENTRY, eventually, freePort, getJson, killAll, ROOT, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, submit } from "../jobs/cluster-helpers.ts";
-import { BUSYBOX, push, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
+import { BUSYBOX, push, containerJob, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
 
 const missing = containerTestsMissing();
 if (missing) console.log(`skipping container lifecycle tests: ${missing}`);
@@ -34,17 +34,7 @@ afterAll(async () => {
   for (const d of dirs) cleanup(d);
 });
 
-function job(id: string, type: string, task: Record<string, unknown>) {
-  return {
-    id, type,
-    groups: [{
-      name: "g", count: 1,
-      restart: { attempts: 0, delay: "1s", interval: "10m", mode: "fail" },
-      reschedule: { attempts: 0, unlimited: false },
-      tasks: [{ name: "t", driver: "container", resources: { cpu: 100, memory: 64 }, ...task }],
-    }],
-  };
-}
+const job = (id: string, type: string, task: Record<string, unknown>) => containerJob(id, task, type);
 
 const logOf = (allocId: string) => {
   const f = join(dev.dataDir, "exec", "allocs", allocId, "logs", "t.stdout.log");

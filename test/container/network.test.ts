@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { cleanup, eventually, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { allocs, submit } from "../jobs/cluster-helpers.ts";
-import { BUSYBOX, push, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
+import { BUSYBOX, push, containerJob, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
 import { netNames } from "../../plugins/container/subnet.ts";
 
 const missing = containerTestsMissing() ??
@@ -51,17 +51,7 @@ const logOf = (allocId: string, task: string) => {
   return existsSync(f) ? readFileSync(f, "utf8") : "";
 };
 
-function job(id: string, type: string, count: number, task: Record<string, unknown>) {
-  return {
-    id, type,
-    groups: [{
-      name: "g", count,
-      restart: { attempts: 0, delay: "1s", interval: "10m", mode: "fail" },
-      reschedule: { attempts: 0, unlimited: false },
-      tasks: [{ name: "t", driver: "container", resources: { cpu: 100, memory: 64 }, ...task }],
-    }],
-  };
-}
+const job = (id: string, type: string, count: number, task: Record<string, unknown>) => containerJob(id, task, type, count);
 
 // Each container serves its own allocation id on 8080, whatever host port it got.
 const SERVE = "mkdir -p /tmp/w && echo \"$CORRAL_ALLOC_ID port $CORRAL_PORT_HTTP host $CORRAL_HOST_PORT_HTTP\" > /tmp/w/index.html && httpd -p 8080 -h /tmp/w; trap 'exit 0' TERM; while true; do sleep 0.2; done";

@@ -140,3 +140,16 @@ export function endContainers(dataDir: string): void {
   for (const id of (list.stdout ?? "").split("\n").filter(Boolean)) spawnSync("runc", ["--root", state, "delete", "--force", id]);
   spawnSync("sh", ["-c", `grep ' ${dataDir}' /proc/self/mounts | cut -d' ' -f2 | xargs -r umount -l`]);
 }
+
+/** A one-group job of one container task (`task` merged into it), with no restarts or reschedules: a test sees each outcome once. */
+export function containerJob(id: string, task: Record<string, unknown>, type = "batch", count = 1) {
+  return {
+    id, type,
+    groups: [{
+      name: "g", count,
+      restart: { attempts: 0, delay: "1s", interval: "10m", mode: "fail" },
+      reschedule: { attempts: 0, unlimited: false },
+      tasks: [{ name: "t", driver: "container", resources: { cpu: 100, memory: 64 }, ...task }],
+    }],
+  };
+}

@@ -5,8 +5,8 @@
 // an allowed one reaches the instance without the token.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAll } from "../helpers/proc.ts";
-import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
-import { proxyPort, register, waitPassing } from "./helpers.ts";
+import { call, type AclNode } from "../acl/helpers.ts";
+import { intentionFixture } from "./intention-fixture.ts";
 import { echoClient, grpc, killGrpcBackends, metadata, startGrpcBackend, unary, unaryError, type EchoClient } from "./grpc-helpers.ts";
 
 let n: AclNode;
@@ -15,16 +15,7 @@ const clients: EchoClient[] = [];
 let port = 0;
 
 beforeAll(async () => {
-  n = await startAclNode("\n[plugins.invoke]\nport = 0\n");
-  const m = n.management;
-  await register(n.proc, "files", await startGrpcBackend("files"), { token: m });
-  await register(n.proc, "events", await startGrpcBackend("events"), { token: m });
-  await waitPassing(n.proc, "files", 1, 10_000, m);
-  await waitPassing(n.proc, "events", 1, 10_000, m);
-  expect((await call(n.url, "PUT", "/v1/connect/intentions/exact?source=web&destination=files", m, { Action: "deny" })).status).toBe(200);
-  expect((await call(n.url, "PUT", "/v1/connect/intentions/exact?source=web&destination=events", m, { Action: "allow" })).status).toBe(200);
-  web = (await tokenWith(n, "web", 'service_prefix "" { policy = "read" }', ["web"])).secret;
-  port = await proxyPort(n.proc, m);
+  ({ n, web, port } = await intentionFixture(startGrpcBackend));
 }, 30_000);
 
 afterAll(async () => {

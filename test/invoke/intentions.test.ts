@@ -4,24 +4,16 @@
 // the API route alike; an allowing one gets through; no token, no call.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { getJson, killAll } from "../helpers/proc.ts";
-import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
-import { killBackends, proxyPort, register, startBackend, waitPassing } from "./helpers.ts";
+import { call, type AclNode } from "../acl/helpers.ts";
+import { killBackends, startBackend } from "./helpers.ts";
+import { intentionFixture } from "./intention-fixture.ts";
 
 let n: AclNode;
 let port = 0;
 let web = "";
 
 beforeAll(async () => {
-  n = await startAclNode("\n[plugins.invoke]\nport = 0\n");
-  const m = n.management;
-  for (const name of ["files", "events"]) await register(n.proc, name, await startBackend(name), { token: m });
-  await waitPassing(n.proc, "files", 1, 10_000, m);
-  await waitPassing(n.proc, "events", 1, 10_000, m);
-  expect((await call(n.url, "PUT", "/v1/connect/intentions/exact?source=web&destination=files", m, { Action: "deny" })).status).toBe(200);
-  expect((await call(n.url, "PUT", "/v1/connect/intentions/exact?source=web&destination=events", m, { Action: "allow" })).status).toBe(200);
-  // The API route also needs service:read on the destination; the proxy listener checks intentions only.
-  web = (await tokenWith(n, "web", 'service_prefix "" { policy = "read" }', ["web"])).secret;
-  port = await proxyPort(n.proc, m);
+  ({ n, web, port } = await intentionFixture(startBackend));
 }, 30_000);
 
 afterAll(async () => {
