@@ -20,6 +20,7 @@ import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders }
 import { formatDuration } from "../config/duration.ts";
 import type { CheckStatus } from "../state/domains/catalog.ts";
 import { clip, type ProbeResult } from "./probes.ts";
+import { concatBytes } from "../http/read-capped.ts";
 
 export interface GrpcProbeSpec {
   kind: "grpc";
@@ -201,7 +202,7 @@ export function grpcProbe(p: GrpcProbeSpec, timeoutMs: number): Promise<ProbeRes
         if (size > MAX_RESPONSE_BYTES + 5) return fail("response message too large for a HealthCheckResponse");
         chunks.push(c);
       });
-      req.on("end", () => done(grpcVerdict(target, status, headers, trailers, concat(chunks, size))));
+      req.on("end", () => done(grpcVerdict(target, status, headers, trailers, concatBytes(chunks, size))));
       req.on("error", (e: Error) => fail(connectionError(e)));
       req.end(healthCheckRequest(p.service));
     } catch (e) {
@@ -220,15 +221,4 @@ function connectionError(e: Error): string {
 
 function isIp(host: string): boolean {
   return host.includes(":") || /^\d+\.\d+\.\d+\.\d+$/.test(host);
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

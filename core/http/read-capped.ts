@@ -20,6 +20,11 @@ export async function readCapped(req: Request, maxBytes: number): Promise<Uint8A
     }
     chunks.push(value);
   }
+  return concatBytes(chunks, size);
+}
+
+/** The chunks as one array (`size`: their total length); a single chunk as it is. */
+export function concatBytes(chunks: Uint8Array[], size: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(size);
   let at = 0;
