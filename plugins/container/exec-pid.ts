@@ -10,9 +10,35 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
+/** How long a kill waits for runc to write the pid file of a process that is starting. */
+const PID_FILE_WAIT_MS = 2000;
+const PID_FILE_POLL_MS = 20;
+
+function readPid(path: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(path, "utf8").trim(), 10);
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined; // not written yet
+  }
+}
+
+function killGroupAndLeader(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, "SIGKILL");
+    } catch {}
+  }
+}
+
 export interface InsideProcess {
-  /** SIGKILL the process's group; call while runc still runs (its pid cannot have been reused then). */
-  kill(): void;
+  /**
+   * SIGKILL the process's group, then call `then` (which kills runc). Called
+   * while runc still runs, so the pid cannot have been reused. runc writes
+   * the file only after the process has started (its first output can come
+   * before), so a kill that finds no file waits for it a little, runc alive.
+   */
+  kill(then?: () => void): void;
   /** runc ended: forget the pid (and remove its file). */
   release(): void;
 }
@@ -28,22 +54,19 @@ export function execPidFile(dir: string): { path: string; inside: InsideProcess 
   return {
     path,
     inside: {
-      kill() {
-        if (released) return;
-        let pid = NaN;
-        try {
-          pid = Number.parseInt(readFileSync(path, "utf8").trim(), 10);
-        } catch {
-          // not started yet (runc writes it once the process runs): killing runc is all there is to do
-        }
-        if (Number.isInteger(pid) && pid > 1) {
-          for (const target of [-pid, pid]) {
-            try {
-              process.kill(target, "SIGKILL");
-            } catch {}
+      kill(then) {
+        const deadline = Date.now() + PID_FILE_WAIT_MS;
+        const attempt = () => {
+          const pid = released ? undefined : readPid(path);
+          if (pid === undefined && !released && Date.now() < deadline) {
+            setTimeout(attempt, PID_FILE_POLL_MS);
+            return;
           }
-        }
-        release();
+          if (pid !== undefined) killGroupAndLeader(pid);
+          release();
+          then?.();
+        };
+        attempt();
       },
       release,
     },

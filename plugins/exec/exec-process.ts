@@ -13,12 +13,13 @@
 // sends to runc, its foreground process). So the process in the container
 // has a terminal of its own: isatty, `tty`, `stty size`, job control, ^C
 // from its line discipline; runc's exit code is the process's.
-// Without one, pipes, as the one-shot route (exec-session.ts) uses.
+// Without one, pipes; the one-shot route (exec-session.ts) runs its command
+// through here too.
 // Either way the command leads a process group of its own, killed as one
 // when the session ends.
 import { spawn } from "node:child_process";
 import { killGroup } from "./memory.ts";
-import { exitCodeOf } from "./exec-session.ts";
+import { constants } from "node:os";
 import type { InsideProcess } from "../container/exec-pid.ts";
 
 export interface SessionCommand {
@@ -54,6 +55,13 @@ export interface SessionProcess {
 export interface TerminalSize {
   cols: number;
   rows: number;
+}
+
+/** The exit code a shell would report: the code, or 128 + the signal's number. */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const n = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
+  return 128 + (n ?? 9);
 }
 
 /** After the command exits, how long its terminal's last output may take to arrive. */
@@ -107,8 +115,10 @@ function onTerminal(cmd: SessionCommand, size: TerminalSize, out: SessionOutput)
     },
     kill: () => {
       if (ended) return;
-      cmd.inside?.kill(); // first, while runc (alive) keeps its pid from reuse
-      killGroup(proc.pid, "SIGKILL"); // the terminal's session leader leads its group too
+      // The terminal's session leader leads its group too. A container's process first, while runc (alive) keeps its pid from reuse.
+      const killRunner = () => killGroup(proc.pid, "SIGKILL");
+      if (cmd.inside) cmd.inside.kill(killRunner);
+      else killRunner();
     },
     // Bun's terminal cannot stop reading; the session bounds what it holds instead (exec-ws.ts).
     pause: () => {},
@@ -153,8 +163,10 @@ function onPipes(cmd: SessionCommand, out: SessionOutput): SessionProcess {
     resize: () => {}, // no terminal to size
     kill: () => {
       if (ended || child.pid === undefined) return;
-      cmd.inside?.kill(); // first, while runc (alive) keeps its pid from reuse
-      killGroup(child.pid, "SIGKILL");
+      const pid = child.pid;
+      const killRunner = () => killGroup(pid, "SIGKILL");
+      if (cmd.inside) cmd.inside.kill(killRunner); // first, while runc (alive) keeps its pid from reuse
+      else killRunner();
     },
     pause: () => {
       child.stdout?.pause();

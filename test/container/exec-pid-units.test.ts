@@ -37,7 +37,7 @@ test("kill ends the process and its group, and removes the pid file", async () =
   expect(existsSync(path)).toBe(false);
 });
 
-test("after release (runc ended, the pid may be reused) kill touches nothing; before runc wrote the file it is a no-op", async () => {
+test("after release (runc ended, the pid may be reused) kill touches nothing", async () => {
   const { path, inside } = execPidFile(dir);
   const p = await leaderWithChild();
   writeFileSync(path, String(p.leader));
@@ -53,4 +53,26 @@ test("after release (runc ended, the pid may be reused) kill touches nothing; be
   const early = execPidFile(dir);
   expect(() => early.inside.kill()).not.toThrow(); // no file yet
   early.inside.release();
+});
+
+test("a kill before runc wrote the file waits for it (runc alive), kills the process, then runc", async () => {
+  const { path, inside } = execPidFile(dir);
+  const p = await leaderWithChild();
+  let runnerKilledAt = 0;
+  inside.kill(() => (runnerKilledAt = Date.now()));
+  await Bun.sleep(150);
+  expect(runnerKilledAt).toBe(0); // runc must live on while the file is awaited: its pid keeps the inside pid from reuse
+  writeFileSync(path, String(p.leader)); // the process had started (and printed) before runc wrote its pid
+  await p.exited;
+  expect(await eventually(() => (!alive(p.child) ? true : undefined), 10_000, 50)).toBe(true);
+  expect(runnerKilledAt).toBeGreaterThan(0);
+  expect(existsSync(path)).toBe(false);
+});
+
+test("runc ending while a kill waits for the file stops the wait", async () => {
+  const { inside } = execPidFile(dir);
+  let runnerKilled = false;
+  inside.kill(() => (runnerKilled = true));
+  inside.release();
+  expect(await eventually(() => (runnerKilled ? true : undefined), 2_000, 20)).toBe(true);
 });

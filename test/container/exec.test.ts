@@ -142,7 +142,8 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     const t = openSession(dev.url, allocId, { command: ["sh", "-c", "echo started; sleep 4242"], tty: true });
     await t.waitFor("started");
     const running = () => processesRunning("sleep", "4242");
-    expect(running()).not.toBe("");
+    // sh prints before it starts sleep: wait for the sleep itself.
+    expect(await eventually(async () => running() || undefined, 10_000, 50)).not.toBe("");
     t.ws.close();
     // The agent kills runc; the container terminal's master end goes with it, which hangs up its session.
     const gone = await eventually(async () => (running() === "" ? true : undefined), 15_000, 200).catch(() => false);
@@ -153,7 +154,7 @@ describe.skipIf(!!missing)("alloc exec into a container task", () => {
     const running = (tag: string) => processesRunning("sleep", tag);
     const s = openSession(dev.url, allocId, { command: ["sh", "-c", "echo started; sleep 4343"] });
     await s.waitFor("started");
-    expect(running("4343")).not.toBe("");
+    expect(await eventually(async () => running("4343") || undefined, 10_000, 50)).not.toBe("");
     s.ws.close();
     const r = await exec(allocId, { Command: ["sleep", "4444"], TimeoutSeconds: 1 });
     expect(r.status).toBe(200);
