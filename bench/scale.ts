@@ -287,6 +287,12 @@ async function churn(): Promise<Record<string, unknown>> {
   let errors = 0;
   let next = 0;
   const rss: number[] = [];
+  // The JS heap in use, from the leader's own /metrics: tells a growing heap (a leak) from an allocator or SQLite cache keeping pages.
+  const heap: number[] = [];
+  const heapMb = () => fetch(`${url}/v1/agent/metrics?format=prometheus`).then((r) => r.text()).then((t) => {
+    const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(t);
+    return m ? Math.round(Number(m[1]) / 2 ** 20) : NaN;
+  }).catch(() => NaN);
   const db0 = dataBytes(leaders.dataDirs[0]!);
   const t0 = Date.now();
   for (let sec = 0; sec < SECONDS; sec++) {
@@ -307,6 +313,7 @@ async function churn(): Promise<Record<string, unknown>> {
     }
     await Promise.all(ops);
     rss.push(rssMb(leaders.pids[0]!));
+    heap.push(await heapMb());
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
   }
   const wallS = (Date.now() - t0) / 1000;
@@ -314,6 +321,8 @@ async function churn(): Promise<Record<string, unknown>> {
   const floor = (xs: number[]) => Math.min(...xs);
   const early = floor(rss.slice(q, 2 * q));
   const late = floor(rss.slice(3 * q));
+  const heapEarly = floor(heap.slice(q, 2 * q).filter(Number.isFinite));
+  const heapLate = floor(heap.slice(3 * q).filter(Number.isFinite));
   const counts = await fetch(`${url}/v1/jobs`).then((r) => r.json() as Promise<unknown[]>).then((j) => j.length).catch(() => -1);
   const db1 = dataBytes(leaders.dataDirs[0]!);
   for (const h of hostsOf) h.send({ cmd: "stop" });
@@ -322,6 +331,7 @@ async function churn(): Promise<Record<string, unknown>> {
     bench: "scale", scenario: "churn", leaders: LEADERS, agents: AGENTS, seconds: Math.round(wallS), jobs_registered: next, jobs_left: counts, errors,
     rss_mb: { start: rss[0], second_quarter_floor: early, last_quarter_floor: late, max: Math.max(...rss) },
     rss_drift_percent: Math.round(((late - early) / early) * 1000) / 10, goal_rss_drift_percent: 10,
+    heap_used_mb: { second_quarter_floor: heapEarly, last_quarter_floor: heapLate }, heap_drift_percent: Math.round(((heapLate - heapEarly) / heapEarly) * 1000) / 10,
     data_dir_mb: { start: Math.round(db0 / 2 ** 20), end: Math.round(db1 / 2 ** 20) },
   };
 }
