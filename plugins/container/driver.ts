@@ -23,7 +23,9 @@ import {
 import { hostDevices } from "./host-devices.ts";
 import { agentBoundingCapabilities } from "./host-capabilities.ts";
 import { BlobStore } from "./blob-store.ts";
-import { bundleConfig, containerArgv, containerEnv, resolveUser, TASK_DIR_IN_CONTAINER } from "./bundle.ts";
+import { bundleConfig, containerArgv, containerEnv, resolveUser, TASK_DIR_IN_CONTAINER, type UserIds } from "./bundle.ts";
+import { readImageFile } from "./image-files.ts";
+import { handTaskDirTo, mountPointsUnder } from "./task-dir-owner.ts";
 import { cgroupParent, ContainerLimits, type ContainerKey } from "./cgroup-oom.ts";
 import { RegistryClient, type Credentials } from "./registry.ts";
 import type { Runtime } from "./runtime.ts";
@@ -75,6 +77,27 @@ export interface PrepareInput extends ContainerKey {
   network: TaskNetwork;
   /** Pull progress and the like, as task events. */
   note(message: string): void;
+}
+
+export interface Prepared {
+  events: string[];
+  /** Who the container runs as (the task's user, else the image's), resolved in the image. */
+  user: UserIds;
+}
+
+/**
+ * The container's uid, gid and groups: `user` (the task's, else the
+ * image's User) looked up in the image's own passwd and group files, read
+ * inside its root (image-files.ts: its links stay in the image). The error
+ * names the image's file and who asked, for the task's events.
+ */
+export function containerUser(rootfs: string, user: string): UserIds {
+  if (user === "") return resolveUser("", "", "");
+  try {
+    return resolveUser(user, readImageFile(rootfs, "/etc/passwd"), readImageFile(rootfs, "/etc/group"));
+  } catch (err) {
+    throw new Error(`user ${JSON.stringify(user)}: ${(err as Error).message}`);
+  }
 }
 
 /** The runtime's container id of a task: unique on the node, stable across agent restarts. */
@@ -134,8 +157,8 @@ export class ContainerDriver {
     return undefined;
   }
 
-  /** Pulls and unpacks the image, makes the task's root and writes the bundle; resolves with event lines. */
-  async prepare(i: PrepareInput): Promise<string[]> {
+  /** Pulls and unpacks the image, makes the task's root and writes the bundle; resolves with event lines and who the container runs as. */
+  async prepare(i: PrepareInput): Promise<Prepared> {
     this.preparing++;
     try {
       return await this.prepareOne(i);
@@ -144,7 +167,7 @@ export class ContainerDriver {
     }
   }
 
-  private async prepareOne(i: PrepareInput): Promise<string[]> {
+  private async prepareOne(i: PrepareInput): Promise<Prepared> {
     const ref = parseImageRef(i.spec.image);
     i.note(`pulling ${formatImageRef(ref)}`);
     const t0 = performance.now();
@@ -152,6 +175,8 @@ export class ContainerDriver {
     const t1 = performance.now();
     const snapshot = await this.snapshots.rootfs(image);
     const t2 = performance.now();
+    // Before the root is made: a name the image does not know fails the start with nothing to undo.
+    const user = containerUser(snapshot, i.spec.user ?? image.config.user);
     mkdirSync(i.bundleDir, { recursive: true, mode: 0o700 });
     const root = rootfsFor(snapshot, i.bundleDir);
     const t3 = performance.now();
@@ -164,11 +189,6 @@ export class ContainerDriver {
       if (dropped.length) this.o.log.info("container: unpacked images removed (container_images_bytes)", { images: dropped });
     }
     const t4 = performance.now();
-    const etc = (f: string) => {
-      const p = join(snapshot, "etc", f);
-      return existsSync(p) ? readFileSync(p, "utf8") : "";
-    };
-    const user = resolveUser(image.config.user, etc("passwd"), etc("group"));
     const env = Object.fromEntries(Object.entries(i.env).map(([k, v]) => [k, v.startsWith(i.taskDir) ? TASK_DIR_IN_CONTAINER + v.slice(i.taskDir.length) : v]));
     const network = typeof i.network === "string" ? i.network : { path: (await i.network).nsPath };
     const hostFiles: Record<string, string> = {};
@@ -190,7 +210,18 @@ export class ContainerDriver {
     // Where the preparation's time went, for whoever wonders why a start is slow (and bench/container.ts).
     const ms = (a: number, b: number) => Math.round(b - a);
     const took = `pull ${ms(t0, t1)} ms, unpack ${ms(t1, t2)} ms, root ${ms(t2, t3)} ms, cache trim ${ms(t3, t4)} ms, bundle ${ms(t4, performance.now())} ms`;
-    return [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode}; ${took})`];
+    return { events: [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode}; ${took}; user ${user.uid}:${user.gid})`], user };
+  }
+
+  /**
+   * The task folder (/local) given to a non-root container user, once all
+   * the agent writes before the start is there (task-dir-owner.ts; volume
+   * mounts excluded). An event line when something was handed over.
+   */
+  handOverTaskDir(taskDir: string, user: UserIds): string | undefined {
+    if (user.uid === 0 && user.gid === 0) return undefined;
+    const r = handTaskDirTo(taskDir, { uid: user.uid, gid: user.gid }, mountPointsUnder(readFileSync("/proc/self/mountinfo", "utf8"), taskDir));
+    return `${TASK_DIR_IN_CONTAINER} given to ${user.uid}:${user.gid}${r.truncated ? ` (stopped after ${r.entries} entries)` : ""}`;
   }
 
   /** The task's process: the runtime, in the foreground, running the bundle. */
@@ -280,6 +311,8 @@ export interface ContainerTaskInput {
   note(message: string): void;
   /** More preparation after the image (the task's artifacts): its event lines. */
   after(): Promise<string[]>;
+  /** The container's user is not root: what the agent writes into the task folder from now on (template re-renders) goes to it. */
+  onUser?(owner: { uid: number; gid: number }): void;
 }
 
 /**
@@ -297,11 +330,15 @@ export function containerTask(drv: ContainerDriver, i: ContainerTaskInput) {
     limits: drv.limits,
     prepareEvent: "Pulling Image",
     prepare: async () => {
-      const lines = await drv.prepare({
+      const p = await drv.prepare({
         ...key, spec, command: i.task.command, args: i.task.args, env, taskDir: i.taskDir, bundleDir: i.bundleDir,
         memoryBytes: i.task.resources.memoryMb * 1024 * 1024, cpuMhz: i.task.resources.cpuMhz, network: i.network, note: i.note,
       });
-      return [...lines, ...(await i.after())];
+      const more = await i.after();
+      // Last: the artifacts just fetched are in the folder too.
+      const handed = drv.handOverTaskDir(i.taskDir, p.user);
+      if (p.user.uid !== 0 || p.user.gid !== 0) i.onUser?.({ uid: p.user.uid, gid: p.user.gid });
+      return [...p.events, ...more, ...(handed ? [handed] : [])];
     },
     beforeStart: () => drv.clearLeftover(key),
     stopSignal: () => drv.stopSignal(key, i.bundleDir),

@@ -211,7 +211,7 @@ export class AllocRunner {
     const network = this.containerNetwork();
     for (const task of g.tasks) {
       const taskDir = join(this.dir, "tasks", task.name);
-      // A container task's process is the OCI runtime, started by the agent; the image says who runs inside.
+      // A container task's process is the OCI runtime, started by the agent; who runs inside is the task's user, else the image's.
       const ctr = task.driver === "container";
       const who: TaskIdentity = ctr ? { ok: true, raw: false, name: "root" } : this.d.identity(task);
       prepareTaskDir(taskDir, who.ok ? who.switchTo : undefined);
@@ -254,7 +254,9 @@ export class AllocRunner {
       const fetcher = this.d.artifacts;
       const fetchAll = () => (artifacts.length === 0 ? Promise.resolve([]) : fetcher ? fetchArtifacts(artifacts, taskDir, owner, fetcher) : Promise.reject(new Error("artifacts are not enabled on this node")));
       let runner: TaskRunner;
-      const container = drv && !refused ? containerTask(drv, { allocId: a.id, task: run, taskDir, bundleDir: join(this.dir, "containers", task.name), env, network: bridged(task) ? network! : task.networkMode!, note: (m) => runner.note("Pulling Image", m), after: fetchAll }) : {};
+      const container = drv && !refused ? containerTask(drv, { allocId: a.id, task: run, taskDir, bundleDir: join(this.dir, "containers", task.name), env, network: bridged(task) ? network! : task.networkMode!, note: (m) => runner.note("Pulling Image", m), after: fetchAll,
+        // A non-root container user: template re-renders are written as it (the folder is its own by then).
+        onUser: (u) => this.templates.get(task.name)?.setOwner(u) }) : {};
       runner = new TaskRunner({
         allocId: a.id, task: run, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
