@@ -105,6 +105,9 @@ describe.skipIf(!!missing)("a container task's user", () => {
     expect(logOf(a.id)).toBe("1000\n1000\nwrote\ntemplate writable\ntoken readable\nimage root is not its own\n");
     const taskDir = join(dev.dataDir, "exec", "allocs", a.id, "tasks", "t");
     expect(statSync(join(taskDir, "written.txt")).uid).toBe(1000);
+    expect(statSync(taskDir).uid).toBe(1000);
+    expect(statSync(taskDir).mode & 0o777).toBe(0o700); // the task's own, nobody else's
+    expect(statSync(join(taskDir, "secrets", "corral_token")).mode & 0o777).toBe(0o400);
     expect(readFileSync(join(taskDir, "conf", "app.txt"), "utf8")).toBe("rendered\nmore\n");
     // The allocation's own folders stay the agent's.
     expect(statSync(join(dev.dataDir, "exec", "allocs", a.id)).uid).toBe(0);
