@@ -290,16 +290,23 @@ export class AllocRunner {
       });
       if (run.templates?.length && !refused) {
         // A change_script runs as the task does: in a sandbox like the task's (same binds, user,
-        // network mode), or, for a task that is not isolated, as its user in its folder.
+        // network mode), or, for a task that is not isolated, as its user in its folder; in a container
+        // task, inside its running container (runc exec: the container's user, namespaces and env), as
+        // Nomad's docker driver does. Never as a plain process of the agent for a container task: it
+        // has no host user of its own (`who` is the runtime's, root), so that would be root on the node.
         // One at a time per task: a re-render while a script runs queues the next after it.
         let scripts = Promise.resolve();
         const script = (s: ChangeScript, reason: string) => {
           scripts = scripts.then(() => this.runChangeScript(runner, s, reason, {
             argv: () => {
+              if (ctr) {
+                const plan = this.execPlans.get(task.name)!([s.command, ...s.args]);
+                return plan.kind === "run" ? { command: plan.command, args: plan.args, ...(plan.inside ? { inside: plan.inside } : {}) } : { kind: "refused", error: plan.error };
+              }
               const b = this.d.sandbox?.({ ...run, command: s.command, args: s.args }, taskDir, who) ?? { kind: "plain" as const };
               return b.kind === "isolated" ? { command: b.command, args: b.args } : b.kind === "plain" ? { command: s.command, args: s.args } : b;
             },
-            cwd: taskDir, env, runAs: owner,
+            cwd: taskDir, env: ctr ? { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } : env, runAs: owner,
           })).catch((err) => this.d.log.warn("exec: change_script failed to run", { alloc: a.id, task: task.name, err }));
         };
         this.templates.set(task.name, this.taskTemplates(run, runner, taskDir, owner, env, node, script));
@@ -393,7 +400,7 @@ export class AllocRunner {
   /** The task's templates, rendering from now on; `ready` lets the lifecycle start the task. */
   /** One change_script run, told as events on the task; a failure with fail_on_error kills the task as failed. */
   private async runChangeScript(runner: TaskRunner, s: ChangeScript, reason: string, how: {
-    argv: () => { command: string; args: string[] } | { kind: "refused"; error: string };
+    argv: () => { command: string; args: string[]; inside?: InsideProcess } | { kind: "refused"; error: string };
     cwd: string; env: Record<string, string>; runAs?: { uid: number; gid: number };
   }): Promise<void> {
     const what = `change_script ${[s.command, ...s.args].join(" ")}`.slice(0, 300);
@@ -403,7 +410,7 @@ export class AllocRunner {
     if ("kind" in argv) result = { ok: false, how: `not run: ${argv.error}` };
     else {
       runner.note("Template", `${reason}: running ${what}`);
-      result = await runChangeScript({ argv, cwd: how.cwd, env: how.env, ...(how.runAs ? { runAs: how.runAs } : {}), timeoutMs: s.timeoutMs });
+      result = await runChangeScript({ argv: { command: argv.command, args: argv.args }, cwd: how.cwd, env: how.env, ...(how.runAs ? { runAs: how.runAs } : {}), ...(argv.inside ? { inside: argv.inside } : {}), timeoutMs: s.timeoutMs });
     }
     if (this.detached) return;
     runner.note("Template", `${what} ${result.how}`);
