@@ -224,6 +224,22 @@ export class ContainerDriver {
     return `${TASK_DIR_IN_CONTAINER} given to ${user.uid}:${user.gid}${r.truncated ? ` (stopped after ${r.entries} entries)` : ""}`;
   }
 
+  /**
+   * Who the bundle's container runs as, from its config.json (written by an
+   * earlier start, this agent's or a previous one's), when not root: what
+   * a resumed task's template renders are written as. Undefined before the
+   * first start, for root, or when unreadable.
+   */
+  bundleUser(bundleDir: string): { uid: number; gid: number } | undefined {
+    try {
+      const u = (JSON.parse(readFileSync(join(bundleDir, "config.json"), "utf8")) as { process?: { user?: { uid?: unknown; gid?: unknown } } }).process?.user;
+      if (typeof u?.uid !== "number" || typeof u.gid !== "number" || (u.uid === 0 && u.gid === 0)) return undefined;
+      return { uid: u.uid, gid: u.gid };
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The task's process: the runtime, in the foreground, running the bundle. */
   command(key: ContainerKey, bundleDir: string): { command: string; args: string[]; label: string } {
     return { command: this.o.runtime.path, args: ["--root", this.stateDir, "run", "--no-new-keyring", "--bundle", bundleDir, containerId(key)], label: `container ${containerId(key)}` };

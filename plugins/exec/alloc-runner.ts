@@ -309,7 +309,10 @@ export class AllocRunner {
             cwd: taskDir, env: ctr ? { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } : env, runAs: owner,
           })).catch((err) => this.d.log.warn("exec: change_script failed to run", { alloc: a.id, task: task.name, err }));
         };
-        this.templates.set(task.name, this.taskTemplates(run, runner, taskDir, owner, env, node, script));
+        // A container task taken up after an agent restart: its user is in its bundle already (prepare,
+        // which hands the folder over and sets it, does not run again for a running container).
+        const renderAs = owner ?? (ctr ? drv?.bundleUser(join(this.dir, "containers", task.name)) : undefined);
+        this.templates.set(task.name, this.taskTemplates(run, runner, taskDir, renderAs, env, node, script));
       }
     }
     // An adopted allocation was running and still is: no "pending" blip while its services re-register.

@@ -5,7 +5,7 @@
 // user or sandbox of its own, so before this it ran as a plain process of
 // the agent: root on the node, for anyone who may submit a job.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, eventually, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { BUSYBOX, push, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
@@ -30,6 +30,7 @@ afterAll(async () => {
 
 describe.skipIf(!!missing)("a container task's change_script", () => {
   let image: string;
+  let allocId: string;
   beforeAll(async () => {
     const d = tempDir("corral-ctr-cs-");
     dirs.push(d);
@@ -113,5 +114,22 @@ describe.skipIf(!!missing)("a container task's change_script", () => {
     const sleeping = () => Bun.spawnSync(["pgrep", "-f", "^/bin/sleep 317$"]).stdout.toString().trim();
     await eventually(async () => sleeping() === "", 10_000, 200);
     expect(sleeping()).toBe("");
+    allocId = alloc.id;
+  }, 180_000);
+
+  test("after the agent is killed and taken up again, re-renders are still written as the container's user", async () => {
+    const conf = join(dev.dataDir, "exec", "allocs", allocId, "tasks", "t", "app.conf");
+    expect(statSync(conf).uid).toBe(1000);
+    const since = Date.now();
+    await dev.kill("SIGKILL");
+    dev = await startCorral({ role: "dev", port: dev.port, dataDir: dev.dataDir, config: readFileSync(dev.configFile!, "utf8") });
+    await eventually(async () => {
+      const a = (await getJson<any>(`${dev.url}/v1/allocation/${allocId}`)).body;
+      return a.taskStates?.t?.events?.some((e: any) => e.type === "Reattached" && e.at > since);
+    }, 60_000, 250);
+    expect((await getJson(`${dev.url}/v1/kv/cs/v`, { method: "PUT", body: "3" })).status).toBe(200);
+    await eventually(async () => readFileSync(conf, "utf8") === "v=3", 30_000, 200);
+    expect(statSync(conf).uid).toBe(1000);
+    expect(statSync(conf).gid).toBe(1000);
   }, 180_000);
 });
