@@ -15,7 +15,7 @@
 //   limits    memory and CPU in the bundle, OOM read back (cgroup-oom.ts);
 //   release   the container's state, root and cgroups when the task is over.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   capabilitiesNotAllowed, capabilitySet, DEFAULT_CAPABILITIES, effectiveCapabilities, formatCapabilities, formatImageRef, parseImageRef, type ContainerSpec, type Logger,
@@ -220,6 +220,11 @@ export class ContainerDriver {
    */
   handOverTaskDir(taskDir: string, user: UserIds): string | undefined {
     if (user.uid === 0 && user.gid === 0) return undefined;
+    // Once only, while the folder is still root's (0700: nothing but the agent has written in it). At a
+    // restart it is the user's already, and what the agent writes since is written as the user
+    // (alloc-runner.ts): no walk through a folder another process of that uid could be changing.
+    const st = lstatSync(taskDir);
+    if (st.uid !== 0) return undefined;
     const r = handTaskDirTo(taskDir, { uid: user.uid, gid: user.gid }, mountPointsUnder(readFileSync("/proc/self/mountinfo", "utf8"), taskDir));
     return `${TASK_DIR_IN_CONTAINER} given to ${user.uid}:${user.gid}${r.truncated ? ` (stopped after ${r.entries} entries)` : ""}`;
   }

@@ -21,10 +21,14 @@
 //     may be outside the folder.
 // Root containers need nothing: the folder is root's already.
 //
-// The walk runs before the container starts (at each start: a restart
-// re-runs it), while nothing of the task runs, so nothing swaps a folder
-// for a link under it; each folder is still checked with lstat before it
-// is entered, and the walk is bounded.
+// The walk runs once, before the container's first start, while the folder
+// is still root's and 0700 (the driver checks): nothing but the agent has
+// written in it, so nothing can swap a folder for a link under it during
+// the walk (each folder is still checked with lstat before it is entered,
+// and the walk is bounded). After it, the agent writes into the folder as
+// the user (alloc-runner.ts: artifacts fetched at a restart, template
+// renders, the token and payload when an agent takes the task up again),
+// through the code that writes exec tasks' folders, which are their users'.
 import { lchownSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 

@@ -117,7 +117,7 @@ describe.skipIf(!!missing)("a container task's change_script", () => {
     allocId = alloc.id;
   }, 180_000);
 
-  test("after the agent is killed and taken up again, re-renders are still written as the container's user", async () => {
+  test("after the agent is killed and taken up again, re-renders and the token are still written as the container's user", async () => {
     const conf = join(dev.dataDir, "exec", "allocs", allocId, "tasks", "t", "app.conf");
     expect(statSync(conf).uid).toBe(1000);
     const since = Date.now();
@@ -131,5 +131,9 @@ describe.skipIf(!!missing)("a container task's change_script", () => {
     await eventually(async () => readFileSync(conf, "utf8") === "v=3", 30_000, 200);
     expect(statSync(conf).uid).toBe(1000);
     expect(statSync(conf).gid).toBe(1000);
+    // The agent that took the task up wrote its token file anew: the container's user's, as before.
+    const token = join(dev.dataDir, "exec", "allocs", allocId, "tasks", "t", "secrets", "corral_token");
+    expect(`${statSync(token).uid}:${statSync(token).gid}`).toBe("1000:1000");
+    expect(statSync(join(dev.dataDir, "exec", "allocs", allocId, "tasks", "t")).uid).toBe(1000);
   }, 180_000);
 });
