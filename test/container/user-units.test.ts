@@ -12,7 +12,7 @@ import { parseJobSpec } from "../../core/scheduler/jobspec.ts";
 import { parseContainerUser } from "../../core/scheduler/container-user.ts";
 import { driverRequirements, hostPrivilegedTasks, isRawTask } from "../../core/scheduler/raw.ts";
 import { JobSchema, specNeedsV2 } from "../../core/state/domains/jobs-commands.ts";
-import { containerUser } from "../../plugins/container/driver.ts";
+import { ContainerDriver, containerUser } from "../../plugins/container/driver.ts";
 import { readImageFile, resolveInImage } from "../../plugins/container/image-files.ts";
 import { handTaskDirTo, mountPointsUnder } from "../../plugins/container/task-dir-owner.ts";
 import { cleanup, tempDir } from "../helpers/proc.ts";
@@ -152,6 +152,28 @@ describe("the task folder handed to the container's user", () => {
     expect(`${statSync(outside).uid}`).toBe("0"); // never what it points to, nor a file with another name
     expect(own(join(task, "vol"))).toBe("0:0");
     expect(own(join(task, "vol", "data", "v"))).toBe("0:0");
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("the driver walks the folder once, while it is root's: not again once it is the user's", () => {
+    const base = tempDir("corral-ctr-own-");
+    dirs.push(base);
+    const log = { debug() {}, info() {}, warn() {}, error() {} } as any;
+    const drv = new ContainerDriver({
+      dir: join(base, "c"), runtime: { path: "/usr/sbin/runc", name: "runc", version: "1" }, auth: {}, insecureRegistries: [], allowedRegistries: [],
+      cacheBytes: 1 << 30, imagesBytes: 1 << 30, maxUnpackedBytes: 1 << 30, pullTimeoutMs: 1000, listenHost: "127.0.0.1", log,
+    });
+    const task = join(base, "task");
+    mkdirSync(task, { mode: 0o700 });
+    writeFileSync(join(task, "a"), "a");
+    const user = { uid: 1000, gid: 1000, additionalGids: [] };
+    expect(drv.handOverTaskDir(task, { uid: 0, gid: 0, additionalGids: [] })).toBeUndefined(); // root: nothing to do
+    expect(lstatSync(join(task, "a")).uid).toBe(0);
+    expect(drv.handOverTaskDir(task, user)).toBe("/local given to 1000:1000");
+    expect(lstatSync(join(task, "a")).uid).toBe(1000);
+    // Something root's appears later (the agent writes as the user by then): the folder is not walked again.
+    writeFileSync(join(task, "b"), "b");
+    expect(drv.handOverTaskDir(task, user)).toBeUndefined();
+    expect(lstatSync(join(task, "b")).uid).toBe(0);
   });
 
   test("mount points under the folder, from mountinfo (escapes decoded)", () => {

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { Job } from "../../scheduler/jobspec/types.ts";
 import { usesTaskStorage } from "../../scheduler/jobspec/task-storage.ts";
+import { CONTAINER_USER_MAX } from "../../scheduler/container-user.ts";
 
 const id = z.string().min(1).max(256);
 const name = z.string().min(1).max(128);
@@ -31,7 +32,7 @@ const task = z.object({
   command: z.string().max(4096), args: z.array(z.string().max(65_536)).max(1024),
   // Every field of ContainerSpec: a key missing here is dropped from the job without a word (cap_drop lost = more privilege).
   container: z.object({
-    image: z.string().min(1).max(512), entrypoint: z.array(z.string().max(65_536)).max(256).optional(), workDir: z.string().max(4096).optional(), user: z.string().max(65).optional(), readonlyRootfs: z.boolean(),
+    image: z.string().min(1).max(512), entrypoint: z.array(z.string().max(65_536)).max(256).optional(), workDir: z.string().max(4096).optional(), user: z.string().max(CONTAINER_USER_MAX).optional(), readonlyRootfs: z.boolean(),
     privileged: z.boolean().optional(), capAdd: z.array(z.string().max(64)).max(64).optional(), capDrop: z.array(z.string().max(64)).max(64).optional(),
   }).optional(),
   env: z.record(z.string().max(256), z.string().max(65_536)), resources,
