@@ -91,12 +91,12 @@ export interface Prepared {
  * inside its root (image-files.ts: its links stay in the image). The error
  * names the image's file and who asked, for the task's events.
  */
-export function containerUser(rootfs: string, user: string): UserIds {
+export function containerUser(rootfs: string, user: string, from: "task" | "image" = "task"): UserIds {
   if (user === "") return resolveUser("", "", "");
   try {
     return resolveUser(user, readImageFile(rootfs, "/etc/passwd"), readImageFile(rootfs, "/etc/group"));
   } catch (err) {
-    throw new Error(`user ${JSON.stringify(user)}: ${(err as Error).message}`);
+    throw new Error(`${(err as Error).message} (${from === "task" ? `the task's user = ${JSON.stringify(user)}` : `the image's User ${JSON.stringify(user)}`})`);
   }
 }
 
@@ -176,7 +176,7 @@ export class ContainerDriver {
     const snapshot = await this.snapshots.rootfs(image);
     const t2 = performance.now();
     // Before the root is made: a name the image does not know fails the start with nothing to undo.
-    const user = containerUser(snapshot, i.spec.user ?? image.config.user);
+    const user = i.spec.user !== undefined ? containerUser(snapshot, i.spec.user, "task") : containerUser(snapshot, image.config.user, "image");
     mkdirSync(i.bundleDir, { recursive: true, mode: 0o700 });
     const root = rootfsFor(snapshot, i.bundleDir);
     const t3 = performance.now();

@@ -123,7 +123,8 @@ describe("the image's passwd and group, read inside the image", () => {
     const root = tempDir("corral-ctr-user-");
     dirs.push(root);
     symlinkSync("/etc", join(root, "etc")); // in the image: /etc -> /etc, itself
-    expect(() => containerUser(root, "root")).toThrow(`user "root": user "root" is not in the image's /etc/passwd`);
+    expect(() => containerUser(root, "root")).toThrow(`user "root" is not in the image's /etc/passwd (the task's user = "root")`);
+    expect(() => containerUser(root, "app:x", "image")).toThrow(`user "app" is not in the image's /etc/passwd (the image's User "app:x")`);
     expect(containerUser(root, "1000:1000")).toEqual({ uid: 1000, gid: 1000, additionalGids: [] });
     expect(containerUser(root, "")).toEqual({ uid: 0, gid: 0, additionalGids: [] });
   });

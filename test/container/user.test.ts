@@ -137,12 +137,12 @@ describe.skipIf(!!missing)("a container task's user", () => {
     const a = await finishedAlloc(dev.url, "ghost", management, 90_000);
     expect(a.clientStatus).toBe("failed");
     const messages = a.taskStates.t.events.map((e: any) => e.message).join("\n");
-    expect(messages).toContain(`user "ghost": user "ghost" is not in the image's /etc/passwd`);
+    expect(messages).toContain(`user "ghost" is not in the image's /etc/passwd (the task's user = "ghost")`);
     expect(logOf(a.id)).toBe(""); // nothing ran
     const g = await submit(containerJob("ghost-group", { image, user: "app:nogroup", args: ["id -u"] }));
     expect(g.status).toBe(200);
     const b = await finishedAlloc(dev.url, "ghost-group", management, 90_000);
-    expect(b.taskStates.t.events.map((e: any) => e.message).join("\n")).toContain(`group "nogroup" is not in the image's /etc/group`);
+    expect(b.taskStates.t.events.map((e: any) => e.message).join("\n")).toContain(`group "nogroup" is not in the image's /etc/group (the task's user = "app:nogroup")`);
     // A malformed one never gets that far: a 400 naming the field.
     const bad = await submit(containerJob("bad", { image, user: "a:b:c" }));
     expect(bad.status).toBe(400);
