@@ -43,8 +43,12 @@ export function containerArgv(image: ImageRunConfig, spec: ContainerSpec, comman
   return argv;
 }
 
-/** The environment: the image's, then the task's on top; PATH as Docker sets it when neither does. */
-export function containerEnv(image: ImageRunConfig, task: Readonly<Record<string, string>>): string[] {
+/**
+ * The environment: the image's, then the task's on top; PATH as Docker sets
+ * it when neither does, and HOME (the user's home in the image's passwd,
+ * else "/", as Docker) when `home` is given and neither sets it.
+ */
+export function containerEnv(image: ImageRunConfig, task: Readonly<Record<string, string>>, home?: string): string[] {
   const env = new Map<string, string>();
   for (const line of image.env) {
     const eq = line.indexOf("=");
@@ -52,6 +56,7 @@ export function containerEnv(image: ImageRunConfig, task: Readonly<Record<string
   }
   for (const [k, v] of Object.entries(task)) env.set(k, v);
   if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH);
+  if (home !== undefined && !env.has("HOME")) env.set("HOME", home);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -100,6 +105,12 @@ export function resolveUser(user: string, passwd: string, group: string): UserId
   const name = users.find((f) => Number(f[2]) === uid)?.[0];
   const additionalGids = name ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2])) : [];
   return { uid, gid: gid ?? 0, additionalGids };
+}
+
+/** The home folder of `uid` in the image's passwd text, else "/" (Docker's default). */
+export function homeOf(uid: number, passwd: string): string {
+  const entry = passwd.split("\n").map((l) => l.split(":")).find((f) => f.length >= 6 && /^[0-9]+$/.test(f[2]!) && Number(f[2]) === uid);
+  return entry?.[5] || "/";
 }
 
 export interface BundleInput {

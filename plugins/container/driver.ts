@@ -23,7 +23,7 @@ import {
 import { hostDevices } from "./host-devices.ts";
 import { agentBoundingCapabilities } from "./host-capabilities.ts";
 import { BlobStore } from "./blob-store.ts";
-import { bundleConfig, containerArgv, containerEnv, resolveUser, TASK_DIR_IN_CONTAINER, type UserIds } from "./bundle.ts";
+import { bundleConfig, containerArgv, containerEnv, homeOf, resolveUser, TASK_DIR_IN_CONTAINER, type UserIds } from "./bundle.ts";
 import { readImageFile } from "./image-files.ts";
 import { handTaskDirTo, mountPointsUnder } from "./task-dir-owner.ts";
 import { cgroupParent, ContainerLimits, type ContainerKey } from "./cgroup-oom.ts";
@@ -91,10 +91,11 @@ export interface Prepared {
  * inside its root (image-files.ts: its links stay in the image). The error
  * names the image's file and who asked, for the task's events.
  */
-export function containerUser(rootfs: string, user: string, from: "task" | "image" = "task"): UserIds {
-  if (user === "") return resolveUser("", "", "");
+export function containerUser(rootfs: string, user: string, from: "task" | "image" = "task"): UserIds & { home: string } {
+  const passwd = readImageFile(rootfs, "/etc/passwd");
   try {
-    return resolveUser(user, readImageFile(rootfs, "/etc/passwd"), readImageFile(rootfs, "/etc/group"));
+    const ids = resolveUser(user, passwd, user === "" ? "" : readImageFile(rootfs, "/etc/group"));
+    return { ...ids, home: homeOf(ids.uid, passwd) };
   } catch (err) {
     throw new Error(`${(err as Error).message} (${from === "task" ? `the task's user = ${JSON.stringify(user)}` : `the image's User ${JSON.stringify(user)}`})`);
   }
@@ -195,9 +196,9 @@ export class ContainerDriver {
     for (const f of ["/etc/resolv.conf", "/etc/hosts"]) if (existsSync(f)) hostFiles[f] = f;
     const config = bundleConfig({
       argv: containerArgv(image.config, i.spec, i.command, i.args),
-      env: containerEnv(image.config, env),
+      env: containerEnv(image.config, env, user.home),
       cwd: i.spec.workDir ?? image.config.workingDir,
-      user, hostname: i.allocId.slice(0, 8), readonlyRootfs: i.spec.readonlyRootfs, taskDir: i.taskDir,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, hostname: i.allocId.slice(0, 8), readonlyRootfs: i.spec.readonlyRootfs, taskDir: i.taskDir,
       memoryBytes: i.memoryBytes, cpuMhz: i.cpuMhz, cgroupsPath: `${cgroupParent(i)}/ctr`, hostFiles, network,
       security: {
         privileged: i.spec.privileged === true,
@@ -210,7 +211,7 @@ export class ContainerDriver {
     // Where the preparation's time went, for whoever wonders why a start is slow (and bench/container.ts).
     const ms = (a: number, b: number) => Math.round(b - a);
     const took = `pull ${ms(t0, t1)} ms, unpack ${ms(t1, t2)} ms, root ${ms(t2, t3)} ms, cache trim ${ms(t3, t4)} ms, bundle ${ms(t4, performance.now())} ms`;
-    return { events: [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode}; ${took}; user ${user.uid}:${user.gid})`], user };
+    return { events: [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode}; ${took}; user ${user.uid}:${user.gid})`], user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids } };
   }
 
   /**

@@ -109,7 +109,7 @@ describe("the image's passwd and group, read inside the image", () => {
     symlinkSync("/data/passwd", join(root, "etc", "passwd")); // absolute: the image's /data, not the node's
     symlinkSync("../../../../../../data/group", join(root, "etc", "group")); // ".." stops at the image's root
     expect(resolveInImage(root, "/etc/passwd")).toBe(join(root, "data", "passwd"));
-    expect(containerUser(root, "app")).toEqual({ uid: 1234, gid: 1235, additionalGids: [77] });
+    expect(containerUser(root, "app")).toEqual({ uid: 1234, gid: 1235, additionalGids: [77], home: "/home/app" });
     // A link to a file the image lacks (the node's /etc/shadow, say) reads as absent, not as the node's.
     symlinkSync("/etc/shadow", join(root, "etc", "shadow"));
     expect(readImageFile(root, "/etc/shadow")).toBe("");
@@ -125,8 +125,8 @@ describe("the image's passwd and group, read inside the image", () => {
     symlinkSync("/etc", join(root, "etc")); // in the image: /etc -> /etc, itself
     expect(() => containerUser(root, "root")).toThrow(`user "root" is not in the image's /etc/passwd (the task's user = "root")`);
     expect(() => containerUser(root, "app:x", "image")).toThrow(`user "app" is not in the image's /etc/passwd (the image's User "app:x")`);
-    expect(containerUser(root, "1000:1000")).toEqual({ uid: 1000, gid: 1000, additionalGids: [] });
-    expect(containerUser(root, "")).toEqual({ uid: 0, gid: 0, additionalGids: [] });
+    expect(containerUser(root, "1000:1000")).toEqual({ uid: 1000, gid: 1000, additionalGids: [], home: "/" });
+    expect(containerUser(root, "")).toEqual({ uid: 0, gid: 0, additionalGids: [], home: "/" });
   });
 });
 

@@ -117,9 +117,9 @@ describe.skipIf(!!missing)("a container task's user", () => {
   }, 120_000);
 
   test("user by name: the image's own passwd and group give its uid, gid and groups (not the node's)", async () => {
-    const a = await ran(containerJob("by-name", { image, user: "worker", args: ["id -u; id -g; id -G"] }));
+    const a = await ran(containerJob("by-name", { image, user: "worker", args: ["id -u; id -g; id -G; echo $HOME"] }));
     expect(a.clientStatus).toBe("complete");
-    expect(logOf(a.id)).toBe("2001\n2002\n2002 3003\n");
+    expect(logOf(a.id)).toBe("2001\n2002\n2002 3003\n/srv\n"); // HOME: its passwd entry's, as Docker sets it
     const b = await ran(containerJob("by-name-group", { image, user: "worker:app", args: ["id -u; id -g"] }));
     expect(logOf(b.id)).toBe("2001\n1000\n");
   }, 120_000);
