@@ -60,12 +60,16 @@ export function handTaskDirTo(taskDir: string, owner: { uid: number; gid: number
     const dir = stack.pop()!;
     const st = lstatSync(dir);
     if (!st.isDirectory()) continue; // became something else: not entered
-    if (st.uid !== owner.uid || st.gid !== owner.gid) lchownSync(dir, owner.uid, owner.gid);
+    // The folder itself last (below): its owner says the walk is done (the driver walks only a folder root owns).
+    if (dir !== taskDir && (st.uid !== owner.uid || st.gid !== owner.gid)) lchownSync(dir, owner.uid, owner.gid);
     entries++;
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (mounts.has(path)) continue;
-      if (entries >= MAX_HANDOVER_ENTRIES) return { entries, truncated: true };
+      if (entries >= MAX_HANDOVER_ENTRIES) {
+        lchownSync(taskDir, owner.uid, owner.gid);
+        return { entries, truncated: true };
+      }
       const e = lstatSync(path);
       if (e.isDirectory()) {
         stack.push(path);
@@ -78,5 +82,6 @@ export function handTaskDirTo(taskDir: string, owner: { uid: number; gid: number
       entries++;
     }
   }
+  lchownSync(taskDir, owner.uid, owner.gid);
   return { entries, truncated: false };
 }
