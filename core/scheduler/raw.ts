@@ -1,5 +1,6 @@
 // Raw mode: a task that runs with the agent's own privileges (the raw_exec
-// driver, or `user = "root"`). Such a task can read the agent's data dir,
+// driver, or an exec task's `user = "root"`; a container's `user = "root"`
+// is the container's root, not this). Such a task can read the agent's data dir,
 // the cluster secret included, so it needs more than job write: the
 // submitter's `operator:write` (core/acl/raw-permission.ts) and, on the node,
 // `[plugins.exec] allow_raw = true` (core/host/users.ts). Pure.
@@ -8,8 +9,17 @@ import type { Job, Task } from "./jobspec/types.ts";
 /** The user name that always means raw mode, whatever the node's passwd says. */
 export const ROOT_USER = "root";
 
+/**
+ * Whether the task runs with the agent's own privileges: driver raw_exec,
+ * or an exec task as the host's root. Never a container task: its user
+ * (ContainerSpec.user, "root" included) is the image's, inside the
+ * container's namespaces with the default capabilities; what makes a
+ * container the node's root is `privileged` (isPrivilegedTask). The driver
+ * is checked, not only where the user is kept, so a container task that
+ * carried a Task.user some other way would still not count as raw.
+ */
 export function isRawTask(t: Pick<Task, "driver" | "user">): boolean {
-  return t.driver === "raw_exec" || t.user === ROOT_USER;
+  return t.driver === "raw_exec" || (t.driver === "exec" && t.user === ROOT_USER);
 }
 
 /**

@@ -109,6 +109,8 @@ export type { ChangeScript, TaskTemplate } from "../scheduler/index.ts";
 // The container driver (plugins/container): image references as jobs write them, and its placement attributes.
 export { DIGEST, formatImageRef, manifestReference, parseImageRef } from "../scheduler/image-ref.ts";
 export type { ImageRef } from "../scheduler/image-ref.ts";
+export { CONTAINER_USER_MAX, parseContainerUser } from "../scheduler/container-user.ts";
+export type { ContainerUser, IdOrName } from "../scheduler/container-user.ts";
 export { CONTAINER_RUNTIME_ATTRIBUTE, CONTAINER_VERSION_ATTRIBUTE } from "../scheduler/container.ts";
 export {
   capabilitiesNotAllowed, capabilitySet, CONTAINER_CAPS_ATTRIBUTE, CONTAINER_PRIVILEGED_ATTRIBUTE, DEFAULT_CAPABILITIES,

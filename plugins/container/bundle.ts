@@ -20,7 +20,7 @@
 // Docker's --privileged makes it: every capability, no seccomp filter, no
 // masked or read-only /proc and /sys paths, /sys writable, every device of
 // the node in /dev and allowed by the cgroup, no no_new_privileges.
-import { DEFAULT_CAPABILITIES, type ContainerSpec } from "../../core/sdk/index.ts";
+import { DEFAULT_CAPABILITIES, parseContainerUser, type ContainerSpec } from "../../core/sdk/index.ts";
 import type { HostDevice } from "./host-devices.ts";
 import type { ImageRunConfig } from "./manifest.ts";
 import { seccompProfile } from "./seccomp.ts";
@@ -43,8 +43,12 @@ export function containerArgv(image: ImageRunConfig, spec: ContainerSpec, comman
   return argv;
 }
 
-/** The environment: the image's, then the task's on top; PATH as Docker sets it when neither does. */
-export function containerEnv(image: ImageRunConfig, task: Readonly<Record<string, string>>): string[] {
+/**
+ * The environment: the image's, then the task's on top; PATH as Docker sets
+ * it when neither does, and HOME (the user's home in the image's passwd,
+ * else "/", as Docker) when `home` is given and neither sets it.
+ */
+export function containerEnv(image: ImageRunConfig, task: Readonly<Record<string, string>>, home?: string): string[] {
   const env = new Map<string, string>();
   for (const line of image.env) {
     const eq = line.indexOf("=");
@@ -52,6 +56,7 @@ export function containerEnv(image: ImageRunConfig, task: Readonly<Record<string
   }
   for (const [k, v] of Object.entries(task)) env.set(k, v);
   if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH);
+  if (home !== undefined && !env.has("HOME")) env.set("HOME", home);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -62,38 +67,50 @@ export interface UserIds {
 }
 
 /**
- * The image's User ("", "name", "uid", "name:group", "uid:gid") against the
- * image's own /etc/passwd and /etc/group text (not the host's). Throws for
- * a name the image does not know.
+ * Who the container runs as: the task's `user` when it gives one, else the
+ * image's `User` ("" is root), in the forms of core/scheduler/container-user.ts,
+ * looked up in the image's own /etc/passwd and /etc/group text (never the
+ * node's: a container's names are its image's). Docker's rules: a uid
+ * without a passwd entry runs with gid 0; the supplementary groups are the
+ * image's groups listing the user's name. Throws, saying where the name was
+ * looked for, for a name the image does not know.
  */
 export function resolveUser(user: string, passwd: string, group: string): UserIds {
   if (user === "") return { uid: 0, gid: 0, additionalGids: [] };
-  const [u, g] = user.split(":", 2) as [string, string | undefined];
-  const users = passwd.split("\n").map((l) => l.split(":")).filter((f) => f.length >= 4);
-  const groups = group.split("\n").map((l) => l.split(":")).filter((f) => f.length >= 3);
+  const wanted = parseContainerUser(user);
+  const users = passwd.split("\n").map((l) => l.split(":")).filter((f) => f.length >= 4 && /^[0-9]+$/.test(f[2]!) && /^[0-9]+$/.test(f[3]!));
+  const groups = group.split("\n").map((l) => l.split(":")).filter((f) => f.length >= 3 && /^[0-9]+$/.test(f[2]!));
   let uid: number;
   let gid: number | undefined;
-  if (/^[0-9]+$/.test(u)) {
-    uid = Number(u);
+  if ("id" in wanted.user) {
+    uid = wanted.user.id;
     const entry = users.find((f) => Number(f[2]) === uid);
     if (entry) gid = Number(entry[3]);
   } else {
-    const entry = users.find((f) => f[0] === u);
-    if (!entry) throw new Error(`user ${JSON.stringify(u)} is not in the image's /etc/passwd`);
+    const name = wanted.user.name;
+    const entry = users.find((f) => f[0] === name);
+    if (!entry) throw new Error(`user ${JSON.stringify(name)} is not in the image's /etc/passwd`);
     uid = Number(entry[2]);
     gid = Number(entry[3]);
   }
-  if (g !== undefined) {
-    if (/^[0-9]+$/.test(g)) gid = Number(g);
+  if (wanted.group) {
+    if ("id" in wanted.group) gid = wanted.group.id;
     else {
-      const entry = groups.find((f) => f[0] === g);
-      if (!entry) throw new Error(`group ${JSON.stringify(g)} is not in the image's /etc/group`);
+      const name = wanted.group.name;
+      const entry = groups.find((f) => f[0] === name);
+      if (!entry) throw new Error(`group ${JSON.stringify(name)} is not in the image's /etc/group`);
       gid = Number(entry[2]);
     }
   }
   const name = users.find((f) => Number(f[2]) === uid)?.[0];
   const additionalGids = name ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2])) : [];
   return { uid, gid: gid ?? 0, additionalGids };
+}
+
+/** The home folder of `uid` in the image's passwd text, else "/" (Docker's default). */
+export function homeOf(uid: number, passwd: string): string {
+  const entry = passwd.split("\n").map((l) => l.split(":")).find((f) => f.length >= 6 && /^[0-9]+$/.test(f[2]!) && Number(f[2]) === uid);
+  return entry?.[5] || "/";
 }
 
 export interface BundleInput {

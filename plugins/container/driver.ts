@@ -15,7 +15,7 @@
 //   limits    memory and CPU in the bundle, OOM read back (cgroup-oom.ts);
 //   release   the container's state, root and cgroups when the task is over.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   capabilitiesNotAllowed, capabilitySet, DEFAULT_CAPABILITIES, effectiveCapabilities, formatCapabilities, formatImageRef, parseImageRef, type ContainerSpec, type Logger,
@@ -23,7 +23,9 @@ import {
 import { hostDevices } from "./host-devices.ts";
 import { agentBoundingCapabilities } from "./host-capabilities.ts";
 import { BlobStore } from "./blob-store.ts";
-import { bundleConfig, containerArgv, containerEnv, resolveUser, TASK_DIR_IN_CONTAINER } from "./bundle.ts";
+import { bundleConfig, containerArgv, containerEnv, homeOf, resolveUser, TASK_DIR_IN_CONTAINER, type UserIds } from "./bundle.ts";
+import { readImageFile } from "./image-files.ts";
+import { handTaskDirTo, mountPointsUnder } from "./task-dir-owner.ts";
 import { cgroupParent, ContainerLimits, type ContainerKey } from "./cgroup-oom.ts";
 import { RegistryClient, type Credentials } from "./registry.ts";
 import type { Runtime } from "./runtime.ts";
@@ -75,6 +77,28 @@ export interface PrepareInput extends ContainerKey {
   network: TaskNetwork;
   /** Pull progress and the like, as task events. */
   note(message: string): void;
+}
+
+export interface Prepared {
+  events: string[];
+  /** Who the container runs as (the task's user, else the image's), resolved in the image. */
+  user: UserIds;
+}
+
+/**
+ * The container's uid, gid and groups: `user` (the task's, else the
+ * image's User) looked up in the image's own passwd and group files, read
+ * inside its root (image-files.ts: its links stay in the image). The error
+ * names the image's file and who asked, for the task's events.
+ */
+export function containerUser(rootfs: string, user: string, from: "task" | "image" = "task"): UserIds & { home: string } {
+  const passwd = readImageFile(rootfs, "/etc/passwd");
+  try {
+    const ids = resolveUser(user, passwd, user === "" ? "" : readImageFile(rootfs, "/etc/group"));
+    return { ...ids, home: homeOf(ids.uid, passwd) };
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (${from === "task" ? `the task's user = ${JSON.stringify(user)}` : `the image's User ${JSON.stringify(user)}`})`);
+  }
 }
 
 /** The runtime's container id of a task: unique on the node, stable across agent restarts. */
@@ -134,8 +158,8 @@ export class ContainerDriver {
     return undefined;
   }
 
-  /** Pulls and unpacks the image, makes the task's root and writes the bundle; resolves with event lines. */
-  async prepare(i: PrepareInput): Promise<string[]> {
+  /** Pulls and unpacks the image, makes the task's root and writes the bundle; resolves with event lines and who the container runs as. */
+  async prepare(i: PrepareInput): Promise<Prepared> {
     this.preparing++;
     try {
       return await this.prepareOne(i);
@@ -144,7 +168,7 @@ export class ContainerDriver {
     }
   }
 
-  private async prepareOne(i: PrepareInput): Promise<string[]> {
+  private async prepareOne(i: PrepareInput): Promise<Prepared> {
     const ref = parseImageRef(i.spec.image);
     i.note(`pulling ${formatImageRef(ref)}`);
     const t0 = performance.now();
@@ -152,6 +176,8 @@ export class ContainerDriver {
     const t1 = performance.now();
     const snapshot = await this.snapshots.rootfs(image);
     const t2 = performance.now();
+    // Before the root is made: a name the image does not know fails the start with nothing to undo.
+    const user = i.spec.user !== undefined ? containerUser(snapshot, i.spec.user, "task") : containerUser(snapshot, image.config.user, "image");
     mkdirSync(i.bundleDir, { recursive: true, mode: 0o700 });
     const root = rootfsFor(snapshot, i.bundleDir);
     const t3 = performance.now();
@@ -164,20 +190,15 @@ export class ContainerDriver {
       if (dropped.length) this.o.log.info("container: unpacked images removed (container_images_bytes)", { images: dropped });
     }
     const t4 = performance.now();
-    const etc = (f: string) => {
-      const p = join(snapshot, "etc", f);
-      return existsSync(p) ? readFileSync(p, "utf8") : "";
-    };
-    const user = resolveUser(image.config.user, etc("passwd"), etc("group"));
     const env = Object.fromEntries(Object.entries(i.env).map(([k, v]) => [k, v.startsWith(i.taskDir) ? TASK_DIR_IN_CONTAINER + v.slice(i.taskDir.length) : v]));
     const network = typeof i.network === "string" ? i.network : { path: (await i.network).nsPath };
     const hostFiles: Record<string, string> = {};
     for (const f of ["/etc/resolv.conf", "/etc/hosts"]) if (existsSync(f)) hostFiles[f] = f;
     const config = bundleConfig({
       argv: containerArgv(image.config, i.spec, i.command, i.args),
-      env: containerEnv(image.config, env),
+      env: containerEnv(image.config, env, user.home),
       cwd: i.spec.workDir ?? image.config.workingDir,
-      user, hostname: i.allocId.slice(0, 8), readonlyRootfs: i.spec.readonlyRootfs, taskDir: i.taskDir,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, hostname: i.allocId.slice(0, 8), readonlyRootfs: i.spec.readonlyRootfs, taskDir: i.taskDir,
       memoryBytes: i.memoryBytes, cpuMhz: i.cpuMhz, cgroupsPath: `${cgroupParent(i)}/ctr`, hostFiles, network,
       security: {
         privileged: i.spec.privileged === true,
@@ -190,7 +211,39 @@ export class ContainerDriver {
     // Where the preparation's time went, for whoever wonders why a start is slow (and bench/container.ts).
     const ms = (a: number, b: number) => Math.round(b - a);
     const took = `pull ${ms(t0, t1)} ms, unpack ${ms(t1, t2)} ms, root ${ms(t2, t3)} ms, cache trim ${ms(t3, t4)} ms, bundle ${ms(t4, performance.now())} ms`;
-    return [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode}; ${took})`];
+    return { events: [`image ${image.manifestDigest.slice(0, 19)} ready (root: ${root.mode}; ${took}; user ${user.uid}:${user.gid})`], user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids } };
+  }
+
+  /**
+   * The task folder (/local) given to a non-root container user, once all
+   * the agent writes before the start is there (task-dir-owner.ts; volume
+   * mounts excluded). An event line when something was handed over.
+   */
+  handOverTaskDir(taskDir: string, user: UserIds): string | undefined {
+    if (user.uid === 0 && user.gid === 0) return undefined;
+    // Once only, while the folder is still root's (0700: nothing but the agent has written in it). At a
+    // restart it is the user's already, and what the agent writes since is written as the user
+    // (alloc-runner.ts): no walk through a folder another process of that uid could be changing.
+    const st = lstatSync(taskDir);
+    if (st.uid !== 0) return undefined;
+    const r = handTaskDirTo(taskDir, { uid: user.uid, gid: user.gid }, mountPointsUnder(readFileSync("/proc/self/mountinfo", "utf8"), taskDir));
+    return `${TASK_DIR_IN_CONTAINER} given to ${user.uid}:${user.gid}${r.truncated ? ` (stopped after ${r.entries} entries)` : ""}`;
+  }
+
+  /**
+   * Who the bundle's container runs as, from its config.json (written by an
+   * earlier start, this agent's or a previous one's), when not root: what
+   * a resumed task's template renders are written as. Undefined before the
+   * first start, for root, or when unreadable.
+   */
+  bundleUser(bundleDir: string): { uid: number; gid: number } | undefined {
+    try {
+      const u = (JSON.parse(readFileSync(join(bundleDir, "config.json"), "utf8")) as { process?: { user?: { uid?: unknown; gid?: unknown } } }).process?.user;
+      if (typeof u?.uid !== "number" || typeof u.gid !== "number" || (u.uid === 0 && u.gid === 0)) return undefined;
+      return { uid: u.uid, gid: u.gid };
+    } catch {
+      return undefined;
+    }
   }
 
   /** The task's process: the runtime, in the foreground, running the bundle. */
@@ -280,6 +333,8 @@ export interface ContainerTaskInput {
   note(message: string): void;
   /** More preparation after the image (the task's artifacts): its event lines. */
   after(): Promise<string[]>;
+  /** The container's user is not root: what the agent writes into the task folder from now on (template re-renders) goes to it. */
+  onUser?(owner: { uid: number; gid: number }): void;
 }
 
 /**
@@ -297,11 +352,15 @@ export function containerTask(drv: ContainerDriver, i: ContainerTaskInput) {
     limits: drv.limits,
     prepareEvent: "Pulling Image",
     prepare: async () => {
-      const lines = await drv.prepare({
+      const p = await drv.prepare({
         ...key, spec, command: i.task.command, args: i.task.args, env, taskDir: i.taskDir, bundleDir: i.bundleDir,
         memoryBytes: i.task.resources.memoryMb * 1024 * 1024, cpuMhz: i.task.resources.cpuMhz, network: i.network, note: i.note,
       });
-      return [...lines, ...(await i.after())];
+      const more = await i.after();
+      // Last: the artifacts just fetched are in the folder too.
+      const handed = drv.handOverTaskDir(i.taskDir, p.user);
+      if (p.user.uid !== 0 || p.user.gid !== 0) i.onUser?.({ uid: p.user.uid, gid: p.user.gid });
+      return [...p.events, ...more, ...(handed ? [handed] : [])];
     },
     beforeStart: () => drv.clearLeftover(key),
     stopSignal: () => drv.stopSignal(key, i.bundleDir),

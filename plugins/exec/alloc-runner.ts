@@ -211,13 +211,20 @@ export class AllocRunner {
     const network = this.containerNetwork();
     for (const task of g.tasks) {
       const taskDir = join(this.dir, "tasks", task.name);
-      // A container task's process is the OCI runtime, started by the agent; the image says who runs inside.
+      // A container task's process is the OCI runtime, started by the agent; who runs inside is the task's user, else the image's.
       const ctr = task.driver === "container";
       const who: TaskIdentity = ctr ? { ok: true, raw: false, name: "root" } : this.d.identity(task);
-      prepareTaskDir(taskDir, who.ok ? who.switchTo : undefined);
+      const bundleDir = join(this.dir, "containers", task.name);
+      // Who owns what the agent writes into the task folder: the exec task's user; for a container task,
+      // its container's user once known (plugins/container/task-dir-owner.ts): not at the first start (the
+      // image is not pulled yet: the folder is handed over after its preparation, onUser below), but when
+      // an agent takes the task up again (its bundle says) and after the handover (re-fetched artifacts,
+      // template renders). Root's container: undefined, the agent's own.
+      let owner = who.ok ? who.switchTo ?? (ctr ? this.d.containers?.bundleUser(bundleDir) : undefined) : undefined;
+      prepareTaskDir(taskDir, owner);
       if (task.payload !== undefined) {
         try {
-          writePayload(taskDir, task.dispatchPayload?.file ?? "payload", task.payload, who.ok ? who.switchTo : undefined);
+          writePayload(taskDir, task.dispatchPayload?.file ?? "payload", task.payload, owner);
         } catch (err) {
           this.d.log.warn("exec: could not write the dispatch payload", { alloc: a.id, task: task.name, err });
         }
@@ -228,7 +235,7 @@ export class AllocRunner {
       this.logs.push(stdout, stderr);
       let identityEnv: Record<string, string> = {};
       try {
-        identityEnv = provideIdentity({ mint: this.d.mintWorkloadToken, apiUrl: this.d.apiUrl?.(), allocId: a.id, task: task.name, taskDir, owner: who.ok ? who.switchTo : undefined });
+        identityEnv = provideIdentity({ mint: this.d.mintWorkloadToken, apiUrl: this.d.apiUrl?.(), allocId: a.id, task: task.name, taskDir, owner });
       } catch (err) {
         this.d.log.warn("exec: could not give the task its workload identity", { alloc: a.id, task: task.name, err });
       }
@@ -246,7 +253,6 @@ export class AllocRunner {
       this.resolved.set(task.name, run);
       // The sandbox wraps the task as it will run: its args already interpolated.
       const box = ctr ? { kind: "plain" as const } : this.d.sandbox?.(run, taskDir, who) ?? { kind: "plain" as const };
-      const owner = who.ok ? who.switchTo : undefined;
       const drv = ctr ? this.d.containers : undefined;
       const ctrRefusal = !ctr ? undefined : !drv ? `container tasks do not run on this node: ${this.d.containersOff ?? "the container driver is off"}` : drv.refusal(run.container!);
       const refused = !who.ok ? who.error : !r.ok ? `${r.field}: ${r.error}` : box.kind === "refused" ? box.error : ctrRefusal ?? this.mountVolumes(task, taskDir, owner, node.attributes);
@@ -254,11 +260,17 @@ export class AllocRunner {
       const fetcher = this.d.artifacts;
       const fetchAll = () => (artifacts.length === 0 ? Promise.resolve([]) : fetcher ? fetchArtifacts(artifacts, taskDir, owner, fetcher) : Promise.reject(new Error("artifacts are not enabled on this node")));
       let runner: TaskRunner;
-      const container = drv && !refused ? containerTask(drv, { allocId: a.id, task: run, taskDir, bundleDir: join(this.dir, "containers", task.name), env, network: bridged(task) ? network! : task.networkMode!, note: (m) => runner.note("Pulling Image", m), after: fetchAll }) : {};
+      const container = drv && !refused ? containerTask(drv, { allocId: a.id, task: run, taskDir, bundleDir, env, network: bridged(task) ? network! : task.networkMode!, note: (m) => runner.note("Pulling Image", m), after: fetchAll,
+        // A non-root container user: artifacts fetched at a restart and template re-renders are written as it
+        // (the folder is its own by then).
+        onUser: (u) => {
+          owner = u;
+          this.templates.get(task.name)?.setOwner(u);
+        } }) : {};
       runner = new TaskRunner({
         allocId: a.id, task: run, batch: runsToCompletion(a.jobType) || isEphemeral(task), restart: g.restart, env, cwd: taskDir, stdout, stderr,
         killTimeoutMs: this.d.killTimeoutMs, limits: this.d.limits, now: this.d.now,
-        runAs: who.ok ? who.switchTo : undefined, refused,
+        runAs: ctr ? undefined : owner, refused, // a container task's process is the runtime: root
         ...(box.kind === "isolated" ? { sandboxed: { command: box.command, args: box.args } } : {}),
         ...(artifacts.length ? {
           prepare: fetchAll,
@@ -288,16 +300,24 @@ export class AllocRunner {
       });
       if (run.templates?.length && !refused) {
         // A change_script runs as the task does: in a sandbox like the task's (same binds, user,
-        // network mode), or, for a task that is not isolated, as its user in its folder.
+        // network mode), or, for a task that is not isolated, as its user in its folder; in a container
+        // task, inside its running container (runc exec: the container's user, namespaces and env), as
+        // Nomad's docker driver does. Never as a plain process of the agent for a container task: it
+        // has no host user of its own (`who` is the runtime's, root), so that would be root on the node.
         // One at a time per task: a re-render while a script runs queues the next after it.
         let scripts = Promise.resolve();
         const script = (s: ChangeScript, reason: string) => {
           scripts = scripts.then(() => this.runChangeScript(runner, s, reason, {
             argv: () => {
+              if (ctr) {
+                const plan = this.execPlans.get(task.name)!([s.command, ...s.args]);
+                return plan.kind === "run" ? { command: plan.command, args: plan.args, ...(plan.inside ? { inside: plan.inside } : {}) } : { kind: "refused", error: plan.error };
+              }
               const b = this.d.sandbox?.({ ...run, command: s.command, args: s.args }, taskDir, who) ?? { kind: "plain" as const };
               return b.kind === "isolated" ? { command: b.command, args: b.args } : b.kind === "plain" ? { command: s.command, args: s.args } : b;
             },
-            cwd: taskDir, env, runAs: owner,
+            // runc runs as root (the container's user is in its config.json).
+            cwd: taskDir, env: ctr ? { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } : env, runAs: ctr ? undefined : owner,
           })).catch((err) => this.d.log.warn("exec: change_script failed to run", { alloc: a.id, task: task.name, err }));
         };
         this.templates.set(task.name, this.taskTemplates(run, runner, taskDir, owner, env, node, script));
@@ -391,7 +411,7 @@ export class AllocRunner {
   /** The task's templates, rendering from now on; `ready` lets the lifecycle start the task. */
   /** One change_script run, told as events on the task; a failure with fail_on_error kills the task as failed. */
   private async runChangeScript(runner: TaskRunner, s: ChangeScript, reason: string, how: {
-    argv: () => { command: string; args: string[] } | { kind: "refused"; error: string };
+    argv: () => { command: string; args: string[]; inside?: InsideProcess } | { kind: "refused"; error: string };
     cwd: string; env: Record<string, string>; runAs?: { uid: number; gid: number };
   }): Promise<void> {
     const what = `change_script ${[s.command, ...s.args].join(" ")}`.slice(0, 300);
@@ -401,7 +421,7 @@ export class AllocRunner {
     if ("kind" in argv) result = { ok: false, how: `not run: ${argv.error}` };
     else {
       runner.note("Template", `${reason}: running ${what}`);
-      result = await runChangeScript({ argv, cwd: how.cwd, env: how.env, ...(how.runAs ? { runAs: how.runAs } : {}), timeoutMs: s.timeoutMs });
+      result = await runChangeScript({ argv: { command: argv.command, args: argv.args }, cwd: how.cwd, env: how.env, ...(how.runAs ? { runAs: how.runAs } : {}), ...(argv.inside ? { inside: argv.inside } : {}), timeoutMs: s.timeoutMs });
     }
     if (this.detached) return;
     runner.note("Template", `${what} ${result.how}`);

@@ -47,7 +47,8 @@ describe("container tasks in a job spec", () => {
     expect(errors(`driver = "container"`)).toEqual([`groups[0].tasks[0].image: a container task needs an image ("registry:port/name:tag" or "…@sha256:<hex>")`]);
     expect(errors(`driver = "container"\nimage = "reg:5000/App:1"`)[0]).toContain("groups[0].tasks[0].image: image \"reg:5000/App:1\": invalid repository name");
     expect(errors(`driver = "container"\nimage = "reg:5000/app@sha256:1234"`)[0]).toContain("the digest must be sha256:<64 lowercase hex>");
-    expect(errors(`driver = "container"\nimage = "app"\nuser = "nobody"`)[0]).toContain("groups[0].tasks[0].user: user is for the exec driver");
+    expect(errors(`driver = "container"\nimage = "app"\nisolation = "required"`)[0]).toContain("groups[0].tasks[0].isolation: isolation is for the exec driver");
+    expect(errors(`driver = "container"\nimage = "app"\nuser = "a:b:c"`)[0]).toContain(`groups[0].tasks[0].user: user "a:b:c": one ":" at most`);
     expect(errors(`driver = "container"\nimage = "app"\nnetwork_mode = "host"\nports = { http = { to = 8080 } }`)[0]).toContain("groups[0].tasks[0].ports.http.to: with network_mode \"host\" the container listens on the allocated port itself");
     expect(errors(`driver = "container"\nimage = "app"\nnetwork_mode = "none"\nports = { http = {} }`)[0]).toContain(`groups[0].tasks[0].ports.http: network_mode "none" has no network to reach a port on`);
     expect(errors(`command = "/bin/true"\nports = { http = { to = 8080 } }`)[0]).toContain("groups[0].tasks[0].ports.http.to: to (the port inside the container) is for the container driver");

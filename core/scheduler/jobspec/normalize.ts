@@ -127,13 +127,14 @@ function normalizeTask(job: RawJob, g: RawGroup, t: RawTask): Task {
   const task: Task = {
     name: t.name,
     driver: t.driver,
-    ...(t.user !== undefined ? { user: t.user } : {}),
+    // A container's user is its image's (ContainerSpec.user), never the host user Task.user names (raw.ts reads that).
+    ...(t.user !== undefined && t.driver !== "container" ? { user: t.user } : {}),
     ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
     ...(t.network_mode !== undefined ? { networkMode: t.network_mode } : {}),
     command: t.command ?? "",
     args: t.args,
     ...(t.driver === "container" && t.image !== undefined
-      ? { container: { image: t.image, ...(t.entrypoint ? { entrypoint: t.entrypoint } : {}), ...(t.work_dir ? { workDir: t.work_dir } : {}), readonlyRootfs: t.readonly_rootfs ?? false, ...containerSecurity(t) } }
+      ? { container: { image: t.image, ...(t.entrypoint ? { entrypoint: t.entrypoint } : {}), ...(t.work_dir ? { workDir: t.work_dir } : {}), ...(t.user !== undefined ? { user: t.user } : {}), readonlyRootfs: t.readonly_rootfs ?? false, ...containerSecurity(t) } }
       : {}),
     env: t.env,
     resources: { cpuMhz: t.resources.cpu, memoryMb: t.resources.memory },

@@ -5,6 +5,7 @@
 // normalize.ts turns the parsed value into the camelCase Job.
 
 import { parseImageRef } from "../image-ref.ts";
+import { CONTAINER_USER_MAX, parseContainerUser } from "../container-user.ts";
 import { canonicalCapability } from "../capabilities.ts";
 import { LIMITS_STORAGE, artifactSpec, checkVolumeMounts, groupVolumesSpec, volumeMountSpec } from "./task-storage.ts";
 import { z } from "zod";
@@ -50,7 +51,7 @@ function lenient<T>(rule: (value: T, ctx: z.RefinementCtx) => void): (value: T, 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]*$/;
 const PORT_LABEL = /^[A-Za-z_][A-Za-z0-9_\-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** A host user name (useradd's portable set); uids are not accepted: a name says who is meant. */
+/** An exec task's host user name (useradd's portable set); uids are not accepted: a name says who is meant. A container's user is another thing (container-user.ts). */
 const USER_NAME = /^[a-z_][a-z0-9_.\-]{0,31}$/;
 
 const name = (what: string) =>
@@ -264,8 +265,15 @@ function checkContainerFields(
       if (t[f]?.length) ctx.addIssue({ code: "custom", path: [f], message: `${f} has no meaning with privileged = true (a privileged container has every capability)` });
     }
   }
-  for (const f of ["user", "isolation"] as const) {
-    if (t[f] !== undefined) ctx.addIssue({ code: "custom", path: [f], message: `${f} is for the exec driver (a container runs as its image's user, in its own namespaces)` });
+  if (t.isolation !== undefined) ctx.addIssue({ code: "custom", path: ["isolation"], message: "isolation is for the exec driver (a container always runs in its own namespaces)" });
+  // A container's user is its image's (name, uid, name:group, uid:gid), looked up in the image when it
+  // starts: only the form is checked here. "root" is the container's root, not the node's (raw.ts).
+  if (t.user !== undefined) {
+    try {
+      parseContainerUser(t.user);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", path: ["user"], message: (err as Error).message });
+    }
   }
   // A container's network (docs/containers.md "Network"): its allocation's own namespace (default), the
   // node's ("host": it listens on the allocated port itself, `to` has no meaning), or none at all.
@@ -281,7 +289,8 @@ const task = z
   .strictObject({
     name: name("task name"),
     driver: z.enum(["exec", "raw_exec", "container"], { error: `the drivers are "exec", "raw_exec" and "container"` }).default("exec"),
-    user: z.string().regex(USER_NAME, "a user name: lowercase letters, digits, \"_\", \".\" and \"-\", at most 32, starting with a letter or \"_\"").optional(),
+    /** exec: a host user name (USER_NAME); container: the image's user, "name", "uid", "name:group" or "uid:gid" (container-user.ts). Checked per driver below. */
+    user: z.string().max(CONTAINER_USER_MAX, `user must be at most ${CONTAINER_USER_MAX} characters`).optional(),
     /** Exec driver: "required" runs only isolated (never placed where driver.exec.isolation is not "namespaces"); "best-effort" (default) isolates where the node can. */
     isolation: z.enum(["required", "best-effort"], { error: `isolation is "required" or "best-effort"` }).optional(),
     /** Exec driver: "none" gives the task its own empty network namespace (implies isolation "required"); "host" (default) shares the node's. Container driver: its allocation's own namespace by default, "host" or "none". */
@@ -340,6 +349,9 @@ const task = z
       ctx.addIssue({ code: "custom", path: ["network_mode"], message: `network_mode "none" needs isolation; it cannot be "best-effort"` });
     }
     checkContainerFields(t, ctx);
+    if (t.driver === "exec" && t.user !== undefined && !USER_NAME.test(t.user)) {
+      ctx.addIssue({ code: "custom", path: ["user"], message: "a user name: lowercase letters, digits, \"_\", \".\" and \"-\", at most 32, starting with a letter or \"_\"" });
+    }
     if (t.driver === "raw_exec" && t.user !== undefined) {
       ctx.addIssue({ code: "custom", path: ["user"], message: `raw_exec runs as the agent's own user; "user" is for the exec driver` });
     }

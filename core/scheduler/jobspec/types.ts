@@ -99,6 +99,7 @@ export interface Task {
   /**
    * The host user the task runs as (exec driver; default: the agent's
    * `[plugins.exec] user`). "root" is raw mode, like the raw_exec driver.
+   * Never set on a container task: its `user` is ContainerSpec.user.
    */
   user?: string;
   /** Exec driver: "required" runs only isolated (docs/exec.md "Isolation"); absent: "best-effort". */
@@ -137,6 +138,13 @@ export interface ContainerSpec {
   entrypoint?: string[];
   /** Replaces the image's WorkingDir. */
   workDir?: string;
+  /**
+   * Replaces the image's User: "name", "uid", "name:group" or "uid:gid" of
+   * the image's own passwd and group (core/scheduler/container-user.ts).
+   * Not Task.user (a host user of the exec driver): "root" here is the
+   * container's root, in its namespaces with the default capabilities.
+   */
+  user?: string;
   /** The container's root file system read-only (its task folder, /local, stays writable). */
   readonlyRootfs: boolean;
   /** Every capability, no seccomp, the node's devices (needs the node's container_allow_privileged); absent: false. */

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { Job } from "../../scheduler/jobspec/types.ts";
 import { usesTaskStorage } from "../../scheduler/jobspec/task-storage.ts";
+import { CONTAINER_USER_MAX } from "../../scheduler/container-user.ts";
 
 const id = z.string().min(1).max(256);
 const name = z.string().min(1).max(128);
@@ -31,7 +32,7 @@ const task = z.object({
   command: z.string().max(4096), args: z.array(z.string().max(65_536)).max(1024),
   // Every field of ContainerSpec: a key missing here is dropped from the job without a word (cap_drop lost = more privilege).
   container: z.object({
-    image: z.string().min(1).max(512), entrypoint: z.array(z.string().max(65_536)).max(256).optional(), workDir: z.string().max(4096).optional(), readonlyRootfs: z.boolean(),
+    image: z.string().min(1).max(512), entrypoint: z.array(z.string().max(65_536)).max(256).optional(), workDir: z.string().max(4096).optional(), user: z.string().max(CONTAINER_USER_MAX).optional(), readonlyRootfs: z.boolean(),
     privileged: z.boolean().optional(), capAdd: z.array(z.string().max(64)).max(64).optional(), capDrop: z.array(z.string().max(64)).max(64).optional(),
   }).optional(),
   env: z.record(z.string().max(256), z.string().max(65_536)), resources,
@@ -225,7 +226,7 @@ export function registerJobExtras(x: { enforceIndex?: number; revert?: { toVersi
 
 /**
  * Whether a job spec uses a key the previous release does not know (canary
- * updates, lifecycle hooks, isolation, container privileges): its parser would drop the key and
+ * updates, lifecycle hooks, isolation, container privileges and user): its parser would drop the key and
  * that replica would run a different job than the others, so the entry goes
  * out as v2 and an older node stops instead (command-versions.ts).
  */
@@ -233,6 +234,7 @@ export function specNeedsV2(job: Job): boolean {
   return job.groups.some((g) =>
     g.update.canary !== undefined || g.update.autoPromote !== undefined ||
     g.tasks.some((t) => t.lifecycle !== undefined || t.isolation !== undefined || t.networkMode !== undefined || t.templates !== undefined ||
-      // privileged, cap_add, cap_drop: an older node would run the container without them (a dropped cap_drop = more privilege).
-      t.container?.privileged !== undefined || t.container?.capAdd !== undefined || t.container?.capDrop !== undefined));
+      // privileged, cap_add, cap_drop: an older node would run the container without them (a dropped cap_drop = more privilege);
+      // user: without it an older node runs the image's User, root for most images.
+      t.container?.privileged !== undefined || t.container?.capAdd !== undefined || t.container?.capDrop !== undefined || t.container?.user !== undefined));
 }

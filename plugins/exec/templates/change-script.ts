@@ -1,9 +1,10 @@
 // A template's change_script (Nomad's), run once per re-rendering that asks
 // for it. Where and as whom is the caller's decision (alloc-runner.ts): the
 // argv it gets is either the task's sandbox around the script (bwrap with
-// the task's binds, user and network mode: sandbox.ts) or, for a task that
-// is not isolated, the script itself spawned as the task's user in its
-// folder. Never through a shell; the agent reads nothing the script wrote
+// the task's binds, user and network mode: sandbox.ts), for a container
+// task `runc exec` into its running container (its user, namespaces and
+// environment), or, for a task that is not isolated, the script itself
+// spawned as the task's user in its folder. Never through a shell; the agent reads nothing the script wrote
 // but the tail of its output, for the event.
 import { spawn } from "node:child_process";
 import { killGroup } from "../memory.ts";
@@ -17,6 +18,12 @@ export interface ScriptRun {
   env: Record<string, string>;
   runAs?: { uid: number; gid: number };
   timeoutMs: number;
+  /**
+   * A container task's script is `runc exec`: the process it starts inside
+   * is not in runc's group, so the timeout kills it through this first
+   * (plugins/container/exec-pid.ts); released when runc ends.
+   */
+  inside?: { kill(): void; release(): void };
   spawnFn?: typeof spawn;
 }
 
@@ -39,6 +46,7 @@ export function runChangeScript(r: ScriptRun): Promise<ScriptResult> {
         ...(r.runAs ? { uid: r.runAs.uid, gid: r.runAs.gid } : {}),
       });
     } catch (err) {
+      r.inside?.release();
       return resolve({ ok: false, how: `could not start: ${(err as Error).message}` });
     }
     let timedOut = false;
@@ -47,10 +55,12 @@ export function runChangeScript(r: ScriptRun): Promise<ScriptResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      r.inside?.release();
       resolve(res);
     };
     const timer = setTimeout(() => {
       timedOut = true;
+      r.inside?.kill(); // first, while runc (alive) keeps its pid from reuse
       if (child.pid !== undefined) killGroup(child.pid, "SIGKILL");
       // Something that left the group may still hold the output pipes open: do not wait for it.
       setTimeout(() => finish({ ok: false, how: `timed out after ${r.timeoutMs / 1000}s and was killed` }), 2_000).unref();

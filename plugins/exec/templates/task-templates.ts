@@ -51,6 +51,11 @@ export class TaskTemplates {
     void this.update();
   }
 
+  /** Who later renders are written as: a container task's user, known only once its image is (plugins/container/task-dir-owner.ts). */
+  setOwner(owner: { uid: number; gid: number }): void {
+    this.d = { ...this.d, owner };
+  }
+
   stop(): void {
     this.stopped = true;
     for (const w of this.watches.values()) w.release();
