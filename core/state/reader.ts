@@ -84,6 +84,29 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     }
     return row ?? undefined;
   };
+  // KV reads of one key, memoized for the applied index they were read at:
+  // a lock's release wakes every contender's blocking read of the lock key
+  // and brings each one's acquire (bench/locks.ts: ~30 reads of the same key
+  // per hand-over), all at one index. Entries are applied and published in
+  // one synchronous step (core/raft/driver.ts process), so the rows never
+  // differ from what the applied index says between two turns of the event
+  // loop; any entry, a restore included, moves the index and drops the memo.
+  const kvCache = new Map<string, KvEntry | null>();
+  let kvCacheIndex = -1;
+  const kvGetAt = (k: string): KvEntry | undefined => {
+    const index = fsm.appliedIndex();
+    if (index !== kvCacheIndex) {
+      kvCache.clear();
+      kvCacheIndex = index;
+    }
+    let e = kvCache.get(k);
+    if (e === undefined) {
+      e = kvGet(db, k) ?? null;
+      if (kvCache.size < 10_000) kvCache.set(k, e);
+    }
+    // A copy: callers get an entry of their own, as from the database.
+    return e ? { ...e } : undefined;
+  };
   return {
     appliedIndex: () => fsm.appliedIndex(),
     tableIndex: (t) => Math.max(1, fsm.tableIndex(t)),
@@ -93,7 +116,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
       db.select().from(nodes).where(eq(nodes.name, idOrName)).get(),
     nodeStatus,
     nodeStatuses: () => statusesStmt.all() as (NodeStatusRow & { id: string })[],
-    kvGet: (k) => kvGet(db, k),
+    kvGet: kvGetAt,
     kvList: (p) => kvList(db, p),
     kvPrefixIndex: (p, visible) => kvPrefixIndex(db, p, visible),
     catalog: createCatalogReader(db),

@@ -99,10 +99,10 @@ describe("KV key read fast path", () => {
   test("the waiters of one change share the answer, and a new ModifyIndex is a new answer", async () => {
     const entry = { ...ENTRY };
     const s = setup({ entry });
-    const first = await (await s.dispatch(get("/v1/kv/l/.lock"))!).json();
+    const first = (await (await s.dispatch(get("/v1/kv/l/.lock"))!).json()) as { ModifyIndex: number; Value: string | null }[];
     entry.value = "bmV3";
     entry.modifyIndex = 10;
-    const second = await (await s.dispatch(get("/v1/kv/l/.lock"))!).json();
-    expect([first[0].ModifyIndex, first[0].Value, second[0].ModifyIndex, second[0].Value]).toEqual([9, null, 10, "bmV3"]);
+    const second = (await (await s.dispatch(get("/v1/kv/l/.lock"))!).json()) as { ModifyIndex: number; Value: string | null }[];
+    expect([first[0]!.ModifyIndex, first[0]!.Value, second[0]!.ModifyIndex, second[0]!.Value]).toEqual([9, null, 10, "bmV3"]);
   });
 });
