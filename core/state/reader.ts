@@ -5,6 +5,7 @@ import { nodes, type NodeRow } from "../store/schema.ts";
 import type { Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
 import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
+import { IndexMemo } from "./index-memo.ts";
 import { blockingQuery, IndexWatch, type WatchTopic } from "./watch.ts";
 import { createJobsReader, emptyJobsReader, type JobsReader } from "./domains/jobs-read.ts";
 import { createAclReader, emptyAclReader, type AclReader } from "./domains/acl-read.ts";
@@ -84,27 +85,13 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     }
     return row ?? undefined;
   };
-  // KV reads of one key, memoized for the applied index they were read at:
-  // a lock's release wakes every contender's blocking read of the lock key
-  // and brings each one's acquire (bench/locks.ts: ~30 reads of the same key
-  // per hand-over), all at one index. Entries are applied and published in
-  // one synchronous step (core/raft/driver.ts process), so the rows never
-  // differ from what the applied index says between two turns of the event
-  // loop; any entry, a restore included, moves the index and drops the memo.
-  const kvCache = new Map<string, KvEntry | null>();
-  let kvCacheIndex = -1;
+  // A key's row and its lock-delay, remembered for the applied index (core/state/index-memo.ts):
+  // the contenders a lock's release wakes read both, all at one index.
+  const kvRows = new IndexMemo(() => fsm.appliedIndex(), (k) => kvGet(db, k));
+  const lockDelays = new IndexMemo(() => fsm.appliedIndex(), (k) => lockDelayUntil(db, k));
+  // A copy: each caller gets an entry of its own, as from the database.
   const kvGetAt = (k: string): KvEntry | undefined => {
-    const index = fsm.appliedIndex();
-    if (index !== kvCacheIndex) {
-      kvCache.clear();
-      kvCacheIndex = index;
-    }
-    let e = kvCache.get(k);
-    if (e === undefined) {
-      e = kvGet(db, k) ?? null;
-      if (kvCache.size < 10_000) kvCache.set(k, e);
-    }
-    // A copy: callers get an entry of their own, as from the database.
+    const e = kvRows.get(k);
     return e ? { ...e } : undefined;
   };
   return {
@@ -122,7 +109,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     catalog: createCatalogReader(db),
     jobs: createJobsReader(db),
     acl: createAclReader(db),
-    sessions: { get: (id) => getSession(db, id), list: (node) => listSessions(db, node), lockDelayUntil: (k) => lockDelayUntil(db, k) },
+    sessions: { get: (id) => getSession(db, id), list: (node) => listSessions(db, node), lockDelayUntil: (k) => lockDelays.get(k) },
     lists: createListScans(db),
     counts: createSummaryCounts(db),
     blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),
