@@ -91,7 +91,11 @@ async function level(clients: number, target: Target): Promise<Level> {
 async function startCorral(): Promise<Target> {
   const env: Record<string, string> = PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {};
   const c = new TestCluster({ size: 3, direct: true, sync: "full", env });
-  await c.start();
+  // A node that does not come up in time (a loaded machine) must not leave the others running.
+  await c.start().catch(async (err) => {
+    await c.stop();
+    throw err;
+  });
   const leader = await c.waitLeader();
   const url = c.nodes[leader]!.url;
   const pid = (i: number) => c.nodes[i]!.proc!.child.pid!;
