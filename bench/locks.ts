@@ -24,15 +24,22 @@
 // A cycle's latency runs from the first lock request to the release's
 // answer. Levels alternate between the two clusters so load from elsewhere
 // hits both alike. Prints one JSON line.
-//   npx bun bench/locks.ts [--seconds 5] [--clients 1,16] [--rounds 1] [--only corral|etcd]
+// Each level also charges the servers for their CPU (/proc, utime+stime):
+// `leader_cpu_ms` per cycle for the leader (corral's Raft leader, etcd's
+// leader member) and `cluster_cpu_ms` for all three, so a run on a shared
+// machine can be compared by work done as well as by cycles/s.
+// --profile DIR gives corral's nodes a Bun CPU profile (markdown) in DIR.
+//   npx bun bench/locks.ts [--seconds 5] [--clients 1,16] [--rounds 1] [--only corral|etcd] [--profile DIR]
 import { TestCluster } from "../test/helpers/cluster.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
+import { cpuSeconds } from "./support/cpu.ts";
 import { startEtcdCluster } from "./support/etcd.ts";
 
 const SECONDS = numberFlag("seconds", 5);
 const CLIENT_COUNTS = stringFlag("clients", "1,16").split(",").map(Number);
 const ONLY = stringFlag("only", "");
 const ROUNDS = Math.max(1, numberFlag("rounds", 1));
+const PROFILE_DIR = stringFlag("profile", "");
 const VALUE = "v".repeat(100);
 
 interface Level {
@@ -41,6 +48,9 @@ interface Level {
   p50_ms: number;
   p99_ms: number;
   errors: number;
+  /** Server CPU per cycle (ms): the leader's, and the three servers' together. */
+  leader_cpu_ms: number;
+  cluster_cpu_ms: number;
 }
 
 /** One contender: prepare (session or lease) once, then run cycles. */
@@ -48,6 +58,8 @@ interface Target {
   contender(id: number): Promise<() => Promise<boolean>>;
   /** A fresh lock for the next level, so one level's leftovers never slow the next. */
   newLock(): void;
+  /** The server processes, the leader first (CPU accounting). */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -55,6 +67,8 @@ async function level(clients: number, target: Target): Promise<Level> {
   const cycles = await Promise.all(Array.from({ length: clients }, (_, i) => target.contender(i)));
   const lat: number[] = [];
   let errors = 0;
+  const pids = target.pids();
+  const cpu0 = pids.map(cpuSeconds);
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
   await Promise.all(cycles.map(async (cycle) => {
@@ -66,15 +80,25 @@ async function level(clients: number, target: Target): Promise<Level> {
     }
   }));
   const secs = (performance.now() - t0) / 1000;
+  const spent = pids.map((p, i) => cpuSeconds(p) - cpu0[i]!);
+  const perCycle = (s: number) => Number(((s * 1000) / Math.max(1, lat.length)).toFixed(2));
   lat.sort((a, b) => a - b);
   const q = (p: number) => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? NaN).toFixed(3));
-  return { clients, cycles_per_s: Math.round(lat.length / secs), p50_ms: q(0.5), p99_ms: q(0.99), errors };
+  return { clients, cycles_per_s: Math.round(lat.length / secs), p50_ms: q(0.5), p99_ms: q(0.99), errors,
+    leader_cpu_ms: perCycle(spent[0] ?? 0), cluster_cpu_ms: perCycle(spent.reduce((a, b) => a + b, 0)) };
 }
 
 async function startCorral(): Promise<Target> {
-  const c = new TestCluster({ size: 3, direct: true, sync: "full" });
-  await c.start();
-  const url = c.nodes[await c.waitLeader()]!.url;
+  const env: Record<string, string> = PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {};
+  const c = new TestCluster({ size: 3, direct: true, sync: "full", env });
+  // A node that does not come up in time (a loaded machine) must not leave the others running.
+  await c.start().catch(async (err) => {
+    await c.stop();
+    throw err;
+  });
+  const leader = await c.waitLeader();
+  const url = c.nodes[leader]!.url;
+  const pid = (i: number) => c.nodes[i]!.proc!.child.pid!;
   let round = 0;
   return {
     async contender(id) {
@@ -102,7 +126,10 @@ async function startCorral(): Promise<Target> {
       };
     },
     newLock: () => void round++,
+    pids: () => [leader, ...[0, 1, 2].filter((i) => i !== leader)].map(pid),
     async stop() {
+      // A profile is written on a clean exit only: SIGTERM first when one was asked for.
+      if (PROFILE_DIR) await Promise.all([0, 1, 2].map((i) => c.kill(i, "SIGTERM")));
       await c.stop();
     },
   };
@@ -111,7 +138,8 @@ async function startCorral(): Promise<Target> {
 async function startEtcd(): Promise<Target | { skipped: string }> {
   const etcd = await startEtcdCluster("locks");
   if ("skipped" in etcd) return etcd;
-  const { leaderUrl, stop } = etcd;
+  const { leaderUrl, stop, urls, procs } = etcd;
+  const leaderAt = urls.indexOf(leaderUrl);
   const b64 = (s: string) => Buffer.from(s).toString("base64");
   const post = async (path: string, body: unknown) => {
     const r = await fetch(leaderUrl + path, { method: "POST", body: JSON.stringify(body) });
@@ -132,13 +160,17 @@ async function startEtcd(): Promise<Target | { skipped: string }> {
       };
     },
     newLock: () => void round++,
+    pids: () => [leaderAt, ...[0, 1, 2].filter((i) => i !== leaderAt)].map((i) => procs[i]!.pid!),
     stop,
   };
 }
 
 function median(runs: Level[]): Level {
   const mid = <K extends keyof Level>(k: K) => [...runs].sort((a, b) => (a[k] as number) - (b[k] as number))[Math.floor(runs.length / 2)]![k];
-  return { clients: runs[0]!.clients, cycles_per_s: mid("cycles_per_s"), p50_ms: mid("p50_ms"), p99_ms: mid("p99_ms"), errors: runs.reduce((a, r) => a + r.errors, 0) };
+  return {
+    clients: runs[0]!.clients, cycles_per_s: mid("cycles_per_s"), p50_ms: mid("p50_ms"), p99_ms: mid("p99_ms"), errors: runs.reduce((a, r) => a + r.errors, 0),
+    leader_cpu_ms: mid("leader_cpu_ms"), cluster_cpu_ms: mid("cluster_cpu_ms"),
+  };
 }
 
 const targets: { name: "corral" | "etcd"; target: Target }[] = [];
@@ -170,6 +202,7 @@ if (Array.isArray(result.etcd)) {
     clients: c.clients,
     cycles_vs_etcd: Number((c.cycles_per_s / etcd[i]!.cycles_per_s).toFixed(2)),
     p99_vs_etcd: Number((c.p99_ms / etcd[i]!.p99_ms).toFixed(2)),
+    cluster_cpu_vs_etcd: Number((c.cluster_cpu_ms / etcd[i]!.cluster_cpu_ms).toFixed(2)),
   }));
 }
 console.log(JSON.stringify(result));

@@ -66,8 +66,8 @@ import { sessionRoutes } from "./api/sessions.ts";
 import { txnRoutes } from "./api/txn.ts";
 import { SessionTimers } from "./cluster/session-timers.ts";
 import { Counter } from "prom-client";
-import { readGate } from "./http/read-gate.ts";
-import { heldLimit } from "./http/middleware/held-limit.ts";
+import { leaderReadBarrier, readGate } from "./http/read-gate.ts";
+import { HeldSlots, heldLimit } from "./http/middleware/held-limit.ts";
 import { agentForwardFailed, leaderForward, proposeFailed } from "./http/leader-forward.ts";
 import { raftLeaderGate } from "./http/raft-leader.ts";
 import { createRaft, DEV_RAFT_ID } from "./cluster/raft/setup.ts";
@@ -324,6 +324,11 @@ function buildRouteTable(config: Config, o: {
 }) {
   const { raft, security, leaderClient } = o;
   const httpMetrics = new HttpMetrics({ registry: o.metrics });
+  const held = {
+    streamsPerToken: config.http.maxStreamsPerToken, streamsPerAddress: config.http.maxStreamsPerAddress,
+    blockingPerToken: config.http.maxBlockingPerToken, blockingPerAddress: config.http.maxBlockingPerAddress,
+  };
+  const slots = new HeldSlots(held);
   const routes = createRouteTable({
     log: o.log,
     version: VERSION,
@@ -336,16 +341,17 @@ function buildRouteTable(config: Config, o: {
       : undefined,
     outer: [httpMetrics.middleware(), ...security.outer],
     // Fair shares of held requests (event streams, log follows, blocking queries) per token and address.
-    extra: [...security.middlewares, heldLimit({
-      streamsPerToken: config.http.maxStreamsPerToken, streamsPerAddress: config.http.maxStreamsPerAddress,
-      blockingPerToken: config.http.maxBlockingPerToken, blockingPerAddress: config.http.maxBlockingPerAddress,
-    })],
+    extra: [...security.middlewares, heldLimit(held, slots)],
     // "forward" and "read" routes on an agent, "leader" routes on a follower (core/http/leader-routing.ts).
     forward: leaderClient ? leaderForward((req) => leaderClient.forward(req)) : undefined,
     raftLeader: raft ? raftLeaderGate({ status: () => raft.status(), key: o.key, scheme: o.peer.scheme, fetch: o.peer.fetch }) : undefined,
     routeMiddleware: security.routeMiddleware,
-    // Routes' fast paths (Raft messages, heartbeats, KV writes) before hono: core/http/fast-route.ts.
-    fast: { open: security.open, metrics: httpMetrics },
+    // Routes' fast paths (Raft messages, heartbeats, KV writes and key reads) before hono: core/http/fast-route.ts.
+    // A fast blocking read takes the same held slots and waits at the same read gate as its route.
+    fast: {
+      open: security.open, metrics: httpMetrics, held: slots,
+      leaderRead: raft ? leaderReadBarrier({ readBarrier: () => raft.readBarrier(), leaseBarrier: () => raft.leaseBarrier() }) : undefined,
+    },
   });
   return { routes, httpMetrics };
 }

@@ -8,8 +8,10 @@ import { consulError } from "../http/errors.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
 import { kvView } from "../state/domains/txn.ts";
+import type { WatchTopic } from "../state/watch.ts";
 import { lockWriter, type LockWriter } from "./kv-lock-write.ts";
 import { kvWriteFast } from "./kv-fast.ts";
+import { kvReadFast } from "./kv-read-fast.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { pathParam } from "./schemas.ts";
 
@@ -44,6 +46,9 @@ function uintParam(c: Context, name: string): number | undefined {
   if (!/^\d{1,20}$/.test(v) || !Number.isSafeInteger(Number(v))) throw consulError(400, `Invalid ${name} value`);
   return Number(v);
 }
+
+/** What a KV blocking read waits on: writes to keys under `key` (core/state/watch.ts). */
+export const kvTopic = (key: string): WatchTopic => ({ table: "kv", prefix: key });
 
 /** Keys under prefix, each cut after the first separator past the prefix (Consul's keys+separator). */
 export function listKeys(keys: string[], prefix: string, separator: string | null): string[] {
@@ -86,7 +91,8 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
       const visible = scope.seesAllUnder("key", key) ? undefined : (k: string) => scope.can("key", k);
       const listing = recurse || keysMode;
       const { index, value } = await state.blocking(
-        { tables: ["kv"], minIndex: params.index, waitMs: params.waitMs, signal: c.req.raw.signal },
+        // Woken only by writes to keys under `key` (a single key's too: a missing key answers the index under it).
+        { tables: [kvTopic(key)], minIndex: params.index, waitMs: params.waitMs, signal: c.req.raw.signal },
         () => {
           if (listing) {
             const entries = scope.keepUnder(state.kvList(key), "key", key, (e) => e.key);
@@ -111,6 +117,10 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
       return c.json(value.map(view));
     },
     leader: "read",
+    // The plain read of one key (Consul's lock recipe waits with it) before hono on leader-role nodes (kv-read-fast.ts).
+    fast: d.replicator
+      ? kvReadFast({ state: d.state, status: () => d.replicator!.status(), datacenter: d.host.datacenter, params: keyParam, topic: kvTopic })
+      : undefined,
   });
 
   d.routes.add({

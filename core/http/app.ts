@@ -41,7 +41,7 @@ export interface AppOptions {
    * Routes' fast paths run before hono (core/http/fast-route.ts) when given:
    * `open` is Security.open, `metrics` the request metrics of the `outer` middleware.
    */
-  fast?: Pick<FastShape, "open" | "metrics">;
+  fast?: Pick<FastShape, "open" | "metrics" | "held" | "leaderRead">;
 }
 
 /** Longest error message sent back (the fuzzer found 6 KB IDs echoed in Consul's texts). */

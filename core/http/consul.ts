@@ -26,7 +26,11 @@ export interface BlockingParams {
 
 /** B1, B2, B8: index, wait (capped, with Consul's jitter of up to wait/16), consistency. */
 export function blockingParams(c: Context, rng: () => number = Math.random): BlockingParams {
-  const q = new URL(c.req.url).searchParams;
+  return blockingParamsOf(new URL(c.req.url).searchParams, rng);
+}
+
+/** The same from a query (a fast path, which has no hono context: core/api/kv-read-fast.ts). */
+export function blockingParamsOf(q: URLSearchParams, rng: () => number = Math.random): BlockingParams {
   let index = 0;
   const rawIndex = q.get("index");
   if (rawIndex !== null && rawIndex !== "") {

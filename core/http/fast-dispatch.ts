@@ -10,8 +10,10 @@ import { ApiError } from "./errors.ts";
 import { fastError, fastInternal, fastInvalidInput, fastMalformedJson } from "./fast-reply.ts";
 import type { FastRoute } from "./fast-route.ts";
 import type { HttpMetrics } from "./middleware/http-metrics.ts";
+import type { HeldSlots } from "./middleware/held-limit.ts";
 import { SIGNATURE_HEADER, type RpcVerifier } from "./middleware/cluster-auth.ts";
 import { pathAndQueryOf, pathOf } from "./path-of.ts";
+import { inert } from "./middleware/inert-answers.ts";
 
 /** What the route table knows that its fast paths share. */
 export interface FastShape {
@@ -25,6 +27,10 @@ export interface FastShape {
   open(): boolean;
   /** The request metrics the route table's middleware feeds. */
   metrics?: HttpMetrics;
+  /** The held-limit middleware's slots (a fast path that holds a request takes them too). */
+  held?: HeldSlots;
+  /** The read gate's wait on the leader, for fast paths of "read" routes. */
+  leaderRead?: (consistent: boolean, path: string) => Promise<void>;
   log: Logger;
 }
 
@@ -112,7 +118,10 @@ function compile(e: FastEntry, shape: FastShape, route: Fetch): Compiled {
   const c: Compiled = {
     method, prefix, exact, signed, cap, label,
     run: (req, env, rest) => {
-      const length = Number(req.headers.get("content-length") ?? NaN);
+      const declared = req.headers.get("content-length");
+      // A GET is taken only without a body (as clients send it); anything else to the route.
+      if (method === "GET" && (declared !== null || req.headers.has("transfer-encoding"))) return undefined;
+      const length = method === "GET" ? 0 : Number(declared ?? NaN);
       // No length, or over the route's cap: the route's body limit decides.
       if (!Number.isFinite(length) || length > cap) return undefined;
       // An unsigned fast path skips the ACL, audit and rate-limit middlewares: only while there are none.
@@ -133,6 +142,9 @@ function compile(e: FastEntry, shape: FastShape, route: Fetch): Compiled {
   return c;
 }
 
+/** A GET's body (taken only without one). */
+const NO_BODY = new Uint8Array(0);
+
 /** One decoder for every body (a fast path runs per request; decode() keeps no state between calls). */
 const utf8 = new TextDecoder();
 
@@ -140,7 +152,7 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
   const started = e.fast.metered ? shape.metrics?.now() : undefined;
   let res: Response;
   try {
-    const body = new Uint8Array(await req.arrayBuffer());
+    const body = c.method === "GET" ? NO_BODY : new Uint8Array(await req.arrayBuffer());
     if (c.signed && !shape.verifier.verify(req.headers.get(SIGNATURE_HEADER), c.method, pathAndQueryOf(req.url), req.headers.get("host"), body).ok) {
       return refuseByRoute(route, req, env, body);
     }
@@ -160,7 +172,7 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
         else refused = fastInvalidInput(out.error.issues[0]);
       }
     }
-    res = refused ?? await e.fast.answer({ req, body, data, taken });
+    res = refused ?? await e.fast.answer({ req, body, data, taken, env, held: shape.held, leaderRead: shape.leaderRead });
   } catch (err) {
     if (err instanceof ApiError) res = fastError(err);
     else {
@@ -169,7 +181,8 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
     }
   }
   if (started !== undefined) shape.metrics!.observe(c.method, c.label, res.status, started);
-  return res;
+  // As the inert-answers middleware marks every answer of the route table (no fast path serves /v1/invoke/).
+  return inert(res, false);
 }
 
 /**

@@ -23,6 +23,8 @@
 // test of whether this request is one the fast path takes (`takes`, before
 // the body is read) and the answer itself.
 
+import type { HeldSlots } from "./middleware/held-limit.ts";
+
 /** One request the fast path took, its body read (and its signature checked, on a signed route). */
 export interface FastRequest<T = true> {
   req: Request;
@@ -31,6 +33,12 @@ export interface FastRequest<T = true> {
   data: unknown;
   /** What `takes` returned. */
   taken: T;
+  /** The server's env: the client's address (core/http/remote-addr.ts remoteOf). */
+  env: unknown;
+  /** The route table's held-request slots (the held-limit middleware's own), for a fast path that holds a request. */
+  held?: HeldSlots;
+  /** The read gate's wait on the leader (core/http/read-gate.ts), for a fast path of a "read" route; absent off leader-role nodes. */
+  leaderRead?: (consistent: boolean, path: string) => Promise<void>;
 }
 
 export interface FastRoute<T = true> {
@@ -38,7 +46,8 @@ export interface FastRoute<T = true> {
    * Whether this request is one for the fast path, before its body is read
    * (no I/O, no await): undefined or false sends it to the route. `rest` is the path
    * after the route's literal prefix (its trailing parameter, undecoded),
-   * `length` the declared Content-Length (already within the route's cap).
+   * `length` the declared Content-Length (already within the route's cap; a
+   * GET is taken only without a body, its length 0).
    */
   takes?(req: Request, rest: string, length: number): T | undefined | false;
   /** Parse the body as JSON and validate it with the route's JSON body schema (request.body). */

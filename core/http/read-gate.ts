@@ -48,6 +48,22 @@ export function readGate(deps: ReadGateDeps): (handler: Handler) => Handler {
   };
 }
 
+/**
+ * The gate's wait on the leader for a request without a hono context (a fast
+ * path, which is only taken on the leader: a follower forwards, the route's
+ * work): `?consistent` a read-index round, the default mode the lease; the
+ * same refusals as the gate (`path` says whether they are Consul's text).
+ */
+export function leaderReadBarrier(deps: Pick<ReadGateDeps, "readBarrier" | "leaseBarrier">): (consistent: boolean, path: string) => Promise<void> {
+  return async (consistent, path) => {
+    try {
+      await (consistent ? deps.readBarrier() : deps.leaseBarrier());
+    } catch (err) {
+      throw refusalOf(path, err);
+    }
+  };
+}
+
 /** A follower passes a read to the leader it knows: signed, one hop further, or 503. */
 async function forwardToLeader(c: Context, leader: string | undefined, deps: ReadGateDeps): Promise<Response> {
   const hops = forwardedHops(c);
@@ -68,11 +84,15 @@ async function forwardToLeader(c: Context, leader: string | undefined, deps: Rea
 
 /** The leader could not confirm it still leads (deposed, no quorum, timeout). */
 function readRefused(c: Context, err: unknown): ApiError {
+  return refusalOf(c.req.path, err);
+}
+
+function refusalOf(path: string, err: unknown): ApiError {
   const e = err as { code?: string; message?: string; leader?: string };
   if (err instanceof ApiError) return err;
-  if (e?.code === "TIMEOUT") return new ApiError(504, "TIMEOUT", `${e.message}; retry, or read with ?stale`, {}, isConsulPath(c.req.path) ? "text" : "json");
+  if (e?.code === "TIMEOUT") return new ApiError(504, "TIMEOUT", `${e.message}; retry, or read with ?stale`, {}, isConsulPath(path) ? "text" : "json");
   if (e?.code === "NOT_LEADER" || e?.code === "SHUTTING_DOWN") {
-    return unavailable(c, "NOT_LEADER", `${e.message}${e.leader ? ` (leader: ${e.leader})` : ""}; retry`);
+    return unavailableAt(path, "NOT_LEADER", `${e.message}${e.leader ? ` (leader: ${e.leader})` : ""}; retry`);
   }
   // Any other refusal of the replicator (STORAGE_FAILED: this node stopped) keeps its status.
   if (err instanceof ReplicationError) return replicationApiError(err);
@@ -81,5 +101,9 @@ function readRefused(c: Context, err: unknown): ApiError {
 
 /** 503 with a JSON body, or Consul's short text on Consul-compatible routes. */
 function unavailable(c: Context, code: string, message: string): ApiError {
-  return new ApiError(503, code, message, { "Retry-After": "1" }, isConsulPath(c.req.path) ? "text" : "json");
+  return unavailableAt(c.req.path, code, message);
+}
+
+function unavailableAt(path: string, code: string, message: string): ApiError {
+  return new ApiError(503, code, message, { "Retry-After": "1" }, isConsulPath(path) ? "text" : "json");
 }

@@ -11,6 +11,7 @@ import { NewerFormatError, newerFormatProblem } from "./command-versions.ts";
 import { applierFor, allTables, tablesOf } from "./appliers.ts";
 import { IndexWatch } from "./watch.ts";
 import { allocNodesChangedAt } from "./alloc-nodes-changed.ts";
+import { kvKeysChangedAt } from "./kv-keys-changed.ts";
 import { applyFailedResult, isStorageFailure } from "./apply-failure.ts";
 
 export interface AppliedEntry {
@@ -124,9 +125,14 @@ export class Fsm {
     // Agents block on their own node's allocations: wake only the nodes this entry changed.
     // A restore ("*") keeps the rows' own indexes, so it names no keys and wakes every waiter.
     const restore = applierFor(entry.command)?.tables.includes("*") ?? false;
-    const keyed = !restore && tables.includes("allocations") && this.watch.hasKeyedWaiters("allocations")
-      ? new Map([["allocations", allocNodesChangedAt(this.store.db, entry.index)]])
-      : undefined;
+    // KV reads wait on their key or prefix: wake only those the entry's keys fall under (kv-keys-changed.ts).
+    let keyed: Map<string, string[]> | undefined;
+    if (!restore) {
+      if (tables.includes("allocations") && this.watch.hasKeyedWaiters("allocations")) {
+        (keyed ??= new Map()).set("allocations", allocNodesChangedAt(this.store.db, entry.index));
+      }
+      if (tables.includes("kv") && this.watch.hasKeyedWaiters("kv")) (keyed ??= new Map()).set("kv", kvKeysChangedAt(this.store.db, entry.index));
+    }
     this.watch.notify(tables, keyed);
     for (const fn of this.listeners) {
       try {

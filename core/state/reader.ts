@@ -5,6 +5,7 @@ import { nodes, type NodeRow } from "../store/schema.ts";
 import type { Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
 import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
+import { IndexMemo } from "./index-memo.ts";
 import { blockingQuery, IndexWatch, type WatchTopic } from "./watch.ts";
 import { createJobsReader, emptyJobsReader, type JobsReader } from "./domains/jobs-read.ts";
 import { createAclReader, emptyAclReader, type AclReader } from "./domains/acl-read.ts";
@@ -84,6 +85,15 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     }
     return row ?? undefined;
   };
+  // A key's row and its lock-delay, remembered for the applied index (core/state/index-memo.ts):
+  // the contenders a lock's release wakes read both, all at one index.
+  const kvRows = new IndexMemo(() => fsm.appliedIndex(), (k) => kvGet(db, k));
+  const lockDelays = new IndexMemo(() => fsm.appliedIndex(), (k) => lockDelayUntil(db, k));
+  // A copy: each caller gets an entry of its own, as from the database.
+  const kvGetAt = (k: string): KvEntry | undefined => {
+    const e = kvRows.get(k);
+    return e ? { ...e } : undefined;
+  };
   return {
     appliedIndex: () => fsm.appliedIndex(),
     tableIndex: (t) => Math.max(1, fsm.tableIndex(t)),
@@ -93,13 +103,13 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
       db.select().from(nodes).where(eq(nodes.name, idOrName)).get(),
     nodeStatus,
     nodeStatuses: () => statusesStmt.all() as (NodeStatusRow & { id: string })[],
-    kvGet: (k) => kvGet(db, k),
+    kvGet: kvGetAt,
     kvList: (p) => kvList(db, p),
     kvPrefixIndex: (p, visible) => kvPrefixIndex(db, p, visible),
     catalog: createCatalogReader(db),
     jobs: createJobsReader(db),
     acl: createAclReader(db),
-    sessions: { get: (id) => getSession(db, id), list: (node) => listSessions(db, node), lockDelayUntil: (k) => lockDelayUntil(db, k) },
+    sessions: { get: (id) => getSession(db, id), list: (node) => listSessions(db, node), lockDelayUntil: (k) => lockDelays.get(k) },
     lists: createListScans(db),
     counts: createSummaryCounts(db),
     blocking: (opts, read) => blockingQuery(fsm.watch, opts, read),

@@ -10,10 +10,20 @@
 // agent blocks on its own node's allocations; without keys, each allocation
 // write woke all of them, and each re-ran its query to find nothing new:
 // O(agents) reads per write, the placement scale run's largest cost.
+//
+// Or to a prefix of keys (`{ table: "kv", prefix: "locks/" }`): it wakes when
+// a named key starts with the prefix. KV blocking reads wait this way (a
+// single key's read too: a missing key answers with the index under it as a
+// prefix, core/api/kv.ts). With 16 contenders waiting on a lock key, each
+// write under the lock used to wake all 16, which re-read the key and waited
+// again (bench/locks.ts).
 export type Waiter = () => void;
 
-/** A table, or one key of it (the waiter wakes only on changes that name the key). */
-export type WatchTopic = string | { table: string; key: string };
+/**
+ * A table, one key of it (the waiter wakes only on changes that name the key),
+ * or the keys under a prefix (it wakes on changes that name a key starting with it).
+ */
+export type WatchTopic = string | { table: string; key: string } | { table: string; prefix: string };
 
 /** Per table, the keys a change touched; a table left out wakes every keyed waiter of it. */
 export type ChangedKeys = ReadonlyMap<string, Iterable<string>>;
@@ -22,6 +32,8 @@ export class IndexWatch {
   private waiters = new Map<string, Set<Waiter>>();
   /** table -> key -> waiters narrowed to that key. */
   private keyed = new Map<string, Map<string, Set<Waiter>>>();
+  /** table -> prefix -> waiters narrowed to keys under that prefix. */
+  private prefixed = new Map<string, Map<string, Set<Waiter>>>();
 
   notify(tables: readonly string[], changedKeys?: ChangedKeys): void {
     // Collected first, called after: a woken waiter unregisters itself from the maps walked here.
@@ -34,27 +46,34 @@ export class IndexWatch {
         wake.push(set);
       }
       const byKey = this.keyed.get(t);
-      if (!byKey) continue;
+      const byPrefix = this.prefixed.get(t);
+      if (!byKey && !byPrefix) continue;
       const keys = changedKeys?.get(t);
       if (keys === undefined) {
+        // A change that names no keys (a restore): every narrowed waiter of the table.
         this.keyed.delete(t);
-        for (const ws of byKey.values()) wake.push(ws);
+        this.prefixed.delete(t);
+        if (byKey) for (const ws of byKey.values()) wake.push(ws);
+        if (byPrefix) for (const ws of byPrefix.values()) wake.push(ws);
         continue;
       }
       for (const k of keys) {
-        const ws = byKey.get(k);
-        if (!ws) continue;
-        byKey.delete(k);
-        wake.push(ws);
+        const ws = byKey?.get(k);
+        if (ws) {
+          byKey!.delete(k);
+          wake.push(ws);
+        }
+        if (byPrefix && byPrefix.size > 0) takePrefixesOf(k, byPrefix, wake);
       }
-      if (byKey.size === 0) this.keyed.delete(t);
+      if (byKey?.size === 0) this.keyed.delete(t);
+      if (byPrefix?.size === 0) this.prefixed.delete(t);
     }
     for (const ws of wake) for (const w of ws) w();
   }
 
   /** Whether some waiter is narrowed to keys of `table` (else a notifier need not work out its keys). */
   hasKeyedWaiters(table: string): boolean {
-    return (this.keyed.get(table)?.size ?? 0) > 0;
+    return (this.keyed.get(table)?.size ?? 0) > 0 || (this.prefixed.get(table)?.size ?? 0) > 0;
   }
 
   /**
@@ -84,9 +103,10 @@ export class IndexWatch {
   private remove(topic: WatchTopic, waiter: Waiter): void {
     const set = this.setOf(topic, false);
     if (!set?.delete(waiter) || set.size > 0 || typeof topic === "string") return;
-    const byKey = this.keyed.get(topic.table)!;
-    byKey.delete(topic.key);
-    if (byKey.size === 0) this.keyed.delete(topic.table);
+    const [maps, name] = "key" in topic ? [this.keyed, topic.key] : [this.prefixed, topic.prefix];
+    const byName = maps.get(topic.table)!;
+    byName.delete(name);
+    if (byName.size === 0) maps.delete(topic.table);
   }
 
   private setOf(topic: WatchTopic, create: boolean): Set<Waiter> | undefined {
@@ -95,13 +115,14 @@ export class IndexWatch {
       if (!set && create) this.waiters.set(topic, (set = new Set()));
       return set;
     }
-    let byKey = this.keyed.get(topic.table);
-    if (!byKey) {
+    const [maps, name] = "key" in topic ? [this.keyed, topic.key] : [this.prefixed, topic.prefix];
+    let byName = maps.get(topic.table);
+    if (!byName) {
       if (!create) return undefined;
-      this.keyed.set(topic.table, (byKey = new Map()));
+      maps.set(topic.table, (byName = new Map()));
     }
-    let set = byKey.get(topic.key);
-    if (!set && create) byKey.set(topic.key, (set = new Set()));
+    let set = byName.get(name);
+    if (!set && create) byName.set(name, (set = new Set()));
     return set;
   }
 
@@ -109,8 +130,32 @@ export class IndexWatch {
   size(): number {
     let n = 0;
     for (const s of this.waiters.values()) n += s.size;
-    for (const byKey of this.keyed.values()) for (const s of byKey.values()) n += s.size;
+    for (const maps of [this.keyed, this.prefixed]) for (const byName of maps.values()) for (const s of byName.values()) n += s.size;
     return n;
+  }
+}
+
+/**
+ * Moves the waiters of every prefix of `key` from `byPrefix` to `wake`. Walks
+ * whichever is shorter: the waited prefixes (each tested against the key) or
+ * the key's own prefixes (each looked up), so neither many prefixes nor long
+ * keys make it slow.
+ */
+function takePrefixesOf(key: string, byPrefix: Map<string, Set<Waiter>>, wake: Set<Waiter>[]): void {
+  if (byPrefix.size <= key.length + 1) {
+    for (const [p, ws] of byPrefix) {
+      if (!key.startsWith(p)) continue;
+      byPrefix.delete(p);
+      wake.push(ws);
+    }
+    return;
+  }
+  for (let n = 0; n <= key.length; n++) {
+    const p = key.slice(0, n);
+    const ws = byPrefix.get(p);
+    if (!ws) continue;
+    byPrefix.delete(p);
+    wake.push(ws);
   }
 }
 

@@ -5,6 +5,7 @@ import { ACL_MIGRATION } from "./migration-acl.ts";
 import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
+import { KV_CHANGE_INDEX_MIGRATION } from "./migration-kv-change.ts";
 import { ALLOC_CHANGE_INDEX_MIGRATION, LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
 import { SUMMARY_COUNTS_MIGRATION } from "./migration-summary.ts";
 
@@ -127,4 +128,6 @@ export const migrations: string[] = [
   ALLOC_CHANGE_INDEX_MIGRATION,
   // 15: covering indexes for the counts of GET /v1/summary (migration-summary.ts).
   SUMMARY_COUNTS_MIGRATION,
+  // 16: KV keys and tombstones by the entry that changed them: per-key wakeups (migration-kv-change.ts).
+  KV_CHANGE_INDEX_MIGRATION,
 ];

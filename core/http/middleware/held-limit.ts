@@ -12,7 +12,7 @@
 // plugin's blocking route or log follow is counted without doing anything.
 // Exempt: requests another node signed and passed on (that node counted
 // them for its client) and plugin traffic proxied under /v1/invoke/.
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { createHash } from "node:crypto";
 import { ApiError } from "../errors.ts";
 import { isConsulPath } from "../consul-paths.ts";
@@ -78,40 +78,61 @@ interface KindLimits {
   addressKey: string;
 }
 
-export function heldLimit(opts: HeldLimitOptions): MiddlewareHandler {
-  const kinds: Record<HeldKind, KindLimits> = {
-    stream: {
-      byToken: new SlotCounter(opts.streamsPerToken), byAddress: new SlotCounter(opts.streamsPerAddress),
-      code: "TOO_MANY_STREAMS", what: "event streams and log follows",
-      tokenKey: "http.max_streams_per_token", addressKey: "http.max_streams_per_address",
-    },
-    blocking: {
-      byToken: new SlotCounter(opts.blockingPerToken), byAddress: new SlotCounter(opts.blockingPerAddress),
-      code: "TOO_MANY_BLOCKING_QUERIES", what: "blocking queries",
-      tokenKey: "http.max_blocking_per_token", addressKey: "http.max_blocking_per_address",
-    },
-  };
-  return async function heldLimitMiddleware(c, next) {
-    // Only GET/HEAD can be held: skip the URL parse for every write.
-    const kind = c.req.method === "GET" || c.req.method === "HEAD" ? heldKind(c.req.method, c.req.path, new URL(c.req.url).searchParams) : undefined;
-    if (!kind || isNodeSigned(c)) return next();
-    const k = kinds[kind];
-    // No token: the address cap alone (every tokenless client would otherwise share one budget).
-    const token = requestToken(c.req.url, (n) => c.req.header(n));
+/**
+ * The node's held-request slots, per kind, token and address: the
+ * middleware below takes them for every route, and a fast path that holds a
+ * request (core/api/kv-read-fast.ts) takes them here too, so the two share
+ * one budget.
+ */
+export class HeldSlots {
+  private kinds: Record<HeldKind, KindLimits>;
+
+  constructor(opts: HeldLimitOptions) {
+    this.kinds = {
+      stream: {
+        byToken: new SlotCounter(opts.streamsPerToken), byAddress: new SlotCounter(opts.streamsPerAddress),
+        code: "TOO_MANY_STREAMS", what: "event streams and log follows",
+        tokenKey: "http.max_streams_per_token", addressKey: "http.max_streams_per_address",
+      },
+      blocking: {
+        byToken: new SlotCounter(opts.blockingPerToken), byAddress: new SlotCounter(opts.blockingPerAddress),
+        code: "TOO_MANY_BLOCKING_QUERIES", what: "blocking queries",
+        tokenKey: "http.max_blocking_per_token", addressKey: "http.max_blocking_per_address",
+      },
+    };
+  }
+
+  /**
+   * Takes a slot of `kind` for this token ("" for none: the address cap
+   * alone) and address; throws the 429 (text on Consul's paths) when either
+   * holds its cap. Returns the slot's release (idempotent).
+   */
+  hold(kind: HeldKind, token: string, address: string, path: string): () => void {
+    const k = this.kinds[kind];
     const tokenKey = token ? createHash("sha256").update(token).digest("hex") : "";
-    const address = remoteAddress(c);
-    if (tokenKey && !k.byToken.take(tokenKey)) refuse(c, k, `this token holds ${k.byToken.max} ${k.what} on this node (${k.tokenKey})`);
+    if (tokenKey && !k.byToken.take(tokenKey)) refuse(path, k, `this token holds ${k.byToken.max} ${k.what} on this node (${k.tokenKey})`);
     if (address && !k.byAddress.take(address)) {
       if (tokenKey) k.byToken.release(tokenKey);
-      refuse(c, k, `this address holds ${k.byAddress.max} ${k.what} on this node (${k.addressKey})`);
+      refuse(path, k, `this address holds ${k.byAddress.max} ${k.what} on this node (${k.addressKey})`);
     }
     let released = false;
-    const release = () => {
+    return () => {
       if (released) return;
       released = true;
       if (tokenKey) k.byToken.release(tokenKey);
       if (address) k.byAddress.release(address);
     };
+  }
+}
+
+/** The middleware; `slots` shared with the fast paths that hold requests (one budget). */
+export function heldLimit(opts: HeldLimitOptions, slots: HeldSlots = new HeldSlots(opts)): MiddlewareHandler {
+  return async function heldLimitMiddleware(c, next) {
+    // Only GET/HEAD can be held: skip the URL parse for every write.
+    const kind = c.req.method === "GET" || c.req.method === "HEAD" ? heldKind(c.req.method, c.req.path, new URL(c.req.url).searchParams) : undefined;
+    if (!kind || isNodeSigned(c)) return next();
+    // No token: the address cap alone (every tokenless client would otherwise share one budget).
+    const release = slots.hold(kind, requestToken(c.req.url, (n) => c.req.header(n)), remoteAddress(c), c.req.path);
     try {
       await next();
     } catch (err) {
@@ -126,9 +147,9 @@ export function heldLimit(opts: HeldLimitOptions): MiddlewareHandler {
   };
 }
 
-function refuse(c: Context, k: KindLimits, message: string): never {
+function refuse(path: string, k: KindLimits, message: string): never {
   // Consul answers its own routes' connection limit in text; ours answer JSON { error, code }.
-  throw new ApiError(429, k.code, `${message}; close one or retry later`, { "Retry-After": "1" }, isConsulPath(c.req.path) ? "text" : "json");
+  throw new ApiError(429, k.code, `${message}; close one or retry later`, { "Retry-After": "1" }, isConsulPath(path) ? "text" : "json");
 }
 
 /** The same bytes; calls release once when the body ends, fails or is cancelled. */
