@@ -13,6 +13,7 @@ import { MeshUpstreamPool } from "./fast/mesh-upstream.ts";
 import { MeshMetrics } from "./mesh-metrics.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
+import { startFastMeshServer } from "./fast/mesh-listen.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { SpanSink } from "./spans.ts";
 import type { TraceIds } from "./trace.ts";
@@ -46,8 +47,9 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   let server: MeshServer | undefined;
   const start = async () => {
     try {
-      server = ctx.own(await startMeshServer({
-        bind, port: cfg.mesh_port, identity, log: ctx.log,
+      const fast = typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
+      server = ctx.own(await (fast ? startFastMeshServer : startMeshServer)({
+        bind, port: cfg.mesh_port, identity, log: ctx.log, invoker: o.invoker, trace: o.trace,
         ...(o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {}),
         serverLeaf: () => identity.leaf(self),
         authorize: (source, destination) => authorizer.authorizeSource(source, destination),
@@ -55,7 +57,7 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
           const svc = o.registry.acquire(service);
           if (!svc.loaded) await svc.ready;
           const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
-          return (mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0])?.spec;
+          return mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0];
         },
         onHandshake: (peer) => meshMetrics.handshake(peer),
         onHandshakeFailed: () => meshMetrics.handshakeFailed(),
