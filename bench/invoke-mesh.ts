@@ -45,14 +45,16 @@ async function startMeshCluster(): Promise<{ a: CorralProcess; b: CorralProcess;
   const meshPort = await freePort();
   const leaderPort = await freePort();
   const quiet = { CORRAL_NODE_LOG_LEVEL: "warn" };
+  // Only what the mesh needs, as bench/invoke.ts does: a node's other plugins (the probe's sampling...) would be charged to the hop.
+  const plugins = `[plugins]\nenabled = ["discovery", "invoke", "authz"]\nwatch = false\n\n`;
   const leader = await startCorral({
     role: "leader", port: leaderPort, env: quiet,
-    config: `[cluster]\nsecret = "${SECRET}"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
+    config: `${plugins}[cluster]\nsecret = "${SECRET}"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
   });
   const management = (await getJson(`${leader.url}/v1/acl/bootstrap`, { method: "PUT" })).body.SecretID as string;
   const agent = (name: string, ip: string) => startCorral({
     role: "agent", env: { ...quiet, ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}) },
-    config: `[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${SECRET}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
+    config: `${plugins}[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${SECRET}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
   });
   const a = await agent("bench-a", "127.0.0.2");
   const b = await agent("bench-b", "127.0.0.3");
