@@ -9,9 +9,11 @@ import type { InvokeConfig } from "./config.ts";
 import type { CallHandler } from "./fetch.ts";
 import type { Invoker } from "./invoker.ts";
 import { meshCaller } from "./mesh-client.ts";
+import { MeshUpstreamPool } from "./fast/mesh-upstream.ts";
 import { MeshMetrics } from "./mesh-metrics.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
+import { startFastMeshServer } from "./fast/mesh-listen.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { SpanSink } from "./spans.ts";
 import type { TraceIds } from "./trace.ts";
@@ -24,7 +26,15 @@ export function agentServiceName(nodeName: string): string {
   return `corral-agent.${nodeName.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`.slice(0, 128);
 }
 
-export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<{ call: CallHandler }> {
+export interface MeshFront {
+  /** The fetch front's calls (the API route; the proxy listener where the sockets engine is not available). */
+  call: CallHandler;
+  /** The sockets engine's: a keep-alive pool of mTLS connections per (caller, node) and the caller of a token. */
+  pool: MeshUpstreamPool;
+  callerOf: (token: string | undefined) => Promise<string | undefined>;
+}
+
+export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<MeshFront> {
   const cfg = ctx.config;
   const identity = new MeshIdentity(ctx.host.meshCa!, cfg.mesh_leaf_ttl);
   const authorizer = meshAuthorizerFromState(ctx.state);
@@ -37,8 +47,9 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   let server: MeshServer | undefined;
   const start = async () => {
     try {
-      server = ctx.own(await startMeshServer({
-        bind, port: cfg.mesh_port, identity, log: ctx.log,
+      const fast = typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
+      server = ctx.own(await (fast ? startFastMeshServer : startMeshServer)({
+        bind, port: cfg.mesh_port, identity, log: ctx.log, invoker: o.invoker, trace: o.trace,
         ...(o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {}),
         serverLeaf: () => identity.leaf(self),
         authorize: (source, destination) => authorizer.authorizeSource(source, destination),
@@ -46,7 +57,7 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
           const svc = o.registry.acquire(service);
           if (!svc.loaded) await svc.ready;
           const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
-          return (mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0])?.spec;
+          return mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0];
         },
         onHandshake: (peer) => meshMetrics.handshake(peer),
         onHandshakeFailed: () => meshMetrics.handshakeFailed(),
@@ -77,5 +88,13 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   };
   void tick();
   ctx.every(REFRESH_MS, tick);
-  return { call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort: () => cfg.mesh_port || server?.port || 0, trace: o.trace }) };
+  const meshPort = () => cfg.mesh_port || server?.port || 0;
+  // Owned here as well as by the sockets listener: with engine = "fetch" no listener closes it, and its sweep timer must stop with the plugin.
+  const pool = new MeshUpstreamPool(identity, meshPort);
+  ctx.own({ close: () => pool.close() });
+  return {
+    call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort, trace: o.trace }),
+    pool,
+    callerOf: (token) => authorizer.callerOf(token),
+  };
 }

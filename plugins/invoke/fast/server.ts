@@ -24,7 +24,8 @@ import { isH2Preface } from "../h2/preface.ts";
 import { Outbox } from "./outbox.ts";
 import { readRequestHead } from "./scan.ts";
 import { NO_BODY, RawTransport, type BodySource, type RawReply } from "./transport.ts";
-import type { UpstreamConn, UpstreamPool } from "./upstream.ts";
+import { NO_ROUTE, type Route, type UpstreamConn, type UpstreamPool } from "./upstream.ts";
+import { headToken } from "./head-token.ts";
 
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
 const MAX_PIPELINED_BYTES = 256 * 1024;
@@ -42,6 +43,12 @@ export interface Engine {
    * same port, h2/front.ts); absent = HTTP/1.1 only.
    */
   h2?: (sock: Sock, first: Buffer) => void;
+  /**
+   * The mesh on (fast/mesh-upstream.ts): the service a caller's token speaks
+   * for ("" none, undefined an unknown token), whose certificate its
+   * attempts present. Absent = calls go to instances directly.
+   */
+  callerOf?: (token: string | undefined) => Promise<string | undefined>;
 }
 
 export interface Sock {
@@ -65,24 +72,24 @@ export class ClientConn {
   /** No byte received yet: the first chunk may be an h2 preface. */
   private fresh = true;
   private busy = false;
-  private closed = false;
+  protected closed = false;
   private endWhenFlushed = false;
-  private sink: BodySink | null = null;
+  protected sink: BodySink | null = null;
   /** Reused by every exchange on this connection (one at a time): no per-call objects. */
-  private readonly t: RawTransport;
+  protected readonly t: RawTransport;
   private readonly fw: Forwarder;
   private readonly spec: CallSpec;
   private readonly call: Call<RawReply>;
   /** The request whose call runs (its answer is handled by `answered`). */
-  private head: RequestHead | null = null;
+  protected head: RequestHead | null = null;
   private readonly answered = (r: RawReply | Refusal): void => this.answer(r);
-  private readonly ip: string;
+  protected readonly ip: string;
   /** The idle sweep's count when the last exchange ended (-1 while one runs). */
   idleSweep: number;
 
   constructor(
     private readonly sock: Sock,
-    private readonly e: Engine,
+    protected readonly e: Engine,
     sweeps: number,
   ) {
     this.out = new Outbox(sock, () => this.pauseUpstream(true), () => this.flushed());
@@ -196,7 +203,7 @@ export class ClientConn {
     else this.sock.end();
   }
 
-  private respond(status: number, json: string, close: boolean): void {
+  protected respond(status: number, json: string, close: boolean): void {
     this.out.write(Buffer.from(simpleResponse(status, json, close))); // UTF-8: the JSON may quote what the client sent
     this.finished(close);
   }
@@ -237,7 +244,7 @@ export class ClientConn {
     this.respond(502, new Refusal(502, "INVOKE_FAILED", `call failed: ${(err as Error)?.message ?? err}`).json(), true);
   }
 
-  private exchange(head: RequestHead): void {
+  protected exchange(head: RequestHead): void {
     const started = performance.now();
     const route = this.route(head);
     // An upgrade with a body (no client sends one) would mix the body with the new protocol's bytes.
@@ -255,19 +262,26 @@ export class ClientConn {
 
   private admitted(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry | Refusal, started: number): void {
     if (svc instanceof Refusal) return this.refuse(head, svc);
-    if (body instanceof BufferedBody && !body.complete) {
+    if (this.e.callerOf) {
+      // The mesh: which service's certificate the attempts present, from the caller's token (an unknown token: none).
+      const caller = this.e.callerOf(headToken(head));
+      caller.catch(() => {}); // observed below; a client gone before its body must not leave it unhandled
+      const go = () => caller.then((c) => this.start(head, target, body, svc, started, { service: svc.name.toLowerCase(), caller: c ?? "" }));
+      if (body instanceof BufferedBody && !body.complete) body.done.then(go, () => {}).catch((err) => this.crashed(err));
+      else go().catch((err) => this.crashed(err));
+    } else if (body instanceof BufferedBody && !body.complete) {
       // A client gone before its body arrived is the end of it: nothing to answer.
       body.done.then(() => this.start(head, target, body, svc, started), () => {}).catch((err) => this.crashed(err));
     } else this.start(head, target, body, svc, started);
   }
 
   /** Starts the call: the request goes to an instance now when one has an idle connection. */
-  private start(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number): void {
+  private start(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number, route: Route = NO_ROUTE): void {
     if (this.closed) return;
     const source: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
-    const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent) });
+    const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent), mesh: this.e.callerOf !== undefined });
     this.head = head;
-    this.t.reset(prefix, head.method, source);
+    this.t.reset(prefix, head.method, source, route);
     const policy = svc.policy;
     const spec = this.spec;
     spec.svc = svc;
@@ -286,7 +300,7 @@ export class ClientConn {
   }
 
   /** The call's outcome: an instance's answer to pass on, or corral's own. */
-  private answer(r: RawReply | Refusal): void {
+  protected answer(r: RawReply | Refusal): void {
     const head = this.head;
     this.head = null;
     if (this.closed || !head) return void (r instanceof Refusal || r.conn.close());
@@ -297,7 +311,7 @@ export class ClientConn {
     this.fw.start(r, closeAfter, head.http10 && r.head.framing === "chunked");
   }
 
-  private refuse(head: RequestHead, r: Refusal, forceClose = false): void {
+  protected refuse(head: RequestHead, r: Refusal, forceClose = false): void {
     if (this.closed) return;
     // A body not read to its end leaves the connection out of step: close it.
     const close = forceClose || !head.keepAlive || (this.sink !== null && !this.sink.complete) || ((head.contentLength > 0 || head.chunked) && !this.sink);
@@ -305,7 +319,7 @@ export class ClientConn {
   }
 
   /** Sets up the body's sink and feeds it what already arrived; a Refusal when the body is refused outright. */
-  private takeBody(head: RequestHead): BufferedBody | StreamedBody | Refusal | null {
+  protected takeBody(head: RequestHead): BufferedBody | StreamedBody | Refusal | null {
     if (head.contentLength <= 0 && !head.chunked) return null;
     const cfg = this.e.invoker.cfg;
     if (cfg.max_request_bytes > 0 && head.contentLength > cfg.max_request_bytes) {
