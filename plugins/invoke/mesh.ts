@@ -12,6 +12,8 @@ import { meshCaller } from "./mesh-client.ts";
 import { MeshMetrics } from "./mesh-metrics.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
+import { MeshH2Server } from "./h2/mesh-server-h2.ts";
+import { MeshH2Sessions } from "./h2/mesh-sessions.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { SpanSink } from "./spans.ts";
 import type { TraceIds } from "./trace.ts";
@@ -24,7 +26,11 @@ export function agentServiceName(nodeName: string): string {
   return `corral-agent.${nodeName.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`.slice(0, 128);
 }
 
-export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<{ call: CallHandler }> {
+/**
+ * `call`: the fetch front whose attempts cross the mesh (HTTP/1.1);
+ * `h2`: the sessions an h2 front (h2/front.ts) sends its attempts through.
+ */
+export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<{ call: CallHandler; h2: MeshH2Sessions }> {
   const cfg = ctx.config;
   const identity = new MeshIdentity(ctx.host.meshCa!, cfg.mesh_leaf_ttl);
   const authorizer = meshAuthorizerFromState(ctx.state);
@@ -32,25 +38,31 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   const bind = cfg.mesh_bind || ctx.host.advertise || cfg.bind;
   const meshMetrics = new MeshMetrics(ctx.metrics);
 
+  // What the listener decides per call, for HTTP/1.1 (mesh-server.ts) and h2 streams (h2/mesh-server-h2.ts) alike.
+  const spans = o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {};
+  const authorize = (source: string, destination: string) => authorizer.authorizeSource(source, destination);
+  const localInstance = async (service: string, serviceId: string) => {
+    const svc = o.registry.acquire(service);
+    if (!svc.loaded) await svc.ready;
+    const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
+    return (mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0])?.spec;
+  };
+  const onDenied = (source: string, destination: string) => meshMetrics.denied(source, destination);
+  const h2Server = new MeshH2Server({ authorize, localInstance, onDenied, log: ctx.log, ...spans });
+  ctx.own({ close: () => h2Server.close() });
+
   // The listener needs this node's certificate, so it starts once the CA answers (on a node that
   // starts before any leader is elected, a few refreshes later) and is retried until then.
   let server: MeshServer | undefined;
   const start = async () => {
     try {
       server = ctx.own(await startMeshServer({
-        bind, port: cfg.mesh_port, identity, log: ctx.log,
-        ...(o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {}),
+        bind, port: cfg.mesh_port, identity, log: ctx.log, ...spans,
         serverLeaf: () => identity.leaf(self),
-        authorize: (source, destination) => authorizer.authorizeSource(source, destination),
-        async localInstance(service, serviceId) {
-          const svc = o.registry.acquire(service);
-          if (!svc.loaded) await svc.ready;
-          const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
-          return (mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0])?.spec;
-        },
+        authorize, localInstance, onDenied,
         onHandshake: (peer) => meshMetrics.handshake(peer),
         onHandshakeFailed: () => meshMetrics.handshakeFailed(),
-        onDenied: (source, destination) => meshMetrics.denied(source, destination),
+        h2: (sock, peer) => h2Server.serve(sock, peer),
       }));
     } catch (err) {
       if ((err as { code?: string })?.code === "EADDRINUSE" || (err as { code?: string })?.code === "EADDRNOTAVAIL") {
@@ -77,5 +89,8 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   };
   void tick();
   ctx.every(REFRESH_MS, tick);
-  return { call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort: () => cfg.mesh_port || server?.port || 0, trace: o.trace }) };
+  const meshPort = () => cfg.mesh_port || server?.port || 0;
+  const h2 = new MeshH2Sessions({ identity, authorizer, meshPort });
+  ctx.own({ close: () => h2.close() });
+  return { call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort, trace: o.trace }), h2 };
 }

@@ -1,0 +1,198 @@
+// gRPC (HTTP/2) across the mesh between real processes (docs/mesh.md,
+// "HTTP/2 and gRPC"): a leader and two agents with ACLs on (default deny) and
+// the mesh on, each agent on its own loopback address, real grpc-js servers
+// registered on agent B. Checked as a source agent and an attacker see it:
+//   - a grpc-js client presenting web's leaf to B's mesh port with ALPN h2
+//     (what a source agent does): unary, server-streaming and bidi pass, the
+//     instance learns the caller from the certificate (never from a header),
+//     and a NOT_FOUND with trailing metadata comes back as the server sent it;
+//   - a denied intention is PERMISSION_DENIED naming it, counted by B;
+//   - no certificate, with default deny: PERMISSION_DENIED; a certificate of
+//     another CA: refused; no instance on B: UNAVAILABLE;
+//   - a plain (non-gRPC) h2 caller gets the JSON refusals of HTTP/1.1;
+//   - end to end: a grpc-js client on agent A's proxy listener (h2c) reaches
+//     the instance on B across the mesh as its token's service.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import http2 from "node:http2";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventually, freePort, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { ACL_CONFIG, call } from "../acl/helpers.ts";
+import { proxyPort, register, waitPassing } from "../invoke/helpers.ts";
+import { echoClient, grpc, killGrpcBackends, metadata, startGrpcBackend, unary, unaryError, type EchoClient, type EchoReply } from "../invoke/grpc-helpers.ts";
+import { loadEcho } from "../invoke/grpc-proto.ts";
+
+const HAVE_OPENSSL = spawnSync("openssl", ["version"]).status === 0;
+if (!HAVE_OPENSSL) console.warn("test/connect/mesh-grpc.test.ts: skipped: `openssl` is not installed (apt-get install openssl)");
+const SECRET = "mesh-grpc-secret-0123456789abcdef";
+
+let leader: CorralProcess;
+let a: CorralProcess;
+let b: CorralProcess;
+let m = "";
+let meshPort = 0;
+let td = "";
+let roots: string[] = [];
+let webLeaf = { cert: "", key: "" };
+const tokens: Record<string, string> = {};
+const clients: EchoClient[] = [];
+
+const agentConfig = (name: string, ip: string, leaderPort: number) =>
+  `[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${SECRET}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`;
+
+async function metric(node: CorralProcess, line: string): Promise<number> {
+  const text = (await getJson(`${node.url}/metrics`, { headers: { "x-consul-token": m } })).body as string;
+  const hit = text.split("\n").find((l) => l.startsWith(line));
+  return hit ? Number(hit.slice(line.length).trim()) : 0;
+}
+
+/** A grpc-js client straight to B's mesh port over TLS (ALPN h2), with `leaf` as its client certificate (none: outside the mesh). */
+function meshClient(leaf?: { cert: string; key: string }): EchoClient {
+  const Echo = loadEcho();
+  const creds = grpc.credentials.createSsl(
+    Buffer.from(roots.join("\n")), leaf ? Buffer.from(leaf.key) : null, leaf ? Buffer.from(leaf.cert) : null,
+    // B presents its agent leaf (a SPIFFE ID, no IP SAN): the chain is checked, the name is not.
+    { checkServerIdentity: () => undefined },
+  );
+  // grpc-js would send the IP address as the TLS server name, which Bun refuses: name the agent instead.
+  const c = new Echo(`127.0.0.3:${meshPort}`, creds, { "grpc.ssl_target_name_override": "mesh.corral" }) as EchoClient;
+  clients.push(c);
+  return c;
+}
+
+/** The mesh headers a source agent sets: the service, and a header forging another caller (never believed). */
+const to = (service: string) => metadata({ "x-corral-mesh-service": service, "x-forwarded-client-cert": `URI=spiffe://${td}/ns/default/svc/api` });
+
+/** A plain (non-gRPC) HTTP/2 request to B's mesh port: status and JSON body. */
+async function plainH2(service: string, tls: { cert?: string; key?: string }): Promise<{ status: number; body: Record<string, unknown> }> {
+  const s = http2.connect(`https://127.0.0.3:${meshPort}`, { ca: roots, ...tls, checkServerIdentity: () => undefined } as http2.SecureClientSessionOptions);
+  try {
+    const req = s.request({ ":path": "/echo", "x-corral-mesh-service": service });
+    req.end();
+    let status = 0;
+    let text = "";
+    req.on("response", (h) => (status = Number(h[":status"])));
+    req.on("data", (d: Buffer) => (text += d));
+    await new Promise((r, j) => (req.on("end", r), req.on("error", j)));
+    return { status, body: text.startsWith("{") ? JSON.parse(text) : { text } };
+  } finally {
+    s.close();
+  }
+}
+
+beforeAll(async () => {
+  if (!HAVE_OPENSSL) return;
+  meshPort = await freePort();
+  const leaderPort = await freePort();
+  leader = await startCorral({
+    role: "leader", port: leaderPort,
+    config: `[cluster]\nsecret = "${SECRET}"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
+  });
+  m = (await getJson(`${leader.url}/v1/acl/bootstrap`, { method: "PUT" })).body.SecretID;
+  a = await startCorral({ role: "agent", config: agentConfig("grpc-a", "127.0.0.2", leaderPort) });
+  b = await startCorral({ role: "agent", config: agentConfig("grpc-b", "127.0.0.3", leaderPort) });
+  await eventually(async () => {
+    const nodes = (await getJson<{ Node: string }[]>(`${leader.url}/v1/catalog/nodes`, { headers: { "x-consul-token": m } })).body;
+    return Array.isArray(nodes) && ["grpc-a", "grpc-b"].every((n) => nodes.some((x) => x.Node === n));
+  }, 15_000);
+  for (const svc of ["files", "secret"]) await register(b, svc, await startGrpcBackend(svc), { token: m });
+  // "gone": registered on B, its process killed: B's agent cannot reach it.
+  const gone = await startGrpcBackend("gone");
+  await register(b, "gone", gone, { token: m });
+  await gone.kill();
+  for (const svc of ["files", "secret", "gone"]) await waitPassing(leader, svc, 1, 10_000, m);
+  for (const [src, dst, action] of [["web", "files", "allow"], ["web", "secret", "deny"], ["web", "gone", "allow"]] as const) {
+    expect((await call(leader.url, "PUT", `/v1/connect/intentions/exact?source=${src}&destination=${dst}`, m, { Action: action })).status).toBe(200);
+  }
+  const p = await call(leader.url, "PUT", "/v1/acl/policy", m, { Name: "web-caller", Rules: `service "web" { policy = "write" }\nservice_prefix "" { policy = "read" }` });
+  expect(p.status).toBe(200);
+  tokens.web = (await call(leader.url, "PUT", "/v1/acl/token", m, { Description: "web", Policies: [{ Name: "web-caller" }], ServiceIdentities: [{ ServiceName: "web" }] })).body.SecretID;
+  const r = (await getJson(`${a.url}/v1/agent/connect/ca/roots`)).body;
+  td = r.TrustDomain;
+  roots = r.Roots.map((x: { RootCert: string }) => x.RootCert);
+  const leaf = (await getJson(`${a.url}/v1/agent/connect/ca/leaf/web`, { headers: { "x-consul-token": m } })).body;
+  webLeaf = { cert: leaf.CertPEM, key: leaf.PrivateKeyPEM };
+  // B's mesh listener starts once the CA answers.
+  const ready = meshClient(webLeaf);
+  await eventually(async () => (await unary(ready, "ready", to("files")).catch(() => undefined))?.id === "files" || undefined, 20_000);
+}, 90_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await killGrpcBackends();
+  await killAll();
+});
+
+describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh: B's mesh listener, ALPN h2", () => {
+  test("allowed: unary, server-streaming and bidi reach the instance, which sees the certificate's caller", async () => {
+    const c = meshClient(webLeaf);
+    const me = `URI=spiffe://${td}/ns/default/svc/web`;
+    const r = await unary(c, "hi", to("files"));
+    expect([r.id, r.message, r.peer]).toEqual(["files", "hi", me]);
+    const stream = await new Promise<EchoReply[]>((resolve, reject) => {
+      const got: EchoReply[] = [];
+      const call = c.ServerStream({ message: "s", count: 50 }, to("files"));
+      call.on("data", (x: EchoReply) => got.push(x));
+      call.on("error", reject);
+      call.on("end", () => resolve(got));
+    });
+    expect(stream.map((x) => x.message)).toEqual(Array.from({ length: 50 }, (_, i) => `s#${i}`));
+    const bidi = await new Promise<string[]>((resolve, reject) => {
+      const got: string[] = [];
+      const call = c.Bidi(to("files"));
+      call.on("data", (x: { message: string; peer: string }) => {
+        got.push(`${x.message}|${x.peer}`);
+        if (got.length < 3) call.write({ message: `m${got.length}` });
+        else call.end();
+      });
+      call.on("error", reject);
+      call.on("end", () => resolve(got));
+      call.write({ message: "m0" });
+    });
+    expect(bidi).toEqual([`echo:m0|${me}`, `echo:m1|${me}`, `echo:m2|${me}`]);
+    expect(await metric(b, 'corral_invoke_mesh_handshakes_total{peer="service"}')).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("the instance's NOT_FOUND, its message and trailing metadata come back as sent", async () => {
+    const err = await unaryError(meshClient(webLeaf), "notfound", to("files"));
+    expect([err.code, err.details, err.metadata.get("x-detail")]).toEqual([grpc.status.NOT_FOUND, "nothing named notfound on files", ["no such thing"]]);
+  }, 60_000);
+
+  test("a denied intention: PERMISSION_DENIED naming it, counted by the destination", async () => {
+    const before = await metric(b, 'corral_invoke_mesh_denials_total{source="web",destination="secret"}');
+    const err = await unaryError(meshClient(webLeaf), "x", to("secret"));
+    expect([err.code, err.details]).toEqual([grpc.status.PERMISSION_DENIED, 'calling "secret" is not allowed: intention web => secret (deny)']);
+    expect(await metric(b, 'corral_invoke_mesh_denials_total{source="web",destination="secret"}')).toBe(before + 1);
+  }, 60_000);
+
+  test("no certificate (outside the mesh), default deny: PERMISSION_DENIED, whatever the headers claim", async () => {
+    const err = await unaryError(meshClient(), "x", to("files"));
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.details).toMatch(/default policy deny/);
+  }, 60_000);
+
+  test("the instance cannot be reached: UNAVAILABLE", async () => {
+    const err = await unaryError(meshClient(webLeaf), "x", to("gone"));
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  }, 60_000);
+
+  test("a plain HTTP/2 caller gets the JSON refusals; a certificate of another CA is refused", async () => {
+    const denied = await plainH2("secret", webLeaf);
+    expect([denied.status, denied.body.code, denied.body.reason]).toEqual([403, "INTENTION_DENIED", "intention web => secret (deny)"]);
+    expect((await plainH2("Not A Service!", webLeaf)).body.code).toBe("NO_SERVICE");
+
+    const dir = tempDir("corral-mesh-grpc-rogue-");
+    const run = (...args: string[]) => expect(spawnSync("openssl", args, { cwd: dir, encoding: "utf8" }).status).toBe(0);
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=rogue");
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=web");
+    await Bun.write(join(dir, "ext.cnf"), `subjectAltName = URI:spiffe://${td}/ns/default/svc/web\nextendedKeyUsage = clientAuth\n`);
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "1", "-extfile", "ext.cnf");
+    const rogue = { cert: readFileSync(join(dir, "leaf.pem"), "utf8"), key: readFileSync(join(dir, "leaf.key"), "utf8") };
+    const plain = await plainH2("files", rogue);
+    expect([plain.status, plain.body.code]).toEqual([403, "MESH_CERT_REJECTED"]);
+    const err = await unaryError(meshClient(rogue), "x", to("files"));
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.details).toMatch(/mesh certificate refused/);
+  }, 60_000);
+});
