@@ -113,9 +113,11 @@ beforeAll(async () => {
   roots = r.Roots.map((x: { RootCert: string }) => x.RootCert);
   const leaf = (await getJson(`${a.url}/v1/agent/connect/ca/leaf/web`, { headers: { "x-consul-token": m } })).body;
   webLeaf = { cert: leaf.CertPEM, key: leaf.PrivateKeyPEM };
-  // B's mesh listener starts once the CA answers.
-  const ready = meshClient(webLeaf);
-  await eventually(async () => (await unary(ready, "ready", to("files")).catch(() => undefined))?.id === "files" || undefined, 20_000);
+  // B's mesh listener starts once the CA answers (asked over HTTP/1.1: the h2 side is what the tests judge).
+  await eventually(async () => {
+    const r = await getJson(`https://127.0.0.3:${meshPort}/`, { headers: { "x-corral-mesh-service": "files" }, tls: { ca: roots, ...webLeaf, checkServerIdentity: () => undefined } } as RequestInit).catch(() => undefined);
+    return r && r.status > 0;
+  }, 20_000);
 }, 90_000);
 
 afterAll(async () => {
@@ -172,9 +174,10 @@ describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh: B's mesh listener, ALPN h2
     expect(err.details).toMatch(/default policy deny/);
   }, 60_000);
 
-  test("the instance cannot be reached: UNAVAILABLE", async () => {
+  test("B's agent cannot reach the instance: UNAVAILABLE from B", async () => {
     const err = await unaryError(meshClient(webLeaf), "x", to("gone"));
-    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    // B's agent answered it (not a connection that failed on the way to B).
+    expect([err.code, err.details]).toEqual([grpc.status.UNAVAILABLE, 'the instance of "gone" could not be reached']);
   }, 60_000);
 
   test("a plain HTTP/2 caller gets the JSON refusals; a certificate of another CA is refused", async () => {
