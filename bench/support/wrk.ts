@@ -16,8 +16,9 @@ export interface Figures {
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
 
 /** Runs wrk and reads req/s and the p50/p99 of its latency distribution. */
-export function wrk(url: string, connections: number, seconds: number, host?: string, pid?: number): Figures {
-  const a = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...(host ? ["-H", `Host: ${host}`] : []), url];
+export function wrk(url: string, connections: number, seconds: number, host?: string, pid?: number, headers: Record<string, string> = {}): Figures {
+  const extra = Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
+  const a = ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...(host ? ["-H", `Host: ${host}`] : []), ...extra, url];
   const cpu0 = pid ? cpuSeconds(pid) : 0;
   const out = execFileSync("wrk", a, { encoding: "utf8" });
   const cpu = pid ? cpuSeconds(pid) - cpu0 : 0;

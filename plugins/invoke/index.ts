@@ -98,17 +98,21 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
 
       let listener: Listener | undefined;
       invokeRoutes({ ctx, registry, call, listener: () => listener && { address: listener.address, port: listener.port, engine } });
-      // The sockets engine calls instances itself: with the mesh on, every call goes through the fetch front (mesh-client.ts).
-      const sockets = !mesh && cfg.engine === "sockets" && typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
+      // With the mesh on, the sockets engine sends its attempts over the mesh's pool of mTLS connections (fast/mesh-upstream.ts).
+      const sockets = cfg.engine === "sockets" && typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
       const engine = sockets ? "sockets" : "fetch";
       try {
         listener = ctx.own(
           sockets
             ? listenSockets(
                 { bind: cfg.bind, port: cfg.port },
-                { invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), pool: new UpstreamPool(), trace, log: ctx.log },
-                // h2c (gRPC) on the same port: a connection opening with the h2 preface is served by h2/front.ts.
-                new H2Front({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), sessions: new H2Sessions(), trace, log: ctx.log }),
+                {
+                  invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), trace, log: ctx.log,
+                  ...(mesh ? { pool: mesh.pool, callerOf: mesh.callerOf } : { pool: new UpstreamPool() }),
+                },
+                // h2c (gRPC) on the same port: a connection opening with the h2 preface is served by h2/front.ts;
+                // with the mesh on, its attempts cross to the instance's agent over mTLS (h2/mesh-sessions.ts), never in clear.
+                new H2Front({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), sessions: mesh ? mesh.h2 : new H2Sessions(), trace, log: ctx.log }),
               )
             : await startFetchListener({ bind: cfg.bind, port: cfg.port, domain: cfg.domain, datacenter: ctx.host.datacenter, maxRequestBytes: cfg.max_request_bytes }, call),
         );

@@ -18,6 +18,8 @@ export interface LeafPair {
   service: string;
   /** ms since the epoch */
   notAfter: number;
+  /** ms since the epoch: past this a new leaf is made, and pooled connections made with this one are not reused. */
+  renewAt: number;
 }
 
 interface LeafSlot {
@@ -75,8 +77,8 @@ export class MeshIdentity {
       s.pending = this.ca.leaf(name, this.leafTtlMs).then(
         (l: LeafWithKey) => {
           const notAfter = Date.parse(l.ValidBefore);
-          s.leaf = { cert: l.CertPEM, key: l.PrivateKeyPEM, service: name, notAfter };
           s.renewAt = now + (notAfter - now) / 2;
+          s.leaf = { cert: l.CertPEM, key: l.PrivateKeyPEM, service: name, notAfter, renewAt: s.renewAt };
           s.pending = undefined;
           return s.leaf;
         },

@@ -9,6 +9,7 @@ import type { InvokeConfig } from "./config.ts";
 import type { CallHandler } from "./fetch.ts";
 import type { Invoker } from "./invoker.ts";
 import { meshCaller } from "./mesh-client.ts";
+import { MeshUpstreamPool } from "./fast/mesh-upstream.ts";
 import { MeshMetrics } from "./mesh-metrics.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
@@ -26,11 +27,17 @@ export function agentServiceName(nodeName: string): string {
   return `corral-agent.${nodeName.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`.slice(0, 128);
 }
 
-/**
- * `call`: the fetch front whose attempts cross the mesh (HTTP/1.1);
- * `h2`: the sessions an h2 front (h2/front.ts) sends its attempts through.
- */
-export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<{ call: CallHandler; h2: MeshH2Sessions }> {
+export interface MeshFront {
+  /** The fetch front's calls (the API route; the proxy listener where the sockets engine is not available). */
+  call: CallHandler;
+  /** The sockets engine's: a keep-alive pool of mTLS connections per (caller, node) and the caller of a token. */
+  pool: MeshUpstreamPool;
+  callerOf: (token: string | undefined) => Promise<string | undefined>;
+  /** The h2 front's (h2/front.ts): mTLS sessions (ALPN h2) per (caller, node), for h2c and gRPC callers. */
+  h2: MeshH2Sessions;
+}
+
+export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<MeshFront> {
   const cfg = ctx.config;
   const identity = new MeshIdentity(ctx.host.meshCa!, cfg.mesh_leaf_ttl);
   const authorizer = meshAuthorizerFromState(ctx.state);
@@ -92,5 +99,10 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   const meshPort = () => cfg.mesh_port || server?.port || 0;
   const h2 = new MeshH2Sessions({ identity, authorizer, meshPort });
   ctx.own({ close: () => h2.close() });
-  return { call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort, trace: o.trace }), h2 };
+  return {
+    call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort, trace: o.trace }),
+    pool: new MeshUpstreamPool(identity, meshPort),
+    callerOf: (token) => authorizer.callerOf(token),
+    h2,
+  };
 }

@@ -199,3 +199,65 @@ describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh: B's mesh listener, ALPN h2
     expect(err.details).toMatch(/mesh certificate refused/);
   }, 60_000);
 });
+
+describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh end to end: a grpc-js client on agent A's proxy listener (h2c)", () => {
+  let portA = 0;
+  const viaA = (service: string): EchoClient => {
+    const c = echoClient(portA, service);
+    clients.push(c);
+    return c;
+  };
+  const asWeb = () => metadata({ "x-consul-token": tokens.web!, "x-forwarded-client-cert": `URI=spiffe://${td}/ns/default/svc/api`, "x-corral-mesh-service": "secret" });
+
+  beforeAll(async () => {
+    portA = await proxyPort(a, m);
+  });
+
+  test("allowed: the call reaches the instance on B as web (its token's service), never as a header claims; streams both ways", async () => {
+    const me = `URI=spiffe://${td}/ns/default/svc/web`;
+    const c = viaA("files");
+    const r = await eventually(() => unary(c, "hi", asWeb()).catch(() => undefined), 15_000);
+    expect([r.id, r.message, r.peer, r.token]).toEqual(["files", "hi", me, ""]);
+    const handshakes = await metric(b, 'corral_invoke_mesh_handshakes_total{peer="service"}');
+    const stream = await new Promise<EchoReply[]>((resolve, reject) => {
+      const got: EchoReply[] = [];
+      const call = c.ServerStream({ message: "s", count: 200 }, asWeb());
+      call.on("data", (x: EchoReply) => got.push(x));
+      call.on("error", reject);
+      call.on("end", () => resolve(got));
+    });
+    expect(stream.map((x) => x.message)).toEqual(Array.from({ length: 200 }, (_, i) => `s#${i}`));
+    const bidi = await new Promise<string[]>((resolve, reject) => {
+      const got: string[] = [];
+      const call = c.Bidi(asWeb());
+      call.on("data", (x: EchoReply) => {
+        got.push(`${x.message}|${x.peer}`);
+        if (got.length < 3) call.write({ message: `m${got.length}` });
+        else call.end();
+      });
+      call.on("error", reject);
+      call.on("end", () => resolve(got));
+      call.write({ message: "m0" });
+    });
+    expect(bidi).toEqual([`echo:m0|${me}`, `echo:m1|${me}`, `echo:m2|${me}`]);
+    // Every call of web went on A's one h2 session to B: no new handshake.
+    expect(await metric(b, 'corral_invoke_mesh_handshakes_total{peer="service"}')).toBe(handshakes);
+  }, 60_000);
+
+  test("the instance's NOT_FOUND and trailing metadata cross both hops", async () => {
+    const err = await unaryError(viaA("files"), "notfound", asWeb());
+    expect([err.code, err.details, err.metadata.get("x-detail")]).toEqual([grpc.status.NOT_FOUND, "nothing named notfound on files", ["no such thing"]]);
+  }, 60_000);
+
+  test("denied: PERMISSION_DENIED decided by B's agent; no token: the default policy", async () => {
+    const before = await metric(b, 'corral_invoke_mesh_denials_total{source="web",destination="secret"}');
+    const err = await unaryError(viaA("secret"), "x", asWeb());
+    expect([err.code, err.details]).toEqual([grpc.status.PERMISSION_DENIED, 'calling "secret" is not allowed: intention web => secret (deny)']);
+    expect(await metric(b, 'corral_invoke_mesh_denials_total{source="web",destination="secret"}')).toBe(before + 1);
+    expect(await metric(a, 'corral_invoke_mesh_denials_total{source="web",destination="secret"}')).toBe(0);
+    const anon = await unaryError(viaA("files"), "x");
+    expect(anon.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(anon.details).toMatch(/default policy deny/);
+  }, 60_000);
+});
+

@@ -32,7 +32,7 @@ async function leafFor(service: string, hours = 1): Promise<LeafPair> {
   const now = Date.now();
   const notAfter = new Date(now + hours * 3600_000);
   const l = await signLeaf({ rootPem: root, rootKeys, publicKeyPem: keys.publicKeyPem, service, spiffeId: `spiffe://${TD}/ns/default/svc/${service}`, notBefore: new Date(now - 60_000), notAfter });
-  return { cert: l.pem, key: keys.privateKeyPem, service, notAfter: notAfter.getTime() };
+  return { cert: l.pem, key: keys.privateKeyPem, service, notAfter: notAfter.getTime(), renewAt: now + (hours * 3600_000) / 2 };
 }
 
 const leaves = new Map<string, LeafPair>();
@@ -91,7 +91,7 @@ test("each identity on its own connection with its own leaf; the mesh headers se
   expect(typeof web).toBe("object");
   const w = web as { peer: string; headers: Record<string, string> };
   expect(w.peer).toBe(`URI:spiffe://${TD}/ns/default/svc/web`);
-  expect([w.headers["x-corral-mesh-service"], w.headers["x-corral-mesh-instance"], w.headers["x-forwarded-client-cert"], w.headers[":authority"]]).toEqual(["files", "files-1", undefined, `127.0.0.1:${port}`]);
+  expect([w.headers["x-corral-mesh-service"], w.headers["x-corral-mesh-instance"], w.headers["x-forwarded-client-cert"], w.headers[":authority"]] as unknown[]).toEqual(["files", "files-1", undefined, `127.0.0.1:${port}`]);
   expect(connections).toHaveLength(1);
   // The same caller again: the same connection.
   expect(((await callAs(sessions, "t-web", "files")) as { peer: string }).peer).toBe(`URI:spiffe://${TD}/ns/default/svc/web`);

@@ -31,7 +31,11 @@ export const REQUEST_FIELD_NAMES = [
   "host", "content-length", "transfer-encoding", "connection", "upgrade", "keep-alive", "proxy-connection", "te", "trailer", "traceparent",
   "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-corral-timeout", "x-corral-try-timeout", "x-corral-token", "x-consul-token",
   "authorization",
+  // The mesh's own (mesh-upstream.ts, mesh-server.ts): a caller's are dropped when the call crosses the mesh.
+  "x-forwarded-client-cert", "x-corral-mesh-service", "x-corral-mesh-instance",
 ];
+/** Fields that pass untouched outside the mesh and are dropped when the call crosses it (a caller must not name its own identity). */
+const MESH_FIELDS = new Set(["x-forwarded-client-cert", "x-corral-mesh-service", "x-corral-mesh-instance"]);
 /** The fields of an answer corral acts on. */
 export const RESPONSE_FIELD_NAMES = ["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection"];
 /** "\r\n<name>: <value>" for any of `names`, case-insensitive. */
@@ -207,6 +211,8 @@ export function requestHead(text: string, method: string, target: string, http10
 export interface Forwarding {
   ip: string;
   traceparent: string;
+  /** The call crosses the mesh: the caller's identity fields are dropped. */
+  mesh?: boolean;
 }
 
 const REQUEST_HANDLED = /^(host|connection|upgrade|keep-alive|proxy-connection|te|trailer|close|content-length|transfer-encoding)$/;
@@ -224,6 +230,7 @@ export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding):
   let fhost = false;
   for (const f of h.picked) {
     if (f.name === "content-length" || f.name === "transfer-encoding") continue;
+    if (!fwd.mesh && MESH_FIELDS.has(f.name)) continue;
     // The caller's corral token stays here; a backend's own Authorization goes on (../credentials.ts).
     if (f.name === "authorization" && !isCorralBearer(f.value)) continue;
     if (f.name === "x-forwarded-proto") proto = true;

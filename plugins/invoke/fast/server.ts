@@ -24,7 +24,8 @@ import { isH2Preface } from "../h2/preface.ts";
 import { Outbox } from "./outbox.ts";
 import { readRequestHead } from "./scan.ts";
 import { NO_BODY, RawTransport, type BodySource, type RawReply } from "./transport.ts";
-import type { UpstreamConn, UpstreamPool } from "./upstream.ts";
+import { NO_ROUTE, type Route, type UpstreamConn, type UpstreamPool } from "./upstream.ts";
+import { headToken } from "./head-token.ts";
 
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
 const MAX_PIPELINED_BYTES = 256 * 1024;
@@ -42,6 +43,12 @@ export interface Engine {
    * same port, h2/front.ts); absent = HTTP/1.1 only.
    */
   h2?: (sock: Sock, first: Buffer) => void;
+  /**
+   * The mesh on (fast/mesh-upstream.ts): the service a caller's token speaks
+   * for ("" none, undefined an unknown token), whose certificate its
+   * attempts present. Absent = calls go to instances directly.
+   */
+  callerOf?: (token: string | undefined) => Promise<string | undefined>;
 }
 
 export interface Sock {
@@ -255,19 +262,26 @@ export class ClientConn {
 
   private admitted(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry | Refusal, started: number): void {
     if (svc instanceof Refusal) return this.refuse(head, svc);
-    if (body instanceof BufferedBody && !body.complete) {
+    if (this.e.callerOf) {
+      // The mesh: which service's certificate the attempts present, from the caller's token (an unknown token: none).
+      const caller = this.e.callerOf(headToken(head));
+      caller.catch(() => {}); // observed below; a client gone before its body must not leave it unhandled
+      const go = () => caller.then((c) => this.start(head, target, body, svc, started, { service: svc.name.toLowerCase(), caller: c ?? "" }));
+      if (body instanceof BufferedBody && !body.complete) body.done.then(go, () => {}).catch((err) => this.crashed(err));
+      else go().catch((err) => this.crashed(err));
+    } else if (body instanceof BufferedBody && !body.complete) {
       // A client gone before its body arrived is the end of it: nothing to answer.
       body.done.then(() => this.start(head, target, body, svc, started), () => {}).catch((err) => this.crashed(err));
     } else this.start(head, target, body, svc, started);
   }
 
   /** Starts the call: the request goes to an instance now when one has an idle connection. */
-  private start(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number): void {
+  private start(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number, route: Route = NO_ROUTE): void {
     if (this.closed) return;
     const source: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
-    const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent) });
+    const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent), mesh: this.e.callerOf !== undefined });
     this.head = head;
-    this.t.reset(prefix, head.method, source);
+    this.t.reset(prefix, head.method, source, route);
     const policy = svc.policy;
     const spec = this.spec;
     spec.svc = svc;

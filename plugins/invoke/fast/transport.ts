@@ -15,7 +15,7 @@ import { classifyError, type FailureKind } from "../retry.ts";
 import { HEAD_END, HttpError, MAX_HEAD_BYTES, type ResponseHead } from "./http1.ts";
 import { latin1 } from "./outbox.ts";
 import { readResponseHead } from "./scan.ts";
-import { UpstreamConn, type ConnHandler, type Timed, type UpstreamPool } from "./upstream.ts";
+import { NO_ROUTE, UpstreamConn, type ConnHandler, type Route, type Timed, type UpstreamPool } from "./upstream.ts";
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -69,6 +69,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
   method = "GET";
   private prefix = "";
   private body: BodySource = NO_BODY;
+  private route: Route = NO_ROUTE;
   /** Set while an attempt is in flight (cleared when it settles). */
   private settle: Settle | null = null;
   private ep!: Endpoint;
@@ -88,10 +89,11 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     private readonly hooks: AttemptHooks,
   ) {}
 
-  reset(prefix: string, method: string, body: BodySource): this {
+  reset(prefix: string, method: string, body: BodySource, route: Route = NO_ROUTE): this {
     this.prefix = prefix;
     this.method = method;
     this.body = body;
+    this.route = route;
     return this;
   }
 
@@ -100,7 +102,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     this.ep = ep;
     this.fresh = false;
     this.deadline = performance.now() + tryMs;
-    this.open(this.pool.acquire(ep));
+    this.open(this.pool.acquire(ep, this.route));
   }
 
   /** The client went away: an attempt still waiting for its head ends. */
@@ -132,7 +134,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
       if (this.body.attach === undefined && !this.fresh) {
         this.fresh = true;
         this.settle = settle;
-        return this.open(this.pool.connect(this.ep));
+        return this.open(this.pool.connect(this.ep, this.route));
       }
       v = "reset";
     }
@@ -186,7 +188,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     conn.handler = this;
     this.sent = true;
     this.pool.deadlines.add(this);
-    const text = `${this.prefix}host: ${this.ep.hostPort}\r\n\r\n`;
+    const text = `${this.prefix}${this.pool.hostLines(this.ep, this.route)}\r\n`;
     // An ASCII head goes as a string (Bun encodes it natively); obs-text needs its latin-1 bytes.
     if (this.body.buffered) conn.out.write(Buffer.concat([latin1(text), this.body.buffered]));
     else conn.out.write(NON_ASCII.test(text) ? latin1(text) : text);

@@ -26,6 +26,8 @@ export class UpstreamConn {
   reused = false;
   /** The pool's sweep count when it went idle. */
   idleSweep = 0;
+  /** ms since the epoch past which it is not reused (its client certificate is due for renewal); 0 = no limit. */
+  notAfter = 0;
   /** We paused reading it (a slow client): resume before reuse. */
   paused = false;
   closed = false;
@@ -52,7 +54,24 @@ export class UpstreamConn {
   }
 }
 
-interface BunSocket {
+/** What an attempt is for, beyond the instance: the mesh's pool keys its connections by the caller (fast/mesh-upstream.ts). */
+export interface Route {
+  /** The service called (lower case). */
+  service: string;
+  /** The calling service whose certificate the connection presents ("" = none). */
+  caller: string;
+}
+export const NO_ROUTE: Route = { service: "", caller: "" };
+
+/** The socket callbacks the pool needs on every connection it opens. */
+export interface SocketHandlers {
+  data(s: BunSocket, d: Buffer): void;
+  drain(s: BunSocket): void;
+  close(s: BunSocket, err?: unknown): void;
+  error(s: BunSocket, err: unknown): void;
+}
+
+export interface BunSocket {
   write(d: Uint8Array | string, o?: number, l?: number): number;
   setNoDelay(on: boolean): boolean;
   terminate(): void;
@@ -83,19 +102,41 @@ export class UpstreamPool {
   }
 
   /** A pooled connection to `ep`, or a new one. Rejects like fetch does (code ECONNREFUSED...). */
-  acquire(ep: Endpoint): UpstreamConn | Promise<UpstreamConn> {
-    const list = this.idle.get(ep.base);
+  acquire(ep: Endpoint, route: Route = NO_ROUTE): UpstreamConn | Promise<UpstreamConn> {
+    const key = this.keyOf(ep, route);
+    const list = this.idle.get(key);
     while (list && list.length) {
       const c = list.pop()!;
       if (c.closed) continue;
+      // Made with a certificate that is due for renewal (the mesh): a new connection presents the renewed one.
+      if (c.notAfter !== 0 && Date.now() > c.notAfter) {
+        c.close();
+        continue;
+      }
       return c;
     }
-    return this.open(ep);
+    return this.open(ep, route, key);
   }
 
   /** Always a new connection (after a stale pooled one). */
-  connect(ep: Endpoint): Promise<UpstreamConn> {
-    return this.open(ep);
+  connect(ep: Endpoint, route: Route = NO_ROUTE): Promise<UpstreamConn> {
+    return this.open(ep, route, this.keyOf(ep, route));
+  }
+
+  /** The head's last field lines for an attempt to `ep` (Host; the mesh's pool adds its own). */
+  hostLines(ep: Endpoint, _route: Route): string {
+    return `host: ${ep.hostPort}\r\n`;
+  }
+
+  /** Which idle connections may carry an attempt to `ep` for `route`: the instance's. */
+  protected keyOf(ep: Endpoint, _route: Route): string {
+    return ep.base;
+  }
+
+  /** Opens the socket (plain TCP to the instance); resolves once it may carry a request. */
+  protected dial(ep: Endpoint, _route: Route, conn: UpstreamConn, handlers: SocketHandlers): Promise<BunSocket> {
+    const Bun = (globalThis as { Bun: { connect(o: unknown): Promise<BunSocket> } }).Bun;
+    return Bun.connect({ hostname: ep.spec.address, port: ep.spec.port, data: conn, socket: handlers });
   }
 
   release(c: UpstreamConn): void {
@@ -123,8 +164,8 @@ export class UpstreamPool {
     this.idle.clear();
   }
 
-  private async open(ep: Endpoint): Promise<UpstreamConn> {
-    const conn = new UpstreamConn(ep.base, () => conn.bodyPaused?.(true), () => conn.bodyPaused?.(false));
+  private async open(ep: Endpoint, route: Route, key: string): Promise<UpstreamConn> {
+    const conn = new UpstreamConn(key, () => conn.bodyPaused?.(true), () => conn.bodyPaused?.(false));
     const forget = () => {
       conn.closed = true;
       conn.out.dead = true;
@@ -133,22 +174,18 @@ export class UpstreamPool {
       const at = list ? list.indexOf(conn) : -1;
       if (at >= 0) list!.splice(at, 1);
     };
-    const Bun = (globalThis as { Bun: { connect(o: unknown): Promise<BunSocket> } }).Bun;
-    conn.socket = await Bun.connect({
-      hostname: ep.spec.address, port: ep.spec.port, data: conn,
-      socket: {
-        data: (s: BunSocket, d: Buffer) => (s.data.handler ? s.data.handler.data(d) : s.data.close()), // bytes while idle: not HTTP we understand
-        drain: (s: BunSocket) => s.data.out.drain(),
-        close: (s: BunSocket, err?: unknown) => {
-          forget();
-          s.data.handler?.closed(err);
-        },
-        // A socket error, or a throw in our data handler (Bun routes it here): the connection is done either way.
-        error: (s: BunSocket, err: unknown) => {
-          forget();
-          s.terminate();
-          s.data.handler?.closed(err);
-        },
+    conn.socket = await this.dial(ep, route, conn, {
+      data: (s: BunSocket, d: Buffer) => (s.data.handler ? s.data.handler.data(d) : s.data.close()), // bytes while idle: not HTTP we understand
+      drain: (s: BunSocket) => s.data.out.drain(),
+      close: (s: BunSocket, err?: unknown) => {
+        forget();
+        s.data.handler?.closed(err);
+      },
+      // A socket error, or a throw in our data handler (Bun routes it here): the connection is done either way.
+      error: (s: BunSocket, err: unknown) => {
+        forget();
+        s.terminate();
+        s.data.handler?.closed(err);
       },
     });
     conn.socket.setNoDelay(true);
