@@ -19,7 +19,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, freePort, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { ACL_CONFIG, call } from "../acl/helpers.ts";
-import { proxyPort, register, waitPassing } from "../invoke/helpers.ts";
+import { killBackends, proxyPort, register, startBackend, waitPassing, type InvokeStatus } from "../invoke/helpers.ts";
 import { echoClient, grpc, killGrpcBackends, metadata, startGrpcBackend, unary, unaryError, type EchoClient, type EchoReply } from "../invoke/grpc-helpers.ts";
 import { loadEcho } from "../invoke/grpc-proto.ts";
 
@@ -101,8 +101,11 @@ beforeAll(async () => {
   const gone = await startGrpcBackend("gone");
   await register(b, "gone", gone, { token: m });
   await gone.kill();
+  // "plain": two HTTP/1.1-only instances on B (so A's breaker could eject one, were "no h2" counted against them).
+  for (const id of ["p1", "p2"]) await register(b, "plain", await startBackend(id), { token: m });
   for (const svc of ["files", "secret", "gone"]) await waitPassing(leader, svc, 1, 10_000, m);
-  for (const [src, dst, action] of [["web", "files", "allow"], ["web", "secret", "deny"], ["web", "gone", "allow"]] as const) {
+  await waitPassing(leader, "plain", 2, 10_000, m);
+  for (const [src, dst, action] of [["web", "files", "allow"], ["web", "secret", "deny"], ["web", "gone", "allow"], ["web", "plain", "allow"]] as const) {
     expect((await call(leader.url, "PUT", `/v1/connect/intentions/exact?source=${src}&destination=${dst}`, m, { Action: action })).status).toBe(200);
   }
   const p = await call(leader.url, "PUT", "/v1/acl/policy", m, { Name: "web-caller", Rules: `service "web" { policy = "write" }\nservice_prefix "" { policy = "read" }` });
@@ -123,6 +126,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.close();
   await killGrpcBackends();
+  await killBackends();
   await killAll();
 });
 
@@ -178,6 +182,8 @@ describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh: B's mesh listener, ALPN h2
     const err = await unaryError(meshClient(webLeaf), "x", to("gone"));
     // B's agent answered it (not a connection that failed on the way to B).
     expect([err.code, err.details]).toEqual([grpc.status.UNAVAILABLE, 'the instance of "gone" could not be reached']);
+    // Saying so to the source agent, which judges it as a direct attempt that failed.
+    expect(err.metadata.get("x-corral-mesh-failure")).toEqual(["refused"]);
   }, 60_000);
 
   test("a plain HTTP/2 caller gets the JSON refusals; a certificate of another CA is refused", async () => {
@@ -259,5 +265,17 @@ describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh end to end: a grpc-js clien
     expect(anon.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(anon.details).toMatch(/default policy deny/);
   }, 60_000);
-});
 
+  test("an instance B cannot reach, or that speaks only HTTP/1.1: judged by A as direct attempts are (not as the instance's answer)", async () => {
+    const gone = await unaryError(viaA("gone"), "x", asWeb());
+    expect([gone.code, gone.details]).toEqual([grpc.status.UNAVAILABLE, 'no instance of "gone" could be reached (refused)']);
+    const c = viaA("plain");
+    for (let i = 0; i < 12; i++) {
+      const err = await unaryError(c, "x", asWeb());
+      expect([err.code, err.details]).toEqual([grpc.status.UNAVAILABLE, 'no instance of "plain" speaks HTTP/2 (h2c); call it over HTTP/1.1']);
+    }
+    // 12 calls, each trying both instances: past consecutive_failures (5) had they counted as failures.
+    const st = (await getJson<InvokeStatus>(`${a.url}/v1/invoke-config/plain`, { headers: { "x-consul-token": m } })).body;
+    expect(st.instances.map((i) => [i.breaker, i.ejections])).toEqual([["closed", 0], ["closed", 0]]);
+  }, 60_000);
+});

@@ -78,13 +78,13 @@ class H2Transport implements Transport<H2Reply> {
       if (this.down.closed || this.down.destroyed) return finish("aborted");
       up = session.request(this.route.head(ep, this.headers), { endStream: this.down.readableEnded && this.down.readableLength === 0 });
       this.route.track(session, up);
-      // From here the client's body is being consumed: this call cannot be sent again.
-      this.spec.replayable = false;
       if (!up.writableEnded) {
+        // From here the client's body is being consumed: this call cannot be sent again.
+        this.spec.replayable = false;
         this.bound(up);
         this.down.pipe(up);
       }
-      up.once("response", (h) => finish({ status: Number(h[":status"]), headers: h, stream: up! }));
+      up.once("response", (h) => finish(this.route.failure?.(h) ?? { status: Number(h[":status"]), headers: h, stream: up! }));
       // `on`, not `once`: a stream cancelled here may still report a write of the piped body as an error.
       up.on("error", () => finish("reset"));
       up.once("close", () => finish("reset"));

@@ -30,6 +30,15 @@ export interface MeshH2ServerDeps {
   spans?: { trace: TraceIds; sink: SpanSink };
 }
 
+/**
+ * On this agent's refusals only, for the source agent (mesh-sessions.ts): the
+ * attempt failed before the instance — "refused" (not reachable, or no longer
+ * a passing instance here), "protocol" (it does not speak h2) — so the source
+ * judges it as it would a direct attempt (breaker, next instance) rather than
+ * as the instance's answer. Removed from the instance's own answers.
+ */
+export const MESH_FAILURE_HEADER = "x-corral-mesh-failure";
+
 /** The peer a connection's certificate proved, kept on the socket (http2 gives a stream its session's socket, not ours in every runtime). */
 const PEER = Symbol("corral.meshPeer");
 
@@ -82,7 +91,7 @@ export class MeshH2Server {
       return refuseH2(down, grpc, new Refusal(403, "INTENTION_DENIED", `calling "${destination}" is not allowed: ${decision.reason}`, { reason: decision.reason }));
     }
     const ep = await this.d.localInstance(destination, String(h[MESH_INSTANCE_HEADER] ?? ""));
-    if (!ep) return refuseH2(down, grpc, new Refusal(503, "NO_HEALTHY_INSTANCE", `no passing instance of "${destination}" on this node`));
+    if (!ep) return refuseH2(down, grpc, new Refusal(503, "NO_HEALTHY_INSTANCE", `no passing instance of "${destination}" on this node`), { [MESH_FAILURE_HEADER]: "refused" });
     if (down.closed || down.destroyed) return;
 
     const host = ep.address.includes(":") ? `[${ep.address}]` : ep.address;
@@ -98,14 +107,15 @@ export class MeshH2Server {
 
     this.sessions.get({ hostPort, base: `http://${hostPort}` }, (session) => {
       if (down.closed || down.destroyed) return;
-      if (session === "refused") return refuseH2(down, grpc, new Refusal(502, "UPSTREAM_UNAVAILABLE", `the instance of "${destination}" could not be reached`));
-      if (session === "protocol") return refuseH2(down, grpc, new Refusal(502, "UPSTREAM_NOT_H2", `the instance of "${destination}" does not speak HTTP/2 (h2c); call it over HTTP/1.1`));
+      if (session === "refused") return refuseH2(down, grpc, new Refusal(502, "UPSTREAM_UNAVAILABLE", `the instance of "${destination}" could not be reached`), { [MESH_FAILURE_HEADER]: "refused" });
+      if (session === "protocol") return refuseH2(down, grpc, new Refusal(502, "UPSTREAM_NOT_H2", `the instance of "${destination}" does not speak HTTP/2 (h2c); call it over HTTP/1.1`), { [MESH_FAILURE_HEADER]: "protocol" });
       const up = session.request(head, { endStream: down.readableEnded && down.readableLength === 0 });
       this.sessions.track(session, up);
       if (!up.writableEnded) down.pipe(up);
       let answered = false;
       up.once("response", (rh) => {
         answered = true;
+        delete rh[MESH_FAILURE_HEADER]; // only this agent says that
         relayH2(down, { status: Number(rh[":status"]), headers: rh, stream: up });
       });
       up.on("error", () => {});

@@ -16,6 +16,8 @@ import { checkPeer } from "../mesh-client.ts";
 import type { LeafPair, MeshIdentity, Trust } from "../mesh-identity.ts";
 import { MESH_INSTANCE_HEADER, MESH_SERVICE_HEADER, XFCC_HEADER } from "../mesh-server.ts";
 import type { Endpoint } from "../pool.ts";
+import type { FailureKind } from "../retry.ts";
+import { MESH_FAILURE_HEADER } from "./mesh-server-h2.ts";
 import { H2Sessions, type H2Route, type H2Upstream, type SessionResult } from "./sessions.ts";
 
 export interface MeshH2Deps {
@@ -29,6 +31,10 @@ export interface MeshH2Deps {
 export function meshAuthority(ep: Endpoint, port: number): string {
   const node = ep.spec.nodeAddress || ep.spec.address;
   return `${node.includes(":") ? `[${node}]` : node}:${port}`;
+}
+
+function failureOf(value: unknown): FailureKind | undefined {
+  return value === "refused" || value === "protocol" ? value : undefined;
 }
 
 export class MeshH2Sessions implements H2Upstream {
@@ -52,6 +58,8 @@ export class MeshH2Sessions implements H2Upstream {
         return out;
       },
       track: (s, stream) => sessions.track(s, stream),
+      // The destination agent could not reach the instance: judged here as a direct attempt would be (breaker, next instance).
+      failure: (h) => failureOf(h[MESH_FAILURE_HEADER]),
     };
   }
 

@@ -53,16 +53,16 @@ export function relayH2(down: http2.ServerHttp2Stream, r: H2Reply): void {
 }
 
 /** corral's own answer on an h2 stream: a trailers-only gRPC status for a gRPC client, JSON `{error, code}` otherwise. */
-export function refuseH2(down: http2.ServerHttp2Stream, grpc: boolean, r: Refusal): void {
+export function refuseH2(down: http2.ServerHttp2Stream, grpc: boolean, r: Refusal, extra: http2.OutgoingHttpHeaders = {}): void {
   if (down.closed || down.destroyed || down.headersSent) return;
   if (grpc) {
     down.respond({
-      ":status": 200, "content-type": "application/grpc",
+      ...extra, ":status": 200, "content-type": "application/grpc",
       "grpc-status": String(grpcStatusFor(r.code, r.status)), "grpc-message": encodeGrpcMessage(r.message),
     }, { endStream: true });
     return;
   }
   if (r.status === 499) return void down.close(http2.constants.NGHTTP2_CANCEL);
-  down.respond({ ":status": r.status, "content-type": "application/json" });
+  down.respond({ ...extra, ":status": r.status, "content-type": "application/json" });
   down.end(r.json());
 }

@@ -10,6 +10,7 @@
 // sessions to other agents in one too, keyed by caller identity and node.
 import http2 from "node:http2";
 import type { Endpoint } from "../pool.ts";
+import type { FailureKind } from "../retry.ts";
 
 /**
  * A session ready for streams, or why there is none — nothing was sent
@@ -27,6 +28,12 @@ export interface H2Route {
   head(ep: Endpoint, headers: http2.OutgoingHttpHeaders): http2.OutgoingHttpHeaders;
   /** A stream was opened on `session` (it is not idle until the stream closes). */
   track(session: http2.ClientHttp2Session, stream: http2.ClientHttp2Stream): void;
+  /**
+   * An answer that says the attempt failed before the instance (the mesh:
+   * the destination agent could not reach it), judged as that failure rather
+   * than as an answer; undefined = an answer.
+   */
+  failure?(headers: http2.IncomingHttpHeaders): FailureKind | undefined;
 }
 
 /**
