@@ -19,6 +19,7 @@ import type { Endpoint } from "../pool.ts";
 import type { FailureKind } from "../retry.ts";
 import type { TraceIds } from "../trace.ts";
 import { grpcTimeoutMs, isGrpc } from "./grpc.ts";
+import { closeWhenIdle } from "./idle.ts";
 import { refuseH2, relayH2, type H2Reply } from "./relay.ts";
 import type { H2Route, H2Upstream } from "./sessions.ts";
 import { SockDuplex, type RawSocket } from "./sock-duplex.ts";
@@ -109,38 +110,7 @@ export class H2Front {
     });
     // A client's protocol error ends its session only, never the listener.
     this.server.on("sessionError", (err) => d.log.debug("invoke: h2 client session error", { err }));
-    this.server.on("session", (session) => this.closeWhenIdle(session));
-  }
-
-  /**
-   * Closes a client's session once it has had no open stream for idleMs: an
-   * idle connection must not be held forever (the HTTP/1.1 side's idle sweep
-   * does the same), while a stream that is open but quiet (a watch over bidi
-   * gRPC) keeps its connection.
-   */
-  private closeWhenIdle(session: http2.ServerHttp2Session): void {
-    const idleMs = this.d.idleMs ?? 120_000;
-    let open = 0;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const arm = () => {
-      timer = setTimeout(() => {
-        timer = null;
-        if (open === 0 && !session.closed && !session.destroyed) session.close();
-      }, idleMs);
-      timer.unref?.();
-    };
-    session.on("stream", (stream: http2.ServerHttp2Stream) => {
-      open++;
-      if (timer) {
-        clearTimeout(timer);
-        timer = null;
-      }
-      stream.once("close", () => {
-        if (--open === 0 && !session.closed) arm();
-      });
-    });
-    session.once("close", () => timer && clearTimeout(timer));
-    arm();
+    this.server.on("session", (session) => closeWhenIdle(session, d.idleMs ?? 120_000));
   }
 
   /** Serves a raw-socket client connection whose first bytes (`first`) are the h2 preface; returns what the socket's callbacks now feed. */

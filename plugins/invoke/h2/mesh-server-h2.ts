@@ -17,6 +17,7 @@ import type { EndpointSpec } from "../pool.ts";
 import { nowMs, SPAN_KIND_SERVER, type AttributeValue, type SpanSink } from "../spans.ts";
 import type { TraceIds } from "../trace.ts";
 import { isGrpc } from "./grpc.ts";
+import { closeWhenIdle } from "./idle.ts";
 import { CONNECTION_SPECIFIC, refuseH2, relayH2 } from "./relay.ts";
 import { H2Sessions } from "./sessions.ts";
 
@@ -28,6 +29,8 @@ export interface MeshH2ServerDeps {
   onDenied?: (source: string, destination: string) => void;
   /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
   spans?: { trace: TraceIds; sink: SpanSink };
+  /** A connection with no open stream for this long is closed (default 120 s). */
+  idleMs?: number;
 }
 
 /**
@@ -60,6 +63,8 @@ export class MeshH2Server {
     });
     // A peer's protocol error ends its session only.
     this.server.on("sessionError", (err) => d.log.debug("invoke mesh: h2 session error", { err }));
+    // Source agents close theirs after 60 s without a stream; a connection nobody uses is not held for longer than the proxy listener's are.
+    this.server.on("session", (session) => closeWhenIdle(session, d.idleMs ?? 120_000));
   }
 
   /** Serves a TLS connection that negotiated h2, from `peer`. */
