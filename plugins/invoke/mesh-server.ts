@@ -1,5 +1,7 @@
 // The destination side of the mesh (docs/mesh.md): an mTLS listener on every
-// node. A source agent connects with the calling service's leaf; this node
+// node — on node:tls and node:http, where Bun's own sockets are not
+// available (under Bun, fast/mesh-listen.ts serves it with the same
+// decisions). A source agent connects with the calling service's leaf; this node
 // takes the caller's identity from the certificate's SPIFFE ID — never from
 // a header — checks the intention (caller → destination service), then
 // forwards to the chosen instance registered on this node.
@@ -11,11 +13,11 @@
 // instead of a bare handshake failure.
 import http from "node:http";
 import tls from "node:tls";
-import { Readable } from "node:stream";
+import { Readable, type Duplex } from "node:stream";
 import { parseSpiffeServiceId, validServiceName, type Logger } from "../../core/sdk/index.ts";
 import type { CallDecision } from "./authorize.ts";
 import type { LeafPair, MeshIdentity, Trust } from "./mesh-identity.ts";
-import type { EndpointSpec } from "./pool.ts";
+import type { Endpoint } from "./pool.ts";
 import { nowMs, SPAN_KIND_SERVER, type AttributeValue, type SpanSink } from "./spans.ts";
 import type { TraceIds } from "./trace.ts";
 
@@ -46,7 +48,7 @@ export interface MeshServerDeps {
   serverLeaf: () => Promise<LeafPair>;
   authorize: (source: string, destination: string) => Promise<CallDecision>;
   /** The instance to call: the one the source chose when it is a passing instance on this node, else undefined. */
-  localInstance: (service: string, serviceId: string) => Promise<EndpointSpec | undefined>;
+  localInstance: (service: string, serviceId: string) => Promise<Endpoint | undefined>;
   log: Logger;
   /** Counts handshakes and denials (metrics). */
   onHandshake?: (peer: Peer["kind"]) => void;
@@ -56,7 +58,7 @@ export interface MeshServerDeps {
   /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
   spans?: { trace: TraceIds; sink: SpanSink };
   /** Serves a connection that negotiated ALPN h2 (h2/mesh-server-h2.ts); absent = HTTP/1.1 only. */
-  h2?: (sock: tls.TLSSocket, peer: MeshPeer) => void;
+  h2?: (sock: Duplex, peer: MeshPeer) => void;
 }
 
 export interface MeshServer {
@@ -126,7 +128,7 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
       d.onDenied?.(source || "(none)", destination);
       return json(res, 403, { error: `calling "${destination}" is not allowed: ${decision.reason}`, code: "INTENTION_DENIED", reason: decision.reason });
     }
-    const ep = await d.localInstance(destination, String(req.headers[MESH_INSTANCE_HEADER] ?? ""));
+    const ep = (await d.localInstance(destination, String(req.headers[MESH_INSTANCE_HEADER] ?? "")))?.spec;
     if (!ep) return json(res, 503, { error: `no passing instance of "${destination}" on this node`, code: "NO_HEALTHY_INSTANCE" });
 
     const headers = new Headers();

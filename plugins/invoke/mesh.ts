@@ -13,6 +13,7 @@ import { MeshUpstreamPool } from "./fast/mesh-upstream.ts";
 import { MeshMetrics } from "./mesh-metrics.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
+import { startFastMeshServer } from "./fast/mesh-listen.ts";
 import { MeshH2Server } from "./h2/mesh-server-h2.ts";
 import { MeshH2Sessions } from "./h2/mesh-sessions.ts";
 import type { ServiceRegistry } from "./services.ts";
@@ -52,7 +53,7 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
     const svc = o.registry.acquire(service);
     if (!svc.loaded) await svc.ready;
     const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
-    return (mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0])?.spec;
+    return mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0];
   };
   const onDenied = (source: string, destination: string) => meshMetrics.denied(source, destination);
   const h2Server = new MeshH2Server({ authorize, localInstance, onDenied, log: ctx.log, ...spans });
@@ -63,8 +64,9 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   let server: MeshServer | undefined;
   const start = async () => {
     try {
-      server = ctx.own(await startMeshServer({
-        bind, port: cfg.mesh_port, identity, log: ctx.log, ...spans,
+      const fast = typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
+      server = ctx.own(await (fast ? startFastMeshServer : startMeshServer)({
+        bind, port: cfg.mesh_port, identity, log: ctx.log, invoker: o.invoker, trace: o.trace, ...spans,
         serverLeaf: () => identity.leaf(self),
         authorize, localInstance, onDenied,
         onHandshake: (peer) => meshMetrics.handshake(peer),

@@ -1,7 +1,8 @@
 // The mesh on a single dev node with ACLs off (mesh_port = 0: the node's own
 // listener): calls still cross the mTLS hop (the node calls itself), pass
 // without intentions, and a caller without a token arrives as "plain"; the
-// sockets engine gives way to the fetch front.
+// proxy listener stays on the sockets engine (its attempts go over the
+// mesh's pool of mTLS connections, fast/mesh-upstream.ts).
 import { afterAll, expect, test } from "bun:test";
 import { eventually, getJson, killAll, startCorral } from "../helpers/proc.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing } from "../invoke/helpers.ts";
@@ -26,5 +27,5 @@ test("dev node, ACLs off: calls pass through the node's own mesh listener", asyn
   const metrics = (await getJson(`${node.url}/metrics`)).body as string;
   expect(metrics).toMatch(/corral_invoke_mesh_handshakes_total\{peer="plain"\} [1-9]/);
   const cfg = (await getJson(`${node.url}/v1/invoke-config`)).body;
-  expect(cfg.listener.engine).toBe("fetch");
+  expect(cfg.listener.engine).toBe("sockets");
 }, 60_000);

@@ -10,6 +10,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import { MeshH2Server } from "../../plugins/invoke/h2/mesh-server-h2.ts";
 import type { MeshPeer } from "../../plugins/invoke/mesh-server.ts";
+import { Endpoint } from "../../plugins/invoke/pool.ts";
 
 const log = { debug() {}, info() {}, warn() {}, error() {} } as never;
 let instancePort = 0;
@@ -18,7 +19,7 @@ const instance = http2.createServer();
 const mesh = new MeshH2Server({
   log, idleMs: 300,
   authorize: async (source) => ({ allowed: source === "web", reason: source === "web" ? "allowed" : "denied" }),
-  localInstance: async () => ({ key: "n/files-1", node: "n", serviceId: "files-1", address: "127.0.0.1", port: instancePort, weight: 1 }),
+  localInstance: async () => new Endpoint({ key: "n/files-1", node: "n", serviceId: "files-1", address: "127.0.0.1", port: instancePort, weight: 1 }, Date.now()),
 });
 const peer: MeshPeer = { kind: "service", service: "web", uri: "spiffe://td.corral/ns/default/svc/web" };
 const listener = net.createServer((sock) => mesh.serve(sock, peer));
@@ -53,7 +54,7 @@ test("the instance's own x-corral-mesh-failure is removed; the caller reaches it
     const req = s.request({ ":path": "/x", "x-corral-mesh-service": "files", "x-forwarded-client-cert": "URI=forged" }, { endStream: true });
     const h = await new Promise<http2.IncomingHttpHeaders>((r) => req.once("response", r));
     req.resume();
-    expect([h[":status"], h["x-corral-mesh-failure"], h["x-seen-xfcc"]]).toEqual([200, undefined, `URI=${peer.kind === "service" ? peer.uri : ""}`]);
+    expect([h[":status"], h["x-corral-mesh-failure"], h["x-seen-xfcc"]] as unknown[]).toEqual([200, undefined, `URI=${peer.kind === "service" ? peer.uri : ""}`]);
   } finally {
     s.close();
   }

@@ -72,24 +72,24 @@ export class ClientConn {
   /** No byte received yet: the first chunk may be an h2 preface. */
   private fresh = true;
   private busy = false;
-  private closed = false;
+  protected closed = false;
   private endWhenFlushed = false;
-  private sink: BodySink | null = null;
+  protected sink: BodySink | null = null;
   /** Reused by every exchange on this connection (one at a time): no per-call objects. */
-  private readonly t: RawTransport;
+  protected readonly t: RawTransport;
   private readonly fw: Forwarder;
   private readonly spec: CallSpec;
   private readonly call: Call<RawReply>;
   /** The request whose call runs (its answer is handled by `answered`). */
-  private head: RequestHead | null = null;
+  protected head: RequestHead | null = null;
   private readonly answered = (r: RawReply | Refusal): void => this.answer(r);
-  private readonly ip: string;
+  protected readonly ip: string;
   /** The idle sweep's count when the last exchange ended (-1 while one runs). */
   idleSweep: number;
 
   constructor(
     private readonly sock: Sock,
-    private readonly e: Engine,
+    protected readonly e: Engine,
     sweeps: number,
   ) {
     this.out = new Outbox(sock, () => this.pauseUpstream(true), () => this.flushed());
@@ -203,7 +203,7 @@ export class ClientConn {
     else this.sock.end();
   }
 
-  private respond(status: number, json: string, close: boolean): void {
+  protected respond(status: number, json: string, close: boolean): void {
     this.out.write(Buffer.from(simpleResponse(status, json, close))); // UTF-8: the JSON may quote what the client sent
     this.finished(close);
   }
@@ -244,7 +244,7 @@ export class ClientConn {
     this.respond(502, new Refusal(502, "INVOKE_FAILED", `call failed: ${(err as Error)?.message ?? err}`).json(), true);
   }
 
-  private exchange(head: RequestHead): void {
+  protected exchange(head: RequestHead): void {
     const started = performance.now();
     const route = this.route(head);
     // An upgrade with a body (no client sends one) would mix the body with the new protocol's bytes.
@@ -300,7 +300,7 @@ export class ClientConn {
   }
 
   /** The call's outcome: an instance's answer to pass on, or corral's own. */
-  private answer(r: RawReply | Refusal): void {
+  protected answer(r: RawReply | Refusal): void {
     const head = this.head;
     this.head = null;
     if (this.closed || !head) return void (r instanceof Refusal || r.conn.close());
@@ -311,7 +311,7 @@ export class ClientConn {
     this.fw.start(r, closeAfter, head.http10 && r.head.framing === "chunked");
   }
 
-  private refuse(head: RequestHead, r: Refusal, forceClose = false): void {
+  protected refuse(head: RequestHead, r: Refusal, forceClose = false): void {
     if (this.closed) return;
     // A body not read to its end leaves the connection out of step: close it.
     const close = forceClose || !head.keepAlive || (this.sink !== null && !this.sink.complete) || ((head.contentLength > 0 || head.chunked) && !this.sink);
@@ -319,7 +319,7 @@ export class ClientConn {
   }
 
   /** Sets up the body's sink and feeds it what already arrived; a Refusal when the body is refused outright. */
-  private takeBody(head: RequestHead): BufferedBody | StreamedBody | Refusal | null {
+  protected takeBody(head: RequestHead): BufferedBody | StreamedBody | Refusal | null {
     if (head.contentLength <= 0 && !head.chunked) return null;
     const cfg = this.e.invoker.cfg;
     if (cfg.max_request_bytes > 0 && head.contentLength > cfg.max_request_bytes) {

@@ -13,7 +13,7 @@ import { validServiceName, type Logger } from "../../../core/sdk/index.ts";
 import type { CallDecision } from "../authorize.ts";
 import { Refusal } from "../invoker.ts";
 import { MESH_INSTANCE_HEADER, MESH_SERVICE_HEADER, XFCC_HEADER, type MeshPeer } from "../mesh-server.ts";
-import type { EndpointSpec } from "../pool.ts";
+import type { Endpoint } from "../pool.ts";
 import { nowMs, SPAN_KIND_SERVER, type AttributeValue, type SpanSink } from "../spans.ts";
 import type { TraceIds } from "../trace.ts";
 import { isGrpc } from "./grpc.ts";
@@ -24,7 +24,7 @@ import { H2Sessions } from "./sessions.ts";
 export interface MeshH2ServerDeps {
   authorize: (source: string, destination: string) => Promise<CallDecision>;
   /** The instance to call: the one the source chose when it is a passing instance on this node, else undefined. */
-  localInstance: (service: string, serviceId: string) => Promise<EndpointSpec | undefined>;
+  localInstance: (service: string, serviceId: string) => Promise<Endpoint | undefined>;
   log: Logger;
   onDenied?: (source: string, destination: string) => void;
   /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
@@ -99,9 +99,7 @@ export class MeshH2Server {
     if (!ep) return refuseH2(down, grpc, new Refusal(503, "NO_HEALTHY_INSTANCE", `no passing instance of "${destination}" on this node`), { [MESH_FAILURE_HEADER]: "refused" });
     if (down.closed || down.destroyed) return;
 
-    const host = ep.address.includes(":") ? `[${ep.address}]` : ep.address;
-    const hostPort = `${host}:${ep.port}`;
-    const head: http2.OutgoingHttpHeaders = { ":method": h[":method"] ?? "GET", ":path": target, ":scheme": "http", ":authority": hostPort };
+    const head: http2.OutgoingHttpHeaders = { ":method": h[":method"] ?? "GET", ":path": target, ":scheme": "http", ":authority": ep.hostPort };
     for (const [k, v] of Object.entries(h)) {
       if (k.startsWith(":") || v === undefined || DROP.has(k)) continue;
       head[k] = v;
@@ -110,7 +108,7 @@ export class MeshH2Server {
     if (h.te === "trailers") head.te = "trailers";
     if (peer.kind === "service") head[XFCC_HEADER] = `URI=${peer.uri}`;
 
-    this.sessions.get({ hostPort, base: `http://${hostPort}` }, (session) => {
+    this.sessions.get(ep, (session) => {
       if (down.closed || down.destroyed) return;
       if (session === "refused") return refuseH2(down, grpc, new Refusal(502, "UPSTREAM_UNAVAILABLE", `the instance of "${destination}" could not be reached`), { [MESH_FAILURE_HEADER]: "refused" });
       if (session === "protocol") return refuseH2(down, grpc, new Refusal(502, "UPSTREAM_NOT_H2", `the instance of "${destination}" does not speak HTTP/2 (h2c); call it over HTTP/1.1`), { [MESH_FAILURE_HEADER]: "protocol" });
