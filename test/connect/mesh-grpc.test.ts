@@ -223,7 +223,8 @@ describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh end to end: a grpc-js clien
     const me = `URI=spiffe://${td}/ns/default/svc/web`;
     const c = viaA("files");
     const r = await eventually(() => unary(c, "hi", asWeb()).catch(() => undefined), 15_000);
-    expect([r.id, r.message, r.peer, r.token]).toEqual(["files", "hi", me, ""]);
+    // :authority reached the instance as X-Forwarded-Host, as without the mesh.
+    expect([r.id, r.message, r.peer, r.token, r.authority]).toEqual(["files", "hi", me, "", "files"]);
     const handshakes = await metric(b, 'corral_invoke_mesh_handshakes_total{peer="service"}');
     const stream = await new Promise<EchoReply[]>((resolve, reject) => {
       const got: EchoReply[] = [];
