@@ -12,18 +12,22 @@
 // the same two addresses.
 //
 // Two phases, targets interleaved round by round (median round kept):
-//   loaded:  wrk at --connections (default 32): req/s;
+//   loaded:  wrk at --connections (default 32): req/s, and the CPU each
+//            proxy process (A's and B's) spent per request — steadier than
+//            req/s when other work shares the machine;
 //   paced:   --rate req/s (default 1000) from a fixed-rate generator
 //            (bench/support/paced.ts, latency from when each request was
 //            due): p99, and what each proxy pair adds to direct's p99.
 // Prints one JSON line. Goal (issue 21): corral ≥ 1.0× HAProxy's req/s, and
 // corral's added p99 at 1,000 req/s ≤ 0.5 ms.
-//   npx bun bench/invoke-mesh.ts [--seconds 5] [--rounds 3] [--connections 32] [--rate 1000]
+//   npx bun bench/invoke-mesh.ts [--seconds 5] [--rounds 3] [--connections 32] [--rate 1000] [--profile DIR]
+// --profile writes agent A's and B's CPU profiles (markdown) into DIR.
 // Needs wrk, haproxy and openssl.
 import { getJson, killAll, startCorral, freePort, eventually, type CorralProcess } from "../test/helpers/proc.ts";
 import { ACL_CONFIG, call } from "../test/acl/helpers.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing } from "../test/invoke/helpers.ts";
-import { numberFlag } from "./support/args.ts";
+import { numberFlag, stringFlag } from "./support/args.ts";
+import { cpuSeconds } from "./support/cpu.ts";
 import { startHaproxyTlsPair, type HaproxyPair } from "./support/haproxy-tls.ts";
 import { paced, type PacedFigures } from "./support/paced.ts";
 import { round3, wrk, type Figures } from "./support/wrk.ts";
@@ -32,6 +36,7 @@ const SECONDS = numberFlag("seconds", 5);
 const ROUNDS = numberFlag("rounds", 3);
 const CONNECTIONS = numberFlag("connections", 32);
 const RATE = numberFlag("rate", 1000);
+const PROFILE_DIR = stringFlag("profile", "") || undefined;
 const SECRET = "bench-mesh-secret-0123456789abcdef";
 
 const median = <T>(list: T[], key: (x: T) => number): T => [...list].sort((a, b) => key(a) - key(b))[Math.floor(list.length / 2)]!;
@@ -40,14 +45,16 @@ async function startMeshCluster(): Promise<{ a: CorralProcess; b: CorralProcess;
   const meshPort = await freePort();
   const leaderPort = await freePort();
   const quiet = { CORRAL_NODE_LOG_LEVEL: "warn" };
+  // Only what the mesh needs, as bench/invoke.ts does: a node's other plugins (the probe's sampling...) would be charged to the hop.
+  const plugins = `[plugins]\nenabled = ["discovery", "invoke", "authz"]\nwatch = false\n\n`;
   const leader = await startCorral({
     role: "leader", port: leaderPort, env: quiet,
-    config: `[cluster]\nsecret = "${SECRET}"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
+    config: `${plugins}[cluster]\nsecret = "${SECRET}"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
   });
   const management = (await getJson(`${leader.url}/v1/acl/bootstrap`, { method: "PUT" })).body.SecretID as string;
   const agent = (name: string, ip: string) => startCorral({
-    role: "agent", env: quiet,
-    config: `[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${SECRET}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
+    role: "agent", env: { ...quiet, ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}) },
+    config: `${plugins}[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${SECRET}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
   });
   const a = await agent("bench-a", "127.0.0.2");
   const b = await agent("bench-b", "127.0.0.3");
@@ -83,26 +90,39 @@ try {
   };
   type Name = keyof typeof targets;
   const names = Object.keys(targets) as Name[];
-  const loadedRuns = Object.fromEntries(names.map((n) => [n, [] as Figures[]])) as Record<Name, Figures[]>;
+  const loadedRuns = Object.fromEntries(names.map((n) => [n, [] as Loaded[]])) as Record<Name, Loaded[]>;
   const pacedRuns = Object.fromEntries(names.map((n) => [n, [] as PacedFigures[]])) as Record<Name, PacedFigures[]>;
-  const wrkOf = (n: Name, c: number, s: number) => {
+  type Loaded = Figures & { cpuUsPerReqByProcess?: number[] };
+  const wrkOf = (n: Name, c: number, s: number): Loaded => {
     const t = targets[n];
-    return wrk(`http://${t.host}:${t.port}/`, c, s, t.hostHeader, undefined, t.headers);
+    const cpu0 = t.pids.map(cpuSeconds);
+    const f: Loaded = wrk(`http://${t.host}:${t.port}/`, c, s, t.hostHeader, undefined, t.headers);
+    if (t.pids.length && f.rps) {
+      f.cpuUsPerReqByProcess = t.pids.map((pid, i) => Math.round(((cpuSeconds(pid) - cpu0[i]!) * 1e6) / (f.rps * s)));
+      f.cpuUsPerReq = f.cpuUsPerReqByProcess.reduce((a, b) => a + b, 0);
+    }
+    return f;
   };
   for (const n of names) wrkOf(n, CONNECTIONS, 1); // warm-up: connections, leaves, JIT
   for (let r = 0; r < ROUNDS; r++) {
     for (const n of names) loadedRuns[n].push(wrkOf(n, CONNECTIONS, SECONDS));
     for (const n of names) pacedRuns[n].push(await paced({ ...targets[n], rate: RATE, seconds: SECONDS, connections: 16 }));
   }
-  const loaded = Object.fromEntries(names.map((n) => [n, median(loadedRuns[n], (f) => f.rps)])) as Record<Name, Figures>;
+  const loaded = Object.fromEntries(names.map((n) => [n, median(loadedRuns[n], (f) => f.rps)])) as Record<Name, Loaded>;
+  const medianCpu = (n: Name) => median(loadedRuns[n], (f) => f.cpuUsPerReq ?? 0).cpuUsPerReq ?? 0;
   const atRate = Object.fromEntries(names.map((n) => [n, median(pacedRuns[n], (f) => f.p99Ms)])) as Record<Name, PacedFigures>;
   const corralOverHaproxyRps = round3(loaded.corral.rps / loaded.haproxy.rps);
+  // mTLS connections B accepted over the whole run: a pool that works keeps this near the connection count, not the request count.
+  const metrics = (await getJson(`${b.url}/metrics`, { headers: { "x-consul-token": management } })).body as string;
+  const handshakesAtB = (metrics.match(/^corral_invoke_mesh_handshakes_total\{[^}]*\} (\d+)/gm) ?? []).reduce((n, l) => n + Number(l.split(" ").pop()), 0);
   const corralAddedP99Ms = round3(atRate.corral.p99Ms - atRate.direct.p99Ms);
   console.log(JSON.stringify({
     bench: "invoke-mesh", acls: true, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rate: RATE,
-    loaded, paced: atRate,
+    loaded, paced: atRate, handshakesAtB,
     ratios: {
       corralOverHaproxyRps,
+      // CPU per request of the two proxy processes together (A + B), corral's over HAProxy's: what the hop costs.
+      corralOverHaproxyCpuPerReq: round3(medianCpu("corral") / (medianCpu("haproxy") || 1)),
       corralAddedP99Ms,
       haproxyAddedP99Ms: round3(atRate.haproxy.p99Ms - atRate.direct.p99Ms),
       corralAddedP50Ms: round3(atRate.corral.p50Ms - atRate.direct.p50Ms),
@@ -110,6 +130,8 @@ try {
     },
     perRound: {
       corralOverHaproxyRps: loadedRuns.corral.map((f, i) => round3(f.rps / loadedRuns.haproxy[i]!.rps)),
+      corralCpuUsPerReqAB: loadedRuns.corral.map((f) => f.cpuUsPerReqByProcess),
+      haproxyCpuUsPerReqAB: loadedRuns.haproxy.map((f) => f.cpuUsPerReqByProcess),
       corralAddedP99Ms: pacedRuns.corral.map((f, i) => round3(f.p99Ms - pacedRuns.direct[i]!.p99Ms)),
     },
     goal: "corralOverHaproxyRps >= 1.0 and corralAddedP99Ms <= 0.5",
@@ -118,5 +140,7 @@ try {
 } finally {
   haproxy?.stop();
   await killBackends();
+  // SIGTERM first so --profile gets written.
+  if (PROFILE_DIR) await Promise.all([a.kill("SIGTERM"), b.kill("SIGTERM")]);
   await killAll();
 }

@@ -99,11 +99,14 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   void tick();
   ctx.every(REFRESH_MS, tick);
   const meshPort = () => cfg.mesh_port || server?.port || 0;
+  // Owned here as well as by the sockets listener: with engine = "fetch" no listener closes it, and its sweep timer must stop with the plugin.
+  const pool = new MeshUpstreamPool(identity, meshPort);
+  ctx.own({ close: () => pool.close() });
   const h2 = new MeshH2Sessions({ identity, authorizer, meshPort });
   ctx.own({ close: () => h2.close() });
   return {
     call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort, trace: o.trace }),
-    pool: new MeshUpstreamPool(identity, meshPort),
+    pool,
     callerOf: (token) => authorizer.callerOf(token),
     h2,
   };
