@@ -110,9 +110,9 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
                   invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), trace, log: ctx.log,
                   ...(mesh ? { pool: mesh.pool, callerOf: mesh.callerOf } : { pool: new UpstreamPool() }),
                 },
-                // h2c (gRPC) on the same port: a connection opening with the h2 preface is served by h2/front.ts.
-                // Not with the mesh on: h2/ calls instances directly, and no call may leave this node in clear (docs/mesh.md).
-                mesh ? undefined : new H2Front({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), sessions: new H2Sessions(), trace, log: ctx.log }),
+                // h2c (gRPC) on the same port: a connection opening with the h2 preface is served by h2/front.ts;
+                // with the mesh on, its attempts cross to the instance's agent over mTLS (h2/mesh-sessions.ts), never in clear.
+                new H2Front({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), sessions: mesh ? mesh.h2 : new H2Sessions(), trace, log: ctx.log }),
               )
             : await startFetchListener({ bind: cfg.bind, port: cfg.port, domain: cfg.domain, datacenter: ctx.host.datacenter, maxRequestBytes: cfg.max_request_bytes }, call),
         );

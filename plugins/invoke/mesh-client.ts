@@ -26,7 +26,7 @@ export interface MeshClientDeps {
 }
 
 /** The destination agent's certificate must be a leaf of this trust domain (its chain is checked against the roots by TLS). */
-function checkPeer(trustDomain: string) {
+export function checkPeer(trustDomain: string) {
   return (_host: string, cert: { subjectaltname?: string }): Error | undefined => {
     const ok = (cert.subjectaltname ?? "").split(/,\s*/).some((p) => p.startsWith("URI:") && parseSpiffeServiceId(p.slice(4))?.trustDomain === trustDomain);
     return ok ? undefined : new Error(`the mesh peer's certificate is not of trust domain ${trustDomain}`);

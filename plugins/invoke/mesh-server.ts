@@ -13,7 +13,7 @@
 // instead of a bare handshake failure.
 import http from "node:http";
 import tls from "node:tls";
-import { Readable } from "node:stream";
+import { Readable, type Duplex } from "node:stream";
 import { parseSpiffeServiceId, validServiceName, type Logger } from "../../core/sdk/index.ts";
 import type { CallDecision } from "./authorize.ts";
 import type { LeafPair, MeshIdentity, Trust } from "./mesh-identity.ts";
@@ -37,7 +37,8 @@ export function peerService(subjectAltName: string | undefined, trustDomain: str
   return undefined;
 }
 
-type Peer = { kind: "service"; service: string; uri: string } | { kind: "plain" } | { kind: "rejected"; why: string };
+export type MeshPeer = { kind: "service"; service: string; uri: string } | { kind: "plain" } | { kind: "rejected"; why: string };
+type Peer = MeshPeer;
 
 export interface MeshServerDeps {
   bind: string;
@@ -56,6 +57,8 @@ export interface MeshServerDeps {
   onHandshakeFailed?: () => void;
   /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
   spans?: { trace: TraceIds; sink: SpanSink };
+  /** Serves a connection that negotiated ALPN h2 (h2/mesh-server-h2.ts); absent = HTTP/1.1 only. */
+  h2?: (sock: Duplex, peer: MeshPeer) => void;
 }
 
 export interface MeshServer {
@@ -87,7 +90,7 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
   app.requestTimeout = 0;
   app.headersTimeout = 60_000;
 
-  const server = tls.createServer({ ...contextOptions(), requestCert: true, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"], minVersion: "TLSv1.2" }, (sock) => {
+  const server = tls.createServer({ ...contextOptions(), requestCert: true, rejectUnauthorized: false, ALPNProtocols: d.h2 ? ["h2", "http/1.1"] : ["http/1.1"], minVersion: "TLSv1.2" }, (sock) => {
     const cert = sock.getPeerCertificate(false) as { subjectaltname?: string } | undefined;
     let peer: Peer;
     if (!cert || Object.keys(cert).length === 0) peer = { kind: "plain" };
@@ -100,6 +103,7 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
     }
     peers.set(sock, peer);
     d.onHandshake?.(peer.kind);
+    if (d.h2 && sock.alpnProtocol === "h2") return d.h2(sock, peer);
     app.emit("connection", sock);
   });
   server.on("tlsClientError", (err) => {

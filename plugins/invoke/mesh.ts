@@ -14,6 +14,8 @@ import { MeshMetrics } from "./mesh-metrics.ts";
 import { MeshIdentity } from "./mesh-identity.ts";
 import { startMeshServer, type MeshServer } from "./mesh-server.ts";
 import { startFastMeshServer } from "./fast/mesh-listen.ts";
+import { MeshH2Server } from "./h2/mesh-server-h2.ts";
+import { MeshH2Sessions } from "./h2/mesh-sessions.ts";
 import type { ServiceRegistry } from "./services.ts";
 import type { SpanSink } from "./spans.ts";
 import type { TraceIds } from "./trace.ts";
@@ -32,6 +34,8 @@ export interface MeshFront {
   /** The sockets engine's: a keep-alive pool of mTLS connections per (caller, node) and the caller of a token. */
   pool: MeshUpstreamPool;
   callerOf: (token: string | undefined) => Promise<string | undefined>;
+  /** The h2 front's (h2/front.ts): mTLS sessions (ALPN h2) per (caller, node), for h2c and gRPC callers. */
+  h2: MeshH2Sessions;
 }
 
 export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: Invoker; registry: ServiceRegistry; trace: TraceIds; spans?: SpanSink }): Promise<MeshFront> {
@@ -42,6 +46,19 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   const bind = cfg.mesh_bind || ctx.host.advertise || cfg.bind;
   const meshMetrics = new MeshMetrics(ctx.metrics);
 
+  // What the listener decides per call, for HTTP/1.1 (mesh-server.ts) and h2 streams (h2/mesh-server-h2.ts) alike.
+  const spans = o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {};
+  const authorize = (source: string, destination: string) => authorizer.authorizeSource(source, destination);
+  const localInstance = async (service: string, serviceId: string) => {
+    const svc = o.registry.acquire(service);
+    if (!svc.loaded) await svc.ready;
+    const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
+    return mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0];
+  };
+  const onDenied = (source: string, destination: string) => meshMetrics.denied(source, destination);
+  const h2Server = new MeshH2Server({ authorize, localInstance, onDenied, log: ctx.log, ...spans });
+  ctx.own({ close: () => h2Server.close() });
+
   // The listener needs this node's certificate, so it starts once the CA answers (on a node that
   // starts before any leader is elected, a few refreshes later) and is retried until then.
   let server: MeshServer | undefined;
@@ -49,19 +66,12 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
     try {
       const fast = typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function";
       server = ctx.own(await (fast ? startFastMeshServer : startMeshServer)({
-        bind, port: cfg.mesh_port, identity, log: ctx.log, invoker: o.invoker, trace: o.trace,
-        ...(o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {}),
+        bind, port: cfg.mesh_port, identity, log: ctx.log, invoker: o.invoker, trace: o.trace, ...spans,
         serverLeaf: () => identity.leaf(self),
-        authorize: (source, destination) => authorizer.authorizeSource(source, destination),
-        async localInstance(service, serviceId) {
-          const svc = o.registry.acquire(service);
-          if (!svc.loaded) await svc.ready;
-          const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
-          return mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0];
-        },
+        authorize, localInstance, onDenied,
         onHandshake: (peer) => meshMetrics.handshake(peer),
         onHandshakeFailed: () => meshMetrics.handshakeFailed(),
-        onDenied: (source, destination) => meshMetrics.denied(source, destination),
+        h2: (sock, peer) => h2Server.serve(sock, peer),
       }));
     } catch (err) {
       if ((err as { code?: string })?.code === "EADDRINUSE" || (err as { code?: string })?.code === "EADDRNOTAVAIL") {
@@ -92,9 +102,12 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   // Owned here as well as by the sockets listener: with engine = "fetch" no listener closes it, and its sweep timer must stop with the plugin.
   const pool = new MeshUpstreamPool(identity, meshPort);
   ctx.own({ close: () => pool.close() });
+  const h2 = new MeshH2Sessions({ identity, authorizer, meshPort });
+  ctx.own({ close: () => h2.close() });
   return {
     call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort, trace: o.trace }),
     pool,
     callerOf: (token) => authorizer.callerOf(token),
+    h2,
   };
 }

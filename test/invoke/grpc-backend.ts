@@ -14,6 +14,7 @@ const reply = (call: grpc.ServerUnaryCall<Req, unknown> | grpc.ServerWritableStr
   id, message,
   authority: String(call.metadata.get("x-forwarded-host")[0] ?? ""),
   token: String(call.metadata.get("x-consul-token")[0] ?? ""),
+  peer: String(call.metadata.get("x-forwarded-client-cert")[0] ?? ""),
 });
 
 const server = new grpc.Server();

@@ -50,6 +50,8 @@ export interface EchoReply {
   message: string;
   authority: string;
   token: string;
+  /** X-Forwarded-Client-Cert as the instance received it. */
+  peer: string;
 }
 
 export type EchoClient = grpc.Client & Record<string, any>;

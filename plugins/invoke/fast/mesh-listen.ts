@@ -21,12 +21,14 @@ import type { TraceIds } from "../trace.ts";
 import { MeshConn, type MeshDestination, type MeshPeer } from "./mesh-conn.ts";
 import type { Engine, Sock } from "./server.ts";
 import { UpstreamPool } from "./upstream.ts";
+import { adoptMeshH2 } from "../h2/mesh-h2-conn.ts";
 
 /** Seconds a source agent's connection may sit idle between requests (its pool closes idle ones sooner). */
 const IDLE_SECONDS = 120;
 const IDLE_SWEEP_MS = 10_000;
-/** The protocols offered, in Bun's wire format (length-prefixed). An "h2" entry goes here and in serve() below. */
+/** The protocols offered, in Bun's wire format (length-prefixed): h2 first when an h2 server is given (h2/mesh-server-h2.ts). */
 const ALPN = Buffer.from("\x08http/1.1", "latin1");
+const ALPN_H2 = Buffer.from("\x02h2\x08http/1.1", "latin1");
 
 interface TlsSock extends Sock {
   authorized: boolean;
@@ -68,7 +70,8 @@ export async function startFastMeshServer(d: FastMeshServerDeps): Promise<MeshSe
   const log: Logger = d.log;
 
   /** ALPN decides who serves the connection: HTTP/1.1 (or no ALPN) here; h2 beside it. */
-  const serve = (s: TlsSock, peer: MeshPeer): MeshConn => new MeshConn(s, engine, sweeps, peer, dest);
+  const serve = (s: TlsSock, peer: MeshPeer): MeshConn =>
+    d.h2 && s.alpnProtocol === "h2" ? (adoptMeshH2(s, peer, d.h2) as unknown as MeshConn) : new MeshConn(s, engine, sweeps, peer, dest);
 
   const handlers = {
     open: (s: TlsSock) => {
@@ -105,7 +108,7 @@ export async function startFastMeshServer(d: FastMeshServerDeps): Promise<MeshSe
   const Bun = (globalThis as { Bun: { listen(o: unknown): BunListener } }).Bun;
   const listen = (port: number): BunListener => Bun.listen({
     hostname: d.bind, port, reusePort: true,
-    tls: { cert: leaf.cert, key: leaf.key, ca: trust.ca, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ALPN },
+    tls: { cert: leaf.cert, key: leaf.key, ca: trust.ca, requestCert: true, rejectUnauthorized: false, ALPNProtocols: d.h2 ? ALPN_H2 : ALPN },
     socket: handlers,
   });
   // SO_REUSEPORT would let a second corral on the same port share it: a port in use must fail as without it.
