@@ -22,8 +22,7 @@ import { TraceIds } from "./trace.ts";
 import { startTracing } from "./tracing.ts";
 import { localSource, remoteSource, type CatalogSource } from "./watch.ts";
 import { startMesh } from "./mesh.ts";
-import { H2Front } from "./h2/front.ts";
-import { H2Sessions } from "./h2/sessions.ts";
+import { H2Relay } from "./h2/relay.ts";
 
 export const INVOKE_VERSION = "0.1.0";
 
@@ -107,8 +106,8 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
             ? listenSockets(
                 { bind: cfg.bind, port: cfg.port },
                 { invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), pool: new UpstreamPool(), trace, log: ctx.log },
-                // h2c (gRPC) on the same port: a connection opening with the h2 preface is served by h2/front.ts.
-                new H2Front({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), sessions: new H2Sessions(), trace, log: ctx.log }),
+                // h2c (gRPC) on the same port: a connection opening with the h2 preface is relayed frame by frame (h2/relay.ts).
+                new H2Relay({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), trace, log: ctx.log }),
               )
             : await startFetchListener({ bind: cfg.bind, port: cfg.port, domain: cfg.domain, datacenter: ctx.host.datacenter, maxRequestBytes: cfg.max_request_bytes }, call),
         );
