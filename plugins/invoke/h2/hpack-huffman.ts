@@ -67,34 +67,80 @@ export function huffmanLength(sym: number): number {
 
 export class HuffmanError extends Error {}
 
+// Decoding four bits at a time: a state is an inner node of the code tree;
+// for each state and nibble, the state reached and the symbol completed on
+// the way, if any (codes are 5 bits or more, so at most one per nibble).
+const INNER = 256;
+const NEXT = new Uint16Array(INNER * 16);
+/** The symbol completed, -1 none, -2 EOS (an error in data). */
+const EMIT = new Int16Array(INNER * 16);
+/** A state whose path from the root is all ones and at most 7 bits: valid padding to end on. */
+const PAD_OK = new Uint8Array(INNER);
+
+(function buildFsm() {
+  // The tree: children of inner node i at [2i] (bit 0) and [2i+1] (bit 1); >= 0 inner index, < 0 leaf -(sym+1).
+  const child = new Int32Array(INNER * 2).fill(0x7fffffff);
+  let inner = 1;
+  for (let sym = 0; sym < 257; sym++) {
+    const len = LENGTHS[sym]!;
+    const code = CODES[sym]!;
+    let node = 0;
+    for (let b = len - 1; b >= 0; b--) {
+      const bit = (code >>> b) & 1;
+      const slot = node * 2 + bit;
+      if (b === 0) child[slot] = -(sym + 1);
+      else {
+        if (child[slot] === 0x7fffffff) child[slot] = inner++;
+        node = child[slot]!;
+      }
+    }
+  }
+  // Padding states: from the root along 1-bits, up to 7 deep.
+  let node = 0;
+  PAD_OK[0] = 1;
+  for (let depth = 1; depth <= 7; depth++) {
+    node = child[node * 2 + 1]!;
+    PAD_OK[node] = 1;
+  }
+  for (let state = 0; state < INNER; state++) {
+    for (let nib = 0; nib < 16; nib++) {
+      let n = state;
+      let emit = -1;
+      for (let b = 3; b >= 0; b--) {
+        const c = child[n * 2 + ((nib >>> b) & 1)]!;
+        if (c >= 0) n = c;
+        else {
+          const sym = -c - 1;
+          emit = sym === EOS ? -2 : sym;
+          n = 0;
+        }
+      }
+      NEXT[state * 16 + nib] = n;
+      EMIT[state * 16 + nib] = emit;
+    }
+  }
+})();
+
 /**
  * Decodes `src[from, to)` to a latin1 string (one char per octet). Fails on
  * EOS in the data, padding longer than 7 bits or not all ones (RFC 7541 §5.2).
  */
 export function huffmanDecode(src: Uint8Array, from: number, to: number): string {
   let out = "";
-  let code = 0;
-  let len = 0;
-  /** Bits of the code in progress that are all ones (padding so far). */
-  let ones = true;
+  let state = 0;
   for (let i = from; i < to; i++) {
     const byte = src[i]!;
-    for (let b = 7; b >= 0; b--) {
-      const bit = (byte >> b) & 1;
-      code = (code << 1) | bit;
-      len++;
-      if (!bit) ones = false;
-      const idx = code - FIRST[len]!;
-      if (idx >= 0 && idx < COUNT[len]!) {
-        const sym = SYMBOLS[OFFSET[len]! + idx]!;
-        if (sym === EOS) throw new HuffmanError("EOS in a Huffman-coded string");
-        out += String.fromCharCode(sym);
-        code = 0;
-        len = 0;
-        ones = true;
-      } else if (len >= MAX_LEN) throw new HuffmanError("bad Huffman code");
-    }
+    let t = state * 16 + (byte >>> 4);
+    let e = EMIT[t]!;
+    if (e >= 0) out += String.fromCharCode(e);
+    else if (e === -2) throw new HuffmanError("EOS in a Huffman-coded string");
+    state = NEXT[t]!;
+    t = state * 16 + (byte & 15);
+    e = EMIT[t]!;
+    if (e >= 0) out += String.fromCharCode(e);
+    else if (e === -2) throw new HuffmanError("EOS in a Huffman-coded string");
+    state = NEXT[t]!;
   }
-  if (len > 7 || !ones) throw new HuffmanError("bad Huffman padding");
+  if (!PAD_OK[state]) throw new HuffmanError("bad Huffman padding");
   return out;
 }

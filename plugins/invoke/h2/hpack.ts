@@ -59,74 +59,82 @@ export class HpackDecoder {
     this.limit = maxTableSize;
   }
 
+  // Decoding state of the block in progress (fields, not closures: this runs per request).
+  private b: Uint8Array = new Uint8Array(0);
+  private p = 0;
+
   /** The fields of one complete header block. A throw is a COMPRESSION_ERROR for the connection, unless `tooLarge`. */
   decode(block: Uint8Array): Field[] {
     const out: Field[] = [];
     let listSize = 0;
-    let p = 0;
     let tooLarge = false;
+    this.b = block;
+    this.p = 0;
     const end = block.byteLength;
-    const int = (prefixBits: number): number => {
-      const max = (1 << prefixBits) - 1;
-      let v = block[p++]! & max;
-      if (v < max) return v;
-      let shift = 0;
-      for (;;) {
-        if (p >= end) throw new HpackError("truncated integer");
-        const b = block[p++]!;
-        v += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-        if (!(b & 0x80)) break;
-        if (shift > 28) throw new HpackError("integer too large");
-      }
-      return v;
-    };
-    const str = (): string => {
-      if (p >= end) throw new HpackError("truncated string");
-      const huff = (block[p]! & 0x80) !== 0;
-      const n = int(7);
-      if (p + n > end) throw new HpackError("truncated string");
-      const s = huff ? huffmanDecode(block, p, p + n) : latin1(block, p, p + n);
-      p += n;
-      return s;
-    };
-    const emit = (name: string, value: string): void => {
-      listSize += entrySize(name, value);
-      // Past the bound the block is still decoded to the end: the dynamic table must stay in step.
-      if (listSize > this.maxListSize) tooLarge = true;
-      else out.push([name, value]);
-    };
     let fieldsSeen = false;
-    while (p < end) {
-      const b = block[p]!;
+    while (this.p < end) {
+      const b = block[this.p]!;
+      let name: string;
+      let value: string;
       if (b & 0x80) {
-        const [name, value] = this.entry(int(7));
-        emit(name, value);
-        fieldsSeen = true;
+        const e = this.entry(this.int(7));
+        name = e[0];
+        value = e[1];
       } else if (b & 0x40) {
-        const idx = int(6);
-        const name = idx ? this.entry(idx)[0] : str();
-        const value = str();
+        const idx = this.int(6);
+        name = idx ? this.entry(idx)[0] : this.str();
+        value = this.str();
         this.add(name, value);
-        emit(name, value);
-        fieldsSeen = true;
       } else if (b & 0x20) {
         // A dynamic table size update: only at the start of a block (§4.2).
         if (fieldsSeen) throw new HpackError("table size update after a field");
-        const n = int(5);
+        const n = this.int(5);
         if (n > this.maxTableSize) throw new HpackError("table size update over the limit");
         this.limit = n;
         this.evict(0);
+        continue;
       } else {
         // Literal without indexing (0000) or never indexed (0001): 4-bit prefix.
-        const idx = int(4);
-        const name = idx ? this.entry(idx)[0] : str();
-        emit(name, str());
-        fieldsSeen = true;
+        const idx = this.int(4);
+        name = idx ? this.entry(idx)[0] : this.str();
+        value = this.str();
       }
+      fieldsSeen = true;
+      listSize += name.length + value.length + 32;
+      // Past the bound the block is still decoded to the end: the dynamic table must stay in step.
+      if (listSize > this.maxListSize) tooLarge = true;
+      else out.push([name, value]);
     }
     if (tooLarge) throw new HpackError(`header list larger than ${this.maxListSize} bytes`, true);
     return out;
+  }
+
+  private int(prefixBits: number): number {
+    const block = this.b;
+    const max = (1 << prefixBits) - 1;
+    let v = block[this.p++]! & max;
+    if (v < max) return v;
+    let shift = 0;
+    for (;;) {
+      if (this.p >= block.byteLength) throw new HpackError("truncated integer");
+      const b = block[this.p++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(b & 0x80)) break;
+      if (shift > 28) throw new HpackError("integer too large");
+    }
+    return v;
+  }
+
+  private str(): string {
+    const block = this.b;
+    if (this.p >= block.byteLength) throw new HpackError("truncated string");
+    const huff = (block[this.p]! & 0x80) !== 0;
+    const n = this.int(7);
+    const from = this.p;
+    if (from + n > block.byteLength) throw new HpackError("truncated string");
+    this.p += n;
+    return huff ? huffmanDecode(block, from, from + n) : latin1(block, from, from + n);
   }
 
   /** For the tests (RFC 7541 Appendix C lists the table after each block). */
@@ -153,15 +161,15 @@ export class HpackDecoder {
   /** Drops the oldest entries until `room` more octets fit under the limit. */
   private evict(room: number): void {
     while (this.size + room > this.limit && this.dynamic.length) {
-      const [name, value] = this.dynamic.pop()!;
-      this.size -= entrySize(name, value);
+      const e = this.dynamic.pop()!;
+      this.size -= entrySize(e[0], e[1]);
     }
   }
 }
 
 function latin1(b: Uint8Array, from: number, to: number): string {
-  // Short strings: a char loop beats a Buffer's toString (no native call).
-  if (to - from < 48) {
+  // Short strings: a char loop beats both fromCharCode.apply and a Buffer's toString (a native call).
+  if (to - from <= 64) {
     let s = "";
     for (let i = from; i < to; i++) s += String.fromCharCode(b[i]!);
     return s;
@@ -173,27 +181,31 @@ function latin1(b: Uint8Array, from: number, to: number): string {
 const EXACT = new Map<string, number>();
 const BY_NAME = new Map<string, number>();
 STATIC_TABLE.forEach(([n, v], i) => {
-  if (v) EXACT.set(`${n}\0${v}`, i + 1);
+  if (v) EXACT.set(n + "\0" + v, i + 1);
   if (!BY_NAME.has(n)) BY_NAME.set(n, i + 1);
 });
 
 /** Grows as needed; one per relay (encoding is synchronous, the bytes are copied out). */
 export class HpackEncoder {
-  private buf = Buffer.allocUnsafe(4096);
+  private buf = new Uint8Array(4096);
   private p = 0;
 
-  /** The header block for `fields` (a copy the caller owns). */
+  /** The header block for `fields`: a view of the encoder's buffer, valid until its next call (the caller copies it out). */
   encode(fields: readonly Field[]): Uint8Array {
     this.p = 0;
-    for (const [name, value] of fields) {
-      const exact = value ? EXACT.get(`${name}\0${value}`) : undefined;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      const name = f[0];
+      const value = f[1];
+      // Exact static matches are all pseudo-headers but one (accept-encoding: gzip, deflate).
+      const exact = name.charCodeAt(0) === 58 ? EXACT.get(name + "\0" + value) : undefined;
       if (exact !== undefined) {
         this.room(5);
         this.int(exact, 7, 0x80);
         continue;
       }
       const idx = BY_NAME.get(name);
-      this.room(10 + 2 * (name.length + value.length));
+      this.room(10 + name.length + value.length);
       if (idx !== undefined) this.int(idx, 4, 0x00);
       else {
         this.buf[this.p++] = 0x00;
@@ -201,13 +213,13 @@ export class HpackEncoder {
       }
       this.str(value);
     }
-    return Uint8Array.prototype.slice.call(this.buf, 0, this.p);
+    return this.buf.subarray(0, this.p);
   }
 
   private room(n: number): void {
     if (this.p + n <= this.buf.byteLength) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.byteLength * 2, this.p + n));
-    this.buf.copy(next, 0, 0, this.p);
+    const next = new Uint8Array(Math.max(this.buf.byteLength * 2, this.p + n));
+    next.set(this.buf.subarray(0, this.p));
     this.buf = next;
   }
 
@@ -229,7 +241,9 @@ export class HpackEncoder {
   private str(s: string): void {
     this.int(s.length, 7, 0x00);
     const n = s.length;
-    if (n < 48) for (let i = 0; i < n; i++) this.buf[this.p++] = s.charCodeAt(i) & 0xff;
-    else this.p += this.buf.write(s, this.p, "latin1");
+    const b = this.buf;
+    let p = this.p;
+    for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    this.p = p;
   }
 }
