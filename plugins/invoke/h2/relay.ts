@@ -157,7 +157,12 @@ class ClientH2 extends H2Wire implements AdoptedConn {
     const call = new CallStream(this, id);
     this.streams.set(id, call);
     this.open++;
-    call.start(fields, endStream);
+    // A throw here is a bug of ours: that call fails (502 INVOKE_FAILED), the connection and its other streams go on.
+    try {
+      call.start(fields, endStream);
+    } catch (err) {
+      call.failed(err);
+    }
   }
   protected onDataFrame(id: number, payload: Uint8Array, flowLen: number, endStream: boolean): void {
     const s = this.streams.get(id);
@@ -424,7 +429,7 @@ class CallStream implements Transport<Answer>, UpstreamStream {
     return inv.refuse(this.spec?.svc, this.spec?.started ?? performance.now(), 413, "too_large", "BODY_TOO_LARGE", `request body is larger than ${this.maxBytes} bytes`);
   }
 
-  private failed(err: unknown): void {
+  failed(err: unknown): void {
     this.relay.d.log.warn("invoke: h2 call failed", { err });
     this.refuse(this.grpc, new Refusal(502, "INVOKE_FAILED", `call failed: ${(err as Error)?.message ?? String(err)}`));
   }
