@@ -18,11 +18,16 @@ let client: EchoClient;
 /** What the in-test instance saw of each stream, by the x-tag header the client sent. */
 const seen = new Map<string, { body: number; trailers?: http2.IncomingHttpHeaders; rst?: number; aborted: Promise<number> }>();
 const servers: http2.Http2Server[] = [];
+/** Streams open at once at the in-test instances (the one limited to 2 is the only one used concurrently). */
+const concurrent = { now: 0, max: 0 };
 
 /** An h2c instance with small windows (16 KiB per stream) that acts on the request's x-act header. */
-async function startInstance(): Promise<number> {
-  const server = http2.createServer({ settings: { initialWindowSize: 16_384 } });
+async function startInstance(maxConcurrentStreams?: number): Promise<number> {
+  const server = http2.createServer({ settings: { initialWindowSize: 16_384, ...(maxConcurrentStreams ? { maxConcurrentStreams } : {}) } });
   server.on("stream", (st, h) => {
+    concurrent.now++;
+    concurrent.max = Math.max(concurrent.max, concurrent.now);
+    st.once("close", () => concurrent.now--);
     const tag = String(h["x-tag"] ?? "");
     let closed!: (code: number) => void;
     const rec = { body: 0, trailers: undefined as http2.IncomingHttpHeaders | undefined, rst: undefined as number | undefined, aborted: new Promise<number>((r) => (closed = r)) };
@@ -57,6 +62,11 @@ async function startInstance(): Promise<number> {
       st.respond({ ":status": 200 });
       st.write("part");
       setTimeout(() => st.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM), 50);
+    } else if (act === "slow") {
+      setTimeout(() => {
+        st.respond({ ":status": 200 });
+        st.end("slow");
+      }, 100);
     } else if (act === "hang") {
       st.respond({ ":status": 200 });
       st.write("started");
@@ -120,7 +130,8 @@ beforeAll(async () => {
   await register(node, "echo", b!);
   await register(node, "h2", { id: "h2", port: await startInstance() });
   await register(node, "rst", { id: "rst", port: await startResettingInstance() });
-  await Promise.all([waitPassing(node, "echo", 2), waitPassing(node, "h2", 1), waitPassing(node, "rst", 1)]);
+  await register(node, "two", { id: "two", port: await startInstance(2) });
+  await Promise.all([waitPassing(node, "echo", 2), waitPassing(node, "h2", 1), waitPassing(node, "rst", 1), waitPassing(node, "two", 1)]);
   port = await proxyPort(node);
   client = echoClient(port, "echo");
 }, 60_000);
@@ -187,6 +198,18 @@ describe("the h2 relay", () => {
     expect(rs.map((r) => r.message)).toEqual(Array.from({ length: 200 }, (_, i) => `c${i}`));
     const by = new Set(rs.map((r) => r.id));
     expect(by).toEqual(new Set(["a", "b"]));
+  });
+
+  test("an instance taking 2 streams at a time (SETTINGS_MAX_CONCURRENT_STREAMS): 10 concurrent calls wait their turn, none refused", async () => {
+    const s = connect();
+    try {
+      concurrent.max = 0;
+      const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => exchange(s, { ":authority": "two", "x-act": "slow", "x-tag": `two${i}` })));
+      expect(rs.map((r) => [r.status, r.body.toString(), r.rstCode])).toEqual(Array.from({ length: 10 }, () => [200, "slow", 0]));
+      expect(concurrent.max).toBe(2);
+    } finally {
+      s.close();
+    }
   });
 
   test("client streaming 3 MiB in 64 KiB messages (grpc-js both ends)", async () => {

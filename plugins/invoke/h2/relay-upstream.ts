@@ -61,9 +61,21 @@ export class UpstreamH2 extends H2Wire {
     return id;
   }
 
+  /** Attempts waiting for a stream under the instance's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  private waiting: Array<() => void> = [];
+
+  /** Calls `open` when a new stream is allowed: at once, or when one closes (or the connection is gone: `open` then finds it unusable). */
+  whenRoom(open: () => void): void {
+    if (this.streams.size < this.peerMaxStreams || this.closed) return open();
+    this.waiting.push(open);
+  }
+
   /** The stream is done on our side and the instance's (or reset): forget it. */
   release(id: number): void {
-    if (this.streams.delete(id) && this.streams.size === 0) this.idleSince = performance.now();
+    if (!this.streams.delete(id)) return;
+    if (this.streams.size === 0) this.idleSince = performance.now();
+    // A waiter whose attempt timed out meanwhile opens nothing: the next one gets the room.
+    while (this.waiting.length && this.streams.size < this.peerMaxStreams && !this.closed) this.waiting.shift()!();
   }
 
   protected override onSettled(): void {
@@ -108,6 +120,9 @@ export class UpstreamH2 extends H2Wire {
     const all = [...this.streams.values()];
     this.streams.clear();
     for (const s of all) s.upReset(ERR.INTERNAL_ERROR);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const open of waiting) open(); // each finds the connection unusable: its attempt fails as reset
   }
 
   close(): void {

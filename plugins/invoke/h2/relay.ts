@@ -144,13 +144,18 @@ class ClientH2 extends H2Wire implements AdoptedConn {
   }
 
   release(id: number): void {
-    if (this.streams.delete(id) && --this.open === 0) this.idleSince = performance.now();
+    if (!this.streams.delete(id) || --this.open > 0) return;
+    this.idleSince = performance.now();
+    if (this.closing) this.close(); // the client sent GOAWAY: done once its last stream is
   }
 
   protected onHeaders(id: number, fields: Field[], endStream: boolean): void {
     const s = this.streams.get(id);
     if (s) return s.clientTrailers(fields, endStream);
-    if (!(id & 1) || id <= this.lastId) return this.fail(ERR.PROTOCOL_ERROR, `stream ${id} opened out of order`);
+    if (!(id & 1)) return this.fail(ERR.PROTOCOL_ERROR, `stream ${id}: clients open odd-numbered streams`);
+    // A stream we already closed (we reset it, or answered and it ended): frames the client sent before it
+    // heard of that are ignored (RFC 9113 §5.4.2; the header block was decoded, the HPACK table is in step).
+    if (id <= this.lastId) return;
     this.lastId = id;
     if (this.closing) return;
     if (this.open >= MAX_STREAMS) return this.reset(id, ERR.REFUSED_STREAM);
@@ -487,6 +492,16 @@ class CallStream implements Transport<Answer>, UpstreamStream {
       if (this.settle !== settle) return; // timed out or aborted meanwhile
       if (c === "refused" || c === "protocol") return this.finish(c);
       if (this.aborted || this.tooLarge) return this.finish("aborted");
+      // At the instance's SETTINGS_MAX_CONCURRENT_STREAMS: wait for one of them to close (within the try timeout).
+      c.whenRoom(() => this.settle === settle && this.open(c, ep));
+    });
+  }
+
+  /** Opens the attempt's stream on the instance's connection and starts the request body on its way. */
+  private open(c: UpstreamH2, ep: Endpoint): void {
+    if (this.aborted || this.tooLarge) return this.finish("aborted");
+    if (!c.usable) return this.finish("refused"); // gone or draining while this attempt waited: nothing was sent
+    {
       this.upFields[3]![1] = ep.hostPort;
       this.up = c;
       this.upId = c.open(this, this.upFields, this.toUp.ended && this.toUp.empty && !this.toUp.trailers);
@@ -497,7 +512,7 @@ class CallStream implements Transport<Answer>, UpstreamStream {
       this.toUp.window = c.peerInitialWindow;
       if (this.toUp.ended && this.toUp.empty && !this.toUp.trailers) this.toUp.done = true;
       else this.toUp.pump();
-    });
+    }
   }
 
   discard(_r: Answer): void {
