@@ -180,6 +180,23 @@ describe("the h2 relay", () => {
     }
   });
 
+  test("a client that stops reading holds up only its own stream: another 1 MiB answer from the same instance still arrives", async () => {
+    const stalled = connect({ initialWindowSize: 16_384 });
+    const other = connect();
+    try {
+      const req = stalled.request({ ":method": "GET", ":path": "/", ":authority": "h2", "x-act": "big", "x-tag": "stalled" });
+      req.on("error", () => {});
+      req.pause(); // never read: its window stays shut, corral must not let it take the instance connection's window
+      await new Promise((r) => req.once("response", r));
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await Promise.race([exchange(other, { "x-act": "big", "x-tag": "unstalled" }), new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
+      expect(r && [r.status, r.body.byteLength]).toEqual([200, 1 << 20]);
+    } finally {
+      stalled.destroy();
+      other.close();
+    }
+  });
+
   test("a 3 MiB request body to an instance whose window is 16 KiB arrives whole, with the client's trailers", async () => {
     const s = connect();
     try {

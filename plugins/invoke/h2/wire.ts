@@ -18,9 +18,14 @@ const SETTING = { HEADER_TABLE_SIZE: 1, ENABLE_PUSH: 2, MAX_CONCURRENT_STREAMS: 
 
 /** The largest frame payload we accept (the protocol's default: we never raise it). */
 export const MAX_FRAME = 16_384;
-/** Our receive window per stream and per connection: what a peer may send before we forward it (and grant more). */
-export const STREAM_WINDOW = 1 << 20;
-export const CONN_WINDOW = 1 << 20;
+/**
+ * Our receive windows: what a peer may send before we forward it (and grant
+ * more). The connection's is many streams' worth: one stream whose receiver
+ * stalls (a slow client) holds at most its own window of an instance's
+ * connection, not the whole of it, so the other calls to that instance go on.
+ */
+export const STREAM_WINDOW = 256 * 1024;
+export const CONN_WINDOW = 4 * 1024 * 1024;
 /** A header block (HEADERS + CONTINUATION) larger than this, still compressed, ends the connection. */
 const MAX_BLOCK = 256 * 1024;
 const MAX_HEADER_LIST = 64 * 1024;
