@@ -18,12 +18,15 @@ let client: EchoClient;
 /** What the in-test instance saw of each stream, by the x-tag header the client sent. */
 const seen = new Map<string, { body: number; trailers?: http2.IncomingHttpHeaders; rst?: number; aborted: Promise<number> }>();
 const servers: http2.Http2Server[] = [];
+/** The sessions corral opened to the in-test instances (to send GOAWAY on). */
+const sessions: http2.ServerHttp2Session[] = [];
 /** Streams open at once at the in-test instances (the one limited to 2 is the only one used concurrently). */
 const concurrent = { now: 0, max: 0 };
 
 /** An h2c instance with small windows (16 KiB per stream) that acts on the request's x-act header. */
 async function startInstance(maxConcurrentStreams?: number): Promise<number> {
   const server = http2.createServer({ settings: { initialWindowSize: 16_384, ...(maxConcurrentStreams ? { maxConcurrentStreams } : {}) } });
+  server.on("session", (sess) => sessions.push(sess));
   server.on("stream", (st, h) => {
     concurrent.now++;
     concurrent.max = Math.max(concurrent.max, concurrent.now);
@@ -194,6 +197,23 @@ describe("the h2 relay", () => {
     } finally {
       stalled.destroy();
       other.close();
+    }
+  });
+
+  test("an instance that sends GOAWAY (shutting down gracefully): the next call opens a new connection", async () => {
+    const s = connect();
+    try {
+      expect((await exchange(s, { "x-act": "count", "x-tag": "before-goaway" }, Buffer.from("ab"))).body.toString()).toBe("2");
+      const open = sessions.filter((x) => !x.closed && !x.destroyed);
+      expect(open.length).toBeGreaterThan(0);
+      for (const x of open) x.goaway(http2.constants.NGHTTP2_NO_ERROR);
+      await new Promise((r) => setTimeout(r, 200));
+      const before = sessions.length;
+      const r = await Promise.race([exchange(s, { "x-act": "count", "x-tag": "after-goaway" }, Buffer.from("abcd")), new Promise<null>((res) => setTimeout(() => res(null), 5000))]);
+      expect(r && [r.status, r.body.toString()]).toEqual([200, "4"]);
+      expect(sessions.length).toBe(before + 1);
+    } finally {
+      s.close();
     }
   });
 
