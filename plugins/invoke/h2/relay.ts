@@ -409,7 +409,7 @@ class CallStream implements Transport<Answer>, UpstreamStream {
       this.call(svc, method, target, authority, regular, header, started);
     };
     if (admitted instanceof Promise) {
-      admitted.then(go, (err) => this.failed(err));
+      admitted.then(go).catch((err) => this.failed(err));
     } else go(admitted);
   }
 
@@ -436,6 +436,9 @@ class CallStream implements Transport<Answer>, UpstreamStream {
 
   failed(err: unknown): void {
     this.relay.d.log.warn("invoke: h2 call failed", { err });
+    this.settle = null;
+    if (this.timed) this.relay.deadlines.delete(this.timed);
+    this.cancelUp();
     this.refuse(this.grpc, new Refusal(502, "INVOKE_FAILED", `call failed: ${(err as Error)?.message ?? String(err)}`));
   }
 
@@ -501,18 +504,17 @@ class CallStream implements Transport<Answer>, UpstreamStream {
   private open(c: UpstreamH2, ep: Endpoint): void {
     if (this.aborted || this.tooLarge) return this.finish("aborted");
     if (!c.usable) return this.finish("refused"); // gone or draining while this attempt waited: nothing was sent
-    {
-      this.upFields[3]![1] = ep.hostPort;
-      this.up = c;
-      this.upId = c.open(this, this.upFields, this.toUp.ended && this.toUp.empty && !this.toUp.trailers);
-      // From here the client's body is being consumed: this call cannot be sent again.
-      this.spec!.replayable = false;
-      this.toUp.to = c;
-      this.toUp.toId = this.upId;
-      this.toUp.window = c.peerInitialWindow;
-      if (this.toUp.ended && this.toUp.empty && !this.toUp.trailers) this.toUp.done = true;
-      else this.toUp.pump();
-    }
+    this.upFields[3]![1] = ep.hostPort;
+    this.up = c;
+    const whole = this.toUp.ended && this.toUp.empty && !this.toUp.trailers;
+    this.upId = c.open(this, this.upFields, whole);
+    // From here the client's body is being consumed: this call cannot be sent again.
+    this.spec!.replayable = false;
+    this.toUp.to = c;
+    this.toUp.toId = this.upId;
+    this.toUp.window = c.peerInitialWindow;
+    if (whole) this.toUp.done = true;
+    else this.toUp.pump();
   }
 
   discard(_r: Answer): void {
