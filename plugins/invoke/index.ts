@@ -23,7 +23,7 @@ import { startTracing } from "./tracing.ts";
 import { localSource, remoteSource, type CatalogSource } from "./watch.ts";
 import { startMesh } from "./mesh.ts";
 import { H2Front } from "./h2/front.ts";
-import { H2Sessions } from "./h2/sessions.ts";
+import { H2Relay } from "./h2/relay.ts";
 
 export const INVOKE_VERSION = "0.1.0";
 
@@ -110,9 +110,12 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
                   invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), trace, log: ctx.log,
                   ...(mesh ? { pool: mesh.pool, callerOf: mesh.callerOf } : { pool: new UpstreamPool() }),
                 },
-                // h2c (gRPC) on the same port: a connection opening with the h2 preface is served by h2/front.ts;
-                // with the mesh on, its attempts cross to the instance's agent over mTLS (h2/mesh-sessions.ts), never in clear.
-                new H2Front({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), sessions: mesh ? mesh.h2 : new H2Sessions(), trace, log: ctx.log }),
+                // h2c (gRPC) on the same port: a connection opening with the h2 preface is relayed frame by frame
+                // (h2/relay.ts); with the mesh on, h2/front.ts serves it and its attempts cross to the instance's
+                // agent over mTLS (h2/mesh-sessions.ts), never in clear.
+                mesh
+                  ? new H2Front({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), sessions: mesh.h2, trace, log: ctx.log })
+                  : new H2Relay({ invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), trace, log: ctx.log }),
               )
             : await startFetchListener({ bind: cfg.bind, port: cfg.port, domain: cfg.domain, datacenter: ctx.host.datacenter, maxRequestBytes: cfg.max_request_bytes }, call),
         );

@@ -2,7 +2,7 @@
 // (server.ts), and a sweep that closes keep-alive connections left idle —
 // checked every IDLE_SWEEP_MS rather than with a socket timer reset on every
 // request (a native call each time).
-import type { H2Front } from "../h2/front.ts";
+import type { H2Server } from "../h2/relay.ts";
 import { ClientConn, type Engine, type Sock } from "./server.ts";
 
 /** Seconds a client connection may sit idle between requests. */
@@ -15,7 +15,7 @@ export interface SocketListener {
   close(): Promise<void>;
 }
 
-export function listenSockets(opts: { bind: string; port: number }, engine: Omit<Engine, "sweeps" | "h2">, h2?: H2Front): SocketListener {
+export function listenSockets(opts: { bind: string; port: number }, engine: Omit<Engine, "sweeps" | "h2">, h2?: H2Server): SocketListener {
   let sweeps = 0;
   const conns = new Set<ClientConn>();
   const e: Engine = { ...engine, sweeps: () => sweeps };

@@ -20,7 +20,7 @@ import type { FailureKind } from "../retry.ts";
 import type { TraceIds } from "../trace.ts";
 import { grpcTimeoutMs, isGrpc } from "./grpc.ts";
 import { closeWhenIdle } from "./idle.ts";
-import { refuseH2, relayH2, type H2Reply } from "./relay.ts";
+import { refuseH2, relayH2, type H2Reply } from "./answer.ts";
 import type { H2Route, H2Upstream } from "./sessions.ts";
 import { SockDuplex, type RawSocket } from "./sock-duplex.ts";
 

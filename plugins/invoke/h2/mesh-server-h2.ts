@@ -18,7 +18,7 @@ import { nowMs, SPAN_KIND_SERVER, type AttributeValue, type SpanSink } from "../
 import type { TraceIds } from "../trace.ts";
 import { isGrpc } from "./grpc.ts";
 import { closeWhenIdle } from "./idle.ts";
-import { CONNECTION_SPECIFIC, refuseH2, relayH2 } from "./relay.ts";
+import { CONNECTION_SPECIFIC, refuseH2, relayH2 } from "./answer.ts";
 import { H2Sessions } from "./sessions.ts";
 
 export interface MeshH2ServerDeps {
