@@ -267,7 +267,7 @@ export class ClientConn {
     const source: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
     const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent) });
     this.head = head;
-    this.t.reset(prefix, head.method, source);
+    this.t.reset(prefix, head.method, source, head.ascii);
     const policy = svc.policy;
     const spec = this.spec;
     spec.svc = svc;

@@ -17,8 +17,6 @@ import { latin1 } from "./outbox.ts";
 import { readResponseHead } from "./scan.ts";
 import { UpstreamConn, type ConnHandler, type Timed, type UpstreamPool } from "./upstream.ts";
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
 /** An instance's answer: its head, the connection (now carrying the body) and body bytes read with the head. */
 export interface RawReply extends Reply {
   head: ResponseHead;
@@ -68,6 +66,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
   deadline = 0;
   method = "GET";
   private prefix = "";
+  private ascii = true;
   private body: BodySource = NO_BODY;
   /** Set while an attempt is in flight (cleared when it settles). */
   private settle: Settle | null = null;
@@ -88,8 +87,13 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     private readonly hooks: AttemptHooks,
   ) {}
 
-  reset(prefix: string, method: string, body: BodySource): this {
+  /**
+   * `ascii`: the prefix has no obs-text byte (RequestHead.ascii; everything
+   * corral adds is ASCII), so the head goes as a string without a check per attempt.
+   */
+  reset(prefix: string, method: string, body: BodySource, ascii: boolean): this {
     this.prefix = prefix;
+    this.ascii = ascii;
     this.method = method;
     this.body = body;
     return this;
@@ -189,7 +193,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     const text = `${this.prefix}host: ${this.ep.hostPort}\r\n\r\n`;
     // An ASCII head goes as a string (Bun encodes it natively); obs-text needs its latin-1 bytes.
     if (this.body.buffered) conn.out.write(Buffer.concat([latin1(text), this.body.buffered]));
-    else conn.out.write(NON_ASCII.test(text) ? latin1(text) : text);
+    else conn.out.write(this.ascii ? text : latin1(text));
     this.body.attach?.(conn);
   }
 
