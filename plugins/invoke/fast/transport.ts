@@ -64,6 +64,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
   conn!: UpstreamConn;
   /** performance.now() past which the attempt in flight times out. */
   deadline = 0;
+  timedSlot = -1;
   method = "GET";
   private prefix = "";
   private ascii = true;
