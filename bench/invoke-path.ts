@@ -36,6 +36,7 @@ const { ServiceRegistry } = await from<typeof import("../plugins/invoke/services
 const { TraceIds } = await from<typeof import("../plugins/invoke/trace.ts")>("plugins/invoke/trace.ts");
 type Engine = import("../plugins/invoke/fast/server.ts").Engine;
 type Sock = import("../plugins/invoke/fast/server.ts").Sock;
+type ClientConn = import("../plugins/invoke/fast/server.ts").ClientConn;
 type UpstreamConn = import("../plugins/invoke/fast/upstream.ts").UpstreamConn;
 
 const REQUEST = Buffer.from("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n");
