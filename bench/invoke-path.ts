@@ -7,22 +7,37 @@
 //
 // bench/invoke.ts measures the whole proxy on real sockets; this one says
 // how much of it is corral's own code, with no noise from a shared machine.
-// Prints one JSON line.   npx bun bench/invoke-path.ts [--requests 100000] [--runs 7]
-import { Registry } from "prom-client";
-import { ScopedMetrics } from "../core/plugins/metrics.ts";
-import { invokeConfigSchema } from "../plugins/invoke/config.ts";
-import { ClientConn, type Engine, type Sock } from "../plugins/invoke/fast/server.ts";
-import { UpstreamConn, UpstreamPool } from "../plugins/invoke/fast/upstream.ts";
-import { Invoker } from "../plugins/invoke/invoker.ts";
-import { HostRouter } from "../plugins/invoke/listener.ts";
-import { InvokeMetrics } from "../plugins/invoke/metrics.ts";
-import { ServiceRegistry } from "../plugins/invoke/services.ts";
-import { TraceIds } from "../plugins/invoke/trace.ts";
+// Prints one JSON line: wall µs per request (best and median of the runs)
+// and the process's CPU µs per request (user + system, all threads: GC and
+// JIT helpers included), which other load on a shared machine disturbs far
+// less than wall time.
+//   npx bun bench/invoke-path.ts [--requests 100000] [--runs 7] [--tree DIR]
+// --tree runs another checkout's modules in this harness (bench/invoke-path-ab.ts
+// alternates two trees that way).
+import { join } from "node:path";
 import type { Logger } from "../core/log.ts";
-import { numberFlag } from "./support/args.ts";
+import { ROOT } from "../test/helpers/proc.ts";
+import { numberFlag, stringFlag } from "./support/args.ts";
 
 const REQUESTS = numberFlag("requests", 100_000);
 const RUNS = numberFlag("runs", 7);
+const TREE = stringFlag("tree", ROOT);
+const from = <T>(path: string): Promise<T> => import(join(TREE, path)) as Promise<T>;
+
+const { Registry } = await from<typeof import("prom-client")>("node_modules/prom-client/index.js");
+const { ScopedMetrics } = await from<typeof import("../core/plugins/metrics.ts")>("core/plugins/metrics.ts");
+const { invokeConfigSchema } = await from<typeof import("../plugins/invoke/config.ts")>("plugins/invoke/config.ts");
+const { ClientConn } = await from<typeof import("../plugins/invoke/fast/server.ts")>("plugins/invoke/fast/server.ts");
+const { UpstreamConn, UpstreamPool } = await from<typeof import("../plugins/invoke/fast/upstream.ts")>("plugins/invoke/fast/upstream.ts");
+const { Invoker } = await from<typeof import("../plugins/invoke/invoker.ts")>("plugins/invoke/invoker.ts");
+const { HostRouter } = await from<typeof import("../plugins/invoke/listener.ts")>("plugins/invoke/listener.ts");
+const { InvokeMetrics } = await from<typeof import("../plugins/invoke/metrics.ts")>("plugins/invoke/metrics.ts");
+const { ServiceRegistry } = await from<typeof import("../plugins/invoke/services.ts")>("plugins/invoke/services.ts");
+const { TraceIds } = await from<typeof import("../plugins/invoke/trace.ts")>("plugins/invoke/trace.ts");
+type Engine = import("../plugins/invoke/fast/server.ts").Engine;
+type Sock = import("../plugins/invoke/fast/server.ts").Sock;
+type ClientConn = import("../plugins/invoke/fast/server.ts").ClientConn;
+type UpstreamConn = import("../plugins/invoke/fast/upstream.ts").UpstreamConn;
 
 const REQUEST = Buffer.from("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n");
 // What test/invoke/backend.ts answers (Bun.serve's head).
@@ -66,8 +81,8 @@ for (const ep of svc.pool.endpoints) {
   (pool as unknown as { idle: Map<string, UpstreamConn[]> }).idle.set(ep.base, idle);
 }
 
-/** Sends REQUESTS requests one after the other through `onData`; µs per request, best and median of RUNS. */
-async function measure(makeClient: (sock: Sock) => { onData(d: Buffer): void }): Promise<{ min: number; median: number }> {
+/** Sends REQUESTS requests one after the other through `onData`; µs per request (wall, and CPU of the process), best and median of RUNS. */
+async function measure(makeClient: (sock: Sock) => { onData(d: Buffer): void }): Promise<{ min: number; median: number; cpuMin: number; cpuMedian: number }> {
   let n = 0;
   let done = () => {};
   let client!: { onData(d: Buffer): void };
@@ -82,17 +97,24 @@ async function measure(makeClient: (sock: Sock) => { onData(d: Buffer): void }):
   } as unknown as Sock;
   client = makeClient(sock);
   const runs: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < RUNS + 1; r++) {
     n = 0;
     const finished = new Promise<void>((res) => (done = res));
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     client.onData(Buffer.from(REQUEST));
     await finished;
-    if (r > 0) runs.push(((performance.now() - t0) * 1000) / REQUESTS); // the first run warms the JIT
+    const c = process.cpuUsage(c0);
+    if (r === 0) continue; // the first run warms the JIT
+    runs.push(((performance.now() - t0) * 1000) / REQUESTS);
+    cpu.push((c.user + c.system) / REQUESTS);
   }
   runs.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 100) / 100;
-  return { min: round(runs[0]!), median: round(runs[Math.floor(runs.length / 2)]!) };
+  const mid = Math.floor(runs.length / 2);
+  return { min: round(runs[0]!), median: round(runs[mid]!), cpuMin: round(cpu[0]!), cpuMedian: round(cpu[mid]!) };
 }
 
 const ANSWERED = Buffer.from("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nb0");
@@ -103,7 +125,7 @@ const corral = await measure((sock) => {
   return c;
 });
 console.log(JSON.stringify({
-  bench: "invoke-path", requests: REQUESTS, runs: RUNS,
+  bench: "invoke-path", tree: TREE, requests: REQUESTS, runs: RUNS,
   usPerRequest: { corral, harness },
   corralMinusHarnessUs: Math.round((corral.median - harness.median) * 100) / 100,
 }));

@@ -46,7 +46,7 @@ export class TraceIds {
       }
       const id = this.hexPool.slice(this.at * 2, (this.at + bytes) * 2);
       this.at += bytes;
-      if (!ALL_ZERO.test(id)) return id;
+      if (id !== zeros(bytes)) return id;
     }
   }
 
@@ -71,7 +71,9 @@ export class TraceIds {
   }
 }
 
-const ALL_ZERO = /^0+$/;
+/** An id of `bytes` zero bytes, hex-encoded (invalid in trace context): compared against, not matched by a regex per id. */
+const ZEROS: string[] = [];
+const zeros = (bytes: number): string => (ZEROS[bytes] ??= "0".repeat(bytes * 2));
 const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
 /** Version ff is forbidden; all-zero ids are invalid; version 00 has no suffix. */

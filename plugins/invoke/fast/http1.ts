@@ -88,6 +88,21 @@ function pick(text: string, re: RegExp, status: number): Picked[] {
 
 /** Content-Length values (a list, or repeated) must agree (RFC 9112 §6.3 item 5). Returns the length so far. */
 function addContentLength(value: string, n: number, status: number): number {
+  // The common case, one plain number: read in place (no split, no regex, no string per part).
+  const len = value.length;
+  if (len > 0 && len <= 15) {
+    let x = 0;
+    let k = 0;
+    for (; k < len; k++) {
+      const d = value.charCodeAt(k) - 48;
+      if (d < 0 || d > 9) break;
+      x = x * 10 + d;
+    }
+    if (k === len) {
+      if (n !== -1 && x !== n) throw new HttpError(status, "conflicting Content-Length values");
+      return x;
+    }
+  }
   for (const t of value.split(",")) {
     const v = trimOws(t);
     if (!/^\d{1,15}$/.test(v)) throw new HttpError(status, "invalid Content-Length");
@@ -98,12 +113,18 @@ function addContentLength(value: string, n: number, status: number): number {
   return n;
 }
 
-/** Connection or Transfer-Encoding tokens, lower-cased ("close", "upgrade", "chunked"...). */
-function listTokens(value: string, into: string[]): void {
+/** Shared by every head without Connection (or Transfer-Encoding) tokens: most heads, so no array is made for them. */
+const NO_TOKENS: string[] = Object.freeze([]) as unknown as string[];
+
+/** Connection or Transfer-Encoding tokens, lower-cased ("close", "upgrade", "chunked"...), added to `into` (a new array when it is NO_TOKENS). */
+function listTokens(value: string, into: string[]): string[] {
   for (const t of value.split(",")) {
     const v = trimOws(t);
-    if (v) into.push(v.toLowerCase());
+    if (!v) continue;
+    if (into === NO_TOKENS) into = [];
+    into.push(v.toLowerCase());
   }
+  return into;
 }
 
 /** Fields named in Connection (beyond the ones corral handles) are hop-by-hop too: their segments. */
@@ -155,7 +176,11 @@ export interface RequestHead {
   firstLineEnd: number;
   /** Connection tokens, lower-cased. */
   connection: string[];
+  /** No byte of the head is obs-text (>= 0x80): what goes upstream can be written as a string, no latin-1 bytes needed. */
+  ascii: boolean;
 }
+
+const HIGH_BYTE = /[\x80-\xff]/;
 
 /** Parses a request head (its text up to, not including, the final CRLFCRLF). scan.ts has the same for bytes, faster, for common heads. */
 export function parseRequestHead(text: string): RequestHead {
@@ -166,7 +191,7 @@ export function parseRequestHead(text: string): RequestHead {
 }
 
 /** A validated request line and the fields picked from the head: what they mean, or why they are refused. */
-export function requestHead(text: string, method: string, target: string, http10: boolean, p: Picked[], firstLineEnd: number): RequestHead {
+export function requestHead(text: string, method: string, target: string, http10: boolean, p: Picked[], firstLineEnd: number, ascii = !HIGH_BYTE.test(text)): RequestHead {
   // One pass over the picked fields (this runs per request).
   let cl = -1;
   let host: string | null = null;
@@ -177,14 +202,14 @@ export function requestHead(text: string, method: string, target: string, http10
   let traceparent: string | null = null;
   let timeout: string | null = null;
   let tryTimeout: string | null = null;
-  const te: string[] = [];
-  const connection: string[] = [];
+  let te = NO_TOKENS;
+  let connection = NO_TOKENS;
   for (const f of p) {
     switch (f.name) {
       case "host": hosts++; host = f.value; break;
       case "content-length": cl = addContentLength(f.value, cl, 400); break;
-      case "transfer-encoding": listTokens(f.value, te); break;
-      case "connection": listTokens(f.value, connection); break;
+      case "transfer-encoding": te = listTokens(f.value, te); break;
+      case "connection": connection = listTokens(f.value, connection); break;
       case "upgrade": upgradeField ??= f.value; break;
       case "x-corral-token": token ??= f.value; break;
       case "x-consul-token": consulToken ??= f.value; break;
@@ -204,7 +229,7 @@ export function requestHead(text: string, method: string, target: string, http10
     upgrade: upgradeField !== null && connection.includes("upgrade") ? upgradeField : null,
     // X-Consul-Token first, as core/acl/secret.ts requestToken reads a caller's token.
     token: consulToken ?? token, traceparent, timeout, tryTimeout,
-    text, picked: p, firstLineEnd, connection,
+    text, picked: p, firstLineEnd, connection, ascii,
   };
 }
 
@@ -280,14 +305,14 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
 export function responseHead(text: string, method: string, http10: boolean, status: number, p: Picked[], firstLineEnd: number): ResponseHead {
   let cl = -1;
   let verbatim = !http10;
-  const te: string[] = [];
-  const connection: string[] = [];
+  let te = NO_TOKENS;
+  let connection = NO_TOKENS;
   for (const f of p) {
     if (f.name === "content-length") cl = addContentLength(f.value, cl, 502);
-    else if (f.name === "transfer-encoding") listTokens(f.value, te);
+    else if (f.name === "transfer-encoding") te = listTokens(f.value, te);
     else {
       verbatim = false; // connection, keep-alive, proxy-connection: not for the client
-      if (f.name === "connection") listTokens(f.value, connection);
+      if (f.name === "connection") connection = listTokens(f.value, connection);
     }
   }
   if (te.length) cl = -1;

@@ -61,6 +61,9 @@ function httpVersion(b: Uint8Array, i: number, end: number): number {
   return v === 0 || v === 1 ? v : -1;
 }
 
+/** Set by fields() and scanRequest(): a byte >= 0x80 (obs-text) was seen. Read right after the scan (synchronous). */
+let sawHigh = false;
+
 /**
  * The field lines from b[at] (the CR ending the start line) to `end`:
  * each "name: value" with a token name and a value of TEXT bytes. The fields
@@ -80,7 +83,9 @@ function fields(b: Uint8Array, at: number, end: number, text: string, names: str
     const name = nameAt(b, nameStart, i - nameStart, names);
     const colon = i++;
     while (i < end && b[i] !== CR) {
-      if (!TEXT[b[i]!]) return null;
+      const c = b[i]!;
+      if (!TEXT[c]) return null;
+      if (c >= 0x80) sawHigh = true;
       i++;
     }
     if (name !== null) out.push({ name, value: trimOws(text.slice(colon + 1, i)), start, end: i });
@@ -94,7 +99,11 @@ function scanRequest(b: Uint8Array, end: number, text: string): RequestHead | nu
   if (i === 0 || i >= end || b[i] !== SP) return null;
   const methodEnd = i++;
   const targetStart = i;
-  while (i < end && TARGET[b[i]!]) i++;
+  sawHigh = false;
+  while (i < end && TARGET[b[i]!]) {
+    if (b[i]! >= 0x80) sawHigh = true;
+    i++;
+  }
   if (i === targetStart || i >= end || b[i] !== SP) return null;
   const targetEnd = i++;
   const minor = httpVersion(b, i, end);
@@ -102,7 +111,7 @@ function scanRequest(b: Uint8Array, end: number, text: string): RequestHead | nu
   if (minor < 0 || (i < end && b[i] !== CR)) return null;
   const picked = fields(b, i, end, text, REQUEST_NAMES);
   if (!picked) return null;
-  return requestHead(text, text.slice(0, methodEnd), text.slice(targetStart, targetEnd), minor === 0, picked, i);
+  return requestHead(text, text.slice(0, methodEnd), text.slice(targetStart, targetEnd), minor === 0, picked, i, !sawHigh);
 }
 
 function scanResponse(b: Uint8Array, end: number, text: string, method: string): ResponseHead | null {

@@ -84,6 +84,8 @@ export class ClientConn {
   protected head: RequestHead | null = null;
   private readonly answered = (r: RawReply | Refusal): void => this.answer(r);
   protected readonly ip: string;
+  /** route()'s answer for Host routing, reused (read at once by exchange()). */
+  private readonly routed = { service: "", target: "" };
   /** The idle sweep's count when the last exchange ended (-1 while one runs). */
   idleSweep: number;
 
@@ -254,10 +256,11 @@ export class ClientConn {
     if (!route) return this.refuse(head, new Refusal(404, "NO_SERVICE_IN_HOST", `Host ${JSON.stringify(head.host ?? "")} names no service: use "Host: <service>" or "<service>.service.<domain>", or the path /v1/invoke/<service>/... with an IP address or localhost as Host`));
     const body = this.takeBody(head);
     if (body instanceof Refusal) return this.refuse(head, body);
+    const target = route.target;
     const admitted = this.e.invoker.admit(route.service, head.token ?? undefined, started);
     if (admitted instanceof Promise) {
-      admitted.then((svc) => this.admitted(head, route.target, body, svc, started)).catch((err) => this.crashed(err));
-    } else this.admitted(head, route.target, body, admitted, started);
+      admitted.then((svc) => this.admitted(head, target, body, svc, started)).catch((err) => this.crashed(err));
+    } else this.admitted(head, target, body, admitted, started);
   }
 
   private admitted(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry | Refusal, started: number): void {
@@ -281,7 +284,7 @@ export class ClientConn {
     const source: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
     const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent), mesh: this.e.callerOf !== undefined });
     this.head = head;
-    this.t.reset(prefix, head.method, source, route);
+    this.t.reset(prefix, head.method, source, head.ascii, route);
     const policy = svc.policy;
     const spec = this.spec;
     spec.svc = svc;
@@ -349,7 +352,13 @@ export class ClientConn {
       target = m[2] ? (m[2][0] === "/" ? m[2] : `/${m[2]}`) : "/";
     }
     const service = this.e.router.service(host);
-    if (service) return { service, target };
+    if (service) {
+      // The common case (Host names the service): one result object per connection, not per request.
+      const r = this.routed;
+      r.service = service;
+      r.target = target;
+      return r;
+    }
     return this.e.router.pathFormAllowed(host) ? splitInvokePath(target) : undefined;
   }
 }

@@ -17,8 +17,6 @@ import { latin1 } from "./outbox.ts";
 import { readResponseHead } from "./scan.ts";
 import { NO_ROUTE, UpstreamConn, type ConnHandler, type Route, type Timed, type UpstreamPool } from "./upstream.ts";
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
 /** An instance's answer: its head, the connection (now carrying the body) and body bytes read with the head. */
 export interface RawReply extends Reply {
   head: ResponseHead;
@@ -66,8 +64,10 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
   conn!: UpstreamConn;
   /** performance.now() past which the attempt in flight times out. */
   deadline = 0;
+  timedSlot = -1;
   method = "GET";
   private prefix = "";
+  private ascii = true;
   private body: BodySource = NO_BODY;
   private route: Route = NO_ROUTE;
   /** Set while an attempt is in flight (cleared when it settles). */
@@ -89,8 +89,14 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     private readonly hooks: AttemptHooks,
   ) {}
 
-  reset(prefix: string, method: string, body: BodySource, route: Route = NO_ROUTE): this {
+  /**
+   * `ascii`: the prefix has no obs-text byte (RequestHead.ascii; everything
+   * corral adds is ASCII), so the head goes as a string without a check per attempt.
+   * `route`: where the attempts go (the mesh's pool key), NO_ROUTE for an instance itself.
+   */
+  reset(prefix: string, method: string, body: BodySource, ascii: boolean, route: Route = NO_ROUTE): this {
     this.prefix = prefix;
+    this.ascii = ascii;
     this.method = method;
     this.body = body;
     this.route = route;
@@ -191,7 +197,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     const text = `${this.prefix}${this.pool.hostLines(this.ep, this.route)}\r\n`;
     // An ASCII head goes as a string (Bun encodes it natively); obs-text needs its latin-1 bytes.
     if (this.body.buffered) conn.out.write(Buffer.concat([latin1(text), this.body.buffered]));
-    else conn.out.write(NON_ASCII.test(text) ? latin1(text) : text);
+    else conn.out.write(this.ascii ? text : latin1(text));
     this.body.attach?.(conn);
   }
 

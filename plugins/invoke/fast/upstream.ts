@@ -199,6 +199,8 @@ export class UpstreamPool {
 export interface Timed {
   /** performance.now() past which it times out. */
   deadline: number;
+  /** Its index in Deadlines' list while it waits, -1 otherwise (owned by Deadlines). */
+  timedSlot: number;
   finish(outcome: "timeout"): void;
 }
 
@@ -209,16 +211,30 @@ export interface Timed {
 const TICK_MS = 10;
 
 export class Deadlines {
-  private waiting = new Set<Timed>();
+  /**
+   * The waiting attempts, unordered. Each knows its slot, so adding and
+   * removing (twice per request) is an array store, with no hashing as a Set
+   * would do; removal moves the last one into the freed slot.
+   */
+  private waiting: Timed[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
 
   add(a: Timed): void {
-    this.waiting.add(a);
+    if (a.timedSlot >= 0) return;
+    a.timedSlot = this.waiting.length;
+    this.waiting.push(a);
     this.timer ??= setInterval(() => this.tick(), TICK_MS);
   }
 
   delete(a: Timed): void {
-    this.waiting.delete(a);
+    const at = a.timedSlot;
+    if (at < 0) return;
+    a.timedSlot = -1;
+    const last = this.waiting.pop()!;
+    if (last !== a) {
+      this.waiting[at] = last;
+      last.timedSlot = at;
+    }
   }
 
   stop(): void {
@@ -227,8 +243,14 @@ export class Deadlines {
   }
 
   private tick(): void {
-    if (this.waiting.size === 0) return this.stop();
+    const list = this.waiting;
+    if (list.length === 0) return this.stop();
     const now = performance.now();
-    for (const a of this.waiting) if (a.deadline <= now) a.finish("timeout");
+    // From the end: an attempt that times out leaves (delete), and what moves into its slot was already looked at.
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (i >= list.length) i = list.length - 1; // the list shrank under a finish: go on from its end
+      const a = list[i];
+      if (a !== undefined && a.deadline <= now) a.finish("timeout");
+    }
   }
 }

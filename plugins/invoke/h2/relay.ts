@@ -362,6 +362,7 @@ class CallStream implements Transport<Answer>, UpstreamStream {
     this.settle = settle;
     const timed: Timed = (this.timed = {
       deadline: performance.now() + tryMs,
+      timedSlot: -1, // not waiting yet (Deadlines owns it)
       finish: () => {
         if (this.settle === settle) this.finish("timeout");
       },
