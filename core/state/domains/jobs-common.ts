@@ -10,7 +10,7 @@ import { runsToCompletion } from "../../scheduler/jobspec/types.ts";
 import { JOB_STATE_LIMITS } from "./jobs-commands.ts";
 import { stableJson } from "../../stable-json.ts";
 import { deleteAllocations } from "./alloc-delete.ts";
-import { finishedDeploymentsOfJob, finishedEvalsOfJob, jobAllocStatuses, jobStatusFields, setJobStatus, terminalAllocsOfJob } from "./jobs-prepared.ts";
+import { finishedDeploymentsOfJob, finishedEvalsOfJob, jobAllocCounts, jobStatusFields, setJobStatus, terminalAllocsOfJob } from "./jobs-prepared.ts";
 
 export const MIB = 1024 * 1024;
 const TERMINAL_CLIENT: ReadonlySet<string> = new Set(["complete", "failed", "lost"]);
@@ -47,12 +47,13 @@ export function liveAllocsOnNode(db: Db, nodeId: string): AllocRow[] {
 export function refreshJobStatus(db: Db, index: number, namespace: string, jobId: string): void {
   const job = jobStatusFields(db).get({ namespace, id: jobId });
   if (!job) return;
-  const rows = jobAllocStatuses(db).all({ namespace, jobId });
-  const live = rows.some((r) => r.d === "run" && !isTerminalClient(r.c));
+  const counts = jobAllocCounts(db).get({ namespace, jobId });
+  const total = counts?.n ?? 0;
+  const live = (counts?.live ?? 0) > 0;
   let status: string;
   if (job.stop) status = live ? "running" : "dead";
   else if (live) status = "running";
-  else if (runsToCompletion(job.type) && rows.length > 0 && rows.every((r) => r.c === "complete" || r.d === "stop")) status = "dead";
+  else if (runsToCompletion(job.type) && total > 0 && counts!.done === total) status = "dead";
   else status = "pending";
   if (status !== job.status) {
     setJobStatus(db).run({ status, index, namespace, id: jobId });

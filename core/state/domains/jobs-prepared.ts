@@ -62,8 +62,18 @@ export const jobStatusFields = preparedQuery((db) =>
   db.select({ status: jobs.status, stop: jobs.stop, type: jobs.type }).from(jobs)
     .where(and(eq(jobs.namespace, p("namespace")), eq(jobs.id, p("id")))).prepare());
 
-export const jobAllocStatuses = preparedQuery((db) =>
-  db.select({ d: allocations.desiredStatus, c: allocations.clientStatus }).from(allocations)
+/**
+ * What a job's status is made of, counted in SQL (refreshJobStatus): its allocations, the
+ * live ones (wanted running, not terminal: isTerminalClient), and the finished ones (complete
+ * or told to stop). Counting instead of returning the rows: every plan and status report
+ * refreshes the job, and a job of 100 allocations was 100 rows decoded each time.
+ */
+export const jobAllocCounts = preparedQuery((db) =>
+  db.select({
+    n: sql<number>`count(*)`,
+    live: sql<number>`coalesce(sum(case when ${allocations.desiredStatus} = 'run' and ${allocations.clientStatus} not in ('complete','failed','lost') then 1 else 0 end), 0)`,
+    done: sql<number>`coalesce(sum(case when ${allocations.clientStatus} = 'complete' or ${allocations.desiredStatus} = 'stop' then 1 else 0 end), 0)`,
+  }).from(allocations)
     .where(and(eq(allocations.namespace, p("namespace")), eq(allocations.jobId, p("jobId")))).prepare());
 
 export const nodeById = preparedQuery((db) => db.select().from(nodes).where(eq(nodes.id, p("id"))).prepare());
@@ -72,6 +82,8 @@ export const nodeByName = preparedQuery((db) => db.select().from(nodes).where(eq
 
 export const drainOfNode = preparedQuery((db) =>
   db.select({ n: nodeDrains.nodeId }).from(nodeDrains).where(eq(nodeDrains.nodeId, p("nodeId"))).prepare());
+
+export const deploymentById = preparedQuery((db) => db.select().from(deployments).where(eq(deployments.id, p("id"))).prepare());
 
 export const evalById = preparedQuery((db) => db.select().from(evaluations).where(eq(evaluations.id, p("id"))).prepare());
 
@@ -109,6 +121,9 @@ export const setAllocClientStatus = preparedQuery((db) =>
     clientStatus: slot("clientStatus"), clientDescription: slot("clientDescription"), taskStates: slot("taskStates"),
     modifiedAt: slot("at"), modifyIndex: slot("index"),
   }).where(eq(allocations.id, p("id"))).prepare());
+
+export const setDeploymentGroups = preparedQuery((db) =>
+  db.update(deployments).set({ groups: slot("groups"), modifyIndex: slot("index") }).where(eq(deployments.id, p("id"))).prepare());
 
 export const finishEvalOfPlan = preparedQuery((db) =>
   db.update(evaluations).set({

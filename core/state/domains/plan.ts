@@ -19,7 +19,9 @@ import type { CommandResult } from "../result.ts";
 import type { CommitPlan, PlanPlacement } from "./jobs-commands.ts";
 import { applyInPlace } from "./plan-inplace.ts";
 import { collectGarbage, isTerminalClient, nodeCapacity, refreshJobStatus } from "./jobs-common.ts";
-import { allocIdExists, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, liveUsageOnNode, nodeById } from "./jobs-prepared.ts";
+import {
+  allocIdExists, deploymentById, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, liveUsageOnNode, nodeById, setDeploymentGroups,
+} from "./jobs-prepared.ts";
 
 type Cmd = z.infer<typeof CommitPlan>;
 
@@ -103,6 +105,7 @@ export function applyCommitPlan(db: Db, index: number, cmd: Cmd): CommandResult 
   if (cmd.inPlace?.length && jobRow) applyInPlace(db, index, cmd.at, cmd.inPlace, jobRow);
   if (cmd.deployment && jobRow) openDeployment(db, index, cmd, jobRow.version);
   for (const p of cmd.placements) insertPlacement(db, index, cmd, p, jobRow!);
+  countPlacedInDeployments(db, index, cmd.placements);
   finishEvalOfPlan(db).run({
     status: cmd.evalStatus, description: cmd.evalDescription, failedGroups: cmd.failedGroups as FailedGroup[], at: cmd.at, index, id: cmd.evalId,
   });
@@ -137,10 +140,34 @@ function insertPlacement(db: Db, index: number, cmd: Cmd, p: PlanPlacement, job:
     createdAt: cmd.at, modifiedAt: cmd.at, createIndex: index, modifyIndex: index,
   };
   insertAllocation(db).run(row);
-  if (!p.deploymentId) return;
-  const d = db.select().from(deployments).where(eq(deployments.id, p.deploymentId)).get();
-  const g = d?.groups[p.group];
-  if (!d || !g) return;
-  const placedCanaries = p.canary ? [...(g.placedCanaries ?? []), p.id] : g.placedCanaries;
-  db.update(deployments).set({ groups: { ...d.groups, [p.group]: { ...g, placed: g.placed + 1, ...(placedCanaries ? { placedCanaries } : {}) } }, modifyIndex: index }).where(eq(deployments.id, d.id)).run();
+}
+
+/**
+ * Each placement of a rollout counts in its deployment's group (placed, and the canary's
+ * id). One read and one write per deployment per plan, not per placement: a plan of 100
+ * placements rewrote the deployment's groups 100 times. The counts are applied in
+ * placement order, so the row written is the one the per-placement writes ended with.
+ */
+function countPlacedInDeployments(db: Db, index: number, placements: readonly PlanPlacement[]): void {
+  const byDeployment = new Map<string, PlanPlacement[]>();
+  for (const p of placements) {
+    if (!p.deploymentId) continue;
+    const list = byDeployment.get(p.deploymentId);
+    if (list) list.push(p);
+    else byDeployment.set(p.deploymentId, [p]);
+  }
+  for (const [id, list] of byDeployment) {
+    const d = deploymentById(db).get({ id });
+    if (!d) continue;
+    let groups = d.groups;
+    let changed = false;
+    for (const p of list) {
+      const g = groups[p.group];
+      if (!g) continue;
+      const placedCanaries = p.canary ? [...(g.placedCanaries ?? []), p.id] : g.placedCanaries;
+      groups = { ...groups, [p.group]: { ...g, placed: g.placed + 1, ...(placedCanaries ? { placedCanaries } : {}) } };
+      changed = true;
+    }
+    if (changed) setDeploymentGroups(db).run({ groups, index, id });
+  }
 }
