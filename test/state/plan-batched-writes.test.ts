@@ -70,6 +70,27 @@ test("a plan's placements count into their deployment as one write: placed, cana
   expect(d!.modifyIndex).toBe(out.index);
   expect(writes.runs()).toBe(1);
   expect(t.state.jobs.listAllocs({ namespace: "default", jobId: "web" }).map((a) => a.deploymentId)).toEqual([dep, dep, dep, ""]);
+
+  // A tick's health verdicts count the same way; a repeated verdict is final (counted once);
+  // the outcome in the same entry sees the counts.
+  const verdicts = await t.propose({
+    type: "UpdateDeployment", v: 1, at: 30,
+    health: [
+      { allocId: ids[0]!, healthy: true, description: "" },
+      { allocId: ids[1]!, healthy: false, description: "" },
+      { allocId: ids[0]!, healthy: false, description: "" },
+      { allocId: ids[2]!, healthy: true, description: "" },
+      { allocId: ids[3]!, healthy: true, description: "" }, // outside the rollout
+    ],
+    deployments: [{ id: dep, status: "failed", description: "one unhealthy" }],
+  } as Command);
+  expect(verdicts.result).toEqual({ ok: true, value: { changed: 5 } });
+  expect(writes.runs()).toBe(2);
+  const [after] = t.state.jobs.listDeployments({ jobId: "web" });
+  expect(after!.groups.web).toMatchObject({ placed: 3, healthy: 2, unhealthy: 1, placedCanaries: [ids[0]!, ids[2]!] });
+  expect(after!.status).toBe("failed");
+  expect(after!.modifyIndex).toBe(verdicts.index);
+  expect(t.state.jobs.listAllocs({ namespace: "default", jobId: "web" }).map((a) => a.health)).toEqual(["healthy", "unhealthy", "healthy", "healthy"]);
 });
 
 test("a job's status follows its allocations: pending, running, dead once a batch job's allocations completed", async () => {

@@ -35,6 +35,11 @@ export const allocForReport = preparedQuery((db) =>
     clientStatus: allocations.clientStatus, clientDescription: allocations.clientDescription, taskStates: allocations.taskStates,
   }).from(allocations).where(eq(allocations.id, p("id"))).prepare());
 
+/** What a health verdict checks (UpdateDeployment). */
+export const allocHealthFields = preparedQuery((db) =>
+  db.select({ health: allocations.health, deploymentId: allocations.deploymentId, group: allocations.groupName })
+    .from(allocations).where(eq(allocations.id, p("id"))).prepare());
+
 export const allocsByNode = preparedQuery((db) =>
   db.select().from(allocations).where(eq(allocations.nodeId, p("nodeId")))
     .orderBy(asc(allocations.createIndex), asc(allocations.id)).prepare());
@@ -124,6 +129,9 @@ export const setAllocClientStatus = preparedQuery((db) =>
 
 export const setDeploymentGroups = preparedQuery((db) =>
   db.update(deployments).set({ groups: slot("groups"), modifyIndex: slot("index") }).where(eq(deployments.id, p("id"))).prepare());
+
+export const setAllocHealth = preparedQuery((db) =>
+  db.update(allocations).set({ health: slot("health"), modifiedAt: slot("at"), modifyIndex: slot("index") }).where(eq(allocations.id, p("id"))).prepare());
 
 export const finishEvalOfPlan = preparedQuery((db) =>
   db.update(evaluations).set({

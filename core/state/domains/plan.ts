@@ -20,8 +20,9 @@ import type { CommitPlan, PlanPlacement } from "./jobs-commands.ts";
 import { applyInPlace } from "./plan-inplace.ts";
 import { collectGarbage, isTerminalClient, nodeCapacity, refreshJobStatus } from "./jobs-common.ts";
 import {
-  allocIdExists, deploymentById, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, liveUsageOnNode, nodeById, setDeploymentGroups,
+  allocIdExists, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, liveUsageOnNode, nodeById,
 } from "./jobs-prepared.ts";
+import { DeploymentCounts } from "./deployment-counts.ts";
 
 type Cmd = z.infer<typeof CommitPlan>;
 
@@ -142,32 +143,15 @@ function insertPlacement(db: Db, index: number, cmd: Cmd, p: PlanPlacement, job:
   insertAllocation(db).run(row);
 }
 
-/**
- * Each placement of a rollout counts in its deployment's group (placed, and the canary's
- * id). One read and one write per deployment per plan, not per placement: a plan of 100
- * placements rewrote the deployment's groups 100 times. The counts are applied in
- * placement order, so the row written is the one the per-placement writes ended with.
- */
+/** Each placement of a rollout counts in its deployment's group: placed, and the canary's id (one write per deployment). */
 function countPlacedInDeployments(db: Db, index: number, placements: readonly PlanPlacement[]): void {
-  const byDeployment = new Map<string, PlanPlacement[]>();
+  const counts = new DeploymentCounts(db);
   for (const p of placements) {
     if (!p.deploymentId) continue;
-    const list = byDeployment.get(p.deploymentId);
-    if (list) list.push(p);
-    else byDeployment.set(p.deploymentId, [p]);
-  }
-  for (const [id, list] of byDeployment) {
-    const d = deploymentById(db).get({ id });
-    if (!d) continue;
-    let groups = d.groups;
-    let changed = false;
-    for (const p of list) {
-      const g = groups[p.group];
-      if (!g) continue;
+    counts.count(p.deploymentId, p.group, (g) => {
       const placedCanaries = p.canary ? [...(g.placedCanaries ?? []), p.id] : g.placedCanaries;
-      groups = { ...groups, [p.group]: { ...g, placed: g.placed + 1, ...(placedCanaries ? { placedCanaries } : {}) } };
-      changed = true;
-    }
-    if (changed) setDeploymentGroups(db).run({ groups, index, id });
+      return { ...g, placed: g.placed + 1, ...(placedCanaries ? { placedCanaries } : {}) };
+    });
   }
+  counts.flush(index);
 }
