@@ -49,9 +49,18 @@ export class HealthWatcher {
     const s = this.d.state;
     const running = s.jobs.listDeployments({ status: "running" });
     const candidates = new Map<string, AllocRow>();
+    // Each rolling-out job's allocations are read once per tick: for its candidates here and its
+    // deployment's outcome below (two full reads of every such job each second before).
+    const jobAllocs = new Map<string, AllocRow[]>();
+    const allocsOf = (ns: string, id: string): AllocRow[] => {
+      const key = `${ns}\u0000${id}`;
+      let list = jobAllocs.get(key);
+      if (!list) jobAllocs.set(key, (list = s.jobs.listAllocs({ namespace: ns, jobId: id })));
+      return list;
+    };
     for (const a of s.jobs.healthCandidates()) candidates.set(a.id, a);
     for (const dep of running) {
-      for (const a of s.jobs.listAllocs({ namespace: dep.namespace, jobId: dep.jobId })) {
+      for (const a of allocsOf(dep.namespace, dep.jobId)) {
         if (a.deploymentId === dep.id && a.health === "" && a.desiredStatus === "run") candidates.set(a.id, a);
       }
     }
@@ -67,7 +76,7 @@ export class HealthWatcher {
         if (!jobs.has(key)) jobs.set(key, s.jobs.getJob(ns, id));
         return jobs.get(key);
       },
-      jobAllocs: (ns, id) => s.jobs.listAllocs({ namespace: ns, jobId: id }),
+      jobAllocs: allocsOf,
     });
     if (out.health.length === 0 && out.deployments.length === 0) return;
     const r = await this.d.propose({ type: "UpdateDeployment", v: 1, at: this.d.now(), health: out.health, deployments: out.deployments });
