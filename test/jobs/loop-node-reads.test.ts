@@ -39,9 +39,9 @@ test("one node-list read for a burst of evaluations; a new node is read again an
 
   // A node that joins moves the nodes table: the next evaluation reads it and can place there.
   const n3 = uuid(603);
-  await tt.propose(registerNode(n3, "n3", { cpuMhz: 1000 }));
+  await tt.propose(registerNode(n3, "n3", { cpuMhz: 4000 })); // the only node with room for "big"
   const big = uuid();
-  await tt.propose({ type: "RegisterJob", v: 1, at: Date.now(), job: simpleJob("big", { count: 1, cpu: 900 }), evalId: big });
+  await tt.propose({ type: "RegisterJob", v: 1, at: Date.now(), job: simpleJob("big", { count: 1, cpu: 2000 }), evalId: big });
   await eventually(() => tt.state.jobs.getEval(big)?.status === "complete", 10_000, 10);
   expect(tt.state.jobs.listAllocs({ namespace: "default", jobId: "big" }).map((a) => a.nodeId)).toEqual([n3]);
   expect(reads - restoreReads).toBe(2);
