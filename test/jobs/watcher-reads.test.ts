@@ -1,7 +1,8 @@
 // The health watcher reads each rolling-out job's allocations once per tick,
 // for its candidates and its deployment's outcome alike (it read them twice,
-// every second, for every job with a running deployment), and still decides
-// the same: a deployment whose allocations are all healthy succeeds.
+// every second, for every job with a running deployment), without their
+// group specs (no full rows), and still decides the same: a deployment whose
+// allocations are all healthy succeeds.
 import { expect, test } from "bun:test";
 import { HealthWatcher } from "../../core/cluster/scheduling/watcher.ts";
 import { silentLogger } from "../../core/log.ts";
@@ -25,7 +26,10 @@ test("one read of a rolling-out job's allocations per tick; its deployment still
     jobs: {
       listDeployments: () => [dep],
       healthCandidates: () => [],
-      listAllocs: () => (reads++, [alloc("a1"), alloc("a2")]),
+      jobAllocsLean: () => (reads++, [alloc("a1"), alloc("a2")]),
+      listAllocs: () => {
+        throw new Error("the watcher read full allocation rows");
+      },
       taskCheckStatuses: () => () => [],
       getJob: () => job,
       getAlloc: () => undefined,

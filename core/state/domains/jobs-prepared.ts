@@ -5,7 +5,7 @@
 // (plan verification, allocation inserts and status updates, job-status
 // refreshes, per-job garbage collection). Values are drizzle placeholders
 // filled on each run; rows decode exactly as the ad-hoc queries did.
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
 import { preparedQuery } from "../../store/prepared.ts";
 import { nodes } from "../../store/schema.ts";
 import { allocations, deployments, evaluations, jobs, nodeDrains } from "../../store/schema-jobs.ts";
@@ -39,6 +39,20 @@ export const allocForReport = preparedQuery((db) =>
 export const allocHealthFields = preparedQuery((db) =>
   db.select({ health: allocations.health, deploymentId: allocations.deploymentId, group: allocations.groupName })
     .from(allocations).where(eq(allocations.id, p("id"))).prepare());
+
+/** Every column but the group spec: the health watcher's reads, every second, need no task definitions. */
+const { groupSpec: _groupSpec, ...leanColumns } = getTableColumns(allocations);
+
+export const allocsByJobLean = preparedQuery((db) =>
+  db.select(leanColumns).from(allocations).where(and(eq(allocations.namespace, p("namespace")), eq(allocations.jobId, p("jobId"))))
+    .orderBy(asc(allocations.createIndex), asc(allocations.id)).prepare());
+
+/** Live service allocations without a health verdict (the health watcher's candidates). */
+export const healthCandidatesLean = preparedQuery((db) =>
+  db.select(leanColumns).from(allocations).where(and(
+    eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]),
+    eq(allocations.health, ""), eq(allocations.jobType, "service"),
+  )).prepare());
 
 export const allocsByNode = preparedQuery((db) =>
   db.select().from(allocations).where(eq(allocations.nodeId, p("nodeId")))

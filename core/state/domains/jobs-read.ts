@@ -12,7 +12,7 @@ import type { Job } from "../../scheduler/jobspec/types.ts";
 import { listLaunches } from "./launches.ts";
 import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
-import { allocById, allocsByJob, allocsByNode, evalById, jobById, maxAllocIndexOnNode } from "./jobs-prepared.ts";
+import { allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode } from "./jobs-prepared.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
 export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"] as const;
@@ -25,6 +25,9 @@ export function taskServiceId(allocId: string, task: string): string {
 /** What the scheduler needs of another job's live allocation: no task specs or states to decode. */
 export type LiveAllocLite = Pick<AllocRow,
   "id" | "jobId" | "namespace" | "groupName" | "nodeId" | "priority" | "resources" | "ports" | "desiredStatus" | "clientStatus" | "taskGroupIndex">;
+
+/** An allocation without its group spec (the health watcher's reads). */
+export type AllocLean = Omit<AllocRow, "groupSpec">;
 
 export interface AllocFilter {
   namespace?: string;
@@ -61,8 +64,10 @@ export interface JobsReader {
    * watcher asks for each live allocation every second, one query each cost O(allocations) queries.
    */
   taskCheckStatuses(): (nodeId: string, allocId: string) => string[];
-  /** Live service allocations without a health verdict yet (the health watcher's candidates). */
-  healthCandidates(): AllocRow[];
+  /** Live service allocations without a health verdict yet (the health watcher's candidates), without group specs. */
+  healthCandidates(): AllocLean[];
+  /** A job's allocations without group specs (deployment outcomes, every health tick). */
+  jobAllocsLean(namespace: string, jobId: string): AllocLean[];
   /** Launch records of a periodic or parameterized job, newest first (kind: periodic, periodic-force, dispatch). */
   launches(namespace: string, jobId: string, kind?: string): JobLaunchRow[];
   /** What garbage collection may delete under these cut-off indexes (core/state/domains/gc.ts). */
@@ -144,11 +149,8 @@ export function createJobsReader(db: Db): JobsReader {
         return (byNode.get(nodeId) ?? []).filter((r) => r.serviceId.length > tail.length && r.serviceId.startsWith(tail, 1)).map((r) => r.status);
       };
     },
-    healthCandidates: () =>
-      db.select().from(allocations).where(and(
-        eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]),
-        eq(allocations.health, ""), eq(allocations.jobType, "service"),
-      )).all(),
+    healthCandidates: () => healthCandidatesLean(db).all(),
+    jobAllocsLean: (ns, id) => allocsByJobLean(db).all({ namespace: ns, jobId: id }),
     launches: (ns, id, kind) => listLaunches(db, ns, id, kind),
     gcCandidates: (cut) => gcCandidates(db, cut),
   };
@@ -172,6 +174,7 @@ export const emptyJobsReader: JobsReader = {
   allocCheckStatuses: () => [],
   taskCheckStatuses: () => () => [],
   healthCandidates: () => [],
+  jobAllocsLean: () => [],
   launches: () => [],
   gcCandidates: () => ({ jobs: [], evals: [], allocs: [], deployments: [] }),
 };
