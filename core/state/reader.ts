@@ -1,5 +1,5 @@
 // Read-only access to replicated state for HTTP handlers and plugins.
-import { asc, eq } from "drizzle-orm";
+import { asc } from "drizzle-orm";
 import type { Store } from "../store/db.ts";
 import { nodes, type NodeRow } from "../store/schema.ts";
 import type { Fsm } from "./fsm.ts";
@@ -13,6 +13,7 @@ import { getSession, listSessions, lockDelayUntil } from "./domains/sessions.ts"
 import type { SessionRow } from "../store/schema.ts";
 import { createListScans, emptyListScans, type ListScans } from "./domains/list-scan.ts";
 import { createSummaryCounts, emptySummaryCounts, type SummaryCounts } from "./domains/summary-counts.ts";
+import { nodeById, nodeByName } from "./domains/jobs-prepared.ts";
 
 /** Consul sessions (core/state/domains/sessions.ts). */
 export interface SessionsReader {
@@ -99,8 +100,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     tableIndex: (t) => Math.max(1, fsm.tableIndex(t)),
     listNodes: () => db.select().from(nodes).orderBy(asc(nodes.name)).all(),
     getNode: (idOrName) =>
-      db.select().from(nodes).where(eq(nodes.id, idOrName)).get() ??
-      db.select().from(nodes).where(eq(nodes.name, idOrName)).get(),
+      nodeById(db).get({ id: idOrName }) ?? nodeByName(db).get({ name: idOrName }),
     nodeStatus,
     nodeStatuses: () => statusesStmt.all() as (NodeStatusRow & { id: string })[],
     kvGet: kvGetAt,

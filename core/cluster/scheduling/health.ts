@@ -4,6 +4,8 @@
 // with the result, and re-registers the last stable version when a failed
 // deployment asked for auto_revert.
 import type { AllocRow, DeploymentRow, JobRow } from "../../store/schema-jobs.ts";
+import type { TaskGroup } from "../../scheduler/jobspec/types.ts";
+import type { AllocLean } from "../../state/domains/jobs-read.ts";
 import { holdsResources } from "../../state/domains/jobs-common.ts";
 import { allocHealth } from "./policy.ts";
 import { groupHash } from "./views.ts";
@@ -11,13 +13,19 @@ import { groupHash } from "./views.ts";
 export interface HealthInput {
   now: number;
   /** Allocations without a verdict yet (live ones, and any of a running deployment). */
-  candidates: readonly AllocRow[];
+  candidates: readonly AllocLean[];
   /** Catalog check statuses of an allocation's task services. */
-  checks(a: AllocRow): string[];
+  checks(a: AllocLean): string[];
   job(namespace: string, id: string): JobRow | undefined;
   running: readonly DeploymentRow[];
   /** Every allocation of a job (for deployment outcomes). */
-  jobAllocs(namespace: string, id: string): AllocRow[];
+  jobAllocs(namespace: string, id: string): readonly AllocLean[];
+  /**
+   * The group spec an allocation was placed with, for one whose job is gone (the rows
+   * come without it: the watcher reads them every second). A candidate that carries its
+   * group spec is used as it is.
+   */
+  groupSpec?(allocId: string): TaskGroup | undefined;
 }
 
 export interface HealthOutcome {
@@ -33,7 +41,8 @@ export function assessHealth(input: HealthInput): HealthOutcome {
   for (const a of input.candidates) {
     if (a.jobType !== "service") continue;
     const job = input.job(a.namespace, a.jobId);
-    const group = job?.spec.groups.find((g) => g.name === a.groupName) ?? a.groupSpec;
+    const group = job?.spec.groups.find((g) => g.name === a.groupName) ?? (a as Partial<AllocRow>).groupSpec ?? input.groupSpec?.(a.id);
+    if (!group) continue; // gone meanwhile
     const v = allocHealth(a, input.checks(a), input.now, group.update);
     if (!v) continue;
     out.health.push({ allocId: a.id, ...v });
@@ -56,7 +65,7 @@ export function assessHealth(input: HealthInput): HealthOutcome {
 
 /** successful: every group runs `count` healthy allocations of this version; failed: one of them turned unhealthy. */
 export function deploymentOutcome(
-  d: DeploymentRow, job: JobRow | undefined, allocs: readonly AllocRow[],
+  d: DeploymentRow, job: JobRow | undefined, allocs: readonly AllocLean[],
 ): { status: "successful" | "failed" | "cancelled"; description: string } | undefined {
   if (!job || job.stop) return { status: "cancelled", description: "job stopped" };
   if (job.version !== d.jobVersion) return { status: "cancelled", description: `superseded by version ${job.version}` };

@@ -19,6 +19,7 @@ import type { ProposeOutcome } from "../../state/replicator.ts";
 import type { EventBus } from "../../events.ts";
 import type { Logger } from "../../log.ts";
 import type { EvalRow, JobRow } from "../../store/schema-jobs.ts";
+import type { NodeRow } from "../../store/schema.ts";
 import { EvalQueue, jobDemand, jobKey, type Evaluation, type Job } from "../../scheduler/index.ts";
 import { evaluate, type EvalInput, type EvalOutcome } from "./evaluate.ts";
 import { reactionsTo, type JobRef, type Reaction } from "./triggers.ts";
@@ -60,6 +61,7 @@ export class SchedulingLoop {
   private periodic: PeriodicLauncher;
   readonly now: () => number;
   private newId: () => string;
+  private nodesRead?: { index: number; rows: NodeRow[] };
 
   constructor(private d: SchedulingDeps) {
     this.now = d.now ?? Date.now;
@@ -192,7 +194,7 @@ export class SchedulingLoop {
     void (async () => {
       try {
         while (this.active && gen === this.generation && this.queue.readyCount > 0) {
-          const fairness = this.queue.readyCount > 1 ? fairnessInput(this.d.state.listNodes(), this.d.state.jobs.liveAllocsLite()) : undefined;
+          const fairness = this.queue.readyCount > 1 ? fairnessInput(this.nodes(), this.d.state.jobs.liveAllocsLite()) : undefined;
           const ev = this.queue.dequeue(fairness)!;
           this.queuedJobs.delete(jobKey(ev.namespace, ev.jobId));
           await this.process(ev, gen);
@@ -260,11 +262,23 @@ export class SchedulingLoop {
     const live = s.jobs.liveAllocsLite().filter((a) => a.jobId !== jobId || a.namespace !== namespace);
     return {
       evalId, namespace, jobId, now: this.now(), job,
-      nodes: s.listNodes(), drains: s.jobs.drains(),
+      nodes: this.nodes(), drains: s.jobs.drains(),
       jobAllocs: s.jobs.listAllocs({ namespace, jobId }), otherLive: live,
       deployments: s.jobs.listDeployments({ namespace, jobId }),
       preemption: this.d.preemption, newId: this.newId,
     };
+  }
+
+  /**
+   * Every node, read again only when the nodes table changed. Each evaluation (and each
+   * fairness pick of a busy queue) read and decoded every node row; heartbeats write
+   * nothing, so in a burst of registrations the list is the same for every evaluation.
+   * The scheduler treats its input as read-only (evaluate() is pure).
+   */
+  private nodes(): NodeRow[] {
+    const index = this.d.state.tableIndex("nodes");
+    if (this.nodesRead?.index !== index) this.nodesRead = { index, rows: this.d.state.listNodes() };
+    return this.nodesRead.rows;
   }
 
   private async propose(cmd: Command): Promise<ProposeOutcome> {

@@ -38,7 +38,7 @@ export type HealthVerdict = { healthy: boolean; description: string } | undefine
  * Task start times come from the agent's clock; clock skew between agent
  * and leader shifts min_healthy_time by that much.
  */
-export function allocHealth(a: AllocRow, checkStatuses: readonly string[], now: number, update: UpdateStrategy): HealthVerdict {
+export function allocHealth(a: Omit<AllocRow, "groupSpec">, checkStatuses: readonly string[], now: number, update: UpdateStrategy): HealthVerdict {
   if (a.health !== "" || a.desiredStatus === "stop") return undefined;
   if (a.clientStatus === "failed" || a.clientStatus === "lost") return { healthy: false, description: `allocation ${a.clientStatus}` };
   if (a.clientStatus === "complete") {

@@ -117,14 +117,19 @@ function afterReport(c: Extract<AppliedEntry["command"], { type: "UpdateAllocSta
   const out: Reaction[] = [];
   const failed = new Map<string, JobRef>();
   const progressed = new Map<string, JobRef>();
-  const draining = new Set(state.jobs.drains().map((d) => d.nodeId));
+  // Read only what can matter: most reports are "running" with no drain anywhere, and reading
+  // each one's allocation (group spec and all) was a read per report for no reaction.
+  let draining: Set<string> | undefined;
+  const drainingNow = () => (draining ??= new Set(state.jobs.drains().map((d) => d.nodeId)));
   for (const u of c.updates) {
+    const ends = u.clientStatus === "complete" || u.clientStatus === "failed";
+    if (!ends && !(u.clientStatus === "running" && drainingNow().size > 0)) continue;
     const a = state.jobs.getAlloc(u.allocId);
     if (!a || a.nodeId !== c.nodeId) continue;
     const key = `${a.namespace}\u0000${a.jobId}`;
     if (u.clientStatus === "failed" && a.desiredStatus === "run") failed.set(key, { namespace: a.namespace, jobId: a.jobId, priority: a.priority });
     if (u.clientStatus === "complete" || u.clientStatus === "failed") out.push({ kind: "capacity", nodeId: c.nodeId });
-    if (u.clientStatus === "running" && runsToCompletion(a.jobType) && draining.size > 0) {
+    if (u.clientStatus === "running" && runsToCompletion(a.jobType) && drainingNow().size > 0) {
       const ref = jobRef(state, a.namespace, a.jobId);
       if (ref) progressed.set(key, ref);
     }

@@ -6,7 +6,7 @@ import type { Command } from "../../state/commands.ts";
 import type { StateReader } from "../../state/reader.ts";
 import type { ProposeOutcome } from "../../state/replicator.ts";
 import type { Logger } from "../../log.ts";
-import type { AllocRow } from "../../store/schema-jobs.ts";
+import type { AllocLean } from "../../state/domains/jobs-read.ts";
 import { holdsResources } from "../../state/domains/jobs-common.ts";
 import { assessHealth } from "./health.ts";
 import { registerJobExtras } from "../../state/domains/jobs-commands.ts";
@@ -48,10 +48,20 @@ export class HealthWatcher {
   private async health(): Promise<void> {
     const s = this.d.state;
     const running = s.jobs.listDeployments({ status: "running" });
-    const candidates = new Map<string, AllocRow>();
+    const candidates = new Map<string, AllocLean>();
+    // Each rolling-out job's allocations are read once per tick: for its candidates here and its
+    // deployment's outcome below (two full reads of every such job each second before).
+    // Rows without group specs: nothing here reads task definitions (a job's spec is read once per tick).
+    const jobAllocs = new Map<string, AllocLean[]>();
+    const allocsOf = (ns: string, id: string): AllocLean[] => {
+      const key = `${ns}\u0000${id}`;
+      let list = jobAllocs.get(key);
+      if (!list) jobAllocs.set(key, (list = s.jobs.jobAllocsLean(ns, id)));
+      return list;
+    };
     for (const a of s.jobs.healthCandidates()) candidates.set(a.id, a);
     for (const dep of running) {
-      for (const a of s.jobs.listAllocs({ namespace: dep.namespace, jobId: dep.jobId })) {
+      for (const a of allocsOf(dep.namespace, dep.jobId)) {
         if (a.deploymentId === dep.id && a.health === "" && a.desiredStatus === "run") candidates.set(a.id, a);
       }
     }
@@ -67,7 +77,8 @@ export class HealthWatcher {
         if (!jobs.has(key)) jobs.set(key, s.jobs.getJob(ns, id));
         return jobs.get(key);
       },
-      jobAllocs: (ns, id) => s.jobs.listAllocs({ namespace: ns, jobId: id }),
+      jobAllocs: allocsOf,
+      groupSpec: (id) => s.jobs.getAlloc(id)?.groupSpec,
     });
     if (out.health.length === 0 && out.deployments.length === 0) return;
     const r = await this.d.propose({ type: "UpdateDeployment", v: 1, at: this.d.now(), health: out.health, deployments: out.deployments });

@@ -7,36 +7,34 @@
 //   allocation that was already replaced elsewhere;
 // - an update that changes nothing moves no index;
 // - the allocations of a purged job are deleted once they have stopped.
-import { and, eq } from "drizzle-orm";
 import type { z } from "zod";
 import type { Db } from "../../store/db.ts";
-import { allocations, jobs } from "../../store/schema-jobs.ts";
 import type { CommandResult } from "../result.ts";
 import type { UpdateAllocStatus } from "./jobs-commands.ts";
 import { collectGarbage, isTerminalClient, refreshJobStatus } from "./jobs-common.ts";
 import { stableJson } from "../../stable-json.ts";
+import { allocForReport, jobExists, setAllocClientStatus } from "./jobs-prepared.ts";
 
 export function applyUpdateAllocStatus(db: Db, index: number, cmd: z.infer<typeof UpdateAllocStatus>): CommandResult {
   const ignored: string[] = [];
   const touched = new Map<string, { namespace: string; jobId: string }>();
   let updated = 0;
   for (const u of cmd.updates) {
-    const a = db.select().from(allocations).where(eq(allocations.id, u.allocId)).get();
+    const a = allocForReport(db).get({ id: u.allocId });
     if (!a || a.nodeId !== cmd.nodeId || isTerminalClient(a.clientStatus)) {
       ignored.push(u.allocId);
       continue;
     }
     if (a.clientStatus === u.clientStatus && a.clientDescription === u.description && stableJson(a.taskStates) === stableJson(u.taskStates)) continue;
-    db.update(allocations).set({
-      clientStatus: u.clientStatus, clientDescription: u.description, taskStates: u.taskStates,
-      modifiedAt: cmd.at, modifyIndex: index,
-    }).where(eq(allocations.id, u.allocId)).run();
+    setAllocClientStatus(db).run({
+      clientStatus: u.clientStatus, clientDescription: u.description, taskStates: u.taskStates, at: cmd.at, index, id: u.allocId,
+    });
     touched.set(`${a.namespace}\u0000${a.jobId}`, { namespace: a.namespace, jobId: a.jobId });
     updated++;
   }
   for (const j of touched.values()) {
     // A purged job's allocations go once they have stopped: no later plan would collect them.
-    const exists = db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.namespace, j.namespace), eq(jobs.id, j.jobId))).get();
+    const exists = jobExists(db).get({ namespace: j.namespace, id: j.jobId });
     if (exists) refreshJobStatus(db, index, j.namespace, j.jobId);
     else collectGarbage(db, index, j.namespace, j.jobId, false);
   }

@@ -1,15 +1,16 @@
 // Helpers the job appliers share: live/terminal rules, a job's status, node
 // capacity as the scheduler counts it, and the per-job garbage collection
 // that keeps the state bounded. All pure functions of the database.
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../../store/db.ts";
 import type { NodeRow } from "../../store/schema.ts";
-import { allocations, deployments, evaluations, jobs, type AllocRow, type ClientStatus } from "../../store/schema-jobs.ts";
+import { allocations, deployments, evaluations, type AllocRow, type ClientStatus } from "../../store/schema-jobs.ts";
 import type { Resources } from "../../scheduler/types.ts";
 import { runsToCompletion } from "../../scheduler/jobspec/types.ts";
 import { JOB_STATE_LIMITS } from "./jobs-commands.ts";
 import { stableJson } from "../../stable-json.ts";
 import { deleteAllocations } from "./alloc-delete.ts";
+import { finishedDeploymentsOfJob, finishedEvalsOfJob, jobAllocCounts, jobStatusFields, setJobStatus, terminalAllocsOfJob } from "./jobs-prepared.ts";
 
 export const MIB = 1024 * 1024;
 const TERMINAL_CLIENT: ReadonlySet<string> = new Set(["complete", "failed", "lost"]);
@@ -44,19 +45,18 @@ export function liveAllocsOnNode(db: Db, nodeId: string): AllocRow[] {
 
 /** Recomputes a job's status; moves its modify index only when the status changes. */
 export function refreshJobStatus(db: Db, index: number, namespace: string, jobId: string): void {
-  const job = db.select({ status: jobs.status, stop: jobs.stop, type: jobs.type }).from(jobs)
-    .where(and(eq(jobs.namespace, namespace), eq(jobs.id, jobId))).get();
+  const job = jobStatusFields(db).get({ namespace, id: jobId });
   if (!job) return;
-  const rows = db.select({ d: allocations.desiredStatus, c: allocations.clientStatus }).from(allocations)
-    .where(and(eq(allocations.namespace, namespace), eq(allocations.jobId, jobId))).all();
-  const live = rows.some((r) => r.d === "run" && !isTerminalClient(r.c));
+  const counts = jobAllocCounts(db).get({ namespace, jobId });
+  const total = counts?.n ?? 0;
+  const live = (counts?.live ?? 0) > 0;
   let status: string;
   if (job.stop) status = live ? "running" : "dead";
   else if (live) status = "running";
-  else if (runsToCompletion(job.type) && rows.length > 0 && rows.every((r) => r.c === "complete" || r.d === "stop")) status = "dead";
+  else if (runsToCompletion(job.type) && total > 0 && counts!.done === total) status = "dead";
   else status = "pending";
   if (status !== job.status) {
-    db.update(jobs).set({ status, modifyIndex: index }).where(and(eq(jobs.namespace, namespace), eq(jobs.id, jobId))).run();
+    setJobStatus(db).run({ status, index, namespace, id: jobId });
   }
 }
 
@@ -66,25 +66,17 @@ export function refreshJobStatus(db: Db, index: number, namespace: string, jobId
  * purged, every terminal allocation goes. Deterministic: ordered by index.
  */
 export function collectGarbage(db: Db, index: number, namespace: string, jobId: string, jobExists: boolean): void {
-  const terminal = db.select({ id: allocations.id }).from(allocations)
-    .where(and(eq(allocations.namespace, namespace), eq(allocations.jobId, jobId),
-      sql`(${allocations.desiredStatus} = 'stop' OR ${allocations.clientStatus} IN ('complete','failed','lost'))`,
-      // A stopped allocation still running on its agent stays until it reports.
-      sql`${allocations.clientStatus} NOT IN ('pending','running')`))
-    .orderBy(asc(allocations.createIndex)).all();
+  // A stopped allocation still running on its agent stays until it reports (terminalAllocsOfJob).
+  const terminal = terminalAllocsOfJob(db).all({ namespace, jobId });
   const keepAllocs = jobExists ? JOB_STATE_LIMITS.terminalAllocs : 0;
   const dropAllocs = terminal.slice(0, Math.max(0, terminal.length - keepAllocs)).map((r) => r.id);
   deleteAllocations(db, index, dropAllocs);
 
-  const done = db.select({ id: evaluations.id }).from(evaluations)
-    .where(and(eq(evaluations.namespace, namespace), eq(evaluations.jobId, jobId), inArray(evaluations.status, ["complete", "failed", "canceled"])))
-    .orderBy(asc(evaluations.createIndex)).all();
+  const done = finishedEvalsOfJob(db).all({ namespace, jobId });
   const dropEvals = done.slice(0, Math.max(0, done.length - JOB_STATE_LIMITS.finishedEvals)).map((r) => r.id);
   if (dropEvals.length) db.delete(evaluations).where(inArray(evaluations.id, dropEvals)).run();
 
-  const finished = db.select({ id: deployments.id }).from(deployments)
-    .where(and(eq(deployments.namespace, namespace), eq(deployments.jobId, jobId), sql`${deployments.status} != 'running'`))
-    .orderBy(asc(deployments.createIndex)).all();
+  const finished = finishedDeploymentsOfJob(db).all({ namespace, jobId });
   const dropDeps = finished.slice(0, Math.max(0, finished.length - JOB_STATE_LIMITS.finishedDeployments)).map((r) => r.id);
   if (dropDeps.length) db.delete(deployments).where(inArray(deployments.id, dropDeps)).run();
 }

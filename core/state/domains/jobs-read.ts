@@ -12,6 +12,7 @@ import type { Job } from "../../scheduler/jobspec/types.ts";
 import { listLaunches } from "./launches.ts";
 import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
+import { allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode } from "./jobs-prepared.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
 export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"] as const;
@@ -24,6 +25,9 @@ export function taskServiceId(allocId: string, task: string): string {
 /** What the scheduler needs of another job's live allocation: no task specs or states to decode. */
 export type LiveAllocLite = Pick<AllocRow,
   "id" | "jobId" | "namespace" | "groupName" | "nodeId" | "priority" | "resources" | "ports" | "desiredStatus" | "clientStatus" | "taskGroupIndex">;
+
+/** An allocation without its group spec (the health watcher's reads). */
+export type AllocLean = Omit<AllocRow, "groupSpec">;
 
 export interface AllocFilter {
   namespace?: string;
@@ -60,8 +64,10 @@ export interface JobsReader {
    * watcher asks for each live allocation every second, one query each cost O(allocations) queries.
    */
   taskCheckStatuses(): (nodeId: string, allocId: string) => string[];
-  /** Live service allocations without a health verdict yet (the health watcher's candidates). */
-  healthCandidates(): AllocRow[];
+  /** Live service allocations without a health verdict yet (the health watcher's candidates), without group specs. */
+  healthCandidates(): AllocLean[];
+  /** A job's allocations without group specs (deployment outcomes, every health tick). */
+  jobAllocsLean(namespace: string, jobId: string): AllocLean[];
   /** Launch records of a periodic or parameterized job, newest first (kind: periodic, periodic-force, dispatch). */
   launches(namespace: string, jobId: string, kind?: string): JobLaunchRow[];
   /** What garbage collection may delete under these cut-off indexes (core/state/domains/gc.ts). */
@@ -77,16 +83,21 @@ export function createJobsReader(db: Db): JobsReader {
     );
   return {
     listJobs: (ns) => db.select().from(jobs).where(ns !== undefined ? eq(jobs.namespace, ns) : undefined).orderBy(asc(jobs.namespace), asc(jobs.id)).all(),
-    getJob: (ns, id) => db.select().from(jobs).where(and(eq(jobs.namespace, ns), eq(jobs.id, id))).get(),
+    getJob: (ns, id) => jobById(db).get({ namespace: ns, id }),
     jobVersion: (ns, id, v) =>
       db.select({ spec: jobVersions.spec }).from(jobVersions)
         .where(and(eq(jobVersions.namespace, ns), eq(jobVersions.jobId, id), eq(jobVersions.version, v))).get()?.spec,
     jobVersionSubmittedAt: (ns, id, v) =>
       db.select({ at: jobVersions.submittedAt }).from(jobVersions)
         .where(and(eq(jobVersions.namespace, ns), eq(jobVersions.jobId, id), eq(jobVersions.version, v))).get()?.at,
-    listAllocs: (f) => db.select().from(allocations).where(filterAllocs(f)).orderBy(asc(allocations.createIndex), asc(allocations.id)).all(),
+    listAllocs: (f = {}) => {
+      // The two hot shapes (an agent's node, a job being evaluated) run prepared statements.
+      if (f.nodeId !== undefined && f.namespace === undefined && f.jobId === undefined) return allocsByNode(db).all({ nodeId: f.nodeId });
+      if (f.nodeId === undefined && f.namespace !== undefined && f.jobId !== undefined) return allocsByJob(db).all({ namespace: f.namespace, jobId: f.jobId });
+      return db.select().from(allocations).where(filterAllocs(f)).orderBy(asc(allocations.createIndex), asc(allocations.id)).all();
+    },
     getAlloc: (idOrPrefix) => {
-      const exact = db.select().from(allocations).where(eq(allocations.id, idOrPrefix)).get();
+      const exact = allocById(db).get({ id: idOrPrefix });
       if (exact || idOrPrefix.length < 4) return exact;
       const escaped = idOrPrefix.replace(/[\\%_]/g, (c) => "\\" + c);
       const found = db.select().from(allocations).where(sql`${allocations.id} LIKE ${escaped + "%"} ESCAPE '\\'`).limit(2).all();
@@ -105,14 +116,14 @@ export function createJobsReader(db: Db): JobsReader {
     // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
       Math.max(1, nodeAllocDeleteIndex(db, nodeId),
-        db.select({ m: sql<number | null>`max(${allocations.modifyIndex})` }).from(allocations).where(eq(allocations.nodeId, nodeId)).get()?.m ?? 0),
+        maxAllocIndexOnNode(db).get({ nodeId })?.m ?? 0),
     listEvals: (f = {}) =>
       db.select().from(evaluations).where(and(
         f.namespace !== undefined ? eq(evaluations.namespace, f.namespace) : undefined,
         f.jobId !== undefined ? eq(evaluations.jobId, f.jobId) : undefined,
         f.status ? inArray(evaluations.status, f.status) : undefined,
       )).orderBy(desc(evaluations.createIndex)).all(),
-    getEval: (id) => db.select().from(evaluations).where(eq(evaluations.id, id)).get(),
+    getEval: (id) => evalById(db).get({ id }),
     listDeployments: (f = {}) =>
       db.select().from(deployments).where(and(
         f.namespace !== undefined ? eq(deployments.namespace, f.namespace) : undefined,
@@ -138,11 +149,8 @@ export function createJobsReader(db: Db): JobsReader {
         return (byNode.get(nodeId) ?? []).filter((r) => r.serviceId.length > tail.length && r.serviceId.startsWith(tail, 1)).map((r) => r.status);
       };
     },
-    healthCandidates: () =>
-      db.select().from(allocations).where(and(
-        eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]),
-        eq(allocations.health, ""), eq(allocations.jobType, "service"),
-      )).all(),
+    healthCandidates: () => healthCandidatesLean(db).all(),
+    jobAllocsLean: (ns, id) => allocsByJobLean(db).all({ namespace: ns, jobId: id }),
     launches: (ns, id, kind) => listLaunches(db, ns, id, kind),
     gcCandidates: (cut) => gcCandidates(db, cut),
   };
@@ -166,6 +174,7 @@ export const emptyJobsReader: JobsReader = {
   allocCheckStatuses: () => [],
   taskCheckStatuses: () => () => [],
   healthCandidates: () => [],
+  jobAllocsLean: () => [],
   launches: () => [],
   gcCandidates: () => ({ jobs: [], evals: [], allocs: [], deployments: [] }),
 };

@@ -6,7 +6,7 @@ import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { z } from "zod";
 import type { Db } from "../../store/db.ts";
 import { nodes } from "../../store/schema.ts";
-import { allocations, deployments, evaluations, jobs, jobVersions, nodeDrains } from "../../store/schema-jobs.ts";
+import { deployments, evaluations, jobs, jobVersions, nodeDrains } from "../../store/schema-jobs.ts";
 import type { CommandResult } from "../result.ts";
 import {
   DeregisterJob, DrainNode, JOB_STATE_LIMITS, RegisterJob, UpdateDeployment, UpdateEvaluation, jobCommands, type EvalUpdate,
@@ -16,6 +16,8 @@ import { stableJson } from "../../stable-json.ts";
 import { applyCommitPlan } from "./plan.ts";
 import { registerRefusal } from "./job-guards.ts";
 import { applyUpdateAllocStatus } from "./alloc-status.ts";
+import { DeploymentCounts } from "./deployment-counts.ts";
+import { allocHealthFields, setAllocHealth } from "./jobs-prepared.ts";
 
 export { jobCommands };
 
@@ -112,20 +114,17 @@ function applyUpdateEvaluation(db: Db, index: number, cmd: z.infer<typeof Update
 /** Health verdicts of allocations, then deployment outcomes; a successful one marks its job version stable. */
 function applyUpdateDeployment(db: Db, index: number, cmd: z.infer<typeof UpdateDeployment>): CommandResult {
   let changed = 0;
+  const counts = new DeploymentCounts(db);
   for (const h of cmd.health) {
-    const a = db.select({ health: allocations.health, deploymentId: allocations.deploymentId, group: allocations.groupName })
-      .from(allocations).where(eq(allocations.id, h.allocId)).get();
+    const a = allocHealthFields(db).get({ id: h.allocId });
     if (!a || a.health !== "") continue; // a verdict is final
-    db.update(allocations).set({ health: h.healthy ? "healthy" : "unhealthy", modifiedAt: cmd.at, modifyIndex: index })
-      .where(eq(allocations.id, h.allocId)).run();
+    setAllocHealth(db).run({ health: h.healthy ? "healthy" : "unhealthy", at: cmd.at, index, id: h.allocId });
     changed++;
     if (!a.deploymentId) continue;
-    const d = db.select().from(deployments).where(eq(deployments.id, a.deploymentId)).get();
-    const g = d?.groups[a.group];
-    if (!d || !g) continue;
-    const groups = { ...d.groups, [a.group]: { ...g, healthy: g.healthy + (h.healthy ? 1 : 0), unhealthy: g.unhealthy + (h.healthy ? 0 : 1) } };
-    db.update(deployments).set({ groups, modifyIndex: index }).where(eq(deployments.id, d.id)).run();
+    counts.count(a.deploymentId, a.group, (g) => ({ ...g, healthy: g.healthy + (h.healthy ? 1 : 0), unhealthy: g.unhealthy + (h.healthy ? 0 : 1) }));
   }
+  // Written before the outcomes below, which read and update the same rows.
+  counts.flush(index);
   for (const u of cmd.deployments) {
     const d = db.select().from(deployments).where(eq(deployments.id, u.id)).get();
     if (!d || d.status !== "running") continue; // only a running deployment changes its outcome

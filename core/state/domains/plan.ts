@@ -12,14 +12,17 @@
 import { and, eq } from "drizzle-orm";
 import type { z } from "zod";
 import type { Db } from "../../store/db.ts";
-import { nodes } from "../../store/schema.ts";
-import { allocations, deployments, evaluations, jobs, nodeDrains } from "../../store/schema-jobs.ts";
+import { allocations, deployments, type AllocRow } from "../../store/schema-jobs.ts";
 import type { Job } from "../../scheduler/jobspec/types.ts";
 import type { FailedGroup } from "../../scheduler/types.ts";
 import type { CommandResult } from "../result.ts";
 import type { CommitPlan, PlanPlacement } from "./jobs-commands.ts";
 import { applyInPlace } from "./plan-inplace.ts";
-import { collectGarbage, isTerminalClient, liveAllocsOnNode, nodeCapacity, refreshJobStatus } from "./jobs-common.ts";
+import { collectGarbage, isTerminalClient, nodeCapacity, refreshJobStatus } from "./jobs-common.ts";
+import {
+  allocIdExists, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, liveUsageOnNode, nodeById,
+} from "./jobs-prepared.ts";
+import { DeploymentCounts } from "./deployment-counts.ts";
 
 type Cmd = z.infer<typeof CommitPlan>;
 
@@ -34,15 +37,15 @@ export function verifyPlacements(db: Db, placements: readonly PlanPlacement[], s
     else byNode.set(p.nodeId, [p]);
   }
   for (const [nodeId, list] of byNode) {
-    const node = db.select().from(nodes).where(eq(nodes.id, nodeId)).get();
+    const node = nodeById(db).get({ id: nodeId });
     if (!node) return `node ${nodeId} no longer exists`;
     if (node.status !== "ready") return `node ${node.name} is ${node.status}`;
-    if (db.select({ n: nodeDrains.nodeId }).from(nodeDrains).where(eq(nodeDrains.nodeId, nodeId)).get()) return `node ${node.name} is draining`;
+    if (drainOfNode(db).get({ nodeId })) return `node ${node.name} is draining`;
     const cap = nodeCapacity(node);
     let cpu = 0;
     let mem = 0;
     const ports = new Set<number>();
-    for (const a of liveAllocsOnNode(db, nodeId)) {
+    for (const a of liveUsageOnNode(db).all({ nodeId })) {
       if (stopping.has(a.id)) continue;
       cpu += a.resources.cpuMhz;
       mem += a.resources.memoryMb;
@@ -64,7 +67,7 @@ export function verifyPlacements(db: Db, placements: readonly PlanPlacement[], s
 
 /** Refusals that do not depend on capacity: unknown or finished evaluation, stale job version, duplicate ids. */
 function precheck(db: Db, cmd: Cmd, job: { version: number; spec: Job } | undefined): string | null {
-  const ev = db.select({ status: evaluations.status }).from(evaluations).where(eq(evaluations.id, cmd.evalId)).get();
+  const ev = evalStatusById(db).get({ id: cmd.evalId });
   if (!ev) return `evaluation ${cmd.evalId} does not exist`;
   if (ev.status === "complete" || ev.status === "failed" || ev.status === "canceled") return `evaluation ${cmd.evalId} is already ${ev.status}`;
   if (cmd.placements.length > 0 || (cmd.inPlace?.length ?? 0) > 0) {
@@ -73,7 +76,7 @@ function precheck(db: Db, cmd: Cmd, job: { version: number; spec: Job } | undefi
   }
   const ids = new Set<string>();
   for (const p of cmd.placements) {
-    if (ids.has(p.id) || db.select({ id: allocations.id }).from(allocations).where(eq(allocations.id, p.id)).get()) return `allocation id ${p.id} is taken`;
+    if (ids.has(p.id) || allocIdExists(db).get({ id: p.id })) return `allocation id ${p.id} is taken`;
     ids.add(p.id);
     if (job && !job.spec.groups.some((g) => g.name === p.group)) return `job ${cmd.jobId} has no group ${p.group}`;
   }
@@ -81,7 +84,7 @@ function precheck(db: Db, cmd: Cmd, job: { version: number; spec: Job } | undefi
 }
 
 export function applyCommitPlan(db: Db, index: number, cmd: Cmd): CommandResult {
-  const jobRow = db.select().from(jobs).where(and(eq(jobs.namespace, cmd.namespace), eq(jobs.id, cmd.jobId))).get();
+  const jobRow = jobById(db).get({ namespace: cmd.namespace, id: cmd.jobId });
   const pre = precheck(db, cmd, jobRow);
   if (pre) return reject(pre);
   const stopping = new Set(cmd.stops.map((s) => s.allocId));
@@ -103,10 +106,10 @@ export function applyCommitPlan(db: Db, index: number, cmd: Cmd): CommandResult 
   if (cmd.inPlace?.length && jobRow) applyInPlace(db, index, cmd.at, cmd.inPlace, jobRow);
   if (cmd.deployment && jobRow) openDeployment(db, index, cmd, jobRow.version);
   for (const p of cmd.placements) insertPlacement(db, index, cmd, p, jobRow!);
-  db.update(evaluations).set({
-    status: cmd.evalStatus, statusDescription: cmd.evalDescription, failedGroups: cmd.failedGroups as FailedGroup[],
-    modifiedAt: cmd.at, modifyIndex: index,
-  }).where(eq(evaluations.id, cmd.evalId)).run();
+  countPlacedInDeployments(db, index, cmd.placements);
+  finishEvalOfPlan(db).run({
+    status: cmd.evalStatus, description: cmd.evalDescription, failedGroups: cmd.failedGroups as FailedGroup[], at: cmd.at, index, id: cmd.evalId,
+  });
   refreshJobStatus(db, index, cmd.namespace, cmd.jobId);
   collectGarbage(db, index, cmd.namespace, cmd.jobId, jobRow !== undefined);
   return { ok: true, value: { placed: cmd.placements.length, stopped } };
@@ -129,18 +132,26 @@ function openDeployment(db: Db, index: number, cmd: Cmd, version: number): void 
 
 function insertPlacement(db: Db, index: number, cmd: Cmd, p: PlanPlacement, job: { version: number; type: string; priority: number; spec: Job }): void {
   const group = job.spec.groups.find((g) => g.name === p.group)!;
-  db.insert(allocations).values({
+  const row: AllocRow = {
     id: p.id, namespace: cmd.namespace, jobId: cmd.jobId, jobVersion: job.version, jobType: job.type,
     groupName: p.group, taskGroupIndex: p.taskGroupIndex, groupHash: p.groupHash, groupSpec: group,
     nodeId: p.nodeId, evalId: cmd.evalId, priority: job.priority, resources: p.resources, ports: p.ports,
     desiredStatus: "run", desiredDescription: "", clientStatus: "pending", clientDescription: "", taskStates: {},
     health: "", deploymentId: p.deploymentId, previousAlloc: p.previousAlloc, reschedules: p.reschedules,
     createdAt: cmd.at, modifiedAt: cmd.at, createIndex: index, modifyIndex: index,
-  }).run();
-  if (!p.deploymentId) return;
-  const d = db.select().from(deployments).where(eq(deployments.id, p.deploymentId)).get();
-  const g = d?.groups[p.group];
-  if (!d || !g) return;
-  const placedCanaries = p.canary ? [...(g.placedCanaries ?? []), p.id] : g.placedCanaries;
-  db.update(deployments).set({ groups: { ...d.groups, [p.group]: { ...g, placed: g.placed + 1, ...(placedCanaries ? { placedCanaries } : {}) } }, modifyIndex: index }).where(eq(deployments.id, d.id)).run();
+  };
+  insertAllocation(db).run(row);
+}
+
+/** Each placement of a rollout counts in its deployment's group: placed, and the canary's id (one write per deployment). */
+function countPlacedInDeployments(db: Db, index: number, placements: readonly PlanPlacement[]): void {
+  const counts = new DeploymentCounts(db);
+  for (const p of placements) {
+    if (!p.deploymentId) continue;
+    counts.count(p.deploymentId, p.group, (g) => {
+      const placedCanaries = p.canary ? [...(g.placedCanaries ?? []), p.id] : g.placedCanaries;
+      return { ...g, placed: g.placed + 1, ...(placedCanaries ? { placedCanaries } : {}) };
+    });
+  }
+  counts.flush(index);
 }
