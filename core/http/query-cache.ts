@@ -5,8 +5,7 @@
 export interface CachedAnswer {
   /** The query's own index (X-Consul-Index). */
   index: number;
-  /** The serialized answer; bytes when it is sent as is to every request (encoded once). */
-  body: string | Uint8Array;
+  body: string;
   /** The token's rules could hide part of it (X-Consul-Results-Filtered-By-ACLs), replayed on every hit. */
   partial?: boolean;
   /** It was filtered through the request's ACL read scope at the source (core/acl/read-scope.ts `used`). */

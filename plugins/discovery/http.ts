@@ -196,9 +196,7 @@ export async function cachedJsonRead(
   const answer = await blockingRead(ctx, c, tables, () => {
     const a = cache.get(key, version(), () => {
       const r = read();
-      // Encoded once: every request of this version is sent the same bytes (no per-response UTF-8
-      // encode of a 200 KB answer, and one buffer instead of one per woken watcher).
-      return { index: r.index, body: UTF8.encode(JSON.stringify(r.value)), partial: scope.partial, filtered: scope.used };
+      return { index: r.index, body: JSON.stringify(r.value), partial: scope.partial, filtered: scope.used };
     });
     // Made for another request with the same grant: filtered at the source as this one's would be
     // (the ACL layer must not filter it again), its rules hid the same things (the header).
@@ -206,10 +204,8 @@ export async function cachedJsonRead(
     if (a.partial) scope.partial = true;
     return { index: a.index, value: a.body };
   });
-  return c.body(answer as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "application/json" });
+  return c.body(answer, 200, { "Content-Type": "application/json" });
 }
-
-const UTF8 = new TextEncoder();
 
 /** B1–B8: dc check, index/wait/consistency, the blocking wait, and the X-Consul-* headers. */
 export async function blockingRead<T>(
