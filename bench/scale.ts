@@ -85,10 +85,12 @@ interface Host {
   synced: number;
   /** The heartbeat interval its first agent uses (the leader's, when longer than its own). */
   intervalMs: number;
+  /** Its agents' and watchers' logged failures, by message and error code (a stalled run says why). */
+  failed: Record<string, number>;
   send(msg: unknown): void;
 }
 
-type HostEvent = { t: "joined"; n: number; synced: number; intervalMs: number } | { t: "running"; r: [string, string, number][] } | { t: "woke"; r: [string, number, boolean][] } | { t: "ready" };
+type HostEvent = { t: "joined"; n: number; synced: number; intervalMs: number; failed?: Record<string, number> } | { t: "running"; r: [string, string, number][] } | { t: "woke"; r: [string, number, boolean][] } | { t: "ready" };
 
 function startHosts(leaders: Leaders, o: { services: number; serviceNames: number; heartbeatMs: number; watchAllocs: boolean }, on: (h: Host, e: HostEvent) => void): Host[] {
   const ids = Array.from({ length: AGENTS }, () => randomUUID());
@@ -103,10 +105,10 @@ function startHosts(leaders: Leaders, o: { services: number; serviceNames: numbe
     // process of its own; the host lifts the limit to give each of its agents the same.
     const env = { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65535" };
     const child = spawn(BUN, [join(ROOT, "bench/scale/sim-host.ts"), JSON.stringify(settings)], { stdio: ["pipe", "pipe", "inherit"], env });
-    const h: Host = { child, from, to, joined: 0, synced: 0, intervalMs: 0, send: (m) => child.stdin!.write(JSON.stringify(m) + "\n") };
+    const h: Host = { child, from, to, joined: 0, synced: 0, intervalMs: 0, failed: {}, send: (m) => child.stdin!.write(JSON.stringify(m) + "\n") };
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const e = JSON.parse(line) as HostEvent;
-      if (e.t === "joined") [h.joined, h.synced, h.intervalMs] = [e.n, e.synced, e.intervalMs];
+      if (e.t === "joined") [h.joined, h.synced, h.intervalMs, h.failed] = [e.n, e.synced, e.intervalMs, e.failed ?? {}];
       on(h, e);
     });
     hosts.push(h);
@@ -114,11 +116,28 @@ function startHosts(leaders: Leaders, o: { services: number; serviceNames: numbe
   return hosts;
 }
 
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** The machine's 1-minute load average at the end of a run (the figures' context on a shared machine). */
+function loadAverage(): number {
+  return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+}
+
 async function until(what: string, cond: () => boolean, deadline: number): Promise<void> {
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agents' failures: ${JSON.stringify(agentFailures())}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The lowest of `n` RSS samples 500 ms apart: the floor between collections, steadier than one sample. */
+async function rssFloorMb(pid: number, n = 6): Promise<number> {
+  let low = Infinity;
+  for (let i = 0; i < n; i++) {
+    low = Math.min(low, rssMb(pid));
+    if (i < n - 1) await new Promise((r) => setTimeout(r, 500));
+  }
+  return low;
 }
 
 function rssMb(pid: number): number {
@@ -132,6 +151,12 @@ function quantile(xs: number[], q: number): number {
 
 const deadline = Date.now() + TIMEOUT_S * 1000;
 const hostsOf: Host[] = [];
+/** Every host's failures summed by message: part of each result line, and of a timeout's error. */
+function agentFailures(): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const h of hostsOf) for (const [k, n] of Object.entries(h.failed)) sum[k] = (sum[k] ?? 0) + n;
+  return sum;
+}
 const allJoined = () => hostsOf.reduce((a, h) => a + h.joined, 0) === AGENTS;
 
 async function placement(): Promise<Record<string, unknown>> {
@@ -194,16 +219,20 @@ async function catalog(): Promise<Record<string, unknown>> {
   const leaders = await startLeaders("");
   const rss0 = rssMb(leaders.pids[0]!);
   const woke: { kind: string; at: number; ok: boolean }[] = [];
+  let sawChange = 0;
   let ready = 0;
   hostsOf.push(...startHosts(leaders, { services: SERVICES, serviceNames: NAMES, heartbeatMs: 10_000, watchAllocs: false }, (_h, e) => {
-    if (e.t === "woke") for (const [kind, at, ok] of e.r) woke.push({ kind, at, ok });
+    if (e.t === "woke") for (const [kind, at, ok] of e.r) {
+      woke.push({ kind, at, ok });
+      if (ok) sawChange++;
+    }
     if (e.t === "ready") ready++;
   }));
   await until("agents to join", allJoined, deadline);
   const instances = AGENTS * SERVICES;
   // Every agent's full sync applied: the catalog holds every instance.
   await until("every agent's catalog sync", () => hostsOf.reduce((a, h) => a + h.synced, 0) === AGENTS, deadline);
-  const rssLoaded = rssMb(leaders.pids[0]!);
+  const rssLoaded = await rssFloorMb(leaders.pids[0]!);
   // Half the watchers on one service's health, half on the service list, spread over the hosts.
   const each = Math.ceil(WATCHERS / hostsOf.length);
   for (const h of hostsOf) {
@@ -212,21 +241,32 @@ async function catalog(): Promise<Record<string, unknown>> {
   }
   await until("watchers to hold their queries", () => ready >= hostsOf.length, deadline);
   await new Promise((r) => setTimeout(r, 2000));
-  const rssHeld = rssMb(leaders.pids[0]!);
+  const rssHeld = await rssFloorMb(leaders.pids[0]!);
   // One change both kinds of watcher see: a new instance of svc-0 with a new tag
   // (a check turning critical moves /v1/health/service but, as in Consul, not /v1/catalog/services).
+  const cpuBefore = cpuSeconds(leaders.pids[0]!);
+  const hostsCpuBefore = hostsOf.map((h) => cpuSeconds(h.child.pid!));
   const t0 = Date.now();
   hostsOf[0]!.send({ cmd: "register", agent: 0, name: "svc-0", tag: "scale-change" });
-  await until(`${WATCHERS} watchers to wake (have ${woke.length})`, () => woke.length >= WATCHERS, Math.min(deadline, Date.now() + 60_000)).catch(() => undefined);
-  const delays = woke.map((w) => w.at - t0);
+  // Only a return that shows the change counts; one before it (another write moved the index) is counted apart.
+  const seen = () => woke.filter((w) => w.ok);
+  await until(`${WATCHERS} watchers to see the change (have ${sawChange})`, () => sawChange >= WATCHERS, Math.min(deadline, Date.now() + 60_000)).catch(() => undefined);
+  const delays = seen().map((w) => w.at - t0);
+  // CPU the fan-out cost (the write, every woken query answered, every watcher's next query taken),
+  // from the change until the last watcher saw it: the figure that holds on a shared machine.
+  const fanoutS = Math.max(0.001, (Math.max(t0, ...seen().map((w) => w.at)) - t0) / 1000);
+  const leaderCpuS = cpuSeconds(leaders.pids[0]!) - cpuBefore;
+  const hostsCpuS = hostsOf.reduce((a, h, i) => a + cpuSeconds(h.child.pid!) - hostsCpuBefore[i]!, 0);
   for (const h of hostsOf) h.send({ cmd: "stop" });
   await leaders.stop();
   return {
     bench: "scale", scenario: "catalog", leaders: LEADERS, agents: AGENTS, instances, watchers: WATCHERS, woke: woke.length,
-    woke_with_change: woke.filter((w) => w.ok).length,
+    woke_with_change: seen().length, woke_without_change: woke.filter((w) => !w.ok).length,
     fanout_p50_ms: quantile(delays, 0.5), fanout_p99_ms: quantile(delays, 0.99), fanout_max_ms: Math.max(...delays),
     goal_fanout_p99_ms: 1000, anchor: "Consul: 172,000 instances on 10,000 nodes, an update everywhere in < 1 s",
     leader_rss_mb: { idle: rss0, registered: rssLoaded, watchers_held: rssHeld }, held_queries_rss_mb: rssHeld - rssLoaded, goal_held_queries_rss_mb: 200,
+    leader_cpu_s_fanout: round2(leaderCpuS), leader_cpu_ms_per_watcher: round2((leaderCpuS * 1000) / Math.max(1, delays.length)),
+    sim_hosts_cpu_percent_fanout: Math.round((hostsCpuS / fanoutS) * 100), load_average: loadAverage(),
   };
 
 }
@@ -245,14 +285,19 @@ async function heartbeats(): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const wallS = (performance.now() - t0) / 1000;
-  const cpu = Math.round(((cpuSeconds(pid) - c0) / wallS) * 1000) / 10;
+  const cpuS = cpuSeconds(pid) - c0;
+  const cpu = Math.round((cpuS / wallS) * 1000) / 10;
+  const intervalMs = Math.max(1, hostsOf[0]?.intervalMs ?? 1);
+  const beats = (AGENTS * wallS * 1000) / intervalMs;
   const rss = rssMb(pid);
   for (const h of hostsOf) h.send({ cmd: "stop" });
   await leaders.stop();
   return {
     bench: "scale", scenario: "heartbeats", leaders: LEADERS, agents: AGENTS, seconds: SECONDS, join_ms: joinMs,
     leader_cpu_percent: cpu, goal_leader_cpu_percent: 50, leader_rss_mb: rss,
-    heartbeat_interval_ms: hostsOf[0]?.intervalMs, heartbeats_per_s: Math.round((AGENTS * 1000) / Math.max(1, hostsOf[0]?.intervalMs ?? 1)),
+    heartbeat_interval_ms: hostsOf[0]?.intervalMs, heartbeats_per_s: Math.round((AGENTS * 1000) / intervalMs),
+    // Leader CPU per heartbeat (the agents' expected beats in the window): steadier than a percentage on a shared machine.
+    leader_cpu_us_per_heartbeat: Math.round((cpuS * 1e6) / Math.max(1, beats)), load_average: loadAverage(),
   };
 }
 
@@ -339,7 +384,7 @@ async function churn(): Promise<Record<string, unknown>> {
 try {
   const run = { placement, catalog, heartbeats, churn }[SCENARIO as "placement"]!;
   const result = await run();
-  console.log(JSON.stringify(result));
+  console.log(JSON.stringify({ ...result, agent_failures: agentFailures() }));
 } catch (err) {
   console.log(JSON.stringify({ bench: "scale", scenario: SCENARIO, error: (err as Error).message }));
   process.exitCode = 1;

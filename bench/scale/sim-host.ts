@@ -2,8 +2,9 @@
 // harness. Started by bench/scale.ts with its settings as one JSON argument;
 // talks to it in JSON lines: events on stdout, commands on stdin.
 //
-// stdout: {"t":"joined","n":N,"synced":M,"intervalMs":H} how many of its agents are joined and have their catalog
-//                                              sync applied, and the heartbeat interval in use (on change, ≤ 4/s)
+// stdout: {"t":"joined","n":N,"synced":M,"intervalMs":H,"failed":{…}} how many of its agents are joined and have
+//                                              their catalog sync applied, the heartbeat interval in use, and
+//                                              the agents' logged failures by message (on change, ≤ 4/s)
 //         {"t":"running","r":[[alloc,job,at]…]} allocations acknowledged running (batched, 5/s)
 //         {"t":"woke","r":[[kind,at,ok]…]}      watchers whose blocking query returned after the change
 //         {"t":"ready"}                        every watcher asked for is holding its query
@@ -31,7 +32,16 @@ interface HostSettings {
 }
 
 const s = JSON.parse(process.argv[2]!) as HostSettings;
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet } as unknown as Logger;
+// Agents' warnings and errors are tallied (message and error code), not printed: 10,000 agents'
+// failed joins would flood the harness. The tally goes out with the "joined" events and, with
+// SIM_LOG=1, to stderr, so a run that stalls says why (a join answered 503, a timed-out forward).
+const failures = new Map<string, number>();
+const tally = (msg: string, fields?: Record<string, unknown>) => {
+  const err = fields?.err as { code?: unknown; status?: unknown; message?: unknown } | undefined;
+  const key = `${msg}: ${String(err?.status ?? "")} ${String(err?.code ?? err?.message ?? "")}`.slice(0, 160);
+  failures.set(key, (failures.get(key) ?? 0) + 1);
+};
+const quiet: Logger = { debug() {}, info() {}, warn: tally, error: tally, child: () => quiet } as unknown as Logger;
 const out = (msg: unknown) => process.stdout.write(JSON.stringify(msg) + "\n");
 
 let running: [string, string, number][] = [];
@@ -49,8 +59,13 @@ let last = "";
 setInterval(() => {
   const n = agents.filter((a) => a.member.isJoined()).length;
   const synced = agents.filter((a) => a.sync.stats.written + a.sync.stats.skipped > 0 && !a.sync.isDue()).length;
-  if (`${n}/${synced}` !== last) out({ t: "joined", n, synced, intervalMs: agents[0]?.member.intervalMs() });
-  last = `${n}/${synced}`;
+  const failed = Object.fromEntries(failures);
+  const now = `${n}/${synced}/${JSON.stringify(failed)}`;
+  if (now !== last) {
+    out({ t: "joined", n, synced, intervalMs: agents[0]?.member.intervalMs(), failed });
+    if (process.env.SIM_LOG === "1" && failures.size > 0) console.error(`sim-host ${s.from}-${s.to}: ${n} joined, ${synced} synced, failures ${JSON.stringify(failed)}`);
+  }
+  last = now;
 }, 250);
 setInterval(() => {
   if (running.length === 0) return;
@@ -72,26 +87,55 @@ let holding = 0;
 let wanted = 0;
 const stopper = new AbortController();
 
+/**
+ * One watcher, as a real client's watch loop (core/plugins/blocking-watch.ts watchLoop): a failed
+ * query is retried with backoff from index 0, so a refused connection in the opening burst costs a
+ * retry, not the watcher.
+ */
 async function watcher(agent: SimAgent, kind: "health" | "catalog", service: string): Promise<void> {
   const path = kind === "health" ? `/v1/health/service/${service}` : "/v1/catalog/services";
-  const first = await agent.forward(path, stopper.signal);
-  let index = Number(first.headers.get("x-consul-index") ?? 0);
-  await first.arrayBuffer();
   let counted = false;
+  let seen = false;
+  let failures = 0;
+  let index = 0;
   while (!stopper.signal.aborted) {
-    const p = agent.forward(`${path}?index=${index}&wait=10m`, stopper.signal);
-    if (!counted) {
-      counted = true;
-      // The request is on its way; the leader holds it once it arrives (ready is a lower bound).
-      if (++holding === wanted) setTimeout(() => out({ t: "ready" }), 500);
+    try {
+      if (index === 0) {
+        const first = await agent.forward(path, stopper.signal);
+        const body = await first.text();
+        if (!first.ok) throw Object.assign(new Error(body.slice(0, 80)), { status: first.status });
+        index = Number(first.headers.get("x-consul-index") ?? 0);
+        // Asking again after a failure, past the change: this answer is the one that shows it.
+        if (failures > 0 && !seen && body.includes(CHANGE_MARK)) {
+          seen = true;
+          woke.push([kind, Date.now(), true]);
+        }
+      }
+      const p = agent.forward(`${path}?index=${index}&wait=10m`, stopper.signal);
+      if (!counted) {
+        counted = true;
+        // The request is on its way; the leader holds it once it arrives (ready is a lower bound).
+        if (++holding === wanted) setTimeout(() => out({ t: "ready" }), 500);
+      }
+      const res = await p;
+      const body = await res.text();
+      if (!res.ok) throw Object.assign(new Error(body.slice(0, 80)), { status: res.status });
+      failures = 0;
+      const next = Number(res.headers.get("x-consul-index") ?? 0);
+      if (next === index) continue;
+      index = next;
+      const ok = body.includes(CHANGE_MARK);
+      // Each watcher reports every index move until it has seen the change, then that one only:
+      // a move without the change is another write (the harness counts it apart, not as fan-out).
+      if (seen) continue;
+      seen = ok;
+      woke.push([kind, Date.now(), ok]);
+    } catch (err) {
+      if (stopper.signal.aborted) return;
+      tally(`watcher ${kind} failed`, { err });
+      index = 0;
+      await new Promise((r) => setTimeout(r, Math.min(15_000, 250 * 2 ** failures++)));
     }
-    const res = await p;
-    const body = await res.text();
-    const next = Number(res.headers.get("x-consul-index") ?? 0);
-    if (next === index) continue;
-    index = next;
-    const ok = res.ok && body.includes(CHANGE_MARK);
-    woke.push([kind, Date.now(), ok]);
   }
 }
 
@@ -99,7 +143,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   const m = JSON.parse(line) as Record<string, any>;
   if (m.cmd === "watch") {
     wanted += m.count;
-    for (let k = 0; k < m.count; k++) void watcher(agents[k % agents.length]!, m.kind, m.service).catch(() => undefined);
+    for (let k = 0; k < m.count; k++) void watcher(agents[k % agents.length]!, m.kind, m.service);
   } else if (m.cmd === "check") {
     void agents[m.agent - s.from]?.setCheck(m.service, m.status);
   } else if (m.cmd === "register") {

@@ -12,6 +12,7 @@
 // makes "app/x" read-only.
 import { isSegmented, type Access, type Authorizer, type Resource, type SegmentedResource, type UnsegmentedResource, type Want } from "./types.ts";
 import type { ParsedRules, Rule } from "./rules.ts";
+import { grantKey } from "./grant-key.ts";
 
 const RANK: Record<Access, number> = { read: 1, write: 2, deny: 3 };
 
@@ -79,7 +80,7 @@ export interface AuthorizerInput {
 }
 
 export function compileAuthorizer(input: AuthorizerInput): Authorizer {
-  if (input.management) return { allowed: () => true, allowedUnder: () => true, readsAll: () => true };
+  if (input.management) return { allowed: () => true, allowedUnder: () => true, readsAll: () => true, key: grantKey(input) };
   const indexed = indexRules(input.policies.flatMap((p) => p.rules));
   const unsegmented = new Map<UnsegmentedResource, Access>();
   for (const p of input.policies) {
@@ -93,6 +94,7 @@ export function compileAuthorizer(input: AuthorizerInput): Authorizer {
     return decide(levelFor(indexed.get(resource), canonicalSegment(resource, segment)), want);
   };
   return {
+    key: grantKey(input),
     allowed,
     allowedUnder(resource: Resource, prefix: string, want: Want): boolean {
       if (!isSegmented(resource)) return allowed(resource, prefix, want);

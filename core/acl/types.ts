@@ -31,6 +31,11 @@ export interface Authorizer {
   allowedUnder(resource: Resource, prefix: string, want: Want): boolean;
   /** True when every segment of `resource` is readable (lets list filters skip work). */
   readsAll(resource: Resource): boolean;
+  /**
+   * What it grants, as a fingerprint (core/acl/grant-key.ts): authorizers with the same key decide
+   * every question alike, so an answer cut to one may be served to the other. Absent: share nothing.
+   */
+  readonly key?: string;
 }
 
 /**

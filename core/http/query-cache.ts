@@ -6,10 +6,16 @@ export interface CachedAnswer {
   /** The query's own index (X-Consul-Index). */
   index: number;
   body: string;
+  /** The token's rules could hide part of it (X-Consul-Results-Filtered-By-ACLs), replayed on every hit. */
+  partial?: boolean;
+  /** It was filtered through the request's ACL read scope at the source (core/acl/read-scope.ts `used`). */
+  filtered?: boolean;
 }
 
 export class QueryCache {
   private entries = new Map<string, { version: string; answer: CachedAnswer }>();
+  /** Answers computed (evaluated and serialized) and answers served from the cache, since start (metrics, tests). */
+  readonly stats = { computed: 0, served: 0 };
 
   constructor(private maxEntries = 512) {}
 
@@ -23,9 +29,11 @@ export class QueryCache {
       // Re-insert: Map iteration order is the LRU order.
       this.entries.delete(key);
       this.entries.set(key, hit);
+      this.stats.served++;
       return hit.answer;
     }
     const answer = compute();
+    this.stats.computed++;
     this.entries.delete(key);
     this.entries.set(key, { version, answer });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);

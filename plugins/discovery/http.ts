@@ -167,10 +167,13 @@ function methodNotAllowed(ctx: PluginContext<unknown>, def: RouteConfig) {
 /**
  * A blocking read answered with JSON from a per-plugin cache: `read` returns
  * the final view (what is sent); while none of `tables` changed, every
- * request for the same query gets the same serialized bytes. `read` filters
- * through the request's ACL read scope; an answer that scope may have cut
- * (the token does not see every one of `resources`) is never cached, so no
- * other token is served it and it is served no other token's answer.
+ * request for the same query gets the same serialized bytes, so 10,000
+ * watchers woken by one change cost one evaluation and one serialization.
+ * `read` filters through the request's ACL read scope, so an answer that
+ * scope may have cut (the token does not see every one of `resources`) is
+ * shared only with requests whose tokens grant exactly the same
+ * (Authorizer.key, core/acl/grant-key.ts); a scope without a key shares
+ * nothing. Two tokens that see different things never share an answer.
  */
 export async function cachedJsonRead(
   ctx: PluginContext<unknown>,
@@ -182,17 +185,23 @@ export async function cachedJsonRead(
   resources: readonly Resource[],
 ): Promise<Response> {
   const scope = readScope(c);
-  if (!resources.every((r) => scope.seesAll(r))) {
+  const cut = !resources.every((r) => scope.seesAll(r));
+  const grant = scope.authz.key;
+  if (cut && grant === undefined) {
     const value = await blockingRead(ctx, c, tables, read);
     return c.json(value as never);
   }
-  const key = requestKey(c.req.url);
+  const key = cut ? `${requestKey(c.req.url)}#${grant}` : requestKey(c.req.url);
   const version = () => tables.map((t) => ctx.state.tableIndex(t)).join(",");
   const answer = await blockingRead(ctx, c, tables, () => {
     const a = cache.get(key, version(), () => {
       const r = read();
-      return { index: r.index, body: JSON.stringify(r.value) };
+      return { index: r.index, body: JSON.stringify(r.value), partial: scope.partial, filtered: scope.used };
     });
+    // Made for another request with the same grant: filtered at the source as this one's would be
+    // (the ACL layer must not filter it again), its rules hid the same things (the header).
+    if (a.filtered) scope.used = true;
+    if (a.partial) scope.partial = true;
     return { index: a.index, value: a.body };
   });
   return c.body(answer, 200, { "Content-Type": "application/json" });

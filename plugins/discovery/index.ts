@@ -12,6 +12,7 @@ import {
   follow, listen, send, type NodeRef, type PluginContext, type PluginHandle, type PluginModule,
   type TimerHandle,
 } from "../../core/sdk/index.ts";
+import { QueryCache } from "./http.ts";
 import { CatalogDigests } from "./digest.ts";
 import { CheckRunner } from "./checks.ts";
 import { discoveryConfigSchema, type DiscoveryConfig } from "./config.ts";
@@ -122,9 +123,20 @@ async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle>
   const deps = { ctx: ctx as PluginContext<unknown>, registry, sync, runner, now, limits, execChecks: () => health.execChecks, hideCheckOutput };
   agentServiceRoutes(deps);
   agentCheckRoutes(deps);
-  catalogRoutes(deps.ctx);
+  // One answer cache for the catalog and health reads: identical blocking queries (same route, query
+  // and grant) woken by one change cost one evaluation and one serialization (http.ts cachedJsonRead).
+  const answers = new QueryCache(1024);
+  catalogRoutes(deps.ctx, answers);
   catalogWriteRoutes(deps.ctx);
-  healthRoutes(deps.ctx, hideCheckOutput);
+  healthRoutes(deps.ctx, hideCheckOutput, answers);
+  const answered = ctx.metrics.gauge({
+    name: "corral_discovery_read_answers", help: "Catalog and health read answers since the plugin started: computed (evaluated and serialized), or served from the answer cache",
+    labelNames: ["source"] as const,
+    collect: () => {
+      answered.set({ source: "computed" }, answers.stats.computed);
+      answered.set({ source: "cache" }, answers.stats.served);
+    },
+  });
 
   background(ctx, registry, sync, runner);
 

@@ -11,9 +11,9 @@ import { catalogServiceView, FilterTypes, MemberSchema, nodeView, NodeSchema, se
 
 const tags = ["catalog"];
 
-export function catalogRoutes(ctx: PluginContext<unknown>): void {
+/** `cache`: the plugin's one answer cache (index.ts), shared with the health routes. */
+export function catalogRoutes(ctx: PluginContext<unknown>, cache: QueryCache): void {
   const catalog = () => ctx.state.catalog;
-  const cache = new QueryCache();
   const digests = new CatalogDigests(ctx.state);
 
   localRoute(ctx, createRoute({

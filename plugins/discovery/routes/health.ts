@@ -10,10 +10,10 @@ import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, no
 
 const tags = ["health"];
 
-export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => boolean): void {
+/** `cache`: the plugin's one answer cache (index.ts), shared with the catalog routes. */
+export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => boolean, cache: QueryCache): void {
   const catalog = () => ctx.state.catalog;
   const outputs = (c: Context, res: Response) => hideCheckOutputs(c, res, hideOutput());
-  const cache = new QueryCache();
   const name = (c: Parameters<typeof pathParam>[0], p: string, what: string) => {
     const v = pathParam(c, p);
     if (!v) throw consulError(400, `Missing ${what} name`);
