@@ -23,8 +23,9 @@
 //   npx bun bench/invoke-mesh.ts [--seconds 5] [--rounds 3] [--connections 32] [--rate 1000] [--profile DIR]
 // --profile writes agent A's and B's CPU profiles (markdown) into DIR.
 // Needs wrk, haproxy and openssl.
-import { getJson, killAll, startCorral, freePort, eventually, type CorralProcess } from "../test/helpers/proc.ts";
-import { ACL_CONFIG, call } from "../test/acl/helpers.ts";
+import { eventually, getJson, killAll, type CorralProcess } from "../test/helpers/proc.ts";
+import { call } from "../test/acl/helpers.ts";
+import { startMeshCluster } from "../test/connect/mesh-cluster.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing } from "../test/invoke/helpers.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
 import { cpuSeconds } from "./support/cpu.ts";
@@ -41,27 +42,14 @@ const SECRET = "bench-mesh-secret-0123456789abcdef";
 
 const median = <T>(list: T[], key: (x: T) => number): T => [...list].sort((a, b) => key(a) - key(b))[Math.floor(list.length / 2)]!;
 
-async function startMeshCluster(): Promise<{ a: CorralProcess; b: CorralProcess; leader: CorralProcess; token: string; management: string }> {
-  const meshPort = await freePort();
-  const leaderPort = await freePort();
+async function startBenchMesh(): Promise<{ a: CorralProcess; b: CorralProcess; leader: CorralProcess; token: string; management: string }> {
   const quiet = { CORRAL_NODE_LOG_LEVEL: "warn" };
   // Only what the mesh needs, as bench/invoke.ts does: a node's other plugins (the probe's sampling...) would be charged to the hop.
-  const plugins = `[plugins]\nenabled = ["discovery", "invoke", "authz"]\nwatch = false\n\n`;
-  const leader = await startCorral({
-    role: "leader", port: leaderPort, env: quiet,
-    config: `${plugins}[cluster]\nsecret = "${SECRET}"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
+  const { leader, a, b, management } = await startMeshCluster({
+    secret: SECRET, names: ["bench-a", "bench-b"], joinTimeoutMs: 20_000, env: quiet,
+    prefix: `[plugins]\nenabled = ["discovery", "invoke", "authz"]\nwatch = false\n\n`,
+    agentEnv: PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {},
   });
-  const management = (await getJson(`${leader.url}/v1/acl/bootstrap`, { method: "PUT" })).body.SecretID as string;
-  const agent = (name: string, ip: string) => startCorral({
-    role: "agent", env: { ...quiet, ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}) },
-    config: `${plugins}[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${SECRET}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
-  });
-  const a = await agent("bench-a", "127.0.0.2");
-  const b = await agent("bench-b", "127.0.0.3");
-  await eventually(async () => {
-    const nodes = (await getJson<{ Node: string }[]>(`${leader.url}/v1/catalog/nodes`, { headers: { "x-consul-token": management } })).body;
-    return Array.isArray(nodes) && ["bench-a", "bench-b"].every((n) => nodes.some((x) => x.Node === n));
-  }, 20_000);
   const ok = (r: { status: number; body: unknown }) => {
     if (r.status !== 200) throw new Error(`setup: HTTP ${r.status} ${JSON.stringify(r.body)}`);
     return r.body as { SecretID: string };
@@ -72,7 +60,7 @@ async function startMeshCluster(): Promise<{ a: CorralProcess; b: CorralProcess;
   return { a, b, leader, token, management };
 }
 
-const { a, b, leader, token, management } = await startMeshCluster();
+const { a, b, leader, token, management } = await startBenchMesh();
 let haproxy: HaproxyPair | undefined;
 try {
   const backend = await startBackend("b0");

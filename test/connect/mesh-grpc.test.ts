@@ -17,8 +17,9 @@ import { spawnSync } from "node:child_process";
 import http2 from "node:http2";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventually, freePort, getJson, killAll, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
-import { ACL_CONFIG, call } from "../acl/helpers.ts";
+import { eventually, getJson, killAll, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { call } from "../acl/helpers.ts";
+import { startMeshCluster } from "./mesh-cluster.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing, type InvokeStatus } from "../invoke/helpers.ts";
 import { echoClient, grpc, killGrpcBackends, metadata, startGrpcBackend, unary, unaryError, type EchoClient, type EchoReply } from "../invoke/grpc-helpers.ts";
 import { loadEcho } from "../invoke/grpc-proto.ts";
@@ -37,9 +38,6 @@ let roots: string[] = [];
 let webLeaf = { cert: "", key: "" };
 const tokens: Record<string, string> = {};
 const clients: EchoClient[] = [];
-
-const agentConfig = (name: string, ip: string, leaderPort: number) =>
-  `[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${SECRET}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`;
 
 async function metric(node: CorralProcess, line: string): Promise<number> {
   const text = (await getJson(`${node.url}/metrics`, { headers: { "x-consul-token": m } })).body as string;
@@ -83,19 +81,7 @@ async function plainH2(service: string, tls: { cert?: string; key?: string }): P
 
 beforeAll(async () => {
   if (!HAVE_OPENSSL) return;
-  meshPort = await freePort();
-  const leaderPort = await freePort();
-  leader = await startCorral({
-    role: "leader", port: leaderPort,
-    config: `[cluster]\nsecret = "${SECRET}"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
-  });
-  m = (await getJson(`${leader.url}/v1/acl/bootstrap`, { method: "PUT" })).body.SecretID;
-  a = await startCorral({ role: "agent", config: agentConfig("grpc-a", "127.0.0.2", leaderPort) });
-  b = await startCorral({ role: "agent", config: agentConfig("grpc-b", "127.0.0.3", leaderPort) });
-  await eventually(async () => {
-    const nodes = (await getJson<{ Node: string }[]>(`${leader.url}/v1/catalog/nodes`, { headers: { "x-consul-token": m } })).body;
-    return Array.isArray(nodes) && ["grpc-a", "grpc-b"].every((n) => nodes.some((x) => x.Node === n));
-  }, 15_000);
+  ({ leader, a, b, management: m, meshPort } = await startMeshCluster({ secret: SECRET, names: ["grpc-a", "grpc-b"], heartbeat: "300ms" }));
   for (const svc of ["files", "secret"]) await register(b, svc, await startGrpcBackend(svc), { token: m });
   // "gone": registered on B, its process killed: B's agent cannot reach it.
   const gone = await startGrpcBackend("gone");

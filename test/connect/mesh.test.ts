@@ -14,8 +14,9 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
-import { eventually, freePort, getJson, killAll, sleep, startCorral, tempDir, type CorralProcess } from "../helpers/proc.ts";
-import { ACL_CONFIG, call } from "../acl/helpers.ts";
+import { eventually, getJson, killAll, sleep, tempDir, type CorralProcess } from "../helpers/proc.ts";
+import { call } from "../acl/helpers.ts";
+import { startMeshCluster } from "./mesh-cluster.ts";
 import { killBackends, proxyPort, register, startBackend, waitPassing } from "../invoke/helpers.ts";
 
 const HAVE_OPENSSL = spawnSync("openssl", ["version"]).status === 0;
@@ -31,9 +32,6 @@ let portA = 0;
 let td = "";
 let roots: string[] = [];
 const tokens: Record<string, string> = {};
-
-const agentConfig = (name: string, ip: string, leaderPort: number) =>
-  `[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${SECRET}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`;
 
 async function metric(node: CorralProcess, line: string): Promise<number> {
   const text = (await getJson(`${node.url}/metrics`, { headers: { "x-consul-token": m } })).body as string;
@@ -51,20 +49,7 @@ function direct(service: string, tls: Record<string, unknown>, headers: Record<s
 
 beforeAll(async () => {
   if (!HAVE_OPENSSL) return;
-  meshPort = await freePort();
-  const leaderPort = await freePort();
-  leader = await startCorral({
-    role: "leader", port: leaderPort,
-    config: `[cluster]\nsecret = "${SECRET}"\n\n${ACL_CONFIG}\n[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`,
-  });
-  const boot = await getJson(`${leader.url}/v1/acl/bootstrap`, { method: "PUT" });
-  m = boot.body.SecretID;
-  a = await startCorral({ role: "agent", config: agentConfig("mesh-a", "127.0.0.2", leaderPort) });
-  b = await startCorral({ role: "agent", config: agentConfig("mesh-b", "127.0.0.3", leaderPort) });
-  await eventually(async () => {
-    const nodes = (await getJson<{ Node: string }[]>(`${leader.url}/v1/catalog/nodes`, { headers: { "x-consul-token": m } })).body;
-    return Array.isArray(nodes) && ["mesh-a", "mesh-b"].every((n) => nodes.some((x) => x.Node === n));
-  }, 15_000);
+  ({ leader, a, b, management: m, meshPort } = await startMeshCluster({ secret: SECRET, names: ["mesh-a", "mesh-b"], heartbeat: "300ms" }));
   for (const svc of ["files", "secret"]) await register(b, svc, await startBackend(svc), { token: m });
   await waitPassing(leader, "files", 1, 10_000, m);
   await waitPassing(leader, "secret", 1, 10_000, m);
