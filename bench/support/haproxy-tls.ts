@@ -4,11 +4,12 @@
 // verifies the client certificate, and calls the instance in clear. Both
 // keep connections alive on both sides, one thread each. Certificates are
 // made with openssl (ECDSA P-256, like corral's leaves) in a temp dir.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../test/helpers/proc.ts";
+import { startHaproxyProcess } from "./haproxy.ts";
 
 export interface HaproxyPair {
   /** A's plain front (where clients send). */
@@ -41,29 +42,6 @@ function accepts(host: string, port: number): Promise<void> {
   });
 }
 
-async function startOne(dir: string, name: string, lines: string[], ready: () => Promise<unknown>): Promise<{ pid: number; stop(): void }> {
-  const cfg = join(dir, `${name}.cfg`);
-  writeFileSync(cfg, [
-    "global", "  maxconn 4096", "  nbthread 1",
-    "defaults", "  mode http", "  option http-keep-alive", "  http-reuse always",
-    "  timeout connect 5s", "  timeout client 30s", "  timeout server 30s",
-    ...lines, "",
-  ].join("\n"));
-  const child = spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  for (let i = 0; i < 100; i++) {
-    try {
-      await ready();
-      return { pid: child.pid!, stop: () => child.kill("SIGKILL") };
-    } catch {
-      await Bun.sleep(50);
-    }
-  }
-  child.kill("SIGKILL");
-  throw new Error(`haproxy ${name} did not start: ${err}`);
-}
-
 /**
  * A on `ipA` (plain) → TLS with A's client certificate, B's checked against
  * the CA → B on `ipB` (TLS, client certificate required and verified) →
@@ -73,13 +51,13 @@ export async function startHaproxyTlsPair(backendPort: number, ipA: string, ipB:
   const dir = mkdtempSync(join(tmpdir(), "corral-haproxy-tls-"));
   const certs = makeCerts(dir);
   const [portA, portB] = [await freePort(), await freePort()];
-  const b = await startOne(dir, "b", [
+  const b = await startHaproxyProcess(dir, "b", [
     "frontend f", `  bind ${ipB}:${portB} ssl crt ${certs.server} ca-file ${certs.ca} verify required alpn http/1.1`, "  default_backend be",
     "backend be", `  server s0 127.0.0.1:${backendPort}`,
   ], () => accepts(ipB, portB)); // B wants a client certificate: A's probe, through B, is the real check
   let a: { pid: number; stop(): void };
   try {
-    a = await startOne(dir, "a", [
+    a = await startHaproxyProcess(dir, "a", [
       "frontend f", `  bind ${ipA}:${portA}`, "  default_backend be",
       "backend be", `  server s0 ${ipB}:${portB} ssl crt ${certs.client} ca-file ${certs.ca} verify required alpn http/1.1`,
     ], async () => {
