@@ -57,6 +57,8 @@ export interface ContainerDriverOptions {
   pullTimeoutMs: number;
   /** Where the host ports of containers in their own network are proxied from (the node's advertised address). */
   listenHost: string;
+  /** The slirp4netns binary giving allocation networks a route out (container_outbound; outbound.ts), or none. */
+  slirp?: string;
   log: Logger;
 }
 
@@ -125,7 +127,7 @@ export class ContainerDriver {
     this.registry = new RegistryClient({ auth: o.auth, insecure: o.insecureRegistries, timeoutMs: o.pullTimeoutMs }, this.store);
     this.snapshots = new ImageSnapshots(join(o.dir, "images"), this.store, o.maxUnpackedBytes);
     this.snapshots.sweep();
-    this.networks = new ContainerNetworks(join(o.dir, "net"), o.listenHost, o.log);
+    this.networks = new ContainerNetworks(join(o.dir, "net"), o.listenHost, o.log, o.slirp);
     this.stateDir = join(o.dir, "state");
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     this.execPidDir = join(o.dir, "exec-pids");
@@ -191,9 +193,12 @@ export class ContainerDriver {
     }
     const t4 = performance.now();
     const env = Object.fromEntries(Object.entries(i.env).map(([k, v]) => [k, v.startsWith(i.taskDir) ? TASK_DIR_IN_CONTAINER + v.slice(i.taskDir.length) : v]));
-    const network = typeof i.network === "string" ? i.network : { path: (await i.network).nsPath };
+    const net = typeof i.network === "string" ? undefined : await i.network;
+    const network = net ? { path: net.nsPath } : (i.network as "none" | "host");
     const hostFiles: Record<string, string> = {};
     for (const f of ["/etc/resolv.conf", "/etc/hosts"]) if (existsSync(f)) hostFiles[f] = f;
+    // With a route out, DNS goes to slirp's forwarder (the node's nameservers may be on its loopback, out of reach).
+    if (net?.resolvConf) hostFiles["/etc/resolv.conf"] = net.resolvConf;
     const config = bundleConfig({
       argv: containerArgv(image.config, i.spec, i.command, i.args),
       env: containerEnv(image.config, env, user.home),

@@ -1,22 +1,26 @@
 // The network of each allocation that runs containers (docs/containers.md
 // "Network"): a network namespace of its own (`ip netns add`, which runc
 // joins by path), a veth pair between it and the node with a /30 of
-// 10.213.0.0/16 (subnet.ts) and no default route, and the agent's TCP proxy (port-proxy.ts) from
-// each allocated host port to the container's `to` port. No iptables and no
-// ip_forward: the node is an endpoint of the veth, the proxy a local process.
+// 10.213.0.0/16 (subnet.ts), the agent's TCP proxy (port-proxy.ts) from
+// each allocated host port to the container's `to` port, and (container_outbound)
+// a slirp4netns as the route out (outbound.ts: a default route via its tap0).
+// No iptables and no ip_forward: the node is an endpoint of the veth, the
+// proxy and slirp4netns local processes.
 //
 // What the kernel holds (namespace, veth) outlives the agent like the
 // containers do; a state file per allocation (<data_dir>/container/net/
 // <alloc>.json, written before anything is created) lets the next agent
 // take it up again (ensure: same addresses, listeners re-opened) or remove
 // what no allocation of its own uses any more (sweep). Only what those files
-// name is ever removed: other agents on the node keep theirs.
+// name is ever removed: other agents on the node keep theirs (a slirp4netns
+// only by the pid recorded, after checking its cmdline names that namespace).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../core/sdk/index.ts";
 import { PortProxy, type PortMap } from "./port-proxy.ts";
 import { netNames, pickSubnet, subnetAt, SUBNET_COUNT } from "./subnet.ts";
+import { slirpReady, slirpResolvConf, slirpServes, startSlirp, stopSlirp } from "./outbound.ts";
 
 export interface AllocNetwork {
   allocId: string;
@@ -27,6 +31,10 @@ export interface AllocNetwork {
   hostIf: string;
   /** What runc joins: linux.namespaces [{ type: "network", path }]. */
   nsPath: string;
+  /** The allocation's slirp4netns (its route out), when container_outbound. */
+  slirpPid?: number;
+  /** With a route out: the host file given to the container as /etc/resolv.conf (slirp's DNS forwarder). */
+  resolvConf?: string;
 }
 
 const NETNS_DIR = "/run/netns";
@@ -53,7 +61,8 @@ export class ContainerNetworks {
   private live = new Map<string, { net: AllocNetwork; proxy: PortProxy }>();
   private pending = new Map<string, Promise<AllocNetwork>>();
 
-  constructor(private dir: string, private listenHost: string, private log: Logger) {
+  /** `slirp`: the slirp4netns binary giving each network a route out (outbound.ts), or none. */
+  constructor(private dir: string, private listenHost: string, private log: Logger, private slirp?: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
@@ -82,7 +91,8 @@ export class ContainerNetworks {
     const known = this.pending.get(allocId);
     if (known) return known;
     const p = (async () => {
-      const net = this.setUp(allocId);
+      const { net, fresh } = this.setUp(allocId);
+      await this.routeOut(net, fresh);
       const proxy = new PortProxy(this.listenHost, net.containerIp, this.log);
       this.live.set(allocId, { net, proxy });
       await proxy.open(maps);
@@ -94,14 +104,14 @@ export class ContainerNetworks {
   }
 
   /** The kernel part, synchronous (so two allocations never pick one subnet). */
-  private setUp(allocId: string): AllocNetwork {
+  private setUp(allocId: string): { net: AllocNetwork; fresh: boolean } {
     const names = netNames(allocId);
     const nsPath = join(NETNS_DIR, names.ns);
     const file = this.stateFile(allocId);
     if (existsSync(file)) {
       try {
         const net = JSON.parse(readFileSync(file, "utf8")) as AllocNetwork;
-        if (existsSync(nsPath) && existsSync(`/sys/class/net/${names.hostIf}`)) return net; // an earlier agent's: as it was
+        if (existsSync(nsPath) && existsSync(`/sys/class/net/${names.hostIf}`)) return { net, fresh: false }; // an earlier agent's: as it was
       } catch {}
       this.tearDown(allocId); // half made (the agent died setting it up): again from scratch
     }
@@ -130,10 +140,51 @@ export class ContainerNetworks {
       this.tearDown(allocId);
       throw err;
     }
-    return net;
+    return { net, fresh: true };
   }
 
-  /** The allocation is over: its listeners close, its namespace and veth pair go. */
+  /**
+   * The route out: the slirp4netns an earlier agent started for this
+   * namespace when it still runs (its pid in the state file, its cmdline
+   * naming the namespace), else a new one, its pid recorded before waiting.
+   */
+  private async routeOut(net: AllocNetwork, fresh: boolean): Promise<void> {
+    if (!this.slirp) return;
+    const file = this.stateFile(net.allocId);
+    if (!slirpServes(net.slirpPid, net.nsPath)) {
+      net.slirpPid = startSlirp(this.slirp, net.nsPath, join(this.dir, `${net.allocId}.slirp.log`));
+      writeFileSync(file, JSON.stringify(net), { mode: 0o600 }); // before the wait: a crash leaves it findable
+      try {
+        await slirpReady(net.ns, net.slirpPid, net.nsPath);
+      } catch (err) {
+        let log = "";
+        try {
+          log = readFileSync(join(this.dir, `${net.allocId}.slirp.log`), "utf8").slice(-500);
+        } catch {}
+        const why = `${(err as Error).message}${log ? `: ${log.trim()}` : ""}`;
+        stopSlirp(net.slirpPid, net.nsPath);
+        if (fresh) {
+          this.tearDown(net.allocId); // nothing runs in it yet: the start fails, and says why
+          throw new Error(why);
+        }
+        // Taken up with containers running in it: they keep their network (and port proxy), without a route out.
+        this.log.warn("container: the allocation's route out could not be started again", { alloc: net.allocId, err: why });
+        delete net.slirpPid;
+        writeFileSync(file, JSON.stringify(net), { mode: 0o600 });
+        return;
+      }
+    }
+    // Read by runc at each start, bind-mounted read-only: written again at every take-up (the node's search lines may change).
+    net.resolvConf = join(this.dir, `${net.allocId}.resolv.conf`);
+    let host = "";
+    try {
+      host = readFileSync("/etc/resolv.conf", "utf8");
+    } catch {}
+    writeFileSync(net.resolvConf, slirpResolvConf(host), { mode: 0o644 });
+    writeFileSync(file, JSON.stringify(net), { mode: 0o600 });
+  }
+
+  /** The allocation is over: its listeners close, its slirp4netns, namespace and veth pair go. */
   release(allocId: string): void {
     this.live.get(allocId)?.proxy.close();
     this.live.delete(allocId);
@@ -143,12 +194,18 @@ export class ContainerNetworks {
 
   private tearDown(allocId: string): void {
     const names = netNames(allocId);
+    // Its slirp4netns first (it holds the namespace's tap device): only the recorded pid, and only if still that helper.
+    try {
+      const rec = JSON.parse(readFileSync(this.stateFile(allocId), "utf8")) as AllocNetwork;
+      stopSlirp(rec.slirpPid, rec.nsPath);
+    } catch {}
     // Deleting the namespace takes its end of the pair, and with it the host's end (once no process holds it).
     if (existsSync(join(NETNS_DIR, names.ns))) {
       const r = ip(["netns", "del", names.ns]);
       if (!r.ok) this.log.warn("container: could not remove a network namespace", { ns: names.ns, err: r.err });
     }
     if (existsSync(`/sys/class/net/${names.hostIf}`)) ip(["link", "del", names.hostIf]);
+    for (const f of [`${allocId}.slirp.log`, `${allocId}.resolv.conf`]) rmSync(join(this.dir, f), { force: true });
     rmSync(this.stateFile(allocId), { force: true });
   }
 

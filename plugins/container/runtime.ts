@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import {
   capabilitySet, CONTAINER_CAPS_ATTRIBUTE, CONTAINER_PRIVILEGED_ATTRIBUTE, CONTAINER_RUNTIME_ATTRIBUTE, CONTAINER_VERSION_ATTRIBUTE, formatCapabilities,
 } from "../../core/sdk/index.ts";
+import { CONTAINER_OUTBOUND_ATTRIBUTE } from "./outbound.ts";
 
 export interface Runtime {
   path: string;
@@ -32,6 +33,8 @@ export function findRuntime(configured: string): Runtime | { error: string } {
 export interface ContainerSecurityConfig {
   allowPrivileged: boolean;
   allowCaps: readonly string[];
+  /** Whether containers in their own network get a route out (container_outbound and slirp4netns found). */
+  outbound?: boolean;
 }
 
 export function runtimeAttributes(rt: Runtime | { error: string }, agentIsRoot: boolean, sec: ContainerSecurityConfig): Record<string, string> {
@@ -43,5 +46,6 @@ export function runtimeAttributes(rt: Runtime | { error: string }, agentIsRoot: 
     // What the scheduler places by (core/scheduler/container.ts): privileged tasks only where allowed, added capabilities only where listed.
     [CONTAINER_CAPS_ATTRIBUTE]: formatCapabilities(capabilitySet(sec.allowCaps)),
     ...(sec.allowPrivileged ? { [CONTAINER_PRIVILEGED_ATTRIBUTE]: "true" } : {}),
+    ...(sec.outbound ? { [CONTAINER_OUTBOUND_ATTRIBUTE]: "slirp4netns" } : {}),
   };
 }

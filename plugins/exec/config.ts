@@ -119,6 +119,14 @@ export const execConfigSchema = z
           ctx.addIssue({ code: "custom", message: (err as Error).message });
         }
       }),
+    /**
+     * Whether containers in their allocation's own network get a route out
+     * (a slirp4netns per allocation: user-mode networking, the node's
+     * firewall and sysctls untouched, its loopback out of reach). Absent:
+     * on when slirp4netns is installed. false: no route out (the veth /30
+     * to the node only).
+     */
+    container_outbound: z.boolean().optional(),
     /** A whole pull (manifests and every layer) gives up after this long. */
     container_pull_timeout: durationMs({ min: 1000, max: 24 * 3600_000 }).prefault("10m"),
   })

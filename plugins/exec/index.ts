@@ -39,6 +39,7 @@ import { HEALTH_STATE } from "../health/topics.ts";
 import { TemplateData } from "./templates/data.ts";
 import { ContainerDriver } from "../container/driver.ts";
 import { findRuntime } from "../container/runtime.ts";
+import { findSlirp, outboundSetting } from "../container/outbound.ts";
 
 export const EXEC_VERSION = "0.1.0";
 
@@ -86,7 +87,10 @@ async function setup(ctx: PluginContext<ExecConfig>): Promise<PluginHandle> {
   // Container tasks (plugins/container): a root agent with an OCI runtime.
   const runtime = findRuntime(cfg.container_runtime);
   const containersOff = !isolate ? "the agent does not run as root" : "error" in runtime ? runtime.error : undefined;
+  const outbound = outboundSetting(cfg.container_outbound, findSlirp());
+  if (!containersOff && outbound.note) ctx.log.warn(outbound.note);
   const containers = containersOff || "error" in runtime ? undefined : new ContainerDriver({
+    slirp: outbound.path,
     dir: join(ctx.host.dataDir, "container"), runtime, listenHost: ctx.host.advertise ?? "127.0.0.1", auth: cfg.container_auth, insecureRegistries: cfg.container_insecure_registries,
     allowedRegistries: cfg.container_allowed_registries,
     allowPrivileged: cfg.container_allow_privileged, allowCaps: cfg.container_allow_caps, cacheBytes: cfg.container_cache_bytes, cacheMaxAgeMs: cfg.container_cache_max_age, imagesBytes: cfg.container_images_bytes, maxUnpackedBytes: cfg.container_max_unpacked_bytes,

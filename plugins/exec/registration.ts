@@ -5,6 +5,7 @@ import { execAttributes, type RegistrationFacts, type RegistrationInput } from "
 import { execConfigSchema } from "./config.ts";
 import { isolationAttributes, probeFor } from "./sandbox-host.ts";
 import { findRuntime, runtimeAttributes } from "../container/runtime.ts";
+import { findSlirp, outboundSetting } from "../container/outbound.ts";
 
 export function execRegistrationFacts(input: RegistrationInput): RegistrationFacts {
   const exec = execConfigSchema.safeParse(input.table ?? {});
@@ -14,6 +15,7 @@ export function execRegistrationFacts(input: RegistrationInput): RegistrationFac
       ...(exec.success ? isolationAttributes(probeFor(exec.data, input.dataDir)) : {}),
       ...(exec.success ? runtimeAttributes(findRuntime(exec.data.container_runtime), process.getuid?.() === 0, {
         allowPrivileged: exec.data.container_allow_privileged, allowCaps: exec.data.container_allow_caps,
+        outbound: outboundSetting(exec.data.container_outbound, findSlirp()).path !== undefined,
       }) : {}),
     },
   };

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { pack } from "tar-stream";
 import { eventually, freePort } from "../helpers/proc.ts";
+import { endSlirps } from "./slirp-helpers.ts";
 
 export const BUSYBOX = "/bin/busybox";
 
@@ -131,14 +132,15 @@ export function containerTestsMissing(): string | undefined {
 /**
  * Ends what a node's containers left behind once the test killed the node:
  * containers outlive the agent by design, so the ones still in runc's state
- * under its data dir are deleted, and the root file systems mounted there
- * unmounted.
+ * under its data dir are deleted, the root file systems mounted there
+ * unmounted, and the slirp4netns processes its state files name killed.
  */
 export function endContainers(dataDir: string): void {
   const state = join(dataDir, "container", "state");
   const list = spawnSync("runc", ["--root", state, "list", "-q"], { encoding: "utf8" });
   for (const id of (list.stdout ?? "").split("\n").filter(Boolean)) spawnSync("runc", ["--root", state, "delete", "--force", id]);
   spawnSync("sh", ["-c", `grep ' ${dataDir}' /proc/self/mounts | cut -d' ' -f2 | xargs -r umount -l`]);
+  endSlirps(dataDir); // the allocations' route-out helpers outlive the agent too
 }
 
 /** A one-group job of one container task (`task` merged into it), with no restarts or reschedules: a test sees each outcome once. */
