@@ -3,11 +3,13 @@
 // sees: a container reaches a server on the node's non-loopback address,
 // not one on the node's loopback; each allocation has its own helper; one
 // that outlives an agent killed with -9 is taken up again (still one, still
-// reaching out); it goes with its allocation; container_outbound = false is
+// reaching out); it goes with its allocation, and one an earlier agent
+// recorded for an allocation gone is killed at start (never a process that
+// reused its pid); container_outbound = false is
 // the veth alone again (and the node no longer says it has a route out).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -16,6 +18,7 @@ import { allocs, submit } from "../jobs/cluster-helpers.ts";
 import { BUSYBOX, push, containerJob, containerTestsMissing, endContainers, startRegistry, tarOf, writeLayout, type Registry } from "./registry-helpers.ts";
 import { nodeAddress, slirpMissing, slirpsOf } from "./slirp-helpers.ts";
 import { netNames } from "../../plugins/container/subnet.ts";
+import { slirpArgs } from "../../plugins/container/outbound.ts";
 
 const host = nodeAddress();
 const missing = containerTestsMissing() ??
@@ -27,8 +30,16 @@ const dirs: string[] = [];
 const servers: Server[] = [];
 let reg: Registry | undefined;
 let dev: CorralProcess;
+/** Processes a test started itself (a ghost's helper, a bystander): ended in afterAll if still there. */
+const started: number[] = [];
 afterAll(async () => {
   await killAll();
+  for (const pid of started) {
+    try {
+      if (/slirp4netns|sleep/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8"))) process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+  spawnSync("ip", ["netns", "del", netNames("0badc0de-0000-4000-8000-0000000000aa").ns]);
   if (dev) {
     endContainers(dev.dataDir); // kills the recorded slirp4netns processes too
     const net = join(dev.dataDir, "container", "net");
@@ -156,6 +167,38 @@ describe.skipIf(!!missing)("a route out for containers in their own network (sli
     // Only those: the pids are not alive as anything else we started either.
     for (const [pid] of before) expect(existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("slirp4netns")).toBe(false);
   }, 240_000);
+
+  test("at start, a recorded slirp4netns of an allocation not taken up is killed; a recorded pid now another process's is left alone", async () => {
+    await dev.kill("SIGKILL");
+    const net = join(dev.dataDir, "container", "net");
+    const record = (allocId: string, slirpPid: number) => {
+      const n = netNames(allocId);
+      writeFileSync(join(net, `${allocId}.json`), JSON.stringify({ allocId, index: 16380, hostIp: "10.213.255.241", containerIp: "10.213.255.242", ns: n.ns, hostIf: n.hostIf, nsPath: `/run/netns/${n.ns}`, slirpPid }));
+    };
+    // An allocation that no longer exists, its namespace and helper left by an agent that died.
+    const ghost = "0badc0de-0000-4000-8000-0000000000aa";
+    spawnSync("ip", ["netns", "add", netNames(ghost).ns]);
+    const helper = spawn("/usr/bin/slirp4netns", slirpArgs(`/run/netns/${netNames(ghost).ns}`), { detached: true, stdio: "ignore" });
+    helper.unref();
+    started.push(helper.pid!);
+    await eventually(() => (slirpsOf(ghost).includes(helper.pid!) ? true : undefined), 10_000, 100);
+    record(ghost, helper.pid!);
+    // Another such allocation whose recorded pid now belongs to an unrelated process.
+    const reused = "0badc0de-0000-4000-8000-0000000000bb";
+    const bystander = spawn("/bin/sleep", ["120"], { detached: true, stdio: "ignore" });
+    bystander.unref();
+    started.push(bystander.pid!);
+    record(reused, bystander.pid!);
+
+    dev = await startCorral({ role: "dev", port: dev.port, dataDir: dev.dataDir, config: readFileSync(dev.configFile!, "utf8") });
+    await eventually(() => (!existsSync(join(net, `${ghost}.json`)) && !existsSync(join(net, `${reused}.json`)) ? true : undefined), 30_000, 200);
+    await eventually(() => (!slirpsOf(ghost).includes(helper.pid!) ? true : undefined), 10_000, 100);
+    expect(existsSync(`/run/netns/${netNames(ghost).ns}`)).toBe(false);
+    // The bystander was not signalled.
+    expect(bystander.exitCode).toBeNull();
+    expect(readFileSync(`/proc/${bystander.pid}/cmdline`, "utf8")).toContain("sleep");
+    bystander.kill("SIGKILL");
+  }, 120_000);
 
   test("container_outbound = false: no route out, no helper, no fingerprint", async () => {
     await dev.kill("SIGKILL");
