@@ -3,10 +3,10 @@
 // stream, which cannot set headers), and switches off — with the reason —
 // what the token may not do, exactly as the server would decide.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { getJson, killAll } from "../helpers/proc.ts";
 import { startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
-import { HAVE_CHROMIUM, launch, openPage, shot } from "./browser.ts";
+import { HAVE_CHROMIUM, launch, openPage, shot, signIn } from "./browser.ts";
 
 // Code passed to page.evaluate runs in the browser; these stand for its globals here (the test project has no DOM types).
 declare const document: any, window: any, sessionStorage: any, getComputedStyle: any, location: any;
@@ -24,18 +24,6 @@ operator = "read"
 let n: AclNode;
 let browser: Browser;
 let readOnly = "";
-
-async function signIn(page: Page, token: string) {
-  const dialog = page.getByRole("dialog", { name: "Sign in with an ACL token" });
-  // The page opens the dialog by itself once it learns ACLs are on and it has no token; it may do so
-  // between the check and the click, so the header's button is named by where it is (#app), not by text alone.
-  // (If the dialog wins the race, it covers the button and the click gives up: the dialog is what we want.)
-  if (!(await dialog.isVisible())) await page.locator("#app").getByRole("button", { name: "Sign in", exact: true }).click({ timeout: 5000 }).catch(() => {});
-  await dialog.waitFor();
-  await dialog.getByLabel("ACL token").fill(token);
-  await dialog.getByRole("button", { name: "Sign in" }).click();
-  await dialog.waitFor({ state: "detached" });
-}
 
 describe.skipIf(!HAVE_CHROMIUM)("dashboard with ACLs on", () => {
   beforeAll(async () => {

@@ -49,3 +49,16 @@ export async function shot(page: Page, name: string): Promise<string> {
 export function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth);
 }
+
+/** Signs the page in with `token` through the dashboard's dialog (ACLs on). */
+export async function signIn(page: Page, token: string) {
+  const dialog = page.getByRole("dialog", { name: "Sign in with an ACL token" });
+  // The page opens the dialog by itself once it learns ACLs are on and it has no token; it may do so
+  // between the check and the click, so the header's button is named by where it is (#app), not by text alone.
+  // (If the dialog wins the race, it covers the button and the click gives up: the dialog is what we want.)
+  if (!(await dialog.isVisible())) await page.locator("#app").getByRole("button", { name: "Sign in", exact: true }).click({ timeout: 5000 }).catch(() => {});
+  await dialog.waitFor();
+  await dialog.getByLabel("ACL token").fill(token);
+  await dialog.getByRole("button", { name: "Sign in" }).click();
+  await dialog.waitFor({ state: "detached" });
+}

@@ -4,10 +4,10 @@
 // calls POST /v1/deployment/promote/{id} with that token: the deployment
 // is then promoted and finishes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { eventually, killAll } from "../helpers/proc.ts";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
-import { HAVE_CHROMIUM, launch, openPage, shot } from "./browser.ts";
+import { HAVE_CHROMIUM, launch, openPage, shot, signIn } from "./browser.ts";
 
 const PAGE_READS = `node_prefix "" { policy = "read" }\nevent_prefix "" { policy = "read" }\n`;
 
@@ -25,14 +25,6 @@ function job(version: string, canary = 0) {
       tasks: [{ name: "t", command: "/bin/sleep", args: ["600"], env: { VERSION: version }, resources: { cpu: 50, memory: 32 } }],
     }],
   };
-}
-
-async function signIn(page: Page, token: string) {
-  const dialog = page.getByRole("dialog", { name: "Sign in with an ACL token" });
-  if (!(await dialog.isVisible())) await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await dialog.getByLabel("ACL token").fill(token);
-  await dialog.getByRole("button", { name: "Sign in" }).click();
-  await dialog.waitFor({ state: "detached" });
 }
 
 const latest = async () => ((await call(n.url, "GET", "/v1/job/ui-canary/deployments", n.management)).body as any[])[0];
