@@ -126,7 +126,8 @@ export class Membership {
       const fallbackMs = this.currentInterval();
       const ids = new Set(listed.map((n) => n.id));
       this.opts.monitor?.retain(ids);
-      for (const id of this.told.keys()) if (!ids.has(id)) this.told.delete(id);
+      // Per-node state of nodes no longer registered goes with them (under churn, nodes come and go for good).
+      for (const m of [this.told, this.lastSeen, this.samples]) for (const id of m.keys()) if (!ids.has(id)) m.delete(id);
       for (const n of listed) {
         if (n.status !== "ready") continue;
         const seen = this.lastSeen.get(n.id);

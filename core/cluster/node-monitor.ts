@@ -56,9 +56,9 @@ export class NodeMonitor {
     this.trackers.delete(nodeId);
   }
 
-  /** Forget nodes that are no longer registered. */
+  /** Forget nodes that are no longer registered, and histories with nothing left to show. */
   retain(ids: ReadonlySet<string>): void {
-    this.history.retain(ids);
+    this.history.retain(ids, this.now());
     for (const id of this.trackers.keys()) if (!ids.has(id)) this.trackers.delete(id);
   }
 

@@ -249,6 +249,9 @@ export class SchedulingLoop {
       const key = jobKey(row.namespace, row.jobId);
       const known = this.delayed.get(key);
       if (known === undefined || known > outcome.retryAt || known < this.now()) {
+        // Entries whose time has passed mean nothing any more (the check above treats them as absent):
+        // dropped here, or every job that was ever rescheduled kept one for the leader's life.
+        for (const [k, at] of this.delayed) if (at < this.now()) this.delayed.delete(k);
         this.delayed.set(key, outcome.retryAt);
         void this.createEvals([{ namespace: row.namespace, jobId: row.jobId, priority: row.priority }], "reschedule", "", outcome.retryAt);
       }
