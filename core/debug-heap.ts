@@ -7,6 +7,8 @@
 // owner of the process can signal it, and nothing happens without the variable.
 import { renameSync, writeFileSync } from "node:fs";
 
+const dynamicImport = new Function("s", "return import(s)") as (s: string) => Promise<unknown>;
+
 /** Sizes of long-lived collections, by name (a leak shows as a name whose size keeps growing). */
 const probes = new Map<string, () => number>();
 
@@ -18,10 +20,11 @@ export function probeSize(name: string, size: () => number): void {
 /** Installs the SIGUSR2 handler when CORRAL_DEBUG_HEAP_FILE is set; otherwise does nothing. */
 export function installHeapDebug(): void {
   const file = process.env.CORRAL_DEBUG_HEAP_FILE;
-  if (!file) return;
+  // Bun only (bun:jsc); the Node bundle carries this module too, so the import is hidden from bundlers.
+  if (!file || typeof Bun === "undefined") return;
   process.on("SIGUSR2", () => {
     void (async () => {
-      const { heapStats } = await import("bun:jsc");
+      const { heapStats } = (await dynamicImport("bun:jsc")) as typeof import("bun:jsc");
       Bun.gc(true);
       const s = heapStats();
       const sizes: Record<string, number> = {};

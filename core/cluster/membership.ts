@@ -12,6 +12,7 @@ import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, Li
 import type { NodeMonitor } from "./node-monitor.ts";
 import { formatDuration } from "../config/duration.ts";
 import { downAfterMs, heartbeatIntervalMs } from "./heartbeat-rate.ts";
+import { probeSize } from "../debug-heap.ts";
 
 export interface MembershipOptions {
   replicator: Replicator;
@@ -39,6 +40,9 @@ export class Membership {
 
   constructor(private opts: MembershipOptions) {
     this.now = opts.now ?? Date.now;
+    probeSize("membership.lastSeen", () => this.lastSeen.size);
+    probeSize("membership.told", () => this.told.size);
+    probeSize("membership.samples", () => this.samples.size);
   }
 
   /** Starts the down-detector. Every known node gets a full TTL of grace first. */

@@ -24,6 +24,7 @@ import { evaluate, type EvalInput, type EvalOutcome } from "./evaluate.ts";
 import { reactionsTo, type JobRef, type Reaction } from "./triggers.ts";
 import { fairnessInput, freeOnNode } from "./views.ts";
 import { HealthWatcher } from "./watcher.ts";
+import { probeSize } from "../../debug-heap.ts";
 import { PeriodicLauncher } from "./periodic.ts";
 
 export interface SchedulingDeps {
@@ -62,6 +63,9 @@ export class SchedulingLoop {
   private newId: () => string;
 
   constructor(private d: SchedulingDeps) {
+    probeSize("scheduling.delayed", () => this.delayed.size);
+    probeSize("scheduling.queuedJobs", () => this.queuedJobs.size);
+    probeSize("scheduling.timers", () => this.timers.size);
     this.now = d.now ?? Date.now;
     this.newId = d.newId ?? randomUUID;
     this.watcher = new HealthWatcher({
