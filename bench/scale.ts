@@ -273,6 +273,16 @@ async function heapDump(pid: number, sec: number): Promise<void> {
   if (existsSync(now)) renameSync(now, join(HEAP_DIR!, `heap-${sec}.json`));
 }
 
+/** Second of the run -> the leader's JS heap after a full GC (MB), from the dumps heapDump() kept. */
+function heapDumps(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of readdirSync(HEAP_DIR!)) {
+    const m = /^heap-(\d+)\.json$/.exec(f);
+    if (m) out[m[1]!] = Math.round((JSON.parse(readFileSync(join(HEAP_DIR!, f), "utf8")).heapSize / 2 ** 20) * 10) / 10;
+  }
+  return out;
+}
+
 function dataBytes(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
@@ -350,6 +360,7 @@ async function churn(): Promise<Record<string, unknown>> {
     rss_drift_percent: Math.round(((late - early) / early) * 1000) / 10, goal_rss_drift_percent: 10,
     heap_used_mb: { second_quarter_floor: heapEarly, last_quarter_floor: heapLate }, heap_drift_percent: Math.round(((heapLate - heapEarly) / heapEarly) * 1000) / 10,
     data_dir_mb: { start: Math.round(db0 / 2 ** 20), end: Math.round(db1 / 2 ** 20) },
+    ...(HEAP_DIR ? { heap_after_gc_mb: heapDumps() } : {}),
   };
 }
 
