@@ -11,10 +11,12 @@
 //   --hosts N   processes hosting the agents (default: one per 1,250 agents)
 //   --timeout S give up after S seconds (default 600)
 //   --profile DIR write each leader's CPU profile (markdown, Bun's --cpu-prof-md) into DIR
+//   --heap DIR  churn: the first leader's heap by object type after a full GC, at each quarter of the run,
+//               into DIR/heap-<second>.json (core/debug-heap.ts, CORRAL_DEBUG_HEAP_FILE + SIGUSR2)
 // The sizes above are the defaults; test/scale/harness.test.ts runs small ones.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { killAll, startCorral, BUN, ROOT } from "../test/helpers/proc.ts";
@@ -29,8 +31,13 @@ const AGENTS = numberFlag("agents", defaults[SCENARIO] ?? 1000);
 const HOSTS = numberFlag("hosts", Math.max(1, Math.ceil(AGENTS / 1250)));
 const TIMEOUT_S = numberFlag("timeout", 600);
 const PROFILE_DIR = stringFlag("profile", "") || undefined;
-/** Leaders' environment: a CPU profile when asked (written on a clean exit, so stop() sends SIGTERM first). */
-const LEADER_ENV: Record<string, string> = { CORRAL_NODE_LOG_LEVEL: "warn", ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}) };
+const HEAP_DIR = stringFlag("heap", "") || undefined;
+/** Leaders' environment: a CPU profile when asked (written on a clean exit, so stop() sends SIGTERM first); the heap hook (core/debug-heap.ts) when asked. */
+const LEADER_ENV: Record<string, string> = {
+  CORRAL_NODE_LOG_LEVEL: "warn",
+  ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}),
+  ...(HEAP_DIR ? { CORRAL_DEBUG_HEAP_FILE: join(HEAP_DIR, "heap-now.json") } : {}),
+};
 if (!(SCENARIO in defaults)) {
   console.error(`scale.ts: --scenario must be one of ${Object.keys(defaults).join(", ")}`);
   process.exit(2);
@@ -302,6 +309,25 @@ async function heartbeats(): Promise<Record<string, unknown>> {
 }
 
 /** Bytes of the leader's data folder (database, WAL, snapshots). */
+/** Asks a leader for its heap dump (SIGUSR2) and keeps it as DIR/heap-<second>.json. */
+async function heapDump(pid: number, sec: number): Promise<void> {
+  const now = join(HEAP_DIR!, "heap-now.json");
+  rmSync(now, { force: true });
+  process.kill(pid, "SIGUSR2");
+  for (const end = Date.now() + 30_000; !existsSync(now) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+  if (existsSync(now)) renameSync(now, join(HEAP_DIR!, `heap-${sec}.json`));
+}
+
+/** Second of the run -> the leader's JS heap after a full GC (MB), from the dumps heapDump() kept. */
+function heapDumps(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of readdirSync(HEAP_DIR!)) {
+    const m = /^heap-(\d+)\.json$/.exec(f);
+    if (m) out[m[1]!] = Math.round((JSON.parse(readFileSync(join(HEAP_DIR!, f), "utf8")).heapSize / 2 ** 20) * 10) / 10;
+  }
+  return out;
+}
+
 function dataBytes(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
@@ -359,6 +385,7 @@ async function churn(): Promise<Record<string, unknown>> {
     await Promise.all(ops);
     rss.push(rssMb(leaders.pids[0]!));
     heap.push(await heapMb());
+    if (HEAP_DIR && (sec + 1) % Math.max(1, Math.floor(SECONDS / 4)) === 0) await heapDump(leaders.pids[0]!, sec + 1);
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
   }
   const wallS = (Date.now() - t0) / 1000;
@@ -378,6 +405,7 @@ async function churn(): Promise<Record<string, unknown>> {
     rss_drift_percent: Math.round(((late - early) / early) * 1000) / 10, goal_rss_drift_percent: 10,
     heap_used_mb: { second_quarter_floor: heapEarly, last_quarter_floor: heapLate }, heap_drift_percent: Math.round(((heapLate - heapEarly) / heapEarly) * 1000) / 10,
     data_dir_mb: { start: Math.round(db0 / 2 ** 20), end: Math.round(db1 / 2 ** 20) },
+    ...(HEAP_DIR ? { heap_after_gc_mb: heapDumps() } : {}),
   };
 }
 

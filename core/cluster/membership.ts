@@ -12,6 +12,7 @@ import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, Li
 import type { NodeMonitor } from "./node-monitor.ts";
 import { formatDuration } from "../config/duration.ts";
 import { downAfterMs, heartbeatIntervalMs } from "./heartbeat-rate.ts";
+import { probeSize } from "../debug-heap.ts";
 
 export interface MembershipOptions {
   replicator: Replicator;
@@ -39,6 +40,9 @@ export class Membership {
 
   constructor(private opts: MembershipOptions) {
     this.now = opts.now ?? Date.now;
+    probeSize("membership.lastSeen", () => this.lastSeen.size);
+    probeSize("membership.told", () => this.told.size);
+    probeSize("membership.samples", () => this.samples.size);
   }
 
   /** Starts the down-detector. Every known node gets a full TTL of grace first. */
@@ -126,7 +130,8 @@ export class Membership {
       const fallbackMs = this.currentInterval();
       const ids = new Set(listed.map((n) => n.id));
       this.opts.monitor?.retain(ids);
-      for (const id of this.told.keys()) if (!ids.has(id)) this.told.delete(id);
+      // Per-node state of nodes no longer registered goes with them (under churn, nodes come and go for good).
+      for (const m of [this.told, this.lastSeen, this.samples]) for (const id of m.keys()) if (!ids.has(id)) m.delete(id);
       for (const n of listed) {
         if (n.status !== "ready") continue;
         const seen = this.lastSeen.get(n.id);

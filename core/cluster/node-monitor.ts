@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import type { Replicator } from "../state/replicator.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { LiveSample } from "./protocol.ts";
+import { probeSize } from "../debug-heap.ts";
 import { MetricsHistory, type HistoryOptions, type MetricsPoint } from "../monitor/history.ts";
 import { stepThreshold, type ThresholdOptions, type ThresholdState, type Transition } from "../monitor/thresholds.ts";
 
@@ -30,6 +31,8 @@ export class NodeMonitor {
 
   constructor(private opts: NodeMonitorOptions) {
     this.history = new MetricsHistory(opts.history);
+    probeSize("nodeMonitor.historyRings", () => this.history.size());
+    probeSize("nodeMonitor.trackers", () => this.trackers.size);
     this.now = opts.now ?? Date.now;
   }
 
@@ -56,9 +59,9 @@ export class NodeMonitor {
     this.trackers.delete(nodeId);
   }
 
-  /** Forget nodes that are no longer registered. */
+  /** Forget nodes that are no longer registered, and histories with nothing left to show. */
   retain(ids: ReadonlySet<string>): void {
-    this.history.retain(ids);
+    this.history.retain(ids, this.now());
     for (const id of this.trackers.keys()) if (!ids.has(id)) this.trackers.delete(id);
   }
 

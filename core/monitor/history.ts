@@ -41,18 +41,34 @@ export function bucketCount(opts: HistoryOptions): number {
 
 /** One node's ring of buckets. Slot = (bucket start / resolution) mod capacity. */
 export class SampleRing {
-  private slots: (Bucket | undefined)[];
+  /**
+   * Grown as buckets arrive, slot 0 being the first bucket's: an array of
+   * the ring's capacity (`new Array(360)`) cost ~4 KB per node from its
+   * first sample (one written at slot 300 still ~2.7 KB: the engine fills up
+   * to the index). Under node churn most rings belong to nodes that lived
+   * minutes; a full ring costs what it did.
+   */
+  private slots: (Bucket | undefined)[] = [];
+  /** Start of the first bucket ever added: slots count from it. */
+  private origin = 0;
+  private readonly capacity: number;
   private newest = -Infinity;
 
   constructor(private opts: HistoryOptions) {
-    this.slots = new Array(bucketCount(opts));
+    this.capacity = bucketCount(opts);
+  }
+
+  /** Start of the newest bucket (-Infinity while empty). */
+  newestStart(): number {
+    return this.newest;
   }
 
   add(timeMs: number, s: LiveSample): void {
     const res = this.opts.resolutionMs;
     const start = Math.floor(timeMs / res) * res;
     // Older than what the ring can hold next to the newest bucket: dropped.
-    if (start <= this.newest - this.slots.length * res) return;
+    if (start <= this.newest - this.capacity * res) return;
+    if (this.newest === -Infinity) this.origin = start;
     const slot = this.slotOf(start);
     let b = this.slots[slot];
     if (!b || b.start < start) {
@@ -74,7 +90,7 @@ export class SampleRing {
     const res = this.opts.resolutionMs;
     if (this.newest === -Infinity) return [];
     // The ring's oldest slot, or the bucket holding now - retention if that is younger.
-    const oldestKept = Math.max(this.newest - (this.slots.length - 1) * res, Math.floor((nowMs - this.opts.retentionMs) / res) * res);
+    const oldestKept = Math.max(this.newest - (this.capacity - 1) * res, Math.floor((nowMs - this.opts.retentionMs) / res) * res);
     const from = Math.max(oldestKept, Math.floor(sinceMs / res) * res);
     const out: MetricsPoint[] = [];
     for (let t = from; t <= this.newest; t += res) {
@@ -85,8 +101,8 @@ export class SampleRing {
   }
 
   private slotOf(start: number): number {
-    const n = this.slots.length;
-    return (((start / this.opts.resolutionMs) % n) + n) % n;
+    const n = this.capacity;
+    return ((((start - this.origin) / this.opts.resolutionMs) % n) + n) % n;
   }
 }
 
@@ -124,9 +140,14 @@ export class MetricsHistory {
     return this.rings.get(nodeId)?.points(sinceMs, nowMs) ?? [];
   }
 
-  /** Drops the rings of nodes not in `ids` (deregistered). */
-  retain(ids: ReadonlySet<string>): void {
-    for (const id of this.rings.keys()) if (!ids.has(id)) this.rings.delete(id);
+  /**
+   * Drops the rings of nodes not in `ids` (deregistered), and of nodes whose
+   * newest bucket is past the retention (silent for longer than the history
+   * shows: down nodes stay registered, and under churn they pile up).
+   */
+  retain(ids: ReadonlySet<string>, nowMs: number): void {
+    const cutoff = nowMs - this.opts.retentionMs - this.opts.resolutionMs;
+    for (const [id, r] of this.rings) if (!ids.has(id) || r.newestStart() < cutoff) this.rings.delete(id);
   }
 
   size(): number {

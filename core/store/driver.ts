@@ -5,6 +5,7 @@
 // The driver modules are loaded with dynamic imports whose specifiers the
 // bundlers leave alone, so one bundle runs on every runtime.
 import { createRequire } from "node:module";
+import { probeSize } from "../debug-heap.ts";
 
 export interface SqlStatement {
   run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
@@ -101,6 +102,10 @@ class StatementCache {
     return entry.stmt;
   }
 
+  size(): number {
+    return this.cache.size;
+  }
+
   /** Before closing: SQLite keeps the files open while a statement lives. */
   finalizeAll(): void {
     for (const e of this.cache.values()) e.finalize();
@@ -133,6 +138,7 @@ export function bunClient(db: any): SqlClient {
       finalize: () => stmt.finalize(),
     };
   });
+  probeSize("sqlite.statements", () => statements.size());
   return {
     prepare: (sql) => statements.prepare(sql),
     exec: (sql) => db.exec(sql),

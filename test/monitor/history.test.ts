@@ -65,8 +65,40 @@ describe("MetricsHistory", () => {
     h.add("b", T0, sample(2));
     expect(h.points("a", 0, T0)[0]!.cpuPercentAvg).toBe(1);
     expect(h.points("zzz", 0, T0)).toEqual([]);
-    h.retain(new Set(["b"]));
+    h.retain(new Set(["b"]), T0);
     expect(h.size()).toBe(1);
     expect(h.points("a", 0, T0)).toEqual([]);
+  });
+
+  test("a node silent for longer than the retention loses its ring (down nodes stay registered: churn must not pile rings up)", () => {
+    const h = new MetricsHistory({ retentionMs: 60_000, resolutionMs: 10_000 });
+    for (let i = 0; i < 1000; i++) h.add(`gone-${i}`, T0, sample(1));
+    h.add("alive", T0 + 70_000, sample(2));
+    const all = new Set([...Array.from({ length: 1000 }, (_, i) => `gone-${i}`), "alive"]);
+    h.retain(all, T0 + 60_000); // still within the retention: kept
+    expect(h.size()).toBe(1001);
+    h.retain(all, T0 + 71_000);
+    expect(h.size()).toBe(1);
+    expect(h.points("alive", 0, T0 + 71_000)).toHaveLength(1);
+  });
+});
+
+describe("ring memory", () => {
+  test("a ring holding one bucket costs about one bucket, not the whole hour's capacity", async () => {
+    const { heapStats } = await import("bun:jsc");
+    const opts = { retentionMs: 3_600_000, resolutionMs: 10_000 }; // the defaults: 360 buckets
+    const keep: SampleRing[] = [];
+    Bun.gc(true);
+    const before = heapStats().heapSize;
+    for (let i = 0; i < 5000; i++) {
+      const r = new SampleRing(opts);
+      r.add(T0 + i * 10_000, sample(1));
+      keep.push(r);
+    }
+    Bun.gc(true);
+    const perRing = (heapStats().heapSize - before) / keep.length;
+    // Preallocated, each ring took ~4 KB (360 slots) from its first sample on.
+    expect(perRing).toBeLessThan(1500);
+    expect(keep[4999]!.points(0, T0 + 5000 * 10_000)).toHaveLength(1);
   });
 });

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { BUN, ROOT } from "../helpers/proc.ts";
+import { BUN, ROOT, tempDir } from "../helpers/proc.ts";
 
 function scale(args: string[]): Record<string, any> {
   const r = spawnSync(BUN, [join(ROOT, "bench/scale.ts"), ...args, "--timeout", "150"], { cwd: ROOT, encoding: "utf8", timeout: 170_000 });
@@ -38,10 +38,13 @@ describe("bench/scale.ts, small", () => {
   }, 180_000);
 
   test("churn: jobs come and go, nodes are replaced, checks flap; RSS and the data folder are measured", () => {
-    const out = scale(["--scenario", "churn", "--agents", "30", "--seconds", "8"]);
+    const out = scale(["--scenario", "churn", "--agents", "30", "--seconds", "8", "--heap", tempDir("corral-heap-")]);
     expect(out.jobs_registered).toBe(40);
     expect(out.errors).toBe(0);
     expect(typeof out.rss_drift_percent).toBe("number");
+    // The leader's heap after a full GC at each quarter (core/debug-heap.ts through SIGUSR2).
+    expect(Object.keys(out.heap_after_gc_mb).sort()).toEqual(["2", "4", "6", "8"]);
+    for (const mb of Object.values(out.heap_after_gc_mb)) expect(mb).toBeGreaterThan(0);
     expect(out.data_dir_mb.end).toBeGreaterThanOrEqual(0);
   }, 180_000);
 

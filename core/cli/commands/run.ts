@@ -10,6 +10,7 @@ import { DataDirInUseError } from "../../cluster/data-dir-lock.ts";
 import type { Parsed } from "../args.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
 import { applyDevDefaults, devAllowsRaw } from "../dev-defaults.ts";
+import { installHeapDebug } from "../../debug-heap.ts";
 
 export const nodeFlags = {
   config: { type: "string", value: "FILE", help: "TOML config file (see config.example.toml)" },
@@ -120,6 +121,7 @@ export async function runNode(role: Role, args: Parsed): Promise<number> {
   if (devAllowsRaw(role, args.flags.config as string | undefined, config.node.bind)) node.log.warn("dev node without a config file: raw tasks are allowed ([plugins.exec] allow_raw = true), as Nomad's -dev agent allows raw_exec; start with --config to decide otherwise");
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  installHeapDebug(); // only with CORRAL_DEBUG_HEAP_FILE set (docs/scale.md)
   process.on("SIGHUP", () => {
     try {
       node.reload(configFromArgs(role, args)).catch((err) => node.log.error("config reload failed part way", { error: String(err) }));

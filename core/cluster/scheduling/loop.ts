@@ -25,6 +25,7 @@ import { evaluate, type EvalInput, type EvalOutcome } from "./evaluate.ts";
 import { reactionsTo, type JobRef, type Reaction } from "./triggers.ts";
 import { fairnessInput, freeOnNode } from "./views.ts";
 import { HealthWatcher } from "./watcher.ts";
+import { probeSize } from "../../debug-heap.ts";
 import { PeriodicLauncher } from "./periodic.ts";
 
 export interface SchedulingDeps {
@@ -64,6 +65,9 @@ export class SchedulingLoop {
   private nodesRead?: { index: number; rows: NodeRow[] };
 
   constructor(private d: SchedulingDeps) {
+    probeSize("scheduling.delayed", () => this.delayed.size);
+    probeSize("scheduling.queuedJobs", () => this.queuedJobs.size);
+    probeSize("scheduling.timers", () => this.timers.size);
     this.now = d.now ?? Date.now;
     this.newId = d.newId ?? randomUUID;
     this.watcher = new HealthWatcher({
@@ -251,6 +255,9 @@ export class SchedulingLoop {
       const key = jobKey(row.namespace, row.jobId);
       const known = this.delayed.get(key);
       if (known === undefined || known > outcome.retryAt || known < this.now()) {
+        // Entries whose time has passed mean nothing any more (the check above treats them as absent):
+        // dropped here, or every job that was ever rescheduled kept one for the leader's life.
+        for (const [k, at] of this.delayed) if (at < this.now()) this.delayed.delete(k);
         this.delayed.set(key, outcome.retryAt);
         void this.createEvals([{ namespace: row.namespace, jobId: row.jobId, priority: row.priority }], "reschedule", "", outcome.retryAt);
       }

@@ -103,7 +103,13 @@ export class HealthWatcher {
   private async deadlines(): Promise<void> {
     const s = this.d.state;
     const now = this.d.now();
-    for (const drain of s.jobs.drains()) {
+    const drains = s.jobs.drains();
+    // Deadlines of drains that ended (or changed) are forgotten: one key per drain ever made otherwise.
+    if (this.expired.size > 0) {
+      const current = new Set(drains.map((d) => `${d.nodeId}@${d.deadlineAt}`));
+      for (const k of this.expired) if (!current.has(k)) this.expired.delete(k);
+    }
+    for (const drain of drains) {
       const key = `${drain.nodeId}@${drain.deadlineAt}`;
       if (drain.deadlineAt === 0 || now < drain.deadlineAt || this.expired.has(key)) continue;
       this.expired.add(key);
