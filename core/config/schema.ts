@@ -68,6 +68,7 @@ export const KEY_KINDS = {
     job_gc_threshold: "duration",
     eval_gc_threshold: "duration",
     deployment_gc_threshold: "duration",
+    node_gc_threshold: "duration",
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size", stream: "bool" },
   agent: { leaders: "list", heartbeat: "duration" },
@@ -114,6 +115,8 @@ export const DEFAULTS = {
   jobGcThresholdMs: 4 * 3_600_000,
   evalGcThresholdMs: 3_600_000,
   deploymentGcThresholdMs: 3_600_000,
+  /** Nomad's node_gc_threshold: a node down this long, with nothing live on it, is removed. */
+  nodeGcThresholdMs: 24 * 3_600_000,
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   metricsRetentionMs: 3_600_000,
@@ -334,6 +337,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       job_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.jobGcThresholdMs),
       eval_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.evalGcThresholdMs),
       deployment_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.deploymentGcThresholdMs),
+      node_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.nodeGcThresholdMs),
     })
     .superRefine((v, ctx) => {
       if (v.heartbeat_interval >= v.election_timeout) {
@@ -364,7 +368,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         sessionTtlMinMs: v.session_ttl_min,
         jobTrackedVersions: v.job_tracked_versions,
         maxHeartbeatsPerSecond: v.max_heartbeats_per_second,
-        gc: { intervalMs: v.job_gc_interval, jobThresholdMs: v.job_gc_threshold, evalThresholdMs: v.eval_gc_threshold, deploymentThresholdMs: v.deployment_gc_threshold },
+        gc: { intervalMs: v.job_gc_interval, jobThresholdMs: v.job_gc_threshold, evalThresholdMs: v.eval_gc_threshold, deploymentThresholdMs: v.deployment_gc_threshold, nodeThresholdMs: v.node_gc_threshold },
         electionTimeoutMs: v.election_timeout,
         heartbeatIntervalMs: v.heartbeat_interval,
         metricsRetentionMs: v.metrics_retention,

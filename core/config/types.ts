@@ -53,6 +53,8 @@ export interface GcConfig {
   evalThresholdMs: number;
   /** A finished deployment unchanged for this long goes. Default 1h. */
   deploymentThresholdMs: number;
+  /** A node down for this long with no live allocation goes, with its catalog entries (Nomad's node_gc_threshold). 0: as soon as it is down. Default 24h. */
+  nodeThresholdMs: number;
 }
 
 export interface LeaderConfig {

@@ -4,7 +4,9 @@
 // budget is spent: the next interval continues). Only the active Raft leader
 // proposes; every leader-role node keeps its time table, so a new leader
 // starts with what it witnessed itself. `collectNow` (PUT /v1/system/gc)
-// ignores the thresholds: everything terminal goes.
+// ignores the thresholds: everything terminal goes, and every down node with
+// nothing live on it. Nodes are cut by the time they went down (stored in the
+// node row from the SetNodeStatus entry), not through the time table.
 import type { Logger } from "../../log.ts";
 import type { Command } from "../../state/commands.ts";
 import type { StateReader } from "../../state/reader.ts";
@@ -21,6 +23,7 @@ export interface GcTotals {
   evals: number;
   allocs: number;
   deployments: number;
+  nodes: number;
 }
 
 export class GcLoop {
@@ -70,10 +73,10 @@ export class GcLoop {
   /** The cut-off index of each kind: the thresholds through the time table, or everything applied when forced. */
   cutoffs(force: boolean): GcCutoffs {
     const applied = this.o.state.appliedIndex();
-    if (force) return { job: applied, eval: applied, deployment: applied };
+    if (force) return { job: applied, eval: applied, deployment: applied, nodeDownBefore: Number.MAX_SAFE_INTEGER };
     const { config } = this.o;
     const at = (ms: number) => (ms === 0 ? applied : this.table.indexAt(this.now() - ms));
-    return { job: at(config.jobThresholdMs), eval: at(config.evalThresholdMs), deployment: at(config.deploymentThresholdMs) };
+    return { job: at(config.jobThresholdMs), eval: at(config.evalThresholdMs), deployment: at(config.deploymentThresholdMs), nodeDownBefore: this.now() - config.nodeThresholdMs };
   }
 
   /** One collection (forced: thresholds ignored). Concurrent calls share the one running. */
@@ -90,18 +93,18 @@ export class GcLoop {
   private async round(force: boolean): Promise<GcTotals> {
     this.witness();
     const cut = this.cutoffs(force);
-    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0 };
+    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0, nodes: 0 };
     for (let i = 0; i < MAX_ENTRIES_PER_ROUND; i++) {
       const c = this.o.state.jobs.gcCandidates(cut);
       if (emptyCandidates(c)) break;
       const out = await this.o.propose({ type: "GarbageCollect", v: 1, at: Date.now(), ...c });
       if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
       const v = out.result.value as GcTotals;
-      for (const k of Object.keys(totals) as (keyof GcTotals)[]) totals[k] += v[k];
+      for (const k of Object.keys(totals) as (keyof GcTotals)[]) totals[k] += v[k] ?? 0;
       // Nothing deleted though candidates were named: they changed in between; the next round sees them anew.
-      if (v.jobs + v.evals + v.allocs + v.deployments === 0) break;
+      if (v.jobs + v.evals + v.allocs + v.deployments + (v.nodes ?? 0) === 0) break;
     }
-    if (totals.jobs + totals.evals + totals.allocs + totals.deployments > 0) this.o.log.info("garbage collected", { ...totals, forced: force });
+    if (totals.jobs + totals.evals + totals.allocs + totals.deployments + totals.nodes > 0) this.o.log.info("garbage collected", { ...totals, forced: force });
     return totals;
   }
 }

@@ -322,11 +322,20 @@ function applyCatalogDeregister(db: Db, index: number, cmd: z.infer<typeof Catal
   if (cmd.checkId) return { ok: true, value: { removed: removeCheck(db, index, nodeId, cmd.checkId) } };
   if (cmd.serviceId) return { ok: true, value: { removed: removeService(db, index, nodeId, cmd.serviceId) } };
   // The whole node: its checks, its services, its registration (a member node stays a member).
+  return { ok: true, value: { removed: removeCatalogNode(db, index, nodeId) } };
+}
+
+/**
+ * Remove a node from the catalog: its checks, its services, its registration,
+ * each tombstoned at `index` so blocking queries see the change (X-Consul-Index
+ * moves). Shared by CatalogDeregister and the node garbage collector.
+ */
+export function removeCatalogNode(db: Db, index: number, nodeId: string): boolean {
   for (const c of db.select({ id: checks.checkId }).from(checks).where(eq(checks.nodeId, nodeId)).all()) removeCheck(db, index, nodeId, c.id);
   for (const sv of db.select({ id: services.serviceId }).from(services).where(eq(services.nodeId, nodeId)).all()) removeService(db, index, nodeId, sv.id);
   const removed = (db.delete(catalogNodes).where(eq(catalogNodes.id, nodeId)).run() as unknown as { changes: number }).changes > 0;
   if (removed) tombstone(db, "node", nodeId, index);
-  return { ok: true, value: { removed } };
+  return removed;
 }
 
 /** Every catalog command may touch all four tables; blocking queries pick the ones they read. */

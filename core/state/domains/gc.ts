@@ -20,13 +20,16 @@
 //   its agent) and unchanged since the eval cut-off, unless its job is a batch
 //   job that still exists (batch results stay visible until the job goes);
 // - a deployment goes when no longer running and unchanged since the
-//   deployment cut-off, unless it is its job's newest.
+//   deployment cut-off, unless it is its job's newest;
+// - a node goes when down since before the node cut-off with no live
+//   allocation (node-gc.ts), with all that is keyed by it.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { clientOf, type Db } from "../../store/db.ts";
 import { deployments, evaluations, jobLaunches, jobs, jobVersions } from "../../store/schema-jobs.ts";
 import type { CommandResult } from "../result.ts";
 import { deleteAllocations } from "./alloc-delete.ts";
+import { collectNodes, GcNode, nodeGcCandidates } from "./node-gc.ts";
 
 /** Rows named per entry and kind: a collection of more is proposed as several entries. */
 export const GC_BATCH = 2000;
@@ -39,6 +42,8 @@ export const GarbageCollect = z.object({
   evals: z.array(id).max(GC_BATCH),
   allocs: z.array(id).max(GC_BATCH),
   deployments: z.array(id).max(GC_BATCH),
+  /** Nodes down for good, each with the modify index it was chosen at (absent in entries older than node GC). */
+  nodes: z.array(GcNode).max(GC_BATCH).optional(),
 });
 export type GarbageCollect = z.infer<typeof GarbageCollect>;
 
@@ -53,6 +58,8 @@ export interface GcCutoffs {
   job: number;
   eval: number;
   deployment: number;
+  /** Nodes down at or before this time (ms epoch, the leader's clock) may go; absent: no node is collected. */
+  nodeDownBefore?: number;
 }
 
 export interface GcCandidates {
@@ -60,10 +67,11 @@ export interface GcCandidates {
   evals: string[];
   allocs: string[];
   deployments: string[];
+  nodes: GcNode[];
 }
 
 export function emptyCandidates(c: GcCandidates): boolean {
-  return c.jobs.length + c.evals.length + c.allocs.length + c.deployments.length === 0;
+  return c.jobs.length + c.evals.length + c.allocs.length + c.deployments.length + c.nodes.length === 0;
 }
 
 /** What may be collected under these cut-offs (at most `limit` of each kind). Read-only. */
@@ -96,12 +104,13 @@ export function gcCandidates(db: Db, cut: GcCutoffs, limit = GC_BATCH): GcCandid
         AND create_index < (SELECT max(create_index) FROM deployments x WHERE x.namespace = d.namespace AND x.job_id = d.job_id)
       ORDER BY modify_index LIMIT ?`,
   ).all(cut.deployment, limit) as { id: string }[];
-  return { jobs: jobRows, evals: evals.map((r) => r.id), allocs: allocs.map((r) => r.id), deployments: deps.map((r) => r.id) };
+  const nodeRows = cut.nodeDownBefore === undefined ? [] : nodeGcCandidates(db, cut.nodeDownBefore, limit);
+  return { jobs: jobRows, evals: evals.map((r) => r.id), allocs: allocs.map((r) => r.id), deployments: deps.map((r) => r.id), nodes: nodeRows };
 }
 
 function applyGarbageCollect(db: Db, index: number, cmd: GarbageCollect): CommandResult {
   const client = clientOf(db);
-  const out = { jobs: 0, evals: 0, allocs: 0, deployments: 0 };
+  const out = { jobs: 0, evals: 0, allocs: 0, deployments: 0, nodes: 0 };
   // Jobs: still dead, unchanged since chosen, nothing of theirs live.
   const stillLive = client.prepare(
     `SELECT (SELECT count(*) FROM allocations WHERE namespace = ? AND job_id = ? AND NOT (${TERMINAL_ALLOC}))
@@ -135,9 +144,11 @@ function applyGarbageCollect(db: Db, index: number, cmd: GarbageCollect): Comman
     if (done.length) db.delete(deployments).where(inArray(deployments.id, done)).run();
     out.deployments = done.length;
   }
+  // Nodes last: their terminal allocations may already have gone with their jobs above.
+  if (cmd.nodes?.length) out.nodes = collectNodes(db, index, cmd.nodes);
   return { ok: true, value: out };
 }
 
 export const gcAppliers = {
-  GarbageCollect: { tables: ["jobs", "job_versions", "evaluations", "allocations", "deployments", "job_launches"], apply: applyGarbageCollect },
+  GarbageCollect: { tables: ["jobs", "job_versions", "evaluations", "allocations", "deployments", "job_launches", "nodes", "node_drains", "services", "checks", "catalog_nodes", "catalog_tombstones"], apply: applyGarbageCollect },
 };

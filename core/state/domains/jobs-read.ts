@@ -176,5 +176,5 @@ export const emptyJobsReader: JobsReader = {
   healthCandidates: () => [],
   jobAllocsLean: () => [],
   launches: () => [],
-  gcCandidates: () => ({ jobs: [], evals: [], allocs: [], deployments: [] }),
+  gcCandidates: () => ({ jobs: [], evals: [], allocs: [], deployments: [], nodes: [] }),
 };
