@@ -1,5 +1,6 @@
 // PUT /v1/system/gc (Nomad's): collect every terminal job, evaluation,
-// allocation and deployment now, whatever the thresholds (core/cluster/gc).
+// allocation and deployment, and every down node with nothing live on it,
+// now, whatever the thresholds (core/cluster/gc).
 // Answered by the Raft leader (it proposes the entries); operator:write.
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../http/errors.ts";
@@ -7,7 +8,7 @@ import type { GcLoop } from "../cluster/gc/loop.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse } from "./schemas.ts";
 
-const Collected = z.object({ jobs: z.number(), evals: z.number(), allocs: z.number(), deployments: z.number() });
+const Collected = z.object({ jobs: z.number(), evals: z.number(), allocs: z.number(), deployments: z.number(), nodes: z.number() });
 
 export function systemGcRoutes(d: CoreApiDeps, gc: GcLoop | undefined): void {
   d.routes.add({
@@ -15,7 +16,7 @@ export function systemGcRoutes(d: CoreApiDeps, gc: GcLoop | undefined): void {
     leader: "leader",
     route: createRoute({
       method: "put", path: "/v1/system/gc", tags: ["operator"],
-      summary: "Garbage-collect now: every dead job, finished evaluation, terminal allocation and finished deployment, whatever the thresholds; answers what went",
+      summary: "Garbage-collect now: every dead job, finished evaluation, terminal allocation and finished deployment, and every down node with no live allocation, whatever the thresholds; answers what went",
       responses: { ...jsonResponse(Collected), ...errorResponses },
     }),
     handler: async (c) => {

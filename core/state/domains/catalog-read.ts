@@ -133,6 +133,10 @@ export function createCatalogReader(db: Db): CatalogReader {
     return r?.m ?? 0;
   };
 
+  /** The last deletion of any row of this kind: a list's index moves when one of its rows goes. */
+  const tombAny = (kind: string): number =>
+    db.select({ m: sql<number | null>`max(${catalogTombstones.deleteIndex})` }).from(catalogTombstones).where(eq(catalogTombstones.kind, kind)).get()?.m ?? 0;
+
   const maxOf = (rows: { modifyIndex: number }[]) => rows.reduce((m, r) => Math.max(m, r.modifyIndex), 0);
 
   const serfHealth = (n: CatalogNode): CatalogCheck => ({
@@ -206,7 +210,7 @@ export function createCatalogReader(db: Db): CatalogReader {
 
     nodes() {
       const value = [...loadNodes().values()].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-      return { index: max(maxOf(value)), value };
+      return { index: max(maxOf(value), tombAny("node")), value };
     },
 
     node(name) {

@@ -328,13 +328,15 @@ function applyCatalogDeregister(db: Db, index: number, cmd: z.infer<typeof Catal
 /**
  * Remove a node from the catalog: its checks, its services, its registration,
  * each tombstoned at `index` so blocking queries see the change (X-Consul-Index
- * moves). Shared by CatalogDeregister and the node garbage collector.
+ * moves). Shared by CatalogDeregister and the node garbage collector, which
+ * also removes the membership row (`member`): the node is then tombstoned even
+ * without a registration row, so node lists see it go.
  */
-export function removeCatalogNode(db: Db, index: number, nodeId: string): boolean {
+export function removeCatalogNode(db: Db, index: number, nodeId: string, member = false): boolean {
   for (const c of db.select({ id: checks.checkId }).from(checks).where(eq(checks.nodeId, nodeId)).all()) removeCheck(db, index, nodeId, c.id);
   for (const sv of db.select({ id: services.serviceId }).from(services).where(eq(services.nodeId, nodeId)).all()) removeService(db, index, nodeId, sv.id);
   const removed = (db.delete(catalogNodes).where(eq(catalogNodes.id, nodeId)).run() as unknown as { changes: number }).changes > 0;
-  if (removed) tombstone(db, "node", nodeId, index);
+  if (removed || member) tombstone(db, "node", nodeId, index);
   return removed;
 }
 

@@ -59,7 +59,7 @@ export function collectNodes(db: Db, index: number, named: readonly GcNode[]): n
     deleteAllocations(db, index, (allocIds.all(n.id) as { id: string }[]).map((r) => r.id));
     client.prepare("DELETE FROM node_alloc_deletions WHERE node_id = ?").run(n.id);
     db.delete(nodeDrains).where(eq(nodeDrains.nodeId, n.id)).run();
-    removeCatalogNode(db, index, n.id);
+    removeCatalogNode(db, index, n.id, true);
     db.delete(nodes).where(eq(nodes.id, n.id)).run();
     removed++;
   }
