@@ -53,9 +53,10 @@ export function collectNodes(db: Db, index: number, named: readonly GcNode[]): n
   const allocIds = client.prepare("SELECT id FROM allocations WHERE node_id = ?");
   let removed = 0;
   for (const n of named) {
-    const row = db.select({ status: nodes.status, modifyIndex: nodes.modifyIndex }).from(nodes).where(eq(nodes.id, n.id)).get();
-    if (!row || row.status !== "down" || row.modifyIndex !== n.modifyIndex) continue;
-    if ((live.get(n.id) as { n: number }).n > 0) continue;
+    const row = db.select({ status: nodes.status, statusChangedAt: nodes.statusChangedAt, modifyIndex: nodes.modifyIndex }).from(nodes).where(eq(nodes.id, n.id)).get();
+    if (!row || row.modifyIndex !== n.modifyIndex) continue;
+    // No time cut-off here (a replica has no clock to use): the time was the leader's choice, the unchanged modify index keeps it valid.
+    if (!nodeCollectable({ ...row, liveAllocs: (live.get(n.id) as { n: number }).n }, Number.MAX_SAFE_INTEGER)) continue;
     deleteAllocations(db, index, (allocIds.all(n.id) as { id: string }[]).map((r) => r.id));
     client.prepare("DELETE FROM node_alloc_deletions WHERE node_id = ?").run(n.id);
     db.delete(nodeDrains).where(eq(nodeDrains.nodeId, n.id)).run();
