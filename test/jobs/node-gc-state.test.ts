@@ -5,7 +5,9 @@
 // catalog services and checks, its terminal allocations and its per-node rows.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Command } from "../../core/state/commands.ts";
+import { gcVersion } from "../../core/state/domains/gc.ts";
 import { nodeCollectable } from "../../core/state/domains/node-gc.ts";
+import { newerFormatProblem } from "../../core/state/command-versions.ts";
 import { clientOf } from "../../core/store/db.ts";
 import { registerNode, simpleJob, testState, uuid, type TestState } from "./fixtures.ts";
 
@@ -49,6 +51,15 @@ describe("node garbage collection (state)", () => {
     expect(nodeCollectable({ status: "down", statusChangedAt: 0, liveAllocs: 1 }, 100)).toBe(false);
   });
 
+  test("an entry naming nodes is v2: a release before node GC stops by name instead of keeping them (diverging)", () => {
+    expect(gcVersion({ nodes: [{ id: "n", modifyIndex: 1 }] })).toBe(2);
+    expect(gcVersion({ nodes: [] })).toBe(1);
+    expect(gcVersion({})).toBe(1);
+    // What such a release says of a v2 entry (it knew GarbageCollect up to v1):
+    expect(newerFormatProblem(7, { type: "GarbageCollect", v: 3 })).toContain("upgrade corral");
+    expect(newerFormatProblem(7, { type: "GarbageCollect", v: 2 })).toBeUndefined(); // this release applies it
+  });
+
   test("a node down past the cut-off goes with its catalog entries; a ready one, a recently down one and one with a live allocation stay", async () => {
     t = await testState();
     const [gone, ready, recent, busy] = [uuid(3001), uuid(3002), uuid(3003), uuid(3004)];
@@ -63,7 +74,7 @@ describe("node garbage collection (state)", () => {
 
     const c = t.state.jobs.gcCandidates(cutAll());
     expect(c.nodes.map((n) => n.id)).toEqual([gone]);
-    const out = await t.propose({ type: "GarbageCollect", v: 1, at: 5_000, ...c });
+    const out = await t.propose({ type: "GarbageCollect", v: gcVersion(c), at: 5_000, ...c });
     expect(out.result.value).toMatchObject({ nodes: 1 });
     expect(t.state.getNode(gone)).toBeUndefined();
     expect(count("SELECT count(*) AS n FROM services WHERE node_id = ?", gone)).toBe(0);
@@ -92,7 +103,7 @@ describe("node garbage collection (state)", () => {
     await t.propose(up(busy, 200));
     await runningAlloc("web", busy);
     await t.propose(down(busy, 300));
-    const out = await t.propose({ type: "GarbageCollect", v: 1, at: 5_000, ...c });
+    const out = await t.propose({ type: "GarbageCollect", v: gcVersion(c), at: 5_000, ...c });
     expect(out.result.value).toMatchObject({ nodes: 0 });
     expect(t.state.getNode(flap)).toBeDefined();
     expect(t.state.getNode(busy)).toBeDefined();
@@ -108,7 +119,7 @@ describe("node garbage collection (state)", () => {
     // A terminal allocation does not keep the node.
     const c = t.state.jobs.gcCandidates(cutAll());
     expect(c.nodes.map((x) => x.id)).toEqual([n]);
-    await t.propose({ type: "GarbageCollect", v: 1, at: 5_000, ...c });
+    await t.propose({ type: "GarbageCollect", v: gcVersion(c), at: 5_000, ...c });
     expect(t.state.getNode(n)).toBeUndefined();
     expect(t.state.jobs.getAlloc(a)).toBeUndefined();
     expect(count("SELECT count(*) AS n FROM node_alloc_deletions WHERE node_id = ?", n)).toBe(0);

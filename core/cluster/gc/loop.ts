@@ -12,7 +12,7 @@ import type { Command } from "../../state/commands.ts";
 import type { StateReader } from "../../state/reader.ts";
 import type { CommandResult } from "../../state/result.ts";
 import type { GcConfig } from "../../config/types.ts";
-import { emptyCandidates, type GcCutoffs } from "../../state/domains/gc.ts";
+import { emptyCandidates, gcVersion, type GcCutoffs } from "../../state/domains/gc.ts";
 import { TimeTable } from "./time-table.ts";
 
 /** Entries proposed per round at most (each names up to GC_BATCH rows of each kind). */
@@ -97,7 +97,7 @@ export class GcLoop {
     for (let i = 0; i < MAX_ENTRIES_PER_ROUND; i++) {
       const c = this.o.state.jobs.gcCandidates(cut);
       if (emptyCandidates(c)) break;
-      const out = await this.o.propose({ type: "GarbageCollect", v: 1, at: Date.now(), ...c });
+      const out = await this.o.propose({ type: "GarbageCollect", v: gcVersion(c), at: Date.now(), ...c });
       if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
       const v = out.result.value as GcTotals;
       for (const k of Object.keys(totals) as (keyof GcTotals)[]) totals[k] += v[k] ?? 0;

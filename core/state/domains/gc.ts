@@ -36,7 +36,12 @@ export const GC_BATCH = 2000;
 
 const id = z.string().min(1).max(256);
 export const GarbageCollect = z.object({
-  type: z.literal("GarbageCollect"), v: z.literal(1), at: z.number(),
+  /**
+   * 2 when the entry names nodes: a release before node GC would drop `nodes`
+   * and keep them, so its state would differ from the others'; v2 makes it
+   * stop by name instead (command-versions.ts). Proposers: gcVersion().
+   */
+  type: z.literal("GarbageCollect"), v: z.union([z.literal(1), z.literal(2)]), at: z.number(),
   /** Each with the modify index it was chosen at: a job changed since is kept. */
   jobs: z.array(z.object({ namespace: z.string().min(1).max(128), id, modifyIndex: z.number().int().nonnegative() })).max(GC_BATCH),
   evals: z.array(id).max(GC_BATCH),
@@ -46,6 +51,11 @@ export const GarbageCollect = z.object({
   nodes: z.array(GcNode).max(GC_BATCH).optional(),
 });
 export type GarbageCollect = z.infer<typeof GarbageCollect>;
+
+/** The entry version a collection needs (see GarbageCollect.v). */
+export function gcVersion(c: { nodes?: readonly unknown[] }): 1 | 2 {
+  return c.nodes && c.nodes.length > 0 ? 2 : 1;
+}
 
 export const gcCommands = [GarbageCollect] as const;
 
