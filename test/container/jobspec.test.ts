@@ -4,21 +4,10 @@
 import { describe, expect, test } from "bun:test";
 import { parseJobSpec } from "../../core/scheduler/jobspec.ts";
 import { tasksUpdated } from "../../core/scheduler/update-kind.ts";
+import { taskErrors, taskJob } from "./task-spec.ts";
 
-const job = (task: string) => `
-id = "c"
-[[groups]]
-name = "g"
-[[groups.tasks]]
-name = "t"
-${task}
-`;
-
-function errors(task: string) {
-  const r = parseJobSpec(job(task), "toml");
-  if (r.ok) throw new Error("expected errors");
-  return r.errors.map((e) => `${e.path}: ${e.message}`);
-}
+const job = taskJob;
+const errors = taskErrors;
 
 describe("container tasks in a job spec", () => {
   test("image, entrypoint, work_dir and readonly_rootfs normalize into task.container; command may be left out", () => {

@@ -8,7 +8,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { linkSync, lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseJobSpec } from "../../core/scheduler/jobspec.ts";
 import { parseContainerUser } from "../../core/scheduler/container-user.ts";
 import { driverRequirements, hostPrivilegedTasks, isRawTask } from "../../core/scheduler/raw.ts";
 import { JobSchema, specNeedsV2 } from "../../core/state/domains/jobs-commands.ts";
@@ -16,30 +15,13 @@ import { ContainerDriver, containerUser } from "../../plugins/container/driver.t
 import { readImageFile, resolveInImage } from "../../plugins/container/image-files.ts";
 import { handTaskDirTo, mountPointsUnder } from "../../plugins/container/task-dir-owner.ts";
 import { cleanup, tempDir } from "../helpers/proc.ts";
+import { parsedTask, taskErrors } from "./task-spec.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(cleanup));
 
-const job = (task: string) => `
-id = "c"
-[[groups]]
-name = "g"
-[[groups.tasks]]
-name = "t"
-${task}
-`;
-
-function parsed(task: string) {
-  const r = parseJobSpec(job(task), "toml");
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.job;
-}
-
-function errors(task: string) {
-  const r = parseJobSpec(job(task), "toml");
-  if (r.ok) throw new Error("expected errors");
-  return r.errors.map((e) => `${e.path}: ${e.message}`);
-}
+const parsed = parsedTask;
+const errors = taskErrors;
 
 describe("user on a container task in a job spec", () => {
   test("name, uid, name:group, uid:gid are accepted and kept in task.container, not as a host user", () => {
