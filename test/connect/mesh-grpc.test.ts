@@ -116,32 +116,42 @@ afterAll(async () => {
   await killAll();
 });
 
+/** A server-streaming call of `count` messages, collected. */
+function serverStream(c: EchoClient, count: number, md: ReturnType<typeof metadata>): Promise<EchoReply[]> {
+  return new Promise((resolve, reject) => {
+    const got: EchoReply[] = [];
+    const call = c.ServerStream({ message: "s", count }, md);
+    call.on("data", (x: EchoReply) => got.push(x));
+    call.on("error", reject);
+    call.on("end", () => resolve(got));
+  });
+}
+
+/** A bidi call of three messages, each sent once the previous echo came back: `echo|peer` as the instance saw it. */
+function bidiThree(c: EchoClient, md: ReturnType<typeof metadata>): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const got: string[] = [];
+    const call = c.Bidi(md);
+    call.on("data", (x: EchoReply) => {
+      got.push(`${x.message}|${x.peer}`);
+      if (got.length < 3) call.write({ message: `m${got.length}` });
+      else call.end();
+    });
+    call.on("error", reject);
+    call.on("end", () => resolve(got));
+    call.write({ message: "m0" });
+  });
+}
+
 describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh: B's mesh listener, ALPN h2", () => {
   test("allowed: unary, server-streaming and bidi reach the instance, which sees the certificate's caller", async () => {
     const c = meshClient(webLeaf);
     const me = `URI=spiffe://${td}/ns/default/svc/web`;
     const r = await unary(c, "hi", to("files"));
     expect([r.id, r.message, r.peer]).toEqual(["files", "hi", me]);
-    const stream = await new Promise<EchoReply[]>((resolve, reject) => {
-      const got: EchoReply[] = [];
-      const call = c.ServerStream({ message: "s", count: 50 }, to("files"));
-      call.on("data", (x: EchoReply) => got.push(x));
-      call.on("error", reject);
-      call.on("end", () => resolve(got));
-    });
+    const stream = await serverStream(c, 50, to("files"));
     expect(stream.map((x) => x.message)).toEqual(Array.from({ length: 50 }, (_, i) => `s#${i}`));
-    const bidi = await new Promise<string[]>((resolve, reject) => {
-      const got: string[] = [];
-      const call = c.Bidi(to("files"));
-      call.on("data", (x: { message: string; peer: string }) => {
-        got.push(`${x.message}|${x.peer}`);
-        if (got.length < 3) call.write({ message: `m${got.length}` });
-        else call.end();
-      });
-      call.on("error", reject);
-      call.on("end", () => resolve(got));
-      call.write({ message: "m0" });
-    });
+    const bidi = await bidiThree(c, to("files"));
     expect(bidi).toEqual([`echo:m0|${me}`, `echo:m1|${me}`, `echo:m2|${me}`]);
     expect(await metric(b, 'corral_invoke_mesh_handshakes_total{peer="service"}')).toBeGreaterThan(0);
   }, 60_000);
@@ -212,26 +222,9 @@ describe.skipIf(!HAVE_OPENSSL)("gRPC across the mesh end to end: a grpc-js clien
     // :authority reached the instance as X-Forwarded-Host, as without the mesh.
     expect([r.id, r.message, r.peer, r.token, r.authority]).toEqual(["files", "hi", me, "", "files"]);
     const handshakes = await metric(b, 'corral_invoke_mesh_handshakes_total{peer="service"}');
-    const stream = await new Promise<EchoReply[]>((resolve, reject) => {
-      const got: EchoReply[] = [];
-      const call = c.ServerStream({ message: "s", count: 200 }, asWeb());
-      call.on("data", (x: EchoReply) => got.push(x));
-      call.on("error", reject);
-      call.on("end", () => resolve(got));
-    });
+    const stream = await serverStream(c, 200, asWeb());
     expect(stream.map((x) => x.message)).toEqual(Array.from({ length: 200 }, (_, i) => `s#${i}`));
-    const bidi = await new Promise<string[]>((resolve, reject) => {
-      const got: string[] = [];
-      const call = c.Bidi(asWeb());
-      call.on("data", (x: EchoReply) => {
-        got.push(`${x.message}|${x.peer}`);
-        if (got.length < 3) call.write({ message: `m${got.length}` });
-        else call.end();
-      });
-      call.on("error", reject);
-      call.on("end", () => resolve(got));
-      call.write({ message: "m0" });
-    });
+    const bidi = await bidiThree(c, asWeb());
     expect(bidi).toEqual([`echo:m0|${me}`, `echo:m1|${me}`, `echo:m2|${me}`]);
     // Every call of web went on A's one h2 session to B: no new handshake.
     expect(await metric(b, 'corral_invoke_mesh_handshakes_total{peer="service"}')).toBe(handshakes);
