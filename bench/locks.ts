@@ -29,7 +29,14 @@
 // leader member) and `cluster_cpu_ms` for all three, so a run on a shared
 // machine can be compared by work done as well as by cycles/s.
 // --profile DIR gives corral's nodes a Bun CPU profile (markdown) in DIR.
-//   npx bun bench/locks.ts [--seconds 5] [--clients 1,16] [--rounds 1] [--only corral|etcd] [--profile DIR]
+// corral is measured with two clients on the same cluster: `corral` is
+// Consul's recipe as above, `corral_wait` corral's waiting acquire
+// (`PUT ?acquire=<session>&wait=10s`, docs/coordination.md): the request
+// waits on the leader, first come first served, and a release hands the key
+// to the first waiter in its own log entry. That is the same shape as etcd's
+// lock service, so `ratios_wait` compares like with like; `ratios` is what a
+// Consul client gets. --recipes consul,wait picks them.
+//   npx bun bench/locks.ts [--seconds 5] [--clients 1,16] [--rounds 1] [--only corral|etcd] [--recipes consul,wait] [--profile DIR]
 import { TestCluster } from "../test/helpers/cluster.ts";
 import { numberFlag, stringFlag } from "./support/args.ts";
 import { cpuSeconds } from "./support/cpu.ts";
@@ -40,6 +47,7 @@ const CLIENT_COUNTS = stringFlag("clients", "1,16").split(",").map(Number);
 const ONLY = stringFlag("only", "");
 const ROUNDS = Math.max(1, numberFlag("rounds", 1));
 const PROFILE_DIR = stringFlag("profile", "");
+const RECIPES = stringFlag("recipes", "consul,wait").split(",");
 const VALUE = "v".repeat(100);
 
 interface Level {
@@ -88,7 +96,8 @@ async function level(clients: number, target: Target): Promise<Level> {
     leader_cpu_ms: perCycle(spent[0] ?? 0), cluster_cpu_ms: perCycle(spent.reduce((a, b) => a + b, 0)) };
 }
 
-async function startCorral(): Promise<Target> {
+/** corral's two lock clients on one cluster: Consul's recipe, and the waiting acquire (?acquire=&wait=). */
+async function startCorral(): Promise<{ recipe: Target; waiting: Target }> {
   const env: Record<string, string> = PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {};
   const c = new TestCluster({ size: 3, direct: true, sync: "full", env });
   // A node that does not come up in time (a loaded machine) must not leave the others running.
@@ -100,12 +109,39 @@ async function startCorral(): Promise<Target> {
   const url = c.nodes[leader]!.url;
   const pid = (i: number) => c.nodes[i]!.proc!.child.pid!;
   let round = 0;
-  return {
+  const prepare = async (id: number) => {
+    const r = await fetch(`${url}/v1/session/create`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ Name: `bench-${id}`, LockDelay: "0s" }) });
+    const session = ((await r.json()) as { ID: string }).ID;
+    return { session, lock: `${url}/v1/kv/bench-lock/${round}/.lock`, data: `${url}/v1/kv/bench-data/${round}` };
+  };
+  const pids = () => [leader, ...[0, 1, 2].filter((i) => i !== leader)].map(pid);
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      // A profile is written on a clean exit only: SIGTERM first when one was asked for.
+      if (PROFILE_DIR) await Promise.all([0, 1, 2].map((i) => c.kill(i, "SIGTERM")));
+      await c.stop();
+    })());
+  // The waiting acquire: one request that answers true once the key is this session's
+  // (a release hands it over in its own log entry), false only when the wait ends.
+  const waiting: Target = {
     async contender(id) {
-      const r = await fetch(`${url}/v1/session/create`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ Name: `bench-${id}`, LockDelay: "0s" }) });
-      const session = ((await r.json()) as { ID: string }).ID;
-      const lock = `${url}/v1/kv/bench-lock/${round}/.lock`;
-      const data = `${url}/v1/kv/bench-data/${round}`;
+      const { session, lock, data } = await prepare(id);
+      return async () => {
+        while ((await (await fetch(`${lock}?acquire=${session}&wait=10s`, { method: "PUT", body: "" })).json()) !== true);
+        const put = await fetch(data, { method: "PUT", body: VALUE });
+        await put.arrayBuffer();
+        const rel = await fetch(`${lock}?release=${session}`, { method: "PUT", body: "" });
+        return put.ok && (await rel.json()) === true;
+      };
+    },
+    newLock: () => void round++,
+    pids,
+    stop,
+  };
+  const recipe: Target = {
+    async contender(id) {
+      const { session, lock, data } = await prepare(id);
       return async () => {
         // Consul's api.Lock: try; when held, wait with blocking reads until the key shows no holder, then try again.
         let index = 0;
@@ -126,13 +162,10 @@ async function startCorral(): Promise<Target> {
       };
     },
     newLock: () => void round++,
-    pids: () => [leader, ...[0, 1, 2].filter((i) => i !== leader)].map(pid),
-    async stop() {
-      // A profile is written on a clean exit only: SIGTERM first when one was asked for.
-      if (PROFILE_DIR) await Promise.all([0, 1, 2].map((i) => c.kill(i, "SIGTERM")));
-      await c.stop();
-    },
+    pids,
+    stop,
   };
+  return { recipe, waiting };
 }
 
 async function startEtcd(): Promise<Target | { skipped: string }> {
@@ -173,10 +206,15 @@ function median(runs: Level[]): Level {
   };
 }
 
-const targets: { name: "corral" | "etcd"; target: Target }[] = [];
+const targets: { name: "corral" | "corral_wait" | "etcd"; target: Target }[] = [];
 const result: Record<string, unknown> = { bench: "locks", seconds_per_level: SECONDS, rounds: ROUNDS, value_bytes: 100 };
 try {
-  if (ONLY !== "etcd") targets.push({ name: "corral", target: await startCorral() });
+  if (ONLY !== "etcd") {
+    const corral = await startCorral();
+    if (RECIPES.includes("consul")) targets.push({ name: "corral", target: corral.recipe });
+    if (RECIPES.includes("wait")) targets.push({ name: "corral_wait", target: corral.waiting });
+    if (!RECIPES.includes("consul") && !RECIPES.includes("wait")) await corral.recipe.stop();
+  }
   if (ONLY !== "corral") {
     const etcd = await startEtcd();
     if ("skipped" in etcd) result.etcd = etcd;
@@ -195,14 +233,15 @@ try {
 } finally {
   await Promise.all(targets.map((t) => t.target.stop()));
 }
-const corral = (result.corral ?? []) as Level[];
 if (Array.isArray(result.etcd)) {
   const etcd = result.etcd as Level[];
-  result.ratios = corral.map((c, i) => ({
+  const ratios = (levels: Level[]) => levels.map((c, i) => ({
     clients: c.clients,
     cycles_vs_etcd: Number((c.cycles_per_s / etcd[i]!.cycles_per_s).toFixed(2)),
     p99_vs_etcd: Number((c.p99_ms / etcd[i]!.p99_ms).toFixed(2)),
     cluster_cpu_vs_etcd: Number((c.cluster_cpu_ms / etcd[i]!.cluster_cpu_ms).toFixed(2)),
   }));
+  if (Array.isArray(result.corral)) result.ratios = ratios(result.corral as Level[]);
+  if (Array.isArray(result.corral_wait)) result.ratios_wait = ratios(result.corral_wait as Level[]);
 }
 console.log(JSON.stringify(result));

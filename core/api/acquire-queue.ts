@@ -116,6 +116,17 @@ export class AcquireQueue {
     }
   }
 
+  /**
+   * `session` took `key` another way (a release handed it over, core/api/lock-waits.ts):
+   * it no longer waits, so nobody is held for it.
+   */
+  granted(key: string, session: string): void {
+    const k = this.keys.get(key);
+    if (!k) return;
+    k.waiters.delete(session);
+    if (k.active === 0 && k.waiters.size === 0) this.keys.delete(key);
+  }
+
   /** Keys with state (tests: nothing is kept for keys nobody waits on). */
   size(): number {
     return this.keys.size;

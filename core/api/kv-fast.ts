@@ -22,7 +22,11 @@ import type { Command } from "../state/commands.ts";
 import { MAX_KV_VALUE_BYTES } from "../state/domains/kv.ts";
 import { fastJson } from "../http/fast-reply.ts";
 import { fastRoute } from "../http/fast-route.ts";
-import type { LockWriter } from "./kv-lock-write.ts";
+import { lockWaitMs, type LockWriter } from "./kv-lock-write.ts";
+import { remoteOf } from "../http/remote-addr.ts";
+import { SIGNATURE_HEADER } from "../http/rpc-signature.ts";
+import { FORWARDED_HEADER } from "../http/proxy.ts";
+import { requestToken } from "../acl/secret.ts";
 import { commitTrace } from "../cluster/raft/commit-trace.ts";
 
 export interface KvWriteFastDeps {
@@ -33,12 +37,19 @@ export interface KvWriteFastDeps {
   params: ZodType;
 }
 
-/** The one query a lock write may carry here: acquire or release, a session id's characters (anything else: the route). */
-const LOCK_QUERY = /^(acquire|release)=([A-Za-z0-9-]{1,64})$/;
+/**
+ * The one query a lock write may carry here: acquire or release, a session
+ * id's characters, and for an acquire a `wait` after it (a waiting acquire,
+ * core/api/lock-waits.ts). Anything else goes to the route.
+ */
+const LOCK_QUERY = /^(?:(release)=([A-Za-z0-9-]{1,64})|(acquire)=([A-Za-z0-9-]{1,64})(?:&wait=([0-9a-zµ.]{1,24}))?)$/;
+
+/** Headers that mark another node's hop (as kv-read-fast.ts). */
+const HOP_HEADERS = [SIGNATURE_HEADER, FORWARDED_HEADER];
 
 interface KvWrite {
   key: string;
-  lock?: { op: "acquire" | "release"; session: string };
+  lock?: { op: "acquire" | "release"; session: string; waitMs?: number };
 }
 
 export function kvWriteFast(d: KvWriteFastDeps) {
@@ -52,16 +63,39 @@ export function kvWriteFast(d: KvWriteFastDeps) {
       const q = url.indexOf("?");
       let lock: KvWrite["lock"];
       if (q !== -1) {
-        const m = LOCK_QUERY.exec(url.slice(q + 1));
+        const query = url.slice(q + 1);
+        const m = LOCK_QUERY.exec(query);
         if (!m) return undefined;
-        lock = { op: m[1] as "acquire" | "release", session: m[2]! };
+        if (m[1]) lock = { op: "release", session: m[2]! };
+        else {
+          // Another node's hop holds no slot of this node's clients: the route tells a real one (its signature) from a claimed one.
+          if (m[5] !== undefined && HOP_HEADERS.some((h) => req.headers.has(h))) return undefined;
+          // The route's own parser: a duration it refuses goes to the route, which answers why.
+          let waitMs: number | undefined;
+          try {
+            waitMs = lockWaitMs(new URLSearchParams(query));
+          } catch {
+            return undefined;
+          }
+          lock = { op: "acquire", session: m[4]!, waitMs };
+        }
       }
       // Percent-encoded keys go to the route: hono's decoding is the reference.
       if (key === "" || key.includes("%") || !d.params.safeParse({ key }).success) return undefined;
       return { key, lock };
     },
-    answer: async ({ body, taken: { key, lock }, req }) => {
+    answer: async ({ body, taken: { key, lock }, req, env, held }) => {
       const value = Buffer.from(body).toString("base64");
+      if (lock?.waitMs !== undefined) {
+        // A waiting acquire takes a blocking-read slot, as the held-limit middleware gives it on the route.
+        const path = `/v1/kv/${key}`;
+        const release = held?.hold("blocking", requestToken(req.url, (n) => req.headers.get(n) ?? undefined), remoteOf(req, env), path);
+        try {
+          return fastJson(200, await d.locks({ key, value, flags: 0, acquire: lock.session, waitMs: lock.waitMs, signal: req.signal }));
+        } finally {
+          release?.();
+        }
+      }
       if (lock) return fastJson(200, await d.locks({ key, value, flags: 0, [lock.op]: lock.session, signal: req.signal }));
       const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags: 0, cas: undefined });
       const reply = fastJson(200, out.result.ok ? out.result.value === true : false);

@@ -9,7 +9,7 @@ import { readScope } from "../acl/read-scope.ts";
 import { MAX_KV_VALUE_BYTES, type KvEntry } from "../state/domains/kv.ts";
 import { kvView } from "../state/domains/txn.ts";
 import type { WatchTopic } from "../state/watch.ts";
-import { lockWriter, type LockWriter } from "./kv-lock-write.ts";
+import { lockWaitMs, lockWriter, type LockWriter } from "./kv-lock-write.ts";
 import { kvWriteFast } from "./kv-fast.ts";
 import { kvReadFast } from "./kv-read-fast.ts";
 import type { CoreApiDeps } from "./deps.ts";
@@ -127,7 +127,7 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
     owner: "core",
     leader: "forward",
     route: createRoute({
-      method: "put", path: PATH, tags: ["kv"], summary: "Write a key (raw body); ?cas=N for check-and-set, ?flags=N",
+      method: "put", path: PATH, tags: ["kv"], summary: "Write a key (raw body); ?cas=N for check-and-set, ?flags=N; ?acquire=<session>&wait=<d> waits for a held lock (corral)",
       request: { params: keyParam, query: kvQuery },
       responses: { 200: { description: "true, or false when a cas did not match", content: { "application/json": { schema: z.boolean() } } } },
     }),
@@ -142,12 +142,13 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
       if (acquire === "" || release === "") throw consulError(500, 'Invalid session ""');
       const flags = uintParam(c, "flags") ?? 0;
       const cas = uintParam(c, "cas");
+      const waitMs = lockWaitMs(q);
       const body = new Uint8Array(await c.req.arrayBuffer());
       if (body.byteLength > MAX_KV_VALUE_BYTES) {
         throw consulError(413, `Request body(${body.byteLength} bytes) too large, max size: ${MAX_KV_VALUE_BYTES} bytes.`);
       }
       const value = Buffer.from(body).toString("base64");
-      if (acquire !== undefined || release !== undefined) return c.json(await locks({ key, value, flags, cas, acquire, release, signal: c.req.raw.signal }));
+      if (acquire !== undefined || release !== undefined) return c.json(await locks({ key, value, flags, cas, acquire, release, waitMs, signal: c.req.raw.signal }));
       const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas });
       return c.json(out.result.ok ? out.result.value === true : false);
     },

@@ -12,6 +12,10 @@
 //   check-session on the lock key) and the register they write, read with
 //   ?consistent, is checked by the linearizability checker (test/lincheck).
 //
+// Half the contenders take the lock with corral's waiting acquire
+// (`?acquire=&wait=`: a release hands the key to the first waiter in the
+// same log entry), the others with Consul's try-and-retry.
+//
 // CORRAL_LOCK_FAULT_MS sets the run length (default 20 s).
 import { afterAll, describe, expect, test } from "bun:test";
 import { TestCluster } from "../helpers/cluster.ts";
@@ -71,7 +75,9 @@ async function contender(proc: number, stopAt: number, holds: Hold[], history: H
         session = ((await r.json()) as { ID: string }).ID;
         lastRenew = t;
       }
-      const r = await call(`${node.url}/v1/kv/${LOCK}?acquire=${session}`, { method: "PUT", body: `c${proc}` });
+      // Odd contenders use the waiting acquire (a release hands the key over in its own entry), even ones Consul's try-and-retry.
+      const wait = proc % 2 === 1 ? "&wait=400ms" : "";
+      const r = await call(`${node.url}/v1/kv/${LOCK}?acquire=${session}${wait}`, { method: "PUT", body: `c${proc}` });
       const acked = now();
       if (r.status !== 200 || (await r.json()) !== true) {
         // Not ours (or unknown): keep the session alive and retry a little later.
@@ -208,7 +214,7 @@ describe("locks under faults", () => {
     const writes = history.filter((e) => e.f === "write" && e.type === "ok").length;
     console.log(
       `lock faults: ${log.join(", ")}\n` +
-        `holds ${holds.length}, hand-overs ${handovers}, overlaps ${bad.length}, fenced writes ok ${writes}, fenced refusals ${stats.fenced}, ` +
+        `holds ${holds.length} (${holds.filter((h) => h.proc % 2 === 1).length} by waiting acquires), hand-overs ${handovers}, overlaps ${bad.length}, fenced writes ok ${writes}, fenced refusals ${stats.fenced}, ` +
         `renew failures ${stats.renewFail}, ends: ${JSON.stringify(holds.reduce<Record<string, number>>((m, h) => ({ ...m, [h.why]: (m[h.why] ?? 0) + 1 }), {}))}`,
     );
     if (bad.length) console.log(JSON.stringify(bad.slice(0, 3), null, 2));

@@ -134,12 +134,17 @@ function signalNumber(sig: NodeJS.Signals): number | undefined {
   return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig];
 }
 
-/** Lock: wait until PREFIX/.lock is free, then acquire it. Returns the LockIndex. */
+/**
+ * Lock: a waiting acquire of PREFIX/.lock (the leader answers once the key
+ * is ours, first come first served; docs/coordination.md), and Consul's
+ * blocking read of the key when it answers false (its wait ended, or a node
+ * too old to wait answered at once). Returns the LockIndex.
+ */
 async function acquire(client: ApiClient, prefix: string, session: string): Promise<number> {
   const key = path(lockKey(prefix));
   let index = 0;
   for (;;) {
-    const ok = await client.request<boolean>("PUT", `${key}?acquire=${session}`, "", "application/octet-stream");
+    const ok = await client.request<boolean>("PUT", `${key}?acquire=${session}&wait=30s`, "", "application/octet-stream");
     const { index: next, pairs } = await blockingGet(client, key, 0, new AbortController().signal);
     if (ok && pairs[0]?.Session === session) return pairs[0].LockIndex;
     if (!pairs[0]?.Session) {

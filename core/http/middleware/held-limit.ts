@@ -29,6 +29,8 @@ export type HeldKind = "stream" | "blocking";
  * stream, and was counted as nothing.
  */
 export function heldKind(method: string, routedPath: string, query: URLSearchParams): HeldKind | undefined {
+  // A waiting acquire (`PUT /v1/kv/<key>?acquire=<s>&wait=<d>`, core/api/lock-waits.ts) is held like a blocking read.
+  if (method === "PUT") return routedPath.startsWith("/v1/kv/") && query.has("acquire") && query.has("wait") ? "blocking" : undefined;
   if (method !== "GET" && method !== "HEAD") return undefined;
   if (routedPath.startsWith("/v1/invoke/")) return undefined;
   if (routedPath === "/v1/events" || query.get("follow") === "true") return "stream";
@@ -128,8 +130,9 @@ export class HeldSlots {
 /** The middleware; `slots` shared with the fast paths that hold requests (one budget). */
 export function heldLimit(opts: HeldLimitOptions, slots: HeldSlots = new HeldSlots(opts)): MiddlewareHandler {
   return async function heldLimitMiddleware(c, next) {
-    // Only GET/HEAD can be held: skip the URL parse for every write.
-    const kind = c.req.method === "GET" || c.req.method === "HEAD" ? heldKind(c.req.method, c.req.path, new URL(c.req.url).searchParams) : undefined;
+    // Only GET/HEAD (and a PUT with a query: a waiting acquire) can be held: skip the URL parse for every other write.
+    const m = c.req.method;
+    const kind = m === "GET" || m === "HEAD" || (m === "PUT" && c.req.url.includes("?")) ? heldKind(m, c.req.path, new URL(c.req.url).searchParams) : undefined;
     if (!kind || isNodeSigned(c)) return next();
     // No token: the address cap alone (every tokenless client would otherwise share one budget).
     const release = slots.hold(kind, requestToken(c.req.url, (n) => c.req.header(n)), remoteAddress(c), c.req.path);
