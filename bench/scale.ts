@@ -7,7 +7,7 @@
 //     placement:  --agents 5000 --jobs 1000 --count 100     (goal allocations_per_s ≥ 4,000; Nomad C1M 3,750/s)
 //     catalog:    --agents 10000 --services 17 --watchers 10000 (goal fanout_p99_ms ≤ 1,000; Consul 172k instances < 1 s)
 //     heartbeats: --agents 10000 --seconds 30               (goal leader_cpu_percent ≤ 50)
-//     churn:      --agents 500 --seconds 600                 (goal rss_drift_percent within ±10; database bounded)
+//     churn:      --agents 500 --seconds 600 [--gc 60]       (goal rss_drift_percent within ±10; database bounded; --gc S: GC thresholds of S s)
 //   --hosts N   processes hosting the agents (default: one per 1,250 agents)
 //   --timeout S give up after S seconds (default 600)
 //   --profile DIR write each leader's CPU profile (markdown, Bun's --cpu-prof-md) into DIR
@@ -345,7 +345,13 @@ function dataBytes(dir: string): number {
  */
 async function churn(): Promise<Record<string, unknown>> {
   const SECONDS = numberFlag("seconds", 600);
-  const leaders = await startLeaders("");
+  // --gc S: the day's garbage collection compressed too (terminal jobs, evaluations, deployments and
+  // nodes down longer than S seconds are collected, every 10 s), so the run shows GC keeping up.
+  const GC_S = numberFlag("gc", 0);
+  const gc = GC_S > 0
+    ? `[leader]\njob_gc_interval = "10s"\njob_gc_threshold = "${GC_S}s"\neval_gc_threshold = "${GC_S}s"\ndeployment_gc_threshold = "${GC_S}s"\nnode_gc_threshold = "${GC_S}s"\n`
+    : "";
+  const leaders = await startLeaders(gc);
   const url = leaders.urls[0]!;
   hostsOf.push(...startHosts(leaders, { services: 2, serviceNames: 50, heartbeatMs: 2_000, watchAllocs: true }, () => undefined));
   await until("agents to join", allJoined, deadline);
@@ -400,7 +406,7 @@ async function churn(): Promise<Record<string, unknown>> {
   for (const h of hostsOf) h.send({ cmd: "stop" });
   await leaders.stop();
   return {
-    bench: "scale", scenario: "churn", leaders: LEADERS, agents: AGENTS, seconds: Math.round(wallS), jobs_registered: next, jobs_left: counts, errors,
+    bench: "scale", scenario: "churn", leaders: LEADERS, agents: AGENTS, seconds: Math.round(wallS), gc_threshold_s: GC_S || undefined, jobs_registered: next, jobs_left: counts, errors,
     rss_mb: { start: rss[0], second_quarter_floor: early, last_quarter_floor: late, max: Math.max(...rss) },
     rss_drift_percent: Math.round(((late - early) / early) * 1000) / 10, goal_rss_drift_percent: 10,
     heap_used_mb: { second_quarter_floor: heapEarly, last_quarter_floor: heapLate }, heap_drift_percent: Math.round(((heapLate - heapEarly) / heapEarly) * 1000) / 10,

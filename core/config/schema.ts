@@ -69,6 +69,7 @@ export const KEY_KINDS = {
     eval_gc_threshold: "duration",
     deployment_gc_threshold: "duration",
     node_gc_threshold: "duration",
+    tombstone_ttl: "duration",
   },
   raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size", stream: "bool" },
   agent: { leaders: "list", heartbeat: "duration" },
@@ -117,6 +118,8 @@ export const DEFAULTS = {
   deploymentGcThresholdMs: 3_600_000,
   /** Nomad's node_gc_threshold: a node down this long, with nothing live on it, is removed. */
   nodeGcThresholdMs: 24 * 3_600_000,
+  /** Consul's tombstone TTL (15 minutes): how long a deleted KV key's tombstone keeps prefix indexes moving. */
+  tombstoneTtlMs: 15 * 60_000,
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   metricsRetentionMs: 3_600_000,
@@ -338,6 +341,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       eval_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.evalGcThresholdMs),
       deployment_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.deploymentGcThresholdMs),
       node_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.nodeGcThresholdMs),
+      tombstone_ttl: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.tombstoneTtlMs),
     })
     .superRefine((v, ctx) => {
       if (v.heartbeat_interval >= v.election_timeout) {
@@ -368,7 +372,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         sessionTtlMinMs: v.session_ttl_min,
         jobTrackedVersions: v.job_tracked_versions,
         maxHeartbeatsPerSecond: v.max_heartbeats_per_second,
-        gc: { intervalMs: v.job_gc_interval, jobThresholdMs: v.job_gc_threshold, evalThresholdMs: v.eval_gc_threshold, deploymentThresholdMs: v.deployment_gc_threshold, nodeThresholdMs: v.node_gc_threshold },
+        gc: { intervalMs: v.job_gc_interval, jobThresholdMs: v.job_gc_threshold, evalThresholdMs: v.eval_gc_threshold, deploymentThresholdMs: v.deployment_gc_threshold, nodeThresholdMs: v.node_gc_threshold, tombstoneTtlMs: v.tombstone_ttl },
         electionTimeoutMs: v.election_timeout,
         heartbeatIntervalMs: v.heartbeat_interval,
         metricsRetentionMs: v.metrics_retention,

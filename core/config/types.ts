@@ -55,6 +55,8 @@ export interface GcConfig {
   deploymentThresholdMs: number;
   /** A node down for this long with no live allocation goes, with its catalog entries (Nomad's node_gc_threshold). 0: as soon as it is down. Default 24h. */
   nodeThresholdMs: number;
+  /** A deleted KV key's tombstone older than this is reaped (Consul's tombstone TTL). 0: at every collection. Default 15m. */
+  tombstoneTtlMs: number;
 }
 
 export interface LeaderConfig {

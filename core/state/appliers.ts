@@ -5,6 +5,7 @@ import type { Command, CommandOf, CommandType } from "./commands.ts";
 import type { CommandResult } from "./result.ts";
 import { nodeAppliers } from "./domains/nodes.ts";
 import { kvAppliers } from "./domains/kv.ts";
+import { kvTombstoneAppliers } from "./domains/kv-tombstones.ts";
 import { restoreAppliers } from "./domains/restore.ts";
 import { catalogAppliers } from "./domains/catalog.ts";
 import { clusterEventAppliers } from "./domains/cluster-events.ts";
@@ -33,6 +34,7 @@ export const appliers: ApplierRegistry = {
   Noop: { tables: [], apply: () => ({ ok: true }) },
   ...nodeAppliers,
   ...kvAppliers,
+  ...kvTombstoneAppliers,
   ...restoreAppliers,
   ...catalogAppliers,
   ...clusterEventAppliers,

@@ -131,7 +131,9 @@ export class Fsm {
       if (tables.includes("allocations") && this.watch.hasKeyedWaiters("allocations")) {
         (keyed ??= new Map()).set("allocations", allocNodesChangedAt(this.store.db, entry.index));
       }
-      if (tables.includes("kv") && this.watch.hasKeyedWaiters("kv")) (keyed ??= new Map()).set("kv", kvKeysChangedAt(this.store.db, entry.index));
+      // A tombstone reap names no keys: it may move every prefix's index (its floor), so it wakes every KV waiter.
+      const reap = entry.command.type === "ReapTombstones";
+      if (tables.includes("kv") && !reap && this.watch.hasKeyedWaiters("kv")) (keyed ??= new Map()).set("kv", kvKeysChangedAt(this.store.db, entry.index));
     }
     this.watch.notify(tables, keyed);
     for (const fn of this.listeners) {

@@ -4,6 +4,7 @@ import type { Store } from "../store/db.ts";
 import { nodes, type NodeRow } from "../store/schema.ts";
 import type { Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
+import { kvTombstonesUpTo } from "./domains/kv-tombstones.ts";
 import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
 import { IndexMemo } from "./index-memo.ts";
 import { blockingQuery, IndexWatch, type WatchTopic } from "./watch.ts";
@@ -39,6 +40,8 @@ export interface StateReader {
   kvList(prefix: string): KvEntry[];
   /** Highest index under `prefix`; with `visible`, of the keys it accepts only. */
   kvPrefixIndex(prefix: string, visible?: (key: string) => boolean): number;
+  /** KV tombstones deleted at or before `index` (the collector's reap). */
+  kvTombstonesUpTo(index: number): number;
   /** The service catalog (discovery plugin, DNS): each query with its blocking index. */
   catalog: CatalogReader;
   /** Jobs, evaluations, allocations, deployments, drains (scheduling loop, API, agents). */
@@ -106,6 +109,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     kvGet: kvGetAt,
     kvList: (p) => kvList(db, p),
     kvPrefixIndex: (p, visible) => kvPrefixIndex(db, p, visible),
+    kvTombstonesUpTo: (index) => kvTombstonesUpTo(db, index),
     catalog: createCatalogReader(db),
     jobs: createJobsReader(db),
     acl: createAclReader(db),
@@ -127,6 +131,7 @@ export const emptyStateReader: StateReader = {
   kvGet: () => undefined,
   kvList: () => [],
   kvPrefixIndex: () => 0,
+  kvTombstonesUpTo: () => 0,
   catalog: emptyCatalogReader,
   jobs: emptyJobsReader,
   acl: emptyAclReader,

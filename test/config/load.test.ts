@@ -55,7 +55,7 @@ describe("defaults", () => {
         peers: [], nodeTtlMs: 15000, electionTimeoutMs: 1000, heartbeatIntervalMs: 100,
         metricsRetentionMs: 3_600_000, metricsResolutionMs: 10_000, cpuWarningPercent: 90, memoryWarningPercent: 90, thresholdDurationMs: 60_000, schedulerPreemption: false,
         sessionTtlMinMs: 10_000, jobTrackedVersions: 10, maxHeartbeatsPerSecond: 1000,
-        gc: { intervalMs: 300_000, jobThresholdMs: 14_400_000, evalThresholdMs: 3_600_000, deploymentThresholdMs: 3_600_000, nodeThresholdMs: 86_400_000 },
+        gc: { intervalMs: 300_000, jobThresholdMs: 14_400_000, evalThresholdMs: 3_600_000, deploymentThresholdMs: 3_600_000, nodeThresholdMs: 86_400_000, tombstoneTtlMs: 900_000 },
       },
       raft: { sync: "full", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024, stream: true },
       agent: { leaders: [], heartbeatMs: 2000 },

@@ -7,6 +7,8 @@
 // ignores the thresholds: everything terminal goes, and every down node with
 // nothing live on it. Nodes are cut by the time they went down (stored in the
 // node row from the SetNodeStatus entry), not through the time table.
+// Deleted KV keys' tombstones older than tombstone_ttl are reaped in the same
+// round (ReapTombstones entries, core/state/domains/kv-tombstones.ts).
 import type { Logger } from "../../log.ts";
 import type { Command } from "../../state/commands.ts";
 import type { StateReader } from "../../state/reader.ts";
@@ -24,6 +26,8 @@ export interface GcTotals {
   allocs: number;
   deployments: number;
   nodes: number;
+  /** KV tombstones reaped. */
+  tombstones: number;
 }
 
 export class GcLoop {
@@ -41,7 +45,7 @@ export class GcLoop {
     now?: () => number;
   }) {
     const c = o.config;
-    this.table = new TimeTable(Math.max(c.jobThresholdMs, c.evalThresholdMs, c.deploymentThresholdMs));
+    this.table = new TimeTable(Math.max(c.jobThresholdMs, c.evalThresholdMs, c.deploymentThresholdMs, c.tombstoneTtlMs));
   }
 
   private now(): number {
@@ -52,7 +56,7 @@ export class GcLoop {
     const { config } = this.o;
     this.witness();
     // Witness often enough that the shortest threshold is resolved to about a quarter of itself (at most 10 s apart).
-    const shortest = Math.min(config.jobThresholdMs, config.evalThresholdMs, config.deploymentThresholdMs);
+    const shortest = Math.min(config.jobThresholdMs, config.evalThresholdMs, config.deploymentThresholdMs, config.tombstoneTtlMs);
     this.sampler = setInterval(() => this.witness(), Math.max(100, Math.min(10_000, shortest / 4 || 10_000)));
     this.collector = setInterval(() => {
       if (this.o.isLeader()) void this.collect(false).catch((err) => this.o.log.warn("garbage collection failed", { err: String(err) }));
@@ -71,12 +75,15 @@ export class GcLoop {
   }
 
   /** The cut-off index of each kind: the thresholds through the time table, or everything applied when forced. */
-  cutoffs(force: boolean): GcCutoffs {
+  cutoffs(force: boolean): GcCutoffs & { tombstones: number } {
     const applied = this.o.state.appliedIndex();
-    if (force) return { job: applied, eval: applied, deployment: applied, nodeDownBefore: Number.MAX_SAFE_INTEGER };
+    if (force) return { job: applied, eval: applied, deployment: applied, nodeDownBefore: Number.MAX_SAFE_INTEGER, tombstones: applied };
     const { config } = this.o;
     const at = (ms: number) => (ms === 0 ? applied : this.table.indexAt(this.now() - ms));
-    return { job: at(config.jobThresholdMs), eval: at(config.evalThresholdMs), deployment: at(config.deploymentThresholdMs), nodeDownBefore: this.now() - config.nodeThresholdMs };
+    return {
+      job: at(config.jobThresholdMs), eval: at(config.evalThresholdMs), deployment: at(config.deploymentThresholdMs),
+      nodeDownBefore: this.now() - config.nodeThresholdMs, tombstones: at(config.tombstoneTtlMs),
+    };
   }
 
   /** One collection (forced: thresholds ignored). Concurrent calls share the one running. */
@@ -93,18 +100,27 @@ export class GcLoop {
   private async round(force: boolean): Promise<GcTotals> {
     this.witness();
     const cut = this.cutoffs(force);
-    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0, nodes: 0 };
-    for (let i = 0; i < MAX_ENTRIES_PER_ROUND; i++) {
+    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0, nodes: 0, tombstones: 0 };
+    let i = 0;
+    for (; i < MAX_ENTRIES_PER_ROUND; i++) {
       const c = this.o.state.jobs.gcCandidates(cut);
       if (emptyCandidates(c)) break;
       const out = await this.o.propose({ type: "GarbageCollect", v: gcVersion(c), at: Date.now(), ...c });
       if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
-      const v = out.result.value as GcTotals;
+      const v = out.result.value as Partial<GcTotals>;
       for (const k of Object.keys(totals) as (keyof GcTotals)[]) totals[k] += v[k] ?? 0;
       // Nothing deleted though candidates were named: they changed in between; the next round sees them anew.
-      if (v.jobs + v.evals + v.allocs + v.deployments + (v.nodes ?? 0) === 0) break;
+      if ((v.jobs ?? 0) + (v.evals ?? 0) + (v.allocs ?? 0) + (v.deployments ?? 0) + (v.nodes ?? 0) === 0) break;
     }
-    if (totals.jobs + totals.evals + totals.allocs + totals.deployments + totals.nodes > 0) this.o.log.info("garbage collected", { ...totals, forced: force });
+    // Tombstones: the round's remaining entries, one batch each (the applier takes the oldest first).
+    for (; i < MAX_ENTRIES_PER_ROUND && cut.tombstones > 0 && this.o.state.kvTombstonesUpTo(cut.tombstones) > 0; i++) {
+      const out = await this.o.propose({ type: "ReapTombstones", v: 1, at: Date.now(), before: cut.tombstones });
+      if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
+      const n = (out.result.value as { tombstones: number }).tombstones;
+      totals.tombstones += n;
+      if (n === 0) break;
+    }
+    if (Object.values(totals).some((n) => n > 0)) this.o.log.info("garbage collected", { ...totals, forced: force });
     return totals;
   }
 }

@@ -7,6 +7,7 @@ import { clientOf, type Db } from "../../store/db.ts";
 import { kv, kvTombstones } from "../../store/schema.ts";
 import type { CommandResult } from "../result.ts";
 import { applyLockWrite, lockWriteResult } from "./kv-locks.ts";
+import { kvTombstoneFloor } from "./kv-tombstones.ts";
 
 /** Consul's limit on one value. */
 export const MAX_KV_VALUE_BYTES = 512 * 1024;
@@ -136,9 +137,10 @@ export function kvPrefixIndex(db: Db, prefix: string, visible?: (key: string) =>
     let max = 0;
     for (const r of db.select({ key: kv.key, m: kv.modifyIndex }).from(kv).where(liveWhere).all()) if (r.m > max && visible(r.key)) max = r.m;
     for (const r of db.select({ key: kvTombstones.key, m: kvTombstones.deleteIndex }).from(kvTombstones).where(deadWhere).all()) if (r.m > max && visible(r.key)) max = r.m;
-    return max;
+    return Math.max(max, kvTombstoneFloor(db));
   }
   const live = db.select({ m: sql<number | null>`max(${kv.modifyIndex})` }).from(kv).where(liveWhere).get();
   const dead = db.select({ m: sql<number | null>`max(${kvTombstones.deleteIndex})` }).from(kvTombstones).where(deadWhere).get();
-  return Math.max(live?.m ?? 0, dead?.m ?? 0);
+  // Reaped tombstones (kv-tombstones.ts) leave their highest index as a floor: an index never goes back.
+  return Math.max(live?.m ?? 0, dead?.m ?? 0, kvTombstoneFloor(db));
 }
