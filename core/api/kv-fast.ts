@@ -33,6 +33,8 @@ export interface KvWriteFastDeps {
   propose(cmd: Command): Promise<{ index?: number; result: { ok: boolean; value?: unknown } }>;
   /** The node's lock writer (the route's): `?acquire=`/`?release=` writes are answered here too. */
   locks: LockWriter;
+  /** Whether this node is the active leader: a waiting acquire waits there, so elsewhere the route forwards it. */
+  isLeader(): boolean;
   /** The route's path parameters schema ({ key }): a key it refuses goes to the route, which answers why. */
   params: ZodType;
 }
@@ -68,8 +70,9 @@ export function kvWriteFast(d: KvWriteFastDeps) {
         if (!m) return undefined;
         if (m[1]) lock = { op: "release", session: m[2]! };
         else {
-          // Another node's hop holds no slot of this node's clients: the route tells a real one (its signature) from a claimed one.
-          if (m[5] !== undefined && HOP_HEADERS.some((h) => req.headers.has(h))) return undefined;
+          // A waiting acquire: another node's hop holds no slot of this node's clients (the route tells a real one,
+          // signed, from a claimed one), and one that reaches a follower is forwarded by the route to the leader.
+          if (m[5] !== undefined && (HOP_HEADERS.some((h) => req.headers.has(h)) || !d.isLeader())) return undefined;
           // The route's own parser: a duration it refuses goes to the route, which answers why.
           let waitMs: number | undefined;
           try {

@@ -157,9 +157,28 @@ export function lockWriter(d: LockWriteDeps): LockWriter {
     }
   };
 
+  /**
+   * A waiting acquire on a node that is not the active leader (it reached a
+   * follower through an agent, or leadership moved while it was passed on):
+   * it still waits, by trying again each time this node's copy of the key
+   * changes, but holds no place in the leader's queue.
+   */
+  const waitElsewhere = async (w: LockWriteRequest & { acquire: string; waitMs: number }): Promise<boolean> => {
+    const deadline = Date.now() + w.waitMs;
+    for (;;) {
+      const since = keyIndex(d.state, w.key);
+      const ok = answer(await tryAcquire(w));
+      const left = deadline - Date.now();
+      if (ok || left <= 0 || w.signal?.aborted) return ok;
+      if (isLeader()) return waitForKey({ ...w, waitMs: left });
+      await d.state.blocking({ tables: [{ table: "kv", prefix: w.key }], minIndex: since, waitMs: Math.min(left, RECHECK_MS), signal: w.signal }, () => ({ index: keyIndex(d.state, w.key), value: undefined }));
+    }
+  };
+
   return async (w) => {
     const { acquire, release } = w;
     if (acquire !== undefined) {
+      if (w.waitMs && !isLeader()) return waitElsewhere({ ...w, acquire, waitMs: w.waitMs });
       const out = await tryAcquire({ ...w, acquire });
       if (out !== false || !w.waitMs || !isLeader()) return answer(out);
       return waitForKey({ ...w, acquire, waitMs: w.waitMs });

@@ -152,8 +152,10 @@ export function kvRoutes(d: CoreApiDeps, locks: LockWriter = lockWriter(d)) {
       const out = await d.propose({ type: "KVSet", v: 1, at: Date.now(), key, value, flags, cas });
       return c.json(out.result.ok ? out.result.value === true : false);
     },
+    // A waiting acquire waits in the Raft leader's queue: a leader-role follower passes it on (an agent forwards it as any write).
+    raftLeaderWhen: (c) => lockWaitMs(new URL(c.req.url).searchParams) !== undefined,
     // Plain and lock writes before hono on leader-role nodes (agents forward theirs through the route).
-    fast: d.replicator ? kvWriteFast({ propose: d.propose, locks, params: keyParam }) : undefined,
+    fast: d.replicator ? kvWriteFast({ propose: d.propose, locks, params: keyParam, isLeader: () => d.replicator!.status().isLeader }) : undefined,
   });
 
   d.routes.add({

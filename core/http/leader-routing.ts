@@ -57,6 +57,13 @@ export function routeToLeader(e: RouteEntry, shape: LeaderShape): Handler {
     };
   }
   if (mode === "leader" && shape.raftLeader) return shape.raftLeader(e.handler);
+  if (mode === "forward" && e.raftLeaderWhen && shape.raftLeader) {
+    // Some requests of a "forward" route only the Raft leader can answer as asked (e.raftLeaderWhen).
+    const when = e.raftLeaderWhen;
+    const here = answer ? async (c: Context) => answer(c, await e.handler(c)) : e.handler;
+    const there = shape.raftLeader(here);
+    return (c) => (when(c) ? there(c) : here(c));
+  }
   // Inside the gate: a follower's gate hands the request on before the handler, and its answer as it came.
   const handler = answer ? async (c: Context) => answer(c, await e.handler(c)) : e.handler;
   return (mode === "read" || e.stateRead) && shape.readGate ? shape.readGate(handler) : handler;

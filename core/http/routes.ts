@@ -35,6 +35,12 @@ export interface RouteEntry {
    * a Response to answer with), or the request to send instead (a default filled in).
    */
   beforeForward?: (c: Context<any, any, any>) => Promise<Request | Response | void> | Request | Response | void;
+  /**
+   * "forward" routes: the requests a leader-role follower must pass on to the
+   * Raft leader itself, as "leader" routes do, rather than run here (a waiting
+   * KV acquire waits in the leader's own queue, core/api/lock-waits.ts).
+   */
+  raftLeaderWhen?: (c: Context<any, any, any>) => boolean;
   /** Rewrites the answer on the node that received the request, forwarded by an agent or not. */
   answer?: (c: Context<any, any, any>, res: Response) => Response | Promise<Response>;
   /** What a caller needs when ACLs are on (core/acl/types.ts); else core/acl/route-permissions.ts decides. */

@@ -15,7 +15,7 @@ import type { Command } from "../../core/state/commands.ts";
 function setup(opts: { open?: boolean; fail?: Error; casFails?: boolean } = {}) {
   const proposed: Command[] = [];
   const registry = new Registry();
-  const fast = dispatchOne("put", "/v1/kv/{key{.*}}", kvWriteFast({
+  const fast = dispatchOne("put", "/v1/kv/{key{.*}}", kvWriteFast({ isLeader: () => true,
     propose: async (cmd) => {
       if (opts.fail) throw opts.fail;
       proposed.push(cmd);

@@ -17,7 +17,7 @@ import { killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
 function setup(answer: (w: LockWriteRequest) => Promise<boolean>, open = true) {
   const writes: LockWriteRequest[] = [];
   const registry = new Registry();
-  const fast = dispatchOne("put", "/v1/kv/{key{.*}}", kvWriteFast({
+  const fast = dispatchOne("put", "/v1/kv/{key{.*}}", kvWriteFast({ isLeader: () => true,
     propose: async () => { throw new Error("a lock write must not be proposed as a plain write"); },
     params: keyParam,
     locks: async (w) => {

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAll, sleep, startCorral, type CorralProcess } from "../helpers/proc.ts";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
+import { CLUSTER_SECRET, TestCluster } from "../helpers/cluster.ts";
 
 let dev: CorralProcess;
 beforeAll(async () => {
@@ -176,4 +177,41 @@ describe("waiting acquires with ACLs", () => {
     expect((await call(n.url, "PUT", `/v1/kv/app/lock?release=${sw}`, writer, "")).body).toBe(true);
     expect((await waiting).body).toBe(true);
   }, 60_000);
+});
+
+describe("waiting acquires on a cluster", () => {
+  let c: TestCluster;
+  afterAll(() => c?.stop());
+
+  test("sent to a follower, it is forwarded and waits on the leader (fast path and route alike)", async () => {
+    c = new TestCluster({ size: 3 });
+    await c.start();
+    const leader = await c.waitLeader();
+    const follower = c.nodes[(leader + 1) % 3]!.url;
+    const at = (url: string, path: string, body = "") => fetch(`${url}${path}`, { method: "PUT", body });
+    const mk = async () => ((await (await at(c.nodes[leader]!.url, "/v1/session/create", JSON.stringify({ LockDelay: "0s" }))).json()) as { ID: string }).ID;
+    const [a, b, d] = [await mk(), await mk(), await mk()];
+    expect(await (await at(follower, `/v1/kv/cw/lock?acquire=${a}`)).json()).toBe(true);
+    const wb = at(follower, `/v1/kv/cw/lock?acquire=${b}&wait=20s`, "b").then((r) => r.json());
+    await sleep(200);
+    const wd = at(follower, `/v1/kv/cw/lock?acquire=${d}&wait=20s&flags=2`, "d").then((r) => r.json());
+    expect(await pending(wb)).toBe(true);
+    expect(await (await at(follower, `/v1/kv/cw/lock?release=${a}`)).json()).toBe(true);
+    expect(await wb).toBe(true);
+    expect(await pending(wd, 10)).toBe(true);
+    expect(await (await at(c.nodes[leader]!.url, `/v1/kv/cw/lock?release=${b}`)).json()).toBe(true);
+    expect(await wd).toBe(true);
+
+    // Through an agent whose leader-role node is a follower: it still waits (here by watching the key, outside the leader's queue).
+    const agent = await startCorral({
+      role: "agent",
+      config: `[node]\nname = "waits-agent"\n\n[cluster]\nsecret = "${CLUSTER_SECRET}"\n\n[agent]\nleaders = ["${c.nodes[(leader + 1) % 3]!.address}"]\n`,
+    });
+    const e = await mk();
+    const we = at(agent.url, `/v1/kv/cw/lock?acquire=${e}&wait=20s`, "e").then((r) => r.json());
+    expect(await pending(we, 1000)).toBe(true);
+    expect(await (await at(c.nodes[leader]!.url, `/v1/kv/cw/lock?release=${d}`)).json()).toBe(true);
+    expect(await we).toBe(true);
+    expect(await (await at(agent.url, `/v1/kv/cw/lock?acquire=${a}&wait=500ms`)).json()).toBe(false);
+  }, 120_000);
 });
