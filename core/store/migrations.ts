@@ -6,6 +6,7 @@ import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
 import { KV_CHANGE_INDEX_MIGRATION } from "./migration-kv-change.ts";
+import { CATALOG_CHANGE_INDEX_MIGRATION } from "./migration-catalog-change.ts";
 import { ALLOC_CHANGE_INDEX_MIGRATION, LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
 import { SUMMARY_COUNTS_MIGRATION } from "./migration-summary.ts";
 
@@ -130,4 +131,6 @@ export const migrations: string[] = [
   SUMMARY_COUNTS_MIGRATION,
   // 16: KV keys and tombstones by the entry that changed them: per-key wakeups (migration-kv-change.ts).
   KV_CHANGE_INDEX_MIGRATION,
+  // 17: catalog rows and tombstones by the entry that changed them: per-service health wakeups (migration-catalog-change.ts).
+  CATALOG_CHANGE_INDEX_MIGRATION,
 ];

@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import {
   blockingParams, checkDatacenter, consulError, type Indexed, isConsulPath,
   type PluginContext, QueryCache, readScope, type ReadScope, requestBody, requestKey,
-  type Resource, type RouteHandler, type RoutePermission, setConsulHeaders,
+  type Resource, type RouteHandler, type RoutePermission, setConsulHeaders, type WatchTopic,
 } from "../../core/sdk/index.ts";
 import { FilterError, prepareFilter, type FieldType, type Filter } from "./filter.ts";
 
@@ -179,7 +179,8 @@ export async function cachedJsonRead(
   ctx: PluginContext<unknown>,
   cache: QueryCache,
   c: Context,
-  tables: readonly string[],
+  /** What the blocking read waits on; the cache version is the indexes of their tables. */
+  tables: readonly WatchTopic[],
   read: () => Indexed<unknown>,
   /** Every resource whose rules can cut the answer (required: a forgotten one would share a cut answer between tokens). */
   resources: readonly Resource[],
@@ -192,7 +193,7 @@ export async function cachedJsonRead(
     return c.json(value as never);
   }
   const key = cut ? `${requestKey(c.req.url)}#${grant}` : requestKey(c.req.url);
-  const version = () => tables.map((t) => ctx.state.tableIndex(t)).join(",");
+  const version = () => tables.map((t) => ctx.state.tableIndex(typeof t === "string" ? t : t.table)).join(",");
   const answer = await blockingRead(ctx, c, tables, () => {
     const a = cache.get(key, version(), () => {
       const r = read();
@@ -211,7 +212,7 @@ export async function cachedJsonRead(
 export async function blockingRead<T>(
   ctx: PluginContext<unknown>,
   c: Context,
-  tables: readonly string[],
+  tables: readonly WatchTopic[],
   read: () => Indexed<T>,
 ): Promise<T> {
   checkDatacenter(c, ctx.host.datacenter);

@@ -3,7 +3,7 @@
 // instance with a non-passing check, warning included (§6.2).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { CheckStatus, consulError, type PluginContext, readScope } from "../../../core/sdk/index.ts";
+import { CheckStatus, consulError, type PluginContext, readScope, serviceHealthTopics } from "../../../core/sdk/index.ts";
 import { instancesIndex, readableInstances, visibleIndex, BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readableChecks, readRoute, searchParams } from "../http.ts";
 import { hideCheckOutputs } from "../check-output.ts";
 import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
@@ -32,7 +32,8 @@ export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => bool
     const tagList = searchParams(c).getAll("tag");
     const filter = await filterParam(c, FilterTypes.serviceEntry);
     const scope = readScope(c);
-    return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
+    // Waits on its own name: a write to another service does not wake it (core/state/service-names-changed.ts).
+    return cachedJsonRead(ctx, cache, c, serviceHealthTopics(service), () => {
       const all = catalog().serviceInstances(service, { tags: tagList, withChecks: true });
       const readable = readableInstances(scope, all.value);
       const r = { index: scope.seesAll("node") ? all.index : instancesIndex(readable), value: readable };
