@@ -91,7 +91,7 @@ export type { CatalogCheckDef, NodeRef } from "../state/domains/catalog.ts";
 export { taskServiceId } from "../state/domains/jobs-read.ts";
 export type { StateReader } from "../state/reader.ts";
 export type { WatchTopic } from "../state/watch.ts";
-export { serviceHealthTopics } from "../state/service-names-changed.ts";
+export { serviceCatalogTopics, serviceHealthTopics } from "../state/service-names-changed.ts";
 export type { TaskState } from "../store/schema-jobs.ts";
 export type { AclPolicyRow, IntentionRow } from "../store/schema.ts";
 

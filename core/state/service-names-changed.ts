@@ -42,6 +42,12 @@ export function serviceHealthTopics(name: string): WatchTopic[] {
   return SERVICE_KEYED_TABLES.map((table) => ({ table, key }));
 }
 
+/** What /v1/catalog/service/<name> waits on: as a health query, without the checks (its answer has none). */
+export function serviceCatalogTopics(name: string): WatchTopic[] {
+  const key = serviceNameKey(name);
+  return SERVICE_KEYED_TABLES.filter((t) => t !== "checks").map((table) => ({ table, key }));
+}
+
 /** The key a health query on `name` waits under (the changed names are keyed the same way). */
 export const serviceNameKey = (name: string): string => name.toLowerCase();
 

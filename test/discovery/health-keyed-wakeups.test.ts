@@ -29,10 +29,10 @@ async function read(path: string) {
   return { status: res.status, index: Number(res.headers.get("x-consul-index")), body: await res.text() };
 }
 
-/** Holds `n` blocking health queries on `name` at its current index; resolves with their answers. */
-async function hold(name: string, n: number) {
-  const first = await read(`/v1/health/service/${name}`);
-  const held = Array.from({ length: n }, () => read(`/v1/health/service/${name}?index=${first.index}&wait=30s`));
+/** Holds `n` blocking queries on `path` (a health query by default) at its current index; resolves with their answers. */
+async function hold(name: string, n: number, path = `/v1/health/service/${name}`) {
+  const first = await read(path);
+  const held = Array.from({ length: n }, () => read(`${path}?index=${first.index}&wait=30s`));
   await Bun.sleep(700); // each query is evaluated once at the old index, then waits
   let returned = 0;
   for (const h of held) void h.then(() => returned++);
@@ -44,6 +44,9 @@ describe("health blocking queries wait on their own service", () => {
     await put("/v1/catalog/register", { Node: "n1", Address: "10.0.0.1", Service: { ID: "alpha-1", Service: "alpha", Port: 80 } });
     await put("/v1/catalog/register", { Node: "n2", Address: "10.0.0.2", Service: { ID: "beta-1", Service: "beta", Port: 80 } });
     const h = await hold("alpha", 10);
+    // The service's instances and its checks wait the same way.
+    const list = await hold("alpha", 3, "/v1/catalog/service/alpha");
+    const checks = await hold("alpha", 3, "/v1/health/checks/alpha");
     const before = await computed();
     for (let i = 0; i < 5; i++) {
       await put("/v1/catalog/register", { Node: "n2", Address: "10.0.0.2", Service: { ID: "beta-1", Service: "beta", Port: 81 + i } });
@@ -51,10 +54,15 @@ describe("health blocking queries wait on their own service", () => {
       await put("/v1/catalog/register", { Node: "n2", Address: "10.0.0.2", Check: { CheckID: `beta-c`, Name: "c", ServiceID: "beta-1", Status: i % 2 ? "passing" : "critical" } });
     }
     await Bun.sleep(300);
-    // Before: each of the 10 writes woke alpha's 10 watchers, which re-evaluated (one shared evaluation per write).
+    // Before: each of the 10 writes woke alpha's watchers, which re-evaluated (one shared evaluation per write and query).
     expect((await computed()) - before).toBe(0);
-    expect(h.returned()).toBe(0);
-    await put("/v1/catalog/register", { Node: "n3", Address: "10.0.0.3", Service: { ID: "alpha-2", Service: "alpha", Port: 80 } });
+    expect(h.returned() + list.returned() + checks.returned()).toBe(0);
+    await put("/v1/catalog/register", { Node: "n3", Address: "10.0.0.3", Service: { ID: "alpha-2", Service: "alpha", Port: 80 }, Check: { CheckID: "alpha-2-c", Name: "c", ServiceID: "alpha-2", Status: "passing" } });
+    for (const w of [...(await Promise.all(list.held)), ...(await Promise.all(checks.held))]) {
+      expect(w.status).toBe(200);
+      expect(w.index).toBeGreaterThan(list.index);
+      expect(w.body).toContain("alpha-2");
+    }
     const woke = await Promise.all(h.held);
     for (const w of woke) {
       expect(w.status).toBe(200);

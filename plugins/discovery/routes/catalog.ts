@@ -3,7 +3,7 @@
 // (except datacenters and members, which Consul does not block either).
 import { createRoute, z } from "@hono/zod-openapi";
 import {
-  ApiError, checkDatacenter, consulError, consulMember, type PluginContext, readScope,
+  ApiError, checkDatacenter, consulError, consulMember, type PluginContext, readScope, serviceCatalogTopics,
 } from "../../../core/sdk/index.ts";
 import { CatalogDigests } from "../digest.ts";
 import { type FastReads, sharedReadFast } from "../read-fast.ts";
@@ -96,7 +96,8 @@ export function catalogRoutes(ctx: PluginContext<unknown>, cache: QueryCache, fa
     const tagList = searchParams(c).getAll("tag");
     const filter = await filterParam(c, FilterTypes.serviceNode);
     const scope = readScope(c);
-    return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
+    // Waits on its own name, as /v1/health/service does (core/state/service-names-changed.ts).
+    return cachedJsonRead(ctx, cache, c, serviceCatalogTopics(name), () => {
       const r = catalog().serviceInstances(name, { tags: tagList });
       const readable = readableInstances(scope, r.value);
       const value = readable.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service));

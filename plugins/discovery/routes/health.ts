@@ -61,7 +61,8 @@ export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => bool
     const service = name(c, "service", "service");
     const filter = await filterParam(c, FilterTypes.healthCheck);
     const scope = readScope(c);
-    return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
+    // Its service's checks: the same rows as a health query's on that name, so the same wait.
+    return cachedJsonRead(ctx, cache, c, serviceHealthTopics(service), () => {
       const r = catalog().serviceChecks(service);
       // Names match case-insensitively: each check by its service's own name (the route checked the name
       // asked for). The index stays the name's: only a case variant the token may not read could move it.
