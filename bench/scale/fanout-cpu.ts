@@ -5,8 +5,8 @@
 // blocking query; on its answer, the next one at the new index), half on
 // /v1/health/service/svc, half on /v1/catalog/services. Each round registers
 // one more instance (it moves both) and waits until every watcher has its
-// next query on the way; the leader's CPU over the round, less its idle rate,
-// divided by N. The median of the rounds.
+// next query on the way; the leader's CPU over the round divided by N (its
+// own timers included: an upper bound). The median of the rounds.
 //
 //   BUN_CONFIG_MAX_HTTP_REQUESTS=20000 npx bun bench/scale/fanout-cpu.ts [--queries 2000 --instances 50 --rounds 7] [--profile DIR]
 // (Bun's fetch keeps at most 256 requests in flight without the variable.)
@@ -67,10 +67,8 @@ await Bun.sleep(Math.max(3000, N * 2));
 const perWatcherMs: number[] = [];
 const wallMs: number[] = [];
 for (let r = 1; r <= ROUNDS; r++) {
-  // The leader's idle rate just before (heartbeat-free: no agents; its own timers).
-  const i0 = cpuSeconds(pid);
+  // The last round's next queries are all held (no agents: nothing else reaches the leader).
   await Bun.sleep(1000);
-  const idlePerS = cpuSeconds(pid) - i0;
   round = r;
   const c0 = cpuSeconds(pid);
   const t0 = performance.now();
@@ -79,7 +77,9 @@ for (let r = 1; r <= ROUNDS; r++) {
   // The next queries are on their way: let the leader take them.
   await Bun.sleep(300);
   const wall = performance.now() - t0;
-  const used = cpuSeconds(pid) - c0 - (idlePerS * wall) / 1000;
+  // Not less an idle rate: on a loaded machine one sampled before the round is noise larger than
+  // the figure. An upper bound (the leader's own timers are in it; without agents they cost little).
+  const used = cpuSeconds(pid) - c0;
   perWatcherMs.push((used * 1000) / N);
   wallMs.push(wall - 300);
 }
