@@ -120,6 +120,11 @@ describe("with ACLs on the route answers every read (no token, a narrow token, a
     expect(narrow.filtered).toBe("true");
     const narrowWeb = await get(acl.url, "/v1/health/service/web", { "X-Consul-Token": dbOnly });
     expect(narrowWeb.status === 403 || JSON.parse(narrowWeb.body).length === 0).toBe(true);
+    // The same token from the query and as a bearer: the same cut answers.
+    expect(JSON.parse((await get(acl.url, `/v1/catalog/services?token=${dbOnly}`)).body)).toEqual({ db: [] });
+    expect(JSON.parse((await get(acl.url, "/v1/catalog/services", { Authorization: `Bearer ${dbOnly}` })).body)).toEqual({ db: [] });
+    const bearerWeb = await get(acl.url, "/v1/health/service/web?index=1&wait=1s", { Authorization: `Bearer ${dbOnly}` });
+    expect(bearerWeb.status === 403 || JSON.parse(bearerWeb.body).length === 0).toBe(true);
     // A node's signed read: the route's (which trusts the node that authorized it).
     const agent = await get(acl.url, "/v1/health/service/web", signed("/v1/health/service/web", SECRET, acl.proc.port));
     expect(JSON.parse(agent.body).map((e: { Service: { ID: string } }) => e.Service.ID)).toEqual(["web-1"]);
