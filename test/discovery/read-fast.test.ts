@@ -36,7 +36,10 @@ afterAll(killAll);
 /** The node's count of reads answered on the fast path. */
 async function fastReads(url: string, token?: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`, { headers: token ? { "X-Consul-Token": token } : {} })).text();
-  return Number(/^corral_discovery_fast_reads (\d+)/m.exec(text)?.[1] ?? NaN);
+  const m = /^corral_discovery_fast_reads (\d+)/m.exec(text);
+  // A missing metric must fail the test (NaN would equal NaN + n).
+  if (!m) throw new Error("no corral_discovery_fast_reads in /metrics");
+  return Number(m[1]);
 }
 
 async function get(url: string, path: string, headers: Record<string, string> = {}, method = "GET") {
