@@ -3,7 +3,9 @@
 // (core/debug-heap.ts), one service, then N blocking queries held open (half
 // on /v1/health/service/svc, half on /v1/catalog/services, plain, as the
 // scale harness's watchers ask); the heap after a full collection before and
-// while they are held, per query, with the object types that grew most.
+// while they are held, per query held (the leader's live Request objects
+// beyond idle: connections still queued are not counted), with the object
+// types that grew most.
 // Unsigned from this process (the per-address held-query cap is raised for
 // it); the scale harness's watchers are node-signed, which takes no slot.
 //
@@ -53,26 +55,41 @@ await Bun.sleep(500);
 const idle = await dump();
 
 const stop = new AbortController();
-const held = Array.from({ length: N }, (_, i) => {
+/** Queries that came back (an answer or an error) before the dump: not held. */
+let returned = 0;
+// Opened in batches: 20,000 connections at once overflow the leader's accept queue.
+for (let i = 0; i < N; i++) {
   const path = i % 2 ? "/v1/catalog/services" : "/v1/health/service/svc";
-  return fetch(`${leader.url}${path}?index=${index}&wait=10m`, { signal: stop.signal }).then((r) => r.status, () => 0);
-});
-await Bun.sleep(Math.max(3000, N * 2));
-const holding = await dump();
-const early = (await Promise.race([Promise.all(held), Bun.sleep(10).then(() => undefined)])) ?? [];
+  void fetch(`${leader.url}${path}?index=${index}&wait=10m`, { signal: stop.signal }).then((r) => r.text(), () => "").finally(() => returned++);
+  if (i % 500 === 499) await Bun.sleep(200);
+}
+// Held = the leader's live Request objects beyond idle (one per held query); dump until that settles,
+// as the last connections may still wait in the accept queue.
+const requests = (d: Dump) => (d.objectTypeCounts.Request ?? 0) - (idle.objectTypeCounts.Request ?? 0);
+let holding = await dump();
+for (let i = 0; i < 20; i++) {
+  await Bun.sleep(3000);
+  const next = await dump();
+  const settled = requests(next) <= requests(holding) * 1.01;
+  holding = next;
+  if (settled && requests(holding) > 0) break;
+}
+const early = returned;
+const H = Math.max(1, requests(holding));
 
 const grew = Object.entries(holding.objectTypeCounts)
   .map(([type, n]) => [type, n - (idle.objectTypeCounts[type] ?? 0)] as const)
   .filter(([, d]) => d > 0)
   .sort((a, b) => b[1] - a[1])
   .slice(0, 15)
-  .map(([type, d]) => [type, Math.round((d / N) * 100) / 100]);
+  .map(([type, d]) => [type, Math.round((d / H) * 100) / 100]);
 stop.abort();
 console.log(JSON.stringify({
-  bench: "held-heap", queries: N, returned_early: early.length,
-  heap_bytes_per_query: Math.round((holding.heapSize - idle.heapSize) / N),
-  objects_per_query: Math.round(((holding.objectCount - idle.objectCount) / N) * 10) / 10,
-  rss_kb_per_query: Math.round((holding.rss - idle.rss) / 1024 / N),
+  bench: "held-heap", queries: N, held: H, returned_early: early,
+  heap_bytes_per_query: Math.round((holding.heapSize - idle.heapSize) / H),
+  objects_per_query: Math.round(((holding.objectCount - idle.objectCount) / H) * 10) / 10,
+  rss_kb_per_query: Math.round((holding.rss - idle.rss) / 1024 / H),
+  rss_mb_held: Math.round((holding.rss - idle.rss) / 1024 / 1024),
   heap_mb: { idle: Math.round(idle.heapSize / 1e5) / 10, holding: Math.round(holding.heapSize / 1e5) / 10 },
   objects_per_query_by_type: Object.fromEntries(grew),
 }));
