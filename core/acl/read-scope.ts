@@ -68,6 +68,11 @@ export class ReadScope {
   }
 }
 
+/** A scope that sees everything, for a read no ACL acts on (a fast path, taken only while ACLs are off: core/http/cached-read-fast.ts). */
+export function openReadScope(): ReadScope {
+  return new ReadScope(OPEN);
+}
+
 /** Called by the ACL middleware once the token is known. */
 export function setReadScope(c: Context, authz: Authorizer): ReadScope {
   const scope = new ReadScope(authz);

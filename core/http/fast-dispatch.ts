@@ -135,6 +135,11 @@ function compile(e: FastEntry, shape: FastShape, route: Fetch): Compiled {
         const pre = shape.verifier.precheck(req.headers.get(SIGNATURE_HEADER), method, pathAndQueryOf(req.url), req.headers.get("host"));
         // (A v1 signature, legacy mode, announces no length: the content-length bound above is its cap.)
         if (!pre.ok || (pre.header.length !== undefined && pre.header.length !== length)) return undefined;
+      } else if (f.nodeSigned && req.headers.has(SIGNATURE_HEADER)) {
+        // A signature the node-signature middleware would not accept: the route, which treats the request as a client's.
+        if (method !== "GET") return undefined;
+        const pre = shape.verifier.precheck(req.headers.get(SIGNATURE_HEADER), method, pathAndQueryOf(req.url), req.headers.get("host"));
+        if (!pre.ok) return undefined;
       }
       return answer(c, e, shape, route, req, env, taken);
     },
@@ -149,6 +154,14 @@ const NO_BODY = new Uint8Array(0);
 const utf8 = new TextDecoder();
 
 async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch, req: Request, env: unknown, taken: unknown): Promise<Response> {
+  let signedBy: string | undefined;
+  if (!c.signed && e.fast.nodeSigned && req.headers.has(SIGNATURE_HEADER)) {
+    // As the node-signature middleware: the whole check (the empty body's hash, the nonce spent) or a client's request.
+    const v = shape.verifier.verify(req.headers.get(SIGNATURE_HEADER), c.method, pathAndQueryOf(req.url), req.headers.get("host"), NO_BODY);
+    // Unread and unspent (a refused signature remembers no nonce): the route finds the same.
+    if (!v.ok) return route(req, env);
+    signedBy = v.header.node;
+  }
   const started = e.fast.metered ? shape.metrics?.now() : undefined;
   let res: Response;
   try {
@@ -172,7 +185,7 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
         else refused = fastInvalidInput(out.error.issues[0]);
       }
     }
-    res = refused ?? await e.fast.answer({ req, body, data, taken, env, held: shape.held, leaderRead: shape.leaderRead });
+    res = refused ?? await e.fast.answer({ req, body, data, taken, env, held: shape.held, leaderRead: shape.leaderRead, signedBy });
   } catch (err) {
     if (err instanceof ApiError) res = fastError(err);
     else {

@@ -39,6 +39,8 @@ export interface FastRequest<T = true> {
   held?: HeldSlots;
   /** The read gate's wait on the leader (core/http/read-gate.ts), for a fast path of a "read" route; absent off leader-role nodes. */
   leaderRead?: (consistent: boolean, path: string) => Promise<void>;
+  /** With `nodeSigned`: the node whose valid signature the request carries (undefined: a client's request). */
+  signedBy?: string;
 }
 
 export interface FastRoute<T = true> {
@@ -60,6 +62,16 @@ export interface FastRoute<T = true> {
    * schema: test/api/raft-batch.test.ts).
    */
   surelyValid?(parsed: unknown): boolean;
+  /**
+   * A GET fast path of an unsigned route that also takes requests another
+   * node signed (an agent's forward of its client's read): the signature is
+   * checked as the node-signature middleware checks it (core/acl/node-signature.ts,
+   * the node's one verifier and nonce memory); a request whose signature
+   * fails goes to the route, which treats it as a client's. `signedBy` names
+   * the signer. Without it, the declaration's `takes` decides what a signed
+   * request gets.
+   */
+  nodeSigned?: boolean;
   /** Counted in corral_http_requests_total under the route's pattern, as the route would be. */
   metered?: boolean;
   /** The answer; may throw ApiError, answered as the route table would. */

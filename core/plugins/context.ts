@@ -136,7 +136,7 @@ export function buildContext<C>(
     route(route: RouteConfig, handler: RouteHandler, opts?: RouteOptions) {
       if (res.released) return;
       const entry: RouteEntry = { owner: name, route, handler: wrapHandler(handler), stateRead: opts?.stateRead, permission: opts?.permission,
-        leader: opts?.leader, answer: opts?.answer && ((c, res) => wrapHandler((cc) => opts.answer!(cc, res))(c)) };
+        leader: opts?.leader, fast: opts?.fast, answer: opts?.answer && ((c, res) => wrapHandler((cc) => opts.answer!(cc, res))(c)) };
       if (res.pendingRoutes) res.pendingRoutes.push(entry);
       else deps.routes.add(entry);
     },

@@ -128,6 +128,12 @@ export interface RouteOptions {
    * neither needs operator:write. See docs/acl.md.
    */
   permission?: RoutePermission;
+  /**
+   * A fast path for the route's hottest requests, run before hono
+   * (core/http/fast-route.ts; e.g. cachedReadFast): taken only while it can
+   * give exactly the route's answer.
+   */
+  fast?: import("../http/fast-route.ts").FastRoute<any>;
 }
 
 export interface PluginContext<C = unknown> {

@@ -12,6 +12,7 @@ import { applierFor, allTables, tablesOf } from "./appliers.ts";
 import { IndexWatch } from "./watch.ts";
 import { allocNodesChangedAt } from "./alloc-nodes-changed.ts";
 import { kvKeysChangedAt } from "./kv-keys-changed.ts";
+import { SERVICE_KEYED_TABLES, serviceNamesChangedAt } from "./service-names-changed.ts";
 import { applyFailedResult, isStorageFailure } from "./apply-failure.ts";
 
 export interface AppliedEntry {
@@ -134,6 +135,12 @@ export class Fsm {
       // A tombstone reap names no keys: it may move every prefix's index (its floor), so it wakes every KV waiter.
       const reap = entry.command.type === "ReapTombstones";
       if (tables.includes("kv") && !reap && this.watch.hasKeyedWaiters("kv")) (keyed ??= new Map()).set("kv", kvKeysChangedAt(this.store.db, entry.index));
+      // Health reads wait on their service's name in each catalog table they read (service-names-changed.ts).
+      const catalog = SERVICE_KEYED_TABLES.filter((t) => tables.includes(t));
+      if (catalog.some((t) => this.watch.hasKeyedWaiters(t))) {
+        const names = serviceNamesChangedAt(this.store.db, entry.index);
+        for (const t of catalog) (keyed ??= new Map()).set(t, names);
+      }
     }
     this.watch.notify(tables, keyed);
     for (const fn of this.listeners) {

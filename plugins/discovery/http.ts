@@ -7,7 +7,8 @@ import type { Context } from "hono";
 import {
   blockingParams, checkDatacenter, consulError, type Indexed, isConsulPath,
   type PluginContext, QueryCache, readScope, type ReadScope, requestBody, requestKey,
-  type Resource, type RouteHandler, type RoutePermission, setConsulHeaders,
+  type Resource, type RouteHandler, type RoutePermission, setConsulHeaders, type WatchTopic,
+  type CachedAnswer, type FastRoute, openReadScope,
 } from "../../core/sdk/index.ts";
 import { FilterError, prepareFilter, type FieldType, type Filter } from "./filter.ts";
 
@@ -139,8 +140,10 @@ export function readRoute(
   ctx: PluginContext<unknown>, def: RouteConfig, handler: RouteHandler, permission?: RoutePermission,
   /** Rewrites the answer on the node that received the request, forwarded or not (check-output.ts). */
   after?: (c: Context, res: Response) => Promise<Response>,
+  /** A fast path for its plain blocking reads (read-fast.ts). */
+  fast?: FastRoute<any>,
 ): void {
-  ctx.route(def, handler, { leader: "read", permission, answer: after });
+  ctx.route(def, handler, { leader: "read", permission, answer: after, fast });
   methodNotAllowed(ctx, def);
 }
 
@@ -179,7 +182,8 @@ export async function cachedJsonRead(
   ctx: PluginContext<unknown>,
   cache: QueryCache,
   c: Context,
-  tables: readonly string[],
+  /** What the blocking read waits on; the cache version is the indexes of their tables. */
+  tables: readonly WatchTopic[],
   read: () => Indexed<unknown>,
   /** Every resource whose rules can cut the answer (required: a forgotten one would share a cut answer between tokens). */
   resources: readonly Resource[],
@@ -192,12 +196,8 @@ export async function cachedJsonRead(
     return c.json(value as never);
   }
   const key = cut ? `${requestKey(c.req.url)}#${grant}` : requestKey(c.req.url);
-  const version = () => tables.map((t) => ctx.state.tableIndex(t)).join(",");
   const answer = await blockingRead(ctx, c, tables, () => {
-    const a = cache.get(key, version(), () => {
-      const r = read();
-      return { index: r.index, body: JSON.stringify(r.value), partial: scope.partial, filtered: scope.used };
-    });
+    const a = cache.get(key, tablesVersion(ctx, tables), () => computeShared(read, scope));
     // Made for another request with the same grant: filtered at the source as this one's would be
     // (the ACL layer must not filter it again), its rules hid the same things (the header).
     if (a.filtered) scope.used = true;
@@ -207,11 +207,46 @@ export async function cachedJsonRead(
   return c.body(answer, 200, { "Content-Type": "application/json" });
 }
 
+/** The cache version of an answer read from `tables`: their indexes (a keyed topic counts its whole table). */
+function tablesVersion(ctx: PluginContext<unknown>, tables: readonly WatchTopic[]): string {
+  return tables.map((t) => ctx.state.tableIndex(typeof t === "string" ? t : t.table)).join(",");
+}
+
+/** A shared answer: the read's value serialized once, with what the scope marked while reading. */
+function computeShared(read: () => Indexed<unknown>, scope: ReadScope): CachedAnswer {
+  const r = read();
+  return { index: r.index, body: JSON.stringify(r.value), partial: scope.partial, filtered: scope.used };
+}
+
+/**
+ * What cachedJsonRead answers a request no ACL rule cuts (the same cache key,
+ * version and bytes), without a hono context: for the fast path of the plain
+ * blocking read (read-fast.ts; core/http/cached-read-fast.ts), which is taken
+ * only while ACLs are off. `read` gets the scope it filters through (one that
+ * sees everything), as the route's does.
+ */
+export function openSharedRead(
+  ctx: PluginContext<unknown>,
+  cache: QueryCache,
+  url: string,
+  tables: readonly WatchTopic[],
+  read: (scope: ReadScope) => () => Indexed<unknown>,
+  blocking: { minIndex: number; waitMs: number; signal: AbortSignal },
+): Promise<{ index: number; body: string }> {
+  const key = requestKey(url);
+  const scope = openReadScope();
+  const evaluate = read(scope);
+  return ctx.state.blocking({ tables, ...blocking }, () => {
+    const a = cache.get(key, tablesVersion(ctx, tables), () => computeShared(evaluate, scope));
+    return { index: a.index, value: a.body };
+  }).then((r) => ({ index: r.index, body: r.value }));
+}
+
 /** B1–B8: dc check, index/wait/consistency, the blocking wait, and the X-Consul-* headers. */
 export async function blockingRead<T>(
   ctx: PluginContext<unknown>,
   c: Context,
-  tables: readonly string[],
+  tables: readonly WatchTopic[],
   read: () => Indexed<T>,
 ): Promise<T> {
   checkDatacenter(c, ctx.host.datacenter);

@@ -23,6 +23,7 @@ import { agentCheckRoutes } from "./routes/agent-checks.ts";
 import { catalogRoutes } from "./routes/catalog.ts";
 import { catalogWriteRoutes } from "./routes/catalog-write.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { FastReads } from "./read-fast.ts";
 import { CHECK_RESULT, LOCAL_CHECKS, RUNNABLE_TYPES } from "./topics.ts";
 import { HEALTH_STATE, parseHealthState } from "../health/topics.ts";
 
@@ -126,15 +127,23 @@ async function setup(ctx: PluginContext<DiscoveryConfig>): Promise<PluginHandle>
   // One answer cache for the catalog and health reads: identical blocking queries (same route, query
   // and grant) woken by one change cost one evaluation and one serialization (http.ts cachedJsonRead).
   const answers = new QueryCache(1024);
-  catalogRoutes(deps.ctx, answers);
+  // The plain blocking reads of /v1/health/service/<name> and /v1/catalog/services also have a fast path (read-fast.ts).
+  const fastReads = new FastReads();
+  catalogRoutes(deps.ctx, answers, fastReads);
   catalogWriteRoutes(deps.ctx);
-  healthRoutes(deps.ctx, hideCheckOutput, answers);
+  healthRoutes(deps.ctx, hideCheckOutput, answers, fastReads);
   const answered = ctx.metrics.gauge({
     name: "corral_discovery_read_answers", help: "Catalog and health read answers since the plugin started: computed (evaluated and serialized), or served from the answer cache",
     labelNames: ["source"] as const,
     collect: () => {
       answered.set({ source: "computed" }, answers.stats.computed);
       answered.set({ source: "cache" }, answers.stats.served);
+    },
+  });
+  const fast = ctx.metrics.gauge({
+    name: "corral_discovery_fast_reads", help: "Catalog and health blocking reads answered on their fast path (before the HTTP middleware chain) since the plugin started",
+    collect: (): void => {
+      fast.set(fastReads.count);
     },
   });
 

@@ -11,7 +11,7 @@
 // index, one request, and it tells an unknown service (404) from one with no
 // healthy instance (503). On errors the last view is kept and the query is
 // retried with backoff.
-import { type CatalogReader, type PluginContext, watchLoop, watchRemote } from "../../core/sdk/index.ts";
+import { type CatalogReader, type PluginContext, serviceHealthTopics, watchLoop, watchRemote } from "../../core/sdk/index.ts";
 import type { EndpointSpec } from "./pool.ts";
 
 export interface InstanceView {
@@ -30,8 +30,6 @@ export interface CatalogSource {
   /** Starts watching; the first update (or error) comes as soon as possible. */
   watch(service: string, on: WatchHandlers): { stop(): void };
 }
-
-const HEALTH_TABLES = ["services", "catalog_nodes", "catalog_tombstones", "nodes", "checks"] as const;
 
 /** The passing instances of one read of the local catalog. */
 export function viewFromCatalog(catalog: CatalogReader, service: string): { index: number; value: InstanceView } {
@@ -70,7 +68,8 @@ export function localSource(catalog: () => CatalogReader, blocking: PluginContex
   return {
     watch(service, on) {
       return watchLoop(async (index, signal) => {
-        const r = await blocking({ tables: HEALTH_TABLES, minIndex: index, waitMs, signal }, () => viewFromCatalog(catalog(), service));
+        // Waits on the service's own name, as /v1/health/service does (core/state/service-names-changed.ts).
+        const r = await blocking({ tables: serviceHealthTopics(service), minIndex: index, waitMs, signal }, () => viewFromCatalog(catalog(), service));
         if (signal.aborted) return index;
         // Index 0 means "first read": always report it, then only changes.
         if (index === 0 || r.index !== index) on.update(r.value);

@@ -21,6 +21,11 @@ beforeAll(async () => {
   node = await startCorral({ role: "dev", config: `[cluster]\nsecret = "${SECRET}"\n[raft]\nmax_message_bytes = ${RAFT_CAP}\n` });
   // What the KV read corpus reads.
   for (const k of ["corpus/read", "corpus/read/under"]) expect((await fetch(`${node.url}/v1/kv/${k}`, { method: "PUT", body: "value" })).status).toBe(200);
+  // What the catalog and health read corpora read.
+  for (const [nodeName, id, tag] of [["cn1", "web-1", "a"], ["cn2", "web-2", "b"]]) {
+    const body = JSON.stringify({ Node: nodeName, Address: "10.0.0.1", Service: { ID: id, Service: "web", Tags: [tag], Port: 80 }, Check: { CheckID: `${id}-c`, Name: "c", ServiceID: id, Status: tag === "a" ? "passing" : "critical" } });
+    expect((await fetch(`${node.url}/v1/catalog/register`, { method: "PUT", body, headers: { "content-type": "application/json" } })).status).toBe(200);
+  }
 }, 60_000);
 
 interface Case {
@@ -157,6 +162,57 @@ const CORPORA: Record<string, Corpus> = {
       { name: "an encoded key", path: "/v1/kv/corpus%2Fread", body: "" },
       { name: "a key over the length limit", path: "/v1/kv/" + "k".repeat(1025), body: "" },
       { name: "no key", path: "/v1/kv/", body: "" },
+    ],
+  },
+  "GET /v1/health/service/{service}": {
+    method: "GET", path: "/v1/health/service/web", signed: false, metered: true,
+    headers: ["x-consul-index", "x-consul-knownleader", "x-consul-effective-consistency", "content-security-policy", "x-content-type-options"],
+    cases: [
+      { name: "a service", body: "" },
+      { name: "an unknown service", path: "/v1/health/service/nothing-here", body: "" },
+      { name: "another case of the name", path: "/v1/health/service/WEB", body: "" },
+      { name: "a passed index", path: "/v1/health/service/web?index=1&wait=1s", body: "" },
+      { name: "an index not reached yet, a short wait", path: "/v1/health/service/web?index=99999999&wait=20ms", body: "" },
+      { name: "stale", path: "/v1/health/service/web?stale", body: "" },
+      { name: "consistent", path: "/v1/health/service/web?consistent=", body: "" },
+      { name: "our datacenter", path: "/v1/health/service/web?dc=dc1", body: "" },
+      { name: "another datacenter", path: "/v1/health/service/web?dc=elsewhere", body: "" },
+      { name: "a bad index", path: "/v1/health/service/web?index=abc", body: "" },
+      { name: "a bad wait", path: "/v1/health/service/web?index=1&wait=10", body: "" },
+      { name: "a duplicate index", path: "/v1/health/service/web?index=1&index=2", body: "" },
+      { name: "a duplicate dc", path: "/v1/health/service/web?dc=dc1&dc=elsewhere", body: "" },
+      { name: "a token in the query", path: "/v1/health/service/web?token=anything", body: "" },
+      { name: "passing", path: "/v1/health/service/web?passing", body: "" },
+      { name: "a bad passing", path: "/v1/health/service/web?passing=maybe", body: "" },
+      { name: "a tag", path: "/v1/health/service/web?tag=a", body: "" },
+      { name: "node-meta", path: "/v1/health/service/web?node-meta=rack:cn2", body: "" },
+      { name: "a filter", path: "/v1/health/service/web?filter=" + encodeURIComponent('Service.ID == "web-2"'), body: "" },
+      { name: "a bad filter", path: "/v1/health/service/web?filter=((", body: "" },
+      { name: "near", path: "/v1/health/service/web?near=_agent", body: "" },
+      { name: "an unknown parameter", path: "/v1/health/service/web?bogus=1", body: "" },
+      { name: "an encoded name", path: "/v1/health/service/w%65b", body: "" },
+      { name: "a name with a slash", path: "/v1/health/service/web/x", body: "" },
+      { name: "no name", path: "/v1/health/service/", body: "" },
+    ],
+  },
+  "GET /v1/catalog/services": {
+    method: "GET", path: "/v1/catalog/services", signed: false, metered: true,
+    headers: ["x-consul-index", "x-consul-knownleader", "x-consul-effective-consistency", "content-security-policy", "x-content-type-options"],
+    cases: [
+      { name: "the list", body: "" },
+      { name: "a passed index", path: "/v1/catalog/services?index=1&wait=1s", body: "" },
+      { name: "an index not reached yet, a short wait", path: "/v1/catalog/services?index=99999999&wait=20ms", body: "" },
+      { name: "stale", path: "/v1/catalog/services?stale", body: "" },
+      { name: "consistent", path: "/v1/catalog/services?consistent", body: "" },
+      { name: "our datacenter", path: "/v1/catalog/services?dc=dc1", body: "" },
+      { name: "another datacenter", path: "/v1/catalog/services?dc=elsewhere", body: "" },
+      { name: "a bad index", path: "/v1/catalog/services?index=-1", body: "" },
+      { name: "a duplicate wait", path: "/v1/catalog/services?index=1&wait=1s&wait=2s", body: "" },
+      { name: "a token in the query", path: "/v1/catalog/services?token=anything", body: "" },
+      { name: "node-meta (refused)", path: "/v1/catalog/services?node-meta=rack:cn1", body: "" },
+      { name: "a filter", path: "/v1/catalog/services?filter=" + encodeURIComponent('ServiceID == "web-1"'), body: "" },
+      { name: "an unknown parameter", path: "/v1/catalog/services?bogus", body: "" },
+      { name: "a trailing slash", path: "/v1/catalog/services/", body: "" },
     ],
   },
 };

@@ -3,16 +3,20 @@
 // (except datacenters and members, which Consul does not block either).
 import { createRoute, z } from "@hono/zod-openapi";
 import {
-  ApiError, checkDatacenter, consulError, consulMember, type PluginContext, readScope,
+  ApiError, checkDatacenter, consulError, consulMember, type PluginContext, readScope, serviceCatalogTopics,
 } from "../../../core/sdk/index.ts";
 import { CatalogDigests } from "../digest.ts";
+import { type FastReads, sharedReadFast } from "../read-fast.ts";
 import { instancesIndex, readableInstances, visibleIndex, BLOCKING, blockingRead, cachedJsonRead, CATALOG_TABLES, filtered, filterParam, filterValues, jsonOk, localRoute, nodeMetaFilter, pathParam, query, QueryCache, readRoute, searchParams } from "../http.ts";
 import { catalogServiceView, FilterTypes, MemberSchema, nodeView, NodeSchema, serviceNodeView, ServiceNodeSchema, AgentServiceSchema } from "../views.ts";
 
 const tags = ["catalog"];
 
-/** `cache`: the plugin's one answer cache (index.ts), shared with the health routes. */
-export function catalogRoutes(ctx: PluginContext<unknown>, cache: QueryCache): void {
+/** What /v1/catalog/services without ?filter is read from (names and tags: no node rows). */
+const SERVICE_LIST_TABLES = ["services", "catalog_tombstones"] as const;
+
+/** `cache`: the plugin's one answer cache (index.ts), shared with the health routes; `fastReads` counts its fast path's answers. */
+export function catalogRoutes(ctx: PluginContext<unknown>, cache: QueryCache, fastReads: FastReads): void {
   const catalog = () => ctx.state.catalog;
   const digests = new CatalogDigests(ctx.state);
 
@@ -49,7 +53,7 @@ export function catalogRoutes(ctx: PluginContext<unknown>, cache: QueryCache): v
     const scope = readScope(c);
     const visible = scope.seesAll("service") ? undefined : (name: string) => scope.can("service", name);
     if (visible) scope.hid();
-    if (!filter) return cachedJsonRead(ctx, cache, c, ["services", "catalog_tombstones"], () => catalog().services(visible), ["service"]);
+    if (!filter) return cachedJsonRead(ctx, cache, c, SERVICE_LIST_TABLES, () => catalog().services(visible), ["service"]);
     // As Consul: the filter sees each instance as a ServiceNode (catalog/service's element); the
     // names with a matching instance are listed with those instances' tags. The index stays the
     // unfiltered list's; node rows are in the cache version since NodeMeta/Address can match.
@@ -73,7 +77,12 @@ export function catalogRoutes(ctx: PluginContext<unknown>, cache: QueryCache): v
       const value = Object.fromEntries(Object.keys(out).sort().map((k) => [k, [...out[k]!].sort()]));
       return { index: r.index, value };
     }, ["service"]);
-  });
+  }, undefined, undefined, sharedReadFast(ctx, cache, fastReads, {
+    // The plain read (no ?filter, ?node-meta) by a scope that sees every service.
+    subject: (rest) => (rest === "" ? true : undefined),
+    tables: () => SERVICE_LIST_TABLES,
+    read: () => () => catalog().services(undefined),
+  }));
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/catalog/service/{service{.*}}", tags,
@@ -87,7 +96,8 @@ export function catalogRoutes(ctx: PluginContext<unknown>, cache: QueryCache): v
     const tagList = searchParams(c).getAll("tag");
     const filter = await filterParam(c, FilterTypes.serviceNode);
     const scope = readScope(c);
-    return cachedJsonRead(ctx, cache, c, CATALOG_TABLES, () => {
+    // Waits on its own name, as /v1/health/service does (core/state/service-names-changed.ts).
+    return cachedJsonRead(ctx, cache, c, serviceCatalogTopics(name), () => {
       const r = catalog().serviceInstances(name, { tags: tagList });
       const readable = readableInstances(scope, r.value);
       const value = readable.filter((i) => metaOk(i.node.meta)).map((i) => serviceNodeView(i.node, i.service));

@@ -3,21 +3,33 @@
 // instance with a non-passing check, warning included (§6.2).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { CheckStatus, consulError, type PluginContext, readScope } from "../../../core/sdk/index.ts";
-import { instancesIndex, readableInstances, visibleIndex, BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readableChecks, readRoute, searchParams } from "../http.ts";
+import { CheckStatus, consulError, type PluginContext, readScope, type ReadScope, serviceHealthTopics } from "../../../core/sdk/index.ts";
+import { type FastReads, sharedReadFast } from "../read-fast.ts";
+import { instancesIndex, readableInstances, visibleIndex, BLOCKING, cachedJsonRead, filtered, filterParam, HEALTH_TABLES, jsonOk, nodeMetaFilter, passingParam, pathParam, query, QueryCache, readableChecks, readRoute, type RequestFilter, searchParams } from "../http.ts";
 import { hideCheckOutputs } from "../check-output.ts";
 import { catalogServiceView, FilterTypes, healthCheckView, HealthCheckSchema, nodeView, ServiceEntrySchema } from "../views.ts";
 
 const tags = ["health"];
 
-/** `cache`: the plugin's one answer cache (index.ts), shared with the catalog routes. */
-export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => boolean, cache: QueryCache): void {
+/** `cache`: the plugin's one answer cache (index.ts), shared with the catalog routes; `fastReads` counts its fast path's answers. */
+export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => boolean, cache: QueryCache, fastReads: FastReads): void {
   const catalog = () => ctx.state.catalog;
   const outputs = (c: Context, res: Response) => hideCheckOutputs(c, res, hideOutput());
   const name = (c: Parameters<typeof pathParam>[0], p: string, what: string) => {
     const v = pathParam(c, p);
     if (!v) throw consulError(400, `Missing ${what} name`);
     return v;
+  };
+
+  /** The answer of /v1/health/service/<service>: its instances the scope may read, with their checks. */
+  const serviceHealth = (scope: ReadScope, service: string, q: { passing: boolean; metaOk: (meta: Record<string, string>) => boolean; tagList: string[]; filter: RequestFilter | undefined }) => () => {
+    const all = catalog().serviceInstances(service, { tags: q.tagList, withChecks: true });
+    const readable = readableInstances(scope, all.value);
+    const r = { index: scope.seesAll("node") ? all.index : instancesIndex(readable), value: readable };
+    const value = r.value
+      .filter((i) => q.metaOk(i.node.meta) && (!q.passing || i.checks.every((ch) => ch.status === "passing")))
+      .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) }));
+    return { index: r.index, value: filtered(value, q.filter) };
   };
 
   readRoute(ctx, createRoute({
@@ -32,16 +44,14 @@ export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => bool
     const tagList = searchParams(c).getAll("tag");
     const filter = await filterParam(c, FilterTypes.serviceEntry);
     const scope = readScope(c);
-    return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
-      const all = catalog().serviceInstances(service, { tags: tagList, withChecks: true });
-      const readable = readableInstances(scope, all.value);
-      const r = { index: scope.seesAll("node") ? all.index : instancesIndex(readable), value: readable };
-      const value = r.value
-        .filter((i) => metaOk(i.node.meta) && (!passing || i.checks.every((ch) => ch.status === "passing")))
-        .map((i) => ({ Node: nodeView(i.node), Service: catalogServiceView(i.service), Checks: i.checks.map(healthCheckView) }));
-      return { index: r.index, value: filtered(value, filter) };
-    }, ["node", "service"]);
-  }, undefined, outputs);
+    // Waits on its own name: a write to another service does not wake it (core/state/service-names-changed.ts).
+    return cachedJsonRead(ctx, cache, c, serviceHealthTopics(service), serviceHealth(scope, service, { passing, metaOk, tagList, filter }), ["node", "service"]);
+  }, undefined, outputs, sharedReadFast(ctx, cache, fastReads, {
+    // The plain read (no ?passing, ?tag, ?node-meta, ?filter): the route's with its defaults.
+    subject: (rest) => rest || undefined,
+    tables: serviceHealthTopics,
+    read: (service, scope) => serviceHealth(scope, service, { passing: false, metaOk: () => true, tagList: [], filter: undefined }),
+  }));
 
   readRoute(ctx, createRoute({
     method: "get", path: "/v1/health/checks/{service{.*}}", tags, summary: "The checks of every instance of a service; ?filter=; blocks on ?index",
@@ -51,7 +61,8 @@ export function healthRoutes(ctx: PluginContext<unknown>, hideOutput: () => bool
     const service = name(c, "service", "service");
     const filter = await filterParam(c, FilterTypes.healthCheck);
     const scope = readScope(c);
-    return cachedJsonRead(ctx, cache, c, HEALTH_TABLES, () => {
+    // Its service's checks: the same rows as a health query's on that name, so the same wait.
+    return cachedJsonRead(ctx, cache, c, serviceHealthTopics(service), () => {
       const r = catalog().serviceChecks(service);
       // Names match case-insensitively: each check by its service's own name (the route checked the name
       // asked for). The index stays the name's: only a case variant the token may not read could move it.
