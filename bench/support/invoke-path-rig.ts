@@ -68,7 +68,7 @@ export async function pathRig(tree = ROOT): Promise<PathRig> {
     for (let i = 0; i < 4; i++) {
       const c = new UpstreamConn(ep.base, () => {}, () => {});
       c.socket = {
-        write: (d: Uint8Array | string) => (queueMicrotask(() => c.handler?.data(Buffer.from(ANSWER))), size(d)),
+        write: (d: Uint8Array | string, _o?: number, l?: number) => (queueMicrotask(() => c.handler?.data(Buffer.from(ANSWER))), l ?? size(d)),
         setNoDelay: () => true, terminate() {}, pause() {}, resume() {}, end() {}, data: c,
       };
       idle.push(c);
