@@ -147,6 +147,7 @@ export class ClientConn {
   finished(close: boolean): void {
     this.busy = false;
     this.sink = null;
+    this.headBytes = null; // an exchange that ended before start() (a refusal, the mesh's own path) kept it
     if (close || this.closed) return this.close();
     this.idleSweep = this.e.sweeps();
     if (this.buf) this.pump();
