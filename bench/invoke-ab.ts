@@ -79,6 +79,7 @@ try {
     rpsVsHaproxy: f.rps / loaded.haproxy[i]!.rps,
     cpuUsPerReq: f.cpuUsPerReq ?? 0,
     addedP50Ms: unloaded[s][i]!.p50Ms - unloaded.direct[i]!.p50Ms,
+    p99VsHaproxy: f.p99Ms / loaded.haproxy[i]!.p99Ms,
   }));
   const rounds = { before: perRound("before"), after: perRound("after") };
   const summary = (s: "before" | "after") => ({
@@ -102,6 +103,7 @@ try {
       rounds_after_more_rps: wins((a, b) => a.rpsVsHaproxy > b.rpsVsHaproxy),
       rounds_after_less_cpu: wins((a, b) => a.cpuUsPerReq < b.cpuUsPerReq),
       rounds_after_less_added_p50: wins((a, b) => a.addedP50Ms < b.addedP50Ms),
+      rounds_after_lower_p99: wins((a, b) => a.p99VsHaproxy < b.p99VsHaproxy),
     },
     per_round: { before: rounds.before.map(roundOf), after: rounds.after.map(roundOf) },
   }));
@@ -111,6 +113,6 @@ try {
   await killAll();
 }
 
-function roundOf(x: { rpsVsHaproxy: number; cpuUsPerReq: number; addedP50Ms: number }) {
-  return { rps_vs_haproxy: round3(x.rpsVsHaproxy), cpu_us_per_req: x.cpuUsPerReq, added_p50_ms: round3(x.addedP50Ms) };
+function roundOf(x: { rpsVsHaproxy: number; cpuUsPerReq: number; addedP50Ms: number; p99VsHaproxy: number }) {
+  return { rps_vs_haproxy: round3(x.rpsVsHaproxy), cpu_us_per_req: x.cpuUsPerReq, added_p50_ms: round3(x.addedP50Ms), p99_vs_haproxy: round3(x.p99VsHaproxy) };
 }

@@ -107,8 +107,15 @@ export class Invoker {
       if (!(err instanceof TooManyServicesError)) throw err;
       return this.refuse(undefined, started, 503, "too_many_services", "TOO_MANY_SERVICES", err.message);
     }
-    if (!svc.loaded) return this.firstView(svc).then(() => this.admitLoaded(svc, name, token, started));
+    if (!svc.loaded) return this.admitFirstView(svc, name, token, started);
     return this.admitLoaded(svc, name, token, started);
+  }
+
+  // Closures of the slower paths in functions of their own: a function whose variables a
+  // closure captures allocates their scope on every call, whichever path it takes.
+
+  private admitFirstView(svc: ServiceEntry, name: string, token: string | undefined, started: number): Promise<ServiceEntry | Refusal> {
+    return this.firstView(svc).then(() => this.admitLoaded(svc, name, token, started));
   }
 
   private admitLoaded(svc: ServiceEntry, name: string, token: string | undefined, started: number): ServiceEntry | Refusal | Promise<ServiceEntry | Refusal> {
@@ -118,6 +125,10 @@ export class Invoker {
     }
     if (!svc.exists) return this.refuse(undefined, started, 404, "unknown_service", "UNKNOWN_SERVICE", `no service named "${name}" in the catalog`);
     if (!this.d.authorizer.enabled()) return svc;
+    return this.authorized(svc, token, started);
+  }
+
+  private authorized(svc: ServiceEntry, token: string | undefined, started: number): Promise<ServiceEntry | Refusal> {
     return Promise.resolve(this.d.authorizer.authorizeCall(token, svc.name)).then((decision) =>
       decision.allowed
         ? svc
@@ -184,6 +195,11 @@ export class Invoker {
   }
 }
 
+/** `done` that ends `span` first (a closure made only for a call with a span: see Invoker.admitFirstView). */
+function endingSpan<R extends Reply>(span: CallSpan, done: (r: R | Refusal) => void): (r: R | Refusal) => void {
+  return (r) => (span.end(r), done(r));
+}
+
 /**
  * One call's attempts, step by step: pick an instance and send; when the
  * transport settles, judge the outcome and either finish or go again after
@@ -228,7 +244,7 @@ export class Call<R extends Reply> {
     this.c = c;
     // The span's ids are those of the traceparent the front made just before (trace.ts); it ends with the answer.
     const span = (this.span = this.inv.d.spans?.begin(c));
-    this.done = span ? (r) => (span.end(r), done(r)) : done;
+    this.done = span ? endingSpan(span, done) : done;
     this.attempt = 0;
     this.tried = null;
     this.last = undefined;

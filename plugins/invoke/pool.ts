@@ -28,6 +28,8 @@ export class Endpoint {
   /** "http://host:port" (fetch) and "host:port" (the Host sent upstream). */
   readonly base: string;
   readonly hostPort: string;
+  /** "host: <hostPort>\r\n": the Host line of a head sent to it (fast/upstream.ts), made once. */
+  readonly hostLine: string;
   readonly weight: number;
   readonly breaker: breaker.BreakerState;
   /** Attempts by outcome (metrics.ts CODES); exported when /metrics is scraped. */
@@ -40,6 +42,7 @@ export class Endpoint {
     const host = spec.address.includes(":") ? `[${spec.address}]` : spec.address;
     this.hostPort = `${host}:${spec.port}`;
     this.base = `http://${this.hostPort}`;
+    this.hostLine = `host: ${this.hostPort}\r\n`;
     this.weight = Math.max(1, spec.weight);
     this.breaker = breaker.newBreaker(now);
   }

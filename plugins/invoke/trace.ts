@@ -13,14 +13,22 @@
 // kept: the hot path is as before.
 //
 // Random ids come from a pooled crypto buffer, so a call costs no syscall.
+// The raw-socket listener writes a new traceparent straight into the head it
+// sends (writeNext): no string per call.
 import type { SpanStart } from "./spans.ts";
+
+/** Where writeNext puts a traceparent: the bytes of a head being written (fast/head-bytes.ts). */
+export interface TraceSink {
+  text(s: string, bytes?: Buffer): void;
+  copy(src: Buffer, start: number, end: number): void;
+}
 
 const POOL_BYTES = 4096;
 
 export class TraceIds {
   private pool = new Uint8Array(POOL_BYTES);
-  /** The pool as lowercase hex, encoded once per refill: an id is then a slice of it. */
-  private hexPool = "";
+  /** The pool as lowercase hex (ASCII bytes), encoded once per refill: an id is then a slice or a copy of it. */
+  private hexPool = Buffer.alloc(POOL_BYTES * 2);
   private at = POOL_BYTES;
 
   /** Set when spans are recorded (OTLP export on): next() then leaves the hop's ids here for the call to claim. */
@@ -38,16 +46,42 @@ export class TraceIds {
 
   /** `bytes` random bytes as lowercase hex; never all zeros (invalid in trace context). */
   hex(bytes: number): string {
+    const at = this.take(bytes);
+    return this.hexPool.toString("latin1", at, at + bytes * 2);
+  }
+
+  /** Where in hexPool the next id of `bytes` random bytes starts (its hex is twice as long); never all zeros. */
+  private take(bytes: number): number {
     for (;;) {
       if (this.at + bytes > POOL_BYTES) {
         this.fill(this.pool);
-        this.hexPool = Buffer.from(this.pool.buffer, this.pool.byteOffset, POOL_BYTES).toString("hex");
+        const hex = this.hexPool;
+        for (let i = 0; i < POOL_BYTES; i++) {
+          const b = this.pool[i]!;
+          hex[2 * i] = HEX_DIGITS[b >> 4]!;
+          hex[2 * i + 1] = HEX_DIGITS[b & 15]!;
+        }
         this.at = 0;
       }
-      const id = this.hexPool.slice(this.at * 2, (this.at + bytes) * 2);
+      const from = this.at;
       this.at += bytes;
-      if (id !== zeros(bytes)) return id;
+      for (let i = from; i < from + bytes; i++) if (this.pool[i] !== 0) return from * 2;
     }
+  }
+
+  /**
+   * next(incoming) written to `out` (a head's bytes). A new trace, the
+   * common case, is copied from the hex pool: no string is made.
+   */
+  writeNext(incoming: string | null, out: TraceSink): void {
+    if (incoming !== null || this.recording) return out.text(this.next(incoming));
+    const span = this.take(8);
+    const trace = this.take(16);
+    out.text("00-", V00);
+    out.copy(this.hexPool, trace, trace + 32);
+    out.text("-", DASH);
+    out.copy(this.hexPool, span, span + 16);
+    out.text("-01", FLAGS01);
   }
 
   /** The traceparent to send upstream for an incoming one (or null). */
@@ -71,9 +105,10 @@ export class TraceIds {
   }
 }
 
-/** An id of `bytes` zero bytes, hex-encoded (invalid in trace context): compared against, not matched by a regex per id. */
-const ZEROS: string[] = [];
-const zeros = (bytes: number): string => (ZEROS[bytes] ??= "0".repeat(bytes * 2));
+const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
+const V00 = Buffer.from("00-", "latin1");
+const DASH = Buffer.from("-", "latin1");
+const FLAGS01 = Buffer.from("-01", "latin1");
 const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
 /** Version ff is forbidden; all-zero ids are invalid; version 00 has no suffix. */

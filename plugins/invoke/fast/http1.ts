@@ -243,13 +243,38 @@ export interface Forwarding {
 const REQUEST_HANDLED = /^(host|connection|upgrade|keep-alive|proxy-connection|te|trailer|close|content-length|transfer-encoding)$/;
 
 /**
- * The head sent upstream, without its Host line and final CRLF (per
- * attempt: `prefix + "host: <instance>\r\n\r\n"`). Fields corral does not
- * handle stay byte for byte; framing fields stay (the body is passed on
- * as is); hop-by-hop and control fields go; forwarding fields are added.
+ * Where the pieces of the head sent upstream go: a string (upstreamPrefix),
+ * or bytes copied from what the client sent (head-bytes.ts, the raw-socket
+ * listener's path: no string per request).
  */
-export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding): string {
-  const drop: Picked[] = [];
+export interface PrefixSink {
+  /** Text added by corral; `bytes`, when given, is its latin-1 encoding made once (a constant). */
+  text(s: string, bytes?: Buffer): void;
+  /** The received head's text[from, to) (its bytes, for a byte sink). */
+  part(from: number, to: number): void;
+}
+
+const enc = (s: string): [string, Buffer] => [s, Buffer.from(s, "latin1")];
+const HTTP11 = enc(" HTTP/1.1");
+const CRLF = enc("\r\n");
+const XFF = enc("x-forwarded-for: ");
+const XFP = enc("x-forwarded-proto: http\r\n");
+const XFH = enc("x-forwarded-host: ");
+const CONN_CLOSE = enc("connection: close\r\n");
+const CONN_UPGRADE = enc("connection: upgrade\r\nupgrade: ");
+/** The fields dropped from a head, in order: reused by every call (synchronous, one at a time), so none allocates a list. */
+const DROP: Picked[] = [];
+
+/**
+ * Writes the head sent upstream to `out`, without its traceparent and Host
+ * lines and final CRLF (per attempt: `+ "host: <instance>\r\n\r\n"`).
+ * Fields corral does not handle stay byte for byte; framing fields stay
+ * (the body is passed on as is); hop-by-hop and control fields go;
+ * forwarding fields are added.
+ */
+export function writeUpstreamPrefix(h: RequestHead, target: string, fwd: Omit<Forwarding, "traceparent">, out: PrefixSink): void {
+  const drop = DROP;
+  drop.length = 0;
   let xff = "";
   let proto = false;
   let fhost = false;
@@ -266,15 +291,52 @@ export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding):
     }
   }
   if (h.connection.length) addNamed(drop, connectionNamed(h.text, h.connection, REQUEST_HANDLED));
-  let out = `${h.method} ${withoutTokenParam(target)} HTTP/1.1${cut(h.text, h.firstLineEnd, drop)}\r\n`;
+  const t = withoutTokenParam(target);
+  // The request line as received up to its target ("METHOD SP target") when the target goes on unchanged.
+  if (t === h.target) out.part(0, h.method.length + 1 + t.length);
+  else {
+    out.text(h.method);
+    out.text(" ");
+    out.text(t);
+  }
+  out.text(HTTP11[0], HTTP11[1]);
+  let at = h.firstLineEnd;
+  for (const d of drop) {
+    if (d.start > at) out.part(at, d.start);
+    at = d.end;
+  }
+  if (h.text.length > at) out.part(at, h.text.length);
+  drop.length = 0;
+  out.text(CRLF[0], CRLF[1]);
   if (fwd.ip) xff = xff ? `${xff}, ${fwd.ip}` : fwd.ip;
-  if (xff) out += `x-forwarded-for: ${xff}\r\n`;
-  if (!proto) out += "x-forwarded-proto: http\r\n";
-  if (!fhost && h.host) out += `x-forwarded-host: ${h.host}\r\n`;
-  if (h.http10) out += "connection: close\r\n"; // its answer must be close-delimited or dechunked anyway
+  if (xff) {
+    out.text(XFF[0], XFF[1]);
+    out.text(xff);
+    out.text(CRLF[0], CRLF[1]);
+  }
+  if (!proto) out.text(XFP[0], XFP[1]);
+  if (!fhost && h.host) {
+    out.text(XFH[0], XFH[1]);
+    out.text(h.host);
+    out.text(CRLF[0], CRLF[1]);
+  }
+  if (h.http10) out.text(CONN_CLOSE[0], CONN_CLOSE[1]); // its answer must be close-delimited or dechunked anyway
   // An upgrade is the one hop-by-hop request the instance must see: it is what the tunnel is for.
-  else if (h.upgrade !== null) out += `connection: upgrade\r\nupgrade: ${h.upgrade}\r\n`;
-  return out + `traceparent: ${fwd.traceparent}\r\n`;
+  else if (h.upgrade !== null) {
+    out.text(CONN_UPGRADE[0], CONN_UPGRADE[1]);
+    out.text(h.upgrade);
+    out.text(CRLF[0], CRLF[1]);
+  }
+}
+
+/** writeUpstreamPrefix as a string, with the traceparent line. */
+export function upstreamPrefix(h: RequestHead, target: string, fwd: Forwarding): string {
+  let s = "";
+  writeUpstreamPrefix(h, target, fwd, {
+    text: (t) => void (s += t),
+    part: (from, to) => void (s += h.text.slice(from, to)),
+  });
+  return `${s}traceparent: ${fwd.traceparent}\r\n`;
 }
 
 export type Framing = "none" | "length" | "chunked" | "close";

@@ -90,7 +90,7 @@ export class MeshConn extends ClientConn {
     const prefix = upstreamPrefix(head, head.target, { ip: "", traceparent, mesh: true }) + xfcc;
     const source_: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
     this.head = head;
-    this.t.reset(prefix, head.method, source_, head.ascii); // what corral adds (the certificate's URI) is ASCII
+    this.t.reset(prefix, head.method, source_);
     this.t.send(ep, NO_TRY_LIMIT_MS, this.settled);
   }
 

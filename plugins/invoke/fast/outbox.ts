@@ -5,8 +5,8 @@
 // what a slow receiver has not read.
 
 export interface WritableSocket {
-  /** Bytes taken; -1 when closed. A string is written as UTF-8 (Outbox only passes ASCII ones). */
-  write(data: Uint8Array | string): number;
+  /** Bytes taken; -1 when closed. A string is written as UTF-8 (Outbox only passes ASCII ones). `offset`/`length`: a part of `data` (bytes only). */
+  write(data: Uint8Array | string, offset?: number, length?: number): number;
 }
 
 export class Outbox {
@@ -44,6 +44,27 @@ export class Outbox {
     return false;
   }
 
+  /**
+   * Writes buf[0, len) of a buffer its owner reuses (fast/head-bytes.ts):
+   * what cannot be written at once is copied, never kept as a view.
+   */
+  writeReused(buf: Uint8Array, len: number): boolean {
+    if (this.dead) return false;
+    if (this.pending.length) {
+      this.pending.push(copyOf(buf, 0, len));
+      return false;
+    }
+    const n = this.sock.write(buf, 0, len);
+    if (n === len) return true;
+    if (n < 0) {
+      this.dead = true;
+      return false;
+    }
+    this.pending.push(copyOf(buf, n, len));
+    this.onBlocked();
+    return false;
+  }
+
   /** The socket can take more (its `drain` handler). */
   drain(): void {
     while (this.pending.length && !this.dead) {
@@ -62,6 +83,11 @@ export class Outbox {
     }
     if (!this.dead) this.onFlushed();
   }
+}
+
+/** A copy of b[from, to) (a Buffer's slice() would be a view). */
+function copyOf(b: Uint8Array, from: number, to: number): Buffer {
+  return Buffer.from(b.subarray(from, to));
 }
 
 /** A head (ASCII, or latin-1 obs-text) as the bytes it was received as. */

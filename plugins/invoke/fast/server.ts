@@ -19,13 +19,16 @@ import type { ServiceEntry } from "../services.ts";
 import type { TraceIds } from "../trace.ts";
 import { BodyError, BufferedBody, StreamedBody, type BodySink } from "./bodies.ts";
 import { Forwarder } from "./forward.ts";
-import { HEAD_END, HttpError, MAX_HEAD_BYTES, simpleResponse, upstreamPrefix, type RequestHead } from "./http1.ts";
+import { HEAD_END, HttpError, MAX_HEAD_BYTES, simpleResponse, writeUpstreamPrefix, type RequestHead } from "./http1.ts";
 import { isH2Preface } from "../h2/preface.ts";
 import { Outbox } from "./outbox.ts";
 import { readRequestHead } from "./scan.ts";
 import { NO_BODY, RawTransport, type BodySource, type RawReply } from "./transport.ts";
 import { NO_ROUTE, type Route, type UpstreamConn, type UpstreamPool } from "./upstream.ts";
 import { headToken } from "./head-token.ts";
+
+const TRACEPARENT = Buffer.from("traceparent: ");
+const CRLF = Buffer.from("\r\n");
 
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
 const MAX_PIPELINED_BYTES = 256 * 1024;
@@ -82,6 +85,10 @@ export class ClientConn {
   private readonly call: Call<RawReply>;
   /** The request whose call runs (its answer is handled by `answered`). */
   protected head: RequestHead | null = null;
+  /** The bytes `head` was read from (their [0, head.text.length)), for the head sent upstream. */
+  private headBytes: Buffer | null = null;
+  /** writeUpstreamPrefix's options: the same for every request of the connection. */
+  private readonly fwdOpts: { ip: string; mesh: boolean };
   private readonly answered = (r: RawReply | Refusal): void => this.answer(r);
   protected readonly ip: string;
   /** route()'s answer for Host routing, reused (read at once by exchange()). */
@@ -104,6 +111,7 @@ export class ClientConn {
     this.fw = new Forwarder(this, e.pool, () => !this.sink || this.sink.complete);
     this.spec = { svc: undefined!, method: "", replayable: true, timeoutMs: 0, tryMs: 0, started: 0, aborted: () => this.closed };
     this.call = new Call(e.invoker, this.t, (err) => this.crashed(err));
+    this.fwdOpts = { ip: this.ip, mesh: e.callerOf !== undefined };
   }
 
   /** Idle since the sweep count `before` or earlier: closed (keep-alive connections are not kept forever). */
@@ -139,6 +147,7 @@ export class ClientConn {
   finished(close: boolean): void {
     this.busy = false;
     this.sink = null;
+    this.headBytes = null; // an exchange that ended before start() (a refusal, the mesh's own path) kept it
     if (close || this.closed) return this.close();
     this.idleSweep = this.e.sweeps();
     if (this.buf) this.pump();
@@ -227,6 +236,7 @@ export class ClientConn {
       let head: RequestHead;
       try {
         head = readRequestHead(buf, end);
+        this.headBytes = buf;
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         return this.respond(err.status, new Refusal(err.status, "BAD_REQUEST", err.message).json(), true);
@@ -258,33 +268,55 @@ export class ClientConn {
     if (body instanceof Refusal) return this.refuse(head, body);
     const target = route.target;
     const admitted = this.e.invoker.admit(route.service, head.token ?? undefined, started);
-    if (admitted instanceof Promise) {
-      admitted.then((svc) => this.admitted(head, target, body, svc, started)).catch((err) => this.crashed(err));
-    } else this.admitted(head, target, body, admitted, started);
+    if (admitted instanceof Promise) this.admitLater(admitted, head, target, body, started);
+    else this.admitted(head, target, body, admitted, started);
+  }
+
+  // The closures of the slower paths live in functions of their own: a function
+  // whose variables a closure captures allocates their scope on every call,
+  // whichever path it takes — garbage on every request (docs/invoke.md, "Performance").
+
+  private admitLater(admitted: Promise<ServiceEntry | Refusal>, head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, started: number): void {
+    admitted.then((svc) => this.admitted(head, target, body, svc, started)).catch((err) => this.crashed(err));
   }
 
   private admitted(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry | Refusal, started: number): void {
     if (svc instanceof Refusal) return this.refuse(head, svc);
-    if (this.e.callerOf) {
-      // The mesh: which service's certificate the attempts present, from the caller's token (an unknown token: none).
-      const caller = this.e.callerOf(headToken(head));
-      caller.catch(() => {}); // observed below; a client gone before its body must not leave it unhandled
-      const go = () => caller.then((c) => this.start(head, target, body, svc, started, { service: svc.name.toLowerCase(), caller: c ?? "" }));
-      if (body instanceof BufferedBody && !body.complete) body.done.then(go, () => {}).catch((err) => this.crashed(err));
-      else go().catch((err) => this.crashed(err));
-    } else if (body instanceof BufferedBody && !body.complete) {
-      // A client gone before its body arrived is the end of it: nothing to answer.
-      body.done.then(() => this.start(head, target, body, svc, started), () => {}).catch((err) => this.crashed(err));
-    } else this.start(head, target, body, svc, started);
+    if (this.e.callerOf) this.startAsCaller(this.e.callerOf, head, target, body, svc, started);
+    else if (body instanceof BufferedBody && !body.complete) this.startWithBody(body, head, target, svc, started);
+    else this.start(head, target, body, svc, started);
+  }
+
+  /** The mesh: which service's certificate the attempts present, from the caller's token (an unknown token: none). */
+  private startAsCaller(callerOf: NonNullable<Engine["callerOf"]>, head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number): void {
+    const caller = callerOf(headToken(head));
+    caller.catch(() => {}); // observed below; a client gone before its body must not leave it unhandled
+    const go = () => caller.then((c) => this.start(head, target, body, svc, started, { service: svc.name.toLowerCase(), caller: c ?? "" }));
+    if (body instanceof BufferedBody && !body.complete) body.done.then(go, () => {}).catch((err) => this.crashed(err));
+    else go().catch((err) => this.crashed(err));
+  }
+
+  /** A client gone before its body arrived is the end of it: nothing to answer. */
+  private startWithBody(body: BufferedBody, head: RequestHead, target: string, svc: ServiceEntry, started: number): void {
+    body.done.then(() => this.start(head, target, body, svc, started), () => {}).catch((err) => this.crashed(err));
   }
 
   /** Starts the call: the request goes to an instance now when one has an idle connection. */
   private start(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number, route: Route = NO_ROUTE): void {
     if (this.closed) return;
     const source: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
-    const prefix = upstreamPrefix(head, target, { ip: this.ip, traceparent: this.e.trace.next(head.traceparent), mesh: this.e.callerOf !== undefined });
+    // The head goes upstream as bytes: the client's, copied, and corral's fields written around them (head-bytes.ts).
+    const out = this.t.sendHead;
+    out.clear();
+    out.src = this.headBytes;
+    writeUpstreamPrefix(head, target, this.fwdOpts, out);
+    out.src = null;
+    out.bytes(TRACEPARENT);
+    this.e.trace.writeNext(head.traceparent, out);
+    out.bytes(CRLF);
+    this.headBytes = null;
     this.head = head;
-    this.t.reset(prefix, head.method, source, head.ascii, route);
+    this.t.reset(null, head.method, source, route);
     const policy = svc.policy;
     const spec = this.spec;
     spec.svc = svc;

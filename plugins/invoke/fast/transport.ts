@@ -12,8 +12,8 @@
 import type { Reply, Transport } from "../invoker.ts";
 import type { Endpoint } from "../pool.ts";
 import { classifyError, type FailureKind } from "../retry.ts";
+import { HeadBytes } from "./head-bytes.ts";
 import { HEAD_END, HttpError, MAX_HEAD_BYTES, type ResponseHead } from "./http1.ts";
-import { latin1 } from "./outbox.ts";
 import { readResponseHead } from "./scan.ts";
 import { NO_ROUTE, UpstreamConn, type ConnHandler, type Route, type Timed, type UpstreamPool } from "./upstream.ts";
 
@@ -49,6 +49,9 @@ export interface AttemptHooks {
 }
 
 type Settle = (out: RawReply | FailureKind) => void;
+const CRLF = Buffer.from("\r\n");
+/** A buffered body up to this size is copied behind the head and sent with it; larger ones are concatenated once. */
+const INLINE_BODY_BYTES = 8 * 1024;
 /** A request without a body. */
 export const NO_BODY: BodySource = { buffered: null };
 
@@ -66,8 +69,14 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
   deadline = 0;
   timedSlot = -1;
   method = "GET";
-  private prefix = "";
-  private ascii = true;
+  /**
+   * The request's head up to its Host line, written here by the client side
+   * before reset() (or by reset() from a string); each attempt adds its
+   * Host lines after it, in place. Kept for the connection's life: no head
+   * is built as a string per request.
+   */
+  readonly sendHead = new HeadBytes();
+  private prefixLen = 0;
   private body: BodySource = NO_BODY;
   private route: Route = NO_ROUTE;
   /** Set while an attempt is in flight (cleared when it settles). */
@@ -90,13 +99,16 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
   ) {}
 
   /**
-   * `ascii`: the prefix has no obs-text byte (RequestHead.ascii; everything
-   * corral adds is ASCII), so the head goes as a string without a check per attempt.
+   * `prefix`: the head without its Host lines and final CRLF, as latin-1
+   * text; null when it was written into `sendHead` already.
    * `route`: where the attempts go (the mesh's pool key), NO_ROUTE for an instance itself.
    */
-  reset(prefix: string, method: string, body: BodySource, ascii: boolean, route: Route = NO_ROUTE): this {
-    this.prefix = prefix;
-    this.ascii = ascii;
+  reset(prefix: string | null, method: string, body: BodySource, route: Route = NO_ROUTE): this {
+    if (prefix !== null) {
+      this.sendHead.clear();
+      this.sendHead.text(prefix);
+    }
+    this.prefixLen = this.sendHead.len;
     this.method = method;
     this.body = body;
     this.route = route;
@@ -194,10 +206,17 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     conn.handler = this;
     this.sent = true;
     this.pool.deadlines.add(this);
-    const text = `${this.prefix}${this.pool.hostLines(this.ep, this.route)}\r\n`;
-    // An ASCII head goes as a string (Bun encodes it natively); obs-text needs its latin-1 bytes.
-    if (this.body.buffered) conn.out.write(Buffer.concat([latin1(text), this.body.buffered]));
-    else conn.out.write(this.ascii ? text : latin1(text));
+    const h = this.sendHead;
+    h.len = this.prefixLen;
+    h.utf8(this.pool.hostLines(this.ep, this.route));
+    h.bytes(CRLF);
+    // Head and a small body in one write (one send(2)); a large one is not copied into the head's buffer.
+    const body = this.body.buffered;
+    if (body && body.byteLength > INLINE_BODY_BYTES) conn.out.write(Buffer.concat([h.buf.subarray(0, h.len), body]));
+    else {
+      if (body) h.copy(body, 0, body.byteLength);
+      conn.out.writeReused(h.buf, h.len);
+    }
     this.body.attach?.(conn);
   }
 

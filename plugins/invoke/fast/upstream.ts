@@ -38,7 +38,7 @@ export class UpstreamConn {
     onBlocked: () => void,
     onFlushed: () => void,
   ) {
-    this.out = new Outbox({ write: (d) => this.socket.write(d) }, onBlocked, onFlushed);
+    this.out = new Outbox({ write: (d, o, l) => (o === undefined ? this.socket.write(d) : this.socket.write(d, o, l)) }, onBlocked, onFlushed);
   }
 
   /** The current streamed request body pauses and resumes with our send buffer. */
@@ -125,7 +125,7 @@ export class UpstreamPool {
 
   /** The head's last field lines for an attempt to `ep` (Host; the mesh's pool adds its own). */
   hostLines(ep: Endpoint, _route: Route): string {
-    return `host: ${ep.hostPort}\r\n`;
+    return ep.hostLine;
   }
 
   /** Which idle connections may carry an attempt to `ep` for `route`: the instance's. */
