@@ -12,6 +12,7 @@ import type { Job } from "../../scheduler/jobspec/types.ts";
 import { listLaunches } from "./launches.ts";
 import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
+import { allocDeletionNodesSince, allocsLiteChangedSince, liveAllocsLiteOnNode } from "./alloc-changes.ts";
 import { allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode } from "./jobs-prepared.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
@@ -51,6 +52,14 @@ export interface JobsReader {
    * allocation, and decoding each one's group spec and task states was most of that read.
    */
   liveAllocsLite(): LiveAllocLite[];
+  /**
+   * What changed since `index` (alloc-changes.ts), for readers that keep the live allocations
+   * in memory: every allocation written after it (any status), and the nodes that lost rows
+   * to a deletion after it.
+   */
+  allocsChangedSince(index: number): { changed: LiveAllocLite[]; deletedOnNodes: string[] };
+  /** One node's live allocations, placement columns only. */
+  liveAllocsLiteOnNode(nodeId: string): LiveAllocLite[];
   /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
   nodeAllocIndex(nodeId: string): number;
   listEvals(filter?: { namespace?: string; jobId?: string; status?: EvalStatus[] }): EvalRow[];
@@ -113,6 +122,8 @@ export function createJobsReader(db: Db): JobsReader {
         desiredStatus: allocations.desiredStatus, clientStatus: allocations.clientStatus, taskGroupIndex: allocations.taskGroupIndex,
       }).from(allocations)
         .where(and(eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]))).all(),
+    allocsChangedSince: (index) => ({ changed: allocsLiteChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
+    liveAllocsLiteOnNode: (nodeId) => liveAllocsLiteOnNode(db).all({ nodeId }),
     // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
       Math.max(1, nodeAllocDeleteIndex(db, nodeId),
@@ -166,6 +177,8 @@ export const emptyJobsReader: JobsReader = {
   getAlloc: () => undefined,
   liveAllocs: () => [],
   liveAllocsLite: () => [],
+  allocsChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
+  liveAllocsLiteOnNode: () => [],
   nodeAllocIndex: () => 1,
   listEvals: () => [],
   getEval: () => undefined,
