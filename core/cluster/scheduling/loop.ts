@@ -101,7 +101,8 @@ export class SchedulingLoop {
     this.queue = new EvalQueue();
     this.queuedJobs.clear();
     this.delayed.clear();
-    this.live = undefined; // a new term (or a restored snapshot) reads it afresh
+    this.live = undefined; // a new term (or a restored snapshot) reads these afresh
+    this.watcher.reset();
     this.periodic.stop();
     this.active = isLeader;
     if (!isLeader) return;

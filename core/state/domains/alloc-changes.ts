@@ -5,7 +5,7 @@
 // records the entry's index per node (alloc-delete.ts), both indexed
 // (migration 14), so each read costs what changed, not the table's size.
 // Only the columns placement reads: no group spec or task states to decode.
-import { and, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
 import { clientOf, type Db } from "../../store/db.ts";
 import { preparedQuery } from "../../store/prepared.ts";
 import { allocations } from "../../store/schema-jobs.ts";
@@ -22,6 +22,13 @@ const liteColumns = {
 /** Every allocation written after `index`, whatever its status (a stop or a finish is a change too). */
 export const allocsLiteChangedSince = preparedQuery((db) =>
   db.select(liteColumns).from(allocations).where(gt(allocations.modifyIndex, p("index"))).prepare());
+
+/** Every column but the group spec (AllocLean): what the health watcher follows. */
+const { groupSpec: _groupSpec, ...leanColumns } = getTableColumns(allocations);
+
+/** Every allocation written after `index`, without its group spec. */
+export const allocsLeanChangedSince = preparedQuery((db) =>
+  db.select(leanColumns).from(allocations).where(gt(allocations.modifyIndex, p("index"))).prepare());
 
 /** One node's live allocations (after some of its rows were deleted). */
 export const liveAllocsLiteOnNode = preparedQuery((db) =>
