@@ -5,7 +5,7 @@
 // records the entry's index per node (alloc-delete.ts), both indexed
 // (migration 14), so each read costs what changed, not the table's size.
 // Only the columns placement reads: no group spec or task states to decode.
-import { and, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
 import { clientOf, type Db } from "../../store/db.ts";
 import { preparedQuery } from "../../store/prepared.ts";
 import { allocations } from "../../store/schema-jobs.ts";
@@ -41,3 +41,8 @@ export function allocDeletionNodesSince(db: Db, index: number): string[] {
   const rows = clientOf(db).prepare("SELECT node_id AS n FROM node_alloc_deletions WHERE delete_index > ?").all(index) as { n: string }[];
   return rows.map((r) => r.n);
 }
+
+/** What identifies a version of each of a node's allocations, in the order the full read lists them. */
+export const nodeAllocStamps = preparedQuery((db) =>
+  db.select({ id: allocations.id, jobId: allocations.jobId, modifyIndex: allocations.modifyIndex }).from(allocations)
+    .where(eq(allocations.nodeId, p("nodeId"))).orderBy(asc(allocations.createIndex), asc(allocations.id)).prepare());

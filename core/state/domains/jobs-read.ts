@@ -12,7 +12,7 @@ import type { Job } from "../../scheduler/jobspec/types.ts";
 import { listLaunches } from "./launches.ts";
 import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
-import { allocDeletionNodesSince, allocsLeanChangedSince, allocsLiteChangedSince, liveAllocsLiteOnNode } from "./alloc-changes.ts";
+import { allocDeletionNodesSince, allocsLeanChangedSince, allocsLiteChangedSince, liveAllocsLiteOnNode, nodeAllocStamps } from "./alloc-changes.ts";
 import { allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode } from "./jobs-prepared.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
@@ -60,6 +60,8 @@ export interface JobsReader {
   allocsChangedSince(index: number): { changed: LiveAllocLite[]; deletedOnNodes: string[] };
   /** allocsChangedSince with every column but the group spec (the health watcher). */
   allocsLeanChangedSince(index: number): { changed: AllocLean[]; deletedOnNodes: string[] };
+  /** A node's allocations as id, job and modify index only (listAllocs' order): which changed since an answer. */
+  nodeAllocStamps(nodeId: string): { id: string; jobId: string; modifyIndex: number }[];
   /** One node's live allocations, placement columns only. */
   liveAllocsLiteOnNode(nodeId: string): LiveAllocLite[];
   /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
@@ -126,6 +128,7 @@ export function createJobsReader(db: Db): JobsReader {
         .where(and(eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]))).all(),
     allocsChangedSince: (index) => ({ changed: allocsLiteChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
     allocsLeanChangedSince: (index) => ({ changed: allocsLeanChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
+    nodeAllocStamps: (nodeId) => nodeAllocStamps(db).all({ nodeId }),
     liveAllocsLiteOnNode: (nodeId) => liveAllocsLiteOnNode(db).all({ nodeId }),
     // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
@@ -182,6 +185,7 @@ export const emptyJobsReader: JobsReader = {
   liveAllocsLite: () => [],
   allocsChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
   allocsLeanChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
+  nodeAllocStamps: () => [],
   liveAllocsLiteOnNode: () => [],
   nodeAllocIndex: () => 1,
   listEvals: () => [],
