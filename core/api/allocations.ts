@@ -111,8 +111,10 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
     // Keyed by node: only entries that change this node's allocations wake it (core/state/alloc-nodes-changed.ts).
     // Each allocation is read and serialized again only when it changed (node-alloc-answers.ts).
     const out = await d.state.blocking({ tables: [{ table: "allocations", key: nodeId }], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
-      const { kept, parts } = answers.answer(nodeId, (stamps) => scope.keep(stamps, "job", (a) => a.jobId));
-      return { index: everyJob ? d.state.jobs.nodeAllocIndex(nodeId) : Math.max(1, ...kept.map((a) => a.modifyIndex)), value: parts };
+      const { all, kept, parts } = answers.answer(nodeId, (stamps) => scope.keep(stamps, "job", (a) => a.jobId));
+      // nodeAllocIndex, from the rows just read: the larger of their modify indexes and the node's last deletion.
+      const index = everyJob ? Math.max(1, d.state.jobs.nodeAllocDeleteIndex(nodeId), ...all.map((a) => a.modifyIndex)) : Math.max(1, ...kept.map((a) => a.modifyIndex));
+      return { index, value: parts };
     });
     c.header("X-Corral-Index", String(out.index));
     // The bytes c.json(allocViews(rows)) wrote: an array's JSON is its elements' JSON joined with commas.

@@ -56,7 +56,7 @@ export class NodeAllocAnswers {
    * The node's allocations that `keep` keeps (an ACL scope), with each one's JSON, read and
    * serialized only where its modify index (or the node's name) changed since the last answer.
    */
-  answer(nodeId: string, keep: (stamps: AllocStamp[]) => AllocStamp[] = (s) => s): { kept: AllocStamp[]; parts: string[] } {
+  answer(nodeId: string, keep: (stamps: AllocStamp[]) => AllocStamp[] = (s) => s): { all: AllocStamp[]; kept: AllocStamp[]; parts: string[] } {
     const all = this.src.stamps(nodeId);
     const name = this.src.nodeName(nodeId);
     let cache = this.nodes.get(nodeId);
@@ -88,7 +88,7 @@ export class NodeAllocAnswers {
     this.entries += cache.size - before;
     if (cache.size > 0) this.nodes.set(nodeId, cache);
     this.evict();
-    return { kept, parts };
+    return { all, kept, parts };
   }
 
   /** Allocations whose JSON is kept (tests; memory). */

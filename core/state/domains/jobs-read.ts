@@ -62,6 +62,8 @@ export interface JobsReader {
   allocsLeanChangedSince(index: number): { changed: AllocLean[]; deletedOnNodes: string[] };
   /** A node's allocations as id, job and modify index only (listAllocs' order): which changed since an answer. */
   nodeAllocStamps(nodeId: string): { id: string; jobId: string; modifyIndex: number }[];
+  /** Index of the last entry that deleted one of the node's allocations; 0 when none did (nodeAllocIndex is the larger of this and its rows' modify indexes). */
+  nodeAllocDeleteIndex(nodeId: string): number;
   /** One node's live allocations, placement columns only. */
   liveAllocsLiteOnNode(nodeId: string): LiveAllocLite[];
   /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
@@ -129,6 +131,7 @@ export function createJobsReader(db: Db): JobsReader {
     allocsChangedSince: (index) => ({ changed: allocsLiteChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
     allocsLeanChangedSince: (index) => ({ changed: allocsLeanChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
     nodeAllocStamps: (nodeId) => nodeAllocStamps(db).all({ nodeId }),
+    nodeAllocDeleteIndex: (nodeId) => nodeAllocDeleteIndex(db, nodeId),
     liveAllocsLiteOnNode: (nodeId) => liveAllocsLiteOnNode(db).all({ nodeId }),
     // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
@@ -186,6 +189,7 @@ export const emptyJobsReader: JobsReader = {
   allocsChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
   allocsLeanChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
   nodeAllocStamps: () => [],
+  nodeAllocDeleteIndex: () => 0,
   liveAllocsLiteOnNode: () => [],
   nodeAllocIndex: () => 1,
   listEvals: () => [],
