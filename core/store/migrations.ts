@@ -6,7 +6,6 @@ import { SESSIONS_MIGRATION } from "./migration-sessions.ts";
 import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.ts";
 import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
 import { KV_CHANGE_INDEX_MIGRATION } from "./migration-kv-change.ts";
-import { NODE_ALLOC_STAMPS_MIGRATION } from "./migration-node-alloc-stamps.ts";
 import { ALLOC_CHANGE_INDEX_MIGRATION, LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
 import { SUMMARY_COUNTS_MIGRATION } from "./migration-summary.ts";
 
@@ -131,6 +130,4 @@ export const migrations: string[] = [
   SUMMARY_COUNTS_MIGRATION,
   // 16: KV keys and tombstones by the entry that changed them: per-key wakeups (migration-kv-change.ts).
   KV_CHANGE_INDEX_MIGRATION,
-  // 17: a node's allocations as (id, job, modify index), in list order, from the index alone (migration-node-alloc-stamps.ts).
-  NODE_ALLOC_STAMPS_MIGRATION,
 ];
