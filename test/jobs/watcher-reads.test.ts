@@ -1,8 +1,10 @@
-// The health watcher reads each rolling-out job's allocations once per tick,
-// for its candidates and its deployment's outcome alike (it read them twice,
-// every second, for every job with a running deployment), without their
-// group specs (no full rows), and still decides the same: a deployment whose
-// allocations are all healthy succeeds.
+// The health watcher reads each rolling-out job's allocations once, for its
+// candidates and its deployment's outcome alike (it read them twice per tick,
+// then once per tick, every second, for every job with a running
+// deployment), without their group specs (no full rows); after that it reads
+// only the allocations written since its last tick (watched-allocs.ts), and
+// still decides the same: a deployment whose allocations are all healthy
+// succeeds, and one whose allocation turns unhealthy since fails.
 import { expect, test } from "bun:test";
 import { HealthWatcher } from "../../core/cluster/scheduling/watcher.ts";
 import { silentLogger } from "../../core/log.ts";
@@ -12,7 +14,7 @@ import type { AllocRow, DeploymentRow, JobRow } from "../../core/store/schema-jo
 import { groupHash } from "../../core/cluster/scheduling/views.ts";
 import { simpleJob } from "./fixtures.ts";
 
-test("one read of a rolling-out job's allocations per tick; its deployment still succeeds", async () => {
+test("one read of a rolling-out job's allocations, then only what changed; its deployment's outcome still follows them", async () => {
   const spec = simpleJob("web", { count: 2 });
   const job = { namespace: "default", id: "web", version: 0, stop: false, stableVersion: null, spec, priority: 50, type: "service" } as unknown as JobRow;
   const hash = groupHash(spec, spec.groups[0]!);
@@ -22,8 +24,12 @@ test("one read of a rolling-out job's allocations per tick; its deployment still
   }) as unknown as AllocRow;
   const dep = { id: "d1", namespace: "default", jobId: "web", jobVersion: 0, status: "running", groups: { web: { desired: 2, placed: 2, healthy: 2, unhealthy: 0, autoRevert: false } } } as unknown as DeploymentRow;
   let reads = 0;
+  let allocsIndex = 10;
+  let changed: AllocRow[] = [];
   const state = {
+    tableIndex: (t: string) => (t === "allocations" ? allocsIndex : 1),
     jobs: {
+      allocsLeanChangedSince: (since: number) => ({ changed: changed.filter(() => since < allocsIndex), deletedOnNodes: [] }),
       listDeployments: () => [dep],
       healthCandidates: () => [],
       jobAllocsLean: () => (reads++, [alloc("a1"), alloc("a2")]),
@@ -44,4 +50,13 @@ test("one read of a rolling-out job's allocations per tick; its deployment still
   await w.tick();
   expect(reads).toBe(1);
   expect(proposed).toEqual([{ type: "UpdateDeployment", v: 1, at: 1_000_000, health: [], deployments: [{ id: "d1", status: "successful", description: "every allocation is healthy" }] }]);
+  await w.tick(); // nothing changed: nothing read
+  expect(reads).toBe(1);
+  // One allocation turns unhealthy: the next tick reads that row only, and the deployment fails.
+  changed = [{ ...alloc("a2"), taskGroupIndex: 1, health: "unhealthy" } as AllocRow];
+  allocsIndex = 11;
+  proposed.length = 0;
+  await w.tick();
+  expect(reads).toBe(1);
+  expect(proposed).toEqual([{ type: "UpdateDeployment", v: 1, at: 1_000_000, health: [], deployments: [{ id: "d1", status: "failed", description: "allocation a2 (web[1]) is unhealthy" }] }]);
 });

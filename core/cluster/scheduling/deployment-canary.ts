@@ -20,6 +20,7 @@ import { schedule, type AllocationView, type Job, type Placement, type Plan, typ
 import { holdsResources } from "../../state/domains/jobs-common.ts";
 import type { PlanPlacement } from "../../state/domains/jobs-commands.ts";
 import type { EvalInput } from "./evaluate.ts";
+import { otherLiveOf } from "./live-cluster.ts";
 import { allocView, nodeViews } from "./views.ts";
 
 export interface CanaryPrep {
@@ -134,7 +135,8 @@ export function prepareCanaries(input: EvalInput, spec: Job, hashes: ReadonlyMap
   prep.input = {
     ...input,
     jobAllocs: main.filter((a) => !displaced.has(a.id)),
-    otherLive: [...input.otherLive, ...apartAsOthers],
+    // Only with canaries apart does the input need a list of the others (the LiveCluster's index holds them as this job's).
+    ...(apartAsOthers.length ? { otherLive: [...otherLiveOf(input), ...apartAsOthers] } : {}),
   };
   return prep;
 }
@@ -157,7 +159,7 @@ export function placeCanaries(prep: CanaryPrep, original: EvalInput, spec: Job, 
   const snapshot = {
     nodes: nodeViews(original.nodes, original.drains),
     allocations: [
-      ...original.otherLive.map((a) => allocView(a)).filter((a) => !stopping.has(a.id)),
+      ...otherLiveOf(original).map((a) => allocView(a)).filter((a) => !stopping.has(a.id)),
       ...original.jobAllocs.filter((a) => holdsResources(a) && !stopping.has(a.id)).map(held),
       ...planned,
     ],

@@ -24,6 +24,7 @@ import { rescheduleDecision, settled } from "./policy.ts";
 import { inPlaceUpdates } from "./inplace.ts";
 import { allocView, groupHash, nodeViews } from "./views.ts";
 import { inPlaceMisfits } from "./inplace-misfit.ts";
+import { otherLiveOf, type LiveCluster } from "./live-cluster.ts";
 import { commitCanaries, placeCanaries, prepareCanaries } from "./deployment-canary.ts";
 
 export interface EvalInput {
@@ -37,8 +38,14 @@ export interface EvalInput {
   drains: readonly NodeDrainRow[];
   /** Every allocation of this job the state still holds. */
   jobAllocs: readonly AllocRow[];
-  /** Live allocations of every other job (they hold resources and ports). */
-  otherLive: readonly LiveAllocLite[];
+  /** Live allocations of every other job (they hold resources and ports); or, from the loop, `cluster`. */
+  otherLive?: readonly LiveAllocLite[];
+  /**
+   * Every live allocation of the cluster, kept by the loop (live-cluster.ts) over `nodes` and
+   * `drains`: the main placement then schedules on its index instead of indexing a snapshot of
+   * every allocation per evaluation. Either this or otherLive.
+   */
+  cluster?: LiveCluster;
   /** Deployments of this job, newest first. */
   deployments: readonly DeploymentRow[];
   preemption: boolean;
@@ -90,9 +97,12 @@ export function evaluate(input: EvalInput): EvalOutcome {
   for (const id of misfits.keys()) replace.add(id);
   const { held, next } = holdFailed(input, spec, hashes);
   const views = input.jobAllocs.map((a) => allocView(a, replace.has(a.id) || next.has(a.id) ? "failed" : undefined));
-  const snapshot = { nodes: nodeViews(input.nodes, input.drains), allocations: [...input.otherLive.map((a) => allocView(a)), ...views] };
   // As in Nomad's defaults, system jobs may always preempt lower-priority work to get onto a node.
-  const plan = schedule(snapshot, spec, input.evalId, { preemption: input.preemption || spec.type === "system" });
+  const opts = { preemption: input.preemption || spec.type === "system" };
+  // Canaries kept apart join the others under another name (deployment-canary.ts): only then is a list built.
+  const plan = input.cluster && input.otherLive === undefined
+    ? input.cluster.withJob(input.namespace, input.jobId, views, (index) => schedule(index, spec, input.evalId, opts))
+    : schedule({ nodes: nodeViews(input.nodes, input.drains), allocations: [...otherLiveOf(input).map((a) => allocView(a)), ...views] }, spec, input.evalId, opts);
 
   const byId = new Map(input.jobAllocs.map((a) => [a.id, a]));
   for (const id of replace) {

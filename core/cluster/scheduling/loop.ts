@@ -23,7 +23,8 @@ import type { NodeRow } from "../../store/schema.ts";
 import { EvalQueue, jobDemand, jobKey, type Evaluation, type Job } from "../../scheduler/index.ts";
 import { evaluate, type EvalInput, type EvalOutcome } from "./evaluate.ts";
 import { reactionsTo, type JobRef, type Reaction } from "./triggers.ts";
-import { fairnessInput, freeOnNode } from "./views.ts";
+import { fairnessInput, freeOnNode, nodeViews } from "./views.ts";
+import { LiveCluster } from "./live-cluster.ts";
 import { HealthWatcher } from "./watcher.ts";
 import { probeSize } from "../../debug-heap.ts";
 import { PeriodicLauncher } from "./periodic.ts";
@@ -63,6 +64,8 @@ export class SchedulingLoop {
   readonly now: () => number;
   private newId: () => string;
   private nodesRead?: { index: number; rows: NodeRow[] };
+  /** Every live allocation, followed from the allocations table's changes (liveCluster()). */
+  private live?: { nodesIndex: number; draining: string; allocsIndex: number; cluster: LiveCluster; capacity: { cpuMhz: number; memoryMb: number } };
 
   constructor(private d: SchedulingDeps) {
     probeSize("scheduling.delayed", () => this.delayed.size);
@@ -98,6 +101,8 @@ export class SchedulingLoop {
     this.queue = new EvalQueue();
     this.queuedJobs.clear();
     this.delayed.clear();
+    this.live = undefined; // a new term (or a restored snapshot) reads these afresh
+    this.watcher.reset();
     this.periodic.stop();
     this.active = isLeader;
     if (!isLeader) return;
@@ -198,7 +203,7 @@ export class SchedulingLoop {
     void (async () => {
       try {
         while (this.active && gen === this.generation && this.queue.readyCount > 0) {
-          const fairness = this.queue.readyCount > 1 ? fairnessInput(this.nodes(), this.d.state.jobs.liveAllocsLite()) : undefined;
+          const fairness = this.queue.readyCount > 1 ? this.fairness() : undefined;
           const ev = this.queue.dequeue(fairness)!;
           this.queuedJobs.delete(jobKey(ev.namespace, ev.jobId));
           await this.process(ev, gen);
@@ -266,11 +271,11 @@ export class SchedulingLoop {
 
   private gather(evalId: string, namespace: string, jobId: string, job: JobRow | undefined, _row?: EvalRow): EvalInput {
     const s = this.d.state;
-    const live = s.jobs.liveAllocsLite().filter((a) => a.jobId !== jobId || a.namespace !== namespace);
+    const cluster = this.liveCluster();
     return {
       evalId, namespace, jobId, now: this.now(), job,
-      nodes: this.nodes(), drains: s.jobs.drains(),
-      jobAllocs: s.jobs.listAllocs({ namespace, jobId }), otherLive: live,
+      nodes: this.nodes(), drains: cluster.drains,
+      jobAllocs: s.jobs.listAllocs({ namespace, jobId }), cluster: cluster.cluster,
       deployments: s.jobs.listDeployments({ namespace, jobId }),
       preemption: this.d.preemption, newId: this.newId,
     };
@@ -286,6 +291,43 @@ export class SchedulingLoop {
     const index = this.d.state.tableIndex("nodes");
     if (this.nodesRead?.index !== index) this.nodesRead = { index, rows: this.d.state.listNodes() };
     return this.nodesRead.rows;
+  }
+
+  /** DRF input for a pick between namespaces: their live usage against the ready nodes' capacity. */
+  private fairness() {
+    const l = this.liveCluster();
+    return { usage: l.cluster.usage(), capacity: l.capacity };
+  }
+
+  /**
+   * Every live allocation of the cluster, over the current node list and drains. Each evaluation
+   * (and each fairness pick) read every live allocation again: O(allocations placed) each, so a
+   * burst of jobs was quadratic. Now only what changed since the last look is read (the rows
+   * written after the allocations table's index then, the nodes that lost rows to deletions) and
+   * applied to the kept LiveCluster; a new node list or drain builds it again (node positions
+   * follow the list's order, as a fresh snapshot's would).
+   */
+  private liveCluster(): { cluster: LiveCluster; drains: ReturnType<StateReader["jobs"]["drains"]>; capacity: { cpuMhz: number; memoryMb: number } } {
+    const s = this.d.state;
+    const nodes = this.nodes();
+    const nodesIndex = this.nodesRead!.index;
+    const allocsIndex = s.tableIndex("allocations");
+    // Which nodes drain is part of their views: compared by content (a small table, read per evaluation before too).
+    const drains = s.jobs.drains();
+    const draining = drains.map((d) => d.nodeId).sort().join("\n");
+    const l = this.live;
+    if (!l || l.nodesIndex !== nodesIndex || l.draining !== draining || allocsIndex < l.allocsIndex) {
+      const cluster = new LiveCluster(nodeViews(nodes, drains), s.jobs.liveAllocsLite());
+      this.live = { nodesIndex, draining, allocsIndex, cluster, capacity: fairnessInput(nodes, []).capacity };
+      return { cluster, drains, capacity: this.live.capacity };
+    }
+    if (allocsIndex > l.allocsIndex) {
+      const { changed, deletedOnNodes } = s.jobs.allocsChangedSince(l.allocsIndex);
+      for (const row of changed) l.cluster.apply(row);
+      for (const nodeId of new Set(deletedOnNodes)) l.cluster.replaceNode(nodeId, s.jobs.liveAllocsLiteOnNode(nodeId));
+      l.allocsIndex = allocsIndex;
+    }
+    return { cluster: l.cluster, drains, capacity: l.capacity };
   }
 
   private async propose(cmd: Command): Promise<ProposeOutcome> {

@@ -12,6 +12,7 @@ import { assessHealth } from "./health.ts";
 import { registerJobExtras } from "../../state/domains/jobs-commands.ts";
 import { autoPromotions } from "./deployment-promote.ts";
 import type { JobRef } from "./triggers.ts";
+import { WatchedAllocs } from "./watched-allocs.ts";
 
 export interface WatcherDeps {
   state: StateReader;
@@ -27,8 +28,37 @@ export interface WatcherDeps {
 export class HealthWatcher {
   /** Drain deadlines already acted on (node id + deadline). */
   private expired = new Set<string>();
+  /** What the health check looks at, followed from the allocations changed since the last tick (watched-allocs.ts). */
+  private watched?: { allocsIndex: number; allocs: WatchedAllocs };
 
   constructor(private d: WatcherDeps) {}
+
+  /** Forget what was followed (a new term, a restored snapshot): the next tick reads afresh. */
+  reset(): void {
+    this.watched = undefined;
+  }
+
+  /**
+   * The watched allocations brought up to date: the first tick reads the candidates; later ones
+   * read only the rows written since the previous tick. A deletion since (its rows cannot be
+   * named) or an allocations index that went back reads everything again.
+   */
+  private follow(): WatchedAllocs {
+    const s = this.d.state;
+    const index = s.tableIndex("allocations");
+    const w = this.watched;
+    if (w && index >= w.allocsIndex) {
+      if (index === w.allocsIndex) return w.allocs;
+      const { changed, deletedOnNodes } = s.jobs.allocsLeanChangedSince(w.allocsIndex);
+      if (deletedOnNodes.length === 0) {
+        for (const row of changed) w.allocs.apply(row);
+        w.allocsIndex = index;
+        return w.allocs;
+      }
+    }
+    this.watched = { allocsIndex: index, allocs: new WatchedAllocs(s.jobs.healthCandidates()) };
+    return this.watched.allocs;
+  }
 
   async tick(): Promise<void> {
     await this.health();
@@ -49,17 +79,18 @@ export class HealthWatcher {
     const s = this.d.state;
     const running = s.jobs.listDeployments({ status: "running" });
     const candidates = new Map<string, AllocLean>();
-    // Each rolling-out job's allocations are read once per tick: for its candidates here and its
-    // deployment's outcome below (two full reads of every such job each second before).
+    // Rolling-out jobs' allocations and the candidates are followed from what changed (follow());
+    // a job whose deployment just started is read once, then followed too.
     // Rows without group specs: nothing here reads task definitions (a job's spec is read once per tick).
-    const jobAllocs = new Map<string, AllocLean[]>();
+    const watched = this.follow();
+    watched.keepOnly(running);
     const allocsOf = (ns: string, id: string): AllocLean[] => {
-      const key = `${ns}\u0000${id}`;
-      let list = jobAllocs.get(key);
-      if (!list) jobAllocs.set(key, (list = s.jobs.jobAllocsLean(ns, id)));
-      return list;
+      const known = watched.jobAllocs(ns, id);
+      if (known) return known;
+      watched.follow(ns, id, s.jobs.jobAllocsLean(ns, id));
+      return watched.jobAllocs(ns, id)!;
     };
-    for (const a of s.jobs.healthCandidates()) candidates.set(a.id, a);
+    for (const a of watched.candidates()) candidates.set(a.id, a);
     for (const dep of running) {
       for (const a of allocsOf(dep.namespace, dep.jobId)) {
         if (a.deploymentId === dep.id && a.health === "" && a.desiredStatus === "run") candidates.set(a.id, a);

@@ -12,6 +12,7 @@ import type { Job } from "../../scheduler/jobspec/types.ts";
 import { listLaunches } from "./launches.ts";
 import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
+import { allocDeletionNodesSince, allocsLeanChangedSince, allocsLiteChangedSince, liveAllocsLiteOnNode, nodeAllocStamps } from "./alloc-changes.ts";
 import { allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode } from "./jobs-prepared.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
@@ -51,6 +52,20 @@ export interface JobsReader {
    * allocation, and decoding each one's group spec and task states was most of that read.
    */
   liveAllocsLite(): LiveAllocLite[];
+  /**
+   * What changed since `index` (alloc-changes.ts), for readers that keep the live allocations
+   * in memory: every allocation written after it (any status), and the nodes that lost rows
+   * to a deletion after it.
+   */
+  allocsChangedSince(index: number): { changed: LiveAllocLite[]; deletedOnNodes: string[] };
+  /** allocsChangedSince with every column but the group spec (the health watcher). */
+  allocsLeanChangedSince(index: number): { changed: AllocLean[]; deletedOnNodes: string[] };
+  /** A node's allocations as id, job and modify index only (listAllocs' order): which changed since an answer. */
+  nodeAllocStamps(nodeId: string): { id: string; jobId: string; modifyIndex: number }[];
+  /** Index of the last entry that deleted one of the node's allocations; 0 when none did (nodeAllocIndex is the larger of this and its rows' modify indexes). */
+  nodeAllocDeleteIndex(nodeId: string): number;
+  /** One node's live allocations, placement columns only. */
+  liveAllocsLiteOnNode(nodeId: string): LiveAllocLite[];
   /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
   nodeAllocIndex(nodeId: string): number;
   listEvals(filter?: { namespace?: string; jobId?: string; status?: EvalStatus[] }): EvalRow[];
@@ -113,6 +128,11 @@ export function createJobsReader(db: Db): JobsReader {
         desiredStatus: allocations.desiredStatus, clientStatus: allocations.clientStatus, taskGroupIndex: allocations.taskGroupIndex,
       }).from(allocations)
         .where(and(eq(allocations.desiredStatus, "run"), inArray(allocations.clientStatus, ["pending", "running"]))).all(),
+    allocsChangedSince: (index) => ({ changed: allocsLiteChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
+    allocsLeanChangedSince: (index) => ({ changed: allocsLeanChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
+    nodeAllocStamps: (nodeId) => nodeAllocStamps(db).all({ nodeId }),
+    nodeAllocDeleteIndex: (nodeId) => nodeAllocDeleteIndex(db, nodeId),
+    liveAllocsLiteOnNode: (nodeId) => liveAllocsLiteOnNode(db).all({ nodeId }),
     // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
       Math.max(1, nodeAllocDeleteIndex(db, nodeId),
@@ -166,6 +186,11 @@ export const emptyJobsReader: JobsReader = {
   getAlloc: () => undefined,
   liveAllocs: () => [],
   liveAllocsLite: () => [],
+  allocsChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
+  allocsLeanChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
+  nodeAllocStamps: () => [],
+  nodeAllocDeleteIndex: () => 0,
+  liveAllocsLiteOnNode: () => [],
   nodeAllocIndex: () => 1,
   listEvals: () => [],
   getEval: () => undefined,
