@@ -31,6 +31,11 @@ export function corralAsync(args: string[], env: Record<string, string> = {}, op
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    // A process that could not start is a failed result, not an unhandled error event.
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      resolve({ code: null, out, err: err + String(e) });
+    });
     // "close" (not "exit"): every byte of stdout/stderr has been read by then.
     child.on("close", (code) => {
       clearTimeout(timer);
