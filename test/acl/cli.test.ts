@@ -80,4 +80,4 @@ test("acl bootstrap, policy, token, intention commands", async () => {
   expect((await cli(node.url, management, "acl", "policy", "delete", "app")).code).toBe(0);
   expect(node.output()).not.toContain(management);
   await node.kill();
-}, 120_000);
+}, 180_000);
