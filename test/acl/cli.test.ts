@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ENTRY, ROOT, killAll, startCorral, tempDir } from "../helpers/proc.ts";
 import { ACL_CONFIG } from "./helpers.ts";
+import { corralEach } from "../helpers/cli-batch.ts";
 
 afterAll(() => killAll());
 
@@ -35,29 +36,43 @@ test("acl bootstrap, policy, token, intention commands", async () => {
   const pol = await cli(node.url, management, "acl", "policy", "create", "app", "--rules", rules, "--description", "the app");
   expect(pol.code).toBe(0);
   expect(pol.out).toContain('key_prefix "app/"');
-  expect((await cli(node.url, management, "acl", "policy", "list")).out).toContain("global-management");
-
-  const created = await cli(node.url, management, "acl", "token", "create", "--description", "ci", "--policy", "app", "--json");
+  // Calls that do not depend on each other run side by side (test/helpers/cli-batch.ts).
+  const as = (token: string, ...args: string[]) => ({ args, env: { CORRAL_ADDR: node.url, CORRAL_TOKEN: token } });
+  const [policies, created] = await corralEach([
+    as(management, "acl", "policy", "list"),
+    as(management, "acl", "token", "create", "--description", "ci", "--policy", "app", "--json"),
+  ]);
+  expect(policies.out).toContain("global-management");
   expect(created.code).toBe(0);
   const t = JSON.parse(created.out) as { AccessorID: string; SecretID: string };
   expect(t.SecretID).not.toBe("<hidden>");
-  const read = await cli(node.url, management, "acl", "token", "read", t.AccessorID);
+  const [read, tokens, allowed, denied] = await corralEach([
+    as(management, "acl", "token", "read", t.AccessorID),
+    as(management, "acl", "token", "list"),
+    as(t.SecretID, "kv", "put", "app/x", "1"),
+    as(t.SecretID, "kv", "put", "other", "1"),
+  ]);
   expect(read.out).toContain("<hidden>");
   expect(read.out).not.toContain(t.SecretID);
-  expect((await cli(node.url, management, "acl", "token", "list")).out).toContain(t.AccessorID);
-  expect((await cli(node.url, t.SecretID, "kv", "put", "app/x", "1")).code).toBe(0);
-  const denied = await cli(node.url, t.SecretID, "kv", "put", "other", "1");
+  expect(tokens.out).toContain(t.AccessorID);
+  expect(allowed.code).toBe(0);
   expect(denied.code).toBe(1);
   expect(denied.err).toContain("Permission denied");
   expect((await cli(node.url, management, "acl", "token", "delete", t.AccessorID)).code).toBe(0);
   expect((await cli(node.url, t.SecretID, "kv", "put", "app/x", "1")).err).toContain("ACL not found");
 
-  expect((await cli(node.url, management, "intention", "create", "web", "db", "--allow")).code).toBe(0);
-  expect((await cli(node.url, management, "intention", "create", "*", "db", "--deny")).code).toBe(0);
-  expect((await cli(node.url, management, "intention", "create", "web", "db", "--deny")).code).toBe(1); // exists
-  expect((await cli(node.url, management, "intention", "list")).out).toMatch(/web\s+=>\s+db\s+allow\s+9/);
-  expect((await cli(node.url, management, "intention", "check", "web", "db")).code).toBe(0);
-  const check = await cli(node.url, management, "intention", "check", "api", "db");
+  const creates = await corralEach([as(management, "intention", "create", "web", "db", "--allow"), as(management, "intention", "create", "*", "db", "--deny")]);
+  expect(creates.map((r) => r.code)).toEqual([0, 0]);
+  const [exists] = await corralEach([as(management, "intention", "create", "web", "db", "--deny")]);
+  expect(exists.code).toBe(1); // exists
+  // After the refused create (not beside it): web => db is still allow.
+  const [list, allowedCheck, check] = await corralEach([
+    as(management, "intention", "list"),
+    as(management, "intention", "check", "web", "db"),
+    as(management, "intention", "check", "api", "db"),
+  ]);
+  expect(list.out).toMatch(/web\s+=>\s+db\s+allow\s+9/);
+  expect(allowedCheck.code).toBe(0);
   expect(check.code).toBe(1);
   expect(check.out).toBe("Denied\n");
   expect((await cli(node.url, management, "intention", "delete", "web", "db")).code).toBe(0);
@@ -65,4 +80,4 @@ test("acl bootstrap, policy, token, intention commands", async () => {
   expect((await cli(node.url, management, "acl", "policy", "delete", "app")).code).toBe(0);
   expect(node.output()).not.toContain(management);
   await node.kill();
-}, 60_000);
+}, 180_000);

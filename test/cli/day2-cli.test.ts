@@ -2,12 +2,13 @@
 // every command group answers --help, a mistyped command or action gets a
 // "did you mean", lists that ACLs filtered say so, durations read as people
 // write them, and the job progress bar ends at the count it reports.
-import { afterAll, describe, expect, test } from "bun:test";
-import { spawn, spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ENTRY, ROOT, killAll, tempDir } from "../helpers/proc.ts";
 import { startAclNode, tokenWith } from "../acl/helpers.ts";
+import { corralEach, type CliResult } from "../helpers/cli-batch.ts";
 import { formatDuration, parseDuration } from "../../core/config/duration.ts";
 import { editDistance, suggest } from "../../core/cli/suggest.ts";
 import { judge, type AllocJson } from "../../core/cli/commands/job-run.ts";
@@ -20,21 +21,33 @@ function corral(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-function corralAsync(args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(BUN, [ENTRY, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("exit", (code) => resolve({ code: code ?? 1, out, err }));
-  });
-}
-
 describe("--help on every command and command group", () => {
   // The groups the issue names, plus every word `corral --help` lists.
   const top = corral(["--help"]);
   const listed = [...top.out.matchAll(/^ {2}(\S+(?: \S+)?)\s{2,}/gm)].map((m) => m[1]!);
+  const groups = ["job", "alloc", "acl", "operator", "service", "node", "catalog", "config"];
+  const words = [...new Set(listed)];
+
+  // Every help invocation below is its own real CLI process; they are
+  // independent, so they all start up front a few at a time
+  // (test/helpers/cli-batch.ts) and each test then checks the ones it names.
+  const invocations = [
+    ...groups.flatMap((g) => [[g, "--help"], [g, "-h"]]),
+    ...words.map((c) => [...c.split(" "), "--help"]),
+    ["help", "job"],
+    ["help", "job", "run"],
+    ["job"],
+  ];
+  const ran = new Map<string, CliResult>();
+  const help = (...args: string[]): CliResult => {
+    const r = ran.get(args.join("\0"));
+    if (!r) throw new Error(`corral ${args.join(" ")} was not run`);
+    return r;
+  };
+  beforeAll(async () => {
+    const results = await corralEach(invocations);
+    invocations.forEach((args, i) => ran.set(args.join("\0"), results[i]!));
+  }, 300_000);
 
   test("the top help lists the commands", () => {
     expect(top.code).toBe(0);
@@ -43,31 +56,30 @@ describe("--help on every command and command group", () => {
     }
   });
 
-  test.each(["job", "alloc", "acl", "operator", "service", "node", "catalog", "config"])("corral %s --help lists its subcommands, exit 0", (group) => {
-    const r = corral([group, "--help"]);
+  test.each(groups)("corral %s --help lists its subcommands, exit 0", (group) => {
+    const r = help(group, "--help");
     expect(r.code).toBe(0);
     expect(r.out).toContain(`Usage: corral ${group} <subcommand>`);
     for (const full of listed.filter((c) => c.startsWith(group + " "))) expect(r.out).toContain(`  ${full.slice(group.length + 1)} `);
-    expect(corral([group, "-h"]).code).toBe(0);
+    expect(help(group, "-h").code).toBe(0);
   });
 
   test("every listed command answers --help with its usage", () => {
-    const words = [...new Set(listed)];
     expect(words.length).toBeGreaterThan(20);
     for (const c of words) {
-      const r = corral([...c.split(" "), "--help"]);
+      const r = help(...c.split(" "), "--help");
       expect({ c, code: r.code }).toEqual({ c, code: 0 });
       expect(r.out).toContain(`Usage: corral ${c}`);
     }
-  }, 300_000);
+  });
 
   test("corral help WORDS is WORDS --help", () => {
-    expect(corral(["help", "job"]).out).toContain("Usage: corral job <subcommand>");
-    expect(corral(["help", "job", "run"]).out).toContain("Usage: corral job run FILE");
+    expect(help("help", "job").out).toContain("Usage: corral job <subcommand>");
+    expect(help("help", "job", "run").out).toContain("Usage: corral job run FILE");
   });
 
   test("a group without a subcommand is a usage error that shows the group's help", () => {
-    const r = corral(["job"]);
+    const r = help("job");
     expect(r.code).toBe(2);
     expect(r.err).toContain("corral job: a subcommand is needed");
     expect(r.err).toContain("Usage: corral job <subcommand>");
@@ -83,36 +95,40 @@ describe("did you mean", () => {
     expect(suggest("oper", ["operator", "nodes"])).toEqual(["operator"]);
   });
 
-  test("an unknown command", () => {
-    const r = corral(["nodse"]);
-    expect(r.code).toBe(2);
-    expect(r.err).toContain('unknown command "nodse" (did you mean "node');
-    expect(corral(["servcies"]).err).toContain('(did you mean "services"?)');
-    const none = corral(["frobnicate"]);
-    expect(none.code).toBe(2);
-    expect(none.err).toContain('unknown command "frobnicate"');
-    expect(none.err).not.toContain("did you mean");
-  });
+  test("an unknown command", async () => {
+    const [r, typo, none] = await corralEach([["nodse"], ["servcies"], ["frobnicate"]]);
+    expect(r!.code).toBe(2);
+    expect(r!.err).toContain('unknown command "nodse" (did you mean "node');
+    expect(typo!.err).toContain('(did you mean "services"?)');
+    expect(none!.code).toBe(2);
+    expect(none!.err).toContain('unknown command "frobnicate"');
+    expect(none!.err).not.toContain("did you mean");
+  }, 120_000);
 
-  test("an unknown subcommand of a group", () => {
-    const r = corral(["job", "stauts"]);
-    expect(r.code).toBe(2);
-    expect(r.err).toContain('unknown command "job stauts" (did you mean "status"?)');
-    expect(corral(["operator", "snapshto", "save", "x"]).err).toContain('(did you mean "snapshot"?)');
-  });
+  test("an unknown subcommand of a group", async () => {
+    const [r, snap] = await corralEach([["job", "stauts"], ["operator", "snapshto", "save", "x"]]);
+    expect(r!.code).toBe(2);
+    expect(r!.err).toContain('unknown command "job stauts" (did you mean "status"?)');
+    expect(snap!.err).toContain('(did you mean "snapshot"?)');
+  }, 120_000);
 
-  test("an unknown action of a command, before anything is sent", () => {
-    const r = corral(["kv", "gte", "a"], { CORRAL_ADDR: "http://127.0.0.1:9" });
-    expect(r.code).toBe(2);
-    expect(r.err).toContain('unknown action "gte" (did you mean "get"?)');
-    expect(r.err).not.toContain("cannot reach");
-    expect(corral(["plugins", "lst"]).err).toContain('(did you mean "list"?)');
-    expect(corral(["operator", "raft", "list-peer"]).err).toContain('(did you mean "list-peers"?)');
-    expect(corral(["acl", "token", "craete"]).err).toContain('(did you mean "create"?)');
-    const flag = corral(["kv", "get", "a", "--recurce"]);
-    expect(flag.code).toBe(2);
-    expect(flag.err).toContain('unknown flag --recurce (did you mean "recurse"?)');
-  });
+  test("an unknown action of a command, before anything is sent", async () => {
+    const [r, plugins, peers, token, flag] = await corralEach([
+      { args: ["kv", "gte", "a"], env: { CORRAL_ADDR: "http://127.0.0.1:9" } },
+      ["plugins", "lst"],
+      ["operator", "raft", "list-peer"],
+      ["acl", "token", "craete"],
+      ["kv", "get", "a", "--recurce"],
+    ]);
+    expect(r!.code).toBe(2);
+    expect(r!.err).toContain('unknown action "gte" (did you mean "get"?)');
+    expect(r!.err).not.toContain("cannot reach");
+    expect(plugins!.err).toContain('(did you mean "list"?)');
+    expect(peers!.err).toContain('(did you mean "list-peers"?)');
+    expect(token!.err).toContain('(did you mean "create"?)');
+    expect(flag!.code).toBe(2);
+    expect(flag!.err).toContain('unknown flag --recurce (did you mean "recurse"?)');
+  }, 120_000);
 });
 
 describe("results hidden by ACLs", () => {
@@ -122,22 +138,25 @@ describe("results hidden by ACLs", () => {
     const limited = await tokenWith(n, "svc-only", 'service_prefix "" { policy = "read" }\nkey_prefix "pub/" { policy = "read" }\n');
     const mgmt = { CORRAL_ADDR: n.url, CORRAL_TOKEN: n.management };
     const mine = { CORRAL_ADDR: n.url, CORRAL_TOKEN: limited.secret };
-    expect((await corralAsync(["kv", "put", "pub/a", "1"], mgmt)).code).toBe(0);
-    expect((await corralAsync(["kv", "put", "secret/b", "2"], mgmt)).code).toBe(0);
+    const puts = await corralEach([["kv", "put", "pub/a", "1"], ["kv", "put", "secret/b", "2"]], mgmt);
+    expect(puts.map((p) => p.code)).toEqual([0, 0]);
 
-    const hidden = await corralAsync(["nodes"], mine);
+    // Four independent reads, run side by side.
+    const [hidden, asJson, kv, all] = await corralEach([
+      { args: ["nodes"], env: mine },
+      { args: ["nodes", "--json"], env: mine },
+      { args: ["kv", "get", "", "--recurse"], env: mine },
+      { args: ["nodes"], env: mgmt },
+    ]) as [CliResult, CliResult, CliResult, CliResult];
     expect(hidden.code).toBe(0);
     expect(hidden.err).toContain("ACLs may have hidden some results");
-    const asJson = await corralAsync(["nodes", "--json"], mine);
     expect(JSON.parse(asJson.out)).toEqual([]); // stdout stays clean JSON; the note is on stderr
     expect(asJson.err).toContain("ACLs may have hidden some results");
 
-    const kv = await corralAsync(["kv", "get", "", "--recurse"], mine);
     expect(kv.out).toContain("pub/a: 1");
     expect(kv.out).not.toContain("secret/b");
     expect(kv.err).toContain("ACLs may have hidden some results");
 
-    const all = await corralAsync(["nodes"], mgmt);
     expect(all.code).toBe(0);
     expect(all.err).not.toContain("hidden");
     expect(all.out).toContain("ready");
@@ -165,12 +184,15 @@ describe("durations as people write them", () => {
     expect(r.err + r.out).not.toMatch(/\d{5,}\s?ms/);
   });
 
-  test("--timeout takes every duration the config takes", () => {
-    const r = corral(["job", "run", "/nonexistent.toml", "--timeout", "1h30m"]);
-    expect(r.err).not.toContain("--timeout takes");
-    expect(r.err).toContain("cannot read /nonexistent.toml");
-    expect(corral(["job", "run", "x.toml", "--timeout", "soon"]).err).toContain('--timeout takes a duration such as "90s", "5m" or "1h30m", not "soon"');
-  });
+  test("--timeout takes every duration the config takes", async () => {
+    const [r, soon] = await corralEach([
+      ["job", "run", "/nonexistent.toml", "--timeout", "1h30m"],
+      ["job", "run", "x.toml", "--timeout", "soon"],
+    ]);
+    expect(r!.err).not.toContain("--timeout takes");
+    expect(r!.err).toContain("cannot read /nonexistent.toml");
+    expect(soon!.err).toContain('--timeout takes a duration such as "90s", "5m" or "1h30m", not "soon"');
+  }, 120_000);
 });
 
 describe("the progress bar ends at the true count", () => {

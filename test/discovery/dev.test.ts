@@ -3,12 +3,12 @@
 // validation (Consul-style text errors, never a 5xx), TTL expiry, reaping,
 // maintenance, and the CLI commands.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startCorral, killAll, getJson, eventually, tempDir, ENTRY, BUN, ROOT, type CorralProcess } from "../helpers/proc.ts";
+import { startCorral, killAll, getJson, eventually, tempDir, type CorralProcess } from "../helpers/proc.ts";
 import { runConsulClientFlow } from "./consul-flow.ts";
 import { expectShape, SHAPES } from "./shapes.ts";
+import { corralEach } from "../helpers/cli-batch.ts";
 
 let p: CorralProcess;
 beforeAll(async () => {
@@ -243,41 +243,47 @@ describe("plugin lifecycle", () => {
 });
 
 describe("CLI", () => {
-  const corral = (...args: string[]) => {
-    const r = spawnSync(BUN, [ENTRY, ...args, "--addr", p.url], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });
-    return { code: r.status, out: r.stdout, err: r.stderr };
-  };
+  /** The real CLI against the dev node (`--addr`); independent invocations side by side (test/helpers/cli-batch.ts). */
+  const corralSideBySide = <const L extends readonly string[][]>(...calls: L) =>
+    corralEach(calls.map((args) => [...args, "--addr", p.url]) as { -readonly [K in keyof L]: string[] });
 
-  test("service register (TOML and JSON), services, catalog nodes, service deregister", () => {
+  test("service register (TOML and JSON), services, catalog nodes, service deregister", async () => {
     const dir = tempDir();
     const toml = join(dir, "api.toml");
     writeFileSync(toml, `[service]\nname = "api"\nid = "api-1"\ntags = ["v2", "blue"]\nport = 9090\n\n[service.check]\nttl = "60s"\nstatus = "passing"\n`);
     const json = join(dir, "api2.json");
     writeFileSync(json, JSON.stringify({ Name: "api", ID: "api-2", Port: 9091, Check: { TTL: "60s" } }));
-    expect(corral("service", "register", toml)).toMatchObject({ code: 0, out: "Registered service api-1 (api)\n" });
-    expect(corral("service", "register", json).code).toBe(0);
-    const table = corral("services");
+    const [regToml, regJson] = await corralSideBySide(["service", "register", toml], ["service", "register", json]);
+    expect(regToml).toMatchObject({ code: 0, out: "Registered service api-1 (api)\n" });
+    expect(regJson.code).toBe(0);
+    const [table, servicesJson, nodes, nodesJson] = await corralSideBySide(["services"], ["services", "--json"], ["catalog", "nodes"], ["catalog", "nodes", "--json"]);
     expect(table.code).toBe(0);
     expect(table.out).toMatch(/SERVICE\s+PASSING\s+WARNING\s+CRITICAL\s+TAGS/);
     expect(table.out).toMatch(/api\s+1\s+0\s+1\s+blue,v2/);
-    const asJson = JSON.parse(corral("services", "--json").out);
+    const asJson = JSON.parse(servicesJson.out);
     expect(asJson.find((s: any) => s.name === "api")).toEqual({ name: "api", tags: ["blue", "v2"], passing: 1, warning: 0, critical: 1 });
-    const nodes = corral("catalog", "nodes");
     expect(nodes.out).toMatch(/NODE\s+ID\s+ADDRESS\s+DC/);
-    expect(JSON.parse(corral("catalog", "nodes", "--json").out)[0].Datacenter).toBe("dc1");
-    expect(corral("service", "deregister", "api-1")).toMatchObject({ code: 0, out: "Deregistered service api-1\n" });
-    expect(corral("service", "deregister", "api-2").code).toBe(0);
-  });
+    expect(JSON.parse(nodesJson.out)[0].Datacenter).toBe("dc1");
+    const [dereg1, dereg2] = await corralSideBySide(["service", "deregister", "api-1"], ["service", "deregister", "api-2"]);
+    expect(dereg1).toMatchObject({ code: 0, out: "Deregistered service api-1\n" });
+    expect(dereg2.code).toBe(0);
+  }, 120_000);
 
-  test("failures exit non-zero with the server's message", () => {
+  test("failures exit non-zero with the server's message", async () => {
     const bad = join(tempDir(), "bad.json");
     writeFileSync(bad, JSON.stringify({ name: "x", check: { args: ["true"], interval: "1s" } }));
-    const r = corral("service", "register", bad);
+    const [r, neverRegistered, noFile, noArg, help] = await corralSideBySide(
+      ["service", "register", bad],
+      ["service", "deregister", "never-registered"],
+      ["service", "register", "/nonexistent.json"],
+      ["service", "register"],
+      ["services", "--help"],
+    );
     expect(r.code).toBe(1);
     expect(r.err).toContain("script checks are disabled");
-    expect(corral("service", "deregister", "never-registered").code).toBe(1);
-    expect(corral("service", "register", "/nonexistent.json").code).toBe(1);
-    expect(corral("service", "register").code).toBe(2);
-    expect(corral("services", "--help").out).toContain("Usage: corral services");
-  });
+    expect(neverRegistered.code).toBe(1);
+    expect(noFile.code).toBe(1);
+    expect(noArg.code).toBe(2);
+    expect(help.out).toContain("Usage: corral services");
+  }, 120_000);
 });

@@ -11,8 +11,22 @@ import { ROOT } from "../helpers/proc.ts";
 import { docBlocks, substitute } from "./doc-blocks.ts";
 import { runDoc } from "./run-doc.ts";
 
+// The two documents share nothing (each has its own temporary folder, its own
+// free ports and its own nodes), and most of a run is waiting on the nodes it
+// starts: both start together, and each test checks its own document's run.
+const DOCS = ["docs/tutorial.md", "README.md"] as const;
+let started: Map<string, ReturnType<typeof runDoc>> | undefined;
+function docRun(rel: string): ReturnType<typeof runDoc> {
+  started ??= new Map(DOCS.map((d) => {
+    const run = runDoc(join(ROOT, d));
+    run.catch(() => {}); // awaited (and its failure reported) by the document's own test
+    return [d, run] as const;
+  }));
+  return started.get(rel)!;
+}
+
 async function expectDocRuns(rel: string): Promise<void> {
-  const { runs, ports } = await runDoc(join(ROOT, rel));
+  const { runs, ports } = await docRun(rel);
   const total = docBlocks(readFileSync(join(ROOT, rel), "utf8")).length;
   for (const r of runs) {
     const where = `${rel}:${r.block.line}`;

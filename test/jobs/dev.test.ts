@@ -85,17 +85,20 @@ describe("jobs through the CLI", () => {
     const run = await cli(["job", "run", file]);
     expect(run.code).toBe(0);
     expect(run.out).toContain("Deployment successful");
-    const status = await cli(["job", "status", "web"]);
-    expect(status.out).toContain("(stable: 0)");
-    expect(status.out.match(/running\s+healthy/g)).toHaveLength(2);
     const list = await allocs(dev.url, "web");
-    const st = await cli(["alloc", "status", list[0].id.slice(0, 8)]);
-    expect(st.out).toContain('Task "srv": running');
-    const logs = await cli(["alloc", "logs", list[0].id.slice(0, 8), "--stderr"]);
-    expect(logs.code).toBe(0);
     const tooBig = join(dir, "big.toml");
     writeFileSync(tooBig, webToml({ count: 40, version: "1" }));
-    const blocked = await cli(["job", "plan", tooBig]);
+    // Four reads (a plan changes nothing): side by side, each its own CLI cold start.
+    const [status, st, logs, blocked] = await Promise.all([
+      cli(["job", "status", "web"]),
+      cli(["alloc", "status", list[0].id.slice(0, 8)]),
+      cli(["alloc", "logs", list[0].id.slice(0, 8), "--stderr"]),
+      cli(["job", "plan", tooBig]),
+    ]);
+    expect(status.out).toContain("(stable: 0)");
+    expect(status.out.match(/running\s+healthy/g)).toHaveLength(2);
+    expect(st.out).toContain('Task "srv": running');
+    expect(logs.code).toBe(0);
     expect(blocked.code).toBe(1);
     expect(blocked.out).toContain('Dimension "cpu" exhausted');
   }, 60_000);

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ENTRY, ROOT, getJson, killAll, startCorral, tempDir } from "../helpers/proc.ts";
+import { corralEach, type CliResult } from "../helpers/cli-batch.ts";
 
 afterAll(() => killAll());
 
@@ -20,6 +21,11 @@ function cli(url: string, ...args: string[]): Promise<{ code: number; out: strin
     child.stderr.on("data", (d) => (err += d));
     child.on("exit", (code) => resolve({ code: code ?? 1, out, err }));
   });
+}
+
+/** Several independent `cli` calls, side by side (test/helpers/cli-batch.ts). */
+function clis<const L extends readonly string[][]>(url: string, ...calls: L): Promise<{ -readonly [K in keyof L]: CliResult }> {
+  return corralEach(calls, { CORRAL_ADDR: url, CORRAL_TOKEN: "" });
 }
 
 function filesUnder(dir: string): string[] {
@@ -37,19 +43,18 @@ test("var put, get, check-index conflict, list, purge", async () => {
   expect(put.out).toMatch(/wrote jobs\/web\/db \(ModifyIndex \d+\)/);
   const modify = Number(/ModifyIndex (\d+)/.exec(put.out)![1]);
 
-  const get = await cli(node.url, "var", "get", "jobs/web/db");
+  // Independent reads (and refused writes) run side by side: each is still its own CLI process.
+  const [get, item, missing] = await clis(node.url, ["var", "get", "jobs/web/db"], ["var", "get", "jobs/web/db", "--item", "password"], ["var", "get", "jobs/web/nope"]);
   expect(get.code).toBe(0);
   expect(get.out.split("\n").filter(Boolean).sort()).toEqual(["password=hunter2", "user=app"]);
-  expect((await cli(node.url, "var", "get", "jobs/web/db", "--item", "password")).out).toBe("hunter2\n");
-  const missing = await cli(node.url, "var", "get", "jobs/web/nope");
+  expect(item.out).toBe("hunter2\n");
   expect(missing.code).toBe(1);
   expect(missing.err).toContain("no variable jobs/web/nope");
 
   // check-index: 0 = must not exist; a stale index is refused with what is there now.
-  const exists = await cli(node.url, "var", "put", "jobs/web/db", "user=x", "-check-index", "0");
+  const [exists, stale] = await clis(node.url, ["var", "put", "jobs/web/db", "user=x", "-check-index", "0"], ["var", "put", "jobs/web/db", "user=x", "--check-index", String(modify + 1000)]);
   expect(exists.code).toBe(1);
   expect(exists.err).toContain(`ModifyIndex is ${modify}`);
-  const stale = await cli(node.url, "var", "put", "jobs/web/db", "user=x", "--check-index", String(modify + 1000));
   expect(stale.code).toBe(1);
   const ok = await cli(node.url, "var", "put", "jobs/web/db", "user=y", "--check-index", String(modify));
   expect(ok.code).toBe(0);
@@ -65,15 +70,15 @@ test("var put, get, check-index conflict, list, purge", async () => {
   // -in json from a file
   const file = join(tempDir(), "items.json");
   writeFileSync(file, JSON.stringify({ Items: { token: "abc" } }));
-  expect((await cli(node.url, "var", "put", "jobs/api/cfg", "-in", "json", file)).code).toBe(0);
-  expect((await cli(node.url, "var", "put", "other/thing", "k=v")).code).toBe(0);
+  const puts = await clis(node.url, ["var", "put", "jobs/api/cfg", "-in", "json", file], ["var", "put", "other/thing", "k=v"]);
+  expect(puts.map((r) => r.code)).toEqual([0, 0]);
 
-  const list = await cli(node.url, "var", "list", "jobs/", "--json");
+  const [list, listAll] = await clis(node.url, ["var", "list", "jobs/", "--json"], ["var", "list"]);
   expect(list.code).toBe(0);
   const metas = JSON.parse(list.out) as Record<string, unknown>[];
   expect(metas.map((m) => m.Path)).toEqual(["jobs/api/cfg", "jobs/web/db"]);
   for (const m of metas) expect(m.Items).toBeUndefined();
-  expect((await cli(node.url, "var", "list")).out).toContain("other/thing");
+  expect(listAll.out).toContain("other/thing");
 
   expect((await cli(node.url, "var", "purge", "jobs/api/cfg", "--check-index", "1")).code).toBe(1);
   const purge = await cli(node.url, "var", "purge", "jobs/api/cfg");
@@ -115,8 +120,8 @@ test("bad paths and items get clear errors; limits answer 400 and 413", async ()
 test("the plaintext is in no file of the data dir nor in a snapshot; rotation keeps old variables readable", async () => {
   const node = await startCorral({ role: "dev" });
   const secret = "plaintext-canary-7f3a9c2e51";
-  expect((await cli(node.url, "var", "put", "jobs/web/db", `password=${secret}`)).code).toBe(0);
-  expect((await cli(node.url, "var", "put", "jobs/web/other", `x=${secret}-2`)).code).toBe(0);
+  const puts = await clis(node.url, ["var", "put", "jobs/web/db", `password=${secret}`], ["var", "put", "jobs/web/other", `x=${secret}-2`]);
+  expect(puts.map((r) => r.code)).toEqual([0, 0]);
   // The variable is really stored (ciphertext) and reads back.
   expect((await cli(node.url, "var", "get", "jobs/web/db", "--item", "password")).out).toBe(secret + "\n");
 
@@ -152,8 +157,9 @@ test("the plaintext is in no file of the data dir nor in a snapshot; rotation ke
   const full = await cli(node.url, "operator", "keyring", "rotate", "--full", "--json");
   expect(full.code).toBe(0);
   expect(JSON.parse(full.out).Reencrypted).toBe(2);
-  expect((await cli(node.url, "var", "get", "jobs/web/db", "--item", "password")).out).toBe(secret + "\n");
-  expect((await cli(node.url, "var", "get", "jobs/web/other", "--item", "x")).out).toBe(`${secret}-2\n`);
+  const [db, other] = await clis(node.url, ["var", "get", "jobs/web/db", "--item", "password"], ["var", "get", "jobs/web/other", "--item", "x"]);
+  expect(db.out).toBe(secret + "\n");
+  expect(other.out).toBe(`${secret}-2\n`);
 
   // After restart (keys unwrapped again from state with the cluster secret), still readable.
   await node.kill("SIGTERM");
