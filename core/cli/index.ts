@@ -5,7 +5,7 @@ import { ACL_FILTERED_NOTE, ClientError, watchAclFiltering } from "./client.ts";
 import { didYouMean } from "./suggest.ts";
 import { ConfigError } from "../config/load.ts";
 import { VERSION } from "../version.ts";
-import { agentSpec, devSpec, leaderSpec, runNode } from "./commands/run.ts";
+import { agentSpec, devSpec, leaderSpec } from "./commands/node-specs.ts";
 import { configCheck, configCheckSpec } from "./commands/config.ts";
 import { systemGc, systemGcSpec } from "./commands/system.ts";
 import { nodes, nodesSpec } from "./commands/nodes.ts";
@@ -50,9 +50,10 @@ interface Command {
 const versionSpec: CommandSpec = { name: "version", summary: "Print the version.", usage: "corral version" };
 
 export const commands: Command[] = [
-  { path: ["dev"], spec: devSpec, run: (a) => runNode("dev", a) },
-  { path: ["leader"], spec: leaderSpec, run: (a) => runNode("leader", a) },
-  { path: ["agent"], spec: agentSpec, run: (a) => runNode("agent", a) },
+  // The node itself is loaded only when one starts (node-specs.ts).
+  { path: ["dev"], spec: devSpec, run: async (a) => (await import("./commands/run.ts")).runNode("dev", a) },
+  { path: ["leader"], spec: leaderSpec, run: async (a) => (await import("./commands/run.ts")).runNode("leader", a) },
+  { path: ["agent"], spec: agentSpec, run: async (a) => (await import("./commands/run.ts")).runNode("agent", a) },
   { path: ["nodes"], spec: nodesSpec, run: nodes },
   { path: ["plugins"], spec: pluginsSpec, run: plugins },
   { path: ["services"], spec: servicesSpec, run: services },

@@ -9,8 +9,8 @@ import { UsageError } from "../args.ts";
 import { impliedRole } from "../../config/implied-role.ts";
 import type { Config, Role } from "../../config/types.ts";
 import { hostPort } from "../../net/bind-error.ts";
-import { builtinPlugins } from "../../plugins/builtin.ts";
-import { configFromArgs, nodeFlags } from "./run.ts";
+import type { PluginModule } from "../../plugins/types.ts";
+import { nodeFlags } from "./node-specs.ts";
 
 const { config: _config, ...startFlags } = nodeFlags;
 
@@ -32,20 +32,22 @@ export async function configCheck(args: Parsed): Promise<number> {
   const asked = args.flags.role as string | undefined;
   if (asked !== undefined && !["leader", "agent", "dev"].includes(asked)) throw new UsageError(`--role must be leader, agent or dev`);
   const implied = asked ? { role: asked as Role, reason: "--role" } : impliedRole(parsedOrEmpty(file), process.env);
+  // The node's config code and every plugin's schema: loaded only for this command (node-specs.ts).
+  const [{ configFromArgs }, { builtinPlugins }] = await Promise.all([import("./run.ts"), import("../../plugins/builtin.ts")]);
   const cfg = configFromArgs(implied.role, args, file);
   process.stdout.write(
     `ok: ${file} is a valid ${implied.role} config (${implied.reason === "--role" ? "role from --role" : `role ${implied.role}: ${implied.reason}`}; node ${cfg.node.name}, ${cfg.node.bind}:${cfg.node.httpPort})\n`,
   );
   // Where it would listen: what a second node on this machine must not share.
-  process.stdout.write(`listeners: ${listeners(cfg).join(", ")}\n`);
+  process.stdout.write(`listeners: ${listeners(cfg, builtinPlugins()).join(", ")}\n`);
   return 0;
 }
 
-function listeners(cfg: Config): string[] {
+function listeners(cfg: Config, plugins: PluginModule[]): string[] {
   const out = [`http ${hostPort(cfg.node.bind, cfg.node.httpPort)}`];
   const on = new Set(cfg.plugins.enabled);
   // Each enabled plugin says where it listens (PluginModule.listeners), in the plugin list's order.
-  for (const mod of builtinPlugins()) {
+  for (const mod of plugins) {
     if (!on.has(mod.name) || !mod.listeners) continue;
     out.push(...mod.listeners(mod.configSchema.parse(cfg.plugins.settings[mod.name] ?? {})));
   }

@@ -1,6 +1,5 @@
 // `corral dev | leader | agent`: load the config, start the node, wire
 // signals (SIGINT/SIGTERM stop gracefully, SIGHUP reloads the config).
-import type { CommandSpec } from "../args.ts";
 import type { Role } from "../../config/types.ts";
 import { ConfigError, loadConfig, type LoadFlags } from "../../config/load.ts";
 import { preflight } from "../../config/preflight.ts";
@@ -12,41 +11,7 @@ import { NewerFormatError } from "../../state/command-versions.ts";
 import { applyDevDefaults, devAllowsRaw } from "../dev-defaults.ts";
 import { installHeapDebug } from "../../debug-heap.ts";
 
-export const nodeFlags = {
-  config: { type: "string", value: "FILE", help: "TOML config file (see config.example.toml)" },
-  bind: { type: "string", value: "ADDR", help: "Address the HTTP API binds (overrides node.bind)" },
-  "http-port": { type: "number", value: "N", help: "HTTP API port (overrides node.http_port)" },
-  "dns-port": { type: "number", value: "N", help: "DNS server port, UDP and TCP (overrides [plugins.dns] port)" },
-  "invoke-port": { type: "number", value: "N", help: "Invoke proxy port (overrides [plugins.invoke] port)" },
-  ports: { type: "number", value: "BASE", help: "Every listener from one base: HTTP on BASE, invoke proxy on BASE+1, DNS on BASE+53 (a listener's own flag wins)" },
-  "data-dir": { type: "string", value: "DIR", help: "Data folder (overrides node.data_dir)" },
-  "log-level": { type: "string", value: "LEVEL", help: "debug, info, warn or error (overrides node.log_level)" },
-  "log-format": { type: "string", value: "FORMAT", help: "auto, text or json (overrides node.log_format; auto: text on a terminal, JSON otherwise)" },
-  name: { type: "string", value: "NAME", help: "Node name (overrides node.name)" },
-} as const;
-
-export const devSpec: CommandSpec = {
-  name: "dev",
-  summary: "Run a development node: leader and agent in one process, every built-in plugin on, bound to 127.0.0.1:7700, data in ./data.",
-  usage: "corral dev [options]",
-  flags: nodeFlags,
-};
-
-export const leaderSpec: CommandSpec = {
-  name: "leader",
-  summary: "Run a leader-role (control-plane) node.",
-  usage: "corral leader --config FILE [options]",
-  flags: nodeFlags,
-  details: "The config must set cluster.secret (16+ characters); agents present it when they join.",
-};
-
-export const agentSpec: CommandSpec = {
-  name: "agent",
-  summary: "Run an agent (worker) node that joins the leaders in agent.leaders.",
-  usage: "corral agent --config FILE [options]",
-  flags: nodeFlags,
-  details: "The config must set cluster.secret (the leaders' secret) and agent.leaders.",
-};
+export { agentSpec, devSpec, leaderSpec, nodeFlags } from "./node-specs.ts";
 
 export function pluginSchemas() {
   return Object.fromEntries(builtinPlugins().map((p) => [p.name, p.configSchema]));
