@@ -124,11 +124,12 @@ async function startCorral(): Promise<{ recipe: Target; waiting: Target }> {
     })());
   // The waiting acquire: one request that answers true once the key is this session's
   // (a release hands it over in its own log entry), false only when the wait ends.
-  const waiting: Target = {
+  /** A client of the lock: `take` returns once its session holds the key; then the write under the lock and the release. */
+  const client = (take: (lock: string, session: string) => Promise<void>): Target => ({
     async contender(id) {
       const { session, lock, data } = await prepare(id);
       return async () => {
-        while ((await (await fetch(`${lock}?acquire=${session}&wait=10s`, { method: "PUT", body: "" })).json()) !== true);
+        await take(lock, session);
         const put = await fetch(data, { method: "PUT", body: VALUE });
         await put.arrayBuffer();
         const rel = await fetch(`${lock}?release=${session}`, { method: "PUT", body: "" });
@@ -138,33 +139,26 @@ async function startCorral(): Promise<{ recipe: Target; waiting: Target }> {
     newLock: () => void round++,
     pids,
     stop,
-  };
-  const recipe: Target = {
-    async contender(id) {
-      const { session, lock, data } = await prepare(id);
-      return async () => {
-        // Consul's api.Lock: try; when held, wait with blocking reads until the key shows no holder, then try again.
-        let index = 0;
-        for (;;) {
-          const got = await fetch(`${lock}?acquire=${session}`, { method: "PUT", body: "" });
-          if ((await got.json()) === true) break;
-          for (;;) {
-            const w = await fetch(`${lock}?index=${index}&wait=5s`);
-            index = Number(w.headers.get("x-consul-index") ?? 0);
-            const pair = w.status === 200 ? ((await w.json()) as { Session?: string }[])[0] : (await w.arrayBuffer(), undefined);
-            if (!pair?.Session) break;
-          }
-        }
-        const put = await fetch(data, { method: "PUT", body: VALUE });
-        await put.arrayBuffer();
-        const rel = await fetch(`${lock}?release=${session}`, { method: "PUT", body: "" });
-        return put.ok && (await rel.json()) === true;
-      };
-    },
-    newLock: () => void round++,
-    pids,
-    stop,
-  };
+  });
+  // The waiting acquire: one request that answers true once the key is this session's
+  // (a release hands it over in its own log entry), false only when the wait ends.
+  const waiting = client(async (lock, session) => {
+    while ((await (await fetch(`${lock}?acquire=${session}&wait=10s`, { method: "PUT", body: "" })).json()) !== true);
+  });
+  // Consul's api.Lock: try; when held, wait with blocking reads until the key shows no holder, then try again.
+  const recipe = client(async (lock, session) => {
+    let index = 0;
+    for (;;) {
+      const got = await fetch(`${lock}?acquire=${session}`, { method: "PUT", body: "" });
+      if ((await got.json()) === true) return;
+      for (;;) {
+        const w = await fetch(`${lock}?index=${index}&wait=5s`);
+        index = Number(w.headers.get("x-consul-index") ?? 0);
+        const pair = w.status === 200 ? ((await w.json()) as { Session?: string }[])[0] : (await w.arrayBuffer(), undefined);
+        if (!pair?.Session) break;
+      }
+    }
+  });
   return { recipe, waiting };
 }
 

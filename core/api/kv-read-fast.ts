@@ -34,14 +34,11 @@
 // changes only with its ModifyIndex: every write, lock write and session
 // release sets it).
 import type { ZodType } from "zod";
-import { assertDatacenter, blockingParamsOf } from "../http/consul.ts";
+import { blockingReadHeaders, enterBlockingRead } from "../http/blocking-read-fast.ts";
 import { fastRoute } from "../http/fast-route.ts";
-import { heldKind } from "../http/middleware/held-limit.ts";
-import { remoteOf } from "../http/remote-addr.ts";
 import { SIGNATURE_HEADER } from "../http/rpc-signature.ts";
 import { FORWARDED_HEADER } from "../http/proxy.ts";
 import { CLIENT_READ_HEADER } from "../acl/read-scope.ts";
-import { requestToken } from "../acl/secret.ts";
 import { kvView } from "../state/domains/txn.ts";
 import type { KvEntry } from "../state/domains/kv.ts";
 import type { StateReader } from "../state/reader.ts";
@@ -111,17 +108,9 @@ export function kvReadFast(d: KvReadFastDeps) {
     answer: async ({ req, taken: { key, query, stale }, env, held, leaderRead }) => {
       const arrived = d.state.appliedIndex();
       const path = `/v1/kv/${key}`;
-      // The held-limit middleware's slot, before the read gate as in the route table.
-      const release = heldKind("GET", path, query) === "blocking"
-        ? held?.hold("blocking", requestToken(req.url, (n) => req.headers.get(n) ?? undefined), remoteOf(req, env), path)
-        : undefined;
+      // The route table's slot, read gate, ?dc and parameters.
+      const { params, release } = await enterBlockingRead({ req, env, query, path, stale, datacenter: d.datacenter, held, leaderRead });
       try {
-        if (!stale) {
-          if (!leaderRead) throw new Error("a key read fast path without the read gate");
-          await leaderRead(query.has("consistent"), path);
-        }
-        assertDatacenter(query.get("dc"), d.datacenter);
-        const params = blockingParamsOf(query);
         const state = d.state;
         const { index, value } = await state.blocking(
           { tables: [d.topic(key)], minIndex: params.index, waitMs: params.waitMs, signal: req.signal },
@@ -130,19 +119,12 @@ export function kvReadFast(d: KvReadFastDeps) {
             return { index: e ? e.modifyIndex : Math.max(state.kvPrefixIndex(key), 1), value: e };
           },
         );
-        const status = d.status();
-        const headers: Record<string, string> = {
-          "x-consul-index": String(Math.max(1, index)),
-          "x-consul-knownleader": String(Boolean(status?.leader)),
-          "x-consul-lastcontact": String(Math.max(0, Math.round(status?.lastContactMs ?? 0))),
-          "x-consul-effective-consistency": params.consistency === "default" ? "leader" : params.consistency,
-          "x-corral-index": String(Math.max(arrived, 0)),
-        };
+        const headers = blockingReadHeaders(index, d.status(), params, arrived);
         if (!value) return new Response(null, { status: 404, headers });
         headers["content-type"] = "application/json";
         return new Response(answers.of(value), { status: 200, headers });
       } finally {
-        release?.();
+        release();
       }
     },
   });

@@ -31,12 +31,9 @@
 //   - the answer: the declaration's (the route's own shared answer and index);
 //     the route's headers (X-Consul-*, X-Corral-Index of the state the request
 //     arrived at; the dispatcher adds the inert-answer headers).
-import { assertDatacenter, blockingParamsOf } from "./consul.ts";
+import { blockingReadHeaders, enterBlockingRead } from "./blocking-read-fast.ts";
 import { fastRoute } from "./fast-route.ts";
-import { heldKind } from "./middleware/held-limit.ts";
 import { pathOf } from "./path-of.ts";
-import { remoteOf } from "./remote-addr.ts";
-import { requestToken } from "../acl/secret.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 
 export interface CachedReadFastDeps<S> {
@@ -97,33 +94,14 @@ export function cachedReadFast<S>(d: CachedReadFastDeps<S>) {
     answer: async ({ req, taken: { subject, query, stale }, env, held, leaderRead, signedBy }) => {
       const arrived = d.appliedIndex();
       const path = pathOf(req.url);
-      // The held-limit middleware's slot, before the read gate as in the route table; a signed request takes none.
-      const release = signedBy === undefined && heldKind("GET", path, query) === "blocking"
-        ? held?.hold("blocking", requestToken(req.url, (n) => req.headers.get(n) ?? undefined), remoteOf(req, env), path)
-        : undefined;
+      // The route table's slot (a signed request takes none), read gate, ?dc and parameters.
+      const { params, release } = await enterBlockingRead({ req, env, query, path, stale, datacenter: d.datacenter, held, leaderRead, holdsSlot: signedBy === undefined });
       try {
-        if (!stale) {
-          if (!leaderRead) throw new Error("a cached read fast path without the read gate");
-          await leaderRead(query.has("consistent"), path);
-        }
-        assertDatacenter(query.get("dc"), d.datacenter);
-        const params = blockingParamsOf(query);
         const { index, body } = await d.answer(subject, req.url, { minIndex: params.index, waitMs: params.waitMs, signal: req.signal });
         d.taken?.inc();
-        const status = d.status();
-        return new Response(body, {
-          status: 200,
-          headers: {
-            "content-type": "application/json",
-            "x-consul-index": String(Math.max(1, index)),
-            "x-consul-knownleader": String(Boolean(status?.leader)),
-            "x-consul-lastcontact": String(Math.max(0, Math.round(status?.lastContactMs ?? 0))),
-            "x-consul-effective-consistency": params.consistency === "default" ? "leader" : params.consistency,
-            "x-corral-index": String(Math.max(arrived, 0)),
-          },
-        });
+        return new Response(body, { status: 200, headers: { "content-type": "application/json", ...blockingReadHeaders(index, d.status(), params, arrived) } });
       } finally {
-        release?.();
+        release();
       }
     },
   });

@@ -4,35 +4,21 @@
 // O(allocations placed) per evaluation. What the reads must still show: an
 // allocation placed by an earlier evaluation holds its resources, and one
 // stopped since frees them for the next evaluation.
-import { afterEach, expect, test } from "bun:test";
-import { EventBus } from "../../core/events.ts";
-import { silentLogger } from "../../core/log.ts";
-import { SchedulingLoop } from "../../core/cluster/scheduling/loop.ts";
-import type { Command } from "../../core/state/commands.ts";
+import { expect, test } from "bun:test";
 import type { StateReader } from "../../core/state/reader.ts";
 import { eventually } from "../helpers/proc.ts";
-import { registerNode, simpleJob, testState, uuid, type TestState } from "./fixtures.ts";
+import { registerNode, simpleJob, uuid } from "./fixtures.ts";
+import { loopHarness } from "./loop-harness.ts";
 
-let t: TestState | undefined;
-let loop: SchedulingLoop | undefined;
-afterEach(async () => {
-  loop?.stop();
-  loop = undefined;
-  await t?.close();
-  t = undefined;
-});
+const harness = loopHarness();
 
 test("one full read of the live allocations for a burst of evaluations; placements and stops since are seen", async () => {
-  t = await testState();
-  const tt = t;
+  const tt = await harness.state();
   await tt.propose(registerNode(uuid(701), "n1", { cpuMhz: 1000 }));
   await tt.propose(registerNode(uuid(702), "n2", { cpuMhz: 1000 }));
   let fullReads = 0;
   const state: StateReader = { ...tt.state, jobs: { ...tt.state.jobs, liveAllocsLite: () => (fullReads++, tt.state.jobs.liveAllocsLite()) } };
-  const bus = new EventBus();
-  tt.fsm.onApplied((e) => bus.publish("applied", e));
-  loop = new SchedulingLoop({ state, propose: (c: Command) => tt.raft.propose(c), isLeader: () => true, bus, log: silentLogger, preemption: false, watchIntervalMs: 60_000 });
-  loop.start();
+  harness.start(tt, state);
   const run = async (id: string, opts: { count: number; cpu: number }) => {
     const evalId = uuid();
     await tt.propose({ type: "RegisterJob", v: 1, at: Date.now(), job: simpleJob(id, opts), evalId });

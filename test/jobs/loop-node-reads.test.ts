@@ -2,35 +2,21 @@
 // changed: a burst of registrations (here 6 jobs, each its own evaluation)
 // read and decoded every node once per evaluation and per fairness pick
 // before. A node joining afterwards is still seen by the next evaluation.
-import { afterEach, expect, test } from "bun:test";
-import { EventBus } from "../../core/events.ts";
-import { silentLogger } from "../../core/log.ts";
-import { SchedulingLoop } from "../../core/cluster/scheduling/loop.ts";
-import type { Command } from "../../core/state/commands.ts";
+import { expect, test } from "bun:test";
 import type { StateReader } from "../../core/state/reader.ts";
 import { eventually } from "../helpers/proc.ts";
-import { registerNode, simpleJob, testState, uuid, type TestState } from "./fixtures.ts";
+import { registerNode, simpleJob, uuid } from "./fixtures.ts";
+import { loopHarness } from "./loop-harness.ts";
 
-let t: TestState | undefined;
-let loop: SchedulingLoop | undefined;
-afterEach(async () => {
-  loop?.stop();
-  loop = undefined;
-  await t?.close();
-  t = undefined;
-});
+const harness = loopHarness();
 
 test("one node-list read for a burst of evaluations; a new node is read again and used", async () => {
-  t = await testState();
-  const tt = t;
+  const tt = await harness.state();
   await tt.propose(registerNode(uuid(601), "n1", { cpuMhz: 1000 }));
   await tt.propose(registerNode(uuid(602), "n2", { cpuMhz: 1000 }));
   let reads = 0;
   const state: StateReader = { ...tt.state, listNodes: () => (reads++, tt.state.listNodes()) };
-  const bus = new EventBus();
-  tt.fsm.onApplied((e) => bus.publish("applied", e));
-  loop = new SchedulingLoop({ state, propose: (c: Command) => tt.raft.propose(c), isLeader: () => true, bus, log: silentLogger, preemption: false, watchIntervalMs: 60_000 });
-  loop.start();
+  harness.start(tt, state);
   const restoreReads = reads; // a new leader's restore() reads the nodes once
   const evals = Array.from({ length: 6 }, () => uuid());
   await Promise.all(evals.map((evalId, i) => tt.propose({ type: "RegisterJob", v: 1, at: Date.now(), job: simpleJob(`job-${i}`, { count: 1, cpu: 100 }), evalId })));
