@@ -34,7 +34,7 @@
 // changes only with its ModifyIndex: every write, lock write and session
 // release sets it).
 import type { ZodType } from "zod";
-import { blockingReadHeaders, enterBlockingRead } from "../http/blocking-read-fast.ts";
+import { blockingReadHeaders, enterBlockingRead, plainQuery } from "../http/blocking-read-fast.ts";
 import { fastRoute } from "../http/fast-route.ts";
 import { SIGNATURE_HEADER } from "../http/rpc-signature.ts";
 import { FORWARDED_HEADER } from "../http/proxy.ts";
@@ -54,9 +54,6 @@ export interface KvReadFastDeps {
   /** What the route's blocking read waits on (kv.ts kvTopic). */
   topic(key: string): WatchTopic;
 }
-
-/** The only query parameters this path reads; any other goes to the route. */
-const PLAIN = new Set(["index", "wait", "stale", "consistent", "dc"]);
 
 /** Headers that mark another node's hop: the route decides those. */
 const HOP_HEADERS = [SIGNATURE_HEADER, FORWARDED_HEADER, CLIENT_READ_HEADER];
@@ -92,15 +89,9 @@ export function kvReadFast(d: KvReadFastDeps) {
       for (const h of HOP_HEADERS) if (req.headers.has(h)) return undefined;
       // Percent-encoded keys go to the route: hono's decoding is the reference.
       if (key === "" || key.includes("%") || !d.params.safeParse({ key }).success) return undefined;
-      const url = req.url;
-      const at = url.indexOf("?");
-      const query = new URLSearchParams(at === -1 ? "" : url.slice(at + 1));
-      const seen = new Set<string>();
-      for (const name of query.keys()) {
-        if (!PLAIN.has(name) || seen.has(name)) return undefined;
-        seen.add(name);
-      }
-      const stale = seen.has("stale");
+      const query = plainQuery(req.url);
+      if (!query) return undefined;
+      const stale = query.has("stale");
       // Not the leader: the route forwards (or answers a stale read through its own gate).
       if (!stale && !d.status().isLeader) return undefined;
       return { key, query, stale };

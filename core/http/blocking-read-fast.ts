@@ -59,3 +59,18 @@ export function blockingReadHeaders(index: number, status: ReplicationStatus | u
     "x-corral-index": String(Math.max(arrived, 0)),
   };
 }
+
+/** The only query parameters a blocking-read fast path reads; any other goes to its route. */
+const PLAIN = new Set(["index", "wait", "stale", "consistent", "dc"]);
+
+/** The plain query of a request, or undefined when it has anything else (or a name twice). */
+export function plainQuery(url: string): URLSearchParams | undefined {
+  const at = url.indexOf("?");
+  const query = new URLSearchParams(at === -1 ? "" : url.slice(at + 1));
+  const seen = new Set<string>();
+  for (const name of query.keys()) {
+    if (!PLAIN.has(name) || seen.has(name)) return undefined;
+    seen.add(name);
+  }
+  return query;
+}

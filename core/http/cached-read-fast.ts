@@ -31,7 +31,7 @@
 //   - the answer: the declaration's (the route's own shared answer and index);
 //     the route's headers (X-Consul-*, X-Corral-Index of the state the request
 //     arrived at; the dispatcher adds the inert-answer headers).
-import { blockingReadHeaders, enterBlockingRead } from "./blocking-read-fast.ts";
+import { blockingReadHeaders, enterBlockingRead, plainQuery } from "./blocking-read-fast.ts";
 import { fastRoute } from "./fast-route.ts";
 import { pathOf } from "./path-of.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
@@ -53,25 +53,10 @@ export interface CachedReadFastDeps<S> {
   taken?: { inc(): void };
 }
 
-/** The only query parameters this path reads; any other goes to the route. */
-const PLAIN = new Set(["index", "wait", "stale", "consistent", "dc"]);
-
 interface Taken<S> {
   subject: S;
   query: URLSearchParams;
   stale: boolean;
-}
-
-/** The plain query of a request, or undefined when it has anything else (or a name twice). */
-export function plainQuery(url: string): URLSearchParams | undefined {
-  const at = url.indexOf("?");
-  const query = new URLSearchParams(at === -1 ? "" : url.slice(at + 1));
-  const seen = new Set<string>();
-  for (const name of query.keys()) {
-    if (!PLAIN.has(name) || seen.has(name)) return undefined;
-    seen.add(name);
-  }
-  return query;
 }
 
 export function cachedReadFast<S>(d: CachedReadFastDeps<S>) {
