@@ -15,6 +15,7 @@ import type { Replicator, ProposeOutcome } from "../state/replicator.ts";
 import type { Command } from "../state/commands.ts";
 import type { LockWrite } from "../state/domains/kv-locks.ts";
 import type { TxnOp, TxnOutcome } from "../state/domains/txn.ts";
+import { kvKeyIndex } from "../state/domains/kv.ts";
 import { AcquireQueue, type AcquireView } from "./acquire-queue.ts";
 import { LockWaits, type LockWaiter } from "./lock-waits.ts";
 
@@ -144,8 +145,8 @@ export function lockWriter(d: LockWriteDeps): LockWriter {
         const watch = new AbortController();
         const waits_: Promise<unknown>[] = [woken];
         if (first && !me.claimed) {
-          const since = keyIndex(d.state, w.key);
-          waits_.push(d.state.blocking({ tables: [{ table: "kv", prefix: w.key }], minIndex: since, waitMs: sleep, signal: watch.signal }, () => ({ index: keyIndex(d.state, w.key), value: undefined })));
+          const since = kvKeyIndex(d.state, w.key);
+          waits_.push(d.state.blocking({ tables: [{ table: "kv", prefix: w.key }], minIndex: since, waitMs: sleep, signal: watch.signal }, () => ({ index: kvKeyIndex(d.state, w.key), value: undefined })));
         } else waits_.push(new Promise((r) => setTimeout(r, sleep)));
         await Promise.race(waits_);
         watch.abort();
@@ -166,12 +167,12 @@ export function lockWriter(d: LockWriteDeps): LockWriter {
   const waitElsewhere = async (w: LockWriteRequest & { acquire: string; waitMs: number }): Promise<boolean> => {
     const deadline = Date.now() + w.waitMs;
     for (;;) {
-      const since = keyIndex(d.state, w.key);
+      const since = kvKeyIndex(d.state, w.key);
       const ok = answer(await tryAcquire(w));
       const left = deadline - Date.now();
       if (ok || left <= 0 || w.signal?.aborted) return ok;
       if (isLeader()) return waitForKey({ ...w, waitMs: left });
-      await d.state.blocking({ tables: [{ table: "kv", prefix: w.key }], minIndex: since, waitMs: Math.min(left, RECHECK_MS), signal: w.signal }, () => ({ index: keyIndex(d.state, w.key), value: undefined }));
+      await d.state.blocking({ tables: [{ table: "kv", prefix: w.key }], minIndex: since, waitMs: Math.min(left, RECHECK_MS), signal: w.signal }, () => ({ index: kvKeyIndex(d.state, w.key), value: undefined }));
     }
   };
 
@@ -189,12 +190,6 @@ export function lockWriter(d: LockWriteDeps): LockWriter {
     }
     return answer(await d.propose(commandOf(w)));
   };
-}
-
-/** The index a blocking read of `key` answers (its ModifyIndex, or the index under it as a prefix). */
-function keyIndex(state: StateReader, key: string): number {
-  const e = state.kvGet(key);
-  return e ? e.modifyIndex : Math.max(state.kvPrefixIndex(key), 1);
 }
 
 /**

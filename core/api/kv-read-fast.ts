@@ -40,7 +40,7 @@ import { SIGNATURE_HEADER } from "../http/rpc-signature.ts";
 import { FORWARDED_HEADER } from "../http/proxy.ts";
 import { CLIENT_READ_HEADER } from "../acl/read-scope.ts";
 import { kvView } from "../state/domains/txn.ts";
-import type { KvEntry } from "../state/domains/kv.ts";
+import { kvKeyIndex, type KvEntry } from "../state/domains/kv.ts";
 import type { StateReader } from "../state/reader.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 import type { WatchTopic } from "../state/watch.ts";
@@ -107,7 +107,7 @@ export function kvReadFast(d: KvReadFastDeps) {
           { tables: [d.topic(key)], minIndex: params.index, waitMs: params.waitMs, signal: req.signal },
           () => {
             const e = state.kvGet(key);
-            return { index: e ? e.modifyIndex : Math.max(state.kvPrefixIndex(key), 1), value: e };
+            return { index: kvKeyIndex(state, key), value: e };
           },
         );
         const headers = blockingReadHeaders(index, d.status(), params, arrived);

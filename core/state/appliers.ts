@@ -25,6 +25,11 @@ import { variableAppliers } from "./domains/variables.ts";
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
   tables: readonly string[];
+  /**
+   * The entry moves indexes without leaving the rows the keyed wakeups read
+   * (fsm.ts): every keyed waiter of its tables wakes, as after a restore.
+   */
+  namesNoKeys?: boolean;
   apply(db: Db, index: number, cmd: CommandOf<T>): CommandResult;
 }
 

@@ -124,17 +124,16 @@ export class Fsm {
     const tables = entry.result.ok ? tablesOf(entry.command) : [];
     for (const t of tables) this.tableIndexes.set(t, entry.index);
     // Agents block on their own node's allocations: wake only the nodes this entry changed.
-    // A restore ("*") keeps the rows' own indexes, so it names no keys and wakes every waiter.
-    const restore = applierFor(entry.command)?.tables.includes("*") ?? false;
+    // A restore ("*") keeps the rows' own indexes, and a tombstone reap moves a floor: they name no keys and wake every waiter.
+    const applier = applierFor(entry.command);
+    const namesNoKeys = (applier?.tables.includes("*") || applier?.namesNoKeys) ?? false;
     // KV reads wait on their key or prefix: wake only those the entry's keys fall under (kv-keys-changed.ts).
     let keyed: Map<string, string[]> | undefined;
-    if (!restore) {
+    if (!namesNoKeys) {
       if (tables.includes("allocations") && this.watch.hasKeyedWaiters("allocations")) {
         (keyed ??= new Map()).set("allocations", allocNodesChangedAt(this.store.db, entry.index));
       }
-      // A tombstone reap names no keys: it may move every prefix's index (its floor), so it wakes every KV waiter.
-      const reap = entry.command.type === "ReapTombstones";
-      if (tables.includes("kv") && !reap && this.watch.hasKeyedWaiters("kv")) (keyed ??= new Map()).set("kv", kvKeysChangedAt(this.store.db, entry.index));
+      if (tables.includes("kv") && this.watch.hasKeyedWaiters("kv")) (keyed ??= new Map()).set("kv", kvKeysChangedAt(this.store.db, entry.index));
       // Health reads wait on their service's name in each catalog table they read (service-names-changed.ts).
       const catalog = SERVICE_KEYED_TABLES.filter((t) => tables.includes(t));
       if (catalog.some((t) => this.watch.hasKeyedWaiters(t))) {

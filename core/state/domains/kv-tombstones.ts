@@ -48,7 +48,7 @@ function applyReapTombstones(db: Db, _index: number, cmd: z.infer<typeof ReapTom
 
 // Names no keys (fsm.ts): a reap moves the index of every prefix below the floor, so it wakes every KV waiter once.
 export const kvTombstoneAppliers = {
-  ReapTombstones: { tables: ["kv"], apply: applyReapTombstones },
+  ReapTombstones: { tables: ["kv"], namesNoKeys: true, apply: applyReapTombstones },
 };
 
 /** The floor of every prefix index: the highest delete index reaped (0 before any reap). */

@@ -144,3 +144,12 @@ export function kvPrefixIndex(db: Db, prefix: string, visible?: (key: string) =>
   // Reaped tombstones (kv-tombstones.ts) leave their highest index as a floor: an index never goes back.
   return Math.max(live?.m ?? 0, dead?.m ?? 0, kvTombstoneFloor(db));
 }
+
+/**
+ * The index a blocking read of one key answers: its ModifyIndex, or for a
+ * missing key the index under it as a prefix (at least 1, as Consul's).
+ */
+export function kvKeyIndex(state: { kvGet(key: string): KvEntry | undefined; kvPrefixIndex(prefix: string): number }, key: string): number {
+  const e = state.kvGet(key);
+  return e ? e.modifyIndex : Math.max(state.kvPrefixIndex(key), 1);
+}
