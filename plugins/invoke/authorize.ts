@@ -29,13 +29,19 @@ interface AclReadShape {
   enabled?: () => boolean;
   authorizeCall?: (token: string | undefined, destination: string) => CallDecision | Promise<CallDecision>;
   callerOf?: (token: string | undefined) => Promise<string | undefined>;
+  callerMemo?: () => CallerLookup;
   authorizeSource?: (source: string, destination: string) => Promise<CallDecision>;
 }
+
+/** callerOf for one client connection: an answer known to hold comes back at once, not as a promise. */
+export type CallerLookup = (token: string | undefined) => string | undefined | Promise<string | undefined>;
 
 /** The mesh's two questions (core/acl/calls.ts): which service a token speaks for, and may a service call another. */
 export interface MeshAuthorizer {
   /** "" = no service identity (a caller outside the mesh); undefined = an unknown token. */
   callerOf(token: string | undefined): Promise<string | undefined>;
+  /** A callerOf that remembers its connection's last token while the ACLs say its answer holds (core/acl/calls.ts callerMemo). */
+  callerMemo?(): CallerLookup;
   authorizeSource(source: string, destination: string): Promise<CallDecision>;
 }
 
@@ -46,6 +52,11 @@ export function meshAuthorizerFromState(state: unknown): MeshAuthorizer {
   };
   return {
     callerOf: async (token) => (acl()?.callerOf ? acl()!.callerOf!(token) : ""),
+    callerMemo() {
+      const a = acl();
+      if (a?.callerMemo) return a.callerMemo();
+      return (token) => (acl()?.callerOf ? acl()!.callerOf!(token) : "");
+    },
     authorizeSource: async (source, destination) => (acl()?.authorizeSource ? acl()!.authorizeSource!(source, destination) : allowAll.authorizeCall(undefined, destination)),
   };
 }

@@ -4,7 +4,7 @@
 // (mesh-client.ts). Timers and the listener go through ctx, so disable and
 // reload release them.
 import { BindError, bindError, type PluginContext } from "../../core/sdk/index.ts";
-import { meshAuthorizerFromState } from "./authorize.ts";
+import { meshAuthorizerFromState, type CallerLookup } from "./authorize.ts";
 import type { InvokeConfig } from "./config.ts";
 import type { CallHandler } from "./fetch.ts";
 import type { Invoker } from "./invoker.ts";
@@ -34,6 +34,8 @@ export interface MeshFront {
   /** The sockets engine's: a keep-alive pool of mTLS connections per (caller, node) and the caller of a token. */
   pool: MeshUpstreamPool;
   callerOf: (token: string | undefined) => Promise<string | undefined>;
+  /** A callerOf per client connection of the proxy listener (it remembers the connection's last token while the ACLs say its answer holds). */
+  callerFor: () => CallerLookup;
   /** The h2 front's (h2/front.ts): mTLS sessions (ALPN h2) per (caller, node), for h2c and gRPC callers. */
   h2: MeshH2Sessions;
 }
@@ -108,6 +110,7 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
     call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort, trace: o.trace }),
     pool,
     callerOf: (token) => authorizer.callerOf(token),
+    callerFor: () => authorizer.callerMemo?.() ?? ((token) => authorizer.callerOf(token)),
     h2,
   };
 }
