@@ -15,9 +15,9 @@ import type { FailureKind } from "../retry.ts";
 import { nowMs, SPAN_KIND_SERVER, type AttributeValue, type SpanSink, type SpanStart } from "../spans.ts";
 import type { TraceIds } from "../trace.ts";
 import { BufferedBody, type StreamedBody } from "./bodies.ts";
-import { upstreamPrefix, type RequestHead } from "./http1.ts";
+import { writeUpstreamPrefix, type RequestHead } from "./http1.ts";
 import { MESH_INSTANCE_FIELD, MESH_SERVICE_FIELD } from "./mesh-upstream.ts";
-import { ClientConn, type Engine, type Sock } from "./server.ts";
+import { ClientConn, CRLF, TRACEPARENT, type Engine, type Sock } from "./server.ts";
 import { NO_BODY, type BodySource, type RawReply } from "./transport.ts";
 
 /** Who is calling, as the TLS handshake established it. */
@@ -33,6 +33,9 @@ export interface MeshDestination {
   spans?: { trace: TraceIds; sink: SpanSink };
 }
 
+/** writeUpstreamPrefix's options at the destination: fields naming a mesh identity (a caller's XFCC, the source's x-corral-mesh-*) are dropped; no X-Forwarded-For of ours. */
+const MESH_FORWARDING = { ip: "", mesh: true };
+
 /** No per-try limit of our own: event streams and long polls pass; the source agent's timeouts end an attempt (by closing). */
 const NO_TRY_LIMIT_MS = 24 * 3600_000;
 
@@ -44,6 +47,8 @@ export class MeshConn extends ClientConn {
   private span: { start: SpanStart; method: string; source: string; destination: string } | null = null;
   private status = 0;
   private readonly settled = (out: RawReply | FailureKind): void => this.attempted(out);
+  /** The caller's identity for the instance, from the certificate (the same for every request of the connection). */
+  private readonly xfcc: Buffer | null;
 
   constructor(
     sock: Sock,
@@ -53,6 +58,7 @@ export class MeshConn extends ClientConn {
     private readonly m: MeshDestination,
   ) {
     super(sock, e, sweeps);
+    this.xfcc = peer.kind === "service" ? Buffer.from(`x-forwarded-client-cert: URI=${peer.uri}\r\n`, "latin1") : null;
   }
 
   protected override exchange(head: RequestHead): void {
@@ -85,12 +91,22 @@ export class MeshConn extends ClientConn {
       // A client gone before its body arrived is the end of it: nothing to answer.
       if (!(await body.done.then(() => true, () => false)) || this.closed) return;
     }
-    // The caller's identity fields were dropped by upstreamPrefix (mesh: true); the instance learns it from the certificate only.
-    const xfcc = this.peer.kind === "service" ? `x-forwarded-client-cert: URI=${this.peer.uri}\r\n` : "";
-    const prefix = upstreamPrefix(head, head.target, { ip: "", traceparent, mesh: true }) + xfcc;
+    // The head goes to the instance as bytes, the client's copied around corral's fields (head-bytes.ts), as on the
+    // source side: no string per request. The caller's identity fields were dropped by writeUpstreamPrefix (mesh: true);
+    // the instance learns it from the certificate only.
+    const out = this.t.sendHead;
+    out.clear();
+    out.src = this.headBytes;
+    writeUpstreamPrefix(head, head.target, MESH_FORWARDING, out);
+    out.src = null;
+    this.headBytes = null;
+    out.bytes(TRACEPARENT);
+    out.text(traceparent);
+    out.bytes(CRLF);
+    if (this.xfcc) out.bytes(this.xfcc);
     const source_: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
     this.head = head;
-    this.t.reset(prefix, head.method, source_);
+    this.t.reset(null, head.method, source_);
     this.t.send(ep, NO_TRY_LIMIT_MS, this.settled);
   }
 

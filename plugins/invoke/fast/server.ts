@@ -28,8 +28,8 @@ import { NO_BODY, RawTransport, type BodySource, type RawReply } from "./transpo
 import { NO_ROUTE, type Route, type UpstreamConn, type UpstreamPool } from "./upstream.ts";
 import { headToken } from "./head-token.ts";
 
-const TRACEPARENT = Buffer.from("traceparent: ");
-const CRLF = Buffer.from("\r\n");
+export const TRACEPARENT = Buffer.from("traceparent: ");
+export const CRLF = Buffer.from("\r\n");
 
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
 const MAX_PIPELINED_BYTES = 256 * 1024;
@@ -89,7 +89,7 @@ export class ClientConn {
   /** The request whose call runs (its answer is handled by `answered`). */
   protected head: RequestHead | null = null;
   /** The bytes `head` was read from (their [0, head.text.length)), for the head sent upstream. */
-  private headBytes: Buffer | null = null;
+  protected headBytes: Buffer | null = null;
   /** The mesh: which service a token speaks for, for this connection (Engine.callerFor). */
   private readonly callerOf: CallerLookup | null;
   /** writeUpstreamPrefix's options: the same for every request of the connection. */
