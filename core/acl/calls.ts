@@ -37,9 +37,12 @@ export function callAuthorizer(d: CallAuthorizerDeps) {
    */
   let decidedFrom: { list: readonly IntentionRule[]; defaultAllow: boolean } | undefined;
   const decisions = new Map<string, CallDecision>();
-  /** The intention (or the default) for a known source service ("" = none). */
-  const decide = async (source: string, destination: string): Promise<CallDecision> => {
-    const list = await d.intentions();
+  /** The intention (or the default) for a known source service ("" = none); at once when the list is at hand. */
+  const decide = (source: string, destination: string): CallDecision | Promise<CallDecision> => {
+    const list = d.intentions();
+    return list instanceof Promise ? list.then((l) => decideWith(l, source, destination)) : decideWith(list, source, destination);
+  };
+  const decideWith = (list: readonly IntentionRule[], source: string, destination: string): CallDecision => {
     const allow = d.defaultAllow();
     if (decidedFrom?.list !== list || decidedFrom.defaultAllow !== allow || decisions.size >= MAX_DECISIONS) {
       decisions.clear();
@@ -97,8 +100,12 @@ export function callAuthorizer(d: CallAuthorizerDeps) {
         });
       };
     },
-    /** May `source` (a mesh peer's certificate names it; "" = a caller outside the mesh) call `destination`? */
-    async authorizeSource(source: string, destination: string): Promise<CallDecision> {
+    /**
+     * May `source` (a mesh peer's certificate names it; "" = a caller outside
+     * the mesh) call `destination`? A mesh destination asks for every request:
+     * the answer comes at once (no promise) when the intentions are at hand.
+     */
+    authorizeSource(source: string, destination: string): CallDecision | Promise<CallDecision> {
       if (!d.enabled()) return { allowed: true, reason: "ACLs are not enabled" };
       return decide(source, destination);
     },
@@ -139,11 +146,10 @@ export function versionedList<T>(read: () => T[], version: () => number): () => 
   };
 }
 
-/** Caches a remote list for `ttlMs`; on failure keeps the last one (extend-cache) or throws. */
-export function cachedList<T>(fetch: () => Promise<T[]>, ttlMs: () => number, now: () => number = Date.now): () => Promise<T[]> {
+/** Caches a remote list for `ttlMs` (the cached list at once, not as a promise); on failure keeps the last one (extend-cache) or throws. */
+export function cachedList<T>(fetch: () => Promise<T[]>, ttlMs: () => number, now: () => number = Date.now): () => T[] | Promise<T[]> {
   let cached: { at: number; list: T[] } | undefined;
-  return async () => {
-    if (cached && now() - cached.at < ttlMs()) return cached.list;
+  const refresh = async (): Promise<T[]> => {
     try {
       cached = { at: now(), list: await fetch() };
     } catch (err) {
@@ -152,4 +158,5 @@ export function cachedList<T>(fetch: () => Promise<T[]>, ttlMs: () => number, no
     }
     return cached.list;
   };
+  return () => (cached && now() - cached.at < ttlMs() ? cached.list : refresh());
 }

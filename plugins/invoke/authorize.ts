@@ -30,7 +30,7 @@ interface AclReadShape {
   authorizeCall?: (token: string | undefined, destination: string) => CallDecision | Promise<CallDecision>;
   callerOf?: (token: string | undefined) => Promise<string | undefined>;
   callerMemo?: () => CallerLookup;
-  authorizeSource?: (source: string, destination: string) => Promise<CallDecision>;
+  authorizeSource?: (source: string, destination: string) => CallDecision | Promise<CallDecision>;
 }
 
 /** callerOf for one client connection: an answer known to hold comes back at once, not as a promise. */
@@ -42,7 +42,8 @@ export interface MeshAuthorizer {
   callerOf(token: string | undefined): Promise<string | undefined>;
   /** A callerOf that remembers its connection's last token while the ACLs say its answer holds (core/acl/calls.ts callerMemo). */
   callerMemo?(): CallerLookup;
-  authorizeSource(source: string, destination: string): Promise<CallDecision>;
+  /** At once (no promise) when the answer is at hand: a mesh destination asks for every request. */
+  authorizeSource(source: string, destination: string): CallDecision | Promise<CallDecision>;
 }
 
 export function meshAuthorizerFromState(state: unknown): MeshAuthorizer {
@@ -57,7 +58,10 @@ export function meshAuthorizerFromState(state: unknown): MeshAuthorizer {
       if (a?.callerMemo) return a.callerMemo();
       return (token) => (acl()?.callerOf ? acl()!.callerOf!(token) : "");
     },
-    authorizeSource: async (source, destination) => (acl()?.authorizeSource ? acl()!.authorizeSource!(source, destination) : allowAll.authorizeCall(undefined, destination)),
+    authorizeSource: (source, destination) => {
+      const a = acl();
+      return a?.authorizeSource ? a.authorizeSource(source, destination) : allowAll.authorizeCall(undefined, destination);
+    },
   };
 }
 

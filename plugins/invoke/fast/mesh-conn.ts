@@ -25,9 +25,10 @@ export type MeshPeer = { kind: "service"; service: string; uri: string } | { kin
 
 /** What the destination side decides with (mesh.ts gives the node's authorizer and catalog view). */
 export interface MeshDestination {
-  authorize(source: string, destination: string): Promise<CallDecision>;
+  /** At once when the answer is at hand (the common case: decisions are kept per intentions list). */
+  authorize(source: string, destination: string): CallDecision | Promise<CallDecision>;
   /** The instance to call: the one the source chose when it is a passing instance on this node, else another there, else undefined. */
-  localInstance(service: string, serviceId: string): Promise<Endpoint | undefined>;
+  localInstance(service: string, serviceId: string): Endpoint | undefined | Promise<Endpoint | undefined>;
   onDenied?(source: string, destination: string): void;
   /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
   spans?: { trace: TraceIds; sink: SpanSink };
@@ -74,23 +75,44 @@ export class MeshConn extends ClientConn {
     const traceparent = this.m.spans ? this.m.spans.trace.next(head.traceparent) : (head.traceparent ?? this.e.trace.next(null));
     const start = this.m.spans?.trace.claim();
     if (start) this.span = { start, method: head.method, source, destination };
-    this.decide(head, body, source, destination, traceparent).catch((err) => this.crashed(err));
+    // Decided at once when the decision and the instance are at hand (every request after a connection's first,
+    // until the intentions change); a promise only when either must be waited for.
+    const decision = this.m.authorize(source, destination);
+    if (decision instanceof Promise) return void this.decideLater(decision, head, body, source, destination, traceparent);
+    this.decided(decision, head, body, source, destination, traceparent);
   }
 
-  private async decide(head: RequestHead, body: BufferedBody | StreamedBody | null, source: string, destination: string, traceparent: string): Promise<void> {
-    const decision = await this.m.authorize(source, destination);
+  private decideLater(p: Promise<CallDecision>, head: RequestHead, body: BufferedBody | StreamedBody | null, source: string, destination: string, traceparent: string): void {
+    p.then((d) => this.decided(d, head, body, source, destination, traceparent)).catch((err) => this.crashed(err));
+  }
+
+  private decided(decision: CallDecision, head: RequestHead, body: BufferedBody | StreamedBody | null, source: string, destination: string, traceparent: string): void {
     if (this.closed) return;
     if (!decision.allowed) {
       this.m.onDenied?.(source || "(none)", destination);
       return this.refuse(head, new Refusal(403, "INTENTION_DENIED", `calling "${destination}" is not allowed: ${decision.reason}`, { reason: decision.reason }));
     }
-    const ep = await this.m.localInstance(destination, field(head, MESH_INSTANCE_FIELD));
+    const ep = this.m.localInstance(destination, field(head, MESH_INSTANCE_FIELD));
+    if (ep instanceof Promise) return void this.placeLater(ep, head, body, destination, traceparent);
+    this.place(ep, head, body, destination, traceparent);
+  }
+
+  private placeLater(p: Promise<Endpoint | undefined>, head: RequestHead, body: BufferedBody | StreamedBody | null, destination: string, traceparent: string): void {
+    p.then((ep) => this.place(ep, head, body, destination, traceparent)).catch((err) => this.crashed(err));
+  }
+
+  /** The instance chosen: the call goes once the body is complete (a client gone before its body is the end of it). */
+  private place(ep: Endpoint | undefined, head: RequestHead, body: BufferedBody | StreamedBody | null, destination: string, traceparent: string): void {
     if (this.closed) return;
     if (!ep) return this.refuse(head, new Refusal(503, "NO_HEALTHY_INSTANCE", `no passing instance of "${destination}" on this node`));
     if (body instanceof BufferedBody && !body.complete) {
-      // A client gone before its body arrived is the end of it: nothing to answer.
-      if (!(await body.done.then(() => true, () => false)) || this.closed) return;
+      return void body.done.then(() => this.forward(ep, head, body, traceparent), () => {}).catch((err) => this.crashed(err));
     }
+    this.forward(ep, head, body, traceparent);
+  }
+
+  private forward(ep: Endpoint, head: RequestHead, body: BufferedBody | StreamedBody | null, traceparent: string): void {
+    if (this.closed) return;
     // The head goes to the instance as bytes, the client's copied around corral's fields (head-bytes.ts), as on the
     // source side: no string per request. The caller's identity fields were dropped by writeUpstreamPrefix (mesh: true);
     // the instance learns it from the certificate only.
