@@ -64,13 +64,29 @@ export interface ResolverOptions {
 }
 
 const MAX_CACHED = 10_000;
+
+/** What resolveKept() hands out with an answer, for holds(): the source's version it was read at (-1: none), when its grant was fetched (agents). */
+export interface Kept {
+  version: number;
+  at: number;
+  gen: number;
+}
+
+/** An agent's cached answer for a secret's hash, and the identity compiled from it (once, on first use). */
+interface CachedGrant {
+  grant: TokenGrant | null;
+  at: number;
+  compiled?: { identity: Identity | undefined };
+}
 const ANONYMOUS_GRANT: TokenGrant = { accessorId: ANONYMOUS_ACCESSOR, description: "Anonymous Token", serviceIdentities: [], policies: [] };
 
 export class TokenResolver {
-  private cache = new Map<string, { grant: TokenGrant | null; at: number }>();
+  private cache = new Map<string, CachedGrant>();
   /** Resolved identities while the source's version holds (leader-role nodes: one lookup per token per ACL change). */
   private identities = new Map<string, { version: number; identity: Identity | undefined }>();
   private compiled = new Map<string, ParsedRules>();
+  /** Bumped when cached answers are dropped: a Kept from before no longer holds. */
+  private generation = 0;
   private readonly localHash?: string;
 
   constructor(private opts: ResolverOptions) {
@@ -79,47 +95,99 @@ export class TokenResolver {
 
   /** The identity of `secret` ("" = anonymous), or undefined when no such token exists. */
   async resolve(secret: string): Promise<Identity | undefined> {
-    if (secret.length > MAX_TOKEN_CHARS) return undefined;
+    return (await this.resolveKept(secret)).identity;
+  }
+
+  /**
+   * resolve(), and what tells later whether that answer still holds
+   * (holds()) without hashing and looking the secret up again: on leader-role
+   * nodes until any ACL change (the source's version), on agents until the
+   * cached grant it came from is older than token_ttl — exactly as long as
+   * resolve() itself would give it. null: ask again every time (a task's
+   * workload identity, this node's own token, a stale answer kept while no
+   * leader answers, or no way to know).
+   */
+  async resolveKept(secret: string): Promise<{ identity: Identity | undefined; keep: Kept | null }> {
+    if (secret.length > MAX_TOKEN_CHARS) return { identity: undefined, keep: null };
     // A task's identity is decided afresh on every request, never cached: it ends with its allocation.
-    if (this.opts.workload && isWorkloadToken(secret)) return this.workloadIdentity(await this.opts.workload(secret));
+    if (this.opts.workload && isWorkloadToken(secret)) return { identity: this.workloadIdentity(await this.opts.workload(secret)), keep: null };
     const hash = secret === "" ? ANONYMOUS_SECRET_HASH : hashSecret(secret);
-    if (this.localHash && sameHash(hash, this.localHash)) return this.identity(LOCAL_GRANT, true);
+    if (this.localHash && sameHash(hash, this.localHash)) return { identity: this.identity(LOCAL_GRANT, true), keep: null };
+    const gen = this.generation;
     const version = this.opts.source.version?.();
     if (version !== undefined) {
       const hit = this.identities.get(hash);
-      if (hit && hit.version === version) return hit.identity;
+      if (hit && hit.version === version) return { identity: hit.identity, keep: { version, at: 0, gen } };
     }
-    let grant = await this.grant(hash);
-    // Before bootstrap there is no anonymous token: anonymous is then a token with no policies.
-    if (!grant && hash === ANONYMOUS_SECRET_HASH) grant = ANONYMOUS_GRANT;
-    const identity = grant ? this.identity(grant, false) : undefined;
+    let identity: Identity | undefined;
+    let at = 0;
+    if (this.opts.ttlMs > 0) {
+      const kept = await this.cachedIdentity(hash);
+      identity = kept.identity;
+      if (kept.at === null) return { identity, keep: null };
+      at = kept.at;
+    } else identity = this.identityOf(hash, await this.opts.source.lookup(hash));
     if (version !== undefined) {
-      if (this.identities.size >= MAX_CACHED) this.identities.clear();
+      if (this.identities.size >= MAX_CACHED) this.clearIdentities();
       this.identities.set(hash, { version, identity });
     }
-    return identity;
+    return { identity, keep: version !== undefined || this.opts.ttlMs > 0 ? { version: version ?? -1, at, gen } : null };
+  }
+
+  /** Whether an answer of resolveKept() is still the one resolve() would give now. */
+  holds(k: Kept): boolean {
+    if (k.gen !== this.generation) return false;
+    if (k.version >= 0 && this.opts.source.version?.() !== k.version) return false;
+    return this.opts.ttlMs <= 0 || (this.opts.now ?? Date.now)() - k.at < this.opts.ttlMs;
   }
 
   /** Drops cached answers (a SIGHUP that changed the settings; tests). */
   clear(): void {
     this.cache.clear();
-    this.identities.clear();
+    this.clearIdentities();
   }
 
-  private async grant(hash: string): Promise<TokenGrant | null> {
-    if (this.opts.ttlMs <= 0) return this.opts.source.lookup(hash);
+  private clearIdentities(): void {
+    this.identities.clear();
+    this.generation++;
+  }
+
+  /**
+   * Agents: the identity of a cached grant, and when that grant was fetched
+   * (null: a stale one, kept because no leader answers). It is compiled once
+   * per grant fetched (compiling an authorizer costs tens of µs, and the
+   * mesh's proxy asks for every call) and lives exactly as long as the grant
+   * it was made from: a grant fetched again after token_ttl is compiled again.
+   */
+  private async cachedIdentity(hash: string): Promise<{ identity: Identity | undefined; at: number | null }> {
     const now = (this.opts.now ?? Date.now)();
     const hit = this.cache.get(hash);
-    if (hit && now - hit.at < this.opts.ttlMs) return hit.grant;
+    if (hit && now - hit.at < this.opts.ttlMs) return { identity: this.entryIdentity(hash, hit), at: hit.at };
+    let grant: TokenGrant | null;
     try {
-      const grant = await this.opts.source.lookup(hash);
-      if (this.cache.size >= MAX_CACHED) this.cache.clear();
-      this.cache.set(hash, { grant, at: now });
-      return grant;
+      grant = await this.opts.source.lookup(hash);
     } catch (err) {
-      if (hit && this.opts.downPolicy === "extend-cache") return hit.grant;
+      if (hit && this.opts.downPolicy === "extend-cache") return { identity: this.entryIdentity(hash, hit), at: null };
       throw new AclUnavailableError(`cannot resolve the ACL token: no leader answered (${(err as Error)?.message ?? err})`);
     }
+    if (this.cache.size >= MAX_CACHED) {
+      this.cache.clear();
+      this.generation++;
+    }
+    const entry: CachedGrant = { grant, at: now };
+    this.cache.set(hash, entry);
+    return { identity: this.entryIdentity(hash, entry), at: now };
+  }
+
+  private entryIdentity(hash: string, e: CachedGrant): Identity | undefined {
+    if (!e.compiled) e.compiled = { identity: this.identityOf(hash, e.grant) };
+    return e.compiled.identity;
+  }
+
+  /** The identity a grant gives (null: no such token). Before bootstrap there is no anonymous token: anonymous is then a token with no policies. */
+  private identityOf(hash: string, grant: TokenGrant | null): Identity | undefined {
+    if (!grant && hash === ANONYMOUS_SECRET_HASH) grant = ANONYMOUS_GRANT;
+    return grant ? this.identity(grant, false) : undefined;
   }
 
   private rules(p: TokenGrant["policies"][number]): ParsedRules {

@@ -48,6 +48,11 @@ export const MAX_TOKEN_CHARS = 256;
 export function requestToken(url: string, header: (name: string) => string | undefined): string {
   const q = new URL(url).searchParams.get("token");
   if (q) return q.slice(0, MAX_TOKEN_CHARS + 1);
+  return headerToken(header);
+}
+
+/** requestToken for a request with no `?token=` (the invoke proxy knows it without parsing a URL per request). */
+export function headerToken(header: (name: string) => string | undefined): string {
   const x = header("x-consul-token") || header("x-corral-token");
   if (x) return x.trim().slice(0, MAX_TOKEN_CHARS + 1);
   const auth = header("authorization");

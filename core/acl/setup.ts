@@ -20,7 +20,7 @@ import { nodeSignature } from "./node-signature.ts";
 import { AclUnavailableError, stateTokenSource, TokenResolver, type TokenGrant, type TokenSource } from "./resolve.ts";
 import { NO_OWNERS, readFact, type CatalogOwners, type FactQuery } from "./facts.ts";
 import type { SegmentHelpers } from "./types.ts";
-import { cachedList, callAuthorizer } from "./calls.ts";
+import { cachedList, callAuthorizer, versionedList } from "./calls.ts";
 import type { IntentionRule } from "./intentions.ts";
 
 import { PEER_PREFIXES, STREAMED_PREFIXES } from "../http/peer-paths.ts";
@@ -50,6 +50,8 @@ export interface SecurityOptions {
 
 /** Commands after which resolved tokens may be stale. */
 const ACL_CHANGES = new Set(["ACLBootstrap", "ACLTokenSet", "ACLTokenDelete", "ACLPolicySet", "ACLPolicyDelete", "RestoreState"]);
+/** Commands after which the intentions read from state may be stale. */
+const INTENTION_CHANGES = new Set(["IntentionSet", "IntentionDelete", "RestoreState"]);
 
 export interface Security {
   /** For AppOptions.outer, after the request metrics: the audit log, which must see refusals of every later middleware. */
@@ -119,9 +121,13 @@ export function setupSecurity(o: SecurityOptions): Security {
   const localToken = randomBytes(24).toString("base64url");
   // Bumped by every ACL change, and by a gap in applied indexes (a Raft snapshot was installed: anything may have changed).
   let aclVersion = 0;
+  // The same for the intentions: a destination's intention check reads them per call, from SQLite otherwise.
+  let intentionsVersion = 0;
   let lastIndex = o.state?.appliedIndex() ?? -1;
   o.onApplied?.((type, index) => {
-    if (ACL_CHANGES.has(type) || (lastIndex >= 0 && index !== lastIndex + 1)) aclVersion++;
+    const gap = lastIndex >= 0 && index !== lastIndex + 1;
+    if (gap || ACL_CHANGES.has(type)) aclVersion++;
+    if (gap || INTENTION_CHANGES.has(type)) intentionsVersion++;
     lastIndex = index;
   });
   const source: TokenSource = o.state
@@ -151,7 +157,9 @@ export function setupSecurity(o: SecurityOptions): Security {
   if (settings.enabled && settings.defaultAllow) o.log.warn("ACLs are on with default_policy = \"allow\": anything no rule names is allowed");
   const calls = callAuthorizer({
     enabled: () => settings.enabled, defaultAllow: () => settings.defaultAllow, resolver: () => resolver,
-    intentions: o.state ? () => o.state!.acl.intentions() : cachedList(() => o.remoteIntentions!(), () => settings.tokenTtlMs),
+    intentions: o.state
+      ? (o.onApplied ? versionedList(() => o.state!.acl.intentions(), () => intentionsVersion) : () => o.state!.acl.intentions())
+      : cachedList(() => o.remoteIntentions!(), () => settings.tokenTtlMs),
   });
   return {
     outer,

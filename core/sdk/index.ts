@@ -49,7 +49,7 @@ export { AclUnavailableError } from "../acl/resolve.ts";
 export { aclSettings, authzConfigSchema, settingsFromTable } from "../acl/settings.ts";
 export type { AclSettings, AuthzConfig } from "../acl/settings.ts";
 export { RulesError, parseRules } from "../acl/rules.ts";
-export { MASKED_SECRET, bearerToken, hashSecret, isUuid, newAccessorId, newSecret, requestToken } from "../acl/secret.ts";
+export { MASKED_SECRET, bearerToken, hashSecret, headerToken, isUuid, newAccessorId, newSecret, requestToken } from "../acl/secret.ts";
 export { ANONYMOUS_ACCESSOR, MANAGEMENT_POLICY_ID, SEGMENTED, UNSEGMENTED } from "../acl/types.ts";
 export type { Authorizer, PermissionSpec, Resource, RoutePermission, SegmentHelpers, Target, Want } from "../acl/types.ts";
 

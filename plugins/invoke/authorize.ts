@@ -29,14 +29,21 @@ interface AclReadShape {
   enabled?: () => boolean;
   authorizeCall?: (token: string | undefined, destination: string) => CallDecision | Promise<CallDecision>;
   callerOf?: (token: string | undefined) => Promise<string | undefined>;
-  authorizeSource?: (source: string, destination: string) => Promise<CallDecision>;
+  callerMemo?: () => CallerLookup;
+  authorizeSource?: (source: string, destination: string) => CallDecision | Promise<CallDecision>;
 }
+
+/** callerOf for one client connection: an answer known to hold comes back at once, not as a promise. */
+export type CallerLookup = (token: string | undefined) => string | undefined | Promise<string | undefined>;
 
 /** The mesh's two questions (core/acl/calls.ts): which service a token speaks for, and may a service call another. */
 export interface MeshAuthorizer {
   /** "" = no service identity (a caller outside the mesh); undefined = an unknown token. */
   callerOf(token: string | undefined): Promise<string | undefined>;
-  authorizeSource(source: string, destination: string): Promise<CallDecision>;
+  /** A callerOf that remembers its connection's last token while the ACLs say its answer holds (core/acl/calls.ts callerMemo). */
+  callerMemo?(): CallerLookup;
+  /** At once (no promise) when the answer is at hand: a mesh destination asks for every request. */
+  authorizeSource(source: string, destination: string): CallDecision | Promise<CallDecision>;
 }
 
 export function meshAuthorizerFromState(state: unknown): MeshAuthorizer {
@@ -46,7 +53,15 @@ export function meshAuthorizerFromState(state: unknown): MeshAuthorizer {
   };
   return {
     callerOf: async (token) => (acl()?.callerOf ? acl()!.callerOf!(token) : ""),
-    authorizeSource: async (source, destination) => (acl()?.authorizeSource ? acl()!.authorizeSource!(source, destination) : allowAll.authorizeCall(undefined, destination)),
+    callerMemo() {
+      const a = acl();
+      if (a?.callerMemo) return a.callerMemo();
+      return (token) => (acl()?.callerOf ? acl()!.callerOf!(token) : "");
+    },
+    authorizeSource: (source, destination) => {
+      const a = acl();
+      return a?.authorizeSource ? a.authorizeSource(source, destination) : allowAll.authorizeCall(undefined, destination);
+    },
   };
 }
 

@@ -108,7 +108,7 @@ export function createInvokePlugin(deps: InvokePluginDeps = {}): PluginModule<In
                 { bind: cfg.bind, port: cfg.port },
                 {
                   invoker, router: new HostRouter(cfg.domain, ctx.host.datacenter), trace, log: ctx.log,
-                  ...(mesh ? { pool: mesh.pool, callerOf: mesh.callerOf } : { pool: new UpstreamPool() }),
+                  ...(mesh ? { pool: mesh.pool, callerFor: mesh.callerFor } : { pool: new UpstreamPool() }),
                 },
                 // h2c (gRPC) on the same port: a connection opening with the h2 preface is relayed frame by frame
                 // (h2/relay.ts); with the mesh on, h2/front.ts serves it and its attempts cross to the instance's

@@ -46,9 +46,9 @@ export interface MeshServerDeps {
   identity: MeshIdentity;
   /** The leaf this node presents as a server. */
   serverLeaf: () => Promise<LeafPair>;
-  authorize: (source: string, destination: string) => Promise<CallDecision>;
+  authorize: (source: string, destination: string) => CallDecision | Promise<CallDecision>;
   /** The instance to call: the one the source chose when it is a passing instance on this node, else undefined. */
-  localInstance: (service: string, serviceId: string) => Promise<Endpoint | undefined>;
+  localInstance: (service: string, serviceId: string) => Endpoint | undefined | Promise<Endpoint | undefined>;
   log: Logger;
   /** Counts handshakes and denials (metrics). */
   onHandshake?: (peer: Peer["kind"]) => void;

@@ -4,10 +4,11 @@
 // (mesh-client.ts). Timers and the listener go through ctx, so disable and
 // reload release them.
 import { BindError, bindError, type PluginContext } from "../../core/sdk/index.ts";
-import { meshAuthorizerFromState } from "./authorize.ts";
+import { meshAuthorizerFromState, type CallerLookup } from "./authorize.ts";
 import type { InvokeConfig } from "./config.ts";
 import type { CallHandler } from "./fetch.ts";
 import type { Invoker } from "./invoker.ts";
+import type { Endpoint } from "./pool.ts";
 import { meshCaller } from "./mesh-client.ts";
 import { MeshUpstreamPool } from "./fast/mesh-upstream.ts";
 import { MeshMetrics } from "./mesh-metrics.ts";
@@ -34,6 +35,8 @@ export interface MeshFront {
   /** The sockets engine's: a keep-alive pool of mTLS connections per (caller, node) and the caller of a token. */
   pool: MeshUpstreamPool;
   callerOf: (token: string | undefined) => Promise<string | undefined>;
+  /** A callerOf per client connection of the proxy listener (it remembers the connection's last token while the ACLs say its answer holds). */
+  callerFor: () => CallerLookup;
   /** The h2 front's (h2/front.ts): mTLS sessions (ALPN h2) per (caller, node), for h2c and gRPC callers. */
   h2: MeshH2Sessions;
 }
@@ -49,11 +52,21 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
   // What the listener decides per call, for HTTP/1.1 (mesh-server.ts) and h2 streams (h2/mesh-server-h2.ts) alike.
   const spans = o.spans ? { spans: { trace: o.trace, sink: o.spans } } : {};
   const authorize = (source: string, destination: string) => authorizer.authorizeSource(source, destination);
-  const localInstance = async (service: string, serviceId: string) => {
+  // At once (no promise) once the service's view is loaded: the destination asks for every request.
+  const localInstance = (service: string, serviceId: string): Endpoint | undefined | Promise<Endpoint | undefined> => {
     const svc = o.registry.acquire(service);
-    if (!svc.loaded) await svc.ready;
-    const mine = svc.pool.endpoints.filter((e) => e.spec.node === ctx.host.nodeName);
-    return mine.find((e) => e.spec.serviceId === serviceId) ?? mine[0];
+    if (!svc.loaded) return svc.ready.then(() => localOf(svc.pool.endpoints, serviceId));
+    return localOf(svc.pool.endpoints, serviceId);
+  };
+  /** The instance the source chose when it is one of this node's, else the first of this node's. */
+  const localOf = (endpoints: readonly Endpoint[], serviceId: string): Endpoint | undefined => {
+    let first: Endpoint | undefined;
+    for (const e of endpoints) {
+      if (e.spec.node !== ctx.host.nodeName) continue;
+      if (e.spec.serviceId === serviceId) return e;
+      first ??= e;
+    }
+    return first;
   };
   const onDenied = (source: string, destination: string) => meshMetrics.denied(source, destination);
   const h2Server = new MeshH2Server({ authorize, localInstance, onDenied, log: ctx.log, ...spans });
@@ -108,6 +121,7 @@ export async function startMesh(ctx: PluginContext<InvokeConfig>, o: { invoker: 
     call: meshCaller({ invoker: o.invoker, identity, authorizer, meshPort, trace: o.trace }),
     pool,
     callerOf: (token) => authorizer.callerOf(token),
+    callerFor: () => authorizer.callerMemo?.() ?? ((token) => authorizer.callerOf(token)),
     h2,
   };
 }

@@ -28,6 +28,8 @@ export interface MeshClusterOptions {
   env?: Record<string, string>;
   agentEnv?: Record<string, string>;
   joinTimeoutMs?: number;
+  /** More `[plugins.authz]` lines on every node (e.g. `token_ttl = "2s"`). */
+  acl?: string;
 }
 
 export async function startMeshCluster(o: MeshClusterOptions): Promise<MeshCluster> {
@@ -36,13 +38,13 @@ export async function startMeshCluster(o: MeshClusterOptions): Promise<MeshClust
   const mesh = `[plugins.invoke]\nport = 0\nmesh = true\nmesh_port = ${meshPort}\n`;
   const leader = await startCorral({
     role: "leader", port: leaderPort, env: o.env,
-    config: `${o.prefix ?? ""}[cluster]\nsecret = "${o.secret}"\n\n${ACL_CONFIG}\n${mesh}`,
+    config: `${o.prefix ?? ""}[cluster]\nsecret = "${o.secret}"\n\n${ACL_CONFIG}${o.acl ?? ""}\n${mesh}`,
   });
   const management = (await getJson(`${leader.url}/v1/acl/bootstrap`, { method: "PUT" })).body.SecretID as string;
   const heartbeat = o.heartbeat ? `heartbeat = "${o.heartbeat}"\n` : "";
   const agent = (name: string, ip: string) => startCorral({
     role: "agent", env: { ...o.env, ...o.agentEnv },
-    config: `${o.prefix ?? ""}[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${o.secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\n${heartbeat}\n${ACL_CONFIG}\n${mesh}`,
+    config: `${o.prefix ?? ""}[node]\nname = "${name}"\nadvertise = "${ip}"\n\n[cluster]\nsecret = "${o.secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\n${heartbeat}\n${ACL_CONFIG}${o.acl ?? ""}\n${mesh}`,
   });
   const a = await agent(o.names[0], "127.0.0.2");
   const b = await agent(o.names[1], "127.0.0.3");

@@ -15,9 +15,9 @@ import type { FailureKind } from "../retry.ts";
 import { nowMs, SPAN_KIND_SERVER, type AttributeValue, type SpanSink, type SpanStart } from "../spans.ts";
 import type { TraceIds } from "../trace.ts";
 import { BufferedBody, type StreamedBody } from "./bodies.ts";
-import { upstreamPrefix, type RequestHead } from "./http1.ts";
+import { writeUpstreamPrefix, type RequestHead } from "./http1.ts";
 import { MESH_INSTANCE_FIELD, MESH_SERVICE_FIELD } from "./mesh-upstream.ts";
-import { ClientConn, type Engine, type Sock } from "./server.ts";
+import { ClientConn, CRLF, TRACEPARENT, type Engine, type Sock } from "./server.ts";
 import { NO_BODY, type BodySource, type RawReply } from "./transport.ts";
 
 /** Who is calling, as the TLS handshake established it. */
@@ -25,13 +25,17 @@ export type MeshPeer = { kind: "service"; service: string; uri: string } | { kin
 
 /** What the destination side decides with (mesh.ts gives the node's authorizer and catalog view). */
 export interface MeshDestination {
-  authorize(source: string, destination: string): Promise<CallDecision>;
+  /** At once when the answer is at hand (the common case: decisions are kept per intentions list). */
+  authorize(source: string, destination: string): CallDecision | Promise<CallDecision>;
   /** The instance to call: the one the source chose when it is a passing instance on this node, else another there, else undefined. */
-  localInstance(service: string, serviceId: string): Promise<Endpoint | undefined>;
+  localInstance(service: string, serviceId: string): Endpoint | undefined | Promise<Endpoint | undefined>;
   onDenied?(source: string, destination: string): void;
   /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
   spans?: { trace: TraceIds; sink: SpanSink };
 }
+
+/** writeUpstreamPrefix's options at the destination: fields naming a mesh identity (a caller's XFCC, the source's x-corral-mesh-*) are dropped; no X-Forwarded-For of ours. */
+const MESH_FORWARDING = { ip: "", mesh: true };
 
 /** No per-try limit of our own: event streams and long polls pass; the source agent's timeouts end an attempt (by closing). */
 const NO_TRY_LIMIT_MS = 24 * 3600_000;
@@ -44,6 +48,8 @@ export class MeshConn extends ClientConn {
   private span: { start: SpanStart; method: string; source: string; destination: string } | null = null;
   private status = 0;
   private readonly settled = (out: RawReply | FailureKind): void => this.attempted(out);
+  /** The caller's identity for the instance, from the certificate (the same for every request of the connection). */
+  private readonly xfcc: Buffer | null;
 
   constructor(
     sock: Sock,
@@ -53,6 +59,7 @@ export class MeshConn extends ClientConn {
     private readonly m: MeshDestination,
   ) {
     super(sock, e, sweeps);
+    this.xfcc = peer.kind === "service" ? Buffer.from(`x-forwarded-client-cert: URI=${peer.uri}\r\n`, "latin1") : null;
   }
 
   protected override exchange(head: RequestHead): void {
@@ -68,29 +75,60 @@ export class MeshConn extends ClientConn {
     const traceparent = this.m.spans ? this.m.spans.trace.next(head.traceparent) : (head.traceparent ?? this.e.trace.next(null));
     const start = this.m.spans?.trace.claim();
     if (start) this.span = { start, method: head.method, source, destination };
-    this.decide(head, body, source, destination, traceparent).catch((err) => this.crashed(err));
+    // Decided at once when the decision and the instance are at hand (every request after a connection's first,
+    // until the intentions change); a promise only when either must be waited for.
+    const decision = this.m.authorize(source, destination);
+    if (decision instanceof Promise) return void this.decideLater(decision, head, body, source, destination, traceparent);
+    this.decided(decision, head, body, source, destination, traceparent);
   }
 
-  private async decide(head: RequestHead, body: BufferedBody | StreamedBody | null, source: string, destination: string, traceparent: string): Promise<void> {
-    const decision = await this.m.authorize(source, destination);
+  private decideLater(p: Promise<CallDecision>, head: RequestHead, body: BufferedBody | StreamedBody | null, source: string, destination: string, traceparent: string): void {
+    p.then((d) => this.decided(d, head, body, source, destination, traceparent)).catch((err) => this.crashed(err));
+  }
+
+  private decided(decision: CallDecision, head: RequestHead, body: BufferedBody | StreamedBody | null, source: string, destination: string, traceparent: string): void {
     if (this.closed) return;
     if (!decision.allowed) {
       this.m.onDenied?.(source || "(none)", destination);
       return this.refuse(head, new Refusal(403, "INTENTION_DENIED", `calling "${destination}" is not allowed: ${decision.reason}`, { reason: decision.reason }));
     }
-    const ep = await this.m.localInstance(destination, field(head, MESH_INSTANCE_FIELD));
+    const ep = this.m.localInstance(destination, field(head, MESH_INSTANCE_FIELD));
+    if (ep instanceof Promise) return void this.placeLater(ep, head, body, destination, traceparent);
+    this.place(ep, head, body, destination, traceparent);
+  }
+
+  private placeLater(p: Promise<Endpoint | undefined>, head: RequestHead, body: BufferedBody | StreamedBody | null, destination: string, traceparent: string): void {
+    p.then((ep) => this.place(ep, head, body, destination, traceparent)).catch((err) => this.crashed(err));
+  }
+
+  /** The instance chosen: the call goes once the body is complete (a client gone before its body is the end of it). */
+  private place(ep: Endpoint | undefined, head: RequestHead, body: BufferedBody | StreamedBody | null, destination: string, traceparent: string): void {
     if (this.closed) return;
     if (!ep) return this.refuse(head, new Refusal(503, "NO_HEALTHY_INSTANCE", `no passing instance of "${destination}" on this node`));
     if (body instanceof BufferedBody && !body.complete) {
-      // A client gone before its body arrived is the end of it: nothing to answer.
-      if (!(await body.done.then(() => true, () => false)) || this.closed) return;
+      return void body.done.then(() => this.forward(ep, head, body, traceparent), () => {}).catch((err) => this.crashed(err));
     }
-    // The caller's identity fields were dropped by upstreamPrefix (mesh: true); the instance learns it from the certificate only.
-    const xfcc = this.peer.kind === "service" ? `x-forwarded-client-cert: URI=${this.peer.uri}\r\n` : "";
-    const prefix = upstreamPrefix(head, head.target, { ip: "", traceparent, mesh: true }) + xfcc;
+    this.forward(ep, head, body, traceparent);
+  }
+
+  private forward(ep: Endpoint, head: RequestHead, body: BufferedBody | StreamedBody | null, traceparent: string): void {
+    if (this.closed) return;
+    // The head goes to the instance as bytes, the client's copied around corral's fields (head-bytes.ts), as on the
+    // source side: no string per request. The caller's identity fields were dropped by writeUpstreamPrefix (mesh: true);
+    // the instance learns it from the certificate only.
+    const out = this.t.sendHead;
+    out.clear();
+    out.src = this.headBytes;
+    writeUpstreamPrefix(head, head.target, MESH_FORWARDING, out);
+    out.src = null;
+    this.headBytes = null;
+    out.bytes(TRACEPARENT);
+    out.text(traceparent);
+    out.bytes(CRLF);
+    if (this.xfcc) out.bytes(this.xfcc);
     const source_: BodySource = body instanceof BufferedBody ? { buffered: body.value } : (body ?? NO_BODY);
     this.head = head;
-    this.t.reset(prefix, head.method, source_);
+    this.t.reset(null, head.method, source_);
     this.t.send(ep, NO_TRY_LIMIT_MS, this.settled);
   }
 

@@ -48,13 +48,26 @@ export class MeshUpstreamPool extends UpstreamPool {
     super();
   }
 
+  // An endpoint's lines and pool key are the same for every attempt of the same service and caller (an
+  // Endpoint's spec never changes): made once per endpoint, not per attempt.
+  private readonly lines = new WeakMap<Endpoint, { service: string; lines: string }>();
+  private readonly keys = new WeakMap<Endpoint, { caller: string; key: string }>();
+
   override hostLines(ep: Endpoint, route: Route): string {
+    const hit = this.lines.get(ep);
+    if (hit && hit.service === route.service) return hit.lines;
     const id = ep.spec.serviceId;
-    return `${MESH_SERVICE_FIELD}: ${route.service}\r\n${LINE_BREAK.test(id) ? "" : `${MESH_INSTANCE_FIELD}: ${id}\r\n`}host: ${ep.hostPort}\r\n`;
+    const lines = `${MESH_SERVICE_FIELD}: ${route.service}\r\n${LINE_BREAK.test(id) ? "" : `${MESH_INSTANCE_FIELD}: ${id}\r\n`}host: ${ep.hostPort}\r\n`;
+    this.lines.set(ep, { service: route.service, lines });
+    return lines;
   }
 
   protected override keyOf(ep: Endpoint, route: Route): string {
-    return `${route.caller}\n${ep.spec.nodeAddress || ep.spec.address}`;
+    const hit = this.keys.get(ep);
+    if (hit && hit.caller === route.caller) return hit.key;
+    const key = `${route.caller}\n${ep.spec.nodeAddress || ep.spec.address}`;
+    this.keys.set(ep, { caller: route.caller, key });
+    return key;
   }
 
   protected override async dial(ep: Endpoint, route: Route, conn: UpstreamConn, handlers: SocketHandlers): Promise<BunSocket> {

@@ -12,6 +12,7 @@
 // the instance socket's: no promise is made per request.
 import type { Logger } from "../../../core/sdk/index.ts";
 import { timeoutHeaderMs } from "../headers.ts";
+import type { CallerLookup } from "../authorize.ts";
 import { Call, Refusal, type CallSpec, type Invoker } from "../invoker.ts";
 import type { HostRouter } from "../listener.ts";
 import { splitInvokePath } from "../listener.ts";
@@ -27,8 +28,8 @@ import { NO_BODY, RawTransport, type BodySource, type RawReply } from "./transpo
 import { NO_ROUTE, type Route, type UpstreamConn, type UpstreamPool } from "./upstream.ts";
 import { headToken } from "./head-token.ts";
 
-const TRACEPARENT = Buffer.from("traceparent: ");
-const CRLF = Buffer.from("\r\n");
+export const TRACEPARENT = Buffer.from("traceparent: ");
+export const CRLF = Buffer.from("\r\n");
 
 /** Pipelined bytes waiting behind the current exchange; more closes the connection. */
 const MAX_PIPELINED_BYTES = 256 * 1024;
@@ -49,9 +50,11 @@ export interface Engine {
   /**
    * The mesh on (fast/mesh-upstream.ts): the service a caller's token speaks
    * for ("" none, undefined an unknown token), whose certificate its
-   * attempts present. Absent = calls go to instances directly.
+   * attempts present: one lookup per client connection, which remembers
+   * the connection's last token while its answer holds (core/acl/calls.ts
+   * callerMemo). Absent = calls go to instances directly.
    */
-  callerOf?: (token: string | undefined) => Promise<string | undefined>;
+  callerFor?: () => CallerLookup;
 }
 
 export interface Sock {
@@ -86,7 +89,9 @@ export class ClientConn {
   /** The request whose call runs (its answer is handled by `answered`). */
   protected head: RequestHead | null = null;
   /** The bytes `head` was read from (their [0, head.text.length)), for the head sent upstream. */
-  private headBytes: Buffer | null = null;
+  protected headBytes: Buffer | null = null;
+  /** The mesh: which service a token speaks for, for this connection (Engine.callerFor). */
+  private readonly callerOf: CallerLookup | null;
   /** writeUpstreamPrefix's options: the same for every request of the connection. */
   private readonly fwdOpts: { ip: string; mesh: boolean };
   private readonly answered = (r: RawReply | Refusal): void => this.answer(r);
@@ -111,7 +116,8 @@ export class ClientConn {
     this.fw = new Forwarder(this, e.pool, () => !this.sink || this.sink.complete);
     this.spec = { svc: undefined!, method: "", replayable: true, timeoutMs: 0, tryMs: 0, started: 0, aborted: () => this.closed };
     this.call = new Call(e.invoker, this.t, (err) => this.crashed(err));
-    this.fwdOpts = { ip: this.ip, mesh: e.callerOf !== undefined };
+    this.callerOf = e.callerFor ? e.callerFor() : null;
+    this.fwdOpts = { ip: this.ip, mesh: this.callerOf !== null };
   }
 
   /** Idle since the sweep count `before` or earlier: closed (keep-alive connections are not kept forever). */
@@ -282,14 +288,19 @@ export class ClientConn {
 
   private admitted(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry | Refusal, started: number): void {
     if (svc instanceof Refusal) return this.refuse(head, svc);
-    if (this.e.callerOf) this.startAsCaller(this.e.callerOf, head, target, body, svc, started);
+    if (this.callerOf) this.startAsCaller(this.callerOf, head, target, body, svc, started);
     else if (body instanceof BufferedBody && !body.complete) this.startWithBody(body, head, target, svc, started);
     else this.start(head, target, body, svc, started);
   }
 
   /** The mesh: which service's certificate the attempts present, from the caller's token (an unknown token: none). */
-  private startAsCaller(callerOf: NonNullable<Engine["callerOf"]>, head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number): void {
-    const caller = callerOf(headToken(head));
+  private startAsCaller(callerOf: CallerLookup, head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number): void {
+    const known = callerOf(headToken(head));
+    // The connection's token again, its answer still holding: no promise, no closure.
+    if (!(known instanceof Promise) && !(body instanceof BufferedBody && !body.complete)) {
+      return this.start(head, target, body, svc, started, { service: svc.name.toLowerCase(), caller: known ?? "" });
+    }
+    const caller = Promise.resolve(known);
     caller.catch(() => {}); // observed below; a client gone before its body must not leave it unhandled
     const go = () => caller.then((c) => this.start(head, target, body, svc, started, { service: svc.name.toLowerCase(), caller: c ?? "" }));
     if (body instanceof BufferedBody && !body.complete) body.done.then(go, () => {}).catch((err) => this.crashed(err));

@@ -22,9 +22,9 @@ import { CONNECTION_SPECIFIC, refuseH2, relayH2 } from "./answer.ts";
 import { H2Sessions } from "./sessions.ts";
 
 export interface MeshH2ServerDeps {
-  authorize: (source: string, destination: string) => Promise<CallDecision>;
+  authorize: (source: string, destination: string) => CallDecision | Promise<CallDecision>;
   /** The instance to call: the one the source chose when it is a passing instance on this node, else undefined. */
-  localInstance: (service: string, serviceId: string) => Promise<Endpoint | undefined>;
+  localInstance: (service: string, serviceId: string) => Endpoint | undefined | Promise<Endpoint | undefined>;
   log: Logger;
   onDenied?: (source: string, destination: string) => void;
   /** OTLP export on: this hop renews traceparent and records a SERVER span, child of the source agent's. */
