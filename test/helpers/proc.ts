@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
+import { pickInSlice, portSlice } from "./port-slice.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const ENTRY = join(ROOT, "core/main.ts");
@@ -17,11 +18,12 @@ export const BUN = process.execPath; // tests run under bun
  * range: the nodes a test starts bind port 0 for their DNS and invoke
  * listeners, and a port the kernel hands out there could be one picked here
  * for a node not started yet ("port in use"). Never the same port twice in
- * this process.
+ * this process, and, when the suite runs as concurrent shards, never a port
+ * another shard may pick (each shard has its own slice: port-slice.ts).
  */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 200; i++) {
-    const port = FIRST_PICKED_PORT + Math.floor(Math.random() * (EPHEMERAL_LOW - FIRST_PICKED_PORT));
+    const port = pickInSlice(FIRST_PICKED_PORT, EPHEMERAL_LOW, SLICE, Math.random());
     if (handedOut.has(port)) continue;
     if ((await bindable(port, "tcp")) && (await bindable(port, "udp"))) {
       handedOut.add(port);
@@ -41,6 +43,7 @@ const EPHEMERAL_LOW = (() => {
   }
 })();
 const handedOut = new Set<number>();
+const SLICE = portSlice(process.env);
 
 function bindable(port: number, proto: "tcp" | "udp"): Promise<boolean> {
   return new Promise((res) => {
