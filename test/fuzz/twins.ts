@@ -15,9 +15,6 @@ import { reapTasks } from "../jobs/cluster-helpers.ts";
 
 export const TWIN_CONFIG = [
   `[plugins.authz]`, `enabled = true`, `default_policy = "deny"`, `audit_flush_interval = "50ms"`,
-  // The node's health from the machine's CPU and memory (node-monitor.ts) is not the
-  // twins' to compare: on a busy machine one twin would turn "warning" before the other.
-  `[leader]`, `cpu_warning_percent = 0`, `memory_warning_percent = 0`,
 ].join("\n") + "\n";
 
 /**
