@@ -43,6 +43,11 @@ function mayHang(req: RawRequest, path: string): boolean {
   return path === "/v1/events" || /[?&]index=/.test(t) || path.endsWith("/logs");
 }
 
+/** Whether a request may rightly get no answer for a while (a stream, a blocking query, logs). */
+export function mayHold(req: RawRequest): boolean {
+  return mayHang(req, servedPath(req.target));
+}
+
 /** undefined when the answer is acceptable, else why not. */
 export function judge(req: RawRequest, res: RawResponse): string | undefined {
   const path = servedPath(req.target);

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { signRequest, SIGNATURE_HEADER } from "../../core/http/middleware/cluster-auth.ts";
+import { pickInSlice, portSlice } from "./port-slice.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const ENTRY = join(ROOT, "core/main.ts");
@@ -17,11 +18,12 @@ export const BUN = process.execPath; // tests run under bun
  * range: the nodes a test starts bind port 0 for their DNS and invoke
  * listeners, and a port the kernel hands out there could be one picked here
  * for a node not started yet ("port in use"). Never the same port twice in
- * this process.
+ * this process, and, when the suite runs as concurrent shards, never a port
+ * another shard may pick (each shard has its own slice: port-slice.ts).
  */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 200; i++) {
-    const port = FIRST_PICKED_PORT + Math.floor(Math.random() * (EPHEMERAL_LOW - FIRST_PICKED_PORT));
+    const port = pickInSlice(FIRST_PICKED_PORT, EPHEMERAL_LOW, SLICE, Math.random());
     if (handedOut.has(port)) continue;
     if ((await bindable(port, "tcp")) && (await bindable(port, "udp"))) {
       handedOut.add(port);
@@ -41,6 +43,7 @@ const EPHEMERAL_LOW = (() => {
   }
 })();
 const handedOut = new Set<number>();
+const SLICE = portSlice(process.env);
 
 function bindable(port: number, proto: "tcp" | "udp"): Promise<boolean> {
   return new Promise((res) => {
@@ -110,7 +113,7 @@ export async function startCorral(opts: StartOptions = {}): Promise<CorralProces
   args.push(...(opts.args ?? []));
   const child = spawn(BUN, args, {
     cwd: resolve(entry, "../.."),
-    env: { ...process.env, CORRAL_NODE_LOG_LEVEL: "info", ...opts.env },
+    env: { ...process.env, CORRAL_NODE_LOG_LEVEL: "info", ...healthThresholdsOff(text, opts.env), ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -131,7 +134,23 @@ export async function startCorral(opts: StartOptions = {}): Promise<CorralProces
   return p;
 }
 
-export async function waitHealthy(p: CorralProcess, timeoutMs = 20_000): Promise<void> {
+/**
+ * The node's health from the machine's CPU and memory (core/cluster/node-monitor.ts:
+ * "warning" past 90% for a minute) is off unless the test sets it: on a busy machine
+ * (the suite's shards side by side) it would flip on its own, adding log entries and
+ * changing node answers under tests that count or compare them. test/monitor sets its own.
+ */
+function healthThresholdsOff(config: string, env: Record<string, string> | undefined): Record<string, string> {
+  const off: Record<string, string> = {};
+  for (const key of ["cpu_warning_percent", "memory_warning_percent"]) {
+    const name = `CORRAL_LEADER_${key.toUpperCase()}`;
+    if (!config.includes(key) && env?.[name] === undefined && process.env[name] === undefined) off[name] = "0";
+  }
+  return off;
+}
+
+// 60 s: a node's start is ~1.5 s of CPU; on a loaded 2-core machine it took past 20 s.
+export async function waitHealthy(p: CorralProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (p.child.exitCode !== null) throw new Error(`corral exited early (${p.child.exitCode}):\n${p.output()}`);

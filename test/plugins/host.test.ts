@@ -102,7 +102,10 @@ describe("plugin host", () => {
     const grownKb = rssKb(p.child.pid!) - rss0;
     expect(grownKb).toBeLessThan(96 * 1024);
     expect((await getJson(`${p.url}/v1/hello`)).status).toBe(200);
-  }, 60_000);
+    // 880 route-table rebuilds: ~15 s on an idle machine, past 60 s on a busy one (the
+    // suite's shards side by side); on a time-out the file's node is killed and every
+    // later test here fails with it. The suite's own bound, then.
+  }, 120_000);
 
   test("editing an external plugin's file hot-reloads it", async () => {
     const file = join(pluginDir, "hello.ts");
