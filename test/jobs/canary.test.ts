@@ -56,7 +56,8 @@ const pidsOf = (list: any[]) => list.map((a) => taskPid(a, "srv")!).sort();
 async function firstVersion(id: string): Promise<any[]> {
   await submit(L, job(id, "0"));
   const old = await waitRunning(L, id, 2, 30_000);
-  await eventually(async () => (await deployments(id))[0]?.Status === "successful", 30_000);
+  // 60 s: under the sharded suite's load the first rollout's health checks took past 30 s once.
+  await eventually(async () => (await deployments(id))[0]?.Status === "successful", 60_000);
   return old;
 }
 
