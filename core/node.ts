@@ -282,7 +282,7 @@ interface LeaderState {
 async function openState(config: Config, o: {
   dataDir: string; selfAddress: string; key: NodeKey; peer: PeerHttp; log: Logger; bus: EventBus; onFatal: (err: Error) => void;
 }): Promise<LeaderState> {
-  const store = await openStore(join(o.dataDir, "state.db"), { sync: config.raft.sync, checkpointInWorker: true });
+  const store = await openStore(join(o.dataDir, "state.db"), { sync: config.raft.sync });
   const fsm = new Fsm(store);
   fsm.onApplied((e) => o.bus.publish("applied", e));
   const raft = createRaft({ config, selfAddress: o.selfAddress, key: o.key, store, fsm, log: o.log, peer: o.peer, onFatal: o.onFatal });

@@ -8,7 +8,6 @@ import { BetterSQLiteSession } from "drizzle-orm/better-sqlite3/session";
 import * as schema from "./schema.ts";
 import { migrations } from "./migrations.ts";
 import { openClient, currentRuntime, type SqlClient, type Runtime } from "./driver.ts";
-import { startCheckpointer } from "./checkpointer.ts";
 
 export type Db = BaseSQLiteDatabase<"sync", unknown, typeof schema>;
 
@@ -32,8 +31,6 @@ export interface Store {
 export interface OpenOptions {
   /** "full": fsync on every commit (survives power loss). "normal": fsync at WAL checkpoints (survives a process crash, may lose the last commits on power loss). */
   sync?: "full" | "normal";
-  /** WAL checkpoints on a worker thread (checkpointer.ts): the node's own state database. */
-  checkpointInWorker?: boolean;
   runtime?: Runtime;
 }
 
@@ -55,7 +52,6 @@ export function storeOverClient(client: SqlClient, path: string, runtime: Runtim
   client.exec("PRAGMA busy_timeout = 5000");
   client.exec("PRAGMA foreign_keys = ON");
   migrate(client);
-  const checkpointer = opts.checkpointInWorker && path !== ":memory:" ? startCheckpointer(path, client) : undefined;
 
   // Built like drizzle's own better-sqlite3 driver, but over our SqlClient, so
   // the same query code runs on bun:sqlite, better-sqlite3 and node:sqlite.
@@ -78,10 +74,7 @@ export function storeOverClient(client: SqlClient, path: string, runtime: Runtim
       client.exec(`PRAGMA synchronous = ${on ? "FULL" : "NORMAL"}`);
       fsyncing = on;
     },
-    close: () => {
-      checkpointer?.stop();
-      client.close();
-    },
+    close: () => client.close(),
   };
 }
 
