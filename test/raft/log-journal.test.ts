@@ -139,19 +139,6 @@ describe("the Raft log's journal", () => {
     a.store.close();
   });
 
-  test("entries a compaction trimmed are not written back under the snapshot at restart", async () => {
-    const a = await node();
-    for (let i = 1; i <= 10; i++) a.storage.atomically(true, () => a.storage.save({ entries: [ent(i, 1)], hardState: hs(1, i - 1) }));
-    a.storage.atomically(false, () => a.storage.compact({ index: 8, term: 1, voters: ["a"], data: "s8" }));
-    a.store.transaction(() => a.storage.trim(256));
-    expect(rows(a.store).map((r) => r.idx)).toEqual([9, 10]);
-    const b = await a.powerLoss(a.keep());
-    expect(rows(b.store).map((r) => r.idx)).toEqual([9, 10]);
-    expect(b.state!.entries.map((e) => e.index)).toEqual([9, 10]);
-    b.store.close();
-    a.store.close();
-  });
-
   test("a full journal starts over after a synced commit, and what follows is still replayed", async () => {
     const a = await node(4096);
     const gen = () => Number((a.store.client.prepare("SELECT value FROM meta WHERE key = 'raft_journal_gen'").get() as { value: string } | undefined)?.value ?? 0);

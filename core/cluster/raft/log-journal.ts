@@ -15,14 +15,14 @@
 // written here as one record (its new entries and hard state) and synced,
 // while its SQLite transaction commits without a sync. After a power loss
 // SQLite may lack its last commits; the journal holds every durable unit
-// since SQLite was last known durable, in order, and folding them all
-// (SqliteRaftStorage.recover) rebuilds the log exactly: entries change only
-// in durable units, each unit's entries replace the log from their first
-// index on, so the fold is the true log from its first index on, whatever
-// prefix of it SQLite kept; SQLite's rows are replaced from the first one
-// that differs. The state applied from the log needs nothing: it sits in
-// SQLite with its applied index, atomically, and Raft applies again what
-// comes after it.
+// since SQLite was last known durable, in order, and replaying them all
+// (recover) rebuilds the log exactly: entries change only in durable units,
+// each unit's entries replace the log from their first index on, so the
+// replay ends with the true log whatever prefix of it SQLite kept. (Entries
+// a compaction trimmed may come back below the snapshot: nothing reads
+// there, and trim deletes them again.) The state applied from the log needs
+// nothing: it sits in SQLite with its applied index, atomically, and Raft
+// applies again what comes after it.
 //
 // The journal is emptied ("reset") once SQLite is durable again: one SQLite
 // commit with a sync makes every earlier commit durable. That happens when

@@ -183,12 +183,7 @@ export class SqliteRaftStorage implements RaftStorage {
     const client = this.store.client;
     const row = client.prepare("SELECT value FROM meta WHERE key = ?").get(JOURNAL_GEN_KEY) as { value: string } | undefined;
     this.journalGen = Number(row?.value ?? 0);
-    const folded = foldJournal(this.journal.open(this.journalGen));
-    const { hardState } = folded;
-    // Entries the snapshot covers are never read again (and trim may have deleted them): compared from after it.
-    const snap = client.prepare("SELECT idx FROM raft_snapshot WHERE id = 1").get() as { idx: number } | undefined;
-    const from = Math.max(folded.from, (snap?.idx ?? 0) + 1);
-    const tail = folded.tail.slice(from - folded.from);
+    const { from, tail, hardState } = foldJournal(this.journal.open(this.journalGen));
     this.store.transaction(() => {
       if (tail.length > 0) {
         const stored = client.prepare("SELECT idx, term FROM log WHERE idx >= ? AND idx < ? ORDER BY idx").all(from, from + tail.length) as { idx: number; term: number }[];
