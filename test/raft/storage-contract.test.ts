@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryStorage } from "../../core/raft/index.ts";
 import { SqliteRaftStorage } from "../../core/cluster/raft/storage.ts";
-import { FsJournalFile, LogJournal } from "../../core/cluster/raft/log-journal.ts";
 import { openStore } from "../../core/store/db.ts";
 import { storageContract } from "./storage-contract.ts";
 
@@ -28,24 +27,6 @@ storageContract("SqliteRaftStorage", async () => {
   return {
     storage: new SqliteRaftStorage(store),
     reopen: () => new SqliteRaftStorage(reader),
-    close: () => {
-      reader.close();
-      store.close();
-    },
-  };
-});
-
-storageContract("SqliteRaftStorage with its journal", async () => {
-  const base = join(dir, `journaled-${++n}`);
-  const store = await openStore(join(base, "state.db"), { sync: "full" });
-  const reader = await openStore(join(base, "state.db"));
-  const journal = () => new LogJournal(new FsJournalFile(join(base, "raft-journal"), { sync: true }), 1 << 16);
-  const storage = new SqliteRaftStorage(store, journal());
-  storage.load(); // a node loads (and so opens the journal) before its first Ready
-  return {
-    storage,
-    // A restarted process replays the journal into the database it opens (here: the same file).
-    reopen: () => new SqliteRaftStorage(reader, journal()),
     close: () => {
       reader.close();
       store.close();

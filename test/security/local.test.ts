@@ -43,7 +43,7 @@ describe("Files: the data dir is private whatever the umask", () => {
     const p = await startUnderUmask(0o000, { dataDir });
     // Writes: the WAL and shared-memory files exist and hold data.
     for (let i = 0; i < 20; i++) expect((await fetch(`${p.url}/v1/kv/files/${i}`, { method: "PUT", body: "secret-value" })).status).toBe(200);
-    for (const f of ["state.db", "state.db-wal", "state.db-shm", "raft-journal", "node-id", "cluster-secret"]) expect(existsSync(join(dataDir, f))).toBe(true);
+    for (const f of ["state.db", "state.db-wal", "state.db-shm", "node-id", "cluster-secret"]) expect(existsSync(join(dataDir, f))).toBe(true);
 
     // 0711: tasks running as another user reach their allocation dir by path, but cannot list.
     expect(octal(modeOf(dataDir))).toBe(octal(0o711));

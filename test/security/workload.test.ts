@@ -58,7 +58,7 @@ describe.skipIf(!IS_ROOT)("a task cannot own the cluster", () => {
     const script = [
       `echo "uid=$(id -u) groups=$(id -G)"`,
       `echo "secret:"; cat "$D/cluster-secret"`,
-      `echo "state:"; head -c 64 "$D/state.db"; head -c 64 "$D/state.db-wal"; head -c 64 "$D/raft-journal"`,
+      `echo "state:"; head -c 64 "$D/state.db"; head -c 64 "$D/state.db-wal"`,
       `echo "config:"; cat "$CFG"`,
       `echo "processes:"; cat "$D/exec/processes.json"`,
       `echo "datadir:"; ls -a "$D"`,

@@ -6,8 +6,6 @@
 // what the database holds, exactly as core/node.ts does at start.
 import { RaftDriver, RaftNode, type CrashPoint, type DriverTransport, type Entry, type Persist, type PersistedState, type RaftConfig, type RaftStorage, type Snapshot } from "../../core/raft/index.ts";
 import { SqliteRaftStorage, TRIM_ROWS_PER_READY } from "../../core/cluster/raft/storage.ts";
-import { LogJournal } from "../../core/cluster/raft/log-journal.ts";
-import { MemoryJournalFile } from "../helpers/memory-journal-file.ts";
 import { FsmStateMachine } from "../../core/cluster/raft/fsm-machine.ts";
 import { Fsm } from "../../core/state/fsm.ts";
 import type { Store } from "../../core/store/db.ts";
@@ -15,8 +13,6 @@ import { SimApp, type SimApplied } from "./app.ts";
 import type { Rng } from "./prng.ts";
 import { openMemoryStore } from "./store.ts";
 import { TICK_UNITS, type Swarm } from "./swarm.ts";
-
-const SIM_JOURNAL_BYTES = 64 << 10;
 
 /** Thrown at a driver crash point: the node dies there, mid-Ready. */
 export class SimCrash extends Error {
@@ -36,8 +32,6 @@ export interface SimNodeHooks {
 
 export class SimNode {
   readonly store: Store = openMemoryStore();
-  /** The log's journal file: on the "disk" too, replayed at every start as a real node does. */
-  readonly journalFile = new MemoryJournalFile();
   storage: SqliteRaftStorage | undefined;
   raft: RaftNode | undefined;
   driver: RaftDriver<SimApplied> | undefined;
@@ -67,8 +61,7 @@ export class SimNode {
 
   /** Start (or restart) from what the database holds, as core/node.ts does. */
   start(): void {
-    // A small journal, so that its resets (each node's every few hundred writes) happen in every seed.
-    const storage = new SqliteRaftStorage(this.store, new LogJournal(this.journalFile, SIM_JOURNAL_BYTES));
+    const storage = new SqliteRaftStorage(this.store);
     const fsm = new Fsm(this.store);
     const restore = storage.load();
     const raft = new RaftNode({

@@ -7,9 +7,7 @@ import type { Logger } from "../../log.ts";
 import type { Store } from "../../store/db.ts";
 import type { Fsm } from "../../state/fsm.ts";
 import { RaftReplicator } from "./replicator.ts";
-import { dirname, join } from "node:path";
 import { SqliteRaftStorage } from "./storage.ts";
-import { FsJournalFile, LogJournal } from "./log-journal.ts";
 import { HttpRaftTransport, type RaftTransport } from "./transport.ts";
 import { StreamingRaftTransport } from "./stream-transport.ts";
 import { leaderProposer } from "../leader-client.ts";
@@ -33,7 +31,7 @@ export function createRaft(opts: { config: Config; selfAddress: string; key: Nod
     join: dev ? false : config.raft.join,
     store,
     fsm,
-    storage: new SqliteRaftStorage(store, logJournal(config, store)),
+    storage: new SqliteRaftStorage(store),
     transport: peerTransport(opts, peer),
     forwarder: leaderProposer({ key, peer, timeoutMs: 15_000 }),
     log,
@@ -43,16 +41,6 @@ export function createRaft(opts: { config: Config; selfAddress: string; key: Nod
     announceLeadership: true,
     onFatal: opts.onFatal,
   });
-}
-
-/**
- * The log's durability journal (log-journal.ts), beside the state database.
- * Kept with raft.sync = "normal" too, unsynced there: a node switched from
- * one to the other then never replays records its log went on without.
- */
-function logJournal(config: Config, store: Store): LogJournal | undefined {
-  if (store.path === ":memory:") return undefined;
-  return new LogJournal(new FsJournalFile(join(dirname(store.path), "raft-journal"), { sync: config.raft.sync === "full" }));
 }
 
 /**
