@@ -199,11 +199,13 @@ describe.skipIf(!CAN)("an isolated exec task", () => {
   }, 90_000);
 
   test("corral alloc signal reaches the isolated task itself, not bubblewrap's monitor (which a SIGUSR1 would kill)", async () => {
-    const script = `trap 'echo usr1 >> "$CORRAL_TASK_DIR/signals"' USR1; while true; do sleep 0.2; done`;
+    // "ready" once the trap is set: a SIGUSR1 before it would end the shell (its default action), on a loaded machine too.
+    const script = `trap 'echo usr1 >> "$CORRAL_TASK_DIR/signals"' USR1; echo ready > "$CORRAL_TASK_DIR/ready"; while true; do sleep 0.2; done`;
     expect((await submit(dev.url, serviceJob("sig-iso", script))).status).toBe(200);
     const alloc = await runningAlloc(dev.url, "sig-iso");
     const pid = recordedPid(dev.dataDir, alloc.id);
     expect(readlinkSync(`/proc/${pid}/exe`)).toEndWith("bwrap");
+    await eventually(() => existsSync(join(dev.dataDir, "exec", "allocs", alloc.id, "tasks", "t", "ready")), 30_000, 100);
     const r = await getJson(`${dev.url}/v1/client/allocation/${alloc.id}/signal`, { method: "POST", body: JSON.stringify({ Signal: "SIGUSR1" }), headers: headers() });
     expect(r.status).toBe(200);
     const file = join(dev.dataDir, "exec", "allocs", alloc.id, "tasks", "t", "signals");
