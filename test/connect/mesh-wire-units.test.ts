@@ -48,9 +48,18 @@ describe("the caller's token in a request head (as core/acl/secret.ts requestTok
     expect(headToken(head("GET /x?token=q HTTP/1.1\r\nhost: a\r\nx-consul-token: c\r\n\r\n"))).toBe("q");
     expect(headToken(head("GET /x HTTP/1.1\r\nhost: a\r\nx-corral-token: r\r\nx-consul-token: c\r\n\r\n"))).toBe("c");
     expect(headToken(head("GET /x HTTP/1.1\r\nhost: a\r\nx-corral-token: r\r\n\r\n"))).toBe("r");
-    expect(headToken(head("GET /x HTTP/1.1\r\nhost: a\r\nauthorization: Bearer b\r\n\r\n"))).toBe("b");
+    const uuid = "0e8d6c4a-3b1f-4c2d-9e7a-5f6b7c8d9e0f";
+    expect(headToken(head(`GET /x HTTP/1.1\r\nhost: a\r\nauthorization: Bearer ${uuid}\r\n\r\n`))).toBe(uuid);
+    // Any other bearer is the backend's own (credentials.ts passes it on): not the caller's corral token.
+    expect(headToken(head("GET /x HTTP/1.1\r\nhost: a\r\nauthorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln\r\n\r\n"))).toBeUndefined();
     expect(headToken(head("GET /x HTTP/1.1\r\nhost: a\r\n\r\n"))).toBeUndefined();
     expect(headToken(head("GET http://svc/x?token=abs HTTP/1.1\r\nhost: a\r\n\r\n"))).toBe("abs");
+  });
+
+  test("a percent-encoded ?token= is the caller's token, as the API reads it (not an anonymous call)", () => {
+    expect(headToken(head("GET /x?tok%65n=q HTTP/1.1\r\nhost: a\r\nx-consul-token: c\r\n\r\n"))).toBe("q");
+    expect(headToken(head("GET /x?keep=1&%74oken=q HTTP/1.1\r\nhost: a\r\n\r\n"))).toBe("q");
+    expect(headToken(head("GET /x?a=%20 HTTP/1.1\r\nhost: a\r\nx-consul-token: c\r\n\r\n"))).toBe("c");
   });
 });
 

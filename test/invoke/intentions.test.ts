@@ -38,6 +38,28 @@ describe("intentions", () => {
     expect(body.headers["x-consul-token"]).toBeUndefined();
   });
 
+  test("?token= in the target, plain or percent-encoded, is the caller on the listener as on the API; the instance never sees it", async () => {
+    for (const q of [`token=${web}`, `tok%65n=${web}`, `keep=1&%74oken=${web}`]) {
+      const r = await fetch(`http://127.0.0.1:${port}/echo?${q}`, { headers: { host: "events" } });
+      expect(r.status, `${q} ${r.status === 200 ? "" : await r.clone().text()}`).toBe(200);
+      const body = (await r.json()) as { id: string; path: string };
+      expect(body.id).toBe("events");
+      expect(body.path).not.toContain(web);
+    }
+  });
+
+  test("Authorization: Bearer names the caller when it holds a corral token; any other bearer is the backend's and passes on", async () => {
+    const ok = await fetch(`http://127.0.0.1:${port}/echo`, { headers: { host: "events", authorization: `Bearer ${web}` } });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { headers: Record<string, string> }).headers.authorization).toBeUndefined();
+    const jwt = "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln";
+    const anon = await getJson(`http://127.0.0.1:${port}/`, { headers: { host: "events", authorization: jwt } });
+    expect([anon.status, anon.body.reason]).toEqual([403, "no intention matches (no service identity) => events: default policy deny"]);
+    const both = await fetch(`http://127.0.0.1:${port}/echo`, { headers: { host: "events", authorization: jwt, "x-consul-token": web } });
+    expect(both.status).toBe(200);
+    expect(((await both.json()) as { headers: Record<string, string> }).headers.authorization).toBe(jwt);
+  });
+
   test("no token: no identity, and the default policy (deny) decides", async () => {
     const r = await getJson(`http://127.0.0.1:${port}/`, { headers: { host: "events" } });
     expect(r.status).toBe(403);

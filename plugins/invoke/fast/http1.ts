@@ -165,8 +165,7 @@ export interface RequestHead {
   keepAlive: boolean;
   /** Connection: upgrade with an Upgrade field: the protocol asked for (e.g. "websocket"), else null. */
   upgrade: string | null;
-  /** Control and forwarding fields (null when absent). */
-  token: string | null;
+  /** Control and forwarding fields (null when absent). The caller's token is head-token.ts headToken's. */
   traceparent: string | null;
   timeout: string | null;
   tryTimeout: string | null;
@@ -197,8 +196,6 @@ export function requestHead(text: string, method: string, target: string, http10
   let host: string | null = null;
   let hosts = 0;
   let upgradeField: string | null = null;
-  let token: string | null = null;
-  let consulToken: string | null = null;
   let traceparent: string | null = null;
   let timeout: string | null = null;
   let tryTimeout: string | null = null;
@@ -211,8 +208,6 @@ export function requestHead(text: string, method: string, target: string, http10
       case "transfer-encoding": te = listTokens(f.value, te); break;
       case "connection": connection = listTokens(f.value, connection); break;
       case "upgrade": upgradeField ??= f.value; break;
-      case "x-corral-token": token ??= f.value; break;
-      case "x-consul-token": consulToken ??= f.value; break;
       case "traceparent": traceparent ??= f.value; break;
       case "x-corral-timeout": timeout ??= f.value; break;
       case "x-corral-try-timeout": tryTimeout ??= f.value; break;
@@ -227,8 +222,7 @@ export function requestHead(text: string, method: string, target: string, http10
     method, target, http10, host, contentLength: cl, chunked: te.length === 1,
     keepAlive: !http10 && !connection.includes("close"),
     upgrade: upgradeField !== null && connection.includes("upgrade") ? upgradeField : null,
-    // X-Consul-Token first, as core/acl/secret.ts requestToken reads a caller's token.
-    token: consulToken ?? token, traceparent, timeout, tryTimeout,
+    traceparent, timeout, tryTimeout,
     text, picked: p, firstLineEnd, connection, ascii,
   };
 }

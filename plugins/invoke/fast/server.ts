@@ -273,7 +273,8 @@ export class ClientConn {
     const body = this.takeBody(head);
     if (body instanceof Refusal) return this.refuse(head, body);
     const target = route.target;
-    const admitted = this.e.invoker.admit(route.service, head.token ?? undefined, started);
+    // The caller's token as the API reads it (?token=, X-Consul-Token, X-Corral-Token, Bearer): the same for admission and the mesh.
+    const admitted = this.e.invoker.admit(route.service, headToken(head), started);
     if (admitted instanceof Promise) this.admitLater(admitted, head, target, body, started);
     else this.admitted(head, target, body, admitted, started);
   }

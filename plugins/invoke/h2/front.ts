@@ -10,7 +10,8 @@
 // corral's own errors are gRPC statuses when the client speaks gRPC
 // (grpc.ts), JSON otherwise (relay.ts).
 import http2 from "node:http2";
-import { requestToken, type Logger } from "../../../core/sdk/index.ts";
+import { type Logger } from "../../../core/sdk/index.ts";
+import { proxyCallerToken } from "../fast/head-token.ts";
 import { withoutTokenParam } from "../credentials.ts";
 import { timeoutHeaderMs, TIMEOUT_HEADER, TRY_TIMEOUT_HEADER, upstreamHeaders } from "../headers.ts";
 import { Refusal, type CallSpec, type Invoker, type Transport } from "../invoker.ts";
@@ -144,7 +145,7 @@ export class H2Front {
       const v = h[n];
       return Array.isArray(v) ? v[0] : v;
     };
-    const token = requestToken(`http://h${target.startsWith("/") ? target : "/"}`, header) || undefined;
+    const token = proxyCallerToken(target.startsWith("/") ? target : "/", header);
     const svc = await inv.admit(name, token, started);
     if (svc instanceof Refusal) return refuseH2(down, grpc, svc);
 

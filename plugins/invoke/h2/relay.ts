@@ -17,7 +17,8 @@
 // This replaced a node:http2 server and client (front.ts, sessions.ts: still
 // the code for callers that need node:http2 sessions) to cut what the hop
 // adds to a gRPC call: docs/invoke.md, "Performance", "### gRPC".
-import { requestToken, type Logger } from "../../../core/sdk/index.ts";
+import { type Logger } from "../../../core/sdk/index.ts";
+import { proxyCallerToken } from "../fast/head-token.ts";
 import { withoutTokenParam } from "../credentials.ts";
 import { Deadlines, type Timed } from "../fast/upstream.ts";
 import { timeoutHeaderMs, TIMEOUT_HEADER, TRY_TIMEOUT_HEADER } from "../headers.ts";
@@ -277,7 +278,7 @@ class CallStream implements Transport<Answer>, UpstreamStream {
     }
     const header = (n: string): string | undefined => first(regular, n);
     // The token matters only to intentions: not read (a URL parse) when ACLs are off.
-    const token = inv.d.authorizer.enabled() ? requestToken(`http://h${target.startsWith("/") ? target : "/"}`, header) || undefined : undefined;
+    const token = inv.d.authorizer.enabled() ? proxyCallerToken(target.startsWith("/") ? target : "/", header) : undefined;
     const admitted = inv.admit(name, token, started);
     const go = (svc: Exclude<typeof admitted, Promise<unknown>>): void => {
       if (svc instanceof Refusal) return this.refuse(this.grpc, svc);
