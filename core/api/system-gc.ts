@@ -8,7 +8,11 @@ import type { GcLoop } from "../cluster/gc/loop.ts";
 import type { CoreApiDeps } from "./deps.ts";
 import { errorResponses, jsonResponse } from "./schemas.ts";
 
-const Collected = z.object({ jobs: z.number(), evals: z.number(), allocs: z.number(), deployments: z.number(), nodes: z.number() });
+const Collected = z.object({
+  jobs: z.number(), evals: z.number(), allocs: z.number(), deployments: z.number(), nodes: z.number(),
+  tombstones: z.number().openapi({ description: "deleted KV keys' tombstones reaped" }),
+  catalogTombstones: z.number().openapi({ description: "deleted catalog nodes', services' and node checks' tombstones reaped" }),
+});
 
 export function systemGcRoutes(d: CoreApiDeps, gc: GcLoop | undefined): void {
   d.routes.add({

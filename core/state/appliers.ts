@@ -6,6 +6,7 @@ import type { CommandResult } from "./result.ts";
 import { nodeAppliers } from "./domains/nodes.ts";
 import { kvAppliers } from "./domains/kv.ts";
 import { kvTombstoneAppliers } from "./domains/kv-tombstones.ts";
+import { catalogTombstoneAppliers } from "./domains/catalog-tombstones.ts";
 import { restoreAppliers } from "./domains/restore.ts";
 import { catalogAppliers } from "./domains/catalog.ts";
 import { clusterEventAppliers } from "./domains/cluster-events.ts";
@@ -42,6 +43,7 @@ export const appliers: ApplierRegistry = {
   ...kvTombstoneAppliers,
   ...restoreAppliers,
   ...catalogAppliers,
+  ...catalogTombstoneAppliers,
   ...clusterEventAppliers,
   ...nodeHealthAppliers,
   ...jobAppliers,

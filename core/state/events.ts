@@ -62,6 +62,7 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
   // Garbage collection: no event (it deletes only what is long finished; a list re-read shows it).
   GarbageCollect: () => [],
   ReapTombstones: () => [],
+  ReapCatalogTombstones: () => [],
   RestoreState: () => one("reset", "StateRestored", { reason: "a snapshot was restored: re-read the state" }),
   LeaderElected: (c) => one("leader", "LeaderElected", { leader: c.leader, term: c.term }),
   RegisterService: (c) => [

@@ -5,6 +5,7 @@ import { nodes, type NodeRow } from "../store/schema.ts";
 import type { Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
 import { kvTombstonesUpTo } from "./domains/kv-tombstones.ts";
+import { catalogTombstonesUpTo } from "./domains/catalog-tombstones.ts";
 import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
 import { IndexMemo } from "./index-memo.ts";
 import { blockingQuery, IndexWatch, type WatchTopic } from "./watch.ts";
@@ -42,6 +43,8 @@ export interface StateReader {
   kvPrefixIndex(prefix: string, visible?: (key: string) => boolean): number;
   /** KV tombstones deleted at or before `index` (the collector's reap). */
   kvTombstonesUpTo(index: number): number;
+  /** Catalog tombstones deleted at or before `index` (domains/catalog-tombstones.ts). */
+  catalogTombstonesUpTo(index: number): number;
   /** The service catalog (discovery plugin, DNS): each query with its blocking index. */
   catalog: CatalogReader;
   /** Jobs, evaluations, allocations, deployments, drains (scheduling loop, API, agents). */
@@ -110,6 +113,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     kvList: (p) => kvList(db, p),
     kvPrefixIndex: (p, visible) => kvPrefixIndex(db, p, visible),
     kvTombstonesUpTo: (index) => kvTombstonesUpTo(db, index),
+    catalogTombstonesUpTo: (index) => catalogTombstonesUpTo(db, index),
     catalog: createCatalogReader(db),
     jobs: createJobsReader(db),
     acl: createAclReader(db),
@@ -132,6 +136,7 @@ export const emptyStateReader: StateReader = {
   kvList: () => [],
   kvPrefixIndex: () => 0,
   kvTombstonesUpTo: () => 0,
+  catalogTombstonesUpTo: () => 0,
   catalog: emptyCatalogReader,
   jobs: emptyJobsReader,
   acl: emptyAclReader,

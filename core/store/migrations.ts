@@ -7,6 +7,7 @@ import { JOB_VERSION_SUBMIT_TIME_MIGRATION } from "./migration-job-version-time.
 import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-variables.ts";
 import { KV_CHANGE_INDEX_MIGRATION } from "./migration-kv-change.ts";
 import { KV_TOMBSTONE_FLOOR_MIGRATION } from "./migration-kv-tombstone-floor.ts";
+import { CATALOG_TOMBSTONE_FLOOR_MIGRATION } from "./migration-catalog-tombstone-floor.ts";
 import { CATALOG_CHANGE_INDEX_MIGRATION } from "./migration-catalog-change.ts";
 import { ALLOC_CHANGE_INDEX_MIGRATION, LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
 import { SUMMARY_COUNTS_MIGRATION } from "./migration-summary.ts";
@@ -136,4 +137,6 @@ export const migrations: string[] = [
   KV_TOMBSTONE_FLOOR_MIGRATION,
   // 18: catalog rows and tombstones by the entry that changed them: per-service health wakeups (migration-catalog-change.ts).
   CATALOG_CHANGE_INDEX_MIGRATION,
+  // 19: the floor of catalog indexes once tombstones are reaped (migration-catalog-tombstone-floor.ts).
+  CATALOG_TOMBSTONE_FLOOR_MIGRATION,
 ];

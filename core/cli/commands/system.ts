@@ -14,8 +14,8 @@ export const systemGcSpec: CommandSpec = {
 
 export async function systemGc(args: Parsed): Promise<number> {
   if (args.positionals.length) throw new UsageError("system gc takes no arguments");
-  const out = await clientFrom(args).put<{ jobs: number; evals: number; allocs: number; deployments: number; nodes: number; tombstones?: number }>("/v1/system/gc");
+  const out = await clientFrom(args).put<{ jobs: number; evals: number; allocs: number; deployments: number; nodes: number; tombstones?: number; catalogTombstones?: number }>("/v1/system/gc");
   if (args.flags.json) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
-  else process.stdout.write(`Collected ${out.jobs} jobs, ${out.evals} evaluations, ${out.allocs} allocations, ${out.deployments} deployments, ${out.nodes} nodes, ${out.tombstones ?? 0} KV tombstones\n`);
+  else process.stdout.write(`Collected ${out.jobs} jobs, ${out.evals} evaluations, ${out.allocs} allocations, ${out.deployments} deployments, ${out.nodes} nodes, ${out.tombstones ?? 0} KV tombstones, ${out.catalogTombstones ?? 0} catalog tombstones\n`);
   return 0;
 }

@@ -8,7 +8,8 @@
 // nothing live on it. Nodes are cut by the time they went down (stored in the
 // node row from the SetNodeStatus entry), not through the time table.
 // Deleted KV keys' tombstones older than tombstone_ttl are reaped in the same
-// round (ReapTombstones entries, core/state/domains/kv-tombstones.ts).
+// round (ReapTombstones entries, core/state/domains/kv-tombstones.ts), and so
+// are the catalog's (ReapCatalogTombstones, domains/catalog-tombstones.ts).
 import type { Logger } from "../../log.ts";
 import type { Command } from "../../state/commands.ts";
 import type { StateReader } from "../../state/reader.ts";
@@ -28,6 +29,8 @@ export interface GcTotals {
   nodes: number;
   /** KV tombstones reaped. */
   tombstones: number;
+  /** Catalog tombstones reaped (deleted nodes, services, node checks). */
+  catalogTombstones: number;
 }
 
 export class GcLoop {
@@ -100,7 +103,7 @@ export class GcLoop {
   private async round(force: boolean): Promise<GcTotals> {
     this.witness();
     const cut = this.cutoffs(force);
-    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0, nodes: 0, tombstones: 0 };
+    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0, nodes: 0, tombstones: 0, catalogTombstones: 0 };
     let i = 0;
     for (; i < MAX_ENTRIES_PER_ROUND; i++) {
       const c = this.o.state.jobs.gcCandidates(cut);
@@ -118,6 +121,14 @@ export class GcLoop {
       if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
       const n = (out.result.value as { tombstones: number }).tombstones;
       totals.tombstones += n;
+      if (n === 0) break;
+    }
+    // The catalog's tombstones, the same way (ReapCatalogTombstones, core/state/domains/catalog-tombstones.ts).
+    for (; i < MAX_ENTRIES_PER_ROUND && cut.tombstones > 0 && this.o.state.catalogTombstonesUpTo(cut.tombstones) > 0; i++) {
+      const out = await this.o.propose({ type: "ReapCatalogTombstones", v: 1, at: Date.now(), before: cut.tombstones });
+      if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
+      const n = (out.result.value as { catalogTombstones: number }).catalogTombstones;
+      totals.catalogTombstones += n;
       if (n === 0) break;
     }
     if (Object.values(totals).some((n) => n > 0)) this.o.log.info("garbage collected", { ...totals, forced: force });

@@ -7,6 +7,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../store/db.ts";
 import { catalogNodes, catalogTombstones, checks, nodes, services, type CheckRow, type ServiceRow } from "../../store/schema.ts";
+import { catalogTombstoneFloor } from "./catalog-tombstones.ts";
 import type { CatalogCheckDef, CatalogServiceDef, CheckStatus, NodeRef } from "./catalog.ts";
 
 export interface Indexed<T> {
@@ -126,16 +127,19 @@ export function createCatalogReader(db: Db): CatalogReader {
     return all[0];
   };
 
+  // Every index read from tombstones is at least the highest one reaped (catalog-tombstones.ts): none goes back after a reap.
   const tomb = (kind: string, keys: string[]): number => {
     if (keys.length === 0) return 0;
     const r = db.select({ m: sql<number | null>`max(${catalogTombstones.deleteIndex})` }).from(catalogTombstones)
       .where(and(eq(catalogTombstones.kind, kind), inArray(catalogTombstones.key, keys))).get();
-    return r?.m ?? 0;
+    return Math.max(r?.m ?? 0, catalogTombstoneFloor(db));
   };
 
   /** The last deletion of any row of this kind: a list's index moves when one of its rows goes. */
-  const tombAny = (kind: string): number =>
-    db.select({ m: sql<number | null>`max(${catalogTombstones.deleteIndex})` }).from(catalogTombstones).where(eq(catalogTombstones.kind, kind)).get()?.m ?? 0;
+  const tombAny = (kind: string): number => Math.max(
+    db.select({ m: sql<number | null>`max(${catalogTombstones.deleteIndex})` }).from(catalogTombstones).where(eq(catalogTombstones.kind, kind)).get()?.m ?? 0,
+    catalogTombstoneFloor(db),
+  );
 
   const maxOf = (rows: { modifyIndex: number }[]) => rows.reduce((m, r) => Math.max(m, r.modifyIndex), 0);
 
@@ -179,7 +183,7 @@ export function createCatalogReader(db: Db): CatalogReader {
         : db.select({ m: sql<number | null>`max(${catalogTombstones.deleteIndex})` }).from(catalogTombstones)
           .where(eq(catalogTombstones.kind, "service")).get();
       const value = Object.fromEntries(Object.keys(out).sort().map((k) => [k, [...out[k]!].sort()]));
-      return { index: max(rows.reduce((m, r) => Math.max(m, r.m), 0), dead?.m), value };
+      return { index: max(rows.reduce((m, r) => Math.max(m, r.m), 0), dead?.m, catalogTombstoneFloor(db)), value };
     },
 
     serviceInstances(name, opts = {}) {
@@ -250,7 +254,7 @@ export function createCatalogReader(db: Db): CatalogReader {
       const value = every.filter((c) => state === "any" || c.status === state)
         .sort((a, b) => a.nodeName.localeCompare(b.nodeName) || a.checkId.localeCompare(b.checkId));
       const dead = db.select({ m: sql<number | null>`max(${catalogTombstones.deleteIndex})` }).from(catalogTombstones).get();
-      return { index: max(maxOf([...nodeMap.values()]), maxOf(svcs), maxOf(rows), dead?.m), value };
+      return { index: max(maxOf([...nodeMap.values()]), maxOf(svcs), maxOf(rows), dead?.m, catalogTombstoneFloor(db)), value };
     },
 
     healthyInstances(name, tag) {
