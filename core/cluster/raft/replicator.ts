@@ -18,6 +18,7 @@ import { ReadBarriers } from "./reads.ts";
 import { LeaderLease, leaseDurationMs } from "./lease.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
 import { commitTrace } from "./commit-trace.ts";
+import { isPlainKVSet } from "../../state/plain-kv-set.ts";
 
 export interface RaftReplicatorOptions {
   /** Raft id: the advertised "host:port" of a leader-role node; a dev node uses a fixed id (see setup.ts). */
@@ -153,7 +154,8 @@ export class RaftReplicator implements Replicator {
 
   async propose(command: Command): Promise<ProposeOutcome> {
     if (this.closed) throw new ReplicationError("SHUTTING_DOWN", "node is shutting down");
-    const parsed = Command.safeParse(command);
+    // The KV and lock writes' KVSet, plain, is what the schema would return unchanged (plain-kv-set.ts).
+    const parsed = isPlainKVSet(command) ? { success: true as const, data: command } : Command.safeParse(command);
     if (!parsed.success) throw new ReplicationError("INVALID_COMMAND", `invalid command: ${parsed.error.issues[0]?.message ?? "?"}`);
     const st = this.node.status();
     if (st.role !== "leader") return this.forward(parsed.data);
