@@ -33,7 +33,7 @@ function generated(r: () => number): Record<string, unknown> {
     const roll = r();
     if (roll < 0.8) continue; // keep the base value (or absent)
     if (roll < 0.84) delete c[k];
-    else if (roll < 0.94) c[k] = pick(r, k === "key" || k === "value" || k === "acquire" || k === "release" ? strings : numbers);
+    else if (roll < 0.94) c[k] = k === "key" || k === "value" || k === "acquire" || k === "release" ? pick(r, strings) : pick(r, numbers);
     else c[k] = pick(r, anything);
   }
   if (r() < 0.1) c["type"] = pick(r, ["KVDelete", "kvset", "Noop"]);
