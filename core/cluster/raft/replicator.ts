@@ -124,7 +124,7 @@ export class RaftReplicator implements Replicator {
     commitTrace?.stepped(messages);
     for (const m of messages) {
       if (m.to !== this.opts.id) continue;
-      if (m.from === this.node.status().leader) this.lastLeaderContact = Date.now();
+      if (m.from === this.node.brief().leader) this.lastLeaderContact = Date.now();
       this.node.step(m);
     }
     if (this.drainsAtOnce(messages)) this.drain();
@@ -157,8 +157,7 @@ export class RaftReplicator implements Replicator {
     // The KV and lock writes' KVSet, plain, is what the schema would return unchanged (plain-kv-set.ts).
     const parsed = isPlainKVSet(command) ? { success: true as const, data: command } : Command.safeParse(command);
     if (!parsed.success) throw new ReplicationError("INVALID_COMMAND", `invalid command: ${parsed.error.issues[0]?.message ?? "?"}`);
-    const st = this.node.status();
-    if (st.role !== "leader") return this.forward(parsed.data);
+    if (this.node.brief().role !== "leader") return this.forward(parsed.data);
     const r = this.node.propose(encodeCommand(parsed.data));
     if (!r.ok) {
       if (r.code === "TRANSFERRING") throw new ReplicationError("NOT_LEADER", "leadership is being transferred; retry");
@@ -247,7 +246,8 @@ export class RaftReplicator implements Replicator {
   }
 
   status(): ReplicationStatus {
-    const st = this.node.status();
+    // Asked per request by many callers (is this node the leader?): the brief status, not the whole one.
+    const st = this.node.brief();
     const isLeader = st.role === "leader";
     return {
       isLeader,
@@ -350,7 +350,7 @@ export class RaftReplicator implements Replicator {
   private async waitForLeader(): Promise<string> {
     const deadline = Date.now() + this.opts.electionTimeoutMs * 2;
     for (;;) {
-      const leader = this.node.status().leader;
+      const leader = this.node.brief().leader;
       if (leader) return leader;
       if (Date.now() > deadline || this.closed) throw new ReplicationError("NOT_LEADER", "no leader elected (is a quorum of leader-role nodes up?)");
       await new Promise((r) => setTimeout(r, 20));
