@@ -193,7 +193,7 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
       res = fastInternal();
     }
   }
-  if (started !== undefined) shape.metrics!.observe(c.method, c.label, res.status, started);
+  if (started !== undefined) shape.metrics!.observeAfterAnswer(c.method, c.label, res.status, started);
   // As the inert-answers middleware marks every answer of the route table (no fast path serves /v1/invoke/).
   return inert(res, false);
 }

@@ -16,6 +16,7 @@ import { appendEntries, sendAppend, sendTimeoutNow } from "./replication.ts";
 import { hup } from "./election.ts";
 import { MESSAGE_TYPES } from "./types.ts";
 import type {
+  BriefStatus,
   CompactResult,
   ConfChange,
   ConfChangeResult,
@@ -281,6 +282,16 @@ export class RaftNode {
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastApplied) log.appliedTo(lastApplied.index);
     this.outstanding = undefined;
+  }
+
+  /**
+   * Role, leader, term and commit index alone. status() copies the voters and
+   * builds a progress row per follower (~7 µs): callers that ask per message
+   * or per request (is this node the leader?) use this.
+   */
+  brief(): BriefStatus {
+    const r = this.r;
+    return { term: r.term, role: r.role, leader: r.leader, commitIndex: r.log.committed };
   }
 
   status(): Status {

@@ -249,6 +249,9 @@ export interface Status {
   tick: number;
 }
 
+/** The few fields of Status that hot paths ask for (RaftNode.brief()): no copies, no progress rows. */
+export type BriefStatus = Pick<Status, "term" | "role" | "leader" | "commitIndex">;
+
 /** Optional injected logger; core/log.ts's Logger fits. */
 export interface RaftLogger {
   debug(msg: string, fields?: Record<string, unknown>): void;

@@ -71,6 +71,8 @@ export function storeOverClient(client: SqlClient, path: string, runtime: Runtim
     transaction: <T>(fn: () => T) => client.transaction(fn).immediate(),
     fsyncCommits: (on: boolean) => {
       if (opts.sync !== "full" || on === fsyncing) return;
+      // Not a cached prepared statement: SQLite applies `PRAGMA synchronous = x` when it compiles it, so a
+      // statement compiled once and run again may leave the level as it was (a write acked unsynced).
       client.exec(`PRAGMA synchronous = ${on ? "FULL" : "NORMAL"}`);
       fsyncing = on;
     },

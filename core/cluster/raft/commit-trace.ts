@@ -26,6 +26,8 @@ export const LEADER_STEPS = [
   "append:done", // the rest sent, advance()d
   "ack-stepped", // the first follower ack covering the index stepped into raft
   "commit:ready", // the Ready carrying it as committed was built
+  "commit:sent-early", // that Ready's commit notices (Appends) handed to the streams
+  "commit:saved", // the commit index written into its transaction
   "commit:applied", // applied inside that Ready's transaction
   "commit:durable", // that transaction committed
   "settled", // the proposer's promise resolved
@@ -42,6 +44,7 @@ export const FOLLOWER_STEPS = [
   "append:done",
   "commit-received", // an Append/Heartbeat whose commit covers the index arrived
   "commit:ready",
+  "commit:saved",
   "commit:applied",
   "commit:durable",
   "commit:done",
@@ -93,7 +96,7 @@ export class CommitTrace {
   stage(stage: DriverStage, rd: Ready): void {
     const now = performance.now();
     if (stage !== "applied") for (const e of rd.entries) this.mark(e.index, `append:${stage}`, now);
-    if (stage !== "saved" && stage !== "sent-early") for (const e of rd.committedEntries) this.mark(e.index, `commit:${stage}`, now);
+    for (const e of rd.committedEntries) this.mark(e.index, `commit:${stage}`, now);
     if (stage === "done") {
       // A follower's ack goes with the rest of the messages, right before advance.
       for (const m of rd.messages) {

@@ -79,7 +79,9 @@ export class SqliteRaftStorage implements RaftStorage {
     }
     // Entries and hard state come with every loaded Ready: plain SQL (see clientOf in store/db.ts).
     if (first !== undefined) {
-      client.prepare("DELETE FROM log WHERE idx >= ?").run(first);
+      // Overwrite only what is there: a leader's append, and an in-sync follower's, starts past the last entry
+      // (remembered, see knownLastIndex); a new snapshot deleted the whole log above.
+      if (!newSnapshot && first <= this.lastIndex()) client.prepare("DELETE FROM log WHERE idx >= ?").run(first);
       const insert = client.prepare("INSERT INTO log (idx, term, kind, data) VALUES (?, ?, ?, ?)");
       for (const e of rd.entries) insert.run(e.index, e.term, e.type, e.data);
     }
