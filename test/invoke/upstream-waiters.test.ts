@@ -7,7 +7,8 @@
 //   - a connection released while the dial is held goes to the waiting
 //     attempt at once, not after the dial;
 //   - the dial, once through, joins the pool (the next acquire gets it
-//     without dialing) or serves the next waiting attempt;
+//     without dialing) or serves the next waiting attempt, which opens no
+//     connection of its own while such a dial is under way;
 //   - a dial that fails after its attempt was served hurts nobody; one that
 //     fails while its attempt still waits rejects that attempt, as before;
 //   - the mesh's pool keeps idle connections 60 s, an instance's 4 s.
@@ -125,6 +126,44 @@ describe("an attempt waiting for its dial takes a connection released meanwhile"
       await waitFor(() => pool.gates.length === 3);
       pool.gates[2]!.fail(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }));
       const out = await within(d, 2000);
+      expect(out).toBeInstanceOf(Error);
+      expect((out as Error & { code?: string }).code).toBe("ECONNREFUSED");
+    } finally {
+      pool.close();
+    }
+  });
+
+  test("an attempt arriving while a dial's own attempt was served waits for that dial: no connection more than needed", async () => {
+    const pool = new GatedPool();
+    const ep = endpoint();
+    try {
+      const a = pool.acquire(ep);
+      await waitFor(() => pool.gates.length === 1);
+      pool.gates[0]!.open();
+      const c1 = (await a) as UpstreamConn;
+      const b = pool.acquire(ep);
+      await waitFor(() => pool.gates.length === 2);
+      pool.release(c1);
+      expect(await within(b, 2000)).toBe(c1);
+      // The second dial is still under way with no attempt of its own: the next attempt takes it, no third dial.
+      const c = pool.acquire(ep);
+      await Bun.sleep(50);
+      expect(pool.dials).toBe(2);
+      pool.gates[1]!.open();
+      const got = await within(c, 2000);
+      expect(got).not.toBe("waiting");
+      expect(got).not.toBe(c1);
+      expect(pool.dials).toBe(2);
+      // And when such a dial fails, the attempt that counted on it fails as its own dial would have.
+      const d = pool.acquire(ep);
+      await waitFor(() => pool.gates.length === 3);
+      pool.release(c1);
+      expect(await within(d, 2000)).toBe(c1);
+      const e = pool.acquire(ep);
+      await Bun.sleep(50);
+      expect(pool.dials).toBe(3);
+      pool.gates[2]!.fail(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }));
+      const out = await within(e, 2000);
       expect(out).toBeInstanceOf(Error);
       expect((out as Error & { code?: string }).code).toBe("ECONNREFUSED");
     } finally {

@@ -12,7 +12,8 @@
 // comes first (as Go's http.Transport does): at a burst, calls go out on the
 // connections that free up within the next moment instead of each waiting
 // for a connect — for the mesh, a TLS handshake of a few ms of CPU on both
-// nodes. The dial goes on and its connection joins the pool.
+// nodes. The dial goes on, and its connection serves the next attempt that
+// waits (which then opens none of its own) or joins the pool.
 import type { Endpoint } from "../pool.ts";
 import { Outbox } from "./outbox.ts";
 
@@ -101,8 +102,10 @@ interface Waiter {
 export class UpstreamPool {
   private idle = new Map<string, UpstreamConn[]>();
   private all = new Set<UpstreamConn>();
-  /** Per key, the attempts whose dial is under way, oldest first. */
+  /** Per key, the attempts waiting for a connection, oldest first. */
   private waiting = new Map<string, Waiter[]>();
+  /** Per key, dials under way: never fewer than the attempts waiting (each is covered by one). */
+  private dialing = new Map<string, number>();
   private stopped = false;
   private sweeps = 0;
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -146,25 +149,51 @@ export class UpstreamPool {
     return true;
   }
 
-  /** A new connection, or the first of `key` released before it is ready (see the top of this file). */
+  /**
+   * A new connection, or the first of `key` released before it is ready (see the top of this file). When
+   * more dials are under way than attempts wait (their attempts took released connections), the attempt
+   * waits for one of those instead of opening yet another: a burst makes no more connections than it needs.
+   */
   private dialOrTakeReleased(ep: Endpoint, route: Route, key: string): Promise<UpstreamConn> {
     return new Promise<UpstreamConn>((resolve, reject) => {
       const w: Waiter = { resolve, reject, served: false };
       let queue = this.waiting.get(key);
       if (!queue) this.waiting.set(key, (queue = []));
+      const spare = (this.dialing.get(key) ?? 0) > queue.length;
       queue.push(w);
-      this.open(ep, route, key).then(
-        (c) => {
-          if (!w.served) return this.serve(key, w, c);
-          this.park(c); // served by a released connection: this one joins the pool (or serves the next waiter)
-        },
-        (err) => {
-          if (w.served) return; // a released connection carried the attempt; the next one dials again
-          this.unwait(key, w);
-          reject(err);
-        },
-      );
+      if (!spare) this.dialFor(ep, route, key, w);
     });
+  }
+
+  private dialFor(ep: Endpoint, route: Route, key: string, w: Waiter): void {
+    this.dialing.set(key, (this.dialing.get(key) ?? 0) + 1);
+    const settled = () => {
+      const n = this.dialing.get(key)! - 1;
+      if (n > 0) this.dialing.set(key, n);
+      else this.dialing.delete(key);
+    };
+    this.open(ep, route, key).then(
+      (c) => {
+        settled();
+        if (!w.served) return this.serve(key, w, c);
+        this.park(c); // its attempt took a released connection: this one serves the next waiting attempt, or idles
+      },
+      (err) => {
+        settled();
+        if (!w.served) {
+          this.unwait(key, w);
+          return w.reject(err);
+        }
+        // Its attempt was served, but a later one counted on this dial: that one's connect failed (the newest
+        // waiting attempt without a dial of its own), as its own dial's failure would have.
+        const queue = this.waiting.get(key);
+        if (!queue || queue.length <= (this.dialing.get(key) ?? 0)) return;
+        const last = queue[queue.length - 1]!;
+        this.unwait(key, last);
+        last.served = true;
+        last.reject(err);
+      },
+    );
   }
 
   private serve(key: string, w: Waiter, c: UpstreamConn): void {
@@ -235,6 +264,7 @@ export class UpstreamPool {
     this.all.clear();
     this.idle.clear();
     this.waiting.clear(); // their dials settle on their own (a connection made after close() is closed)
+    this.dialing.clear();
   }
 
   private async open(ep: Endpoint, route: Route, key: string): Promise<UpstreamConn> {
