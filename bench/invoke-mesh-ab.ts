@@ -15,8 +15,9 @@
 // warm-up second). Prints one JSON line: each round's p99 and p50 for the
 // three, what each build adds to direct's p99 in the same run, and the mTLS
 // handshakes each build's B accepted during the paced runs.
-//   npx bun bench/invoke-mesh-ab.ts --base DIR [--seconds 3] [--rounds 3] [--rate 1000] [--connections 32] [--pause 6]
-// DIR: a checkout of the other build (e.g. `git worktree add --detach /tmp/base main`, with node_modules linked).
+//   npx bun bench/invoke-mesh-ab.ts --base DIR [--seconds 3] [--rounds 3] [--rate 1000] [--connections 32] [--pause 6] [--base-env K=V,..] [--head-env K=V,..]
+// DIR: a checkout of the other build (e.g. `git worktree add --detach /tmp/base main`, with node_modules linked),
+// or this one with --head-env to compare a runtime setting (e.g. BUN_GC_TIMER_DISABLE=1) under the same noise.
 // Needs wrk and openssl.
 import { resolve } from "node:path";
 import { numberFlag, stringFlag } from "./support/args.ts";
@@ -29,6 +30,11 @@ const ROUNDS = numberFlag("rounds", 3);
 const RATE = numberFlag("rate", 1000);
 const CONNECTIONS = numberFlag("connections", 32);
 const PAUSE = numberFlag("pause", 6);
+/** Extra environment of each build's nodes: "K=V,K2=V2". */
+const envOf = (flag: string): Record<string, string> =>
+  Object.fromEntries(stringFlag(flag, "").split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const BASE_ENV = envOf("base-env");
+const HEAD_ENV = envOf("head-env");
 if (!BASE) {
   console.error("invoke-mesh-ab.ts: --base DIR is required (a checkout of the build to compare with)");
   process.exit(2);
@@ -45,13 +51,13 @@ interface Side {
 }
 
 /** One build's cluster, set up as bench/invoke-mesh.ts sets up corral's, from that build's own test helpers (its binary). */
-async function startSide(name: string, root: string): Promise<Side> {
+async function startSide(name: string, root: string, env: Record<string, string>): Promise<Side> {
   const proc = await import(`${root}/test/helpers/proc.ts`);
   const { call } = await import(`${root}/test/acl/helpers.ts`);
   const { startMeshCluster } = await import(`${root}/test/connect/mesh-cluster.ts`);
   const inv = await import(`${root}/test/invoke/helpers.ts`);
   const { leader, a, b, management } = await startMeshCluster({
-    secret: `bench-ab-${name}-0123456789abcdef`, names: [`${name}-a`, `${name}-b`], joinTimeoutMs: 30_000, env: { CORRAL_NODE_LOG_LEVEL: "warn" },
+    secret: `bench-ab-${name}-0123456789abcdef`, names: [`${name}-a`, `${name}-b`], joinTimeoutMs: 30_000, env: { CORRAL_NODE_LOG_LEVEL: "warn", ...env },
     prefix: `[plugins]\nenabled = ["discovery", "invoke", "authz"]\nwatch = false\n\n`,
   });
   const ok = (r: { status: number; body: unknown }) => {
@@ -82,7 +88,7 @@ async function startSide(name: string, root: string): Promise<Side> {
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const sides: Side[] = [];
 try {
-  sides.push(await startSide("base", resolve(BASE)), await startSide("head", HEAD));
+  sides.push(await startSide("base", resolve(BASE), BASE_ENV), await startSide("head", HEAD, HEAD_ENV));
   const [base, head] = sides as [Side, Side];
   const through = (s: Side) => ({ host: "127.0.0.1", port: s.port, hostHeader: "bench", headers: { "x-consul-token": s.token } });
   const direct = { host: "127.0.0.1", port: head.backendPort, hostHeader: "b0", headers: {} };
@@ -99,7 +105,7 @@ try {
   }
   const added = (k: "base" | "head", q: "p99Ms" | "p50Ms") => rounds.map((x) => round3(x[k][q] - x.direct[q]));
   console.log(JSON.stringify({
-    bench: "invoke-mesh-ab", base: resolve(BASE), head: HEAD, seconds: SECONDS, rounds: ROUNDS, rate: RATE, pause: PAUSE,
+    bench: "invoke-mesh-ab", base: resolve(BASE), head: HEAD, baseEnv: BASE_ENV, headEnv: HEAD_ENV, seconds: SECONDS, rounds: ROUNDS, rate: RATE, pause: PAUSE,
     addedP99Ms: { base: median(added("base", "p99Ms")), head: median(added("head", "p99Ms")) },
     addedP50Ms: { base: median(added("base", "p50Ms")), head: median(added("head", "p50Ms")) },
     perRound: {
