@@ -20,8 +20,10 @@
 //            due): p99, and what each proxy pair adds to direct's p99.
 // Prints one JSON line. Goal (issue 21): corral ≥ 1.0× HAProxy's req/s, and
 // corral's added p99 at 1,000 req/s ≤ 0.5 ms.
-//   npx bun bench/invoke-mesh.ts [--seconds 5] [--rounds 3] [--connections 32] [--rate 1000] [--profile DIR]
-// --profile writes agent A's and B's CPU profiles (markdown) into DIR.
+//   npx bun bench/invoke-mesh.ts [--seconds 5] [--rounds 3] [--connections 32] [--rate 1000] [--profile DIR] [--lag-probe DIR]
+// --profile writes agent A's and B's CPU profiles (markdown) into DIR;
+// --lag-probe preloads bench/support/loop-lag-probe.ts into both agents (their
+// event loops' stalls, logged into DIR: for finding stalls, not for figures).
 // Needs wrk, haproxy and openssl.
 import { eventually, getJson, killAll, type CorralProcess } from "../test/helpers/proc.ts";
 import { call } from "../test/acl/helpers.ts";
@@ -38,9 +40,19 @@ const ROUNDS = numberFlag("rounds", 3);
 const CONNECTIONS = numberFlag("connections", 32);
 const RATE = numberFlag("rate", 1000);
 const PROFILE_DIR = stringFlag("profile", "") || undefined;
+const LAG_DIR = stringFlag("lag-probe", "") || undefined;
 const SECRET = "bench-mesh-secret-0123456789abcdef";
 
 const median = <T>(list: T[], key: (x: T) => number): T => [...list].sort((a, b) => key(a) - key(b))[Math.floor(list.length / 2)]!;
+
+/** BUN_OPTIONS (and the probe's directory) for the agents: --profile, --lag-probe. */
+function agentOptions(): Record<string, string> {
+  const opts = [
+    ...(PROFILE_DIR ? [`--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}`] : []),
+    ...(LAG_DIR ? [`--preload ${new URL("./support/loop-lag-probe.ts", import.meta.url).pathname}`] : []),
+  ];
+  return { ...(opts.length ? { BUN_OPTIONS: opts.join(" ") } : {}), ...(LAG_DIR ? { CORRAL_LAG_PROBE_DIR: LAG_DIR } : {}) };
+}
 
 async function startBenchMesh(): Promise<{ a: CorralProcess; b: CorralProcess; leader: CorralProcess; token: string; management: string }> {
   const quiet = { CORRAL_NODE_LOG_LEVEL: "warn" };
@@ -48,7 +60,7 @@ async function startBenchMesh(): Promise<{ a: CorralProcess; b: CorralProcess; l
   const { leader, a, b, management } = await startMeshCluster({
     secret: SECRET, names: ["bench-a", "bench-b"], joinTimeoutMs: 20_000, env: quiet,
     prefix: `[plugins]\nenabled = ["discovery", "invoke", "authz"]\nwatch = false\n\n`,
-    agentEnv: PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {},
+    agentEnv: agentOptions(),
   });
   const ok = (r: { status: number; body: unknown }) => {
     if (r.status !== 200) throw new Error(`setup: HTTP ${r.status} ${JSON.stringify(r.body)}`);
@@ -91,22 +103,29 @@ try {
     }
     return f;
   };
+  // mTLS connections B accepted: a pool that works keeps this near the connection count, not the request count.
+  const handshakesAtB = async () => {
+    const metrics = (await getJson(`${b.url}/metrics`, { headers: { "x-consul-token": management } })).body as string;
+    return (metrics.match(/^corral_invoke_mesh_handshakes_total\{[^}]*\} (\d+)/gm) ?? []).reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+  };
+  let handshakesWhilePaced = 0; // during corral's paced runs, whose p99 is reported (read between runs: a scrape is not timed)
   for (const n of names) wrkOf(n, CONNECTIONS, 1); // warm-up: connections, leaves, JIT
   for (let r = 0; r < ROUNDS; r++) {
     for (const n of names) loadedRuns[n].push(wrkOf(n, CONNECTIONS, SECONDS));
-    for (const n of names) pacedRuns[n].push(await paced({ ...targets[n], rate: RATE, seconds: SECONDS, connections: 16 }));
+    for (const n of names) {
+      const h0 = n === "corral" ? await handshakesAtB() : 0;
+      pacedRuns[n].push(await paced({ ...targets[n], rate: RATE, seconds: SECONDS, connections: 16 }));
+      if (n === "corral") handshakesWhilePaced += (await handshakesAtB()) - h0;
+    }
   }
   const loaded = Object.fromEntries(names.map((n) => [n, median(loadedRuns[n], (f) => f.rps)])) as Record<Name, Loaded>;
   const medianCpu = (n: Name) => median(loadedRuns[n], (f) => f.cpuUsPerReq ?? 0).cpuUsPerReq ?? 0;
   const atRate = Object.fromEntries(names.map((n) => [n, median(pacedRuns[n], (f) => f.p99Ms)])) as Record<Name, PacedFigures>;
   const corralOverHaproxyRps = round3(loaded.corral.rps / loaded.haproxy.rps);
-  // mTLS connections B accepted over the whole run: a pool that works keeps this near the connection count, not the request count.
-  const metrics = (await getJson(`${b.url}/metrics`, { headers: { "x-consul-token": management } })).body as string;
-  const handshakesAtB = (metrics.match(/^corral_invoke_mesh_handshakes_total\{[^}]*\} (\d+)/gm) ?? []).reduce((n, l) => n + Number(l.split(" ").pop()), 0);
   const corralAddedP99Ms = round3(atRate.corral.p99Ms - atRate.direct.p99Ms);
   console.log(JSON.stringify({
     bench: "invoke-mesh", acls: true, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, rate: RATE,
-    loaded, paced: atRate, handshakesAtB,
+    loaded, paced: atRate, handshakesAtB: await handshakesAtB(), handshakesAtBWhilePaced: handshakesWhilePaced,
     ratios: {
       corralOverHaproxyRps,
       // CPU per request of the two proxy processes together (A + B), corral's over HAProxy's: what the hop costs.
@@ -121,6 +140,8 @@ try {
       corralCpuUsPerReqAB: loadedRuns.corral.map((f) => f.cpuUsPerReqByProcess),
       haproxyCpuUsPerReqAB: loadedRuns.haproxy.map((f) => f.cpuUsPerReqByProcess),
       corralAddedP99Ms: pacedRuns.corral.map((f, i) => round3(f.p99Ms - pacedRuns.direct[i]!.p99Ms)),
+      haproxyAddedP99Ms: pacedRuns.haproxy.map((f, i) => round3(f.p99Ms - pacedRuns.direct[i]!.p99Ms)),
+      directP99Ms: pacedRuns.direct.map((f) => f.p99Ms),
     },
     goal: "corralOverHaproxyRps >= 1.0 and corralAddedP99Ms <= 0.5",
     goalMet: { rps: corralOverHaproxyRps >= 1, addedP99: corralAddedP99Ms <= 0.5 },

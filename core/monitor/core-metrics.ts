@@ -47,10 +47,20 @@ export interface MetricsSources {
  */
 const NON_CONFORMING_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
 
+/**
+ * Under Bun, node:v8's getHeapSpaceStatistics (these gauges' source) walks the whole JavaScript heap
+ * (bun:jsc's heapStats): 35-50 ms per scrape on an agent's heap, during which the event loop serves nothing —
+ * every proxied or mesh call in flight waits, at each Prometheus scrape. JavaScriptCore has no V8 heap spaces
+ * anyway; nodejs_heap_size_* (process.memoryUsage(), microseconds) keep the heap's size and use.
+ */
+const HEAP_WALKING_DEFAULTS = ["nodejs_heap_space_size_total_bytes", "nodejs_heap_space_size_used_bytes", "nodejs_heap_space_size_available_bytes"];
+const UNDER_BUN = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+
 export function registerCoreMetrics(registry: Registry, sources: MetricsSources): void {
   try {
     collectDefaultMetrics({ register: registry });
     for (const name of NON_CONFORMING_DEFAULTS) registry.removeSingleMetric(name);
+    if (UNDER_BUN) for (const name of HEAP_WALKING_DEFAULTS) registry.removeSingleMetric(name);
   } catch {
     // A runtime without some Node API (perf_hooks, process.*) goes without process metrics, not without a node.
   }

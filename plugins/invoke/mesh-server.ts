@@ -89,6 +89,9 @@ export async function startMeshServer(d: MeshServerDeps): Promise<MeshServer> {
   // Event streams and long polls pass through: no idle limit of our own (the source agent's timeouts apply).
   app.requestTimeout = 0;
   app.headersTimeout = 60_000;
+  // Idle keep-alive connections are kept as long as by the sockets engine's listener (fast/mesh-listen.ts): a
+  // source keeps its mesh connections 60 s (fast/mesh-upstream.ts), and Node's own 5 s would make it handshake anew.
+  app.keepAliveTimeout = 120_000;
 
   const server = tls.createServer({ ...contextOptions(), requestCert: true, rejectUnauthorized: false, ALPNProtocols: d.h2 ? ["h2", "http/1.1"] : ["http/1.1"], minVersion: "TLSv1.2" }, (sock) => {
     const cert = sock.getPeerCertificate(false) as { subjectaltname?: string } | undefined;

@@ -26,6 +26,13 @@ export const MESH_INSTANCE_FIELD = "x-corral-mesh-instance";
 const ALPN_HTTP1 = Buffer.from("\x08http/1.1", "latin1");
 /** A field value must not end the line it is on. */
 const LINE_BREAK = /[\r\n]/;
+/**
+ * Seconds an idle mesh connection is kept: each new one costs an mTLS handshake (ECDSA signatures and a chain
+ * verified on both nodes, ms of CPU that stall whatever waits behind them), and the destination's listener keeps
+ * them 120 s (fast/mesh-listen.ts, mesh-server.ts), so ours are closed first and a reused one is rarely stale.
+ * An instance's pool keeps its own 4 s (plain connects are cheap, and servers' keep-alive limits shorter).
+ */
+export const MESH_IDLE_SECONDS = 60;
 
 /** Why the mesh peer's certificate is refused, or undefined when it is a leaf of `trustDomain` that verified. */
 export function peerRefusal(handshakeError: { code?: string; message?: string } | null | undefined, subjectAltName: string | undefined, trustDomain: string): string | undefined {
@@ -45,7 +52,7 @@ export class MeshUpstreamPool extends UpstreamPool {
     /** The mesh port of every node. */
     private readonly meshPort: () => number,
   ) {
-    super();
+    super(MESH_IDLE_SECONDS);
   }
 
   // An endpoint's lines and pool key are the same for every attempt of the same service and caller (an

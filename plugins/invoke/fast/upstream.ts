@@ -3,11 +3,22 @@
 // An idle connection is closed by us after IDLE_SECONDS (give or take a
 // sweep), before typical servers give up on it (Node 5 s, Bun 10 s), so a
 // reused one is rarely stale. When it is anyway, transport.ts sends a
-// replayable request once more on a fresh connection.
+// replayable request once more on a fresh connection. The mesh's pool
+// (mesh-upstream.ts) keeps its connections longer: a new one there is an
+// mTLS handshake, and its peer (a corral mesh listener) keeps them 120 s.
+//
+// An attempt that finds no idle connection dials one, and meanwhile takes
+// the first connection of its key that another attempt releases, whichever
+// comes first (as Go's http.Transport does): at a burst, calls go out on the
+// connections that free up within the next moment instead of each waiting
+// for a connect — for the mesh, a TLS handshake of a few ms of CPU on both
+// nodes. The dial goes on, and its connection serves the next attempt that
+// waits (which then opens none of its own) or joins the pool.
 import type { Endpoint } from "../pool.ts";
 import { Outbox } from "./outbox.ts";
 
-const IDLE_SECONDS = 4;
+/** Seconds an idle connection to an instance is kept (the default of UpstreamPool). */
+export const IDLE_SECONDS = 4;
 /** How often idle connections are looked at (a per-request socket timer would cost a native call each time). */
 const SWEEP_MS = 1000;
 /** Idle connections kept per instance; more are closed when released. */
@@ -81,19 +92,35 @@ export interface BunSocket {
   data: UpstreamConn;
 }
 
+/** An attempt waiting for a connection of its key: its own dial's, or the first one released before. */
+interface Waiter {
+  resolve(c: UpstreamConn): void;
+  reject(err: unknown): void;
+  served: boolean;
+}
+
 export class UpstreamPool {
   private idle = new Map<string, UpstreamConn[]>();
   private all = new Set<UpstreamConn>();
+  /** Per key, the attempts waiting for a connection, oldest first. */
+  private waiting = new Map<string, Waiter[]>();
+  /** Per key, dials under way: never fewer than the attempts waiting (each is covered by one). */
+  private dialing = new Map<string, number>();
   private stopped = false;
   private sweeps = 0;
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_MS);
   /** Attempts waiting for an answer's head, for their per-try timeouts. */
   readonly deadlines = new Deadlines();
 
-  /** Closes connections idle for IDLE_SECONDS (oldest sit at the bottom of each stack). */
+  constructor(
+    /** Seconds an idle connection is kept (give or take a sweep). */
+    private readonly idleSeconds = IDLE_SECONDS,
+  ) {}
+
+  /** Closes connections idle for idleSeconds (oldest sit at the bottom of each stack). */
   private sweep(): void {
     this.sweeps++;
-    const cutoff = this.sweeps - Math.ceil((IDLE_SECONDS * 1000) / SWEEP_MS);
+    const cutoff = this.sweeps - Math.ceil((this.idleSeconds * 1000) / SWEEP_MS);
     for (const list of this.idle.values()) {
       let n = 0;
       while (n < list.length && list[n]!.idleSweep <= cutoff) list[n++]!.close();
@@ -107,15 +134,93 @@ export class UpstreamPool {
     const list = this.idle.get(key);
     while (list && list.length) {
       const c = list.pop()!;
-      if (c.closed) continue;
-      // Made with a certificate that is due for renewal (the mesh): a new connection presents the renewed one.
-      if (c.notAfter !== 0 && Date.now() > c.notAfter) {
-        c.close();
-        continue;
-      }
-      return c;
+      if (this.usable(c)) return c;
     }
-    return this.open(ep, route, key);
+    return this.dialOrTakeReleased(ep, route, key);
+  }
+
+  /** Not closed, and not made with a certificate due for renewal (the mesh: a new connection presents the renewed one). */
+  private usable(c: UpstreamConn): boolean {
+    if (c.closed) return false;
+    if (c.notAfter !== 0 && Date.now() > c.notAfter) {
+      c.close();
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * A new connection, or the first of `key` released before it is ready (see the top of this file). When
+   * more dials are under way than attempts wait (their attempts took released connections), the attempt
+   * waits for one of those instead of opening yet another: a burst makes no more connections than it needs.
+   */
+  private dialOrTakeReleased(ep: Endpoint, route: Route, key: string): Promise<UpstreamConn> {
+    return new Promise<UpstreamConn>((resolve, reject) => {
+      const w: Waiter = { resolve, reject, served: false };
+      let queue = this.waiting.get(key);
+      if (!queue) this.waiting.set(key, (queue = []));
+      const spare = (this.dialing.get(key) ?? 0) > queue.length;
+      queue.push(w);
+      if (!spare) this.dialFor(ep, route, key, w);
+    });
+  }
+
+  private dialFor(ep: Endpoint, route: Route, key: string, w: Waiter): void {
+    this.dialing.set(key, (this.dialing.get(key) ?? 0) + 1);
+    const settled = () => {
+      const n = this.dialing.get(key)! - 1;
+      if (n > 0) this.dialing.set(key, n);
+      else this.dialing.delete(key);
+    };
+    this.open(ep, route, key).then(
+      (c) => {
+        settled();
+        if (!w.served) return this.serve(key, w, c);
+        this.park(c); // its attempt took a released connection: this one serves the next waiting attempt, or idles
+      },
+      (err) => {
+        settled();
+        if (!w.served) {
+          this.unwait(key, w);
+          return w.reject(err);
+        }
+        // Its attempt was served, but a later one counted on this dial: that one's connect failed (the newest
+        // waiting attempt without a dial of its own), as its own dial's failure would have.
+        const queue = this.waiting.get(key);
+        if (!queue || queue.length <= (this.dialing.get(key) ?? 0)) return;
+        const last = queue[queue.length - 1]!;
+        this.unwait(key, last);
+        last.served = true;
+        last.reject(err);
+      },
+    );
+  }
+
+  private serve(key: string, w: Waiter, c: UpstreamConn): void {
+    this.unwait(key, w);
+    w.served = true;
+    w.resolve(c);
+  }
+
+  private unwait(key: string, w: Waiter): void {
+    const queue = this.waiting.get(key);
+    if (!queue) return;
+    const at = queue.indexOf(w);
+    if (at >= 0) queue.splice(at, 1);
+    if (queue.length === 0) this.waiting.delete(key);
+  }
+
+  /** A usable connection with no attempt on it: to the oldest waiter of its key, else idle. */
+  private park(c: UpstreamConn): void {
+    if (this.stopped) return c.close();
+    if (!this.usable(c)) return;
+    const queue = this.waiting.get(c.key);
+    if (queue) return this.serve(c.key, queue[0]!, c);
+    let list = this.idle.get(c.key);
+    if (!list) this.idle.set(c.key, (list = []));
+    if (list.length >= MAX_IDLE_PER_INSTANCE) return c.close();
+    c.idleSweep = this.sweeps;
+    list.push(c);
   }
 
   /** Always a new connection (after a stale pooled one). */
@@ -144,15 +249,11 @@ export class UpstreamPool {
     c.bodyPaused = null;
     if (c.closed || this.stopped) return c.close();
     c.reused = true;
-    let list = this.idle.get(c.key);
-    if (!list) this.idle.set(c.key, (list = []));
-    if (list.length >= MAX_IDLE_PER_INSTANCE) return c.close();
     if (c.paused) {
       c.paused = false;
       c.socket.resume();
     }
-    c.idleSweep = this.sweeps;
-    list.push(c);
+    this.park(c);
   }
 
   close(): void {
@@ -162,6 +263,8 @@ export class UpstreamPool {
     for (const c of this.all) c.close();
     this.all.clear();
     this.idle.clear();
+    this.waiting.clear(); // their dials settle on their own (a connection made after close() is closed)
+    this.dialing.clear();
   }
 
   private async open(ep: Endpoint, route: Route, key: string): Promise<UpstreamConn> {
