@@ -94,7 +94,9 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
     stamps: (nodeId) => d.state.jobs.nodeAllocStamps(nodeId),
     rows: (nodeId) => d.state.jobs.listAllocs({ nodeId }),
     row: (id) => d.state.jobs.getAlloc(id),
-    nodeName: (nodeId) => d.state.getNode(nodeId)?.name ?? null,
+    // The name only: the node's full row (attributes, resources) decoded per answer was an eighth of the answer's cost.
+    // By id alone: a path naming the node by name has no allocations under that id, so nothing is named either way.
+    nodeName: (nodeId) => d.state.jobs.nodeNameById(nodeId),
     view: (row, name) => allocView(row, d.state, true, () => name),
   });
   add(createRoute({

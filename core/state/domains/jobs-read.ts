@@ -5,7 +5,7 @@ import { and, asc, desc, eq, inArray, like, sql } from "drizzle-orm";
 import type { Db } from "../../store/db.ts";
 import { checks } from "../../store/schema.ts";
 import {
-  allocations, deployments, evaluations, jobs, jobVersions, nodeDrains,
+  allocations, deployments, evaluations, jobs, jobVersions,
   type AllocRow, type DeploymentRow, type JobLaunchRow, type EvalRow, type EvalStatus, type JobRow, type NodeDrainRow,
 } from "../../store/schema-jobs.ts";
 import type { Job } from "../../scheduler/jobspec/types.ts";
@@ -13,7 +13,9 @@ import { listLaunches } from "./launches.ts";
 import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
 import { allocDeletionNodesSince, allocsLeanChangedSince, allocsLiteChangedSince, liveAllocsLiteOnNode, nodeAllocStamps } from "./alloc-changes.ts";
-import { allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode } from "./jobs-prepared.ts";
+import {
+  allDrains, allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode, nodeNameById,
+} from "./jobs-prepared.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
 export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"] as const;
@@ -64,6 +66,8 @@ export interface JobsReader {
   nodeAllocStamps(nodeId: string): { id: string; jobId: string; modifyIndex: number }[];
   /** Index of the last entry that deleted one of the node's allocations; 0 when none did (nodeAllocIndex is the larger of this and its rows' modify indexes). */
   nodeAllocDeleteIndex(nodeId: string): number;
+  /** The name of the node with this id (not a name), or null: what an agent's answer names its allocations' node by. */
+  nodeNameById(nodeId: string): string | null;
   /** One node's live allocations, placement columns only. */
   liveAllocsLiteOnNode(nodeId: string): LiveAllocLite[];
   /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
@@ -132,6 +136,7 @@ export function createJobsReader(db: Db): JobsReader {
     allocsLeanChangedSince: (index) => ({ changed: allocsLeanChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
     nodeAllocStamps: (nodeId) => nodeAllocStamps(db).all({ nodeId }),
     nodeAllocDeleteIndex: (nodeId) => nodeAllocDeleteIndex(db, nodeId),
+    nodeNameById: (nodeId) => nodeNameById(db).get({ id: nodeId })?.name ?? null,
     liveAllocsLiteOnNode: (nodeId) => liveAllocsLiteOnNode(db).all({ nodeId }),
     // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
@@ -150,7 +155,7 @@ export function createJobsReader(db: Db): JobsReader {
         f.jobId !== undefined ? eq(deployments.jobId, f.jobId) : undefined,
         f.status !== undefined ? eq(deployments.status, f.status) : undefined,
       )).orderBy(desc(deployments.createIndex)).all(),
-    drains: () => db.select().from(nodeDrains).all(),
+    drains: () => allDrains(db).all(),
     allocCheckStatuses: (nodeId, allocId) =>
       db.select({ status: checks.status }).from(checks)
         .where(and(eq(checks.nodeId, nodeId), like(checks.serviceId, `_corral-task-${allocId}-%`))).all().map((r) => r.status),
@@ -190,6 +195,7 @@ export const emptyJobsReader: JobsReader = {
   allocsLeanChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
   nodeAllocStamps: () => [],
   nodeAllocDeleteIndex: () => 0,
+  nodeNameById: () => null,
   liveAllocsLiteOnNode: () => [],
   nodeAllocIndex: () => 1,
   listEvals: () => [],
