@@ -14,6 +14,7 @@ import { allocNodesChangedAt } from "./alloc-nodes-changed.ts";
 import { kvKeysChangedAt } from "./kv-keys-changed.ts";
 import { SERVICE_KEYED_TABLES, serviceNamesChangedAt } from "./service-names-changed.ts";
 import { applyFailedResult, isStorageFailure } from "./apply-failure.ts";
+import { followEntry, forgetAllNodeUsage } from "./domains/node-usage.ts";
 
 export interface AppliedEntry {
   index: number;
@@ -31,6 +32,8 @@ export class Fsm {
   /** Highest index that changed each table (blocking queries, X-Consul-Index). */
   private tableIndexes = new Map<string, number>();
   readonly watch = new IndexWatch();
+  /** Per entry applied and not yet published: the nodes whose allocations it changed (allocationsChanged). */
+  private allocNodes = new Map<number, string[]>();
 
   constructor(private store: Store) {
     const row = store.db.select().from(meta).where(eq(meta.key, "applied_index")).get();
@@ -46,10 +49,15 @@ export class Fsm {
   /** The transaction that applied entries rolled back: forget them. */
   rollback(): void {
     this.applying = this.applied;
+    // What was kept may have been read from the rolled-back entries' rows.
+    forgetAllNodeUsage(this.store.db);
+    this.allocNodes.clear();
   }
 
   /** A snapshot replaced the whole state (inside the open transaction). */
   restoredTo(index: number): void {
+    forgetAllNodeUsage(this.store.db);
+    this.allocNodes.clear();
     this.applied = this.applying = index;
     this.tableIndexes.clear();
     this.watch.notify(allTables());
@@ -95,11 +103,36 @@ export class Fsm {
     const newer = newerFormatProblem(index, command);
     if (newer) throw new NewerFormatError(newer);
     const applier = applierFor(command);
+    let threw = false;
     const result: CommandResult = applier
-      ? this.applyOrRefuse(() => applier.apply(this.store.db, index, command as never))
+      ? this.applyOrRefuse(() => applier.apply(this.store.db, index, command as never), () => (threw = true))
       : { ok: false, code: "UNKNOWN_COMMAND", message: `unknown command type ${String((command as { type?: unknown }).type)}` };
+    if (applier) this.allocationsChanged(index, applier, threw);
     setMeta(this.store.client, "applied_index", String(index));
     return { index, command, result };
+  }
+
+  /**
+   * What entry `index` changed in the allocations, read inside its transaction: the usage
+   * kept for plan verification follows it now (node-usage.ts: the next entry of the same
+   * transaction may verify a plan on those nodes), and the nodes it names wake their agents
+   * once the entry is published (a superset of a read after commit: a row a later entry
+   * of the same commit rewrote is still named; waking one more waiter is harmless).
+   */
+  private allocationsChanged(index: number, applier: { tables: readonly string[]; namesNoKeys?: boolean }, threw: boolean): void {
+    const db = this.store.db;
+    if (applier.tables.includes("*") || threw) {
+      // A restore rewrote every table; a failed applier was rolled back to a savepoint,
+      // after it may have read rows it had itself written.
+      forgetAllNodeUsage(db);
+      return;
+    }
+    // Every entry, not only those whose applier lists the allocations table: a kept row
+    // gone stale would change a plan's verdict. Two index lookups that find nothing.
+    const nodes = followEntry(db, index);
+    if (!applier.tables.includes("allocations")) return;
+    if (this.allocNodes.size >= 4096) this.allocNodes.clear(); // nobody publishes (a seeding tool): published reads again
+    this.allocNodes.set(index, nodes);
   }
 
   /**
@@ -109,10 +142,11 @@ export class Fsm {
    * storage failure (disk, I/O, lock) is rethrown and stops the node
    * (core/state/apply-failure.ts).
    */
-  private applyOrRefuse(apply: () => CommandResult): CommandResult {
+  private applyOrRefuse(apply: () => CommandResult, failed: () => void): CommandResult {
     try {
       return this.store.client.transaction(apply)();
     } catch (err) {
+      failed();
       if (isStorageFailure(err)) throw err;
       return applyFailedResult(err);
     }
@@ -121,6 +155,8 @@ export class Fsm {
   /** Called after the transaction that applied `entry` committed. */
   published(entry: AppliedEntry): void {
     this.applied = entry.index;
+    const changedNodes = this.allocNodes.get(entry.index);
+    this.allocNodes.delete(entry.index);
     const tables = entry.result.ok ? tablesOf(entry.command) : [];
     for (const t of tables) this.tableIndexes.set(t, entry.index);
     // Agents block on their own node's allocations: wake only the nodes this entry changed.
@@ -131,7 +167,7 @@ export class Fsm {
     let keyed: Map<string, string[]> | undefined;
     if (!namesNoKeys) {
       if (tables.includes("allocations") && this.watch.hasKeyedWaiters("allocations")) {
-        (keyed ??= new Map()).set("allocations", allocNodesChangedAt(this.store.db, entry.index));
+        (keyed ??= new Map()).set("allocations", changedNodes ?? allocNodesChangedAt(this.store.db, entry.index));
       }
       if (tables.includes("kv") && this.watch.hasKeyedWaiters("kv")) (keyed ??= new Map()).set("kv", kvKeysChangedAt(this.store.db, entry.index));
       // Health reads wait on their service's name in each catalog table they read (service-names-changed.ts).
