@@ -98,7 +98,9 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
     // By id alone: a path naming the node by name has no allocations under that id, so nothing is named either way.
     nodeName: (nodeId) => d.state.jobs.nodeNameById(nodeId),
     view: (row, name) => allocView(row, d.state, true, () => name),
-  });
+  }, undefined, d.state.onAllocChanges !== undefined);
+  // Told what each entry changes before any answer reads it: a kept node's answer reads only what changed.
+  d.state.onAllocChanges?.((change) => answers.changed(change));
   add(createRoute({
     method: "get", path: "/v1/node/{id}/allocations", tags,
     summary: "A node's allocations with their tasks: what its agent runs or stops (blocking with ?index&wait)",

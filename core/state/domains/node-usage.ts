@@ -59,15 +59,22 @@ export function liveUsageRows(db: Db, nodeId: string): Iterable<UsageRow> {
   return rows.values();
 }
 
+/** What one entry changed in the allocations: the rows it wrote (id and node), the nodes that lost rows to it. */
+export interface AllocChange {
+  index: number;
+  written: { id: string; nodeId: string }[];
+  deletedOn: string[];
+}
+
 /**
  * Entry `index` was applied (inside its transaction): the kept nodes follow the rows it wrote,
- * and a node that lost rows to it is forgotten. Returns every node whose allocations it changed.
+ * and a node that lost rows to it is forgotten. Returns what it changed.
  */
-export function followEntry(db: Db, index: number): string[] {
+export function followEntry(db: Db, index: number): AllocChange {
   const kept = perDb.get(db);
-  const nodes = new Set<string>();
+  const written: AllocChange["written"] = [];
   for (const r of allocsWrittenAt(db).all({ index })) {
-    nodes.add(r.nodeId);
+    written.push({ id: r.id, nodeId: r.nodeId });
     const rows = kept?.get(r.nodeId);
     if (!rows) continue;
     if (r.desiredStatus === "run" && (r.clientStatus === "pending" || r.clientStatus === "running")) {
@@ -77,11 +84,13 @@ export function followEntry(db: Db, index: number): string[] {
     }
   }
   const deleted = clientOf(db).prepare("SELECT node_id AS n FROM node_alloc_deletions WHERE delete_index = ?").all(index) as { n: string }[];
-  for (const { n } of deleted) {
-    nodes.add(n);
-    kept?.delete(n);
-  }
-  return [...nodes];
+  for (const { n } of deleted) kept?.delete(n);
+  return { index, written, deletedOn: deleted.map((d) => d.n) };
+}
+
+/** The nodes whose allocations a change touched. */
+export function changedNodes(c: AllocChange): string[] {
+  return [...new Set([...c.written.map((w) => w.nodeId), ...c.deletedOn])];
 }
 
 /** The whole state may have changed (a restore, a rollback, a failed applier): read every node again. */
