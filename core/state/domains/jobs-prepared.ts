@@ -97,9 +97,6 @@ export const jobAllocCounts = preparedQuery((db) =>
 
 export const nodeById = preparedQuery((db) => db.select().from(nodes).where(eq(nodes.id, p("id"))).prepare());
 
-/** Only a node's name: an agent's answer names its node in each allocation, and the full row decodes every attribute. */
-export const nodeNameById = preparedQuery((db) => db.select({ name: nodes.name }).from(nodes).where(eq(nodes.id, p("id"))).prepare());
-
 export const nodeByName = preparedQuery((db) => db.select().from(nodes).where(eq(nodes.name, p("name"))).prepare());
 
 /** Every drain: the loop asks after each status report whether any node drains. */

@@ -14,7 +14,7 @@ import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
 import { allocDeletionNodesSince, allocsLeanChangedSince, allocsLiteChangedSince, liveAllocsLiteOnNode, nodeAllocStamps } from "./alloc-changes.ts";
 import {
-  allDrains, allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode, nodeNameById,
+  allDrains, allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode,
 } from "./jobs-prepared.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
@@ -66,8 +66,6 @@ export interface JobsReader {
   nodeAllocStamps(nodeId: string): { id: string; jobId: string; modifyIndex: number }[];
   /** Index of the last entry that deleted one of the node's allocations; 0 when none did (nodeAllocIndex is the larger of this and its rows' modify indexes). */
   nodeAllocDeleteIndex(nodeId: string): number;
-  /** The name of the node with this id (not a name), or null: what an agent's answer names its allocations' node by. */
-  nodeNameById(nodeId: string): string | null;
   /** One node's live allocations, placement columns only. */
   liveAllocsLiteOnNode(nodeId: string): LiveAllocLite[];
   /** Highest modify index of the allocations on a node, or of the last deletion of one (agents block on it); at least 1. */
@@ -136,7 +134,6 @@ export function createJobsReader(db: Db): JobsReader {
     allocsLeanChangedSince: (index) => ({ changed: allocsLeanChangedSince(db).all({ index }), deletedOnNodes: allocDeletionNodesSince(db, index) }),
     nodeAllocStamps: (nodeId) => nodeAllocStamps(db).all({ nodeId }),
     nodeAllocDeleteIndex: (nodeId) => nodeAllocDeleteIndex(db, nodeId),
-    nodeNameById: (nodeId) => nodeNameById(db).get({ id: nodeId })?.name ?? null,
     liveAllocsLiteOnNode: (nodeId) => liveAllocsLiteOnNode(db).all({ nodeId }),
     // A deletion moves it too (alloc-delete.ts): an agent blocked on its allocations learns of a purge at once.
     nodeAllocIndex: (nodeId) =>
@@ -195,7 +192,6 @@ export const emptyJobsReader: JobsReader = {
   allocsLeanChangedSince: () => ({ changed: [], deletedOnNodes: [] }),
   nodeAllocStamps: () => [],
   nodeAllocDeleteIndex: () => 0,
-  nodeNameById: () => null,
   liveAllocsLiteOnNode: () => [],
   nodeAllocIndex: () => 1,
   listEvals: () => [],
