@@ -20,7 +20,7 @@ import type { CommitPlan, PlanPlacement } from "./jobs-commands.ts";
 import { applyInPlace } from "./plan-inplace.ts";
 import { collectGarbage, isTerminalClient, nodeCapacity, refreshJobStatus } from "./jobs-common.ts";
 import {
-  allocIdExists, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, nodeById,
+  allocIdExists, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, nodeForVerify,
 } from "./jobs-prepared.ts";
 import { liveUsageRows } from "./node-usage.ts";
 import { DeploymentCounts } from "./deployment-counts.ts";
@@ -38,7 +38,7 @@ export function verifyPlacements(db: Db, placements: readonly PlanPlacement[], s
     else byNode.set(p.nodeId, [p]);
   }
   for (const [nodeId, list] of byNode) {
-    const node = nodeById(db).get({ id: nodeId });
+    const node = nodeForVerify(db).get({ id: nodeId });
     if (!node) return `node ${nodeId} no longer exists`;
     if (node.status !== "ready") return `node ${node.name} is ${node.status}`;
     if (drainOfNode(db).get({ nodeId })) return `node ${node.name} is draining`;
