@@ -125,7 +125,7 @@ export class SimAgent {
     const out = await this.transport.propose(cmd);
     if (out.result.ok && cmd.type === "UpdateAllocStatus") {
       const at = Date.now();
-      for (const u of cmd.updates) {
+      for (const u of cmd.updates ?? []) { // an agent proposes v1: its own updates
         const jobId = this.jobOf.get(u.allocId);
         if (u.clientStatus !== "running" || jobId === undefined) continue;
         this.jobOf.delete(u.allocId);

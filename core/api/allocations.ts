@@ -94,9 +94,14 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
     stamps: (nodeId) => d.state.jobs.nodeAllocStamps(nodeId),
     rows: (nodeId) => d.state.jobs.listAllocs({ nodeId }),
     row: (id) => d.state.jobs.getAlloc(id),
-    nodeName: (nodeId) => d.state.getNode(nodeId)?.name ?? null,
+    // The name only, remembered until the nodes table changes (nodeStatus): the node's full row (attributes,
+    // resources) decoded per answer was an eighth of the answer's cost. By id alone: a path naming the node by
+    // name has no allocations under that id, so nothing is named either way.
+    nodeName: (nodeId) => d.state.nodeStatus(nodeId)?.name ?? null,
     view: (row, name) => allocView(row, d.state, true, () => name),
-  });
+  }, undefined, d.state.onAllocChanges !== undefined);
+  // Told what each entry changes before any answer reads it: a kept node's answer reads only what changed.
+  d.state.onAllocChanges?.((change) => answers.changed(change));
   add(createRoute({
     method: "get", path: "/v1/node/{id}/allocations", tags,
     summary: "A node's allocations with their tasks: what its agent runs or stops (blocking with ?index&wait)",

@@ -14,6 +14,12 @@ import { allocNodesChangedAt } from "./alloc-nodes-changed.ts";
 import { kvKeysChangedAt } from "./kv-keys-changed.ts";
 import { SERVICE_KEYED_TABLES, serviceNamesChangedAt } from "./service-names-changed.ts";
 import { applyFailedResult, isStorageFailure } from "./apply-failure.ts";
+import { changedNodes, followEntry, forgetAllNodeUsage, type AllocChange } from "./domains/node-usage.ts";
+
+export type AllocChangeListener = (change: AllocChange | "reset") => void;
+
+/** Entries applied and not yet published whose changes are kept (a seeding tool publishes none). */
+const MAX_UNPUBLISHED = 100_000;
 
 export interface AppliedEntry {
   index: number;
@@ -31,6 +37,10 @@ export class Fsm {
   /** Highest index that changed each table (blocking queries, X-Consul-Index). */
   private tableIndexes = new Map<string, number>();
   readonly watch = new IndexWatch();
+  /** Per entry applied and not yet published: what it changed in the allocations (allocationsChanged); "reset": anything. */
+  private allocChanges = new Map<number, AllocChange | "reset">();
+  private allocChangesLost = false;
+  private allocListeners = new Set<AllocChangeListener>();
 
   constructor(private store: Store) {
     const row = store.db.select().from(meta).where(eq(meta.key, "applied_index")).get();
@@ -46,10 +56,17 @@ export class Fsm {
   /** The transaction that applied entries rolled back: forget them. */
   rollback(): void {
     this.applying = this.applied;
+    // What was kept may have been read from the rolled-back entries' rows.
+    forgetAllNodeUsage(this.store.db);
+    this.allocChanges.clear();
   }
 
   /** A snapshot replaced the whole state (inside the open transaction). */
   restoredTo(index: number): void {
+    forgetAllNodeUsage(this.store.db);
+    this.allocChanges.clear();
+    // Now, not at the next publish: the waiters woken below answer from the restored rows.
+    this.publishAllocChange("reset");
     this.applied = this.applying = index;
     this.tableIndexes.clear();
     this.watch.notify(allTables());
@@ -65,6 +82,27 @@ export class Fsm {
    */
   tableIndex(table: string): number {
     return this.tableIndexes.get(table) ?? this.applied;
+  }
+
+  /**
+   * What each published entry changed in the allocations (the rows it wrote, the nodes that
+   * lost rows), in log order, right after its commit; "reset" when anything may have changed
+   * (a restore): a reader keeping allocations starts over.
+   */
+  onAllocChanges(fn: AllocChangeListener): () => void {
+    this.allocListeners.add(fn);
+    return () => this.allocListeners.delete(fn);
+  }
+
+  private publishAllocChange(change: AllocChange | "reset" | undefined): void {
+    if (change === undefined) return;
+    for (const fn of this.allocListeners) {
+      try {
+        fn(change);
+      } catch {
+        // A follower's failure must not stop the state machine.
+      }
+    }
   }
 
   onApplied(fn: AppliedListener): () => void {
@@ -95,11 +133,41 @@ export class Fsm {
     const newer = newerFormatProblem(index, command);
     if (newer) throw new NewerFormatError(newer);
     const applier = applierFor(command);
+    let threw = false;
     const result: CommandResult = applier
-      ? this.applyOrRefuse(() => applier.apply(this.store.db, index, command as never))
+      ? this.applyOrRefuse(() => applier.apply(this.store.db, index, command as never), () => (threw = true))
       : { ok: false, code: "UNKNOWN_COMMAND", message: `unknown command type ${String((command as { type?: unknown }).type)}` };
+    if (applier) this.allocationsChanged(index, applier, threw);
     setMeta(this.store.client, "applied_index", String(index));
     return { index, command, result };
+  }
+
+  /**
+   * What entry `index` changed in the allocations, read inside its transaction: the usage
+   * kept for plan verification follows it now (node-usage.ts: the next entry of the same
+   * transaction may verify a plan on those nodes), and the nodes it names wake their agents
+   * once the entry is published (a superset of a read after commit: a row a later entry
+   * of the same commit rewrote is still named; waking one more waiter is harmless).
+   */
+  private allocationsChanged(index: number, applier: { tables: readonly string[]; namesNoKeys?: boolean }, threw: boolean): void {
+    const db = this.store.db;
+    if (applier.tables.includes("*") || threw) {
+      // A restore rewrote every table; a failed applier was rolled back to a savepoint,
+      // after it may have read rows it had itself written.
+      forgetAllNodeUsage(db);
+      this.allocChanges.set(index, "reset");
+      return;
+    }
+    // Every entry, not only those whose applier lists the allocations table: a kept row
+    // gone stale would change a plan's verdict. Two index lookups that find nothing.
+    const change = followEntry(db, index);
+    if (change.written.length === 0 && change.deletedOn.length === 0) return;
+    if (this.allocChanges.size >= MAX_UNPUBLISHED) {
+      // Nobody publishes (a seeding tool applying without a Raft driver): followers start over.
+      this.allocChanges.clear();
+      this.allocChangesLost = true;
+    }
+    this.allocChanges.set(index, change);
   }
 
   /**
@@ -109,10 +177,11 @@ export class Fsm {
    * storage failure (disk, I/O, lock) is rethrown and stops the node
    * (core/state/apply-failure.ts).
    */
-  private applyOrRefuse(apply: () => CommandResult): CommandResult {
+  private applyOrRefuse(apply: () => CommandResult, failed: () => void): CommandResult {
     try {
       return this.store.client.transaction(apply)();
     } catch (err) {
+      failed();
       if (isStorageFailure(err)) throw err;
       return applyFailedResult(err);
     }
@@ -121,6 +190,11 @@ export class Fsm {
   /** Called after the transaction that applied `entry` committed. */
   published(entry: AppliedEntry): void {
     this.applied = entry.index;
+    const change = this.allocChanges.get(entry.index);
+    this.allocChanges.delete(entry.index);
+    const lost = this.allocChangesLost;
+    this.allocChangesLost = false;
+    this.publishAllocChange(lost ? "reset" : change);
     const tables = entry.result.ok ? tablesOf(entry.command) : [];
     for (const t of tables) this.tableIndexes.set(t, entry.index);
     // Agents block on their own node's allocations: wake only the nodes this entry changed.
@@ -131,7 +205,7 @@ export class Fsm {
     let keyed: Map<string, string[]> | undefined;
     if (!namesNoKeys) {
       if (tables.includes("allocations") && this.watch.hasKeyedWaiters("allocations")) {
-        (keyed ??= new Map()).set("allocations", allocNodesChangedAt(this.store.db, entry.index));
+        (keyed ??= new Map()).set("allocations", change === undefined && !lost ? [] : change === undefined || change === "reset" ? allocNodesChangedAt(this.store.db, entry.index) : changedNodes(change));
       }
       if (tables.includes("kv") && this.watch.hasKeyedWaiters("kv")) (keyed ??= new Map()).set("kv", kvKeysChangedAt(this.store.db, entry.index));
       // Health reads wait on their service's name in each catalog table they read (service-names-changed.ts).

@@ -2,7 +2,7 @@
 import { asc } from "drizzle-orm";
 import type { Store } from "../store/db.ts";
 import { nodes, type NodeRow } from "../store/schema.ts";
-import type { Fsm } from "./fsm.ts";
+import type { AllocChangeListener, Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
 import { kvTombstonesUpTo } from "./domains/kv-tombstones.ts";
 import { catalogTombstonesUpTo } from "./domains/catalog-tombstones.ts";
@@ -56,6 +56,11 @@ export interface StateReader {
   lists: ListScans;
   /** Jobs, nodes and allocations counted by status without reading them (GET /v1/summary). */
   counts: SummaryCounts;
+  /**
+   * What each applied entry changed in the allocations, right after it commits, in log order
+   * (Fsm.onAllocChanges); absent where there is no replicated state (an agent).
+   */
+  onAllocChanges?(fn: AllocChangeListener): () => void;
   /** Evaluate `read` now, or wait (up to waitMs) until its index passes minIndex. */
   blocking<T>(
     opts: { tables: readonly WatchTopic[]; minIndex: number; waitMs: number; signal?: AbortSignal },
@@ -103,6 +108,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
   };
   return {
     appliedIndex: () => fsm.appliedIndex(),
+    onAllocChanges: (fn) => fsm.onAllocChanges(fn),
     tableIndex: (t) => Math.max(1, fsm.tableIndex(t)),
     listNodes: () => db.select().from(nodes).orderBy(asc(nodes.name)).all(),
     getNode: (idOrName) =>

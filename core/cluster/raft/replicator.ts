@@ -19,6 +19,7 @@ import { LeaderLease, leaseDurationMs } from "./lease.ts";
 import { NewerFormatError } from "../../state/command-versions.ts";
 import { commitTrace } from "./commit-trace.ts";
 import { isPlainKVSet } from "../../state/plain-kv-set.ts";
+import { StatusReportBatcher, isAgentReport } from "./status-report-batch.ts";
 
 export interface RaftReplicatorOptions {
   /** Raft id: the advertised "host:port" of a leader-role node; a dev node uses a fixed id (see setup.ts). */
@@ -80,6 +81,12 @@ export class RaftReplicator implements Replicator {
   private latencyListeners = new Set<(seconds: number) => void>();
   private announcedTerm = 0;
   private readonly tickMs: number;
+  /** Agents' status reports that reach the leader in one turn become one entry (status-report-batch.ts). */
+  readonly statusReports = new StatusReportBatcher({
+    propose: (cmd) => this.proposeAsLeader(cmd),
+    isLeader: () => this.node.status().role === "leader",
+    proposeAlone: (cmd) => this.proposeAsLeader(cmd),
+  });
 
   constructor(private opts: RaftReplicatorOptions) {
     this.reads = new ReadBarriers(() => opts.fsm.appliedIndex());
@@ -158,10 +165,17 @@ export class RaftReplicator implements Replicator {
     const parsed = isPlainKVSet(command) ? { success: true as const, data: command } : Command.safeParse(command);
     if (!parsed.success) throw new ReplicationError("INVALID_COMMAND", `invalid command: ${parsed.error.issues[0]?.message ?? "?"}`);
     if (this.node.brief().role !== "leader") return this.forward(parsed.data);
-    const r = this.node.propose(encodeCommand(parsed.data));
+    if (isAgentReport(parsed.data)) return this.statusReports.add(parsed.data);
+    return this.proposeAsLeader(parsed.data);
+  }
+
+  /** A validated command into this leader's log (forwarded if it no longer leads). */
+  private proposeAsLeader(cmd: Command): Promise<ProposeOutcome> {
+    if (this.closed) return Promise.reject(new ReplicationError("SHUTTING_DOWN", "node is shutting down"));
+    const r = this.node.propose(encodeCommand(cmd));
     if (!r.ok) {
-      if (r.code === "TRANSFERRING") throw new ReplicationError("NOT_LEADER", "leadership is being transferred; retry");
-      return this.forward(parsed.data);
+      if (r.code === "TRANSFERRING") return Promise.reject(new ReplicationError("NOT_LEADER", "leadership is being transferred; retry"));
+      return this.forward(cmd);
     }
     commitTrace?.proposed(r.index);
     const outcome = this.waitApplied(r.index, r.term);

@@ -5,6 +5,7 @@
 import type { AppliedEntry } from "../../state/fsm.ts";
 import type { StateReader } from "../../state/reader.ts";
 import { holdsResources } from "../../state/domains/jobs-common.ts";
+import { statusReportsOf } from "../../state/domains/jobs-commands.ts";
 import { isSystemType, runsToCompletion } from "../../scheduler/index.ts";
 
 export interface JobRef {
@@ -121,17 +122,20 @@ function afterReport(c: Extract<AppliedEntry["command"], { type: "UpdateAllocSta
   // each one's allocation (group spec and all) was a read per report for no reaction.
   let draining: Set<string> | undefined;
   const drainingNow = () => (draining ??= new Set(state.jobs.drains().map((d) => d.nodeId)));
-  for (const u of c.updates) {
-    const ends = u.clientStatus === "complete" || u.clientStatus === "failed";
-    if (!ends && !(u.clientStatus === "running" && drainingNow().size > 0)) continue;
-    const a = state.jobs.getAlloc(u.allocId);
-    if (!a || a.nodeId !== c.nodeId) continue;
-    const key = `${a.namespace}\u0000${a.jobId}`;
-    if (u.clientStatus === "failed" && a.desiredStatus === "run") failed.set(key, { namespace: a.namespace, jobId: a.jobId, priority: a.priority });
-    if (u.clientStatus === "complete" || u.clientStatus === "failed") out.push({ kind: "capacity", nodeId: c.nodeId });
-    if (u.clientStatus === "running" && runsToCompletion(a.jobType) && drainingNow().size > 0) {
-      const ref = jobRef(state, a.namespace, a.jobId);
-      if (ref) progressed.set(key, ref);
+  // A v2 entry carries several agents' reports: each reacts as its own entry did.
+  for (const r of statusReportsOf(c)) {
+    for (const u of r.updates) {
+      const ends = u.clientStatus === "complete" || u.clientStatus === "failed";
+      if (!ends && !(u.clientStatus === "running" && drainingNow().size > 0)) continue;
+      const a = state.jobs.getAlloc(u.allocId);
+      if (!a || a.nodeId !== r.nodeId) continue;
+      const key = `${a.namespace}\u0000${a.jobId}`;
+      if (u.clientStatus === "failed" && a.desiredStatus === "run") failed.set(key, { namespace: a.namespace, jobId: a.jobId, priority: a.priority });
+      if (u.clientStatus === "complete" || u.clientStatus === "failed") out.push({ kind: "capacity", nodeId: r.nodeId });
+      if (u.clientStatus === "running" && runsToCompletion(a.jobType) && drainingNow().size > 0) {
+        const ref = jobRef(state, a.namespace, a.jobId);
+        if (ref) progressed.set(key, ref);
+      }
     }
   }
   if (failed.size) out.push({ kind: "evaluate", jobs: [...failed.values()], triggeredBy: "alloc-failure" });

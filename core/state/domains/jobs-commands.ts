@@ -162,17 +162,46 @@ const taskState = z.object({
   events: z.array(z.object({ at: z.number(), type: z.string().max(64), message: z.string().max(1024) })).max(32),
 });
 
-/** An agent reports changes of its allocations (transitions only). */
+/** Most agents' reports one UpdateAllocStatus v2 entry carries (core/cluster/raft/status-report-batch.ts). */
+export const MAX_REPORTS_PER_ENTRY = 256;
+/** Most updates one UpdateAllocStatus entry carries, v1 or v2: one agent's report may carry as many. */
+export const MAX_UPDATES_PER_ENTRY = 1000;
+
+const allocStatusUpdates = z.array(z.object({
+  allocId: id,
+  clientStatus: z.enum(["pending", "running", "complete", "failed"]),
+  description: z.string().max(1024),
+  taskStates: z.record(name, taskState),
+})).min(1).max(MAX_UPDATES_PER_ENTRY);
+
+/**
+ * An agent reports changes of its allocations (transitions only).
+ * v1 (what agents propose): one agent's report, `nodeId` and `updates`.
+ * v2 (written by the leader only): several agents' v1 reports that reached it at
+ * once, in `reports`, each with its agent's timestamp; applied as the v1 entries
+ * would be one after another (alloc-status.ts). A release before v2 stops on it by
+ * name (command-versions.ts) rather than skip it.
+ */
 export const UpdateAllocStatus = z.object({
-  type: z.literal("UpdateAllocStatus"), ...base,
-  nodeId: id,
-  updates: z.array(z.object({
-    allocId: id,
-    clientStatus: z.enum(["pending", "running", "complete", "failed"]),
-    description: z.string().max(1024),
-    taskStates: z.record(name, taskState),
-  })).min(1).max(1000),
+  type: z.literal("UpdateAllocStatus"), v: v1or2, at: z.number(),
+  nodeId: id.optional(),
+  updates: allocStatusUpdates.optional(),
+  reports: z.array(z.object({ nodeId: id, at: z.number(), updates: allocStatusUpdates })).min(1).max(MAX_REPORTS_PER_ENTRY).optional(),
+}).superRefine((c, ctx) => {
+  const v1 = c.nodeId !== undefined && c.updates !== undefined && c.reports === undefined;
+  const v2 = c.nodeId === undefined && c.updates === undefined && c.reports !== undefined;
+  if (c.v === 1 && !v1) ctx.addIssue({ code: "custom", message: "UpdateAllocStatus v1 carries nodeId and updates (and no reports)" });
+  if (c.v === 2 && !v2) ctx.addIssue({ code: "custom", message: "UpdateAllocStatus v2 carries reports (and no nodeId or updates)" });
+  const total = c.reports?.reduce((n, r) => n + r.updates.length, 0) ?? 0;
+  if (total > MAX_UPDATES_PER_ENTRY) ctx.addIssue({ code: "custom", message: `UpdateAllocStatus v2 carries at most ${MAX_UPDATES_PER_ENTRY} updates in all` });
 });
+
+export type AllocStatusReport = { nodeId: string; at: number; updates: z.infer<typeof allocStatusUpdates> };
+
+/** The agents' reports an UpdateAllocStatus entry carries, in the order they apply: one for v1, several for v2. */
+export function statusReportsOf(c: z.infer<typeof UpdateAllocStatus>): AllocStatusReport[] {
+  return c.reports ?? [{ nodeId: c.nodeId!, at: c.at, updates: c.updates! }];
+}
 
 export const EvalUpdate = z.object({
   id, namespace: name, jobId: childName, priority: z.number().int().min(1).max(100),

@@ -4,6 +4,7 @@
 // a consumer re-reads the state for the outcome. Large commands are
 // summarised (a plan lists at most EVENT_LIST_MAX placements).
 import type { CommandOf } from "../commands.ts";
+import { statusReportsOf } from "./jobs-commands.ts";
 
 type Mapped = { topic: "job" | "allocation" | "node"; type: string; payload: Record<string, unknown> };
 
@@ -26,11 +27,12 @@ export const jobEventMappers = {
       stops: c.stops.slice(0, EVENT_LIST_MAX).map((s) => ({ allocId: s.allocId, description: s.description })),
     },
   }],
+  // One event per update, as many as the agents' separate entries gave (a v2 entry carries several reports).
   UpdateAllocStatus: (c: CommandOf<"UpdateAllocStatus">): Mapped[] =>
-    c.updates.map((u) => ({
+    statusReportsOf(c).flatMap((r) => r.updates.map((u) => ({
       topic: "allocation" as const, type: "AllocationStatusReported",
-      payload: { allocId: u.allocId, nodeId: c.nodeId, clientStatus: u.clientStatus, description: u.description },
-    })),
+      payload: { allocId: u.allocId, nodeId: r.nodeId, clientStatus: u.clientStatus, description: u.description },
+    }))),
   UpdateEvaluation: (c: CommandOf<"UpdateEvaluation">): Mapped[] =>
     c.evals.slice(0, EVENT_LIST_MAX).map((e) => ({
       topic: "job" as const, type: "EvaluationUpdated",

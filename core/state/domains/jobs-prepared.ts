@@ -97,7 +97,14 @@ export const jobAllocCounts = preparedQuery((db) =>
 
 export const nodeById = preparedQuery((db) => db.select().from(nodes).where(eq(nodes.id, p("id"))).prepare());
 
+/** What plan verification checks of a node: no attributes, meta or live sample to decode per node per plan. */
+export const nodeForVerify = preparedQuery((db) =>
+  db.select({ name: nodes.name, status: nodes.status, resources: nodes.resources, reserved: nodes.reserved }).from(nodes).where(eq(nodes.id, p("id"))).prepare());
+
 export const nodeByName = preparedQuery((db) => db.select().from(nodes).where(eq(nodes.name, p("name"))).prepare());
+
+/** Every drain: the loop asks after each status report whether any node drains. */
+export const allDrains = preparedQuery((db) => db.select().from(nodeDrains).prepare());
 
 export const drainOfNode = preparedQuery((db) =>
   db.select({ n: nodeDrains.nodeId }).from(nodeDrains).where(eq(nodeDrains.nodeId, p("nodeId"))).prepare());

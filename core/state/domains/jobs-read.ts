@@ -5,7 +5,7 @@ import { and, asc, desc, eq, inArray, like, sql } from "drizzle-orm";
 import type { Db } from "../../store/db.ts";
 import { checks } from "../../store/schema.ts";
 import {
-  allocations, deployments, evaluations, jobs, jobVersions, nodeDrains,
+  allocations, deployments, evaluations, jobs, jobVersions,
   type AllocRow, type DeploymentRow, type JobLaunchRow, type EvalRow, type EvalStatus, type JobRow, type NodeDrainRow,
 } from "../../store/schema-jobs.ts";
 import type { Job } from "../../scheduler/jobspec/types.ts";
@@ -13,7 +13,9 @@ import { listLaunches } from "./launches.ts";
 import { nodeAllocDeleteIndex } from "./alloc-delete.ts";
 import { gcCandidates, type GcCandidates, type GcCutoffs } from "./gc.ts";
 import { allocDeletionNodesSince, allocsLeanChangedSince, allocsLiteChangedSince, liveAllocsLiteOnNode, nodeAllocStamps } from "./alloc-changes.ts";
-import { allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode } from "./jobs-prepared.ts";
+import {
+  allDrains, allocById, allocsByJob, allocsByJobLean, allocsByNode, evalById, healthCandidatesLean, jobById, maxAllocIndexOnNode,
+} from "./jobs-prepared.ts";
 
 /** Every state table of this domain (blocking queries wait on these). */
 export const JOB_TABLES = ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches"] as const;
@@ -150,7 +152,7 @@ export function createJobsReader(db: Db): JobsReader {
         f.jobId !== undefined ? eq(deployments.jobId, f.jobId) : undefined,
         f.status !== undefined ? eq(deployments.status, f.status) : undefined,
       )).orderBy(desc(deployments.createIndex)).all(),
-    drains: () => db.select().from(nodeDrains).all(),
+    drains: () => allDrains(db).all(),
     allocCheckStatuses: (nodeId, allocId) =>
       db.select({ status: checks.status }).from(checks)
         .where(and(eq(checks.nodeId, nodeId), like(checks.serviceId, `_corral-task-${allocId}-%`))).all().map((r) => r.status),

@@ -20,8 +20,9 @@ import type { CommitPlan, PlanPlacement } from "./jobs-commands.ts";
 import { applyInPlace } from "./plan-inplace.ts";
 import { collectGarbage, isTerminalClient, nodeCapacity, refreshJobStatus } from "./jobs-common.ts";
 import {
-  allocIdExists, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, liveUsageOnNode, nodeById,
+  allocIdExists, drainOfNode, evalStatusById, finishEvalOfPlan, insertAllocation, jobById, nodeForVerify,
 } from "./jobs-prepared.ts";
+import { liveUsageRows } from "./node-usage.ts";
 import { DeploymentCounts } from "./deployment-counts.ts";
 
 type Cmd = z.infer<typeof CommitPlan>;
@@ -37,7 +38,7 @@ export function verifyPlacements(db: Db, placements: readonly PlanPlacement[], s
     else byNode.set(p.nodeId, [p]);
   }
   for (const [nodeId, list] of byNode) {
-    const node = nodeById(db).get({ id: nodeId });
+    const node = nodeForVerify(db).get({ id: nodeId });
     if (!node) return `node ${nodeId} no longer exists`;
     if (node.status !== "ready") return `node ${node.name} is ${node.status}`;
     if (drainOfNode(db).get({ nodeId })) return `node ${node.name} is draining`;
@@ -45,7 +46,8 @@ export function verifyPlacements(db: Db, placements: readonly PlanPlacement[], s
     let cpu = 0;
     let mem = 0;
     const ports = new Set<number>();
-    for (const a of liveUsageOnNode(db).all({ nodeId })) {
+    // Kept between the entries that change the node (node-usage.ts): the same rows as a fresh read.
+    for (const a of liveUsageRows(db, nodeId)) {
       if (stopping.has(a.id)) continue;
       cpu += a.resources.cpuMhz;
       mem += a.resources.memoryMb;
