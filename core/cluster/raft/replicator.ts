@@ -84,7 +84,7 @@ export class RaftReplicator implements Replicator {
   /** Agents' status reports that reach the leader in one turn become one entry (status-report-batch.ts). */
   readonly statusReports = new StatusReportBatcher({
     propose: (cmd) => this.proposeAsLeader(cmd),
-    isLeader: () => this.node.status().role === "leader",
+    isLeader: () => this.node.brief().role === "leader",
     proposeAlone: (cmd) => this.proposeAsLeader(cmd),
   });
 
