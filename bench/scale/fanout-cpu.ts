@@ -8,7 +8,7 @@
 // next query on the way; the leader's CPU over the round divided by N (its
 // own timers included: an upper bound). The median of the rounds.
 //
-//   BUN_CONFIG_MAX_HTTP_REQUESTS=20000 npx bun bench/scale/fanout-cpu.ts [--queries 2000 --instances 50 --rounds 7] [--profile DIR]
+//   BUN_CONFIG_MAX_HTTP_REQUESTS=20000 npx bun bench/scale/fanout-cpu.ts [--queries 2000 --instances 50 --rounds 7] [--paths health,catalog] [--profile DIR]
 // (Bun's fetch keeps at most 256 requests in flight without the variable.)
 // One JSON line. Compare two commits back to back on the same machine.
 import { killAll, startCorral } from "../../test/helpers/proc.ts";
@@ -18,6 +18,15 @@ import { cpuSeconds } from "../support/cpu.ts";
 const N = numberFlag("queries", 2000);
 const INSTANCES = numberFlag("instances", 50);
 const ROUNDS = numberFlag("rounds", 7);
+/**
+ * Which reads the watchers make, in turn: `health,catalog` (the default, half each), or one of them
+ * alone to tell their costs apart (a health answer of 50 instances is ≈ 47 KB, the service list ≈ 40 B).
+ */
+const PATHS = stringFlag("paths", "health,catalog").split(",").map((p) => {
+  if (p === "health") return "/v1/health/service/svc";
+  if (p === "catalog") return "/v1/catalog/services";
+  throw new Error(`--paths: health or catalog, not ${p}`);
+});
 /** The leader's CPU profile (markdown) into this directory: its life is mostly the rounds. */
 const PROFILE_DIR = stringFlag("profile", "") || undefined;
 
@@ -61,7 +70,7 @@ async function watcher(path: string): Promise<void> {
     }
   }
 }
-for (let i = 0; i < N; i++) void watcher(i % 2 ? "/v1/catalog/services" : "/v1/health/service/svc");
+for (let i = 0; i < N; i++) void watcher(PATHS[i % PATHS.length]!);
 await Bun.sleep(Math.max(3000, N * 2));
 
 const perWatcherMs: number[] = [];
@@ -86,7 +95,7 @@ for (let r = 1; r <= ROUNDS; r++) {
 stop.abort();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(JSON.stringify({
-  bench: "fanout-cpu", queries: N, instances: INSTANCES, rounds: ROUNDS, failures,
+  bench: "fanout-cpu", queries: N, instances: INSTANCES, rounds: ROUNDS, paths: PATHS, failures,
   leader_cpu_ms_per_woken_watcher: Math.round(median(perWatcherMs) * 1000) / 1000,
   all_rounds_ms_per_watcher: perWatcherMs.map((x) => Math.round(x * 1000) / 1000),
   fanout_ms_median: Math.round(median(wallMs)),
