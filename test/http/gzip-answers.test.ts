@@ -1,0 +1,136 @@
+// Shared blocking-read answers are gzipped for clients that ask, as Consul's
+// agent does (core/http/gzip-answer.ts): `Accept-Encoding: gzip` and a body of
+// 1,400 bytes or more → `Content-Encoding: gzip`, the compressed bytes'
+// Content-Length, `Vary: Accept-Encoding`; a client not asking gets the plain
+// bytes. The fast path (a GET without a body) and the route (the same GET
+// declaring `Content-Length: 0`) answer byte for byte alike. Why: a held
+// answer over 16 KB left the leader in ≈ 43 send()s (Bun corks only the
+// handler's synchronous part; docs/scale.md "Held answers in one write").
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { gunzipSync } from "node:zlib";
+import { killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
+import { acceptsGzip } from "../../core/http/gzip-answer.ts";
+
+let node: CorralProcess;
+const INSTANCES = 20;
+
+async function register(n: number, service: string, status = "passing") {
+  const body = JSON.stringify({
+    Node: `gz-node-${n}`, Address: `10.0.0.${n}`,
+    Service: { ID: `${service}-${n}`, Service: service, Tags: ["a", "b"], Port: 8000 + n, Meta: { version: "1.2.3", zone: `z${n % 3}` } },
+    Check: { CheckID: `${service}-${n}-c`, Name: "alive", ServiceID: `${service}-${n}`, Status: status, Output: "HTTP GET http://10.0.0.1/health: 200 OK ".repeat(4) },
+  });
+  const res = await fetch(`${node.url}/v1/catalog/register`, { method: "PUT", body, headers: { "content-type": "application/json" } });
+  expect(res.status).toBe(200);
+}
+
+beforeAll(async () => {
+  node = await startCorral({ role: "dev" });
+  for (let i = 1; i <= INSTANCES; i++) await register(i, "big");
+}, 120_000);
+afterAll(killAll);
+
+interface Raw { status: number; headers: Record<string, string | null>; bytes: Buffer }
+
+/** What the client receives on the wire (no decoding); `route`: a GET declaring an empty body, which the fast path leaves to hono's route. */
+async function get(path: string, acceptEncoding: string | undefined, route: boolean, method = "GET"): Promise<Raw> {
+  const headers: Record<string, string> = { "accept-encoding": acceptEncoding ?? "identity" };
+  if (route) headers["content-length"] = "0";
+  const res = await fetch(node.url + path, { method, headers, decompress: false } as RequestInit);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const pick = ["content-type", "content-encoding", "content-length", "vary", "x-consul-index", "x-consul-knownleader", "transfer-encoding"];
+  return { status: res.status, headers: Object.fromEntries(pick.map((h) => [h, res.headers.get(h)])), bytes };
+}
+
+describe("a large shared answer", () => {
+  for (const via of ["fast path", "route"] as const) {
+    test(`${via}: gzip for a client that asks, the plain bytes for one that does not`, async () => {
+      const route = via === "route";
+      const plain = await get("/v1/health/service/big", undefined, route);
+      expect(plain.status).toBe(200);
+      const entries = JSON.parse(plain.bytes.toString("utf8"));
+      expect(entries).toHaveLength(INSTANCES);
+      expect(plain.bytes.length).toBeGreaterThan(16_384);
+      expect(plain.headers["content-encoding"]).toBeNull();
+      expect(plain.headers["content-length"]).toBe(String(plain.bytes.length));
+      expect(plain.headers["vary"]).toBe("Accept-Encoding");
+
+      const gz = await get("/v1/health/service/big", "gzip, deflate, br", route);
+      expect(gz.status).toBe(200);
+      expect(gz.headers["content-encoding"]).toBe("gzip");
+      expect(gz.headers["vary"]).toBe("Accept-Encoding");
+      expect(gz.headers["transfer-encoding"]).toBeNull();
+      expect(gz.headers["content-length"]).toBe(String(gz.bytes.length));
+      expect(gz.headers["content-type"]).toBe(plain.headers["content-type"]);
+      expect(gz.headers["x-consul-index"]).toBe(plain.headers["x-consul-index"]);
+      // A sixth of the bytes or less: under the 16 KB that Bun writes in one send().
+      expect(gz.bytes.length).toBeLessThan(plain.bytes.length / 4);
+      expect(gunzipSync(gz.bytes).equals(plain.bytes)).toBe(true);
+
+      // gzip refused (q=0) or not among the codings: plain.
+      for (const ae of ["gzip;q=0", "br", "deflate, identity", "*"]) {
+        const r = await get("/v1/health/service/big", ae, route);
+        expect({ ae, enc: r.headers["content-encoding"], same: r.bytes.equals(plain.bytes) }).toEqual({ ae, enc: null, same: true });
+      }
+      const weighted = await get("/v1/health/service/big", "br;q=1.0, GZIP;q=0.5", route);
+      expect(weighted.headers["content-encoding"]).toBe("gzip");
+    }, 60_000);
+  }
+
+  test("the fast path and the route send the same bytes and headers, compressed or not", async () => {
+    for (const ae of [undefined, "gzip"]) {
+      const fast = await get("/v1/health/service/big", ae, false);
+      const route = await get("/v1/health/service/big", ae, true);
+      expect({ ...fast, bytes: fast.bytes.toString("base64") }).toEqual({ ...route, bytes: route.bytes.toString("base64") });
+    }
+  }, 60_000);
+
+  test("HEAD (the route: hono answers it from the GET's answer, re-made without a body): the plain answer's headers", async () => {
+    // hono re-makes a HEAD's Response, which drops the offer: it says what an identity GET gets, which
+    // a client asking gzip may also be sent (Vary says the answer depends on Accept-Encoding).
+    const head = await get("/v1/health/service/big", "gzip", true, "HEAD");
+    const plain = await get("/v1/health/service/big", undefined, true);
+    expect(head.status).toBe(200);
+    expect(head.bytes.length).toBe(0);
+    expect(head.headers["content-encoding"]).toBeNull();
+    expect(head.headers["vary"]).toBe("Accept-Encoding");
+    // (Its Content-Length is 0: Bun's, for hono's bodiless Response, as before gzip.)
+    expect(plain.headers["content-encoding"]).toBeNull();
+  }, 60_000);
+
+  test("a held blocking read is woken with the compressed answer of the new state", async () => {
+    const before = await get("/v1/health/service/big", "gzip", false);
+    const index = before.headers["x-consul-index"]!;
+    const held = get(`/v1/health/service/big?index=${index}&wait=30s`, "gzip", false);
+    await Bun.sleep(300);
+    await register(INSTANCES + 1, "big", "critical");
+    const woken = await held;
+    expect(woken.status).toBe(200);
+    expect(Number(woken.headers["x-consul-index"])).toBeGreaterThan(Number(index));
+    expect(woken.headers["content-encoding"]).toBe("gzip");
+    expect(woken.headers["content-length"]).toBe(String(woken.bytes.length));
+    const entries = JSON.parse(gunzipSync(woken.bytes).toString("utf8"));
+    expect(entries).toHaveLength(INSTANCES + 1);
+  }, 60_000);
+
+  test("Bun's fetch (asks for gzip by default) reads it as JSON", async () => {
+    const res = await fetch(`${node.url}/v1/health/service/big`);
+    expect(res.headers.get("content-encoding")).toBe("gzip");
+    expect((await res.json()) as unknown[]).toHaveLength(INSTANCES + 1);
+  }, 60_000);
+});
+
+test("a small answer (under 1,400 bytes) is sent plain even to a client that asks", async () => {
+  const r = await get("/v1/catalog/services", "gzip", false);
+  expect(r.status).toBe(200);
+  expect(r.headers["content-encoding"]).toBeNull();
+  expect(JSON.parse(r.bytes.toString("utf8"))).toHaveProperty("big");
+}, 60_000);
+
+test("acceptsGzip reads Accept-Encoding as Go's gziphandler does", () => {
+  const cases: [string | null, boolean][] = [
+    [null, false], ["", false], ["gzip", true], ["GZip", true], ["deflate, gzip", true], [" gzip ; q=0.001", true],
+    ["gzip;q=0", false], ["gzip; q=0.0", false], ["gzip;q=abc", false], ["*", false], ["x-gzip", false], ["identity", false],
+  ];
+  for (const [h, want] of cases) expect({ h, got: acceptsGzip(h) }).toEqual({ h, got: want });
+});
