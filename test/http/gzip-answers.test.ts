@@ -134,3 +134,58 @@ test("acceptsGzip reads Accept-Encoding as Go's gziphandler does", () => {
   ];
   for (const [h, want] of cases) expect({ h, got: acceptsGzip(h) }).toEqual({ h, got: want });
 });
+
+describe("with ACLs and hide_check_output on", () => {
+  // What reads an answer after its handler (hide_check_output's blanking) must see the plain bytes and its
+  // rewrite must be what leaves: a reader asking gzip gets the blanked Output, never the cached original.
+  test("a reader asking gzip gets the blanked Output; management the compressed original, a writer the original", async () => {
+    const { startAclNode, tokenWith } = await import("../acl/helpers.ts");
+    const n = await startAclNode(`\n[plugins.discovery]\nhide_check_output = true\n`);
+    for (let i = 1; i <= 10; i++) {
+      const body = JSON.stringify({ Node: `acl-n${i}`, Address: "10.0.0.1", Service: { ID: `web-${i}`, Service: "web", Port: 80 }, Check: { CheckID: `web-${i}-c`, Name: "c", ServiceID: `web-${i}`, Status: "passing", Output: `secret-output-${i} `.repeat(20) } });
+      expect((await fetch(`${n.url}/v1/catalog/register`, { method: "PUT", body, headers: { "X-Consul-Token": n.management } })).status).toBe(200);
+    }
+    const reader = await tokenWith(n, "web-reader", 'service "web" { policy = "read" }\nnode_prefix "" { policy = "read" }');
+    const writer = await tokenWith(n, "web-writer", 'service "web" { policy = "write" }\nnode_prefix "" { policy = "read" }');
+    const read = async (token: string) => {
+      const res = await fetch(`${n.url}/v1/health/service/web`, { headers: { "X-Consul-Token": token, "accept-encoding": "gzip" }, decompress: false } as RequestInit);
+      const raw = Buffer.from(await res.arrayBuffer());
+      const enc = res.headers.get("content-encoding");
+      const text = (enc === "gzip" ? gunzipSync(raw) : raw).toString("utf8");
+      return { status: res.status, enc, length: res.headers.get("content-length"), raw: raw.length, entries: JSON.parse(text) as { Checks: { CheckID: string; Output: string }[] }[] };
+    };
+    // Twice each, in both orders: the second of each shares the cached answer.
+    const management = { secret: n.management };
+    for (const who of [reader, writer, management, reader, writer, management]) {
+      const r = await read(who.secret);
+      expect(r.status).toBe(200);
+      expect(r.entries).toHaveLength(10);
+      const outputs = r.entries.map((e) => e.Checks.find((c) => c.CheckID.startsWith("web-"))!.Output);
+      if (who === reader) {
+        expect(outputs).toEqual(Array(10).fill(""));
+        expect(r.enc).toBeNull();
+      } else {
+        expect(outputs.every((o) => o.includes("secret-output-"))).toBe(true);
+        expect(r.length).toBe(String(r.raw));
+        // The writer's answer is rewritten by hide_check_output's pass (a new Response): plain, which is allowed.
+        if (who === management) expect(r.enc).toBe("gzip");
+      }
+    }
+  }, 90_000);
+});
+
+test("with ACLs on, a token whose rules cut the answer gets it gzipped, with X-Consul-Results-Filtered-By-ACLs (set without re-making the answer)", async () => {
+  const { startAclNode, tokenWith } = await import("../acl/helpers.ts");
+  const n = await startAclNode();
+  for (let i = 1; i <= 10; i++) {
+    const body = JSON.stringify({ Node: `cut-n${i}`, Address: "10.0.0.1", Service: { ID: `api-${i}`, Service: "api", Port: 80, Meta: { note: "m".repeat(200) } } });
+    expect((await fetch(`${n.url}/v1/catalog/register`, { method: "PUT", body, headers: { "X-Consul-Token": n.management } })).status).toBe(200);
+  }
+  const reader = await tokenWith(n, "api-reader", 'service "api" { policy = "read" }\nnode_prefix "" { policy = "read" }');
+  const res = await fetch(`${n.url}/v1/health/service/api`, { headers: { "X-Consul-Token": reader.secret, "accept-encoding": "gzip" }, decompress: false } as RequestInit);
+  const raw = Buffer.from(await res.arrayBuffer());
+  expect(res.status).toBe(200);
+  expect(res.headers.get("x-consul-results-filtered-by-acls")).toBe("true");
+  expect(res.headers.get("content-encoding")).toBe("gzip");
+  expect(JSON.parse(gunzipSync(raw).toString("utf8"))).toHaveLength(10);
+}, 90_000);
