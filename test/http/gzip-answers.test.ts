@@ -189,3 +189,27 @@ test("with ACLs on, a token whose rules cut the answer gets it gzipped, with X-C
   expect(res.headers.get("content-encoding")).toBe("gzip");
   expect(JSON.parse(gunzipSync(raw).toString("utf8"))).toHaveLength(10);
 }, 90_000);
+
+test("through an agent: the leader's gzipped answer is decoded on the way and the client reads it", async () => {
+  const { freePort } = await import("../helpers/proc.ts");
+  const leaderPort = await freePort();
+  const secret = "gzip-agent-secret-0123456789abcdef";
+  const leader = await startCorral({ role: "leader", port: leaderPort, config: `[cluster]\nsecret = "${secret}"\n` });
+  const agent = await startCorral({ role: "agent", config: `[node]\nname = "gz-agent"\n\n[cluster]\nsecret = "${secret}"\n\n[agent]\nleaders = ["127.0.0.1:${leaderPort}"]\nheartbeat = "300ms"\n` });
+  for (let i = 1; i <= 10; i++) {
+    const body = JSON.stringify({ Node: `ag-n${i}`, Address: "10.0.0.1", Service: { ID: `q-${i}`, Service: "q", Port: 80, Meta: { note: "m".repeat(300) } } });
+    expect((await fetch(`${leader.url}/v1/catalog/register`, { method: "PUT", body })).status).toBe(200);
+  }
+  const direct = await fetch(`${leader.url}/v1/health/service/q`, { headers: { "accept-encoding": "gzip" }, decompress: false } as RequestInit);
+  expect(direct.headers.get("content-encoding")).toBe("gzip");
+  const plain = await (await fetch(`${leader.url}/v1/health/service/q`, { headers: { "accept-encoding": "identity" } })).text();
+  for (const ae of ["gzip", "identity"]) {
+    const res = await fetch(`${agent.url}/v1/health/service/q`, { headers: { "accept-encoding": ae }, decompress: false } as RequestInit);
+    const raw = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(200);
+    const text = (res.headers.get("content-encoding") === "gzip" ? gunzipSync(raw) : raw).toString("utf8");
+    expect(text).toBe(plain);
+  }
+  await agent.kill();
+  await leader.kill();
+}, 90_000);
