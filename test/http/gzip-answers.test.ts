@@ -120,6 +120,24 @@ describe("a large shared answer", () => {
   }, 60_000);
 });
 
+describe("python-consul (python3-consul, over requests: asks for gzip)", () => {
+  const python = "/usr/bin/python3";
+  const missing = Bun.spawnSync([python, "-c", "import consul"]).exitCode !== 0;
+  if (missing) console.log("skipping the python-consul gzip test: python3-consul is not installed; apt-get install python3-consul");
+  test.skipIf(missing)("health.service reads the large answer (and a blocking call on it) as JSON", async () => {
+    const script = [
+      "import consul, sys",
+      "c = consul.Consul(host='127.0.0.1', port=int(sys.argv[1]))",
+      "index, entries = c.health.service('big')",
+      "index2, again = c.health.service('big', index=index, wait='50ms')",
+      "print(len(entries), len(again), index == index2)",
+    ].join("\n");
+    const r = Bun.spawnSync([python, "-c", script, String(node.port)]);
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString().trim()).toBe(`${INSTANCES + 1} ${INSTANCES + 1} True`);
+  }, 60_000);
+});
+
 test("a small answer (under 1,400 bytes) is sent plain even to a client that asks", async () => {
   const r = await get("/v1/catalog/services", "gzip", false);
   expect(r.status).toBe(200);
