@@ -17,6 +17,7 @@ import { validateProposal } from "./state/validate-proposal.ts";
 import { createRouteTable } from "./http/app.ts";
 import type { Guard } from "./http/browser-guard.ts";
 import { ApiError, replicationApiError, statusForCode } from "./http/errors.ts";
+import { gzipOffers } from "./http/gzip-answer.ts";
 import { serve, type Server } from "./http/serve.ts";
 import { dispatchingWebSocket } from "./http/websocket-upgrade.ts";
 import { peerWebSocket } from "./http/peer-websocket.ts";
@@ -482,7 +483,9 @@ async function serveHttp(config: Config, o: {
         onFrame: () => streamFrames.inc(),
       })
       : undefined;
-    const inner = streams ? (req: Request, env?: unknown) => streams.handshake(req, env) ?? routes.fetch(req, env) : routes.fetch;
+    // A shared answer offering gzip leaves compressed for a client that asks, if no one rewrote it after its handler (core/http/gzip-answer.ts).
+    const encoded = gzipOffers(routes.fetch);
+    const inner = streams ? (req: Request, env?: unknown) => streams.handshake(req, env) ?? encoded(req, env) : encoded;
     // Host allow-list and cross-site refusal before anything else, fast paths included (core/http/browser-guard.ts).
     // Its refusals of writes are audited here: they never reach the audit middleware.
     const handler = (req: Request, env?: unknown): Response | Promise<Response> => {

@@ -16,6 +16,7 @@ import type { RouteEntry } from "../http/routes.ts";
 import type { Logger } from "../log.ts";
 import type { AclSettings } from "./settings.ts";
 import { filterResources } from "./filters.ts";
+import { setAnswerHeader } from "../http/answer-header.ts";
 import { CLIENT_READ_HEADER, FILTERED_HEADER, NOTHING, setReadScope, type ReadScope } from "./read-scope.ts";
 import { isNodeSigned } from "./node-signature.ts";
 import { permissionFor } from "./route-permissions.ts";
@@ -86,7 +87,7 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
       if (isNodeSigned(c) && c.req.header(CLIENT_READ_HEADER) === undefined) {
         const own = await ownCallScope(c, deps.resolver());
         await next();
-        if (own?.partial) c.header(FILTERED_HEADER, "true");
+        if (own?.partial) setAnswerHeader(c, FILTERED_HEADER, "true");
         return;
       }
       const spec0 = perm === "authenticated" ? undefined : perm ?? UNDECLARED;
@@ -131,7 +132,7 @@ export function routeAuthorizer(deps: EnforceDeps): (entry: RouteEntry, all: rea
       }
       await next();
       // A composite answer (a node's services, its checks, its allocations) whose parts the token's rules could hide.
-      if (scope.partial) c.header(FILTERED_HEADER, "true");
+      if (scope.partial) setAnswerHeader(c, FILTERED_HEADER, "true");
     };
   };
 }
@@ -176,7 +177,7 @@ async function filterAnswer(c: Context, spec: PermissionSpec, scope: ReadScope):
   const resources = filterResources(spec.filter!) ?? [spec.resource];
   const partial = scope.used ? scope.partial : !resources.every((r) => scope.authz.readsAll(r));
   const res = c.res;
-  if (partial) c.header(FILTERED_HEADER, "true");
+  if (partial) setAnswerHeader(c, FILTERED_HEADER, "true");
   if (scope.used || !partial || res.status !== 200 || !(res.headers.get("content-type") ?? "").includes("json")) return;
   let body: unknown;
   try {

@@ -28,11 +28,13 @@
 //     middleware's slots (one budget), before the read gate as there;
 //   - parameters: `assertDatacenter` and `blockingParamsOf`, the route's own
 //     parsers, in the route's order;
-//   - the answer: the declaration's (the route's own shared answer and index);
+//   - the answer: the declaration's (the route's own shared answer and index,
+//     offering the same gzip: core/http/gzip-answer.ts);
 //     the route's headers (X-Consul-*, X-Corral-Index of the state the request
 //     arrived at; the dispatcher adds the inert-answer headers).
 import { blockingReadHeaders, enterBlockingRead, plainQuery } from "./blocking-read-fast.ts";
 import { fastRoute } from "./fast-route.ts";
+import { offerGzip, type GzippableAnswer } from "./gzip-answer.ts";
 import { pathOf } from "./path-of.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 
@@ -48,7 +50,7 @@ export interface CachedReadFastDeps<S> {
    */
   subject(rest: string): S | undefined;
   /** The route's shared answer for `subject`, waiting as its blocking read does. */
-  answer(subject: S, url: string, blocking: { minIndex: number; waitMs: number; signal: AbortSignal }): Promise<{ index: number; body: string }>;
+  answer(subject: S, url: string, blocking: { minIndex: number; waitMs: number; signal: AbortSignal }): Promise<{ index: number; body: string; shared?: GzippableAnswer }>;
   /** Counts the reads this path answered (corral_http_requests_total counts them with the route's). */
   taken?: { inc(): void };
 }
@@ -82,9 +84,11 @@ export function cachedReadFast<S>(d: CachedReadFastDeps<S>) {
       // The route table's slot (a signed request takes none), read gate, ?dc and parameters.
       const { params, release } = await enterBlockingRead({ req, env, query, path, stale, datacenter: d.datacenter, held, leaderRead, holdsSlot: signedBy === undefined });
       try {
-        const { index, body } = await d.answer(subject, req.url, { minIndex: params.index, waitMs: params.waitMs, signal: req.signal });
+        const { index, body, shared } = await d.answer(subject, req.url, { minIndex: params.index, waitMs: params.waitMs, signal: req.signal });
         d.taken?.inc();
-        return new Response(body, { status: 200, headers: { "content-type": "application/json", ...blockingReadHeaders(index, d.status(), params, arrived) } });
+        const res = new Response(body, { status: 200, headers: { "content-type": "application/json", ...blockingReadHeaders(index, d.status(), params, arrived) } });
+        // The shared answer's gzip, once per version, for a client that asks (as the route's cachedJsonRead).
+        return shared ? offerGzip(res, shared) : res;
       } finally {
         release();
       }

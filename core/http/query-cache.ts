@@ -10,6 +10,8 @@ export interface CachedAnswer {
   partial?: boolean;
   /** It was filtered through the request's ACL read scope at the source (core/acl/read-scope.ts `used`). */
   filtered?: boolean;
+  /** `body` gzipped, computed once on the first request that accepts it (core/http/gzip-answer.ts). */
+  gzipped?: Uint8Array;
 }
 
 export class QueryCache {

@@ -43,6 +43,7 @@ export { arrayBy, checksMap, reads } from "../acl/filters.ts";
 export { decidingIntention, precedence, validIntentionName } from "../acl/intentions.ts";
 export { openReadScope, readScope } from "../acl/read-scope.ts";
 export { cachedReadFast, type CachedReadFastDeps } from "../http/cached-read-fast.ts";
+export { offerGzip, type GzippableAnswer } from "../http/gzip-answer.ts";
 export type { FastRoute } from "../http/fast-route.ts";
 export type { ReadScope } from "../acl/read-scope.ts";
 export { AclUnavailableError } from "../acl/resolve.ts";

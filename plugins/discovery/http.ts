@@ -8,7 +8,7 @@ import {
   blockingParams, checkDatacenter, consulError, type Indexed, isConsulPath,
   type PluginContext, QueryCache, readScope, type ReadScope, requestBody, requestKey,
   type Resource, type RouteHandler, type RoutePermission, setConsulHeaders, type WatchTopic,
-  type CachedAnswer, type FastRoute, openReadScope,
+  type CachedAnswer, type FastRoute, offerGzip, openReadScope,
 } from "../../core/sdk/index.ts";
 import { FilterError, prepareFilter, type FieldType, type Filter } from "./filter.ts";
 
@@ -202,9 +202,10 @@ export async function cachedJsonRead(
     // (the ACL layer must not filter it again), its rules hid the same things (the header).
     if (a.filtered) scope.used = true;
     if (a.partial) scope.partial = true;
-    return { index: a.index, value: a.body };
+    return { index: a.index, value: a };
   });
-  return c.body(answer, 200, { "Content-Type": "application/json" });
+  // Its gzip computed once per version for every client that asks (core/http/gzip-answer.ts; the fast path offers the same).
+  return offerGzip(c.body(answer.body, 200, { "Content-Type": "application/json" }), answer);
 }
 
 /** The cache version of an answer read from `tables`: their indexes (a keyed topic counts its whole table). */
@@ -232,14 +233,14 @@ export function openSharedRead(
   tables: readonly WatchTopic[],
   read: (scope: ReadScope) => () => Indexed<unknown>,
   blocking: { minIndex: number; waitMs: number; signal: AbortSignal },
-): Promise<{ index: number; body: string }> {
+): Promise<{ index: number; body: string; shared: CachedAnswer }> {
   const key = requestKey(url);
   const scope = openReadScope();
   const evaluate = read(scope);
   return ctx.state.blocking({ tables, ...blocking }, () => {
     const a = cache.get(key, tablesVersion(ctx, tables), () => computeShared(evaluate, scope));
-    return { index: a.index, value: a.body };
-  }).then((r) => ({ index: r.index, body: r.value }));
+    return { index: a.index, value: a };
+  }).then((r) => ({ index: r.index, body: r.value.body, shared: r.value }));
 }
 
 /** B1–B8: dc check, index/wait/consistency, the blocking wait, and the X-Consul-* headers. */
