@@ -5,6 +5,7 @@
 // anonymously and with narrow tokens.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAll } from "../helpers/proc.ts";
+import { reapTasks } from "../jobs/cluster-helpers.ts";
 import { openSse } from "../helpers/sse.ts";
 import { call, tokenWith } from "../acl/helpers.ts";
 import { grantAnonymous, leaderWithAgent, observe, populate, SECRETS, VARIANTS, withVariant, type ReadsWorld } from "./helpers-reads.ts";
@@ -13,7 +14,11 @@ let w: ReadsWorld;
 beforeAll(async () => {
   w = await populate();
 }, 90_000);
-afterAll(() => killAll());
+afterAll(async () => {
+  await killAll();
+  // The job's task outlives a killed node (workloads are sacred): end it, or every run leaves one behind.
+  if (w) reapTasks(w.n.proc.dataDir);
+});
 
 const ANON = undefined;
 
