@@ -115,21 +115,21 @@ export class GcLoop {
       // Nothing deleted though candidates were named: they changed in between; the next round sees them anew.
       if ((v.jobs ?? 0) + (v.evals ?? 0) + (v.allocs ?? 0) + (v.deployments ?? 0) + (v.nodes ?? 0) === 0) break;
     }
-    // Tombstones: the round's remaining entries, one batch each (the applier takes the oldest first).
-    for (; i < MAX_ENTRIES_PER_ROUND && cut.tombstones > 0 && this.o.state.kvTombstonesUpTo(cut.tombstones) > 0; i++) {
-      const out = await this.o.propose({ type: "ReapTombstones", v: 1, at: Date.now(), before: cut.tombstones });
-      if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
-      const n = (out.result.value as { tombstones: number }).tombstones;
-      totals.tombstones += n;
-      if (n === 0) break;
-    }
-    // The catalog's tombstones, the same way (ReapCatalogTombstones, core/state/domains/catalog-tombstones.ts).
-    for (; i < MAX_ENTRIES_PER_ROUND && cut.tombstones > 0 && this.o.state.catalogTombstonesUpTo(cut.tombstones) > 0; i++) {
-      const out = await this.o.propose({ type: "ReapCatalogTombstones", v: 1, at: Date.now(), before: cut.tombstones });
-      if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
-      const n = (out.result.value as { catalogTombstones: number }).catalogTombstones;
-      totals.catalogTombstones += n;
-      if (n === 0) break;
+    // Tombstones, KV's then the catalog's: the round's remaining entries, one batch each (the applier takes the oldest first).
+    if (cut.tombstones > 0) {
+      const reaps = [
+        { type: "ReapTombstones", left: (i: number) => this.o.state.kvTombstonesUpTo(i), total: "tombstones" },
+        { type: "ReapCatalogTombstones", left: (i: number) => this.o.state.catalogTombstonesUpTo(i), total: "catalogTombstones" },
+      ] as const;
+      for (const r of reaps) {
+        for (; i < MAX_ENTRIES_PER_ROUND && r.left(cut.tombstones) > 0; i++) {
+          const out = await this.o.propose({ type: r.type, v: 1, at: Date.now(), before: cut.tombstones });
+          if (!out.result.ok) throw new Error(`${out.result.code}: ${out.result.message}`);
+          const n = (out.result.value as Record<string, number>)[r.total] ?? 0;
+          totals[r.total] += n;
+          if (n === 0) break;
+        }
+      }
     }
     if (Object.values(totals).some((n) => n > 0)) this.o.log.info("garbage collected", { ...totals, forced: force });
     return totals;

@@ -9,16 +9,18 @@
 // The leader's collector (core/cluster/gc/loop.ts) proposes a
 // ReapCatalogTombstones entry naming a log index (the same tombstone_ttl as
 // KV's): the tombstones deleted at or before it go, the oldest first and at
-// most REAP_BATCH per entry, so every replica removes the same rows. The
-// highest delete index reaped becomes the floor of every index read from
-// tombstones (catalog-read.ts), so no index goes back: an answer whose newest
-// change was a reaped deletion keeps that index, and others move up to it
-// once (a blocking read of them returns once, with the same data, as Consul's
-// may after its tombstone GC).
+// most REAP_BATCH per entry, so every replica removes the same rows
+// (tombstone-reap.ts, shared with KV's). The highest delete index reaped
+// becomes the floor of every index read from tombstones (catalog-read.ts),
+// so no index goes back: an answer whose newest change was a reaped deletion
+// keeps that index, and others move up to it once (a blocking read of them
+// returns once, with the same data, as Consul's may after its tombstone GC).
 import { z } from "zod";
-import { clientOf, type Db } from "../../store/db.ts";
+import type { Db } from "../../store/db.ts";
 import type { CommandResult } from "../result.ts";
-import { REAP_BATCH } from "./kv-tombstones.ts";
+import { reapTombstoneBatch, tombstoneFloor, tombstonesUpTo, type TombstoneTables } from "./tombstone-reap.ts";
+
+const CATALOG: TombstoneTables = { tombstones: "catalog_tombstones", floor: "catalog_tombstone_floor" };
 
 export const ReapCatalogTombstones = z.object({
   type: z.literal("ReapCatalogTombstones"),
@@ -31,19 +33,7 @@ export const ReapCatalogTombstones = z.object({
 export const catalogTombstoneCommands = [ReapCatalogTombstones] as const;
 
 function applyReapCatalogTombstones(db: Db, _index: number, cmd: z.infer<typeof ReapCatalogTombstones>): CommandResult {
-  const client = clientOf(db);
-  const last = client.prepare(
-    "SELECT delete_index AS d FROM catalog_tombstones WHERE delete_index <= ? ORDER BY delete_index LIMIT 1 OFFSET ?",
-  ).get(cmd.before, REAP_BATCH - 1) as { d: number } | undefined;
-  // A full batch ends at `last` (all its index's tombstones go with it, so the floor is exact); a smaller one takes everything up to `before`.
-  const upTo = last ? last.d : cmd.before;
-  const top = client.prepare("SELECT max(delete_index) AS m FROM catalog_tombstones WHERE delete_index <= ?").get(upTo) as { m: number | null };
-  if (top.m === null) return { ok: true, value: { catalogTombstones: 0 } };
-  const gone = client.prepare("DELETE FROM catalog_tombstones WHERE delete_index <= ?").run(upTo);
-  client.prepare(
-    "INSERT INTO catalog_tombstone_floor (id, floor) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET floor = max(floor, excluded.floor)",
-  ).run(top.m);
-  return { ok: true, value: { catalogTombstones: Number(gone.changes) } };
+  return { ok: true, value: { catalogTombstones: reapTombstoneBatch(db, CATALOG, cmd.before) } };
 }
 
 // Names no keys (fsm.ts): a reap moves the index of every answer below the
@@ -55,12 +45,10 @@ export const catalogTombstoneAppliers = {
 
 /** The floor of every index read from catalog tombstones: the highest delete index reaped (0 before any reap). */
 export function catalogTombstoneFloor(db: Db): number {
-  const r = clientOf(db).prepare("SELECT floor FROM catalog_tombstone_floor WHERE id = 1").get() as { floor: number } | undefined;
-  return r?.floor ?? 0;
+  return tombstoneFloor(db, CATALOG);
 }
 
 /** How many catalog tombstones were deleted at or before `index` (the collector proposes a reap only when some are). */
 export function catalogTombstonesUpTo(db: Db, index: number): number {
-  const r = clientOf(db).prepare("SELECT count(*) AS n FROM catalog_tombstones WHERE delete_index <= ?").get(index) as { n: number };
-  return r.n;
+  return tombstonesUpTo(db, CATALOG, index);
 }

@@ -14,11 +14,13 @@
 // as Consul's may after its tombstone GC). A single existing key's index is
 // its own ModifyIndex, untouched.
 import { z } from "zod";
-import { clientOf, type Db } from "../../store/db.ts";
+import type { Db } from "../../store/db.ts";
 import type { CommandResult } from "../result.ts";
+import { reapTombstoneBatch, tombstoneFloor, tombstonesUpTo, type TombstoneTables } from "./tombstone-reap.ts";
 
-/** Tombstones removed by one entry at most (the next entry of the collector's round continues). */
-export const REAP_BATCH = 10_000;
+export { REAP_BATCH } from "./tombstone-reap.ts";
+
+const KV: TombstoneTables = { tombstones: "kv_tombstones", floor: "kv_tombstone_floor" };
 
 export const ReapTombstones = z.object({
   type: z.literal("ReapTombstones"),
@@ -31,19 +33,7 @@ export const ReapTombstones = z.object({
 export const kvTombstoneCommands = [ReapTombstones] as const;
 
 function applyReapTombstones(db: Db, _index: number, cmd: z.infer<typeof ReapTombstones>): CommandResult {
-  const client = clientOf(db);
-  const last = client.prepare(
-    "SELECT delete_index AS d FROM kv_tombstones WHERE delete_index <= ? ORDER BY delete_index, key LIMIT 1 OFFSET ?",
-  ).get(cmd.before, REAP_BATCH - 1) as { d: number } | undefined;
-  // A full batch ends at `last` (all its index's tombstones go with it, so the floor is exact); a smaller one takes everything up to `before`.
-  const upTo = last ? last.d : cmd.before;
-  const top = client.prepare("SELECT max(delete_index) AS m FROM kv_tombstones WHERE delete_index <= ?").get(upTo) as { m: number | null };
-  if (top.m === null) return { ok: true, value: { tombstones: 0 } };
-  const gone = client.prepare("DELETE FROM kv_tombstones WHERE delete_index <= ?").run(upTo);
-  client.prepare(
-    "INSERT INTO kv_tombstone_floor (id, floor) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET floor = max(floor, excluded.floor)",
-  ).run(top.m);
-  return { ok: true, value: { tombstones: Number(gone.changes) } };
+  return { ok: true, value: { tombstones: reapTombstoneBatch(db, KV, cmd.before) } };
 }
 
 // Names no keys (fsm.ts): a reap moves the index of every prefix below the floor, so it wakes every KV waiter once.
@@ -53,12 +43,10 @@ export const kvTombstoneAppliers = {
 
 /** The floor of every prefix index: the highest delete index reaped (0 before any reap). */
 export function kvTombstoneFloor(db: Db): number {
-  const r = clientOf(db).prepare("SELECT floor FROM kv_tombstone_floor WHERE id = 1").get() as { floor: number } | undefined;
-  return r?.floor ?? 0;
+  return tombstoneFloor(db, KV);
 }
 
 /** How many tombstones were deleted at or before `index` (the collector proposes a reap only when some are). */
 export function kvTombstonesUpTo(db: Db, index: number): number {
-  const r = clientOf(db).prepare("SELECT count(*) AS n FROM kv_tombstones WHERE delete_index <= ?").get(index) as { n: number };
-  return r.n;
+  return tombstonesUpTo(db, KV, index);
 }
