@@ -14,30 +14,20 @@ import type { Command } from "../../core/state/commands.ts";
 import { keptNodeUsage, liveUsageRows, readUsageAfresh } from "../../core/state/domains/node-usage.ts";
 import { liveUsageOnNode } from "../../core/state/domains/jobs-prepared.ts";
 import { registerNode, simpleJob, testState, uuid, type TestState } from "../jobs/fixtures.ts";
+import { mulberry32 } from "../sim/prng.ts";
 
 const states: TestState[] = [];
 afterEach(async () => {
   for (const s of states.splice(0)) await s.close();
 });
 
-/** mulberry32: the same sequence for both twins. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NODES = [uuid(7001), uuid(7002), uuid(7003), uuid(7004)];
 const JOBS = ["web", "api", "db"];
 
 /** Batches of commands (each batch proposed together), the same for any run of one seed. */
 function script(seed: number): Command[][] {
-  const r = rng(seed);
+  const r = mulberry32(seed).next; // the same sequence for both twins
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const placed: { id: string; nodeId: string; jobId: string }[] = [];
   let n = 0;

@@ -8,19 +8,11 @@ import { describe, expect, test } from "bun:test";
 import { Command } from "../../core/state/commands.ts";
 import { isPlainKVSet } from "../../core/state/plain-kv-set.ts";
 import { MAX_KV_VALUE_BYTES } from "../../core/state/domains/kv.ts";
+import { mulberry32 } from "../sim/prng.ts";
 
 const MAX_VALUE = Math.ceil(MAX_KV_VALUE_BYTES / 3) * 4;
 const base = { type: "KVSet", v: 1, at: 1765000000000, key: "locks/a", value: "aGVsbG8=", flags: 0 };
 
-/** Deterministic PRNG (mulberry32): the same cases every run. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const numbers = [0, 1, -1, 0.5, 2 ** 31, 2 ** 53 - 1, 2 ** 53, Number.NaN, Infinity, -Infinity, -0] as const;
@@ -87,7 +79,7 @@ describe("isPlainKVSet", () => {
   });
 
   test("over 20,000 generated commands: accepted only where the schema accepts and keeps it unchanged", () => {
-    const r = prng(14);
+    const r = mulberry32(14).next; // the same cases every run
     let accepted = 0;
     for (let i = 0; i < 20_000; i++) {
       const c = generated(r);

@@ -274,29 +274,31 @@ export class ClientConn {
     if (body instanceof Refusal) return this.refuse(head, body);
     const target = route.target;
     // The caller's token as the API reads it (?token=, X-Consul-Token, X-Corral-Token, Bearer): the same for admission and the mesh.
-    const admitted = this.e.invoker.admit(route.service, headToken(head), started);
-    if (admitted instanceof Promise) this.admitLater(admitted, head, target, body, started);
-    else this.admitted(head, target, body, admitted, started);
+    const token = headToken(head);
+    const admitted = this.e.invoker.admit(route.service, token, started);
+    if (admitted instanceof Promise) this.admitLater(admitted, head, target, body, token, started);
+    else this.admitted(head, target, body, admitted, token, started);
   }
 
   // The closures of the slower paths live in functions of their own: a function
   // whose variables a closure captures allocates their scope on every call,
   // whichever path it takes — garbage on every request (docs/invoke.md, "Performance").
 
-  private admitLater(admitted: Promise<ServiceEntry | Refusal>, head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, started: number): void {
-    admitted.then((svc) => this.admitted(head, target, body, svc, started)).catch((err) => this.crashed(err));
+  private admitLater(admitted: Promise<ServiceEntry | Refusal>, head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, token: string | undefined, started: number): void {
+    admitted.then((svc) => this.admitted(head, target, body, svc, token, started)).catch((err) => this.crashed(err));
   }
 
-  private admitted(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry | Refusal, started: number): void {
+  private admitted(head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry | Refusal, token: string | undefined, started: number): void {
     if (svc instanceof Refusal) return this.refuse(head, svc);
-    if (this.callerOf) this.startAsCaller(this.callerOf, head, target, body, svc, started);
+    if (this.callerOf) this.startAsCaller(this.callerOf, head, target, body, svc, token, started);
     else if (body instanceof BufferedBody && !body.complete) this.startWithBody(body, head, target, svc, started);
     else this.start(head, target, body, svc, started);
   }
 
   /** The mesh: which service's certificate the attempts present, from the caller's token (an unknown token: none). */
-  private startAsCaller(callerOf: CallerLookup, head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, started: number): void {
-    const known = callerOf(headToken(head));
+  private startAsCaller(callerOf: CallerLookup, head: RequestHead, target: string, body: BufferedBody | StreamedBody | null, svc: ServiceEntry, token: string | undefined, started: number): void {
+    // The token admission read (exchange): the same caller for the intention check and the mesh.
+    const known = callerOf(token);
     // The connection's token again, its answer still holding: no promise, no closure.
     if (!(known instanceof Promise) && !(body instanceof BufferedBody && !body.complete)) {
       return this.start(head, target, body, svc, started, { service: svc.name.toLowerCase(), caller: known ?? "" });
