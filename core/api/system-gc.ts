@@ -12,6 +12,7 @@ const Collected = z.object({
   jobs: z.number(), evals: z.number(), allocs: z.number(), deployments: z.number(), nodes: z.number(),
   tombstones: z.number().openapi({ description: "deleted KV keys' tombstones reaped" }),
   catalogTombstones: z.number().openapi({ description: "deleted catalog nodes', services' and node checks' tombstones reaped" }),
+  variableTombstones: z.number().openapi({ description: "deleted variables' tombstones reaped" }),
 });
 
 export function systemGcRoutes(d: CoreApiDeps, gc: GcLoop | undefined): void {

@@ -15,7 +15,7 @@ import { requestBody } from "../http/json-body.ts";
 import { readScope } from "../acl/read-scope.ts";
 import { aclError, requestIdentity } from "../acl/enforce.ts";
 import type { Db } from "../store/db.ts";
-import { allVariables, getVariable, listVariables, listVariableTombstones, variableIndex, type VarWriteResult, type VariableMeta } from "../state/domains/variables.ts";
+import { allVariables, getVariable, listVariables, listVariableTombstones, variableIndex, variableListIndex, type VarWriteResult, type VariableMeta } from "../state/domains/variables.ts";
 import { blocking } from "./job-views.ts";
 import { decryptItems, encryptItems } from "../variables/crypto.ts";
 import { Keyring } from "../variables/keyring.ts";
@@ -178,13 +178,15 @@ export function variableRoutes(d: CoreApiDeps, v: VariablesDeps): Keyring | unde
     const params = pageRequest(c, ["s", "s"]);
     // ?index=N waits for a change under the prefix that the token can see: the index is the highest
     // write or delete among the readable paths only (the whole prefix, not the page), so hidden ones
-    // neither wake nor move it. The page is cut from the same state, after the wait.
+    // neither wake nor move it; it is at least the floor reaped tombstones leave (variable-tombstones.ts),
+    // so it never goes back (a task's list of another namespace stays at 1). The page is cut from the
+    // same state, after the wait.
     const { index, waitMs } = blocking(c);
     const out = await d.state.blocking({ tables: ["variables"], minIndex: index, waitMs, signal: c.req.raw.signal }, () => {
       // The mesh CA's state (core/connect/ca.ts) is no user's variable.
       const list = foreign ? [] : scope.keepUnder(listVariables(db, own ?? asked, prefix).filter((m) => m.namespace !== CA_NAMESPACE), "variable", prefix, (m) => m.path);
       const gone = foreign ? [] : scope.keepUnder(listVariableTombstones(db, own ?? asked, prefix), "variable", prefix, (t) => t.path);
-      const at = gone.reduce((m, t) => Math.max(m, t.deleteIndex), list.reduce((m, v) => Math.max(m, v.modifyIndex), 1));
+      const at = foreign ? 1 : variableListIndex(db, list, gone);
       const page = collectPage({
         params,
         scan: (from, limit) => (foreign ? [] : scans.variables({ namespace: own ?? asked, prefix }, from, limit)),

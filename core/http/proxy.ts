@@ -30,6 +30,10 @@ export async function proxyRequest(
   const headers = new Headers(req.headers);
   for (const h of HOP_HEADERS) headers.delete(h);
   headers.set(FORWARDED_HEADER, String(hops));
+  // A HEAD's answer has no body to decode: ask for the plain one, whose Content-Length (kept below)
+  // is what this node's GET sends, decoded (without it Bun would say 0: core/http/head-answer.ts).
+  const head = req.method === "HEAD";
+  if (head) headers.set("accept-encoding", "identity");
   const payload = req.method === "GET" || req.method === "HEAD" ? undefined : (body ?? (await req.arrayBuffer()));
   // Signed for the node called, or not at all: a signature this node was
   // given names this node (core/http/rpc-receiver.ts) and is not passed on.
@@ -38,8 +42,8 @@ export async function proxyRequest(
   const res = await fetchFn(baseUrl + url.pathname + url.search, { method: req.method, headers, body: payload, signal: req.signal, redirect: "manual" });
   // fetch already decoded the body: drop headers that describe the wire form.
   const out = new Headers(res.headers);
+  if (!head || out.has("content-encoding")) out.delete("content-length");
   out.delete("content-encoding");
-  out.delete("content-length");
   out.delete("transfer-encoding");
   return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
 }

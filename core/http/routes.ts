@@ -10,6 +10,7 @@ import { jsonBodyGuard, takesRawBody } from "./json-body.ts";
 import { routeToLeader, type LeaderRouting, type LeaderShape } from "./leader-routing.ts";
 import type { FastRoute } from "./fast-route.ts";
 import { checkFastEntry, fastDispatcher, type FastDispatch, type FastEntry, type FastShape } from "./fast-dispatch.ts";
+import { headAnswers, keepHeadAnswer } from "./head-answer.ts";
 
 export type Handler = (c: Context<any, any, any>) => Response | Promise<Response>;
 
@@ -77,6 +78,8 @@ export interface AppShape {
 export class RouteTable {
   private entries: RouteEntry[] = [];
   private app!: OpenAPIHono;
+  /** The app's fetch, HEAD answered with its GET's own Response (core/http/head-answer.ts). */
+  private appFetch!: (req: Request, env?: unknown) => Response | Promise<Response>;
   private fast: FastDispatch | undefined;
   private generation = 0;
 
@@ -116,10 +119,10 @@ export class RouteTable {
   }
 
   /** Answers a request: a route's fast path when one takes it, else the route through hono. */
-  fetch = (req: Request, env?: unknown): Response | Promise<Response> => this.fast?.(req, env) ?? this.app.fetch(req, env as never);
+  fetch = (req: Request, env?: unknown): Response | Promise<Response> => this.fast?.(req, env) ?? this.appFetch(req, env);
 
   /** The routes through hono only, no fast path (what a fast path hands a request it refuses to). */
-  fetchRoute = (req: Request, env?: unknown): Response | Promise<Response> => this.app.fetch(req, env as never);
+  fetchRoute = (req: Request, env?: unknown): Response | Promise<Response> => this.appFetch(req, env);
 
   openApiDocument(): unknown {
     const doc = this.app.getOpenAPI31Document({
@@ -143,6 +146,8 @@ export class RouteTable {
         }
       },
     });
+    // First, so it sees the Response every other middleware and the error handler left.
+    app.use("*", keepHeadAnswer);
     for (const mw of shape.middlewares) app.use("*", mw);
     for (const e of this.entries) {
       const handler = routeToLeader(e, { readGate: shape.stateRead, forward: shape.forward, raftLeader: shape.raftLeader });
@@ -158,6 +163,7 @@ export class RouteTable {
     app.notFound(shape.notFound);
     app.onError(shape.onError);
     this.app = app;
+    this.appFetch = headAnswers((req, env) => app.fetch(req, env as never));
     this.fast = shape.fast ? fastDispatcher(this.entries.filter((e) => e.fast).map(fastEntry), shape.fast, this.fetchRoute) : undefined;
     this.generation++;
   }

@@ -22,6 +22,7 @@ import { deploymentAppliers } from "./domains/deployments.ts";
 import { allocStopAppliers } from "./domains/alloc-stop.ts";
 import { gcAppliers } from "./domains/gc.ts";
 import { variableAppliers } from "./domains/variables.ts";
+import { variableTombstoneAppliers } from "./domains/variable-tombstones.ts";
 
 export interface Applier<T extends CommandType> {
   /** State tables the command may change: blocking queries on them wake up. */
@@ -57,6 +58,7 @@ export const appliers: ApplierRegistry = {
   ...allocStopAppliers,
   ...gcAppliers,
   ...variableAppliers,
+  ...variableTombstoneAppliers,
 };
 
 /** Tables whose change can make a session unhealthy (its node, its checks). */

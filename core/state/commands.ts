@@ -15,6 +15,7 @@ import { nodeCommands } from "./domains/nodes.ts";
 import { kvCommands } from "./domains/kv.ts";
 import { kvTombstoneCommands } from "./domains/kv-tombstones.ts";
 import { catalogTombstoneCommands } from "./domains/catalog-tombstones.ts";
+import { variableTombstoneCommands } from "./domains/variable-tombstones.ts";
 import { restoreCommands } from "./domains/restore.ts";
 import { catalogCommands } from "./domains/catalog.ts";
 import { clusterEventCommands } from "./domains/cluster-events.ts";
@@ -36,7 +37,7 @@ export type { CommandResult } from "./result.ts";
 /** A no-op some callers propose to learn the current index (and Raft uses on election). */
 export const Noop = z.object({ type: z.literal("Noop"), v: z.literal(1), at: z.number() });
 
-export const Command = z.discriminatedUnion("type", [Noop, ...nodeCommands, ...kvCommands, ...kvTombstoneCommands, ...restoreCommands, ...catalogCommands, ...catalogTombstoneCommands, ...clusterEventCommands, ...nodeHealthCommands, ...jobCommands, ...aclCommands, ...intentionCommands, ...auditCommands, ...sessionCommands, ...txnCommands, ...launchCommands, ...deploymentCommands, ...allocStopCommands, ...variableCommands, ...gcCommands]);
+export const Command = z.discriminatedUnion("type", [Noop, ...nodeCommands, ...kvCommands, ...kvTombstoneCommands, ...restoreCommands, ...catalogCommands, ...catalogTombstoneCommands, ...clusterEventCommands, ...nodeHealthCommands, ...jobCommands, ...aclCommands, ...intentionCommands, ...auditCommands, ...sessionCommands, ...txnCommands, ...launchCommands, ...deploymentCommands, ...allocStopCommands, ...variableCommands, ...variableTombstoneCommands, ...gcCommands]);
 export type Command = z.infer<typeof Command>;
 export type CommandType = Command["type"];
 export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;

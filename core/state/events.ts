@@ -63,6 +63,7 @@ const MAPPERS: { [T in CommandType]: Mapper<T> } = {
   GarbageCollect: () => [],
   ReapTombstones: () => [],
   ReapCatalogTombstones: () => [],
+  ReapVariableTombstones: () => [],
   RestoreState: () => one("reset", "StateRestored", { reason: "a snapshot was restored: re-read the state" }),
   LeaderElected: (c) => one("leader", "LeaderElected", { leader: c.leader, term: c.term }),
   RegisterService: (c) => [

@@ -6,6 +6,7 @@ import type { AllocChangeListener, Fsm } from "./fsm.ts";
 import { kvGet, kvList, kvPrefixIndex, type KvEntry } from "./domains/kv.ts";
 import { kvTombstonesUpTo } from "./domains/kv-tombstones.ts";
 import { catalogTombstonesUpTo } from "./domains/catalog-tombstones.ts";
+import { variableTombstonesUpTo } from "./domains/variable-tombstones.ts";
 import { createCatalogReader, emptyCatalogReader, type CatalogReader } from "./domains/catalog-read.ts";
 import { IndexMemo } from "./index-memo.ts";
 import { blockingQuery, IndexWatch, type WatchTopic } from "./watch.ts";
@@ -45,6 +46,8 @@ export interface StateReader {
   kvTombstonesUpTo(index: number): number;
   /** Catalog tombstones deleted at or before `index` (domains/catalog-tombstones.ts). */
   catalogTombstonesUpTo(index: number): number;
+  /** Variable tombstones deleted at or before `index` (domains/variable-tombstones.ts). */
+  variableTombstonesUpTo(index: number): number;
   /** The service catalog (discovery plugin, DNS): each query with its blocking index. */
   catalog: CatalogReader;
   /** Jobs, evaluations, allocations, deployments, drains (scheduling loop, API, agents). */
@@ -120,6 +123,7 @@ export function createStateReader(store: Store, fsm: Fsm): StateReader {
     kvPrefixIndex: (p, visible) => kvPrefixIndex(db, p, visible),
     kvTombstonesUpTo: (index) => kvTombstonesUpTo(db, index),
     catalogTombstonesUpTo: (index) => catalogTombstonesUpTo(db, index),
+    variableTombstonesUpTo: (index) => variableTombstonesUpTo(db, index),
     catalog: createCatalogReader(db),
     jobs: createJobsReader(db),
     acl: createAclReader(db),
@@ -143,6 +147,7 @@ export const emptyStateReader: StateReader = {
   kvPrefixIndex: () => 0,
   kvTombstonesUpTo: () => 0,
   catalogTombstonesUpTo: () => 0,
+  variableTombstonesUpTo: () => 0,
   catalog: emptyCatalogReader,
   jobs: emptyJobsReader,
   acl: emptyAclReader,

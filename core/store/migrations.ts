@@ -8,6 +8,7 @@ import { VARIABLE_TOMBSTONES_MIGRATION, VARIABLES_MIGRATION } from "./migration-
 import { KV_CHANGE_INDEX_MIGRATION } from "./migration-kv-change.ts";
 import { KV_TOMBSTONE_FLOOR_MIGRATION } from "./migration-kv-tombstone-floor.ts";
 import { CATALOG_TOMBSTONE_FLOOR_MIGRATION } from "./migration-catalog-tombstone-floor.ts";
+import { VARIABLE_TOMBSTONE_FLOOR_MIGRATION } from "./migration-variable-tombstone-floor.ts";
 import { CATALOG_CHANGE_INDEX_MIGRATION } from "./migration-catalog-change.ts";
 import { ALLOC_CHANGE_INDEX_MIGRATION, LIST_KEYS_MIGRATION } from "./migration-list-keys.ts";
 import { SUMMARY_COUNTS_MIGRATION } from "./migration-summary.ts";
@@ -139,4 +140,6 @@ export const migrations: string[] = [
   CATALOG_CHANGE_INDEX_MIGRATION,
   // 19: the floor of catalog indexes once tombstones are reaped (migration-catalog-tombstone-floor.ts).
   CATALOG_TOMBSTONE_FLOOR_MIGRATION,
+  // 20: the floor of variables' indexes once their tombstones are reaped (migration-variable-tombstone-floor.ts).
+  VARIABLE_TOMBSTONE_FLOOR_MIGRATION,
 ];

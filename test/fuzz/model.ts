@@ -27,8 +27,8 @@ const FAMILIES: [RegExp, string[]][] = [
   [/^\/v1\/agent\/(service|check|maintenance)/, ["checks", "catalog_nodes", "catalog_tombstones"]],
   // A deletion of allocations also moves their node's deletion index (node_alloc_deletions); so does garbage collection.
   [/^\/v1\/(jobs?|node\/[^/]+\/drain|system\/gc)(\/|$)/, ["jobs", "job_versions", "evaluations", "allocations", "deployments", "node_drains", "job_launches", "node_alloc_deletions"]],
-  // Garbage collection also reaps deleted KV keys' and catalog rows' tombstones and raises their indexes' floors (kv-tombstones.ts, catalog-tombstones.ts).
-  [/^\/v1\/system\/gc$/, ["kv_tombstones", "kv_tombstone_floor", "catalog_tombstones", "catalog_tombstone_floor"]],
+  // Garbage collection also reaps deleted KV keys', catalog rows' and variables' tombstones and raises their indexes' floors (kv-, catalog-, variable-tombstones.ts).
+  [/^\/v1\/system\/gc$/, ["kv_tombstones", "kv_tombstone_floor", "catalog_tombstones", "catalog_tombstone_floor", "variable_tombstones", "variable_tombstone_floor"]],
   // Sessions, and what ending one releases or deletes (KV is modelled only for plain writes).
   [/^\/v1\/session\//, ["sessions", "kv_lock_delays", "kv"]],
   [/^\/v1\/txn$/, ["kv", "kv_lock_delays"]],

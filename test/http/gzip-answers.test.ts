@@ -8,7 +8,7 @@
 // handler's synchronous part; docs/scale.md "Held answers in one write").
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gunzipSync } from "node:zlib";
-import { killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
+import { eventually, killAll, startCorral, type CorralProcess } from "../helpers/proc.ts";
 import { acceptsGzip } from "../../core/http/gzip-answer.ts";
 
 let node: CorralProcess;
@@ -85,17 +85,20 @@ describe("a large shared answer", () => {
     }
   }, 60_000);
 
-  test("HEAD (the route: hono answers it from the GET's answer, re-made without a body): the plain answer's headers", async () => {
-    // hono re-makes a HEAD's Response, which drops the offer: it says what an identity GET gets, which
-    // a client asking gzip may also be sent (Vary says the answer depends on Accept-Encoding).
-    const head = await get("/v1/health/service/big", "gzip", true, "HEAD");
-    const plain = await get("/v1/health/service/big", undefined, true);
-    expect(head.status).toBe(200);
-    expect(head.bytes.length).toBe(0);
-    expect(head.headers["content-encoding"]).toBeNull();
-    expect(head.headers["vary"]).toBe("Accept-Encoding");
-    // (Its Content-Length is 0: Bun's, for hono's bodiless Response, as before gzip.)
-    expect(plain.headers["content-encoding"]).toBeNull();
+  test("HEAD says the GET's Content-Length (compressed for a client asking gzip), never a false 0", async () => {
+    // hono answers HEAD from the GET route's Response re-made without a body; Bun then said Content-Length: 0.
+    // The route table answers with the GET's own Response instead (core/http/head-answer.ts); Bun sends no bytes.
+    for (const ae of [undefined, "gzip"]) {
+      const head = await get("/v1/health/service/big", ae, true, "HEAD");
+      const full = await get("/v1/health/service/big", ae, true);
+      expect(head.status).toBe(200);
+      expect(head.bytes.length).toBe(0);
+      expect(head.headers["content-length"]).toBe(String(full.bytes.length));
+      expect(head.headers["content-encoding"]).toBe(full.headers["content-encoding"]);
+      expect(head.headers["vary"]).toBe("Accept-Encoding");
+      expect(head.headers["x-consul-index"]).toBe(full.headers["x-consul-index"]);
+    }
+    expect((await get("/v1/health/service/big", "gzip", true, "HEAD")).headers["content-encoding"]).toBe("gzip");
   }, 60_000);
 
   test("a held blocking read is woken with the compressed answer of the new state", async () => {
@@ -137,6 +140,26 @@ describe("python-consul (python3-consul, over requests: asks for gzip)", () => {
     expect(r.stdout.toString().trim()).toBe(`${INSTANCES + 1} ${INSTANCES + 1} True`);
   }, 60_000);
 });
+
+test("HEAD on other routes: the GET's Content-Length, and none (not 0) for a streamed answer", async () => {
+  for (const path of ["/v1/catalog/services", "/v1/status/leader", "/v1/agent/self", "/ui/"]) {
+    const head = await get(path, undefined, false, "HEAD");
+    const full = await get(path, undefined, false);
+    expect([path, head.status, head.bytes.length, head.headers["content-length"]]).toEqual([path, full.status, 0, String(full.bytes.length)]);
+    expect(full.bytes.length).toBeGreaterThan(0);
+  }
+  // The event stream never ends: its HEAD answers at once, its length unknown, and the stream is
+  // cancelled (Bun does it; hono's bodiless copy left it open: one stream for ever per HEAD).
+  const streams = async () => Number(/^corral_event_streams (\d+)$/m.exec(await (await fetch(`${node.url}/metrics`)).text())?.[1]);
+  const open = await streams();
+  const t0 = Date.now();
+  const events = await get("/v1/events", undefined, false, "HEAD");
+  expect(events.status).toBe(200);
+  expect(events.headers["content-type"]).toContain("text/event-stream");
+  expect(events.headers["content-length"]).toBeNull();
+  expect(Date.now() - t0).toBeLessThan(5_000);
+  await eventually(async () => (await streams()) === open, 3_000, 100);
+}, 60_000);
 
 test("a small answer (under 1,400 bytes) is sent plain even to a client that asks", async () => {
   const r = await get("/v1/catalog/services", "gzip", false);
@@ -228,6 +251,11 @@ test("through an agent: the leader's gzipped answer is decoded on the way and th
     expect(res.status).toBe(200);
     const text = (res.headers.get("content-encoding") === "gzip" ? gunzipSync(raw) : raw).toString("utf8");
     expect(text).toBe(plain);
+    // HEAD through the agent: the length of what the agent's GET sends (decoded), not 0.
+    const head = await fetch(`${agent.url}/v1/health/service/q`, { method: "HEAD", headers: { "accept-encoding": ae }, decompress: false } as RequestInit);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(Buffer.byteLength(plain)));
+    expect(head.headers.get("content-encoding")).toBeNull();
   }
   await agent.kill();
   await leader.kill();

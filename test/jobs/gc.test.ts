@@ -81,7 +81,7 @@ describe("garbage collection", () => {
     await eventually(async () => (await jobStatus("now")) === "dead", 30_000);
     const cli = spawnSync(BUN, [ENTRY, "system", "gc", "--addr", dev.url], { cwd: ROOT, encoding: "utf8" });
     expect(cli.status, cli.stderr).toBe(0);
-    expect(cli.stdout).toMatch(/^Collected [1-9]\d* jobs, \d+ evaluations, [1-9]\d* allocations, \d+ deployments, \d+ nodes, \d+ KV tombstones, \d+ catalog tombstones\n$/);
+    expect(cli.stdout).toMatch(/^Collected [1-9]\d* jobs, \d+ evaluations, [1-9]\d* allocations, \d+ deployments, \d+ nodes, \d+ KV tombstones, \d+ catalog tombstones, \d+ variable tombstones\n$/);
     expect(await jobStatus("now")).toBe("gone");
     expect(await jobStatus("svc")).toBe("running");
     const again = await getJson(`${dev.url}/v1/system/gc`, { method: "PUT" });

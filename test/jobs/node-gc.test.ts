@@ -89,7 +89,7 @@ describe("node garbage collection", () => {
     expect(await nodeStatus(leader, "gone-now")).toBe("down");
     const cli = spawnSync(BUN, [ENTRY, "system", "gc", "--addr", leader.url], { cwd: ROOT, encoding: "utf8" });
     expect(cli.status, cli.stderr).toBe(0);
-    expect(cli.stdout).toMatch(/, 1 nodes, \d+ KV tombstones, \d+ catalog tombstones\n$/);
+    expect(cli.stdout).toMatch(/, 1 nodes, \d+ KV tombstones, \d+ catalog tombstones, \d+ variable tombstones\n$/);
     expect(await nodeStatus(leader, "gone-now")).toBe("gone");
     expect(await catalogNodes(leader)).not.toContain("gone-now");
     expect(await nodeStatus(leader, "stays")).toBe("ready");

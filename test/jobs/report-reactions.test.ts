@@ -49,3 +49,20 @@ test("failed, complete and (while a node drains) running reports still react", (
     { kind: "evaluate", jobs: [{ namespace: "default", jobId: "job-a4", priority: 50 }], triggeredBy: "node-drain" },
   ]);
 });
+
+test("a v2 entry's report rolled back alone reacts to nothing, as its refused v1 entry would; its batch-mates react", () => {
+  const f = fakeState([]);
+  const entry = {
+    index: 11,
+    result: { ok: true, value: { reports: [{ refused: { code: "APPLY_FAILED", message: "command could not be applied: x" } }, { updated: 1, ignored: [] }] } },
+    command: {
+      type: "UpdateAllocStatus", v: 2, at: 2,
+      reports: [
+        { nodeId: NODE, at: 1, updates: [{ allocId: "a1", clientStatus: "failed", description: "", taskStates: {} }] },
+        { nodeId: NODE, at: 2, updates: [{ allocId: "a2", clientStatus: "complete", description: "", taskStates: {} }] },
+      ],
+    },
+  } as AppliedEntry;
+  expect(reactionsTo(entry, f.state)).toEqual([{ kind: "capacity", nodeId: NODE }]);
+  expect(f.reads()).toBe(1);
+});

@@ -117,6 +117,38 @@ describe("status reports in one entry", () => {
     expect(JSON.parse(data)).toMatchObject({ type: "UpdateAllocStatus", v: 1, nodeId: N1 });
   });
 
+  test("a report whose apply throws fails alone: its batch-mates apply, it is answered with its own error", async () => {
+    // No valid report makes the applier throw; a row it cannot read does (task_states that is not JSON, written
+    // behind the log's back): the same state fails the same way on every replica.
+    const broken = (t: TestState) => t.store.client.prepare("UPDATE allocations SET task_states = '{not json' WHERE id = ?").run(A[2]!);
+    const reports = [v1(N1, 100, u(A[0]!, "running")), v1(N2, 101, u(A[2]!, "running"), u(A[3]!, "running")), v1(N3, 102, u(B, "running"))];
+
+    // Alone, as a v1 entry, the report is refused whole (the Fsm's savepoint) and nothing of it stays.
+    const oneByOne = await seeded();
+    broken(oneByOne);
+    const alone = [];
+    for (const r of reports) alone.push(await oneByOne.propose(r));
+    expect(alone[1]!.result).toMatchObject({ ok: false, code: "APPLY_FAILED" });
+
+    // Together in one v2 entry: the same answers, each report's own, and the same state.
+    const together = await seeded();
+    broken(together);
+    const batched = await Promise.all(reports.map((r) => together.propose(r)));
+    expect(new Set(batched.map((o) => o.index)).size).toBe(1);
+    expect(batched.map((o) => o.result.ok)).toEqual([true, false, true]);
+    expect(batched[0]!.result).toEqual({ ok: true, value: { updated: 1, ignored: [] } });
+    expect(batched[1]!.result).toMatchObject({ ok: false, code: "APPLY_FAILED" });
+    expect((batched[1]!.result as { message: string }).message).toContain("JSON");
+    expect(batched[2]!.result).toEqual({ ok: true, value: { updated: 1, ignored: [] } });
+    const status = (t: TestState) => [A[0]!, A[3]!, B].map((id) => t.state.jobs.getAlloc(id)!.clientStatus);
+    expect(status(together)).toEqual(["running", "pending", "running"]); // A[3] went back with its report's A[2]
+    expect(status(together)).toEqual(status(oneByOne));
+    expect(["web", "api"].map((j) => together.state.jobs.getJob("default", j)!.status)).toEqual(["running", "running"]);
+    // A report of the same agent, once its row reads again, applies as usual.
+    together.store.client.prepare("UPDATE allocations SET task_states = '{}' WHERE id = ?").run(A[2]!);
+    expect((await together.propose(reports[1]!)).result).toEqual({ ok: true, value: { updated: 2, ignored: [] } });
+  });
+
   test("the schema keeps v1 and v2 apart, and v2 is a version this release applies", () => {
     expect(knownCommandVersions().get("UpdateAllocStatus")).toEqual([1, 2]);
     const updates = [u(A[0]!, "running")];

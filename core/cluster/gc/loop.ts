@@ -9,7 +9,8 @@
 // node row from the SetNodeStatus entry), not through the time table.
 // Deleted KV keys' tombstones older than tombstone_ttl are reaped in the same
 // round (ReapTombstones entries, core/state/domains/kv-tombstones.ts), and so
-// are the catalog's (ReapCatalogTombstones, domains/catalog-tombstones.ts).
+// are the catalog's (ReapCatalogTombstones, domains/catalog-tombstones.ts) and
+// deleted variables' (ReapVariableTombstones, domains/variable-tombstones.ts).
 import type { Logger } from "../../log.ts";
 import type { Command } from "../../state/commands.ts";
 import type { StateReader } from "../../state/reader.ts";
@@ -31,6 +32,8 @@ export interface GcTotals {
   tombstones: number;
   /** Catalog tombstones reaped (deleted nodes, services, node checks). */
   catalogTombstones: number;
+  /** Deleted variables' tombstones reaped. */
+  variableTombstones: number;
 }
 
 export class GcLoop {
@@ -103,7 +106,7 @@ export class GcLoop {
   private async round(force: boolean): Promise<GcTotals> {
     this.witness();
     const cut = this.cutoffs(force);
-    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0, nodes: 0, tombstones: 0, catalogTombstones: 0 };
+    const totals: GcTotals = { jobs: 0, evals: 0, allocs: 0, deployments: 0, nodes: 0, tombstones: 0, catalogTombstones: 0, variableTombstones: 0 };
     let i = 0;
     for (; i < MAX_ENTRIES_PER_ROUND; i++) {
       const c = this.o.state.jobs.gcCandidates(cut);
@@ -115,11 +118,12 @@ export class GcLoop {
       // Nothing deleted though candidates were named: they changed in between; the next round sees them anew.
       if ((v.jobs ?? 0) + (v.evals ?? 0) + (v.allocs ?? 0) + (v.deployments ?? 0) + (v.nodes ?? 0) === 0) break;
     }
-    // Tombstones, KV's then the catalog's: the round's remaining entries, one batch each (the applier takes the oldest first).
+    // Tombstones, KV's, the catalog's, then variables': the round's remaining entries, one batch each (the applier takes the oldest first).
     if (cut.tombstones > 0) {
       const reaps = [
         { type: "ReapTombstones", left: (i: number) => this.o.state.kvTombstonesUpTo(i), total: "tombstones" },
         { type: "ReapCatalogTombstones", left: (i: number) => this.o.state.catalogTombstonesUpTo(i), total: "catalogTombstones" },
+        { type: "ReapVariableTombstones", left: (i: number) => this.o.state.variableTombstonesUpTo(i), total: "variableTombstones" },
       ] as const;
       for (const r of reaps) {
         for (; i < MAX_ENTRIES_PER_ROUND && r.left(cut.tombstones) > 0; i++) {

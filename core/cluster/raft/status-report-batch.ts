@@ -10,14 +10,18 @@
 // proposes them as one UpdateAllocStatus v2 entry (at most
 // MAX_REPORTS_PER_ENTRY reports and MAX_UPDATES_PER_ENTRY updates); each
 // proposer is answered with its own report's outcome, as a v1 entry of its
-// own would have answered it. A report alone in its turn is proposed as the
-// v1 it is, so a quiet cluster writes what the previous release wrote.
+// own would have answered it (a report whose apply threw was rolled back
+// alone, core/state/domains/alloc-status.ts, and its proposer gets the
+// refusal its v1 entry would have got). A report alone in its turn is
+// proposed as the v1 it is, so a quiet cluster writes what the previous
+// release wrote.
 //
 // Batching adds no wait: the batch is proposed in the same turn the reports
 // arrived (setImmediate), before or with the Ready that persists it.
 import { MAX_REPORTS_PER_ENTRY, MAX_UPDATES_PER_ENTRY, type UpdateAllocStatus } from "../../state/domains/jobs-commands.ts";
 import type { z } from "zod";
 import type { ProposeOutcome } from "../../state/replicator.ts";
+import type { ReportRefusal } from "../../state/domains/alloc-status.ts";
 
 type Report = z.infer<typeof UpdateAllocStatus>;
 
@@ -40,12 +44,15 @@ export function mergeReports(reports: readonly Report[]): Report {
   };
 }
 
-/** Each report's answer from the v2 entry's outcome: its own { updated, ignored }, or the entry's refusal. */
+/** Each report's answer from the v2 entry's outcome: its own { updated, ignored }, its own refusal, or the entry's refusal. */
 export function splitOutcome(out: ProposeOutcome, n: number): ProposeOutcome[] {
   if (!out.result.ok) return Array.from({ length: n }, () => out);
   const per = (out.result.value as { reports?: unknown[] } | undefined)?.reports;
   if (!Array.isArray(per) || per.length !== n) throw new Error(`UpdateAllocStatus v2: ${per?.length ?? "no"} outcomes for ${n} reports`);
-  return per.map((value) => ({ index: out.index, result: { ok: true, value } }));
+  return per.map((value) => {
+    const refused = (value as Partial<ReportRefusal> | null)?.refused;
+    return { index: out.index, result: refused ? { ok: false, code: refused.code, message: refused.message } : { ok: true, value } };
+  });
 }
 
 export class StatusReportBatcher {

@@ -84,7 +84,7 @@ export function reactionsTo(entry: AppliedEntry, state: StateReader): Reaction[]
     case "CommitPlan":
       return afterPlan(c, state);
     case "UpdateAllocStatus":
-      return afterReport(c, state);
+      return afterReport(c, entry.result.value, state);
     case "UpdateDeployment":
       return afterHealth(c, state);
     case "RestoreState":
@@ -114,7 +114,7 @@ function afterPlan(c: Extract<AppliedEntry["command"], { type: "CommitPlan" }>, 
  * A failure needs a replacement (reschedule policy); a finished allocation
  * frees capacity; a running one may let a drain move the next batch.
  */
-function afterReport(c: Extract<AppliedEntry["command"], { type: "UpdateAllocStatus" }>, state: StateReader): Reaction[] {
+function afterReport(c: Extract<AppliedEntry["command"], { type: "UpdateAllocStatus" }>, value: unknown, state: StateReader): Reaction[] {
   const out: Reaction[] = [];
   const failed = new Map<string, JobRef>();
   const progressed = new Map<string, JobRef>();
@@ -122,8 +122,11 @@ function afterReport(c: Extract<AppliedEntry["command"], { type: "UpdateAllocSta
   // each one's allocation (group spec and all) was a read per report for no reaction.
   let draining: Set<string> | undefined;
   const drainingNow = () => (draining ??= new Set(state.jobs.drains().map((d) => d.nodeId)));
-  // A v2 entry carries several agents' reports: each reacts as its own entry did.
-  for (const r of statusReportsOf(c)) {
+  // A v2 entry carries several agents' reports: each reacts as its own entry did, and one
+  // rolled back alone (alloc-status.ts) no more than its refused v1 entry would.
+  const outcomes = c.v === 2 ? (value as { reports?: unknown[] } | undefined)?.reports : undefined;
+  for (const [i, r] of statusReportsOf(c).entries()) {
+    if ((outcomes?.[i] as { refused?: unknown } | undefined)?.refused) continue;
     for (const u of r.updates) {
       const ends = u.clientStatus === "complete" || u.clientStatus === "failed";
       if (!ends && !(u.clientStatus === "running" && drainingNow().size > 0)) continue;

@@ -1,5 +1,5 @@
-// Reaping a tombstone table with a floor: what KV's and the catalog's
-// tombstone GC share (kv-tombstones.ts, catalog-tombstones.ts). The
+// Reaping a tombstone table with a floor: what KV's, the catalog's and variables'
+// tombstone GC share (kv-tombstones.ts, catalog-tombstones.ts, variable-tombstones.ts). The
 // tombstones deleted at or before a log index go, the oldest first and at most
 // REAP_BATCH per entry, so every replica removes the same rows; the highest
 // delete index reaped is kept as the floor (a one-row table, so snapshots

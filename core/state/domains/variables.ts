@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { clientOf, type Db } from "../../store/db.ts";
 import type { CommandResult } from "../result.ts";
+import { variableTombstoneFloor } from "./variable-tombstones.ts";
 
 const namespace = z.string().min(1).max(128);
 const path = z.string().min(1).max(128);
@@ -154,12 +155,22 @@ export function listVariableTombstones(db: Db, ns: string | undefined, prefix: s
   return rows.filter((r) => r.path.startsWith(prefix));
 }
 
-/** The index of one path: its last write, else its last delete, else 1 (never there). */
+/**
+ * The index of one path: its last write, else its last delete, else 1 (never
+ * there); a missing path's at least the reaped tombstones' floor
+ * (variable-tombstones.ts), so it never goes back when its tombstone is reaped.
+ */
 export function variableIndex(db: Db, ns: string, p: string): number {
   const row = getVariableMeta(db, ns, p);
   if (row) return row.modifyIndex;
   const t = clientOf(db).prepare("SELECT delete_index AS d FROM variable_tombstones WHERE namespace = ? AND path = ?").get(ns, p) as { d: number } | undefined;
-  return Math.max(t?.d ?? 1, 1);
+  return Math.max(t?.d ?? 1, variableTombstoneFloor(db), 1);
+}
+
+/** The index of a list: the highest write and delete among `live` and `gone` (the readable ones), at least the reaped tombstones' floor and 1. */
+export function variableListIndex(db: Db, live: readonly VariableMeta[], gone: readonly VariableTombstone[]): number {
+  const at = gone.reduce((m, t) => Math.max(m, t.deleteIndex), live.reduce((m, v) => Math.max(m, v.modifyIndex), 1));
+  return Math.max(at, variableTombstoneFloor(db));
 }
 
 /** Every variable with its ciphertext (a -full rotation re-encrypts them). */
