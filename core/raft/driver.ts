@@ -18,6 +18,14 @@
 //   send the rest of the messages (they may promise what was just persisted)
 //   crash point "before-advance"
 //   node.advance(ready)
+//
+// A leader's Ready of new entries may instead be written unsynced and made
+// durable off the event loop (`deferredSync`): the Ready stays outstanding,
+// its remaining messages and advance() wait, until either its own sync
+// completed or its followers alone (a majority without it) acknowledged the
+// entries — whichever comes first. Meanwhile the node steps acks and takes
+// proposals; the next Ready waits. See "A leader's own fsync" in
+// docs/raft.md for why that is safe and what it buys.
 import type { RaftNode } from "./node.ts";
 import type { RaftStorage } from "./storage.ts";
 import type { CompactResult, Entry, Message, Ready, Snapshot } from "./types.ts";
@@ -52,6 +60,16 @@ export interface DriverStateMachine<R> {
   snapshotData(): string;
 }
 
+/**
+ * Makes durable, off the caller's thread, every write the storage committed
+ * before start() was called; calls done once it is (with an error when it
+ * could not be: the node must stop). The SQLite storage fdatasyncs its WAL
+ * file on the thread pool.
+ */
+export interface DeferredSync {
+  start(done: (err?: Error) => void): void;
+}
+
 export interface RaftDriverOptions<R> {
   node: RaftNode;
   storage: RaftStorage;
@@ -69,6 +87,26 @@ export interface RaftDriverOptions<R> {
    * core/cluster/raft/commit-trace.ts); undefined in normal running.
    */
   trace?: (stage: "ready" | "sent-early" | "saved" | "applied" | "durable" | "done", rd: Ready) => void;
+  /**
+   * When set, a leader's Readies of new entries are committed unsynced and
+   * made durable through this (see the top of this file); `wake` is then
+   * called from the sync's completion, and the owner must call drain() (which
+   * finishes the waiting Ready, or throws the sync's error). Unset: every
+   * Ready is synced in place.
+   */
+  deferredSync?: { sync: DeferredSync; wake: () => void };
+}
+
+/** A leader's Ready written but not yet known durable on a majority. */
+interface Waiting<R> {
+  rd: Ready;
+  applied: R[];
+  /** Last new entry: durable on the followers' majority once they ack it in this term. */
+  last: number;
+  term: number;
+  /** The sync started after the write: it covers it. */
+  ticket: number;
+  after?: (p: Processed<R>) => void;
 }
 
 /** What one processed Ready produced, for the shell: proposers to answer, reads to serve, role changes. */
@@ -86,6 +124,14 @@ export class RaftDriver<R> {
   /** Applied and snapshot index, tracked here: node.status() is too costly to call after every Ready. */
   private applied: number;
   private snapshotIndex: number;
+  /** The leader's Ready awaiting durability (deferredSync), if any: no other Ready is taken meanwhile. */
+  private waiting: Waiting<R> | undefined;
+  /** Deferred syncs started, and the highest completed (tickets are numbered in start order). */
+  private syncsStarted = 0;
+  private syncedUpTo = 0;
+  private syncError: Error | undefined;
+  /** Deferred Readies finished by their own sync, and by the followers' acks before it (corral_raft_leader_writes_durable_total). */
+  readonly deferredFinished = { sync: 0, followers: 0 };
 
   constructor(private readonly opts: RaftDriverOptions<R>) {
     this.node = opts.node;
@@ -100,9 +146,16 @@ export class RaftDriver<R> {
    * then stop, its Ready cannot be advanced.
    */
   drain(after?: (p: Processed<R>) => void, stop?: () => boolean): void {
+    if (this.syncError) throw this.syncError;
+    if (stop?.()) return;
+    if (this.waiting && !this.finishIfDurable()) return;
     while (!stop?.() && this.node.hasReady()) {
-      const p = this.process(this.node.ready());
-      after?.(p);
+      const rd = this.node.ready();
+      if (this.defers(rd)) {
+        this.writeDeferred(rd, after);
+        return;
+      }
+      after?.(this.process(rd));
     }
   }
 
@@ -174,6 +227,95 @@ export class RaftDriver<R> {
     });
     if (r.ok) this.snapshotIndex = r.snapshot.index;
     return r;
+  }
+
+  /**
+   * Which Readies may be made durable off the event loop: a leader's new
+   * entries in its current term, nothing else that must be on disk before a
+   * message leaves (no snapshot, term or vote; no voter change, kept simple),
+   * and nothing applied in it that this very Ready writes (a single voter
+   * commits on append: those entries wait for the next Ready, after the sync).
+   */
+  private defers(rd: Ready): boolean {
+    if (!this.opts.deferredSync || rd.entries.length === 0 || rd.snapshot || rd.voters) return false;
+    if (this.node.brief().role !== "leader") return false;
+    const hs = rd.hardState;
+    if (hs && (hs.term !== this.durableTerm || hs.vote !== this.durableVote)) return false;
+    const first = rd.entries[0]!.index;
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted && lastCommitted.index >= first) return false;
+    for (const e of rd.entries) if (e.type === "conf") return false;
+    return true;
+  }
+
+  /**
+   * process() up to its durability point, with the unit committed unsynced
+   * and a sync started after it; the rest (messages, advance, `after`) in
+   * finishIfDurable(). What is applied here was committed before this Ready,
+   * so publishing it now promises nothing this Ready writes.
+   */
+  private writeDeferred(rd: Ready, after?: (p: Processed<R>) => void): void {
+    const { storage, transport, stateMachine: sm } = this.opts;
+    const crash = this.opts.crashPoint ?? noCrash;
+    const trace = this.opts.trace;
+    trace?.("ready", rd);
+    const early = rd.sendBeforePersist;
+    crash("before-send-early");
+    if (early > 0) {
+      transport.send(rd.messages.slice(0, early));
+      trace?.("sent-early", rd);
+    }
+    crash("after-send-early");
+    const applied: R[] = [];
+    try {
+      storage.atomically(false, () => {
+        storage.save(rd);
+        trace?.("saved", rd);
+        this.opts.housekeeping?.();
+        crash("after-persist");
+        for (const e of rd.committedEntries) {
+          const r = sm.apply(e);
+          if (r !== undefined) applied.push(r);
+        }
+        trace?.("applied", rd);
+        crash("after-apply");
+      });
+    } catch (err) {
+      sm.rolledBack();
+      throw err;
+    }
+    sm.published(applied);
+    const last = rd.entries[rd.entries.length - 1]!;
+    const ticket = ++this.syncsStarted;
+    this.waiting = { rd, applied, last: last.index, term: last.term, ticket, after };
+    const { sync, wake } = this.opts.deferredSync!;
+    sync.start((err) => {
+      if (err) this.syncError ??= err;
+      else if (ticket > this.syncedUpTo) this.syncedUpTo = ticket;
+      wake();
+    });
+  }
+
+  /** Finish the waiting Ready once its own sync completed or its followers alone hold it. */
+  private finishIfDurable(): boolean {
+    const w = this.waiting!;
+    if (this.syncedUpTo >= w.ticket) this.deferredFinished.sync++;
+    else if (this.node.durableOnFollowers(w.last, w.term)) this.deferredFinished.followers++;
+    else return false;
+    this.waiting = undefined;
+    const { rd, applied } = w;
+    const crash = this.opts.crashPoint ?? noCrash;
+    this.opts.trace?.("durable", rd);
+    crash("before-send");
+    const rest = rd.sendBeforePersist > 0 ? rd.messages.slice(rd.sendBeforePersist) : rd.messages;
+    if (rest.length > 0) this.opts.transport.send(rest);
+    this.opts.trace?.("done", rd);
+    crash("before-advance");
+    this.node.advance(rd);
+    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastApplied && lastApplied.index > this.applied) this.applied = lastApplied.index;
+    w.after?.({ ready: rd, applied });
+    return true;
   }
 
   /**
