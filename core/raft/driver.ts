@@ -161,6 +161,15 @@ export class RaftDriver<R> {
 
   /** One Ready, in the order at the top of this file. */
   process(rd: Ready): Processed<R> {
+    return this.complete(rd, this.write(rd, this.needsSync(rd)));
+  }
+
+  /**
+   * The first half of a Ready: the early sends, then one atomic unit (save,
+   * restore, apply), fsynced when `durable`; then what it applied is
+   * published. Anything thrown leaves the unit rolled back and propagates.
+   */
+  private write(rd: Ready, durable: boolean): R[] {
     const { storage, transport, stateMachine: sm } = this.opts;
     const crash = this.opts.crashPoint ?? noCrash;
     const trace = this.opts.trace;
@@ -168,8 +177,7 @@ export class RaftDriver<R> {
     const early = rd.sendBeforePersist;
     crash("before-send-early");
     // A leader's Appends go out before its own write (thesis §10.2.1): the
-    // followers write their logs while we write ours. Their acks are stepped
-    // only after this synchronous persist returns.
+    // followers write their logs while we write ours.
     if (early > 0) {
       transport.send(rd.messages.slice(0, early));
       trace?.("sent-early", rd);
@@ -177,7 +185,7 @@ export class RaftDriver<R> {
     crash("after-send-early");
     const applied: R[] = [];
     try {
-      storage.atomically(this.needsSync(rd), () => {
+      storage.atomically(durable, () => {
         storage.save(rd);
         trace?.("saved", rd);
         this.opts.housekeeping?.();
@@ -190,17 +198,24 @@ export class RaftDriver<R> {
         trace?.("applied", rd);
         crash("after-apply");
       });
-      trace?.("durable", rd);
+      if (durable) trace?.("durable", rd);
     } catch (err) {
       sm.rolledBack();
       throw err;
     }
     if (rd.hardState) [this.durableTerm, this.durableVote] = [rd.hardState.term, rd.hardState.vote];
     sm.published(applied);
+    return applied;
+  }
+
+  /** The second half, once the Ready is durable: the remaining sends, then advance(). */
+  private complete(rd: Ready, applied: R[]): Processed<R> {
+    const crash = this.opts.crashPoint ?? noCrash;
     crash("before-send");
+    const early = rd.sendBeforePersist;
     const rest = early > 0 ? rd.messages.slice(early) : rd.messages;
-    if (rest.length > 0) transport.send(rest);
-    trace?.("done", rd);
+    if (rest.length > 0) this.opts.transport.send(rest);
+    this.opts.trace?.("done", rd);
     crash("before-advance");
     this.node.advance(rd);
     if (rd.snapshot) this.applied = this.snapshotIndex = rd.snapshot.index;
@@ -249,42 +264,13 @@ export class RaftDriver<R> {
   }
 
   /**
-   * process() up to its durability point, with the unit committed unsynced
-   * and a sync started after it; the rest (messages, advance, `after`) in
-   * finishIfDurable(). What is applied here was committed before this Ready,
-   * so publishing it now promises nothing this Ready writes.
+   * write() with the unit committed unsynced, then a sync started after it;
+   * complete() and `after` wait for finishIfDurable(). What write() applies
+   * here was committed before this Ready, so publishing it now promises
+   * nothing this Ready writes.
    */
   private writeDeferred(rd: Ready, after?: (p: Processed<R>) => void): void {
-    const { storage, transport, stateMachine: sm } = this.opts;
-    const crash = this.opts.crashPoint ?? noCrash;
-    const trace = this.opts.trace;
-    trace?.("ready", rd);
-    const early = rd.sendBeforePersist;
-    crash("before-send-early");
-    if (early > 0) {
-      transport.send(rd.messages.slice(0, early));
-      trace?.("sent-early", rd);
-    }
-    crash("after-send-early");
-    const applied: R[] = [];
-    try {
-      storage.atomically(false, () => {
-        storage.save(rd);
-        trace?.("saved", rd);
-        this.opts.housekeeping?.();
-        crash("after-persist");
-        for (const e of rd.committedEntries) {
-          const r = sm.apply(e);
-          if (r !== undefined) applied.push(r);
-        }
-        trace?.("applied", rd);
-        crash("after-apply");
-      });
-    } catch (err) {
-      sm.rolledBack();
-      throw err;
-    }
-    sm.published(applied);
+    const applied = this.write(rd, false);
     const last = rd.entries[rd.entries.length - 1]!;
     const ticket = ++this.syncsStarted;
     this.waiting = { rd, applied, last: last.index, term: last.term, ticket, after };
@@ -303,18 +289,8 @@ export class RaftDriver<R> {
     else if (this.node.durableOnFollowers(w.last, w.term)) this.deferredFinished.followers++;
     else return false;
     this.waiting = undefined;
-    const { rd, applied } = w;
-    const crash = this.opts.crashPoint ?? noCrash;
-    this.opts.trace?.("durable", rd);
-    crash("before-send");
-    const rest = rd.sendBeforePersist > 0 ? rd.messages.slice(rd.sendBeforePersist) : rd.messages;
-    if (rest.length > 0) this.opts.transport.send(rest);
-    this.opts.trace?.("done", rd);
-    crash("before-advance");
-    this.node.advance(rd);
-    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
-    if (lastApplied && lastApplied.index > this.applied) this.applied = lastApplied.index;
-    w.after?.({ ready: rd, applied });
+    this.opts.trace?.("durable", w.rd);
+    w.after?.(this.complete(w.rd, w.applied));
     return true;
   }
 
