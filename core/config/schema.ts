@@ -71,7 +71,7 @@ export const KEY_KINDS = {
     node_gc_threshold: "duration",
     tombstone_ttl: "duration",
   },
-  raft: { sync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size", stream: "bool" },
+  raft: { sync: "enum", leader_fsync: "enum", snapshot_threshold: "int", join: "bool", max_message_bytes: "size", stream: "bool" },
   agent: { leaders: "list", heartbeat: "duration" },
   http: {
     max_body_bytes: "size", max_event_streams: "int", rate_limit_per_token: "int", rate_limit_per_address: "int", rate_limit_burst: "int",
@@ -138,6 +138,7 @@ export const DEFAULTS = {
   maxBlockingPerAddress: 256,
   agentHeartbeatMs: 2000,
   raftSync: "full" as "full" | "normal",
+  raftLeaderFsync: "parallel" as "parallel" | "inline",
   snapshotThreshold: 8192,
   raftJoin: false,
   maxMessageBytes: 64 * 1024 * 1024,
@@ -387,6 +388,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
   const raft = z
     .strictObject({
       sync: z.enum(["full", "normal"]).default(DEFAULTS.raftSync),
+      leader_fsync: z.enum(["parallel", "inline"]).default(DEFAULTS.raftLeaderFsync),
       snapshot_threshold: intIn(16, 10_000_000).default(DEFAULTS.snapshotThreshold),
       join: z.boolean().default(DEFAULTS.raftJoin),
       max_message_bytes: sizeBytes().default(DEFAULTS.maxMessageBytes),
@@ -395,6 +397,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
     .transform(
       (v): RaftConfig => ({
         sync: v.sync,
+        leaderFsync: v.leader_fsync,
         snapshotThreshold: v.snapshot_threshold,
         join: v.join,
         maxMessageBytes: v.max_message_bytes,

@@ -97,6 +97,15 @@ export interface RaftConfig {
    * loss may lose the newest entries a node acknowledged).
    */
   sync: "full" | "normal";
+  /**
+   * With sync "full", how a leader makes its new log entries durable.
+   * "parallel": its commit is written unsynced and fdatasynced on the thread
+   * pool while it steps its followers' acks; an entry counts as persisted
+   * once that sync returned or a majority of followers acked it, whichever is
+   * first (docs/raft.md, "A leader's own fsync"). "inline": fsynced inside
+   * the commit, on the event loop, as followers do.
+   */
+  leaderFsync: "parallel" | "inline";
   /** Take a snapshot and compact the log once this many entries follow the last snapshot. */
   snapshotThreshold: number;
   /** Start without bootstrapping: wait to be added to an existing cluster (`corral operator raft add-peer`). */

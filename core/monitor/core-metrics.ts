@@ -18,6 +18,7 @@ export interface RaftMetricsSource {
   onApplyLatency(fn: (seconds: number) => void): () => void;
   /** Log writes committed with an fsync so far (see SqliteRaftStorage.fsyncs). */
   fsyncCount?(): number;
+  leaderWritesDurable?(): { sync: number; followers: number };
 }
 
 export interface MetricsSources {
@@ -112,6 +113,23 @@ function registerRaftMetrics(registry: Registry, raft: RaftMetricsSource): void 
         const now = fsyncCount();
         if (now > seen) this.inc(now - seen);
         seen = now;
+      },
+    });
+  }
+  const durable = raft.leaderWritesDurable?.bind(raft);
+  if (durable) {
+    const seen = { sync: 0, followers: 0 };
+    new Counter({
+      name: "corral_raft_leader_writes_durable_total",
+      help: "A leader's log writes synced off the event loop (raft.leader_fsync = \"parallel\"), by what made them durable on a majority first: by=\"sync\" its own fsync, by=\"followers\" its followers' acks before it",
+      labelNames: ["by"],
+      registers: [registry],
+      collect() {
+        const now = durable();
+        for (const by of ["sync", "followers"] as const) {
+          if (now[by] > seen[by]) this.inc({ by }, now[by] - seen[by]);
+          seen[by] = now[by];
+        }
       },
     });
   }

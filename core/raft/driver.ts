@@ -18,6 +18,14 @@
 //   send the rest of the messages (they may promise what was just persisted)
 //   crash point "before-advance"
 //   node.advance(ready)
+//
+// A leader's Ready of new entries may instead be written unsynced and made
+// durable off the event loop (`deferredSync`): the Ready stays outstanding,
+// its remaining messages and advance() wait, until either its own sync
+// completed or its followers alone (a majority without it) acknowledged the
+// entries — whichever comes first. Meanwhile the node steps acks and takes
+// proposals; the next Ready waits. See "A leader's own fsync" in
+// docs/raft.md for why that is safe and what it buys.
 import type { RaftNode } from "./node.ts";
 import type { RaftStorage } from "./storage.ts";
 import type { CompactResult, Entry, Message, Ready, Snapshot } from "./types.ts";
@@ -52,6 +60,16 @@ export interface DriverStateMachine<R> {
   snapshotData(): string;
 }
 
+/**
+ * Makes durable, off the caller's thread, every write the storage committed
+ * before start() was called; calls done once it is (with an error when it
+ * could not be: the node must stop). The SQLite storage fdatasyncs its WAL
+ * file on the thread pool.
+ */
+export interface DeferredSync {
+  start(done: (err?: Error) => void): void;
+}
+
 export interface RaftDriverOptions<R> {
   node: RaftNode;
   storage: RaftStorage;
@@ -69,6 +87,26 @@ export interface RaftDriverOptions<R> {
    * core/cluster/raft/commit-trace.ts); undefined in normal running.
    */
   trace?: (stage: "ready" | "sent-early" | "saved" | "applied" | "durable" | "done", rd: Ready) => void;
+  /**
+   * When set, a leader's Readies of new entries are committed unsynced and
+   * made durable through this (see the top of this file); `wake` is then
+   * called from the sync's completion, and the owner must call drain() (which
+   * finishes the waiting Ready, or throws the sync's error). Unset: every
+   * Ready is synced in place.
+   */
+  deferredSync?: { sync: DeferredSync; wake: () => void };
+}
+
+/** A leader's Ready written but not yet known durable on a majority. */
+interface Waiting<R> {
+  rd: Ready;
+  applied: R[];
+  /** Last new entry: durable on the followers' majority once they ack it in this term. */
+  last: number;
+  term: number;
+  /** The sync started after the write: it covers it. */
+  ticket: number;
+  after?: (p: Processed<R>) => void;
 }
 
 /** What one processed Ready produced, for the shell: proposers to answer, reads to serve, role changes. */
@@ -86,6 +124,14 @@ export class RaftDriver<R> {
   /** Applied and snapshot index, tracked here: node.status() is too costly to call after every Ready. */
   private applied: number;
   private snapshotIndex: number;
+  /** The leader's Ready awaiting durability (deferredSync), if any: no other Ready is taken meanwhile. */
+  private waiting: Waiting<R> | undefined;
+  /** Deferred syncs started, and the highest completed (tickets are numbered in start order). */
+  private syncsStarted = 0;
+  private syncedUpTo = 0;
+  private syncError: Error | undefined;
+  /** Deferred Readies finished by their own sync, and by the followers' acks before it (corral_raft_leader_writes_durable_total). */
+  readonly deferredFinished = { sync: 0, followers: 0 };
 
   constructor(private readonly opts: RaftDriverOptions<R>) {
     this.node = opts.node;
@@ -100,14 +146,30 @@ export class RaftDriver<R> {
    * then stop, its Ready cannot be advanced.
    */
   drain(after?: (p: Processed<R>) => void, stop?: () => boolean): void {
+    if (this.syncError) throw this.syncError;
+    if (stop?.()) return;
+    if (this.waiting && !this.finishIfDurable()) return;
     while (!stop?.() && this.node.hasReady()) {
-      const p = this.process(this.node.ready());
-      after?.(p);
+      const rd = this.node.ready();
+      if (this.defers(rd)) {
+        this.writeDeferred(rd, after);
+        return;
+      }
+      after?.(this.process(rd));
     }
   }
 
   /** One Ready, in the order at the top of this file. */
   process(rd: Ready): Processed<R> {
+    return this.complete(rd, this.write(rd, this.needsSync(rd)));
+  }
+
+  /**
+   * The first half of a Ready: the early sends, then one atomic unit (save,
+   * restore, apply), fsynced when `durable`; then what it applied is
+   * published. Anything thrown leaves the unit rolled back and propagates.
+   */
+  private write(rd: Ready, durable: boolean): R[] {
     const { storage, transport, stateMachine: sm } = this.opts;
     const crash = this.opts.crashPoint ?? noCrash;
     const trace = this.opts.trace;
@@ -115,8 +177,7 @@ export class RaftDriver<R> {
     const early = rd.sendBeforePersist;
     crash("before-send-early");
     // A leader's Appends go out before its own write (thesis §10.2.1): the
-    // followers write their logs while we write ours. Their acks are stepped
-    // only after this synchronous persist returns.
+    // followers write their logs while we write ours.
     if (early > 0) {
       transport.send(rd.messages.slice(0, early));
       trace?.("sent-early", rd);
@@ -124,7 +185,7 @@ export class RaftDriver<R> {
     crash("after-send-early");
     const applied: R[] = [];
     try {
-      storage.atomically(this.needsSync(rd), () => {
+      storage.atomically(durable, () => {
         storage.save(rd);
         trace?.("saved", rd);
         this.opts.housekeeping?.();
@@ -137,17 +198,24 @@ export class RaftDriver<R> {
         trace?.("applied", rd);
         crash("after-apply");
       });
-      trace?.("durable", rd);
+      if (durable) trace?.("durable", rd);
     } catch (err) {
       sm.rolledBack();
       throw err;
     }
     if (rd.hardState) [this.durableTerm, this.durableVote] = [rd.hardState.term, rd.hardState.vote];
     sm.published(applied);
+    return applied;
+  }
+
+  /** The second half, once the Ready is durable: the remaining sends, then advance(). */
+  private complete(rd: Ready, applied: R[]): Processed<R> {
+    const crash = this.opts.crashPoint ?? noCrash;
     crash("before-send");
+    const early = rd.sendBeforePersist;
     const rest = early > 0 ? rd.messages.slice(early) : rd.messages;
-    if (rest.length > 0) transport.send(rest);
-    trace?.("done", rd);
+    if (rest.length > 0) this.opts.transport.send(rest);
+    this.opts.trace?.("done", rd);
     crash("before-advance");
     this.node.advance(rd);
     if (rd.snapshot) this.applied = this.snapshotIndex = rd.snapshot.index;
@@ -174,6 +242,56 @@ export class RaftDriver<R> {
     });
     if (r.ok) this.snapshotIndex = r.snapshot.index;
     return r;
+  }
+
+  /**
+   * Which Readies may be made durable off the event loop: a leader's new
+   * entries in its current term, nothing else that must be on disk before a
+   * message leaves (no snapshot, term or vote; no voter change, kept simple),
+   * and nothing applied in it that this very Ready writes (a single voter
+   * commits on append: those entries wait for the next Ready, after the sync).
+   */
+  private defers(rd: Ready): boolean {
+    if (!this.opts.deferredSync || rd.entries.length === 0 || rd.snapshot || rd.voters) return false;
+    if (this.node.brief().role !== "leader") return false;
+    const hs = rd.hardState;
+    if (hs && (hs.term !== this.durableTerm || hs.vote !== this.durableVote)) return false;
+    const first = rd.entries[0]!.index;
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted && lastCommitted.index >= first) return false;
+    for (const e of rd.entries) if (e.type === "conf") return false;
+    return true;
+  }
+
+  /**
+   * write() with the unit committed unsynced, then a sync started after it;
+   * complete() and `after` wait for finishIfDurable(). What write() applies
+   * here was committed before this Ready, so publishing it now promises
+   * nothing this Ready writes.
+   */
+  private writeDeferred(rd: Ready, after?: (p: Processed<R>) => void): void {
+    const applied = this.write(rd, false);
+    const last = rd.entries[rd.entries.length - 1]!;
+    const ticket = ++this.syncsStarted;
+    this.waiting = { rd, applied, last: last.index, term: last.term, ticket, after };
+    const { sync, wake } = this.opts.deferredSync!;
+    sync.start((err) => {
+      if (err) this.syncError ??= err;
+      else if (ticket > this.syncedUpTo) this.syncedUpTo = ticket;
+      wake();
+    });
+  }
+
+  /** Finish the waiting Ready once its own sync completed or its followers alone hold it. */
+  private finishIfDurable(): boolean {
+    const w = this.waiting!;
+    if (this.syncedUpTo >= w.ticket) this.deferredFinished.sync++;
+    else if (this.node.durableOnFollowers(w.last, w.term)) this.deferredFinished.followers++;
+    else return false;
+    this.waiting = undefined;
+    this.opts.trace?.("durable", w.rd);
+    w.after?.(this.complete(w.rd, w.applied));
+    return true;
   }
 
   /**

@@ -5,6 +5,6 @@ export { RaftNode } from "./node.ts";
 export { RAFT_DEFAULTS, type RaftConfig } from "./config.ts";
 export { MemoryStorage } from "./memory-storage.ts";
 export type { RaftStorage, Persist } from "./storage.ts";
-export { RaftDriver, CRASH_POINTS, type CrashPoint, type DriverStateMachine, type DriverTransport, type Processed, type RaftDriverOptions } from "./driver.ts";
+export { RaftDriver, CRASH_POINTS, type CrashPoint, type DeferredSync, type DriverStateMachine, type DriverTransport, type Processed, type RaftDriverOptions } from "./driver.ts";
 export { decodeConf, type ConfEntryData } from "./membership.ts";
 export type * from "./types.ts";

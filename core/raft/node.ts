@@ -14,6 +14,7 @@ import { applyChange, encodeConf } from "./membership.ts";
 import { Raft } from "./raft.ts";
 import { appendEntries, sendAppend, sendTimeoutNow } from "./replication.ts";
 import { hup } from "./election.ts";
+import { quorumMatchIndex } from "./quorum.ts";
 import { MESSAGE_TYPES } from "./types.ts";
 import type {
   BriefStatus,
@@ -282,6 +283,22 @@ export class RaftNode {
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastApplied) log.appliedTo(lastApplied.index);
     this.outstanding = undefined;
+  }
+
+  /**
+   * Whether this leader's followers alone, a majority of the voters without
+   * it, acknowledged having persisted its log up to `index` in the current
+   * term (a follower acks an Append only after its own fsync). Such entries
+   * are durable on a majority whether or not this node's own write of them
+   * is, so a driver whose own fsync is still running may treat them as
+   * persisted (thesis §10.2.1: the leader's write is not needed for a
+   * commit). `term` is the term the caller saw the entries in: a leader
+   * that changed term since then answers false.
+   */
+  durableOnFollowers(index: number, term: number): boolean {
+    const r = this.r;
+    if (r.role !== "leader" || r.term !== term) return false;
+    return quorumMatchIndex(r.voters, (id) => (id === r.id ? 0 : (r.progress.get(id)?.match ?? 0))) >= index;
   }
 
   /**

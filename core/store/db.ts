@@ -25,6 +25,8 @@ export interface Store {
    * earlier WAL frames durable. With sync "normal" this does nothing.
    */
   fsyncCommits(on: boolean): void;
+  /** raft.sync as opened: "full" fsyncs what Raft needs durable, "normal" leaves flushing to checkpoints. */
+  readonly sync: "full" | "normal";
   close(): void;
 }
 
@@ -79,6 +81,7 @@ export function storeOverClient(client: SqlClient, path: string, runtime: Runtim
     client,
     runtime,
     path,
+    sync: opts.sync === "full" ? "full" : "normal",
     transaction: <T>(fn: () => T) => client.transaction(fn).immediate(),
     fsyncCommits: (on: boolean) => {
       if (opts.sync !== "full" || on === fsyncing) return;

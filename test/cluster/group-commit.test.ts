@@ -45,3 +45,12 @@ test("a lone write costs the leader an fsync; 64 concurrent writes share a few",
     expect(s).toBeLessThan(32);
   }
 }, 60_000);
+
+test("the leader's writes are synced off its event loop (raft.leader_fsync = parallel): /metrics says what made each durable first", async () => {
+  const url = c.nodes[leader]!.url;
+  for (let i = 0; i < 5; i++) expect((await getJson(`${url}/v1/kv/gc/durable-${i}`, { method: "PUT", body: "x" })).status).toBe(200);
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const by = (k: string) => Number(new RegExp(`^corral_raft_leader_writes_durable_total\\{by="${k}"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  console.log(`leader writes made durable first by its own sync: ${by("sync")}, by its followers' acks: ${by("followers")}`);
+  expect(by("sync") + by("followers")).toBeGreaterThanOrEqual(5);
+}, 30_000);

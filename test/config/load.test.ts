@@ -57,7 +57,7 @@ describe("defaults", () => {
         sessionTtlMinMs: 10_000, jobTrackedVersions: 10, maxHeartbeatsPerSecond: 1000,
         gc: { intervalMs: 300_000, jobThresholdMs: 14_400_000, evalThresholdMs: 3_600_000, deploymentThresholdMs: 3_600_000, nodeThresholdMs: 86_400_000, tombstoneTtlMs: 900_000 },
       },
-      raft: { sync: "full", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024, stream: true },
+      raft: { sync: "full", leaderFsync: "parallel", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024, stream: true },
       agent: { leaders: [], heartbeatMs: 2000 },
       http: { maxBodyBytes: 1048576, maxEventStreams: 64, rateLimitPerToken: 0, rateLimitPerAddress: 0, rateLimitBurst: 100,
         maxStreamsPerToken: 8, maxStreamsPerAddress: 32, maxBlockingPerToken: 64, maxBlockingPerAddress: 256,

@@ -97,7 +97,8 @@ export async function jepsenRun(opts: RunOptions): Promise<RunReport> {
   const keys = opts.keys ?? 6;
   const opTimeoutMs = opts.opTimeoutMs ?? 8000;
   const rng = mulberry32(opts.seed ?? Date.now());
-  const c = new TestCluster({ size: 3, electionTimeoutMs: opts.electionMs ?? 500, heartbeatMs: opts.heartbeatMs ?? 50, snapshotThreshold: opts.snapshotThreshold ?? 64 });
+  // raft.sync = "full", as shipped: the leader then syncs its entries off the event loop (raft.leader_fsync = "parallel").
+  const c = new TestCluster({ size: 3, sync: "full", electionTimeoutMs: opts.electionMs ?? 500, heartbeatMs: opts.heartbeatMs ?? 50, snapshotThreshold: opts.snapshotThreshold ?? 64 });
   const paused = new Set<number>();
   try {
     await c.start();

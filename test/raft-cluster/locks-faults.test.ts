@@ -198,7 +198,7 @@ export function overlaps(holds: Hold[]): [Hold, Hold][] {
 
 describe("locks under faults", () => {
   test("never two holders at once; fenced writes under the lock are linearizable", async () => {
-    c = new TestCluster({ size: 3, electionTimeoutMs: 500, heartbeatMs: 50, snapshotThreshold: 500, env: { CORRAL_LEADER_SESSION_TTL_MIN: "500ms" } });
+    c = new TestCluster({ size: 3, sync: "full", electionTimeoutMs: 500, heartbeatMs: 50, snapshotThreshold: 500, env: { CORRAL_LEADER_SESSION_TTL_MIN: "500ms" } });
     await c.start();
     await c.waitLeader();
     const holds: Hold[] = [];

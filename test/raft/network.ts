@@ -4,7 +4,7 @@
 // MemoryStorage that survives crash()/restart(), and a trivial application
 // that records what it applied. Each node's Ready loop is the real driver
 // (core/raft/driver.ts), the one every corral node runs.
-import { MemoryStorage, RaftDriver, RaftNode, type DriverStateMachine, type Entry, type Message, type MessageType, type RaftConfig, type ReadState, type Snapshot } from "../../core/raft/index.ts";
+import { MemoryStorage, RaftDriver, RaftNode, type DriverStateMachine, type Entry, type Message, type MessageType, type PersistedState, type RaftConfig, type ReadState, type Snapshot } from "../../core/raft/index.ts";
 import { mulberry32 } from "../sim/prng.ts";
 
 export interface TestApp {
@@ -12,6 +12,39 @@ export interface TestApp {
   applied: string[];
   appliedIndex: number;
   snapshots: Snapshot[];
+}
+
+/**
+ * A MemoryStorage that also keeps what a power loss would leave: its state
+ * after each durable unit, or as of a deferred sync's start once that sync
+ * completed (Network's `deferredSync` option).
+ */
+export class DiskStorage extends MemoryStorage {
+  durable: PersistedState | undefined;
+
+  override atomically<T>(durable: boolean, fn: () => T): T {
+    const out = super.atomically(durable, fn);
+    if (durable) this.durable = this.load();
+    return out;
+  }
+
+  /** What the disk holds after a power loss: the last durable state. */
+  static afterPowerLoss(from: DiskStorage): DiskStorage {
+    const s = new DiskStorage();
+    const img = from.durable;
+    if (img) s.save({ snapshot: img.snapshot, entries: img.entries, hardState: img.hardState });
+    s.durable = img;
+    return s;
+  }
+}
+
+export interface NetworkOptions {
+  /**
+   * Leaders make their new entries durable through a deferred sync
+   * (RaftDriver's deferredSync) that completes only when the test calls
+   * completeSyncs(): until then their own copy is lost by powerLoss().
+   */
+  deferredSync?: boolean;
 }
 
 export class Network {
@@ -26,17 +59,20 @@ export class Network {
   private cutLinks = new Set<string>();
   private ignored = new Set<MessageType>();
   private seed = 1;
+  /** Deferred syncs started and not completed, per node: what the disk will hold, and whom to tell. */
+  private syncs = new Map<string, { image: PersistedState | undefined; done: (err?: Error) => void }[]>();
 
   constructor(
     ids: string[],
     readonly opts: Partial<RaftConfig> = {},
+    readonly netOpts: NetworkOptions = {},
   ) {
     for (const id of ids) this.start(id, ids);
   }
 
   /** Start a node: bootstrapping with `peers`, joining with [], or restarting from storage. */
   start(id: string, peers: string[] = []): RaftNode {
-    const storage = this.storages.get(id) ?? new MemoryStorage();
+    const storage = this.storages.get(id) ?? new DiskStorage();
     this.storages.set(id, storage);
     const restore = storage.load();
     const node = new RaftNode({
@@ -56,7 +92,12 @@ export class Network {
       snapshots: [],
     };
     this.apps.set(id, app);
-    this.drivers.set(id, new RaftDriver({ node, storage, transport: { send: (msgs) => this.queue.push(...msgs) }, stateMachine: testStateMachine(app) }));
+    const pending: { image: PersistedState | undefined; done: (err?: Error) => void }[] = [];
+    this.syncs.set(id, pending);
+    const deferredSync = this.netOpts.deferredSync
+      ? { sync: { start: (done: (err?: Error) => void) => void pending.push({ image: storage.load(), done }) }, wake: () => this.drain(id) }
+      : undefined;
+    this.drivers.set(id, new RaftDriver({ node, storage, transport: { send: (msgs) => this.queue.push(...msgs) }, stateMachine: testStateMachine(app), deferredSync }));
     this.readStates.set(id, []);
     this.drain(id);
     return node;
@@ -65,6 +106,29 @@ export class Network {
   crash(id: string): void {
     this.nodes.delete(id);
     this.drivers.delete(id);
+    this.syncs.delete(id);
+  }
+
+  /** Crash `id` and keep only what its disk made durable (syncs not completed are lost). */
+  powerLoss(id: string): void {
+    this.crash(id);
+    const disk = this.storages.get(id);
+    if (disk instanceof DiskStorage) this.storages.set(id, DiskStorage.afterPowerLoss(disk));
+  }
+
+  /** Complete `id`'s deferred syncs started so far, in order (with `err`: they failed). */
+  completeSyncs(id: string, err?: Error): void {
+    const pending = this.syncs.get(id) ?? [];
+    const disk = this.storages.get(id);
+    for (const s of pending.splice(0)) {
+      if (!err && disk instanceof DiskStorage) disk.durable = s.image;
+      s.done(err);
+    }
+  }
+
+  /** Deferred syncs started by `id` and not yet completed. */
+  syncsPending(id: string): number {
+    return this.syncs.get(id)?.length ?? 0;
   }
 
   restart(id: string): RaftNode {

@@ -26,6 +26,8 @@ export interface SimNodeHooks {
   /** Before a Ready's entries are saved (the checker's Log Matching view). */
   onPersist(node: SimNode, entries: Entry[], prevTerm: number | undefined, commit: number): void;
   crashPoint(node: SimNode, at: CrashPoint): void;
+  /** A deferred sync started (Swarm.syncDelay > 0): call done when it completes, in this life only. */
+  startSync(node: SimNode, done: (err?: Error) => void): void;
   /** Deliberately broken core/raft variants (the simulator's self-test). */
   unsafe?: RaftConfig["unsafe"];
 }
@@ -97,6 +99,8 @@ export class SimNode {
       stateMachine: app,
       crashPoint: (at) => hooks.crashPoint(self, at),
       housekeeping: () => storage.trim(TRIM_ROWS_PER_READY),
+      // The simulator's "synced" event drains the node after calling done: nothing to wake here.
+      deferredSync: this.swarm.syncDelay > 0 ? { sync: { start: (done) => hooks.startSync(self, done) }, wake: () => {} } : undefined,
     });
   }
 

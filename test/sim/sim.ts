@@ -29,7 +29,8 @@ type SimEvent =
   | { time: number; seq: number; kind: "restart"; node: string; incarnation: number }
   | { time: number; seq: number; kind: "client"; proc: number }
   | { time: number; seq: number; kind: "fault"; fault: string }
-  | { time: number; seq: number; kind: "probe" };
+  | { time: number; seq: number; kind: "probe" }
+  | { time: number; seq: number; kind: "synced"; node: string; incarnation: number; done: (err?: Error) => void };
 
 type NewEvent = SimEvent extends infer E ? (E extends SimEvent ? Omit<E, "seq"> : never) : never;
 
@@ -85,6 +86,8 @@ export class Simulation {
   ) {
     this.rng = mulberry32(seed);
     const crashRng = this.rng.fork();
+    // Its own stream, so that seeds without deferred syncs draw exactly as before.
+    const syncRng = mulberry32(seed ^ 0x5eed5);
     this.nodeHooks = {
       unsafe,
       transport: { send: (msgs) => this.send(msgs) },
@@ -94,6 +97,9 @@ export class Simulation {
         if (!dies) return;
         this.driverCrashes[at] = (this.driverCrashes[at] ?? 0) + 1;
         throw new SimCrash(at);
+      },
+      startSync: (node, done) => {
+        this.schedule({ time: this.now + syncRng.int(0, this.swarm.syncDelay), kind: "synced", node: node.id, incarnation: node.incarnation, done });
       },
     };
     this.swarm = { ...pickSwarm(this.rng.fork()), ...override };
@@ -254,6 +260,13 @@ export class Simulation {
         return this.faults.fire(ev.fault);
       case "probe":
         return this.probeLiveness();
+      case "synced": {
+        // A crash loses the sync with the process (the database keeps the unsynced commit: a process crash, not a power loss).
+        const node = this.nodes.get(ev.node)!;
+        if (node.incarnation !== ev.incarnation || !node.raft) return;
+        this.withReady(node, () => ev.done());
+        return;
+      }
     }
   }
 

@@ -53,6 +53,12 @@ export interface Swarm {
   readRatio: number;
   casRatio: number;
   keys: number;
+  /**
+   * Leaders make their new entries durable through a deferred sync (the
+   * driver's deferredSync, as real nodes with raft.leader_fsync = "parallel"),
+   * each completing 0..syncDelay units after it started; 0: synced in place.
+   */
+  syncDelay: number;
   /** Length of the faulty phase. */
   phase1Ticks: number;
   /** Bound for the healed cluster to elect a leader and commit (liveness). */
@@ -93,6 +99,8 @@ export function pickSwarm(rng: Rng): Swarm {
     // Drawn last, so the other draws of a seed are the same as before streams existed.
     streams: rng.next() < 0.5,
     streamBreakRate: rng.pick([0.001, 0.01, 0.05]),
+    // Drawn after those, so that a seed's other draws are as before it existed.
+    syncDelay: rng.pick([0, 0, 1, 5, 20]),
   };
 }
 
@@ -107,6 +115,7 @@ export function describeSwarm(s: Swarm): string {
     on("drop", s.dropRate),
     on("dup", s.dupRate),
     s.streams ? `streams(break=${s.streamBreakRate})` : "",
+    on("deferred-sync", s.syncDelay),
     on("partition", s.partitionEvery),
     on("crash", s.crashEvery),
     on("conf", s.confChangeEvery),

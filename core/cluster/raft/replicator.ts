@@ -104,6 +104,10 @@ export class RaftReplicator implements Replicator {
       applied: restore ? opts.fsm.appliedIndex() : undefined,
       logger: opts.log,
     });
+    // The leader's own fsync on the thread pool (raft.sync = "full"): its
+    // completion, or its followers' acks stepped meanwhile, finishes the
+    // waiting Ready in the next drain() (docs/raft.md, "A leader's own fsync").
+    const deferred = opts.storage.deferredSync();
     this.driver = new RaftDriver({
       node: this.node,
       storage: opts.storage,
@@ -111,6 +115,7 @@ export class RaftReplicator implements Replicator {
       stateMachine: new FsmStateMachine(opts.store, opts.fsm),
       housekeeping: () => opts.storage.trim(TRIM_ROWS_PER_READY),
       trace: commitTrace && ((stage, rd) => commitTrace!.stage(stage, rd)),
+      deferredSync: deferred && { sync: deferred, wake: () => this.drain() },
     });
   }
 
@@ -291,6 +296,11 @@ export class RaftReplicator implements Replicator {
   /** Durable (fsynced, with raft.sync = "full") Ready units so far: corral_raft_fsyncs_total. */
   fsyncCount(): number {
     return this.opts.storage.fsyncs;
+  }
+
+  /** The leader's writes synced off the event loop (raft.leader_fsync = "parallel"), by what made them durable first. */
+  leaderWritesDurable(): { sync: number; followers: number } {
+    return this.driver.deferredFinished;
   }
 
   /** Graceful stop: hand leadership to the most up-to-date follower first. */

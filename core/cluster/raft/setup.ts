@@ -31,7 +31,7 @@ export function createRaft(opts: { config: Config; selfAddress: string; key: Nod
     join: dev ? false : config.raft.join,
     store,
     fsm,
-    storage: new SqliteRaftStorage(store),
+    storage: new SqliteRaftStorage(store, { leaderFsync: config.raft.leaderFsync }),
     transport: peerTransport(opts, peer),
     forwarder: leaderProposer({ key, peer, timeoutMs: 15_000 }),
     log,

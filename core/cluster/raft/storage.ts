@@ -6,8 +6,9 @@
 // transaction, so a crash leaves either all of it or none.
 import { asc, eq, gt } from "drizzle-orm";
 import { setMeta, type Store } from "../../store/db.ts";
+import { walSync } from "../../store/wal-sync.ts";
 import { log, meta, raftSnapshot } from "../../store/schema.ts";
-import type { Entry, EntryType, HardState, Persist, PersistedState, RaftStorage, Snapshot } from "../../raft/index.ts";
+import type { DeferredSync, Entry, EntryType, HardState, Persist, PersistedState, RaftStorage, Snapshot } from "../../raft/index.ts";
 
 const HARD_STATE_KEY = "raft_hard_state";
 
@@ -45,7 +46,10 @@ export class SqliteRaftStorage implements RaftStorage {
    */
   fsyncs = 0;
 
-  constructor(private store: Store) {}
+  constructor(
+    private store: Store,
+    private readonly opts: { leaderFsync?: "parallel" | "inline" } = {},
+  ) {}
 
   load(): PersistedState | undefined {
     const db = this.store.db;
@@ -97,6 +101,25 @@ export class SqliteRaftStorage implements RaftStorage {
     this.trimPending = true;
     this.knownSnapshotIndex = s.index;
     if (this.knownLastIndex !== undefined && this.knownLastIndex < s.index) this.knownLastIndex = s.index;
+  }
+
+  /**
+   * The leader's deferred sync (RaftDriver's deferredSync): the WAL's
+   * fdatasync on the thread pool, so the event loop steps the followers'
+   * acks meanwhile. Only with raft.sync = "full" on a database file (with
+   * "normal" nothing is synced per write anyway), with raft.leader_fsync =
+   * "parallel" (the default of the config; a storage built without options,
+   * as tests and tools do, syncs in place).
+   */
+  deferredSync(): DeferredSync | undefined {
+    if (this.opts.leaderFsync !== "parallel" || this.store.sync !== "full" || this.store.path === ":memory:") return undefined;
+    const path = this.store.path;
+    return {
+      start: (done) => {
+        this.fsyncs++;
+        walSync(path, done);
+      },
+    };
   }
 
   /** One IMMEDIATE transaction; fsynced only when `durable` (with raft.sync = "full"). */
