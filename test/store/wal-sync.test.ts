@@ -53,6 +53,23 @@ test("an unsynced commit, then the sync: it completes, is counted as an fsync, a
   }
 });
 
+test("one sync in flight at a time: starts made meanwhile share the next one, begun after it returns", async () => {
+  const store = await openStore(join(dir, "coalesce.db"), { sync: "full" });
+  try {
+    const storage = new SqliteRaftStorage(store, { leaderFsync: "parallel" });
+    const sync = storage.deferredSync()!;
+    storage.atomically(false, () => storage.save({ entries: [{ index: 1, term: 1, type: "normal", data: "x" }], hardState: { term: 1, vote: "a", commit: 0 } }));
+    const before = storage.fsyncs;
+    const order: number[] = [];
+    const all = [1, 2, 3, 4].map((i) => synced((done) => sync.start((err) => (order.push(i), done(err)))));
+    expect(await Promise.all(all)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(order).toEqual([1, 2, 3, 4]);
+    expect(storage.fsyncs - before).toBe(2); // the first, then one for the three that came while it ran
+  } finally {
+    store.close();
+  }
+});
+
 test("a WAL that cannot be opened is an error, not a silent success", async () => {
   const err = await synced((done) => walSync(join(dir, "no-such-db.db"), done));
   expect(err?.message).toContain("ENOENT");

@@ -114,10 +114,27 @@ export class SqliteRaftStorage implements RaftStorage {
   deferredSync(): DeferredSync | undefined {
     if (this.opts.leaderFsync !== "parallel" || this.store.sync !== "full" || this.store.path === ":memory:") return undefined;
     const path = this.store.path;
+    // One fdatasync in flight at a time: a start() meanwhile joins the next
+    // one, begun when the current returns (so it covers that caller's writes).
+    // A disk that stalls then costs one queued sync, not one per Ready that
+    // its followers' acks finished meanwhile.
+    let inFlight = false;
+    let next: ((err?: Error) => void)[] = [];
+    const run = () => {
+      inFlight = true;
+      const batch = next;
+      next = [];
+      this.fsyncs++;
+      walSync(path, (err) => {
+        inFlight = false;
+        for (const done of batch) done(err);
+        if (next.length > 0) run();
+      });
+    };
     return {
       start: (done) => {
-        this.fsyncs++;
-        walSync(path, done);
+        next.push(done);
+        if (!inFlight) run();
       },
     };
   }
