@@ -1,11 +1,13 @@
-// Garbage per proxied call on the raw-socket listener, counted in process
-// (the in-process rig of bench/invoke-alloc.ts: fake sockets, no kernel).
-// Garbage is what sets how often JavaScriptCore stops the proxy's one thread
-// for a collection — the pauses behind its p99 under load (docs/invoke.md,
-// "Performance") — and it creeps back unnoticed: a closure or an
-// Array.find predicate on the hot path allocates on every request, which no
-// functional test sees. JSC's live-object counts before and after a batch
-// too small to trigger a collection give what the batch allocated.
+// What a proxied call on the raw-socket listener costs that no functional
+// test sees, counted in process (the rig of bench/invoke-alloc.ts and
+// invoke-path.ts: fake sockets, no kernel). Both creep back unnoticed:
+// - garbage: a closure or an Array.find predicate on the hot path allocates
+//   on every request, and garbage sets how often JavaScriptCore stops the
+//   proxy's one thread for a collection (docs/invoke.md, "Performance").
+//   JSC's live-object counts before and after a batch too small to trigger
+//   a collection give what the batch allocated;
+// - clock reads: each is a native call (~40 ns, a tenth of a call's own
+//   JavaScript at five of them).
 import { describe, expect, test } from "bun:test";
 import { heapStats } from "bun:jsc";
 import { pathRig } from "../../bench/support/invoke-path-rig.ts";
@@ -24,7 +26,7 @@ async function perCall(run: (n: number) => Promise<void>): Promise<Record<string
   return out;
 }
 
-describe("garbage per proxied call (HTTP/1.1 listener)", () => {
+describe("per proxied call (HTTP/1.1 listener)", () => {
   test("no closure per call, and a bounded number of objects", async () => {
     const rig = await pathRig();
     try {
@@ -35,6 +37,19 @@ describe("garbage per proxied call (HTTP/1.1 listener)", () => {
       // Closures come as a Function and often a scope (JSLexicalEnvironment) each.
       expect(own("Function") + own("JSLexicalEnvironment")).toBeLessThan(2);
       expect(total).toBeLessThan(16);
+    } finally {
+      rig.stop();
+    }
+  }, 60_000);
+
+  test("the wall clock is read at most twice (the service's last use, the call's deadline)", async () => {
+    let reads = 0;
+    const rig = await pathRig(undefined, () => (reads++, Date.now()));
+    try {
+      await rig.run(1000); // warm up: the service's first view
+      reads = 0;
+      await rig.run(CALLS);
+      expect(reads / CALLS).toBeLessThanOrEqual(2);
     } finally {
       rig.stop();
     }
