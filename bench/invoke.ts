@@ -87,7 +87,7 @@ try {
     ratios: {
       corralOverHaproxyRps: round3(loaded.corral!.rps / loaded.haproxy!.rps),
       corralOverHaproxyCpuPerReq: round3((loaded.corral!.cpuUsPerReq ?? 0) / (loaded.haproxy!.cpuUsPerReq ?? 1)),
-      // Issue 21's second goal: p99 under load no worse than HAProxy's (GC pauses are what set corral's).
+      // Issue 21's second goal: p99 under load no worse than HAProxy's (set mostly by preemption on the shared cores, GC pauses the slowest ~0.25 %: docs/invoke.md, "Third pass").
       corralOverHaproxyP99: round3(loaded.corral!.p99Ms / loaded.haproxy!.p99Ms),
       // The runtime's own floor: what a Bun proxy with no HTTP and no policy reaches against HAProxy.
       bareRelayOverHaproxyRps: round3(loaded.bareRelay!.rps / loaded.haproxy!.rps),

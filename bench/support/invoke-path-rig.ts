@@ -25,7 +25,8 @@ export interface PathRig {
   stop(): void;
 }
 
-export async function pathRig(tree = ROOT): Promise<PathRig> {
+/** `now`: the wall clock the registry and the call loop read (tests count its reads). */
+export async function pathRig(tree = ROOT, now: () => number = Date.now): Promise<PathRig> {
   const from = <T>(path: string): Promise<T> => import(join(tree, path)) as Promise<T>;
   const { Registry } = await from<typeof import("prom-client")>("node_modules/prom-client/index.js");
   const { ScopedMetrics } = await from<typeof import("../../core/plugins/metrics.ts")>("core/plugins/metrics.ts");
@@ -49,11 +50,11 @@ export async function pathRig(tree = ROOT): Promise<PathRig> {
         return { stop() {} };
       },
     },
-    now: Date.now, rng: Math.random, log: quiet, onDropped() {},
+    now, rng: Math.random, log: quiet, onDropped() {},
   } as ConstructorParameters<typeof ServiceRegistry>[1]);
   const metrics = new InvokeMetrics(new ScopedMetrics(new Registry()), () => registry.list());
   const invoker = new Invoker({
-    cfg, registry, metrics, rng: Math.random, now: Date.now, log: quiet,
+    cfg, registry, metrics, rng: Math.random, now, log: quiet,
     authorizer: { enabled: () => false, authorizeCall: () => ({ allowed: true, reason: "" }) },
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   });

@@ -30,9 +30,9 @@ export class RetryBudget {
     this.retries = new Float64Array(this.seconds);
   }
 
-  /** Every call (not every attempt) deposits once. */
-  recordRequest(): void {
-    this.requests[this.bucket()]!++;
+  /** Every call (not every attempt) deposits once. `now`: the caller's reading of this budget's clock, when it has one. */
+  recordRequest(now = this.now()): void {
+    this.requests[this.bucket(now)]!++;
   }
 
   /** Takes one retry from the budget, or refuses (and counts the refusal). */
@@ -65,8 +65,8 @@ export class RetryBudget {
     return (requests * this.cfg.percent) / 100 + this.cfg.minPerSecond * this.seconds;
   }
 
-  private bucket(): number {
-    const sec = Math.floor(this.now() / 1000);
+  private bucket(now = this.now()): number {
+    const sec = Math.floor(now / 1000);
     const at = sec % this.seconds;
     if (this.stamp[at] !== sec) {
       this.stamp[at] = sec;

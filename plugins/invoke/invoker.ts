@@ -157,7 +157,7 @@ export class Invoker {
     if (typeof out === "string") this.d.metrics.attempt(ep, out === "timeout" ? CODE_TIMEOUT : CODE_ERROR);
     else {
       this.d.metrics.attempt(ep, codeSlot(out.status));
-      if (out.status < 500) return svc.pool.succeeded(ep, this.d.now());
+      if (out.status < 500) return svc.pool.succeeded(ep, this.d.now); // read only if the breaker needs it
     }
     if (!svc.pool.failed(ep, this.d.now())) return;
     this.d.metrics.ejected(svc, ep);
@@ -248,14 +248,16 @@ export class Call<R extends Reply> {
     this.attempt = 0;
     this.tried = null;
     this.last = undefined;
-    c.svc.budget.recordRequest();
-    this.deadline = this.inv.d.now() + c.timeoutMs;
-    this.next();
+    // One clock read for the budget's deposit, the deadline and the first pick (the same instant; the
+    // budget's clock is the registry's, the same as this one: index.ts).
+    const now = this.inv.d.now();
+    c.svc.budget.recordRequest(now);
+    this.deadline = now + c.timeoutMs;
+    this.next(now); // the same instant: one clock read, not two
   }
 
-  private next(): void {
+  private next(now = this.inv.d.now()): void {
     const { c, inv } = this;
-    const now = inv.d.now();
     if (now >= this.deadline) return this.done(inv.giveUp(c, this.last ?? "timeout"));
     const ep = c.svc.pool.pick(now, this.tried);
     if (!ep) {

@@ -55,12 +55,14 @@ export function isEjected(b: BreakerState): boolean {
   return b.phase !== "closed";
 }
 
-export function succeeded(b: BreakerState, now: number, cfg: OutlierConfig): void {
+export function succeeded(b: BreakerState, now: number | (() => number), cfg: OutlierConfig): void {
+  // `now` may be the clock itself: read only when there is something to time
+  // (a healthy instance's success, every answer's case, needs no clock read).
   if (b.phase !== "closed") {
     b.phase = "closed";
     b.probing = false;
-    b.closedAt = now;
-  } else if (b.ejections > 0 && now - b.closedAt >= cfg.maxEjectionMs) {
+    b.closedAt = typeof now === "number" ? now : now();
+  } else if (b.ejections > 0 && (typeof now === "number" ? now : now()) - b.closedAt >= cfg.maxEjectionMs) {
     b.ejections = 0;
   }
   b.failures = 0;

@@ -30,6 +30,8 @@ export class Endpoint {
   readonly hostPort: string;
   /** "host: <hostPort>\r\n": the Host line of a head sent to it (fast/upstream.ts), made once. */
   readonly hostLine: string;
+  /** hostLine encoded, made by the raw-socket engine on first use (fast/upstream.ts hostLines). */
+  hostLineBytes: Uint8Array | null = null;
   readonly weight: number;
   readonly breaker: breaker.BreakerState;
   /** Attempts by outcome (metrics.ts CODES); exported when /metrics is scraped. */
@@ -117,7 +119,8 @@ export class ServicePool {
     return e;
   }
 
-  succeeded(e: Endpoint, now: number): void {
+  /** `now`: the time, or the clock to read it from when needed (outlier.ts succeeded). */
+  succeeded(e: Endpoint, now: number | (() => number)): void {
     breaker.succeeded(e.breaker, now, this.cfg);
   }
 

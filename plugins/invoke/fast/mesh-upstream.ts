@@ -57,14 +57,14 @@ export class MeshUpstreamPool extends UpstreamPool {
 
   // An endpoint's lines and pool key are the same for every attempt of the same service and caller (an
   // Endpoint's spec never changes): made once per endpoint, not per attempt.
-  private readonly lines = new WeakMap<Endpoint, { service: string; lines: string }>();
+  private readonly lines = new WeakMap<Endpoint, { service: string; lines: Buffer }>();
   private readonly keys = new WeakMap<Endpoint, { caller: string; key: string }>();
 
-  override hostLines(ep: Endpoint, route: Route): string {
+  override hostLines(ep: Endpoint, route: Route): Buffer {
     const hit = this.lines.get(ep);
     if (hit && hit.service === route.service) return hit.lines;
     const id = ep.spec.serviceId;
-    const lines = `${MESH_SERVICE_FIELD}: ${route.service}\r\n${LINE_BREAK.test(id) ? "" : `${MESH_INSTANCE_FIELD}: ${id}\r\n`}host: ${ep.hostPort}\r\n`;
+    const lines = Buffer.from(`${MESH_SERVICE_FIELD}: ${route.service}\r\n${LINE_BREAK.test(id) ? "" : `${MESH_INSTANCE_FIELD}: ${id}\r\n`}host: ${ep.hostPort}\r\n`, "utf8");
     this.lines.set(ep, { service: route.service, lines });
     return lines;
   }

@@ -208,7 +208,7 @@ export class RawTransport implements Transport<RawReply>, RawReply, ConnHandler,
     this.pool.deadlines.add(this);
     const h = this.sendHead;
     h.len = this.prefixLen;
-    h.utf8(this.pool.hostLines(this.ep, this.route));
+    h.bytes(this.pool.hostLines(this.ep, this.route));
     h.bytes(CRLF);
     // Head and a small body in one write (one send(2)); a large one is not copied into the head's buffer.
     const body = this.body.buffered;
