@@ -184,6 +184,11 @@ export class RaftDriver<R> {
     }
     crash("after-send-early");
     const applied: R[] = [];
+    // A Ready of messages alone (a leader's heartbeats, a follower's
+    // heartbeat answers: most Readies of an idle cluster) writes nothing, so
+    // it opens no transaction (an empty unit cost 28-58 µs when the loop had
+    // slept between them, 5 µs back to back; several per heartbeat round).
+    if (!rd.snapshot && !rd.hardState && rd.entries.length === 0 && rd.committedEntries.length === 0) return applied;
     try {
       storage.atomically(durable, () => {
         storage.save(rd);
