@@ -32,8 +32,9 @@ const FAMILIES: [RegExp, string[]][] = [
   // Sessions, and what ending one releases or deletes (KV is modelled only for plain writes).
   [/^\/v1\/session\//, ["sessions", "kv_lock_delays", "kv"]],
   [/^\/v1\/txn$/, ["kv", "kv_lock_delays"]],
-  // Variables (docs/variables.md): a write may also make the keyring's first key; a rotation adds one.
-  [/^\/v1\/(var\/|operator\/keyring\/)/, ["variables", "variable_keys"]],
+  // Variables (docs/variables.md): a write may also make the keyring's first key; a rotation adds one;
+  // a delete leaves a tombstone (variable-tombstones.ts).
+  [/^\/v1\/(var\/|operator\/keyring\/)/, ["variables", "variable_keys", "variable_tombstones"]],
 ];
 
 function url(req: RawRequest): URL {
