@@ -17,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { call, startAclNode, tokenWith, type AclNode } from "../acl/helpers.ts";
+import { reapTasks } from "../jobs/cluster-helpers.ts";
 import { killBackends, register, startBackend, waitPassing, type Backend } from "../invoke/helpers.ts";
 import { head, json, rawRequest } from "./helpers-browser.ts";
 
@@ -189,35 +190,40 @@ describe("no pre-auth body reads (class 6): the browser guard checks a signature
 describe("bad state (class 13): a backup whose JSON columns do not hold JSON is refused before it is proposed", () => {
   test("a job spec, a service's tags that are not JSON, a spec that is a number, `{}` or another job's: 400 INVALID_SNAPSHOT naming the table, state unchanged", async () => {
     const dev = await startCorral({ role: "dev" });
-    const job = { id: "kept", groups: [{ name: "g", tasks: [{ name: "t", command: "/bin/sleep", args: ["300"], resources: { cpu: 10, memory: 16 } }] }] };
-    const created = await getJson(`${dev.url}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(job) });
-    expect(created.status).toBe(200);
-    const reg = await fetch(`${dev.url}/v1/agent/service/register`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ Name: "svc", ID: "svc-1", Port: 1, Tags: ["a"] }) });
-    expect(reg.status).toBe(200);
-    const snap = await fetch(`${dev.url}/v1/snapshot`);
-    expect(snap.status).toBe(200);
-    const good = await snap.text();
-    const corrupt = (table: string, column: string, value: unknown) => {
-      const d = JSON.parse(good);
-      const t = d.tables[table];
-      expect(t?.rows.length, table).toBeGreaterThan(0);
-      t.rows[0][t.columns.indexOf(column)] = value;
-      return JSON.stringify(d);
-    };
-    for (const [table, column, value] of [["jobs", "spec", "{not json"], ["services", "tags", "not json"], ["job_versions", "spec", "42"], ["jobs", "spec", "{}"], ["jobs", "spec", JSON.stringify({ id: "other", groups: [] })]] as const) {
-      const r = await getJson(`${dev.url}/v1/snapshot`, { method: "PUT", headers: { "content-type": "application/json" }, body: corrupt(table, column, value) });
-      expect(r.status, `${table}.${column}`).toBe(400);
-      expect(JSON.stringify(r.body), `${table}.${column}`).toContain(`table ${table}`);
+    try {
+      const job = { id: "kept", groups: [{ name: "g", tasks: [{ name: "t", command: "/bin/sleep", args: ["300"], resources: { cpu: 10, memory: 16 } }] }] };
+      const created = await getJson(`${dev.url}/v1/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(job) });
+      expect(created.status).toBe(200);
+      const reg = await fetch(`${dev.url}/v1/agent/service/register`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ Name: "svc", ID: "svc-1", Port: 1, Tags: ["a"] }) });
+      expect(reg.status).toBe(200);
+      const snap = await fetch(`${dev.url}/v1/snapshot`);
+      expect(snap.status).toBe(200);
+      const good = await snap.text();
+      const corrupt = (table: string, column: string, value: unknown) => {
+        const d = JSON.parse(good);
+        const t = d.tables[table];
+        expect(t?.rows.length, table).toBeGreaterThan(0);
+        t.rows[0][t.columns.indexOf(column)] = value;
+        return JSON.stringify(d);
+      };
+      for (const [table, column, value] of [["jobs", "spec", "{not json"], ["services", "tags", "not json"], ["job_versions", "spec", "42"], ["jobs", "spec", "{}"], ["jobs", "spec", JSON.stringify({ id: "other", groups: [] })]] as const) {
+        const r = await getJson(`${dev.url}/v1/snapshot`, { method: "PUT", headers: { "content-type": "application/json" }, body: corrupt(table, column, value) });
+        expect(r.status, `${table}.${column}`).toBe(400);
+        expect(JSON.stringify(r.body), `${table}.${column}`).toContain(`table ${table}`);
+      }
+      // Nothing was restored: the job list and the job still read.
+      const jobs = await getJson(`${dev.url}/v1/jobs`);
+      expect(jobs.status).toBe(200);
+      expect(jobs.body.map((j: { id: string }) => j.id)).toContain("kept");
+      expect((await getJson(`${dev.url}/v1/job/kept`)).status).toBe(200);
+      // The genuine backup still restores.
+      const ok = await getJson(`${dev.url}/v1/snapshot`, { method: "PUT", headers: { "content-type": "application/json" }, body: good });
+      expect(ok.status).toBe(200);
+    } finally {
+      // The job's task outlives its killed node by design: end it, or every run leaves a sleep behind.
+      await dev.kill();
+      reapTasks(dev.dataDir);
     }
-    // Nothing was restored: the job list and the job still read.
-    const jobs = await getJson(`${dev.url}/v1/jobs`);
-    expect(jobs.status).toBe(200);
-    expect(jobs.body.map((j: { id: string }) => j.id)).toContain("kept");
-    expect((await getJson(`${dev.url}/v1/job/kept`)).status).toBe(200);
-    // The genuine backup still restores.
-    const ok = await getJson(`${dev.url}/v1/snapshot`, { method: "PUT", headers: { "content-type": "application/json" }, body: good });
-    expect(ok.status).toBe(200);
-    await dev.kill();
   }, 60_000);
 });
 
