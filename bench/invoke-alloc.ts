@@ -41,20 +41,8 @@ if (CHILD) {
   process.exit(0);
 }
 
-const { heapStats } = await import("bun:jsc");
-const counts = () => heapStats().objectTypeCounts as Record<string, number>;
-
-/** Live-object counts by type before and after CALLS calls of `run` (warmed first), per call. */
-async function allocated(run: (n: number) => Promise<void>): Promise<Record<string, number>> {
-  await run(20_000); // warm the JIT
-  Bun.gc(true);
-  const before = counts();
-  await run(CALLS);
-  const after = counts();
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(after)) out[k] = (v - (before[k] ?? 0)) / CALLS;
-  return out;
-}
+const { objectsPerCall } = await import("./support/objects-per-call.ts");
+const allocated = (run: (n: number) => Promise<void>) => objectsPerCall(run, CALLS);
 
 /** Bytes allocated per call and collections per 100,000 calls, from a child's GC log. */
 function gcFigures(which: "corral" | "bare"): { bytesPerCall: number; collectionsPer100k: number } {

@@ -8,21 +8,19 @@
 // middle one. Checkpoints keep their own syncs (NORMAL syncs the WAL before
 // copying it into the database and the database after), so a WAL reset
 // never drops frames that are not already in the synced database file.
-import { close, fdatasync, openSync } from "node:fs";
+import { close, fdatasync, open } from "node:fs";
 
 /**
  * fdatasync `<dbPath>-wal` as it is now; `done` once that returned (with an
  * error: the writes may not be durable). The file is opened by name for each
- * sync (a few µs) and closed after it, so the sync always reaches the WAL
- * SQLite writes, with no descriptor to keep or leak.
+ * sync and closed after it, all on the thread pool (nothing on the event
+ * loop but the call), so the sync always reaches the WAL SQLite writes, with
+ * no descriptor to keep or leak. Opening after the call is fine: the flush
+ * covers whatever the file holds when it runs.
  */
 export function walSync(dbPath: string, done: (err?: Error) => void): void {
-  let fd: number;
-  try {
-    fd = openSync(`${dbPath}-wal`, "r");
-  } catch (err) {
-    done(err instanceof Error ? err : new Error(String(err)));
-    return;
-  }
-  fdatasync(fd, (syncErr) => close(fd, () => done(syncErr ?? undefined)));
+  open(`${dbPath}-wal`, "r", (openErr, fd) => {
+    if (openErr) return done(openErr);
+    fdatasync(fd, (syncErr) => close(fd, () => done(syncErr ?? undefined)));
+  });
 }

@@ -9,22 +9,11 @@
 // - clock reads: each is a native call (~40 ns, a tenth of a call's own
 //   JavaScript at five of them).
 import { describe, expect, test } from "bun:test";
-import { heapStats } from "bun:jsc";
+import { objectsPerCall } from "../../bench/support/objects-per-call.ts";
 import { pathRig } from "../../bench/support/invoke-path-rig.ts";
 
 const CALLS = 2000;
-const counts = () => heapStats().objectTypeCounts as Record<string, number>;
-
-async function perCall(run: (n: number) => Promise<void>): Promise<Record<string, number>> {
-  await run(20_000); // warm the JIT: the counts are those of the optimised code
-  Bun.gc(true);
-  const before = counts();
-  await run(CALLS);
-  const after = counts();
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(after)) out[k] = (v - (before[k] ?? 0)) / CALLS;
-  return out;
-}
+const perCall = (run: (n: number) => Promise<void>) => objectsPerCall(run, CALLS);
 
 describe("per proxied call (HTTP/1.1 listener)", () => {
   test("no closure per call, and a bounded number of objects", async () => {
