@@ -3,7 +3,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../log.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, replicationApiError } from "./errors.ts";
+import { ReplicationError } from "../state/replicator.ts";
 import { RouteTable, type AppShape } from "./routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { indexHeader } from "./middleware/index-header.ts";
@@ -64,7 +65,10 @@ export function apiErrorReply(err: ApiError): { text: string } | { json: ReturnT
 }
 
 export function createRouteTable(opts: AppOptions): RouteTable {
-  const onError = (err: Error, c: Context): Response => {
+  const onError = (thrown: Error, c: Context): Response => {
+    // A write refused by replication (a timeout, no leader) has its own status wherever it surfaces:
+    // a handler that proposes without mapping it (a heartbeat waking a down node) must not answer 500.
+    const err = thrown instanceof ReplicationError ? replicationApiError(thrown) : thrown;
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       const reply = apiErrorReply(err);

@@ -6,7 +6,8 @@
 // schema, error answers, request metrics.
 import type { ZodType } from "zod";
 import type { Logger } from "../log.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, replicationApiError } from "./errors.ts";
+import { ReplicationError } from "../state/replicator.ts";
 import { fastError, fastInternal, fastInvalidInput, fastMalformedJson } from "./fast-reply.ts";
 import type { FastRoute } from "./fast-route.ts";
 import type { HttpMetrics } from "./middleware/http-metrics.ts";
@@ -188,6 +189,7 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
     res = refused ?? await e.fast.answer({ req, body, data, taken, env, held: shape.held, leaderRead: shape.leaderRead, signedBy });
   } catch (err) {
     if (err instanceof ApiError) res = fastError(err);
+    else if (err instanceof ReplicationError) res = fastError(replicationApiError(err));
     else {
       shape.log.error("request failed", { method: c.method, path: pathOf(req.url), err });
       res = fastInternal();

@@ -12,6 +12,7 @@ import { RpcVerifier } from "../../core/http/middleware/cluster-auth.ts";
 import { ApiError } from "../../core/http/errors.ts";
 import { fastRoute } from "../../core/http/fast-route.ts";
 import { silentLogger } from "../../core/log.ts";
+import { ReplicationError } from "../../core/state/replicator.ts";
 
 function table(o: { open?: () => boolean } = {}) {
   const routes = createRouteTable({
@@ -29,6 +30,7 @@ function table(o: { open?: () => boolean } = {}) {
     }),
     handler: (c) => {
       seen.push("route");
+      if (c.req.param("name") === "timeout") throw new ReplicationError("TIMEOUT", "no quorum in time");
       return c.json({ via: "route", n: (c.req.valid("json" as never) as { n: number }).n });
     },
     fast: fastRoute<string>({
@@ -38,6 +40,7 @@ function table(o: { open?: () => boolean } = {}) {
         seen.push("fast");
         if (taken === "boom") throw new ApiError(409, "CONFLICT", "x".repeat(2000));
         if (taken === "crash") throw new Error("unexpected");
+        if (taken === "timeout") throw new ReplicationError("TIMEOUT", "no quorum in time");
         return Response.json({ via: "route", n: (data as { n: number }).n });
       },
     }),
@@ -73,6 +76,17 @@ describe("a route's fast path", () => {
     seen.length = 0;
     await routes.fetchRoute(post("/v1/thing/a", '{"n":1}'));
     expect(seen).toEqual(["route"]);
+  });
+
+  test("a write refused by replication answers its status on both paths, never 500", async () => {
+    // A handler that proposes without mapping the refusal itself (a heartbeat waking a down node did,
+    // and answered 500 by the thousand when a loaded leader's proposals timed out).
+    for (const open of [true, false]) {
+      const { routes, seen } = table({ open: () => open });
+      const r = await routes.fetch(post("/v1/thing/timeout", '{"n":1}'));
+      expect([r.status, r.headers.get("x-corral-outcome"), await r.json()]).toEqual([504, "unknown", { error: "no quorum in time", code: "TIMEOUT" }]);
+      expect(seen).toEqual([open ? "fast" : "route"]);
+    }
   });
 
   test("goes with its route, and is marked in the OpenAPI document", async () => {
