@@ -11,12 +11,15 @@
 //   --hosts N   processes hosting the agents (default: one per 1,250 agents)
 //   --timeout S give up after S seconds (default 600)
 //   --profile DIR write each leader's CPU profile (markdown, Bun's --cpu-prof-md) into DIR
+//   --profile-format json  the profile as Chrome's .cpuprofile instead (for bench/profile-stretches.ts)
+//   --logs DIR  each leader's log (info level) into DIR/leader-<i>.log when the run ends
+//   --election-timeout MS  the 3 leaders' leader.election_timeout (default 1000, corral's; Consul's default timing is 5000)
 //   --heap DIR  churn: the first leader's heap by object type after a full GC, at each quarter of the run,
 //               into DIR/heap-<second>.json (core/debug-heap.ts, CORRAL_DEBUG_HEAP_FILE + SIGUSR2)
 // The sizes above are the defaults; test/scale/harness.test.ts runs small ones.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { killAll, startCorral, BUN, ROOT } from "../test/helpers/proc.ts";
@@ -32,10 +35,20 @@ const HOSTS = numberFlag("hosts", Math.max(1, Math.ceil(AGENTS / 1250)));
 const TIMEOUT_S = numberFlag("timeout", 600);
 const PROFILE_DIR = stringFlag("profile", "") || undefined;
 const HEAP_DIR = stringFlag("heap", "") || undefined;
+/** --profile-format json: Chrome's .cpuprofile (a timeline: bench/profile-stretches.ts finds the long busy stretches) instead of markdown. */
+const PROFILE_JSON = stringFlag("profile-format", "md") === "json";
 /** Leaders' environment: a CPU profile when asked (written on a clean exit, so stop() sends SIGTERM first); the heap hook (core/debug-heap.ts) when asked. */
+/**
+ * --election-timeout MS (3 leaders): corral's default is etcd's 1 s. A leader whose event loop stops
+ * for longer (a garbage-collection pause of a large heap on a loaded machine) loses its followers;
+ * Consul's default timing (raft_multiplier 5) is 5 s.
+ */
+const ELECTION_TIMEOUT_MS = numberFlag("election-timeout", 1000);
+/** --logs DIR: each leader-role process's log (at info) written to DIR/leader-<i>.log when the run ends. */
+const LOGS_DIR = stringFlag("logs", "") || undefined;
 const LEADER_ENV: Record<string, string> = {
-  CORRAL_NODE_LOG_LEVEL: "warn",
-  ...(PROFILE_DIR ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${PROFILE_DIR}` } : {}),
+  CORRAL_NODE_LOG_LEVEL: LOGS_DIR ? "info" : "warn",
+  ...(PROFILE_DIR ? { BUN_OPTIONS: `${PROFILE_JSON ? "--cpu-prof" : "--cpu-prof-md"} --cpu-prof-dir=${PROFILE_DIR}` } : {}),
   ...(HEAP_DIR ? { CORRAL_DEBUG_HEAP_FILE: join(HEAP_DIR, "heap-now.json") } : {}),
 };
 if (!(SCENARIO in defaults)) {
@@ -68,19 +81,28 @@ async function startLeadersOnce(extra: string): Promise<Leaders> {
     });
     const stop = async () => {
       if (PROFILE_DIR) await p.kill("SIGTERM");
+      keepLogs([p.output()]);
       await killAll();
     };
     return { urls: [p.url], pids: [p.child.pid!], dataDirs: [p.dataDir], stop };
   }
-  const c = new TestCluster({ size: LEADERS, direct: true, sync: "full", extra: `${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`, env: LEADER_ENV });
+  const c = new TestCluster({ size: LEADERS, direct: true, sync: "full", electionTimeoutMs: ELECTION_TIMEOUT_MS, extra: `${extra}\n[plugins]\nenabled = ["discovery"]\nwatch = false\n`, env: LEADER_ENV });
   await c.start();
   const leader = await c.waitLeader(30_000);
   // The leader first: agents stick to the first address that answers.
   const order = [leader, ...c.nodes.map((n) => n.index).filter((i) => i !== leader)];
   return { urls: order.map((i) => c.nodes[i]!.url), pids: order.map((i) => c.nodes[i]!.proc!.child.pid!), dataDirs: order.map((i) => c.nodes[i]!.dataDir), stop: async () => {
     if (PROFILE_DIR) await Promise.all(c.nodes.map((n) => n.proc?.kill("SIGTERM")));
+    keepLogs(order.map((i) => c.nodes[i]!.proc?.output() ?? ""));
     await c.stop();
   } };
+}
+
+/** The leaders' logs into --logs DIR, the first leader first (a stalled run's elections and refusals say why). */
+function keepLogs(outputs: string[]): void {
+  if (!LOGS_DIR) return;
+  mkdirSync(LOGS_DIR, { recursive: true });
+  outputs.forEach((text, i) => writeFileSync(join(LOGS_DIR, `leader-${i}.log`), text));
 }
 
 interface Host {
@@ -424,6 +446,6 @@ try {
   process.exitCode = 1;
 } finally {
   for (const h of hostsOf) h.child.kill("SIGKILL");
-  if (PROFILE_DIR) await started?.stop();
+  if (PROFILE_DIR || LOGS_DIR) await started?.stop();
   await killAll();
 }

@@ -63,6 +63,10 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** A heartbeat round this many intervals after the last one is late (warned about, see noteLate). */
+const LATE_TICKS = 5;
+const LATE_WARN_MS = 10_000;
+
 export class RaftReplicator implements Replicator {
   readonly node: RaftNode;
   private readonly driver: RaftDriver<AppliedEntry>;
@@ -81,6 +85,11 @@ export class RaftReplicator implements Replicator {
   private latencyListeners = new Set<(seconds: number) => void>();
   private announcedTerm = 0;
   private readonly tickMs: number;
+  /** When the Raft clock last ticked (performance.now()), and whether this node leads: a leader's late ticks are warned about. */
+  private lastTickAt = 0;
+  private leading = false;
+  /** Late heartbeat rounds since the last warning (warned at most every LATE_WARN_MS). */
+  private late = { count: 0, worstMs: 0, warnedAt: -Infinity };
   /** Agents' status reports that reach the leader in one turn become one entry (status-report-batch.ts). */
   readonly statusReports = new StatusReportBatcher({
     propose: (cmd) => this.proposeAsLeader(cmd),
@@ -123,11 +132,28 @@ export class RaftReplicator implements Replicator {
     // A lone voter needs nobody's vote: lead now instead of after an election timeout.
     const st = this.node.status();
     if (st.voters.length === 1 && st.voters[0] === this.opts.id && st.role !== "leader") this.node.campaign();
-    this.ticker = setInterval(() => {
-      this.node.tick();
-      this.drain();
-    }, this.tickMs);
+    this.lastTickAt = performance.now();
+    this.ticker = setInterval(() => this.tick(performance.now()), this.tickMs);
     this.drain();
+  }
+
+  private tick(now: number): void {
+    const gap = now - this.lastTickAt;
+    this.lastTickAt = now;
+    if (this.leading && gap >= this.tickMs * LATE_TICKS) this.noteLate(now, gap);
+    this.node.tick();
+    this.drain();
+  }
+
+  /** As etcd warns "leader failed to send out heartbeat on time": the loop was busy for several intervals. */
+  private noteLate(now: number, gapMs: number): void {
+    this.late.count++;
+    this.late.worstMs = Math.max(this.late.worstMs, gapMs);
+    if (now - this.late.warnedAt < LATE_WARN_MS) return;
+    this.opts.log.warn("raft: the leader's heartbeats went out late: its event loop was held up (overload, a garbage-collection pause, a long request); past leader.election_timeout its followers elect another leader", {
+      late: this.late.count, worstMs: Math.round(this.late.worstMs), intervalMs: this.tickMs,
+    });
+    this.late = { count: 0, worstMs: 0, warnedAt: now };
   }
 
   /** Messages from a peer (POST /v1/raft/message). */
@@ -444,6 +470,7 @@ export class RaftReplicator implements Replicator {
 
   private leadershipChanged(isLeader: boolean, leader: string | undefined): void {
     this.lastLeaderContact = Date.now();
+    this.leading = isLeader;
     this.opts.log.info(isLeader ? "raft: became leader" : "raft: following", { leader, term: this.node.status().term });
     for (const fn of this.leaderListeners) fn(isLeader, leader);
     if (isLeader) this.announceLeader();
