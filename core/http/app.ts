@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../log.ts";
-import { ApiError, replicationApiError } from "./errors.ts";
+import { ApiError, CLIENT_CLOSED, replicationApiError } from "./errors.ts";
 import { ReplicationError } from "../state/replicator.ts";
 import { RouteTable, type AppShape } from "./routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
@@ -78,6 +78,13 @@ export function createRouteTable(opts: AppOptions): RouteTable {
       const status = err.status;
       const code = status === 413 ? "BODY_TOO_LARGE" : status === 401 ? "UNAUTHORIZED" : "BAD_REQUEST";
       return c.json(errorBody(code, err.message || "bad request"), status);
+    }
+    // The client went away (it gave up on a forward or a wait): nobody reads this answer and nothing
+    // failed here. Counted as nginx does (499), logged at debug: an overloaded leader's callers give up
+    // by the thousand, and each was an error line.
+    if (c.req.raw.signal.aborted) {
+      opts.log.debug("request abandoned by its client", { method: c.req.method, path: c.req.path });
+      return new Response(null, { status: CLIENT_CLOSED });
     }
     opts.log.error("request failed", { method: c.req.method, path: c.req.path, err });
     return c.json(errorBody("INTERNAL", "internal error"), 500);

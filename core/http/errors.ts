@@ -37,6 +37,9 @@ export function consulError(status: ContentfulStatusCode, message: string, heade
   return new ApiError(status, "CONSUL_" + status, message, headers, "text");
 }
 
+/** nginx's status for a request its client closed before the answer: in metrics and audit only, no one receives it. */
+export const CLIENT_CLOSED = 499;
+
 export const badRequest = (message: string, code = "INVALID_INPUT") => new ApiError(400, code, message);
 export const notFound = (message: string, code = "NOT_FOUND") => new ApiError(404, code, message);
 export const unauthorized = (message: string) => new ApiError(401, "UNAUTHORIZED", message);

@@ -6,7 +6,7 @@
 // schema, error answers, request metrics.
 import type { ZodType } from "zod";
 import type { Logger } from "../log.ts";
-import { ApiError, replicationApiError } from "./errors.ts";
+import { ApiError, CLIENT_CLOSED, replicationApiError } from "./errors.ts";
 import { ReplicationError } from "../state/replicator.ts";
 import { fastError, fastInternal, fastInvalidInput, fastMalformedJson } from "./fast-reply.ts";
 import type { FastRoute } from "./fast-route.ts";
@@ -190,7 +190,11 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
   } catch (err) {
     if (err instanceof ApiError) res = fastError(err);
     else if (err instanceof ReplicationError) res = fastError(replicationApiError(err));
-    else {
+    else if (req.signal.aborted) {
+      // As the route table answers a request its client abandoned (core/http/app.ts).
+      shape.log.debug("request abandoned by its client", { method: c.method, path: pathOf(req.url) });
+      res = new Response(null, { status: CLIENT_CLOSED });
+    } else {
       shape.log.error("request failed", { method: c.method, path: pathOf(req.url), err });
       res = fastInternal();
     }
