@@ -404,7 +404,7 @@ interface LeaderServices {
 function leaderServices(config: Config, o: { raft: RaftReplicator; state: StateReader; log: Logger; bus: EventBus }): LeaderServices {
   const { raft, state, log, bus } = o;
   const nodeMonitor = new NodeMonitor({ replicator: raft, state, log, ...nodeMonitorSettings(config.leader) });
-  const membership = new Membership({ replicator: raft, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, maxHeartbeatsPerSecond: config.leader.maxHeartbeatsPerSecond, monitor: nodeMonitor });
+  const membership = new Membership({ replicator: raft, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, failoverTtlMs: config.leader.failoverHeartbeatTtlMs, maxHeartbeatsPerSecond: config.leader.maxHeartbeatsPerSecond, monitor: nodeMonitor });
   // Jobs are scheduled by the active Raft leader only (see core/cluster/scheduling/loop.ts).
   const scheduling = new SchedulingLoop({ state, propose: (c) => raft.propose(c), isLeader: () => raft.status().isLeader, bus, log: log.child({ component: "scheduler" }), preemption: config.leader.schedulerPreemption, jobTrackedVersions: config.leader.jobTrackedVersions });
   // Session TTLs run on the active Raft leader only (core/cluster/session-timers.ts).

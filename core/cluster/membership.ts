@@ -20,6 +20,8 @@ export interface MembershipOptions {
   log: Logger;
   bus: EventBus;
   nodeTtlMs: number;
+  /** After a takeover, how long a node not yet heard from is spared (leader.failover_heartbeat_ttl); 0: node_ttl alone. */
+  failoverTtlMs?: number;
   /** Heartbeats per second from all agents together the leader aims at; longer intervals past it (heartbeat-rate.ts). */
   maxHeartbeatsPerSecond?: number;
   /** Metrics history and threshold checks on the samples (node-monitor.ts). */
@@ -37,6 +39,9 @@ export class Membership {
   private sweeper?: ReturnType<typeof setInterval>;
   private sweeping = false;
   private readonly now: () => number;
+  /** When this node last took the lead (or started), and until when nodes silent since are spared. */
+  private tookOverAt = -Infinity;
+  private failoverGraceUntil = -Infinity;
 
   constructor(private opts: MembershipOptions) {
     this.now = opts.now ?? Date.now;
@@ -48,6 +53,7 @@ export class Membership {
   /** Starts the down-detector. Every known node gets a full TTL of grace first. */
   start(): void {
     const t = this.now();
+    this.graceFrom(t);
     for (const n of this.opts.state.listNodes()) this.lastSeen.set(n.id, t);
     this.nodeCount = this.opts.state.nodeStatuses().length;
     const every = Math.max(100, Math.min(1000, Math.floor(this.opts.nodeTtlMs / 4)));
@@ -64,7 +70,20 @@ export class Membership {
    */
   becameLeader(): void {
     const t = this.now();
+    this.graceFrom(t);
     for (const n of this.opts.state.listNodes()) this.lastSeen.set(n.id, t);
+  }
+
+  /**
+   * Nodes not heard from since t are not marked down before failoverTtlMs (Nomad's
+   * failover_heartbeat_ttl, 5 minutes): after a takeover every agent must find the new leader,
+   * and thousands of agents reaching a busy new leader take longer than one node_ttl. Marking
+   * them down would reschedule their work and, as they come back, bring it all back again: a
+   * 3-leader cluster at 5,000 agents marked 3,800 nodes down and ready again in two minutes.
+   */
+  private graceFrom(t: number): void {
+    this.tookOverAt = t;
+    this.failoverGraceUntil = t + (this.opts.failoverTtlMs ?? 0);
   }
 
   async join(req: JoinRequest): Promise<JoinResponse> {
@@ -139,6 +158,8 @@ export class Membership {
           this.lastSeen.set(n.id, now);
           continue;
         }
+        // Not heard from since the takeover, within the failover grace: it may still be finding us.
+        if (seen <= this.tookOverAt && now < this.failoverGraceUntil) continue;
         if (now - seen > downAfterMs(this.opts.nodeTtlMs, this.told.get(n.id) ?? fallbackMs)) {
           await this.opts.replicator.propose({
             type: "SetNodeStatus", v: 1, at: now, nodeId: n.id, name: n.name, status: "down",

@@ -53,6 +53,7 @@ export const KEY_KINDS = {
   leader: {
     peers: "list",
     node_ttl: "duration",
+    failover_heartbeat_ttl: "duration",
     election_timeout: "duration",
     heartbeat_interval: "duration",
     metrics_retention: "duration",
@@ -105,6 +106,8 @@ export const DEFAULTS = {
   secret: "",
   legacySignatures: "off" as LegacySignatures,
   nodeTtlMs: 15_000,
+  /** Nomad's failover_heartbeat_ttl: after a leader change every node has this long to reach the new leader. */
+  failoverHeartbeatTtlMs: 300_000,
   /** Consul's session_ttl_min: the shortest session TTL a client may ask for. */
   sessionTtlMinMs: 10_000,
   /** Versions kept per job (job history, revert, auto_revert); Nomad keeps 6. */
@@ -326,6 +329,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
     .strictObject({
       peers: z.array(hostPort).default([]),
       node_ttl: durationMs().default(DEFAULTS.nodeTtlMs),
+      failover_heartbeat_ttl: durationMs({ min: 0, max: 86_400_000 }).default(DEFAULTS.failoverHeartbeatTtlMs),
       election_timeout: durationMs().default(DEFAULTS.electionTimeoutMs),
       heartbeat_interval: durationMs().default(DEFAULTS.heartbeatIntervalMs),
       metrics_retention: durationMs({ min: 1000, max: 30 * 86_400_000 }).default(DEFAULTS.metricsRetentionMs),
@@ -370,6 +374,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       (v): LeaderConfig => ({
         peers: v.peers,
         nodeTtlMs: v.node_ttl,
+        failoverHeartbeatTtlMs: v.failover_heartbeat_ttl,
         sessionTtlMinMs: v.session_ttl_min,
         jobTrackedVersions: v.job_tracked_versions,
         maxHeartbeatsPerSecond: v.max_heartbeats_per_second,

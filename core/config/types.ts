@@ -64,6 +64,12 @@ export interface LeaderConfig {
   peers: string[];
   /** An agent with no heartbeat for this long is marked down. Default 15s. */
   nodeTtlMs: number;
+  /**
+   * After this node takes the lead (or starts), a node it has not heard from yet is not marked
+   * down before this long: every agent must find the new leader, and at thousands of agents a
+   * 15 s TTL would mark most of them down and reschedule their work (Nomad's failover_heartbeat_ttl). Default 5m.
+   */
+  failoverHeartbeatTtlMs: number;
   /** Agents' heartbeats per second the leader aims at: it lengthens every agent's interval as the cluster grows (core/cluster/heartbeat-rate.ts). */
   maxHeartbeatsPerSecond: number;
   /** Shortest session TTL a client may ask for (Consul's session_ttl_min). Default 10s. */

@@ -52,7 +52,7 @@ describe("defaults", () => {
       },
       cluster: { secret: "", legacySignatures: "off" },
       leader: {
-        peers: [], nodeTtlMs: 15000, electionTimeoutMs: 1000, heartbeatIntervalMs: 100,
+        peers: [], nodeTtlMs: 15000, failoverHeartbeatTtlMs: 300_000, electionTimeoutMs: 1000, heartbeatIntervalMs: 100,
         metricsRetentionMs: 3_600_000, metricsResolutionMs: 10_000, cpuWarningPercent: 90, memoryWarningPercent: 90, thresholdDurationMs: 60_000, schedulerPreemption: false,
         sessionTtlMinMs: 10_000, jobTrackedVersions: 10, maxHeartbeatsPerSecond: 1000,
         gc: { intervalMs: 300_000, jobThresholdMs: 14_400_000, evalThresholdMs: 3_600_000, deploymentThresholdMs: 3_600_000, nodeThresholdMs: 86_400_000, tombstoneTtlMs: 900_000 },

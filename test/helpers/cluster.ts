@@ -35,6 +35,8 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   snapshotThreshold?: number;
   nodeTtlMs?: number;
+  /** leader.failover_heartbeat_ttl; unset: the default (5m). */
+  failoverHeartbeatTtlMs?: number;
   extra?: string;
   /** No proxies: nodes advertise their own ports (benchmarks; isolate() is then unavailable). */
   direct?: boolean;
@@ -112,7 +114,8 @@ export class TestCluster {
     return [
       `[node]\nname = "leader-${i}"\nadvertise = "${n.address}"\n`,
       `[cluster]\nsecret = "${CLUSTER_SECRET}"\n`,
-      `[leader]\npeers = [${peers.join(", ")}]\nelection_timeout = "${this.opts.electionTimeoutMs ?? 1000}ms"\nheartbeat_interval = "${this.opts.heartbeatMs ?? 100}ms"\nnode_ttl = "${this.opts.nodeTtlMs ?? 15_000}ms"\n`,
+      `[leader]\npeers = [${peers.join(", ")}]\nelection_timeout = "${this.opts.electionTimeoutMs ?? 1000}ms"\nheartbeat_interval = "${this.opts.heartbeatMs ?? 100}ms"\nnode_ttl = "${this.opts.nodeTtlMs ?? 15_000}ms"\n` +
+        (this.opts.failoverHeartbeatTtlMs !== undefined ? `failover_heartbeat_ttl = "${this.opts.failoverHeartbeatTtlMs}ms"\n` : ""),
       `[raft]\nsync = "${this.opts.sync ?? "normal"}"\nsnapshot_threshold = ${this.opts.snapshotThreshold ?? 8192}\n`,
       this.opts.extra ?? "",
     ].join("\n");

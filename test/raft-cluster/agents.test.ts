@@ -1,6 +1,8 @@
 // Agents talk to any leader-role node and follow a leader change: across a
 // kill -9 of the active leader the agent's node is never marked down, its
-// heartbeats keep arriving at the new leader, and its writes go on.
+// heartbeats keep arriving at the new leader, and its writes go on. A node
+// the new leader has not heard from yet is spared for
+// leader.failover_heartbeat_ttl, then judged by node_ttl.
 import { afterAll, describe, expect, test } from "bun:test";
 import { TestCluster, CLUSTER_SECRET } from "../helpers/cluster.ts";
 import { getJson, sleep, eventually, startCorral } from "../helpers/proc.ts";
@@ -42,5 +44,39 @@ describe("agents across a leader failover", () => {
     expect(await w.json()).toBe(true);
     await c.startNode(old);
     await agent.kill();
+  }, 60_000);
+
+  test("a node silent since the takeover is spared for failover_heartbeat_ttl, then marked down", async () => {
+    await c?.stop();
+    c = new TestCluster({ size: 3, electionTimeoutMs: ELECTION_MS, heartbeatMs: 50, nodeTtlMs: 1000, failoverHeartbeatTtlMs: 5000 });
+    await c.start();
+    await c.waitLeader();
+    const leaders = c.nodes.map((n) => `"${n.address}"`).join(", ");
+    const agent = await startCorral({
+      role: "agent",
+      config: `[node]\nname = "agent-quiet"\n[cluster]\nsecret = "${CLUSTER_SECRET}"\n[agent]\nleaders = [${leaders}]\nheartbeat = "200ms"\n`,
+    });
+    try {
+      const anyNode = () => c.nodes.find((n) => n.proc)!;
+      const node = await eventually(async () => (await getJson<any[]>(anyNode().url + "/v1/nodes")).body.find((n) => n.name === "agent-quiet"), 10_000);
+      expect(node.status).toBe("ready");
+      // The agent falls silent as the leader dies: the new leader never hears from it.
+      process.kill(agent.child.pid!, "SIGSTOP");
+      const old = await c.waitLeader();
+      await c.kill(old);
+      const leader = await c.waitLeader(10_000);
+      const tookOver = Date.now();
+      const status = async () => (await getJson(c.nodes[leader]!.url + "/v1/node/" + node.id)).body.status as string;
+      // Three node TTLs: with node_ttl alone it would be down after one.
+      while (Date.now() - tookOver < 3000) {
+        expect(await status()).toBe("ready");
+        await sleep(200);
+      }
+      // Past the grace (5 s from the takeover, plus a sweep) it is judged by node_ttl: down.
+      await eventually(async () => (await status()) === "down", 8000);
+      expect(Date.now() - tookOver).toBeGreaterThanOrEqual(4500);
+    } finally {
+      await agent.kill();
+    }
   }, 60_000);
 });
