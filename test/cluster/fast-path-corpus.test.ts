@@ -58,6 +58,8 @@ interface Case {
   signature?: Signature;
   /** On a route that is not a peer route: sign the request as a node signs its forward (as `signature` says; default valid). */
   nodeSigned?: boolean;
+  /** Another method than the corpus's (HEAD of a GET route: never a fast path's, compared all the same). */
+  method?: string;
   /** Content-Type (default application/json on signed routes, none on others); null: none. */
   contentType?: string | null;
 }
@@ -308,6 +310,7 @@ const CORPORA: Record<string, Corpus> = {
       { name: "a stale signature", path: "@?index=1&wait=1s", body: "", nodeSigned: true, signature: "stale" },
       { name: "a signature for another receiver", path: "@?index=1&wait=1s", body: "", nodeSigned: true, signature: "other-receiver" },
       { name: "another node's signature (not the one read)", path: "@?index=1&wait=1s", body: "", nodeSigned: true, signature: "other-node" },
+      { name: "HEAD, signed", path: "@?index=1&wait=1s", body: "", nodeSigned: true, method: "HEAD" },
     ],
   },
 };
@@ -339,15 +342,17 @@ async function send(corpus: Corpus, c: Case, chunked: boolean) {
   const headers: Record<string, string> = {};
   const type = c.contentType === undefined ? (corpus.signed ? "application/json" : undefined) : c.contentType;
   if (type) headers["content-type"] = type;
+  const method = c.method ?? corpus.method;
+  const bodiless = method === "GET" || method === "HEAD";
   const how = corpus.signed || c.nodeSigned ? c.signature ?? "valid" : "none";
-  const signature = signatureFor(how, corpus.method, path, c.body, host);
+  const signature = signatureFor(how, method, path, c.body, host);
   if (signature) headers[SIGNATURE_HEADER] = signature;
   const bytes = new TextEncoder().encode(c.body);
   // A GET's fast path takes it only without a body: a declared empty one goes to the route.
-  if (corpus.method === "GET" && chunked) headers["content-length"] = "0";
+  if (bodiless && chunked) headers["content-length"] = "0";
   const request = () => fetch(node.url + path, {
-    method: corpus.method, headers,
-    body: corpus.method === "GET" ? undefined : chunked ? new ReadableStream({ start(s) { s.enqueue(bytes); s.close(); } }) : c.body,
+    method, headers,
+    body: bodiless ? undefined : chunked ? new ReadableStream({ start(s) { s.enqueue(bytes); s.close(); } }) : c.body,
   });
   // A replay: the header once as it was made (its nonce spent), then the compared request with the same header.
   if (how === "replayed") await (await request()).arrayBuffer();
