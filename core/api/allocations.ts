@@ -139,7 +139,7 @@ function nodeRoutes(d: CoreApiDeps, add: ReturnType<typeof routedAdder>): void {
       return c.body(out.body);
     },
     // The agents' own reads of their allocations, answered before hono on the leader (core/api/node-alloc-fast.ts).
-    fast: nodeAllocFast({ status: () => d.replicator?.status(), appliedIndex: () => d.state.appliedIndex(), params: IdParam, read: (nodeId, index, waitMs, signal) => read(nodeId, index, waitMs, signal, everything, true) }),
+    fast: nodeAllocFast({ status: () => d.replicator?.status(), params: IdParam, read: (nodeId, index, waitMs, signal) => read(nodeId, index, waitMs, signal, everything, true) }),
   });
 
   add(createRoute({

@@ -32,12 +32,10 @@
 //     the answer; the dispatcher adds the inert-answer headers and counts it
 //     in the request metrics under the route's pattern). A refusal (a bad
 //     `?index` or `?wait`, the gate's 503, a held limit's 429) carries
-//     X-Corral-Index of the state the request arrived at, as the index-header
-//     middleware marks every GET answer that has none.
+//     X-Corral-Index of the state the request arrived at, added by the
+//     dispatcher as the index-header middleware adds it.
 import type { ZodType } from "zod";
 import { fastRoute } from "../http/fast-route.ts";
-import { fastError } from "../http/fast-reply.ts";
-import { ApiError } from "../http/errors.ts";
 import { heldKind } from "../http/middleware/held-limit.ts";
 import { remoteOf } from "../http/remote-addr.ts";
 import { requestToken } from "../acl/secret.ts";
@@ -47,8 +45,6 @@ import { blockingOf } from "./job-views.ts";
 export interface NodeAllocFastDeps {
   /** This node's replication status; undefined (an agent) sends every request to the route. */
   status(): ReplicationStatus | undefined;
-  /** The state's applied index (X-Corral-Index of a refusal: the state the request arrived at). */
-  appliedIndex(): number;
   /** The route's path parameters schema ({ id }): an id it refuses goes to the route, which answers why. */
   params: ZodType;
   /** The route's read with every job visible: its index and its body. */
@@ -89,7 +85,6 @@ export function nodeAllocFast(d: NodeAllocFastDeps) {
       return { nodeId: rest, query };
     },
     answer: async ({ req, env, taken: { nodeId, query }, held, leaderRead, signedBy }) => {
-      const arrived = d.appliedIndex();
       const path = `/v1/node/${nodeId}/allocations`;
       let slot: (() => void) | undefined;
       try {
@@ -102,11 +97,6 @@ export function nodeAllocFast(d: NodeAllocFastDeps) {
         const { index, waitMs } = blockingOf(query);
         const out = await d.read(nodeId, index, waitMs, req.signal);
         return new Response(out.body, { status: 200, headers: { "content-type": "application/json", "x-corral-index": String(out.index) } });
-      } catch (err) {
-        if (!(err instanceof ApiError)) throw err;
-        const res = fastError(err);
-        res.headers.set("x-corral-index", String(Math.max(arrived, 0)));
-        return res;
       } finally {
         slot?.();
       }

@@ -31,6 +31,8 @@ export interface FastShape {
   held?: HeldSlots;
   /** The read gate's wait on the leader, for fast paths of "read" routes. */
   leaderRead?: (consistent: boolean, path: string) => Promise<void>;
+  /** The state's applied index: a GET's answer without X-Corral-Index gets it, as the index-header middleware adds it. */
+  appliedIndex?: () => number;
   log: Logger;
 }
 
@@ -173,6 +175,8 @@ const NO_BODY = new Uint8Array(0);
 const utf8 = new TextDecoder();
 
 async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch, req: Request, env: unknown, taken: unknown): Promise<Response> {
+  // The state the request arrived at (the index-header middleware reads it first too).
+  const arrived = c.method === "GET" ? shape.appliedIndex?.() : undefined;
   let signedBy: string | undefined;
   if (!c.signed && e.fast.nodeSigned && req.headers.has(SIGNATURE_HEADER)) {
     // As the node-signature middleware: the whole check (the empty body's hash, the nonce spent) or a client's request.
@@ -213,8 +217,23 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
     }
   }
   if (started !== undefined) shape.metrics!.observeAfterAnswer(c.method, c.label, res.status, started);
+  // As the index-header middleware marks every GET answer of the route table that has none: its refusals
+  // (a bad ?index, another ?dc, the read gate's 503) too, which the GET fast paths answered without it.
+  if (arrived !== undefined && !res.headers.has("x-corral-index")) res = withHeader(res, "x-corral-index", String(Math.max(arrived, 0)));
   // As the inert-answers middleware marks every answer of the route table (no fast path serves /v1/invoke/).
   return inert(res, false);
+}
+
+/** The answer with one more header: in place when its headers are mutable, else a copy. */
+function withHeader(res: Response, name: string, value: string): Response {
+  try {
+    res.headers.set(name, value);
+    return res;
+  } catch {
+    const out = new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    out.headers.set(name, value);
+    return out;
+  }
 }
 
 /**

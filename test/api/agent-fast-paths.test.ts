@@ -38,7 +38,6 @@ function setup(o: { open?: boolean; leader?: boolean; heldPerAddress?: number } 
   const verifier = new RpcVerifier({ secret: SECRET, isOurs: (a) => a === HOST });
   const allocs = nodeAllocFast({
     status: () => ({ isLeader: o.leader ?? true, leader: "me:1" }) as never,
-    appliedIndex: () => 40,
     params: z.object({ id: z.string().min(1).max(256) }),
     read: async (nodeId, index, waitMs) => {
       reads.push({ nodeId, index, waitMs });
@@ -51,7 +50,7 @@ function setup(o: { open?: boolean; leader?: boolean; heldPerAddress?: number } 
     { method: "get", path: "/v1/node/{id}/allocations", fast: allocs },
     { method: "post", path: "/v1/cluster/propose", fast: propose, bodySchema: Command },
   ], {
-    verifier, signedPrefixes: PEER_PREFIXES, bodyCap: () => 10_000, open: () => o.open ?? true, log: silent,
+    verifier, signedPrefixes: PEER_PREFIXES, bodyCap: () => 10_000, open: () => o.open ?? true, log: silent, appliedIndex: () => 40,
     held: new HeldSlots({ streamsPerToken: 0, streamsPerAddress: 0, blockingPerToken: 0, blockingPerAddress: o.heldPerAddress ?? 0 }),
     leaderRead: async (consistent) => void barriers.push(consistent),
   }, () => new Response("route", { status: ROUTE }))!;

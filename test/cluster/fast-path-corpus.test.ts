@@ -176,7 +176,7 @@ const CORPORA: Record<string, Corpus> = {
   // A GET has no body: its route form is the same request with `Content-Length: 0` (see send).
   "GET /v1/kv/{key}": {
     method: "GET", path: "/v1/kv/corpus/read", signed: false, metered: true,
-    headers: ["x-consul-index", "x-consul-knownleader", "x-consul-effective-consistency", "content-security-policy", "x-content-type-options"],
+    headers: ["x-consul-index", "x-consul-knownleader", "x-consul-effective-consistency", "content-security-policy", "x-content-type-options", "x-corral-index"],
     cases: [
       { name: "a key", body: "" },
       { name: "a missing key (404, the index under it)", path: "/v1/kv/corpus/missing", body: "" },
@@ -203,7 +203,7 @@ const CORPORA: Record<string, Corpus> = {
   },
   "GET /v1/health/service/{service}": {
     method: "GET", path: "/v1/health/service/web", signed: false, metered: true,
-    headers: ["x-consul-index", "x-consul-knownleader", "x-consul-effective-consistency", "content-security-policy", "x-content-type-options"],
+    headers: ["x-consul-index", "x-consul-knownleader", "x-consul-effective-consistency", "content-security-policy", "x-content-type-options", "x-corral-index"],
     cases: [
       { name: "a service", body: "" },
       { name: "an unknown service", path: "/v1/health/service/nothing-here", body: "" },
@@ -234,7 +234,7 @@ const CORPORA: Record<string, Corpus> = {
   },
   "GET /v1/catalog/services": {
     method: "GET", path: "/v1/catalog/services", signed: false, metered: true,
-    headers: ["x-consul-index", "x-consul-knownleader", "x-consul-effective-consistency", "content-security-policy", "x-content-type-options"],
+    headers: ["x-consul-index", "x-consul-knownleader", "x-consul-effective-consistency", "content-security-policy", "x-content-type-options", "x-corral-index"],
     cases: [
       { name: "the list", body: "" },
       { name: "a passed index", path: "/v1/catalog/services?index=1&wait=1s", body: "" },
