@@ -3,6 +3,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Counter } from "prom-client";
 import { heartbeatFast } from "../cluster/heartbeat-fast.ts";
+import { proposeFast } from "../cluster/propose-fast.ts";
 import { ApiError } from "../http/errors.ts";
 import { HeartbeatRequest, JoinRequest } from "../cluster/protocol.ts";
 import { Command } from "../state/commands.ts";
@@ -62,5 +63,7 @@ export function clusterRoutes(d: CoreApiDeps, o: { heartbeats?: Pick<Counter, "i
       if (!d.replicator) throw new ApiError(503, "NOT_A_LEADER_ROLE", "this node does not accept writes (role agent)");
       return c.json(await d.propose(c.req.valid("json" as never) as Command));
     },
+    // Agents' status reports (and every other signed write) answered before hono (core/cluster/propose-fast.ts).
+    fast: d.replicator ? proposeFast({ propose: d.propose }) : undefined,
   });
 }

@@ -24,7 +24,11 @@ export function namespaceOf(c: Context): string {
 }
 
 export function blocking(c: Context): { index: number; waitMs: number } {
-  const q = new URL(c.req.url).searchParams;
+  return blockingOf(new URL(c.req.url).searchParams);
+}
+
+/** `?index` and `?wait` of the jobs API's blocking reads (a fast path parses its query with this too: core/api/node-alloc-fast.ts). */
+export function blockingOf(q: URLSearchParams): { index: number; waitMs: number } {
   const raw = q.get("index");
   if (raw !== null && raw !== "" && !/^\d{1,16}$/.test(raw)) throw new ApiError(400, "INVALID_INPUT", "index must be a whole number");
   const wait = q.get("wait");

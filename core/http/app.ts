@@ -116,6 +116,6 @@ export function createRouteTable(opts: AppOptions): RouteTable {
     forward: opts.forward,
     raftLeader: opts.raftLeader,
     routeMiddleware: opts.routeMiddleware,
-    fast: opts.fast && { ...opts.fast, verifier: opts.verifier, signedPrefixes: PEER_PREFIXES, bodyCap, log: opts.log },
+    fast: opts.fast && { ...opts.fast, verifier: opts.verifier, signedPrefixes: PEER_PREFIXES, bodyCap, appliedIndex: opts.appliedIndex, log: opts.log },
   });
 }

@@ -32,6 +32,8 @@ export interface FastShape {
   held?: HeldSlots;
   /** The read gate's wait on the leader, for fast paths of "read" routes. */
   leaderRead?: (consistent: boolean, path: string) => Promise<void>;
+  /** The state's applied index: a GET's answer without X-Corral-Index gets it, as the index-header middleware adds it. */
+  appliedIndex?: () => number;
   log: Logger;
 }
 
@@ -51,8 +53,10 @@ export type FastDispatch = (req: Request, env?: unknown) => Promise<Response> | 
 
 interface Compiled {
   method: string;
-  /** The path, or its literal part before a trailing parameter. */
+  /** The path, or its literal part before its parameter. */
   prefix: string;
+  /** The literal part after a parameter that is not the last segment ("/allocations"), or "". */
+  suffix: string;
   exact: boolean;
   signed: boolean;
   cap: number;
@@ -71,18 +75,32 @@ const JSON_REQUEST_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^
 export const metricsLabel = (path: string): string => path.replace(/\{(\w+)\{[^}]*\}\}/g, "{$1}");
 
 /**
- * The fast paths' matcher: exact paths, or a literal prefix and one trailing
- * parameter. Anything else is refused when the route is added: the rest of
- * the path would not say which parameter is which.
+ * The fast paths' matcher: exact paths, a literal prefix and one trailing
+ * parameter, or one parameter between a literal prefix and a literal suffix
+ * ("/v1/node/{id}/allocations": the parameter is one segment, as hono's
+ * router matches it). Anything else is refused when the route is added: the
+ * rest of the path would not say which parameter is which.
  */
-function splitPath(path: string): { prefix: string; exact: boolean } {
+function splitPath(path: string): { prefix: string; suffix: string; exact: boolean } {
   const at = path.indexOf("{");
-  if (at === -1) return { prefix: path, exact: true };
-  const param = path.slice(at);
-  if (!path.endsWith("}") || !/^\{\w+(\{[^}]*\})?\}$/.test(param) || path[at - 1] !== "/") {
+  if (at === -1) return { prefix: path, suffix: "", exact: true };
+  const end = path.indexOf("}", at);
+  // A parameter with a pattern ("{key{.*}}") ends at its second brace.
+  const close = path[end + 1] === "}" ? end + 1 : end;
+  const param = path.slice(at, close + 1);
+  const suffix = path.slice(close + 1);
+  const oneSegment = suffix === "" || (/^\{\w+\}$/.test(param) && /^\/[^{}]+$/.test(suffix) && !suffix.endsWith("/"));
+  if (end === -1 || !/^\{\w+(\{[^}]*\})?\}$/.test(param) || path[at - 1] !== "/" || !oneSegment) {
     throw new Error(`a fast path needs an exact path or one trailing parameter: ${path}`);
   }
-  return { prefix: path.slice(0, at), exact: false };
+  return { prefix: path.slice(0, at), suffix, exact: false };
+}
+
+/** The parameter's part of `path` for a route with a prefix and a suffix: one segment, not empty; undefined when it does not match. */
+function middleOf(path: string, prefix: string, suffix: string): string | undefined {
+  if (path.length <= prefix.length + suffix.length || !path.endsWith(suffix)) return undefined;
+  const rest = path.slice(prefix.length, path.length - suffix.length);
+  return rest.includes("/") ? undefined : rest;
 }
 
 /** The dispatcher for these routes' fast paths; undefined when none declares one. */
@@ -96,7 +114,10 @@ export function fastDispatcher(entries: readonly FastEntry[], shape: FastShape, 
       if (f.method !== method) continue;
       path ??= pathOf(req.url);
       if (f.exact ? path !== f.prefix : !path.startsWith(f.prefix)) continue;
-      return f.run(req, env, f.exact ? "" : path.slice(f.prefix.length));
+      if (f.suffix === "") return f.run(req, env, f.exact ? "" : path.slice(f.prefix.length));
+      const rest = middleOf(path, f.prefix, f.suffix);
+      // Another route under the same prefix ("/v1/node/{id}", "/v1/node/{id}/drain"): the next fast path, or hono.
+      if (rest !== undefined) return f.run(req, env, rest);
     }
     return undefined;
   };
@@ -110,14 +131,14 @@ export function checkFastEntry(e: FastEntry): void {
 
 function compile(e: FastEntry, shape: FastShape, route: Fetch): Compiled {
   checkFastEntry(e);
-  const { prefix, exact } = splitPath(e.path);
+  const { prefix, suffix, exact } = splitPath(e.path);
   const method = e.method.toUpperCase();
   const signed = shape.signedPrefixes.some((p) => prefix.startsWith(p));
   const cap = shape.bodyCap(prefix);
   const label = metricsLabel(e.path);
   const f = e.fast;
   const c: Compiled = {
-    method, prefix, exact, signed, cap, label,
+    method, prefix, suffix, exact, signed, cap, label,
     run: (req, env, rest) => {
       const declared = req.headers.get("content-length");
       // A GET is taken only without a body (as clients send it); anything else to the route.
@@ -155,6 +176,8 @@ const NO_BODY = new Uint8Array(0);
 const utf8 = new TextDecoder();
 
 async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch, req: Request, env: unknown, taken: unknown): Promise<Response> {
+  // The state the request arrived at (the index-header middleware reads it first too).
+  const arrived = c.method === "GET" ? shape.appliedIndex?.() : undefined;
   let signedBy: string | undefined;
   if (!c.signed && e.fast.nodeSigned && req.headers.has(SIGNATURE_HEADER)) {
     // As the node-signature middleware: the whole check (the empty body's hash, the nonce spent) or a client's request.
@@ -200,8 +223,23 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
     }
   }
   if (started !== undefined) shape.metrics!.observeAfterAnswer(c.method, c.label, res.status, started);
+  // As the index-header middleware marks every GET answer of the route table that has none: its refusals
+  // (a bad ?index, another ?dc, the read gate's 503) too, which the GET fast paths answered without it.
+  if (arrived !== undefined && !res.headers.has("x-corral-index")) res = withHeader(res, "x-corral-index", String(Math.max(arrived, 0)));
   // As the inert-answers middleware marks every answer of the route table (no fast path serves /v1/invoke/).
   return inert(res, false);
+}
+
+/** The answer with one more header: in place when its headers are mutable, else a copy. */
+function withHeader(res: Response, name: string, value: string): Response {
+  try {
+    res.headers.set(name, value);
+    return res;
+  } catch {
+    const out = new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    out.headers.set(name, value);
+    return out;
+  }
 }
 
 /**

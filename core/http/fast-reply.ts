@@ -19,10 +19,15 @@ export function fastError(err: ApiError): Response {
   return fastJson(err.status, reply.json, err.headers);
 }
 
-/** As the route table's defaultHook answers a body that fails the route's zod schema. */
+/**
+ * As the route table's defaultHook answers a body that fails the route's zod
+ * schema: its invalidInput (core/http/app.ts) answers the whole message, not
+ * clipped as an ApiError's (a Command's unknown type lists every type, longer
+ * than MAX_ERROR_CHARS: test/cluster/fast-path-corpus.test.ts).
+ */
 export function fastInvalidInput(issue: { path: PropertyKey[]; message: string } | undefined): Response {
   const where = issue?.path?.length ? `${issue.path.join(".")}: ` : "";
-  return fastError(new ApiError(400, "INVALID_INPUT", `${where}${issue?.message ?? "invalid input"}`));
+  return fastJson(400, errorBody("INVALID_INPUT", `${where}${issue?.message ?? "invalid input"}`));
 }
 
 /** As the route's JSON validator answers a body that is not JSON (hono's HTTPException, mapped by onError). */

@@ -109,13 +109,32 @@ describe("a route's fast path", () => {
 
   test("the table refuses a fast path on a path it cannot match by prefix", () => {
     const { routes } = table();
-    expect(() => routes.add({
-      owner: "core",
-      route: createRoute({ method: "get", path: "/v1/a/{x}/b", responses: { 200: { description: "ok" } } }),
-      handler: (c) => c.json({}),
-      fast: fastRoute({ answer: () => new Response(null) }),
-    })).toThrow(/one trailing parameter/);
+    for (const path of ["/v1/a/{x}/{y}", "/v1/a/{x{.*}}/b", "/v1/a/x{y}", "/v1/a/{x}/b/"]) {
+      expect(() => routes.add({
+        owner: "core",
+        route: createRoute({ method: "get", path, responses: { 200: { description: "ok" } } }),
+        handler: (c) => c.json({}),
+        fast: fastRoute({ answer: () => new Response(null) }),
+      })).toThrow(/one trailing parameter/);
+    }
     // Refused before it was kept: the table still works.
     expect(routes.list().length).toBe(1);
+  });
+
+  test("a parameter between a literal prefix and suffix: one segment, as hono matches it", async () => {
+    const { routes } = table();
+    const rests: string[] = [];
+    routes.add({
+      owner: "core",
+      route: createRoute({ method: "get", path: "/v1/a/{x}/b", responses: { 200: { description: "ok" } } }),
+      handler: (c) => c.json({ via: "route" }),
+      fast: fastRoute<string>({ takes: (_req, rest) => rest, answer: ({ taken }) => (rests.push(taken), Response.json({ via: "fast" })) }),
+    });
+    const via = async (path: string) => (await (await routes.fetch(new Request("http://node" + path))).json().catch(() => ({}))) as { via?: string };
+    expect(await via("/v1/a/one/b")).toEqual({ via: "fast" });
+    expect(await via("/v1/a/one/b?q=1")).toEqual({ via: "fast" });
+    // Not one segment, or another path under the prefix: never the fast path.
+    for (const path of ["/v1/a/one/two/b", "/v1/a//b", "/v1/a/b", "/v1/a/one/b/", "/v1/a/one/bb", "/v1/a/one"]) expect([path, (await via(path)).via]).not.toEqual([path, "fast"]);
+    expect(rests).toEqual(["one", "one"]);
   });
 });
