@@ -8,6 +8,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../store/db.ts";
 import { catalogNodes, catalogTombstones, checks, nodes, services, type CheckRow, type ServiceRow } from "../../store/schema.ts";
 import { catalogTombstoneFloor } from "./catalog-tombstones.ts";
+import { preparedQuery } from "../../store/prepared.ts";
 import type { CatalogCheckDef, CatalogServiceDef, CheckStatus, NodeRef } from "./catalog.ts";
 
 export interface Indexed<T> {
@@ -274,12 +275,12 @@ export function createCatalogReader(db: Db): CatalogReader {
     nodeByName: (name) => findNode(name),
 
     registrations(nodeId) {
-      const n = db.select().from(catalogNodes).where(eq(catalogNodes.id, nodeId)).get();
-      const svcs = db.select().from(services).where(eq(services.nodeId, nodeId)).all().map((s): CatalogServiceDef => ({
+      const n = catalogNodeById(db).get({ id: nodeId });
+      const svcs = servicesOfNode(db).all({ nodeId }).map((s): CatalogServiceDef => ({
         id: s.serviceId, name: s.name, tags: s.tags, address: s.address, port: s.port, meta: s.meta,
         weights: s.weights, taggedAddresses: s.taggedAddresses, enableTagOverride: s.enableTagOverride,
       }));
-      const chks = db.select().from(checks).where(eq(checks.nodeId, nodeId)).all().map((c): CatalogCheckDef => ({
+      const chks = checksOfNode(db).all({ nodeId }).map((c): CatalogCheckDef => ({
         id: c.checkId, name: c.name, status: c.status, notes: c.notes, output: c.output, serviceId: c.serviceId, type: c.type, definition: c.definition,
       }));
       return { node: n && { id: n.id, name: n.name, address: n.address, datacenter: n.datacenter }, services: svcs, checks: chks };
@@ -301,3 +302,11 @@ export const emptyCatalogReader: CatalogReader = {
   nodeByName: () => undefined,
   registrations: () => ({ node: undefined, services: [], checks: [] }),
 };
+
+// A node's registrations, read for its anti-entropy digest (plugins/discovery/digest.ts) by every
+// agent after each catalog change: prepared once per database handle (core/store/prepared.ts), not
+// built by drizzle per call. In a burst of thousands of agents joining, each one's digest was three
+// query builds on the leader.
+const catalogNodeById = preparedQuery((db) => db.select().from(catalogNodes).where(eq(catalogNodes.id, sql.placeholder("id"))).prepare());
+const servicesOfNode = preparedQuery((db) => db.select().from(services).where(eq(services.nodeId, sql.placeholder("nodeId"))).prepare());
+const checksOfNode = preparedQuery((db) => db.select().from(checks).where(eq(checks.nodeId, sql.placeholder("nodeId"))).prepare());
