@@ -24,7 +24,20 @@ const MAX_BACKOFF_MS = 10_000;
 /** The longest interval an agent takes from a leader (1,000,000 nodes at 1,000 beats/s would ask 1,000 s). */
 const MAX_ASKED_MS = 300_000;
 
+/** What this agent's joins met (the scale harness sums them: bench/scale.ts). */
+export interface JoinStats {
+  /** Join requests sent. */
+  attempts: number;
+  /** Answered 429 by a leader admitting joins at its own pace. */
+  refused: number;
+  /** No answer in time (the outcome unknown: the leader may still be working on it). */
+  timedOut: number;
+  /** Any other failure. */
+  failed: number;
+}
+
 export class AgentMember {
+  readonly joinStats: JoinStats = { attempts: 0, refused: 0, timedOut: 0, failed: 0 };
   private timer?: ReturnType<typeof setTimeout>;
   private stopped = false;
   private joined = false;
@@ -65,6 +78,7 @@ export class AgentMember {
       this.failures = 0;
       this.schedule(this.intervalMs());
     } catch (err) {
+      if (!this.joined) this.countJoinFailure(err);
       this.failures++;
       if (err instanceof RpcError && err.code === "UNKNOWN_NODE") this.joined = false;
       const backoff = Math.min(MAX_BACKOFF_MS, this.opts.heartbeatMs * 2 ** Math.min(this.failures - 1, 6));
@@ -79,8 +93,15 @@ export class AgentMember {
     }
   }
 
+  private countJoinFailure(err: unknown): void {
+    if (err instanceof RpcError && err.status === 429) this.joinStats.refused++;
+    else if (err instanceof RpcError && err.code === "TIMEOUT") this.joinStats.timedOut++;
+    else this.joinStats.failed++;
+  }
+
   private async join() {
     const reg = await this.opts.registration();
+    this.joinStats.attempts++;
     const res = await this.opts.transport.join(reg);
     this.nodeId = reg.id;
     this.askedMs = askedInterval(res.heartbeatMs);
