@@ -1,0 +1,101 @@
+// Join admission on the Raft leader (leader.max_joins_in_flight).
+//
+// A join that writes (a new node, a returning down node, a changed
+// registration) is a Raft entry. 10,000 agents booting within a second used
+// to queue all their joins in the leader: it answered slower than their RPC
+// timeout, each timed-out join was retried while the leader still worked on
+// the first, and its memory grew with the queue. Now the leader works on at
+// most `maxInFlight` joins at once and answers the rest at once with 429 and
+// Retry-After, so the backlog waits at the agents' side.
+//
+// Retry-After is a ticket, not a constant: the refused joins are given
+// consecutive slots at the rate the leader completes joins (in-flight bound
+// over the measured join time, Little's law), so their retries come back
+// spread over the backlog instead of together. A node that asks again before
+// its slot gets the time left on the same ticket, so an agent that ignores
+// Retry-After (an earlier release, backing off on its own) does not push
+// everyone else's slot further out.
+//
+// Only signed requests reach this (the cluster-auth middleware refuses an
+// unsigned one before reading its body): a caller without the cluster
+// secret cannot take a slot or a ticket. Pure: the clock is passed in.
+
+/** The join time assumed before any join completed: optimistic, so a first burst is not spread too thin (an early retry costs one more 429). */
+const INITIAL_JOIN_MS = 100;
+/** Weight of the newest join time in the running mean. */
+const ALPHA = 0.2;
+/** The longest wait told: a wrong estimate must not park an agent for long (the agent caps what it honours too). */
+export const MAX_RETRY_AFTER_S = 300;
+/** Tickets kept at most (one per refused node); past it a refusal is answered without remembering it. */
+const MAX_TICKETS = 200_000;
+
+export type Admission =
+  | { admitted: true; /** Call once when the join has finished, whatever its outcome. */ done(): void }
+  | { admitted: false; /** Whole seconds, at least 1 (the Retry-After header). */ retryAfterS: number; inFlight: number; backlog: number };
+
+export class JoinAdmission {
+  private inFlight = 0;
+  private joinMs = INITIAL_JOIN_MS;
+  /** When the next refused node is told to come back (ms, this clock). */
+  private nextSlot = 0;
+  /** node id → the time it was told to come back. */
+  private tickets = new Map<string, number>();
+  private pruneAt = 1024;
+
+  constructor(
+    private readonly maxInFlight: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Joins in flight and tickets not yet due (for logs and tests). */
+  stats(): { inFlight: number; backlog: number; joinsPerSecond: number } {
+    return { inFlight: this.inFlight, backlog: this.backlog(), joinsPerSecond: Math.round(this.rate()) };
+  }
+
+  admit(nodeId: string): Admission {
+    const now = this.now();
+    if (this.inFlight < this.maxInFlight) {
+      this.inFlight++;
+      this.tickets.delete(nodeId);
+      let finished = false;
+      return {
+        admitted: true,
+        done: () => {
+          if (finished) return;
+          finished = true;
+          this.inFlight--;
+          this.joinMs += ALPHA * (Math.max(1, this.now() - now) - this.joinMs);
+        },
+      };
+    }
+    const held = this.tickets.get(nodeId);
+    let at: number;
+    if (held !== undefined && held > now) {
+      at = held; // asked again before its slot: the same ticket
+    } else {
+      // One slot per refused node at the rate joins complete, after those already given.
+      this.nextSlot = Math.min(Math.max(this.nextSlot, now) + 1000 / this.rate(), now + MAX_RETRY_AFTER_S * 1000);
+      at = this.nextSlot;
+      this.remember(nodeId, at, now);
+    }
+    const retryAfterS = Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil((at - now) / 1000)));
+    return { admitted: false, retryAfterS, inFlight: this.inFlight, backlog: this.backlog() };
+  }
+
+  /** Joins completed per second when the bound is full: in flight over the time one takes. */
+  private rate(): number {
+    return Math.max(1, (this.maxInFlight * 1000) / this.joinMs);
+  }
+
+  private backlog(): number {
+    return Math.max(0, Math.round(((this.nextSlot - this.now()) * this.rate()) / 1000));
+  }
+
+  private remember(nodeId: string, at: number, now: number): void {
+    if (this.tickets.size >= this.pruneAt) {
+      for (const [id, t] of this.tickets) if (t <= now) this.tickets.delete(id);
+      this.pruneAt = Math.max(1024, this.tickets.size * 2);
+    }
+    if (this.tickets.size < MAX_TICKETS) this.tickets.set(nodeId, at);
+  }
+}
