@@ -9,10 +9,22 @@
 // Retry-After, so the backlog waits at the agents' side.
 //
 // Retry-After is a ticket, not a constant: the refused joins are given
-// consecutive slots at the rate the leader completes joins (in-flight bound
-// over the measured join time, Little's law), so their retries come back
-// spread over the backlog instead of together. A node that asks again before
-// its slot gets the time left on the same ticket, so an agent that ignores
+// consecutive slots at the rate the leader completes joins, so their retries
+// come back spread over the backlog instead of together. The rate is the
+// higher of the most joins completed in one second over the last 30 s and
+// an optimistic floor: the in-flight bound per 100 ms (or per the mean join
+// time, when shorter), at most ASSUMED_RATE_CAP. The floor is there because
+// a rate measured at the start of a burst reads low: the first joins wait
+// behind thousands of refusals on the event loop (at 10,000 agents they
+// took 3.2 s at that moment); slots spread at that rate went out 70 s
+// ahead, and the leader then sat idle at a peak of 723 joins/s while the
+// agents waited for them (82-323 s to join them all, against 35 s with no
+// admission). Too high a rate costs less, a retry that comes back early is
+// refused again, but not nothing: told 1 s all at once (a floor of
+// 2,560-5,120/s), 10,000 agents sent 360,000-670,000 refusals and joined in
+// 194-323 s. Hence the cap.
+//
+// A node that asks again before its slot gets the time left on the same ticket, so an agent that ignores
 // Retry-After (an earlier release, backing off on its own) does not push
 // everyone else's slot further out.
 //
@@ -20,14 +32,18 @@
 // unsigned one before reading its body): a caller without the cluster
 // secret cannot take a slot or a ticket. Pure: the clock is passed in.
 
-/** The join time assumed before any join completed: optimistic, so a first burst is not spread too thin (an early retry costs one more 429). */
-const INITIAL_JOIN_MS = 100;
+/** The longest join time the rate assumes (and the first guess): the rate is never taken below the bound per this. */
+const ASSUMED_JOIN_MS = 100;
 /** Weight of the newest join time in the running mean. */
 const ALPHA = 0.2;
 /** The longest wait told: a wrong estimate must not park an agent for long (the agent caps what it honours too). */
 export const MAX_RETRY_AFTER_S = 300;
 /** Tickets kept at most (one per refused node); past it a refusal is answered without remembering it. */
 const MAX_TICKETS = 200_000;
+/** The floor's ceiling, joins/s: about what one leader completed at best on the 2-core machine (peak seconds of 384-723 in 10,000-agent bursts). */
+const ASSUMED_RATE_CAP = 640;
+/** Seconds of completions remembered for the peak rate. */
+const PEAK_WINDOW_S = 30;
 
 export type Admission =
   | { admitted: true; /** Call once when the join has finished, whatever its outcome. */ done(): void }
@@ -35,12 +51,15 @@ export type Admission =
 
 export class JoinAdmission {
   private inFlight = 0;
-  private joinMs = INITIAL_JOIN_MS;
+  private joinMs = ASSUMED_JOIN_MS;
   /** When the next refused node is told to come back (ms, this clock). */
   private nextSlot = 0;
   /** node id → the time it was told to come back. */
   private tickets = new Map<string, number>();
   private pruneAt = 1024;
+  /** Joins completed per second, the last PEAK_WINDOW_S seconds (a ring indexed by second). */
+  private completed = new Array<number>(PEAK_WINDOW_S).fill(0);
+  private second = -Infinity;
 
   constructor(
     private readonly maxInFlight: number,
@@ -64,7 +83,10 @@ export class JoinAdmission {
           if (finished) return;
           finished = true;
           this.inFlight--;
-          this.joinMs += ALPHA * (Math.max(1, this.now() - now) - this.joinMs);
+          const end = this.now();
+          this.joinMs += ALPHA * (Math.max(1, end - now) - this.joinMs);
+          this.advance(end);
+          this.completed[slotOf(this.second)]!++;
         },
       };
     }
@@ -82,9 +104,20 @@ export class JoinAdmission {
     return { admitted: false, retryAfterS, inFlight: this.inFlight, backlog: this.backlog() };
   }
 
-  /** Joins completed per second when the bound is full: in flight over the time one takes. */
+  /** Joins the leader completes per second, erring high: the best recent second, or in flight over the time one takes (at most ASSUMED_JOIN_MS, the result at most ASSUMED_RATE_CAP). */
   private rate(): number {
-    return Math.max(1, (this.maxInFlight * 1000) / this.joinMs);
+    this.advance(this.now());
+    const floor = Math.min(ASSUMED_RATE_CAP, (this.maxInFlight * 1000) / Math.min(this.joinMs, ASSUMED_JOIN_MS));
+    return Math.max(floor, Math.max(...this.completed));
+  }
+
+  /** Moves the completion ring to the second of `t`, clearing the seconds passed. */
+  private advance(t: number): void {
+    const sec = Math.floor(t / 1000);
+    if (sec <= this.second) return;
+    const gap = Math.min(PEAK_WINDOW_S, sec - this.second);
+    for (let i = 1; i <= gap; i++) this.completed[slotOf(sec - gap + i)] = 0;
+    this.second = sec;
   }
 
   private backlog(): number {
@@ -99,3 +132,5 @@ export class JoinAdmission {
     if (this.tickets.size < MAX_TICKETS) this.tickets.set(nodeId, at);
   }
 }
+
+const slotOf = (second: number) => ((second % PEAK_WINDOW_S) + PEAK_WINDOW_S) % PEAK_WINDOW_S;
