@@ -66,11 +66,6 @@ export class JoinAdmission {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Joins in flight and tickets not yet due (for logs and tests). */
-  stats(): { inFlight: number; backlog: number; joinsPerSecond: number } {
-    return { inFlight: this.inFlight, backlog: this.backlog(), joinsPerSecond: Math.round(this.rate()) };
-  }
-
   admit(nodeId: string): Admission {
     const now = this.now();
     if (this.inFlight < this.maxInFlight) {
