@@ -215,6 +215,8 @@ describe("a leader with max_joins_in_flight = 2", () => {
       expect(r.body.code).toBe("JOIN_BACKLOG");
       expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     }
+    // Spread: slots at the leader's rate (here the floor, 2 per 100 ms), not one value for everyone.
+    expect(new Set(refused.map((r) => r.headers.get("retry-after"))).size).toBeGreaterThan(1);
     expect(rejoin.status).toBe(200);
     // Unsigned callers are turned away before admission: 401, never a slot.
     expect(unsigned.every((u) => u.status === 401)).toBe(true);
