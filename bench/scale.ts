@@ -116,10 +116,14 @@ interface Host {
   intervalMs: number;
   /** Its agents' and watchers' logged failures, by message and error code (a stalled run says why). */
   failed: Record<string, number>;
+  /** Its agents' join attempts: sent, refused (429), timed out, failed otherwise (core/cluster/agent.ts JoinStats). */
+  joins: JoinTally;
   send(msg: unknown): void;
 }
 
-type HostEvent = { t: "joined"; n: number; synced: number; intervalMs: number; failed?: Record<string, number> } | { t: "running"; r: [string, string, number][] } | { t: "woke"; r: [string, number, boolean][] } | { t: "ready" };
+type JoinTally = { attempts: number; refused: number; timedOut: number; failed: number };
+
+type HostEvent = { t: "joined"; n: number; synced: number; intervalMs: number; failed?: Record<string, number>; joins?: JoinTally } | { t: "running"; r: [string, string, number][] } | { t: "woke"; r: [string, number, boolean][] } | { t: "ready" };
 
 function startHosts(leaders: Leaders, o: { services: number; serviceNames: number; heartbeatMs: number; watchAllocs: boolean }, on: (h: Host, e: HostEvent) => void): Host[] {
   const ids = Array.from({ length: AGENTS }, () => randomUUID());
@@ -134,10 +138,10 @@ function startHosts(leaders: Leaders, o: { services: number; serviceNames: numbe
     // process of its own; the host lifts the limit to give each of its agents the same.
     const env = { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65535" };
     const child = spawn(BUN, [join(ROOT, "bench/scale/sim-host.ts"), JSON.stringify(settings)], { stdio: ["pipe", "pipe", "inherit"], env });
-    const h: Host = { child, from, to, joined: 0, synced: 0, intervalMs: 0, failed: {}, send: (m) => child.stdin!.write(JSON.stringify(m) + "\n") };
+    const h: Host = { child, from, to, joined: 0, synced: 0, intervalMs: 0, failed: {}, joins: { attempts: 0, refused: 0, timedOut: 0, failed: 0 }, send: (m) => child.stdin!.write(JSON.stringify(m) + "\n") };
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const e = JSON.parse(line) as HostEvent;
-      if (e.t === "joined") [h.joined, h.synced, h.intervalMs, h.failed] = [e.n, e.synced, e.intervalMs, e.failed ?? {}];
+      if (e.t === "joined") [h.joined, h.synced, h.intervalMs, h.failed, h.joins] = [e.n, e.synced, e.intervalMs, e.failed ?? {}, e.joins ?? h.joins];
       on(h, e);
     });
     hosts.push(h);
@@ -187,6 +191,25 @@ function agentFailures(): Record<string, number> {
   return sum;
 }
 const allJoined = () => hostsOf.reduce((a, h) => a + h.joined, 0) === AGENTS;
+/** Every host's join attempts summed. */
+function joinTally(): JoinTally {
+  const sum: JoinTally = { attempts: 0, refused: 0, timedOut: 0, failed: 0 };
+  for (const h of hostsOf) for (const k of Object.keys(sum) as (keyof JoinTally)[]) sum[k] += h.joins[k];
+  return sum;
+}
+
+/** Waits for every agent to join, sampling the leader's RSS meanwhile: its peak during the burst. */
+async function joinWithPeakRss(pid: number): Promise<{ joinMs: number; peakRssMb: number }> {
+  const start = Date.now();
+  let peakRssMb = rssMb(pid);
+  const sampler = setInterval(() => (peakRssMb = Math.max(peakRssMb, rssMb(pid))), 250);
+  try {
+    await until("agents to join", allJoined, deadline);
+  } finally {
+    clearInterval(sampler);
+  }
+  return { joinMs: Date.now() - start, peakRssMb: Math.max(peakRssMb, rssMb(pid)) };
+}
 
 async function placement(): Promise<Record<string, unknown>> {
   const JOBS = numberFlag("jobs", 1000);
@@ -304,12 +327,13 @@ async function heartbeats(): Promise<Record<string, unknown>> {
   const SECONDS = numberFlag("seconds", 30);
   const leaders = await startLeaders("");
   hostsOf.push(...startHosts(leaders, { services: 0, serviceNames: 1, heartbeatMs: 1_000, watchAllocs: false }, () => undefined));
-  const joinStart = Date.now();
-  await until("agents to join", allJoined, deadline);
-  const joinMs = Date.now() - joinStart;
+  const pid = leaders.pids[0]!;
+  const { joinMs, peakRssMb } = await joinWithPeakRss(pid);
+  // The tally as the last agent joined (the hosts report every 250 ms).
+  await new Promise((r) => setTimeout(r, 300));
+  const joins = joinTally();
   // Let the join burst settle, then measure steady heartbeating.
   await new Promise((r) => setTimeout(r, 5000));
-  const pid = leaders.pids[0]!;
   const c0 = cpuSeconds(pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
@@ -323,6 +347,9 @@ async function heartbeats(): Promise<Record<string, unknown>> {
   await leaders.stop();
   return {
     bench: "scale", scenario: "heartbeats", leaders: LEADERS, agents: AGENTS, seconds: SECONDS, join_ms: joinMs,
+    // Join attempts beyond one per agent are retries: after a 429 (refused), a timeout, or another failure.
+    join_attempts: joins.attempts, join_refused: joins.refused, join_timed_out: joins.timedOut, join_failed: joins.failed,
+    leader_rss_peak_join_mb: peakRssMb,
     leader_cpu_percent: cpu, goal_leader_cpu_percent: 50, leader_rss_mb: rss,
     heartbeat_interval_ms: hostsOf[0]?.intervalMs, heartbeats_per_s: Math.round((AGENTS * 1000) / intervalMs),
     // Leader CPU per heartbeat (the agents' expected beats in the window): steadier than a percentage on a shared machine.

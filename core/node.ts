@@ -26,6 +26,7 @@ import { builtinPlugins } from "./plugins/builtin.ts";
 import { checkPluginsAtStart, startFailureMessage } from "./plugins/start-check.ts";
 import type { HostInfo } from "./plugins/types.ts";
 import { Membership } from "./cluster/membership.ts";
+import { JoinAdmission } from "./cluster/join-admission.ts";
 import { AgentMember } from "./cluster/agent.ts";
 import { HttpLeaderTransport, LocalLeaderTransport } from "./cluster/transport.ts";
 import { nodeIdentity, OwnAddresses, rpcVerifier, type NodeIdentity } from "./node/identity.ts";
@@ -404,7 +405,8 @@ interface LeaderServices {
 function leaderServices(config: Config, o: { raft: RaftReplicator; state: StateReader; log: Logger; bus: EventBus }): LeaderServices {
   const { raft, state, log, bus } = o;
   const nodeMonitor = new NodeMonitor({ replicator: raft, state, log, ...nodeMonitorSettings(config.leader) });
-  const membership = new Membership({ replicator: raft, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, failoverTtlMs: config.leader.failoverHeartbeatTtlMs, maxHeartbeatsPerSecond: config.leader.maxHeartbeatsPerSecond, monitor: nodeMonitor });
+  const membership = new Membership({ replicator: raft, state, log, bus, nodeTtlMs: config.leader.nodeTtlMs, failoverTtlMs: config.leader.failoverHeartbeatTtlMs, maxHeartbeatsPerSecond: config.leader.maxHeartbeatsPerSecond, monitor: nodeMonitor,
+    admission: new JoinAdmission(config.leader.maxJoinsInFlight) });
   // Jobs are scheduled by the active Raft leader only (see core/cluster/scheduling/loop.ts).
   const scheduling = new SchedulingLoop({ state, propose: (c) => raft.propose(c), isLeader: () => raft.status().isLeader, bus, log: log.child({ component: "scheduler" }), preemption: config.leader.schedulerPreemption, jobTrackedVersions: config.leader.jobTrackedVersions });
   // Session TTLs run on the active Raft leader only (core/cluster/session-timers.ts).

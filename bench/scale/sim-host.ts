@@ -2,9 +2,11 @@
 // harness. Started by bench/scale.ts with its settings as one JSON argument;
 // talks to it in JSON lines: events on stdout, commands on stdin.
 //
-// stdout: {"t":"joined","n":N,"synced":M,"intervalMs":H,"failed":{…}} how many of its agents are joined and have
-//                                              their catalog sync applied, the heartbeat interval in use, and
-//                                              the agents' logged failures by message (on change, ≤ 4/s)
+// stdout: {"t":"joined","n":N,"synced":M,"intervalMs":H,"failed":{…},"joins":{…}} how many of its agents are
+//                                              joined and have their catalog sync applied, the heartbeat interval
+//                                              in use, the agents' logged failures by message, and their join
+//                                              attempts (sent, refused with 429, timed out, failed otherwise;
+//                                              on change, ≤ 4/s)
 //         {"t":"running","r":[[alloc,job,at]…]} allocations acknowledged running (batched, 5/s)
 //         {"t":"woke","r":[[kind,at,ok]…]}      watchers whose blocking query returned after the change
 //         {"t":"ready"}                        every watcher asked for is holding its query
@@ -60,9 +62,12 @@ setInterval(() => {
   const n = agents.filter((a) => a.member.isJoined()).length;
   const synced = agents.filter((a) => a.sync.stats.written + a.sync.stats.skipped > 0 && !a.sync.isDue()).length;
   const failed = Object.fromEntries(failures);
-  const now = `${n}/${synced}/${JSON.stringify(failed)}`;
+  // Every join attempt and how it failed (the agents log only some of their failures).
+  const joins = { attempts: 0, refused: 0, timedOut: 0, failed: 0 };
+  for (const a of agents) for (const k of Object.keys(joins) as (keyof typeof joins)[]) joins[k] += a.member.joinStats[k];
+  const now = `${n}/${synced}/${JSON.stringify(failed)}/${JSON.stringify(joins)}`;
   if (now !== last) {
-    out({ t: "joined", n, synced, intervalMs: agents[0]?.member.intervalMs(), failed });
+    out({ t: "joined", n, synced, intervalMs: agents[0]?.member.intervalMs(), failed, joins });
     if (process.env.SIM_LOG === "1" && failures.size > 0) console.error(`sim-host ${s.from}-${s.to}: ${n} joined, ${synced} synced, failures ${JSON.stringify(failed)}`);
   }
   last = now;

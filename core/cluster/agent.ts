@@ -1,7 +1,9 @@
 // The agent side of membership: join a leader with the fingerprinted
 // resources, then heartbeat with the latest live sample. Joins retry with
 // capped exponential backoff; a leader that forgot us (404 UNKNOWN_NODE)
-// gets a fresh join.
+// gets a fresh join; a leader admitting a join burst at its own pace (429)
+// is asked again when its Retry-After says, with jitter, for as long as it
+// takes.
 import type { Logger } from "../log.ts";
 import type { HeartbeatRequest, JoinRequest, LiveSample } from "./protocol.ts";
 import { RpcError, type LeaderTransport } from "./transport.ts";
@@ -18,13 +20,35 @@ export interface AgentMemberOptions {
   legacy?: LegacySignatures;
   /** Called after each successful join (first start, or a leader that forgot us). */
   onJoined?: () => void;
+  /** [0, 1): the jitter added to a leader's Retry-After (tests pin it). */
+  random?: () => number;
 }
 
 const MAX_BACKOFF_MS = 10_000;
 /** The longest interval an agent takes from a leader (1,000,000 nodes at 1,000 beats/s would ask 1,000 s). */
 const MAX_ASKED_MS = 300_000;
+/**
+ * Spread added to a leader's Retry-After. The leader hands out whole seconds
+ * (the header's unit), one slot per refused join at the rate it admits them:
+ * the agents told the same second come back spread over that second, not
+ * together at its start.
+ */
+const RETRY_AFTER_JITTER_MS = 1_000;
+
+/** What this agent's joins met (the scale harness sums them: bench/scale.ts). */
+export interface JoinStats {
+  /** Join requests sent. */
+  attempts: number;
+  /** Answered 429 by a leader admitting joins at its own pace. */
+  refused: number;
+  /** No answer in time (the outcome unknown: the leader may still be working on it). */
+  timedOut: number;
+  /** Any other failure. */
+  failed: number;
+}
 
 export class AgentMember {
+  readonly joinStats: JoinStats = { attempts: 0, refused: 0, timedOut: 0, failed: 0 };
   private timer?: ReturnType<typeof setTimeout>;
   private stopped = false;
   private joined = false;
@@ -32,6 +56,8 @@ export class AgentMember {
   private nodeId?: string;
   /** The interval the leader last asked for: it lengthens as the cluster grows (core/cluster/heartbeat-rate.ts). */
   private askedMs = 0;
+  /** Waiting for the turn a leader gave (429 + Retry-After): said once per wait, not per refusal. */
+  private waitingTurn = false;
 
   constructor(private opts: AgentMemberOptions) {}
 
@@ -63,8 +89,14 @@ export class AgentMember {
       if (!this.joined) await this.join();
       else await this.beat();
       this.failures = 0;
+      this.waitingTurn = false;
       this.schedule(this.intervalMs());
     } catch (err) {
+      if (!this.joined) this.countJoinFailure(err);
+      if (err instanceof RpcError && err.status === 429) {
+        this.schedule(this.turnWaitMs(err));
+        return;
+      }
       this.failures++;
       if (err instanceof RpcError && err.code === "UNKNOWN_NODE") this.joined = false;
       const backoff = Math.min(MAX_BACKOFF_MS, this.opts.heartbeatMs * 2 ** Math.min(this.failures - 1, 6));
@@ -79,8 +111,33 @@ export class AgentMember {
     }
   }
 
+  /**
+   * A leader that is busy (a join burst: leader.max_joins_in_flight) said
+   * when to come back. Not a failure: no exponential backoff, and never
+   * given up. Waits at least what it said (bounded, as its heartbeat
+   * interval is), plus jitter.
+   */
+  private turnWaitMs(err: RpcError): number {
+    const said = Math.min(MAX_ASKED_MS, err.retryAfterMs ?? this.opts.heartbeatMs);
+    const waitMs = Math.round(said + (this.opts.random ?? Math.random)() * RETRY_AFTER_JITTER_MS);
+    if (!this.waitingTurn) {
+      this.waitingTurn = true;
+      this.opts.log.info(this.joined ? "leader busy; waiting the time it asked" : "leader busy admitting other joins; waiting for the turn it gave", {
+        leader: this.opts.transport.describe(), code: err.code, retryMs: waitMs,
+      });
+    }
+    return waitMs;
+  }
+
+  private countJoinFailure(err: unknown): void {
+    if (err instanceof RpcError && err.status === 429) this.joinStats.refused++;
+    else if (err instanceof RpcError && err.code === "TIMEOUT") this.joinStats.timedOut++;
+    else this.joinStats.failed++;
+  }
+
   private async join() {
     const reg = await this.opts.registration();
+    this.joinStats.attempts++;
     const res = await this.opts.transport.join(reg);
     this.nodeId = reg.id;
     this.askedMs = askedInterval(res.heartbeatMs);

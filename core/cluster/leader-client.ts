@@ -23,6 +23,8 @@ export class RpcError extends Error {
     readonly outcome?: string,
     /** The transport error when no answer came (kept so failedBeforeSending can look through it). */
     cause?: unknown,
+    /** The leader's Retry-After, in ms, when it said one (a join refused during a burst: 429). */
+    readonly retryAfterMs?: number,
   ) {
     super(message, cause === undefined ? undefined : { cause });
   }
@@ -88,13 +90,22 @@ export function answerFailed(leader: string, res: Response, data: { code?: unkno
   const message = typeof data.error === "string" ? data.error : `leader ${leader} answered ${res.status}`;
   const said = res.headers.get(OUTCOME_HEADER);
   const outcome = said === "unknown" || said === "not-applied" ? said : undefined;
+  const retryAfterMs = retryAfter(res.headers.get("retry-after"));
   if (typeof data.code === "string") {
     const refusal = data.code === "TIMEOUT" ? "unknown" : "not-applied";
-    return new RpcError(res.status, data.code, message, outcome ?? (res.status >= 500 ? refusal : undefined));
+    return new RpcError(res.status, data.code, message, outcome ?? (res.status >= 500 ? refusal : undefined), undefined, retryAfterMs);
   }
-  if (res.status < 500) return new RpcError(res.status, "HTTP_" + res.status, message, outcome);
+  if (res.status < 500) return new RpcError(res.status, "HTTP_" + res.status, message, outcome, undefined, retryAfterMs);
   if (res.status === 503) return new RpcError(503, "NOT_LEADER", message, outcome ?? "not-applied");
   return new RpcError(504, "TIMEOUT", `${message} (outcome unknown)`, "unknown");
+}
+
+/** Retry-After in ms: whole seconds (what corral sends) or an HTTP date; undefined when absent or unreadable. */
+export function retryAfter(header: string | null): number | undefined {
+  if (header === null || header.trim() === "") return undefined;
+  if (/^\s*\d+\s*$/.test(header)) return Number(header) * 1000;
+  const at = Date.parse(header);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
 /** How a follower hands a write to the Raft leader it knows (core/cluster/raft/replicator.ts). */

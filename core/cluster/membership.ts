@@ -13,6 +13,10 @@ import type { NodeMonitor } from "./node-monitor.ts";
 import { formatDuration } from "../config/duration.ts";
 import { downAfterMs, heartbeatIntervalMs } from "./heartbeat-rate.ts";
 import { probeSize } from "../debug-heap.ts";
+import type { JoinAdmission } from "./join-admission.ts";
+
+/** How often the leader says it is refusing joins (a 10,000-agent burst is one line per interval, not 10,000). */
+const REFUSAL_LOG_EVERY_MS = 10_000;
 
 export interface MembershipOptions {
   replicator: Replicator;
@@ -26,6 +30,8 @@ export interface MembershipOptions {
   maxHeartbeatsPerSecond?: number;
   /** Metrics history and threshold checks on the samples (node-monitor.ts). */
   monitor?: NodeMonitor;
+  /** leader.max_joins_in_flight: joins that write beyond it are told to come back (join-admission.ts). */
+  admission?: JoinAdmission;
   now?: () => number;
 }
 
@@ -88,15 +94,43 @@ export class Membership {
 
   async join(req: JoinRequest): Promise<JoinResponse> {
     const existing = this.opts.state.getNode(req.id);
-    this.lastSeen.set(req.id, this.now());
-    let index = existing?.modifyIndex ?? 0;
-    if (!existing || existing.status !== "ready" || registrationChanged(existing, req)) {
-      const out = await this.opts.replicator.propose({ type: "RegisterNode", v: 1, at: this.now(), node: req });
-      if (!out.result.ok) throw new ApiError(409, out.result.code, out.result.message);
-      index = out.index;
-      this.opts.log.info(existing ? "node rejoined" : "node joined", { node: req.name, id: req.id });
+    const ready = existing?.status === "ready";
+    // A node that is registered and ready is never refused: its rejoin
+    // (an agent restart, a meta change) writes nothing or one small entry,
+    // and while it waited it would not heartbeat, and could be marked down
+    // with its workloads. A new or down node waits its turn.
+    const ticket = ready ? undefined : this.opts.admission?.admit(req.id);
+    if (ticket && !ticket.admitted) throw this.refused(ticket);
+    try {
+      this.lastSeen.set(req.id, this.now());
+      let index = existing?.modifyIndex ?? 0;
+      if (!existing || !ready || registrationChanged(existing, req)) {
+        const out = await this.opts.replicator.propose({ type: "RegisterNode", v: 1, at: this.now(), node: req });
+        if (!out.result.ok) throw new ApiError(409, out.result.code, out.result.message);
+        index = out.index;
+        this.opts.log.info(existing ? "node rejoined" : "node joined", { node: req.name, id: req.id });
+      }
+      return { nodeId: req.id, index, heartbeatMs: this.intervalFor(req.id) };
+    } finally {
+      ticket?.done();
     }
-    return { nodeId: req.id, index, heartbeatMs: this.intervalFor(req.id) };
+  }
+
+  private refusedSinceLog = 0;
+  private lastRefusalLog = -Infinity;
+
+  /** 429 with the join's slot in Retry-After; said in the log once per interval, with how many. */
+  private refused(t: { retryAfterS: number; inFlight: number; backlog: number }): ApiError {
+    this.refusedSinceLog++;
+    const now = this.now();
+    if (now - this.lastRefusalLog >= REFUSAL_LOG_EVERY_MS) {
+      this.opts.log.info("join burst: joins beyond leader.max_joins_in_flight are told when to come back (429, Retry-After)", {
+        refused: this.refusedSinceLog, inFlight: t.inFlight, backlog: t.backlog, retryAfterS: t.retryAfterS,
+      });
+      this.refusedSinceLog = 0;
+      this.lastRefusalLog = now;
+    }
+    return new ApiError(429, "JOIN_BACKLOG", `the leader is admitting joins ${t.inFlight} at a time; come back in ${t.retryAfterS} s`, { "Retry-After": String(t.retryAfterS) });
   }
 
   /** The interval to ask of an agent now: it beats again within it, so it is judged by it from now on. */

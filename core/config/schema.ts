@@ -65,6 +65,7 @@ export const KEY_KINDS = {
     session_ttl_min: "duration",
     job_tracked_versions: "int",
     max_heartbeats_per_second: "int",
+    max_joins_in_flight: "int",
     job_gc_interval: "duration",
     job_gc_threshold: "duration",
     eval_gc_threshold: "duration",
@@ -114,6 +115,12 @@ export const DEFAULTS = {
   jobTrackedVersions: 10,
   /** Nomad's max_heartbeats_per_second is 50; corral's heartbeat path costs ~60 µs, so 1,000/s is ~6 % of a core. */
   maxHeartbeatsPerSecond: 1000,
+  /**
+   * Joins that write (new or down nodes) the Raft leader works on at once; the rest get 429 and a
+   * Retry-After slot. 64 keeps a Raft batch full (a join burst then commits as fast as one at a time
+   * would not) while the queue stays at the agents' side.
+   */
+  maxJoinsInFlight: 64,
   /** Garbage collection (Nomad's defaults): how often, and how long terminal rows are kept. */
   jobGcIntervalMs: 5 * 60_000,
   jobGcThresholdMs: 4 * 3_600_000,
@@ -341,6 +348,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
       session_ttl_min: durationMs({ min: 1, max: 86_400_000 }).default(DEFAULTS.sessionTtlMinMs),
       job_tracked_versions: intIn(1, 1000).default(DEFAULTS.jobTrackedVersions),
       max_heartbeats_per_second: intIn(1, 1_000_000).default(DEFAULTS.maxHeartbeatsPerSecond),
+      max_joins_in_flight: intIn(1, 100_000).default(DEFAULTS.maxJoinsInFlight),
       job_gc_interval: durationMs({ min: 100, max: 7 * 86_400_000 }).default(DEFAULTS.jobGcIntervalMs),
       job_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.jobGcThresholdMs),
       eval_gc_threshold: durationMs({ min: 0, max: 365 * 86_400_000 }).default(DEFAULTS.evalGcThresholdMs),
@@ -378,6 +386,7 @@ export function buildConfigSchema(opts: SchemaOptions) {
         sessionTtlMinMs: v.session_ttl_min,
         jobTrackedVersions: v.job_tracked_versions,
         maxHeartbeatsPerSecond: v.max_heartbeats_per_second,
+        maxJoinsInFlight: v.max_joins_in_flight,
         gc: { intervalMs: v.job_gc_interval, jobThresholdMs: v.job_gc_threshold, evalThresholdMs: v.eval_gc_threshold, deploymentThresholdMs: v.deployment_gc_threshold, nodeThresholdMs: v.node_gc_threshold, tombstoneTtlMs: v.tombstone_ttl },
         electionTimeoutMs: v.election_timeout,
         heartbeatIntervalMs: v.heartbeat_interval,

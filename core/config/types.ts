@@ -72,6 +72,8 @@ export interface LeaderConfig {
   failoverHeartbeatTtlMs: number;
   /** Agents' heartbeats per second the leader aims at: it lengthens every agent's interval as the cluster grows (core/cluster/heartbeat-rate.ts). */
   maxHeartbeatsPerSecond: number;
+  /** Joins that write the Raft leader works on at once; beyond, 429 with Retry-After (core/cluster/join-admission.ts). */
+  maxJoinsInFlight: number;
   /** Shortest session TTL a client may ask for (Consul's session_ttl_min). Default 10s. */
   sessionTtlMinMs: number;
   /** How many versions of each job are kept (Nomad's job_tracked_versions). Default 10. */

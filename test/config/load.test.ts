@@ -54,7 +54,7 @@ describe("defaults", () => {
       leader: {
         peers: [], nodeTtlMs: 15000, failoverHeartbeatTtlMs: 300_000, electionTimeoutMs: 1000, heartbeatIntervalMs: 100,
         metricsRetentionMs: 3_600_000, metricsResolutionMs: 10_000, cpuWarningPercent: 90, memoryWarningPercent: 90, thresholdDurationMs: 60_000, schedulerPreemption: false,
-        sessionTtlMinMs: 10_000, jobTrackedVersions: 10, maxHeartbeatsPerSecond: 1000,
+        sessionTtlMinMs: 10_000, jobTrackedVersions: 10, maxHeartbeatsPerSecond: 1000, maxJoinsInFlight: 64,
         gc: { intervalMs: 300_000, jobThresholdMs: 14_400_000, evalThresholdMs: 3_600_000, deploymentThresholdMs: 3_600_000, nodeThresholdMs: 86_400_000, tombstoneTtlMs: 900_000 },
       },
       raft: { sync: "full", leaderFsync: "parallel", snapshotThreshold: 8192, join: false, maxMessageBytes: 64 * 1024 * 1024, stream: true },
