@@ -37,15 +37,15 @@ const PROFILE_DIR = stringFlag("profile", "") || undefined;
 const HEAP_DIR = stringFlag("heap", "") || undefined;
 /** --profile-format json: Chrome's .cpuprofile (a timeline: bench/profile-stretches.ts finds the long busy stretches) instead of markdown. */
 const PROFILE_JSON = stringFlag("profile-format", "md") === "json";
-/** Leaders' environment: a CPU profile when asked (written on a clean exit, so stop() sends SIGTERM first); the heap hook (core/debug-heap.ts) when asked. */
 /**
- * --election-timeout MS (3 leaders): corral's default is etcd's 1 s. A leader whose event loop stops
- * for longer (a garbage-collection pause of a large heap on a loaded machine) loses its followers;
- * Consul's default timing (raft_multiplier 5) is 5 s.
+ * --election-timeout MS (3 leaders): corral's default is etcd's 1 s. A leader whose timers wait
+ * longer (event-loop turns of thousands of agents' requests: docs/scale.md, "Full size") loses its
+ * followers; Consul's default timing (raft_multiplier 5) is 5 s.
  */
 const ELECTION_TIMEOUT_MS = numberFlag("election-timeout", 1000);
 /** --logs DIR: each leader-role process's log (at info) written to DIR/leader-<i>.log when the run ends. */
 const LOGS_DIR = stringFlag("logs", "") || undefined;
+/** Leaders' environment: a CPU profile when asked (written on a clean exit, so stop() sends SIGTERM first); the heap hook (core/debug-heap.ts) when asked. */
 const LEADER_ENV: Record<string, string> = {
   CORRAL_NODE_LOG_LEVEL: LOGS_DIR ? "info" : "warn",
   ...(PROFILE_DIR ? { BUN_OPTIONS: `${PROFILE_JSON ? "--cpu-prof" : "--cpu-prof-md"} --cpu-prof-dir=${PROFILE_DIR}` } : {}),
