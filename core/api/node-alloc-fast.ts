@@ -41,6 +41,7 @@ import { remoteOf } from "../http/remote-addr.ts";
 import { requestToken } from "../acl/secret.ts";
 import type { ReplicationStatus } from "../state/replicator.ts";
 import { blockingOf } from "./job-views.ts";
+import { plainQuery } from "../http/blocking-read-fast.ts";
 
 export interface NodeAllocFastDeps {
   /** This node's replication status; undefined (an agent) sends every request to the route. */
@@ -57,20 +58,8 @@ interface Taken {
 }
 
 /** The parameters an agent's read sends; the route's query schema caps each at 20 characters. */
-const PLAIN = new Set(["index", "wait"]);
+const AGENT_PARAMS = new Set(["index", "wait"]);
 const MAX_VALUE = 20;
-
-/** The request's query when it holds only `index` and `wait`, each once and within the schema; else undefined. */
-export function agentQuery(url: string): URLSearchParams | undefined {
-  const at = url.indexOf("?");
-  const query = new URLSearchParams(at === -1 ? "" : url.slice(at + 1));
-  const seen = new Set<string>();
-  for (const [name, value] of query) {
-    if (!PLAIN.has(name) || seen.has(name) || value.length > MAX_VALUE) return undefined;
-    seen.add(name);
-  }
-  return query;
-}
 
 export function nodeAllocFast(d: NodeAllocFastDeps) {
   return fastRoute<Taken>({
@@ -78,7 +67,8 @@ export function nodeAllocFast(d: NodeAllocFastDeps) {
     nodeSigned: true,
     takes: (req, rest) => {
       if (rest.includes("%") || !d.params.safeParse({ id: rest }).success) return undefined;
-      const query = agentQuery(req.url);
+      // Only `index` and `wait`, each once and within the route's schema.
+      const query = plainQuery(req.url, AGENT_PARAMS, MAX_VALUE);
       if (!query) return undefined;
       // Not the leader (or not a leader-role node): the route forwards.
       if (!d.status()?.isLeader) return undefined;

@@ -14,6 +14,7 @@ import { formatDuration } from "../config/duration.ts";
 import { downAfterMs, heartbeatIntervalMs } from "./heartbeat-rate.ts";
 import { probeSize } from "../debug-heap.ts";
 import type { JoinAdmission } from "./join-admission.ts";
+import { LogThrottle } from "../log-throttle.ts";
 
 /** How often the leader says it is refusing joins (a 10,000-agent burst is one line per interval, not 10,000). */
 const REFUSAL_LOG_EVERY_MS = 10_000;
@@ -116,19 +117,15 @@ export class Membership {
     }
   }
 
-  private refusedSinceLog = 0;
-  private lastRefusalLog = -Infinity;
+  private refusals = new LogThrottle(REFUSAL_LOG_EVERY_MS);
 
   /** 429 with the join's slot in Retry-After; said in the log once per interval, with how many. */
   private refused(t: { retryAfterS: number; inFlight: number; backlog: number }): ApiError {
-    this.refusedSinceLog++;
-    const now = this.now();
-    if (now - this.lastRefusalLog >= REFUSAL_LOG_EVERY_MS) {
+    const refused = this.refusals.note(this.now());
+    if (refused !== undefined) {
       this.opts.log.info("join burst: joins beyond leader.max_joins_in_flight are told when to come back (429, Retry-After)", {
-        refused: this.refusedSinceLog, inFlight: t.inFlight, backlog: t.backlog, retryAfterS: t.retryAfterS,
+        refused, inFlight: t.inFlight, backlog: t.backlog, retryAfterS: t.retryAfterS,
       });
-      this.refusedSinceLog = 0;
-      this.lastRefusalLog = now;
     }
     return new ApiError(429, "JOIN_BACKLOG", `the leader is admitting joins ${t.inFlight} at a time; come back in ${t.retryAfterS} s`, { "Retry-After": String(t.retryAfterS) });
   }

@@ -3,8 +3,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../log.ts";
-import { ApiError, CLIENT_CLOSED, replicationApiError } from "./errors.ts";
-import { ReplicationError } from "../state/replicator.ts";
+import { ApiError, CLIENT_CLOSED, knownApiError } from "./errors.ts";
 import { RouteTable, type AppShape } from "./routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { indexHeader } from "./middleware/index-header.ts";
@@ -65,14 +64,12 @@ export function apiErrorReply(err: ApiError): { text: string } | { json: ReturnT
 }
 
 export function createRouteTable(opts: AppOptions): RouteTable {
-  const onError = (thrown: Error, c: Context): Response => {
-    // A write refused by replication (a timeout, no leader) has its own status wherever it surfaces:
-    // a handler that proposes without mapping it (a heartbeat waking a down node) must not answer 500.
-    const err = thrown instanceof ReplicationError ? replicationApiError(thrown) : thrown;
-    if (err instanceof ApiError) {
-      for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
-      const reply = apiErrorReply(err);
-      return "text" in reply ? c.text(reply.text, err.status) : c.json(reply.json, err.status);
+  const onError = (err: Error, c: Context): Response => {
+    const known = knownApiError(err);
+    if (known) {
+      for (const [k, v] of Object.entries(known.headers)) c.header(k, v);
+      const reply = apiErrorReply(known);
+      return "text" in reply ? c.text(reply.text, known.status) : c.json(reply.json, known.status);
     }
     if (err instanceof HTTPException) {
       const status = err.status;

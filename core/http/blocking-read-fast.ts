@@ -63,13 +63,16 @@ export function blockingReadHeaders(index: number, status: ReplicationStatus | u
 /** The only query parameters a blocking-read fast path reads; any other goes to its route. */
 const PLAIN = new Set(["index", "wait", "stale", "consistent", "dc"]);
 
-/** The plain query of a request, or undefined when it has anything else (or a name twice). */
-export function plainQuery(url: string): URLSearchParams | undefined {
+/**
+ * The plain query of a request, or undefined when it has anything else, a name twice, or a value
+ * longer than `maxValue`. `allowed`: the names a fast path reads (by default a blocking read's).
+ */
+export function plainQuery(url: string, allowed: ReadonlySet<string> = PLAIN, maxValue = Infinity): URLSearchParams | undefined {
   const at = url.indexOf("?");
   const query = new URLSearchParams(at === -1 ? "" : url.slice(at + 1));
   const seen = new Set<string>();
-  for (const name of query.keys()) {
-    if (!PLAIN.has(name) || seen.has(name)) return undefined;
+  for (const [name, value] of query) {
+    if (!allowed.has(name) || seen.has(name) || value.length > maxValue) return undefined;
     seen.add(name);
   }
   return query;

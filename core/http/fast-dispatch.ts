@@ -6,8 +6,7 @@
 // schema, error answers, request metrics.
 import type { ZodType } from "zod";
 import type { Logger } from "../log.ts";
-import { ApiError, CLIENT_CLOSED, replicationApiError } from "./errors.ts";
-import { ReplicationError } from "../state/replicator.ts";
+import { CLIENT_CLOSED, knownApiError } from "./errors.ts";
 import { fastError, fastInternal, fastInvalidInput, fastMalformedJson } from "./fast-reply.ts";
 import type { FastRoute } from "./fast-route.ts";
 import type { HttpMetrics } from "./middleware/http-metrics.ts";
@@ -211,8 +210,8 @@ async function answer(c: Compiled, e: FastEntry, shape: FastShape, route: Fetch,
     }
     res = refused ?? await e.fast.answer({ req, body, data, taken, env, held: shape.held, leaderRead: shape.leaderRead, signedBy });
   } catch (err) {
-    if (err instanceof ApiError) res = fastError(err);
-    else if (err instanceof ReplicationError) res = fastError(replicationApiError(err));
+    const known = knownApiError(err);
+    if (known) res = fastError(known);
     else if (req.signal.aborted) {
       // As the route table answers a request its client abandoned (core/http/app.ts).
       shape.log.debug("request abandoned by its client", { method: c.method, path: pathOf(req.url) });

@@ -4,6 +4,7 @@
 // interface, so callers of propose() do not know whether one node or five
 // order their commands. What is left here is timers and promises: ticking,
 // coalescing drains, answering proposers and reads, leases, forwarding.
+import { LogThrottle } from "../../log-throttle.ts";
 import { RaftDriver, RaftNode, type Entry, type Message, type Processed, type Status } from "../../raft/index.ts";
 import type { Store } from "../../store/db.ts";
 import type { Fsm, AppliedEntry } from "../../state/fsm.ts";
@@ -88,8 +89,9 @@ export class RaftReplicator implements Replicator {
   /** When the Raft clock last ticked (performance.now()), and whether this node leads: a leader's late ticks are warned about. */
   private lastTickAt = 0;
   private leading = false;
-  /** Late heartbeat rounds since the last warning (warned at most every LATE_WARN_MS). */
-  private late = { count: 0, worstMs: 0, warnedAt: -Infinity };
+  /** Late heartbeat rounds, warned about at most every LATE_WARN_MS, with the worst gap since the last warning. */
+  private late = new LogThrottle(LATE_WARN_MS);
+  private lateWorstMs = 0;
   /** Agents' status reports that reach the leader in one turn become one entry (status-report-batch.ts). */
   readonly statusReports = new StatusReportBatcher({
     propose: (cmd) => this.proposeAsLeader(cmd),
@@ -147,13 +149,13 @@ export class RaftReplicator implements Replicator {
 
   /** As etcd warns "leader failed to send out heartbeat on time": the loop was busy for several intervals. */
   private noteLate(now: number, gapMs: number): void {
-    this.late.count++;
-    this.late.worstMs = Math.max(this.late.worstMs, gapMs);
-    if (now - this.late.warnedAt < LATE_WARN_MS) return;
+    this.lateWorstMs = Math.max(this.lateWorstMs, gapMs);
+    const late = this.late.note(now);
+    if (late === undefined) return;
     this.opts.log.warn("raft: the leader's heartbeats went out late: its event loop was held up (overload, a garbage-collection pause, a long request); past leader.election_timeout its followers elect another leader", {
-      late: this.late.count, worstMs: Math.round(this.late.worstMs), intervalMs: this.tickMs,
+      late, worstMs: Math.round(this.lateWorstMs), intervalMs: this.tickMs,
     });
-    this.late = { count: 0, worstMs: 0, warnedAt: now };
+    this.lateWorstMs = 0;
   }
 
   /** Messages from a peer (POST /v1/raft/message). */
