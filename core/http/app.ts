@@ -3,7 +3,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../log.ts";
-import { ApiError, CLIENT_CLOSED, knownApiError } from "./errors.ts";
+import { ApiError, CLIENT_CLOSED } from "./errors.ts";
+import { knownApiError } from "./known-error.ts";
 import { RouteTable, type AppShape } from "./routes.ts";
 import { bodyLimit } from "./middleware/body-limit.ts";
 import { indexHeader } from "./middleware/index-header.ts";

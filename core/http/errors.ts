@@ -2,7 +2,6 @@
 // route converts); the one error handler in app.ts turns them into
 // { "error": "...", "code": "..." } with the status.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ReplicationError } from "../state/replicator.ts";
 
 /**
  * A global brand rather than class identity: an external plugin bundles its
@@ -67,16 +66,4 @@ export const OUTCOME_HEADER = "X-Corral-Outcome";
 export function replicationApiError(err: { code: string; message: string; leader?: string; outcome?: string }): ApiError {
   const headers: Record<string, string> = err.outcome ? { [OUTCOME_HEADER]: err.outcome } : {};
   return new ApiError(statusForCode(err.code), err.code, err.message + (err.leader ? ` (leader: ${err.leader})` : ""), headers);
-}
-
-/**
- * A thrown error as the API error it answers: an ApiError as is, a write refused by replication
- * with its status (503/504 and its outcome: a handler that proposes without mapping the refusal,
- * as a heartbeat waking a down node does, must not answer 500); undefined for anything else.
- * The route table's error handler and the fast paths both answer with it.
- */
-export function knownApiError(err: unknown): ApiError | undefined {
-  if (err instanceof ApiError) return err;
-  if (err instanceof ReplicationError) return replicationApiError(err);
-  return undefined;
 }

@@ -6,7 +6,8 @@
 // schema, error answers, request metrics.
 import type { ZodType } from "zod";
 import type { Logger } from "../log.ts";
-import { CLIENT_CLOSED, knownApiError } from "./errors.ts";
+import { CLIENT_CLOSED } from "./errors.ts";
+import { knownApiError } from "./known-error.ts";
 import { fastError, fastInternal, fastInvalidInput, fastMalformedJson } from "./fast-reply.ts";
 import type { FastRoute } from "./fast-route.ts";
 import type { HttpMetrics } from "./middleware/http-metrics.ts";
